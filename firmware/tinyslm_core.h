@@ -1,0 +1,105 @@
+/*
+ * tinyslm portable core: tokenizer, serial line handling, confidence gate and
+ * JSON output. Plain C99, no heap, no libc printf, no TFLM: inference arrives
+ * as a function pointer so the same core runs on a board (TFLM adapter) and on
+ * the host (tinyslm emulate).
+ *
+ * Every buffer is owned by the caller and bounded; any byte sequence fed to
+ * tinyslm_app_feed() is handled without reading or writing out of bounds.
+ */
+#ifndef TINYSLM_CORE_H_
+#define TINYSLM_CORE_H_
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Runs the model: ids[seq_len] in, scores[num_labels] out. Returns 0 on success. */
+typedef int (*tinyslm_infer_fn)(const int32_t *ids, int8_t *scores, void *ctx);
+/* Writes len bytes to the serial line (no terminator added). */
+typedef void (*tinyslm_write_fn)(const char *data, size_t len, void *ctx);
+/* Free-running microsecond clock; wrap-around is fine (differences are taken). */
+typedef uint32_t (*tinyslm_clock_fn)(void *ctx);
+
+/* Mirrors tinyslm/features.py FeatureSpec. */
+typedef struct {
+  uint32_t buckets;  /* ids are 1 + h % (buckets - 1); 0 pads */
+  uint32_t seq_len;  /* ids per phrase */
+  uint8_t unigrams;  /* booleans: feature families, in this order */
+  uint8_t bigrams;
+  uint8_t char_trigrams;
+} tinyslm_features_t;
+
+/* Everything about the model that the core needs; generated into tinyslm_settings.c. */
+typedef struct {
+  tinyslm_features_t features;
+  const char *const *labels; /* num_labels NUL-terminated names, output index order */
+  uint32_t num_labels;
+  float score_scale;         /* int8 score -> confidence: (q - zero_point) * scale */
+  int32_t score_zero_point;
+  int32_t threshold_q;       /* top score q >= threshold_q -> "local", else "escalate" */
+  uint32_t threshold_milli;  /* the float threshold in thousandths, for :info */
+  const char *model_sha256;  /* 64 hex chars */
+  uint32_t model_bytes;
+  uint32_t arena_bytes;
+  const char *ops;           /* comma-separated op names, for :info */
+  const char *board;         /* board id, for :info */
+  const char *version;       /* tinyslm version, for :info */
+} tinyslm_model_info_t;
+
+/* Caller-owned storage and platform hooks. */
+typedef struct {
+  const tinyslm_model_info_t *model;
+  tinyslm_infer_fn infer;
+  void *infer_ctx;
+  tinyslm_write_fn write;
+  void *write_ctx;
+  tinyslm_clock_fn clock; /* may be NULL: "us" is then 0 */
+  void *clock_ctx;
+  uint8_t *line_buf;      /* line_cap bytes: longest accepted line, without newline */
+  size_t line_cap;
+  int32_t *ids_buf;       /* model->features.seq_len entries */
+  int8_t *scores_buf;     /* model->num_labels entries */
+} tinyslm_app_config_t;
+
+typedef struct {
+  tinyslm_app_config_t cfg;
+  size_t line_len;
+  uint8_t discarding; /* 1 after an overlong line until the next newline */
+} tinyslm_app_t;
+
+typedef struct {
+  uint32_t index;      /* top-1 label index */
+  int32_t score_q;     /* its int8 score */
+  uint32_t score_milli;/* its confidence in thousandths, as printed */
+  uint8_t local;       /* 1: answer locally, 0: escalate */
+} tinyslm_decision_t;
+
+/*
+ * Fills ids[0..seq_len) for text[0..len) per the spec in tinyslm/features.py and
+ * returns how many non-padding ids were written. Never reads past text[len-1];
+ * text may contain any bytes, including NUL.
+ */
+size_t tinyslm_tokenize(const tinyslm_features_t *spec, const uint8_t *text, size_t len,
+                        int32_t *ids);
+
+/* Top-1 (first maximum wins), dequantized score and route. */
+tinyslm_decision_t tinyslm_decide(const tinyslm_model_info_t *model, const int8_t *scores);
+
+/* Returns 0, or -1 when a pointer is NULL or a size is zero. */
+int tinyslm_app_init(tinyslm_app_t *app, const tinyslm_app_config_t *cfg);
+
+/* Feeds raw serial bytes; emits one JSON line per completed line (see README). */
+void tinyslm_app_feed(tinyslm_app_t *app, const uint8_t *data, size_t len);
+
+/* Handles one complete line (no terminator); what tinyslm_app_feed calls. */
+void tinyslm_app_handle_line(tinyslm_app_t *app, const uint8_t *line, size_t len);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* TINYSLM_CORE_H_ */

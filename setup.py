@@ -1,0 +1,36 @@
+"""Bundle the top-level templates/, boards/ and firmware/ folders into the wheel.
+
+They live at the repository root (where firmware engineers look for them), but an
+installed tinyslm must find them too, so the build copies them into
+``tinyslm/_bundled/``; ``tinyslm.resources`` looks there first.
+"""
+
+import shutil
+from pathlib import Path
+
+from setuptools import setup
+from setuptools.command.build_py import build_py
+
+ROOT = Path(__file__).resolve().parent
+BUNDLED = ("templates", "boards", "firmware")
+
+
+class BuildPyWithResources(build_py):
+    def run(self) -> None:
+        super().run()
+        for name in BUNDLED:
+            src = ROOT / name
+            dst = Path(self.build_lib) / "tinyslm" / "_bundled" / name
+            if dst.exists():
+                shutil.rmtree(dst)
+            if name == "firmware":
+                # Only the hand-written sources: sub-folders are generated projects.
+                dst.mkdir(parents=True)
+                for f in sorted(src.iterdir()):
+                    if f.is_file() and f.suffix in {".c", ".h", ".cc"}:
+                        shutil.copy2(f, dst / f.name)
+            else:
+                shutil.copytree(src, dst, ignore=shutil.ignore_patterns("__pycache__"))
+
+
+setup(cmdclass={"build_py": BuildPyWithResources})

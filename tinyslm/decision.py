@@ -1,0 +1,50 @@
+"""The confidence gate, shared by Python (verify, emulate) and mirrored in C.
+
+The device decides in the quantized domain so that Python and C agree exactly:
+a phrase is answered locally when its top int8 score is at least ``threshold_q``,
+the smallest int8 value whose dequantized confidence reaches the float threshold.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+ROUTE_LOCAL = "local"
+ROUTE_ESCALATE = "escalate"
+
+
+@dataclass(frozen=True)
+class Decision:
+    index: int
+    score_q: int
+    confidence: float
+    route: str
+
+
+def dequantize(q: int, scale: float, zero_point: int) -> float:
+    """Confidence in [0, 1] as the firmware computes it (float32 arithmetic)."""
+    return float(np.float32(q - zero_point) * np.float32(scale))
+
+
+def score_milli(q: int, scale: float, zero_point: int) -> int:
+    """The score the firmware prints, in thousandths (``"score":0.930`` -> 930)."""
+    return int(np.float32(dequantize(q, scale, zero_point)) * np.float32(1000.0) + np.float32(0.5))
+
+
+def threshold_to_q(threshold: float, scale: float, zero_point: int) -> int:
+    """Smallest int8 q with dequantize(q) >= threshold; 128 means "never local"."""
+    for q in range(-128, 128):
+        if dequantize(q, scale, zero_point) >= threshold:
+            return q
+    return 128
+
+
+def decide(scores_q: np.ndarray, scale: float, zero_point: int, threshold_q: int) -> Decision:
+    """Top-1 (lowest index wins ties, as in C), its confidence and its route."""
+    flat = np.asarray(scores_q, dtype=np.int32).reshape(-1)
+    index = int(np.argmax(flat))  # argmax returns the first maximum, like the C loop
+    q = int(flat[index])
+    route = ROUTE_LOCAL if q >= threshold_q else ROUTE_ESCALATE
+    return Decision(index, q, dequantize(q, scale, zero_point), route)

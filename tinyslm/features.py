@@ -1,0 +1,144 @@
+"""The on-device tokenizer: the single spec that ``firmware/tinyslm_core.c`` mirrors.
+
+Text becomes a fixed-length vector of int32 bucket ids, so no vocabulary has to
+live in flash. The spec is deliberately small enough to re-implement byte for
+byte in C:
+
+1. Work on the UTF-8 bytes of the text. ``A``-``Z`` become ``a``-``z``; every
+   other byte is kept as is.
+2. A *word* is a maximal run of word bytes: ``a``-``z``, ``0``-``9`` and every
+   byte >= 0x80 (so a UTF-8 word hashes as its bytes). Anything else splits.
+3. Features, in this order, until ``seq_len`` ids are filled:
+   a. word unigrams: tag byte 0x01 followed by the word;
+   b. word bigrams: tag byte 0x02, word i-1, one space (0x20), word i;
+   c. character trigrams of ``<word>``: tag byte 0x03 followed by three bytes of
+      the word wrapped in ``<`` and ``>`` (a word of n bytes gives n trigrams).
+   Duplicates are kept (the model averages them, so counts carry weight).
+4. Each feature is hashed with 32-bit FNV-1a (offset basis 2166136261, prime
+   16777619) over tag + bytes, and mapped to ``1 + h % (buckets - 1)``.
+   Id 0 is padding; the rest of the vector is filled with 0.
+
+Unigrams come first so that a very long input, truncated at ``seq_len``, keeps
+its words before its sub-word detail.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Iterator
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+FNV_OFFSET = 2166136261
+FNV_PRIME = 16777619
+TAG_UNIGRAM = 0x01
+TAG_BIGRAM = 0x02
+TAG_TRIGRAM = 0x03
+
+# Byte -> lowercase byte, and byte -> "is a word byte". Tables keep the hot loop
+# free of branches and make the C mirror obvious.
+_LOWER = bytes((b + 32) if 65 <= b <= 90 else b for b in range(256))
+_IS_WORD = tuple((48 <= b <= 57) or (97 <= b <= 122) or b >= 0x80 for b in range(256))
+
+
+@dataclass(frozen=True)
+class FeatureSpec:
+    """Everything the firmware needs to reproduce the model's input ids.
+
+    Attributes:
+        buckets: hash buckets B (embedding rows); ids fall in [1, B-1], 0 pads.
+        seq_len: fixed number of ids L fed to the model per phrase.
+        unigrams: emit word unigram features.
+        bigrams: emit word bigram features.
+        char_trigrams: emit character trigram features of ``<word>``.
+    """
+
+    buckets: int = 4096
+    seq_len: int = 128
+    unigrams: bool = True
+    bigrams: bool = True
+    char_trigrams: bool = True
+
+    def __post_init__(self) -> None:
+        if not 2 <= self.buckets <= 2**31 - 1:
+            raise ValueError(f"buckets must be in [2, 2^31-1], got {self.buckets}")
+        if not 1 <= self.seq_len <= 4096:
+            raise ValueError(f"seq_len must be in [1, 4096], got {self.seq_len}")
+        if not (self.unigrams or self.bigrams or self.char_trigrams):
+            raise ValueError("at least one feature family must be enabled")
+
+    def to_dict(self) -> dict[str, int | bool]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, object]) -> FeatureSpec:
+        known = {k: data[k] for k in cls.__dataclass_fields__ if k in data}
+        unknown = sorted(set(data) - set(known))
+        if unknown:
+            raise ValueError(f"unknown feature spec keys: {', '.join(unknown)}")
+        return cls(**known)  # type: ignore[arg-type]
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), sort_keys=True)
+
+
+def fnv1a(data: bytes, h: int = FNV_OFFSET) -> int:
+    """32-bit FNV-1a of ``data``, continuing from state ``h``."""
+    for b in data:
+        h = ((h ^ b) * FNV_PRIME) & 0xFFFFFFFF
+    return h
+
+
+def words(data: bytes) -> list[bytes]:
+    """Split lowercased bytes into words (runs of word bytes)."""
+    out: list[bytes] = []
+    start = -1
+    for i, b in enumerate(data):
+        if _IS_WORD[b]:
+            if start < 0:
+                start = i
+        elif start >= 0:
+            out.append(data[start:i])
+            start = -1
+    if start >= 0:
+        out.append(data[start:])
+    return out
+
+
+def _features(spec: FeatureSpec, ws: list[bytes]) -> Iterator[int]:
+    """Yield raw 32-bit hashes in spec order (unbounded; the caller truncates)."""
+    if spec.unigrams:
+        for w in ws:
+            yield fnv1a(w, fnv1a(bytes((TAG_UNIGRAM,))))
+    if spec.bigrams:
+        for a, b in zip(ws, ws[1:]):
+            yield fnv1a(a + b" " + b, fnv1a(bytes((TAG_BIGRAM,))))
+    if spec.char_trigrams:
+        tri_seed = fnv1a(bytes((TAG_TRIGRAM,)))
+        for w in ws:
+            padded = b"<" + w + b">"
+            for i in range(len(padded) - 2):
+                yield fnv1a(padded[i : i + 3], tri_seed)
+
+
+def tokenize(text: str | bytes, spec: FeatureSpec) -> list[int]:
+    """Return exactly ``spec.seq_len`` ids for ``text`` (str is encoded as UTF-8)."""
+    data = text.encode("utf-8") if isinstance(text, str) else bytes(text)
+    ws = words(data.translate(_LOWER))
+    ids: list[int] = []
+    mod = spec.buckets - 1
+    for h in _features(spec, ws):
+        if len(ids) == spec.seq_len:
+            break
+        ids.append(1 + h % mod)
+    ids.extend([0] * (spec.seq_len - len(ids)))
+    return ids
+
+
+def encode(texts: Iterable[str | bytes], spec: FeatureSpec) -> np.ndarray:
+    """Tokenize many texts into an ``(n, seq_len)`` int32 array."""
+    rows = [tokenize(t, spec) for t in texts]
+    if not rows:
+        return np.zeros((0, spec.seq_len), dtype=np.int32)
+    return np.asarray(rows, dtype=np.int32)
