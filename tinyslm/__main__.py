@@ -1,0 +1,3 @@
+from tinyslm.cli import main
+
+main()
