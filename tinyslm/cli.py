@@ -9,6 +9,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable
 from functools import wraps
+from pathlib import Path
 from typing import Any, TypeVar
 
 import click
@@ -43,6 +44,357 @@ def cli() -> None:
 
 
 # --- commands are added below, one block each; keep each block self-contained ---
+
+
+# --- train (helper B) ---
+
+
+@cli.command("train")
+@click.argument("data", required=False, type=click.Path(path_type=Path, dir_okay=False))
+@click.option(
+    "-o",
+    "--out",
+    type=click.Path(path_type=Path),
+    default=Path("model"),
+    show_default=True,
+    help="Output folder for model.tflite and manifest.json.",
+)
+@click.option("--force", is_flag=True, help="Replace an existing non-empty output folder.")
+@click.option(
+    "--buckets",
+    type=click.IntRange(2),
+    default=4096,
+    show_default=True,
+    help="Hash buckets (embedding rows).",
+)
+@click.option(
+    "--dim", type=click.IntRange(1), default=32, show_default=True, help="Embedding width."
+)
+@click.option(
+    "--hidden",
+    type=click.IntRange(1),
+    default=64,
+    show_default=True,
+    help="Hidden ReLU layer width.",
+)
+@click.option(
+    "--seq-len",
+    type=click.IntRange(1, 4096),
+    default=128,
+    show_default=True,
+    help="Ids per phrase.",
+)
+@click.option("--epochs", type=click.IntRange(1), default=30, show_default=True)
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--quiet", "-q", is_flag=True, help="Print only the summary table.")
+@friendly_errors
+def train_command(
+    data: Path | None,
+    out: Path,
+    force: bool,
+    buckets: int,
+    dim: int,
+    hidden: int,
+    seq_len: int,
+    epochs: int,
+    seed: int,
+    quiet: bool,
+) -> None:
+    """Train, quantize (INT8) and verify (TFLM) a classifier on DATA (default: demo set)."""
+    from tinyslm.features import FeatureSpec
+    from tinyslm.pipeline import format_train_table, run_train
+    from tinyslm.train import TrainConfig
+
+    config = TrainConfig(
+        features=FeatureSpec(buckets=buckets, seq_len=seq_len),
+        dim=dim,
+        hidden=hidden,
+        epochs=epochs,
+        seed=seed,
+    )
+    result = run_train(data, out, config, force=force, log=None if quiet else click.echo)
+    for warning in result.warnings:
+        click.echo(f"warning: {warning}", err=True)
+    click.echo(format_train_table(result))
+
+
+# --- emulate / build / flash / monitor (helper E) ---
+
+
+@cli.command()
+@click.argument("project_dir", type=click.Path(path_type=Path))
+@click.option("--text", help="Send one line; print the device's JSON line.")
+@click.option(
+    "--data",
+    "data_file",
+    type=click.Path(path_type=Path),
+    help="Run a dataset (.csv/.jsonl/.json) through the firmware path and print figures.",
+)
+@click.option(
+    "--split",
+    type=click.Choice(["test", "val", "train", "all"]),
+    default="test",
+    show_default=True,
+    help="Which split of --data to run.",
+)
+@click.option(
+    "--json",
+    "json_out",
+    type=click.Path(path_type=Path),
+    help="With --data: write the figures as JSON to this file.",
+)
+@click.option(
+    "--native",
+    is_flag=True,
+    help="Run a native build of the project (core + TFLM C++) instead of the Python runtime.",
+)
+@click.option(
+    "--tflm-dir",
+    type=click.Path(path_type=Path),
+    help="TFLM source tree for --native (see 'tinyslm tflm fetch').",
+)
+@click.option(
+    "--coverage", is_flag=True, help="Build the core with gcov and print its line coverage."
+)
+@friendly_errors
+def emulate(
+    project_dir: Path,
+    text: str | None,
+    data_file: Path | None,
+    split: str,
+    json_out: Path | None,
+    native: bool,
+    tflm_dir: Path | None,
+    coverage: bool,
+) -> None:
+    """Run a generated project's firmware on this machine.
+
+    With --text, one line in and the device's line out; with --data, a whole
+    dataset with accuracy, escalation and timing; otherwise an interactive
+    loop (stdin lines in, device lines out; pipes work too).
+    """
+    import json
+    import tempfile
+    from collections.abc import Sequence
+
+    from tinyslm import emulate as emu_mod
+
+    if text is not None and data_file is not None:
+        raise click.UsageError("give --text or --data, not both")
+    if json_out is not None and data_file is None:
+        raise click.UsageError("--json needs --data")
+    if native and coverage:
+        raise click.UsageError("--coverage measures the shared-library emulator, not --native")
+
+    run: Callable[[Sequence[bytes]], list[str]]
+    emulator = None
+    with tempfile.TemporaryDirectory(prefix="tinyslm-cov-") as cov_tmp:
+        if native:
+            from tinyslm.native import resolve_host_tree, run_native
+
+            # --tflm-dir, else the 'tinyslm tflm fetch --target host' cache; one line if neither.
+            native_tree = resolve_host_tree(tflm_dir)
+
+            def run(lines: Sequence[bytes]) -> list[str]:
+                return list(run_native(project_dir, native_tree, list(lines)))
+
+        else:
+            emulator = emu_mod.Emulator(
+                project_dir, coverage_dir=Path(cov_tmp) if coverage else None
+            )
+            run = emu_mod.emulator_runner(emulator)
+
+        if text is not None:
+            for line in run([text.encode("utf-8")]):
+                click.echo(line)
+        elif data_file is not None:
+            from tinyslm.dataset import load_dataset
+
+            dataset = load_dataset(data_file)
+            rows = emu_mod.dataset_phrases(dataset, split)
+            report = emu_mod.run_phrases(run, rows, source=dataset.source, split=split)
+            click.echo(emu_mod.format_report(report))
+            if json_out is not None:
+                json_out.write_text(json.dumps(report.summary(), indent=2) + "\n")
+        elif emulator is not None:
+            if sys.stdin.isatty():
+                click.echo(
+                    f"tinyslm emulator: {emulator.project.board} project {project_dir}; type a "
+                    "phrase or :info, Ctrl-D to quit",
+                    err=True,
+                )
+            last = b"\n"
+            for chunk in emu_mod.iter_stdin_chunks(sys.stdin.buffer):
+                last = chunk
+                for line in emulator.feed(chunk):
+                    click.echo(line)
+            if not last.endswith((b"\n", b"\r")):  # a last line without terminator
+                for line in emulator.feed(b"\n"):
+                    click.echo(line)
+        else:
+            lines = [ln.rstrip(b"\r\n") for ln in sys.stdin.buffer]
+            for line in run([ln for ln in lines if ln]):
+                click.echo(line)
+
+        if emulator is not None and coverage:
+            cov = emulator.coverage()
+            click.echo(
+                f"{cov.file} line coverage: {cov.percent:.1f}% "
+                f"({cov.lines_executed}/{cov.lines_total} lines)",
+                err=True,
+            )
+
+
+def _print_pio_tail(exc: Exception) -> None:
+    for line in getattr(exc, "tail", ()):
+        click.echo(line, err=True)
+
+
+@cli.command()
+@click.argument("project_dir", type=click.Path(path_type=Path))
+@friendly_errors
+def build(project_dir: Path) -> None:
+    """Build a generated project with PlatformIO and report flash/RAM against the board."""
+    from tinyslm import build as build_mod
+
+    click.echo(
+        f"building {project_dir} with PlatformIO (the first build downloads the platform and "
+        "toolchain; this can take minutes)",
+        err=True,
+    )
+    try:
+        result = build_mod.build(project_dir)
+    except build_mod.PioError as exc:
+        _print_pio_tail(exc)
+        raise
+    click.echo(f"built {result.project} for {result.board} in {result.seconds:.1f} s")
+    for use in (result.flash, result.ram):
+        if use is not None:
+            click.echo(build_mod.format_usage(use))
+    if result.flash is None and result.ram is None:
+        click.echo("PlatformIO printed no RAM/Flash size lines")
+
+
+@cli.command()
+@click.argument("project_dir", type=click.Path(path_type=Path))
+@click.option("--port", help="Serial port of the board (default: PlatformIO picks).")
+@friendly_errors
+def flash(project_dir: Path, port: str | None) -> None:
+    """Build and upload a generated project to a connected board (pio run -t upload)."""
+    from tinyslm import build as build_mod
+
+    try:
+        build_mod.upload(project_dir, port)
+    except build_mod.PioError as exc:
+        _print_pio_tail(exc)
+        raise
+    click.echo(f"flashed {project_dir}; talk to it with 'tinyslm monitor'")
+
+
+@cli.command()
+@click.option("--port", help="Serial port or pyserial URL (default: the only port present).")
+@click.option("--baud", type=int, default=115200, show_default=True, help="Baud rate.")
+@click.option("--raw", is_flag=True, help="Print the device's JSON lines unformatted.")
+@friendly_errors
+def monitor(port: str | None, baud: int, raw: bool) -> None:
+    """Talk to a flashed board: type phrases, see its answers (Ctrl-D or Ctrl-C quits)."""
+    from tinyslm import monitor as monitor_mod
+
+    monitor_mod.monitor(port, baud, echo=click.echo, raw=raw)
+
+
+# --- generate / boards (helper D) ---
+
+
+@cli.command("generate")
+@click.option("--board", required=True, help="Board id (see 'tinyslm boards').")
+@click.option(
+    "--model",
+    "model_dir",
+    type=click.Path(path_type=Path, file_okay=False),
+    help="A 'tinyslm train' output folder (default: train on the demo set first).",
+)
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(path_type=Path),
+    help="Project folder (default: firmware/<board>/ under the current directory).",
+)
+@click.option("--force", is_flag=True, help="Replace an existing non-empty output folder.")
+@click.option(
+    "--tflm-dir",
+    type=click.Path(path_type=Path),
+    help="TFLM source tree to copy into lib/tflm (boards that build TFLM from source).",
+)
+@click.option("--quiet", "-q", is_flag=True, help="Print only the summary line.")
+@friendly_errors
+def generate_command(
+    board: str,
+    model_dir: Path | None,
+    output: Path | None,
+    force: bool,
+    tflm_dir: Path | None,
+    quiet: bool,
+) -> None:
+    """Emit a PlatformIO project that runs the model offline on the --board."""
+    from tinyslm.pipeline import run_generate
+
+    result = run_generate(
+        board,
+        output,
+        model_dir=model_dir,
+        force=force,
+        tflm_dir=tflm_dir,
+        log=None if quiet else click.echo,
+    )
+    for note in result.notes:
+        click.echo(f"note: {note}")
+    tree = " + lib/tflm" if result.tflm_tree is not None else ""
+    click.echo(
+        f"wrote {result.out} ({len(result.files)} files{tree}): board {result.board}, "
+        f"model {result.model_bytes} bytes, arena {result.arena_size} bytes"
+    )
+
+
+@cli.command("boards")
+@friendly_errors
+def boards_command() -> None:
+    """List the boards 'tinyslm generate' knows."""
+    from tinyslm.boards import format_board_table, load_boards
+
+    click.echo(format_board_table(load_boards()))
+
+
+# --- tflm (helper C2) ---
+
+
+@cli.group("tflm")
+def tflm_group() -> None:
+    """TensorFlow Lite Micro source trees (for lib/tflm and emulate --native)."""
+
+
+@tflm_group.command("fetch")
+@click.option(
+    "--target",
+    type=click.Choice(["cortex-m7", "host"]),
+    default="cortex-m7",
+    show_default=True,
+    help="cortex-m7: CMSIS-NN kernels for the STM32H7 board; host: reference kernels "
+    "for 'tinyslm emulate --native'.",
+)
+@click.option(
+    "--cache-dir",
+    type=click.Path(path_type=Path, file_okay=False),
+    help="Where to put the tree (default ~/.cache/tinyslm/tflm/<commit>-<target>).",
+)
+@click.option("--force", is_flag=True, help="Rebuild even if the tree is already there.")
+@friendly_errors
+def tflm_fetch_command(target: str, cache_dir: Path | None, force: bool) -> None:
+    """Download the pinned tflite-micro and generate a TFLM tree (needs github.com)."""
+    from tinyslm.tflm import fetch
+
+    tree = fetch(cache_dir, target=target, force=force, log=lambda m: click.echo(m, err=True))
+    click.echo(str(tree))
 
 
 def main() -> None:

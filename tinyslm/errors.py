@@ -31,3 +31,7 @@ class OutputExistsError(TinySlmError):
 
 class ToolchainError(TinySlmError):
     """An external tool (pio, a compiler, TFLM sources, the network) is missing or failed."""
+
+
+class ProjectError(TinySlmError):
+    """A generated project folder is missing, incomplete or not a tinyslm project."""

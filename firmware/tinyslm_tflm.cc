@@ -1,0 +1,180 @@
+// tinyslm TFLM adapter (see tinyslm_tflm.h). C++17, no exceptions, no RTTI,
+// no heap: the interpreter and op resolver live in static storage built with
+// placement new, the arena is one static alignas(16) buffer.
+
+#include "tinyslm_tflm.h"
+
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <new>
+
+#include "tensorflow/lite/micro/micro_interpreter.h"
+#include "tensorflow/lite/schema/schema_generated.h"
+#include "tinyslm_model_data.h"
+#include "tinyslm_ops.h"
+#include "tinyslm_settings.h"
+
+// cortex_m_generic TFLM trees route DebugLog through a callback and print
+// nothing until one is registered; other ports (host, esp-tflite-micro) print
+// on their own and do not ship this header.
+#if defined(__ARM_ARCH) && defined(__has_include)
+#if __has_include("tensorflow/lite/micro/cortex_m_generic/debug_log_callback.h")
+#include "tensorflow/lite/micro/cortex_m_generic/debug_log_callback.h"
+#define TINYSLM_TFLM_HAS_LOG_CALLBACK 1
+#endif
+#endif
+
+namespace {
+
+// The arena is the program's only large mutable buffer; 16-byte alignment is
+// what TFLM's allocator expects for tensor data.
+alignas(16) uint8_t g_arena[TINYSLM_ARENA_SIZE];
+
+// Storage for objects built once in tinyslm_tflm_init(): placement new avoids
+// both the heap and the guard code of function-local statics.
+alignas(tinyslm_op_resolver_t) uint8_t g_resolver_buf[sizeof(tinyslm_op_resolver_t)];
+alignas(tflite::MicroInterpreter) uint8_t g_interpreter_buf[sizeof(tflite::MicroInterpreter)];
+
+tflite::MicroInterpreter *g_interpreter = nullptr;
+TfLiteTensor *g_input = nullptr;
+TfLiteTensor *g_output = nullptr;
+int g_init_code = -1;  // -1: not tried yet; 0: ready; else the failing code
+
+char g_error[160];
+// The last line TFLM logged: its explanation of a failed AllocateTensors etc.
+char g_tflm_log[96];
+
+// Appends src to dst (capacity cap, always NUL-terminated), dropping what does not fit.
+void append(char *dst, size_t cap, const char *src) {
+  size_t n = strlen(dst);
+  while (src != nullptr && *src != '\0' && n + 1 < cap) dst[n++] = *src++;
+  dst[n] = '\0';
+}
+
+void append_uint(char *dst, size_t cap, uint32_t value) {
+  char digits[11];
+  size_t n = 0;
+  do {
+    digits[n++] = static_cast<char>('0' + value % 10u);
+    value /= 10u;
+  } while (value != 0u);
+  char text[11];
+  for (size_t i = 0; i < n; ++i) text[i] = digits[n - 1 - i];
+  text[n] = '\0';
+  append(dst, cap, text);
+}
+
+int fail(int code, const char *reason) {
+  g_error[0] = '\0';
+  append(g_error, sizeof(g_error), reason);
+  if (g_tflm_log[0] != '\0') {
+    append(g_error, sizeof(g_error), " (tflm: ");
+    append(g_error, sizeof(g_error), g_tflm_log);
+    append(g_error, sizeof(g_error), ")");
+  }
+  return code;
+}
+
+#ifdef TINYSLM_TFLM_HAS_LOG_CALLBACK
+// Keeps TFLM's last log line (printable ASCII only) so the board glue can
+// print it through tinyslm_tflm_last_error() over its own serial port.
+void log_callback(const char *s) {
+  size_t n = 0;
+  for (; s != nullptr && *s != '\0' && n + 1 < sizeof(g_tflm_log); ++s) {
+    const unsigned char c = static_cast<unsigned char>(*s);
+    if (c >= 0x20 && c < 0x7f) g_tflm_log[n++] = static_cast<char>(c);
+  }
+  if (n > 0) g_tflm_log[n] = '\0';
+}
+#endif
+
+// True when t is a rank-2 tensor [1, width] of the given type.
+bool has_shape(const TfLiteTensor *t, TfLiteType type, int width) {
+  return t != nullptr && t->type == type && t->dims != nullptr && t->dims->size == 2 &&
+         t->dims->data[0] == 1 && t->dims->data[1] == width;
+}
+
+int init_once() {
+#ifdef TINYSLM_TFLM_HAS_LOG_CALLBACK
+  RegisterDebugLogCallback(log_callback);
+#endif
+  if (!tflite::ModelBufferHasIdentifier(tinyslm_model_data)) {
+    return fail(TINYSLM_TFLM_ERR_MODEL, "model data is not a TFLite flatbuffer");
+  }
+  const tflite::Model *model = tflite::GetModel(tinyslm_model_data);
+  if (model->version() != TFLITE_SCHEMA_VERSION) {
+    g_error[0] = '\0';
+    append(g_error, sizeof(g_error), "model schema version ");
+    append_uint(g_error, sizeof(g_error), model->version());
+    append(g_error, sizeof(g_error), " is not the supported version ");
+    append_uint(g_error, sizeof(g_error), TFLITE_SCHEMA_VERSION);
+    return TINYSLM_TFLM_ERR_MODEL;
+  }
+
+  auto *resolver = new (g_resolver_buf) tinyslm_op_resolver_t();
+  if (tinyslm_register_ops(*resolver) != kTfLiteOk) {
+    return fail(TINYSLM_TFLM_ERR_OPS, "registering the model's ops failed");
+  }
+
+  auto *interpreter =
+      new (g_interpreter_buf) tflite::MicroInterpreter(model, *resolver, g_arena, sizeof(g_arena));
+  if (interpreter->initialization_status() != kTfLiteOk) {
+    return fail(TINYSLM_TFLM_ERR_INTERPRETER, "MicroInterpreter initialization failed");
+  }
+  if (interpreter->AllocateTensors() != kTfLiteOk) {
+    g_error[0] = '\0';
+    append(g_error, sizeof(g_error), "AllocateTensors failed with a ");
+    append_uint(g_error, sizeof(g_error), static_cast<uint32_t>(sizeof(g_arena)));
+    append(g_error, sizeof(g_error), "-byte arena");
+    if (g_tflm_log[0] != '\0') {
+      append(g_error, sizeof(g_error), " (tflm: ");
+      append(g_error, sizeof(g_error), g_tflm_log);
+      append(g_error, sizeof(g_error), ")");
+    }
+    return TINYSLM_TFLM_ERR_ARENA;
+  }
+  if (interpreter->inputs_size() != 1 || !has_shape(interpreter->input(0), kTfLiteInt32,
+                                                    TINYSLM_SEQ_LEN)) {
+    return fail(TINYSLM_TFLM_ERR_INPUT, "model input is not one int32 tensor [1, TINYSLM_SEQ_LEN]");
+  }
+  if (interpreter->outputs_size() != 1 || !has_shape(interpreter->output(0), kTfLiteInt8,
+                                                     TINYSLM_NUM_LABELS)) {
+    return fail(TINYSLM_TFLM_ERR_OUTPUT,
+                "model output is not one int8 tensor [1, TINYSLM_NUM_LABELS]");
+  }
+  g_interpreter = interpreter;
+  g_input = interpreter->input(0);
+  g_output = interpreter->output(0);
+  g_error[0] = '\0';
+  return 0;
+}
+
+}  // namespace
+
+extern "C" int tinyslm_tflm_init(void) {
+  if (g_init_code < 0) g_init_code = init_once();
+  return g_init_code;
+}
+
+extern "C" int tinyslm_tflm_infer(const int32_t *ids, int8_t *scores, void *ctx) {
+  (void)ctx;
+  if (g_interpreter == nullptr) {
+    return fail(TINYSLM_TFLM_ERR_NOT_READY, "inference before a successful tinyslm_tflm_init()");
+  }
+  if (ids == nullptr || scores == nullptr) {
+    return fail(TINYSLM_TFLM_ERR_ARGS, "NULL ids or scores");
+  }
+  // Written before every Invoke: TFLM may reuse the input tensor's arena bytes
+  // for intermediate tensors, so the previous ids cannot be assumed intact.
+  memcpy(g_input->data.i32, ids, sizeof(int32_t) * TINYSLM_SEQ_LEN);
+  g_tflm_log[0] = '\0';  // so a failure reports this Invoke's log, not an older one
+  if (g_interpreter->Invoke() != kTfLiteOk) {
+    return fail(TINYSLM_TFLM_ERR_INVOKE, "Invoke failed");
+  }
+  memcpy(scores, g_output->data.int8, sizeof(int8_t) * TINYSLM_NUM_LABELS);
+  return 0;
+}
+
+extern "C" const char *tinyslm_tflm_last_error(void) { return g_error; }

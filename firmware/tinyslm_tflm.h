@@ -1,0 +1,52 @@
+/*
+ * tinyslm TFLM adapter: owns the model's MicroInterpreter, its op resolver and
+ * the tensor arena, and exposes them to the C core as a tinyslm_infer_fn.
+ *
+ * C linkage so the C99 core and any board glue can call it; the implementation
+ * (tinyslm_tflm.cc) is C++17 built with -fno-exceptions -fno-rtti and
+ * TF_LITE_STATIC_MEMORY, like TFLM itself.
+ */
+#ifndef TINYSLM_TFLM_H_
+#define TINYSLM_TFLM_H_
+
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Error codes: tinyslm_tflm_init() and tinyslm_tflm_infer() return 0 or one of these. */
+#define TINYSLM_TFLM_ERR_MODEL 1         /* not a TFLite flatbuffer, or a schema version mismatch */
+#define TINYSLM_TFLM_ERR_OPS 2           /* registering the model's ops failed */
+#define TINYSLM_TFLM_ERR_INTERPRETER 3   /* MicroInterpreter could not be set up */
+#define TINYSLM_TFLM_ERR_ARENA 4         /* AllocateTensors failed (arena too small?) */
+#define TINYSLM_TFLM_ERR_INPUT 5         /* input tensor is not int32 [1, TINYSLM_SEQ_LEN] */
+#define TINYSLM_TFLM_ERR_OUTPUT 6        /* output tensor is not int8 [1, TINYSLM_NUM_LABELS] */
+#define TINYSLM_TFLM_ERR_NOT_READY 10    /* infer before a successful init */
+#define TINYSLM_TFLM_ERR_ARGS 11         /* NULL ids or scores */
+#define TINYSLM_TFLM_ERR_INVOKE 12       /* Invoke() failed */
+
+/*
+ * Sets up the interpreter over tinyslm_model_data with a static arena of
+ * TINYSLM_ARENA_SIZE bytes and checks the input/output tensor types and shapes.
+ * Returns 0, or an error code with a reason in tinyslm_tflm_last_error().
+ * Calling it again after it succeeded is a no-op; after a failure it returns
+ * the same code again.
+ */
+int tinyslm_tflm_init(void);
+
+/*
+ * A tinyslm_infer_fn: copies ids[TINYSLM_SEQ_LEN] into the input tensor, runs
+ * the model once and copies scores[TINYSLM_NUM_LABELS] out. ctx is unused.
+ * Returns 0, or an error code with a reason in tinyslm_tflm_last_error().
+ */
+int tinyslm_tflm_infer(const int32_t *ids, int8_t *scores, void *ctx);
+
+/* The reason for the last failure (NUL-terminated, ASCII), or "" when none. */
+const char *tinyslm_tflm_last_error(void);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* TINYSLM_TFLM_H_ */

@@ -1,0 +1,109 @@
+"""tinyslm_tokenize and tinyslm_decide (C, via ctypes) against the Python spec.
+
+The tokenizer must be byte-identical to tinyslm.features.tokenize for any bytes:
+checked on the demo set, on every CLINC150 phrase when the dataset is present,
+and on 100k seeded random byte strings over several FeatureSpec variants.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import random
+
+import numpy as np
+import pytest
+from core_harness import REPO, SPEC_VARIANTS, CoreLib, Driver, random_text
+
+from tinyslm.decision import decide, score_milli
+from tinyslm.features import FeatureSpec, tokenize
+
+DEMO_CSV = REPO / "tinyslm" / "data" / "demo_commands.csv"
+CLINC_JSON = REPO.parent / "shared" / "datasets" / "clinc150" / "data_full.json"
+
+
+def _check_same(lib: CoreLib, spec: FeatureSpec, texts: list[bytes]) -> None:
+    run = lib.tokenizer(spec)
+    for text in texts:
+        count, ids = run(text)
+        expected = tokenize(text, spec)
+        if ids != expected:
+            first = next(i for i, (a, b) in enumerate(zip(ids, expected, strict=True)) if a != b)
+            pytest.fail(
+                f"{spec}: {text[:80]!r}: id {first} is {ids[first]}, Python {expected[first]}"
+            )
+        # the returned count is the number of non-padding ids, all at the front
+        assert count == sum(1 for i in expected if i != 0), text[:80]
+        assert all(i > 0 for i in ids[:count]) and not any(ids[count:])
+
+
+def _demo_texts() -> list[bytes]:
+    if not DEMO_CSV.is_file():
+        pytest.skip(f"demo dataset {DEMO_CSV} not present yet")
+    with DEMO_CSV.open(newline="", encoding="utf-8") as f:
+        rows = list(csv.DictReader(f))
+    texts = [(r.get("text") or "").encode() for r in rows]
+    if not texts:
+        pytest.skip(f"demo dataset {DEMO_CSV} is empty")
+    return texts
+
+
+def test_demo_set_matches_python(core_lib: CoreLib) -> None:
+    texts = _demo_texts()
+    for spec in (FeatureSpec(), FeatureSpec(buckets=512, seq_len=24)):
+        _check_same(core_lib, spec, texts)
+
+
+@pytest.mark.slow
+def test_clinc150_matches_python(core_lib: CoreLib) -> None:
+    if not CLINC_JSON.is_file():
+        pytest.skip(f"CLINC150 not found at {CLINC_JSON}")
+    data = json.loads(CLINC_JSON.read_text(encoding="utf-8"))
+    texts = [str(row[0]).encode() for rows in data.values() for row in rows]
+    assert len(texts) > 20_000
+    _check_same(core_lib, FeatureSpec(), texts)
+
+
+@pytest.mark.slow
+def test_random_bytes_match_python(core_lib: CoreLib) -> None:
+    rng = random.Random(20240611)
+    texts = [random_text(rng) for _ in range(100_000)]
+    assert any(len(t) > 1000 for t in texts) and any(0 in t for t in texts)
+    for k, spec in enumerate(SPEC_VARIANTS):
+        _check_same(core_lib, spec, texts[k :: len(SPEC_VARIANTS)])
+
+
+@pytest.mark.slow
+def test_tokenizer_under_sanitizers(asan_driver: Driver) -> None:
+    """Exact-size heap copies of each input, so ASan sees any read past len."""
+    rng = random.Random(99)
+    texts = [random_text(rng) for _ in range(3000)] + [b"", b"a", b"\x00", b"A" * 5000]
+    for spec in SPEC_VARIANTS:
+        counts, ids = asan_driver.tokenize_batch(texts, spec)
+        expected = np.array([tokenize(t, spec) for t in texts], dtype=np.int32)
+        np.testing.assert_array_equal(ids, expected)
+        np.testing.assert_array_equal(counts, (expected != 0).sum(axis=1))
+
+
+@pytest.mark.parametrize(
+    ("scale", "zero_point"),
+    [
+        (1 / 256, -128),
+        (1 / 255, -128),
+        (0.0041, -128),
+        (0.0037, 0),
+        (0.0078125, -128),
+        (0.0123, -20),
+    ],
+)
+def test_decide_matches_python(core_lib: CoreLib, scale: float, zero_point: int) -> None:
+    rng = random.Random(5)
+    for threshold_q in (-128, -1, 0, 13, 127, 128):
+        for q in range(max(-128, zero_point), 128):
+            scores = [rng.randint(-128, q) for _ in range(5)]
+            scores[rng.randrange(5)] = q
+            got = core_lib.decide(scores, scale, zero_point, threshold_q)
+            want = decide(np.array(scores, dtype=np.int8), scale, zero_point, threshold_q)
+            assert (got.index, got.score_q) == (want.index, want.score_q), scores
+            assert got.score_milli == score_milli(q, scale, zero_point), (scale, zero_point, q)
+            assert bool(got.local) == (want.route == "local")

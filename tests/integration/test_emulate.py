@@ -1,0 +1,190 @@
+"""``tinyslm emulate``: the generated firmware core on the host, TFLM behind it.
+
+The key check is parity: phrase by phrase, the device's answers (C tokenizer,
+generated model array and settings, C confidence gate) equal the Python
+reference (tinyslm.features + model.tflite on TFLM + tinyslm.decision).
+
+The in-process emulator here is built with gcov; the last test prints the line
+coverage of tinyslm_core.c reached by these tests.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from cli_support import SUMMARY, have_tool, run_cli
+
+from tinyslm.dataset import load_dataset
+from tinyslm.emulate import (
+    Emulator,
+    dataset_phrases,
+    emulator_runner,
+    reference_parity,
+    run_phrases,
+)
+from tinyslm.features import tokenize
+from tinyslm.manifest import load_model_dir
+
+pytestmark = pytest.mark.skipif(not have_tool("cc"), reason="no host C compiler (cc)")
+
+
+@pytest.fixture(scope="module")
+def emu(esp32_project: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Emulator]:
+    cov = tmp_path_factory.mktemp("emu_cov") if have_tool("gcov") else None
+    yield Emulator(esp32_project, coverage_dir=cov)
+
+
+def test_parity_with_tflm_reference_on_demo_test_split(emu: Emulator, fixture_model: Path) -> None:
+    manifest, model = load_model_dir(fixture_model)
+    dataset = load_dataset(None)
+    rows = dataset_phrases(dataset, "test")
+    assert len(rows) > 100 and any(oos for _, _, oos in rows)
+    report = run_phrases(emulator_runner(emu), rows, source="demo", split="test")
+    parity = reference_parity(report.results, manifest, model)
+    assert parity.phrases == len(rows)
+    assert parity.mismatches == ()
+    assert parity.agreement == 1.0
+    # The device's figures are the verified ones recorded at training time.
+    assert report.errors == 0
+    # (the manifest rounds its figures to 5 decimals)
+    metrics = manifest.metrics
+    assert (report.phrases, report.oos_phrases) == (metrics["n_eval"], metrics["n_oos_eval"])
+    assert report.accuracy == pytest.approx(metrics["int8_accuracy"], abs=1e-5)
+    assert report.accuracy_at_threshold == pytest.approx(
+        metrics["int8_accuracy_at_threshold"], abs=1e-5
+    )
+    assert 1 - report.escalation_rate == pytest.approx(metrics["local_rate"], abs=1e-5)
+    assert report.oos_recall == pytest.approx(metrics["oos_recall"], abs=1e-5)
+    SUMMARY.append(f"emulator/TFLM parity, demo test split: {parity.agree}/{parity.phrases}")
+
+
+def test_c_tokenizer_equals_python(emu: Emulator) -> None:
+    spec = emu.project.manifest.features if emu.project.manifest else None
+    assert spec is not None
+    samples = [ex.text for ex in load_dataset(None).train[:200]] + [
+        "",
+        "   ",
+        "Turn ON the LIGHTS!!",
+        "café crème brûlée",
+        "naïve\x00nul byte",
+        "\xff\xfe invalid",
+        "one " * 100,
+    ]
+    for text in samples:
+        assert emu.tokenize(text) == tokenize(text, spec), text
+
+
+def test_protocol_lines(emu: Emulator) -> None:
+    project = json.loads((emu.project.root / "tinyslm.json").read_text())
+    manifest = project["manifest"]
+    (info_line,) = emu.run_line(":info")
+    info = json.loads(info_line)["info"]
+    assert list(info) == [
+        "version", "board", "model_sha256", "model_bytes", "arena_bytes", "ops", "labels",
+        "threshold",
+    ]  # fmt: skip
+    assert info["board"] == "esp32"
+    assert info["model_sha256"] == manifest["model_sha256"] == project["model_sha256"]
+    assert info["model_bytes"] == manifest["model_bytes"] == len(emu.model_bytes)
+    assert info["arena_bytes"] == emu.arena_size == project["arena_size"]
+    assert info["ops"] == manifest["ops"]
+    assert info["labels"] == len(manifest["labels"])
+    assert emu.run_line(":reboot") == ['{"error":"unknown_command"}']
+
+    # CRLF, empty lines and a line split across feeds behave like one line.
+    assert emu.feed(b"\r\n\n") == []
+    assert emu.feed(b"turn on the ") == []
+    (answer,) = emu.feed(b"lights\r\n")
+    obj = json.loads(answer)
+    assert list(obj)[:4] == ["intent", "score", "route", "us"]
+    assert obj["intent"] in manifest["labels"]
+
+    too_long = b"x" * (emu.max_line + 10)
+    assert emu.feed(too_long) == [f'{{"error":"line_too_long","max":{emu.max_line}}}']
+    assert emu.feed(b"\n") == []  # the rest of the overlong line is dropped
+
+
+def test_escalated_text_is_json_escaped(emu: Emulator) -> None:
+    # Gibberish scores low on every intent, so the device escalates and echoes it.
+    text = 'zzq "qq" \\ \t xv\x01 caf\xc3\xa9 \xff'.encode("latin-1")
+    (line,) = emu.feed(text + b"\n")
+    obj = json.loads(line)
+    assert obj["route"] == "escalate"
+    assert list(obj) == ["intent", "score", "route", "us", "text"]
+    assert obj["text"] == 'zzq "qq" \\ \t xv\x01 café \ufffd'
+
+
+def test_inference_failure_is_reported(emu: Emulator, monkeypatch: pytest.MonkeyPatch) -> None:
+    def broken(*_: object) -> None:
+        raise RuntimeError("invoke failed")
+
+    monkeypatch.setattr(emu._interpreter, "invoke", broken)
+    assert emu.run_line("turn on the lights") == ['{"error":"inference_failed","code":1}']
+    assert isinstance(emu.last_exception, RuntimeError)
+
+
+def test_cli_text_pipe_and_data(esp32_project: Path, tmp_path: Path) -> None:
+    proc = run_cli("emulate", str(esp32_project), "--text", "turn off the kitchen lights")
+    assert proc.returncode == 0, proc.stderr
+    (line,) = proc.stdout.splitlines()
+    assert json.loads(line)["intent"] == "lights_off"
+
+    piped = run_cli(
+        "emulate", str(esp32_project), stdin="turn off the kitchen lights\r\n\n:info\n:x"
+    )
+    assert piped.returncode == 0, piped.stderr
+    lines = piped.stdout.splitlines()
+    assert len(lines) == 3
+    assert json.loads(lines[0])["intent"] == "lights_off"
+    assert "info" in json.loads(lines[1])
+    assert lines[2] == '{"error":"unknown_command"}'  # last line had no terminator
+
+    out = tmp_path / "figures.json"
+    data = run_cli("emulate", str(esp32_project), "--data", "-", "--json", str(out))
+    assert data.returncode != 0  # "-" is not a dataset file
+    demo = Path(__file__).resolve().parents[2] / "tinyslm" / "data" / "demo_commands.csv"
+    data = run_cli("emulate", str(esp32_project), "--data", str(demo), "--json", str(out))
+    assert data.returncode == 0, data.stderr
+    figures = json.loads(out.read_text())
+    assert figures["split"] == "test" and figures["errors"] == 0
+    assert figures["phrases"] == len(load_dataset(demo).test)
+    assert figures["oos_phrases"] == len(load_dataset(demo).oos_test)
+    for key in ("accuracy", "escalation_rate", "oos_recall", "us_p50", "us_p95", "us_p99"):
+        assert key in figures
+        assert f"{figures['accuracy']:.4f}" in data.stdout
+
+
+def test_library_is_cached_outside_the_project(esp32_project: Path, emulator_cache: Path) -> None:
+    before = sorted(p.name for p in esp32_project.rglob("*"))
+    first = Emulator(esp32_project)
+    second = Emulator(esp32_project)
+    assert first.lib_path == second.lib_path
+    assert emulator_cache in first.lib_path.parents
+    assert sorted(p.name for p in esp32_project.rglob("*")) == before  # nothing written there
+
+
+def test_edited_source_rebuilds(esp32_project: Path, tmp_path: Path) -> None:
+    copy = tmp_path / "copy"
+    shutil.copytree(esp32_project, copy)
+    base = Emulator(copy).lib_path
+    settings = copy / "src" / "tinyslm_settings.c"
+    settings.write_text(settings.read_text() + "\n/* edited */\n")
+    assert Emulator(copy).lib_path != base
+
+
+def test_core_line_coverage(emu: Emulator) -> None:
+    """Runs last: the gcov figure of tinyslm_core.c reached by the tests above."""
+    if emu.coverage_dir is None:
+        pytest.skip("gcov not found")
+    cov = emu.coverage()
+    assert cov.file == "tinyslm_core.c"
+    assert cov.lines_total > 100
+    note = f"tinyslm_core.c line coverage (emulator tests): {cov.percent:.1f}% "
+    note += f"({cov.lines_executed}/{cov.lines_total})"
+    SUMMARY.append(note)
+    # Tokenizer, gate, every protocol branch above: most of the core must run.
+    assert cov.percent >= 80.0, note

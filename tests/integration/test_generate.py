@@ -1,0 +1,295 @@
+"""``tinyslm generate`` and ``tinyslm boards`` end to end (click runner, fixture model).
+
+Checks the project layouts against what ESP-IDF and STM32Cube/PlatformIO expect,
+that ``pio project config`` accepts them offline, determinism, the TFLM tree
+hand-off, and that every failure leaves nothing behind.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+from click.testing import CliRunner, Result
+
+from tinyslm.boards import load_board
+from tinyslm.cli import cli
+
+REPO = Path(__file__).resolve().parents[2]
+FIXTURE = REPO / "tests" / "fixtures" / "model"
+PIO = REPO / ".venv" / "bin" / "pio"
+
+COMMON = {
+    "platformio.ini",
+    "README.md",
+    "tinyslm.json",
+    "src/main.cc",
+    "src/tinyslm_core.c",
+    "src/tinyslm_core.h",
+    "src/tinyslm_tflm.cc",
+    "src/tinyslm_tflm.h",
+    "src/tinyslm_model_data.cc",
+    "src/tinyslm_model_data.h",
+    "src/tinyslm_settings.c",
+    "src/tinyslm_settings.h",
+    "src/tinyslm_ops.h",
+}
+ESP32_ONLY = {"CMakeLists.txt", "src/CMakeLists.txt", "src/idf_component.yml", "sdkconfig.defaults"}
+STM32_ONLY = {"tinyslm_hardfloat.py"}
+
+
+@pytest.fixture(autouse=True)
+def _no_cached_tflm_tree(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # resolve_tree falls back to ~/.cache; keep the tests independent of this machine.
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg-cache"))
+
+
+def _run(*args: str, cwd: Path | None = None) -> Result:
+    runner = CliRunner()
+    if cwd is None:
+        return runner.invoke(cli, list(args), catch_exceptions=False)
+    old = Path.cwd()
+    os.chdir(cwd)
+    try:
+        return runner.invoke(cli, list(args), catch_exceptions=False)
+    finally:
+        os.chdir(old)
+
+
+def _generate(board: str, out: Path, *extra: str) -> Result:
+    return _run("generate", "--board", board, "--model", str(FIXTURE), "-o", str(out), *extra)
+
+
+def _files(folder: Path) -> dict[str, bytes]:
+    return {
+        p.relative_to(folder).as_posix(): p.read_bytes()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file()
+    }
+
+
+def _one_error(result: Result, *needles: str) -> str:
+    assert result.exit_code == 1, (result.exit_code, result.output)
+    lines = [ln for ln in result.stderr.splitlines() if ln.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
+    for needle in needles:
+        assert needle in lines[0], lines[0]
+    return lines[0]
+
+
+def test_esp32_project_is_an_esp_idf_project(tmp_path: Path) -> None:
+    out = tmp_path / "esp32"
+    result = _generate("esp32", out)
+    assert result.exit_code == 0, result.output
+    assert result.stdout.splitlines()[-1] == (
+        f"wrote {out} (17 files): board esp32, model 8568 bytes, arena 4096 bytes"
+    )
+    files = _files(out)
+    assert set(files) == COMMON | ESP32_ONLY
+    # ESP-IDF: a top-level project CMakeLists.txt ...
+    top = files["CMakeLists.txt"].decode()
+    assert re.search(r"^cmake_minimum_required\(VERSION 3\.\d+\)$", top, re.M)
+    assert "include($ENV{IDF_PATH}/tools/cmake/project.cmake)" in top
+    assert re.search(r"^project\(tinyslm_esp32\)$", top, re.M)
+    # ... a component in src/ registering every source that is there ...
+    comp = files["src/CMakeLists.txt"].decode()
+    assert "idf_component_register(" in comp and 'INCLUDE_DIRS "."' in comp
+    listed = set(re.findall(r'"([\w.]+\.(?:c|cc))"', comp))
+    assert listed == {p[4:] for p in files if p.startswith("src/") and p.endswith((".c", ".cc"))}
+    # ... and the TFLM component pinned in its manifest.
+    manifest = yaml.safe_load(files["src/idf_component.yml"])
+    board = load_board("esp32")
+    assert manifest == {
+        "dependencies": {
+            "espressif/esp-tflite-micro": board.tflm.version,
+            "idf": {"version": board.tflm.idf},
+        }
+    }
+    assert b"CONFIG_ESP_DEFAULT_CPU_FREQ_MHZ_240=y" in files["sdkconfig.defaults"]
+    info = json.loads(files["tinyslm.json"])
+    fixture_manifest = json.loads((FIXTURE / "manifest.json").read_text())
+    assert info["manifest"] == fixture_manifest
+    assert (info["board"], info["model_sha256"]) == ("esp32", fixture_manifest["model_sha256"])
+
+
+def test_stm32h7_project_is_a_stm32cube_project(tmp_path: Path) -> None:
+    out = tmp_path / "stm32h7"
+    result = _generate("stm32h7", out)
+    assert result.exit_code == 0, result.output
+    files = _files(out)
+    # PlatformIO's stm32cube build: sources in src/, libraries in lib/, no CMake.
+    assert set(files) == COMMON | STM32_ONLY
+    assert not (out / "lib").exists()
+    from tinyslm import tflm
+
+    note = [ln for ln in result.stdout.splitlines() if ln.startswith("note: ")]
+    assert note == [f"note: lib/tflm not included: {tflm.missing_tree_hint()}"]
+    assert "tinyslm tflm fetch" in note[0] and "--tflm-dir" in note[0]
+    ini = files["platformio.ini"].decode()
+    assert "extra_scripts =\n    tinyslm_hardfloat.py\n" in ini
+    main = files["src/main.cc"].decode()
+    for needle in ("USART3_IRQHandler", "GPIO_AF7_USART3", "GPIO_PIN_8", "GPIOD", "GPIOB",
+                   "DWT->CYCCNT", "SystemCoreClock", "tinyslm_tflm_init()",
+                   '"tflm_init_failed"', "SysTick_Handler"):  # fmt: skip
+        assert needle in main, needle
+
+
+def _fake_tflm_tree(root: Path) -> Path:
+    """The files tinyslm.tflm.validate_tree requires, plus one kernel, with marker content."""
+    from tinyslm import tflm
+
+    for rel in (*tflm.REQUIRED_FILES, "tensorflow/lite/micro/kernels/softmax.cc"):
+        path = root / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(f"// {rel}\n")
+    return root
+
+
+def test_stm32h7_with_a_tflm_tree_gets_lib_tflm(tmp_path: Path) -> None:
+    tree = _fake_tflm_tree(tmp_path / "tree")
+    out = tmp_path / "proj"
+    result = _generate("stm32h7", out, "--tflm-dir", str(tree))
+    assert result.exit_code == 0, result.output
+    assert "+ lib/tflm" in result.stdout and "note:" not in result.stdout
+    lib = _files(out / "lib" / "tflm")
+    for rel, data in _files(tree).items():
+        assert lib[rel] == data
+    library = json.loads(lib["library.json"])
+    assert library["name"] == "tflm"
+    assert set(_files(out)) - {f"lib/tflm/{rel}" for rel in lib} == COMMON | STM32_ONLY
+
+
+def test_a_bad_tflm_dir_is_an_error_and_writes_nothing(tmp_path: Path) -> None:
+    (tmp_path / "empty").mkdir()
+    result = _generate("stm32h7", tmp_path / "proj", "--tflm-dir", str(tmp_path / "empty"))
+    _one_error(result, "is not a TFLM tree")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["empty"]
+
+
+def test_tflm_dir_does_not_apply_to_esp32(tmp_path: Path) -> None:
+    result = _generate("esp32", tmp_path / "proj", "--tflm-dir", str(tmp_path))
+    _one_error(result, "--tflm-dir does not apply to board esp32", "espressif/esp-tflite-micro")
+    assert not (tmp_path / "proj").exists()
+
+
+@pytest.mark.parametrize("board", ["esp32", "stm32h7"])
+def test_generation_is_deterministic(tmp_path: Path, board: str) -> None:
+    assert _generate(board, tmp_path / "a").exit_code == 0
+    assert _generate(board, tmp_path / "b").exit_code == 0
+    assert _files(tmp_path / "a") == _files(tmp_path / "b")
+
+
+@pytest.mark.parametrize("board", ["esp32", "stm32h7"])
+def test_pio_accepts_the_project_offline(tmp_path: Path, board: str) -> None:
+    if not PIO.exists() and shutil.which("pio") is None:
+        pytest.skip("PlatformIO (pio) is not installed")
+    pio = str(PIO) if PIO.exists() else "pio"
+    out = tmp_path / board
+    assert _generate(board, out).exit_code == 0
+    core = tmp_path / "pio-core"  # empty: nothing to download, nothing cached from elsewhere
+    env = dict(os.environ, PLATFORMIO_CORE_DIR=str(core), PLATFORMIO_NO_ANSI="1")
+    proc = subprocess.run(
+        [pio, "project", "config", "-d", str(out), "--json-output"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    config = dict(json.loads(proc.stdout))
+    spec = load_board(board)
+    assert dict(config["platformio"])["default_envs"] == [spec.platformio.env]
+    env_opts = dict(config[f"env:{spec.platformio.env}"])
+    for key, value in spec.platformio.options:
+        got = env_opts[key]
+        if isinstance(value, tuple):
+            assert got == list(value), key
+        elif key == "framework":
+            assert got == [value]
+        else:
+            assert got == value, key
+    assert not (core / "platforms").exists() and not (core / "packages").exists()
+
+
+def test_existing_output_needs_force(tmp_path: Path) -> None:
+    out = tmp_path / "proj"
+    out.mkdir()
+    (out / "mine.txt").write_text("keep")
+    _one_error(_generate("esp32", out), "exists and is not empty", "--force")
+    assert _files(out) == {"mine.txt": b"keep"}
+    result = _generate("esp32", out, "--force")
+    assert result.exit_code == 0, result.output
+    assert "mine.txt" not in _files(out) and "platformio.ini" in _files(out)
+
+
+def test_over_budget_writes_nothing(tmp_path: Path) -> None:
+    model_dir = tmp_path / "model"
+    shutil.copytree(FIXTURE, model_dir)
+    manifest = json.loads((model_dir / "manifest.json").read_text())
+    manifest["arena_bytes"] = 200 * 1024  # esp32 allows 96 KB of arena
+    (model_dir / "manifest.json").write_text(json.dumps(manifest))
+    out = tmp_path / "new" / "proj"
+    result = _run("generate", "--board", "esp32", "--model", str(model_dir), "-o", str(out))
+    line = _one_error(result, "does not fit board esp32", "arena 256000 bytes", "98304 bytes")
+    assert "model 8568" not in line  # the model fits; only the arena is reported
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model"]  # not even new/
+
+
+def test_unknown_board_lists_the_known_ones(tmp_path: Path) -> None:
+    result = _generate("esp8266", tmp_path / "proj")
+    assert _one_error(result) == "error: unknown board 'esp8266'; known boards: esp32, stm32h7"
+    assert not (tmp_path / "proj").exists()
+
+
+def test_missing_model_dir(tmp_path: Path) -> None:
+    result = _run(
+        "generate", "--board", "esp32", "--model", str(tmp_path / "nope"), "-o", str(tmp_path / "p")
+    )
+    _one_error(result, "manifest.json not found")
+    assert not (tmp_path / "p").exists()
+
+
+def test_default_output_is_firmware_board_under_cwd(tmp_path: Path) -> None:
+    result = _run("generate", "--board", "esp32", "--model", str(FIXTURE), cwd=tmp_path)
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "firmware" / "esp32" / "platformio.ini").is_file()
+
+
+def test_without_model_it_trains_on_the_demo_set_first(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Training itself is covered by the train tests; here only the hand-over is checked:
+    # run_train gets the demo set (data=None) and its output is what gets generated.
+    import tinyslm.pipeline as pipeline
+
+    calls: list[tuple[object, Path]] = []
+
+    def fake_train(data: object, out: Path, *args: object, **kwargs: object) -> None:
+        calls.append((data, out))
+        shutil.copytree(FIXTURE, out)
+
+    monkeypatch.setattr(pipeline, "run_train", fake_train)
+    out = tmp_path / "proj"
+    result = _run("generate", "--board", "esp32", "-o", str(out))
+    assert result.exit_code == 0, result.output
+    assert len(calls) == 1 and calls[0][0] is None
+    assert not calls[0][1].exists()  # trained into a temporary folder, removed afterwards
+    info = json.loads((out / "tinyslm.json").read_text())
+    assert (
+        info["model_sha256"] == json.loads((FIXTURE / "manifest.json").read_text())["model_sha256"]
+    )
+
+
+def test_boards_command() -> None:
+    result = _run("boards")
+    assert result.exit_code == 0
+    lines = result.stdout.splitlines()
+    assert lines[0].split()[0] == "id"
+    assert [ln.split()[0] for ln in lines[1:]] == ["esp32", "stm32h7"]

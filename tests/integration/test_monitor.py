@@ -1,0 +1,54 @@
+"""``tinyslm monitor`` through pyserial's ``loop://`` port (what is written comes back)."""
+
+from __future__ import annotations
+
+from click.testing import CliRunner
+
+from tinyslm.cli import cli
+from tinyslm.monitor import format_device_line
+
+INFO = (
+    '{"info":{"version":"0.1.0","board":"esp32","model_sha256":"'
+    + "ab" * 32
+    + '","model_bytes":12345,"arena_bytes":4096,"ops":["FULLY_CONNECTED","GATHER"],'
+    '"labels":8,"threshold":0.550}}'
+)
+
+
+def test_format_device_lines() -> None:
+    local = format_device_line('{"intent":"lights_on","score":0.930,"route":"local","us":812}')
+    assert local.split() == ["lights_on", "0.930", "local", "812", "us"]
+    esc = format_device_line(
+        '{"intent":"lights_on","score":0.412,"route":"escalate","us":799,"text":"dim \\"it\\""}'
+    )
+    assert esc.split()[:4] == ["lights_on", "0.412", "escalate", "799"]
+    assert esc.endswith('-> escalate: "dim \\"it\\""')
+    info = format_device_line(INFO)
+    assert info.startswith("info: tinyslm 0.1.0 on esp32, model abababababab... (12345 B)")
+    assert "ops FULLY_CONNECTED,GATHER" in info and "threshold 0.55" in info
+    assert format_device_line('{"error":"line_too_long","max":256}') == (
+        "device error: line_too_long (max 256)"
+    )
+    assert format_device_line("I (312) boot: ESP-IDF v5.3") == "I (312) boot: ESP-IDF v5.3"
+
+
+def test_monitor_forwards_lines_and_pretty_prints_answers() -> None:
+    # loop:// echoes what the monitor forwards, so the typed lines come back as
+    # device lines: that proves forwarding (with "\n" terminators) and formatting.
+    typed = '{"intent":"fan_on","score":0.875,"route":"local","us":90}\r\n' + INFO + "\n"
+    result = CliRunner().invoke(cli, ["monitor", "--port", "loop://"], input=typed)
+    assert result.exit_code == 0, result.output
+    rows = result.output.splitlines()
+    assert rows[0].split() == ["fan_on", "0.875", "local", "90", "us"]
+    assert rows[1].startswith("info: tinyslm 0.1.0 on esp32")
+    assert len(rows) == 2
+
+    raw = CliRunner().invoke(cli, ["monitor", "--port", "loop://", "--raw"], input=typed)
+    assert raw.output.splitlines() == typed.replace("\r", "").splitlines()
+
+
+def test_monitor_bad_port() -> None:
+    result = CliRunner().invoke(cli, ["monitor", "--port", "/dev/nonexistent-tty"], input="")
+    assert result.exit_code == 1
+    assert result.output.startswith("error: cannot open serial port /dev/nonexistent-tty")
+    assert len(result.output.splitlines()) == 1

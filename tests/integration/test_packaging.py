@@ -1,0 +1,102 @@
+"""The wheel carries everything: templates/, boards/, firmware/ and the emulator shim.
+
+Builds a wheel from a copy of the sources, installs it (non-editable, no
+dependencies) into a fresh venv whose dependencies come from this environment
+through a ``.pth`` file (so TensorFlow is not downloaded again), then runs that
+venv's ``tinyslm generate`` and ``tinyslm emulate`` from a folder outside the
+repository.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import sysconfig
+import venv
+import zipfile
+from pathlib import Path
+
+import pytest
+from cli_support import REPO
+
+SOURCES = ("pyproject.toml", "setup.py", "README.md", "tinyslm", "templates", "boards", "firmware")
+
+
+def _run(argv: list[str], cwd: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    proc = subprocess.run(
+        argv, cwd=cwd, env=env, capture_output=True, text=True, timeout=300, check=False
+    )
+    assert proc.returncode == 0, f"{argv}\n{proc.stdout}\n{proc.stderr}"
+    return proc
+
+
+@pytest.mark.slow
+def test_wheel_installs_and_runs_outside_the_checkout(tmp_path: Path, fixture_model: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONHOME")}
+    env["TF_CPP_MIN_LOG_LEVEL"] = "3"
+
+    # 1. Wheel from a clean copy of the sources (no stale build/ from elsewhere).
+    src = tmp_path / "src"
+    src.mkdir()
+    ignore = shutil.ignore_patterns("__pycache__", "_bundled", "*.egg-info", "*.pyc")
+    for name in SOURCES:
+        path = REPO / name
+        if path.is_dir():
+            shutil.copytree(path, src / name, ignore=ignore)
+        else:
+            shutil.copy2(path, src / name)
+    wheels = tmp_path / "wheels"
+    _run(
+        [sys.executable, "-m", "pip", "wheel", ".", "--no-deps", "--no-build-isolation",
+         "--no-index", "-q", "-w", str(wheels)],
+        src,
+        env,
+    )  # fmt: skip
+    (wheel,) = wheels.glob("tinyslm-*.whl")
+    names = set(zipfile.ZipFile(wheel).namelist())
+    for needed in (
+        "tinyslm/_bundled/templates/common/platformio.ini.j2",
+        "tinyslm/_bundled/boards/esp32.yaml",
+        "tinyslm/_bundled/boards/schema.json",
+        "tinyslm/_bundled/firmware/tinyslm_core.c",
+        "tinyslm/_bundled/firmware/tinyslm_core.h",
+        "tinyslm/emulator/host_shim.c",
+        "tinyslm/data/demo_commands.csv",
+    ):
+        assert needed in names, f"{needed} missing from {wheel.name}"
+
+    # 2. A fresh venv; dependencies from this environment, tinyslm only from the wheel.
+    target = tmp_path / "venv"
+    venv.EnvBuilder(with_pip=False).create(target)
+    py = target / "bin" / "python"
+    purelib = "import sysconfig; print(sysconfig.get_paths()['purelib'])"
+    site = Path(subprocess.check_output([py, "-c", purelib], text=True).strip())
+    (site / "deps_from_test_env.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
+    _run(
+        [sys.executable, "-m", "pip", "--python", str(py), "install", "--no-deps", "--no-index",
+         "-q", str(wheel)],
+        tmp_path,
+        env,
+    )  # fmt: skip
+
+    # 3. Run it from outside the checkout.
+    work = tmp_path / "work"
+    work.mkdir()
+    where = _run([str(py), "-c", "import tinyslm; print(tinyslm.__file__)"], work, env)
+    assert Path(where.stdout.strip()).is_relative_to(site), where.stdout
+    tinyslm = str(target / "bin" / "tinyslm")
+    env["TINYSLM_CACHE_DIR"] = str(tmp_path / "cache")
+    _run([tinyslm, "generate", "--board", "esp32", "--model", str(fixture_model)], work, env)
+    project = work / "firmware" / "esp32"
+    assert (project / "src" / "tinyslm_core.c").is_file()
+    assert (project / "platformio.ini").is_file()
+    out = _run([tinyslm, "emulate", "firmware/esp32", "--text", "turn off the kitchen lights"],
+               work, env)  # fmt: skip
+    answer = json.loads(out.stdout)
+    assert answer["intent"] == "lights_off"
+    assert list(answer)[:4] == ["intent", "score", "route", "us"]
+    boards = _run([tinyslm, "boards"], work, env)
+    assert "esp32" in boards.stdout and "stm32h7" in boards.stdout

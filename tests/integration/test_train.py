@@ -1,0 +1,119 @@
+"""``tinyslm train`` end to end on a small demo subset (tiny config, few epochs)."""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections import defaultdict
+from pathlib import Path
+
+import pytest
+from cli_support import assert_one_error_line, run_cli
+
+from tinyslm.dataset import demo_dataset_path
+from tinyslm.decision import threshold_to_q
+from tinyslm.manifest import load_model_dir
+from tinyslm.verify import model_ops, tflm_scores
+
+pytestmark = pytest.mark.slow
+
+LABELS = ("lights_off", "lights_on", "timer_set", "weather_query")
+TINY = ["--buckets", "256", "--dim", "8", "--hidden", "8", "--seq-len", "16", "--epochs", "8"]
+
+
+@pytest.fixture(scope="module")
+def subset_csv(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Four demo intents (20 phrases each) plus 20 out-of-scope phrases."""
+    keep: dict[str, list[str]] = defaultdict(list)
+    with demo_dataset_path().open(newline="", encoding="utf-8") as f:
+        for row in csv.DictReader(f):
+            label = row["label"]
+            if (label in LABELS or label == "oos") and len(keep[label]) < 20:
+                keep[label].append(row["text"])
+    path = tmp_path_factory.mktemp("data") / "subset.csv"
+    with path.open("w", newline="", encoding="utf-8") as f:
+        w = csv.writer(f)
+        w.writerow(["text", "label"])
+        for label, texts in sorted(keep.items()):
+            w.writerows([t, label] for t in texts)
+    return path
+
+
+@pytest.fixture(scope="module")
+def trained(subset_csv: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("run") / "model"
+    proc = run_cli("train", str(subset_csv), "-o", str(out), *TINY)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    # The summary table and one line per epoch are shown.
+    for needle in ("int8 accuracy", "arena bytes", "model bytes", "out-of-scope recall"):
+        assert needle in proc.stdout
+    assert "epoch   8/8" in proc.stdout
+    return out
+
+
+def test_outputs_and_manifest(trained: Path) -> None:
+    manifest, model = load_model_dir(trained)  # also checks the sha256
+    assert sorted(p.name for p in trained.iterdir()) == ["manifest.json", "model.tflite"]
+    assert manifest.labels == LABELS
+    assert manifest.model_bytes == len(model)
+    assert manifest.ops == model_ops(model)
+    assert set(manifest.ops) == {"FULLY_CONNECTED", "GATHER", "L2_NORMALIZATION", "MEAN", "SOFTMAX"}
+    assert (manifest.features.buckets, manifest.features.seq_len) == (256, 16)
+    assert manifest.train_config["dim"] == 8 and manifest.train_config["hidden"] == 8
+    assert manifest.arena_bytes > 0 and manifest.arena_bytes % 16 == 0
+    q = manifest.output_quant
+    assert manifest.threshold_q == threshold_to_q(manifest.threshold, q.scale, q.zero_point)
+    m = manifest.metrics
+    for key in ("float_accuracy", "int8_accuracy", "agreement", "oos_recall"):
+        assert 0.0 <= m[key] <= 1.0, key
+    assert m["n_oos_eval"] > 0
+    # Nothing but the output folder is left next to it (no temp folders).
+    assert [p.name for p in trained.parent.iterdir()] == ["model"]
+
+
+def test_metrics_match_tflm_on_the_written_model(trained: Path, subset_csv: Path) -> None:
+    """The recorded int8 accuracy is what TFLM gives on the test split at the arena size."""
+    from tinyslm.dataset import load_dataset
+    from tinyslm.features import encode
+
+    manifest, model = load_model_dir(trained)
+    data = load_dataset(subset_csv, seed=manifest.seed)
+    scores = tflm_scores(
+        model, encode([e.text for e in data.test], manifest.features), manifest.arena_bytes
+    )
+    right = sum(
+        manifest.labels[int(s.argmax())] == e.label for s, e in zip(scores, data.test, strict=True)
+    )
+    assert manifest.metrics["int8_accuracy"] == pytest.approx(right / len(data.test), abs=1e-5)
+
+
+def test_existing_folder_needs_force_and_same_seed_gives_same_bytes(
+    trained: Path, subset_csv: Path
+) -> None:
+    before = {p.name: p.read_bytes() for p in trained.iterdir()}
+    proc = run_cli("train", str(subset_csv), "-o", str(trained), *TINY)
+    assert_one_error_line(proc, str(trained), "--force")
+    assert {p.name: p.read_bytes() for p in trained.iterdir()} == before
+
+    # Second training, another process, same seed and data: byte-identical output.
+    (trained / "stale.txt").write_text("replaced by --force")
+    proc = run_cli("train", str(subset_csv), "-o", str(trained), "--force", "-q", *TINY)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "epoch" not in proc.stdout  # -q keeps only the table
+    after = {p.name: p.read_bytes() for p in trained.iterdir()}
+    assert after == before
+
+
+def test_bad_dataset_is_one_error_line_and_writes_nothing(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.csv"
+    bad.write_text("text,label\nturn on the lights,lights_on\n")
+    out = tmp_path / "out"
+    proc = run_cli("train", str(bad), "-o", str(out), *TINY)
+    assert_one_error_line(proc, "bad.csv")
+    assert not out.exists()
+
+
+def test_manifest_is_valid_json_with_sorted_keys(trained: Path) -> None:
+    text = (trained / "manifest.json").read_text()
+    data = json.loads(text)
+    assert list(data) == sorted(data)

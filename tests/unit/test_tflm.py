@@ -1,0 +1,298 @@
+"""tinyslm.tflm and the tree checks of tinyslm.native: validation, lookup, install, fetch offline.
+
+Trees here are small fakes with the files the code looks for; the real trees are
+exercised by tests/host/test_native.py (TINYSLM_TFLM_DIR).
+"""
+
+from __future__ import annotations
+
+import json
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from tinyslm import native, tflm
+from tinyslm.cli import cli
+from tinyslm.errors import ToolchainError
+
+OFFLINE_MESSAGE = (
+    f"cannot reach github.com to download tflite-micro {tflm.TFLM_COMMIT}; "
+    "run on a networked machine or pass --tflm-dir PATH"
+)
+
+
+def make_tree(root: Path, *, cortex_m: bool = False) -> Path:
+    """A fake create_tflm_tree.py output: the required files, a kernel, a signal source."""
+    for rel in tflm.REQUIRED_FILES:
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel).write_text(f"// {rel}\n")
+    extra = [
+        "third_party/gemmlowp/fixedpoint/fixedpoint.h",
+        "third_party/ruy/ruy/profiler/instrumentation.h",
+        "tensorflow/lite/micro/kernels/softmax.cc",
+        "tensorflow/lite/micro/test_helpers.cc",
+        "signal/src/window.cc",
+        "third_party/kissfft/kiss_fft.c",
+    ]
+    if cortex_m:
+        extra += [
+            tflm.CORTEX_M_MARKER,
+            "third_party/cmsis_nn/Include/arm_nnfunctions.h",
+            "third_party/cmsis/CMSIS/Core/Include/cmsis_compiler.h",
+        ]
+    for rel in extra:
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel).write_text(f"// {rel}\n")
+    return root
+
+
+@pytest.fixture
+def cache_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    home = tmp_path / "cache"
+    monkeypatch.setenv("XDG_CACHE_HOME", str(home))
+    return home
+
+
+@pytest.fixture
+def offline(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """urlopen fails like a machine without a route to github.com; records the URLs tried."""
+    tried: list[str] = []
+
+    def no_network(url: str, *args: object, **kwargs: object) -> None:
+        tried.append(url)
+        raise urllib.error.URLError("[Errno -3] Temporary failure in name resolution")
+
+    monkeypatch.setattr(urllib.request, "urlopen", no_network)
+    return tried
+
+
+# --- validate_tree / resolve_tree ----------------------------------------------
+
+
+def test_validate_tree_accepts_a_complete_tree(tmp_path: Path) -> None:
+    tflm.validate_tree(make_tree(tmp_path / "t"))
+
+
+def test_validate_tree_names_the_missing_file(tmp_path: Path) -> None:
+    tree = make_tree(tmp_path / "t")
+    (tree / "tensorflow/lite/micro/micro_interpreter.h").unlink()
+    with pytest.raises(ToolchainError, match=r"tensorflow/lite/micro/micro_interpreter\.h"):
+        tflm.validate_tree(tree)
+
+
+@pytest.mark.parametrize("kind", ["missing", "file"])
+def test_validate_tree_rejects_non_folders(tmp_path: Path, kind: str) -> None:
+    path = tmp_path / "x"
+    if kind == "file":
+        path.write_text("not a tree")
+    with pytest.raises(ToolchainError, match="does not exist or is not a folder"):
+        tflm.validate_tree(path)
+
+
+def test_resolve_tree_prefers_the_explicit_folder(tmp_path: Path, cache_home: Path) -> None:
+    make_tree(tflm.default_cache_dir())
+    explicit = make_tree(tmp_path / "mine")
+    assert tflm.resolve_tree(explicit) == explicit.resolve()
+
+
+def test_resolve_tree_explicit_but_broken_is_an_error(tmp_path: Path, cache_home: Path) -> None:
+    make_tree(tflm.default_cache_dir())  # a good cache must not hide the bad explicit path
+    with pytest.raises(ToolchainError, match="not a TFLM tree"):
+        tflm.resolve_tree(tmp_path)
+
+
+def test_resolve_tree_falls_back_to_the_cache(cache_home: Path) -> None:
+    assert tflm.resolve_tree(None) is None
+    cached = make_tree(tflm.default_cache_dir())
+    assert cached == cache_home / "tinyslm" / "tflm" / f"{tflm.TFLM_COMMIT}-cortex-m7"
+    assert tflm.resolve_tree(None) == cached
+    assert tflm.resolve_tree(None, target="host") is None
+
+
+def test_missing_tree_hint_is_one_line_naming_the_command() -> None:
+    for target, command in (("cortex-m7", "'tinyslm tflm fetch'"), ("host", "--target host")):
+        hint = tflm.missing_tree_hint(target)
+        assert "\n" not in hint
+        assert command in hint
+        assert "--tflm-dir PATH" in hint
+
+
+# --- install_tree ---------------------------------------------------------------
+
+
+def test_install_tree_copies_and_writes_library_json(tmp_path: Path) -> None:
+    tree = make_tree(tmp_path / "tree", cortex_m=True)
+    (tree / ".git").mkdir()
+    (tree / ".git" / "HEAD").write_text("ref\n")
+    dest = tmp_path / "proj" / "lib" / "tflm"
+    tflm.install_tree(tree, dest)
+
+    for rel in tflm.REQUIRED_FILES:
+        assert (dest / rel).read_text() == (tree / rel).read_text()
+    assert not (dest / ".git").exists()
+    doc = json.loads((dest / "library.json").read_text())
+    assert doc["name"] == "tflm"
+    build = doc["build"]
+    assert build["srcDir"] == "." and build["includeDir"] == "."
+    flags = build["flags"]
+    # Include folders that exist, and only those.
+    for inc in (
+        "-I.",
+        "-Ithird_party/flatbuffers/include",
+        "-Ithird_party/gemmlowp",
+        "-Ithird_party/ruy",
+        "-Ithird_party/cmsis_nn/Include",
+        "-Ithird_party/cmsis/CMSIS/Core/Include",
+    ):
+        assert inc in flags
+    for flag in flags:
+        if flag.startswith("-I"):
+            assert (dest / flag[2:]).is_dir(), flag
+    assert "-DTF_LITE_STATIC_MEMORY" in flags
+    assert "-DPROJECT_GENERATION" in flags
+    assert "-DCMSIS_NN" in flags
+
+
+def test_install_tree_reference_tree_has_no_cortex_m_flags(tmp_path: Path) -> None:
+    dest = tmp_path / "lib" / "tflm"
+    tflm.install_tree(make_tree(tmp_path / "tree"), dest)
+    flags = json.loads((dest / "library.json").read_text())["build"]["flags"]
+    assert "-DPROJECT_GENERATION" not in flags
+    assert not any("cmsis" in f.lower() for f in flags)
+
+
+def test_install_tree_refuses_an_existing_destination(tmp_path: Path) -> None:
+    dest = tmp_path / "lib" / "tflm"
+    dest.mkdir(parents=True)
+    (dest / "keep.txt").write_text("mine")
+    with pytest.raises(ToolchainError, match="already exists"):
+        tflm.install_tree(make_tree(tmp_path / "tree"), dest)
+    assert (dest / "keep.txt").read_text() == "mine"
+
+
+def test_install_tree_validates_first(tmp_path: Path) -> None:
+    dest = tmp_path / "lib" / "tflm"
+    with pytest.raises(ToolchainError, match="not a TFLM tree"):
+        tflm.install_tree(tmp_path, dest)
+    assert not dest.exists()
+
+
+# --- complete_cortex_m_tree -------------------------------------------------------
+
+
+def test_complete_cortex_m_tree_adds_the_cmsis_headers(tmp_path: Path) -> None:
+    cmsis = tmp_path / "src/tensorflow/lite/micro/tools/make/downloads/cmsis"
+    headers = {
+        "CMSIS/Core/Include/m-profile/cmsis_gcc_m.h": "gcc",
+        "CMSIS/Core/Include/m-profile/armv7m_cachel1.h": "cache",
+        "Cortex_DFP/Device/ARMCM7/Include/ARMCM7.h": "device",
+        "Cortex_DFP/Device/ARMCM7/Include/system_ARMCM7.h": "system",
+    }
+    for rel, text in headers.items():
+        (cmsis / rel).parent.mkdir(parents=True, exist_ok=True)
+        (cmsis / rel).write_text(text)
+    tree = make_tree(tmp_path / "tree", cortex_m=True)
+    tflm.complete_cortex_m_tree(tmp_path / "src", tree)
+    for rel, text in headers.items():
+        assert (tree / "third_party/cmsis" / rel).read_text() == text
+
+
+def test_complete_cortex_m_tree_without_downloads_is_an_error(tmp_path: Path) -> None:
+    tree = make_tree(tmp_path / "tree", cortex_m=True)
+    with pytest.raises(ToolchainError, match="m-profile"):
+        tflm.complete_cortex_m_tree(tmp_path / "src", tree)
+
+
+# --- fetch ------------------------------------------------------------------------
+
+
+def test_fetch_offline_is_one_line_and_leaves_nothing(tmp_path: Path, offline: list[str]) -> None:
+    dest = tmp_path / "cache" / "tree"
+    with pytest.raises(ToolchainError) as info:
+        tflm.fetch(dest)
+    assert str(info.value) == OFFLINE_MESSAGE
+    assert offline == [tflm.ARCHIVE_URL]
+    assert not dest.exists()
+    assert list(dest.parent.iterdir()) == []  # no half-written temporary folder
+
+
+def test_fetch_reuses_a_valid_tree_without_the_network(tmp_path: Path, offline: list[str]) -> None:
+    dest = make_tree(tmp_path / "tree")
+    assert tflm.fetch(dest) == dest
+    assert offline == []
+    with pytest.raises(ToolchainError, match="cannot reach github.com"):
+        tflm.fetch(dest, force=True)
+    tflm.validate_tree(dest)  # a failed --force rebuild keeps the old tree
+
+
+def test_fetch_unknown_target(tmp_path: Path, offline: list[str]) -> None:
+    with pytest.raises(ToolchainError, match="unknown TFLM tree target 'riscv'"):
+        tflm.fetch(tmp_path / "t", target="riscv")
+    assert offline == []
+
+
+def test_cli_tflm_fetch_offline(tmp_path: Path, offline: list[str]) -> None:
+    dest = tmp_path / "tree"
+    result = CliRunner().invoke(cli, ["tflm", "fetch", "--cache-dir", str(dest)])
+    assert result.exit_code == 1
+    assert result.output.strip().splitlines()[-1] == f"error: {OFFLINE_MESSAGE}"
+    assert "Traceback" not in result.output
+    assert not dest.exists()
+
+
+def test_cli_tflm_fetch_prints_an_existing_tree(tmp_path: Path, offline: list[str]) -> None:
+    dest = make_tree(tmp_path / "tree")
+    result = CliRunner().invoke(cli, ["tflm", "fetch", "--target", "host", "--cache-dir", str(dest)])
+    assert result.exit_code == 0, result.output
+    assert result.output.strip().splitlines()[-1] == str(dest)
+
+
+# --- native: which trees and sources ----------------------------------------------
+
+
+def test_native_refuses_a_cortex_m_tree(tmp_path: Path) -> None:
+    tree = make_tree(tmp_path / "tree", cortex_m=True)
+    with pytest.raises(ToolchainError, match="Cortex-M .* --native needs a reference-kernel tree"):
+        native.check_host_tree(tree)
+    assert native.check_host_tree(make_tree(tmp_path / "ref")) == (tmp_path / "ref").resolve()
+
+
+def test_native_without_a_tree_says_what_is_missing(cache_home: Path) -> None:
+    with pytest.raises(ToolchainError) as info:
+        native.resolve_host_tree(None)
+    assert str(info.value) == tflm.missing_tree_hint("host")
+    cached = make_tree(tflm.default_cache_dir("host"))
+    assert native.resolve_host_tree(None) == cached.resolve()
+
+
+def test_native_tree_sources_leave_out_signal_and_test_helpers(tmp_path: Path) -> None:
+    tree = make_tree(tmp_path / "tree")
+    rels = [p.as_posix() for p in native.tree_sources(tree)]
+    assert rels == sorted(rels)
+    assert "tensorflow/lite/micro/micro_interpreter.cc" in rels
+    assert "tensorflow/lite/micro/kernels/softmax.cc" in rels
+    assert not any(r.startswith(("signal/", "third_party/kissfft/")) for r in rels)
+    assert "tensorflow/lite/micro/test_helpers.cc" not in rels
+
+
+@pytest.mark.parametrize(
+    ("symbol", "expected"),
+    [
+        ("tflite::Register_FULLY_CONNECTED()", {"Register_FULLY_CONNECTED"}),
+        (
+            "tflite::micro::GetTensorShape(TfLiteEvalTensor const*)",
+            {"GetTensorShape"},
+        ),
+        (
+            "void tflite::reference_ops::Mean<signed char, int>(tflite::MeanParams const&)",
+            {"Mean"},
+        ),
+        ("vtable for tflite::MicroResourceVariables", {"MicroResourceVariables"}),
+        ("operator new(unsigned long)", set()),
+    ],
+)
+def test_native_identifiers_of_undefined_symbols(symbol: str, expected: set[str]) -> None:
+    assert native._identifiers(symbol) == expected

@@ -1,0 +1,151 @@
+"""verify.py on the committed fixture model and on synthetic scores."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tinyslm.decision import dequantize, threshold_to_q
+from tinyslm.errors import ModelError
+from tinyslm.features import FeatureSpec, encode
+from tinyslm.manifest import QuantParams, load_model_dir
+from tinyslm.verify import (
+    calibrate_threshold,
+    gate_metrics,
+    io_details,
+    min_arena_bytes,
+    model_ops,
+    probe_arena,
+    tflm_scores,
+)
+
+FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "model"
+SOFTMAX_Q = QuantParams(1 / 256, -128)
+
+
+@pytest.fixture(scope="module")
+def fixture_model() -> tuple[dict[str, object], bytes]:
+    _, model = load_model_dir(FIXTURE)  # checks the sha256
+    return json.loads((FIXTURE / "manifest.json").read_text()), model
+
+
+def test_ops_are_the_tflm_int8_set(fixture_model: tuple[dict[str, object], bytes]) -> None:
+    manifest, model = fixture_model
+    ops = model_ops(model)
+    assert ops == ("FULLY_CONNECTED", "GATHER", "L2_NORMALIZATION", "MEAN", "SOFTMAX")
+    assert list(ops) == manifest["ops"]
+
+
+def test_io_details_int32_ids_in_int8_scores_out(
+    fixture_model: tuple[dict[str, object], bytes],
+) -> None:
+    manifest, model = fixture_model
+    d = io_details(model)
+    features = manifest["features"]
+    assert isinstance(features, dict)
+    assert (d.input_type, d.input_shape) == ("INT32", (1, features["seq_len"]))
+    assert (d.output_type, d.output_shape) == ("INT8", (1, len(manifest["labels"])))  # type: ignore[arg-type]
+    assert d.output_quant == QuantParams(**manifest["output_quant"])  # type: ignore[arg-type]
+
+
+def test_garbage_is_not_a_model() -> None:
+    with pytest.raises(ModelError):
+        model_ops(b"definitely not a flatbuffer")
+
+
+def test_arena_is_minimal_to_16_bytes(
+    fixture_model: tuple[dict[str, object], bytes], tmp_path: Path
+) -> None:
+    manifest, model = fixture_model
+    arena = min_arena_bytes(model)
+    assert arena == manifest["arena_bytes"]
+    assert arena % 16 == 0
+    path = tmp_path / "model.tflite"
+    path.write_bytes(model)
+    # The search ends with arena - 16 probed as failing, so both checks must hold.
+    assert probe_arena(path, arena)
+    assert not probe_arena(path, arena - 16)
+
+
+def test_tflm_scores_same_at_min_arena_and_large_arena(
+    fixture_model: tuple[dict[str, object], bytes],
+) -> None:
+    manifest, model = fixture_model
+    spec = FeatureSpec.from_dict(manifest["features"])  # type: ignore[arg-type]
+    texts = ["turn on the lights", "what's the weather like tomorrow", "set a timer for 5 minutes"]
+    ids = encode(texts, spec)
+    small = tflm_scores(model, ids, int(manifest["arena_bytes"]))  # type: ignore[call-overload]
+    large = tflm_scores(model, ids)
+    assert small.dtype == np.int8 and small.shape == (3, len(manifest["labels"]))  # type: ignore[arg-type]
+    np.testing.assert_array_equal(small, large)
+    labels = manifest["labels"]
+    assert isinstance(labels, list)
+    assert labels[int(np.argmax(small[0]))] == "lights_on"
+
+
+def test_all_padding_input_runs(fixture_model: tuple[dict[str, object], bytes]) -> None:
+    """An empty or punctuation-only line is all padding ids: TFLM must still answer."""
+    manifest, model = fixture_model
+    spec = FeatureSpec.from_dict(manifest["features"])  # type: ignore[arg-type]
+    ids = encode(["", "?!..."], spec)
+    assert not ids.any()
+    scores = tflm_scores(model, ids)
+    np.testing.assert_array_equal(scores[0], scores[1])
+    empty = manifest["metrics"]["empty_input"]  # type: ignore[index]
+    assert int(scores[0].max()) == empty["score_q"]
+
+
+def test_tflm_scores_rejects_wrong_width(fixture_model: tuple[dict[str, object], bytes]) -> None:
+    _, model = fixture_model
+    with pytest.raises(ModelError, match="columns"):
+        tflm_scores(model, np.zeros((1, 5), np.int32))
+
+
+def _onehotish(tops: list[int], q: list[int], k: int = 3) -> np.ndarray:
+    """Scores whose top class is ``tops[i]`` with int8 value ``q[i]``."""
+    s = np.full((len(tops), k), -128, dtype=np.int8)
+    for i, (t, v) in enumerate(zip(tops, q, strict=True)):
+        s[i, t] = v
+    return s
+
+
+def test_threshold_maximises_in_scope_accuracy_plus_oos_recall() -> None:
+    # In-scope: 4 right with confidences q=100, 90, 80, 10 (one unsure but right)
+    # and 1 wrong at q=20. Out-of-scope tops at q=0, 30, 40.
+    scores = _onehotish([0, 1, 2, 0, 1], [100, 90, 80, 10, 20])
+    truth = np.array([0, 1, 2, 0, 0])
+    oos = _onehotish([0, 1, 2], [0, 30, 40])
+    choice = calibrate_threshold(scores, truth, oos, SOFTMAX_Q)
+    # At q in (40, 80]: acc_at_t = 3/5, oos recall = 1 -> 1.6, the maximum;
+    # q = 41 is the lowest such level.
+    assert choice.rule == "in_scope_acc+oos_recall"
+    assert choice.threshold_q == 41
+    assert choice.objective == pytest.approx(1.6)
+    assert threshold_to_q(choice.threshold, 1 / 256, -128) == choice.threshold_q
+    assert choice.threshold <= dequantize(41, 1 / 256, -128)
+    assert round(choice.threshold, 3) == choice.threshold  # printable as 0.xyz
+
+
+def test_threshold_without_oos_uses_gate_accuracy() -> None:
+    # Right answers at q >= 50, wrong ones at q <= 10: the gate should split them.
+    scores = _onehotish([0, 1, 2, 1, 2], [50, 60, 70, 10, -5])
+    truth = np.array([0, 1, 2, 0, 0])
+    choice = calibrate_threshold(scores, truth, np.zeros((0, 3), np.int8), SOFTMAX_Q)
+    assert choice.rule == "gate_accuracy"
+    assert choice.threshold_q == 11  # lowest level that escalates both wrong answers
+    assert choice.objective == pytest.approx(1.0)
+
+
+def test_gate_metrics() -> None:
+    scores = _onehotish([0, 1, 2, 1], [100, -20, 50, 90])
+    truth = np.array([0, 1, 2, 0])
+    oos = _onehotish([0, 0], [0, 60])
+    m = gate_metrics(scores, truth, oos, threshold_q=40)
+    assert m.accuracy == pytest.approx(3 / 4)
+    assert m.accuracy_at_threshold == pytest.approx(2 / 4)  # the q=-20 one escalates
+    assert m.local_rate == pytest.approx(3 / 4)
+    assert m.oos_recall == pytest.approx(1 / 2)
+    assert gate_metrics(scores, truth, np.zeros((0, 3), np.int8), 40).oos_recall is None

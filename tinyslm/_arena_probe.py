@@ -1,0 +1,33 @@
+"""Child process for the arena probe: ``python -m tinyslm._arena_probe MODEL SIZE``.
+
+Exit status 0 when TFLM allocates the model in a SIZE-byte arena and runs one
+inference on all-padding ids; 1 when it reports a failure. A too-small arena
+can also crash the runtime outright, which the parent reads as "does not fit";
+that is why this runs in its own process and imports only tflite_micro.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+
+def main(argv: list[str]) -> int:
+    import numpy as np
+    from tflite_micro import runtime
+
+    model = Path(argv[0]).read_bytes()
+    size = int(argv[1])
+    try:
+        interp = runtime.Interpreter.from_bytes(model, arena_size=size)
+        shape = tuple(int(d) for d in interp.get_input_details(0)["shape"])
+        interp.set_input(np.zeros(shape, dtype=np.int32), 0)
+        interp.invoke()
+        interp.get_output(0)
+    except (RuntimeError, ValueError):
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

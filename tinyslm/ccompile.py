@@ -1,0 +1,239 @@
+"""Compile C/C++ sources with the host compiler (tests, the host emulator).
+
+One small wrapper around ``cc``/``c++`` so that every caller gets the same
+behaviour: the compiler comes from ``$CC``/``$CXX`` (default ``cc``/``c++``),
+each source becomes an object with the right compiler, the link uses ``c++``
+when any source is C++, and the result appears atomically at ``out`` (built in
+a temporary folder next to it, then renamed). A missing or failing compiler
+raises :class:`~tinyslm.errors.ToolchainError` with one line that ends with the
+compiler's last lines of output.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import shutil
+import subprocess
+import tempfile
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+from tinyslm.errors import ToolchainError
+
+CXX_SUFFIXES = frozenset({".cc", ".cpp", ".cxx", ".c++", ".C"})
+DefineValue = str | int | None
+
+
+def compiler_command(language: str = "c") -> list[str]:
+    """The host compiler for ``language`` ("c" or "c++") as an argv prefix.
+
+    ``$CC``/``$CXX`` may hold a command with arguments (``ccache gcc``).
+
+    Raises:
+        ToolchainError: the compiler is not on PATH.
+    """
+    if language not in ("c", "c++"):
+        raise ValueError(f"language must be 'c' or 'c++', got {language!r}")
+    var, default = ("CC", "cc") if language == "c" else ("CXX", "c++")
+    argv = shlex.split(os.environ.get(var, "").strip() or default)
+    if shutil.which(argv[0]) is None:
+        raise ToolchainError(
+            f"{language} compiler {argv[0]!r} not found (set ${var} or install it)"
+        )
+    return argv
+
+
+def _define_flags(defines: Mapping[str, DefineValue] | Sequence[str]) -> list[str]:
+    if isinstance(defines, Mapping):
+        return [f"-D{k}" if v is None else f"-D{k}={v}" for k, v in defines.items()]
+    return [f"-D{d}" for d in defines]
+
+
+def _run(argv: Sequence[str], what: str) -> None:
+    try:
+        proc = subprocess.run(argv, capture_output=True, text=True, errors="replace", check=False)
+    except OSError as exc:
+        raise ToolchainError(f"cannot run {argv[0]!r} for {what}: {exc}") from exc
+    if proc.returncode != 0:
+        lines = [ln.strip() for ln in (proc.stderr + proc.stdout).splitlines() if ln.strip()]
+        tail = " | ".join(lines[-4:]) or f"exit code {proc.returncode}"
+        raise ToolchainError(f"{Path(argv[0]).name} failed on {what}: {tail}")
+
+
+def _pick(explicit: Sequence[str] | None, language: str) -> list[str]:
+    if explicit is None:
+        return compiler_command(language)
+    argv = list(explicit)
+    if not argv or shutil.which(argv[0]) is None:
+        name = argv[0] if argv else "(empty)"
+        raise ToolchainError(f"{language} compiler {name!r} not found")
+    return argv
+
+
+def _is_cxx(src: Path) -> bool:
+    return src.suffix in CXX_SUFFIXES
+
+
+def _build(
+    sources: Sequence[Path | str],
+    out: Path | str,
+    *,
+    shared: bool,
+    include_dirs: Sequence[Path | str],
+    defines: Mapping[str, DefineValue] | Sequence[str],
+    cflags: Sequence[str],
+    cxxflags: Sequence[str],
+    ldflags: Sequence[str],
+    coverage: bool,
+    object_dir: Path | str | None,
+    cc: Sequence[str] | None,
+    cxx: Sequence[str] | None,
+) -> Path:
+    srcs = [Path(s) for s in sources]
+    if not srcs:
+        raise ValueError("no sources to compile")
+    for src in srcs:
+        if not src.is_file():
+            raise ToolchainError(f"source file {src} does not exist")
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    common = [f"-I{d}" for d in include_dirs] + _define_flags(defines)
+    if shared:
+        common.append("-fPIC")
+    if coverage:
+        common.append("--coverage")
+    cc = _pick(cc, "c") if any(not _is_cxx(s) for s in srcs) else []
+    cxx = _pick(cxx, "c++") if any(_is_cxx(s) for s in srcs) else []
+
+    with tempfile.TemporaryDirectory(prefix=".tinyslm-cc-", dir=out.parent) as tmp:
+        # Coverage data (.gcno/.gcda) lands next to the objects, so a caller
+        # that wants to run gcov names a folder that outlives this call.
+        objdir = Path(object_dir) if object_dir is not None else Path(tmp)
+        objdir.mkdir(parents=True, exist_ok=True)
+        objects: list[str] = []
+        for i, src in enumerate(srcs):
+            obj = objdir / f"{src.stem}.o"
+            if str(obj) in objects:
+                obj = objdir / f"{src.stem}.{i}.o"
+            flags = [*cxx, *common, *cxxflags] if _is_cxx(src) else [*cc, *common, *cflags]
+            _run([*flags, "-c", str(src), "-o", str(obj)], src.name)
+            objects.append(str(obj))
+        linker = cxx or cc
+        link_flags = [*cflags, *cxxflags] if cxx and cc else list(cxxflags if cxx else cflags)
+        tmp_out = Path(tmp) / out.name
+        argv = [*linker, *link_flags, *(["-shared"] if shared else [])]
+        argv += [*(["--coverage"] if coverage else []), *objects, "-o", str(tmp_out), *ldflags]
+        _run(argv, out.name)
+        os.replace(tmp_out, out)
+    return out
+
+
+def compile_shared(
+    sources: Sequence[Path | str],
+    out: Path | str,
+    *,
+    include_dirs: Sequence[Path | str] = (),
+    defines: Mapping[str, DefineValue] | Sequence[str] = (),
+    cflags: Sequence[str] = (),
+    cxxflags: Sequence[str] = (),
+    ldflags: Sequence[str] = (),
+    coverage: bool = False,
+    object_dir: Path | str | None = None,
+    cc: Sequence[str] | None = None,
+    cxx: Sequence[str] | None = None,
+) -> Path:
+    """Compile ``sources`` into the shared library ``out`` (for ctypes).
+
+    Args:
+        sources: .c and C++ (.cc/.cpp/...) files, compiled with $CC / $CXX.
+        out: the library path; written only when every step succeeded.
+        include_dirs, defines: ``-I`` folders; ``{"NAME": value}`` or ``["NAME=1"]``.
+        cflags, cxxflags: extra flags for C and C++ compiles (both reach the link).
+        ldflags: flags after the objects at link time (``-lm``).
+        coverage: build with ``--coverage`` (gcov instrumentation).
+        object_dir: keep objects (and .gcno/.gcda files) there instead of a temp folder.
+        cc, cxx: compiler argv instead of $CC / $CXX (``["clang"]``).
+
+    Returns:
+        ``out``.
+
+    Raises:
+        ToolchainError: a compiler is missing or a step fails.
+    """
+    return _build(
+        sources,
+        out,
+        shared=True,
+        include_dirs=include_dirs,
+        defines=defines,
+        cflags=cflags,
+        cxxflags=cxxflags,
+        ldflags=ldflags,
+        coverage=coverage,
+        object_dir=object_dir,
+        cc=cc,
+        cxx=cxx,
+    )
+
+
+def compile_executable(
+    sources: Sequence[Path | str],
+    out: Path | str,
+    *,
+    include_dirs: Sequence[Path | str] = (),
+    defines: Mapping[str, DefineValue] | Sequence[str] = (),
+    cflags: Sequence[str] = (),
+    cxxflags: Sequence[str] = (),
+    ldflags: Sequence[str] = (),
+    coverage: bool = False,
+    object_dir: Path | str | None = None,
+    cc: Sequence[str] | None = None,
+    cxx: Sequence[str] | None = None,
+) -> Path:
+    """Compile and link ``sources`` into the executable ``out``; see :func:`compile_shared`."""
+    return _build(
+        sources,
+        out,
+        shared=False,
+        include_dirs=include_dirs,
+        defines=defines,
+        cflags=cflags,
+        cxxflags=cxxflags,
+        ldflags=ldflags,
+        coverage=coverage,
+        object_dir=object_dir,
+        cc=cc,
+        cxx=cxx,
+    )
+
+
+def compile_object(
+    source: Path | str,
+    out: Path | str,
+    *,
+    include_dirs: Sequence[Path | str] = (),
+    defines: Mapping[str, DefineValue] | Sequence[str] = (),
+    flags: Sequence[str] = (),
+    compiler: Sequence[str] | None = None,
+) -> Path:
+    """Compile one source to the object file ``out`` (``-c``), e.g. with a cross compiler.
+
+    Args:
+        compiler: argv of the compiler (``["arm-none-eabi-gcc"]``); default $CC / $CXX
+            by the source's suffix.
+
+    Raises:
+        ToolchainError: the compiler is missing or fails.
+    """
+    src, out = Path(source), Path(out)
+    if not src.is_file():
+        raise ToolchainError(f"source file {src} does not exist")
+    argv = _pick(compiler, "c++" if _is_cxx(src) else "c")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix=".tinyslm-cc-", dir=out.parent) as tmp:
+        tmp_out = Path(tmp) / out.name
+        argv += [f"-I{d}" for d in include_dirs] + _define_flags(defines) + list(flags)
+        _run([*argv, "-c", str(src), "-o", str(tmp_out)], src.name)
+        os.replace(tmp_out, out)
+    return out

@@ -1,0 +1,454 @@
+"""Load labelled phrases (CSV, JSONL or CLINC-style JSON), validate them, split them.
+
+Formats, chosen by file extension:
+
+- ``.csv``: a header row with ``text`` and ``label`` columns (any order, any
+  case) and an optional ``split`` column (``train`` / ``val`` / ``test``);
+  other columns are ignored.
+- ``.jsonl``: one object per line, ``{"text": ..., "label": ..., "split": ...}``
+  with ``split`` optional.
+- ``.json``: CLINC150 layout, ``{"train": [[text, label], ...], "val": ...,
+  "test": ..., "oos_train": ..., "oos_val": ..., "oos_test": ...}``. Only
+  ``train`` is required; a missing ``val`` or ``test`` is carved out of
+  ``train`` with the requested fraction.
+
+Rules:
+
+- Out-of-scope rows (label ``oos``, ``out_of_scope`` or ``out-of-scope``, any
+  case) never become a class: they are kept apart in ``oos_train`` /
+  ``oos_val`` / ``oos_test`` so that the confidence threshold can be
+  calibrated and measured against them.
+- A file either gives a split for every row or for none. Without one, rows are
+  split with a seeded, stratified split: per label, ``round(n * fraction)``
+  rows go to val and test, but every label keeps at least one training row.
+  Out-of-scope rows are split with the same fractions. Same file and seed,
+  same split.
+- Every in-scope label needs at least 2 examples in the file; smaller labels
+  are refused (rather than silently dropped or trained on one phrase that
+  can never be evaluated). A label with exactly 2 examples is accepted; with
+  the default fractions both stay in train (``round(0.2 * 2) == 0``).
+- A label that appears in val/test but not in train is refused, and at least
+  two in-scope labels are needed.
+- Text and labels are stripped of surrounding whitespace. Nothing is skipped
+  silently: an empty text or label is an error naming the line. Blank lines
+  are not rows and are skipped.
+
+Every problem raises :class:`~tinyslm.errors.DatasetError` with a one-line
+message naming the file and, where there is one, the line.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import random
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from tinyslm.errors import DatasetError
+from tinyslm.resources import data_dir
+
+OOS_LABELS = {"oos", "out_of_scope", "out-of-scope"}  # compared case-insensitively
+SPLITS = ("train", "val", "test")
+SUPPORTED_SUFFIXES = (".csv", ".jsonl", ".json")
+DEMO_FILE = "demo_commands.csv"
+
+_CLINC_KEYS = ("train", "val", "test", "oos_train", "oos_val", "oos_test")
+
+
+@dataclass(frozen=True)
+class Example:
+    """One labelled in-scope phrase."""
+
+    text: str
+    label: str
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """A validated, split dataset.
+
+    Attributes:
+        labels: sorted in-scope intents; this is the model's output order.
+        train, val, test: in-scope examples per split, in file order.
+        oos_train, oos_val, oos_test: out-of-scope texts, never a class.
+        source: display name (the file name, or ``"demo"``).
+        warnings: non-fatal findings (duplicates, conflicting labels, ...).
+    """
+
+    labels: tuple[str, ...]
+    train: tuple[Example, ...]
+    val: tuple[Example, ...]
+    test: tuple[Example, ...]
+    oos_train: tuple[str, ...]
+    oos_val: tuple[str, ...]
+    oos_test: tuple[str, ...]
+    source: str
+    warnings: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class _Row:
+    text: str
+    label: str
+    split: str | None  # None: to be assigned by the seeded split
+    where: str  # "line 12" or "train[3]", for messages
+
+
+def demo_dataset_path() -> Path:
+    """Return the bundled demo dataset (``tinyslm/data/demo_commands.csv``)."""
+    return data_dir() / DEMO_FILE
+
+
+def is_oos(label: str) -> bool:
+    """True if ``label`` marks an out-of-scope phrase."""
+    return label.strip().lower() in OOS_LABELS
+
+
+def load_dataset(
+    path: Path | None = None,
+    *,
+    seed: int = 0,
+    val_fraction: float = 0.1,
+    test_fraction: float = 0.2,
+) -> Dataset:
+    """Load, validate and split a dataset file.
+
+    Args:
+        path: a ``.csv``, ``.jsonl`` or ``.json`` file; ``None`` loads the demo set.
+        seed: seed of the stratified split (used only when the file has no split).
+        val_fraction: share of each label held out for validation.
+        test_fraction: share of each label held out for testing.
+
+    Returns:
+        The validated :class:`Dataset`.
+
+    Raises:
+        DatasetError: the file is missing, unreadable, malformed or unusable.
+    """
+    if not (0.0 <= val_fraction < 1.0 and 0.0 <= test_fraction < 1.0):
+        raise DatasetError(
+            f"val_fraction and test_fraction must be in [0, 1), got {val_fraction} and "
+            f"{test_fraction}"
+        )
+    if val_fraction + test_fraction >= 1.0:
+        raise DatasetError(
+            f"val_fraction + test_fraction must be below 1, got {val_fraction + test_fraction:g}"
+        )
+    source = "demo" if path is None else Path(path).name
+    path = demo_dataset_path() if path is None else Path(path)
+    name = str(path)
+    suffix = path.suffix.lower()
+    if suffix not in SUPPORTED_SUFFIXES:
+        raise DatasetError(
+            f"{name}: unknown dataset format {path.suffix or '(no extension)'!r}; "
+            f"expected one of {', '.join(SUPPORTED_SUFFIXES)}"
+        )
+    if not path.exists():
+        raise DatasetError(f"{name}: dataset file not found")
+    if not path.is_file():
+        raise DatasetError(f"{name}: not a file")
+    text = _read_utf8(path)
+
+    warnings: list[str] = []
+    if suffix == ".csv":
+        rows = _parse_csv(text, name)
+        carve = {"val", "test"}
+    elif suffix == ".jsonl":
+        rows = _parse_jsonl(text, name)
+        carve = {"val", "test"}
+    else:
+        rows, carve = _parse_clinc(text, name, warnings)
+
+    if not rows:
+        raise DatasetError(f"{name}: no rows (the file is empty)")
+    return _build(rows, carve, name, source, seed, val_fraction, test_fraction, warnings)
+
+
+# --- reading -----------------------------------------------------------------
+
+
+def _read_utf8(path: Path) -> str:
+    try:
+        data = path.read_bytes()
+    except OSError as e:
+        raise DatasetError(f"{path}: cannot read: {e.strerror or e}") from None
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        line = data.count(b"\n", 0, e.start) + 1
+        raise DatasetError(
+            f"{path}: line {line}: not valid UTF-8 (byte 0x{data[e.start]:02x}); "
+            "save the file as UTF-8"
+        ) from None
+
+
+def _clean(value: object, what: str, name: str, where: str) -> str:
+    if not isinstance(value, str):
+        raise DatasetError(f"{name}: {where}: {what} must be a string, got {value!r}")
+    value = value.strip()
+    if not value:
+        raise DatasetError(f"{name}: {where}: empty {what}")
+    if any(ord(c) < 0x20 or ord(c) == 0x7F for c in value) and what == "label":
+        raise DatasetError(f"{name}: {where}: label {value!r} contains control characters")
+    return value
+
+
+def _clean_split(value: object, name: str, where: str) -> str:
+    split = value.strip().lower() if isinstance(value, str) else value
+    if split not in SPLITS:
+        raise DatasetError(
+            f"{name}: {where}: split must be one of {', '.join(SPLITS)}, got {value!r}"
+        )
+    assert isinstance(split, str)
+    return split
+
+
+def _parse_csv(text: str, name: str) -> list[_Row]:
+    reader = csv.reader(io.StringIO(text, newline=""))
+    try:
+        header = next(reader, None)
+    except csv.Error as e:
+        raise DatasetError(f"{name}: line 1: malformed CSV header: {e}") from None
+    if header is None:
+        raise DatasetError(f"{name}: no rows (the file is empty)")
+    columns = [h.strip().lower() for h in header]
+    missing = [c for c in ("text", "label") if c not in columns]
+    if missing:
+        raise DatasetError(
+            f"{name}: line 1: missing column(s) {', '.join(missing)}; "
+            "the header must name text and label (split optional)"
+        )
+    for col in ("text", "label", "split"):
+        if columns.count(col) > 1:
+            raise DatasetError(f"{name}: line 1: column {col!r} appears more than once")
+    i_text, i_label = columns.index("text"), columns.index("label")
+    i_split = columns.index("split") if "split" in columns else None
+    rows: list[_Row] = []
+    while True:
+        try:
+            fields = next(reader, None)
+        except csv.Error as e:
+            raise DatasetError(f"{name}: line {reader.line_num}: malformed CSV: {e}") from None
+        if fields is None:
+            break
+        where = f"line {reader.line_num}"
+        if not fields or all(not f.strip() for f in fields):
+            continue  # a blank line is not a row
+        if len(fields) != len(columns):
+            raise DatasetError(
+                f"{name}: {where}: expected {len(columns)} fields, got {len(fields)} "
+                "(quote text that contains commas)"
+            )
+        split_raw = fields[i_split].strip() if i_split is not None else ""
+        rows.append(
+            _Row(
+                _clean(fields[i_text], "text", name, where),
+                _clean(fields[i_label], "label", name, where),
+                _clean_split(split_raw, name, where) if split_raw else None,
+                where,
+            )
+        )
+    return rows
+
+
+def _parse_jsonl(text: str, name: str) -> list[_Row]:
+    rows: list[_Row] = []
+    for lineno, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        where = f"line {lineno}"
+        try:
+            obj = json.loads(line)
+        except json.JSONDecodeError as e:
+            raise DatasetError(f"{name}: {where}: malformed JSON: {e.msg}") from None
+        if not isinstance(obj, dict):
+            raise DatasetError(f"{name}: {where}: expected a JSON object with text and label")
+        missing = [k for k in ("text", "label") if k not in obj]
+        if missing:
+            raise DatasetError(f"{name}: {where}: missing key(s) {', '.join(missing)}")
+        split = obj.get("split")
+        rows.append(
+            _Row(
+                _clean(obj["text"], "text", name, where),
+                _clean(obj["label"], "label", name, where),
+                None if split is None or split == "" else _clean_split(split, name, where),
+                where,
+            )
+        )
+    return rows
+
+
+def _parse_clinc(text: str, name: str, warnings: list[str]) -> tuple[list[_Row], set[str]]:
+    if not text.strip():
+        raise DatasetError(f"{name}: no rows (the file is empty)")
+    try:
+        obj = json.loads(text)
+    except json.JSONDecodeError as e:
+        raise DatasetError(f"{name}: line {e.lineno}: malformed JSON: {e.msg}") from None
+    if not isinstance(obj, dict):
+        raise DatasetError(f"{name}: expected a JSON object with a 'train' list (CLINC layout)")
+    if "train" not in obj:
+        raise DatasetError(f"{name}: missing key 'train' (CLINC layout)")
+    ignored = sorted(set(obj) - set(_CLINC_KEYS))
+    if ignored:
+        warnings.append(f"ignored keys in {Path(name).name}: {', '.join(ignored)}")
+    # Missing held-out lists are carved out of train (in-scope and oos alike).
+    carve = {s for s in ("val", "test") if s not in obj}
+    rows: list[_Row] = []
+    for key in _CLINC_KEYS:
+        if key not in obj:
+            continue
+        items = obj[key]
+        if not isinstance(items, list):
+            raise DatasetError(f"{name}: {key!r} must be a list of [text, label] pairs")
+        split = key.removeprefix("oos_")
+        assigned: str | None = None if split == "train" and carve else split
+        for i, item in enumerate(items):
+            where = f"{key}[{i}]"
+            if isinstance(item, dict) and "text" in item and "label" in item:
+                item = [item["text"], item["label"]]
+            if not isinstance(item, list) or len(item) != 2:
+                raise DatasetError(f"{name}: {where}: expected a [text, label] pair")
+            rows.append(
+                _Row(
+                    _clean(item[0], "text", name, where),
+                    _clean(item[1], "label", name, where),
+                    assigned,
+                    where,
+                )
+            )
+    return rows, carve
+
+
+# --- validation and split ------------------------------------------------------
+
+
+def _build(
+    rows: list[_Row],
+    carve: set[str],
+    name: str,
+    source: str,
+    seed: int,
+    val_fraction: float,
+    test_fraction: float,
+    warnings: list[str],
+) -> Dataset:
+    given = [r.split is not None for r in rows]
+    if any(given) and not all(given):
+        first = next(r for r in rows if r.split is None)
+        raise DatasetError(
+            f"{name}: {first.where}: no split, but other rows have one; "
+            "give a split for every row or for none"
+        )
+
+    inscope = [r for r in rows if not is_oos(r.label)]
+    counts = Counter(r.label for r in inscope)
+    if len(counts) < 2:
+        found = f"only {next(iter(counts))!r}" if counts else "none"
+        raise DatasetError(f"{name}: need at least 2 in-scope intents, found {found}")
+    small = sorted(label for label, n in counts.items() if n < 2)
+    if small:
+        raise DatasetError(
+            f"{name}: every intent needs at least 2 examples; too few for {_some(small)}"
+        )
+
+    fractions = {
+        "val": val_fraction if "val" in carve else 0.0,
+        "test": test_fraction if "test" in carve else 0.0,
+    }
+    rng = random.Random(seed)
+    split_of: dict[int, str] = {}
+    pool: dict[str, list[int]] = defaultdict(list)
+    oos_pool: list[int] = []
+    for i, r in enumerate(rows):
+        if r.split is not None:
+            split_of[i] = r.split
+        elif is_oos(r.label):
+            oos_pool.append(i)
+        else:
+            pool[r.label].append(i)
+    for label in sorted(pool):
+        split_of.update(_carve(pool[label], fractions, rng, keep_train=True))
+    split_of.update(_carve(oos_pool, fractions, rng, keep_train=False))
+
+    by_split: dict[str, list[Example]] = {s: [] for s in SPLITS}
+    oos: dict[str, list[str]] = {s: [] for s in SPLITS}
+    for i, r in enumerate(rows):
+        if is_oos(r.label):
+            oos[split_of[i]].append(r.text)
+        else:
+            by_split[split_of[i]].append(Example(r.text, r.label))
+
+    train_labels = {e.label for e in by_split["train"]}
+    unseen = sorted(set(counts) - train_labels)
+    if unseen:
+        raise DatasetError(
+            f"{name}: intent(s) {_some(unseen)} appear only in val/test, never in train"
+        )
+
+    warnings.extend(_findings(rows, by_split))
+    return Dataset(
+        labels=tuple(sorted(counts)),
+        train=tuple(by_split["train"]),
+        val=tuple(by_split["val"]),
+        test=tuple(by_split["test"]),
+        oos_train=tuple(oos["train"]),
+        oos_val=tuple(oos["val"]),
+        oos_test=tuple(oos["test"]),
+        source=source,
+        warnings=tuple(warnings),
+    )
+
+
+def _carve(
+    indices: Sequence[int], fractions: dict[str, float], rng: random.Random, *, keep_train: bool
+) -> dict[int, str]:
+    """Assign one group's rows to train/val/test with the given fractions.
+
+    Half-up rounding (not Python's banker's rounding) so the counts are easy to
+    predict; held-out counts shrink (val first) until one training row is left.
+    """
+    n = len(indices)
+    n_val = int(n * fractions["val"] + 0.5)
+    n_test = int(n * fractions["test"] + 0.5)
+    if keep_train:
+        while n_val + n_test > n - 1 and n_val > 0:
+            n_val -= 1
+        while n_val + n_test > n - 1 and n_test > 0:
+            n_test -= 1
+    order = list(indices)
+    rng.shuffle(order)
+    out = {i: "test" for i in order[:n_test]}
+    out.update({i: "val" for i in order[n_test : n_test + n_val]})
+    out.update({i: "train" for i in order[n_test + n_val :]})
+    return out
+
+
+def _findings(rows: Iterable[_Row], by_split: dict[str, list[Example]]) -> list[str]:
+    """Non-fatal problems worth telling the user about."""
+    out: list[str] = []
+    labels_of: dict[str, set[str]] = defaultdict(set)
+    seen: Counter[tuple[str, str]] = Counter()
+    for r in rows:
+        key = r.text.lower()
+        labels_of[key].add("oos" if is_oos(r.label) else r.label)
+        seen[(key, r.label)] += 1
+    conflicts = sorted(t for t, ls in labels_of.items() if len(ls) > 1)
+    if conflicts:
+        out.append(f"{len(conflicts)} text(s) carry more than one label, e.g. {conflicts[0]!r}")
+    dups = sum(n - 1 for n in seen.values() if n > 1)
+    if dups:
+        out.append(f"{dups} duplicate row(s) (same text and label)")
+    for split in ("val", "test"):
+        if not by_split[split]:
+            out.append(f"the {split} split has no in-scope examples")
+    return out
+
+
+def _some(items: Sequence[str], limit: int = 5) -> str:
+    shown = ", ".join(repr(s) for s in items[:limit])
+    return shown if len(items) <= limit else f"{shown} and {len(items) - limit} more"

@@ -1,0 +1,356 @@
+"""Compute every value a generated project needs and render its files.
+
+``render_project`` is pure: board + manifest + model bytes (+ the bundled
+templates and firmware sources) in, file contents out. Same inputs, same bytes:
+no timestamps, no absolute paths, sorted lists, dicts dumped with sorted keys.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from tinyslm import __version__
+from tinyslm.boards import Board
+from tinyslm.emit.carrays import c_array_body, c_float, c_string
+from tinyslm.emit.ops import op_entries
+from tinyslm.emit.render import banner, banner_lines, render, template_outputs
+from tinyslm.errors import BoardError, BudgetError, ModelError
+from tinyslm.manifest import Manifest, sha256_hex
+from tinyslm.resources import firmware_dir
+
+# The manifest's arena_bytes is the smallest arena that allocated on TFLM's Python
+# runtime on x86-64. On the 32-bit targets TFLM's own bookkeeping is smaller
+# (pointers are 4 bytes), but the optimized kernels (CMSIS-NN, ESP-NN) ask for
+# scratch buffers the reference kernels do not, and allocation padding differs.
+# A quarter more, at least 1 KiB, covers that; the result is rounded up to 16 because
+# the arena is alignas(16) and TFLM aligns its tail allocations to 16 bytes.
+ARENA_MARGIN_DIVISOR = 4
+ARENA_MARGIN_MIN = 1024
+ARENA_ALIGN = 16
+
+FIRMWARE_SUFFIXES = (".c", ".h", ".cc")
+# The board glue calls into both; a project without them cannot build.
+REQUIRED_FIRMWARE = ("tinyslm_core.c", "tinyslm_core.h", "tinyslm_tflm.cc", "tinyslm_tflm.h")
+PROJECT_JSON = "tinyslm.json"
+
+_PIN = re.compile(r"^P([A-K])([0-9]{1,2})$")
+_UART = re.compile(r"^(UART|USART|LPUART)([0-9])$")
+_SERIES = re.compile(r"^STM32([A-Z][0-9])")
+ESP32_MAIN_STACK = 8192
+
+
+@dataclass(frozen=True)
+class GeneratedFile:
+    path: str  # POSIX, relative to the project root
+    data: bytes
+
+
+@dataclass(frozen=True)
+class ProjectPlan:
+    """A rendered project, not yet written.
+
+    Attributes:
+        board: the board it targets.
+        files: every file, sorted by path.
+        model_bytes: size of the model array.
+        arena_size: TINYSLM_ARENA_SIZE compiled into the firmware.
+        needs_tflm_tree: the board builds TFLM from ``lib/tflm`` (not a package manager).
+    """
+
+    board: Board
+    files: tuple[GeneratedFile, ...]
+    model_bytes: int
+    arena_size: int
+    needs_tflm_tree: bool
+
+    def as_mapping(self) -> dict[str, bytes]:
+        return {f.path: f.data for f in self.files}
+
+    @property
+    def paths(self) -> tuple[str, ...]:
+        return tuple(f.path for f in self.files)
+
+
+def arena_size_for(measured: int) -> int:
+    """TINYSLM_ARENA_SIZE for an arena measured on x86-64 (see ARENA_MARGIN_*).
+
+    Raises:
+        ModelError: ``measured`` is not positive.
+    """
+    if measured <= 0:
+        raise ModelError(f"manifest arena_bytes must be positive, got {measured}")
+    size = measured + max(measured // ARENA_MARGIN_DIVISOR, ARENA_MARGIN_MIN)
+    return -(-size // ARENA_ALIGN) * ARENA_ALIGN
+
+
+def check_budget(board: Board, model_bytes: int, arena_size: int) -> None:
+    """Compare the model and the arena with the board's budgets.
+
+    Raises:
+        BudgetError: one line with both numbers for whatever does not fit.
+    """
+    problems = []
+    if model_bytes > board.model_budget_bytes:
+        problems.append(
+            f"model {model_bytes} bytes > flash budget {board.model_budget_bytes} bytes "
+            f"(model_flash_kb {board.model_flash_kb})"
+        )
+    if arena_size > board.arena_budget_bytes:
+        problems.append(
+            f"arena {arena_size} bytes > RAM budget {board.arena_budget_bytes} bytes "
+            f"(arena_ram_kb {board.arena_ram_kb})"
+        )
+    if problems:
+        raise BudgetError(f"does not fit board {board.id}: " + "; ".join(problems))
+
+
+def _pin(pin: str) -> dict[str, str]:
+    m = _PIN.match(pin)
+    if not m:
+        raise BoardError(f"pin {pin!r} is not of the form PD8")
+    port, num = m.groups()
+    if int(num) > 15:
+        raise BoardError(f"pin {pin!r}: an STM32 port has pins 0-15")
+    return {
+        "name": pin,
+        "port": f"GPIO{port}",
+        "pin": f"GPIO_PIN_{int(num)}",
+        "clk_enable": f"__HAL_RCC_GPIO{port}_CLK_ENABLE",
+    }
+
+
+def _glue(board: Board) -> dict[str, Any]:
+    """Vendor-SDK names the family's main.cc needs, derived from the board file."""
+    m = _UART.match(board.serial.uart)
+    if not m:
+        raise BoardError(f"board {board.id}: serial/uart {board.serial.uart!r} is not a UART name")
+    kind, num = m.groups()
+    if board.family == "esp32":
+        if kind != "UART":
+            raise BoardError(f"board {board.id}: ESP32 serial/uart must be UART0-UART2")
+        return {
+            "uart_num": f"UART_NUM_{num}",
+            # TFLM's interpreter set-up and Invoke run on the main task.
+            "main_stack": ESP32_MAIN_STACK,
+            "flash_mb": board.flash_kb // 1024,
+        }
+    assert board.serial.tx_pin and board.serial.rx_pin  # validated in boards.py
+    series = _SERIES.match(board.soc)
+    if not series or series.group(1) != "H7":
+        # The glue (clock tree, USART FIFO flags, DWT unlock) is written for the H7.
+        raise BoardError(
+            f"board {board.id}: templates/stm32 supports STM32H7 parts only, not {board.soc!r}"
+        )
+    uart = board.serial.uart
+    glue: dict[str, Any] = {
+        "series": series.group(1).lower(),
+        "hal_header": f"stm32{series.group(1).lower()}xx_hal.h",
+        "uart": uart,
+        "uart_irqn": f"{uart}_IRQn",
+        "uart_irq_handler": f"{uart}_IRQHandler",
+        "uart_clk_enable": f"__HAL_RCC_{uart}_CLK_ENABLE",
+        "uart_af": f"GPIO_AF{board.serial.alternate_function}_{uart}",
+        "tx": _pin(board.serial.tx_pin),
+        "rx": _pin(board.serial.rx_pin),
+        "led": None,
+        "led_text": "no LED",
+    }
+    if board.led is not None:
+        glue["led"] = dict(_pin(board.led.pin), label=board.led.name)
+        glue["led_text"] = f"{board.led.name} ({board.led.pin})"
+    return glue
+
+
+def _pio_options(board: Board) -> list[dict[str, Any]]:
+    """platformio.ini lines: a scalar ``value`` or a list of ``items``."""
+    out = []
+    for key, value in board.platformio.options:
+        if isinstance(value, tuple):
+            out.append({"key": key, "value": None, "values": list(value)})
+        elif isinstance(value, bool):
+            out.append({"key": key, "value": "yes" if value else "no", "values": []})
+        else:
+            out.append({"key": key, "value": str(value), "values": []})
+    return out
+
+
+def _firmware_sources(folder: Path) -> dict[str, bytes]:
+    found = {
+        p.name: p.read_bytes()
+        for p in sorted(folder.iterdir())
+        if p.is_file() and p.suffix in FIRMWARE_SUFFIXES
+    }
+    missing = [n for n in REQUIRED_FIRMWARE if n not in found]
+    if missing:
+        raise ModelError(f"firmware sources missing from {folder.name}/: {', '.join(missing)}")
+    return found
+
+
+def _threshold_milli(threshold: float) -> int:
+    return int(threshold * 1000.0 + 0.5)
+
+
+def _context(
+    board: Board,
+    manifest: Manifest,
+    model: bytes,
+    arena_size: int,
+    sources: list[str],
+    version: str,
+) -> dict[str, Any]:
+    ops = op_entries(manifest.ops)
+    spec = manifest.features
+    q = manifest.output_quant
+    tflm = board.tflm
+    return {
+        "version": version,
+        "model_sha256": manifest.model_sha256,
+        "board": {
+            "id": board.id,
+            "name": board.name,
+            "vendor": board.vendor,
+            "soc": board.soc,
+            "family": board.family,
+            "cpu": board.cpu,
+            "cpu_mhz": board.cpu_mhz,
+            "description": board.description,
+            "flash_kb": board.flash_kb,
+            "ram_kb": board.ram_kb,
+            "model_flash_kb": board.model_flash_kb,
+            "arena_ram_kb": board.arena_ram_kb,
+            "port": board.serial.port,
+            "baud": board.serial.baud,
+        },
+        "glue": _glue(board),
+        "pio_env": board.platformio.env,
+        "pio_options": _pio_options(board),
+        "tflm": {
+            "source": tflm.source,
+            "component": tflm.component,
+            "version": tflm.version,
+            "idf": tflm.idf,
+            # JSON strings are valid YAML scalars, whatever characters a version has.
+            "version_yaml": json.dumps(tflm.version),
+            "idf_yaml": json.dumps(tflm.idf),
+            "repository": tflm.repository,
+            "commit": tflm.commit,
+            "target": tflm.target,
+            "target_arch": tflm.target_arch,
+            "optimized_kernels": tflm.optimized_kernels,
+        },
+        "model_array": c_array_body(model),
+        "model_len": len(model),
+        "settings": {
+            "buckets": spec.buckets,
+            "seq_len": spec.seq_len,
+            "unigrams": int(spec.unigrams),
+            "bigrams": int(spec.bigrams),
+            "char_trigrams": int(spec.char_trigrams),
+            "num_labels": len(manifest.labels),
+            "max_line": board.serial.max_line,
+            "arena_size": arena_size,
+            "threshold_q": manifest.threshold_q,
+            "op_count": len(ops),
+            "baud": board.serial.baud,
+        },
+        "info": {
+            "labels": [c_string(label) for label in manifest.labels],
+            "score_scale": c_float(q.scale),
+            "score_zero_point": q.zero_point,
+            "threshold_q": manifest.threshold_q,
+            "threshold_milli": _threshold_milli(manifest.threshold),
+            "model_sha256": c_string(manifest.model_sha256),
+            "model_bytes": len(model),
+            "arena_bytes": arena_size,
+            "ops": c_string(",".join(op.name for op in ops)),
+            "board": c_string(board.id),
+            "version": c_string(version),
+        },
+        "ops": [{"name": op.name, "method": op.method} for op in ops],
+        "readme": {
+            "labels": [json.dumps(label, ensure_ascii=False) for label in manifest.labels],
+            "threshold": f"{_threshold_milli(manifest.threshold) / 1000:.3f}",
+            "accuracy": _metric(manifest.metrics, "accuracy"),
+        },
+        "sources": sources,
+    }
+
+
+def _metric(metrics: dict[str, Any], key: str) -> str | None:
+    value = metrics.get(key)
+    return f"{float(value):.3f}" if isinstance(value, int | float) else None
+
+
+def _project_json(board: Board, manifest: Manifest, arena_size: int, version: str) -> bytes:
+    """``tinyslm.json``: JSON has no comments, so the banner fields are keys."""
+    generated_by, _, _ = banner_lines(version, manifest.model_sha256, board.id)
+    doc = {
+        "generated_by": generated_by,
+        "tinyslm_version": version,
+        "board": board.id,
+        "model_sha256": manifest.model_sha256,
+        "arena_size": arena_size,
+        "manifest": manifest.to_dict(),
+    }
+    return (json.dumps(doc, indent=2, sort_keys=True, ensure_ascii=False) + "\n").encode()
+
+
+def render_project(
+    board: Board,
+    manifest: Manifest,
+    model: bytes,
+    *,
+    version: str = __version__,
+    firmware: Path | None = None,
+    templates: Path | None = None,
+) -> ProjectPlan:
+    """Render every file of the project for ``board`` (nothing is written).
+
+    Raises:
+        ModelError: the model does not match the manifest, an op TFLM cannot
+            register, or firmware sources are missing.
+        BudgetError: the model or the arena does not fit the board's budgets.
+        BoardError: the board file names something the templates cannot use.
+    """
+    if sha256_hex(model) != manifest.model_sha256:
+        raise ModelError("model bytes do not match the manifest's model_sha256")
+    if not manifest.labels:
+        raise ModelError("manifest lists no labels")
+    arena_size = arena_size_for(manifest.arena_bytes)
+    check_budget(board, len(model), arena_size)
+
+    copied = _firmware_sources(firmware or firmware_dir())
+    outputs = template_outputs(board.family, templates)
+    src_names = {p.split("/", 1)[1] for p in outputs if p.startswith("src/")} | set(copied)
+    sources = sorted(n for n in src_names if n.endswith((".c", ".cc")))
+    scripts = board.platformio.get("extra_scripts")
+    for script in scripts if isinstance(scripts, tuple) else ():
+        if script not in outputs:
+            raise BoardError(
+                f"board {board.id}: extra_scripts {script!r} is not generated by "
+                f"templates/{board.family}/"
+            )
+
+    context = _context(board, manifest, model, arena_size, sources, version)
+    sha = manifest.model_sha256
+    files: dict[str, bytes] = {}
+    for out_path, template in outputs.items():
+        text = render(template, context, templates)
+        files[out_path] = (banner(out_path, version, sha, board.id) + text).encode("utf-8")
+    for name, data in copied.items():
+        path = f"src/{name}"
+        if path in files:
+            raise ModelError(f"firmware/{name} collides with a generated file")
+        files[path] = banner(path, version, sha, board.id).encode("utf-8") + data
+    files[PROJECT_JSON] = _project_json(board, manifest, arena_size, version)
+    return ProjectPlan(
+        board=board,
+        files=tuple(GeneratedFile(p, files[p]) for p in sorted(files)),
+        model_bytes=len(model),
+        arena_size=arena_size,
+        needs_tflm_tree=board.tflm.source == "lib_tree",
+    )

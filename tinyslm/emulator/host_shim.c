@@ -1,0 +1,69 @@
+/*
+ * Host shim for `tinyslm emulate`: wraps a generated project's portable core
+ * (tinyslm_core.c + tinyslm_settings.c + tinyslm_model_data.cc) in a flat C API
+ * that Python loads with ctypes. Inference, serial output and the clock are
+ * callbacks into Python, so the core runs exactly the code a board runs while
+ * TFLM's Python runtime stands in for the TFLM adapter.
+ *
+ * Buffers are sized from the generated settings, as on the board.
+ */
+#include <stddef.h>
+#include <stdint.h>
+
+#include "tinyslm_core.h"
+#include "tinyslm_model_data.h"
+#include "tinyslm_settings.h"
+
+static uint8_t line_buf[TINYSLM_MAX_LINE];
+static int32_t ids_buf[TINYSLM_SEQ_LEN];
+static int8_t scores_buf[TINYSLM_NUM_LABELS];
+static tinyslm_app_t app;
+static int ready;
+
+/* Returns 0, or -1 when the core refuses the configuration. */
+int tinyslm_emu_init(tinyslm_infer_fn infer, tinyslm_write_fn write, tinyslm_clock_fn clock) {
+  tinyslm_app_config_t cfg;
+  cfg.model = &tinyslm_model_info;
+  cfg.infer = infer;
+  cfg.infer_ctx = NULL;
+  cfg.write = write;
+  cfg.write_ctx = NULL;
+  cfg.clock = clock;
+  cfg.clock_ctx = NULL;
+  cfg.line_buf = line_buf;
+  cfg.line_cap = sizeof line_buf;
+  cfg.ids_buf = ids_buf;
+  cfg.scores_buf = scores_buf;
+  ready = tinyslm_app_init(&app, &cfg) == 0;
+  return ready ? 0 : -1;
+}
+
+/* Feeds raw serial bytes, as the board's UART loop does. */
+void tinyslm_emu_feed(const uint8_t *data, size_t len) {
+  if (ready) {
+    tinyslm_app_feed(&app, data, len);
+  }
+}
+
+/* The core's tokenizer on its own, for diagnostics; returns non-padding ids. */
+size_t tinyslm_emu_tokenize(const uint8_t *text, size_t len, int32_t *ids) {
+  return tinyslm_tokenize(&tinyslm_model_info.features, text, len, ids);
+}
+
+const unsigned char *tinyslm_emu_model_data(void) { return tinyslm_model_data; }
+uint32_t tinyslm_emu_model_len(void) { return (uint32_t)tinyslm_model_data_len; }
+uint32_t tinyslm_emu_arena_size(void) { return tinyslm_arena_size; }
+uint32_t tinyslm_emu_seq_len(void) { return TINYSLM_SEQ_LEN; }
+uint32_t tinyslm_emu_num_labels(void) { return TINYSLM_NUM_LABELS; }
+uint32_t tinyslm_emu_max_line(void) { return TINYSLM_MAX_LINE; }
+const char *tinyslm_emu_model_sha256(void) { return tinyslm_model_info.model_sha256; }
+
+#ifdef TINYSLM_EMU_COVERAGE
+/* gcov's counters are written at process exit; a long-lived host (pytest) asks now. */
+extern void __gcov_dump(void);
+extern void __gcov_reset(void);
+void tinyslm_emu_coverage_dump(void) {
+  __gcov_dump();
+  __gcov_reset();
+}
+#endif

@@ -1,0 +1,140 @@
+"""Serial monitor for a flashed board: pretty-print its JSON lines, forward typed lines.
+
+The device speaks the line protocol in docs/architecture.md: one JSON object
+per line out, one phrase or ``:info`` per line in. ``tinyslm monitor`` shows
+each answer as one readable row and sends every line typed on stdin (or piped
+in) to the board, terminated with ``\\n``. Lines that are not JSON (boot logs)
+are shown as they are. pyserial comes with PlatformIO.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import threading
+import time
+from collections.abc import Callable
+from typing import Any, BinaryIO
+
+from tinyslm.errors import ToolchainError
+
+DEFAULT_BAUD = 115200
+
+
+def format_device_line(line: str) -> str:
+    """One device line as a readable row; non-JSON text comes back unchanged."""
+    try:
+        obj = json.loads(line)
+    except ValueError:
+        return line
+    if not isinstance(obj, dict):
+        return line
+    if "intent" in obj:
+        row = (
+            f"{obj.get('intent')!s:<24} {obj.get('score', 0):.3f}  "
+            f"{obj.get('route')!s:<8} {obj.get('us', 0):>7} us"
+        )
+        if obj.get("route") == "escalate" and "text" in obj:
+            row += f"  -> escalate: {json.dumps(obj['text'], ensure_ascii=False)}"
+        return row
+    if isinstance(obj.get("info"), dict):
+        info = obj["info"]
+        sha = str(info.get("model_sha256", ""))[:12]
+        ops = ",".join(str(op) for op in info.get("ops", []))
+        return (
+            f"info: tinyslm {info.get('version')} on {info.get('board')}, model {sha}... "
+            f"({info.get('model_bytes')} B), arena {info.get('arena_bytes')} B, "
+            f"{info.get('labels')} labels, threshold {info.get('threshold')}, ops {ops}"
+        )
+    if "error" in obj:
+        extra = ", ".join(f"{k} {v}" for k, v in obj.items() if k != "error")
+        return f"device error: {obj['error']}" + (f" ({extra})" if extra else "")
+    return line
+
+
+def default_port() -> str:
+    """The only serial port present.
+
+    Raises:
+        ToolchainError: none or several are present (then name one with --port).
+    """
+    from serial.tools import list_ports
+
+    ports = sorted(str(p.device) for p in list_ports.comports())
+    if len(ports) == 1:
+        return ports[0]
+    if not ports:
+        raise ToolchainError("no serial port found; plug the board in or pass --port")
+    raise ToolchainError(f"several serial ports ({', '.join(ports)}); choose one with --port")
+
+
+def open_port(port: str, baud: int) -> Any:
+    """Open ``port`` (a device path or a pyserial URL such as ``loop://``)."""
+    import serial
+
+    try:
+        return serial.serial_for_url(port, baudrate=baud, timeout=0.1)
+    except (serial.SerialException, ValueError) as exc:
+        raise ToolchainError(f"cannot open serial port {port}: {exc}") from None
+
+
+def monitor(
+    port: str | None,
+    baud: int = DEFAULT_BAUD,
+    *,
+    stdin: BinaryIO | None = None,
+    echo: Callable[[str], None] = print,
+    linger: float = 1.0,
+    raw: bool = False,
+) -> None:
+    """Show the board's lines and forward stdin lines until stdin closes or Ctrl-C.
+
+    Args:
+        port: serial device or pyserial URL; ``None`` picks the only port present.
+        baud: baud rate (the firmware's ``TINYSLM_BAUD_RATE``).
+        stdin: where typed lines come from (binary); default ``sys.stdin``.
+        echo: where formatted rows go.
+        linger: seconds to keep reading after stdin closes (answers in flight).
+        raw: print device lines unformatted.
+
+    Raises:
+        ToolchainError: the port cannot be opened or found.
+    """
+    conn = open_port(port or default_port(), baud)
+    source = stdin if stdin is not None else sys.stdin.buffer
+    stop = threading.Event()
+
+    def reader() -> None:
+        pending = b""
+        while not stop.is_set():
+            try:
+                chunk = conn.read(256)
+            except Exception as exc:  # a board unplugged mid-read
+                echo(f"serial port closed: {exc}")
+                stop.set()
+                return
+            if not chunk:
+                continue
+            pending += chunk
+            while b"\n" in pending:
+                raw_line, pending = pending.split(b"\n", 1)
+                text = raw_line.rstrip(b"\r").decode("utf-8", "replace")
+                if text:
+                    echo(text if raw else format_device_line(text))
+
+    thread = threading.Thread(target=reader, daemon=True)
+    thread.start()
+    try:
+        while not stop.is_set():
+            line = source.readline()
+            if not line:
+                break
+            conn.write(line.rstrip(b"\r\n") + b"\n")
+            conn.flush()
+        deadline = time.monotonic() + linger
+        while time.monotonic() < deadline and not stop.is_set():
+            time.sleep(0.05)
+    finally:
+        stop.set()
+        thread.join(timeout=1.0)
+        conn.close()

@@ -1,0 +1,303 @@
+"""``tinyslm emulate --native``: a generated project's whole firmware, built for the host.
+
+The project's own sources (core, settings, model array, the TFLM adapter; every
+``src/*.c|*.cc`` but the board's ``main.cc``) are compiled with the host
+compiler against a *reference-kernel* TFLM tree and linked with
+``tinyslm/emulator/native_main.c``, which plays the board: stdin is the serial
+RX line, stdout the TX line. So the adapter, the op resolver and the arena
+size are exercised with real TFLM C++, not the Python runtime.
+
+Each TFLM source takes seconds to compile, so TFLM's objects are cached per
+tree (``~/.cache/tinyslm/native/<key>/obj/``, one file per source, written
+atomically, so an interrupted build resumes), and only the kernels the link
+asks for are compiled. Flags match the boards: ``-std=c++17 -fno-exceptions
+-fno-rtti -DTF_LITE_STATIC_MEMORY`` for C++, ``-std=c99`` for C.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import subprocess
+import tempfile
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+from tinyslm import ccompile
+from tinyslm.errors import ProjectError, ToolchainError
+from tinyslm.project import open_project
+from tinyslm.tflm import (
+    INCLUDE_DIRS,
+    is_cortex_m_tree,
+    missing_tree_hint,
+    resolve_tree,
+    validate_tree,
+)
+
+CXXFLAGS = ("-std=c++17", "-fno-exceptions", "-fno-rtti", "-O1")
+CFLAGS = ("-std=c99", "-O1")
+DEFINES = ("TF_LITE_STATIC_MEMORY",)
+# Board glue; native_main.c replaces it.
+BOARD_MAIN = "main.cc"
+HOST_MAIN = Path(__file__).resolve().parent / "emulator" / "native_main.c"
+CACHE_VERSION = "1"
+RUN_TIMEOUT_S = 120.0
+# Parts of a reference tree the firmware never links: the signal library (not
+# builtin ops, so tinyslm's resolver never registers them) with its kissfft, and
+# TFLM's test helpers. Leaving them out saves a third of the compile time.
+_SKIP_PREFIXES = ("signal/", "third_party/kissfft/")
+_SKIP_FILES = frozenset(
+    {
+        "tensorflow/lite/micro/test_helpers.cc",
+        "tensorflow/lite/micro/test_helper_custom_ops.cc",
+        "tensorflow/lite/micro/fake_micro_context.cc",
+        "tensorflow/lite/micro/mock_micro_graph.cc",
+        "tensorflow/lite/micro/recording_micro_allocator.cc",
+    }
+)
+_SOURCE_SUFFIXES = (".cc", ".cpp", ".c")
+_KERNEL_PREFIX = "tensorflow/lite/micro/kernels/"
+
+
+def default_cache_dir() -> Path:
+    """``~/.cache/tinyslm/native`` (honours $XDG_CACHE_HOME)."""
+    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    return base / "tinyslm" / "native"
+
+
+def check_host_tree(tree: Path) -> Path:
+    """Validate ``tree`` as a TFLM tree that compiles for the host; return it resolved.
+
+    Raises:
+        ToolchainError: not a TFLM tree, or a Cortex-M one.
+    """
+    tree = Path(tree).expanduser().resolve()
+    validate_tree(tree)
+    if is_cortex_m_tree(tree):
+        raise ToolchainError(
+            f"{tree} is a Cortex-M (cortex_m_generic/CMSIS-NN) TFLM tree; --native needs a "
+            "reference-kernel tree for the host (create_tflm_tree.py without TARGET=...)"
+        )
+    return tree
+
+
+def resolve_host_tree(tflm_dir: Path | None) -> Path:
+    """``tflm_dir``, else the ``tinyslm tflm fetch --target host`` cache; checked for the host.
+
+    Raises:
+        ToolchainError: no tree (one line saying how to get one), or an unusable one.
+    """
+    tree = resolve_tree(tflm_dir, target="host")
+    if tree is None:
+        raise ToolchainError(missing_tree_hint("host"))
+    return check_host_tree(tree)
+
+
+def tree_sources(tree: Path) -> list[Path]:
+    """The tree's library sources the firmware may link, sorted (relative paths)."""
+    found = []
+    for path in tree.rglob("*"):
+        if path.suffix not in _SOURCE_SUFFIXES or not path.is_file():
+            continue
+        rel = path.relative_to(tree).as_posix()
+        if rel.startswith(_SKIP_PREFIXES) or rel in _SKIP_FILES:
+            continue
+        found.append(Path(rel))
+    return sorted(found)
+
+
+def _include_dirs(tree: Path) -> tuple[Path, ...]:
+    return tuple(tree / d for d in INCLUDE_DIRS if (tree / d).is_dir())
+
+
+def _compiler(language: str) -> list[str]:
+    return ccompile.compiler_command(language)
+
+
+def _tree_key(tree: Path, sources: Sequence[Path]) -> str:
+    digest = hashlib.sha256()
+    parts = [CACHE_VERSION, str(tree), *_compiler("c++"), *_compiler("c"), *CXXFLAGS, *CFLAGS]
+    for part in parts:
+        digest.update(part.encode() + b"\0")
+    for rel in sources:
+        st = (tree / rel).stat()
+        digest.update(f"{rel}:{st.st_size}:{st.st_mtime_ns}\0".encode())
+    return digest.hexdigest()[:16]
+
+
+def _object_name(rel: Path) -> str:
+    return rel.as_posix().replace("/", "__") + ".o"
+
+
+def _compile_all(
+    root: Path, rels: Sequence[Path], objdir: Path, includes: Sequence[Path], jobs: int
+) -> list[Path]:
+    """Compile ``root/rel`` for each rel into ``objdir``, reusing objects already there."""
+    objdir.mkdir(parents=True, exist_ok=True)
+    cxx, cc = _compiler("c++"), _compiler("c")
+
+    def compile_one(rel: Path) -> Path:
+        obj = objdir / _object_name(rel)
+        if not obj.is_file():  # objects appear atomically, so one that exists is whole
+            is_c = rel.suffix == ".c"
+            ccompile.compile_object(
+                root / rel,
+                obj,
+                include_dirs=includes,
+                defines=DEFINES,
+                flags=CFLAGS if is_c else CXXFLAGS,
+                compiler=cc if is_c else cxx,
+            )
+        return obj
+
+    with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+        return list(pool.map(compile_one, rels))
+
+
+_UNDEFINED = re.compile(r"undefined reference to [`'\"]([^'\"]+)['\"]")
+
+
+def _identifiers(symbol: str) -> set[str]:
+    """``tflite::Register_MEAN()`` -> {"Register_MEAN"}: the names to look for in sources."""
+    name = symbol.split("(", 1)[0]
+    for prefix in ("vtable for ", "typeinfo for ", "non-virtual thunk to "):
+        name = name.removeprefix(prefix)
+    while "<" in name:  # drop template arguments, innermost first
+        stripped = re.sub(r"<[^<>]*>", "", name)
+        if stripped == name:
+            break
+        name = stripped
+    last = name.rsplit("::", 1)[-1].strip()
+    return {last} if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", last) else set()
+
+
+def _link(objects: Sequence[Path], out: Path) -> subprocess.CompletedProcess[str]:
+    argv = [*_compiler("c++"), *map(str, objects), "-o", str(out), "-lm"]
+    try:
+        return subprocess.run(argv, capture_output=True, text=True, errors="replace", check=False)
+    except OSError as exc:
+        raise ToolchainError(f"cannot run {argv[0]!r} to link the native firmware: {exc}") from exc
+
+
+def project_sources(project_dir: Path) -> list[Path]:
+    """The project's firmware sources for the host: ``src/*.c|*.cc`` but ``main.cc``.
+
+    Raises:
+        ProjectError: not a tinyslm project, or its src/ lacks the adapter.
+    """
+    project = open_project(project_dir)
+    src = project.src
+    files = sorted(
+        p
+        for p in src.glob("*")
+        if p.is_file() and p.suffix in (".c", ".cc") and p.name != BOARD_MAIN
+    )
+    names = {p.name for p in files}
+    for needed in ("tinyslm_core.c", "tinyslm_tflm.cc", "tinyslm_settings.c"):
+        if needed not in names:
+            raise ProjectError(f"{src}: {needed} is missing (regenerate the project)")
+    return files
+
+
+def _project_objects(sources: Sequence[Path], tree: Path, objdir: Path, jobs: int) -> list[Path]:
+    """Compile the project's sources and the host main into ``objdir`` (fresh each build)."""
+    includes = [sources[0].parent, *_include_dirs(tree)]
+    rels = [Path(p.name) for p in sources]
+    objects = _compile_all(sources[0].parent, rels, objdir, includes, jobs)
+    objects += _compile_all(HOST_MAIN.parent, [Path(HOST_MAIN.name)], objdir, includes, jobs)
+    return objects
+
+
+def build_native(
+    project_dir: Path,
+    tflm_dir: Path,
+    out: Path,
+    *,
+    cache_dir: Path | None = None,
+    jobs: int | None = None,
+) -> Path:
+    """Build the host executable of a generated project's firmware at ``out``.
+
+    TFLM's objects are compiled once per tree into the cache. Only the kernels the
+    link asks for are compiled: the link is retried, each time adding the kernel
+    sources that mention a still-undefined name, so a model with five ops costs a
+    dozen kernel compiles rather than all of them.
+
+    Raises:
+        ProjectError: not a usable project.
+        ToolchainError: a bad tree, no compiler, or a failed compile or link.
+    """
+    sources = project_sources(project_dir)
+    tree = check_host_tree(tflm_dir)
+    tree_srcs = tree_sources(tree)
+    kernels = [p for p in tree_srcs if p.as_posix().startswith(_KERNEL_PREFIX)]
+    selected = [p for p in tree_srcs if not p.as_posix().startswith(_KERNEL_PREFIX)]
+    if not selected:
+        raise ToolchainError(f"{tree} holds no TFLM sources")
+    texts = {rel: (tree / rel).read_text(encoding="utf-8", errors="replace") for rel in kernels}
+    objdir = (cache_dir or default_cache_dir()) / _tree_key(tree, tree_srcs) / "obj"
+    workers = jobs or os.cpu_count() or 1
+    includes = _include_dirs(tree)
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix=".tinyslm-native-", dir=out.parent) as tmp:
+        own = _project_objects(sources, tree, Path(tmp) / "obj", workers)
+        tmp_out = Path(tmp) / out.name
+        while True:
+            tflm_objects = _compile_all(tree, selected, objdir, includes, workers)
+            proc = _link([*own, *tflm_objects], tmp_out)
+            if proc.returncode == 0:
+                break
+            names: set[str] = set()
+            for symbol in _UNDEFINED.findall(proc.stderr):
+                names |= _identifiers(symbol)
+            wanted = [
+                rel
+                for rel in kernels
+                if rel not in selected
+                and any(re.search(rf"\b{re.escape(n)}\b", texts[rel]) for n in names)
+            ]
+            if not wanted:
+                lines = [ln.strip() for ln in proc.stderr.splitlines() if ln.strip()]
+                raise ToolchainError(
+                    "linking the native firmware failed: " + " | ".join(lines[-3:])
+                )
+            selected += wanted
+        os.replace(tmp_out, out)
+    return out
+
+
+def run_native(
+    project_dir: Path,
+    tflm_dir: Path,
+    lines: Sequence[bytes],
+    *,
+    cache_dir: Path | None = None,
+    timeout: float = RUN_TIMEOUT_S,
+) -> list[str]:
+    """Send ``lines`` (each without its terminator) to the native firmware; return its lines.
+
+    The firmware is rebuilt for every call (the project's own sources only; TFLM's
+    objects come from the cache), so edits to the project are always picked up.
+
+    Raises:
+        ProjectError: not a usable project.
+        ToolchainError: no usable tree or compiler, a failed build, or the
+            firmware crashed or hung (its last output is in the message).
+    """
+    with tempfile.TemporaryDirectory(prefix="tinyslm-native-") as tmp:
+        binary = build_native(project_dir, tflm_dir, Path(tmp) / "firmware", cache_dir=cache_dir)
+        stdin = b"".join(bytes(line) + b"\n" for line in lines)
+        try:
+            proc = subprocess.run(
+                [str(binary)], input=stdin, capture_output=True, timeout=timeout, check=False
+            )
+        except subprocess.TimeoutExpired as exc:
+            raise ToolchainError(f"native firmware did not answer within {timeout:.0f} s") from exc
+    out = proc.stdout.decode("utf-8", errors="replace").splitlines()
+    if proc.returncode != 0:
+        last = out[-1] if out else proc.stderr.decode("utf-8", "replace").strip()[-200:]
+        raise ToolchainError(f"native firmware exited with status {proc.returncode}: {last}")
+    return out

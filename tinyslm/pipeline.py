@@ -1,0 +1,363 @@
+"""The only place where stages are chained; one plain function per CLI command.
+
+``run_train``: dataset -> features -> train -> quantize -> verify -> manifest,
+written atomically to the output folder.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from tinyslm.errors import OutputExistsError, TinySlmError
+from tinyslm.manifest import MODEL_NAME, Manifest
+from tinyslm.train import TrainConfig
+
+Log = Callable[[str], None]
+
+
+def _quiet(_: str) -> None:
+    return None
+
+
+@dataclass(frozen=True)
+class TrainRunResult:
+    """What ``tinyslm train`` produced.
+
+    Attributes:
+        out: the output folder (``model.tflite`` + ``manifest.json``).
+        manifest: the manifest written there.
+        train_seconds, convert_seconds, verify_seconds, total_seconds: wall times.
+        warnings: dataset warnings worth showing.
+    """
+
+    out: Path
+    manifest: Manifest
+    train_seconds: float
+    convert_seconds: float
+    verify_seconds: float
+    total_seconds: float
+    warnings: tuple[str, ...] = ()
+
+
+def check_output_dir(out: Path, force: bool) -> None:
+    """Refuse an existing non-empty ``out`` without ``force``, and a non-folder always.
+
+    Raises:
+        OutputExistsError: ``out`` is a file, or a non-empty folder without ``force``.
+    """
+    if out.exists() or out.is_symlink():
+        if not out.is_dir():
+            raise OutputExistsError(f"{out} exists and is not a folder")
+        if any(out.iterdir()) and not force:
+            raise OutputExistsError(f"{out} exists and is not empty (use --force to replace it)")
+
+
+def write_atomically(out: Path, files: dict[str, bytes]) -> None:
+    """Write ``files`` into a temp folder next to ``out``, then rename it to ``out``.
+
+    An existing ``out`` is replaced only after the new folder is complete; a
+    failure removes the temp folder and leaves ``out`` as it was.
+    """
+    out = out.absolute()
+    created_parent = not out.parent.exists()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
+    # mkdtemp makes a private (0700) folder; give it the mode a plain mkdir would.
+    umask = os.umask(0)
+    os.umask(umask)
+    tmp.chmod(0o777 & ~umask)
+    old: Path | None = None
+    try:
+        for name, data in files.items():
+            (tmp / name).write_bytes(data)
+        if out.exists():
+            old = Path(tempfile.mkdtemp(prefix=f".{out.name}.old-", dir=out.parent))
+            out.rename(old / out.name)
+        tmp.rename(out)
+    except BaseException:
+        if old is not None and not out.exists():
+            (old / out.name).rename(out)  # put the previous output back
+        shutil.rmtree(tmp, ignore_errors=True)
+        if created_parent:
+            shutil.rmtree(out.parent, ignore_errors=True)
+        raise
+    finally:
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
+
+
+def run_train(
+    data: Path | None,
+    out: Path,
+    config: TrainConfig | None = None,
+    *,
+    force: bool = False,
+    log: Log | None = None,
+) -> TrainRunResult:
+    """Train, quantize and verify a model on ``data`` and write it to ``out``.
+
+    Args:
+        data: dataset file (CSV, JSONL, CLINC JSON); ``None`` uses the demo set.
+        out: output folder; gets ``model.tflite`` and ``manifest.json``.
+        config: hyper-parameters (``None``: ``TrainConfig()`` defaults).
+        force: replace an existing non-empty ``out``.
+        log: progress lines (one per epoch and per stage); ``None`` is silent.
+
+    Raises:
+        OutputExistsError: ``out`` exists and is not empty and ``force`` is off.
+        DatasetError: the dataset is missing or unusable.
+        ModelError: conversion or TFLM verification failed.
+    """
+    from tinyslm import __version__
+    from tinyslm.dataset import load_dataset
+    from tinyslm.features import encode
+    from tinyslm.manifest import sha256_hex
+    from tinyslm.quantize import quantize
+    from tinyslm.train import label_indices, predict_scores, train
+    from tinyslm.verify import verify
+
+    say = log or _quiet
+    cfg = config if config is not None else TrainConfig()
+    start = time.perf_counter()
+    check_output_dir(out, force)
+
+    dataset = load_dataset(data, seed=cfg.seed)
+    spec = cfg.features
+    say(
+        f"dataset {dataset.source}: {len(dataset.labels)} intents, train {len(dataset.train)}, "
+        f"val {len(dataset.val)}, test {len(dataset.test)}, out-of-scope "
+        f"{len(dataset.oos_train)}/{len(dataset.oos_val)}/{len(dataset.oos_test)}"
+    )
+    trained = train(
+        cfg,
+        dataset.labels,
+        [e.text for e in dataset.train],
+        [e.label for e in dataset.train],
+        [e.text for e in dataset.val],
+        [e.label for e in dataset.val],
+        log=say,
+    )
+
+    say("converting to full-integer INT8 ...")
+    train_ids = encode([e.text for e in dataset.train], spec)
+    quantized = quantize(trained.model, train_ids)
+
+    # Held-out figures come from test; a dataset too small to have one uses val,
+    # and the threshold is tuned on val (train when val is empty).
+    eval_split = "test" if dataset.test else ("val" if dataset.val else "train")
+    evals = {"test": dataset.test, "val": dataset.val, "train": dataset.train}[eval_split]
+    oos_eval = {"test": dataset.oos_test, "val": dataset.oos_val, "train": dataset.oos_train}
+    calib_split = "val" if dataset.val else "train"
+    calib = dataset.val if dataset.val else dataset.train
+    oos_calib = dataset.oos_val if dataset.val else dataset.oos_train
+
+    say("verifying on TFLM (arena probe, accuracy, threshold) ...")
+    verify_start = time.perf_counter()
+    eval_ids = encode([e.text for e in evals], spec)
+    result = verify(
+        quantized.model_bytes,
+        float_scores=predict_scores(trained.model, eval_ids),
+        eval_ids=eval_ids,
+        eval_true=label_indices(dataset.labels, [e.label for e in evals]),
+        oos_eval_ids=encode(oos_eval[eval_split], spec),
+        calib_ids=encode([e.text for e in calib], spec),
+        calib_true=label_indices(dataset.labels, [e.label for e in calib]),
+        oos_calib_ids=encode(oos_calib, spec),
+        labels=dataset.labels,
+        eval_split=eval_split,
+    )
+    verify_seconds = time.perf_counter() - verify_start
+
+    metrics = result.to_metrics()
+    metrics["threshold_calibrated_on"] = calib_split
+    metrics["dataset"] = dataset.source
+    metrics["n_train"] = len(dataset.train)
+    if trained.history:
+        metrics["final_train_loss"] = round(trained.history[-1].get("loss", float("nan")), 5)
+    manifest = Manifest(
+        tinyslm_version=__version__,
+        model_sha256=sha256_hex(quantized.model_bytes),
+        model_bytes=len(quantized.model_bytes),
+        features=spec,
+        labels=tuple(dataset.labels),
+        threshold=result.threshold.threshold,
+        threshold_q=result.threshold.threshold_q,
+        output_quant=quantized.output_quant,
+        input_quant=quantized.input_quant,
+        arena_bytes=result.arena_bytes,
+        ops=result.ops,
+        seed=cfg.seed,
+        train_config=cfg.to_dict(),
+        metrics=metrics,
+    )
+    # Re-check the folder: it may have appeared while we were training.
+    check_output_dir(out, force)
+    with tempfile.TemporaryDirectory() as scratch:
+        manifest_bytes = manifest.write(Path(scratch)).read_bytes()
+    try:
+        write_atomically(out, {MODEL_NAME: quantized.model_bytes, "manifest.json": manifest_bytes})
+    except OSError as exc:
+        raise TinySlmError(f"cannot write {out}: {exc}") from exc
+    return TrainRunResult(
+        out=out,
+        manifest=manifest,
+        train_seconds=trained.seconds,
+        convert_seconds=quantized.seconds,
+        verify_seconds=verify_seconds,
+        total_seconds=time.perf_counter() - start,
+        warnings=dataset.warnings,
+    )
+
+
+def format_train_table(result: TrainRunResult) -> str:
+    """The short summary ``tinyslm train`` prints."""
+    m = result.manifest
+    mt = m.metrics
+    oos = mt.get("oos_recall")
+    rows = [
+        ("output", str(result.out)),
+        ("intents", str(len(m.labels))),
+        (f"float accuracy ({mt['eval_split']})", f"{mt['float_accuracy'] * 100:.2f}%"),
+        (f"int8 accuracy ({mt['eval_split']}, TFLM)", f"{mt['int8_accuracy'] * 100:.2f}%"),
+        ("float/int8 agreement", f"{mt['agreement'] * 100:.2f}%"),
+        ("int8 accuracy at threshold", f"{mt['int8_accuracy_at_threshold'] * 100:.2f}%"),
+        (
+            "out-of-scope recall",
+            "n/a (no out-of-scope phrases)" if oos is None else f"{oos * 100:.2f}%",
+        ),
+        ("threshold", f"{m.threshold:.3f} (q={m.threshold_q})"),
+        ("model bytes", f"{m.model_bytes} ({m.model_bytes / 1024:.1f} KiB)"),
+        ("arena bytes", f"{m.arena_bytes} ({m.arena_bytes / 1024:.1f} KiB)"),
+        ("ops", ", ".join(m.ops)),
+        (
+            "wall time",
+            f"{result.total_seconds:.1f} s (train {result.train_seconds:.1f} s, convert "
+            f"{result.convert_seconds:.1f} s, verify {result.verify_seconds:.1f} s)",
+        ),
+    ]
+    width = max(len(k) for k, _ in rows)
+    return "\n".join(f"{k.ljust(width)}  {v}" for k, v in rows)
+
+
+# --- generate (helper D) ---------------------------------------------------
+
+
+@dataclass(frozen=True)
+class GenerateRunResult:
+    """What ``tinyslm generate`` wrote.
+
+    Attributes:
+        out: the project folder.
+        board: board id.
+        files: project-relative paths of the generated files (``lib/tflm`` not listed).
+        model_sha256: the model built into the firmware.
+        model_bytes: size of the model array (flash).
+        arena_size: TINYSLM_ARENA_SIZE (RAM).
+        tflm_tree: the TFLM tree copied into ``lib/tflm``, if any.
+        notes: one-line remarks for the user (e.g. a TFLM tree still missing).
+    """
+
+    out: Path
+    board: str
+    files: tuple[str, ...]
+    model_sha256: str
+    model_bytes: int
+    arena_size: int
+    tflm_tree: Path | None = None
+    notes: tuple[str, ...] = ()
+
+
+def default_generate_dir(board: str) -> Path:
+    """``firmware/<board>/`` relative to the current directory."""
+    return Path("firmware") / board
+
+
+def run_generate(
+    board: str,
+    out: Path | None = None,
+    *,
+    model_dir: Path | None = None,
+    force: bool = False,
+    tflm_dir: Path | None = None,
+    log: Log | None = None,
+) -> GenerateRunResult:
+    """Emit the PlatformIO project for ``board`` from a trained model.
+
+    Args:
+        board: board id (``tinyslm boards`` lists them).
+        out: project folder; ``None`` is ``firmware/<board>/`` under the cwd.
+        model_dir: a ``tinyslm train`` output folder; ``None`` trains on the demo
+            set first (in a temporary folder).
+        force: replace an existing non-empty ``out``.
+        tflm_dir: a TFLM source tree for boards that build TFLM from ``lib/tflm``.
+        log: progress lines; ``None`` is silent.
+
+    Raises:
+        BoardError: unknown board, or ``tflm_dir`` for a board that does not use it.
+        OutputExistsError: ``out`` exists and is not empty and ``force`` is off.
+        ModelError: the model folder is missing, corrupt or uses an op TFLM lacks.
+        BudgetError: the model or arena does not fit the board; nothing is written.
+        ToolchainError: ``tflm_dir`` is not a usable TFLM tree.
+    """
+    from tinyslm.boards import load_board
+    from tinyslm.emit import render_project, write_tree
+    from tinyslm.emit.writer import check_target
+    from tinyslm.errors import BoardError
+    from tinyslm.manifest import load_model_dir
+
+    say = log or _quiet
+    spec = load_board(board)
+    target = out if out is not None else default_generate_dir(spec.id)
+    check_target(target, force)  # fail before a slow training run
+
+    tree: Path | None = None
+    notes: list[str] = []
+    if spec.tflm.source == "lib_tree":
+        from tinyslm import tflm
+
+        tree = tflm.resolve_tree(tflm_dir)
+        if tree is None:
+            notes.append(f"lib/tflm not included: {tflm.missing_tree_hint()}")
+    elif tflm_dir is not None:
+        raise BoardError(
+            f"--tflm-dir does not apply to board {spec.id}: its TFLM comes from the "
+            f"ESP-IDF component {spec.tflm.component}"
+        )
+
+    if model_dir is None:
+        say("no --model given: training on the demo set first ...")
+        with tempfile.TemporaryDirectory(prefix="tinyslm-generate-") as scratch:
+            run_train(None, Path(scratch) / "model", log=say)
+            manifest, model = load_model_dir(Path(scratch) / "model")
+    else:
+        manifest, model = load_model_dir(model_dir)
+
+    plan = render_project(spec, manifest, model)
+    say(f"writing {len(plan.files)} files to {target} ...")
+
+    def add_tree(tmp: Path) -> None:
+        if tree is not None:
+            from tinyslm import tflm
+
+            tflm.install_tree(tree, tmp / "lib" / "tflm")
+
+    try:
+        written = write_tree(plan.as_mapping(), target, force=force, extra=add_tree)
+    except OSError as exc:
+        raise TinySlmError(f"cannot write {target}: {exc}") from exc
+    return GenerateRunResult(
+        out=written,
+        board=spec.id,
+        files=plan.paths,
+        model_sha256=manifest.model_sha256,
+        model_bytes=plan.model_bytes,
+        arena_size=plan.arena_size,
+        tflm_tree=tree,
+        notes=tuple(notes),
+    )

@@ -1,0 +1,128 @@
+"""Full-integer INT8 post-training quantization of the trained Keras model.
+
+The ids input stays int32 (bucket ids are indices, not quantizable values); every
+other tensor is int8 and the scores come out as int8. Calibration uses a fixed,
+seed-independent subset of the training ids, so the same weights always give
+the same ``model.tflite`` bytes.
+"""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
+
+import contextlib
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from tinyslm.errors import ModelError
+from tinyslm.manifest import QuantParams
+from tinyslm.train import rebuild_for_batch
+
+# Enough phrases to see the activation ranges; more only slows conversion down.
+REPRESENTATIVE_MAX = 500
+
+
+@dataclass(frozen=True)
+class QuantizedModel:
+    """The INT8 flatbuffer and the quantization of its input and output.
+
+    Attributes:
+        model_bytes: the ``.tflite`` flatbuffer.
+        input_quant: ids tensor quantization (int32: scale 0, zero point 0).
+        output_quant: int8 scores quantization (softmax: 1/256, -128).
+        seconds: wall time of the conversion.
+    """
+
+    model_bytes: bytes
+    input_quant: QuantParams
+    output_quant: QuantParams
+    seconds: float
+
+
+def representative_ids(ids: np.ndarray, limit: int = REPRESENTATIVE_MAX) -> np.ndarray:
+    """An evenly spaced, deterministic subset of at most ``limit`` rows of ``ids``."""
+    if len(ids) <= limit:
+        return ids
+    picks = np.linspace(0, len(ids) - 1, limit).round().astype(np.int64)
+    return ids[picks]
+
+
+def quantize(model: Any, calibration_ids: np.ndarray) -> QuantizedModel:
+    """Convert ``model`` to a full-integer INT8 ``.tflite`` (int32 ids in, int8 out).
+
+    Args:
+        model: the trained Keras model from :func:`tinyslm.train.train`.
+        calibration_ids: ``(n, L)`` int32 ids (training phrases) for calibration.
+
+    Raises:
+        ModelError: no calibration data, or the converted model does not have
+            the expected int32 input and int8 output.
+    """
+    import tensorflow as tf
+
+    if len(calibration_ids) == 0:
+        raise ModelError("quantization needs at least one calibration phrase")
+    sample = representative_ids(np.asarray(calibration_ids, dtype=np.int32))
+
+    def representative() -> Iterator[list[np.ndarray]]:
+        for row in sample:
+            yield [row[None, :]]
+
+    start = time.perf_counter()
+    wrapper = rebuild_for_batch(model, 1)
+    converter = tf.lite.TFLiteConverter.from_keras_model(wrapper)
+    converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    converter.representative_dataset = representative
+    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+    converter.inference_output_type = tf.int8
+    with _silenced_fds():
+        flat = bytes(converter.convert())
+    seconds = time.perf_counter() - start
+
+    in_q, out_q = _io_quant(flat)
+    return QuantizedModel(flat, in_q, out_q, seconds)
+
+
+@contextlib.contextmanager
+def _silenced_fds() -> Iterator[None]:
+    """Drop what the converter prints on fds 1 and 2 (SavedModel paths, MLIR notes).
+
+    The converter writes from C++ as well as Python, so redirecting
+    ``sys.stdout`` is not enough; errors still surface as exceptions.
+    """
+    sys.stdout.flush()
+    sys.stderr.flush()
+    saved = [os.dup(1), os.dup(2)]
+    try:
+        with open(os.devnull, "wb") as null:
+            os.dup2(null.fileno(), 1)
+            os.dup2(null.fileno(), 2)
+            yield
+    finally:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os.dup2(saved[0], 1)
+        os.dup2(saved[1], 2)
+        for fd in saved:
+            os.close(fd)
+
+
+def _io_quant(model_bytes: bytes) -> tuple[QuantParams, QuantParams]:
+    """Check the input is int32 and the output int8; return their quantization."""
+    from tinyslm.verify import io_details
+
+    details = io_details(model_bytes)
+    if details.input_type != "INT32" or details.output_type != "INT8":
+        raise ModelError(
+            f"converted model has {details.input_type} input / {details.output_type} output,"
+            " expected INT32 / INT8"
+        )
+    return details.input_quant, details.output_quant

@@ -1,0 +1,371 @@
+"""TFLM source trees: ``tinyslm tflm fetch``, validation, and copying into a project.
+
+A *TFLM tree* is the output of tflite-micro's own
+``tensorflow/lite/micro/tools/project_generation/create_tflm_tree.py``: the
+library's sources and headers plus ``third_party/`` (flatbuffers, gemmlowp,
+ruy, kissfft and, for Cortex-M, CMSIS and CMSIS-NN). Two kinds matter here:
+
+* ``cortex-m``: ``TARGET=cortex_m_generic TARGET_ARCH=cortex-m7+fp
+  OPTIMIZED_KERNEL_DIR=cmsis_nn``, what the STM32H7 board builds from
+  ``lib/tflm``. ``fetch`` makes this one.
+* ``reference``: the default (host) target with reference kernels, the only
+  kind that compiles for x86; ``tinyslm emulate --native`` needs it.
+
+``fetch`` downloads the pinned tflite-micro commit from GitHub and runs the
+generator (which itself downloads the third-party libraries with curl/wget/git);
+nothing is downloaded anywhere else, and never at test time.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tarfile
+import tempfile
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from pathlib import Path
+
+from tinyslm.errors import ToolchainError
+
+TFLM_REPOSITORY = "tensorflow/tflite-micro"
+TFLM_COMMIT = "90b983c2b3f1480642e040bbd2ddb37b998f3424"
+ARCHIVE_URL = f"https://github.com/{TFLM_REPOSITORY}/archive/{TFLM_COMMIT}.tar.gz"
+DOWNLOAD_TIMEOUT_S = 30.0
+
+# What the STM32H7 board is built with (boards/stm32h7.yaml, tflm:).
+CORTEX_M_TARGET = "cortex_m_generic"
+CORTEX_M_ARCH = "cortex-m7+fp"
+CORTEX_M_KERNELS = "cmsis_nn"
+CORTEX_M_DEVICE = "ARMCM7"
+# create_tflm_tree.py makefile options per tree kind: "cortex-m7" is what the
+# STM32H7 board builds; "host" (TFLM's default target, reference kernels) is the
+# kind that compiles for x86, for `tinyslm emulate --native`.
+TARGETS: dict[str, tuple[str, ...]] = {
+    "cortex-m7": (
+        f"TARGET={CORTEX_M_TARGET}",
+        f"TARGET_ARCH={CORTEX_M_ARCH}",
+        f"OPTIMIZED_KERNEL_DIR={CORTEX_M_KERNELS}",
+        # Use the arm-none-eabi-gcc on PATH: the default makes TFLM's makefile
+        # download its own GCC, which project generation never runs.
+        "TARGET_TOOLCHAIN_ROOT=/usr/bin/",
+    ),
+    "host": (),
+}
+DEFAULT_TARGET = "cortex-m7"
+
+# Files every usable tree has; validate_tree names the first one missing.
+REQUIRED_FILES = (
+    "tensorflow/lite/micro/micro_interpreter.h",
+    "tensorflow/lite/micro/micro_interpreter.cc",
+    "tensorflow/lite/micro/micro_mutable_op_resolver.h",
+    "tensorflow/lite/schema/schema_generated.h",
+    "third_party/flatbuffers/include/flatbuffers/flatbuffers.h",
+)
+# Marks a cortex_m_generic tree (and so one that does not compile for the host).
+CORTEX_M_MARKER = "tensorflow/lite/micro/cortex_m_generic/debug_log.cc"
+# Written by fetch: where the tree came from (no timestamps, no absolute paths).
+TREE_INFO = "tinyslm-tflm.json"
+LIBRARY_JSON = "library.json"
+
+# Include folders a TFLM build needs, relative to the tree root, when present.
+INCLUDE_DIRS = (
+    ".",
+    "third_party/flatbuffers/include",
+    "third_party/gemmlowp",
+    "third_party/ruy",
+    "third_party/kissfft",
+    "third_party/cmsis",
+    "third_party/cmsis/CMSIS/Core/Include",
+    f"third_party/cmsis/Cortex_DFP/Device/{CORTEX_M_DEVICE}/Include",
+    "third_party/cmsis_nn",
+    "third_party/cmsis_nn/Include",
+)
+
+# Programs TFLM's makefile and download scripts call during project generation.
+GENERATOR_TOOLS = ("make", "bash", "curl", "wget", "unzip", "git", "md5sum")
+
+
+def default_cache_dir(target: str = DEFAULT_TARGET) -> Path:
+    """``~/.cache/tinyslm/tflm/<commit>-<target>`` (honours $XDG_CACHE_HOME)."""
+    _check_target(target)
+    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    return base / "tinyslm" / "tflm" / f"{TFLM_COMMIT}-{target}"
+
+
+def _check_target(target: str) -> None:
+    if target not in TARGETS:
+        raise ToolchainError(
+            f"unknown TFLM tree target {target!r} (choose from {', '.join(sorted(TARGETS))})"
+        )
+
+
+def missing_tree_hint(target: str = DEFAULT_TARGET) -> str:
+    """One line telling the user how to get a TFLM tree of kind ``target``."""
+    kind = "Cortex-M7 (CMSIS-NN)" if target == "cortex-m7" else "host (reference-kernel)"
+    fetch_cmd = "tinyslm tflm fetch" + ("" if target == DEFAULT_TARGET else f" --target {target}")
+    return (
+        f"no {kind} TFLM source tree: run '{fetch_cmd}' on a networked machine, "
+        "or pass --tflm-dir PATH (a tree made by tflite-micro's create_tflm_tree.py)"
+    )
+
+
+def validate_tree(path: Path) -> None:
+    """Check that ``path`` is a TFLM tree made by create_tflm_tree.py.
+
+    Raises:
+        ToolchainError: the folder is missing or lacks a required file (named).
+    """
+    if not path.is_dir():
+        raise ToolchainError(f"TFLM tree {path} does not exist or is not a folder")
+    for rel in REQUIRED_FILES:
+        if not (path / rel).is_file():
+            raise ToolchainError(
+                f"{path} is not a TFLM tree: {rel} is missing "
+                "(expected the output of create_tflm_tree.py)"
+            )
+
+
+def is_cortex_m_tree(path: Path) -> bool:
+    """True for a cortex_m_generic tree (its sources do not compile for the host)."""
+    return (path / CORTEX_M_MARKER).is_file() or (path / "third_party" / "cmsis_nn").is_dir()
+
+
+def resolve_tree(tflm_dir: Path | None, target: str = DEFAULT_TARGET) -> Path | None:
+    """The TFLM tree to use: ``tflm_dir`` (validated), else the fetch cache, else None.
+
+    Raises:
+        ToolchainError: ``tflm_dir`` was given and is not a usable tree.
+    """
+    if tflm_dir is not None:
+        tree = Path(tflm_dir).expanduser().resolve()
+        validate_tree(tree)
+        return tree
+    cached = default_cache_dir(target)
+    try:
+        validate_tree(cached)
+    except ToolchainError:
+        return None
+    return cached
+
+
+def _library_json(tree: Path) -> dict[str, object]:
+    includes = [d for d in INCLUDE_DIRS if (tree / d).is_dir()]
+    flags = [f"-I{d}" for d in includes]
+    flags += ["-DTF_LITE_STATIC_MEMORY"]
+    if is_cortex_m_tree(tree):
+        flags += [
+            # TFLM's cortex_m_generic micro_time.cc reads the DWT cycle counter
+            # through a CMSIS device header; with PROJECT_GENERATION it compiles to
+            # stubs instead, so the framework's CMSIS Core and the tree's CMSIS 6
+            # never meet in one file. tinyslm times inferences itself (main.cc).
+            "-DPROJECT_GENERATION",
+            # What TFLM's makefile defines for OPTIMIZED_KERNEL_DIR=cmsis_nn: kernels and
+            # headers (conv.h) switch on CMSIS_NN, so every file must agree on it.
+            "-DCMSIS_NN",
+            "-DKERNELS_OPTIMIZED_FOR_SPEED",
+            # TFLM's CMSIS-NN build defaults (ext_libs/cmsis_nn.inc): int8 kernels only.
+            "-DARM_NN_ENABLE_F16=0",
+            "-DARM_NN_ENABLE_F32=0",
+        ]
+    return {
+        "name": "tflm",
+        "version": "0.0.0+" + TFLM_COMMIT[:12],
+        "description": (f"TensorFlow Lite Micro {TFLM_COMMIT} as generated by create_tflm_tree.py"),
+        "license": "Apache-2.0",
+        "frameworks": "*",
+        "platforms": "*",
+        "build": {
+            "srcDir": ".",
+            "includeDir": ".",
+            # The sources of this tree are exactly what TFLM's makefile builds;
+            # only tinyslm's own metadata is left out.
+            "srcFilter": ["+<*>", f"-<{TREE_INFO}>", "-<.git/>"],
+            "flags": flags,
+            "libArchive": True,
+        },
+    }
+
+
+def install_tree(tree: Path, dest_lib_dir: Path) -> None:
+    """Copy the TFLM tree into a project's ``lib/tflm`` with a PlatformIO ``library.json``.
+
+    ``dest_lib_dir`` must not exist yet (the caller writes projects atomically).
+
+    Raises:
+        ToolchainError: ``tree`` is not a usable TFLM tree, or ``dest_lib_dir`` exists.
+    """
+    validate_tree(tree)
+    if dest_lib_dir.exists():
+        raise ToolchainError(f"{dest_lib_dir} already exists; not overwriting it")
+    shutil.copytree(tree, dest_lib_dir, ignore=shutil.ignore_patterns(".git", LIBRARY_JSON))
+    doc = _library_json(tree)
+    (dest_lib_dir / LIBRARY_JSON).write_text(json.dumps(doc, indent=2) + "\n")
+
+
+def complete_cortex_m_tree(src_root: Path, tree: Path, device: str = CORTEX_M_DEVICE) -> None:
+    """Add the CMSIS headers create_tflm_tree.py leaves out of a cortex_m_generic tree.
+
+    The generator copies ``CMSIS/Core/Include/*.h`` but not the ``m-profile/``
+    folder those headers include, nor the device header (``ARMCM7.h``) that
+    ``cortex_m_generic/micro_time.cc`` includes; both come from the tflite-micro
+    checkout's ``downloads/cmsis`` (``src_root``).
+
+    Raises:
+        ToolchainError: the headers are not in the checkout's downloads.
+    """
+    cmsis = src_root / "tensorflow/lite/micro/tools/make/downloads/cmsis"
+    pairs = [
+        (cmsis / "CMSIS/Core/Include/m-profile", "third_party/cmsis/CMSIS/Core/Include/m-profile"),
+        (
+            cmsis / f"Cortex_DFP/Device/{device}/Include",
+            f"third_party/cmsis/Cortex_DFP/Device/{device}/Include",
+        ),
+    ]
+    for src, rel in pairs:
+        headers = sorted(src.glob("*.h")) if src.is_dir() else []
+        if not headers:
+            raise ToolchainError(f"CMSIS headers missing from the tflite-micro checkout: {src}")
+        dest = tree / rel
+        dest.mkdir(parents=True, exist_ok=True)
+        for header in headers:
+            shutil.copy2(header, dest / header.name)
+
+
+def _download(url: str, dest: Path, timeout: float) -> None:
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as resp, dest.open("wb") as out:
+            shutil.copyfileobj(resp, out)
+    except (urllib.error.URLError, OSError, TimeoutError) as exc:
+        raise ToolchainError(
+            f"cannot reach github.com to download tflite-micro {TFLM_COMMIT}; "
+            "run on a networked machine or pass --tflm-dir PATH"
+        ) from exc
+
+
+def _extract(archive: Path, dest: Path) -> Path:
+    try:
+        with tarfile.open(archive) as tar:
+            if hasattr(tarfile, "data_filter"):
+                tar.extractall(dest, filter="data")
+            else:  # pragma: no cover - Python without extraction filters
+                tar.extractall(dest)
+    except (tarfile.TarError, OSError) as exc:
+        raise ToolchainError(f"the tflite-micro archive is damaged: {exc}") from exc
+    roots = [p for p in dest.iterdir() if p.is_dir()]
+    if len(roots) != 1:
+        raise ToolchainError("the tflite-micro archive does not hold one top folder")
+    return roots[0]
+
+
+def _check_generator_tools() -> None:
+    missing = [t for t in GENERATOR_TOOLS if shutil.which(t) is None]
+    if missing:
+        raise ToolchainError(
+            "tflite-micro's project generator needs these programs on PATH: " + ", ".join(missing)
+        )
+    probe = subprocess.run(
+        [sys.executable, "-c", "import numpy, PIL"], capture_output=True, check=False
+    )
+    if probe.returncode != 0:
+        # TFLM's makefile evaluates its examples, which run generate_cc_arrays.py.
+        raise ToolchainError(
+            "tflite-micro's project generator needs numpy and pillow in this Python "
+            "(pip install pillow)"
+        )
+
+
+def _run_generator(src_root: Path, out: Path, options: tuple[str, ...]) -> None:
+    # A git clone of pigweed that only TFLM's own tests use; an existing folder
+    # makes pigweed_download.sh skip it.
+    (src_root / "tensorflow/lite/micro/tools/make/downloads/pigweed").mkdir(
+        parents=True, exist_ok=True
+    )
+    env = dict(os.environ)
+    # The makefile calls `python3`: make it this interpreter.
+    env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
+    argv = [
+        sys.executable,
+        "tensorflow/lite/micro/tools/project_generation/create_tflm_tree.py",
+        f"--makefile_options={' '.join(options)}",
+        str(out),
+    ]
+    proc = subprocess.run(
+        argv, cwd=src_root, env=env, capture_output=True, text=True, errors="replace", check=False
+    )
+    if proc.returncode != 0:
+        lines = [ln.strip() for ln in (proc.stderr + proc.stdout).splitlines() if ln.strip()]
+        tail = " | ".join(lines[-3:]) or f"exit code {proc.returncode}"
+        if any(w in tail.lower() for w in ("could not resolve", "unable to access", "curl")):
+            raise ToolchainError(
+                "tflite-micro's generator could not download its third-party libraries "
+                f"from github.com: {tail}"
+            )
+        raise ToolchainError(f"create_tflm_tree.py failed: {tail}")
+
+
+def fetch(
+    cache_dir: Path | None = None,
+    *,
+    target: str = DEFAULT_TARGET,
+    force: bool = False,
+    log: Callable[[str], None] | None = None,
+) -> Path:
+    """Download tflite-micro at ``TFLM_COMMIT`` and build a TFLM tree with its generator.
+
+    Args:
+        cache_dir: where the tree goes (default :func:`default_cache_dir`).
+        target: ``cortex-m7`` (CMSIS-NN, for the STM32H7 board) or ``host``
+            (reference kernels, for ``tinyslm emulate --native``).
+        force: rebuild even when a valid tree is already there.
+        log: progress lines (one per step).
+
+    Returns:
+        The tree's folder. It appears only when complete (built in a temporary
+        folder next to it, then renamed).
+
+    Raises:
+        ToolchainError: no network, a missing tool, or the generator failed.
+    """
+    _check_target(target)
+    say = log or (lambda _msg: None)
+    dest = Path(cache_dir).expanduser() if cache_dir is not None else default_cache_dir(target)
+    if not force:
+        try:
+            validate_tree(dest)
+        except ToolchainError:
+            pass
+        else:
+            say(f"TFLM tree already at {dest}")
+            return dest
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix=".tinyslm-tflm-", dir=dest.parent) as tmp_name:
+        tmp = Path(tmp_name)
+        archive = tmp / "tflite-micro.tar.gz"
+        say(f"downloading {ARCHIVE_URL}")
+        _download(ARCHIVE_URL, archive, DOWNLOAD_TIMEOUT_S)
+        _check_generator_tools()
+        say("extracting")
+        src_root = _extract(archive, tmp / "src")
+        out = tmp / "tree"
+        say("running create_tflm_tree.py (it downloads its third-party libraries)")
+        _run_generator(src_root, out, TARGETS[target])
+        if is_cortex_m_tree(out):
+            complete_cortex_m_tree(src_root, out)
+        info = {
+            "repository": TFLM_REPOSITORY,
+            "commit": TFLM_COMMIT,
+            "target": target,
+            "makefile_options": list(TARGETS[target]),
+        }
+        (out / TREE_INFO).write_text(json.dumps(info, indent=2, sort_keys=True) + "\n")
+        validate_tree(out)
+        if dest.exists():
+            shutil.rmtree(dest)
+        os.replace(out, dest)
+    say(f"TFLM tree ready at {dest}")
+    return dest

@@ -1,0 +1,314 @@
+"""Build and fit the Keras intent classifier (seeded, deterministic).
+
+The model is deliberately made of ops that TFLM runs with INT8 tensors:
+
+``ids (L,) int32 -> GATHER (B x D table) -> MEAN over L -> L2_NORMALIZATION
+-> FULLY_CONNECTED + ReLU -> FULLY_CONNECTED -> SOFTMAX``
+
+Row 0 of the table is the padding row and is pinned to zero (initialised to zero
+and re-zeroed by a constraint after every optimizer step). The mean therefore
+averages real features plus zeros, and the L2 normalisation that follows removes
+the ``1 / L`` factor, so no mask op is needed on the device: the result equals
+the normalised sum of the phrase's feature embeddings.
+
+The embedding is a plain ``tf.gather`` layer rather than ``keras.layers.Embedding``
+because Keras 3's embedding does not convert to a plain TFLite GATHER.
+"""
+
+from __future__ import annotations
+
+import os
+
+# Must be set before TensorFlow is imported: quiet logs and keep oneDNN's
+# reordered float reductions out, so one seed gives one set of weights.
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+
+from tinyslm.errors import DatasetError
+from tinyslm.features import FeatureSpec, encode
+
+Log = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Hyper-parameters of one training run.
+
+    Attributes:
+        features: tokenizer spec (buckets B = embedding rows, seq_len L).
+        dim: embedding width D.
+        hidden: width of the ReLU layer.
+        epochs: passes over the training set.
+        batch_size: examples per optimizer step.
+        learning_rate: Adam learning rate.
+        seed: seeds Python, NumPy and TensorFlow (same seed, same weights).
+        label_smoothing: cross-entropy label smoothing in [0, 1).
+        dropout: dropout rate on the normalised phrase vector.
+    """
+
+    features: FeatureSpec = field(default_factory=FeatureSpec)
+    dim: int = 32
+    hidden: int = 64
+    epochs: int = 30
+    batch_size: int = 32
+    learning_rate: float = 0.01
+    seed: int = 0
+    label_smoothing: float = 0.1
+    dropout: float = 0.1
+
+    def __post_init__(self) -> None:
+        checks = {
+            "dim": self.dim >= 1,
+            "hidden": self.hidden >= 1,
+            "epochs": self.epochs >= 1,
+            "batch_size": self.batch_size >= 1,
+            "learning_rate": self.learning_rate > 0,
+            "label_smoothing": 0 <= self.label_smoothing < 1,
+            "dropout": 0 <= self.dropout < 1,
+        }
+        bad = [name for name, ok in checks.items() if not ok]
+        if bad:
+            raise ValueError(f"invalid training setting(s): {', '.join(bad)}")
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["features"] = self.features.to_dict()
+        return d
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    """A fitted float model and what it took.
+
+    Attributes:
+        model: the Keras model (``(None, L)`` int32 ids -> softmax scores).
+        labels: intent names in output order.
+        history: per-epoch ``{"loss", "accuracy", "val_accuracy"}`` figures.
+        seconds: wall time of ``fit``.
+    """
+
+    model: Any
+    labels: tuple[str, ...]
+    history: tuple[dict[str, float], ...]
+    seconds: float
+
+
+def _tf() -> Any:
+    import tensorflow as tf
+
+    return tf
+
+
+def configure_tensorflow(threads: int = 2) -> None:
+    """Deterministic ops and a small thread pool (the target machines are tiny too).
+
+    Thread counts can only be set before TensorFlow starts its runtime; later
+    calls leave them as they are.
+    """
+    tf = _tf()
+    tf.config.experimental.enable_op_determinism()
+    try:
+        tf.config.threading.set_intra_op_parallelism_threads(threads)
+        tf.config.threading.set_inter_op_parallelism_threads(1)
+    except RuntimeError:
+        pass  # runtime already initialised: keep its pools
+
+
+def build_model(config: TrainConfig, num_labels: int) -> Any:
+    """The Keras model for ``config`` with ``num_labels`` outputs (untrained).
+
+    The graph is built from ``ids_input`` so that :func:`rebuild_for_batch` can
+    re-apply the same layers to a fixed batch-1 input for conversion.
+    """
+    import keras
+
+    tf = _tf()
+
+    class PadRowZero(keras.constraints.Constraint):  # type: ignore[misc]
+        """Keep row 0 (the padding id) exactly zero after each update."""
+
+        def __call__(self, w: Any) -> Any:
+            mask = tf.concat(
+                [tf.zeros((1, 1), w.dtype), tf.ones((tf.shape(w)[0] - 1, 1), w.dtype)], 0
+            )
+            return w * mask
+
+    class HashedEmbedding(keras.layers.Layer):  # type: ignore[misc]
+        """``tf.gather`` over a B x D table; converts to a single GATHER op."""
+
+        def __init__(self, buckets: int, dim: int, **kwargs: Any) -> None:
+            super().__init__(**kwargs)
+            self.buckets, self.dim = buckets, dim
+
+        def build(self, input_shape: Any) -> None:
+            init = keras.initializers.RandomUniform(-0.5, 0.5, seed=config.seed)
+
+            def zero_pad_init(shape: Any, dtype: Any = None) -> Any:
+                w = init(shape, dtype)
+                return tf.concat([tf.zeros((1, shape[1]), w.dtype), w[1:]], 0)
+
+            self.table = self.add_weight(
+                name="table",
+                shape=(self.buckets, self.dim),
+                initializer=zero_pad_init,
+                constraint=PadRowZero(),
+            )
+
+        def call(self, ids: Any) -> Any:
+            return tf.gather(self.table, ids)
+
+    ids = keras.Input(shape=(config.features.seq_len,), dtype="int32", name="ids")
+    layers = [
+        HashedEmbedding(config.features.buckets, config.dim, name="embed"),
+        keras.layers.Lambda(lambda x: tf.reduce_mean(x, axis=1), name="mean"),
+        keras.layers.Lambda(lambda x: tf.math.l2_normalize(x, axis=-1), name="l2norm"),
+        keras.layers.Dropout(config.dropout, seed=config.seed, name="dropout"),
+        keras.layers.Dense(
+            config.hidden,
+            activation="relu",
+            name="hidden",
+            kernel_initializer=keras.initializers.GlorotUniform(seed=config.seed + 1),
+        ),
+        keras.layers.Dense(
+            num_labels,
+            name="logits",
+            kernel_initializer=keras.initializers.GlorotUniform(seed=config.seed + 2),
+        ),
+        keras.layers.Softmax(name="scores"),
+    ]
+    x = ids
+    for layer in layers:
+        x = layer(x)
+    return keras.Model(ids, x, name="tinyslm")
+
+
+def rebuild_for_batch(model: Any, batch_size: int = 1) -> Any:
+    """The same layers (shared weights) on a fixed ``(batch_size, L)`` input.
+
+    The converter needs static shapes to emit a plain GATHER / MEAN / FC graph.
+    Dropout is inactive at inference, so it converts to nothing.
+    """
+    import keras
+
+    seq_len = model.inputs[0].shape[1]
+    ids = keras.Input(shape=(seq_len,), batch_size=batch_size, dtype="int32", name="ids")
+    x = ids
+    for layer in model.layers[1:]:
+        x = layer(x)
+    return keras.Model(ids, x, name="tinyslm_b1")
+
+
+class _EpochLog:
+    """Print one line per epoch through ``log`` (``None`` prints nothing)."""
+
+    def __init__(self, epochs: int, log: Log | None) -> None:
+        self.epochs, self.log = epochs, log
+        self.rows: list[dict[str, float]] = []
+        self.start = time.perf_counter()
+
+    def keras_callback(self) -> Any:
+        import keras
+
+        outer = self
+
+        class _Callback(keras.callbacks.Callback):  # type: ignore[misc]
+            def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
+                logs = logs or {}
+                row = {k: float(v) for k, v in logs.items()}
+                outer.rows.append(row)
+                if outer.log is not None:
+                    val = row.get("val_accuracy")
+                    val_txt = f"  val_acc {val:.3f}" if val is not None else ""
+                    outer.log(
+                        f"epoch {epoch + 1:>3}/{outer.epochs}  loss {row.get('loss', 0.0):.4f}"
+                        f"  acc {row.get('accuracy', 0.0):.3f}{val_txt}"
+                        f"  {time.perf_counter() - outer.start:5.1f}s"
+                    )
+
+        return _Callback()
+
+
+def label_indices(labels: Sequence[str], names: Sequence[str]) -> np.ndarray:
+    """Map label names to output indices (``labels`` order)."""
+    index = {name: i for i, name in enumerate(labels)}
+    try:
+        return np.asarray([index[n] for n in names], dtype=np.int32)
+    except KeyError as exc:
+        raise DatasetError(f"label {exc.args[0]!r} is not one of the training labels") from exc
+
+
+def train(
+    config: TrainConfig,
+    labels: Sequence[str],
+    train_texts: Sequence[str],
+    train_labels: Sequence[str],
+    val_texts: Sequence[str] = (),
+    val_labels: Sequence[str] = (),
+    log: Log | None = None,
+) -> TrainResult:
+    """Fit the model on labelled texts (tokenised with ``tinyslm.features.encode``).
+
+    Args:
+        config: hyper-parameters; ``config.seed`` makes the run repeatable.
+        labels: intent names; their order is the model's output order.
+        train_texts, train_labels: training phrases and their intents.
+        val_texts, val_labels: optional validation phrases (shown per epoch only;
+            they do not steer training).
+        log: called with one line per epoch; ``None`` is silent.
+
+    Raises:
+        DatasetError: no training phrases, fewer than two labels, or a label
+            outside ``labels``.
+    """
+    if len(train_texts) == 0:
+        raise DatasetError("no training phrases")
+    if len(labels) < 2:
+        raise DatasetError("at least two intents are needed to train a classifier")
+    import keras
+
+    configure_tensorflow()
+    keras.utils.set_random_seed(config.seed)
+    x = encode(train_texts, config.features)
+    y = keras.utils.to_categorical(label_indices(labels, train_labels), len(labels))
+    validation = None
+    if len(val_texts):
+        xv = encode(val_texts, config.features)
+        yv = keras.utils.to_categorical(label_indices(labels, val_labels), len(labels))
+        validation = (xv, yv)
+
+    model = build_model(config, len(labels))
+    model.compile(
+        optimizer=keras.optimizers.Adam(config.learning_rate),
+        loss=keras.losses.CategoricalCrossentropy(label_smoothing=config.label_smoothing),
+        metrics=["accuracy"],
+    )
+    epoch_log = _EpochLog(config.epochs, log)
+    start = time.perf_counter()
+    model.fit(
+        x,
+        y,
+        batch_size=config.batch_size,
+        epochs=config.epochs,
+        validation_data=validation,
+        shuffle=True,
+        verbose=0,
+        callbacks=[epoch_log.keras_callback()],
+    )
+    seconds = time.perf_counter() - start
+    return TrainResult(model, tuple(labels), tuple(epoch_log.rows), seconds)
+
+
+def predict_scores(model: Any, ids: np.ndarray, batch_size: int = 512) -> np.ndarray:
+    """Float softmax scores ``(n, labels)`` of the Keras model for int32 ids."""
+    # Direct calls rather than model.predict: no tf.data pipeline (and its log noise).
+    parts = [np.zeros((0, model.outputs[0].shape[-1]), dtype=np.float32)]
+    for i in range(0, len(ids), batch_size):
+        parts.append(np.asarray(model(ids[i : i + batch_size], training=False), np.float32))
+    return np.concatenate(parts)

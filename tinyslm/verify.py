@@ -1,0 +1,416 @@
+"""TFLM runtime checks: int8 scores, accuracy, agreement, arena probe, threshold.
+
+Everything integer here runs on ``tflite_micro.runtime.Interpreter`` (TFLM's own
+kernels), never on desktop TFLite, whose FULLY_CONNECTED can differ from TFLM by
+one LSB: the firmware runs TFLM, so TFLM is the reference.
+
+Public helpers other stages reuse:
+
+- :func:`tflm_scores`: int8 score vectors for many id rows (the emulator's
+  phrase-by-phrase reference).
+- :func:`model_ops`, :func:`io_details`: read the flatbuffer without TensorFlow.
+- :func:`min_arena_bytes`: the smallest arena that allocates and runs, probed in
+  subprocesses because a too-small arena can crash the TFLM Python runtime.
+- :func:`calibrate_threshold`, :func:`gate_metrics`: the confidence gate.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from tinyslm.decision import dequantize, threshold_to_q
+from tinyslm.errors import ModelError
+from tinyslm.manifest import QuantParams
+
+ARENA_ALIGN = 16
+# A generous arena for scoring when the caller has not measured one yet.
+DEFAULT_ARENA_MIN = 256 * 1024
+# Upper bound of the arena search; a phrase classifier needing more is a bug.
+ARENA_SEARCH_MAX = 64 * 1024 * 1024
+
+
+def _schema() -> Any:
+    from tflite_micro.tensorflow.lite.micro.python import schema_py_generated
+
+    return schema_py_generated
+
+
+def _enum_names(enum_cls: Any) -> dict[int, str]:
+    return {v: k for k, v in vars(enum_cls).items() if not k.startswith("_") and isinstance(v, int)}
+
+
+def _root(model_bytes: bytes) -> Any:
+    schema = _schema()
+    try:
+        model = schema.Model.GetRootAsModel(bytearray(model_bytes), 0)
+        if model.SubgraphsLength() < 1:
+            raise ModelError("model has no subgraph")
+        return model
+    except ModelError:
+        raise
+    except Exception as exc:  # flatbuffers raises assorted errors on garbage
+        raise ModelError(f"not a TFLite flatbuffer: {exc}") from exc
+
+
+def model_ops(model_bytes: bytes) -> tuple[str, ...]:
+    """Sorted, unique builtin op names the model uses (e.g. ``FULLY_CONNECTED``).
+
+    Raises:
+        ModelError: not a TFLite flatbuffer, or it uses a custom op.
+    """
+    schema = _schema()
+    names = _enum_names(schema.BuiltinOperator)
+    model = _root(model_bytes)
+    codes = []
+    for i in range(model.OperatorCodesLength()):
+        code = model.OperatorCodes(i)
+        # Codes < 127 may live in the deprecated int8 field; the max is the real one.
+        codes.append(max(code.BuiltinCode(), code.DeprecatedBuiltinCode()))
+    used: set[str] = set()
+    for g in range(model.SubgraphsLength()):
+        sub = model.Subgraphs(g)
+        for o in range(sub.OperatorsLength()):
+            builtin = codes[sub.Operators(o).OpcodeIndex()]
+            if builtin == schema.BuiltinOperator.CUSTOM:
+                raise ModelError("model uses a custom op, which the firmware cannot register")
+            used.add(names.get(builtin, f"BUILTIN_{builtin}"))
+    return tuple(sorted(used))
+
+
+@dataclass(frozen=True)
+class IoDetails:
+    """Input and output tensor of subgraph 0: type name, shape, quantization."""
+
+    input_type: str
+    input_shape: tuple[int, ...]
+    input_quant: QuantParams
+    output_type: str
+    output_shape: tuple[int, ...]
+    output_quant: QuantParams
+
+
+def io_details(model_bytes: bytes) -> IoDetails:
+    """Read the first input and output tensor of the model (no TensorFlow needed)."""
+    schema = _schema()
+    types = _enum_names(schema.TensorType)
+    sub = _root(model_bytes).Subgraphs(0)
+    if sub.InputsLength() != 1 or sub.OutputsLength() != 1:
+        raise ModelError("model must have exactly one input and one output tensor")
+
+    def describe(index: int) -> tuple[str, tuple[int, ...], QuantParams]:
+        t = sub.Tensors(index)
+        q = t.Quantization()
+        scale, zp = 0.0, 0
+        if q is not None and q.ScaleLength() > 0:
+            scale, zp = float(q.Scale(0)), int(q.ZeroPoint(0))
+        shape = tuple(int(t.Shape(i)) for i in range(t.ShapeLength()))
+        return types.get(t.Type(), str(t.Type())), shape, QuantParams(scale, zp)
+
+    it, ishape, iq = describe(sub.Inputs(0))
+    ot, oshape, oq = describe(sub.Outputs(0))
+    return IoDetails(it, ishape, iq, ot, oshape, oq)
+
+
+def _interpreter(model_bytes: bytes, arena_bytes: int | None) -> Any:
+    from tflite_micro import runtime
+
+    size = arena_bytes if arena_bytes is not None else max(DEFAULT_ARENA_MIN, 10 * len(model_bytes))
+    try:
+        return runtime.Interpreter.from_bytes(bytes(model_bytes), arena_size=int(size))
+    except (RuntimeError, ValueError) as exc:
+        raise ModelError(f"TFLM could not load the model with a {size}-byte arena: {exc}") from exc
+
+
+def tflm_scores(model_bytes: bytes, ids: np.ndarray, arena_bytes: int | None = None) -> np.ndarray:
+    """Run the INT8 model on TFLM, one phrase at a time, and return its raw scores.
+
+    This is the reference the firmware must match byte for byte: the emulator
+    and host tests compare their int8 scores with these, phrase by phrase.
+
+    Args:
+        model_bytes: the ``model.tflite`` flatbuffer (int32 ids in, int8 out).
+        ids: ``(n, L)`` int32 bucket ids, e.g. ``tinyslm.features.encode(texts, spec)``.
+        arena_bytes: tensor arena size; ``None`` uses a generous default. Pass
+            only sizes known to allocate (see :func:`min_arena_bytes`): a
+            too-small arena can crash this process.
+
+    Returns:
+        ``(n, num_labels)`` int8 array of quantized scores.
+
+    Raises:
+        ModelError: TFLM cannot load the model or an inference fails.
+    """
+    rows = np.asarray(ids, dtype=np.int32)
+    if rows.ndim != 2:
+        raise ValueError(f"ids must be 2-D (n, seq_len), got shape {rows.shape}")
+    details = io_details(model_bytes)
+    if rows.shape[1] != details.input_shape[-1]:
+        raise ModelError(
+            f"ids have {rows.shape[1]} columns but the model expects {details.input_shape[-1]}"
+        )
+    interp = _interpreter(model_bytes, arena_bytes)
+    out = np.zeros((len(rows), details.output_shape[-1]), dtype=np.int8)
+    for i, row in enumerate(rows):
+        # The input tensor is written before every invoke, as on the device.
+        interp.set_input(row[None, :], 0)
+        try:
+            interp.invoke()
+        except RuntimeError as exc:
+            raise ModelError(f"TFLM inference failed on row {i}: {exc}") from exc
+        out[i] = np.asarray(interp.get_output(0)).reshape(-1)
+    return out
+
+
+def probe_arena(model_path: Path, arena_bytes: int, timeout: float = 60.0) -> bool:
+    """True when TFLM allocates ``model_path`` in ``arena_bytes`` and runs one inference.
+
+    Runs in a child process (``python -m tinyslm._arena_probe``) so that a crash
+    in the runtime on a too-small arena reads as "does not fit".
+    """
+    try:
+        proc = subprocess.run(
+            [sys.executable, "-m", "tinyslm._arena_probe", str(model_path), str(int(arena_bytes))],
+            capture_output=True,
+            timeout=timeout,
+            check=False,
+        )
+    except subprocess.TimeoutExpired:
+        return False
+    return proc.returncode == 0
+
+
+def min_arena_bytes(model_bytes: bytes, start: int = 16 * 1024) -> int:
+    """Smallest arena (a multiple of 16 bytes) in which TFLM allocates and runs the model.
+
+    Doubles from ``start`` until a size works, then binary-searches down in
+    16-byte steps. Each probe is a subprocess (see :func:`probe_arena`).
+
+    Raises:
+        ModelError: no arena up to 64 MiB works.
+    """
+    with tempfile.TemporaryDirectory(prefix="tinyslm-arena-") as tmp:
+        path = Path(tmp) / "model.tflite"
+        path.write_bytes(model_bytes)
+        lo, hi = 0, _align(start)  # lo: known to fail (0 always does), hi: candidate
+        while not probe_arena(path, hi):
+            lo = hi
+            hi *= 2
+            if hi > ARENA_SEARCH_MAX:
+                raise ModelError(f"TFLM cannot run the model with an arena up to {hi // 2} bytes")
+        while hi - lo > ARENA_ALIGN:
+            mid = _align((lo + hi) // 2)
+            if mid in (lo, hi):
+                break
+            if probe_arena(path, mid):
+                hi = mid
+            else:
+                lo = mid
+        return hi
+
+
+def _align(n: int) -> int:
+    return (n + ARENA_ALIGN - 1) // ARENA_ALIGN * ARENA_ALIGN
+
+
+@dataclass(frozen=True)
+class GateMetrics:
+    """How the confidence gate does at one ``threshold_q``.
+
+    Attributes:
+        accuracy: plain top-1 in-scope accuracy (gate ignored).
+        accuracy_at_threshold: in-scope phrases predicted right AND routed local.
+        local_rate: in-scope phrases routed local.
+        oos_recall: out-of-scope phrases escalated (``None`` without any).
+    """
+
+    accuracy: float
+    accuracy_at_threshold: float
+    local_rate: float
+    oos_recall: float | None
+
+
+def gate_metrics(
+    scores_q: np.ndarray, true_index: np.ndarray, oos_scores_q: np.ndarray, threshold_q: int
+) -> GateMetrics:
+    """Gate figures for int8 scores: in-scope ``(n, k)`` with truths, oos ``(m, k)``."""
+    scores_q = np.asarray(scores_q, dtype=np.int32).reshape(len(true_index), -1)
+    top = np.argmax(scores_q, axis=1) if len(scores_q) else np.zeros(0, dtype=np.int64)
+    top_q = scores_q.max(axis=1) if len(scores_q) else np.zeros(0, dtype=np.int32)
+    correct = top == np.asarray(true_index)
+    local = top_q >= threshold_q
+    n = max(len(true_index), 1)
+    oos = np.asarray(oos_scores_q, dtype=np.int32)
+    oos_recall = None
+    if len(oos):
+        oos_recall = float(np.mean(oos.reshape(len(oos), -1).max(axis=1) < threshold_q))
+    return GateMetrics(
+        accuracy=float(correct.sum() / n),
+        accuracy_at_threshold=float((correct & local).sum() / n),
+        local_rate=float(local.sum() / n),
+        oos_recall=oos_recall,
+    )
+
+
+@dataclass(frozen=True)
+class ThresholdChoice:
+    """The calibrated gate: float threshold, its int8 twin, and why.
+
+    Attributes:
+        threshold: confidence in [0, 1] (rounded down to 3 decimals, as printed).
+        threshold_q: ``threshold_to_q(threshold, scale, zero_point)``.
+        rule: ``"in_scope_acc+oos_recall"`` or ``"gate_accuracy"``.
+        objective: the value of the rule's objective on the calibration data.
+    """
+
+    threshold: float
+    threshold_q: int
+    rule: str
+    objective: float
+
+
+def calibrate_threshold(
+    scores_q: np.ndarray,
+    true_index: np.ndarray,
+    oos_scores_q: np.ndarray,
+    output_quant: QuantParams,
+) -> ThresholdChoice:
+    """Pick the confidence threshold on validation int8 scores.
+
+    Rule (CLINC150, Larson et al. 2019, who tune the threshold on validation):
+    with out-of-scope validation phrases, maximise in-scope accuracy at the
+    threshold (right AND local) plus out-of-scope recall (escalated). Without
+    them, maximise gate accuracy on in-scope phrases: the share of right
+    answers kept local plus wrong answers escalated. Every int8 level is a
+    candidate; ties go to the lowest threshold (answer locally when in doubt).
+    """
+    scores = np.asarray(scores_q, dtype=np.int32).reshape(len(true_index), -1)
+    truth = np.asarray(true_index)
+    oos = np.asarray(oos_scores_q, dtype=np.int32)
+    top_q = scores.max(axis=1) if len(scores) else np.zeros(0, dtype=np.int32)
+    correct = (np.argmax(scores, axis=1) == truth) if len(scores) else np.zeros(0, dtype=bool)
+    oos_top = oos.reshape(len(oos), -1).max(axis=1) if len(oos) else np.zeros(0, dtype=np.int32)
+    n = max(len(truth), 1)
+    best_q, best = -128, -1.0
+    rule = "in_scope_acc+oos_recall" if len(oos) else "gate_accuracy"
+    for q in range(-128, 128):
+        local = top_q >= q
+        if len(oos):
+            value = float((correct & local).sum() / n + np.mean(oos_top < q))
+        else:
+            value = float(((correct & local) | (~correct & ~local)).sum() / n)
+        if value > best + 1e-12:
+            best_q, best = q, value
+    scale, zp = output_quant.scale, output_quant.zero_point
+    # Print-friendly threshold: dequantized level rounded *down* to 3 decimals still
+    # maps back to the same int8 level, because one level (1/256) exceeds 0.001.
+    exact = dequantize(best_q, scale, zp)
+    threshold = max(0.0, np.floor(exact * 1000.0) / 1000.0)
+    if threshold_to_q(threshold, scale, zp) != best_q:
+        threshold = exact
+    return ThresholdChoice(float(threshold), threshold_to_q(threshold, scale, zp), rule, best)
+
+
+@dataclass(frozen=True)
+class VerifyResult:
+    """Float vs INT8 (TFLM) figures for one model; ``to_metrics`` feeds the manifest."""
+
+    float_accuracy: float
+    int8_accuracy: float
+    agreement: float
+    threshold: ThresholdChoice
+    test_gate: GateMetrics
+    ops: tuple[str, ...]
+    model_bytes: int
+    arena_bytes: int
+    eval_split: str
+    n_eval: int
+    n_oos_eval: int
+    empty_input: dict[str, Any] = field(default_factory=dict)
+
+    def to_metrics(self) -> dict[str, Any]:
+        return {
+            "eval_split": self.eval_split,
+            "n_eval": self.n_eval,
+            "n_oos_eval": self.n_oos_eval,
+            "float_accuracy": round(self.float_accuracy, 5),
+            "int8_accuracy": round(self.int8_accuracy, 5),
+            "agreement": round(self.agreement, 5),
+            "int8_accuracy_at_threshold": round(self.test_gate.accuracy_at_threshold, 5),
+            "local_rate": round(self.test_gate.local_rate, 5),
+            "oos_recall": None
+            if self.test_gate.oos_recall is None
+            else round(self.test_gate.oos_recall, 5),
+            "threshold_rule": self.threshold.rule,
+            "threshold_objective_val": round(self.threshold.objective, 5),
+            "empty_input": self.empty_input,
+        }
+
+
+def verify(
+    model_bytes: bytes,
+    float_scores: np.ndarray,
+    eval_ids: np.ndarray,
+    eval_true: np.ndarray,
+    oos_eval_ids: np.ndarray,
+    calib_ids: np.ndarray,
+    calib_true: np.ndarray,
+    oos_calib_ids: np.ndarray,
+    labels: Sequence[str],
+    eval_split: str = "test",
+) -> VerifyResult:
+    """Measure the INT8 model on TFLM against the float model and calibrate the gate.
+
+    Args:
+        model_bytes: the INT8 flatbuffer.
+        float_scores: Keras softmax scores for ``eval_ids``.
+        eval_ids, eval_true: held-out in-scope ids and label indices.
+        oos_eval_ids: held-out out-of-scope ids (may be empty).
+        calib_ids, calib_true, oos_calib_ids: validation data for the threshold.
+        labels: intent names (for the all-padding report).
+        eval_split: name of the held-out split, for the record.
+    """
+    ops = model_ops(model_bytes)
+    details = io_details(model_bytes)
+    arena = min_arena_bytes(model_bytes)
+    # Everything below runs at exactly the measured arena: proof that it suffices.
+    int8_eval = tflm_scores(model_bytes, eval_ids, arena)
+    int8_oos = tflm_scores(model_bytes, oos_eval_ids.reshape(-1, eval_ids.shape[1]), arena)
+    int8_calib = tflm_scores(model_bytes, calib_ids, arena)
+    int8_oos_calib = tflm_scores(model_bytes, oos_calib_ids.reshape(-1, eval_ids.shape[1]), arena)
+    choice = calibrate_threshold(int8_calib, calib_true, int8_oos_calib, details.output_quant)
+    gate = gate_metrics(int8_eval, eval_true, int8_oos, choice.threshold_q)
+
+    n = max(len(eval_true), 1)
+    float_top = np.argmax(float_scores, axis=1) if len(float_scores) else np.zeros(0, dtype=int)
+    int8_top = np.argmax(int8_eval, axis=1) if len(int8_eval) else np.zeros(0, dtype=int)
+    # All-padding ids: what an empty or punctuation-only line gives the model.
+    empty = tflm_scores(model_bytes, np.zeros((1, eval_ids.shape[1]), np.int32), arena)[0]
+    e_idx = int(np.argmax(empty))
+    empty_info = {
+        "label": labels[e_idx],
+        "score_q": int(empty[e_idx]),
+        "uniform": bool(np.all(empty == empty[0])),
+        "route": "local" if int(empty[e_idx]) >= choice.threshold_q else "escalate",
+    }
+    return VerifyResult(
+        float_accuracy=float((float_top == eval_true).sum() / n),
+        int8_accuracy=float((int8_top == eval_true).sum() / n),
+        agreement=float((float_top == int8_top).sum() / n),
+        threshold=choice,
+        test_gate=gate,
+        ops=ops,
+        model_bytes=len(model_bytes),
+        arena_bytes=arena,
+        eval_split=eval_split,
+        n_eval=len(eval_true),
+        n_oos_eval=len(oos_eval_ids),
+        empty_input=empty_info,
+    )
