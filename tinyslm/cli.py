@@ -209,12 +209,16 @@ def emulate(
                 click.echo(line)
         elif data_file is not None:
             from tinyslm.dataset import load_dataset
+            from tinyslm.project import open_project
 
-            dataset = load_dataset(data_file)
+            # The training seed, so that a file without splits is split as in training.
+            project = emulator.project if emulator is not None else open_project(project_dir)
+            dataset = load_dataset(data_file, seed=project.manifest.seed if project.manifest else 0)
             rows = emu_mod.dataset_phrases(dataset, split)
             report = emu_mod.run_phrases(run, rows, source=dataset.source, split=split)
             click.echo(emu_mod.format_report(report))
             if json_out is not None:
+                json_out.parent.mkdir(parents=True, exist_ok=True)
                 json_out.write_text(json.dumps(report.summary(), indent=2) + "\n")
         elif emulator is not None:
             if sys.stdin.isatty():

@@ -154,17 +154,15 @@ def load_dataset(
     text = _read_utf8(path)
 
     warnings: list[str] = []
-    if suffix == ".csv":
-        rows = _parse_csv(text, name)
-        carve = {"val", "test"}
-    elif suffix == ".jsonl":
-        rows = _parse_jsonl(text, name)
+    if suffix in (".csv", ".jsonl"):
+        rows = _parse_csv(text, name) if suffix == ".csv" else _parse_jsonl(text, name)
+        _check_split_everywhere_or_nowhere(rows, name)
         carve = {"val", "test"}
     else:
         rows, carve = _parse_clinc(text, name, warnings)
 
     if not rows:
-        raise DatasetError(f"{name}: no rows (the file is empty)")
+        raise DatasetError(f"{name}: no rows (the dataset is empty)")
     return _build(rows, carve, name, source, seed, val_fraction, test_fraction, warnings)
 
 
@@ -214,7 +212,7 @@ def _parse_csv(text: str, name: str) -> list[_Row]:
     except csv.Error as e:
         raise DatasetError(f"{name}: line 1: malformed CSV header: {e}") from None
     if header is None:
-        raise DatasetError(f"{name}: no rows (the file is empty)")
+        raise DatasetError(f"{name}: no rows (the dataset is empty)")
     columns = [h.strip().lower() for h in header]
     missing = [c for c in ("text", "label") if c not in columns]
     if missing:
@@ -236,8 +234,8 @@ def _parse_csv(text: str, name: str) -> list[_Row]:
         if fields is None:
             break
         where = f"line {reader.line_num}"
-        if not fields or all(not f.strip() for f in fields):
-            continue  # a blank line is not a row
+        if not fields or (len(fields) == 1 and not fields[0].strip()):
+            continue  # a blank (or whitespace-only) line is not a row; "," is
         if len(fields) != len(columns):
             raise DatasetError(
                 f"{name}: {where}: expected {len(columns)} fields, got {len(fields)} "
@@ -282,9 +280,21 @@ def _parse_jsonl(text: str, name: str) -> list[_Row]:
     return rows
 
 
+def _check_split_everywhere_or_nowhere(rows: list[_Row], name: str) -> None:
+    # A half-split file is almost always a mistake (a forgotten cell), not a request
+    # to mix given and seeded splits.
+    given = [r.split is not None for r in rows]
+    if any(given) and not all(given):
+        first = rows[given.index(False)]
+        raise DatasetError(
+            f"{name}: {first.where}: no split, but other rows have one; "
+            "give a split for every row or for none"
+        )
+
+
 def _parse_clinc(text: str, name: str, warnings: list[str]) -> tuple[list[_Row], set[str]]:
     if not text.strip():
-        raise DatasetError(f"{name}: no rows (the file is empty)")
+        raise DatasetError(f"{name}: no rows (the dataset is empty)")
     try:
         obj = json.loads(text)
     except json.JSONDecodeError as e:
@@ -337,14 +347,6 @@ def _build(
     test_fraction: float,
     warnings: list[str],
 ) -> Dataset:
-    given = [r.split is not None for r in rows]
-    if any(given) and not all(given):
-        first = next(r for r in rows if r.split is None)
-        raise DatasetError(
-            f"{name}: {first.where}: no split, but other rows have one; "
-            "give a split for every row or for none"
-        )
-
     inscope = [r for r in rows if not is_oos(r.label)]
     counts = Counter(r.label for r in inscope)
     if len(counts) < 2:

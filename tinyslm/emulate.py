@@ -65,6 +65,17 @@ def cache_root() -> Path:
     return (Path(xdg) if xdg else Path.home() / ".cache") / "tinyslm"
 
 
+def _writable(folder: Path) -> Path:
+    """``folder``, or a per-user temp folder when it cannot be created (read-only home)."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        return folder
+    except OSError:
+        fallback = Path(tempfile.gettempdir()) / f"tinyslm-{os.getuid()}" / "emulate"
+        fallback.mkdir(parents=True, exist_ok=True)
+        return fallback
+
+
 @dataclass(frozen=True)
 class CoverageResult:
     """Line coverage of ``tinyslm_core.c`` measured by gcov."""
@@ -123,8 +134,9 @@ def build_library(
             raise ValueError("a coverage build needs an object_dir")
         out = object_dir / LIB_NAME
     else:
-        key = _build_key(sources, headers, [*cflags, *cxxflags])
-        out = cache_root() / "emulate" / key / LIB_NAME
+        compilers = [os.environ.get("CC", "cc"), os.environ.get("CXX", "c++")]
+        key = _build_key(sources, headers, [*compilers, *cflags, *cxxflags])
+        out = _writable(cache_root() / "emulate") / key / LIB_NAME
         if out.is_file():
             return out
     ccompile.compile_shared(
@@ -174,9 +186,6 @@ class Emulator:
         lib = ctypes.CDLL(str(self.lib_path))
         self._lib = lib
         for name, restype in (
-            ("tinyslm_emu_model_data", ctypes.POINTER(ctypes.c_ubyte)),
-            ("tinyslm_emu_model_len", ctypes.c_uint32),
-            ("tinyslm_emu_arena_size", ctypes.c_uint32),
             ("tinyslm_emu_seq_len", ctypes.c_uint32),
             ("tinyslm_emu_num_labels", ctypes.c_uint32),
             ("tinyslm_emu_max_line", ctypes.c_uint32),
@@ -198,9 +207,13 @@ class Emulator:
         self.seq_len = int(lib.tinyslm_emu_seq_len())
         self.num_labels = int(lib.tinyslm_emu_num_labels())
         self.max_line = int(lib.tinyslm_emu_max_line())
-        self.arena_size = int(lib.tinyslm_emu_arena_size())
-        n = int(lib.tinyslm_emu_model_len())
-        self.model_bytes = ctypes.string_at(lib.tinyslm_emu_model_data(), n)
+        # The generated symbols themselves (C linkage, per docs/architecture.md).
+        try:
+            self.arena_size = int(ctypes.c_uint32.in_dll(lib, "tinyslm_arena_size").value)
+            n = int(ctypes.c_uint.in_dll(lib, "tinyslm_model_data_len").value)
+            self.model_bytes = bytes((ctypes.c_ubyte * n).in_dll(lib, "tinyslm_model_data"))
+        except ValueError as exc:  # ctypes: symbol not found
+            raise ProjectError(f"{self.project.root}: generated symbol missing: {exc}") from None
         self._check_model(lib.tinyslm_emu_model_sha256())
         self._interpreter = self._make_interpreter()
 

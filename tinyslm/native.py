@@ -173,6 +173,18 @@ def _identifiers(symbol: str) -> set[str]:
     return {last} if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", last) else set()
 
 
+def _defining(name: str, texts: dict[Path, str]) -> list[Path]:
+    """The sources that look like they define function ``name`` (else those that mention it).
+
+    A definition is ``name(...)`` followed by ``{``; calls end in ``;`` or ``,``.
+    Erring on the side of more files only costs compile time.
+    """
+    word = re.compile(rf"\b{re.escape(name)}\b")
+    definition = re.compile(rf"\b{re.escape(name)}\s*\([^;{{}}]*\)\s*(?:const\s*)?\{{")
+    defines = [rel for rel, text in texts.items() if definition.search(text)]
+    return defines or [rel for rel, text in texts.items() if word.search(text)]
+
+
 def _link(objects: Sequence[Path], out: Path) -> subprocess.CompletedProcess[str]:
     argv = [*_compiler("c++"), *map(str, objects), "-o", str(out), "-lm"]
     try:
@@ -253,12 +265,8 @@ def build_native(
             names: set[str] = set()
             for symbol in _UNDEFINED.findall(proc.stderr):
                 names |= _identifiers(symbol)
-            wanted = [
-                rel
-                for rel in kernels
-                if rel not in selected
-                and any(re.search(rf"\b{re.escape(n)}\b", texts[rel]) for n in names)
-            ]
+            pending = {rel: texts[rel] for rel in kernels if rel not in selected}
+            wanted = sorted({rel for n in names for rel in _defining(n, pending)})
             if not wanted:
                 lines = [ln.strip() for ln in proc.stderr.splitlines() if ln.strip()]
                 raise ToolchainError(

@@ -51,6 +51,9 @@ class TrainConfig:
         seed: seeds Python, NumPy and TensorFlow (same seed, same weights).
         label_smoothing: cross-entropy label smoothing in [0, 1).
         dropout: dropout rate on the normalised phrase vector.
+        token_dropout: share of a phrase's feature ids dropped per training step
+            (whole embedding rows), so the model cannot lean on any one n-gram;
+            training only, it adds no op to the converted model.
     """
 
     features: FeatureSpec = field(default_factory=FeatureSpec)
@@ -62,6 +65,7 @@ class TrainConfig:
     seed: int = 0
     label_smoothing: float = 0.1
     dropout: float = 0.1
+    token_dropout: float = 0.0
 
     def __post_init__(self) -> None:
         checks = {
@@ -72,6 +76,7 @@ class TrainConfig:
             "learning_rate": self.learning_rate > 0,
             "label_smoothing": 0 <= self.label_smoothing < 1,
             "dropout": 0 <= self.dropout < 1,
+            "token_dropout": 0 <= self.token_dropout < 1,
         }
         bad = [name for name, ok in checks.items() if not ok]
         if bad:
@@ -80,6 +85,10 @@ class TrainConfig:
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
         d["features"] = self.features.to_dict()
+        # Recorded only when used, so that manifests of models trained without it
+        # stay byte-identical to those written before the option existed.
+        if not self.token_dropout:
+            del d["token_dropout"]
         return d
 
 
@@ -164,9 +173,22 @@ def build_model(config: TrainConfig, num_labels: int) -> Any:
         def call(self, ids: Any) -> Any:
             return tf.gather(self.table, ids)
 
-    ids = keras.Input(shape=(config.features.seq_len,), dtype="int32", name="ids")
+    seq_len = config.features.seq_len
+    ids = keras.Input(shape=(seq_len,), dtype="int32", name="ids")
+    token_dropout = []
+    if config.token_dropout > 0:
+        # noise_shape (batch, L, 1): drop whole feature rows, not single values.
+        token_dropout = [
+            keras.layers.Dropout(
+                config.token_dropout,
+                noise_shape=(None, seq_len, 1),
+                seed=config.seed + 3,
+                name="token_dropout",
+            )
+        ]
     layers = [
         HashedEmbedding(config.features.buckets, config.dim, name="embed"),
+        *token_dropout,
         keras.layers.Lambda(lambda x: tf.reduce_mean(x, axis=1), name="mean"),
         keras.layers.Lambda(lambda x: tf.math.l2_normalize(x, axis=-1), name="l2norm"),
         keras.layers.Dropout(config.dropout, seed=config.seed, name="dropout"),

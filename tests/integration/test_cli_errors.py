@@ -43,6 +43,15 @@ def test_not_a_project(tmp_path: Path, command: str) -> None:
     assert_one_error_line(proc, "not a tinyslm project", "tinyslm.json")
 
 
+@pytest.mark.parametrize(
+    ("content", "needle"),
+    [("{", "unreadable"), ("[]", "expected a JSON object"), ('{"board": "esp32"}', "model_sha256")],
+)
+def test_malformed_project_file(tmp_path: Path, content: str, needle: str) -> None:
+    (tmp_path / "tinyslm.json").write_text(content)
+    assert_one_error_line(run_cli("emulate", str(tmp_path), "--text", "hi"), "tinyslm.json", needle)
+
+
 def test_incomplete_project(esp32_project: Path, tmp_path: Path) -> None:
     copy = tmp_path / "p"
     shutil.copytree(esp32_project, copy)

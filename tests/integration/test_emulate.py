@@ -11,13 +11,17 @@ coverage of tinyslm_core.c reached by these tests.
 from __future__ import annotations
 
 import json
+import os
+import re
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
+import numpy as np
 import pytest
-from cli_support import SUMMARY, have_tool, run_cli
+from cli_support import DEMO_CSV, SUMMARY, have_tool, run_cli
 
+from tinyslm import verify
 from tinyslm.dataset import load_dataset
 from tinyslm.emulate import (
     Emulator,
@@ -26,7 +30,7 @@ from tinyslm.emulate import (
     reference_parity,
     run_phrases,
 )
-from tinyslm.features import tokenize
+from tinyslm.features import encode, tokenize
 from tinyslm.manifest import load_model_dir
 
 pytestmark = pytest.mark.skipif(not have_tool("cc"), reason="no host C compiler (cc)")
@@ -48,17 +52,23 @@ def test_parity_with_tflm_reference_on_demo_test_split(emu: Emulator, fixture_mo
     assert parity.phrases == len(rows)
     assert parity.mismatches == ()
     assert parity.agreement == 1.0
-    # The device's figures are the verified ones recorded at training time.
+    # The device's figures are verify.gate_metrics on the reference scores.
     assert report.errors == 0
-    # (the manifest rounds its figures to 5 decimals)
-    metrics = manifest.metrics
-    assert (report.phrases, report.oos_phrases) == (metrics["n_eval"], metrics["n_oos_eval"])
-    assert report.accuracy == pytest.approx(metrics["int8_accuracy"], abs=1e-5)
-    assert report.accuracy_at_threshold == pytest.approx(
-        metrics["int8_accuracy_at_threshold"], abs=1e-5
+    labels = list(manifest.labels)
+    inscope = [text for text, _, oos in rows if not oos]
+    truth = np.array([labels.index(label) for _, label, oos in rows if not oos])
+    oos_texts = [text for text, _, oos in rows if oos]
+    ref = verify.gate_metrics(
+        verify.tflm_scores(model, encode(inscope, manifest.features), manifest.arena_bytes),
+        truth,
+        verify.tflm_scores(model, encode(oos_texts, manifest.features), manifest.arena_bytes),
+        manifest.threshold_q,
     )
-    assert 1 - report.escalation_rate == pytest.approx(metrics["local_rate"], abs=1e-5)
-    assert report.oos_recall == pytest.approx(metrics["oos_recall"], abs=1e-5)
+    assert report.accuracy == pytest.approx(ref.accuracy, abs=1e-12)
+    assert report.accuracy_at_threshold == pytest.approx(ref.accuracy_at_threshold, abs=1e-12)
+    assert 1 - report.escalation_rate == pytest.approx(ref.local_rate, abs=1e-12)
+    assert report.oos_recall == pytest.approx(ref.oos_recall, abs=1e-12)
+    assert 0.5 < report.accuracy < 1.0 and 0.0 < report.escalation_rate < 0.5
     SUMMARY.append(f"emulator/TFLM parity, demo test split: {parity.agree}/{parity.phrases}")
 
 
@@ -146,7 +156,7 @@ def test_cli_text_pipe_and_data(esp32_project: Path, tmp_path: Path) -> None:
     out = tmp_path / "figures.json"
     data = run_cli("emulate", str(esp32_project), "--data", "-", "--json", str(out))
     assert data.returncode != 0  # "-" is not a dataset file
-    demo = Path(__file__).resolve().parents[2] / "tinyslm" / "data" / "demo_commands.csv"
+    demo = DEMO_CSV
     data = run_cli("emulate", str(esp32_project), "--data", str(demo), "--json", str(out))
     assert data.returncode == 0, data.stderr
     figures = json.loads(out.read_text())
@@ -156,6 +166,17 @@ def test_cli_text_pipe_and_data(esp32_project: Path, tmp_path: Path) -> None:
     for key in ("accuracy", "escalation_rate", "oos_recall", "us_p50", "us_p95", "us_p99"):
         assert key in figures
         assert f"{figures['accuracy']:.4f}" in data.stdout
+
+
+@pytest.mark.skipif(not have_tool("gcov"), reason="gcov not found")
+def test_cli_coverage_option(esp32_project: Path) -> None:
+    proc = run_cli("emulate", str(esp32_project), "--text", "turn on the lights", "--coverage")
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["intent"] == "lights_on"
+    m = re.search(r"tinyslm_core.c line coverage: ([\d.]+)% \((\d+)/(\d+) lines\)", proc.stderr)
+    assert m, proc.stderr
+    # One phrase runs the tokenizer and gate but not :info or the error paths.
+    assert 20.0 < float(m.group(1)) < 90.0
 
 
 def test_library_is_cached_outside_the_project(esp32_project: Path, emulator_cache: Path) -> None:
@@ -174,6 +195,58 @@ def test_edited_source_rebuilds(esp32_project: Path, tmp_path: Path) -> None:
     settings = copy / "src" / "tinyslm_settings.c"
     settings.write_text(settings.read_text() + "\n/* edited */\n")
     assert Emulator(copy).lib_path != base
+
+
+def test_stm32h7_project_answers_like_esp32(
+    emu: Emulator, fixture_model: Path, tmp_path: Path
+) -> None:
+    from tinyslm.pipeline import run_generate
+
+    run_generate("stm32h7", tmp_path / "stm32h7", model_dir=fixture_model)
+    stm = Emulator(tmp_path / "stm32h7")
+    lines = [ex.text.encode() for ex in load_dataset(None).test] + [b":info"]
+    got = [_without_us(x) for x in emulator_runner(stm)(lines)]
+    want = [_without_us(x) for x in emulator_runner(emu)(lines)]
+    assert got[:-1] == want[:-1]
+    assert got[-1]["info"]["board"] == "stm32h7"  # type: ignore[index]
+
+
+def _without_us(line: str) -> dict[str, object]:
+    obj = json.loads(line)
+    obj.pop("us", None)
+    return obj
+
+
+def test_native_build_answers_like_the_emulator(
+    emu: Emulator, esp32_project: Path, tmp_path: Path
+) -> None:
+    """--native (real TFLM C++) prints the same lines as the Python-runtime emulator."""
+    raw = os.environ.get("TINYSLM_TFLM_DIR", "").strip()
+    if not raw:
+        pytest.skip(
+            "TINYSLM_TFLM_DIR is not set (a host TFLM tree, 'tinyslm tflm fetch --target host')"
+        )
+    from tinyslm.native import run_native
+
+    phrases = [ex.text.encode() for ex in load_dataset(None).test[::4]]
+    edge = [b":info", b":nope", b"x" * (emu.max_line + 5), b'zzq "qq" \x01 caf\xc3\xa9 \xff']
+    lines = phrases + edge
+    native = run_native(esp32_project, Path(raw), lines)
+    emulated = emulator_runner(emu)(lines)
+    assert len(native) == len(emulated) == len(lines)
+    assert [_without_us(x) for x in native] == [_without_us(x) for x in emulated]
+
+    # The CLI's --native path gives the same dataset figures.
+    figures = {}
+    for extra in ((), ("--native", "--tflm-dir", raw)):
+        out = tmp_path / f"fig{len(extra)}.json"
+        proc = run_cli(
+            "emulate", str(esp32_project), "--data", str(DEMO_CSV), "--json", str(out), *extra
+        )
+        assert proc.returncode == 0, proc.stderr
+        figures[len(extra)] = json.loads(out.read_text())
+    for key in ("phrases", "oos_phrases", "accuracy", "escalation_rate", "oos_recall", "errors"):
+        assert figures[0][key] == figures[3][key], key
 
 
 def test_core_line_coverage(emu: Emulator) -> None:

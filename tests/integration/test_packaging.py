@@ -100,3 +100,15 @@ def test_wheel_installs_and_runs_outside_the_checkout(tmp_path: Path, fixture_mo
     assert list(answer)[:4] == ["intent", "score", "route", "us"]
     boards = _run([tinyslm, "boards"], work, env)
     assert "esp32" in boards.stdout and "stm32h7" in boards.stdout
+
+
+def test_ci_runs_exactly_the_readme_test_command() -> None:
+    readme = (REPO / "README.md").read_text().splitlines()
+    fences = [i for i, line in enumerate(readme) if line == "```"]
+    blocks = [readme[i + 1] for i in fences[:4:2]]
+    demo, tests = blocks  # the first two code blocks: the demo and the test command
+    assert "tinyslm generate --board esp32" in demo and "tinyslm emulate firmware/esp32" in demo
+    assert tests.startswith("python3 -m venv .venv") and tests.endswith("pytest -q")
+    ci = [ln for ln in (REPO / ".ci" / "run").read_text().splitlines() if ln.strip()]
+    assert ci[-1] == tests  # the last command: its status is the script's
+    assert ci[0] == "#!/usr/bin/env bash" and "set -euo pipefail" in ci

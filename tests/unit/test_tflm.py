@@ -223,7 +223,7 @@ def test_fetch_reuses_a_valid_tree_without_the_network(tmp_path: Path, offline: 
     dest = make_tree(tmp_path / "tree")
     assert tflm.fetch(dest) == dest
     assert offline == []
-    with pytest.raises(ToolchainError, match="cannot reach github.com"):
+    with pytest.raises(ToolchainError, match=r"cannot reach github\.com"):
         tflm.fetch(dest, force=True)
     tflm.validate_tree(dest)  # a failed --force rebuild keeps the old tree
 
@@ -245,7 +245,9 @@ def test_cli_tflm_fetch_offline(tmp_path: Path, offline: list[str]) -> None:
 
 def test_cli_tflm_fetch_prints_an_existing_tree(tmp_path: Path, offline: list[str]) -> None:
     dest = make_tree(tmp_path / "tree")
-    result = CliRunner().invoke(cli, ["tflm", "fetch", "--target", "host", "--cache-dir", str(dest)])
+    result = CliRunner().invoke(
+        cli, ["tflm", "fetch", "--target", "host", "--cache-dir", str(dest)]
+    )
     assert result.exit_code == 0, result.output
     assert result.output.strip().splitlines()[-1] == str(dest)
 
@@ -255,7 +257,7 @@ def test_cli_tflm_fetch_prints_an_existing_tree(tmp_path: Path, offline: list[st
 
 def test_native_refuses_a_cortex_m_tree(tmp_path: Path) -> None:
     tree = make_tree(tmp_path / "tree", cortex_m=True)
-    with pytest.raises(ToolchainError, match="Cortex-M .* --native needs a reference-kernel tree"):
+    with pytest.raises(ToolchainError, match=r"Cortex-M .* --native needs a reference-kernel tree"):
         native.check_host_tree(tree)
     assert native.check_host_tree(make_tree(tmp_path / "ref")) == (tmp_path / "ref").resolve()
 
@@ -296,3 +298,16 @@ def test_native_tree_sources_leave_out_signal_and_test_helpers(tmp_path: Path) -
 )
 def test_native_identifiers_of_undefined_symbols(symbol: str, expected: set[str]) -> None:
     assert native._identifiers(symbol) == expected
+
+
+def test_native_defining_prefers_definitions_over_calls() -> None:
+    texts = {
+        Path("a.cc"): "int Foo(int x) {\n  return x;\n}\n",
+        Path("b.cc"): "void Bar() {\n  int y = Foo(1);\n  Baz(y, Foo(2));\n}\n",
+        Path("c.cc"): "// mentions Qux only in a comment\n",
+    }
+    assert native._defining("Foo", texts) == [Path("a.cc")]
+    assert native._defining("Bar", texts) == [Path("b.cc")]
+    # No definition anywhere: fall back to the files that mention the name.
+    assert native._defining("Qux", texts) == [Path("c.cc")]
+    assert native._defining("Nowhere", texts) == []

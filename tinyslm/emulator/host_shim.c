@@ -50,9 +50,8 @@ size_t tinyslm_emu_tokenize(const uint8_t *text, size_t len, int32_t *ids) {
   return tinyslm_tokenize(&tinyslm_model_info.features, text, len, ids);
 }
 
-const unsigned char *tinyslm_emu_model_data(void) { return tinyslm_model_data; }
-uint32_t tinyslm_emu_model_len(void) { return (uint32_t)tinyslm_model_data_len; }
-uint32_t tinyslm_emu_arena_size(void) { return tinyslm_arena_size; }
+/* Settings that are macros (no symbol to read from Python). The model array,
+ * its length and tinyslm_arena_size are read directly as exported symbols. */
 uint32_t tinyslm_emu_seq_len(void) { return TINYSLM_SEQ_LEN; }
 uint32_t tinyslm_emu_num_labels(void) { return TINYSLM_NUM_LABELS; }
 uint32_t tinyslm_emu_max_line(void) { return TINYSLM_MAX_LINE; }

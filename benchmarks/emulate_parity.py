@@ -1,0 +1,120 @@
+"""Emulator parity on CLINC150: the generated firmware core against the TFLM reference.
+
+Takes a ``tinyslm train`` output folder (``--model``) or trains one on
+``../shared/datasets/clinc150/data_full.json`` (same defaults as
+benchmarks/clinc150.py), generates a project for ``--board``, runs every phrase
+of the test split (in-scope and out-of-scope) through ``tinyslm emulate``'s
+firmware path and compares each answer with the Python reference
+(tinyslm.features + model.tflite on TFLM + tinyslm.decision): same intent,
+route and printed score. Prints and writes (``benchmarks/results/emulate_parity.json``
+or ``--json PATH``) the agreement, accuracy, escalation rate, out-of-scope
+recall and the per-phrase host time p50/p95/p99. Without the dataset it says so
+and exits 0.
+
+    .venv/bin/python benchmarks/emulate_parity.py [--model DIR] [--split test]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from tinyslm.dataset import load_dataset  # noqa: E402
+from tinyslm.emulate import (  # noqa: E402
+    Emulator,
+    dataset_phrases,
+    emulator_runner,
+    reference_parity,
+    run_phrases,
+)
+from tinyslm.features import FeatureSpec  # noqa: E402
+from tinyslm.manifest import load_model_dir  # noqa: E402
+from tinyslm.pipeline import run_generate, run_train  # noqa: E402
+from tinyslm.train import TrainConfig  # noqa: E402
+
+DEFAULT_DATA = REPO.parent / "shared" / "datasets" / "clinc150" / "data_full.json"
+DEFAULT_JSON = REPO / "benchmarks" / "results" / "emulate_parity.json"
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--data", type=Path, default=DEFAULT_DATA)
+    p.add_argument("--model", type=Path, help="a 'tinyslm train' output folder (else train)")
+    p.add_argument("--board", default="esp32")
+    p.add_argument("--split", choices=("test", "val", "train", "all"), default="test")
+    p.add_argument("--json", type=Path, default=DEFAULT_JSON, help="where to write the figures")
+    p.add_argument("--epochs", type=int, default=10, help="when training")
+    p.add_argument("--seed", type=int, default=0)
+    return p.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    if not args.data.is_file():
+        print(f"CLINC150 not found at {args.data}; nothing to benchmark.")
+        return 0
+    dataset = load_dataset(args.data)
+    with tempfile.TemporaryDirectory(prefix="tinyslm-parity-") as scratch:
+        model_dir = args.model
+        if model_dir is None:
+            model_dir = Path(scratch) / "model"
+            # benchmarks/clinc150.py's defaults.
+            config = TrainConfig(
+                features=FeatureSpec(buckets=8192, seq_len=128),
+                dim=56,
+                hidden=256,
+                epochs=args.epochs,
+                batch_size=64,
+                learning_rate=0.005,
+                seed=args.seed,
+            )
+            print(f"training on {args.data} ...", flush=True)
+            run_train(args.data, model_dir, config)
+        manifest, model = load_model_dir(model_dir)
+        project = Path(scratch) / "project"
+        run_generate(args.board, project, model_dir=model_dir)
+
+        emu = Emulator(project)
+        rows = dataset_phrases(dataset, args.split)
+        start = time.perf_counter()
+        report = run_phrases(emulator_runner(emu), rows, source=dataset.source, split=args.split)
+        seconds = time.perf_counter() - start
+        parity = reference_parity(report.results, manifest, model)
+
+    figures = {
+        "dataset": str(args.data.name),
+        "board": args.board,
+        "split": args.split,
+        "phrases": report.phrases,
+        "oos_phrases": report.oos_phrases,
+        "agreement_percent": round(100.0 * parity.agreement, 4),
+        "agree": parity.agree,
+        "compared": parity.phrases,
+        "accuracy": round(report.accuracy, 5),
+        "accuracy_at_threshold": round(report.accuracy_at_threshold, 5),
+        "escalation_rate": round(report.escalation_rate, 5),
+        "oos_recall": None if report.oos_recall is None else round(report.oos_recall, 5),
+        "device_errors": report.errors,
+        "host_us_p50": report.us_p50,
+        "host_us_p95": report.us_p95,
+        "host_us_p99": report.us_p99,
+        "emulate_seconds": round(seconds, 2),
+        "model_bytes": len(model),
+        "model_sha256": manifest.model_sha256,
+        "mismatches": [list(m) for m in parity.mismatches],
+    }
+    print(json.dumps(figures, indent=2))
+    args.json.parent.mkdir(parents=True, exist_ok=True)
+    args.json.write_text(json.dumps(figures, indent=2) + "\n")
+    return 0 if parity.agree == parity.phrases else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

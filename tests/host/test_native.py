@@ -1,0 +1,150 @@
+"""The whole generated firmware built natively against real TFLM C++ (tinyslm.native).
+
+Needs a host (reference-kernel) TFLM tree made by tflite-micro's
+create_tflm_tree.py: point ``TINYSLM_TFLM_DIR`` at it (``tinyslm tflm fetch
+--target host`` makes one on a networked machine). The first run compiles
+TFLM's core and the model's kernels into ~/.cache/tinyslm/native (minutes); later
+runs reuse them.
+
+The expected answers are computed independently in Python: the tokenizer spec
+(features.py), TFLM's Python runtime (verify.tflm_scores, the golden reference)
+and the gate (decision.py). The C++ build must agree to the int8 score.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import re
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tinyslm import native
+from tinyslm.decision import decide, score_milli
+from tinyslm.errors import ToolchainError
+from tinyslm.features import encode
+from tinyslm.manifest import Manifest, load_model_dir
+from tinyslm.pipeline import run_generate
+from tinyslm.resources import data_dir
+from tinyslm.verify import tflm_scores
+
+pytestmark = [pytest.mark.toolchain, pytest.mark.slow]
+
+TFLM_ENV = "TINYSLM_TFLM_DIR"
+FIXTURE_MODEL = Path(__file__).resolve().parents[1] / "fixtures" / "model"
+PHRASES_PER_LABEL = 2
+
+
+@pytest.fixture(scope="module")
+def host_tree() -> Path:
+    raw = os.environ.get(TFLM_ENV, "").strip()
+    if not raw:
+        pytest.skip(f"{TFLM_ENV} is not set (a host TFLM tree from create_tflm_tree.py)")
+    if shutil.which(os.environ.get("CXX", "c++").split()[0]) is None:
+        pytest.skip("no host C++ compiler (c++ or $CXX) on PATH")
+    # Set but unusable is a mistake worth failing on, not a reason to skip.
+    return native.check_host_tree(Path(raw))
+
+
+@pytest.fixture(scope="module")
+def model() -> tuple[Manifest, bytes]:
+    return load_model_dir(FIXTURE_MODEL)
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    # esp32: its TFLM comes from a package manager, so no lib/tflm copy is made.
+    out = tmp_path_factory.mktemp("native") / "proj"
+    run_generate("esp32", out, model_dir=FIXTURE_MODEL)
+    return out
+
+
+def demo_phrases() -> list[tuple[str, str]]:
+    """The first PHRASES_PER_LABEL phrases of each label in the bundled demo set."""
+    seen: dict[str, int] = {}
+    rows = []
+    with (data_dir() / "demo_commands.csv").open(newline="", encoding="utf-8") as f:
+        for row in csv.DictReader(f):
+            if seen.get(row["label"], 0) < PHRASES_PER_LABEL:
+                seen[row["label"]] = seen.get(row["label"], 0) + 1
+                rows.append((row["text"], row["label"]))
+    return rows
+
+
+def expected_answer(manifest: Manifest, model_bytes: bytes, text: str) -> dict[str, object]:
+    scores = tflm_scores(model_bytes, encode([text], manifest.features))[0]
+    q = manifest.output_quant
+    d = decide(scores, q.scale, q.zero_point, manifest.threshold_q)
+    milli = score_milli(d.score_q, q.scale, q.zero_point)
+    answer: dict[str, object] = {
+        "intent": manifest.labels[d.index],
+        "score": round(milli / 1000, 3),
+        "route": d.route,
+    }
+    if d.route == "escalate":
+        answer["text"] = text
+    return answer
+
+
+def test_native_answers_like_the_python_tflm_runtime(
+    host_tree: Path, project: Path, model: tuple[Manifest, bytes]
+) -> None:
+    manifest, model_bytes = model
+    phrases = [text for text, _ in demo_phrases()]
+    phrases += ["", "turn the lights on please", "zzzz qqqq", "what's the weather in Paris?"]
+    lines = native.run_native(project, host_tree, [p.encode() for p in phrases] + [b":info"])
+
+    answered = [p for p in phrases if p]  # an empty line gets no answer
+    assert len(lines) == len(answered) + 1
+    for text, line in zip(answered, lines, strict=False):
+        got = json.loads(line)
+        assert list(got)[:4] == ["intent", "score", "route", "us"], line
+        assert isinstance(got.pop("us"), int)
+        assert got == expected_answer(manifest, model_bytes, text), text
+
+    info = json.loads(lines[-1])["info"]
+    assert info["model_sha256"] == manifest.model_sha256
+    assert info["model_bytes"] == manifest.model_bytes == len(model_bytes)
+    assert info["labels"] == len(manifest.labels)
+    assert info["ops"] == sorted(manifest.ops)
+    assert info["board"] == "esp32"
+
+
+def test_native_protocol_edges(host_tree: Path, project: Path) -> None:
+    lines = native.run_native(project, host_tree, [b":nope", b"x" * 300, b"lights\r"])
+    assert lines[0] == '{"error":"unknown_command"}'
+    assert lines[1] == '{"error":"line_too_long","max":256}'
+    assert json.loads(lines[2])["intent"]  # CR ends the line; the LF after it is an empty line
+    assert len(lines) == 3
+
+
+def test_native_reports_a_too_small_arena(host_tree: Path, project: Path, tmp_path: Path) -> None:
+    broken = tmp_path / "proj"
+    shutil.copytree(project, broken)
+    settings = broken / "src" / "tinyslm_settings.h"
+    text, n = re.subn(
+        r"#define TINYSLM_ARENA_SIZE \d+", "#define TINYSLM_ARENA_SIZE 256", settings.read_text()
+    )
+    assert n == 1
+    settings.write_text(text)
+    with pytest.raises(ToolchainError) as info:
+        native.run_native(broken, host_tree, [b"lights on"])
+    message = str(info.value)
+    assert "exited with status 2" in message
+    error = json.loads(message.split(": ", 1)[1])
+    assert error["error"] == "tflm_init_failed"
+    assert error["reason"].startswith("AllocateTensors failed with a 256-byte arena")
+
+
+def test_expected_answers_are_not_trivial(model: tuple[Manifest, bytes]) -> None:
+    """Guards the oracle: the demo phrases must reach more than one intent and both routes."""
+    manifest, model_bytes = model
+    rows = demo_phrases()
+    answers = [expected_answer(manifest, model_bytes, t) for t, _ in rows]
+    assert len({a["intent"] for a in answers}) > 5
+    assert {a["route"] for a in answers} == {"local", "escalate"}
+    assert np.mean([a["intent"] == lbl for a, (_, lbl) in zip(answers, rows, strict=True)]) > 0.5
