@@ -66,14 +66,18 @@ void append_uint(char *dst, size_t cap, uint32_t value) {
   append(dst, cap, text);
 }
 
+// Adds TFLM's own explanation, when it logged one, to the reason in g_error.
+void append_tflm_log() {
+  if (g_tflm_log[0] == '\0') return;
+  append(g_error, sizeof(g_error), " (tflm: ");
+  append(g_error, sizeof(g_error), g_tflm_log);
+  append(g_error, sizeof(g_error), ")");
+}
+
 int fail(int code, const char *reason) {
   g_error[0] = '\0';
   append(g_error, sizeof(g_error), reason);
-  if (g_tflm_log[0] != '\0') {
-    append(g_error, sizeof(g_error), " (tflm: ");
-    append(g_error, sizeof(g_error), g_tflm_log);
-    append(g_error, sizeof(g_error), ")");
-  }
+  append_tflm_log();
   return code;
 }
 
@@ -128,11 +132,7 @@ int init_once() {
     append(g_error, sizeof(g_error), "AllocateTensors failed with a ");
     append_uint(g_error, sizeof(g_error), static_cast<uint32_t>(sizeof(g_arena)));
     append(g_error, sizeof(g_error), "-byte arena");
-    if (g_tflm_log[0] != '\0') {
-      append(g_error, sizeof(g_error), " (tflm: ");
-      append(g_error, sizeof(g_error), g_tflm_log);
-      append(g_error, sizeof(g_error), ")");
-    }
+    append_tflm_log();
     return TINYSLM_TFLM_ERR_ARENA;
   }
   if (interpreter->inputs_size() != 1 || !has_shape(interpreter->input(0), kTfLiteInt32,

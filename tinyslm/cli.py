@@ -84,8 +84,16 @@ def cli() -> None:
     show_default=True,
     help="Ids per phrase.",
 )
-@click.option("--epochs", type=click.IntRange(1), default=30, show_default=True)
-@click.option("--seed", type=int, default=0, show_default=True)
+@click.option(
+    "--epochs", type=click.IntRange(1), default=30, show_default=True, help="Training epochs."
+)
+@click.option(
+    "--seed",
+    type=int,
+    default=0,
+    show_default=True,
+    help="Seed for the split, initialisation and shuffling (same seed, same bytes).",
+)
 @click.option("--quiet", "-q", is_flag=True, help="Print only the summary table.")
 @friendly_errors
 def train_command(

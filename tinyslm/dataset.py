@@ -19,10 +19,11 @@ Rules:
   ``oos_val`` / ``oos_test`` so that the confidence threshold can be
   calibrated and measured against them.
 - A file either gives a split for every row or for none. Without one, rows are
-  split with a seeded, stratified split: per label, ``round(n * fraction)``
-  rows go to val and test, but every label keeps at least one training row.
-  Out-of-scope rows are split with the same fractions. Same file and seed,
-  same split.
+  split with a seeded, stratified split: per label, ``n * fraction`` rounded
+  half up rows go to val and to test, but every label keeps at least one
+  training row (held-out counts shrink, val first). Out-of-scope rows are split
+  with the same fractions. Same file and seed, same split; each split keeps
+  file order. A given split is used as is and the fractions are ignored.
 - Every in-scope label needs at least 2 examples in the file; smaller labels
   are refused (rather than silently dropped or trained on one phrase that
   can never be evaluated). A label with exactly 2 examples is accepted; with

@@ -25,8 +25,9 @@ its words before its sub-word detail.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import asdict, dataclass
+from itertools import pairwise
 
 import numpy as np
 
@@ -72,7 +73,7 @@ class FeatureSpec:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, data: dict[str, object]) -> FeatureSpec:
+    def from_dict(cls, data: Mapping[str, object]) -> FeatureSpec:
         known = {k: data[k] for k in cls.__dataclass_fields__ if k in data}
         unknown = sorted(set(data) - set(known))
         if unknown:
@@ -112,7 +113,7 @@ def _features(spec: FeatureSpec, ws: list[bytes]) -> Iterator[int]:
         for w in ws:
             yield fnv1a(w, fnv1a(bytes((TAG_UNIGRAM,))))
     if spec.bigrams:
-        for a, b in zip(ws, ws[1:]):
+        for a, b in pairwise(ws):
             yield fnv1a(a + b" " + b, fnv1a(bytes((TAG_BIGRAM,))))
     if spec.char_trigrams:
         tri_seed = fnv1a(bytes((TAG_TRIGRAM,)))

@@ -126,6 +126,7 @@ def load_model_dir(folder: Path) -> tuple[Manifest, bytes]:
     digest = sha256_hex(model)
     if digest != manifest.model_sha256:
         raise ModelError(
-            f"{tpath} sha256 {digest[:12]}... does not match manifest {manifest.model_sha256[:12]}..."
+            f"{tpath} sha256 {digest[:12]}... does not match the manifest's "
+            f"{manifest.model_sha256[:12]}..."
         )
     return manifest, model

@@ -119,6 +119,7 @@ def _compiler(language: str) -> list[str]:
 def _tree_key(tree: Path, sources: Sequence[Path]) -> str:
     digest = hashlib.sha256()
     parts = [CACHE_VERSION, str(tree), *_compiler("c++"), *_compiler("c"), *CXXFLAGS, *CFLAGS]
+    parts += [*DEFINES, *INCLUDE_DIRS]
     for part in parts:
         digest.update(part.encode() + b"\0")
     for rel in sources:

@@ -16,6 +16,7 @@ os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
 import contextlib
 import sys
 import time
+import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -83,7 +84,9 @@ def quantize(model: Any, calibration_ids: np.ndarray) -> QuantizedModel:
     converter.representative_dataset = representative
     converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
     converter.inference_output_type = tf.int8
-    with _silenced_fds():
+    with _silenced_fds(), warnings.catch_warnings():
+        # The ids input is int32 on purpose (indices are not quantized).
+        warnings.filterwarnings("ignore", message="Statistics for quantized inputs")
         flat = bytes(converter.convert())
     seconds = time.perf_counter() - start
 

@@ -73,15 +73,16 @@ TREE_INFO = "tinyslm-tflm.json"
 LIBRARY_JSON = "library.json"
 
 # Include folders a TFLM build needs, relative to the tree root, when present.
+# CMSIS Core and the ARMCM7 device header are left out on purpose: with
+# PROJECT_GENERATION (see _library_json) no TFLM or CMSIS-NN file includes them,
+# and exported to the project they would shadow the STM32Cube framework's own
+# CMSIS Core (a different version) in main.cc.
 INCLUDE_DIRS = (
     ".",
     "third_party/flatbuffers/include",
     "third_party/gemmlowp",
     "third_party/ruy",
     "third_party/kissfft",
-    "third_party/cmsis",
-    "third_party/cmsis/CMSIS/Core/Include",
-    f"third_party/cmsis/Cortex_DFP/Device/{CORTEX_M_DEVICE}/Include",
     "third_party/cmsis_nn",
     "third_party/cmsis_nn/Include",
 )

@@ -5,6 +5,7 @@ Each case runs ``python -m tinyslm`` in a subprocess, as a user would.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -23,6 +24,13 @@ def test_unknown_board(tmp_path: Path, fixture_model: Path) -> None:
     )
     assert_one_error_line(proc, "unknown board 'nosuch'", "esp32")
     assert not (tmp_path / "o").exists()
+
+
+def test_unknown_board_in_project(fake_pio: Path, minimal_project: Path) -> None:
+    info = json.loads((minimal_project / "tinyslm.json").read_text())
+    (minimal_project / "tinyslm.json").write_text(json.dumps(dict(info, board="nosuch")))
+    assert_one_error_line(run_cli("build", str(minimal_project)), "unknown board 'nosuch'")
+    assert not fake_pio.exists()  # refused before running pio
 
 
 @pytest.mark.parametrize(

@@ -68,7 +68,7 @@ def test_parity_with_tflm_reference_on_demo_test_split(emu: Emulator, fixture_mo
     assert report.accuracy_at_threshold == pytest.approx(ref.accuracy_at_threshold, abs=1e-12)
     assert 1 - report.escalation_rate == pytest.approx(ref.local_rate, abs=1e-12)
     assert report.oos_recall == pytest.approx(ref.oos_recall, abs=1e-12)
-    assert 0.5 < report.accuracy < 1.0 and 0.0 < report.escalation_rate < 0.5
+    assert report.accuracy > 0.5 and report.escalation_rate < 0.5  # a real model, not noise
     SUMMARY.append(f"emulator/TFLM parity, demo test split: {parity.agree}/{parity.phrases}")
 
 

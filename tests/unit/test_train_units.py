@@ -83,3 +83,38 @@ def test_write_atomically_failure_into_new_parent_leaves_nothing(tmp_path: Path)
     with pytest.raises(OSError):
         write_atomically(out, {"missing/b.bin": b"x"})
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.slow
+def test_tiny_training_keeps_pad_row_zero_and_token_dropout_adds_no_op() -> None:
+    from tinyslm.features import FeatureSpec, encode
+    from tinyslm.quantize import quantize
+    from tinyslm.train import predict_scores, train
+    from tinyslm.verify import model_ops
+
+    texts = ["turn on the light", "lights on please", "switch the lights off", "lights off now"]
+    labels = ["on", "on", "off", "off"]
+    config = TrainConfig(
+        features=FeatureSpec(buckets=64, seq_len=12),
+        dim=4,
+        hidden=4,
+        epochs=3,
+        batch_size=2,
+        token_dropout=0.3,
+    )
+    result = train(config, ("off", "on"), texts, labels)
+    table = np.asarray(result.model.get_layer("embed").table)
+    assert table.shape == (64, 4)
+    assert not table[0].any() and table[1:].any()  # padding row pinned to zero
+    assert len(result.history) == 3
+    ids = encode(texts, config.features)
+    np.testing.assert_allclose(predict_scores(result.model, ids).sum(axis=1), 1.0, rtol=1e-5)
+    converted = quantize(result.model, ids)
+    assert model_ops(converted.model_bytes) == (
+        "FULLY_CONNECTED",
+        "GATHER",
+        "L2_NORMALIZATION",
+        "MEAN",
+        "SOFTMAX",
+    )
+    assert converted.output_quant.zero_point == -128

@@ -32,10 +32,14 @@ static void serial_write(const char *data, size_t len, void *ctx) {
 }
 
 static uint32_t clock_us(void *ctx) {
-  struct timespec ts;
   (void)ctx;
+#if defined(__unix__) || defined(__APPLE__)
+  struct timespec ts;
   if (clock_gettime(CLOCK_MONOTONIC, &ts) != 0) return 0;
   return (uint32_t)((uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u);
+#else /* e.g. newlib under an Arm simulator: no clock, so "us" is 0 as the protocol allows */
+  return 0;
+#endif
 }
 
 /* The reason is ASCII from the adapter; escape it anyway so the line stays valid JSON. */
