@@ -7,7 +7,7 @@ threshold calibrated on validation, model bytes, minimum arena and wall times.
 The figures are also written as JSON (``benchmarks/results/clinc150.json`` or
 ``--json PATH``). Without the dataset it says so and exits 0.
 
-    .venv/bin/python benchmarks/clinc150.py [--buckets 8192 --dim 56 ...]
+    .venv/bin/python benchmarks/clinc150.py [--buckets 8192 --dim 54 ...]
 """
 
 from __future__ import annotations
@@ -35,14 +35,16 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--data", type=Path, default=DEFAULT_DATA)
     p.add_argument("--json", type=Path, default=DEFAULT_JSON, help="where to write the figures")
     p.add_argument("--buckets", type=int, default=8192)
-    p.add_argument("--dim", type=int, default=56)
+    p.add_argument("--dim", type=int, default=54)
     p.add_argument("--hidden", type=int, default=256)
     p.add_argument("--seq-len", type=int, default=128)
-    p.add_argument("--epochs", type=int, default=10)
+    p.add_argument("--epochs", type=int, default=25)
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--learning-rate", type=float, default=0.005)
-    p.add_argument("--label-smoothing", type=float, default=0.1)
-    p.add_argument("--dropout", type=float, default=0.1)
+    p.add_argument("--label-smoothing", type=float, default=0.2)
+    p.add_argument("--dropout", type=float, default=0.3)
+    p.add_argument("--token-dropout", type=float, default=0.5)
+    p.add_argument("--constant-lr", action="store_true", help="no cosine decay")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--quiet", action="store_true", help="no per-epoch lines")
     return p.parse_args(argv)
@@ -63,6 +65,8 @@ def main(argv: list[str] | None = None) -> int:
         seed=args.seed,
         label_smoothing=args.label_smoothing,
         dropout=args.dropout,
+        token_dropout=args.token_dropout,
+        cosine_decay=not args.constant_lr,
     )
     start = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="tinyslm-clinc-") as tmp:
@@ -98,7 +102,8 @@ def main(argv: list[str] | None = None) -> int:
             "config",
             f"B={args.buckets} D={args.dim} H={args.hidden} L={args.seq_len} "
             f"epochs={args.epochs} bs={args.batch_size} lr={args.learning_rate} "
-            f"ls={args.label_smoothing} dropout={args.dropout} seed={args.seed}",
+            f"ls={args.label_smoothing} dropout={args.dropout} token_dropout={args.token_dropout} "
+            f"cosine_decay={not args.constant_lr} seed={args.seed}",
         ),
         ("in-scope accuracy float", f"{mt['float_accuracy'] * 100:.2f}%"),
         ("in-scope accuracy int8 (TFLM)", f"{mt['int8_accuracy'] * 100:.2f}%"),

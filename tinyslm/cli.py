@@ -157,9 +157,14 @@ def train_command(
     help="Run a native build of the project (core + TFLM C++) instead of the Python runtime.",
 )
 @click.option(
+    "--qemu",
+    is_flag=True,
+    help="Run the firmware built for Cortex-M7 (CMSIS-NN) on QEMU's mps2-an500 instead.",
+)
+@click.option(
     "--tflm-dir",
     type=click.Path(path_type=Path),
-    help="TFLM source tree for --native (see 'tinyslm tflm fetch').",
+    help="TFLM source tree: host for --native, Cortex-M7 for --qemu (see 'tinyslm tflm fetch').",
 )
 @click.option(
     "--coverage", is_flag=True, help="Build the core with gcov and print its line coverage."
@@ -172,6 +177,7 @@ def emulate(
     split: str,
     json_out: Path | None,
     native: bool,
+    qemu: bool,
     tflm_dir: Path | None,
     coverage: bool,
 ) -> None:
@@ -193,6 +199,8 @@ def emulate(
         raise click.UsageError("--json needs --data")
     if native and coverage:
         raise click.UsageError("--coverage measures the shared-library emulator, not --native")
+    if qemu and (native or coverage):
+        raise click.UsageError("--qemu cannot be combined with --native or --coverage")
 
     run: Callable[[Sequence[bytes]], list[str]]
     emulator = None
@@ -205,6 +213,16 @@ def emulate(
 
             def run(lines: Sequence[bytes]) -> list[str]:
                 return list(run_native(project_dir, native_tree, list(lines)))
+
+        elif qemu:
+            from tinyslm.qemu import check_tools, resolve_cortex_m_tree, run_qemu
+
+            check_tools()
+            # --tflm-dir, else the 'tinyslm tflm fetch' (Cortex-M7) cache; one line if neither.
+            qemu_tree = resolve_cortex_m_tree(tflm_dir)
+
+            def run(lines: Sequence[bytes]) -> list[str]:
+                return run_qemu(project_dir, qemu_tree, list(lines))
 
         else:
             emulator = emu_mod.Emulator(

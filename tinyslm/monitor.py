@@ -52,6 +52,14 @@ def format_device_line(line: str) -> str:
     return line
 
 
+def _unread(conn: Any) -> int:
+    """Bytes received but not yet read (0 where the port cannot tell)."""
+    try:
+        return int(conn.in_waiting)
+    except Exception:  # closed port or a URL handler without the counter
+        return 0
+
+
 def default_port() -> str:
     """The only serial port present.
 
@@ -103,6 +111,7 @@ def monitor(
     conn = open_port(port or default_port(), baud)
     source = stdin if stdin is not None else sys.stdin.buffer
     stop = threading.Event()
+    last_rx = [time.monotonic()]  # when the reader last got bytes
 
     def reader() -> None:
         pending = b""
@@ -115,6 +124,7 @@ def monitor(
                 return
             if not chunk:
                 continue
+            last_rx[0] = time.monotonic()
             pending += chunk
             while b"\n" in pending:
                 raw_line, pending = pending.split(b"\n", 1)
@@ -131,8 +141,14 @@ def monitor(
                 break
             conn.write(line.rstrip(b"\r\n") + b"\n")
             conn.flush()
-        deadline = time.monotonic() + linger
-        while time.monotonic() < deadline and not stop.is_set():
+        # Answers still in flight: wait until the line has been quiet for `linger`
+        # seconds and nothing is left unread (capped, for a board that never stops).
+        eof_at = time.monotonic()
+        cap = eof_at + max(5.0, 5 * linger)
+        while not stop.is_set() and time.monotonic() < cap:
+            quiet = time.monotonic() - max(last_rx[0], eof_at)
+            if quiet >= linger and not _unread(conn):
+                break
             time.sleep(0.05)
     finally:
         stop.set()

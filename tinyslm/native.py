@@ -23,6 +23,7 @@ import subprocess
 import tempfile
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 
 from tinyslm import ccompile
@@ -59,6 +60,44 @@ _SKIP_FILES = frozenset(
 )
 _SOURCE_SUFFIXES = (".cc", ".cpp", ".c")
 _KERNEL_PREFIX = "tensorflow/lite/micro/kernels/"
+
+
+@dataclass(frozen=True)
+class Toolchain:
+    """How one kind of firmware image is compiled and linked (host here, QEMU in qemu.py).
+
+    ``cc``/``cxx`` are argv prefixes (target flags included); ``ldflags`` follow the
+    objects at link time; ``board_sources`` replace the board's ``main.cc``; sources
+    of the tree under ``lazy_prefixes`` are compiled only when the link asks for them.
+    """
+
+    name: str
+    cc: tuple[str, ...]
+    cxx: tuple[str, ...]
+    cflags: tuple[str, ...]
+    cxxflags: tuple[str, ...]
+    defines: tuple[str, ...]
+    ldflags: tuple[str, ...]
+    board_sources: tuple[Path, ...]
+    lazy_prefixes: tuple[str, ...] = (_KERNEL_PREFIX,)
+
+
+def host_toolchain() -> Toolchain:
+    """The host build: $CC/$CXX, reference kernels, ``native_main.c`` as the board.
+
+    Raises:
+        ToolchainError: the host compiler is not on PATH.
+    """
+    return Toolchain(
+        name="native",
+        cc=tuple(_compiler("c")),
+        cxx=tuple(_compiler("c++")),
+        cflags=CFLAGS,
+        cxxflags=CXXFLAGS,
+        defines=DEFINES,
+        ldflags=("-lm",),
+        board_sources=(HOST_MAIN,),
+    )
 
 
 def default_cache_dir() -> Path:
@@ -116,10 +155,10 @@ def _compiler(language: str) -> list[str]:
     return ccompile.compiler_command(language)
 
 
-def _tree_key(tree: Path, sources: Sequence[Path]) -> str:
+def _tree_key(tree: Path, sources: Sequence[Path], toolchain: Toolchain) -> str:
     digest = hashlib.sha256()
-    parts = [CACHE_VERSION, str(tree), *_compiler("c++"), *_compiler("c"), *CXXFLAGS, *CFLAGS]
-    parts += [*DEFINES, *INCLUDE_DIRS]
+    parts = [CACHE_VERSION, str(tree), *toolchain.cxx, *toolchain.cc]
+    parts += [*toolchain.cxxflags, *toolchain.cflags, *toolchain.defines, *INCLUDE_DIRS]
     for part in parts:
         digest.update(part.encode() + b"\0")
     for rel in sources:
@@ -133,11 +172,15 @@ def _object_name(rel: Path) -> str:
 
 
 def _compile_all(
-    root: Path, rels: Sequence[Path], objdir: Path, includes: Sequence[Path], jobs: int
+    root: Path,
+    rels: Sequence[Path],
+    objdir: Path,
+    includes: Sequence[Path],
+    jobs: int,
+    toolchain: Toolchain,
 ) -> list[Path]:
     """Compile ``root/rel`` for each rel into ``objdir``, reusing objects already there."""
     objdir.mkdir(parents=True, exist_ok=True)
-    cxx, cc = _compiler("c++"), _compiler("c")
 
     def compile_one(rel: Path) -> Path:
         obj = objdir / _object_name(rel)
@@ -147,9 +190,9 @@ def _compile_all(
                 root / rel,
                 obj,
                 include_dirs=includes,
-                defines=DEFINES,
-                flags=CFLAGS if is_c else CXXFLAGS,
-                compiler=cc if is_c else cxx,
+                defines=toolchain.defines,
+                flags=toolchain.cflags if is_c else toolchain.cxxflags,
+                compiler=toolchain.cc if is_c else toolchain.cxx,
             )
         return obj
 
@@ -186,12 +229,16 @@ def _defining(name: str, texts: dict[Path, str]) -> list[Path]:
     return defines or [rel for rel, text in texts.items() if word.search(text)]
 
 
-def _link(objects: Sequence[Path], out: Path) -> subprocess.CompletedProcess[str]:
-    argv = [*_compiler("c++"), *map(str, objects), "-o", str(out), "-lm"]
+def _link(
+    objects: Sequence[Path], out: Path, toolchain: Toolchain
+) -> subprocess.CompletedProcess[str]:
+    argv = [*toolchain.cxx, *map(str, objects), "-o", str(out), *toolchain.ldflags]
     try:
         return subprocess.run(argv, capture_output=True, text=True, errors="replace", check=False)
     except OSError as exc:
-        raise ToolchainError(f"cannot run {argv[0]!r} to link the native firmware: {exc}") from exc
+        raise ToolchainError(
+            f"cannot run {argv[0]!r} to link the {toolchain.name} firmware: {exc}"
+        ) from exc
 
 
 def project_sources(project_dir: Path) -> list[Path]:
@@ -214,12 +261,15 @@ def project_sources(project_dir: Path) -> list[Path]:
     return files
 
 
-def _project_objects(sources: Sequence[Path], tree: Path, objdir: Path, jobs: int) -> list[Path]:
-    """Compile the project's sources and the host main into ``objdir`` (fresh each build)."""
+def _project_objects(
+    sources: Sequence[Path], tree: Path, objdir: Path, jobs: int, toolchain: Toolchain
+) -> list[Path]:
+    """Compile the project's sources and the board stand-in into ``objdir`` (fresh each build)."""
     includes = [sources[0].parent, *_include_dirs(tree)]
     rels = [Path(p.name) for p in sources]
-    objects = _compile_all(sources[0].parent, rels, objdir, includes, jobs)
-    objects += _compile_all(HOST_MAIN.parent, [Path(HOST_MAIN.name)], objdir, includes, jobs)
+    objects = _compile_all(sources[0].parent, rels, objdir, includes, jobs, toolchain)
+    for board in toolchain.board_sources:
+        objects += _compile_all(board.parent, [Path(board.name)], objdir, includes, jobs, toolchain)
     return objects
 
 
@@ -233,45 +283,63 @@ def build_native(
 ) -> Path:
     """Build the host executable of a generated project's firmware at ``out``.
 
-    TFLM's objects are compiled once per tree into the cache. Only the kernels the
-    link asks for are compiled: the link is retried, each time adding the kernel
-    sources that mention a still-undefined name, so a model with five ops costs a
-    dozen kernel compiles rather than all of them.
-
     Raises:
         ProjectError: not a usable project.
         ToolchainError: a bad tree, no compiler, or a failed compile or link.
     """
     sources = project_sources(project_dir)
     tree = check_host_tree(tflm_dir)
+    return build_firmware(sources, tree, out, host_toolchain(), cache_dir=cache_dir, jobs=jobs)
+
+
+def build_firmware(
+    sources: Sequence[Path],
+    tree: Path,
+    out: Path,
+    toolchain: Toolchain,
+    *,
+    cache_dir: Path | None = None,
+    jobs: int | None = None,
+) -> Path:
+    """Link the project ``sources`` (see :func:`project_sources`) with TFLM into ``out``.
+
+    TFLM's objects are compiled once per tree and toolchain into the cache. Only the
+    sources under ``toolchain.lazy_prefixes`` (kernels) that the link asks for are
+    compiled: the link is retried, each time adding the lazy sources that mention a
+    still-undefined name, so a model with five ops costs a dozen kernel compiles
+    rather than all of them.
+
+    Raises:
+        ToolchainError: no compiler, or a failed compile or link.
+    """
     tree_srcs = tree_sources(tree)
-    kernels = [p for p in tree_srcs if p.as_posix().startswith(_KERNEL_PREFIX)]
-    selected = [p for p in tree_srcs if not p.as_posix().startswith(_KERNEL_PREFIX)]
+    lazy = [p for p in tree_srcs if p.as_posix().startswith(toolchain.lazy_prefixes)]
+    selected = [p for p in tree_srcs if not p.as_posix().startswith(toolchain.lazy_prefixes)]
     if not selected:
         raise ToolchainError(f"{tree} holds no TFLM sources")
-    texts = {rel: (tree / rel).read_text(encoding="utf-8", errors="replace") for rel in kernels}
-    objdir = (cache_dir or default_cache_dir()) / _tree_key(tree, tree_srcs) / "obj"
+    texts = {rel: (tree / rel).read_text(encoding="utf-8", errors="replace") for rel in lazy}
+    objdir = (cache_dir or default_cache_dir()) / _tree_key(tree, tree_srcs, toolchain) / "obj"
     workers = jobs or os.cpu_count() or 1
     includes = _include_dirs(tree)
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix=".tinyslm-native-", dir=out.parent) as tmp:
-        own = _project_objects(sources, tree, Path(tmp) / "obj", workers)
+        own = _project_objects(sources, tree, Path(tmp) / "obj", workers, toolchain)
         tmp_out = Path(tmp) / out.name
         while True:
-            tflm_objects = _compile_all(tree, selected, objdir, includes, workers)
-            proc = _link([*own, *tflm_objects], tmp_out)
+            tflm_objects = _compile_all(tree, selected, objdir, includes, workers, toolchain)
+            proc = _link([*own, *tflm_objects], tmp_out, toolchain)
             if proc.returncode == 0:
                 break
             names: set[str] = set()
             for symbol in _UNDEFINED.findall(proc.stderr):
                 names |= _identifiers(symbol)
-            pending = {rel: texts[rel] for rel in kernels if rel not in selected}
+            pending = {rel: texts[rel] for rel in lazy if rel not in selected}
             wanted = sorted({rel for n in names for rel in _defining(n, pending)})
             if not wanted:
                 lines = [ln.strip() for ln in proc.stderr.splitlines() if ln.strip()]
                 raise ToolchainError(
-                    "linking the native firmware failed: " + " | ".join(lines[-3:])
+                    f"linking the {toolchain.name} firmware failed: " + " | ".join(lines[-3:])
                 )
             selected += wanted
         os.replace(tmp_out, out)

@@ -47,13 +47,15 @@ class TrainConfig:
         hidden: width of the ReLU layer.
         epochs: passes over the training set.
         batch_size: examples per optimizer step.
-        learning_rate: Adam learning rate.
+        learning_rate: Adam learning rate (the peak one with ``cosine_decay``).
         seed: seeds Python, NumPy and TensorFlow (same seed, same weights).
         label_smoothing: cross-entropy label smoothing in [0, 1).
         dropout: dropout rate on the normalised phrase vector.
         token_dropout: share of a phrase's feature ids dropped per training step
             (whole embedding rows), so the model cannot lean on any one n-gram;
             training only, it adds no op to the converted model.
+        cosine_decay: decay the learning rate to 0 along a cosine over all
+            steps instead of keeping it constant.
     """
 
     features: FeatureSpec = field(default_factory=FeatureSpec)
@@ -66,6 +68,7 @@ class TrainConfig:
     label_smoothing: float = 0.1
     dropout: float = 0.1
     token_dropout: float = 0.0
+    cosine_decay: bool = False
 
     def __post_init__(self) -> None:
         checks = {
@@ -85,10 +88,12 @@ class TrainConfig:
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
         d["features"] = self.features.to_dict()
-        # Recorded only when used, so that manifests of models trained without it
-        # stay byte-identical to those written before the option existed.
-        if not self.token_dropout:
-            del d["token_dropout"]
+        # Options added after format 1 are recorded only when used, so that
+        # manifests of models trained without them stay byte-identical to those
+        # written before the options existed.
+        for late in ("token_dropout", "cosine_decay"):
+            if not d[late]:
+                del d[late]
         return d
 
 
@@ -227,6 +232,16 @@ def rebuild_for_batch(model: Any, batch_size: int = 1) -> Any:
     return keras.Model(ids, x, name="tinyslm_b1")
 
 
+def _learning_rate(config: TrainConfig, n_train: int) -> Any:
+    """Constant rate, or a cosine decay to 0 over every step of the run."""
+    if not config.cosine_decay:
+        return config.learning_rate
+    import keras
+
+    steps = config.epochs * -(-n_train // config.batch_size)
+    return keras.optimizers.schedules.CosineDecay(config.learning_rate, steps)
+
+
 class _EpochLog:
     """Print one line per epoch through ``log`` (``None`` prints nothing)."""
 
@@ -307,7 +322,7 @@ def train(
 
     model = build_model(config, len(labels))
     model.compile(
-        optimizer=keras.optimizers.Adam(config.learning_rate),
+        optimizer=keras.optimizers.Adam(_learning_rate(config, len(x))),
         loss=keras.losses.CategoricalCrossentropy(label_smoothing=config.label_smoothing),
         metrics=["accuracy"],
     )

@@ -35,6 +35,13 @@ def test_train_config_dict_has_features() -> None:
     assert d["features"]["buckets"] == 4096 and d["dim"] == 32
 
 
+def test_late_options_are_recorded_only_when_used() -> None:
+    plain = TrainConfig().to_dict()
+    assert "token_dropout" not in plain and "cosine_decay" not in plain
+    used = TrainConfig(token_dropout=0.2, cosine_decay=True).to_dict()
+    assert used["token_dropout"] == 0.2 and used["cosine_decay"] is True
+
+
 def test_representative_subset_is_deterministic_and_spans_the_data() -> None:
     ids = np.arange(2000 * 4, dtype=np.int32).reshape(2000, 4)
     a, b = representative_ids(ids, 100), representative_ids(ids, 100)
@@ -101,12 +108,15 @@ def test_tiny_training_keeps_pad_row_zero_and_token_dropout_adds_no_op() -> None
         epochs=3,
         batch_size=2,
         token_dropout=0.3,
+        cosine_decay=True,
     )
     result = train(config, ("off", "on"), texts, labels)
     table = np.asarray(result.model.get_layer("embed").table)
     assert table.shape == (64, 4)
     assert not table[0].any() and table[1:].any()  # padding row pinned to zero
     assert len(result.history) == 3
+    # The cosine schedule has decayed to zero after the last step.
+    assert float(result.model.optimizer.learning_rate) == pytest.approx(0.0, abs=1e-7)
     ids = encode(texts, config.features)
     np.testing.assert_allclose(predict_scores(result.model, ids).sum(axis=1), 1.0, rtol=1e-5)
     converted = quantize(result.model, ids)
