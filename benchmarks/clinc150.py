@@ -40,7 +40,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--seq-len", type=int, default=128)
     p.add_argument("--epochs", type=int, default=25)
     p.add_argument("--batch-size", type=int, default=64)
-    p.add_argument("--learning-rate", type=float, default=0.005)
+    p.add_argument("--learning-rate", type=float, default=0.01)
     p.add_argument("--label-smoothing", type=float, default=0.2)
     p.add_argument("--dropout", type=float, default=0.3)
     p.add_argument("--token-dropout", type=float, default=0.5)

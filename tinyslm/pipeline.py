@@ -65,7 +65,8 @@ def write_atomically(out: Path, files: dict[str, bytes]) -> None:
     failure removes the temp folder and leaves ``out`` as it was.
     """
     out = out.absolute()
-    created_parent = not out.parent.exists()
+    # The top-most folder this call creates, removed again if writing fails.
+    created = next((p for p in reversed(out.parents) if not p.exists()), None)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
     # mkdtemp makes a private (0700) folder; give it the mode a plain mkdir would.
@@ -84,8 +85,8 @@ def write_atomically(out: Path, files: dict[str, bytes]) -> None:
         if old is not None and not out.exists():
             (old / out.name).rename(out)  # put the previous output back
         shutil.rmtree(tmp, ignore_errors=True)
-        if created_parent:
-            shutil.rmtree(out.parent, ignore_errors=True)
+        if created is not None:
+            shutil.rmtree(created, ignore_errors=True)
         raise
     finally:
         if old is not None:

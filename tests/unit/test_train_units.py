@@ -86,7 +86,7 @@ def test_write_atomically_failure_keeps_previous_output(tmp_path: Path) -> None:
 
 
 def test_write_atomically_failure_into_new_parent_leaves_nothing(tmp_path: Path) -> None:
-    out = tmp_path / "new" / "model"
+    out = tmp_path / "new" / "deeper" / "model"
     with pytest.raises(OSError):
         write_atomically(out, {"missing/b.bin": b"x"})
     assert list(tmp_path.iterdir()) == []
