@@ -7,7 +7,11 @@ threshold calibrated on validation, model bytes, minimum arena and wall times.
 The figures are also written as JSON (``benchmarks/results/clinc150.json`` or
 ``--json PATH``). Without the dataset it says so and exits 0.
 
-    .venv/bin/python benchmarks/clinc150.py [--buckets 8192 --dim 54 ...]
+``--distill`` adds soft labels from all-MiniLM-L6-v2 (the ``distill`` extra)
+and also reports the teacher's own test accuracy; its figures go to
+``benchmarks/results/clinc150_distill.json``.
+
+    .venv/bin/python benchmarks/clinc150.py [--buckets 8192 --dim 54 ...] [--distill]
 """
 
 from __future__ import annotations
@@ -28,12 +32,13 @@ from tinyslm.train import TrainConfig  # noqa: E402
 
 DEFAULT_DATA = REPO.parent / "shared" / "datasets" / "clinc150" / "data_full.json"
 DEFAULT_JSON = REPO / "benchmarks" / "results" / "clinc150.json"
+DISTILL_JSON = REPO / "benchmarks" / "results" / "clinc150_distill.json"
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--data", type=Path, default=DEFAULT_DATA)
-    p.add_argument("--json", type=Path, default=DEFAULT_JSON, help="where to write the figures")
+    p.add_argument("--json", type=Path, default=None, help="where to write the figures")
     p.add_argument("--buckets", type=int, default=8192)
     p.add_argument("--dim", type=int, default=54)
     p.add_argument("--hidden", type=int, default=256)
@@ -46,8 +51,34 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--token-dropout", type=float, default=0.5)
     p.add_argument("--constant-lr", action="store_true", help="no cosine decay")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--distill", action="store_true", help="learn from MiniLM soft labels")
+    p.add_argument("--distill-alpha", type=float, default=0.5)
+    p.add_argument("--distill-temperature", type=float, default=2.0)
+    p.add_argument("--distill-folds", type=int, default=5)
+    p.add_argument("--distill-augment", type=int, default=0, help="teacher-labelled copies")
     p.add_argument("--quiet", action="store_true", help="no per-epoch lines")
-    return p.parse_args(argv)
+    args = p.parse_args(argv)
+    if args.json is None:
+        args.json = DISTILL_JSON if args.distill else DEFAULT_JSON
+    return args
+
+
+def teacher_test_accuracy(data: Path, seed: int) -> float:
+    """The teacher alone: MiniLM embeddings + logistic regression, on the test split."""
+    import numpy as np
+
+    from tinyslm.dataset import load_dataset
+    from tinyslm.distill import embed_texts, fit_logistic_regression
+    from tinyslm.train import label_indices
+
+    ds = load_dataset(data, seed=seed)
+    y_train = label_indices(ds.labels, [e.label for e in ds.train])
+    y_test = label_indices(ds.labels, [e.label for e in ds.test])
+    teacher = fit_logistic_regression(
+        embed_texts([e.text for e in ds.train]), y_train, len(ds.labels)
+    )
+    logits = teacher.logits(embed_texts([e.text for e in ds.test]))
+    return float(np.mean(logits.argmax(axis=1) == y_test))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -67,6 +98,10 @@ def main(argv: list[str] | None = None) -> int:
         dropout=args.dropout,
         token_dropout=args.token_dropout,
         cosine_decay=not args.constant_lr,
+        distill_alpha=args.distill_alpha if args.distill else 0.0,
+        distill_temperature=args.distill_temperature,
+        distill_folds=args.distill_folds,
+        distill_augment=args.distill_augment,
     )
     start = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="tinyslm-clinc-") as tmp:
@@ -97,13 +132,24 @@ def main(argv: list[str] | None = None) -> int:
         "verify_seconds": round(result.verify_seconds, 2),
         "total_seconds": round(time.perf_counter() - start, 2),
     }
+    if args.distill:
+        teacher_start = time.perf_counter()
+        figures["teacher_train_accuracy_crossfit"] = mt["teacher_train_accuracy_crossfit"]
+        figures["teacher_test_accuracy"] = round(teacher_test_accuracy(args.data, args.seed), 5)
+        figures["teacher_test_seconds"] = round(time.perf_counter() - teacher_start, 2)
     rows = [
         (
             "config",
             f"B={args.buckets} D={args.dim} H={args.hidden} L={args.seq_len} "
             f"epochs={args.epochs} bs={args.batch_size} lr={args.learning_rate} "
             f"ls={args.label_smoothing} dropout={args.dropout} token_dropout={args.token_dropout} "
-            f"cosine_decay={not args.constant_lr} seed={args.seed}",
+            f"cosine_decay={not args.constant_lr} seed={args.seed}"
+            + (
+                f" distill_alpha={args.distill_alpha} distill_T={args.distill_temperature}"
+                f" folds={args.distill_folds} augment={args.distill_augment}"
+                if args.distill
+                else ""
+            ),
         ),
         ("in-scope accuracy float", f"{mt['float_accuracy'] * 100:.2f}%"),
         ("in-scope accuracy int8 (TFLM)", f"{mt['int8_accuracy'] * 100:.2f}%"),
@@ -113,6 +159,16 @@ def main(argv: list[str] | None = None) -> int:
         ("threshold", f"{m.threshold:.3f} (q={m.threshold_q}, {mt['threshold_rule']}, on val)"),
         ("model bytes", f"{m.model_bytes} ({m.model_bytes / 1024:.1f} KiB)"),
         ("minimum arena bytes", str(m.arena_bytes)),
+        *(
+            [
+                (
+                    "teacher test accuracy (MiniLM + LR)",
+                    f"{figures['teacher_test_accuracy'] * 100:.2f}%",
+                )
+            ]
+            if args.distill
+            else []
+        ),
         (
             "train / convert / verify",
             f"{result.train_seconds:.1f} s / "

@@ -94,6 +94,32 @@ def cli() -> None:
     show_default=True,
     help="Seed for the split, initialisation and shuffling (same seed, same bytes).",
 )
+@click.option(
+    "--distill",
+    is_flag=True,
+    help="Also learn from all-MiniLM-L6-v2's soft labels (needs the 'distill' extra).",
+)
+@click.option(
+    "--distill-alpha",
+    type=click.FloatRange(0, 1, min_open=True),
+    default=0.5,
+    show_default=True,
+    help="Weight of the teacher's soft labels in the loss (with --distill).",
+)
+@click.option(
+    "--distill-temperature",
+    type=click.FloatRange(0, min_open=True),
+    default=2.0,
+    show_default=True,
+    help="Softmax temperature of the soft labels (with --distill).",
+)
+@click.option(
+    "--distill-augment",
+    type=click.IntRange(0),
+    default=0,
+    show_default=True,
+    help="Noisy copies of each phrase, labelled by the teacher, added (with --distill).",
+)
 @click.option("--quiet", "-q", is_flag=True, help="Print only the summary table.")
 @friendly_errors
 def train_command(
@@ -106,6 +132,10 @@ def train_command(
     seq_len: int,
     epochs: int,
     seed: int,
+    distill: bool,
+    distill_alpha: float,
+    distill_temperature: float,
+    distill_augment: int,
     quiet: bool,
 ) -> None:
     """Train, quantize (INT8) and verify (TFLM) a classifier on DATA (default: demo set)."""
@@ -119,6 +149,9 @@ def train_command(
         hidden=hidden,
         epochs=epochs,
         seed=seed,
+        distill_alpha=distill_alpha if distill else 0.0,
+        distill_temperature=distill_temperature,
+        distill_augment=distill_augment,
     )
     result = run_train(data, out, config, force=force, log=None if quiet else click.echo)
     for warning in result.warnings:

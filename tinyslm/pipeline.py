@@ -114,7 +114,10 @@ def run_train(
         OutputExistsError: ``out`` exists and is not empty and ``force`` is off.
         DatasetError: the dataset is missing or unusable.
         ModelError: conversion or TFLM verification failed.
+        ToolchainError: ``config.distill_alpha > 0`` without the ``distill`` extra.
     """
+    import numpy as np
+
     from tinyslm import __version__
     from tinyslm.dataset import load_dataset
     from tinyslm.features import encode
@@ -135,14 +138,39 @@ def run_train(
         f"val {len(dataset.val)}, test {len(dataset.test)}, out-of-scope "
         f"{len(dataset.oos_train)}/{len(dataset.oos_val)}/{len(dataset.oos_test)}"
     )
+    fit_texts = [e.text for e in dataset.train]
+    fit_labels = [e.label for e in dataset.train]
+    soft = None
+    teacher_accuracy = None
+    if cfg.distill_alpha > 0:
+        from tinyslm.distill import augment_texts, soft_targets
+
+        extra, source = augment_texts(fit_texts, cfg.distill_augment, seed=cfg.seed)
+        targets = soft_targets(
+            fit_texts,
+            label_indices(dataset.labels, fit_labels),
+            len(dataset.labels),
+            cfg.distill_temperature,
+            folds=cfg.distill_folds,
+            seed=cfg.seed,
+            extra_texts=extra,
+            log=say,
+        )
+        soft = np.concatenate([targets.probs, targets.extra_probs])
+        teacher_accuracy = targets.teacher_train_accuracy
+        # Noisy copies keep their source phrase's label for the hard term.
+        fit_texts = fit_texts + extra
+        fit_labels = fit_labels + [fit_labels[i] for i in source]
+        say(f"teacher accuracy on train (cross-fitted): {teacher_accuracy * 100:.2f}%")
     trained = train(
         cfg,
         dataset.labels,
-        [e.text for e in dataset.train],
-        [e.label for e in dataset.train],
+        fit_texts,
+        fit_labels,
         [e.text for e in dataset.val],
         [e.label for e in dataset.val],
         log=say,
+        soft_targets=soft,
     )
 
     say("converting to full-integer INT8 ...")
@@ -179,6 +207,8 @@ def run_train(
     metrics["threshold_calibrated_on"] = calib_split
     metrics["dataset"] = dataset.source
     metrics["n_train"] = len(dataset.train)
+    if teacher_accuracy is not None:
+        metrics["teacher_train_accuracy_crossfit"] = round(teacher_accuracy, 5)
     if trained.history:
         metrics["final_train_loss"] = round(trained.history[-1].get("loss", float("nan")), 5)
     manifest = Manifest(

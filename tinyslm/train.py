@@ -56,6 +56,13 @@ class TrainConfig:
             training only, it adds no op to the converted model.
         cosine_decay: decay the learning rate to 0 along a cosine over all
             steps instead of keeping it constant.
+        distill_alpha: weight of the teacher's soft targets in the loss
+            (0 = plain cross-entropy, no teacher; see ``tinyslm.distill``).
+        distill_temperature: softmax temperature of teacher and student in the
+            soft term.
+        distill_folds: cross-fitting folds for the teacher's soft targets.
+        distill_augment: noisy copies of each training phrase, labelled by the
+            teacher, added to the training set (``tinyslm.distill.augment_texts``).
     """
 
     features: FeatureSpec = field(default_factory=FeatureSpec)
@@ -69,6 +76,10 @@ class TrainConfig:
     dropout: float = 0.1
     token_dropout: float = 0.0
     cosine_decay: bool = False
+    distill_alpha: float = 0.0
+    distill_temperature: float = 2.0
+    distill_folds: int = 5
+    distill_augment: int = 0
 
     def __post_init__(self) -> None:
         checks = {
@@ -80,6 +91,10 @@ class TrainConfig:
             "label_smoothing": 0 <= self.label_smoothing < 1,
             "dropout": 0 <= self.dropout < 1,
             "token_dropout": 0 <= self.token_dropout < 1,
+            "distill_alpha": 0 <= self.distill_alpha <= 1,
+            "distill_temperature": self.distill_temperature > 0,
+            "distill_folds": self.distill_folds >= 1,
+            "distill_augment": self.distill_augment >= 0,
         }
         bad = [name for name, ok in checks.items() if not ok]
         if bad:
@@ -94,6 +109,9 @@ class TrainConfig:
         for late in ("token_dropout", "cosine_decay"):
             if not d[late]:
                 del d[late]
+        if not self.distill_alpha:
+            for key in ("distill_alpha", "distill_temperature", "distill_folds", "distill_augment"):
+                del d[key]
         return d
 
 
@@ -281,6 +299,38 @@ def label_indices(labels: Sequence[str], names: Sequence[str]) -> np.ndarray:
         raise DatasetError(f"label {exc.args[0]!r} is not one of the training labels") from exc
 
 
+def _distill_fit_setup(
+    config: TrainConfig, model: Any, num_labels: int
+) -> tuple[Any, Any, Callable[..., Any]]:
+    """The logits-output training model, the distillation loss and an accuracy metric.
+
+    Targets are packed as ``[one-hot | teacher soft labels]`` (``2 * labels``
+    columns) so Keras can shuffle them together. The training model shares its
+    layers (and weights) with ``model``, which keeps its softmax for conversion.
+    """
+    import keras
+
+    tf = _tf()
+    c = num_labels
+    alpha, temp, smooth = config.distill_alpha, config.distill_temperature, config.label_smoothing
+    fit_model = keras.Model(model.inputs, model.get_layer("logits").output, name="tinyslm_logits")
+
+    def distill_loss(y_true: Any, logits: Any) -> Any:
+        # Same as keras' CategoricalCrossentropy(label_smoothing=...) for the hard term;
+        # T^2 keeps the soft term's gradient scale independent of T (Hinton et al.).
+        hard = y_true[:, :c] * (1.0 - smooth) + smooth / c
+        soft = y_true[:, c:]
+        ce_hard = -tf.reduce_sum(hard * tf.nn.log_softmax(logits), axis=-1)
+        ce_soft = -tf.reduce_sum(soft * tf.nn.log_softmax(logits / temp), axis=-1)
+        return (1.0 - alpha) * ce_hard + alpha * temp * temp * ce_soft
+
+    def accuracy(y_true: Any, logits: Any) -> Any:
+        hit = tf.equal(tf.argmax(y_true[:, :c], -1), tf.argmax(logits, -1))
+        return tf.cast(hit, tf.float32)
+
+    return fit_model, distill_loss, accuracy
+
+
 def train(
     config: TrainConfig,
     labels: Sequence[str],
@@ -289,6 +339,7 @@ def train(
     val_texts: Sequence[str] = (),
     val_labels: Sequence[str] = (),
     log: Log | None = None,
+    soft_targets: np.ndarray | None = None,
 ) -> TrainResult:
     """Fit the model on labelled texts (tokenised with ``tinyslm.features.encode``).
 
@@ -299,10 +350,14 @@ def train(
         val_texts, val_labels: optional validation phrases (shown per epoch only;
             they do not steer training).
         log: called with one line per epoch; ``None`` is silent.
+        soft_targets: ``(len(train_texts), len(labels))`` teacher distributions at
+            ``config.distill_temperature``; required when ``config.distill_alpha > 0``
+            (``tinyslm.distill.soft_targets`` makes them), ignored otherwise.
 
     Raises:
         DatasetError: no training phrases, fewer than two labels, or a label
             outside ``labels``.
+        ValueError: distillation is on and ``soft_targets`` is missing or misshapen.
     """
     if len(train_texts) == 0:
         raise DatasetError("no training phrases")
@@ -321,14 +376,29 @@ def train(
         validation = (xv, yv)
 
     model = build_model(config, len(labels))
-    model.compile(
-        optimizer=keras.optimizers.Adam(_learning_rate(config, len(x))),
-        loss=keras.losses.CategoricalCrossentropy(label_smoothing=config.label_smoothing),
-        metrics=["accuracy"],
-    )
+    fit_model = model
+    if config.distill_alpha > 0:
+        if soft_targets is None or np.shape(soft_targets) != y.shape:
+            raise ValueError(f"distillation needs soft targets of shape {y.shape}")
+        fit_model, loss, accuracy = _distill_fit_setup(config, model, len(labels))
+        fit_model.compile(
+            optimizer=keras.optimizers.Adam(_learning_rate(config, len(x))),
+            loss=loss,
+            metrics=[accuracy],
+        )
+        y = np.concatenate([y, np.asarray(soft_targets, y.dtype)], axis=1)
+        if validation is not None:
+            # Validation is only watched: its "soft" half is the one-hot label.
+            validation = (validation[0], np.concatenate([validation[1]] * 2, axis=1))
+    else:
+        model.compile(
+            optimizer=keras.optimizers.Adam(_learning_rate(config, len(x))),
+            loss=keras.losses.CategoricalCrossentropy(label_smoothing=config.label_smoothing),
+            metrics=["accuracy"],
+        )
     epoch_log = _EpochLog(config.epochs, log)
     start = time.perf_counter()
-    model.fit(
+    fit_model.fit(
         x,
         y,
         batch_size=config.batch_size,

