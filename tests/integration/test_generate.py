@@ -83,12 +83,17 @@ def _one_error(result: Result, *needles: str) -> str:
     return lines[0]
 
 
+def _fixture_model_bytes() -> int:
+    return int(json.loads((FIXTURE / "manifest.json").read_text())["model_bytes"])
+
+
 def test_esp32_project_is_an_esp_idf_project(tmp_path: Path) -> None:
     out = tmp_path / "esp32"
     result = _generate("esp32", out)
     assert result.exit_code == 0, result.output
     assert result.stdout.splitlines()[-1] == (
-        f"wrote {out} (17 files): board esp32, model 8568 bytes, arena 4096 bytes"
+        f"wrote {out} (17 files): board esp32, model {_fixture_model_bytes()} bytes, "
+        "arena 4096 bytes"
     )
     files = _files(out)
     assert set(files) == COMMON | ESP32_ONLY
@@ -238,7 +243,7 @@ def test_over_budget_writes_nothing(tmp_path: Path) -> None:
     out = tmp_path / "new" / "proj"
     result = _run("generate", "--board", "esp32", "--model", str(model_dir), "-o", str(out))
     line = _one_error(result, "does not fit board esp32", "arena 256000 bytes", "98304 bytes")
-    assert "model 8568" not in line  # the model fits; only the arena is reported
+    assert f"model {_fixture_model_bytes()}" not in line  # the model fits; only the arena is reported
     assert sorted(p.name for p in tmp_path.iterdir()) == ["model"]  # not even new/
 
 
