@@ -243,7 +243,8 @@ def test_over_budget_writes_nothing(tmp_path: Path) -> None:
     out = tmp_path / "new" / "proj"
     result = _run("generate", "--board", "esp32", "--model", str(model_dir), "-o", str(out))
     line = _one_error(result, "does not fit board esp32", "arena 256000 bytes", "98304 bytes")
-    assert f"model {_fixture_model_bytes()}" not in line  # the model fits; only the arena is reported
+    # The model fits; only the arena is reported.
+    assert f"model {_fixture_model_bytes()}" not in line
     assert sorted(p.name for p in tmp_path.iterdir()) == ["model"]  # not even new/
 
 
