@@ -206,10 +206,14 @@ typedef struct {
   char buf[TINYSLM_OUT_CHUNK];
 } out_t;
 
-static void out_init(out_t *o, const tinyslm_app_t *app) {
-  o->write = app->cfg.write;
-  o->ctx = app->cfg.write_ctx;
+static void out_init_fn(out_t *o, tinyslm_write_fn write, void *ctx) {
+  o->write = write;
+  o->ctx = ctx;
   o->len = 0;
+}
+
+static void out_init(out_t *o, const tinyslm_app_t *app) {
+  out_init_fn(o, app->cfg.write, app->cfg.write_ctx);
 }
 
 static void out_flush(out_t *o) {
@@ -379,6 +383,21 @@ static void write_error(const tinyslm_app_t *app, const char *name) {
   out_end_line(&o);
 }
 
+void tinyslm_write_error(tinyslm_write_fn write, void *ctx, const char *code,
+                         const char *reason) {
+  out_t o;
+  if (write == 0) {
+    return;
+  }
+  out_init_fn(&o, write, ctx);
+  out_lit(&o, "{\"error\":");
+  out_string(&o, code != 0 ? code : "unknown");
+  out_lit(&o, ",\"reason\":");
+  out_string(&o, reason != 0 ? reason : "unknown");
+  out_char(&o, '}');
+  out_end_line(&o);
+}
+
 static void write_info(const tinyslm_app_t *app) {
   const tinyslm_model_info_t *m = app->cfg.model;
   const char *ops = m->ops;
@@ -459,6 +478,24 @@ int tinyslm_app_init(tinyslm_app_t *app, const tinyslm_app_config_t *cfg) {
   }
   app->cfg = *cfg;
   return 0;
+}
+
+int tinyslm_app_setup(tinyslm_app_t *app, const tinyslm_model_info_t *model,
+                      tinyslm_infer_fn infer, tinyslm_write_fn write, tinyslm_clock_fn clock,
+                      uint8_t *line_buf, size_t line_cap, int32_t *ids_buf, int8_t *scores_buf) {
+  tinyslm_app_config_t cfg;
+  cfg.model = model;
+  cfg.infer = infer;
+  cfg.infer_ctx = 0;
+  cfg.write = write;
+  cfg.write_ctx = 0;
+  cfg.clock = clock;
+  cfg.clock_ctx = 0;
+  cfg.line_buf = line_buf;
+  cfg.line_cap = line_cap;
+  cfg.ids_buf = ids_buf;
+  cfg.scores_buf = scores_buf;
+  return tinyslm_app_init(app, &cfg);
 }
 
 static void handle_text(tinyslm_app_t *app, const uint8_t *line, size_t len) {

@@ -10,6 +10,10 @@
  *       feeds stdin to tinyslm_app_feed and writes the device's output to
  *       stdout. The fake model returns the --scores vectors in turn (cycling);
  *       a vector "!N" makes that inference fail with code N.
+ *   core_driver err
+ *       stdin: records of two strings, code then reason, each a uint32
+ *       little-endian length (0xFFFFFFFF: NULL) and its bytes; stdout: what
+ *       tinyslm_write_error writes for each record.
  *   core_driver selftest
  *       the defensive paths (NULL pointers, bad sizes, odd quantization).
  *
@@ -273,6 +277,46 @@ static int run_proto(int argc, char **argv) {
   return 0;
 }
 
+/* Reads one string of an err record into a fresh exact-size, NUL-terminated
+ * buffer (so ASan sees any read past the terminator); *out is NULL for a NULL
+ * string. Returns 0 at end of input or on a truncated record. */
+static int read_err_string(char **out) {
+  uint8_t hdr[4];
+  size_t n;
+  *out = NULL;
+  if (!read_exact(hdr, 4)) {
+    return 0;
+  }
+  n = (size_t)hdr[0] | (size_t)hdr[1] << 8 | (size_t)hdr[2] << 16 | (size_t)hdr[3] << 24;
+  if (n == 0xFFFFFFFFu) {
+    return 1;
+  }
+  *out = malloc(n + 1);
+  if (*out == NULL || (n > 0 && !read_exact(*out, n))) {
+    free(*out);
+    *out = NULL;
+    return 0;
+  }
+  (*out)[n] = '\0';
+  return 1;
+}
+
+static int run_err(void) {
+  for (;;) {
+    char *code, *reason;
+    if (!read_err_string(&code)) {
+      return 0;
+    }
+    if (!read_err_string(&reason)) {
+      free(code);
+      return fail("truncated err record");
+    }
+    tinyslm_write_error(write_stdout, NULL, code, reason);
+    free(code);
+    free(reason);
+  }
+}
+
 /* ---- selftest: the defensive paths ------------------------------------- */
 
 static unsigned long writes;
@@ -389,6 +433,23 @@ static int run_selftest(void) {
   tinyslm_app_handle_line(&app, (const uint8_t *)"x", 1);
   CHECK(writes > 0);
 
+  /* app_setup: tinyslm_app_init with NULL contexts, the same checks */
+  CHECK(tinyslm_app_setup(NULL, &info, ok_infer, count_write, NULL, line, sizeof(line), ids,
+                          scores) == -1);
+  CHECK(tinyslm_app_setup(&app, &info, ok_infer, count_write, NULL, line, 0, ids, scores) == -1);
+  CHECK(tinyslm_app_setup(&app, &info, ok_infer, count_write, NULL, line, sizeof(line), ids,
+                          scores) == 0);
+  CHECK(app.cfg.model == &info && app.cfg.infer == ok_infer && app.cfg.write == count_write &&
+        app.cfg.clock == NULL && app.cfg.line_buf == line && app.cfg.line_cap == sizeof(line) &&
+        app.cfg.ids_buf == ids && app.cfg.scores_buf == scores && app.cfg.infer_ctx == NULL &&
+        app.cfg.write_ctx == NULL && app.cfg.clock_ctx == NULL);
+  captured_len = 0;
+  tinyslm_app_feed(&app, (const uint8_t *)"hi\n", 3);
+  CHECK(captured_len > 0 && captured[captured_len - 1] == '\n');
+
+  /* write_error: a NULL write function writes nothing (and does not crash) */
+  tinyslm_write_error(NULL, NULL, "x", "y");
+
   /* tokenize: NULL spec/ids, NULL text, buckets out of range, seq_len 0 */
   CHECK(tinyslm_tokenize(NULL, (const uint8_t *)"ab", 2, ids) == 0);
   CHECK(tinyslm_tokenize(&spec, (const uint8_t *)"ab", 2, NULL) == 0);
@@ -450,8 +511,11 @@ int main(int argc, char **argv) {
   if (argc >= 2 && strcmp(argv[1], "proto") == 0) {
     return run_proto(argc, argv);
   }
+  if (argc >= 2 && strcmp(argv[1], "err") == 0) {
+    return run_err();
+  }
   if (argc >= 2 && strcmp(argv[1], "selftest") == 0) {
     return run_selftest();
   }
-  return fail("usage: core_driver tok|proto|selftest ...");
+  return fail("usage: core_driver tok|proto|err|selftest ...");
 }

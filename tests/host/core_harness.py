@@ -200,6 +200,16 @@ class Driver:
         """Device output as parsed JSON objects (every line must parse)."""
         return parse_lines(self.proto_raw(data, labels, scores, **opts))
 
+    def error_lines(self, records: Sequence[tuple[bytes | None, bytes | None]]) -> bytes:
+        """What tinyslm_write_error writes for each (code, reason); None stands for NULL."""
+
+        def field(value: bytes | None) -> bytes:
+            if value is None:
+                return struct.pack("<I", 0xFFFFFFFF)
+            return struct.pack("<I", len(value)) + value
+
+        return self.run(["err"], b"".join(field(c) + field(r) for c, r in records))
+
     def tokenize_batch(
         self, texts: Sequence[bytes], spec: FeatureSpec
     ) -> tuple[np.ndarray, np.ndarray]:
@@ -542,6 +552,40 @@ def case_json_escaping(drv: Driver) -> None:
         assert raw.endswith(b',"text":' + json.dumps(text, ensure_ascii=False).encode() + b"}\n")
 
 
+def _c_string(value: bytes | None) -> str:
+    """A C string argument as the error line must carry it: cut at NUL, NULL -> "unknown"."""
+    return "unknown" if value is None else reference_text(value.split(b"\0", 1)[0])
+
+
+def case_error_lines(drv: Driver) -> None:
+    """tinyslm_write_error: the board glue's {"error","reason"} line, escaped like "text"."""
+    # byte-exact for the line the glue writes when TFLM fails to start
+    raw = drv.error_lines([(b"tflm_init_failed", b"AllocateTensors failed (arena 256)")])
+    assert raw == b'{"error":"tflm_init_failed","reason":"AllocateTensors failed (arena 256)"}\n'
+    records: list[tuple[bytes | None, bytes | None]] = [
+        (b"app_init_failed", None),
+        (None, b"no code"),
+        (None, None),
+        (b"tflm_init_failed", b""),
+        (b"tflm_init_failed", b"cut\x00 after NUL"),
+        (b"tflm_init_failed", b"x" * 5000),  # many output chunks
+        (b'co"de\\\n', b"reason"),
+        *((b"tflm_init_failed", sample) for sample in ESCAPE_SAMPLES),
+    ]
+    raw = drv.error_lines(records)
+    out = parse_lines(raw)
+    assert len(out) == len(records)
+    for obj, (code, reason) in zip(out, records, strict=True):
+        assert list(obj) == ["error", "reason"]
+        assert obj == {"error": _c_string(code), "reason": _c_string(reason)}, (code, reason)
+    # valid UTF-8: byte-identical to json.dumps(ensure_ascii=False)
+    for line, (_code, reason) in zip(raw.split(b"\n"), records, strict=False):
+        text = _c_string(reason)
+        if reason is not None and "\ufffd" not in text:
+            expected = json.dumps(text, ensure_ascii=False).encode()
+            assert line.endswith(b',"reason":' + expected + b"}"), line
+
+
 def case_label_escaping(drv: Driver) -> None:
     labels = ('say "hi"', "back\\slash", "caf\u00e9\t\n\r\b\f\x1f")
     out = drv.proto(b"a\nb\nc\n", labels, ["100,0,0", "0,100,0", "0,0,100"])
@@ -625,6 +669,7 @@ PROTOCOL_CASES: dict[str, Callable[[Driver], None]] = {
         case_unknown_command,
         case_inference_failure,
         case_json_escaping,
+        case_error_lines,
         case_label_escaping,
         case_chunking_invariant,
         case_random_streams,

@@ -213,10 +213,18 @@ def test_template_outputs_merge_common_and_family() -> None:
     assert esp["src/main.cc"] == "esp32/src/main.cc.j2"
     assert esp["src/tinyslm_settings.h"] == "common/src/tinyslm_settings.h.j2"
     assert "CMakeLists.txt" in esp and "src/idf_component.yml" in esp
-    assert not any("_report_error" in p for p in esp)  # partials produce nothing
     stm = template_outputs("stm32")
     assert stm["src/main.cc"] == "stm32/src/main.cc.j2"
     assert "CMakeLists.txt" not in stm
+
+
+def test_partials_produce_nothing(tmp_path: Path) -> None:
+    for folder in ("common", "fam"):
+        (tmp_path / folder).mkdir()
+    (tmp_path / "common" / "_part.txt.j2").write_text("from the partial\n")
+    (tmp_path / "common" / "a.txt.j2").write_text('{% include "common/_part.txt.j2" %}')
+    assert template_outputs("fam", tmp_path) == {"a.txt": "common/a.txt.j2"}
+    assert render("common/a.txt.j2", {}, tmp_path) == "from the partial\n"
 
 
 def test_strict_undefined(tmp_path: Path) -> None:
@@ -550,15 +558,15 @@ def test_extra_scripts_must_be_generated(model: bytes, firmware: Path) -> None:
 
 REPORT_DRIVER = r"""
 #include <stdio.h>
-#include <string.h>
+
+#include "tinyslm_core.h"
 
 namespace {
 void serial_write(const char *data, size_t len, void *) { fwrite(data, 1, len, stdout); }
-%s
 }  // namespace
 
 int main(int argc, char **argv) {
-  report_error("tflm_init_failed", argc > 1 ? argv[1] : nullptr);
+  tinyslm_write_error(serial_write, nullptr, "tflm_init_failed", argc > 1 ? argv[1] : nullptr);
   return 0;
 }
 """
@@ -570,22 +578,26 @@ int main(int argc, char **argv) {
         ("arena too small", "arena too small"),
         ('say "x" \\ y', 'say "x" \\ y'),
         ("tab\there", "tab\there"),
-        ("café", "caf??"),  # non-ASCII becomes '?': the reason is ours and ASCII anyway
-        ("x" * 300, "x" * 300),  # longer than the partial's buffer
+        ("café", "café"),
+        ("x" * 300, "x" * 300),  # longer than the core's output chunk
         (None, "unknown"),
     ],
 )
 def test_board_glue_error_line_is_valid_json(
     tmp_path: Path, reason: str | None, expected: str
 ) -> None:
-    cxx = _host_cxx()
-    if cxx is None:
-        pytest.skip("no host C++ compiler (c++ or $CXX) on PATH")
-    partial = render("common/src/_report_error.cc.j2", {})
-    (tmp_path / "t.cc").write_text(REPORT_DRIVER % partial)
-    exe = tmp_path / "t"
-    subprocess.run([cxx, "-std=c++17", "-Wall", "-Wextra", "-Werror", str(tmp_path / "t.cc"),
-                    "-o", str(exe)], check=True, capture_output=True)  # fmt: skip
+    """The board glue's error line, written from C++ as main.cc does, through the C core."""
+    cc, cxx = _host_cc(), _host_cxx()
+    if cc is None or cxx is None:
+        pytest.skip("no host C and C++ compilers (cc/c++ or $CC/$CXX) on PATH")
+    fw = firmware_dir()
+    (tmp_path / "t.cc").write_text(REPORT_DRIVER)
+    core_o, exe = tmp_path / "core.o", tmp_path / "t"
+    subprocess.run([cc, "-std=c99", "-Wall", "-Wextra", "-Werror", "-c", str(fw / "tinyslm_core.c"),
+                    "-o", str(core_o)], check=True, capture_output=True)  # fmt: skip
+    subprocess.run([cxx, "-std=c++17", "-Wall", "-Wextra", "-Werror", f"-I{fw}",
+                    str(tmp_path / "t.cc"), str(core_o), "-o", str(exe)],
+                   check=True, capture_output=True)  # fmt: skip
     args = [str(exe)] if reason is None else [str(exe), reason]
     out = subprocess.run(args, check=True, capture_output=True).stdout
     assert out.endswith(b"\n") and out.count(b"\n") == 1

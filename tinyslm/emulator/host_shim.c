@@ -22,19 +22,8 @@ static int ready;
 
 /* Returns 0, or -1 when the core refuses the configuration. */
 int tinyslm_emu_init(tinyslm_infer_fn infer, tinyslm_write_fn write, tinyslm_clock_fn clock) {
-  tinyslm_app_config_t cfg;
-  cfg.model = &tinyslm_model_info;
-  cfg.infer = infer;
-  cfg.infer_ctx = NULL;
-  cfg.write = write;
-  cfg.write_ctx = NULL;
-  cfg.clock = clock;
-  cfg.clock_ctx = NULL;
-  cfg.line_buf = line_buf;
-  cfg.line_cap = sizeof line_buf;
-  cfg.ids_buf = ids_buf;
-  cfg.scores_buf = scores_buf;
-  ready = tinyslm_app_init(&app, &cfg) == 0;
+  ready = tinyslm_app_setup(&app, &tinyslm_model_info, infer, write, clock, line_buf,
+                            sizeof line_buf, ids_buf, scores_buf) == 0;
   return ready ? 0 : -1;
 }
 

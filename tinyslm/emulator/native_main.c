@@ -42,46 +42,17 @@ static uint32_t clock_us(void *ctx) {
 #endif
 }
 
-/* The reason is ASCII from the adapter; escape it anyway so the line stays valid JSON. */
-static void report_error(const char *code, const char *reason) {
-  const char *p;
-  printf("{\"error\":\"%s\",\"reason\":\"", code);
-  for (p = reason; p != NULL && *p != '\0'; ++p) {
-    const unsigned char c = (unsigned char)*p;
-    if (c == '"' || c == '\\') {
-      printf("\\%c", c);
-    } else if (c < 0x20 || c >= 0x7f) {
-      printf("\\u%04x", c);
-    } else {
-      putchar(c);
-    }
-  }
-  printf("\"}\n");
-  fflush(stdout);
-}
-
 int main(void) {
-  tinyslm_app_config_t cfg;
   uint8_t chunk[256];
   ssize_t n;
 
   if (tinyslm_tflm_init() != 0) {
-    report_error("tflm_init_failed", tinyslm_tflm_last_error());
+    tinyslm_write_error(serial_write, NULL, "tflm_init_failed", tinyslm_tflm_last_error());
     return 2;
   }
-  cfg.model = &tinyslm_model_info;
-  cfg.infer = tinyslm_tflm_infer;
-  cfg.infer_ctx = NULL;
-  cfg.write = serial_write;
-  cfg.write_ctx = NULL;
-  cfg.clock = clock_us;
-  cfg.clock_ctx = NULL;
-  cfg.line_buf = line_buf;
-  cfg.line_cap = sizeof line_buf;
-  cfg.ids_buf = ids_buf;
-  cfg.scores_buf = scores_buf;
-  if (tinyslm_app_init(&app, &cfg) != 0) {
-    report_error("app_init_failed", "bad configuration");
+  if (tinyslm_app_setup(&app, &tinyslm_model_info, tinyslm_tflm_infer, serial_write, clock_us,
+                        line_buf, sizeof line_buf, ids_buf, scores_buf) != 0) {
+    tinyslm_write_error(serial_write, NULL, "app_init_failed", "bad configuration");
     return 2;
   }
   /* read(), not fread(): feed whatever arrived, as a UART interrupt would, so an

@@ -131,29 +131,6 @@ static uint32_t clock_us(void *ctx) {
   return (uint32_t)((((uint64_t)wraps << 24) + (0x00FFFFFFu - cvr)) / (CPU_HZ / 1000000u));
 }
 
-/* The reason is ASCII from the adapter; escape it anyway so the line stays valid JSON. */
-static void report_error(const char *code, const char *reason) {
-  static const char digits[] = "0123456789abcdef";
-  const char *p;
-  uart_puts("{\"error\":\"");
-  uart_puts(code);
-  uart_puts("\",\"reason\":\"");
-  for (p = reason; p != NULL && *p != '\0'; ++p) {
-    const unsigned char c = (unsigned char)*p;
-    if (c == '"' || c == '\\') {
-      uart_putc('\\');
-      uart_putc((char)c);
-    } else if (c < 0x20 || c >= 0x7f) {
-      uart_puts("\\u00");
-      uart_putc(digits[c >> 4]);
-      uart_putc(digits[c & 0xFu]);
-    } else {
-      uart_putc((char)c);
-    }
-  }
-  uart_puts("\"}\n");
-}
-
 /* The input file: the second word of the semihosting command line, or none. */
 static int open_input(void) {
   static char cmdline[256];
@@ -194,28 +171,17 @@ static void feed_file(int handle) {
 }
 
 int main(void) {
-  tinyslm_app_config_t cfg;
   int input;
 
   uart_init();
   systick_init();
   if (tinyslm_tflm_init() != 0) {
-    report_error("tflm_init_failed", tinyslm_tflm_last_error());
+    tinyslm_write_error(serial_write, NULL, "tflm_init_failed", tinyslm_tflm_last_error());
     return 2;
   }
-  cfg.model = &tinyslm_model_info;
-  cfg.infer = tinyslm_tflm_infer;
-  cfg.infer_ctx = NULL;
-  cfg.write = serial_write;
-  cfg.write_ctx = NULL;
-  cfg.clock = clock_us;
-  cfg.clock_ctx = NULL;
-  cfg.line_buf = line_buf;
-  cfg.line_cap = sizeof line_buf;
-  cfg.ids_buf = ids_buf;
-  cfg.scores_buf = scores_buf;
-  if (tinyslm_app_init(&app, &cfg) != 0) {
-    report_error("app_init_failed", "bad configuration");
+  if (tinyslm_app_setup(&app, &tinyslm_model_info, tinyslm_tflm_infer, serial_write, clock_us,
+                        line_buf, sizeof line_buf, ids_buf, scores_buf) != 0) {
+    tinyslm_write_error(serial_write, NULL, "app_init_failed", "bad configuration");
     return 2;
   }
   input = open_input();

@@ -6,7 +6,6 @@
 // inference through the TFLM adapter.
 #include <stddef.h>
 #include <stdint.h>
-#include <string.h>
 
 #include "stm32h7xx_hal.h"
 #include "tinyslm_core.h"
@@ -150,42 +149,10 @@ int infer(const int32_t *ids, int8_t *scores, void *ctx) {
   return tinyslm_tflm_infer(ids, scores, ctx);
 }
 
-// Writes {"error":"<code>","reason":"<reason>"} and a newline. The reason comes
-// from our own code (ASCII), but is escaped anyway so the line is always valid JSON.
-void report_error(const char *code, const char *reason) {
-  char buf[96];
-  size_t n = 0;
-  const char *parts[] = {"{\"error\":\"", code, "\",\"reason\":\""};
-  for (const char *part : parts) serial_write(part, strlen(part), nullptr);
-  for (const char *p = reason != nullptr ? reason : "unknown"; *p != '\0'; ++p) {
-    const unsigned char c = static_cast<unsigned char>(*p);
-    if (n + 6 > sizeof(buf)) {
-      serial_write(buf, n, nullptr);
-      n = 0;
-    }
-    if (c == '"' || c == '\\') {
-      buf[n++] = '\\';
-      buf[n++] = static_cast<char>(c);
-    } else if (c < 0x20) {
-      static const char kHex[] = "0123456789abcdef";
-      buf[n++] = '\\';
-      buf[n++] = 'u';
-      buf[n++] = '0';
-      buf[n++] = '0';
-      buf[n++] = kHex[c >> 4];
-      buf[n++] = kHex[c & 0xf];
-    } else {
-      buf[n++] = c < 0x7f ? static_cast<char>(c) : '?';
-    }
-  }
-  serial_write(buf, n, nullptr);
-  serial_write("\"}\n", 3, nullptr);
-}
-
 // Never hang silently: repeat the reason so a host that connects late still sees it.
 [[noreturn]] void fail_forever(const char *code, const char *reason) {
   for (;;) {
-    report_error(code, reason);
+    tinyslm_write_error(serial_write, nullptr, code, reason);
     HAL_Delay(kErrorRepeatMs);
   }
 }
@@ -230,19 +197,10 @@ int main(void) {
   }
   if (tinyslm_tflm_init() != 0) fail_forever("tflm_init_failed", tinyslm_tflm_last_error());
 
-  tinyslm_app_config_t cfg = {};
-  cfg.model = &tinyslm_model_info;
-  cfg.infer = infer;
-  cfg.infer_ctx = nullptr;
-  cfg.write = serial_write;
-  cfg.write_ctx = nullptr;
-  cfg.clock = clock_us;
-  cfg.clock_ctx = nullptr;
-  cfg.line_buf = line_buf;
-  cfg.line_cap = sizeof(line_buf);
-  cfg.ids_buf = ids_buf;
-  cfg.scores_buf = scores_buf;
-  if (tinyslm_app_init(&app, &cfg) != 0) fail_forever("app_init_failed", "bad configuration");
+  if (tinyslm_app_setup(&app, &tinyslm_model_info, infer, serial_write, clock_us, line_buf,
+                        sizeof(line_buf), ids_buf, scores_buf) != 0) {
+    fail_forever("app_init_failed", "bad configuration");
+  }
 
   uint8_t chunk[64];
   for (;;) {

@@ -95,11 +95,30 @@ tinyslm_decision_t tinyslm_decide(const tinyslm_model_info_t *model, const int8_
 /* Returns 0, or -1 when a pointer is NULL or a size is zero. */
 int tinyslm_app_init(tinyslm_app_t *app, const tinyslm_app_config_t *cfg);
 
+/*
+ * tinyslm_app_init with every callback context NULL: the configuration all board
+ * glue uses (static buffers, callbacks without state). line_cap is line_buf's
+ * size; ids_buf holds model->features.seq_len entries, scores_buf
+ * model->num_labels. Returns what tinyslm_app_init returns.
+ */
+int tinyslm_app_setup(tinyslm_app_t *app, const tinyslm_model_info_t *model,
+                      tinyslm_infer_fn infer, tinyslm_write_fn write, tinyslm_clock_fn clock,
+                      uint8_t *line_buf, size_t line_cap, int32_t *ids_buf, int8_t *scores_buf);
+
 /* Feeds raw serial bytes; emits one JSON line per completed line (see README). */
 void tinyslm_app_feed(tinyslm_app_t *app, const uint8_t *data, size_t len);
 
 /* Handles one complete line (no terminator); what tinyslm_app_feed calls. */
 void tinyslm_app_handle_line(tinyslm_app_t *app, const uint8_t *line, size_t len);
+
+/*
+ * Writes {"error":"<code>","reason":"<reason>"} and a newline through write, for
+ * the glue's own failures (TFLM init, configuration). Both strings are escaped
+ * as the protocol's "text" is; a NULL code or reason is written as "unknown".
+ * Nothing is written when write is NULL.
+ */
+void tinyslm_write_error(tinyslm_write_fn write, void *ctx, const char *code,
+                         const char *reason);
 
 #ifdef __cplusplus
 }
