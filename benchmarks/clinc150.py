@@ -63,6 +63,27 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return args
 
 
+def make_config(args: argparse.Namespace) -> TrainConfig:
+    """The training configuration these command-line options describe."""
+    return TrainConfig(
+        features=FeatureSpec(buckets=args.buckets, seq_len=args.seq_len),
+        dim=args.dim,
+        hidden=args.hidden,
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        learning_rate=args.learning_rate,
+        seed=args.seed,
+        label_smoothing=args.label_smoothing,
+        dropout=args.dropout,
+        token_dropout=args.token_dropout,
+        cosine_decay=not args.constant_lr,
+        distill_alpha=args.distill_alpha if args.distill else 0.0,
+        distill_temperature=args.distill_temperature,
+        distill_folds=args.distill_folds,
+        distill_augment=args.distill_augment,
+    )
+
+
 def teacher_test_accuracy(data: Path, seed: int) -> float:
     """The teacher alone: MiniLM embeddings + logistic regression, on the test split."""
     import numpy as np
@@ -86,23 +107,7 @@ def main(argv: list[str] | None = None) -> int:
     if not args.data.is_file():
         print(f"CLINC150 not found at {args.data}; nothing to benchmark.")
         return 0
-    config = TrainConfig(
-        features=FeatureSpec(buckets=args.buckets, seq_len=args.seq_len),
-        dim=args.dim,
-        hidden=args.hidden,
-        epochs=args.epochs,
-        batch_size=args.batch_size,
-        learning_rate=args.learning_rate,
-        seed=args.seed,
-        label_smoothing=args.label_smoothing,
-        dropout=args.dropout,
-        token_dropout=args.token_dropout,
-        cosine_decay=not args.constant_lr,
-        distill_alpha=args.distill_alpha if args.distill else 0.0,
-        distill_temperature=args.distill_temperature,
-        distill_folds=args.distill_folds,
-        distill_augment=args.distill_augment,
-    )
+    config = make_config(args)
     start = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="tinyslm-clinc-") as tmp:
         result = run_train(

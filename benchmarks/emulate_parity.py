@@ -26,6 +26,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+import clinc150  # noqa: E402  (benchmarks/ is on sys.path when run as a script)
+
 from tinyslm.dataset import load_dataset  # noqa: E402
 from tinyslm.emulate import (  # noqa: E402
     Emulator,
@@ -34,10 +36,8 @@ from tinyslm.emulate import (  # noqa: E402
     reference_parity,
     run_phrases,
 )
-from tinyslm.features import FeatureSpec  # noqa: E402
 from tinyslm.manifest import load_model_dir  # noqa: E402
 from tinyslm.pipeline import run_generate, run_train  # noqa: E402
-from tinyslm.train import TrainConfig  # noqa: E402
 
 DEFAULT_DATA = REPO.parent / "shared" / "datasets" / "clinc150" / "data_full.json"
 DEFAULT_JSON = REPO / "benchmarks" / "results" / "emulate_parity.json"
@@ -50,7 +50,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--board", default="esp32")
     p.add_argument("--split", choices=("test", "val", "train", "all"), default="test")
     p.add_argument("--json", type=Path, default=DEFAULT_JSON, help="where to write the figures")
-    p.add_argument("--epochs", type=int, default=10, help="when training")
+    p.add_argument(
+        "--epochs", type=int, default=None, help="when training (default: clinc150.py's)"
+    )
     p.add_argument("--seed", type=int, default=0)
     return p.parse_args(argv)
 
@@ -65,16 +67,11 @@ def main(argv: list[str] | None = None) -> int:
         model_dir = args.model
         if model_dir is None:
             model_dir = Path(scratch) / "model"
-            # benchmarks/clinc150.py's defaults.
-            config = TrainConfig(
-                features=FeatureSpec(buckets=8192, seq_len=128),
-                dim=56,
-                hidden=256,
-                epochs=args.epochs,
-                batch_size=64,
-                learning_rate=0.005,
-                seed=args.seed,
-            )
+            # The same model as benchmarks/clinc150.py with its defaults.
+            clinc_argv = ["--seed", str(args.seed)]
+            if args.epochs is not None:
+                clinc_argv += ["--epochs", str(args.epochs)]
+            config = clinc150.make_config(clinc150.parse_args(clinc_argv))
             print(f"training on {args.data} ...", flush=True)
             run_train(args.data, model_dir, config)
         manifest, model = load_model_dir(model_dir)
