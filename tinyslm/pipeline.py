@@ -6,16 +6,15 @@ written atomically to the output folder.
 
 from __future__ import annotations
 
-import os
-import shutil
 import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from tinyslm.errors import OutputExistsError, TinySlmError
+from tinyslm.errors import TinySlmError
 from tinyslm.manifest import MODEL_NAME, Manifest
+from tinyslm.outdir import check_target, write_tree
 from tinyslm.train import TrainConfig
 
 Log = Callable[[str], None]
@@ -43,54 +42,6 @@ class TrainRunResult:
     verify_seconds: float
     total_seconds: float
     warnings: tuple[str, ...] = ()
-
-
-def check_output_dir(out: Path, force: bool) -> None:
-    """Refuse an existing non-empty ``out`` without ``force``, and a non-folder always.
-
-    Raises:
-        OutputExistsError: ``out`` is a file, or a non-empty folder without ``force``.
-    """
-    if out.exists() or out.is_symlink():
-        if not out.is_dir():
-            raise OutputExistsError(f"{out} exists and is not a folder")
-        if any(out.iterdir()) and not force:
-            raise OutputExistsError(f"{out} exists and is not empty (use --force to replace it)")
-
-
-def write_atomically(out: Path, files: dict[str, bytes]) -> None:
-    """Write ``files`` into a temp folder next to ``out``, then rename it to ``out``.
-
-    An existing ``out`` is replaced only after the new folder is complete; a
-    failure removes the temp folder and leaves ``out`` as it was.
-    """
-    out = out.absolute()
-    # The top-most folder this call creates, removed again if writing fails.
-    created = next((p for p in reversed(out.parents) if not p.exists()), None)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
-    # mkdtemp makes a private (0700) folder; give it the mode a plain mkdir would.
-    umask = os.umask(0)
-    os.umask(umask)
-    tmp.chmod(0o777 & ~umask)
-    old: Path | None = None
-    try:
-        for name, data in files.items():
-            (tmp / name).write_bytes(data)
-        if out.exists():
-            old = Path(tempfile.mkdtemp(prefix=f".{out.name}.old-", dir=out.parent))
-            out.rename(old / out.name)
-        tmp.rename(out)
-    except BaseException:
-        if old is not None and not out.exists():
-            (old / out.name).rename(out)  # put the previous output back
-        shutil.rmtree(tmp, ignore_errors=True)
-        if created is not None:
-            shutil.rmtree(created, ignore_errors=True)
-        raise
-    finally:
-        if old is not None:
-            shutil.rmtree(old, ignore_errors=True)
 
 
 def run_train(
@@ -129,7 +80,7 @@ def run_train(
     say = log or _quiet
     cfg = config if config is not None else TrainConfig()
     start = time.perf_counter()
-    check_output_dir(out, force)
+    check_target(out, force)
 
     dataset = load_dataset(data, seed=cfg.seed)
     spec = cfg.features
@@ -228,11 +179,13 @@ def run_train(
         metrics=metrics,
     )
     # Re-check the folder: it may have appeared while we were training.
-    check_output_dir(out, force)
+    check_target(out, force)
     with tempfile.TemporaryDirectory() as scratch:
         manifest_bytes = manifest.write(Path(scratch)).read_bytes()
     try:
-        write_atomically(out, {MODEL_NAME: quantized.model_bytes, "manifest.json": manifest_bytes})
+        write_tree(
+            {MODEL_NAME: quantized.model_bytes, "manifest.json": manifest_bytes}, out, force=force
+        )
     except OSError as exc:
         raise TinySlmError(f"cannot write {out}: {exc}") from exc
     return TrainRunResult(
@@ -337,8 +290,7 @@ def run_generate(
         ToolchainError: ``tflm_dir`` is not a usable TFLM tree.
     """
     from tinyslm.boards import load_board
-    from tinyslm.emit import render_project, write_tree
-    from tinyslm.emit.writer import check_target
+    from tinyslm.emit import render_project
     from tinyslm.errors import BoardError
     from tinyslm.manifest import load_model_dir
 

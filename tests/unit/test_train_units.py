@@ -2,13 +2,9 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pytest
 
-from tinyslm.errors import OutputExistsError
-from tinyslm.pipeline import check_output_dir, write_atomically
 from tinyslm.quantize import representative_ids
 from tinyslm.train import TrainConfig
 
@@ -48,48 +44,6 @@ def test_representative_subset_is_deterministic_and_spans_the_data() -> None:
     np.testing.assert_array_equal(a, b)
     assert len(a) == 100 and a[0, 0] == 0 and a[-1, 0] == ids[-1, 0]
     assert representative_ids(ids[:10], 100) is not None and len(representative_ids(ids[:10])) == 10
-
-
-def test_check_output_dir(tmp_path: Path) -> None:
-    check_output_dir(tmp_path / "missing", force=False)
-    (tmp_path / "empty").mkdir()
-    check_output_dir(tmp_path / "empty", force=False)
-    full = tmp_path / "full"
-    full.mkdir()
-    (full / "x").write_text("x")
-    with pytest.raises(OutputExistsError, match="--force"):
-        check_output_dir(full, force=False)
-    check_output_dir(full, force=True)
-    (tmp_path / "file").write_text("x")
-    with pytest.raises(OutputExistsError, match="not a folder"):
-        check_output_dir(tmp_path / "file", force=True)
-
-
-def test_write_atomically_replaces_and_leaves_no_temp(tmp_path: Path) -> None:
-    out = tmp_path / "model"
-    out.mkdir()
-    (out / "old.txt").write_text("old")
-    write_atomically(out, {"a.bin": b"new"})
-    assert sorted(p.name for p in out.iterdir()) == ["a.bin"]
-    assert [p.name for p in tmp_path.iterdir()] == ["model"]
-
-
-def test_write_atomically_failure_keeps_previous_output(tmp_path: Path) -> None:
-    out = tmp_path / "model"
-    out.mkdir()
-    (out / "old.txt").write_text("old")
-    # A name inside a missing sub-folder makes the second write fail mid-way.
-    with pytest.raises(OSError):
-        write_atomically(out, {"a.bin": b"new", "missing/b.bin": b"x"})
-    assert sorted(p.name for p in out.iterdir()) == ["old.txt"]
-    assert [p.name for p in tmp_path.iterdir()] == ["model"]
-
-
-def test_write_atomically_failure_into_new_parent_leaves_nothing(tmp_path: Path) -> None:
-    out = tmp_path / "new" / "deeper" / "model"
-    with pytest.raises(OSError):
-        write_atomically(out, {"missing/b.bin": b"x"})
-    assert list(tmp_path.iterdir()) == []
 
 
 @pytest.mark.slow

@@ -1,8 +1,8 @@
-"""Emit a firmware project: C arrays, the op list, the one Jinja environment, atomic writing.
+"""Emit a firmware project: C arrays, the op list, the one Jinja environment.
 
 ``project.render_project`` turns a board, a manifest and the model bytes into
-file contents (pure, deterministic); ``writer.write_tree`` puts them on disk so
-that a failure leaves nothing behind.
+file contents (pure, deterministic); ``tinyslm.outdir.write_tree`` puts them on
+disk so that a failure leaves nothing behind.
 """
 
 from tinyslm.emit.project import (
@@ -12,7 +12,6 @@ from tinyslm.emit.project import (
     check_budget,
     render_project,
 )
-from tinyslm.emit.writer import write_tree
 
 __all__ = [
     "GeneratedFile",
@@ -20,5 +19,4 @@ __all__ = [
     "arena_size_for",
     "check_budget",
     "render_project",
-    "write_tree",
 ]

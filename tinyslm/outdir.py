@@ -1,9 +1,11 @@
-"""Write a generated project atomically: all of it, or nothing.
+"""Output folders written atomically: all of it, or nothing.
 
-Files go into a temporary folder next to the target, which is renamed into
-place at the end. Any error (including one raised by ``extra``) removes the
-temporary folder and any parent folders this call created, so a failed
-``tinyslm generate`` leaves the file system as it found it.
+``tinyslm train`` (model + manifest) and ``tinyslm generate`` (a project) both
+write through here. Files go into a temporary folder next to the target, which
+is renamed into place at the end. Any error (including one raised by ``extra``)
+removes the temporary folder and any parent folders this call created, so a
+failed command leaves the file system as it found it; an existing target is
+replaced only with ``force`` and only once the new folder is complete.
 """
 
 from __future__ import annotations
