@@ -17,6 +17,7 @@ import shutil
 import subprocess
 import tempfile
 from collections.abc import Mapping, Sequence
+from functools import partial
 from pathlib import Path
 
 from tinyslm.errors import ToolchainError
@@ -75,21 +76,40 @@ def _is_cxx(src: Path) -> bool:
     return src.suffix in CXX_SUFFIXES
 
 
-def _build(
+def compile_program(
     sources: Sequence[Path | str],
     out: Path | str,
     *,
     shared: bool,
-    include_dirs: Sequence[Path | str],
-    defines: Mapping[str, DefineValue] | Sequence[str],
-    cflags: Sequence[str],
-    cxxflags: Sequence[str],
-    ldflags: Sequence[str],
-    coverage: bool,
-    object_dir: Path | str | None,
-    cc: Sequence[str] | None,
-    cxx: Sequence[str] | None,
+    include_dirs: Sequence[Path | str] = (),
+    defines: Mapping[str, DefineValue] | Sequence[str] = (),
+    cflags: Sequence[str] = (),
+    cxxflags: Sequence[str] = (),
+    ldflags: Sequence[str] = (),
+    coverage: bool = False,
+    object_dir: Path | str | None = None,
+    cc: Sequence[str] | None = None,
+    cxx: Sequence[str] | None = None,
 ) -> Path:
+    """Compile and link ``sources`` into ``out``: a shared library or an executable.
+
+    Args:
+        sources: .c and C++ (.cc/.cpp/...) files, compiled with $CC / $CXX.
+        out: the output path; written only when every step succeeded.
+        shared: link a shared library (``-shared``, for ctypes) instead of an executable.
+        include_dirs, defines: ``-I`` folders; ``{"NAME": value}`` or ``["NAME=1"]``.
+        cflags, cxxflags: extra flags for C and C++ compiles (both reach the link).
+        ldflags: flags after the objects at link time (``-lm``).
+        coverage: build with ``--coverage`` (gcov instrumentation).
+        object_dir: keep objects (and .gcno/.gcda files) there instead of a temp folder.
+        cc, cxx: compiler argv instead of $CC / $CXX (``["clang"]``).
+
+    Returns:
+        ``out``.
+
+    Raises:
+        ToolchainError: a compiler is missing or a step fails.
+    """
     srcs = [Path(s) for s in sources]
     if not srcs:
         raise ValueError("no sources to compile")
@@ -129,83 +149,9 @@ def _build(
     return out
 
 
-def compile_shared(
-    sources: Sequence[Path | str],
-    out: Path | str,
-    *,
-    include_dirs: Sequence[Path | str] = (),
-    defines: Mapping[str, DefineValue] | Sequence[str] = (),
-    cflags: Sequence[str] = (),
-    cxxflags: Sequence[str] = (),
-    ldflags: Sequence[str] = (),
-    coverage: bool = False,
-    object_dir: Path | str | None = None,
-    cc: Sequence[str] | None = None,
-    cxx: Sequence[str] | None = None,
-) -> Path:
-    """Compile ``sources`` into the shared library ``out`` (for ctypes).
-
-    Args:
-        sources: .c and C++ (.cc/.cpp/...) files, compiled with $CC / $CXX.
-        out: the library path; written only when every step succeeded.
-        include_dirs, defines: ``-I`` folders; ``{"NAME": value}`` or ``["NAME=1"]``.
-        cflags, cxxflags: extra flags for C and C++ compiles (both reach the link).
-        ldflags: flags after the objects at link time (``-lm``).
-        coverage: build with ``--coverage`` (gcov instrumentation).
-        object_dir: keep objects (and .gcno/.gcda files) there instead of a temp folder.
-        cc, cxx: compiler argv instead of $CC / $CXX (``["clang"]``).
-
-    Returns:
-        ``out``.
-
-    Raises:
-        ToolchainError: a compiler is missing or a step fails.
-    """
-    return _build(
-        sources,
-        out,
-        shared=True,
-        include_dirs=include_dirs,
-        defines=defines,
-        cflags=cflags,
-        cxxflags=cxxflags,
-        ldflags=ldflags,
-        coverage=coverage,
-        object_dir=object_dir,
-        cc=cc,
-        cxx=cxx,
-    )
-
-
-def compile_executable(
-    sources: Sequence[Path | str],
-    out: Path | str,
-    *,
-    include_dirs: Sequence[Path | str] = (),
-    defines: Mapping[str, DefineValue] | Sequence[str] = (),
-    cflags: Sequence[str] = (),
-    cxxflags: Sequence[str] = (),
-    ldflags: Sequence[str] = (),
-    coverage: bool = False,
-    object_dir: Path | str | None = None,
-    cc: Sequence[str] | None = None,
-    cxx: Sequence[str] | None = None,
-) -> Path:
-    """Compile and link ``sources`` into the executable ``out``; see :func:`compile_shared`."""
-    return _build(
-        sources,
-        out,
-        shared=False,
-        include_dirs=include_dirs,
-        defines=defines,
-        cflags=cflags,
-        cxxflags=cxxflags,
-        ldflags=ldflags,
-        coverage=coverage,
-        object_dir=object_dir,
-        cc=cc,
-        cxx=cxx,
-    )
+# The two entry points: same options, shared library (for ctypes) or executable.
+compile_shared = partial(compile_program, shared=True)
+compile_executable = partial(compile_program, shared=False)
 
 
 def compile_object(
