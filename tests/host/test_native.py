@@ -16,12 +16,12 @@ from __future__ import annotations
 import csv
 import json
 import os
-import re
 import shutil
 from pathlib import Path
 
 import numpy as np
 import pytest
+from firmware_checks import assert_reports_tflm_init_failure, copy_with_tiny_arena
 
 from tinyslm import native
 from tinyslm.decision import decide, score_milli
@@ -123,21 +123,10 @@ def test_native_protocol_edges(host_tree: Path, project: Path) -> None:
 
 
 def test_native_reports_a_too_small_arena(host_tree: Path, project: Path, tmp_path: Path) -> None:
-    broken = tmp_path / "proj"
-    shutil.copytree(project, broken)
-    settings = broken / "src" / "tinyslm_settings.h"
-    text, n = re.subn(
-        r"#define TINYSLM_ARENA_SIZE \d+", "#define TINYSLM_ARENA_SIZE 256", settings.read_text()
-    )
-    assert n == 1
-    settings.write_text(text)
+    broken = copy_with_tiny_arena(project, tmp_path / "proj")
     with pytest.raises(ToolchainError) as info:
         native.run_native(broken, host_tree, [b"lights on"])
-    message = str(info.value)
-    assert "exited with status 2" in message
-    error = json.loads(message.split(": ", 1)[1])
-    assert error["error"] == "tflm_init_failed"
-    assert error["reason"].startswith("AllocateTensors failed with a 256-byte arena")
+    assert_reports_tflm_init_failure(info.value)
 
 
 def test_expected_answers_are_not_trivial(model: tuple[Manifest, bytes]) -> None:

@@ -20,6 +20,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from firmware_checks import assert_reports_tflm_init_failure, copy_with_tiny_arena
 
 from tinyslm import qemu
 from tinyslm.boards import load_board
@@ -125,21 +126,10 @@ def test_qemu_image_fits_the_board(image: Path) -> None:
 
 
 def test_qemu_reports_a_too_small_arena(cm7_tree: Path, project: Path, tmp_path: Path) -> None:
-    broken = tmp_path / "proj"
-    shutil.copytree(project, broken)
-    settings = broken / "src" / "tinyslm_settings.h"
-    text, n = re.subn(
-        r"#define TINYSLM_ARENA_SIZE \d+", "#define TINYSLM_ARENA_SIZE 256", settings.read_text()
-    )
-    assert n == 1
-    settings.write_text(text)
+    broken = copy_with_tiny_arena(project, tmp_path / "proj")
     with pytest.raises(ToolchainError) as info:
         qemu.run_qemu(broken, cm7_tree, [b"lights on"])
-    message = str(info.value)
-    assert "exited with status 2" in message
-    error = json.loads(message.split(": ", 1)[1])
-    assert error["error"] == "tflm_init_failed"
-    assert error["reason"].startswith("AllocateTensors failed with a 256-byte arena")
+    assert_reports_tflm_init_failure(info.value)
 
 
 def test_cli_emulate_qemu(cm7_tree: Path, project: Path) -> None:
