@@ -14,12 +14,13 @@ import random
 import numpy as np
 import pytest
 from core_harness import REPO, SPEC_VARIANTS, CoreLib, Driver, random_text
+from shared_paths import dataset_path
 
 from tinyslm.decision import decide, score_milli
 from tinyslm.features import FeatureSpec, tokenize
 
 DEMO_CSV = REPO / "tinyslm" / "data" / "demo_commands.csv"
-CLINC_JSON = REPO.parent / "shared" / "datasets" / "clinc150" / "data_full.json"
+CLINC_JSON = dataset_path("clinc150", "data_full.json")
 
 
 def _check_same(lib: CoreLib, spec: FeatureSpec, texts: list[bytes]) -> None:

@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from firmware_checks import assert_reports_tflm_init_failure, copy_with_tiny_arena
+from shared_paths import require_path, require_tool, sdk_path
 
 from tinyslm import native
 from tinyslm.decision import decide, score_milli
@@ -42,12 +43,10 @@ PHRASES_PER_LABEL = 2
 @pytest.fixture(scope="module")
 def host_tree() -> Path:
     raw = os.environ.get(TFLM_ENV, "").strip()
-    if not raw:
-        pytest.skip(f"{TFLM_ENV} is not set (a host TFLM tree from create_tflm_tree.py)")
-    if shutil.which(os.environ.get("CXX", "c++").split()[0]) is None:
-        pytest.skip("no host C++ compiler (c++ or $CXX) on PATH")
+    tree = Path(raw) if raw else require_path(sdk_path("tflm", "host"), "host TFLM tree")
+    require_tool(os.environ.get("CXX", "c++").split()[0])
     # Set but unusable is a mistake worth failing on, not a reason to skip.
-    return native.check_host_tree(Path(raw))
+    return native.check_host_tree(tree)
 
 
 @pytest.fixture(scope="module")

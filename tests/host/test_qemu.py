@@ -21,6 +21,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 from firmware_checks import assert_reports_tflm_init_failure, copy_with_tiny_arena
+from shared_paths import require_path, require_tool, sdk_path
 
 from tinyslm import qemu
 from tinyslm.boards import load_board
@@ -59,13 +60,10 @@ EDGE_LINES = [
 @pytest.fixture(scope="module")
 def cm7_tree() -> Path:
     raw = os.environ.get(TREE_ENV, "").strip()
-    if not raw:
-        pytest.skip(f"{TREE_ENV} is not set (a Cortex-M7 TFLM tree from create_tflm_tree.py)")
-    for tool in (qemu.QEMU, qemu.ARM_CC, qemu.ARM_CXX):
-        if shutil.which(tool) is None:
-            pytest.skip(f"{tool} is not on PATH")
+    tree = Path(raw) if raw else require_path(sdk_path("tflm", "cortex-m7"), "Cortex-M7 TFLM tree")
+    require_tool(qemu.QEMU, qemu.ARM_CC, qemu.ARM_CXX)
     # Set but unusable is a mistake worth failing on, not a reason to skip.
-    return qemu.resolve_cortex_m_tree(Path(raw))
+    return qemu.resolve_cortex_m_tree(tree)
 
 
 @pytest.fixture(scope="module")

@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from cli_support import DEMO_CSV, SUMMARY, have_tool, run_cli
+from shared_paths import require_path, sdk_path
 
 from tinyslm import verify
 from tinyslm.dataset import load_dataset
@@ -228,16 +229,13 @@ def test_native_build_answers_like_the_emulator(
 ) -> None:
     """--native (real TFLM C++) prints the same lines as the Python-runtime emulator."""
     raw = os.environ.get("TINYSLM_TFLM_DIR", "").strip()
-    if not raw:
-        pytest.skip(
-            "TINYSLM_TFLM_DIR is not set (a host TFLM tree, 'tinyslm tflm fetch --target host')"
-        )
+    tree = Path(raw) if raw else require_path(sdk_path("tflm", "host"), "host TFLM tree")
     from tinyslm.native import run_native
 
     phrases = [ex.text.encode() for ex in load_dataset(None).test[::4]]
     edge = [b":info", b":nope", b"x" * (emu.max_line + 5), b'zzq "qq" \x01 caf\xc3\xa9 \xff']
     lines = phrases + edge
-    native = run_native(esp32_project, Path(raw), lines)
+    native = run_native(esp32_project, tree, lines)
     emulated = emulator_runner(emu)(lines)
     assert len(native) == len(emulated) == len(lines)
     assert [_without_us(x) for x in native] == [_without_us(x) for x in emulated]

@@ -19,7 +19,9 @@ from tinyslm.dataset import (
 )
 from tinyslm.errors import DatasetError, TinySlmError
 
-CLINC = Path(__file__).resolve().parents[2].parent / "shared/datasets/clinc150/data_full.json"
+from shared_paths import dataset_path
+
+CLINC = dataset_path("clinc150", "data_full.json")
 
 
 def write(tmp_path: Path, name: str, content: str | bytes) -> Path:
