@@ -13,12 +13,13 @@ from core_harness import (
     have_host_cc,
     sanitizers_work,
 )
+from shared_paths import missing
 
 
 @pytest.fixture(scope="session")
 def host_build_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     if not have_host_cc():
-        pytest.skip("no host C compiler (cc or $CC) on PATH")
+        missing("no host C compiler (cc or $CC) on PATH")
     return tmp_path_factory.mktemp("tinyslm_host")
 
 
@@ -36,7 +37,7 @@ def plain_driver(host_build_dir: Path) -> Driver:
 def asan_driver(host_build_dir: Path) -> Driver:
     reason = sanitizers_work(host_build_dir)
     if reason is not None:
-        pytest.skip(reason)
+        missing(reason)
     return build_driver(host_build_dir, "asan")
 
 

@@ -3,19 +3,19 @@
 from __future__ import annotations
 
 import ctypes
-import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
+from shared_paths import require_tool
 
 from tinyslm import ccompile
 from tinyslm.errors import ToolchainError
 
-pytestmark = pytest.mark.skipif(
-    not shutil.which("cc") or not shutil.which("c++"),
-    reason="host cc/c++ not installed",
-)
+
+@pytest.fixture(autouse=True)
+def _host_compilers() -> None:
+    require_tool("cc", "c++")
 
 
 def _write(path: Path, text: str) -> Path:

@@ -9,6 +9,7 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
+from shared_paths import dataset_path
 
 from tinyslm.dataset import (
     OOS_LABELS,
@@ -18,8 +19,6 @@ from tinyslm.dataset import (
     load_dataset,
 )
 from tinyslm.errors import DatasetError, TinySlmError
-
-from shared_paths import dataset_path
 
 CLINC = dataset_path("clinc150", "data_full.json")
 

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from shared_paths import missing
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -17,7 +18,7 @@ def _tool(name: str) -> str:
     local = Path(sys.executable).with_name(name)
     found = str(local) if local.exists() else shutil.which(name)
     if found is None:
-        pytest.skip(f"{name} is not installed (pip install -e '.[test]')")
+        missing(f"{name} is not installed (pip install -e '.[test]')")
     return found
 
 
