@@ -309,7 +309,8 @@ static size_t utf8_seq_len(const uint8_t *s, size_t avail) {
 static const char hex_digits[] = "0123456789abcdef";
 
 /* A JSON string body: '"' and '\\' escaped, control bytes as \n, \t, ... or
- * \u00XX, valid UTF-8 copied, each invalid byte as \ufffd. */
+ * \u00XX, valid UTF-8 copied (but U+2028/U+2029 as \u2028/\u2029), each
+ * invalid byte as \ufffd. */
 static void out_escaped(out_t *o, const uint8_t *s, size_t len) {
   size_t i = 0;
   while (i < len) {
@@ -341,6 +342,12 @@ static void out_escaped(out_t *o, const uint8_t *s, size_t len) {
       if (n == 0) {
         out_lit(o, "\\ufffd");
         ++i;
+      } else if (n == 3 && b == 0xE2u && s[i + 1] == 0x80u &&
+                 (s[i + 2] == 0xA8u || s[i + 2] == 0xA9u)) {
+        /* U+2028/U+2029 are valid in JSON but end a line in JavaScript and in
+         * many line-oriented readers: escaped, as JavaScript-safe writers do. */
+        out_lit(o, s[i + 2] == 0xA8u ? "\\u2028" : "\\u2029");
+        i += 3;
       } else {
         size_t k;
         for (k = 0; k < n; ++k) {
@@ -535,8 +542,22 @@ static void handle_text(tinyslm_app_t *app, const uint8_t *line, size_t len) {
   out_end_line(&o);
 }
 
+/* Space, tab, vertical tab, form feed: a line of only these is treated as
+ * empty (ignored), as a blank line is; the README promises empty lines get no
+ * answer, and a stray space must not cost an inference. */
+static int is_blank(const uint8_t *line, size_t len) {
+  size_t i;
+  for (i = 0; i < len; ++i) {
+    const uint8_t b = line[i];
+    if (b != ' ' && b != '\t' && b != 0x0Bu && b != 0x0Cu) {
+      return 0;
+    }
+  }
+  return 1;
+}
+
 void tinyslm_app_handle_line(tinyslm_app_t *app, const uint8_t *line, size_t len) {
-  if (app == 0 || app->cfg.write == 0 || line == 0 || len == 0) {
+  if (app == 0 || app->cfg.write == 0 || line == 0 || is_blank(line, len)) {
     return;
   }
   if (line[0] == ':') {

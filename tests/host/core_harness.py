@@ -319,6 +319,17 @@ def reference_text(data: bytes) -> str:
     return "".join(out)
 
 
+# A line of only these bytes is ignored like an empty one (docs/architecture.md).
+BLANK_BYTES = b" \t\x0b\x0c"
+
+
+def json_text(text: str) -> bytes:
+    """A JSON string as the device writes it: json.dumps(ensure_ascii=False), but
+    U+2028/U+2029 escaped (JavaScript-safe)."""
+    dumped = json.dumps(text, ensure_ascii=False)
+    return dumped.replace("\u2028", "\\u2028").replace("\u2029", "\\u2029").encode()
+
+
 def split_lines(data: bytes, cap: int) -> list[tuple[str, bytes]]:
     """The protocol's line splitting: ("line", bytes) or ("too_long", b"") per output."""
     events: list[tuple[str, bytes]] = []
@@ -326,7 +337,7 @@ def split_lines(data: bytes, cap: int) -> list[tuple[str, bytes]]:
     discarding = False
     for b in data:
         if b in (0x0A, 0x0D):
-            if not discarding and cur:
+            if not discarding and bytes(cur).strip(BLANK_BYTES):
                 events.append(("line", bytes(cur)))
             cur.clear()
             discarding = False
@@ -446,6 +457,13 @@ def case_line_endings(drv: Driver) -> None:
     out = drv.proto(data, LABELS3, ["-50,0,0"])
     assert [o["text"] for o in out] == ["one", "two", "three", "four", "five"]
     assert drv.proto(b"\n\r\r\n\n", LABELS3, ["0,0,0"]) == []
+    # a line of only spaces, tabs, \v or \f is ignored like an empty one
+    blank = b" \n\t\r \t \x0b\x0c\r\n" + b" " * 40 + b"\n"
+    assert drv.proto(blank, LABELS3, ["0,0,0"], line_cap=16) == [
+        {"error": "line_too_long", "max": 16}
+    ]
+    out = drv.proto(b" \n x \n\t\x00\n", LABELS3, ["-50,0,0"])
+    assert [o["text"] for o in out] == [" x ", "\t\x00"]
 
 
 def case_overlong_line(drv: Driver) -> None:
@@ -536,6 +554,7 @@ ESCAPE_SAMPLES = (
     b"truncated \xe2\x82",
     b"\xe2\x82A \xf0\x9f\x98 \xc3",
     b"\x00\x00nul",
+    "line\u2028sep\u2029para \u2027\u202a".encode(),
 )
 
 
@@ -549,7 +568,9 @@ def case_json_escaping(drv: Driver) -> None:
             continue
         # valid UTF-8: byte-identical to json.dumps(ensure_ascii=False)
         raw = drv.proto_raw(sample + b"\n", LABELS3, ["-100,0,0"])
-        assert raw.endswith(b',"text":' + json.dumps(text, ensure_ascii=False).encode() + b"}\n")
+        assert raw.endswith(b',"text":' + json_text(text) + b"}\n")
+        # U+2028/U+2029 never travel raw: they end a line in JavaScript
+        assert b"\xe2\x80\xa8" not in raw and b"\xe2\x80\xa9" not in raw
 
 
 def _c_string(value: bytes | None) -> str:
@@ -582,8 +603,7 @@ def case_error_lines(drv: Driver) -> None:
     for line, (_code, reason) in zip(raw.split(b"\n"), records, strict=False):
         text = _c_string(reason)
         if reason is not None and "\ufffd" not in text:
-            expected = json.dumps(text, ensure_ascii=False).encode()
-            assert line.endswith(b',"reason":' + expected + b"}"), line
+            assert line.endswith(b',"reason":' + json_text(text) + b"}"), line
 
 
 def case_label_escaping(drv: Driver) -> None:

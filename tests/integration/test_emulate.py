@@ -108,6 +108,8 @@ def test_protocol_lines(emu: Emulator) -> None:
 
     # CRLF, empty lines and a line split across feeds behave like one line.
     assert emu.feed(b"\r\n\n") == []
+    # A line of only whitespace is ignored like an empty one (README), not answered.
+    assert emu.feed(b"   \n\t\r \x0b\x0c \r\n") == []
     assert emu.feed(b"turn on the ") == []
     (answer,) = emu.feed(b"lights\r\n")
     obj = json.loads(answer)
