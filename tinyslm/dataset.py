@@ -4,7 +4,10 @@ Formats, chosen by file extension:
 
 - ``.csv``: a header row with ``text`` and ``label`` columns (any order, any
   case) and an optional ``split`` column (``train`` / ``val`` / ``test``);
-  other columns are ignored.
+  other columns are ignored. Comma-separated; a header that only makes sense
+  split at ``;`` or tabs is refused with that hint (a guessed delimiter could
+  split phrases wrongly).
+- ``.tsv``: the same, tab-separated.
 - ``.jsonl``: one object per line, ``{"text": ..., "label": ..., "split": ...}``
   with ``split`` optional.
 - ``.json``: CLINC150 layout, ``{"train": [[text, label], ...], "val": ...,
@@ -31,8 +34,9 @@ Rules:
 - A label that appears in val/test but not in train is refused, and at least
   two in-scope labels are needed.
 - Text and labels are stripped of surrounding whitespace. Nothing is skipped
-  silently: an empty text or label is an error naming the line. Blank lines
-  are not rows and are skipped.
+  silently: an empty text or label is an error naming the line. Blank lines,
+  and CSV rows whose every field is blank (Excel's trailing ``,,,`` rows), are
+  not rows and are skipped.
 
 Every problem raises :class:`~tinyslm.errors.DatasetError` with a one-line
 message naming the file and, where there is one, the line.
@@ -54,7 +58,7 @@ from tinyslm.resources import data_dir
 
 OOS_LABELS = {"oos", "out_of_scope", "out-of-scope"}  # compared case-insensitively
 SPLITS = ("train", "val", "test")
-SUPPORTED_SUFFIXES = (".csv", ".jsonl", ".json")
+SUPPORTED_SUFFIXES = (".csv", ".tsv", ".jsonl", ".json")
 DEMO_FILE = "demo_commands.csv"
 
 _CLINC_KEYS = ("train", "val", "test", "oos_train", "oos_val", "oos_test")
@@ -155,8 +159,11 @@ def load_dataset(
     text = _read_utf8(path)
 
     warnings: list[str] = []
-    if suffix in (".csv", ".jsonl"):
-        rows = _parse_csv(text, name) if suffix == ".csv" else _parse_jsonl(text, name)
+    if suffix in (".csv", ".tsv", ".jsonl"):
+        if suffix == ".jsonl":
+            rows = _parse_jsonl(text, name)
+        else:
+            rows = _parse_csv(text, name, delimiter="\t" if suffix == ".tsv" else ",")
         _check_split_everywhere_or_nowhere(rows, name)
         carve = {"val", "test"}
     else:
@@ -206,8 +213,24 @@ def _clean_split(value: object, name: str, where: str) -> str:
     return split
 
 
-def _parse_csv(text: str, name: str) -> list[_Row]:
-    reader = csv.reader(io.StringIO(text, newline=""))
+def _delimiter_hint(header_line: str, delimiter: str) -> str:
+    """Why a header without text/label columns may still be one: another delimiter."""
+    for other, what in ((";", "semicolon"), ("\t", "tab"), (",", "comma")):
+        if other == delimiter:
+            continue
+        cells = {c.strip().strip('"').lower() for c in header_line.split(other)}
+        if {"text", "label"} <= cells:
+            fix = (
+                "save it comma-separated (in Excel: 'CSV UTF-8 (Comma delimited)') or name it .tsv"
+                if delimiter == ","
+                else "name it .csv"
+            )
+            return f"; the header looks {what}-separated: {fix}"
+    return ""
+
+
+def _parse_csv(text: str, name: str, delimiter: str = ",") -> list[_Row]:
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
     try:
         header = next(reader, None)
     except csv.Error as e:
@@ -220,6 +243,7 @@ def _parse_csv(text: str, name: str) -> list[_Row]:
         raise DatasetError(
             f"{name}: line 1: missing column(s) {', '.join(missing)}; "
             "the header must name text and label (split optional)"
+            + _delimiter_hint(text.split("\n", 1)[0], delimiter)
         )
     for col in ("text", "label", "split"):
         if columns.count(col) > 1:
@@ -235,8 +259,10 @@ def _parse_csv(text: str, name: str) -> list[_Row]:
         if fields is None:
             break
         where = f"line {reader.line_num}"
-        if not fields or (len(fields) == 1 and not fields[0].strip()):
-            continue  # a blank (or whitespace-only) line is not a row; "," is
+        if not any(f.strip() for f in fields):
+            # A blank line is not a row, nor is a row of empty cells: Excel writes
+            # ",,," for rows it once saw formatted below the data.
+            continue
         if len(fields) != len(columns):
             raise DatasetError(
                 f"{name}: {where}: expected {len(columns)} fields, got {len(fields)} "

@@ -85,6 +85,24 @@ def test_csv_blank_lines_are_not_rows(tmp_path: Path) -> None:
     assert [e.text for e in ds.train] == ["a", "b", "c", "d"]
 
 
+def test_csv_excel_rows_of_empty_cells_are_not_rows(tmp_path: Path) -> None:
+    # Excel writes ",,," (one comma per extra column) for rows it saw formatted.
+    data = "text,label,notes\r\na,x,\r\nb,x,n\r\nc,y,\r\nd,y,\r\n" + ",,\r\n" * 4 + " , ,\r\n"
+    ds = load_dataset(write(tmp_path, "d.csv", data), val_fraction=0.0, test_fraction=0.0)
+    assert [e.text for e in ds.train] == ["a", "b", "c", "d"]
+
+
+def test_tsv_loads_like_csv(tmp_path: Path) -> None:
+    path = write(tmp_path, "d.tsv", 'text\tlabel\nturn on, please\ton\n"off"\toff\nx\ton\ny\toff\n')
+    ds = load_dataset(path, val_fraction=0.0, test_fraction=0.0)
+    assert [(e.text, e.label) for e in ds.train] == [
+        ("turn on, please", "on"),
+        ("off", "off"),
+        ("x", "on"),
+        ("y", "off"),
+    ]
+
+
 def test_csv_with_split_column(tmp_path: Path) -> None:
     path = write(
         tmp_path,
@@ -292,7 +310,21 @@ ERROR_CASES: list[tuple[str, str, str | bytes, str]] = [
         r"line 3: expected 2 fields, got 3",
     ),
     ("empty text", "d.csv", "text,label\na,x\n  ,x\nb,y\nc,y\n", r"line 3: empty text"),
-    ("comma only row", "d.csv", "text,label\na,x\n , \nb,y\n", r"line 3: empty text"),
+    ("half-empty row", "d.csv", "text,label\na,x\n , x\nb,y\n", r"line 3: empty text"),
+    (
+        "semicolon csv",
+        "d.csv",
+        "text;label\nturn on;lights_on\n",
+        r"line 1: missing column\(s\) text, label; .*header looks semicolon-separated: save it "
+        r"comma-separated",
+    ),
+    (
+        "tab-separated .csv",
+        "d.csv",
+        '"text"\t"label"\nturn on\tlights_on\n',
+        r"header looks tab-separated: .* or name it \.tsv",
+    ),
+    ("comma-separated .tsv", "d.tsv", "text,label\na,b\n", r"header looks comma-separated: name"),
     ("empty label", "d.csv", "text,label\na,x\nb,\n", r"line 3: empty label"),
     (
         "non-utf8",
