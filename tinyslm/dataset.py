@@ -478,6 +478,62 @@ def _findings(rows: Iterable[_Row], by_split: dict[str, list[Example]]) -> list[
     return out
 
 
+# The device's serial line buffer (TINYSLM_MAX_LINE): the usual size, and the
+# most tinyslm sizes it to when a dataset has longer phrases (static RAM on the
+# board; a phrase classifier gains nothing from paragraphs).
+DEFAULT_MAX_LINE = 256
+MAX_LINE_LIMIT = 4096
+_LINE_STEP = 64
+
+
+@dataclass(frozen=True)
+class LineLimit:
+    """The device line limit a dataset needs.
+
+    Attributes:
+        max_line: ``TINYSLM_MAX_LINE`` in bytes: the default, or the longest
+            phrase rounded up to 64 bytes, at most ``MAX_LINE_LIMIT``.
+        longest: bytes (UTF-8) of the longest phrase in any split.
+        too_long: phrases (any split) longer than ``max_line``: the device answers
+            them with ``line_too_long``, so they are scored in training only.
+        warnings: what to tell the user.
+    """
+
+    max_line: int
+    longest: int
+    too_long: tuple[str, ...]
+    warnings: tuple[str, ...]
+
+
+def line_limit(dataset: Dataset, limit: int = MAX_LINE_LIMIT) -> LineLimit:
+    """Size the device's line buffer from the phrases, and say what does not fit."""
+    texts = [e.text for e in dataset.train + dataset.val + dataset.test]
+    texts += [*dataset.oos_train, *dataset.oos_val, *dataset.oos_test]
+    sizes = [len(t.encode("utf-8")) for t in texts]
+    longest = max(sizes, default=0)
+    need = -(-longest // _LINE_STEP) * _LINE_STEP
+    max_line = min(max(DEFAULT_MAX_LINE, need), limit)
+    too_long = tuple(t for t, n in zip(texts, sizes, strict=True) if n > max_line)
+    warnings: list[str] = []
+    if too_long:
+        warnings.append(
+            f"{len(too_long)} phrase(s) longer than the device's {max_line}-byte line limit "
+            f"(longest {longest} bytes), e.g. {_clip(too_long[0])!r}: the device answers them "
+            "with line_too_long, so training scores them but the board never will"
+        )
+    elif max_line > DEFAULT_MAX_LINE:
+        n = sum(size > DEFAULT_MAX_LINE for size in sizes)
+        warnings.append(
+            f"{n} phrase(s) longer than {DEFAULT_MAX_LINE} bytes (longest {longest}): the "
+            f"device's line limit is raised to {max_line} bytes (TINYSLM_MAX_LINE, static RAM)"
+        )
+    return LineLimit(max_line, longest, too_long, tuple(warnings))
+
+
+def _clip(text: str, n: int = 40) -> str:
+    return text if len(text) <= n else text[: n - 3] + "..."
+
+
 def _some(items: Sequence[str], limit: int = 5) -> str:
     shown = ", ".join(repr(s) for s in items[:limit])
     return shown if len(items) <= limit else f"{shown} and {len(items) - limit} more"

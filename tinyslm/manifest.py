@@ -13,12 +13,14 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from tinyslm.dataset import DEFAULT_MAX_LINE
 from tinyslm.errors import ModelError
 from tinyslm.features import FeatureSpec
 
 MANIFEST_NAME = "manifest.json"
 MODEL_NAME = "model.tflite"
-FORMAT_VERSION = 1
+# 2: content_sha256 and max_line added; older manifests are refused (retrain).
+FORMAT_VERSION = 2
 
 
 @dataclass(frozen=True)
@@ -46,6 +48,8 @@ class Manifest:
         seed: training seed.
         train_config: hyper-parameters used for training.
         metrics: verification figures (accuracy, agreement, oos recall...).
+        max_line: the device's line limit in bytes (``TINYSLM_MAX_LINE``), sized so
+            that every phrase of the dataset fits.
     """
 
     tinyslm_version: str
@@ -63,13 +67,40 @@ class Manifest:
     metrics: dict[str, Any] = field(default_factory=dict)
     input_quant: QuantParams = QuantParams(0.0, 0)
     format_version: int = FORMAT_VERSION
+    max_line: int = DEFAULT_MAX_LINE
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
         d["features"] = self.features.to_dict()
         d["labels"] = list(self.labels)
         d["ops"] = list(self.ops)
+        d["content_sha256"] = self.content_sha256()
         return d
+
+    def content_sha256(self) -> str:
+        """sha256 of the fields the firmware is built from that ``model_sha256`` does not cover.
+
+        ``generate`` trusts labels, thresholds and the tokenizer spec, which a
+        flatbuffer cannot confirm (label names, feature families, the gate), so
+        an edited manifest must not pass as a trained one. Metrics, the training
+        config and the version are informational; ``arena_bytes`` is left out on
+        purpose because a larger arena is a legitimate choice and a smaller one is
+        caught by probing TFLM (see :func:`check_against_model`).
+        """
+        content = {
+            "format_version": self.format_version,
+            "model_sha256": self.model_sha256,
+            "model_bytes": self.model_bytes,
+            "features": self.features.to_dict(),
+            "labels": list(self.labels),
+            "threshold": self.threshold,
+            "threshold_q": self.threshold_q,
+            "output_quant": asdict(self.output_quant),
+            "input_quant": asdict(self.input_quant),
+            "ops": list(self.ops),
+            "max_line": self.max_line,
+        }
+        return sha256_hex(json.dumps(content, sort_keys=True, ensure_ascii=True).encode())
 
     def write(self, folder: Path) -> Path:
         path = folder / MANIFEST_NAME
@@ -77,39 +108,112 @@ class Manifest:
         return path
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> Manifest:
-        try:
-            return cls(
-                tinyslm_version=str(d["tinyslm_version"]),
-                model_sha256=str(d["model_sha256"]),
-                model_bytes=int(d["model_bytes"]),
-                features=FeatureSpec.from_dict(d["features"]),
-                labels=tuple(str(x) for x in d["labels"]),
-                threshold=float(d["threshold"]),
-                threshold_q=int(d["threshold_q"]),
-                output_quant=QuantParams(**d["output_quant"]),
-                arena_bytes=int(d["arena_bytes"]),
-                ops=tuple(str(x) for x in d["ops"]),
-                seed=int(d["seed"]),
-                train_config=dict(d.get("train_config", {})),
-                metrics=dict(d.get("metrics", {})),
-                input_quant=QuantParams(**d.get("input_quant", {"scale": 0.0, "zero_point": 0})),
-                format_version=int(d.get("format_version", FORMAT_VERSION)),
+    def from_dict(cls, d: dict[str, Any], source: str = "manifest") -> Manifest:
+        """Parse a manifest dict and check its content hash.
+
+        Raises:
+            ModelError: ``<source>: manifest is malformed: field 'x' ...`` naming
+                the field and the cause, or the content hash does not match.
+        """
+
+        def get(name: str, conv: Any, default: Any = _REQUIRED) -> Any:
+            if name not in d:
+                if default is _REQUIRED:
+                    raise ModelError(f"{source}: manifest is malformed: missing field {name!r}")
+                return default
+            try:
+                return conv(d[name])
+            except (KeyError, TypeError, ValueError) as exc:
+                raise ModelError(
+                    f"{source}: manifest is malformed: field {name!r}: {_cause(exc)}"
+                ) from None
+
+        def strings(value: Any) -> tuple[str, ...]:
+            if not isinstance(value, list) or not all(isinstance(x, str) for x in value):
+                raise TypeError("expected a list of strings")
+            return tuple(value)
+
+        def quant(value: Any) -> QuantParams:
+            if not isinstance(value, dict) or set(value) != {"scale", "zero_point"}:
+                raise TypeError("expected {scale, zero_point}")
+            return QuantParams(float(value["scale"]), _int(value["zero_point"]))
+
+        def mapping(value: Any) -> dict[str, Any]:
+            if not isinstance(value, dict):
+                raise TypeError("expected a JSON object")
+            return dict(value)
+
+        def features(value: Any) -> FeatureSpec:
+            return FeatureSpec.from_dict(mapping(value))
+
+        manifest = cls(
+            tinyslm_version=get("tinyslm_version", _str),
+            model_sha256=get("model_sha256", _str),
+            model_bytes=get("model_bytes", _int),
+            features=get("features", features),
+            labels=get("labels", strings),
+            threshold=get("threshold", float),
+            threshold_q=get("threshold_q", _int),
+            output_quant=get("output_quant", quant),
+            arena_bytes=get("arena_bytes", _int),
+            ops=get("ops", strings),
+            seed=get("seed", _int),
+            train_config=get("train_config", mapping, {}),
+            metrics=get("metrics", mapping, {}),
+            input_quant=get("input_quant", quant, QuantParams(0.0, 0)),
+            format_version=get("format_version", _int),
+            max_line=get("max_line", _int, DEFAULT_MAX_LINE),
+        )
+        if manifest.format_version != FORMAT_VERSION:
+            raise ModelError(
+                f"{source}: manifest format_version {manifest.format_version} is not "
+                f"{FORMAT_VERSION} (written by another tinyslm version; retrain with "
+                "'tinyslm train')"
             )
-        except (KeyError, TypeError, ValueError) as exc:
-            raise ModelError(f"manifest is malformed: {exc}") from exc
+        stored = get("content_sha256", _str)
+        if stored != manifest.content_sha256():
+            raise ModelError(
+                f"{source}: manifest content does not match its content_sha256 (labels, "
+                "threshold, features or ops were edited after training); retrain with "
+                "'tinyslm train' instead of editing it"
+            )
+        return manifest
+
+
+_REQUIRED = object()
+
+
+def _cause(exc: BaseException) -> str:
+    return str(exc) if str(exc) else type(exc).__name__
+
+
+def _int(value: Any) -> int:
+    # bool is an int in Python, and 3.7 would silently become 3: both are edits.
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"expected an integer, got {value!r}")
+    return value
+
+
+def _str(value: Any) -> str:
+    if not isinstance(value, str):
+        raise TypeError(f"expected a string, got {value!r}")
+    return value
 
 
 def sha256_hex(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def load_model_dir(folder: Path) -> tuple[Manifest, bytes]:
+def load_model_dir(folder: Path, *, probe_arena: bool = True) -> tuple[Manifest, bytes]:
     """Read ``manifest.json`` and ``model.tflite`` from a train output folder.
 
+    The manifest's content hash and every field the flatbuffer can confirm are
+    checked (:func:`check_against_model`): ``generate`` builds firmware from them.
+
     Raises:
-        ModelError: a file is missing, the manifest is malformed, or the model's
-            sha256 does not match the manifest (a corrupt or swapped model).
+        ModelError: a file is missing, the manifest is malformed or edited, the
+            model's sha256 does not match the manifest (a corrupt or swapped model),
+            or a field disagrees with the model.
     """
     mpath, tpath = folder / MANIFEST_NAME, folder / MODEL_NAME
     for p in (mpath, tpath):
@@ -121,7 +225,7 @@ def load_model_dir(folder: Path) -> tuple[Manifest, bytes]:
         raise ModelError(f"{mpath} is not valid JSON: {exc}") from exc
     if not isinstance(raw, dict):
         raise ModelError(f"{mpath} is not a JSON object")
-    manifest = Manifest.from_dict(raw)
+    manifest = Manifest.from_dict(raw, str(mpath))
     model = tpath.read_bytes()
     digest = sha256_hex(model)
     if digest != manifest.model_sha256:
@@ -129,4 +233,68 @@ def load_model_dir(folder: Path) -> tuple[Manifest, bytes]:
             f"{tpath} sha256 {digest[:12]}... does not match the manifest's "
             f"{manifest.model_sha256[:12]}..."
         )
+    check_against_model(manifest, model, str(mpath), probe_arena=probe_arena)
     return manifest, model
+
+
+def check_against_model(
+    manifest: Manifest, model: bytes, source: str = "manifest", *, probe_arena: bool = True
+) -> None:
+    """Check every manifest field the flatbuffer can confirm; one line naming the field.
+
+    Tensor shapes give the label count, ``seq_len`` and ``features.buckets`` (rows
+    of the embedding table the ids index); the operator table gives ``ops``; the
+    output tensor gives ``output_quant``. ``arena_bytes`` is probed on TFLM (a
+    child process, about a second) unless ``probe_arena`` is off.
+
+    Raises:
+        ModelError: a field disagrees with the model.
+    """
+    from tinyslm import verify  # verify imports this module
+
+    details = verify.io_details(model)
+
+    def bad(field_name: str, value: object, actual: str) -> ModelError:
+        return ModelError(
+            f"{source}: field {field_name!r} is {value!r} but {actual}; the manifest does not "
+            "belong to this model (retrain with 'tinyslm train')"
+        )
+
+    if len(manifest.labels) != details.output_shape[-1]:
+        raise bad(
+            "labels", len(manifest.labels), f"the model has {details.output_shape[-1]} outputs"
+        )
+    if len(set(manifest.labels)) != len(manifest.labels) or not all(manifest.labels):
+        raise ModelError(f"{source}: field 'labels' has empty or repeated names")
+    if manifest.features.seq_len != details.input_shape[-1]:
+        raise bad(
+            "features.seq_len",
+            manifest.features.seq_len,
+            f"the model's input takes {details.input_shape[-1]} ids",
+        )
+    rows = verify.embedding_rows(model)
+    if rows is not None and manifest.features.buckets != rows:
+        raise bad(
+            "features.buckets", manifest.features.buckets, f"the embedding table has {rows} rows"
+        )
+    ops = verify.model_ops(model)
+    if tuple(manifest.ops) != ops:
+        raise bad("ops", list(manifest.ops), f"the model uses {list(ops)}")
+    if manifest.output_quant != details.output_quant:
+        raise bad("output_quant", manifest.output_quant, f"the model's is {details.output_quant}")
+    if manifest.input_quant != details.input_quant:
+        raise bad("input_quant", manifest.input_quant, f"the model's is {details.input_quant}")
+    if manifest.model_bytes != len(model):
+        raise bad("model_bytes", manifest.model_bytes, f"model.tflite has {len(model)} bytes")
+    if not -128 <= manifest.threshold_q <= 128:
+        raise bad("threshold_q", manifest.threshold_q, "it must be in [-128, 128]")
+    if manifest.arena_bytes <= 0 or manifest.arena_bytes % verify.ARENA_ALIGN:
+        raise bad(
+            "arena_bytes", manifest.arena_bytes, f"it must be a multiple of {verify.ARENA_ALIGN}"
+        )
+    if probe_arena and not verify.arena_fits(model, manifest.arena_bytes):
+        raise bad(
+            "arena_bytes",
+            manifest.arena_bytes,
+            "TFLM cannot allocate and run the model in an arena that small",
+        )

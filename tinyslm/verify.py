@@ -85,6 +85,28 @@ def model_ops(model_bytes: bytes) -> tuple[str, ...]:
     return tuple(sorted(used))
 
 
+def embedding_rows(model_bytes: bytes) -> int | None:
+    """Rows of the embedding table the ids index (``features.buckets``), or None.
+
+    The table is the params input of the GATHER that reads the model's ids input.
+    """
+    schema = _schema()
+    model = _root(model_bytes)
+    sub = model.Subgraphs(0)
+    if sub.InputsLength() < 1:
+        return None
+    ids = sub.Inputs(0)
+    for o in range(sub.OperatorsLength()):
+        op = sub.Operators(o)
+        code = model.OperatorCodes(op.OpcodeIndex())
+        builtin = max(code.BuiltinCode(), code.DeprecatedBuiltinCode())
+        gather = builtin == schema.BuiltinOperator.GATHER and op.InputsLength() >= 2
+        if gather and op.Inputs(1) == ids:
+            table = sub.Tensors(op.Inputs(0))
+            return int(table.Shape(0)) if table.ShapeLength() >= 1 else None
+    return None
+
+
 @dataclass(frozen=True)
 class IoDetails:
     """Input and output tensor of subgraph 0: type name, shape, quantization."""
@@ -187,6 +209,14 @@ def probe_arena(model_path: Path, arena_bytes: int, timeout: float = 60.0) -> bo
     return proc.returncode == 0
 
 
+def arena_fits(model_bytes: bytes, arena_bytes: int) -> bool:
+    """True when TFLM allocates and runs the model in ``arena_bytes`` (one probe)."""
+    with tempfile.TemporaryDirectory(prefix="tinyslm-arena-") as tmp:
+        path = Path(tmp) / "model.tflite"
+        path.write_bytes(model_bytes)
+        return probe_arena(path, arena_bytes)
+
+
 def min_arena_bytes(model_bytes: bytes, start: int = 16 * 1024) -> int:
     """Smallest arena (a multiple of 16 bytes) in which TFLM allocates and runs the model.
 
@@ -259,6 +289,25 @@ def gate_metrics(
     )
 
 
+# Calibration rules (ThresholdChoice.rule) and the share of in-scope phrases the
+# rule without out-of-scope data keeps local.
+RULE_OOS = "in_scope_acc+oos_recall"
+RULE_NO_OOS = "gate_accuracy+keep_95pct_local"
+KEEP_LOCAL = 0.95
+
+
+def describe_rule(rule: str, split: str = "val") -> str:
+    """One line a user can read: how the threshold was chosen."""
+    if rule == RULE_OOS:
+        return f"max in-scope accuracy at threshold + out-of-scope recall on {split}"
+    if rule == RULE_NO_OOS:
+        return (
+            f"no out-of-scope phrases: best in-scope gate accuracy on {split}, raised to "
+            f"escalate at least the least confident {1 - KEEP_LOCAL:.0%}"
+        )
+    return rule
+
+
 @dataclass(frozen=True)
 class ThresholdChoice:
     """The calibrated gate: float threshold, its int8 twin, and why.
@@ -266,8 +315,9 @@ class ThresholdChoice:
     Attributes:
         threshold: confidence in [0, 1] (rounded down to 3 decimals, as printed).
         threshold_q: ``threshold_to_q(threshold, scale, zero_point)``.
-        rule: ``"in_scope_acc+oos_recall"`` or ``"gate_accuracy"``.
-        objective: the value of the rule's objective on the calibration data.
+        rule: :data:`RULE_OOS` or :data:`RULE_NO_OOS` (no out-of-scope data).
+        objective: the rule's objective at the threshold on the calibration data
+            (accuracy at threshold + oos recall, or in-scope gate accuracy).
     """
 
     threshold: float
@@ -286,10 +336,18 @@ def calibrate_threshold(
 
     Rule (CLINC150, Larson et al. 2019, who tune the threshold on validation):
     with out-of-scope validation phrases, maximise in-scope accuracy at the
-    threshold (right AND local) plus out-of-scope recall (escalated). Without
-    them, maximise gate accuracy on in-scope phrases: the share of right
-    answers kept local plus wrong answers escalated. Every int8 level is a
-    candidate; ties go to the lowest threshold (answer locally when in doubt).
+    threshold (right AND local) plus out-of-scope recall (escalated). Every
+    int8 level is a candidate; ties go to the lowest threshold (answer locally
+    when in doubt).
+
+    Without out-of-scope phrases nothing says how confident a foreign phrase
+    looks. The best in-scope gate accuracy (right answers kept local plus wrong
+    ones escalated) still places the threshold above the model's mistakes, but
+    once the model gets validation right it picks the lowest level (q=-128:
+    nothing ever escalates). So the threshold is the higher of that level and
+    the one used in out-of-distribution detection (TPR 95): the highest level
+    that keeps :data:`KEEP_LOCAL` (95%) of the in-scope calibration phrases
+    local, so that at least the least confident 5% escalate.
     """
     scores = np.asarray(scores_q, dtype=np.int32).reshape(len(true_index), -1)
     truth = np.asarray(true_index)
@@ -298,16 +356,27 @@ def calibrate_threshold(
     correct = (np.argmax(scores, axis=1) == truth) if len(scores) else np.zeros(0, dtype=bool)
     oos_top = oos.reshape(len(oos), -1).max(axis=1) if len(oos) else np.zeros(0, dtype=np.int32)
     n = max(len(truth), 1)
-    best_q, best = -128, -1.0
-    rule = "in_scope_acc+oos_recall" if len(oos) else "gate_accuracy"
-    for q in range(-128, 128):
+
+    def objective(q: int) -> float:
         local = top_q >= q
         if len(oos):
-            value = float((correct & local).sum() / n + np.mean(oos_top < q))
-        else:
-            value = float(((correct & local) | (~correct & ~local)).sum() / n)
+            return float((correct & local).sum() / n + np.mean(oos_top < q))
+        return float(((correct & local) | (~correct & ~local)).sum() / n)
+
+    best_q, best = -128, -1.0
+    for q in range(-128, 128):
+        value = objective(q)
         if value > best + 1e-12:
             best_q, best = q, value
+    rule = RULE_OOS
+    if not len(oos):
+        # k phrases may escalate: the (k+1)-th lowest top score keeps the rest local.
+        ordered = np.sort(top_q)
+        k = int(np.floor((1.0 - KEEP_LOCAL) * len(ordered) + 1e-9))
+        floor_q = int(ordered[k]) if len(ordered) else -128
+        best_q = max(best_q, floor_q)
+        best = objective(best_q)
+        rule = RULE_NO_OOS
     scale, zp = output_quant.scale, output_quant.zero_point
     # Print-friendly threshold: dequantized level rounded *down* to 3 decimals still
     # maps back to the same int8 level, because one level (1/256) exceeds 0.001.

@@ -13,7 +13,9 @@ from tinyslm.errors import ModelError
 from tinyslm.features import FeatureSpec, encode
 from tinyslm.manifest import QuantParams, load_model_dir
 from tinyslm.verify import (
+    RULE_NO_OOS,
     calibrate_threshold,
+    describe_rule,
     gate_metrics,
     io_details,
     min_arena_bytes,
@@ -134,9 +136,25 @@ def test_threshold_without_oos_uses_gate_accuracy() -> None:
     scores = _onehotish([0, 1, 2, 1, 2], [50, 60, 70, 10, -5])
     truth = np.array([0, 1, 2, 0, 0])
     choice = calibrate_threshold(scores, truth, np.zeros((0, 3), np.int8), SOFTMAX_Q)
-    assert choice.rule == "gate_accuracy"
+    assert choice.rule == RULE_NO_OOS
     assert choice.threshold_q == 11  # lowest level that escalates both wrong answers
     assert choice.objective == pytest.approx(1.0)
+
+
+def test_threshold_without_oos_on_a_perfect_set_still_escalates_something() -> None:
+    # Issue 9: all validation answers right and no out-of-scope phrases used to give
+    # q=-128 (threshold 0.000): nothing could ever escalate. Now the least confident
+    # 5% escalate: with 40 phrases, 2 (q=0 and q=1); the threshold is the third lowest.
+    q = list(range(40))
+    scores = _onehotish([i % 3 for i in q], [v + 50 if v >= 2 else v for v in q])
+    truth = np.array([i % 3 for i in q])
+    choice = calibrate_threshold(scores, truth, np.zeros((0, 3), np.int8), SOFTMAX_Q)
+    assert choice.rule == RULE_NO_OOS
+    assert choice.threshold_q == 52
+    assert choice.threshold > 0.6
+    kept = gate_metrics(scores, truth, np.zeros((0, 3), np.int8), choice.threshold_q)
+    assert kept.local_rate == pytest.approx(38 / 40)
+    assert "no out-of-scope phrases" in describe_rule(choice.rule)
 
 
 def test_gate_metrics() -> None:

@@ -251,7 +251,8 @@ def _context(
             "bigrams": int(spec.bigrams),
             "char_trigrams": int(spec.char_trigrams),
             "num_labels": len(manifest.labels),
-            "max_line": board.serial.max_line,
+            # The board's usual limit, raised when the training phrases need more.
+            "max_line": max(board.serial.max_line, manifest.max_line),
             "arena_size": arena_size,
             "threshold_q": manifest.threshold_q,
             "op_count": len(ops),
