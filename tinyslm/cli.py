@@ -274,7 +274,12 @@ def emulate(
             project = emulator.project if emulator is not None else open_project(project_dir)
             dataset = load_dataset(data_file, seed=project.manifest.seed if project.manifest else 0)
             rows = emu_mod.dataset_phrases(dataset, split)
-            report = emu_mod.run_phrases(run, rows, source=dataset.source, split=split)
+            labels = project.manifest.labels if project.manifest else None
+            report = emu_mod.run_phrases(
+                run, rows, source=dataset.source, split=split, labels=labels
+            )
+            for warning in report.warnings:
+                click.echo(f"warning: {warning}", err=True)
             click.echo(emu_mod.format_report(report))
             if json_out is not None:
                 json_out.parent.mkdir(parents=True, exist_ok=True)
@@ -306,6 +311,8 @@ def emulate(
                 f"({cov.lines_executed}/{cov.lines_total} lines)",
                 err=True,
             )
+        if emulator is not None:
+            emulator.close()  # gcov's last write, while its folder still exists
 
 
 def _print_pio_tail(exc: Exception) -> None:

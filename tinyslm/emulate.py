@@ -185,6 +185,7 @@ class Emulator:
         )
         lib = ctypes.CDLL(str(self.lib_path))
         self._lib = lib
+        self._closed = False
         for name, restype in (
             ("tinyslm_emu_seq_len", ctypes.c_uint32),
             ("tinyslm_emu_num_labels", ctypes.c_uint32),
@@ -286,6 +287,8 @@ class Emulator:
 
     def feed(self, data: bytes) -> list[str]:
         """Feed raw serial bytes; return the device lines completed meanwhile (no newline)."""
+        if self._closed:
+            raise ProjectError(f"{self.project.root}: the emulator was closed")
         self._lib.tinyslm_emu_feed(data, len(data))
         if b"\n" not in self._out:
             return []
@@ -305,6 +308,28 @@ class Emulator:
         self._lib.tinyslm_emu_tokenize(data, len(data), ids)
         return list(ids)
 
+    def close(self) -> None:
+        """Unload a coverage build's library; the emulator cannot be fed afterwards.
+
+        gcov writes its counters again when the library is unloaded, which for a
+        library left loaded is at process exit: after the caller has removed
+        ``coverage_dir``, so gcov recreated that folder and left it behind. Unloading
+        here writes them while the folder still exists. Plain builds are cached and
+        shared, so they stay loaded.
+        """
+        if self.coverage_dir is None or self._closed:
+            return
+        import _ctypes
+
+        self._closed = True
+        _ctypes.dlclose(self._lib._handle)
+
+    def __enter__(self) -> Emulator:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
     def coverage(self) -> CoverageResult:
         """Dump gcov counters and measure line coverage of ``tinyslm_core.c`` so far.
 
@@ -313,6 +338,8 @@ class Emulator:
         """
         if self.coverage_dir is None:
             raise ToolchainError("coverage needs an emulator built with coverage_dir")
+        if self._closed:
+            raise ProjectError(f"{self.project.root}: the emulator was closed")
         self._lib.tinyslm_emu_coverage_dump()
         return gcov_line_coverage(self.coverage_dir, self.project.src / "tinyslm_core.c")
 
@@ -365,6 +392,7 @@ class PhraseResult:
     route: str | None
     score: float | None
     us: int | None
+    error: str | None = None  # the device's error code, when it answered with one
 
 
 @dataclass(frozen=True)
@@ -380,9 +408,13 @@ class EmulateReport:
         accuracy_at_threshold: in-scope phrases predicted right AND routed ``local``
             (as :class:`tinyslm.verify.GateMetrics`).
         oos_recall: share of out-of-scope phrases escalated (None without any).
-        errors: phrases the device answered with an error line.
+        errors: phrases the device answered with an error line (counted as wrong).
         us_p50, us_p95, us_p99: per-phrase time the core measured (tokenize +
             infer + decide) with the host's monotonic clock, in microseconds.
+        error_kinds: device error code -> phrases (e.g. ``line_too_long``).
+        unknown_intents: expected intents the model does not have (they can
+            never be right); empty when the model's labels were not given.
+        warnings: what makes the figures misleading, one line each.
     """
 
     source: str
@@ -397,11 +429,23 @@ class EmulateReport:
     us_p50: float
     us_p95: float
     us_p99: float
+    error_kinds: dict[str, int] = field(default_factory=dict)
+    unknown_intents: tuple[str, ...] = ()
+    warnings: tuple[str, ...] = ()
     results: tuple[PhraseResult, ...] = field(default=(), repr=False)
+
+    def error_phrases(self, limit: int = 10) -> list[tuple[str, str]]:
+        """(error code, phrase) of the first ``limit`` phrases the device refused."""
+        out = [(r.error or "error", r.text) for r in self.results if r.intent is None]
+        return out[:limit]
 
     def summary(self) -> dict[str, Any]:
         d = asdict(self)
         del d["results"]
+        d["error_phrases"] = [
+            {"error": code, "text": text}
+            for code, text in self.error_phrases(limit=len(self.results))
+        ]
         return d
 
 
@@ -436,12 +480,14 @@ def run_phrases(
     *,
     source: str,
     split: str,
+    labels: Sequence[str] | None = None,
 ) -> EmulateReport:
     """Send each phrase as one line through ``run`` and score the device's answers.
 
     Args:
         run: lines in (no terminator), exactly one device line out per input line.
         rows: (text, expected label, is_oos).
+        labels: the model's intents, to warn about expected intents it lacks.
     """
     lines = run([_one_line(text) for text, _, _ in rows])
     if len(lines) != len(rows):
@@ -459,14 +505,42 @@ def run_phrases(
                 route=obj.get("route"),
                 score=obj.get("score"),
                 us=obj.get("us"),
+                error=str(obj["error"]) if "error" in obj else None,
             )
         )
-    return score_results(results, source=source, split=split)
+    return score_results(results, source=source, split=split, labels=labels)
 
 
-def score_results(results: Sequence[PhraseResult], *, source: str, split: str) -> EmulateReport:
+def score_results(
+    results: Sequence[PhraseResult],
+    *,
+    source: str,
+    split: str,
+    labels: Sequence[str] | None = None,
+) -> EmulateReport:
     """Accuracy, escalation, out-of-scope recall and timing of device answers."""
     inscope = [r for r in results if not r.oos]
+    error_kinds: dict[str, int] = {}
+    for r in results:
+        if r.intent is None:
+            kind = r.error or "error"
+            error_kinds[kind] = error_kinds.get(kind, 0) + 1
+    known = set(labels) if labels is not None else None
+    unknown = sorted({r.label for r in inscope if known is not None and r.label not in known})
+    warnings: list[str] = []
+    if unknown:
+        n = sum(r.label in unknown for r in inscope)
+        shown = ", ".join(repr(u) for u in unknown[:5]) + (" ..." if len(unknown) > 5 else "")
+        warnings.append(
+            f"{n} of {len(inscope)} in-scope phrases expect {len(unknown)} intent(s) the model "
+            f"does not have ({shown}): they count as wrong; is this the model's dataset?"
+        )
+    if error_kinds:
+        kinds = ", ".join(f"{k} {v}" for k, v in sorted(error_kinds.items()))
+        warnings.append(
+            f"the device answered {sum(error_kinds.values())} phrase(s) with an error "
+            f"({kinds}): they count as wrong"
+        )
     oos = [r for r in results if r.oos]
     correct = sum(r.intent == r.label for r in inscope)
     escalated = sum(r.route != "local" for r in inscope)
@@ -488,6 +562,9 @@ def score_results(results: Sequence[PhraseResult], *, source: str, split: str) -
         us_p50=float(pct[0]),
         us_p95=float(pct[1]),
         us_p99=float(pct[2]),
+        error_kinds=dict(sorted(error_kinds.items())),
+        unknown_intents=tuple(unknown),
+        warnings=tuple(warnings),
         results=tuple(results),
     )
 
@@ -516,12 +593,26 @@ def format_report(report: EmulateReport) -> str:
     if report.oos_recall is not None:
         lines.append(f"oos recall       {report.oos_recall:.4f}")
     if report.errors:
-        lines.append(f"device errors    {report.errors}")
+        kinds = ", ".join(f"{k} {v}" for k, v in report.error_kinds.items())
+        lines.append(f"device errors    {report.errors} ({kinds})")
+        shown = report.error_phrases()
+        for code, text in shown:
+            lines.append(f"  {code}: {_preview(text)}")
+        if report.errors > len(shown):
+            lines.append(f"  ... and {report.errors - len(shown)} more (--json lists them all)")
     lines.append(
         f"host time (us)   p50 {report.us_p50:.0f}  p95 {report.us_p95:.0f}  "
         f"p99 {report.us_p99:.0f}"
     )
     return "\n".join(lines)
+
+
+def _preview(text: str, limit: int = 80) -> str:
+    """A phrase on one line for the report: JSON-quoted, long ones cut in the middle."""
+    size = len(text.encode("utf-8"))
+    if len(text) > limit:
+        text = text[: limit // 2] + " ... " + text[-limit // 4 :]
+    return f"{json.dumps(text, ensure_ascii=False)} ({size} bytes)"
 
 
 def iter_stdin_chunks(stream: Any) -> Iterable[bytes]:

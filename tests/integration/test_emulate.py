@@ -178,14 +178,57 @@ def test_cli_text_pipe_and_data(esp32_project: Path, tmp_path: Path) -> None:
 
 
 @pytest.mark.skipif(not have_tool("gcov"), reason="gcov not found")
-def test_cli_coverage_option(esp32_project: Path) -> None:
-    proc = run_cli("emulate", str(esp32_project), "--text", "turn on the lights", "--coverage")
+def test_cli_coverage_option(esp32_project: Path, tmp_path: Path) -> None:
+    tmp = tmp_path / "tmp"
+    tmp.mkdir()
+    proc = run_cli(
+        "emulate",
+        str(esp32_project),
+        "--text",
+        "turn on the lights",
+        "--coverage",
+        env={"TMPDIR": str(tmp)},
+    )
     assert proc.returncode == 0, proc.stderr
+    # Issue 9: gcov rewrote its counters at exit and left an empty tinyslm-cov-* folder.
+    assert list(tmp.iterdir()) == []
     assert json.loads(proc.stdout)["intent"] == "lights_on"
     m = re.search(r"tinyslm_core.c line coverage: ([\d.]+)% \((\d+)/(\d+) lines\)", proc.stderr)
     assert m, proc.stderr
     # One phrase runs the tokenizer and gate but not :info or the error paths.
     assert 20.0 < float(m.group(1)) < 90.0
+
+
+def test_cli_data_warns_about_unknown_intents_and_lists_device_errors(
+    esp32_project: Path, tmp_path: Path
+) -> None:
+    # Issue 9, items 6 and 7: intents the model lacks gave "accuracy 0.0000" without
+    # a word, and phrases over the device's line limit were only "device errors N".
+    long_phrase = "please turn on the lights " * 12  # 311 bytes stripped, > 256
+    data = tmp_path / "other.csv"
+    data.write_text(
+        "text,label,split\n"
+        "open the garage,garage_open,test\nclose the garage,garage_close,test\n"
+        f"{long_phrase},lights_on,test\nturn on the lights,lights_on,test\n"
+        "x,garage_open,train\ny,garage_close,train\nz,lights_on,train\n"
+    )
+    out = tmp_path / "figures.json"
+    proc = run_cli("emulate", str(esp32_project), "--data", str(data), "--json", str(out))
+    assert proc.returncode == 0, proc.stderr
+    warnings = [ln for ln in proc.stderr.splitlines() if ln.startswith("warning: ")]
+    assert any(
+        "2 of 4 in-scope phrases expect 2 intent(s) the model does not have" in w
+        and "'garage_close', 'garage_open'" in w
+        for w in warnings
+    ), proc.stderr
+    assert any("1 phrase(s) with an error (line_too_long 1)" in w for w in warnings), proc.stderr
+    assert "device errors    1 (line_too_long 1)" in proc.stdout
+    assert f"  line_too_long: {json.dumps(long_phrase[:40])[:-1]}" in proc.stdout
+    assert "(311 bytes)" in proc.stdout  # the dataset strips the trailing space
+    figures = json.loads(out.read_text())
+    assert figures["error_kinds"] == {"line_too_long": 1}
+    assert figures["unknown_intents"] == ["garage_close", "garage_open"]
+    assert figures["error_phrases"] == [{"error": "line_too_long", "text": long_phrase.strip()}]
 
 
 def test_library_is_cached_outside_the_project(esp32_project: Path, emulator_cache: Path) -> None:
@@ -244,7 +287,7 @@ def test_native_build_answers_like_the_emulator(
 
     # The CLI's --native path gives the same dataset figures.
     figures = {}
-    for extra in ((), ("--native", "--tflm-dir", raw)):
+    for extra in ((), ("--native", "--tflm-dir", str(tree))):
         out = tmp_path / f"fig{len(extra)}.json"
         proc = run_cli(
             "emulate", str(esp32_project), "--data", str(DEMO_CSV), "--json", str(out), *extra
