@@ -116,7 +116,7 @@ bool serial_init() {
   huart.Init.ClockPrescaler = UART_PRESCALER_DIV1;
   huart.AdvancedInit.AdvFeatureInit = UART_ADVFEATURE_NO_INIT;
   if (HAL_UART_Init(&huart) != HAL_OK) return false;
-  __HAL_UART_ENABLE_IT(&huart, UART_IT_RXNE_RXFNE);
+  __HAL_UART_ENABLE_IT(&huart, UART_IT_RXNE);
   HAL_NVIC_SetPriority(USART3_IRQn, 5, 0);
   HAL_NVIC_EnableIRQ(USART3_IRQn);
   return true;

@@ -1,0 +1,163 @@
+"""The STM32H7 image a user flashes, built as PlatformIO builds it, linked and sized.
+
+``tinyslm.stm32_image`` compiles a generated stm32h7 project (``src/``,
+``lib/tflm``, the STM32Cube HAL and the CMSIS device's startup/system files) with
+the flags of platform ``ststm32@19.6.0`` for ``nucleo_h743zi`` and links it with
+the memory layout of PlatformIO's ``STM32H743ZITX_FLASH.ld``. Needs
+``arm-none-eabi-gcc``/``g++`` and ``../shared/sdk`` (``stm32cubeh7/``, the
+Cortex-M7 TFLM tree ``tflm/cortex-m7/``). One build is shared by the module; HAL
+and TFLM objects are cached in ~/.cache/tinyslm/stm32h7 (the first run takes
+minutes).
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+from shared_paths import require_path, require_tool, sdk_path
+
+from tinyslm import qemu, stm32_image
+from tinyslm.boards import load_board
+from tinyslm.errors import ToolchainError
+from tinyslm.pipeline import run_generate
+from tinyslm.resources import templates_dir
+
+FIXTURE_MODEL = Path(__file__).resolve().parents[1] / "fixtures" / "model"
+
+
+@pytest.fixture(scope="module")
+def sdk() -> Path:
+    require_tool(qemu.ARM_CC, qemu.ARM_CXX, stm32_image.ARM_AR, qemu.ARM_SIZE)
+    require_path(sdk_path("tflm", "cortex-m7"), "Cortex-M7 TFLM tree")
+    return require_path(sdk_path("stm32cubeh7"), "STM32CubeH7 framework tree")
+
+
+@pytest.fixture(scope="module")
+def project(sdk: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("stm32") / "proj"
+    run_generate("stm32h7", out, model_dir=FIXTURE_MODEL, tflm_dir=sdk_path("tflm", "cortex-m7"))
+    return out
+
+
+@pytest.fixture(scope="module")
+def image(
+    project: Path, sdk: Path, tmp_path_factory: pytest.TempPathFactory
+) -> stm32_image.Stm32Image:
+    out = tmp_path_factory.mktemp("stm32-image")
+    return stm32_image.build_stm32h7_image(project, sdk, out, strict=True)
+
+
+@pytest.fixture(scope="module")
+def breakdown(image: stm32_image.Stm32Image) -> stm32_image.MapBreakdown:
+    return stm32_image.map_breakdown(image.map_file)
+
+
+def test_project_links_into_an_image(image: stm32_image.Stm32Image) -> None:
+    # build_stm32h7_image raises on any compile error, any warning in tinyslm's own
+    # files (-Werror) and any linker error or warning; here it returned an ELF.
+    assert image.elf.is_file() and image.map_file.is_file()
+    assert image.elf.read_bytes()[:4] == b"\x7fELF"
+    assert image.text > 0 and image.bss > 0
+    text = image.map_file.read_text(encoding="utf-8", errors="replace")
+    # The vector table, the HAL and the board glue are really in it.
+    for symbol in ("g_pfnVectors", "HAL_UART_Init", "USART3_IRQHandler", "SystemInit"):
+        assert symbol in text, symbol
+
+
+def test_sections_fit_the_board_budget(
+    image: stm32_image.Stm32Image, breakdown: stm32_image.MapBreakdown
+) -> None:
+    board = load_board("stm32h7")
+    flash_limit = board.flash_kb * 1024
+    ram_limit = board.ram_kb * 1024
+    assert image.flash <= flash_limit == stm32_image.MAX_FLASH
+    # RAM: .data + .bss, the linker script's minimum heap and stack included.
+    assert image.ram <= ram_limit == stm32_image.MAX_RAM
+    assert breakdown.get("model array").flash <= board.model_flash_kb * 1024
+    arena = breakdown.get("tensor arena").ram
+    assert 0 < arena <= board.arena_ram_kb * 1024
+    # The budget is true: the largest arena it allows still fits beside everything
+    # else this image keeps in RAM.
+    others = image.ram - arena
+    assert others + board.arena_ram_kb * 1024 <= ram_limit
+    # Flash left for code beside the largest model the budget allows.
+    code = image.flash - breakdown.get("model array").flash
+    assert code + board.model_flash_kb * 1024 <= flash_limit
+
+
+def test_breakdown_accounts_for_every_byte(
+    image: stm32_image.Stm32Image, breakdown: stm32_image.MapBreakdown
+) -> None:
+    assert breakdown.flash == image.flash
+    assert breakdown.ram == image.ram
+    for name in ("TFLM core", "TFLM kernels", "CMSIS-NN", "C library", "HAL", "board glue"):
+        assert breakdown.get(name).flash > 0, name
+    assert breakdown.get("tinyslm core + adapter").flash > 0
+    model_bytes = (FIXTURE_MODEL / "model.tflite").stat().st_size
+    # The array, its length word and alignment padding.
+    assert model_bytes <= breakdown.get("model array").flash <= model_bytes + 32
+
+
+def test_arena_lands_in_axi_sram(breakdown: stm32_image.MapBreakdown) -> None:
+    # PlatformIO's STM32H743ZITX_FLASH.ld puts .data/.bss in RAM_D1 (AXI SRAM, 512 KB
+    # at 0x24000000), not in the 128 KB DTCM: the board's ram_kb is that region.
+    assert breakdown.arena_region == "RAM_D1"
+    assert breakdown.arena_address % 16 == 0
+    board = load_board("stm32h7")
+    region = {name: length for name, _origin, length in stm32_image.REGIONS}
+    assert board.ram_kb * 1024 == region["RAM_D1"]
+
+
+def test_planted_hal_misuse_fails_the_build(
+    project: Path, sdk: Path, image: stm32_image.Stm32Image, tmp_path: Path
+) -> None:
+    # The template's old bug: UART_IT_RXNE_RXFNE exists in no STM32H7 HAL release.
+    template = (templates_dir() / "stm32" / "src" / "main.cc.j2").read_text()
+    assert "UART_IT_RXNE_RXFNE" not in template
+    planted = tmp_path / "proj"
+    shutil.copytree(project / "src", planted / "src")
+    shutil.copy2(project / "platformio.ini", planted / "platformio.ini")
+    (planted / "lib").mkdir()
+    (planted / "lib" / "tflm").symlink_to(project / "lib" / "tflm")
+    main = planted / "src" / "main.cc"
+    text = main.read_text()
+    assert "__HAL_UART_ENABLE_IT(&huart, UART_IT_RXNE);" in text
+    main.write_text(text.replace("UART_IT_RXNE);", "UART_IT_RXNE_RXFNE);"))
+    with pytest.raises(ToolchainError, match="UART_IT_RXNE_RXFNE"):
+        stm32_image.build_stm32h7_image(planted, sdk, tmp_path / "out", strict=True)
+
+
+def test_own_sources_warning_fails_the_build(
+    project: Path, sdk: Path, image: stm32_image.Stm32Image, tmp_path: Path
+) -> None:
+    planted = tmp_path / "proj"
+    shutil.copytree(project / "src", planted / "src")
+    shutil.copy2(project / "platformio.ini", planted / "platformio.ini")
+    (planted / "lib").mkdir()
+    (planted / "lib" / "tflm").symlink_to(project / "lib" / "tflm")
+    core = planted / "src" / "tinyslm_settings.c"
+    core.write_text(core.read_text() + "\nstatic int tinyslm_unused_planted(int x) { return 0; }\n")
+    with pytest.raises(ToolchainError, match=r"tinyslm_settings\.c"):
+        stm32_image.build_stm32h7_image(planted, sdk, tmp_path / "out", strict=True)
+
+
+def test_flags_are_platformio_s(project: Path, sdk: Path) -> None:
+    envs = stm32_image.platformio_envs(project, sdk, None)
+    cxx = envs.src.cxx_argv()
+    c = envs.src.c_argv()
+    # boards/stm32h7.yaml build_flags, then builder/frameworks/stm32cube.py.
+    for flag in ("-mfpu=fpv5-d16", "-mfloat-abi=hard", "-mthumb", "-mcpu=cortex-m7", "-Os"):
+        assert flag in c and flag in cxx, flag
+    for flag in ("-ffunction-sections", "-fdata-sections", "-Wall", "-fno-exceptions"):
+        assert flag in cxx, flag
+    assert "-std=c++17" in cxx and "-fno-rtti" in cxx
+    assert "-std=c++17" not in c and "-fno-rtti" not in c
+    for define in ("STM32H743xx", "USE_HAL_DRIVER", "F_CPU=400000000L", "TF_LITE_STATIC_MEMORY"):
+        assert f"-D{define}" in c, define
+    # lib/tflm's own library.json flags reach TFLM only.
+    tflm = envs.tflm.cxx_argv()
+    assert "-DPROJECT_GENERATION" in tflm and "-DPROJECT_GENERATION" not in cxx
+    assert "--specs=nano.specs" in envs.linkflags
+    assert "-mfloat-abi=hard" in envs.linkflags  # via tinyslm_hardfloat.py
