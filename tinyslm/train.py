@@ -37,6 +37,33 @@ from tinyslm.features import FeatureSpec, encode
 Log = Callable[[str], None]
 
 
+# TFLM's int8 SOFTMAX sums exp(score - max) over the intents in Q19.12 fixed
+# point and divides by 2^(23 + bits of that sum above 1.0); the shift must stay
+# <= 31, so the sum must stay below 512. Each intent adds up to exactly 1.0
+# (exp(0), rounded), so 511 intents always fit, while 512 intents scored alike
+# (a phrase the model knows nothing about, e.g. an empty line) overflow it:
+# TFLM's reference kernel (the Python runtime, ESP32 without ESP-NN) hits
+# TFLITE_CHECK and abort()s, and CMSIS-NN's arm_softmax_s8 (STM32H7) shifts by
+# 32 or more and writes -128 for every intent. Measured: 511 flat scores run,
+# 512 abort (tests/unit/test_train_units.py).
+MAX_INTENTS = 511
+
+
+def check_intent_count(n: int) -> None:
+    """Refuse more intents than the device's int8 softmax can handle (see MAX_INTENTS).
+
+    Raises:
+        DatasetError: ``n`` exceeds :data:`MAX_INTENTS`.
+    """
+    if n > MAX_INTENTS:
+        raise DatasetError(
+            f"{n} intents, but TFLM's int8 SOFTMAX handles at most {MAX_INTENTS}: with 512 or "
+            "more, a phrase scored alike on them overflows its fixed-point sum (TFLM aborts; "
+            "on an ESP32 the board resets, CMSIS-NN on the STM32H7 answers -128 for every "
+            "intent); merge intents or split them across models"
+        )
+
+
 @dataclass(frozen=True)
 class TrainConfig:
     """Hyper-parameters of one training run.
@@ -355,14 +382,15 @@ def train(
             (``tinyslm.distill.soft_targets`` makes them), ignored otherwise.
 
     Raises:
-        DatasetError: no training phrases, fewer than two labels, or a label
-            outside ``labels``.
+        DatasetError: no training phrases, fewer than two labels, more than
+            :data:`MAX_INTENTS`, or a label outside ``labels``.
         ValueError: distillation is on and ``soft_targets`` is missing or misshapen.
     """
     if len(train_texts) == 0:
         raise DatasetError("no training phrases")
     if len(labels) < 2:
         raise DatasetError("at least two intents are needed to train a classifier")
+    check_intent_count(len(labels))
     import keras
 
     configure_tensorflow()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -82,3 +84,77 @@ def test_tiny_training_keeps_pad_row_zero_and_token_dropout_adds_no_op() -> None
         "SOFTMAX",
     )
     assert converted.output_quant.zero_point == -128
+
+
+# --- intent limit of TFLM's int8 softmax (issue 9, item 3) ---------------------
+
+_SOFTMAX_PROBE = r"""
+import os, sys
+os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"
+import numpy as np
+import tensorflow as tf
+from tinyslm.quantize import _silenced_fds
+from tinyslm.verify import io_details
+
+n, path = int(sys.argv[1]), sys.argv[2]
+inp = tf.keras.Input(shape=(4,), batch_size=1)
+model = tf.keras.Model(inp, tf.keras.layers.Softmax()(tf.keras.layers.Dense(n)(inp)))
+
+def rep():
+    rng = np.random.default_rng(0)
+    for _ in range(20):
+        yield [rng.normal(size=(1, 4)).astype(np.float32)]
+
+conv = tf.lite.TFLiteConverter.from_keras_model(model)
+conv.optimizations = [tf.lite.Optimize.DEFAULT]
+conv.representative_dataset = rep
+conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+conv.inference_input_type = tf.int8
+conv.inference_output_type = tf.int8
+with _silenced_fds():
+    flat = conv.convert()
+with open(path, "wb") as f:
+    f.write(flat)
+# Input at its zero point is float 0: every logit is the bias, 0, so all n scores tie.
+from tflite_micro import runtime
+zp = io_details(flat).input_quant.zero_point
+interp = runtime.Interpreter.from_bytes(flat, arena_size=1 << 20)
+interp.set_input(np.full((1, 4), zp, np.int8), 0)
+interp.invoke()
+print("ran", int(np.asarray(interp.get_output(0)).max()))
+"""
+
+
+def test_intent_limit_is_checked_before_training() -> None:
+    from tinyslm.errors import DatasetError
+    from tinyslm.train import MAX_INTENTS, check_intent_count, train
+
+    assert MAX_INTENTS == 511
+    check_intent_count(MAX_INTENTS)
+    labels = [f"intent_{i:03d}" for i in range(MAX_INTENTS + 1)]
+    expected = r"^512 intents, but TFLM's int8 SOFTMAX handles at most 511"
+    with pytest.raises(DatasetError, match=expected):
+        train(TrainConfig(), labels, labels, labels)
+
+
+@pytest.mark.slow
+def test_tflm_softmax_aborts_at_512_tied_intents_not_511(tmp_path: Path) -> None:
+    """The limit is TFLM's, measured: 511 tied int8 scores run, 512 abort (SIGABRT)."""
+    import subprocess
+    import sys
+
+    from tinyslm.train import MAX_INTENTS
+
+    results = {}
+    for n in (MAX_INTENTS, MAX_INTENTS + 1):
+        proc = subprocess.run(
+            [sys.executable, "-c", _SOFTMAX_PROBE, str(n), str(tmp_path / f"m{n}.tflite")],
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=False,
+        )
+        results[n] = (proc.returncode, proc.stdout.strip())
+    assert results[MAX_INTENTS][0] == 0 and results[MAX_INTENTS][1].startswith("ran"), results
+    assert (tmp_path / f"m{MAX_INTENTS + 1}.tflite").is_file(), results  # converted fine
+    assert results[MAX_INTENTS + 1][0] == -6, results  # SIGABRT in SoftmaxEval
