@@ -346,6 +346,20 @@ def build_firmware(
     return out
 
 
+def device_lines(output: bytes) -> list[str]:
+    """The device's TX bytes as its lines: split on LF only, then decoded.
+
+    The protocol ends a line with LF alone. ``str.splitlines()`` would also split on
+    U+0085 (NEL), U+2028 and U+2029, which are legal inside a JSON string: the core
+    passes NEL through verbatim in the ``"text"`` of an escalated answer, and one
+    answer must stay one line.
+    """
+    lines = output.split(b"\n")
+    if lines and not lines[-1]:
+        lines.pop()  # the terminator of the last line, not an empty line after it
+    return [line.decode("utf-8", errors="replace") for line in lines]
+
+
 def run_native(
     project_dir: Path,
     tflm_dir: Path,
@@ -373,7 +387,7 @@ def run_native(
             )
         except subprocess.TimeoutExpired as exc:
             raise ToolchainError(f"native firmware did not answer within {timeout:.0f} s") from exc
-    out = proc.stdout.decode("utf-8", errors="replace").splitlines()
+    out = device_lines(proc.stdout)
     if proc.returncode != 0:
         last = out[-1] if out else proc.stderr.decode("utf-8", "replace").strip()[-200:]
         raise ToolchainError(f"native firmware exited with status {proc.returncode}: {last}")

@@ -135,3 +135,29 @@ def test_expected_answers_are_not_trivial(model: tuple[Manifest, bytes]) -> None
     assert len({a["intent"] for a in answers}) > 5
     assert {a["route"] for a in answers} == {"local", "escalate"}
     assert np.mean([a["intent"] == lbl for a, (_, lbl) in zip(answers, rows, strict=True)]) > 0.5
+
+
+def test_device_lines_split_on_lf_only() -> None:
+    out = '{"text":"a\u0085b\u2028c\u2029d\x1ce\x0bf\x0cg"}\n{"x":1}\n'.encode()
+    assert native.device_lines(out) == [
+        '{"text":"a\u0085b\u2028c\u2029d\x1ce\x0bf\x0cg"}',
+        '{"x":1}',
+    ]
+    assert native.device_lines(b"") == []
+    assert native.device_lines(b"\n") == [""]
+    assert native.device_lines(b"partial") == ["partial"]
+
+
+def test_native_keeps_an_escalated_nel_inside_its_line(
+    host_tree: Path, project: Path, model: tuple[Manifest, bytes]
+) -> None:
+    """U+0085 is valid UTF-8 the firmware passes through; str.splitlines() would cut there."""
+    candidates = [f"{word} \u0085 {word}" for word in ("zzzz", "qqqq", "xyzzy", "blorp", "hmm")]
+    escalated = [t for t in candidates if expected_answer(*model, t)["route"] == "escalate"]
+    assert escalated, "no candidate phrase escalates with this model"
+    text = escalated[0]
+    lines = native.run_native(project, host_tree, [text.encode(), b":info"])
+    assert len(lines) == 2
+    answer = json.loads(lines[0])
+    assert answer["route"] == "escalate"
+    assert answer["text"] == text
