@@ -5,7 +5,9 @@ The project's own sources (core, settings, model array, the TFLM adapter; every
 compiler against a *reference-kernel* TFLM tree and linked with
 ``tinyslm/emulator/native_main.c``, which plays the board: stdin is the serial
 RX line, stdout the TX line. So the adapter, the op resolver and the arena
-size are exercised with real TFLM C++, not the Python runtime.
+size are exercised with real TFLM C++, not the Python runtime. Espressif's
+``esp-tflite-micro`` component (what the esp32 project builds with) is a usable
+tree too: its reference kernels are built, its ESP-NN ones left out.
 
 Each TFLM source takes seconds to compile, so TFLM's objects are cached per
 tree (``~/.cache/tinyslm/native/<key>/obj/``, one file per source, written
@@ -48,7 +50,16 @@ RUN_TIMEOUT_S = 120.0
 # Parts of a reference tree the firmware never links: the signal library (not
 # builtin ops, so tinyslm's resolver never registers them) with its kissfft, and
 # TFLM's test helpers. Leaving them out saves a third of the compile time.
-_SKIP_PREFIXES = ("signal/", "third_party/kissfft/")
+# Espressif's esp-tflite-micro tree is TFLM plus two ESP-only parts, left out so it
+# builds for the host with the reference kernels it also carries: the ESP-NN
+# kernels (they need the esp-nn component and redefine Register_ADD etc.) and the
+# esp_timer clock under micro/esp/ (its CMakeLists swaps it for micro_time.cc).
+_SKIP_PREFIXES = (
+    "signal/",
+    "third_party/kissfft/",
+    "tensorflow/lite/micro/kernels/esp_nn/",
+    "tensorflow/lite/micro/esp/",
+)
 _SKIP_FILES = frozenset(
     {
         "tensorflow/lite/micro/test_helpers.cc",
