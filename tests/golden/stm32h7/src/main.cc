@@ -161,6 +161,15 @@ int infer(const int32_t *ids, int8_t *scores, void *ctx) {
 
 extern "C" {
 
+// newlib's abort() raises SIGABRT, which links its signal table and malloc (the
+// firmware has no heap). Reached only on a TFLM internal error: stop here, with the
+// interrupts off, where a debugger shows it.
+[[noreturn]] void abort(void) {
+  __disable_irq();
+  for (;;) {
+  }
+}
+
 // HAL_Delay and HAL timeouts count SysTick interrupts.
 void SysTick_Handler(void) { HAL_IncTick(); }
 
