@@ -38,6 +38,7 @@ alignas(tinyslm_op_resolver_t) uint8_t g_resolver_buf[sizeof(tinyslm_op_resolver
 alignas(tflite::MicroInterpreter) uint8_t g_interpreter_buf[sizeof(tflite::MicroInterpreter)];
 
 tflite::MicroInterpreter *g_interpreter = nullptr;
+tflite::MicroProfilerInterface *g_profiler = nullptr;  // see tinyslm_tflm_set_profiler()
 TfLiteTensor *g_input = nullptr;
 TfLiteTensor *g_output = nullptr;
 int g_init_code = -1;  // -1: not tried yet; 0: ready; else the failing code
@@ -123,7 +124,8 @@ int init_once() {
   }
 
   auto *interpreter =
-      new (g_interpreter_buf) tflite::MicroInterpreter(model, *resolver, g_arena, sizeof(g_arena));
+      new (g_interpreter_buf) tflite::MicroInterpreter(model, *resolver, g_arena, sizeof(g_arena),
+                                                       /*resource_variables=*/nullptr, g_profiler);
   if (interpreter->initialization_status() != kTfLiteOk) {
     return fail(TINYSLM_TFLM_ERR_INTERPRETER, "MicroInterpreter initialization failed");
   }
@@ -178,3 +180,7 @@ extern "C" int tinyslm_tflm_infer(const int32_t *ids, int8_t *scores, void *ctx)
 }
 
 extern "C" const char *tinyslm_tflm_last_error(void) { return g_error; }
+
+void tinyslm_tflm_set_profiler(tflite::MicroProfilerInterface *profiler) {
+  if (g_init_code < 0) g_profiler = profiler;
+}

@@ -47,6 +47,17 @@ const char *tinyslm_tflm_last_error(void);
 
 #ifdef __cplusplus
 }
+
+namespace tflite {
+class MicroProfilerInterface;
+}
+
+/*
+ * Measurement hook for emulators (tinyslm emulate --qemu): the MicroInterpreter is
+ * built with this profiler, so TFLM times each op through it. Takes effect only
+ * when called before the first tinyslm_tflm_init(); boards never call it.
+ */
+void tinyslm_tflm_set_profiler(tflite::MicroProfilerInterface *profiler);
 #endif
 
 #endif /* TINYSLM_TFLM_H_ */

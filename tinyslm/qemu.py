@@ -11,6 +11,14 @@ CMSDK UART0. The input lines reach the firmware as a host file read through Arm
 semihosting (so the firmware sees the end of input and exits with a status);
 its UART output is captured from QEMU's first serial port.
 
+QEMU runs with ``-icount shift=0``: the guest's virtual clock advances exactly 1 ns
+per executed instruction, independent of the host, so the firmware's timings are
+instruction counts. The glue times with SysTick on the 25 MHz CPU clock of
+``mps2-an500``: one tick is 40 instructions, and the ``"us"`` of an answer is the
+instructions executed in tokenize + inference + decision divided by 1000 (rounded
+down, to within one tick). :func:`run_measured` also asks the glue for a record per
+phrase on UART1 (QEMU's second serial port): ticks per phase, and per TFLM op.
+
 TFLM's objects are cached per tree and flags by :mod:`tinyslm.native` (the same
 cache folder; the compiler and flags are part of the key). CMSIS-NN's C sources,
 like TFLM's kernels, are compiled only when the link asks for them.
@@ -18,13 +26,14 @@ like TFLM's kernels, are compiled only when the link asks for them.
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import cast
+from typing import Literal, cast
 
 from tinyslm import native, tflm
 from tinyslm.errors import ToolchainError
@@ -43,11 +52,22 @@ CXXFLAGS = ("-std=c++17", "-fno-exceptions", "-fno-rtti", *COMMON_FLAGS)
 CFLAGS = ("-std=c99", *COMMON_FLAGS)
 GLUE_DIR = Path(__file__).resolve().parent / "emulator" / "qemu"
 LINKER_SCRIPT = GLUE_DIR / "mps2_an500.ld"
-GLUE_SOURCES = (GLUE_DIR / "startup.c", GLUE_DIR / "mps2_an500_main.c")
+GLUE_SOURCES = (
+    GLUE_DIR / "startup.c",
+    GLUE_DIR / "mps2_an500_main.c",
+    GLUE_DIR / "profiler.cc",
+)
 # CMSIS-NN's C sources, like the kernels, are compiled only when the link needs them.
 LAZY_PREFIXES = ("tensorflow/lite/micro/kernels/", "third_party/cmsis_nn/Source/")
 INPUT_NAME = "input.bin"
 OUTPUT_NAME = "uart0.bin"
+MEASURE_NAME = "uart1.bin"
+# Deterministic instruction counting: 2**0 ns of virtual time per guest instruction;
+# sleep=off so an idle guest cannot let host time into the virtual clock.
+ICOUNT = "shift=0,sleep=off"
+# SysTick runs on mps2-an500's 25 MHz SYSCLK: 40 ns, i.e. 40 instructions, per tick.
+INSTRUCTIONS_PER_TICK = 40
+MeasureMode = Literal["phases", "ops"]
 RUN_TIMEOUT_S = 300.0
 
 
@@ -159,18 +179,52 @@ def image_size(elf: Path) -> ImageSize:
     return ImageSize(text=text, data=data, bss=bss)
 
 
-def qemu_command(image: Path) -> list[str]:
+@dataclass(frozen=True)
+class PhraseMeasure:
+    """Instructions one answered phrase took, from the glue's UART1 record.
+
+    Each figure is SysTick ticks times INSTRUCTIONS_PER_TICK, so exact to within
+    one tick (40 instructions). ``ops`` (TFLM op name, instructions within Invoke)
+    is empty unless the run was in "ops" mode.
+    """
+
+    tokenize: int
+    inference: int
+    decision: int
+    ops: tuple[tuple[str, int], ...] = ()
+
+    @property
+    def total(self) -> int:
+        """tokenize + inference + decision: the window the answer's "us" measures."""
+        return self.tokenize + self.inference + self.decision
+
+
+@dataclass(frozen=True)
+class MeasuredRun:
+    """The device's output lines and one PhraseMeasure per answered phrase, in order."""
+
+    lines: tuple[str, ...]
+    phrases: tuple[PhraseMeasure, ...]
+
+
+def qemu_command(image: Path, mode: MeasureMode | None = None) -> list[str]:
     """The QEMU command line that runs ``image``, in a folder holding INPUT_NAME.
 
     Paths are relative to QEMU's working folder: semihosting opens ``input.bin``
-    there and UART0 is written to ``uart0.bin``.
+    there, UART0 is written to ``uart0.bin`` and UART1 (measurements, with
+    ``mode``) to ``uart1.bin``.
     """
+    args = f"enable=on,target=native,arg=firmware,arg={INPUT_NAME}"
+    if mode is not None:
+        args += f",arg={mode}"
     return [
         QEMU,
         "-machine",
         MACHINE,
         "-cpu",
         CPU,
+        "-icount",
+        ICOUNT,
         "-display",
         "none",
         "-monitor",
@@ -178,11 +232,64 @@ def qemu_command(image: Path) -> list[str]:
         "-nodefaults",
         "-serial",
         f"file:{OUTPUT_NAME}",
+        "-serial",
+        f"file:{MEASURE_NAME}",
         "-semihosting-config",
-        f"enable=on,target=native,arg=firmware,arg={INPUT_NAME}",
+        args,
         "-kernel",
         str(image),
     ]
+
+
+def device_lines(raw: bytes) -> list[str]:
+    """The device's output split on ``\\n`` bytes only, each line decoded on its own.
+
+    ``str.splitlines`` would also split on U+0085, U+2028 and U+2029, which the
+    firmware passes through unescaped inside an escalated ``"text"``.
+    """
+    parts = raw.split(b"\n")
+    if parts and parts[-1] == b"":
+        parts.pop()
+    return [part.decode("utf-8", errors="replace") for part in parts]
+
+
+def _instructions(ticks: object) -> int:
+    if not isinstance(ticks, int) or ticks < 0:
+        raise ToolchainError(f"bad measurement from the firmware under QEMU: {ticks!r}")
+    return ticks * INSTRUCTIONS_PER_TICK
+
+
+def parse_measurements(lines: Sequence[str]) -> tuple[PhraseMeasure, ...]:
+    """PhraseMeasures from the glue's UART1 lines (calibration line first).
+
+    Raises:
+        ToolchainError: a malformed record, or a calibration that disagrees with
+            INSTRUCTIONS_PER_TICK (QEMU not counting instructions as assumed).
+    """
+    records = []
+    for line in lines:
+        try:
+            records.append(json.loads(line))
+        except json.JSONDecodeError as exc:
+            raise ToolchainError(f"bad measurement line from the firmware: {line[:80]!r}") from exc
+    if not records or "calibration" not in records[0]:
+        raise ToolchainError("the firmware under QEMU wrote no calibration line")
+    cal = records[0]["calibration"]
+    ticks = cal["ticks"]
+    if not ticks or round(cal["instructions"] / ticks) != INSTRUCTIONS_PER_TICK:
+        raise ToolchainError(
+            f"QEMU ran {cal['instructions']} instructions in {ticks} SysTick ticks, not "
+            f"{INSTRUCTIONS_PER_TICK} per tick: is -icount shift=0 in effect?"
+        )
+    return tuple(
+        PhraseMeasure(
+            tokenize=_instructions(r["tokenize"]),
+            inference=_instructions(r["inference"]),
+            decision=_instructions(r["decision"]),
+            ops=tuple((str(name), _instructions(t)) for name, t in r.get("ops", [])),
+        )
+        for r in records[1:]
+    )
 
 
 def run_image(image: Path, lines: Sequence[bytes], *, timeout: float = RUN_TIMEOUT_S) -> list[str]:
@@ -192,13 +299,40 @@ def run_image(image: Path, lines: Sequence[bytes], *, timeout: float = RUN_TIMEO
         ToolchainError: QEMU is missing, timed out, or the firmware exited non-zero
             (its last output line, e.g. a fault report, is in the message).
     """
+    out, _ = _run(image, lines, None, timeout)
+    return out
+
+
+def run_measured(
+    image: Path,
+    lines: Sequence[bytes],
+    mode: MeasureMode = "phases",
+    *,
+    timeout: float = RUN_TIMEOUT_S,
+) -> MeasuredRun:
+    """Like :func:`run_image`, with the instructions each answered phrase took.
+
+    ``mode="ops"`` adds per-op figures from TFLM's profiler hook, whose own calls
+    add a few instructions per op to ``inference``: take phase figures from a
+    ``"phases"`` run.
+
+    Raises:
+        ToolchainError: as run_image, or malformed measurements.
+    """
+    out, measured = _run(image, lines, mode, timeout)
+    return MeasuredRun(lines=tuple(out), phrases=parse_measurements(measured))
+
+
+def _run(
+    image: Path, lines: Sequence[bytes], mode: MeasureMode | None, timeout: float
+) -> tuple[list[str], list[str]]:
     _require(QEMU, "install QEMU's Arm system emulator, e.g. apt-get install qemu-system-arm")
     with tempfile.TemporaryDirectory(prefix="tinyslm-qemu-") as tmp:
         work = Path(tmp)
         (work / INPUT_NAME).write_bytes(b"".join(bytes(line) + b"\n" for line in lines))
         try:
             proc = subprocess.run(
-                qemu_command(Path(image).resolve()),
+                qemu_command(Path(image).resolve(), mode),
                 cwd=work,
                 stdin=subprocess.DEVNULL,
                 capture_output=True,
@@ -211,14 +345,16 @@ def run_image(image: Path, lines: Sequence[bytes], *, timeout: float = RUN_TIMEO
             ) from exc
         uart = work / OUTPUT_NAME
         raw = uart.read_bytes() if uart.is_file() else b""
-    out = raw.decode("utf-8", errors="replace").splitlines()
+        uart1 = work / MEASURE_NAME
+        measured = device_lines(uart1.read_bytes()) if uart1.is_file() else []
+    out = device_lines(raw)
     if proc.returncode != 0:
         stderr = proc.stderr.decode("utf-8", "replace").strip()
-        last = out[-1] if out else stderr[-200:]
+        last = next((line for line in reversed(out) if line.strip()), stderr[-200:])
         raise ToolchainError(
             f"the firmware under QEMU exited with status {proc.returncode}: {last}"
         )
-    return out
+    return out, measured
 
 
 def run_qemu(

@@ -15,6 +15,8 @@ from __future__ import annotations
 import json
 import os
 import re
+import stat
+import sys
 from pathlib import Path
 
 import pytest
@@ -100,8 +102,8 @@ def test_qemu_answers_like_the_emulator(project: Path, image: Path) -> None:
     got = qemu.run_image(image, sent)
     want = reference_lines(project, sent)
 
-    # One answer per phrase, then the edges (the empty line gets none).
-    assert len(want) >= len(phrases) + len(EDGE_LINES) - 1
+    # One answer per phrase, then the edges (the empty and the blank line get none).
+    assert len(want) >= len(phrases) + len(EDGE_LINES) - 2
     assert len(got) == len(want)
     for i, (g, w) in enumerate(zip(got, want, strict=True)):
         assert without_us(g) == without_us(w), f"line {i}: sent {sent[min(i, len(sent) - 1)]!r}"
@@ -110,6 +112,51 @@ def test_qemu_answers_like_the_emulator(project: Path, image: Path) -> None:
     assert {a["route"] for a in answers} == {"local", "escalate"}
     info = json.loads(got[len(phrases)])["info"]
     assert info["board"] == "stm32h7"
+
+
+def test_qemu_counts_instructions(project: Path, image: Path) -> None:
+    lines = [b"turn on the kitchen lights", b"what's the weather like tomorrow", b":info"]
+    first = qemu.run_measured(image, lines, "phases")
+    again = qemu.run_measured(image, lines, "phases")
+    # -icount: the same image and input give the same counts, whatever the host does.
+    assert first == again
+    assert len(first.phrases) == 2  # one record per answered phrase; :info has none
+    assert without_us(first.lines[0]) == without_us(reference_lines(project, lines[:1])[0])
+    for line, m in zip(first.lines, first.phrases, strict=False):
+        assert m.tokenize > 0 and m.inference > 0 and m.decision > 0
+        assert all(n % qemu.INSTRUCTIONS_PER_TICK == 0 for n in (m.tokenize, m.inference))
+        # "us" is the same window in microseconds of 1-instruction nanoseconds.
+        assert abs(json.loads(line)["us"] * 1000 - m.total) < 1000 + qemu.INSTRUCTIONS_PER_TICK
+
+
+def test_qemu_times_each_op_and_mean_is_fast(image: Path) -> None:
+    manifest, _ = load_model_dir(FIXTURE_MODEL)
+    run = qemu.run_measured(image, [b"set a timer for ten minutes"], "ops")
+    (m,) = run.phrases
+    ops = dict(m.ops)
+    assert sorted(ops) == sorted(manifest.ops)
+    assert sum(ops.values()) <= m.inference
+    # tinyslm's MEAN kernel: TFLM's generic int8 MEAN was over 90% of Invoke here.
+    assert ops["MEAN"] < 0.3 * m.inference
+
+
+def test_device_lines_split_on_newline_bytes_only(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    # U+0085, U+2028, U+2029 inside an answer: str.splitlines() would cut it in four.
+    payload = '{"intent":"a","text":"x\u0085y\u2028z\u2029w"}\n{"info":{}}\n'.encode()
+    fake = tmp_path / qemu.QEMU
+    fake.write_text(
+        f"#!{sys.executable}\n"
+        "import sys\n"
+        "args = sys.argv[1:]\n"
+        "path = args[args.index('-serial') + 1].removeprefix('file:')\n"
+        f"open(path, 'wb').write({payload!r})\n"
+    )
+    fake.chmod(fake.stat().st_mode | stat.S_IEXEC)
+    monkeypatch.setenv("PATH", f"{tmp_path}{os.pathsep}{os.environ.get('PATH', '')}")
+    got = qemu.run_image(tmp_path / "firmware.elf", [b"x"])
+    assert got == payload.decode().split("\n")[:2]
 
 
 def test_qemu_image_fits_the_board(image: Path) -> None:
