@@ -16,19 +16,24 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from shared_paths import require_path, sdk_path
 
 from tinyslm.boards import load_board
 from tinyslm.emit import arena_size_for, check_budget, render_project
 from tinyslm.emit.carrays import c_array_body, c_float, c_string
-from tinyslm.emit.ops import RESOLVER_METHODS, op_entries, resolver_method
+from tinyslm.emit.ops import (
+    REGISTRATIONS,
+    RESOLVER_METHODS,
+    op_entries,
+    resolver_includes,
+    resolver_method,
+    template_ops,
+)
 from tinyslm.emit.render import banner, render, template_outputs
 from tinyslm.errors import BoardError, BudgetError, ModelError
 from tinyslm.features import FeatureSpec
 from tinyslm.manifest import Manifest, QuantParams, sha256_hex
 from tinyslm.resources import firmware_dir
-
-TFLM_MIRROR = Path("/work/.mirror/tensorflow+tflite-micro/repo")
-TFLM_COMMIT = "90b983c2b3f1480642e040bbd2ddb37b998f3424"
 
 # ---------------------------------------------------------------- C literals
 
@@ -126,23 +131,55 @@ def test_op_entries_are_sorted_and_unique() -> None:
         op_entries([])
 
 
-def test_resolver_methods_match_tflm_at_the_pinned_commit() -> None:
-    if shutil.which("git") is None or not TFLM_MIRROR.is_dir():
-        pytest.skip("no tflite-micro git mirror on this machine")
-    header = subprocess.run(
-        ["git", f"--git-dir={TFLM_MIRROR}", "show",
-         f"{TFLM_COMMIT}:tensorflow/lite/micro/micro_mutable_op_resolver.h"],
-        capture_output=True, text=True, check=False,
-    )  # fmt: skip
-    if header.returncode != 0:
-        pytest.skip(f"pinned commit not in the mirror: {header.stderr.strip()}")
-    methods = set(re.findall(r"TfLiteStatus (Add[A-Za-z0-9]+)\(", header.stdout))
+# The upstream tree at the pinned commit and Espressif's copy (what the esp32 builds).
+RESOLVER_TREES = (("tflm", "host"), ("tflm", "cortex-m7"), ("esp-tflite-micro",))
+
+
+@pytest.mark.parametrize("tree", RESOLVER_TREES, ids=lambda parts: "/".join(parts))
+def test_resolver_methods_match_tflm(tree: tuple[str, ...]) -> None:
+    root = require_path(sdk_path(*tree), "TFLM tree")
+    header = (root / "tensorflow/lite/micro/micro_mutable_op_resolver.h").read_text()
+    methods = set(re.findall(r"TfLiteStatus (Add[A-Za-z0-9]+)\(", header))
     # Not builtin ops: custom registration and the signal library's ops.
     methods -= {"AddCustom", "AddBuiltin", "AddDecode", "AddDelay", "AddEnergy"}
     methods -= {m for m in methods if m.startswith(("AddFft", "AddFilterBank", "AddIrfft"))}
     methods -= {"AddFramer", "AddOverlapAdd", "AddPCAN", "AddRfft", "AddStacker", "AddWindow"}
     methods -= {"AddCircularBuffer"}
     assert methods == set(RESOLVER_METHODS)
+
+
+@pytest.mark.parametrize("tree", RESOLVER_TREES, ids=lambda parts: "/".join(parts))
+def test_registrations_exist_in_tflm(tree: tuple[str, ...]) -> None:
+    root = require_path(sdk_path(*tree), "TFLM tree")
+    for op, (registration, header) in REGISTRATIONS.items():
+        method = resolver_method(op)
+        resolver = (root / "tensorflow/lite/micro/micro_mutable_op_resolver.h").read_text()
+        # The Add method takes a registration argument (with TFLM's default).
+        assert re.search(rf"TfLiteStatus {method}\(\s*const TFLMRegistration&", resolver), op
+        if registration.startswith("tflite::"):
+            name = registration.removeprefix("tflite::").removesuffix("()")
+            text = (root / header).read_text()
+            # Declared for CMSIS-NN and defined inline (the default kernel) elsewhere.
+            assert re.search(rf"TFLMRegistration {name}\(\)", text), f"{name} in {header}"
+        else:
+            firmware = (firmware_dir() / header).read_text()
+            assert f"TFLMRegistration {registration.removesuffix('()')}();" in firmware
+
+
+def test_ops_template_uses_the_registrations() -> None:
+    entries = op_entries(["SOFTMAX", "MEAN", "GATHER", "FULLY_CONNECTED"])
+    fields = {e["name"]: e["registration"] for e in template_ops(entries)}
+    assert fields == {
+        "FULLY_CONNECTED": "tflite::Register_FULLY_CONNECTED_INT8()",
+        "GATHER": "",
+        "MEAN": "tinyslm_Register_MEAN()",
+        "SOFTMAX": "tflite::Register_SOFTMAX_INT8()",
+    }
+    assert resolver_includes(entries) == [
+        "tensorflow/lite/micro/kernels/fully_connected.h",
+        "tensorflow/lite/micro/kernels/softmax.h",
+        "tinyslm_mean.h",
+    ]
 
 
 # ---------------------------------------------------------------- arena and budget

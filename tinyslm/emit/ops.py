@@ -5,6 +5,14 @@ The method name follows TFLM's own generator
 capitalise each part, keep digit-led parts upper case. The result is checked
 against the methods the resolver actually has (TFLM at the pinned commit), so
 an op TFLM cannot run is a ``ModelError`` at generate time, not a compile error.
+
+Some ops are registered with a kernel other than the method's default
+(``REGISTRATIONS``): every model tinyslm emits is full-integer INT8
+(``quantize.py``), so FULLY_CONNECTED and SOFTMAX take TFLM's int8-only variants,
+which leave the float and int16 code paths out of the image; MEAN takes tinyslm's
+own kernel (``firmware/tinyslm_mean.cc``: TFLM's MEAN with a bit-exact int8 fast
+path). The names are checked against the upstream tree and esp-tflite-micro
+(``tests/unit/test_emit.py``).
 """
 
 from __future__ import annotations
@@ -37,10 +45,25 @@ RESOLVER_METHODS = frozenset(
 )
 
 
+# Builtin op -> (registration expression passed to its Add method, header declaring it).
+# tflite::Register_*_INT8 exist in every TFLM port: CMSIS-NN defines int8-only
+# kernels, other ports (reference, esp-nn) alias them to the default kernel.
+REGISTRATIONS: dict[str, tuple[str, str]] = {
+    "FULLY_CONNECTED": (
+        "tflite::Register_FULLY_CONNECTED_INT8()",
+        "tensorflow/lite/micro/kernels/fully_connected.h",
+    ),
+    "MEAN": ("tinyslm_Register_MEAN()", "tinyslm_mean.h"),
+    "SOFTMAX": ("tflite::Register_SOFTMAX_INT8()", "tensorflow/lite/micro/kernels/softmax.h"),
+}
+
+
 @dataclass(frozen=True)
 class OpEntry:
     name: str  # builtin op name as in the manifest, e.g. FULLY_CONNECTED
     method: str  # resolver method, e.g. AddFullyConnected
+    registration: str = ""  # argument to the method; "" keeps TFLM's default kernel
+    header: str = ""  # the header that declares ``registration``
 
 
 def resolver_method(op: str) -> str:
@@ -72,4 +95,14 @@ def op_entries(ops: tuple[str, ...] | list[str]) -> tuple[OpEntry, ...]:
     names = sorted(set(ops))
     if not names:
         raise ModelError("manifest lists no ops")
-    return tuple(OpEntry(n, resolver_method(n)) for n in names)
+    return tuple(OpEntry(n, resolver_method(n), *REGISTRATIONS.get(n, ("", ""))) for n in names)
+
+
+def template_ops(entries: tuple[OpEntry, ...]) -> list[dict[str, str]]:
+    """The op resolver template's ``ops``: name, method and registration of each entry."""
+    return [{"name": e.name, "method": e.method, "registration": e.registration} for e in entries]
+
+
+def resolver_includes(entries: tuple[OpEntry, ...]) -> list[str]:
+    """The headers the op resolver needs for its non-default registrations, sorted."""
+    return sorted({e.header for e in entries if e.header})

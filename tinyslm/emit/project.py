@@ -16,7 +16,7 @@ from typing import Any
 from tinyslm import __version__
 from tinyslm.boards import Board
 from tinyslm.emit.carrays import c_array_body, c_float, c_string
-from tinyslm.emit.ops import op_entries
+from tinyslm.emit.ops import op_entries, resolver_includes, template_ops
 from tinyslm.emit.render import banner, banner_lines, render, template_outputs
 from tinyslm.errors import BoardError, BudgetError, ModelError
 from tinyslm.manifest import Manifest, sha256_hex
@@ -271,7 +271,8 @@ def _context(
             "board": c_string(board.id),
             "version": c_string(version),
         },
-        "ops": [{"name": op.name, "method": op.method} for op in ops],
+        "ops": template_ops(ops),
+        "op_includes": resolver_includes(ops),
         "readme": {
             "labels": [json.dumps(label, ensure_ascii=False) for label in manifest.labels],
             "threshold": f"{_threshold_milli(manifest.threshold) / 1000:.3f}",

@@ -5,18 +5,23 @@
 #define TINYSLM_OPS_H_
 
 #include "tensorflow/lite/micro/micro_mutable_op_resolver.h"
+#include "tensorflow/lite/micro/kernels/fully_connected.h"
+#include "tensorflow/lite/micro/kernels/softmax.h"
+#include "tinyslm_mean.h"
 #include "tinyslm_settings.h"
 
-// Exactly the model's ops, sorted: only their kernels are linked in.
+// Exactly the model's ops, sorted: only their kernels are linked in. The model is
+// full-integer int8, so ops with an int8-only kernel use it (smaller image), and
+// MEAN uses tinyslm's kernel (tinyslm_mean.cc: TFLM's MEAN, bit-exact fast int8 path).
 using tinyslm_op_resolver_t = tflite::MicroMutableOpResolver<TINYSLM_OP_COUNT>;
 
 inline TfLiteStatus tinyslm_register_ops(tinyslm_op_resolver_t &r) {
   TfLiteStatus status = kTfLiteOk;
-  if ((status = r.AddFullyConnected()) != kTfLiteOk) return status;  // FULLY_CONNECTED
+  if ((status = r.AddFullyConnected(tflite::Register_FULLY_CONNECTED_INT8())) != kTfLiteOk) return status;  // FULLY_CONNECTED
   if ((status = r.AddGather()) != kTfLiteOk) return status;  // GATHER
   if ((status = r.AddL2Normalization()) != kTfLiteOk) return status;  // L2_NORMALIZATION
-  if ((status = r.AddMean()) != kTfLiteOk) return status;  // MEAN
-  if ((status = r.AddSoftmax()) != kTfLiteOk) return status;  // SOFTMAX
+  if ((status = r.AddMean(tinyslm_Register_MEAN())) != kTfLiteOk) return status;  // MEAN
+  if ((status = r.AddSoftmax(tflite::Register_SOFTMAX_INT8())) != kTfLiteOk) return status;  // SOFTMAX
   return status;
 }
 

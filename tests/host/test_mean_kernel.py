@@ -1,0 +1,73 @@
+"""tinyslm's MEAN kernel is bit-exact with TFLM's own MEAN.
+
+``tests/host/mean_driver.cc`` runs ``tinyslm_Register_MEAN()`` (firmware/tinyslm_mean.cc)
+and ``tflite::Register_MEAN()`` through TFLM's KernelRunner on the same tensors over
+thousands of seeded random cases (shapes, axes, keep_dims, scales, zero points, the
+text model's [1, L, D] over L) and counts the cases whose int8 outputs differ. Built
+on the host against the reference-kernel TFLM tree in shared/sdk; the Cortex-M7
+(SXTAB16) path is covered by the QEMU parity tests and benchmarks/cortex_m7.py.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+import subprocess
+from pathlib import Path
+
+import pytest
+from shared_paths import require_path, require_tool, sdk_path
+
+from tinyslm import native
+from tinyslm.resources import firmware_dir
+
+DRIVER = Path(__file__).resolve().parent / "mean_driver.cc"
+# TFLM's kernel-test helpers, which the firmware build leaves out of its sources.
+TEST_HELPERS = (
+    "tensorflow/lite/micro/test_helpers.cc",
+    "tensorflow/lite/micro/test_helper_custom_ops.cc",
+    "tensorflow/lite/micro/fake_micro_context.cc",
+    "tensorflow/lite/micro/mock_micro_graph.cc",
+)
+_SUMMARY = re.compile(r"cases=(\d+) fast=(\d+) mismatches=(\d+) failures=(\d+)")
+
+
+@pytest.fixture(scope="module")
+def driver(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    tree = require_path(sdk_path("tflm", "host"), "host TFLM tree")
+    require_tool("c++", "cc")
+    tree = native.check_host_tree(tree)
+    toolchain = dataclasses.replace(
+        native.host_toolchain(),
+        name="mean-check",
+        board_sources=(DRIVER, *(tree / rel for rel in TEST_HELPERS)),
+    )
+    out = tmp_path_factory.mktemp("mean") / "mean_driver"
+    return native.build_firmware([firmware_dir() / "tinyslm_mean.cc"], tree, out, toolchain)
+
+
+def run_driver(driver: Path, *args: str) -> tuple[int, int, int, int, str]:
+    proc = subprocess.run(
+        [str(driver), *args], capture_output=True, text=True, timeout=300, check=False
+    )
+    found = _SUMMARY.search(proc.stdout)
+    assert found, proc.stdout + proc.stderr
+    n, fast, mismatches, failures = (int(g) for g in found.groups())
+    assert proc.returncode == (0 if mismatches == failures == 0 else 1)
+    return n, fast, mismatches, failures, proc.stdout
+
+
+def test_mean_kernel_matches_tflm_reference(driver: Path) -> None:
+    n, fast, mismatches, failures, out = run_driver(driver, "4000")
+    assert n == 4000
+    assert mismatches == 0 and failures == 0, out
+    # Both paths were exercised: the kernel's own int8 path and TFLM's fallback.
+    assert fast >= 3000 and n - fast >= 300, out
+
+
+def test_the_comparison_catches_a_one_step_difference(driver: Path) -> None:
+    # The kernel run with its output zero point moved by one: some outputs clamp
+    # to the same int8 value, but most cases must be reported.
+    n, _, mismatches, failures, out = run_driver(driver, "400", "plant")
+    assert failures == 0, out
+    assert mismatches >= n // 2, out
