@@ -1,0 +1,285 @@
+"""Cortex-M7 instruction counts of the firmware, under QEMU with ``-icount shift=0``.
+
+For the demo model (``tinyslm train`` defaults on the bundled demo set) and the
+CLINC150 benchmark model (the recipe of benchmarks/clinc150.py: B=8192 D=54
+H=256), on every phrase of a split (``test`` by default: in scope and out of
+scope), this builds the generated stm32h7 project's firmware for ``mps2-an500``
+(:mod:`tinyslm.qemu`: CMSIS-NN kernels, -Os, as the board builds it) twice:
+
+- ``stock``: the op resolver registers TFLM's default kernels (the firmware
+  before tinyslm's MEAN kernel and int8-only registrations);
+- ``tinyslm``: the op resolver as ``tinyslm generate`` writes it.
+
+and reports, per variant, instructions per utterance p50/p95/p99 (numpy's
+linear percentiles) split into tokenize / inference / decision, instructions per
+TFLM op (mean over phrases, TFLM's MicroProfiler hook, a separate run), the
+QEMU image's sections, and parity: every answer against the Python reference
+(``verify``'s TFLM runtime + tinyslm.decision: intent, route, printed score),
+and stock against tinyslm line by line. With ``tinyslm.stm32_image`` and the
+STM32H7 SDK, also the linked STM32H7 image's flash and RAM per component from
+its map file.
+
+Figures are printed; ``--json PATH`` also writes them (nothing is written by
+default). Without the TFLM Cortex-M7 tree, QEMU or the Arm compiler it says so
+and exits 0; without CLINC150 it measures the demo model only.
+
+    .venv/bin/python benchmarks/cortex_m7.py [--demo-model DIR] [--clinc-model DIR] [--json OUT]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import shutil
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+import clinc150  # noqa: E402  (benchmarks/ is on sys.path when run as a script)
+
+from tinyslm import qemu  # noqa: E402
+from tinyslm.dataset import load_dataset  # noqa: E402
+from tinyslm.emulate import dataset_phrases, reference_parity, run_phrases  # noqa: E402
+from tinyslm.errors import TinySlmError  # noqa: E402
+from tinyslm.manifest import load_model_dir  # noqa: E402
+from tinyslm.pipeline import run_generate, run_train  # noqa: E402
+from tinyslm.resources import data_dir  # noqa: E402
+from tinyslm.train import TrainConfig  # noqa: E402
+
+SHARED = REPO.parent / "shared"
+DEFAULT_CLINC = SHARED / "datasets" / "clinc150" / "data_full.json"
+DEFAULT_TREE = SHARED / "sdk" / "tflm" / "cortex-m7"
+DEFAULT_STM32_SDK = SHARED / "sdk" / "stm32cubeh7"
+DEMO_DATA = data_dir() / "demo_commands.csv"
+# r.AddMean(tinyslm_Register_MEAN()) -> r.AddMean(): TFLM's default kernel.
+_REGISTRATION = re.compile(r"r\.(Add\w+)\((?:[\w:]+\(\))?\)")
+_US = re.compile(r',"us":\d+')
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--demo-model", type=Path, help="a 'tinyslm train' folder (else train one)")
+    p.add_argument("--clinc-model", type=Path, help="the CLINC150 model folder (else train one)")
+    p.add_argument("--clinc-data", type=Path, default=DEFAULT_CLINC)
+    p.add_argument("--tflm-dir", type=Path, default=DEFAULT_TREE, help="Cortex-M7 TFLM tree")
+    p.add_argument("--stm32-sdk", type=Path, default=DEFAULT_STM32_SDK)
+    p.add_argument("--split", choices=("test", "val", "train", "all"), default="test")
+    p.add_argument("--json", type=Path, default=None, help="also write the figures here")
+    return p.parse_args(argv)
+
+
+def stock_resolver(project: Path) -> None:
+    """Rewrite the project's op resolver to TFLM's default kernels (the 'before')."""
+    ops_h = project / "src" / "tinyslm_ops.h"
+    text, n = _REGISTRATION.subn(r"r.\1()", ops_h.read_text(encoding="utf-8"))
+    if n == 0:
+        raise SystemExit(f"no registrations found in {ops_h}")
+    ops_h.write_text(text, encoding="utf-8")
+
+
+def percentiles(values: list[int]) -> dict[str, int]:
+    p50, p95, p99 = np.percentile(np.array(values, dtype=np.float64), [50, 95, 99])
+    return {"p50": round(p50), "p95": round(p95), "p99": round(p99)}
+
+
+def measure_variant(
+    project: Path, tree: Path, lines: list[bytes], image: Path
+) -> tuple[dict[str, Any], list[str]]:
+    """Build ``project`` for QEMU and measure it on ``lines``; figures and answer lines."""
+    qemu.build_image(project, tree, image)
+    size = qemu.image_size(image)
+    phases = qemu.run_measured(image, lines, "phases")
+    ops = qemu.run_measured(image, lines, "ops")
+    if len(phases.phrases) != len(lines) or len(ops.phrases) != len(lines):
+        raise SystemExit(f"{len(phases.phrases)} measurements for {len(lines)} phrases")
+    per_op: dict[str, list[int]] = {}
+    for m in ops.phrases:
+        for name, n in m.ops:
+            per_op.setdefault(name, []).append(n)
+    invoke = float(np.mean([m.inference for m in ops.phrases]))
+    figures = {
+        "instructions": {
+            "total": percentiles([m.total for m in phases.phrases]),
+            "tokenize": percentiles([m.tokenize for m in phases.phrases]),
+            "inference": percentiles([m.inference for m in phases.phrases]),
+            "decision": percentiles([m.decision for m in phases.phrases]),
+        },
+        "ops_mean_instructions": {k: round(float(np.mean(v))) for k, v in per_op.items()},
+        "ops_percent_of_invoke": {
+            k: round(100.0 * float(np.mean(v)) / invoke, 1) for k, v in per_op.items()
+        },
+        "qemu_image": {"text": size.text, "data": size.data, "bss": size.bss},
+    }
+    return figures, list(phases.lines)
+
+
+def stm32_breakdown(project: Path, sdk: Path, work: Path) -> dict[str, Any] | str:
+    """The linked STM32H7 image's flash/RAM per component, or why there is none."""
+    try:
+        from tinyslm import stm32_image
+    except ImportError:
+        return "tinyslm.stm32_image is not available"
+    if not sdk.is_dir():
+        return f"no STM32Cube SDK at {sdk}"
+    try:
+        image = stm32_image.build_stm32h7_image(project, sdk, work)
+        breakdown = stm32_image.map_breakdown(image.map_file)
+    except TinySlmError as exc:
+        return f"STM32H7 image not built: {exc}"
+    return {
+        "sections": {"text": image.text, "data": image.data, "bss": image.bss},
+        "components": breakdown.as_dict(),
+        "flash": breakdown.flash,
+        "ram": breakdown.ram,
+        "arena_region": breakdown.arena_region,
+    }
+
+
+def measure_model(
+    name: str, model_dir: Path, rows: list[tuple[str, str, bool]], args: argparse.Namespace
+) -> dict[str, Any]:
+    manifest, model = load_model_dir(model_dir)
+    lines = [text.encode("utf-8") for text, _, _ in rows]
+    result: dict[str, Any] = {
+        "model_sha256": manifest.model_sha256,
+        "model_bytes": len(model),
+        "phrases": len(lines),
+        "ops": list(manifest.ops),
+    }
+    with tempfile.TemporaryDirectory(prefix=f"tinyslm-m7-{name}-") as tmp:
+        work = Path(tmp)
+        generated = work / "tinyslm"
+        run_generate("stm32h7", generated, model_dir=model_dir, tflm_dir=args.tflm_dir)
+        stock = work / "stock"
+        shutil.copytree(generated, stock)
+        stock_resolver(stock)
+        answers: dict[str, list[str]] = {}
+        for variant, project in (("stock", stock), ("tinyslm", generated)):
+            print(f"[{name}] {variant}: building and running {len(lines)} phrases ...", flush=True)
+            start = time.perf_counter()
+            figures, answers[variant] = measure_variant(
+                project, args.tflm_dir, lines, work / f"{variant}.elf"
+            )
+            got = answers[variant]
+
+            def answered(_lines: Sequence[bytes], got: list[str] = got) -> list[str]:
+                return got
+
+            report = run_phrases(answered, rows, source=name, split=args.split)
+            parity = reference_parity(report.results, manifest, model)
+            figures["parity_with_verify"] = {"agree": parity.agree, "compared": parity.phrases}
+            figures["mismatches"] = [list(m) for m in parity.mismatches]
+            figures["seconds"] = round(time.perf_counter() - start, 1)
+            figures["stm32h7_image"] = stm32_breakdown(
+                project, args.stm32_sdk, work / f"{variant}-stm32"
+            )
+            result[variant] = figures
+        same = sum(
+            _US.sub("", a) == _US.sub("", b)
+            for a, b in zip(answers["stock"], answers["tinyslm"], strict=True)
+        )
+        result["stock_vs_tinyslm_identical_lines"] = {"same": same, "lines": len(lines)}
+    return result
+
+
+def print_model(name: str, r: dict[str, Any]) -> None:
+    print(f"\n== {name}: {r['phrases']} phrases, model {r['model_bytes']} bytes")
+    print(f"{'instructions':14} {'variant':8} {'p50':>10} {'p95':>10} {'p99':>10}")
+    for variant in ("stock", "tinyslm"):
+        ins = r[variant]["instructions"]
+        for phase in ("total", "tokenize", "inference", "decision"):
+            p = ins[phase]
+            print(f"{phase:14} {variant:8} {p['p50']:>10,} {p['p95']:>10,} {p['p99']:>10,}")
+    ops = list(r["tinyslm"]["ops_mean_instructions"])
+    print(f"\n{'op (mean)':18} {'stock':>10} {'%':>6} {'tinyslm':>10} {'%':>6}")
+    for op in ops:
+        s, t = r["stock"], r["tinyslm"]
+        print(
+            f"{op:18} {s['ops_mean_instructions'].get(op, 0):>10,} "
+            f"{s['ops_percent_of_invoke'].get(op, 0):>6} "
+            f"{t['ops_mean_instructions'][op]:>10,} {t['ops_percent_of_invoke'][op]:>6}"
+        )
+    for variant in ("stock", "tinyslm"):
+        par = r[variant]["parity_with_verify"]
+        img = r[variant]["qemu_image"]
+        print(
+            f"{variant}: parity with verify {par['agree']}/{par['compared']}; QEMU image "
+            f"text {img['text']:,} data {img['data']:,} bss {img['bss']:,}"
+        )
+    same = r["stock_vs_tinyslm_identical_lines"]
+    print(f"stock vs tinyslm answers identical: {same['same']}/{same['lines']}")
+    for variant in ("stock", "tinyslm"):
+        stm = r[variant]["stm32h7_image"]
+        if isinstance(stm, str):
+            print(f"{variant} STM32H7 image: {stm}")
+            continue
+        print(f"{variant} STM32H7 image (arena in {stm['arena_region']}):")
+        for comp, v in stm["components"].items():
+            print(f"  {comp:24} flash {v['flash']:>9,}  ram {v['ram']:>9,}")
+        print(f"  {'total':24} flash {stm['flash']:>9,}  ram {stm['ram']:>9,}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    missing = [p for p in (qemu.QEMU, qemu.ARM_CC, qemu.ARM_CXX) if shutil.which(p) is None]
+    if not (args.tflm_dir / "tinyslm-tflm.json").is_file() or missing:
+        print(f"needs a Cortex-M7 TFLM tree at {args.tflm_dir} and {', '.join(missing) or 'QEMU'};")
+        print("nothing to benchmark.")
+        return 0
+    results: dict[str, Any] = {
+        "method": (
+            "QEMU mps2-an500 -icount shift=0: 1 ns of virtual time per instruction; SysTick at "
+            f"25 MHz, so each figure is ticks x {qemu.INSTRUCTIONS_PER_TICK} instructions"
+        ),
+        "split": args.split,
+    }
+    with tempfile.TemporaryDirectory(prefix="tinyslm-m7-models-") as scratch:
+        demo_model = args.demo_model
+        if demo_model is None:
+            demo_model = Path(scratch) / "demo"
+            print("training the demo model ...", flush=True)
+            run_train(DEMO_DATA, demo_model, TrainConfig())
+        manifest, _ = load_model_dir(demo_model)
+        demo = load_dataset(DEMO_DATA, seed=manifest.seed)
+        results["demo"] = measure_model("demo", demo_model, dataset_phrases(demo, args.split), args)
+        print_model("demo", results["demo"])
+        if args.clinc_data.is_file():
+            clinc_model = args.clinc_model
+            if clinc_model is None:
+                clinc_model = Path(scratch) / "clinc"
+                print("training the CLINC150 model (minutes) ...", flush=True)
+                config = clinc150.make_config(clinc150.parse_args(["--quiet"]))
+                run_train(args.clinc_data, clinc_model, config)
+            manifest, _ = load_model_dir(clinc_model)
+            clinc = load_dataset(args.clinc_data, seed=manifest.seed)
+            results["clinc150"] = measure_model(
+                "clinc150", clinc_model, dataset_phrases(clinc, args.split), args
+            )
+            print_model("clinc150", results["clinc150"])
+        else:
+            print(f"CLINC150 not found at {args.clinc_data}; demo model only.")
+    if args.json is not None:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
+        print(f"figures written to {args.json}")
+    agree = all(
+        results[m][v]["parity_with_verify"]["agree"]
+        == results[m][v]["parity_with_verify"]["compared"]
+        for m in ("demo", "clinc150")
+        if m in results
+        for v in ("stock", "tinyslm")
+    )
+    return 0 if agree else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
