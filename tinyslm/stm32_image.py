@@ -729,9 +729,10 @@ def map_breakdown(map_file: Path) -> MapBreakdown:
     arena_address = 0
     for out in sections:
         covered = 0
-        ends = [a for a, _s, _c in out.inputs[1:]] + [out.address + out.size]
+        end = out.address + out.size
+        ends = [a for a, _s, _c in out.inputs[1:]] + ([end] if out.inputs else [])
         for (addr, size, comp), nxt in zip(out.inputs, ends, strict=True):
-            used = max(0, min(size, nxt - addr, out.address + out.size - addr))
+            used = max(0, min(size, nxt - addr, end - addr))
             covered += used
             _add(flash, ram, out, comp, used)
             if comp == "tensor arena" and not arena_address:

@@ -161,3 +161,68 @@ def test_flags_are_platformio_s(project: Path, sdk: Path) -> None:
     assert "-DPROJECT_GENERATION" in tflm and "-DPROJECT_GENERATION" not in cxx
     assert "--specs=nano.specs" in envs.linkflags
     assert "-mfloat-abi=hard" in envs.linkflags  # via tinyslm_hardfloat.py
+
+
+SYNTHETIC_MAP = """\
+Archive member included to satisfy reference by file (symbol)
+
+Linker script and memory map
+
+.isr_vector     0x08000000       0x10
+ *(.isr_vector)
+ .isr_vector    0x08000000       0x10 /b/link/libFrameworkCMSISDevice.a(startup_stm32h743xx.S.o)
+                0x08000000                g_pfnVectors
+
+.text           0x08000010       0x40
+ .text.main     0x08000010       0x10 /b/obj/src/main.cc.o
+ .text._ZN6tflite16MicroInterpreterC2Ev
+                0x08000020       0x18 /b/libtflm.a(tensorflow__lite__micro__micro_log.cc.o)
+ *fill*         0x08000038        0x8
+ .text.memcpy   0x08000040       0x10 /usr/lib/arm-none-eabi/lib/libc_nano.a(lib_a-memcpy.o)
+
+.rodata         0x08000050       0x30
+ .rodata.str1.1
+                0x08000050       0x10 /b/obj/src/main.cc.o
+ .rodata.str1.1
+                0x08000058       0x10 /b/obj/src/tinyslm_core.c.o
+ .rodata.tinyslm_model_data
+                0x08000068       0x18 /b/obj/src/tinyslm_model_data.cc.o
+
+.data           0x24000000        0x8 load address 0x08000080
+ .data.x        0x24000000        0x8 /b/obj/src/tinyslm_core.c.o
+
+.bss            0x24000008       0x28 load address 0x08000088
+ .bss._ZN12_GLOBAL__N_17g_arenaE
+                0x24000010       0x20 /b/obj/src/tinyslm_tflm.cc.o
+ .bss.huart     0x24000030        0x0 /b/obj/src/main.cc.o
+
+._user_heap_stack
+                0x24000030      0x600 load address 0x08000088
+                0x24000030                . = ALIGN (0x8)
+
+.debug_info     0x00000000      0x100
+ .debug_info    0x00000000      0x100 /b/obj/src/main.cc.o
+"""
+
+
+def test_map_breakdown_counts_each_byte_once(tmp_path: Path) -> None:
+    path = tmp_path / "firmware.map"
+    path.write_text(SYNTHETIC_MAP)
+    got = stm32_image.map_breakdown(path)
+    assert got.as_dict() == {
+        "model array": {"flash": 0x18, "ram": 0},
+        "TFLM core": {"flash": 0x18, "ram": 0},
+        "TFLM kernels": {"flash": 0, "ram": 0},
+        "CMSIS-NN": {"flash": 0, "ram": 0},
+        # Merged strings: main's 0x10 overlap the core's from 0x08000058 on.
+        "tinyslm core + adapter": {"flash": 0x10 + 0x8, "ram": 0x8},
+        "board glue": {"flash": 0x10 + 0x8, "ram": 0},
+        "C library": {"flash": 0x10, "ram": 0},
+        "HAL": {"flash": 0x10, "ram": 0},
+        "tensor arena": {"flash": 0, "ram": 0x20},
+        # *fill*, .bss alignment before the arena and the heap/stack reserve.
+        "other": {"flash": 0x8, "ram": 0x8 + 0x600},
+    }
+    assert got.flash == 0x10 + 0x40 + 0x30 + 0x8
+    assert got.ram == 0x8 + 0x28 + 0x600
+    assert (got.arena_address, got.arena_region) == (0x24000010, "RAM_D1")
