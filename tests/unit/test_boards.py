@@ -65,6 +65,26 @@ def test_esp32_and_stm32h7_facts() -> None:
     assert stm.led is not None and stm.led.pin == "PB0"
 
 
+def test_stm32h7_memory_is_the_linker_layout() -> None:
+    # PlatformIO links nucleo_h743zi with STM32H743ZITX_FLASH.ld (reproduced in
+    # tinyslm/emulator/stm32h7/): .data/.bss, so the arena, go to RAM_D1 (AXI SRAM),
+    # not DTCM. The board's flash and RAM are exactly those regions.
+    from tinyslm import stm32_image
+
+    script = stm32_image.LINKER_SCRIPT.read_text()
+    assert "} >RAM_D1 AT> FLASH" in script  # .data
+    assert script.count("} >RAM_D1") == 3  # .data, .bss, the heap/stack reserve
+    assert "_estack = ORIGIN(RAM_D1) + LENGTH(RAM_D1);" in script
+    regions = {name: length for name, _origin, length in stm32_image.REGIONS}
+    for name, length in regions.items():
+        assert f"{name} (" in script and f"LENGTH = {length // 1024}K" in script, name
+    stm = load_board("stm32h7")
+    assert stm.ram_kb * 1024 == regions["RAM_D1"] == stm32_image.MAX_RAM
+    assert stm.flash_kb * 1024 == regions["FLASH"] == stm32_image.MAX_FLASH
+    flags = stm.platformio.get("build_flags")
+    assert isinstance(flags, tuple) and "-DNDEBUG" in flags
+
+
 def test_platformio_options_keep_the_file_order() -> None:
     board = load_board("stm32h7")
     assert [k for k, _ in board.platformio.options] == list(
