@@ -5,9 +5,14 @@ project's ``platformio.ini``), reads PlatformIO's ``RAM:`` / ``Flash:`` usage
 lines and sets them against the board's flash and RAM (``boards/<id>.yaml``).
 ``tinyslm flash DIR`` runs ``pio run -d DIR -t upload``.
 
-PlatformIO downloads platforms and toolchains on first use, so a machine
-without access to its registry fails early; that case gets its own one-line
-message. Any other failure keeps PlatformIO's last lines for the user
+The project is checked before PlatformIO starts (a tinyslm project with a
+``platformio.ini``; ``lib/tflm`` for boards that build TFLM from source).
+PlatformIO downloads platforms and toolchains on first use and, offline, retries
+for about a minute before it says so; when the project's platform is not
+installed yet, the registry is tried first (a few seconds) so that a machine
+without access to it gets one line at once. PlatformIO's output is streamed
+as it comes (a first build takes minutes), and a download failure stops it at
+the first sign. Any other failure keeps PlatformIO's last lines
 (:class:`PioError.tail`).
 """
 
@@ -16,10 +21,11 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import socket
 import subprocess
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,6 +33,13 @@ from tinyslm.errors import BudgetError, ProjectError, ToolchainError
 from tinyslm.project import PLATFORMIO_INI, Project, open_project
 
 TAIL_LINES = 15
+
+# PlatformIO's registry API; TINYSLM_PIO_REGISTRY=host:port names another (a mirror).
+PIO_REGISTRY = ("api.registry.platformio.org", 443)
+REGISTRY_TIMEOUT_S = 5.0
+_PLATFORM_LINE = re.compile(r"^\s*platform\s*=\s*([A-Za-z0-9_-]+)\s*(?:@.*)?$", re.MULTILINE)
+
+Log = Callable[[str], None]
 
 # What pio 6.x prints when it cannot download a platform, tool or library: seen
 # offline as "Platform Manager: Installing espressif32 @ 6.9.0" then
@@ -115,8 +128,52 @@ def _tail(output: str, n: int = TAIL_LINES) -> list[str]:
     return lines[-n:]
 
 
-def run_pio(args: Sequence[str], project: Project, what: str) -> str:
-    """Run ``pio <args>``; return its combined output.
+def _offline_error(project: Project, what: str) -> ToolchainError:
+    return ToolchainError(
+        f"PlatformIO could not reach its registry to download the platform, toolchain "
+        f"or libraries for {project.root} (no network?); run '{what}' on a networked "
+        "machine once, after that it works offline"
+    )
+
+
+def _core_dir() -> Path:
+    core = os.environ.get("PLATFORMIO_CORE_DIR")
+    return Path(core) if core else Path.home() / ".platformio"
+
+
+def _registry() -> tuple[str, int]:
+    override = os.environ.get("TINYSLM_PIO_REGISTRY")
+    if override:
+        host, _, port = override.rpartition(":")
+        if host and port.isdigit():
+            return host, int(port)
+    return PIO_REGISTRY
+
+
+def check_registry(project: Project, what: str) -> None:
+    """Fail at once when pio would have to download the platform and cannot.
+
+    Only when the project's platform is not installed in PlatformIO's core folder
+    (``PLATFORMIO_CORE_DIR`` or ``~/.platformio``): an installed one builds offline.
+
+    Raises:
+        ToolchainError: the registry does not answer within a few seconds.
+    """
+    try:
+        ini = (project.root / PLATFORMIO_INI).read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return
+    m = _PLATFORM_LINE.search(ini)
+    if m is None or (_core_dir() / "platforms" / m.group(1)).is_dir():
+        return
+    try:
+        socket.create_connection(_registry(), timeout=REGISTRY_TIMEOUT_S).close()
+    except OSError:
+        raise _offline_error(project, what) from None
+
+
+def run_pio(args: Sequence[str], project: Project, what: str, log: Log | None = None) -> str:
+    """Run ``pio <args>``, passing each output line to ``log`` as it comes; return it all.
 
     Raises:
         ToolchainError: pio is missing, or its registry cannot be reached.
@@ -126,27 +183,42 @@ def run_pio(args: Sequence[str], project: Project, what: str) -> str:
     env = dict(os.environ)
     env.setdefault("PLATFORMIO_DISABLE_PROGRESSBAR", "true")
     try:
-        proc = subprocess.run(
+        proc = subprocess.Popen(
             [pio, *args],
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True,
             errors="replace",
             env=env,
-            check=False,
         )
     except OSError as exc:
         raise ToolchainError(f"cannot run {pio}: {exc.strerror or exc}") from None
-    output = proc.stdout or ""
-    if proc.returncode != 0:
+    lines: list[str] = []
+    offline = False
+    with proc:
+        assert proc.stdout is not None
+        try:
+            for line in proc.stdout:
+                lines.append(line)
+                if log is not None:
+                    log(line.rstrip("\n"))
+                if _is_offline(line):
+                    # pio retries for a minute before giving up; the answer is known now.
+                    offline = True
+                    proc.terminate()
+                    break
+        except BaseException:
+            proc.kill()
+            raise
+        returncode = proc.wait()
+    output = "".join(lines)
+    if offline:
+        raise _offline_error(project, what)
+    if returncode != 0:
         if _is_offline(output):
-            raise ToolchainError(
-                f"PlatformIO could not reach its registry to download the platform, toolchain "
-                f"or libraries for {project.root} (no network?); run '{what}' on a networked "
-                "machine once, after that it works offline"
-            )
+            raise _offline_error(project, what)
         raise PioError(
-            f"PlatformIO failed ({what}, exit code {proc.returncode}); its last lines are above",
+            f"PlatformIO failed ({what}, exit code {returncode}); its output is above",
             _tail(output),
         )
     return output
@@ -168,18 +240,32 @@ def _board_capacity(board_id: str) -> tuple[int | None, int | None]:
     return board.flash_kb * 1024, board.ram_kb * 1024
 
 
-def build(project_dir: Path | str) -> BuildResult:
+def build(project_dir: Path | str, log: Log | None = None) -> BuildResult:
     """Build the project with PlatformIO and check its size against the board.
 
+    Args:
+        project_dir: a generated project.
+        log: a "building" line once the project is checked, then PlatformIO's
+            output line by line; ``None`` is silent.
+
     Raises:
-        ProjectError: not a tinyslm project, or no platformio.ini.
+        ProjectError: not a tinyslm project, no platformio.ini, or no lib/tflm
+            where the board builds TFLM from it.
         ToolchainError / PioError: PlatformIO is missing, offline or failed.
         BudgetError: the image needs more flash or RAM than the board has.
     """
     project = _open(project_dir)
     flash_cap, ram_cap = _board_capacity(project.board)
+    what = f"tinyslm build {project.root}"
+    find_pio()
+    check_registry(project, what)
+    if log is not None:
+        log(
+            f"building {project.root} with PlatformIO (the first build downloads the platform "
+            "and toolchain; this can take minutes)"
+        )
     start = time.perf_counter()
-    output = run_pio(["run", "-d", str(project.root)], project, f"tinyslm build {project.root}")
+    output = run_pio(["run", "-d", str(project.root)], project, what, log)
     seconds = time.perf_counter() - start
     sizes = parse_sizes(output)
     ram = MemoryUse("RAM", *sizes["RAM"], ram_cap) if "RAM" in sizes else None
@@ -193,23 +279,38 @@ def build(project_dir: Path | str) -> BuildResult:
     return BuildResult(project.root, project.board, ram, flash, seconds, output)
 
 
-def upload(project_dir: Path | str, port: str | None = None) -> str:
+def upload(project_dir: Path | str, port: str | None = None, log: Log | None = None) -> str:
     """Build and upload with ``pio run -t upload``; return PlatformIO's output.
 
     Raises:
         ProjectError, ToolchainError, PioError: as :func:`build`.
     """
     project = _open(project_dir)
+    what = f"tinyslm flash {project.root}"
+    find_pio()
+    check_registry(project, what)
+    if log is not None:
+        log(f"building and uploading {project.root} with PlatformIO")
     args = ["run", "-d", str(project.root), "-t", "upload"]
     if port:
         args += ["--upload-port", port]
-    return run_pio(args, project, f"tinyslm flash {project.root}")
+    return run_pio(args, project, what, log)
 
 
 def _open(project_dir: Path | str) -> Project:
+    """Open the project and check what PlatformIO needs before it starts."""
+    from tinyslm import boards, tflm
+
     project = open_project(project_dir)
     if not (project.root / PLATFORMIO_INI).is_file():
         raise ProjectError(f"{project.root}: no {PLATFORMIO_INI} (regenerate the project)")
+    board = boards.load_board(project.board)
+    if board.tflm.source == "lib_tree" and not (project.root / "lib" / "tflm").is_dir():
+        raise ProjectError(
+            f"{project.root}: no lib/tflm, which board {board.id} builds TFLM from; "
+            f"regenerate with 'tinyslm generate --board {board.id} --force' after getting a "
+            f"tree ({tflm.missing_tree_hint()})"
+        )
     return project
 
 

@@ -7,7 +7,7 @@ Every ``TinySlmError`` becomes one line on stderr and exit code 1. Heavy imports
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
 from functools import wraps
 from pathlib import Path
 from typing import Any, TypeVar
@@ -37,7 +37,40 @@ def friendly_errors(func: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
-@click.group()
+class OneLineErrors(click.Group):
+    """A click group whose usage errors are one ``error:`` line and exit code 1.
+
+    click's own handling prints a usage block and exits 2; the README promises
+    one line and exit 1 for every error, bad options included.
+    """
+
+    def main(
+        self,
+        args: Sequence[str] | None = None,
+        prog_name: str | None = None,
+        complete_var: str | None = None,
+        standalone_mode: bool = True,
+        **extra: Any,
+    ) -> Any:
+        if not standalone_mode:
+            return super().main(args, prog_name, complete_var, False, **extra)
+        try:
+            code = super().main(args, prog_name, complete_var, False, **extra)
+        except click.UsageError as exc:
+            message = " ".join(exc.format_message().split())
+            where = exc.ctx.command_path if exc.ctx is not None else "tinyslm"
+            click.echo(f"error: {message} (see '{where} --help')", err=True)
+            sys.exit(1)
+        except click.ClickException as exc:
+            click.echo(f"error: {' '.join(exc.format_message().split())}", err=True)
+            sys.exit(1)
+        except click.Abort:
+            click.echo("error: interrupted", err=True)
+            sys.exit(130)
+        sys.exit(code if isinstance(code, int) else 0)
+
+
+@click.group(cls=OneLineErrors)
 @click.version_option(__version__, prog_name="tinyslm")
 def cli() -> None:
     """Turn labelled voice-command phrases into offline TFLM firmware."""
@@ -59,7 +92,11 @@ def cli() -> None:
     show_default=True,
     help="Output folder for model.tflite and manifest.json.",
 )
-@click.option("--force", is_flag=True, help="Replace an existing non-empty output folder.")
+@click.option(
+    "--force",
+    is_flag=True,
+    help="Replace the model in an existing tinyslm model folder (nothing else is touched).",
+)
 @click.option(
     "--buckets",
     type=click.IntRange(2),
@@ -153,9 +190,14 @@ def train_command(
         distill_temperature=distill_temperature,
         distill_augment=distill_augment,
     )
-    result = run_train(data, out, config, force=force, log=None if quiet else click.echo)
-    for warning in result.warnings:
-        click.echo(f"warning: {warning}", err=True)
+    result = run_train(
+        data,
+        out,
+        config,
+        force=force,
+        log=None if quiet else click.echo,
+        warn=lambda message: click.echo(f"warning: {message}", err=True),
+    )
     click.echo(format_train_table(result))
 
 
@@ -220,11 +262,14 @@ def emulate(
     dataset with accuracy, escalation and timing; otherwise an interactive
     loop (stdin lines in, device lines out; pipes work too).
     """
+    import contextlib
     import json
+    import os
+    import re
     import tempfile
-    from collections.abc import Sequence
 
     from tinyslm import emulate as emu_mod
+    from tinyslm.outdir import check_file_target, write_file
 
     if text is not None and data_file is not None:
         raise click.UsageError("give --text or --data, not both")
@@ -234,10 +279,17 @@ def emulate(
         raise click.UsageError("--coverage measures the shared-library emulator, not --native")
     if qemu and (native or coverage):
         raise click.UsageError("--qemu cannot be combined with --native or --coverage")
+    if json_out is not None:
+        check_file_target(json_out, "--json")  # before the run, not after it
 
     run: Callable[[Sequence[bytes]], list[str]]
     emulator = None
-    with tempfile.TemporaryDirectory(prefix="tinyslm-cov-") as cov_tmp:
+    # Only a coverage build needs a folder for its gcov files.
+    with (
+        tempfile.TemporaryDirectory(prefix="tinyslm-cov-")
+        if coverage
+        else contextlib.nullcontext("")
+    ) as cov_tmp:
         if native:
             from tinyslm.native import resolve_host_tree, run_native
 
@@ -264,7 +316,9 @@ def emulate(
             run = emu_mod.emulator_runner(emulator)
 
         if text is not None:
-            for line in run([text.encode("utf-8")]):
+            # The bytes as typed: an argument that is not valid UTF-8 reaches Python
+            # surrogate-escaped, and the device answers such bytes with U+FFFD.
+            for line in run([os.fsencode(text)]):
                 click.echo(line)
         elif data_file is not None:
             from tinyslm.dataset import load_dataset
@@ -282,8 +336,7 @@ def emulate(
                 click.echo(f"warning: {warning}", err=True)
             click.echo(emu_mod.format_report(report))
             if json_out is not None:
-                json_out.parent.mkdir(parents=True, exist_ok=True)
-                json_out.write_text(json.dumps(report.summary(), indent=2) + "\n")
+                write_file(json_out, (json.dumps(report.summary(), indent=2) + "\n").encode())
         elif emulator is not None:
             if sys.stdin.isatty():
                 click.echo(
@@ -292,7 +345,7 @@ def emulate(
                     err=True,
                 )
             last = b"\n"
-            for chunk in emu_mod.iter_stdin_chunks(sys.stdin.buffer):
+            for chunk in _stdin_chunks(sys.stdin.buffer):
                 last = chunk
                 for line in emulator.feed(chunk):
                     click.echo(line)
@@ -300,7 +353,8 @@ def emulate(
                 for line in emulator.feed(b"\n"):
                     click.echo(line)
         else:
-            lines = [ln.rstrip(b"\r\n") for ln in sys.stdin.buffer]
+            # "\r" ends a line as "\n" does, as on the device.
+            lines = re.split(rb"[\r\n]", sys.stdin.buffer.read())
             for line in run([ln for ln in lines if ln]):
                 click.echo(line)
 
@@ -315,9 +369,18 @@ def emulate(
             emulator.close()  # gcov's last write, while its folder still exists
 
 
-def _print_pio_tail(exc: Exception) -> None:
-    for line in getattr(exc, "tail", ()):
-        click.echo(line, err=True)
+def _stdin_chunks(stream: Any) -> Iterator[bytes]:
+    """Bytes from a binary stream as soon as they arrive.
+
+    Not ``readline()``: the device ends a line at a lone ``\r`` too, and a line
+    sent with ``\r`` only must be answered without waiting for a ``\n``.
+    """
+    read = getattr(stream, "read1", None)
+    while True:
+        chunk = read(4096) if read is not None else stream.readline()
+        if not chunk:
+            return
+        yield chunk
 
 
 @cli.command()
@@ -327,16 +390,8 @@ def build(project_dir: Path) -> None:
     """Build a generated project with PlatformIO and report flash/RAM against the board."""
     from tinyslm import build as build_mod
 
-    click.echo(
-        f"building {project_dir} with PlatformIO (the first build downloads the platform and "
-        "toolchain; this can take minutes)",
-        err=True,
-    )
-    try:
-        result = build_mod.build(project_dir)
-    except build_mod.PioError as exc:
-        _print_pio_tail(exc)
-        raise
+    # PlatformIO's own output is streamed to stderr; the figures go to stdout.
+    result = build_mod.build(project_dir, log=lambda line: click.echo(line, err=True))
     click.echo(f"built {result.project} for {result.board} in {result.seconds:.1f} s")
     for use in (result.flash, result.ram):
         if use is not None:
@@ -353,16 +408,14 @@ def flash(project_dir: Path, port: str | None) -> None:
     """Build and upload a generated project to a connected board (pio run -t upload)."""
     from tinyslm import build as build_mod
 
-    try:
-        build_mod.upload(project_dir, port)
-    except build_mod.PioError as exc:
-        _print_pio_tail(exc)
-        raise
+    build_mod.upload(project_dir, port, log=lambda line: click.echo(line, err=True))
     click.echo(f"flashed {project_dir}; talk to it with 'tinyslm monitor'")
 
 
 @cli.command()
-@click.option("--port", help="Serial port or pyserial URL (default: the only port present).")
+@click.option(
+    "--port", help="Serial port or pyserial URL (default: the only USB serial port present)."
+)
 @click.option("--baud", type=int, default=115200, show_default=True, help="Baud rate.")
 @click.option("--raw", is_flag=True, help="Print the device's JSON lines unformatted.")
 @friendly_errors
@@ -370,7 +423,9 @@ def monitor(port: str | None, baud: int, raw: bool) -> None:
     """Talk to a flashed board: type phrases, see its answers (Ctrl-D or Ctrl-C quits)."""
     from tinyslm import monitor as monitor_mod
 
-    monitor_mod.monitor(port, baud, echo=click.echo, raw=raw)
+    monitor_mod.monitor(
+        port, baud, echo=click.echo, raw=raw, status=lambda line: click.echo(line, err=True)
+    )
 
 
 # --- generate / boards (helper D) ---
@@ -390,7 +445,17 @@ def monitor(port: str | None, baud: int, raw: bool) -> None:
     type=click.Path(path_type=Path),
     help="Project folder (default: firmware/<board>/ under the current directory).",
 )
-@click.option("--force", is_flag=True, help="Replace an existing non-empty output folder.")
+@click.option(
+    "--force",
+    is_flag=True,
+    help="Regenerate an existing project: replace its generated files, keep your own "
+    "files and .pio/.",
+)
+@click.option(
+    "--prune",
+    is_flag=True,
+    help="With --force, also remove generated files the new project no longer has.",
+)
 @click.option(
     "--tflm-dir",
     type=click.Path(path_type=Path),
@@ -403,23 +468,51 @@ def generate_command(
     model_dir: Path | None,
     output: Path | None,
     force: bool,
+    prune: bool,
     tflm_dir: Path | None,
     quiet: bool,
 ) -> None:
     """Emit a PlatformIO project that runs the model offline on the --board."""
     from tinyslm.pipeline import run_generate
 
+    if prune and not force:
+        raise click.UsageError("--prune only applies with --force")
     result = run_generate(
         board,
         output,
         model_dir=model_dir,
         force=force,
+        prune=prune,
         tflm_dir=tflm_dir,
         log=None if quiet else click.echo,
     )
     for note in result.notes:
         click.echo(f"note: {note}")
     tree = " + lib/tflm" if result.tflm_tree is not None else ""
+    report = result.report
+    if report is not None and not report.created:
+        # What regenerating did, file by file (as copier's update does).
+        if not quiet:
+            for label, paths in (
+                ("changed", report.changed),
+                ("added", report.added),
+                ("removed", report.removed),
+            ):
+                for path in paths:
+                    click.echo(f"  {label:<9} {path}")
+        if report.stale:
+            click.echo(
+                "note: no longer generated, kept (remove with --force --prune): "
+                + ", ".join(report.stale)
+            )
+        kept = f", kept {len(report.kept)} of yours" if report.kept else ""
+        click.echo(
+            f"updated {result.out}{tree}: {len(report.changed)} changed, {len(report.added)} "
+            f"added, {len(report.unchanged)} unchanged, {len(report.removed)} removed{kept}; "
+            f"board {result.board}, model {result.model_bytes} bytes, arena "
+            f"{result.arena_size} bytes"
+        )
+        return
     click.echo(
         f"wrote {result.out} ({len(result.files)} files{tree}): board {result.board}, "
         f"model {result.model_bytes} bytes, arena {result.arena_size} bytes"

@@ -25,8 +25,12 @@ class BudgetError(BoardError):
     """The model and arena do not fit the board's flash or RAM budget."""
 
 
-class OutputExistsError(TinySlmError):
-    """The output folder exists and is not empty, and --force was not given."""
+class OutputError(TinySlmError):
+    """The output folder cannot be written."""
+
+
+class OutputExistsError(OutputError):
+    """The output folder is in use: not empty without --force, or not tinyslm's to replace."""
 
 
 class ToolchainError(TinySlmError):

@@ -13,7 +13,7 @@ import json
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, BinaryIO
 
 from tinyslm.errors import ToolchainError
@@ -60,20 +60,35 @@ def _unread(conn: Any) -> int:
         return 0
 
 
-def default_port() -> str:
-    """The only serial port present.
+def choose_port(ports: Sequence[Any]) -> str:
+    """The board's port among pyserial ``ListPortInfo``-like entries: the only USB one.
+
+    Boards (ESP32 DevKitC, ST-LINK) show up as USB serial ports. Ports without a
+    USB id (``hwid`` ``n/a``: a PC's own ``/dev/ttyS0``) are listed but never
+    picked, so the monitor does not sit silently on a port no board is on.
 
     Raises:
-        ToolchainError: none or several are present (then name one with --port).
+        ToolchainError: no USB serial port, or several (each listed; pick one with --port).
+    """
+    usb = sorted(str(p.device) for p in ports if getattr(p, "vid", None) is not None)
+    if len(usb) == 1:
+        return usb[0]
+    if usb:
+        raise ToolchainError(f"several USB serial ports ({', '.join(usb)}); choose one with --port")
+    others = sorted(str(p.device) for p in ports)
+    seen = f" (not USB, not picked: {', '.join(others)})" if others else ""
+    raise ToolchainError(f"no USB serial port found{seen}; plug the board in or pass --port")
+
+
+def default_port() -> str:
+    """The board's serial port (:func:`choose_port` over pyserial's list).
+
+    Raises:
+        ToolchainError: none or several candidates (then name one with --port).
     """
     from serial.tools import list_ports
 
-    ports = sorted(str(p.device) for p in list_ports.comports())
-    if len(ports) == 1:
-        return ports[0]
-    if not ports:
-        raise ToolchainError("no serial port found; plug the board in or pass --port")
-    raise ToolchainError(f"several serial ports ({', '.join(ports)}); choose one with --port")
+    return choose_port(list_ports.comports())
 
 
 def open_port(port: str, baud: int) -> Any:
@@ -94,6 +109,7 @@ def monitor(
     echo: Callable[[str], None] = print,
     linger: float = 1.0,
     raw: bool = False,
+    status: Callable[[str], None] | None = None,
 ) -> None:
     """Show the board's lines and forward stdin lines until stdin closes or Ctrl-C.
 
@@ -104,11 +120,16 @@ def monitor(
         echo: where formatted rows go.
         linger: seconds to keep reading after stdin closes (answers in flight).
         raw: print device lines unformatted.
+        status: where the line naming the port goes (the CLI: stderr).
 
     Raises:
         ToolchainError: the port cannot be opened or found.
     """
-    conn = open_port(port or default_port(), baud)
+    name = port or default_port()
+    conn = open_port(name, baud)
+    (status or echo)(
+        f"monitor: {name} at {baud} baud" + ("" if port else " (the only USB serial port)")
+    )
     source = stdin if stdin is not None else sys.stdin.buffer
     stop = threading.Event()
     last_rx = [time.monotonic()]  # when the reader last got bytes

@@ -1,22 +1,217 @@
-"""Output folders written atomically: all of it, or nothing.
+"""Output folders (train output, generated projects): nothing half-written, nothing lost.
 
 ``tinyslm train`` (model + manifest) and ``tinyslm generate`` (a project) both
-write through here. Files go into a temporary folder next to the target, which
-is renamed into place at the end. Any error (including one raised by ``extra``)
-removes the temporary folder and any parent folders this call created, so a
-failed command leaves the file system as it found it; an existing target is
-replaced only with ``force`` and only once the new folder is complete.
+write through here.
+
+- A new (or empty) target: files go into a temporary folder next to it, which is
+  renamed into place at the end, so a failed command leaves nothing behind.
+- An existing target (only with ``force``): it is updated in place. Only files
+  tinyslm wrote there are replaced; the folder must be recognisably tinyslm's
+  (its ``Ownership.marker`` file), and a file tinyslm wrote that was edited
+  since is refused rather than overwritten. Other files (a user's sources,
+  PlatformIO's ``.pio/``) are kept where the ownership allows them and refused
+  where it does not (a model folder). Generated files that are no longer
+  generated are removed only with ``prune``. New files are staged inside the
+  target first and swapped in one by one with the old ones kept aside, so any
+  error puts every file back as it was.
+
+Some folders are refused whatever the flags: one that holds the input data or
+the model being used (``protect``), and, with ``force``, the current directory
+or a parent of it. Writability is probed up front so that a long run does not
+end with an unwritable target.
 """
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
+import json
 import os
 import shutil
 import tempfile
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
-from tinyslm.errors import OutputExistsError
+from tinyslm.errors import OutputError, OutputExistsError
+
+STAGE_PREFIX = ".tinyslm-tmp-"
+
+
+@dataclass(frozen=True)
+class Ownership:
+    """How tinyslm recognises, and what it may replace in, one kind of output folder.
+
+    Attributes:
+        kind: what the folder is, for messages (``model folder``, ``project``).
+        marker: a file every such folder holds (``manifest.json``, ``tinyslm.json``);
+            ``None``: any folder whose files are all at the paths written.
+        record: a file listing what tinyslm wrote there with its sha256, so that
+            an edited generated file is noticed; ``None`` where the file names
+            are fixed and the marker says enough.
+        keep_foreign: keep files tinyslm did not write (a project's user sources
+            and ``.pio/``); otherwise such files make ``force`` refuse the folder.
+        trees: folders copied in as a whole (``lib/tflm``): replaced as a whole
+            when a new copy is written, kept otherwise.
+    """
+
+    kind: str
+    marker: str | None = None
+    record: str | None = None
+    keep_foreign: bool = False
+    trees: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class WriteReport:
+    """What :func:`write_tree` did (project-relative POSIX paths).
+
+    Attributes:
+        target: the folder, absolute.
+        created: the folder did not exist or was empty.
+        added, changed, unchanged: files written new, replaced, left as they were.
+        removed: generated files no longer generated, removed (``prune``).
+        stale: generated files no longer generated, kept (no ``prune``).
+        kept: what tinyslm did not write, kept (folders end with ``/``).
+    """
+
+    target: Path
+    created: bool
+    added: tuple[str, ...] = ()
+    changed: tuple[str, ...] = ()
+    unchanged: tuple[str, ...] = ()
+    removed: tuple[str, ...] = ()
+    stale: tuple[str, ...] = ()
+    kept: tuple[str, ...] = field(default=())
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as f:
+        for block in iter(lambda: f.read(1 << 16), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _is_within(path: Path, folder: Path) -> bool:
+    return path == folder or folder in path.parents
+
+
+def _nearest_existing(path: Path) -> Path:
+    for candidate in (path, *path.parents):
+        if candidate.exists():
+            return candidate
+    return Path(path.anchor)
+
+
+def _probe_writable(target: Path) -> None:
+    """Create and remove a folder where the output will be staged (os.access lies for root)."""
+    where = _nearest_existing(target)
+    if not where.is_dir():
+        raise OutputError(f"cannot write {target}: {where} is not a folder")
+    try:
+        os.rmdir(tempfile.mkdtemp(prefix=STAGE_PREFIX, dir=where))
+    except OSError as exc:
+        raise OutputError(f"cannot write {target}: {exc.strerror or exc} ({where})") from None
+
+
+def check_target(
+    target: Path,
+    force: bool,
+    *,
+    protect: Mapping[str, Path] | None = None,
+    ownership: Ownership | None = None,
+) -> None:
+    """Refuse a target tinyslm must not write, before any slow work.
+
+    Args:
+        target: the output folder.
+        force: the user allows replacing tinyslm's files in an existing folder.
+        protect: ``description -> path`` the target must not hold (input data,
+            the model being used).
+        ownership: the folder kind; with ``force``, an existing non-empty target
+            must hold its marker.
+
+    Raises:
+        OutputExistsError: a file, a non-empty folder without ``force``, a folder
+            holding a protected path, the current directory or a parent of it,
+            or a folder tinyslm did not write.
+        OutputError: the target cannot be written.
+    """
+    absolute = Path(os.path.abspath(target))
+    if absolute.is_symlink() and not absolute.exists():
+        raise OutputExistsError(f"{target} is a broken symbolic link")
+    if absolute.exists() and not absolute.is_dir():
+        raise OutputExistsError(f"{target} exists and is not a folder")
+    real = absolute.resolve()
+    for what, path in (protect or {}).items():
+        if _is_within(Path(os.path.abspath(path)).resolve(), real):
+            raise OutputExistsError(f"{target} holds {what} ({path}); choose another output folder")
+    if absolute.is_dir() and any(absolute.iterdir()):
+        if not force:
+            raise OutputExistsError(f"{target} exists and is not empty (use --force to replace it)")
+        if _is_within(Path.cwd().resolve(), real):
+            raise OutputExistsError(
+                f"{target} is the current folder or a parent of it; not replacing it"
+            )
+        marker = ownership.marker if ownership is not None else None
+        if ownership is not None and marker is not None and not (real / marker).is_file():
+            raise OutputExistsError(
+                f"{target} is not a tinyslm {ownership.kind} (no {ownership.marker}); "
+                "not replacing it"
+            )
+    _probe_writable(absolute)
+
+
+def _check_rel(rel: str) -> tuple[str, ...]:
+    parts = PurePosixPath(rel).parts
+    if not parts or rel.startswith("/") or ".." in parts:
+        raise ValueError(f"generated path {rel!r} escapes the project folder")
+    return parts
+
+
+def _read_record(real: Path, ownership: Ownership) -> dict[str, str] | None:
+    """The record's ``path -> sha256``; ``None`` without a record (older output)."""
+    if ownership.record is None:
+        return None
+    path = real / ownership.record
+    if not path.is_file():
+        return None
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+        files = doc["files"]
+        if not isinstance(files, dict):
+            raise TypeError("files is not an object")
+        for key in files:
+            _check_rel(str(key))
+        return {str(k): str(v) for k, v in files.items()}
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise OutputExistsError(
+            f"{path} is unreadable ({exc}); not replacing files in {real}"
+        ) from None
+
+
+def _record_bytes(
+    files: Mapping[str, bytes], trees: Iterable[str], kept: Mapping[str, str] | None = None
+) -> bytes:
+    """The record: ``files`` just written, plus ``kept`` (stale ones left in place)."""
+    shas = dict(kept or {})
+    shas.update((rel, hashlib.sha256(data).hexdigest()) for rel, data in files.items())
+    doc = {
+        "about": "files tinyslm wrote here; 'tinyslm generate --force' replaces only these",
+        "files": dict(sorted(shas.items())),
+        "trees": sorted(trees),
+    }
+    return (json.dumps(doc, indent=2, sort_keys=True) + "\n").encode()
+
+
+def _stage(files: Mapping[str, bytes], folder: Path, extra: Callable[[Path], None] | None) -> None:
+    for rel, data in files.items():
+        path = folder.joinpath(*_check_rel(rel))
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
+    if extra is not None:
+        extra(folder)
 
 
 def _created_parents(path: Path) -> list[Path]:
@@ -30,16 +225,181 @@ def _created_parents(path: Path) -> list[Path]:
     return missing
 
 
-def check_target(target: Path, force: bool) -> None:
-    """Refuse a target that is a file, or a non-empty folder without ``force``.
+def _write_new(
+    files: Mapping[str, bytes],
+    target: Path,
+    extra: Callable[[Path], None] | None,
+    ownership: Ownership | None,
+) -> WriteReport:
+    """Stage next to the missing ``target`` and rename into place."""
+    made = _created_parents(target)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
+    # mkdtemp makes a private (0700) folder; give it the mode a plain mkdir would.
+    umask = os.umask(0)
+    os.umask(umask)
+    tmp.chmod(0o777 & ~umask)
+    try:
+        _stage(files, tmp, extra)
+        if ownership is not None and ownership.record is not None:
+            trees = [t for t in ownership.trees if (tmp / t).exists()]
+            (tmp / ownership.record).write_bytes(_record_bytes(files, trees))
+        os.rename(tmp, target)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        for parent in made:
+            try:
+                parent.rmdir()
+            except OSError:
+                break
+        raise
+    return WriteReport(target=target, created=True, added=tuple(sorted(files)))
 
-    Raises:
-        OutputExistsError: see above.
-    """
-    if target.exists() and not target.is_dir():
-        raise OutputExistsError(f"{target} exists and is not a folder")
-    if target.is_dir() and any(target.iterdir()) and not force:
-        raise OutputExistsError(f"{target} exists and is not empty (use --force to replace it)")
+
+def _foreign(real: Path, ours: set[str], trees: Iterable[str], skip: set[str]) -> list[str]:
+    """What tinyslm did not write: whole folders without any of ours end with ``/``."""
+    tree_set = set(trees)
+    dirs_with_ours = {str(p) for rel in ours for p in PurePosixPath(rel).parents}
+    found: list[str] = []
+    for root, dirnames, filenames in os.walk(real):
+        rel_root = Path(root).relative_to(real).as_posix()
+        rel_root = "" if rel_root == "." else rel_root
+        for d in sorted(dirnames):
+            rel = f"{rel_root}/{d}" if rel_root else d
+            if rel in tree_set or rel in skip:
+                dirnames.remove(d)
+            elif rel not in dirs_with_ours or os.path.islink(os.path.join(root, d)):
+                found.append(rel + "/")
+                dirnames.remove(d)
+        for name in sorted(filenames):
+            rel = f"{rel_root}/{name}" if rel_root else name
+            if rel not in ours and rel not in skip:
+                found.append(rel)
+    return sorted(found)
+
+
+def _update(
+    files: Mapping[str, bytes],
+    target: Path,
+    extra: Callable[[Path], None] | None,
+    ownership: Ownership,
+    prune: bool,
+) -> WriteReport:
+    """Replace tinyslm's files in the existing folder ``target``; keep or refuse the rest."""
+    real = target.resolve()
+    was_empty = not any(real.iterdir())
+    record = _read_record(real, ownership)
+    stage = Path(tempfile.mkdtemp(prefix=STAGE_PREFIX, dir=real))
+    new, backup = stage / "new", stage / "old"
+    new.mkdir()
+    backup.mkdir()
+    moved: list[tuple[Path, Path]] = []  # (from, to), undone in reverse order on failure
+    made_dirs: list[Path] = []
+    try:
+        _stage(files, new, extra)
+        trees = [t for t in ownership.trees if (new / t).exists()]
+        conflicts: list[str] = []
+        added, changed, unchanged = [], [], []
+        for rel in sorted(files):
+            dest = real.joinpath(*_check_rel(rel))
+            if not dest.exists() and not dest.is_symlink():
+                added.append(rel)
+            elif dest.is_symlink() or not dest.is_file():
+                conflicts.append(f"{rel} (not a plain file)")
+            elif record is not None and rel not in record:
+                conflicts.append(f"{rel} (not written by tinyslm)")
+            elif record is not None and _sha256(dest) != record[rel]:
+                conflicts.append(f"{rel} (edited since it was generated)")
+            elif dest.read_bytes() == files[rel]:
+                unchanged.append(rel)
+            else:
+                changed.append(rel)
+        recorded_trees: set[str] = set()
+        if record is not None and ownership.record is not None:
+            doc = json.loads((real / ownership.record).read_text(encoding="utf-8"))
+            recorded_trees = {str(t) for t in doc.get("trees", [])}
+        for tree in trees:
+            dest = real / tree
+            if dest.exists() and record is not None and tree not in recorded_trees:
+                conflicts.append(f"{tree}/ (not written by tinyslm)")
+        stale_all = sorted(set(record or {}) - set(files))
+        removable = [
+            rel
+            for rel in stale_all
+            if (real / rel).is_file() and _sha256(real / rel) == (record or {})[rel]
+        ]
+        removed = removable if prune else []
+        stale = [rel for rel in stale_all if rel not in removed and (real / rel).exists()]
+        skip = {stage.name, *(x for x in [ownership.record] if x)}
+        foreign = _foreign(real, set(files) | set(stale_all), [*trees, *ownership.trees], skip)
+        if foreign and not ownership.keep_foreign:
+            conflicts.extend(f"{rel} (not written by tinyslm)" for rel in foreign)
+        if conflicts:
+            shown = ", ".join(conflicts[:5]) + (
+                f" and {len(conflicts) - 5} more" if len(conflicts) > 5 else ""
+            )
+            raise OutputExistsError(
+                f"{target}: not replacing files tinyslm did not write or that were edited: "
+                f"{shown}; move them away first"
+            )
+
+        def put_aside(dest: Path, rel: str) -> None:
+            aside = backup / rel
+            aside.parent.mkdir(parents=True, exist_ok=True)
+            os.rename(dest, aside)
+            moved.append((dest, aside))
+
+        def put_in(rel: str) -> None:
+            dest = real / rel
+            for parent in reversed(dest.relative_to(real).parents):
+                folder = real / parent
+                if not folder.exists():
+                    folder.mkdir()
+                    made_dirs.append(folder)
+            os.rename(new / rel, dest)
+            moved.append((new / rel, dest))
+
+        for rel in [*changed, *added]:
+            if (real / rel).exists():
+                put_aside(real / rel, rel)
+            put_in(rel)
+        for tree in trees:
+            if (real / tree).exists():
+                put_aside(real / tree, tree)
+            put_in(tree)
+        for rel in removed:
+            put_aside(real / rel, rel)
+        if ownership.record is not None:
+            (new / ownership.record).write_bytes(
+                _record_bytes(
+                    files,
+                    set(trees) | {t for t in recorded_trees if (real / t).exists()},
+                    # Stale files left in place stay tinyslm's, so --prune can remove them later.
+                    {rel: (record or {})[rel] for rel in stale},
+                )
+            )
+            if (real / ownership.record).exists():
+                put_aside(real / ownership.record, ownership.record)
+            put_in(ownership.record)
+    except BaseException:
+        for src, dst in reversed(moved):
+            with contextlib.suppress(OSError):
+                os.rename(dst, src)
+        for folder in reversed(made_dirs):
+            with contextlib.suppress(OSError):
+                folder.rmdir()
+        shutil.rmtree(stage, ignore_errors=True)
+        raise
+    shutil.rmtree(stage, ignore_errors=True)
+    return WriteReport(
+        target=target,
+        created=was_empty,
+        added=tuple(added),
+        changed=tuple(changed),
+        unchanged=tuple(unchanged),
+        removed=tuple(removed),
+        stale=tuple(stale),
+        kept=tuple(foreign),
+    )
 
 
 def write_tree(
@@ -48,57 +408,87 @@ def write_tree(
     *,
     force: bool = False,
     extra: Callable[[Path], None] | None = None,
-) -> Path:
-    """Write ``files`` (POSIX relative path -> bytes) as the folder ``target``.
+    ownership: Ownership | None = None,
+    protect: Mapping[str, Path] | None = None,
+    prune: bool = False,
+) -> WriteReport:
+    """Write ``files`` (POSIX relative path -> bytes) into the folder ``target``.
 
     Args:
-        files: the project's files; paths must be relative and stay inside.
-        target: the folder to create or (with ``force``) replace.
-        force: replace an existing non-empty folder.
-        extra: called with the temporary folder after the files are written,
-            to add content that is copied rather than rendered (a TFLM tree).
+        files: the output's files; paths must be relative and stay inside.
+        target: the folder to create or (with ``force``) update.
+        force: replace tinyslm's files in an existing non-empty folder.
+        extra: called with the staging folder after the files are written, to
+            add content that is copied rather than rendered (a TFLM tree).
+        ownership: the folder kind (see :class:`Ownership`); ``None`` treats
+            every file as tinyslm's only in a new folder and refuses to update one.
+        protect: paths the target must not hold (see :func:`check_target`).
+        prune: with ``force``, remove generated files that are no longer generated.
 
     Returns:
-        ``target``, resolved.
+        What was added, changed, kept (:class:`WriteReport`).
 
     Raises:
-        OutputExistsError: ``target`` is a file, or a non-empty folder without ``force``.
+        OutputExistsError: see :func:`check_target`, or files that tinyslm did
+            not write (or that were edited) are in the way.
+        OutputError: the target cannot be written.
     """
     target = Path(os.path.abspath(target))
-    check_target(target, force)
-    made = _created_parents(target)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
-    # mkdtemp makes a private (0700) folder; give it the mode a plain mkdir would.
-    umask = os.umask(0)
-    os.umask(umask)
-    tmp.chmod(0o777 & ~umask)
-    old: Path | None = None
+    check_target(target, force, protect=protect, ownership=ownership)
+    if target.exists():
+        # In place, also when empty: a symlinked folder stays a symlink, and the
+        # folder keeps its own permissions.
+        return _update(files, target, extra, ownership or Ownership("output folder"), prune)
+    return _write_new(files, target, extra, ownership)
+
+
+def check_file_target(path: Path, what: str) -> None:
+    """Refuse an output file path that cannot be written, before the work that fills it.
+
+    A missing parent folder is fine (it is created); a folder at ``path``, a
+    file where a parent folder must be, or an unwritable folder is not.
+
+    Raises:
+        OutputError: one line naming ``what`` (the option) and ``path``.
+    """
+    absolute = Path(os.path.abspath(path))
+    if absolute.is_dir():
+        raise OutputError(f"{what} {path} is a folder; give a file name")
+    where = _nearest_existing(absolute.parent)
+    if not where.is_dir():
+        raise OutputError(f"{what} {path}: {where} is not a folder")
     try:
-        for rel, data in files.items():
-            parts = PurePosixPath(rel).parts
-            if not parts or rel.startswith("/") or ".." in parts:
-                raise ValueError(f"generated path {rel!r} escapes the project folder")
-            path = tmp.joinpath(*parts)
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_bytes(data)
-        if extra is not None:
-            extra(tmp)
-        if target.exists():
-            # Move the old folder aside first so that the swap is two renames.
-            old = Path(tempfile.mkdtemp(prefix=f".{target.name}.old-", dir=target.parent))
-            os.rmdir(old)
-            os.rename(target, old)
-        os.rename(tmp, target)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        if old is not None and old.exists() and not target.exists():
-            os.rename(old, target)
+        os.rmdir(tempfile.mkdtemp(prefix=STAGE_PREFIX, dir=where))
+    except OSError as exc:
+        raise OutputError(
+            f"{what} {path}: cannot write in {where}: {exc.strerror or exc}"
+        ) from None
+
+
+def write_file(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` all at once (a temporary file renamed), parents created.
+
+    Raises:
+        OutputError: the file cannot be written (nothing is left behind).
+    """
+    absolute = Path(os.path.abspath(path))
+    made: list[Path] = []
+    tmp: str | None = None
+    try:
+        made = _created_parents(absolute)
+        fd, tmp = tempfile.mkstemp(prefix=f".{absolute.name}.tmp-", dir=absolute.parent)
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)
+        os.replace(tmp, absolute)
+    except OSError as exc:
+        if tmp is not None and os.path.exists(tmp):
+            os.unlink(tmp)
         for parent in made:
             try:
                 parent.rmdir()
             except OSError:
                 break
-        raise
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
-    return target
+        raise OutputError(f"cannot write {path}: {exc.strerror or exc}") from None

@@ -12,12 +12,25 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from tinyslm.errors import TinySlmError
-from tinyslm.manifest import MODEL_NAME, Manifest
-from tinyslm.outdir import check_target, write_tree
+from tinyslm.errors import OutputError
+from tinyslm.manifest import MANIFEST_NAME, MODEL_NAME, Manifest
+from tinyslm.outdir import Ownership, WriteReport, check_target, write_tree
 from tinyslm.train import TrainConfig
 
 Log = Callable[[str], None]
+
+# A model folder holds exactly these two files, so anything else in it is the
+# user's and makes --force refuse the folder.
+MODEL_OWNERSHIP = Ownership(kind="model folder", marker=MANIFEST_NAME)
+# A project also holds the user's own files and PlatformIO's .pio/: regenerating
+# replaces only the files listed in the record (with their sha256) and lib/tflm.
+PROJECT_OWNERSHIP = Ownership(
+    kind="project",
+    marker="tinyslm.json",
+    record=".tinyslm-files.json",
+    keep_foreign=True,
+    trees=("lib/tflm",),
+)
 
 
 def _quiet(_: str) -> None:
@@ -51,6 +64,7 @@ def run_train(
     *,
     force: bool = False,
     log: Log | None = None,
+    warn: Log | None = None,
 ) -> TrainRunResult:
     """Train, quantize and verify a model on ``data`` and write it to ``out``.
 
@@ -58,11 +72,14 @@ def run_train(
         data: dataset file (CSV, JSONL, CLINC JSON); ``None`` uses the demo set.
         out: output folder; gets ``model.tflite`` and ``manifest.json``.
         config: hyper-parameters (``None``: ``TrainConfig()`` defaults).
-        force: replace an existing non-empty ``out``.
+        force: replace the model in an existing tinyslm model folder ``out``.
         log: progress lines (one per epoch and per stage); ``None`` is silent.
+        warn: dataset warnings, as soon as the data is loaded (before training).
 
     Raises:
-        OutputExistsError: ``out`` exists and is not empty and ``force`` is off.
+        OutputExistsError: ``out`` exists and is not empty and ``force`` is off,
+            or ``out`` is not a model folder tinyslm may replace (see ``tinyslm.outdir``).
+        OutputError: ``out`` cannot be written.
         DatasetError: the dataset is missing or unusable.
         ModelError: conversion or TFLM verification failed.
         ToolchainError: ``config.distill_alpha > 0`` without the ``distill`` extra.
@@ -80,9 +97,12 @@ def run_train(
     say = log or _quiet
     cfg = config if config is not None else TrainConfig()
     start = time.perf_counter()
-    check_target(out, force)
+    protect = {"the input data": data} if data is not None else {}
+    check_target(out, force, protect=protect, ownership=MODEL_OWNERSHIP)
 
     dataset = load_dataset(data, seed=cfg.seed)
+    for warning in dataset.warnings:
+        (warn or _quiet)(warning)
     spec = cfg.features
     say(
         f"dataset {dataset.source}: {len(dataset.labels)} intents, train {len(dataset.train)}, "
@@ -178,16 +198,19 @@ def run_train(
         train_config=cfg.to_dict(),
         metrics=metrics,
     )
-    # Re-check the folder: it may have appeared while we were training.
-    check_target(out, force)
     with tempfile.TemporaryDirectory() as scratch:
         manifest_bytes = manifest.write(Path(scratch)).read_bytes()
     try:
+        # Checks the folder again: it may have appeared while we were training.
         write_tree(
-            {MODEL_NAME: quantized.model_bytes, "manifest.json": manifest_bytes}, out, force=force
+            {MODEL_NAME: quantized.model_bytes, MANIFEST_NAME: manifest_bytes},
+            out,
+            force=force,
+            ownership=MODEL_OWNERSHIP,
+            protect=protect,
         )
     except OSError as exc:
-        raise TinySlmError(f"cannot write {out}: {exc}") from exc
+        raise OutputError(f"cannot write {out}: {exc.strerror or exc}") from exc
     return TrainRunResult(
         out=out,
         manifest=manifest,
@@ -245,6 +268,7 @@ class GenerateRunResult:
         arena_size: TINYSLM_ARENA_SIZE (RAM).
         tflm_tree: the TFLM tree copied into ``lib/tflm``, if any.
         notes: one-line remarks for the user (e.g. a TFLM tree still missing).
+        report: files added, changed, unchanged, removed and kept in ``out``.
     """
 
     out: Path
@@ -255,6 +279,7 @@ class GenerateRunResult:
     arena_size: int
     tflm_tree: Path | None = None
     notes: tuple[str, ...] = ()
+    report: WriteReport | None = None
 
 
 def default_generate_dir(board: str) -> Path:
@@ -268,6 +293,7 @@ def run_generate(
     *,
     model_dir: Path | None = None,
     force: bool = False,
+    prune: bool = False,
     tflm_dir: Path | None = None,
     log: Log | None = None,
 ) -> GenerateRunResult:
@@ -278,13 +304,17 @@ def run_generate(
         out: project folder; ``None`` is ``firmware/<board>/`` under the cwd.
         model_dir: a ``tinyslm train`` output folder; ``None`` trains on the demo
             set first (in a temporary folder).
-        force: replace an existing non-empty ``out``.
+        force: regenerate into an existing tinyslm project ``out``: its generated
+            files are replaced, the user's files and ``.pio/`` kept.
+        prune: with ``force``, remove generated files the new project no longer has.
         tflm_dir: a TFLM source tree for boards that build TFLM from ``lib/tflm``.
         log: progress lines; ``None`` is silent.
 
     Raises:
         BoardError: unknown board, or ``tflm_dir`` for a board that does not use it.
-        OutputExistsError: ``out`` exists and is not empty and ``force`` is off.
+        OutputExistsError: ``out`` exists and is not empty and ``force`` is off,
+            or it is not a tinyslm project, or holds the model or the TFLM tree used.
+        OutputError: ``out`` cannot be written.
         ModelError: the model folder is missing, corrupt or uses an op TFLM lacks.
         BudgetError: the model or arena does not fit the board; nothing is written.
         ToolchainError: ``tflm_dir`` is not a usable TFLM tree.
@@ -297,7 +327,11 @@ def run_generate(
     say = log or _quiet
     spec = load_board(board)
     target = out if out is not None else default_generate_dir(spec.id)
-    check_target(target, force)  # fail before a slow training run
+    protect = {"the model being used": model_dir} if model_dir is not None else {}
+    if tflm_dir is not None:
+        protect["the TFLM tree being copied"] = tflm_dir
+    # Fail before a slow training run.
+    check_target(target, force, protect=protect, ownership=PROJECT_OWNERSHIP)
 
     tree: Path | None = None
     notes: list[str] = []
@@ -331,11 +365,19 @@ def run_generate(
             tflm.install_tree(tree, tmp / "lib" / "tflm")
 
     try:
-        written = write_tree(plan.as_mapping(), target, force=force, extra=add_tree)
+        report = write_tree(
+            plan.as_mapping(),
+            target,
+            force=force,
+            extra=add_tree,
+            ownership=PROJECT_OWNERSHIP,
+            protect=protect,
+            prune=prune,
+        )
     except OSError as exc:
-        raise TinySlmError(f"cannot write {target}: {exc}") from exc
+        raise OutputError(f"cannot write {target}: {exc.strerror or exc}") from exc
     return GenerateRunResult(
-        out=written,
+        out=report.target,
         board=spec.id,
         files=plan.paths,
         model_sha256=manifest.model_sha256,
@@ -343,4 +385,5 @@ def run_generate(
         arena_size=plan.arena_size,
         tflm_tree=tree,
         notes=tuple(notes),
+        report=report,
     )

@@ -244,7 +244,8 @@ def _download(url: str, dest: Path, timeout: float) -> None:
     except (urllib.error.URLError, OSError, TimeoutError) as exc:
         raise ToolchainError(
             f"cannot reach github.com to download tflite-micro {TFLM_COMMIT}; "
-            "run on a networked machine or pass --tflm-dir PATH"
+            "run 'tinyslm tflm fetch' on a networked machine, or give 'tinyslm generate' or "
+            "'tinyslm emulate --native/--qemu' a tree with --tflm-dir PATH"
         ) from exc
 
 

@@ -31,10 +31,20 @@ FAKE_PIO = textwrap.dedent(
     print("Processing esp32 (platform: espressif32@6.9.0; board: esp32dev; framework: espidf)")
     print("-" * 80)
     if mode == "offline":
-        # What pio 6.2 prints when its registry is unreachable.
-        print("Platform Manager: Installing espressif32 @ 6.9.0")
-        print("HTTPClientError: ")
+        # What pio 6.2 prints when its registry is unreachable: the "Installing" line,
+        # then HTTPClientError after about a minute of retries (FAKE_PIO_RETRY_S).
+        import time
+        print("Platform Manager: Installing espressif32 @ 6.9.0", flush=True)
+        time.sleep(float(os.environ.get("FAKE_PIO_RETRY_S", "0")))
+        print("HTTPClientError: ", flush=True)
+        # pio 6.2 retries other mirrors after the first error (FAKE_PIO_AFTER_S).
+        time.sleep(float(os.environ.get("FAKE_PIO_AFTER_S", "0")))
         sys.exit(1)
+    if mode == "slow":
+        # A first build: output for a while; the test reads it before pio ends.
+        import time
+        print("Platform Manager: Installing espressif32 @ 6.9.0", flush=True)
+        time.sleep(float(os.environ.get("FAKE_PIO_RETRY_S", "5")))
     if mode == "fail":
         for i in range(40):
             print(f"compile step {{i}}")

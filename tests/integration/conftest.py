@@ -29,6 +29,12 @@ def fake_pio(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("PATH", f"{bindir}{os.pathsep}{os.environ.get('PATH', '')}")
     monkeypatch.setenv("FAKE_PIO_LOG", str(log))
     monkeypatch.delenv("FAKE_PIO_MODE", raising=False)
+    # A PlatformIO core with the platforms "installed", so that tinyslm does not try
+    # the registry first (tests that want the first-build case empty it).
+    core = tmp_path / "pio-core"
+    for platform in ("espressif32", "ststm32"):
+        (core / "platforms" / platform).mkdir(parents=True)
+    monkeypatch.setenv("PLATFORMIO_CORE_DIR", str(core))
     return log
 
 

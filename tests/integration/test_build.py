@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
-from cli_support import assert_one_error_line, run_cli
+from cli_support import REPO, assert_one_error_line, run_cli
 
 from tinyslm import build as build_mod
 from tinyslm.errors import ToolchainError
@@ -32,17 +36,98 @@ def test_build_refuses_an_image_larger_than_the_board(
     assert_one_error_line(proc, "327681 bytes of RAM", "esp32", "327680")
 
 
-def test_build_failure_shows_platformio_tail(
+def test_build_failure_shows_platformio_output(
     fake_pio: Path, minimal_project: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("FAKE_PIO_MODE", "fail")
     proc = run_cli("build", str(minimal_project))
-    assert_one_error_line(proc, "PlatformIO failed", "exit code 1")
-    tail = [ln for ln in proc.stderr.splitlines() if not ln.startswith(("error:", "building"))]
-    assert len(tail) == build_mod.TAIL_LINES
-    assert "'frobnicate' was not declared" in proc.stderr
-    assert "[FAILED]" in tail[-1]
-    assert "compile step 0" not in proc.stderr  # only the last lines
+    assert_one_error_line(proc, "PlatformIO failed", "exit code 1", "output is above")
+    lines = proc.stderr.splitlines()
+    assert lines[0].startswith(f"building {minimal_project} with PlatformIO")
+    # PlatformIO's output as it came, once (streamed, not repeated as a tail), then the error.
+    assert lines[1].startswith("Processing esp32")
+    assert lines.count("compile step 0") == 1
+    assert lines[-2].startswith("========== [FAILED]")
+    assert lines[-1].startswith("error: ")
+
+
+def test_build_checks_the_project_before_saying_building(tmp_path: Path, fake_pio: Path) -> None:
+    (tmp_path / "plain").mkdir()
+    proc = run_cli("build", str(tmp_path / "plain"))
+    assert_one_error_line(proc, "not a tinyslm project")
+    assert "building" not in proc.stderr
+
+
+def test_stm32h7_without_lib_tflm_is_reported_before_pio_runs(
+    fake_pio: Path, minimal_project: Path
+) -> None:
+    info = json.loads((minimal_project / "tinyslm.json").read_text())
+    (minimal_project / "tinyslm.json").write_text(json.dumps(dict(info, board="stm32h7")))
+    for command in ("build", "flash"):
+        proc = run_cli(command, str(minimal_project))
+        assert_one_error_line(proc, "no lib/tflm", "stm32h7", "tinyslm tflm fetch")
+        assert "building" not in proc.stderr
+    assert not fake_pio.exists()  # pio never ran
+
+
+@pytest.mark.parametrize("command", ["build", "flash"])
+def test_first_build_offline_fails_at_once(
+    fake_pio: Path,
+    minimal_project: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    command: str,
+) -> None:
+    # Nothing installed yet and the registry unreachable: pio would retry for a
+    # minute (FAKE_PIO_RETRY_S) before saying so. Port 9 on localhost refuses at once.
+    monkeypatch.setenv("PLATFORMIO_CORE_DIR", str(tmp_path / "empty-core"))
+    monkeypatch.setenv("TINYSLM_PIO_REGISTRY", "127.0.0.1:9")
+    monkeypatch.setenv("FAKE_PIO_MODE", "offline")
+    monkeypatch.setenv("FAKE_PIO_RETRY_S", "60")
+    start = time.monotonic()
+    proc = run_cli(command, str(minimal_project), timeout=100)
+    assert_one_error_line(proc, "could not reach its registry", "networked machine")
+    assert time.monotonic() - start < 30
+    assert not fake_pio.exists()  # pio never started its minute of retries
+
+
+def test_offline_pio_is_stopped_at_the_first_sign(
+    fake_pio: Path, minimal_project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The platform is installed but something else must be downloaded: pio says
+    # HTTPClientError and would go on retrying; tinyslm stops it there.
+    monkeypatch.setenv("FAKE_PIO_MODE", "offline")
+    monkeypatch.setenv("FAKE_PIO_AFTER_S", "60")
+    start = time.monotonic()
+    proc = run_cli("build", str(minimal_project), timeout=100)
+    assert_one_error_line(proc, "could not reach its registry")
+    assert time.monotonic() - start < 30
+
+
+def test_build_streams_platformio_output(fake_pio: Path, minimal_project: Path) -> None:
+    env = dict(os.environ, FAKE_PIO_MODE="slow", FAKE_PIO_RETRY_S="20")
+    env["PYTHONPATH"] = str(REPO) + os.pathsep + env.get("PYTHONPATH", "")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tinyslm", "build", str(minimal_project)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    try:
+        assert proc.stderr is not None
+        seen = []
+        for line in proc.stderr:
+            seen.append(line)
+            if line.startswith("Platform Manager: Installing"):
+                break
+        # PlatformIO is still working (20 s to go) and its line is already shown.
+        assert seen and seen[-1].startswith("Platform Manager: Installing"), seen
+        assert proc.poll() is None, seen
+        assert seen[0].startswith("building ")
+    finally:
+        proc.kill()
+        proc.wait()
 
 
 def test_flash_passes_the_port(fake_pio: Path, minimal_project: Path) -> None:

@@ -12,10 +12,11 @@ import shutil
 import subprocess
 import sys
 import sysconfig
+import time
 from pathlib import Path
 
 import pytest
-from cli_support import REPO, assert_one_error_line, run_cli
+from cli_support import DEMO_CSV, REPO, assert_one_error_line, run_cli
 
 
 def test_unknown_board(tmp_path: Path, fixture_model: Path) -> None:
@@ -146,8 +147,122 @@ def test_native_without_a_tree(esp32_project: Path, tmp_path: Path) -> None:
     assert_one_error_line(proc, "does not exist")
 
 
-def test_usage_errors_exit_2(esp32_project: Path) -> None:
-    proc = run_cli("emulate", str(esp32_project), "--text", "a", "--data", "b.csv")
-    assert proc.returncode == 2
-    assert "give --text or --data, not both" in proc.stderr
-    assert "Traceback" not in proc.stderr
+@pytest.mark.parametrize(
+    ("args", "needles"),
+    [
+        (("emulate", "{p}", "--text", "a", "--data", "b.csv"), ("give --text or --data",)),
+        (("train", "--frob"), ("No such option '--frob'", "tinyslm train --help")),
+        (("emulate",), ("Missing argument 'PROJECT_DIR'",)),
+        (("nosuch",), ("No such command 'nosuch'",)),
+        (("generate", "--board", "esp32", "--prune"), ("--prune only applies with --force",)),
+    ],
+    ids=["conflicting", "unknown-option", "missing-argument", "unknown-command", "prune"],
+)
+def test_usage_errors_are_one_line_and_exit_1(
+    esp32_project: Path, args: tuple[str, ...], needles: tuple[str, ...]
+) -> None:
+    # The README: "Errors are one line on stderr (error: ...) and exit code 1", usage too.
+    proc = run_cli(*(a.format(p=esp32_project) for a in args))
+    assert_one_error_line(proc, *needles)
+    assert proc.stderr.count("\n") == 1, proc.stderr
+    assert proc.stdout == ""
+
+
+def test_help_and_version_still_exit_0() -> None:
+    assert run_cli("--help").returncode == 0
+    proc = run_cli("--version")
+    assert (proc.returncode, proc.stdout.strip()) == (0, "tinyslm, version 0.1.0")
+
+
+def _demo_copy(folder: Path) -> Path:
+    folder.mkdir(parents=True)
+    data = folder / "my.csv"
+    data.write_bytes(DEMO_CSV.read_bytes())
+    return data
+
+
+@pytest.mark.parametrize("out", ["data", ".", "data/.."])
+def test_train_force_never_replaces_the_input_data(tmp_path: Path, out: str) -> None:
+    data = _demo_copy(tmp_path / "data")
+    proc = run_cli("train", "data/my.csv", "-o", out, "--force", cwd=tmp_path)
+    assert_one_error_line(proc, "holds the input data", "my.csv")
+    assert data.read_bytes() == DEMO_CSV.read_bytes()
+    assert sorted(p.name for p in tmp_path.rglob("*")) == ["data", "my.csv"]
+
+
+def test_train_force_refuses_the_current_folder_and_a_non_model_folder(tmp_path: Path) -> None:
+    data = _demo_copy(tmp_path / "in")
+    work = tmp_path / "work"
+    work.mkdir()
+    (work / "notes.txt").write_text("mine")
+    proc = run_cli("train", str(data), "-o", ".", "--force", cwd=work)
+    assert_one_error_line(proc, "current folder or a parent")
+    proc = run_cli("train", str(data), "-o", str(work), "--force")
+    assert_one_error_line(proc, "not a tinyslm model folder (no manifest.json)")
+    assert [p.name for p in work.iterdir()] == ["notes.txt"]
+
+
+def test_train_unwritable_output_fails_before_training(tmp_path: Path) -> None:
+    start = time.monotonic()
+    proc = run_cli("train", "-o", "/proc/tinyslm-out", timeout=60)
+    line = assert_one_error_line(proc, "cannot write /proc/tinyslm-out")
+    assert ".tmp-" not in line  # names the target, not a hidden temporary folder
+    assert "epoch" not in proc.stdout
+    assert time.monotonic() - start < 30
+
+
+def test_generate_force_refuses_to_replace_the_model_it_reads(
+    fixture_model: Path, tmp_path: Path
+) -> None:
+    model = tmp_path / "m"
+    shutil.copytree(fixture_model, model)
+    proc = run_cli(
+        "generate", "--board", "esp32", "--model", str(model), "-o", str(model), "--force"
+    )
+    assert_one_error_line(proc, "holds the model being used")
+    assert sorted(p.name for p in model.iterdir()) == ["manifest.json", "model.tflite"]
+
+
+def test_emulate_text_that_is_not_utf8(esp32_project: Path) -> None:
+    # A shell passes $'caf\xe9' as the bytes c a f 0xE9; the device gets them as typed.
+    proc = run_cli("emulate", str(esp32_project), "--text", "caf\udce9")
+    assert proc.returncode == 0, proc.stderr
+    answer = json.loads(proc.stdout)
+    assert set(answer) >= {"intent", "score", "route", "us"}
+
+
+@pytest.mark.parametrize("kind", ["folder", "file-parent"])
+def test_emulate_json_target_is_checked_before_the_run(
+    esp32_project: Path, tmp_path: Path, kind: str
+) -> None:
+    if kind == "folder":
+        target, needle = tmp_path, "is a folder"
+    else:
+        (tmp_path / "afile").write_text("x")
+        target, needle = tmp_path / "afile" / "r.json", "is not a folder"
+    proc = run_cli("emulate", str(esp32_project), "--data", str(DEMO_CSV), "--json", str(target))
+    assert_one_error_line(proc, "--json", needle)
+    assert proc.stdout == ""  # refused before running the data
+
+
+def test_emulate_json_creates_a_missing_parent(esp32_project: Path, tmp_path: Path) -> None:
+    target = tmp_path / "new" / "deeper" / "r.json"
+    proc = run_cli("emulate", str(esp32_project), "--data", str(DEMO_CSV), "--json", str(target))
+    assert proc.returncode == 0, proc.stderr
+    summary = json.loads(target.read_text())
+    assert summary["split"] == "test" and summary["phrases"] > 0, summary
+    assert sorted(p.name for p in target.parent.iterdir()) == ["r.json"]
+
+
+def test_tflm_fetch_offline_hint_names_real_options(tmp_path: Path) -> None:
+    from tinyslm import tflm
+    from tinyslm.errors import ToolchainError
+
+    with pytest.raises(ToolchainError) as err:
+        tflm._download("http://127.0.0.1:9/tflite-micro.tar.gz", tmp_path / "a.tgz", 5)
+    message = str(err.value)
+    # 'tinyslm tflm fetch' has no --tflm-dir; the option belongs to generate and emulate.
+    assert "or pass --tflm-dir" not in message
+    assert "'tinyslm generate'" in message and "--tflm-dir PATH" in message
+    fetch_options = run_cli("tflm", "fetch", "--help").stdout
+    assert "--tflm-dir" not in fetch_options

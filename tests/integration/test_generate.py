@@ -42,6 +42,8 @@ COMMON = {
 }
 ESP32_ONLY = {"CMakeLists.txt", "src/CMakeLists.txt", "src/idf_component.yml", "sdkconfig.defaults"}
 STM32_ONLY = {"tinyslm_hardfloat.py"}
+# Not rendered: the list of what generate wrote, for 'generate --force' (tinyslm.outdir).
+RECORD = ".tinyslm-files.json"
 
 
 @pytest.fixture(autouse=True)
@@ -96,7 +98,7 @@ def test_esp32_project_is_an_esp_idf_project(tmp_path: Path) -> None:
         "arena 4096 bytes"
     )
     files = _files(out)
-    assert set(files) == COMMON | ESP32_ONLY
+    assert set(files) == COMMON | ESP32_ONLY | {RECORD}
     # ESP-IDF: a top-level project CMakeLists.txt ...
     top = files["CMakeLists.txt"].decode()
     assert re.search(r"^cmake_minimum_required\(VERSION 3\.\d+\)$", top, re.M)
@@ -129,7 +131,7 @@ def test_stm32h7_project_is_a_stm32cube_project(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     files = _files(out)
     # PlatformIO's stm32cube build: sources in src/, libraries in lib/, no CMake.
-    assert set(files) == COMMON | STM32_ONLY
+    assert set(files) == COMMON | STM32_ONLY | {RECORD}
     assert not (out / "lib").exists()
     from tinyslm import tflm
 
@@ -167,7 +169,7 @@ def test_stm32h7_with_a_tflm_tree_gets_lib_tflm(tmp_path: Path) -> None:
         assert lib[rel] == data
     library = json.loads(lib["library.json"])
     assert library["name"] == "tflm"
-    assert set(_files(out)) - {f"lib/tflm/{rel}" for rel in lib} == COMMON | STM32_ONLY
+    assert set(_files(out)) - {f"lib/tflm/{rel}" for rel in lib} == COMMON | STM32_ONLY | {RECORD}
 
 
 def test_a_bad_tflm_dir_is_an_error_and_writes_nothing(tmp_path: Path) -> None:
@@ -229,9 +231,104 @@ def test_existing_output_needs_force(tmp_path: Path) -> None:
     (out / "mine.txt").write_text("keep")
     _one_error(_generate("esp32", out), "exists and is not empty", "--force")
     assert _files(out) == {"mine.txt": b"keep"}
-    result = _generate("esp32", out, "--force")
+    # --force replaces only a tinyslm project's files: a folder of other files is not one.
+    _one_error(_generate("esp32", out, "--force"), "not a tinyslm project", "tinyslm.json")
+    assert _files(out) == {"mine.txt": b"keep"}
+
+
+def _tflm_board_model(tmp_path: Path, labels_suffix: str) -> Path:
+    """A copy of the fixture model whose labels differ (so generated files change)."""
+    from tinyslm.manifest import load_model_dir
+
+    manifest, model = load_model_dir(FIXTURE)
+    import dataclasses
+
+    other = dataclasses.replace(
+        manifest, labels=tuple(f"{x}{labels_suffix}" for x in manifest.labels)
+    )
+    folder = tmp_path / f"model{labels_suffix}"
+    folder.mkdir()
+    (folder / "model.tflite").write_bytes(model)
+    other.write(folder)
+    return folder
+
+
+def test_force_regenerates_and_keeps_the_users_files_and_pio_cache(tmp_path: Path) -> None:
+    out = tmp_path / "proj"
+    assert _generate("esp32", out).exit_code == 0
+    (out / "src" / "my_sensor.c").write_text("int my_sensor;\n")
+    (out / "notes.md").write_text("my notes\n")
+    (out / ".pio" / "build" / "esp32").mkdir(parents=True)
+    (out / ".pio" / "build" / "esp32" / "firmware.bin").write_bytes(b"\xe9cached")
+    model = _tflm_board_model(tmp_path, "_v2")
+    result = _run("generate", "--board", "esp32", "--model", str(model), "-o", str(out), "--force")
     assert result.exit_code == 0, result.output
-    assert "mine.txt" not in _files(out) and "platformio.ini" in _files(out)
+    files = _files(out)
+    assert files["src/my_sensor.c"] == b"int my_sensor;\n"
+    assert files["notes.md"] == b"my notes\n"
+    assert files[".pio/build/esp32/firmware.bin"] == b"\xe9cached"
+    assert b"_v2" in files["src/tinyslm_settings.c"]
+    # Which files changed, as copier's update says it.
+    lines = result.stdout.splitlines()
+    assert "  changed   src/tinyslm_settings.c" in lines
+    assert "  changed   src/main.cc" not in lines
+    summary = lines[-1]
+    assert summary.startswith(f"updated {out}: ") and "0 added" in summary, summary
+    assert "kept 3 of yours" in summary, summary
+
+
+def test_force_refuses_an_edited_generated_file(tmp_path: Path) -> None:
+    out = tmp_path / "proj"
+    assert _generate("esp32", out).exit_code == 0
+    main = out / "src" / "main.cc"
+    main.write_bytes(main.read_bytes() + b"// my change\n")
+    before = _files(out)
+    model = _tflm_board_model(tmp_path, "_v2")
+    result = _run("generate", "--board", "esp32", "--model", str(model), "-o", str(out), "--force")
+    _one_error(result, "src/main.cc (edited since it was generated)")
+    assert _files(out) == before
+
+
+def test_stale_generated_files_are_removed_only_with_prune(tmp_path: Path) -> None:
+    # An esp32 project regenerated for stm32h7: the ESP-IDF files are no longer generated.
+    assert _generate("esp32", tmp_path / "esp32").exit_code == 0
+    assert _generate("stm32h7", tmp_path / "stm32h7").exit_code == 0
+    esp32, stm32h7 = set(_files(tmp_path / "esp32")), set(_files(tmp_path / "stm32h7"))
+    assert esp32 - stm32h7 >= ESP32_ONLY
+    out = tmp_path / "esp32"
+    result = _generate("stm32h7", out, "--force")
+    assert result.exit_code == 0, result.output
+    assert "note: no longer generated, kept (remove with --force --prune): CMakeLists.txt" in (
+        result.stdout
+    )
+    assert set(_files(out)) == esp32 | stm32h7
+    result = _generate("stm32h7", out, "--force", "--prune")
+    assert result.exit_code == 0, result.output
+    assert "  removed   src/idf_component.yml" in result.stdout.splitlines()
+    assert set(_files(out)) == stm32h7
+    assert _one_error(_run("generate", "--board", "esp32", "--prune"), "--prune only applies")
+
+
+def test_force_refuses_the_model_folder_in_use(tmp_path: Path) -> None:
+    model = tmp_path / "m"
+    shutil.copytree(FIXTURE, model)
+    for out in (model, tmp_path):
+        result = _run(
+            "generate", "--board", "esp32", "--model", str(model), "-o", str(out), "--force"
+        )
+        _one_error(result, "holds the model being used")
+    assert sorted(p.name for p in model.iterdir()) == ["manifest.json", "model.tflite"]
+
+
+def test_a_symlinked_output_stays_a_symlink(tmp_path: Path) -> None:
+    real = tmp_path / "real"
+    real.mkdir()
+    link = tmp_path / "link"
+    link.symlink_to(real)
+    assert _generate("esp32", link).exit_code == 0
+    assert _generate("esp32", link, "--force").exit_code == 0
+    assert link.is_symlink() and (real / "platformio.ini").is_file()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["link", "real"]  # no .link.old-*
 
 
 def test_over_budget_writes_nothing(tmp_path: Path) -> None:

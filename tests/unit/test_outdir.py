@@ -1,15 +1,32 @@
-"""tinyslm.outdir: output folders written all at once or not at all (train and generate)."""
+"""tinyslm.outdir: output folders written all at once, and --force that loses nothing.
+
+A new folder is written whole or not at all; an existing one (``force``) is
+updated in place: only what tinyslm wrote is replaced, a user's files are kept
+or make it refuse, and any failure puts every file back.
+"""
 
 from __future__ import annotations
 
+import hashlib
+import json
+import os
 from pathlib import Path
 
 import pytest
 
-from tinyslm.errors import OutputExistsError
-from tinyslm.outdir import check_target, write_tree
+from tinyslm import outdir
+from tinyslm.errors import OutputError, OutputExistsError
+from tinyslm.outdir import Ownership, check_file_target, check_target, write_file, write_tree
 
 FILES = {"a.txt": b"A\n", "src/b.c": b"int b;\n"}
+PROJECT = Ownership(
+    kind="project",
+    marker="a.txt",
+    record=".tinyslm-files.json",
+    keep_foreign=True,
+    trees=("lib/tflm",),
+)
+MODEL = Ownership(kind="model folder", marker="a.txt")
 
 
 def _listing(folder: Path) -> dict[str, bytes]:
@@ -18,11 +35,24 @@ def _listing(folder: Path) -> dict[str, bytes]:
     }
 
 
+def _without_record(folder: Path) -> dict[str, bytes]:
+    return {k: v for k, v in _listing(folder).items() if k != PROJECT.record}
+
+
 def test_write_tree_writes_everything(tmp_path: Path) -> None:
     target = tmp_path / "deep" / "er" / "proj"
-    assert write_tree(FILES, target) == target
+    report = write_tree(FILES, target)
+    assert report.target == target and report.created
+    assert report.added == ("a.txt", "src/b.c")
     assert _listing(target) == FILES
     assert sorted(p.name for p in target.parent.iterdir()) == ["proj"]  # no temp folders left
+
+
+def test_the_record_lists_what_tinyslm_wrote(tmp_path: Path) -> None:
+    write_tree(FILES, tmp_path / "proj", ownership=PROJECT)
+    record = json.loads((tmp_path / "proj" / PROJECT.record).read_text())  # type: ignore[operator]
+    assert record["files"] == {k: hashlib.sha256(v).hexdigest() for k, v in FILES.items()}
+    assert record["trees"] == []
 
 
 def test_write_tree_refuses_non_empty_without_force(tmp_path: Path) -> None:
@@ -32,21 +62,107 @@ def test_write_tree_refuses_non_empty_without_force(tmp_path: Path) -> None:
     with pytest.raises(OutputExistsError, match="use --force"):
         write_tree(FILES, target)
     assert _listing(target) == {"mine.txt": b"keep"}
-    write_tree(FILES, target, force=True)
-    assert _listing(target) == FILES  # replaced, not merged
+
+
+def test_force_keeps_the_users_files_in_a_project(tmp_path: Path) -> None:
+    target = tmp_path / "proj"
+    write_tree(FILES, target, ownership=PROJECT)
+    (target / "src" / "mine.c").write_text("int mine;\n")
+    (target / ".pio" / "build").mkdir(parents=True)
+    (target / ".pio" / "build" / "firmware.elf").write_bytes(b"\x7fELF")
+    new = {"a.txt": b"A2\n", "src/b.c": b"int b;\n", "src/c.c": b"int c;\n"}
+    report = write_tree(new, target, force=True, ownership=PROJECT)
+    assert not report.created
+    assert (report.changed, report.added, report.unchanged) == (
+        ("a.txt",),
+        ("src/c.c",),
+        ("src/b.c",),
+    )
+    assert report.kept == (".pio/", "src/mine.c")
+    assert _without_record(target) == {
+        **new,
+        "src/mine.c": b"int mine;\n",
+        ".pio/build/firmware.elf": b"\x7fELF",
+    }
     assert sorted(p.name for p in tmp_path.iterdir()) == ["proj"]
+    assert not [p for p in target.iterdir() if p.name.startswith(outdir.STAGE_PREFIX)]
 
 
-def test_write_tree_accepts_an_empty_folder(tmp_path: Path) -> None:
-    (tmp_path / "proj").mkdir()
-    write_tree(FILES, tmp_path / "proj")
-    assert _listing(tmp_path / "proj") == FILES
+def test_force_refuses_foreign_files_in_a_model_folder(tmp_path: Path) -> None:
+    target = tmp_path / "model"
+    write_tree(FILES, target, ownership=MODEL)
+    (target / "my.csv").write_text("text,label\n")
+    with pytest.raises(OutputExistsError, match=r"my\.csv \(not written by tinyslm\)"):
+        write_tree({"a.txt": b"new"}, target, force=True, ownership=MODEL)
+    assert _listing(target) == {**FILES, "my.csv": b"text,label\n"}
 
 
-def test_write_tree_refuses_a_file(tmp_path: Path) -> None:
-    (tmp_path / "proj").write_text("x")
-    with pytest.raises(OutputExistsError, match="not a folder"):
-        write_tree(FILES, tmp_path / "proj", force=True)
+def test_force_refuses_a_folder_that_is_not_tinyslms(tmp_path: Path) -> None:
+    target = tmp_path / "notes"
+    target.mkdir()
+    (target / "todo.txt").write_text("x")
+    with pytest.raises(OutputExistsError, match=r"not a tinyslm project \(no a\.txt\)"):
+        write_tree(FILES, target, force=True, ownership=PROJECT)
+    assert _listing(target) == {"todo.txt": b"x"}
+
+
+def test_force_refuses_an_edited_generated_file(tmp_path: Path) -> None:
+    target = tmp_path / "proj"
+    write_tree(FILES, target, ownership=PROJECT)
+    (target / "src" / "b.c").write_text("int b; /* my fix */\n")
+    before = _listing(target)
+    with pytest.raises(OutputExistsError, match=r"src/b\.c \(edited since it was generated\)"):
+        write_tree(
+            {"a.txt": b"A2\n", "src/b.c": b"int b2;\n"}, target, force=True, ownership=PROJECT
+        )
+    assert _listing(target) == before
+
+
+def test_force_refuses_a_user_file_at_a_generated_path(tmp_path: Path) -> None:
+    target = tmp_path / "proj"
+    write_tree(FILES, target, ownership=PROJECT)
+    (target / "src" / "c.c").write_text("mine\n")
+    with pytest.raises(OutputExistsError, match=r"src/c\.c \(not written by tinyslm\)"):
+        write_tree({**FILES, "src/c.c": b"gen\n"}, target, force=True, ownership=PROJECT)
+    assert (target / "src" / "c.c").read_text() == "mine\n"
+
+
+def test_stale_generated_files_are_removed_only_with_prune(tmp_path: Path) -> None:
+    target = tmp_path / "proj"
+    write_tree(FILES, target, ownership=PROJECT)
+    report = write_tree({"a.txt": b"A\n"}, target, force=True, ownership=PROJECT)
+    assert report.stale == ("src/b.c",) and report.removed == ()
+    assert (target / "src" / "b.c").is_file()
+    report = write_tree({"a.txt": b"A\n"}, target, force=True, ownership=PROJECT, prune=True)
+    assert report.removed == ("src/b.c",)
+    assert _without_record(target) == {"a.txt": b"A\n"}
+
+
+def test_prune_keeps_an_edited_stale_file(tmp_path: Path) -> None:
+    target = tmp_path / "proj"
+    write_tree(FILES, target, ownership=PROJECT)
+    (target / "src" / "b.c").write_text("edited\n")
+    report = write_tree({"a.txt": b"A\n"}, target, force=True, ownership=PROJECT, prune=True)
+    assert report.removed == () and report.stale == ("src/b.c",)
+    assert (target / "src" / "b.c").read_text() == "edited\n"
+
+
+def test_a_copied_tree_is_replaced_whole_or_kept(tmp_path: Path) -> None:
+    def tree(version: str) -> outdir.Callable[[Path], None]:
+        def add(folder: Path) -> None:
+            (folder / "lib" / "tflm").mkdir(parents=True)
+            (folder / "lib" / "tflm" / version).write_text(version)
+
+        return add
+
+    target = tmp_path / "proj"
+    write_tree(FILES, target, ownership=PROJECT, extra=tree("v1"))
+    write_tree(FILES, target, force=True, ownership=PROJECT, extra=tree("v2"))
+    assert sorted(p.name for p in (target / "lib" / "tflm").iterdir()) == ["v2"]
+    write_tree(FILES, target, force=True, ownership=PROJECT)  # no tree this time: kept
+    assert sorted(p.name for p in (target / "lib" / "tflm").iterdir()) == ["v2"]
+    record = json.loads((target / ".tinyslm-files.json").read_text())
+    assert record["trees"] == ["lib/tflm"]
 
 
 def test_a_failure_leaves_nothing_behind(tmp_path: Path) -> None:
@@ -60,12 +176,62 @@ def test_a_failure_leaves_nothing_behind(tmp_path: Path) -> None:
     assert list(tmp_path.iterdir()) == []  # not even the parent it created
 
     existing = tmp_path / "old"
-    existing.mkdir()
-    (existing / "keep.txt").write_text("keep")
+    write_tree(FILES, existing, ownership=PROJECT)
+    before = _listing(existing)
     with pytest.raises(RuntimeError):
-        write_tree(FILES, existing, force=True, extra=boom)
-    assert _listing(existing) == {"keep.txt": b"keep"}
+        write_tree(FILES, existing, force=True, ownership=PROJECT, extra=boom)
+    assert _listing(existing) == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["old"]
+
+
+def test_a_failure_halfway_through_the_swap_puts_everything_back(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    target = tmp_path / "proj"
+    write_tree(FILES, target, ownership=PROJECT)
+    (target / "mine.txt").write_text("mine")
+    before = _listing(target)
+    real_rename = os.rename
+    calls = [0]
+
+    def flaky(src: str | Path, dst: str | Path) -> None:
+        calls[0] += 1
+        if calls[0] == 4:  # after one file was swapped and another put aside
+            raise OSError(28, "No space left on device")
+        real_rename(src, dst)
+
+    monkeypatch.setattr(outdir.os, "rename", flaky)
+    new = {"a.txt": b"A2\n", "src/b.c": b"int b2;\n", "src/new/c.c": b"c\n"}
+    with pytest.raises(OSError, match="No space"):
+        write_tree(new, target, force=True, ownership=PROJECT)
+    monkeypatch.setattr(outdir.os, "rename", real_rename)
+    assert _listing(target) == before
+    assert sorted(p.name for p in target.iterdir()) == [PROJECT.record, "a.txt", "mine.txt", "src"]
+    assert sorted(p.name for p in (target / "src").iterdir()) == ["b.c"]
+
+
+def test_a_symlinked_target_stays_a_symlink(tmp_path: Path) -> None:
+    real = tmp_path / "real"
+    real.mkdir()
+    link = tmp_path / "link"
+    link.symlink_to(real)
+    write_tree(FILES, link, ownership=PROJECT)
+    write_tree({"a.txt": b"A2\n", "src/b.c": b"x"}, link, force=True, ownership=PROJECT)
+    assert link.is_symlink()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["link", "real"]  # nothing stray
+    assert _without_record(real) == {"a.txt": b"A2\n", "src/b.c": b"x"}
+
+
+def test_write_tree_accepts_an_empty_folder(tmp_path: Path) -> None:
+    (tmp_path / "proj").mkdir()
+    assert write_tree(FILES, tmp_path / "proj").created
+    assert _listing(tmp_path / "proj") == FILES
+
+
+def test_write_tree_refuses_a_file(tmp_path: Path) -> None:
+    (tmp_path / "proj").write_text("x")
+    with pytest.raises(OutputExistsError, match="not a folder"):
+        write_tree(FILES, tmp_path / "proj", force=True)
 
 
 @pytest.mark.parametrize("bad", ["/etc/passwd", "../escape.txt", "src/../../x"])
@@ -88,3 +254,49 @@ def test_check_target(tmp_path: Path) -> None:
     (tmp_path / "file").write_text("x")
     with pytest.raises(OutputExistsError, match="not a folder"):
         check_target(tmp_path / "file", force=True)
+
+
+def test_check_target_refuses_a_folder_holding_a_protected_path(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "my.csv").write_text("text,label\n")
+    for target in (data, tmp_path):
+        with pytest.raises(OutputExistsError, match=r"holds the input data \(.*my\.csv\)"):
+            check_target(target, force=True, protect={"the input data": data / "my.csv"})
+    check_target(data / "model", force=True, protect={"the input data": data / "my.csv"})
+
+
+def test_check_target_refuses_the_current_folder_and_its_parents(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    work = tmp_path / "work"
+    work.mkdir()
+    (work / "a.txt").write_text("x")
+    monkeypatch.chdir(work)
+    for target in (Path("."), Path(".."), tmp_path):
+        with pytest.raises(OutputExistsError, match="current folder or a parent"):
+            check_target(target, force=True)
+
+
+def test_check_target_probes_writability_first(tmp_path: Path) -> None:
+    with pytest.raises(OutputError, match=r"^cannot write /proc/tinyslm-x: "):
+        check_target(Path("/proc/tinyslm-x"), force=False)
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(OutputError, match="is not a folder"):
+        check_target(tmp_path / "file" / "out", force=False)
+
+
+def test_write_file_and_its_check(tmp_path: Path) -> None:
+    out = tmp_path / "new" / "r.json"
+    check_file_target(out, "--json")
+    write_file(out, b"{}\n")
+    assert out.read_bytes() == b"{}\n"
+    assert sorted(p.name for p in out.parent.iterdir()) == ["r.json"]
+    with pytest.raises(OutputError, match=r"^--json .* is a folder"):
+        check_file_target(tmp_path, "--json")
+    (tmp_path / "f").write_text("x")
+    with pytest.raises(OutputError, match=r"^--json .*f/r\.json: .*f is not a folder"):
+        check_file_target(tmp_path / "f" / "r.json", "--json")
+    with pytest.raises(OutputError, match="cannot write"):
+        write_file(tmp_path / "f" / "r.json", b"x")
+    assert (tmp_path / "f").read_text() == "x"
