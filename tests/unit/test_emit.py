@@ -354,12 +354,13 @@ def test_generated_values_come_from_the_manifest(model: bytes, firmware: Path) -
     assert ".bigrams = 0," in settings_c and ".threshold_milli = 550," in settings_c
     assert '.ops = "FULLY_CONNECTED,GATHER,MEAN,SOFTMAX",' in settings_c
     ops_h = files["src/tinyslm_ops.h"].decode()
-    assert re.findall(r"r\.(Add\w+)\(\)", ops_h) == [
-        "AddFullyConnected",
-        "AddGather",
-        "AddMean",
-        "AddSoftmax",
+    assert re.findall(r"r\.(Add\w+)\(([\w:]*(?:\(\))?)\)", ops_h) == [
+        ("AddFullyConnected", "tflite::Register_FULLY_CONNECTED_INT8()"),
+        ("AddGather", ""),
+        ("AddMean", "tinyslm_Register_MEAN()"),
+        ("AddSoftmax", "tflite::Register_SOFTMAX_INT8()"),
     ]
+    assert '#include "tinyslm_mean.h"' in ops_h
     data_cc = files["src/tinyslm_model_data.cc"].decode()
     assert "alignas(16) const unsigned char tinyslm_model_data[] = {" in data_cc
     assert _parse_c_bytes(data_cc.split("= {", 1)[1]) == model
