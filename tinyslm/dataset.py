@@ -44,14 +44,17 @@ message naming the file and, where there is one, the line.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import json
 import random
+import time
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, BinaryIO, TextIO
 
 from tinyslm.errors import DatasetError
 from tinyslm.resources import data_dir
@@ -64,7 +67,7 @@ DEMO_FILE = "demo_commands.csv"
 _CLINC_KEYS = ("train", "val", "test", "oos_train", "oos_val", "oos_test")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Example:
     """One labelled in-scope phrase."""
 
@@ -95,12 +98,16 @@ class Dataset:
     warnings: tuple[str, ...] = ()
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class _Row:
     text: str
     label: str
     split: str | None  # None: to be assigned by the seeded split
-    where: str  # "line 12" or "train[3]", for messages
+    where: int | str  # line number, or "train[3]", for messages (an int costs less)
+
+
+def _at(where: int | str) -> str:
+    return f"line {where}" if isinstance(where, int) else where
 
 
 def demo_dataset_path() -> Path:
@@ -119,14 +126,21 @@ def load_dataset(
     seed: int = 0,
     val_fraction: float = 0.1,
     test_fraction: float = 0.2,
+    progress: Callable[[str], None] | None = None,
 ) -> Dataset:
     """Load, validate and split a dataset file.
 
+    CSV, TSV and JSONL files are read as a stream (row by row, never the whole
+    text in memory at once), so a large file costs about its rows, not twice
+    its size on top.
+
     Args:
-        path: a ``.csv``, ``.jsonl`` or ``.json`` file; ``None`` loads the demo set.
+        path: a ``.csv``, ``.tsv``, ``.jsonl`` or ``.json`` file; ``None`` loads the demo set.
         seed: seed of the stratified split (used only when the file has no split).
         val_fraction: share of each label held out for validation.
         test_fraction: share of each label held out for testing.
+        progress: called with a line now and then while a large file
+            (:data:`PROGRESS_MIN_BYTES` or more) is read.
 
     Returns:
         The validated :class:`Dataset`.
@@ -156,25 +170,80 @@ def load_dataset(
         raise DatasetError(f"{name}: dataset file not found")
     if not path.is_file():
         raise DatasetError(f"{name}: not a file")
-    text = _read_utf8(path)
 
     warnings: list[str] = []
     if suffix in (".csv", ".tsv", ".jsonl"):
-        if suffix == ".jsonl":
-            rows = _parse_jsonl(text, name)
-        else:
-            rows = _parse_csv(text, name, delimiter="\t" if suffix == ".tsv" else ",")
+        try:
+            with _open_stream(path, name, progress) as stream:
+                if suffix == ".jsonl":
+                    rows = _parse_jsonl(stream, name)
+                else:
+                    rows = _parse_csv(stream, name, delimiter="\t" if suffix == ".tsv" else ",")
+        except UnicodeDecodeError:
+            _read_utf8(path)  # finds the line and raises the one-line error
+            raise
         _check_split_everywhere_or_nowhere(rows, name)
         carve = {"val", "test"}
     else:
-        rows, carve = _parse_clinc(text, name, warnings)
+        rows, carve = _parse_clinc(_read_utf8(path), name, warnings)
 
     if not rows:
         raise DatasetError(f"{name}: no rows (the dataset is empty)")
+    if progress is not None and path.stat().st_size >= PROGRESS_MIN_BYTES:
+        progress(f"read {len(rows)} rows; checking and splitting them ...")
     return _build(rows, carve, name, source, seed, val_fraction, test_fraction, warnings)
 
 
 # --- reading -----------------------------------------------------------------
+
+# Files at least this large report their reading progress.
+PROGRESS_MIN_BYTES = 8 * 1024 * 1024
+_PROGRESS_STEP = 0.1  # a line per tenth of the file
+
+
+class _CountingReader(io.RawIOBase):
+    """A binary file that reports how far it has been read."""
+
+    def __init__(self, raw: io.BufferedReader, total: int, report: Callable[[int], None]) -> None:
+        self._raw, self._total, self._report = raw, total, report
+        self._done, self._next = 0, int(total * _PROGRESS_STEP)
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        n = self._raw.readinto(buffer)
+        self._done += n or 0
+        if self._done >= self._next and self._done < self._total:
+            self._report(self._done)
+            self._next = self._done + int(self._total * _PROGRESS_STEP)
+        return n or 0
+
+
+@contextlib.contextmanager
+def _open_stream(
+    path: Path, name: str, progress: Callable[[str], None] | None
+) -> Iterator[io.TextIOWrapper]:
+    try:
+        raw = path.open("rb")
+    except OSError as e:
+        raise DatasetError(f"{path}: cannot read: {e.strerror or e}") from None
+    total = path.stat().st_size
+    start = time.perf_counter()
+    mib = 1024 * 1024
+
+    def report(done: int) -> None:
+        if progress is not None:
+            progress(
+                f"reading {Path(name).name}: {done / mib:.0f} of {total / mib:.0f} MiB "
+                f"({time.perf_counter() - start:.0f} s)"
+            )
+
+    source: BinaryIO = raw
+    if progress is not None and total >= PROGRESS_MIN_BYTES:
+        source = io.BufferedReader(_CountingReader(raw, total, report), 1024 * 1024)
+    with raw, io.TextIOWrapper(source, encoding="utf-8-sig", newline="") as stream:
+        yield stream
 
 
 def _read_utf8(path: Path) -> str:
@@ -229,8 +298,8 @@ def _delimiter_hint(header_line: str, delimiter: str) -> str:
     return ""
 
 
-def _parse_csv(text: str, name: str, delimiter: str = ",") -> list[_Row]:
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+def _parse_csv(stream: TextIO, name: str, delimiter: str = ",") -> list[_Row]:
+    reader = csv.reader(stream, delimiter=delimiter)
     try:
         header = next(reader, None)
     except csv.Error as e:
@@ -243,7 +312,7 @@ def _parse_csv(text: str, name: str, delimiter: str = ",") -> list[_Row]:
         raise DatasetError(
             f"{name}: line 1: missing column(s) {', '.join(missing)}; "
             "the header must name text and label (split optional)"
-            + _delimiter_hint(text.split("\n", 1)[0], delimiter)
+            + _delimiter_hint(delimiter.join(header), delimiter)
         )
     for col in ("text", "label", "split"):
         if columns.count(col) > 1:
@@ -258,7 +327,8 @@ def _parse_csv(text: str, name: str, delimiter: str = ",") -> list[_Row]:
             raise DatasetError(f"{name}: line {reader.line_num}: malformed CSV: {e}") from None
         if fields is None:
             break
-        where = f"line {reader.line_num}"
+        line = reader.line_num
+        where = f"line {line}"
         if not any(f.strip() for f in fields):
             # A blank line is not a row, nor is a row of empty cells: Excel writes
             # ",,," for rows it once saw formatted below the data.
@@ -274,15 +344,15 @@ def _parse_csv(text: str, name: str, delimiter: str = ",") -> list[_Row]:
                 _clean(fields[i_text], "text", name, where),
                 _clean(fields[i_label], "label", name, where),
                 _clean_split(split_raw, name, where) if split_raw else None,
-                where,
+                line,
             )
         )
     return rows
 
 
-def _parse_jsonl(text: str, name: str) -> list[_Row]:
+def _parse_jsonl(stream: TextIO, name: str) -> list[_Row]:
     rows: list[_Row] = []
-    for lineno, line in enumerate(text.splitlines(), start=1):
+    for lineno, line in enumerate(stream, start=1):
         if not line.strip():
             continue
         where = f"line {lineno}"
@@ -301,7 +371,7 @@ def _parse_jsonl(text: str, name: str) -> list[_Row]:
                 _clean(obj["text"], "text", name, where),
                 _clean(obj["label"], "label", name, where),
                 None if split is None or split == "" else _clean_split(split, name, where),
-                where,
+                lineno,
             )
         )
     return rows
@@ -314,7 +384,7 @@ def _check_split_everywhere_or_nowhere(rows: list[_Row], name: str) -> None:
     if any(given) and not all(given):
         first = rows[given.index(False)]
         raise DatasetError(
-            f"{name}: {first.where}: no split, but other rows have one; "
+            f"{name}: {_at(first.where)}: no split, but other rows have one; "
             "give a split for every row or for none"
         )
 
@@ -460,16 +530,34 @@ def _carve(
 def _findings(rows: Iterable[_Row], by_split: dict[str, list[Example]]) -> list[str]:
     """Non-fatal problems worth telling the user about."""
     out: list[str] = []
-    labels_of: dict[str, set[str]] = defaultdict(set)
-    seen: Counter[tuple[str, str]] = Counter()
+    # One dict entry per distinct text (its first label); the rare texts seen with
+    # other labels too get a set. A set and a counter entry per row cost ~300
+    # bytes a row on a large file.
+    first: dict[str, str] = {}
+    others: dict[str, set[str]] = {}
+    dups = 0  # rows whose (text, label) came before
     for r in rows:
         key = r.text.lower()
-        labels_of[key].add("oos" if is_oos(r.label) else r.label)
-        seen[(key, r.label)] += 1
-    conflicts = sorted(t for t, ls in labels_of.items() if len(ls) > 1)
+        prev = first.get(key)
+        if prev is None:
+            first[key] = r.label
+        elif prev == r.label:
+            dups += 1
+        else:
+            seen = others.setdefault(key, set())
+            dups += r.label in seen
+            seen.add(r.label)
+
+    def canonical(label: str) -> str:
+        return "oos" if is_oos(label) else label
+
+    conflicts = sorted(
+        key
+        for key, more in others.items()
+        if len({canonical(first[key])} | {canonical(label) for label in more}) > 1
+    )
     if conflicts:
         out.append(f"{len(conflicts)} text(s) carry more than one label, e.g. {conflicts[0]!r}")
-    dups = sum(n - 1 for n in seen.values() if n > 1)
     if dups:
         out.append(f"{dups} duplicate row(s) (same text and label)")
     for split in ("val", "test"):

@@ -25,7 +25,7 @@ its words before its sub-word detail.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from itertools import pairwise
 
@@ -138,8 +138,14 @@ def tokenize(text: str | bytes, spec: FeatureSpec) -> list[int]:
 
 
 def encode(texts: Iterable[str | bytes], spec: FeatureSpec) -> np.ndarray:
-    """Tokenize many texts into an ``(n, seq_len)`` int32 array."""
-    rows = [tokenize(t, spec) for t in texts]
-    if not rows:
-        return np.zeros((0, spec.seq_len), dtype=np.int32)
-    return np.asarray(rows, dtype=np.int32)
+    """Tokenize many texts into an ``(n, seq_len)`` int32 array.
+
+    Rows go straight into the array: a list of Python int lists first costs
+    about 40 bytes per id (4.6 KB per phrase at seq_len 128, gigabytes for a
+    large dataset) against 4 in the array.
+    """
+    items = texts if isinstance(texts, Sequence) else list(texts)
+    out = np.zeros((len(items), spec.seq_len), dtype=np.int32)
+    for i, text in enumerate(items):
+        out[i] = tokenize(text, spec)
+    return out

@@ -108,24 +108,29 @@ class Manifest:
         return path
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any], source: str = "manifest") -> Manifest:
+    def from_dict(cls, d: dict[str, Any], source: str = "") -> Manifest:
         """Parse a manifest dict and check its content hash.
+
+        Args:
+            d: the parsed JSON.
+            source: the file it came from, to start every message with.
 
         Raises:
             ModelError: ``<source>: manifest is malformed: field 'x' ...`` naming
                 the field and the cause, or the content hash does not match.
         """
+        where = f"{source}: " if source else ""
 
         def get(name: str, conv: Any, default: Any = _REQUIRED) -> Any:
             if name not in d:
                 if default is _REQUIRED:
-                    raise ModelError(f"{source}: manifest is malformed: missing field {name!r}")
+                    raise ModelError(f"{where}manifest is malformed: missing field {name!r}")
                 return default
             try:
                 return conv(d[name])
             except (KeyError, TypeError, ValueError) as exc:
                 raise ModelError(
-                    f"{source}: manifest is malformed: field {name!r}: {_cause(exc)}"
+                    f"{where}manifest is malformed: field {name!r}: {_cause(exc)}"
                 ) from None
 
         def strings(value: Any) -> tuple[str, ...]:
@@ -166,14 +171,14 @@ class Manifest:
         )
         if manifest.format_version != FORMAT_VERSION:
             raise ModelError(
-                f"{source}: manifest format_version {manifest.format_version} is not "
+                f"{where}manifest format_version {manifest.format_version} is not "
                 f"{FORMAT_VERSION} (written by another tinyslm version; retrain with "
                 "'tinyslm train')"
             )
         stored = get("content_sha256", _str)
         if stored != manifest.content_sha256():
             raise ModelError(
-                f"{source}: manifest content does not match its content_sha256 (labels, "
+                f"{where}manifest content does not match its content_sha256 (labels, "
                 "threshold, features or ops were edited after training); retrain with "
                 "'tinyslm train' instead of editing it"
             )

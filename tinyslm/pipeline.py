@@ -44,7 +44,10 @@ class TrainRunResult:
     Attributes:
         out: the output folder (``model.tflite`` + ``manifest.json``).
         manifest: the manifest written there.
-        train_seconds, convert_seconds, verify_seconds, total_seconds: wall times.
+        train_seconds, convert_seconds, verify_seconds, total_seconds: wall times
+            (train: encoding, distillation and fitting; convert: calibration and
+            conversion; verify: TFLM scoring and the arena probe).
+        load_seconds: reading, checking and splitting the dataset.
         warnings: dataset warnings worth showing.
     """
 
@@ -55,6 +58,7 @@ class TrainRunResult:
     verify_seconds: float
     total_seconds: float
     warnings: tuple[str, ...] = ()
+    load_seconds: float = 0.0
 
 
 def run_train(
@@ -87,12 +91,12 @@ def run_train(
     import numpy as np
 
     from tinyslm import __version__
-    from tinyslm.dataset import load_dataset
+    from tinyslm.dataset import line_limit, load_dataset
     from tinyslm.features import encode
     from tinyslm.manifest import sha256_hex
-    from tinyslm.quantize import quantize
-    from tinyslm.train import label_indices, predict_scores, train
-    from tinyslm.verify import verify
+    from tinyslm.quantize import quantize, representative_indices
+    from tinyslm.train import check_intent_count, label_indices, predict_scores, train
+    from tinyslm.verify import RULE_OOS, verify
 
     say = log or _quiet
     cfg = config if config is not None else TrainConfig()
@@ -100,8 +104,15 @@ def run_train(
     protect = {"the input data": data} if data is not None else {}
     check_target(out, force, protect=protect, ownership=MODEL_OWNERSHIP)
 
-    dataset = load_dataset(data, seed=cfg.seed)
+    load_start = time.perf_counter()
+    dataset = load_dataset(data, seed=cfg.seed, progress=say)
+    load_seconds = time.perf_counter() - load_start
     for warning in dataset.warnings:
+        (warn or _quiet)(warning)
+    check_intent_count(len(dataset.labels))  # before minutes of training
+    # The device's line buffer is sized so every phrase fits (up to a cap).
+    lines = line_limit(dataset)
+    for warning in lines.warnings:
         (warn or _quiet)(warning)
     spec = cfg.features
     say(
@@ -109,6 +120,7 @@ def run_train(
         f"val {len(dataset.val)}, test {len(dataset.test)}, out-of-scope "
         f"{len(dataset.oos_train)}/{len(dataset.oos_val)}/{len(dataset.oos_test)}"
     )
+    train_start = time.perf_counter()
     fit_texts = [e.text for e in dataset.train]
     fit_labels = [e.label for e in dataset.train]
     soft = None
@@ -143,10 +155,15 @@ def run_train(
         log=say,
         soft_targets=soft,
     )
+    train_seconds = time.perf_counter() - train_start
 
     say("converting to full-integer INT8 ...")
-    train_ids = encode([e.text for e in dataset.train], spec)
+    convert_start = time.perf_counter()
+    # Only the calibration subset is encoded, not every training phrase again.
+    calib_rows = representative_indices(len(dataset.train))
+    train_ids = encode([dataset.train[int(i)].text for i in calib_rows], spec)
     quantized = quantize(trained.model, train_ids)
+    convert_seconds = time.perf_counter() - convert_start
 
     # Held-out figures come from test; a dataset too small to have one uses val,
     # and the threshold is tuned on val (train when val is empty).
@@ -171,11 +188,20 @@ def run_train(
         oos_calib_ids=encode(oos_calib, spec),
         labels=dataset.labels,
         eval_split=eval_split,
+        log=say,
     )
     verify_seconds = time.perf_counter() - verify_start
+    if result.threshold.rule != RULE_OOS:
+        (warn or _quiet)(
+            f"no out-of-scope phrases in {calib_split} to calibrate the threshold on (label "
+            f"some 'oos'): threshold {result.threshold.threshold:.3f} "
+            f"(q={result.threshold.threshold_q}) escalates at least the least confident 5% of "
+            f"{calib_split} phrases"
+        )
 
     metrics = result.to_metrics()
     metrics["threshold_calibrated_on"] = calib_split
+    metrics["max_line_needed"] = lines.longest
     metrics["dataset"] = dataset.source
     metrics["n_train"] = len(dataset.train)
     if teacher_accuracy is not None:
@@ -197,6 +223,7 @@ def run_train(
         seed=cfg.seed,
         train_config=cfg.to_dict(),
         metrics=metrics,
+        max_line=lines.max_line,
     )
     with tempfile.TemporaryDirectory() as scratch:
         manifest_bytes = manifest.write(Path(scratch)).read_bytes()
@@ -214,18 +241,30 @@ def run_train(
     return TrainRunResult(
         out=out,
         manifest=manifest,
-        train_seconds=trained.seconds,
-        convert_seconds=quantized.seconds,
+        train_seconds=train_seconds,
+        convert_seconds=convert_seconds,
         verify_seconds=verify_seconds,
         total_seconds=time.perf_counter() - start,
         warnings=dataset.warnings,
+        load_seconds=load_seconds,
     )
 
 
 def format_train_table(result: TrainRunResult) -> str:
     """The short summary ``tinyslm train`` prints."""
+    from tinyslm.verify import describe_rule
+
     m = result.manifest
     mt = m.metrics
+    # Every second of the run is in the breakdown; "other" is checks and writing.
+    other = max(
+        0.0,
+        result.total_seconds
+        - result.load_seconds
+        - result.train_seconds
+        - result.convert_seconds
+        - result.verify_seconds,
+    )
     oos = mt.get("oos_recall")
     rows = [
         ("output", str(result.out)),
@@ -239,13 +278,21 @@ def format_train_table(result: TrainRunResult) -> str:
             "n/a (no out-of-scope phrases)" if oos is None else f"{oos * 100:.2f}%",
         ),
         ("threshold", f"{m.threshold:.3f} (q={m.threshold_q})"),
+        (
+            "threshold rule",
+            describe_rule(
+                str(mt.get("threshold_rule", "")), str(mt.get("threshold_calibrated_on", "val"))
+            ),
+        ),
+        ("device line limit", f"{m.max_line} bytes"),
         ("model bytes", f"{m.model_bytes} ({m.model_bytes / 1024:.1f} KiB)"),
         ("arena bytes", f"{m.arena_bytes} ({m.arena_bytes / 1024:.1f} KiB)"),
         ("ops", ", ".join(m.ops)),
         (
             "wall time",
-            f"{result.total_seconds:.1f} s (train {result.train_seconds:.1f} s, convert "
-            f"{result.convert_seconds:.1f} s, verify {result.verify_seconds:.1f} s)",
+            f"{result.total_seconds:.1f} s (load {result.load_seconds:.1f} s, train "
+            f"{result.train_seconds:.1f} s, convert {result.convert_seconds:.1f} s, verify "
+            f"{result.verify_seconds:.1f} s, other {other:.1f} s)",
         ),
     ]
     width = max(len(k) for k, _ in rows)

@@ -48,12 +48,23 @@ class QuantizedModel:
     seconds: float
 
 
+def representative_indices(n: int, limit: int = REPRESENTATIVE_MAX) -> np.ndarray:
+    """Indices of an evenly spaced, deterministic subset of at most ``limit`` of ``n`` rows.
+
+    Callers with many phrases pick the texts first and encode only these.
+    """
+    if n <= limit:
+        return np.arange(n, dtype=np.int64)
+    picks: np.ndarray = np.linspace(0, n - 1, limit).round().astype(np.int64)
+    return picks
+
+
 def representative_ids(ids: np.ndarray, limit: int = REPRESENTATIVE_MAX) -> np.ndarray:
     """An evenly spaced, deterministic subset of at most ``limit`` rows of ``ids``."""
     if len(ids) <= limit:
         return ids
-    picks = np.linspace(0, len(ids) - 1, limit).round().astype(np.int64)
-    return ids[picks]
+    subset: np.ndarray = ids[representative_indices(len(ids), limit)]
+    return subset
 
 
 def quantize(model: Any, calibration_ids: np.ndarray) -> QuantizedModel:

@@ -19,7 +19,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -33,6 +33,8 @@ from tinyslm.manifest import QuantParams
 ARENA_ALIGN = 16
 # A generous arena for scoring when the caller has not measured one yet.
 DEFAULT_ARENA_MIN = 256 * 1024
+# Phrases between progress reports while scoring a large set on TFLM.
+PROGRESS_ROWS = 20_000
 # Upper bound of the arena search; a phrase classifier needing more is a bug.
 ARENA_SEARCH_MAX = 64 * 1024 * 1024
 
@@ -151,7 +153,12 @@ def _interpreter(model_bytes: bytes, arena_bytes: int | None) -> Any:
         raise ModelError(f"TFLM could not load the model with a {size}-byte arena: {exc}") from exc
 
 
-def tflm_scores(model_bytes: bytes, ids: np.ndarray, arena_bytes: int | None = None) -> np.ndarray:
+def tflm_scores(
+    model_bytes: bytes,
+    ids: np.ndarray,
+    arena_bytes: int | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> np.ndarray:
     """Run the INT8 model on TFLM, one phrase at a time, and return its raw scores.
 
     This is the reference the firmware must match byte for byte: the emulator
@@ -163,6 +170,7 @@ def tflm_scores(model_bytes: bytes, ids: np.ndarray, arena_bytes: int | None = N
         arena_bytes: tensor arena size; ``None`` uses a generous default. Pass
             only sizes known to allocate (see :func:`min_arena_bytes`): a
             too-small arena can crash this process.
+        progress: called with (done, total) every :data:`PROGRESS_ROWS` phrases.
 
     Returns:
         ``(n, num_labels)`` int8 array of quantized scores.
@@ -188,6 +196,8 @@ def tflm_scores(model_bytes: bytes, ids: np.ndarray, arena_bytes: int | None = N
         except RuntimeError as exc:
             raise ModelError(f"TFLM inference failed on row {i}: {exc}") from exc
         out[i] = np.asarray(interp.get_output(0)).reshape(-1)
+        if progress is not None and (i + 1) % PROGRESS_ROWS == 0:
+            progress(i + 1, len(rows))
     return out
 
 
@@ -434,6 +444,7 @@ def verify(
     oos_calib_ids: np.ndarray,
     labels: Sequence[str],
     eval_split: str = "test",
+    log: Callable[[str], None] | None = None,
 ) -> VerifyResult:
     """Measure the INT8 model on TFLM against the float model and calibrate the gate.
 
@@ -445,15 +456,25 @@ def verify(
         calib_ids, calib_true, oos_calib_ids: validation data for the threshold.
         labels: intent names (for the all-padding report).
         eval_split: name of the held-out split, for the record.
+        log: progress lines while large sets are scored (one phrase at a time).
     """
     ops = model_ops(model_bytes)
     details = io_details(model_bytes)
     arena = min_arena_bytes(model_bytes)
     # Everything below runs at exactly the measured arena: proof that it suffices.
-    int8_eval = tflm_scores(model_bytes, eval_ids, arena)
-    int8_oos = tflm_scores(model_bytes, oos_eval_ids.reshape(-1, eval_ids.shape[1]), arena)
-    int8_calib = tflm_scores(model_bytes, calib_ids, arena)
-    int8_oos_calib = tflm_scores(model_bytes, oos_calib_ids.reshape(-1, eval_ids.shape[1]), arena)
+    width = eval_ids.shape[1]
+
+    def scores(what: str, ids: np.ndarray) -> np.ndarray:
+        def report(done: int, total: int) -> None:
+            if log is not None:
+                log(f"  TFLM scoring {what}: {done} of {total} phrases")
+
+        return tflm_scores(model_bytes, ids.reshape(-1, width), arena, progress=report)
+
+    int8_eval = scores(f"{eval_split} phrases", eval_ids)
+    int8_oos = scores(f"{eval_split} out-of-scope phrases", oos_eval_ids)
+    int8_calib = scores("calibration phrases", calib_ids)
+    int8_oos_calib = scores("calibration out-of-scope phrases", oos_calib_ids)
     choice = calibrate_threshold(int8_calib, calib_true, int8_oos_calib, details.output_quant)
     gate = gate_metrics(int8_eval, eval_true, int8_oos, choice.threshold_q)
 

@@ -500,3 +500,33 @@ def test_clinc150_loads_with_expected_counts() -> None:
     assert (len(ds.oos_train), len(ds.oos_val), len(ds.oos_test)) == (100, 100, 1000)
     assert Counter(e.label for e in ds.train).most_common()[-1][1] == 100
     assert elapsed < 2.0, f"loading CLINC150 took {elapsed:.2f} s"
+
+
+def test_large_file_reports_progress_while_streaming(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Issue 9: a 50 MB CSV was silent while it loaded. Files over the threshold
+    # (8 MiB; lowered here) report each tenth read, then the row count.
+    import tinyslm.dataset as dataset_module
+
+    monkeypatch.setattr(dataset_module, "PROGRESS_MIN_BYTES", 1000)
+    rows = "".join(f"turn on lamp {i},on\nturn off lamp {i},off\n" for i in range(3000))
+    path = write(tmp_path, "d.csv", "text,label\n" + rows)
+    lines: list[str] = []
+    ds = load_dataset(path, progress=lines.append)
+    assert len(ds.train) + len(ds.val) + len(ds.test) == 6000
+    reading = [ln for ln in lines if ln.startswith("reading d.csv: ")]
+    assert len(reading) >= 5, lines
+    assert re.fullmatch(r"reading d\.csv: \d+ of 0 MiB \(\d+ s\)", reading[0])
+    assert lines[-1] == "read 6000 rows; checking and splitting them ..."
+    # Small files stay quiet.
+    quiet: list[str] = []
+    monkeypatch.setattr(dataset_module, "PROGRESS_MIN_BYTES", 10**9)
+    assert load_dataset(path, progress=quiet.append) == ds
+    assert quiet == []
+
+
+def test_invalid_utf8_in_a_streamed_file_names_the_line(tmp_path: Path) -> None:
+    data = b"text,label\n" + b"ok,a\n" * 5000 + b"caf\xe9,a\nb,b\nc,b\n"
+    message = load_error(write(tmp_path, "d.csv", data))
+    assert message.endswith("line 5002: not valid UTF-8 (byte 0xe9); save the file as UTF-8")

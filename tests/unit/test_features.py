@@ -277,3 +277,24 @@ def test_encode_accepts_generators_and_bytes() -> None:
     items: list[str | bytes] = [b"dim it", "dim it"]
     out = encode((t for t in items), SMALL)
     assert out[0].tolist() == out[1].tolist()
+
+
+def test_encode_fills_the_array_without_python_int_lists() -> None:
+    # Issue 9: a 50 MB CSV needed 2.9 GB, mostly encode()'s list of Python int
+    # lists (~40 bytes per id before the int32 array). Peak memory now stays close
+    # to the array itself.
+    import tracemalloc
+
+    spec = FeatureSpec(buckets=4096, seq_len=128)
+    texts = [f"turn on the kitchen lights number {i} please" for i in range(4_000)]
+    tracemalloc.start()
+    try:
+        ids = encode(texts, spec)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert ids.shape == (4_000, 128) and ids.dtype == np.int32
+    assert peak < 1.5 * ids.nbytes, (peak, ids.nbytes)
+    assert ids[123].tolist() == tokenize(texts[123], spec)
+    assert encode(iter(texts[:3]), spec).tolist() == [tokenize(t, spec) for t in texts[:3]]
+    assert encode([], spec).shape == (0, 128)

@@ -158,3 +158,32 @@ def test_tflm_softmax_aborts_at_512_tied_intents_not_511(tmp_path: Path) -> None
     assert results[MAX_INTENTS][0] == 0 and results[MAX_INTENTS][1].startswith("ran"), results
     assert (tmp_path / f"m{MAX_INTENTS + 1}.tflite").is_file(), results  # converted fine
     assert results[MAX_INTENTS + 1][0] == -6, results  # SIGABRT in SoftmaxEval
+
+
+def test_train_summary_accounts_for_all_wall_time() -> None:
+    # Issue 9: the breakdown covered 59 of 124 s (loading and encoding were missing).
+    import re
+
+    from tinyslm.manifest import load_model_dir
+    from tinyslm.pipeline import TrainRunResult, format_train_table
+
+    fixture = Path(__file__).resolve().parents[1] / "fixtures" / "model"
+    manifest, _ = load_model_dir(fixture, probe_arena=False)
+    result = TrainRunResult(
+        out=Path("model"),
+        manifest=manifest,
+        train_seconds=40.0,
+        convert_seconds=5.0,
+        verify_seconds=30.0,
+        total_seconds=124.0,
+        load_seconds=45.0,
+    )
+    table = format_train_table(result)
+    m = re.search(
+        r"wall time +124\.0 s \(load 45\.0 s, train 40\.0 s, convert 5\.0 s, verify 30\.0 s, "
+        r"other 4\.0 s\)",
+        table,
+    )
+    assert m, table
+    assert re.search(r"threshold rule +max in-scope accuracy", table), table
+    assert re.search(r"device line limit +256 bytes", table), table
