@@ -281,6 +281,8 @@ def emulate(
         raise click.UsageError("--qemu cannot be combined with --native or --coverage")
     if json_out is not None:
         check_file_target(json_out, "--json")  # before the run, not after it
+        if data_file is not None and json_out.resolve() == data_file.resolve():
+            raise click.UsageError("--json names the --data file; give another file name")
 
     run: Callable[[Sequence[bytes]], list[str]]
     emulator = None

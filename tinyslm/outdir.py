@@ -53,6 +53,8 @@ class Ownership:
             and ``.pio/``); otherwise such files make ``force`` refuse the folder.
         trees: folders copied in as a whole (``lib/tflm``): replaced as a whole
             when a new copy is written, kept otherwise.
+        names: every name such a folder holds, where fixed (a model folder), so
+            that a folder with anything else is refused up front, before any work.
     """
 
     kind: str
@@ -60,6 +62,7 @@ class Ownership:
     record: str | None = None
     keep_foreign: bool = False
     trees: tuple[str, ...] = ()
+    names: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -160,7 +163,21 @@ def check_target(
                 f"{target} is not a tinyslm {ownership.kind} (no {ownership.marker}); "
                 "not replacing it"
             )
+        if ownership is not None and ownership.names and not ownership.keep_foreign:
+            others = sorted(p.name for p in real.iterdir() if p.name not in ownership.names)
+            if others:
+                raise _in_the_way(target, [f"{name} (not written by tinyslm)" for name in others])
     _probe_writable(absolute)
+
+
+def _in_the_way(target: Path, conflicts: list[str]) -> OutputExistsError:
+    shown = ", ".join(conflicts[:5]) + (
+        f" and {len(conflicts) - 5} more" if len(conflicts) > 5 else ""
+    )
+    return OutputExistsError(
+        f"{target}: not replacing files tinyslm did not write or that were edited: "
+        f"{shown}; move them away first"
+    )
 
 
 def _check_rel(rel: str) -> tuple[str, ...]:
@@ -334,13 +351,7 @@ def _update(
         if foreign and not ownership.keep_foreign:
             conflicts.extend(f"{rel} (not written by tinyslm)" for rel in foreign)
         if conflicts:
-            shown = ", ".join(conflicts[:5]) + (
-                f" and {len(conflicts) - 5} more" if len(conflicts) > 5 else ""
-            )
-            raise OutputExistsError(
-                f"{target}: not replacing files tinyslm did not write or that were edited: "
-                f"{shown}; move them away first"
-            )
+            raise _in_the_way(target, conflicts)
 
         def put_aside(dest: Path, rel: str) -> None:
             aside = backup / rel

@@ -21,7 +21,9 @@ Log = Callable[[str], None]
 
 # A model folder holds exactly these two files, so anything else in it is the
 # user's and makes --force refuse the folder.
-MODEL_OWNERSHIP = Ownership(kind="model folder", marker=MANIFEST_NAME)
+MODEL_OWNERSHIP = Ownership(
+    kind="model folder", marker=MANIFEST_NAME, names=(MANIFEST_NAME, MODEL_NAME)
+)
 # A project also holds the user's own files and PlatformIO's .pio/: regenerating
 # replaces only the files listed in the record (with their sha256) and lib/tflm.
 PROJECT_OWNERSHIP = Ownership(

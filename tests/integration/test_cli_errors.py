@@ -245,6 +245,14 @@ def test_emulate_json_target_is_checked_before_the_run(
     assert proc.stdout == ""  # refused before running the data
 
 
+def test_emulate_json_never_overwrites_the_data(esp32_project: Path, tmp_path: Path) -> None:
+    data = tmp_path / "d.csv"
+    data.write_bytes(DEMO_CSV.read_bytes())
+    proc = run_cli("emulate", str(esp32_project), "--data", str(data), "--json", str(data))
+    assert_one_error_line(proc, "--json names the --data file")
+    assert data.read_bytes() == DEMO_CSV.read_bytes()
+
+
 def test_emulate_json_creates_a_missing_parent(esp32_project: Path, tmp_path: Path) -> None:
     target = tmp_path / "new" / "deeper" / "r.json"
     proc = run_cli("emulate", str(esp32_project), "--data", str(DEMO_CSV), "--json", str(target))

@@ -96,12 +96,20 @@ def test_existing_folder_needs_force_and_same_seed_gives_same_bytes(
     assert {p.name: p.read_bytes() for p in trained.iterdir()} == before
 
     # Second training, another process, same seed and data: byte-identical output.
-    (trained / "stale.txt").write_text("replaced by --force")
     proc = run_cli("train", str(subset_csv), "-o", str(trained), "--force", "-q", *TINY)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "epoch" not in proc.stdout  # -q keeps only the table
     after = {p.name: p.read_bytes() for p in trained.iterdir()}
     assert after == before
+
+    # --force replaces only tinyslm's own files: a model folder holding anything
+    # else is refused before training, and nothing in it changes.
+    (trained / "notes.txt").write_text("mine")
+    proc = run_cli("train", str(subset_csv), "-o", str(trained), "--force", "-q", *TINY)
+    assert_one_error_line(proc, "notes.txt (not written by tinyslm)")
+    assert "epoch" not in proc.stdout
+    assert {p.name: p.read_bytes() for p in trained.iterdir()} == {**before, "notes.txt": b"mine"}
+    (trained / "notes.txt").unlink()
 
 
 def test_bad_dataset_is_one_error_line_and_writes_nothing(tmp_path: Path) -> None:

@@ -97,6 +97,17 @@ def test_force_refuses_foreign_files_in_a_model_folder(tmp_path: Path) -> None:
     assert _listing(target) == {**FILES, "my.csv": b"text,label\n"}
 
 
+def test_check_target_refuses_foreign_files_up_front(tmp_path: Path) -> None:
+    model = Ownership(kind="model folder", marker="a.txt", names=("a.txt", "m.bin"))
+    target = tmp_path / "model"
+    write_tree(FILES, target, ownership=model)
+    with pytest.raises(OutputExistsError, match=r"src/ \(not written|src \(not written"):
+        check_target(target, force=True, ownership=model)
+    (target / "src" / "b.c").unlink()
+    (target / "src").rmdir()
+    check_target(target, force=True, ownership=model)
+
+
 def test_force_refuses_a_folder_that_is_not_tinyslms(tmp_path: Path) -> None:
     target = tmp_path / "notes"
     target.mkdir()
