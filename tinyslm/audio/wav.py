@@ -1,0 +1,175 @@
+"""Read and write the one WAV format tinyslm trains on: 16-bit PCM, mono, 16 kHz.
+
+The RIFF container is parsed here rather than with the stdlib ``wave`` module,
+which (before Python 3.12) refuses ``WAVE_FORMAT_EXTENSIBLE`` files that many
+recorders and converters write, and which does not report a truncated ``data``
+chunk. Rules:
+
+- Accepted: a little-endian ``RIFF``/``WAVE`` file whose ``fmt `` chunk says
+  PCM (format tag 1, or ``WAVE_FORMAT_EXTENSIBLE`` with the PCM sub-format),
+  1 channel, 16 bits per sample, 16000 Hz. Chunks may come in any order;
+  unknown chunks (``LIST``, ``fact``, ``cue `` ...) are skipped, each padded to
+  an even size as RIFF requires. A missing pad byte after the last chunk is
+  tolerated (common, and nothing is lost).
+- Refused, never converted: any other rate, width, channel count or encoding.
+  Resampling or down-mixing silently would make training features differ from
+  what the device's microphone delivers; the message names what the file is
+  and the ``sox`` line that converts it.
+- Refused as truncated: a ``data`` chunk that claims more bytes than the file
+  holds, or an odd number of data bytes. Refused as unreadable: no RIFF/WAVE
+  header, a cut-off chunk header, no ``fmt `` or ``data`` chunk, no samples.
+
+Every refusal is a one-line :class:`~tinyslm.errors.DatasetError` that starts
+with the file's path.
+"""
+
+from __future__ import annotations
+
+import struct
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+
+from tinyslm.errors import DatasetError
+
+SAMPLE_RATE = 16000
+CHANNELS = 1
+SAMPLE_WIDTH = 2  # bytes: 16-bit signed little-endian
+
+_PCM = 0x0001
+_EXTENSIBLE = 0xFFFE
+# The 14 bytes that follow the format code in every standard KSDATAFORMAT GUID.
+_GUID_TAIL = b"\x00\x00\x00\x00\x10\x00\x80\x00\x00\xaa\x00\x38\x9b\x71"
+_FORMAT_NAMES = {0x0003: "IEEE float", 0x0006: "A-law", 0x0007: "mu-law", 0x0011: "IMA ADPCM"}
+_CONVERT_HINT = "convert it with: sox IN.wav -r 16000 -c 1 -b 16 -e signed-integer OUT.wav"
+
+Samples = npt.NDArray[np.int16]
+
+
+def _fail(path: Path, why: str) -> DatasetError:
+    return DatasetError(f"{path}: {why}")
+
+
+def _format_code(path: Path, fmt: bytes) -> int:
+    """The effective format code, looking inside WAVE_FORMAT_EXTENSIBLE."""
+    (code,) = struct.unpack_from("<H", fmt, 0)
+    if code != _EXTENSIBLE:
+        return int(code)
+    # cbSize(2) validBits(2) channelMask(4) subFormat GUID(16) follow the 16-byte header.
+    if len(fmt) < 40:
+        raise _fail(path, "unreadable WAV: WAVE_FORMAT_EXTENSIBLE 'fmt ' chunk is too short")
+    sub = fmt[24:40]
+    if sub[2:] != _GUID_TAIL:
+        return -1
+    (sub_code,) = struct.unpack_from("<H", sub, 0)
+    (valid_bits,) = struct.unpack_from("<H", fmt, 18)
+    if sub_code == _PCM and valid_bits not in (0, 16):
+        raise _fail(path, f"{valid_bits}-bit samples in 16-bit containers; {_CONVERT_HINT}")
+    return int(sub_code)
+
+
+def _check_format(path: Path, fmt: bytes) -> None:
+    if len(fmt) < 16:
+        raise _fail(path, "unreadable WAV: 'fmt ' chunk is shorter than 16 bytes")
+    _, channels, rate, _, _, bits = struct.unpack_from("<HHIIHH", fmt, 0)
+    code = _format_code(path, fmt)
+    if code != _PCM:
+        if code < 0:
+            name = "a non-standard WAVE_FORMAT_EXTENSIBLE sub-format"
+        else:
+            name = _FORMAT_NAMES.get(code, f"format 0x{code:04x}")
+        raise _fail(path, f"{name} encoding, not PCM; tinyslm needs 16-bit PCM ({_CONVERT_HINT})")
+    if (channels, rate, bits) != (CHANNELS, SAMPLE_RATE, SAMPLE_WIDTH * 8):
+        raise _fail(
+            path,
+            f"{rate} Hz, {channels} channel(s), {bits}-bit PCM; tinyslm needs 16000 Hz mono"
+            f" 16-bit ({_CONVERT_HINT})",
+        )
+
+
+def parse_wav(path: Path, raw: bytes) -> Samples:
+    """Decode the bytes ``raw`` of the WAV file ``path`` (named in errors) to int16 samples.
+
+    Raises:
+        DatasetError: the bytes are not a 16 kHz mono 16-bit PCM WAV (see the module rules).
+    """
+    if len(raw) < 12 or raw[8:12] != b"WAVE" or raw[:4] not in (b"RIFF", b"RIFX", b"RF64"):
+        raise _fail(path, "unreadable WAV: no RIFF/WAVE header")
+    if raw[:4] != b"RIFF":
+        raise _fail(path, f"{raw[:4].decode()} container is not supported; {_CONVERT_HINT}")
+    fmt: bytes | None = None
+    data: bytes | None = None
+    pos = 12
+    while pos < len(raw):
+        if len(raw) - pos < 8:
+            if raw[pos:].strip(b"\x00"):
+                raise _fail(path, f"truncated WAV: chunk header cut off at byte {pos}")
+            break  # trailing zero padding written by some tools
+        chunk_id = raw[pos : pos + 4]
+        (size,) = struct.unpack_from("<I", raw, pos + 4)
+        body = raw[pos + 8 : pos + 8 + size]
+        if len(body) < size:
+            if chunk_id == b"data":
+                raise _fail(
+                    path,
+                    f"truncated WAV: data chunk says {size} bytes, file holds {len(body)}",
+                )
+            name = chunk_id.decode("latin-1")
+            raise _fail(path, f"truncated WAV: {name!r} chunk cut off at byte {pos}")
+        if chunk_id == b"fmt " and fmt is None:
+            fmt = body
+        elif chunk_id == b"data" and data is None:
+            data = body
+        pos += 8 + size + (size & 1)
+    if fmt is None:
+        raise _fail(path, "unreadable WAV: no 'fmt ' chunk")
+    _check_format(path, fmt)
+    if data is None:
+        raise _fail(path, "unreadable WAV: no 'data' chunk")
+    if len(data) % SAMPLE_WIDTH:
+        raise _fail(path, f"truncated WAV: odd number of data bytes ({len(data)})")
+    if not data:
+        raise _fail(path, "WAV holds no samples")
+    return np.frombuffer(data, dtype="<i2").astype(np.int16)
+
+
+def read_wav(path: Path | str) -> Samples:
+    """Read a 16 kHz mono 16-bit PCM WAV file as int16 samples.
+
+    Raises:
+        DatasetError: the file cannot be read or is not in that format (one line, path first).
+    """
+    path = Path(path)
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise _fail(path, f"cannot read: {exc.strerror or exc}") from exc
+    return parse_wav(path, raw)
+
+
+def wav_bytes(samples: npt.ArrayLike) -> bytes:
+    """The canonical 44-byte-header PCM WAV holding ``samples`` (int16, mono, 16 kHz)."""
+    pcm = np.asarray(samples, dtype=np.int16).astype("<i2").tobytes()
+    header = struct.pack(
+        "<4sI4s4sIHHIIHH4sI",
+        b"RIFF",
+        36 + len(pcm),
+        b"WAVE",
+        b"fmt ",
+        16,
+        _PCM,
+        CHANNELS,
+        SAMPLE_RATE,
+        SAMPLE_RATE * SAMPLE_WIDTH,
+        SAMPLE_WIDTH,
+        SAMPLE_WIDTH * 8,
+        b"data",
+        len(pcm),
+    )
+    return header + pcm
+
+
+def write_wav(path: Path | str, samples: npt.ArrayLike) -> None:
+    """Write ``samples`` as a 16 kHz mono 16-bit PCM WAV file."""
+    Path(path).write_bytes(wav_bytes(samples))
