@@ -15,6 +15,7 @@ from pathlib import Path
 from tinyslm.errors import OutputError
 from tinyslm.manifest import MANIFEST_NAME, MODEL_NAME, Manifest
 from tinyslm.outdir import Ownership, WriteReport, check_target, write_tree
+from tinyslm.project import PROJECT_FILE
 from tinyslm.train import TrainConfig
 
 Log = Callable[[str], None]
@@ -28,7 +29,7 @@ MODEL_OWNERSHIP = Ownership(
 # replaces only the files listed in the record (with their sha256) and lib/tflm.
 PROJECT_OWNERSHIP = Ownership(
     kind="project",
-    marker="tinyslm.json",
+    marker=PROJECT_FILE,
     record=".tinyslm-files.json",
     keep_foreign=True,
     trees=("lib/tflm",),
