@@ -1,0 +1,318 @@
+"""tinyslm.audio.dataset: Speech Commands folders and lists, the speaker split, every refusal."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+import pytest
+from shared_paths import dataset_path
+
+from tinyslm.audio.dataset import (
+    NOISE,
+    SILENCE,
+    SPLITS,
+    UNKNOWN,
+    AudioDatasetConfig,
+    fit_to_window,
+    load_audio_dataset,
+    speaker_of,
+    which_set,
+)
+from tinyslm.audio.wav import write_wav
+from tinyslm.errors import DatasetError
+
+WIN = 1600  # a 0.1 s window keeps the files tiny
+CFG = AudioDatasetConfig(window_samples=WIN)
+# Speakers whose which_set(10, 10) is train (most), val (spk10, spk16) or test (spk07, spk30).
+SPEAKERS = [f"spk{i:02d}" for i in range(12)] + ["spk16", "spk30"]
+
+
+def tone(n: int = 800, amp: int = 3000, seed: int = 0) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    return rng.integers(-amp, amp + 1, n).astype(np.int16)
+
+
+def make_folder(root: Path, words: dict[str, list[str]], noise: int = 0) -> Path:
+    """``words``: folder -> speaker names; one clip per speaker (two for the first)."""
+    for i, (word, speakers) in enumerate(words.items()):
+        (root / word).mkdir(parents=True)
+        for j, spk in enumerate(speakers):
+            prefix = f"w{j % 3}_" if word == UNKNOWN else ""
+            write_wav(root / word / f"{prefix}{spk}_nohash_0.wav", tone(seed=i * 100 + j))
+            if j == 0:
+                write_wav(root / word / f"{prefix}{spk}_nohash_1.wav", tone(seed=i * 100 + 99))
+    if noise:
+        (root / NOISE).mkdir()
+        for k in range(noise):
+            write_wav(root / NOISE / f"noise{k}.wav", tone(20 * WIN, 500, seed=1000 + k))
+    return root
+
+
+def refused(path: Path, config: AudioDatasetConfig = CFG) -> str:
+    with pytest.raises(DatasetError) as info:
+        load_audio_dataset(path, config)
+    msg = str(info.value)
+    assert "\n" not in msg, msg
+    return msg
+
+
+# --- the split ------------------------------------------------------------------------
+
+
+def test_which_set_agrees_with_speech_commands_testing_list() -> None:
+    # Speakers listed in Speech Commands' own testing_list.txt (10 % val, 10 % test).
+    for speaker in ("2aa787cf", "ffa76c4a", "24ad3ebe", "0ea0e2f4", "85834399", "27c30960"):
+        assert which_set(speaker, 10, 10) == "test", speaker
+    # and a few of this project's dev subset that it puts in train and val
+    assert [which_set(s, 10, 10) for s in ("00f0204f", "01d22d03")] == ["train", "train"]
+    assert [which_set(s, 10, 10) for s in ("060cd039", "099d52ad")] == ["val", "val"]
+
+
+def test_speaker_names() -> None:
+    assert speaker_of("yes/0a7c2a8d_nohash_3.wav") == "0a7c2a8d"
+    assert speaker_of(f"{UNKNOWN}/bed_0a7c2a8d_nohash_0.wav") == "0a7c2a8d"
+    assert speaker_of("yes/bed_0a7c2a8d_nohash_0.wav") == "bed_0a7c2a8d"  # not flattened
+    assert speaker_of("yes/recording-01.wav") is None
+
+
+def test_no_speaker_on_two_sides_and_stable(tmp_path: Path) -> None:
+    words = {"yes": SPEAKERS, "no": SPEAKERS[::-1], UNKNOWN: SPEAKERS}
+    root = make_folder(tmp_path / "d", words)
+    first = load_audio_dataset(root, CFG)
+    sides: dict[str, set[str]] = {}
+    for clip in first.clips:
+        sides.setdefault(clip.speaker, set()).add(clip.split)
+    assert all(len(s) == 1 for s in sides.values()), sides
+    # the unknown words' speakers (w0_spk01_...) are the same people as in yes/ and no/
+    assert set(sides) == set(SPEAKERS)
+    assert {s: next(iter(v)) for s, v in sides.items()} == {
+        s: which_set(s, 10, 10) for s in SPEAKERS
+    }
+    assert {next(iter(v)) for v in sides.values()} == set(SPLITS)
+    # same files, another seed and a second load: the same split, clip for clip
+    again = load_audio_dataset(root, AudioDatasetConfig(window_samples=WIN, seed=99))
+    assert [(c.source, c.split) for c in again.clips] == [(c.source, c.split) for c in first.clips]
+    assert first.labels == (UNKNOWN, "no", "yes")
+
+
+def test_names_without_speakers_are_split_by_seeded_file_hash(tmp_path: Path) -> None:
+    for word in ("on", "off"):
+        (tmp_path / word).mkdir()
+        for i in range(40):
+            write_wav(tmp_path / word / f"take{i}.wav", tone(seed=i))
+    a = load_audio_dataset(tmp_path, CFG)
+    b = load_audio_dataset(tmp_path, CFG)
+    c = load_audio_dataset(tmp_path, AudioDatasetConfig(window_samples=WIN, seed=1))
+    split = [(x.source, x.split) for x in a.clips]
+    assert split == [(x.source, x.split) for x in b.clips]
+    assert split != [(x.source, x.split) for x in c.clips]
+    assert all(x.speaker == x.source for x in a.clips)
+    assert set(Counter(x.split for x in a.clips)) == set(SPLITS)
+
+
+def test_real_speech_commands_subset_is_speaker_disjoint() -> None:
+    root = dataset_path("speech_commands_dev")
+    if not root.is_dir():
+        pytest.skip(f"Speech Commands dev subset not found at {root}")
+    data = load_audio_dataset(root)
+    speakers = {s: {c.speaker for c in data.split(s) if c.label != SILENCE} for s in SPLITS}
+    assert not speakers["train"] & speakers["val"]
+    assert not speakers["train"] & speakers["test"]
+    assert not speakers["val"] & speakers["test"]
+    assert len(speakers["test"]) > 50 and len(speakers["train"]) > 400
+    assert data.labels[:2] == (SILENCE, UNKNOWN) and len(data.keywords) == 7
+    assert all(len(c.samples) == 16000 for c in data.clips)
+
+
+# --- window, silence, unknown ---------------------------------------------------------
+
+
+def test_short_clips_are_centred_and_long_ones_trimmed_to_the_loudest_window() -> None:
+    short = fit_to_window(np.ones(600, np.int16), WIN)
+    assert len(short) == WIN and short[499] == 0 and short[500] == 1 and short[1099] == 1
+    assert short[1100] == 0
+    loud = np.zeros(3 * WIN, np.int16)
+    loud[2000:2100] = 20000
+    fitted = fit_to_window(loud, WIN)
+    assert len(fitted) == WIN and int(np.abs(fitted.astype(np.int32)).sum()) == 100 * 20000
+
+
+def test_long_clip_trimmed_with_a_warning_and_too_long_refused(tmp_path: Path) -> None:
+    root = make_folder(tmp_path / "d", {"yes": SPEAKERS, "no": SPEAKERS})
+    write_wav(root / "yes" / "spk00_nohash_7.wav", tone(2 * WIN))
+    data = load_audio_dataset(root, CFG)
+    assert any("1 clip(s) longer" in w and "yes/spk00_nohash_7.wav" in w for w in data.warnings)
+    write_wav(root / "yes" / "spk00_nohash_8.wav", tone(3 * WIN + 1))
+    msg = refused(root)
+    assert "spk00_nohash_8.wav" in msg and "longer than 3 windows" in msg
+
+
+def test_silence_from_background_noise_keeps_splits_apart_in_time(tmp_path: Path) -> None:
+    root = make_folder(tmp_path / "d", {"yes": SPEAKERS, "no": SPEAKERS}, noise=2)
+    data = load_audio_dataset(root, CFG)
+    assert data.labels[0] == SILENCE
+    silence = [c for c in data.clips if c.label == SILENCE]
+    assert {c.split for c in silence} == set(SPLITS)
+    spans = {(r.source, s): (a, b) for r in data.noise for s, a, b in r.spans}
+    for clip in silence:
+        source, offset = clip.source.rsplit("@", 1)
+        a, b = spans[(source, clip.split)]
+        assert a <= int(offset) and int(offset) + WIN <= b, clip.source
+        assert len(clip.samples) == WIN
+    again = load_audio_dataset(root, CFG)
+    assert [c.source for c in again.clips] == [c.source for c in data.clips]
+
+
+def test_unknown_words_are_relabelled(tmp_path: Path) -> None:
+    root = make_folder(tmp_path / "d", {"yes": SPEAKERS, "no": SPEAKERS, "maybe": SPEAKERS})
+    cfg = AudioDatasetConfig(window_samples=WIN, unknown_words=("maybe",))
+    data = load_audio_dataset(root, cfg)
+    assert data.labels == (UNKNOWN, "no", "yes")
+    msg = refused(root, AudioDatasetConfig(window_samples=WIN, unknown_words=("nope",)))
+    assert "unknown_words names 'nope', which has no clips" in msg
+
+
+# --- list files -----------------------------------------------------------------------
+
+
+def test_csv_and_jsonl_lists(tmp_path: Path) -> None:
+    root = make_folder(tmp_path / "d", {"yes": SPEAKERS, "no": SPEAKERS})
+    rows = [(f"{w}/{s}_nohash_0.wav", w) for w in ("yes", "no") for s in SPEAKERS]
+    csv = root / "list.csv"
+    csv.write_text("path,label\n" + "".join(f"{p},{lb}\n" for p, lb in rows) + ",,\n")
+    from_csv = load_audio_dataset(csv, CFG)
+    assert from_csv.labels == ("no", "yes") and len(from_csv.clips) == len(rows)
+    assert {c.speaker for c in from_csv.clips} == set(SPEAKERS)
+    jsonl = root / "list.jsonl"
+    given = ["train", "val", "test", "training"]
+    lines = [
+        json.dumps({"path": p, "label": lb, "split": given[i % 4]})
+        for i, (p, lb) in enumerate(rows)
+    ]
+    jsonl.write_text("\n".join(lines) + "\n\n")
+    from_jsonl = load_audio_dataset(jsonl, CFG)
+    by_source = {c.source: c.split for c in from_jsonl.clips}
+    for i, (p, _) in enumerate(rows):
+        assert by_source[p] == {"training": "train"}.get(given[i % 4], given[i % 4])
+
+
+@pytest.mark.parametrize(
+    ("text", "words"),
+    [
+        ("path,label\nyes/missing.wav,yes\n", "line 2: yes/missing.wav does not exist"),
+        ("yes/spk00_nohash_0.wav\n", "line 1: expected path,label[,split]"),
+        ("yes/spk00_nohash_0.wav,yes,holdout\n", "split 'holdout'"),
+        ("yes/spk00_nohash_0.wav,yes,train\nno/spk00_nohash_0.wav,no\n", "every row or for none"),
+        ("path,label\n", "no clips listed"),
+        ("yes/spk00_nohash_0.wav,\n", "empty path or label"),
+    ],
+)
+def test_bad_csv_lists(tmp_path: Path, text: str, words: str) -> None:
+    root = make_folder(tmp_path / "d", {"yes": SPEAKERS, "no": SPEAKERS})
+    (root / "list.csv").write_text(text)
+    msg = refused(root / "list.csv")
+    assert words in msg and "list.csv" in msg, msg
+
+
+@pytest.mark.parametrize(
+    ("line", "words"),
+    [
+        ("{not json", "line 1: invalid JSON"),
+        ('["yes/a.wav", "yes"]', "expected an object"),
+        ('{"path": "yes/spk00_nohash_0.wav", "label": "yes", "split": 3}', "'split' must be"),
+    ],
+)
+def test_bad_jsonl_lists(tmp_path: Path, line: str, words: str) -> None:
+    root = make_folder(tmp_path / "d", {"yes": SPEAKERS, "no": SPEAKERS})
+    (root / "list.jsonl").write_text(line + "\n")
+    assert words in refused(root / "list.jsonl")
+
+
+# --- refusals ---------------------------------------------------------------------------
+
+
+def test_missing_empty_and_wrong_kind(tmp_path: Path) -> None:
+    assert "no such file or folder" in refused(tmp_path / "nope")
+    (tmp_path / "empty").mkdir()
+    assert "no keyword folders" in refused(tmp_path / "empty")
+    (tmp_path / "x.txt").write_text("hi")
+    assert "expected a folder or a .csv/.jsonl" in refused(tmp_path / "x.txt")
+
+
+def test_keyword_folder_without_wavs(tmp_path: Path) -> None:
+    root = make_folder(tmp_path / "d", {"yes": SPEAKERS, "no": SPEAKERS})
+    (root / "stop").mkdir()
+    (root / "stop" / "notes.txt").write_text("no audio here")
+    assert refused(root).endswith("stop: no .wav files")
+
+
+def test_single_keyword(tmp_path: Path) -> None:
+    root = make_folder(tmp_path / "d", {"yes": SPEAKERS, UNKNOWN: SPEAKERS}, noise=1)
+    assert "only one keyword ('yes'); a keyword model needs at least 2" in refused(root)
+
+
+def test_label_with_one_clip_or_one_speaker(tmp_path: Path) -> None:
+    root = make_folder(tmp_path / "a", {"yes": SPEAKERS, "no": SPEAKERS})
+    (root / "up").mkdir()
+    write_wav(root / "up" / "spk00_nohash_0.wav", tone())
+    assert "label 'up' has 1 clip (up/spk00_nohash_0.wav)" in refused(root)
+    write_wav(root / "up" / "spk00_nohash_1.wav", tone())
+    msg = refused(root)
+    assert "label 'up': all 2 clips are from speaker 'spk00'" in msg, msg
+
+
+def test_label_without_a_training_speaker(tmp_path: Path) -> None:
+    # spk07 and spk30 both hash to test
+    root = make_folder(tmp_path / "d", {"yes": SPEAKERS, "no": SPEAKERS, "up": ["spk07", "spk30"]})
+    assert "label 'up': none of its 2 speakers falls in the training split" in refused(root)
+
+
+def test_unknown_special_folder(tmp_path: Path) -> None:
+    root = make_folder(tmp_path / "d", {"yes": SPEAKERS, "no": SPEAKERS})
+    (root / "_noise_").mkdir()
+    assert "_noise_: unknown special folder" in refused(root)
+    (root / "_noise_").rmdir()
+    (root / ".cache").mkdir()  # hidden folders are not data
+    assert load_audio_dataset(root, CFG).labels == ("no", "yes")
+
+
+@pytest.mark.parametrize(
+    ("raw", "words"),
+    [
+        (b"RIFF\x00\x00", "no RIFF/WAVE header"),
+        (b"RIFF\x24\x00\x00\x00WAVEfmt \x10\x00\x00\x00\x01\x00\x01\x00\x80\x3e\x00\x00"
+         b"\x00\x7d\x00\x00\x02\x00\x10\x00data\x00\x10\x00\x00\x01\x02", "truncated WAV"),
+        (b"RIFF\x24\x00\x00\x00WAVEfmt \x10\x00\x00\x00\x01\x00\x02\x00\x44\xac\x00\x00"
+         b"\x10\xb1\x02\x00\x04\x00\x10\x00data\x04\x00\x00\x00\x01\x02\x03\x04", "44100 Hz"),
+    ],
+    ids=["unreadable", "truncated", "wrong-format"],
+)  # fmt: skip
+def test_a_bad_wav_is_named(tmp_path: Path, raw: bytes, words: str) -> None:
+    root = make_folder(tmp_path / "d", {"yes": SPEAKERS, "no": SPEAKERS})
+    (root / "no" / "spk03_nohash_5.wav").write_bytes(raw)
+    msg = refused(root)
+    assert msg.startswith(str(root / "no" / "spk03_nohash_5.wav")) and words in msg, msg
+
+
+def test_background_recording_shorter_than_the_window(tmp_path: Path) -> None:
+    root = make_folder(tmp_path / "d", {"yes": SPEAKERS, "no": SPEAKERS}, noise=1)
+    write_wav(root / NOISE / "short.wav", tone(WIN - 1))
+    assert "short.wav: background recording of 1599 samples" in refused(root)
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"val_percent": 60.0, "test_percent": 40.0},
+        {"val_percent": -1.0},
+        {"window_samples": 0},
+        {"silence_percent": 101.0},
+        {"max_clip_windows": 0},
+    ],
+)
+def test_bad_config(kwargs: dict[str, float]) -> None:
+    with pytest.raises(DatasetError):
+        AudioDatasetConfig(**kwargs)  # type: ignore[arg-type]

@@ -1,0 +1,479 @@
+"""Load a keyword-spotting dataset of WAV clips, validate it and split it by speaker.
+
+Two sources:
+
+- A folder in the Speech Commands layout: ``<keyword>/*.wav`` (one folder per
+  keyword; its name is the label), optional ``_unknown_/*.wav`` (other words:
+  the ``_unknown_`` class) and optional ``_background_noise_/*.wav`` (long
+  recordings: the ``_silence_`` class and noise for augmentation). Other
+  folders starting with ``_`` or ``.`` are refused or ignored respectively;
+  files that are not ``.wav`` are ignored.
+- A list file, ``.csv`` (``path,label[,split]``, optional header row) or
+  ``.jsonl`` (``{"path": ..., "label": ..., "split": ...}``), paths relative to
+  the list file. The labels ``_unknown_``, ``_silence_`` and
+  ``_background_noise_`` mean what the folders above mean. A list gives a split
+  (``train``/``val``/``test``; ``training``/``validation``/``testing`` too) for
+  every row or for none.
+
+Rules:
+
+- Split by speaker, never by clip. When a file is named
+  ``<speaker>_nohash_<n>.wav`` the speaker is the part before ``_nohash_`` (in
+  an ``_unknown_`` folder a leading ``<word>_`` is dropped, as that folder holds
+  ``<word>_<speaker>_nohash_<n>.wav``), and its split is Speech Commands' own
+  ``which_set``: SHA-1 of the speaker name, modulo ``MAX_NUM_WAVS_PER_CLASS +
+  1``, as a percentage; below ``val_percent`` is ``val``, below ``val_percent +
+  test_percent`` is ``test``, the rest ``train``. So the same speaker lands on the
+  same side in every run, on every machine and for every word, and the seed
+  plays no part. Other names are split the same way by the hash of
+  ``<seed>:<path>``: seeded by file, each file its own speaker.
+- Clips are fitted to the model's window (``window_samples``, 1 s): a shorter
+  clip is zero-padded on both sides (centred); a longer one is trimmed to its
+  loudest window (the word is where the energy is) and the dataset carries a
+  warning saying how many were trimmed; a clip longer than
+  ``max_clip_windows`` windows is refused (a keyword clip holds one utterance;
+  a long recording belongs in ``_background_noise_`` or must be cut first).
+- ``_silence_``: slices of the background recordings. Each recording is cut in
+  time into a train, a val and a test part (in that order, by the same
+  percentages), so no stretch of noise is on two sides; each split gets
+  ``silence_percent`` % of its mean keyword clip count as silence slices, at
+  seeded positions inside that split's part. No background folder, no
+  ``_silence_`` class.
+- ``unknown_words`` relabels those keyword folders (or list labels) as
+  ``_unknown_``.
+- Refused with one line: an unreadable, truncated or wrongly formatted WAV (see
+  :mod:`tinyslm.audio.wav`; the line names the file), an empty folder or
+  keyword folder, fewer than 2 keywords, a label with fewer than 2 clips or (with
+  speaker names) fewer than 2 speakers, a label none of whose speakers falls in
+  ``train``, a background recording shorter than the window.
+
+Label order (the model's output order): ``_silence_`` and ``_unknown_`` first
+when present, then the keywords sorted, as Speech Commands' training script does.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import math
+import random
+import re
+from collections import Counter, defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+
+from tinyslm.audio.wav import SAMPLE_RATE, read_wav
+from tinyslm.errors import DatasetError
+
+SILENCE = "_silence_"
+UNKNOWN = "_unknown_"
+NOISE = "_background_noise_"
+SPLITS = ("train", "val", "test")
+MAX_NUM_WAVS_PER_CLASS = 2**27 - 1  # Speech Commands' constant, kept for identical splits
+LIST_SUFFIXES = (".csv", ".jsonl")
+
+_SPLIT_ALIASES = {
+    "train": "train",
+    "training": "train",
+    "val": "val",
+    "validation": "val",
+    "test": "test",
+    "testing": "test",
+}
+_NOHASH = re.compile(r"_nohash_.*$")
+
+Samples = npt.NDArray[np.int16]
+
+
+@dataclass(frozen=True)
+class AudioDatasetConfig:
+    """How to read and split a keyword dataset.
+
+    Raises:
+        DatasetError: (from ``__post_init__``) impossible percentages or sizes.
+    """
+
+    window_samples: int = SAMPLE_RATE
+    val_percent: float = 10.0
+    test_percent: float = 10.0
+    seed: int = 0
+    silence_percent: float = 10.0
+    unknown_words: tuple[str, ...] = ()
+    max_clip_windows: int = 3
+
+    def __post_init__(self) -> None:
+        v, t = self.val_percent, self.test_percent
+        if not (0 <= v < 100 and 0 <= t < 100 and v + t < 100):
+            raise DatasetError(
+                f"val_percent {v} and test_percent {t} must be >= 0 and sum to less than 100"
+            )
+        if self.window_samples <= 0:
+            raise DatasetError(f"window_samples must be positive, got {self.window_samples}")
+        if not 0 <= self.silence_percent <= 100:
+            raise DatasetError(f"silence_percent must be in 0..100, got {self.silence_percent}")
+        if self.max_clip_windows < 1:
+            raise DatasetError(f"max_clip_windows must be >= 1, got {self.max_clip_windows}")
+
+
+@dataclass(frozen=True, eq=False)
+class Clip:
+    """One labelled clip, fitted to the window.
+
+    Attributes:
+        label: a keyword, ``_unknown_`` or ``_silence_``.
+        split: ``train``, ``val`` or ``test``.
+        speaker: the speaker name, or the file's own name when it has none ("" for silence).
+        source: where it came from, relative to the dataset (silence: ``file@sample``).
+        samples: int16, exactly ``window_samples`` long.
+    """
+
+    label: str
+    split: str
+    speaker: str
+    source: str
+    samples: Samples
+
+
+@dataclass(frozen=True, eq=False)
+class NoiseRecording:
+    """A background recording and the sample range each split may use (``[start, end)``)."""
+
+    source: str
+    samples: Samples
+    spans: tuple[tuple[str, int, int], ...]
+
+    def part(self, split: str) -> Samples:
+        """The stretch of the recording that belongs to ``split``."""
+        for name, start, end in self.spans:
+            if name == split:
+                return self.samples[start:end]
+        raise KeyError(split)
+
+
+@dataclass(frozen=True, eq=False)
+class AudioDataset:
+    """A validated keyword dataset, split by speaker.
+
+    Attributes:
+        labels: the model's output order (``_silence_``, ``_unknown_`` if present, keywords).
+        clips: every clip, in a stable order (label, then source).
+        noise: the background recordings (for silence and augmentation).
+        source: the folder or list file it was read from.
+        warnings: non-fatal findings, one line each.
+    """
+
+    labels: tuple[str, ...]
+    clips: tuple[Clip, ...]
+    noise: tuple[NoiseRecording, ...]
+    source: str
+    warnings: tuple[str, ...] = ()
+
+    @property
+    def keywords(self) -> tuple[str, ...]:
+        return tuple(lb for lb in self.labels if lb not in (SILENCE, UNKNOWN))
+
+    def split(self, name: str) -> tuple[Clip, ...]:
+        """The clips of split ``name`` (``train``, ``val`` or ``test``)."""
+        if name not in SPLITS:
+            raise ValueError(f"split must be one of {SPLITS}, got {name!r}")
+        return tuple(c for c in self.clips if c.split == name)
+
+
+def speaker_of(path: Path | str) -> str | None:
+    """The speaker in a Speech Commands name (``<speaker>_nohash_<n>.wav``), else ``None``.
+
+    In an ``_unknown_`` folder, whose names are ``<word>_<speaker>_nohash_<n>.wav``,
+    the word is dropped so that a speaker's other words land on the same side.
+    """
+    path = Path(path)
+    if "_nohash_" not in path.name:
+        return None
+    name = _NOHASH.sub("", path.name)
+    if path.parent.name == UNKNOWN and "_" in name:
+        name = name.split("_", 1)[1]
+    return name or None
+
+
+def which_set(hash_name: str, val_percent: float, test_percent: float) -> str:
+    """Speech Commands' ``which_set``: the split of everything hashed as ``hash_name``."""
+    digest = hashlib.sha1(hash_name.encode("utf-8")).hexdigest()
+    percentage = (int(digest, 16) % (MAX_NUM_WAVS_PER_CLASS + 1)) * (100.0 / MAX_NUM_WAVS_PER_CLASS)
+    if percentage < val_percent:
+        return "val"
+    if percentage < val_percent + test_percent:
+        return "test"
+    return "train"
+
+
+def loudest_window(samples: Samples, window: int) -> Samples:
+    """The ``window`` consecutive samples with the most energy (the first such, on ties)."""
+    if len(samples) <= window:
+        return samples
+    energy = np.concatenate(([0], np.cumsum(samples.astype(np.int64) ** 2)))
+    sums = energy[window:] - energy[:-window]
+    start = int(np.argmax(sums))
+    return samples[start : start + window]
+
+
+def fit_to_window(samples: Samples, window: int) -> Samples:
+    """Centre-pad with zeros to ``window`` samples, or trim to the loudest ``window``."""
+    if len(samples) >= window:
+        return np.ascontiguousarray(loudest_window(samples, window), dtype=np.int16)
+    out = np.zeros(window, dtype=np.int16)
+    start = (window - len(samples)) // 2
+    out[start : start + len(samples)] = samples
+    return out
+
+
+@dataclass(frozen=True)
+class _Entry:
+    path: Path
+    source: str  # display name relative to the dataset
+    label: str
+    split: str | None  # given by a list file, else None
+    word: str  # the label as written, before unknown_words
+
+
+def _wavs(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() == ".wav")
+
+
+def _scan_folder(root: Path, config: AudioDatasetConfig) -> tuple[list[_Entry], list[_Entry]]:
+    """Entries of the clip folders and of the background folder."""
+    clips: list[_Entry] = []
+    noise: list[_Entry] = []
+    for folder in sorted(p for p in root.iterdir() if p.is_dir()):
+        name = folder.name
+        if name.startswith("."):
+            continue
+        if name.startswith("_") and name not in (UNKNOWN, NOISE):
+            raise DatasetError(
+                f"{folder}: unknown special folder (only {UNKNOWN} and {NOISE} start with '_')"
+            )
+        files = _wavs(folder)
+        if not files:
+            raise DatasetError(f"{folder}: no .wav files")
+        label = UNKNOWN if name in config.unknown_words else name
+        target = noise if name == NOISE else clips
+        target.extend(_Entry(f, f"{name}/{f.name}", label, None, name) for f in files)
+    if not clips:
+        raise DatasetError(
+            f"{root}: no keyword folders with .wav files (expected {root}/<keyword>/*.wav)"
+        )
+    return clips, noise
+
+
+def _list_rows(path: Path) -> Iterable[tuple[int, str, str, str | None]]:
+    """(line, path, label, split) of each row of a CSV or JSONL list."""
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise DatasetError(f"{path}: cannot read: {exc}") from exc
+    if path.suffix.lower() == ".jsonl":
+        for number, line in enumerate(text.splitlines(), 1):
+            if not line.strip():
+                continue
+            try:
+                obj = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise DatasetError(f"{path}: line {number}: invalid JSON ({exc.msg})") from exc
+            if not isinstance(obj, dict) or not all(
+                isinstance(obj.get(k), str) for k in ("path", "label")
+            ):
+                raise DatasetError(
+                    f"{path}: line {number}: expected an object with string 'path' and 'label'"
+                )
+            split = obj.get("split")
+            if split is not None and not isinstance(split, str):
+                raise DatasetError(f"{path}: line {number}: 'split' must be a string")
+            yield number, obj["path"], obj["label"], split
+        return
+    for number, row in enumerate(csv.reader(text.splitlines()), 1):
+        cells = [c.strip() for c in row]
+        if not any(cells):
+            continue
+        if number == 1 and [c.lower() for c in cells] in (
+            ["path", "label"],
+            ["path", "label", "split"],
+        ):
+            continue
+        if len(cells) not in (2, 3):
+            raise DatasetError(
+                f"{path}: line {number}: expected path,label[,split], got {len(cells)} fields"
+            )
+        yield number, cells[0], cells[1], (cells[2] if len(cells) == 3 else None)
+
+
+def _scan_list(path: Path, config: AudioDatasetConfig) -> tuple[list[_Entry], list[_Entry]]:
+    clips: list[_Entry] = []
+    noise: list[_Entry] = []
+    with_split = 0
+    for number, rel, label, split in _list_rows(path):
+        if not rel or not label:
+            raise DatasetError(f"{path}: line {number}: empty path or label")
+        if split is not None:
+            if split.lower() not in _SPLIT_ALIASES:
+                raise DatasetError(
+                    f"{path}: line {number}: split {split!r} is not train, val or test"
+                )
+            split = _SPLIT_ALIASES[split.lower()]
+            with_split += 1
+        wav = path.parent / rel
+        if not wav.is_file():
+            raise DatasetError(f"{path}: line {number}: {rel} does not exist")
+        word, label = label, (UNKNOWN if label in config.unknown_words else label)
+        entry = _Entry(wav, rel, label, split, word)
+        (noise if label == NOISE else clips).append(entry)
+    if not clips:
+        raise DatasetError(f"{path}: no clips listed")
+    if 0 < with_split < len(clips) + len(noise):
+        raise DatasetError(f"{path}: give a split for every row or for none")
+    return clips, noise
+
+
+def _split_of(entry: _Entry, config: AudioDatasetConfig) -> tuple[str, str]:
+    """(speaker, split) of a clip: given, by speaker hash, or by seeded file hash."""
+    speaker = speaker_of(entry.path)
+    if entry.split is not None:
+        return speaker or entry.source, entry.split
+    if speaker is not None:
+        return speaker, which_set(speaker, config.val_percent, config.test_percent)
+    key = f"{config.seed}:{entry.source}"
+    return entry.source, which_set(key, config.val_percent, config.test_percent)
+
+
+def _check_labels(clips: list[Clip], where: str) -> None:
+    by_label: dict[str, list[Clip]] = defaultdict(list)
+    for clip in clips:
+        by_label[clip.label].append(clip)
+    keywords = sorted(lb for lb in by_label if lb not in (SILENCE, UNKNOWN))
+    if len(keywords) < 2:
+        found = f"only one keyword ({keywords[0]!r})" if keywords else "no keyword"
+        raise DatasetError(f"{where}: {found}; a keyword model needs at least 2")
+    for label in sorted(by_label):
+        group = by_label[label]
+        if len(group) < 2:
+            raise DatasetError(
+                f"{where}: label {label!r} has 1 clip ({group[0].source}); each needs at least 2"
+            )
+        speakers = sorted({c.speaker for c in group})
+        if len(speakers) < 2:
+            raise DatasetError(
+                f"{where}: label {label!r}: all {len(group)} clips are from speaker"
+                f" {speakers[0]!r}; a speaker-disjoint split needs at least 2"
+            )
+        if not any(c.split == "train" for c in group):
+            raise DatasetError(
+                f"{where}: label {label!r}: none of its {len(speakers)} speakers falls in the"
+                " training split; add speakers or lower val/test percentages"
+            )
+
+
+def _noise_recordings(
+    entries: list[_Entry], config: AudioDatasetConfig
+) -> tuple[NoiseRecording, ...]:
+    out = []
+    train_share = 1 - (config.val_percent + config.test_percent) / 100
+    for entry in entries:
+        samples = read_wav(entry.path)
+        n = len(samples)
+        if n < config.window_samples:
+            raise DatasetError(
+                f"{entry.path}: background recording of {n} samples is shorter than the"
+                f" {config.window_samples}-sample window"
+            )
+        a = math.floor(n * train_share)
+        b = a + math.floor(n * config.val_percent / 100)
+        spans = (("train", 0, a), ("val", a, b), ("test", b, n))
+        out.append(NoiseRecording(entry.source, samples, spans))
+    return tuple(out)
+
+
+def _silence(
+    noise: tuple[NoiseRecording, ...], clips: list[Clip], config: AudioDatasetConfig
+) -> tuple[list[Clip], list[str]]:
+    made: list[Clip] = []
+    warnings: list[str] = []
+    win = config.window_samples
+    counts = Counter(c.split for c in clips if c.label not in (SILENCE, UNKNOWN))
+    keywords = len({c.label for c in clips if c.label not in (SILENCE, UNKNOWN)})
+    for split in SPLITS:
+        if counts[split] == 0:
+            continue
+        want = max(1, round(config.silence_percent / 100 * counts[split] / keywords))
+        usable = [r for r in noise if len(r.part(split)) >= win]
+        if not usable:
+            warnings.append(f"no background recording is long enough to give {split} silence")
+            continue
+        rng = random.Random(f"{config.seed}:silence:{split}")
+        for i in range(want):
+            rec = usable[i % len(usable)]
+            part = rec.part(split)
+            start = rng.randrange(len(part) - win + 1)
+            offset = dict((s, a) for s, a, _ in rec.spans)[split] + start
+            made.append(
+                Clip(SILENCE, split, "", f"{rec.source}@{offset}", part[start : start + win].copy())
+            )
+    return made, warnings
+
+
+def load_audio_dataset(path: Path | str, config: AudioDatasetConfig | None = None) -> AudioDataset:
+    """Load a Speech Commands folder or a CSV/JSONL list, validate and split it.
+
+    Raises:
+        DatasetError: anything the module docstring lists as refused (one line).
+    """
+    config = config if config is not None else AudioDatasetConfig()
+    root = Path(path)
+    if root.is_dir():
+        entries, noise_entries = _scan_folder(root, config)
+    elif root.is_file() and root.suffix.lower() in LIST_SUFFIXES:
+        entries, noise_entries = _scan_list(root, config)
+    elif root.exists():
+        raise DatasetError(f"{root}: expected a folder or a .csv/.jsonl list of WAV files")
+    else:
+        raise DatasetError(f"{root}: no such file or folder")
+    present = {e.word for e in entries}
+    for word in config.unknown_words:
+        if word not in present:
+            raise DatasetError(f"{root}: unknown_words names {word!r}, which has no clips")
+
+    limit = config.max_clip_windows * config.window_samples
+    clips: list[Clip] = []
+    trimmed: list[str] = []
+    for entry in entries:
+        samples = read_wav(entry.path)
+        if len(samples) > limit:
+            raise DatasetError(
+                f"{entry.path}: {len(samples) / SAMPLE_RATE:.2f} s is longer than"
+                f" {config.max_clip_windows} windows; a clip holds one utterance"
+                f" (put long recordings in {NOISE} or cut them)"
+            )
+        if len(samples) > config.window_samples:
+            trimmed.append(entry.source)
+        speaker, split = _split_of(entry, config)
+        fitted = fit_to_window(samples, config.window_samples)
+        clips.append(Clip(entry.label, split, speaker, entry.source, fitted))
+    _check_labels(clips, str(root))
+
+    warnings: list[str] = []
+    if trimmed:
+        warnings.append(
+            f"{len(trimmed)} clip(s) longer than the {config.window_samples}-sample window"
+            f" were trimmed to their loudest window (first: {trimmed[0]})"
+        )
+    noise = _noise_recordings(noise_entries, config)
+    if noise and config.silence_percent > 0:
+        silence, notes = _silence(noise, clips, config)
+        clips.extend(silence)
+        warnings.extend(notes)
+    clips.sort(key=lambda c: (c.label, c.source))
+    labels_present = {c.label for c in clips}
+    specials = tuple(lb for lb in (SILENCE, UNKNOWN) if lb in labels_present)
+    keywords = tuple(sorted(labels_present - {SILENCE, UNKNOWN}))
+    return AudioDataset(specials + keywords, tuple(clips), noise, str(root), tuple(warnings))
