@@ -118,7 +118,8 @@ class Stm32Image:
     """A linked STM32H7 image: the ELF, its map file and its Berkeley section sizes.
 
     ``flash`` is what PlatformIO's checkprogsize counts as program (text + data load
-    image); ``ram`` is .data + .bss (the linker script's minimum heap and stack apart).
+    image); ``ram`` is .data + .bss as ``arm-none-eabi-size`` counts them, so with the
+    linker script's minimum heap and stack reserve (1.5 KB) included.
     """
 
     elf: Path
@@ -294,7 +295,10 @@ def _tflm_lib_flags(lib: Path) -> tuple[list[str], list[str], list[str]]:
 
 
 @dataclass(frozen=True)
-class _Envs:
+class PioEnvs:
+    """The environments of one PlatformIO build: project sources, lib/tflm, the HAL,
+    the startup file's assembler-with-cpp flags, and the link flags."""
+
     src: PioFlags
     tflm: PioFlags
     hal: PioFlags
@@ -302,7 +306,7 @@ class _Envs:
     linkflags: tuple[str, ...]
 
 
-def platformio_envs(project: Path, sdk_dir: Path, hal_conf_dir: Path | None) -> _Envs:
+def platformio_envs(project: Path, sdk_dir: Path, hal_conf_dir: Path | None) -> PioEnvs:
     """The compile environments PlatformIO uses for the project's src/, lib/tflm and the HAL."""
     options = _platformio_ini(project)
     build_flags = options.get("build_flags", [])
@@ -352,7 +356,7 @@ def platformio_envs(project: Path, sdk_dir: Path, hal_conf_dir: Path | None) -> 
     if "tinyslm_hardfloat.py" not in " ".join(options.get("extra_scripts", [])):
         extra = []
     linkflags = (*FRAMEWORK_LINKFLAGS, *extra)
-    return _Envs(src=src, tflm=tflm, hal=hal, asm=asm, linkflags=linkflags)
+    return PioEnvs(src=src, tflm=tflm, hal=hal, asm=asm, linkflags=linkflags)
 
 
 def _toolchain(name: str, env: PioFlags) -> native.Toolchain:
@@ -590,7 +594,7 @@ def build_stm32h7_image(
 
 
 def _link(
-    envs: _Envs,
+    envs: PioEnvs,
     objects: Sequence[Path],
     link_dir: Path,
     elf: Path,
