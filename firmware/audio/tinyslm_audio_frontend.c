@@ -25,27 +25,26 @@ typedef char tinyslm_audio_check_stride[(TINYSLM_AUDIO_STRIDE <= TINYSLM_AUDIO_W
 
 void tinyslm_audio_frontend_reset(tinyslm_audio_frontend_t *fe) { fe->filled = 0; }
 
-static uint32_t bit_reverse(uint32_t i) {
-  uint32_t r = 0;
-  int b;
-  for (b = 0; b < TINYSLM_AUDIO_FFT_LOG2; ++b) {
-    r = (r << 1) | (i & 1u);
-    i >>= 1;
-  }
-  return r;
-}
-
 /* Steps 2 and 3: window into Q6, bit-reversed placement, radix-2 DIT FFT. */
 static void fft(tinyslm_audio_frontend_t *fe, const int16_t *window) {
   int32_t *re = fe->re;
   int32_t *im = fe->im;
   uint32_t i;
+  uint32_t j = 0; /* i with its TINYSLM_AUDIO_FFT_LOG2 bits reversed */
   uint32_t half;
   memset(re, 0, sizeof(fe->re));
   memset(im, 0, sizeof(fe->im));
   for (i = 0; i < TINYSLM_AUDIO_WINDOW; ++i) {
-    int32_t v = (int32_t)window[i] * tinyslm_audio_window[i];
-    re[bit_reverse(i)] = (v + (1 << (TINYSLM_AUDIO_INPUT_SHIFT - 1))) >> TINYSLM_AUDIO_INPUT_SHIFT;
+    uint32_t bit = TINYSLM_AUDIO_FFT_SIZE >> 1;
+    const int32_t v = (int32_t)window[i] * tinyslm_audio_window[i];
+    re[j] = (v + (1 << (TINYSLM_AUDIO_INPUT_SHIFT - 1))) >> TINYSLM_AUDIO_INPUT_SHIFT;
+    /* Advance j by one in reversed bit order (carry runs from the top bit down);
+     * two steps on average, against FFT_LOG2 for reversing i from scratch. */
+    while ((j & bit) != 0u) {
+      j ^= bit;
+      bit >>= 1;
+    }
+    j |= bit;
   }
   for (half = 1; half < TINYSLM_AUDIO_FFT_SIZE; half <<= 1) {
     const uint32_t step = TINYSLM_AUDIO_FFT_SIZE / (2u * half);
@@ -53,8 +52,9 @@ static void fft(tinyslm_audio_frontend_t *fe, const int16_t *window) {
     for (start = 0; start < TINYSLM_AUDIO_FFT_SIZE; start += 2u * half) {
       uint32_t k;
       for (k = 0; k < half; ++k) {
-        const int64_t c = tinyslm_audio_cos[k * step];
-        const int64_t s = tinyslm_audio_sin[k * step];
+        /* 32-bit operands: 32x32->64 products are single SMULL/SMLAL instructions. */
+        const int32_t c = tinyslm_audio_cos[k * step];
+        const int32_t s = tinyslm_audio_sin[k * step];
         const uint32_t a = start + k;
         const uint32_t b = a + half;
         const int32_t t_re = (int32_t)(((int64_t)re[b] * c + (int64_t)im[b] * s + (1 << 14)) >> 15);

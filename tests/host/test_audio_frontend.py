@@ -11,7 +11,10 @@ clips and a long background recording (``shared/datasets/speech_commands_dev``),
 and for a non-default spec (the C sources copied next to freshly rendered
 headers, as a generated project will hold them). A build with a one-step
 different log offset must be caught. The Cortex-M7 object is built with
-``arm-none-eabi-gcc -Os -Werror`` and its size printed.
+``arm-none-eabi-gcc -Os -Werror`` and its size printed; linked for QEMU's
+``mps2-an500`` (Cortex-M7) with ``tests/host/audio_frontend_qemu.c`` it must give
+the same bytes there too, and its instructions per frame are printed
+(``-icount shift=0``).
 """
 
 from __future__ import annotations
@@ -36,6 +39,8 @@ REPO = Path(__file__).resolve().parents[2]
 AUDIO = REPO / "firmware" / "audio"
 FRONTEND_C = AUDIO / "tinyslm_audio_frontend.c"
 DRIVER = Path(__file__).resolve().parent / "audio_frontend_driver.c"
+QEMU_DRIVER = Path(__file__).resolve().parent / "audio_frontend_qemu.c"
+QEMU_GLUE = REPO / "tinyslm" / "emulator" / "qemu"  # startup.c and the mps2-an500 linker script
 HOST_FLAGS = ("-std=c99", "-O2", "-Wall", "-Wextra", "-Werror", "-pedantic")
 CORTEX_M7 = (
     "-mcpu=cortex-m7",
@@ -189,6 +194,68 @@ def test_host_time_per_frame(driver: Path, tmp_path: Path) -> None:
     print(f"\naudio front end on the host (-O2): {int(found.group(2)) / 1000:.1f} us per frame")
     # 20 ms of audio per frame: anything near that would be useless for streaming.
     assert int(found.group(1)) == 4900 and int(found.group(2)) < 2_000_000
+
+
+@pytest.fixture(scope="module")
+def qemu_image(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    require_tool("arm-none-eabi-gcc", "qemu-system-arm")
+    out = tmp_path_factory.mktemp("afe_m7") / "audio_frontend_qemu.elf"
+    return ccompile.compile_executable(
+        [QEMU_GLUE / "startup.c", QEMU_DRIVER, FRONTEND_C],
+        out,
+        include_dirs=[AUDIO],
+        # startup.c's vector table casts the stack address (not ISO C): no -pedantic here.
+        cflags=[f for f in CORTEX_M7 if f != "-pedantic"],
+        ldflags=(
+            f"-T{QEMU_GLUE / 'mps2_an500.ld'}",
+            "-nostartfiles",
+            "--specs=nosys.specs",
+            "-Wl,--gc-sections",
+        ),
+        cc=["arm-none-eabi-gcc"],
+    )
+
+
+def qemu_features(image: Path, samples: np.ndarray, work: Path) -> tuple[np.ndarray, int, int]:
+    """Frames from the Cortex-M7 build, and (frames, instructions) spent in the front end."""
+    work.mkdir(parents=True, exist_ok=True)
+    np.asarray(samples, dtype="<i2").tofile(work / "in.raw")
+    cmd = [
+        "qemu-system-arm", "-machine", "mps2-an500", "-cpu", "cortex-m7",
+        "-icount", "shift=0,sleep=off", "-display", "none", "-monitor", "none",
+        "-nodefaults", "-semihosting-config", "enable=on,target=native", "-kernel", str(image),
+    ]  # fmt: skip
+    proc = subprocess.run(cmd, cwd=work, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    stats = dict(kv.split("=") for kv in (work / "stats.txt").read_text().split())
+    # The calibration loop is exactly 2,000,000 instructions.
+    instructions = int(stats["ticks"]) * 2_000_000 // int(stats["calibration"])
+    frames = np.fromfile(work / "out.raw", dtype=np.int8).reshape(-1, 40)
+    return frames, int(stats["frames"]), instructions
+
+
+def test_cortex_m7_on_qemu_matches_and_its_cost(qemu_image: Path, tmp_path: Path) -> None:
+    synthetic = np.concatenate(
+        [np.clip(np.round(s), -32768, 32767) for s in synthetic_signals().values()]
+    ).astype(np.int16)
+    got, frames, _ = qemu_features(qemu_image, synthetic, tmp_path / "synthetic")
+    expected = clip_features(synthetic)
+    assert frames == len(got) == len(expected) > 400
+    assert np.array_equal(got, expected)
+
+    root = dataset_path("speech_commands_dev")
+    if not root.is_dir():
+        missing(f"Speech Commands dev subset not found at {root}")
+    real = np.concatenate([read_wav(p) for p in _real_clips()[:30]])
+    got, frames, instructions = qemu_features(qemu_image, real, tmp_path / "real")
+    assert np.array_equal(got, clip_features(real))
+    per_frame = instructions / frames
+    share = per_frame * 50 / 480e6  # 50 frames per second of audio, 480 MHz, 1 per cycle
+    print(
+        f"\naudio front end on Cortex-M7 (QEMU, -Os): {per_frame:.0f} instructions per frame,"
+        f" {per_frame * 50 / 1e6:.2f} M per second of audio (~{100 * share:.1f} % of 480 MHz)"
+    )
+    assert per_frame < 250_000  # 12.5 M per second of audio: under 3 % of the core
 
 
 def test_cortex_m7_build_and_size(tmp_path: Path) -> None:
