@@ -125,3 +125,51 @@ def test_manifest_is_valid_json_with_sorted_keys(trained: Path) -> None:
     text = (trained / "manifest.json").read_text()
     data = json.loads(text)
     assert list(data) == sorted(data)
+
+
+def test_without_oos_long_phrases_and_too_many_intents(subset_csv: Path, tmp_path: Path) -> None:
+    """Issue 9, items 3, 5, 6: each used to pass silently (or fail after training)."""
+    rows = [r for r in csv.reader(subset_csv.open(encoding="utf-8"))][1:]
+    long_phrase = "turn the lights off in every room of the house " * 7  # 328 bytes stripped
+    data = tmp_path / "no_oos.csv"
+    with data.open("w", newline="", encoding="utf-8") as f:
+        w = csv.writer(f)
+        w.writerow(["text", "label"])
+        w.writerows(r for r in rows if r[1] != "oos")
+        w.writerow([long_phrase, "lights_off"])
+    out = tmp_path / "model"
+    proc = run_cli("train", str(data), "-o", str(out), *TINY)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    warnings = [ln for ln in proc.stderr.splitlines() if ln.startswith("warning: ")]
+    # Item 5: no out-of-scope phrases: said, and the threshold still escalates something.
+    assert any(
+        "no out-of-scope phrases in val to calibrate the threshold" in w for w in warnings
+    ), proc.stderr
+    manifest, _ = load_model_dir(out)
+    assert manifest.threshold_q > -128 and manifest.threshold > 0.0
+    assert manifest.metrics["threshold_rule"] == "gate_accuracy+keep_95pct_local"
+    assert "no out-of-scope phrases: best in-scope gate accuracy" in proc.stdout
+    # Item 6: the line limit grows to fit the longest phrase, and says so.
+    assert any("1 phrase(s) longer than 256 bytes (longest 328)" in w for w in warnings)
+    assert manifest.max_line == 384
+    assert "device line limit           384 bytes" in proc.stdout
+    # ... and the generated firmware takes the phrase instead of line_too_long.
+    project = tmp_path / "proj"
+    gen = run_cli("generate", "--board", "esp32", "--model", str(out), "-o", str(project))
+    assert gen.returncode == 0, gen.stderr
+    settings = (project / "src" / "tinyslm_settings.h").read_text()
+    assert "#define TINYSLM_MAX_LINE 384" in settings
+    answer = run_cli("emulate", str(project), "--text", long_phrase.strip())
+    assert answer.returncode == 0, answer.stderr
+    assert json.loads(answer.stdout)["intent"] in LABELS
+
+    # Item 3: 512 intents are refused before training, with the cause and the limit.
+    many = tmp_path / "many.csv"
+    many.write_text(
+        "text,label\n"
+        + "".join(f"do thing {i},intent_{i}\ndo stuff {i},intent_{i}\n" for i in range(512))
+    )
+    refused = run_cli("train", str(many), "-o", str(tmp_path / "m2"), *TINY)
+    line = assert_one_error_line(refused, "512 intents", "at most 511", "SOFTMAX")
+    assert "epoch" not in refused.stdout, line
+    assert not (tmp_path / "m2").exists()
