@@ -88,6 +88,19 @@ def test_shapes_and_determinism() -> None:
     assert np.array_equal(first[1:2], frontend.frame_features(samples[None, 320:800], spec))
 
 
+def test_a_batch_of_clips_is_each_clip() -> None:
+    rng = np.random.default_rng(11)
+    clips = rng.integers(-8000, 8000, (5, 16000)).astype(np.int16)
+    batch = frontend.clips_features(clips)
+    assert batch.shape == (5, 49, 40)
+    for clip, features in zip(clips, batch, strict=True):
+        assert np.array_equal(features, clip_features(clip))
+    assert frontend.clips_features(clips[:, :100]).shape == (5, 0, 40)
+    # the cached tables cannot be changed by accident
+    with pytest.raises(ValueError):
+        make_tables(FrontendSpec()).window[0] = 1
+
+
 def test_louder_is_larger_by_the_log_step() -> None:
     # Doubling the amplitude adds 2 octaves of power: 16 steps, within rounding.
     rng = np.random.default_rng(5)

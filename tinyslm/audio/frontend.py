@@ -41,6 +41,7 @@ Right shifts of negative numbers are arithmetic here (numpy) and in the C mirror
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 from typing import Final
@@ -156,8 +157,12 @@ class FrontendTables:
         return self.first_bin + len(self.seg) - 1
 
 
+@functools.lru_cache(maxsize=8)
 def make_tables(spec: FrontendSpec) -> FrontendTables:
-    """Compute the tables for ``spec`` (float maths here only; the results are integers)."""
+    """Compute the tables for ``spec`` (float maths here only; the results are integers).
+
+    Cached per spec (training calls the front end per clip); the arrays are read-only.
+    """
     n, win = spec.fft_size, spec.window_samples
     window = np.array(
         [round(32767 * (0.5 - 0.5 * math.cos(2 * math.pi * i / win))) for i in range(win)],
@@ -175,7 +180,7 @@ def make_tables(spec: FrontendSpec) -> FrontendTables:
     ]
     bits = spec.fft_log2
     bitrev = np.array([int(f"{i:0{bits}b}"[::-1], 2) for i in range(n)], dtype=np.int64)
-    return FrontendTables(
+    tables = FrontendTables(
         window=window,
         cos=cos,
         sin=sin,
@@ -185,6 +190,10 @@ def make_tables(spec: FrontendSpec) -> FrontendTables:
         log=np.array(steps, dtype=np.uint8),
         bitrev=bitrev,
     )
+    for array in vars(tables).values():
+        if isinstance(array, np.ndarray):
+            array.flags.writeable = False
+    return tables
 
 
 def _fft(re: Int64Array, im: Int64Array, tables: FrontendTables) -> None:
@@ -257,16 +266,34 @@ def frame_features(
     return np.clip(steps, -128, 127).astype(np.int8)
 
 
+_DEFAULT_SPEC = FrontendSpec()
+
+
+def clips_features(clips: npt.ArrayLike, spec: FrontendSpec | None = None) -> Int8Array:
+    """Features of equal-length clips: int16 ``(B, n)`` in, int8 ``(B, frames, num_bins)`` out.
+
+    Each clip's frames are exactly :func:`clip_features` of that clip (one call for a batch).
+    """
+    spec = spec if spec is not None else _DEFAULT_SPEC
+    x = np.asarray(clips, dtype=np.int16)
+    if x.ndim != 2:
+        raise ValueError(f"clips must have shape (B, n), got {x.shape}")
+    count = spec.num_frames(x.shape[1])
+    if count == 0 or x.shape[0] == 0:
+        return np.zeros((x.shape[0], count, spec.num_bins), dtype=np.int8)
+    starts = np.arange(count) * spec.stride_samples
+    frames = x[:, starts[:, None] + np.arange(spec.window_samples)[None, :]]
+    flat = frame_features(frames.reshape(-1, spec.window_samples), spec)
+    return flat.reshape(x.shape[0], count, spec.num_bins)
+
+
 def clip_features(samples: npt.ArrayLike, spec: FrontendSpec | None = None) -> Int8Array:
     """Features of a clip: every whole window at stride steps; int8 ``(frames, num_bins)``."""
-    spec = spec if spec is not None else FrontendSpec()
     x = np.asarray(samples, dtype=np.int16)
-    count = spec.num_frames(len(x))
-    if count == 0:
-        return np.zeros((0, spec.num_bins), dtype=np.int8)
-    starts = np.arange(count) * spec.stride_samples
-    frames = x[starts[:, None] + np.arange(spec.window_samples)[None, :]]
-    return frame_features(frames, spec)
+    if x.ndim != 1:
+        raise ValueError(f"a clip must be one-dimensional, got shape {x.shape}")
+    frames: Int8Array = clips_features(x[None, :], spec)[0]
+    return frames
 
 
 def _c_array(ctype: str, name: str, values: npt.ArrayLike, per_line: int = 12) -> str:
