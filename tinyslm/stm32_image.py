@@ -176,6 +176,13 @@ class MapBreakdown:
         return {c.name: {"flash": c.flash, "ram": c.ram} for c in self.components}
 
 
+# What map_breakdown reports. "model array": src/tinyslm_model_data.cc; "TFLM core",
+# "TFLM kernels" (tensorflow/lite/micro/kernels/), "CMSIS-NN": members of libtflm.a;
+# "tinyslm core + adapter": the other src/tinyslm_* files; "board glue": src/main.cc
+# and any other project source; "C library": newlib-nano, libm, libgcc, libstdc++,
+# libnosys and the crt files; "HAL": the STM32Cube HAL objects and the CMSIS device's
+# startup and system files; "tensor arena": the adapter's arena buffer; "other":
+# padding and the linker script's heap and stack reserve.
 COMPONENTS = (
     "model array",
     "TFLM core",
