@@ -19,6 +19,7 @@ the same bytes there too, and its instructions per frame are printed
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import subprocess
@@ -26,6 +27,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from core_harness import SANITIZE_FLAGS, SANITIZER_ENV, sanitizers_work
 from shared_paths import dataset_path, missing, require_path, require_tool
 
 from tinyslm import ccompile
@@ -74,14 +76,14 @@ def _sources_for(spec: FrontendSpec, folder: Path) -> Path:
     return folder
 
 
-def _build(folder: Path, out: Path) -> Path:
+def _build(folder: Path, out: Path, extra: tuple[str, ...] = ()) -> Path:
     try:
         return ccompile.compile_executable(
             [folder / "tinyslm_audio_frontend.c", DRIVER],
             out,
             include_dirs=[folder],
             defines={"_POSIX_C_SOURCE": "199309L"},  # clock_gettime in the driver
-            cflags=HOST_FLAGS,
+            cflags=(*HOST_FLAGS, *extra),
         )
     except ToolchainError as exc:
         if "not found" in str(exc):
@@ -95,10 +97,17 @@ def driver(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return _build(AUDIO, tmp_path_factory.mktemp("afe") / "audio_frontend_driver")
 
 
-def c_features(driver: Path, samples: np.ndarray, work: Path, bins: int = 40) -> np.ndarray:
+def c_features(
+    driver: Path, samples: np.ndarray, work: Path, bins: int = 40, env: dict[str, str] | None = None
+) -> np.ndarray:
     raw, out = work / "in.raw", work / "out.raw"
     np.asarray(samples, dtype="<i2").tofile(raw)
-    subprocess.run([str(driver), "stream", str(raw), str(out)], check=True, timeout=120)
+    proc = subprocess.run(
+        [str(driver), "stream", str(raw), str(out)],
+        capture_output=True, text=True, timeout=120, check=False,
+        env=None if env is None else {**os.environ, **env},
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-2000:]
     return np.fromfile(out, dtype=np.int8).reshape(-1, bins)
 
 
@@ -132,6 +141,19 @@ def test_synthetic_signals_match(driver: Path, tmp_path: Path) -> None:
     # The corners were reached: both ends of the int8 range occur.
     square = clip_features(synthetic_signals()["full_scale_square"].astype(np.int16))
     assert square.max() == 127 and clip_features(np.zeros(16000, np.int16)).min() == -128
+
+
+def test_no_overflow_or_out_of_bounds_under_sanitizers(tmp_path: Path) -> None:
+    # UBSan traps signed overflow: the bounds the reference's docstring claims
+    # (int32 butterflies, int64 power and mel sums) hold at full scale.
+    reason = sanitizers_work(tmp_path)
+    if reason is not None:
+        missing(reason)
+    exe = _build(AUDIO, tmp_path / "drv_san", extra=SANITIZE_FLAGS)
+    for name, signal in synthetic_signals().items():
+        samples = np.clip(np.round(signal), -32768, 32767).astype(np.int16)
+        got = c_features(exe, samples, tmp_path, env=SANITIZER_ENV)
+        assert np.array_equal(got, clip_features(samples)), name
 
 
 def test_another_spec_matches(tmp_path: Path) -> None:
