@@ -47,6 +47,8 @@ Log = Callable[[str], None]
 # 32 or more and writes -128 for every intent. Measured: 511 flat scores run,
 # 512 abort (tests/unit/test_train_units.py).
 MAX_INTENTS = 511
+# Phrases from which training says that it is encoding them (otherwise silent).
+ENCODE_NOTICE_MIN = 20_000
 
 
 def check_intent_count(n: int) -> None:
@@ -395,6 +397,9 @@ def train(
 
     configure_tensorflow()
     keras.utils.set_random_seed(config.seed)
+    if log is not None and len(train_texts) + len(val_texts) >= ENCODE_NOTICE_MIN:
+        # Tokenizing is pure Python: about a minute per 500,000 phrases.
+        log(f"encoding {len(train_texts) + len(val_texts)} phrases ...")
     x = encode(train_texts, config.features)
     y = keras.utils.to_categorical(label_indices(labels, train_labels), len(labels))
     validation = None
