@@ -192,8 +192,12 @@ def test_csv_and_jsonl_lists(tmp_path: Path) -> None:
         json.dumps({"path": p, "label": lb, "split": given[i % 4]})
         for i, (p, lb) in enumerate(rows)
     ]
+    noise = root / "noise.wav"
+    write_wav(noise, tone(20 * WIN, 500))
+    lines.append(json.dumps({"path": "noise.wav", "label": NOISE}))  # no split: split in time
     jsonl.write_text("\n".join(lines) + "\n\n")
     from_jsonl = load_audio_dataset(jsonl, CFG)
+    assert from_jsonl.labels[0] == SILENCE and len(from_jsonl.noise) == 1
     by_source = {c.source: c.split for c in from_jsonl.clips}
     for i, (p, _) in enumerate(rows):
         assert by_source[p] == {"training": "train"}.get(given[i % 4], given[i % 4])
@@ -205,7 +209,8 @@ def test_csv_and_jsonl_lists(tmp_path: Path) -> None:
         ("path,label\nyes/missing.wav,yes\n", "line 2: yes/missing.wav does not exist"),
         ("yes/spk00_nohash_0.wav\n", "line 1: expected path,label[,split]"),
         ("yes/spk00_nohash_0.wav,yes,holdout\n", "split 'holdout'"),
-        ("yes/spk00_nohash_0.wav,yes,train\nno/spk00_nohash_0.wav,no\n", "every row or for none"),
+        ("yes/spk00_nohash_0.wav,yes,train\nno/spk00_nohash_0.wav,no\n", "every clip or for none"),
+        ('yes/spk00_nohash_0.wav,"ye\ns"\n', "control characters"),
         ("path,label\n", "no clips listed"),
         ("yes/spk00_nohash_0.wav,\n", "empty path or label"),
     ],

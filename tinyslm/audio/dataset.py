@@ -13,7 +13,7 @@ Two sources:
   the list file. The labels ``_unknown_``, ``_silence_`` and
   ``_background_noise_`` mean what the folders above mean. A list gives a split
   (``train``/``val``/``test``; ``training``/``validation``/``testing`` too) for
-  every row or for none.
+  every clip or for none (background recordings are split in time, see below).
 
 Rules:
 
@@ -55,6 +55,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import io
 import json
 import math
 import random
@@ -293,7 +294,9 @@ def _list_rows(path: Path) -> Iterable[tuple[int, str, str, str | None]]:
                 raise DatasetError(f"{path}: line {number}: 'split' must be a string")
             yield number, obj["path"], obj["label"], split
         return
-    for number, row in enumerate(csv.reader(text.splitlines()), 1):
+    reader = csv.reader(io.StringIO(text, newline=""))
+    for row in reader:
+        number = reader.line_num  # the row's last line: a quoted field may span lines
         cells = [c.strip() for c in row]
         if not any(cells):
             continue
@@ -316,13 +319,16 @@ def _scan_list(path: Path, config: AudioDatasetConfig) -> tuple[list[_Entry], li
     for number, rel, label, split in _list_rows(path):
         if not rel or not label:
             raise DatasetError(f"{path}: line {number}: empty path or label")
+        if not label.isprintable():
+            raise DatasetError(f"{path}: line {number}: label {label!r} has control characters")
         if split is not None:
             if split.lower() not in _SPLIT_ALIASES:
                 raise DatasetError(
                     f"{path}: line {number}: split {split!r} is not train, val or test"
                 )
             split = _SPLIT_ALIASES[split.lower()]
-            with_split += 1
+            # Background recordings are split in time, so their split is not counted.
+            with_split += label != NOISE
         wav = path.parent / rel
         if not wav.is_file():
             raise DatasetError(f"{path}: line {number}: {rel} does not exist")
@@ -331,8 +337,8 @@ def _scan_list(path: Path, config: AudioDatasetConfig) -> tuple[list[_Entry], li
         (noise if label == NOISE else clips).append(entry)
     if not clips:
         raise DatasetError(f"{path}: no clips listed")
-    if 0 < with_split < len(clips) + len(noise):
-        raise DatasetError(f"{path}: give a split for every row or for none")
+    if 0 < with_split < len(clips):
+        raise DatasetError(f"{path}: give a split for every clip or for none")
     return clips, noise
 
 
