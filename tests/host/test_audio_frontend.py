@@ -280,6 +280,26 @@ def test_cortex_m7_on_qemu_matches_and_its_cost(qemu_image: Path, tmp_path: Path
     assert per_frame < 250_000  # 12.5 M per second of audio: under 3 % of the core
 
 
+def test_header_is_usable_from_the_cxx_firmware(tmp_path: Path) -> None:
+    # The board's main.cc (C++17, no exceptions or RTTI) will own the front end's state.
+    require_tool("arm-none-eabi-g++")
+    src = tmp_path / "use.cc"
+    src.write_text(
+        '#include "tinyslm_audio_frontend.h"\n'
+        "static tinyslm_audio_frontend_t fe;\n"
+        "int use(const int16_t *s, size_t n, int8_t *out) {\n"
+        "  int produced = 0;\n"
+        "  tinyslm_audio_frontend_reset(&fe);\n"
+        "  return static_cast<int>(tinyslm_audio_frontend_feed(&fe, s, n, out, &produced));\n"
+        "}\n"
+    )
+    flags = [f for f in CORTEX_M7 if f != "-std=c99"]
+    flags += ["-std=c++17", "-fno-exceptions", "-fno-rtti"]
+    ccompile.compile_object(
+        src, tmp_path / "use.o", include_dirs=[AUDIO], flags=flags, compiler=["arm-none-eabi-g++"]
+    )
+
+
 def test_cortex_m7_build_and_size(tmp_path: Path) -> None:
     require_tool("arm-none-eabi-gcc", "arm-none-eabi-size")
     obj = ccompile.compile_object(
