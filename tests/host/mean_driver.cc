@@ -6,6 +6,7 @@
 //   cases=N fast=K mismatches=M
 // (fast: cases whose axes are one contiguous run, i.e. the kernel's own int8 path)
 // and, for the first mismatches, the case. Exit status 0 iff no mismatch.
+// On Cortex-M7 under QEMU (mean_driver_qemu.c) it runs MEAN_DRIVER_CASES cases.
 // "mean_driver N plant" gives tinyslm's kernel an output zero point one higher, so
 // that every case must mismatch: proof that the comparison can fail.
 
@@ -20,6 +21,11 @@
 #include "tensorflow/lite/micro/kernels/reduce.h"
 #include "tensorflow/lite/micro/test_helpers.h"
 #include "tinyslm_mean.h"
+
+#if defined(__arm__)
+// cortex_m_generic TFLM prints through a callback: TFLM's reasons reach UART0.
+#include "tensorflow/lite/micro/cortex_m_generic/debug_log_callback.h"
+#endif
 
 namespace {
 
@@ -48,7 +54,7 @@ struct Case {
   int rank;
   int dims[4];
   int num_axis;
-  int axes[6];
+  int32_t axes[6];  // int32_t, not int: arm-none-eabi's int32_t is long
   bool keep_dims;
   float in_scale;
   int in_zp;
@@ -148,16 +154,12 @@ void print_case(const Case &c, int index) {
   printf("case %d: dims", index);
   for (int d = 0; d < c.rank; ++d) printf(" %d", c.dims[d]);
   printf(" axes");
-  for (int i = 0; i < c.num_axis; ++i) printf(" %d", c.axes[i]);
+  for (int i = 0; i < c.num_axis; ++i) printf(" %d", static_cast<int>(c.axes[i]));
   printf(" keep_dims %d in %g/%d out %g/%d\n", c.keep_dims ? 1 : 0, static_cast<double>(c.in_scale),
          c.in_zp, static_cast<double>(c.out_scale), c.out_zp);
 }
 
-}  // namespace
-
-int main(int argc, char **argv) {
-  const int cases = argc > 1 ? atoi(argv[1]) : 3000;
-  const bool plant = argc > 2 && strcmp(argv[2], "plant") == 0;
+int run_cases(int cases, bool plant) {
   const TFLMRegistration ours = tinyslm_Register_MEAN();
   const TFLMRegistration theirs = tflite::Register_MEAN();
   int fast = 0, mismatches = 0, failures = 0;
@@ -191,3 +193,22 @@ int main(int argc, char **argv) {
   printf("cases=%d fast=%d mismatches=%d failures=%d\n", cases, fast, mismatches, failures);
   return mismatches == 0 && failures == 0 ? 0 : 1;
 }
+
+}  // namespace
+
+#if defined(__arm__)
+// Under QEMU (mean_driver_qemu.c): no command line, a fixed number of cases.
+#ifndef MEAN_DRIVER_CASES
+#define MEAN_DRIVER_CASES 4000
+#endif
+static void print_log(const char *s) { fputs(s, stdout); }
+
+int main(void) {
+  RegisterDebugLogCallback(print_log);
+  return run_cases(MEAN_DRIVER_CASES, false);
+}
+#else
+int main(int argc, char **argv) {
+  return run_cases(argc > 1 ? atoi(argv[1]) : 3000, argc > 2 && strcmp(argv[2], "plant") == 0);
+}
+#endif

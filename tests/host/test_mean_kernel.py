@@ -4,8 +4,8 @@
 and ``tflite::Register_MEAN()`` through TFLM's KernelRunner on the same tensors over
 thousands of seeded random cases (shapes, axes, keep_dims, scales, zero points, the
 text model's [1, L, D] over L) and counts the cases whose int8 outputs differ. Built
-on the host against the reference-kernel TFLM tree in shared/sdk; the Cortex-M7
-(SXTAB16) path is covered by the QEMU parity tests and benchmarks/cortex_m7.py.
+on the host against the reference-kernel TFLM tree in shared/sdk, and for Cortex-M7
+(the SXTAB16 path, CMSIS-NN tree) run under QEMU.
 """
 
 from __future__ import annotations
@@ -18,10 +18,11 @@ from pathlib import Path
 import pytest
 from shared_paths import require_path, require_tool, sdk_path
 
-from tinyslm import native
+from tinyslm import native, qemu
 from tinyslm.resources import firmware_dir
 
 DRIVER = Path(__file__).resolve().parent / "mean_driver.cc"
+DRIVER_GLUE = Path(__file__).resolve().parent / "mean_driver_qemu.c"
 # TFLM's kernel-test helpers, which the firmware build leaves out of its sources.
 TEST_HELPERS = (
     "tensorflow/lite/micro/test_helpers.cc",
@@ -71,3 +72,39 @@ def test_the_comparison_catches_a_one_step_difference(driver: Path) -> None:
     n, _, mismatches, failures, out = run_driver(driver, "400", "plant")
     assert failures == 0, out
     assert mismatches >= n // 2, out
+
+
+@pytest.fixture(scope="module")
+def cm7_driver(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    tree = require_path(sdk_path("tflm", "cortex-m7"), "Cortex-M7 TFLM tree")
+    require_tool(qemu.QEMU, qemu.ARM_CC, qemu.ARM_CXX)
+    tree = qemu.resolve_cortex_m_tree(tree)
+    toolchain = dataclasses.replace(
+        qemu.cortex_m7_toolchain(tree),
+        name="mean-check-cm7",
+        board_sources=(
+            qemu.GLUE_DIR / "startup.c",
+            DRIVER_GLUE,
+            DRIVER,
+            *(tree / rel for rel in TEST_HELPERS),
+        ),
+    )
+    out = tmp_path_factory.mktemp("mean-cm7") / "mean_driver.elf"
+    return native.build_firmware([firmware_dir() / "tinyslm_mean.cc"], tree, out, toolchain)
+
+
+def test_mean_kernel_dsp_path_matches_tflm_on_cortex_m7(cm7_driver: Path) -> None:
+    # The SXTAB16 path (__ARM_FEATURE_DSP) only exists in the Cortex-M7 build: make
+    # sure it is the one compiled in, then compare it with TFLM on the emulated M7.
+    require_tool("arm-none-eabi-objdump")
+    disassembly = subprocess.run(
+        ["arm-none-eabi-objdump", "-d", "-C", str(cm7_driver)],
+        capture_output=True, text=True, check=True,
+    ).stdout  # fmt: skip
+    assert re.search(r"sxtab16\s+\w+, \w+, \w+, ror #8", disassembly)
+    lines = qemu.run_image(cm7_driver, [])
+    found = _SUMMARY.search("\n".join(lines))
+    assert found, lines[-5:]
+    n, fast, mismatches, failures = (int(g) for g in found.groups())
+    assert (n, mismatches, failures) == (4000, 0, 0), lines[-5:]
+    assert fast >= 3000
