@@ -74,8 +74,11 @@ def test_round_trip(tmp_path: Path) -> None:
              chunk(b"data", PCM)),
         # zero padding after the last chunk
         riff(chunk(b"fmt ", fmt_body()), chunk(b"data", PCM)) + b"\x00\x00\x00",
+        # an ID3 tag appended after the audio, not as a chunk
+        riff(chunk(b"fmt ", fmt_body()), chunk(b"data", PCM)) + b"ID3\x04\x00\x00\x00\x00\x10\x00",
     ],
-    ids=["extensible", "odd-chunk-padded", "any-order-missing-pad", "fmt18-fact", "trailing-zeros"],
+    ids=["extensible", "odd-chunk-padded", "any-order-missing-pad", "fmt18-fact", "trailing-zeros",
+         "appended-tag"],
 )  # fmt: skip
 def test_container_variants_are_read(tmp_path: Path, raw: bytes) -> None:
     assert np.array_equal(read_wav(write(tmp_path, raw)), SAMPLES)
@@ -114,7 +117,8 @@ def test_wrong_formats_are_refused_with_a_conversion_hint(
         (riff(chunk(b"fmt ", fmt_body()), chunk(b"data", PCM))[:-5], "truncated WAV: data chunk"),
         (riff(chunk(b"fmt ", fmt_body())) + b"data\xff\xff\xff\xff", "truncated WAV: data chunk"),
         (riff(chunk(b"fmt ", fmt_body()), chunk(b"data", PCM + b"\x01")), "odd number"),
-        (riff(chunk(b"fmt ", fmt_body()), chunk(b"data", PCM)) + b"LI", "chunk header cut off"),
+        (riff(chunk(b"fmt ", fmt_body())) + b"LI", "chunk header cut off"),
+        (riff(chunk(b"fmt ", fmt_body()), chunk(b"LIST", b"x" * 40)[:30]), "'LIST' chunk cut off"),
         (riff(chunk(b"fmt ", fmt_body())[:20]), "'fmt ' chunk cut off"),
         (riff(chunk(b"data", PCM)), "no 'fmt ' chunk"),
         (riff(chunk(b"fmt ", fmt_body())), "no 'data' chunk"),
@@ -122,7 +126,7 @@ def test_wrong_formats_are_refused_with_a_conversion_hint(
         (riff(chunk(b"fmt ", b"\x01\x00\x01\x00"), chunk(b"data", PCM)), "shorter than 16"),
     ],
     ids=["empty", "not-riff", "cut-data", "streaming-size", "odd-bytes", "cut-header",
-         "cut-fmt", "no-fmt", "no-data", "no-samples", "short-fmt"],
+         "cut-list-before-data", "cut-fmt", "no-fmt", "no-data", "no-samples", "short-fmt"],
 )  # fmt: skip
 def test_unreadable_and_truncated_files_are_named(tmp_path: Path, raw: bytes, words: str) -> None:
     msg = refusal(write(tmp_path, raw))

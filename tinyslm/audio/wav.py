@@ -10,14 +10,16 @@ chunk. Rules:
   1 channel, 16 bits per sample, 16000 Hz. Chunks may come in any order;
   unknown chunks (``LIST``, ``fact``, ``cue `` ...) are skipped, each padded to
   an even size as RIFF requires. A missing pad byte after the last chunk is
-  tolerated (common, and nothing is lost).
+  tolerated (common, and nothing is lost), and so are bytes after complete
+  ``fmt `` and ``data`` chunks that do not form a chunk (a tag some editors append).
 - Refused, never converted: any other rate, width, channel count or encoding.
   Resampling or down-mixing silently would make training features differ from
   what the device's microphone delivers; the message names what the file is
   and the ``sox`` line that converts it.
 - Refused as truncated: a ``data`` chunk that claims more bytes than the file
-  holds, or an odd number of data bytes. Refused as unreadable: no RIFF/WAVE
-  header, a cut-off chunk header, no ``fmt `` or ``data`` chunk, no samples.
+  holds, an odd number of data bytes, or a chunk cut off before the audio is
+  complete. Refused as unreadable: no RIFF/WAVE header, no ``fmt `` or ``data``
+  chunk, no samples.
 
 Every refusal is a one-line :class:`~tinyslm.errors.DatasetError` that starts
 with the file's path.
@@ -88,6 +90,14 @@ def _check_format(path: Path, fmt: bytes) -> None:
         )
 
 
+def _is_chunk(raw: bytes, pos: int) -> bool:
+    """Whether a whole chunk (header and body) starts at ``pos``."""
+    if len(raw) - pos < 8:
+        return False
+    (size,) = struct.unpack_from("<I", raw, pos + 4)
+    return len(raw) - pos - 8 >= int(size)
+
+
 def parse_wav(path: Path, raw: bytes) -> Samples:
     """Decode the bytes ``raw`` of the WAV file ``path`` (named in errors) to int16 samples.
 
@@ -102,6 +112,8 @@ def parse_wav(path: Path, raw: bytes) -> Samples:
     data: bytes | None = None
     pos = 12
     while pos < len(raw):
+        if fmt is not None and data is not None and not _is_chunk(raw, pos):
+            break  # the audio is complete; what follows is not a chunk (an appended tag)
         if len(raw) - pos < 8:
             if raw[pos:].strip(b"\x00"):
                 raise _fail(path, f"truncated WAV: chunk header cut off at byte {pos}")
