@@ -321,3 +321,27 @@ def format_usage(use: MemoryUse) -> str:
     if use.board_bytes is not None:
         text += f"; board {use.board_bytes // 1024} KB, {100.0 * use.used / use.board_bytes:.1f}%"
     return text + ")"
+
+
+def build_summary(result: BuildResult) -> dict[str, object]:
+    """What ``tinyslm build --json`` prints: board, time, flash and RAM against the board."""
+
+    def use(u: MemoryUse | None) -> dict[str, object] | None:
+        if u is None:
+            return None
+        return {
+            "used": u.used,
+            "platformio_total": u.pio_total,
+            "board_bytes": u.board_bytes,
+            "board_percent": None
+            if not u.board_bytes
+            else round(100.0 * u.used / u.board_bytes, 2),
+        }
+
+    return {
+        "project": str(result.project),
+        "board": result.board,
+        "seconds": round(result.seconds, 3),
+        "flash": use(result.flash),
+        "ram": use(result.ram),
+    }

@@ -37,6 +37,52 @@ def friendly_errors(func: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
+# --json PATH on every command that has figures: PATH gets the JSON and the usual
+# text still goes to stdout; "-" prints the JSON to stdout and moves the text to stderr.
+JSON_HELP = "Write the figures as JSON to this file; '-' prints them to stdout (text to stderr)."
+
+
+def json_option(help_text: str = JSON_HELP) -> Callable[[F], F]:
+    return click.option(
+        "--json",
+        "json_out",
+        type=click.Path(path_type=Path, allow_dash=True),
+        metavar="PATH|-",
+        help=help_text,
+    )
+
+
+def json_to_stdout(json_out: Path | None) -> bool:
+    return json_out is not None and str(json_out) == "-"
+
+
+def check_json_target(json_out: Path | None, protect: Sequence[Path | None] = ()) -> None:
+    """Refuse a --json file that cannot be written or names an input, before the work."""
+    from tinyslm.outdir import check_file_target
+
+    if json_out is None or json_to_stdout(json_out):
+        return
+    check_file_target(json_out, "--json")
+    for path in protect:
+        if path is not None and json_out.resolve() == path.resolve():
+            raise click.UsageError(f"--json names the input {path}; give another file name")
+
+
+def emit_json(json_out: Path | None, figures: Any) -> None:
+    """The figures as JSON (sorted keys) to ``json_out``, or to stdout for ``-``."""
+    import json
+
+    from tinyslm.outdir import write_file
+
+    if json_out is None:
+        return
+    text = json.dumps(figures, indent=2, sort_keys=True) + "\n"
+    if json_to_stdout(json_out):
+        click.echo(text, nl=False)
+    else:
+        write_file(json_out, text.encode())
+
+
 class OneLineErrors(click.Group):
     """A click group whose usage errors are one ``error:`` line and exit code 1.
 
@@ -157,6 +203,12 @@ def cli() -> None:
     show_default=True,
     help="Noisy copies of each phrase, labelled by the teacher, added (with --distill).",
 )
+@click.option(
+    "--no-report",
+    is_flag=True,
+    help="Do not write report.json and report.html (saves scoring the held-out split again).",
+)
+@json_option()
 @click.option("--quiet", "-q", is_flag=True, help="Print only the summary table.")
 @friendly_errors
 def train_command(
@@ -173,9 +225,15 @@ def train_command(
     distill_alpha: float,
     distill_temperature: float,
     distill_augment: int,
+    no_report: bool,
+    json_out: Path | None,
     quiet: bool,
 ) -> None:
-    """Train, quantize (INT8) and verify (TFLM) a classifier on DATA (default: demo set)."""
+    """Train, quantize (INT8) and verify (TFLM) a classifier on DATA (default: demo set).
+
+    Writes model.tflite, manifest.json and (unless --no-report) report.json and
+    report.html (open it in a browser; 'tinyslm report' redraws it).
+    """
     from tinyslm.features import FeatureSpec
     from tinyslm.pipeline import format_train_table, run_train
     from tinyslm.train import TrainConfig
@@ -190,15 +248,29 @@ def train_command(
         distill_temperature=distill_temperature,
         distill_augment=distill_augment,
     )
+    check_json_target(json_out, (data,))
+    if json_out is not None and not json_to_stdout(json_out):
+        import os
+
+        if os.path.abspath(json_out).startswith(os.path.abspath(out) + os.sep):
+            raise click.UsageError("--json names a file inside the model folder; put it elsewhere")
+    # With --json -, stdout is the JSON alone.
+    text_err = json_to_stdout(json_out)
+
+    def say(line: str) -> None:
+        click.echo(line, err=text_err)
+
     result = run_train(
         data,
         out,
         config,
         force=force,
-        log=None if quiet else click.echo,
+        log=None if quiet else say,
         warn=lambda message: click.echo(f"warning: {message}", err=True),
+        report=not no_report,
     )
-    click.echo(format_train_table(result))
+    say(format_train_table(result))
+    emit_json(json_out, result.summary())
 
 
 # --- emulate / build / flash / monitor (helper E) ---
@@ -220,12 +292,7 @@ def train_command(
     show_default=True,
     help="Which split of --data to run.",
 )
-@click.option(
-    "--json",
-    "json_out",
-    type=click.Path(path_type=Path),
-    help="With --data: write the figures as JSON to this file.",
-)
+@json_option("With --data: write the figures as JSON to this file; '-' prints them to stdout.")
 @click.option(
     "--native",
     is_flag=True,
@@ -263,13 +330,12 @@ def emulate(
     loop (stdin lines in, device lines out; pipes work too).
     """
     import contextlib
-    import json
     import os
     import re
     import tempfile
 
     from tinyslm import emulate as emu_mod
-    from tinyslm.outdir import check_file_target, write_file
+    from tinyslm.outdir import check_file_target
 
     if text is not None and data_file is not None:
         raise click.UsageError("give --text or --data, not both")
@@ -279,7 +345,7 @@ def emulate(
         raise click.UsageError("--coverage measures the shared-library emulator, not --native")
     if qemu and (native or coverage):
         raise click.UsageError("--qemu cannot be combined with --native or --coverage")
-    if json_out is not None:
+    if json_out is not None and not json_to_stdout(json_out):
         check_file_target(json_out, "--json")  # before the run, not after it
         if data_file is not None and json_out.resolve() == data_file.resolve():
             raise click.UsageError("--json names the --data file; give another file name")
@@ -336,9 +402,8 @@ def emulate(
             )
             for warning in report.warnings:
                 click.echo(f"warning: {warning}", err=True)
-            click.echo(emu_mod.format_report(report))
-            if json_out is not None:
-                write_file(json_out, (json.dumps(report.summary(), indent=2) + "\n").encode())
+            click.echo(emu_mod.format_report(report), err=json_to_stdout(json_out))
+            emit_json(json_out, report.summary())
         elif emulator is not None:
             if sys.stdin.isatty():
                 click.echo(
@@ -387,19 +452,23 @@ def _stdin_chunks(stream: Any) -> Iterator[bytes]:
 
 @cli.command()
 @click.argument("project_dir", type=click.Path(path_type=Path))
+@json_option()
 @friendly_errors
-def build(project_dir: Path) -> None:
+def build(project_dir: Path, json_out: Path | None) -> None:
     """Build a generated project with PlatformIO and report flash/RAM against the board."""
     from tinyslm import build as build_mod
 
+    check_json_target(json_out)
+    err = json_to_stdout(json_out)
     # PlatformIO's own output is streamed to stderr; the figures go to stdout.
     result = build_mod.build(project_dir, log=lambda line: click.echo(line, err=True))
-    click.echo(f"built {result.project} for {result.board} in {result.seconds:.1f} s")
+    click.echo(f"built {result.project} for {result.board} in {result.seconds:.1f} s", err=err)
     for use in (result.flash, result.ram):
         if use is not None:
-            click.echo(build_mod.format_usage(use))
+            click.echo(build_mod.format_usage(use), err=err)
     if result.flash is None and result.ram is None:
-        click.echo("PlatformIO printed no RAM/Flash size lines")
+        click.echo("PlatformIO printed no RAM/Flash size lines", err=err)
+    emit_json(json_out, build_mod.build_summary(result))
 
 
 @cli.command()
@@ -528,6 +597,50 @@ def boards_command() -> None:
     from tinyslm.boards import format_board_table, load_boards
 
     click.echo(format_board_table(load_boards()))
+
+
+@cli.command("report")
+@click.argument("path", type=click.Path(path_type=Path))
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=Path("report.html"),
+    show_default=True,
+    help="The HTML file to write (self-contained: open it in any browser, offline).",
+)
+@click.option(
+    "--data",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Measure the figures on this dataset's held-out split (for a project, or a model "
+    "without report.json).",
+)
+@friendly_errors
+def report_command(path: Path, output: Path, data: Path | None) -> None:
+    """Draw the HTML report of a model folder or a generated project (PATH).
+
+    Per-intent precision and recall, confusion heatmap and the most confused
+    pairs, threshold curve, size breakdown against the boards, training curves.
+    """
+    from tinyslm.pipeline import run_report
+
+    result = run_report(path, output, data=data)
+    click.echo(f"wrote {result.out} (figures from {result.source})")
+
+
+@cli.command("info")
+@click.argument("path", type=click.Path(path_type=Path))
+@json_option("Write the information as JSON to this file; '-' prints it to stdout alone.")
+@friendly_errors
+def info_command(path: Path, json_out: Path | None) -> None:
+    """Intents, sizes, arena, threshold, ops and the boards a model folder or project fits."""
+    from tinyslm.info import format_info, model_info
+
+    check_json_target(json_out)
+    info = model_info(path)
+    if not json_to_stdout(json_out):
+        click.echo(format_info(info))
+    emit_json(json_out, info.to_dict())
 
 
 # --- tflm (helper C2) ---

@@ -11,19 +11,23 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from tinyslm.errors import OutputError
 from tinyslm.manifest import MANIFEST_NAME, MODEL_NAME, Manifest
 from tinyslm.outdir import Ownership, WriteReport, check_target, write_tree
 from tinyslm.project import PROJECT_FILE
+from tinyslm.report_data import REPORT_HTML, REPORT_JSON
 from tinyslm.train import TrainConfig
 
 Log = Callable[[str], None]
 
-# A model folder holds exactly these two files, so anything else in it is the
-# user's and makes --force refuse the folder.
+# A model folder holds exactly these files (the report's two since they were
+# added), so anything else in it is the user's and makes --force refuse the folder.
 MODEL_OWNERSHIP = Ownership(
-    kind="model folder", marker=MANIFEST_NAME, names=(MANIFEST_NAME, MODEL_NAME)
+    kind="model folder",
+    marker=MANIFEST_NAME,
+    names=(MANIFEST_NAME, MODEL_NAME, REPORT_JSON, REPORT_HTML),
 )
 # A project also holds the user's own files and PlatformIO's .pio/: regenerating
 # replaces only the files listed in the record (with their sha256) and lib/tflm.
@@ -52,6 +56,8 @@ class TrainRunResult:
             conversion; verify: TFLM scoring and the arena probe).
         load_seconds: reading, checking and splitting the dataset.
         warnings: dataset warnings worth showing.
+        report: ``report.html`` in ``out`` (``None`` when not written).
+        history: per-epoch training figures (loss, accuracy, val_accuracy...).
     """
 
     out: Path
@@ -62,6 +68,34 @@ class TrainRunResult:
     total_seconds: float
     warnings: tuple[str, ...] = ()
     load_seconds: float = 0.0
+    report: Path | None = None
+    history: tuple[dict[str, float], ...] = ()
+
+    def summary(self) -> dict[str, Any]:
+        """What ``tinyslm train --json`` prints: paths, sizes, figures and wall times."""
+        m = self.manifest
+        return {
+            "out": str(self.out),
+            "report": None if self.report is None else str(self.report),
+            "model_sha256": m.model_sha256,
+            "model_bytes": m.model_bytes,
+            "arena_bytes": m.arena_bytes,
+            "labels": list(m.labels),
+            "threshold": m.threshold,
+            "threshold_q": m.threshold_q,
+            "ops": list(m.ops),
+            "max_line": m.max_line,
+            "train_config": m.train_config,
+            "metrics": m.metrics,
+            "seconds": {
+                "total": round(self.total_seconds, 3),
+                "load": round(self.load_seconds, 3),
+                "train": round(self.train_seconds, 3),
+                "convert": round(self.convert_seconds, 3),
+                "verify": round(self.verify_seconds, 3),
+            },
+            "warnings": list(self.warnings),
+        }
 
 
 def run_train(
@@ -72,6 +106,7 @@ def run_train(
     force: bool = False,
     log: Log | None = None,
     warn: Log | None = None,
+    report: bool = True,
 ) -> TrainRunResult:
     """Train, quantize and verify a model on ``data`` and write it to ``out``.
 
@@ -82,6 +117,9 @@ def run_train(
         force: replace the model in an existing tinyslm model folder ``out``.
         log: progress lines (one per epoch and per stage); ``None`` is silent.
         warn: dataset warnings, as soon as the data is loaded (before training).
+        report: also measure the report's figures on the held-out split (TFLM) and
+            write ``report.json`` and ``report.html`` (``generate``'s throw-away
+            model does without).
 
     Raises:
         OutputExistsError: ``out`` exists and is not empty and ``force`` is off,
@@ -230,10 +268,31 @@ def run_train(
     )
     with tempfile.TemporaryDirectory() as scratch:
         manifest_bytes = manifest.write(Path(scratch)).read_bytes()
+    files = {MODEL_NAME: quantized.model_bytes, MANIFEST_NAME: manifest_bytes}
+    if report:
+        from tinyslm.boards import load_boards
+        from tinyslm.report import render_report
+        from tinyslm.report_data import compute_report_data
+
+        say("measuring the report's figures on TFLM and drawing report.html ...")
+        report_start = time.perf_counter()
+        figures = compute_report_data(
+            quantized.model_bytes,
+            manifest,
+            [e.text for e in evals],
+            [e.label for e in evals],
+            list(oos_eval[eval_split]),
+            eval_split=eval_split,
+            history=trained.history,
+        )
+        files[REPORT_JSON] = figures.to_json_bytes()
+        files[REPORT_HTML] = render_report(manifest, figures, load_boards()).encode()
+        # Counted with verification: it is the same kind of work on the same phrases.
+        verify_seconds += time.perf_counter() - report_start
     try:
         # Checks the folder again: it may have appeared while we were training.
         write_tree(
-            {MODEL_NAME: quantized.model_bytes, MANIFEST_NAME: manifest_bytes},
+            files,
             out,
             force=force,
             ownership=MODEL_OWNERSHIP,
@@ -250,6 +309,8 @@ def run_train(
         total_seconds=time.perf_counter() - start,
         warnings=dataset.warnings,
         load_seconds=load_seconds,
+        report=out / REPORT_HTML if report else None,
+        history=trained.history,
     )
 
 
@@ -291,6 +352,7 @@ def format_train_table(result: TrainRunResult) -> str:
         ("model bytes", f"{m.model_bytes} ({m.model_bytes / 1024:.1f} KiB)"),
         ("arena bytes", f"{m.arena_bytes} ({m.arena_bytes / 1024:.1f} KiB)"),
         ("ops", ", ".join(m.ops)),
+        ("report", "not written" if result.report is None else str(result.report)),
         (
             "wall time",
             f"{result.total_seconds:.1f} s (load {result.load_seconds:.1f} s, train "
@@ -400,7 +462,7 @@ def run_generate(
     if model_dir is None:
         say("no --model given: training on the demo set first ...")
         with tempfile.TemporaryDirectory(prefix="tinyslm-generate-") as scratch:
-            run_train(None, Path(scratch) / "model", log=say)
+            run_train(None, Path(scratch) / "model", log=say, report=False)
             manifest, model = load_model_dir(Path(scratch) / "model")
     else:
         manifest, model = load_model_dir(model_dir)
@@ -437,3 +499,91 @@ def run_generate(
         notes=tuple(notes),
         report=report,
     )
+
+
+# --- report (helper D) -----------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ReportRunResult:
+    """What ``tinyslm report`` wrote.
+
+    Attributes:
+        out: the HTML file.
+        source: where the figures came from (``report.json`` or the ``--data`` file).
+        model_sha256: the model reported on.
+    """
+
+    out: Path
+    source: str
+    model_sha256: str
+
+
+def run_report(path: Path, out: Path, *, data: Path | None = None) -> ReportRunResult:
+    """Write ``report.html`` for a model folder or a generated project.
+
+    The figures come from the model folder's ``report.json`` (written by ``train``),
+    or are measured on TFLM from ``data``'s held-out split (split with the model's
+    seed, as in training); a project, or a model trained before reports existed,
+    needs ``data``.
+
+    Raises:
+        ModelError: ``path`` is neither a model folder nor a project, or no figures.
+        ProjectError: the project is malformed or its model array was edited.
+        DatasetError: ``data`` is unusable or has intents the model lacks.
+        OutputError: ``out`` cannot be written, or names one of the inputs.
+    """
+    from tinyslm.boards import load_boards
+    from tinyslm.errors import ModelError, ProjectError
+    from tinyslm.manifest import load_model_dir
+    from tinyslm.outdir import check_file_target, write_file
+    from tinyslm.project import open_project, read_model_bytes
+    from tinyslm.report import render_report
+    from tinyslm.report_data import load_report_data, report_data_from_dataset
+
+    inputs = [data] if data is not None else []
+    check_file_target(out, "-o")
+    if (path / MANIFEST_NAME).is_file():
+        manifest, model = load_model_dir(path, probe_arena=False)
+        stored = path / REPORT_JSON
+        inputs += [path / MANIFEST_NAME, path / MODEL_NAME, stored]
+    elif (path / PROJECT_FILE).is_file():
+        project = open_project(path)
+        if project.manifest is None:
+            raise ProjectError(f"{path / PROJECT_FILE}: no manifest; regenerate the project")
+        manifest, model = project.manifest, read_model_bytes(project)
+        stored = None
+        inputs += [path / PROJECT_FILE]
+    else:
+        raise ModelError(
+            f"{path}: neither a model folder ({MANIFEST_NAME}, from 'tinyslm train') nor a "
+            f"project ({PROJECT_FILE}, from 'tinyslm generate')"
+        )
+    if any(out.resolve() == p.resolve() for p in inputs):
+        raise OutputError(f"-o {out} names one of the report's inputs; give another file name")
+
+    recorded = None
+    if stored is not None and stored.is_file():
+        recorded = load_report_data(stored)
+        if recorded.model_sha256 != manifest.model_sha256:
+            raise ModelError(f"{stored} belongs to another model (its model_sha256 differs)")
+    if data is not None:
+        # The training curves exist only in report.json; the rest is measured again.
+        history = recorded.history if recorded is not None else ()
+        figures = report_data_from_dataset(model, manifest, data, history)
+        source = str(data)
+    elif recorded is not None:
+        figures, source = recorded, str(stored)
+    else:
+        why = (
+            "a project holds no report figures"
+            if stored is None
+            else f"no {REPORT_JSON} (the model was trained before tinyslm wrote one)"
+        )
+        raise ModelError(
+            f"{path}: {why}: the confusion matrix and threshold curve need the held-out "
+            "phrases; give --data DATASET (the file the model was trained on) to measure them"
+        )
+    page = render_report(manifest, figures, load_boards())
+    write_file(out, page.encode())
+    return ReportRunResult(out=out, source=source, model_sha256=manifest.model_sha256)

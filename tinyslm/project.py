@@ -9,7 +9,9 @@ PlatformIO error.
 
 from __future__ import annotations
 
+import hashlib
 import json
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -81,3 +83,33 @@ def open_project(folder: Path | str) -> Project:
     if not isinstance(sha, str) or len(sha) != 64:
         raise ProjectError(f"{path}: missing or malformed 'model_sha256'")
     return Project(root=root, board=board, model_sha256=sha, manifest=manifest, info=info)
+
+
+MODEL_DATA_CC = "src/tinyslm_model_data.cc"
+# The array body tinyslm.emit.carrays writes: "0x1c, 0x00, ..." between "= {" and "};".
+_ARRAY = re.compile(r"tinyslm_model_data\[\]\s*=\s*\{([^}]*)\};")
+_BYTE = re.compile(r"0x([0-9a-fA-F]{2})")
+
+
+def read_model_bytes(project: Project) -> bytes:
+    """The model flatbuffer as the firmware holds it (``src/tinyslm_model_data.cc``).
+
+    Raises:
+        ProjectError: the file is missing, has no model array, or its sha256 is not
+            the one in ``tinyslm.json`` (an edited array).
+    """
+    path = project.root / MODEL_DATA_CC
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ProjectError(f"{path}: unreadable ({exc}); regenerate the project") from None
+    m = _ARRAY.search(text)
+    if m is None:
+        raise ProjectError(f"{path}: no tinyslm_model_data array; regenerate the project")
+    data = bytes(int(h, 16) for h in _BYTE.findall(m.group(1)))
+    if hashlib.sha256(data).hexdigest() != project.model_sha256:
+        raise ProjectError(
+            f"{path}: the model array's sha256 is not the one in {PROJECT_FILE} (edited after "
+            "generation); regenerate the project"
+        )
+    return data

@@ -53,7 +53,12 @@ def trained(subset_csv: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def test_outputs_and_manifest(trained: Path) -> None:
     manifest, model = load_model_dir(trained)  # also checks the sha256
-    assert sorted(p.name for p in trained.iterdir()) == ["manifest.json", "model.tflite"]
+    assert sorted(p.name for p in trained.iterdir()) == [
+        "manifest.json",
+        "model.tflite",
+        "report.html",
+        "report.json",
+    ]
     assert manifest.labels == LABELS
     assert manifest.model_bytes == len(model)
     assert manifest.ops == model_ops(model)

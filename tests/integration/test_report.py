@@ -1,0 +1,288 @@
+"""``train`` writes report.html; ``report`` redraws it; Chromium renders its plots; ``info``;
+``--json`` on train, build and info."""
+
+from __future__ import annotations
+
+import csv
+import json
+import shutil
+import subprocess
+from collections import defaultdict
+from pathlib import Path
+
+import numpy as np
+import pytest
+from cli_support import DEMO_CSV, assert_one_error_line, run_cli
+from shared_paths import missing
+
+from tinyslm.boards import load_boards
+from tinyslm.emit.project import arena_size_for, check_budget
+from tinyslm.errors import BudgetError
+from tinyslm.info import board_fits
+from tinyslm.manifest import load_model_dir
+
+pytestmark = pytest.mark.slow
+
+LABELS = ("lights_off", "lights_on", "timer_set", "weather_query")
+TINY = ["--buckets", "256", "--dim", "8", "--hidden", "8", "--seq-len", "16", "--epochs", "6"]
+PLOTS = 5  # precision/recall, confusion, threshold, size, training
+WIDTH = 1200
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, object], str]:
+    """A tiny model trained by the CLI with ``--json -``: (folder, its JSON, stderr)."""
+    keep: dict[str, list[str]] = defaultdict(list)
+    with DEMO_CSV.open(newline="", encoding="utf-8") as f:
+        for row in csv.DictReader(f):
+            if (row["label"] in LABELS or row["label"] == "oos") and len(keep[row["label"]]) < 20:
+                keep[row["label"]].append(row["text"])
+    root = tmp_path_factory.mktemp("report")
+    data = root / "subset.csv"
+    with data.open("w", newline="", encoding="utf-8") as f:
+        w = csv.writer(f)
+        w.writerow(["text", "label"])
+        for label, texts in sorted(keep.items()):
+            w.writerows([t, label] for t in texts)
+    out = root / "model"
+    proc = run_cli("train", str(data), "-o", str(out), *TINY, "--json", "-")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    return out, json.loads(proc.stdout), proc.stderr  # stdout is the JSON alone
+
+
+def test_train_writes_the_report_and_json(
+    trained: tuple[Path, dict[str, object], str], tmp_path: Path
+) -> None:
+    out, figures, stderr = trained
+    manifest, _ = load_model_dir(out)
+    assert sorted(p.name for p in out.iterdir()) == [
+        "manifest.json",
+        "model.tflite",
+        "report.html",
+        "report.json",
+    ]
+    # The text moved to stderr; the JSON has the manifest's figures.
+    assert "int8 accuracy" in stderr and "epoch   6/6" in stderr
+    assert figures["model_sha256"] == manifest.model_sha256
+    assert figures["model_bytes"] == manifest.model_bytes
+    assert figures["metrics"] == manifest.metrics
+    assert figures["report"] == str(out / "report.html")
+    report = json.loads((out / "report.json").read_text())
+    assert report["model_sha256"] == manifest.model_sha256
+    assert len(report["history"]) == 6
+    # 'report' draws the same page from report.json, byte for byte.
+    again = tmp_path / "again.html"
+    proc = run_cli("report", str(out), "-o", str(again))
+    assert proc.returncode == 0, proc.stderr
+    assert again.read_bytes() == (out / "report.html").read_bytes()
+    proc = run_cli("train", "--help")
+    assert "--json PATH|-" in proc.stdout and "--no-report" in proc.stdout
+
+
+def _chromium() -> str:
+    for name in ("chromium", "chromium-browser", "google-chrome"):
+        path = shutil.which(name)
+        if path:
+            return path
+    missing("chromium is not on PATH (Debian: apt-get install chromium)")
+    raise AssertionError("unreachable")
+
+
+def _run_chromium(page: Path, profile: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [
+            _chromium(),
+            "--headless",
+            "--no-sandbox",  # CI runs as root
+            "--disable-gpu",
+            "--hide-scrollbars",
+            "--no-first-run",
+            f"--user-data-dir={profile}",
+            "--enable-logging=stderr",
+            "--v=0",
+            *args,
+            page.as_uri(),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+# Appended to a copy of the page (never to the report itself, which has no script):
+# where each plot landed, and the page's height, for the screenshot checks.
+_PROBE = """<script>
+document.body.setAttribute("data-probe", JSON.stringify({
+  height: document.documentElement.scrollHeight,
+  figures: [...document.querySelectorAll("figure svg")].map(s => {
+    const r = s.getBoundingClientRect();
+    return [r.left + scrollX, r.top + scrollY, r.width, r.height];
+  })
+}));
+</script>"""
+
+
+def render_in_chromium(page: Path, work: Path) -> tuple[np.ndarray, list[list[float]], str]:
+    """Screenshot the page whole; return (RGB pixels, plot boxes, Chromium's log)."""
+    from PIL import Image
+
+    probe_page = work / "probe.html"
+    probe_page.write_text(page.read_text(encoding="utf-8").replace("</body>", _PROBE + "</body>"))
+    dom = _run_chromium(probe_page, work / "profile", f"--window-size={WIDTH},1000", "--dump-dom")
+    assert dom.returncode == 0, dom.stderr[-2000:]
+    attr = dom.stdout.split('data-probe="', 1)[1].split('"', 1)[0]
+    probe = json.loads(attr.replace("&quot;", '"'))
+    shot = work / "report.png"
+    run = _run_chromium(
+        page, work / "profile", f"--window-size={WIDTH},{probe['height']}", f"--screenshot={shot}"
+    )
+    assert run.returncode == 0 and shot.is_file(), run.stderr[-2000:]
+    pixels = np.asarray(Image.open(shot).convert("RGB"), dtype=np.int16)
+    return pixels, probe["figures"], run.stderr
+
+
+def blank_plots(pixels: np.ndarray, boxes: list[list[float]]) -> list[int]:
+    """Indices of plots whose screenshot area is uniform or has no coloured pixels.
+
+    Every plot draws in colour (bars, heatmap, curves); text and frames are grey.
+    """
+    blank = []
+    for i, (x, y, w, h) in enumerate(boxes):
+        area = pixels[int(y) : int(y + h), int(x) : int(x + w)]
+        if area.size == 0 or w < 100 or h < 100:
+            blank.append(i)
+            continue
+        spread = area.max(axis=2) - area.min(axis=2)
+        coloured = np.count_nonzero(spread > 60)
+        if area.std() < 5 or coloured < 0.005 * w * h:
+            blank.append(i)
+    return blank
+
+
+def console_messages(log: str) -> list[str]:
+    return [ln for ln in log.splitlines() if ":CONSOLE" in ln]
+
+
+def test_report_renders_its_plots_in_chromium(
+    trained: tuple[Path, dict[str, object], str], tmp_path: Path
+) -> None:
+    out, _, _ = trained
+    pixels, boxes, log = render_in_chromium(out / "report.html", tmp_path)
+    assert console_messages(log) == []
+    assert len(boxes) == PLOTS
+    assert pixels.std() > 5, "the screenshot is uniform"
+    assert blank_plots(pixels, boxes) == []
+    # Laid out one below the other, inside the page width.
+    tops = [b[1] for b in boxes]
+    assert tops == sorted(tops) and all(b[0] >= 0 and b[0] + b[2] <= WIDTH for b in boxes)
+
+
+def test_the_chromium_check_sees_a_blank_plot_and_a_console_error(tmp_path: Path) -> None:
+    """The checks above can fail: an empty SVG and a script error are caught."""
+    page = tmp_path / "bad.html"
+    page.write_text(
+        "<!DOCTYPE html><html><body><figure>"
+        '<svg viewBox="0 0 400 300" width="400" height="300"></svg>'
+        "</figure><script>console.error('broken')</script></body></html>"
+    )
+    pixels, boxes, log = render_in_chromium(page, tmp_path)
+    assert len(boxes) == 1 and blank_plots(pixels, boxes) == [0]
+    assert any("broken" in m for m in console_messages(log))
+
+
+def test_report_needs_figures_or_data(
+    fixture_model: Path, esp32_project: Path, tmp_path: Path
+) -> None:
+    model = tmp_path / "old-model"
+    shutil.copytree(fixture_model, model)  # trained without report.json
+    proc = run_cli("report", str(model), "-o", str(tmp_path / "r.html"))
+    assert_one_error_line(proc, "no report.json", "--data")
+    proc = run_cli("report", str(esp32_project), "-o", str(tmp_path / "r.html"))
+    assert_one_error_line(proc, "a project holds no report figures", "--data")
+    assert not (tmp_path / "r.html").exists()
+    proc = run_cli("report", str(model), "-o", str(model / "manifest.json"), "--data", "x.csv")
+    assert_one_error_line(proc, "names one of the report's inputs")
+    proc = run_cli("report", str(tmp_path), "-o", str(tmp_path / "r.html"))
+    assert_one_error_line(proc, "neither a model folder")
+
+    # With --data, the model folder and the project built from it give the same page.
+    fixture_csv = fixture_model.parent / "fixture_commands.csv"
+    a, b = tmp_path / "a.html", tmp_path / "b.html"
+    assert run_cli("report", str(model), "--data", str(fixture_csv), "-o", str(a)).returncode == 0
+    proc = run_cli("report", str(esp32_project), "--data", str(fixture_csv), "-o", str(b))
+    assert proc.returncode == 0, proc.stderr
+    assert a.read_bytes() == b.read_bytes()
+    assert a.read_text().count("<svg") == PLOTS - 1  # no training history to plot
+
+
+def test_a_project_with_an_edited_model_array_is_refused(
+    esp32_project: Path, tmp_path: Path
+) -> None:
+    project = tmp_path / "p"
+    shutil.copytree(esp32_project, project)
+    cc = project / "src" / "tinyslm_model_data.cc"
+    cc.write_text(cc.read_text().replace("0x1c,", "0x1d,", 1))
+    proc = run_cli("report", str(project), "--data", str(DEMO_CSV), "-o", str(tmp_path / "r.html"))
+    assert_one_error_line(proc, "sha256", "regenerate")
+
+
+def test_info_on_a_model_folder_and_a_project(fixture_model: Path, esp32_project: Path) -> None:
+    manifest, _ = load_model_dir(fixture_model)
+    arena = arena_size_for(manifest.arena_bytes)
+    for path, kind, board in (
+        (fixture_model, "model folder", None),
+        (esp32_project, "project", "esp32"),
+    ):
+        text = run_cli("info", str(path))
+        assert text.returncode == 0, text.stderr
+        for needle in (f"{manifest.model_bytes} bytes", f"q={manifest.threshold_q}", kind):
+            assert needle in text.stdout
+        assert ", ".join(manifest.ops) in text.stdout
+        proc = run_cli("info", str(path), "--json", "-")
+        assert proc.returncode == 0, proc.stderr
+        info = json.loads(proc.stdout)  # nothing but the JSON on stdout
+        assert (info["kind"], info["board"]) == (kind, board)
+        assert info["labels"] == list(manifest.labels)
+        assert (info["model_bytes"], info["arena_bytes"]) == (
+            manifest.model_bytes,
+            manifest.arena_bytes,
+        )
+        assert info["arena_size"] == arena and info["ops"] == list(manifest.ops)
+        assert info["threshold_q"] == manifest.threshold_q
+        for fit in info["boards"]:
+            board_spec = next(b for b in load_boards() if b.id == fit["board"])
+            try:
+                check_budget(board_spec, manifest.model_bytes, arena)
+                fits = True
+            except BudgetError:
+                fits = False
+            assert fit["fits"] is fits
+        assert [f["board"] for f in info["boards"]] == [b.id for b in load_boards()]
+    assert_one_error_line(run_cli("info", str(fixture_model.parent)), "neither a model folder")
+
+
+def test_board_fits_says_why_not() -> None:
+    fits = board_fits(10**9, 16)
+    assert fits and not any(f.fits for f in fits)
+    assert all("flash budget" in f.reason and "arena" not in f.reason for f in fits)
+    assert all(f.fits for f in board_fits(1024, 1024))
+
+
+def test_build_json(fake_pio: Path, minimal_project: Path, tmp_path: Path) -> None:
+    proc = run_cli("build", str(minimal_project), "--json", "-")
+    assert proc.returncode == 0, proc.stderr
+    figures = json.loads(proc.stdout)
+    assert figures["board"] == "esp32"
+    assert figures["ram"]["used"] == 17032 and figures["flash"]["used"] == 399598
+    assert (
+        figures["ram"]["board_bytes"]
+        == next(b for b in load_boards() if b.id == "esp32").ram_kb * 1024
+    )
+    assert "built" in proc.stderr
+    out = tmp_path / "build.json"
+    proc = run_cli("build", str(minimal_project), "--json", str(out))
+    assert proc.returncode == 0 and "built" in proc.stdout
+    assert json.loads(out.read_text()) == figures | {
+        "seconds": json.loads(out.read_text())["seconds"]
+    }

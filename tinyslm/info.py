@@ -1,0 +1,186 @@
+"""``tinyslm info``: what a model folder or a generated project holds, and where it fits.
+
+Reads only what is already there (``manifest.json`` or the project's
+``tinyslm.json``): no TensorFlow, no TFLM run, so it answers in a moment. The
+board check is the one ``generate`` applies (:func:`tinyslm.emit.project.check_budget`
+on the firmware's arena, :func:`tinyslm.emit.project.arena_size_for`), so a board
+listed as fitting is one ``generate`` accepts.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from tinyslm.errors import BudgetError, ModelError
+from tinyslm.manifest import MANIFEST_NAME, Manifest
+
+
+@dataclass(frozen=True)
+class BoardFit:
+    """One board against the model.
+
+    Attributes:
+        board: board id.
+        fits: the model and the arena are within the board's budgets.
+        model_budget_bytes, arena_budget_bytes: the budgets (``boards/<id>.yaml``).
+        reason: why it does not fit ('' when it does).
+    """
+
+    board: str
+    fits: bool
+    model_budget_bytes: int
+    arena_budget_bytes: int
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """What ``tinyslm info`` shows.
+
+    Attributes:
+        path: the folder given.
+        kind: ``model folder`` or ``project``.
+        board: the project's board (``None`` for a model folder).
+        manifest: the model's manifest.
+        arena_size: the firmware's arena (``TINYSLM_ARENA_SIZE``): the measured arena
+            plus the generator's margin.
+        fits: every board, in id order.
+    """
+
+    path: Path
+    kind: str
+    board: str | None
+    manifest: Manifest
+    arena_size: int
+    fits: tuple[BoardFit, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        m = self.manifest
+        return {
+            "path": str(self.path),
+            "kind": self.kind,
+            "board": self.board,
+            "tinyslm_version": m.tinyslm_version,
+            "model_sha256": m.model_sha256,
+            "labels": list(m.labels),
+            "model_bytes": m.model_bytes,
+            "arena_bytes": m.arena_bytes,
+            "arena_size": self.arena_size,
+            "threshold": m.threshold,
+            "threshold_q": m.threshold_q,
+            "ops": list(m.ops),
+            "max_line": m.max_line,
+            "features": m.features.to_dict(),
+            "train_config": m.train_config,
+            "metrics": m.metrics,
+            "boards": [
+                {
+                    "board": f.board,
+                    "fits": f.fits,
+                    "model_budget_bytes": f.model_budget_bytes,
+                    "arena_budget_bytes": f.arena_budget_bytes,
+                    "reason": f.reason,
+                }
+                for f in self.fits
+            ],
+        }
+
+
+def board_fits(model_bytes: int, arena_size: int) -> tuple[BoardFit, ...]:
+    """Every board of ``boards/`` against a model and a firmware arena of these sizes."""
+    from tinyslm.boards import load_boards
+    from tinyslm.emit.project import check_budget
+
+    out = []
+    for board in load_boards():
+        try:
+            check_budget(board, model_bytes, arena_size)
+            out.append(BoardFit(board.id, True, board.model_budget_bytes, board.arena_budget_bytes))
+        except BudgetError as exc:
+            reason = str(exc).split(": ", 1)[-1]
+            out.append(
+                BoardFit(
+                    board.id, False, board.model_budget_bytes, board.arena_budget_bytes, reason
+                )
+            )
+    return tuple(out)
+
+
+def model_info(path: Path) -> ModelInfo:
+    """Read a model folder (``manifest.json``) or a generated project (``tinyslm.json``).
+
+    Raises:
+        ModelError: neither, or the model folder's files are missing, edited or corrupt.
+        ProjectError: the project's ``tinyslm.json`` is malformed or holds no manifest.
+    """
+    from tinyslm.emit.project import arena_size_for
+    from tinyslm.errors import ProjectError
+    from tinyslm.manifest import load_model_dir
+    from tinyslm.project import PROJECT_FILE, open_project
+
+    if (path / MANIFEST_NAME).is_file():
+        # The arena was probed when the model was trained; the hashes are checked here.
+        manifest, _ = load_model_dir(path, probe_arena=False)
+        arena = arena_size_for(manifest.arena_bytes)
+        return ModelInfo(
+            path, "model folder", None, manifest, arena, board_fits(manifest.model_bytes, arena)
+        )
+    if (path / PROJECT_FILE).is_file():
+        project = open_project(path)
+        if project.manifest is None:
+            raise ProjectError(f"{path / PROJECT_FILE}: no manifest; regenerate the project")
+        manifest = project.manifest
+        recorded = project.info.get("arena_size")
+        arena = recorded if isinstance(recorded, int) else arena_size_for(manifest.arena_bytes)
+        return ModelInfo(
+            path, "project", project.board, manifest, arena, board_fits(manifest.model_bytes, arena)
+        )
+    if not path.is_dir():
+        raise ModelError(f"{path}: no such folder")
+    raise ModelError(
+        f"{path}: neither a model folder ({MANIFEST_NAME}, from 'tinyslm train') nor a project "
+        f"({PROJECT_FILE}, from 'tinyslm generate')"
+    )
+
+
+def _pct(value: object) -> str:
+    return f"{value * 100:.2f}%" if isinstance(value, int | float) else "n/a"
+
+
+def format_info(info: ModelInfo) -> str:
+    """The table ``tinyslm info`` prints."""
+    m = info.manifest
+    mt = m.metrics
+    where = info.kind + (f" for board {info.board}" if info.board else "")
+    fits = [f.board for f in info.fits if f.fits]
+    rows = [
+        ("path", f"{info.path} ({where})"),
+        ("intents", f"{len(m.labels)}: {', '.join(m.labels)}"),
+        (
+            "model",
+            f"{m.model_bytes} bytes ({m.model_bytes / 1024:.1f} KiB), sha256 {m.model_sha256[:16]}",
+        ),
+        ("arena", f"{m.arena_bytes} bytes measured, {info.arena_size} in the firmware"),
+        ("threshold", f"{m.threshold:.3f} (q={m.threshold_q})"),
+        ("ops", ", ".join(m.ops)),
+        (
+            "features",
+            f"buckets {m.features.buckets}, seq_len {m.features.seq_len}, "
+            f"dim {m.train_config.get('dim', '?')}, hidden {m.train_config.get('hidden', '?')}",
+        ),
+        ("device line limit", f"{m.max_line} bytes"),
+        (
+            f"accuracy ({mt.get('eval_split', '?')})",
+            f"float {_pct(mt.get('float_accuracy'))}, INT8 {_pct(mt.get('int8_accuracy'))}, "
+            f"INT8 at threshold {_pct(mt.get('int8_accuracy_at_threshold'))}, out-of-scope "
+            f"recall {_pct(mt.get('oos_recall'))}",
+        ),
+        ("fits", ", ".join(fits) if fits else "no board"),
+    ]
+    for f in info.fits:
+        if not f.fits:
+            rows.append(("does not fit", f"{f.board}: {f.reason}"))
+    width = max(len(k) for k, _ in rows)
+    return "\n".join(f"{k.ljust(width)}  {v}" for k, v in rows)

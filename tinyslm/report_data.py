@@ -1,0 +1,421 @@
+"""The figures behind ``report.html``, measured on TFLM and kept in ``report.json``.
+
+``tinyslm train`` computes them once, from the INT8 model and the held-out split,
+and writes them next to the model, so that ``tinyslm report`` needs no dataset.
+Everything integer runs on TFLM (:func:`tinyslm.verify.tflm_scores`) and goes
+through the device's own gate (:mod:`tinyslm.decision`), so the plots show what
+the firmware does, not what Keras does.
+
+What it holds:
+
+- the confusion matrix of the INT8 top-1 on the held-out split (rows: truth);
+- the most confused pairs with a few of their phrases;
+- the threshold curve: for every int8 level, accuracy at the threshold, the
+  share of in-scope phrases escalated and the out-of-scope recall;
+- the size breakdown of the flatbuffer (bytes per constant tensor, per layer);
+- the training history (loss and accuracy per epoch).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from tinyslm.errors import ModelError
+
+REPORT_JSON = "report.json"
+REPORT_HTML = "report.html"
+# 1: first version; a report.json of another version is recomputed, not trusted.
+FORMAT_VERSION = 1
+# Confused pairs listed in the report, and phrases shown per pair.
+TOP_PAIRS = 8
+EXAMPLES_PER_PAIR = 3
+
+
+@dataclass(frozen=True)
+class ConfusedPair:
+    """Held-out phrases of intent ``true`` that the model answered ``predicted``.
+
+    Attributes:
+        true, predicted: intent names.
+        count: how many phrases.
+        examples: up to :data:`EXAMPLES_PER_PAIR` of them, in dataset order.
+    """
+
+    true: str
+    predicted: str
+    count: int
+    examples: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class ThresholdPoint:
+    """The gate at one int8 level (see :func:`tinyslm.verify.gate_metrics`).
+
+    Attributes:
+        q: the int8 level (a phrase is local when its top score is >= q).
+        threshold: its confidence (dequantized, as the device computes it).
+        accuracy_at_threshold: in-scope phrases right AND local.
+        escalation_rate: in-scope phrases escalated.
+        oos_recall: out-of-scope phrases escalated (``None`` without any).
+    """
+
+    q: int
+    threshold: float
+    accuracy_at_threshold: float
+    escalation_rate: float
+    oos_recall: float | None
+
+
+@dataclass(frozen=True)
+class TensorSize:
+    """One constant tensor of the flatbuffer (it lives in flash).
+
+    Attributes:
+        layer: the Keras layer it belongs to (``embed``, ``hidden``...), else the op.
+        op: the TFLM op that reads it.
+        role: ``table``, ``weights``, ``bias`` or ``axis``.
+        shape: its shape.
+        dtype: its element type (``INT8``, ``INT32``).
+        bytes: bytes of data.
+    """
+
+    layer: str
+    op: str
+    role: str
+    shape: tuple[int, ...]
+    dtype: str
+    bytes: int
+
+
+@dataclass(frozen=True)
+class ReportData:
+    """Everything ``report.html`` plots besides the manifest's own fields.
+
+    Attributes:
+        model_sha256: the model these figures belong to.
+        eval_split: the held-out split measured (``test``, else ``val``).
+        labels: intent names (confusion matrix order).
+        confusion: ``confusion[t][p]``: phrases of intent t answered p (INT8 top-1).
+        n_oos: out-of-scope phrases measured.
+        pairs: the most confused pairs, most first.
+        curve: one point per int8 level, -128 to 127.
+        tensors: the flatbuffer's constant tensors in operator order.
+        history: per-epoch Keras figures (``loss``, ``accuracy``, ``val_accuracy``...);
+            empty when the model came without them.
+    """
+
+    model_sha256: str
+    eval_split: str
+    labels: tuple[str, ...]
+    confusion: tuple[tuple[int, ...], ...]
+    n_oos: int
+    pairs: tuple[ConfusedPair, ...]
+    curve: tuple[ThresholdPoint, ...]
+    tensors: tuple[TensorSize, ...]
+    history: tuple[dict[str, float], ...] = ()
+
+    def per_intent(self) -> list[tuple[str, float | None, float | None, int]]:
+        """(intent, precision, recall, support) per intent; ``None`` where undefined."""
+        m = np.asarray(self.confusion, dtype=np.int64).reshape(len(self.labels), -1)
+        rows = []
+        for i, name in enumerate(self.labels):
+            predicted, support = int(m[:, i].sum()), int(m[i].sum())
+            precision = float(m[i, i] / predicted) if predicted else None
+            recall = float(m[i, i] / support) if support else None
+            rows.append((name, precision, recall, support))
+        return rows
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "format_version": FORMAT_VERSION,
+            "model_sha256": self.model_sha256,
+            "eval_split": self.eval_split,
+            "labels": list(self.labels),
+            "confusion": [list(r) for r in self.confusion],
+            "n_oos": self.n_oos,
+            "pairs": [
+                {
+                    "true": p.true,
+                    "predicted": p.predicted,
+                    "count": p.count,
+                    "examples": list(p.examples),
+                }
+                for p in self.pairs
+            ],
+            "curve": [
+                {
+                    "q": c.q,
+                    "threshold": round(c.threshold, 6),
+                    "accuracy_at_threshold": round(c.accuracy_at_threshold, 5),
+                    "escalation_rate": round(c.escalation_rate, 5),
+                    "oos_recall": None if c.oos_recall is None else round(c.oos_recall, 5),
+                }
+                for c in self.curve
+            ],
+            "tensors": [
+                {
+                    "layer": t.layer,
+                    "op": t.op,
+                    "role": t.role,
+                    "shape": list(t.shape),
+                    "dtype": t.dtype,
+                    "bytes": t.bytes,
+                }
+                for t in self.tensors
+            ],
+            "history": [{k: round(v, 6) for k, v in sorted(h.items())} for h in self.history],
+        }
+
+    def to_json_bytes(self) -> bytes:
+        return (json.dumps(self.to_dict(), indent=1, sort_keys=True) + "\n").encode()
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any], source: str = "report.json") -> ReportData:
+        """Parse :meth:`to_dict` output.
+
+        Raises:
+            ModelError: another format version, or a field is missing or malformed.
+        """
+        if d.get("format_version") != FORMAT_VERSION:
+            raise ModelError(
+                f"{source}: format_version {d.get('format_version')!r} is not {FORMAT_VERSION}"
+            )
+        try:
+            return cls(
+                model_sha256=str(d["model_sha256"]),
+                eval_split=str(d["eval_split"]),
+                labels=tuple(str(x) for x in d["labels"]),
+                confusion=tuple(tuple(int(v) for v in row) for row in d["confusion"]),
+                n_oos=int(d["n_oos"]),
+                pairs=tuple(
+                    ConfusedPair(
+                        str(p["true"]),
+                        str(p["predicted"]),
+                        int(p["count"]),
+                        tuple(str(e) for e in p["examples"]),
+                    )
+                    for p in d["pairs"]
+                ),
+                curve=tuple(
+                    ThresholdPoint(
+                        int(c["q"]),
+                        float(c["threshold"]),
+                        float(c["accuracy_at_threshold"]),
+                        float(c["escalation_rate"]),
+                        None if c["oos_recall"] is None else float(c["oos_recall"]),
+                    )
+                    for c in d["curve"]
+                ),
+                tensors=tuple(
+                    TensorSize(
+                        str(t["layer"]),
+                        str(t["op"]),
+                        str(t["role"]),
+                        tuple(int(s) for s in t["shape"]),
+                        str(t["dtype"]),
+                        int(t["bytes"]),
+                    )
+                    for t in d["tensors"]
+                ),
+                history=tuple(
+                    {str(k): float(v) for k, v in h.items()} for h in d.get("history", [])
+                ),
+            )
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise ModelError(f"{source}: malformed ({type(exc).__name__}: {exc})") from None
+
+
+def load_report_data(path: Path) -> ReportData:
+    """Read ``report.json``.
+
+    Raises:
+        ModelError: unreadable, not JSON, or malformed.
+    """
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ModelError(f"{path}: unreadable: {exc}") from None
+    if not isinstance(raw, dict):
+        raise ModelError(f"{path}: expected a JSON object")
+    return ReportData.from_dict(raw, str(path))
+
+
+# Input positions of the constant tensors each op reads, and what they are.
+_ROLES = {
+    "GATHER": {0: "table"},
+    "FULLY_CONNECTED": {1: "weights", 2: "bias"},
+    "MEAN": {1: "axis"},
+}
+# "tinyslm_b1_1/hidden_1/MatMul" -> "hidden": the Keras layer, without Keras' _1 suffix.
+_LAYER = re.compile(r"^[^/;]+/([^/;]+?)(?:_\d+)?/")
+
+
+def tensor_sizes(model_bytes: bytes) -> tuple[TensorSize, ...]:
+    """The constant tensors of subgraph 0, in operator order, with their bytes.
+
+    Raises:
+        ModelError: not a TFLite flatbuffer.
+    """
+    from tflite_micro.tensorflow.lite.micro.python import schema_py_generated as schema
+
+    def names(enum_cls: Any) -> dict[int, str]:
+        return {v: k for k, v in vars(enum_cls).items() if not k.startswith("_")}
+
+    ops, types = names(schema.BuiltinOperator), names(schema.TensorType)
+    try:
+        model = schema.Model.GetRootAsModel(bytearray(model_bytes), 0)
+        sub = model.Subgraphs(0)
+    except Exception as exc:  # flatbuffers raises assorted errors on garbage
+        raise ModelError(f"not a TFLite flatbuffer: {exc}") from exc
+    seen: set[int] = set()
+    out: list[TensorSize] = []
+    for o in range(sub.OperatorsLength()):
+        op = sub.Operators(o)
+        code = model.OperatorCodes(op.OpcodeIndex())
+        op_name = ops.get(max(code.BuiltinCode(), code.DeprecatedBuiltinCode()), "?")
+        for pos in range(op.InputsLength()):
+            index = op.Inputs(pos)
+            if index < 0 or index in seen:
+                continue
+            tensor = sub.Tensors(index)
+            size = model.Buffers(tensor.Buffer()).DataLength()
+            if not size:
+                continue  # an activation: it lives in the arena, not in flash
+            seen.add(index)
+            name = (tensor.Name() or b"").decode("utf-8", "replace")
+            m = _LAYER.match(name)
+            out.append(
+                TensorSize(
+                    layer=m.group(1) if m else op_name.lower(),
+                    op=op_name,
+                    role=_ROLES.get(op_name, {}).get(pos, f"input {pos}"),
+                    shape=tuple(int(tensor.Shape(i)) for i in range(tensor.ShapeLength())),
+                    dtype=types.get(tensor.Type(), str(tensor.Type())),
+                    bytes=int(size),
+                )
+            )
+    return tuple(out)
+
+
+def compute_report_data(
+    model_bytes: bytes,
+    manifest: Any,
+    texts: Sequence[str],
+    labels: Sequence[str],
+    oos_texts: Sequence[str],
+    *,
+    eval_split: str,
+    history: Sequence[dict[str, float]] = (),
+) -> ReportData:
+    """Score the held-out phrases on TFLM and derive everything the report plots.
+
+    Args:
+        model_bytes: the INT8 flatbuffer.
+        manifest: its :class:`tinyslm.manifest.Manifest` (features, labels, quantization,
+            arena).
+        texts, labels: held-out in-scope phrases and their intents.
+        oos_texts: held-out out-of-scope phrases (may be empty).
+        eval_split: the split's name, for the record.
+        history: per-epoch Keras figures, when known.
+
+    Raises:
+        DatasetError: a label is not one of the model's.
+        ModelError: TFLM cannot run the model.
+    """
+    from tinyslm.decision import dequantize
+    from tinyslm.features import encode
+    from tinyslm.manifest import sha256_hex
+    from tinyslm.train import label_indices
+    from tinyslm.verify import gate_metrics, tflm_scores
+
+    k = len(manifest.labels)
+    truth = label_indices(manifest.labels, list(labels))
+
+    def scores(rows: Sequence[str]) -> np.ndarray:
+        if not rows:
+            return np.zeros((0, k), dtype=np.int8)
+        return tflm_scores(model_bytes, encode(list(rows), manifest.features), manifest.arena_bytes)
+
+    in_scores = scores(texts).reshape(-1, k)
+    oos_scores = scores(oos_texts).reshape(-1, k)
+    predicted = np.argmax(in_scores, axis=1) if len(in_scores) else np.zeros(0, np.int64)
+    confusion = np.zeros((k, k), dtype=np.int64)
+    np.add.at(confusion, (truth, predicted), 1)
+
+    off = confusion.copy()
+    np.fill_diagonal(off, 0)
+    # Most phrases first; ties in label order, so the list is stable.
+    order = sorted(
+        ((int(off[t, p]), t, p) for t, p in zip(*np.nonzero(off), strict=True)),
+        key=lambda c: (-c[0], c[1], c[2]),
+    )[:TOP_PAIRS]
+    pairs = []
+    for count, t, p in order:
+        hits = np.nonzero((truth == t) & (predicted == p))[0][:EXAMPLES_PER_PAIR]
+        pairs.append(
+            ConfusedPair(
+                manifest.labels[t], manifest.labels[p], count, tuple(texts[i] for i in hits)
+            )
+        )
+
+    quant = manifest.output_quant
+    curve = []
+    for q in range(-128, 128):
+        gate = gate_metrics(in_scores, truth, oos_scores, q)
+        curve.append(
+            ThresholdPoint(
+                q=q,
+                threshold=dequantize(q, quant.scale, quant.zero_point),
+                accuracy_at_threshold=gate.accuracy_at_threshold,
+                escalation_rate=1.0 - gate.local_rate if len(truth) else 0.0,
+                oos_recall=gate.oos_recall,
+            )
+        )
+    measured = ReportData(
+        model_sha256=sha256_hex(model_bytes),
+        eval_split=eval_split,
+        labels=tuple(manifest.labels),
+        confusion=tuple(tuple(int(v) for v in row) for row in confusion),
+        n_oos=len(oos_texts),
+        pairs=tuple(pairs),
+        curve=tuple(curve),
+        tensors=tensor_sizes(model_bytes),
+        history=tuple(dict(h) for h in history),
+    )
+    # Rounded as report.json stores them, so a page drawn from the file is the same page.
+    return ReportData.from_dict(json.loads(measured.to_json_bytes()))
+
+
+def report_data_from_dataset(
+    model_bytes: bytes, manifest: Any, data: Path, history: Sequence[dict[str, float]] = ()
+) -> ReportData:
+    """:func:`compute_report_data` on a dataset file, split with the model's seed.
+
+    The held-out split is chosen as ``tinyslm train`` chose it: test, else val, else train.
+
+    Raises:
+        DatasetError: the dataset is unusable or has intents the model lacks.
+        ModelError: TFLM cannot run the model.
+    """
+    from tinyslm.dataset import load_dataset
+
+    dataset = load_dataset(data, seed=manifest.seed)
+    split = "test" if dataset.test else ("val" if dataset.val else "train")
+    rows = {"test": dataset.test, "val": dataset.val, "train": dataset.train}[split]
+    oos = {"test": dataset.oos_test, "val": dataset.oos_val, "train": dataset.oos_train}[split]
+    return compute_report_data(
+        model_bytes,
+        manifest,
+        [e.text for e in rows],
+        [e.label for e in rows],
+        list(oos),
+        eval_split=split,
+        history=history,
+    )
