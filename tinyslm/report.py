@@ -107,7 +107,8 @@ def _heatmap_svg(data: ReportData) -> tuple[str, str]:
     idx = np.arange(k)
     caption = (
         f"Confusion matrix on the {data.eval_split} split: rows are the true intent, columns "
-        "the INT8 model's answer; colour is the share of the row."
+        "the INT8 model's answer; colour is the share of the row (a compressed scale, so "
+        "that small confusions show)."
     )
     if k > MAX_HEATMAP_INTENTS:
         off = m.copy()
@@ -121,7 +122,11 @@ def _heatmap_svg(data: ReportData) -> tuple[str, str]:
     size = 2.2 + 0.27 * len(idx)
     fig = _figure(size + 1.4, size)
     ax = fig.add_subplot()
-    image = ax.imshow(share, cmap="Blues", vmin=0.0, vmax=1.0, interpolation="nearest")
+    from matplotlib.colors import PowerNorm
+
+    # A compressed scale: confusions of a few percent must stand out beside the diagonal.
+    norm = PowerNorm(gamma=0.4, vmin=0.0, vmax=1.0)
+    image = ax.imshow(share, cmap="Blues", norm=norm, interpolation="nearest")
     names = [data.labels[i] for i in idx]
     ax.set_xticks(np.arange(len(idx)), names, rotation=90, fontsize=7)
     ax.set_yticks(np.arange(len(idx)), names, fontsize=7)
@@ -130,7 +135,7 @@ def _heatmap_svg(data: ReportData) -> tuple[str, str]:
     if len(idx) <= ANNOTATE_HEATMAP_MAX:
         for (r, c), count in np.ndenumerate(sub):
             if count:
-                colour = "white" if share[r, c] > 0.5 else "black"
+                colour = "white" if share[r, c] > 0.3 else "black"
                 ax.text(c, r, str(count), ha="center", va="center", fontsize=6, color=colour)
     fig.colorbar(image, ax=ax, shrink=0.7, label="share of the true intent's phrases")
     return _svg(fig, "confusion"), caption
