@@ -286,3 +286,24 @@ def test_build_json(fake_pio: Path, minimal_project: Path, tmp_path: Path) -> No
     assert json.loads(out.read_text()) == figures | {
         "seconds": json.loads(out.read_text())["seconds"]
     }
+
+
+def test_train_json_targets_are_checked_before_training(tmp_path: Path) -> None:
+    data = tmp_path / "d.csv"
+    shutil.copy(DEMO_CSV, data)
+    proc = run_cli("train", str(data), "-o", str(tmp_path / "m"), "--json", str(data))
+    assert_one_error_line(proc, "--json names the input")
+    inside = tmp_path / "m" / "train.json"
+    proc = run_cli("train", str(data), "-o", str(tmp_path / "m"), "--json", str(inside))
+    assert_one_error_line(proc, "inside the model folder")
+    assert "epoch" not in proc.stdout + proc.stderr
+    assert data.read_bytes() == DEMO_CSV.read_bytes() and not (tmp_path / "m").exists()
+
+
+def test_emulate_json_to_stdout(fixture_model: Path, esp32_project: Path) -> None:
+    fixture_csv = fixture_model.parent / "fixture_commands.csv"
+    proc = run_cli("emulate", str(esp32_project), "--data", str(fixture_csv), "--json", "-")
+    assert proc.returncode == 0, proc.stderr
+    figures = json.loads(proc.stdout)  # the JSON alone; the text went to stderr
+    assert figures["split"] == "test" and "accuracy" in figures
+    assert "escalation rate" in proc.stderr
