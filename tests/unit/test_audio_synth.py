@@ -1,0 +1,279 @@
+"""tinyslm.audio.synth: synthetic keyword datasets from offline TTS engines.
+
+The signal helpers and the near-miss rules run everywhere; the rest needs the
+engines (``apt-get install espeak-ng flite festival festvox-kallpc16k
+festvox-kdlpc16k festvox-us-slt-hts``) and skips without them, or fails in CI.
+Few words and few voices keep each test to seconds.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from shared_paths import require_tool
+
+from tinyslm.audio.dataset import NOISE, SILENCE, UNKNOWN, load_audio_dataset, speaker_of
+from tinyslm.audio.synth import SynthConfig, coloured_noise, resample, synthesize, trim
+from tinyslm.audio.synth_words import LEXICON, near_misses
+from tinyslm.audio.wav import SAMPLE_RATE, read_wav
+from tinyslm.errors import DatasetError, OutputExistsError, ToolchainError
+
+# One voice per engine, two clips, small unknown set, short noise: a few seconds.
+SMALL = SynthConfig(
+    max_voices_per_engine=1, clips_per_voice=2, unknown_clips_per_voice=2, background_seconds=2
+)
+
+
+def one_line(exc: pytest.ExceptionInfo[BaseException]) -> str:
+    msg = str(exc.value)
+    assert msg and "\n" not in msg, msg
+    return msg
+
+
+def tree(root: Path) -> dict[str, bytes]:
+    return {p.relative_to(root).as_posix(): p.read_bytes() for p in root.rglob("*") if p.is_file()}
+
+
+# ------------------------------------------------------------ no engine needed
+
+
+def test_near_misses_follow_the_rules() -> None:
+    yes = near_misses("yes", 6)
+    assert len(yes) == 6 and "yet" in yes and "chess" in yes and "yes" not in yes
+    stop = near_misses("stop", 6, frozenset({"top"}))
+    assert "shop" in stop and "top" not in stop  # excluded words never come back
+    assert near_misses("stop", 6) == near_misses("stop", 6)  # no seed, no randomness
+    assert all(w in LEXICON for w in near_misses("right", 5))  # real words first
+    phrase = near_misses("lights on", 4)
+    assert phrase[0] == "lights" and all(p != "lights on" for p in phrase)
+    # Too few real words: pronounceable pseudo-words fill up to the count.
+    marvin = near_misses("marvin", 4)
+    assert len(marvin) == 4 and all("arvin" in w or w.startswith("m") for w in marvin)
+
+
+def test_resample_keeps_the_band_and_drops_what_is_above() -> None:
+    src = 22050
+    t = np.arange(src) / src
+    env = np.hanning(src)
+    out = resample(np.sin(2 * np.pi * 1000 * t) * env, src, SAMPLE_RATE)
+    assert len(out) == SAMPLE_RATE
+    ref = np.sin(2 * np.pi * 1000 * np.arange(SAMPLE_RATE) / SAMPLE_RATE) * np.hanning(SAMPLE_RATE)
+    assert np.max(np.abs(out - ref)) < 1e-3
+    alias = resample(np.sin(2 * np.pi * 9000 * t) * env, src, SAMPLE_RATE)  # above 8 kHz
+    assert np.sqrt(np.mean(alias**2)) < 1e-3
+    up = resample(np.sin(2 * np.pi * 500 * np.arange(8000) / 8000), 8000, SAMPLE_RATE)
+    assert len(up) == 2 * 8000 and abs(np.sqrt(np.mean(up**2)) - np.sqrt(0.5)) < 1e-3
+
+
+def test_trim_keeps_the_frames_within_40_db_of_the_loudest() -> None:
+    x = np.zeros(8000)  # 10 ms frames of 160 samples
+    x[1920:3040] = 0.5  # frames 12..18
+    x[5120:5280] = 0.004  # frame 32, -42 dB: cut
+    x[4000:4160] = 0.006  # frame 25, -38 dB: kept, so the stretch ends there
+    out = trim(x)
+    assert len(out) == 4160 - 1920 and out[0] == 0.5 and out[-1] == 0.006
+    assert trim(np.zeros(800)).size == 0
+
+
+@pytest.mark.parametrize(("colour", "slope_db"), [("white", 0.0), ("pink", -3.0), ("brown", -6.0)])
+def test_noise_colours_have_their_slope_per_octave(colour: str, slope_db: float) -> None:
+    n = 1 << 16
+    x = coloured_noise(colour, n, np.random.default_rng(1))
+    assert abs(np.sqrt(np.mean(x**2)) - 1) < 1e-9
+    power = np.abs(np.fft.rfft(x)) ** 2
+    freqs = np.fft.rfftfreq(n, 1 / SAMPLE_RATE)
+
+    def band(lo: float) -> float:
+        return float(power[(freqs >= lo) & (freqs < 2 * lo)].mean())
+
+    octave_db = [10 * np.log10(band(2 * lo) / band(lo)) for lo in (250, 500, 1000, 2000)]
+    assert abs(np.mean(octave_db) - slope_db) < 0.5, octave_db
+    again = coloured_noise(colour, n, np.random.default_rng(1))
+    assert np.array_equal(x, again)
+
+
+@pytest.mark.parametrize(
+    ("words", "needle"),
+    [
+        ([], "at least one word"),
+        (["yes", "_unknown_"], "'_unknown_' is not a word"),
+        (["yes", "stop now!"], "'stop now!' is not a word"),
+        (["yes", "x" * 41], "at most 40"),
+        (["Yes", "yes"], "same folder yes"),
+        (["lights on", "lights-on"], "same folder lights_on"),
+    ],
+)
+def test_bad_words_are_refused_in_one_line_before_anything(
+    tmp_path: Path, words: list[str], needle: str
+) -> None:
+    with pytest.raises(DatasetError) as info:
+        synthesize(words, tmp_path / "out", SMALL)
+    assert needle in one_line(info)
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "needle"),
+    [
+        ({"rate_range": (0.0, 1.0)}, "rate_range"),
+        ({"speed_range": (1.2, 1.1)}, "speed_range"),
+        ({"snr_db_range": (20.0, 10.0)}, "snr_db_range"),
+        ({"peak_dbfs_range": (-3.0, 2.0)}, "peak_dbfs_range"),
+        ({"clips_per_voice": 0}, "clips_per_voice"),
+        ({"noise_probability": 1.5}, "noise_probability"),
+        ({"engines": ("piper",)}, "unknown TTS engine 'piper'"),
+    ],
+)
+def test_impossible_configs_are_refused(kwargs: dict[str, object], needle: str) -> None:
+    with pytest.raises(DatasetError) as info:
+        SynthConfig(**kwargs)  # type: ignore[arg-type]
+    assert needle in one_line(info)
+
+
+def test_no_engine_is_one_line_and_writes_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("tinyslm.audio.synth.shutil.which", lambda name: None)
+    with pytest.raises(ToolchainError) as info:
+        synthesize(["yes"], tmp_path / "out")
+    assert "no text-to-speech engine found" in one_line(info)
+    with pytest.raises(ToolchainError) as info:
+        synthesize(["yes"], tmp_path / "out", SynthConfig(engines=("flite",)))
+    assert "flite is not installed" in one_line(info)
+    assert not (tmp_path / "out").exists()
+
+
+# ------------------------------------------------------------ with the engines
+
+
+@pytest.fixture
+def espeak() -> None:
+    require_tool("espeak-ng")
+
+
+@pytest.mark.parametrize("engine", ["espeak-ng", "flite", "festival"])
+def test_each_engine_writes_speech_commands_clips(tmp_path: Path, engine: str) -> None:
+    require_tool(engine)
+    config = SynthConfig(
+        engines=(engine,),
+        max_voices_per_engine=2,
+        clips_per_voice=1,
+        unknown_clips_per_voice=1,
+        background_seconds=0,
+        noise_probability=0.0,
+    )
+    result = synthesize(["yes", "stop"], tmp_path / "out", config)
+    assert len(result.speakers) == 2 and result.engines[0].startswith(engine + " ")
+    assert dict(result.clips) == {"yes": 2, "stop": 2, UNKNOWN: 2}
+    root = tmp_path / "out"
+    wavs = sorted(root.rglob("*.wav"))
+    assert len(wavs) == 6
+    for path in wavs:
+        samples = read_wav(path)  # the loader's strict reader: 16 kHz mono 16-bit PCM
+        assert len(samples) == SAMPLE_RATE
+        speaker = speaker_of(path)
+        assert speaker in result.speakers, path
+        # The word sits inside the window: silence at both ends, speech in between.
+        loud = np.flatnonzero(np.abs(samples.astype(np.int32)) > 64)
+        assert loud.size > 1600, path  # at least 0.1 s of it is audible
+        assert loud[0] > 0 and loud[-1] < SAMPLE_RATE - 1, path
+    record = json.loads((root / "synth.json").read_text())
+    assert sorted(record["clips"]) == sorted(p.relative_to(root).as_posix() for p in wavs)
+
+
+def test_same_words_seed_and_engines_give_the_same_bytes(tmp_path: Path, espeak: None) -> None:
+    config = SynthConfig(
+        engines=("espeak-ng",),
+        max_voices_per_engine=3,
+        clips_per_voice=2,
+        unknown_clips_per_voice=2,
+        noise_probability=1.0,  # every random step is exercised
+        background_seconds=2,
+    )
+    synthesize(["yes", "go"], tmp_path / "a", config)
+    synthesize(["yes", "go"], tmp_path / "b", config)
+    first, second = tree(tmp_path / "a"), tree(tmp_path / "b")
+    assert len(first) == 3 * (2 * 2 + 2) + 3 + 1
+    assert first == second
+    # One worker instead of two: the order of rendering plays no part.
+    synthesize(["yes", "go"], tmp_path / "c", SynthConfig(**{**config.__dict__, "jobs": 1}))
+    assert tree(tmp_path / "c") == first
+    # Another seed: other clips (same names, other bytes).
+    synthesize(["yes", "go"], tmp_path / "d", SynthConfig(**{**config.__dict__, "seed": 1}))
+    other = tree(tmp_path / "d")
+    wavs = [k for k in first if k.endswith(".wav") and k in other]
+    assert wavs and all(first[k] != other[k] for k in wavs)
+
+
+def test_the_loader_reads_it_and_keeps_each_voice_on_one_side(tmp_path: Path, espeak: None) -> None:
+    config = SynthConfig(
+        engines=("espeak-ng",),
+        max_voices_per_engine=24,
+        clips_per_voice=1,
+        unknown_clips_per_voice=1,
+        background_seconds=10,
+    )
+    result = synthesize(["yes", "no"], tmp_path / "out", config)
+    assert result.background == tuple(f"{NOISE}/{c}_noise.wav" for c in ("brown", "pink", "white"))
+    data = load_audio_dataset(tmp_path / "out")
+    assert data.labels == (SILENCE, UNKNOWN, "no", "yes")
+    sides: dict[str, set[str]] = {}
+    for clip in data.clips:
+        if clip.label != SILENCE:
+            sides.setdefault(clip.speaker, set()).add(clip.split)
+    assert set(sides) == set(result.speakers)  # the voice is the speaker, in _unknown_ too
+    assert all(len(s) == 1 for s in sides.values())
+    assert {next(iter(s)) for s in sides.values()} == {"train", "val", "test"}
+
+
+def test_a_word_longer_than_the_window_is_refused(tmp_path: Path, espeak: None) -> None:
+    config = SynthConfig(engines=("espeak-ng",), max_voices_per_engine=1, clips_per_voice=1)
+    with pytest.raises(DatasetError) as info:
+        synthesize(["yes", "good morning to everyone here"], tmp_path / "out", config)
+    msg = one_line(info)
+    assert "'good morning to everyone here' said by espeak-" in msg
+    assert "longer than the 1.00 s window" in msg
+    assert not (tmp_path / "out").exists()
+
+
+def test_an_occupied_folder_is_refused_and_kept(tmp_path: Path, espeak: None) -> None:
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "mine.txt").write_text("keep me")
+    with pytest.raises(OutputExistsError) as info:
+        synthesize(["yes"], out, SMALL)
+    assert "not empty" in one_line(info)
+    assert [p.name for p in out.iterdir()] == ["mine.txt"]
+
+
+def test_variation_is_within_the_configured_ranges(tmp_path: Path, espeak: None) -> None:
+    config = SynthConfig(
+        engines=("espeak-ng",),
+        max_voices_per_engine=4,
+        clips_per_voice=4,
+        unknown_clips_per_voice=0,
+        peak_dbfs_range=(-12.0, -6.0),
+        max_shift_ms=0.0,
+        noise_probability=0.0,
+        background_seconds=0,
+    )
+    synthesize(["left"], tmp_path / "out", config)
+    record = json.loads((tmp_path / "out" / "synth.json").read_text())
+
+    def in_range(v: float, r: tuple[float, float]) -> bool:
+        return r[0] <= v <= r[1]
+
+    params = list(record["clips"].values())
+    assert len(params) == 16 and len({p["voice"] for p in params}) == 4
+    for p, path in zip(params, sorted((tmp_path / "out" / "left").iterdir()), strict=True):
+        assert in_range(p["rate"], config.rate_range) and in_range(p["pitch"], config.pitch_range)
+        assert in_range(p["speed"], config.speed_range) and "noise" not in p
+        samples = read_wav(path).astype(np.float64) / 32768
+        peak_db = 20 * np.log10(np.abs(samples).max())
+        assert abs(peak_db - p["peak_dbfs"]) < 0.01  # no noise: the peak is as drawn
+        loud = np.flatnonzero(samples)
+        middle = (loud[0] + loud[-1]) / 2
+        assert abs(middle - SAMPLE_RATE / 2) < 0.02 * SAMPLE_RATE  # centred: no shift asked
