@@ -11,7 +11,10 @@ The figures are also written as JSON (``benchmarks/results/clinc150.json`` or
 and also reports the teacher's own test accuracy; its figures go to
 ``benchmarks/results/clinc150_distill.json``.
 
-    .venv/bin/python benchmarks/clinc150.py [--buckets 8192 --dim 54 ...] [--distill]
+    .venv/bin/python benchmarks/clinc150.py [--max-model-kb 512 | --buckets 8192 ...] [--distill]
+
+Every default is ``tinyslm train``'s (``tinyslm.train_options.default_options``),
+sizes included: buckets, dim and hidden are chosen for 512 KB unless given.
 """
 
 from __future__ import annotations
@@ -26,9 +29,9 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from tinyslm.features import FeatureSpec  # noqa: E402
 from tinyslm.pipeline import run_train  # noqa: E402
 from tinyslm.train import TrainConfig  # noqa: E402
+from tinyslm.train_options import config_from_options, default_options, plan_size  # noqa: E402
 
 DEFAULT_DATA = REPO.parent / "shared" / "datasets" / "clinc150" / "data_full.json"
 DEFAULT_JSON = REPO / "benchmarks" / "results" / "clinc150.json"
@@ -36,26 +39,34 @@ DISTILL_JSON = REPO / "benchmarks" / "results" / "clinc150_distill.json"
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    # The defaults are tinyslm train's (tinyslm.train_options.default_options), so
+    # the benchmark measures what a user gets from a plain `tinyslm train DATA`.
+    d = default_options()
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--data", type=Path, default=DEFAULT_DATA)
     p.add_argument("--json", type=Path, default=None, help="where to write the figures")
-    p.add_argument("--buckets", type=int, default=8192)
-    p.add_argument("--dim", type=int, default=54)
-    p.add_argument("--hidden", type=int, default=256)
-    p.add_argument("--seq-len", type=int, default=128)
-    p.add_argument("--epochs", type=int, default=25)
-    p.add_argument("--batch-size", type=int, default=64)
-    p.add_argument("--learning-rate", type=float, default=0.01)
-    p.add_argument("--label-smoothing", type=float, default=0.2)
-    p.add_argument("--dropout", type=float, default=0.3)
-    p.add_argument("--token-dropout", type=float, default=0.5)
-    p.add_argument("--constant-lr", action="store_true", help="no cosine decay")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--buckets", type=int, default=None, help="default: auto (as train)")
+    p.add_argument("--dim", type=int, default=None, help="default: auto (as train)")
+    p.add_argument("--hidden", type=int, default=None, help="default: auto (as train)")
+    p.add_argument("--max-model-kb", type=int, default=None, help="default: 512 (as train)")
+    p.add_argument("--seq-len", type=int, default=d["seq_len"])
+    p.add_argument("--epochs", type=int, default=d["epochs"])
+    p.add_argument("--batch-size", type=int, default=d["batch_size"])
+    p.add_argument("--learning-rate", type=float, default=d["learning_rate"])
+    p.add_argument("--label-smoothing", type=float, default=d["label_smoothing"])
+    p.add_argument("--dropout", type=float, default=d["dropout"])
+    p.add_argument("--token-dropout", type=float, default=d["token_dropout"])
+    p.add_argument(
+        "--constant-lr", action="store_true", default=not d["cosine_decay"], help="no cosine decay"
+    )
+    p.add_argument("--seed", type=int, default=d["seed"])
     p.add_argument("--distill", action="store_true", help="learn from MiniLM soft labels")
-    p.add_argument("--distill-alpha", type=float, default=0.5)
-    p.add_argument("--distill-temperature", type=float, default=2.0)
-    p.add_argument("--distill-folds", type=int, default=5)
-    p.add_argument("--distill-augment", type=int, default=0, help="teacher-labelled copies")
+    p.add_argument("--distill-alpha", type=float, default=d["distill_alpha"])
+    p.add_argument("--distill-temperature", type=float, default=d["distill_temperature"])
+    p.add_argument("--distill-folds", type=int, default=d["distill_folds"])
+    p.add_argument(
+        "--distill-augment", type=int, default=d["distill_augment"], help="teacher-labelled copies"
+    )
     p.add_argument("--quiet", action="store_true", help="no per-epoch lines")
     args = p.parse_args(argv)
     if args.json is None:
@@ -64,24 +75,18 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 def make_config(args: argparse.Namespace) -> TrainConfig:
-    """The training configuration these command-line options describe."""
-    return TrainConfig(
-        features=FeatureSpec(buckets=args.buckets, seq_len=args.seq_len),
-        dim=args.dim,
-        hidden=args.hidden,
-        epochs=args.epochs,
-        batch_size=args.batch_size,
-        learning_rate=args.learning_rate,
-        seed=args.seed,
-        label_smoothing=args.label_smoothing,
-        dropout=args.dropout,
-        token_dropout=args.token_dropout,
-        cosine_decay=not args.constant_lr,
-        distill_alpha=args.distill_alpha if args.distill else 0.0,
-        distill_temperature=args.distill_temperature,
-        distill_folds=args.distill_folds,
-        distill_augment=args.distill_augment,
-    )
+    """The training configuration these command-line options describe, sized as train does."""
+    from tinyslm.dataset import load_dataset
+
+    options = {
+        **default_options(),
+        **{k: v for k, v in vars(args).items() if k in default_options()},
+    }
+    options["cosine_decay"] = not args.constant_lr
+    num_labels = len(load_dataset(args.data, seed=args.seed).labels)
+    choice = plan_size(options, num_labels)
+    print(choice.describe())
+    return config_from_options(options, choice.shape)
 
 
 def teacher_test_accuracy(data: Path, seed: int) -> float:
@@ -145,7 +150,7 @@ def main(argv: list[str] | None = None) -> int:
     rows = [
         (
             "config",
-            f"B={args.buckets} D={args.dim} H={args.hidden} L={args.seq_len} "
+            f"B={config.features.buckets} D={config.dim} H={config.hidden} L={args.seq_len} "
             f"epochs={args.epochs} bs={args.batch_size} lr={args.learning_rate} "
             f"ls={args.label_smoothing} dropout={args.dropout} token_dropout={args.token_dropout} "
             f"cosine_decay={not args.constant_lr} seed={args.seed}"

@@ -16,6 +16,7 @@ import click
 
 from tinyslm import __version__
 from tinyslm.errors import TinySlmError
+from tinyslm.train_options import train_options
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -143,66 +144,7 @@ def cli() -> None:
     is_flag=True,
     help="Replace the model in an existing tinyslm model folder (nothing else is touched).",
 )
-@click.option(
-    "--buckets",
-    type=click.IntRange(2),
-    default=4096,
-    show_default=True,
-    help="Hash buckets (embedding rows).",
-)
-@click.option(
-    "--dim", type=click.IntRange(1), default=32, show_default=True, help="Embedding width."
-)
-@click.option(
-    "--hidden",
-    type=click.IntRange(1),
-    default=64,
-    show_default=True,
-    help="Hidden ReLU layer width.",
-)
-@click.option(
-    "--seq-len",
-    type=click.IntRange(1, 4096),
-    default=128,
-    show_default=True,
-    help="Ids per phrase.",
-)
-@click.option(
-    "--epochs", type=click.IntRange(1), default=30, show_default=True, help="Training epochs."
-)
-@click.option(
-    "--seed",
-    type=int,
-    default=0,
-    show_default=True,
-    help="Seed for the split, initialisation and shuffling (same seed, same bytes).",
-)
-@click.option(
-    "--distill",
-    is_flag=True,
-    help="Also learn from all-MiniLM-L6-v2's soft labels (needs the 'distill' extra).",
-)
-@click.option(
-    "--distill-alpha",
-    type=click.FloatRange(0, 1, min_open=True),
-    default=0.5,
-    show_default=True,
-    help="Weight of the teacher's soft labels in the loss (with --distill).",
-)
-@click.option(
-    "--distill-temperature",
-    type=click.FloatRange(0, min_open=True),
-    default=2.0,
-    show_default=True,
-    help="Softmax temperature of the soft labels (with --distill).",
-)
-@click.option(
-    "--distill-augment",
-    type=click.IntRange(0),
-    default=0,
-    show_default=True,
-    help="Noisy copies of each phrase, labelled by the teacher, added (with --distill).",
-)
+@train_options
 @click.option(
     "--no-report",
     is_flag=True,
@@ -215,39 +157,21 @@ def train_command(
     data: Path | None,
     out: Path,
     force: bool,
-    buckets: int,
-    dim: int,
-    hidden: int,
-    seq_len: int,
-    epochs: int,
-    seed: int,
-    distill: bool,
-    distill_alpha: float,
-    distill_temperature: float,
-    distill_augment: int,
     no_report: bool,
     json_out: Path | None,
     quiet: bool,
+    **knobs: Any,
 ) -> None:
     """Train, quantize (INT8) and verify (TFLM) a classifier on DATA (default: demo set).
 
     Writes model.tflite, manifest.json and (unless --no-report) report.json and
     report.html (open it in a browser; 'tinyslm report' redraws it).
     """
-    from tinyslm.features import FeatureSpec
+    from tinyslm.dataset import load_dataset
     from tinyslm.pipeline import format_train_table, run_train
     from tinyslm.train import TrainConfig
+    from tinyslm.train_options import train_to_budget
 
-    config = TrainConfig(
-        features=FeatureSpec(buckets=buckets, seq_len=seq_len),
-        dim=dim,
-        hidden=hidden,
-        epochs=epochs,
-        seed=seed,
-        distill_alpha=distill_alpha if distill else 0.0,
-        distill_temperature=distill_temperature,
-        distill_augment=distill_augment,
-    )
     check_json_target(json_out, (data,))
     if json_out is not None and not json_to_stdout(json_out):
         import os
@@ -260,14 +184,23 @@ def train_command(
     def say(line: str) -> None:
         click.echo(line, err=text_err)
 
-    result = run_train(
-        data,
-        out,
-        config,
-        force=force,
-        log=None if quiet else say,
-        warn=lambda message: click.echo(f"warning: {message}", err=True),
-        report=not no_report,
+    def run(config: TrainConfig, again: bool) -> Any:
+        # again: a retry one size smaller replaces the model the first attempt wrote.
+        return run_train(
+            data,
+            out,
+            config,
+            force=force or again,
+            log=None if quiet else say,
+            warn=lambda message: click.echo(f"warning: {message}", err=True),
+            report=not no_report,
+        )
+
+    result = train_to_budget(
+        knobs,
+        lambda: len(load_dataset(data, seed=knobs["seed"]).labels),
+        run,
+        (lambda _: None) if quiet else say,
     )
     say(format_train_table(result))
     emit_json(json_out, result.summary())

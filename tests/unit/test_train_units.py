@@ -29,12 +29,14 @@ def test_train_config_rejects_bad_values(kwargs: dict[str, float]) -> None:
 
 
 def test_train_config_dict_has_features() -> None:
+    # The defaults are benchmarks/clinc150.py's recipe at its 512 KB point (issue 12).
     d = TrainConfig().to_dict()
-    assert d["features"]["buckets"] == 4096 and d["dim"] == 32
+    assert d["features"]["buckets"] == 8192 and d["dim"] == 54 and d["hidden"] == 256
+    assert d["token_dropout"] == 0.5 and d["cosine_decay"] is True and d["batch_size"] == 64
 
 
 def test_late_options_are_recorded_only_when_used() -> None:
-    plain = TrainConfig().to_dict()
+    plain = TrainConfig(token_dropout=0.0, cosine_decay=False).to_dict()
     assert "token_dropout" not in plain and "cosine_decay" not in plain
     used = TrainConfig(token_dropout=0.2, cosine_decay=True).to_dict()
     assert used["token_dropout"] == 0.2 and used["cosine_decay"] is True

@@ -1,0 +1,113 @@
+"""``tinyslm train``'s options come from TrainConfig / FeatureSpec: one set of defaults."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import click
+import pytest
+from click.testing import CliRunner
+
+from tinyslm.cli import cli
+from tinyslm.features import FeatureSpec
+from tinyslm.sizing import Shape
+from tinyslm.train import TrainConfig
+from tinyslm.train_options import (
+    SIZE_FIELDS,
+    attribute_docs,
+    config_from_options,
+    default_options,
+    needs_budget,
+    option_names,
+    plan_size,
+)
+
+
+def _train_command() -> click.Command:
+    command = cli.get_command(click.Context(cli), "train")
+    assert command is not None
+    return command
+
+
+def _parse(*args: str) -> dict[str, object]:
+    ctx = _train_command().make_context("train", list(args))
+    return dict(ctx.params)
+
+
+def _knobs(params: dict[str, object]) -> dict[str, object]:
+    return {k: params[k] for k in option_names()}
+
+
+def test_every_config_field_is_an_option_with_its_default_in_help() -> None:
+    text = CliRunner().invoke(cli, ["train", "--help"], terminal_width=200).output
+    for cls in (FeatureSpec, TrainConfig):
+        docs = attribute_docs(cls)
+        for f in dataclasses.fields(cls):
+            if f.name == "features":
+                continue
+            assert f.name in docs, f"{cls.__name__}.{f.name} has no Attributes entry"
+            flag = "--" + f.name.replace("_", "-")
+            line = next((ln for ln in text.splitlines() if ln.strip().startswith(flag)), "")
+            assert line, f"{flag} missing from 'tinyslm train --help'"
+    # click wraps the [default: ...] notes; every option that takes a value shows one.
+    assert text.count("[default:") >= len(option_names()) - 3  # --board, --distill, flags
+    for needle in ("[default: 25;", "[default: 64;", "[default: 0.2;", "[default: 0.5;"):
+        assert needle in text
+    assert "auto: sized for the model budget" in text and "--max-model-kb" in text
+
+
+def test_cli_defaults_are_the_library_defaults() -> None:
+    params = _knobs(_parse())
+    assert params == default_options()
+    cfg = TrainConfig()
+    shape = Shape(cfg.features.buckets, cfg.dim, cfg.hidden)
+    assert config_from_options(params, shape) == cfg
+
+
+def test_options_reach_the_config() -> None:
+    params = _knobs(
+        _parse(
+            "--no-cosine-decay",
+            "--token-dropout",
+            "0.1",
+            "--batch-size",
+            "16",
+            "--no-bigrams",
+            "--seq-len",
+            "40",
+            "--dim",
+            "12",
+            "--distill",
+            "--distill-folds",
+            "3",
+        )
+    )
+    cfg = config_from_options(params, Shape(1024, 99, 32))
+    assert cfg.cosine_decay is False and cfg.token_dropout == 0.1 and cfg.batch_size == 16
+    assert cfg.features == FeatureSpec(buckets=1024, seq_len=40, bigrams=False)
+    assert cfg.dim == 12 and cfg.hidden == 32  # given beats chosen
+    assert cfg.distill_alpha == 0.5 and cfg.distill_folds == 3
+    assert config_from_options(_knobs(_parse())).distill_alpha == 0.0  # off without --distill
+
+
+@pytest.mark.parametrize(
+    "bad", [["--token-dropout", "1"], ["--dropout", "-0.1"], ["--max-model-kb", "2"]]
+)
+def test_out_of_range_values_are_usage_errors(bad: list[str]) -> None:
+    with pytest.raises(click.BadParameter):
+        _parse(*bad)
+
+
+def test_budget_sources() -> None:
+    plain = plan_size(default_options(), 150)
+    assert plain.budget_bytes == 512 * 1024 and plain.arena_budget_bytes is None
+    esp = plan_size({**default_options(), "board": "esp32"}, 150)
+    assert esp.budget_bytes == 1024 * 1024 and esp.arena_budget_bytes == 96 * 1024
+    assert esp.model_bytes > plain.model_bytes
+    capped = plan_size({**default_options(), "board": "esp32", "max_model_kb": 100}, 150)
+    assert capped.budget_bytes == 100 * 1024 and capped.arena_budget_bytes == 96 * 1024
+    # A user budget above the board's is capped by the board.
+    over = plan_size({**default_options(), "board": "esp32", "max_model_kb": 4096}, 150)
+    assert over.budget_bytes == 1024 * 1024
+    given = {**default_options(), **dict.fromkeys(SIZE_FIELDS, 64)}
+    assert not needs_budget(given) and needs_budget({**given, "board": "stm32h7"})

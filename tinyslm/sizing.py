@@ -1,0 +1,220 @@
+"""Pick the model's shape (buckets, dim, hidden) for a flash and RAM budget, before training.
+
+The INT8 flatbuffer's size follows from the architecture alone (see
+:func:`estimate_model_bytes`), so the shape can be chosen before minutes of
+training instead of by training candidates and throwing most of them away.
+
+The rule (``choose_shape``): the hidden width is the ladder step for the budget;
+then the hash table gets the most buckets (a power of two) for which the
+embedding can still be at least :data:`MIN_DIM` wide, and the widest embedding
+(up to :data:`MAX_DIM`) that fits in what is left. Hashing n-grams into more
+buckets means fewer unrelated n-grams share a row, which is what a bag of
+n-grams loses accuracy to; below about 32 dimensions the rows themselves get too
+narrow to keep 100+ intents apart (measured on CLINC150: B8192 D54 beats B16384
+D27 at the same bytes; see docs/architecture.md). The
+training step then verifies the converted size (``fits``) and retrains one size
+smaller if the estimate was ever short.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from tinyslm.errors import BudgetError
+
+# Bytes of the converted model besides the tensors below: flatbuffer tables,
+# tensor names, the op list. Calibrated on real conversions (CLINC150 at
+# B4096 D32 H64 and B8192 D54 H256, the 20-intent test fixture at B512 D8 H16):
+# the formula gave the converted size to the byte for all three (other shapes
+# land within a few bytes of flatbuffer alignment padding).
+MODEL_FIXED_BYTES = 3016
+# Per output channel of each FULLY_CONNECTED: an int32 bias (4) and per-channel
+# quantization of weights and bias (float32 scale + int64 zero point, twice: 24).
+PER_CHANNEL_BYTES = 28
+# Left unused of the budget: the flatbuffer aligns buffers, and a converter
+# update may move a few bytes.
+MODEL_MARGIN_BYTES = 2048
+# Arena, measured by TFLM's recording allocator: the int32 ids and the gathered
+# int8 rows live together at the peak, each FULLY_CONNECTED keeps an int32
+# multiplier and shift per output channel, and the rest (tensor structs, MEAN's
+# scratch) came to 1808-2400 bytes on the same three models.
+ARENA_FIXED_BYTES = 2400
+ARENA_PER_CHANNEL_BYTES = 8
+
+# The embedding is never narrower than this when a wider one fits (see above);
+# a tiny budget may force less, down to 4.
+MIN_DIM = 32
+# Wider rows gain little for a bag of n-grams; more buckets gain more.
+MAX_DIM = 96
+BUCKET_LADDER = tuple(2**k for k in range(8, 21))  # 256 ... 1,048,576
+# (smallest budget in bytes, hidden width): a narrower hidden layer leaves
+# small budgets to the embedding table, which carries most of the accuracy.
+HIDDEN_LADDER = ((384 * 1024, 256), (96 * 1024, 128), (32 * 1024, 64), (0, 32))
+# Plain ``tinyslm train`` sizes for this budget: the benchmark's 512 KB point.
+DEFAULT_MODEL_KB = 512
+
+
+@dataclass(frozen=True)
+class Shape:
+    """The three sizes that decide the model's bytes (with the intent count)."""
+
+    buckets: int
+    dim: int
+    hidden: int
+
+    def __str__(self) -> str:
+        return f"buckets {self.buckets}, dim {self.dim}, hidden {self.hidden}"
+
+
+@dataclass(frozen=True)
+class SizeChoice:
+    """A shape chosen for a budget, with the estimates and the reason given to the user.
+
+    Attributes:
+        shape: the chosen buckets, dim and hidden.
+        model_bytes: estimated INT8 flatbuffer size.
+        arena_bytes: estimated TFLM arena (as measured, before the firmware's margin).
+        budget_bytes: the model budget it was chosen for.
+        arena_budget_bytes: the arena budget (``None``: no board, none checked).
+        budget_source: where the budget comes from, for the message.
+        pinned: the sizes given by the user (not chosen).
+    """
+
+    shape: Shape
+    model_bytes: int
+    arena_bytes: int
+    budget_bytes: int
+    arena_budget_bytes: int | None
+    budget_source: str
+    pinned: tuple[str, ...] = ()
+
+    def describe(self) -> str:
+        """One line: what was chosen, its estimated bytes and why."""
+        arena = (
+            f", arena ~{self.arena_bytes / 1024:.1f} KB of {self.arena_budget_bytes // 1024} KB"
+            if self.arena_budget_bytes is not None
+            else ""
+        )
+        kb = f"~{self.model_bytes / 1024:.0f} KB"
+        head = f"size: {self.shape} (model {kb} of {self.budget_source}{arena})"
+        if len(self.pinned) == 3:
+            return head + ": as given, and it fits"
+        why = (
+            f"the most hash buckets that still leave the embedding >= {MIN_DIM} wide, "
+            "then the widest embedding that fits"
+        )
+        if self.pinned:
+            why += f" ({', '.join(self.pinned)} as given)"
+        return f"{head}: {why}"
+
+
+def estimate_model_bytes(shape: Shape, num_labels: int) -> int:
+    """Bytes of the INT8 flatbuffer ``tinyslm.quantize`` writes for this shape.
+
+    int8 table (B x D) + int8 FC weights (D x H, H x C) + per-channel extras
+    + fixed overhead; calibrated to the byte on real conversions.
+    """
+    b, d, h, c = shape.buckets, shape.dim, shape.hidden, num_labels
+    return b * d + d * h + h * c + PER_CHANNEL_BYTES * (h + c) + MODEL_FIXED_BYTES
+
+
+def estimate_arena_bytes(shape: Shape, num_labels: int, seq_len: int) -> int:
+    """An upper estimate of TFLM's arena for this shape (before the firmware's margin)."""
+    peak = seq_len * 4 + seq_len * shape.dim  # int32 ids + gathered int8 rows
+    return peak + ARENA_PER_CHANNEL_BYTES * (shape.hidden + num_labels) + ARENA_FIXED_BYTES
+
+
+def _hidden_for(budget: int) -> int:
+    return next(h for floor, h in HIDDEN_LADDER if budget >= floor)
+
+
+def _widest_dim(buckets: int, hidden: int, num_labels: int, usable: int) -> int:
+    """The widest D (<= MAX_DIM) whose estimate fits in ``usable`` bytes; 0 if none."""
+    fixed = estimate_model_bytes(Shape(buckets, 0, hidden), num_labels)
+    return max(0, min(MAX_DIM, (usable - fixed) // (buckets + hidden)))
+
+
+def _arena_ok(shape: Shape, num_labels: int, seq_len: int, arena_budget: int | None) -> bool:
+    if arena_budget is None:
+        return True
+    from tinyslm.emit.project import arena_size_for
+
+    return arena_size_for(estimate_arena_bytes(shape, num_labels, seq_len)) <= arena_budget
+
+
+def choose_shape(
+    num_labels: int,
+    seq_len: int,
+    budget_bytes: int,
+    *,
+    arena_budget_bytes: int | None = None,
+    budget_source: str = "",
+    buckets: int | None = None,
+    dim: int | None = None,
+    hidden: int | None = None,
+) -> SizeChoice:
+    """The shape for ``num_labels`` intents within the budgets (see the module doc).
+
+    ``buckets``, ``dim`` and ``hidden`` pin a size (given by the user); the
+    others are chosen around it.
+
+    Raises:
+        BudgetError: no shape with the pinned sizes fits.
+    """
+    usable = budget_bytes - MODEL_MARGIN_BYTES
+    source = budget_source or f"{budget_bytes // 1024} KB"
+    top = _hidden_for(budget_bytes)
+    hiddens = [hidden] if hidden else [h for h in (256, 128, 64, 32, 16, 8) if h <= top]
+    bucket_list = [buckets] if buckets else sorted(BUCKET_LADDER, reverse=True)
+    for h in hiddens:
+        for min_dim in (MIN_DIM, 16, 8, 4) if dim is None else (dim,):
+            for b in bucket_list:
+                d = dim if dim is not None else _widest_dim(b, h, num_labels, usable)
+                if dim is not None and estimate_model_bytes(Shape(b, d, h), num_labels) > usable:
+                    continue
+                # The arena grows with dim (L x D gathered rows): narrow until it fits.
+                while d >= min_dim and not _arena_ok(
+                    Shape(b, d, h), num_labels, seq_len, arena_budget_bytes
+                ):
+                    d = d - 1 if dim is None else 0
+                if d >= min_dim:
+                    shape = Shape(b, d, h)
+                    return SizeChoice(
+                        shape=shape,
+                        model_bytes=estimate_model_bytes(shape, num_labels),
+                        arena_bytes=estimate_arena_bytes(shape, num_labels, seq_len),
+                        budget_bytes=budget_bytes,
+                        arena_budget_bytes=arena_budget_bytes,
+                        budget_source=source,
+                        pinned=tuple(
+                            k
+                            for k, v in (("buckets", buckets), ("dim", dim), ("hidden", hidden))
+                            if v is not None
+                        ),
+                    )
+    pinned = ", ".join(
+        f"{k} {v}" for k, v in (("buckets", buckets), ("dim", dim), ("hidden", hidden)) if v
+    )
+    smallest = Shape(buckets or BUCKET_LADDER[0], dim or 4, hidden or 8)
+    raise BudgetError(
+        f"no model for {num_labels} intents{' with ' + pinned if pinned else ''} fits "
+        f"{source}: {smallest} alone needs about "
+        f"{estimate_model_bytes(smallest, num_labels) // 1024 + 1} KB"
+        + (
+            f" and an arena of about "
+            f"{estimate_arena_bytes(smallest, num_labels, seq_len) // 1024 + 1} KB"
+            if arena_budget_bytes is not None
+            else ""
+        )
+    )
+
+
+def overshoot(choice: SizeChoice, model_bytes: int, arena_size: int) -> tuple[int, int] | None:
+    """How far a converted model misses its budgets (bytes over model, arena), or None."""
+    over_model = model_bytes - choice.budget_bytes
+    over_arena = (
+        arena_size - choice.arena_budget_bytes if choice.arena_budget_bytes is not None else 0
+    )
+    if over_model <= 0 and over_arena <= 0:
+        return None
+    return max(over_model, 0), max(over_arena, 0)

@@ -1,0 +1,314 @@
+"""``tinyslm train``'s training options, derived from ``TrainConfig`` and ``FeatureSpec``.
+
+Every field of the two dataclasses becomes one option whose default and help
+text come from the dataclass itself (its default and its docstring's
+``Attributes`` entry), so the CLI cannot drift from the library or from the
+benchmark, which builds the same ``TrainConfig``. The three size fields
+(buckets, dim, hidden) default to "auto": ``tinyslm.sizing`` picks them for
+the model budget (``--max-model-kb``, or ``--board``'s budgets), and the
+training is checked against that budget after conversion.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import inspect
+import re
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any, TypeVar, get_type_hints
+
+import click
+
+from tinyslm.errors import BudgetError
+from tinyslm.features import FeatureSpec
+from tinyslm.sizing import DEFAULT_MODEL_KB, Shape, SizeChoice, choose_shape, overshoot
+from tinyslm.train import TrainConfig
+
+F = TypeVar("F", bound=Callable[..., Any])
+Log = Callable[[str], None]
+
+SIZE_FIELDS = ("buckets", "dim", "hidden")
+# distill_alpha is set through --distill (off by default) plus --distill-alpha.
+_DISTILL_FLAG = "distill"
+# The range each numeric option accepts (the dataclasses' __post_init__ checks
+# them too; click says so before anything is loaded).
+_RANGES: dict[str, click.ParamType[Any]] = {
+    "buckets": click.IntRange(2, 2**31 - 1),
+    "seq_len": click.IntRange(1, 4096),
+    "dim": click.IntRange(1),
+    "hidden": click.IntRange(1),
+    "epochs": click.IntRange(1),
+    "batch_size": click.IntRange(1),
+    "learning_rate": click.FloatRange(0, min_open=True),
+    "label_smoothing": click.FloatRange(0, 1, max_open=True),
+    "dropout": click.FloatRange(0, 1, max_open=True),
+    "token_dropout": click.FloatRange(0, 1, max_open=True),
+    "distill_alpha": click.FloatRange(0, 1, min_open=True),
+    "distill_temperature": click.FloatRange(0, min_open=True),
+    "distill_folds": click.IntRange(1),
+    "distill_augment": click.IntRange(0),
+}
+
+
+def attribute_docs(cls: type) -> dict[str, str]:
+    """``name: text`` entries of a class docstring's ``Attributes:`` section, one line each."""
+    doc = inspect.getdoc(cls) or ""
+    section = doc.split("Attributes:", 1)[1] if "Attributes:" in doc else ""
+    out: dict[str, str] = {}
+    name = None
+    for line in section.splitlines():
+        if not line.strip():
+            continue
+        match = re.match(r"^    (\w+): (.*)$", line)
+        if match:
+            name = match.group(1)
+            out[name] = match.group(2).strip()
+        elif line.startswith("        ") and name is not None:
+            out[name] += " " + line.strip()
+        else:
+            break
+    return out
+
+
+def _fields() -> list[tuple[str, Any, type, str]]:
+    """(name, default, type, help) of every knob, features first."""
+    rows = []
+    for cls, skip in ((FeatureSpec, ()), (TrainConfig, ("features",))):
+        docs = attribute_docs(cls)
+        hints = get_type_hints(cls)
+        defaults = cls()
+        for f in dataclasses.fields(cls):
+            if f.name in skip:
+                continue
+            rows.append((f.name, getattr(defaults, f.name), hints[f.name], docs[f.name]))
+    return rows
+
+
+def _field_names() -> tuple[str, ...]:
+    return tuple(f.name for cls in (FeatureSpec, TrainConfig) for f in dataclasses.fields(cls))
+
+
+def _default_shape() -> Shape:
+    cfg = TrainConfig()
+    return Shape(cfg.features.buckets, cfg.dim, cfg.hidden)
+
+
+def _flag(name: str) -> str:
+    return "--" + name.replace("_", "-")
+
+
+def _help(name: str, doc: str) -> str:
+    """The docstring entry as option help: ``field`` names become their flags."""
+    if name == "distill_alpha":
+        doc = "weight of the teacher's soft targets in the loss (with --distill)"
+    fields = {row for row in _field_names()}
+    text = re.sub(
+        r"``(\w+)``", lambda m: _flag(m.group(1)) if m.group(1) in fields else m.group(1), doc
+    )
+    text = text.replace("``", "")
+    return text[0].upper() + text[1:]
+
+
+def _option(name: str, default: Any, kind: type, doc: str) -> Callable[[F], F]:
+    flag = _flag(name)
+    help_text = _help(name, doc)
+    if kind is bool:
+        return click.option(
+            f"{flag}/--no-{flag[2:]}", default=default, show_default=True, help=help_text
+        )
+    if name in SIZE_FIELDS:
+        return click.option(
+            flag,
+            type=_RANGES[name],
+            default=None,
+            show_default="auto: sized for the model budget, see --max-model-kb",
+            help=help_text,
+        )
+    return click.option(
+        flag,
+        type=_RANGES.get(name, kind),
+        default=default if name != "distill_alpha" else 0.5,
+        show_default=True,
+        help=help_text,
+    )
+
+
+def train_options(func: F) -> F:
+    """Add every training option, ``--distill``, ``--board`` and ``--max-model-kb`` to ``func``.
+
+    The command receives them as keyword arguments; pass them all to
+    :func:`train_to_budget` (or :func:`config_from_options`).
+    """
+    from tinyslm.boards import board_ids
+
+    decorators: list[Callable[[F], F]] = [
+        click.option(
+            "--board",
+            type=click.Choice(board_ids()),
+            default=None,
+            help="Size the model for this board's model (flash) and arena (RAM) budgets.",
+        ),
+        click.option(
+            "--max-model-kb",
+            type=click.IntRange(4),
+            default=None,
+            show_default=f"{DEFAULT_MODEL_KB}, or the board's model budget with --board",
+            help="Model size budget in KB (1024 bytes) for the automatic buckets, dim and hidden.",
+        ),
+        click.option(
+            "--" + _DISTILL_FLAG,
+            is_flag=True,
+            help="Also learn from all-MiniLM-L6-v2's soft labels (needs the 'distill' extra).",
+        ),
+        *(_option(*row) for row in _fields()),
+    ]
+    for decorate in reversed(decorators):
+        func = decorate(func)
+    return func
+
+
+def option_names() -> tuple[str, ...]:
+    """The keyword arguments :func:`train_options` adds, in order."""
+    return ("board", "max_model_kb", _DISTILL_FLAG, *(row[0] for row in _fields()))
+
+
+def config_from_options(options: Mapping[str, Any], shape: Shape | None = None) -> TrainConfig:
+    """The TrainConfig the options describe; ``shape`` fills sizes left on auto."""
+    fallback = shape or _default_shape()
+    feature_keys = [f.name for f in dataclasses.fields(FeatureSpec)]
+    sizes = {
+        k: options[k] if options.get(k) is not None else getattr(fallback, k) for k in SIZE_FIELDS
+    }
+    features = FeatureSpec(**{k: sizes[k] if k in sizes else options[k] for k in feature_keys})
+    knobs = {
+        f.name: sizes[f.name] if f.name in sizes else options[f.name]
+        for f in dataclasses.fields(TrainConfig)
+        if f.name != "features"
+    }
+    if not options.get(_DISTILL_FLAG):
+        knobs["distill_alpha"] = 0.0
+    return TrainConfig(features=features, **knobs)
+
+
+def default_options() -> dict[str, Any]:
+    """The options of a plain ``tinyslm train`` (what ``--help`` shows as defaults)."""
+    opts: dict[str, Any] = {"board": None, "max_model_kb": None, _DISTILL_FLAG: False}
+    for name, default, _kind, _help in _fields():
+        opts[name] = None if name in SIZE_FIELDS else default
+    opts["distill_alpha"] = 0.5
+    return opts
+
+
+def needs_budget(options: Mapping[str, Any]) -> bool:
+    """Sizes are chosen or checked: one is on auto, or a budget was given."""
+    return (
+        any(options.get(k) is None for k in SIZE_FIELDS)
+        or options.get("board") is not None
+        or options.get("max_model_kb") is not None
+    )
+
+
+def plan_size(options: Mapping[str, Any], num_labels: int) -> SizeChoice:
+    """The shape for these options: automatic sizes chosen, given ones checked.
+
+    The budget is ``--max-model-kb``, else ``--board``'s model budget (the
+    smaller of the two when both are given), else :data:`DEFAULT_MODEL_KB`;
+    ``--board`` also brings its arena budget.
+
+    Raises:
+        BudgetError: sizes given by hand do not fit the budget (before training).
+    """
+    board_id, max_kb = options.get("board"), options.get("max_model_kb")
+    budget, source = DEFAULT_MODEL_KB * 1024, f"the default {DEFAULT_MODEL_KB} KB"
+    arena_budget = None
+    if board_id is not None:
+        from tinyslm.boards import load_board
+
+        board = load_board(board_id)
+        budget, source = board.model_budget_bytes, f"board {board.id}'s {board.model_flash_kb} KB"
+        arena_budget = board.arena_budget_bytes
+    if max_kb is not None and (board_id is None or max_kb * 1024 <= budget):
+        budget, source = max_kb * 1024, f"--max-model-kb {max_kb}"
+    return choose_shape(
+        num_labels,
+        int(options["seq_len"]),
+        budget,
+        arena_budget_bytes=arena_budget,
+        budget_source=source,
+        **{k: options[k] for k in SIZE_FIELDS if options.get(k) is not None},
+    )
+
+
+if TYPE_CHECKING:
+    from tinyslm.pipeline import TrainRunResult
+
+# Trains and writes one model for a config; the flag is True on the retry that
+# replaces the model the first attempt wrote.
+TrainRun = Callable[[TrainConfig, bool], "TrainRunResult"]
+
+
+def train_to_budget(
+    options: Mapping[str, Any],
+    num_labels: Callable[[], int],
+    run: TrainRun,
+    say: Log,
+) -> TrainRunResult:
+    """Train with the options' config, sized for their budget, and check the result fits.
+
+    Args:
+        options: the keyword arguments of :func:`train_options`.
+        num_labels: counts the dataset's intents (called only when a budget applies).
+        run: trains and writes one model for a config (see :data:`TrainRun`).
+        say: where the size choice is explained.
+
+    Raises:
+        BudgetError: sizes given by hand do not fit (before training), or the
+            converted model misses the budget even after one retry one size smaller.
+    """
+    from tinyslm.emit.project import arena_size_for
+
+    if not needs_budget(options):
+        return run(config_from_options(options), False)
+    count = num_labels()
+    choice = plan_size(options, count)
+    say(choice.describe())
+    for attempt in range(2):
+        result = run(config_from_options(options, choice.shape), attempt > 0)
+        model_bytes, arena = result.manifest.model_bytes, result.manifest.arena_bytes
+        over = overshoot(choice, model_bytes, arena_size_for(arena))
+        if over is None:
+            return result
+        if attempt > 0 or len(choice.pinned) == 3:
+            break
+        # The estimate was short: ask for that much less and train once more.
+        smaller = choose_shape(
+            count,
+            int(options["seq_len"]),
+            choice.budget_bytes - over[0] - 1024,
+            arena_budget_bytes=(
+                None
+                if choice.arena_budget_bytes is None
+                else choice.arena_budget_bytes - over[1] - 1024
+            ),
+            budget_source=choice.budget_source,
+            **{k: options[k] for k in SIZE_FIELDS if options.get(k) is not None},
+        )
+        say(
+            f"the converted model ({model_bytes} bytes, arena {arena} bytes) misses "
+            f"{choice.budget_source}; retraining at {smaller.shape}"
+        )
+        choice = dataclasses.replace(
+            smaller,
+            budget_bytes=choice.budget_bytes,
+            arena_budget_bytes=choice.arena_budget_bytes,
+        )
+    raise BudgetError(
+        f"the converted model ({model_bytes} bytes, arena {arena} bytes) does not fit "
+        f"{choice.budget_source}"
+        + (
+            f" (arena budget {choice.arena_budget_bytes} bytes)"
+            if choice.arena_budget_bytes is not None
+            else ""
+        )
+        + "; give smaller --buckets/--dim/--hidden or leave them on auto"
+    )
