@@ -196,7 +196,7 @@ def test_same_words_seed_and_engines_give_the_same_bytes(tmp_path: Path, espeak:
     synthesize(["yes", "go"], tmp_path / "a", config)
     synthesize(["yes", "go"], tmp_path / "b", config)
     first, second = tree(tmp_path / "a"), tree(tmp_path / "b")
-    assert len(first) == 3 * (2 * 2 + 2) + 3 + 1
+    assert len(first) == 3 * (2 * 2 + 2) + 3 + 2  # clips, noise, synth.json, file record
     assert first == second
     # One worker instead of two: the order of rendering plays no part.
     synthesize(["yes", "go"], tmp_path / "c", SynthConfig(**{**config.__dict__, "jobs": 1}))
@@ -247,6 +247,34 @@ def test_an_occupied_folder_is_refused_and_kept(tmp_path: Path, espeak: None) ->
         synthesize(["yes"], out, SMALL)
     assert "not empty" in one_line(info)
     assert [p.name for p in out.iterdir()] == ["mine.txt"]
+
+
+def test_force_replaces_its_own_clips_and_keeps_the_users(tmp_path: Path, espeak: None) -> None:
+    out = tmp_path / "out"
+    config = SynthConfig(
+        engines=("espeak-ng",), max_voices_per_engine=2, clips_per_voice=2, background_seconds=0
+    )
+    synthesize(["yes", "no"], out, config)
+    mine = out / "yes" / "0a7c2a8d_nohash_0.wav"  # a real recording added to the folder
+    mine.write_bytes((out / "yes" / "espeak-en-us-m1_nohash_0.wav").read_bytes())
+    with pytest.raises(OutputExistsError) as info:
+        synthesize(["yes", "no"], out, config)
+    assert "--force" in one_line(info)
+    fewer = SynthConfig(**{**config.__dict__, "clips_per_voice": 1, "seed": 3})
+    synthesize(["yes", "no"], out, fewer, force=True)
+    names = sorted(p.name for p in (out / "yes").iterdir())
+    assert names == [
+        "0a7c2a8d_nohash_0.wav",
+        "espeak-en-gb-m2_nohash_0.wav",
+        "espeak-en-us-m1_nohash_0.wav",
+    ]  # the user's clip kept, the now unmade _nohash_1 clips pruned
+    assert load_audio_dataset(out).labels == (UNKNOWN, "no", "yes")
+    plain = tmp_path / "plain"
+    plain.mkdir()
+    (plain / "notes.txt").write_text("mine")
+    with pytest.raises(OutputExistsError) as info:
+        synthesize(["yes"], plain, config, force=True)
+    assert "not a tinyslm synthetic dataset" in one_line(info)
 
 
 def test_variation_is_within_the_configured_ranges(tmp_path: Path, espeak: None) -> None:

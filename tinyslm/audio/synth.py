@@ -45,7 +45,10 @@ or brown noise at a random SNR. Then:
   clips are rendered (they are rendered in parallel) or on the other words.
 
 Nothing is written until every clip has been rendered; the folder is written
-through :func:`tinyslm.outdir.write_tree` (a new or empty folder only).
+through :func:`tinyslm.outdir.write_tree`: a new or empty folder, or with
+``force`` an earlier synthetic dataset, whose clips are replaced while
+recordings a user added to its folders are kept (so synthetic and recorded
+clips can share one dataset folder).
 """
 
 from __future__ import annotations
@@ -73,9 +76,15 @@ from tinyslm.audio.dataset import NOISE, UNKNOWN
 from tinyslm.audio.synth_words import COMMON_WORDS, is_speakable, near_misses
 from tinyslm.audio.wav import SAMPLE_RATE, wav_bytes
 from tinyslm.errors import DatasetError, ToolchainError
-from tinyslm.outdir import check_target, write_tree
+from tinyslm.outdir import Ownership, check_target, write_tree
 
 ENGINES = ("espeak-ng", "flite", "festival")
+RECORD = "synth.json"
+# Re-synthesizing (force) replaces and prunes only the clips tinyslm wrote (listed
+# with their sha256 in the record); recordings a user added to the folders stay.
+OWNERSHIP = Ownership(
+    kind="synthetic dataset", marker=RECORD, record=".tinyslm-files.json", keep_foreign=True
+)
 NOISE_COLOURS = ("white", "pink", "brown")
 PUNCTUATION = ("", ".", "!", "?")
 MAX_WORD_CHARS = 40
@@ -629,7 +638,11 @@ def _background(config: SynthConfig) -> dict[str, bytes]:
 
 
 def synthesize(
-    words: Sequence[str], out_dir: Path | str, config: SynthConfig | None = None
+    words: Sequence[str],
+    out_dir: Path | str,
+    config: SynthConfig | None = None,
+    *,
+    force: bool = False,
 ) -> SynthResult:
     """Write a synthetic keyword dataset for ``words`` to the new folder ``out_dir``.
 
@@ -637,6 +650,9 @@ def synthesize(
         words: the keywords (``yes``, ``lights on``); each becomes a label folder.
         out_dir: a folder that does not exist or is empty.
         config: variation and amounts (:class:`SynthConfig`).
+        force: replace the clips of an earlier ``synthesize`` in ``out_dir``
+            (removing those no longer made, unless edited since); files a user
+            added there are kept, or refused where a new clip would replace one.
 
     Returns:
         What was written (:class:`SynthResult`).
@@ -645,13 +661,14 @@ def synthesize(
         DatasetError: a word that is not speakable, that two words share a folder,
             or that comes out longer than the window.
         ToolchainError: no TTS engine (or a requested one) is installed, or one fails.
-        OutputError: ``out_dir`` is not empty or cannot be written.
+        OutputError: ``out_dir`` is not empty (without ``force``), is not an earlier
+            synthetic dataset (with it), or cannot be written.
     """
     started = time.monotonic()
     config = config or SynthConfig()
     cleaned = _check_words(words)
     target = Path(out_dir)
-    check_target(target, force=False)
+    check_target(target, force, ownership=OWNERSHIP)
     engines, voices = find_voices(config)
     jobs, unknown_words, misses = _jobs(cleaned, voices, config)
 
@@ -691,8 +708,8 @@ def synthesize(
         "near_misses": {w: list(m) for w, m in misses.items()},
         "clips": {c.key: c.params for c in sorted(clips, key=lambda c: c.key)},
     }
-    files["synth.json"] = (json.dumps(record, indent=1, sort_keys=True) + "\n").encode()
-    write_tree(dict(sorted(files.items())), target)
+    files[RECORD] = (json.dumps(record, indent=1, sort_keys=True) + "\n").encode()
+    write_tree(dict(sorted(files.items())), target, force=force, ownership=OWNERSHIP, prune=True)
     return SynthResult(
         out_dir=target,
         engines=engines,
