@@ -16,7 +16,14 @@ import pytest
 from shared_paths import require_tool
 
 from tinyslm.audio.dataset import NOISE, SILENCE, UNKNOWN, load_audio_dataset, speaker_of
-from tinyslm.audio.synth import SynthConfig, coloured_noise, resample, synthesize, trim
+from tinyslm.audio.synth import (
+    SynthConfig,
+    coloured_noise,
+    resample,
+    room_response,
+    synthesize,
+    trim,
+)
 from tinyslm.audio.synth_words import LEXICON, near_misses
 from tinyslm.audio.wav import SAMPLE_RATE, read_wav
 from tinyslm.errors import DatasetError, OutputExistsError, ToolchainError
@@ -95,6 +102,18 @@ def test_noise_colours_have_their_slope_per_octave(colour: str, slope_db: float)
     assert np.array_equal(x, again)
 
 
+def test_room_response_decays_by_60_db_over_rt60() -> None:
+    rir = room_response(0.4, 6.0, np.random.default_rng(2))
+    assert len(rir) == round(0.4 * SAMPLE_RATE) and rir[0] == 1.0
+    tail = rir[1:]
+    assert abs(10 * np.log10(1.0 / np.sum(tail**2)) - 6.0) < 1e-9  # direct 6 dB above the tail
+    ms = SAMPLE_RATE // 1000
+    first = np.mean(rir[1 : 20 * ms] ** 2)
+    last = np.mean(rir[-20 * ms :] ** 2)
+    # 380 ms apart at 60 dB per 400 ms: about 57 dB (noise makes it approximate).
+    assert 52 < 10 * np.log10(first / last) < 62
+
+
 @pytest.mark.parametrize(
     ("words", "needle"),
     [
@@ -124,6 +143,8 @@ def test_bad_words_are_refused_in_one_line_before_anything(
         ({"peak_dbfs_range": (-3.0, 2.0)}, "peak_dbfs_range"),
         ({"clips_per_voice": 0}, "clips_per_voice"),
         ({"noise_probability": 1.5}, "noise_probability"),
+        ({"reverb_probability": -0.1}, "reverb_probability"),
+        ({"rt60_range": (0.0, 0.5)}, "rt60_range"),
         ({"engines": ("piper",)}, "unknown TTS engine 'piper'"),
     ],
 )
@@ -164,6 +185,7 @@ def test_each_engine_writes_speech_commands_clips(tmp_path: Path, engine: str) -
         unknown_clips_per_voice=1,
         background_seconds=0,
         noise_probability=0.0,
+        reverb_probability=0.0,
     )
     result = synthesize(["yes", "stop"], tmp_path / "out", config)
     assert len(result.speakers) == 2 and result.engines[0].startswith(engine + " ")
@@ -191,6 +213,7 @@ def test_same_words_seed_and_engines_give_the_same_bytes(tmp_path: Path, espeak:
         clips_per_voice=2,
         unknown_clips_per_voice=2,
         noise_probability=1.0,  # every random step is exercised
+        reverb_probability=1.0,
         background_seconds=2,
     )
     synthesize(["yes", "go"], tmp_path / "a", config)
@@ -286,6 +309,7 @@ def test_variation_is_within_the_configured_ranges(tmp_path: Path, espeak: None)
         peak_dbfs_range=(-12.0, -6.0),
         max_shift_ms=0.0,
         noise_probability=0.0,
+        reverb_probability=0.0,
         background_seconds=0,
     )
     synthesize(["left"], tmp_path / "out", config)

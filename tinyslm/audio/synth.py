@@ -15,11 +15,13 @@ Engines (Debian packages; each optional, found on ``PATH`` at run time):
   West Midlands, Caribbean, New York) times a set of voice variants (male,
   female, Klatt ...): about 128 voices. Speed in words per minute, pitch 0..99.
 - ``flite``: its built-in voices ``kal``, ``kal16``, ``awb``, ``rms``, ``slt``;
-  ``duration_stretch`` and ``int_f0_target_mean`` (``rms`` ignores the latter).
+  ``duration_stretch`` and ``int_f0_target_mean`` (``rms`` ignores the latter:
+  its pitch is fixed).
 - ``festival`` (``text2wave``'s engine) with the festvox voices installed
   (``kal_diphone``, ``ked_diphone``, ``cmu_us_slt_arctic_hts``); one process per
   voice renders all its clips from one Scheme script, as a process start costs
-  about a second.
+  about a second. ``Duration_Stretch`` and ``int_lr_params`` for the diphone
+  voices; the HTS voice takes a rate (``-r``) but keeps its pitch.
 
 Each voice (engine, accent, variant) is one *speaker*, the part before
 ``_nohash_``, so the dataset loader's speaker split keeps every voice on one side
@@ -29,8 +31,9 @@ Each clip varies, drawn from its own seeded generator: the text's punctuation
 (``yes``, ``yes.``, ``yes!``, ``yes?``: different intonation), the engine's
 speaking rate and pitch, a speed perturbation (resampling, which moves pitch,
 tempo and formants together, as a different vocal tract would), the peak level,
-the word's position in the 1 s window, and, with some probability, white, pink
-or brown noise at a random SNR. Then:
+the word's position in the 1 s window, and, each with some probability, a
+synthetic room (:func:`room_response`: RT60 and direct-to-reverberant ratio
+drawn) and white, pink or brown noise at a random SNR. Then:
 
 - Resampling to 16 kHz is done here in numpy (FFT, band-limited, see
   :func:`resample`), not with ``sox``: one dependency fewer, and the bytes
@@ -89,6 +92,7 @@ NOISE_COLOURS = ("white", "pink", "brown")
 PUNCTUATION = ("", ".", "!", "?")
 MAX_WORD_CHARS = 40
 _TRIM_DB = 40.0
+_DRR_DB = (0.0, 12.0)  # direct-to-reverberant ratio of the synthetic rooms
 _FRAME = SAMPLE_RATE // 100  # 10 ms
 
 # espeak-ng: English accents x voice variants (those present are used).
@@ -110,8 +114,8 @@ _FLITE_VOICES: dict[str, float | None] = {
     "rms": None,
     "kal": 100.0,
 }
-# festival: voice -> (speaker id, how pitch is set: "lr" int_lr_params mean in Hz,
-# "hts" half-tones given to the HTS engine).
+# festival: voice -> (speaker id, "lr": pitch set through int_lr_params' mean in Hz;
+# "hts": fixed pitch, as festival's HTS module ignores the engine's half-tone option).
 _FESTIVAL_VOICES = {
     "cmu_us_slt_arctic_hts": ("festival-slt", "hts"),
     "kal_diphone": ("festival-kal", "lr"),
@@ -146,6 +150,9 @@ class SynthConfig:
         max_shift_ms: the word's centre moves up to this far from the window's centre.
         noise_probability: share of clips mixed with synthetic noise.
         snr_db_range: signal-to-noise ratio of that noise, dB.
+        reverb_probability: share of clips put in a synthetic room (TTS is dry;
+            recordings are not).
+        rt60_range: that room's reverberation time, seconds (-60 dB).
         background_seconds: length of each ``_background_noise_`` file; 0: none.
         window_samples: the clip length (the model's window).
         jobs: engine processes run at once; 0: the number of CPUs.
@@ -166,12 +173,14 @@ class SynthConfig:
     max_shift_ms: float = 150.0
     noise_probability: float = 0.5
     snr_db_range: Range = (5.0, 30.0)
+    reverb_probability: float = 0.5
+    rt60_range: Range = (0.1, 0.6)
     background_seconds: float = 30.0
     window_samples: int = SAMPLE_RATE
     jobs: int = 0
 
     def __post_init__(self) -> None:
-        for name in ("rate_range", "pitch_range", "speed_range"):
+        for name in ("rate_range", "pitch_range", "speed_range", "rt60_range"):
             lo, hi = getattr(self, name)
             if not 0 < lo <= hi:
                 raise DatasetError(f"{name} must be 0 < low <= high, got {lo}, {hi}")
@@ -186,8 +195,9 @@ class SynthConfig:
         for name in ("unknown_clips_per_voice", "near_misses", "max_voices_per_engine", "jobs"):
             if getattr(self, name) < 0:
                 raise DatasetError(f"{name} must be >= 0, got {getattr(self, name)}")
-        if not 0 <= self.noise_probability <= 1:
-            raise DatasetError(f"noise_probability must be in 0..1, got {self.noise_probability}")
+        for name in ("noise_probability", "reverb_probability"):
+            if not 0 <= getattr(self, name) <= 1:
+                raise DatasetError(f"{name} must be in 0..1, got {getattr(self, name)}")
         if self.max_shift_ms < 0 or self.background_seconds < 0 or self.window_samples <= 0:
             raise DatasetError("max_shift_ms, background_seconds and window_samples must be >= 0")
         unknown = sorted(set(self.engines) - set(ENGINES))
@@ -424,10 +434,9 @@ def _festival_script(voice: Voice, takes: Sequence[tuple[_Take, Path]]) -> str:
     for take, out in takes:
         lines.append(f"(voice_{voice.name})")
         if _FESTIVAL_VOICES[voice.name][1] == "hts":
-            semitones = 12 * math.log2(take.pitch)
             lines.append(
                 f"(set! hts_engine_params (append {voice.name}::hts_engine_params"
-                f' (list (list "-r" {take.rate:.4f}) (list "-fm" {semitones:.3f}))))'
+                f' (list (list "-r" {take.rate:.4f}))))'
             )
         else:
             lines.append(f"(Parameter.set 'Duration_Stretch {1 / take.rate:.4f})")
@@ -512,6 +521,23 @@ def coloured_noise(colour: str, n: int, rng: np.random.Generator) -> Floats:
     return out
 
 
+def room_response(rt60: float, drr_db: float, rng: np.random.Generator) -> Floats:
+    """A synthetic room impulse response: the direct sound, then a decaying noise tail.
+
+    The tail is Gaussian noise whose level falls by 60 dB over ``rt60`` seconds
+    (exponential decay, as in a diffuse room), scaled so that the direct sound is
+    ``drr_db`` louder than the whole tail (direct-to-reverberant ratio).
+    """
+    n = max(2, round(rt60 * SAMPLE_RATE))
+    t = np.arange(n) / SAMPLE_RATE
+    tail = rng.standard_normal(n) * 10 ** (-3 * t / rt60)
+    tail[0] = 0.0
+    tail *= math.sqrt(10 ** (-drr_db / 10) / float(np.sum(tail**2)))
+    tail[0] = 1.0
+    out: Floats = tail
+    return out
+
+
 def _to_int16(x: Floats) -> npt.NDArray[np.int16]:
     return np.clip(np.round(x * 32768.0), -32768, 32767).astype(np.int16)
 
@@ -524,10 +550,18 @@ class _Clip:
     spoken_ms: float
 
 
+def _fixed_pitch(voice: Voice) -> bool:
+    if voice.engine == "flite":
+        return _FLITE_VOICES[voice.name] is None
+    return voice.engine == "festival" and _FESTIVAL_VOICES[voice.name][1] == "hts"
+
+
 def _take(job: _Job, config: SynthConfig) -> tuple[_Take, np.random.Generator]:
     rng = _rng(config.seed, job.label, job.voice.speaker, job.n, job.word)
     text = job.word + PUNCTUATION[int(rng.integers(len(PUNCTUATION)))]
-    take = _Take(text, _uniform(rng, config.rate_range), _uniform(rng, config.pitch_range))
+    rate, pitch = _uniform(rng, config.rate_range), _uniform(rng, config.pitch_range)
+    # Drawn anyway, so that the draws after it do not depend on the voice.
+    take = _Take(text, rate, 1.0 if _fixed_pitch(job.voice) else pitch)
     return take, rng
 
 
@@ -538,7 +572,7 @@ def _finish(
     rendered: tuple[int, Floats],
     config: SynthConfig,
 ) -> _Clip:
-    """Speed, trim, level, place and add noise to one rendering."""
+    """Speed, trim, place, reverberate, level and add noise to one rendering."""
     rate, raw = rendered
     speed = _uniform(rng, config.speed_range)
     # Playing samples made at ``rate`` as if made at ``rate * speed`` is a speed change.
@@ -554,11 +588,21 @@ def _finish(
             " (or a faster rate range)"
         )
     peak_db = _uniform(rng, config.peak_dbfs_range)
-    speech = speech * (10 ** (peak_db / 20) / np.abs(speech).max())
     shift = round(rng.uniform(-1, 1) * config.max_shift_ms * SAMPLE_RATE / 1000)
     start = min(max((window - len(speech)) // 2 + shift, 0), window - len(speech))
     clip = np.zeros(window)
     clip[start : start + len(speech)] = speech
+    reverb = rng.uniform() < config.reverb_probability
+    if reverb:
+        rt60 = _uniform(rng, config.rt60_range)
+        drr = _uniform(rng, _DRR_DB)
+        rir = room_response(rt60, drr, rng)
+        # The tail that rings past the window is cut, as a recording's would be.
+        clip = np.fft.irfft(
+            np.fft.rfft(clip, window + len(rir)) * np.fft.rfft(rir, window + len(rir)),
+            window + len(rir),
+        )[:window]
+    clip *= 10 ** (peak_db / 20) / np.abs(clip).max()
     params: dict[str, object] = {
         "engine": job.voice.engine,
         "voice": job.voice.name,
@@ -569,10 +613,12 @@ def _finish(
         "peak_dbfs": round(peak_db, 2),
         "start_ms": round(start * 1000 / SAMPLE_RATE, 1),
     }
+    if reverb:
+        params.update(rt60_s=round(rt60, 3), drr_db=round(drr, 2))
     if rng.uniform() < config.noise_probability:
         colour = NOISE_COLOURS[int(rng.integers(len(NOISE_COLOURS)))]
         snr = _uniform(rng, config.snr_db_range)
-        power = float(np.mean(speech**2))
+        power = float(np.mean(clip[start : start + len(speech)] ** 2))
         clip += coloured_noise(colour, window, rng) * math.sqrt(power / 10 ** (snr / 10))
         params.update(noise=colour, snr_db=round(snr, 2))
     pcm = wav_bytes(_to_int16(clip))
