@@ -596,7 +596,8 @@ def tflm_group() -> None:
 @click.option(
     "--cache-dir",
     type=click.Path(path_type=Path, file_okay=False),
-    help="Where to put the tree (default ~/.cache/tinyslm/tflm/<commit>-<target>).",
+    help="Where to put the tree (default tflm/<commit>-<target> in $TINYSLM_CACHE_DIR, "
+    "else ~/.cache/tinyslm).",
 )
 @click.option("--force", is_flag=True, help="Rebuild even if the tree is already there.")
 @friendly_errors

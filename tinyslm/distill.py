@@ -28,6 +28,7 @@ from typing import Any
 
 import numpy as np
 
+from tinyslm.cache import cache_dir
 from tinyslm.errors import ToolchainError
 
 Log = Callable[[str], None]
@@ -187,9 +188,8 @@ def teacher_available() -> bool:
 
 
 def default_cache_dir() -> Path:
-    """``~/.cache/tinyslm/teacher`` (honours $XDG_CACHE_HOME)."""
-    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
-    return base / "tinyslm" / "teacher"
+    """``teacher`` below the cache root (:func:`tinyslm.cache.cache_root`)."""
+    return cache_dir("teacher")
 
 
 def texts_key(texts: Sequence[str]) -> str:

@@ -12,8 +12,8 @@ The model bytes and the arena size are read from the library, never from
 ``model.tflite``, and the bytes must match the sha256 recorded in the
 project's ``tinyslm.json``: an edited or corrupted model array is refused.
 
-Libraries are cached outside the project (``$TINYSLM_CACHE_DIR``, else
-``$XDG_CACHE_HOME/tinyslm``, else ``~/.cache/tinyslm``), keyed on the sha256
+Libraries are cached outside the project (``emulate/`` in
+:func:`tinyslm.cache.cache_root`), keyed on the sha256
 of the sources, headers and flags, so a second run does not recompile.
 """
 
@@ -36,6 +36,7 @@ from typing import Any
 import numpy as np
 
 from tinyslm import ccompile
+from tinyslm.cache import cache_dir
 from tinyslm.errors import ModelError, ProjectError, ToolchainError
 from tinyslm.manifest import sha256_hex
 from tinyslm.project import Project, open_project
@@ -54,15 +55,6 @@ _INFER_FN = ctypes.CFUNCTYPE(
 )
 _WRITE_FN = ctypes.CFUNCTYPE(None, ctypes.POINTER(ctypes.c_char), ctypes.c_size_t, ctypes.c_void_p)
 _CLOCK_FN = ctypes.CFUNCTYPE(ctypes.c_uint32, ctypes.c_void_p)
-
-
-def cache_root() -> Path:
-    """Where compiled emulator libraries are kept (outside any project)."""
-    explicit = os.environ.get("TINYSLM_CACHE_DIR")
-    if explicit:
-        return Path(explicit)
-    xdg = os.environ.get("XDG_CACHE_HOME")
-    return (Path(xdg) if xdg else Path.home() / ".cache") / "tinyslm"
 
 
 def _writable(folder: Path) -> Path:
@@ -136,7 +128,7 @@ def build_library(
     else:
         compilers = [os.environ.get("CC", "cc"), os.environ.get("CXX", "c++")]
         key = _build_key(sources, headers, [*compilers, *cflags, *cxxflags])
-        out = _writable(cache_root() / "emulate") / key / LIB_NAME
+        out = _writable(cache_dir("emulate")) / key / LIB_NAME
         if out.is_file():
             return out
     ccompile.compile_shared(

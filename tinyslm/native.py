@@ -10,8 +10,8 @@ size are exercised with real TFLM C++, not the Python runtime. Espressif's
 tree too: its reference kernels are built, its ESP-NN ones left out.
 
 Each TFLM source takes seconds to compile, so TFLM's objects are cached per
-tree (``~/.cache/tinyslm/native/<key>/obj/``, one file per source, written
-atomically, so an interrupted build resumes), and only the kernels the link
+tree (``native/<key>/obj/`` in :func:`tinyslm.cache.cache_root`, one file per
+source, written atomically, so an interrupted build resumes), and only the kernels the link
 asks for are compiled. Flags match the boards: ``-std=c++17 -fno-exceptions
 -fno-rtti -DTF_LITE_STATIC_MEMORY`` for C++, ``-std=c99`` for C.
 """
@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from tinyslm import ccompile
+from tinyslm.cache import cache_dir
 from tinyslm.errors import ProjectError, ToolchainError
 from tinyslm.project import open_project
 from tinyslm.tflm import (
@@ -112,9 +113,8 @@ def host_toolchain() -> Toolchain:
 
 
 def default_cache_dir() -> Path:
-    """``~/.cache/tinyslm/native`` (honours $XDG_CACHE_HOME)."""
-    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
-    return base / "tinyslm" / "native"
+    """``native`` below the cache root (:func:`tinyslm.cache.cache_root`)."""
+    return cache_dir("native")
 
 
 def check_host_tree(tree: Path) -> Path:

@@ -39,6 +39,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from tinyslm import ccompile, native, qemu
+from tinyslm.cache import cache_dir
 from tinyslm.errors import ProjectError, ToolchainError
 
 ARM_AR = "arm-none-eabi-gcc-ar"  # builder/main.py: AR
@@ -383,8 +384,8 @@ def _toolchain(name: str, env: PioFlags) -> native.Toolchain:
 
 
 def default_cache_dir() -> Path:
-    """``~/.cache/tinyslm/stm32h7`` (honours $XDG_CACHE_HOME): HAL and TFLM objects."""
-    return native.default_cache_dir().parent / "stm32h7"
+    """``stm32h7`` below :func:`tinyslm.cache.cache_root`: HAL and TFLM objects."""
+    return cache_dir("stm32h7")
 
 
 def _key(project: Path, *parts: object, files: Sequence[tuple[Path, Path]] = ()) -> str:

@@ -30,6 +30,7 @@ import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 
+from tinyslm.cache import cache_dir
 from tinyslm.errors import ToolchainError
 
 TFLM_REPOSITORY = "tensorflow/tflite-micro"
@@ -92,10 +93,9 @@ GENERATOR_TOOLS = ("make", "bash", "curl", "wget", "unzip", "git", "md5sum")
 
 
 def default_cache_dir(target: str = DEFAULT_TARGET) -> Path:
-    """``~/.cache/tinyslm/tflm/<commit>-<target>`` (honours $XDG_CACHE_HOME)."""
+    """``tflm/<commit>-<target>`` below the cache root (:func:`tinyslm.cache.cache_root`)."""
     _check_target(target)
-    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
-    return base / "tinyslm" / "tflm" / f"{TFLM_COMMIT}-{target}"
+    return cache_dir("tflm", f"{TFLM_COMMIT}-{target}")
 
 
 def _check_target(target: str) -> None:

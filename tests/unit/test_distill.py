@@ -263,7 +263,7 @@ def test_run_train_distilled_records_the_settings(
     from tinyslm.pipeline import run_train
 
     cache = tmp_path / "cache"
-    monkeypatch.setenv("XDG_CACHE_HOME", str(cache))
+    monkeypatch.setenv("TINYSLM_CACHE_DIR", str(cache))
     result = run_train(_FIXTURE_CSV, tmp_path / "model", _small_distill_config())
     manifest, model = load_model_dir(result.out)
     assert manifest.train_config["distill_alpha"] == 0.5

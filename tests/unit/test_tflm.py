@@ -53,6 +53,7 @@ def make_tree(root: Path, *, cortex_m: bool = False) -> Path:
 def cache_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     home = tmp_path / "cache"
     monkeypatch.setenv("XDG_CACHE_HOME", str(home))
+    monkeypatch.delenv("TINYSLM_CACHE_DIR", raising=False)  # it would win over XDG_CACHE_HOME
     return home
 
 
