@@ -12,8 +12,8 @@ for about a minute before it says so; when the project's platform is not
 installed yet, the registry is tried first (a few seconds) so that a machine
 without access to it gets one line at once. PlatformIO's output is streamed
 as it comes (a first build takes minutes), and a download failure stops it at
-the first sign. Any other failure keeps PlatformIO's last lines
-(:class:`PioError.tail`).
+the first sign. Any other failure is a :class:`PioError` whose ``detail`` holds
+PlatformIO's last lines when they were not already streamed to ``log``.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from tinyslm.errors import BudgetError, ProjectError, ToolchainError
+from tinyslm.errors import BudgetError, ProjectError, ToolchainError, tail_lines
 from tinyslm.project import PLATFORMIO_INI, Project, open_project
 
 TAIL_LINES = 15
@@ -64,11 +64,7 @@ _SIZE_LINE = re.compile(
 
 
 class PioError(ToolchainError):
-    """``pio`` failed; ``tail`` holds PlatformIO's last output lines."""
-
-    def __init__(self, message: str, tail: Sequence[str] = ()) -> None:
-        super().__init__(message)
-        self.tail = tuple(tail)
+    """``pio`` failed; ``detail`` holds PlatformIO's last output lines (unless streamed)."""
 
 
 @dataclass(frozen=True)
@@ -121,11 +117,6 @@ def find_pio() -> str:
 
 def _is_offline(output: str) -> bool:
     return any(p in output for p in _OFFLINE_PATTERNS)
-
-
-def _tail(output: str, n: int = TAIL_LINES) -> list[str]:
-    lines = [ln.rstrip() for ln in output.splitlines() if ln.strip()]
-    return lines[-n:]
 
 
 def _offline_error(project: Project, what: str) -> ToolchainError:
@@ -217,9 +208,10 @@ def run_pio(args: Sequence[str], project: Project, what: str, log: Log | None = 
     if returncode != 0:
         if _is_offline(output):
             raise _offline_error(project, what)
+        # Streamed output is on the screen already; repeating its end would only confuse.
         raise PioError(
             f"PlatformIO failed ({what}, exit code {returncode}); its output is above",
-            _tail(output),
+            detail=() if log is not None else tail_lines(output, TAIL_LINES),
         )
     return output
 
@@ -305,7 +297,7 @@ def _open(project_dir: Path | str) -> Project:
     if not (project.root / PLATFORMIO_INI).is_file():
         raise ProjectError(f"{project.root}: no {PLATFORMIO_INI} (regenerate the project)")
     board = boards.load_board(project.board)
-    if board.tflm.source == "lib_tree" and not (project.root / "lib" / "tflm").is_dir():
+    if board.tflm.needs_tree and not (project.root / "lib" / "tflm").is_dir():
         raise ProjectError(
             f"{project.root}: no lib/tflm, which board {board.id} builds TFLM from; "
             f"regenerate with 'tinyslm generate --board {board.id} --force' after getting a "

@@ -20,7 +20,7 @@ from collections.abc import Mapping, Sequence
 from functools import partial
 from pathlib import Path
 
-from tinyslm.errors import ToolchainError
+from tinyslm.errors import ToolchainError, output_tail
 
 CXX_SUFFIXES = frozenset({".cc", ".cpp", ".cxx", ".c++", ".C"})
 DefineValue = str | int | None
@@ -57,8 +57,7 @@ def _run(argv: Sequence[str], what: str) -> None:
     except OSError as exc:
         raise ToolchainError(f"cannot run {argv[0]!r} for {what}: {exc}") from exc
     if proc.returncode != 0:
-        lines = [ln.strip() for ln in (proc.stderr + proc.stdout).splitlines() if ln.strip()]
-        tail = " | ".join(lines[-4:]) or f"exit code {proc.returncode}"
+        tail = output_tail(proc.stderr + proc.stdout) or f"exit code {proc.returncode}"
         raise ToolchainError(f"{Path(argv[0]).name} failed on {what}: {tail}")
 
 

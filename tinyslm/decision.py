@@ -7,6 +7,7 @@ the smallest int8 value whose dequantized confidence reaches the float threshold
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -48,3 +49,48 @@ def decide(scores_q: np.ndarray, scale: float, zero_point: int, threshold_q: int
     q = int(flat[index])
     route = ROUTE_LOCAL if q >= threshold_q else ROUTE_ESCALATE
     return Decision(index, q, dequantize(q, scale, zero_point), route)
+
+
+@dataclass(frozen=True)
+class GateMetrics:
+    """How the confidence gate does on a set of phrases.
+
+    Attributes:
+        accuracy: plain top-1 in-scope accuracy (gate ignored).
+        accuracy_at_threshold: in-scope phrases predicted right AND routed local.
+        local_rate: in-scope phrases routed local.
+        oos_recall: out-of-scope phrases escalated (``None`` without any).
+    """
+
+    accuracy: float
+    accuracy_at_threshold: float
+    local_rate: float
+    oos_recall: float | None
+
+
+def gate_figures(
+    correct: Sequence[bool] | np.ndarray,
+    local: Sequence[bool] | np.ndarray,
+    oos_escalated: Sequence[bool] | np.ndarray,
+) -> GateMetrics:
+    """The gate's figures from per-phrase outcomes, however they were obtained.
+
+    The one definition behind verify (int8 scores on TFLM), threshold
+    calibration and emulate (the device's own answers), so the three agree.
+
+    Args:
+        correct: per in-scope phrase, whether the top intent is the expected one.
+        local: per in-scope phrase, whether it was routed local.
+        oos_escalated: per out-of-scope phrase, whether it was escalated.
+    """
+    right = np.asarray(correct, dtype=bool)
+    kept = np.asarray(local, dtype=bool)
+    n = max(len(right), 1)
+    return GateMetrics(
+        accuracy=float(right.sum() / n),
+        accuracy_at_threshold=float((right & kept).sum() / n),
+        local_rate=float(kept.sum() / n),
+        oos_recall=float(np.mean(np.asarray(oos_escalated, dtype=bool)))
+        if len(oos_escalated)
+        else None,
+    )

@@ -1,12 +1,30 @@
 """The exceptions tinyslm raises on bad input or a failed stage.
 
-The CLI turns every ``TinySlmError`` into one line on stderr and exit code 1;
-anything else is a bug and keeps its traceback.
+The CLI turns every ``TinySlmError`` into one line on stderr and exit code 1
+(after its ``detail`` lines, when it has any); anything else is a bug and keeps
+its traceback. :func:`output_tail` is how a failed program's output is quoted.
 """
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+# A quoted tail stays readable on one line even when a tool prints one huge line.
+TAIL_MAX_CHARS = 300
 
 
 class TinySlmError(Exception):
-    """A problem the user can fix: the message is shown as one line."""
+    """A problem the user can fix: the message is shown as one line.
+
+    Args:
+        message: the one ``error:`` line.
+        detail: lines that explain it (e.g. the end of a tool's output the user has
+            not seen); the CLI prints them, indented, before the error line.
+    """
+
+    def __init__(self, message: str, *, detail: Sequence[str] = ()) -> None:
+        super().__init__(message)
+        self.detail = tuple(detail)
 
 
 class DatasetError(TinySlmError):
@@ -39,3 +57,16 @@ class ToolchainError(TinySlmError):
 
 class ProjectError(TinySlmError):
     """A generated project folder is missing, incomplete or not a tinyslm project."""
+
+
+def tail_lines(output: str | bytes, lines: int) -> list[str]:
+    """The last ``lines`` non-blank lines of a program's output (right-stripped)."""
+    text = output.decode("utf-8", "replace") if isinstance(output, bytes) else output
+    return [ln.rstrip() for ln in text.splitlines() if ln.strip()][-lines:]
+
+
+def output_tail(output: str | bytes, lines: int = 4) -> str:
+    """The end of a program's output for a one-line error: the last ``lines`` non-blank
+    lines joined with `` | ``, at most :data:`TAIL_MAX_CHARS` (its end); ``""`` if none."""
+    text = " | ".join(ln.strip() for ln in tail_lines(output, lines))
+    return text if len(text) <= TAIL_MAX_CHARS else "..." + text[-TAIL_MAX_CHARS:]

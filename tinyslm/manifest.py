@@ -21,6 +21,14 @@ MANIFEST_NAME = "manifest.json"
 MODEL_NAME = "model.tflite"
 # 2: content_sha256 and max_line added; older manifests are refused (retrain).
 FORMAT_VERSION = 2
+# arena_bytes is a multiple of this: the firmware's arena is alignas(16) and TFLM
+# aligns its tail allocations to 16 bytes (verify measures, emit pads, both align).
+ARENA_ALIGN = 16
+
+
+def align_arena(n: int) -> int:
+    """``n`` rounded up to a multiple of :data:`ARENA_ALIGN`."""
+    return -(-n // ARENA_ALIGN) * ARENA_ALIGN
 
 
 @dataclass(frozen=True)
@@ -293,10 +301,8 @@ def check_against_model(
         raise bad("model_bytes", manifest.model_bytes, f"model.tflite has {len(model)} bytes")
     if not -128 <= manifest.threshold_q <= 128:
         raise bad("threshold_q", manifest.threshold_q, "it must be in [-128, 128]")
-    if manifest.arena_bytes <= 0 or manifest.arena_bytes % verify.ARENA_ALIGN:
-        raise bad(
-            "arena_bytes", manifest.arena_bytes, f"it must be a multiple of {verify.ARENA_ALIGN}"
-        )
+    if manifest.arena_bytes <= 0 or manifest.arena_bytes % ARENA_ALIGN:
+        raise bad("arena_bytes", manifest.arena_bytes, f"it must be a multiple of {ARENA_ALIGN}")
     if probe_arena and not verify.arena_fits(model, manifest.arena_bytes):
         raise bad(
             "arena_bytes",

@@ -30,7 +30,7 @@ from pathlib import Path
 
 from tinyslm import ccompile
 from tinyslm.cache import cache_dir
-from tinyslm.errors import ProjectError, ToolchainError
+from tinyslm.errors import ProjectError, ToolchainError, output_tail
 from tinyslm.project import open_project
 from tinyslm.tflm import (
     INCLUDE_DIRS,
@@ -348,9 +348,8 @@ def build_firmware(
             pending = {rel: texts[rel] for rel in lazy if rel not in selected}
             wanted = sorted({rel for n in names for rel in _defining(n, pending)})
             if not wanted:
-                lines = [ln.strip() for ln in proc.stderr.splitlines() if ln.strip()]
                 raise ToolchainError(
-                    f"linking the {toolchain.name} firmware failed: " + " | ".join(lines[-3:])
+                    f"linking the {toolchain.name} firmware failed: {output_tail(proc.stderr, 3)}"
                 )
             selected += wanted
         os.replace(tmp_out, out)
@@ -400,6 +399,6 @@ def run_native(
             raise ToolchainError(f"native firmware did not answer within {timeout:.0f} s") from exc
     out = device_lines(proc.stdout)
     if proc.returncode != 0:
-        last = out[-1] if out else proc.stderr.decode("utf-8", "replace").strip()[-200:]
+        last = out[-1] if out else output_tail(proc.stderr, 2)
         raise ToolchainError(f"native firmware exited with status {proc.returncode}: {last}")
     return out

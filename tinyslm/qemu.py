@@ -36,7 +36,7 @@ from pathlib import Path
 from typing import Literal, cast
 
 from tinyslm import native, tflm
-from tinyslm.errors import ToolchainError
+from tinyslm.errors import ToolchainError, output_tail
 
 QEMU = "qemu-system-arm"
 MACHINE = "mps2-an500"
@@ -174,7 +174,7 @@ def image_size(elf: Path) -> ImageSize:
     )
     rows = proc.stdout.splitlines()
     if proc.returncode != 0 or len(rows) < 2:
-        raise ToolchainError(f"{ARM_SIZE} cannot read {elf}: {proc.stderr.strip()[-200:]}")
+        raise ToolchainError(f"{ARM_SIZE} cannot read {elf}: {output_tail(proc.stderr)}")
     text, data, bss = (int(v) for v in rows[1].split()[:3])
     return ImageSize(text=text, data=data, bss=bss)
 
@@ -349,8 +349,7 @@ def _run(
         measured = device_lines(uart1.read_bytes()) if uart1.is_file() else []
     out = device_lines(raw)
     if proc.returncode != 0:
-        stderr = proc.stderr.decode("utf-8", "replace").strip()
-        last = next((line for line in reversed(out) if line.strip()), stderr[-200:])
+        last = next((line for line in reversed(out) if line.strip()), output_tail(proc.stderr, 2))
         raise ToolchainError(
             f"the firmware under QEMU exited with status {proc.returncode}: {last}"
         )

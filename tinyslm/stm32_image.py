@@ -40,7 +40,7 @@ from pathlib import Path
 
 from tinyslm import ccompile, native, qemu
 from tinyslm.cache import cache_dir
-from tinyslm.errors import ProjectError, ToolchainError
+from tinyslm.errors import ProjectError, ToolchainError, output_tail
 
 ARM_AR = "arm-none-eabi-gcc-ar"  # builder/main.py: AR
 GLUE_DIR = Path(__file__).resolve().parent / "emulator" / "stm32h7"
@@ -460,7 +460,7 @@ def _archive(objects: Sequence[Path], out: Path) -> Path:
         check=False,
     )
     if proc.returncode != 0:
-        raise ToolchainError(f"{ARM_AR} failed on {out.name}: {proc.stderr.strip()[-300:]}")
+        raise ToolchainError(f"{ARM_AR} failed on {out.name}: {output_tail(proc.stderr)}")
     return out
 
 
@@ -591,8 +591,7 @@ def build_stm32h7_image(
         pending = {rel: texts[rel] for rel in lazy if rel not in selected}
         wanted = sorted({rel for n in names for rel in native._defining(n, pending)})
         if not wanted:
-            lines = [ln.strip() for ln in proc.stderr.splitlines() if ln.strip()]
-            raise ToolchainError("linking the STM32H7 image failed: " + " | ".join(lines[-4:]))
+            raise ToolchainError(f"linking the STM32H7 image failed: {output_tail(proc.stderr)}")
         selected += wanted
     warnings = [ln.strip() for ln in proc.stderr.splitlines() if ln.strip()]
     if warnings:

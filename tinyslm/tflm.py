@@ -31,7 +31,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from tinyslm.cache import cache_dir
-from tinyslm.errors import ToolchainError
+from tinyslm.errors import ToolchainError, output_tail
 
 TFLM_REPOSITORY = "tensorflow/tflite-micro"
 TFLM_COMMIT = "90b983c2b3f1480642e040bbd2ddb37b998f3424"
@@ -300,8 +300,7 @@ def _run_generator(src_root: Path, out: Path, options: tuple[str, ...]) -> None:
         argv, cwd=src_root, env=env, capture_output=True, text=True, errors="replace", check=False
     )
     if proc.returncode != 0:
-        lines = [ln.strip() for ln in (proc.stderr + proc.stdout).splitlines() if ln.strip()]
-        tail = " | ".join(lines[-3:]) or f"exit code {proc.returncode}"
+        tail = output_tail(proc.stderr + proc.stdout, 3) or f"exit code {proc.returncode}"
         if any(w in tail.lower() for w in ("could not resolve", "unable to access", "curl")):
             raise ToolchainError(
                 "tflite-micro's generator could not download its third-party libraries "

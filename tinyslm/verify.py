@@ -11,7 +11,8 @@ Public helpers other stages reuse:
 - :func:`model_ops`, :func:`io_details`: read the flatbuffer without TensorFlow.
 - :func:`min_arena_bytes`: the smallest arena that allocates and runs, probed in
   subprocesses because a too-small arena can crash the TFLM Python runtime.
-- :func:`calibrate_threshold`, :func:`gate_metrics`: the confidence gate.
+- :func:`calibrate_threshold`, :func:`gate_metrics`: the confidence gate (its figures are
+  :func:`tinyslm.decision.gate_figures`, shared with emulate).
 """
 
 from __future__ import annotations
@@ -26,11 +27,10 @@ from typing import Any
 
 import numpy as np
 
-from tinyslm.decision import dequantize, threshold_to_q
+from tinyslm.decision import GateMetrics, decide, dequantize, gate_figures, threshold_to_q
 from tinyslm.errors import ModelError
-from tinyslm.manifest import QuantParams
+from tinyslm.manifest import ARENA_ALIGN, QuantParams, align_arena
 
-ARENA_ALIGN = 16
 # A generous arena for scoring when the caller has not measured one yet.
 DEFAULT_ARENA_MIN = 256 * 1024
 # Phrases between progress reports while scoring a large set on TFLM.
@@ -239,14 +239,14 @@ def min_arena_bytes(model_bytes: bytes, start: int = 16 * 1024) -> int:
     with tempfile.TemporaryDirectory(prefix="tinyslm-arena-") as tmp:
         path = Path(tmp) / "model.tflite"
         path.write_bytes(model_bytes)
-        lo, hi = 0, _align(start)  # lo: known to fail (0 always does), hi: candidate
+        lo, hi = 0, align_arena(start)  # lo: known to fail (0 always does), hi: candidate
         while not probe_arena(path, hi):
             lo = hi
             hi *= 2
             if hi > ARENA_SEARCH_MAX:
                 raise ModelError(f"TFLM cannot run the model with an arena up to {hi // 2} bytes")
         while hi - lo > ARENA_ALIGN:
-            mid = _align((lo + hi) // 2)
+            mid = align_arena((lo + hi) // 2)
             if mid in (lo, hi):
                 break
             if probe_arena(path, mid):
@@ -256,27 +256,6 @@ def min_arena_bytes(model_bytes: bytes, start: int = 16 * 1024) -> int:
         return hi
 
 
-def _align(n: int) -> int:
-    return (n + ARENA_ALIGN - 1) // ARENA_ALIGN * ARENA_ALIGN
-
-
-@dataclass(frozen=True)
-class GateMetrics:
-    """How the confidence gate does at one ``threshold_q``.
-
-    Attributes:
-        accuracy: plain top-1 in-scope accuracy (gate ignored).
-        accuracy_at_threshold: in-scope phrases predicted right AND routed local.
-        local_rate: in-scope phrases routed local.
-        oos_recall: out-of-scope phrases escalated (``None`` without any).
-    """
-
-    accuracy: float
-    accuracy_at_threshold: float
-    local_rate: float
-    oos_recall: float | None
-
-
 def gate_metrics(
     scores_q: np.ndarray, true_index: np.ndarray, oos_scores_q: np.ndarray, threshold_q: int
 ) -> GateMetrics:
@@ -284,19 +263,9 @@ def gate_metrics(
     scores_q = np.asarray(scores_q, dtype=np.int32).reshape(len(true_index), -1)
     top = np.argmax(scores_q, axis=1) if len(scores_q) else np.zeros(0, dtype=np.int64)
     top_q = scores_q.max(axis=1) if len(scores_q) else np.zeros(0, dtype=np.int32)
-    correct = top == np.asarray(true_index)
-    local = top_q >= threshold_q
-    n = max(len(true_index), 1)
     oos = np.asarray(oos_scores_q, dtype=np.int32)
-    oos_recall = None
-    if len(oos):
-        oos_recall = float(np.mean(oos.reshape(len(oos), -1).max(axis=1) < threshold_q))
-    return GateMetrics(
-        accuracy=float(correct.sum() / n),
-        accuracy_at_threshold=float((correct & local).sum() / n),
-        local_rate=float(local.sum() / n),
-        oos_recall=oos_recall,
-    )
+    oos_top = oos.reshape(len(oos), -1).max(axis=1) if len(oos) else np.zeros(0, dtype=np.int32)
+    return gate_figures(top == np.asarray(true_index), top_q >= threshold_q, oos_top < threshold_q)
 
 
 # Calibration rules (ThresholdChoice.rule) and the share of in-scope phrases the
@@ -370,7 +339,9 @@ def calibrate_threshold(
     def objective(q: int) -> float:
         local = top_q >= q
         if len(oos):
-            return float((correct & local).sum() / n + np.mean(oos_top < q))
+            gate = gate_figures(correct, local, oos_top < q)
+            assert gate.oos_recall is not None
+            return gate.accuracy_at_threshold + gate.oos_recall
         return float(((correct & local) | (~correct & ~local)).sum() / n)
 
     best_q, best = -128, -1.0
@@ -483,12 +454,13 @@ def verify(
     int8_top = np.argmax(int8_eval, axis=1) if len(int8_eval) else np.zeros(0, dtype=int)
     # All-padding ids: what an empty or punctuation-only line gives the model.
     empty = tflm_scores(model_bytes, np.zeros((1, eval_ids.shape[1]), np.int32), arena)[0]
-    e_idx = int(np.argmax(empty))
+    out_q = details.output_quant
+    said = decide(empty, out_q.scale, out_q.zero_point, choice.threshold_q)
     empty_info = {
-        "label": labels[e_idx],
-        "score_q": int(empty[e_idx]),
+        "label": labels[said.index],
+        "score_q": said.score_q,
         "uniform": bool(np.all(empty == empty[0])),
-        "route": "local" if int(empty[e_idx]) >= choice.threshold_q else "escalate",
+        "route": said.route,
     }
     return VerifyResult(
         float_accuracy=float((float_top == eval_true).sum() / n),
