@@ -73,6 +73,11 @@ class TflmSource:
     target_arch: str | None = None
     optimized_kernels: str | None = None
 
+    @property
+    def needs_tree(self) -> bool:
+        """The firmware builds TFLM from a source tree in ``lib/tflm`` (``lib_tree``)."""
+        return self.source == "lib_tree"
+
 
 @dataclass(frozen=True)
 class Board:

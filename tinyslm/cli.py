@@ -22,13 +22,16 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 
 def friendly_errors(func: F) -> F:
-    """Turn a TinySlmError into ``error: <message>`` and exit 1."""
+    """Turn a TinySlmError into its detail lines (indented), ``error: <message>``, exit 1."""
 
     @wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return func(*args, **kwargs)
         except TinySlmError as exc:
+            # Every error the same way: the explanation first, the one error line last.
+            for line in exc.detail:
+                click.echo(f"  {line}", err=True)
             click.echo(f"error: {exc}", err=True)
             sys.exit(1)
         except KeyboardInterrupt:
@@ -123,10 +126,7 @@ def cli() -> None:
     """Turn labelled voice-command phrases into offline TFLM firmware."""
 
 
-# --- commands are added below, one block each; keep each block self-contained ---
-
-
-# --- train (helper B) ---
+# --- train ---
 
 
 @cli.command("train")
@@ -206,7 +206,7 @@ def train_command(
     emit_json(json_out, result.summary())
 
 
-# --- emulate / build / flash / monitor (helper E) ---
+# --- emulate / build / flash / monitor ---
 
 
 @cli.command()
@@ -432,7 +432,7 @@ def monitor(port: str | None, baud: int, raw: bool) -> None:
     )
 
 
-# --- generate / boards (helper D) ---
+# --- generate / boards ---
 
 
 @cli.command("generate")
@@ -576,7 +576,7 @@ def info_command(path: Path, json_out: Path | None) -> None:
     emit_json(json_out, info.to_dict())
 
 
-# --- tflm (helper C2) ---
+# --- tflm ---
 
 
 @cli.group("tflm")

@@ -37,7 +37,8 @@ import numpy as np
 
 from tinyslm import ccompile
 from tinyslm.cache import cache_dir
-from tinyslm.errors import ModelError, ProjectError, ToolchainError
+from tinyslm.decision import ROUTE_ESCALATE, ROUTE_LOCAL, gate_figures
+from tinyslm.errors import ModelError, ProjectError, ToolchainError, output_tail
 from tinyslm.manifest import sha256_hex
 from tinyslm.project import Project, open_project
 
@@ -366,7 +367,7 @@ def gcov_line_coverage(object_dir: Path, source: Path) -> CoverageResult:
                 total = int(m.group(2))
                 executed = round(float(m.group(1)) * total / 100.0)
                 return CoverageResult(source.name, executed, total)
-    raise ToolchainError(f"gcov gave no line figure for {source.name}: {text.strip()[-200:]}")
+    raise ToolchainError(f"gcov gave no line figure for {source.name}: {output_tail(text)}")
 
 
 # --- datasets through the firmware path ---------------------------------------
@@ -398,7 +399,7 @@ class EmulateReport:
         accuracy: in-scope top-1 accuracy (route ignored).
         escalation_rate: share of in-scope phrases routed ``escalate``.
         accuracy_at_threshold: in-scope phrases predicted right AND routed ``local``
-            (as :class:`tinyslm.verify.GateMetrics`).
+            (:func:`tinyslm.decision.gate_figures`, as verify counts it).
         oos_recall: share of out-of-scope phrases escalated (None without any).
         errors: phrases the device answered with an error line (counted as wrong).
         us_p50, us_p95, us_p99: per-phrase time the core measured (tokenize +
@@ -442,10 +443,19 @@ class EmulateReport:
 
 
 def parse_line(line: str) -> dict[str, Any]:
-    """Parse one device line (JSON object)."""
-    obj = json.loads(line)
+    """Parse one device line (JSON object).
+
+    Raises:
+        ToolchainError: the line is not a JSON object (firmware that prints
+            something else, e.g. an edited core or a boot banner).
+    """
+    try:
+        obj = json.loads(line)
+    except ValueError:
+        obj = None
     if not isinstance(obj, dict):
-        raise ValueError(f"device line is not a JSON object: {line!r}")
+        shown = line if len(line) <= 80 else line[:77] + "..."
+        raise ToolchainError(f"the device answered a line that is not a JSON object: {shown!r}")
     return obj
 
 
@@ -534,9 +544,13 @@ def score_results(
             f"({kinds}): they count as wrong"
         )
     oos = [r for r in results if r.oos]
-    correct = sum(r.intent == r.label for r in inscope)
-    escalated = sum(r.route != "local" for r in inscope)
-    local = [r for r in inscope if r.route == "local"]
+    gate = gate_figures(
+        [r.intent == r.label for r in inscope],
+        [r.route == ROUTE_LOCAL for r in inscope],
+        [r.route == ROUTE_ESCALATE for r in oos],
+    )
+    # Not 1 - local_rate: an error line has no route and counts as escalated here.
+    escalated = sum(r.route != ROUTE_LOCAL for r in inscope)
     times = [r.us for r in results if r.us is not None]
     pct = np.percentile(times, [50, 95, 99]) if times else np.zeros(3)
     return EmulateReport(
@@ -544,12 +558,10 @@ def score_results(
         split=split,
         phrases=len(inscope),
         oos_phrases=len(oos),
-        accuracy=correct / len(inscope) if inscope else 0.0,
+        accuracy=gate.accuracy,
         escalation_rate=escalated / len(inscope) if inscope else 0.0,
-        accuracy_at_threshold=len([r for r in local if r.intent == r.label]) / len(inscope)
-        if inscope
-        else 0.0,
-        oos_recall=(sum(r.route == "escalate" for r in oos) / len(oos)) if oos else None,
+        accuracy_at_threshold=gate.accuracy_at_threshold,
+        oos_recall=gate.oos_recall,
         errors=sum(r.intent is None for r in results),
         us_p50=float(pct[0]),
         us_p95=float(pct[1]),

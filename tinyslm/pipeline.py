@@ -364,7 +364,7 @@ def format_train_table(result: TrainRunResult) -> str:
     return "\n".join(f"{k.ljust(width)}  {v}" for k, v in rows)
 
 
-# --- generate (helper D) ---------------------------------------------------
+# --- generate ----------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -447,7 +447,7 @@ def run_generate(
 
     tree: Path | None = None
     notes: list[str] = []
-    if spec.tflm.source == "lib_tree":
+    if spec.tflm.needs_tree:
         from tinyslm import tflm
 
         tree = tflm.resolve_tree(tflm_dir)
@@ -501,7 +501,7 @@ def run_generate(
     )
 
 
-# --- report (helper D) -----------------------------------------------------
+# --- report ------------------------------------------------------------------
 
 
 @dataclass(frozen=True)

@@ -179,7 +179,6 @@ def config_from_options(options: Mapping[str, Any], shape: Shape | None = None) 
     sizes = {
         k: options[k] if options.get(k) is not None else getattr(fallback, k) for k in SIZE_FIELDS
     }
-    features = FeatureSpec(**{k: sizes[k] if k in sizes else options[k] for k in feature_keys})
     knobs = {
         f.name: sizes[f.name] if f.name in sizes else options[f.name]
         for f in dataclasses.fields(TrainConfig)
@@ -187,7 +186,13 @@ def config_from_options(options: Mapping[str, Any], shape: Shape | None = None) 
     }
     if not options.get(_DISTILL_FLAG):
         knobs["distill_alpha"] = 0.0
-    return TrainConfig(features=features, **knobs)
+    try:
+        features = FeatureSpec(**{k: sizes[k] if k in sizes else options[k] for k in feature_keys})
+        return TrainConfig(features=features, **knobs)
+    except ValueError as exc:
+        # What the option ranges cannot see (e.g. every n-gram family off) is the
+        # dataclasses' check: a usage error, one line, not a traceback.
+        raise click.UsageError(str(exc), ctx=click.get_current_context(silent=True)) from None
 
 
 def default_options() -> dict[str, Any]:

@@ -19,18 +19,17 @@ from tinyslm.emit.carrays import c_array_body, c_float, c_string
 from tinyslm.emit.ops import op_entries, resolver_includes, template_ops
 from tinyslm.emit.render import banner, banner_lines, render, template_outputs
 from tinyslm.errors import BoardError, BudgetError, ModelError
-from tinyslm.manifest import Manifest, sha256_hex
+from tinyslm.manifest import Manifest, align_arena, sha256_hex
 from tinyslm.resources import firmware_dir
 
 # The manifest's arena_bytes is the smallest arena that allocated on TFLM's Python
 # runtime on x86-64. On the 32-bit targets TFLM's own bookkeeping is smaller
 # (pointers are 4 bytes), but the optimized kernels (CMSIS-NN, ESP-NN) ask for
 # scratch buffers the reference kernels do not, and allocation padding differs.
-# A quarter more, at least 1 KiB, covers that; the result is rounded up to 16 because
-# the arena is alignas(16) and TFLM aligns its tail allocations to 16 bytes.
+# A quarter more, at least 1 KiB, covers that; the result is rounded up to
+# manifest.ARENA_ALIGN (the arena's alignas and TFLM's tail allocations).
 ARENA_MARGIN_DIVISOR = 4
 ARENA_MARGIN_MIN = 1024
-ARENA_ALIGN = 16
 
 FIRMWARE_SUFFIXES = (".c", ".h", ".cc")
 # The board glue calls into both; a project without them cannot build.
@@ -58,14 +57,12 @@ class ProjectPlan:
         files: every file, sorted by path.
         model_bytes: size of the model array.
         arena_size: TINYSLM_ARENA_SIZE compiled into the firmware.
-        needs_tflm_tree: the board builds TFLM from ``lib/tflm`` (not a package manager).
     """
 
     board: Board
     files: tuple[GeneratedFile, ...]
     model_bytes: int
     arena_size: int
-    needs_tflm_tree: bool
 
     def as_mapping(self) -> dict[str, bytes]:
         return {f.path: f.data for f in self.files}
@@ -84,7 +81,7 @@ def arena_size_for(measured: int) -> int:
     if measured <= 0:
         raise ModelError(f"manifest arena_bytes must be positive, got {measured}")
     size = measured + max(measured // ARENA_MARGIN_DIVISOR, ARENA_MARGIN_MIN)
-    return -(-size // ARENA_ALIGN) * ARENA_ALIGN
+    return align_arena(size)
 
 
 def check_budget(board: Board, model_bytes: int, arena_size: int) -> None:
@@ -276,7 +273,9 @@ def _context(
         "readme": {
             "labels": [json.dumps(label, ensure_ascii=False) for label in manifest.labels],
             "threshold": f"{_threshold_milli(manifest.threshold) / 1000:.3f}",
-            "accuracy": _metric(manifest.metrics, "accuracy"),
+            # What verify measured on TFLM (the firmware's runtime), on the held-out split.
+            "accuracy": _metric(manifest.metrics, "int8_accuracy"),
+            "eval_split": str(manifest.metrics.get("eval_split", "test")),
         },
         "sources": sources,
     }
@@ -354,5 +353,4 @@ def render_project(
         files=tuple(GeneratedFile(p, files[p]) for p in sorted(files)),
         model_bytes=len(model),
         arena_size=arena_size,
-        needs_tflm_tree=board.tflm.source == "lib_tree",
     )
