@@ -69,14 +69,11 @@ def esp32_project(fixture_model: Path, tmp_path_factory: pytest.TempPathFactory)
 
 
 @pytest.fixture(scope="session")
-def emulator_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A private library cache, so tests never reuse a build from ~/.cache."""
-    return tmp_path_factory.mktemp("emu_cache")
+def emulator_cache() -> Path:
+    """The session's cache folder (tests/conftest.py isolates it from ~/.cache)."""
+    from tinyslm.cache import cache_root
 
-
-@pytest.fixture(autouse=True)
-def _private_emulator_cache(emulator_cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("TINYSLM_CACHE_DIR", str(emulator_cache))
+    return cache_root()
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
