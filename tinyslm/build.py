@@ -168,7 +168,8 @@ def run_pio(args: Sequence[str], project: Project, what: str, log: Log | None = 
 
     Raises:
         ToolchainError: pio is missing, or its registry cannot be reached.
-        PioError: any other failure (with PlatformIO's last lines).
+        PioError: any other failure; its detail is PlatformIO's last lines unless
+            they were streamed to ``log`` (repeating them would only confuse).
     """
     pio = find_pio()
     env = dict(os.environ)
@@ -208,7 +209,6 @@ def run_pio(args: Sequence[str], project: Project, what: str, log: Log | None = 
     if returncode != 0:
         if _is_offline(output):
             raise _offline_error(project, what)
-        # Streamed output is on the screen already; repeating its end would only confuse.
         raise PioError(
             f"PlatformIO failed ({what}, exit code {returncode}); its output is above",
             detail=() if log is not None else tail_lines(output, TAIL_LINES),
