@@ -168,8 +168,7 @@ def run_pio(args: Sequence[str], project: Project, what: str, log: Log | None = 
 
     Raises:
         ToolchainError: pio is missing, or its registry cannot be reached.
-        PioError: any other failure; its detail is PlatformIO's last lines unless
-            they were streamed to ``log`` (repeating them would only confuse).
+        PioError: any other failure (detail: pio's last lines, unless streamed to ``log``).
     """
     pio = find_pio()
     env = dict(os.environ)
