@@ -13,6 +13,8 @@ from setuptools.command.build_py import build_py
 
 ROOT = Path(__file__).resolve().parent
 BUNDLED = ("templates", "boards", "firmware")
+# Hand-written firmware folders below firmware/ (the audio front end).
+FIRMWARE_SUBDIRS = ("audio",)
 
 
 class BuildPyWithResources(build_py):
@@ -24,11 +26,13 @@ class BuildPyWithResources(build_py):
             if dst.exists():
                 shutil.rmtree(dst)
             if name == "firmware":
-                # Only the hand-written sources: sub-folders are generated projects.
-                dst.mkdir(parents=True)
-                for f in sorted(src.iterdir()):
-                    if f.is_file() and f.suffix in {".c", ".h", ".cc"}:
-                        shutil.copy2(f, dst / f.name)
+                # Only the hand-written sources (top level and the modality folders in
+                # FIRMWARE_SUBDIRS): other sub-folders are generated projects.
+                for folder in ("", *FIRMWARE_SUBDIRS):
+                    (dst / folder).mkdir(parents=True, exist_ok=True)
+                    for f in sorted((src / folder).iterdir()):
+                        if f.is_file() and f.suffix in {".c", ".h", ".cc"}:
+                            shutil.copy2(f, dst / folder / f.name)
             else:
                 shutil.copytree(src, dst, ignore=shutil.ignore_patterns("__pycache__"))
 
