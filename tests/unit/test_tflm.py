@@ -11,6 +11,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+import click
 import pytest
 from click.testing import CliRunner
 
@@ -18,9 +19,12 @@ from tinyslm import native, tflm
 from tinyslm.cli import cli
 from tinyslm.errors import ToolchainError
 
+# 'tinyslm tflm fetch' itself has no --tflm-dir: the message sends the tree to the
+# commands that take one (test_offline_message_offers_options_that_exist checks it).
 OFFLINE_MESSAGE = (
     f"cannot reach github.com to download tflite-micro {tflm.TFLM_COMMIT}; "
-    "run on a networked machine or pass --tflm-dir PATH"
+    "run 'tinyslm tflm fetch' on a networked machine, or give 'tinyslm generate' or "
+    "'tinyslm emulate --native/--qemu' a tree with --tflm-dir PATH"
 )
 
 
@@ -243,6 +247,24 @@ def test_cli_tflm_fetch_offline(tmp_path: Path, offline: list[str]) -> None:
     assert result.output.strip().splitlines()[-1] == f"error: {OFFLINE_MESSAGE}"
     assert "Traceback" not in result.output
     assert not dest.exists()
+
+
+def test_offline_message_offers_options_that_exist() -> None:
+    """--tflm-dir is offered to generate and emulate, which have it, never to tflm fetch."""
+
+    def options(*path: str) -> set[str]:
+        command: click.Command = cli
+        for name in path:
+            assert isinstance(command, click.Group)
+            command = command.commands[name]
+        return {opt for param in command.params for opt in getattr(param, "opts", [])}
+
+    assert "--tflm-dir" not in options("tflm", "fetch")
+    assert {"--tflm-dir", "--native", "--qemu"} <= options("emulate")
+    assert "--tflm-dir" in options("generate")
+    before, _, after = OFFLINE_MESSAGE.partition("--tflm-dir")
+    assert "tinyslm tflm fetch" not in after
+    assert before.rfind("'tinyslm tflm fetch'") < before.rfind("'tinyslm generate'")
 
 
 def test_cli_tflm_fetch_prints_an_existing_tree(tmp_path: Path, offline: list[str]) -> None:
