@@ -1,0 +1,79 @@
+/* tinyslm keyword detector; the rule is stated in tinyslm_kws_detector.h. */
+#include "tinyslm_kws_detector.h"
+
+#include <string.h>
+
+int tinyslm_kws_detector_init(tinyslm_kws_detector_t *det, const tinyslm_kws_detector_config_t *cfg) {
+  uint32_t all;
+  if (det == 0 || cfg == 0) {
+    return TINYSLM_KWS_BAD_CONFIG;
+  }
+  memset(det, 0, sizeof(*det));
+  if (cfg->num_labels < 2 || cfg->num_labels > TINYSLM_KWS_MAX_LABELS || cfg->window < 1 ||
+      cfg->window > TINYSLM_KWS_MAX_WINDOW) {
+    return TINYSLM_KWS_BAD_CONFIG;
+  }
+  /* 1 << 32 is undefined, hence the special case for a full 32-label mask. */
+  all = cfg->num_labels >= 32 ? 0xFFFFFFFFu : ((1u << cfg->num_labels) - 1u);
+  if ((cfg->non_keyword_mask & ~all) != 0 || (cfg->non_keyword_mask & all) == all) {
+    return TINYSLM_KWS_BAD_CONFIG;
+  }
+  det->cfg = *cfg;
+  return TINYSLM_KWS_OK;
+}
+
+void tinyslm_kws_detector_reset(tinyslm_kws_detector_t *det) {
+  memset(det->ring, 0, sizeof(det->ring));
+  memset(det->sum, 0, sizeof(det->sum));
+  det->head = 0;
+  det->count = 0;
+  det->has_last = 0;
+  det->last_ms = 0;
+}
+
+int tinyslm_kws_detector_push(tinyslm_kws_detector_t *det, const int8_t *scores, uint32_t t_ms,
+                              tinyslm_kws_detection_t *out) {
+  const tinyslm_kws_detector_config_t *cfg = &det->cfg;
+  uint32_t i, best = 0, scaled;
+  int8_t *slot = det->ring[det->head];
+
+  /* Running sums: add the new vector, subtract the one it replaces (zeros
+   * while the ring fills), so a push costs O(labels) whatever the window. */
+  for (i = 0; i < cfg->num_labels; ++i) {
+    det->sum[i] += (int32_t)scores[i] - (int32_t)slot[i];
+    slot[i] = scores[i];
+  }
+  det->head = (uint8_t)(det->head + 1u == cfg->window ? 0u : det->head + 1u);
+  if (det->count < cfg->window) {
+    det->count++;
+    if (det->count < cfg->window) {
+      return 0;
+    }
+  }
+  for (i = 1; i < cfg->num_labels; ++i) {
+    if (det->sum[i] > det->sum[best]) {
+      best = i;
+    }
+  }
+  if ((cfg->non_keyword_mask >> best) & 1u) {
+    return 0;
+  }
+  if (det->sum[best] < (int32_t)cfg->threshold_q * (int32_t)cfg->window) {
+    return 0;
+  }
+  if (det->has_last && (uint32_t)(t_ms - det->last_ms) < cfg->suppression_ms) {
+    return 0;
+  }
+  det->has_last = 1;
+  det->last_ms = t_ms;
+  if (out != 0) {
+    /* (sum + 128 w) / (256 w) in thousandths: numerator <= 255 * 255 * 1000 + ..., fits 32 bits */
+    scaled = (uint32_t)(det->sum[best] + 128 * (int32_t)cfg->window);
+    out->label = (uint8_t)best;
+    out->t_ms = t_ms;
+    out->sum_q = det->sum[best];
+    out->score_milli =
+        (uint16_t)((scaled * 1000u + 128u * cfg->window) / (256u * cfg->window));
+  }
+  return 1;
+}

@@ -1,0 +1,219 @@
+"""The keyword detector's C mirror fires exactly where the Python rule does.
+
+``firmware/audio/tinyslm_kws_detector.c`` is built with the host compiler
+(``-std=c99 -Wall -Wextra -Werror -pedantic``, and again under ASan+UBSan) with
+``tests/host/kws_detector_driver.c``; score streams (random, and crafted to sit
+on every edge of the rule: exact threshold, ties, suppression boundary, clock
+wrap, a reset) go through both, and the detections (label, time, window sum,
+score) must be identical. A planted off-by-one in the threshold must be caught.
+The Cortex-M7 ``-Os`` object is built with ``-Werror`` and its size printed.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+from core_harness import SANITIZE_FLAGS, SANITIZER_ENV, sanitizers_work
+from shared_paths import missing, require_tool
+
+from tinyslm import ccompile
+from tinyslm.audio.detector import Detection, DetectorSpec, detect, inference_times
+from tinyslm.errors import ToolchainError
+
+pytestmark = pytest.mark.toolchain
+
+REPO = Path(__file__).resolve().parents[2]
+AUDIO = REPO / "firmware" / "audio"
+DETECTOR_C = AUDIO / "tinyslm_kws_detector.c"
+DRIVER = Path(__file__).resolve().parent / "kws_detector_driver.c"
+HOST_FLAGS = ("-std=c99", "-O2", "-Wall", "-Wextra", "-Werror", "-pedantic")
+CORTEX_M7 = (
+    "-mcpu=cortex-m7", "-mthumb", "-mfpu=fpv5-d16", "-mfloat-abi=hard", "-Os", "-std=c99",
+    "-Wall", "-Wextra", "-Werror", "-pedantic", "-ffunction-sections", "-fdata-sections",
+)  # fmt: skip
+RESET = 0xFFFFFFFF  # the driver's "reset here" record
+
+
+def _build(out: Path, source: Path = DETECTOR_C, extra: tuple[str, ...] = ()) -> Path:
+    try:
+        return ccompile.compile_executable(
+            [source, DRIVER], out, include_dirs=[AUDIO], cflags=(*HOST_FLAGS, *extra)
+        )
+    except ToolchainError as exc:
+        if "not found" in str(exc):
+            missing(str(exc))
+        raise
+
+
+@pytest.fixture(scope="module")
+def driver(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return _build(tmp_path_factory.mktemp("kws") / "kws_detector_driver")
+
+
+def c_detect(
+    exe: Path,
+    spec: DetectorSpec,
+    scores: np.ndarray,
+    times: list[int],
+    env: dict[str, str] | None = None,
+) -> list[Detection]:
+    records = b"".join(
+        int(t).to_bytes(4, "little") + row.astype(np.int8).tobytes()
+        for t, row in zip(times, scores, strict=True)
+    )
+    args = [spec.num_labels, spec.window, spec.threshold_q, spec.suppression_ms]
+    proc = subprocess.run(
+        [str(exe), *map(str, args), str(spec.non_keyword_mask)],
+        input=records, capture_output=True, timeout=60, check=False, env=env,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr.decode(errors="replace")[-2000:]
+    lines = proc.stdout.decode().splitlines()
+    assert lines[0] == "init 0", lines[:1]
+    return [Detection(*map(int, line.split())) for line in lines[1:]]
+
+
+def py_detect(spec: DetectorSpec, scores: np.ndarray, times: list[int]) -> list[Detection]:
+    """The reference, with the driver's reset records splitting the stream."""
+    found: list[Detection] = []
+    start = 0
+    for end in [*(i for i, t in enumerate(times) if t == RESET), len(times)]:
+        found += detect(spec, scores[start:end], times[start:end])
+        start = end + 1
+    return found
+
+
+def random_streams() -> list[tuple[DetectorSpec, np.ndarray, list[int]]]:
+    rng = np.random.default_rng(2026)
+    cases = []
+    for k in range(40):
+        labels = int(rng.integers(3, 17))
+        non_keywords = tuple(int(i) for i in rng.choice(labels, int(rng.integers(0, 2)) + 1, False))
+        spec = DetectorSpec(
+            num_labels=labels, non_keywords=non_keywords, window=int(rng.integers(1, 17)),
+            threshold_q=int(rng.integers(-128, 128)), suppression_ms=int(rng.integers(0, 3000)),
+            stride_frames=int(rng.integers(1, 5)),
+        )  # fmt: skip
+        n = int(rng.integers(1, 600))
+        if k % 2:
+            # Softmax-like: one label dominates for a while, the rest share little.
+            leader = np.repeat(rng.integers(0, labels, n // 7 + 1), 7)[:n]
+            scores = rng.integers(-128, -100, (n, labels))
+            scores[np.arange(n), leader] = rng.integers(0, 128, n)
+        else:
+            scores = rng.integers(-128, 128, (n, labels))
+        times = inference_times(spec, n, first_ms=int(rng.integers(0, 2**32 - 20 * n)))
+        if k % 5 == 0:  # a clock about to wrap
+            times = inference_times(spec, n, first_ms=2**32 - n * spec.stride_ms // 2)
+        if k % 3 == 0 and n > 10:
+            times[n // 2] = RESET
+        cases.append((spec, scores.astype(np.int8), times))
+    return cases
+
+
+def test_random_streams_match(driver: Path) -> None:
+    total = 0
+    for spec, scores, times in random_streams():
+        expected = py_detect(spec, scores, times)
+        assert c_detect(driver, spec, scores, times) == expected, spec
+        total += len(expected)
+    assert total > 100  # the streams did exercise firing, not only silence
+
+
+def burst(labels: int, n: int, at: list[tuple[int, int, int]], floor: int = -128) -> np.ndarray:
+    """``n`` vectors of ``floor`` except ``(label, start, length)`` bursts at 127 (silence at 0)."""
+    scores = np.full((n, labels), floor, np.int8)
+    scores[:, 0] = 127
+    for label, start, length in at:
+        scores[start : start + length, 0] = -128
+        scores[start : start + length, label] = 127
+    return scores
+
+
+def crafted() -> list[tuple[str, DetectorSpec, np.ndarray, list[Detection]]]:
+    spec = DetectorSpec(num_labels=4, window=3, threshold_q=51, suppression_ms=1000)
+    exact = np.full((5, 4), -128, np.int8)
+    exact[:, 2] = [51, 51, 51, 50, 52]  # mean 51 fires; 51,51,50 does not; 51,50,52 fires
+    tie = np.full((3, 4), -128, np.int8)
+    tie[:, 2] = tie[:, 3] = 100
+    unknown = burst(4, 50, [(1, 10, 20)])
+    return [
+        # one burst of keyword 2: one detection, when the window first fills with it
+        ("one word", spec, burst(4, 50, [(2, 10, 8)]), [Detection(2, 12 * 40, 381, 996)]),
+        ("unknown never fires", spec, unknown, []),
+        ("silence never fires", spec, burst(4, 50, []), []),
+        # inferences 40 ms apart: the second word's window is full at 1040 ms, 960 ms
+        # after the first detection (suppressed), and fires at 1080 ms (exactly 1000)
+        ("suppression boundary", spec, burst(4, 60, [(3, 0, 5), (2, 24, 5)]),
+         [Detection(3, 2 * 40, 381, 996), Detection(2, 27 * 40, 381, 996)]),
+        ("exact threshold", spec, exact,
+         [Detection(2, 80, 153, 699)]),
+        ("tie goes to the lower label", spec, tie, [Detection(2, 80, 300, 891)]),
+    ]  # fmt: skip
+
+
+def test_crafted_streams(driver: Path) -> None:
+    for name, spec, scores, expected in crafted():
+        times = inference_times(spec, len(scores))
+        assert py_detect(spec, scores, times) == expected, name
+        assert c_detect(driver, spec, scores, times) == expected, name
+
+
+def test_under_sanitizers(tmp_path: Path) -> None:
+    reason = sanitizers_work(tmp_path)
+    if reason is not None:
+        missing(reason)
+    exe = _build(tmp_path / "kws_san", extra=("-O1", "-g", *SANITIZE_FLAGS))
+    for spec, scores, times in random_streams()[:12]:
+        assert c_detect(exe, spec, scores, times, env=SANITIZER_ENV) == py_detect(
+            spec, scores, times
+        )
+
+
+def test_a_planted_threshold_error_is_caught(tmp_path: Path) -> None:
+    planted = tmp_path / "tinyslm_kws_detector.c"
+    text = DETECTOR_C.read_text()
+    assert text.count("det->sum[best] < (int32_t)") == 1
+    planted.write_text(text.replace("det->sum[best] < (int32_t)", "det->sum[best] <= (int32_t)"))
+    shutil.copy2(AUDIO / "tinyslm_kws_detector.h", tmp_path / "tinyslm_kws_detector.h")
+    exe = _build(tmp_path / "planted", source=planted)
+    name, spec, scores, expected = crafted()[4]
+    assert c_detect(exe, spec, scores, inference_times(spec, len(scores))) != expected, name
+
+
+def test_bad_configs_are_refused(driver: Path) -> None:
+    # too few / too many labels, window 0 / too long, every label masked, mask past the labels
+    bad = ("1 3 0 0 0", "17 3 0 0 1", "4 0 0 0 1", "4 17 0 0 1", "4 3 0 0 15", "4 3 0 0 16")
+    for line in bad:
+        args = line.split()
+        out = subprocess.run([str(driver), *args], input=b"", capture_output=True, check=True)
+        assert out.stdout.decode().splitlines() == ["init -1"], args
+
+
+def test_cortex_m7_build_and_size(tmp_path: Path) -> None:
+    require_tool("arm-none-eabi-gcc", "arm-none-eabi-size", "arm-none-eabi-nm")
+    obj = ccompile.compile_object(
+        DETECTOR_C, tmp_path / "kws_m7.o", include_dirs=[AUDIO], flags=CORTEX_M7,
+        compiler=["arm-none-eabi-gcc"],
+    )  # fmt: skip
+    out = subprocess.run(
+        ["arm-none-eabi-size", "-A", str(obj)], capture_output=True, text=True, check=True
+    )
+    sections = {
+        parts[0]: int(parts[1])
+        for parts in (line.split() for line in out.stdout.splitlines())
+        if len(parts) >= 2 and parts[0].startswith(".") and parts[1].isdigit()
+    }
+    text = sum(v for k, v in sections.items() if k.startswith(".text"))
+    rodata = sum(v for k, v in sections.items() if k.startswith(".rodata"))
+    static = sum(v for k, v in sections.items() if k.startswith((".bss", ".data")))
+    print(f"\nkeyword detector on Cortex-M7 -Os: .text {text} B, .rodata {rodata} B")
+    assert 0 < text + rodata < 1024 and static == 0  # all state is the caller's struct
+    undefined = subprocess.run(
+        ["arm-none-eabi-nm", "-u", str(obj)], capture_output=True, text=True, check=True
+    )
+    names = {line.split()[-1] for line in undefined.stdout.splitlines() if line.strip()}
+    assert names <= {"memset", "memcpy"}, names  # no soft-float, no division helpers
