@@ -11,10 +11,10 @@ The figures are also written as JSON (``benchmarks/results/clinc150.json`` or
 and also reports the teacher's own test accuracy; its figures go to
 ``benchmarks/results/clinc150_distill.json``.
 
-    .venv/bin/python benchmarks/clinc150.py [--max-model-kb 512 | --buckets 8192 ...] [--distill]
+    .venv/bin/python benchmarks/clinc150.py [--max-model-kb 500 | --buckets 8192 ...] [--distill]
 
 Every default is ``tinyslm train``'s (``tinyslm.train_options.default_options``),
-sizes included: buckets, dim and hidden are chosen for 512 KB unless given.
+sizes included: buckets, dim and hidden are chosen for 500 KiB (512,000 bytes) unless given.
 """
 
 from __future__ import annotations
@@ -48,7 +48,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--buckets", type=int, default=None, help="default: auto (as train)")
     p.add_argument("--dim", type=int, default=None, help="default: auto (as train)")
     p.add_argument("--hidden", type=int, default=None, help="default: auto (as train)")
-    p.add_argument("--max-model-kb", type=int, default=None, help="default: 512 (as train)")
+    p.add_argument("--max-model-kb", type=int, default=None, help="default: 500 KiB (as train)")
     p.add_argument("--seq-len", type=int, default=d["seq_len"])
     p.add_argument("--epochs", type=int, default=d["epochs"])
     p.add_argument("--batch-size", type=int, default=d["batch_size"])

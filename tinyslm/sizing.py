@@ -50,8 +50,11 @@ BUCKET_LADDER = tuple(2**k for k in range(8, 21))  # 256 ... 1,048,576
 # (smallest budget in bytes, hidden width): a narrower hidden layer leaves
 # small budgets to the embedding table, which carries most of the accuracy.
 HIDDEN_LADDER = ((384 * 1024, 256), (96 * 1024, 128), (32 * 1024, 64), (0, 32))
-# Plain ``tinyslm train`` sizes for this budget: the benchmark's 512 KB point.
-DEFAULT_MODEL_KB = 512
+# Plain ``tinyslm train`` sizes for this budget (KiB, as --max-model-kb and the
+# boards count): 500 KiB is 512,000 bytes, the "512 KB" that issue 12's targets
+# and benchmark table count in thousands; for 150 intents it is the benchmark's
+# B8192 D54 H256 point (508,976 bytes).
+DEFAULT_MODEL_KB = 500
 
 
 @dataclass(frozen=True)

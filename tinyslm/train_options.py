@@ -38,7 +38,7 @@ _RANGES: dict[str, click.ParamType[Any]] = {
     "dim": click.IntRange(1),
     "hidden": click.IntRange(1),
     "epochs": click.IntRange(1),
-    "batch_size": click.IntRange(1),
+    "batch_size": click.IntRange(0),
     "learning_rate": click.FloatRange(0, min_open=True),
     "label_smoothing": click.FloatRange(0, 1, max_open=True),
     "dropout": click.FloatRange(0, 1, max_open=True),
@@ -128,7 +128,7 @@ def _option(name: str, default: Any, kind: type, doc: str) -> Callable[[F], F]:
         flag,
         type=_RANGES.get(name, kind),
         default=default if name != "distill_alpha" else 0.5,
-        show_default=True,
+        show_default="0: auto" if name == "batch_size" else True,
         help=help_text,
     )
 
@@ -224,7 +224,8 @@ def plan_size(options: Mapping[str, Any], num_labels: int) -> SizeChoice:
         BudgetError: sizes given by hand do not fit the budget (before training).
     """
     board_id, max_kb = options.get("board"), options.get("max_model_kb")
-    budget, source = DEFAULT_MODEL_KB * 1024, f"the default {DEFAULT_MODEL_KB} KB"
+    budget = DEFAULT_MODEL_KB * 1024
+    source = f"the default {DEFAULT_MODEL_KB} KB ({budget:,} bytes)"
     arena_budget = None
     if board_id is not None:
         from tinyslm.boards import load_board

@@ -51,7 +51,7 @@ def test_every_config_field_is_an_option_with_its_default_in_help() -> None:
             assert line, f"{flag} missing from 'tinyslm train --help'"
     # click wraps the [default: ...] notes; every option that takes a value shows one.
     assert text.count("[default:") >= len(option_names()) - 3  # --board, --distill, flags
-    for needle in ("[default: 25;", "[default: 64;", "[default: 0.2;", "[default: 0.5;"):
+    for needle in ("[default: 25;", "[default: (0: auto);", "[default: 0.2;", "[default: 0.5;"):
         assert needle in text
     assert "auto: sized for the model budget" in text and "--max-model-kb" in text
 
@@ -100,7 +100,7 @@ def test_out_of_range_values_are_usage_errors(bad: list[str]) -> None:
 
 def test_budget_sources() -> None:
     plain = plan_size(default_options(), 150)
-    assert plain.budget_bytes == 512 * 1024 and plain.arena_budget_bytes is None
+    assert plain.budget_bytes == 500 * 1024 and plain.arena_budget_bytes is None
     esp = plan_size({**default_options(), "board": "esp32"}, 150)
     assert esp.budget_bytes == 1024 * 1024 and esp.arena_budget_bytes == 96 * 1024
     assert esp.model_bytes > plain.model_bytes

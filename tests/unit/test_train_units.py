@@ -20,7 +20,7 @@ from tinyslm.train import TrainConfig
         {"learning_rate": 0.0},
         {"label_smoothing": 1.0},
         {"dropout": -0.1},
-        {"batch_size": 0},
+        {"batch_size": -1},
     ],
 )
 def test_train_config_rejects_bad_values(kwargs: dict[str, float]) -> None:
@@ -32,7 +32,15 @@ def test_train_config_dict_has_features() -> None:
     # The defaults are benchmarks/clinc150.py's recipe at its 512 KB point (issue 12).
     d = TrainConfig().to_dict()
     assert d["features"]["buckets"] == 8192 and d["dim"] == 54 and d["hidden"] == 256
-    assert d["token_dropout"] == 0.5 and d["cosine_decay"] is True and d["batch_size"] == 64
+    assert d["token_dropout"] == 0.5 and d["cosine_decay"] is True and d["batch_size"] == 0
+
+
+def test_automatic_batch_follows_the_training_set() -> None:
+    from tinyslm.train import SMALL_SET, resolve_batch_size
+
+    assert resolve_batch_size(TrainConfig(), 920) == 32
+    assert resolve_batch_size(TrainConfig(), SMALL_SET) == 64
+    assert resolve_batch_size(TrainConfig(batch_size=7), 15000) == 7
 
 
 def test_late_options_are_recorded_only_when_used() -> None:
