@@ -1,9 +1,10 @@
 """Child process for the arena probe: ``python -m tinyslm._arena_probe MODEL SIZE``.
 
 Exit status 0 when TFLM allocates the model in a SIZE-byte arena and runs one
-inference on all-padding ids; 1 when it reports a failure. A too-small arena
-can also crash the runtime outright, which the parent reads as "does not fit";
-that is why this runs in its own process and imports only tflite_micro.
+inference on an all-zero input of the model's input type (padding ids for text,
+features for audio); 1 when it reports a failure. A too-small arena can also
+crash the runtime outright, which the parent reads as "does not fit"; that is
+why this runs in its own process and imports only tflite_micro.
 """
 
 from __future__ import annotations
@@ -20,8 +21,10 @@ def main(argv: list[str]) -> int:
     size = int(argv[1])
     try:
         interp = runtime.Interpreter.from_bytes(model, arena_size=size)
-        shape = tuple(int(d) for d in interp.get_input_details(0)["shape"])
-        interp.set_input(np.zeros(shape, dtype=np.int32), 0)
+        details = interp.get_input_details(0)
+        shape = tuple(int(d) for d in details["shape"])
+        # The input's own type: int32 ids for text, int8 features for audio.
+        interp.set_input(np.zeros(shape, dtype=details["dtype"]), 0)
         interp.invoke()
         interp.get_output(0)
     except (RuntimeError, ValueError):

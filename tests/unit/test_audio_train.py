@@ -1,0 +1,157 @@
+"""tinyslm.audio.model and tinyslm.audio.train: the keyword model end to end.
+
+A tiny synthetic set (two words, espeak-ng voices, one clip each) trains for two
+epochs, converts to INT8 and runs on TFLM; a second run must give the same
+bytes. Needs espeak-ng (skips without it, fails in CI).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from shared_paths import require_tool
+
+from tinyslm.audio.dataset import SILENCE, UNKNOWN, load_audio_dataset
+from tinyslm.audio.frontend import FrontendSpec
+from tinyslm.audio.model import SIZES, architecture, input_shape
+from tinyslm.audio.train import (
+    AudioTrainConfig,
+    augment,
+    confusion_matrix,
+    spec_augment,
+    train_audio,
+)
+from tinyslm.errors import ModelError
+
+# Every op has a CMSIS-NN and an ESP-NN kernel (MEAN, SHAPE, PACK have not).
+OPTIMISED_OPS = {
+    "AVERAGE_POOL_2D",
+    "CONV_2D",
+    "DEPTHWISE_CONV_2D",
+    "FULLY_CONNECTED",
+    "RESHAPE",
+    "SOFTMAX",
+}
+
+
+def expected_macs(size: str, frames: int, bins: int, labels: int) -> int:
+    """MACs of a DS-CNN written out from its architecture ('same' padding)."""
+    arch = architecture(size)
+    (kh, kw), (sh, sw), c = arch.first_kernel, arch.first_stride, arch.channels
+    h, w = -(-frames // sh), -(-bins // sw)
+    return h * w * c * kh * kw + arch.blocks * (h * w * c * 9 + h * w * c * c) + c * labels
+
+
+def test_unknown_size_and_bad_settings_are_refused_in_one_line() -> None:
+    with pytest.raises(ModelError, match=r"unknown model size 'huge' \(known: small, default"):
+        AudioTrainConfig(size="huge")
+    with pytest.raises(ModelError, match="epochs must be >= 1"):
+        AudioTrainConfig(epochs=0)
+    with pytest.raises(ModelError, match="snr_db_range must be low <= high"):
+        AudioTrainConfig(snr_db_range=(10.0, 0.0))
+
+
+def test_augment_shifts_scales_and_mixes_within_the_configured_ranges() -> None:
+    t = np.arange(16000)
+    word = np.zeros(16000, dtype=np.int16)
+    word[6000:10000] = (8000 * np.sin(t[:4000] * 0.2)).astype(np.int16)
+    noise = [(np.random.default_rng(1).standard_normal(48000) * 3000).astype(np.int16)]
+    quiet = AudioTrainConfig(noise_probability=0.0, gain_db_range=(0.0, 0.0), max_shift_ms=100)
+    first = int(np.flatnonzero(word)[0])
+    shifts = set()
+    for seed in range(20):
+        out = augment(word, np.random.default_rng(seed), noise, quiet, silence=False)
+        # Shifted by at most 100 ms (1600 samples), otherwise the same samples.
+        shift = int(np.flatnonzero(out)[0]) - first
+        assert abs(shift) <= 1600
+        assert np.array_equal(np.roll(out, -shift), word)
+        shifts.add(shift)
+    assert len(shifts) == 20 and min(shifts) < -400 and max(shifts) > 400
+    noisy = AudioTrainConfig(
+        noise_probability=1.0, gain_db_range=(0.0, 0.0), max_shift_ms=0, snr_db_range=(10.0, 10.0)
+    )
+    out = augment(word, np.random.default_rng(0), noise, noisy, silence=False)
+    added = out.astype(np.float64) - word
+    snr = 10 * np.log10(np.mean(word.astype(np.float64) ** 2) / np.mean(added**2))
+    assert abs(snr - 10.0) < 0.1
+    # Silence (noise already) gets no second noise bed: only the gain.
+    same = augment(word, np.random.default_rng(0), noise, noisy, silence=True)
+    assert np.array_equal(same, word)
+
+
+def test_spec_augment_masks_bands_with_the_clip_mean_and_leaves_the_input() -> None:
+    x = np.random.default_rng(0).standard_normal((8, 49, 40, 1)).astype(np.float32)
+    config = AudioTrainConfig(time_masks=1, time_mask_frames=5, freq_masks=1, freq_mask_bins=5)
+    before = x.copy()
+    out = spec_augment(x, np.random.default_rng(3), config)
+    assert np.array_equal(x, before)
+    changed = out != x
+    assert changed.any()
+    for i in range(8):
+        rows = np.flatnonzero(changed[i].all(axis=(1, 2)))
+        cols = np.flatnonzero(changed[i].all(axis=(0, 2)))
+        assert len(rows) <= 5 and len(cols) <= 5
+        assert np.allclose(out[i][changed[i]], x[i].mean())
+
+
+def test_confusion_matrix_counts_true_rows_and_predicted_columns() -> None:
+    m = confusion_matrix(np.array([0, 0, 1, 2]), np.array([0, 1, 1, 0]), 3)
+    assert m.tolist() == [[1, 1, 0], [0, 1, 0], [1, 0, 0]]
+
+
+@pytest.fixture(scope="module")
+def tiny_dataset(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    require_tool("espeak-ng")
+    from tinyslm.audio.synth import SynthConfig, synthesize
+
+    out = tmp_path_factory.mktemp("synth") / "data"
+    config = SynthConfig(
+        engines=("espeak-ng",),
+        max_voices_per_engine=24,  # enough voices for all three speaker splits
+        clips_per_voice=1,
+        unknown_clips_per_voice=1,
+        background_seconds=10,
+    )
+    synthesize(["yes", "no"], out, config)
+    return out
+
+
+@pytest.mark.slow
+def test_a_tiny_synthetic_set_trains_converts_runs_on_tflm_and_repeats_bytes(
+    tiny_dataset: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TINYSLM_CACHE_DIR", str(tmp_path / "cache"))
+    data = load_audio_dataset(tiny_dataset)
+    assert data.labels == (SILENCE, UNKNOWN, "no", "yes")
+    config = AudioTrainConfig(size="small", epochs=2, augment_copies=1, seed=7)
+    first = train_audio(data, config)
+    n_labels = len(data.labels)
+    shape = input_shape(FrontendSpec(), 16000)
+    assert set(first.ops) <= OPTIMISED_OPS
+    assert first.input_quant.scale == 1 / 8 and first.input_quant.zero_point == 0
+    assert first.macs == expected_macs("small", shape[0], shape[1], n_labels)
+    assert 0 < first.model_bytes <= 20 * 1024
+    assert 0 < first.arena_bytes <= 32 * 1024 and first.arena_bytes % 16 == 0
+    assert first.epochs_run == 2 and 1 <= first.best_epoch <= 2
+    assert [label for label, _, _ in first.per_class] == list(data.labels)
+    assert sum(map(sum, first.confusion)) == first.n_test
+    assert sum(n for _, _, n in first.per_class) == first.n_test
+    n_train = sum(1 for c in data.clips if c.split == "train")
+    assert first.n_train == 2 * n_train  # each clip and one augmented copy
+    # The reported INT8 accuracy is what TFLM gives on the test features.
+    diag = sum(first.confusion[i][i] for i in range(n_labels))
+    assert first.int8_accuracy == pytest.approx(diag / first.n_test)
+    # The features are cached: the second run reads them and gives the same bytes.
+    assert any((tmp_path / "cache" / "audio-features").iterdir())
+    second = train_audio(data, config)
+    assert second.model == first.model
+    other = train_audio(data, AudioTrainConfig(size="small", epochs=2, augment_copies=1, seed=8))
+    assert other.model != first.model
+
+
+def test_every_size_fits_the_input_of_the_default_front_end() -> None:
+    frames, bins, _ = input_shape(FrontendSpec(), 16000)
+    for size, arch in SIZES.items():
+        assert frames >= arch.first_kernel[0] and bins >= arch.first_kernel[1], size

@@ -1,0 +1,197 @@
+"""The keyword model: a DS-CNN family over the front end's int8 log-mel features.
+
+A depthwise-separable CNN (Zhang et al., "Hello Edge", 2017; MLPerf Tiny's
+keyword reference) in named sizes. Every layer lowers to a TFLM builtin that
+has both a CMSIS-NN (Cortex-M7) and an ESP-NN (ESP32) optimised kernel:
+
+- ``CONV_2D``: the first layer (a ``kh x kw`` kernel with a stride) and each
+  block's pointwise ``1 x 1``; batch norm is folded into it, ReLU fused.
+- ``DEPTHWISE_CONV_2D``: each block's ``3 x 3``, batch norm folded, ReLU fused.
+- ``AVERAGE_POOL_2D`` over the whole feature map (not Keras'
+  ``GlobalAveragePooling2D``, which converts to ``MEAN``: no CMSIS-NN kernel).
+- ``RESHAPE`` (flatten), ``FULLY_CONNECTED``, ``SOFTMAX``.
+
+The input is the front end's output as it comes: int8 ``(frames, bins)`` with
+a channel axis, ``(1, frames, bins, 1)``; the float model sees ``feature / 8``
+(see :data:`INPUT_SCALE`), and quantization pins the int8 input to exactly that
+scale with zero point 0, so the device feeds its feature bytes unchanged.
+
+Sizes trade accuracy for flash and RAM. The first layer's stride sets the
+feature map every later layer keeps (its bytes, input plus output, are the
+arena's peak: 25 x 10 x 64 int8 twice would be 32,000 bytes before TFLM's own
+~6 KB, hence a time stride of 3 for ``default``), the channel count sets flash
+and MACs (and per-channel quantization adds 12 bytes per channel per layer):
+
+==========  ========  =======  ======  ============================================
+size        channels  blocks   stride  aim
+==========  ========  =======  ======  ============================================
+``small``   28        4        2 x 4   <= 20 KB INT8, small MCUs
+``default`` 64        4        3 x 4   <= 64 KB INT8 with a <= 32 KB arena
+``large``   96        5        2 x 2   when flash and RAM allow (about 100 KB arena)
+==========  ========  =======  ======  ============================================
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Final
+
+from tinyslm.audio.frontend import LOG_STEPS_PER_OCTAVE, FrontendSpec
+from tinyslm.errors import ModelError
+
+# The float model's input is feature / 8: one front-end step is 1/8 of an octave.
+INPUT_SCALE: Final = 1.0 / LOG_STEPS_PER_OCTAVE
+
+
+@dataclass(frozen=True)
+class Architecture:
+    """One DS-CNN size.
+
+    Attributes:
+        channels: filters of the first convolution and of every block.
+        blocks: depthwise-separable blocks after the first convolution.
+        first_kernel: (time, frequency) kernel of the first convolution.
+        first_stride: its (time, frequency) stride.
+        dropout: before the classifier, in training only.
+    """
+
+    channels: int
+    blocks: int
+    first_kernel: tuple[int, int] = (10, 4)
+    first_stride: tuple[int, int] = (2, 4)
+    dropout: float = 0.2
+
+
+SIZES: Final[dict[str, Architecture]] = {
+    "small": Architecture(channels=28, blocks=4),
+    "default": Architecture(channels=64, blocks=4, first_stride=(3, 4)),
+    "large": Architecture(channels=96, blocks=5, first_stride=(2, 2)),
+}
+
+
+def architecture(size: str) -> Architecture:
+    """The architecture of a named size.
+
+    Raises:
+        ModelError: an unknown size (the line lists the known ones).
+    """
+    try:
+        return SIZES[size]
+    except KeyError:
+        raise ModelError(f"unknown model size {size!r} (known: {', '.join(SIZES)})") from None
+
+
+def input_shape(spec: FrontendSpec, window_samples: int) -> tuple[int, int, int]:
+    """The model's input shape without the batch: (frames, bins, 1)."""
+    frames = spec.num_frames(window_samples)
+    if frames < 1:
+        raise ModelError(
+            f"a {window_samples}-sample window holds no {spec.window_samples}-sample frame"
+        )
+    return (frames, spec.num_bins, 1)
+
+
+def build_model(
+    arch: Architecture,
+    shape: tuple[int, int, int],
+    num_labels: int,
+    seed: int,
+    batch_size: int | None = None,
+) -> Any:
+    """A Keras DS-CNN (float, softmax output), weights initialised from ``seed``.
+
+    ``batch_size=1`` builds the graph that is converted: with a fixed batch,
+    flattening is one static ``RESHAPE`` instead of ``SHAPE``/``STRIDED_SLICE``/
+    ``PACK`` ops computing the batch at run time.
+
+    Raises:
+        ModelError: the input is smaller than the first layer's kernel.
+    """
+    import tensorflow as tf
+
+    keras = tf.keras
+    layers = keras.layers
+    frames, bins, _ = shape
+    kh, kw = arch.first_kernel
+    if frames < kh or bins < kw:
+        raise ModelError(f"input {frames}x{bins} is smaller than the first kernel {kh}x{kw}")
+    counter = iter(range(seed * 1000, seed * 1000 + 1000))
+
+    def init() -> Any:
+        # One seeded initializer per layer: the same seed gives the same start.
+        return keras.initializers.HeUniform(seed=next(counter))
+
+    # Short layer names: the converter stores every tensor's (fused) graph name in
+    # the flatbuffer, and long ones cost about 2 KB of flash in a 20 KB model.
+    inputs = keras.Input(shape=shape, batch_size=batch_size, name="features")
+    x = layers.Conv2D(
+        arch.channels,
+        arch.first_kernel,
+        strides=arch.first_stride,
+        padding="same",
+        use_bias=False,
+        kernel_initializer=init(),
+        name="c0",
+    )(inputs)
+    x = layers.BatchNormalization(name="c0n")(x)
+    x = layers.ReLU(name="c0r")(x)
+    for b in range(arch.blocks):
+        x = layers.DepthwiseConv2D(
+            3, padding="same", use_bias=False, depthwise_initializer=init(), name=f"d{b}"
+        )(x)
+        x = layers.BatchNormalization(name=f"d{b}n")(x)
+        x = layers.ReLU(name=f"d{b}r")(x)
+        x = layers.Conv2D(
+            arch.channels, 1, use_bias=False, kernel_initializer=init(), name=f"p{b}"
+        )(x)
+        x = layers.BatchNormalization(name=f"p{b}n")(x)
+        x = layers.ReLU(name=f"p{b}r")(x)
+    # AveragePooling2D over the whole map lowers to AVERAGE_POOL_2D (CMSIS-NN, ESP-NN);
+    # GlobalAveragePooling2D would lower to MEAN, which has no optimised kernel.
+    x = layers.AveragePooling2D(pool_size=(int(x.shape[1]), int(x.shape[2])), name="pool")(x)
+    x = layers.Flatten(name="flat")(x)
+    x = layers.Dropout(arch.dropout, seed=seed, name="drop")(x)
+    x = layers.Dense(num_labels, kernel_initializer=init(), name="fc")(x)
+    outputs = layers.Softmax(name="sm")(x)
+    return keras.Model(inputs, outputs, name="kws")
+
+
+def macs(model_bytes: bytes) -> int:
+    """Multiply-accumulates of one inference, counted from the ``.tflite`` graph.
+
+    CONV_2D: output elements x kernel height x width x input channels;
+    DEPTHWISE_CONV_2D: output elements x kernel height x width;
+    FULLY_CONNECTED: output elements x input features. Pooling, reshape and
+    softmax do no multiplications worth counting.
+    """
+    from tinyslm.verify import _root, _schema
+
+    schema = _schema()
+    model = _root(model_bytes)
+    sub = model.Subgraphs(0)
+
+    def shape(index: int) -> list[int]:
+        t = sub.Tensors(index)
+        return [int(t.Shape(i)) for i in range(t.ShapeLength())]
+
+    def elements(dims: list[int]) -> int:
+        n = 1
+        for d in dims:
+            n *= d
+        return n
+
+    total = 0
+    ops = schema.BuiltinOperator
+    for o in range(sub.OperatorsLength()):
+        op = sub.Operators(o)
+        code = model.OperatorCodes(op.OpcodeIndex())
+        builtin = max(code.BuiltinCode(), code.DeprecatedBuiltinCode())
+        out = elements(shape(op.Outputs(0)))
+        weights = shape(op.Inputs(1)) if op.InputsLength() > 1 else []
+        if builtin == ops.CONV_2D:  # weights (out_c, kh, kw, in_c)
+            total += out * weights[1] * weights[2] * weights[3]
+        elif builtin == ops.DEPTHWISE_CONV_2D:  # weights (1, kh, kw, out_c)
+            total += out * weights[1] * weights[2]
+        elif builtin == ops.FULLY_CONNECTED:  # weights (out, in)
+            total += out * weights[1]
+    return total

@@ -1,0 +1,541 @@
+"""Train, quantize and verify a keyword model on an :class:`AudioDataset`.
+
+Stages, each seeded (same dataset, config and seed give the same ``.tflite`` bytes):
+
+1. Augment (waveforms): every training clip is kept as it is and gets
+   ``augment_copies`` more versions, each with its own generator seeded by
+   ``(seed, clip, copy)``: a time shift (zero-filled), a gain, and with
+   ``noise_probability`` a stretch of a training-side background recording
+   mixed in at an SNR drawn from ``snr_db_range``. Features must be computed
+   after the waveform is changed (noise and gain do not add in the log domain),
+   so the copies are fixed in advance rather than drawn per epoch: the front end's
+   Python reference is the slow part, and its output is cached.
+2. Features: :func:`tinyslm.audio.frontend.clips_features`, the integer
+   reference the device's C mirror equals byte for byte; the float model sees
+   ``feature / 8`` (:data:`tinyslm.audio.model.INPUT_SCALE`). Cached as ``.npy``
+   under ``tinyslm.cache`` keyed on the clips' samples and every setting used.
+3. Fit: the DS-CNN of :mod:`tinyslm.audio.model`, Adam with a cosine-decayed
+   learning rate, label smoothing, SpecAugment-style masks (time and
+   frequency bands set to the clip's mean, drawn afresh each epoch from
+   ``(seed, epoch)``), early stopping on validation accuracy (the best epoch's
+   weights are kept).
+4. Quantize: full-integer INT8 with a representative set of training
+   features plus one ramp over the whole int8 range, which pins the input to
+   scale 1/8 and zero point 0: the device feeds its feature bytes unchanged.
+5. Verify on TFLM (``tflite_micro.runtime``, the firmware's kernels): INT8 and
+   float accuracy on the speaker-disjoint test split, per class, the confusion
+   matrix, model bytes, the smallest arena (:func:`tinyslm.verify.min_arena_bytes`)
+   and MACs per inference.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from tinyslm.audio.dataset import SILENCE, AudioDataset, Clip
+from tinyslm.audio.frontend import FrontendSpec, clips_features
+from tinyslm.audio.model import INPUT_SCALE, architecture, build_model, input_shape, macs
+from tinyslm.cache import cache_dir
+from tinyslm.errors import DatasetError, ModelError
+from tinyslm.manifest import QuantParams
+from tinyslm.verify import io_details, min_arena_bytes, model_ops
+
+Int8Array = npt.NDArray[np.int8]
+Int16Array = npt.NDArray[np.int16]
+Range = tuple[float, float]
+
+# Clips per call of the front end's reference (bounds its int64 scratch to ~100 MB).
+FEATURE_BATCH = 128
+# Training features in the representative set (evenly spaced, deterministic).
+REPRESENTATIVE_MAX = 400
+# Bump when the augmentation or feature code changes what a cache entry holds.
+CACHE_VERSION = 1
+
+
+@dataclass(frozen=True)
+class AudioTrainConfig:
+    """How to train a keyword model.
+
+    Attributes:
+        size: a :data:`tinyslm.audio.model.SIZES` name.
+        epochs: upper bound; early stopping usually ends sooner.
+        patience: epochs without a better validation accuracy before stopping.
+        batch_size, learning_rate, label_smoothing: the optimiser's.
+        augment_copies: augmented versions of each training clip, besides the clip itself.
+        max_shift_ms: time shift of each copy, up to this far either way.
+        gain_db_range: gain of each copy, dB (clipped to int16).
+        noise_probability: share of copies mixed with background noise.
+        snr_db_range: that noise's signal-to-noise ratio, dB.
+        time_masks, time_mask_frames: SpecAugment time masks per clip, each up to this wide.
+        freq_masks, freq_mask_bins: frequency masks per clip, each up to this wide.
+        seed: seeds augmentation, initial weights, shuffling and masks.
+        spec: the front end.
+        cache_features: keep computed features under ``tinyslm.cache`` (``audio-features``).
+    """
+
+    size: str = "default"
+    epochs: int = 40
+    patience: int = 8
+    batch_size: int = 64
+    learning_rate: float = 0.005
+    label_smoothing: float = 0.05
+    augment_copies: int = 2
+    max_shift_ms: float = 100.0
+    gain_db_range: Range = (-12.0, 6.0)
+    noise_probability: float = 0.8
+    snr_db_range: Range = (0.0, 20.0)
+    time_masks: int = 2
+    time_mask_frames: int = 5
+    freq_masks: int = 2
+    freq_mask_bins: int = 5
+    seed: int = 0
+    spec: FrontendSpec = field(default_factory=FrontendSpec)
+    cache_features: bool = True
+
+    def __post_init__(self) -> None:
+        architecture(self.size)  # an unknown size is refused here, before any work
+        for name in ("epochs", "batch_size"):
+            if getattr(self, name) < 1:
+                raise ModelError(f"{name} must be >= 1, got {getattr(self, name)}")
+        for name in ("patience", "augment_copies", "time_masks", "freq_masks"):
+            if getattr(self, name) < 0:
+                raise ModelError(f"{name} must be >= 0, got {getattr(self, name)}")
+        if not 0 <= self.noise_probability <= 1:
+            raise ModelError(f"noise_probability must be in 0..1, got {self.noise_probability}")
+        for name in ("gain_db_range", "snr_db_range"):
+            lo, hi = getattr(self, name)
+            if lo > hi:
+                raise ModelError(f"{name} must be low <= high, got {lo}, {hi}")
+
+    def augmentation_key(self) -> dict[str, Any]:
+        """The settings that decide the training features (the feature cache's key)."""
+        keys = ("augment_copies", "max_shift_ms", "gain_db_range", "noise_probability")
+        return {
+            **{k: getattr(self, k) for k in keys},
+            "snr_db_range": self.snr_db_range,
+            "seed": self.seed,
+            "spec": asdict(self.spec),
+        }
+
+
+@dataclass(frozen=True)
+class AudioTrainResult:
+    """What :func:`train_audio` made and measured (accuracies on the test split).
+
+    Attributes:
+        labels: the model's output order.
+        model: the INT8 ``.tflite`` bytes.
+        float_accuracy, int8_accuracy: top-1 on the test split (int8: on TFLM).
+        val_accuracy: the float model's best validation accuracy (the kept epoch).
+        per_class: (label, INT8 accuracy, test clips) per label.
+        confusion: INT8 confusion matrix, rows true label, columns predicted.
+        arena_bytes: smallest arena TFLM allocates and runs the model in.
+        macs: multiply-accumulates per inference.
+        params: the float model's parameters.
+        ops: builtin ops of the ``.tflite``.
+        input_quant, output_quant: the INT8 model's input and output quantization.
+        epochs_run, best_epoch: epochs trained, and the one whose weights were kept (1-based).
+        n_train, n_val, n_test: clips (train: with the augmented copies).
+        feature_seconds, train_seconds, convert_seconds, verify_seconds: wall times.
+    """
+
+    labels: tuple[str, ...]
+    model: bytes
+    float_accuracy: float
+    int8_accuracy: float
+    val_accuracy: float
+    per_class: tuple[tuple[str, float, int], ...]
+    confusion: tuple[tuple[int, ...], ...]
+    arena_bytes: int
+    macs: int
+    params: int
+    ops: tuple[str, ...]
+    input_quant: QuantParams
+    output_quant: QuantParams
+    epochs_run: int
+    best_epoch: int
+    n_train: int
+    n_val: int
+    n_test: int
+    feature_seconds: float
+    train_seconds: float
+    convert_seconds: float
+    verify_seconds: float
+
+    @property
+    def model_bytes(self) -> int:
+        return len(self.model)
+
+
+Log = Callable[[str], None]
+
+
+def _db(value: float) -> float:
+    return float(10 ** (value / 20))
+
+
+def augment(
+    samples: Int16Array,
+    rng: np.random.Generator,
+    noise: list[Int16Array],
+    config: AudioTrainConfig,
+    silence: bool,
+) -> Int16Array:
+    """One augmented copy of a clip: shift, gain, then noise at a drawn SNR.
+
+    ``silence`` clips (already background noise) get only the gain: mixing more
+    noise at an SNR "relative to the word" would have no word to be relative to.
+    """
+    x = samples.astype(np.float64)
+    n = len(x)
+    shift = round(rng.uniform(-1, 1) * config.max_shift_ms * config.spec.sample_rate / 1000)
+    if shift > 0:
+        x = np.concatenate([np.zeros(shift), x[:-shift]])
+    elif shift < 0:
+        x = np.concatenate([x[-shift:], np.zeros(-shift)])
+    x *= _db(rng.uniform(*config.gain_db_range))
+    if not silence and noise and rng.uniform() < config.noise_probability:
+        rec = noise[int(rng.integers(len(noise)))]
+        start = int(rng.integers(len(rec) - n + 1))
+        bed = rec[start : start + n].astype(np.float64)
+        signal_rms = float(np.sqrt(np.mean(x * x)))
+        noise_rms = float(np.sqrt(np.mean(bed * bed)))
+        if signal_rms > 0 and noise_rms > 0:
+            snr = rng.uniform(*config.snr_db_range)
+            x += bed * (signal_rms / noise_rms / _db(snr))
+    out: Int16Array = np.clip(np.rint(x), -32768, 32767).astype(np.int16)
+    return out
+
+
+def _features(clips: Int16Array, spec: FrontendSpec) -> Int8Array:
+    parts = [
+        clips_features(clips[i : i + FEATURE_BATCH], spec)
+        for i in range(0, len(clips), FEATURE_BATCH)
+    ]
+    if not parts:
+        return np.zeros((0, spec.num_frames(clips.shape[1]), spec.num_bins), dtype=np.int8)
+    return np.concatenate(parts)
+
+
+@dataclass(frozen=True)
+class FeatureSets:
+    """int8 features and label indices of each split (train with its augmented copies)."""
+
+    x_train: Int8Array
+    y_train: npt.NDArray[np.int64]
+    x_val: Int8Array
+    y_val: npt.NDArray[np.int64]
+    x_test: Int8Array
+    y_test: npt.NDArray[np.int64]
+    seconds: float
+
+
+def _sets(arrays: list[Any], seconds: float) -> FeatureSets:
+    x_train, y_train, x_val, y_val, x_test, y_test = arrays
+    return FeatureSets(x_train, y_train, x_val, y_val, x_test, y_test, seconds)
+
+
+def _cache_key(dataset: AudioDataset, config: AudioTrainConfig) -> str:
+    h = hashlib.sha256()
+    meta = {"v": CACHE_VERSION, "labels": dataset.labels, **config.augmentation_key()}
+    h.update(json.dumps(meta, sort_keys=True, default=list).encode())
+    for clip in dataset.clips:
+        h.update(f"{clip.label}\0{clip.split}\0".encode())
+        h.update(np.ascontiguousarray(clip.samples).tobytes())
+    for rec in dataset.noise:
+        h.update(json.dumps(rec.spans).encode())
+        h.update(np.ascontiguousarray(rec.samples).tobytes())
+    return h.hexdigest()[:32]
+
+
+def feature_sets(
+    dataset: AudioDataset, config: AudioTrainConfig, log: Log | None = None
+) -> FeatureSets:
+    """Augment the training clips and compute every split's features (cached).
+
+    Raises:
+        DatasetError: a split without clips.
+    """
+    start = time.perf_counter()
+    index = {label: i for i, label in enumerate(dataset.labels)}
+    by_split: dict[str, list[Clip]] = {"train": [], "val": [], "test": []}
+    for clip in dataset.clips:
+        by_split[clip.split].append(clip)
+    for split, clips in by_split.items():
+        if not clips:
+            raise DatasetError(f"the {split} split has no clips; add speakers or clips")
+    names = ("x_train", "y_train", "x_val", "y_val", "x_test", "y_test")
+    folder = cache_dir("audio-features", _cache_key(dataset, config))
+    if config.cache_features and all((folder / f"{n}.npy").is_file() for n in names):
+        arrays = [np.load(folder / f"{n}.npy") for n in names]
+        if log:
+            log(f"features: from the cache ({len(arrays[0])} training clips)")
+        return _sets(arrays, time.perf_counter() - start)
+
+    noise = [rec.part("train") for rec in dataset.noise if len(rec.part("train")) > 0]
+    noise = [n for n in noise if len(n) >= len(dataset.clips[0].samples)]
+    train_waves: list[Int16Array] = []
+    train_labels: list[int] = []
+    for i, clip in enumerate(by_split["train"]):
+        train_waves.append(clip.samples)
+        train_labels.append(index[clip.label])
+        for copy in range(config.augment_copies):
+            rng = np.random.default_rng([config.seed, i, copy])
+            train_waves.append(augment(clip.samples, rng, noise, config, clip.label == SILENCE))
+            train_labels.append(index[clip.label])
+
+    def stack(waves: list[Int16Array]) -> Int16Array:
+        return np.stack(waves).astype(np.int16)
+
+    spec = config.spec
+    if log:
+        log(f"features: {len(train_waves)} training clips ({config.augment_copies} copies each)")
+    arrays = [
+        _features(stack(train_waves), spec),
+        np.asarray(train_labels, dtype=np.int64),
+        _features(stack([c.samples for c in by_split["val"]]), spec),
+        np.asarray([index[c.label] for c in by_split["val"]], dtype=np.int64),
+        _features(stack([c.samples for c in by_split["test"]]), spec),
+        np.asarray([index[c.label] for c in by_split["test"]], dtype=np.int64),
+    ]
+    if config.cache_features:
+        folder.mkdir(parents=True, exist_ok=True)
+        for name, array in zip(names, arrays, strict=True):
+            tmp = folder / f"{name}.tmp.npy"
+            np.save(tmp, array)
+            tmp.replace(folder / f"{name}.npy")  # whole files only, even if interrupted
+    return _sets(arrays, time.perf_counter() - start)
+
+
+def spec_augment(
+    x: npt.NDArray[np.float32], rng: np.random.Generator, config: AudioTrainConfig
+) -> npt.NDArray[np.float32]:
+    """Time and frequency masks (set to each clip's mean), on a copy of ``x`` ``(B, T, F, 1)``."""
+    out = x.copy()
+    count, frames, bins = x.shape[0], x.shape[1], x.shape[2]
+    means = out.mean(axis=(1, 2, 3))
+    for masks, width, axis_len, axis in (
+        (config.time_masks, config.time_mask_frames, frames, 1),
+        (config.freq_masks, config.freq_mask_bins, bins, 2),
+    ):
+        for _ in range(masks):
+            widths = rng.integers(0, width + 1, size=count)
+            starts = rng.integers(0, np.maximum(axis_len - widths, 0) + 1)
+            pos = np.arange(axis_len)[None, :]
+            hit = (pos >= starts[:, None]) & (pos < (starts + widths)[:, None])
+            for i in np.flatnonzero(hit.any(axis=1)):
+                if axis == 1:
+                    out[i, hit[i], :, :] = means[i]
+                else:
+                    out[i, :, hit[i], :] = means[i]
+    return out
+
+
+def to_float(features: Int8Array) -> npt.NDArray[np.float32]:
+    """The float model's view of int8 features ``(B, T, F)``: ``feature / 8``, ``(B, T, F, 1)``."""
+    out: npt.NDArray[np.float32] = (features.astype(np.float32) * INPUT_SCALE)[..., None]
+    return out
+
+
+def _fit(
+    sets: FeatureSets, num_labels: int, config: AudioTrainConfig, log: Log | None
+) -> tuple[Any, float, int, int]:
+    import tensorflow as tf
+
+    keras = tf.keras
+    keras.utils.set_random_seed(config.seed)
+    tf.config.experimental.enable_op_determinism()
+    shape = (sets.x_train.shape[1], sets.x_train.shape[2], 1)
+    model = build_model(architecture(config.size), shape, num_labels, config.seed)
+    steps = -(-len(sets.x_train) // config.batch_size)
+    schedule = keras.optimizers.schedules.CosineDecay(
+        config.learning_rate, decay_steps=max(1, steps * config.epochs), alpha=0.02
+    )
+    model.compile(
+        optimizer=keras.optimizers.Adam(schedule),
+        loss=keras.losses.CategoricalCrossentropy(label_smoothing=config.label_smoothing),
+        metrics=["accuracy"],
+    )
+    x_train = to_float(sets.x_train)
+    y_train = np.eye(num_labels, dtype=np.float32)[sets.y_train]
+    x_val = to_float(sets.x_val)
+    best_acc, best_epoch, best_weights = -1.0, 0, model.get_weights()
+    epoch = 0
+    for epoch in range(1, config.epochs + 1):
+        rng = np.random.default_rng([config.seed, epoch])
+        order = rng.permutation(len(x_train))
+        masked = spec_augment(x_train[order], rng, config)
+        history = model.fit(
+            masked, y_train[order], batch_size=config.batch_size, epochs=1, shuffle=False, verbose=0
+        )
+        probs = model.predict(x_val, batch_size=256, verbose=0)
+        acc = float(np.mean(probs.argmax(axis=1) == sets.y_val))
+        if log:
+            loss = float(history.history["loss"][-1])
+            log(f"epoch {epoch}: loss {loss:.4f}, val accuracy {acc * 100:.2f}%")
+        if acc > best_acc:
+            best_acc, best_epoch, best_weights = acc, epoch, model.get_weights()
+        elif epoch - best_epoch >= config.patience:
+            break
+    model.set_weights(best_weights)
+    return model, best_acc, epoch, best_epoch
+
+
+def representative_rows(n: int, limit: int = REPRESENTATIVE_MAX) -> npt.NDArray[np.int64]:
+    """Evenly spaced, deterministic row indices (at most ``limit``) of ``n`` rows."""
+    rows: npt.NDArray[np.int64] = np.unique(np.linspace(0, n - 1, min(n, limit)).astype(np.int64))
+    return rows
+
+
+def quantize_audio(model: Any, calibration: Int8Array, config: AudioTrainConfig) -> bytes:
+    """Full-integer INT8 ``.tflite`` (int8 features in, int8 scores out).
+
+    Raises:
+        ModelError: the converter did not give an int8 input at scale 1/8,
+            zero point 0, or an int8 output.
+    """
+    import tensorflow as tf
+
+    from tinyslm.quantize import _silenced_fds
+
+    frames, bins, channels = (int(d) for d in model.input_shape[1:])
+    shape = (frames, bins, channels)
+    single = build_model(
+        architecture(config.size), shape, int(model.output_shape[-1]), config.seed, batch_size=1
+    )
+    single.set_weights(model.get_weights())
+    sample = to_float(calibration[representative_rows(len(calibration))])
+    # Observed input range [-16, 15.875] = int8 [-128, 127] / 8: scale 1/8, zero point 0.
+    ramp = (np.arange(np.prod(shape)) % 256 - 128).astype(np.float32) * INPUT_SCALE
+
+    def representative() -> Iterator[list[npt.NDArray[np.float32]]]:
+        yield [ramp.reshape((1, *shape))]
+        for row in sample:
+            yield [row[None, ...]]
+
+    converter = tf.lite.TFLiteConverter.from_keras_model(single)
+    converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    converter.representative_dataset = representative
+    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+    converter.inference_input_type = tf.int8
+    converter.inference_output_type = tf.int8
+    with _silenced_fds():
+        flat = bytes(converter.convert())
+    details = io_details(flat)
+    iq = details.input_quant
+    if details.input_type != "INT8" or details.output_type != "INT8":
+        raise ModelError(
+            f"converted model has {details.input_type} input / {details.output_type} output,"
+            " expected INT8 / INT8"
+        )
+    if abs(iq.scale - INPUT_SCALE) > 1e-9 or iq.zero_point != 0:
+        raise ModelError(
+            f"converted input quantization is scale {iq.scale}, zero point {iq.zero_point};"
+            f" the front end's features need scale {INPUT_SCALE}, zero point 0"
+        )
+    return flat
+
+
+def tflm_predict(
+    model_bytes: bytes, features: Int8Array, arena_bytes: int = 256 * 1024
+) -> Int8Array:
+    """INT8 scores of each ``(T, F)`` feature block on TFLM, one inference at a time.
+
+    Raises:
+        ModelError: TFLM cannot load the model or an inference fails.
+    """
+    from tflite_micro import runtime
+
+    try:
+        interp = runtime.Interpreter.from_bytes(bytes(model_bytes), arena_size=arena_bytes)
+    except (RuntimeError, ValueError) as exc:
+        raise ModelError(f"TFLM could not load the model: {exc}") from exc
+    out_len = io_details(model_bytes).output_shape[-1]
+    out = np.zeros((len(features), out_len), dtype=np.int8)
+    for i, block in enumerate(features):
+        interp.set_input(block[None, :, :, None].astype(np.int8), 0)
+        try:
+            interp.invoke()
+        except RuntimeError as exc:
+            raise ModelError(f"TFLM inference failed on clip {i}: {exc}") from exc
+        out[i] = np.asarray(interp.get_output(0)).reshape(-1)
+    return out
+
+
+def confusion_matrix(
+    true: npt.NDArray[np.int64], predicted: npt.NDArray[np.int64], num_labels: int
+) -> npt.NDArray[np.int64]:
+    """Counts, rows true label, columns predicted label."""
+    matrix = np.zeros((num_labels, num_labels), dtype=np.int64)
+    np.add.at(matrix, (true, predicted), 1)
+    return matrix
+
+
+def train_audio(
+    dataset: AudioDataset, config: AudioTrainConfig | None = None, log: Log | None = None
+) -> AudioTrainResult:
+    """Augment, extract features, fit, quantize and verify on TFLM (see the module doc).
+
+    Raises:
+        DatasetError: a split without clips.
+        ModelError: the model cannot be converted or run on TFLM.
+    """
+    config = config or AudioTrainConfig()
+    window = len(dataset.clips[0].samples)
+    input_shape(config.spec, window)  # refuse a window too short for a frame before any work
+    sets = feature_sets(dataset, config, log)
+    num_labels = len(dataset.labels)
+
+    start = time.perf_counter()
+    model, val_acc, epochs_run, best_epoch = _fit(sets, num_labels, config, log)
+    train_seconds = time.perf_counter() - start
+
+    start = time.perf_counter()
+    # Calibrate on the clips as recorded (copy 0 of each), the inputs the device sees.
+    originals = sets.x_train[:: config.augment_copies + 1]
+    flat = quantize_audio(model, originals, config)
+    convert_seconds = time.perf_counter() - start
+
+    start = time.perf_counter()
+    float_pred = model.predict(to_float(sets.x_test), batch_size=256, verbose=0).argmax(axis=1)
+    int8_pred = tflm_predict(flat, sets.x_test).astype(np.int64).argmax(axis=1)
+    matrix = confusion_matrix(sets.y_test, int8_pred, num_labels)
+    per_class = []
+    for i, label in enumerate(dataset.labels):
+        total = int(matrix[i].sum())
+        per_class.append((label, float(matrix[i, i] / total) if total else float("nan"), total))
+    arena = min_arena_bytes(flat, start=8 * 1024)
+    verify_seconds = time.perf_counter() - start
+    details = io_details(flat)
+    return AudioTrainResult(
+        labels=dataset.labels,
+        model=flat,
+        float_accuracy=float(np.mean(float_pred == sets.y_test)),
+        int8_accuracy=float(np.mean(int8_pred == sets.y_test)),
+        val_accuracy=val_acc,
+        per_class=tuple(per_class),
+        confusion=tuple(tuple(int(v) for v in row) for row in matrix),
+        arena_bytes=arena,
+        macs=macs(flat),
+        params=int(model.count_params()),
+        ops=model_ops(flat),
+        input_quant=details.input_quant,
+        output_quant=details.output_quant,
+        epochs_run=epochs_run,
+        best_epoch=best_epoch,
+        n_train=len(sets.x_train),
+        n_val=len(sets.x_val),
+        n_test=len(sets.x_test),
+        feature_seconds=sets.seconds,
+        train_seconds=train_seconds,
+        convert_seconds=convert_seconds,
+        verify_seconds=verify_seconds,
+    )
