@@ -1,0 +1,328 @@
+"""``tinyslm eval``: score a trained model on another dataset of the same kind.
+
+The model runs on TFLM exactly as verification ran it in training (int8 scores,
+the manifest's arena, the device's confidence gate ``threshold_q``), so the
+figures are comparable with the ones ``tinyslm train`` printed. Text models
+only for now: an audio dataset is refused with one line.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from tinyslm.errors import DatasetError, ModelError
+
+EVAL_SPLITS = ("test", "val", "train", "all")
+# How many intents the text summary lists (the weakest first); --json has them all.
+WEAKEST_SHOWN = 5
+WAV_SUFFIXES = (".wav", ".wave")
+
+
+def _quiet(_: str) -> None:
+    return None
+
+
+@dataclass(frozen=True)
+class EvalConfig:
+    """What to score.
+
+    Attributes:
+        model_dir: a ``tinyslm train`` output folder.
+        data: a dataset file of the model's kind (text: ``.csv``/``.tsv``/``.jsonl``/``.json``).
+        split: ``test``, ``val``, ``train`` or ``all``; a file without a split column
+            is split with the model's seed, as training split it.
+    """
+
+    model_dir: Path
+    data: Path
+    split: str = "test"
+
+
+@dataclass(frozen=True)
+class IntentFigure:
+    """One intent's phrases in the scored split: how many, how many right (top-1)."""
+
+    label: str
+    phrases: int
+    correct: int
+
+    @property
+    def recall(self) -> float:
+        return self.correct / self.phrases if self.phrases else 0.0
+
+
+@dataclass(frozen=True)
+class EvalResult:
+    """Figures of a model on a dataset split, measured on TFLM.
+
+    Attributes:
+        source: the dataset's display name; split: the split scored.
+        model_sha256, model_bytes, arena_bytes: the model scored and its arena.
+        threshold, threshold_q: the manifest's confidence gate.
+        phrases, oos_phrases: in-scope and out-of-scope phrases scored.
+        int8_accuracy: in-scope top-1 accuracy (gate ignored).
+        accuracy_at_threshold: in-scope phrases right AND kept local.
+        escalation_rate: in-scope phrases the gate escalates.
+        oos_recall: out-of-scope phrases escalated (``None`` without any).
+        per_intent: the model's intents present in the split, in label order.
+        unknown_intents: expected intents the model lacks (counted as wrong).
+        too_long: phrases longer than the device's line limit (TFLM scores them,
+            the board answers ``line_too_long``).
+        trained: the figures train recorded in the manifest, for comparison.
+        warnings: what makes the figures misleading, one line each.
+        seconds: wall time (loading, scoring).
+    """
+
+    source: str
+    split: str
+    model_sha256: str
+    model_bytes: int
+    arena_bytes: int
+    threshold: float
+    threshold_q: int
+    phrases: int
+    oos_phrases: int
+    int8_accuracy: float
+    accuracy_at_threshold: float
+    escalation_rate: float
+    oos_recall: float | None
+    per_intent: tuple[IntentFigure, ...]
+    unknown_intents: tuple[str, ...] = ()
+    too_long: int = 0
+    trained: dict[str, Any] = field(default_factory=dict)
+    warnings: tuple[str, ...] = ()
+    seconds: float = 0.0
+
+    def summary(self) -> dict[str, Any]:
+        """What ``tinyslm eval --json`` prints."""
+        return {
+            "source": self.source,
+            "split": self.split,
+            "model_sha256": self.model_sha256,
+            "model_bytes": self.model_bytes,
+            "arena_bytes": self.arena_bytes,
+            "threshold": self.threshold,
+            "threshold_q": self.threshold_q,
+            "phrases": self.phrases,
+            "oos_phrases": self.oos_phrases,
+            "int8_accuracy": round(self.int8_accuracy, 5),
+            "int8_accuracy_at_threshold": round(self.accuracy_at_threshold, 5),
+            "escalation_rate": round(self.escalation_rate, 5),
+            "oos_recall": None if self.oos_recall is None else round(self.oos_recall, 5),
+            "per_intent": {
+                f.label: {"phrases": f.phrases, "correct": f.correct, "recall": round(f.recall, 5)}
+                for f in self.per_intent
+            },
+            "unknown_intents": list(self.unknown_intents),
+            "too_long": self.too_long,
+            "trained": self.trained,
+            "warnings": list(self.warnings),
+            "seconds": round(self.seconds, 3),
+        }
+
+
+def _refuse_audio(data: Path) -> None:
+    """One line for an audio dataset given to a text model (the loader's own error is obscure)."""
+    why = None
+    if data.is_dir():
+        wavs = any(p.suffix.lower() in WAV_SUFFIXES for p in data.rglob("*"))
+        why = "a folder of recordings" if wavs else "a folder"
+    elif data.suffix.lower() in WAV_SUFFIXES:
+        why = "a recording"
+    elif data.is_file() and data.suffix.lower() in (".csv", ".jsonl"):
+        try:
+            with data.open(encoding="utf-8-sig", errors="replace") as stream:
+                first = next((line for line in stream if line.strip()), "")
+        except OSError:
+            return  # the loader names the problem
+        if data.suffix.lower() == ".csv":
+            cells = [c.strip().lower() for c in first.split(",")]
+            audio = cells[:1] == ["path"] or (
+                len(cells) in (2, 3) and cells[0].lower().endswith(WAV_SUFFIXES)
+            )
+        else:
+            try:
+                obj = json.loads(first)
+            except json.JSONDecodeError:
+                return
+            audio = isinstance(obj, dict) and "path" in obj and "text" not in obj
+        why = "a list of recordings (path,label)" if audio else None
+    if why is not None:
+        raise DatasetError(
+            f"{data} is {why}, but this model is a text model: give it phrases "
+            "(.csv/.tsv/.jsonl/.json with text,label)"
+        )
+
+
+def _trained_figures(metrics: dict[str, Any]) -> dict[str, Any]:
+    keys = ("dataset", "eval_split", "n_eval", "int8_accuracy", "int8_accuracy_at_threshold")
+    out = {k: metrics[k] for k in keys if k in metrics}
+    if "local_rate" in metrics:
+        out["escalation_rate"] = round(1.0 - float(metrics["local_rate"]), 5)
+    if "oos_recall" in metrics:
+        out["oos_recall"] = metrics["oos_recall"]
+    return out
+
+
+def run_eval(config: EvalConfig, *, log: Callable[[str], None] | None = None) -> EvalResult:
+    """Score the model in ``config.model_dir`` on ``config.data`` (split ``config.split``).
+
+    Raises:
+        ModelError: the model folder is missing, corrupt or not a tinyslm model.
+        DatasetError: the data is missing, unusable, of another kind (audio), the
+            split is empty, or none of its intents is one of the model's.
+    """
+    from tinyslm.dataset import load_dataset
+    from tinyslm.decision import gate_figures
+    from tinyslm.emulate import dataset_phrases
+    from tinyslm.features import encode
+    from tinyslm.manifest import load_model_dir
+    from tinyslm.verify import tflm_scores
+
+    say = log or _quiet
+    start = time.perf_counter()
+    if config.split not in EVAL_SPLITS:
+        raise DatasetError(f"unknown split {config.split!r}; expected {', '.join(EVAL_SPLITS)}")
+    if not config.model_dir.is_dir():
+        raise ModelError(f"{config.model_dir}: no such model folder (run 'tinyslm train' first)")
+    # Before the model: a missing or foreign dataset is the cheaper mistake to report.
+    if not config.data.exists():
+        raise DatasetError(f"{config.data}: dataset not found")
+    _refuse_audio(config.data)
+    manifest, model = load_model_dir(config.model_dir)
+    # The training seed: a file without splits is split exactly as training split it.
+    dataset = load_dataset(config.data, seed=manifest.seed)
+    rows = dataset_phrases(dataset, config.split)
+    if not rows:
+        raise DatasetError(
+            f"{config.data}: split {config.split!r} has no phrases (try --split all)"
+        )
+    inscope = [(text, label) for text, label, oos in rows if not oos]
+    oos_texts = [text for text, _, oos in rows if oos]
+    known = {label: i for i, label in enumerate(manifest.labels)}
+    unknown = sorted({label for _, label in inscope if label not in known})
+    if inscope and len(unknown) == len({label for _, label in inscope}):
+        shown = ", ".join(repr(u) for u in unknown[:5]) + (" ..." if len(unknown) > 5 else "")
+        raise DatasetError(
+            f"{config.data}: none of its intents ({shown}) is one of the model's "
+            f"{len(manifest.labels)}; is this the dataset the model was trained for?"
+        )
+
+    say(f"scoring {len(inscope)} phrases and {len(oos_texts)} out-of-scope on TFLM ...")
+    k = len(manifest.labels)
+
+    def scores(texts: list[str]) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, k), dtype=np.int8)
+        return tflm_scores(model, encode(texts, manifest.features), manifest.arena_bytes)
+
+    in_scores = scores([text for text, _ in inscope]).reshape(-1, k)
+    oos_scores = scores(oos_texts).reshape(-1, k)
+    # An unknown intent gets index -1: never predicted, so always wrong (as emulate counts it).
+    truth = np.asarray([known.get(label, -1) for _, label in inscope], dtype=np.int64)
+    top = np.argmax(in_scores, axis=1) if len(in_scores) else np.zeros(0, np.int64)
+    correct = top == truth
+    local = (in_scores.max(axis=1) if len(in_scores) else np.zeros(0)) >= manifest.threshold_q
+    oos_top = oos_scores.max(axis=1) if len(oos_scores) else np.zeros(0)
+    gate = gate_figures(correct, local, oos_top < manifest.threshold_q)
+
+    per_intent = tuple(
+        IntentFigure(label, int((truth == i).sum()), int((correct & (truth == i)).sum()))
+        for i, label in enumerate(manifest.labels)
+        if (truth == i).any()
+    )
+    warnings = list(dataset.warnings)
+    if unknown:
+        n = sum(label in unknown for _, label in inscope)
+        shown = ", ".join(repr(u) for u in unknown[:5]) + (" ..." if len(unknown) > 5 else "")
+        warnings.append(
+            f"{n} of {len(inscope)} in-scope phrases expect {len(unknown)} intent(s) the model "
+            f"does not have ({shown}): they count as wrong; is this the model's dataset?"
+        )
+    long_rows = [text for text, _, _ in rows if len(text.encode("utf-8")) > manifest.max_line]
+    if long_rows:
+        warnings.append(
+            f"{len(long_rows)} phrase(s) longer than the device's {manifest.max_line}-byte line "
+            "limit: TFLM scores them here, the board answers them with line_too_long"
+        )
+    missing = [f for f in manifest.labels if f not in {p.label for p in per_intent}]
+    if missing:
+        warnings.append(
+            f"{len(missing)} of the model's {k} intents have no phrase in this split "
+            f"({', '.join(repr(m) for m in missing[:5])}{' ...' if len(missing) > 5 else ''})"
+        )
+    return EvalResult(
+        source=dataset.source,
+        split=config.split,
+        model_sha256=manifest.model_sha256,
+        model_bytes=manifest.model_bytes,
+        arena_bytes=manifest.arena_bytes,
+        threshold=manifest.threshold,
+        threshold_q=manifest.threshold_q,
+        phrases=len(inscope),
+        oos_phrases=len(oos_texts),
+        int8_accuracy=gate.accuracy,
+        accuracy_at_threshold=gate.accuracy_at_threshold,
+        escalation_rate=1.0 - gate.local_rate if inscope else 0.0,
+        oos_recall=gate.oos_recall,
+        per_intent=per_intent,
+        unknown_intents=tuple(unknown),
+        too_long=len(long_rows),
+        trained=_trained_figures(manifest.metrics),
+        warnings=tuple(warnings),
+        seconds=time.perf_counter() - start,
+    )
+
+
+def format_eval(result: EvalResult) -> str:
+    """The summary ``tinyslm eval`` prints: train's figures, then the weakest intents."""
+    t = result.trained
+
+    def pct(value: float | None) -> str:
+        return "n/a" if value is None else f"{value * 100:.2f}%"
+
+    def was(key: str) -> str:
+        value = t.get(key)
+        return "" if not isinstance(value, int | float) else f"  (train: {value * 100:.2f}%)"
+
+    oos = (
+        "n/a (no out-of-scope phrases)"
+        if result.oos_recall is None
+        else f"{pct(result.oos_recall)} of {result.oos_phrases}"
+    )
+    rows = [
+        ("dataset", f"{result.source}, split {result.split}"),
+        ("phrases", f"{result.phrases} in-scope, {result.oos_phrases} out-of-scope"),
+        ("int8 accuracy (TFLM)", pct(result.int8_accuracy) + was("int8_accuracy")),
+        (
+            "int8 accuracy at threshold",
+            pct(result.accuracy_at_threshold) + was("int8_accuracy_at_threshold"),
+        ),
+        ("escalation rate", pct(result.escalation_rate) + was("escalation_rate")),
+        ("out-of-scope recall", oos + (was("oos_recall") if result.oos_recall is not None else "")),
+        ("threshold", f"{result.threshold:.3f} (q={result.threshold_q}, from the manifest)"),
+        ("model bytes", f"{result.model_bytes} ({result.model_bytes / 1024:.1f} KiB)"),
+        ("arena bytes", f"{result.arena_bytes} ({result.arena_bytes / 1024:.1f} KiB)"),
+        ("wall time", f"{result.seconds:.1f} s"),
+    ]
+    if "dataset" in t:
+        rows.append(("train figures from", f"{t['dataset']}, split {t.get('eval_split', '?')}"))
+    weak = sorted((f for f in result.per_intent if f.correct < f.phrases), key=lambda f: f.recall)
+    width = max(len(key) for key, _ in rows)
+    lines = [f"{key.ljust(width)}  {value}" for key, value in rows]
+    if weak:
+        lines.append(f"weakest intents ({len(weak)} below 100%; --json lists every intent):")
+        shown = weak[:WEAKEST_SHOWN]
+        pad = max(len(f.label) for f in shown)
+        lines += [
+            f"  {f.label.ljust(pad)}  {f.correct}/{f.phrases} ({f.recall * 100:.0f}%)"
+            for f in shown
+        ]
+    return "\n".join(lines)
