@@ -576,6 +576,180 @@ def info_command(path: Path, json_out: Path | None) -> None:
     emit_json(json_out, info.to_dict())
 
 
+# --- eval / synth ---
+
+
+@cli.command("eval")
+@click.argument("model_dir", type=click.Path(path_type=Path))
+@click.argument("data", type=click.Path(path_type=Path))
+@click.option(
+    "--split",
+    type=click.Choice(["test", "val", "train", "all"]),
+    default="test",
+    show_default=True,
+    help="Which split of DATA to score (a file without a split column is split with the "
+    "model's seed, as in training; 'all' scores every phrase).",
+)
+@json_option()
+@friendly_errors
+def eval_command(model_dir: Path, data: Path, split: str, json_out: Path | None) -> None:
+    """Score a trained model (MODEL_DIR) on another dataset of its kind (DATA), on TFLM.
+
+    Prints train's figures (accuracy, accuracy at the model's threshold, escalation,
+    out-of-scope recall) next to the ones train recorded, and the weakest intents.
+    Text models for now.
+    """
+    from tinyslm.evaluate import EvalConfig, format_eval, run_eval
+
+    check_json_target(json_out, (data, model_dir / "manifest.json", model_dir / "model.tflite"))
+    err = json_to_stdout(json_out)
+    result = run_eval(EvalConfig(model_dir, data, split))
+    for warning in result.warnings:
+        click.echo(f"warning: {warning}", err=True)
+    click.echo(format_eval(result), err=err)
+    emit_json(json_out, result.summary())
+
+
+def _range(text: str) -> tuple[float, float]:
+    """``LOW,HIGH`` (or one number for both) as a pair of floats."""
+    low, _, high = text.partition(",")
+    try:
+        return float(low), float(high or low)
+    except ValueError:
+        raise click.BadParameter(f"expected LOW,HIGH, got {text!r}") from None
+
+
+# The defaults are SynthConfig's (tests/integration/test_cli_synth.py checks they
+# agree); written out here so that 'tinyslm --help' does not import the audio stack.
+@cli.command("synth")
+@click.argument("words", nargs=-1, required=True)
+@click.option(
+    "-o",
+    "--out",
+    "out_dir",
+    type=click.Path(path_type=Path, file_okay=False),
+    required=True,
+    help="New (or empty) folder for the dataset (Speech Commands layout).",
+)
+@click.option(
+    "--engine",
+    "engines",
+    multiple=True,
+    type=click.Choice(["espeak-ng", "flite", "festival"]),
+    help="TTS engine to use (repeatable).  [default: every one installed]",
+)
+@click.option(
+    "--voice",
+    "voices",
+    multiple=True,
+    metavar="SPEAKER",
+    help="Keep only this voice, e.g. espeak-en-gb-f3, flite-slt (repeatable).  [default: all]",
+)
+@click.option(
+    "--max-voices",
+    type=click.IntRange(min=0),
+    default=0,
+    show_default=True,
+    help="At most this many voices per engine (the most different first); 0: all.",
+)
+@click.option(
+    "--clips",
+    type=click.IntRange(min=1),
+    default=3,
+    show_default=True,
+    help="Clips of each word per voice.",
+)
+@click.option(
+    "--unknown-clips",
+    type=click.IntRange(min=0),
+    default=6,
+    show_default=True,
+    help="_unknown_ clips per voice (near-misses and common words).",
+)
+@click.option(
+    "--near-misses",
+    type=click.IntRange(min=0),
+    default=6,
+    show_default=True,
+    help="Near-miss words per keyword ('yes' -> 'yet', 'chess').",
+)
+@click.option("--rate", default="0.8,1.25", show_default=True, help="Speaking-rate range LOW,HIGH.")
+@click.option("--pitch", default="0.85,1.2", show_default=True, help="Pitch factor range LOW,HIGH.")
+@click.option(
+    "--noise",
+    type=click.FloatRange(0, 1),
+    default=0.5,
+    show_default=True,
+    help="Share of clips mixed with white/pink/brown noise.",
+)
+@click.option("--snr", default="5,30", show_default=True, help="That noise's SNR range, dB.")
+@click.option(
+    "--reverb",
+    type=click.FloatRange(0, 1),
+    default=0.5,
+    show_default=True,
+    help="Share of clips put in a synthetic room (RT60 0.1-0.6 s).",
+)
+@click.option(
+    "--background-seconds",
+    type=click.FloatRange(min=0),
+    default=30.0,
+    show_default=True,
+    help="Length of each _background_noise_ file; 0: none.",
+)
+@click.option(
+    "--seed", type=int, default=0, show_default=True, help="Same words, seed, engines: same bytes."
+)
+@click.option(
+    "--force",
+    is_flag=True,
+    help="Re-synthesize an earlier synth folder (clips you added there are kept).",
+)
+@friendly_errors
+def synth_command(
+    words: tuple[str, ...],
+    out_dir: Path,
+    engines: tuple[str, ...],
+    voices: tuple[str, ...],
+    max_voices: int,
+    clips: int,
+    unknown_clips: int,
+    near_misses: int,
+    rate: str,
+    pitch: str,
+    noise: float,
+    snr: str,
+    reverb: float,
+    background_seconds: float,
+    seed: int,
+    force: bool,
+) -> None:
+    """Write a keyword dataset of WORD... spoken by offline TTS voices (for 'tinyslm train')."""
+    from tinyslm.audio.synth import SynthConfig, synthesize
+
+    config = SynthConfig(
+        seed=seed,
+        engines=engines,
+        voices=voices,
+        max_voices_per_engine=max_voices,
+        clips_per_voice=clips,
+        unknown_clips_per_voice=unknown_clips,
+        near_misses=near_misses,
+        rate_range=_range(rate),
+        pitch_range=_range(pitch),
+        noise_probability=noise,
+        snr_db_range=_range(snr),
+        reverb_probability=reverb,
+        background_seconds=background_seconds,
+    )
+    result = synthesize(words, out_dir, config, force=force)
+    counts = ", ".join(f"{label} {n}" for label, n in result.clips)
+    click.echo(
+        f"wrote {result.out_dir}: {counts} clips; {len(result.speakers)} voices "
+        f"({', '.join(result.engines)}) in {result.seconds:.0f} s"
+    )
+
+
 # --- tflm ---
 
 

@@ -1,0 +1,117 @@
+"""``tinyslm synth WORD... -o DIR``: the thin CLI over tinyslm.audio.synth.synthesize.
+
+The engine work is tested in tests/unit/test_audio_synth.py; here: the options
+reach SynthConfig, the defaults shown in --help are SynthConfig's, bad input is one
+line with nothing written, and one small real run (espeak-ng, one voice).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+
+import click
+import pytest
+from click.testing import CliRunner
+from shared_paths import require_tool
+
+from tinyslm.audio.dataset import UNKNOWN, load_audio_dataset
+from tinyslm.audio.synth import SynthConfig
+from tinyslm.cli import cli
+
+# CLI option -> the SynthConfig field it sets; ranges are "LOW,HIGH" text in the CLI.
+OPTION_FIELDS = {
+    "max_voices": "max_voices_per_engine",
+    "clips": "clips_per_voice",
+    "unknown_clips": "unknown_clips_per_voice",
+    "near_misses": "near_misses",
+    "rate": "rate_range",
+    "pitch": "pitch_range",
+    "noise": "noise_probability",
+    "snr": "snr_db_range",
+    "reverb": "reverb_probability",
+    "background_seconds": "background_seconds",
+    "seed": "seed",
+    "engines": "engines",
+    "voices": "voices",
+}
+
+
+def synth(*args: str) -> tuple[int, str, str]:
+    result = CliRunner().invoke(cli, ["synth", *args])
+    return result.exit_code, result.stdout, result.stderr
+
+
+def test_help_shows_synthconfigs_defaults() -> None:
+    command = cli.commands["synth"]
+    defaults = {f.name: f.default for f in dataclasses.fields(SynthConfig)}
+    params = {p.name: p for p in command.params if isinstance(p, click.Option)}
+    assert set(OPTION_FIELDS) <= set(params)
+    for option, name in OPTION_FIELDS.items():
+        shown = params[option].default
+        if option in ("engines", "voices"):
+            # Not given: an empty tuple reaches SynthConfig, whose default is the same.
+            assert params[option].multiple and defaults[name] == ()
+        elif isinstance(defaults[name], tuple):
+            low, high = defaults[name]
+            assert tuple(float(x) for x in str(shown).split(",")) == (low, high), option
+        else:
+            assert shown == defaults[name], option
+    text = " ".join(CliRunner().invoke(cli, ["synth", "--help"]).output.split())  # unwrapped
+    assert "[default: 0.8,1.25]" in text and "[default: every one installed]" in text
+
+
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (["yes"], "Missing option '-o' / '--out'"),
+        (["-o", "OUT"], "Missing argument 'WORDS...'"),
+        (["yes", "-o", "OUT", "--rate", "fast"], "expected LOW,HIGH, got 'fast'"),
+        (["yes", "-o", "OUT", "--rate", "1.2,0.9"], "rate_range must be 0 < low <= high"),
+        (["yes", "-o", "OUT", "--engine", "sapi"], "'sapi' is not one of"),
+        (["yes", "-o", "OUT", "--noise", "2"], "2.0 is not in the range 0<=x<=1"),
+        (["yes", "yes!", "-o", "OUT"], "'yes!' is not a word to speak"),
+    ],
+)
+def test_bad_input_is_one_line_and_writes_nothing(
+    tmp_path: Path, args: list[str], needle: str
+) -> None:
+    out = tmp_path / "out"
+    code, stdout, stderr = synth(*[str(out) if a == "OUT" else a for a in args])
+    assert code == 1 and stdout == ""
+    assert len(stderr.splitlines()) == 1 and stderr.startswith("error: "), stderr
+    assert needle in stderr
+    assert not out.exists()
+
+
+def test_an_occupied_folder_is_refused_and_kept(tmp_path: Path) -> None:
+    out = tmp_path / "mine"
+    out.mkdir()
+    (out / "notes.txt").write_text("keep me")
+    code, _, stderr = synth("yes", "-o", str(out), "--engine", "espeak-ng")
+    assert code == 1 and stderr.startswith("error: ") and len(stderr.splitlines()) == 1
+    assert [p.name for p in out.iterdir()] == ["notes.txt"]
+
+
+def test_a_small_run_writes_a_dataset_train_can_read(tmp_path: Path) -> None:
+    require_tool("espeak-ng")
+    out = tmp_path / "kws"
+    code, stdout, stderr = synth(
+        "yes", "stop",
+        "-o", str(out),
+        "--engine", "espeak-ng",
+        "--max-voices", "3",
+        "--clips", "1",
+        "--unknown-clips", "1",
+        "--near-misses", "2",
+        "--background-seconds", "2",
+        "--seed", "7",
+    )  # fmt: skip
+    assert code == 0, stderr
+    assert stdout.startswith(f"wrote {out}: ") and "3 voices (espeak-ng " in stdout
+    assert f": {UNKNOWN} 3, stop 3, yes 3 clips;" in stdout
+    record = json.loads((out / "synth.json").read_text())
+    assert record["config"]["seed"] == 7 and record["config"]["near_misses"] == 2
+    dataset = load_audio_dataset(out)
+    assert set(dataset.keywords) == {"yes", "stop"}
