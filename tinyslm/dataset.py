@@ -127,6 +127,7 @@ def load_dataset(
     val_fraction: float = 0.1,
     test_fraction: float = 0.2,
     progress: Callable[[str], None] | None = None,
+    for_training: bool = True,
 ) -> Dataset:
     """Load, validate and split a dataset file.
 
@@ -141,6 +142,9 @@ def load_dataset(
         test_fraction: share of each label held out for testing.
         progress: called with a line now and then while a large file
             (:data:`PROGRESS_MIN_BYTES` or more) is read.
+        for_training: refuse what a model cannot be trained on (fewer than 2
+            intents, an intent with 1 example or none in train); ``False`` for
+            data that only scores a trained model (``tinyslm eval``).
 
     Returns:
         The validated :class:`Dataset`.
@@ -191,7 +195,9 @@ def load_dataset(
         raise DatasetError(f"{name}: no rows (the dataset is empty)")
     if progress is not None and path.stat().st_size >= PROGRESS_MIN_BYTES:
         progress(f"read {len(rows)} rows; checking and splitting them ...")
-    return _build(rows, carve, name, source, seed, val_fraction, test_fraction, warnings)
+    return _build(
+        rows, carve, name, source, seed, val_fraction, test_fraction, warnings, for_training
+    )
 
 
 # --- reading -----------------------------------------------------------------
@@ -443,14 +449,15 @@ def _build(
     val_fraction: float,
     test_fraction: float,
     warnings: list[str],
+    for_training: bool = True,
 ) -> Dataset:
     inscope = [r for r in rows if not is_oos(r.label)]
     counts = Counter(r.label for r in inscope)
-    if len(counts) < 2:
+    if for_training and len(counts) < 2:
         found = f"only {next(iter(counts))!r}" if counts else "none"
         raise DatasetError(f"{name}: need at least 2 in-scope intents, found {found}")
     small = sorted(label for label, n in counts.items() if n < 2)
-    if small:
+    if for_training and small:
         raise DatasetError(
             f"{name}: every intent needs at least 2 examples; too few for {_some(small)}"
         )
@@ -484,12 +491,12 @@ def _build(
 
     train_labels = {e.label for e in by_split["train"]}
     unseen = sorted(set(counts) - train_labels)
-    if unseen:
+    if for_training and unseen:
         raise DatasetError(
             f"{name}: intent(s) {_some(unseen)} appear only in val/test, never in train"
         )
 
-    warnings.extend(_findings(rows, by_split))
+    warnings.extend(_findings(rows, by_split, for_training))
     return Dataset(
         labels=tuple(sorted(counts)),
         train=tuple(by_split["train"]),
@@ -527,8 +534,10 @@ def _carve(
     return out
 
 
-def _findings(rows: Iterable[_Row], by_split: dict[str, list[Example]]) -> list[str]:
-    """Non-fatal problems worth telling the user about."""
+def _findings(
+    rows: Iterable[_Row], by_split: dict[str, list[Example]], for_training: bool = True
+) -> list[str]:
+    """Non-fatal problems worth telling the user about (empty splits: when training)."""
     out: list[str] = []
     # One dict entry per distinct text (its first label); the rare texts seen with
     # other labels too get a set. A set and a counter entry per row cost ~300
@@ -560,7 +569,7 @@ def _findings(rows: Iterable[_Row], by_split: dict[str, list[Example]]) -> list[
         out.append(f"{len(conflicts)} text(s) carry more than one label, e.g. {conflicts[0]!r}")
     if dups:
         out.append(f"{dups} duplicate row(s) (same text and label)")
-    for split in ("val", "test"):
+    for split in ("val", "test") if for_training else ():
         if not by_split[split]:
             out.append(f"the {split} split has no in-scope examples")
     return out

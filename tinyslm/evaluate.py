@@ -70,7 +70,8 @@ class EvalResult:
         int8_accuracy: in-scope top-1 accuracy (gate ignored).
         accuracy_at_threshold: in-scope phrases right AND kept local.
         escalation_rate: in-scope phrases the gate escalates.
-        oos_recall: out-of-scope phrases escalated (``None`` without any).
+        oos_recall: out-of-scope phrases escalated (``None`` without any; the
+            three in-scope figures are ``None`` without in-scope phrases).
         per_intent: the model's intents present in the split, in label order.
         unknown_intents: expected intents the model lacks (counted as wrong).
         too_long: phrases longer than the device's line limit (TFLM scores them,
@@ -89,9 +90,9 @@ class EvalResult:
     threshold_q: int
     phrases: int
     oos_phrases: int
-    int8_accuracy: float
-    accuracy_at_threshold: float
-    escalation_rate: float
+    int8_accuracy: float | None
+    accuracy_at_threshold: float | None
+    escalation_rate: float | None
     oos_recall: float | None
     per_intent: tuple[IntentFigure, ...]
     unknown_intents: tuple[str, ...] = ()
@@ -112,10 +113,10 @@ class EvalResult:
             "threshold_q": self.threshold_q,
             "phrases": self.phrases,
             "oos_phrases": self.oos_phrases,
-            "int8_accuracy": round(self.int8_accuracy, 5),
-            "int8_accuracy_at_threshold": round(self.accuracy_at_threshold, 5),
-            "escalation_rate": round(self.escalation_rate, 5),
-            "oos_recall": None if self.oos_recall is None else round(self.oos_recall, 5),
+            "int8_accuracy": _round(self.int8_accuracy),
+            "int8_accuracy_at_threshold": _round(self.accuracy_at_threshold),
+            "escalation_rate": _round(self.escalation_rate),
+            "oos_recall": _round(self.oos_recall),
             "per_intent": {
                 f.label: {"phrases": f.phrases, "correct": f.correct, "recall": round(f.recall, 5)}
                 for f in self.per_intent
@@ -126,6 +127,10 @@ class EvalResult:
             "warnings": list(self.warnings),
             "seconds": round(self.seconds, 3),
         }
+
+
+def _round(value: float | None) -> float | None:
+    return None if value is None else round(value, 5)
 
 
 def _refuse_audio(data: Path) -> None:
@@ -198,7 +203,8 @@ def run_eval(config: EvalConfig, *, log: Callable[[str], None] | None = None) ->
     _refuse_audio(config.data)
     manifest, model = load_model_dir(config.model_dir)
     # The training seed: a file without splits is split exactly as training split it.
-    dataset = load_dataset(config.data, seed=manifest.seed)
+    # Scoring needs none of training's rules (2+ intents, 2+ phrases each, all in train).
+    dataset = load_dataset(config.data, seed=manifest.seed, for_training=False)
     rows = dataset_phrases(dataset, config.split)
     if not rows:
         raise DatasetError(
@@ -253,7 +259,7 @@ def run_eval(config: EvalConfig, *, log: Callable[[str], None] | None = None) ->
             "limit: TFLM scores them here, the board answers them with line_too_long"
         )
     missing = [f for f in manifest.labels if f not in {p.label for p in per_intent}]
-    if missing:
+    if missing and inscope:
         warnings.append(
             f"{len(missing)} of the model's {k} intents have no phrase in this split "
             f"({', '.join(repr(m) for m in missing[:5])}{' ...' if len(missing) > 5 else ''})"
@@ -268,9 +274,9 @@ def run_eval(config: EvalConfig, *, log: Callable[[str], None] | None = None) ->
         threshold_q=manifest.threshold_q,
         phrases=len(inscope),
         oos_phrases=len(oos_texts),
-        int8_accuracy=gate.accuracy,
-        accuracy_at_threshold=gate.accuracy_at_threshold,
-        escalation_rate=1.0 - gate.local_rate if inscope else 0.0,
+        int8_accuracy=gate.accuracy if inscope else None,
+        accuracy_at_threshold=gate.accuracy_at_threshold if inscope else None,
+        escalation_rate=1.0 - gate.local_rate if inscope else None,
         oos_recall=gate.oos_recall,
         per_intent=per_intent,
         unknown_intents=tuple(unknown),

@@ -137,6 +137,32 @@ def test_format_shows_train_figures_next_to_the_new_ones() -> None:
     assert "weakest intents" in text
 
 
+def test_data_that_could_not_train_a_model_can_still_score_one(tmp_path: Path) -> None:
+    # One phrase per intent, all marked test: training would refuse the file.
+    path = tmp_path / "few.csv"
+    path.write_text(
+        "text,label,split\nturn on the lights,lights_on,test\nlights off,lights_off,test\n"
+        "what is the capital of peru,oos,test\n"
+    )
+    result = run_eval(EvalConfig(MODEL, path))
+    assert (result.phrases, result.oos_phrases) == (2, 1)
+    assert [(f.label, f.phrases) for f in result.per_intent] == [
+        ("lights_off", 1),
+        ("lights_on", 1),
+    ]
+
+
+def test_out_of_scope_phrases_alone_give_oos_recall_only(tmp_path: Path) -> None:
+    path = tmp_path / "oos.csv"
+    path.write_text("text,label\nwhat is the capital of peru,oos\nsing me a song,oos\n")
+    result = run_eval(EvalConfig(MODEL, path, split="all"))
+    assert (result.phrases, result.oos_phrases) == (0, 2)
+    assert result.int8_accuracy is None and result.escalation_rate is None
+    assert result.oos_recall in (0.0, 0.5, 1.0)
+    assert result.warnings == ()
+    assert "int8 accuracy (TFLM)        n/a" in format_eval(result)
+
+
 # --- bad input ---------------------------------------------------------------------
 
 
