@@ -320,3 +320,27 @@ def test_cortex_m7_build_and_size(tmp_path: Path) -> None:
     )
     names = {line.split()[-1] for line in undefined.stdout.splitlines() if line.strip()}
     assert names <= {"memset", "memmove", "memcpy"}, names
+
+
+def test_headers_are_usable_from_the_cxx_firmware(tmp_path: Path) -> None:
+    # The board's main.cc (C++17, no exceptions or RTTI) owns the parser and detector.
+    require_tool("arm-none-eabi-g++")
+    src = tmp_path / "use.cc"
+    src.write_text(
+        '#include "tinyslm_audio_frames.h"\n#include "tinyslm_kws_detector.h"\n'
+        "static tinyslm_frame_parser_t parser;\nstatic tinyslm_kws_detector_t det;\n"
+        "static void on_frame(uint8_t, uint8_t, const uint8_t *, uint16_t, void *) {}\n"
+        "int use(const uint8_t *bytes, size_t n, const int8_t *scores) {\n"
+        "  tinyslm_kws_detector_config_t cfg = {4, 3, 51, 1000u, 3u};\n"
+        "  tinyslm_kws_detection_t d;\n"
+        "  tinyslm_frame_parser_init(&parser, on_frame, nullptr, nullptr);\n"
+        "  tinyslm_frame_parser_feed(&parser, bytes, n);\n"
+        "  if (tinyslm_kws_detector_init(&det, &cfg) != TINYSLM_KWS_OK) return -1;\n"
+        "  return tinyslm_kws_detector_push(&det, scores, 0u, &d);\n"
+        "}\n"
+    )
+    flags = [f for f in CORTEX_M7 if f not in ("-std=c99", "-pedantic")]
+    flags += ["-std=c++17", "-fno-exceptions", "-fno-rtti"]
+    ccompile.compile_object(
+        src, tmp_path / "use.o", include_dirs=[AUDIO], flags=flags, compiler=["arm-none-eabi-g++"]
+    )
