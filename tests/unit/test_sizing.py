@@ -92,8 +92,9 @@ def test_nothing_fits_a_budget_smaller_than_the_smallest_model() -> None:
 @pytest.mark.slow
 @pytest.mark.parametrize(("labels", "kb"), [(3, 24), (40, 100)])
 def test_estimate_equals_a_real_conversion(labels: int, kb: int) -> None:
-    """Convert a model of the chosen shape with random weights: the bytes are the estimate
-    (to within the flatbuffer's alignment padding).
+    """Convert a model of the chosen shape with random weights: the estimate bounds its
+    bytes from above, closely (alignment padding and converter metadata vary by a few
+    dozen bytes).
 
     The biases are made non-zero as after training (all-zero ones convert smaller).
     """
@@ -115,5 +116,6 @@ def test_estimate_equals_a_real_conversion(labels: int, kb: int) -> None:
         bias.assign(rng.uniform(-0.1, 0.1, size=bias.shape).astype(np.float32))
     converted = quantize(model, ids)
     estimate = estimate_model_bytes(shape, labels)
-    assert abs(len(converted.model_bytes) - estimate) <= 16
+    # Never under the estimate (budgets rely on that), never far over it.
+    assert estimate - 256 <= len(converted.model_bytes) <= estimate
     assert len(converted.model_bytes) <= kb * 1024 - MODEL_MARGIN_BYTES
