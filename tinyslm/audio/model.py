@@ -41,6 +41,10 @@ from tinyslm.errors import ModelError
 
 # The float model's input is feature / 8: one front-end step is 1/8 of an octave.
 INPUT_SCALE: Final = 1.0 / LOG_STEPS_PER_OCTAVE
+# Batch-norm moving averages track the batch statistics within ~20 steps (Keras'
+# 0.99 needs ~300): a small dataset (a few hundred clips, ~20 steps an epoch) was
+# otherwise scored with stale statistics and predicted one class for 9 epochs.
+BN_MOMENTUM: Final = 0.9
 
 
 @dataclass(frozen=True)
@@ -133,18 +137,18 @@ def build_model(
         kernel_initializer=init(),
         name="c0",
     )(inputs)
-    x = layers.BatchNormalization(name="c0n")(x)
+    x = layers.BatchNormalization(momentum=BN_MOMENTUM, name="c0n")(x)
     x = layers.ReLU(name="c0r")(x)
     for b in range(arch.blocks):
         x = layers.DepthwiseConv2D(
             3, padding="same", use_bias=False, depthwise_initializer=init(), name=f"d{b}"
         )(x)
-        x = layers.BatchNormalization(name=f"d{b}n")(x)
+        x = layers.BatchNormalization(momentum=BN_MOMENTUM, name=f"d{b}n")(x)
         x = layers.ReLU(name=f"d{b}r")(x)
         x = layers.Conv2D(
             arch.channels, 1, use_bias=False, kernel_initializer=init(), name=f"p{b}"
         )(x)
-        x = layers.BatchNormalization(name=f"p{b}n")(x)
+        x = layers.BatchNormalization(momentum=BN_MOMENTUM, name=f"p{b}n")(x)
         x = layers.ReLU(name=f"p{b}r")(x)
     # AveragePooling2D over the whole map lowers to AVERAGE_POOL_2D (CMSIS-NN, ESP-NN);
     # GlobalAveragePooling2D would lower to MEAN, which has no optimised kernel.

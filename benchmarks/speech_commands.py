@@ -1,0 +1,234 @@
+"""Speech Commands benchmark: keyword models trained, quantized and verified on TFLM.
+
+Trains on ``../shared/datasets/speech_commands_dev/`` (real recordings, 7
+keywords + ``_unknown_`` + ``_silence_``, split by speaker with the dataset's own
+``which_set``) and prints, for each model size asked for (``default``,
+``small``): top-1 accuracy float and INT8 (on TFLM) on the speaker-disjoint
+test split, per class, model bytes, the smallest arena, MACs per inference and
+wall times. ``--synthetic`` adds a model trained only on ``tinyslm.audio.synth``
+speech for the same 7 words and scored on the same real test split.
+The figures are also written as JSON (``benchmarks/results/speech_commands.json``
+or ``--json PATH``). Without the dataset it says so and exits 0.
+
+    .venv/bin/python benchmarks/speech_commands.py [--sizes default,small] [--synthetic]
+
+Streaming figures (false accepts per hour) need the firmware's detector rule
+(issue 10, part 2) and are not measured here yet.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+import numpy as np  # noqa: E402
+
+from tinyslm.audio.dataset import AudioDataset, load_audio_dataset  # noqa: E402
+from tinyslm.audio.train import (  # noqa: E402
+    AudioTrainConfig,
+    AudioTrainResult,
+    confusion_matrix,
+    feature_sets,
+    tflm_predict,
+    train_audio,
+)
+
+DEFAULT_DATA = REPO.parent / "shared" / "datasets" / "speech_commands_dev"
+DEFAULT_JSON = REPO / "benchmarks" / "results" / "speech_commands.json"
+TARGETS = {"default": (0.94, 64 * 1024, 32 * 1024), "small": (0.90, 20 * 1024, None)}
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    d = AudioTrainConfig()
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--data", type=Path, default=DEFAULT_DATA)
+    p.add_argument("--json", type=Path, default=DEFAULT_JSON, help="where to write the figures")
+    p.add_argument("--sizes", default="default,small", help="comma-separated model sizes")
+    p.add_argument("--epochs", type=int, default=d.epochs)
+    p.add_argument("--patience", type=int, default=d.patience)
+    p.add_argument("--augment-copies", type=int, default=d.augment_copies)
+    p.add_argument("--seed", type=int, default=d.seed)
+    p.add_argument("--synthetic", action="store_true", help="also a synthetic-only model")
+    p.add_argument("--synth-voices", type=int, default=4, help="voices per TTS engine")
+    p.add_argument("--synth-clips", type=int, default=4, help="clips per word per voice")
+    p.add_argument("--quiet", action="store_true", help="no per-epoch lines")
+    return p.parse_args(argv)
+
+
+def figures_of(result: AudioTrainResult, wall: float) -> dict[str, Any]:
+    return {
+        "labels": list(result.labels),
+        "accuracy_float": round(result.float_accuracy, 5),
+        "accuracy_int8_tflm": round(result.int8_accuracy, 5),
+        "val_accuracy_float": round(result.val_accuracy, 5),
+        "per_class_int8": {
+            k: {"accuracy": round(a, 5), "clips": n} for k, a, n in result.per_class
+        },
+        "confusion_int8": [list(r) for r in result.confusion],
+        "model_bytes": result.model_bytes,
+        "arena_bytes": result.arena_bytes,
+        "macs": result.macs,
+        "params": result.params,
+        "ops": list(result.ops),
+        "epochs_run": result.epochs_run,
+        "best_epoch": result.best_epoch,
+        "n_train_with_copies": result.n_train,
+        "n_val": result.n_val,
+        "n_test": result.n_test,
+        "feature_seconds": round(result.feature_seconds, 1),
+        "train_seconds": round(result.train_seconds, 1),
+        "convert_seconds": round(result.convert_seconds, 1),
+        "verify_seconds": round(result.verify_seconds, 1),
+        "total_seconds": round(wall, 1),
+    }
+
+
+def rows_of(name: str, f: dict[str, Any]) -> list[tuple[str, str]]:
+    target = TARGETS.get(name)
+    aim = ""
+    if target:
+        acc, flash, arena = target
+        aim = f" (target >= {acc * 100:.0f}%, <= {flash // 1024} KB" + (
+            f", arena <= {arena // 1024} KB)" if arena else ")"
+        )
+    per_class = ", ".join(f"{k} {v['accuracy'] * 100:.1f}%" for k, v in f["per_class_int8"].items())
+    return [
+        (
+            f"[{name}] accuracy float / int8 (TFLM)",
+            f"{f['accuracy_float'] * 100:.2f}% / "
+            f"{f['accuracy_int8_tflm'] * 100:.2f}% on {f['n_test']} test clips{aim}",
+        ),
+        (f"[{name}] per class (int8)", per_class),
+        (
+            f"[{name}] model / arena / MACs",
+            f"{f['model_bytes']} B / {f['arena_bytes']} B / {f['macs']:,} ({f['params']:,} params)",
+        ),
+        (f"[{name}] epochs (best)", f"{f['epochs_run']} ({f['best_epoch']})"),
+        (
+            f"[{name}] features / train / convert / verify",
+            f"{f['feature_seconds']} s / "
+            f"{f['train_seconds']} s / {f['convert_seconds']} s / {f['verify_seconds']} s",
+        ),
+    ]
+
+
+def synthetic_on_real(
+    real: AudioDataset, args: argparse.Namespace, config: AudioTrainConfig, log: Any
+) -> dict[str, Any]:
+    """Train on synthetic speech only; score the INT8 model on the real test split."""
+    from tinyslm.audio.synth import SynthConfig, synthesize
+
+    words = [w for w in real.labels if not w.startswith("_")]
+    start = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix="tinyslm-synth-") as tmp:
+        made = synthesize(
+            words,
+            Path(tmp) / "synth",
+            SynthConfig(
+                seed=args.seed,
+                max_voices_per_engine=args.synth_voices,
+                clips_per_voice=args.synth_clips,
+            ),
+        )
+        synth_seconds = time.perf_counter() - start
+        synth = load_audio_dataset(made.out_dir)
+        result = train_audio(synth, config, log)
+    if set(synth.labels) != set(real.labels):
+        raise SystemExit(f"synthetic labels {synth.labels} differ from real {real.labels}")
+    real_sets = feature_sets(real, config)
+    # Map the real test labels to the synthetic model's output order.
+    order = [synth.labels.index(label) for label in real.labels]
+    y = np.asarray(order, dtype=np.int64)[real_sets.y_test]
+    pred = tflm_predict(result.model, real_sets.x_test).astype(np.int64).argmax(axis=1)
+    matrix = confusion_matrix(y, pred, len(synth.labels))
+    per_class = {
+        label: {
+            "accuracy": round(float(matrix[i, i] / max(1, matrix[i].sum())), 5),
+            "clips": int(matrix[i].sum()),
+        }
+        for i, label in enumerate(synth.labels)
+    }
+    return {
+        "engines": list(made.engines),
+        "speakers": len(made.speakers),
+        "clips": dict(made.clips),
+        "synth_seconds": round(synth_seconds, 1),
+        "synthetic_test_accuracy_int8": round(result.int8_accuracy, 5),
+        "real_test_accuracy_int8_tflm": round(float(np.mean(pred == y)), 5),
+        "real_per_class_int8": per_class,
+        "real_confusion_int8": [[int(v) for v in r] for r in matrix],
+        "labels": list(synth.labels),
+        "model_bytes": result.model_bytes,
+        "train_seconds": round(result.train_seconds, 1),
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    if not args.data.is_dir():
+        print(f"Speech Commands not found at {args.data}; nothing to benchmark.")
+        return 0
+    log = None if args.quiet else print
+    real = load_audio_dataset(args.data)
+    figures: dict[str, Any] = {
+        "dataset": args.data.name,
+        "labels": list(real.labels),
+        "argv": sys.argv[1:] if argv is None else list(argv),
+    }
+    rows: list[tuple[str, str]] = []
+    for size in [s.strip() for s in args.sizes.split(",") if s.strip()]:
+        config = AudioTrainConfig(
+            size=size,
+            epochs=args.epochs,
+            patience=args.patience,
+            augment_copies=args.augment_copies,
+            seed=args.seed,
+        )
+        start = time.perf_counter()
+        result = train_audio(real, config, log)
+        f = figures_of(result, time.perf_counter() - start)
+        f["config"] = {k: v for k, v in vars(config).items() if k != "spec"}
+        figures[size] = f
+        rows += rows_of(size, f)
+    if args.synthetic:
+        config = AudioTrainConfig(
+            size="default", epochs=args.epochs, patience=args.patience, seed=args.seed
+        )
+        s = synthetic_on_real(real, args, config, log)
+        figures["synthetic_only"] = s
+        rows += [
+            (
+                "[synthetic-only] data",
+                f"{s['speakers']} voices ({', '.join(s['engines'])}), "
+                f"{sum(s['clips'].values())} clips, {s['synth_seconds']} s",
+            ),
+            (
+                "[synthetic-only] int8 on real test / synth test",
+                f"{s['real_test_accuracy_int8_tflm'] * 100:.2f}% / "
+                f"{s['synthetic_test_accuracy_int8'] * 100:.2f}%",
+            ),
+            (
+                "[synthetic-only] real per class",
+                ", ".join(
+                    f"{k} {v['accuracy'] * 100:.1f}%" for k, v in s["real_per_class_int8"].items()
+                ),
+            ),
+        ]
+    width = max(len(k) for k, _ in rows)
+    print("\n".join(f"{k.ljust(width)}  {v}" for k, v in rows))
+    args.json.parent.mkdir(parents=True, exist_ok=True)
+    args.json.write_text(json.dumps(figures, indent=2, sort_keys=True, default=list) + "\n")
+    print(f"figures written to {args.json}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
