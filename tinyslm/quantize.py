@@ -8,12 +8,8 @@ the same ``model.tflite`` bytes.
 
 from __future__ import annotations
 
-import os
-
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
-
 import contextlib
+import os
 import sys
 import time
 import warnings
@@ -23,6 +19,8 @@ from typing import Any
 
 import numpy as np
 
+# Imported for its effect, before TensorFlow loads: the same model on every x86-64 CPU.
+from tinyslm import determinism  # noqa: F401
 from tinyslm.errors import ModelError
 from tinyslm.manifest import QuantParams
 from tinyslm.train import rebuild_for_batch

@@ -17,13 +17,6 @@ because Keras 3's embedding does not convert to a plain TFLite GATHER.
 
 from __future__ import annotations
 
-import os
-
-# Must be set before TensorFlow is imported: quiet logs and keep oneDNN's
-# reordered float reductions out, so one seed gives one set of weights.
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
-
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
@@ -31,6 +24,8 @@ from typing import Any
 
 import numpy as np
 
+# Imported for its effect, before TensorFlow loads: the same model on every x86-64 CPU.
+from tinyslm import determinism  # noqa: F401
 from tinyslm.errors import DatasetError
 from tinyslm.features import FeatureSpec, encode
 
