@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from core_harness import SANITIZE_FLAGS, SANITIZER_ENV, sanitizers_work
+from m7_object import CORTEX_M7_C99, build_m7_object
 from shared_paths import missing, require_tool
 
 from tinyslm import ccompile
@@ -44,10 +45,6 @@ AUDIO = REPO / "firmware" / "audio"
 FRAMES_C = AUDIO / "tinyslm_audio_frames.c"
 DRIVER = Path(__file__).resolve().parent / "audio_frames_driver.c"
 HOST_FLAGS = ("-std=c99", "-O2", "-Wall", "-Wextra", "-Werror", "-pedantic")
-CORTEX_M7 = (
-    "-mcpu=cortex-m7", "-mthumb", "-mfpu=fpv5-d16", "-mfloat-abi=hard", "-Os", "-std=c99",
-    "-Wall", "-Wextra", "-Werror", "-pedantic", "-ffunction-sections", "-fdata-sections",
-)  # fmt: skip
 MAX_BYTES = 6 + MAX_PAYLOAD + 2
 GARBAGE, TYPE, LENGTH, CRC, GAP = 1, 2, 3, 4, 5
 OK, FAILED, NOISE = 0, 1, 2  # step results, as in the C
@@ -297,29 +294,12 @@ def test_encoder_refuses_what_the_parser_would_drop() -> None:
 
 
 def test_cortex_m7_build_and_size(tmp_path: Path) -> None:
-    require_tool("arm-none-eabi-gcc", "arm-none-eabi-size", "arm-none-eabi-nm")
-    obj = ccompile.compile_object(
-        FRAMES_C, tmp_path / "frames_m7.o", include_dirs=[AUDIO], flags=CORTEX_M7,
-        compiler=["arm-none-eabi-gcc"],
-    )  # fmt: skip
-    out = subprocess.run(
-        ["arm-none-eabi-size", "-A", str(obj)], capture_output=True, text=True, check=True
-    )
-    sections = {
-        parts[0]: int(parts[1])
-        for parts in (line.split() for line in out.stdout.splitlines())
-        if len(parts) >= 2 and parts[0].startswith(".") and parts[1].isdigit()
-    }
-    text = sum(v for k, v in sections.items() if k.startswith(".text"))
-    rodata = sum(v for k, v in sections.items() if k.startswith(".rodata"))
-    static = sum(v for k, v in sections.items() if k.startswith((".bss", ".data")))
-    print(f"\naudio frame parser on Cortex-M7 -Os: .text {text} B, .rodata {rodata} B")
-    assert 0 < text + rodata < 1536 and static == 0  # the state is the caller's parser struct
-    undefined = subprocess.run(
-        ["arm-none-eabi-nm", "-u", str(obj)], capture_output=True, text=True, check=True
-    )
-    names = {line.split()[-1] for line in undefined.stdout.splitlines() if line.strip()}
-    assert names <= {"memset", "memmove", "memcpy"}, names
+    obj = build_m7_object(FRAMES_C, tmp_path / "frames_m7.o", [AUDIO])
+    print(f"\naudio frame parser on Cortex-M7 -Os: .text {obj.text} B, .rodata {obj.rodata} B")
+    assert 0 < obj.text + obj.rodata < 1536
+    assert obj.static == 0  # the state is the caller's parser struct
+    # No soft-float or division helpers: integer maths the M7 does natively.
+    assert obj.undefined <= {"memset", "memmove", "memcpy"}, obj.undefined
 
 
 def test_headers_are_usable_from_the_cxx_firmware(tmp_path: Path) -> None:
@@ -339,7 +319,7 @@ def test_headers_are_usable_from_the_cxx_firmware(tmp_path: Path) -> None:
         "  return tinyslm_kws_detector_push(&det, scores, 0u, &d);\n"
         "}\n"
     )
-    flags = [f for f in CORTEX_M7 if f not in ("-std=c99", "-pedantic")]
+    flags = [f for f in CORTEX_M7_C99 if f not in ("-std=c99", "-pedantic")]
     flags += ["-std=c++17", "-fno-exceptions", "-fno-rtti"]
     ccompile.compile_object(
         src, tmp_path / "use.o", include_dirs=[AUDIO], flags=flags, compiler=["arm-none-eabi-g++"]

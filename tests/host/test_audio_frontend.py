@@ -28,6 +28,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from core_harness import SANITIZE_FLAGS, SANITIZER_ENV, sanitizers_work
+from m7_object import CORTEX_M7_C99, build_m7_object
 from shared_paths import dataset_path, missing, require_path, require_tool
 
 from tinyslm import ccompile
@@ -44,20 +45,6 @@ DRIVER = Path(__file__).resolve().parent / "audio_frontend_driver.c"
 QEMU_DRIVER = Path(__file__).resolve().parent / "audio_frontend_qemu.c"
 QEMU_GLUE = REPO / "tinyslm" / "emulator" / "qemu"  # startup.c and the mps2-an500 linker script
 HOST_FLAGS = ("-std=c99", "-O2", "-Wall", "-Wextra", "-Werror", "-pedantic")
-CORTEX_M7 = (
-    "-mcpu=cortex-m7",
-    "-mthumb",
-    "-mfpu=fpv5-d16",
-    "-mfloat-abi=hard",
-    "-Os",
-    "-std=c99",
-    "-Wall",
-    "-Wextra",
-    "-Werror",
-    "-pedantic",
-    "-ffunction-sections",
-    "-fdata-sections",
-)
 # Code plus tables of the default spec are about 3.6 KB; this catches a blow-up.
 M7_BYTES_BUDGET = 6 * 1024
 OTHER_SPEC = FrontendSpec(
@@ -227,7 +214,7 @@ def qemu_image(tmp_path_factory: pytest.TempPathFactory) -> Path:
         out,
         include_dirs=[AUDIO],
         # startup.c's vector table casts the stack address (not ISO C): no -pedantic here.
-        cflags=[f for f in CORTEX_M7 if f != "-pedantic"],
+        cflags=[f for f in CORTEX_M7_C99 if f != "-pedantic"],
         ldflags=(
             f"-T{QEMU_GLUE / 'mps2_an500.ld'}",
             "-nostartfiles",
@@ -293,7 +280,7 @@ def test_header_is_usable_from_the_cxx_firmware(tmp_path: Path) -> None:
         "  return static_cast<int>(tinyslm_audio_frontend_feed(&fe, s, n, out, &produced));\n"
         "}\n"
     )
-    flags = [f for f in CORTEX_M7 if f != "-std=c99"]
+    flags = [f for f in CORTEX_M7_C99 if f != "-std=c99"]
     flags += ["-std=c++17", "-fno-exceptions", "-fno-rtti"]
     ccompile.compile_object(
         src, tmp_path / "use.o", include_dirs=[AUDIO], flags=flags, compiler=["arm-none-eabi-g++"]
@@ -301,28 +288,9 @@ def test_header_is_usable_from_the_cxx_firmware(tmp_path: Path) -> None:
 
 
 def test_cortex_m7_build_and_size(tmp_path: Path) -> None:
-    require_tool("arm-none-eabi-gcc", "arm-none-eabi-size")
-    obj = ccompile.compile_object(
-        FRONTEND_C, tmp_path / "fe_m7.o", include_dirs=[AUDIO], flags=CORTEX_M7,
-        compiler=["arm-none-eabi-gcc"],
-    )  # fmt: skip
-    out = subprocess.run(
-        ["arm-none-eabi-size", "-A", str(obj)], capture_output=True, text=True, check=True
-    )
-    sections = {
-        parts[0]: int(parts[1])
-        for parts in (line.split() for line in out.stdout.splitlines())
-        if len(parts) >= 2 and parts[0].startswith(".") and parts[1].isdigit()
-    }
-    text = sum(v for k, v in sections.items() if k.startswith(".text"))
-    rodata = sum(v for k, v in sections.items() if k.startswith(".rodata"))
-    static = sum(v for k, v in sections.items() if k.startswith((".bss", ".data")))
-    print(f"\naudio front end on Cortex-M7 -Os: .text {text} B, .rodata {rodata} B")
-    assert text > 0 and text + rodata < M7_BYTES_BUDGET
-    assert static == 0  # all state is the caller's tinyslm_audio_frontend_t
-    undefined = subprocess.run(
-        ["arm-none-eabi-nm", "-u", str(obj)], capture_output=True, text=True, check=True
-    )
-    names = {line.split()[-1] for line in undefined.stdout.splitlines() if line.strip()}
-    # No soft-float or 64-bit division helpers: integer maths the M7 does natively.
-    assert names <= {"memset", "memcpy", "memmove"}, names
+    obj = build_m7_object(FRONTEND_C, tmp_path / "fe_m7.o", [AUDIO])
+    print(f"\naudio front end on Cortex-M7 -Os: .text {obj.text} B, .rodata {obj.rodata} B")
+    assert obj.text > 0 and obj.text + obj.rodata < M7_BYTES_BUDGET
+    assert obj.static == 0  # all state is the caller's tinyslm_audio_frontend_t
+    # No soft-float or division helpers: integer maths the M7 does natively.
+    assert obj.undefined <= {"memset", "memcpy", "memmove"}, obj.undefined

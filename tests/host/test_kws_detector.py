@@ -18,7 +18,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 from core_harness import SANITIZE_FLAGS, SANITIZER_ENV, sanitizers_work
-from shared_paths import missing, require_tool
+from m7_object import build_m7_object
+from shared_paths import missing
 
 from tinyslm import ccompile
 from tinyslm.audio.detector import Detection, DetectorSpec, detect, inference_times
@@ -31,10 +32,6 @@ AUDIO = REPO / "firmware" / "audio"
 DETECTOR_C = AUDIO / "tinyslm_kws_detector.c"
 DRIVER = Path(__file__).resolve().parent / "kws_detector_driver.c"
 HOST_FLAGS = ("-std=c99", "-O2", "-Wall", "-Wextra", "-Werror", "-pedantic")
-CORTEX_M7 = (
-    "-mcpu=cortex-m7", "-mthumb", "-mfpu=fpv5-d16", "-mfloat-abi=hard", "-Os", "-std=c99",
-    "-Wall", "-Wextra", "-Werror", "-pedantic", "-ffunction-sections", "-fdata-sections",
-)  # fmt: skip
 RESET = 0xFFFFFFFF  # the driver's "reset here" record
 
 
@@ -194,26 +191,9 @@ def test_bad_configs_are_refused(driver: Path) -> None:
 
 
 def test_cortex_m7_build_and_size(tmp_path: Path) -> None:
-    require_tool("arm-none-eabi-gcc", "arm-none-eabi-size", "arm-none-eabi-nm")
-    obj = ccompile.compile_object(
-        DETECTOR_C, tmp_path / "kws_m7.o", include_dirs=[AUDIO], flags=CORTEX_M7,
-        compiler=["arm-none-eabi-gcc"],
-    )  # fmt: skip
-    out = subprocess.run(
-        ["arm-none-eabi-size", "-A", str(obj)], capture_output=True, text=True, check=True
-    )
-    sections = {
-        parts[0]: int(parts[1])
-        for parts in (line.split() for line in out.stdout.splitlines())
-        if len(parts) >= 2 and parts[0].startswith(".") and parts[1].isdigit()
-    }
-    text = sum(v for k, v in sections.items() if k.startswith(".text"))
-    rodata = sum(v for k, v in sections.items() if k.startswith(".rodata"))
-    static = sum(v for k, v in sections.items() if k.startswith((".bss", ".data")))
-    print(f"\nkeyword detector on Cortex-M7 -Os: .text {text} B, .rodata {rodata} B")
-    assert 0 < text + rodata < 1024 and static == 0  # all state is the caller's struct
-    undefined = subprocess.run(
-        ["arm-none-eabi-nm", "-u", str(obj)], capture_output=True, text=True, check=True
-    )
-    names = {line.split()[-1] for line in undefined.stdout.splitlines() if line.strip()}
-    assert names <= {"memset", "memcpy"}, names  # no soft-float, no division helpers
+    obj = build_m7_object(DETECTOR_C, tmp_path / "kws_m7.o", [AUDIO])
+    print(f"\nkeyword detector on Cortex-M7 -Os: .text {obj.text} B, .rodata {obj.rodata} B")
+    assert 0 < obj.text + obj.rodata < 1024
+    assert obj.static == 0  # all state is the caller's struct
+    # No soft-float or division helpers: integer maths the M7 does natively.
+    assert obj.undefined <= {"memset", "memcpy"}, obj.undefined
