@@ -198,7 +198,7 @@ def train_command(
 
     result = train_to_budget(
         knobs,
-        lambda: len(load_dataset(data, seed=knobs["seed"]).labels),
+        lambda: load_dataset(data, seed=knobs["seed"]),
         run,
         (lambda _: None) if quiet else say,
     )

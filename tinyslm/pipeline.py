@@ -462,7 +462,20 @@ def run_generate(
     if model_dir is None:
         say("no --model given: training on the demo set first ...")
         with tempfile.TemporaryDirectory(prefix="tinyslm-generate-") as scratch:
-            run_train(None, Path(scratch) / "model", log=say, report=False)
+            # The same sizing as a plain ``tinyslm train`` (the README's demo says so).
+            from tinyslm.dataset import load_dataset
+            from tinyslm.train_options import default_options, train_to_budget
+
+            options = default_options()
+
+            def train_once(config: TrainConfig, again: bool) -> TrainRunResult:
+                return run_train(
+                    None, Path(scratch) / "model", config, force=again, log=say, report=False
+                )
+
+            train_to_budget(
+                options, lambda: load_dataset(None, seed=options["seed"]), train_once, say
+            )
             manifest, model = load_model_dir(Path(scratch) / "model")
     else:
         manifest, model = load_model_dir(model_dir)

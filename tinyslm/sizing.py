@@ -46,7 +46,7 @@ ARENA_PER_CHANNEL_BYTES = 8
 MIN_DIM = 32
 # Wider rows gain little for a bag of n-grams; more buckets gain more.
 MAX_DIM = 96
-BUCKET_LADDER = tuple(2**k for k in range(8, 21))  # 256 ... 1,048,576
+BUCKET_LADDER: tuple[int, ...] = tuple(2**k for k in range(8, 21))  # 256 ... 1,048,576
 # (smallest budget in bytes, hidden width): a narrower hidden layer leaves
 # small budgets to the embedding table, which carries most of the accuracy.
 HIDDEN_LADDER = ((384 * 1024, 256), (96 * 1024, 128), (32 * 1024, 64), (0, 32))
@@ -55,6 +55,35 @@ HIDDEN_LADDER = ((384 * 1024, 256), (96 * 1024, 128), (32 * 1024, 64), (0, 32))
 # and benchmark table count in thousands; for 150 intents it is the benchmark's
 # B8192 D54 H256 point (508,976 bytes).
 DEFAULT_MODEL_KB = 500
+
+
+def data_buckets(distinct_ids: int) -> int:
+    """The fewest ladder buckets that give every distinct n-gram id its own row.
+
+    Ids fall in [1, B-1] (0 pads), hence the ``+ 1``; more buckets than that
+    only add rows no training phrase ever reaches.
+    """
+    return next((b for b in BUCKET_LADDER if b >= distinct_ids + 1), BUCKET_LADDER[-1])
+
+
+def data_budget_bytes(distinct_ids: int, num_labels: int) -> int:
+    """The model bytes the training data can use (plain ``train`` caps its default by this).
+
+    The shape that can use them: :func:`data_buckets` buckets at :data:`MIN_DIM`,
+    with the hidden width the ladder gives that shape's own bytes, plus the
+    margin ``choose_shape`` keeps. A 20-intent set (3,200 distinct ids -> 4096
+    buckets) gets ~144 KB instead of a 500 KB table of rows it never trains;
+    CLINC150 (34,722 ids) asks for more than the default, so the default wins.
+    """
+    shape = Shape(data_buckets(distinct_ids), MIN_DIM, _hidden_for(0))
+    while True:
+        budget = estimate_model_bytes(shape, num_labels) + MODEL_MARGIN_BYTES
+        # The ladder keys hidden on the budget, which grows with hidden:
+        # step up until the budget's own step is the one it was sized with.
+        hidden = _hidden_for(budget)
+        if hidden <= shape.hidden:
+            return budget
+        shape = Shape(shape.buckets, shape.dim, hidden)
 
 
 @dataclass(frozen=True)

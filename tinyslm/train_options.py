@@ -21,7 +21,16 @@ import click
 
 from tinyslm.errors import BudgetError
 from tinyslm.features import FeatureSpec
-from tinyslm.sizing import DEFAULT_MODEL_KB, Shape, SizeChoice, choose_shape, overshoot
+from tinyslm.sizing import (
+    DEFAULT_MODEL_KB,
+    MIN_DIM,
+    Shape,
+    SizeChoice,
+    choose_shape,
+    data_buckets,
+    data_budget_bytes,
+    overshoot,
+)
 from tinyslm.train import TrainConfig
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -213,11 +222,35 @@ def needs_budget(options: Mapping[str, Any]) -> bool:
     )
 
 
-def plan_size(options: Mapping[str, Any], num_labels: int) -> SizeChoice:
+def distinct_ids(dataset: Dataset, options: Mapping[str, Any]) -> int:
+    """How many different n-gram ids the training split yields with these feature options.
+
+    Counted at the largest bucket count, where hash collisions are negligible,
+    and after ``seq_len`` truncation (ids cut off never reach the model).
+    """
+    from tinyslm.features import tokenize
+
+    spec = FeatureSpec(
+        buckets=2**31 - 1,
+        **{f.name: options[f.name] for f in dataclasses.fields(FeatureSpec) if f.name != "buckets"},
+    )
+    seen: set[int] = set()
+    for example in dataset.train:
+        seen.update(tokenize(example.text, spec))
+    seen.discard(0)  # padding, not an n-gram
+    return len(seen)
+
+
+def plan_size(
+    options: Mapping[str, Any], num_labels: int, distinct: int | None = None
+) -> SizeChoice:
     """The shape for these options: automatic sizes chosen, given ones checked.
 
     The budget is ``--max-model-kb``, else ``--board``'s model budget (the
-    smaller of the two when both are given), else :data:`DEFAULT_MODEL_KB`;
+    smaller of the two when both are given), else the smaller of
+    :data:`DEFAULT_MODEL_KB` and what the data can use
+    (:func:`tinyslm.sizing.data_budget_bytes` of ``distinct`` n-gram ids;
+    ``None``: not counted, the default alone) when no size is pinned.
     ``--board`` also brings its arena budget.
 
     Raises:
@@ -235,6 +268,23 @@ def plan_size(options: Mapping[str, Any], num_labels: int) -> SizeChoice:
         arena_budget = board.arena_budget_bytes
     if max_kb is not None and (board_id is None or max_kb * 1024 <= budget):
         budget, source = max_kb * 1024, f"--max-model-kb {max_kb}"
+    elif (
+        board_id is None
+        and distinct is not None
+        and all(options.get(k) is None for k in SIZE_FIELDS)
+    ):
+        # Only the default is sized by the data: an explicit budget or size
+        # (--buckets/--dim/--hidden) keeps its meaning against 500 KiB.
+        wanted = data_budget_bytes(distinct, num_labels)
+        rule = (
+            f"{distinct:,} distinct n-gram ids -> {data_buckets(distinct)} buckets at "
+            f"dim {MIN_DIM} need {wanted:,} bytes"
+        )
+        if wanted < budget:
+            budget = wanted
+            source = f"what the data can use ({rule}; default cap {DEFAULT_MODEL_KB} KB)"
+        else:
+            source = f"the default {DEFAULT_MODEL_KB} KB ({budget:,} bytes; {rule})"
     return choose_shape(
         num_labels,
         int(options["seq_len"]),
@@ -246,6 +296,7 @@ def plan_size(options: Mapping[str, Any], num_labels: int) -> SizeChoice:
 
 
 if TYPE_CHECKING:
+    from tinyslm.dataset import Dataset
     from tinyslm.pipeline import TrainRunResult
 
 # Trains and writes one model for a config; the flag is True on the retry that
@@ -255,7 +306,7 @@ TrainRun = Callable[[TrainConfig, bool], "TrainRunResult"]
 
 def train_to_budget(
     options: Mapping[str, Any],
-    num_labels: Callable[[], int],
+    dataset: Callable[[], Dataset],
     run: TrainRun,
     say: Log,
 ) -> TrainRunResult:
@@ -263,7 +314,8 @@ def train_to_budget(
 
     Args:
         options: the keyword arguments of :func:`train_options`.
-        num_labels: counts the dataset's intents (called only when a budget applies).
+        dataset: loads the dataset (called only when a budget applies): its
+            intent count, and its distinct n-gram ids for the default budget.
         run: trains and writes one model for a config (see :data:`TrainRun`).
         say: where the size choice is explained.
 
@@ -275,8 +327,9 @@ def train_to_budget(
 
     if not needs_budget(options):
         return run(config_from_options(options), False)
-    count = num_labels()
-    choice = plan_size(options, count)
+    data = dataset()
+    count = len(data.labels)
+    choice = plan_size(options, count, distinct_ids(data, options))
     say(choice.describe())
     for attempt in range(2):
         result = run(config_from_options(options, choice.shape), attempt > 0)
