@@ -23,8 +23,11 @@ would on the board's compiler; Xtensa code generation is not checked.
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
+import subprocess
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -132,12 +135,12 @@ def check_sources(
     system = [config_dir, *idf_include_dirs(idf), *component_include_dirs(esp_tflm)]
     # esp-tflite-micro's CMakeLists exports TF_LITE_STATIC_MEMORY to its users (INTERFACE).
     defines = [*IDF_DEFINES, *XTENSA_STANDIN_DEFINES, "TF_LITE_STATIC_MEMORY"]
-    failures = {}
     sources = sorted(p for p in src.iterdir() if p.suffix in (".c", ".cc"))
     assert sources, f"{src} holds no sources"
-    for source in sources:
+
+    def check(source: Path) -> subprocess.CompletedProcess[str]:
         is_c = source.suffix == ".c"
-        proc = syntax_check(
+        return syntax_check(
             [cc] if is_c else [cxx],
             source,
             std=C_STD if is_c else CXX_STD,
@@ -146,9 +149,16 @@ def check_sources(
             defines=defines,
             flags=[*STRICT_WARNINGS, *(() if is_c else CXX_FLAGS)],
         )
-        if proc.returncode != 0:
-            failures[source.name] = proc.stderr.strip()
-    return failures
+
+    # The checks are independent compiler runs of seconds each (main.cc and the
+    # adapter parse ESP-IDF's and TFLM's headers): run them on every core.
+    with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
+        procs = list(pool.map(check, sources))
+    return {
+        source.name: proc.stderr.strip()
+        for source, proc in zip(sources, procs, strict=True)
+        if proc.returncode != 0
+    }
 
 
 def test_sdkconfig_defaults_are_known_and_applied(project: Path, kconfig: KconfigResult) -> None:
