@@ -12,8 +12,10 @@ tree too: its reference kernels are built, its ESP-NN ones left out.
 Each TFLM source takes seconds to compile, so TFLM's objects are cached per
 tree (``native/<key>/obj/`` in :func:`tinyslm.cache.cache_root`, one file per
 source, written atomically, so an interrupted build resumes), and only the kernels the link
-asks for are compiled. Flags match the boards: ``-std=c++17 -fno-exceptions
--fno-rtti -DTF_LITE_STATIC_MEMORY`` for C++, ``-std=c99`` for C.
+asks for are compiled. The project's own objects are cached next to them under a digest
+of their source and headers, so rebuilding an unchanged project only links. Flags
+match the boards: ``-std=c++17 -fno-exceptions -fno-rtti -DTF_LITE_STATIC_MEMORY`` for
+C++, ``-std=c99`` for C.
 """
 
 from __future__ import annotations
@@ -192,13 +194,21 @@ def _compile_all(
 ) -> list[Path]:
     """Compile ``root/rel`` for each rel into ``objdir``, reusing objects already there."""
     objdir.mkdir(parents=True, exist_ok=True)
+    pairs = [(root / rel, objdir / _object_name(rel)) for rel in rels]
+    return _compile_pairs(pairs, includes, jobs, toolchain)
 
-    def compile_one(rel: Path) -> Path:
-        obj = objdir / _object_name(rel)
+
+def _compile_pairs(
+    pairs: Sequence[tuple[Path, Path]], includes: Sequence[Path], jobs: int, toolchain: Toolchain
+) -> list[Path]:
+    """Compile each (source, object) pair whose object is not there yet; return the objects."""
+
+    def compile_one(pair: tuple[Path, Path]) -> Path:
+        source, obj = pair
         if not obj.is_file():  # objects appear atomically, so one that exists is whole
-            is_c = rel.suffix == ".c"
+            is_c = source.suffix == ".c"
             ccompile.compile_object(
-                root / rel,
+                source,
                 obj,
                 include_dirs=includes,
                 defines=toolchain.defines,
@@ -208,7 +218,7 @@ def _compile_all(
         return obj
 
     with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
-        return list(pool.map(compile_one, rels))
+        return list(pool.map(compile_one, pairs))
 
 
 _UNDEFINED = re.compile(r"undefined reference to [`'\"]([^'\"]+)['\"]")
@@ -272,16 +282,51 @@ def project_sources(project_dir: Path) -> list[Path]:
     return files
 
 
+_HEADER_SUFFIXES = (".h", ".hpp")
+
+
+def _headers_digest(folder: Path, tree: Path) -> bytes:
+    """The name and bytes of every header under ``folder`` (none for a folder in the tree:
+    TFLM's own objects are keyed by the tree, not its headers, and so are these)."""
+    if folder.is_relative_to(tree):
+        return b""
+    digest = hashlib.sha256()
+    for path in sorted(folder.rglob("*")):
+        if path.suffix in _HEADER_SUFFIXES and path.is_file():
+            digest.update(path.relative_to(folder).as_posix().encode() + b"\0")
+            digest.update(path.read_bytes() + b"\0")
+    return digest.digest()
+
+
 def _project_objects(
     sources: Sequence[Path], tree: Path, objdir: Path, jobs: int, toolchain: Toolchain
 ) -> list[Path]:
-    """Compile the project's sources and the board stand-in into ``objdir`` (fresh each build)."""
-    includes = [sources[0].parent, *_include_dirs(tree)]
-    rels = [Path(p.name) for p in sources]
-    objects = _compile_all(sources[0].parent, rels, objdir, includes, jobs, toolchain)
-    for board in toolchain.board_sources:
-        objects += _compile_all(board.parent, [Path(board.name)], objdir, includes, jobs, toolchain)
-    return objects
+    """Compile the project's sources and the board stand-in into ``objdir``.
+
+    ``objdir`` is shared by builds of the same tree and toolchain, so each object's
+    name is a digest of what decides its bytes: the source's path (``__FILE__`` in
+    TFLM's error messages) and bytes, and every header it can reach outside the tree
+    (its own folder and the project's ``src/``). An edited source or header gets a
+    new object; an unchanged project (tests rebuild the same one many times) skips
+    its seconds-long C++ compiles.
+    """
+    project_src = sources[0].parent
+    includes = [project_src, *_include_dirs(tree)]
+    folders: dict[Path, bytes] = {}
+
+    def named(source: Path) -> str:
+        digest = hashlib.sha256(str(source).encode() + b"\0" + source.read_bytes())
+        for folder in sorted({source.parent, project_src}):
+            if folder not in folders:
+                folders[folder] = _headers_digest(folder, tree)
+            digest.update(folders[folder])
+        return digest.hexdigest()[:16]
+
+    pairs = [
+        (source, objdir / f"{source.name}.{named(source)}.o")
+        for source in [*sources, *toolchain.board_sources]
+    ]
+    return _compile_pairs(pairs, includes, jobs, toolchain)
 
 
 def build_native(
@@ -335,7 +380,7 @@ def build_firmware(
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix=".tinyslm-native-", dir=out.parent) as tmp:
-        own = _project_objects(sources, tree, Path(tmp) / "obj", workers, toolchain)
+        own = _project_objects(sources, tree, objdir.parent / "own", workers, toolchain)
         tmp_out = Path(tmp) / out.name
         while True:
             tflm_objects = _compile_all(tree, selected, objdir, includes, workers, toolchain)
@@ -380,8 +425,8 @@ def run_native(
 ) -> list[str]:
     """Send ``lines`` (each without its terminator) to the native firmware; return its lines.
 
-    The firmware is rebuilt for every call (the project's own sources only; TFLM's
-    objects come from the cache), so edits to the project are always picked up.
+    The firmware is relinked for every call; its objects come from the cache, the
+    project's own keyed by their bytes and headers, so edits are always picked up.
 
     Raises:
         ProjectError: not a usable project.
