@@ -31,7 +31,7 @@ from tinyslm.sizing import (
     data_budget_bytes,
     overshoot,
 )
-from tinyslm.train import TrainConfig
+from tinyslm.train import SMALL_SET, SMALL_SET_TOKEN_DROPOUT, TrainConfig, auto_token_dropout
 
 F = TypeVar("F", bound=Callable[..., Any])
 Log = Callable[[str], None]
@@ -133,6 +133,15 @@ def _option(name: str, default: Any, kind: type, doc: str) -> Callable[[F], F]:
             show_default="auto: sized for the model budget, see --max-model-kb",
             help=help_text,
         )
+    if name == "token_dropout":
+        return click.option(
+            flag,
+            type=_RANGES[name],
+            default=None,
+            show_default=f"auto: {SMALL_SET_TOKEN_DROPOUT} below {SMALL_SET:,} training "
+            f"phrases, else {default}",
+            help=help_text,
+        )
     return click.option(
         flag,
         type=_RANGES.get(name, kind),
@@ -181,8 +190,14 @@ def option_names() -> tuple[str, ...]:
     return ("board", "max_model_kb", _DISTILL_FLAG, *(row[0] for row in _fields()))
 
 
-def config_from_options(options: Mapping[str, Any], shape: Shape | None = None) -> TrainConfig:
-    """The TrainConfig the options describe; ``shape`` fills sizes left on auto."""
+def config_from_options(
+    options: Mapping[str, Any], shape: Shape | None = None, n_train: int | None = None
+) -> TrainConfig:
+    """The TrainConfig the options describe; ``shape`` fills sizes left on auto.
+
+    ``--token-dropout`` on auto (``None``) follows ``n_train`` training phrases
+    (:func:`tinyslm.train.auto_token_dropout`); not counted, it is the recipe's.
+    """
     fallback = shape or _default_shape()
     feature_keys = [f.name for f in dataclasses.fields(FeatureSpec)]
     sizes = {
@@ -193,6 +208,10 @@ def config_from_options(options: Mapping[str, Any], shape: Shape | None = None) 
         for f in dataclasses.fields(TrainConfig)
         if f.name != "features"
     }
+    if knobs["token_dropout"] is None:
+        knobs["token_dropout"] = (
+            TrainConfig.token_dropout if n_train is None else auto_token_dropout(n_train)
+        )
     if not options.get(_DISTILL_FLAG):
         knobs["distill_alpha"] = 0.0
     try:
@@ -208,7 +227,7 @@ def default_options() -> dict[str, Any]:
     """The options of a plain ``tinyslm train`` (what ``--help`` shows as defaults)."""
     opts: dict[str, Any] = {"board": None, "max_model_kb": None, _DISTILL_FLAG: False}
     for name, default, _kind, _help in _fields():
-        opts[name] = None if name in SIZE_FIELDS else default
+        opts[name] = None if name in SIZE_FIELDS or name == "token_dropout" else default
     opts["distill_alpha"] = 0.5
     return opts
 
@@ -314,8 +333,9 @@ def train_to_budget(
 
     Args:
         options: the keyword arguments of :func:`train_options`.
-        dataset: loads the dataset (called only when a budget applies): its
-            intent count, and its distinct n-gram ids for the default budget.
+        dataset: loads the dataset (called only when a budget applies or
+            ``--token-dropout`` is on auto): its intent count, its distinct
+            n-gram ids for the default budget and its training phrase count.
         run: trains and writes one model for a config (see :data:`TrainRun`).
         say: where the size choice is explained.
 
@@ -325,14 +345,17 @@ def train_to_budget(
     """
     from tinyslm.emit.project import arena_size_for
 
-    if not needs_budget(options):
+    if not needs_budget(options) and options.get("token_dropout") is not None:
         return run(config_from_options(options), False)
     data = dataset()
+    n_train = len(data.train)
+    if not needs_budget(options):
+        return run(config_from_options(options, n_train=n_train), False)
     count = len(data.labels)
     choice = plan_size(options, count, distinct_ids(data, options))
     say(choice.describe())
     for attempt in range(2):
-        result = run(config_from_options(options, choice.shape), attempt > 0)
+        result = run(config_from_options(options, choice.shape, n_train), attempt > 0)
         model_bytes, arena = result.manifest.model_bytes, result.manifest.arena_bytes
         over = overshoot(choice, model_bytes, arena_size_for(arena))
         if over is None:

@@ -124,9 +124,23 @@ def test_train_and_generate_size_the_demo_model_alike(
         pipeline.run_generate("esp32", tmp_path / "fw")
     train_cfg, generate_cfg = configs
     assert train_cfg == generate_cfg
+    assert train_cfg.token_dropout == 0.25  # auto, below SMALL_SET phrases
     _, choice = _demo_plan()
     assert (train_cfg.features.buckets, train_cfg.dim, train_cfg.hidden) == (
         choice.shape.buckets,
         choice.shape.dim,
         choice.shape.hidden,
     )
+
+
+def test_token_dropout_on_auto_counts_the_data_with_every_size_given(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # No budget to size for, but --token-dropout on auto still needs the phrase count.
+    configs: list[TrainConfig] = []
+    monkeypatch.setattr(pipeline, "run_train", _capture(configs))
+    sizes = ["--buckets", "512", "--dim", "8", "--hidden", "16"]
+    for extra in ([], ["--token-dropout", "0.4"]):
+        result = CliRunner().invoke(cli, ["train", "-o", str(tmp_path / "m"), *sizes, *extra])
+        assert isinstance(result.exception, _Stop)
+    assert [c.token_dropout for c in configs] == [0.25, 0.4]

@@ -90,6 +90,20 @@ def test_options_reach_the_config() -> None:
     assert config_from_options(_knobs(_parse())).distill_alpha == 0.0  # off without --distill
 
 
+def test_token_dropout_on_auto_follows_the_training_set() -> None:
+    from tinyslm.train import SMALL_SET, SMALL_SET_TOKEN_DROPOUT
+
+    auto = _knobs(_parse())
+    assert auto["token_dropout"] is None
+    assert config_from_options(auto, n_train=920).token_dropout == SMALL_SET_TOKEN_DROPOUT
+    assert config_from_options(auto, n_train=SMALL_SET).token_dropout == 0.5  # CLINC150's
+    assert config_from_options(auto).token_dropout == TrainConfig().token_dropout  # not counted
+    given = _knobs(_parse("--token-dropout", "0.5"))
+    assert config_from_options(given, n_train=920).token_dropout == 0.5  # given beats auto
+    text = CliRunner().invoke(cli, ["train", "--help"], terminal_width=200).output
+    assert f"auto: {SMALL_SET_TOKEN_DROPOUT} below {SMALL_SET:,} training" in " ".join(text.split())
+
+
 @pytest.mark.parametrize(
     "bad", [["--token-dropout", "1"], ["--dropout", "-0.1"], ["--max-model-kb", "2"]]
 )

@@ -43,6 +43,14 @@ def test_automatic_batch_follows_the_training_set() -> None:
     assert resolve_batch_size(TrainConfig(batch_size=7), 15000) == 7
 
 
+def test_automatic_token_dropout_is_smaller_for_small_sets() -> None:
+    from tinyslm.train import SMALL_SET, auto_token_dropout
+
+    assert auto_token_dropout(920) == 0.25  # the demo set
+    assert auto_token_dropout(SMALL_SET - 1) == 0.25
+    assert auto_token_dropout(SMALL_SET) == TrainConfig().token_dropout == 0.5
+
+
 def test_late_options_are_recorded_only_when_used() -> None:
     plain = TrainConfig(token_dropout=0.0, cosine_decay=False).to_dict()
     assert "token_dropout" not in plain and "cosine_decay" not in plain
