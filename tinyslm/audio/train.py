@@ -83,7 +83,7 @@ class AudioTrainConfig:
 
     size: str = "default"
     epochs: int = 40
-    patience: int = 8
+    patience: int = 10
     batch_size: int = 64
     learning_rate: float = 0.005
     label_smoothing: float = 0.05
