@@ -40,6 +40,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+# Imported for its effect, before TensorFlow loads: the same model on every x86-64 CPU.
+from tinyslm import determinism  # noqa: F401
 from tinyslm.audio.dataset import SILENCE, AudioDataset, Clip
 from tinyslm.audio.frontend import FrontendSpec, clips_features
 from tinyslm.audio.model import INPUT_SCALE, architecture, build_model, input_shape, macs
