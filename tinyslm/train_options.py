@@ -345,6 +345,8 @@ def train_to_budget(
     """
     from tinyslm.emit.project import arena_size_for
 
+    # Option combinations the dataclasses refuse are refused before the data is read.
+    config_from_options(options)
     if not needs_budget(options) and options.get("token_dropout") is not None:
         return run(config_from_options(options), False)
     data = dataset()

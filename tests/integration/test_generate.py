@@ -13,6 +13,7 @@ import re
 import shutil
 import subprocess
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 import yaml
@@ -20,6 +21,7 @@ from click.testing import CliRunner, Result
 
 from tinyslm.boards import load_board
 from tinyslm.cli import cli
+from tinyslm.manifest import load_model_dir
 
 REPO = Path(__file__).resolve().parents[2]
 FIXTURE = REPO / "tests" / "fixtures" / "model"
@@ -376,9 +378,11 @@ def test_without_model_it_trains_on_the_demo_set_first(
 
     calls: list[tuple[object, Path]] = []
 
-    def fake_train(data: object, out: Path, *args: object, **kwargs: object) -> None:
+    def fake_train(data: object, out: Path, *args: object, **kwargs: object) -> object:
         calls.append((data, out))
         shutil.copytree(FIXTURE, out)
+        # What the size check after training reads of run_train's result.
+        return SimpleNamespace(manifest=load_model_dir(out)[0])
 
     monkeypatch.setattr(pipeline, "run_train", fake_train)
     out = tmp_path / "proj"
