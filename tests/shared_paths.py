@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import shutil
 from pathlib import Path
+from typing import NoReturn
 
 import pytest
 
@@ -39,7 +40,7 @@ def toolchain_required() -> bool:
     return os.environ.get(REQUIRE_ENV, "").strip() not in ("", "0")
 
 
-def missing(reason: str) -> None:
+def missing(reason: str) -> NoReturn:
     """Skip with ``reason``, or fail where toolchains are required (CI)."""
     if toolchain_required():
         pytest.fail(f"{REQUIRE_ENV} is set but {reason}", pytrace=False)
