@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 from core_harness import CORE_C, FIRMWARE, WARN_FLAGS
+from shared_paths import missing
 
 from tinyslm import ccompile
 
@@ -35,7 +36,7 @@ TEXT_BUDGET = 8 * 1024  # bytes of .text for the whole core on Cortex-M7
 def _need(tool: str) -> str:
     path = shutil.which(tool)
     if path is None:
-        pytest.skip(f"{tool} not installed (CI installs it)")
+        missing(f"{tool} not installed (CI installs it)")
     return path
 
 

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 from core_harness import CORE_C, PROTOCOL_CASES, SPEC_VARIANTS, build_driver, random_text
+from shared_paths import missing
 
 COVERAGE_FLOOR = 97.0  # percent of executable lines
 
@@ -24,7 +25,7 @@ COVERAGE_FLOOR = 97.0  # percent of executable lines
 def test_core_line_coverage(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     gcc, gcov = shutil.which("gcc"), shutil.which("gcov")
     if gcc is None or gcov is None:
-        pytest.skip("gcc and gcov are needed for coverage")
+        missing("gcc and gcov are needed for coverage")
     monkeypatch.setenv("CC", gcc)  # gcov reads gcc's notes format
     drv = build_driver(tmp_path, "coverage")
     for case in PROTOCOL_CASES.values():

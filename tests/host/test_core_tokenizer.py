@@ -14,7 +14,7 @@ import random
 import numpy as np
 import pytest
 from core_harness import REPO, SPEC_VARIANTS, CoreLib, Driver, random_text
-from shared_paths import dataset_path
+from shared_paths import dataset_path, missing
 
 from tinyslm.decision import decide, score_milli
 from tinyslm.features import FeatureSpec, tokenize
@@ -58,7 +58,7 @@ def test_demo_set_matches_python(core_lib: CoreLib) -> None:
 @pytest.mark.slow
 def test_clinc150_matches_python(core_lib: CoreLib) -> None:
     if not CLINC_JSON.is_file():
-        pytest.skip(f"CLINC150 not found at {CLINC_JSON}")
+        missing(f"CLINC150 not found at {CLINC_JSON}")
     data = json.loads(CLINC_JSON.read_text(encoding="utf-8"))
     texts = [str(row[0]).encode() for rows in data.values() for row in rows]
     assert len(texts) > 20_000

@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from cli_support import DEMO_CSV, SUMMARY, have_tool, run_cli
-from shared_paths import require_path, sdk_path
+from shared_paths import missing, require_path, require_tool, sdk_path
 
 from tinyslm import verify
 from tinyslm.dataset import load_dataset
@@ -34,7 +34,10 @@ from tinyslm.emulate import (
 from tinyslm.features import encode, tokenize
 from tinyslm.manifest import load_model_dir
 
-pytestmark = pytest.mark.skipif(not have_tool("cc"), reason="no host C compiler (cc)")
+
+@pytest.fixture(autouse=True)
+def _host_compiler() -> None:
+    require_tool("cc")
 
 
 @pytest.fixture(scope="module")
@@ -177,8 +180,8 @@ def test_cli_text_pipe_and_data(esp32_project: Path, tmp_path: Path) -> None:
         assert f"{figures['accuracy']:.4f}" in data.stdout
 
 
-@pytest.mark.skipif(not have_tool("gcov"), reason="gcov not found")
 def test_cli_coverage_option(esp32_project: Path, tmp_path: Path) -> None:
+    require_tool("gcov")
     tmp = tmp_path / "tmp"
     tmp.mkdir()
     proc = run_cli(
@@ -301,7 +304,7 @@ def test_native_build_answers_like_the_emulator(
 def test_core_line_coverage(emu: Emulator) -> None:
     """Runs last: the gcov figure of tinyslm_core.c reached by the tests above."""
     if emu.coverage_dir is None:
-        pytest.skip("gcov not found")
+        missing("gcov not found")
     cov = emu.coverage()
     assert cov.file == "tinyslm_core.c"
     assert cov.lines_total > 100

@@ -18,6 +18,7 @@ from types import SimpleNamespace
 import pytest
 import yaml
 from click.testing import CliRunner, Result
+from shared_paths import missing
 
 from tinyslm.boards import load_board
 from tinyslm.cli import cli
@@ -199,7 +200,7 @@ def test_generation_is_deterministic(tmp_path: Path, board: str) -> None:
 @pytest.mark.parametrize("board", ["esp32", "stm32h7"])
 def test_pio_accepts_the_project_offline(tmp_path: Path, board: str) -> None:
     if not PIO.exists() and shutil.which("pio") is None:
-        pytest.skip("PlatformIO (pio) is not installed")
+        missing("PlatformIO (pio) is not installed")
     pio = str(PIO) if PIO.exists() else "pio"
     out = tmp_path / board
     assert _generate(board, out).exit_code == 0

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from shared_paths import dataset_path
+from shared_paths import dataset_path, missing
 
 from tinyslm.audio.dataset import (
     NOISE,
@@ -116,7 +116,7 @@ def test_names_without_speakers_are_split_by_seeded_file_hash(tmp_path: Path) ->
 def test_real_speech_commands_subset_is_speaker_disjoint() -> None:
     root = dataset_path("speech_commands_dev")
     if not root.is_dir():
-        pytest.skip(f"Speech Commands dev subset not found at {root}")
+        missing(f"Speech Commands dev subset not found at {root}")
     data = load_audio_dataset(root)
     speakers = {s: {c.speaker for c in data.split(s) if c.label != SILENCE} for s in SPLITS}
     assert not speakers["train"] & speakers["val"]

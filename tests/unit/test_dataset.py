@@ -9,7 +9,7 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-from shared_paths import dataset_path
+from shared_paths import dataset_path, require_path
 
 from tinyslm.dataset import (
     OOS_LABELS,
@@ -490,8 +490,8 @@ def test_demo_dataset_file_is_sorted_and_has_no_split_column() -> None:
 # --- CLINC150 ---------------------------------------------------------------------
 
 
-@pytest.mark.skipif(not CLINC.is_file(), reason=f"CLINC150 not present at {CLINC}")
 def test_clinc150_loads_with_expected_counts() -> None:
+    require_path(CLINC, "CLINC150")
     start = time.perf_counter()
     ds = load_dataset(CLINC)
     elapsed = time.perf_counter() - start

@@ -16,7 +16,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from shared_paths import require_path, sdk_path
+from shared_paths import missing, require_path, sdk_path
 
 from tinyslm.boards import load_board
 from tinyslm.emit import arena_size_for, check_budget, render_project
@@ -456,7 +456,7 @@ int main(void) {
 def test_generated_settings_and_model_compile_and_match(tmp_path: Path, model: bytes) -> None:
     cc, cxx = _host_cc(), _host_cxx()
     if cc is None or cxx is None:
-        pytest.skip("no host C/C++ compiler (cc/c++ or $CC/$CXX) on PATH")
+        missing("no host C/C++ compiler (cc/c++ or $CC/$CXX) on PATH")
     manifest = _manifest(model)
     plan = render_project(load_board("esp32"), manifest, model, firmware=firmware_dir())
     src = tmp_path / "src"
@@ -559,7 +559,7 @@ def test_board_glue_error_line_is_valid_json(
     """The board glue's error line, written from C++ as main.cc does, through the C core."""
     cc, cxx = _host_cc(), _host_cxx()
     if cc is None or cxx is None:
-        pytest.skip("no host C and C++ compilers (cc/c++ or $CC/$CXX) on PATH")
+        missing("no host C and C++ compilers (cc/c++ or $CC/$CXX) on PATH")
     fw = firmware_dir()
     (tmp_path / "t.cc").write_text(REPORT_DRIVER)
     core_o, exe = tmp_path / "core.o", tmp_path / "t"
