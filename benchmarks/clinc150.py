@@ -30,7 +30,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from tinyslm.pipeline import run_train  # noqa: E402
-from tinyslm.train import TrainConfig  # noqa: E402
+from tinyslm.text.train import TrainConfig  # noqa: E402
 from tinyslm.train_options import config_from_options, default_options, plan_size  # noqa: E402
 
 DEFAULT_DATA = REPO.parent / "shared" / "datasets" / "clinc150" / "data_full.json"
@@ -76,7 +76,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def make_config(args: argparse.Namespace) -> TrainConfig:
     """The training configuration these command-line options describe, sized as train does."""
-    from tinyslm.dataset import load_dataset
+    from tinyslm.text.dataset import load_dataset
 
     options = {
         **default_options(),
@@ -93,9 +93,9 @@ def teacher_test_accuracy(data: Path, seed: int) -> float:
     """The teacher alone: MiniLM embeddings + logistic regression, on the test split."""
     import numpy as np
 
-    from tinyslm.dataset import load_dataset
-    from tinyslm.distill import embed_texts, fit_logistic_regression
-    from tinyslm.train import label_indices
+    from tinyslm.text.dataset import load_dataset
+    from tinyslm.text.distill import embed_texts, fit_logistic_regression
+    from tinyslm.text.train import label_indices
 
     ds = load_dataset(data, seed=seed)
     y_train = label_indices(ds.labels, [e.label for e in ds.train])

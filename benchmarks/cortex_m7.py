@@ -4,7 +4,7 @@ For the demo model (``tinyslm train`` defaults on the bundled demo set) and the
 CLINC150 benchmark model (the recipe of benchmarks/clinc150.py: B=8192 D=54
 H=256), on every phrase of a split (``test`` by default: in scope and out of
 scope), this builds the generated stm32h7 project's firmware for ``mps2-an500``
-(:mod:`tinyslm.qemu`: CMSIS-NN kernels, -Os, as the board builds it) twice:
+(:mod:`tinyslm.toolchain.qemu`: CMSIS-NN kernels, -Os, as the board builds it) twice:
 
 - ``stock``: the op resolver registers TFLM's default kernels (the firmware
   before tinyslm's MEAN kernel and int8-only registrations);
@@ -15,7 +15,7 @@ linear percentiles) split into tokenize / inference / decision, instructions per
 TFLM op (mean over phrases, TFLM's MicroProfiler hook, a separate run), the
 QEMU image's sections, and parity: every answer against the Python reference
 (``verify``'s TFLM runtime + tinyslm.decision: intent, route, printed score),
-and stock against tinyslm line by line. With ``tinyslm.stm32_image`` and the
+and stock against tinyslm line by line. With ``tinyslm.toolchain.stm32_image`` and the
 STM32H7 SDK, also the linked STM32H7 image's flash and RAM per component from
 its map file.
 
@@ -46,14 +46,14 @@ sys.path.insert(0, str(REPO))
 
 import clinc150  # noqa: E402  (benchmarks/ is on sys.path when run as a script)
 
-from tinyslm import qemu  # noqa: E402
-from tinyslm.dataset import load_dataset  # noqa: E402
 from tinyslm.emulate import dataset_phrases, reference_parity, run_phrases  # noqa: E402
 from tinyslm.errors import TinySlmError  # noqa: E402
 from tinyslm.manifest import load_model_dir  # noqa: E402
 from tinyslm.pipeline import run_generate, run_train  # noqa: E402
 from tinyslm.resources import data_dir  # noqa: E402
-from tinyslm.train import TrainConfig  # noqa: E402
+from tinyslm.text.dataset import load_dataset  # noqa: E402
+from tinyslm.text.train import TrainConfig  # noqa: E402
+from tinyslm.toolchain import qemu  # noqa: E402
 
 SHARED = REPO.parent / "shared"
 DEFAULT_CLINC = SHARED / "datasets" / "clinc150" / "data_full.json"
@@ -125,9 +125,9 @@ def measure_variant(
 def stm32_breakdown(project: Path, sdk: Path, work: Path) -> dict[str, Any] | str:
     """The linked STM32H7 image's flash/RAM per component, or why there is none."""
     try:
-        from tinyslm import stm32_image
+        from tinyslm.toolchain import stm32_image
     except ImportError:
-        return "tinyslm.stm32_image is not available"
+        return "tinyslm.toolchain.stm32_image is not available"
     if not sdk.is_dir():
         return f"no STM32Cube SDK at {sdk}"
     try:

@@ -5,7 +5,7 @@ Takes a ``tinyslm train`` output folder (``--model``) or trains one on
 benchmarks/clinc150.py), generates a project for ``--board``, runs every phrase
 of the test split (in-scope and out-of-scope) through ``tinyslm emulate``'s
 firmware path and compares each answer with the Python reference
-(tinyslm.features + model.tflite on TFLM + tinyslm.decision): same intent,
+(tinyslm.text.features + model.tflite on TFLM + tinyslm.decision): same intent,
 route and printed score. Prints and writes (``benchmarks/results/emulate_parity.json``
 or ``--json PATH``) the agreement, accuracy, escalation rate, out-of-scope
 recall and the per-phrase host time p50/p95/p99. Without the dataset it says so
@@ -28,7 +28,6 @@ sys.path.insert(0, str(REPO))
 
 import clinc150  # noqa: E402  (benchmarks/ is on sys.path when run as a script)
 
-from tinyslm.dataset import load_dataset  # noqa: E402
 from tinyslm.emulate import (  # noqa: E402
     Emulator,
     dataset_phrases,
@@ -38,6 +37,7 @@ from tinyslm.emulate import (  # noqa: E402
 )
 from tinyslm.manifest import load_model_dir  # noqa: E402
 from tinyslm.pipeline import run_generate, run_train  # noqa: E402
+from tinyslm.text.dataset import load_dataset  # noqa: E402
 
 DEFAULT_DATA = REPO.parent / "shared" / "datasets" / "clinc150" / "data_full.json"
 DEFAULT_JSON = REPO / "benchmarks" / "results" / "emulate_parity.json"

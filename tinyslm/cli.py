@@ -167,9 +167,9 @@ def train_command(
     Writes model.tflite, manifest.json and (unless --no-report) report.json and
     report.html (open it in a browser; 'tinyslm report' redraws it).
     """
-    from tinyslm.dataset import load_dataset
     from tinyslm.pipeline import format_train_table, run_train
-    from tinyslm.train import TrainConfig
+    from tinyslm.text.dataset import load_dataset
+    from tinyslm.text.train import TrainConfig
     from tinyslm.train_options import train_to_budget
 
     check_json_target(json_out, (data,))
@@ -292,7 +292,7 @@ def emulate(
         else contextlib.nullcontext("")
     ) as cov_tmp:
         if native:
-            from tinyslm.native import resolve_host_tree, run_native
+            from tinyslm.toolchain.native import resolve_host_tree, run_native
 
             # --tflm-dir, else the 'tinyslm tflm fetch --target host' cache; one line if neither.
             native_tree = resolve_host_tree(tflm_dir)
@@ -301,7 +301,7 @@ def emulate(
                 return list(run_native(project_dir, native_tree, list(lines)))
 
         elif qemu:
-            from tinyslm.qemu import check_tools, resolve_cortex_m_tree, run_qemu
+            from tinyslm.toolchain.qemu import check_tools, resolve_cortex_m_tree, run_qemu
 
             check_tools()
             # --tflm-dir, else the 'tinyslm tflm fetch' (Cortex-M7) cache; one line if neither.
@@ -322,8 +322,8 @@ def emulate(
             for line in run([os.fsencode(text)]):
                 click.echo(line)
         elif data_file is not None:
-            from tinyslm.dataset import load_dataset
             from tinyslm.project import open_project
+            from tinyslm.text.dataset import load_dataset
 
             # The training seed, so that a file without splits is split as in training.
             project = emulator.project if emulator is not None else open_project(project_dir)
@@ -389,7 +389,7 @@ def _stdin_chunks(stream: Any) -> Iterator[bytes]:
 @friendly_errors
 def build(project_dir: Path, json_out: Path | None) -> None:
     """Build a generated project with PlatformIO and report flash/RAM against the board."""
-    from tinyslm import build as build_mod
+    from tinyslm.toolchain import build as build_mod
 
     check_json_target(json_out)
     err = json_to_stdout(json_out)
@@ -410,7 +410,7 @@ def build(project_dir: Path, json_out: Path | None) -> None:
 @friendly_errors
 def flash(project_dir: Path, port: str | None) -> None:
     """Build and upload a generated project to a connected board (pio run -t upload)."""
-    from tinyslm import build as build_mod
+    from tinyslm.toolchain import build as build_mod
 
     build_mod.upload(project_dir, port, log=lambda line: click.echo(line, err=True))
     click.echo(f"flashed {project_dir}; talk to it with 'tinyslm monitor'")
@@ -777,7 +777,7 @@ def tflm_group() -> None:
 @friendly_errors
 def tflm_fetch_command(target: str, cache_dir: Path | None, force: bool) -> None:
     """Download the pinned tflite-micro and generate a TFLM tree (needs github.com)."""
-    from tinyslm.tflm import fetch
+    from tinyslm.toolchain.tflm import fetch
 
     tree = fetch(cache_dir, target=target, force=force, log=lambda m: click.echo(m, err=True))
     click.echo(str(tree))

@@ -2,7 +2,7 @@
 
 Importing this module sets, before TensorFlow is loaded, the environment that
 takes every run-time CPU choice out of training's float arithmetic (issue 12;
-measurements in docs/reproducibility.md). ``tinyslm.train`` and
+measurements in docs/reproducibility.md). ``tinyslm.text.train`` and
 ``tinyslm.quantize`` import it first thing, so every way into training (the
 CLI, ``tinyslm.pipeline``, the benchmarks) goes through it.
 

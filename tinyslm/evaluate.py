@@ -184,11 +184,11 @@ def run_eval(config: EvalConfig, *, log: Callable[[str], None] | None = None) ->
         DatasetError: the data is missing, unusable, of another kind (audio), the
             split is empty, or none of its intents is one of the model's.
     """
-    from tinyslm.dataset import load_dataset
     from tinyslm.decision import gate_figures
     from tinyslm.emulate import dataset_phrases
-    from tinyslm.features import encode
     from tinyslm.manifest import load_model_dir
+    from tinyslm.text.dataset import load_dataset
+    from tinyslm.text.features import encode
     from tinyslm.verify import tflm_scores
 
     say = log or _quiet

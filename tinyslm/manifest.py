@@ -13,9 +13,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tinyslm.dataset import DEFAULT_MAX_LINE
 from tinyslm.errors import ModelError
-from tinyslm.features import FeatureSpec
+from tinyslm.text.dataset import DEFAULT_MAX_LINE
+from tinyslm.text.features import FeatureSpec
 
 MANIFEST_NAME = "manifest.json"
 MODEL_NAME = "model.tflite"

@@ -18,7 +18,7 @@ from tinyslm.manifest import MANIFEST_NAME, MODEL_NAME, Manifest
 from tinyslm.outdir import Ownership, WriteReport, check_target, write_tree
 from tinyslm.project import PROJECT_FILE
 from tinyslm.report_data import REPORT_HTML, REPORT_JSON
-from tinyslm.train import TrainConfig
+from tinyslm.text.train import TrainConfig
 
 Log = Callable[[str], None]
 
@@ -132,11 +132,11 @@ def run_train(
     import numpy as np
 
     from tinyslm import __version__
-    from tinyslm.dataset import line_limit, load_dataset
-    from tinyslm.features import encode
     from tinyslm.manifest import sha256_hex
     from tinyslm.quantize import quantize, representative_indices
-    from tinyslm.train import check_intent_count, label_indices, predict_scores, train
+    from tinyslm.text.dataset import line_limit, load_dataset
+    from tinyslm.text.features import encode
+    from tinyslm.text.train import check_intent_count, label_indices, predict_scores, train
     from tinyslm.verify import RULE_OOS, verify
 
     say = log or _quiet
@@ -167,7 +167,7 @@ def run_train(
     soft = None
     teacher_accuracy = None
     if cfg.distill_alpha > 0:
-        from tinyslm.distill import augment_texts, soft_targets
+        from tinyslm.text.distill import augment_texts, soft_targets
 
         extra, source = augment_texts(fit_texts, cfg.distill_augment, seed=cfg.seed)
         targets = soft_targets(
@@ -448,7 +448,7 @@ def run_generate(
     tree: Path | None = None
     notes: list[str] = []
     if spec.tflm.needs_tree:
-        from tinyslm import tflm
+        from tinyslm.toolchain import tflm
 
         tree = tflm.resolve_tree(tflm_dir)
         if tree is None:
@@ -463,7 +463,7 @@ def run_generate(
         say("no --model given: training on the demo set first ...")
         with tempfile.TemporaryDirectory(prefix="tinyslm-generate-") as scratch:
             # The same sizing as a plain ``tinyslm train`` (the README's demo says so).
-            from tinyslm.dataset import load_dataset
+            from tinyslm.text.dataset import load_dataset
             from tinyslm.train_options import default_options, train_to_budget
 
             options = default_options()
@@ -485,7 +485,7 @@ def run_generate(
 
     def add_tree(tmp: Path) -> None:
         if tree is not None:
-            from tinyslm import tflm
+            from tinyslm.toolchain import tflm
 
             tflm.install_tree(tree, tmp / "lib" / "tflm")
 

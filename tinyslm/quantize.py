@@ -23,7 +23,7 @@ import numpy as np
 from tinyslm import determinism  # noqa: F401
 from tinyslm.errors import ModelError
 from tinyslm.manifest import QuantParams
-from tinyslm.train import rebuild_for_batch
+from tinyslm.text.train import rebuild_for_batch
 
 # Enough phrases to see the activation ranges; more only slows conversion down.
 REPRESENTATIVE_MAX = 500
@@ -69,7 +69,7 @@ def quantize(model: Any, calibration_ids: np.ndarray) -> QuantizedModel:
     """Convert ``model`` to a full-integer INT8 ``.tflite`` (int32 ids in, int8 out).
 
     Args:
-        model: the trained Keras model from :func:`tinyslm.train.train`.
+        model: the trained Keras model from :func:`tinyslm.text.train.train`.
         calibration_ids: ``(n, L)`` int32 ids (training phrases) for calibration.
 
     Raises:

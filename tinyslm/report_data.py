@@ -330,9 +330,9 @@ def compute_report_data(
         ModelError: TFLM cannot run the model.
     """
     from tinyslm.decision import dequantize
-    from tinyslm.features import encode
     from tinyslm.manifest import sha256_hex
-    from tinyslm.train import label_indices
+    from tinyslm.text.features import encode
+    from tinyslm.text.train import label_indices
     from tinyslm.verify import gate_metrics, tflm_scores
 
     k = len(manifest.labels)
@@ -404,7 +404,7 @@ def report_data_from_dataset(
         DatasetError: the dataset is unusable or has intents the model lacks.
         ModelError: TFLM cannot run the model.
     """
-    from tinyslm.dataset import load_dataset
+    from tinyslm.text.dataset import load_dataset
 
     dataset = load_dataset(data, seed=manifest.seed)
     split = "test" if dataset.test else ("val" if dataset.val else "train")

@@ -20,7 +20,6 @@ from typing import TYPE_CHECKING, Any, TypeVar, get_type_hints
 import click
 
 from tinyslm.errors import BudgetError
-from tinyslm.features import FeatureSpec
 from tinyslm.sizing import (
     DEFAULT_MODEL_KB,
     MIN_DIM,
@@ -31,7 +30,8 @@ from tinyslm.sizing import (
     data_budget_bytes,
     overshoot,
 )
-from tinyslm.train import SMALL_SET, SMALL_SET_TOKEN_DROPOUT, TrainConfig, auto_token_dropout
+from tinyslm.text.features import FeatureSpec
+from tinyslm.text.train import SMALL_SET, SMALL_SET_TOKEN_DROPOUT, TrainConfig, auto_token_dropout
 
 F = TypeVar("F", bound=Callable[..., Any])
 Log = Callable[[str], None]
@@ -196,7 +196,7 @@ def config_from_options(
     """The TrainConfig the options describe; ``shape`` fills sizes left on auto.
 
     ``--token-dropout`` on auto (``None``) follows ``n_train`` training phrases
-    (:func:`tinyslm.train.auto_token_dropout`); not counted, it is the recipe's.
+    (:func:`tinyslm.text.train.auto_token_dropout`); not counted, it is the recipe's.
     """
     fallback = shape or _default_shape()
     feature_keys = [f.name for f in dataclasses.fields(FeatureSpec)]
@@ -247,7 +247,7 @@ def distinct_ids(dataset: Dataset, options: Mapping[str, Any]) -> int:
     Counted at the largest bucket count, where hash collisions are negligible,
     and after ``seq_len`` truncation (ids cut off never reach the model).
     """
-    from tinyslm.features import tokenize
+    from tinyslm.text.features import tokenize
 
     spec = FeatureSpec(
         buckets=2**31 - 1,
@@ -315,8 +315,8 @@ def plan_size(
 
 
 if TYPE_CHECKING:
-    from tinyslm.dataset import Dataset
     from tinyslm.pipeline import TrainRunResult
+    from tinyslm.text.dataset import Dataset
 
 # Trains and writes one model for a config; the flag is True on the retry that
 # replaces the model the first attempt wrote.

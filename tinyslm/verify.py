@@ -166,7 +166,7 @@ def tflm_scores(
 
     Args:
         model_bytes: the ``model.tflite`` flatbuffer (int32 ids in, int8 out).
-        ids: ``(n, L)`` int32 bucket ids, e.g. ``tinyslm.features.encode(texts, spec)``.
+        ids: ``(n, L)`` int32 bucket ids, e.g. ``tinyslm.text.features.encode(texts, spec)``.
         arena_bytes: tensor arena size; ``None`` uses a generous default. Pass
             only sizes known to allocate (see :func:`min_arena_bytes`): a
             too-small arena can crash this process.

@@ -7,7 +7,7 @@
  * "frames=F ticks=T calibration=C": SysTick ticks (processor clock) spent inside
  * the feed calls, and the ticks of a loop of exactly 2,000,000 instructions, so the
  * host can turn ticks into instructions under -icount shift=0 without assuming
- * the machine's clock. Linked with tinyslm/emulator/qemu/startup.c and its linker
+ * the machine's clock. Linked with tinyslm/emulate/glue/qemu/startup.c and its linker
  * script; this file supplies the hooks startup.c calls.
  */
 #include <stddef.h>

@@ -24,9 +24,9 @@ from pathlib import Path
 
 import numpy as np
 
-from tinyslm import ccompile
 from tinyslm.decision import ROUTE_ESCALATE, ROUTE_LOCAL, decide, score_milli
-from tinyslm.features import FeatureSpec
+from tinyslm.text.features import FeatureSpec
+from tinyslm.toolchain import ccompile
 
 REPO = Path(__file__).resolve().parents[2]
 FIRMWARE = REPO / "firmware"

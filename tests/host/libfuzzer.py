@@ -18,8 +18,8 @@ from pathlib import Path
 from core_harness import SANITIZER_ENV
 from shared_paths import missing
 
-from tinyslm import ccompile
 from tinyslm.errors import ToolchainError
+from tinyslm.toolchain import ccompile
 
 RUNS = 200_000
 MAX_TIME_S = 30

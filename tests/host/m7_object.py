@@ -13,7 +13,7 @@ from pathlib import Path
 
 from shared_paths import require_tool
 
-from tinyslm import ccompile
+from tinyslm.toolchain import ccompile
 
 CORTEX_M7_C99 = (
     "-mcpu=cortex-m7", "-mthumb", "-mfpu=fpv5-d16", "-mfloat-abi=hard", "-Os", "-std=c99",

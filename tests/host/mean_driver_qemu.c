@@ -1,6 +1,6 @@
 /*
  * Board glue for running tests/host/mean_driver.cc on QEMU's mps2-an500 with the
- * Cortex-M7 build (tinyslm/emulator/qemu/startup.c and its linker script): printf
+ * Cortex-M7 build (tinyslm/emulate/glue/qemu/startup.c and its linker script): printf
  * goes to CMSDK UART0, main's status ends the run through semihosting, a fault is
  * reported and ends it with status 3.
  */

@@ -25,7 +25,6 @@ from core_harness import SANITIZE_FLAGS, SANITIZER_ENV, sanitizers_work
 from m7_object import CORTEX_M7_C99, build_m7_object
 from shared_paths import missing, require_tool
 
-from tinyslm import ccompile
 from tinyslm.audio.frames import (
     FRAME_AUDIO,
     FRAME_END,
@@ -37,6 +36,7 @@ from tinyslm.audio.frames import (
     stream_bytes,
 )
 from tinyslm.errors import TinySlmError, ToolchainError
+from tinyslm.toolchain import ccompile
 
 pytestmark = pytest.mark.toolchain
 

@@ -31,10 +31,10 @@ from core_harness import SANITIZE_FLAGS, SANITIZER_ENV, sanitizers_work
 from m7_object import CORTEX_M7_C99, build_m7_object
 from shared_paths import dataset_path, missing, require_path, require_tool
 
-from tinyslm import ccompile
 from tinyslm.audio.frontend import FrontendSpec, clip_features, render_c_headers
 from tinyslm.audio.wav import read_wav
 from tinyslm.errors import ToolchainError
+from tinyslm.toolchain import ccompile
 
 pytestmark = pytest.mark.toolchain
 

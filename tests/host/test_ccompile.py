@@ -1,4 +1,4 @@
-"""tinyslm.ccompile: host builds, compiler selection and one-line errors."""
+"""tinyslm.toolchain.ccompile: host builds, compiler selection and one-line errors."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from shared_paths import require_tool
 
-from tinyslm import ccompile
 from tinyslm.errors import ToolchainError
+from tinyslm.toolchain import ccompile
 
 
 @pytest.fixture(autouse=True)

@@ -15,7 +15,7 @@ import pytest
 from core_harness import CORE_C, FIRMWARE, WARN_FLAGS
 from shared_paths import missing
 
-from tinyslm import ccompile
+from tinyslm.toolchain import ccompile
 
 STRICT = (*WARN_FLAGS, "-Wconversion", "-Wshadow", "-Wstrict-prototypes", "-O2")
 CORTEX_M7 = (

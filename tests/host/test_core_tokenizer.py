@@ -1,6 +1,6 @@
 """tinyslm_tokenize and tinyslm_decide (C, via ctypes) against the Python spec.
 
-The tokenizer must be byte-identical to tinyslm.features.tokenize for any bytes:
+The tokenizer must be byte-identical to tinyslm.text.features.tokenize for any bytes:
 checked on the demo set, on every CLINC150 phrase when the dataset is present,
 and on 100k seeded random byte strings over several FeatureSpec variants.
 """
@@ -17,7 +17,7 @@ from core_harness import REPO, SPEC_VARIANTS, CoreLib, Driver, random_text
 from shared_paths import dataset_path, missing
 
 from tinyslm.decision import decide, score_milli
-from tinyslm.features import FeatureSpec, tokenize
+from tinyslm.text.features import FeatureSpec, tokenize
 
 DEMO_CSV = REPO / "tinyslm" / "data" / "demo_commands.csv"
 CLINC_JSON = dataset_path("clinc150", "data_full.json")

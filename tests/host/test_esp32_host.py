@@ -1,7 +1,7 @@
 """The esp32 project's firmware built on Espressif's own TFLM copy and run on the host.
 
 ``shared/sdk/esp-tflite-micro`` (the ``espressif/esp-tflite-micro`` 1.4.0 component the
-esp32 project depends on) is used as the TFLM tree of ``tinyslm.native``: the
+esp32 project depends on) is used as the TFLM tree of ``tinyslm.toolchain.native``: the
 project's core, TFLM adapter, op resolver header, settings and model array are
 compiled against Espressif's headers and linked with its TFLM sources, reference
 kernels only (its ESP-NN kernels need the Xtensa esp-nn component; native.py leaves
@@ -25,11 +25,11 @@ from pathlib import Path
 import pytest
 from shared_paths import require_path, require_tool, sdk_path
 
-from tinyslm import native
-from tinyslm.dataset import load_dataset
 from tinyslm.emulate import Emulator, dataset_phrases
 from tinyslm.manifest import load_model_dir
 from tinyslm.pipeline import run_generate
+from tinyslm.text.dataset import load_dataset
+from tinyslm.toolchain import native
 
 pytestmark = [pytest.mark.toolchain, pytest.mark.slow]
 

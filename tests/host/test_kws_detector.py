@@ -21,9 +21,9 @@ from core_harness import SANITIZE_FLAGS, SANITIZER_ENV, sanitizers_work
 from m7_object import build_m7_object
 from shared_paths import missing
 
-from tinyslm import ccompile
 from tinyslm.audio.detector import Detection, DetectorSpec, detect, inference_times
 from tinyslm.errors import ToolchainError
+from tinyslm.toolchain import ccompile
 
 pytestmark = pytest.mark.toolchain
 

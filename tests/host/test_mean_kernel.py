@@ -18,8 +18,8 @@ from pathlib import Path
 import pytest
 from shared_paths import require_path, require_tool, sdk_path
 
-from tinyslm import native, qemu
 from tinyslm.resources import firmware_dir
+from tinyslm.toolchain import native, qemu
 
 DRIVER = Path(__file__).resolve().parent / "mean_driver.cc"
 DRIVER_GLUE = Path(__file__).resolve().parent / "mean_driver_qemu.c"

@@ -1,4 +1,4 @@
-"""The whole generated firmware built natively against real TFLM C++ (tinyslm.native).
+"""The whole generated firmware built natively against real TFLM C++ (tinyslm.toolchain.native).
 
 Needs a host (reference-kernel) TFLM tree made by tflite-micro's
 create_tflm_tree.py: point ``TINYSLM_TFLM_DIR`` at it (``tinyslm tflm fetch
@@ -23,13 +23,13 @@ import pytest
 from firmware_checks import assert_reports_tflm_init_failure, copy_with_tiny_arena
 from shared_paths import require_path, require_tool, sdk_path
 
-from tinyslm import native
 from tinyslm.decision import decide, score_milli
 from tinyslm.errors import ToolchainError
-from tinyslm.features import encode
 from tinyslm.manifest import Manifest, load_model_dir
 from tinyslm.pipeline import run_generate
 from tinyslm.resources import data_dir
+from tinyslm.text.features import encode
+from tinyslm.toolchain import native
 from tinyslm.verify import tflm_scores
 
 pytestmark = [pytest.mark.toolchain, pytest.mark.slow]

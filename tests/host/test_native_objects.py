@@ -1,4 +1,4 @@
-"""tinyslm.native caches a project's own objects: reused when nothing they see changed.
+"""tinyslm.toolchain.native caches a project's own objects: reused when nothing they see changed.
 
 Tiny C files stand in for a project (``src/``) and a board source elsewhere, so
 this runs in a second with the host C compiler and no TFLM tree.
@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from shared_paths import require_tool
 
-from tinyslm import native
+from tinyslm.toolchain import native
 
 HEADER = "#define ANSWER {value}\n"
 PROJECT_C = '#include "app.h"\nint app(void) { return ANSWER; }\n'

@@ -24,16 +24,16 @@ from click.testing import CliRunner
 from firmware_checks import assert_reports_tflm_init_failure, copy_with_tiny_arena
 from shared_paths import require_path, require_tool, sdk_path
 
-from tinyslm import qemu
 from tinyslm.boards import load_board
 from tinyslm.cli import cli
-from tinyslm.dataset import load_dataset
 from tinyslm.emulate import Emulator, dataset_phrases
 from tinyslm.errors import ToolchainError
 from tinyslm.manifest import load_model_dir
 from tinyslm.pipeline import run_generate
 from tinyslm.resources import data_dir
-from tinyslm.tflm import REQUIRED_FILES
+from tinyslm.text.dataset import load_dataset
+from tinyslm.toolchain import qemu
+from tinyslm.toolchain.tflm import REQUIRED_FILES
 
 TREE_ENV = "TINYSLM_TFLM_CM7_DIR"
 FIXTURE_MODEL = Path(__file__).resolve().parents[1] / "fixtures" / "model"

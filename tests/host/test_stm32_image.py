@@ -1,6 +1,6 @@
 """The STM32H7 image a user flashes, built as PlatformIO builds it, linked and sized.
 
-``tinyslm.stm32_image`` compiles a generated stm32h7 project (``src/``,
+``tinyslm.toolchain.stm32_image`` compiles a generated stm32h7 project (``src/``,
 ``lib/tflm``, the STM32Cube HAL and the CMSIS device's startup/system files) with
 the flags of platform ``ststm32@19.6.0`` for ``nucleo_h743zi`` and links it with
 the memory layout of PlatformIO's ``STM32H743ZITX_FLASH.ld``. Needs
@@ -18,11 +18,11 @@ from pathlib import Path
 import pytest
 from shared_paths import require_path, require_tool, sdk_path
 
-from tinyslm import qemu, stm32_image
 from tinyslm.boards import load_board
 from tinyslm.errors import ToolchainError
 from tinyslm.pipeline import run_generate
 from tinyslm.resources import templates_dir
+from tinyslm.toolchain import qemu, stm32_image
 
 FIXTURE_MODEL = Path(__file__).resolve().parents[1] / "fixtures" / "model"
 

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 from cli_support import REPO, assert_one_error_line, run_cli
 
-from tinyslm import build as build_mod
 from tinyslm.errors import ToolchainError
+from tinyslm.toolchain import build as build_mod
 
 
 def test_build_reports_sizes_against_the_board(fake_pio: Path, minimal_project: Path) -> None:

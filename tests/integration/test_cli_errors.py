@@ -263,8 +263,8 @@ def test_emulate_json_creates_a_missing_parent(esp32_project: Path, tmp_path: Pa
 
 
 def test_tflm_fetch_offline_hint_names_real_options(tmp_path: Path) -> None:
-    from tinyslm import tflm
     from tinyslm.errors import ToolchainError
+    from tinyslm.toolchain import tflm
 
     with pytest.raises(ToolchainError) as err:
         tflm._download("http://127.0.0.1:9/tflite-micro.tar.gz", tmp_path / "a.tgz", 5)

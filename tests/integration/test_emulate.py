@@ -2,7 +2,7 @@
 
 The key check is parity: phrase by phrase, the device's answers (C tokenizer,
 generated model array and settings, C confidence gate) equal the Python
-reference (tinyslm.features + model.tflite on TFLM + tinyslm.decision).
+reference (tinyslm.text.features + model.tflite on TFLM + tinyslm.decision).
 
 The in-process emulator here is built with gcov; the last test prints the line
 coverage of tinyslm_core.c reached by these tests.
@@ -23,7 +23,6 @@ from cli_support import DEMO_CSV, SUMMARY, have_tool, run_cli
 from shared_paths import missing, require_path, require_tool, sdk_path
 
 from tinyslm import verify
-from tinyslm.dataset import load_dataset
 from tinyslm.emulate import (
     Emulator,
     dataset_phrases,
@@ -31,8 +30,9 @@ from tinyslm.emulate import (
     reference_parity,
     run_phrases,
 )
-from tinyslm.features import encode, tokenize
 from tinyslm.manifest import load_model_dir
+from tinyslm.text.dataset import load_dataset
+from tinyslm.text.features import encode, tokenize
 
 
 @pytest.fixture(autouse=True)
@@ -278,7 +278,7 @@ def test_native_build_answers_like_the_emulator(
     """--native (real TFLM C++) prints the same lines as the Python-runtime emulator."""
     raw = os.environ.get("TINYSLM_TFLM_DIR", "").strip()
     tree = Path(raw) if raw else require_path(sdk_path("tflm", "host"), "host TFLM tree")
-    from tinyslm.native import run_native
+    from tinyslm.toolchain.native import run_native
 
     phrases = [ex.text.encode() for ex in load_dataset(None).test[::4]]
     edge = [b":info", b":nope", b"x" * (emu.max_line + 5), b'zzq "qq" \x01 caf\xc3\xa9 \xff']

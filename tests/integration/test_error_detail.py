@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from tinyslm import build
 from tinyslm.errors import ToolchainError
+from tinyslm.toolchain import build
 
 
 def test_pio_failure_detail_unless_streamed(

@@ -138,7 +138,7 @@ def test_stm32h7_project_is_a_stm32cube_project(tmp_path: Path) -> None:
     # PlatformIO's stm32cube build: sources in src/, libraries in lib/, no CMake.
     assert set(files) == COMMON | STM32_ONLY | {RECORD}
     assert not (out / "lib").exists()
-    from tinyslm import tflm
+    from tinyslm.toolchain import tflm
 
     note = [ln for ln in result.stdout.splitlines() if ln.startswith("note: ")]
     assert note == [f"note: lib/tflm not included: {tflm.missing_tree_hint()}"]
@@ -153,8 +153,8 @@ def test_stm32h7_project_is_a_stm32cube_project(tmp_path: Path) -> None:
 
 
 def _fake_tflm_tree(root: Path) -> Path:
-    """The files tinyslm.tflm.validate_tree requires, plus one kernel, with marker content."""
-    from tinyslm import tflm
+    """The files tinyslm.toolchain.tflm.validate_tree requires, plus one kernel, marked."""
+    from tinyslm.toolchain import tflm
 
     for rel in (*tflm.REQUIRED_FILES, "tensorflow/lite/micro/kernels/softmax.cc"):
         path = root / rel

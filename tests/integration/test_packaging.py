@@ -66,8 +66,8 @@ def test_wheel_installs_and_runs_outside_the_checkout(tmp_path: Path, fixture_mo
         "tinyslm/_bundled/firmware/tinyslm_mean.cc",
         "tinyslm/_bundled/firmware/audio/tinyslm_audio_frontend.c",
         "tinyslm/_bundled/firmware/audio/tinyslm_audio_tables.h",
-        "tinyslm/emulator/host_shim.c",
-        "tinyslm/emulator/stm32h7/STM32H743ZITX_FLASH.ld",
+        "tinyslm/emulate/glue/host_shim.c",
+        "tinyslm/emulate/glue/stm32h7/STM32H743ZITX_FLASH.ld",
         "tinyslm/data/demo_commands.csv",
     ):
         assert needed in names, f"{needed} missing from {wheel.name}"

@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 from cli_support import assert_one_error_line, run_cli
 
-from tinyslm.dataset import demo_dataset_path
 from tinyslm.decision import threshold_to_q
 from tinyslm.manifest import load_model_dir
+from tinyslm.text.dataset import demo_dataset_path
 from tinyslm.verify import model_ops, tflm_scores
 
 pytestmark = pytest.mark.slow
@@ -78,8 +78,8 @@ def test_outputs_and_manifest(trained: Path) -> None:
 
 def test_metrics_match_tflm_on_the_written_model(trained: Path, subset_csv: Path) -> None:
     """The recorded int8 accuracy is what TFLM gives on the test split at the arena size."""
-    from tinyslm.dataset import load_dataset
-    from tinyslm.features import encode
+    from tinyslm.text.dataset import load_dataset
+    from tinyslm.text.features import encode
 
     manifest, model = load_model_dir(trained)
     data = load_dataset(subset_csv, seed=manifest.seed)

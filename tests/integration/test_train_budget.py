@@ -10,10 +10,10 @@ import pytest
 from cli_support import assert_one_error_line, run_cli
 
 from tinyslm.boards import load_board
-from tinyslm.dataset import demo_dataset_path
 from tinyslm.emit.project import arena_size_for
 from tinyslm.manifest import load_model_dir
 from tinyslm.pipeline import run_generate
+from tinyslm.text.dataset import demo_dataset_path
 
 pytestmark = pytest.mark.slow
 

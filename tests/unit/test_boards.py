@@ -67,9 +67,9 @@ def test_esp32_and_stm32h7_facts() -> None:
 
 def test_stm32h7_memory_is_the_linker_layout() -> None:
     # PlatformIO links nucleo_h743zi with STM32H743ZITX_FLASH.ld (reproduced in
-    # tinyslm/emulator/stm32h7/): .data/.bss, so the arena, go to RAM_D1 (AXI SRAM),
+    # tinyslm/emulate/glue/stm32h7/): .data/.bss, so the arena, go to RAM_D1 (AXI SRAM),
     # not DTCM. The board's flash and RAM are exactly those regions.
-    from tinyslm import stm32_image
+    from tinyslm.toolchain import stm32_image
 
     script = stm32_image.LINKER_SCRIPT.read_text()
     assert "} >RAM_D1 AT> FLASH" in script  # .data

@@ -6,7 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from tinyslm import cache, distill, native, stm32_image, tflm
+from tinyslm import cache
+from tinyslm.text import distill
+from tinyslm.toolchain import native, stm32_image, tflm
 
 PACKAGE = Path(cache.__file__).resolve().parent
 

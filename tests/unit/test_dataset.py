@@ -1,4 +1,4 @@
-"""Tests of ``tinyslm/dataset.py``: formats, split, out-of-scope handling, errors."""
+"""Tests of ``tinyslm/text/dataset.py``: formats, split, out-of-scope handling, errors."""
 
 from __future__ import annotations
 
@@ -11,14 +11,14 @@ from pathlib import Path
 import pytest
 from shared_paths import dataset_path, require_path
 
-from tinyslm.dataset import (
+from tinyslm.errors import DatasetError, TinySlmError
+from tinyslm.text.dataset import (
     OOS_LABELS,
     Dataset,
     Example,
     demo_dataset_path,
     load_dataset,
 )
-from tinyslm.errors import DatasetError, TinySlmError
 
 CLINC = dataset_path("clinc150", "data_full.json")
 
@@ -507,7 +507,7 @@ def test_large_file_reports_progress_while_streaming(
 ) -> None:
     # Issue 9: a 50 MB CSV was silent while it loaded. Files over the threshold
     # (8 MiB; lowered here) report each tenth read, then the row count.
-    import tinyslm.dataset as dataset_module
+    import tinyslm.text.dataset as dataset_module
 
     monkeypatch.setattr(dataset_module, "PROGRESS_MIN_BYTES", 1000)
     rows = "".join(f"turn on lamp {i},on\nturn off lamp {i},off\n" for i in range(3000))

@@ -10,7 +10,6 @@ from click.testing import CliRunner
 
 from tinyslm import pipeline
 from tinyslm.cli import cli
-from tinyslm.dataset import Dataset, Example, load_dataset
 from tinyslm.sizing import (
     DEFAULT_MODEL_KB,
     MIN_DIM,
@@ -19,7 +18,8 @@ from tinyslm.sizing import (
     data_buckets,
     data_budget_bytes,
 )
-from tinyslm.train import TrainConfig
+from tinyslm.text.dataset import Dataset, Example, load_dataset
+from tinyslm.text.train import TrainConfig
 from tinyslm.train_options import default_options, distinct_ids, plan_size
 
 CLINC150_DISTINCT_IDS = 34_722  # measured on CLINC150's training split

@@ -31,9 +31,9 @@ if sys.argv[1] == "unpinned":
     sys.modules["tinyslm.determinism"] = types.ModuleType("tinyslm.determinism")
     import tinyslm
     tinyslm.determinism = sys.modules["tinyslm.determinism"]
-from tinyslm.features import FeatureSpec, encode
+from tinyslm.text.features import FeatureSpec, encode
 from tinyslm.quantize import quantize
-from tinyslm.train import TrainConfig, train
+from tinyslm.text.train import TrainConfig, train
 
 words = ["light", "lamp", "fan", "door", "music", "heat", "blind", "alarm"]
 verbs = ["turn on the", "switch off the", "open the", "close the", "start the", "stop the"]
@@ -94,7 +94,8 @@ def test_importing_training_pins_the_environment_before_tensorflow_loads() -> No
     # A fresh process with the opposite settings in its environment, as a
     # user's shell might have them: importing training must override them.
     code = (
-        "import json, os, sys; import tinyslm.train; from tinyslm.determinism import PINNED_ENV; "
+        "import json, os, sys; import tinyslm.text.train; "
+        "from tinyslm.determinism import PINNED_ENV; "
         "print(json.dumps([sys.modules.get('tensorflow') is None, "
         "{k: os.environ.get(k) for k in PINNED_ENV}, PINNED_ENV]))"
     )
@@ -125,8 +126,8 @@ def test_training_step_avoids_the_cpus_approximate_instructions() -> None:
     import numpy as np
     import tensorflow as tf
 
-    from tinyslm.features import FeatureSpec
-    from tinyslm.train import TrainConfig, train
+    from tinyslm.text.features import FeatureSpec
+    from tinyslm.text.train import TrainConfig, train
 
     config = TrainConfig(features=FeatureSpec(buckets=64, seq_len=8), dim=4, hidden=4, epochs=1)
     texts, labels = ["lights on", "lights off", "fan on", "fan off"], ["a", "b", "c", "c"]

@@ -13,10 +13,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tinyslm import distill
 from tinyslm.errors import ToolchainError
-from tinyslm.features import FeatureSpec
-from tinyslm.train import TrainConfig, _distill_fit_setup, build_model, predict_scores, train
+from tinyslm.text import distill
+from tinyslm.text.features import FeatureSpec
+from tinyslm.text.train import TrainConfig, _distill_fit_setup, build_model, predict_scores, train
 
 
 def _ce(p: np.ndarray, z: np.ndarray) -> np.ndarray:
@@ -153,7 +153,7 @@ def test_train_with_alpha_one_follows_the_teacher_not_the_labels() -> None:
     shifted = (true + 1) % 3
     teacher = np.eye(3, dtype=np.float32)[shifted]
     result = train(_tiny(1.0), _INTENTS, _TEXTS, _LABELS, soft_targets=teacher)
-    from tinyslm.features import encode
+    from tinyslm.text.features import encode
 
     pred = predict_scores(result.model, encode(_TEXTS, _tiny(1.0).features)).argmax(1)
     np.testing.assert_array_equal(pred, shifted)

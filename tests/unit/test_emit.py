@@ -31,9 +31,9 @@ from tinyslm.emit.ops import (
 )
 from tinyslm.emit.render import banner, render, template_outputs
 from tinyslm.errors import BoardError, BudgetError, ModelError
-from tinyslm.features import FeatureSpec
 from tinyslm.manifest import Manifest, QuantParams, sha256_hex
 from tinyslm.resources import firmware_dir
+from tinyslm.text.features import FeatureSpec
 
 # ---------------------------------------------------------------- C literals
 

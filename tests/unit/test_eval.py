@@ -18,8 +18,8 @@ from tinyslm.cli import cli
 from tinyslm.decision import ROUTE_ESCALATE, ROUTE_LOCAL, decide
 from tinyslm.errors import DatasetError, ModelError
 from tinyslm.evaluate import EvalConfig, format_eval, run_eval
-from tinyslm.features import encode
 from tinyslm.manifest import load_model_dir
+from tinyslm.text.features import encode
 from tinyslm.verify import tflm_scores
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"

@@ -1,4 +1,4 @@
-"""Table-driven tests of the tokenizer spec in ``tinyslm/features.py``.
+"""Table-driven tests of the tokenizer spec in ``tinyslm/text/features.py``.
 
 Expected ids come from a tiny independent reference below: explicit feature
 byte strings (tag byte + bytes) hashed with a separately written FNV-1a, so a
@@ -13,7 +13,7 @@ import json
 import numpy as np
 import pytest
 
-from tinyslm.features import FeatureSpec, encode, fnv1a, tokenize, words
+from tinyslm.text.features import FeatureSpec, encode, fnv1a, tokenize, words
 
 
 def ref_fnv(data: bytes) -> int:

@@ -19,8 +19,8 @@ from click.testing import CliRunner
 
 from tinyslm.cli import cli
 from tinyslm.errors import ModelError
-from tinyslm.features import FeatureSpec
 from tinyslm.manifest import MANIFEST_NAME, Manifest, load_model_dir
+from tinyslm.text.features import FeatureSpec
 
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "model"
 

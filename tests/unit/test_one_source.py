@@ -16,12 +16,13 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from tinyslm import boards, emulate, manifest, tflm, verify
+from tinyslm import boards, emulate, manifest, verify
 from tinyslm.cli import cli, friendly_errors
 from tinyslm.decision import ROUTE_LOCAL, decide, gate_figures
 from tinyslm.emit import project as emit_project
 from tinyslm.errors import TAIL_MAX_CHARS, TinySlmError, ToolchainError, output_tail
 from tinyslm.resources import firmware_dir
+from tinyslm.toolchain import tflm
 
 PACKAGE = Path(manifest.__file__).resolve().parent
 FIXTURE_MODEL = Path(__file__).resolve().parent.parent / "fixtures" / "model"

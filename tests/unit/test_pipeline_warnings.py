@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-import tinyslm.train
+import tinyslm.text.train
 from tinyslm.cli import cli
 from tinyslm.errors import TinySlmError
 from tinyslm.pipeline import run_train
@@ -35,7 +35,7 @@ def training_stops(monkeypatch: pytest.MonkeyPatch) -> list[str]:
         events.append("train")
         raise _TrainingStarted("training started")
 
-    monkeypatch.setattr(tinyslm.train, "train", stop)
+    monkeypatch.setattr(tinyslm.text.train, "train", stop)
     return events
 
 

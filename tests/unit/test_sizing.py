@@ -101,9 +101,9 @@ def test_estimate_equals_a_real_conversion(labels: int, kb: int) -> None:
     """
     import numpy as np
 
-    from tinyslm.features import FeatureSpec
     from tinyslm.quantize import quantize
-    from tinyslm.train import TrainConfig, build_model
+    from tinyslm.text.features import FeatureSpec
+    from tinyslm.text.train import TrainConfig, build_model
 
     shape = choose_shape(labels, 32, kb * 1024).shape
     config = TrainConfig(

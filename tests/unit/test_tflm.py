@@ -1,4 +1,6 @@
-"""tinyslm.tflm and the tree checks of tinyslm.native: validation, lookup, install, fetch offline.
+"""tinyslm.toolchain.tflm and the tree checks of tinyslm.toolchain.native.
+
+Validation, lookup, install, fetch offline.
 
 Trees here are small fakes with the files the code looks for; the real trees are
 exercised by tests/host/test_native.py (TINYSLM_TFLM_DIR).
@@ -15,9 +17,9 @@ import click
 import pytest
 from click.testing import CliRunner
 
-from tinyslm import native, tflm
 from tinyslm.cli import cli
 from tinyslm.errors import ToolchainError
+from tinyslm.toolchain import native, tflm
 
 # 'tinyslm tflm fetch' itself has no --tflm-dir: the message sends the tree to the
 # commands that take one (test_offline_message_offers_options_that_exist checks it).

@@ -9,9 +9,9 @@ import pytest
 from click.testing import CliRunner
 
 from tinyslm.cli import cli
-from tinyslm.features import FeatureSpec
 from tinyslm.sizing import Shape
-from tinyslm.train import TrainConfig
+from tinyslm.text.features import FeatureSpec
+from tinyslm.text.train import TrainConfig
 from tinyslm.train_options import (
     SIZE_FIELDS,
     attribute_docs,
@@ -91,7 +91,7 @@ def test_options_reach_the_config() -> None:
 
 
 def test_token_dropout_on_auto_follows_the_training_set() -> None:
-    from tinyslm.train import SMALL_SET, SMALL_SET_TOKEN_DROPOUT
+    from tinyslm.text.train import SMALL_SET, SMALL_SET_TOKEN_DROPOUT
 
     auto = _knobs(_parse())
     assert auto["token_dropout"] is None

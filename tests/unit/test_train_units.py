@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from tinyslm.quantize import representative_ids
-from tinyslm.train import TrainConfig
+from tinyslm.text.train import TrainConfig
 
 
 @pytest.mark.parametrize(
@@ -36,7 +36,7 @@ def test_train_config_dict_has_features() -> None:
 
 
 def test_automatic_batch_follows_the_training_set() -> None:
-    from tinyslm.train import SMALL_SET, resolve_batch_size
+    from tinyslm.text.train import SMALL_SET, resolve_batch_size
 
     assert resolve_batch_size(TrainConfig(), 920) == 32
     assert resolve_batch_size(TrainConfig(), SMALL_SET) == 64
@@ -44,7 +44,7 @@ def test_automatic_batch_follows_the_training_set() -> None:
 
 
 def test_automatic_token_dropout_is_smaller_for_small_sets() -> None:
-    from tinyslm.train import SMALL_SET, auto_token_dropout
+    from tinyslm.text.train import SMALL_SET, auto_token_dropout
 
     assert auto_token_dropout(920) == 0.25  # the demo set
     assert auto_token_dropout(SMALL_SET - 1) == 0.25
@@ -68,9 +68,9 @@ def test_representative_subset_is_deterministic_and_spans_the_data() -> None:
 
 @pytest.mark.slow
 def test_tiny_training_keeps_pad_row_zero_and_token_dropout_adds_no_op() -> None:
-    from tinyslm.features import FeatureSpec, encode
     from tinyslm.quantize import quantize
-    from tinyslm.train import predict_scores, train
+    from tinyslm.text.features import FeatureSpec, encode
+    from tinyslm.text.train import predict_scores, train
     from tinyslm.verify import model_ops
 
     texts = ["turn on the light", "lights on please", "switch the lights off", "lights off now"]
@@ -145,7 +145,7 @@ print("ran", int(np.asarray(interp.get_output(0)).max()))
 
 def test_intent_limit_is_checked_before_training() -> None:
     from tinyslm.errors import DatasetError
-    from tinyslm.train import MAX_INTENTS, check_intent_count, train
+    from tinyslm.text.train import MAX_INTENTS, check_intent_count, train
 
     assert MAX_INTENTS == 511
     check_intent_count(MAX_INTENTS)
@@ -161,7 +161,7 @@ def test_tflm_softmax_aborts_at_512_tied_intents_not_511(tmp_path: Path) -> None
     import subprocess
     import sys
 
-    from tinyslm.train import MAX_INTENTS
+    from tinyslm.text.train import MAX_INTENTS
 
     results = {}
     for n in (MAX_INTENTS, MAX_INTENTS + 1):

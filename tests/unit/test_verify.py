@@ -10,8 +10,8 @@ import pytest
 
 from tinyslm.decision import dequantize, threshold_to_q
 from tinyslm.errors import ModelError
-from tinyslm.features import FeatureSpec, encode
 from tinyslm.manifest import QuantParams, load_model_dir
+from tinyslm.text.features import FeatureSpec, encode
 from tinyslm.verify import (
     RULE_NO_OOS,
     calibrate_threshold,

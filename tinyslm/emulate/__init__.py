@@ -2,7 +2,7 @@
 
 ``tinyslm emulate`` compiles the project's own ``src/tinyslm_core.c``,
 ``src/tinyslm_settings.c`` and ``src/tinyslm_model_data.cc`` with
-``tinyslm/emulator/host_shim.c`` into a shared library, loads it with ctypes,
+``tinyslm/emulate/glue/host_shim.c`` into a shared library, loads it with ctypes,
 and plugs a ``tflite_micro.runtime.Interpreter`` in as the core's inference
 callback. Everything the device decides (tokenizer, settings, model array,
 confidence gate, JSON output) therefore comes from the generated C; only the
@@ -35,14 +35,14 @@ from typing import Any
 
 import numpy as np
 
-from tinyslm import ccompile
 from tinyslm.cache import cache_dir
 from tinyslm.decision import ROUTE_ESCALATE, ROUTE_LOCAL, gate_figures
 from tinyslm.errors import ModelError, ProjectError, ToolchainError, output_tail
 from tinyslm.manifest import sha256_hex
 from tinyslm.project import Project, open_project
+from tinyslm.toolchain import ccompile
 
-SHIM = Path(__file__).resolve().parent / "emulator" / "host_shim.c"
+SHIM = Path(__file__).resolve().parent / "glue" / "host_shim.c"
 CORE_SOURCES = ("tinyslm_core.c", "tinyslm_settings.c", "tinyslm_model_data.cc")
 LIB_NAME = "libtinyslm_emu.so"
 CFLAGS = ("-std=c99", "-O2", "-Wall", "-Wextra")
@@ -295,7 +295,7 @@ class Emulator:
         return self.feed(data + b"\n")
 
     def tokenize(self, text: str | bytes) -> list[int]:
-        """The core's tokenizer (C), for comparison with :func:`tinyslm.features.tokenize`."""
+        """The core's tokenizer (C), for comparison with :func:`tinyslm.text.features.tokenize`."""
         data = text.encode("utf-8") if isinstance(text, str) else bytes(text)
         ids = (ctypes.c_int32 * self.seq_len)()
         self._lib.tinyslm_emu_tokenize(data, len(data), ids)
@@ -466,7 +466,7 @@ def _one_line(text: str) -> bytes:
 
 
 def dataset_phrases(dataset: Any, split: str) -> list[tuple[str, str, bool]]:
-    """(text, label, is_oos) for a split of a :class:`tinyslm.dataset.Dataset`."""
+    """(text, label, is_oos) for a split of a :class:`tinyslm.text.dataset.Dataset`."""
     splits = ("train", "val", "test") if split == "all" else (split,)
     rows: list[tuple[str, str, bool]] = []
     for s in splits:
@@ -655,13 +655,13 @@ def reference_parity(
 ) -> ParityResult:
     """Compare device answers with the Python reference for the same phrases.
 
-    The reference tokenizes with :mod:`tinyslm.features`, runs ``model.tflite``
+    The reference tokenizes with :mod:`tinyslm.text.features`, runs ``model.tflite``
     on TFLM (:func:`tinyslm.verify.tflm_scores`) and decides with
     :mod:`tinyslm.decision` from the manifest: so it checks the C tokenizer, the
     generated model array and the generated settings all at once.
     """
     from tinyslm.decision import decide, score_milli
-    from tinyslm.features import encode
+    from tinyslm.text.features import encode
     from tinyslm.verify import tflm_scores
 
     texts = [_one_line(r.text) for r in results]

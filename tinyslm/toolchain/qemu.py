@@ -4,7 +4,7 @@ Emulators are just another board: the project's own sources (core, settings,
 model array, TFLM adapter; every ``src/*.c|*.cc`` but the board's ``main.cc``)
 are compiled with ``arm-none-eabi-gcc``/``g++`` for ``cortex-m7`` with the
 hard-float ABI, against a Cortex-M7 TFLM tree with CMSIS-NN kernels (what the
-STM32H7 board links), and with the glue in ``tinyslm/emulator/qemu/`` instead of
+STM32H7 board links), and with the glue in ``tinyslm/emulate/glue/qemu/`` instead of
 ``main.cc``: a startup file, a linker script for QEMU's ``mps2-an500`` machine
 (Arm MPS2, AN500 Cortex-M7 image) and a main that writes the serial protocol to
 CMSDK UART0. The input lines reach the firmware as a host file read through Arm
@@ -19,7 +19,7 @@ instructions executed in tokenize + inference + decision divided by 1000 (rounde
 down, to within one tick). :func:`run_measured` also asks the glue for a record per
 phrase on UART1 (QEMU's second serial port): ticks per phase, and per TFLM op.
 
-TFLM's objects are cached per tree and flags by :mod:`tinyslm.native` (the same
+TFLM's objects are cached per tree and flags by :mod:`tinyslm.toolchain.native` (the same
 cache folder; the compiler and flags are part of the key). CMSIS-NN's C sources,
 like TFLM's kernels, are compiled only when the link asks for them.
 """
@@ -35,8 +35,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal, cast
 
-from tinyslm import native, tflm
 from tinyslm.errors import ToolchainError, output_tail
+from tinyslm.toolchain import native, tflm
 
 QEMU = "qemu-system-arm"
 MACHINE = "mps2-an500"
@@ -50,7 +50,7 @@ TARGET_FLAGS = ("-mcpu=cortex-m7", "-mthumb", "-mfpu=fpv5-d16", "-mfloat-abi=har
 COMMON_FLAGS = ("-Os", "-ffunction-sections", "-fdata-sections")
 CXXFLAGS = ("-std=c++17", "-fno-exceptions", "-fno-rtti", *COMMON_FLAGS)
 CFLAGS = ("-std=c99", *COMMON_FLAGS)
-GLUE_DIR = Path(__file__).resolve().parent / "emulator" / "qemu"
+GLUE_DIR = Path(__file__).resolve().parent.parent / "emulate" / "glue" / "qemu"
 LINKER_SCRIPT = GLUE_DIR / "mps2_an500.ld"
 GLUE_SOURCES = (
     GLUE_DIR / "startup.c",

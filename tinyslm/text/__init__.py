@@ -1,0 +1,1 @@
+"""Text intents: the dataset loader, the tokenizer spec, the model builder and its training."""

@@ -1,0 +1,1 @@
+"""Compilers and trees: host and Cortex-M7 builds, the TFLM tree, PlatformIO."""
