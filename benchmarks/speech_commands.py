@@ -7,10 +7,13 @@ keywords + ``_unknown_`` + ``_silence_``, split by speaker with the dataset's ow
 test split, per class, model bytes, the smallest arena, MACs per inference and
 wall times. ``--synthetic`` adds a model trained only on ``tinyslm.audio.synth``
 speech for the same 7 words and scored on the same real test split.
-The figures are also written as JSON (``benchmarks/results/speech_commands.json``
-or ``--json PATH``). Without the dataset it says so and exits 0.
+With ``--json PATH`` the figures are also written as JSON; nothing is written
+without it, so a run never overwrites the committed
+``benchmarks/results/speech_commands.json`` unless that path is given on purpose.
+Without the dataset it says so and exits 0.
 
     .venv/bin/python benchmarks/speech_commands.py [--sizes default,small] [--synthetic]
+        [--json PATH]
 
 Streaming figures (false accepts per hour) need the firmware's detector rule
 (issue 10, part 2) and are not measured here yet.
@@ -42,7 +45,6 @@ from tinyslm.audio.train import (  # noqa: E402
 )
 
 DEFAULT_DATA = REPO.parent / "shared" / "datasets" / "speech_commands_dev"
-DEFAULT_JSON = REPO / "benchmarks" / "results" / "speech_commands.json"
 TARGETS = {"default": (0.94, 64 * 1024, 32 * 1024), "small": (0.90, 20 * 1024, None)}
 
 
@@ -50,12 +52,18 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     d = AudioTrainConfig()
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--data", type=Path, default=DEFAULT_DATA)
-    p.add_argument("--json", type=Path, default=DEFAULT_JSON, help="where to write the figures")
+    p.add_argument("--json", type=Path, help="write the figures here (default: print only)")
     p.add_argument("--sizes", default="default,small", help="comma-separated model sizes")
     p.add_argument("--epochs", type=int, default=d.epochs)
     p.add_argument("--patience", type=int, default=d.patience)
     p.add_argument("--augment-copies", type=int, default=d.augment_copies)
     p.add_argument("--seed", type=int, default=d.seed)
+    p.add_argument(
+        "--balance-classes",
+        action=argparse.BooleanOptionalAction,
+        default=d.balance_classes,
+        help="extra augmented copies for labels with fewer clips (_unknown_, _silence_)",
+    )
     p.add_argument("--synthetic", action="store_true", help="also a synthetic-only model")
     p.add_argument("--synth-voices", type=int, default=4, help="voices per TTS engine")
     p.add_argument("--synth-clips", type=int, default=4, help="clips per word per voice")
@@ -190,6 +198,7 @@ def main(argv: list[str] | None = None) -> int:
             epochs=args.epochs,
             patience=args.patience,
             augment_copies=args.augment_copies,
+            balance_classes=args.balance_classes,
             seed=args.seed,
         )
         start = time.perf_counter()
@@ -200,7 +209,12 @@ def main(argv: list[str] | None = None) -> int:
         rows += rows_of(size, f)
     if args.synthetic:
         config = AudioTrainConfig(
-            size="default", epochs=args.epochs, patience=args.patience, seed=args.seed
+            size="default",
+            epochs=args.epochs,
+            patience=args.patience,
+            augment_copies=args.augment_copies,
+            balance_classes=args.balance_classes,
+            seed=args.seed,
         )
         s = synthetic_on_real(real, args, config, log)
         figures["synthetic_only"] = s
@@ -224,9 +238,10 @@ def main(argv: list[str] | None = None) -> int:
         ]
     width = max(len(k) for k, _ in rows)
     print("\n".join(f"{k.ljust(width)}  {v}" for k, v in rows))
-    args.json.parent.mkdir(parents=True, exist_ok=True)
-    args.json.write_text(json.dumps(figures, indent=2, sort_keys=True, default=list) + "\n")
-    print(f"figures written to {args.json}")
+    if args.json is not None:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(figures, indent=2, sort_keys=True, default=list) + "\n")
+        print(f"figures written to {args.json}")
     return 0
 
 

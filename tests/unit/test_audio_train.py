@@ -7,19 +7,29 @@ bytes. Needs espeak-ng (skips without it, fails in CI).
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import numpy as np
 import pytest
 from shared_paths import require_tool
 
-from tinyslm.audio.dataset import SILENCE, UNKNOWN, load_audio_dataset
-from tinyslm.audio.frontend import FrontendSpec
+from tinyslm.audio.dataset import (
+    SILENCE,
+    UNKNOWN,
+    AudioDataset,
+    Clip,
+    NoiseRecording,
+    load_audio_dataset,
+)
+from tinyslm.audio.frontend import FrontendSpec, clips_features
 from tinyslm.audio.model import SIZES, architecture, input_shape
 from tinyslm.audio.train import (
     AudioTrainConfig,
     augment,
+    balance_plan,
     confusion_matrix,
+    feature_sets,
     spec_augment,
     train_audio,
 )
@@ -94,6 +104,66 @@ def test_spec_augment_masks_bands_with_the_clip_mean_and_leaves_the_input() -> N
         cols = np.flatnonzero(changed[i].all(axis=(0, 2)))
         assert len(rows) <= 5 and len(cols) <= 5
         assert np.allclose(out[i][changed[i]], x[i].mean())
+
+
+def _clip(label: str, split: str, n: int, rng: np.random.Generator) -> Clip:
+    samples = (rng.standard_normal(16000) * 2000).astype(np.int16)
+    return Clip(label, split, f"{label}{n}", f"{label}/{n}.wav", samples)
+
+
+def _unbalanced_dataset() -> AudioDataset:
+    """5 "go", 2 "_unknown_" and 1 "_silence_" training clips, one of each elsewhere."""
+    rng = np.random.default_rng(0)
+    counts = {SILENCE: 1, UNKNOWN: 2, "go": 5}
+    clips = [_clip(lb, "train", i, rng) for lb, n in counts.items() for i in range(n)]
+    clips += [_clip(lb, split, 9, rng) for split in ("val", "test") for lb in counts]
+    # The train part of the recording is quiet noise, the rest 50 dB louder.
+    bed = (rng.standard_normal(64000) * 30).astype(np.int16)
+    bed[48000:] = (rng.standard_normal(16000) * 9000).astype(np.int16)
+    spans = (("train", 0, 48000), ("val", 48000, 56000), ("test", 56000, 64000))
+    noise = (NoiseRecording("_background_noise_/a.wav", bed, spans),)
+    return AudioDataset((SILENCE, UNKNOWN, "go"), tuple(clips), noise, "mem")
+
+
+def test_balance_plan_gives_smaller_labels_extras_up_to_the_largest() -> None:
+    data = _unbalanced_dataset()
+    train = list(data.split("train"))
+    config = AudioTrainConfig(augment_copies=2, balance_classes=True, cache_features=False)
+    plan = list(balance_plan(train, data.labels, config))
+    # (5 - n) clips short, times (copies + 1) examples per clip.
+    assert [lb for lb, _, _ in plan] == [SILENCE] * 12 + [UNKNOWN] * 9
+    unknown = [c for lb, _, c in plan if lb == UNKNOWN]
+    assert unknown == [c for c in train if c.label == UNKNOWN] * 4 + unknown[:1]
+    # Seeded: the same draws again; another seed, other draws.
+    again = [rng.uniform() for _, rng, _ in balance_plan(train, data.labels, config)]
+    assert again == [rng.uniform() for _, rng, _ in plan]
+    other = AudioTrainConfig(augment_copies=2, balance_classes=True, seed=1, cache_features=False)
+    assert again != [rng.uniform() for _, rng, _ in balance_plan(train, data.labels, other)]
+    off = AudioTrainConfig(balance_classes=False)
+    assert list(balance_plan(train, data.labels, off)) == []
+
+
+def test_balanced_features_have_equal_label_counts_and_originals_first() -> None:
+    data = _unbalanced_dataset()
+    config = AudioTrainConfig(
+        augment_copies=2, balance_classes=True, cache_features=False, gain_db_range=(0.0, 0.0)
+    )
+    sets = feature_sets(data, config)
+    assert np.bincount(sets.y_train).tolist() == [15, 15, 15]
+    train = data.split("train")
+    block = len(train) * 3
+    # Every third example of the regular block is a clip as recorded.
+    originals = clips_features(np.stack([c.samples for c in train]))
+    assert np.array_equal(sets.x_train[:block:3], originals)
+    # Extra silence is a fresh slice of the quiet training-side noise (no shift,
+    # no word), never the loud val/test part nor the training silence clip itself.
+    quiet = float(clips_features(data.noise[0].samples[None, :16000]).mean())
+    extra_silence = sets.x_train[block:][sets.y_train[block:] == 0]
+    assert len(extra_silence) == 12
+    assert np.abs(extra_silence.mean(axis=(1, 2)) - quiet).max() < 2  # 50 dB = 133 steps
+    unbalanced = feature_sets(data, dataclasses.replace(config, balance_classes=False))
+    assert np.bincount(unbalanced.y_train).tolist() == [3, 6, 15]
+    assert np.array_equal(unbalanced.x_train, sets.x_train[:block])
 
 
 def test_confusion_matrix_counts_true_rows_and_predicted_columns() -> None:

@@ -59,7 +59,7 @@ FEATURE_BATCH = 128
 # Training features in the representative set (evenly spaced, deterministic).
 REPRESENTATIVE_MAX = 400
 # Bump when the augmentation or feature code changes what a cache entry holds.
-CACHE_VERSION = 1
+CACHE_VERSION = 2
 
 
 @dataclass(frozen=True)
@@ -72,6 +72,10 @@ class AudioTrainConfig:
         patience: epochs without a lower validation loss before stopping.
         batch_size, learning_rate, label_smoothing: the optimiser's.
         augment_copies: augmented versions of each training clip, besides the clip itself.
+        balance_classes: give labels with fewer training clips (typically ``_unknown_``
+            and ``_silence_``) extra augmented copies until each label has about as many
+            training examples as the largest one (extra silence: fresh slices of the
+            training-side background recordings).
         max_shift_ms: time shift of each copy, up to this far either way.
         gain_db_range: gain of each copy, dB (clipped to int16).
         noise_probability: share of copies mixed with background noise.
@@ -90,6 +94,7 @@ class AudioTrainConfig:
     learning_rate: float = 0.005
     label_smoothing: float = 0.05
     augment_copies: int = 2
+    balance_classes: bool = False
     max_shift_ms: float = 100.0
     gain_db_range: Range = (-12.0, 6.0)
     noise_probability: float = 0.8
@@ -119,7 +124,13 @@ class AudioTrainConfig:
 
     def augmentation_key(self) -> dict[str, Any]:
         """The settings that decide the training features (the feature cache's key)."""
-        keys = ("augment_copies", "max_shift_ms", "gain_db_range", "noise_probability")
+        keys = (
+            "augment_copies",
+            "balance_classes",
+            "max_shift_ms",
+            "gain_db_range",
+            "noise_probability",
+        )
         return {
             **{k: getattr(self, k) for k in keys},
             "snr_db_range": self.snr_db_range,
@@ -217,6 +228,46 @@ def augment(
     return out
 
 
+def silence_slice(
+    rng: np.random.Generator, noise: list[Int16Array], n: int, config: AudioTrainConfig
+) -> Int16Array:
+    """A fresh ``n``-sample stretch of a training-side background recording, with a gain."""
+    rec = noise[int(rng.integers(len(noise)))]
+    start = int(rng.integers(len(rec) - n + 1))
+    x = rec[start : start + n].astype(np.float64) * _db(rng.uniform(*config.gain_db_range))
+    out: Int16Array = np.clip(np.rint(x), -32768, 32767).astype(np.int16)
+    return out
+
+
+def balance_plan(
+    train: list[Clip], labels: tuple[str, ...], config: AudioTrainConfig
+) -> Iterator[tuple[str, np.random.Generator, Clip]]:
+    """The extra examples of :attr:`AudioTrainConfig.balance_classes`, in a fixed order.
+
+    Each label with ``n`` training clips, fewer than the largest label's ``top``, gets
+    ``(top - n) * (augment_copies + 1)`` extras, cycling over its clips; each extra has
+    its own generator seeded by ``(seed, label, extra)``. Why: Speech Commands-style
+    sets hold far fewer ``_unknown_`` and ``_silence_`` clips than keyword clips
+    (here 92 and 31 against ~310), yet a device hears other words and quiet far more
+    often than its keywords; unbalanced, the model learns that "unknown" is rare
+    (seen: half the unknown test clips taken for keywords).
+    """
+    if not config.balance_classes:
+        return
+    by_label: dict[str, list[Clip]] = {}
+    for clip in train:
+        by_label.setdefault(clip.label, []).append(clip)
+    if not by_label:
+        return
+    top = max(len(c) for c in by_label.values())
+    for li, label in enumerate(labels):
+        clips = by_label.get(label, [])
+        for j in range((top - len(clips)) * (config.augment_copies + 1) if clips else 0):
+            # 2**32 + li keeps these generators apart from the regular copies' (seed, i, copy).
+            rng = np.random.default_rng([config.seed, 2**32 + li, j])
+            yield label, rng, clips[j % len(clips)]
+
+
 def _features(clips: Int16Array, spec: FrontendSpec) -> Int8Array:
     parts = [
         clips_features(clips[i : i + FEATURE_BATCH], spec)
@@ -293,13 +344,25 @@ def feature_sets(
             rng = np.random.default_rng([config.seed, i, copy])
             train_waves.append(augment(clip.samples, rng, noise, config, clip.label == SILENCE))
             train_labels.append(index[clip.label])
+    # Extras go after the regular examples, so that every (copies + 1)-th of the first
+    # block is a clip as recorded (the calibration set of quantize_audio).
+    for label, rng, clip in balance_plan(by_split["train"], dataset.labels, config):
+        if label == SILENCE and noise:
+            train_waves.append(silence_slice(rng, noise, len(clip.samples), config))
+        else:
+            train_waves.append(augment(clip.samples, rng, noise, config, label == SILENCE))
+        train_labels.append(index[label])
 
     def stack(waves: list[Int16Array]) -> Int16Array:
         return np.stack(waves).astype(np.int16)
 
     spec = config.spec
     if log:
-        log(f"features: {len(train_waves)} training clips ({config.augment_copies} copies each)")
+        log(
+            f"features: {len(train_waves)} training clips ({config.augment_copies} copies each,"
+            f" {len(train_waves) - len(by_split['train']) * (config.augment_copies + 1)}"
+            " to balance the labels)"
+        )
     arrays = [
         _features(stack(train_waves), spec),
         np.asarray(train_labels, dtype=np.int64),
@@ -510,8 +573,10 @@ def train_audio(
     train_seconds = time.perf_counter() - start
 
     start = time.perf_counter()
-    # Calibrate on the clips as recorded (copy 0 of each), the inputs the device sees.
-    originals = sets.x_train[:: config.augment_copies + 1]
+    # Calibrate on the clips as recorded (copy 0 of each), the inputs the device sees;
+    # the balancing extras come after them.
+    n_clips = sum(1 for c in dataset.clips if c.split == "train")
+    originals = sets.x_train[: n_clips * (config.augment_copies + 1) : config.augment_copies + 1]
     flat = quantize_audio(model, originals, config)
     convert_seconds = time.perf_counter() - start
 
