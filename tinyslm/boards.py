@@ -1,16 +1,20 @@
 """Board definitions: load ``boards/<id>.yaml`` and check it against ``boards/schema.json``.
 
 A board file is pure data (identity, capabilities, budgets, serial glue, the
-PlatformIO environment kept verbatim, where TFLM comes from). The JSON Schema
-rejects unknown keys and wrong types; the rules a schema cannot express
-(budgets within capabilities, ``monitor_speed`` equal to the baud rate, the id
-equal to the file name) are checked here.
+PlatformIO environment kept verbatim, where TFLM comes from, the microphone that
+keyword firmware reads). The JSON Schema rejects unknown keys and wrong types; the
+rules a schema cannot express (budgets within capabilities, ``monitor_speed``
+equal to the baud rate, the id equal to the file name, the microphone's interface
+fitting the family and its pins free and usable) are checked here.
+:func:`with_mic_pins` applies ``generate``'s pin overrides under the same rules.
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -41,6 +45,64 @@ class Serial:
 class Led:
     name: str
     pin: str
+
+
+@dataclass(frozen=True)
+class MicPin:
+    """One microphone signal: the MCU pin (``GPIO26``, ``PE5``) and the microphone's pin.
+
+    ``signal`` is the board file's key (``bclk``/``ws``/``din`` on I2S, ``sck``/``fs``/``sd``
+    on SAI); ``af`` the STM32 alternate function (None on ESP32, whose GPIO matrix routes
+    any pin); ``header`` where the pin is on the board (None after an override).
+    """
+
+    signal: str
+    pin: str
+    mic: str
+    af: int | None = None
+    header: str | None = None
+
+
+@dataclass(frozen=True)
+class Microphone:
+    """An I2S MEMS microphone (INMP441 class) as the keyword firmware reads it.
+
+    ``interface`` is ``i2s_std`` (ESP-IDF 5.x; ``port`` is ``I2S_NUM_<port>``, DMA as
+    ``dma_descriptors`` buffers of ``dma_frames`` frames) or ``sai`` (STM32 HAL;
+    ``peripheral`` e.g. ``SAI1_Block_A``, kernel clock from PLL3 ``pll_m/n/p``, DMA
+    ``dma_stream`` circular over two halves of ``dma_half_samples`` words).
+    """
+
+    part: str
+    interface: str
+    sample_rate: int
+    slot_bits: int
+    data_bits: int
+    sample_shift: int
+    channel: str
+    pins: tuple[MicPin, ...]
+    vdd: str | None = None
+    gnd: str | None = None
+    port: int | None = None
+    dma_descriptors: int | None = None
+    dma_frames: int | None = None
+    peripheral: str | None = None
+    pll_m: int | None = None
+    pll_n: int | None = None
+    pll_p: int | None = None
+    dma_stream: str | None = None
+    dma_half_samples: int | None = None
+
+    def pin(self, signal: str) -> MicPin:
+        """The pin of ``signal`` (a board-file key).
+
+        Raises:
+            KeyError: the interface has no such signal.
+        """
+        for p in self.pins:
+            if p.signal == signal:
+                return p
+        raise KeyError(signal)
 
 
 @dataclass(frozen=True)
@@ -97,6 +159,7 @@ class Board:
     platformio: PlatformIOEnv
     tflm: TflmSource
     led: Led | None = None
+    microphone: Microphone | None = None
 
     @property
     def model_budget_bytes(self) -> int:
@@ -156,6 +219,15 @@ def validate_board_data(data: object, schema: dict[str, Any], source: str) -> No
         raise BoardError(
             f"{source}: serial: stm32 boards need tx_pin, rx_pin and alternate_function"
         )
+    if "microphone" in data:
+        led = data.get("led")
+        check_microphone(
+            _microphone(data["microphone"]),
+            data["family"],
+            Serial(**serial),
+            Led(**led) if led else None,
+            source,
+        )
 
 
 def _pio_value(value: object) -> PioValue:
@@ -166,10 +238,172 @@ def _pio_value(value: object) -> PioValue:
     raise BoardError(f"unsupported PlatformIO option value {value!r}")  # schema prevents this
 
 
+# The microphone's interface per family: the glue in templates/<family>/ drives one.
+MIC_INTERFACES = {"esp32": "i2s_std", "stm32": "sai"}
+_ESP32_GPIO = re.compile(r"^GPIO([0-9]{1,2})$")
+# ESP32 GPIOs that exist (ESP32 datasheet, pin list): 0-19, 21-23, 25-27, 32-39.
+_ESP32_PINS = frozenset([*range(0, 20), 21, 22, 23, 25, 26, 27, *range(32, 40)])
+# GPIO6-11 are the module's SPI flash, 1 and 3 UART0 (the serial line), 0, 2, 5, 12 and
+# 15 strapping pins sampled at reset (a microphone driving them can stop the boot).
+_ESP32_RESERVED = {
+    **dict.fromkeys(range(6, 12), "wired to the module's SPI flash"),
+    1: "UART0 TX (the serial line)",
+    3: "UART0 RX (the serial line)",
+    **dict.fromkeys((0, 2, 5, 12, 15), "a strapping pin"),
+}
+# The I2S master drives these: GPIO34-39 are input only.
+_ESP32_OUTPUTS = ("bclk", "ws")
+_STM32_PIN = re.compile(r"^P([A-K])([0-9]{1,2})$")
+
+
+def _microphone(raw: dict[str, Any]) -> Microphone:
+    pins = tuple(
+        MicPin(
+            signal=name,
+            pin=str(spec["pin"]),
+            mic=str(spec["mic"]),
+            af=spec.get("af"),
+            header=spec.get("header"),
+        )
+        for name, spec in raw["pins"].items()
+    )
+    power = raw.get("power") or {}
+    dma = raw["dma"]
+    clock = raw.get("clock") or {}
+    return Microphone(
+        part=raw["part"],
+        interface=raw["interface"],
+        sample_rate=raw["sample_rate"],
+        slot_bits=raw["slot_bits"],
+        data_bits=raw["data_bits"],
+        sample_shift=raw["sample_shift"],
+        channel=raw["channel"],
+        pins=pins,
+        vdd=power.get("vdd"),
+        gnd=power.get("gnd"),
+        port=raw.get("port"),
+        dma_descriptors=dma.get("descriptors"),
+        dma_frames=dma.get("frames"),
+        peripheral=raw.get("peripheral"),
+        pll_m=clock.get("pll_m"),
+        pll_n=clock.get("pll_n"),
+        pll_p=clock.get("pll_p"),
+        dma_stream=dma.get("stream"),
+        dma_half_samples=dma.get("half_samples"),
+    )
+
+
+def _check_pin(family: str, pin: MicPin, where: str) -> None:
+    if family == "esp32":
+        m = _ESP32_GPIO.match(pin.pin)
+        num = int(m.group(1)) if m else -1
+        if num not in _ESP32_PINS:
+            raise BoardError(f"{where}: {pin.pin} is not an ESP32 GPIO")
+        if num in _ESP32_RESERVED:
+            raise BoardError(f"{where}: {pin.pin} is {_ESP32_RESERVED[num]}")
+        if pin.signal in _ESP32_OUTPUTS and num >= 34:
+            raise BoardError(f"{where}: {pin.pin} is input only; {pin.signal} is an output")
+        return
+    m = _STM32_PIN.match(pin.pin)
+    if not m or int(m.group(2)) > 15:
+        raise BoardError(f"{where}: {pin.pin} is not an STM32 pin (PA0-PK15)")
+    if pin.af is None:
+        raise BoardError(f"{where}: {pin.pin} needs its alternate function")
+
+
+def check_microphone(
+    mic: Microphone, family: str, serial: Serial, led: Led | None, source: str
+) -> None:
+    """The rules for a microphone a schema cannot state.
+
+    The interface fits the family's glue; every pin exists, is usable for its signal
+    and is used once (not by another microphone signal, the serial line or the LED);
+    each half of the SAI DMA buffer is whole 32-byte cache lines. (An ESP32 DMA buffer's
+    4092-byte limit is the schema's: at most 1023 frames of one 32-bit slot.)
+
+    Raises:
+        BoardError: ``source`` and what is wrong.
+    """
+    want = MIC_INTERFACES.get(family)
+    if mic.interface != want:
+        raise BoardError(
+            f"{source}: microphone/interface {mic.interface!r} does not fit family {family!r} "
+            f"(its glue drives {want!r})"
+        )
+    taken = {p: f"serial/{k}" for k, p in (("tx_pin", serial.tx_pin), ("rx_pin", serial.rx_pin))}
+    if led is not None:
+        taken[led.pin] = "led"
+    for pin in mic.pins:
+        where = f"{source}: microphone/pins/{pin.signal}"
+        _check_pin(family, pin, where)
+        if pin.pin in taken:
+            raise BoardError(f"{where}: {pin.pin} is already used by {taken[pin.pin]}")
+        taken[pin.pin] = f"microphone/pins/{pin.signal}"
+    if mic.dma_half_samples is not None and (mic.dma_half_samples * mic.slot_bits // 8) % 32:
+        raise BoardError(
+            f"{source}: microphone/dma/half_samples {mic.dma_half_samples}: each half must "
+            "be whole 32-byte cache lines (a multiple of 8 words)"
+        )
+
+
+def with_mic_pins(board: Board, overrides: Iterable[str]) -> Board:
+    """``board`` with microphone pins replaced, for ``generate --mic-pin NAME=PIN``.
+
+    NAME is a signal of the board file (``bclk``, ``ws``, ``din``; ``sck``, ``fs``,
+    ``sd``) or the microphone's pin name (``SCK``, ``WS``, ``SD``), in any case.
+    PIN is ``GPIO14`` on ESP32, ``PD6`` or ``PD6:AF6`` on STM32 (without ``:AFn``
+    the signal keeps the board file's alternate function). The result passes the
+    same checks as a board file.
+
+    Raises:
+        BoardError: the board has no microphone, a malformed or unknown override,
+            one signal given twice, or a pin the checks refuse.
+    """
+    mic = board.microphone
+    if mic is None:
+        raise BoardError(f"board {board.id} has no microphone section to override")
+    names: dict[str, str] = {}
+    for p in mic.pins:
+        names[p.signal.lower()] = p.signal
+        names.setdefault(p.mic.lower(), p.signal)
+    new: dict[str, MicPin] = {}
+    for item in overrides:
+        name, sep, value = item.partition("=")
+        name, value = name.strip().lower(), value.strip().upper()
+        if not sep or not name or not value:
+            raise BoardError(f"--mic-pin {item!r}: expected NAME=PIN, e.g. ws=GPIO32")
+        if name not in names:
+            known = ", ".join(p.signal for p in mic.pins)
+            raise BoardError(
+                f"--mic-pin {item!r}: board {board.id} has no microphone pin "
+                f"{name!r} (signals: {known})"
+            )
+        signal = names[name]
+        if signal in new:
+            raise BoardError(f"--mic-pin: {signal} is given twice")
+        old = mic.pin(signal)
+        pin, _, af_text = value.partition(":")
+        af = old.af
+        if af_text:
+            if board.family != "stm32":
+                raise BoardError(f"--mic-pin {item!r}: ':AFn' is for STM32 pins only")
+            m = re.fullmatch(r"AF([0-9]{1,2})", af_text)
+            if not m or int(m.group(1)) > 15:
+                raise BoardError(f"--mic-pin {item!r}: the alternate function is AF0-AF15")
+            af = int(m.group(1))
+        new[signal] = replace(old, pin=pin, af=af, header=None)
+    pins = tuple(new.get(p.signal, p) for p in mic.pins)
+    result = replace(board, microphone=replace(mic, pins=pins))
+    assert result.microphone is not None
+    check_microphone(result.microphone, board.family, board.serial, board.led, "--mic-pin")
+    return result
+
+
 def board_from_data(data: dict[str, Any]) -> Board:
     """Build a ``Board`` from an already validated document."""
     caps, budgets, pio = data["capabilities"], data["budgets"], data["platformio"]
     led = data.get("led")
+    mic = data.get("microphone")
     return Board(
         id=data["id"],
         name=data["name"],
@@ -190,6 +424,7 @@ def board_from_data(data: dict[str, Any]) -> Board:
         ),
         tflm=TflmSource(**data["tflm"]),
         led=Led(**led) if led else None,
+        microphone=_microphone(mic) if mic else None,
     )
 
 
