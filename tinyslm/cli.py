@@ -15,6 +15,7 @@ from typing import Any, TypeVar
 import click
 
 from tinyslm import __version__
+from tinyslm.audio.options import KEYWORD_MODEL_OPTION
 from tinyslm.errors import TinySlmError
 from tinyslm.train_options import train_options
 
@@ -130,7 +131,7 @@ def cli() -> None:
 
 
 @cli.command("train")
-@click.argument("data", required=False, type=click.Path(path_type=Path, dir_okay=False))
+@click.argument("data", required=False, type=click.Path(path_type=Path))
 @click.option(
     "-o",
     "--out",
@@ -145,6 +146,7 @@ def cli() -> None:
     help="Replace the model in an existing tinyslm model folder (nothing else is touched).",
 )
 @train_options
+@KEYWORD_MODEL_OPTION
 @click.option(
     "--no-report",
     is_flag=True,
@@ -164,12 +166,15 @@ def train_command(
 ) -> None:
     """Train, quantize (INT8) and verify (TFLM) a classifier on DATA (default: demo set).
 
-    Writes model.tflite, manifest.json and (unless --no-report) report.json and
-    report.html (open it in a browser; 'tinyslm report' redraws it).
+    DATA is a text intent dataset (.csv, .jsonl, CLINC .json) or an audio keyword
+    dataset (a folder in the Speech Commands layout, or a .csv/.jsonl list of WAV
+    files). Writes model.tflite, manifest.json and, for text (unless --no-report),
+    report.json and report.html (open it in a browser; 'tinyslm report' redraws it).
     """
+    from tinyslm.audio.options import audio_config
+    from tinyslm.modality import AUDIO, modality_of_data
     from tinyslm.pipeline import format_train_table, run_train
     from tinyslm.text.dataset import load_dataset
-    from tinyslm.text.train import TrainConfig
     from tinyslm.train_options import train_to_budget
 
     check_json_target(json_out, (data,))
@@ -184,7 +189,7 @@ def train_command(
     def say(line: str) -> None:
         click.echo(line, err=text_err)
 
-    def run(config: TrainConfig, again: bool) -> Any:
+    def run(config: Any, again: bool) -> Any:
         # again: a retry one size smaller replaces the model the first attempt wrote.
         return run_train(
             data,
@@ -196,12 +201,22 @@ def train_command(
             report=not no_report,
         )
 
-    result = train_to_budget(
-        knobs,
-        lambda: load_dataset(data, seed=knobs["seed"]),
-        run,
-        (lambda _: None) if quiet else say,
-    )
+    if modality_of_data(data).name == AUDIO:
+        # Keyword models have named sizes, not a budget-sized hash table.
+        ctx = click.get_current_context()
+        explicit = [
+            name
+            for name in knobs
+            if ctx.get_parameter_source(name) is click.core.ParameterSource.COMMANDLINE
+        ]
+        result = run(audio_config(knobs, explicit), False)
+    else:
+        result = train_to_budget(
+            knobs,
+            lambda: load_dataset(data, seed=knobs["seed"]),
+            run,
+            (lambda _: None) if quiet else say,
+        )
     say(format_train_table(result))
     emit_json(json_out, result.summary())
 

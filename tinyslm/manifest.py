@@ -14,13 +14,17 @@ from pathlib import Path
 from typing import Any
 
 from tinyslm.errors import ModelError
+from tinyslm.modality import TEXT, modality
 from tinyslm.text.dataset import DEFAULT_MAX_LINE
-from tinyslm.text.features import FeatureSpec
 
 MANIFEST_NAME = "manifest.json"
 MODEL_NAME = "model.tflite"
-# 2: content_sha256 and max_line added; older manifests are refused (retrain).
-FORMAT_VERSION = 2
+# 1: the first format. 2: content_sha256 and max_line added. 3: modality added (text
+# or audio; 1 and 2 were always text). Older formats are read as what they were and
+# written back unchanged, so a project generated from an old model folder records
+# the manifest it was given.
+FORMAT_VERSION = 3
+READABLE_FORMATS = (1, 2, 3)
 # arena_bytes is a multiple of this: the firmware's arena is alignas(16) and TFLM
 # aligns its tail allocations to 16 bytes (verify measures, emit pads, both align).
 ARENA_ALIGN = 16
@@ -45,8 +49,10 @@ class Manifest:
         tinyslm_version: version that wrote it.
         model_sha256: hex sha256 of ``model.tflite``.
         model_bytes: size of ``model.tflite``.
-        features: the tokenizer spec (C mirrors it).
-        labels: intent names in output index order.
+        features: the modality's front-end spec: the tokenizer's for text
+            (:class:`tinyslm.text.features.FeatureSpec`), the log-mel front end's and the
+            streaming rule's for audio (:class:`tinyslm.audio.spec.KeywordSpec`).
+        labels: intent or keyword names in output index order.
         threshold: calibrated confidence threshold in [0, 1].
         threshold_q: smallest int8 top score routed ``local`` (see decision.py).
         input_quant: ids tensor quantization (int32 ids: scale 0, zero point 0).
@@ -58,12 +64,13 @@ class Manifest:
         metrics: verification figures (accuracy, agreement, oos recall...).
         max_line: the device's line limit in bytes (``TINYSLM_MAX_LINE``), sized so
             that every phrase of the dataset fits.
+        modality: ``text`` or ``audio`` (:mod:`tinyslm.modality`); written from format 3.
     """
 
     tinyslm_version: str
     model_sha256: str
     model_bytes: int
-    features: FeatureSpec
+    features: Any
     labels: tuple[str, ...]
     threshold: float
     threshold_q: int
@@ -76,13 +83,21 @@ class Manifest:
     input_quant: QuantParams = QuantParams(0.0, 0)
     format_version: int = FORMAT_VERSION
     max_line: int = DEFAULT_MAX_LINE
+    modality: str = TEXT
+
+    def __post_init__(self) -> None:
+        if self.format_version < 3 and self.modality != TEXT:
+            raise ModelError(f"manifest format {self.format_version} cannot hold an audio model")
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
         d["features"] = self.features.to_dict()
         d["labels"] = list(self.labels)
         d["ops"] = list(self.ops)
-        d["content_sha256"] = self.content_sha256()
+        if self.format_version < 3:
+            del d["modality"]  # an old manifest is written back as it was read
+        if self.format_version >= 2:
+            d["content_sha256"] = self.content_sha256()
         return d
 
     def content_sha256(self) -> str:
@@ -108,6 +123,8 @@ class Manifest:
             "ops": list(self.ops),
             "max_line": self.max_line,
         }
+        if self.format_version >= 3:
+            content["modality"] = self.modality
         return sha256_hex(json.dumps(content, sort_keys=True, ensure_ascii=True).encode())
 
     def write(self, folder: Path) -> Path:
@@ -156,8 +173,17 @@ class Manifest:
                 raise TypeError("expected a JSON object")
             return dict(value)
 
-        def features(value: Any) -> FeatureSpec:
-            return FeatureSpec.from_dict(mapping(value))
+        version = get("format_version", _int)
+        if version not in READABLE_FORMATS:
+            raise ModelError(
+                f"{where}manifest format_version {version} is not one of "
+                f"{', '.join(map(str, READABLE_FORMATS))} (written by a newer tinyslm; "
+                "upgrade tinyslm or retrain with 'tinyslm train')"
+            )
+        kind = modality(get("modality", _str) if version >= 3 else TEXT)
+
+        def features(value: Any) -> Any:
+            return kind.features_from_dict(mapping(value))
 
         manifest = cls(
             tinyslm_version=get("tinyslm_version", _str),
@@ -174,15 +200,14 @@ class Manifest:
             train_config=get("train_config", mapping, {}),
             metrics=get("metrics", mapping, {}),
             input_quant=get("input_quant", quant, QuantParams(0.0, 0)),
-            format_version=get("format_version", _int),
+            format_version=version,
             max_line=get("max_line", _int, DEFAULT_MAX_LINE),
+            modality=kind.name,
         )
-        if manifest.format_version != FORMAT_VERSION:
-            raise ModelError(
-                f"{where}manifest format_version {manifest.format_version} is not "
-                f"{FORMAT_VERSION} (written by another tinyslm version; retrain with "
-                "'tinyslm train')"
-            )
+        if version == 1:
+            # Format 1 had no content hash: its fields are still checked against the
+            # flatbuffer (ops, shapes, quantisation) by load_model_dir.
+            return manifest
         stored = get("content_sha256", _str)
         if stored != manifest.content_sha256():
             raise ModelError(
@@ -263,9 +288,9 @@ def check_against_model(
     Raises:
         ModelError: a field disagrees with the model.
     """
-    from tinyslm import verify  # verify imports this module
+    from tinyslm import flatbuffer, tflm_runtime  # they import this module
 
-    details = verify.io_details(model)
+    details = flatbuffer.io_details(model)
 
     def bad(field_name: str, value: object, actual: str) -> ModelError:
         return ModelError(
@@ -279,18 +304,21 @@ def check_against_model(
         )
     if len(set(manifest.labels)) != len(manifest.labels) or not all(manifest.labels):
         raise ModelError(f"{source}: field 'labels' has empty or repeated names")
-    if manifest.features.seq_len != details.input_shape[-1]:
+    kind = modality(manifest.modality)
+    want = kind.input_shape(manifest.features)
+    if tuple(details.input_shape) != want or details.input_type.lower() != kind.input_dtype:
         raise bad(
-            "features.seq_len",
-            manifest.features.seq_len,
-            f"the model's input takes {details.input_shape[-1]} ids",
+            "features",
+            manifest.features.to_dict(),
+            f"the model's input is {details.input_type.lower()} {list(details.input_shape)}, "
+            f"not {kind.input_dtype} {list(want)}",
         )
-    rows = verify.embedding_rows(model)
+    rows = flatbuffer.embedding_rows(model)  # None without an embedding table (audio)
     if rows is not None and manifest.features.buckets != rows:
         raise bad(
             "features.buckets", manifest.features.buckets, f"the embedding table has {rows} rows"
         )
-    ops = verify.model_ops(model)
+    ops = flatbuffer.model_ops(model)
     if tuple(manifest.ops) != ops:
         raise bad("ops", list(manifest.ops), f"the model uses {list(ops)}")
     if manifest.output_quant != details.output_quant:
@@ -303,7 +331,7 @@ def check_against_model(
         raise bad("threshold_q", manifest.threshold_q, "it must be in [-128, 128]")
     if manifest.arena_bytes <= 0 or manifest.arena_bytes % ARENA_ALIGN:
         raise bad("arena_bytes", manifest.arena_bytes, f"it must be a multiple of {ARENA_ALIGN}")
-    if probe_arena and not verify.arena_fits(model, manifest.arena_bytes):
+    if probe_arena and not tflm_runtime.arena_fits(model, manifest.arena_bytes):
         raise bad(
             "arena_bytes",
             manifest.arena_bytes,

@@ -101,7 +101,7 @@ class TrainRunResult:
 def run_train(
     data: Path | None,
     out: Path,
-    config: TrainConfig | None = None,
+    config: Any = None,
     *,
     force: bool = False,
     log: Log | None = None,
@@ -111,9 +111,13 @@ def run_train(
     """Train, quantize and verify a model on ``data`` and write it to ``out``.
 
     Args:
-        data: dataset file (CSV, JSONL, CLINC JSON); ``None`` uses the demo set.
+        data: a text dataset file (CSV, JSONL, CLINC JSON) or an audio keyword
+            dataset (a Speech Commands folder or a list of WAV files): the modality
+            is told from the data (:func:`tinyslm.modality.modality_of_data`);
+            ``None`` uses the bundled text demo set.
         out: output folder; gets ``model.tflite`` and ``manifest.json``.
-        config: hyper-parameters (``None``: ``TrainConfig()`` defaults).
+        config: the modality's hyper-parameters (``TrainConfig`` for text,
+            ``AudioTrainConfig`` for audio; ``None``: their defaults).
         force: replace the model in an existing tinyslm model folder ``out``.
         log: progress lines (one per epoch and per stage); ``None`` is silent.
         warn: dataset warnings, as soon as the data is loaded (before training).
@@ -129,197 +133,37 @@ def run_train(
         ModelError: conversion or TFLM verification failed.
         ToolchainError: ``config.distill_alpha > 0`` without the ``distill`` extra.
     """
-    import numpy as np
+    from tinyslm.modality import modality_of_data
 
-    from tinyslm import __version__
-    from tinyslm.manifest import sha256_hex
-    from tinyslm.quantize import quantize, representative_indices
-    from tinyslm.text.dataset import line_limit, load_dataset
-    from tinyslm.text.features import encode
-    from tinyslm.text.train import check_intent_count, label_indices, predict_scores, train
-    from tinyslm.verify import RULE_OOS, verify
-
-    say = log or _quiet
-    cfg = config if config is not None else TrainConfig()
     start = time.perf_counter()
+    kind = modality_of_data(data)
     protect = {"the input data": data} if data is not None else {}
     check_target(out, force, protect=protect, ownership=MODEL_OWNERSHIP)
-
-    load_start = time.perf_counter()
-    dataset = load_dataset(data, seed=cfg.seed, progress=say)
-    load_seconds = time.perf_counter() - load_start
-    for warning in dataset.warnings:
-        (warn or _quiet)(warning)
-    check_intent_count(len(dataset.labels))  # before minutes of training
-    # The device's line buffer is sized so every phrase fits (up to a cap).
-    lines = line_limit(dataset)
-    for warning in lines.warnings:
-        (warn or _quiet)(warning)
-    spec = cfg.features
-    say(
-        f"dataset {dataset.source}: {len(dataset.labels)} intents, train {len(dataset.train)}, "
-        f"val {len(dataset.val)}, test {len(dataset.test)}, out-of-scope "
-        f"{len(dataset.oos_train)}/{len(dataset.oos_val)}/{len(dataset.oos_test)}"
-    )
-    train_start = time.perf_counter()
-    fit_texts = [e.text for e in dataset.train]
-    fit_labels = [e.label for e in dataset.train]
-    soft = None
-    teacher_accuracy = None
-    if cfg.distill_alpha > 0:
-        from tinyslm.text.distill import augment_texts, soft_targets
-
-        extra, source = augment_texts(fit_texts, cfg.distill_augment, seed=cfg.seed)
-        targets = soft_targets(
-            fit_texts,
-            label_indices(dataset.labels, fit_labels),
-            len(dataset.labels),
-            cfg.distill_temperature,
-            folds=cfg.distill_folds,
-            seed=cfg.seed,
-            extra_texts=extra,
-            log=say,
-        )
-        soft = np.concatenate([targets.probs, targets.extra_probs])
-        teacher_accuracy = targets.teacher_train_accuracy
-        # Noisy copies keep their source phrase's label for the hard term.
-        fit_texts = fit_texts + extra
-        fit_labels = fit_labels + [fit_labels[i] for i in source]
-        say(f"teacher accuracy on train (cross-fitted): {teacher_accuracy * 100:.2f}%")
-    trained = train(
-        cfg,
-        dataset.labels,
-        fit_texts,
-        fit_labels,
-        [e.text for e in dataset.val],
-        [e.label for e in dataset.val],
-        log=say,
-        soft_targets=soft,
-    )
-    train_seconds = time.perf_counter() - train_start
-
-    say("converting to full-integer INT8 ...")
-    convert_start = time.perf_counter()
-    # Only the calibration subset is encoded, not every training phrase again.
-    calib_rows = representative_indices(len(dataset.train))
-    train_ids = encode([dataset.train[int(i)].text for i in calib_rows], spec)
-    quantized = quantize(trained.model, train_ids)
-    convert_seconds = time.perf_counter() - convert_start
-
-    # Held-out figures come from test; a dataset too small to have one uses val,
-    # and the threshold is tuned on val (train when val is empty).
-    eval_split = "test" if dataset.test else ("val" if dataset.val else "train")
-    evals = {"test": dataset.test, "val": dataset.val, "train": dataset.train}[eval_split]
-    oos_eval = {"test": dataset.oos_test, "val": dataset.oos_val, "train": dataset.oos_train}
-    calib_split = "val" if dataset.val else "train"
-    calib = dataset.val if dataset.val else dataset.train
-    oos_calib = dataset.oos_val if dataset.val else dataset.oos_train
-
-    say("verifying on TFLM (arena probe, accuracy, threshold) ...")
-    verify_start = time.perf_counter()
-    eval_ids = encode([e.text for e in evals], spec)
-    result = verify(
-        quantized.model_bytes,
-        float_scores=predict_scores(trained.model, eval_ids),
-        eval_ids=eval_ids,
-        eval_true=label_indices(dataset.labels, [e.label for e in evals]),
-        oos_eval_ids=encode(oos_eval[eval_split], spec),
-        calib_ids=encode([e.text for e in calib], spec),
-        calib_true=label_indices(dataset.labels, [e.label for e in calib]),
-        oos_calib_ids=encode(oos_calib, spec),
-        labels=dataset.labels,
-        eval_split=eval_split,
-        log=say,
-    )
-    verify_seconds = time.perf_counter() - verify_start
-    if result.threshold.rule != RULE_OOS:
-        (warn or _quiet)(
-            f"no out-of-scope phrases in {calib_split} to calibrate the threshold on (label "
-            f"some 'oos'): threshold {result.threshold.threshold:.3f} "
-            f"(q={result.threshold.threshold_q}) escalates at least the least confident 5% of "
-            f"{calib_split} phrases"
-        )
-
-    metrics = result.to_metrics()
-    metrics["threshold_calibrated_on"] = calib_split
-    metrics["max_line_needed"] = lines.longest
-    metrics["dataset"] = dataset.source
-    metrics["n_train"] = len(dataset.train)
-    if teacher_accuracy is not None:
-        metrics["teacher_train_accuracy_crossfit"] = round(teacher_accuracy, 5)
-    if trained.history:
-        metrics["final_train_loss"] = round(trained.history[-1].get("loss", float("nan")), 5)
-    manifest = Manifest(
-        tinyslm_version=__version__,
-        model_sha256=sha256_hex(quantized.model_bytes),
-        model_bytes=len(quantized.model_bytes),
-        features=spec,
-        labels=tuple(dataset.labels),
-        threshold=result.threshold.threshold,
-        threshold_q=result.threshold.threshold_q,
-        output_quant=quantized.output_quant,
-        input_quant=quantized.input_quant,
-        arena_bytes=result.arena_bytes,
-        ops=result.ops,
-        seed=cfg.seed,
-        train_config=cfg.to_dict(),
-        metrics=metrics,
-        max_line=lines.max_line,
-    )
-    with tempfile.TemporaryDirectory() as scratch:
-        manifest_bytes = manifest.write(Path(scratch)).read_bytes()
-    files = {MODEL_NAME: quantized.model_bytes, MANIFEST_NAME: manifest_bytes}
-    if report:
-        from tinyslm.boards import load_boards
-        from tinyslm.report import render_report
-        from tinyslm.report_data import compute_report_data
-
-        say("measuring the report's figures on TFLM and drawing report.html ...")
-        report_start = time.perf_counter()
-        figures = compute_report_data(
-            quantized.model_bytes,
-            manifest,
-            [e.text for e in evals],
-            [e.label for e in evals],
-            list(oos_eval[eval_split]),
-            eval_split=eval_split,
-            history=trained.history,
-        )
-        files[REPORT_JSON] = figures.to_json_bytes()
-        files[REPORT_HTML] = render_report(manifest, figures, load_boards()).encode()
-        # Counted with verification: it is the same kind of work on the same phrases.
-        verify_seconds += time.perf_counter() - report_start
+    fitted = kind.fit(data, config, log=log or _quiet, warn=warn or _quiet, report=report)
     try:
         # Checks the folder again: it may have appeared while we were training.
-        write_tree(
-            files,
-            out,
-            force=force,
-            ownership=MODEL_OWNERSHIP,
-            protect=protect,
-        )
+        write_tree(fitted.files, out, force=force, ownership=MODEL_OWNERSHIP, protect=protect)
     except OSError as exc:
         raise OutputError(f"cannot write {out}: {exc.strerror or exc}") from exc
     return TrainRunResult(
         out=out,
-        manifest=manifest,
-        train_seconds=train_seconds,
-        convert_seconds=convert_seconds,
-        verify_seconds=verify_seconds,
+        manifest=fitted.manifest,
+        train_seconds=fitted.train_seconds,
+        convert_seconds=fitted.convert_seconds,
+        verify_seconds=fitted.verify_seconds,
         total_seconds=time.perf_counter() - start,
-        warnings=dataset.warnings,
-        load_seconds=load_seconds,
-        report=out / REPORT_HTML if report else None,
-        history=trained.history,
+        warnings=fitted.warnings,
+        load_seconds=fitted.load_seconds,
+        report=out / REPORT_HTML if REPORT_HTML in fitted.files else None,
+        history=fitted.history,
     )
 
 
 def format_train_table(result: TrainRunResult) -> str:
     """The short summary ``tinyslm train`` prints."""
-    from tinyslm.verify import describe_rule
+    from tinyslm.modality import modality
 
     m = result.manifest
-    mt = m.metrics
     # Every second of the run is in the breakdown; "other" is checks and writing.
     other = max(
         0.0,
@@ -329,26 +173,9 @@ def format_train_table(result: TrainRunResult) -> str:
         - result.convert_seconds
         - result.verify_seconds,
     )
-    oos = mt.get("oos_recall")
     rows = [
         ("output", str(result.out)),
-        ("intents", str(len(m.labels))),
-        (f"float accuracy ({mt['eval_split']})", f"{mt['float_accuracy'] * 100:.2f}%"),
-        (f"int8 accuracy ({mt['eval_split']}, TFLM)", f"{mt['int8_accuracy'] * 100:.2f}%"),
-        ("float/int8 agreement", f"{mt['agreement'] * 100:.2f}%"),
-        ("int8 accuracy at threshold", f"{mt['int8_accuracy_at_threshold'] * 100:.2f}%"),
-        (
-            "out-of-scope recall",
-            "n/a (no out-of-scope phrases)" if oos is None else f"{oos * 100:.2f}%",
-        ),
-        ("threshold", f"{m.threshold:.3f} (q={m.threshold_q})"),
-        (
-            "threshold rule",
-            describe_rule(
-                str(mt.get("threshold_rule", "")), str(mt.get("threshold_calibrated_on", "val"))
-            ),
-        ),
-        ("device line limit", f"{m.max_line} bytes"),
+        *modality(m.modality).summary_rows(m),
         ("model bytes", f"{m.model_bytes} ({m.model_bytes / 1024:.1f} KiB)"),
         ("arena bytes", f"{m.arena_bytes} ({m.arena_bytes / 1024:.1f} KiB)"),
         ("ops", ", ".join(m.ops)),

@@ -96,7 +96,7 @@ def test_metrics_and_a_larger_arena_may_change(model_dir: Path) -> None:
     ("changes", "field", "actual"),
     [
         ({"features": FeatureSpec(buckets=1024, seq_len=32)}, "features.buckets", "512 rows"),
-        ({"features": FeatureSpec(buckets=512, seq_len=16)}, "features.seq_len", "takes 32 ids"),
+        ({"features": FeatureSpec(buckets=512, seq_len=16)}, "features", "int32 [1, 32], not"),
         ({"labels": ("a", "b")}, "labels", "has 20 outputs"),
         (
             {"ops": ("FULLY_CONNECTED", "GATHER", "L2_NORMALIZATION", "MEAN")},
@@ -142,7 +142,8 @@ def test_too_small_arena_is_probed(model_dir: Path) -> None:
         (lambda d: d["features"].__setitem__("bucket", 3), "field 'features': unknown feature"),
         (lambda d: d.__setitem__("output_quant", {}), "field 'output_quant': expected {scale"),
         (lambda d: d.pop("content_sha256"), "missing field 'content_sha256'"),
-        (lambda d: d.__setitem__("format_version", 1), "format_version 1 is not 2"),
+        (lambda d: d.__setitem__("format_version", 4), "format_version 4 is not one of 1, 2, 3"),
+        (lambda d: d.__setitem__("format_version", 3), "missing field 'modality'"),
     ],
 )
 def test_malformed_manifest_names_file_field_and_cause(

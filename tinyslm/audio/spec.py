@@ -1,0 +1,113 @@
+"""A keyword model's input contract: what ``manifest.json`` records under ``features``.
+
+The text modality's counterpart is :class:`tinyslm.text.features.FeatureSpec`. For keywords
+it is the front end (whose C mirror's tables are generated from it), the window the
+model sees, and the streaming rule around it (how often the model runs, how many score
+vectors are averaged, how long a detection suppresses the next). The detector's
+threshold is the manifest's ``threshold_q``, as the text gate's is, so both modalities
+calibrate and print it the same way.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from tinyslm.audio.detector import DetectorSpec
+from tinyslm.audio.frontend import FrontendSpec
+from tinyslm.errors import ModelError
+
+# The streaming rule's defaults: a 1 s window stepped every 40 ms (2 front-end frames),
+# 3 score vectors averaged (120 ms of evidence), 1 s between detections of any keyword.
+DEFAULT_STRIDE_FRAMES = 2
+DEFAULT_AVERAGE = 3
+DEFAULT_SUPPRESSION_MS = 1000
+
+
+@dataclass(frozen=True)
+class KeywordSpec:
+    """The front end, the model's window and the streaming rule of a keyword model.
+
+    Attributes:
+        frontend: the fixed-point log-mel front end.
+        window_samples: samples the model sees (one clip: 16,000 = 1 s).
+        stride_frames: front-end frames between two inferences on the device.
+        average: score vectors averaged by the detector.
+        suppression_ms: quiet time after a detection.
+        non_keywords: label indices that never fire (silence, unknown).
+    """
+
+    frontend: FrontendSpec = field(default_factory=FrontendSpec)
+    window_samples: int = 16000
+    stride_frames: int = DEFAULT_STRIDE_FRAMES
+    average: int = DEFAULT_AVERAGE
+    suppression_ms: int = DEFAULT_SUPPRESSION_MS
+    non_keywords: tuple[int, ...] = (0, 1)
+
+    def __post_init__(self) -> None:
+        if self.frames < 1:
+            raise ModelError(
+                f"a {self.window_samples}-sample window holds no "
+                f"{self.frontend.window_samples}-sample front-end frame"
+            )
+        if self.stride_frames < 1 or self.average < 1 or self.suppression_ms < 0:
+            raise ModelError("stride_frames and average must be >= 1, suppression_ms >= 0")
+
+    @property
+    def frames(self) -> int:
+        """Feature frames in the model's window."""
+        return self.frontend.num_frames(self.window_samples)
+
+    @property
+    def input_shape(self) -> tuple[int, ...]:
+        """The model's input tensor shape, batch included: ``(1, frames, bins, 1)``."""
+        return (1, self.frames, self.frontend.num_bins, 1)
+
+    @property
+    def frame_ms(self) -> int:
+        return self.frontend.stride_samples * 1000 // self.frontend.sample_rate
+
+    def detector(self, num_labels: int, threshold_q: int) -> DetectorSpec:
+        """The streaming rule for a model with ``num_labels`` outputs."""
+        return DetectorSpec(
+            num_labels=num_labels,
+            non_keywords=self.non_keywords,
+            stride_frames=self.stride_frames,
+            frame_ms=self.frame_ms,
+            window=self.average,
+            threshold_q=threshold_q,
+            suppression_ms=self.suppression_ms,
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["non_keywords"] = list(self.non_keywords)
+        return d
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> KeywordSpec:
+        known = set(cls.__dataclass_fields__)
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ValueError(f"unknown keyword spec keys: {', '.join(unknown)}")
+        front = data.get("frontend", {})
+        if not isinstance(front, Mapping):
+            raise TypeError("frontend: expected a JSON object")
+        front_unknown = sorted(set(front) - set(FrontendSpec.__dataclass_fields__))
+        if front_unknown:
+            raise ValueError(f"unknown front-end keys: {', '.join(front_unknown)}")
+        values = {k: data[k] for k in known - {"frontend", "non_keywords"} if k in data}
+        for name, value in values.items():
+            if not isinstance(value, int) or isinstance(value, bool):
+                raise TypeError(f"{name}: expected an integer")
+        non_keywords = data.get("non_keywords", [0, 1])
+        if not isinstance(non_keywords, list) or not all(
+            isinstance(i, int) and not isinstance(i, bool) for i in non_keywords
+        ):
+            raise TypeError("non_keywords: expected a list of integers")
+        return cls(
+            frontend=FrontendSpec(**front),
+            non_keywords=tuple(non_keywords),
+            **values,
+        )

@@ -1,0 +1,227 @@
+"""The modality seam: what text intents and audio keywords each supply to the stages.
+
+The stages (train, quantize, verify, emit, emulate) are generic. Each looks the
+modality up once, from the data (``train``) or from the manifest's ``modality``
+field (everything after), and takes from it only what differs:
+
+- ``features_from_dict``: the front end's spec as the manifest records it
+  (:class:`tinyslm.text.features.FeatureSpec`, :class:`tinyslm.audio.spec.KeywordSpec`);
+- ``input_dtype`` and ``input_shape``: the model's input tensor, which quantize,
+  the arena probe and the manifest check against the flatbuffer;
+- ``firmware``: the folder of ``firmware/`` copied into a project beside
+  ``firmware/common/``; ``templates``: its template layer (``templates/<name>/`` and
+  ``templates/<family>-<name>/``);
+- ``settings``: the values its templates need from the manifest;
+- ``sniff``: whether a dataset path holds this modality's data;
+- ``fit``: its loader, front end, model builder and verification behind one call
+  that returns a :class:`Fitted` model, which the pipeline writes.
+
+Two modalities, one table: no registration machinery. Everything heavy (TensorFlow,
+the dataset loaders) is imported inside the functions, so looking a modality up costs
+nothing.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
+
+from tinyslm.errors import ModelError
+
+if TYPE_CHECKING:
+    from tinyslm.audio.spec import KeywordSpec
+    from tinyslm.manifest import Manifest
+    from tinyslm.text.features import FeatureSpec
+
+TEXT = "text"
+AUDIO = "audio"
+Log = Callable[[str], None]
+
+
+def quiet(_: str) -> None:
+    return None
+
+
+@dataclass(frozen=True)
+class Fitted:
+    """A trained, converted and verified model, ready to be written.
+
+    Attributes:
+        manifest: its manifest.
+        files: the model folder's files by name (model, manifest, report).
+        warnings: dataset warnings worth repeating in the summary.
+        history: per-epoch training figures.
+        load_seconds, train_seconds, convert_seconds, verify_seconds: wall times.
+    """
+
+    manifest: Manifest
+    files: dict[str, bytes]
+    warnings: tuple[str, ...]
+    history: tuple[dict[str, float], ...]
+    load_seconds: float
+    train_seconds: float
+    convert_seconds: float
+    verify_seconds: float
+
+
+class Fit(Protocol):
+    def __call__(
+        self, data: Path | None, config: Any, *, log: Log, warn: Log, report: bool
+    ) -> Fitted: ...
+
+
+@dataclass(frozen=True)
+class Modality:
+    """One modality's side of the seam (see the module docstring).
+
+    Attributes:
+        name: the manifest's ``modality`` value, the firmware and template folder name.
+        noun: what a label is, in messages (``intent``, ``keyword``).
+        input_dtype: the model input's numpy dtype name.
+        features_from_dict: parses the manifest's ``features``.
+        input_shape: the model input's shape (batch included) for a parsed spec.
+        sniff: ``True`` when a dataset path holds this modality's data.
+        fit: trains, converts and verifies a model on a dataset path.
+        summary_rows: its lines of ``tinyslm train``'s summary table.
+    """
+
+    name: str
+    noun: str
+    input_dtype: str
+    features_from_dict: Callable[[Mapping[str, Any]], Any]
+    input_shape: Callable[[Any], tuple[int, ...]]
+    sniff: Callable[[Path], bool]
+    fit: Fit
+    summary_rows: Callable[[Manifest], list[tuple[str, str]]]
+
+    @property
+    def firmware(self) -> str:
+        """``firmware/<this>/``: the modality's C sources, copied beside ``common/``."""
+        return self.name
+
+    def template_layers(self, family: str) -> tuple[str, ...]:
+        """Template folders in the order later ones override earlier ones."""
+        return ("common", self.name, family, f"{family}-{self.name}")
+
+
+def _text_features(data: Mapping[str, Any]) -> FeatureSpec:
+    from tinyslm.text.features import FeatureSpec
+
+    return FeatureSpec.from_dict(data)
+
+
+def _text_shape(spec: FeatureSpec) -> tuple[int, ...]:
+    return (1, spec.seq_len)
+
+
+def _audio_features(data: Mapping[str, Any]) -> KeywordSpec:
+    from tinyslm.audio.spec import KeywordSpec
+
+    return KeywordSpec.from_dict(data)
+
+
+def _audio_shape(spec: KeywordSpec) -> tuple[int, ...]:
+    return spec.input_shape
+
+
+def _fit_text(data: Path | None, config: Any, *, log: Log, warn: Log, report: bool) -> Fitted:
+    from tinyslm.text.fit import fit_text
+
+    return fit_text(data, config, log=log, warn=warn, report=report)
+
+
+def _fit_audio(data: Path | None, config: Any, *, log: Log, warn: Log, report: bool) -> Fitted:
+    from tinyslm.audio.fit import fit_audio
+
+    return fit_audio(data, config, log=log, warn=warn, report=report)
+
+
+def _text_rows(manifest: Manifest) -> list[tuple[str, str]]:
+    from tinyslm.text.fit import summary_rows
+
+    return summary_rows(manifest)
+
+
+def _audio_rows(manifest: Manifest) -> list[tuple[str, str]]:
+    from tinyslm.audio.fit import summary_rows
+
+    return summary_rows(manifest)
+
+
+def _is_audio_data(path: Path) -> bool:
+    """A folder (Speech Commands layout) or a list whose rows name ``.wav`` files."""
+    if path.is_dir():
+        return True
+    suffix = path.suffix.lower()
+    if not path.is_file() or suffix not in (".csv", ".jsonl"):
+        return False
+    try:
+        with path.open(encoding="utf-8", errors="replace", newline="") as stream:
+            if suffix == ".jsonl":
+                for line in stream:
+                    if line.strip():
+                        row = json.loads(line)
+                        return isinstance(row, dict) and "path" in row and "text" not in row
+                return False
+            for fields in csv.reader(stream):
+                if not fields:
+                    continue
+                first = fields[0].strip().lower()
+                if first == "path":
+                    return True  # a header row
+                return first.endswith(".wav")
+    except (OSError, ValueError):
+        return False  # the text loader reports what is wrong with the file
+    return False
+
+
+def _is_text_data(path: Path) -> bool:
+    return not _is_audio_data(path)
+
+
+MODALITIES: dict[str, Modality] = {
+    TEXT: Modality(
+        name=TEXT,
+        noun="intent",
+        input_dtype="int32",
+        features_from_dict=_text_features,
+        input_shape=_text_shape,
+        sniff=_is_text_data,
+        fit=_fit_text,
+        summary_rows=_text_rows,
+    ),
+    AUDIO: Modality(
+        name=AUDIO,
+        noun="keyword",
+        input_dtype="int8",
+        features_from_dict=_audio_features,
+        input_shape=_audio_shape,
+        sniff=_is_audio_data,
+        fit=_fit_audio,
+        summary_rows=_audio_rows,
+    ),
+}
+
+
+def modality(name: str) -> Modality:
+    """The modality a manifest names.
+
+    Raises:
+        ModelError: an unknown name (a manifest from a newer tinyslm).
+    """
+    try:
+        return MODALITIES[name]
+    except KeyError:
+        known = ", ".join(sorted(MODALITIES))
+        raise ModelError(f"unknown modality {name!r} (known: {known})") from None
+
+
+def modality_of_data(path: Path | None) -> Modality:
+    """The modality of a dataset path (``None``: the bundled text demo set)."""
+    if path is None or not MODALITIES[AUDIO].sniff(path):
+        return MODALITIES[TEXT]
+    return MODALITIES[AUDIO]

@@ -1,0 +1,230 @@
+"""Text intents: dataset -> tokenizer -> Keras model -> INT8 -> TFLM verification.
+
+The text modality's side of ``tinyslm train`` (:func:`fit_text`); the pipeline
+writes what it returns. Held-out figures come from the test split (val, then train,
+when a dataset is too small to have one); the threshold is calibrated on val.
+"""
+
+from __future__ import annotations
+
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from tinyslm.manifest import MANIFEST_NAME, MODEL_NAME, Manifest
+from tinyslm.modality import TEXT, Fitted, Log, quiet
+from tinyslm.report_data import REPORT_HTML, REPORT_JSON
+from tinyslm.text.train import TrainConfig
+
+
+def fit_text(
+    data: Path | None,
+    config: Any,
+    *,
+    log: Log = quiet,
+    warn: Log = quiet,
+    report: bool = True,
+) -> Fitted:
+    """Train, quantize and verify a text intent model on ``data`` (``None``: the demo set).
+
+    Raises:
+        DatasetError: the dataset is missing or unusable.
+        ModelError: conversion or TFLM verification failed.
+        ToolchainError: ``config.distill_alpha > 0`` without the ``distill`` extra.
+    """
+    import numpy as np
+
+    from tinyslm import __version__
+    from tinyslm.manifest import sha256_hex
+    from tinyslm.quantize import quantize, representative_indices
+    from tinyslm.text.dataset import line_limit, load_dataset
+    from tinyslm.text.features import encode, model_input
+    from tinyslm.text.train import check_intent_count, label_indices, predict_scores, train
+    from tinyslm.verify import RULE_OOS, VerifyData, verify
+
+    say = log
+    cfg = config if config is not None else TrainConfig()
+    load_start = time.perf_counter()
+    dataset = load_dataset(data, seed=cfg.seed, progress=say)
+    load_seconds = time.perf_counter() - load_start
+    for warning in dataset.warnings:
+        warn(warning)
+    check_intent_count(len(dataset.labels))  # before minutes of training
+    # The device's line buffer is sized so every phrase fits (up to a cap).
+    lines = line_limit(dataset)
+    for warning in lines.warnings:
+        warn(warning)
+    spec = cfg.features
+    say(
+        f"dataset {dataset.source}: {len(dataset.labels)} intents, train {len(dataset.train)}, "
+        f"val {len(dataset.val)}, test {len(dataset.test)}, out-of-scope "
+        f"{len(dataset.oos_train)}/{len(dataset.oos_val)}/{len(dataset.oos_test)}"
+    )
+    train_start = time.perf_counter()
+    fit_texts = [e.text for e in dataset.train]
+    fit_labels = [e.label for e in dataset.train]
+    soft = None
+    teacher_accuracy = None
+    if cfg.distill_alpha > 0:
+        from tinyslm.text.distill import augment_texts, soft_targets
+
+        extra, source = augment_texts(fit_texts, cfg.distill_augment, seed=cfg.seed)
+        targets = soft_targets(
+            fit_texts,
+            label_indices(dataset.labels, fit_labels),
+            len(dataset.labels),
+            cfg.distill_temperature,
+            folds=cfg.distill_folds,
+            seed=cfg.seed,
+            extra_texts=extra,
+            log=say,
+        )
+        soft = np.concatenate([targets.probs, targets.extra_probs])
+        teacher_accuracy = targets.teacher_train_accuracy
+        # Noisy copies keep their source phrase's label for the hard term.
+        fit_texts = fit_texts + extra
+        fit_labels = fit_labels + [fit_labels[i] for i in source]
+        say(f"teacher accuracy on train (cross-fitted): {teacher_accuracy * 100:.2f}%")
+    trained = train(
+        cfg,
+        dataset.labels,
+        fit_texts,
+        fit_labels,
+        [e.text for e in dataset.val],
+        [e.label for e in dataset.val],
+        log=say,
+        soft_targets=soft,
+    )
+    train_seconds = time.perf_counter() - train_start
+
+    say("converting to full-integer INT8 ...")
+    convert_start = time.perf_counter()
+    # Only the calibration subset is encoded, not every training phrase again.
+    calib_rows = representative_indices(len(dataset.train))
+    train_ids = encode([dataset.train[int(i)].text for i in calib_rows], spec)
+    quantized = quantize(trained.model, train_ids, expected_input=model_input(spec))
+    convert_seconds = time.perf_counter() - convert_start
+
+    # Held-out figures come from test; a dataset too small to have one uses val,
+    # and the threshold is tuned on val (train when val is empty).
+    eval_split = "test" if dataset.test else ("val" if dataset.val else "train")
+    evals = {"test": dataset.test, "val": dataset.val, "train": dataset.train}[eval_split]
+    oos_eval = {"test": dataset.oos_test, "val": dataset.oos_val, "train": dataset.oos_train}
+    calib_split = "val" if dataset.val else "train"
+    calib = dataset.val if dataset.val else dataset.train
+    oos_calib = dataset.oos_val if dataset.val else dataset.oos_train
+
+    say("verifying on TFLM (arena probe, accuracy, threshold) ...")
+    verify_start = time.perf_counter()
+    eval_ids = encode([e.text for e in evals], spec)
+    verify_data = VerifyData(
+        float_scores=predict_scores(trained.model, eval_ids),
+        eval_ids=eval_ids,
+        eval_true=label_indices(dataset.labels, [e.label for e in evals]),
+        oos_eval_ids=encode(oos_eval[eval_split], spec),
+        calib_ids=encode([e.text for e in calib], spec),
+        calib_true=label_indices(dataset.labels, [e.label for e in calib]),
+        oos_calib_ids=encode(oos_calib, spec),
+        labels=dataset.labels,
+        expected_input=model_input(spec),
+        eval_split=eval_split,
+    )
+    result = verify(quantized.model_bytes, verify_data, log=say)
+    verify_seconds = time.perf_counter() - verify_start
+    if result.threshold.rule != RULE_OOS:
+        warn(
+            f"no out-of-scope phrases in {calib_split} to calibrate the threshold on (label "
+            f"some 'oos'): threshold {result.threshold.threshold:.3f} "
+            f"(q={result.threshold.threshold_q}) escalates at least the least confident 5% of "
+            f"{calib_split} phrases"
+        )
+
+    metrics = result.to_metrics()
+    metrics["threshold_calibrated_on"] = calib_split
+    metrics["max_line_needed"] = lines.longest
+    metrics["dataset"] = dataset.source
+    metrics["n_train"] = len(dataset.train)
+    if teacher_accuracy is not None:
+        metrics["teacher_train_accuracy_crossfit"] = round(teacher_accuracy, 5)
+    if trained.history:
+        metrics["final_train_loss"] = round(trained.history[-1].get("loss", float("nan")), 5)
+    manifest = Manifest(
+        tinyslm_version=__version__,
+        model_sha256=sha256_hex(quantized.model_bytes),
+        model_bytes=len(quantized.model_bytes),
+        features=spec,
+        labels=tuple(dataset.labels),
+        threshold=result.threshold.threshold,
+        threshold_q=result.threshold.threshold_q,
+        output_quant=quantized.output_quant,
+        input_quant=quantized.input_quant,
+        arena_bytes=result.arena_bytes,
+        ops=result.ops,
+        seed=cfg.seed,
+        train_config=cfg.to_dict(),
+        metrics=metrics,
+        max_line=lines.max_line,
+        modality=TEXT,
+    )
+    with tempfile.TemporaryDirectory() as scratch:
+        manifest_bytes = manifest.write(Path(scratch)).read_bytes()
+    files = {MODEL_NAME: quantized.model_bytes, MANIFEST_NAME: manifest_bytes}
+    if report:
+        from tinyslm.boards import load_boards
+        from tinyslm.report import render_report
+        from tinyslm.report_data import compute_report_data
+
+        say("measuring the report's figures on TFLM and drawing report.html ...")
+        report_start = time.perf_counter()
+        figures = compute_report_data(
+            quantized.model_bytes,
+            manifest,
+            [e.text for e in evals],
+            [e.label for e in evals],
+            list(oos_eval[eval_split]),
+            eval_split=eval_split,
+            history=trained.history,
+        )
+        files[REPORT_JSON] = figures.to_json_bytes()
+        files[REPORT_HTML] = render_report(manifest, figures, load_boards()).encode()
+        # Counted with verification: it is the same kind of work on the same phrases.
+        verify_seconds += time.perf_counter() - report_start
+
+    return Fitted(
+        manifest=manifest,
+        files=files,
+        warnings=dataset.warnings,
+        history=trained.history,
+        load_seconds=load_seconds,
+        train_seconds=train_seconds,
+        convert_seconds=convert_seconds,
+        verify_seconds=verify_seconds,
+    )
+
+
+def summary_rows(m: Manifest) -> list[tuple[str, str]]:
+    """The text model's lines of ``tinyslm train``'s summary."""
+    from tinyslm.verify import describe_rule
+
+    mt = m.metrics
+    oos = mt.get("oos_recall")
+    return [
+        ("intents", str(len(m.labels))),
+        (f"float accuracy ({mt['eval_split']})", f"{mt['float_accuracy'] * 100:.2f}%"),
+        (f"int8 accuracy ({mt['eval_split']}, TFLM)", f"{mt['int8_accuracy'] * 100:.2f}%"),
+        ("float/int8 agreement", f"{mt['agreement'] * 100:.2f}%"),
+        ("int8 accuracy at threshold", f"{mt['int8_accuracy_at_threshold'] * 100:.2f}%"),
+        (
+            "out-of-scope recall",
+            "n/a (no out-of-scope phrases)" if oos is None else f"{oos * 100:.2f}%",
+        ),
+        ("threshold", f"{m.threshold:.3f} (q={m.threshold_q})"),
+        (
+            "threshold rule",
+            describe_rule(
+                str(mt.get("threshold_rule", "")), str(mt.get("threshold_calibrated_on", "val"))
+            ),
+        ),
+        ("device line limit", f"{m.max_line} bytes"),
+    ]
