@@ -13,8 +13,10 @@ from setuptools.command.build_py import build_py
 
 ROOT = Path(__file__).resolve().parent
 BUNDLED = ("templates", "boards", "firmware")
-# Hand-written firmware folders below firmware/ (the audio front end).
-FIRMWARE_SUBDIRS = ("audio",)
+# Hand-written firmware folders below firmware/ (tinyslm.resources.firmware_files
+# reads common/ plus one modality's folder); tests/integration/test_packaging.py
+# checks that this lists every one of them.
+FIRMWARE_SUBDIRS = ("common", "text", "audio")
 
 
 class BuildPyWithResources(build_py):
@@ -26,9 +28,9 @@ class BuildPyWithResources(build_py):
             if dst.exists():
                 shutil.rmtree(dst)
             if name == "firmware":
-                # Only the hand-written sources (top level and the modality folders in
-                # FIRMWARE_SUBDIRS): other sub-folders are generated projects.
-                for folder in ("", *FIRMWARE_SUBDIRS):
+                # Only the hand-written sources (the folders in FIRMWARE_SUBDIRS):
+                # other sub-folders are generated projects.
+                for folder in FIRMWARE_SUBDIRS:
                     (dst / folder).mkdir(parents=True, exist_ok=True)
                     for f in sorted((src / folder).iterdir()):
                         if f.is_file() and f.suffix in {".c", ".h", ".cc"}:

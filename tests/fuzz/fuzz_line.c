@@ -1,6 +1,8 @@
 /*
- * libFuzzer target for firmware/tinyslm_core.c:
- *   clang -fsanitize=fuzzer,address,undefined -Ifirmware tests/fuzz/fuzz_line.c firmware/tinyslm_core.c
+ * libFuzzer target for the text firmware's C core: firmware/text/ (tokenizer, line
+ * protocol) and firmware/common/ (JSON writer, gate), built by tests/host/test_core_fuzz.py:
+ *   clang -fsanitize=fuzzer,address,undefined -Ifirmware/common -Ifirmware/text
+ *     tests/fuzz/fuzz_line.c + every .c file of firmware/text and firmware/common
  *
  * The first bytes of an input pick a configuration (line limit, feature spec,
  * feed chunk size, whether inference fails); the rest is fed to

@@ -24,16 +24,12 @@ import pytest
 from tinyslm.boards import load_board
 from tinyslm.emit import render_project
 from tinyslm.manifest import load_model_dir
-from tinyslm.resources import firmware_dir
+from tinyslm.resources import firmware_files
 
 HERE = Path(__file__).resolve().parent
 FIXTURE = HERE.parent / "fixtures" / "model"
 BOARDS = ("esp32", "stm32h7")
-COPIED = {
-    f"src/{p.name}": p.read_bytes()
-    for p in sorted(firmware_dir().iterdir())
-    if p.suffix in {".c", ".h", ".cc"}
-}
+COPIED = {f"src/{name}": p.read_bytes() for name, p in firmware_files("text").items()}
 
 
 def _tree(folder: Path) -> dict[str, bytes]:

@@ -1,5 +1,7 @@
 /*
- * Test-only host driver for firmware/tinyslm_core.c. The same program is built
+ * Test-only host driver for the text firmware's C core (firmware/text/tinyslm_core.c
+ * and tinyslm_tokenizer.c over firmware/common/tinyslm_json.c and tinyslm_gate.c).
+ * The same program is built
  * plain, with ASan+UBSan and with --coverage, and the Python tests talk to it
  * through stdin/stdout:
  *
@@ -15,10 +17,12 @@
  *       little-endian length (0xFFFFFFFF: NULL) and its bytes; stdout: what
  *       tinyslm_write_error writes for each record.
  *   core_driver selftest
- *       the defensive paths (NULL pointers, bad sizes, odd quantization).
+ *       the defensive paths (NULL pointers, bad sizes, odd quantization) and the
+ *       JSON writer's number extremes.
  *
  * Unlike the core, this driver may use the heap and stdio.
  */
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -357,6 +361,8 @@ static int run_selftest(void) {
   tinyslm_features_t spec = {4096, 4, 1, 1, 1};
   tinyslm_decision_t d;
   uint8_t line[8];
+  tinyslm_json_t json;
+  char number_text[96];
   int32_t ids[4];
   int8_t scores[2] = {5, 7};
   const int8_t low[2] = {-128, -128};
@@ -450,6 +456,31 @@ static int run_selftest(void) {
   /* write_error: a NULL write function writes nothing (and does not crash) */
   tinyslm_write_error(NULL, NULL, "x", "y");
 
+  /* json: a writer without a write function drops everything, however long */
+  tinyslm_json_begin(&json, NULL, NULL);
+  for (i = 0; i < 3 * TINYSLM_JSON_CHUNK; ++i) {
+    tinyslm_json_char(&json, 'x');
+  }
+  tinyslm_json_end_line(&json);
+  CHECK(json.len == 0);
+
+  /* json: number extremes, as printf writes them */
+  captured_len = 0;
+  tinyslm_json_begin(&json, count_write, NULL);
+  tinyslm_json_int(&json, LONG_MIN);
+  tinyslm_json_char(&json, ' ');
+  tinyslm_json_int(&json, LONG_MAX);
+  tinyslm_json_char(&json, ' ');
+  tinyslm_json_int(&json, 0);
+  tinyslm_json_char(&json, ' ');
+  tinyslm_json_uint(&json, ULONG_MAX);
+  tinyslm_json_char(&json, ' ');
+  tinyslm_json_milli(&json, 0xFFFFFFFFu);
+  tinyslm_json_end_line(&json);
+  snprintf(number_text, sizeof(number_text), "%ld %ld 0 %lu 4294967.295\n", LONG_MIN, LONG_MAX,
+           ULONG_MAX);
+  CHECK(captured_len == strlen(number_text) && memcmp(captured, number_text, captured_len) == 0);
+
   /* tokenize: NULL spec/ids, NULL text, buckets out of range, seq_len 0 */
   CHECK(tinyslm_tokenize(NULL, (const uint8_t *)"ab", 2, ids) == 0);
   CHECK(tinyslm_tokenize(&spec, (const uint8_t *)"ab", 2, NULL) == 0);
@@ -468,6 +499,8 @@ static int run_selftest(void) {
 
   /* decide: NULLs, and quantization parameters no real model has */
   d = tinyslm_decide(NULL, scores);
+  CHECK(d.index == 0 && d.score_milli == 0 && d.local == 0);
+  d = tinyslm_gate_decide(NULL, scores);
   CHECK(d.index == 0 && d.score_milli == 0 && d.local == 0);
   d = tinyslm_decide(&info, NULL);
   CHECK(d.index == 0 && d.local == 0);

@@ -1,4 +1,5 @@
-"""A bounded libFuzzer run of tests/fuzz/fuzz_line.c (ASan+UBSan) over the core.
+"""A bounded libFuzzer run of tests/fuzz/fuzz_line.c (ASan+UBSan) over the C core
+(firmware/common/ JSON writer and gate, firmware/text/ tokenizer and line protocol).
 
 The target feeds arbitrary bytes to tinyslm_app_feed and tinyslm_tokenize and
 traps on any broken promise (see the target's header comment); any sanitizer
@@ -10,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from core_harness import CORE_C, FIRMWARE, FUZZ_C
+from core_harness import CORE_SOURCES, FUZZ_C, INCLUDE_DIRS
 from libfuzzer import assert_no_finding, run_libfuzzer
 
 SEEDS = (
@@ -23,6 +24,6 @@ SEEDS = (
 @pytest.mark.slow
 @pytest.mark.toolchain
 def test_fuzz_feed_and_tokenize(tmp_path: Path) -> None:
-    proc = run_libfuzzer([FUZZ_C, CORE_C], [FIRMWARE], SEEDS, tmp_path)
+    proc = run_libfuzzer([FUZZ_C, *CORE_SOURCES], INCLUDE_DIRS, SEEDS, tmp_path)
     runs = assert_no_finding(proc)
     print(f"\nfuzz: {runs} runs, no finding")

@@ -13,7 +13,7 @@ import random
 
 import numpy as np
 import pytest
-from core_harness import REPO, SPEC_VARIANTS, CoreLib, Driver, random_text
+from core_harness import REPO, CoreLib, Driver
 from shared_paths import dataset_path, missing
 
 from tinyslm.decision import decide, score_milli
@@ -21,6 +21,59 @@ from tinyslm.text.features import FeatureSpec, tokenize
 
 DEMO_CSV = REPO / "tinyslm" / "data" / "demo_commands.csv"
 CLINC_JSON = dataset_path("clinc150", "data_full.json")
+
+
+# --------------------------------------------------------------------------
+# random tokenizer inputs
+
+
+SPEC_VARIANTS = (
+    FeatureSpec(),
+    FeatureSpec(buckets=2, seq_len=8),
+    FeatureSpec(buckets=3, seq_len=1, bigrams=False, char_trigrams=False),
+    FeatureSpec(buckets=1000, seq_len=16, unigrams=False),
+    FeatureSpec(buckets=2**31 - 1, seq_len=64, unigrams=False, bigrams=False),
+    FeatureSpec(buckets=97, seq_len=300, char_trigrams=False),
+    FeatureSpec(buckets=50_000, seq_len=4096),
+)
+
+_WORDS = (b"turn", b"ON", b"the", b"Lights", b"kitchen", b"42", b"x", b"Play", b"MUSIC", b"a1b2")
+
+
+def random_text(rng: random.Random) -> bytes:
+    """One random input: printable ASCII, valid UTF-8, control bytes/NUL, raw bytes, or long."""
+    kind = rng.random()
+    if kind < 0.3:
+        return " ".join(
+            "".join(chr(rng.randrange(0x20, 0x7F)) for _ in range(rng.randrange(0, 8)))
+            for _ in range(rng.randrange(0, 8))
+        ).encode()
+    if kind < 0.5:
+        return rng.choice([b" ", b",", b".", b"!", b"?", b"-", b"  "]).join(
+            rng.choice(_WORDS) for _ in range(rng.randrange(0, 10))
+        )
+    if kind < 0.7:
+        return "".join(
+            chr(
+                rng.choice(
+                    (
+                        rng.randrange(0x20, 0x80),
+                        rng.randrange(0xA0, 0x800),
+                        rng.randrange(0x4E00, 0x9FFF),
+                        rng.randrange(0x1F300, 0x1F6FF),
+                    )
+                )
+            )
+            for _ in range(rng.randrange(0, 24))
+        ).encode()
+    if kind < 0.85:
+        return bytes(
+            rng.choice((0, 1, 9, 10, 13, 27, 31, 32, 65, 90, 97, 122, 127, 128, 255))
+            for _ in range(rng.randrange(0, 30))
+        )
+    if kind < 0.995:
+        return bytes(rng.randrange(256) for _ in range(rng.randrange(0, 64)))
+    return bytes(rng.randrange(256) for _ in range(rng.randrange(1000, 20_000)))
 
 
 def _check_same(lib: CoreLib, spec: FeatureSpec, texts: list[bytes]) -> None:

@@ -184,6 +184,9 @@ def test_every_generated_source_compiles_against_esp_idf(
     expected = {
         "main.cc",
         "tinyslm_core.c",
+        "tinyslm_gate.c",
+        "tinyslm_json.c",
+        "tinyslm_tokenizer.c",
         "tinyslm_tflm.cc",
         "tinyslm_settings.c",
         "tinyslm_model_data.cc",

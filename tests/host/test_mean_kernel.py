@@ -18,9 +18,10 @@ from pathlib import Path
 import pytest
 from shared_paths import require_path, require_tool, sdk_path
 
-from tinyslm.resources import firmware_dir
+from tinyslm.resources import firmware_files
 from tinyslm.toolchain import native, qemu
 
+MEAN_CC = firmware_files("text")["tinyslm_mean.cc"]
 DRIVER = Path(__file__).resolve().parent / "mean_driver.cc"
 DRIVER_GLUE = Path(__file__).resolve().parent / "mean_driver_qemu.c"
 # TFLM's kernel-test helpers, which the firmware build leaves out of its sources.
@@ -44,7 +45,7 @@ def driver(tmp_path_factory: pytest.TempPathFactory) -> Path:
         board_sources=(DRIVER, *(tree / rel for rel in TEST_HELPERS)),
     )
     out = tmp_path_factory.mktemp("mean") / "mean_driver"
-    return native.build_firmware([firmware_dir() / "tinyslm_mean.cc"], tree, out, toolchain)
+    return native.build_firmware([MEAN_CC], tree, out, toolchain)
 
 
 def run_driver(driver: Path, *args: str) -> tuple[int, int, int, int, str]:
@@ -90,7 +91,7 @@ def cm7_driver(tmp_path_factory: pytest.TempPathFactory) -> Path:
         ),
     )
     out = tmp_path_factory.mktemp("mean-cm7") / "mean_driver.elf"
-    return native.build_firmware([firmware_dir() / "tinyslm_mean.cc"], tree, out, toolchain)
+    return native.build_firmware([MEAN_CC], tree, out, toolchain)
 
 
 def test_mean_kernel_dsp_path_matches_tflm_on_cortex_m7(cm7_driver: Path) -> None:

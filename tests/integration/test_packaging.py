@@ -22,6 +22,8 @@ from pathlib import Path
 import pytest
 from cli_support import REPO
 
+from tinyslm.resources import firmware_files
+
 SOURCES = ("pyproject.toml", "setup.py", "README.md", "tinyslm", "templates", "boards", "firmware")
 
 
@@ -61,9 +63,13 @@ def test_wheel_installs_and_runs_outside_the_checkout(tmp_path: Path, fixture_mo
         "tinyslm/_bundled/templates/common/platformio.ini.j2",
         "tinyslm/_bundled/boards/esp32.yaml",
         "tinyslm/_bundled/boards/schema.json",
-        "tinyslm/_bundled/firmware/tinyslm_core.c",
-        "tinyslm/_bundled/firmware/tinyslm_core.h",
-        "tinyslm/_bundled/firmware/tinyslm_mean.cc",
+        "tinyslm/_bundled/firmware/common/tinyslm_json.c",
+        "tinyslm/_bundled/firmware/common/tinyslm_gate.h",
+        "tinyslm/_bundled/firmware/common/tinyslm_mean.cc",
+        "tinyslm/_bundled/firmware/common/tinyslm_tflm.cc",
+        "tinyslm/_bundled/firmware/text/tinyslm_core.c",
+        "tinyslm/_bundled/firmware/text/tinyslm_core.h",
+        "tinyslm/_bundled/firmware/text/tinyslm_tokenizer.c",
         "tinyslm/_bundled/firmware/audio/tinyslm_audio_frontend.c",
         "tinyslm/_bundled/firmware/audio/tinyslm_audio_tables.h",
         "tinyslm/emulate/glue/host_shim.c",
@@ -71,6 +77,12 @@ def test_wheel_installs_and_runs_outside_the_checkout(tmp_path: Path, fixture_mo
         "tinyslm/data/demo_commands.csv",
     ):
         assert needed in names, f"{needed} missing from {wheel.name}"
+    # every hand-written firmware file a project of either modality gets (setup.py's
+    # FIRMWARE_SUBDIRS must name each folder tinyslm.resources.firmware_files reads)
+    for modality in ("text", "audio"):
+        for path in firmware_files(modality, REPO / "firmware").values():
+            rel = path.relative_to(REPO / "firmware").as_posix()
+            assert f"tinyslm/_bundled/firmware/{rel}" in names, f"{rel} missing from the wheel"
 
     # 2. A fresh venv; dependencies from this environment, tinyslm only from the wheel.
     target = tmp_path / "venv"

@@ -32,7 +32,7 @@ from tinyslm.emit.ops import (
 from tinyslm.emit.render import banner, render, template_outputs
 from tinyslm.errors import BoardError, BudgetError, ModelError
 from tinyslm.manifest import Manifest, QuantParams, sha256_hex
-from tinyslm.resources import firmware_dir
+from tinyslm.resources import firmware_dir, firmware_files
 from tinyslm.text.features import FeatureSpec
 
 # ---------------------------------------------------------------- C literals
@@ -162,7 +162,7 @@ def test_registrations_exist_in_tflm(tree: tuple[str, ...]) -> None:
             # Declared for CMSIS-NN and defined inline (the default kernel) elsewhere.
             assert re.search(rf"TFLMRegistration {name}\(\)", text), f"{name} in {header}"
         else:
-            firmware = (firmware_dir() / header).read_text()
+            firmware = firmware_files("text")[header].read_text()
             assert f"TFLMRegistration {registration.removesuffix('()')}();" in firmware
 
 
@@ -301,10 +301,11 @@ def model() -> bytes:
 @pytest.fixture()
 def firmware(tmp_path: Path) -> Path:
     folder = tmp_path / "fw"
-    folder.mkdir()
-    for name in ("tinyslm_core.c", "tinyslm_core.h", "tinyslm_tflm.cc", "tinyslm_tflm.h"):
+    for name in ("text/tinyslm_core.c", "text/tinyslm_core.h", "common/tinyslm_tflm.cc",
+                 "common/tinyslm_tflm.h", "audio/tinyslm_listen.c"):  # fmt: skip
+        (folder / name).parent.mkdir(parents=True, exist_ok=True)
         (folder / name).write_text(f"/* {name} */\n")
-    (folder / "notes.txt").write_text("not a source\n")
+    (folder / "text" / "notes.txt").write_text("not a source\n")
     return folder
 
 
@@ -316,6 +317,7 @@ def test_every_file_has_the_banner_and_no_absolute_paths(
     plan = render_project(load_board(board_id), manifest, model, firmware=firmware)
     files = plan.as_mapping()
     assert "src/notes.txt" not in files
+    assert "src/tinyslm_listen.c" not in files  # another modality's firmware
     for path, data in files.items():
         text = data.decode("utf-8")
         assert str(firmware.parent) not in text and "/work/" not in text, path
@@ -331,7 +333,8 @@ def test_every_file_has_the_banner_and_no_absolute_paths(
     assert doc["manifest"] == json.loads(json.dumps(manifest.to_dict()))
     assert doc["arena_size"] == plan.arena_size == arena_size_for(2000)
     # the copied sources keep their bytes after the banner
-    assert files["src/tinyslm_core.c"].endswith(b"/* tinyslm_core.c */\n")
+    assert files["src/tinyslm_core.c"].endswith(b"/* text/tinyslm_core.c */\n")
+    assert files["src/tinyslm_tflm.cc"].endswith(b"/* common/tinyslm_tflm.cc */\n")
 
 
 def test_generated_values_come_from_the_manifest(model: bytes, firmware: Path) -> None:
@@ -383,8 +386,15 @@ def test_render_rejects_unknown_ops(model: bytes, firmware: Path) -> None:
 
 
 def test_render_needs_the_firmware_sources(model: bytes, firmware: Path) -> None:
-    (firmware / "tinyslm_tflm.cc").unlink()
+    (firmware / "common" / "tinyslm_tflm.cc").unlink()
     with pytest.raises(ModelError, match=r"missing from fw/: tinyslm_tflm.cc"):
+        render_project(load_board("esp32"), _manifest(model), model, firmware=firmware)
+
+
+def test_render_refuses_a_firmware_name_clash(model: bytes, firmware: Path) -> None:
+    # src/ is flat: a text file may not shadow a common one
+    (firmware / "text" / "tinyslm_tflm.h").write_text("/* clash */\n")
+    with pytest.raises(ModelError, match=r"would both be src/tinyslm_tflm\.h"):
         render_project(load_board("esp32"), _manifest(model), model, firmware=firmware)
 
 
@@ -463,7 +473,8 @@ def test_generated_settings_and_model_compile_and_match(tmp_path: Path, model: b
     src.mkdir()
     files = plan.as_mapping()
     for name in ("tinyslm_settings.c", "tinyslm_settings.h", "tinyslm_model_data.cc",
-                 "tinyslm_model_data.h", "tinyslm_core.h"):  # fmt: skip
+                 "tinyslm_model_data.h", "tinyslm_core.h", "tinyslm_gate.h", "tinyslm_json.h",
+                 "tinyslm_tokenizer.h"):  # fmt: skip
         (src / name).write_bytes(files[f"src/{name}"])
     (src / "driver.c").write_text(DRIVER)
     warn = ["-Wall", "-Wextra", "-Werror"]
@@ -556,17 +567,19 @@ int main(int argc, char **argv) {
 def test_board_glue_error_line_is_valid_json(
     tmp_path: Path, reason: str | None, expected: str
 ) -> None:
-    """The board glue's error line, written from C++ as main.cc does, through the C core."""
+    """The board glue's error line, written from C++ as main.cc does, through the common
+    JSON writer (firmware/common/tinyslm_json.c)."""
     cc, cxx = _host_cc(), _host_cxx()
     if cc is None or cxx is None:
         missing("no host C and C++ compilers (cc/c++ or $CC/$CXX) on PATH")
-    fw = firmware_dir()
+    fw = firmware_files("text")
+    includes = sorted({f"-I{p.parent}" for p in fw.values()})
     (tmp_path / "t.cc").write_text(REPORT_DRIVER)
-    core_o, exe = tmp_path / "core.o", tmp_path / "t"
-    subprocess.run([cc, "-std=c99", "-Wall", "-Wextra", "-Werror", "-c", str(fw / "tinyslm_core.c"),
-                    "-o", str(core_o)], check=True, capture_output=True)  # fmt: skip
-    subprocess.run([cxx, "-std=c++17", "-Wall", "-Wextra", "-Werror", f"-I{fw}",
-                    str(tmp_path / "t.cc"), str(core_o), "-o", str(exe)],
+    json_o, exe = tmp_path / "json.o", tmp_path / "t"
+    subprocess.run([cc, "-std=c99", "-Wall", "-Wextra", "-Werror", "-c", str(fw["tinyslm_json.c"]),
+                    "-o", str(json_o)], check=True, capture_output=True)  # fmt: skip
+    subprocess.run([cxx, "-std=c++17", "-Wall", "-Wextra", "-Werror", *includes,
+                    str(tmp_path / "t.cc"), str(json_o), "-o", str(exe)],
                    check=True, capture_output=True)  # fmt: skip
     args = [str(exe)] if reason is None else [str(exe), reason]
     out = subprocess.run(args, check=True, capture_output=True).stdout

@@ -21,7 +21,7 @@ from tinyslm.cli import cli, friendly_errors
 from tinyslm.decision import ROUTE_LOCAL, decide, gate_figures
 from tinyslm.emit import project as emit_project
 from tinyslm.errors import TAIL_MAX_CHARS, TinySlmError, ToolchainError, output_tail
-from tinyslm.resources import firmware_dir
+from tinyslm.resources import firmware_files
 from tinyslm.toolchain import tflm
 
 PACKAGE = Path(manifest.__file__).resolve().parent
@@ -32,7 +32,7 @@ FIXTURE_MODEL = Path(__file__).resolve().parent.parent / "fixtures" / "model"
 
 
 def test_the_firmware_arena_is_aligned_as_the_manifest_says() -> None:
-    adapter = (firmware_dir() / "tinyslm_tflm.cc").read_text()
+    adapter = firmware_files("text")["tinyslm_tflm.cc"].read_text()
     found = re.search(r"alignas\((\d+)\)\s+uint8_t\s+g_arena\b", adapter)
     assert found is not None
     assert int(found.group(1)) == manifest.ARENA_ALIGN

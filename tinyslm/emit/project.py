@@ -20,7 +20,7 @@ from tinyslm.emit.ops import op_entries, resolver_includes, template_ops
 from tinyslm.emit.render import banner, banner_lines, render, template_outputs
 from tinyslm.errors import BoardError, BudgetError, ModelError
 from tinyslm.manifest import Manifest, align_arena, sha256_hex
-from tinyslm.resources import firmware_dir
+from tinyslm.resources import firmware_files
 
 # The manifest's arena_bytes is the smallest arena that allocated on TFLM's Python
 # runtime on x86-64. On the 32-bit targets TFLM's own bookkeeping is smaller
@@ -31,9 +31,10 @@ from tinyslm.resources import firmware_dir
 ARENA_MARGIN_DIVISOR = 4
 ARENA_MARGIN_MIN = 1024
 
-FIRMWARE_SUFFIXES = (".c", ".h", ".cc")
 # The board glue calls into both; a project without them cannot build.
 REQUIRED_FIRMWARE = ("tinyslm_core.c", "tinyslm_core.h", "tinyslm_tflm.cc", "tinyslm_tflm.h")
+# The firmware folder (tinyslm.resources.firmware_files) of the projects rendered here.
+FIRMWARE_MODALITY = "text"
 PROJECT_JSON = "tinyslm.json"
 
 _PIN = re.compile(r"^P([A-K])([0-9]{1,2})$")
@@ -175,16 +176,16 @@ def _pio_options(board: Board) -> list[dict[str, Any]]:
     return out
 
 
-def _firmware_sources(folder: Path) -> dict[str, bytes]:
-    found = {
-        p.name: p.read_bytes()
-        for p in sorted(folder.iterdir())
-        if p.is_file() and p.suffix in FIRMWARE_SUFFIXES
-    }
-    missing = [n for n in REQUIRED_FIRMWARE if n not in found]
+def _firmware_sources(root: Path | None) -> dict[str, bytes]:
+    try:
+        paths = firmware_files(FIRMWARE_MODALITY, root)
+    except (OSError, ValueError) as exc:
+        raise ModelError(f"firmware sources: {exc}") from exc
+    missing = [n for n in REQUIRED_FIRMWARE if n not in paths]
     if missing:
-        raise ModelError(f"firmware sources missing from {folder.name}/: {', '.join(missing)}")
-    return found
+        where = f"{root.name}/" if root is not None else "firmware/"
+        raise ModelError(f"firmware sources missing from {where}: {', '.join(missing)}")
+    return {name: path.read_bytes() for name, path in paths.items()}
 
 
 def _threshold_milli(threshold: float) -> int:
@@ -324,7 +325,7 @@ def render_project(
     arena_size = arena_size_for(manifest.arena_bytes)
     check_budget(board, len(model), arena_size)
 
-    copied = _firmware_sources(firmware or firmware_dir())
+    copied = _firmware_sources(firmware)
     outputs = template_outputs(board.family, templates)
     src_names = {p.split("/", 1)[1] for p in outputs if p.startswith("src/")} | set(copied)
     sources = sorted(n for n in src_names if n.endswith((".c", ".cc")))

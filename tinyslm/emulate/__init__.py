@@ -1,7 +1,8 @@
 """Run a generated project's firmware core on the host, TFLM's Python runtime behind it.
 
-``tinyslm emulate`` compiles the project's own ``src/tinyslm_core.c``,
-``src/tinyslm_settings.c`` and ``src/tinyslm_model_data.cc`` with
+``tinyslm emulate`` compiles the project's own C core (``src/tinyslm_core.c`` and
+the other C files of the text firmware), ``src/tinyslm_settings.c`` and
+``src/tinyslm_model_data.cc`` with
 ``tinyslm/emulate/glue/host_shim.c`` into a shared library, loads it with ctypes,
 and plugs a ``tflite_micro.runtime.Interpreter`` in as the core's inference
 callback. Everything the device decides (tokenizer, settings, model array,
@@ -40,10 +41,12 @@ from tinyslm.decision import ROUTE_ESCALATE, ROUTE_LOCAL, gate_figures
 from tinyslm.errors import ModelError, ProjectError, ToolchainError, output_tail
 from tinyslm.manifest import sha256_hex
 from tinyslm.project import Project, open_project
+from tinyslm.resources import firmware_files
 from tinyslm.toolchain import ccompile
 
 SHIM = Path(__file__).resolve().parent / "glue" / "host_shim.c"
-CORE_SOURCES = ("tinyslm_core.c", "tinyslm_settings.c", "tinyslm_model_data.cc")
+# Generated next to the firmware's C files (see core_sources).
+GENERATED_SOURCES = ("tinyslm_settings.c", "tinyslm_model_data.cc")
 LIB_NAME = "libtinyslm_emu.so"
 CFLAGS = ("-std=c99", "-O2", "-Wall", "-Wextra")
 CXXFLAGS = ("-std=c++17", "-O2", "-Wall")
@@ -82,14 +85,23 @@ class CoverageResult:
         return 100.0 * self.lines_executed / self.lines_total if self.lines_total else 0.0
 
 
+def core_sources() -> tuple[str, ...]:
+    """The ``src/`` files the emulator library is built from: every C file of the text
+    firmware (common + text, :func:`tinyslm.resources.firmware_files`; the TFLM adapter
+    is C++ and TFLM's Python runtime stands in for it) and the generated sources."""
+    c_files = sorted(name for name in firmware_files("text") if name.endswith(".c"))
+    return (*c_files, *GENERATED_SOURCES)
+
+
 def _sources(project: Project) -> list[Path]:
-    missing = [name for name in CORE_SOURCES if not (project.src / name).is_file()]
+    names = core_sources()
+    missing = [name for name in names if not (project.src / name).is_file()]
     if missing:
         raise ProjectError(
             f"{project.root}: incomplete project, missing src/{', src/'.join(missing)} "
             "(regenerate it with 'tinyslm generate')"
         )
-    return [project.src / name for name in CORE_SOURCES]
+    return [project.src / name for name in names]
 
 
 def _build_key(sources: Sequence[Path], headers: Sequence[Path], flags: Sequence[str]) -> str:
@@ -633,7 +645,7 @@ def iter_stdin_chunks(stream: Any) -> Iterable[bytes]:
 
 @dataclass(frozen=True)
 class ParityResult:
-    """Device answers against ``tinyslm.verify.tflm_scores`` + ``tinyslm.decision``.
+    """Device answers against ``tinyslm.tflm_runtime.tflm_scores`` + ``tinyslm.decision``.
 
     Attributes:
         phrases: phrases compared.
@@ -656,13 +668,13 @@ def reference_parity(
     """Compare device answers with the Python reference for the same phrases.
 
     The reference tokenizes with :mod:`tinyslm.text.features`, runs ``model.tflite``
-    on TFLM (:func:`tinyslm.verify.tflm_scores`) and decides with
+    on TFLM (:func:`tinyslm.tflm_runtime.tflm_scores`) and decides with
     :mod:`tinyslm.decision` from the manifest: so it checks the C tokenizer, the
     generated model array and the generated settings all at once.
     """
     from tinyslm.decision import decide, score_milli
     from tinyslm.text.features import encode
-    from tinyslm.verify import tflm_scores
+    from tinyslm.tflm_runtime import tflm_scores
 
     texts = [_one_line(r.text) for r in results]
     scores = tflm_scores(model_bytes, encode(texts, manifest.features), manifest.arena_bytes)

@@ -33,6 +33,7 @@ from pathlib import Path
 from tinyslm.cache import cache_dir
 from tinyslm.errors import ProjectError, ToolchainError, output_tail
 from tinyslm.project import open_project
+from tinyslm.resources import firmware_files
 from tinyslm.toolchain import ccompile
 from tinyslm.toolchain.tflm import (
     INCLUDE_DIRS,
@@ -266,7 +267,7 @@ def project_sources(project_dir: Path) -> list[Path]:
     """The project's firmware sources for the host: ``src/*.c|*.cc`` but ``main.cc``.
 
     Raises:
-        ProjectError: not a tinyslm project, or its src/ lacks the adapter.
+        ProjectError: not a tinyslm project, or its src/ lacks a firmware source.
     """
     project = open_project(project_dir)
     src = project.src
@@ -276,7 +277,9 @@ def project_sources(project_dir: Path) -> list[Path]:
         if p.is_file() and p.suffix in (".c", ".cc") and p.name != BOARD_MAIN
     )
     names = {p.name for p in files}
-    for needed in ("tinyslm_core.c", "tinyslm_tflm.cc", "tinyslm_settings.c"):
+    # What the text firmware compiles (common + text) and the generated settings.
+    firmware = [n for n in firmware_files("text") if n.endswith((".c", ".cc"))]
+    for needed in (*firmware, "tinyslm_settings.c"):
         if needed not in names:
             raise ProjectError(f"{src}: {needed} is missing (regenerate the project)")
     return files

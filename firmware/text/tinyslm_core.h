@@ -1,8 +1,12 @@
 /*
- * tinyslm portable core: tokenizer, serial line handling, confidence gate and
- * JSON output. Plain C99, no heap, no libc printf, no TFLM: inference arrives
- * as a function pointer so the same core runs on a board (TFLM adapter) and on
- * the host (tinyslm emulate).
+ * tinyslm text core: the line protocol of a text-intent project (one phrase per
+ * serial line in, one JSON line out) over the text tokenizer and the common
+ * gate and JSON writer. Plain C99, no heap, no libc printf, no TFLM: inference
+ * arrives as a function pointer so the same core runs on a board (TFLM adapter)
+ * and on the host (tinyslm emulate).
+ *
+ * The umbrella header that generated text projects include: it brings in
+ * tinyslm_tokenizer.h (text), tinyslm_gate.h and tinyslm_json.h (common).
  *
  * Every buffer is owned by the caller and bounded; any byte sequence fed to
  * tinyslm_app_feed() is handled without reading or writing out of bounds.
@@ -13,25 +17,18 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "tinyslm_gate.h"
+#include "tinyslm_json.h"
+#include "tinyslm_tokenizer.h"
+
 #ifdef __cplusplus
 extern "C" {
 #endif
 
 /* Runs the model: ids[seq_len] in, scores[num_labels] out. Returns 0 on success. */
 typedef int (*tinyslm_infer_fn)(const int32_t *ids, int8_t *scores, void *ctx);
-/* Writes len bytes to the serial line (no terminator added). */
-typedef void (*tinyslm_write_fn)(const char *data, size_t len, void *ctx);
 /* Free-running microsecond clock; wrap-around is fine (differences are taken). */
 typedef uint32_t (*tinyslm_clock_fn)(void *ctx);
-
-/* Mirrors tinyslm/features.py FeatureSpec. */
-typedef struct {
-  uint32_t buckets;  /* ids are 1 + h % (buckets - 1); 0 pads */
-  uint32_t seq_len;  /* ids per phrase */
-  uint8_t unigrams;  /* booleans: feature families, in this order */
-  uint8_t bigrams;
-  uint8_t char_trigrams;
-} tinyslm_features_t;
 
 /* Everything about the model that the core needs; generated into tinyslm_settings.c. */
 typedef struct {
@@ -71,22 +68,7 @@ typedef struct {
   uint8_t discarding; /* 1 after an overlong line until the next newline */
 } tinyslm_app_t;
 
-typedef struct {
-  uint32_t index;      /* top-1 label index */
-  int32_t score_q;     /* its int8 score */
-  uint32_t score_milli;/* its confidence in thousandths, as printed */
-  uint8_t local;       /* 1: answer locally, 0: escalate */
-} tinyslm_decision_t;
-
-/*
- * Fills ids[0..seq_len) for text[0..len) per the spec in tinyslm/features.py and
- * returns how many non-padding ids were written. Never reads past text[len-1];
- * text may contain any bytes, including NUL.
- */
-size_t tinyslm_tokenize(const tinyslm_features_t *spec, const uint8_t *text, size_t len,
-                        int32_t *ids);
-
-/* Top-1 (first maximum wins), dequantized score and route. */
+/* tinyslm_gate_decide over the model's labels, quantization and threshold. */
 tinyslm_decision_t tinyslm_decide(const tinyslm_model_info_t *model, const int8_t *scores);
 
 /* Returns 0, or -1 when a pointer is NULL or a size is zero. */
@@ -107,15 +89,6 @@ void tinyslm_app_feed(tinyslm_app_t *app, const uint8_t *data, size_t len);
 
 /* Handles one complete line (no terminator); what tinyslm_app_feed calls. */
 void tinyslm_app_handle_line(tinyslm_app_t *app, const uint8_t *line, size_t len);
-
-/*
- * Writes {"error":"<code>","reason":"<reason>"} and a newline through write, for
- * the glue's own failures (TFLM init, configuration). Both strings are escaped
- * as the protocol's "text" is; a NULL code or reason is written as "unknown".
- * Nothing is written when write is NULL.
- */
-void tinyslm_write_error(tinyslm_write_fn write, void *ctx, const char *code,
-                         const char *reason);
 
 #ifdef __cplusplus
 }

@@ -16,6 +16,15 @@
 #include "tinyslm_ops.h"
 #include "tinyslm_settings.h"
 
+// The input tensor's element type and count (see tinyslm_tflm.h). A text
+// project's settings name neither: its input is TINYSLM_SEQ_LEN int32 ids.
+#ifndef TINYSLM_INPUT_TYPE
+#define TINYSLM_INPUT_TYPE int32_t
+#endif
+#ifndef TINYSLM_INPUT_ELEMENTS
+#define TINYSLM_INPUT_ELEMENTS TINYSLM_SEQ_LEN
+#endif
+
 // cortex_m_generic TFLM trees route DebugLog through a callback and print
 // nothing until one is registered; other ports (host, esp-tflite-micro) print
 // on their own and do not ship this header.
@@ -27,6 +36,24 @@
 #endif
 
 namespace {
+
+// The TfLiteType and the name (for error reasons) of TINYSLM_INPUT_TYPE; any
+// other type does not compile.
+template <typename T>
+struct InputType;
+template <>
+struct InputType<int32_t> {
+  static constexpr TfLiteType kType = kTfLiteInt32;
+  static constexpr const char *kName = "int32";
+};
+template <>
+struct InputType<int8_t> {
+  static constexpr TfLiteType kType = kTfLiteInt8;
+  static constexpr const char *kName = "int8";
+};
+using Input = InputType<TINYSLM_INPUT_TYPE>;
+constexpr size_t kInputBytes = sizeof(TINYSLM_INPUT_TYPE) * (TINYSLM_INPUT_ELEMENTS);
+static_assert(TINYSLM_INPUT_ELEMENTS > 0, "TINYSLM_INPUT_ELEMENTS must be positive");
 
 // The arena is the program's only large mutable buffer; 16-byte alignment is
 // what TFLM's allocator expects for tensor data.
@@ -101,6 +128,22 @@ bool has_shape(const TfLiteTensor *t, TfLiteType type, int width) {
          t->dims->data[0] == 1 && t->dims->data[1] == width;
 }
 
+// True when t is the model input the settings describe: batch 1, any rank
+// (text [1, L], audio [1, frames, bins, 1]), TINYSLM_INPUT_ELEMENTS elements of
+// TINYSLM_INPUT_TYPE, kInputBytes bytes.
+bool is_settings_input(const TfLiteTensor *t) {
+  if (t == nullptr || t->type != Input::kType || t->dims == nullptr || t->dims->size < 2 ||
+      t->dims->data[0] != 1 || t->bytes != kInputBytes) {
+    return false;
+  }
+  size_t elements = 1;
+  for (int i = 1; i < t->dims->size; ++i) {
+    if (t->dims->data[i] <= 0) return false;
+    elements *= static_cast<size_t>(t->dims->data[i]);
+  }
+  return elements == static_cast<size_t>(TINYSLM_INPUT_ELEMENTS);
+}
+
 int init_once() {
 #ifdef TINYSLM_TFLM_HAS_LOG_CALLBACK
   RegisterDebugLogCallback(log_callback);
@@ -137,9 +180,14 @@ int init_once() {
     append_tflm_log();
     return TINYSLM_TFLM_ERR_ARENA;
   }
-  if (interpreter->inputs_size() != 1 || !has_shape(interpreter->input(0), kTfLiteInt32,
-                                                    TINYSLM_SEQ_LEN)) {
-    return fail(TINYSLM_TFLM_ERR_INPUT, "model input is not one int32 tensor [1, TINYSLM_SEQ_LEN]");
+  if (interpreter->inputs_size() != 1 || !is_settings_input(interpreter->input(0))) {
+    g_error[0] = '\0';
+    append(g_error, sizeof(g_error), "model input is not one ");
+    append(g_error, sizeof(g_error), Input::kName);
+    append(g_error, sizeof(g_error), " tensor [1, ...] of ");
+    append_uint(g_error, sizeof(g_error), static_cast<uint32_t>(TINYSLM_INPUT_ELEMENTS));
+    append(g_error, sizeof(g_error), " elements");
+    return TINYSLM_TFLM_ERR_INPUT;
   }
   if (interpreter->outputs_size() != 1 || !has_shape(interpreter->output(0), kTfLiteInt8,
                                                      TINYSLM_NUM_LABELS)) {
@@ -160,23 +208,35 @@ extern "C" int tinyslm_tflm_init(void) {
   return g_init_code;
 }
 
-extern "C" int tinyslm_tflm_infer(const int32_t *ids, int8_t *scores, void *ctx) {
-  (void)ctx;
+extern "C" int tinyslm_tflm_invoke(const void *input, size_t bytes, int8_t *scores) {
   if (g_interpreter == nullptr) {
     return fail(TINYSLM_TFLM_ERR_NOT_READY, "inference before a successful tinyslm_tflm_init()");
   }
-  if (ids == nullptr || scores == nullptr) {
-    return fail(TINYSLM_TFLM_ERR_ARGS, "NULL ids or scores");
+  if (input == nullptr || scores == nullptr) {
+    return fail(TINYSLM_TFLM_ERR_ARGS, "NULL input or scores");
+  }
+  if (bytes != kInputBytes) {
+    g_error[0] = '\0';
+    append(g_error, sizeof(g_error), "input of ");
+    append_uint(g_error, sizeof(g_error), static_cast<uint32_t>(bytes));
+    append(g_error, sizeof(g_error), " bytes; the model takes ");
+    append_uint(g_error, sizeof(g_error), static_cast<uint32_t>(kInputBytes));
+    return TINYSLM_TFLM_ERR_ARGS;
   }
   // Written before every Invoke: TFLM may reuse the input tensor's arena bytes
-  // for intermediate tensors, so the previous ids cannot be assumed intact.
-  memcpy(g_input->data.i32, ids, sizeof(int32_t) * TINYSLM_SEQ_LEN);
+  // for intermediate tensors, so the previous input cannot be assumed intact.
+  memcpy(g_input->data.raw, input, kInputBytes);
   g_tflm_log[0] = '\0';  // so a failure reports this Invoke's log, not an older one
   if (g_interpreter->Invoke() != kTfLiteOk) {
     return fail(TINYSLM_TFLM_ERR_INVOKE, "Invoke failed");
   }
   memcpy(scores, g_output->data.int8, sizeof(int8_t) * TINYSLM_NUM_LABELS);
   return 0;
+}
+
+extern "C" int tinyslm_tflm_infer(const int32_t *ids, int8_t *scores, void *ctx) {
+  (void)ctx;
+  return tinyslm_tflm_invoke(ids, sizeof(int32_t) * (TINYSLM_INPUT_ELEMENTS), scores);
 }
 
 extern "C" const char *tinyslm_tflm_last_error(void) { return g_error; }

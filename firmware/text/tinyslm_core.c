@@ -1,0 +1,235 @@
+/*
+ * tinyslm text core (see tinyslm_core.h and docs/architecture.md): the serial
+ * line protocol of a text project.
+ *
+ * Plain C99 with no heap, no stdio and no libc string functions, so the same
+ * file builds for an ESP32, a Cortex-M7 and the host emulator. Output goes
+ * through the common bounded JSON writer (tinyslm_json.h).
+ */
+#include "tinyslm_core.h"
+
+tinyslm_decision_t tinyslm_decide(const tinyslm_model_info_t *model, const int8_t *scores) {
+  tinyslm_gate_t gate;
+  if (model == 0) {
+    return tinyslm_gate_decide(0, scores);
+  }
+  gate.num_labels = model->num_labels;
+  gate.score_scale = model->score_scale;
+  gate.score_zero_point = model->score_zero_point;
+  gate.threshold_q = model->threshold_q;
+  return tinyslm_gate_decide(&gate, scores);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Output lines.                                                             */
+/* ------------------------------------------------------------------------ */
+
+static void begin(tinyslm_json_t *o, const tinyslm_app_t *app) {
+  tinyslm_json_begin(o, app->cfg.write, app->cfg.write_ctx);
+}
+
+static void write_error(const tinyslm_app_t *app, const char *name) {
+  tinyslm_json_t o;
+  begin(&o, app);
+  tinyslm_json_raw(&o, "{\"error\":\"");
+  tinyslm_json_raw(&o, name);
+  tinyslm_json_raw(&o, "\"}");
+  tinyslm_json_end_line(&o);
+}
+
+static void write_info(const tinyslm_app_t *app) {
+  const tinyslm_model_info_t *m = app->cfg.model;
+  const char *ops = m->ops;
+  int first = 1;
+  tinyslm_json_t o;
+
+  begin(&o, app);
+  tinyslm_json_raw(&o, "{\"info\":{\"version\":");
+  tinyslm_json_string(&o, m->version);
+  tinyslm_json_raw(&o, ",\"board\":");
+  tinyslm_json_string(&o, m->board);
+  tinyslm_json_raw(&o, ",\"model_sha256\":");
+  tinyslm_json_string(&o, m->model_sha256);
+  tinyslm_json_raw(&o, ",\"model_bytes\":");
+  tinyslm_json_uint(&o, (unsigned long)m->model_bytes);
+  tinyslm_json_raw(&o, ",\"arena_bytes\":");
+  tinyslm_json_uint(&o, (unsigned long)m->arena_bytes);
+  tinyslm_json_raw(&o, ",\"ops\":[");
+  /* "A,B,C" -> ["A","B","C"]; empty items are skipped. */
+  while (ops != 0 && *ops != '\0') {
+    size_t n = 0;
+    while (ops[n] != '\0' && ops[n] != ',') {
+      ++n;
+    }
+    if (n > 0) {
+      if (!first) {
+        tinyslm_json_char(&o, ',');
+      }
+      first = 0;
+      tinyslm_json_char(&o, '"');
+      tinyslm_json_escaped(&o, (const uint8_t *)ops, n);
+      tinyslm_json_char(&o, '"');
+    }
+    ops += n;
+    if (*ops == ',') {
+      ++ops;
+    }
+  }
+  tinyslm_json_raw(&o, "],\"labels\":");
+  tinyslm_json_uint(&o, (unsigned long)m->num_labels);
+  tinyslm_json_raw(&o, ",\"threshold\":");
+  tinyslm_json_milli(&o, m->threshold_milli);
+  tinyslm_json_raw(&o, "}}");
+  tinyslm_json_end_line(&o);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Serial protocol.                                                          */
+/* ------------------------------------------------------------------------ */
+
+int tinyslm_app_init(tinyslm_app_t *app, const tinyslm_app_config_t *cfg) {
+  const tinyslm_model_info_t *m;
+  uint32_t i;
+
+  if (app == 0) {
+    return -1;
+  }
+  /* A failed init leaves an app whose feed/handle_line do nothing. */
+  app->cfg.model = 0;
+  app->cfg.write = 0;
+  app->cfg.infer = 0;
+  app->line_len = 0;
+  app->discarding = 0;
+  if (cfg == 0 || cfg->model == 0 || cfg->infer == 0 || cfg->write == 0 ||
+      cfg->line_buf == 0 || cfg->line_cap == 0 || cfg->ids_buf == 0 ||
+      cfg->scores_buf == 0) {
+    return -1;
+  }
+  m = cfg->model;
+  if (m->labels == 0 || m->num_labels == 0 || m->features.seq_len == 0 ||
+      m->features.buckets < 2u || m->features.buckets > 0x7FFFFFFFu) {
+    return -1;
+  }
+  for (i = 0; i < m->num_labels; ++i) {
+    if (m->labels[i] == 0) {
+      return -1;
+    }
+  }
+  app->cfg = *cfg;
+  return 0;
+}
+
+int tinyslm_app_setup(tinyslm_app_t *app, const tinyslm_model_info_t *model,
+                      tinyslm_infer_fn infer, tinyslm_write_fn write, tinyslm_clock_fn clock,
+                      uint8_t *line_buf, size_t line_cap, int32_t *ids_buf, int8_t *scores_buf) {
+  tinyslm_app_config_t cfg;
+  cfg.model = model;
+  cfg.infer = infer;
+  cfg.infer_ctx = 0;
+  cfg.write = write;
+  cfg.write_ctx = 0;
+  cfg.clock = clock;
+  cfg.clock_ctx = 0;
+  cfg.line_buf = line_buf;
+  cfg.line_cap = line_cap;
+  cfg.ids_buf = ids_buf;
+  cfg.scores_buf = scores_buf;
+  return tinyslm_app_init(app, &cfg);
+}
+
+static void handle_text(tinyslm_app_t *app, const uint8_t *line, size_t len) {
+  const tinyslm_app_config_t *c = &app->cfg;
+  const uint32_t t0 = c->clock != 0 ? c->clock(c->clock_ctx) : 0u;
+  tinyslm_decision_t d;
+  uint32_t us;
+  int rc;
+  tinyslm_json_t o;
+
+  (void)tinyslm_tokenize(&c->model->features, line, len, c->ids_buf);
+  rc = c->infer(c->ids_buf, c->scores_buf, c->infer_ctx);
+  if (rc != 0) {
+    begin(&o, app);
+    tinyslm_json_raw(&o, "{\"error\":\"inference_failed\",\"code\":");
+    tinyslm_json_int(&o, (long)rc);
+    tinyslm_json_char(&o, '}');
+    tinyslm_json_end_line(&o);
+    return;
+  }
+  d = tinyslm_decide(c->model, c->scores_buf);
+  us = c->clock != 0 ? (uint32_t)(c->clock(c->clock_ctx) - t0) : 0u;
+
+  begin(&o, app);
+  tinyslm_json_raw(&o, "{\"intent\":");
+  tinyslm_json_string(&o, c->model->labels[d.index]);
+  tinyslm_json_raw(&o, ",\"score\":");
+  tinyslm_json_milli(&o, d.score_milli);
+  tinyslm_json_raw(&o, d.local ? ",\"route\":\"local\",\"us\":" : ",\"route\":\"escalate\",\"us\":");
+  tinyslm_json_uint(&o, (unsigned long)us);
+  if (!d.local) {
+    tinyslm_json_raw(&o, ",\"text\":\"");
+    tinyslm_json_escaped(&o, line, len);
+    tinyslm_json_char(&o, '"');
+  }
+  tinyslm_json_char(&o, '}');
+  tinyslm_json_end_line(&o);
+}
+
+/* Space, tab, vertical tab, form feed: a line of only these is treated as
+ * empty (ignored), as a blank line is; the README promises empty lines get no
+ * answer, and a stray space must not cost an inference. */
+static int is_blank(const uint8_t *line, size_t len) {
+  size_t i;
+  for (i = 0; i < len; ++i) {
+    const uint8_t b = line[i];
+    if (b != ' ' && b != '\t' && b != 0x0Bu && b != 0x0Cu) {
+      return 0;
+    }
+  }
+  return 1;
+}
+
+void tinyslm_app_handle_line(tinyslm_app_t *app, const uint8_t *line, size_t len) {
+  if (app == 0 || app->cfg.write == 0 || line == 0 || is_blank(line, len)) {
+    return;
+  }
+  if (line[0] == ':') {
+    if (len == 5 && line[1] == 'i' && line[2] == 'n' && line[3] == 'f' && line[4] == 'o') {
+      write_info(app);
+    } else {
+      write_error(app, "unknown_command");
+    }
+    return;
+  }
+  handle_text(app, line, len);
+}
+
+void tinyslm_app_feed(tinyslm_app_t *app, const uint8_t *data, size_t len) {
+  size_t i;
+
+  if (app == 0 || app->cfg.write == 0 || data == 0) {
+    return;
+  }
+  for (i = 0; i < len; ++i) {
+    const uint8_t b = data[i];
+    if (b == '\n' || b == '\r') {
+      if (!app->discarding && app->line_len > 0) {
+        tinyslm_app_handle_line(app, app->cfg.line_buf, app->line_len);
+      }
+      app->discarding = 0;
+      app->line_len = 0;
+    } else if (app->discarding) {
+      /* dropping the rest of an overlong line */
+    } else if (app->line_len < app->cfg.line_cap) {
+      app->cfg.line_buf[app->line_len++] = b;
+    } else {
+      tinyslm_json_t o;
+      begin(&o, app);
+      tinyslm_json_raw(&o, "{\"error\":\"line_too_long\",\"max\":");
+      tinyslm_json_uint(&o, (unsigned long)app->cfg.line_cap);
+      tinyslm_json_char(&o, '}');
+      tinyslm_json_end_line(&o);
+      app->discarding = 1;
+      app->line_len = 0;
+    }
+  }
+}
