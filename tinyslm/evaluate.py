@@ -189,7 +189,7 @@ def run_eval(config: EvalConfig, *, log: Callable[[str], None] | None = None) ->
     from tinyslm.manifest import load_model_dir
     from tinyslm.text.dataset import load_dataset
     from tinyslm.text.features import encode
-    from tinyslm.verify import tflm_scores
+    from tinyslm.tflm_runtime import tflm_scores
 
     say = log or _quiet
     start = time.perf_counter()

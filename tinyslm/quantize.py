@@ -22,6 +22,7 @@ import numpy as np
 # Imported for its effect, before TensorFlow loads: the same model on every x86-64 CPU.
 from tinyslm import determinism  # noqa: F401
 from tinyslm.errors import ModelError
+from tinyslm.flatbuffer import TensorSpec, check_input, io_details
 from tinyslm.manifest import QuantParams
 from tinyslm.text.train import rebuild_for_batch
 
@@ -65,22 +66,26 @@ def representative_ids(ids: np.ndarray, limit: int = REPRESENTATIVE_MAX) -> np.n
     return subset
 
 
-def quantize(model: Any, calibration_ids: np.ndarray) -> QuantizedModel:
-    """Convert ``model`` to a full-integer INT8 ``.tflite`` (int32 ids in, int8 out).
+def quantize(
+    model: Any, calibration_ids: np.ndarray, *, expected_input: TensorSpec
+) -> QuantizedModel:
+    """Convert ``model`` to a full-integer INT8 ``.tflite`` (ids in, int8 out).
 
     Args:
         model: the trained Keras model from :func:`tinyslm.text.train.train`.
-        calibration_ids: ``(n, L)`` int32 ids (training phrases) for calibration.
+        calibration_ids: ``(n, L)`` ids (training phrases) for calibration.
+        expected_input: the converted model's input (text:
+            :func:`tinyslm.text.features.model_input`, int32 ``[1, seq_len]``).
 
     Raises:
         ModelError: no calibration data, or the converted model does not have
-            the expected int32 input and int8 output.
+            ``expected_input`` and an int8 output.
     """
     import tensorflow as tf
 
     if len(calibration_ids) == 0:
         raise ModelError("quantization needs at least one calibration phrase")
-    sample = representative_ids(np.asarray(calibration_ids, dtype=np.int32))
+    sample = representative_ids(np.asarray(calibration_ids, dtype=expected_input.dtype))
 
     def representative() -> Iterator[list[np.ndarray]]:
         for row in sample:
@@ -99,7 +104,7 @@ def quantize(model: Any, calibration_ids: np.ndarray) -> QuantizedModel:
         flat = bytes(converter.convert())
     seconds = time.perf_counter() - start
 
-    in_q, out_q = _io_quant(flat)
+    in_q, out_q = _io_quant(flat, expected_input)
     return QuantizedModel(flat, in_q, out_q, seconds)
 
 
@@ -127,14 +132,8 @@ def _silenced_fds() -> Iterator[None]:
             os.close(fd)
 
 
-def _io_quant(model_bytes: bytes) -> tuple[QuantParams, QuantParams]:
-    """Check the input is int32 and the output int8; return their quantization."""
-    from tinyslm.verify import io_details
-
+def _io_quant(model_bytes: bytes, expected_input: TensorSpec) -> tuple[QuantParams, QuantParams]:
+    """Check the input is ``expected_input`` and the output int8; return their quantization."""
     details = io_details(model_bytes)
-    if details.input_type != "INT32" or details.output_type != "INT8":
-        raise ModelError(
-            f"converted model has {details.input_type} input / {details.output_type} output,"
-            " expected INT32 / INT8"
-        )
+    check_input(details, expected_input, "converted model")
     return details.input_quant, details.output_quant

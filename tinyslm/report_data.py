@@ -2,7 +2,7 @@
 
 ``tinyslm train`` computes them once, from the INT8 model and the held-out split,
 and writes them next to the model, so that ``tinyslm report`` needs no dataset.
-Everything integer runs on TFLM (:func:`tinyslm.verify.tflm_scores`) and goes
+Everything integer runs on TFLM (:func:`tinyslm.tflm_runtime.tflm_scores`) and goes
 through the device's own gate (:mod:`tinyslm.decision`), so the plots show what
 the firmware does, not what Keras does.
 
@@ -333,7 +333,8 @@ def compute_report_data(
     from tinyslm.manifest import sha256_hex
     from tinyslm.text.features import encode
     from tinyslm.text.train import label_indices
-    from tinyslm.verify import gate_metrics, tflm_scores
+    from tinyslm.tflm_runtime import tflm_scores
+    from tinyslm.verify import gate_metrics
 
     k = len(manifest.labels)
     truth = label_indices(manifest.labels, list(labels))

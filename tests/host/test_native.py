@@ -7,7 +7,7 @@ TFLM's core and the model's kernels into ~/.cache/tinyslm/native (minutes); late
 runs reuse them.
 
 The expected answers are computed independently in Python: the tokenizer spec
-(features.py), TFLM's Python runtime (verify.tflm_scores, the golden reference)
+(features.py), TFLM's Python runtime (tflm_runtime.tflm_scores, the golden reference)
 and the gate (decision.py). The C++ build must agree to the int8 score.
 """
 
@@ -29,8 +29,8 @@ from tinyslm.manifest import Manifest, load_model_dir
 from tinyslm.pipeline import run_generate
 from tinyslm.resources import data_dir
 from tinyslm.text.features import encode
+from tinyslm.tflm_runtime import tflm_scores
 from tinyslm.toolchain import native
-from tinyslm.verify import tflm_scores
 
 pytestmark = [pytest.mark.toolchain, pytest.mark.slow]
 

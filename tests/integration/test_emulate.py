@@ -22,7 +22,7 @@ import pytest
 from cli_support import DEMO_CSV, SUMMARY, have_tool, run_cli
 from shared_paths import missing, require_path, require_tool, sdk_path
 
-from tinyslm import verify
+from tinyslm import tflm_runtime, verify
 from tinyslm.emulate import (
     Emulator,
     dataset_phrases,
@@ -63,9 +63,9 @@ def test_parity_with_tflm_reference_on_demo_test_split(emu: Emulator, fixture_mo
     truth = np.array([labels.index(label) for _, label, oos in rows if not oos])
     oos_texts = [text for text, _, oos in rows if oos]
     ref = verify.gate_metrics(
-        verify.tflm_scores(model, encode(inscope, manifest.features), manifest.arena_bytes),
+        tflm_runtime.tflm_scores(model, encode(inscope, manifest.features), manifest.arena_bytes),
         truth,
-        verify.tflm_scores(model, encode(oos_texts, manifest.features), manifest.arena_bytes),
+        tflm_runtime.tflm_scores(model, encode(oos_texts, manifest.features), manifest.arena_bytes),
         manifest.threshold_q,
     )
     assert report.accuracy == pytest.approx(ref.accuracy, abs=1e-12)

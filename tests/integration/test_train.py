@@ -11,9 +11,10 @@ import pytest
 from cli_support import assert_one_error_line, run_cli
 
 from tinyslm.decision import threshold_to_q
+from tinyslm.flatbuffer import model_ops
 from tinyslm.manifest import load_model_dir
 from tinyslm.text.dataset import demo_dataset_path
-from tinyslm.verify import model_ops, tflm_scores
+from tinyslm.tflm_runtime import tflm_scores
 
 pytestmark = pytest.mark.slow
 

@@ -31,7 +31,7 @@ if sys.argv[1] == "unpinned":
     sys.modules["tinyslm.determinism"] = types.ModuleType("tinyslm.determinism")
     import tinyslm
     tinyslm.determinism = sys.modules["tinyslm.determinism"]
-from tinyslm.text.features import FeatureSpec, encode
+from tinyslm.text.features import FeatureSpec, encode, model_input
 from tinyslm.quantize import quantize
 from tinyslm.text.train import TrainConfig, train
 
@@ -49,7 +49,8 @@ config = TrainConfig(
 )
 result = train(config, sorted(set(labels)), texts, labels)
 weights = hashlib.sha256(b"".join(w.tobytes() for w in result.model.get_weights()))
-flat = quantize(result.model, encode(texts, config.features)).model_bytes
+ids = encode(texts, config.features)
+flat = quantize(result.model, ids, expected_input=model_input(config.features)).model_bytes
 print(json.dumps({"weights": weights.hexdigest(), "tflite": hashlib.sha256(flat).hexdigest()}))
 """
 

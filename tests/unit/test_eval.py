@@ -20,7 +20,7 @@ from tinyslm.errors import DatasetError, ModelError
 from tinyslm.evaluate import EvalConfig, format_eval, run_eval
 from tinyslm.manifest import load_model_dir
 from tinyslm.text.features import encode
-from tinyslm.verify import tflm_scores
+from tinyslm.tflm_runtime import tflm_scores
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 MODEL = FIXTURES / "model"

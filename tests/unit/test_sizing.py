@@ -102,7 +102,7 @@ def test_estimate_equals_a_real_conversion(labels: int, kb: int) -> None:
     import numpy as np
 
     from tinyslm.quantize import quantize
-    from tinyslm.text.features import FeatureSpec
+    from tinyslm.text.features import FeatureSpec, model_input
     from tinyslm.text.train import TrainConfig, build_model
 
     shape = choose_shape(labels, 32, kb * 1024).shape
@@ -115,7 +115,7 @@ def test_estimate_equals_a_real_conversion(labels: int, kb: int) -> None:
     for name in ("hidden", "logits"):
         bias = model.get_layer(name).bias
         bias.assign(rng.uniform(-0.1, 0.1, size=bias.shape).astype(np.float32))
-    converted = quantize(model, ids)
+    converted = quantize(model, ids, expected_input=model_input(config.features))
     estimate = estimate_model_bytes(shape, labels)
     # Never under the estimate (budgets rely on that), never far over it.
     assert estimate - 256 <= len(converted.model_bytes) <= estimate

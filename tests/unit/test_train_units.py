@@ -68,10 +68,10 @@ def test_representative_subset_is_deterministic_and_spans_the_data() -> None:
 
 @pytest.mark.slow
 def test_tiny_training_keeps_pad_row_zero_and_token_dropout_adds_no_op() -> None:
+    from tinyslm.flatbuffer import model_ops
     from tinyslm.quantize import quantize
-    from tinyslm.text.features import FeatureSpec, encode
+    from tinyslm.text.features import FeatureSpec, encode, model_input
     from tinyslm.text.train import predict_scores, train
-    from tinyslm.verify import model_ops
 
     texts = ["turn on the light", "lights on please", "switch the lights off", "lights off now"]
     labels = ["on", "on", "off", "off"]
@@ -93,7 +93,7 @@ def test_tiny_training_keeps_pad_row_zero_and_token_dropout_adds_no_op() -> None
     assert float(result.model.optimizer.learning_rate) == pytest.approx(0.0, abs=1e-7)
     ids = encode(texts, config.features)
     np.testing.assert_allclose(predict_scores(result.model, ids).sum(axis=1), 1.0, rtol=1e-5)
-    converted = quantize(result.model, ids)
+    converted = quantize(result.model, ids, expected_input=model_input(config.features))
     assert model_ops(converted.model_bytes) == (
         "FULLY_CONNECTED",
         "GATHER",
@@ -112,7 +112,7 @@ os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"
 import numpy as np
 import tensorflow as tf
 from tinyslm.quantize import _silenced_fds
-from tinyslm.verify import io_details
+from tinyslm.flatbuffer import io_details
 
 n, path = int(sys.argv[1]), sys.argv[2]
 inp = tf.keras.Input(shape=(4,), batch_size=1)

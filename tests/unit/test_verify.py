@@ -1,4 +1,4 @@
-"""verify.py on the committed fixture model and on synthetic scores."""
+"""verify, flatbuffer and tflm_runtime on the committed fixture model and on synthetic scores."""
 
 from __future__ import annotations
 
@@ -10,18 +10,15 @@ import pytest
 
 from tinyslm.decision import dequantize, threshold_to_q
 from tinyslm.errors import ModelError
+from tinyslm.flatbuffer import io_details, model_ops
 from tinyslm.manifest import QuantParams, load_model_dir
 from tinyslm.text.features import FeatureSpec, encode
+from tinyslm.tflm_runtime import min_arena_bytes, probe_arena, tflm_scores
 from tinyslm.verify import (
     RULE_NO_OOS,
     calibrate_threshold,
     describe_rule,
     gate_metrics,
-    io_details,
-    min_arena_bytes,
-    model_ops,
-    probe_arena,
-    tflm_scores,
 )
 
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "model"

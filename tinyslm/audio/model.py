@@ -170,10 +170,10 @@ def macs(model_bytes: bytes) -> int:
     FULLY_CONNECTED: output elements x input features. Pooling, reshape and
     softmax do no multiplications worth counting.
     """
-    from tinyslm.verify import _root, _schema
+    from tinyslm.flatbuffer import model_root, schema
 
-    schema = _schema()
-    model = _root(model_bytes)
+    fbs = schema()
+    model = model_root(model_bytes)
     sub = model.Subgraphs(0)
 
     def shape(index: int) -> list[int]:
@@ -187,7 +187,7 @@ def macs(model_bytes: bytes) -> int:
         return n
 
     total = 0
-    ops = schema.BuiltinOperator
+    ops = fbs.BuiltinOperator
     for o in range(sub.OperatorsLength()):
         op = sub.Operators(o)
         code = model.OperatorCodes(op.OpcodeIndex())

@@ -24,7 +24,7 @@ Stages, each seeded (same dataset, config and seed give the same ``.tflite`` byt
    scale 1/8 and zero point 0: the device feeds its feature bytes unchanged.
 5. Verify on TFLM (``tflite_micro.runtime``, the firmware's kernels): INT8 and
    float accuracy on the speaker-disjoint test split, per class, the confusion
-   matrix, model bytes, the smallest arena (:func:`tinyslm.verify.min_arena_bytes`)
+   matrix, model bytes, the smallest arena (:func:`tinyslm.tflm_runtime.min_arena_bytes`)
    and MACs per inference.
 """
 
@@ -47,8 +47,9 @@ from tinyslm.audio.frontend import FrontendSpec, clips_features
 from tinyslm.audio.model import INPUT_SCALE, architecture, build_model, input_shape, macs
 from tinyslm.cache import cache_dir
 from tinyslm.errors import DatasetError, ModelError
+from tinyslm.flatbuffer import io_details, model_ops
 from tinyslm.manifest import QuantParams
-from tinyslm.verify import io_details, min_arena_bytes, model_ops
+from tinyslm.tflm_runtime import min_arena_bytes
 
 Int8Array = npt.NDArray[np.int8]
 Int16Array = npt.NDArray[np.int16]

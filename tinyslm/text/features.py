@@ -28,14 +28,21 @@ import json
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from itertools import pairwise
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from tinyslm.flatbuffer import TensorSpec
 
 FNV_OFFSET = 2166136261
 FNV_PRIME = 16777619
 TAG_UNIGRAM = 0x01
 TAG_BIGRAM = 0x02
 TAG_TRIGRAM = 0x03
+# The model's input: bucket ids are indices, not values, so they stay int32 (never
+# quantized). Quantize and verify check the flatbuffer against model_input().
+INPUT_DTYPE = "int32"
 
 # Byte -> lowercase byte, and byte -> "is a word byte". Tables keep the hot loop
 # free of branches and make the C mirror obvious.
@@ -145,7 +152,14 @@ def encode(texts: Iterable[str | bytes], spec: FeatureSpec) -> np.ndarray:
     large dataset) against 4 in the array.
     """
     items = texts if isinstance(texts, Sequence) else list(texts)
-    out = np.zeros((len(items), spec.seq_len), dtype=np.int32)
+    out = np.zeros((len(items), spec.seq_len), dtype=INPUT_DTYPE)
     for i, text in enumerate(items):
         out[i] = tokenize(text, spec)
     return out
+
+
+def model_input(spec: FeatureSpec) -> TensorSpec:
+    """The model's input tensor for ``spec``: one phrase of int32 ids, ``[1, seq_len]``."""
+    from tinyslm.flatbuffer import TensorSpec
+
+    return TensorSpec(INPUT_DTYPE, (1, spec.seq_len))

@@ -1,0 +1,153 @@
+"""Read a ``.tflite`` flatbuffer without TensorFlow: ops, tensors, quantization.
+
+Every stage that needs to know what a model is (the manifest check, quantize's and
+verify's input check, the audio model's MAC count) reads it here, through the schema
+module ``tflite_micro`` ships.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from tinyslm.errors import ModelError
+from tinyslm.manifest import QuantParams
+
+
+@dataclass(frozen=True)
+class TensorSpec:
+    """What a model's input tensor must be: numpy dtype name and shape (batch included).
+
+    The modality says it (text: ``int32`` ids of shape ``[1, seq_len]``); quantize and
+    verify check the flatbuffer against it with :func:`check_input`.
+    """
+
+    dtype: str
+    shape: tuple[int, ...]
+
+    def describe(self) -> str:
+        return f"{self.dtype} {list(self.shape)}"
+
+
+def schema() -> Any:
+    """TFLite's flatbuffer schema module (generated Python, shipped with tflite_micro)."""
+    from tflite_micro.tensorflow.lite.micro.python import schema_py_generated
+
+    return schema_py_generated
+
+
+def _enum_names(enum_cls: Any) -> dict[int, str]:
+    return {v: k for k, v in vars(enum_cls).items() if not k.startswith("_") and isinstance(v, int)}
+
+
+def model_root(model_bytes: bytes) -> Any:
+    """The flatbuffer's root ``Model`` object.
+
+    Raises:
+        ModelError: not a TFLite flatbuffer, or it has no subgraph.
+    """
+    fbs = schema()
+    try:
+        model = fbs.Model.GetRootAsModel(bytearray(model_bytes), 0)
+        if model.SubgraphsLength() < 1:
+            raise ModelError("model has no subgraph")
+        return model
+    except ModelError:
+        raise
+    except Exception as exc:  # flatbuffers raises assorted errors on garbage
+        raise ModelError(f"not a TFLite flatbuffer: {exc}") from exc
+
+
+def model_ops(model_bytes: bytes) -> tuple[str, ...]:
+    """Sorted, unique builtin op names the model uses (e.g. ``FULLY_CONNECTED``).
+
+    Raises:
+        ModelError: not a TFLite flatbuffer, or it uses a custom op.
+    """
+    fbs = schema()
+    names = _enum_names(fbs.BuiltinOperator)
+    model = model_root(model_bytes)
+    codes = []
+    for i in range(model.OperatorCodesLength()):
+        code = model.OperatorCodes(i)
+        # Codes < 127 may live in the deprecated int8 field; the max is the real one.
+        codes.append(max(code.BuiltinCode(), code.DeprecatedBuiltinCode()))
+    used: set[str] = set()
+    for g in range(model.SubgraphsLength()):
+        sub = model.Subgraphs(g)
+        for o in range(sub.OperatorsLength()):
+            builtin = codes[sub.Operators(o).OpcodeIndex()]
+            if builtin == fbs.BuiltinOperator.CUSTOM:
+                raise ModelError("model uses a custom op, which the firmware cannot register")
+            used.add(names.get(builtin, f"BUILTIN_{builtin}"))
+    return tuple(sorted(used))
+
+
+def embedding_rows(model_bytes: bytes) -> int | None:
+    """Rows of the embedding table the ids index (``features.buckets``), or None.
+
+    The table is the params input of the GATHER that reads the model's ids input.
+    """
+    fbs = schema()
+    model = model_root(model_bytes)
+    sub = model.Subgraphs(0)
+    if sub.InputsLength() < 1:
+        return None
+    ids = sub.Inputs(0)
+    for o in range(sub.OperatorsLength()):
+        op = sub.Operators(o)
+        code = model.OperatorCodes(op.OpcodeIndex())
+        builtin = max(code.BuiltinCode(), code.DeprecatedBuiltinCode())
+        gather = builtin == fbs.BuiltinOperator.GATHER and op.InputsLength() >= 2
+        if gather and op.Inputs(1) == ids:
+            table = sub.Tensors(op.Inputs(0))
+            return int(table.Shape(0)) if table.ShapeLength() >= 1 else None
+    return None
+
+
+@dataclass(frozen=True)
+class IoDetails:
+    """Input and output tensor of subgraph 0: type name, shape, quantization."""
+
+    input_type: str
+    input_shape: tuple[int, ...]
+    input_quant: QuantParams
+    output_type: str
+    output_shape: tuple[int, ...]
+    output_quant: QuantParams
+
+
+def io_details(model_bytes: bytes) -> IoDetails:
+    """Read the first input and output tensor of the model (no TensorFlow needed)."""
+    fbs = schema()
+    types = _enum_names(fbs.TensorType)
+    sub = model_root(model_bytes).Subgraphs(0)
+    if sub.InputsLength() != 1 or sub.OutputsLength() != 1:
+        raise ModelError("model must have exactly one input and one output tensor")
+
+    def describe(index: int) -> tuple[str, tuple[int, ...], QuantParams]:
+        t = sub.Tensors(index)
+        q = t.Quantization()
+        scale, zp = 0.0, 0
+        if q is not None and q.ScaleLength() > 0:
+            scale, zp = float(q.Scale(0)), int(q.ZeroPoint(0))
+        shape = tuple(int(t.Shape(i)) for i in range(t.ShapeLength()))
+        return types.get(t.Type(), str(t.Type())), shape, QuantParams(scale, zp)
+
+    it, ishape, iq = describe(sub.Inputs(0))
+    ot, oshape, oq = describe(sub.Outputs(0))
+    return IoDetails(it, ishape, iq, ot, oshape, oq)
+
+
+def check_input(details: IoDetails, expected: TensorSpec, what: str = "model") -> None:
+    """Refuse a model whose input is not ``expected`` or whose output is not int8.
+
+    Raises:
+        ModelError: one line naming both.
+    """
+    got = TensorSpec(details.input_type.lower(), details.input_shape)
+    if got != expected or details.output_type != "INT8":
+        raise ModelError(
+            f"{what} has {got.describe()} input / {details.output_type.lower()} output, "
+            f"expected {expected.describe()} / int8"
+        )
