@@ -245,14 +245,18 @@ def test_banner_refuses_unknown_file_types() -> None:
         banner("library.json", "9.9", "0" * 64, "esp32")
 
 
-def test_template_outputs_merge_common_and_family() -> None:
+def test_template_outputs_merge_common_modality_and_family() -> None:
     esp = template_outputs("esp32")
-    assert esp["src/main.cc"] == "esp32/src/main.cc.j2"
-    assert esp["src/tinyslm_settings.h"] == "common/src/tinyslm_settings.h.j2"
+    assert esp["src/main.cc"] == "esp32-text/src/main.cc.j2"
+    assert esp["src/tinyslm_settings.h"] == "text/src/tinyslm_settings.h.j2"
+    assert esp["src/tinyslm_model_data.h"] == "common/src/tinyslm_model_data.h.j2"
     assert "CMakeLists.txt" in esp and "src/idf_component.yml" in esp
     stm = template_outputs("stm32")
-    assert stm["src/main.cc"] == "stm32/src/main.cc.j2"
+    assert stm["src/main.cc"] == "stm32-text/src/main.cc.j2"
     assert "CMakeLists.txt" not in stm
+    assert template_outputs("stm32", modality="audio")["src/main.cc"] == (
+        "stm32-audio/src/main.cc.j2"
+    )
 
 
 def test_partials_produce_nothing(tmp_path: Path) -> None:

@@ -31,10 +31,9 @@ from tinyslm.resources import firmware_files
 ARENA_MARGIN_DIVISOR = 4
 ARENA_MARGIN_MIN = 1024
 
-# The board glue calls into both; a project without them cannot build.
-REQUIRED_FIRMWARE = ("tinyslm_core.c", "tinyslm_core.h", "tinyslm_tflm.cc", "tinyslm_tflm.h")
-# The firmware folder (tinyslm.resources.firmware_files) of the projects rendered here.
-FIRMWARE_MODALITY = "text"
+# The board glue calls into the TFLM adapter; a project without it cannot build. (Each
+# modality's own entry points are checked by compiling its projects in tests/host.)
+REQUIRED_FIRMWARE = ("tinyslm_tflm.cc", "tinyslm_tflm.h")
 PROJECT_JSON = "tinyslm.json"
 
 _PIN = re.compile(r"^P([A-K])([0-9]{1,2})$")
@@ -176,9 +175,9 @@ def _pio_options(board: Board) -> list[dict[str, Any]]:
     return out
 
 
-def _firmware_sources(root: Path | None) -> dict[str, bytes]:
+def _firmware_sources(modality: str, root: Path | None) -> dict[str, bytes]:
     try:
-        paths = firmware_files(FIRMWARE_MODALITY, root)
+        paths = firmware_files(modality, root)
     except (OSError, ValueError) as exc:
         raise ModelError(f"firmware sources: {exc}") from exc
     missing = [n for n in REQUIRED_FIRMWARE if n not in paths]
@@ -325,8 +324,8 @@ def render_project(
     arena_size = arena_size_for(manifest.arena_bytes)
     check_budget(board, len(model), arena_size)
 
-    copied = _firmware_sources(firmware)
-    outputs = template_outputs(board.family, templates)
+    copied = _firmware_sources(manifest.modality, firmware)
+    outputs = template_outputs(board.family, templates, manifest.modality)
     src_names = {p.split("/", 1)[1] for p in outputs if p.startswith("src/")} | set(copied)
     sources = sorted(n for n in src_names if n.endswith((".c", ".cc")))
     scripts = board.platformio.get("extra_scripts")

@@ -72,19 +72,29 @@ def environment(root: Path | None = None) -> jinja2.Environment:
     )
 
 
-def template_outputs(family: str, root: Path | None = None) -> dict[str, str]:
-    """Map output path -> template name for ``common/`` plus ``<family>/``.
+def template_outputs(
+    family: str, root: Path | None = None, modality: str = "text"
+) -> dict[str, str]:
+    """Map output path -> template name over the template layers of ``family`` and ``modality``.
 
-    The output path is the template's path inside its folder without ``.j2``;
-    a family template overrides a common one with the same output. Names
-    starting with ``_`` are partials for ``{% include %}`` and produce nothing.
+    Layers, later overriding earlier (:meth:`tinyslm.modality.Modality.template_layers`):
+    ``common/`` (every project), ``<modality>/`` (e.g. the settings header),
+    ``<family>/`` (the board family's build files) and ``<family>-<modality>/`` (the
+    board glue, ``main.cc``). ``common/`` and ``<family>/`` must exist. The output
+    path is the template's path inside its folder without ``.j2``. Names starting
+    with ``_`` are partials for ``{% include %}`` and produce nothing.
     """
+    from tinyslm.modality import modality as modality_named
+
     root = root or templates_dir()
     out: dict[str, str] = {}
-    for folder in ("common", family):
+    required = {"common", family}
+    for folder in modality_named(modality).template_layers(family):
         base = root / folder
         if not base.is_dir():
-            raise FileNotFoundError(f"template folder {base} is missing")
+            if folder in required:
+                raise FileNotFoundError(f"template folder {base} is missing")
+            continue
         for path in sorted(base.rglob("*" + TEMPLATE_SUFFIX)):
             if path.name.startswith("_"):
                 continue
