@@ -307,7 +307,8 @@ def emulate(
         else contextlib.nullcontext("")
     ) as cov_tmp:
         if native:
-            from tinyslm.toolchain.native import resolve_host_tree, run_native
+            from tinyslm.emulate.native import run_native
+            from tinyslm.toolchain.host import resolve_host_tree
 
             # --tflm-dir, else the 'tinyslm tflm fetch --target host' cache; one line if neither.
             native_tree = resolve_host_tree(tflm_dir)
@@ -316,7 +317,8 @@ def emulate(
                 return list(run_native(project_dir, native_tree, list(lines)))
 
         elif qemu:
-            from tinyslm.toolchain.qemu import check_tools, resolve_cortex_m_tree, run_qemu
+            from tinyslm.emulate.qemu import check_tools, run_qemu
+            from tinyslm.toolchain.cortex_m import resolve_cortex_m_tree
 
             check_tools()
             # --tflm-dir, else the 'tinyslm tflm fetch' (Cortex-M7) cache; one line if neither.
@@ -462,7 +464,7 @@ def monitor(port: str | None, baud: int, raw: bool) -> None:
     "-o",
     "--output",
     type=click.Path(path_type=Path),
-    help="Project folder (default: firmware/<board>/ under the current directory).",
+    help="Project folder (default: projects/<board>/ under the current directory).",
 )
 @click.option(
     "--force",

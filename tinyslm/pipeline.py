@@ -222,8 +222,13 @@ class GenerateRunResult:
 
 
 def default_generate_dir(board: str) -> Path:
-    """``firmware/<board>/`` relative to the current directory."""
-    return Path("firmware") / board
+    """``projects/<board>/`` relative to the current directory.
+
+    Earlier versions wrote ``firmware/<board>/``, which a checkout shares with the
+    hand-written C sources; a project there stays the user's: nothing reads or
+    replaces it by default (pass its path to build, emulate or ``generate -o``).
+    """
+    return Path("projects") / board
 
 
 def run_generate(
@@ -240,7 +245,7 @@ def run_generate(
 
     Args:
         board: board id (``tinyslm boards`` lists them).
-        out: project folder; ``None`` is ``firmware/<board>/`` under the cwd.
+        out: project folder; ``None`` is ``projects/<board>/`` under the cwd.
         model_dir: a ``tinyslm train`` output folder; ``None`` trains on the demo
             set first (in a temporary folder).
         force: regenerate into an existing tinyslm project ``out``: its generated

@@ -373,7 +373,7 @@ def test_missing_model_dir(tmp_path: Path) -> None:
 def test_default_output_is_firmware_board_under_cwd(tmp_path: Path) -> None:
     result = _run("generate", "--board", "esp32", "--model", str(FIXTURE), cwd=tmp_path)
     assert result.exit_code == 0, result.output
-    assert (tmp_path / "firmware" / "esp32" / "platformio.ini").is_file()
+    assert (tmp_path / "projects" / "esp32" / "platformio.ini").is_file()
 
 
 def test_without_model_it_trains_on_the_demo_set_first(

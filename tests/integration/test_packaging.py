@@ -106,10 +106,10 @@ def test_wheel_installs_and_runs_outside_the_checkout(tmp_path: Path, fixture_mo
     tinyslm = str(target / "bin" / "tinyslm")
     env["TINYSLM_CACHE_DIR"] = str(tmp_path / "cache")
     _run([tinyslm, "generate", "--board", "esp32", "--model", str(fixture_model)], work, env)
-    project = work / "firmware" / "esp32"
+    project = work / "projects" / "esp32"
     assert (project / "src" / "tinyslm_core.c").is_file()
     assert (project / "platformio.ini").is_file()
-    out = _run([tinyslm, "emulate", "firmware/esp32", "--text", "turn off the kitchen lights"],
+    out = _run([tinyslm, "emulate", "projects/esp32", "--text", "turn off the kitchen lights"],
                work, env)  # fmt: skip
     answer = json.loads(out.stdout)
     assert answer["intent"] == "lights_off"
@@ -123,7 +123,7 @@ def test_ci_runs_exactly_the_readme_test_command() -> None:
     fences = [i for i, line in enumerate(readme) if line == "```"]
     blocks = [readme[i + 1] for i in fences[:4:2]]
     demo, tests = blocks  # the first two code blocks: the demo and the test command
-    assert "tinyslm generate --board esp32" in demo and "tinyslm emulate firmware/esp32" in demo
+    assert "tinyslm generate --board esp32" in demo and "tinyslm emulate projects/esp32" in demo
     assert tests.startswith("python3 -m venv .venv") and tests.endswith("pytest -q")
     ci = [ln for ln in (REPO / ".ci" / "run").read_text().splitlines() if ln.strip()]
     assert ci[-1] == tests  # the last command: its status is the script's
