@@ -34,6 +34,7 @@ from tinyslm.errors import ModelError
 
 if TYPE_CHECKING:
     from tinyslm.audio.spec import KeywordSpec
+    from tinyslm.boards import Board
     from tinyslm.manifest import Manifest
     from tinyslm.text.features import FeatureSpec
 
@@ -87,6 +88,8 @@ class Modality:
         sniff: ``True`` when a dataset path holds this modality's data.
         fit: trains, converts and verifies a model on a dataset path.
         summary_rows: its lines of ``tinyslm train``'s summary table.
+        template_context: its templates' values (``settings`` entries and its own keys).
+        ram_bytes: RAM besides the arena its firmware needs on a board, and what it is.
     """
 
     name: str
@@ -97,6 +100,8 @@ class Modality:
     sniff: Callable[[Path], bool]
     fit: Fit
     summary_rows: Callable[[Manifest], list[tuple[str, str]]]
+    template_context: Callable[[Board, Manifest], dict[str, Any]]
+    ram_bytes: Callable[[Board, Manifest], tuple[int, str]]
 
     @property
     def firmware(self) -> str:
@@ -152,6 +157,30 @@ def _audio_rows(manifest: Manifest) -> list[tuple[str, str]]:
     return summary_rows(manifest)
 
 
+def _text_context(board: Board, manifest: Manifest) -> dict[str, Any]:
+    from tinyslm.emit.text import template_context
+
+    return template_context(board, manifest)
+
+
+def _audio_context(board: Board, manifest: Manifest) -> dict[str, Any]:
+    from tinyslm.emit.audio import template_context
+
+    return template_context(board, manifest)
+
+
+def _text_ram(board: Board, manifest: Manifest) -> tuple[int, str]:
+    from tinyslm.emit.text import ram_bytes
+
+    return ram_bytes(board, manifest)
+
+
+def _audio_ram(board: Board, manifest: Manifest) -> tuple[int, str]:
+    from tinyslm.emit.audio import ram_bytes
+
+    return ram_bytes(board, manifest)
+
+
 def _is_audio_data(path: Path) -> bool:
     """A folder (Speech Commands layout) or a list whose rows name ``.wav`` files."""
     if path.is_dir():
@@ -193,6 +222,8 @@ MODALITIES: dict[str, Modality] = {
         sniff=_is_text_data,
         fit=_fit_text,
         summary_rows=_text_rows,
+        template_context=_text_context,
+        ram_bytes=_text_ram,
     ),
     AUDIO: Modality(
         name=AUDIO,
@@ -203,6 +234,8 @@ MODALITIES: dict[str, Modality] = {
         sniff=_is_audio_data,
         fit=_fit_audio,
         summary_rows=_audio_rows,
+        template_context=_audio_context,
+        ram_bytes=_audio_ram,
     ),
 }
 

@@ -20,6 +20,7 @@ from tinyslm.emit.ops import op_entries, resolver_includes, template_ops
 from tinyslm.emit.render import banner, banner_lines, render, template_outputs
 from tinyslm.errors import BoardError, BudgetError, ModelError
 from tinyslm.manifest import Manifest, align_arena, sha256_hex
+from tinyslm.modality import modality
 from tinyslm.resources import firmware_files
 
 # The manifest's arena_bytes is the smallest arena that allocated on TFLM's Python
@@ -84,8 +85,13 @@ def arena_size_for(measured: int) -> int:
     return align_arena(size)
 
 
-def check_budget(board: Board, model_bytes: int, arena_size: int) -> None:
-    """Compare the model and the arena with the board's budgets.
+def check_budget(
+    board: Board, model_bytes: int, arena_size: int, extra_ram: tuple[int, str] = (0, "")
+) -> None:
+    """Compare the model and the arena (plus the modality's other RAM) with the board's budgets.
+
+    ``extra_ram`` is what else the modality's firmware keeps in RAM and what it is
+    (a keyword project's microphone buffers and feature window), counted with the arena.
 
     Raises:
         BudgetError: one line with both numbers for whatever does not fit.
@@ -96,9 +102,15 @@ def check_budget(board: Board, model_bytes: int, arena_size: int) -> None:
             f"model {model_bytes} bytes > flash budget {board.model_budget_bytes} bytes "
             f"(model_flash_kb {board.model_flash_kb})"
         )
-    if arena_size > board.arena_budget_bytes:
+    extra, what = extra_ram
+    if arena_size + extra > board.arena_budget_bytes:
+        used = (
+            f"arena {arena_size} + {what} = {arena_size + extra}"
+            if extra
+            else f"arena {arena_size}"
+        )
         problems.append(
-            f"arena {arena_size} bytes > RAM budget {board.arena_budget_bytes} bytes "
+            f"{used} bytes > RAM budget {board.arena_budget_bytes} bytes "
             f"(arena_ram_kb {board.arena_ram_kb})"
         )
     if problems:
@@ -200,7 +212,7 @@ def _context(
     version: str,
 ) -> dict[str, Any]:
     ops = op_entries(manifest.ops)
-    spec = manifest.features
+    own = modality(manifest.modality).template_context(board, manifest)
     q = manifest.output_quant
     tflm = board.tflm
     return {
@@ -241,15 +253,10 @@ def _context(
         },
         "model_array": c_array_body(model),
         "model_len": len(model),
+        **own,
         "settings": {
-            "buckets": spec.buckets,
-            "seq_len": spec.seq_len,
-            "unigrams": int(spec.unigrams),
-            "bigrams": int(spec.bigrams),
-            "char_trigrams": int(spec.char_trigrams),
+            **own.get("settings", {}),
             "num_labels": len(manifest.labels),
-            # The board's usual limit, raised when the training phrases need more.
-            "max_line": max(board.serial.max_line, manifest.max_line),
             "arena_size": arena_size,
             "threshold_q": manifest.threshold_q,
             "op_count": len(ops),
@@ -322,7 +329,8 @@ def render_project(
     if not manifest.labels:
         raise ModelError("manifest lists no labels")
     arena_size = arena_size_for(manifest.arena_bytes)
-    check_budget(board, len(model), arena_size)
+    kind = modality(manifest.modality)
+    check_budget(board, len(model), arena_size, kind.ram_bytes(board, manifest))
 
     copied = _firmware_sources(manifest.modality, firmware)
     outputs = template_outputs(board.family, templates, manifest.modality)

@@ -1,0 +1,69 @@
+"""The audio modality's template values: the window, the detector, the microphone.
+
+The keyword firmware's front end (``firmware/audio/``: its tables and
+``tinyslm_audio_config.h``) and its feature window (``tinyslm_listen.h``) are fixed
+C sources, so a project can only carry a model made for them: :func:`check_model`
+refuses any other with one line before anything is rendered (the generated
+``tinyslm_settings.c`` checks it again at compile time).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tinyslm.audio.frontend import FrontendSpec
+from tinyslm.audio.spec import KeywordSpec
+from tinyslm.boards import Board
+from tinyslm.emit.kws_glue import mic_buffers, mic_context, wiring_rows
+from tinyslm.errors import ModelError
+from tinyslm.manifest import Manifest
+
+# What firmware/audio/ is built for (tinyslm_audio_config.h, tinyslm_listen.h).
+FIRMWARE_FRONTEND = FrontendSpec()
+FIRMWARE_FRAMES = 49
+
+
+def check_model(spec: KeywordSpec) -> None:
+    """Refuse a keyword model whose input the firmware's fixed front end cannot feed."""
+    if spec.frontend != FIRMWARE_FRONTEND:
+        raise ModelError(
+            f"the keyword firmware's front end is {FIRMWARE_FRONTEND}; the model was trained "
+            f"with {spec.frontend}"
+        )
+    if spec.frames != FIRMWARE_FRAMES:
+        raise ModelError(
+            f"the keyword firmware feeds {FIRMWARE_FRAMES}-frame windows; the model takes "
+            f"{spec.frames} ({spec.window_samples} samples)"
+        )
+
+
+def template_context(board: Board, manifest: Manifest) -> dict[str, Any]:
+    """``settings`` entries of ``templates/audio/`` and the microphone's ``mic`` values."""
+    spec: KeywordSpec = manifest.features
+    check_model(spec)
+    return {
+        "settings": {
+            "frames": spec.frames,
+            "bins": spec.frontend.num_bins,
+            "stride_frames": spec.stride_frames,
+            "average": spec.average,
+            "suppression_ms": spec.suppression_ms,
+            "non_keyword_mask": sum(1 << i for i in set(spec.non_keywords)),
+        },
+        "mic": mic_context(board),
+        "wiring": [
+            {"signal": r.signal, "mcu_pin": r.mcu_pin, "mic_pin": r.mic_pin, "where": r.where}
+            for r in wiring_rows(board)
+        ],
+    }
+
+
+def ram_bytes(board: Board, manifest: Manifest) -> tuple[int, str]:
+    """RAM besides the arena that the budget check counts for a keyword project."""
+    spec: KeywordSpec = manifest.features
+    buffers = mic_buffers(board)
+    window = spec.frames * spec.frontend.num_bins
+    total = buffers.dma + buffers.work + window
+    return total, (
+        f"microphone DMA {buffers.dma} + sample block {buffers.work} + feature window {window}"
+    )

@@ -1,0 +1,31 @@
+"""The text modality's template values: the tokenizer's settings and the line limit."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tinyslm.boards import Board
+from tinyslm.manifest import Manifest
+
+
+def template_context(board: Board, manifest: Manifest) -> dict[str, Any]:
+    """``settings`` entries of ``templates/text/`` (merged into the common ones)."""
+    spec = manifest.features
+    return {
+        "settings": {
+            "buckets": spec.buckets,
+            "seq_len": spec.seq_len,
+            "unigrams": int(spec.unigrams),
+            "bigrams": int(spec.bigrams),
+            "char_trigrams": int(spec.char_trigrams),
+            # The board's usual limit, raised when the training phrases need more.
+            "max_line": max(board.serial.max_line, manifest.max_line),
+        }
+    }
+
+
+def ram_bytes(board: Board, manifest: Manifest) -> tuple[int, str]:
+    """RAM besides the arena that the budget check counts: none for text (the line
+    buffer is a few hundred bytes of the board's own reserve)."""
+    del board, manifest
+    return 0, ""
