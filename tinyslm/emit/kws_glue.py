@@ -354,6 +354,7 @@ def mic_context(board: Board) -> dict[str, Any]:
             raise BoardError(f"board {board.id}: i2s_std microphones are ESP32 glue")
         i2s = i2s_clock(mic)
         assert mic.port is not None and mic.dma_frames is not None
+        assert mic.dma_descriptors is not None
         return {
             **common,
             "interface": "i2s_std",
@@ -364,6 +365,10 @@ def mic_context(board: Board) -> dict[str, Any]:
             "dma_desc_num": mic.dma_descriptors,
             "dma_frame_num": mic.dma_frames,
             "read_frames": mic.dma_frames,
+            "buffer_ms": mic.dma_frames * 1000 // mic.sample_rate,
+            "dma_ms": mic.dma_descriptors * mic.dma_frames * 1000 // mic.sample_rate,
+            # The main component's REQUIRES for this glue (beside the text glue's).
+            "idf_requires": ["esp_driver_i2s"],
             "clock": {
                 "mclk_hz": i2s.mclk_hz,
                 "bclk_hz": i2s.bclk_hz,
@@ -386,7 +391,10 @@ def mic_context(board: Board) -> dict[str, Any]:
         "gpio": {p.signal: _stm32_pin(p.pin, p.af) for p in mic.pins},
         "slot_active": "SAI_SLOTACTIVE_0" if mic.channel == "left" else "SAI_SLOTACTIVE_1",
         "data_size": f"SAI_DATASIZE_{mic.slot_bits}",
+        "slot_size": f"SAI_SLOTSIZE_{mic.slot_bits}B",
+        "frame_bits": I2S_SLOTS * mic.slot_bits,
         "half_samples": mic.dma_half_samples,
+        "half_ms": mic.dma_half_samples * 1000 // mic.sample_rate,
         "audio_frequency": f"SAI_AUDIO_FREQUENCY_{mic.sample_rate // 1000}K",
         "pll": {
             "m": mic.pll_m,
