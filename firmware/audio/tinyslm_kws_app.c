@@ -1,0 +1,293 @@
+/* tinyslm keyword app; the protocol is stated in tinyslm_kws_app.h. */
+#include "tinyslm_kws_app.h"
+
+#include <string.h>
+
+static void write_simple_error(const tinyslm_kws_app_t *app, const char *code) {
+  tinyslm_json_t o;
+  tinyslm_json_begin(&o, app->cfg.write, app->cfg.write_ctx);
+  tinyslm_json_raw(&o, "{\"error\":\"");
+  tinyslm_json_raw(&o, code);
+  tinyslm_json_raw(&o, "\"}");
+  tinyslm_json_end_line(&o);
+}
+
+/* Label names come from generated settings, but are escaped anyway: a name is data. */
+static void write_label(tinyslm_json_t *o, const tinyslm_kws_app_t *app, uint32_t i) {
+  tinyslm_json_string(o, i < app->cfg.model->num_labels ? app->cfg.model->labels[i] : 0);
+}
+
+static int is_keyword(const tinyslm_kws_model_info_t *m, uint32_t i) {
+  return i < m->num_labels && (m->detector.non_keyword_mask & ((uint32_t)1u << i)) == 0;
+}
+
+static void write_info(const tinyslm_kws_app_t *app) {
+  const tinyslm_kws_model_info_t *m = app->cfg.model;
+  const char *ops = m->ops;
+  uint32_t frame_ms_x = (uint32_t)TINYSLM_AUDIO_STRIDE * 1000u / TINYSLM_AUDIO_SAMPLE_RATE;
+  uint32_t i;
+  int first = 1;
+  tinyslm_json_t o;
+
+  tinyslm_json_begin(&o, app->cfg.write, app->cfg.write_ctx);
+  tinyslm_json_raw(&o, "{\"info\":{\"version\":");
+  tinyslm_json_string(&o, m->version);
+  tinyslm_json_raw(&o, ",\"board\":");
+  tinyslm_json_string(&o, m->board);
+  tinyslm_json_raw(&o, ",\"modality\":\"keywords\",\"model_sha256\":");
+  tinyslm_json_string(&o, m->model_sha256);
+  tinyslm_json_raw(&o, ",\"model_bytes\":");
+  tinyslm_json_uint(&o, (unsigned long)m->model_bytes);
+  tinyslm_json_raw(&o, ",\"arena_bytes\":");
+  tinyslm_json_uint(&o, (unsigned long)m->arena_bytes);
+  tinyslm_json_raw(&o, ",\"ops\":[");
+  /* "A,B,C" -> ["A","B","C"]; empty items are skipped (as the text core does). */
+  while (ops != 0 && *ops != '\0') {
+    size_t n = 0;
+    while (ops[n] != '\0' && ops[n] != ',') {
+      ++n;
+    }
+    if (n > 0) {
+      if (!first) {
+        tinyslm_json_char(&o, ',');
+      }
+      first = 0;
+      tinyslm_json_char(&o, '"');
+      tinyslm_json_escaped(&o, (const uint8_t *)ops, n);
+      tinyslm_json_char(&o, '"');
+    }
+    ops += n;
+    if (*ops == ',') {
+      ++ops;
+    }
+  }
+  tinyslm_json_raw(&o, "],\"labels\":");
+  tinyslm_json_uint(&o, (unsigned long)m->num_labels);
+  tinyslm_json_raw(&o, ",\"threshold\":");
+  tinyslm_json_milli(&o, m->threshold_milli);
+  tinyslm_json_raw(&o, ",\"keywords\":[");
+  first = 1;
+  for (i = 0; i < m->num_labels; ++i) {
+    if (is_keyword(m, i)) {
+      if (!first) {
+        tinyslm_json_char(&o, ',');
+      }
+      first = 0;
+      write_label(&o, app, i);
+    }
+  }
+  tinyslm_json_raw(&o, "],\"frames\":");
+  tinyslm_json_uint(&o, (unsigned long)TINYSLM_KWS_FRAMES);
+  tinyslm_json_raw(&o, ",\"stride_ms\":");
+  tinyslm_json_uint(&o, (unsigned long)(frame_ms_x * m->stride_frames));
+  tinyslm_json_raw(&o, ",\"average\":");
+  tinyslm_json_uint(&o, (unsigned long)m->detector.window);
+  tinyslm_json_raw(&o, ",\"suppression_ms\":");
+  tinyslm_json_uint(&o, (unsigned long)m->detector.suppression_ms);
+  tinyslm_json_raw(&o, "}}");
+  tinyslm_json_end_line(&o);
+}
+
+static void on_detection(const tinyslm_listen_detection_t *d, void *ctx) {
+  const tinyslm_kws_app_t *app = (const tinyslm_kws_app_t *)ctx;
+  tinyslm_json_t o;
+  tinyslm_json_begin(&o, app->cfg.write, app->cfg.write_ctx);
+  tinyslm_json_raw(&o, "{\"keyword\":");
+  write_label(&o, app, d->label);
+  tinyslm_json_raw(&o, ",\"score\":");
+  tinyslm_json_milli(&o, d->score_milli);
+  tinyslm_json_raw(&o, ",\"t_ms\":");
+  tinyslm_json_uint(&o, (unsigned long)d->t_ms);
+  tinyslm_json_raw(&o, ",\"us\":");
+  tinyslm_json_uint(&o, (unsigned long)d->us);
+  tinyslm_json_raw(&o, "}");
+  tinyslm_json_end_line(&o);
+}
+
+static void on_infer_error(int code, void *ctx) {
+  tinyslm_kws_app_t *app = (tinyslm_kws_app_t *)ctx;
+  tinyslm_json_t o;
+  if (app->failing) {
+    return;
+  }
+  app->failing = 1;
+  tinyslm_json_begin(&o, app->cfg.write, app->cfg.write_ctx);
+  tinyslm_json_raw(&o, "{\"error\":\"inference_failed\",\"code\":");
+  tinyslm_json_int(&o, (long)code);
+  tinyslm_json_raw(&o, "}");
+  tinyslm_json_end_line(&o);
+}
+
+static uint32_t app_clock(void *ctx) {
+  const tinyslm_kws_app_t *app = (const tinyslm_kws_app_t *)ctx;
+  return app->cfg.clock != 0 ? app->cfg.clock(app->cfg.clock_ctx) : 0u;
+}
+
+/* The listen loop's infer, so that a success can re-arm the failure line. */
+static int app_infer(const int8_t *features, size_t n, int8_t *scores, void *ctx) {
+  tinyslm_kws_app_t *app = (tinyslm_kws_app_t *)ctx;
+  int rc = app->cfg.infer(features, n, scores, app->cfg.infer_ctx);
+  if (rc == 0) {
+    app->failing = 0;
+  }
+  return rc;
+}
+
+static void write_end(const tinyslm_kws_app_t *app) {
+  tinyslm_json_t o;
+  tinyslm_json_begin(&o, app->cfg.write, app->cfg.write_ctx);
+  tinyslm_json_raw(&o, "{\"end\":{\"frames\":");
+  tinyslm_json_uint(&o, (unsigned long)app->listen.frames);
+  tinyslm_json_raw(&o, ",\"inferences\":");
+  tinyslm_json_uint(&o, (unsigned long)app->listen.inferences);
+  tinyslm_json_raw(&o, ",\"detections\":");
+  tinyslm_json_uint(&o, (unsigned long)app->listen.detections);
+  tinyslm_json_raw(&o, "}}");
+  tinyslm_json_end_line(&o);
+}
+
+static void on_frame(uint8_t type, uint8_t seq, const uint8_t *payload, uint16_t len, void *ctx) {
+  tinyslm_kws_app_t *app = (tinyslm_kws_app_t *)ctx;
+  size_t i, n;
+  (void)seq;
+  if (type == TINYSLM_FRAME_START) {
+    tinyslm_listen_reset(&app->listen);
+    app->serial_stream = 1;
+  } else if (type == TINYSLM_FRAME_END) {
+    write_end(app);
+    app->serial_stream = 0;
+  } else if (type == TINYSLM_FRAME_AUDIO) {
+    /* The parser guarantees len <= TINYSLM_FRAME_MAX_PAYLOAD and even; min() anyway. */
+    n = (size_t)len / 2u;
+    if (n > sizeof(app->samples) / sizeof(app->samples[0])) {
+      n = sizeof(app->samples) / sizeof(app->samples[0]);
+    }
+    for (i = 0; i < n; ++i) {
+      app->samples[i] = tinyslm_frame_sample(payload, i);
+    }
+    tinyslm_listen_feed(&app->listen, app->samples, n);
+  }
+}
+
+static void on_frame_error(tinyslm_frame_error_t err, uint32_t detail, void *ctx) {
+  const tinyslm_kws_app_t *app = (const tinyslm_kws_app_t *)ctx;
+  tinyslm_json_t o;
+  tinyslm_json_begin(&o, app->cfg.write, app->cfg.write_ctx);
+  tinyslm_json_raw(&o, "{\"error\":\"bad_frame\",\"reason\":");
+  tinyslm_json_string(&o, tinyslm_frame_error_name(err));
+  tinyslm_json_raw(&o, ",\"detail\":");
+  tinyslm_json_uint(&o, (unsigned long)detail);
+  tinyslm_json_raw(&o, "}");
+  tinyslm_json_end_line(&o);
+}
+
+int tinyslm_kws_app_init(tinyslm_kws_app_t *app, const tinyslm_kws_app_config_t *cfg) {
+  const tinyslm_kws_model_info_t *m;
+  tinyslm_listen_config_t lc;
+  uint32_t i;
+
+  if (app == 0) {
+    return -1;
+  }
+  memset(app, 0, sizeof(*app)); /* ready = 0: feed does nothing until init succeeds */
+  if (cfg == 0 || cfg->model == 0 || cfg->infer == 0 || cfg->write == 0) {
+    return -1;
+  }
+  m = cfg->model;
+  if (m->labels == 0 || m->num_labels != m->detector.num_labels) {
+    return -1;
+  }
+  for (i = 0; i < m->num_labels && i < TINYSLM_KWS_MAX_LABELS; ++i) {
+    if (m->labels[i] == 0) {
+      return -1;
+    }
+  }
+  app->cfg = *cfg;
+  memset(&lc, 0, sizeof(lc));
+  lc.detector = m->detector;
+  lc.stride_frames = m->stride_frames;
+  lc.infer = app_infer;
+  lc.infer_ctx = app;
+  lc.on_detection = on_detection;
+  lc.on_error = on_infer_error;
+  lc.clock = app_clock;
+  lc.ctx = app;
+  /* The listen loop checks the detector (label count bound included) and the stride. */
+  if (tinyslm_listen_init(&app->listen, &lc) != TINYSLM_LISTEN_OK) {
+    return -1;
+  }
+  tinyslm_frame_parser_init(&app->parser, on_frame, on_frame_error, app);
+  app->ready = 1;
+  return 0;
+}
+
+int tinyslm_kws_app_setup(tinyslm_kws_app_t *app, const tinyslm_kws_model_info_t *model,
+                          tinyslm_listen_infer_fn infer, tinyslm_write_fn write,
+                          tinyslm_listen_clock_fn clock) {
+  tinyslm_kws_app_config_t cfg;
+  memset(&cfg, 0, sizeof(cfg));
+  cfg.model = model;
+  cfg.infer = infer;
+  cfg.write = write;
+  cfg.clock = clock;
+  return tinyslm_kws_app_init(app, &cfg);
+}
+
+static void handle_command(tinyslm_kws_app_t *app) {
+  static const char info[] = ":info";
+  if (app->command_len == sizeof(info) - 1u &&
+      memcmp(app->command, info, sizeof(info) - 1u) == 0) {
+    write_info(app);
+  } else {
+    write_simple_error(app, "unknown_command");
+  }
+}
+
+void tinyslm_kws_app_feed(tinyslm_kws_app_t *app, const uint8_t *data, size_t len) {
+  size_t i;
+  if (app == 0 || !app->ready || (data == 0 && len > 0)) {
+    return;
+  }
+  for (i = 0; i < len; ++i) {
+    const uint8_t b = data[i];
+    if (app->in_command) {
+      if (b == '\n' || b == '\r') {
+        if (!app->discarding) {
+          handle_command(app);
+        }
+        app->in_command = 0;
+        app->discarding = 0;
+        app->command_len = 0;
+      } else if (app->discarding) {
+        /* the rest of an overlong command */
+      } else if (app->command_len < sizeof(app->command)) {
+        app->command[app->command_len++] = b;
+      } else {
+        tinyslm_json_t o;
+        tinyslm_json_begin(&o, app->cfg.write, app->cfg.write_ctx);
+        tinyslm_json_raw(&o, "{\"error\":\"line_too_long\",\"max\":");
+        tinyslm_json_uint(&o, (unsigned long)sizeof(app->command));
+        tinyslm_json_raw(&o, "}");
+        tinyslm_json_end_line(&o);
+        app->discarding = 1;
+      }
+    } else if (app->parser.len == 0 && (b == ':' || b == '\n' || b == '\r')) {
+      /* Between frames: a command starts, or a line ending is ignored. Inside a
+       * frame (parser.len > 0) every byte is the frame's, PCM can hold any value. */
+      if (b == ':') {
+        app->in_command = 1;
+        app->command[0] = b;
+        app->command_len = 1;
+      }
+    } else {
+      tinyslm_frame_parser_feed(&app->parser, &b, 1);
+    }
+  }
+}
+
+uint32_t tinyslm_kws_app_feed_samples(tinyslm_kws_app_t *app, const int16_t *samples, size_t n) {
+  if (app == 0 || !app->ready || app->serial_stream) {
+    return 0;
+  }
+  return tinyslm_listen_feed(&app->listen, samples, n);
+}

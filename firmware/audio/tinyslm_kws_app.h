@@ -1,0 +1,115 @@
+/*
+ * tinyslm keyword app: the serial protocol of a keyword model.
+ *
+ * Serial bytes in (tinyslm_kws_app_feed), JSON lines out (write callback):
+ *   - audio frames (tinyslm_audio_frames.h; docs/audio.md): START resets the
+ *     listening loop (t_ms counts from it), AUDIO samples go to
+ *     tinyslm_listen_feed, END answers
+ *     {"end":{"frames":F,"inferences":I,"detections":D}} (counts since START);
+ *   - a detection: {"keyword":"yes","score":0.912,"t_ms":12340,"us":850};
+ *     silence and unknown never print (the detector's non_keyword_mask);
+ *   - a frame the parser drops: one line
+ *     {"error":"bad_frame","reason":"bad crc","detail":N} (reason is
+ *     tinyslm_frame_error_name: garbage, bad type, bad length, bad crc,
+ *     frames lost; detail as in tinyslm_frame_error_t);
+ *   - text commands: a ':' arriving between frames starts a command line,
+ *     ended by '\r' or '\n'. ":info" answers
+ *     {"info":{"version":"0.1.0","board":"esp32","modality":"keywords",
+ *     "model_sha256":"<64 hex>","model_bytes":N,"arena_bytes":N,"ops":[...],
+ *     "labels":N,"threshold":0.699,"keywords":["no","up","yes"],"frames":49,
+ *     "stride_ms":40,"average":3,"suppression_ms":1000}} (keys in this order);
+ *     any other command {"error":"unknown_command"}; one longer than
+ *     TINYSLM_KWS_MAX_COMMAND bytes {"error":"line_too_long","max":N} once,
+ *     and the rest of it is discarded. '\r' and '\n' between frames are ignored;
+ *   - an inference failure: {"error":"inference_failed","code":N}, once until
+ *     an inference succeeds again (a broken model would otherwise print 25
+ *     lines a second).
+ * Microphone glue calls tinyslm_kws_app_feed_samples with the same loop behind
+ * it; while a serial stream is open (START seen, END not yet) microphone
+ * samples are dropped, so a played recording is heard alone.
+ *
+ * C99, no heap, no float; every buffer is in the caller's tinyslm_kws_app_t and
+ * any byte sequence is handled without reading or writing out of bounds
+ * (tests/fuzz/fuzz_kws_app.c).
+ */
+#ifndef TINYSLM_KWS_APP_H_
+#define TINYSLM_KWS_APP_H_
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "tinyslm_audio_frames.h"
+#include "tinyslm_json.h"
+#include "tinyslm_listen.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#ifndef TINYSLM_KWS_MAX_COMMAND
+#define TINYSLM_KWS_MAX_COMMAND 32
+#endif
+#if TINYSLM_KWS_MAX_COMMAND < 8 || TINYSLM_KWS_MAX_COMMAND > 255
+#error "TINYSLM_KWS_MAX_COMMAND must be in 8..255"
+#endif
+
+/* Everything about the model the app needs; generated into the project's settings. */
+typedef struct {
+  const char *const *labels;             /* num_labels names, output index order */
+  uint32_t num_labels;                   /* = detector.num_labels */
+  tinyslm_kws_detector_config_t detector;
+  uint8_t stride_frames;                 /* front-end frames between inferences */
+  uint32_t threshold_milli;              /* the detector threshold as a probability, for :info */
+  const char *model_sha256;              /* 64 hex chars */
+  uint32_t model_bytes;
+  uint32_t arena_bytes;
+  const char *ops;                       /* comma-separated op names, for :info */
+  const char *board;                     /* board id, for :info */
+  const char *version;                   /* tinyslm version, for :info */
+} tinyslm_kws_model_info_t;
+
+typedef struct {
+  const tinyslm_kws_model_info_t *model;
+  tinyslm_listen_infer_fn infer; /* required */
+  void *infer_ctx;
+  tinyslm_write_fn write;        /* required */
+  void *write_ctx;
+  tinyslm_listen_clock_fn clock; /* may be NULL: "us" is then 0 */
+  void *clock_ctx;
+} tinyslm_kws_app_config_t;
+
+typedef struct {
+  tinyslm_kws_app_config_t cfg;
+  tinyslm_listen_t listen;
+  tinyslm_frame_parser_t parser;
+  int16_t samples[TINYSLM_FRAME_MAX_PAYLOAD / 2]; /* one AUDIO frame, unpacked */
+  uint8_t command[TINYSLM_KWS_MAX_COMMAND];
+  uint8_t command_len;
+  uint8_t in_command;   /* collecting a ':' line */
+  uint8_t discarding;   /* an overlong command: dropping bytes up to its end */
+  uint8_t serial_stream; /* START seen, END not yet: microphone samples are dropped */
+  uint8_t failing;      /* the last inference failed (its error line is out) */
+  uint8_t ready;        /* init succeeded */
+} tinyslm_kws_app_t;
+
+/* Checks the configuration and the model info (labels, detector, stride).
+ * Returns 0, or -1 (then feed and feed_samples do nothing). */
+int tinyslm_kws_app_init(tinyslm_kws_app_t *app, const tinyslm_kws_app_config_t *cfg);
+
+/* tinyslm_kws_app_init with every callback context NULL (what board glue uses). */
+int tinyslm_kws_app_setup(tinyslm_kws_app_t *app, const tinyslm_kws_model_info_t *model,
+                          tinyslm_listen_infer_fn infer, tinyslm_write_fn write,
+                          tinyslm_listen_clock_fn clock);
+
+/* Raw serial bytes: audio frames and ':' commands (see above). */
+void tinyslm_kws_app_feed(tinyslm_kws_app_t *app, const uint8_t *data, size_t len);
+
+/* Microphone samples (16 kHz mono int16): the listening loop, unless a serial
+ * stream is open. Returns the detections made. */
+uint32_t tinyslm_kws_app_feed_samples(tinyslm_kws_app_t *app, const int16_t *samples, size_t n);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* TINYSLM_KWS_APP_H_ */

@@ -1,0 +1,72 @@
+"""A bounded libFuzzer run of tests/fuzz/fuzz_kws_app.c (ASan+UBSan) over the keyword app.
+
+Arbitrary bytes reach tinyslm_kws_app_feed (chunked two ways), then a frame's
+length of zeros and ``:info``, then the microphone path; behind the app run the
+real listening loop, front end, detector, frame parser and JSON writer, with
+``TINYSLM_KWS_FRAMES=2`` so that short inputs reach the model (a stand-in that
+also fails now and then) and the detector. Any sanitizer report, trap (a broken
+promise: see the target's header comment) or crash fails this test. An app with
+a planted bound error (a command buffer one byte too short for its check) must be
+caught by the same run.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from libfuzzer import assert_no_finding, run_libfuzzer
+
+from tinyslm.audio.frames import FRAME_AUDIO, encode_frame, stream_bytes
+
+REPO = Path(__file__).resolve().parents[2]
+AUDIO = REPO / "firmware" / "audio"
+COMMON = REPO / "firmware" / "common"
+APP_C = AUDIO / "tinyslm_kws_app.c"
+FUZZ_C = REPO / "tests" / "fuzz" / "fuzz_kws_app.c"
+OTHERS = [
+    *(AUDIO / f"{n}.c" for n in ("tinyslm_listen", "tinyslm_audio_frontend",
+                                 "tinyslm_kws_detector", "tinyslm_audio_frames")),
+    COMMON / "tinyslm_json.c",
+]  # fmt: skip
+SEEDS = (
+    stream_bytes((np.sin(np.arange(1400) / 3) * 20000).astype(np.int16), 200),
+    b":info\r\n:nope\n\n:" + b"y" * 40 + b"\n",
+    encode_frame(FRAME_AUDIO, 7, bytes(range(256)) * 2) + b":info\n\xa5\x5a\x02",
+)
+
+
+def _sources(work: Path, app: Path = APP_C) -> list[Path]:
+    # libfuzzer.run_libfuzzer takes no -D flags: each source gets the define from a
+    # wrapper that includes it, so the listen loop and the app agree on the size.
+    work.mkdir(parents=True, exist_ok=True)
+    wrapped = []
+    for source in [FUZZ_C, app, *OTHERS]:
+        wrapper = work / f"w_{source.name}"
+        wrapper.write_text(f'#define TINYSLM_KWS_FRAMES 2\n#include "{source}"\n')
+        wrapped.append(wrapper)
+    return wrapped
+
+
+@pytest.mark.slow
+@pytest.mark.toolchain
+def test_fuzz_kws_app(tmp_path: Path) -> None:
+    proc = run_libfuzzer(_sources(tmp_path / "src"), [AUDIO, COMMON], SEEDS, tmp_path / "real")
+    runs = assert_no_finding(proc)
+    print(f"\nkeyword app fuzz: {runs} runs, no finding")
+
+
+@pytest.mark.slow
+@pytest.mark.toolchain
+def test_fuzz_catches_a_planted_bound_error(tmp_path: Path) -> None:
+    text = APP_C.read_text()
+    needle = "app->command_len < sizeof(app->command)"
+    assert text.count(needle) == 1
+    planted = tmp_path / "tinyslm_kws_app.c"
+    planted.write_text(text.replace(needle, "app->command_len <= sizeof(app->command)"))
+    proc = run_libfuzzer(
+        _sources(tmp_path / "src", planted), [AUDIO, COMMON], SEEDS, tmp_path / "planted"
+    )
+    found = ("deadly signal", "runtime error", "ERROR: AddressSanitizer")
+    assert proc.returncode != 0 and any(f in proc.stderr for f in found), proc.stderr[-2000:]
