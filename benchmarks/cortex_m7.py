@@ -4,7 +4,7 @@ For the demo model (``tinyslm train`` defaults on the bundled demo set) and the
 CLINC150 benchmark model (the recipe of benchmarks/clinc150.py: B=8192 D=54
 H=256), on every phrase of a split (``test`` by default: in scope and out of
 scope), this builds the generated stm32h7 project's firmware for ``mps2-an500``
-(:mod:`tinyslm.toolchain.qemu`: CMSIS-NN kernels, -Os, as the board builds it) twice:
+(:mod:`tinyslm.toolchain.cortex_m`: CMSIS-NN kernels, -Os, as the board builds it) twice:
 
 - ``stock``: the op resolver registers TFLM's default kernels (the firmware
   before tinyslm's MEAN kernel and int8-only registrations);
@@ -46,14 +46,19 @@ sys.path.insert(0, str(REPO))
 
 import clinc150  # noqa: E402  (benchmarks/ is on sys.path when run as a script)
 
-from tinyslm.emulate import dataset_phrases, reference_parity, run_phrases  # noqa: E402
+from tinyslm.emulate import (  # noqa: E402
+    dataset_phrases,
+    qemu,
+    reference_parity,
+    run_phrases,
+)
 from tinyslm.errors import TinySlmError  # noqa: E402
 from tinyslm.manifest import load_model_dir  # noqa: E402
 from tinyslm.pipeline import run_generate, run_train  # noqa: E402
 from tinyslm.resources import data_dir  # noqa: E402
 from tinyslm.text.dataset import load_dataset  # noqa: E402
 from tinyslm.text.train import TrainConfig  # noqa: E402
-from tinyslm.toolchain import qemu  # noqa: E402
+from tinyslm.toolchain import cortex_m  # noqa: E402
 
 SHARED = REPO.parent / "shared"
 DEFAULT_CLINC = SHARED / "datasets" / "clinc150" / "data_full.json"
@@ -95,8 +100,8 @@ def measure_variant(
     project: Path, tree: Path, lines: list[bytes], image: Path
 ) -> tuple[dict[str, Any], list[str]]:
     """Build ``project`` for QEMU and measure it on ``lines``; figures and answer lines."""
-    qemu.build_image(project, tree, image)
-    size = qemu.image_size(image)
+    cortex_m.build_image(project, tree, image)
+    size = cortex_m.image_size(image)
     phases = qemu.run_measured(image, lines, "phases")
     ops = qemu.run_measured(image, lines, "ops")
     if len(phases.phrases) != len(lines) or len(ops.phrases) != len(lines):
@@ -230,7 +235,7 @@ def print_model(name: str, r: dict[str, Any]) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    missing = [p for p in (qemu.QEMU, qemu.ARM_CC, qemu.ARM_CXX) if shutil.which(p) is None]
+    missing = [p for p in (qemu.QEMU, cortex_m.ARM_CC, cortex_m.ARM_CXX) if shutil.which(p) is None]
     if not (args.tflm_dir / "tinyslm-tflm.json").is_file() or missing:
         print(f"needs a Cortex-M7 TFLM tree at {args.tflm_dir} and {', '.join(missing) or 'QEMU'};")
         print("nothing to benchmark.")

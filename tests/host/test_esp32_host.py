@@ -1,10 +1,10 @@
 """The esp32 project's firmware built on Espressif's own TFLM copy and run on the host.
 
 ``shared/sdk/esp-tflite-micro`` (the ``espressif/esp-tflite-micro`` 1.4.0 component the
-esp32 project depends on) is used as the TFLM tree of ``tinyslm.toolchain.native``: the
+esp32 project depends on) is used as the TFLM tree of ``tinyslm.toolchain.host``: the
 project's core, TFLM adapter, op resolver header, settings and model array are
 compiled against Espressif's headers and linked with its TFLM sources, reference
-kernels only (its ESP-NN kernels need the Xtensa esp-nn component; native.py leaves
+kernels only (its ESP-NN kernels need the Xtensa esp-nn component; host.py leaves
 them out). So a TFLM API the adapter or the generated op resolver uses that
 Espressif's copy lacks or changed fails to compile or link here, and a behaviour
 change shows up as a different answer.
@@ -25,11 +25,11 @@ from pathlib import Path
 import pytest
 from shared_paths import require_path, require_tool, sdk_path
 
-from tinyslm.emulate import Emulator, dataset_phrases
+from tinyslm.emulate import Emulator, dataset_phrases, native
 from tinyslm.manifest import load_model_dir
 from tinyslm.pipeline import run_generate
 from tinyslm.text.dataset import load_dataset
-from tinyslm.toolchain import native
+from tinyslm.toolchain import host
 
 pytestmark = [pytest.mark.toolchain, pytest.mark.slow]
 
@@ -53,7 +53,7 @@ EDGE_LINES = (
 def esp_tree() -> Path:
     tree = require_path(sdk_path("esp-tflite-micro"), "esp-tflite-micro")
     require_tool(os.environ.get("CXX", "c++").split()[0])
-    return native.check_host_tree(tree)
+    return host.check_host_tree(tree)
 
 
 @pytest.fixture(scope="module")
@@ -106,7 +106,7 @@ def test_esp_tflite_micro_build_answers_like_the_emulator(esp_tree: Path, projec
 
 
 def test_native_leaves_out_espressifs_xtensa_only_sources(esp_tree: Path) -> None:
-    sources = {p.as_posix() for p in native.tree_sources(esp_tree)}
+    sources = {p.as_posix() for p in host.tree_sources(esp_tree)}
     assert "tensorflow/lite/micro/kernels/fully_connected.cc" in sources  # reference kernel
     assert "tensorflow/lite/micro/micro_time.cc" in sources
     assert not [s for s in sources if "/esp_nn/" in s or "/micro/esp/" in s]

@@ -18,8 +18,9 @@ from pathlib import Path
 import pytest
 from shared_paths import require_path, require_tool, sdk_path
 
+from tinyslm.emulate import qemu
 from tinyslm.resources import firmware_files
-from tinyslm.toolchain import native, qemu
+from tinyslm.toolchain import cortex_m, host
 
 MEAN_CC = firmware_files("text")["tinyslm_mean.cc"]
 DRIVER = Path(__file__).resolve().parent / "mean_driver.cc"
@@ -38,14 +39,14 @@ _SUMMARY = re.compile(r"cases=(\d+) fast=(\d+) mismatches=(\d+) failures=(\d+)")
 def driver(tmp_path_factory: pytest.TempPathFactory) -> Path:
     tree = require_path(sdk_path("tflm", "host"), "host TFLM tree")
     require_tool("c++", "cc")
-    tree = native.check_host_tree(tree)
+    tree = host.check_host_tree(tree)
     toolchain = dataclasses.replace(
-        native.host_toolchain(),
+        host.host_toolchain(),
         name="mean-check",
         board_sources=(DRIVER, *(tree / rel for rel in TEST_HELPERS)),
     )
     out = tmp_path_factory.mktemp("mean") / "mean_driver"
-    return native.build_firmware([MEAN_CC], tree, out, toolchain)
+    return host.build_firmware([MEAN_CC], tree, out, toolchain)
 
 
 def run_driver(driver: Path, *args: str) -> tuple[int, int, int, int, str]:
@@ -78,20 +79,20 @@ def test_the_comparison_catches_a_one_step_difference(driver: Path) -> None:
 @pytest.fixture(scope="module")
 def cm7_driver(tmp_path_factory: pytest.TempPathFactory) -> Path:
     tree = require_path(sdk_path("tflm", "cortex-m7"), "Cortex-M7 TFLM tree")
-    require_tool(qemu.QEMU, qemu.ARM_CC, qemu.ARM_CXX)
-    tree = qemu.resolve_cortex_m_tree(tree)
+    require_tool(qemu.QEMU, cortex_m.ARM_CC, cortex_m.ARM_CXX)
+    tree = cortex_m.resolve_cortex_m_tree(tree)
     toolchain = dataclasses.replace(
-        qemu.cortex_m7_toolchain(tree),
+        cortex_m.cortex_m7_toolchain(tree),
         name="mean-check-cm7",
         board_sources=(
-            qemu.GLUE_DIR / "startup.c",
+            cortex_m.GLUE_DIR / "startup.c",
             DRIVER_GLUE,
             DRIVER,
             *(tree / rel for rel in TEST_HELPERS),
         ),
     )
     out = tmp_path_factory.mktemp("mean-cm7") / "mean_driver.elf"
-    return native.build_firmware([MEAN_CC], tree, out, toolchain)
+    return host.build_firmware([MEAN_CC], tree, out, toolchain)
 
 
 def test_mean_kernel_dsp_path_matches_tflm_on_cortex_m7(cm7_driver: Path) -> None:

@@ -1,4 +1,4 @@
-"""The whole generated firmware built natively against real TFLM C++ (tinyslm.toolchain.native).
+"""The whole generated firmware built natively against real TFLM C++ (tinyslm.emulate.native).
 
 Needs a host (reference-kernel) TFLM tree made by tflite-micro's
 create_tflm_tree.py: point ``TINYSLM_TFLM_DIR`` at it (``tinyslm tflm fetch
@@ -24,13 +24,14 @@ from firmware_checks import assert_reports_tflm_init_failure, copy_with_tiny_are
 from shared_paths import require_path, require_tool, sdk_path
 
 from tinyslm.decision import decide, score_milli
+from tinyslm.emulate import native
 from tinyslm.errors import ToolchainError
 from tinyslm.manifest import Manifest, load_model_dir
 from tinyslm.pipeline import run_generate
 from tinyslm.resources import data_dir
 from tinyslm.text.features import encode
 from tinyslm.tflm_runtime import tflm_scores
-from tinyslm.toolchain import native
+from tinyslm.toolchain import host
 
 pytestmark = [pytest.mark.toolchain, pytest.mark.slow]
 
@@ -45,7 +46,7 @@ def host_tree() -> Path:
     tree = Path(raw) if raw else require_path(sdk_path("tflm", "host"), "host TFLM tree")
     require_tool(os.environ.get("CXX", "c++").split()[0])
     # Set but unusable is a mistake worth failing on, not a reason to skip.
-    return native.check_host_tree(tree)
+    return host.check_host_tree(tree)
 
 
 @pytest.fixture(scope="module")

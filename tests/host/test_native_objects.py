@@ -1,4 +1,4 @@
-"""tinyslm.toolchain.native caches a project's own objects: reused when nothing they see changed.
+"""tinyslm.toolchain.host caches a project's own objects: reused when nothing they see changed.
 
 Tiny C files stand in for a project (``src/``) and a board source elsewhere, so
 this runs in a second with the host C compiler and no TFLM tree.
@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from shared_paths import require_tool
 
-from tinyslm.toolchain import native
+from tinyslm.toolchain import host
 
 HEADER = "#define ANSWER {value}\n"
 PROJECT_C = '#include "app.h"\nint app(void) { return ANSWER; }\n'
@@ -20,7 +20,7 @@ BOARD_C = '#include "app.h"\nint board(void) { return ANSWER + 1; }\n'
 
 
 @pytest.fixture
-def layout(tmp_path: Path) -> tuple[Path, Path, native.Toolchain]:
+def layout(tmp_path: Path) -> tuple[Path, Path, host.Toolchain]:
     require_tool("cc")
     tree = tmp_path / "tree"
     tree.mkdir()
@@ -32,17 +32,17 @@ def layout(tmp_path: Path) -> tuple[Path, Path, native.Toolchain]:
     board_dir.mkdir()
     (board_dir / "board.c").write_text(BOARD_C)
     toolchain = dataclasses.replace(
-        native.host_toolchain(), cc=("cc",), board_sources=(board_dir / "board.c",)
+        host.host_toolchain(), cc=("cc",), board_sources=(board_dir / "board.c",)
     )
     return tree, src, toolchain
 
 
-def build(src: Path, tree: Path, objdir: Path, toolchain: native.Toolchain) -> list[Path]:
-    return native._project_objects([src / "app.c"], tree, objdir, 2, toolchain)
+def build(src: Path, tree: Path, objdir: Path, toolchain: host.Toolchain) -> list[Path]:
+    return host._project_objects([src / "app.c"], tree, objdir, 2, toolchain)
 
 
 def test_unchanged_sources_reuse_their_objects(
-    layout: tuple[Path, Path, native.Toolchain], tmp_path: Path
+    layout: tuple[Path, Path, host.Toolchain], tmp_path: Path
 ) -> None:
     tree, src, toolchain = layout
     objdir = tmp_path / "own"
@@ -55,7 +55,7 @@ def test_unchanged_sources_reuse_their_objects(
 
 
 def test_an_edited_header_or_source_gets_new_objects(
-    layout: tuple[Path, Path, native.Toolchain], tmp_path: Path
+    layout: tuple[Path, Path, host.Toolchain], tmp_path: Path
 ) -> None:
     tree, src, toolchain = layout
     objdir = tmp_path / "own"
@@ -72,7 +72,7 @@ def test_an_edited_header_or_source_gets_new_objects(
 
 
 def test_a_copy_elsewhere_is_compiled_for_its_own_path(
-    layout: tuple[Path, Path, native.Toolchain], tmp_path: Path
+    layout: tuple[Path, Path, host.Toolchain], tmp_path: Path
 ) -> None:
     # __FILE__ (in TFLM's error messages) names the source's path: a copy of the
     # project in another folder must not reuse an object that names the first.

@@ -26,13 +26,13 @@ from shared_paths import require_path, require_tool, sdk_path
 
 from tinyslm.boards import load_board
 from tinyslm.cli import cli
-from tinyslm.emulate import Emulator, dataset_phrases
+from tinyslm.emulate import Emulator, dataset_phrases, qemu
 from tinyslm.errors import ToolchainError
 from tinyslm.manifest import load_model_dir
 from tinyslm.pipeline import run_generate
 from tinyslm.resources import data_dir
 from tinyslm.text.dataset import load_dataset
-from tinyslm.toolchain import qemu
+from tinyslm.toolchain import cortex_m
 from tinyslm.toolchain.tflm import REQUIRED_FILES
 
 TREE_ENV = "TINYSLM_TFLM_CM7_DIR"
@@ -62,9 +62,9 @@ EDGE_LINES = [
 def cm7_tree() -> Path:
     raw = os.environ.get(TREE_ENV, "").strip()
     tree = Path(raw) if raw else require_path(sdk_path("tflm", "cortex-m7"), "Cortex-M7 TFLM tree")
-    require_tool(qemu.QEMU, qemu.ARM_CC, qemu.ARM_CXX)
+    require_tool(qemu.QEMU, cortex_m.ARM_CC, cortex_m.ARM_CXX)
     # Set but unusable is a mistake worth failing on, not a reason to skip.
-    return qemu.resolve_cortex_m_tree(tree)
+    return cortex_m.resolve_cortex_m_tree(tree)
 
 
 @pytest.fixture(scope="module")
@@ -76,7 +76,7 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def image(cm7_tree: Path, project: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return qemu.build_image(project, cm7_tree, tmp_path_factory.mktemp("img") / "fw.elf")
+    return cortex_m.build_image(project, cm7_tree, tmp_path_factory.mktemp("img") / "fw.elf")
 
 
 def demo_test_lines() -> list[bytes]:
@@ -160,7 +160,7 @@ def test_device_lines_split_on_newline_bytes_only(
 
 
 def test_qemu_image_fits_the_board(image: Path) -> None:
-    size = qemu.image_size(image)
+    size = cortex_m.image_size(image)
     manifest, model_bytes = load_model_dir(FIXTURE_MODEL)
     board = load_board("stm32h7")
     assert size.text > len(model_bytes)  # the model array is in flash
@@ -198,7 +198,7 @@ def test_a_host_tree_is_refused(tmp_path: Path) -> None:
         (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / rel).write_text("")
     with pytest.raises(ToolchainError, match=r"host .*--qemu needs a Cortex-M7 tree"):
-        qemu.resolve_cortex_m_tree(tmp_path)
+        cortex_m.resolve_cortex_m_tree(tmp_path)
 
 
 def test_missing_qemu_is_one_line(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:

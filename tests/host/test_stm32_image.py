@@ -22,14 +22,14 @@ from tinyslm.boards import load_board
 from tinyslm.errors import ToolchainError
 from tinyslm.pipeline import run_generate
 from tinyslm.resources import templates_dir
-from tinyslm.toolchain import qemu, stm32_image
+from tinyslm.toolchain import cortex_m, stm32_image
 
 FIXTURE_MODEL = Path(__file__).resolve().parents[1] / "fixtures" / "model"
 
 
 @pytest.fixture(scope="module")
 def sdk() -> Path:
-    require_tool(qemu.ARM_CC, qemu.ARM_CXX, stm32_image.ARM_AR, qemu.ARM_SIZE)
+    require_tool(cortex_m.ARM_CC, cortex_m.ARM_CXX, stm32_image.ARM_AR, cortex_m.ARM_SIZE)
     require_path(sdk_path("tflm", "cortex-m7"), "Cortex-M7 TFLM tree")
     return require_path(sdk_path("stm32cubeh7"), "STM32CubeH7 framework tree")
 

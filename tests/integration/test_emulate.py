@@ -278,7 +278,7 @@ def test_native_build_answers_like_the_emulator(
     """--native (real TFLM C++) prints the same lines as the Python-runtime emulator."""
     raw = os.environ.get("TINYSLM_TFLM_DIR", "").strip()
     tree = Path(raw) if raw else require_path(sdk_path("tflm", "host"), "host TFLM tree")
-    from tinyslm.toolchain.native import run_native
+    from tinyslm.emulate.native import run_native
 
     phrases = [ex.text.encode() for ex in load_dataset(None).test[::4]]
     edge = [b":info", b":nope", b"x" * (emu.max_line + 5), b'zzq "qq" \x01 caf\xc3\xa9 \xff']

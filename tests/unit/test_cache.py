@@ -8,7 +8,7 @@ import pytest
 
 from tinyslm import cache
 from tinyslm.text import distill
-from tinyslm.toolchain import native, stm32_image, tflm
+from tinyslm.toolchain import host, stm32_image, tflm
 
 PACKAGE = Path(cache.__file__).resolve().parent
 
@@ -32,7 +32,7 @@ def test_every_stage_caches_below_tinyslm_cache_dir(
     root = tmp_path / "cache"
     monkeypatch.setenv("TINYSLM_CACHE_DIR", str(root))
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
-    assert native.default_cache_dir() == root / "native"
+    assert host.default_cache_dir() == root / "native"
     assert stm32_image.default_cache_dir() == root / "stm32h7"
     assert distill.default_cache_dir() == root / "teacher"
     assert tflm.default_cache_dir("host") == root / "tflm" / f"{tflm.TFLM_COMMIT}-host"

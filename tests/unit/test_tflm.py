@@ -1,4 +1,4 @@
-"""tinyslm.toolchain.tflm and the tree checks of tinyslm.toolchain.native.
+"""tinyslm.toolchain.tflm and the tree checks of tinyslm.toolchain.host.
 
 Validation, lookup, install, fetch offline.
 
@@ -19,7 +19,7 @@ from click.testing import CliRunner
 
 from tinyslm.cli import cli
 from tinyslm.errors import ToolchainError
-from tinyslm.toolchain import native, tflm
+from tinyslm.toolchain import host, tflm
 
 # 'tinyslm tflm fetch' itself has no --tflm-dir: the message sends the tree to the
 # commands that take one (test_offline_message_offers_options_that_exist checks it).
@@ -284,21 +284,21 @@ def test_cli_tflm_fetch_prints_an_existing_tree(tmp_path: Path, offline: list[st
 def test_native_refuses_a_cortex_m_tree(tmp_path: Path) -> None:
     tree = make_tree(tmp_path / "tree", cortex_m=True)
     with pytest.raises(ToolchainError, match=r"Cortex-M .* --native needs a reference-kernel tree"):
-        native.check_host_tree(tree)
-    assert native.check_host_tree(make_tree(tmp_path / "ref")) == (tmp_path / "ref").resolve()
+        host.check_host_tree(tree)
+    assert host.check_host_tree(make_tree(tmp_path / "ref")) == (tmp_path / "ref").resolve()
 
 
 def test_native_without_a_tree_says_what_is_missing(cache_home: Path) -> None:
     with pytest.raises(ToolchainError) as info:
-        native.resolve_host_tree(None)
+        host.resolve_host_tree(None)
     assert str(info.value) == tflm.missing_tree_hint("host")
     cached = make_tree(tflm.default_cache_dir("host"))
-    assert native.resolve_host_tree(None) == cached.resolve()
+    assert host.resolve_host_tree(None) == cached.resolve()
 
 
 def test_native_tree_sources_leave_out_signal_and_test_helpers(tmp_path: Path) -> None:
     tree = make_tree(tmp_path / "tree")
-    rels = [p.as_posix() for p in native.tree_sources(tree)]
+    rels = [p.as_posix() for p in host.tree_sources(tree)]
     assert rels == sorted(rels)
     assert "tensorflow/lite/micro/micro_interpreter.cc" in rels
     assert "tensorflow/lite/micro/kernels/softmax.cc" in rels
@@ -323,7 +323,7 @@ def test_native_tree_sources_leave_out_signal_and_test_helpers(tmp_path: Path) -
     ],
 )
 def test_native_identifiers_of_undefined_symbols(symbol: str, expected: set[str]) -> None:
-    assert native._identifiers(symbol) == expected
+    assert host._identifiers(symbol) == expected
 
 
 def test_native_defining_prefers_definitions_over_calls() -> None:
@@ -332,8 +332,8 @@ def test_native_defining_prefers_definitions_over_calls() -> None:
         Path("b.cc"): "void Bar() {\n  int y = Foo(1);\n  Baz(y, Foo(2));\n}\n",
         Path("c.cc"): "// mentions Qux only in a comment\n",
     }
-    assert native._defining("Foo", texts) == [Path("a.cc")]
-    assert native._defining("Bar", texts) == [Path("b.cc")]
+    assert host._defining("Foo", texts) == [Path("a.cc")]
+    assert host._defining("Bar", texts) == [Path("b.cc")]
     # No definition anywhere: fall back to the files that mention the name.
-    assert native._defining("Qux", texts) == [Path("c.cc")]
-    assert native._defining("Nowhere", texts) == []
+    assert host._defining("Qux", texts) == [Path("c.cc")]
+    assert host._defining("Nowhere", texts) == []

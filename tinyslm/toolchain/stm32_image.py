@@ -20,7 +20,7 @@ benchmarks link the exact code a user flashes:
 Where each flag comes from (platformio/platform-ststm32 at v19.6.0, and
 platformio/platformio-core 6.1 for the generic parts) is said next to it below.
 The one addition is ``-Wl,-Map`` for the size breakdown. Compiling takes
-minutes, so TFLM and HAL objects are cached by :mod:`tinyslm.toolchain.native`'s object
+minutes, so TFLM and HAL objects are cached by :mod:`tinyslm.toolchain.host`'s object
 cache (keyed by compiler, flags and sources), and TFLM's kernels and CMSIS-NN are
 compiled only when the link asks for them: in an archive only needed members are
 linked anyway, so the image is the same.
@@ -40,7 +40,7 @@ from pathlib import Path
 
 from tinyslm.cache import cache_dir
 from tinyslm.errors import ProjectError, ToolchainError, output_tail
-from tinyslm.toolchain import ccompile, native, qemu
+from tinyslm.toolchain import ccompile, cortex_m, host
 
 ARM_AR = "arm-none-eabi-gcc-ar"  # builder/main.py: AR
 GLUE_DIR = Path(__file__).resolve().parent.parent / "emulate" / "glue" / "stm32h7"
@@ -367,13 +367,13 @@ def platformio_envs(project: Path, sdk_dir: Path, hal_conf_dir: Path | None) -> 
     return PioEnvs(src=src, tflm=tflm, hal=hal, asm=asm, linkflags=linkflags)
 
 
-def _toolchain(name: str, env: PioFlags) -> native.Toolchain:
+def _toolchain(name: str, env: PioFlags) -> host.Toolchain:
     # native's compile helper puts -I/-D after the flags; PioFlags keeps PlatformIO's
     # order by carrying them in the flags instead.
-    return native.Toolchain(
+    return host.Toolchain(
         name=name,
-        cc=(qemu.ARM_CC,),
-        cxx=(qemu.ARM_CXX,),
+        cc=(cortex_m.ARM_CC,),
+        cxx=(cortex_m.ARM_CXX,),
         cflags=env.c_argv(),
         cxxflags=env.cxx_argv(),
         defines=(),
@@ -405,10 +405,10 @@ def _compile(
     root: Path,
     rels: Sequence[Path],
     objdir: Path,
-    toolchain: native.Toolchain,
+    toolchain: host.Toolchain,
     jobs: int,
 ) -> list[Path]:
-    return native._compile_all(root, rels, objdir, (), jobs, toolchain)
+    return host._compile_all(root, rels, objdir, (), jobs, toolchain)
 
 
 STRICT_FLAGS = ("-Wall", "-Wextra", "-Werror")
@@ -431,7 +431,7 @@ def check_own_sources(project: Path, env: PioFlags) -> None:
         if path.suffix in (".S", ".s"):
             continue
         argv = [
-            qemu.ARM_CXX if cxx else qemu.ARM_CC,
+            cortex_m.ARM_CXX if cxx else cortex_m.ARM_CC,
             *(env.cxxflags if cxx else env.cflags),
             *env.ccflags,
             *(f"-D{d}" for d in env.defines),
@@ -483,7 +483,7 @@ def _project_sources(project: Path) -> list[Path]:
 
 
 def _tflm_sources(lib: Path) -> list[Path]:
-    return native.tree_sources(lib)
+    return host.tree_sources(lib)
 
 
 def build_stm32h7_image(
@@ -514,7 +514,7 @@ def build_stm32h7_image(
     project = Path(project).resolve()
     sdk_dir = Path(sdk_dir).resolve()
     out_dir = Path(out_dir).resolve()
-    for program in (qemu.ARM_CC, qemu.ARM_CXX):
+    for program in (cortex_m.ARM_CC, cortex_m.ARM_CXX):
         _require(program)
     lib = project / "lib" / "tflm"
     if not (project / "src").is_dir() or not lib.is_dir():
@@ -562,7 +562,7 @@ def build_stm32h7_image(
     startup_obj = dev_dir / "startup_stm32h743xx.S.o"
     if not startup_obj.is_file():
         ccompile.compile_object(
-            dev_root / STARTUP, startup_obj, flags=envs.asm, compiler=(qemu.ARM_CC,)
+            dev_root / STARTUP, startup_obj, flags=envs.asm, compiler=(cortex_m.ARM_CC,)
         )
     link_dir = out_dir / "link"
     shutil.rmtree(link_dir, ignore_errors=True)
@@ -586,17 +586,17 @@ def build_stm32h7_image(
         if proc.returncode == 0:
             break
         names: set[str] = set()
-        for symbol in native._UNDEFINED.findall(proc.stderr):
-            names |= native._identifiers(symbol)
+        for symbol in host._UNDEFINED.findall(proc.stderr):
+            names |= host._identifiers(symbol)
         pending = {rel: texts[rel] for rel in lazy if rel not in selected}
-        wanted = sorted({rel for n in names for rel in native._defining(n, pending)})
+        wanted = sorted({rel for n in names for rel in host._defining(n, pending)})
         if not wanted:
             raise ToolchainError(f"linking the STM32H7 image failed: {output_tail(proc.stderr)}")
         selected += wanted
     warnings = [ln.strip() for ln in proc.stderr.splitlines() if ln.strip()]
     if warnings:
         raise ToolchainError("the STM32H7 link warned: " + " | ".join(warnings[-4:]))
-    size = qemu.image_size(elf)
+    size = cortex_m.image_size(elf)
     return Stm32Image(elf=elf, map_file=map_file, text=size.text, data=size.data, bss=size.bss)
 
 
@@ -611,7 +611,7 @@ def _link(
     # -T prepended (piobuild.py) and g++ as $LINK (C++ sources present).
     libs = ["tflm", *FRAMEWORK_LIBS, "FrameworkCMSISDevice"]
     argv = [
-        qemu.ARM_CXX,
+        cortex_m.ARM_CXX,
         "-o",
         str(elf),
         "-T",
@@ -627,7 +627,9 @@ def _link(
     try:
         return subprocess.run(argv, capture_output=True, text=True, errors="replace", check=False)
     except OSError as exc:
-        raise ToolchainError(f"cannot run {qemu.ARM_CXX} to link the STM32H7 image: {exc}") from exc
+        raise ToolchainError(
+            f"cannot run {cortex_m.ARM_CXX} to link the STM32H7 image: {exc}"
+        ) from exc
 
 
 # --- map file ----------------------------------------------------------------------------

@@ -1,13 +1,13 @@
-"""``tinyslm emulate --native``: a generated project's whole firmware, built for the host.
+"""The firmware builder: a generated project's sources linked with a TFLM tree.
 
-The project's own sources (core, settings, model array, the TFLM adapter; every
-``src/*.c|*.cc`` but the board's ``main.cc``) are compiled with the host
-compiler against a *reference-kernel* TFLM tree and linked with
-``tinyslm/emulate/glue/native_main.c``, which plays the board: stdin is the serial
-RX line, stdout the TX line. So the adapter, the op resolver and the arena
-size are exercised with real TFLM C++, not the Python runtime. Espressif's
+A :class:`Toolchain` says how one kind of image is compiled and linked: the host
+build here (:func:`host_toolchain`: the host compiler, a *reference-kernel* TFLM
+tree, ``tinyslm/emulate/glue/native_main.c`` in place of the board's ``main.cc``),
+the Cortex-M7 one in :mod:`tinyslm.toolchain.cortex_m`. :func:`build_firmware`
+compiles the project's own sources (core, settings, model array, the TFLM adapter;
+every ``src/*.c|*.cc`` but ``main.cc``) and links them with the tree. Espressif's
 ``esp-tflite-micro`` component (what the esp32 project builds with) is a usable
-tree too: its reference kernels are built, its ESP-NN ones left out.
+host tree too: its reference kernels are built, its ESP-NN ones left out.
 
 Each TFLM source takes seconds to compile, so TFLM's objects are cached per
 tree (``native/<key>/obj/`` in :func:`tinyslm.cache.cache_root`, one file per
@@ -50,7 +50,6 @@ DEFINES = ("TF_LITE_STATIC_MEMORY",)
 BOARD_MAIN = "main.cc"
 HOST_MAIN = Path(__file__).resolve().parent.parent / "emulate" / "glue" / "native_main.c"
 CACHE_VERSION = "1"
-RUN_TIMEOUT_S = 120.0
 # Parts of a reference tree the firmware never links: the signal library (not
 # builtin ops, so tinyslm's resolver never registers them) with its kissfft, and
 # TFLM's test helpers. Leaving them out saves a third of the compile time.
@@ -79,7 +78,7 @@ _KERNEL_PREFIX = "tensorflow/lite/micro/kernels/"
 
 @dataclass(frozen=True)
 class Toolchain:
-    """How one kind of firmware image is compiled and linked (host here, QEMU in qemu.py).
+    """How one kind of firmware image is compiled and linked (host here, Cortex-M7 in cortex_m).
 
     ``cc``/``cxx`` are argv prefixes (target flags included); ``ldflags`` follow the
     objects at link time; ``board_sources`` replace the board's ``main.cc``; sources
@@ -401,52 +400,4 @@ def build_firmware(
                 )
             selected += wanted
         os.replace(tmp_out, out)
-    return out
-
-
-def device_lines(output: bytes) -> list[str]:
-    """The device's TX bytes as its lines: split on LF only, then decoded.
-
-    The protocol ends a line with LF alone. ``str.splitlines()`` would also split on
-    U+0085 (NEL), U+2028 and U+2029, which are legal inside a JSON string: the core
-    passes NEL through verbatim in the ``"text"`` of an escalated answer, and one
-    answer must stay one line.
-    """
-    lines = output.split(b"\n")
-    if lines and not lines[-1]:
-        lines.pop()  # the terminator of the last line, not an empty line after it
-    return [line.decode("utf-8", errors="replace") for line in lines]
-
-
-def run_native(
-    project_dir: Path,
-    tflm_dir: Path,
-    lines: Sequence[bytes],
-    *,
-    cache_dir: Path | None = None,
-    timeout: float = RUN_TIMEOUT_S,
-) -> list[str]:
-    """Send ``lines`` (each without its terminator) to the native firmware; return its lines.
-
-    The firmware is relinked for every call; its objects come from the cache, the
-    project's own keyed by their bytes and headers, so edits are always picked up.
-
-    Raises:
-        ProjectError: not a usable project.
-        ToolchainError: no usable tree or compiler, a failed build, or the
-            firmware crashed or hung (its last output is in the message).
-    """
-    with tempfile.TemporaryDirectory(prefix="tinyslm-native-") as tmp:
-        binary = build_native(project_dir, tflm_dir, Path(tmp) / "firmware", cache_dir=cache_dir)
-        stdin = b"".join(bytes(line) + b"\n" for line in lines)
-        try:
-            proc = subprocess.run(
-                [str(binary)], input=stdin, capture_output=True, timeout=timeout, check=False
-            )
-        except subprocess.TimeoutExpired as exc:
-            raise ToolchainError(f"native firmware did not answer within {timeout:.0f} s") from exc
-    out = device_lines(proc.stdout)
-    if proc.returncode != 0:
-        last = out[-1] if out else output_tail(proc.stderr, 2)
-        raise ToolchainError(f"native firmware exited with status {proc.returncode}: {last}")
     return out
