@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from tinyslm.audio.dataset import SILENCE, UNKNOWN, AudioDataset, AudioDatasetConfig
-from tinyslm.audio.detector import detect
+from tinyslm.audio.detector import Detection, detect
 from tinyslm.audio.spec import KeywordSpec
 from tinyslm.audio.stream import (
     StreamFigures,
@@ -35,7 +35,6 @@ from tinyslm.audio.stream import (
     compose,
     listen,
     score_keywords,
-    stream_figures,
 )
 from tinyslm.manifest import MANIFEST_NAME, MODEL_NAME, Manifest, sha256_hex
 from tinyslm.modality import AUDIO, Fitted, Log, quiet
@@ -45,56 +44,100 @@ THRESHOLD_MAX = 127
 
 @dataclass(frozen=True)
 class StreamMaterial:
-    """One split's streams, already run through the model (scores are threshold-free)."""
+    """One split's streams (:func:`tinyslm.audio.stream.stream_figures`' layout), run once.
+
+    Score vectors do not depend on the threshold, so the detector can be replayed on
+    them at any threshold: the same detections as streaming again at that threshold.
+    """
 
     noise: tuple[StreamResult, ...]
+    noise_seconds: float
     unknown: StreamResult | None
+    unknown_seconds: float
     keywords: StreamResult | None
+    keyword_seconds: float
     keyword_spans: tuple[tuple[int, int, int], ...]
 
 
-def _material(dataset: AudioDataset, split: str, spec: StreamSpec, predict: Any) -> StreamMaterial:
-    """Noise, unknown and keyword streams of ``split`` (compose's layout), run once."""
+def stream_material(
+    dataset: AudioDataset, split: str, spec: StreamSpec, predict: Any
+) -> StreamMaterial:
+    """Noise, unknown and keyword streams of ``split``, as ``stream_figures`` builds them."""
     labels = dataset.labels
     clips = dataset.split(split)
+    rate = spec.frontend.sample_rate
     noise = [n.part(split) for n in dataset.noise]
     unknown = [c.samples for c in clips if c.label == UNKNOWN]
     keywords = [
         (labels.index(c.label), c.samples) for c in clips if c.label not in (SILENCE, UNKNOWN)
     ]
-    unknown_result = listen(compose([(-1, c) for c in unknown], noise).samples, spec, predict)
-    stream = compose(keywords, noise)
+    unknown_stream = compose([(-1, c) for c in unknown], noise, sample_rate=rate)
+    keyword_stream = compose(keywords, noise, sample_rate=rate)
     return StreamMaterial(
         noise=tuple(listen(n, spec, predict) for n in noise if len(n)),
-        unknown=unknown_result if unknown else None,
-        keywords=listen(stream.samples, spec, predict) if keywords else None,
-        keyword_spans=stream.spans,
+        noise_seconds=sum(len(n) for n in noise) / rate,
+        unknown=listen(unknown_stream.samples, spec, predict) if unknown else None,
+        unknown_seconds=unknown_stream.seconds if unknown else 0.0,
+        keywords=listen(keyword_stream.samples, spec, predict) if keywords else None,
+        keyword_seconds=keyword_stream.seconds if keywords else 0.0,
+        keyword_spans=keyword_stream.spans,
     )
 
 
-def _false_accepts(material: StreamMaterial, spec: StreamSpec, q: int) -> int:
-    """False accepts of every stream of ``material`` at threshold ``q``."""
+def figures_at(material: StreamMaterial, spec: StreamSpec, q: int) -> StreamFigures:
+    """:class:`StreamFigures` of ``material`` with the detector's threshold at ``q``."""
     rule = replace(spec.detector, threshold_q=q)
 
-    def found(result: StreamResult) -> int:
-        return len(detect(rule, result.scores, [int(t) for t in result.times_ms]))
+    def found(result: StreamResult) -> list[Detection]:
+        return detect(rule, result.scores, [int(t) for t in result.times_ms])
 
-    count = sum(found(r) for r in material.noise)
-    count += found(material.unknown) if material.unknown is not None else 0
-    if material.keywords is not None:
-        hits = detect(rule, material.keywords.scores, [int(t) for t in material.keywords.times_ms])
-        count += score_keywords(hits, material.keyword_spans, StreamProtocol()).false_accepts
-    return count
+    hits = found(material.keywords) if material.keywords is not None else []
+    score = score_keywords(hits, material.keyword_spans, StreamProtocol())
+    return StreamFigures(
+        noise_seconds=material.noise_seconds,
+        noise_false_accepts=sum(len(found(r)) for r in material.noise),
+        unknown_seconds=material.unknown_seconds,
+        unknown_false_accepts=len(found(material.unknown)) if material.unknown else 0,
+        keyword_seconds=material.keyword_seconds,
+        keyword_clips=score.clips,
+        keyword_hits=score.hits,
+        keyword_false_accepts=score.false_accepts,
+        per_label=score.per_label,
+        threshold_q=q,
+        window=rule.window,
+        suppression_ms=rule.suppression_ms,
+        stride_ms=rule.stride_ms,
+    )
+
+
+def false_accepts(figures: StreamFigures) -> int:
+    """Every false accept of the three streams."""
+    return (
+        figures.noise_false_accepts + figures.unknown_false_accepts + figures.keyword_false_accepts
+    )
 
 
 def choose_threshold(material: StreamMaterial, spec: StreamSpec) -> tuple[int, bool]:
     """The threshold rule of the module docstring: ``(threshold_q, found)``."""
     q = THRESHOLD_MAX
-    if _false_accepts(material, spec, q):
+    if false_accepts(figures_at(material, spec, q)):
         return q, False
-    while q > -128 and _false_accepts(material, spec, q - 1) == 0:
+    while q > -128 and false_accepts(figures_at(material, spec, q - 1)) == 0:
         q -= 1
     return q, True
+
+
+def detection_curve(
+    material: StreamMaterial, spec: StreamSpec, step: int = 4
+) -> tuple[tuple[int, float, float], ...]:
+    """``(threshold_q, false accepts per hour, false-rejection rate)`` every ``step``."""
+    seconds = material.noise_seconds + material.unknown_seconds + material.keyword_seconds
+    out = []
+    for q in range(-128, THRESHOLD_MAX + 1, step):
+        f = figures_at(material, spec, q)
+        out.append((q, round(false_accepts(f) * 3600 / seconds, 3) if seconds else 0.0,
+                    round(f.false_rejection_rate, 5)))  # fmt: skip
+    return tuple(out)
 
 
 def _stream_metrics(figures: StreamFigures, labels: Sequence[str]) -> dict[str, Any]:
@@ -165,7 +208,7 @@ def fit_audio(
         keyword.detector(len(dataset.labels), THRESHOLD_MAX), keyword.frames, keyword.frontend
     )
     log("choosing the detector threshold on the validation streams (TFLM) ...")
-    threshold_q, found = choose_threshold(_material(dataset, "val", probe, predict), probe)
+    threshold_q, found = choose_threshold(stream_material(dataset, "val", probe, predict), probe)
     if not found:
         warn(
             "the validation streams have false accepts at every threshold: threshold_q 127, "
@@ -173,18 +216,8 @@ def fit_audio(
         )
     spec = replace(probe, detector=replace(probe.detector, threshold_q=threshold_q))
     log(f"threshold_q {threshold_q}; measuring the test streams (TFLM) ...")
-    test = dataset.split("test")
-    figures = stream_figures(
-        spec,
-        predict,
-        noise=[n.part("test") for n in dataset.noise],
-        unknown=[c.samples for c in test if c.label == UNKNOWN],
-        keywords=[
-            (dataset.labels.index(c.label), c.samples)
-            for c in test
-            if c.label not in (SILENCE, UNKNOWN)
-        ],
-    )
+    test_material = stream_material(dataset, "test", spec, predict)
+    figures = figures_at(test_material, spec, threshold_q)
     verify_seconds = result.verify_seconds + time.perf_counter() - start
     metrics: dict[str, Any] = {
         "eval_split": "test",
