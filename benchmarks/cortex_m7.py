@@ -46,12 +46,8 @@ sys.path.insert(0, str(REPO))
 
 import clinc150  # noqa: E402  (benchmarks/ is on sys.path when run as a script)
 
-from tinyslm.emulate import (  # noqa: E402
-    dataset_phrases,
-    qemu,
-    reference_parity,
-    run_phrases,
-)
+from tinyslm.emulate import qemu  # noqa: E402
+from tinyslm.emulate.phrases import dataset_phrases, reference_parity, run_phrases  # noqa: E402
 from tinyslm.errors import TinySlmError  # noqa: E402
 from tinyslm.manifest import load_model_dir  # noqa: E402
 from tinyslm.pipeline import run_generate, run_train  # noqa: E402

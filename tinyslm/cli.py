@@ -282,7 +282,8 @@ def emulate(
     import re
     import tempfile
 
-    from tinyslm import emulate as emu_mod
+    from tinyslm.emulate.emulator import Emulator, emulator_runner
+    from tinyslm.emulate.phrases import dataset_phrases, format_report, run_phrases
     from tinyslm.outdir import check_file_target
 
     if text is not None and data_file is not None:
@@ -328,10 +329,8 @@ def emulate(
                 return run_qemu(project_dir, qemu_tree, list(lines))
 
         else:
-            emulator = emu_mod.Emulator(
-                project_dir, coverage_dir=Path(cov_tmp) if coverage else None
-            )
-            run = emu_mod.emulator_runner(emulator)
+            emulator = Emulator(project_dir, coverage_dir=Path(cov_tmp) if coverage else None)
+            run = emulator_runner(emulator)
 
         if text is not None:
             # The bytes as typed: an argument that is not valid UTF-8 reaches Python
@@ -345,14 +344,12 @@ def emulate(
             # The training seed, so that a file without splits is split as in training.
             project = emulator.project if emulator is not None else open_project(project_dir)
             dataset = load_dataset(data_file, seed=project.manifest.seed if project.manifest else 0)
-            rows = emu_mod.dataset_phrases(dataset, split)
+            rows = dataset_phrases(dataset, split)
             labels = project.manifest.labels if project.manifest else None
-            report = emu_mod.run_phrases(
-                run, rows, source=dataset.source, split=split, labels=labels
-            )
+            report = run_phrases(run, rows, source=dataset.source, split=split, labels=labels)
             for warning in report.warnings:
                 click.echo(f"warning: {warning}", err=True)
-            click.echo(emu_mod.format_report(report), err=json_to_stdout(json_out))
+            click.echo(format_report(report), err=json_to_stdout(json_out))
             emit_json(json_out, report.summary())
         elif emulator is not None:
             if sys.stdin.isatty():

@@ -185,7 +185,7 @@ def run_eval(config: EvalConfig, *, log: Callable[[str], None] | None = None) ->
             split is empty, or none of its intents is one of the model's.
     """
     from tinyslm.decision import gate_figures
-    from tinyslm.emulate import dataset_phrases
+    from tinyslm.emulate.phrases import dataset_phrases
     from tinyslm.manifest import load_model_dir
     from tinyslm.text.dataset import load_dataset
     from tinyslm.text.features import encode

@@ -25,7 +25,9 @@ from pathlib import Path
 import pytest
 from shared_paths import require_path, require_tool, sdk_path
 
-from tinyslm.emulate import Emulator, dataset_phrases, native
+from tinyslm.emulate import native
+from tinyslm.emulate.emulator import Emulator
+from tinyslm.emulate.phrases import dataset_phrases
 from tinyslm.manifest import load_model_dir
 from tinyslm.pipeline import run_generate
 from tinyslm.text.dataset import load_dataset

@@ -26,7 +26,9 @@ from shared_paths import require_path, require_tool, sdk_path
 
 from tinyslm.boards import load_board
 from tinyslm.cli import cli
-from tinyslm.emulate import Emulator, dataset_phrases, qemu
+from tinyslm.emulate import qemu
+from tinyslm.emulate.emulator import Emulator
+from tinyslm.emulate.phrases import dataset_phrases
 from tinyslm.errors import ToolchainError
 from tinyslm.manifest import load_model_dir
 from tinyslm.pipeline import run_generate

@@ -23,13 +23,8 @@ from cli_support import DEMO_CSV, SUMMARY, have_tool, run_cli
 from shared_paths import missing, require_path, require_tool, sdk_path
 
 from tinyslm import tflm_runtime, verify
-from tinyslm.emulate import (
-    Emulator,
-    dataset_phrases,
-    emulator_runner,
-    reference_parity,
-    run_phrases,
-)
+from tinyslm.emulate.emulator import Emulator, emulator_runner
+from tinyslm.emulate.phrases import dataset_phrases, reference_parity, run_phrases
 from tinyslm.manifest import load_model_dir
 from tinyslm.text.dataset import load_dataset
 from tinyslm.text.features import encode, tokenize

@@ -16,10 +16,11 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from tinyslm import boards, emulate, manifest, verify
+from tinyslm import boards, manifest, verify
 from tinyslm.cli import cli, friendly_errors
 from tinyslm.decision import ROUTE_LOCAL, decide, gate_figures
 from tinyslm.emit import project as emit_project
+from tinyslm.emulate import phrases
 from tinyslm.errors import TAIL_MAX_CHARS, TinySlmError, ToolchainError, output_tail
 from tinyslm.resources import firmware_files
 from tinyslm.toolchain import tflm
@@ -75,7 +76,7 @@ def test_verify_and_emulate_count_the_gate_alike() -> None:
         for row, want in zip(rows, expected, strict=True):
             said = decide(row, 1 / 256, -128, threshold_q)
             results.append(
-                emulate.PhraseResult(
+                phrases.PhraseResult(
                     text="x",
                     label="oos" if is_oos else labels[int(want)],
                     oos=is_oos,
@@ -86,7 +87,7 @@ def test_verify_and_emulate_count_the_gate_alike() -> None:
                     us=None,
                 )
             )
-    device = emulate.score_results(results, source="s", split="test", labels=labels)
+    device = phrases.score_results(results, source="s", split="test", labels=labels)
     reference = verify.gate_metrics(scores, truth, oos, threshold_q)
     assert device.accuracy == reference.accuracy
     assert device.accuracy_at_threshold == reference.accuracy_at_threshold
@@ -164,9 +165,9 @@ def test_generated_readme_shows_the_tflm_accuracy() -> None:
 @pytest.mark.parametrize("line", ["booting...", "[1, 2]", '"text"', ""])
 def test_a_device_line_that_is_not_a_json_object_is_a_tinyslm_error(line: str) -> None:
     with pytest.raises(ToolchainError, match="not a JSON object"):
-        emulate.parse_line(line)
+        phrases.parse_line(line)
     with pytest.raises(ToolchainError, match="not a JSON object"):
-        emulate.run_phrases(lambda lines: [line], [("hi", "a", False)], source="s", split="t")
+        phrases.run_phrases(lambda lines: [line], [("hi", "a", False)], source="s", split="t")
 
 
 def test_errors_print_their_detail_then_one_error_line() -> None:

@@ -1,0 +1,243 @@
+"""Run a generated project's firmware core in this process, TFLM's Python runtime behind it.
+
+:func:`tinyslm.emulate.library.build_library` builds the project's C core into a
+shared library; :class:`Emulator` loads it with ctypes and plugs a
+``tflite_micro.runtime.Interpreter`` in as the core's inference callback.
+Everything the device decides (tokenizer, settings, model array, confidence gate,
+JSON output) therefore comes from the generated C; only the TFLM kernels and the
+serial port are stand-ins.
+
+The model bytes and the arena size are read from the library, never from
+``model.tflite``, and the bytes must match the sha256 recorded in the
+project's ``tinyslm.json``: an edited or corrupted model array is refused.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from tinyslm.emulate.coverage import CoverageResult, gcov_line_coverage
+from tinyslm.emulate.library import build_library
+from tinyslm.errors import ModelError, ProjectError, ToolchainError
+from tinyslm.manifest import sha256_hex
+from tinyslm.project import open_project
+
+_INFER_FN = ctypes.CFUNCTYPE(
+    ctypes.c_int, ctypes.POINTER(ctypes.c_int32), ctypes.POINTER(ctypes.c_int8), ctypes.c_void_p
+)
+_WRITE_FN = ctypes.CFUNCTYPE(None, ctypes.POINTER(ctypes.c_char), ctypes.c_size_t, ctypes.c_void_p)
+_CLOCK_FN = ctypes.CFUNCTYPE(ctypes.c_uint32, ctypes.c_void_p)
+
+
+class Emulator:
+    """The project's firmware core in this process, fed like a serial port.
+
+    One instance per library at a time: the core's state lives in the
+    library's statics, as on the board.
+    """
+
+    def __init__(
+        self,
+        project_dir: Path | str,
+        *,
+        coverage_dir: Path | None = None,
+    ) -> None:
+        """Build (or reuse) the library, check the model, create the interpreter.
+
+        Args:
+            project_dir: a ``tinyslm generate`` output folder.
+            coverage_dir: build with gcov into this (empty) folder; see :meth:`coverage`.
+
+        Raises:
+            ProjectError: not a tinyslm project, or sources are missing.
+            ModelError: the model array does not match ``tinyslm.json`` or TFLM refuses it.
+            ToolchainError: the host compiler is missing or fails.
+        """
+        self.project = open_project(project_dir)
+        self.coverage_dir = coverage_dir
+        if coverage_dir is not None:
+            coverage_dir.mkdir(parents=True, exist_ok=True)
+        self.lib_path = build_library(
+            self.project, coverage=coverage_dir is not None, object_dir=coverage_dir
+        )
+        lib = ctypes.CDLL(str(self.lib_path))
+        self._lib = lib
+        self._closed = False
+        for name, restype in (
+            ("tinyslm_emu_seq_len", ctypes.c_uint32),
+            ("tinyslm_emu_num_labels", ctypes.c_uint32),
+            ("tinyslm_emu_max_line", ctypes.c_uint32),
+            ("tinyslm_emu_model_sha256", ctypes.c_char_p),
+        ):
+            getattr(lib, name).restype = restype
+            getattr(lib, name).argtypes = []
+        lib.tinyslm_emu_init.restype = ctypes.c_int
+        lib.tinyslm_emu_init.argtypes = [_INFER_FN, _WRITE_FN, _CLOCK_FN]
+        lib.tinyslm_emu_feed.restype = None
+        lib.tinyslm_emu_feed.argtypes = [ctypes.c_char_p, ctypes.c_size_t]
+        lib.tinyslm_emu_tokenize.restype = ctypes.c_size_t
+        lib.tinyslm_emu_tokenize.argtypes = [
+            ctypes.c_char_p,
+            ctypes.c_size_t,
+            ctypes.POINTER(ctypes.c_int32),
+        ]
+
+        self.seq_len = int(lib.tinyslm_emu_seq_len())
+        self.num_labels = int(lib.tinyslm_emu_num_labels())
+        self.max_line = int(lib.tinyslm_emu_max_line())
+        # The generated symbols themselves (C linkage, per docs/architecture.md).
+        try:
+            self.arena_size = int(ctypes.c_uint32.in_dll(lib, "tinyslm_arena_size").value)
+            n = int(ctypes.c_uint.in_dll(lib, "tinyslm_model_data_len").value)
+            self.model_bytes = bytes((ctypes.c_ubyte * n).in_dll(lib, "tinyslm_model_data"))
+        except ValueError as exc:  # ctypes: symbol not found
+            raise ProjectError(f"{self.project.root}: generated symbol missing: {exc}") from None
+        self._check_model(lib.tinyslm_emu_model_sha256())
+        self._interpreter = self._make_interpreter()
+
+        self._out = bytearray()
+        self.last_exception: BaseException | None = None
+        # Keep the callbacks referenced: ctypes does not, and C holds them.
+        self._callbacks = (
+            _INFER_FN(self._infer),
+            _WRITE_FN(self._write),
+            _CLOCK_FN(_clock_us),
+        )
+        if lib.tinyslm_emu_init(*self._callbacks) != 0:
+            raise ProjectError(f"{self.project.root}: the core refused the generated settings")
+
+    # --- checks -------------------------------------------------------------
+
+    def _check_model(self, compiled_sha: bytes | None) -> None:
+        where = f"{self.project.src / 'tinyslm_model_data.cc'}"
+        digest = sha256_hex(self.model_bytes)
+        if digest != self.project.model_sha256:
+            raise ModelError(
+                f"{where}: model sha256 {digest[:12]}... does not match tinyslm.json "
+                f"{self.project.model_sha256[:12]}... (the model array was edited or "
+                "corrupted; regenerate the project)"
+            )
+        if compiled_sha is not None and compiled_sha.decode("ascii", "replace") != digest:
+            raise ModelError(
+                f"{self.project.src / 'tinyslm_settings.c'}: model sha256 in the settings "
+                "does not match the model array (regenerate the project)"
+            )
+
+    def _make_interpreter(self) -> Any:
+        from tflite_micro import runtime
+
+        try:
+            interp = runtime.Interpreter.from_bytes(self.model_bytes, arena_size=self.arena_size)
+            in_shape = tuple(int(x) for x in interp.get_input_details(0)["shape"])
+            out_shape = tuple(int(x) for x in interp.get_output_details(0)["shape"])
+        except (RuntimeError, ValueError, TypeError, KeyError) as exc:
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise ModelError(
+                f"{self.project.src / 'tinyslm_model_data.cc'}: TFLM refused the model: {first}"
+            ) from None
+        if int(np.prod(in_shape)) != self.seq_len or int(np.prod(out_shape)) != self.num_labels:
+            raise ModelError(
+                f"{self.project.root}: model tensors {in_shape} -> {out_shape} do not match the "
+                f"settings (seq_len {self.seq_len}, {self.num_labels} labels); regenerate"
+            )
+        self._in_shape = in_shape
+        return interp
+
+    # --- callbacks (called from C) ------------------------------------------
+
+    def _infer(self, ids: Any, scores: Any, _ctx: Any) -> int:
+        try:
+            arr = np.ctypeslib.as_array(ids, shape=(self.seq_len,)).astype(np.int32)
+            self._interpreter.set_input(arr.reshape(self._in_shape), 0)
+            self._interpreter.invoke()
+            out = np.ascontiguousarray(self._interpreter.get_output(0), dtype=np.int8).reshape(-1)
+            ctypes.memmove(scores, out.ctypes.data, self.num_labels)
+            return 0
+        except BaseException as exc:  # an exception must not unwind through C
+            self.last_exception = exc
+            return 1
+
+    def _write(self, data: Any, length: int, _ctx: Any) -> None:
+        self._out += ctypes.string_at(data, length)
+
+    # --- feeding -------------------------------------------------------------
+
+    def feed(self, data: bytes) -> list[str]:
+        """Feed raw serial bytes; return the device lines completed meanwhile (no newline)."""
+        if self._closed:
+            raise ProjectError(f"{self.project.root}: the emulator was closed")
+        self._lib.tinyslm_emu_feed(data, len(data))
+        if b"\n" not in self._out:
+            return []
+        done, _, rest = bytes(self._out).rpartition(b"\n")
+        self._out = bytearray(rest)
+        return [line.decode("utf-8") for line in done.split(b"\n")]
+
+    def run_line(self, text: str | bytes) -> list[str]:
+        """One line in (a terminator is added), the device's output lines back."""
+        data = text.encode("utf-8") if isinstance(text, str) else bytes(text)
+        return self.feed(data + b"\n")
+
+    def tokenize(self, text: str | bytes) -> list[int]:
+        """The core's tokenizer (C), for comparison with :func:`tinyslm.text.features.tokenize`."""
+        data = text.encode("utf-8") if isinstance(text, str) else bytes(text)
+        ids = (ctypes.c_int32 * self.seq_len)()
+        self._lib.tinyslm_emu_tokenize(data, len(data), ids)
+        return list(ids)
+
+    def close(self) -> None:
+        """Unload a coverage build's library; the emulator cannot be fed afterwards.
+
+        gcov writes its counters again when the library is unloaded, which for a
+        library left loaded is at process exit: after the caller has removed
+        ``coverage_dir``, so gcov recreated that folder and left it behind. Unloading
+        here writes them while the folder still exists. Plain builds are cached and
+        shared, so they stay loaded.
+        """
+        if self.coverage_dir is None or self._closed:
+            return
+        import _ctypes
+
+        self._closed = True
+        _ctypes.dlclose(self._lib._handle)
+
+    def __enter__(self) -> Emulator:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+    def coverage(self) -> CoverageResult:
+        """Dump gcov counters and measure line coverage of ``tinyslm_core.c`` so far.
+
+        Raises:
+            ToolchainError: not a coverage build, or gcov is missing or fails.
+        """
+        if self.coverage_dir is None:
+            raise ToolchainError("coverage needs an emulator built with coverage_dir")
+        if self._closed:
+            raise ProjectError(f"{self.project.root}: the emulator was closed")
+        self._lib.tinyslm_emu_coverage_dump()
+        return gcov_line_coverage(self.coverage_dir, self.project.src / "tinyslm_core.c")
+
+
+def _clock_us(_ctx: Any) -> int:
+    return (time.monotonic_ns() // 1000) & 0xFFFFFFFF
+
+
+def emulator_runner(emu: Emulator) -> Callable[[Sequence[bytes]], list[str]]:
+    """Adapt an :class:`Emulator` to :func:`run_phrases` (one line per phrase)."""
+
+    def run(lines: Sequence[bytes]) -> list[str]:
+        out: list[str] = []
+        for line in lines:
+            out += emu.feed(line + b"\n")
+        return out
+
+    return run

@@ -1,0 +1,118 @@
+"""The emulator's shared library: a generated project's C core built for ctypes.
+
+The project's own C core (``src/tinyslm_core.c`` and the other C files of the text
+firmware), ``src/tinyslm_settings.c`` and ``src/tinyslm_model_data.cc`` are compiled
+with ``tinyslm/emulate/glue/host_shim.c`` into a shared library
+(:class:`tinyslm.emulate.emulator.Emulator` loads it).
+
+Libraries are cached outside the project (``emulate/`` in
+:func:`tinyslm.cache.cache_root`), keyed on the sha256 of the sources, headers and
+flags, so a second run does not recompile. Coverage builds go to a fresh folder.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+
+from tinyslm.cache import cache_dir
+from tinyslm.errors import ProjectError
+from tinyslm.project import Project
+from tinyslm.resources import firmware_files
+from tinyslm.toolchain import ccompile
+
+SHIM = Path(__file__).resolve().parent / "glue" / "host_shim.c"
+# Generated next to the firmware's C files (see core_sources).
+GENERATED_SOURCES = ("tinyslm_settings.c", "tinyslm_model_data.cc")
+LIB_NAME = "libtinyslm_emu.so"
+CFLAGS = ("-std=c99", "-O2", "-Wall", "-Wextra")
+CXXFLAGS = ("-std=c++17", "-O2", "-Wall")
+# Coverage builds trade speed for exact line counts.
+COVERAGE_CFLAGS = ("-std=c99", "-O0", "-g", "-Wall", "-Wextra")
+COVERAGE_CXXFLAGS = ("-std=c++17", "-O0")
+
+
+def _writable(folder: Path) -> Path:
+    """``folder``, or a per-user temp folder when it cannot be created (read-only home)."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        return folder
+    except OSError:
+        fallback = Path(tempfile.gettempdir()) / f"tinyslm-{os.getuid()}" / "emulate"
+        fallback.mkdir(parents=True, exist_ok=True)
+        return fallback
+
+
+def core_sources() -> tuple[str, ...]:
+    """The ``src/`` files the emulator library is built from: every C file of the text
+    firmware (common + text, :func:`tinyslm.resources.firmware_files`; the TFLM adapter
+    is C++ and TFLM's Python runtime stands in for it) and the generated sources."""
+    c_files = sorted(name for name in firmware_files("text") if name.endswith(".c"))
+    return (*c_files, *GENERATED_SOURCES)
+
+
+def _sources(project: Project) -> list[Path]:
+    names = core_sources()
+    missing = [name for name in names if not (project.src / name).is_file()]
+    if missing:
+        raise ProjectError(
+            f"{project.root}: incomplete project, missing src/{', src/'.join(missing)} "
+            "(regenerate it with 'tinyslm generate')"
+        )
+    return [project.src / name for name in names]
+
+
+def _build_key(sources: Sequence[Path], headers: Sequence[Path], flags: Sequence[str]) -> str:
+    h = hashlib.sha256()
+    for path in [*sources, *headers, SHIM]:
+        h.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
+    h.update("\0".join(flags).encode())
+    return h.hexdigest()[:24]
+
+
+def build_library(
+    project: Project, *, coverage: bool = False, object_dir: Path | None = None
+) -> Path:
+    """Compile the project's core into a shared library for ctypes.
+
+    Args:
+        project: an opened project.
+        coverage: instrument with gcov; objects and ``.gcno`` land in ``object_dir``.
+        object_dir: required with ``coverage`` (a fresh folder per measurement).
+
+    Returns:
+        The library path (cached unless ``coverage``).
+
+    Raises:
+        ProjectError: a source file is missing.
+        ToolchainError: the host compiler is missing or fails.
+    """
+    sources = _sources(project)
+    headers = sorted(project.src.glob("*.h"))
+    cflags = COVERAGE_CFLAGS if coverage else CFLAGS
+    cxxflags = COVERAGE_CXXFLAGS if coverage else CXXFLAGS
+    defines = ["TINYSLM_EMU_COVERAGE"] if coverage else []
+    if coverage:
+        if object_dir is None:
+            raise ValueError("a coverage build needs an object_dir")
+        out = object_dir / LIB_NAME
+    else:
+        compilers = [os.environ.get("CC", "cc"), os.environ.get("CXX", "c++")]
+        key = _build_key(sources, headers, [*compilers, *cflags, *cxxflags])
+        out = _writable(cache_dir("emulate")) / key / LIB_NAME
+        if out.is_file():
+            return out
+    ccompile.compile_shared(
+        [*sources, SHIM],
+        out,
+        include_dirs=[project.src],
+        defines=defines,
+        cflags=cflags,
+        cxxflags=cxxflags,
+        coverage=coverage,
+        object_dir=object_dir,
+    )
+    return out

@@ -1,0 +1,308 @@
+"""Datasets through the firmware path: phrases in, device lines scored, a report.
+
+A runner (the ctypes emulator's :func:`tinyslm.emulate.emulator.emulator_runner`,
+:func:`tinyslm.emulate.native.run_native`, :func:`tinyslm.emulate.qemu.run_qemu`)
+takes one line per phrase and returns the device's lines; :func:`run_phrases` scores
+them into an :class:`EmulateReport` with the gate figures verify uses
+(:func:`tinyslm.decision.gate_figures`). :func:`reference_parity` compares the
+answers with the Python reference.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+
+from tinyslm.decision import ROUTE_ESCALATE, ROUTE_LOCAL, gate_figures
+from tinyslm.errors import ToolchainError
+
+
+@dataclass(frozen=True)
+class PhraseResult:
+    """One phrase through the device: what went in and what came out."""
+
+    text: str
+    label: str  # expected intent, or "oos" for an out-of-scope phrase
+    oos: bool
+    line: str  # the device's JSON line
+    intent: str | None  # None when the device answered with an error
+    route: str | None
+    score: float | None
+    us: int | None
+    error: str | None = None  # the device's error code, when it answered with one
+
+
+@dataclass(frozen=True)
+class EmulateReport:
+    """Figures of a dataset run through the firmware path.
+
+    Attributes:
+        split: which split ran (``test``, ``all``...).
+        phrases: in-scope phrases run.
+        oos_phrases: out-of-scope phrases run.
+        accuracy: in-scope top-1 accuracy (route ignored).
+        escalation_rate: share of in-scope phrases routed ``escalate``.
+        accuracy_at_threshold: in-scope phrases predicted right AND routed ``local``
+            (:func:`tinyslm.decision.gate_figures`, as verify counts it).
+        oos_recall: share of out-of-scope phrases escalated (None without any).
+        errors: phrases the device answered with an error line (counted as wrong).
+        us_p50, us_p95, us_p99: per-phrase time the core measured (tokenize +
+            infer + decide) with the host's monotonic clock, in microseconds.
+        error_kinds: device error code -> phrases (e.g. ``line_too_long``).
+        unknown_intents: expected intents the model does not have (they can
+            never be right); empty when the model's labels were not given.
+        warnings: what makes the figures misleading, one line each.
+    """
+
+    source: str
+    split: str
+    phrases: int
+    oos_phrases: int
+    accuracy: float
+    escalation_rate: float
+    accuracy_at_threshold: float
+    oos_recall: float | None
+    errors: int
+    us_p50: float
+    us_p95: float
+    us_p99: float
+    error_kinds: dict[str, int] = field(default_factory=dict)
+    unknown_intents: tuple[str, ...] = ()
+    warnings: tuple[str, ...] = ()
+    results: tuple[PhraseResult, ...] = field(default=(), repr=False)
+
+    def error_phrases(self, limit: int = 10) -> list[tuple[str, str]]:
+        """(error code, phrase) of the first ``limit`` phrases the device refused."""
+        out = [(r.error or "error", r.text) for r in self.results if r.intent is None]
+        return out[:limit]
+
+    def summary(self) -> dict[str, Any]:
+        d = asdict(self)
+        del d["results"]
+        d["error_phrases"] = [
+            {"error": code, "text": text}
+            for code, text in self.error_phrases(limit=len(self.results))
+        ]
+        return d
+
+
+def parse_line(line: str) -> dict[str, Any]:
+    """Parse one device line (JSON object).
+
+    Raises:
+        ToolchainError: the line is not a JSON object (firmware that prints
+            something else, e.g. an edited core or a boot banner).
+    """
+    try:
+        obj = json.loads(line)
+    except ValueError:
+        obj = None
+    if not isinstance(obj, dict):
+        shown = line if len(line) <= 80 else line[:77] + "..."
+        raise ToolchainError(f"the device answered a line that is not a JSON object: {shown!r}")
+    return obj
+
+
+def _one_line(text: str) -> bytes:
+    # A phrase is one serial line: terminators inside it become spaces, which
+    # the tokenizer treats the same way (both are separators).
+    return text.replace("\r", " ").replace("\n", " ").encode("utf-8")
+
+
+def dataset_phrases(dataset: Any, split: str) -> list[tuple[str, str, bool]]:
+    """(text, label, is_oos) for a split of a :class:`tinyslm.text.dataset.Dataset`."""
+    splits = ("train", "val", "test") if split == "all" else (split,)
+    rows: list[tuple[str, str, bool]] = []
+    for s in splits:
+        rows += [(ex.text, ex.label, False) for ex in getattr(dataset, s)]
+    for s in splits:
+        rows += [(text, "oos", True) for text in getattr(dataset, f"oos_{s}")]
+    return rows
+
+
+def run_phrases(
+    run: Callable[[Sequence[bytes]], list[str]],
+    rows: Sequence[tuple[str, str, bool]],
+    *,
+    source: str,
+    split: str,
+    labels: Sequence[str] | None = None,
+) -> EmulateReport:
+    """Send each phrase as one line through ``run`` and score the device's answers.
+
+    Args:
+        run: lines in (no terminator), exactly one device line out per input line.
+        rows: (text, expected label, is_oos).
+        labels: the model's intents, to warn about expected intents it lacks.
+    """
+    lines = run([_one_line(text) for text, _, _ in rows])
+    if len(lines) != len(rows):
+        raise ToolchainError(f"the device answered {len(lines)} lines for {len(rows)} phrases")
+    results: list[PhraseResult] = []
+    for (text, label, oos), line in zip(rows, lines, strict=True):
+        obj = parse_line(line)
+        results.append(
+            PhraseResult(
+                text=text,
+                label=label,
+                oos=oos,
+                line=line,
+                intent=obj.get("intent"),
+                route=obj.get("route"),
+                score=obj.get("score"),
+                us=obj.get("us"),
+                error=str(obj["error"]) if "error" in obj else None,
+            )
+        )
+    return score_results(results, source=source, split=split, labels=labels)
+
+
+def score_results(
+    results: Sequence[PhraseResult],
+    *,
+    source: str,
+    split: str,
+    labels: Sequence[str] | None = None,
+) -> EmulateReport:
+    """Accuracy, escalation, out-of-scope recall and timing of device answers."""
+    inscope = [r for r in results if not r.oos]
+    error_kinds: dict[str, int] = {}
+    for r in results:
+        if r.intent is None:
+            kind = r.error or "error"
+            error_kinds[kind] = error_kinds.get(kind, 0) + 1
+    known = set(labels) if labels is not None else None
+    unknown = sorted({r.label for r in inscope if known is not None and r.label not in known})
+    warnings: list[str] = []
+    if unknown:
+        n = sum(r.label in unknown for r in inscope)
+        shown = ", ".join(repr(u) for u in unknown[:5]) + (" ..." if len(unknown) > 5 else "")
+        warnings.append(
+            f"{n} of {len(inscope)} in-scope phrases expect {len(unknown)} intent(s) the model "
+            f"does not have ({shown}): they count as wrong; is this the model's dataset?"
+        )
+    if error_kinds:
+        kinds = ", ".join(f"{k} {v}" for k, v in sorted(error_kinds.items()))
+        warnings.append(
+            f"the device answered {sum(error_kinds.values())} phrase(s) with an error "
+            f"({kinds}): they count as wrong"
+        )
+    oos = [r for r in results if r.oos]
+    gate = gate_figures(
+        [r.intent == r.label for r in inscope],
+        [r.route == ROUTE_LOCAL for r in inscope],
+        [r.route == ROUTE_ESCALATE for r in oos],
+    )
+    # Not 1 - local_rate: an error line has no route and counts as escalated here.
+    escalated = sum(r.route != ROUTE_LOCAL for r in inscope)
+    times = [r.us for r in results if r.us is not None]
+    pct = np.percentile(times, [50, 95, 99]) if times else np.zeros(3)
+    return EmulateReport(
+        source=source,
+        split=split,
+        phrases=len(inscope),
+        oos_phrases=len(oos),
+        accuracy=gate.accuracy,
+        escalation_rate=escalated / len(inscope) if inscope else 0.0,
+        accuracy_at_threshold=gate.accuracy_at_threshold,
+        oos_recall=gate.oos_recall,
+        errors=sum(r.intent is None for r in results),
+        us_p50=float(pct[0]),
+        us_p95=float(pct[1]),
+        us_p99=float(pct[2]),
+        error_kinds=dict(sorted(error_kinds.items())),
+        unknown_intents=tuple(unknown),
+        warnings=tuple(warnings),
+        results=tuple(results),
+    )
+
+
+def format_report(report: EmulateReport) -> str:
+    """Human-readable summary of an :class:`EmulateReport`."""
+    lines = [
+        f"dataset {report.source}, split {report.split}: {report.phrases} in-scope phrases"
+        + (f", {report.oos_phrases} out-of-scope" if report.oos_phrases else ""),
+        f"accuracy         {report.accuracy:.4f}",
+        f"escalation rate  {report.escalation_rate:.4f}",
+    ]
+    lines.append(f"accuracy @ gate  {report.accuracy_at_threshold:.4f}")
+    if report.oos_recall is not None:
+        lines.append(f"oos recall       {report.oos_recall:.4f}")
+    if report.errors:
+        kinds = ", ".join(f"{k} {v}" for k, v in report.error_kinds.items())
+        lines.append(f"device errors    {report.errors} ({kinds})")
+        shown = report.error_phrases()
+        for code, text in shown:
+            lines.append(f"  {code}: {_preview(text)}")
+        if report.errors > len(shown):
+            lines.append(f"  ... and {report.errors - len(shown)} more (--json lists them all)")
+    lines.append(
+        f"host time (us)   p50 {report.us_p50:.0f}  p95 {report.us_p95:.0f}  "
+        f"p99 {report.us_p99:.0f}"
+    )
+    return "\n".join(lines)
+
+
+def _preview(text: str, limit: int = 80) -> str:
+    """A phrase on one line for the report: JSON-quoted, long ones cut in the middle."""
+    size = len(text.encode("utf-8"))
+    if len(text) > limit:
+        text = text[: limit // 2] + " ... " + text[-limit // 4 :]
+    return f"{json.dumps(text, ensure_ascii=False)} ({size} bytes)"
+
+
+# --- parity with the TFLM reference ---------------------------------------------
+
+
+@dataclass(frozen=True)
+class ParityResult:
+    """Device answers against ``tinyslm.tflm_runtime.tflm_scores`` + ``tinyslm.decision``.
+
+    Attributes:
+        phrases: phrases compared.
+        agree: phrases with the same top-1 label, route and printed score.
+        mismatches: (text, device line, reference ``intent/score/route``), the first few.
+    """
+
+    phrases: int
+    agree: int
+    mismatches: tuple[tuple[str, str, str], ...]
+
+    @property
+    def agreement(self) -> float:
+        return self.agree / self.phrases if self.phrases else 1.0
+
+
+def reference_parity(
+    results: Sequence[PhraseResult], manifest: Any, model_bytes: bytes, *, keep: int = 10
+) -> ParityResult:
+    """Compare device answers with the Python reference for the same phrases.
+
+    The reference tokenizes with :mod:`tinyslm.text.features`, runs ``model.tflite``
+    on TFLM (:func:`tinyslm.tflm_runtime.tflm_scores`) and decides with
+    :mod:`tinyslm.decision` from the manifest: so it checks the C tokenizer, the
+    generated model array and the generated settings all at once.
+    """
+    from tinyslm.decision import decide, score_milli
+    from tinyslm.text.features import encode
+    from tinyslm.tflm_runtime import tflm_scores
+
+    texts = [_one_line(r.text) for r in results]
+    scores = tflm_scores(model_bytes, encode(texts, manifest.features), manifest.arena_bytes)
+    scale, zp = manifest.output_quant.scale, manifest.output_quant.zero_point
+    agree = 0
+    mismatches: list[tuple[str, str, str]] = []
+    for r, row in zip(results, scores, strict=True):
+        d = decide(row, scale, zp, manifest.threshold_q)
+        label = manifest.labels[d.index]
+        milli = score_milli(d.score_q, scale, zp)
+        device_milli = round(r.score * 1000) if r.score is not None else None
+        if (r.intent, r.route, device_milli) == (label, d.route, milli):
+            agree += 1
+        elif len(mismatches) < keep:
+            mismatches.append((r.text, r.line, f"{label}/{milli / 1000:.3f}/{d.route}"))
+    return ParityResult(len(results), agree, tuple(mismatches))
