@@ -368,7 +368,7 @@ def platformio_envs(project: Path, sdk_dir: Path, hal_conf_dir: Path | None) -> 
 
 
 def _toolchain(name: str, env: PioFlags) -> host.Toolchain:
-    # native's compile helper puts -I/-D after the flags; PioFlags keeps PlatformIO's
+    # host's compile helper puts -I/-D after the flags; PioFlags keeps PlatformIO's
     # order by carrying them in the flags instead.
     return host.Toolchain(
         name=name,
