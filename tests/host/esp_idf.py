@@ -35,6 +35,7 @@ TARGET = "esp32"
 # the common requirements every component gets.
 PUBLIC_INCLUDES: dict[str, tuple[str, ...]] = {
     "esp_driver_uart": ("include",),
+    "esp_driver_i2s": ("include",),  # keyword projects: the microphone's driver/i2s_std.h
     "esp_driver_gpio": ("include",),
     "esp_ringbuf": ("include",),
     "esp_pm": ("include",),

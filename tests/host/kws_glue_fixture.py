@@ -1,81 +1,36 @@
-"""A keyword project's ``src/`` around the microphone glue, for the glue's compile tests.
+"""A generated keyword project around the microphone glue, for the glue's compile tests.
 
-``generate`` does not write keyword projects yet, so the tests assemble one here:
-the family's keyword ``main.cc`` rendered from ``templates/<family>-audio/`` with
-the values ``render_project`` computes for any project (``_glue``) plus the
-microphone's (:func:`tinyslm.emit.kws_glue.mic_context`), the hand-written
-``firmware/common`` and ``firmware/audio`` sources, and a settings header and
-source for a small keyword model written below (what the generated
-``tinyslm_settings.h``/``.c`` declare for a keyword project: the baud rate, the
-model input type and ``tinyslm_kws_model_info``).
+:func:`write_kws_project` renders the project ``generate`` writes for a keyword
+model (``render_project``: the family's ``templates/<family>-audio/src/main.cc.j2``
+with the microphone's values, ``templates/audio`` settings, the hand-written
+``firmware/common`` and ``firmware/audio`` sources, the model array) for the
+committed keyword fixture model ``tests/fixtures/kws_model`` (C's listening-loop
+fixture: ``model.tflite`` and ``labels.json``), with a manifest written here from
+the flatbuffer itself. The arena figure is nominal: the glue tests build no
+arena-sized interpreter (``test_stm32_image.py`` and the emulators measure real ones).
 """
 
 from __future__ import annotations
 
-import shutil
+import json
+from functools import cache
 from pathlib import Path
-from typing import Any
 
 from tinyslm import __version__
+from tinyslm.audio.spec import KeywordSpec
 from tinyslm.boards import Board
-from tinyslm.emit.kws_glue import mic_context
-from tinyslm.emit.project import _glue
-from tinyslm.emit.render import banner, render
-from tinyslm.resources import firmware_dir
+from tinyslm.emit import render_project
+from tinyslm.flatbuffer import io_details, model_ops
+from tinyslm.manifest import Manifest, sha256_hex
+from tinyslm.modality import AUDIO
 
-SHA = "0" * 64
-# TFLM's own sources are not part of the glue test (test_stm32_image.py links them).
-TFLM_SOURCES = ("tinyslm_tflm.cc", "tinyslm_mean.cc", "tinyslm_mean.h")
+KWS_MODEL = Path(__file__).resolve().parents[1] / "fixtures" / "kws_model"
+NOMINAL_ARENA = 24 * 1024
+NON_KEYWORDS = ("_silence_", "_unknown_")
 
-SETTINGS_H = """\
-// Settings of a four-label keyword model, for the microphone glue's compile tests.
-#ifndef TINYSLM_SETTINGS_H_
-#define TINYSLM_SETTINGS_H_
-
-#include <stdint.h>
-
-#include "tinyslm_kws_app.h"
-
-#define TINYSLM_BAUD_RATE 115200
-#define TINYSLM_NUM_LABELS 4
-#define TINYSLM_INPUT_TYPE int8_t
-#define TINYSLM_INPUT_ELEMENTS TINYSLM_KWS_FEATURES
-
-#ifdef __cplusplus
-extern "C" {
-#endif
-
-extern const tinyslm_kws_model_info_t tinyslm_kws_model_info;
-
-#ifdef __cplusplus
-}
-#endif
-
-#endif  // TINYSLM_SETTINGS_H_
-"""
-
-SETTINGS_C = """\
-#include "tinyslm_settings.h"
-
-static const char *const labels[TINYSLM_NUM_LABELS] = {"_silence_", "_unknown_", "yes", "no"};
-
-const tinyslm_kws_model_info_t tinyslm_kws_model_info = {
-    labels,
-    TINYSLM_NUM_LABELS,
-    {TINYSLM_NUM_LABELS, 3, 51, 1000u, 0x3u},
-    2,
-    699u,
-    "0000000000000000000000000000000000000000000000000000000000000000",
-    20000u,
-    30000u,
-    "CONV_2D,FULLY_CONNECTED,SOFTMAX",
-    "test",
-    "0.0.0",
-};
-"""
-
-# The TFLM adapter's C API without TFLM behind it: the glue's calls resolve, and the
-# scores never reach a keyword.
+# The TFLM adapter's C API without TFLM behind it, for builds that leave TFLM out
+# (its own image test links the real one): the glue's calls resolve, and the scores
+# never reach a keyword.
 TFLM_STANDIN_C = """\
 #include <string.h>
 
@@ -93,38 +48,58 @@ int tinyslm_tflm_invoke(const void *input, size_t bytes, int8_t *scores) {
 
 const char *tinyslm_tflm_last_error(void) { return ""; }
 """
+# What the stand-in replaces: the adapter, TFLM's MEAN kernel (both need TFLM's headers).
+TFLM_SOURCES = ("src/tinyslm_tflm.cc", "src/tinyslm_mean.cc")
 
 
-def kws_context(board: Board) -> dict[str, Any]:
-    """The values kws main.cc reads: ``board``, ``glue`` (as render_project) and ``mic``."""
-    return {
-        "version": __version__,
-        "model_sha256": SHA,
-        "board": {
-            "id": board.id,
-            "name": board.name,
-            "port": board.serial.port,
-            "cpu_mhz": board.cpu_mhz,
-        },
-        "glue": _glue(board),
-        "mic": mic_context(board),
-    }
+@cache
+def keyword_model() -> tuple[Manifest, bytes]:
+    """The fixture keyword model and a manifest for it (threshold: a mean score of 0.7)."""
+    model = (KWS_MODEL / "model.tflite").read_bytes()
+    labels = tuple(json.loads((KWS_MODEL / "labels.json").read_text(encoding="utf-8")))
+    details = io_details(model)
+    threshold_q = 51
+    manifest = Manifest(
+        tinyslm_version=__version__,
+        model_sha256=sha256_hex(model),
+        model_bytes=len(model),
+        features=KeywordSpec(
+            non_keywords=tuple(i for i, label in enumerate(labels) if label in NON_KEYWORDS)
+        ),
+        labels=labels,
+        threshold=(threshold_q + 128) / 256,
+        threshold_q=threshold_q,
+        output_quant=details.output_quant,
+        input_quant=details.input_quant,
+        arena_bytes=NOMINAL_ARENA,
+        ops=model_ops(model),
+        seed=0,
+        train_config={},
+        metrics={},
+        modality=AUDIO,
+    )
+    return manifest, model
 
 
-def render_kws_main(board: Board, templates: Path | None = None) -> str:
-    template = f"{board.family}-audio/src/main.cc.j2"
-    text = render(template, kws_context(board), templates)
-    return banner("src/main.cc", __version__, SHA, board.id) + text
+def write_kws_project(
+    board: Board, out: Path, templates: Path | None = None, *, without_tflm: bool = False
+) -> Path:
+    """Write the keyword project for ``board`` into ``out``; return ``out``.
 
-
-def write_kws_src(board: Board, src: Path, templates: Path | None = None) -> Path:
-    """Fill ``src`` with the keyword main.cc, the firmware sources and the settings."""
-    src.mkdir(parents=True, exist_ok=True)
-    for folder in ("common", "audio"):
-        for path in sorted((firmware_dir() / folder).iterdir()):
-            if path.suffix in (".c", ".h", ".cc") and path.name not in TFLM_SOURCES:
-                shutil.copyfile(path, src / path.name)
-    (src / "main.cc").write_text(render_kws_main(board, templates), encoding="utf-8")
-    (src / "tinyslm_settings.h").write_text(SETTINGS_H, encoding="utf-8")
-    (src / "tinyslm_settings.c").write_text(SETTINGS_C, encoding="utf-8")
-    return src
+    ``without_tflm``: the adapter and MEAN kernel are replaced by the stand-in above
+    (``src/tinyslm_tflm_standin.c``) and ``lib/tflm`` is an empty library.
+    """
+    manifest, model = keyword_model()
+    plan = render_project(board, manifest, model, templates=templates)
+    for rel, data in plan.as_mapping().items():
+        if without_tflm and rel in TFLM_SOURCES:
+            continue
+        path = out / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
+    if without_tflm:
+        (out / "src" / "tinyslm_tflm_standin.c").write_text(TFLM_STANDIN_C, encoding="utf-8")
+        lib = out / "lib" / "tflm"
+        lib.mkdir(parents=True, exist_ok=True)
+        (lib / "library.json").write_text(json.dumps({"name": "tflm", "build": {"flags": []}}))
+    return out

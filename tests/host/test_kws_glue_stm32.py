@@ -1,15 +1,14 @@
 """The STM32H7 keyword glue (SAI + DMA microphone, serial frames) compiled and linked.
 
-The keyword ``main.cc`` (``templates/stm32-audio/src/main.cc.j2``) is rendered for
-the stm32h7 board, put in a project with the hand-written keyword firmware
-(``firmware/common``, ``firmware/audio``) and built by
-:func:`tinyslm.toolchain.stm32_image.build_stm32h7_image` as PlatformIO builds a
-generated project: the project's ``platformio.ini`` flags, the STM32Cube HAL from
-``../shared/sdk`` (its ``stm32h7xx_hal_conf.h`` enables the SAI and DMA modules),
-the CMSIS startup file and PlatformIO's linker layout, with ``-Wall -Wextra
--Werror`` on every project source (``strict``). TFLM is left out (a stand-in
-adapter answers for it; ``test_stm32_image.py`` links the real one): what is proven
-here is the board glue.
+The keyword project ``generate`` writes for stm32h7 (``templates/stm32-audio/src/
+main.cc.j2``, ``templates/audio`` settings, ``firmware/common`` and ``firmware/audio``;
+see ``kws_glue_fixture.py``) is built by
+:func:`tinyslm.toolchain.stm32_image.build_stm32h7_image` as PlatformIO builds it:
+the project's ``platformio.ini`` flags, the STM32Cube HAL from ``../shared/sdk``
+(its ``stm32h7xx_hal_conf.h`` enables the SAI and DMA modules), the CMSIS startup
+file and PlatformIO's linker layout, with ``-Wall -Wextra -Werror`` on every project
+source (``strict``). TFLM is left out (a stand-in adapter answers for it;
+``test_stm32_image.py`` links the real one): what is proven here is the board glue.
 
 The linked image then shows what a compile cannot: the interrupt handlers the glue
 defines really replace the startup file's weak defaults (a misspelt handler name
@@ -20,27 +19,23 @@ aligned and of the size the budget check counts.
 
 from __future__ import annotations
 
-import json
 import re
 import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
-from kws_glue_fixture import TFLM_STANDIN_C, write_kws_src
+from kws_glue_fixture import write_kws_project
 from shared_paths import require_path, require_tool, sdk_path
 
 from tinyslm.boards import Board, load_board, with_mic_pins
-from tinyslm.emit import render_project
 from tinyslm.emit.kws_glue import mic_buffers, mic_context
 from tinyslm.errors import ToolchainError
-from tinyslm.manifest import load_model_dir
 from tinyslm.resources import templates_dir
 from tinyslm.toolchain import cortex_m, stm32_image
 
 pytestmark = [pytest.mark.toolchain]
 
-FIXTURE_MODEL = Path(__file__).resolve().parents[1] / "fixtures" / "model"
 ARM_NM = "arm-none-eabi-nm"
 DMA_BUFFER = "tinyslm_mic_dma"
 
@@ -51,28 +46,10 @@ def sdk() -> Path:
     return Path(require_path(sdk_path("stm32cubeh7"), "STM32CubeH7 framework tree"))
 
 
-def make_project(out: Path, board: Board, templates: Path | None = None) -> Path:
-    """A stm32h7 project folder whose src/ is the keyword glue (see the module docstring)."""
-    manifest, model = load_model_dir(FIXTURE_MODEL)
-    plan = render_project(load_board("stm32h7"), manifest, model)
-    # The PlatformIO environment is the board's, whatever the model: take it from a
-    # rendered project.
-    for rel in ("platformio.ini", "tinyslm_hardfloat.py"):
-        path = out / rel
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(plan.as_mapping()[rel])
-    src = write_kws_src(board, out / "src", templates)
-    (src / "tinyslm_tflm_standin.c").write_text(TFLM_STANDIN_C, encoding="utf-8")
-    lib = out / "lib" / "tflm"
-    lib.mkdir(parents=True)
-    (lib / "library.json").write_text(json.dumps({"name": "tflm", "build": {"flags": []}}))
-    return out
-
-
 def build(
     tmp: Path, sdk: Path, board: Board, templates: Path | None = None
 ) -> stm32_image.Stm32Image:
-    project = make_project(tmp / "proj", board, templates)
+    project = write_kws_project(board, tmp / "proj", templates, without_tflm=True)
     return stm32_image.build_stm32h7_image(project, sdk, tmp / "out", strict=True)
 
 
