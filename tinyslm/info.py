@@ -88,15 +88,18 @@ class ModelInfo:
         }
 
 
-def board_fits(model_bytes: int, arena_size: int) -> tuple[BoardFit, ...]:
-    """Every board of ``boards/`` against a model and a firmware arena of these sizes."""
+def board_fits(manifest: Manifest, arena_size: int) -> tuple[BoardFit, ...]:
+    """Every board of ``boards/`` against a model and a firmware arena of this size
+    (plus the modality's other RAM on that board: generate's budget check)."""
     from tinyslm.boards import load_boards
     from tinyslm.emit.project import check_budget
+    from tinyslm.modality import modality
 
+    kind = modality(manifest.modality)
     out = []
     for board in load_boards():
         try:
-            check_budget(board, model_bytes, arena_size)
+            check_budget(board, manifest.model_bytes, arena_size, kind.ram_bytes(board, manifest))
             out.append(BoardFit(board.id, True, board.model_budget_bytes, board.arena_budget_bytes))
         except BudgetError as exc:
             reason = str(exc).split(": ", 1)[-1]
@@ -124,9 +127,7 @@ def model_info(path: Path) -> ModelInfo:
         # The arena was probed when the model was trained; the hashes are checked here.
         manifest, _ = load_model_dir(path, probe_arena=False)
         arena = arena_size_for(manifest.arena_bytes)
-        return ModelInfo(
-            path, "model folder", None, manifest, arena, board_fits(manifest.model_bytes, arena)
-        )
+        return ModelInfo(path, "model folder", None, manifest, arena, board_fits(manifest, arena))
     if (path / PROJECT_FILE).is_file():
         project = open_project(path)
         if project.manifest is None:
@@ -135,7 +136,7 @@ def model_info(path: Path) -> ModelInfo:
         recorded = project.info.get("arena_size")
         arena = recorded if isinstance(recorded, int) else arena_size_for(manifest.arena_bytes)
         return ModelInfo(
-            path, "project", project.board, manifest, arena, board_fits(manifest.model_bytes, arena)
+            path, "project", project.board, manifest, arena, board_fits(manifest, arena)
         )
     if not path.is_dir():
         raise ModelError(f"{path}: no such folder")
@@ -151,31 +152,29 @@ def _pct(value: object) -> str:
 
 def format_info(info: ModelInfo) -> str:
     """The table ``tinyslm info`` prints."""
+    from tinyslm.modality import modality
+
     m = info.manifest
-    mt = m.metrics
     where = info.kind + (f" for board {info.board}" if info.board else "")
     fits = [f.board for f in info.fits if f.fits]
     rows = [
         ("path", f"{info.path} ({where})"),
-        ("intents", f"{len(m.labels)}: {', '.join(m.labels)}"),
+        ("modality", m.modality),
+        ("labels", ", ".join(m.labels)),
+        *modality(m.modality).summary_rows(m),
         (
             "model",
             f"{m.model_bytes} bytes ({m.model_bytes / 1024:.1f} KiB), sha256 {m.model_sha256[:16]}",
         ),
         ("arena", f"{m.arena_bytes} bytes measured, {info.arena_size} in the firmware"),
-        ("threshold", f"{m.threshold:.3f} (q={m.threshold_q})"),
         ("ops", ", ".join(m.ops)),
         (
-            "features",
-            f"buckets {m.features.buckets}, seq_len {m.features.seq_len}, "
-            f"dim {m.train_config.get('dim', '?')}, hidden {m.train_config.get('hidden', '?')}",
-        ),
-        ("device line limit", f"{m.max_line} bytes"),
-        (
-            f"accuracy ({mt.get('eval_split', '?')})",
-            f"float {_pct(mt.get('float_accuracy'))}, INT8 {_pct(mt.get('int8_accuracy'))}, "
-            f"INT8 at threshold {_pct(mt.get('int8_accuracy_at_threshold'))}, out-of-scope "
-            f"recall {_pct(mt.get('oos_recall'))}",
+            "recipe",
+            ", ".join(
+                f"{k} {v}"
+                for k, v in sorted(m.train_config.items())
+                if isinstance(v, int | float | str) and not isinstance(v, bool)
+            ),
         ),
         ("fits", ", ".join(fits) if fits else "no board"),
     ]

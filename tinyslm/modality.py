@@ -69,6 +69,12 @@ class Fitted:
     verify_seconds: float
 
 
+class ReportPage(Protocol):
+    def __call__(
+        self, path: Path, manifest: Manifest, model: bytes, stored: Path | None, data: Path | None
+    ) -> tuple[str, str]: ...
+
+
 class Fit(Protocol):
     def __call__(
         self, data: Path | None, config: Any, *, log: Log, warn: Log, report: bool
@@ -90,6 +96,8 @@ class Modality:
         summary_rows: its lines of ``tinyslm train``'s summary table.
         template_context: its templates' values (``settings`` entries and its own keys).
         ram_bytes: RAM besides the arena its firmware needs on a board, and what it is.
+        report_page: ``report.html`` from a model folder's ``report.json`` (or, for text,
+            a dataset) and where its figures came from.
     """
 
     name: str
@@ -102,6 +110,7 @@ class Modality:
     summary_rows: Callable[[Manifest], list[tuple[str, str]]]
     template_context: Callable[[Board, Manifest], dict[str, Any]]
     ram_bytes: Callable[[Board, Manifest], tuple[int, str]]
+    report_page: ReportPage
 
     @property
     def firmware(self) -> str:
@@ -181,6 +190,22 @@ def _audio_ram(board: Board, manifest: Manifest) -> tuple[int, str]:
     return ram_bytes(board, manifest)
 
 
+def _text_report(
+    path: Path, manifest: Manifest, model: bytes, stored: Path | None, data: Path | None
+) -> tuple[str, str]:
+    from tinyslm.report_data import text_report_page
+
+    return text_report_page(path, manifest, model, stored, data)
+
+
+def _audio_report(
+    path: Path, manifest: Manifest, model: bytes, stored: Path | None, data: Path | None
+) -> tuple[str, str]:
+    from tinyslm.audio.report import keyword_report_page
+
+    return keyword_report_page(path, manifest, model, stored, data)
+
+
 def _is_audio_data(path: Path) -> bool:
     """A folder (Speech Commands layout) or a list whose rows name ``.wav`` files."""
     if path.is_dir():
@@ -224,6 +249,7 @@ MODALITIES: dict[str, Modality] = {
         summary_rows=_text_rows,
         template_context=_text_context,
         ram_bytes=_text_ram,
+        report_page=_text_report,
     ),
     AUDIO: Modality(
         name=AUDIO,
@@ -236,6 +262,7 @@ MODALITIES: dict[str, Modality] = {
         summary_rows=_audio_rows,
         template_context=_audio_context,
         ram_bytes=_audio_ram,
+        report_page=_audio_report,
     ),
 }
 

@@ -378,13 +378,11 @@ def run_report(path: Path, out: Path, *, data: Path | None = None) -> ReportRunR
         DatasetError: ``data`` is unusable or has intents the model lacks.
         OutputError: ``out`` cannot be written, or names one of the inputs.
     """
-    from tinyslm.boards import load_boards
     from tinyslm.errors import ModelError, ProjectError
     from tinyslm.manifest import load_model_dir
+    from tinyslm.modality import modality
     from tinyslm.outdir import check_file_target, write_file
     from tinyslm.project import open_project, read_model_bytes
-    from tinyslm.report import render_report
-    from tinyslm.report_data import load_report_data, report_data_from_dataset
 
     inputs = [data] if data is not None else []
     check_file_target(out, "-o")
@@ -407,28 +405,6 @@ def run_report(path: Path, out: Path, *, data: Path | None = None) -> ReportRunR
     if any(out.resolve() == p.resolve() for p in inputs):
         raise OutputError(f"-o {out} names one of the report's inputs; give another file name")
 
-    recorded = None
-    if stored is not None and stored.is_file():
-        recorded = load_report_data(stored)
-        if recorded.model_sha256 != manifest.model_sha256:
-            raise ModelError(f"{stored} belongs to another model (its model_sha256 differs)")
-    if data is not None:
-        # The training curves exist only in report.json; the rest is measured again.
-        history = recorded.history if recorded is not None else ()
-        figures = report_data_from_dataset(model, manifest, data, history)
-        source = str(data)
-    elif recorded is not None:
-        figures, source = recorded, str(stored)
-    else:
-        why = (
-            "a project holds no report figures"
-            if stored is None
-            else f"no {REPORT_JSON} (the model was trained before tinyslm wrote one)"
-        )
-        raise ModelError(
-            f"{path}: {why}: the confusion matrix and threshold curve need the held-out "
-            "phrases; give --data DATASET (the file the model was trained on) to measure them"
-        )
-    page = render_report(manifest, figures, load_boards())
+    page, source = modality(manifest.modality).report_page(path, manifest, model, stored, data)
     write_file(out, page.encode())
     return ReportRunResult(out=out, source=source, model_sha256=manifest.model_sha256)

@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from tinyslm.report_data import ReportData
+from tinyslm.report_data import ReportData, TensorSize
 
 # Larger sets show only the intents that need attention, with the rest in a table.
 MAX_BAR_INTENTS = 40
@@ -29,7 +29,7 @@ ANNOTATE_HEATMAP_MAX = 20
 
 _BLUE, _ORANGE, _GREEN, _RED, _GREY = "#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#7f7f7f"
 
-_CSS = """
+CSS = """
 body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:2rem auto;
 max-width:1100px;padding:0 1rem;color:#222;line-height:1.4}
 h1{font-size:1.6rem;margin-bottom:.2rem}h2{font-size:1.25rem;margin-top:2.2rem;
@@ -44,11 +44,11 @@ figcaption{color:#555;font-size:.88rem;margin-top:.3rem}
 """
 
 
-def _pct(value: float | None) -> str:
+def pct(value: float | None) -> str:
     return "n/a" if value is None else f"{value * 100:.2f}%"
 
 
-def _svg(fig: Any, name: str) -> str:
+def svg_element(fig: Any, name: str) -> str:
     """The figure as an inline ``<svg>`` element (no XML prolog), deterministic."""
     import matplotlib
 
@@ -63,7 +63,7 @@ def _svg(fig: Any, name: str) -> str:
     return re.sub(r'<svg([^>]*?) width="[^"]*" height="[^"]*"', r"<svg\1", svg, count=1).strip()
 
 
-def _figure(width: float, height: float) -> Any:
+def figure(width: float, height: float) -> Any:
     from matplotlib.figure import Figure
 
     return Figure(figsize=(width, height), dpi=100, layout="constrained")
@@ -85,7 +85,7 @@ def _precision_recall_svg(data: ReportData) -> tuple[str, str]:
     if len(rows) > len(shown):
         caption += f" The {len(shown)} lowest of {len(rows)} intents; all are in the table below."
     n = len(shown)
-    fig = _figure(9.5, max(2.4, 0.26 * n + 1.1))
+    fig = figure(9.5, max(2.4, 0.26 * n + 1.1))
     ax = fig.add_subplot()
     y = np.arange(n)[::-1]
     prec = [r[1] if r[1] is not None else 0.0 for r in shown]
@@ -98,15 +98,21 @@ def _precision_recall_svg(data: ReportData) -> tuple[str, str]:
     ax.set_xlabel("share of phrases (support in brackets)")
     ax.grid(axis="x", alpha=0.3)
     ax.legend(loc="lower right", fontsize=8, framealpha=0.9)
-    return _svg(fig, "precision-recall"), caption
+    return svg_element(fig, "precision-recall"), caption
 
 
-def _heatmap_svg(data: ReportData) -> tuple[str, str]:
-    k = len(data.labels)
-    m = np.asarray(data.confusion, dtype=np.int64).reshape(k, -1)
+def heatmap_svg(
+    labels: Sequence[str],
+    confusion: Sequence[Sequence[int]],
+    eval_split: str,
+    noun: str = "intent",
+) -> tuple[str, str]:
+    """The confusion heatmap (rows true ``noun``, columns answered) and its caption."""
+    k = len(labels)
+    m = np.asarray(confusion, dtype=np.int64).reshape(k, -1)
     idx = np.arange(k)
     caption = (
-        f"Confusion matrix on the {data.eval_split} split: rows are the true intent, columns "
+        f"Confusion matrix on the {eval_split} split: rows are the true {noun}, columns "
         "the INT8 model's answer; colour is the share of the row (a compressed scale, so "
         "that small confusions show)."
     )
@@ -116,34 +122,34 @@ def _heatmap_svg(data: ReportData) -> tuple[str, str]:
         weight = off.sum(axis=0) + off.sum(axis=1)
         # The intents in most confusions, kept in label order.
         idx = np.sort(np.argsort(-weight, kind="stable")[:MAX_HEATMAP_INTENTS])
-        caption += f" The {len(idx)} of {k} intents involved in the most confusions."
+        caption += f" The {len(idx)} of {k} {noun}s involved in the most confusions."
     sub = m[np.ix_(idx, idx)]
     share = sub / np.maximum(m[idx].sum(axis=1, keepdims=True), 1)
     size = 2.2 + 0.27 * len(idx)
-    fig = _figure(size + 1.4, size)
+    fig = figure(size + 1.4, size)
     ax = fig.add_subplot()
     from matplotlib.colors import PowerNorm
 
     # A compressed scale: confusions of a few percent must stand out beside the diagonal.
     norm = PowerNorm(gamma=0.4, vmin=0.0, vmax=1.0)
     image = ax.imshow(share, cmap="Blues", norm=norm, interpolation="nearest")
-    names = [data.labels[i] for i in idx]
+    names = [labels[int(i)] for i in idx]
     ax.set_xticks(np.arange(len(idx)), names, rotation=90, fontsize=7)
     ax.set_yticks(np.arange(len(idx)), names, fontsize=7)
     ax.set_xlabel("answered")
-    ax.set_ylabel("true intent")
+    ax.set_ylabel(f"true {noun}")
     if len(idx) <= ANNOTATE_HEATMAP_MAX:
         for (r, c), count in np.ndenumerate(sub):
             if count:
                 colour = "white" if share[r, c] > 0.3 else "black"
                 ax.text(c, r, str(count), ha="center", va="center", fontsize=6, color=colour)
-    fig.colorbar(image, ax=ax, shrink=0.7, label="share of the true intent's phrases")
-    return _svg(fig, "confusion"), caption
+    fig.colorbar(image, ax=ax, shrink=0.7, label=f"share of the true {noun}'s examples")
+    return svg_element(fig, "confusion"), caption
 
 
 def _threshold_svg(data: ReportData, threshold: float, threshold_q: int) -> tuple[str, str]:
     xs = [p.threshold for p in data.curve]
-    fig = _figure(9.5, 4.2)
+    fig = figure(9.5, 4.2)
     ax = fig.add_subplot()
     accuracy = [p.accuracy_at_threshold for p in data.curve]
     ax.plot(xs, accuracy, color=_BLUE, label="accuracy at threshold")
@@ -179,18 +185,19 @@ def _threshold_svg(data: ReportData, threshold: float, threshold_q: int) -> tupl
     )
     if not has_oos:
         caption += " No out-of-scope phrases were held out, so there is no recall curve."
-    return _svg(fig, "threshold"), caption
+    return svg_element(fig, "threshold"), caption
 
 
-def _size_svg(
-    data: ReportData, model_bytes: int, arena_bytes: int, boards: Sequence[Any]
+def size_svg(
+    tensors: Sequence[TensorSize], model_bytes: int, arena_bytes: int, boards: Sequence[Any]
 ) -> tuple[str, str]:
+    """Flash per constant tensor, and model and arena against every board's budgets."""
     from tinyslm.emit.project import arena_size_for
 
-    fig = _figure(9.5, 3.0 + 0.32 * len(data.tensors) + 0.5 * len(boards))
-    top, bottom = fig.subplots(2, 1, height_ratios=[len(data.tensors) + 1, 2 * len(boards) + 1])
-    labels = [f"{t.layer} {t.role} {'x'.join(map(str, t.shape))} {t.dtype}" for t in data.tensors]
-    sizes = [t.bytes for t in data.tensors]
+    fig = figure(9.5, 3.0 + 0.32 * len(tensors) + 0.5 * len(boards))
+    top, bottom = fig.subplots(2, 1, height_ratios=[len(tensors) + 1, 2 * len(boards) + 1])
+    labels = [f"{t.layer} {t.role} {'x'.join(map(str, t.shape))} {t.dtype}" for t in tensors]
+    sizes = [t.bytes for t in tensors]
     rest = model_bytes - sum(sizes)
     labels.append("graph, quantization, metadata")
     sizes.append(max(rest, 0))
@@ -224,12 +231,12 @@ def _size_svg(
         f"the model and the firmware's arena ({arena:,} B: the {arena_bytes:,} B TFLM needs, "
         "plus the generator's margin) against each board's budgets (boards/*.yaml)."
     )
-    return _svg(fig, "size"), caption
+    return svg_element(fig, "size"), caption
 
 
-def _history_svg(history: Sequence[dict[str, float]]) -> tuple[str, str]:
+def history_svg(history: Sequence[dict[str, float]]) -> tuple[str, str]:
     epochs = np.arange(1, len(history) + 1)
-    fig = _figure(9.5, 3.4)
+    fig = figure(9.5, 3.4)
     left, right = fig.subplots(1, 2)
 
     def series(key: str) -> list[float] | None:
@@ -252,10 +259,10 @@ def _history_svg(history: Sequence[dict[str, float]]) -> tuple[str, str]:
         "Training curves (float model, Keras): loss and accuracy per epoch on the training "
         "split (with dropout and label smoothing active) and on the validation split."
     )
-    return _svg(fig, "history"), caption
+    return svg_element(fig, "history"), caption
 
 
-def _table(header: Sequence[str], rows: Sequence[Sequence[str]], numeric: set[int]) -> str:
+def table_html(header: Sequence[str], rows: Sequence[Sequence[str]], numeric: set[int]) -> str:
     head = "".join(f"<th>{html.escape(h)}</th>" for h in header)
     thead = f"<thead><tr>{head}</tr></thead>" if header else ""
     body = []
@@ -268,7 +275,7 @@ def _table(header: Sequence[str], rows: Sequence[Sequence[str]], numeric: set[in
     return f"<table>{thead}<tbody>{''.join(body)}</tbody></table>"
 
 
-def _fig(svg: str, caption: str) -> str:
+def fig_html(svg: str, caption: str) -> str:
     return f"<figure>{svg}<figcaption>{html.escape(caption)}</figcaption></figure>"
 
 
@@ -294,11 +301,11 @@ def render_report(
         ("dataset", str(mt.get("dataset", "?"))),
         (
             f"float accuracy ({mt.get('eval_split', data.eval_split)})",
-            _pct(mt.get("float_accuracy")),
+            pct(mt.get("float_accuracy")),
         ),
-        ("INT8 accuracy (TFLM)", _pct(mt.get("int8_accuracy"))),
-        ("INT8 accuracy at threshold", _pct(mt.get("int8_accuracy_at_threshold"))),
-        ("out-of-scope recall", _pct(mt.get("oos_recall"))),
+        ("INT8 accuracy (TFLM)", pct(mt.get("int8_accuracy"))),
+        ("INT8 accuracy at threshold", pct(mt.get("int8_accuracy_at_threshold"))),
+        ("out-of-scope recall", pct(mt.get("oos_recall"))),
         ("threshold", f"{manifest.threshold:.3f} (q={manifest.threshold_q})"),
         (
             "threshold rule",
@@ -327,48 +334,50 @@ def render_report(
         "<!DOCTYPE html>",
         '<html lang="en"><head><meta charset="utf-8">',
         '<meta name="viewport" content="width=device-width, initial-scale=1">',
-        f"<title>{html.escape(name)}</title><style>{_CSS}</style></head><body>",
+        f"<title>{html.escape(name)}</title><style>{CSS}</style></head><body>",
         f"<h1>{html.escape(name)}</h1>",
         f'<p class="banner">Generated by tinyslm {html.escape(__version__)}. Model sha256 '
         f"{html.escape(manifest.model_sha256)}. Figures: {data.eval_split} split, "
         f"{sum(map(sum, data.confusion))} in-scope and {data.n_oos} out-of-scope phrases, "
         "INT8 on TFLM.</p>",
         "<h2>Summary</h2>",
-        _table((), summary_rows, set()),
+        table_html((), summary_rows, set()),
     ]
 
     parts.append("<h2>Per-intent precision and recall</h2>")
-    parts.append(_fig(*_precision_recall_svg(data)))
+    parts.append(fig_html(*_precision_recall_svg(data)))
     rows = data.per_intent()
     table_rows = [
-        (name_, _pct(p), _pct(r), str(n)) for name_, p, r, n in sorted(rows, key=lambda r: r[0])
+        (name_, pct(p), pct(r), str(n)) for name_, p, r, n in sorted(rows, key=lambda r: r[0])
     ]
     parts.append(
         f"<details><summary>All {len(rows)} intents</summary>"
-        + _table(("intent", "precision", "recall", "phrases"), table_rows, {1, 2, 3})
+        + table_html(("intent", "precision", "recall", "phrases"), table_rows, {1, 2, 3})
         + "</details>"
     )
 
     parts.append("<h2>Confusions</h2>")
-    parts.append(_fig(*_heatmap_svg(data)))
+    parts.append(fig_html(*heatmap_svg(data.labels, data.confusion, data.eval_split)))
     if data.pairs:
         parts.append("<p>The most confused pairs, with phrases the model got wrong:</p>")
         pair_rows = [
             (p.true, p.predicted, str(p.count), " | ".join(p.examples)) for p in data.pairs
         ]
-        parts.append(_table(("true intent", "answered", "phrases", "examples"), pair_rows, {2}))
+        parts.append(table_html(("true intent", "answered", "phrases", "examples"), pair_rows, {2}))
     else:
         parts.append('<p class="note">No confusions: every held-out phrase was answered right.</p>')
 
     parts.append("<h2>Threshold</h2>")
-    parts.append(_fig(*_threshold_svg(data, manifest.threshold, manifest.threshold_q)))
+    parts.append(fig_html(*_threshold_svg(data, manifest.threshold, manifest.threshold_q)))
 
     parts.append("<h2>Size</h2>")
-    parts.append(_fig(*_size_svg(data, manifest.model_bytes, manifest.arena_bytes, boards)))
+    parts.append(
+        fig_html(*size_svg(data.tensors, manifest.model_bytes, manifest.arena_bytes, boards))
+    )
 
     parts.append("<h2>Training</h2>")
     if data.history:
-        parts.append(_fig(*_history_svg(data.history)))
+        parts.append(fig_html(*history_svg(data.history)))
     else:
         parts.append(
             '<p class="note">No training history was recorded with this model (it was '

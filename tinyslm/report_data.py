@@ -420,3 +420,43 @@ def report_data_from_dataset(
         eval_split=split,
         history=history,
     )
+
+
+def text_report_page(
+    path: Path, manifest: Any, model: bytes, stored: Path | None, data: Path | None
+) -> tuple[str, str]:
+    """``report.html`` of a text model and where its figures came from.
+
+    The figures come from ``stored`` (a model folder's ``report.json``) or are measured
+    on TFLM from ``data``'s held-out split; ``stored`` is ``None`` for a project.
+
+    Raises:
+        ModelError: no figures, or ``stored`` belongs to another model.
+        DatasetError: ``data`` is unusable or has intents the model lacks.
+    """
+    from tinyslm.boards import load_boards
+    from tinyslm.report import render_report
+
+    recorded = None
+    if stored is not None and stored.is_file():
+        recorded = load_report_data(stored)
+        if recorded.model_sha256 != manifest.model_sha256:
+            raise ModelError(f"{stored} belongs to another model (its model_sha256 differs)")
+    if data is not None:
+        # The training curves exist only in report.json; the rest is measured again.
+        history = recorded.history if recorded is not None else ()
+        figures = report_data_from_dataset(model, manifest, data, history)
+        source = str(data)
+    elif recorded is not None:
+        figures, source = recorded, str(stored)
+    else:
+        why = (
+            "a project holds no report figures"
+            if stored is None
+            else f"no {REPORT_JSON} (the model was trained before tinyslm wrote one)"
+        )
+        raise ModelError(
+            f"{path}: {why}: the confusion matrix and threshold curve need the held-out "
+            "phrases; give --data DATASET (the file the model was trained on) to measure them"
+        )
+    return render_report(manifest, figures, load_boards()), source

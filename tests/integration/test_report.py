@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
 import json
 import shutil
 import subprocess
@@ -262,11 +263,12 @@ def test_info_on_a_model_folder_and_a_project(fixture_model: Path, esp32_project
     assert_one_error_line(run_cli("info", str(fixture_model.parent)), "neither a model folder")
 
 
-def test_board_fits_says_why_not() -> None:
-    fits = board_fits(10**9, 16)
+def test_board_fits_says_why_not(fixture_model: Path) -> None:
+    manifest, _ = load_model_dir(fixture_model, probe_arena=False)
+    fits = board_fits(dataclasses.replace(manifest, model_bytes=10**9), 16)
     assert fits and not any(f.fits for f in fits)
     assert all("flash budget" in f.reason and "arena" not in f.reason for f in fits)
-    assert all(f.fits for f in board_fits(1024, 1024))
+    assert all(f.fits for f in board_fits(dataclasses.replace(manifest, model_bytes=1024), 1024))
 
 
 def test_build_json(fake_pio: Path, minimal_project: Path, tmp_path: Path) -> None:

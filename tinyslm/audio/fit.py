@@ -38,6 +38,7 @@ from tinyslm.audio.stream import (
 )
 from tinyslm.manifest import MANIFEST_NAME, MODEL_NAME, Manifest, sha256_hex
 from tinyslm.modality import AUDIO, Fitted, Log, quiet
+from tinyslm.report_data import REPORT_HTML, REPORT_JSON
 
 THRESHOLD_MAX = 127
 
@@ -167,7 +168,7 @@ def fit_audio(
 ) -> Fitted:
     """Train, quantize and verify a keyword model on the dataset at ``data``.
 
-    ``report`` is accepted for the seam's sake; keyword models write no report yet.
+    ``report``: also write ``report.json`` and ``report.html`` (:mod:`tinyslm.audio.report`).
 
     Raises:
         DatasetError: the dataset is missing or unusable.
@@ -177,7 +178,6 @@ def fit_audio(
     from tinyslm.audio.dataset import load_audio_dataset
     from tinyslm.audio.train import AudioTrainConfig, tflm_predict, train_audio
 
-    del report
     if data is None:
         raise ValueError("fit_audio needs a dataset path")
     cfg = config if config is not None else AudioTrainConfig()
@@ -258,9 +258,20 @@ def fit_audio(
     )
     with tempfile.TemporaryDirectory() as scratch:
         manifest_bytes = manifest.write(Path(scratch)).read_bytes()
+    files = {MODEL_NAME: model, MANIFEST_NAME: manifest_bytes}
+    if report:
+        from tinyslm.audio.report import keyword_report_data, render_keyword_report
+        from tinyslm.boards import load_boards
+
+        log("drawing report.html (detection curve on the test streams) ...")
+        figures_data = keyword_report_data(
+            model, detection_curve(test_material, spec), getattr(result, "history", ())
+        )
+        files[REPORT_JSON] = figures_data.to_json_bytes()
+        files[REPORT_HTML] = render_keyword_report(manifest, figures_data, load_boards()).encode()
     return Fitted(
         manifest=manifest,
-        files={MODEL_NAME: model, MANIFEST_NAME: manifest_bytes},
+        files=files,
         warnings=dataset.warnings,
         history=(),
         load_seconds=load_seconds,
@@ -276,7 +287,7 @@ def summary_rows(m: Manifest) -> list[tuple[str, str]]:
     split = mt["eval_split"]
     weakest = min(mt["per_class"].items(), key=lambda kv: kv[1][0])
     return [
-        ("keywords", ", ".join(m.labels)),
+        ("keywords", ", ".join(lb for lb in m.labels if lb not in (SILENCE, UNKNOWN))),
         (f"float accuracy ({split} clips)", f"{mt['float_accuracy'] * 100:.2f}%"),
         (f"int8 accuracy ({split} clips, TFLM)", f"{mt['int8_accuracy'] * 100:.2f}%"),
         ("weakest label", f"{weakest[0]} {weakest[1][0] * 100:.2f}% of {weakest[1][1]} clips"),

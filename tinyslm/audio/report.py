@@ -1,0 +1,255 @@
+"""A keyword model's ``report.json`` and ``report.html``.
+
+The page has the text report's style and helpers (:mod:`tinyslm.report`) and a keyword
+user's figures: per-keyword clip accuracy, the confusion heatmap, the detection curve
+(false accepts per hour against false rejections over every detector threshold, on
+the test split's streams, the chosen threshold marked), the size breakdown and the
+training curves. Clip figures come from the manifest's metrics; the curve, the tensor
+sizes and the history from ``report.json``, measured once by ``train``.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from tinyslm.errors import ModelError
+from tinyslm.report import (
+    CSS,
+    fig_html,
+    figure,
+    heatmap_svg,
+    history_svg,
+    pct,
+    size_svg,
+    svg_element,
+    table_html,
+)
+from tinyslm.report_data import TensorSize, tensor_sizes
+
+FORMAT_VERSION = 1
+_BLUE, _ORANGE, _RED = "#1f77b4", "#ff7f0e", "#d62728"
+
+
+@dataclass(frozen=True)
+class KeywordReportData:
+    """What the keyword page draws besides the manifest's metrics.
+
+    Attributes:
+        curve: ``(threshold_q, false accepts per hour, false-rejection rate)`` on the
+            test streams, ascending thresholds.
+        tensors: the flatbuffer's constant tensors.
+        history: per-epoch training figures (may be empty).
+    """
+
+    curve: tuple[tuple[int, float, float], ...]
+    tensors: tuple[TensorSize, ...]
+    history: tuple[dict[str, float], ...] = ()
+
+    def to_json_bytes(self) -> bytes:
+        doc = {
+            "format_version": FORMAT_VERSION,
+            "modality": "audio",
+            "curve": [list(c) for c in self.curve],
+            "tensors": [
+                {
+                    "layer": t.layer,
+                    "op": t.op,
+                    "role": t.role,
+                    "shape": list(t.shape),
+                    "dtype": t.dtype,
+                    "bytes": t.bytes,
+                }
+                for t in self.tensors
+            ],
+            "history": list(self.history),
+        }
+        return (json.dumps(doc, indent=1, sort_keys=True) + "\n").encode()
+
+    @classmethod
+    def from_json(cls, path: Path) -> KeywordReportData:
+        """Read ``report.json``.
+
+        Raises:
+            ModelError: unreadable, or not a keyword report.
+        """
+        try:
+            doc = json.loads(path.read_text(encoding="utf-8"))
+            if doc.get("modality") != "audio" or doc.get("format_version") != FORMAT_VERSION:
+                raise ValueError("not a keyword report of format 1")
+            return cls(
+                curve=tuple((int(q), float(fa), float(frr)) for q, fa, frr in doc["curve"]),
+                tensors=tuple(
+                    TensorSize(
+                        layer=t["layer"],
+                        op=t["op"],
+                        role=t["role"],
+                        shape=tuple(t["shape"]),
+                        dtype=t["dtype"],
+                        bytes=int(t["bytes"]),
+                    )
+                    for t in doc["tensors"]
+                ),
+                history=tuple(dict(h) for h in doc.get("history", [])),
+            )
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise ModelError(f"{path}: cannot read the keyword report figures: {exc}") from None
+
+
+def keyword_report_data(
+    model: bytes,
+    curve: Sequence[tuple[int, float, float]],
+    history: Sequence[dict[str, float]] = (),
+) -> KeywordReportData:
+    return KeywordReportData(tuple(curve), tensor_sizes(model), tuple(history))
+
+
+def _accuracy_svg(per_class: dict[str, list[float]], split: str) -> tuple[str, str]:
+    names = list(per_class)
+    acc = [float(per_class[n][0]) for n in names]
+    counts = [int(per_class[n][1]) for n in names]
+    fig = figure(9.5, 1.2 + 0.32 * len(names))
+    ax = fig.add_subplot()
+    y = np.arange(len(names))[::-1]
+    ax.barh(y, [a * 100 for a in acc], color=_BLUE)
+    ax.set_yticks(y, [f"{n} ({c})" for n, c in zip(names, counts, strict=True)], fontsize=8)
+    for yy, a in zip(y, acc, strict=True):
+        ax.text(a * 100, yy, f" {a * 100:.1f}%", va="center", fontsize=7)
+    ax.set_xlim(0, 112)
+    ax.set_xlabel(f"INT8 clip accuracy on TFLM ({split} split; clips in brackets)")
+    ax.grid(axis="x", alpha=0.3)
+    caption = (
+        f"Per-label accuracy of single 1 s clips of the {split} split (speakers not seen in "
+        "training), the model's top score on TFLM."
+    )
+    return svg_element(fig, "keyword-accuracy"), caption
+
+
+def _curve_svg(
+    curve: Sequence[tuple[int, float, float]], threshold_q: int, fa_h: float, frr: float
+) -> tuple[str, str]:
+    fig = figure(9.5, 4.2)
+    left, right = fig.subplots(1, 2)
+    qs = [c[0] for c in curve]
+    fas = [c[1] for c in curve]
+    frrs = [c[2] * 100 for c in curve]
+    left.plot(fas, frrs, color=_BLUE, marker=".", markersize=3)
+    left.plot([fa_h], [frr * 100], "o", color=_RED, label=f"chosen q={threshold_q}")
+    left.set_xlabel("false accepts per hour (noise, unknown words, other keywords)")
+    left.set_ylabel("false rejections (% of keywords)")
+    left.set_xscale("symlog", linthresh=1.0)
+    left.grid(alpha=0.3)
+    left.legend(fontsize=8)
+    right.plot(qs, frrs, color=_BLUE, label="false rejections (%)")
+    twin = right.twinx()
+    twin.plot(qs, fas, color=_ORANGE, label="false accepts per hour")
+    right.axvline(threshold_q, color=_RED, linestyle="--", linewidth=1.2)
+    right.set_xlabel("detector threshold (mean INT8 score)")
+    right.set_ylabel("false rejections (%)", color=_BLUE)
+    twin.set_ylabel("false accepts per hour", color=_ORANGE)
+    right.grid(alpha=0.3)
+    caption = (
+        "The detector on the test split's streams (background noise; unknown words and "
+        "keywords in a row with noise under them), replayed at every threshold: false "
+        "accepts per hour against the share of keywords missed. The threshold was chosen on "
+        "the validation streams (red)."
+    )
+    return svg_element(fig, "detection-curve"), caption
+
+
+def render_keyword_report(manifest: Any, data: KeywordReportData, boards: Sequence[Any]) -> str:
+    """The HTML page for a keyword model's manifest and figures."""
+    from tinyslm import __version__
+    from tinyslm.emit.project import arena_size_for
+
+    mt = manifest.metrics
+    split = str(mt.get("eval_split", "test"))
+    seconds = float(mt.get("noise_seconds", 0)) + float(mt.get("unknown_seconds", 0))
+    fa = int(mt.get("noise_false_accepts", 0)) + int(mt.get("unknown_false_accepts", 0))
+    fa_all = fa + int(mt.get("keyword_false_accepts", 0))
+    summary = [
+        ("labels", ", ".join(manifest.labels)),
+        ("dataset", str(mt.get("dataset", "?"))),
+        (f"float accuracy ({split} clips)", pct(mt.get("float_accuracy"))),
+        ("INT8 accuracy (TFLM)", pct(mt.get("int8_accuracy"))),
+        ("detector threshold", f"{manifest.threshold:.3f} (q={manifest.threshold_q})"),
+        ("threshold rule", str(mt.get("threshold_rule", "?"))),
+        ("false rejections (test stream)", pct(mt.get("false_rejection_rate"))),
+        (
+            "false accepts (test streams)",
+            f"{fa} in {seconds:.0f} s of noise and unknown words, "
+            f"{mt.get('keyword_false_accepts', 0)} in the keyword stream",
+        ),
+        ("MACs per inference", f"{int(mt.get('macs', 0)):,}"),
+        ("model bytes (flash)", f"{manifest.model_bytes:,}"),
+        (
+            "arena bytes (RAM)",
+            f"{manifest.arena_bytes:,} measured on TFLM, "
+            f"{arena_size_for(manifest.arena_bytes):,} in the firmware",
+        ),
+        ("ops", ", ".join(manifest.ops)),
+    ]
+    total_s = seconds + float(mt.get("keyword_seconds", 0) or 0)
+    chosen = [c for c in data.curve if c[0] == manifest.threshold_q]
+    fa_h = chosen[0][1] if chosen else (fa_all * 3600 / total_s if total_s else 0.0)
+    parts = [
+        "<!DOCTYPE html>",
+        '<html lang="en"><head><meta charset="utf-8">',
+        '<meta name="viewport" content="width=device-width, initial-scale=1">',
+        f"<title>tinyslm keyword model report</title><style>{CSS}</style></head><body>",
+        "<h1>tinyslm keyword model report</h1>",
+        f'<p class="banner">Generated by tinyslm {html.escape(__version__)}. Model sha256 '
+        f"{html.escape(manifest.model_sha256)}. Figures: {split} split, INT8 on TFLM.</p>",
+        "<h2>Summary</h2>",
+        table_html((), summary, set()),
+        "<h2>Per-keyword accuracy</h2>",
+        fig_html(*_accuracy_svg(dict(mt.get("per_class", {})), split)),
+        "<h2>Confusions</h2>",
+        fig_html(*heatmap_svg(manifest.labels, mt.get("confusion", []), split, "label")),
+        "<h2>False accepts and false rejections</h2>",
+        fig_html(
+            *_curve_svg(
+                data.curve,
+                manifest.threshold_q,
+                fa_h,
+                float(mt.get("false_rejection_rate", 0.0)),
+            )
+        ),
+        "<h2>Size</h2>",
+        fig_html(*size_svg(data.tensors, manifest.model_bytes, manifest.arena_bytes, boards)),
+        "<h2>Training</h2>",
+    ]
+    if data.history:
+        parts.append(fig_html(*history_svg(data.history)))
+    else:
+        parts.append('<p class="note">No per-epoch history was recorded with this model.</p>')
+    parts.append("</body></html>")
+    return "\n".join(parts) + "\n"
+
+
+def keyword_report_page(
+    path: Path, manifest: Any, model: bytes, stored: Path | None, data: Path | None
+) -> tuple[str, str]:
+    """``report.html`` of a keyword model from its folder's ``report.json``.
+
+    Raises:
+        ModelError: a project or a folder without ``report.json``, or ``data`` given:
+            the streaming figures are measured by ``train`` only.
+    """
+    from tinyslm.boards import load_boards
+
+    if data is not None or stored is None or not stored.is_file():
+        raise ModelError(
+            f"{path}: a keyword model's report is drawn from the report.json 'tinyslm train' "
+            "writes into its model folder (--data measures text models only); give that folder"
+        )
+    figures = KeywordReportData.from_json(stored)
+    if figures.tensors != tensor_sizes(model):
+        raise ModelError(f"{stored} belongs to another model (its tensor sizes differ)")
+    return render_keyword_report(manifest, figures, load_boards()), str(stored)
