@@ -105,7 +105,7 @@ def test_esp32_project_is_an_esp_idf_project(tmp_path: Path) -> None:
     result = _generate("esp32", out)
     assert result.exit_code == 0, result.output
     assert result.stdout.splitlines()[-1] == (
-        f"wrote {out} (19 files): board esp32, model {_fixture_model_bytes()} bytes, "
+        f"wrote {out} (25 files): board esp32, model {_fixture_model_bytes()} bytes, "
         "arena 4096 bytes"
     )
     files = _files(out)
