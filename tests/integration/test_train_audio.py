@@ -1,0 +1,105 @@
+"""``tinyslm train DIR`` on audio keywords (issue 10), end to end on real speech.
+
+A small slice of ``speech_commands_dev`` (three keywords, other words as unknown, the
+background recordings) keeps this to about a minute: the figures are not the point
+here (benchmarks/speech_commands.py measures those), the command's contract is. The
+model folder carries a format-3 manifest with the streaming figures, a report that
+renders its five plots in Chromium, and ``info``, ``report`` and ``generate`` take it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+from cli_support import assert_one_error_line, run_cli
+from shared_paths import dataset_path, require_path
+from test_report import PLOTS, blank_plots, console_messages, render_in_chromium
+
+pytestmark = pytest.mark.slow
+
+KEYWORDS = ("no", "up", "yes")
+PER_LABEL = 40
+
+
+def _slice(root: Path, out: Path) -> Path:
+    """Symlinks to the first PER_LABEL clips (by name) of each label, and the noise."""
+    for label in (*KEYWORDS, "_unknown_"):
+        (out / label).mkdir(parents=True)
+        for wav in sorted((root / label).glob("*.wav"))[:PER_LABEL]:
+            os.symlink(wav, out / label / wav.name)
+    os.symlink(root / "_background_noise_", out / "_background_noise_")
+    return out
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, object]]:
+    root = require_path(dataset_path("speech_commands_dev"), "speech_commands_dev")
+    work = tmp_path_factory.mktemp("kws-train")
+    data = _slice(root, work / "data")
+    out = work / "model"
+    proc = run_cli(
+        "train", str(data), "-o", str(out), "--keyword-model", "small", "--epochs", "3",
+        "--json", str(work / "train.json"),
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "false accepts per hour" in proc.stdout
+    return out, json.loads((work / "train.json").read_text())
+
+
+def test_the_model_folder(trained: tuple[Path, dict[str, object]]) -> None:
+    out, summary = trained
+    assert sorted(p.name for p in out.iterdir()) == [
+        "manifest.json", "model.tflite", "report.html", "report.json",
+    ]  # fmt: skip
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert (manifest["format_version"], manifest["modality"]) == (3, "audio")
+    assert manifest["labels"] == ["_silence_", "_unknown_", *KEYWORDS]
+    assert manifest["features"]["non_keywords"] == [0, 1]
+    mt = manifest["metrics"]
+    for key in ("int8_accuracy", "false_rejection_rate", "noise_fa_per_hour",
+                "unknown_fa_per_hour", "per_class", "confusion", "macs"):  # fmt: skip
+        assert key in mt, key
+    assert mt["noise_seconds"] > 0 and mt["keyword_clips"] > 0
+    assert -128 <= manifest["threshold_q"] <= 127
+    assert summary["model_sha256"] == manifest["model_sha256"]
+
+
+def test_the_keyword_report_renders(
+    trained: tuple[Path, dict[str, object]], tmp_path: Path
+) -> None:
+    out, _ = trained
+    pixels, boxes, log = render_in_chromium(out / "report.html", tmp_path)
+    assert console_messages(log) == []
+    history = json.loads((out / "report.json").read_text())["history"]
+    # accuracy, confusion, detection curve, size (+ training curves when recorded)
+    assert len(boxes) == PLOTS - 1 + bool(history)
+    assert blank_plots(pixels, boxes) == []
+    redrawn = tmp_path / "again.html"
+    proc = run_cli("report", str(out), "-o", str(redrawn))
+    assert proc.returncode == 0, proc.stderr
+    assert redrawn.read_bytes() == (out / "report.html").read_bytes()
+    assert_one_error_line(
+        run_cli("report", str(out), "-o", str(tmp_path / "x.html"), "--data", str(out / "x.csv")),
+        "keyword model's report",
+    )
+
+
+def test_info_and_generate_take_it(trained: tuple[Path, dict[str, object]], tmp_path: Path) -> None:
+    out, _ = trained
+    proc = run_cli("info", str(out))
+    assert proc.returncode == 0, proc.stderr
+    assert "modality" in proc.stdout and "audio" in proc.stdout
+    project = tmp_path / "p"
+    proc = run_cli("generate", "--board", "esp32", "--model", str(out), "-o", str(project))
+    assert proc.returncode == 0, proc.stderr
+    assert (project / "src" / "tinyslm_kws_app.c").is_file()
+
+
+def test_text_only_options_are_refused_for_audio(tmp_path: Path) -> None:
+    root = require_path(dataset_path("speech_commands_dev"), "speech_commands_dev")
+    proc = run_cli("train", str(root), "-o", str(tmp_path / "m"), "--buckets", "1024")
+    assert_one_error_line(proc, "--buckets: text intent options")
+    assert not (tmp_path / "m").exists()
