@@ -81,6 +81,15 @@ def keyword_model() -> tuple[Manifest, bytes]:
     return manifest, model
 
 
+def write_model_dir(out: Path) -> Path:
+    """The fixture keyword model as a ``tinyslm train`` output folder (for ``generate``)."""
+    manifest, model = keyword_model()
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "model.tflite").write_bytes(model)
+    manifest.write(out)
+    return out
+
+
 def write_kws_project(
     board: Board, out: Path, templates: Path | None = None, *, without_tflm: bool = False
 ) -> Path:

@@ -25,12 +25,13 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from kws_glue_fixture import write_kws_project
+from kws_glue_fixture import write_kws_project, write_model_dir
 from shared_paths import require_path, require_tool, sdk_path
 
 from tinyslm.boards import Board, load_board, with_mic_pins
 from tinyslm.emit.kws_glue import mic_buffers, mic_context
 from tinyslm.errors import ToolchainError
+from tinyslm.pipeline import run_generate
 from tinyslm.resources import templates_dir
 from tinyslm.toolchain import cortex_m, stm32_image
 
@@ -152,3 +153,27 @@ def test_overridden_pins_build(sdk: Path, tmp_path: Path) -> None:
     main = (tmp_path / "proj" / "src" / "main.cc").read_text()
     assert "__HAL_RCC_GPIOD_CLK_ENABLE();\n  gpio_alternate(GPIOD, GPIO_PIN_6, 6u" in main
     assert image.elf.is_file()
+
+
+def test_generated_keyword_image_links_with_tflm_and_fits(
+    sdk: Path, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """The project ``generate`` writes, with the real adapter and the CMSIS-NN TFLM tree:
+    linked, and within the board's flash and RAM (the figures are in the log)."""
+    tree = require_path(sdk_path("tflm", "cortex-m7"), "Cortex-M7 TFLM tree")
+    tmp = tmp_path_factory.mktemp("kws-stm32-tflm")
+    project = tmp / "proj"
+    run_generate("stm32h7", project, model_dir=write_model_dir(tmp / "model"), tflm_dir=tree)
+    image = stm32_image.build_stm32h7_image(project, sdk, tmp / "out", strict=True)
+    breakdown = stm32_image.map_breakdown(image.map_file)
+    print(stm32_image.format_breakdown(breakdown))
+    board = load_board("stm32h7")
+    assert image.flash <= board.flash_kb * 1024 and image.ram <= board.ram_kb * 1024
+    assert breakdown.arena_region == "RAM_D1"
+    table = symbols(image.elf)
+    assert "tflite::MicroInterpreter::Invoke()" in table
+    buffer = [name for name in table if name.endswith(DMA_BUFFER)]
+    assert len(buffer) == 1 and stm32_image.region_of(table[buffer[0]][0]) == "RAM_D1"
+    # The glue's RAM (microphone buffers, the app with its listening loop, the UART
+    # ring) is all in main.cc: at least what the budget check counts for the microphone.
+    assert breakdown.get("board glue").ram >= mic_buffers(board).total
