@@ -609,10 +609,12 @@ def info_command(path: Path, json_out: Path | None) -> None:
 def eval_command(model_dir: Path, data: Path, split: str, json_out: Path | None) -> None:
     """Score a trained model (MODEL_DIR) on another dataset of its kind (DATA), on TFLM.
 
-    Prints train's figures (accuracy, accuracy at the model's threshold, escalation,
+    Text: train's figures (accuracy, accuracy at the model's threshold, escalation,
     out-of-scope recall) next to the ones train recorded, and the weakest intents.
-    Text models for now.
+    Keywords: clip accuracy, and false rejections and false accepts per hour of the
+    detector at the model's threshold on the split's streams.
     """
+    from tinyslm.audio.evaluate import KeywordEvalResult, format_keyword_eval
     from tinyslm.evaluate import EvalConfig, format_eval, run_eval
 
     check_json_target(json_out, (data, model_dir / "manifest.json", model_dir / "model.tflite"))
@@ -620,7 +622,10 @@ def eval_command(model_dir: Path, data: Path, split: str, json_out: Path | None)
     result = run_eval(EvalConfig(model_dir, data, split))
     for warning in result.warnings:
         click.echo(f"warning: {warning}", err=True)
-    click.echo(format_eval(result), err=err)
+    if isinstance(result, KeywordEvalResult):
+        click.echo(format_keyword_eval(result), err=err)
+    else:
+        click.echo(format_eval(result), err=err)
     emit_json(json_out, result.summary())
 
 

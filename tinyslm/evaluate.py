@@ -8,7 +8,6 @@ only for now: an audio dataset is refused with one line.
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -17,12 +16,13 @@ from typing import Any
 
 import numpy as np
 
+from tinyslm.audio.evaluate import KeywordEvalResult, run_keyword_eval
 from tinyslm.errors import DatasetError, ModelError
+from tinyslm.modality import AUDIO, modality_of_data
 
 EVAL_SPLITS = ("test", "val", "train", "all")
 # How many intents the text summary lists (the weakest first); --json has them all.
 WEAKEST_SHOWN = 5
-WAV_SUFFIXES = (".wav", ".wave")
 
 
 def _quiet(_: str) -> None:
@@ -133,39 +133,6 @@ def _round(value: float | None) -> float | None:
     return None if value is None else round(value, 5)
 
 
-def _refuse_audio(data: Path) -> None:
-    """One line for an audio dataset given to a text model (the loader's own error is obscure)."""
-    why = None
-    if data.is_dir():
-        wavs = any(p.suffix.lower() in WAV_SUFFIXES for p in data.rglob("*"))
-        why = "a folder of recordings" if wavs else "a folder"
-    elif data.suffix.lower() in WAV_SUFFIXES:
-        why = "a recording"
-    elif data.is_file() and data.suffix.lower() in (".csv", ".jsonl"):
-        try:
-            with data.open(encoding="utf-8-sig", errors="replace") as stream:
-                first = next((line for line in stream if line.strip()), "")
-        except OSError:
-            return  # the loader names the problem
-        if data.suffix.lower() == ".csv":
-            cells = [c.strip().lower() for c in first.split(",")]
-            audio = cells[:1] == ["path"] or (
-                len(cells) in (2, 3) and cells[0].lower().endswith(WAV_SUFFIXES)
-            )
-        else:
-            try:
-                obj = json.loads(first)
-            except json.JSONDecodeError:
-                return
-            audio = isinstance(obj, dict) and "path" in obj and "text" not in obj
-        why = "a list of recordings (path,label)" if audio else None
-    if why is not None:
-        raise DatasetError(
-            f"{data} is {why}, but this model is a text model: give it phrases "
-            "(.csv/.tsv/.jsonl/.json with text,label)"
-        )
-
-
 def _trained_figures(metrics: dict[str, Any]) -> dict[str, Any]:
     keys = ("dataset", "eval_split", "n_eval", "int8_accuracy", "int8_accuracy_at_threshold")
     out = {k: metrics[k] for k in keys if k in metrics}
@@ -176,7 +143,9 @@ def _trained_figures(metrics: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def run_eval(config: EvalConfig, *, log: Callable[[str], None] | None = None) -> EvalResult:
+def run_eval(
+    config: EvalConfig, *, log: Callable[[str], None] | None = None
+) -> EvalResult | KeywordEvalResult:
     """Score the model in ``config.model_dir`` on ``config.data`` (split ``config.split``).
 
     Raises:
@@ -200,8 +169,15 @@ def run_eval(config: EvalConfig, *, log: Callable[[str], None] | None = None) ->
     # Before the model: a missing or foreign dataset is the cheaper mistake to report.
     if not config.data.exists():
         raise DatasetError(f"{config.data}: dataset not found")
-    _refuse_audio(config.data)
     manifest, model = load_model_dir(config.model_dir)
+    data_kind = modality_of_data(config.data)
+    if data_kind.name != manifest.modality:
+        raise DatasetError(
+            f"{config.data} holds {data_kind.name} data ({data_kind.noun}s), but this model "
+            f"is a {manifest.modality} model: give it {manifest.modality} data"
+        )
+    if manifest.modality == AUDIO:
+        return run_keyword_eval(config.data, config.split, manifest, model, say)
     # The training seed: a file without splits is split exactly as training split it.
     # Scoring needs none of training's rules (2+ intents, 2+ phrases each, all in train).
     dataset = load_dataset(config.data, seed=manifest.seed, for_training=False)

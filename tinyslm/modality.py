@@ -211,6 +211,8 @@ def _is_audio_data(path: Path) -> bool:
     if path.is_dir():
         return True
     suffix = path.suffix.lower()
+    if suffix in (".wav", ".wave"):
+        return True  # one recording: the audio loader says what a dataset needs
     if not path.is_file() or suffix not in (".csv", ".jsonl"):
         return False
     try:

@@ -103,3 +103,21 @@ def test_text_only_options_are_refused_for_audio(tmp_path: Path) -> None:
     proc = run_cli("train", str(root), "-o", str(tmp_path / "m"), "--buckets", "1024")
     assert_one_error_line(proc, "--buckets: text intent options")
     assert not (tmp_path / "m").exists()
+
+
+def test_eval_on_the_training_data_repeats_trains_test_figures(
+    trained: tuple[Path, dict[str, object]], tmp_path: Path
+) -> None:
+    out, _ = trained
+    data = out.parent / "data"
+    proc = run_cli("eval", str(out), str(data), "--json", str(tmp_path / "eval.json"))
+    assert proc.returncode == 0, proc.stderr
+    got = json.loads((tmp_path / "eval.json").read_text())
+    mt = json.loads((out / "manifest.json").read_text())["metrics"]
+    assert got["modality"] == "audio" and got["split"] == "test"
+    assert got["clips"] == mt["n_test"]
+    assert got["int8_accuracy"] == mt["int8_accuracy"]
+    assert got["false_rejection_rate"] == mt["false_rejection_rate"]
+    assert got["noise_fa_per_hour"] == mt["noise_fa_per_hour"]
+    assert got["keyword_false_accepts"] == mt["keyword_false_accepts"]
+    assert_one_error_line(run_cli("eval", str(out), str(data), "--split", "all"), "one split")

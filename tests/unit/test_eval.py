@@ -176,10 +176,10 @@ def test_only_unknown_intents_is_an_error(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("make", "needle"),
     [
-        (lambda d: d / "clips", "is a folder of recordings, but this model is a text model"),
-        (lambda d: d / "clips" / "yes" / "a_nohash_0.wav", "is a recording, but this model"),
-        (lambda d: d / "list.csv", "is a list of recordings (path,label), but this model"),
-        (lambda d: d / "list.jsonl", "is a list of recordings (path,label), but this model"),
+        (lambda d: d / "clips", "holds audio data (keywords), but this model is a text model"),
+        (lambda d: d / "clips" / "yes" / "a_nohash_0.wav", "holds audio data (keywords), but"),
+        (lambda d: d / "list.csv", "holds audio data (keywords), but this model is a text model"),
+        (lambda d: d / "list.jsonl", "holds audio data (keywords), but this model"),
     ],
 )
 def test_audio_data_is_refused_in_one_line(tmp_path: Path, make: object, needle: str) -> None:

@@ -1,0 +1,206 @@
+"""``tinyslm eval`` for a keyword model: clips and streams of another dataset, on TFLM.
+
+The figures ``train`` records, measured the same way on the split of another dataset:
+top-1 accuracy of single clips, and the detector at the model's own threshold on the
+split's streams (:func:`tinyslm.audio.fit.stream_material`: background noise alone;
+unknown words and keywords in a row with noise under them). Words of the dataset
+the model does not know count as ``_unknown_`` (right when the model answers
+``_unknown_``; in streams, any detection of them is a false accept).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from tinyslm.audio.dataset import UNKNOWN, AudioDatasetConfig, load_audio_dataset
+from tinyslm.audio.spec import KeywordSpec
+from tinyslm.audio.stream import StreamFigures, StreamSpec
+from tinyslm.errors import DatasetError
+from tinyslm.manifest import Manifest
+
+SPLITS = ("test", "val", "train")
+
+
+@dataclass(frozen=True)
+class KeywordEvalResult:
+    """A keyword model's figures on a dataset split (clips and streams), on TFLM.
+
+    Attributes:
+        source, split: the dataset and split scored.
+        model_sha256, model_bytes, arena_bytes, threshold_q: the model.
+        clips, correct: clips scored and answered right (top-1).
+        per_label: ``(label, clips, correct)`` for the model's labels present.
+        unknown_words: dataset words the model lacks, scored as ``_unknown_``.
+        stream: the detector's figures at ``threshold_q`` on the split's streams.
+        trained: what train recorded, for comparison.
+        warnings, seconds: as the text result's.
+    """
+
+    source: str
+    split: str
+    model_sha256: str
+    model_bytes: int
+    arena_bytes: int
+    threshold_q: int
+    clips: int
+    correct: int
+    per_label: tuple[tuple[str, int, int], ...]
+    unknown_words: tuple[str, ...]
+    stream: StreamFigures
+    trained: dict[str, Any] = field(default_factory=dict)
+    warnings: tuple[str, ...] = ()
+    seconds: float = 0.0
+
+    @property
+    def int8_accuracy(self) -> float:
+        return self.correct / self.clips if self.clips else 0.0
+
+    def summary(self) -> dict[str, Any]:
+        """What ``tinyslm eval --json`` prints for a keyword model."""
+        s = self.stream
+        return {
+            "modality": "audio",
+            "source": self.source,
+            "split": self.split,
+            "model_sha256": self.model_sha256,
+            "model_bytes": self.model_bytes,
+            "arena_bytes": self.arena_bytes,
+            "threshold_q": self.threshold_q,
+            "clips": self.clips,
+            "int8_accuracy": round(self.int8_accuracy, 5),
+            "per_label": {lb: {"clips": n, "correct": c} for lb, n, c in self.per_label},
+            "unknown_words": list(self.unknown_words),
+            "false_rejection_rate": round(s.false_rejection_rate, 5),
+            "keyword_clips": s.keyword_clips,
+            "keyword_false_accepts": s.keyword_false_accepts,
+            "noise_seconds": round(s.noise_seconds, 1),
+            "noise_fa_per_hour": round(s.noise_fa_per_hour, 2),
+            "unknown_seconds": round(s.unknown_seconds, 1),
+            "unknown_fa_per_hour": round(s.unknown_fa_per_hour, 2),
+            "trained": self.trained,
+            "warnings": list(self.warnings),
+            "seconds": round(self.seconds, 3),
+        }
+
+
+def run_keyword_eval(
+    data: Any,
+    split: str,
+    manifest: Manifest,
+    model: bytes,
+    log: Callable[[str], None],
+) -> KeywordEvalResult:
+    """Score a keyword model on ``data``'s ``split`` (see the module docstring).
+
+    Raises:
+        DatasetError: the data is unusable, ``split`` is ``all`` or empty, or the
+            dataset has none of the model's keywords.
+    """
+    from tinyslm.audio.fit import figures_at, stream_material
+    from tinyslm.audio.frontend import clips_features
+    from tinyslm.audio.train import tflm_predict
+
+    start = time.perf_counter()
+    if split not in SPLITS:
+        raise DatasetError(
+            f"a keyword model is scored on one split ({', '.join(SPLITS)}): its streams "
+            "use that split's own background noise"
+        )
+    spec: KeywordSpec = manifest.features
+    base = AudioDatasetConfig(window_samples=spec.window_samples, seed=manifest.seed)
+    dataset = load_audio_dataset(data, base)
+    extra = tuple(sorted(set(dataset.labels) - set(manifest.labels)))
+    if extra:
+        log(f"words the model lacks, scored as {UNKNOWN}: {', '.join(extra)}")
+        cfg = AudioDatasetConfig(
+            window_samples=spec.window_samples, seed=manifest.seed, unknown_words=extra
+        )
+        dataset = load_audio_dataset(data, cfg)
+    keywords = [lb for lb in dataset.keywords if lb in manifest.labels]
+    if not keywords:
+        raise DatasetError(f"{data}: none of the model's keywords is in this dataset")
+    clips = dataset.split(split)
+    if not clips:
+        raise DatasetError(f"{data}: split {split!r} has no clips")
+
+    def predict(windows: np.ndarray) -> np.ndarray:
+        return tflm_predict(model, windows)
+
+    log(f"scoring {len(clips)} clips of the {split} split on TFLM ...")
+    features = clips_features(np.stack([c.samples for c in clips]), spec.frontend)
+    answers = predict(features).astype(np.int64).argmax(axis=1)
+    # Top-1 exactly as train scores it (a silence clip answered _unknown_ is wrong).
+    index = {lb: i for i, lb in enumerate(manifest.labels)}
+    right = [int(a) == index.get(c.label, -1) for c, a in zip(clips, answers, strict=True)]
+    per_label = tuple(
+        (
+            lb,
+            sum(1 for c in clips if c.label == lb),
+            sum(1 for c, r in zip(clips, right, strict=True) if c.label == lb and r),
+        )
+        for lb in manifest.labels
+        if any(c.label == lb for c in clips)
+    )
+    log("streaming the split at the model's threshold ...")
+    stream_spec = StreamSpec(
+        spec.detector(len(manifest.labels), manifest.threshold_q), spec.frames, spec.frontend
+    )
+    # Stream labels are the model's indices: remap the dataset's own label order.
+    remapped = _with_model_labels(dataset, manifest.labels)
+    figures = figures_at(
+        stream_material(remapped, split, stream_spec, predict), stream_spec, manifest.threshold_q
+    )
+    trained_keys = ("dataset", "int8_accuracy", "false_rejection_rate", "noise_fa_per_hour")
+    return KeywordEvalResult(
+        source=dataset.source,
+        split=split,
+        model_sha256=manifest.model_sha256,
+        model_bytes=manifest.model_bytes,
+        arena_bytes=manifest.arena_bytes,
+        threshold_q=manifest.threshold_q,
+        clips=len(clips),
+        correct=int(sum(right)),
+        per_label=per_label,
+        unknown_words=extra,
+        stream=figures,
+        trained={k: manifest.metrics[k] for k in trained_keys if k in manifest.metrics},
+        warnings=dataset.warnings,
+        seconds=time.perf_counter() - start,
+    )
+
+
+def _with_model_labels(dataset: Any, labels: tuple[str, ...]) -> Any:
+    from dataclasses import replace
+
+    kept = tuple(c for c in dataset.clips if c.label in labels)
+    return replace(dataset, labels=labels, clips=kept)
+
+
+def format_keyword_eval(result: KeywordEvalResult) -> str:
+    """The table ``tinyslm eval`` prints for a keyword model."""
+    s = result.stream
+    rows = [
+        ("dataset", f"{result.source} ({result.split} split)"),
+        ("clips", f"{result.clips} ({result.int8_accuracy * 100:.2f}% right, INT8 on TFLM)"),
+        (
+            "false rejections",
+            f"{s.false_rejection_rate * 100:.2f}% of {s.keyword_clips} keywords in a stream "
+            f"(threshold q={result.threshold_q})",
+        ),
+        (
+            "false accepts per hour",
+            f"noise {s.noise_fa_per_hour:.2f} ({s.noise_false_accepts} in {s.noise_seconds:.0f} s),"
+            f" unknown words {s.unknown_fa_per_hour:.2f} ({s.unknown_false_accepts} in "
+            f"{s.unknown_seconds:.0f} s), {s.keyword_false_accepts} in the keyword stream",
+        ),
+        *((f"  {lb}", f"{c}/{n} clips right") for lb, n, c in result.per_label),
+    ]
+    if result.unknown_words:
+        rows.append(("scored as _unknown_", ", ".join(result.unknown_words)))
+    width = max(len(k) for k, _ in rows)
+    return "\n".join(f"{k.ljust(width)}  {v}" for k, v in rows)
