@@ -215,7 +215,7 @@ def test_a_planted_api_misuse_fails_the_compile(
     new: str,
     symbol: str,
 ) -> None:
-    templates = planted_templates(tmp_path, "esp32/src/main.cc.j2", old, new)
+    templates = planted_templates(tmp_path, "esp32-text/src/main.cc.j2", old, new)
     broken = write_project(tmp_path / "proj", templates)
     failures = check_sources(broken, idf, esp_tflm, kconfig.header.parent, compilers)
     assert list(failures) == ["main.cc"]
