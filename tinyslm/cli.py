@@ -479,6 +479,14 @@ def monitor(port: str | None, baud: int, raw: bool) -> None:
     type=click.Path(path_type=Path),
     help="TFLM source tree to copy into lib/tflm (boards that build TFLM from source).",
 )
+@click.option(
+    "--mic-pin",
+    "mic_pins",
+    multiple=True,
+    metavar="SIGNAL=PIN",
+    help="Keyword projects: move a microphone signal to another pin (repeatable), e.g. "
+    "ws=GPIO32 on ESP32 or sd=PD6:AF6 on STM32H7; the README's wiring table follows.",
+)
 @click.option("--quiet", "-q", is_flag=True, help="Print only the summary line.")
 @friendly_errors
 def generate_command(
@@ -488,6 +496,7 @@ def generate_command(
     force: bool,
     prune: bool,
     tflm_dir: Path | None,
+    mic_pins: tuple[str, ...],
     quiet: bool,
 ) -> None:
     """Emit a PlatformIO project that runs the model offline on the --board."""
@@ -502,6 +511,7 @@ def generate_command(
         force=force,
         prune=prune,
         tflm_dir=tflm_dir,
+        mic_pins=mic_pins,
         log=None if quiet else click.echo,
     )
     for note in result.notes:

@@ -239,6 +239,7 @@ def run_generate(
     force: bool = False,
     prune: bool = False,
     tflm_dir: Path | None = None,
+    mic_pins: tuple[str, ...] = (),
     log: Log | None = None,
 ) -> GenerateRunResult:
     """Emit the PlatformIO project for ``board`` from a trained model.
@@ -252,6 +253,8 @@ def run_generate(
             files are replaced, the user's files and ``.pio/`` kept.
         prune: with ``force``, remove generated files the new project no longer has.
         tflm_dir: a TFLM source tree for boards that build TFLM from ``lib/tflm``.
+        mic_pins: ``SIGNAL=PIN`` overrides of the board file's microphone pins
+            (:func:`tinyslm.boards.with_mic_pins`; keyword projects).
         log: progress lines; ``None`` is silent.
 
     Raises:
@@ -270,6 +273,10 @@ def run_generate(
 
     say = log or _quiet
     spec = load_board(board)
+    if mic_pins:
+        from tinyslm.boards import with_mic_pins
+
+        spec = with_mic_pins(spec, mic_pins)
     target = out if out is not None else default_generate_dir(spec.id)
     protect = {"the model being used": model_dir} if model_dir is not None else {}
     if tflm_dir is not None:

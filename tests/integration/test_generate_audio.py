@@ -88,3 +88,15 @@ def test_a_front_end_the_firmware_does_not_have_is_refused(tmp_path: Path) -> No
     assert len(lines) == 1 and lines[0].startswith("error: the keyword firmware's front end")
     assert "log_offset=300" in lines[0]
     assert not (tmp_path / "p").exists()
+
+
+def test_mic_pins_are_overridable_at_generate_time(model_dir: Path, tmp_path: Path) -> None:
+    out = tmp_path / "p"
+    args = ["generate", "--board", "esp32", "--model", str(model_dir), "-o", str(out)]
+    result = CliRunner().invoke(cli, [*args, "--mic-pin", "ws=GPIO32"])
+    assert result.exit_code == 0, result.output
+    assert "GPIO_NUM_32" in (out / "src" / "main.cc").read_text()
+    assert "| I2S word select (ws) | GPIO32 | WS |" in (out / "README.md").read_text()
+    bad = CliRunner().invoke(cli, [*args[:-1], str(tmp_path / "q"), "--mic-pin", "ws=GPIO6"])
+    assert bad.exit_code == 1 and bad.output.startswith("error: --mic-pin:")
+    assert "SPI flash" in bad.output and not (tmp_path / "q").exists()
