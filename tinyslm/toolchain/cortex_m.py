@@ -40,6 +40,9 @@ GLUE_SOURCES = (
     GLUE_DIR / "mps2_an500_main.c",
     GLUE_DIR / "profiler.cc",
 )
+# A keyword project's main: the same board I/O (UART, SysTick, semihosting) feeding its
+# keyword app; the builder swaps it in by the project's modality.
+KWS_GLUE_SOURCES = (GLUE_DIR / "startup.c", GLUE_DIR / "mps2_an500_kws_main.c")
 # CMSIS-NN's C sources, like the kernels, are compiled only when the link needs them.
 LAZY_PREFIXES = ("tensorflow/lite/micro/kernels/", "third_party/cmsis_nn/Source/")
 
@@ -97,8 +100,8 @@ def _defines(tree: Path) -> tuple[str, ...]:
     return tuple(flag[2:] for flag in build["flags"] if flag.startswith("-D"))
 
 
-def cortex_m7_toolchain(tree: Path) -> host.Toolchain:
-    """The Cortex-M7 build for QEMU's mps2-an500."""
+def cortex_m7_toolchain(tree: Path, glue: tuple[Path, ...] = GLUE_SOURCES) -> host.Toolchain:
+    """The Cortex-M7 build for QEMU's mps2-an500 (``glue``: KWS_GLUE_SOURCES for keywords)."""
     return host.Toolchain(
         name="qemu",
         cc=(ARM_CC, *TARGET_FLAGS),
@@ -114,7 +117,7 @@ def cortex_m7_toolchain(tree: Path) -> host.Toolchain:
             "-Wl,--gc-sections",
             "-lm",
         ),
-        board_sources=GLUE_SOURCES,
+        board_sources=glue,
         lazy_prefixes=LAZY_PREFIXES,
     )
 
@@ -136,8 +139,9 @@ def build_image(
     check_compilers()
     sources = host.project_sources(project_dir)
     tree = resolve_cortex_m_tree(tflm_dir)
+    glue = KWS_GLUE_SOURCES if host.project_modality(project_dir) == "audio" else GLUE_SOURCES
     return host.build_firmware(
-        sources, tree, out, cortex_m7_toolchain(tree), cache_dir=cache_dir, jobs=jobs
+        sources, tree, out, cortex_m7_toolchain(tree, glue), cache_dir=cache_dir, jobs=jobs
     )
 
 

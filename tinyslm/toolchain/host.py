@@ -49,6 +49,8 @@ DEFINES = ("TF_LITE_STATIC_MEMORY",)
 # Board glue; native_main.c replaces it.
 BOARD_MAIN = "main.cc"
 HOST_MAIN = Path(__file__).resolve().parent.parent / "emulate" / "glue" / "native_main.c"
+# A keyword project's stand-in: the same stdin/stdout serial line into its keyword app.
+HOST_KWS_MAIN = HOST_MAIN.with_name("native_kws_main.c")
 CACHE_VERSION = "1"
 # Parts of a reference tree the firmware never links: the signal library (not
 # builtin ops, so tinyslm's resolver never registers them) with its kissfft, and
@@ -96,8 +98,9 @@ class Toolchain:
     lazy_prefixes: tuple[str, ...] = (_KERNEL_PREFIX,)
 
 
-def host_toolchain() -> Toolchain:
-    """The host build: $CC/$CXX, reference kernels, ``native_main.c`` as the board.
+def host_toolchain(main: Path = HOST_MAIN) -> Toolchain:
+    """The host build: $CC/$CXX, reference kernels, ``main`` (``native_main.c``, or
+    ``native_kws_main.c`` for a keyword project) as the board.
 
     Raises:
         ToolchainError: the host compiler is not on PATH.
@@ -110,7 +113,7 @@ def host_toolchain() -> Toolchain:
         cxxflags=CXXFLAGS,
         defines=DEFINES,
         ldflags=("-lm",),
-        board_sources=(HOST_MAIN,),
+        board_sources=(main,),
     )
 
 
@@ -276,12 +279,20 @@ def project_sources(project_dir: Path) -> list[Path]:
         if p.is_file() and p.suffix in (".c", ".cc") and p.name != BOARD_MAIN
     )
     names = {p.name for p in files}
-    # What the text firmware compiles (common + text) and the generated settings.
-    firmware = [n for n in firmware_files("text") if n.endswith((".c", ".cc"))]
+    # What the project's firmware compiles (common + its modality) and the settings.
+    modality = project_modality(project_dir)
+    firmware = [n for n in firmware_files(modality) if n.endswith((".c", ".cc"))]
     for needed in (*firmware, "tinyslm_settings.c"):
         if needed not in names:
             raise ProjectError(f"{src}: {needed} is missing (regenerate the project)")
     return files
+
+
+def project_modality(project_dir: Path) -> str:
+    """The firmware folder of a project's modality: ``audio`` for a keyword model, else
+    ``text`` (also for a project whose ``tinyslm.json`` predates modalities)."""
+    manifest = open_project(project_dir).manifest
+    return "audio" if manifest is not None and manifest.modality == "audio" else "text"
 
 
 _HEADER_SUFFIXES = (".h", ".hpp")
@@ -347,7 +358,8 @@ def build_native(
     """
     sources = project_sources(project_dir)
     tree = check_host_tree(tflm_dir)
-    return build_firmware(sources, tree, out, host_toolchain(), cache_dir=cache_dir, jobs=jobs)
+    main = HOST_KWS_MAIN if project_modality(project_dir) == "audio" else HOST_MAIN
+    return build_firmware(sources, tree, out, host_toolchain(main), cache_dir=cache_dir, jobs=jobs)
 
 
 def build_firmware(

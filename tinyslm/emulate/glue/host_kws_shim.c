@@ -1,0 +1,37 @@
+/*
+ * Host shim for `tinyslm emulate` on a keyword project: wraps the project's own
+ * keyword app (tinyslm_kws_app.c with the listening loop, front end, detector,
+ * frame parser and JSON writer) and its generated settings and model array in a
+ * flat C API that Python loads with ctypes. Inference, serial output and the
+ * clock are callbacks into Python, so the app runs exactly the code a board runs
+ * while TFLM's Python runtime stands in for the TFLM adapter.
+ */
+#include <stddef.h>
+#include <stdint.h>
+
+#include "tinyslm_kws_app.h"
+#include "tinyslm_model_data.h"
+#include "tinyslm_settings.h"
+
+/* The app holds the feature window, the front end and the frame buffer: static, as
+ * on the board, not on the caller's stack. */
+static tinyslm_kws_app_t app;
+static int ready;
+
+/* Returns 0, or -1 when the app refuses the generated model info. */
+int tinyslm_kws_emu_init(tinyslm_listen_infer_fn infer, tinyslm_write_fn write,
+                         tinyslm_listen_clock_fn clock) {
+  ready = tinyslm_kws_app_setup(&app, &tinyslm_kws_model_info, infer, write, clock) == 0;
+  return ready ? 0 : -1;
+}
+
+/* Raw serial bytes (audio frames and ':' commands), as the board's UART loop feeds them. */
+void tinyslm_kws_emu_feed(const uint8_t *data, size_t len) {
+  if (ready) tinyslm_kws_app_feed(&app, data, len);
+}
+
+/* Settings that are macros (no symbol to read from Python). */
+uint32_t tinyslm_kws_emu_features(void) { return TINYSLM_KWS_FEATURES; }
+uint32_t tinyslm_kws_emu_frames(void) { return TINYSLM_KWS_FRAMES; }
+uint32_t tinyslm_kws_emu_num_labels(void) { return TINYSLM_NUM_LABELS; }
+const char *tinyslm_kws_emu_model_sha256(void) { return tinyslm_kws_model_info.model_sha256; }

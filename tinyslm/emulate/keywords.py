@@ -1,0 +1,702 @@
+"""A keyword project's firmware off the board: recordings in, the device's detections out.
+
+The host emulator (:class:`KeywordEmulator`) compiles the project's own keyword app
+(``src/tinyslm_kws_app.c`` with the listening loop, front end, detector, frame
+parser, JSON writer; every C file of the audio firmware), ``src/tinyslm_settings.c``
+and ``src/tinyslm_model_data.cc`` with ``glue/host_kws_shim.c`` into a shared library,
+loads it with ctypes and answers its infer callback with TFLM's Python runtime, as
+:mod:`tinyslm.emulate.emulator` does for text. ``--native`` and ``--qemu`` run the
+whole firmware instead (``glue/native_kws_main.c``, ``glue/qemu/mps2_an500_kws_main.c``
+in place of the board's ``main.cc``, real TFLM C++).
+
+All three take the same input: the serial bytes ``tinyslm monitor --wav`` sends a board
+(:func:`tinyslm.audio.frames.stream_bytes`: START, AUDIO frames, END), and give the
+device's JSON lines back. A :data:`StreamRunner` is any of them.
+
+Parity: the same samples go through :func:`tinyslm.audio.stream.listen` (the Python
+reference ``verify`` and training measure with) with TFLM scores; a device detection
+equals a reference one when label, ``t_ms`` and score are identical.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import hashlib
+import json
+import os
+import subprocess
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from tinyslm.audio.detector import Detection
+from tinyslm.audio.frames import stream_bytes
+from tinyslm.audio.spec import KeywordSpec
+from tinyslm.audio.stream import (
+    StreamFigures,
+    StreamProtocol,
+    StreamSpec,
+    compose,
+    listen,
+    score_keywords,
+)
+from tinyslm.cache import cache_dir
+from tinyslm.errors import DatasetError, ModelError, ProjectError, ToolchainError, output_tail
+from tinyslm.manifest import Manifest, sha256_hex
+from tinyslm.modality import AUDIO
+from tinyslm.project import Project, open_project
+from tinyslm.resources import firmware_files
+from tinyslm.toolchain import ccompile
+
+SHIM = Path(__file__).resolve().parent / "glue" / "host_kws_shim.c"
+GENERATED_SOURCES = ("tinyslm_settings.c", "tinyslm_model_data.cc")
+LIB_NAME = "libtinyslm_kws_emu.so"
+CFLAGS = ("-std=c99", "-O2", "-Wall", "-Wextra")
+CXXFLAGS = ("-std=c++17", "-O2", "-Wall")
+RUN_TIMEOUT_S = 600.0
+
+# The serial bytes of one stream in, the device's output lines back.
+StreamRunner = Callable[[bytes], list[str]]
+# A window's int8 feature bytes -> the model's int8 scores on it.
+ScoreMemo = dict[bytes, bytes]
+Int16Array = npt.NDArray[np.int16]
+
+_INFER_FN = ctypes.CFUNCTYPE(
+    ctypes.c_int,
+    ctypes.POINTER(ctypes.c_int8),
+    ctypes.c_size_t,
+    ctypes.POINTER(ctypes.c_int8),
+    ctypes.c_void_p,
+)
+_WRITE_FN = ctypes.CFUNCTYPE(None, ctypes.POINTER(ctypes.c_char), ctypes.c_size_t, ctypes.c_void_p)
+_CLOCK_FN = ctypes.CFUNCTYPE(ctypes.c_uint32, ctypes.c_void_p)
+
+
+# --------------------------------------------------------------------------------------
+# The project.
+
+
+def keyword_project(project_dir: Path | str) -> tuple[Project, Manifest]:
+    """Open a project and return it with its keyword manifest.
+
+    Raises:
+        ProjectError: not a tinyslm project, or not a keyword one.
+    """
+    project = open_project(project_dir)
+    manifest = project.manifest
+    if manifest is None or manifest.modality != AUDIO:
+        raise ProjectError(f"{project.root}: not a keyword (audio) project")
+    return project, manifest
+
+
+def is_keyword_project(project_dir: Path | str) -> bool:
+    """True for a project generated from a keyword model (manifest modality ``audio``)."""
+    manifest = open_project(project_dir).manifest
+    return manifest is not None and manifest.modality == AUDIO
+
+
+def stream_spec(manifest: Manifest) -> StreamSpec:
+    """The listening loop's settings of a keyword manifest (what the firmware is built with)."""
+    spec = manifest.features
+    if not isinstance(spec, KeywordSpec):
+        raise ProjectError("not a keyword manifest")
+    detector = spec.detector(len(manifest.labels), manifest.threshold_q)
+    return StreamSpec(detector, spec.frames, spec.frontend)
+
+
+def keyword_sources() -> tuple[str, ...]:
+    """The ``src/`` files the host library is built from: every C file of the audio
+    firmware (common + audio; TFLM's Python runtime stands in for the C++ adapter) and
+    the generated settings and model array."""
+    c_files = sorted(name for name in firmware_files("audio") if name.endswith(".c"))
+    return (*c_files, *GENERATED_SOURCES)
+
+
+def _writable(folder: Path) -> Path:
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        return folder
+    except OSError:
+        fallback = Path(tempfile.gettempdir()) / f"tinyslm-{os.getuid()}" / "emulate"
+        fallback.mkdir(parents=True, exist_ok=True)
+        return fallback
+
+
+def build_keyword_library(project: Project) -> Path:
+    """Compile the project's keyword app into a shared library (cached by content).
+
+    Raises:
+        ProjectError: a source file is missing.
+        ToolchainError: the host compiler is missing or fails.
+    """
+    names = keyword_sources()
+    missing = [name for name in names if not (project.src / name).is_file()]
+    if missing:
+        raise ProjectError(
+            f"{project.root}: incomplete project, missing src/{', src/'.join(missing)} "
+            "(regenerate it with 'tinyslm generate')"
+        )
+    sources = [project.src / name for name in names]
+    headers = sorted(project.src.glob("*.h"))
+    digest = hashlib.sha256()
+    compilers = [os.environ.get("CC", "cc"), os.environ.get("CXX", "c++")]
+    for path in [*sources, *headers, SHIM]:
+        digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
+    digest.update("\0".join([*compilers, *CFLAGS, *CXXFLAGS]).encode())
+    out = _writable(cache_dir("emulate")) / f"kws-{digest.hexdigest()[:24]}" / LIB_NAME
+    if not out.is_file():
+        ccompile.compile_shared(
+            [*sources, SHIM], out, include_dirs=[project.src], cflags=CFLAGS, cxxflags=CXXFLAGS
+        )
+    return out
+
+
+# --------------------------------------------------------------------------------------
+# The host emulator.
+
+
+class KeywordEmulator:
+    """The project's keyword app in this process, fed like a serial port.
+
+    One instance per library at a time: the app's state lives in the library's
+    statics, as on the board.
+    """
+
+    def __init__(self, project_dir: Path | str, memo: ScoreMemo | None = None) -> None:
+        """Build (or reuse) the library, check the model, create the interpreter.
+
+        ``memo`` maps a window's exact feature bytes to the model's int8 scores
+        (:func:`model_predict` fills it while the Python reference runs): a window the
+        C app builds bit for bit as the reference did is answered from it instead of
+        running the same TFLM model on the same input a second time; any other window
+        runs on TFLM.
+
+        Raises:
+            ProjectError: not a keyword project, or sources are missing.
+            ModelError: the model array does not match ``tinyslm.json`` or TFLM refuses it.
+            ToolchainError: the host compiler is missing or fails.
+        """
+        self.project, self.manifest = keyword_project(project_dir)
+        self.lib_path = build_keyword_library(self.project)
+        lib = ctypes.CDLL(str(self.lib_path))
+        self._lib = lib
+        for name, restype in (
+            ("tinyslm_kws_emu_features", ctypes.c_uint32),
+            ("tinyslm_kws_emu_frames", ctypes.c_uint32),
+            ("tinyslm_kws_emu_num_labels", ctypes.c_uint32),
+            ("tinyslm_kws_emu_model_sha256", ctypes.c_char_p),
+        ):
+            getattr(lib, name).restype = restype
+            getattr(lib, name).argtypes = []
+        lib.tinyslm_kws_emu_init.restype = ctypes.c_int
+        lib.tinyslm_kws_emu_init.argtypes = [_INFER_FN, _WRITE_FN, _CLOCK_FN]
+        lib.tinyslm_kws_emu_feed.restype = None
+        lib.tinyslm_kws_emu_feed.argtypes = [ctypes.c_char_p, ctypes.c_size_t]
+        self.features = int(lib.tinyslm_kws_emu_features())
+        self.frames = int(lib.tinyslm_kws_emu_frames())
+        self.num_labels = int(lib.tinyslm_kws_emu_num_labels())
+        try:
+            self.arena_size = int(ctypes.c_uint32.in_dll(lib, "tinyslm_arena_size").value)
+            n = int(ctypes.c_uint.in_dll(lib, "tinyslm_model_data_len").value)
+            self.model_bytes = bytes((ctypes.c_ubyte * n).in_dll(lib, "tinyslm_model_data"))
+        except ValueError as exc:  # ctypes: symbol not found
+            raise ProjectError(f"{self.project.root}: generated symbol missing: {exc}") from None
+        self._check_model(lib.tinyslm_kws_emu_model_sha256())
+        self._interpreter = self._make_interpreter()
+        self._out = bytearray()
+        self.memo: ScoreMemo = memo if memo is not None else {}
+        self.memo_hits = 0
+        self.last_exception: BaseException | None = None
+        self._callbacks = (_INFER_FN(self._infer), _WRITE_FN(self._write), _CLOCK_FN(_clock_us))
+        if lib.tinyslm_kws_emu_init(*self._callbacks) != 0:
+            raise ProjectError(
+                f"{self.project.root}: the keyword app refused the generated settings"
+            )
+
+    def _check_model(self, compiled_sha: bytes | None) -> None:
+        digest = sha256_hex(self.model_bytes)
+        if digest != self.project.model_sha256:
+            raise ModelError(
+                f"{self.project.src / 'tinyslm_model_data.cc'}: model sha256 {digest[:12]}... "
+                f"does not match tinyslm.json {self.project.model_sha256[:12]}... (the model "
+                "array was edited or corrupted; regenerate the project)"
+            )
+        if compiled_sha is not None and compiled_sha.decode("ascii", "replace") != digest:
+            raise ModelError(
+                f"{self.project.src / 'tinyslm_settings.c'}: model sha256 in the settings "
+                "does not match the model array (regenerate the project)"
+            )
+
+    def _make_interpreter(self) -> Any:
+        from tflite_micro import runtime
+
+        try:
+            interp = runtime.Interpreter.from_bytes(self.model_bytes, arena_size=self.arena_size)
+            in_shape = tuple(int(x) for x in interp.get_input_details(0)["shape"])
+            out_shape = tuple(int(x) for x in interp.get_output_details(0)["shape"])
+        except (RuntimeError, ValueError, TypeError, KeyError) as exc:
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise ModelError(
+                f"{self.project.src / 'tinyslm_model_data.cc'}: TFLM refused the model: {first}"
+            ) from None
+        if int(np.prod(in_shape)) != self.features or int(np.prod(out_shape)) != self.num_labels:
+            raise ModelError(
+                f"{self.project.root}: model tensors {in_shape} -> {out_shape} do not match the "
+                f"settings ({self.features} features, {self.num_labels} labels); regenerate"
+            )
+        self._in_shape = in_shape
+        return interp
+
+    def _infer(self, features: Any, n: int, scores: Any, _ctx: Any) -> int:
+        try:
+            if n != self.features:
+                return 11  # TINYSLM_TFLM_ERR_ARGS, as the C adapter answers
+            arr = np.ctypeslib.as_array(features, shape=(n,)).astype(np.int8)
+            known = self.memo.get(arr.tobytes())
+            if known is not None:
+                self.memo_hits += 1
+                ctypes.memmove(scores, known, self.num_labels)
+                return 0
+            self._interpreter.set_input(arr.reshape(self._in_shape), 0)
+            self._interpreter.invoke()
+            out = np.ascontiguousarray(self._interpreter.get_output(0), dtype=np.int8).reshape(-1)
+            ctypes.memmove(scores, out.ctypes.data, self.num_labels)
+            return 0
+        except BaseException as exc:  # an exception must not unwind through C
+            self.last_exception = exc
+            return 12  # TINYSLM_TFLM_ERR_INVOKE
+
+    def _write(self, data: Any, length: int, _ctx: Any) -> None:
+        self._out += ctypes.string_at(data, length)
+
+    def feed(self, data: bytes) -> list[str]:
+        """Feed raw serial bytes; return the device lines completed meanwhile (no newline)."""
+        self._lib.tinyslm_kws_emu_feed(data, len(data))
+        if b"\n" not in self._out:
+            return []
+        done, _, rest = bytes(self._out).rpartition(b"\n")
+        self._out = bytearray(rest)
+        return [line.decode("utf-8", "replace") for line in done.split(b"\n")]
+
+
+def _clock_us(_ctx: Any) -> int:
+    return (time.monotonic_ns() // 1000) & 0xFFFFFFFF
+
+
+def emulator_stream_runner(emu: KeywordEmulator) -> StreamRunner:
+    """A :data:`StreamRunner` over the host emulator (4 KiB serial chunks)."""
+
+    def run(data: bytes) -> list[str]:
+        out: list[str] = []
+        for at in range(0, len(data), 4096):
+            out += emu.feed(data[at : at + 4096])
+        return out
+
+    return run
+
+
+def native_stream_runner(binary: Path, timeout: float = RUN_TIMEOUT_S) -> StreamRunner:
+    """A :data:`StreamRunner` over a native keyword firmware (stdin in, stdout out)."""
+    from tinyslm.emulate.native import device_lines
+
+    def run(data: bytes) -> list[str]:
+        try:
+            proc = subprocess.run(
+                [str(binary)], input=data, capture_output=True, timeout=timeout, check=False
+            )
+        except subprocess.TimeoutExpired as exc:
+            raise ToolchainError(f"native firmware did not answer within {timeout:.0f} s") from exc
+        out = device_lines(proc.stdout)
+        if proc.returncode != 0:
+            last = out[-1] if out else output_tail(proc.stderr, 2)
+            raise ToolchainError(f"native firmware exited with status {proc.returncode}: {last}")
+        return out
+
+    return run
+
+
+def qemu_stream_runner(image: Path, timeout: float = RUN_TIMEOUT_S) -> StreamRunner:
+    """A :data:`StreamRunner` over a Cortex-M7 keyword image under QEMU (semihosted input)."""
+    from tinyslm.emulate import qemu
+
+    def run(data: bytes) -> list[str]:
+        # run_image ends the input with "\n", which the app ignores between frames.
+        return qemu.run_image(image, [data], timeout=timeout)
+
+    return run
+
+
+# --------------------------------------------------------------------------------------
+# Device lines and the Python reference.
+
+
+@dataclass(frozen=True)
+class DeviceDetection:
+    """One detection line of the device."""
+
+    keyword: str
+    score_milli: int
+    t_ms: int
+    us: int
+
+
+@dataclass(frozen=True)
+class DeviceStream:
+    """The device's answer to one stream: its detections, other lines, the end counters."""
+
+    detections: tuple[DeviceDetection, ...]
+    errors: tuple[str, ...]
+    end: dict[str, int] | None
+
+
+def parse_lines(lines: Sequence[str]) -> DeviceStream:
+    """Split the device's lines into detections, error lines and the END counters."""
+    found: list[DeviceDetection] = []
+    errors: list[str] = []
+    end: dict[str, int] | None = None
+    for line in lines:
+        try:
+            obj = json.loads(line)
+        except ValueError:
+            errors.append(line)
+            continue
+        if isinstance(obj, dict) and "keyword" in obj:
+            milli = round(float(obj["score"]) * 1000)
+            found.append(
+                DeviceDetection(str(obj["keyword"]), milli, int(obj["t_ms"]), int(obj["us"]))
+            )
+        elif isinstance(obj, dict) and isinstance(obj.get("end"), dict):
+            end = {str(k): int(v) for k, v in obj["end"].items()}
+        else:
+            errors.append(line)
+    return DeviceStream(tuple(found), tuple(errors), end)
+
+
+def _key(d: DeviceDetection) -> tuple[str, int, int]:
+    return (d.keyword, d.t_ms, d.score_milli)
+
+
+def reference_keys(
+    detections: Sequence[Detection], labels: Sequence[str]
+) -> list[tuple[str, int, int]]:
+    """(keyword, t_ms, score_milli) of the Python reference's detections."""
+    return [(labels[d.label], d.t_ms, d.score_milli) for d in detections]
+
+
+def model_predict(
+    manifest: Manifest, model: bytes, memo: ScoreMemo | None = None
+) -> Callable[[np.ndarray], np.ndarray]:
+    """stream.py's batch ``predict``: the model on TFLM's Python runtime; every window
+    and its scores are recorded in ``memo`` when given (see :class:`KeywordEmulator`)."""
+    from tinyslm.audio.train import tflm_predict
+
+    arena = max(manifest.arena_bytes * 2, 64 * 1024)
+
+    def predict(windows: np.ndarray) -> np.ndarray:
+        scores = tflm_predict(model, windows, arena)
+        if memo is not None:
+            for window, row in zip(windows, scores, strict=True):
+                memo[np.ascontiguousarray(window, dtype=np.int8).tobytes()] = row.tobytes()
+        return scores
+
+    return predict
+
+
+@dataclass(frozen=True)
+class StreamParity:
+    """A device stream next to the Python reference on the same samples.
+
+    ``matching``: device detections identical (label, t_ms, score) to the reference's,
+    position by position; ``device`` / ``reference``: detections each made.
+    """
+
+    device: int
+    reference: int
+    matching: int
+    errors: tuple[str, ...]
+
+    @property
+    def identical(self) -> bool:
+        return self.device == self.reference == self.matching and not self.errors
+
+
+def compare(device: DeviceStream, reference: Sequence[tuple[str, int, int]]) -> StreamParity:
+    """Position-by-position comparison of a device stream with the reference's detections."""
+    dev = [_key(d) for d in device.detections]
+    matching = sum(1 for a, b in zip(dev, reference, strict=False) if a == b)
+    return StreamParity(len(dev), len(reference), matching, device.errors)
+
+
+# --------------------------------------------------------------------------------------
+# One recording.
+
+
+@dataclass(frozen=True)
+class WavRun:
+    """A recording through the device, with the reference's verdict."""
+
+    lines: tuple[str, ...]
+    stream: DeviceStream
+    parity: StreamParity
+    seconds: float
+
+
+def run_wav(
+    runner: StreamRunner,
+    manifest: Manifest,
+    model: bytes,
+    samples: Int16Array,
+    memo: ScoreMemo | None = None,
+) -> WavRun:
+    """Stream ``samples`` through ``runner`` and compare with :func:`listen` on them
+    (the reference runs first, filling ``memo``)."""
+    spec = stream_spec(manifest)
+    ref = listen(samples, spec, model_predict(manifest, model, memo))
+    lines = runner(stream_bytes(samples))
+    device = parse_lines(lines)
+    parity = compare(device, reference_keys(ref.detections, manifest.labels))
+    return WavRun(tuple(lines), device, parity, len(samples) / spec.frontend.sample_rate)
+
+
+# --------------------------------------------------------------------------------------
+# A dataset split, as stream_figures lays it out.
+
+
+@dataclass(frozen=True)
+class KeywordDataConfig:
+    """A keyword dataset's split streamed through the device.
+
+    Attributes:
+        data: a keyword dataset (Speech Commands folder, or a CSV/JSONL list).
+        split: ``train``, ``val`` or ``test``.
+        protocol: stream layout and hit matching (:class:`StreamProtocol`).
+    """
+
+    data: Path
+    split: str = "test"
+    protocol: StreamProtocol = field(default_factory=StreamProtocol)
+
+
+@dataclass(frozen=True)
+class KeywordDataResult:
+    """Figures of the device's detections on one split, and parity with the reference.
+
+    ``figures`` are the device's (same layout and matching as ``verify``'s);
+    ``parity_streams`` counts streams whose detections are identical to the
+    reference's; ``parity_detections`` the device detections identical to it.
+    """
+
+    source: str
+    split: str
+    figures: StreamFigures
+    streams: int
+    parity_streams: int
+    device_detections: int
+    reference_detections: int
+    parity_detections: int
+    errors: tuple[str, ...]
+    labels: tuple[str, ...]
+
+    @property
+    def accuracy(self) -> float:
+        """Keyword clips detected (hits / clips)."""
+        f = self.figures
+        return f.keyword_hits / f.keyword_clips if f.keyword_clips else float("nan")
+
+    @property
+    def false_accepts(self) -> int:
+        f = self.figures
+        return f.noise_false_accepts + f.unknown_false_accepts + f.keyword_false_accepts
+
+    @property
+    def seconds(self) -> float:
+        f = self.figures
+        return f.noise_seconds + f.unknown_seconds + f.keyword_seconds
+
+    @property
+    def fa_per_hour(self) -> float:
+        return self.false_accepts * 3600.0 / self.seconds if self.seconds else float("nan")
+
+    def summary(self) -> dict[str, Any]:
+        """The figures as JSON-ready values."""
+        f = self.figures
+        return {
+            "source": self.source,
+            "split": self.split,
+            "keyword_clips": f.keyword_clips,
+            "keyword_hits": f.keyword_hits,
+            "accuracy": round(self.accuracy, 5),
+            "false_rejection_rate": round(f.false_rejection_rate, 5),
+            "false_accepts": self.false_accepts,
+            "seconds": round(self.seconds, 1),
+            "fa_per_hour": round(self.fa_per_hour, 2),
+            "noise_seconds": round(f.noise_seconds, 1),
+            "noise_false_accepts": f.noise_false_accepts,
+            "unknown_seconds": round(f.unknown_seconds, 1),
+            "unknown_false_accepts": f.unknown_false_accepts,
+            "keyword_seconds": round(f.keyword_seconds, 1),
+            "keyword_false_accepts": f.keyword_false_accepts,
+            "per_keyword": {
+                self.labels[label]: {"clips": clips, "hits": hits}
+                for label, clips, hits in f.per_label
+            },
+            "threshold_q": f.threshold_q,
+            "streams": self.streams,
+            "parity_streams": self.parity_streams,
+            "device_detections": self.device_detections,
+            "reference_detections": self.reference_detections,
+            "parity_detections": self.parity_detections,
+            "errors": list(self.errors),
+        }
+
+
+def load_keyword_split(data: Path, manifest: Manifest, split: str) -> Any:
+    """The dataset at ``data`` read with the model's labels: keywords the model lacks are
+    folded into ``_unknown_`` (as training would), so label indices are the model's.
+
+    Raises:
+        DatasetError: unusable dataset, or labels that cannot be the model's.
+    """
+    from tinyslm.audio.dataset import SILENCE, UNKNOWN, AudioDatasetConfig, load_audio_dataset
+
+    if split not in ("train", "val", "test"):
+        raise DatasetError(f"unknown split {split!r} (train, val or test)")
+    spec = manifest.features
+    window = spec.window_samples if isinstance(spec, KeywordSpec) else 16000
+    base = AudioDatasetConfig(seed=manifest.seed, window_samples=window)
+    dataset = load_audio_dataset(data, base)
+    extra = tuple(
+        sorted(
+            lb
+            for lb in dataset.labels
+            if lb not in manifest.labels and lb not in (SILENCE, UNKNOWN)
+        )
+    )
+    if extra:
+        dataset = load_audio_dataset(
+            data, AudioDatasetConfig(seed=manifest.seed, window_samples=window, unknown_words=extra)
+        )
+    if tuple(dataset.labels) != tuple(manifest.labels):
+        raise DatasetError(
+            f"{data}: labels {', '.join(dataset.labels)} are not the model's "
+            f"({', '.join(manifest.labels)})"
+        )
+    return dataset
+
+
+def run_keyword_data(
+    runner: StreamRunner,
+    manifest: Manifest,
+    model: bytes,
+    config: KeywordDataConfig,
+    memo: ScoreMemo | None = None,
+) -> KeywordDataResult:
+    """Stream ``config.split`` through ``runner`` as ``stream_figures`` does: each background
+    recording on its own, the unknown clips in a row, the keyword clips in a row; score the
+    device's detections and compare every stream with :func:`listen` on the same samples.
+    """
+    from tinyslm.audio.dataset import SILENCE, UNKNOWN
+
+    dataset = load_keyword_split(config.data, manifest, config.split)
+    labels = tuple(manifest.labels)
+    spec = stream_spec(manifest)
+    rate = spec.frontend.sample_rate
+    predict = model_predict(manifest, model, memo)
+    protocol = config.protocol
+    clips = dataset.split(config.split)
+    noise = [np.asarray(n.part(config.split), dtype=np.int16) for n in dataset.noise]
+    noise = [n for n in noise if len(n)]
+    unknown = [c.samples for c in clips if c.label == UNKNOWN]
+    keywords = [
+        (labels.index(c.label), c.samples) for c in clips if c.label not in (SILENCE, UNKNOWN)
+    ]
+    streams: list[tuple[str, Int16Array]] = [("noise", n) for n in noise]
+    unknown_stream = compose([(-1, c) for c in unknown], noise, protocol, rate)
+    keyword_stream = compose(keywords, noise, protocol, rate)
+    if unknown:
+        streams.append(("unknown", unknown_stream.samples))
+    if keywords:
+        streams.append(("keywords", keyword_stream.samples))
+
+    fa = {"noise": 0, "unknown": 0}
+    keyword_dets: list[Detection] = []
+    parity_streams = device_n = reference_n = matching = 0
+    errors: list[str] = []
+    index = {name: i for i, name in enumerate(labels)}
+    for kind, samples in streams:
+        ref = listen(samples, spec, predict)  # first: it fills ``memo``
+        device = parse_lines(runner(stream_bytes(samples)))
+        parity = compare(device, reference_keys(ref.detections, labels))
+        parity_streams += parity.identical
+        device_n += parity.device
+        reference_n += parity.reference
+        matching += parity.matching
+        errors += [f"{kind}: {e}" for e in device.errors]
+        if kind == "keywords":
+            keyword_dets = [
+                Detection(index[d.keyword], d.t_ms, 0, d.score_milli)
+                for d in device.detections
+                if d.keyword in index
+            ]
+        else:
+            fa[kind] += len(device.detections)
+    score = score_keywords(keyword_dets, keyword_stream.spans, protocol)
+    figures = StreamFigures(
+        noise_seconds=sum(len(n) for n in noise) / rate,
+        noise_false_accepts=fa["noise"],
+        unknown_seconds=unknown_stream.seconds if unknown else 0.0,
+        unknown_false_accepts=fa["unknown"],
+        keyword_seconds=keyword_stream.seconds if keywords else 0.0,
+        keyword_clips=score.clips,
+        keyword_hits=score.hits,
+        keyword_false_accepts=score.false_accepts,
+        per_label=score.per_label,
+        threshold_q=spec.detector.threshold_q,
+        window=spec.detector.window,
+        suppression_ms=spec.detector.suppression_ms,
+        stride_ms=spec.detector.stride_ms,
+    )
+    return KeywordDataResult(
+        source=str(dataset.source),
+        split=config.split,
+        figures=figures,
+        streams=len(streams),
+        parity_streams=parity_streams,
+        device_detections=device_n,
+        reference_detections=reference_n,
+        parity_detections=matching,
+        errors=tuple(errors),
+        labels=labels,
+    )
+
+
+def format_data_result(result: KeywordDataResult, engine: str) -> str:
+    """The figures as a few readable lines."""
+    f = result.figures
+    per = ", ".join(f"{result.labels[label]} {hits}/{clips}" for label, clips, hits in f.per_label)
+    return "\n".join(
+        [
+            f"{engine}: {result.source} [{result.split}], {result.streams} streams, "
+            f"{result.seconds:.0f} s of audio, threshold_q {f.threshold_q}",
+            f"accuracy (keyword clips detected) {result.accuracy:.4f} "
+            f"({f.keyword_hits}/{f.keyword_clips}): {per}",
+            f"false-rejection rate {f.false_rejection_rate:.4f}",
+            f"false accepts {result.false_accepts} in {result.seconds:.0f} s: "
+            f"{result.fa_per_hour:.2f} per hour (noise {f.noise_false_accepts}, unknown words "
+            f"{f.unknown_false_accepts}, keyword stream {f.keyword_false_accepts})",
+            f"PARITY with verify's Python loop: {result.parity_streams}/{result.streams} streams "
+            f"identical, {result.parity_detections}/{result.reference_detections} detections "
+            f"identical (device made {result.device_detections})",
+        ]
+    )
+
+
+def format_detection(d: DeviceDetection) -> str:
+    """One detection as a readable row."""
+    return f"{d.t_ms / 1000:9.3f} s  {d.keyword:<16} {d.score_milli / 1000:.3f}  {d.us:>7} us"
