@@ -28,11 +28,9 @@ sys.path.insert(0, str(REPO))
 
 import clinc150  # noqa: E402  (benchmarks/ is on sys.path when run as a script)
 
-from tinyslm.emulate.emulator import Emulator, emulator_runner  # noqa: E402
-from tinyslm.emulate.phrases import dataset_phrases, reference_parity, run_phrases  # noqa: E402
+from tinyslm.emulate.phrases import reference_parity  # noqa: E402
 from tinyslm.manifest import load_model_dir  # noqa: E402
-from tinyslm.pipeline import run_generate, run_train  # noqa: E402
-from tinyslm.text.dataset import load_dataset  # noqa: E402
+from tinyslm.pipeline import EmulateConfig, run_emulate, run_generate, run_train  # noqa: E402
 
 DEFAULT_DATA = REPO.parent / "shared" / "datasets" / "clinc150" / "data_full.json"
 DEFAULT_JSON = REPO / "benchmarks" / "results" / "emulate_parity.json"
@@ -57,7 +55,6 @@ def main(argv: list[str] | None = None) -> int:
     if not args.data.is_file():
         print(f"CLINC150 not found at {args.data}; nothing to benchmark.")
         return 0
-    dataset = load_dataset(args.data)
     with tempfile.TemporaryDirectory(prefix="tinyslm-parity-") as scratch:
         model_dir = args.model
         if model_dir is None:
@@ -73,10 +70,9 @@ def main(argv: list[str] | None = None) -> int:
         project = Path(scratch) / "project"
         run_generate(args.board, project, model_dir=model_dir)
 
-        emu = Emulator(project)
-        rows = dataset_phrases(dataset, args.split)
         start = time.perf_counter()
-        report = run_phrases(emulator_runner(emu), rows, source=dataset.source, split=args.split)
+        # What 'tinyslm emulate PROJECT --data DATA --split SPLIT' runs.
+        report = run_emulate(EmulateConfig(project, args.data, args.split)).report
         seconds = time.perf_counter() - start
         parity = reference_parity(report.results, manifest, model)
 

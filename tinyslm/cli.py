@@ -231,7 +231,15 @@ def train_command(
     "--data",
     "data_file",
     type=click.Path(path_type=Path),
-    help="Run a dataset (.csv/.jsonl/.json) through the firmware path and print figures.",
+    help="Run a dataset (.csv/.jsonl/.json; a keyword dataset for a keyword project) through "
+    "the firmware path and print figures.",
+)
+@click.option(
+    "--wav",
+    "wav_file",
+    type=click.Path(path_type=Path),
+    help="Keyword projects: stream a 16 kHz mono 16-bit WAV through the firmware and print "
+    "its detection lines.",
 )
 @click.option(
     "--split",
@@ -264,6 +272,7 @@ def emulate(
     project_dir: Path,
     text: str | None,
     data_file: Path | None,
+    wav_file: Path | None,
     split: str,
     json_out: Path | None,
     native: bool,
@@ -274,8 +283,11 @@ def emulate(
     """Run a generated project's firmware on this machine.
 
     With --text, one line in and the device's line out; with --data, a whole
-    dataset with accuracy, escalation and timing; otherwise an interactive
-    loop (stdin lines in, device lines out; pipes work too).
+    dataset with accuracy, escalation and timing (keyword projects: detections,
+    false accepts per hour, false rejections, parity with verify's loop); with
+    --wav (keyword projects), a recording in and the device's detection lines
+    out; otherwise an interactive loop (stdin lines in, device lines out; pipes
+    work too).
     """
     import contextlib
     import os
@@ -283,11 +295,10 @@ def emulate(
     import tempfile
 
     from tinyslm.emulate.emulator import Emulator, emulator_runner
-    from tinyslm.emulate.phrases import dataset_phrases, format_report, run_phrases
     from tinyslm.outdir import check_file_target
 
-    if text is not None and data_file is not None:
-        raise click.UsageError("give --text or --data, not both")
+    if sum(x is not None for x in (text, data_file, wav_file)) > 1:
+        raise click.UsageError("give one of --text, --data and --wav")
     if json_out is not None and data_file is None:
         raise click.UsageError("--json needs --data")
     if native and coverage:
@@ -298,6 +309,32 @@ def emulate(
         check_file_target(json_out, "--json")  # before the run, not after it
         if data_file is not None and json_out.resolve() == data_file.resolve():
             raise click.UsageError("--json names the --data file; give another file name")
+    engine = "native" if native else "qemu" if qemu else "emulator"
+    if data_file is not None:
+        from tinyslm.pipeline import EmulateConfig, run_emulate
+
+        result = run_emulate(
+            EmulateConfig(project_dir, data_file, split, engine, tflm_dir, coverage=coverage)
+        )
+        for warning in result.warnings:
+            click.echo(f"warning: {warning}", err=True)
+        click.echo(result.text, err=json_to_stdout(json_out))
+        emit_json(json_out, result.summary)
+        if result.coverage is not None:
+            cov = result.coverage
+            click.echo(
+                f"{cov.file} line coverage: {cov.percent:.1f}% "
+                f"({cov.lines_executed}/{cov.lines_total} lines)",
+                err=True,
+            )
+        return
+    from tinyslm.emulate.keywords import is_keyword_project
+
+    if is_keyword_project(project_dir):
+        _emulate_keywords(project_dir, engine, tflm_dir, text, wav_file, coverage)
+        return
+    if wav_file is not None:
+        raise click.UsageError("--wav needs a keyword project (generated from a keyword model)")
 
     run: Callable[[Sequence[bytes]], list[str]]
     emulator = None
@@ -337,20 +374,6 @@ def emulate(
             # surrogate-escaped, and the device answers such bytes with U+FFFD.
             for line in run([os.fsencode(text)]):
                 click.echo(line)
-        elif data_file is not None:
-            from tinyslm.project import open_project
-            from tinyslm.text.dataset import load_dataset
-
-            # The training seed, so that a file without splits is split as in training.
-            project = emulator.project if emulator is not None else open_project(project_dir)
-            dataset = load_dataset(data_file, seed=project.manifest.seed if project.manifest else 0)
-            rows = dataset_phrases(dataset, split)
-            labels = project.manifest.labels if project.manifest else None
-            report = run_phrases(run, rows, source=dataset.source, split=split, labels=labels)
-            for warning in report.warnings:
-                click.echo(f"warning: {warning}", err=True)
-            click.echo(format_report(report), err=json_to_stdout(json_out))
-            emit_json(json_out, report.summary())
         elif emulator is not None:
             if sys.stdin.isatty():
                 click.echo(
@@ -381,6 +404,55 @@ def emulate(
             )
         if emulator is not None:
             emulator.close()  # gcov's last write, while its folder still exists
+
+
+def _emulate_keywords(
+    project_dir: Path,
+    engine: str,
+    tflm_dir: Path | None,
+    text: str | None,
+    wav_file: Path | None,
+    coverage: bool,
+) -> None:
+    """emulate on a keyword project: --wav (detections, parity on stderr), --text (a
+    command such as :info), or stdin's bytes (framed audio and commands) as they are."""
+    import os
+    import tempfile
+
+    from tinyslm.emulate import keywords as kws
+
+    if coverage:
+        raise click.UsageError("--coverage measures the text core, not a keyword project")
+    samples = None
+    if wav_file is not None:
+        from tinyslm.audio.wav import read_wav
+
+        samples = read_wav(wav_file)  # refused in one line before anything is built
+    project, manifest = kws.keyword_project(project_dir)
+    memo: kws.ScoreMemo = {}
+    with tempfile.TemporaryDirectory(prefix="tinyslm-emulate-") as tmp:
+        runner = kws.keyword_runner(project_dir, engine, Path(tmp), tflm_dir=tflm_dir, memo=memo)
+        if samples is not None:
+            from tinyslm.project import read_model_bytes
+
+            run = kws.run_wav(runner, manifest, read_model_bytes(project), samples, memo)
+            for line in run.lines:
+                click.echo(line)
+            p = run.parity
+            verdict = "identical" if p.identical else "DIFFERENT"
+            click.echo(
+                f"{engine}: {wav_file} ({run.seconds:.1f} s): {p.device} detections; parity with "
+                f"verify's Python loop: {verdict} ({p.matching}/{p.reference} identical)",
+                err=True,
+            )
+            if not p.identical:
+                raise SystemExit(1)
+        elif text is not None:
+            for line in runner(os.fsencode(text) + b"\n"):
+                click.echo(line)
+        else:
+            for line in runner(sys.stdin.buffer.read()):
+                click.echo(line)
 
 
 def _stdin_chunks(stream: Any) -> Iterator[bytes]:
@@ -436,14 +508,35 @@ def flash(project_dir: Path, port: str | None) -> None:
 )
 @click.option("--baud", type=int, default=115200, show_default=True, help="Baud rate.")
 @click.option("--raw", is_flag=True, help="Print the device's JSON lines unformatted.")
+@click.option(
+    "--wav",
+    "wav_file",
+    type=click.Path(path_type=Path),
+    help="Keyword boards: play this 16 kHz mono 16-bit WAV as framed audio and print the "
+    "detections.",
+)
+@click.option(
+    "--fast",
+    is_flag=True,
+    help="With --wav: send as fast as the port takes it, not at real time.",
+)
 @friendly_errors
-def monitor(port: str | None, baud: int, raw: bool) -> None:
-    """Talk to a flashed board: type phrases, see its answers (Ctrl-D or Ctrl-C quits)."""
+def monitor(port: str | None, baud: int, raw: bool, wav_file: Path | None, fast: bool) -> None:
+    """Talk to a flashed board: type phrases, see its answers (Ctrl-D or Ctrl-C quits).
+
+    With --wav, play a recording into a keyword board and print its detections.
+    """
     from tinyslm import monitor as monitor_mod
 
-    monitor_mod.monitor(
-        port, baud, echo=click.echo, raw=raw, status=lambda line: click.echo(line, err=True)
-    )
+    status = lambda line: click.echo(line, err=True)  # noqa: E731
+    if wav_file is not None:
+        monitor_mod.monitor_wav(
+            wav_file, port, baud, echo=click.echo, raw=raw, pace=not fast, status=status
+        )
+        return
+    if fast:
+        raise click.UsageError("--fast needs --wav")
+    monitor_mod.monitor(port, baud, echo=click.echo, raw=raw, status=status)
 
 
 # --- generate / boards ---

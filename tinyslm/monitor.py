@@ -5,6 +5,12 @@ per line out, one phrase or ``:info`` per line in. ``tinyslm monitor`` shows
 each answer as one readable row and sends every line typed on stdin (or piped
 in) to the board, terminated with ``\\n``. Lines that are not JSON (boot logs)
 are shown as they are. pyserial comes with PlatformIO.
+
+``tinyslm monitor --wav FILE`` plays a recording into a keyword board instead
+(:func:`monitor_wav`): START, AUDIO frames, END of the framed PCM protocol
+(:mod:`tinyslm.audio.frames`, docs/audio.md), paced at real time or, when the baud
+rate cannot carry real time, as fast as the line does; the board's detection lines
+are printed as they come and the run ends at the board's ``{"end":...}`` answer.
 """
 
 from __future__ import annotations
@@ -37,6 +43,17 @@ def format_device_line(line: str) -> str:
         if obj.get("route") == "escalate" and "text" in obj:
             row += f"  -> escalate: {json.dumps(obj['text'], ensure_ascii=False)}"
         return row
+    if "keyword" in obj:
+        return (
+            f"{obj.get('keyword')!s:<24} {obj.get('score', 0):.3f}  at "
+            f"{obj.get('t_ms', 0) / 1000:.3f} s {obj.get('us', 0):>7} us"
+        )
+    if isinstance(obj.get("end"), dict):
+        end = obj["end"]
+        return (
+            f"end of stream: {end.get('frames')} frames, {end.get('inferences')} inferences, "
+            f"{end.get('detections')} detections"
+        )
     if isinstance(obj.get("info"), dict):
         info = obj["info"]
         sha = str(info.get("model_sha256", ""))[:12]
@@ -175,3 +192,108 @@ def monitor(
         stop.set()
         thread.join(timeout=1.0)
         conn.close()
+
+
+# Bits per byte on a UART line (8N1: start, 8 data, stop).
+BITS_PER_BYTE = 10
+
+
+def frame_interval(samples: int, frame_bytes: int, baud: int, sample_rate: int = 16000) -> float:
+    """Seconds between two frames: the audio they carry (real time), or the time the
+    line takes to carry them when the baud rate is too low for real time."""
+    return max(samples / sample_rate, frame_bytes * BITS_PER_BYTE / baud)
+
+
+def monitor_wav(
+    wav: Any,
+    port: str | None,
+    baud: int = DEFAULT_BAUD,
+    *,
+    echo: Callable[[str], None] = print,
+    raw: bool = False,
+    pace: bool = True,
+    status: Callable[[str], None] | None = None,
+    end_timeout: float = 10.0,
+) -> list[str]:
+    """Play a WAV into a keyword board over the serial line; print and return its lines.
+
+    Args:
+        wav: the recording (16 kHz mono 16-bit PCM; refused in one line otherwise).
+        port: serial device or pyserial URL; ``None`` picks the only USB port present.
+        baud: the firmware's ``TINYSLM_BAUD_RATE``.
+        pace: send at real time (or the line's rate); ``False`` sends as fast as the
+            port takes it (emulators, boards with flow control).
+        end_timeout: seconds to wait after END for the board's ``{"end":...}`` line.
+
+    Raises:
+        DatasetError: the WAV is refused.
+        ToolchainError: the port cannot be opened or found.
+    """
+    from tinyslm.audio.frames import (
+        FRAME_AUDIO,
+        FRAME_END,
+        FRAME_START,
+        SAMPLES_PER_FRAME,
+        encode_frame,
+    )
+    from tinyslm.audio.wav import read_wav
+
+    samples = read_wav(wav)  # before the port: a bad file costs nothing
+    name = port or default_port()
+    conn = open_port(name, baud)
+    seconds = len(samples) / 16000
+    (status or echo)(f"monitor: {wav} ({seconds:.1f} s) to {name} at {baud} baud")
+    stop = threading.Event()
+    ended = threading.Event()
+    lines: list[str] = []
+
+    def reader() -> None:
+        pending = b""
+        while not stop.is_set():
+            try:
+                chunk = conn.read(256)
+            except Exception as exc:  # a board unplugged mid-read
+                echo(f"serial port closed: {exc}")
+                ended.set()
+                return
+            if not chunk:
+                continue
+            pending += chunk
+            while b"\n" in pending:
+                raw_line, pending = pending.split(b"\n", 1)
+                text = raw_line.rstrip(b"\r").decode("utf-8", "replace")
+                if not text:
+                    continue
+                lines.append(text)
+                echo(text if raw else format_device_line(text))
+                if text.startswith('{"end":'):
+                    ended.set()
+
+    thread = threading.Thread(target=reader, daemon=True)
+    thread.start()
+    try:
+        pcm = samples.astype("<i2").tobytes()
+        step = SAMPLES_PER_FRAME * 2
+        frames = [encode_frame(FRAME_START, 0)]
+        frames += [
+            encode_frame(FRAME_AUDIO, (i + 1) & 0xFF, pcm[at : at + step])
+            for i, at in enumerate(range(0, len(pcm), step))
+        ]
+        frames.append(encode_frame(FRAME_END, len(frames) & 0xFF))
+        start = time.monotonic()
+        due = 0.0
+        for frame in frames:
+            if pace:
+                wait = start + due - time.monotonic()
+                if wait > 0:
+                    time.sleep(wait)
+                due += frame_interval((len(frame) - 8) // 2, len(frame), baud)
+            conn.write(frame)
+            conn.flush()
+        if not ended.wait(end_timeout):
+            echo(f"no end-of-stream answer from the board within {end_timeout:.0f} s")
+    finally:
+        stop.set()
+        thread.join(timeout=1.0)
+        conn.close()
+    return lines

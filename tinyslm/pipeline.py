@@ -415,3 +415,158 @@ def run_report(path: Path, out: Path, *, data: Path | None = None) -> ReportRunR
     page, source = modality(manifest.modality).report_page(path, manifest, model, stored, data)
     write_file(out, page.encode())
     return ReportRunResult(out=out, source=source, model_sha256=manifest.model_sha256)
+
+
+# --- emulate --data ---------------------------------------------------------------------
+
+EMULATE_ENGINES = ("emulator", "native", "qemu")
+
+
+@dataclass(frozen=True)
+class EmulateConfig:
+    """``tinyslm emulate DIR --data``: a dataset's split through a project's firmware.
+
+    Attributes:
+        project_dir: a ``tinyslm generate`` output folder (text or keyword model).
+        data: a text dataset (.csv/.jsonl/.json) or a keyword dataset (folder or list).
+        split: ``test``, ``val``, ``train`` (or ``all`` for text).
+        engine: ``emulator`` (the project's C on the host, TFLM's Python runtime),
+            ``native`` (the whole firmware on the host) or ``qemu`` (Cortex-M7).
+        tflm_dir: the TFLM tree for ``native`` / ``qemu`` (else the fetch cache).
+        coverage: text emulator only: gcov line coverage of the core.
+    """
+
+    project_dir: Path
+    data: Path
+    split: str = "test"
+    engine: str = "emulator"
+    tflm_dir: Path | None = None
+    coverage: bool = False
+
+
+@dataclass(frozen=True)
+class EmulateResult:
+    """What ``run_emulate`` measured.
+
+    Attributes:
+        modality: the project's (``text`` or ``audio``).
+        text: the figures as readable lines.
+        summary: the figures as JSON-ready values (``--json``).
+        warnings: dataset warnings.
+        report: :class:`tinyslm.emulate.phrases.EmulateReport` (text) or
+            :class:`tinyslm.emulate.keywords.KeywordDataResult` (keywords).
+        coverage: the text core's line coverage, with ``coverage``.
+    """
+
+    modality: str
+    text: str
+    summary: dict[str, Any]
+    warnings: tuple[str, ...]
+    report: Any
+    coverage: Any = None
+
+
+def run_emulate(config: EmulateConfig) -> EmulateResult:
+    """Open the project, load the dataset the way its model was trained, run the split
+    through the chosen firmware path, and score it (with parity for keyword models).
+
+    Raises:
+        ProjectError, DatasetError, ModelError, ToolchainError: one line each.
+    """
+    from tinyslm.emulate.keywords import is_keyword_project
+
+    if config.engine not in EMULATE_ENGINES:
+        raise ValueError(f"unknown engine {config.engine!r}")
+    if is_keyword_project(config.project_dir):
+        return _emulate_keywords(config)
+    return _emulate_text(config)
+
+
+def _emulate_keywords(config: EmulateConfig) -> EmulateResult:
+    from tinyslm.emulate.keywords import (
+        KeywordDataConfig,
+        ScoreMemo,
+        format_data_result,
+        keyword_project,
+        keyword_runner,
+        run_keyword_data,
+    )
+    from tinyslm.errors import ToolchainError
+    from tinyslm.project import read_model_bytes
+
+    if config.coverage:
+        raise ToolchainError("--coverage measures the text core; keyword projects have none yet")
+    project, manifest = keyword_project(config.project_dir)
+    model = read_model_bytes(project)
+    memo: ScoreMemo = {}
+    with tempfile.TemporaryDirectory(prefix="tinyslm-emulate-") as tmp:
+        runner = keyword_runner(
+            project.root, config.engine, Path(tmp), tflm_dir=config.tflm_dir, memo=memo
+        )
+        result = run_keyword_data(
+            runner, manifest, model, KeywordDataConfig(config.data, config.split), memo
+        )
+    return EmulateResult(
+        modality="audio",
+        text=format_data_result(result, config.engine),
+        summary=result.summary(),
+        warnings=(),
+        report=result,
+    )
+
+
+def _emulate_text(config: EmulateConfig) -> EmulateResult:
+    from collections.abc import Sequence
+
+    from tinyslm.emulate.emulator import Emulator, emulator_runner
+    from tinyslm.emulate.phrases import dataset_phrases, format_report, run_phrases
+    from tinyslm.project import open_project
+    from tinyslm.text.dataset import load_dataset
+
+    project_dir = config.project_dir
+    if config.coverage and config.engine != "emulator":
+        raise ValueError("coverage measures the shared-library emulator only")
+    run: Callable[[Sequence[bytes]], list[str]]
+    with tempfile.TemporaryDirectory(prefix="tinyslm-cov-") as cov_tmp:
+        emulator = None
+        if config.engine == "native":
+            from tinyslm.emulate.native import run_native
+            from tinyslm.toolchain.host import resolve_host_tree
+
+            native_tree = resolve_host_tree(config.tflm_dir)
+
+            def run(lines: Sequence[bytes]) -> list[str]:
+                return list(run_native(project_dir, native_tree, list(lines)))
+
+        elif config.engine == "qemu":
+            from tinyslm.emulate.qemu import check_tools, run_qemu
+            from tinyslm.toolchain.cortex_m import resolve_cortex_m_tree
+
+            check_tools()
+            qemu_tree = resolve_cortex_m_tree(config.tflm_dir)
+
+            def run(lines: Sequence[bytes]) -> list[str]:
+                return run_qemu(project_dir, qemu_tree, list(lines))
+
+        else:
+            emulator = Emulator(
+                project_dir, coverage_dir=Path(cov_tmp) if config.coverage else None
+            )
+            run = emulator_runner(emulator)
+        project = emulator.project if emulator is not None else open_project(project_dir)
+        # The training seed, so that a file without splits is split as in training.
+        dataset = load_dataset(config.data, seed=project.manifest.seed if project.manifest else 0)
+        rows = dataset_phrases(dataset, config.split)
+        labels = project.manifest.labels if project.manifest else None
+        report = run_phrases(run, rows, source=dataset.source, split=config.split, labels=labels)
+        coverage = emulator.coverage() if emulator is not None and config.coverage else None
+        if emulator is not None:
+            emulator.close()  # gcov's last write, while its folder still exists
+    return EmulateResult(
+        modality="text",
+        text=format_report(report),
+        summary=report.summary(),
+        warnings=tuple(report.warnings),
+        report=report,
+        coverage=coverage,
+    )
