@@ -95,7 +95,7 @@ class AudioTrainConfig:
     learning_rate: float = 0.005
     label_smoothing: float = 0.05
     augment_copies: int = 2
-    balance_classes: bool = False
+    balance_classes: bool = True
     max_shift_ms: float = 100.0
     gain_db_range: Range = (-12.0, 6.0)
     noise_probability: float = 0.8
