@@ -114,7 +114,7 @@ def test_planted_hal_misuse_fails_the_build(
     project: Path, sdk: Path, image: stm32_image.Stm32Image, tmp_path: Path
 ) -> None:
     # The template's old bug: UART_IT_RXNE_RXFNE exists in no STM32H7 HAL release.
-    template = (templates_dir() / "stm32" / "src" / "main.cc.j2").read_text()
+    template = (templates_dir() / "stm32-text" / "src" / "main.cc.j2").read_text()
     assert "UART_IT_RXNE_RXFNE" not in template
     planted = tmp_path / "proj"
     shutil.copytree(project / "src", planted / "src")
