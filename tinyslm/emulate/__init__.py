@@ -8,6 +8,8 @@
   (``--qemu``).
 - :mod:`~tinyslm.emulate.phrases`: dataset phrases through any of them, the report,
   and parity with the Python reference.
+- :mod:`~tinyslm.emulate.keywords`: the same three ways for a keyword (audio)
+  project: recordings in, detections out.
 - ``glue/``: the C that stands in for the board (host shim, native main, QEMU and
   STM32H7 startup and linker scripts).
 """
