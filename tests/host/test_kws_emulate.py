@@ -1,0 +1,286 @@
+"""``tinyslm emulate`` on a keyword project: host emulator, --native and --qemu.
+
+The project is generated from the committed keyword fixture model
+(``tests/fixtures/kws.py``). Its own C (keyword app, listening loop, front end,
+detector, frame parser) runs three ways: as a host library with TFLM's Python
+runtime behind it, as the whole firmware built for the host with real TFLM C++, and
+as the Cortex-M7 image under QEMU. Every detection (label, t_ms, score) must equal
+:func:`tinyslm.audio.stream.listen`'s on the same samples, the Python reference
+``verify`` measures with.
+
+The demo recording is six test-split keyword clips in a row with test-side background
+noise between (:func:`tinyslm.audio.stream.compose`): clips the fixture model (whose
+accuracy is modest) detects in this layout, chosen once with the Python reference;
+the test checks the reference still detects each once, so a changed model or front
+end fails here rather than passing on fewer words.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from shared_paths import dataset_path, require_path, require_tool, sdk_path
+
+from tinyslm.audio.dataset import AudioDataset, AudioDatasetConfig, load_audio_dataset
+from tinyslm.audio.stream import (
+    ComposedStream,
+    StreamProtocol,
+    compose,
+    listen,
+    score_keywords,
+    stream_figures,
+)
+from tinyslm.audio.wav import write_wav
+from tinyslm.cli import cli
+from tinyslm.emulate.keywords import (
+    keyword_project,
+    load_keyword_split,
+    model_predict,
+    stream_spec,
+)
+from tinyslm.pipeline import EmulateConfig, run_emulate, run_generate
+from tinyslm.project import read_model_bytes
+from tinyslm.toolchain import host
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "fixtures"))
+from kws import keyword_model_dir
+
+pytestmark = pytest.mark.toolchain
+
+# Test-split clips of speech_commands_dev (label folder / file), in stream order.
+DEMO = (
+    "yes/1528225c_nohash_0.wav",
+    "yes/20d3f11f_nohash_0.wav",
+    "yes/422d3197_nohash_0.wav",
+    "no/1528225c_nohash_0.wav",
+    "up/20d3f11f_nohash_1.wav",
+    "no/283d7a53_nohash_0.wav",
+)
+OTHERS = ("down", "left", "right", "stop")  # the fixture's keywords folded into _unknown_
+TEXT_FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "model"
+
+
+def detections(lines: list[str]) -> list[tuple[str, int, int]]:
+    found = [json.loads(line) for line in lines if line.startswith('{"keyword"')]
+    return [(d["keyword"], d["t_ms"], round(d["score"] * 1000)) for d in found]
+
+
+@pytest.fixture(scope="module")
+def dataset() -> AudioDataset:
+    root = require_path(dataset_path("speech_commands_dev"), "the speech_commands_dev dataset")
+    return load_audio_dataset(root, AudioDatasetConfig(unknown_words=OTHERS))
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    base = tmp_path_factory.mktemp("kws_emulate")
+    out = base / "proj"
+    run_generate("stm32h7", out, model_dir=keyword_model_dir(base / "model"))
+    return out
+
+
+@pytest.fixture(scope="module")
+def demo(dataset: AudioDataset) -> ComposedStream:
+    by_source = {c.source: c for c in dataset.split("test")}
+    index = {name: i for i, name in enumerate(dataset.labels)}
+    clips = [(index[by_source[s].label], by_source[s].samples) for s in DEMO]
+    return compose(clips, [n.part("test") for n in dataset.noise], StreamProtocol())
+
+
+@pytest.fixture(scope="module")
+def demo_wav(demo: ComposedStream, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("demo") / "keywords.wav"
+    write_wav(path, demo.samples)
+    return path
+
+
+@pytest.fixture(scope="module")
+def reference(project: Path, demo: ComposedStream) -> list[tuple[str, int, int]]:
+    """The Python loop's detections on the demo; it must hear each word once, in its span."""
+    proj, manifest = keyword_project(project)
+    result = listen(
+        demo.samples, stream_spec(manifest), model_predict(manifest, read_model_bytes(proj))
+    )
+    score = score_keywords(result.detections, demo.spans)
+    assert (score.hits, score.false_accepts) == (len(DEMO), 0)
+    return [(manifest.labels[d.label], d.t_ms, d.score_milli) for d in result.detections]
+
+
+@pytest.fixture(scope="module")
+def emulated(project: Path, demo_wav: Path) -> list[str]:
+    result = CliRunner().invoke(cli, ["emulate", str(project), "--wav", str(demo_wav)])
+    assert result.exit_code == 0, result.output
+    assert "parity with verify's Python loop: identical (6/6 identical)" in result.stderr
+    return result.stdout.splitlines()
+
+
+def test_demo_recording_each_keyword_detected_once_at_its_time(
+    emulated: list[str], reference: list[tuple[str, int, int]], demo: ComposedStream,
+    project: Path,
+) -> None:  # fmt: skip
+    _, manifest = keyword_project(project)
+    found = detections(emulated)
+    assert found == reference  # the C app == the Python loop, label, time and score
+    assert len(found) == len(DEMO)
+    tolerance = StreamProtocol().tolerance_ms
+    for (label, start, end), (keyword, t_ms, _) in zip(demo.spans, found, strict=True):
+        assert keyword == manifest.labels[label]
+        assert start <= t_ms <= end + tolerance
+    assert [keyword for keyword, _, _ in found] == [s.split("/")[0] for s in DEMO]
+    end = json.loads(emulated[-1])["end"]
+    assert end["detections"] == len(DEMO)
+    assert end["frames"] == (len(demo.samples) - 480) // 320 + 1
+
+
+@pytest.fixture(scope="module")
+def host_tree() -> Path:
+    raw = os.environ.get("TINYSLM_TFLM_DIR", "").strip()
+    tree = Path(raw) if raw else require_path(sdk_path("tflm", "host"), "host TFLM tree")
+    require_tool(os.environ.get("CXX", "c++").split()[0])
+    return host.check_host_tree(tree)
+
+
+@pytest.fixture(scope="module")
+def m7_tree() -> Path:
+    require_tool("qemu-system-arm")
+    require_tool("arm-none-eabi-gcc")
+    tree: Path = require_path(sdk_path("tflm", "cortex-m7"), "Cortex-M7 TFLM tree")
+    return tree
+
+
+@pytest.mark.parametrize("engine", ["native", "qemu"])
+def test_demo_recording_native_and_qemu_identical(
+    engine: str, project: Path, demo_wav: Path, emulated: list[str],
+    request: pytest.FixtureRequest,
+) -> None:  # fmt: skip
+    tree = request.getfixturevalue("host_tree" if engine == "native" else "m7_tree")
+    result = CliRunner().invoke(
+        cli,
+        ["emulate", str(project), "--wav", str(demo_wav), f"--{engine}", "--tflm-dir", str(tree)],
+    )
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    assert detections(lines) == detections(emulated)
+    assert lines[-1] == emulated[-1]  # the same end counters
+    assert f"{engine}: " in result.stderr and "identical (6/6 identical)" in result.stderr
+
+
+@pytest.fixture(scope="module")
+def small_dataset(dataset: AudioDataset, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A copy of a slice of speech_commands_dev: per keyword the demo's test clips and a
+    few training clips, some unknown words, one background recording. Copied files keep
+    their names, so each speaker stays on its side of the split."""
+    src = Path(dataset.source)
+    out = tmp_path_factory.mktemp("kws_data") / "slice"
+    picked: list[str] = []
+    for label in ("yes", "no", "up", "_unknown_"):
+        for split, n in (("test", 3), ("train", 3)):
+            clips = [c for c in dataset.split(split) if c.label == label]
+            if label == "_unknown_":
+                clips = [c for c in clips if c.source.startswith("_unknown_/")]
+            picked += [c.source for c in clips[:n]]
+    picked += list(DEMO)
+    picked.append("_background_noise_/white_noise.wav")
+    for rel in sorted(set(picked)):
+        (out / rel).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(src / rel, out / rel)
+    return out
+
+
+@pytest.fixture(scope="module")
+def data_result(project: Path, small_dataset: Path) -> object:
+    return run_emulate(EmulateConfig(project, small_dataset, "test"))
+
+
+def test_data_split_figures_equal_the_python_loop(
+    project: Path, small_dataset: Path, data_result: object
+) -> None:
+    result = data_result.report  # type: ignore[attr-defined]
+    proj, manifest = keyword_project(project)
+    assert result.streams == 3  # noise, unknown words, keywords
+    assert result.parity_streams == result.streams
+    assert result.device_detections == result.reference_detections == result.parity_detections
+    assert result.errors == ()
+    # The device's figures are verify's streaming figures on the same streams.
+    ds = load_keyword_split(small_dataset, manifest, "test")
+    clips = ds.split("test")
+    index = {name: i for i, name in enumerate(manifest.labels)}
+    expected = stream_figures(
+        stream_spec(manifest),
+        model_predict(manifest, read_model_bytes(proj)),
+        noise=[n.part("test") for n in ds.noise],
+        unknown=[c.samples for c in clips if c.label == "_unknown_"],
+        keywords=[(index[c.label], c.samples) for c in clips if c.label in ("yes", "no", "up")],
+    )
+    assert result.figures == expected
+    assert expected.keyword_clips >= len(DEMO) and expected.keyword_hits >= 1
+
+
+@pytest.mark.parametrize("engine", ["native", "qemu"])
+def test_data_split_native_and_qemu_identical(
+    engine: str, project: Path, small_dataset: Path, data_result: object,
+    request: pytest.FixtureRequest,
+) -> None:  # fmt: skip
+    tree = request.getfixturevalue("host_tree" if engine == "native" else "m7_tree")
+    result = run_emulate(EmulateConfig(project, small_dataset, "test", engine, tree)).report
+    emulated = data_result.report  # type: ignore[attr-defined]
+    assert result.parity_streams == result.streams == 3
+    assert result.parity_detections == result.reference_detections
+    assert result.figures == emulated.figures
+
+
+def test_data_cli_json(project: Path, small_dataset: Path, data_result: object) -> None:
+    result = CliRunner().invoke(
+        cli, ["emulate", str(project), "--data", str(small_dataset), "--json", "-"]
+    )
+    assert result.exit_code == 0, result.output
+    figures = json.loads(result.stdout)
+    assert figures == json.loads(json.dumps(data_result.summary))  # type: ignore[attr-defined]
+    assert figures["parity_streams"] == figures["streams"] == 3
+    assert "PARITY with verify's Python loop: 3/3 streams identical" in result.stderr
+    for key in ("accuracy", "fa_per_hour", "false_rejection_rate", "per_keyword"):
+        assert key in figures
+
+
+def test_info_command(project: Path) -> None:
+    result = CliRunner().invoke(cli, ["emulate", str(project), "--text", ":info"])
+    assert result.exit_code == 0, result.output
+    info = json.loads(result.stdout)["info"]
+    assert info["modality"] == "keywords" and info["keywords"] == ["no", "up", "yes"]
+
+
+def test_refusals(project: Path, demo_wav: Path, tmp_path: Path) -> None:
+    runner = CliRunner()
+    text_project = tmp_path / "text"
+    run_generate("esp32", text_project, model_dir=TEXT_FIXTURE)
+    r = runner.invoke(cli, ["emulate", str(text_project), "--wav", str(demo_wav)])
+    assert r.exit_code == 1 and r.output.startswith("error: --wav needs a keyword project")
+    stereo = tmp_path / "stereo.wav"
+    stereo.write_bytes(demo_wav.read_bytes()[:22] + b"\x02" + demo_wav.read_bytes()[23:])
+    r = runner.invoke(cli, ["emulate", str(project), "--wav", str(stereo)])
+    assert r.exit_code == 1 and r.output.startswith("error: ") and len(r.output.splitlines()) == 1
+    r = runner.invoke(cli, ["emulate", str(project), "--wav", str(demo_wav), "--coverage"])
+    assert r.exit_code == 1 and r.output.startswith("error: --coverage")
+    r = runner.invoke(cli, ["emulate", str(project), "--data", str(tmp_path), "--split", "all"])
+    assert r.exit_code == 1 and r.output.startswith("error: ")
+
+
+def test_a_planted_difference_is_reported(project: Path, demo_wav: Path, tmp_path: Path) -> None:
+    """The parity check can fail: a project whose C detector suppresses for 100 ms
+    instead of the manifest's 1000 ms prints more detections than the reference."""
+    planted = tmp_path / "planted"
+    shutil.copytree(project, planted)
+    settings = planted / "src" / "tinyslm_settings.h"
+    text = settings.read_text()
+    assert "#define TINYSLM_KWS_SUPPRESSION_MS 1000\n" in text
+    settings.write_text(text.replace("SUPPRESSION_MS 1000\n", "SUPPRESSION_MS 100\n"))
+    result = CliRunner().invoke(cli, ["emulate", str(planted), "--wav", str(demo_wav)])
+    assert result.exit_code == 1
+    assert "parity with verify's Python loop: DIFFERENT" in result.stderr
+    assert len(detections(result.stdout.splitlines())) > len(DEMO)
