@@ -291,7 +291,7 @@ def monitor_wav(
             conn.write(frame)
             conn.flush()
         if not ended.wait(end_timeout):
-            echo(f"no end-of-stream answer from the board within {end_timeout:.0f} s")
+            echo(f"no end-of-stream answer from the board within {end_timeout:g} s")
     finally:
         stop.set()
         thread.join(timeout=1.0)
