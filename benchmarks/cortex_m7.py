@@ -19,11 +19,25 @@ and stock against tinyslm line by line. With ``tinyslm.toolchain.stm32_image`` a
 STM32H7 SDK, also the linked STM32H7 image's flash and RAM per component from
 its map file.
 
+Keyword models (issue 11): the generated stm32h7 keyword project's image with the
+keyword glue (``glue/qemu/mps2_an500_kws_main.c``) hears a recording through the
+microphone path (``tinyslm_kws_app_feed_samples`` in 10 ms blocks: front end +
+inference + detector, as a board with a microphone runs it): test-split keyword clips
+of ``speech_commands_dev`` in a row with test-side noise between
+(:func:`tinyslm.audio.stream.compose`). Reported: instructions per second of audio
+(total, inference, front end + feature window + detector), per inference, the duty
+cycle of a 480 MHz STM32H7 assuming one instruction per cycle (QEMU counts
+instructions, not cycles: no caches, wait states, dual issue or multi-cycle
+divides), parity of the detections with ``stream.py``'s Python loop, and the linked
+STM32H7 keyword image's flash and RAM. Models: the committed keyword fixture (always)
+and any ``--keyword-model DIR`` (e.g. a ``tinyslm train`` of speech_commands_dev).
+
 Figures are printed; ``--json PATH`` also writes them (nothing is written by
 default). Without the TFLM Cortex-M7 tree, QEMU or the Arm compiler it says so
 and exits 0; without CLINC150 it measures the demo model only.
 
     .venv/bin/python benchmarks/cortex_m7.py [--demo-model DIR] [--clinc-model DIR] [--json OUT]
+        [--only text|keywords] [--keyword-model DIR ...] [--keyword-clips N]
 """
 
 from __future__ import annotations
@@ -46,7 +60,9 @@ sys.path.insert(0, str(REPO))
 
 import clinc150  # noqa: E402  (benchmarks/ is on sys.path when run as a script)
 
-from tinyslm.emulate import qemu  # noqa: E402
+from tinyslm.audio.dataset import SILENCE, UNKNOWN  # noqa: E402
+from tinyslm.audio.stream import compose, listen  # noqa: E402
+from tinyslm.emulate import keywords, qemu  # noqa: E402
 from tinyslm.emulate.phrases import dataset_phrases, reference_parity, run_phrases  # noqa: E402
 from tinyslm.errors import TinySlmError  # noqa: E402
 from tinyslm.manifest import load_model_dir  # noqa: E402
@@ -61,6 +77,8 @@ DEFAULT_CLINC = SHARED / "datasets" / "clinc150" / "data_full.json"
 DEFAULT_TREE = SHARED / "sdk" / "tflm" / "cortex-m7"
 DEFAULT_STM32_SDK = SHARED / "sdk" / "stm32cubeh7"
 DEMO_DATA = data_dir() / "demo_commands.csv"
+DEFAULT_KWS_DATA = SHARED / "datasets" / "speech_commands_dev"
+STM32H7_HZ = 480e6
 # r.AddMean(tinyslm_Register_MEAN()) -> r.AddMean(): TFLM's default kernel.
 _REGISTRATION = re.compile(r"r\.(Add\w+)\((?:[\w:]+\(\))?\)")
 _US = re.compile(r',"us":\d+')
@@ -75,6 +93,16 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--stm32-sdk", type=Path, default=DEFAULT_STM32_SDK)
     p.add_argument("--split", choices=("test", "val", "train", "all"), default="test")
     p.add_argument("--json", type=Path, default=None, help="also write the figures here")
+    p.add_argument("--only", choices=("text", "keywords"), help="measure one modality only")
+    p.add_argument(
+        "--keyword-model",
+        type=Path,
+        action="append",
+        default=[],
+        help="a keyword model folder to measure besides the fixture (repeatable)",
+    )
+    p.add_argument("--keyword-data", type=Path, default=DEFAULT_KWS_DATA)
+    p.add_argument("--keyword-clips", type=int, default=20, help="keyword clips in the recording")
     return p.parse_args(argv)
 
 
@@ -229,6 +257,107 @@ def print_model(name: str, r: dict[str, Any]) -> None:
         print(f"  {'total':24} flash {stm['flash']:>9,}  ram {stm['ram']:>9,}")
 
 
+def keyword_recording(model_dir: Path, args: argparse.Namespace) -> Any:
+    """The first ``--keyword-clips`` test-split keyword clips in a row with test noise."""
+    manifest, _ = load_model_dir(model_dir, probe_arena=False)
+    ds = keywords.load_keyword_split(args.keyword_data, manifest, "test")
+    clips = [c for c in ds.split("test") if c.label not in (SILENCE, UNKNOWN)]
+    picked = [(manifest.labels.index(c.label), c.samples) for c in clips[: args.keyword_clips]]
+    return compose(picked, [n.part("test") for n in ds.noise])
+
+
+def measure_keyword_model(name: str, model_dir: Path, args: argparse.Namespace) -> dict[str, Any]:
+    manifest, model = load_model_dir(model_dir, probe_arena=False)
+    stream = keyword_recording(model_dir, args)
+    with tempfile.TemporaryDirectory(prefix=f"tinyslm-m7-{name}-") as tmp:
+        work = Path(tmp)
+        project = work / "project"
+        run_generate("stm32h7", project, model_dir=model_dir, tflm_dir=args.tflm_dir)
+        print(f"[{name}] building the keyword image, {stream.seconds:.1f} s of audio ...")
+        image = cortex_m.build_image(project, args.tflm_dir, work / "kws.elf")
+        size = cortex_m.image_size(image)
+        m = keywords.measure_listen(image, stream.samples)
+        spec = keywords.stream_spec(manifest)
+        ref = listen(stream.samples, spec, keywords.model_predict(manifest, model))
+        parity = keywords.compare(
+            keywords.parse_lines(m.lines), keywords.reference_keys(ref.detections, manifest.labels)
+        )
+        stm = stm32_breakdown(project, args.stm32_sdk, work / "stm32")
+    return {
+        "model_sha256": manifest.model_sha256,
+        "model_bytes": len(model),
+        "ops": list(manifest.ops),
+        "macs": manifest.metrics.get("macs"),
+        "audio_seconds": round(m.seconds, 3),
+        "clips": len(stream.spans),
+        "inferences": m.inferences,
+        "stride_ms": spec.detector.stride_ms,
+        "instructions_per_second_of_audio": {
+            "total": round(m.per_second),
+            "inference": round(m.inference_per_second),
+            "frontend_window_detector": round(m.other_per_second),
+        },
+        "instructions_per_inference": round(m.inference / max(1, m.inferences)),
+        "duty_cycle_480mhz_percent": round(100 * m.duty_cycle(STM32H7_HZ), 2),
+        "duty_cycle_assumption": "one instruction per cycle at 480 MHz",
+        "parity_with_stream_py": {
+            "device": parity.device,
+            "reference": parity.reference,
+            "identical": parity.matching,
+        },
+        "qemu_image": {"text": size.text, "data": size.data, "bss": size.bss},
+        "stm32h7_image": stm,
+    }
+
+
+def print_keyword_model(name: str, r: dict[str, Any]) -> None:
+    ips = r["instructions_per_second_of_audio"]
+    par = r["parity_with_stream_py"]
+    print(
+        f"\n== keywords {name}: model {r['model_bytes']} bytes, {r['clips']} clips, "
+        f"{r['audio_seconds']} s of audio, {r['inferences']} inferences every {r['stride_ms']} ms"
+    )
+    print(
+        f"instructions per second of audio: {ips['total']:,} (inference {ips['inference']:,}, "
+        f"front end + window + detector {ips['frontend_window_detector']:,}); "
+        f"{r['instructions_per_inference']:,} per inference"
+    )
+    print(
+        f"duty cycle of a 480 MHz STM32H7 (1 instruction per cycle): "
+        f"{r['duty_cycle_480mhz_percent']}%"
+    )
+    print(
+        f"detections identical to stream.py's loop: {par['identical']}/{par['reference']} "
+        f"(device made {par['device']})"
+    )
+    stm = r["stm32h7_image"]
+    if isinstance(stm, str):
+        print(f"STM32H7 image: {stm}")
+    else:
+        print(f"STM32H7 keyword image: flash {stm['flash']:,} ram {stm['ram']:,}")
+
+
+def measure_keywords(args: argparse.Namespace, results: dict[str, Any]) -> bool:
+    """Keyword models on the microphone path; False when a parity check failed."""
+    sys.path.insert(0, str(REPO / "tests" / "fixtures"))
+    from kws import keyword_model_dir
+
+    if not args.keyword_data.is_dir():
+        print(f"no keyword dataset at {args.keyword_data}; keyword models not measured.")
+        return True
+    ok = True
+    with tempfile.TemporaryDirectory(prefix="tinyslm-m7-kws-") as scratch:
+        models = [("fixture", keyword_model_dir(Path(scratch) / "fixture"))]
+        models += [(path.name, path) for path in args.keyword_model]
+        out = results.setdefault("keywords", {})
+        for name, model_dir in models:
+            out[name] = measure_keyword_model(name, model_dir, args)
+            print_keyword_model(name, out[name])
+            par = out[name]["parity_with_stream_py"]
+            ok &= par["device"] == par["reference"] == par["identical"]
+    return ok
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     missing = [p for p in (qemu.QEMU, cortex_m.ARM_CC, cortex_m.ARM_CXX) if shutil.which(p) is None]
@@ -243,6 +372,10 @@ def main(argv: list[str] | None = None) -> int:
         ),
         "split": args.split,
     }
+    keywords_ok = measure_keywords(args, results) if args.only != "text" else True
+    if args.only == "keywords":
+        _write(args, results)
+        return 0 if keywords_ok else 1
     with tempfile.TemporaryDirectory(prefix="tinyslm-m7-models-") as scratch:
         demo_model = args.demo_model
         if demo_model is None:
@@ -268,10 +401,7 @@ def main(argv: list[str] | None = None) -> int:
             print_model("clinc150", results["clinc150"])
         else:
             print(f"CLINC150 not found at {args.clinc_data}; demo model only.")
-    if args.json is not None:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
-        print(f"figures written to {args.json}")
+    _write(args, results)
     agree = all(
         results[m][v]["parity_with_verify"]["agree"]
         == results[m][v]["parity_with_verify"]["compared"]
@@ -279,7 +409,14 @@ def main(argv: list[str] | None = None) -> int:
         if m in results
         for v in ("stock", "tinyslm")
     )
-    return 0 if agree else 1
+    return 0 if agree and keywords_ok else 1
+
+
+def _write(args: argparse.Namespace, results: dict[str, Any]) -> None:
+    if args.json is not None:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
+        print(f"figures written to {args.json}")
 
 
 if __name__ == "__main__":

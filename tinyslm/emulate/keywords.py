@@ -700,3 +700,135 @@ def format_data_result(result: KeywordDataResult, engine: str) -> str:
 def format_detection(d: DeviceDetection) -> str:
     """One detection as a readable row."""
     return f"{d.t_ms / 1000:9.3f} s  {d.keyword:<16} {d.score_milli / 1000:.3f}  {d.us:>7} us"
+
+
+def keyword_runner(
+    project_dir: Path,
+    engine: str,
+    workdir: Path,
+    *,
+    tflm_dir: Path | None = None,
+    memo: ScoreMemo | None = None,
+) -> StreamRunner:
+    """A :data:`StreamRunner` for ``engine``: ``emulator`` (host library, TFLM's Python
+    runtime), ``native`` (the whole firmware on the host) or ``qemu`` (Cortex-M7 under
+    QEMU); firmware is built into ``workdir`` once, then run once per stream.
+
+    Raises:
+        ProjectError: not a keyword project.
+        ToolchainError: a missing tool or tree, or a failed build.
+    """
+    keyword_project(project_dir)
+    if engine == "native":
+        from tinyslm.toolchain.host import build_native, resolve_host_tree
+
+        tree = resolve_host_tree(tflm_dir)
+        return native_stream_runner(build_native(project_dir, tree, workdir / "firmware"))
+    if engine == "qemu":
+        from tinyslm.emulate.qemu import check_tools
+        from tinyslm.toolchain.cortex_m import build_image, resolve_cortex_m_tree
+
+        check_tools()
+        tree = resolve_cortex_m_tree(tflm_dir)
+        return qemu_stream_runner(build_image(project_dir, tree, workdir / "firmware.elf"))
+    if engine != "emulator":
+        raise ValueError(f"unknown engine {engine!r}")
+    return emulator_stream_runner(KeywordEmulator(project_dir, memo))
+
+
+# --------------------------------------------------------------------------------------
+# Instructions per second of audio on Cortex-M7 (QEMU, -icount shift=0).
+
+
+@dataclass(frozen=True)
+class ListenMeasure:
+    """The microphone path (front end + inference + detector) of a keyword image on QEMU.
+
+    Instruction figures are SysTick ticks x 40 (see :mod:`tinyslm.emulate.qemu`):
+    ``total`` inside ``tinyslm_kws_app_feed_samples``, ``inference`` inside the TFLM
+    adapter; the front end, feature window and detector are the difference.
+    """
+
+    samples: int
+    inferences: int
+    total: int
+    inference: int
+    lines: tuple[str, ...]
+    sample_rate: int = 16000
+
+    @property
+    def seconds(self) -> float:
+        return self.samples / self.sample_rate
+
+    @property
+    def per_second(self) -> float:
+        """Instructions per second of audio."""
+        return self.total / self.seconds
+
+    @property
+    def inference_per_second(self) -> float:
+        return self.inference / self.seconds
+
+    @property
+    def other_per_second(self) -> float:
+        """Front end + feature window + detector, per second of audio."""
+        return (self.total - self.inference) / self.seconds
+
+    def duty_cycle(self, hz: float = 480e6) -> float:
+        """Share of a core at ``hz`` that retires one instruction per cycle."""
+        return self.per_second / hz
+
+
+def measure_listen(
+    image: Path, samples: Int16Array, timeout: float = RUN_TIMEOUT_S
+) -> ListenMeasure:
+    """Run raw PCM through a keyword image's microphone path under QEMU and count.
+
+    Raises:
+        ToolchainError: QEMU failed, or its instruction counting is not as assumed.
+    """
+    from tinyslm.emulate import qemu
+    from tinyslm.emulate.native import device_lines
+
+    qemu.check_tools()
+    command = qemu.qemu_command(Path(image).resolve())
+    at = command.index("-semihosting-config") + 1
+    command[at] += ",arg=listen"
+    with tempfile.TemporaryDirectory(prefix="tinyslm-qemu-listen-") as tmp:
+        work = Path(tmp)
+        (work / qemu.INPUT_NAME).write_bytes(np.asarray(samples, dtype="<i2").tobytes())
+        try:
+            proc = subprocess.run(
+                command, cwd=work, stdin=subprocess.DEVNULL, capture_output=True,
+                timeout=timeout, check=False,
+            )  # fmt: skip
+        except subprocess.TimeoutExpired as exc:
+            raise ToolchainError(
+                f"the firmware under QEMU did not finish within {timeout:.0f} s"
+            ) from exc
+        out = device_lines((work / qemu.OUTPUT_NAME).read_bytes())
+        uart1 = work / qemu.MEASURE_NAME
+        measured = device_lines(uart1.read_bytes()) if uart1.is_file() else []
+    if proc.returncode != 0:
+        last = out[-1] if out else output_tail(proc.stderr, 2)
+        raise ToolchainError(
+            f"the firmware under QEMU exited with status {proc.returncode}: {last}"
+        )
+    records = [json.loads(line) for line in measured]
+    if len(records) != 2 or "calibration" not in records[0] or "listen" not in records[1]:
+        raise ToolchainError(f"unexpected measurement lines from the firmware: {measured[:3]}")
+    cal = records[0]["calibration"]
+    if not cal["ticks"] or round(cal["instructions"] / cal["ticks"]) != qemu.INSTRUCTIONS_PER_TICK:
+        raise ToolchainError(
+            f"QEMU ran {cal['instructions']} instructions in {cal['ticks']} SysTick ticks, not "
+            f"{qemu.INSTRUCTIONS_PER_TICK} per tick: is -icount shift=0 in effect?"
+        )
+    rec = records[1]["listen"]
+    per_tick = qemu.INSTRUCTIONS_PER_TICK
+    return ListenMeasure(
+        samples=int(rec["samples"]),
+        inferences=int(rec["inferences"]),
+        total=int(rec["total"]) * per_tick,
+        inference=int(rec["inference"]) * per_tick,
+        lines=tuple(out),
+    )
