@@ -22,7 +22,7 @@ from tinyslm.audio.detector import DetectorSpec
 from tinyslm.audio.stream import StreamSpec, stream_figures
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from test_audio_stream import tone  # noqa: E402
+from test_audio_stream import tone
 
 LABELS = ("_silence_", "_unknown_", "low", "high")
 

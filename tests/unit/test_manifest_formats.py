@@ -53,8 +53,8 @@ def test_format_1_reads_as_text_without_a_content_hash(tmp_path: Path) -> None:
         load_model_dir(folder, probe_arena=False)
 
 
-def test_format_3_records_the_modality_and_hashes_it(tmp_path: Path) -> None:
-    old, model = load_model_dir(FIXTURE, probe_arena=False)
+def test_format_3_records_the_modality_and_hashes_it() -> None:
+    old, _ = load_model_dir(FIXTURE, probe_arena=False)
     new = dataclasses.replace(old, format_version=FORMAT_VERSION)
     d = new.to_dict()
     assert d["modality"] == TEXT and d["format_version"] == 3
