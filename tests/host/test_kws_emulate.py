@@ -284,3 +284,24 @@ def test_a_planted_difference_is_reported(project: Path, demo_wav: Path, tmp_pat
     assert result.exit_code == 1
     assert "parity with verify's Python loop: DIFFERENT" in result.stderr
     assert len(detections(result.stdout.splitlines())) > len(DEMO)
+
+
+def test_qemu_instructions_per_second_of_audio(
+    project: Path, m7_tree: Path, demo: ComposedStream, reference: list[tuple[str, int, int]],
+    tmp_path: Path,
+) -> None:  # fmt: skip
+    """The microphone path under QEMU -icount: counted, and it hears what the loop hears."""
+    from tinyslm.emulate.keywords import measure_listen
+    from tinyslm.toolchain.cortex_m import build_image
+
+    image = build_image(project, m7_tree, tmp_path / "kws.elf")
+    m = measure_listen(image, demo.samples)
+    assert detections(list(m.lines)) == reference
+    frames = (len(demo.samples) - 480) // 320 + 1
+    assert m.inferences == (frames - 49) // 2 + 1
+    assert m.samples == len(demo.samples)
+    assert 0 < m.inference < m.total
+    # The front end alone is about 6.3 M instructions per second of audio (docs/audio.md);
+    # the detector and feature window add little.
+    assert 5e6 < m.other_per_second < 9e6
+    assert m.duty_cycle() == pytest.approx(m.per_second / 480e6)
