@@ -24,6 +24,7 @@ nothing.
 from __future__ import annotations
 
 import csv
+import importlib
 import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -122,88 +123,27 @@ class Modality:
         return ("common", self.name, family, f"{family}-{self.name}")
 
 
-def _text_features(data: Mapping[str, Any]) -> FeatureSpec:
-    from tinyslm.text.features import FeatureSpec
+def _lazy(target: str) -> Any:
+    """``module:function``, imported at its first call: looking a modality up imports
+    neither TensorFlow nor a loader."""
+    module, _, name = target.partition(":")
 
-    return FeatureSpec.from_dict(data)
+    def call(*args: Any, **kwargs: Any) -> Any:
+        target: Any = importlib.import_module(module)
+        for attribute in name.split("."):
+            target = getattr(target, attribute)
+        return target(*args, **kwargs)
+
+    call.__qualname__ = call.__name__ = name
+    return call
 
 
 def _text_shape(spec: FeatureSpec) -> tuple[int, ...]:
     return (1, spec.seq_len)
 
 
-def _audio_features(data: Mapping[str, Any]) -> KeywordSpec:
-    from tinyslm.audio.spec import KeywordSpec
-
-    return KeywordSpec.from_dict(data)
-
-
 def _audio_shape(spec: KeywordSpec) -> tuple[int, ...]:
     return spec.input_shape
-
-
-def _fit_text(data: Path | None, config: Any, *, log: Log, warn: Log, report: bool) -> Fitted:
-    from tinyslm.text.fit import fit_text
-
-    return fit_text(data, config, log=log, warn=warn, report=report)
-
-
-def _fit_audio(data: Path | None, config: Any, *, log: Log, warn: Log, report: bool) -> Fitted:
-    from tinyslm.audio.fit import fit_audio
-
-    return fit_audio(data, config, log=log, warn=warn, report=report)
-
-
-def _text_rows(manifest: Manifest) -> list[tuple[str, str]]:
-    from tinyslm.text.fit import summary_rows
-
-    return summary_rows(manifest)
-
-
-def _audio_rows(manifest: Manifest) -> list[tuple[str, str]]:
-    from tinyslm.audio.fit import summary_rows
-
-    return summary_rows(manifest)
-
-
-def _text_context(board: Board, manifest: Manifest) -> dict[str, Any]:
-    from tinyslm.emit.text import template_context
-
-    return template_context(board, manifest)
-
-
-def _audio_context(board: Board, manifest: Manifest) -> dict[str, Any]:
-    from tinyslm.emit.audio import template_context
-
-    return template_context(board, manifest)
-
-
-def _text_ram(board: Board, manifest: Manifest) -> tuple[int, str]:
-    from tinyslm.emit.text import ram_bytes
-
-    return ram_bytes(board, manifest)
-
-
-def _audio_ram(board: Board, manifest: Manifest) -> tuple[int, str]:
-    from tinyslm.emit.audio import ram_bytes
-
-    return ram_bytes(board, manifest)
-
-
-def _text_report(
-    path: Path, manifest: Manifest, model: bytes, stored: Path | None, data: Path | None
-) -> tuple[str, str]:
-    from tinyslm.report_data import text_report_page
-
-    return text_report_page(path, manifest, model, stored, data)
-
-
-def _audio_report(
-    path: Path, manifest: Manifest, model: bytes, stored: Path | None, data: Path | None
-) -> tuple[str, str]:
-    from tinyslm.audio.report import keyword_report_page
-
-    return keyword_report_page(path, manifest, model, stored, data)
 
 
 def _is_audio_data(path: Path) -> bool:
@@ -244,27 +184,27 @@ MODALITIES: dict[str, Modality] = {
         name=TEXT,
         noun="intent",
         input_dtype="int32",
-        features_from_dict=_text_features,
+        features_from_dict=_lazy("tinyslm.text.features:FeatureSpec.from_dict"),
         input_shape=_text_shape,
         sniff=_is_text_data,
-        fit=_fit_text,
-        summary_rows=_text_rows,
-        template_context=_text_context,
-        ram_bytes=_text_ram,
-        report_page=_text_report,
+        fit=_lazy("tinyslm.text.fit:fit_text"),
+        summary_rows=_lazy("tinyslm.text.fit:summary_rows"),
+        template_context=_lazy("tinyslm.emit.text:template_context"),
+        ram_bytes=_lazy("tinyslm.emit.text:ram_bytes"),
+        report_page=_lazy("tinyslm.report_data:text_report_page"),
     ),
     AUDIO: Modality(
         name=AUDIO,
         noun="keyword",
         input_dtype="int8",
-        features_from_dict=_audio_features,
+        features_from_dict=_lazy("tinyslm.audio.spec:KeywordSpec.from_dict"),
         input_shape=_audio_shape,
         sniff=_is_audio_data,
-        fit=_fit_audio,
-        summary_rows=_audio_rows,
-        template_context=_audio_context,
-        ram_bytes=_audio_ram,
-        report_page=_audio_report,
+        fit=_lazy("tinyslm.audio.fit:fit_audio"),
+        summary_rows=_lazy("tinyslm.audio.fit:summary_rows"),
+        template_context=_lazy("tinyslm.emit.audio:template_context"),
+        ram_bytes=_lazy("tinyslm.emit.audio:ram_bytes"),
+        report_page=_lazy("tinyslm.audio.report:keyword_report_page"),
     ),
 }
 
