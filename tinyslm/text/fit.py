@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import tempfile
 import time
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -18,50 +20,43 @@ from tinyslm.report_data import REPORT_HTML, REPORT_JSON
 from tinyslm.text.train import TrainConfig
 
 
-def fit_text(
-    data: Path | None,
-    config: Any,
-    *,
-    log: Log = quiet,
-    warn: Log = quiet,
-    report: bool = True,
-) -> Fitted:
-    """Train, quantize and verify a text intent model on ``data`` (``None``: the demo set).
+@dataclass(frozen=True)
+class _Splits:
+    """Which phrases give the held-out figures and which calibrate the threshold.
 
-    Raises:
-        DatasetError: the dataset is missing or unusable.
-        ModelError: conversion or TFLM verification failed.
-        ToolchainError: ``config.distill_alpha > 0`` without the ``distill`` extra.
+    Held-out figures come from test; a dataset too small to have one uses val, and
+    the threshold is tuned on val (train when val is empty).
     """
+
+    eval_split: str
+    evals: Sequence[Any]
+    oos_eval: Sequence[str]
+    calib_split: str
+    calib: Sequence[Any]
+    oos_calib: Sequence[str]
+
+    @classmethod
+    def of(cls, dataset: Any) -> _Splits:
+        eval_split = "test" if dataset.test else ("val" if dataset.val else "train")
+        evals = {"test": dataset.test, "val": dataset.val, "train": dataset.train}
+        oos = {"test": dataset.oos_test, "val": dataset.oos_val, "train": dataset.oos_train}
+        calib_split = "val" if dataset.val else "train"
+        return cls(
+            eval_split,
+            evals[eval_split],
+            oos[eval_split],
+            calib_split,
+            evals[calib_split],
+            oos[calib_split],
+        )
+
+
+def _fit(cfg: TrainConfig, dataset: Any, say: Log) -> tuple[Any, float | None]:
+    """The trained Keras model (with the teacher's soft targets when distilling)."""
     import numpy as np
 
-    from tinyslm import __version__
-    from tinyslm.manifest import sha256_hex
-    from tinyslm.quantize import quantize, representative_indices
-    from tinyslm.text.dataset import line_limit, load_dataset
-    from tinyslm.text.features import encode, model_input
-    from tinyslm.text.train import check_intent_count, label_indices, predict_scores, train
-    from tinyslm.verify import RULE_OOS, VerifyData, verify
+    from tinyslm.text.train import label_indices, train
 
-    say = log
-    cfg = config if config is not None else TrainConfig()
-    load_start = time.perf_counter()
-    dataset = load_dataset(data, seed=cfg.seed, progress=say)
-    load_seconds = time.perf_counter() - load_start
-    for warning in dataset.warnings:
-        warn(warning)
-    check_intent_count(len(dataset.labels))  # before minutes of training
-    # The device's line buffer is sized so every phrase fits (up to a cap).
-    lines = line_limit(dataset)
-    for warning in lines.warnings:
-        warn(warning)
-    spec = cfg.features
-    say(
-        f"dataset {dataset.source}: {len(dataset.labels)} intents, train {len(dataset.train)}, "
-        f"val {len(dataset.val)}, test {len(dataset.test)}, out-of-scope "
-        f"{len(dataset.oos_train)}/{len(dataset.oos_val)}/{len(dataset.oos_test)}"
-    )
-    train_start = time.perf_counter()
     fit_texts = [e.text for e in dataset.train]
     fit_labels = [e.label for e in dataset.train]
     soft = None
@@ -96,52 +91,123 @@ def fit_text(
         log=say,
         soft_targets=soft,
     )
-    train_seconds = time.perf_counter() - train_start
+    return trained, teacher_accuracy
+
+
+def _verify(
+    cfg: TrainConfig, dataset: Any, splits: _Splits, model: Any, model_bytes: bytes, say: Log
+) -> Any:
+    """:func:`tinyslm.verify.verify` on the held-out and calibration phrases."""
+    from tinyslm.text.features import encode, model_input
+    from tinyslm.text.train import label_indices, predict_scores
+    from tinyslm.verify import VerifyData, verify
+
+    spec = cfg.features
+    eval_ids = encode([e.text for e in splits.evals], spec)
+    data = VerifyData(
+        float_scores=predict_scores(model, eval_ids),
+        eval_ids=eval_ids,
+        eval_true=label_indices(dataset.labels, [e.label for e in splits.evals]),
+        oos_eval_ids=encode(splits.oos_eval, spec),
+        calib_ids=encode([e.text for e in splits.calib], spec),
+        calib_true=label_indices(dataset.labels, [e.label for e in splits.calib]),
+        oos_calib_ids=encode(splits.oos_calib, spec),
+        labels=dataset.labels,
+        expected_input=model_input(spec),
+        eval_split=splits.eval_split,
+    )
+    return verify(model_bytes, data, log=say)
+
+
+def _report_files(
+    manifest: Manifest, model_bytes: bytes, splits: _Splits, history: Any
+) -> dict[str, bytes]:
+    """``report.json`` and ``report.html``, measured on the held-out phrases."""
+    from tinyslm.boards import load_boards
+    from tinyslm.report import render_report
+    from tinyslm.report_data import compute_report_data
+
+    figures = compute_report_data(
+        model_bytes,
+        manifest,
+        [e.text for e in splits.evals],
+        [e.label for e in splits.evals],
+        list(splits.oos_eval),
+        eval_split=splits.eval_split,
+        history=history,
+    )
+    return {
+        REPORT_JSON: figures.to_json_bytes(),
+        REPORT_HTML: render_report(manifest, figures, load_boards()).encode(),
+    }
+
+
+def fit_text(
+    data: Path | None,
+    config: Any,
+    *,
+    log: Log = quiet,
+    warn: Log = quiet,
+    report: bool = True,
+) -> Fitted:
+    """Train, quantize and verify a text intent model on ``data`` (``None``: the demo set).
+
+    Raises:
+        DatasetError: the dataset is missing or unusable.
+        ModelError: conversion or TFLM verification failed.
+        ToolchainError: ``config.distill_alpha > 0`` without the ``distill`` extra.
+    """
+    from tinyslm import __version__
+    from tinyslm.manifest import sha256_hex
+    from tinyslm.quantize import quantize, representative_indices
+    from tinyslm.text.dataset import line_limit, load_dataset
+    from tinyslm.text.features import encode, model_input
+    from tinyslm.text.train import check_intent_count
+    from tinyslm.verify import RULE_OOS
+
+    say = log
+    cfg = config if config is not None else TrainConfig()
+    clock = time.perf_counter()
+    dataset = load_dataset(data, seed=cfg.seed, progress=say)
+    load_seconds = time.perf_counter() - clock
+    for warning in dataset.warnings:
+        warn(warning)
+    check_intent_count(len(dataset.labels))  # before minutes of training
+    # The device's line buffer is sized so every phrase fits (up to a cap).
+    lines = line_limit(dataset)
+    for warning in lines.warnings:
+        warn(warning)
+    spec = cfg.features
+    say(
+        f"dataset {dataset.source}: {len(dataset.labels)} intents, train {len(dataset.train)}, "
+        f"val {len(dataset.val)}, test {len(dataset.test)}, out-of-scope "
+        f"{len(dataset.oos_train)}/{len(dataset.oos_val)}/{len(dataset.oos_test)}"
+    )
+    clock = time.perf_counter()
+    trained, teacher_accuracy = _fit(cfg, dataset, say)
+    train_seconds = time.perf_counter() - clock
 
     say("converting to full-integer INT8 ...")
-    convert_start = time.perf_counter()
+    clock = time.perf_counter()
     # Only the calibration subset is encoded, not every training phrase again.
     calib_rows = representative_indices(len(dataset.train))
     train_ids = encode([dataset.train[int(i)].text for i in calib_rows], spec)
     quantized = quantize(trained.model, train_ids, expected_input=model_input(spec))
-    convert_seconds = time.perf_counter() - convert_start
+    convert_seconds = time.perf_counter() - clock
 
-    # Held-out figures come from test; a dataset too small to have one uses val,
-    # and the threshold is tuned on val (train when val is empty).
-    eval_split = "test" if dataset.test else ("val" if dataset.val else "train")
-    evals = {"test": dataset.test, "val": dataset.val, "train": dataset.train}[eval_split]
-    oos_eval = {"test": dataset.oos_test, "val": dataset.oos_val, "train": dataset.oos_train}
-    calib_split = "val" if dataset.val else "train"
-    calib = dataset.val if dataset.val else dataset.train
-    oos_calib = dataset.oos_val if dataset.val else dataset.oos_train
-
+    splits = _Splits.of(dataset)
     say("verifying on TFLM (arena probe, accuracy, threshold) ...")
-    verify_start = time.perf_counter()
-    eval_ids = encode([e.text for e in evals], spec)
-    verify_data = VerifyData(
-        float_scores=predict_scores(trained.model, eval_ids),
-        eval_ids=eval_ids,
-        eval_true=label_indices(dataset.labels, [e.label for e in evals]),
-        oos_eval_ids=encode(oos_eval[eval_split], spec),
-        calib_ids=encode([e.text for e in calib], spec),
-        calib_true=label_indices(dataset.labels, [e.label for e in calib]),
-        oos_calib_ids=encode(oos_calib, spec),
-        labels=dataset.labels,
-        expected_input=model_input(spec),
-        eval_split=eval_split,
-    )
-    result = verify(quantized.model_bytes, verify_data, log=say)
-    verify_seconds = time.perf_counter() - verify_start
+    clock = time.perf_counter()
+    result = _verify(cfg, dataset, splits, trained.model, quantized.model_bytes, say)
     if result.threshold.rule != RULE_OOS:
         warn(
-            f"no out-of-scope phrases in {calib_split} to calibrate the threshold on (label "
-            f"some 'oos'): threshold {result.threshold.threshold:.3f} "
+            f"no out-of-scope phrases in {splits.calib_split} to calibrate the threshold on "
+            f"(label some 'oos'): threshold {result.threshold.threshold:.3f} "
             f"(q={result.threshold.threshold_q}) escalates at least the least confident 5% of "
-            f"{calib_split} phrases"
+            f"{splits.calib_split} phrases"
         )
-
     metrics = result.to_metrics()
-    metrics["threshold_calibrated_on"] = calib_split
+    metrics["threshold_calibrated_on"] = splits.calib_split
     metrics["max_line_needed"] = lines.longest
     metrics["dataset"] = dataset.source
     metrics["n_train"] = len(dataset.train)
@@ -171,26 +237,9 @@ def fit_text(
         manifest_bytes = manifest.write(Path(scratch)).read_bytes()
     files = {MODEL_NAME: quantized.model_bytes, MANIFEST_NAME: manifest_bytes}
     if report:
-        from tinyslm.boards import load_boards
-        from tinyslm.report import render_report
-        from tinyslm.report_data import compute_report_data
-
         say("measuring the report's figures on TFLM and drawing report.html ...")
-        report_start = time.perf_counter()
-        figures = compute_report_data(
-            quantized.model_bytes,
-            manifest,
-            [e.text for e in evals],
-            [e.label for e in evals],
-            list(oos_eval[eval_split]),
-            eval_split=eval_split,
-            history=trained.history,
-        )
-        files[REPORT_JSON] = figures.to_json_bytes()
-        files[REPORT_HTML] = render_report(manifest, figures, load_boards()).encode()
         # Counted with verification: it is the same kind of work on the same phrases.
-        verify_seconds += time.perf_counter() - report_start
-
+        files |= _report_files(manifest, quantized.model_bytes, splits, trained.history)
     return Fitted(
         manifest=manifest,
         files=files,
@@ -199,7 +248,7 @@ def fit_text(
         load_seconds=load_seconds,
         train_seconds=train_seconds,
         convert_seconds=convert_seconds,
-        verify_seconds=verify_seconds,
+        verify_seconds=time.perf_counter() - clock,
     )
 
 
