@@ -32,7 +32,13 @@ BOARDS = ("esp32", "stm32h7")
 COPIED = {f"src/{name}": p.read_bytes() for name, p in firmware_files("text").items()}
 
 
+COMMON = HERE / "common"
+BOARD_LINE = "board: {board}"
+
+
 def _tree(folder: Path) -> dict[str, bytes]:
+    if not folder.is_dir():
+        return {}
     return {
         p.relative_to(folder).as_posix(): p.read_bytes()
         for p in sorted(folder.rglob("*"))
@@ -52,21 +58,51 @@ def _first_diff(path: str, want: bytes, got: bytes) -> str:
     return "\n".join(list(lines)[:40])
 
 
-@pytest.mark.parametrize("board_id", BOARDS)
-def test_generated_project_matches_golden(board_id: str) -> None:
+def _generated(board_id: str) -> dict[str, bytes]:
     manifest, model = load_model_dir(FIXTURE)
     rendered = render_project(load_board(board_id), manifest, model).as_mapping()
-    generated = {rel: data for rel, data in rendered.items() if rel not in COPIED}
-    golden_dir = HERE / board_id
-    if os.environ.get("UPDATE_GOLDEN") == "1":
-        shutil.rmtree(golden_dir, ignore_errors=True)
-        for rel, data in generated.items():
-            path = golden_dir / rel
+    return {rel: data for rel, data in rendered.items() if rel not in COPIED}
+
+
+def _board_free(data: bytes, board_id: str) -> bytes:
+    """The file with its banner's board line (within the first 4 lines) made generic."""
+    lines = data.split(b"\n")
+    for i, line in enumerate(lines[:4]):
+        if line.endswith(f"board: {board_id}".encode()):
+            lines[i] = line[: -len(board_id)] + b"{board}"
+            return b"\n".join(lines)
+    return data
+
+
+def _update_golden() -> None:
+    """Files equal on every board but for the banner's board line go to common/ once."""
+    per_board = {b: _generated(b) for b in BOARDS}
+    for folder in (COMMON, *(HERE / b for b in BOARDS)):
+        shutil.rmtree(folder, ignore_errors=True)
+    paths = sorted(set().union(*per_board.values()))
+    for rel in paths:
+        free = {b: _board_free(per_board[b][rel], b) for b in BOARDS if rel in per_board[b]}
+        if len(free) == len(BOARDS) and len(set(free.values())) == 1:
+            targets = [(COMMON / rel, free[BOARDS[0]])]
+        else:
+            targets = [(HERE / b / rel, per_board[b][rel]) for b in free]
+        for path, data in targets:
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_bytes(data)
-    if not golden_dir.is_dir():
+
+
+@pytest.mark.parametrize("board_id", BOARDS)
+def test_generated_project_matches_golden(board_id: str) -> None:
+    if os.environ.get("UPDATE_GOLDEN") == "1" and board_id == BOARDS[0]:
+        _update_golden()
+    generated = _generated(board_id)
+    own, common = _tree(HERE / board_id), _tree(COMMON)
+    if not own and not common:
         pytest.fail(f"no golden files for {board_id}; run UPDATE_GOLDEN=1 pytest tests/golden")
-    golden = _tree(golden_dir)
+    # A board-independent file is stored once, in common/, with its board line generic.
+    golden = {rel: data.replace(b"board: {board}", f"board: {board_id}".encode(), 1)
+              for rel, data in common.items()} | own  # fmt: skip
+    assert not set(own) & set(common), "a file is stored both in common/ and per board"
     assert sorted(generated) == sorted(golden), "file lists differ"
     for rel in sorted(golden):
         assert generated[rel] == golden[rel], (
