@@ -2,7 +2,9 @@
 
 ``tests/golden/<board>/`` holds what ``render_project`` produces for the fixture
 model (tests/fixtures/model) and the bundled board, templates and firmware
-sources. A change to any of them shows up here as a diff; when the change is
+sources; a file that is the same on every board but for its banner's
+``board:`` line is stored once in ``tests/golden/common/`` with that line as
+``board: {board}``. A change to any of them shows up here as a diff; when the change is
 intended, regenerate on purpose with ``UPDATE_GOLDEN=1 pytest tests/golden`` and
 review the diff before committing.
 
