@@ -1,4 +1,4 @@
-"""Fixtures for the host tests of firmware/tinyslm_core.c: builds shared by the session."""
+"""Fixtures for the host tests of firmware/common/ and text/: builds shared by the session."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-// Bit-exactness check of tinyslm's MEAN kernel (firmware/tinyslm_mean.cc) against
+// Bit-exactness check of tinyslm's MEAN kernel (firmware/common/tinyslm_mean.cc) against
 // TFLM's own MEAN (tflite::Register_MEAN()), both run through TFLM's KernelRunner
 // on the same tensors: seeded random int8 inputs, shapes, axes (negative,
 // duplicated, contiguous or not), keep_dims and quantisation parameters, plus the

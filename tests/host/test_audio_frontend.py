@@ -43,7 +43,8 @@ AUDIO = REPO / "firmware" / "audio"
 FRONTEND_C = AUDIO / "tinyslm_audio_frontend.c"
 DRIVER = Path(__file__).resolve().parent / "audio_frontend_driver.c"
 QEMU_DRIVER = Path(__file__).resolve().parent / "audio_frontend_qemu.c"
-QEMU_GLUE = REPO / "tinyslm" / "emulate" / "glue" / "qemu"  # startup.c and the mps2-an500 linker script
+# startup.c and the mps2-an500 linker script
+QEMU_GLUE = REPO / "tinyslm" / "emulate" / "glue" / "qemu"
 HOST_FLAGS = ("-std=c99", "-O2", "-Wall", "-Wextra", "-Werror", "-pedantic")
 # Code plus tables of the default spec are about 3.6 KB; this catches a blow-up.
 M7_BYTES_BUDGET = 6 * 1024

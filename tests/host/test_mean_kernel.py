@@ -1,6 +1,6 @@
 """tinyslm's MEAN kernel is bit-exact with TFLM's own MEAN.
 
-``tests/host/mean_driver.cc`` runs ``tinyslm_Register_MEAN()`` (firmware/tinyslm_mean.cc)
+``tests/host/mean_driver.cc`` runs ``tinyslm_Register_MEAN()`` (firmware/common/tinyslm_mean.cc)
 and ``tflite::Register_MEAN()`` through TFLM's KernelRunner on the same tensors over
 thousands of seeded random cases (shapes, axes, keep_dims, scales, zero points, the
 text model's [1, L, D] over L) and counts the cases whose int8 outputs differ. Built

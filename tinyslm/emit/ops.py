@@ -10,7 +10,7 @@ Some ops are registered with a kernel other than the method's default
 (``REGISTRATIONS``): every model tinyslm emits is full-integer INT8
 (``quantize.py``), so FULLY_CONNECTED and SOFTMAX take TFLM's int8-only variants,
 which leave the float and int16 code paths out of the image; MEAN takes tinyslm's
-own kernel (``firmware/tinyslm_mean.cc``: TFLM's MEAN with a bit-exact int8 fast
+own kernel (``firmware/common/tinyslm_mean.cc``: TFLM's MEAN with a bit-exact int8 fast
 path). The names are checked against the upstream tree and esp-tflite-micro
 (``tests/unit/test_emit.py``).
 """

@@ -1,4 +1,4 @@
-"""The on-device tokenizer: the single spec that ``firmware/tinyslm_core.c`` mirrors.
+"""The on-device tokenizer: the single spec that ``firmware/text/tinyslm_tokenizer.c`` mirrors.
 
 Text becomes a fixed-length vector of int32 bucket ids, so no vocabulary has to
 live in flash. The spec is deliberately small enough to re-implement byte for
