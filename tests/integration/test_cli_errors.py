@@ -150,7 +150,7 @@ def test_native_without_a_tree(esp32_project: Path, tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("args", "needles"),
     [
-        (("emulate", "{p}", "--text", "a", "--data", "b.csv"), ("give --text or --data",)),
+        (("emulate", "{p}", "--text", "a", "--data", "b.csv"), ("give one of --text, --data",)),
         (("train", "--frob"), ("No such option '--frob'", "tinyslm train --help")),
         (("emulate",), ("Missing argument 'PROJECT_DIR'",)),
         (("nosuch",), ("No such command 'nosuch'",)),
