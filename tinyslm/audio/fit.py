@@ -158,6 +158,43 @@ def _stream_metrics(figures: StreamFigures, labels: Sequence[str]) -> dict[str, 
     }
 
 
+def _clip_metrics(result: Any, threshold_found: bool) -> dict[str, Any]:
+    """The manifest's figures of single clips (test split) and of training."""
+    return {
+        "eval_split": "test",
+        "int8_accuracy": round(result.int8_accuracy, 5),
+        "float_accuracy": round(result.float_accuracy, 5),
+        "val_accuracy": round(result.val_accuracy, 5),
+        "per_class": {label: [round(acc, 5), n] for label, acc, n in result.per_class},
+        "confusion": [list(row) for row in result.confusion],
+        "macs": result.macs,
+        "params": result.params,
+        "epochs_run": result.epochs_run,
+        "best_epoch": result.best_epoch,
+        "n_train": result.n_train,
+        "n_val": result.n_val,
+        "n_test": result.n_test,
+        "threshold_rule": "lowest threshold without a false accept on the val streams"
+        if threshold_found
+        else "strictest threshold (val streams have false accepts at every threshold)",
+    }
+
+
+def _report_files(
+    manifest: Manifest, model: bytes, spec: StreamSpec, test: StreamMaterial, result: Any
+) -> dict[str, bytes]:
+    """``report.json`` and ``report.html`` (the detection curve on the test streams)."""
+    from tinyslm.audio.report import keyword_report_data, render_keyword_report
+    from tinyslm.boards import load_boards
+
+    history = getattr(result, "history", ())
+    data = keyword_report_data(model, detection_curve(test, spec), history)
+    return {
+        REPORT_JSON: data.to_json_bytes(),
+        REPORT_HTML: render_keyword_report(manifest, data, load_boards()).encode(),
+    }
+
+
 def fit_audio(
     data: Path | None,
     config: Any,
@@ -219,23 +256,8 @@ def fit_audio(
     test_material = stream_material(dataset, "test", spec, predict)
     figures = figures_at(test_material, spec, threshold_q)
     verify_seconds = result.verify_seconds + time.perf_counter() - start
-    metrics: dict[str, Any] = {
-        "eval_split": "test",
-        "int8_accuracy": round(result.int8_accuracy, 5),
-        "float_accuracy": round(result.float_accuracy, 5),
-        "val_accuracy": round(result.val_accuracy, 5),
-        "per_class": {label: [round(acc, 5), n] for label, acc, n in result.per_class},
-        "confusion": [list(row) for row in result.confusion],
-        "macs": result.macs,
-        "params": result.params,
-        "epochs_run": result.epochs_run,
-        "best_epoch": result.best_epoch,
-        "n_train": result.n_train,
-        "n_val": result.n_val,
-        "n_test": result.n_test,
-        "threshold_rule": "lowest threshold without a false accept on the val streams"
-        if found
-        else "strictest threshold (val streams have false accepts at every threshold)",
+    metrics = {
+        **_clip_metrics(result, found),
         "dataset": dataset.source,
         **_stream_metrics(figures, dataset.labels),
     }
@@ -260,15 +282,8 @@ def fit_audio(
         manifest_bytes = manifest.write(Path(scratch)).read_bytes()
     files = {MODEL_NAME: model, MANIFEST_NAME: manifest_bytes}
     if report:
-        from tinyslm.audio.report import keyword_report_data, render_keyword_report
-        from tinyslm.boards import load_boards
-
         log("drawing report.html (detection curve on the test streams) ...")
-        figures_data = keyword_report_data(
-            model, detection_curve(test_material, spec), getattr(result, "history", ())
-        )
-        files[REPORT_JSON] = figures_data.to_json_bytes()
-        files[REPORT_HTML] = render_keyword_report(manifest, figures_data, load_boards()).encode()
+        files |= _report_files(manifest, model, spec, test_material, result)
     return Fitted(
         manifest=manifest,
         files=files,
