@@ -167,6 +167,31 @@ void tinyslm_json_string(tinyslm_json_t *o, const char *s) {
   tinyslm_json_char(o, '"');
 }
 
+void tinyslm_json_csv_array(tinyslm_json_t *o, const char *csv) {
+  int first = 1;
+  tinyslm_json_char(o, '[');
+  while (csv != 0 && *csv != '\0') {
+    size_t n = 0;
+    while (csv[n] != '\0' && csv[n] != ',') {
+      ++n;
+    }
+    if (n > 0) {
+      if (!first) {
+        tinyslm_json_char(o, ',');
+      }
+      first = 0;
+      tinyslm_json_char(o, '"');
+      tinyslm_json_escaped(o, (const uint8_t *)csv, n);
+      tinyslm_json_char(o, '"');
+    }
+    csv += n;
+    if (*csv == ',') {
+      ++csv;
+    }
+  }
+  tinyslm_json_char(o, ']');
+}
+
 void tinyslm_json_end_line(tinyslm_json_t *o) {
   tinyslm_json_char(o, '\n');
   flush(o);

@@ -68,6 +68,10 @@ void tinyslm_json_escaped(tinyslm_json_t *o, const uint8_t *s, size_t len);
 /* A quoted, escaped JSON string from a NUL-terminated string (NULL writes ""). */
 void tinyslm_json_string(tinyslm_json_t *o, const char *s);
 
+/* "A,B,C" as the JSON array ["A","B","C"]: items escaped, empty items skipped,
+ * NULL or "" written []. (The :info lines' op lists.) */
+void tinyslm_json_csv_array(tinyslm_json_t *o, const char *csv);
+
 /* Ends the line: '\n', then flushes everything still buffered. */
 void tinyslm_json_end_line(tinyslm_json_t *o);
 

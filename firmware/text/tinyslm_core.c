@@ -39,8 +39,6 @@ static void write_error(const tinyslm_app_t *app, const char *name) {
 
 static void write_info(const tinyslm_app_t *app) {
   const tinyslm_model_info_t *m = app->cfg.model;
-  const char *ops = m->ops;
-  int first = 1;
   tinyslm_json_t o;
 
   begin(&o, app);
@@ -54,28 +52,9 @@ static void write_info(const tinyslm_app_t *app) {
   tinyslm_json_uint(&o, (unsigned long)m->model_bytes);
   tinyslm_json_raw(&o, ",\"arena_bytes\":");
   tinyslm_json_uint(&o, (unsigned long)m->arena_bytes);
-  tinyslm_json_raw(&o, ",\"ops\":[");
-  /* "A,B,C" -> ["A","B","C"]; empty items are skipped. */
-  while (ops != 0 && *ops != '\0') {
-    size_t n = 0;
-    while (ops[n] != '\0' && ops[n] != ',') {
-      ++n;
-    }
-    if (n > 0) {
-      if (!first) {
-        tinyslm_json_char(&o, ',');
-      }
-      first = 0;
-      tinyslm_json_char(&o, '"');
-      tinyslm_json_escaped(&o, (const uint8_t *)ops, n);
-      tinyslm_json_char(&o, '"');
-    }
-    ops += n;
-    if (*ops == ',') {
-      ++ops;
-    }
-  }
-  tinyslm_json_raw(&o, "],\"labels\":");
+  tinyslm_json_raw(&o, ",\"ops\":");
+  tinyslm_json_csv_array(&o, m->ops);
+  tinyslm_json_raw(&o, ",\"labels\":");
   tinyslm_json_uint(&o, (unsigned long)m->num_labels);
   tinyslm_json_raw(&o, ",\"threshold\":");
   tinyslm_json_milli(&o, m->threshold_milli);
