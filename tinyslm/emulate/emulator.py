@@ -26,13 +26,67 @@ from tinyslm.emulate.coverage import CoverageResult, gcov_line_coverage
 from tinyslm.emulate.library import build_library
 from tinyslm.errors import ModelError, ProjectError, ToolchainError
 from tinyslm.manifest import sha256_hex
-from tinyslm.project import open_project
+from tinyslm.project import Project, open_project
 
 _INFER_FN = ctypes.CFUNCTYPE(
     ctypes.c_int, ctypes.POINTER(ctypes.c_int32), ctypes.POINTER(ctypes.c_int8), ctypes.c_void_p
 )
 _WRITE_FN = ctypes.CFUNCTYPE(None, ctypes.POINTER(ctypes.c_char), ctypes.c_size_t, ctypes.c_void_p)
 _CLOCK_FN = ctypes.CFUNCTYPE(ctypes.c_uint32, ctypes.c_void_p)
+
+
+def check_model(project: Project, model_bytes: bytes, compiled_sha: bytes | None) -> None:
+    """The compiled model array is the project's (tinyslm.json) and the settings' model.
+
+    Raises:
+        ModelError: the model array or the settings were edited or corrupted.
+    """
+    digest = sha256_hex(model_bytes)
+    if digest != project.model_sha256:
+        raise ModelError(
+            f"{project.src / 'tinyslm_model_data.cc'}: model sha256 {digest[:12]}... does not "
+            f"match tinyslm.json {project.model_sha256[:12]}... (the model array was edited or "
+            "corrupted; regenerate the project)"
+        )
+    if compiled_sha is not None and compiled_sha.decode("ascii", "replace") != digest:
+        raise ModelError(
+            f"{project.src / 'tinyslm_settings.c'}: model sha256 in the settings "
+            "does not match the model array (regenerate the project)"
+        )
+
+
+def project_interpreter(
+    project: Project,
+    model_bytes: bytes,
+    arena_size: int,
+    sizes: tuple[int, int],
+    settings: str,
+) -> tuple[Any, tuple[int, ...]]:
+    """TFLM's Python runtime on the project's model, and its input shape.
+
+    ``sizes`` is the (input elements, labels) the compiled settings say; ``settings``
+    names them for the message.
+
+    Raises:
+        ModelError: TFLM refuses the model, or its tensors are not the settings' sizes.
+    """
+    from tflite_micro import runtime
+
+    try:
+        interp = runtime.Interpreter.from_bytes(model_bytes, arena_size=arena_size)
+        in_shape = tuple(int(x) for x in interp.get_input_details(0)["shape"])
+        out_shape = tuple(int(x) for x in interp.get_output_details(0)["shape"])
+    except (RuntimeError, ValueError, TypeError, KeyError) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ModelError(
+            f"{project.src / 'tinyslm_model_data.cc'}: TFLM refused the model: {first}"
+        ) from None
+    if (int(np.prod(in_shape)), int(np.prod(out_shape))) != sizes:
+        raise ModelError(
+            f"{project.root}: model tensors {in_shape} -> {out_shape} do not match the "
+            f"settings ({settings}); regenerate"
+        )
+    return interp, in_shape
 
 
 class Emulator:
@@ -98,8 +152,14 @@ class Emulator:
             self.model_bytes = bytes((ctypes.c_ubyte * n).in_dll(lib, "tinyslm_model_data"))
         except ValueError as exc:  # ctypes: symbol not found
             raise ProjectError(f"{self.project.root}: generated symbol missing: {exc}") from None
-        self._check_model(lib.tinyslm_emu_model_sha256())
-        self._interpreter = self._make_interpreter()
+        check_model(self.project, self.model_bytes, lib.tinyslm_emu_model_sha256())
+        self._interpreter, self._in_shape = project_interpreter(
+            self.project,
+            self.model_bytes,
+            self.arena_size,
+            (self.seq_len, self.num_labels),
+            f"seq_len {self.seq_len}, {self.num_labels} labels",
+        )
 
         self._out = bytearray()
         self.last_exception: BaseException | None = None
@@ -111,43 +171,6 @@ class Emulator:
         )
         if lib.tinyslm_emu_init(*self._callbacks) != 0:
             raise ProjectError(f"{self.project.root}: the core refused the generated settings")
-
-    # --- checks -------------------------------------------------------------
-
-    def _check_model(self, compiled_sha: bytes | None) -> None:
-        where = f"{self.project.src / 'tinyslm_model_data.cc'}"
-        digest = sha256_hex(self.model_bytes)
-        if digest != self.project.model_sha256:
-            raise ModelError(
-                f"{where}: model sha256 {digest[:12]}... does not match tinyslm.json "
-                f"{self.project.model_sha256[:12]}... (the model array was edited or "
-                "corrupted; regenerate the project)"
-            )
-        if compiled_sha is not None and compiled_sha.decode("ascii", "replace") != digest:
-            raise ModelError(
-                f"{self.project.src / 'tinyslm_settings.c'}: model sha256 in the settings "
-                "does not match the model array (regenerate the project)"
-            )
-
-    def _make_interpreter(self) -> Any:
-        from tflite_micro import runtime
-
-        try:
-            interp = runtime.Interpreter.from_bytes(self.model_bytes, arena_size=self.arena_size)
-            in_shape = tuple(int(x) for x in interp.get_input_details(0)["shape"])
-            out_shape = tuple(int(x) for x in interp.get_output_details(0)["shape"])
-        except (RuntimeError, ValueError, TypeError, KeyError) as exc:
-            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            raise ModelError(
-                f"{self.project.src / 'tinyslm_model_data.cc'}: TFLM refused the model: {first}"
-            ) from None
-        if int(np.prod(in_shape)) != self.seq_len or int(np.prod(out_shape)) != self.num_labels:
-            raise ModelError(
-                f"{self.project.root}: model tensors {in_shape} -> {out_shape} do not match the "
-                f"settings (seq_len {self.seq_len}, {self.num_labels} labels); regenerate"
-            )
-        self._in_shape = in_shape
-        return interp
 
     # --- callbacks (called from C) ------------------------------------------
 

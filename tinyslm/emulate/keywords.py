@@ -47,8 +47,9 @@ from tinyslm.audio.stream import (
     score_keywords,
 )
 from tinyslm.cache import cache_dir
-from tinyslm.errors import DatasetError, ModelError, ProjectError, ToolchainError, output_tail
-from tinyslm.manifest import Manifest, sha256_hex
+from tinyslm.emulate.emulator import check_model, project_interpreter
+from tinyslm.errors import DatasetError, ProjectError, ToolchainError, output_tail
+from tinyslm.manifest import Manifest
 from tinyslm.modality import AUDIO
 from tinyslm.project import Project, open_project
 from tinyslm.resources import firmware_files
@@ -207,8 +208,14 @@ class KeywordEmulator:
             self.model_bytes = bytes((ctypes.c_ubyte * n).in_dll(lib, "tinyslm_model_data"))
         except ValueError as exc:  # ctypes: symbol not found
             raise ProjectError(f"{self.project.root}: generated symbol missing: {exc}") from None
-        self._check_model(lib.tinyslm_kws_emu_model_sha256())
-        self._interpreter = self._make_interpreter()
+        check_model(self.project, self.model_bytes, lib.tinyslm_kws_emu_model_sha256())
+        self._interpreter, self._in_shape = project_interpreter(
+            self.project,
+            self.model_bytes,
+            self.arena_size,
+            (self.features, self.num_labels),
+            f"{self.features} features, {self.num_labels} labels",
+        )
         self._out = bytearray()
         self.memo: ScoreMemo = memo if memo is not None else {}
         self.memo_hits = 0
@@ -218,40 +225,6 @@ class KeywordEmulator:
             raise ProjectError(
                 f"{self.project.root}: the keyword app refused the generated settings"
             )
-
-    def _check_model(self, compiled_sha: bytes | None) -> None:
-        digest = sha256_hex(self.model_bytes)
-        if digest != self.project.model_sha256:
-            raise ModelError(
-                f"{self.project.src / 'tinyslm_model_data.cc'}: model sha256 {digest[:12]}... "
-                f"does not match tinyslm.json {self.project.model_sha256[:12]}... (the model "
-                "array was edited or corrupted; regenerate the project)"
-            )
-        if compiled_sha is not None and compiled_sha.decode("ascii", "replace") != digest:
-            raise ModelError(
-                f"{self.project.src / 'tinyslm_settings.c'}: model sha256 in the settings "
-                "does not match the model array (regenerate the project)"
-            )
-
-    def _make_interpreter(self) -> Any:
-        from tflite_micro import runtime
-
-        try:
-            interp = runtime.Interpreter.from_bytes(self.model_bytes, arena_size=self.arena_size)
-            in_shape = tuple(int(x) for x in interp.get_input_details(0)["shape"])
-            out_shape = tuple(int(x) for x in interp.get_output_details(0)["shape"])
-        except (RuntimeError, ValueError, TypeError, KeyError) as exc:
-            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            raise ModelError(
-                f"{self.project.src / 'tinyslm_model_data.cc'}: TFLM refused the model: {first}"
-            ) from None
-        if int(np.prod(in_shape)) != self.features or int(np.prod(out_shape)) != self.num_labels:
-            raise ModelError(
-                f"{self.project.root}: model tensors {in_shape} -> {out_shape} do not match the "
-                f"settings ({self.features} features, {self.num_labels} labels); regenerate"
-            )
-        self._in_shape = in_shape
-        return interp
 
     def _infer(self, features: Any, n: int, scores: Any, _ctx: Any) -> int:
         try:
