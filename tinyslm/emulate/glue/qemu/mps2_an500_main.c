@@ -169,14 +169,25 @@ static void systick_init(void) {
   SYST_CSR = 0x7u; /* processor clock, wrap interrupt, enable */
 }
 
-/* SysTick ticks since start: wraps * 2^24 + elapsed in the current period, read so
- * that a wrap between the two reads is not lost. */
+/* SysTick ticks since start: wraps * 2^24 + elapsed in the current period. Read with
+ * interrupts masked, as the keyword glue does: QEMU takes the wrap interrupt a few
+ * instructions after the counter reloads, so re-reading until the wrap count is stable
+ * could still pair the new period's count with the old wrap count (2^24 ticks, 671 M
+ * instructions, too few). A wrap that is pending but not yet counted shows in
+ * ICSR.PENDSTSET: count it, and read the counter again, after the reload. */
+#define SCB_ICSR (*(volatile uint32_t *)0xE000ED04u)
+#define ICSR_PENDSTSET (1u << 26)
+
 uint64_t tinyslm_qemu_ticks(void) {
-  uint32_t wraps, cvr;
-  do {
-    wraps = systick_wraps;
+  uint32_t primask, wraps, cvr;
+  __asm__ volatile("mrs %0, primask\n\tcpsid i" : "=r"(primask)::"memory");
+  wraps = systick_wraps;
+  cvr = SYST_CVR;
+  if (SCB_ICSR & ICSR_PENDSTSET) {
+    wraps++;
     cvr = SYST_CVR;
-  } while (wraps != systick_wraps);
+  }
+  __asm__ volatile("msr primask, %0" ::"r"(primask) : "memory");
   return ((uint64_t)wraps << 24) + (0x00FFFFFFu - cvr);
 }
 
