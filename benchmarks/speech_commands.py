@@ -15,8 +15,11 @@ Without the dataset it says so and exits 0.
     .venv/bin/python benchmarks/speech_commands.py [--sizes default,small] [--synthetic]
         [--json PATH]
 
-Streaming figures (false accepts per hour) need the firmware's detector rule
-(issue 10, part 2) and are not measured here yet.
+Streaming figures are the ones ``tinyslm train`` records
+(:func:`tinyslm.audio.fit.evaluate_streams`): the detector threshold chosen on the
+validation split's streams, then false accepts per hour on the test split's background
+noise and unknown-word streams and the false-rejection rate on its keyword stream, with
+the firmware's streaming rule (``--stride-ms``, ``--average``; defaults as ``train``).
 """
 
 from __future__ import annotations
@@ -34,7 +37,9 @@ sys.path.insert(0, str(REPO))
 
 import numpy as np  # noqa: E402
 
-from tinyslm.audio.dataset import AudioDataset, load_audio_dataset  # noqa: E402
+from tinyslm.audio.dataset import SILENCE, UNKNOWN, AudioDataset, load_audio_dataset  # noqa: E402
+from tinyslm.audio.fit import evaluate_streams  # noqa: E402
+from tinyslm.audio.spec import KeywordSpec  # noqa: E402
 from tinyslm.audio.train import (  # noqa: E402
     AudioTrainConfig,
     AudioTrainResult,
@@ -64,6 +69,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default=d.balance_classes,
         help="extra augmented copies for labels with fewer clips (_unknown_, _silence_)",
     )
+    p.add_argument("--stride-ms", type=int, default=d.stride_frames * 20)
+    p.add_argument("--average", type=int, default=d.average)
     p.add_argument("--synthetic", action="store_true", help="also a synthetic-only model")
     p.add_argument("--synth-voices", type=int, default=4, help="voices per TTS engine")
     p.add_argument("--synth-clips", type=int, default=4, help="clips per word per voice")
@@ -99,6 +106,39 @@ def figures_of(result: AudioTrainResult, wall: float) -> dict[str, Any]:
     }
 
 
+def stream_figures_of(
+    dataset: AudioDataset, result: AudioTrainResult, config: AudioTrainConfig
+) -> dict[str, Any]:
+    """The streaming figures ``tinyslm train`` would record for this model."""
+    start = time.perf_counter()
+    keyword = KeywordSpec(
+        frontend=config.spec,
+        window_samples=len(dataset.clips[0].samples),
+        stride_frames=config.stride_frames,
+        average=config.average,
+        non_keywords=tuple(i for i, lb in enumerate(dataset.labels) if lb in (SILENCE, UNKNOWN)),
+    )
+    ev = evaluate_streams(dataset, result.model, keyword)
+    f = ev.figures
+    return {
+        "stride_ms": f.stride_ms,
+        "average": f.window,
+        "suppression_ms": f.suppression_ms,
+        "threshold_q": ev.threshold_q,
+        "threshold_found": ev.threshold_found,
+        "false_rejection_rate": round(f.false_rejection_rate, 5),
+        "keyword_clips": f.keyword_clips,
+        "keyword_false_accepts": f.keyword_false_accepts,
+        "noise_seconds": round(f.noise_seconds, 1),
+        "noise_false_accepts": f.noise_false_accepts,
+        "noise_fa_per_hour": round(f.noise_fa_per_hour, 2),
+        "unknown_seconds": round(f.unknown_seconds, 1),
+        "unknown_false_accepts": f.unknown_false_accepts,
+        "unknown_fa_per_hour": round(f.unknown_fa_per_hour, 2),
+        "seconds": round(time.perf_counter() - start, 1),
+    }
+
+
 def rows_of(name: str, f: dict[str, Any]) -> list[tuple[str, str]]:
     target = TARGETS.get(name)
     aim = ""
@@ -120,6 +160,7 @@ def rows_of(name: str, f: dict[str, Any]) -> list[tuple[str, str]]:
             f"{f['model_bytes']} B / {f['arena_bytes']} B / {f['macs']:,} ({f['params']:,} params)",
         ),
         (f"[{name}] epochs (best)", f"{f['epochs_run']} ({f['best_epoch']})"),
+        *stream_rows(name, f.get("streams")),
         (
             f"[{name}] features / train / convert / verify",
             f"{f['feature_seconds']} s / "
@@ -179,6 +220,30 @@ def synthetic_on_real(
     }
 
 
+def stream_rows(name: str, st: dict[str, Any] | None) -> list[tuple[str, str]]:
+    if not st:
+        return []
+    return [
+        (
+            f"[{name}] streams: rule / threshold",
+            f"every {st['stride_ms']} ms, {st['average']} averaged / q={st['threshold_q']}"
+            + ("" if st["threshold_found"] else " (false accepts at every threshold)"),
+        ),
+        (
+            f"[{name}] streams: false rejections",
+            f"{st['false_rejection_rate'] * 100:.1f}% of {st['keyword_clips']} keywords "
+            f"({st['keyword_false_accepts']} false accepts among them) (target <= 10%)",
+        ),
+        (
+            f"[{name}] streams: false accepts per hour",
+            f"noise {st['noise_fa_per_hour']:.1f} ({st['noise_false_accepts']} in "
+            f"{st['noise_seconds']:.0f} s) (target <= 1), unknown words "
+            f"{st['unknown_fa_per_hour']:.1f} ({st['unknown_false_accepts']} in "
+            f"{st['unknown_seconds']:.0f} s)",
+        ),
+    ]
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     if not args.data.is_dir():
@@ -200,10 +265,13 @@ def main(argv: list[str] | None = None) -> int:
             augment_copies=args.augment_copies,
             balance_classes=args.balance_classes,
             seed=args.seed,
+            stride_frames=args.stride_ms // 20,
+            average=args.average,
         )
         start = time.perf_counter()
         result = train_audio(real, config, log)
         f = figures_of(result, time.perf_counter() - start)
+        f["streams"] = stream_figures_of(real, result, config)
         f["config"] = {k: v for k, v in vars(config).items() if k != "spec"}
         figures[size] = f
         rows += rows_of(size, f)

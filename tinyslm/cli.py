@@ -15,7 +15,7 @@ from typing import Any, TypeVar
 import click
 
 from tinyslm import __version__
-from tinyslm.audio.options import KEYWORD_MODEL_OPTION
+from tinyslm.audio.options import keyword_options
 from tinyslm.errors import TinySlmError
 from tinyslm.train_options import train_options
 
@@ -146,7 +146,7 @@ def cli() -> None:
     help="Replace the model in an existing tinyslm model folder (nothing else is touched).",
 )
 @train_options
-@KEYWORD_MODEL_OPTION
+@keyword_options
 @click.option(
     "--no-report",
     is_flag=True,
@@ -171,7 +171,7 @@ def train_command(
     files). Writes model.tflite, manifest.json and, for text (unless --no-report),
     report.json and report.html (open it in a browser; 'tinyslm report' redraws it).
     """
-    from tinyslm.audio.options import audio_config
+    from tinyslm.audio.options import audio_config, refuse_keyword_options
     from tinyslm.modality import AUDIO, modality_of_data
     from tinyslm.pipeline import format_train_table, run_train
     from tinyslm.text.dataset import load_dataset
@@ -201,16 +201,17 @@ def train_command(
             report=not no_report,
         )
 
+    ctx = click.get_current_context()
+    explicit = [
+        name
+        for name in knobs
+        if ctx.get_parameter_source(name) is click.core.ParameterSource.COMMANDLINE
+    ]
     if modality_of_data(data).name == AUDIO:
         # Keyword models have named sizes, not a budget-sized hash table.
-        ctx = click.get_current_context()
-        explicit = [
-            name
-            for name in knobs
-            if ctx.get_parameter_source(name) is click.core.ParameterSource.COMMANDLINE
-        ]
         result = run(audio_config(knobs, explicit), False)
     else:
+        refuse_keyword_options(explicit)
         result = train_to_budget(
             knobs,
             lambda: load_dataset(data, seed=knobs["seed"]),

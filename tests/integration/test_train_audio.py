@@ -42,7 +42,7 @@ def trained(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, o
     out = work / "model"
     proc = run_cli(
         "train", str(data), "-o", str(out), "--keyword-model", "small", "--epochs", "3",
-        "--json", str(work / "train.json"),
+        "--stride-ms", "200", "--average", "3", "--json", str(work / "train.json"),
     )  # fmt: skip
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "false accepts per hour" in proc.stdout
@@ -58,6 +58,11 @@ def test_the_model_folder(trained: tuple[Path, dict[str, object]]) -> None:
     assert (manifest["format_version"], manifest["modality"]) == (3, "audio")
     assert manifest["labels"] == ["_silence_", "_unknown_", *KEYWORDS]
     assert manifest["features"]["non_keywords"] == [0, 1]
+    # --stride-ms 200 --average 3: the rule the threshold was chosen for and the firmware runs
+    assert (manifest["features"]["stride_frames"], manifest["features"]["average"]) == (10, 3)
+    assert (manifest["train_config"]["stride_frames"], manifest["train_config"]["average"]) == (
+        10, 3,
+    )  # fmt: skip
     mt = manifest["metrics"]
     for key in ("int8_accuracy", "false_rejection_rate", "noise_fa_per_hour",
                 "unknown_fa_per_hour", "per_class", "confusion", "macs"):  # fmt: skip
@@ -102,6 +107,29 @@ def test_text_only_options_are_refused_for_audio(tmp_path: Path) -> None:
     root = require_path(dataset_path("speech_commands_dev"), "speech_commands_dev")
     proc = run_cli("train", str(root), "-o", str(tmp_path / "m"), "--buckets", "1024")
     assert_one_error_line(proc, "--buckets: text intent options")
+    assert not (tmp_path / "m").exists()
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("--stride-ms", "30"), "--stride-ms 30: not a multiple of the front end's 20 ms frame"),
+        (("--stride-ms", "0"), "--stride-ms"),
+        (("--average", "17"), "--average"),
+    ],
+)
+def test_bad_streaming_rules_are_refused(
+    tmp_path: Path, args: tuple[str, ...], message: str
+) -> None:
+    root = require_path(dataset_path("speech_commands_dev"), "speech_commands_dev")
+    proc = run_cli("train", str(root), "-o", str(tmp_path / "m"), *args)
+    assert_one_error_line(proc, message)
+    assert not (tmp_path / "m").exists()
+
+
+def test_keyword_options_are_refused_for_text(tmp_path: Path) -> None:
+    proc = run_cli("train", "-o", str(tmp_path / "m"), "--stride-ms", "200")
+    assert_one_error_line(proc, "--stride-ms: audio keyword options; DATA is a text intent")
     assert not (tmp_path / "m").exists()
 
 

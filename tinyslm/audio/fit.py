@@ -195,6 +195,43 @@ def _report_files(
     }
 
 
+@dataclass(frozen=True)
+class StreamEvaluation:
+    """The detector threshold chosen on the validation streams and the test streams' figures."""
+
+    spec: StreamSpec  # the streaming rule at the chosen threshold
+    threshold_q: int
+    threshold_found: bool  # False: false accepts at every threshold, 127 kept
+    test_material: StreamMaterial
+    figures: StreamFigures
+
+
+def evaluate_streams(
+    dataset: AudioDataset, model: bytes, keyword: KeywordSpec, log: Log = quiet
+) -> StreamEvaluation:
+    """Choose the threshold on ``dataset``'s val streams, measure its test streams (TFLM).
+
+    What ``tinyslm train`` records in the manifest; ``benchmarks/speech_commands.py``
+    calls it too, so the benchmark's streaming figures are the ones a user gets.
+    """
+    from tinyslm.audio.train import tflm_predict
+
+    def predict(windows: np.ndarray) -> np.ndarray:
+        return tflm_predict(model, windows)
+
+    probe = StreamSpec(
+        keyword.detector(len(dataset.labels), THRESHOLD_MAX), keyword.frames, keyword.frontend
+    )
+    log("choosing the detector threshold on the validation streams (TFLM) ...")
+    threshold_q, found = choose_threshold(stream_material(dataset, "val", probe, predict), probe)
+    spec = replace(probe, detector=replace(probe.detector, threshold_q=threshold_q))
+    log(f"threshold_q {threshold_q}; measuring the test streams (TFLM) ...")
+    test_material = stream_material(dataset, "test", spec, predict)
+    return StreamEvaluation(
+        spec, threshold_q, found, test_material, figures_at(test_material, spec, threshold_q)
+    )
+
+
 def fit_audio(
     data: Path | None,
     config: Any,
@@ -213,7 +250,7 @@ def fit_audio(
     """
     from tinyslm import __version__
     from tinyslm.audio.dataset import load_audio_dataset
-    from tinyslm.audio.train import AudioTrainConfig, tflm_predict, train_audio
+    from tinyslm.audio.train import AudioTrainConfig, train_audio
 
     if data is None:
         raise ValueError("fit_audio needs a dataset path")
@@ -234,27 +271,19 @@ def fit_audio(
     keyword = KeywordSpec(
         frontend=cfg.spec,
         window_samples=len(dataset.clips[0].samples),
+        stride_frames=cfg.stride_frames,
+        average=cfg.average,
         non_keywords=non_keywords,
     )
     model = result.model
-
-    def predict(windows: np.ndarray) -> np.ndarray:
-        return tflm_predict(model, windows)
-
-    probe = StreamSpec(
-        keyword.detector(len(dataset.labels), THRESHOLD_MAX), keyword.frames, keyword.frontend
-    )
-    log("choosing the detector threshold on the validation streams (TFLM) ...")
-    threshold_q, found = choose_threshold(stream_material(dataset, "val", probe, predict), probe)
-    if not found:
+    streams = evaluate_streams(dataset, model, keyword, log)
+    if not streams.threshold_found:
         warn(
             "the validation streams have false accepts at every threshold: threshold_q 127, "
             "the strictest; add background noise and _unknown_ recordings"
         )
-    spec = replace(probe, detector=replace(probe.detector, threshold_q=threshold_q))
-    log(f"threshold_q {threshold_q}; measuring the test streams (TFLM) ...")
-    test_material = stream_material(dataset, "test", spec, predict)
-    figures = figures_at(test_material, spec, threshold_q)
+    spec, threshold_q, found = streams.spec, streams.threshold_q, streams.threshold_found
+    test_material, figures = streams.test_material, streams.figures
     verify_seconds = result.verify_seconds + time.perf_counter() - start
     metrics = {
         **_clip_metrics(result, found),

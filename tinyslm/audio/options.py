@@ -14,7 +14,10 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from tinyslm.audio.detector import MAX_WINDOW
 from tinyslm.audio.model import SIZES
+from tinyslm.audio.spec import DEFAULT_AVERAGE, DEFAULT_STRIDE_FRAMES
+from tinyslm.audio.stream import MAX_STRIDE_FRAMES
 
 if TYPE_CHECKING:
     from tinyslm.audio.train import AudioTrainConfig
@@ -28,13 +31,48 @@ SHARED = {
     "label_smoothing": "label_smoothing",
 }
 KEYWORD_MODEL = "keyword_model"
-KEYWORD_MODEL_OPTION = click.option(
-    "--keyword-model",
-    type=click.Choice(sorted(SIZES)),
-    default="default",
-    show_default=True,
-    help="DS-CNN size for an audio keyword dataset (small: under 20 KB).",
-)
+# The front end's frame step: --stride-ms is a whole number of frames.
+FRAME_MS = 20
+# Options only a keyword dataset takes.
+KEYWORD_ONLY = frozenset({KEYWORD_MODEL, "stride_ms", "average"})
+
+
+def keyword_options(f: Any) -> Any:
+    """``--keyword-model``, ``--stride-ms`` and ``--average`` (audio keyword datasets only)."""
+    f = click.option(
+        "--average",
+        type=click.IntRange(1, MAX_WINDOW),
+        default=DEFAULT_AVERAGE,
+        show_default=True,
+        help="Keyword datasets: score vectors the detector averages before it fires.",
+    )(f)
+    f = click.option(
+        "--stride-ms",
+        type=click.IntRange(FRAME_MS, MAX_STRIDE_FRAMES * FRAME_MS),
+        default=DEFAULT_STRIDE_FRAMES * FRAME_MS,
+        show_default=True,
+        help=f"Keyword datasets: time between two inferences on the device, a multiple of "
+        f"{FRAME_MS} ms. Shorter reacts sooner and costs proportionally more CPU.",
+    )(f)
+    return click.option(
+        "--keyword-model",
+        type=click.Choice(sorted(SIZES)),
+        default="default",
+        show_default=True,
+        help="DS-CNN size for an audio keyword dataset (small: under 20 KB).",
+    )(f)
+
+
+def refuse_keyword_options(explicit: Collection[str]) -> None:
+    """A text dataset given keyword-only options: one usage line, not silence.
+
+    Raises:
+        click.UsageError: one of them was given on the command line.
+    """
+    given = sorted(n for n in explicit if n in KEYWORD_ONLY)
+    if given:
+        flags = ", ".join("--" + n.replace("_", "-") for n in given)
+        raise click.UsageError(f"{flags}: audio keyword options; DATA is a text intent dataset")
 
 
 def audio_config(options: Mapping[str, Any], explicit: Collection[str]) -> AudioTrainConfig:
@@ -50,19 +88,29 @@ def audio_config(options: Mapping[str, Any], explicit: Collection[str]) -> Audio
     from tinyslm.audio.train import AudioTrainConfig
 
     text_only = sorted(
-        n for n in explicit if n not in SHARED and n != KEYWORD_MODEL and n in options
+        n for n in explicit if n not in SHARED and n not in KEYWORD_ONLY and n in options
     )
     if text_only:
         flags = ", ".join("--" + n.replace("_", "-") for n in text_only)
         raise click.UsageError(
             f"{flags}: text intent options; DATA is an audio keyword dataset "
-            "(its options: --keyword-model, --seed, --epochs, --batch-size, --learning-rate, "
-            "--label-smoothing)"
+            "(its options: --keyword-model, --stride-ms, --average, --seed, --epochs, "
+            "--batch-size, --learning-rate, --label-smoothing)"
+        )
+    stride_ms = int(options.get("stride_ms") or DEFAULT_STRIDE_FRAMES * FRAME_MS)
+    if stride_ms % FRAME_MS:
+        raise click.UsageError(
+            f"--stride-ms {stride_ms}: not a multiple of the front end's {FRAME_MS} ms frame"
         )
     shared = {SHARED[n]: options[n] for n in explicit if n in SHARED}
     if shared.get("batch_size") == 0:
         del shared["batch_size"]  # the text recipe's "auto"; the keyword recipe has one
     try:
-        return AudioTrainConfig(size=options.get(KEYWORD_MODEL) or "default", **shared)
+        return AudioTrainConfig(
+            size=options.get(KEYWORD_MODEL) or "default",
+            stride_frames=stride_ms // FRAME_MS,
+            average=int(options.get("average") or DEFAULT_AVERAGE),
+            **shared,
+        )
     except ValueError as exc:
         raise click.UsageError(str(exc)) from None

@@ -59,6 +59,8 @@ _U32 = 0xFFFFFFFF
 FEATURE_CHUNK = 2048
 # Windows handed to ``predict`` per call (bounds the copied windows' memory).
 PREDICT_BATCH = 256
+# The C loop counts frames to the next inference in a uint8_t.
+MAX_STRIDE_FRAMES = 255
 
 
 @dataclass(frozen=True)
@@ -76,8 +78,10 @@ class StreamSpec:
     def __post_init__(self) -> None:
         if not 1 <= self.frames <= 1024:
             raise TinySlmError(f"stream: frames {self.frames} not in 1..1024")
-        if self.detector.stride_frames > 255:
-            raise TinySlmError(f"stream: stride_frames {self.detector.stride_frames} above 255")
+        if self.detector.stride_frames > MAX_STRIDE_FRAMES:
+            raise TinySlmError(
+                f"stream: stride_frames {self.detector.stride_frames} above {MAX_STRIDE_FRAMES}"
+            )
 
     @property
     def stride_frames(self) -> int:

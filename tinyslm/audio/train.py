@@ -43,8 +43,11 @@ import numpy.typing as npt
 # Imported for its effect, before TensorFlow loads: the same model on every x86-64 CPU.
 from tinyslm import determinism  # noqa: F401
 from tinyslm.audio.dataset import SILENCE, AudioDataset, Clip
+from tinyslm.audio.detector import MAX_WINDOW
 from tinyslm.audio.frontend import FrontendSpec, clips_features
 from tinyslm.audio.model import INPUT_SCALE, architecture, build_model, input_shape, macs
+from tinyslm.audio.spec import DEFAULT_AVERAGE, DEFAULT_STRIDE_FRAMES
+from tinyslm.audio.stream import MAX_STRIDE_FRAMES
 from tinyslm.cache import cache_dir
 from tinyslm.errors import DatasetError, ModelError
 from tinyslm.flatbuffer import io_details, model_ops
@@ -86,6 +89,9 @@ class AudioTrainConfig:
         seed: seeds augmentation, initial weights, shuffling and masks.
         spec: the front end.
         cache_features: keep computed features under ``tinyslm.cache`` (``audio-features``).
+        stride_frames, average: the streaming rule the detector threshold is calibrated
+            for and the firmware runs (:class:`tinyslm.audio.spec.KeywordSpec`); they do
+            not change the trained weights.
     """
 
     size: str = "default"
@@ -107,9 +113,17 @@ class AudioTrainConfig:
     seed: int = 0
     spec: FrontendSpec = field(default_factory=FrontendSpec)
     cache_features: bool = True
+    stride_frames: int = DEFAULT_STRIDE_FRAMES
+    average: int = DEFAULT_AVERAGE
 
     def __post_init__(self) -> None:
         architecture(self.size)  # an unknown size is refused here, before any work
+        if not 1 <= self.stride_frames <= MAX_STRIDE_FRAMES:
+            raise ModelError(
+                f"stride_frames must be in 1..{MAX_STRIDE_FRAMES}, got {self.stride_frames}"
+            )
+        if not 1 <= self.average <= MAX_WINDOW:
+            raise ModelError(f"average must be in 1..{MAX_WINDOW}, got {self.average}")
         for name in ("epochs", "batch_size"):
             if getattr(self, name) < 1:
                 raise ModelError(f"{name} must be >= 1, got {getattr(self, name)}")
