@@ -37,9 +37,8 @@ sys.path.insert(0, str(REPO))
 
 import numpy as np  # noqa: E402
 
-from tinyslm.audio.dataset import SILENCE, UNKNOWN, AudioDataset, load_audio_dataset  # noqa: E402
-from tinyslm.audio.fit import evaluate_streams  # noqa: E402
-from tinyslm.audio.spec import KeywordSpec  # noqa: E402
+from tinyslm.audio.dataset import AudioDataset, load_audio_dataset  # noqa: E402
+from tinyslm.audio.fit import evaluate_streams, keyword_spec, stream_metrics  # noqa: E402
 from tinyslm.audio.train import (  # noqa: E402
     AudioTrainConfig,
     AudioTrainResult,
@@ -111,30 +110,14 @@ def stream_figures_of(
 ) -> dict[str, Any]:
     """The streaming figures ``tinyslm train`` would record for this model."""
     start = time.perf_counter()
-    keyword = KeywordSpec(
-        frontend=config.spec,
-        window_samples=len(dataset.clips[0].samples),
-        stride_frames=config.stride_frames,
-        average=config.average,
-        non_keywords=tuple(i for i, lb in enumerate(dataset.labels) if lb in (SILENCE, UNKNOWN)),
-    )
-    ev = evaluate_streams(dataset, result.model, keyword)
-    f = ev.figures
+    ev = evaluate_streams(dataset, result.model, keyword_spec(dataset, config))
     return {
-        "stride_ms": f.stride_ms,
-        "average": f.window,
-        "suppression_ms": f.suppression_ms,
+        **stream_metrics(ev.figures, dataset.labels),
+        "stride_ms": ev.figures.stride_ms,
+        "average": ev.figures.window,
+        "suppression_ms": ev.figures.suppression_ms,
         "threshold_q": ev.threshold_q,
         "threshold_found": ev.threshold_found,
-        "false_rejection_rate": round(f.false_rejection_rate, 5),
-        "keyword_clips": f.keyword_clips,
-        "keyword_false_accepts": f.keyword_false_accepts,
-        "noise_seconds": round(f.noise_seconds, 1),
-        "noise_false_accepts": f.noise_false_accepts,
-        "noise_fa_per_hour": round(f.noise_fa_per_hour, 2),
-        "unknown_seconds": round(f.unknown_seconds, 1),
-        "unknown_false_accepts": f.unknown_false_accepts,
-        "unknown_fa_per_hour": round(f.unknown_fa_per_hour, 2),
         "seconds": round(time.perf_counter() - start, 1),
     }
 

@@ -141,7 +141,8 @@ def detection_curve(
     return tuple(out)
 
 
-def _stream_metrics(figures: StreamFigures, labels: Sequence[str]) -> dict[str, Any]:
+def stream_metrics(figures: StreamFigures, labels: Sequence[str]) -> dict[str, Any]:
+    """The streaming figures as the manifest records them (the benchmark writes the same)."""
     return {
         "stream_split": "test",
         "noise_seconds": round(figures.noise_seconds, 1),
@@ -206,6 +207,18 @@ class StreamEvaluation:
     figures: StreamFigures
 
 
+def keyword_spec(dataset: AudioDataset, config: Any) -> KeywordSpec:
+    """The manifest's keyword spec of a model trained on ``dataset`` with ``config``
+    (an :class:`tinyslm.audio.train.AudioTrainConfig`): its front end and streaming rule."""
+    return KeywordSpec(
+        frontend=config.spec,
+        window_samples=len(dataset.clips[0].samples),
+        stride_frames=config.stride_frames,
+        average=config.average,
+        non_keywords=tuple(i for i, lb in enumerate(dataset.labels) if lb in (SILENCE, UNKNOWN)),
+    )
+
+
 def evaluate_streams(
     dataset: AudioDataset, model: bytes, keyword: KeywordSpec, log: Log = quiet
 ) -> StreamEvaluation:
@@ -267,14 +280,7 @@ def fit_audio(
     result = train_audio(dataset, cfg, log)
 
     start = time.perf_counter()
-    non_keywords = tuple(i for i, lb in enumerate(dataset.labels) if lb in (SILENCE, UNKNOWN))
-    keyword = KeywordSpec(
-        frontend=cfg.spec,
-        window_samples=len(dataset.clips[0].samples),
-        stride_frames=cfg.stride_frames,
-        average=cfg.average,
-        non_keywords=non_keywords,
-    )
+    keyword = keyword_spec(dataset, cfg)
     model = result.model
     streams = evaluate_streams(dataset, model, keyword, log)
     if not streams.threshold_found:
@@ -288,7 +294,7 @@ def fit_audio(
     metrics = {
         **_clip_metrics(result, found),
         "dataset": dataset.source,
-        **_stream_metrics(figures, dataset.labels),
+        **stream_metrics(figures, dataset.labels),
     }
     manifest = Manifest(
         tinyslm_version=__version__,
