@@ -118,6 +118,38 @@ def open_port(port: str, baud: int) -> Any:
         raise ToolchainError(f"cannot open serial port {port}: {exc}") from None
 
 
+def _reader_thread(
+    conn: Any,
+    stop: threading.Event,
+    on_line: Callable[[str], None],
+    on_closed: Callable[[Exception], None],
+    on_bytes: Callable[[], None] = lambda: None,
+) -> threading.Thread:
+    """A daemon thread (not started) handing the board's non-empty lines, ``\r\n`` or
+    ``\n`` ended and decoded with replacement, to ``on_line`` until ``stop`` is set;
+    ``on_closed`` gets the error of a port that went away (a board unplugged)."""
+
+    def read() -> None:
+        pending = b""
+        while not stop.is_set():
+            try:
+                chunk = conn.read(256)
+            except Exception as exc:  # a board unplugged mid-read
+                on_closed(exc)
+                return
+            if not chunk:
+                continue
+            on_bytes()
+            pending += chunk
+            while b"\n" in pending:
+                raw_line, pending = pending.split(b"\n", 1)
+                text = raw_line.rstrip(b"\r").decode("utf-8", "replace")
+                if text:
+                    on_line(text)
+
+    return threading.Thread(target=read, daemon=True)
+
+
 def monitor(
     port: str | None,
     baud: int = DEFAULT_BAUD,
@@ -151,26 +183,17 @@ def monitor(
     stop = threading.Event()
     last_rx = [time.monotonic()]  # when the reader last got bytes
 
-    def reader() -> None:
-        pending = b""
-        while not stop.is_set():
-            try:
-                chunk = conn.read(256)
-            except Exception as exc:  # a board unplugged mid-read
-                echo(f"serial port closed: {exc}")
-                stop.set()
-                return
-            if not chunk:
-                continue
-            last_rx[0] = time.monotonic()
-            pending += chunk
-            while b"\n" in pending:
-                raw_line, pending = pending.split(b"\n", 1)
-                text = raw_line.rstrip(b"\r").decode("utf-8", "replace")
-                if text:
-                    echo(text if raw else format_device_line(text))
+    def on_line(text: str) -> None:
+        echo(text if raw else format_device_line(text))
 
-    thread = threading.Thread(target=reader, daemon=True)
+    def on_closed(exc: Exception) -> None:
+        echo(f"serial port closed: {exc}")
+        stop.set()
+
+    def on_bytes() -> None:
+        last_rx[0] = time.monotonic()
+
+    thread = _reader_thread(conn, stop, on_line, on_closed, on_bytes)
     thread.start()
     try:
         while not stop.is_set():
@@ -247,29 +270,17 @@ def monitor_wav(
     ended = threading.Event()
     lines: list[str] = []
 
-    def reader() -> None:
-        pending = b""
-        while not stop.is_set():
-            try:
-                chunk = conn.read(256)
-            except Exception as exc:  # a board unplugged mid-read
-                echo(f"serial port closed: {exc}")
-                ended.set()
-                return
-            if not chunk:
-                continue
-            pending += chunk
-            while b"\n" in pending:
-                raw_line, pending = pending.split(b"\n", 1)
-                text = raw_line.rstrip(b"\r").decode("utf-8", "replace")
-                if not text:
-                    continue
-                lines.append(text)
-                echo(text if raw else format_device_line(text))
-                if text.startswith('{"end":'):
-                    ended.set()
+    def on_line(text: str) -> None:
+        lines.append(text)
+        echo(text if raw else format_device_line(text))
+        if text.startswith('{"end":'):
+            ended.set()
 
-    thread = threading.Thread(target=reader, daemon=True)
+    def on_closed(exc: Exception) -> None:
+        echo(f"serial port closed: {exc}")
+        ended.set()
+
+    thread = _reader_thread(conn, stop, on_line, on_closed)
     thread.start()
     try:
         pcm = samples.astype("<i2").tobytes()

@@ -33,6 +33,7 @@ from tinyslm.audio.stream import (
     StreamResult,
     StreamSpec,
     compose,
+    figures_of,
     listen,
     score_keywords,
 )
@@ -93,21 +94,15 @@ def figures_at(material: StreamMaterial, spec: StreamSpec, q: int) -> StreamFigu
         return detect(rule, result.scores, [int(t) for t in result.times_ms])
 
     hits = found(material.keywords) if material.keywords is not None else []
-    score = score_keywords(hits, material.keyword_spans, StreamProtocol())
-    return StreamFigures(
-        noise_seconds=material.noise_seconds,
-        noise_false_accepts=sum(len(found(r)) for r in material.noise),
-        unknown_seconds=material.unknown_seconds,
-        unknown_false_accepts=len(found(material.unknown)) if material.unknown else 0,
+    return figures_of(
+        rule,
+        score_keywords(hits, material.keyword_spans, StreamProtocol()),
+        noise=(material.noise_seconds, sum(len(found(r)) for r in material.noise)),
+        unknown=(
+            material.unknown_seconds,
+            len(found(material.unknown)) if material.unknown else 0,
+        ),
         keyword_seconds=material.keyword_seconds,
-        keyword_clips=score.clips,
-        keyword_hits=score.hits,
-        keyword_false_accepts=score.false_accepts,
-        per_label=score.per_label,
-        threshold_q=q,
-        window=rule.window,
-        suppression_ms=rule.suppression_ms,
-        stride_ms=rule.stride_ms,
     )
 
 

@@ -341,6 +341,33 @@ class StreamFigures:
         return 1.0 - self.keyword_hits / self.keyword_clips
 
 
+def figures_of(
+    rule: DetectorSpec,
+    score: KeywordScore,
+    *,
+    noise: tuple[float, int],
+    unknown: tuple[float, int],
+    keyword_seconds: float,
+) -> StreamFigures:
+    """:class:`StreamFigures` of a rule from ``(seconds, false accepts)`` of the noise and
+    unknown-word streams and the keyword stream's score."""
+    return StreamFigures(
+        noise_seconds=noise[0],
+        noise_false_accepts=noise[1],
+        unknown_seconds=unknown[0],
+        unknown_false_accepts=unknown[1],
+        keyword_seconds=keyword_seconds,
+        keyword_clips=score.clips,
+        keyword_hits=score.hits,
+        keyword_false_accepts=score.false_accepts,
+        per_label=score.per_label,
+        threshold_q=rule.threshold_q,
+        window=rule.window,
+        suppression_ms=rule.suppression_ms,
+        stride_ms=rule.stride_ms,
+    )
+
+
 def _per_hour(count: int, seconds: float) -> float:
     return count * 3600.0 / seconds if seconds > 0 else float("nan")
 
@@ -373,19 +400,10 @@ def stream_figures(
     unknown_fa = len(listen(unknown_stream.samples, spec, predict).detections) if unknown else 0
     keyword_stream = compose(keywords, noise, protocol, rate)
     found = listen(keyword_stream.samples, spec, predict).detections if keywords else ()
-    score = score_keywords(found, keyword_stream.spans, protocol)
-    return StreamFigures(
-        noise_seconds=noise_seconds,
-        noise_false_accepts=noise_fa,
-        unknown_seconds=unknown_stream.seconds if unknown else 0.0,
-        unknown_false_accepts=unknown_fa,
+    return figures_of(
+        spec.detector,
+        score_keywords(found, keyword_stream.spans, protocol),
+        noise=(noise_seconds, noise_fa),
+        unknown=(unknown_stream.seconds if unknown else 0.0, unknown_fa),
         keyword_seconds=keyword_stream.seconds if keywords else 0.0,
-        keyword_clips=score.clips,
-        keyword_hits=score.hits,
-        keyword_false_accepts=score.false_accepts,
-        per_label=score.per_label,
-        threshold_q=spec.detector.threshold_q,
-        window=spec.detector.window,
-        suppression_ms=spec.detector.suppression_ms,
-        stride_ms=spec.detector.stride_ms,
     )

@@ -35,6 +35,22 @@ _WRITE_FN = ctypes.CFUNCTYPE(None, ctypes.POINTER(ctypes.c_char), ctypes.c_size_
 _CLOCK_FN = ctypes.CFUNCTYPE(ctypes.c_uint32, ctypes.c_void_p)
 
 
+def compiled_model(lib: ctypes.CDLL, project: Project) -> tuple[int, bytes]:
+    """``(arena size, model bytes)`` from the generated symbols (C linkage, per
+    docs/architecture.md) of a compiled project library.
+
+    Raises:
+        ProjectError: a generated symbol is missing.
+    """
+    try:
+        arena_size = int(ctypes.c_uint32.in_dll(lib, "tinyslm_arena_size").value)
+        n = int(ctypes.c_uint.in_dll(lib, "tinyslm_model_data_len").value)
+        model_bytes = bytes((ctypes.c_ubyte * n).in_dll(lib, "tinyslm_model_data"))
+    except ValueError as exc:  # ctypes: symbol not found
+        raise ProjectError(f"{project.root}: generated symbol missing: {exc}") from None
+    return arena_size, model_bytes
+
+
 def check_model(project: Project, model_bytes: bytes, compiled_sha: bytes | None) -> None:
     """The compiled model array is the project's (tinyslm.json) and the settings' model.
 
@@ -145,13 +161,7 @@ class Emulator:
         self.seq_len = int(lib.tinyslm_emu_seq_len())
         self.num_labels = int(lib.tinyslm_emu_num_labels())
         self.max_line = int(lib.tinyslm_emu_max_line())
-        # The generated symbols themselves (C linkage, per docs/architecture.md).
-        try:
-            self.arena_size = int(ctypes.c_uint32.in_dll(lib, "tinyslm_arena_size").value)
-            n = int(ctypes.c_uint.in_dll(lib, "tinyslm_model_data_len").value)
-            self.model_bytes = bytes((ctypes.c_ubyte * n).in_dll(lib, "tinyslm_model_data"))
-        except ValueError as exc:  # ctypes: symbol not found
-            raise ProjectError(f"{self.project.root}: generated symbol missing: {exc}") from None
+        self.arena_size, self.model_bytes = compiled_model(lib, self.project)
         check_model(self.project, self.model_bytes, lib.tinyslm_emu_model_sha256())
         self._interpreter, self._in_shape = project_interpreter(
             self.project,

@@ -21,7 +21,6 @@ equals a reference one when label, ``t_ms`` and score are identical.
 from __future__ import annotations
 
 import ctypes
-import hashlib
 import json
 import os
 import subprocess
@@ -43,11 +42,13 @@ from tinyslm.audio.stream import (
     StreamProtocol,
     StreamSpec,
     compose,
+    figures_of,
     listen,
     score_keywords,
 )
 from tinyslm.cache import cache_dir
-from tinyslm.emulate.emulator import check_model, project_interpreter
+from tinyslm.emulate.emulator import check_model, compiled_model, project_interpreter
+from tinyslm.emulate.library import build_key, project_sources, writable
 from tinyslm.errors import DatasetError, ProjectError, ToolchainError, output_tail
 from tinyslm.manifest import Manifest
 from tinyslm.modality import AUDIO
@@ -119,16 +120,6 @@ def keyword_sources() -> tuple[str, ...]:
     return (*c_files, *GENERATED_SOURCES)
 
 
-def _writable(folder: Path) -> Path:
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-        return folder
-    except OSError:
-        fallback = Path(tempfile.gettempdir()) / f"tinyslm-{os.getuid()}" / "emulate"
-        fallback.mkdir(parents=True, exist_ok=True)
-        return fallback
-
-
 def build_keyword_library(project: Project) -> Path:
     """Compile the project's keyword app into a shared library (cached by content).
 
@@ -136,21 +127,11 @@ def build_keyword_library(project: Project) -> Path:
         ProjectError: a source file is missing.
         ToolchainError: the host compiler is missing or fails.
     """
-    names = keyword_sources()
-    missing = [name for name in names if not (project.src / name).is_file()]
-    if missing:
-        raise ProjectError(
-            f"{project.root}: incomplete project, missing src/{', src/'.join(missing)} "
-            "(regenerate it with 'tinyslm generate')"
-        )
-    sources = [project.src / name for name in names]
+    sources = project_sources(project, keyword_sources())
     headers = sorted(project.src.glob("*.h"))
-    digest = hashlib.sha256()
     compilers = [os.environ.get("CC", "cc"), os.environ.get("CXX", "c++")]
-    for path in [*sources, *headers, SHIM]:
-        digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
-    digest.update("\0".join([*compilers, *CFLAGS, *CXXFLAGS]).encode())
-    out = _writable(cache_dir("emulate")) / f"kws-{digest.hexdigest()[:24]}" / LIB_NAME
+    key = build_key([*sources, *headers, SHIM], [*compilers, *CFLAGS, *CXXFLAGS])
+    out = writable(cache_dir("emulate")) / f"kws-{key}" / LIB_NAME
     if not out.is_file():
         ccompile.compile_shared(
             [*sources, SHIM], out, include_dirs=[project.src], cflags=CFLAGS, cxxflags=CXXFLAGS
@@ -202,12 +183,7 @@ class KeywordEmulator:
         self.features = int(lib.tinyslm_kws_emu_features())
         self.frames = int(lib.tinyslm_kws_emu_frames())
         self.num_labels = int(lib.tinyslm_kws_emu_num_labels())
-        try:
-            self.arena_size = int(ctypes.c_uint32.in_dll(lib, "tinyslm_arena_size").value)
-            n = int(ctypes.c_uint.in_dll(lib, "tinyslm_model_data_len").value)
-            self.model_bytes = bytes((ctypes.c_ubyte * n).in_dll(lib, "tinyslm_model_data"))
-        except ValueError as exc:  # ctypes: symbol not found
-            raise ProjectError(f"{self.project.root}: generated symbol missing: {exc}") from None
+        self.arena_size, self.model_bytes = compiled_model(lib, self.project)
         check_model(self.project, self.model_bytes, lib.tinyslm_kws_emu_model_sha256())
         self._interpreter, self._in_shape = project_interpreter(
             self.project,
@@ -276,20 +252,10 @@ def emulator_stream_runner(emu: KeywordEmulator) -> StreamRunner:
 
 def native_stream_runner(binary: Path, timeout: float = RUN_TIMEOUT_S) -> StreamRunner:
     """A :data:`StreamRunner` over a native keyword firmware (stdin in, stdout out)."""
-    from tinyslm.emulate.native import device_lines
+    from tinyslm.emulate.native import run_binary
 
     def run(data: bytes) -> list[str]:
-        try:
-            proc = subprocess.run(
-                [str(binary)], input=data, capture_output=True, timeout=timeout, check=False
-            )
-        except subprocess.TimeoutExpired as exc:
-            raise ToolchainError(f"native firmware did not answer within {timeout:.0f} s") from exc
-        out = device_lines(proc.stdout)
-        if proc.returncode != 0:
-            last = out[-1] if out else output_tail(proc.stderr, 2)
-            raise ToolchainError(f"native firmware exited with status {proc.returncode}: {last}")
-        return out
+        return run_binary(binary, data, timeout)
 
     return run
 
@@ -619,21 +585,12 @@ def run_keyword_data(
             ]
         else:
             fa[kind] += len(device.detections)
-    score = score_keywords(keyword_dets, keyword_stream.spans, protocol)
-    figures = StreamFigures(
-        noise_seconds=sum(len(n) for n in noise) / rate,
-        noise_false_accepts=fa["noise"],
-        unknown_seconds=unknown_stream.seconds if unknown else 0.0,
-        unknown_false_accepts=fa["unknown"],
+    figures = figures_of(
+        spec.detector,
+        score_keywords(keyword_dets, keyword_stream.spans, protocol),
+        noise=(sum(len(n) for n in noise) / rate, fa["noise"]),
+        unknown=(unknown_stream.seconds if unknown else 0.0, fa["unknown"]),
         keyword_seconds=keyword_stream.seconds if keywords else 0.0,
-        keyword_clips=score.clips,
-        keyword_hits=score.hits,
-        keyword_false_accepts=score.false_accepts,
-        per_label=score.per_label,
-        threshold_q=spec.detector.threshold_q,
-        window=spec.detector.window,
-        suppression_ms=spec.detector.suppression_ms,
-        stride_ms=spec.detector.stride_ms,
     )
     return KeywordDataResult(
         source=str(dataset.source),

@@ -35,7 +35,7 @@ COVERAGE_CFLAGS = ("-std=c99", "-O0", "-g", "-Wall", "-Wextra")
 COVERAGE_CXXFLAGS = ("-std=c++17", "-O0")
 
 
-def _writable(folder: Path) -> Path:
+def writable(folder: Path) -> Path:
     """``folder``, or a per-user temp folder when it cannot be created (read-only home)."""
     try:
         folder.mkdir(parents=True, exist_ok=True)
@@ -54,8 +54,12 @@ def core_sources() -> tuple[str, ...]:
     return (*c_files, *GENERATED_SOURCES)
 
 
-def _sources(project: Project) -> list[Path]:
-    names = core_sources()
+def project_sources(project: Project, names: Sequence[str]) -> list[Path]:
+    """``src/<name>`` of each name (text core or keyword app).
+
+    Raises:
+        ProjectError: one is missing (the project is incomplete).
+    """
     missing = [name for name in names if not (project.src / name).is_file()]
     if missing:
         raise ProjectError(
@@ -65,9 +69,10 @@ def _sources(project: Project) -> list[Path]:
     return [project.src / name for name in names]
 
 
-def _build_key(sources: Sequence[Path], headers: Sequence[Path], flags: Sequence[str]) -> str:
+def build_key(files: Sequence[Path], flags: Sequence[str]) -> str:
+    """A cache key of the files' names and bytes and the compile flags."""
     h = hashlib.sha256()
-    for path in [*sources, *headers, SHIM]:
+    for path in files:
         h.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
     h.update("\0".join(flags).encode())
     return h.hexdigest()[:24]
@@ -90,7 +95,7 @@ def build_library(
         ProjectError: a source file is missing.
         ToolchainError: the host compiler is missing or fails.
     """
-    sources = _sources(project)
+    sources = project_sources(project, core_sources())
     headers = sorted(project.src.glob("*.h"))
     cflags = COVERAGE_CFLAGS if coverage else CFLAGS
     cxxflags = COVERAGE_CXXFLAGS if coverage else CXXFLAGS
@@ -101,8 +106,8 @@ def build_library(
         out = object_dir / LIB_NAME
     else:
         compilers = [os.environ.get("CC", "cc"), os.environ.get("CXX", "c++")]
-        key = _build_key(sources, headers, [*compilers, *cflags, *cxxflags])
-        out = _writable(cache_dir("emulate")) / key / LIB_NAME
+        key = build_key([*sources, *headers, SHIM], [*compilers, *cflags, *cxxflags])
+        out = writable(cache_dir("emulate")) / key / LIB_NAME
         if out.is_file():
             return out
     ccompile.compile_shared(

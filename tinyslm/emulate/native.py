@@ -54,13 +54,21 @@ def run_native(
     """
     with tempfile.TemporaryDirectory(prefix="tinyslm-native-") as tmp:
         binary = build_native(project_dir, tflm_dir, Path(tmp) / "firmware", cache_dir=cache_dir)
-        stdin = b"".join(bytes(line) + b"\n" for line in lines)
-        try:
-            proc = subprocess.run(
-                [str(binary)], input=stdin, capture_output=True, timeout=timeout, check=False
-            )
-        except subprocess.TimeoutExpired as exc:
-            raise ToolchainError(f"native firmware did not answer within {timeout:.0f} s") from exc
+        return run_binary(binary, b"".join(bytes(line) + b"\n" for line in lines), timeout)
+
+
+def run_binary(binary: Path, stdin: bytes, timeout: float) -> list[str]:
+    """Run a native firmware on ``stdin``; its output lines (text and keyword firmware).
+
+    Raises:
+        ToolchainError: it hung past ``timeout`` or exited non-zero (its last line said).
+    """
+    try:
+        proc = subprocess.run(
+            [str(binary)], input=stdin, capture_output=True, timeout=timeout, check=False
+        )
+    except subprocess.TimeoutExpired as exc:
+        raise ToolchainError(f"native firmware did not answer within {timeout:.0f} s") from exc
     out = device_lines(proc.stdout)
     if proc.returncode != 0:
         last = out[-1] if out else output_tail(proc.stderr, 2)
