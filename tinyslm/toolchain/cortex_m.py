@@ -35,14 +35,12 @@ CXXFLAGS = ("-std=c++17", "-fno-exceptions", "-fno-rtti", *COMMON_FLAGS)
 CFLAGS = ("-std=c99", *COMMON_FLAGS)
 GLUE_DIR = Path(__file__).resolve().parent.parent / "emulate" / "glue" / "qemu"
 LINKER_SCRIPT = GLUE_DIR / "mps2_an500.ld"
-GLUE_SOURCES = (
-    GLUE_DIR / "startup.c",
-    GLUE_DIR / "mps2_an500_main.c",
-    GLUE_DIR / "profiler.cc",
-)
-# A keyword project's main: the same board I/O (UART, SysTick, semihosting) feeding its
-# keyword app; the builder swaps it in by the project's modality.
-KWS_GLUE_SOURCES = (GLUE_DIR / "startup.c", GLUE_DIR / "mps2_an500_kws_main.c")
+# startup.c: vectors and faults; mps2_an500_board.c: UART, SysTick, semihosting.
+BOARD_SOURCES = (GLUE_DIR / "startup.c", GLUE_DIR / "mps2_an500_board.c")
+GLUE_SOURCES = (*BOARD_SOURCES, GLUE_DIR / "mps2_an500_main.c", GLUE_DIR / "profiler.cc")
+# A keyword project's main: the same board I/O feeding its keyword app; the builder
+# swaps it in by the project's modality.
+KWS_GLUE_SOURCES = (*BOARD_SOURCES, GLUE_DIR / "mps2_an500_kws_main.c")
 # CMSIS-NN's C sources, like the kernels, are compiled only when the link needs them.
 LAZY_PREFIXES = ("tensorflow/lite/micro/kernels/", "third_party/cmsis_nn/Source/")
 
