@@ -39,6 +39,7 @@ import numpy as np  # noqa: E402
 
 from tinyslm.audio.dataset import AudioDataset, load_audio_dataset  # noqa: E402
 from tinyslm.audio.fit import evaluate_streams, keyword_spec, stream_metrics  # noqa: E402
+from tinyslm.audio.options import FRAME_MS  # noqa: E402
 from tinyslm.audio.train import (  # noqa: E402
     AudioTrainConfig,
     AudioTrainResult,
@@ -68,13 +69,16 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default=d.balance_classes,
         help="extra augmented copies for labels with fewer clips (_unknown_, _silence_)",
     )
-    p.add_argument("--stride-ms", type=int, default=d.stride_frames * 20)
+    p.add_argument("--stride-ms", type=int, default=d.stride_frames * FRAME_MS)
     p.add_argument("--average", type=int, default=d.average)
     p.add_argument("--synthetic", action="store_true", help="also a synthetic-only model")
     p.add_argument("--synth-voices", type=int, default=4, help="voices per TTS engine")
     p.add_argument("--synth-clips", type=int, default=4, help="clips per word per voice")
     p.add_argument("--quiet", action="store_true", help="no per-epoch lines")
-    return p.parse_args(argv)
+    args = p.parse_args(argv)
+    if args.stride_ms < FRAME_MS or args.stride_ms % FRAME_MS:
+        p.error(f"--stride-ms {args.stride_ms}: not a positive multiple of {FRAME_MS} ms")
+    return args
 
 
 def figures_of(result: AudioTrainResult, wall: float) -> dict[str, Any]:
@@ -248,7 +252,7 @@ def main(argv: list[str] | None = None) -> int:
             augment_copies=args.augment_copies,
             balance_classes=args.balance_classes,
             seed=args.seed,
-            stride_frames=args.stride_ms // 20,
+            stride_frames=args.stride_ms // FRAME_MS,
             average=args.average,
         )
         start = time.perf_counter()

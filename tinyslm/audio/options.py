@@ -16,7 +16,7 @@ import click
 
 from tinyslm.audio.detector import MAX_WINDOW
 from tinyslm.audio.model import SIZES
-from tinyslm.audio.spec import DEFAULT_AVERAGE, DEFAULT_STRIDE_FRAMES
+from tinyslm.audio.spec import DEFAULT_AVERAGE, DEFAULT_STRIDE_FRAMES, KeywordSpec
 from tinyslm.audio.stream import MAX_STRIDE_FRAMES
 
 if TYPE_CHECKING:
@@ -31,8 +31,8 @@ SHARED = {
     "label_smoothing": "label_smoothing",
 }
 KEYWORD_MODEL = "keyword_model"
-# The front end's frame step: --stride-ms is a whole number of frames.
-FRAME_MS = 20
+# The front end's frame step (20 ms): --stride-ms is a whole number of frames.
+FRAME_MS = KeywordSpec().frame_ms
 # Options only a keyword dataset takes.
 KEYWORD_ONLY = frozenset({KEYWORD_MODEL, "stride_ms", "average"})
 
