@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -93,6 +93,29 @@ class TensorSize:
     dtype: str
     bytes: int
 
+    def to_dict(self) -> dict[str, Any]:
+        """Its ``report.json`` entry (text and keyword reports)."""
+        return {
+            "layer": self.layer,
+            "op": self.op,
+            "role": self.role,
+            "shape": list(self.shape),
+            "dtype": self.dtype,
+            "bytes": self.bytes,
+        }
+
+    @classmethod
+    def from_dict(cls, t: Mapping[str, Any]) -> TensorSize:
+        """Read back :meth:`to_dict` (KeyError, TypeError, ValueError when malformed)."""
+        return cls(
+            str(t["layer"]),
+            str(t["op"]),
+            str(t["role"]),
+            tuple(int(s) for s in t["shape"]),
+            str(t["dtype"]),
+            int(t["bytes"]),
+        )
+
 
 @dataclass(frozen=True)
 class ReportData:
@@ -159,17 +182,7 @@ class ReportData:
                 }
                 for c in self.curve
             ],
-            "tensors": [
-                {
-                    "layer": t.layer,
-                    "op": t.op,
-                    "role": t.role,
-                    "shape": list(t.shape),
-                    "dtype": t.dtype,
-                    "bytes": t.bytes,
-                }
-                for t in self.tensors
-            ],
+            "tensors": [t.to_dict() for t in self.tensors],
             "history": [{k: round(v, 6) for k, v in sorted(h.items())} for h in self.history],
         }
 
@@ -213,17 +226,7 @@ class ReportData:
                     )
                     for c in d["curve"]
                 ),
-                tensors=tuple(
-                    TensorSize(
-                        str(t["layer"]),
-                        str(t["op"]),
-                        str(t["role"]),
-                        tuple(int(s) for s in t["shape"]),
-                        str(t["dtype"]),
-                        int(t["bytes"]),
-                    )
-                    for t in d["tensors"]
-                ),
+                tensors=tuple(TensorSize.from_dict(t) for t in d["tensors"]),
                 history=tuple(
                     {str(k): float(v) for k, v in h.items()} for h in d.get("history", [])
                 ),

@@ -139,7 +139,7 @@ def test_inference_failure_is_reported(emu: Emulator, monkeypatch: pytest.Monkey
     def broken(*_: object) -> None:
         raise RuntimeError("invoke failed")
 
-    monkeypatch.setattr(emu._interpreter, "invoke", broken)
+    monkeypatch.setattr(emu._model.interpreter, "invoke", broken)
     assert emu.run_line("turn on the lights") == ['{"error":"inference_failed","code":1}']
     assert isinstance(emu.last_exception, RuntimeError)
 

@@ -57,17 +57,7 @@ class KeywordReportData:
             "format_version": FORMAT_VERSION,
             "modality": "audio",
             "curve": [list(c) for c in self.curve],
-            "tensors": [
-                {
-                    "layer": t.layer,
-                    "op": t.op,
-                    "role": t.role,
-                    "shape": list(t.shape),
-                    "dtype": t.dtype,
-                    "bytes": t.bytes,
-                }
-                for t in self.tensors
-            ],
+            "tensors": [t.to_dict() for t in self.tensors],
             "history": list(self.history),
         }
         return (json.dumps(doc, indent=1, sort_keys=True) + "\n").encode()
@@ -85,17 +75,7 @@ class KeywordReportData:
                 raise ValueError("not a keyword report of format 1")
             return cls(
                 curve=tuple((int(q), float(fa), float(frr)) for q, fa, frr in doc["curve"]),
-                tensors=tuple(
-                    TensorSize(
-                        layer=t["layer"],
-                        op=t["op"],
-                        role=t["role"],
-                        shape=tuple(t["shape"]),
-                        dtype=t["dtype"],
-                        bytes=int(t["bytes"]),
-                    )
-                    for t in doc["tensors"]
-                ),
+                tensors=tuple(TensorSize.from_dict(t) for t in doc["tensors"]),
                 history=tuple(dict(h) for h in doc.get("history", [])),
             )
         except (OSError, ValueError, KeyError, TypeError) as exc:

@@ -17,6 +17,7 @@ from __future__ import annotations
 import ctypes
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -105,6 +106,45 @@ def project_interpreter(
     return interp, in_shape
 
 
+@dataclass(frozen=True, eq=False)
+class CompiledModel:
+    """The model array a compiled project library carries, checked against the project
+    and loaded on TFLM's Python runtime (the text and keyword emulators' inference)."""
+
+    arena_size: int
+    model_bytes: bytes
+    interpreter: Any
+    input_shape: tuple[int, ...]
+
+    def scores(self, values: np.ndarray) -> np.ndarray:
+        """The int8 output vector for one input (any shape with the input's elements)."""
+        self.interpreter.set_input(values.reshape(self.input_shape), 0)
+        self.interpreter.invoke()
+        return np.ascontiguousarray(self.interpreter.get_output(0), dtype=np.int8).reshape(-1)
+
+
+def load_compiled_model(
+    project: Project,
+    lib: ctypes.CDLL,
+    compiled_sha: bytes | None,
+    sizes: tuple[int, int],
+    settings: str,
+) -> CompiledModel:
+    """:func:`compiled_model`, :func:`check_model` and :func:`project_interpreter` in turn.
+
+    Raises:
+        ProjectError: a generated symbol is missing.
+        ModelError: the model was edited, TFLM refuses it, or its tensors are not the
+            settings' ``sizes`` (named by ``settings`` in the message).
+    """
+    arena_size, model_bytes = compiled_model(lib, project)
+    check_model(project, model_bytes, compiled_sha)
+    interpreter, input_shape = project_interpreter(
+        project, model_bytes, arena_size, sizes, settings
+    )
+    return CompiledModel(arena_size, model_bytes, interpreter, input_shape)
+
+
 class Emulator:
     """The project's firmware core in this process, fed like a serial port.
 
@@ -161,15 +201,14 @@ class Emulator:
         self.seq_len = int(lib.tinyslm_emu_seq_len())
         self.num_labels = int(lib.tinyslm_emu_num_labels())
         self.max_line = int(lib.tinyslm_emu_max_line())
-        self.arena_size, self.model_bytes = compiled_model(lib, self.project)
-        check_model(self.project, self.model_bytes, lib.tinyslm_emu_model_sha256())
-        self._interpreter, self._in_shape = project_interpreter(
+        self._model = load_compiled_model(
             self.project,
-            self.model_bytes,
-            self.arena_size,
+            lib,
+            lib.tinyslm_emu_model_sha256(),
             (self.seq_len, self.num_labels),
             f"seq_len {self.seq_len}, {self.num_labels} labels",
         )
+        self.arena_size, self.model_bytes = self._model.arena_size, self._model.model_bytes
 
         self._out = bytearray()
         self.last_exception: BaseException | None = None
@@ -187,9 +226,7 @@ class Emulator:
     def _infer(self, ids: Any, scores: Any, _ctx: Any) -> int:
         try:
             arr = np.ctypeslib.as_array(ids, shape=(self.seq_len,)).astype(np.int32)
-            self._interpreter.set_input(arr.reshape(self._in_shape), 0)
-            self._interpreter.invoke()
-            out = np.ascontiguousarray(self._interpreter.get_output(0), dtype=np.int8).reshape(-1)
+            out = self._model.scores(arr)
             ctypes.memmove(scores, out.ctypes.data, self.num_labels)
             return 0
         except BaseException as exc:  # an exception must not unwind through C

@@ -47,7 +47,7 @@ from tinyslm.audio.stream import (
     score_keywords,
 )
 from tinyslm.cache import cache_dir
-from tinyslm.emulate.emulator import check_model, compiled_model, project_interpreter
+from tinyslm.emulate.emulator import load_compiled_model
 from tinyslm.emulate.library import build_key, project_sources, writable
 from tinyslm.errors import DatasetError, ProjectError, ToolchainError, output_tail
 from tinyslm.manifest import Manifest
@@ -183,15 +183,14 @@ class KeywordEmulator:
         self.features = int(lib.tinyslm_kws_emu_features())
         self.frames = int(lib.tinyslm_kws_emu_frames())
         self.num_labels = int(lib.tinyslm_kws_emu_num_labels())
-        self.arena_size, self.model_bytes = compiled_model(lib, self.project)
-        check_model(self.project, self.model_bytes, lib.tinyslm_kws_emu_model_sha256())
-        self._interpreter, self._in_shape = project_interpreter(
+        self._model = load_compiled_model(
             self.project,
-            self.model_bytes,
-            self.arena_size,
+            lib,
+            lib.tinyslm_kws_emu_model_sha256(),
             (self.features, self.num_labels),
             f"{self.features} features, {self.num_labels} labels",
         )
+        self.arena_size, self.model_bytes = self._model.arena_size, self._model.model_bytes
         self._out = bytearray()
         self.memo: ScoreMemo = memo if memo is not None else {}
         self.memo_hits = 0
@@ -212,9 +211,7 @@ class KeywordEmulator:
                 self.memo_hits += 1
                 ctypes.memmove(scores, known, self.num_labels)
                 return 0
-            self._interpreter.set_input(arr.reshape(self._in_shape), 0)
-            self._interpreter.invoke()
-            out = np.ascontiguousarray(self._interpreter.get_output(0), dtype=np.int8).reshape(-1)
+            out = self._model.scores(arr)
             ctypes.memmove(scores, out.ctypes.data, self.num_labels)
             return 0
         except BaseException as exc:  # an exception must not unwind through C
