@@ -290,12 +290,6 @@ def emulate(
     out; otherwise an interactive loop (stdin lines in, device lines out; pipes
     work too).
     """
-    import contextlib
-    import os
-    import re
-    import tempfile
-
-    from tinyslm.emulate.emulator import Emulator, emulator_runner
     from tinyslm.outdir import check_file_target
 
     if sum(x is not None for x in (text, data_file, wav_file)) > 1:
@@ -336,6 +330,26 @@ def emulate(
         return
     if wav_file is not None:
         raise click.UsageError("--wav needs a keyword project (generated from a keyword model)")
+
+    _emulate_text(project_dir, native, qemu, tflm_dir, text, coverage)
+
+
+def _emulate_text(
+    project_dir: Path,
+    native: bool,
+    qemu: bool,
+    tflm_dir: Path | None,
+    text: str | None,
+    coverage: bool,
+) -> None:
+    """emulate on a text project: --text (one line), or stdin's lines (interactive with
+    the shared-library emulator: each line answered as it is typed)."""
+    import contextlib
+    import os
+    import re
+    import tempfile
+
+    from tinyslm.emulate.emulator import Emulator, emulator_runner
 
     run: Callable[[Sequence[bytes]], list[str]]
     emulator = None
