@@ -29,6 +29,7 @@ from tinyslm.audio.train import (
     AudioTrainConfig,
     augment,
     balance_plan,
+    change_speed,
     confusion_matrix,
     feature_sets,
     spec_augment,
@@ -69,7 +70,9 @@ def test_augment_shifts_scales_and_mixes_within_the_configured_ranges() -> None:
     word = np.zeros(16000, dtype=np.int16)
     word[6000:10000] = (8000 * np.sin(t[:4000] * 0.2)).astype(np.int16)
     noise = [(np.random.default_rng(1).standard_normal(48000) * 3000).astype(np.int16)]
-    quiet = AudioTrainConfig(noise_probability=0.0, gain_db_range=(0.0, 0.0), max_shift_ms=100)
+    quiet = AudioTrainConfig(
+        noise_probability=0.0, gain_db_range=(0.0, 0.0), max_shift_ms=100, speed_range=(1.0, 1.0)
+    )
     first = int(np.flatnonzero(word)[0])
     shifts = set()
     for seed in range(20):
@@ -81,15 +84,24 @@ def test_augment_shifts_scales_and_mixes_within_the_configured_ranges() -> None:
         shifts.add(shift)
     assert len(shifts) == 20 and min(shifts) < -400 and max(shifts) > 400
     noisy = AudioTrainConfig(
-        noise_probability=1.0, gain_db_range=(0.0, 0.0), max_shift_ms=0, snr_db_range=(10.0, 10.0)
+        noise_probability=1.0,
+        gain_db_range=(0.0, 0.0),
+        max_shift_ms=0,
+        snr_db_range=(10.0, 10.0),
+        speed_range=(1.0, 1.0),
     )
     out = augment(word, np.random.default_rng(0), noise, noisy, silence=False)
     added = out.astype(np.float64) - word
     snr = 10 * np.log10(np.mean(word.astype(np.float64) ** 2) / np.mean(added**2))
     assert abs(snr - 10.0) < 0.1
-    # Silence (noise already) gets no second noise bed: only the gain.
+    # Silence (noise already) gets no second noise bed and no speed change: only the gain.
     same = augment(word, np.random.default_rng(0), noise, noisy, silence=True)
     assert np.array_equal(same, word)
+    fast = dataclasses.replace(noisy, noise_probability=0.0, speed_range=(1.25, 1.25))
+    assert np.array_equal(augment(word, np.random.default_rng(0), noise, fast, silence=True), word)
+    # A word sped up by 1.25 lasts 4000 / 1.25 samples.
+    sped = augment(word, np.random.default_rng(0), noise, fast, silence=False)
+    assert abs(np.ptp(np.flatnonzero(sped)) - 3200) <= 2
 
 
 def test_spec_augment_masks_bands_with_the_clip_mean_and_leaves_the_input() -> None:
@@ -129,19 +141,88 @@ def _unbalanced_dataset() -> AudioDataset:
 def test_balance_plan_gives_smaller_labels_extras_up_to_the_largest() -> None:
     data = _unbalanced_dataset()
     train = list(data.split("train"))
-    config = AudioTrainConfig(augment_copies=2, balance_classes=True, cache_features=False)
+    config = AudioTrainConfig(
+        augment_copies=2, balance_classes=True, cache_features=False, reversed_unknowns=0.0
+    )
     plan = list(balance_plan(train, data.labels, config))
     # (5 - n) clips short, times (copies + 1) examples per clip.
-    assert [lb for lb, _, _ in plan] == [SILENCE] * 12 + [UNKNOWN] * 9
-    unknown = [c for lb, _, c in plan if lb == UNKNOWN]
+    assert [lb for lb, _, _, _ in plan] == [SILENCE] * 12 + [UNKNOWN] * 9
+    assert not any(backwards for _, _, _, backwards in plan)
+    unknown = [c for lb, _, c, _ in plan if lb == UNKNOWN]
     assert unknown == [c for c in train if c.label == UNKNOWN] * 4 + unknown[:1]
     # Seeded: the same draws again; another seed, other draws.
-    again = [rng.uniform() for _, rng, _ in balance_plan(train, data.labels, config)]
-    assert again == [rng.uniform() for _, rng, _ in plan]
-    other = AudioTrainConfig(augment_copies=2, balance_classes=True, seed=1, cache_features=False)
-    assert again != [rng.uniform() for _, rng, _ in balance_plan(train, data.labels, other)]
+    again = [rng.uniform() for _, rng, _, _ in balance_plan(train, data.labels, config)]
+    assert again == [rng.uniform() for _, rng, _, _ in plan]
+    other = dataclasses.replace(config, seed=1)
+    assert again != [rng.uniform() for _, rng, _, _ in balance_plan(train, data.labels, other)]
     off = AudioTrainConfig(balance_classes=False)
     assert list(balance_plan(train, data.labels, off)) == []
+
+
+def test_reversed_unknowns_are_keyword_clips_and_leave_the_other_extras_alone() -> None:
+    data = _unbalanced_dataset()
+    train = list(data.split("train"))
+    config = AudioTrainConfig(augment_copies=39, cache_features=False, reversed_unknowns=0.5)
+    plan = list(balance_plan(train, data.labels, config))
+    unknown = [(c, backwards) for lb, _, c, backwards in plan if lb == UNKNOWN]
+    flipped = [c for c, backwards in unknown if backwards]
+    # About half of unknown's 120 extras (each drawn), each a keyword clip; only unknown.
+    assert 40 <= len(flipped) <= 80
+    assert {c.label for c in flipped} == {"go"}
+    assert {c.label for c, backwards in unknown if not backwards} == {UNKNOWN}
+    assert not any(backwards for lb, _, _, backwards in plan if lb != UNKNOWN)
+    # Same seed, same plan; the silence extras draw exactly what they drew without it.
+    assert [(c.source, b) for c, b in unknown] == [
+        (c.source, b) for lb, _, c, b in balance_plan(train, data.labels, config) if lb == UNKNOWN
+    ]
+    plain = dataclasses.replace(config, reversed_unknowns=0.0)
+    silence = [rng.uniform() for lb, rng, _, _ in plan if lb == SILENCE]
+    assert silence == [
+        rng.uniform() for lb, rng, _, _ in balance_plan(train, data.labels, plain) if lb == SILENCE
+    ]
+    every = dataclasses.replace(config, reversed_unknowns=1.0)
+    assert all(b for lb, _, _, b in balance_plan(train, data.labels, every) if lb == UNKNOWN)
+
+
+def test_reversed_unknown_extras_hold_the_keyword_clip_played_backwards() -> None:
+    data = _unbalanced_dataset()
+    config = AudioTrainConfig(
+        augment_copies=0,
+        cache_features=False,
+        reversed_unknowns=1.0,
+        gain_db_range=(0.0, 0.0),
+        noise_probability=0.0,
+        max_shift_ms=0.0,
+        speed_range=(1.0, 1.0),
+    )
+    sets = feature_sets(data, config)
+    train = list(data.split("train"))
+    extras = sets.x_train[len(train) :][sets.y_train[len(train) :] == 1]
+    assert len(extras) == 3
+    backwards = clips_features(np.stack([c.samples[::-1] for c in train if c.label == "go"]))
+    for row in extras:
+        assert any(np.array_equal(row, b) for b in backwards)
+
+
+def test_change_speed_scales_pitch_and_keeps_the_length() -> None:
+    tone = np.sin(np.arange(16000) * 2 * np.pi * 400 / 16000) * 1000
+    for factor in (0.85, 1.0, 1.15):
+        out = change_speed(tone, factor)
+        assert len(out) == 16000
+        peak = int(np.argmax(np.abs(np.fft.rfft(out))))  # 1 Hz per bin over 1 s
+        assert abs(peak - 400 * factor) <= 2, factor
+    # Faster: the word ends sooner and the end is silent; slower: the middle stays centred.
+    click = np.zeros(16000)
+    click[12000] = 1.0
+    assert int(np.argmax(change_speed(click, 1.25))) == pytest.approx(8000 + 4000 / 1.25, abs=2)
+    assert int(np.argmax(change_speed(click, 0.8))) == pytest.approx(8000 + 4000 / 0.8, abs=2)
+
+
+def test_speed_and_reversal_settings_are_checked() -> None:
+    for bad in ({"speed_range": (1.2, 1.1)}, {"speed_range": (0.3, 1.0)},
+                {"reversed_unknowns": 1.5}, {"reversed_unknowns": -0.1}):  # fmt: skip
+        with pytest.raises(ModelError):
+            AudioTrainConfig(**bad)  # type: ignore[arg-type]
 
 
 def test_balanced_features_have_equal_label_counts_and_originals_first() -> None:

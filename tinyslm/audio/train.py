@@ -42,7 +42,7 @@ import numpy.typing as npt
 
 # Imported for its effect, before TensorFlow loads: the same model on every x86-64 CPU.
 from tinyslm import determinism  # noqa: F401
-from tinyslm.audio.dataset import SILENCE, AudioDataset, Clip
+from tinyslm.audio.dataset import SILENCE, UNKNOWN, AudioDataset, Clip
 from tinyslm.audio.detector import MAX_WINDOW
 from tinyslm.audio.frontend import FrontendSpec, clips_features
 from tinyslm.audio.model import INPUT_SCALE, architecture, build_model, input_shape, macs
@@ -84,6 +84,10 @@ class AudioTrainConfig:
         gain_db_range: gain of each copy, dB (clipped to int16).
         noise_probability: share of copies mixed with background noise.
         snr_db_range: that noise's signal-to-noise ratio, dB.
+        speed_range: speed factor of each copy (resampled: tempo and pitch together, as
+            another speaker's voice; 1.0 is off).
+        reversed_unknowns: share of ``_unknown_``'s balancing extras made from time-reversed
+            keyword clips instead of further copies of the recorded unknown words.
         time_masks, time_mask_frames: SpecAugment time masks per clip, each up to this wide.
         freq_masks, freq_mask_bins: frequency masks per clip, each up to this wide.
         seed: seeds augmentation, initial weights, shuffling and masks.
@@ -106,6 +110,8 @@ class AudioTrainConfig:
     gain_db_range: Range = (-12.0, 6.0)
     noise_probability: float = 0.8
     snr_db_range: Range = (0.0, 20.0)
+    speed_range: Range = (0.85, 1.15)
+    reversed_unknowns: float = 0.5
     time_masks: int = 2
     time_mask_frames: int = 5
     freq_masks: int = 2
@@ -130,8 +136,11 @@ class AudioTrainConfig:
         for name in ("patience", "augment_copies", "time_masks", "freq_masks"):
             if getattr(self, name) < 0:
                 raise ModelError(f"{name} must be >= 0, got {getattr(self, name)}")
-        if not 0 <= self.noise_probability <= 1:
-            raise ModelError(f"noise_probability must be in 0..1, got {self.noise_probability}")
+        for name in ("noise_probability", "reversed_unknowns"):
+            if not 0 <= getattr(self, name) <= 1:
+                raise ModelError(f"{name} must be in 0..1, got {getattr(self, name)}")
+        if not 0.5 <= self.speed_range[0] <= self.speed_range[1] <= 2.0:
+            raise ModelError(f"speed_range must be 0.5 <= low <= high <= 2, got {self.speed_range}")
         for name in ("gain_db_range", "snr_db_range"):
             lo, hi = getattr(self, name)
             if lo > hi:
@@ -146,8 +155,15 @@ class AudioTrainConfig:
             "gain_db_range",
             "noise_probability",
         )
+        extra: dict[str, Any] = {}
+        # Only when on: the cache keys (and features) of the recipe without them stay.
+        if self.speed_range != (1.0, 1.0):
+            extra["speed_range"] = self.speed_range
+        if self.reversed_unknowns:
+            extra["reversed_unknowns"] = self.reversed_unknowns
         return {
             **{k: getattr(self, k) for k in keys},
+            **extra,
             "snr_db_range": self.snr_db_range,
             "seed": self.seed,
             "spec": asdict(self.spec),
@@ -217,13 +233,15 @@ def augment(
     config: AudioTrainConfig,
     silence: bool,
 ) -> Int16Array:
-    """One augmented copy of a clip: shift, gain, then noise at a drawn SNR.
+    """One augmented copy of a clip: speed, shift, gain, then noise at a drawn SNR.
 
-    ``silence`` clips (already background noise) get only the gain: mixing more
+    ``silence`` clips (already background noise) get only the shift and gain: mixing more
     noise at an SNR "relative to the word" would have no word to be relative to.
     """
     x = samples.astype(np.float64)
     n = len(x)
+    if not silence and config.speed_range != (1.0, 1.0):
+        x = change_speed(x, rng.uniform(*config.speed_range))
     shift = round(rng.uniform(-1, 1) * config.max_shift_ms * config.spec.sample_rate / 1000)
     if shift > 0:
         x = np.concatenate([np.zeros(shift), x[:-shift]])
@@ -243,6 +261,24 @@ def augment(
     return out
 
 
+def change_speed(x: npt.NDArray[np.float64], factor: float) -> npt.NDArray[np.float64]:
+    """``x`` played ``factor`` times faster (linear interpolation), centred in ``len(x)``.
+
+    Faster is shorter and higher, as a smaller vocal tract and a quicker talker: the
+    speaker variety a few hundred voices lack (Ko et al., "Audio augmentation for speech
+    recognition", 2015). A slower clip is cut at both ends, a faster one zero-padded.
+    """
+    n = len(x)
+    m = max(1, round(n / factor))
+    y = np.interp(np.arange(m) * (n - 1) / max(m - 1, 1), np.arange(n), x)
+    if m >= n:
+        cut = (m - n) // 2
+        out: npt.NDArray[np.float64] = y[cut : cut + n]
+        return out
+    pad = (n - m) // 2
+    return np.concatenate([np.zeros(pad), y, np.zeros(n - m - pad)])
+
+
 def silence_slice(
     rng: np.random.Generator, noise: list[Int16Array], n: int, config: AudioTrainConfig
 ) -> Int16Array:
@@ -256,15 +292,20 @@ def silence_slice(
 
 def balance_plan(
     train: list[Clip], labels: tuple[str, ...], config: AudioTrainConfig
-) -> Iterator[tuple[str, np.random.Generator, Clip]]:
+) -> Iterator[tuple[str, np.random.Generator, Clip, bool]]:
     """The extra examples of :attr:`AudioTrainConfig.balance_classes`, in a fixed order.
 
     Each label with ``n`` training clips, fewer than the largest label's ``top``, gets
     ``(top - n) * (augment_copies + 1)`` extras, cycling over its clips; each extra has
-    its own generator seeded by ``(seed, label, extra)``. Why: Speech Commands-style
-    sets hold far fewer ``_unknown_`` and ``_silence_`` clips than keyword clips
-    (here 92 and 31 against ~310), yet a device hears other words and quiet far more
-    often than its keywords; unbalanced, the model learns that "unknown" is rare
+    its own generator seeded by ``(seed, label, extra)``. With ``reversed_unknowns``,
+    that share of ``_unknown_``'s extras (every extra whose generator draws under it)
+    is a keyword clip played backwards (the fourth item, ``True``): hundreds of
+    recorded voices saying no keyword, where the recorded unknown words come from a
+    dozen speakers, so the model cannot learn "this voice is unknown". Why balance:
+    Speech Commands-style sets hold far fewer ``_unknown_`` and ``_silence_`` clips
+    than keyword clips (here 92 and 31 against ~310), yet a device hears other words
+    and quiet far more often than its keywords; unbalanced, the model learns that
+    "unknown" is rare
     (seen: half the unknown test clips taken for keywords).
     """
     if not config.balance_classes:
@@ -275,12 +316,19 @@ def balance_plan(
     if not by_label:
         return
     top = max(len(c) for c in by_label.values())
+    keywords = [c for c in train if c.label not in (SILENCE, UNKNOWN)]
     for li, label in enumerate(labels):
         clips = by_label.get(label, [])
         for j in range((top - len(clips)) * (config.augment_copies + 1) if clips else 0):
             # 2**32 + li keeps these generators apart from the regular copies' (seed, i, copy).
             rng = np.random.default_rng([config.seed, 2**32 + li, j])
-            yield label, rng, clips[j % len(clips)]
+            if label == UNKNOWN and keywords and config.reversed_unknowns:
+                # A generator of its own decides, so the other extras' draws do not move.
+                pick = np.random.default_rng([config.seed, 2**33 + li, j])
+                if pick.uniform() < config.reversed_unknowns:
+                    yield label, rng, keywords[int(pick.integers(len(keywords)))], True
+                    continue
+            yield label, rng, clips[j % len(clips)], False
 
 
 def _features(clips: Int16Array, spec: FrontendSpec) -> Int8Array:
@@ -361,11 +409,12 @@ def feature_sets(
             train_labels.append(index[clip.label])
     # Extras go after the regular examples, so that every (copies + 1)-th of the first
     # block is a clip as recorded (the calibration set of quantize_audio).
-    for label, rng, clip in balance_plan(by_split["train"], dataset.labels, config):
+    for label, rng, clip, backwards in balance_plan(by_split["train"], dataset.labels, config):
         if label == SILENCE and noise:
             train_waves.append(silence_slice(rng, noise, len(clip.samples), config))
         else:
-            train_waves.append(augment(clip.samples, rng, noise, config, label == SILENCE))
+            samples = clip.samples[::-1] if backwards else clip.samples
+            train_waves.append(augment(samples, rng, noise, config, label == SILENCE))
         train_labels.append(index[label])
 
     def stack(waves: list[Int16Array]) -> Int16Array:
