@@ -223,6 +223,12 @@ def test_speed_and_reversal_settings_are_checked() -> None:
                 {"reversed_unknowns": 1.5}, {"reversed_unknowns": -0.1}):  # fmt: skip
         with pytest.raises(ModelError):
             AudioTrainConfig(**bad)  # type: ignore[arg-type]
+    # From JSON: a list of ints is the same setting as the tuple of floats.
+    assert AudioTrainConfig(speed_range=[1, 1]).speed_range == (1.0, 1.0)  # type: ignore[arg-type]
+    assert (
+        AudioTrainConfig(speed_range=[1, 1]).augmentation_key()
+        == AudioTrainConfig(speed_range=(1.0, 1.0)).augmentation_key()
+    )
 
 
 def test_balanced_features_have_equal_label_counts_and_originals_first() -> None:

@@ -139,7 +139,11 @@ class AudioTrainConfig:
         for name in ("noise_probability", "reversed_unknowns"):
             if not 0 <= getattr(self, name) <= 1:
                 raise ModelError(f"{name} must be in 0..1, got {getattr(self, name)}")
-        if not 0.5 <= self.speed_range[0] <= self.speed_range[1] <= 2.0:
+        # A list (from JSON) or ints are taken too: "off" is compared with (1.0, 1.0).
+        object.__setattr__(self, "speed_range", tuple(float(v) for v in self.speed_range))
+        if len(self.speed_range) != 2 or not (
+            0.5 <= self.speed_range[0] <= self.speed_range[1] <= 2.0
+        ):
             raise ModelError(f"speed_range must be 0.5 <= low <= high <= 2, got {self.speed_range}")
         for name in ("gain_db_range", "snr_db_range"):
             lo, hi = getattr(self, name)
