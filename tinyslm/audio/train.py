@@ -309,8 +309,7 @@ def balance_plan(
     Speech Commands-style sets hold far fewer ``_unknown_`` and ``_silence_`` clips
     than keyword clips (here 92 and 31 against ~310), yet a device hears other words
     and quiet far more often than its keywords; unbalanced, the model learns that
-    "unknown" is rare
-    (seen: half the unknown test clips taken for keywords).
+    "unknown" is rare (seen: half the unknown test clips taken for keywords).
     """
     if not config.balance_classes:
         return
