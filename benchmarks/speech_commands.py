@@ -39,7 +39,7 @@ import numpy as np  # noqa: E402
 
 from tinyslm.audio.dataset import AudioDataset, load_audio_dataset  # noqa: E402
 from tinyslm.audio.fit import evaluate_streams, keyword_spec, stream_metrics  # noqa: E402
-from tinyslm.audio.options import FRAME_MS  # noqa: E402
+from tinyslm.audio.options import FRAME_MS, stride_frames_of  # noqa: E402
 from tinyslm.audio.train import (  # noqa: E402
     AudioTrainConfig,
     AudioTrainResult,
@@ -76,8 +76,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--synth-clips", type=int, default=4, help="clips per word per voice")
     p.add_argument("--quiet", action="store_true", help="no per-epoch lines")
     args = p.parse_args(argv)
-    if args.stride_ms < FRAME_MS or args.stride_ms % FRAME_MS:
-        p.error(f"--stride-ms {args.stride_ms}: not a positive multiple of {FRAME_MS} ms")
+    try:
+        args.stride_frames = stride_frames_of(args.stride_ms)
+    except ValueError as exc:
+        p.error(str(exc))
     return args
 
 
@@ -252,7 +254,7 @@ def main(argv: list[str] | None = None) -> int:
             augment_copies=args.augment_copies,
             balance_classes=args.balance_classes,
             seed=args.seed,
-            stride_frames=args.stride_ms // FRAME_MS,
+            stride_frames=args.stride_frames,
             average=args.average,
         )
         start = time.perf_counter()

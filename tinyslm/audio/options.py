@@ -63,6 +63,19 @@ def keyword_options(f: Any) -> Any:
     )(f)
 
 
+def stride_frames_of(stride_ms: int) -> int:
+    """Front-end frames between two inferences for ``--stride-ms`` (train and the benchmark).
+
+    Raises:
+        ValueError: ``stride_ms`` is not a positive whole number of frames.
+    """
+    if stride_ms < FRAME_MS or stride_ms % FRAME_MS:
+        raise ValueError(
+            f"--stride-ms {stride_ms}: not a multiple of the front end's {FRAME_MS} ms frame"
+        )
+    return stride_ms // FRAME_MS
+
+
 def refuse_keyword_options(explicit: Collection[str]) -> None:
     """A text dataset given keyword-only options: one usage line, not silence.
 
@@ -97,18 +110,19 @@ def audio_config(options: Mapping[str, Any], explicit: Collection[str]) -> Audio
             "(its options: --keyword-model, --stride-ms, --average, --seed, --epochs, "
             "--batch-size, --learning-rate, --label-smoothing)"
         )
-    stride_ms = int(options.get("stride_ms") or DEFAULT_STRIDE_FRAMES * FRAME_MS)
-    if stride_ms % FRAME_MS:
-        raise click.UsageError(
-            f"--stride-ms {stride_ms}: not a multiple of the front end's {FRAME_MS} ms frame"
+    try:
+        stride_frames = stride_frames_of(
+            int(options.get("stride_ms") or DEFAULT_STRIDE_FRAMES * FRAME_MS)
         )
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from None
     shared = {SHARED[n]: options[n] for n in explicit if n in SHARED}
     if shared.get("batch_size") == 0:
         del shared["batch_size"]  # the text recipe's "auto"; the keyword recipe has one
     try:
         return AudioTrainConfig(
             size=options.get(KEYWORD_MODEL) or "default",
-            stride_frames=stride_ms // FRAME_MS,
+            stride_frames=stride_frames,
             average=int(options.get("average") or DEFAULT_AVERAGE),
             **shared,
         )
