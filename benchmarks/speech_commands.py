@@ -39,6 +39,7 @@ import numpy as np  # noqa: E402
 
 from tinyslm.audio.dataset import AudioDataset, load_audio_dataset  # noqa: E402
 from tinyslm.audio.fit import evaluate_streams, keyword_spec, stream_metrics  # noqa: E402
+from tinyslm.audio.model import SIZES  # noqa: E402
 from tinyslm.audio.options import FRAME_MS, stride_frames_of  # noqa: E402
 from tinyslm.audio.train import (  # noqa: E402
     AudioTrainConfig,
@@ -48,6 +49,7 @@ from tinyslm.audio.train import (  # noqa: E402
     tflm_predict,
     train_audio,
 )
+from tinyslm.errors import ModelError  # noqa: E402
 
 DEFAULT_DATA = REPO.parent / "shared" / "datasets" / "speech_commands_dev"
 TARGETS = {"default": (0.94, 64 * 1024, 32 * 1024), "small": (0.90, 20 * 1024, None)}
@@ -76,11 +78,32 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--synth-clips", type=int, default=4, help="clips per word per voice")
     p.add_argument("--quiet", action="store_true", help="no per-epoch lines")
     args = p.parse_args(argv)
+    args.size_list = [s.strip() for s in args.sizes.split(",") if s.strip()]
+    if not args.size_list:
+        p.error(f"--sizes {args.sizes!r}: no model size (known: {', '.join(SIZES)})")
+    # Every setting is checked here, in one line, before the dataset loads and training
+    # starts: a bad --average or size would otherwise stop the run with a traceback.
     try:
         args.stride_frames = stride_frames_of(args.stride_ms)
-    except ValueError as exc:
+        for size in {*args.size_list, *(["default"] if args.synthetic else [])}:
+            train_config(args, size)
+    except (ValueError, ModelError) as exc:
         p.error(str(exc))
     return args
+
+
+def train_config(args: argparse.Namespace, size: str) -> AudioTrainConfig:
+    """The recipe of one benchmarked model, from the command line."""
+    return AudioTrainConfig(
+        size=size,
+        epochs=args.epochs,
+        patience=args.patience,
+        augment_copies=args.augment_copies,
+        balance_classes=args.balance_classes,
+        seed=args.seed,
+        stride_frames=args.stride_frames,
+        average=args.average,
+    )
 
 
 def figures_of(result: AudioTrainResult, wall: float) -> dict[str, Any]:
@@ -246,17 +269,8 @@ def main(argv: list[str] | None = None) -> int:
         "argv": sys.argv[1:] if argv is None else list(argv),
     }
     rows: list[tuple[str, str]] = []
-    for size in [s.strip() for s in args.sizes.split(",") if s.strip()]:
-        config = AudioTrainConfig(
-            size=size,
-            epochs=args.epochs,
-            patience=args.patience,
-            augment_copies=args.augment_copies,
-            balance_classes=args.balance_classes,
-            seed=args.seed,
-            stride_frames=args.stride_frames,
-            average=args.average,
-        )
+    for size in args.size_list:
+        config = train_config(args, size)
         start = time.perf_counter()
         result = train_audio(real, config, log)
         f = figures_of(result, time.perf_counter() - start)
@@ -265,14 +279,7 @@ def main(argv: list[str] | None = None) -> int:
         figures[size] = f
         rows += rows_of(size, f)
     if args.synthetic:
-        config = AudioTrainConfig(
-            size="default",
-            epochs=args.epochs,
-            patience=args.patience,
-            augment_copies=args.augment_copies,
-            balance_classes=args.balance_classes,
-            seed=args.seed,
-        )
+        config = train_config(args, "default")
         s = synthetic_on_real(real, args, config, log)
         figures["synthetic_only"] = s
         rows += [

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -15,20 +16,54 @@ BENCHMARK = Path(__file__).resolve().parents[2] / "benchmarks" / "speech_command
 def test_stride_ms_is_a_whole_number_of_front_end_frames() -> None:
     assert FRAME_MS == 20
     assert stride_frames_of(20) == 1 and stride_frames_of(400) == 20
-    for bad in (0, -20, 10, 30, 410):
+    assert stride_frames_of(5100) == 255  # the detector's largest stride
+    for bad in (30, 410, 5090):
         with pytest.raises(ValueError, match=rf"--stride-ms {bad}: not a multiple"):
+            stride_frames_of(bad)
+    for bad in (0, -20, 10, 5120):
+        with pytest.raises(ValueError, match=rf"--stride-ms {bad}: must be 20 to 5100 ms$"):
             stride_frames_of(bad)
 
 
-def test_the_benchmark_takes_the_same_rule(capsys: pytest.CaptureFixture[str]) -> None:
+def _benchmark() -> Any:
     spec = importlib.util.spec_from_file_location("speech_commands_benchmark", BENCHMARK)
     assert spec is not None and spec.loader is not None
     bench = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(bench)
-    assert bench.parse_args(["--stride-ms", "200"]).stride_frames == 10
+    return bench
+
+
+def test_the_benchmark_takes_the_same_rule(capsys: pytest.CaptureFixture[str]) -> None:
+    bench = _benchmark()
+    args = bench.parse_args(["--stride-ms", "200", "--sizes", "small, default"])
+    assert args.stride_frames == 10 and args.size_list == ["small", "default"]
+    assert bench.train_config(args, "small").stride_frames == 10
     with pytest.raises(SystemExit) as exc:
         bench.parse_args(["--stride-ms", "30"])
     assert exc.value.code == 2
     assert (
         "--stride-ms 30: not a multiple of the front end's 20 ms frame" in capsys.readouterr().err
     )
+
+
+@pytest.mark.parametrize(
+    ("argv", "line"),
+    [
+        (["--stride-ms", "6000"], "--stride-ms 6000: must be 20 to 5100 ms"),
+        (["--average", "0"], "average must be in 1..16, got 0"),
+        (["--sizes", "huge"], "unknown model size 'huge' (known: small, default, large)"),
+        (["--sizes", ","], "--sizes ',': no model size"),
+        (["--epochs", "0", "--synthetic", "--sizes", "small"], "epochs must be >= 1, got 0"),
+    ],
+)
+def test_the_benchmark_refuses_bad_settings_before_any_work(
+    argv: list[str], line: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    bench = _benchmark()
+    with pytest.raises(SystemExit) as exc:
+        bench.parse_args(argv)
+    assert exc.value.code == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    # argparse's usage (wrapped), then the one error line, which names the problem.
+    assert err[0].startswith("usage:") and [e for e in err if "error:" in e] == err[-1:], err
+    assert line in err[-1], err

@@ -67,9 +67,12 @@ def stride_frames_of(stride_ms: int) -> int:
     """Front-end frames between two inferences for ``--stride-ms`` (train and the benchmark).
 
     Raises:
-        ValueError: ``stride_ms`` is not a positive whole number of frames.
+        ValueError: ``stride_ms`` is not a whole number of frames in 1..MAX_STRIDE_FRAMES.
     """
-    if stride_ms < FRAME_MS or stride_ms % FRAME_MS:
+    top = MAX_STRIDE_FRAMES * FRAME_MS
+    if not FRAME_MS <= stride_ms <= top:
+        raise ValueError(f"--stride-ms {stride_ms}: must be {FRAME_MS} to {top} ms")
+    if stride_ms % FRAME_MS:
         raise ValueError(
             f"--stride-ms {stride_ms}: not a multiple of the front end's {FRAME_MS} ms frame"
         )
