@@ -224,11 +224,10 @@ def test_speed_and_reversal_settings_are_checked() -> None:
         with pytest.raises(ModelError):
             AudioTrainConfig(**bad)  # type: ignore[arg-type]
     # From JSON: a list of ints is the same setting as the tuple of floats.
-    assert AudioTrainConfig(speed_range=[1, 1]).speed_range == (1.0, 1.0)  # type: ignore[arg-type]
-    assert (
-        AudioTrainConfig(speed_range=[1, 1]).augmentation_key()
-        == AudioTrainConfig(speed_range=(1.0, 1.0)).augmentation_key()
-    )
+    from_json = AudioTrainConfig(speed_range=[1, 1])  # type: ignore[arg-type]
+    assert from_json.speed_range == (1.0, 1.0)
+    off = AudioTrainConfig(speed_range=(1.0, 1.0))
+    assert from_json.augmentation_key() == off.augmentation_key()
 
 
 def test_balanced_features_have_equal_label_counts_and_originals_first() -> None:
