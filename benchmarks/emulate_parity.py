@@ -6,12 +6,12 @@ benchmarks/clinc150.py), generates a project for ``--board``, runs every phrase
 of the test split (in-scope and out-of-scope) through ``tinyslm emulate``'s
 firmware path and compares each answer with the Python reference
 (tinyslm.text.features + model.tflite on TFLM + tinyslm.decision): same intent,
-route and printed score. Prints and writes (``benchmarks/results/emulate_parity.json``
-or ``--json PATH``) the agreement, accuracy, escalation rate, out-of-scope
+route and printed score. Prints (and with ``--json PATH`` writes; nothing is written
+without it) the agreement, accuracy, escalation rate, out-of-scope
 recall and the per-phrase host time p50/p95/p99. Without the dataset it says so
 and exits 0.
 
-    .venv/bin/python benchmarks/emulate_parity.py [--model DIR] [--split test]
+    .venv/bin/python benchmarks/emulate_parity.py [--model DIR] [--split test] [--json OUT]
 """
 
 from __future__ import annotations
@@ -33,7 +33,6 @@ from tinyslm.manifest import load_model_dir  # noqa: E402
 from tinyslm.pipeline import EmulateConfig, run_emulate, run_generate, run_train  # noqa: E402
 
 DEFAULT_DATA = REPO.parent / "shared" / "datasets" / "clinc150" / "data_full.json"
-DEFAULT_JSON = REPO / "benchmarks" / "results" / "emulate_parity.json"
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -42,7 +41,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--model", type=Path, help="a 'tinyslm train' output folder (else train)")
     p.add_argument("--board", default="esp32")
     p.add_argument("--split", choices=("test", "val", "train", "all"), default="test")
-    p.add_argument("--json", type=Path, default=DEFAULT_JSON, help="where to write the figures")
+    p.add_argument("--json", type=Path, default=None, help="also write the figures here")
     p.add_argument(
         "--epochs", type=int, default=None, help="when training (default: clinc150.py's)"
     )
@@ -99,8 +98,9 @@ def main(argv: list[str] | None = None) -> int:
         "mismatches": [list(m) for m in parity.mismatches],
     }
     print(json.dumps(figures, indent=2))
-    args.json.parent.mkdir(parents=True, exist_ok=True)
-    args.json.write_text(json.dumps(figures, indent=2) + "\n")
+    if args.json is not None:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(figures, indent=2) + "\n")
     return 0 if parity.agree == parity.phrases else 1
 
 
