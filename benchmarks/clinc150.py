@@ -30,6 +30,9 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+import click  # noqa: E402
+
+from tinyslm.errors import TinySlmError  # noqa: E402
 from tinyslm.pipeline import run_train  # noqa: E402
 from tinyslm.text.train import TrainConfig  # noqa: E402
 from tinyslm.train_options import config_from_options, default_options, plan_size  # noqa: E402
@@ -67,18 +70,33 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--distill-augment", type=int, default=d["distill_augment"], help="teacher-labelled copies"
     )
     p.add_argument("--quiet", action="store_true", help="no per-epoch lines")
-    return p.parse_args(argv)
+    args = p.parse_args(argv)
+    # Every setting is checked here, in one line, before the dataset loads: a bad
+    # --epochs or --dim would otherwise stop the run with a traceback.
+    if args.max_model_kb is not None and args.max_model_kb < 4:
+        p.error(f"--max-model-kb {args.max_model_kb}: at least 4")
+    try:
+        config_from_options(options_of(args))
+    except click.UsageError as exc:
+        p.error(exc.format_message())
+    return args
+
+
+def options_of(args: argparse.Namespace) -> dict[str, object]:
+    """``tinyslm train``'s options as these command-line arguments set them."""
+    options = {
+        **default_options(),
+        **{k: v for k, v in vars(args).items() if k in default_options()},
+    }
+    options["cosine_decay"] = not args.constant_lr
+    return options
 
 
 def make_config(args: argparse.Namespace) -> TrainConfig:
     """The training configuration these command-line options describe, sized as train does."""
     from tinyslm.text.dataset import load_dataset
 
-    options = {
-        **default_options(),
-        **{k: v for k, v in vars(args).items() if k in default_options()},
-    }
-    options["cosine_decay"] = not args.constant_lr
+    options = options_of(args)
     num_labels = len(load_dataset(args.data, seed=args.seed).labels)
     choice = plan_size(options, num_labels)
     print(choice.describe())
@@ -108,12 +126,17 @@ def main(argv: list[str] | None = None) -> int:
     if not args.data.is_file():
         print(f"CLINC150 not found at {args.data}; nothing to benchmark.")
         return 0
-    config = make_config(args)
     start = time.perf_counter()
-    with tempfile.TemporaryDirectory(prefix="tinyslm-clinc-") as tmp:
-        result = run_train(
-            args.data, Path(tmp) / "model", config, log=None if args.quiet else print
-        )
+    try:
+        config = make_config(args)
+        with tempfile.TemporaryDirectory(prefix="tinyslm-clinc-") as tmp:
+            result = run_train(
+                args.data, Path(tmp) / "model", config, log=None if args.quiet else print
+            )
+    except TinySlmError as exc:
+        # As tinyslm train: a bad dataset or budget is one line and exit 2.
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     m = result.manifest
     mt = m.metrics
     figures = {

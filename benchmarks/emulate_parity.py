@@ -28,7 +28,9 @@ sys.path.insert(0, str(REPO))
 
 import clinc150  # noqa: E402  (benchmarks/ is on sys.path when run as a script)
 
+from tinyslm.boards import board_ids  # noqa: E402
 from tinyslm.emulate.phrases import reference_parity  # noqa: E402
+from tinyslm.errors import TinySlmError  # noqa: E402
 from tinyslm.manifest import load_model_dir  # noqa: E402
 from tinyslm.pipeline import EmulateConfig, run_emulate, run_generate, run_train  # noqa: E402
 
@@ -39,7 +41,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--data", type=Path, default=DEFAULT_DATA)
     p.add_argument("--model", type=Path, help="a 'tinyslm train' output folder (else train)")
-    p.add_argument("--board", default="esp32")
+    p.add_argument("--board", choices=board_ids(), default="esp32")
     p.add_argument("--split", choices=("test", "val", "train", "all"), default="test")
     p.add_argument("--json", type=Path, default=None, help="also write the figures here")
     p.add_argument(
@@ -54,6 +56,16 @@ def main(argv: list[str] | None = None) -> int:
     if not args.data.is_file():
         print(f"CLINC150 not found at {args.data}; nothing to benchmark.")
         return 0
+    try:
+        return measure(args)
+    except TinySlmError as exc:
+        # As the tinyslm commands: a bad model folder or dataset is one line and exit 2.
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+
+def measure(args: argparse.Namespace) -> int:
+    """Train (or load), generate, emulate and compare; print and maybe write the figures."""
     with tempfile.TemporaryDirectory(prefix="tinyslm-parity-") as scratch:
         model_dir = args.model
         if model_dir is None:

@@ -49,7 +49,7 @@ from tinyslm.audio.train import (  # noqa: E402
     tflm_predict,
     train_audio,
 )
-from tinyslm.errors import ModelError  # noqa: E402
+from tinyslm.errors import ModelError, TinySlmError  # noqa: E402
 
 DEFAULT_DATA = REPO.parent / "shared" / "datasets" / "speech_commands_dev"
 TARGETS = {"default": (0.94, 64 * 1024, 32 * 1024), "small": (0.90, 20 * 1024, None)}
@@ -261,6 +261,16 @@ def main(argv: list[str] | None = None) -> int:
     if not args.data.is_dir():
         print(f"Speech Commands not found at {args.data}; nothing to benchmark.")
         return 0
+    try:
+        return measure(args, argv)
+    except TinySlmError as exc:
+        # As tinyslm train: an unusable dataset is one line and exit 2.
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+
+def measure(args: argparse.Namespace, argv: list[str] | None) -> int:
+    """Train and measure every model the arguments ask for; print and maybe write them."""
     log = None if args.quiet else print
     real = load_audio_dataset(args.data)
     figures: dict[str, Any] = {

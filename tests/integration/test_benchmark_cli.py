@@ -1,7 +1,8 @@
-"""The text benchmarks write JSON only where ``--json`` says, never over tracked files.
+"""The benchmarks as commands: JSON only where ``--json`` says, bad input in one line.
 
 ``benchmarks/results/*.json`` are committed figures; a plain benchmark run used to
-overwrite ``clinc150.json`` (and ``emulate_parity.json``) in the working tree.
+overwrite ``clinc150.json`` (and ``emulate_parity.json``) in the working tree. A bad
+setting, dataset or model folder stopped them with a traceback.
 """
 
 from __future__ import annotations
@@ -57,3 +58,45 @@ def test_clinc150_benchmark_writes_only_the_given_path(
     figures = json.loads(out.read_text())
     assert figures["n_train"] == 920 and figures["config"]["dim"] == 8
     assert _snapshot() == before
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--epochs", "0"], "invalid training setting(s): epochs"),
+        (["--buckets", "1"], "buckets must be in [2, 2^31-1], got 1"),
+        (["--max-model-kb", "1"], "--max-model-kb 1: at least 4"),
+    ],
+)
+def test_clinc150_refuses_a_bad_setting_before_loading(
+    argv: list[str], message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        _load("clinc150").parse_args(argv)
+    assert exit_info.value.code == 2
+    assert capsys.readouterr().err.splitlines()[-1].endswith(f"error: {message}")
+
+
+def _one_error_line(code: int, capsys: pytest.CaptureFixture[str]) -> str:
+    err = capsys.readouterr().err
+    assert code == 2 and len(err.splitlines()) == 1 and err.startswith("error: "), err
+    return err
+
+
+def test_bad_data_or_model_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    bad = tmp_path / "notes.md"
+    bad.write_text("not a dataset\n")
+    assert "unknown dataset format '.md'" in _one_error_line(
+        _load("clinc150").main(["--data", str(bad), *TINY, "--quiet"]), capsys
+    )
+    assert "run 'tinyslm train' first" in _one_error_line(
+        _load("emulate_parity").main(
+            ["--data", str(demo_dataset_path()), "--model", str(tmp_path / "none")]
+        ),
+        capsys,
+    )
+    empty = tmp_path / "speech"
+    empty.mkdir()
+    assert "no keyword folders with .wav files" in _one_error_line(
+        _load("speech_commands").main(["--data", str(empty), "--sizes", "small"]), capsys
+    )
