@@ -66,6 +66,7 @@ from tinyslm.emulate import keywords, qemu  # noqa: E402
 from tinyslm.emulate.phrases import dataset_phrases, reference_parity, run_phrases  # noqa: E402
 from tinyslm.errors import TinySlmError  # noqa: E402
 from tinyslm.manifest import load_model_dir  # noqa: E402
+from tinyslm.modality import AUDIO, TEXT  # noqa: E402
 from tinyslm.pipeline import run_generate, run_train  # noqa: E402
 from tinyslm.resources import data_dir  # noqa: E402
 from tinyslm.text.dataset import load_dataset  # noqa: E402
@@ -103,7 +104,22 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     p.add_argument("--keyword-data", type=Path, default=DEFAULT_KWS_DATA)
     p.add_argument("--keyword-clips", type=int, default=20, help="keyword clips in the recording")
-    return p.parse_args(argv)
+    args = p.parse_args(argv)
+    # A bad model folder is one line before minutes of training and emulation.
+    folders = [("--demo-model", args.demo_model, TEXT), ("--clinc-model", args.clinc_model, TEXT)]
+    folders += [("--keyword-model", folder, AUDIO) for folder in args.keyword_model]
+    for flag, folder, modality in folders:
+        if folder is not None:
+            try:
+                manifest, _ = load_model_dir(folder, probe_arena=False)
+            except TinySlmError as exc:
+                p.error(f"{flag}: {exc}")
+            if manifest.modality != modality:
+                kinds = {TEXT: "a text intent model", AUDIO: "a keyword model"}
+                p.error(f"{flag} {folder}: {kinds[manifest.modality]}, not {kinds[modality]}")
+    if args.keyword_clips < 1:
+        p.error(f"--keyword-clips {args.keyword_clips}: at least 1")
+    return args
 
 
 def stock_resolver(project: Path) -> None:

@@ -17,6 +17,9 @@ import pytest
 
 from tinyslm.text.dataset import demo_dataset_path
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "fixtures"))
+from kws import keyword_model_dir
+
 BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
 RESULTS = BENCHMARKS / "results"
 TINY = ["--buckets", "256", "--dim", "8", "--hidden", "8", "--seq-len", "16", "--epochs", "1"]
@@ -100,3 +103,22 @@ def test_bad_data_or_model_is_one_line(tmp_path: Path, capsys: pytest.CaptureFix
     assert "no keyword folders with .wav files" in _one_error_line(
         _load("speech_commands").main(["--data", str(empty), "--sizes", "small"]), capsys
     )
+
+
+def test_cortex_m7_checks_model_folders_first(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    bench = _load("cortex_m7")
+    keyword = keyword_model_dir(tmp_path / "kws")
+    cases = [
+        (["--demo-model", str(tmp_path / "none")], "--demo-model: ", "run 'tinyslm train' first"),
+        (["--clinc-model", str(keyword)], "--clinc-model ", "a keyword model, not a text intent"),
+        (["--keyword-clips", "0"], "--keyword-clips 0: ", "at least 1"),
+    ]
+    for argv, flag, message in cases:
+        with pytest.raises(SystemExit) as exit_info:
+            bench.parse_args(argv)
+        assert exit_info.value.code == 2
+        last = capsys.readouterr().err.splitlines()[-1]
+        assert f"error: {flag}" in last and message in last, last
+    assert bench.parse_args(["--keyword-model", str(keyword)]).keyword_model == [keyword]
