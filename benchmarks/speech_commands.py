@@ -79,7 +79,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--quiet", action="store_true", help="no per-epoch lines")
     args = p.parse_args(argv)
     args.size_list = [s.strip() for s in args.sizes.split(",") if s.strip()]
-    if not args.size_list:
+    if not args.size_list and not args.synthetic:
+        # Nothing to train: --sizes '' runs only the synthetic-only model (--synthetic).
         p.error(f"--sizes {args.sizes!r}: no model size (known: {', '.join(SIZES)})")
     # Every setting is checked here, in one line, before the dataset loads and training
     # starts: a bad --average or size would otherwise stop the run with a traceback.

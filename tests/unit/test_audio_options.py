@@ -38,6 +38,8 @@ def test_the_benchmark_takes_the_same_rule(capsys: pytest.CaptureFixture[str]) -
     args = bench.parse_args(["--stride-ms", "200", "--sizes", "small, default"])
     assert args.stride_frames == 10 and args.size_list == ["small", "default"]
     assert bench.train_config(args, "small").stride_frames == 10
+    # --sizes '' with --synthetic: the synthetic-only model alone (the committed run).
+    assert bench.parse_args(["--sizes", "", "--synthetic"]).size_list == []
     with pytest.raises(SystemExit) as exc:
         bench.parse_args(["--stride-ms", "30"])
     assert exc.value.code == 2
