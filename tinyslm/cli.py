@@ -595,6 +595,15 @@ def monitor(port: str | None, baud: int, raw: bool, wav_file: Path | None, fast:
     help="Keyword projects: move a microphone signal to another pin (repeatable), e.g. "
     "ws=GPIO32 on ESP32 or sd=PD6:AF6 on STM32H7; the README's wiring table follows.",
 )
+@click.option(
+    "--threshold",
+    type=click.FloatRange(0, 1, min_open=True, max_open=True),
+    default=None,
+    show_default="the trained one",
+    help="Confidence threshold for the firmware (the text gate's local answers, or the "
+    "keyword detector's averaged score): another point on the report's curve, without "
+    "retraining.",
+)
 @click.option("--quiet", "-q", is_flag=True, help="Print only the summary line.")
 @friendly_errors
 def generate_command(
@@ -605,6 +614,7 @@ def generate_command(
     prune: bool,
     tflm_dir: Path | None,
     mic_pins: tuple[str, ...],
+    threshold: float | None,
     quiet: bool,
 ) -> None:
     """Emit a PlatformIO project that runs the model offline on the --board."""
@@ -620,6 +630,7 @@ def generate_command(
         prune=prune,
         tflm_dir=tflm_dir,
         mic_pins=mic_pins,
+        threshold=threshold,
         log=None if quiet else click.echo,
     )
     for note in result.notes:

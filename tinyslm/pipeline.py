@@ -240,6 +240,7 @@ def run_generate(
     prune: bool = False,
     tflm_dir: Path | None = None,
     mic_pins: tuple[str, ...] = (),
+    threshold: float | None = None,
     log: Log | None = None,
 ) -> GenerateRunResult:
     """Emit the PlatformIO project for ``board`` from a trained model.
@@ -255,6 +256,8 @@ def run_generate(
         tflm_dir: a TFLM source tree for boards that build TFLM from ``lib/tflm``.
         mic_pins: ``SIGNAL=PIN`` overrides of the board file's microphone pins
             (:func:`tinyslm.boards.with_mic_pins`; keyword projects).
+        threshold: the confidence threshold for the firmware instead of the trained
+            one (:func:`tinyslm.operating_point.with_threshold`).
         log: progress lines; ``None`` is silent.
 
     Raises:
@@ -262,7 +265,8 @@ def run_generate(
         OutputExistsError: ``out`` exists and is not empty and ``force`` is off,
             or it is not a tinyslm project, or holds the model or the TFLM tree used.
         OutputError: ``out`` cannot be written.
-        ModelError: the model folder is missing, corrupt or uses an op TFLM lacks.
+        ModelError: the model folder is missing, corrupt or uses an op TFLM lacks, or
+            ``threshold`` is not a score its output can reach.
         BudgetError: the model or arena does not fit the board; nothing is written.
         ToolchainError: ``tflm_dir`` is not a usable TFLM tree.
     """
@@ -318,6 +322,15 @@ def run_generate(
             manifest, model = load_model_dir(Path(scratch) / "model")
     else:
         manifest, model = load_model_dir(model_dir)
+    if threshold is not None:
+        from tinyslm.operating_point import with_threshold
+
+        trained = manifest
+        manifest = with_threshold(manifest, threshold)
+        say(
+            f"threshold {manifest.threshold:.3f} (q={manifest.threshold_q}) instead of the "
+            f"trained {trained.threshold:.3f} (q={trained.threshold_q})"
+        )
 
     plan = render_project(spec, manifest, model)
     say(f"writing {len(plan.files)} files to {target} ...")

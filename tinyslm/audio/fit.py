@@ -327,26 +327,50 @@ def fit_audio(
 
 
 def summary_rows(m: Manifest) -> list[tuple[str, str]]:
-    """The keyword model's lines of ``tinyslm train``'s summary."""
-    mt = m.metrics
-    split = mt["eval_split"]
-    weakest = min(mt["per_class"].items(), key=lambda kv: kv[1][0])
-    return [
-        ("keywords", ", ".join(lb for lb in m.labels if lb not in (SILENCE, UNKNOWN))),
-        (f"float accuracy ({split} clips)", f"{mt['float_accuracy'] * 100:.2f}%"),
-        (f"int8 accuracy ({split} clips, TFLM)", f"{mt['int8_accuracy'] * 100:.2f}%"),
-        ("weakest label", f"{weakest[0]} {weakest[1][0] * 100:.2f}% of {weakest[1][1]} clips"),
-        ("detector threshold", f"{m.threshold:.3f} (q={m.threshold_q}), {mt['threshold_rule']}"),
-        (
-            f"false rejections ({split} stream)",
-            f"{mt['false_rejection_rate'] * 100:.2f}% of {mt['keyword_clips']} keywords "
-            f"({mt['keyword_false_accepts']} false accepts among them)",
-        ),
-        (
-            f"false accepts per hour ({split})",
-            f"noise {mt['noise_fa_per_hour']:.2f} ({mt['noise_false_accepts']} in "
-            f"{mt['noise_seconds']:.0f} s), unknown words {mt['unknown_fa_per_hour']:.2f} "
-            f"({mt['unknown_false_accepts']} in {mt['unknown_seconds']:.0f} s)",
-        ),
-        ("MACs per inference", f"{mt['macs']:,}"),
-    ]
+    """The keyword model's lines of ``tinyslm train``'s summary.
+
+    Metrics are informational (the manifest's content hash leaves them out), so a
+    figure a manifest lacks is left out of the table rather than failing ``info``.
+    """
+    from tinyslm.operating_point import trained_view
+
+    mt, at = trained_view(m)
+    split = mt.get("eval_split", "test")
+
+    def have(*keys: str) -> bool:
+        return all(key in mt for key in keys)
+
+    rows = [("keywords", ", ".join(lb for lb in m.labels if lb not in (SILENCE, UNKNOWN)))]
+    if have("float_accuracy"):
+        rows.append((f"float accuracy ({split} clips)", f"{mt['float_accuracy'] * 100:.2f}%"))
+    if have("int8_accuracy"):
+        rows.append((f"int8 accuracy ({split} clips, TFLM)", f"{mt['int8_accuracy'] * 100:.2f}%"))
+    if have("per_class") and mt["per_class"]:
+        weakest = min(mt["per_class"].items(), key=lambda kv: kv[1][0])
+        rows.append(
+            ("weakest label", f"{weakest[0]} {weakest[1][0] * 100:.2f}% of {weakest[1][1]} clips")
+        )
+    rule = f", {mt['threshold_rule']}" if have("threshold_rule") else ""
+    rows.append(("detector threshold", f"{m.threshold:.3f} (q={m.threshold_q}){rule}"))
+    if have("false_rejection_rate", "keyword_clips", "keyword_false_accepts"):
+        rows.append(
+            (
+                f"false rejections ({split} stream){at}",
+                f"{mt['false_rejection_rate'] * 100:.2f}% of {mt['keyword_clips']} keywords "
+                f"({mt['keyword_false_accepts']} false accepts among them)",
+            )
+        )
+    noise = ("noise_fa_per_hour", "noise_false_accepts", "noise_seconds")
+    unknown = ("unknown_fa_per_hour", "unknown_false_accepts", "unknown_seconds")
+    if have(*noise, *unknown):
+        rows.append(
+            (
+                f"false accepts per hour ({split}){at}",
+                f"noise {mt['noise_fa_per_hour']:.2f} ({mt['noise_false_accepts']} in "
+                f"{mt['noise_seconds']:.0f} s), unknown words {mt['unknown_fa_per_hour']:.2f} "
+                f"({mt['unknown_false_accepts']} in {mt['unknown_seconds']:.0f} s)",
+            )
+        )
+    if have("macs"):
+        rows.append(("MACs per inference", f"{mt['macs']:,}"))
+    return rows

@@ -253,27 +253,42 @@ def fit_text(
 
 
 def summary_rows(m: Manifest) -> list[tuple[str, str]]:
-    """The text model's lines of ``tinyslm train``'s summary."""
+    """The text model's lines of ``tinyslm train``'s summary.
+
+    Metrics are informational (the manifest's content hash leaves them out), so a
+    figure a manifest lacks is left out of the table rather than failing ``info``.
+    """
+    from tinyslm.operating_point import trained_view
     from tinyslm.verify import describe_rule
 
-    mt = m.metrics
-    oos = mt.get("oos_recall")
-    return [
-        ("intents", str(len(m.labels))),
-        (f"float accuracy ({mt['eval_split']})", f"{mt['float_accuracy'] * 100:.2f}%"),
-        (f"int8 accuracy ({mt['eval_split']}, TFLM)", f"{mt['int8_accuracy'] * 100:.2f}%"),
-        ("float/int8 agreement", f"{mt['agreement'] * 100:.2f}%"),
-        ("int8 accuracy at threshold", f"{mt['int8_accuracy_at_threshold'] * 100:.2f}%"),
-        (
-            "out-of-scope recall",
-            "n/a (no out-of-scope phrases)" if oos is None else f"{oos * 100:.2f}%",
-        ),
-        ("threshold", f"{m.threshold:.3f} (q={m.threshold_q})"),
-        (
-            "threshold rule",
-            describe_rule(
-                str(mt.get("threshold_rule", "")), str(mt.get("threshold_calibrated_on", "val"))
-            ),
-        ),
-        ("device line limit", f"{m.max_line} bytes"),
-    ]
+    mt, at = trained_view(m)
+    split = mt.get("eval_split", "test")
+    rows = [("intents", str(len(m.labels)))]
+    for key, label in (
+        ("float_accuracy", f"float accuracy ({split})"),
+        ("int8_accuracy", f"int8 accuracy ({split}, TFLM)"),
+        ("agreement", "float/int8 agreement"),
+        ("int8_accuracy_at_threshold", "int8 accuracy at threshold" + at),
+    ):
+        if isinstance(mt.get(key), int | float):
+            rows.append((label, f"{mt[key] * 100:.2f}%"))
+    if "oos_recall" in mt:
+        oos = mt["oos_recall"]
+        rows.append(
+            (
+                "out-of-scope recall" + at,
+                "n/a (no out-of-scope phrases)" if oos is None else f"{oos * 100:.2f}%",
+            )
+        )
+    rows.append(("threshold", f"{m.threshold:.3f} (q={m.threshold_q})"))
+    if "threshold_rule" in mt:
+        rows.append(
+            (
+                "threshold rule",
+                describe_rule(
+                    str(mt["threshold_rule"]), str(mt.get("threshold_calibrated_on", "val"))
+                ),
+            )
+        )
+    rows.append(("device line limit", f"{m.max_line} bytes"))
+    return rows

@@ -1,0 +1,146 @@
+"""``tinyslm generate --threshold P``: another operating point without retraining.
+
+The project's manifest carries the new threshold (so the firmware, ``info`` and the
+emulator's reference agree), training's threshold-dependent figures move under
+``at_trained_threshold``, and the generated firmware answers by the new gate.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+from cli_support import run_cli
+from shared_paths import require_tool
+
+from tinyslm.decision import dequantize, threshold_to_q
+from tinyslm.emulate.emulator import Emulator, emulator_runner
+from tinyslm.emulate.phrases import dataset_phrases, reference_parity, run_phrases
+from tinyslm.errors import ModelError
+from tinyslm.manifest import Manifest, load_model_dir
+from tinyslm.modality import AUDIO
+from tinyslm.operating_point import TRAINED, trained_view, with_threshold
+from tinyslm.pipeline import run_generate
+from tinyslm.text.dataset import load_dataset
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "fixtures"))
+from kws import keyword_manifest
+
+
+def test_text_threshold_moves_the_gate_and_keeps_trained_figures(fixture_model: Path) -> None:
+    manifest, _ = load_model_dir(fixture_model)
+    out = manifest.output_quant
+    moved = with_threshold(manifest, 0.9)
+    assert moved.threshold == 0.9
+    assert (
+        moved.threshold_q == threshold_to_q(0.9, out.scale, out.zero_point) != manifest.threshold_q
+    )
+    trained = moved.metrics[TRAINED]
+    assert trained["threshold_q"] == manifest.threshold_q
+    assert trained["int8_accuracy_at_threshold"] == manifest.metrics["int8_accuracy_at_threshold"]
+    assert "int8_accuracy_at_threshold" not in moved.metrics
+    assert moved.metrics["threshold_rule"].startswith("set with generate --threshold 0.9")
+    # The content hash covers the threshold: the moved manifest reads back as itself.
+    back = Manifest.from_dict(json.loads(json.dumps(moved.to_dict())))
+    assert back.threshold_q == moved.threshold_q
+    # Moving it again keeps what training measured, not the first move.
+    again = with_threshold(moved, 0.5)
+    assert again.metrics[TRAINED] == trained
+    view, suffix = trained_view(again)
+    assert view["int8_accuracy_at_threshold"] == trained["int8_accuracy_at_threshold"]
+    assert f"(trained: {manifest.threshold:.3f})" == suffix.strip()
+    assert trained_view(manifest) == (dict(manifest.metrics), "")
+
+
+def test_keyword_threshold_is_a_detector_level() -> None:
+    manifest = keyword_manifest()
+    assert manifest.modality == AUDIO
+    moved = with_threshold(manifest, 0.8)
+    # The detector compares averaged int8 softmax scores, (q + 128) / 256.
+    assert moved.threshold_q == 77 and moved.threshold == (77 + 128) / 256
+    assert with_threshold(manifest, 255 / 256).threshold_q == 127
+    with pytest.raises(ModelError, match=r"--threshold 0.999: above the highest score"):
+        with_threshold(manifest, 0.999)
+
+
+def test_refusals(fixture_model: Path) -> None:
+    manifest, _ = load_model_dir(fixture_model)
+    out = manifest.output_quant
+    top = dequantize(127, out.scale, out.zero_point)
+    with pytest.raises(ModelError, match="above the highest score"):
+        with_threshold(manifest, min(0.99999, top + 1e-4))
+    for bad in (0.0, 1.0, -0.5):
+        with pytest.raises(ModelError, match="must be between 0 and 1"):
+            with_threshold(manifest, bad)
+
+
+def test_cli_refuses_before_writing(fixture_model: Path, tmp_path: Path) -> None:
+    out = tmp_path / "proj"
+    proc = run_cli("generate", "--board", "esp32", "--model", str(fixture_model), "-o", str(out),
+                   "--threshold", "1.5")  # fmt: skip
+    assert proc.returncode != 0 and not out.exists()
+    assert "Invalid value for '--threshold': 1.5 is not in the range 0<x<1" in proc.stderr
+    proc = run_cli("generate", "--board", "esp32", "--model", str(fixture_model), "-o", str(out),
+                   "--threshold", "0.9999")  # fmt: skip
+    assert proc.returncode != 0 and not out.exists()
+    error = [line for line in proc.stderr.splitlines() if line.startswith("error:")]
+    assert len(error) == 1 and "above the highest score" in error[0], proc.stderr
+
+
+def test_project_firmware_answers_by_the_new_gate(fixture_model: Path, tmp_path: Path) -> None:
+    require_tool("cc")
+    manifest, model = load_model_dir(fixture_model)
+    plain = tmp_path / "plain"
+    moved = tmp_path / "moved"
+    run_generate("esp32", plain, model_dir=fixture_model)
+    run_generate("esp32", moved, model_dir=fixture_model, threshold=0.95)
+    changed = sorted(
+        str(p.relative_to(moved))
+        for p in moved.rglob("*")
+        if p.is_file() and (plain / p.relative_to(moved)).read_bytes() != p.read_bytes()
+    )
+    # The model array, the firmware sources and the build files are the same bytes; the
+    # settings, the README, the project's manifest and the record of generated files
+    # (their hashes) are not.
+    assert changed == [".tinyslm-files.json", "README.md", "src/tinyslm_settings.c",
+                       "src/tinyslm_settings.h", "tinyslm.json"], changed  # fmt: skip
+    project_manifest = json.loads((moved / "tinyslm.json").read_text())["manifest"]
+    target = with_threshold(manifest, 0.95)
+    assert project_manifest["threshold_q"] == target.threshold_q
+    # The firmware core on the host: its answers equal the reference at the new gate.
+    rows = dataset_phrases(load_dataset(None), "test")
+    report = run_phrases(emulator_runner(Emulator(moved)), rows, source="demo", split="test")
+    parity = reference_parity(report.results, target, model)
+    assert parity.mismatches == () and parity.phrases == len(rows)
+    base = run_phrases(emulator_runner(Emulator(plain)), rows, source="demo", split="test")
+    assert report.escalation_rate > base.escalation_rate
+    assert reference_parity(base.results, replace(target, threshold_q=manifest.threshold_q),
+                            model).mismatches == ()  # fmt: skip
+    # info reads the project: the new threshold, training's figures named as such.
+    proc = run_cli("info", str(moved))
+    assert proc.returncode == 0, proc.stderr
+    assert f"{target.threshold:.3f} (q={target.threshold_q})" in proc.stdout
+    assert f"(trained: {manifest.threshold:.3f})" in proc.stdout
+
+
+def test_keyword_project_takes_the_new_detector_level(tmp_path: Path) -> None:
+    from kws import keyword_model_dir
+
+    model_dir = keyword_model_dir(tmp_path / "kws")
+    trained, _ = load_model_dir(model_dir)
+    out = tmp_path / "proj"
+    run_generate("stm32h7", out, model_dir=model_dir, threshold=0.8)
+    settings = (out / "src" / "tinyslm_settings.h").read_text()
+    assert "#define TINYSLM_THRESHOLD_Q (77)" in settings
+    assert "threshold_milli = 801," in (out / "src" / "tinyslm_settings.c").read_text()
+    project = json.loads((out / "tinyslm.json").read_text())["manifest"]
+    assert project["threshold_q"] == 77
+    assert project["metrics"][TRAINED]["threshold_q"] == trained.threshold_q
+    proc = run_cli("info", str(out))
+    assert proc.returncode == 0, proc.stderr
+    # The fixture's manifest has no streaming figures: the rule line names the trained level.
+    trained_level = f"(trained: {trained.threshold:.3f}, q={trained.threshold_q})"
+    assert "0.801 (q=77)" in proc.stdout and trained_level in proc.stdout
