@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from tinyslm.operating_point import TRAINED
 from tinyslm.report_data import ReportData, TensorSize
 
 # Larger sets show only the intents that need attention, with the rest in a table.
@@ -147,7 +148,9 @@ def heatmap_svg(
     return svg_element(fig, "confusion"), caption
 
 
-def _threshold_svg(data: ReportData, threshold: float, threshold_q: int) -> tuple[str, str]:
+def _threshold_svg(
+    data: ReportData, threshold: float, threshold_q: int, chosen_by: str
+) -> tuple[str, str]:
     xs = [p.threshold for p in data.curve]
     fig = figure(9.5, 4.2)
     ax = fig.add_subplot()
@@ -181,7 +184,7 @@ def _threshold_svg(data: ReportData, threshold: float, threshold_q: int) -> tupl
         f"The confidence gate on the {data.eval_split} split at every INT8 level: accuracy at "
         "the threshold (right and answered locally), in-scope phrases escalated"
         + (", out-of-scope phrases escalated (recall)" if has_oos else "")
-        + ". The threshold was calibrated on the validation split; the red line marks it."
+        + f". The threshold was {chosen_by}; the red line marks it."
     )
     if not has_oos:
         caption += " No out-of-scope phrases were held out, so there is no recall curve."
@@ -368,7 +371,15 @@ def render_report(
         parts.append('<p class="note">No confusions: every held-out phrase was answered right.</p>')
 
     parts.append("<h2>Threshold</h2>")
-    parts.append(fig_html(*_threshold_svg(data, manifest.threshold, manifest.threshold_q)))
+    trained = manifest.metrics.get(TRAINED)
+    chosen_by = (
+        "calibrated on the validation split"
+        if not isinstance(trained, dict)
+        else f"set with generate --threshold (trained: {float(trained['threshold']):.3f})"
+    )
+    parts.append(
+        fig_html(*_threshold_svg(data, manifest.threshold, manifest.threshold_q, chosen_by))
+    )
 
     parts.append("<h2>Size</h2>")
     parts.append(

@@ -144,3 +144,20 @@ def test_keyword_project_takes_the_new_detector_level(tmp_path: Path) -> None:
     # The fixture's manifest has no streaming figures: the rule line names the trained level.
     trained_level = f"(trained: {trained.threshold:.3f}, q={trained.threshold_q})"
     assert "0.801 (q=77)" in proc.stdout and trained_level in proc.stdout
+
+
+def test_report_of_the_project_says_where_the_threshold_came_from(
+    fixture_model: Path, tmp_path: Path
+) -> None:
+    data = Path(__file__).resolve().parents[1] / "fixtures" / "fixture_commands.csv"
+    pages = {}
+    for name, threshold in (("plain", None), ("moved", 0.9)):
+        run_generate("esp32", tmp_path / name, model_dir=fixture_model, threshold=threshold)
+        page = tmp_path / f"{name}.html"
+        proc = run_cli("report", str(tmp_path / name), "--data", str(data), "-o", str(page))
+        assert proc.returncode == 0, proc.stderr
+        pages[name] = page.read_text()
+    trained, _ = load_model_dir(fixture_model)
+    assert "The threshold was calibrated on the validation split" in pages["plain"]
+    moved = f"The threshold was set with generate --threshold (trained: {trained.threshold:.3f})"
+    assert moved in pages["moved"] and "chosen 0.900" in pages["moved"]
