@@ -12,10 +12,10 @@ not describe.
 
 from __future__ import annotations
 
-import math
 from dataclasses import replace
 from typing import Any
 
+from tinyslm.audio.detector import DetectorSpec
 from tinyslm.decision import dequantize, threshold_to_q
 from tinyslm.errors import ModelError
 from tinyslm.manifest import Manifest
@@ -43,15 +43,13 @@ THRESHOLD_METRICS = (
 TRAINED = "at_trained_threshold"
 
 
-def _level(manifest: Manifest, probability: float) -> tuple[int, float]:
-    """The int8 level the firmware compares with, and the probability it stands for."""
+def highest_score(manifest: Manifest) -> float:
+    """The highest confidence the firmware can see: the top int8 output level."""
     if manifest.modality == AUDIO:
-        # The detector compares window sums of int8 softmax scores: (q + 128) / 256.
-        q = math.ceil(probability * 256) - 128
-        return q, (q + 128) / 256
+        # The detector averages int8 softmax scores, probability (q + 128) / 256.
+        return 255 / 256
     out = manifest.output_quant
-    q = threshold_to_q(probability, out.scale, out.zero_point)
-    return q, probability if q <= 127 else dequantize(127, out.scale, out.zero_point)
+    return dequantize(127, out.scale, out.zero_point)
 
 
 def with_threshold(manifest: Manifest, probability: float) -> Manifest:
@@ -63,15 +61,19 @@ def with_threshold(manifest: Manifest, probability: float) -> Manifest:
     """
     if not 0.0 < probability < 1.0:
         raise ModelError(f"--threshold {probability:g}: must be between 0 and 1")
-    q, threshold = _level(manifest, probability)
-    if q > 127:
-        highest = dequantize(127, manifest.output_quant.scale, manifest.output_quant.zero_point)
-        if manifest.modality == AUDIO:
-            highest = 255 / 256
+    highest = highest_score(manifest)
+    if probability > highest:
         raise ModelError(
             f"--threshold {probability:g}: above the highest score the model's int8 output "
             f"can give ({highest:.4f}), so nothing would ever pass it"
         )
+    if manifest.modality == AUDIO:
+        # Recorded as train records it: the probability of the level (tinyslm.audio.fit).
+        q = DetectorSpec.threshold_for(probability)
+        threshold = (q + 128) / 256
+    else:
+        out = manifest.output_quant
+        q, threshold = threshold_to_q(probability, out.scale, out.zero_point), probability
     metrics = dict(manifest.metrics)
     trained = {key: metrics.pop(key) for key in THRESHOLD_METRICS if key in metrics}
     if TRAINED in metrics:  # set once already: keep what training measured

@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from tinyslm.operating_point import TRAINED
+from tinyslm.operating_point import trained_view
 from tinyslm.report_data import ReportData, TensorSize
 
 # Larger sets show only the intents that need attention, with the rest in a table.
@@ -371,11 +371,11 @@ def render_report(
         parts.append('<p class="note">No confusions: every held-out phrase was answered right.</p>')
 
     parts.append("<h2>Threshold</h2>")
-    trained = manifest.metrics.get(TRAINED)
+    _, trained = trained_view(manifest)
     chosen_by = (
-        "calibrated on the validation split"
-        if not isinstance(trained, dict)
-        else f"set with generate --threshold (trained: {float(trained['threshold']):.3f})"
+        f"set with generate --threshold{trained}"
+        if trained
+        else "calibrated on the validation split"
     )
     parts.append(
         fig_html(*_threshold_svg(data, manifest.threshold, manifest.threshold_q, chosen_by))
