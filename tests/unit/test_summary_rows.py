@@ -1,0 +1,55 @@
+"""The summary tables (train, info) leave out figures a manifest lacks instead of failing.
+
+Metrics are informational (the manifest's content hash leaves them out), so a manifest
+may hold only some of them; ``tinyslm info`` once raised ``KeyError`` on such a keyword
+manifest.
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from tinyslm.audio.fit import summary_rows as keyword_rows
+from tinyslm.manifest import load_model_dir
+from tinyslm.text.fit import summary_rows as text_rows
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
+sys.path.insert(0, str(FIXTURES))
+from kws import keyword_manifest  # noqa: E402
+
+
+@pytest.mark.parametrize("metrics", [{}, {"eval_split": "val", "int8_accuracy": 0.5}])
+def test_text_rows_with_missing_figures(metrics: dict[str, object]) -> None:
+    full, _ = load_model_dir(FIXTURES / "model")
+    rows = dict(text_rows(replace(full, metrics=metrics)))
+    assert rows["threshold"] == f"{full.threshold:.3f} (q={full.threshold_q})"
+    assert "device line limit" in rows and "float/int8 agreement" not in rows
+    assert ("int8 accuracy (val, TFLM)" in rows) == ("int8_accuracy" in metrics)
+    # With every figure, every row is there.
+    assert {"float/int8 agreement", "out-of-scope recall", "threshold rule"} <= dict(
+        text_rows(full)
+    ).keys()
+
+
+def test_keyword_rows_with_missing_figures() -> None:
+    sparse = keyword_manifest()
+    rows = dict(keyword_rows(replace(sparse, metrics={})))
+    assert rows["detector threshold"] == f"{sparse.threshold:.3f} (q={sparse.threshold_q})"
+    assert "weakest label" not in rows and "MACs per inference" not in rows
+    metrics = {
+        "eval_split": "test",
+        "per_class": {"yes": [0.75, 4], "no": [1.0, 3]},
+        "macs": 1234,
+        "false_rejection_rate": 0.25,
+        "keyword_clips": 8,
+        "keyword_false_accepts": 1,
+    }
+    rows = dict(keyword_rows(replace(sparse, metrics=metrics)))
+    assert rows["weakest label"] == "yes 75.00% of 4 clips"
+    assert rows["MACs per inference"] == "1,234"
+    assert rows["false rejections (test stream)"].startswith("25.00% of 8 keywords")
+    assert "false accepts per hour (test)" not in rows  # its figures are missing
