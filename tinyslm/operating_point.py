@@ -70,7 +70,7 @@ def with_threshold(manifest: Manifest, probability: float) -> Manifest:
     if manifest.modality == AUDIO:
         # Recorded as train records it: the probability of the level (tinyslm.audio.fit).
         q = DetectorSpec.threshold_for(probability)
-        threshold = (q + 128) / 256
+        threshold = DetectorSpec.probability_of(q)
     else:
         out = manifest.output_quant
         q, threshold = threshold_to_q(probability, out.scale, out.zero_point), probability

@@ -77,6 +77,11 @@ class DetectorSpec:
         """The smallest int8 score ``q`` with probability ``(q + 128) / 256 >= probability``."""
         return max(-128, min(127, math.ceil(probability * 256) - 128))
 
+    @staticmethod
+    def probability_of(threshold_q: int) -> float:
+        """The mean score an int8 level stands for (the ``--threshold`` a user gives)."""
+        return (threshold_q + 128) / 256
+
 
 @dataclass(frozen=True)
 class Detection:

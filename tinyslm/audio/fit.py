@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from tinyslm.audio.dataset import SILENCE, UNKNOWN, AudioDataset, AudioDatasetConfig
-from tinyslm.audio.detector import Detection, detect
+from tinyslm.audio.detector import Detection, DetectorSpec, detect
 from tinyslm.audio.spec import KeywordSpec
 from tinyslm.audio.stream import (
     StreamFigures,
@@ -297,7 +297,7 @@ def fit_audio(
         model_bytes=len(model),
         features=keyword,
         labels=tuple(dataset.labels),
-        threshold=(threshold_q + 128) / 256,
+        threshold=DetectorSpec.probability_of(threshold_q),
         threshold_q=threshold_q,
         output_quant=result.output_quant,
         input_quant=result.input_quant,

@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from tinyslm.audio.detector import DetectorSpec
 from tinyslm.errors import ModelError
 from tinyslm.report import (
     CSS,
@@ -116,21 +117,26 @@ def _curve_svg(
 ) -> tuple[str, str]:
     fig = figure(9.5, 4.2)
     left, right = fig.subplots(1, 2)
-    qs = [c[0] for c in curve]
+    # The right-hand axis is in the unit `generate --threshold P` takes (the mean score),
+    # so a user reads the P of another operating point straight off the plot.
+    ps = [DetectorSpec.probability_of(c[0]) for c in curve]
     fas = [c[1] for c in curve]
     frrs = [c[2] * 100 for c in curve]
+    chosen = DetectorSpec.probability_of(threshold_q)
     left.plot(fas, frrs, color=_BLUE, marker=".", markersize=3)
-    left.plot([fa_h], [frr * 100], "o", color=_RED, label=f"chosen q={threshold_q}")
+    left.plot(
+        [fa_h], [frr * 100], "o", color=_RED, label=f"chosen P={chosen:.3f} (q={threshold_q})"
+    )
     left.set_xlabel("false accepts per hour (noise, unknown words, other keywords)")
     left.set_ylabel("false rejections (% of keywords)")
     left.set_xscale("symlog", linthresh=1.0)
     left.grid(alpha=0.3)
     left.legend(fontsize=8)
-    right.plot(qs, frrs, color=_BLUE, label="false rejections (%)")
+    right.plot(ps, frrs, color=_BLUE, label="false rejections (%)")
     twin = right.twinx()
-    twin.plot(qs, fas, color=_ORANGE, label="false accepts per hour")
-    right.axvline(threshold_q, color=_RED, linestyle="--", linewidth=1.2)
-    right.set_xlabel("detector threshold (mean INT8 score)")
+    twin.plot(ps, fas, color=_ORANGE, label="false accepts per hour")
+    right.axvline(chosen, color=_RED, linestyle="--", linewidth=1.2)
+    right.set_xlabel("detector threshold P (mean score of the averaged windows)")
     right.set_ylabel("false rejections (%)", color=_BLUE)
     twin.set_ylabel("false accepts per hour", color=_ORANGE)
     right.grid(alpha=0.3)
@@ -138,7 +144,8 @@ def _curve_svg(
         "The detector on the test split's streams (background noise; unknown words and "
         "keywords in a row with noise under them), replayed at every threshold: false "
         "accepts per hour against the share of keywords missed. The threshold was chosen on "
-        "the validation streams (red)."
+        "the validation streams (red); 'tinyslm generate --threshold P' builds the firmware "
+        "at another point of this curve, P read off the right-hand plot."
     )
     return svg_element(fig, "detection-curve"), caption
 

@@ -1,0 +1,36 @@
+"""The keyword report's detection curve reads in the unit ``generate --threshold`` takes.
+
+A keyword model's threshold is an int8 level ``q`` inside the firmware, but users set it
+as a mean score ``P`` (``tinyslm generate --threshold P``); the report's plot against the
+threshold, its marker and its caption must speak ``P`` so that another operating point can
+be read straight off it.
+"""
+
+from __future__ import annotations
+
+import re
+
+from tinyslm.audio.detector import DetectorSpec
+from tinyslm.audio.report import _curve_svg
+
+# A made-up curve on the report's grid (every 4th level): misses rise, false accepts fall.
+CURVE = [
+    (q, max(0.0, (40 - q) * 2.0), min(1.0, 0.15 + (q + 128) / 300)) for q in range(-128, 128, 4)
+]
+
+
+def test_probability_and_level_round_trip() -> None:
+    for q in range(-128, 128):
+        assert DetectorSpec.threshold_for(DetectorSpec.probability_of(q)) == q
+    assert DetectorSpec.probability_of(71) == 199 / 256
+
+
+def test_curve_is_drawn_against_p_with_the_chosen_point_named() -> None:
+    svg, caption = _curve_svg(CURVE, 71, 3.0, 0.289)
+    texts = re.findall(r"<text[^>]*>([^<]*)</text>", svg)
+    assert "chosen P=0.777 (q=71)" in texts
+    assert any(t.startswith("detector threshold P") for t in texts)
+    # The int8 axis (-128..127) had negative ticks; P runs from 0 to 1.
+    assert not [t for t in texts if t.startswith(("\u2212", "-"))]
+    assert {"0.0", "0.2", "0.4", "0.6", "0.8", "1.0"} <= set(texts)
+    assert "generate --threshold P" in caption
