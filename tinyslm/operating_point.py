@@ -70,6 +70,11 @@ def with_threshold(manifest: Manifest, probability: float) -> Manifest:
     if manifest.modality == AUDIO:
         # Recorded as train records it: the probability of the level (tinyslm.audio.fit).
         q = DetectorSpec.threshold_for(probability)
+        # A level's P is k/256; info and the report print it to 3 decimals, rounded, so
+        # the printed 0.801 of q=77 (0.80078) would select q=78. A P typed as a level is
+        # printed selects that level (levels are 1/256 apart: no two print alike).
+        if q > -128 and f"{DetectorSpec.probability_of(q - 1):.3f}" == f"{probability:.3f}":
+            q -= 1
         threshold = DetectorSpec.probability_of(q)
     else:
         out = manifest.output_quant

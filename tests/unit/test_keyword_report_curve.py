@@ -9,9 +9,12 @@ be read straight off it.
 from __future__ import annotations
 
 import re
+import sys
+from pathlib import Path
 
 from tinyslm.audio.detector import DetectorSpec
 from tinyslm.audio.report import _curve_svg
+from tinyslm.operating_point import with_threshold
 
 # A made-up curve on the report's grid (every 4th level): misses rise, false accepts fall.
 CURVE = [
@@ -34,3 +37,17 @@ def test_curve_is_drawn_against_p_with_the_chosen_point_named() -> None:
     assert not [t for t in texts if t.startswith(("\u2212", "-"))]
     assert {"0.0", "0.2", "0.4", "0.6", "0.8", "1.0"} <= set(texts)
     assert "generate --threshold P" in caption
+
+
+def test_a_printed_level_given_back_to_generate_selects_that_level() -> None:
+    # What the caption promises: P read off the plot (as the legend and info print it,
+    # 3 decimals) builds the firmware at that level, also where the print rounded up.
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "fixtures"))
+    from kws import keyword_manifest
+
+    manifest = keyword_manifest()
+    for q in range(-127, 128):
+        printed = float(f"{DetectorSpec.probability_of(q):.3f}")
+        assert with_threshold(manifest, printed).threshold_q == q, (q, printed)
+    # A P between two levels still means "at least P".
+    assert with_threshold(manifest, 0.8).threshold_q == 77  # 0.797 < 0.8 <= 0.80078
