@@ -46,8 +46,8 @@ TRAINED = "at_trained_threshold"
 def highest_score(manifest: Manifest) -> float:
     """The highest confidence the firmware can see: the top int8 output level."""
     if manifest.modality == AUDIO:
-        # The detector averages int8 softmax scores, probability (q + 128) / 256.
-        return 255 / 256
+        # The detector averages int8 softmax scores; its top level is q=127.
+        return DetectorSpec.probability_of(127)
     out = manifest.output_quant
     return dequantize(127, out.scale, out.zero_point)
 
@@ -71,9 +71,10 @@ def with_threshold(manifest: Manifest, probability: float) -> Manifest:
         # Recorded as train records it: the probability of the level (tinyslm.audio.fit).
         q = DetectorSpec.threshold_for(probability)
         # A level's P is k/256; info and the report print it to 3 decimals, rounded, so
-        # the printed 0.801 of q=77 (0.80078) would select q=78. A P typed as a level is
-        # printed selects that level (levels are 1/256 apart: no two print alike).
-        if q > -128 and f"{DetectorSpec.probability_of(q - 1):.3f}" == f"{probability:.3f}":
+        # the printed 0.801 of q=77 (0.80078) would select q=78. Exactly the value a level
+        # prints selects that level (levels are 1/256 apart: no two print alike); any
+        # other P keeps "the lowest level at or above P".
+        if q > -128 and float(f"{DetectorSpec.probability_of(q - 1):.3f}") == probability:
             q -= 1
         threshold = DetectorSpec.probability_of(q)
     else:

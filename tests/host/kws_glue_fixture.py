@@ -17,6 +17,7 @@ from functools import cache
 from pathlib import Path
 
 from tinyslm import __version__
+from tinyslm.audio.detector import DetectorSpec
 from tinyslm.audio.spec import KeywordSpec
 from tinyslm.boards import Board
 from tinyslm.emit import render_project
@@ -67,7 +68,7 @@ def keyword_model() -> tuple[Manifest, bytes]:
             non_keywords=tuple(i for i, label in enumerate(labels) if label in NON_KEYWORDS)
         ),
         labels=labels,
-        threshold=(threshold_q + 128) / 256,
+        threshold=DetectorSpec.probability_of(threshold_q),
         threshold_q=threshold_q,
         output_quant=details.output_quant,
         input_quant=details.input_quant,

@@ -49,5 +49,6 @@ def test_a_printed_level_given_back_to_generate_selects_that_level() -> None:
     for q in range(-127, 128):
         printed = float(f"{DetectorSpec.probability_of(q):.3f}")
         assert with_threshold(manifest, printed).threshold_q == q, (q, printed)
-    # A P between two levels still means "at least P".
+    # Any other P still means "at least P", also one that rounds to a printed level.
     assert with_threshold(manifest, 0.8).threshold_q == 77  # 0.797 < 0.8 <= 0.80078
+    assert with_threshold(manifest, 0.8009).threshold_q == 78  # 0.80078 < 0.8009
