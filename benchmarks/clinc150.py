@@ -51,7 +51,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--dim", type=int, default=None, help="default: auto (as train)")
     p.add_argument("--hidden", type=int, default=None, help="default: auto (as train)")
     p.add_argument("--max-model-kb", type=int, default=None, help="default: 500 KiB (as train)")
-    p.add_argument("--seq-len", type=int, default=d["seq_len"])
+    p.add_argument("--seq-len", type=int, default=d["seq_len"], help="default: auto (as train)")
+    p.add_argument("--hashes", type=int, default=d["hashes"], help="default: auto (as train)")
     p.add_argument("--epochs", type=int, default=d["epochs"])
     p.add_argument("--batch-size", type=int, default=d["batch_size"])
     p.add_argument("--learning-rate", type=float, default=d["learning_rate"])
@@ -169,9 +170,11 @@ def main(argv: list[str] | None = None) -> int:
     rows = [
         (
             "config",
-            f"B={config.features.buckets} D={config.dim} H={config.hidden} L={args.seq_len} "
+            f"B={config.features.buckets} D={config.dim} H={config.hidden} "
+            f"L={config.features.seq_len} hashes={config.features.hashes} "
             f"epochs={args.epochs} bs={args.batch_size} lr={args.learning_rate} "
-            f"ls={args.label_smoothing} dropout={args.dropout} token_dropout={args.token_dropout} "
+            f"ls={args.label_smoothing} dropout={args.dropout} "
+            f"token_dropout={config.token_dropout} "
             f"cosine_decay={not args.constant_lr} seed={args.seed}"
             + (
                 f" distill_alpha={args.distill_alpha} distill_T={args.distill_temperature}"

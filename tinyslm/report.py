@@ -329,7 +329,12 @@ def render_report(
         (
             "model",
             f"buckets {manifest.features.buckets}, seq_len {manifest.features.seq_len}, "
-            f"dim {manifest.train_config.get('dim', '?')}, "
+            + (
+                f"{manifest.features.hashes} ids per n-gram, "
+                if manifest.features.hashes != 1
+                else ""
+            )
+            + f"dim {manifest.train_config.get('dim', '?')}, "
             f"hidden {manifest.train_config.get('hidden', '?')}, seed {manifest.seed}",
         ),
     ]

@@ -23,6 +23,7 @@ from tinyslm.errors import BudgetError
 from tinyslm.sizing import (
     DEFAULT_MODEL_KB,
     MIN_DIM,
+    SEQ_LEN_NGRAMS,
     Shape,
     SizeChoice,
     choose_shape,
@@ -30,7 +31,7 @@ from tinyslm.sizing import (
     data_budget_bytes,
     overshoot,
 )
-from tinyslm.text.features import FeatureSpec
+from tinyslm.text.features import MAX_HASHES, FeatureSpec
 from tinyslm.text.train import SMALL_SET, SMALL_SET_TOKEN_DROPOUT, TrainConfig, auto_token_dropout
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -44,6 +45,7 @@ _DISTILL_FLAG = "distill"
 _RANGES: dict[str, click.ParamType[Any]] = {
     "buckets": click.IntRange(2, 2**31 - 1),
     "seq_len": click.IntRange(1, 4096),
+    "hashes": click.IntRange(1, MAX_HASHES),
     "dim": click.IntRange(1),
     "hidden": click.IntRange(1),
     "epochs": click.IntRange(1),
@@ -133,6 +135,14 @@ def _option(name: str, default: Any, kind: type, doc: str) -> Callable[[F], F]:
             show_default="auto: sized for the model budget, see --max-model-kb",
             help=help_text,
         )
+    if name == "seq_len":
+        return click.option(
+            flag,
+            type=_RANGES[name],
+            default=None,
+            show_default=f"auto: {SEQ_LEN_NGRAMS} x --hashes",
+            help=help_text,
+        )
     if name == "token_dropout":
         return click.option(
             flag,
@@ -197,7 +207,10 @@ def config_from_options(
 
     ``--token-dropout`` on auto (``None``) follows ``n_train`` training phrases
     (:func:`tinyslm.text.train.auto_token_dropout`); not counted, it is the recipe's.
+    ``--seq-len`` on auto is room for :data:`~tinyslm.sizing.SEQ_LEN_NGRAMS`
+    n-grams of ``--hashes`` ids (:func:`resolve_seq_len`).
     """
+    options = resolve_seq_len(options)
     fallback = shape or _default_shape()
     feature_keys = [f.name for f in dataclasses.fields(FeatureSpec)]
     sizes = {
@@ -223,11 +236,23 @@ def config_from_options(
         raise click.UsageError(str(exc), ctx=click.get_current_context(silent=True)) from None
 
 
+def resolve_seq_len(options: Mapping[str, Any]) -> dict[str, Any]:
+    """``options`` with ``--seq-len`` on auto (``None``) filled in: room for
+    :data:`~tinyslm.sizing.SEQ_LEN_NGRAMS` n-grams of ``--hashes`` ids each."""
+    out = dict(options)
+    if out.get("seq_len") is None:
+        out["seq_len"] = SEQ_LEN_NGRAMS * int(out.get("hashes") or 1)
+    return out
+
+
+_AUTO = (*SIZE_FIELDS, "token_dropout", "seq_len")
+
+
 def default_options() -> dict[str, Any]:
     """The options of a plain ``tinyslm train`` (what ``--help`` shows as defaults)."""
     opts: dict[str, Any] = {"board": None, "max_model_kb": None, _DISTILL_FLAG: False}
     for name, default, _kind, _help in _fields():
-        opts[name] = None if name in SIZE_FIELDS or name == "token_dropout" else default
+        opts[name] = None if name in _AUTO else default
     opts["distill_alpha"] = 0.5
     return opts
 
@@ -242,20 +267,23 @@ def needs_budget(options: Mapping[str, Any]) -> bool:
 
 
 def distinct_ids(dataset: Dataset, options: Mapping[str, Any]) -> int:
-    """How many different n-gram ids the training split yields with these feature options.
+    """How many different n-grams the training split yields with these feature options.
 
-    Counted at the largest bucket count, where hash collisions are negligible,
-    and after ``seq_len`` truncation (ids cut off never reach the model).
+    Counted as ids at the largest bucket count, where hash collisions are
+    negligible, and after ``seq_len`` truncation (ids cut off never reach the
+    model). With ``hashes`` > 1 only an n-gram's first id counts: the bucket
+    rule gives each n-gram a row, not each of its ids.
     """
     from tinyslm.text.features import tokenize
 
+    options = resolve_seq_len(options)
     spec = FeatureSpec(
         buckets=2**31 - 1,
         **{f.name: options[f.name] for f in dataclasses.fields(FeatureSpec) if f.name != "buckets"},
     )
     seen: set[int] = set()
     for example in dataset.train:
-        seen.update(tokenize(example.text, spec))
+        seen.update(tokenize(example.text, spec)[:: spec.hashes])
     seen.discard(0)  # padding, not an n-gram
     return len(seen)
 
@@ -275,6 +303,7 @@ def plan_size(
     Raises:
         BudgetError: sizes given by hand do not fit the budget (before training).
     """
+    options = resolve_seq_len(options)
     board_id, max_kb = options.get("board"), options.get("max_model_kb")
     budget = DEFAULT_MODEL_KB * 1024
     source = f"the default {DEFAULT_MODEL_KB} KB ({budget:,} bytes)"
@@ -335,7 +364,7 @@ def train_to_budget(
         options: the keyword arguments of :func:`train_options`.
         dataset: loads the dataset (called only when a budget applies or
             ``--token-dropout`` is on auto): its intent count, its distinct
-            n-gram ids for the default budget and its training phrase count.
+            n-grams for the default budget and its training phrase count.
         run: trains and writes one model for a config (see :data:`TrainRun`).
         say: where the size choice is explained.
 
@@ -347,6 +376,7 @@ def train_to_budget(
 
     # Option combinations the dataclasses refuse are refused before the data is read.
     config_from_options(options)
+    options = resolve_seq_len(options)
     if not needs_budget(options) and options.get("token_dropout") is not None:
         return run(config_from_options(options), False)
     data = dataset()

@@ -10,6 +10,7 @@
 #define TINYSLM_TAG_UNIGRAM 0x01u
 #define TINYSLM_TAG_BIGRAM 0x02u
 #define TINYSLM_TAG_TRIGRAM 0x03u
+#define TINYSLM_MAX_HASHES 8u
 
 static uint8_t lower_byte(uint8_t b) {
   return (b >= 'A' && b <= 'Z') ? (uint8_t)(b + 32u) : b;
@@ -30,6 +31,16 @@ static uint32_t fnv_lowered(uint32_t h, const uint8_t *p, size_t n) {
   for (i = 0; i < n; ++i) {
     h = fnv_byte(h, lower_byte(p[i]));
   }
+  return h;
+}
+
+/* MurmurHash3's 32-bit finalizer: an n-gram's next id hash (features.fmix32). */
+static uint32_t fmix32(uint32_t h) {
+  h ^= h >> 16;
+  h *= 0x85EBCA6Bu;
+  h ^= h >> 13;
+  h *= 0xC2B2AE35u;
+  h ^= h >> 16;
   return h;
 }
 
@@ -69,6 +80,7 @@ size_t tinyslm_tokenize(const tinyslm_features_t *spec, const uint8_t *text, siz
                         int32_t *ids) {
   size_t filled = 0;
   size_t cap;
+  size_t per;
   uint32_t mod;
   size_t pos, ws, we, i;
 
@@ -76,19 +88,30 @@ size_t tinyslm_tokenize(const tinyslm_features_t *spec, const uint8_t *text, siz
     return 0;
   }
   cap = spec->seq_len;
+  per = spec->hashes == 0u ? 1u : spec->hashes;
   /* ids must fit int32 and the modulus must be non-zero (FeatureSpec enforces
-   * 2 <= buckets <= 2^31-1); anything else yields all-padding. */
-  if (spec->buckets < 2u || spec->buckets > 0x7FFFFFFFu || text == 0) {
+   * 2 <= buckets <= 2^31-1 and 1 <= hashes <= 8); anything else yields
+   * all-padding. */
+  if (spec->buckets < 2u || spec->buckets > 0x7FFFFFFFu || per > TINYSLM_MAX_HASHES ||
+      text == 0) {
     len = 0;
   }
   mod = spec->buckets - 1u;
 
-#define TINYSLM_EMIT(h)                                   \
-  do {                                                    \
-    if (filled >= cap) {                                  \
-      return filled;                                      \
-    }                                                     \
-    ids[filled++] = (int32_t)(1u + (uint32_t)(h) % mod);  \
+  /* An n-gram's ids go in whole or not at all: once one does not fit, the
+   * rest are padding (features.tokenize). */
+#define TINYSLM_EMIT(h)                                     \
+  do {                                                      \
+    uint32_t h_ = (uint32_t)(h);                            \
+    size_t k_;                                              \
+    if (cap - filled < per) {                               \
+      goto pad;                                             \
+    }                                                       \
+    ids[filled++] = (int32_t)(1u + h_ % mod);               \
+    for (k_ = 1; k_ < per; ++k_) {                          \
+      h_ = fmix32(h_);                                      \
+      ids[filled++] = (int32_t)(1u + h_ % mod);             \
+    }                                                       \
   } while (0)
 
   if (len > 0 && spec->unigrams) {
@@ -128,6 +151,7 @@ size_t tinyslm_tokenize(const tinyslm_features_t *spec, const uint8_t *text, siz
   }
 #undef TINYSLM_EMIT
 
+pad:
   for (i = filled; i < cap; ++i) {
     ids[i] = 0;
   }

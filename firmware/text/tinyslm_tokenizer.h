@@ -20,6 +20,7 @@ typedef struct {
   uint8_t unigrams;  /* booleans: feature families, in this order */
   uint8_t bigrams;
   uint8_t char_trigrams;
+  uint8_t hashes;    /* ids per n-gram, 1..8 (0 is taken as 1); see features.py */
 } tinyslm_features_t;
 
 /*

@@ -109,6 +109,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   info.features.unigrams = (uint8_t)(data[2] & 1u);
   info.features.bigrams = (uint8_t)((data[2] >> 1) & 1u);
   info.features.char_trigrams = (uint8_t)((data[2] >> 2) & 1u);
+  /* 0..15: the valid 1..8, 0 (taken as 1) and the out-of-range rest. */
+  info.features.hashes = (uint8_t)(data[2] >> 4);
   info.labels = labels;
   info.num_labels = NUM_LABELS;
   info.score_scale = 1.0f / 256.0f;

@@ -47,14 +47,15 @@ static int run_tok(int argc, char **argv) {
   size_t cap = 0;
   uint8_t hdr[4];
 
-  if (argc != 7) {
-    return fail("usage: tok BUCKETS SEQ_LEN UNI BI TRI");
+  if (argc != 8) {
+    return fail("usage: tok BUCKETS SEQ_LEN UNI BI TRI HASHES");
   }
   spec.buckets = (uint32_t)strtoul(argv[2], NULL, 10);
   spec.seq_len = (uint32_t)strtoul(argv[3], NULL, 10);
   spec.unigrams = (uint8_t)atoi(argv[4]);
   spec.bigrams = (uint8_t)atoi(argv[5]);
   spec.char_trigrams = (uint8_t)atoi(argv[6]);
+  spec.hashes = (uint8_t)atoi(argv[7]);
   ids = malloc(sizeof(int32_t) * (spec.seq_len + 1u));
   if (ids == NULL) {
     return fail("out of memory");
@@ -358,7 +359,7 @@ static int run_selftest(void) {
   tinyslm_model_info_t info, bad;
   tinyslm_app_config_t cfg, c2;
   tinyslm_app_t app;
-  tinyslm_features_t spec = {4096, 4, 1, 1, 1};
+  tinyslm_features_t spec = {4096, 4, 1, 1, 1, 1};
   tinyslm_decision_t d;
   uint8_t line[8];
   tinyslm_json_t json;
@@ -493,6 +494,18 @@ static int run_selftest(void) {
   CHECK(tinyslm_tokenize(&spec, (const uint8_t *)"ab", 2, ids) == 0 && ids[0] == 0);
   spec.buckets = 2; /* mod 1: every id is 1 */
   CHECK(tinyslm_tokenize(&spec, (const uint8_t *)"ab cd", 5, ids) == 4 && ids[3] == 1);
+  /* hashes: 3 ids per n-gram in 4 slots is one n-gram and a pad; 0 counts as
+   * 1; above 8 (no FeatureSpec allows it) is all padding */
+  spec.hashes = 3;
+  ids[3] = 7;
+  CHECK(tinyslm_tokenize(&spec, (const uint8_t *)"ab cd", 5, ids) == 3 && ids[2] == 1 &&
+        ids[3] == 0);
+  spec.hashes = 0;
+  CHECK(tinyslm_tokenize(&spec, (const uint8_t *)"ab cd", 5, ids) == 4);
+  spec.hashes = 9;
+  ids[0] = 7;
+  CHECK(tinyslm_tokenize(&spec, (const uint8_t *)"ab cd", 5, ids) == 0 && ids[0] == 0);
+  spec.hashes = 1;
   spec.seq_len = 0;
   ids[0] = 7;
   CHECK(tinyslm_tokenize(&spec, (const uint8_t *)"ab", 2, ids) == 0 && ids[0] == 7);

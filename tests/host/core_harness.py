@@ -71,6 +71,7 @@ class CFeatures(ctypes.Structure):
         ("unigrams", ctypes.c_uint8),
         ("bigrams", ctypes.c_uint8),
         ("char_trigrams", ctypes.c_uint8),
+        ("hashes", ctypes.c_uint8),
     )
 
 
@@ -103,7 +104,12 @@ class CDecision(ctypes.Structure):
 
 def c_features(spec: FeatureSpec) -> CFeatures:
     return CFeatures(
-        spec.buckets, spec.seq_len, int(spec.unigrams), int(spec.bigrams), int(spec.char_trigrams)
+        spec.buckets,
+        spec.seq_len,
+        int(spec.unigrams),
+        int(spec.bigrams),
+        int(spec.char_trigrams),
+        spec.hashes,
     )
 
 
@@ -220,7 +226,9 @@ class Driver:
         """(counts, ids) for every text, through the driver's tok mode."""
         payload = b"".join(struct.pack("<I", len(t)) + t for t in texts)
         flags = [str(int(f)) for f in (spec.unigrams, spec.bigrams, spec.char_trigrams)]
-        out = self.run(["tok", str(spec.buckets), str(spec.seq_len), *flags], payload)
+        out = self.run(
+            ["tok", str(spec.buckets), str(spec.seq_len), *flags, str(spec.hashes)], payload
+        )
         rows = np.frombuffer(out, dtype="<i4").reshape(len(texts), spec.seq_len + 1)
         return rows[:, 0], rows[:, 1:]
 

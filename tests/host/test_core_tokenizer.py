@@ -29,11 +29,13 @@ CLINC_JSON = dataset_path("clinc150", "data_full.json")
 
 SPEC_VARIANTS = (
     FeatureSpec(),
-    FeatureSpec(buckets=2, seq_len=8),
+    FeatureSpec(buckets=2048, seq_len=256, hashes=2),  # train's choice for a crowded table
+    FeatureSpec(buckets=2, seq_len=8, hashes=2),
     FeatureSpec(buckets=3, seq_len=1, bigrams=False, char_trigrams=False),
     FeatureSpec(buckets=1000, seq_len=16, unigrams=False),
+    FeatureSpec(buckets=1000, seq_len=17, hashes=3),  # n-grams that end mid-vector
     FeatureSpec(buckets=2**31 - 1, seq_len=64, unigrams=False, bigrams=False),
-    FeatureSpec(buckets=97, seq_len=300, char_trigrams=False),
+    FeatureSpec(buckets=97, seq_len=300, char_trigrams=False, hashes=8),
     FeatureSpec(buckets=50_000, seq_len=4096),
 )
 
@@ -104,7 +106,7 @@ def _demo_texts() -> list[bytes]:
 
 def test_demo_set_matches_python(core_lib: CoreLib) -> None:
     texts = _demo_texts()
-    for spec in (FeatureSpec(), FeatureSpec(buckets=512, seq_len=24)):
+    for spec in (FeatureSpec(), FeatureSpec(buckets=512, seq_len=24, hashes=2)):
         _check_same(core_lib, spec, texts)
 
 
@@ -116,6 +118,7 @@ def test_clinc150_matches_python(core_lib: CoreLib) -> None:
     texts = [str(row[0]).encode() for rows in data.values() for row in rows]
     assert len(texts) > 20_000
     _check_same(core_lib, FeatureSpec(), texts)
+    _check_same(core_lib, FeatureSpec(buckets=2048, seq_len=256, hashes=2), texts)
 
 
 @pytest.mark.slow

@@ -296,6 +296,42 @@ def test_native_build_answers_like_the_emulator(
         assert figures[0][key] == figures[3][key], key
 
 
+def test_a_two_id_model_answers_through_the_firmware_like_the_reference(
+    fixture_model: Path, tmp_path: Path
+) -> None:
+    """A model with two ids per n-gram (train's choice for a crowded table), end to end:
+    its manifest, the generated settings the C tokenizer reads, and the emulated
+    firmware's answers on the demo test split against the Python TFLM reference."""
+    import dataclasses
+
+    from fixtures.make_fixture import FIXTURE_CONFIG, FIXTURE_DATA
+
+    from tinyslm.pipeline import run_generate, run_train
+    from tinyslm.text.features import FeatureSpec
+
+    config = dataclasses.replace(
+        FIXTURE_CONFIG, features=FeatureSpec(buckets=512, seq_len=64, hashes=2)
+    )
+    assert config.features.hashes == 2
+    run_train(FIXTURE_DATA, tmp_path / "model", config, report=False)
+    manifest, model = load_model_dir(tmp_path / "model")
+    assert manifest.features.hashes == 2
+    assert json.loads((tmp_path / "model" / "manifest.json").read_text())["features"]["hashes"] == 2
+    run_generate("esp32", tmp_path / "proj", model_dir=tmp_path / "model")
+    settings = (tmp_path / "proj" / "src" / "tinyslm_settings.c").read_text()
+    assert ".hashes = 2," in settings and ".seq_len = TINYSLM_SEQ_LEN," in settings
+    emu = Emulator(tmp_path / "proj")
+    for text in ("turn on the kitchen lights", "one " * 40, "caf\u00e9 \x00 x"):
+        ids = emu.tokenize(text)
+        assert ids == tokenize(text, manifest.features), text
+    rows = dataset_phrases(load_dataset(None), "test")
+    report = run_phrases(emulator_runner(emu), rows, source="demo", split="test")
+    parity = reference_parity(report.results, manifest, model)
+    assert parity.phrases == len(rows) and parity.mismatches == ()
+    assert report.errors == 0
+    assert report.accuracy > 0.5  # a real model, not noise
+
+
 def test_core_line_coverage(emu: Emulator) -> None:
     """Runs last: the gcov figure of tinyslm_core.c reached by the tests above."""
     if emu.coverage_dir is None:

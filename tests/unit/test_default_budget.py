@@ -13,6 +13,7 @@ from tinyslm.cli import cli
 from tinyslm.sizing import (
     DEFAULT_MODEL_KB,
     MIN_DIM,
+    SEQ_LEN_NGRAMS,
     Shape,
     choose_shape,
     data_buckets,
@@ -98,6 +99,11 @@ def test_distinct_ids_follow_the_feature_options() -> None:
     # <on> gives <on, on>; <off> gives <of, off, ff>: 5 trigrams, all distinct.
     assert distinct_ids(data, {**with_bigrams, "char_trigrams": True}) == 8
     assert distinct_ids(data, {**with_bigrams, "seq_len": 1}) == 2  # "on", "off"
+    # Two ids per n-gram: seq_len 2 holds one n-gram per phrase.
+    assert distinct_ids(data, {**with_bigrams, "seq_len": 2, "hashes": 2}) == 2
+    # An n-gram counts once, however many ids it has.
+    for hashes in (1, 3):
+        assert distinct_ids(data, {**with_bigrams, "char_trigrams": True, "hashes": hashes}) == 8
 
 
 class _Stop(Exception):
@@ -144,3 +150,27 @@ def test_token_dropout_on_auto_counts_the_data_with_every_size_given(
         result = CliRunner().invoke(cli, ["train", "-o", str(tmp_path / "m"), *sizes, *extra])
         assert isinstance(result.exception, _Stop)
     assert [c.token_dropout for c in configs] == [0.25, 0.4]
+
+
+def test_seq_len_on_auto_holds_128_n_grams_of_any_id_count(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    configs: list[TrainConfig] = []
+    monkeypatch.setattr(pipeline, "run_train", _capture(configs))
+    sizes = ["--buckets", "256", "--dim", "8", "--hidden", "16"]
+    for extra in (
+        [],
+        ["--hashes", "2"],
+        ["--hashes", "3", "--max-model-kb", "16"],
+        ["--hashes", "2", "--seq-len", "40"],
+    ):
+        result = CliRunner().invoke(cli, ["train", "-o", str(tmp_path / "m"), *sizes, *extra])
+        assert isinstance(result.exception, _Stop)
+    got = [(c.features.hashes, c.features.seq_len) for c in configs]
+    assert got == [(1, SEQ_LEN_NGRAMS), (2, 2 * SEQ_LEN_NGRAMS), (3, 3 * SEQ_LEN_NGRAMS), (2, 40)]
+    # Plain train keeps one id per n-gram (the demo set: as before the option existed).
+    configs.clear()
+    result = CliRunner().invoke(cli, ["train", "-o", str(tmp_path / "m")])
+    assert isinstance(result.exception, _Stop)
+    assert (configs[0].features.hashes, configs[0].features.seq_len) == (1, 128)
+    assert "hashes" not in configs[0].features.to_dict()

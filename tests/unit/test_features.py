@@ -13,7 +13,7 @@ import json
 import numpy as np
 import pytest
 
-from tinyslm.text.features import FeatureSpec, encode, fnv1a, tokenize, words
+from tinyslm.text.features import FeatureSpec, encode, fmix32, fnv1a, tokenize, words
 
 
 def ref_fnv(data: bytes) -> int:
@@ -25,12 +25,26 @@ def ref_fnv(data: bytes) -> int:
     return h
 
 
+def ref_fmix(h: int) -> int:
+    """MurmurHash3's fmix32, written out from the published constants."""
+    for shift, mult in ((16, 0x85EBCA6B), (13, 0xC2B2AE35)):
+        h = ((h ^ (h >> shift)) * mult) % (1 << 32)
+    return h ^ (h >> 16)
+
+
 def ref_id(feature: bytes, buckets: int) -> int:
     return 1 + ref_fnv(feature) % (buckets - 1)
 
 
 def ref_ids(features: list[bytes], spec: FeatureSpec) -> list[int]:
-    ids = [ref_id(f, spec.buckets) for f in features[: spec.seq_len]]
+    ids: list[int] = []
+    for f in features:
+        if len(ids) + spec.hashes > spec.seq_len:
+            break  # an n-gram's ids go in whole or not at all
+        h = ref_fnv(f)
+        for _ in range(spec.hashes):
+            ids.append(1 + h % (spec.buckets - 1))
+            h = ref_fmix(h)
     return ids + [0] * (spec.seq_len - len(ids))
 
 
@@ -51,6 +65,16 @@ def test_fnv1a_known_vectors(data: bytes, expected: int) -> None:
 
 def test_fnv1a_continues_from_state() -> None:
     assert fnv1a(b"bar", fnv1a(b"foo")) == fnv1a(b"foobar")
+
+
+# MurmurHash3_x86_32 of the empty input is fmix32(seed): its published vectors.
+FMIX_VECTORS = [(0, 0), (1, 0x514E28B7), (0xFFFFFFFF, 0x81F16F39)]
+
+
+@pytest.mark.parametrize(("h", "expected"), FMIX_VECTORS)
+def test_fmix32_known_vectors(h: int, expected: int) -> None:
+    assert fmix32(h) == expected
+    assert ref_fmix(h) == expected
 
 
 # --- words ---------------------------------------------------------------------
@@ -75,11 +99,13 @@ def test_words(data: bytes, expected: list[bytes]) -> None:
 
 # --- tokenize: exact ids ---------------------------------------------------------
 
-ALL = FeatureSpec(buckets=4096, seq_len=16)
-UNI = FeatureSpec(buckets=4096, seq_len=16, bigrams=False, char_trigrams=False)
-BI = FeatureSpec(buckets=4096, seq_len=16, unigrams=False, char_trigrams=False)
-TRI = FeatureSpec(buckets=4096, seq_len=16, unigrams=False, bigrams=False)
-SMALL = FeatureSpec(buckets=97, seq_len=8)
+ALL = FeatureSpec(buckets=4096, seq_len=16, hashes=1)
+UNI = FeatureSpec(buckets=4096, seq_len=16, bigrams=False, char_trigrams=False, hashes=1)
+BI = FeatureSpec(buckets=4096, seq_len=16, unigrams=False, char_trigrams=False, hashes=1)
+TRI = FeatureSpec(buckets=4096, seq_len=16, unigrams=False, bigrams=False, hashes=1)
+SMALL = FeatureSpec(buckets=97, seq_len=8, hashes=1)
+TWO = FeatureSpec(buckets=4096, seq_len=16, hashes=2)
+THREE = FeatureSpec(buckets=97, seq_len=8, hashes=3)
 
 TOKEN_CASES = [
     ("empty", "", ALL, []),
@@ -114,6 +140,25 @@ TOKEN_CASES = [
         [b"\x03<\xc3\xa9", b"\x03\xc3\xa9>"],
     ),
     ("punctuation separates", "on,off", UNI, [b"\x01on", b"\x01off"]),
+    (
+        # 9 n-grams need 18 ids: the first 8 fill 16, the last is cut whole.
+        "two ids per n-gram, cut at seq_len",
+        "turn on",
+        TWO,
+        [
+            b"\x01turn",
+            b"\x01on",
+            b"\x02turn on",
+            b"\x03<tu",
+            b"\x03tur",
+            b"\x03urn",
+            b"\x03rn>",
+            b"\x03<on",
+            b"\x03on>",
+        ],
+    ),
+    # 3 ids per n-gram in 8 slots: two n-grams, then 2 slots of padding.
+    ("three ids, an n-gram never split", "dim it", THREE, [b"\x01dim", b"\x01it"]),
     (
         "small buckets",
         "dim it",
@@ -195,8 +240,9 @@ def test_ids_in_range(buckets: int) -> None:
 
 
 def test_two_buckets_maps_every_feature_to_one() -> None:
-    spec = FeatureSpec(buckets=2, seq_len=6)
+    spec = FeatureSpec(buckets=2, seq_len=6, hashes=1)
     assert tokenize("ab", spec) == [1, 1, 1, 0, 0, 0]  # unigram + 2 trigrams, no bigram
+    assert tokenize("ab", FeatureSpec(buckets=2, seq_len=7, hashes=2)) == [1] * 6 + [0]
 
 
 def test_duplicates_are_kept() -> None:
@@ -213,6 +259,9 @@ BAD_SPECS = [
     ({"seq_len": 0}, "seq_len"),
     ({"seq_len": 4097}, "seq_len"),
     ({"unigrams": False, "bigrams": False, "char_trigrams": False}, "feature family"),
+    ({"hashes": 0}, "hashes"),
+    ({"hashes": 9}, "hashes"),
+    ({"hashes": 3, "seq_len": 2}, "holds no n-gram"),
 ]
 
 
@@ -223,7 +272,7 @@ def test_spec_validation(kwargs: dict[str, object], needle: str) -> None:
 
 
 def test_spec_round_trip() -> None:
-    spec = FeatureSpec(buckets=1000, seq_len=40, bigrams=False)
+    spec = FeatureSpec(buckets=1000, seq_len=40, bigrams=False, hashes=2)
     data = spec.to_dict()
     assert data == {
         "buckets": 1000,
@@ -231,17 +280,39 @@ def test_spec_round_trip() -> None:
         "unigrams": True,
         "bigrams": False,
         "char_trigrams": True,
+        "hashes": 2,
     }
     # A manifest round-trips through JSON, so from_dict sees plain objects.
     loaded: dict[str, object] = json.loads(json.dumps(data))
     assert FeatureSpec.from_dict(loaded) == spec
-    assert FeatureSpec.from_dict({}) == FeatureSpec()
+    assert FeatureSpec.from_dict({**data, "hashes": 1}) == FeatureSpec(
+        buckets=1000, seq_len=40, bigrams=False, hashes=1
+    )
+
+
+def test_spec_without_hashes_is_one_id_per_ngram() -> None:
+    # Manifests written before the key existed describe one-id models; a one-id
+    # spec is still written without it, so their bytes do not change.
+    old = {
+        "buckets": 8192,
+        "seq_len": 128,
+        "unigrams": True,
+        "bigrams": True,
+        "char_trigrams": True,
+    }
+    spec = FeatureSpec.from_dict(old)
+    assert spec.hashes == 1
+    assert spec.to_dict() == old
 
 
 def test_spec_to_json_is_sorted_and_stable() -> None:
-    text = FeatureSpec(buckets=10, seq_len=3).to_json()
+    text = FeatureSpec(buckets=10, seq_len=3, hashes=1).to_json()
     assert text == (
         '{"bigrams": true, "buckets": 10, "char_trigrams": true, "seq_len": 3, "unigrams": true}'
+    )
+    assert FeatureSpec(buckets=10, seq_len=4, hashes=2).to_json() == (
+        '{"bigrams": true, "buckets": 10, "char_trigrams": true, "hashes": 2, "seq_len": 4, '
+        '"unigrams": true}'
     )
 
 

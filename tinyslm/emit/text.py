@@ -18,6 +18,7 @@ def template_context(board: Board, manifest: Manifest) -> dict[str, Any]:
             "unigrams": int(spec.unigrams),
             "bigrams": int(spec.bigrams),
             "char_trigrams": int(spec.char_trigrams),
+            "hashes": spec.hashes,
             # The board's usual limit, raised when the training phrases need more.
             "max_line": max(board.serial.max_line, manifest.max_line),
         }

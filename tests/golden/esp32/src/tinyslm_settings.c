@@ -34,6 +34,7 @@ const tinyslm_model_info_t tinyslm_model_info = {
     .unigrams = 1,
     .bigrams = 1,
     .char_trigrams = 1,
+    .hashes = 1,
   },
   .labels = tinyslm_labels,
   .num_labels = TINYSLM_NUM_LABELS,
