@@ -139,38 +139,42 @@ def test_train_and_generate_size_the_demo_model_alike(
     )
 
 
+def _configs_with_sizes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, buckets: int, extras: list[list[str]]
+) -> list[TrainConfig]:
+    """The config ``train`` would fit for each of ``extras``, all sizes given (D8, H16)."""
+    configs: list[TrainConfig] = []
+    monkeypatch.setattr(pipeline, "run_train", _capture(configs))
+    sizes = ["--buckets", str(buckets), "--dim", "8", "--hidden", "16"]
+    for extra in extras:
+        result = CliRunner().invoke(cli, ["train", "-o", str(tmp_path / "m"), *sizes, *extra])
+        assert isinstance(result.exception, _Stop)
+    return configs
+
+
 def test_token_dropout_on_auto_counts_the_data_with_every_size_given(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # No budget to size for, but --token-dropout on auto still needs the phrase count.
-    configs: list[TrainConfig] = []
-    monkeypatch.setattr(pipeline, "run_train", _capture(configs))
-    sizes = ["--buckets", "512", "--dim", "8", "--hidden", "16"]
-    for extra in ([], ["--token-dropout", "0.4"]):
-        result = CliRunner().invoke(cli, ["train", "-o", str(tmp_path / "m"), *sizes, *extra])
-        assert isinstance(result.exception, _Stop)
+    configs = _configs_with_sizes(tmp_path, monkeypatch, 512, [[], ["--token-dropout", "0.4"]])
     assert [c.token_dropout for c in configs] == [0.25, 0.4]
 
 
 def test_seq_len_on_auto_holds_128_n_grams_of_any_id_count(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    configs: list[TrainConfig] = []
-    monkeypatch.setattr(pipeline, "run_train", _capture(configs))
-    sizes = ["--buckets", "256", "--dim", "8", "--hidden", "16"]
-    for extra in (
+    extras = [
         [],
         ["--hashes", "2"],
         ["--hashes", "3", "--max-model-kb", "16"],
         ["--hashes", "2", "--seq-len", "40"],
-    ):
-        result = CliRunner().invoke(cli, ["train", "-o", str(tmp_path / "m"), *sizes, *extra])
-        assert isinstance(result.exception, _Stop)
+    ]
+    configs = _configs_with_sizes(tmp_path, monkeypatch, 256, extras)
     got = [(c.features.hashes, c.features.seq_len) for c in configs]
     assert got == [(1, SEQ_LEN_NGRAMS), (2, 2 * SEQ_LEN_NGRAMS), (3, 3 * SEQ_LEN_NGRAMS), (2, 40)]
     # Plain train keeps one id per n-gram (the demo set: as before the option existed).
     configs.clear()
-    result = CliRunner().invoke(cli, ["train", "-o", str(tmp_path / "m")])
+    result = CliRunner().invoke(cli, ["train", "-o", str(tmp_path / "m2")])
     assert isinstance(result.exception, _Stop)
     assert (configs[0].features.hashes, configs[0].features.seq_len) == (1, 128)
     assert "hashes" not in configs[0].features.to_dict()

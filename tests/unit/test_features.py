@@ -107,6 +107,19 @@ SMALL = FeatureSpec(buckets=97, seq_len=8, hashes=1)
 TWO = FeatureSpec(buckets=4096, seq_len=16, hashes=2)
 THREE = FeatureSpec(buckets=97, seq_len=8, hashes=3)
 
+# Every feature of "turn on", in spec order.
+TURN_ON = [
+    b"\x01turn",
+    b"\x01on",
+    b"\x02turn on",
+    b"\x03<tu",
+    b"\x03tur",
+    b"\x03urn",
+    b"\x03rn>",
+    b"\x03<on",
+    b"\x03on>",
+]
+
 TOKEN_CASES = [
     ("empty", "", ALL, []),
     ("punctuation only", "?!., -- ;:", ALL, []),
@@ -114,17 +127,7 @@ TOKEN_CASES = [
         "two words, all families",
         "turn on",
         ALL,
-        [
-            b"\x01turn",
-            b"\x01on",
-            b"\x02turn on",
-            b"\x03<tu",
-            b"\x03tur",
-            b"\x03urn",
-            b"\x03rn>",
-            b"\x03<on",
-            b"\x03on>",
-        ],
+        TURN_ON,
     ),
     ("unigrams only", "Turn ON", UNI, [b"\x01turn", b"\x01on"]),
     ("bigrams only", "lights on now", BI, [b"\x02lights on", b"\x02on now"]),
@@ -145,17 +148,7 @@ TOKEN_CASES = [
         "two ids per n-gram, cut at seq_len",
         "turn on",
         TWO,
-        [
-            b"\x01turn",
-            b"\x01on",
-            b"\x02turn on",
-            b"\x03<tu",
-            b"\x03tur",
-            b"\x03urn",
-            b"\x03rn>",
-            b"\x03<on",
-            b"\x03on>",
-        ],
+        TURN_ON,
     ),
     # 3 ids per n-gram in 8 slots: two n-grams, then 2 slots of padding.
     ("three ids, an n-gram never split", "dim it", THREE, [b"\x01dim", b"\x01it"]),
