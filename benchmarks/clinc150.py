@@ -52,7 +52,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--hidden", type=int, default=None, help="default: auto (as train)")
     p.add_argument("--max-model-kb", type=int, default=None, help="default: 500 KiB (as train)")
     p.add_argument("--seq-len", type=int, default=d["seq_len"], help="default: auto (as train)")
-    p.add_argument("--hashes", type=int, default=d["hashes"], help="default: auto (as train)")
+    p.add_argument("--hashes", type=int, default=d["hashes"], help="ids per n-gram (as train)")
     p.add_argument("--epochs", type=int, default=d["epochs"])
     p.add_argument("--batch-size", type=int, default=d["batch_size"])
     p.add_argument("--learning-rate", type=float, default=d["learning_rate"])

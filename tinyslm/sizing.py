@@ -56,10 +56,6 @@ HIDDEN_LADDER = ((384 * 1024, 256), (96 * 1024, 128), (32 * 1024, 64), (0, 32))
 # B8192 D54 H256 point (508,976 bytes).
 DEFAULT_MODEL_KB = 500
 
-# ``--seq-len`` on auto: room for this many n-grams, whatever their ids (128 ids
-# of one-id n-grams hold every CLINC150 phrase's n-grams).
-SEQ_LEN_NGRAMS = 128
-
 
 def data_buckets(distinct_ids: int) -> int:
     """The fewest ladder buckets that give every distinct n-gram id its own row.

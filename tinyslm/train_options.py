@@ -23,7 +23,6 @@ from tinyslm.errors import BudgetError
 from tinyslm.sizing import (
     DEFAULT_MODEL_KB,
     MIN_DIM,
-    SEQ_LEN_NGRAMS,
     Shape,
     SizeChoice,
     choose_shape,
@@ -31,7 +30,7 @@ from tinyslm.sizing import (
     data_budget_bytes,
     overshoot,
 )
-from tinyslm.text.features import MAX_HASHES, FeatureSpec
+from tinyslm.text.features import MAX_HASHES, SEQ_LEN_NGRAMS, FeatureSpec
 from tinyslm.text.train import SMALL_SET, SMALL_SET_TOKEN_DROPOUT, TrainConfig, auto_token_dropout
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -207,7 +206,7 @@ def config_from_options(
 
     ``--token-dropout`` on auto (``None``) follows ``n_train`` training phrases
     (:func:`tinyslm.text.train.auto_token_dropout`); not counted, it is the recipe's.
-    ``--seq-len`` on auto is room for :data:`~tinyslm.sizing.SEQ_LEN_NGRAMS`
+    ``--seq-len`` on auto is room for :data:`~tinyslm.text.features.SEQ_LEN_NGRAMS`
     n-grams of ``--hashes`` ids (:func:`resolve_seq_len`).
     """
     options = resolve_seq_len(options)
@@ -238,7 +237,7 @@ def config_from_options(
 
 def resolve_seq_len(options: Mapping[str, Any]) -> dict[str, Any]:
     """``options`` with ``--seq-len`` on auto (``None``) filled in: room for
-    :data:`~tinyslm.sizing.SEQ_LEN_NGRAMS` n-grams of ``--hashes`` ids each."""
+    :data:`~tinyslm.text.features.SEQ_LEN_NGRAMS` n-grams of ``--hashes`` ids each."""
     out = dict(options)
     if out.get("seq_len") is None:
         out["seq_len"] = SEQ_LEN_NGRAMS * int(out.get("hashes") or 1)

@@ -155,8 +155,18 @@ def test_native_without_a_tree(esp32_project: Path, tmp_path: Path) -> None:
         (("emulate",), ("Missing argument 'PROJECT_DIR'",)),
         (("nosuch",), ("No such command 'nosuch'",)),
         (("generate", "--board", "esp32", "--prune"), ("--prune only applies with --force",)),
+        (("train", "--hashes", "9"), ("'--hashes': 9 is not in the range 1<=x<=8",)),
+        (("train", "--hashes", "2", "--seq-len", "1"), ("seq_len 1 holds no n-gram of 2 ids",)),
     ],
-    ids=["conflicting", "unknown-option", "missing-argument", "unknown-command", "prune"],
+    ids=[
+        "conflicting",
+        "unknown-option",
+        "missing-argument",
+        "unknown-command",
+        "prune",
+        "hashes-range",
+        "hashes-over-seq-len",
+    ],
 )
 def test_usage_errors_are_one_line_and_exit_1(
     esp32_project: Path, args: tuple[str, ...], needles: tuple[str, ...]

@@ -13,13 +13,13 @@ from tinyslm.cli import cli
 from tinyslm.sizing import (
     DEFAULT_MODEL_KB,
     MIN_DIM,
-    SEQ_LEN_NGRAMS,
     Shape,
     choose_shape,
     data_buckets,
     data_budget_bytes,
 )
 from tinyslm.text.dataset import Dataset, Example, load_dataset
+from tinyslm.text.features import SEQ_LEN_NGRAMS
 from tinyslm.text.train import TrainConfig
 from tinyslm.train_options import default_options, distinct_ids, plan_size
 

@@ -140,3 +140,17 @@ def test_page_without_history_says_so(fixture: tuple[object, bytes, ReportData])
     page = render_report(manifest, ReportData(**{**data.__dict__, "history": ()}), load_boards())
     assert page.count("<svg") == 4
     assert "No training history was recorded" in page
+
+
+def test_model_row_names_the_ids_per_n_gram_only_when_more_than_one(
+    fixture: tuple[object, bytes, ReportData],
+) -> None:
+    import dataclasses
+
+    manifest, _, data = fixture
+    assert "ids per n-gram" not in render_report(manifest, data, load_boards())
+    two = dataclasses.replace(
+        manifest,
+        features=dataclasses.replace(manifest.features, hashes=2),  # type: ignore[attr-defined]
+    )
+    assert "seq_len 32, 2 ids per n-gram, dim 8" in render_report(two, data, load_boards())

@@ -56,6 +56,10 @@ TAG_BIGRAM = 0x02
 TAG_TRIGRAM = 0x03
 # Ids per n-gram are a small count; the C struct keeps it in a byte.
 MAX_HASHES = 8
+# The default seq_len holds this many n-grams of one id; ``tinyslm train``'s
+# --seq-len on auto keeps room for as many whatever --hashes is (128 one-id
+# n-grams hold every CLINC150 phrase's).
+SEQ_LEN_NGRAMS = 128
 # The model's input: bucket ids are indices, not values, so they stay int32 (never
 # quantized). Quantize and verify check the flatbuffer against model_input().
 INPUT_DTYPE = "int32"
@@ -81,7 +85,7 @@ class FeatureSpec:
     """
 
     buckets: int = 4096
-    seq_len: int = 128
+    seq_len: int = SEQ_LEN_NGRAMS
     unigrams: bool = True
     bigrams: bool = True
     char_trigrams: bool = True
