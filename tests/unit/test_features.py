@@ -99,11 +99,11 @@ def test_words(data: bytes, expected: list[bytes]) -> None:
 
 # --- tokenize: exact ids ---------------------------------------------------------
 
-ALL = FeatureSpec(buckets=4096, seq_len=16, hashes=1)
-UNI = FeatureSpec(buckets=4096, seq_len=16, bigrams=False, char_trigrams=False, hashes=1)
-BI = FeatureSpec(buckets=4096, seq_len=16, unigrams=False, char_trigrams=False, hashes=1)
-TRI = FeatureSpec(buckets=4096, seq_len=16, unigrams=False, bigrams=False, hashes=1)
-SMALL = FeatureSpec(buckets=97, seq_len=8, hashes=1)
+ALL = FeatureSpec(buckets=4096, seq_len=16)
+UNI = FeatureSpec(buckets=4096, seq_len=16, bigrams=False, char_trigrams=False)
+BI = FeatureSpec(buckets=4096, seq_len=16, unigrams=False, char_trigrams=False)
+TRI = FeatureSpec(buckets=4096, seq_len=16, unigrams=False, bigrams=False)
+SMALL = FeatureSpec(buckets=97, seq_len=8)
 TWO = FeatureSpec(buckets=4096, seq_len=16, hashes=2)
 THREE = FeatureSpec(buckets=97, seq_len=8, hashes=3)
 
@@ -233,7 +233,7 @@ def test_ids_in_range(buckets: int) -> None:
 
 
 def test_two_buckets_maps_every_feature_to_one() -> None:
-    spec = FeatureSpec(buckets=2, seq_len=6, hashes=1)
+    spec = FeatureSpec(buckets=2, seq_len=6)
     assert tokenize("ab", spec) == [1, 1, 1, 0, 0, 0]  # unigram + 2 trigrams, no bigram
     assert tokenize("ab", FeatureSpec(buckets=2, seq_len=7, hashes=2)) == [1] * 6 + [0]
 
@@ -278,6 +278,7 @@ def test_spec_round_trip() -> None:
     # A manifest round-trips through JSON, so from_dict sees plain objects.
     loaded: dict[str, object] = json.loads(json.dumps(data))
     assert FeatureSpec.from_dict(loaded) == spec
+    assert FeatureSpec.from_dict({}) == FeatureSpec()
     assert FeatureSpec.from_dict({**data, "hashes": 1}) == FeatureSpec(
         buckets=1000, seq_len=40, bigrams=False, hashes=1
     )
