@@ -60,6 +60,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--dropout", type=float, default=d["dropout"])
     p.add_argument("--token-dropout", type=float, default=d["token_dropout"])
     p.add_argument(
+        "--adversarial", type=float, default=d["adversarial"], help="0: no adversarial step"
+    )
+    p.add_argument(
         "--constant-lr", action="store_true", default=not d["cosine_decay"], help="no cosine decay"
     )
     p.add_argument("--seed", type=int, default=d["seed"])
@@ -174,7 +177,7 @@ def main(argv: list[str] | None = None) -> int:
             f"L={config.features.seq_len} hashes={config.features.hashes} "
             f"epochs={args.epochs} bs={args.batch_size} lr={args.learning_rate} "
             f"ls={args.label_smoothing} dropout={args.dropout} "
-            f"token_dropout={config.token_dropout} "
+            f"token_dropout={config.token_dropout} adversarial={config.adversarial} "
             f"cosine_decay={not args.constant_lr} seed={args.seed}"
             + (
                 f" distill_alpha={args.distill_alpha} distill_T={args.distill_temperature}"

@@ -53,6 +53,7 @@ _RANGES: dict[str, click.ParamType[Any]] = {
     "label_smoothing": click.FloatRange(0, 1, max_open=True),
     "dropout": click.FloatRange(0, 1, max_open=True),
     "token_dropout": click.FloatRange(0, 1, max_open=True),
+    "adversarial": click.FloatRange(0),
     "distill_alpha": click.FloatRange(0, 1, min_open=True),
     "distill_temperature": click.FloatRange(0, min_open=True),
     "distill_folds": click.IntRange(1),

@@ -119,28 +119,28 @@ def test_importing_training_pins_the_environment_before_tensorflow_loads() -> No
 
 
 @pytest.mark.slow
-def test_training_step_avoids_the_cpus_approximate_instructions() -> None:
+@pytest.mark.parametrize("adversarial", [0.0, 1.0])
+def test_training_step_avoids_the_cpus_approximate_instructions(adversarial: float) -> None:
     # TF's Rsqrt and Reciprocal kernels start from RSQRTPS / RCPPS, whose results
     # differ between CPU makers (and QEMU), so none may be in a training step:
-    # the forward pass, the loss as fit computes it, its gradient and Adam's update.
+    # the forward pass, the loss as fit computes it, its gradient and Adam's update,
+    # and with the adversarial step its probe gradient and second pass. The step traced
+    # is the one fit runs: train_step of the model train compiles.
     import keras
     import numpy as np
     import tensorflow as tf
 
     from tinyslm.text.features import FeatureSpec
-    from tinyslm.text.train import TrainConfig, train
+    from tinyslm.text.train import TrainConfig, build_model, plain_fit_model
 
-    config = TrainConfig(features=FeatureSpec(buckets=64, seq_len=8), dim=4, hidden=4, epochs=1)
-    texts, labels = ["lights on", "lights off", "fan on", "fan off"], ["a", "b", "c", "c"]
-    model = train(config, ["a", "b", "c"], texts, labels).model
+    config = TrainConfig(
+        features=FeatureSpec(buckets=64, seq_len=8), dim=4, hidden=4, adversarial=adversarial
+    )
+    fit_model = plain_fit_model(config, build_model(config, 3), n_train=4)
 
     @tf.function
     def step(ids: tf.Tensor, y: tf.Tensor) -> tf.Tensor:
-        with tf.GradientTape() as tape:
-            loss = model.compute_loss(x=ids, y=y, y_pred=model(ids, training=True))
-        grads = tape.gradient(loss, model.trainable_variables)
-        model.optimizer.apply(grads, model.trainable_variables)
-        return loss
+        return fit_model.train_step((ids, y))["loss"]
 
     ids = tf.TensorSpec((None, 8), tf.int32)
     graph = step.get_concrete_function(ids, tf.TensorSpec((None, 3), tf.float32)).graph
@@ -149,7 +149,7 @@ def test_training_step_avoids_the_cpus_approximate_instructions() -> None:
     ops |= {n.op for f in graph_def.library.function for n in f.node_def}
     assert {"Sqrt", "MatMul", "GatherV2"} <= ops, sorted(ops)  # the whole model is in it
     approximate = {"Rsqrt", "RsqrtGrad", "Reciprocal", "ReciprocalGrad", "Inv", "InvGrad"}
-    assert not ops & approximate
+    assert not ops & approximate, sorted(ops & approximate)
     assert np.isfinite(
         float(step(np.zeros((2, 8), np.int32), keras.utils.to_categorical([0, 1], 3)))
     )

@@ -21,6 +21,7 @@ from tinyslm.text.train import TrainConfig
         {"label_smoothing": 1.0},
         {"dropout": -0.1},
         {"batch_size": -1},
+        {"adversarial": -0.5},
     ],
 )
 def test_train_config_rejects_bad_values(kwargs: dict[str, float]) -> None:
@@ -52,10 +53,11 @@ def test_automatic_token_dropout_is_smaller_for_small_sets() -> None:
 
 
 def test_late_options_are_recorded_only_when_used() -> None:
-    plain = TrainConfig(token_dropout=0.0, cosine_decay=False).to_dict()
-    assert "token_dropout" not in plain and "cosine_decay" not in plain
+    plain = TrainConfig(token_dropout=0.0, cosine_decay=False, adversarial=0.0).to_dict()
+    assert not {"token_dropout", "cosine_decay", "adversarial"} & set(plain)
     used = TrainConfig(token_dropout=0.2, cosine_decay=True).to_dict()
     assert used["token_dropout"] == 0.2 and used["cosine_decay"] is True
+    assert used["adversarial"] == TrainConfig().adversarial > 0  # on by default
 
 
 def test_representative_subset_is_deterministic_and_spans_the_data() -> None:
@@ -67,7 +69,10 @@ def test_representative_subset_is_deterministic_and_spans_the_data() -> None:
 
 
 @pytest.mark.slow
-def test_tiny_training_keeps_pad_row_zero_and_token_dropout_adds_no_op() -> None:
+@pytest.mark.parametrize("adversarial", [0.0, 1.0])
+def test_tiny_training_keeps_pad_row_zero_and_token_dropout_adds_no_op(
+    adversarial: float,
+) -> None:
     from tinyslm.flatbuffer import model_ops
     from tinyslm.quantize import quantize
     from tinyslm.text.features import FeatureSpec, encode, model_input
@@ -83,14 +88,17 @@ def test_tiny_training_keeps_pad_row_zero_and_token_dropout_adds_no_op() -> None
         batch_size=2,
         token_dropout=0.3,
         cosine_decay=True,
+        adversarial=adversarial,
     )
     result = train(config, ("off", "on"), texts, labels)
     table = np.asarray(result.model.get_layer("embed").table)
     assert table.shape == (64, 4)
     assert not table[0].any() and table[1:].any()  # padding row pinned to zero
     assert len(result.history) == 3
-    # The cosine schedule has decayed to zero after the last step.
-    assert float(result.model.optimizer.learning_rate) == pytest.approx(0.0, abs=1e-7)
+    assert {"loss", "accuracy"} <= set(result.history[-1])
+    if not adversarial:  # (the adversarial step trains through a wrapper with the optimizer)
+        # The cosine schedule has decayed to zero after the last step.
+        assert float(result.model.optimizer.learning_rate) == pytest.approx(0.0, abs=1e-7)
     ids = encode(texts, config.features)
     np.testing.assert_allclose(predict_scores(result.model, ids).sum(axis=1), 1.0, rtol=1e-5)
     converted = quantize(result.model, ids, expected_input=model_input(config.features))
@@ -102,6 +110,33 @@ def test_tiny_training_keeps_pad_row_zero_and_token_dropout_adds_no_op() -> None
         "SOFTMAX",
     )
     assert converted.output_quant.zero_point == -128
+
+
+@pytest.mark.slow
+def test_adversarial_step_changes_training_and_repeats() -> None:
+    from tinyslm.text.features import FeatureSpec
+    from tinyslm.text.train import train
+
+    texts = ["turn on the light", "lights on please", "switch the lights off", "lights off now"]
+    labels = ["on", "on", "off", "off"]
+
+    def weights(adversarial: float) -> list[np.ndarray]:
+        config = TrainConfig(
+            features=FeatureSpec(buckets=64, seq_len=12),
+            dim=4,
+            hidden=4,
+            epochs=2,
+            batch_size=2,
+            adversarial=adversarial,
+        )
+        return train(config, ("off", "on"), texts, labels).model.get_weights()
+
+    plain, moved, again = weights(0.0), weights(1.0), weights(1.0)
+    # The extra pass trains the same layers: every weight moves differently ...
+    assert all(not np.array_equal(a, b) for a, b in zip(plain, moved, strict=True))
+    # ... and the same seed still gives the same weights.
+    for a, b in zip(moved, again, strict=True):
+        np.testing.assert_array_equal(a, b)
 
 
 # --- intent limit of TFLM's int8 softmax (issue 9, item 3) ---------------------

@@ -82,6 +82,11 @@ class TrainConfig:
             training only, it adds no op to the converted model.
         cosine_decay: decay the learning rate to 0 along a cosine over all
             steps instead of keeping it constant.
+        adversarial: size (L2 norm over the phrase) of the adversarial step on each
+            training phrase's embedding rows; 0 is off. Every batch is also trained
+            moved that far in the direction that raises its loss most, so phrases
+            near a training phrase keep its intent; training only, it adds no op to
+            the converted model.
         distill_alpha: weight of the teacher's soft targets in the loss
             (0 = plain cross-entropy, no teacher; see ``tinyslm.text.distill``).
         distill_temperature: softmax temperature of teacher and student in the
@@ -107,6 +112,7 @@ class TrainConfig:
     dropout: float = 0.3
     token_dropout: float = 0.5
     cosine_decay: bool = True
+    adversarial: float = 1.0
     distill_alpha: float = 0.0
     distill_temperature: float = 2.0
     distill_folds: int = 5
@@ -122,6 +128,7 @@ class TrainConfig:
             "label_smoothing": 0 <= self.label_smoothing < 1,
             "dropout": 0 <= self.dropout < 1,
             "token_dropout": 0 <= self.token_dropout < 1,
+            "adversarial": self.adversarial >= 0,
             "distill_alpha": 0 <= self.distill_alpha <= 1,
             "distill_temperature": self.distill_temperature > 0,
             "distill_folds": self.distill_folds >= 1,
@@ -137,7 +144,7 @@ class TrainConfig:
         # Options added after format 1 are recorded only when used, so that
         # manifests of models trained without them stay byte-identical to those
         # written before the options existed.
-        for late in ("token_dropout", "cosine_decay"):
+        for late in ("token_dropout", "cosine_decay", "adversarial"):
             if not d[late]:
                 del d[late]
         if not self.distill_alpha:
@@ -399,6 +406,74 @@ def _distill_fit_setup(
     return fit_model, distill_loss, accuracy
 
 
+def _adversarial_fit_model(fit_model: Any, eps: float) -> Any:
+    """``fit_model``'s layers (shared weights) trained with an adversarial embedding step.
+
+    Each step takes the gradient of the batch's loss with respect to its gathered
+    embedding rows (padding rows masked out), scales it to L2 norm ``eps`` per
+    phrase, and adds the loss of the phrase moved that way to the clean loss (the
+    fast gradient method on embeddings: Miyato, Dai and Goodfellow, "Adversarial
+    training methods for semi-supervised text classification", 2017). A bag of
+    hashed n-grams has no pretrained neighbourhood between its rows; this trains
+    one around each training phrase. The direction is a constant of the step
+    (``stop_gradient``): one extra forward and backward pass, no second-order
+    terms. The reported loss and metrics are the clean pass's.
+    """
+    import keras
+
+    tf = _tf()
+    embed = fit_model.get_layer("embed")
+    layers = fit_model.layers
+    head = layers[layers.index(embed) + 1 :]
+
+    def forward(e: Any) -> Any:
+        for layer in head:
+            e = layer(e, training=True)
+        return e
+
+    class AdversarialFit(keras.Model):  # type: ignore[misc]
+        def train_step(self, data: Any) -> Any:
+            x, y = data[0], data[1]
+            rows = tf.cast(tf.not_equal(x, 0), tf.float32)[..., None]
+            with tf.GradientTape() as tape:
+                with tf.GradientTape() as probe:
+                    e = embed(x)
+                    probe.watch(e)
+                    y_pred = forward(e)
+                    loss = self.compute_loss(x=x, y=y, y_pred=y_pred, training=True)
+                g = tf.stop_gradient(probe.gradient(loss, e)) * rows
+                norm = tf.sqrt(tf.reduce_sum(tf.square(g), axis=[1, 2], keepdims=True))
+                moved = forward(e + eps * g / (norm + 1e-12))
+                total = loss + self.compute_loss(x=x, y=y, y_pred=moved, training=True)
+            weights = self.trainable_weights
+            self.optimizer.apply(tape.gradient(total, weights), weights)
+            # As Keras' own train_step does (keras/src/backend/tensorflow/trainer.py): the
+            # epoch's "loss" is this tracker's mean; compute_metrics adds the compiled metric.
+            self._loss_tracker.update_state(loss, sample_weight=tf.shape(x)[0])
+            return self.compute_metrics(x, y, y_pred, sample_weight=None)
+
+    return AdversarialFit(fit_model.inputs, fit_model.outputs, name=fit_model.name + "_adv")
+
+
+def plain_fit_model(config: TrainConfig, model: Any, n_train: int) -> Any:
+    """The compiled model that ``fit`` trains without a teacher (``model`` or its wrapper).
+
+    With ``config.adversarial > 0`` it is :func:`_adversarial_fit_model`'s wrapper around
+    ``model``'s layers, else ``model`` itself; the optimizer, loss and metric are the same.
+    """
+    import keras
+
+    fit_model = model
+    if config.adversarial > 0:
+        fit_model = _adversarial_fit_model(model, config.adversarial)
+    fit_model.compile(
+        optimizer=keras.optimizers.Adam(_learning_rate(config, n_train)),
+        loss=keras.losses.CategoricalCrossentropy(label_smoothing=config.label_smoothing),
+        metrics=["accuracy"],
+    )
+    return fit_model
+
+
 def train(
     config: TrainConfig,
     labels: Sequence[str],
@@ -453,6 +528,8 @@ def train(
         if soft_targets is None or np.shape(soft_targets) != y.shape:
             raise ValueError(f"distillation needs soft targets of shape {y.shape}")
         fit_model, loss, accuracy = _distill_fit_setup(config, model, len(labels))
+        if config.adversarial > 0:
+            fit_model = _adversarial_fit_model(fit_model, config.adversarial)
         fit_model.compile(
             optimizer=keras.optimizers.Adam(_learning_rate(config, len(x))),
             loss=loss,
@@ -463,11 +540,7 @@ def train(
             # Validation is only watched: its "soft" half is the one-hot label.
             validation = (validation[0], np.concatenate([validation[1]] * 2, axis=1))
     else:
-        model.compile(
-            optimizer=keras.optimizers.Adam(_learning_rate(config, len(x))),
-            loss=keras.losses.CategoricalCrossentropy(label_smoothing=config.label_smoothing),
-            metrics=["accuracy"],
-        )
+        fit_model = plain_fit_model(config, model, len(x))
     epoch_log = _EpochLog(config.epochs, log)
     start = time.perf_counter()
     fit_model.fit(
