@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -68,6 +69,19 @@ def test_representative_subset_is_deterministic_and_spans_the_data() -> None:
     assert representative_ids(ids[:10], 100) is not None and len(representative_ids(ids[:10])) == 10
 
 
+TINY_TEXTS = ["turn on the light", "lights on please", "switch the lights off", "lights off now"]
+TINY_LABELS = ["on", "on", "off", "off"]
+
+
+def _tiny_config(**changes: Any) -> TrainConfig:
+    """A few-hundred-weight model for the two-intent set above."""
+    from tinyslm.text.features import FeatureSpec
+
+    return TrainConfig(
+        features=FeatureSpec(buckets=64, seq_len=12), dim=4, hidden=4, batch_size=2, **changes
+    )
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("adversarial", [0.0, 1.0])
 def test_tiny_training_keeps_pad_row_zero_and_token_dropout_adds_no_op(
@@ -75,21 +89,11 @@ def test_tiny_training_keeps_pad_row_zero_and_token_dropout_adds_no_op(
 ) -> None:
     from tinyslm.flatbuffer import model_ops
     from tinyslm.quantize import quantize
-    from tinyslm.text.features import FeatureSpec, encode, model_input
+    from tinyslm.text.features import encode, model_input
     from tinyslm.text.train import predict_scores, train
 
-    texts = ["turn on the light", "lights on please", "switch the lights off", "lights off now"]
-    labels = ["on", "on", "off", "off"]
-    config = TrainConfig(
-        features=FeatureSpec(buckets=64, seq_len=12),
-        dim=4,
-        hidden=4,
-        epochs=3,
-        batch_size=2,
-        token_dropout=0.3,
-        cosine_decay=True,
-        adversarial=adversarial,
-    )
+    texts, labels = TINY_TEXTS, TINY_LABELS
+    config = _tiny_config(epochs=3, token_dropout=0.3, cosine_decay=True, adversarial=adversarial)
     result = train(config, ("off", "on"), texts, labels)
     table = np.asarray(result.model.get_layer("embed").table)
     assert table.shape == (64, 4)
@@ -114,22 +118,11 @@ def test_tiny_training_keeps_pad_row_zero_and_token_dropout_adds_no_op(
 
 @pytest.mark.slow
 def test_adversarial_step_changes_training_and_repeats() -> None:
-    from tinyslm.text.features import FeatureSpec
     from tinyslm.text.train import train
 
-    texts = ["turn on the light", "lights on please", "switch the lights off", "lights off now"]
-    labels = ["on", "on", "off", "off"]
-
     def weights(adversarial: float) -> list[np.ndarray]:
-        config = TrainConfig(
-            features=FeatureSpec(buckets=64, seq_len=12),
-            dim=4,
-            hidden=4,
-            epochs=2,
-            batch_size=2,
-            adversarial=adversarial,
-        )
-        return train(config, ("off", "on"), texts, labels).model.get_weights()
+        config = _tiny_config(epochs=2, adversarial=adversarial)
+        return train(config, ("off", "on"), TINY_TEXTS, TINY_LABELS).model.get_weights()
 
     plain, moved, again = weights(0.0), weights(1.0), weights(1.0)
     # The extra pass trains the same layers: every weight moves differently ...
