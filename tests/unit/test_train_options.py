@@ -105,7 +105,13 @@ def test_token_dropout_on_auto_follows_the_training_set() -> None:
 
 
 @pytest.mark.parametrize(
-    "bad", [["--token-dropout", "1"], ["--dropout", "-0.1"], ["--max-model-kb", "2"]]
+    "bad",
+    [
+        ["--token-dropout", "1"],
+        ["--dropout", "-0.1"],
+        ["--max-model-kb", "2"],
+        ["--adversarial", "-1"],
+    ],
 )
 def test_out_of_range_values_are_usage_errors(bad: list[str]) -> None:
     with pytest.raises(click.BadParameter):

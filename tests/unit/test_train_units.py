@@ -132,6 +132,41 @@ def test_adversarial_step_changes_training_and_repeats() -> None:
         np.testing.assert_array_equal(a, b)
 
 
+@pytest.mark.slow
+def test_adversarial_shift_has_the_size_skips_padding_and_raises_the_loss() -> None:
+    import keras
+    import tensorflow as tf
+
+    from tinyslm.text.features import encode
+    from tinyslm.text.train import adversarial_shift, build_model
+
+    config = _tiny_config()
+    model = build_model(config, 2)
+    embed = model.get_layer("embed")
+    head = model.layers[model.layers.index(embed) + 1 :]
+    loss_of = keras.losses.CategoricalCrossentropy()
+    ids = tf.constant(
+        np.concatenate([encode(TINY_TEXTS, config.features), np.zeros((1, 12), np.int32)])
+    )
+    y = keras.utils.to_categorical([1, 1, 0, 0, 0], 2)
+
+    def loss(e: tf.Tensor) -> tf.Tensor:
+        for layer in head:
+            e = layer(e, training=False)
+        return loss_of(y, e)
+
+    e = embed(ids)
+    with tf.GradientTape() as tape:
+        tape.watch(e)
+        clean = loss(e)
+    shift = np.asarray(adversarial_shift(tape.gradient(clean, e), ids, 0.5))
+    pad = np.asarray(ids) == 0
+    assert not shift[pad].any()  # padding rows (and the all-padding phrase) stay put
+    np.testing.assert_allclose(np.linalg.norm(shift[:4].reshape(4, -1), axis=1), 0.5, rtol=1e-5)
+    # Uphill: the loss rises along the step and falls against it.
+    assert float(loss(e + shift)) > float(clean) > float(loss(e - shift))
+
+
 # --- intent limit of TFLM's int8 softmax (issue 9, item 3) ---------------------
 
 _SOFTMAX_PROBE = r"""

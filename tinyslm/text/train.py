@@ -406,6 +406,21 @@ def _distill_fit_setup(
     return fit_model, distill_loss, accuracy
 
 
+def adversarial_shift(grad: Any, ids: Any, eps: float) -> Any:
+    """The adversarial step of :func:`_adversarial_fit_model` for a batch.
+
+    ``grad`` is the loss's gradient with respect to the gathered rows ``(B, L, D)``
+    of ``ids`` ``(B, L)``: padding rows (id 0) are masked out and each phrase's rest
+    is scaled to L2 norm ``eps`` (a phrase of padding only stays put). The step is a
+    constant of the training step (``stop_gradient``). ``sqrt`` and division, not
+    ``rsqrt``: exactly rounded on every x86-64 CPU (docs/reproducibility.md).
+    """
+    tf = _tf()
+    g = tf.stop_gradient(grad) * tf.cast(tf.not_equal(ids, 0), grad.dtype)[..., None]
+    norm = tf.sqrt(tf.reduce_sum(tf.square(g), axis=[1, 2], keepdims=True))
+    return eps * g / (norm + 1e-12)
+
+
 def _adversarial_fit_model(fit_model: Any, eps: float) -> Any:
     """``fit_model``'s layers (shared weights) trained with an adversarial embedding step.
 
@@ -434,16 +449,13 @@ def _adversarial_fit_model(fit_model: Any, eps: float) -> Any:
     class AdversarialFit(keras.Model):  # type: ignore[misc]
         def train_step(self, data: Any) -> Any:
             x, y = data[0], data[1]
-            rows = tf.cast(tf.not_equal(x, 0), tf.float32)[..., None]
             with tf.GradientTape() as tape:
                 with tf.GradientTape() as probe:
                     e = embed(x)
                     probe.watch(e)
                     y_pred = forward(e)
                     loss = self.compute_loss(x=x, y=y, y_pred=y_pred, training=True)
-                g = tf.stop_gradient(probe.gradient(loss, e)) * rows
-                norm = tf.sqrt(tf.reduce_sum(tf.square(g), axis=[1, 2], keepdims=True))
-                moved = forward(e + eps * g / (norm + 1e-12))
+                moved = forward(e + adversarial_shift(probe.gradient(loss, e), x, eps))
                 total = loss + self.compute_loss(x=x, y=y, y_pred=moved, training=True)
             weights = self.trainable_weights
             self.optimizer.apply(tape.gradient(total, weights), weights)
