@@ -138,12 +138,10 @@ def test_adversarial_shift_has_the_size_skips_padding_and_raises_the_loss() -> N
     import tensorflow as tf
 
     from tinyslm.text.features import encode
-    from tinyslm.text.train import adversarial_shift, build_model
+    from tinyslm.text.train import adversarial_shift, build_model, embedding_head
 
     config = _tiny_config()
-    model = build_model(config, 2)
-    embed = model.get_layer("embed")
-    head = model.layers[model.layers.index(embed) + 1 :]
+    embed, head = embedding_head(build_model(config, 2))
     loss_of = keras.losses.CategoricalCrossentropy()
     ids = tf.constant(
         np.concatenate([encode(TINY_TEXTS, config.features), np.zeros((1, 12), np.int32)])
@@ -165,6 +163,32 @@ def test_adversarial_shift_has_the_size_skips_padding_and_raises_the_loss() -> N
     np.testing.assert_allclose(np.linalg.norm(shift[:4].reshape(4, -1), axis=1), 0.5, rtol=1e-5)
     # Uphill: the loss rises along the step and falls against it.
     assert float(loss(e + shift)) > float(clean) > float(loss(e - shift))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("distill", [False, True])
+def test_embedding_head_reproduces_the_model_it_trains(distill: bool) -> None:
+    # The adversarial step's second pass runs the moved rows through these layers: they
+    # must be the model's own path to its output (scores; logits when distilling), or the
+    # step would train some other function of the rows.
+    import tensorflow as tf
+
+    from tinyslm.text.features import encode
+    from tinyslm.text.train import _distill_fit_setup, build_model, embedding_head
+
+    config = _tiny_config(distill_alpha=0.5 if distill else 0.0)
+    model = build_model(config, 2)
+    if distill:
+        model = _distill_fit_setup(config, model, 2)[0]
+    ids = tf.constant(encode(TINY_TEXTS, config.features))
+    embed, head = embedding_head(model)
+    x = embed(ids)
+    for layer in head:
+        x = layer(x, training=False)
+    expected = np.asarray(model(ids, training=False))
+    assert expected.shape == (4, 2)
+    assert np.allclose(expected.sum(axis=1), 1.0) != distill  # scores, or raw logits
+    np.testing.assert_array_equal(np.asarray(x), expected)
 
 
 # --- intent limit of TFLM's int8 softmax (issue 9, item 3) ---------------------

@@ -421,6 +421,19 @@ def adversarial_shift(grad: Any, ids: Any, eps: float) -> Any:
     return eps * g / (norm + 1e-12)
 
 
+def embedding_head(model: Any) -> tuple[Any, list[Any]]:
+    """``model``'s embedding layer and the layers that take its rows to the output.
+
+    The adversarial step feeds moved rows through the rest of the model. That is the
+    layers after ``embed`` in ``model.layers`` order, applied one after the other; it
+    holds because the graph is a chain (:func:`build_model`), and a model cut at the
+    logits (distillation's) lists only the layers up to them.
+    """
+    embed = model.get_layer("embed")
+    layers = list(model.layers)
+    return embed, layers[layers.index(embed) + 1 :]
+
+
 def _adversarial_fit_model(fit_model: Any, eps: float) -> Any:
     """``fit_model``'s layers (shared weights) trained with an adversarial embedding step.
 
@@ -437,9 +450,7 @@ def _adversarial_fit_model(fit_model: Any, eps: float) -> Any:
     import keras
 
     tf = _tf()
-    embed = fit_model.get_layer("embed")
-    layers = fit_model.layers
-    head = layers[layers.index(embed) + 1 :]
+    embed, head = embedding_head(fit_model)
 
     def forward(e: Any) -> Any:
         for layer in head:
