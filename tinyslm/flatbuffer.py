@@ -2,7 +2,8 @@
 
 Every stage that needs to know what a model is (the manifest check, quantize's and
 verify's input check, the audio model's MAC count) reads it here, through the schema
-module ``tflite_micro`` ships.
+module ``tflite_micro`` ships. One writer lives here too, for the same reason:
+:func:`without_names` re-packs a model without the strings TFLM never reads.
 """
 
 from __future__ import annotations
@@ -151,3 +152,80 @@ def check_input(details: IoDetails, expected: TensorSpec, what: str = "model") -
             f"{what} has {got.describe()} input / {details.output_type.lower()} output, "
             f"expected {expected.describe()} / int8"
         )
+
+
+# Constant buffers start on 16-byte boundaries (the schema's ``force_align: 16``):
+# the firmware places the model array 16-byte aligned, so weights and biases are
+# too, for the wide loads of ESP-NN's and CMSIS-NN's kernels. The converter's own
+# output only keeps them 4-byte aligned (the `small` keyword model's 22 buffers
+# start at offsets 0, 4, 8 and 12 mod 16).
+BUFFER_ALIGNMENT = 16
+
+
+def without_names(model_bytes: bytes) -> bytes:
+    """``model_bytes`` re-packed without the strings TFLM never reads.
+
+    The converter names every tensor after the Keras ops folded into it (the
+    `small` keyword model's 33 names are 2,649 bytes, 13% of its flash) and adds a
+    description, a subgraph name and a signature. TFLM runs a model by tensor index,
+    so they are dropped (what TensorFlow's ``flatbuffer_utils.strip_strings`` drops;
+    the metadata stays). Every constant buffer still starts on a
+    :data:`BUFFER_ALIGNMENT` boundary (the generated Python packer would align them
+    to one byte, so buffers are packed here). Same input, same bytes; a model
+    without names comes back unchanged.
+
+    Raises:
+        ModelError: not a TFLite flatbuffer.
+    """
+    import flatbuffers
+
+    fbs = schema()
+    model_root(model_bytes)  # refuse garbage with the usual line
+    model = fbs.ModelT.InitFromPackedBuf(bytearray(model_bytes), 0)
+    model.description = None
+    model.signatureDefs = None
+    for sub in model.subgraphs or []:
+        sub.name = None
+        for tensor in sub.tensors or []:
+            tensor.name = None
+    model.buffers = [_AlignedBuffer(b) for b in model.buffers or []]
+    builder = flatbuffers.Builder(len(model_bytes))
+    builder.Finish(model.Pack(builder), file_identifier=b"TFL3")
+    return bytes(builder.Output())
+
+
+class _AlignedBuffer:
+    """A ``BufferT`` whose data vector is packed :data:`BUFFER_ALIGNMENT`-aligned."""
+
+    def __init__(self, buffer: Any) -> None:
+        self.buffer = buffer
+
+    def Pack(self, builder: Any) -> Any:  # the name ModelT.Pack calls
+        fbs, b = schema(), self.buffer
+        data = None
+        if b.data is not None:
+            payload = bytes(bytearray(b.data))
+            # As the builder's CreateNumpyVector, with the alignment the schema asks for.
+            builder.StartVector(1, len(payload), BUFFER_ALIGNMENT)
+            builder.head -= len(payload)
+            builder.Bytes[builder.head : builder.head + len(payload)] = payload
+            builder.vectorNumElems = len(payload)
+            data = builder.EndVector()
+        fbs.BufferStart(builder)
+        if data is not None:
+            fbs.BufferAddData(builder, data)
+        fbs.BufferAddOffset(builder, b.offset)
+        fbs.BufferAddSize(builder, b.size)
+        return fbs.BufferEnd(builder)
+
+
+def buffer_offsets(model_bytes: bytes) -> tuple[int, ...]:
+    """Where each non-empty constant buffer's data starts, from the file's first byte."""
+    model = model_root(model_bytes)
+    offsets = []
+    for i in range(model.BuffersLength()):
+        buf = model.Buffers(i)
+        if buf.DataLength():
+            field = buf._tab.Offset(4)  # Buffer.data is the table's first field (vtable slot 4)
+            offsets.append(int(buf._tab.Vector(field)))
+    return tuple(offsets)

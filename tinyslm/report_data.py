@@ -296,7 +296,9 @@ def tensor_sizes(model_bytes: bytes) -> tuple[TensorSize, ...]:
             m = _LAYER.match(name)
             out.append(
                 TensorSize(
-                    layer=m.group(1) if m else op_name.lower(),
+                    # A keyword model has no tensor names (flatbuffer.without_names):
+                    # the op and its place tell its layers apart.
+                    layer=m.group(1) if m else f"{op_name.lower()} {o}",
                     op=op_name,
                     role=_ROLES.get(op_name, {}).get(pos, f"input {pos}"),
                     shape=tuple(int(tensor.Shape(i)) for i in range(tensor.ShapeLength())),
