@@ -201,15 +201,15 @@ class _AlignedBuffer:
         self.buffer = buffer
 
     def Pack(self, builder: Any) -> Any:  # the name ModelT.Pack calls
+        # The generated BufferT.Pack's non-numpy path, with the schema's alignment
+        # where the generated BufferStartDataVector passes 1.
         fbs, b = schema(), self.buffer
         data = None
         if b.data is not None:
             payload = bytes(bytearray(b.data))
-            # As the builder's CreateNumpyVector, with the alignment the schema asks for.
             builder.StartVector(1, len(payload), BUFFER_ALIGNMENT)
-            builder.head -= len(payload)
-            builder.Bytes[builder.head : builder.head + len(payload)] = payload
-            builder.vectorNumElems = len(payload)
+            for byte in reversed(payload):
+                builder.PrependUint8(byte)
             data = builder.EndVector()
         fbs.BufferStart(builder)
         if data is not None:
@@ -217,15 +217,3 @@ class _AlignedBuffer:
         fbs.BufferAddOffset(builder, b.offset)
         fbs.BufferAddSize(builder, b.size)
         return fbs.BufferEnd(builder)
-
-
-def buffer_offsets(model_bytes: bytes) -> tuple[int, ...]:
-    """Where each non-empty constant buffer's data starts, from the file's first byte."""
-    model = model_root(model_bytes)
-    offsets = []
-    for i in range(model.BuffersLength()):
-        buf = model.Buffers(i)
-        if buf.DataLength():
-            field = buf._tab.Offset(4)  # Buffer.data is the table's first field (vtable slot 4)
-            offsets.append(int(buf._tab.Vector(field)))
-    return tuple(offsets)

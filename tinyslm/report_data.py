@@ -254,6 +254,8 @@ def load_report_data(path: Path) -> ReportData:
 _ROLES = {
     "GATHER": {0: "table"},
     "FULLY_CONNECTED": {1: "weights", 2: "bias"},
+    "CONV_2D": {1: "weights", 2: "bias"},
+    "DEPTHWISE_CONV_2D": {1: "weights", 2: "bias"},
     "MEAN": {1: "axis"},
 }
 # "tinyslm_b1_1/hidden_1/MatMul" -> "hidden": the Keras layer, without Keras' _1 suffix.

@@ -15,14 +15,7 @@ import pytest
 
 from tinyslm.audio.train import tflm_predict
 from tinyslm.errors import ModelError
-from tinyslm.flatbuffer import (
-    BUFFER_ALIGNMENT,
-    buffer_offsets,
-    io_details,
-    model_ops,
-    schema,
-    without_names,
-)
+from tinyslm.flatbuffer import BUFFER_ALIGNMENT, io_details, model_ops, schema, without_names
 from tinyslm.tflm_runtime import tflm_scores
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
@@ -41,6 +34,17 @@ def strings(model_bytes: bytes) -> dict[str, Any]:
         "signatures": model.SignatureDefsLength(),
         "metadata": [model.Metadata(i).Name() for i in range(model.MetadataLength())],
     }
+
+
+def buffer_offsets(model_bytes: bytes) -> list[int]:
+    """Where each non-empty constant buffer's data starts, from the file's first byte."""
+    whole = np.frombuffer(model_bytes, np.uint8)
+    model = schema().Model.GetRootAsModel(whole, 0)
+    return [
+        model.Buffers(i).DataAsNumpy().ctypes.data - whole.ctypes.data
+        for i in range(model.BuffersLength())
+        if model.Buffers(i).DataLength()
+    ]
 
 
 def buffers(model_bytes: bytes) -> list[bytes]:

@@ -94,6 +94,23 @@ def test_tensor_sizes_read_the_flatbuffer(fixture: tuple[object, bytes, ReportDa
     assert sum(t.bytes for t in data.tensors) < len(model)
 
 
+def test_tensor_sizes_of_a_model_without_names_tell_its_layers_apart() -> None:
+    # Keyword models carry no tensor names (flatbuffer.without_names): each bar of the
+    # size plot is still its own layer, by op and place, with its weights and bias.
+    model = (Path(__file__).resolve().parents[1] / "fixtures/kws_model/model.tflite").read_bytes()
+    sizes = tensor_sizes(model)
+    keys = [(t.layer, t.role) for t in sizes]
+    assert len(set(keys)) == len(keys) == 20  # 10 layers (conv, 4 x (dw, pw), fc) x 2
+    assert keys[:4] == [
+        ("conv_2d 0", "weights"),
+        ("conv_2d 0", "bias"),
+        ("depthwise_conv_2d 1", "weights"),
+        ("depthwise_conv_2d 1", "bias"),
+    ]
+    assert keys[-2:] == [("fully_connected 10", "weights"), ("fully_connected 10", "bias")]
+    assert sum(t.bytes for t in sizes) < len(model)
+
+
 def test_report_json_round_trip_and_refusals(
     fixture: tuple[object, bytes, ReportData], tmp_path: Path
 ) -> None:

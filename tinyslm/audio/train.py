@@ -585,8 +585,8 @@ def quantize_audio(model: Any, calibration: Int8Array, config: AudioTrainConfig)
             f"converted input quantization is scale {iq.scale}, zero point {iq.zero_point};"
             f" the front end's features need scale {INPUT_SCALE}, zero point 0"
         )
-    # The converter's tensor names are flash the weights can use (3,032 of `small`'s
-    # 20,216 bytes); the device never reads them.
+    # The converter's tensor names are flash the weights can use (3,032 of the
+    # 28-channel `small`'s 20,216 bytes); the device never reads them.
     return without_names(flat)
 
 
