@@ -65,6 +65,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument(
         "--constant-lr", action="store_true", default=not d["cosine_decay"], help="no cosine decay"
     )
+    p.add_argument(
+        "--gate-temperature",
+        type=float,
+        default=d["gate_temperature"],
+        help="logits divided by this before the softmax (1: as trained)",
+    )
     p.add_argument("--seed", type=int, default=d["seed"])
     p.add_argument("--distill", action="store_true", help="learn from MiniLM soft labels")
     p.add_argument("--distill-alpha", type=float, default=d["distill_alpha"])
@@ -178,7 +184,8 @@ def main(argv: list[str] | None = None) -> int:
             f"epochs={args.epochs} bs={args.batch_size} lr={args.learning_rate} "
             f"ls={args.label_smoothing} dropout={args.dropout} "
             f"token_dropout={config.token_dropout} adversarial={config.adversarial} "
-            f"cosine_decay={not args.constant_lr} seed={args.seed}"
+            f"cosine_decay={not args.constant_lr} gate_temperature={config.gate_temperature} "
+            f"seed={args.seed}"
             + (
                 f" distill_alpha={args.distill_alpha} distill_T={args.distill_temperature}"
                 f" folds={args.distill_folds} augment={args.distill_augment}"

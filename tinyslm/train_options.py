@@ -58,6 +58,7 @@ _RANGES: dict[str, click.ParamType[Any]] = {
     "distill_temperature": click.FloatRange(0, min_open=True),
     "distill_folds": click.IntRange(1),
     "distill_augment": click.IntRange(0),
+    "gate_temperature": click.FloatRange(0, min_open=True),
 }
 
 

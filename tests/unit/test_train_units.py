@@ -23,6 +23,7 @@ from tinyslm.text.train import TrainConfig
         {"dropout": -0.1},
         {"batch_size": -1},
         {"adversarial": -0.5},
+        {"gate_temperature": 0.0},
     ],
 )
 def test_train_config_rejects_bad_values(kwargs: dict[str, float]) -> None:
@@ -59,6 +60,10 @@ def test_late_options_are_recorded_only_when_used() -> None:
     used = TrainConfig(token_dropout=0.2, cosine_decay=True).to_dict()
     assert used["token_dropout"] == 0.2 and used["cosine_decay"] is True
     assert used["adversarial"] == TrainConfig().adversarial > 0  # on by default
+    # A temperature of 1 leaves the scores as trained: not recorded, so a manifest of a
+    # model trained before the option existed reads the same.
+    assert "gate_temperature" not in TrainConfig(gate_temperature=1.0).to_dict()
+    assert TrainConfig().to_dict()["gate_temperature"] == TrainConfig().gate_temperature == 1.5
 
 
 def test_representative_subset_is_deterministic_and_spans_the_data() -> None:
@@ -114,6 +119,34 @@ def test_tiny_training_keeps_pad_row_zero_and_token_dropout_adds_no_op(
         "SOFTMAX",
     )
     assert converted.output_quant.zero_point == -128
+
+
+@pytest.mark.slow
+def test_gate_temperature_divides_the_logits_and_keeps_the_top_intent() -> None:
+    import keras
+
+    from tinyslm.flatbuffer import model_ops
+    from tinyslm.quantize import quantize
+    from tinyslm.text.features import encode, model_input
+    from tinyslm.text.train import predict_scores, train
+
+    ids = encode([*TINY_TEXTS, "lights", "please now", "the"], _tiny_config().features)
+
+    def trained(temperature: float) -> tuple[Any, np.ndarray, np.ndarray]:
+        config = _tiny_config(epochs=3, gate_temperature=temperature)
+        model = train(config, ("off", "on"), TINY_TEXTS, TINY_LABELS).model
+        logits = keras.Model(model.inputs[0], model.get_layer("logits").output)(ids)
+        return model, np.asarray(logits), predict_scores(model, ids)
+
+    _, plain_logits, plain = trained(1.0)
+    model, logits, scores = trained(2.0)
+    # Same seed and data: the same training, then the logits halved in the weights.
+    np.testing.assert_allclose(logits, plain_logits / 2.0, rtol=1e-5, atol=1e-6)
+    assert (scores.argmax(axis=1) == plain.argmax(axis=1)).all()
+    assert (scores.max(axis=1) <= plain.max(axis=1) + 1e-6).all()  # softer, never sharper
+    # Folded into the weights: the converted graph has no extra op.
+    converted = quantize(model, ids, expected_input=model_input(_tiny_config().features))
+    assert "MUL" not in model_ops(converted.model_bytes)
 
 
 @pytest.mark.slow
