@@ -101,7 +101,8 @@ class TrainConfig:
             teacher, added to the training set (``tinyslm.text.distill.augment_texts``).
         gate_temperature: the trained logits are divided by this before the softmax
             (temperature scaling, folded into the last layer's weights after
-            training: no op is added and the top intent does not change), so the
+            training: no op is added and the float model's top intent does not
+            change), so the
             confidence the gate compares with the threshold also weighs the runner-up
             intents and out-of-scope phrases stand apart better; 1 keeps the scores
             as trained.
