@@ -111,6 +111,7 @@ def test_token_dropout_on_auto_follows_the_training_set() -> None:
         ["--dropout", "-0.1"],
         ["--max-model-kb", "2"],
         ["--adversarial", "-1"],
+        ["--gate-temperature", "0"],
     ],
 )
 def test_out_of_range_values_are_usage_errors(bad: list[str]) -> None:
