@@ -9,6 +9,7 @@ calibration (:func:`calibrate_threshold`, :func:`gate_metrics`, whose figures ar
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -34,15 +35,27 @@ def gate_metrics(
 
 
 # Calibration rules (ThresholdChoice.rule) and the share of in-scope phrases the
-# rule without out-of-scope data keeps local.
-RULE_OOS = "in_scope_acc+oos_recall"
+# rule without out-of-scope data keeps local. RULE_OOS_STEP is the rule models
+# trained before the smoothed one record; their manifests still describe it.
+RULE_OOS = "in_scope_acc+oos_recall,smoothed"
+RULE_OOS_STEP = "in_scope_acc+oos_recall"
 RULE_NO_OOS = "gate_accuracy+keep_95pct_local"
 KEEP_LOCAL = 0.95
+# The int8 output levels, every one a candidate threshold.
+LEVELS = np.arange(-128, 128)
+# The narrowest kernel, a tenth of a level: scores that all sit on one level (zero
+# spread) then count as the plain step does (to 3e-7 of a phrase).
+MIN_BANDWIDTH = 0.1
 
 
 def describe_rule(rule: str, split: str = "val") -> str:
     """One line a user can read: how the threshold was chosen."""
     if rule == RULE_OOS:
+        return (
+            f"max in-scope accuracy at threshold + out-of-scope recall on {split}, "
+            "both curves kernel-smoothed"
+        )
+    if rule == RULE_OOS_STEP:
         return f"max in-scope accuracy at threshold + out-of-scope recall on {split}"
     if rule == RULE_NO_OOS:
         return (
@@ -70,6 +83,31 @@ class ThresholdChoice:
     objective: float
 
 
+_erf = np.vectorize(math.erf, otypes=[np.float64])
+
+
+def bandwidth(values: np.ndarray) -> float:
+    """Silverman's rule of thumb (1.06 sigma n^-1/5) in int8 levels, at least a tenth of one."""
+    if len(values) < 2:
+        return MIN_BANDWIDTH
+    spread = float(np.std(np.asarray(values, dtype=np.float64)))
+    return max(MIN_BANDWIDTH, 1.06 * spread * math.pow(len(values), -0.2))
+
+
+def smoothed_below(values_q: np.ndarray) -> np.ndarray:
+    """For every level q, how many of ``values_q`` lie below q, each spread by a kernel.
+
+    Each int8 value v counts as a Gaussian of :func:`bandwidth` around v, and the
+    count below level q is its mass under q - 0.5 (the step between q-1 and q), so
+    with a narrow kernel this is the plain count of ``values_q < q``. Only the 256
+    levels' counts enter, so its cost does not grow with the number of phrases.
+    """
+    values = np.asarray(values_q, dtype=np.int64)
+    counts = np.bincount(values + 128, minlength=256).astype(np.float64)
+    z = (LEVELS[:, None] - 0.5 - LEVELS[None, :]) / (bandwidth(values) * math.sqrt(2.0))
+    return np.asarray(0.5 * (1.0 + _erf(z)) @ counts)
+
+
 def calibrate_threshold(
     scores_q: np.ndarray,
     true_index: np.ndarray,
@@ -83,6 +121,15 @@ def calibrate_threshold(
     threshold (right AND local) plus out-of-scope recall (escalated). Every
     int8 level is a candidate; ties go to the lowest threshold (answer locally
     when in doubt).
+
+    Both curves are kernel-smoothed (:func:`smoothed_below`) before the maximum is
+    taken. Validation has few out-of-scope phrases (CLINC150: 100, each worth a
+    point of recall), so the raw sum is a staircase whose highest step sits where
+    one phrase happens to fall, and a threshold picked there lands, on test, 1.5
+    points of the sum below the best test point on average (6 seeds plain, 3
+    distilled). Smoothing each score by Silverman's bandwidth halves that gap (0.7)
+    and has no knob to tune (docs/architecture.md). ``objective`` stays the raw,
+    measured sum at the chosen level.
 
     Without out-of-scope phrases nothing says how confident a foreign phrase
     looks. The best in-scope gate accuracy (right answers kept local plus wrong
@@ -110,10 +157,16 @@ def calibrate_threshold(
         return float(((correct & local) | (~correct & ~local)).sum() / n)
 
     best_q, best = -128, -1.0
-    for q in range(-128, 128):
-        value = objective(q)
-        if value > best + 1e-12:
-            best_q, best = q, value
+    if len(oos):
+        right = top_q[correct]
+        smoothed = (len(right) - smoothed_below(right)) / n + smoothed_below(oos_top) / len(oos)
+        best_q = int(LEVELS[int(np.argmax(smoothed))])  # the first maximum: the lowest level
+        best = objective(best_q)
+    else:
+        for q in range(-128, 128):
+            value = objective(q)
+            if value > best + 1e-12:
+                best_q, best = q, value
     rule = RULE_OOS
     if not len(oos):
         # k phrases may escalate: the (k+1)-th lowest top score keeps the rest local.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
 import numpy as np
@@ -15,10 +16,15 @@ from tinyslm.manifest import QuantParams, load_model_dir
 from tinyslm.text.features import FeatureSpec, encode
 from tinyslm.tflm_runtime import min_arena_bytes, probe_arena, tflm_scores
 from tinyslm.verify import (
+    LEVELS,
     RULE_NO_OOS,
+    RULE_OOS,
+    RULE_OOS_STEP,
+    bandwidth,
     calibrate_threshold,
     describe_rule,
     gate_metrics,
+    smoothed_below,
 )
 
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "model"
@@ -111,21 +117,78 @@ def _onehotish(tops: list[int], q: list[int], k: int = 3) -> np.ndarray:
     return s
 
 
-def test_threshold_maximises_in_scope_accuracy_plus_oos_recall() -> None:
-    # In-scope: 4 right with confidences q=100, 90, 80, 10 (one unsure but right)
-    # and 1 wrong at q=20. Out-of-scope tops at q=0, 30, 40.
-    scores = _onehotish([0, 1, 2, 0, 1], [100, 90, 80, 10, 20])
-    truth = np.array([0, 1, 2, 0, 0])
-    oos = _onehotish([0, 1, 2], [0, 30, 40])
+def _smoothed_sum_by_phrase(
+    top_q: np.ndarray, correct: np.ndarray, oos_q: np.ndarray
+) -> list[float]:
+    """The rule's smoothed objective at every level, summed phrase by phrase.
+
+    An independent path to what calibrate_threshold maximises: no histogram, no
+    matrix, Silverman's bandwidth written out.
+    """
+
+    def h(v: np.ndarray) -> float:
+        return max(0.1, 1.06 * float(np.std(v.astype(float))) * len(v) ** -0.2)
+
+    def below(v: np.ndarray, q: int) -> float:
+        bw = h(v)
+        return sum(0.5 * (1 + math.erf((q - 0.5 - x) / (bw * math.sqrt(2)))) for x in v)
+
+    right = top_q[correct]
+    return [
+        (len(right) - below(right, q)) / len(top_q) + below(oos_q, q) / len(oos_q)
+        for q in range(-128, 128)
+    ]
+
+
+def test_threshold_maximises_smoothed_in_scope_accuracy_plus_oos_recall() -> None:
+    rng = np.random.default_rng(5)
+    n, m = 300, 40
+    tops = rng.integers(0, 3, n)
+    q = np.clip(rng.normal(60, 40, n), -128, 127).astype(int)
+    truth = np.where(rng.random(n) < 0.9, tops, (tops + 1) % 3)
+    scores = _onehotish(list(tops), list(q))
+    oos_q = np.clip(rng.normal(-40, 35, m), -128, 127).astype(int)
+    oos = _onehotish([0] * m, list(oos_q))
     choice = calibrate_threshold(scores, truth, oos, SOFTMAX_Q)
-    # At q in (40, 80]: acc_at_t = 3/5, oos recall = 1 -> 1.6, the maximum;
-    # q = 41 is the lowest such level.
-    assert choice.rule == "in_scope_acc+oos_recall"
-    assert choice.threshold_q == 41
-    assert choice.objective == pytest.approx(1.6)
+    assert choice.rule == RULE_OOS == "in_scope_acc+oos_recall,smoothed"
+    objective = _smoothed_sum_by_phrase(q, tops == truth, oos_q)
+    assert choice.threshold_q == -128 + int(np.argmax(objective))
+    # The recorded objective is the raw, measured sum at that level.
+    gate = gate_metrics(scores, truth, oos, choice.threshold_q)
+    assert gate.oos_recall is not None
+    assert choice.objective == pytest.approx(gate.accuracy_at_threshold + gate.oos_recall)
     assert threshold_to_q(choice.threshold, 1 / 256, -128) == choice.threshold_q
-    assert choice.threshold <= dequantize(41, 1 / 256, -128)
+    assert choice.threshold <= dequantize(choice.threshold_q, 1 / 256, -128)
     assert round(choice.threshold, 3) == choice.threshold  # printable as 0.xyz
+
+
+def test_threshold_sits_inside_a_clean_gap_not_on_its_edge() -> None:
+    # Right answers at q 60..100, out-of-scope tops at -100..-60: every level in
+    # (-60, 60] gives the perfect raw sum 2.0. The unsmoothed rule took the lowest,
+    # -59, one level above an out-of-scope phrase; the smoothed curves peak inside
+    # the gap, away from both edges (a phrase a little more confident than any seen
+    # in validation is still escalated).
+    right = list(range(60, 101))
+    scores = _onehotish([i % 3 for i in range(len(right))], right)
+    truth = np.array([i % 3 for i in range(len(right))])
+    oos = _onehotish([0] * 41, list(range(-100, -59)))
+    choice = calibrate_threshold(scores, truth, oos, SOFTMAX_Q)
+    assert -50 < choice.threshold_q < 50
+    assert choice.objective == pytest.approx(2.0)
+
+
+def test_smoothed_count_with_no_spread_is_the_plain_count() -> None:
+    counts = smoothed_below(np.full(7, 20))
+    assert counts[LEVELS <= 20] == pytest.approx(0.0, abs=1e-5)
+    assert counts[LEVELS >= 21] == pytest.approx(7.0, abs=1e-5)
+    assert bandwidth(np.full(7, 20)) == bandwidth(np.array([3])) == 0.1
+
+
+def test_old_manifests_still_describe_their_rule() -> None:
+    assert describe_rule(RULE_OOS_STEP) == (
+        "max in-scope accuracy at threshold + out-of-scope recall on val"
+    )
+    assert "smoothed" in describe_rule(RULE_OOS)
 
 
 def test_threshold_without_oos_uses_gate_accuracy() -> None:
