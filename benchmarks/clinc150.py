@@ -166,6 +166,7 @@ def main(argv: list[str] | None = None) -> int:
         "model_bytes": m.model_bytes,
         "arena_bytes": m.arena_bytes,
         "ops": list(m.ops),
+        "load_seconds": round(result.load_seconds, 2),
         "train_seconds": round(result.train_seconds, 2),
         "convert_seconds": round(result.convert_seconds, 2),
         "verify_seconds": round(result.verify_seconds, 2),
@@ -212,8 +213,8 @@ def main(argv: list[str] | None = None) -> int:
             else []
         ),
         (
-            "train / convert / verify",
-            f"{result.train_seconds:.1f} s / "
+            "load / train / convert / verify",
+            f"{result.load_seconds:.1f} s / {result.train_seconds:.1f} s / "
             f"{result.convert_seconds:.1f} s / {result.verify_seconds:.1f} s",
         ),
     ]

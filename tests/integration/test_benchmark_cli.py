@@ -60,6 +60,7 @@ def test_clinc150_benchmark_writes_only_the_given_path(
     assert bench.main([*data, "--json", str(out)]) == 0
     figures = json.loads(out.read_text())
     assert figures["n_train"] == 920 and figures["config"]["dim"] == 8
+    assert figures["load_seconds"] >= 0  # the loader's time, in the benchmark, not a unit test
     assert _snapshot() == before
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import re
-import time
 from collections import Counter
 from pathlib import Path
 
@@ -492,14 +491,11 @@ def test_demo_dataset_file_is_sorted_and_has_no_split_column() -> None:
 
 def test_clinc150_loads_with_expected_counts() -> None:
     require_path(CLINC, "CLINC150")
-    start = time.perf_counter()
     ds = load_dataset(CLINC)
-    elapsed = time.perf_counter() - start
     assert len(ds.labels) == 150
     assert (len(ds.train), len(ds.val), len(ds.test)) == (15000, 3000, 4500)
     assert (len(ds.oos_train), len(ds.oos_val), len(ds.oos_test)) == (100, 100, 1000)
     assert Counter(e.label for e in ds.train).most_common()[-1][1] == 100
-    assert elapsed < 2.0, f"loading CLINC150 took {elapsed:.2f} s"
 
 
 def test_large_file_reports_progress_while_streaming(
