@@ -128,8 +128,9 @@ def calibrate_threshold(
     one phrase happens to fall, and a threshold picked there lands, on test, 1.5
     points of the sum below the best test point on average (6 seeds plain, 3
     distilled). Smoothing each score by Silverman's bandwidth halves that gap (0.7)
-    and has no knob to tune (docs/architecture.md). ``objective`` stays the raw,
-    measured sum at the chosen level.
+    and has no knob to tune; it was chosen on val alone, by picking on one half of
+    val and scoring on the other (docs/architecture.md, "Round 14"). ``objective``
+    stays the raw, measured sum at the chosen level.
 
     Without out-of-scope phrases nothing says how confident a foreign phrase
     looks. The best in-scope gate accuracy (right answers kept local plus wrong
