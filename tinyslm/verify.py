@@ -73,8 +73,8 @@ class ThresholdChoice:
         threshold: confidence in [0, 1] (rounded down to 3 decimals, as printed).
         threshold_q: ``threshold_to_q(threshold, scale, zero_point)``.
         rule: :data:`RULE_OOS` or :data:`RULE_NO_OOS` (no out-of-scope data).
-        objective: the rule's objective at the threshold on the calibration data
-            (accuracy at threshold + oos recall, or in-scope gate accuracy).
+        objective: the measured figure at the threshold on the calibration data
+            (accuracy at threshold + oos recall, unsmoothed, or in-scope gate accuracy).
     """
 
     threshold: float
@@ -157,26 +157,24 @@ def calibrate_threshold(
             return gate.accuracy_at_threshold + gate.oos_recall
         return float(((correct & local) | (~correct & ~local)).sum() / n)
 
-    best_q, best = -128, -1.0
     if len(oos):
         right = top_q[correct]
         smoothed = (len(right) - smoothed_below(right)) / n + smoothed_below(oos_top) / len(oos)
         best_q = int(LEVELS[int(np.argmax(smoothed))])  # the first maximum: the lowest level
-        best = objective(best_q)
+        rule = RULE_OOS
     else:
+        best_q, best = -128, -1.0
         for q in range(-128, 128):
             value = objective(q)
             if value > best + 1e-12:
                 best_q, best = q, value
-    rule = RULE_OOS
-    if not len(oos):
         # k phrases may escalate: the (k+1)-th lowest top score keeps the rest local.
         ordered = np.sort(top_q)
         k = int(np.floor((1.0 - KEEP_LOCAL) * len(ordered) + 1e-9))
         floor_q = int(ordered[k]) if len(ordered) else -128
         best_q = max(best_q, floor_q)
-        best = objective(best_q)
         rule = RULE_NO_OOS
+    best = objective(best_q)
     scale, zp = output_quant.scale, output_quant.zero_point
     # Print-friendly threshold: dequantized level rounded *down* to 3 decimals still
     # maps back to the same int8 level, because one level (1/256) exceeds 0.001.
