@@ -3,7 +3,7 @@
 Every stage that needs to know what a model is (the manifest check, quantize's and
 verify's input check, the audio model's MAC count) reads it here, through the schema
 module ``tflite_micro`` ships. One writer lives here too, for the same reason:
-:func:`without_names` re-packs a model without the strings TFLM never reads.
+:func:`compact` re-packs a model without what TFLM never reads (names, repeated zero points).
 """
 
 from __future__ import annotations
@@ -162,17 +162,30 @@ def check_input(details: IoDetails, expected: TensorSpec, what: str = "model") -
 BUFFER_ALIGNMENT = 16
 
 
-def without_names(model_bytes: bytes) -> bytes:
-    """``model_bytes`` re-packed without the strings TFLM never reads.
+def compact(model_bytes: bytes) -> bytes:
+    """``model_bytes`` re-packed for flash: what TFLM never reads is left out.
 
-    The converter names every tensor after the Keras ops folded into it (the
-    `small` keyword model's 33 names are 2,649 bytes, 13% of its flash) and adds a
-    description, a subgraph name and a signature. TFLM runs a model by tensor index,
-    so they are dropped (what TensorFlow's ``flatbuffer_utils.strip_strings`` drops;
-    the metadata stays). Every constant buffer still starts on a
-    :data:`BUFFER_ALIGNMENT` boundary (the generated Python packer would align them
-    to one byte, so buffers are packed here). Same input, same bytes; a model
-    without names comes back unchanged.
+    - **Names.** The converter names every tensor after the Keras ops folded into
+      it (the 28-channel `small` keyword model's 33 names were 2,649 bytes, 13% of
+      its flash) and adds a description, a subgraph name and a signature. TFLM runs
+      a model by tensor index, so they are dropped (what TensorFlow's
+      ``flatbuffer_utils.strip_strings`` drops; the metadata stays).
+    - **Zero points.** Per-channel weights and their int32 biases carry one zero
+      point per channel, every one 0 (symmetric weights), each stored as an int64:
+      8 bytes a channel a tensor, 4,592 of the 32-channel `small`'s 19,472 bytes.
+      TFLM's allocator reads a one-element vector as the zero point of every
+      channel ("as a space-saving optimization, zero point arrays for weights can
+      be reduced to a single value" in ``micro_allocator.cc``, the same in the
+      ``tflite_micro`` wheel and in every SDK tree the firmware builds with), so an
+      all-zero vector is written as ``[0]``; any other vector is kept. The arena
+      does not change (TFLM expands the vector there as before). Desktop TFLite's
+      interpreter refuses such a model ("1 zero_point values and 5 scale values");
+      TFLM, which verification and the firmware use, is the runtime these are for.
+    - **Alignment.** Every constant buffer starts on a :data:`BUFFER_ALIGNMENT`
+      boundary (the generated Python packer would align them to one byte, so
+      buffers are packed here).
+
+    Same input, same bytes; a compact model comes back unchanged.
 
     Raises:
         ModelError: not a TFLite flatbuffer.
@@ -188,6 +201,10 @@ def without_names(model_bytes: bytes) -> bytes:
         sub.name = None
         for tensor in sub.tensors or []:
             tensor.name = None
+            quant = tensor.quantization
+            zero_points = None if quant is None else quant.zeroPoint
+            if zero_points is not None and len(zero_points) > 1 and not any(zero_points):
+                quant.zeroPoint = [0]
     model.buffers = [_AlignedBuffer(b) for b in model.buffers or []]
     builder = flatbuffers.Builder(len(model_bytes))
     builder.Finish(model.Pack(builder), file_identifier=b"TFL3")

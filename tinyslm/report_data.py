@@ -298,7 +298,7 @@ def tensor_sizes(model_bytes: bytes) -> tuple[TensorSize, ...]:
             m = _LAYER.match(name)
             out.append(
                 TensorSize(
-                    # A keyword model has no tensor names (flatbuffer.without_names):
+                    # A keyword model has no tensor names (flatbuffer.compact):
                     # the op and its place tell its layers apart.
                     layer=m.group(1) if m else f"{op_name.lower()} {o}",
                     op=op_name,

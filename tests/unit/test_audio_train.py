@@ -36,7 +36,7 @@ from tinyslm.audio.train import (
     train_audio,
 )
 from tinyslm.errors import ModelError
-from tinyslm.flatbuffer import without_names
+from tinyslm.flatbuffer import compact
 
 # Every op has a CMSIS-NN and an ESP-NN kernel (MEAN, SHAPE, PACK have not).
 OPTIMISED_OPS = {
@@ -288,8 +288,8 @@ def test_a_tiny_synthetic_set_trains_converts_runs_on_tflm_and_repeats_bytes(
     n_labels = len(data.labels)
     shape = input_shape(FrontendSpec(), 16000)
     assert set(first.ops) <= OPTIMISED_OPS
-    # Written without the converter's strings, buffers 16-byte aligned.
-    assert without_names(first.model) == first.model
+    # Written compact: no converter strings, one zero point per weight, buffers aligned.
+    assert compact(first.model) == first.model
     assert first.input_quant.scale == 1 / 8 and first.input_quant.zero_point == 0
     assert first.macs == expected_macs("small", shape[0], shape[1], n_labels)
     assert 0 < first.model_bytes <= 20 * 1024

@@ -95,7 +95,7 @@ def test_tensor_sizes_read_the_flatbuffer(fixture: tuple[object, bytes, ReportDa
 
 
 def test_tensor_sizes_of_a_model_without_names_tell_its_layers_apart() -> None:
-    # Keyword models carry no tensor names (flatbuffer.without_names): each bar of the
+    # Keyword models carry no tensor names (flatbuffer.compact): each bar of the
     # size plot is still its own layer, by op and place, with its weights and bias.
     model = (Path(__file__).resolve().parents[1] / "fixtures/kws_model/model.tflite").read_bytes()
     sizes = tensor_sizes(model)
