@@ -20,17 +20,18 @@ Sizes trade accuracy for flash and RAM. The first layer's stride sets the
 feature map every later layer keeps (its bytes, input plus output, are the
 arena's peak: 25 x 10 x 64 int8 twice would be 32,000 bytes before TFLM's own
 ~6 KB, hence a time stride of 3 for ``default``), the channel count sets flash
-and MACs (and per-channel quantization adds 12 bytes per channel per layer):
+and MACs (and per-channel quantization adds 4 bytes per channel per layer for the weights'
+scales and 4 for the biases'; the zero points are written once, ``flatbuffer.compact``):
 
 ==========  ========  =======  ======  ============================================
 size        channels  blocks   stride  aim
 ==========  ========  =======  ======  ============================================
-``small``   32        4        2 x 4   <= 20 KB INT8, small MCUs
+``small``   40        4        2 x 4   <= 20 KB INT8, small MCUs
 ``default`` 64        5        3 x 4   <= 64 KB INT8 with a <= 32 KB arena
 ``large``   96        5        2 x 2   when flash and RAM allow (about 100 KB arena)
 ==========  ========  =======  ======  ============================================
 
-A block keeps the feature map's size; at 64 channels it adds about 9.5 KB of flash,
+A block keeps the feature map's size; at 64 channels it adds about 7 KB of flash,
 0.8 M MACs and 1.5 KB of arena (TFLM keeps each layer's per-channel output
 multipliers and shifts there). ``default`` has 5 because the fifth block gave a lower
 validation loss than 4 (docs/audio.md, "Keyword model and training", has the runs).
@@ -74,9 +75,9 @@ class Architecture:
 
 
 SIZES: Final[dict[str, Architecture]] = {
-    # 32 channels since the converter's tensor names were dropped (19,472 bytes; 28
-    # channels with names were 20,216): docs/audio.md, "Round 11".
-    "small": Architecture(channels=32, blocks=4),
+    # 40 channels since the zero points are written once (18,768 bytes; 32 channels
+    # were 19,472 with them, 28 with names too 20,216): docs/audio.md, "Round 15".
+    "small": Architecture(channels=40, blocks=4),
     "default": Architecture(channels=64, blocks=5, first_stride=(3, 4)),
     "large": Architecture(channels=96, blocks=5, first_stride=(2, 2)),
 }
