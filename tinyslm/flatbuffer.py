@@ -175,9 +175,10 @@ def compact(model_bytes: bytes) -> bytes:
       8 bytes a channel a tensor, 4,592 of the 32-channel `small`'s 19,472 bytes.
       TFLM's allocator reads a one-element vector as the zero point of every
       channel ("as a space-saving optimization, zero point arrays for weights can
-      be reduced to a single value" in ``micro_allocator.cc``, the same in the
-      ``tflite_micro`` wheel and in every SDK tree the firmware builds with), so an
-      all-zero vector is written as ``[0]``; any other vector is kept. The arena
+      be reduced to a single value" in ``micro_allocator.cc`` of every SDK tree the
+      firmware builds with; the ``tflite_micro`` wheel gives such a model the same
+      scores, tested), so an all-zero vector is written as ``[0]``; any other
+      vector is kept. The arena
       does not change (TFLM expands the vector there as before). Desktop TFLite's
       interpreter refuses such a model ("1 zero_point values and 5 scale values");
       TFLM, which verification and the firmware use, is the runtime these are for.
