@@ -178,10 +178,10 @@ def compact(model_bytes: bytes) -> bytes:
       be reduced to a single value" in ``micro_allocator.cc`` of every SDK tree the
       firmware builds with; the ``tflite_micro`` wheel gives such a model the same
       scores, tested), so an all-zero vector is written as ``[0]``; any other
-      vector is kept. The arena
-      does not change (TFLM expands the vector there as before). Desktop TFLite's
-      interpreter refuses such a model ("1 zero_point values and 5 scale values");
-      TFLM, which verification and the firmware use, is the runtime these are for.
+      vector is kept. The arena does not change (TFLM expands the vector there as
+      before). Desktop TFLite's interpreter refuses such a model ("1 zero_point
+      values and 5 scale values"); TFLM, which verification and the firmware use,
+      is the runtime these are for.
     - **Alignment.** Every constant buffer starts on a :data:`BUFFER_ALIGNMENT`
       boundary (the generated Python packer would align them to one byte, so
       buffers are packed here).

@@ -316,3 +316,23 @@ def test_every_size_fits_the_input_of_the_default_front_end() -> None:
     frames, bins, _ = input_shape(FrontendSpec(), 16000)
     for size, arch in SIZES.items():
         assert frames >= arch.first_kernel[0] and bins >= arch.first_kernel[1], size
+
+
+def test_small_fits_20_kib_with_as_many_labels_as_the_detector_takes() -> None:
+    # `small` is as wide as 20 KiB allows once compact (docs/audio.md, "Round 15"). A
+    # trained model's biases all differ; an untrained one's are equal and the converter
+    # shares them, so random batch-norm offsets stand in for training here.
+    from tinyslm.audio.detector import MAX_LABELS
+    from tinyslm.audio.model import build_model
+    from tinyslm.audio.train import quantize_audio
+
+    rng = np.random.default_rng(0)
+    shape = input_shape(FrontendSpec(), 16000)
+    model = build_model(architecture("small"), shape, MAX_LABELS, seed=0)
+    for layer in model.layers:
+        if type(layer).__name__ == "BatchNormalization":
+            gamma, beta, mean, var = layer.get_weights()
+            layer.set_weights([gamma, rng.normal(size=beta.shape).astype(beta.dtype), mean, var])
+    calibration = rng.integers(-128, 128, size=(32, shape[0], shape[1]), dtype=np.int8)
+    flat = quantize_audio(model, calibration, AudioTrainConfig(size="small"))
+    assert len(flat) <= 20 * 1024
