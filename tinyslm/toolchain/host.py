@@ -25,8 +25,9 @@ import os
 import re
 import subprocess
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -201,6 +202,32 @@ def _compile_all(
     return _compile_pairs(pairs, includes, jobs, toolchain)
 
 
+@contextmanager
+def _object_lock(obj: Path) -> Iterator[None]:
+    """Hold ``<obj>.lock`` exclusively while ``obj`` is compiled.
+
+    Two builds that share the cache (two ``emulate --native`` runs, parallel test
+    workers) would otherwise both find an object missing and both compile it: the
+    result is the same file, written atomically, but a TFLM tree's minutes of
+    compiling are paid twice. The second build waits here and then finds the object.
+    ``flock`` locks die with their process, so a killed build leaves no stale lock.
+    Where there is no ``fcntl`` (Windows), objects are compiled without the lock, as
+    before: still correct, only possibly twice.
+    """
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - not on POSIX
+        yield
+        return
+    obj.parent.mkdir(parents=True, exist_ok=True)
+    with open(obj.with_name(obj.name + ".lock"), "a+b") as handle:
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+
+
 def _compile_pairs(
     pairs: Sequence[tuple[Path, Path]], includes: Sequence[Path], jobs: int, toolchain: Toolchain
 ) -> list[Path]:
@@ -208,16 +235,19 @@ def _compile_pairs(
 
     def compile_one(pair: tuple[Path, Path]) -> Path:
         source, obj = pair
-        if not obj.is_file():  # objects appear atomically, so one that exists is whole
-            is_c = source.suffix == ".c"
-            ccompile.compile_object(
-                source,
-                obj,
-                include_dirs=includes,
-                defines=toolchain.defines,
-                flags=toolchain.cflags if is_c else toolchain.cxxflags,
-                compiler=toolchain.cc if is_c else toolchain.cxx,
-            )
+        if obj.is_file():  # objects appear atomically, so one that exists is whole
+            return obj
+        with _object_lock(obj):
+            if not obj.is_file():  # another build may have written it while we waited
+                is_c = source.suffix == ".c"
+                ccompile.compile_object(
+                    source,
+                    obj,
+                    include_dirs=includes,
+                    defines=toolchain.defines,
+                    flags=toolchain.cflags if is_c else toolchain.cxxflags,
+                    compiler=toolchain.cc if is_c else toolchain.cxx,
+                )
         return obj
 
     with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
