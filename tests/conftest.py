@@ -1,17 +1,26 @@
-"""Root conftest: puts tests/ on sys.path (for shared_paths) and isolates tinyslm's cache.
+"""Root conftest: puts tests/ on sys.path (for shared_paths), isolates tinyslm's cache,
+sizes the parallel run and prints the emulator figures at the end.
 
 Every stage keeps its builds under ``$TINYSLM_CACHE_DIR`` (tinyslm.cache). A test
 session never reuses the user's ``~/.cache/tinyslm``: unless TINYSLM_CACHE_DIR is
 set (a developer may point it at a folder to keep TFLM objects between runs), the
-session gets a fresh one, shared by every test and every subprocess, so each TFLM
-tree is compiled once per session, not once per test folder.
+session gets a fresh one, shared by every test, every subprocess and every
+pytest-xdist worker (they start after ``pytest_configure`` and inherit it), so each
+TFLM tree is compiled once per session: a worker that needs an object another is
+compiling waits for it (``tinyslm.toolchain.host``).
+
+pyproject's addopts run the tests on pytest-xdist workers, a test module to a
+worker (``--dist loadscope``: a module's fixtures, such as a built firmware, are
+made once). ``-p no:xdist`` or ``-n 0`` runs them in one process.
 """
 
 from __future__ import annotations
 
 import os
 import shutil
+import sys
 import tempfile
+from typing import Any
 
 import pytest
 
@@ -31,3 +40,40 @@ def pytest_unconfigure(config: pytest.Config) -> None:
     for path in _made_here:
         shutil.rmtree(path, ignore_errors=True)
         os.environ.pop(CACHE_ENV, None)
+
+
+# Workers beyond this add little: the longest tests are TFLM builds that already use
+# every core, and each worker holds its own TensorFlow (about 1 GB when training).
+MAX_WORKERS = 4
+_SUMMARY_KEY = "tinyslm_summary"
+_from_workers: list[str] = []
+
+
+def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
+    return max(1, min(MAX_WORKERS, os.cpu_count() or 1))
+
+
+def _summary() -> list[str]:
+    # Figures worth seeing in every run (parity, coverage): tests append them to
+    # tests/integration/cli_support.py's SUMMARY, in whichever process ran them.
+    module = sys.modules.get("cli_support")
+    return list(getattr(module, "SUMMARY", []))
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    workeroutput: dict[str, Any] | None = getattr(session.config, "workeroutput", None)
+    if workeroutput is not None:  # an xdist worker: hand the figures to the controller
+        workeroutput[_SUMMARY_KEY] = _summary()
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node: Any, error: object) -> None:
+    _from_workers.extend(getattr(node, "workeroutput", {}).get(_SUMMARY_KEY, []))
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    lines = [*_summary(), *_from_workers]
+    if lines:
+        terminalreporter.write_sep("-", "tinyslm emulator figures")
+        for line in lines:
+            terminalreporter.write_line(line)

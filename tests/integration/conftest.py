@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from cli_support import FAKE_PIO, FIXTURE_MODEL, SUMMARY
+from cli_support import FAKE_PIO, FIXTURE_MODEL
 
 
 @pytest.fixture()
@@ -74,10 +74,3 @@ def emulator_cache() -> Path:
     from tinyslm.cache import cache_root
 
     return cache_root()
-
-
-def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
-    if SUMMARY:
-        terminalreporter.write_sep("-", "tinyslm emulator figures")
-        for line in SUMMARY:
-            terminalreporter.write_line(line)
