@@ -58,9 +58,11 @@ def build_twice_at_once(tmp_path: Path, jobs: int) -> tuple[list[Path], list[str
     pairs = [(src, objdir / f"{src.name}.o") for src in sources]
     results: list[list[Path]] = []
     errors: list[BaseException] = []
+    start = threading.Barrier(2)  # both look for the objects at the same moment
 
     def build() -> None:
         try:
+            start.wait(timeout=30)
             results.append(host._compile_pairs(pairs, (), jobs, toolchain))
         except BaseException as exc:  # re-raised below, in the test's thread
             errors.append(exc)
