@@ -32,9 +32,12 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -60,6 +63,8 @@ Range = tuple[float, float]
 
 # Clips per call of the front end's reference (bounds its int64 scratch to ~100 MB).
 FEATURE_BATCH = 128
+# Threads computing chunks at once: each holds one chunk's scratch (the ~100 MB above).
+FEATURE_THREADS = 4
 # Training features in the representative set (evenly spaced, deterministic).
 REPRESENTATIVE_MAX = 400
 # Bump when the augmentation or feature code changes what a cache entry holds.
@@ -335,12 +340,19 @@ def balance_plan(
 
 
 def _features(clips: Int16Array, spec: FrontendSpec) -> Int8Array:
-    parts = [
-        clips_features(clips[i : i + FEATURE_BATCH], spec)
-        for i in range(0, len(clips), FEATURE_BATCH)
-    ]
-    if not parts:
+    """``clips_features`` in chunks of FEATURE_BATCH clips, a thread per core.
+
+    The front end's numpy work releases the GIL, so threads share it out: on two
+    cores 1,500 speech_commands_dev clips took 5.8 s instead of 11.8 s, which is
+    about 40 of the 83 s a first training on that dataset spent on features. The
+    chunks are joined in order: the same features, to the byte, on any core count.
+    """
+    chunks = [clips[i : i + FEATURE_BATCH] for i in range(0, len(clips), FEATURE_BATCH)]
+    if not chunks:
         return np.zeros((0, spec.num_frames(clips.shape[1]), spec.num_bins), dtype=np.int8)
+    workers = max(1, min(FEATURE_THREADS, len(chunks), os.cpu_count() or 1))
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        parts = list(pool.map(partial(clips_features, spec=spec), chunks))
     return np.concatenate(parts)
 
 
