@@ -126,3 +126,31 @@ def test_impossible_specs_are_refused(kwargs: dict[str, float], words: str) -> N
     with pytest.raises(DatasetError) as info:
         FrontendSpec(**kwargs)  # type: ignore[arg-type]
     assert words in str(info.value) and "\n" not in str(info.value)
+
+
+def test_many_clips_features_equal_one_call_in_order_in_bounded_chunks(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The chunks go to threads; the result must be clips_features of every clip, in
+    # order, whatever the chunking (a last, short chunk included), and no single call
+    # may see more than FEATURE_BATCH clips (that is what bounds the memory).
+    rng = np.random.default_rng(3)
+    clips = (rng.normal(0, 3000, size=(45, 4000)) * np.linspace(0, 1, 45)[:, None]).astype(np.int16)
+    spec = frontend.FrontendSpec()
+    expected = frontend.clips_features(clips, spec)
+    seen: list[int] = []
+    whole = frontend.clips_features
+
+    def counted(x: np.ndarray, spec: frontend.FrontendSpec | None = None) -> np.ndarray:
+        seen.append(len(x))
+        return whole(x, spec)
+
+    monkeypatch.setattr(frontend, "FEATURE_BATCH", 7)
+    monkeypatch.setattr(frontend, "clips_features", counted)
+    got = frontend.many_clips_features(clips, spec)
+    assert got.dtype == np.int8 and got.shape == expected.shape
+    np.testing.assert_array_equal(got, expected)
+    assert sorted(seen) == sorted([7] * 6 + [3])
+    assert frontend.many_clips_features(clips[:0], spec).shape == (0, *expected.shape[1:])
+    with pytest.raises(ValueError, match="shape"):
+        frontend.many_clips_features(clips[0], spec)

@@ -336,22 +336,3 @@ def test_small_fits_20_kib_with_as_many_labels_as_the_detector_takes() -> None:
     calibration = rng.integers(-128, 128, size=(32, shape[0], shape[1]), dtype=np.int8)
     flat = quantize_audio(model, calibration, AudioTrainConfig(size="small"))
     assert len(flat) <= 20 * 1024
-
-
-def test_threaded_features_equal_one_call_per_chunk_in_order(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    # _features shares chunks out to threads; the result must be clips_features of
-    # every clip, in order, whatever the chunking (a last, short chunk included).
-    from tinyslm.audio import train as train_module
-
-    monkeypatch.setattr(train_module, "FEATURE_BATCH", 7)
-    rng = np.random.default_rng(3)
-    clips = (rng.normal(0, 3000, size=(45, 4000)) * np.linspace(0, 1, 45)[:, None]).astype(np.int16)
-    spec = AudioTrainConfig().spec
-    expected = clips_features(clips, spec)
-    got = train_module._features(clips, spec)
-    assert got.dtype == np.int8 and got.shape == expected.shape
-    np.testing.assert_array_equal(got, expected)
-    empty = train_module._features(clips[:0], spec)
-    assert empty.shape == (0, *expected.shape[1:])

@@ -102,7 +102,7 @@ def run_keyword_eval(
             dataset has none of the model's keywords.
     """
     from tinyslm.audio.fit import figures_at, stream_material
-    from tinyslm.audio.frontend import clips_features
+    from tinyslm.audio.frontend import many_clips_features
     from tinyslm.audio.train import tflm_predict
 
     start = time.perf_counter()
@@ -132,7 +132,7 @@ def run_keyword_eval(
         return tflm_predict(model, windows)
 
     log(f"scoring {len(clips)} clips of the {split} split on TFLM ...")
-    features = clips_features(np.stack([c.samples for c in clips]), spec.frontend)
+    features = many_clips_features(np.stack([c.samples for c in clips]), spec.frontend)
     answers = predict(features).astype(np.int64).argmax(axis=1)
     # Top-1 exactly as train scores it (a silence clip answered _unknown_ is wrong).
     index = {lb: i for i, lb in enumerate(manifest.labels)}

@@ -43,6 +43,8 @@ from __future__ import annotations
 
 import functools
 import math
+import os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Final
 
@@ -56,6 +58,11 @@ LOG_MANTISSA_BITS: Final = 7
 LOG_STEPS_PER_OCTAVE: Final = 8
 INPUT_FRACTION_BITS: Final = 6  # the windowed samples are kept in Q6 for the FFT
 POWER_SHIFT: Final = 16
+# many_clips_features: clips per call of clips_features (its scratch is about 190 MB per
+# 128 one-second clips, measured: 1,000 clips at once took 1.5 GB) and the threads that
+# compute chunks at once (each holds one chunk's scratch).
+FEATURE_BATCH: Final = 128
+FEATURE_THREADS: Final = 4
 
 Int8Array = npt.NDArray[np.int8]
 Int64Array = npt.NDArray[np.int64]
@@ -285,6 +292,27 @@ def clips_features(clips: npt.ArrayLike, spec: FrontendSpec | None = None) -> In
     frames = x[:, starts[:, None] + np.arange(spec.window_samples)[None, :]]
     flat = frame_features(frames.reshape(-1, spec.window_samples), spec)
     return flat.reshape(x.shape[0], count, spec.num_bins)
+
+
+def many_clips_features(clips: npt.ArrayLike, spec: FrontendSpec | None = None) -> Int8Array:
+    """:func:`clips_features` of any number of clips, in bounded memory and on every core.
+
+    Chunks of FEATURE_BATCH clips go to up to FEATURE_THREADS threads (the numpy work
+    releases the GIL: on two cores 1,500 clips took 5.8 s instead of 11.8 s) and are
+    joined in order, so the result is the same array, to the byte, on any core count.
+    One call on 1,000 clips would hold 1.5 GB of scratch at once; chunked, a few hundred MB.
+    """
+    spec = spec if spec is not None else _DEFAULT_SPEC
+    x = np.asarray(clips, dtype=np.int16)
+    if x.ndim != 2:
+        raise ValueError(f"clips must have shape (B, n), got {x.shape}")
+    chunks = [x[i : i + FEATURE_BATCH] for i in range(0, len(x), FEATURE_BATCH)]
+    if len(chunks) <= 1:
+        return clips_features(x, spec)
+    workers = max(1, min(FEATURE_THREADS, len(chunks), os.cpu_count() or 1))
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        parts = list(pool.map(functools.partial(clips_features, spec=spec), chunks))
+    return np.concatenate(parts)
 
 
 def clip_features(samples: npt.ArrayLike, spec: FrontendSpec | None = None) -> Int8Array:

@@ -10,7 +10,7 @@ Stages, each seeded (same dataset, config and seed give the same ``.tflite`` byt
    after the waveform is changed (noise and gain do not add in the log domain),
    so the copies are fixed in advance rather than drawn per epoch: the front end's
    Python reference is the slow part, and its output is cached.
-2. Features: :func:`tinyslm.audio.frontend.clips_features`, the integer
+2. Features: :func:`tinyslm.audio.frontend.many_clips_features` (chunks on threads), the integer
    reference the device's C mirror equals byte for byte; the float model sees
    ``feature / 8`` (:data:`tinyslm.audio.model.INPUT_SCALE`). Cached as ``.npy``
    under ``tinyslm.cache`` keyed on the clips' samples and every setting used.
@@ -32,12 +32,9 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import time
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
-from functools import partial
 from typing import Any
 
 import numpy as np
@@ -47,7 +44,7 @@ import numpy.typing as npt
 from tinyslm import determinism  # noqa: F401
 from tinyslm.audio.dataset import SILENCE, UNKNOWN, AudioDataset, Clip
 from tinyslm.audio.detector import MAX_WINDOW
-from tinyslm.audio.frontend import FrontendSpec, clips_features
+from tinyslm.audio.frontend import FrontendSpec, many_clips_features
 from tinyslm.audio.model import INPUT_SCALE, architecture, build_model, input_shape, macs
 from tinyslm.audio.spec import DEFAULT_AVERAGE, DEFAULT_STRIDE_FRAMES
 from tinyslm.audio.stream import MAX_STRIDE_FRAMES
@@ -61,10 +58,6 @@ Int8Array = npt.NDArray[np.int8]
 Int16Array = npt.NDArray[np.int16]
 Range = tuple[float, float]
 
-# Clips per call of the front end's reference (bounds its int64 scratch to ~100 MB).
-FEATURE_BATCH = 128
-# Threads computing chunks at once: each holds one chunk's scratch (the ~100 MB above).
-FEATURE_THREADS = 4
 # Training features in the representative set (evenly spaced, deterministic).
 REPRESENTATIVE_MAX = 400
 # Bump when the augmentation or feature code changes what a cache entry holds.
@@ -339,23 +332,6 @@ def balance_plan(
             yield label, rng, clips[j % len(clips)], False
 
 
-def _features(clips: Int16Array, spec: FrontendSpec) -> Int8Array:
-    """``clips_features`` in chunks of FEATURE_BATCH clips, a thread per core.
-
-    The front end's numpy work releases the GIL, so threads share it out: on two
-    cores 1,500 speech_commands_dev clips took 5.8 s instead of 11.8 s, which is
-    about 40 of the 83 s a first training on that dataset spent on features. The
-    chunks are joined in order: the same features, to the byte, on any core count.
-    """
-    chunks = [clips[i : i + FEATURE_BATCH] for i in range(0, len(clips), FEATURE_BATCH)]
-    if not chunks:
-        return np.zeros((0, spec.num_frames(clips.shape[1]), spec.num_bins), dtype=np.int8)
-    workers = max(1, min(FEATURE_THREADS, len(chunks), os.cpu_count() or 1))
-    with ThreadPoolExecutor(max_workers=workers) as pool:
-        parts = list(pool.map(partial(clips_features, spec=spec), chunks))
-    return np.concatenate(parts)
-
-
 @dataclass(frozen=True)
 class FeatureSets:
     """int8 features and label indices of each split (train with its augmented copies)."""
@@ -443,11 +419,11 @@ def feature_sets(
             " to balance the labels)"
         )
     arrays = [
-        _features(stack(train_waves), spec),
+        many_clips_features(stack(train_waves), spec),
         np.asarray(train_labels, dtype=np.int64),
-        _features(stack([c.samples for c in by_split["val"]]), spec),
+        many_clips_features(stack([c.samples for c in by_split["val"]]), spec),
         np.asarray([index[c.label] for c in by_split["val"]], dtype=np.int64),
-        _features(stack([c.samples for c in by_split["test"]]), spec),
+        many_clips_features(stack([c.samples for c in by_split["test"]]), spec),
         np.asarray([index[c.label] for c in by_split["test"]], dtype=np.int64),
     ]
     if config.cache_features:
