@@ -5,7 +5,9 @@ keywords + ``_unknown_`` + ``_silence_``, split by speaker with the dataset's ow
 ``which_set``) and prints, for each model size asked for (``default``,
 ``small``): top-1 accuracy float and INT8 (on TFLM) on the speaker-disjoint
 test split, per class, model bytes, the smallest arena, MACs per inference and
-wall times. ``--synthetic`` adds a model trained only on ``tinyslm.audio.synth``
+wall times. ``--synth-train V`` adds TTS clips of the keywords (``V`` voices per
+engine) to the training split only, as ``tinyslm train --extra-train`` does.
+``--synthetic`` adds a model trained only on ``tinyslm.audio.synth``
 speech for the same 7 words and scored on the same real test split.
 With ``--json PATH`` the figures are also written as JSON; nothing is written
 without it, so a run never overwrites the committed
@@ -37,7 +39,11 @@ sys.path.insert(0, str(REPO))
 
 import numpy as np  # noqa: E402
 
-from tinyslm.audio.dataset import AudioDataset, load_audio_dataset  # noqa: E402
+from tinyslm.audio.dataset import (  # noqa: E402
+    AudioDataset,
+    load_audio_dataset,
+    load_training_clips,
+)
 from tinyslm.audio.fit import evaluate_streams, keyword_spec, stream_metrics  # noqa: E402
 from tinyslm.audio.model import SIZES  # noqa: E402
 from tinyslm.audio.options import FRAME_MS, stride_frames_of  # noqa: E402
@@ -76,6 +82,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--synthetic", action="store_true", help="also a synthetic-only model")
     p.add_argument("--synth-voices", type=int, default=4, help="voices per TTS engine")
     p.add_argument("--synth-clips", type=int, default=4, help="clips per word per voice")
+    p.add_argument(
+        "--synth-train",
+        type=int,
+        default=0,
+        metavar="VOICES",
+        help="add tinyslm synth's clips of the keywords (VOICES voices per engine, 2 clips "
+        "each, no unknown words) to every model's training split (0: none)",
+    )
     p.add_argument("--quiet", action="store_true", help="no per-epoch lines")
     args = p.parse_args(argv)
     args.size_list = [s.strip() for s in args.sizes.split(",") if s.strip()]
@@ -84,6 +98,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         p.error(f"--sizes {args.sizes!r}: no model size (known: {', '.join(SIZES)})")
     # Every setting is checked here, in one line, before the dataset loads and training
     # starts: a bad --average or size would otherwise stop the run with a traceback.
+    if args.synth_train < 0:
+        p.error(f"--synth-train {args.synth_train}: voices per engine must be >= 0")
     try:
         args.stride_frames = stride_frames_of(args.stride_ms)
         for size in {*args.size_list, *(["default"] if args.synthetic else [])}:
@@ -180,6 +196,40 @@ def rows_of(name: str, f: dict[str, Any]) -> list[tuple[str, str]]:
             f"{f['train_seconds']} s / {f['convert_seconds']} s / {f['verify_seconds']} s",
         ),
     ]
+
+
+def with_synthetic_keywords(
+    real: AudioDataset, args: argparse.Namespace, tmp: Path
+) -> tuple[AudioDataset, dict[str, Any]]:
+    """``real`` with TTS clips of its keywords in the training split (``--synth-train``).
+
+    What ``tinyslm synth WORD... --max-voices V --clips 2 --unknown-clips 0
+    --background-seconds 0 -o DIR`` and ``tinyslm train DATA --extra-train DIR`` do.
+    """
+    from tinyslm.audio.synth import SynthConfig, synthesize
+
+    words = [w for w in real.labels if not w.startswith("_")]
+    start = time.perf_counter()
+    made = synthesize(
+        words,
+        tmp / "synth-train",
+        SynthConfig(
+            seed=args.seed,
+            max_voices_per_engine=args.synth_train,
+            clips_per_voice=2,
+            unknown_clips_per_voice=0,
+            background_seconds=0,
+        ),
+    )
+    seconds = time.perf_counter() - start
+    info = {
+        "voices_per_engine": args.synth_train,
+        "engines": list(made.engines),
+        "speakers": len(made.speakers),
+        "clips": sum(n for _, n in made.clips),
+        "synth_seconds": round(seconds, 1),
+    }
+    return load_training_clips(made.out_dir, real), info
 
 
 def synthetic_on_real(
@@ -280,15 +330,28 @@ def measure(args: argparse.Namespace, argv: list[str] | None) -> int:
         "argv": sys.argv[1:] if argv is None else list(argv),
     }
     rows: list[tuple[str, str]] = []
-    for size in args.size_list:
-        config = train_config(args, size)
-        start = time.perf_counter()
-        result = train_audio(real, config, log)
-        f = figures_of(result, time.perf_counter() - start)
-        f["streams"] = stream_figures_of(real, result, config)
-        f["config"] = {k: v for k, v in vars(config).items() if k != "spec"}
-        figures[size] = f
-        rows += rows_of(size, f)
+    with tempfile.TemporaryDirectory(prefix="tinyslm-synth-train-") as tmp:
+        train_set = real
+        if args.synth_train and args.size_list:
+            train_set, figures["synth_train"] = with_synthetic_keywords(real, args, Path(tmp))
+            s = figures["synth_train"]
+            rows.append(
+                (
+                    "synthetic training clips",
+                    f"{s['clips']} ({s['speakers']} voices, {s['synth_seconds']} s), "
+                    "training split only",
+                )
+            )
+        for size in args.size_list:
+            config = train_config(args, size)
+            start = time.perf_counter()
+            result = train_audio(train_set, config, log)
+            f = figures_of(result, time.perf_counter() - start)
+            # Validation and test hold DATA's own speakers only, extra clips or not.
+            f["streams"] = stream_figures_of(train_set, result, config)
+            f["config"] = {k: v for k, v in vars(config).items() if k != "spec"}
+            figures[size] = f
+            rows += rows_of(size, f)
     if args.synthetic:
         config = train_config(args, "default")
         s = synthetic_on_real(real, args, config, log)

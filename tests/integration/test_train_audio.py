@@ -22,6 +22,7 @@ pytestmark = pytest.mark.slow
 
 KEYWORDS = ("no", "up", "yes")
 PER_LABEL = 40
+EXTRA = 4
 
 
 def _slice(root: Path, out: Path) -> Path:
@@ -34,18 +35,30 @@ def _slice(root: Path, out: Path) -> Path:
     return out
 
 
+def _extra(root: Path, out: Path) -> Path:
+    """The next EXTRA clips of each keyword: a dataset for --extra-train."""
+    for label in KEYWORDS:
+        (out / label).mkdir(parents=True)
+        for wav in sorted((root / label).glob("*.wav"))[PER_LABEL : PER_LABEL + EXTRA]:
+            os.symlink(wav, out / label / wav.name)
+    return out
+
+
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, object]]:
     root = require_path(dataset_path("speech_commands_dev"), "speech_commands_dev")
     work = tmp_path_factory.mktemp("kws-train")
     data = _slice(root, work / "data")
+    extra = _extra(root, work / "extra")
     out = work / "model"
     proc = run_cli(
         "train", str(data), "-o", str(out), "--keyword-model", "small", "--epochs", "3",
         "--stride-ms", "200", "--average", "3", "--json", str(work / "train.json"),
+        "--extra-train", str(extra),
     )  # fmt: skip
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "false accepts per hour" in proc.stdout
+    assert f"extra training clips: {EXTRA * len(KEYWORDS)} from {extra}" in proc.stdout
     return out, json.loads((work / "train.json").read_text())
 
 
@@ -63,6 +76,7 @@ def test_the_model_folder(trained: tuple[Path, dict[str, object]]) -> None:
     assert (manifest["train_config"]["stride_frames"], manifest["train_config"]["average"]) == (
         10, 3,
     )  # fmt: skip
+    assert manifest["train_config"]["extra_train"] == [str(out.parent / "extra")]
     mt = manifest["metrics"]
     for key in ("int8_accuracy", "false_rejection_rate", "noise_fa_per_hour",
                 "unknown_fa_per_hour", "per_class", "confusion", "macs"):  # fmt: skip
@@ -130,6 +144,8 @@ def test_bad_streaming_rules_are_refused(
 def test_keyword_options_are_refused_for_text(tmp_path: Path) -> None:
     proc = run_cli("train", "-o", str(tmp_path / "m"), "--stride-ms", "200")
     assert_one_error_line(proc, "--stride-ms: audio keyword options; DATA is a text intent")
+    proc = run_cli("train", "-o", str(tmp_path / "m"), "--extra-train", str(tmp_path))
+    assert_one_error_line(proc, "--extra-train: audio keyword options; DATA is a text intent")
     assert not (tmp_path / "m").exists()
 
 

@@ -18,8 +18,10 @@ from tinyslm.audio.dataset import (
     AudioDatasetConfig,
     fit_to_window,
     load_audio_dataset,
+    load_training_clips,
     speaker_of,
     which_set,
+    with_training_clips,
 )
 from tinyslm.audio.wav import write_wav
 from tinyslm.errors import DatasetError
@@ -321,3 +323,40 @@ def test_background_recording_shorter_than_the_window(tmp_path: Path) -> None:
 def test_bad_config(kwargs: dict[str, float]) -> None:
     with pytest.raises(DatasetError):
         AudioDatasetConfig(**kwargs)  # type: ignore[arg-type]
+
+
+def test_extra_training_clips_join_train_only(tmp_path: Path) -> None:
+    words = {"yes": SPEAKERS, "no": SPEAKERS}
+    data = load_audio_dataset(make_folder(tmp_path / "real", words, noise=1), CFG)
+    extra_root = make_folder(tmp_path / "extra", {"yes": ["tts1", "tts2"], "no": ["tts3", "tts4"]})
+    mixed = load_training_clips(extra_root, data)
+    added = mixed.clips[len(data.clips) :]
+    assert mixed.clips[: len(data.clips)] == data.clips  # DATA's clips as they were
+    assert len(added) == 6 and {c.split for c in added} == {"train"}
+    assert {c.speaker for c in added} == {"tts1", "tts2", "tts3", "tts4"}
+    assert all(c.source.startswith("extra/") for c in added)
+    # Validation and test (epoch, threshold, figures) stay DATA's own speakers.
+    for split in ("val", "test"):
+        assert mixed.split(split) == data.split(split)
+    assert mixed.labels == data.labels and mixed.noise is data.noise
+    assert mixed.warnings == data.warnings
+    # A held-out speaker in the extra set would leak into training: said, not hidden.
+    leak = make_folder(tmp_path / "leak", {"yes": ["spk16", "tts1"], "no": ["tts2", "tts3"]})
+    (warning,) = load_training_clips(leak, data).warnings
+    assert "1 speaker(s) also in" in warning and "(first: spk16)" in warning
+
+
+def test_extra_training_clips_refusals(tmp_path: Path) -> None:
+    data = load_audio_dataset(
+        make_folder(tmp_path / "real", {"yes": SPEAKERS, "no": SPEAKERS}), CFG
+    )
+    other = make_folder(tmp_path / "other", {"yes": ["a", "b"], "stop": ["c", "d"]})
+    with pytest.raises(DatasetError, match=r"label 'stop' is not one of .*real's labels"):
+        load_training_clips(other, data)
+    noisy = make_folder(tmp_path / "noisy", {"yes": ["a", "b"], "no": ["c", "d"]}, noise=1)
+    mixed = load_training_clips(noisy, data)
+    assert not any(c.label == SILENCE for c in mixed.clips)  # the extra's noise is not used
+    assert any("recordings are not used" in w for w in mixed.warnings)
+    longer = load_audio_dataset(noisy, AudioDatasetConfig(window_samples=2 * WIN))
+    with pytest.raises(DatasetError, match="clips of 3200 samples"):
+        with_training_clips(data, longer)

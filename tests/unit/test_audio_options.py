@@ -56,6 +56,7 @@ def test_the_benchmark_takes_the_same_rule(capsys: pytest.CaptureFixture[str]) -
         (["--sizes", "huge"], "unknown model size 'huge' (known: small, default, large)"),
         (["--sizes", ","], "--sizes ',': no model size"),
         (["--epochs", "0", "--synthetic", "--sizes", "small"], "epochs must be >= 1, got 0"),
+        (["--synth-train", "-1"], "--synth-train -1: voices per engine must be >= 0"),
     ],
 )
 def test_the_benchmark_refuses_bad_settings_before_any_work(
@@ -69,3 +70,23 @@ def test_the_benchmark_refuses_bad_settings_before_any_work(
     # argparse's usage (wrapped), then the one error line, which names the problem.
     assert err[0].startswith("usage:") and [e for e in err if "error:" in e] == err[-1:], err
     assert line in err[-1], err
+
+
+def test_the_benchmarks_synthetic_voices_join_training_only(tmp_path: Path) -> None:
+    """--synth-train: TTS clips of the keywords in the training split, as --extra-train."""
+    from shared_paths import dataset_path, require_path, require_tool
+
+    from tinyslm.audio.dataset import load_audio_dataset
+
+    require_tool("espeak-ng", "flite", "festival")
+    real = load_audio_dataset(require_path(dataset_path("speech_commands_dev"), "the dataset"))
+    bench = _benchmark()
+    mixed, info = bench.with_synthetic_keywords(
+        real, bench.parse_args(["--synth-train", "1"]), tmp_path
+    )
+    added = mixed.clips[len(real.clips) :]
+    # One voice per engine, two clips of each of the 7 keywords, no unknown words.
+    assert info["speakers"] == 3 and info["clips"] == len(added) == 3 * 2 * 7
+    assert {c.split for c in added} == {"train"} and "_unknown_" not in {c.label for c in added}
+    for split in ("val", "test"):
+        assert mixed.split(split) == real.split(split)

@@ -483,3 +483,68 @@ def load_audio_dataset(path: Path | str, config: AudioDatasetConfig | None = Non
     specials = tuple(lb for lb in (SILENCE, UNKNOWN) if lb in labels_present)
     keywords = tuple(sorted(labels_present - {SILENCE, UNKNOWN}))
     return AudioDataset(specials + keywords, tuple(clips), noise, str(root), tuple(warnings))
+
+
+def with_training_clips(dataset: AudioDataset, extra: AudioDataset) -> AudioDataset:
+    """``dataset`` with every clip of ``extra`` added to its training split.
+
+    For clips that should teach the model but never judge it, such as ``tinyslm
+    synth``'s voices next to real recordings: validation (which picks the epoch and
+    the detector threshold) and test stay ``dataset``'s own speakers. ``extra``'s
+    background recordings are not used (``dataset``'s are the training noise), and
+    its ``_silence_`` clips are dropped for the same reason.
+
+    Raises:
+        DatasetError: ``extra`` has a label ``dataset`` lacks, or another window length.
+    """
+    window = len(dataset.clips[0].samples)
+    added: list[Clip] = []
+    for clip in extra.clips:
+        if clip.label == SILENCE:
+            continue
+        if clip.label not in dataset.labels:
+            raise DatasetError(
+                f"{extra.source}: label {clip.label!r} is not one of {dataset.source}'s"
+                f" labels ({', '.join(dataset.labels)})"
+            )
+        if len(clip.samples) != window:
+            raise DatasetError(
+                f"{extra.source}: clips of {len(clip.samples)} samples; {dataset.source}'s"
+                f" are {window}"
+            )
+        source = f"{Path(extra.source).name}/{clip.source}"
+        added.append(Clip(clip.label, "train", clip.speaker, source, clip.samples))
+    if not added:
+        raise DatasetError(f"{extra.source}: no keyword or {UNKNOWN} clips to add")
+    notes = list(dataset.warnings) + [f"{extra.source}: {w}" for w in extra.warnings]
+    held_out = {c.speaker for c in dataset.clips if c.split != "train" and c.speaker}
+    shared = sorted({c.speaker for c in added} & held_out)
+    if shared:
+        notes.append(
+            f"{extra.source}: {len(shared)} speaker(s) also in {dataset.source}'s validation"
+            f" or test split (first: {shared[0]}); its figures will be optimistic"
+        )
+    if extra.noise:
+        notes.append(f"{extra.source}: its {NOISE} recordings are not used for training")
+    return AudioDataset(
+        dataset.labels,
+        dataset.clips + tuple(added),
+        dataset.noise,
+        dataset.source,
+        tuple(notes),
+    )
+
+
+def load_training_clips(path: Path | str, dataset: AudioDataset) -> AudioDataset:
+    """:func:`with_training_clips` of the dataset at ``path`` (read by the same rules).
+
+    Every clip there is training material, so nothing of it is split off.
+
+    Raises:
+        DatasetError: as :func:`load_audio_dataset` and :func:`with_training_clips`.
+    """
+    window = len(dataset.clips[0].samples)
+    config = AudioDatasetConfig(
+        window_samples=window, val_percent=0, test_percent=0, silence_percent=0
+    )
+    return with_training_clips(dataset, load_audio_dataset(path, config))

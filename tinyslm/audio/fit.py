@@ -257,7 +257,7 @@ def fit_audio(
         ModelError: conversion or TFLM verification failed.
     """
     from tinyslm import __version__
-    from tinyslm.audio.dataset import load_audio_dataset
+    from tinyslm.audio.dataset import load_audio_dataset, load_training_clips
     from tinyslm.audio.train import AudioTrainConfig, train_audio
 
     if data is None:
@@ -265,6 +265,10 @@ def fit_audio(
     cfg = config if config is not None else AudioTrainConfig()
     start = time.perf_counter()
     dataset = load_audio_dataset(data, AudioDatasetConfig(seed=cfg.seed))
+    for extra in cfg.extra_train:
+        before = len(dataset.clips)
+        dataset = load_training_clips(extra, dataset)
+        log(f"extra training clips: {len(dataset.clips) - before} from {extra}")
     load_seconds = time.perf_counter() - start
     for warning in dataset.warnings:
         warn(warning)
@@ -304,7 +308,8 @@ def fit_audio(
         arena_bytes=result.arena_bytes,
         ops=result.ops,
         seed=cfg.seed,
-        train_config=asdict(cfg),
+        # Without extra datasets the manifest is as before (no empty field added).
+        train_config={k: v for k, v in asdict(cfg).items() if k != "extra_train" or v},
         metrics=metrics,
         modality=AUDIO,
     )

@@ -10,6 +10,7 @@ given there with one line, instead of silently ignoring them.
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
@@ -34,11 +35,18 @@ KEYWORD_MODEL = "keyword_model"
 # The front end's frame step (20 ms): --stride-ms is a whole number of frames.
 FRAME_MS = KeywordSpec().frame_ms
 # Options only a keyword dataset takes.
-KEYWORD_ONLY = frozenset({KEYWORD_MODEL, "stride_ms", "average"})
+KEYWORD_ONLY = frozenset({KEYWORD_MODEL, "stride_ms", "average", "extra_train"})
 
 
 def keyword_options(f: Any) -> Any:
-    """``--keyword-model``, ``--stride-ms`` and ``--average`` (audio keyword datasets only)."""
+    """``--keyword-model``, ``--stride-ms``, ``--average`` and ``--extra-train`` (keywords only)."""
+    f = click.option(
+        "--extra-train",
+        multiple=True,
+        type=click.Path(exists=True, path_type=Path),
+        help="Keyword datasets: another dataset (folder or list, e.g. from 'tinyslm synth') "
+        "whose clips join the training split only, never validation or test; repeatable.",
+    )(f)
     f = click.option(
         "--average",
         type=click.IntRange(1, MAX_WINDOW),
@@ -110,8 +118,8 @@ def audio_config(options: Mapping[str, Any], explicit: Collection[str]) -> Audio
         flags = ", ".join("--" + n.replace("_", "-") for n in text_only)
         raise click.UsageError(
             f"{flags}: text intent options; DATA is an audio keyword dataset "
-            "(its options: --keyword-model, --stride-ms, --average, --seed, --epochs, "
-            "--batch-size, --learning-rate, --label-smoothing)"
+            "(its options: --keyword-model, --stride-ms, --average, --extra-train, --seed, "
+            "--epochs, --batch-size, --learning-rate, --label-smoothing)"
         )
     try:
         stride_frames = stride_frames_of(
@@ -127,6 +135,7 @@ def audio_config(options: Mapping[str, Any], explicit: Collection[str]) -> Audio
             size=options.get(KEYWORD_MODEL) or "default",
             stride_frames=stride_frames,
             average=int(options.get("average") or DEFAULT_AVERAGE),
+            extra_train=tuple(str(p) for p in options.get("extra_train") or ()),
             **shared,
         )
     except ValueError as exc:

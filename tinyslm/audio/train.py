@@ -94,6 +94,10 @@ class AudioTrainConfig:
         stride_frames, average: the streaming rule the detector threshold is calibrated
             for and the firmware runs (:class:`tinyslm.audio.spec.KeywordSpec`); they do
             not change the trained weights.
+        extra_train: more keyword datasets (folders or lists) whose clips join the
+            training split only (``tinyslm train --extra-train``; read by
+            :func:`tinyslm.audio.dataset.load_training_clips`): voices that teach the
+            model but never pick its epoch or threshold, nor count in its figures.
     """
 
     size: str = "default"
@@ -119,6 +123,7 @@ class AudioTrainConfig:
     cache_features: bool = True
     stride_frames: int = DEFAULT_STRIDE_FRAMES
     average: int = DEFAULT_AVERAGE
+    extra_train: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         architecture(self.size)  # an unknown size is refused here, before any work
@@ -137,6 +142,7 @@ class AudioTrainConfig:
         for name in ("noise_probability", "reversed_unknowns"):
             if not 0 <= getattr(self, name) <= 1:
                 raise ModelError(f"{name} must be in 0..1, got {getattr(self, name)}")
+        object.__setattr__(self, "extra_train", tuple(str(p) for p in self.extra_train))
         # A list (from JSON) or ints are taken too: "off" is compared with (1.0, 1.0).
         object.__setattr__(self, "speed_range", tuple(float(v) for v in self.speed_range))
         if len(self.speed_range) != 2 or not (
