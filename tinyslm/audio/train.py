@@ -95,9 +95,11 @@ class AudioTrainConfig:
             for and the firmware runs (:class:`tinyslm.audio.spec.KeywordSpec`); they do
             not change the trained weights.
         extra_train: more keyword datasets (folders or lists) whose clips join the
-            training split only (``tinyslm train --extra-train``; read by
-            :func:`tinyslm.audio.dataset.load_training_clips`): voices that teach the
+            training split only (``tinyslm train --extra-train``): voices that teach the
             model but never pick its epoch or threshold, nor count in its figures.
+            :func:`tinyslm.audio.fit.fit_audio` reads them (with
+            :func:`tinyslm.audio.dataset.load_training_clips`) and records them in the
+            manifest; :func:`train_audio` trains on the dataset it is given, as is.
     """
 
     size: str = "default"
