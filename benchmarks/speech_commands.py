@@ -208,10 +208,9 @@ def with_synthetic_keywords(
     """
     from tinyslm.audio.synth import SynthConfig, synthesize
 
-    words = [w for w in real.labels if not w.startswith("_")]
     start = time.perf_counter()
     made = synthesize(
-        words,
+        real.keywords,
         tmp / "synth-train",
         SynthConfig(
             seed=args.seed,

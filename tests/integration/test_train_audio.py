@@ -11,12 +11,15 @@ from __future__ import annotations
 
 import json
 import os
+from collections import Counter
 from pathlib import Path
 
 import pytest
 from cli_support import assert_one_error_line, run_cli
 from shared_paths import dataset_path, require_path
 from test_report import PLOTS, blank_plots, console_messages, render_in_chromium
+
+from tinyslm.audio.dataset import AudioDataset, load_audio_dataset, load_training_clips
 
 pytestmark = pytest.mark.slow
 
@@ -25,21 +28,11 @@ PER_LABEL = 40
 EXTRA = 4
 
 
-def _slice(root: Path, out: Path) -> Path:
-    """Symlinks to the first PER_LABEL clips (by name) of each label, and the noise."""
-    for label in (*KEYWORDS, "_unknown_"):
+def _slice(root: Path, out: Path, labels: tuple[str, ...], start: int, stop: int) -> Path:
+    """Symlinks to clips ``start:stop`` (by name) of each label."""
+    for label in labels:
         (out / label).mkdir(parents=True)
-        for wav in sorted((root / label).glob("*.wav"))[:PER_LABEL]:
-            os.symlink(wav, out / label / wav.name)
-    os.symlink(root / "_background_noise_", out / "_background_noise_")
-    return out
-
-
-def _extra(root: Path, out: Path) -> Path:
-    """The next EXTRA clips of each keyword: a dataset for --extra-train."""
-    for label in KEYWORDS:
-        (out / label).mkdir(parents=True)
-        for wav in sorted((root / label).glob("*.wav"))[PER_LABEL : PER_LABEL + EXTRA]:
+        for wav in sorted((root / label).glob("*.wav"))[start:stop]:
             os.symlink(wav, out / label / wav.name)
     return out
 
@@ -48,8 +41,10 @@ def _extra(root: Path, out: Path) -> Path:
 def trained(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, object]]:
     root = require_path(dataset_path("speech_commands_dev"), "speech_commands_dev")
     work = tmp_path_factory.mktemp("kws-train")
-    data = _slice(root, work / "data")
-    extra = _extra(root, work / "extra")
+    data = _slice(root, work / "data", (*KEYWORDS, "_unknown_"), 0, PER_LABEL)
+    os.symlink(root / "_background_noise_", data / "_background_noise_")
+    # The next EXTRA clips of each keyword: a dataset for --extra-train.
+    extra = _slice(root, work / "extra", KEYWORDS, PER_LABEL, PER_LABEL + EXTRA)
     out = work / "model"
     proc = run_cli(
         "train", str(data), "-o", str(out), "--keyword-model", "small", "--epochs", "3",
@@ -77,6 +72,17 @@ def test_the_model_folder(trained: tuple[Path, dict[str, object]]) -> None:
         10, 3,
     )  # fmt: skip
     assert manifest["train_config"]["extra_train"] == [str(out.parent / "extra")]
+    # The extra clips reached the training features: balancing brings every label up to
+    # the largest label's training clips, times (2 augmented copies + the clip itself).
+    data = load_audio_dataset(out.parent / "data")
+    mixed = load_training_clips(out.parent / "extra", data)
+
+    def examples(ds: AudioDataset) -> int:
+        counts = Counter(c.label for c in ds.split("train"))
+        return len(counts) * max(counts.values()) * 3
+
+    assert examples(mixed) != examples(data)
+    assert manifest["metrics"]["n_train"] == examples(mixed)
     mt = manifest["metrics"]
     for key in ("int8_accuracy", "false_rejection_rate", "noise_fa_per_hour",
                 "unknown_fa_per_hour", "per_class", "confusion", "macs"):  # fmt: skip

@@ -514,8 +514,6 @@ def with_training_clips(dataset: AudioDataset, extra: AudioDataset) -> AudioData
             )
         source = f"{Path(extra.source).name}/{clip.source}"
         added.append(Clip(clip.label, "train", clip.speaker, source, clip.samples))
-    if not added:
-        raise DatasetError(f"{extra.source}: no keyword or {UNKNOWN} clips to add")
     notes = list(dataset.warnings) + [f"{extra.source}: {w}" for w in extra.warnings]
     held_out = {c.speaker for c in dataset.clips if c.split != "train" and c.speaker}
     shared = sorted({c.speaker for c in added} & held_out)
