@@ -7,6 +7,8 @@ keywords + ``_unknown_`` + ``_silence_``, split by speaker with the dataset's ow
 test split, per class, model bytes, the smallest arena, MACs per inference and
 wall times. ``--synth-train V`` adds TTS clips of the keywords (``V`` voices per
 engine) to the training split only, as ``tinyslm train --extra-train`` does.
+``--tilt P`` and ``--reverb P`` give that share of the spoken training copies another
+microphone and another room (``tinyslm.audio.channel``; off in the recipe).
 ``--synthetic`` adds a model trained only on ``tinyslm.audio.synth``
 speech for the same 7 words and scored on the same real test split.
 With ``--json PATH`` the figures are also written as JSON; nothing is written
@@ -90,6 +92,17 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="add tinyslm synth's clips of the keywords (VOICES voices per engine, 2 clips "
         "each, no unknown words) to every model's training split (0: none)",
     )
+    for flag, name, what in (
+        ("--tilt", "tilt_probability", "with another microphone's spectral tilt"),
+        ("--reverb", "reverb_probability", "played in a drawn room"),
+    ):
+        p.add_argument(
+            flag,
+            type=float,
+            default=getattr(d, name),
+            metavar="P",
+            help=f"share of spoken training copies {what} (round 18; 0: off, the recipe)",
+        )
     p.add_argument("--quiet", action="store_true", help="no per-epoch lines")
     args = p.parse_args(argv)
     args.size_list = [s.strip() for s in args.sizes.split(",") if s.strip()]
@@ -120,6 +133,8 @@ def train_config(args: argparse.Namespace, size: str) -> AudioTrainConfig:
         seed=args.seed,
         stride_frames=args.stride_frames,
         average=args.average,
+        tilt_probability=args.tilt,
+        reverb_probability=args.reverb,
     )
 
 

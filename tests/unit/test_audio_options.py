@@ -38,6 +38,10 @@ def test_the_benchmark_takes_the_same_rule(capsys: pytest.CaptureFixture[str]) -
     args = bench.parse_args(["--stride-ms", "200", "--sizes", "small, default"])
     assert args.stride_frames == 10 and args.size_list == ["small", "default"]
     assert bench.train_config(args, "small").stride_frames == 10
+    # Off by default, as the recipe; --tilt and --reverb turn the channel augmentation on.
+    assert bench.train_config(args, "small").tilt_probability == 0.0
+    roomy = bench.train_config(bench.parse_args(["--tilt", "0.5", "--reverb", "0.3"]), "default")
+    assert (roomy.tilt_probability, roomy.reverb_probability) == (0.5, 0.3)
     # --sizes '' with --synthetic: the synthetic-only model alone (the committed run).
     assert bench.parse_args(["--sizes", "", "--synthetic"]).size_list == []
     with pytest.raises(SystemExit) as exc:
@@ -57,6 +61,7 @@ def test_the_benchmark_takes_the_same_rule(capsys: pytest.CaptureFixture[str]) -
         (["--sizes", ","], "--sizes ',': no model size"),
         (["--epochs", "0", "--synthetic", "--sizes", "small"], "epochs must be >= 1, got 0"),
         (["--synth-train", "-1"], "--synth-train -1: voices per engine must be >= 0"),
+        (["--reverb", "1.5"], "reverb_probability must be in 0..1, got 1.5"),
     ],
 )
 def test_the_benchmark_refuses_bad_settings_before_any_work(

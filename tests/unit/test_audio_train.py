@@ -48,6 +48,10 @@ OPTIMISED_OPS = {
     "SOFTMAX",
 }
 
+# Tests of other augmentation steps leave the microphone and the room out
+# (tests/unit/test_audio_channel.py covers them).
+CLEAN_CHANNEL = {"tilt_probability": 0.0, "reverb_probability": 0.0}
+
 
 def expected_macs(size: str, frames: int, bins: int, labels: int) -> int:
     """MACs of a DS-CNN written out from its architecture ('same' padding)."""
@@ -72,7 +76,11 @@ def test_augment_shifts_scales_and_mixes_within_the_configured_ranges() -> None:
     word[6000:10000] = (8000 * np.sin(t[:4000] * 0.2)).astype(np.int16)
     noise = [(np.random.default_rng(1).standard_normal(48000) * 3000).astype(np.int16)]
     quiet = AudioTrainConfig(
-        noise_probability=0.0, gain_db_range=(0.0, 0.0), max_shift_ms=100, speed_range=(1.0, 1.0)
+        noise_probability=0.0,
+        gain_db_range=(0.0, 0.0),
+        max_shift_ms=100,
+        speed_range=(1.0, 1.0),
+        **CLEAN_CHANNEL,
     )
     first = int(np.flatnonzero(word)[0])
     shifts = set()
@@ -90,6 +98,7 @@ def test_augment_shifts_scales_and_mixes_within_the_configured_ranges() -> None:
         max_shift_ms=0,
         snr_db_range=(10.0, 10.0),
         speed_range=(1.0, 1.0),
+        **CLEAN_CHANNEL,
     )
     out = augment(word, np.random.default_rng(0), noise, noisy, silence=False)
     added = out.astype(np.float64) - word
@@ -195,6 +204,7 @@ def test_reversed_unknown_extras_hold_the_keyword_clip_played_backwards() -> Non
         noise_probability=0.0,
         max_shift_ms=0.0,
         speed_range=(1.0, 1.0),
+        **CLEAN_CHANNEL,
     )
     sets = feature_sets(data, config)
     train = list(data.split("train"))
