@@ -145,6 +145,8 @@ def test_channel_off_draws_nothing_and_keeps_the_old_cache_key(
         ({"rt60_s_range": (0.2, 3.0)}, r"rt60_s_range must be within \(0, 2\] s"),
         ({"drr_db_range": (10.0, 0.0)}, "drr_db_range must be low <= high"),
         ({"drr_db_range": (1.0,)}, "drr_db_range must be two numbers"),
+        ({"rt60_s_range": 0.3}, "rt60_s_range must be two numbers"),
+        ({"tilt_range": ("low", "high")}, "tilt_range must be two numbers"),
     ],
 )
 def test_channel_settings_are_checked(bad: dict[str, object], message: str) -> None:

@@ -170,9 +170,13 @@ class AudioTrainConfig:
         ):
             raise ModelError(f"speed_range must be 0.5 <= low <= high <= 2, got {self.speed_range}")
         for name in ("gain_db_range", "snr_db_range", "tilt_range", "rt60_s_range", "drr_db_range"):
-            object.__setattr__(self, name, tuple(float(v) for v in getattr(self, name)))
-            if len(getattr(self, name)) != 2:
+            try:
+                pair = tuple(float(v) for v in getattr(self, name))
+            except (TypeError, ValueError):
+                pair = ()
+            if len(pair) != 2:
                 raise ModelError(f"{name} must be two numbers, low and high")
+            object.__setattr__(self, name, pair)
             lo, hi = getattr(self, name)
             if lo > hi:
                 raise ModelError(f"{name} must be low <= high, got {lo}, {hi}")
