@@ -15,12 +15,12 @@ import numpy as np
 import pytest
 from shared_paths import require_tool
 
+from tinyslm.audio import channel
 from tinyslm.audio.dataset import NOISE, SILENCE, UNKNOWN, load_audio_dataset, speaker_of
 from tinyslm.audio.synth import (
     SynthConfig,
     coloured_noise,
     resample,
-    room_response,
     synthesize,
     trim,
 )
@@ -103,7 +103,8 @@ def test_noise_colours_have_their_slope_per_octave(colour: str, slope_db: float)
 
 
 def test_room_response_decays_by_60_db_over_rt60() -> None:
-    rir = room_response(0.4, 6.0, np.random.default_rng(2))
+    # synth's rooms are channel.room_response's (one room model for synth and training).
+    rir = channel.room_response(0.4, 6.0, np.random.default_rng(2), SAMPLE_RATE)
     assert len(rir) == round(0.4 * SAMPLE_RATE) and rir[0] == 1.0
     tail = rir[1:]
     assert abs(10 * np.log10(1.0 / np.sum(tail**2)) - 6.0) < 1e-9  # direct 6 dB above the tail

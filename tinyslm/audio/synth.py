@@ -32,8 +32,9 @@ Each clip varies, drawn from its own seeded generator: the text's punctuation
 speaking rate and pitch, a speed perturbation (resampling, which moves pitch,
 tempo and formants together, as a different vocal tract would), the peak level,
 the word's position in the 1 s window, and, each with some probability, a
-synthetic room (:func:`room_response`: RT60 and direct-to-reverberant ratio
-drawn) and white, pink or brown noise at a random SNR. Then:
+synthetic room (:func:`tinyslm.audio.channel.room_response`, the room training's
+augmentation uses: RT60 and direct-to-reverberant ratio drawn) and white, pink or
+brown noise at a random SNR. Then:
 
 - Resampling to 16 kHz is done here in numpy (FFT, band-limited, see
   :func:`resample`), not with ``sox``: one dependency fewer, and the bytes
@@ -75,6 +76,7 @@ import numpy as np
 import numpy.typing as npt
 
 from tinyslm import __version__
+from tinyslm.audio import channel
 from tinyslm.audio.dataset import NOISE, UNKNOWN
 from tinyslm.audio.synth_words import COMMON_WORDS, is_speakable, near_misses
 from tinyslm.audio.wav import SAMPLE_RATE, wav_bytes
@@ -152,7 +154,9 @@ class SynthConfig:
         snr_db_range: signal-to-noise ratio of that noise, dB.
         reverb_probability: share of clips put in a synthetic room (TTS is dry;
             recordings are not).
-        rt60_range: that room's reverberation time, seconds (-60 dB).
+        rt60_range: that room's reverberation time, seconds (-60 dB); its response is
+            cut at :data:`tinyslm.audio.channel.MAX_RESPONSE_S` (0.4 s: a 0.6 s room's
+            tail is 40 dB down there).
         background_seconds: length of each ``_background_noise_`` file; 0: none.
         window_samples: the clip length (the model's window).
         jobs: engine processes run at once; 0: the number of CPUs.
@@ -521,23 +525,6 @@ def coloured_noise(colour: str, n: int, rng: np.random.Generator) -> Floats:
     return out
 
 
-def room_response(rt60: float, drr_db: float, rng: np.random.Generator) -> Floats:
-    """A synthetic room impulse response: the direct sound, then a decaying noise tail.
-
-    The tail is Gaussian noise whose level falls by 60 dB over ``rt60`` seconds
-    (exponential decay, as in a diffuse room), scaled so that the direct sound is
-    ``drr_db`` louder than the whole tail (direct-to-reverberant ratio).
-    """
-    n = max(2, round(rt60 * SAMPLE_RATE))
-    t = np.arange(n) / SAMPLE_RATE
-    tail = rng.standard_normal(n) * 10 ** (-3 * t / rt60)
-    tail[0] = 0.0
-    tail *= math.sqrt(10 ** (-drr_db / 10) / float(np.sum(tail**2)))
-    tail[0] = 1.0
-    out: Floats = tail
-    return out
-
-
 def _to_int16(x: Floats) -> npt.NDArray[np.int16]:
     return np.clip(np.round(x * 32768.0), -32768, 32767).astype(np.int16)
 
@@ -596,12 +583,8 @@ def _finish(
     if reverb:
         rt60 = _uniform(rng, config.rt60_range)
         drr = _uniform(rng, _DRR_DB)
-        rir = room_response(rt60, drr, rng)
         # The tail that rings past the window is cut, as a recording's would be.
-        clip = np.fft.irfft(
-            np.fft.rfft(clip, window + len(rir)) * np.fft.rfft(rir, window + len(rir)),
-            window + len(rir),
-        )[:window]
+        clip = channel.reverberate(clip, channel.room_response(rt60, drr, rng, SAMPLE_RATE))
     clip *= 10 ** (peak_db / 20) / np.abs(clip).max()
     params: dict[str, object] = {
         "engine": job.voice.engine,
