@@ -123,3 +123,34 @@ def test_cortex_m7_checks_model_folders_first(
         last = capsys.readouterr().err.splitlines()[-1]
         assert f"error: {flag}" in last and message in last, last
     assert bench.parse_args(["--keyword-model", str(keyword)]).keyword_model == [keyword]
+
+
+def test_synthetic_only_model_defaults_to_what_tinyslm_synth_writes() -> None:
+    # The figure the README quotes is "what a user of 'tinyslm synth' gets".
+    from tinyslm.audio.synth import SynthConfig
+
+    bench = _load("speech_commands")
+    made = bench.synthetic_only_config(bench.parse_args(["--synthetic"]))
+    assert made == SynthConfig()
+    chosen = bench.synthetic_only_config(
+        bench.parse_args(["--synthetic", "--synth-voices", "10", "--synth-clips", "4"])
+    )
+    assert (chosen.max_voices_per_engine, chosen.clips_per_voice) == (10, 4)
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--synth-clips", "0"], "clips_per_voice must be >= 1, got 0"),
+        (["--synth-voices", "-1"], "max_voices_per_engine must be >= 0, got -1"),
+    ],
+)
+def test_a_bad_synthetic_setting_is_refused_before_anything_trains(
+    argv: list[str], message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    bench = _load("speech_commands")
+    with pytest.raises(SystemExit) as exit_info:
+        bench.parse_args(["--synthetic", *argv])
+    assert exit_info.value.code == 2
+    last = capsys.readouterr().err.splitlines()[-1]
+    assert "error: --synth-voices " in last and message in last, last
