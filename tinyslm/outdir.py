@@ -29,7 +29,7 @@ import json
 import os
 import shutil
 import tempfile
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
@@ -401,6 +401,7 @@ def _update(
         shutil.rmtree(stage, ignore_errors=True)
         raise
     shutil.rmtree(stage, ignore_errors=True)
+    _remove_emptied_folders(real, removed)
     return WriteReport(
         target=target,
         created=was_empty,
@@ -411,6 +412,21 @@ def _update(
         stale=tuple(stale),
         kept=tuple(foreign),
     )
+
+
+def _remove_emptied_folders(real: Path, removed: Sequence[str]) -> None:
+    """Remove the folders that pruning ``removed`` left empty, innermost first.
+
+    A folder left behind with nothing in it is not harmless: a keyword dataset's
+    ``no/`` without clips makes the loader refuse the whole dataset. Only folders
+    that held a pruned file and now hold nothing go; a folder with anything of the
+    user's in it stays, and ``real`` itself always stays.
+    """
+    parents = {p for rel in removed for p in PurePosixPath(rel).parents if p.parts}
+    for parent in sorted(parents, key=lambda p: len(p.parts), reverse=True):
+        folder = real.joinpath(*parent.parts)
+        if folder.is_dir() and not folder.is_symlink() and not any(folder.iterdir()):
+            folder.rmdir()
 
 
 def write_tree(

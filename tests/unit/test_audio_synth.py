@@ -317,6 +317,12 @@ def test_force_replaces_its_own_clips_and_keeps_the_users(tmp_path: Path, espeak
         "espeak-en-us-m1_nohash_0.wav",
     ]  # the user's clip kept, the now unmade _nohash_1 clips pruned
     assert load_audio_dataset(out).labels == (UNKNOWN, "no", "yes")
+    # A word left out is pruned with its folder: an empty 'no/' would make the
+    # loader refuse the dataset.
+    synthesize(["yes", "up"], out, fewer, force=True)
+    assert not (out / "no").exists()
+    assert load_audio_dataset(out).labels == (UNKNOWN, "up", "yes")
+    assert (out / "yes" / "0a7c2a8d_nohash_0.wav").is_file()
     plain = tmp_path / "plain"
     plain.mkdir()
     (plain / "notes.txt").write_text("mine")

@@ -147,6 +147,24 @@ def test_stale_generated_files_are_removed_only_with_prune(tmp_path: Path) -> No
     report = write_tree({"a.txt": b"A\n"}, target, force=True, ownership=PROJECT, prune=True)
     assert report.removed == ("src/b.c",)
     assert _without_record(target) == {"a.txt": b"A\n"}
+    assert not (target / "src").exists()  # no empty folder left behind
+
+
+def test_prune_removes_the_folders_it_empties_and_no_others(tmp_path: Path) -> None:
+    # An emptied folder is not harmless: a keyword dataset's 'no/' without clips makes
+    # the loader refuse the whole dataset.
+    target = tmp_path / "proj"
+    files = {**FILES, "kw/no/deep/c.wav": b"c", "kw/yes/d.wav": b"d"}
+    write_tree(files, target, ownership=PROJECT)
+    (target / "kw" / "yes" / "mine.wav").write_bytes(b"mine")
+    (target / "empty_of_mine").mkdir()
+    report = write_tree(FILES, target, force=True, ownership=PROJECT, prune=True)
+    assert report.removed == ("kw/no/deep/c.wav", "kw/yes/d.wav")
+    assert not (target / "kw" / "no").exists()
+    assert [p.name for p in (target / "kw").iterdir()] == ["yes"]
+    assert (target / "kw" / "yes" / "mine.wav").read_bytes() == b"mine"
+    assert (target / "empty_of_mine").is_dir()  # never held a pruned file
+    assert (target / "src" / "b.c").is_file()
 
 
 def test_prune_keeps_an_edited_stale_file(tmp_path: Path) -> None:
