@@ -227,7 +227,10 @@ def train_command(
 
 @cli.command()
 @click.argument("project_dir", type=click.Path(path_type=Path))
-@click.option("--text", help="Send one line; print the device's JSON line.")
+@click.option(
+    "--text",
+    help="Send one line; print the device's JSON line (keyword projects: a command, e.g. ':info').",
+)
 @click.option(
     "--data",
     "data_file",
@@ -438,6 +441,13 @@ def _emulate_keywords(
 
     if coverage:
         raise click.UsageError("--coverage measures the text core, not a keyword project")
+    if text is not None and not text.startswith(":"):
+        # The keyword app reads audio frames; other bytes between frames are skipped in
+        # silence, so a phrase would print nothing at all.
+        raise click.UsageError(
+            "a keyword project hears audio: --text takes a command such as ':info';"
+            " stream a recording with --wav"
+        )
     samples = None
     if wav_file is not None:
         from tinyslm.audio.wav import read_wav

@@ -174,7 +174,7 @@ def run_eval(
     if data_kind.name != manifest.modality:
         raise DatasetError(
             f"{config.data} holds {data_kind.name} data ({data_kind.noun}s), but this model "
-            f"is a {manifest.modality} model: give it {manifest.modality} data"
+            f"was trained on {manifest.modality} data: give it {manifest.modality} data"
         )
     if manifest.modality == AUDIO:
         return run_keyword_eval(config.data, config.split, manifest, model, say)

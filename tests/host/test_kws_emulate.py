@@ -265,6 +265,9 @@ def test_refusals(project: Path, demo_wav: Path, tmp_path: Path) -> None:
     stereo.write_bytes(demo_wav.read_bytes()[:22] + b"\x02" + demo_wav.read_bytes()[23:])
     r = runner.invoke(cli, ["emulate", str(project), "--wav", str(stereo)])
     assert r.exit_code == 1 and r.output.startswith("error: ") and len(r.output.splitlines()) == 1
+    r = runner.invoke(cli, ["emulate", str(project), "--text", "yes please"])
+    assert r.exit_code == 1 and len(r.output.splitlines()) == 1
+    assert r.output.startswith("error: a keyword project hears audio: --text takes a command")
     r = runner.invoke(cli, ["emulate", str(project), "--wav", str(demo_wav), "--coverage"])
     assert r.exit_code == 1 and r.output.startswith("error: --coverage")
     r = runner.invoke(cli, ["emulate", str(project), "--data", str(tmp_path), "--split", "all"])

@@ -171,3 +171,9 @@ def test_eval_on_the_training_data_repeats_trains_test_figures(
     assert got["noise_fa_per_hour"] == mt["noise_fa_per_hour"]
     assert got["keyword_false_accepts"] == mt["keyword_false_accepts"]
     assert_one_error_line(run_cli("eval", str(out), str(data), "--split", "all"), "one split")
+    phrases = tmp_path / "phrases.csv"
+    phrases.write_text("text,intent\nturn on the lights,lights_on\n")
+    assert_one_error_line(
+        run_cli("eval", str(out), str(phrases)),
+        "holds text data (intents), but this model was trained on audio data: give it audio data",
+    )

@@ -173,12 +173,15 @@ def test_only_unknown_intents_is_an_error(tmp_path: Path) -> None:
         run_eval(EvalConfig(MODEL, write_csv(tmp_path / "other.csv", data), split="all"))
 
 
+AUDIO_FOR_TEXT = "holds audio data (keywords), but this model was trained on text data"
+
+
 @pytest.mark.parametrize(
     ("make", "needle"),
     [
-        (lambda d: d / "clips", "holds audio data (keywords), but this model is a text model"),
+        (lambda d: d / "clips", AUDIO_FOR_TEXT),
         (lambda d: d / "clips" / "yes" / "a_nohash_0.wav", "holds audio data (keywords), but"),
-        (lambda d: d / "list.csv", "holds audio data (keywords), but this model is a text model"),
+        (lambda d: d / "list.csv", AUDIO_FOR_TEXT),
         (lambda d: d / "list.jsonl", "holds audio data (keywords), but this model"),
     ],
 )
