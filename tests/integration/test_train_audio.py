@@ -170,10 +170,41 @@ def test_eval_on_the_training_data_repeats_trains_test_figures(
     assert got["false_rejection_rate"] == mt["false_rejection_rate"]
     assert got["noise_fa_per_hour"] == mt["noise_fa_per_hour"]
     assert got["keyword_false_accepts"] == mt["keyword_false_accepts"]
-    assert_one_error_line(run_cli("eval", str(out), str(data), "--split", "all"), "one split")
+    every = run_cli("eval", str(out), str(data), "--split", "all", "--json", "-")
+    assert every.returncode == 0, every.stderr
+    assert json.loads(every.stdout)["clips"] == len(load_audio_dataset(data).clips)
     phrases = tmp_path / "phrases.csv"
     phrases.write_text("text,intent\nturn on the lights,lights_on\n")
     assert_one_error_line(
         run_cli("eval", str(out), str(phrases)),
         "holds text data (intents), but this model was trained on audio data: give it audio data",
     )
+
+
+def test_eval_scores_a_users_own_recordings(
+    trained: tuple[Path, dict[str, object]], tmp_path: Path
+) -> None:
+    """One speaker, a keyword with a single clip, no background or unknown words: what a
+    user records to check a model. Training's label rules do not apply; --split all scores
+    every clip; the false accepts per hour nobody measured are null in the JSON (strict:
+    no NaN, which jq and JSON.parse refuse) and n/a in the table."""
+    out, _ = trained
+    data = out.parent / "data"
+    mine = tmp_path / "mine"
+    for label, n in (("yes", 2), ("no", 2), ("up", 1)):
+        (mine / label).mkdir(parents=True)
+        for i, wav in enumerate(sorted((data / label).glob("*.wav"))[:n]):
+            (mine / label / f"me_nohash_{i}.wav").write_bytes(wav.read_bytes())
+    proc = run_cli("eval", str(out), str(mine), "--split", "all", "--json", "-")
+    assert proc.returncode == 0, proc.stderr
+
+    def refuse(constant: str) -> None:
+        raise AssertionError(f"{constant} in eval --json")
+
+    got = json.loads(proc.stdout, parse_constant=refuse)
+    assert got["clips"] == 5 and got["split"] == "all"
+    assert {lb: v["clips"] for lb, v in got["per_label"].items()} == {"no": 2, "up": 1, "yes": 2}
+    assert got["noise_fa_per_hour"] is None and got["unknown_fa_per_hour"] is None
+    assert got["keyword_clips"] == 5 and got["false_rejection_rate"] is not None
+    table = run_cli("eval", str(out), str(mine), "--split", "all")
+    assert "noise n/a (0 in 0 s), unknown words n/a (0 in 0 s)" in table.stdout + table.stderr

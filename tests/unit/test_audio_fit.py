@@ -96,3 +96,31 @@ def test_threshold_is_the_lowest_without_false_accepts(dataset: AudioDataset) ->
     curve = fit.detection_curve(material, spec, step=16)
     assert [c[0] for c in curve] == list(range(-128, 128, 16))
     assert all(0.0 <= frr <= 1.0 for _, _, frr in curve)
+
+
+def test_a_split_without_noise_or_unknown_words_reads_not_measured(dataset: AudioDataset) -> None:
+    """No background recording (it is optional) and no unknown words: their false accepts
+    per hour were not measured, which JSON says as null, not as the NaN Python writes by
+    default (``jq`` and a browser's ``JSON.parse`` refuse ``NaN``), and text as n/a."""
+    import json
+
+    from tinyslm.audio.stream import figure_text
+
+    bare = replace(
+        dataset, clips=tuple(c for c in dataset.clips if c.label != "_unknown_"), noise=()
+    )
+    spec = StreamSpec(DetectorSpec(num_labels=4, threshold_q=0))
+    material = fit.stream_material(bare, "test", spec, graded_model)
+    metrics = fit.stream_metrics(fit.figures_at(material, spec, 0), LABELS)
+    text = json.dumps(metrics, allow_nan=False)  # raises on NaN
+    assert metrics["noise_fa_per_hour"] is None and metrics["unknown_fa_per_hour"] is None
+    assert metrics["noise_seconds"] == 0 and metrics["unknown_seconds"] == 0
+    assert isinstance(metrics["false_rejection_rate"], float)
+    assert json.loads(text) == metrics
+    assert figure_text(metrics["noise_fa_per_hour"]) == "n/a"
+    assert figure_text(float("nan"), percent=True) == "n/a"
+    assert figure_text(0.1234, percent=True) == "12.34%" and figure_text(2.5) == "2.50"
+    assert len(fit.detection_curve(material, spec)) == 64
+    no_keywords = replace(bare, clips=())
+    empty = fit.stream_material(no_keywords, "test", spec, graded_model)
+    assert fit.detection_curve(empty, spec) == ()

@@ -45,7 +45,9 @@ Rules:
   :mod:`tinyslm.audio.wav`; the line names the file), an empty folder or
   keyword folder, fewer than 2 keywords, a label with fewer than 2 clips or (with
   speaker names) fewer than 2 speakers, a label none of whose speakers falls in
-  ``train``, a background recording shorter than the window.
+  ``train``, a background recording shorter than the window. The label counts
+  are training's rules: ``training_rules=False`` (``tinyslm eval``, which scores
+  recordings a user made to check a model, often one speaker) drops them.
 
 Label order (the model's output order): ``_silence_`` and ``_unknown_`` first
 when present, then the keywords sorted, as Speech Commands' training script does.
@@ -106,6 +108,7 @@ class AudioDatasetConfig:
     silence_percent: float = 10.0
     unknown_words: tuple[str, ...] = ()
     max_clip_windows: int = 3
+    training_rules: bool = True
 
     def __post_init__(self) -> None:
         v, t = self.val_percent, self.test_percent
@@ -465,7 +468,8 @@ def load_audio_dataset(path: Path | str, config: AudioDatasetConfig | None = Non
         speaker, split = _split_of(entry, config)
         fitted = fit_to_window(samples, config.window_samples)
         clips.append(Clip(entry.label, split, speaker, entry.source, fitted))
-    _check_labels(clips, str(root))
+    if config.training_rules:
+        _check_labels(clips, str(root))
 
     warnings: list[str] = []
     if trimmed:

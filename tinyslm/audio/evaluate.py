@@ -12,18 +12,18 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
 
 from tinyslm.audio.dataset import UNKNOWN, AudioDatasetConfig, load_audio_dataset
 from tinyslm.audio.spec import KeywordSpec
-from tinyslm.audio.stream import StreamFigures, StreamSpec
+from tinyslm.audio.stream import StreamFigures, StreamSpec, figure_text, measured
 from tinyslm.errors import DatasetError
 from tinyslm.manifest import Manifest
 
-SPLITS = ("test", "val", "train")
+SPLITS = ("test", "val", "train", "all")
 
 
 @dataclass(frozen=True)
@@ -75,13 +75,13 @@ class KeywordEvalResult:
             "int8_accuracy": round(self.int8_accuracy, 5),
             "per_label": {lb: {"clips": n, "correct": c} for lb, n, c in self.per_label},
             "unknown_words": list(self.unknown_words),
-            "false_rejection_rate": round(s.false_rejection_rate, 5),
+            "false_rejection_rate": measured(s.false_rejection_rate, 5),
             "keyword_clips": s.keyword_clips,
             "keyword_false_accepts": s.keyword_false_accepts,
             "noise_seconds": round(s.noise_seconds, 1),
-            "noise_fa_per_hour": round(s.noise_fa_per_hour, 2),
+            "noise_fa_per_hour": measured(s.noise_fa_per_hour, 2),
             "unknown_seconds": round(s.unknown_seconds, 1),
-            "unknown_fa_per_hour": round(s.unknown_fa_per_hour, 2),
+            "unknown_fa_per_hour": measured(s.unknown_fa_per_hour, 2),
             "trained": self.trained,
             "warnings": list(self.warnings),
             "seconds": round(self.seconds, 3),
@@ -98,7 +98,7 @@ def run_keyword_eval(
     """Score a keyword model on ``data``'s ``split`` (see the module docstring).
 
     Raises:
-        DatasetError: the data is unusable, ``split`` is ``all`` or empty, or the
+        DatasetError: the data is unusable, ``split`` is unknown or empty, or the
             dataset has none of the model's keywords.
     """
     from tinyslm.audio.fit import figures_at, stream_material
@@ -107,26 +107,31 @@ def run_keyword_eval(
 
     start = time.perf_counter()
     if split not in SPLITS:
-        raise DatasetError(
-            f"a keyword model is scored on one split ({', '.join(SPLITS)}): its streams "
-            "use that split's own background noise"
-        )
+        raise DatasetError(f"unknown split {split!r}; expected {', '.join(SPLITS)}")
     spec: KeywordSpec = manifest.features
-    base = AudioDatasetConfig(window_samples=spec.window_samples, seed=manifest.seed)
+    # Training's label rules (2 keywords, 2 speakers, a speaker in train) do not apply:
+    # a user checking a model records a few clips, often all of one speaker.
+    base = AudioDatasetConfig(
+        window_samples=spec.window_samples, seed=manifest.seed, training_rules=False
+    )
     dataset = load_audio_dataset(data, base)
     extra = tuple(sorted(set(dataset.labels) - set(manifest.labels)))
     if extra:
         log(f"words the model lacks, scored as {UNKNOWN}: {', '.join(extra)}")
-        cfg = AudioDatasetConfig(
-            window_samples=spec.window_samples, seed=manifest.seed, unknown_words=extra
-        )
-        dataset = load_audio_dataset(data, cfg)
+        dataset = load_audio_dataset(data, replace(base, unknown_words=extra))
+    if split == "all":
+        dataset, split_name = as_one_split(dataset), "test"
+    else:
+        split_name = split
     keywords = [lb for lb in dataset.keywords if lb in manifest.labels]
     if not keywords:
         raise DatasetError(f"{data}: none of the model's keywords is in this dataset")
-    clips = dataset.split(split)
+    clips = dataset.split(split_name)
     if not clips:
-        raise DatasetError(f"{data}: split {split!r} has no clips")
+        raise DatasetError(
+            f"{data}: split {split!r} has no clips (without splits, clips are split by"
+            " speaker as training splits them; --split all scores every clip)"
+        )
 
     def predict(windows: np.ndarray) -> np.ndarray:
         return tflm_predict(model, windows)
@@ -153,7 +158,9 @@ def run_keyword_eval(
     # Stream labels are the model's indices: remap the dataset's own label order.
     remapped = _with_model_labels(dataset, manifest.labels)
     figures = figures_at(
-        stream_material(remapped, split, stream_spec, predict), stream_spec, manifest.threshold_q
+        stream_material(remapped, split_name, stream_spec, predict),
+        stream_spec,
+        manifest.threshold_q,
     )
     trained_keys = ("dataset", "int8_accuracy", "false_rejection_rate", "noise_fa_per_hour")
     return KeywordEvalResult(
@@ -174,29 +181,40 @@ def run_keyword_eval(
     )
 
 
-def _with_model_labels(dataset: Any, labels: tuple[str, ...]) -> Any:
-    from dataclasses import replace
+def as_one_split(dataset: Any) -> Any:
+    """``dataset`` with every clip in ``test`` and each background recording whole:
+    ``--split all`` scores everything, streams included, as one split."""
+    clips = tuple(replace(c, split="test") for c in dataset.clips)
+    noise = tuple(replace(n, spans=(("test", 0, len(n.samples)),)) for n in dataset.noise)
+    return replace(dataset, clips=clips, noise=noise)
 
+
+def _with_model_labels(dataset: Any, labels: tuple[str, ...]) -> Any:
     kept = tuple(c for c in dataset.clips if c.label in labels)
     return replace(dataset, labels=labels, clips=kept)
+
+
+def _split_text(split: str) -> str:
+    return "every clip, all splits" if split == "all" else f"{split} split"
 
 
 def format_keyword_eval(result: KeywordEvalResult) -> str:
     """The table ``tinyslm eval`` prints for a keyword model."""
     s = result.stream
     rows = [
-        ("dataset", f"{result.source} ({result.split} split)"),
+        ("dataset", f"{result.source} ({_split_text(result.split)})"),
         ("clips", f"{result.clips} ({result.int8_accuracy * 100:.2f}% right, INT8 on TFLM)"),
         (
             "false rejections",
-            f"{s.false_rejection_rate * 100:.2f}% of {s.keyword_clips} keywords in a stream "
-            f"(threshold q={result.threshold_q})",
+            f"{figure_text(s.false_rejection_rate, percent=True)} of {s.keyword_clips} keywords"
+            f" in a stream (threshold q={result.threshold_q})",
         ),
         (
             "false accepts per hour",
-            f"noise {s.noise_fa_per_hour:.2f} ({s.noise_false_accepts} in {s.noise_seconds:.0f} s),"
-            f" unknown words {s.unknown_fa_per_hour:.2f} ({s.unknown_false_accepts} in "
-            f"{s.unknown_seconds:.0f} s), {s.keyword_false_accepts} in the keyword stream",
+            f"noise {figure_text(s.noise_fa_per_hour)} ({s.noise_false_accepts} in"
+            f" {s.noise_seconds:.0f} s), unknown words {figure_text(s.unknown_fa_per_hour)}"
+            f" ({s.unknown_false_accepts} in {s.unknown_seconds:.0f} s),"
+            f" {s.keyword_false_accepts} in the keyword stream",
         ),
         *((f"  {lb}", f"{c}/{n} clips right") for lb, n, c in result.per_label),
     ]

@@ -33,8 +33,10 @@ from tinyslm.audio.stream import (
     StreamResult,
     StreamSpec,
     compose,
+    figure_text,
     figures_of,
     listen,
+    measured,
     score_keywords,
 )
 from tinyslm.manifest import MANIFEST_NAME, MODEL_NAME, Manifest, sha256_hex
@@ -126,7 +128,10 @@ def choose_threshold(material: StreamMaterial, spec: StreamSpec) -> tuple[int, b
 def detection_curve(
     material: StreamMaterial, spec: StreamSpec, step: int = 4
 ) -> tuple[tuple[int, float, float], ...]:
-    """``(threshold_q, false accepts per hour, false-rejection rate)`` every ``step``."""
+    """``(threshold_q, false accepts per hour, false-rejection rate)`` every ``step``;
+    empty when the split has no keyword clip (no false-rejection rate to draw)."""
+    if not material.keyword_spans:
+        return ()
     seconds = material.noise_seconds + material.unknown_seconds + material.keyword_seconds
     out = []
     for q in range(-128, THRESHOLD_MAX + 1, step):
@@ -142,14 +147,14 @@ def stream_metrics(figures: StreamFigures, labels: Sequence[str]) -> dict[str, A
         "stream_split": "test",
         "noise_seconds": round(figures.noise_seconds, 1),
         "noise_false_accepts": figures.noise_false_accepts,
-        "noise_fa_per_hour": round(figures.noise_fa_per_hour, 2),
+        "noise_fa_per_hour": measured(figures.noise_fa_per_hour, 2),
         "unknown_seconds": round(figures.unknown_seconds, 1),
         "unknown_false_accepts": figures.unknown_false_accepts,
-        "unknown_fa_per_hour": round(figures.unknown_fa_per_hour, 2),
+        "unknown_fa_per_hour": measured(figures.unknown_fa_per_hour, 2),
         "keyword_clips": figures.keyword_clips,
         "keyword_hits": figures.keyword_hits,
         "keyword_false_accepts": figures.keyword_false_accepts,
-        "false_rejection_rate": round(figures.false_rejection_rate, 5),
+        "false_rejection_rate": measured(figures.false_rejection_rate, 5),
         "per_keyword_hits": {labels[i]: [n, h] for i, n, h in figures.per_label},
     }
 
@@ -361,8 +366,9 @@ def summary_rows(m: Manifest) -> list[tuple[str, str]]:
         rows.append(
             (
                 f"false rejections ({split} stream){at}",
-                f"{mt['false_rejection_rate'] * 100:.2f}% of {mt['keyword_clips']} keywords "
-                f"({mt['keyword_false_accepts']} false accepts among them)",
+                f"{figure_text(mt['false_rejection_rate'], percent=True)} of"
+                f" {mt['keyword_clips']} keywords ({mt['keyword_false_accepts']} false accepts"
+                " among them)",
             )
         )
     noise = ("noise_fa_per_hour", "noise_false_accepts", "noise_seconds")
@@ -371,9 +377,10 @@ def summary_rows(m: Manifest) -> list[tuple[str, str]]:
         rows.append(
             (
                 f"false accepts per hour ({split}){at}",
-                f"noise {mt['noise_fa_per_hour']:.2f} ({mt['noise_false_accepts']} in "
-                f"{mt['noise_seconds']:.0f} s), unknown words {mt['unknown_fa_per_hour']:.2f} "
-                f"({mt['unknown_false_accepts']} in {mt['unknown_seconds']:.0f} s)",
+                f"noise {figure_text(mt['noise_fa_per_hour'])} ({mt['noise_false_accepts']} in "
+                f"{mt['noise_seconds']:.0f} s), unknown words"
+                f" {figure_text(mt['unknown_fa_per_hour'])} ({mt['unknown_false_accepts']} in"
+                f" {mt['unknown_seconds']:.0f} s)",
             )
         )
     if have("macs"):

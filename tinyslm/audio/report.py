@@ -112,6 +112,11 @@ def _accuracy_svg(per_class: dict[str, list[float]], split: str) -> tuple[str, s
     return svg_element(fig, "keyword-accuracy"), caption
 
 
+def _or_nan(value: float | None) -> float:
+    """A figure from the manifest, NaN (not drawn) where nothing was measured (None)."""
+    return float("nan") if value is None else float(value)
+
+
 def _curve_svg(
     curve: Sequence[tuple[int, float, float]], threshold_q: int, fa_h: float, frr: float
 ) -> tuple[str, str]:
@@ -205,7 +210,7 @@ def render_keyword_report(manifest: Any, data: KeywordReportData, boards: Sequen
                 data.curve,
                 manifest.threshold_q,
                 fa_h,
-                float(mt.get("false_rejection_rate", 0.0)),
+                _or_nan(mt.get("false_rejection_rate", 0.0)),
             )
         ),
         "<h2>Size</h2>",

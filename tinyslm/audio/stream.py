@@ -39,6 +39,7 @@ keeps one word's detection from suppressing the next word's.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
@@ -370,6 +371,21 @@ def figures_of(
 
 def _per_hour(count: int, seconds: float) -> float:
     return count * 3600.0 / seconds if seconds > 0 else float("nan")
+
+
+def measured(value: float, digits: int) -> float | None:
+    """``value`` rounded for JSON, or None where nothing was measured (NaN: no noise,
+    no unknown words or no keywords in the split). JSON has no NaN: a strict parser
+    (``jq``, a browser's ``JSON.parse``) refuses the ``NaN`` Python would write."""
+    return round(value, digits) if math.isfinite(value) else None
+
+
+def figure_text(value: float | None, spec: str = ".2f", percent: bool = False) -> str:
+    """``value`` formatted with ``spec`` (as a percentage with ``percent``), or ``n/a``
+    where nothing was measured."""
+    if value is None or not math.isfinite(value):
+        return "n/a"
+    return f"{value * 100:{spec}}%" if percent else format(value, spec)
 
 
 def stream_figures(

@@ -42,8 +42,10 @@ from tinyslm.audio.stream import (
     StreamProtocol,
     StreamSpec,
     compose,
+    figure_text,
     figures_of,
     listen,
+    measured,
     score_keywords,
 )
 from tinyslm.cache import cache_dir
@@ -467,11 +469,11 @@ class KeywordDataResult:
             "split": self.split,
             "keyword_clips": f.keyword_clips,
             "keyword_hits": f.keyword_hits,
-            "accuracy": round(self.accuracy, 5),
-            "false_rejection_rate": round(f.false_rejection_rate, 5),
+            "accuracy": measured(self.accuracy, 5),
+            "false_rejection_rate": measured(f.false_rejection_rate, 5),
             "false_accepts": self.false_accepts,
             "seconds": round(self.seconds, 1),
-            "fa_per_hour": round(self.fa_per_hour, 2),
+            "fa_per_hour": measured(self.fa_per_hour, 2),
             "noise_seconds": round(f.noise_seconds, 1),
             "noise_false_accepts": f.noise_false_accepts,
             "unknown_seconds": round(f.unknown_seconds, 1),
@@ -611,12 +613,13 @@ def format_data_result(result: KeywordDataResult, engine: str) -> str:
         [
             f"{engine}: {result.source} [{result.split}], {result.streams} streams, "
             f"{result.seconds:.0f} s of audio, threshold_q {f.threshold_q}",
-            f"accuracy (keyword clips detected) {result.accuracy:.4f} "
+            f"accuracy (keyword clips detected) {figure_text(result.accuracy, '.4f')} "
             f"({f.keyword_hits}/{f.keyword_clips}): {per}",
-            f"false-rejection rate {f.false_rejection_rate:.4f}",
+            f"false-rejection rate {figure_text(f.false_rejection_rate, '.4f')}",
             f"false accepts {result.false_accepts} in {result.seconds:.0f} s: "
-            f"{result.fa_per_hour:.2f} per hour (noise {f.noise_false_accepts}, unknown words "
-            f"{f.unknown_false_accepts}, keyword stream {f.keyword_false_accepts})",
+            f"{figure_text(result.fa_per_hour)} per hour (noise {f.noise_false_accepts},"
+            f" unknown words {f.unknown_false_accepts}, keyword stream"
+            f" {f.keyword_false_accepts})",
             f"PARITY with verify's Python loop: {result.parity_streams}/{result.streams} streams "
             f"identical, {result.parity_detections}/{result.reference_detections} detections "
             f"identical (device made {result.device_detections})",
