@@ -19,12 +19,33 @@ import json
 import sys
 import threading
 import time
+import unicodedata
 from collections.abc import Callable, Sequence
 from typing import Any, BinaryIO
 
 from tinyslm.errors import ToolchainError
 
 DEFAULT_BAUD = 115200
+
+# The longest device line shown as one row. The firmware's own lines are a few hundred
+# bytes; a board that never sends a newline (an ESP32 ROM booting at 74880 baud read at
+# 115200 is a stream of garbage) is cut into rows of this size instead of growing
+# without bound in the monitor's memory.
+MAX_LINE_BYTES = 4096
+
+
+def printable(text: str) -> str:
+    """``text`` with control characters other than tab written as ``\\xNN`` escapes.
+
+    Device bytes go to the user's terminal: an ESC sequence from a board's boot log,
+    or garbage read at the wrong baud rate, would otherwise clear the screen or
+    reprogram the terminal. The firmware's JSON lines have no control characters
+    (json escapes them), so they are unchanged.
+    """
+    return "".join(
+        f"\\x{ord(ch):02x}" if ch != "\t" and unicodedata.category(ch) == "Cc" else ch
+        for ch in text
+    )
 
 
 def format_device_line(line: str) -> str:
@@ -126,8 +147,15 @@ def _reader_thread(
     on_bytes: Callable[[], None] = lambda: None,
 ) -> threading.Thread:
     """A daemon thread (not started) handing the board's non-empty lines, ``\r\n`` or
-    ``\n`` ended and decoded with replacement, to ``on_line`` until ``stop`` is set;
-    ``on_closed`` gets the error of a port that went away (a board unplugged)."""
+    ``\n`` ended, decoded with replacement and made :func:`printable`, to ``on_line``
+    until ``stop`` is set; a line longer than :data:`MAX_LINE_BYTES` is handed on in
+    pieces of that size. ``on_closed`` gets the error of a port that went away (a board
+    unplugged)."""
+
+    def emit(raw_line: bytes) -> None:
+        text = printable(raw_line.rstrip(b"\r").decode("utf-8", "replace"))
+        if text:
+            on_line(text)
 
     def read() -> None:
         pending = b""
@@ -141,11 +169,16 @@ def _reader_thread(
                 continue
             on_bytes()
             pending += chunk
-            while b"\n" in pending:
-                raw_line, pending = pending.split(b"\n", 1)
-                text = raw_line.rstrip(b"\r").decode("utf-8", "replace")
-                if text:
-                    on_line(text)
+            while True:
+                end = pending.find(b"\n", 0, MAX_LINE_BYTES + 1)
+                if end >= 0:
+                    emit(pending[:end])
+                    pending = pending[end + 1 :]
+                elif len(pending) > MAX_LINE_BYTES:
+                    emit(pending[:MAX_LINE_BYTES])
+                    pending = pending[MAX_LINE_BYTES:]
+                else:
+                    break
 
     return threading.Thread(target=read, daemon=True)
 

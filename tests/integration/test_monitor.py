@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import threading
+
 import pytest
 from click.testing import CliRunner
 
 from tinyslm.cli import cli
 from tinyslm.errors import ToolchainError
-from tinyslm.monitor import choose_port, format_device_line
+from tinyslm.monitor import MAX_LINE_BYTES, _reader_thread, choose_port, format_device_line
 
 INFO = (
     '{"info":{"version":"0.1.0","board":"esp32","model_sha256":"'
@@ -47,6 +49,61 @@ def test_monitor_forwards_lines_and_pretty_prints_answers() -> None:
 
     raw = CliRunner().invoke(cli, ["monitor", "--port", "loop://", "--raw"], input=typed)
     assert raw.stdout.splitlines() == typed.replace("\r", "").splitlines()
+
+
+class _ScriptedPort:
+    """A serial connection that returns the given chunks, then nothing, as reads."""
+
+    def __init__(self, chunks: list[bytes]) -> None:
+        self.chunks = list(chunks)
+        self.drained = threading.Event()
+
+    def read(self, size: int) -> bytes:
+        if not self.chunks:
+            self.drained.set()
+            return b""
+        chunk = self.chunks.pop(0)
+        assert len(chunk) <= size
+        return chunk
+
+
+def _lines_read(chunks: list[bytes]) -> list[str]:
+    port = _ScriptedPort(chunks)
+    stop = threading.Event()
+    lines: list[str] = []
+    thread = _reader_thread(port, stop, lines.append, lambda exc: stop.set())
+    thread.start()
+    assert port.drained.wait(10.0)
+    stop.set()
+    thread.join(timeout=5.0)
+    return lines
+
+
+def test_reader_escapes_control_bytes_and_bounds_a_line_without_newline() -> None:
+    # An ESC sequence in a boot log (it would clear the user's terminal), a bell, a
+    # lone \r mid-line and invalid UTF-8 come out as visible text; tabs stay tabs.
+    # The JSON answer after them is untouched.
+    answer = b'{"keyword":"yes","score":0.912,"t_ms":1400,"us":5120}'
+    lines = _lines_read([b"boot\x1b[2J\x07 ok\tdone\r\n", b"a\rb\xff\x00\n", answer + b"\r\n"])
+    assert lines == [
+        "boot\\x1b[2J\\x07 ok\tdone",
+        "a\\x0db\ufffd\\x00",
+        answer.decode(),
+    ]
+    # A board that never ends a line (an ESP32 ROM's 74880-baud boot read at 115200)
+    # is shown in rows of MAX_LINE_BYTES, not held in memory until a newline comes.
+    flood = [b"x" * 256] * (3 * MAX_LINE_BYTES // 256 + 1)
+    rows = _lines_read([*flood, b"\n", answer + b"\n"])
+    assert [len(row) for row in rows[:3]] == [MAX_LINE_BYTES] * 3
+    assert rows[3:] == ["x" * 256, answer.decode()]
+
+
+def test_monitor_shows_control_bytes_escaped() -> None:
+    typed = "\x1b]0;owned\x07title\n"
+    for flags in ([], ["--raw"]):
+        result = CliRunner().invoke(cli, ["monitor", "--port", "loop://", *flags], input=typed)
+        assert result.exit_code == 0, result.output
+        assert result.stdout.splitlines() == ["\\x1b]0;owned\\x07title"]
 
 
 def test_monitor_bad_port() -> None:
