@@ -7,7 +7,7 @@ Every ``TinySlmError`` becomes one line on stderr and exit code 1. Heavy imports
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from functools import wraps
 from pathlib import Path
 from typing import Any, TypeVar
@@ -63,29 +63,28 @@ def json_to_stdout(json_out: Path | None) -> bool:
 
 def check_json_target(json_out: Path | None, protect: Sequence[Path | None] = ()) -> None:
     """Refuse a --json file that cannot be written or names an input, before the work."""
-    from tinyslm.outdir import check_file_target
+    from tinyslm.outdir import check_file_target, is_json_document
 
     if json_out is None or json_to_stdout(json_out):
         return
-    check_file_target(json_out, "--json")
     for path in protect:
         if path is not None and json_out.resolve() == path.resolve():
             raise click.UsageError(f"--json names the input {path}; give another file name")
+    check_file_target(json_out, "--json", is_json_document)
 
 
-def emit_json(json_out: Path | None, figures: Any) -> None:
-    """The figures as JSON (sorted keys) to ``json_out``, or to stdout for ``-``."""
-    import json
-
-    from tinyslm.outdir import write_file
+def emit_json(json_out: Path | None, figures: Mapping[str, Any]) -> None:
+    """The figures as a --json document (sorted keys, the tool's version under
+    ``tinyslm``) to ``json_out``, or to stdout for ``-``."""
+    from tinyslm.outdir import is_json_document, json_document, write_file
 
     if json_out is None:
         return
-    text = json.dumps(figures, indent=2, sort_keys=True) + "\n"
+    data = json_document(figures, __version__)
     if json_to_stdout(json_out):
-        click.echo(text, nl=False)
+        click.echo(data.decode(), nl=False)
     else:
-        write_file(json_out, text.encode())
+        write_file(json_out, data, "--json", is_json_document)
 
 
 class OneLineErrors(click.Group):
@@ -293,7 +292,7 @@ def emulate(
     out; otherwise an interactive loop (stdin lines in, device lines out; pipes
     work too).
     """
-    from tinyslm.outdir import check_file_target
+    from tinyslm.outdir import check_file_target, is_json_document
 
     if sum(x is not None for x in (text, data_file, wav_file)) > 1:
         raise click.UsageError("give one of --text, --data and --wav")
@@ -304,9 +303,9 @@ def emulate(
     if qemu and (native or coverage):
         raise click.UsageError("--qemu cannot be combined with --native or --coverage")
     if json_out is not None and not json_to_stdout(json_out):
-        check_file_target(json_out, "--json")  # before the run, not after it
         if data_file is not None and json_out.resolve() == data_file.resolve():
             raise click.UsageError("--json names the --data file; give another file name")
+        check_file_target(json_out, "--json", is_json_document)  # before the run
     engine = "native" if native else "qemu" if qemu else "emulator"
     if data_file is not None:
         from tinyslm.pipeline import EmulateConfig, run_emulate

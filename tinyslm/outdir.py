@@ -469,11 +469,30 @@ def write_tree(
     return _write_new(files, target, extra, ownership)
 
 
-def check_file_target(path: Path, what: str) -> None:
+def _refuse_foreign(path: Path, what: str, ours: Callable[[bytes], bool]) -> None:
+    """Refuse to replace an existing file at ``path`` unless ``ours`` recognises it."""
+    absolute = Path(os.path.abspath(path))
+    if not absolute.is_file():
+        return
+    try:
+        data = absolute.read_bytes()
+    except OSError:
+        data = None
+    if data is None or not ours(data):
+        raise OutputExistsError(
+            f"{what} {path} exists and is not a file tinyslm wrote; give another file name "
+            "or move it away (it is never replaced)"
+        )
+
+
+def check_file_target(path: Path, what: str, ours: Callable[[bytes], bool]) -> None:
     """Refuse an output file path that cannot be written, before the work that fills it.
 
     A missing parent folder is fine (it is created); a folder at ``path``, a
-    file where a parent folder must be, or an unwritable folder is not.
+    file where a parent folder must be, or an unwritable folder is not. An
+    existing file is replaced only where ``ours`` recognises it as an earlier
+    output of the same kind: a user's file (or a project's source, a model's
+    manifest) named by mistake is never overwritten.
 
     Raises:
         OutputError: one line naming ``what`` (the option) and ``path``.
@@ -481,6 +500,7 @@ def check_file_target(path: Path, what: str) -> None:
     absolute = Path(os.path.abspath(path))
     if absolute.is_dir():
         raise OutputError(f"{what} {path} is a folder; give a file name")
+    _refuse_foreign(path, what, ours)
     where = _nearest_existing(absolute.parent)
     if not where.is_dir():
         raise OutputError(f"{what} {path}: {where} is not a folder")
@@ -492,12 +512,36 @@ def check_file_target(path: Path, what: str) -> None:
         ) from None
 
 
-def write_file(path: Path, data: bytes) -> None:
+# The key every --json document carries (the tool's version): it says which tinyslm wrote
+# the figures, and lets a later --json run recognise a file it may replace.
+JSON_TOOL_KEY = "tinyslm"
+
+
+def json_document(figures: Mapping[str, object], version: str) -> bytes:
+    """A --json document: ``figures`` with :data:`JSON_TOOL_KEY`, sorted keys, indented."""
+    text = json.dumps({JSON_TOOL_KEY: version, **figures}, indent=2, sort_keys=True)
+    return (text + "\n").encode()
+
+
+def is_json_document(data: bytes) -> bool:
+    """Whether ``data`` is a --json document tinyslm wrote (one a --json run may replace)."""
+    try:
+        doc = json.loads(data)
+    except ValueError:
+        return False
+    return isinstance(doc, dict) and isinstance(doc.get(JSON_TOOL_KEY), str)
+
+
+def write_file(path: Path, data: bytes, what: str, ours: Callable[[bytes], bool]) -> None:
     """Write ``data`` to ``path`` all at once (a temporary file renamed), parents created.
 
+    An existing file is replaced only where ``ours`` recognises it (checked again
+    here: the file may have appeared during the work since :func:`check_file_target`).
+
     Raises:
-        OutputError: the file cannot be written (nothing is left behind).
+        OutputError: the file cannot be written (nothing is left behind), or is not ours.
     """
+    _refuse_foreign(path, what, ours)
     absolute = Path(os.path.abspath(path))
     made: list[Path] = []
     tmp: str | None = None

@@ -403,9 +403,9 @@ def run_report(path: Path, out: Path, *, data: Path | None = None) -> ReportRunR
     from tinyslm.modality import modality
     from tinyslm.outdir import check_file_target, write_file
     from tinyslm.project import open_project, read_model_bytes
+    from tinyslm.report import is_report_page
 
     inputs = [data] if data is not None else []
-    check_file_target(out, "-o")
     if (path / MANIFEST_NAME).is_file():
         manifest, model = load_model_dir(path, probe_arena=False)
         stored = path / REPORT_JSON
@@ -424,9 +424,10 @@ def run_report(path: Path, out: Path, *, data: Path | None = None) -> ReportRunR
         )
     if any(out.resolve() == p.resolve() for p in inputs):
         raise OutputError(f"-o {out} names one of the report's inputs; give another file name")
+    check_file_target(out, "-o", is_report_page)
 
     page, source = modality(manifest.modality).report_page(path, manifest, model, stored, data)
-    write_file(out, page.encode())
+    write_file(out, page.encode(), "-o", is_report_page)
     return ReportRunResult(out=out, source=source, model_sha256=manifest.model_sha256)
 
 

@@ -27,6 +27,7 @@ import pytest
 from click.testing import CliRunner
 from shared_paths import dataset_path, require_path, require_tool, sdk_path
 
+from tinyslm import __version__
 from tinyslm.audio.dataset import AudioDataset, AudioDatasetConfig, load_audio_dataset
 from tinyslm.audio.stream import (
     ComposedStream,
@@ -241,7 +242,8 @@ def test_data_cli_json(project: Path, small_dataset: Path, data_result: object) 
     )
     assert result.exit_code == 0, result.output
     figures = json.loads(result.stdout)
-    assert figures == json.loads(json.dumps(data_result.summary))  # type: ignore[attr-defined]
+    summary = json.loads(json.dumps(data_result.summary))  # type: ignore[attr-defined]
+    assert figures == {"tinyslm": __version__, **summary}
     assert figures["parity_streams"] == figures["streams"] == 3
     assert "PARITY with verify's Python loop: 3/3 streams identical" in result.stderr
     for key in ("accuracy", "fa_per_hour", "false_rejection_rate", "per_keyword"):

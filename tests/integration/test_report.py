@@ -217,6 +217,40 @@ def test_report_needs_figures_or_data(
     assert a.read_text().count("<svg") == PLOTS - 1  # no training history to plot
 
 
+def test_report_and_json_replace_only_their_own_files(
+    fixture_model: Path, esp32_project: Path, tmp_path: Path
+) -> None:
+    from tinyslm import __version__
+
+    project = tmp_path / "p"
+    shutil.copytree(esp32_project, project)
+    before = {p: p.read_bytes() for p in project.rglob("*") if p.is_file()}
+    fixture_csv = fixture_model.parent / "fixture_commands.csv"
+    mine = tmp_path / "notes.html"
+    mine.write_text("<!DOCTYPE html><p>my notes</p>\n")
+    # A project's own file, a source, a user's page: refused, in one line, unchanged.
+    for args in (
+        ("info", str(project), "--json", str(project / "tinyslm.json")),
+        ("info", str(project), "--json", str(project / "src" / "main.cc")),
+        ("info", str(project), "--json", str(fixture_csv)),
+        ("report", str(project), "--data", str(fixture_csv), "-o", str(project / "README.md")),
+        ("report", str(project), "--data", str(fixture_csv), "-o", str(mine)),
+    ):
+        proc = run_cli(*args)
+        assert_one_error_line(proc, "exists and is not a file tinyslm wrote")
+    assert {p: p.read_bytes() for p in project.rglob("*") if p.is_file()} == before
+    assert mine.read_text() == "<!DOCTYPE html><p>my notes</p>\n"
+
+    # Its own earlier outputs are replaced: run twice, same bytes.
+    info_json, page = tmp_path / "info.json", tmp_path / "r.html"
+    for _ in range(2):
+        assert run_cli("info", str(project), "--json", str(info_json)).returncode == 0
+        proc = run_cli("report", str(project), "--data", str(fixture_csv), "-o", str(page))
+        assert proc.returncode == 0, proc.stderr
+    assert json.loads(info_json.read_text())["tinyslm"] == __version__
+    assert page.read_text().startswith("<!DOCTYPE html>")
+
+
 def test_a_project_with_an_edited_model_array_is_refused(
     esp32_project: Path, tmp_path: Path
 ) -> None:

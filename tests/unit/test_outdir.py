@@ -16,7 +16,15 @@ import pytest
 
 from tinyslm import outdir
 from tinyslm.errors import OutputError, OutputExistsError
-from tinyslm.outdir import Ownership, check_file_target, check_target, write_file, write_tree
+from tinyslm.outdir import (
+    Ownership,
+    check_file_target,
+    check_target,
+    is_json_document,
+    json_document,
+    write_file,
+    write_tree,
+)
 
 FILES = {"a.txt": b"A\n", "src/b.c": b"int b;\n"}
 PROJECT = Ownership(
@@ -317,15 +325,46 @@ def test_check_target_probes_writability_first(tmp_path: Path) -> None:
 
 def test_write_file_and_its_check(tmp_path: Path) -> None:
     out = tmp_path / "new" / "r.json"
-    check_file_target(out, "--json")
-    write_file(out, b"{}\n")
-    assert out.read_bytes() == b"{}\n"
+    check_file_target(out, "--json", is_json_document)
+    doc = json_document({"accuracy": 0.5}, "9.9.9")
+    assert json.loads(doc) == {"accuracy": 0.5, "tinyslm": "9.9.9"}
+    write_file(out, doc, "--json", is_json_document)
+    assert out.read_bytes() == doc
     assert sorted(p.name for p in out.parent.iterdir()) == ["r.json"]
+    # Its own earlier document is replaced.
+    check_file_target(out, "--json", is_json_document)
+    write_file(out, json_document({}, "9.9.9"), "--json", is_json_document)
+    assert json.loads(out.read_bytes()) == {"tinyslm": "9.9.9"}
     with pytest.raises(OutputError, match=r"^--json .* is a folder"):
-        check_file_target(tmp_path, "--json")
+        check_file_target(tmp_path, "--json", is_json_document)
     (tmp_path / "f").write_text("x")
     with pytest.raises(OutputError, match=r"^--json .*f/r\.json: .*f is not a folder"):
-        check_file_target(tmp_path / "f" / "r.json", "--json")
+        check_file_target(tmp_path / "f" / "r.json", "--json", is_json_document)
     with pytest.raises(OutputError, match="cannot write"):
-        write_file(tmp_path / "f" / "r.json", b"x")
+        write_file(tmp_path / "f" / "r.json", b"x", "--json", is_json_document)
     assert (tmp_path / "f").read_text() == "x"
+
+
+@pytest.mark.parametrize(
+    "theirs",
+    [b"x", b"", b"{}\n", b'{"tinyslm": 1}', b'["tinyslm"]', b'{"board": "esp32"}', b"\xff\xfe"],
+    ids=["text", "empty", "json-object", "key-not-a-version", "json-list", "manifest", "binary"],
+)
+def test_write_file_never_replaces_a_file_tinyslm_did_not_write(
+    tmp_path: Path, theirs: bytes
+) -> None:
+    mine = tmp_path / "results.json"
+    mine.write_bytes(theirs)
+    for step in (
+        lambda: check_file_target(mine, "--json", is_json_document),
+        # Checked again at the write: the file may have appeared during the work.
+        lambda: write_file(mine, json_document({}, "1"), "--json", is_json_document),
+    ):
+        with pytest.raises(OutputExistsError) as err:
+            step()
+        assert str(err.value) == (
+            f"--json {mine} exists and is not a file tinyslm wrote; give another file name "
+            "or move it away (it is never replaced)"
+        )
+    assert mine.read_bytes() == theirs
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["results.json"]
