@@ -18,7 +18,7 @@ import pytest
 from click.testing import CliRunner
 
 from tinyslm.cli import cli
-from tinyslm.errors import ToolchainError
+from tinyslm.errors import OutputExistsError, ToolchainError
 from tinyslm.toolchain import host, tflm
 
 # 'tinyslm tflm fetch' itself has no --tflm-dir: the message sends the tree to the
@@ -227,13 +227,80 @@ def test_fetch_offline_is_one_line_and_leaves_nothing(tmp_path: Path, offline: l
     assert list(dest.parent.iterdir()) == []  # no half-written temporary folder
 
 
+def _fetched_info(tree: Path) -> Path:
+    """Mark a fake tree as fetch's own (the record fetch writes into every tree it builds)."""
+    info = {"repository": tflm.TFLM_REPOSITORY, "commit": tflm.TFLM_COMMIT, "target": "host"}
+    (tree / tflm.TREE_INFO).write_text(json.dumps(info))
+    return tree
+
+
 def test_fetch_reuses_a_valid_tree_without_the_network(tmp_path: Path, offline: list[str]) -> None:
-    dest = make_tree(tmp_path / "tree")
+    dest = _fetched_info(make_tree(tmp_path / "tree"))
     assert tflm.fetch(dest) == dest
     assert offline == []
     with pytest.raises(ToolchainError, match=r"cannot reach github\.com"):
         tflm.fetch(dest, force=True)
     tflm.validate_tree(dest)  # a failed --force rebuild keeps the old tree
+
+
+@pytest.fixture
+def fake_generator(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """fetch's download and generator replaced by a fake tree; records the downloads."""
+    downloads: list[str] = []
+
+    def download(url: str, archive: Path, timeout: float) -> None:
+        downloads.append(url)
+        archive.write_bytes(b"archive")
+
+    def extract(archive: Path, into: Path) -> Path:
+        into.mkdir()
+        return into
+
+    monkeypatch.setattr(tflm, "_download", download)
+    monkeypatch.setattr(tflm, "_check_generator_tools", lambda: None)
+    monkeypatch.setattr(tflm, "_extract", extract)
+    monkeypatch.setattr(tflm, "_run_generator", lambda src, out, options: make_tree(out))
+    return downloads
+
+
+def test_fetch_never_replaces_a_folder_it_did_not_build(
+    tmp_path: Path, fake_generator: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # --cache-dir naming a folder of the user's: the tree would take its place whole.
+    mine = tmp_path / "work"
+    mine.mkdir()
+    (mine / "notes.txt").write_text("mine")
+    user_tree = make_tree(tmp_path / "own-tree")  # made by hand with create_tflm_tree.py
+    a_file = tmp_path / "file"
+    a_file.write_text("x")
+    for dest, force in ((mine, False), (user_tree, True), (a_file, False)):
+        with pytest.raises(OutputExistsError) as err:
+            tflm.fetch(dest, target="host", force=force)
+        assert str(err.value) == (
+            f"{dest} is not empty and is not a TFLM tree 'tinyslm tflm fetch' built; it is never "
+            "replaced: give --cache-dir a new or empty folder"
+        )
+    assert fake_generator == []  # refused before the download
+    assert (mine / "notes.txt").read_text() == "mine" and a_file.read_text() == "x"
+    tflm.validate_tree(user_tree)
+    assert not (user_tree / tflm.TREE_INFO).exists()
+    monkeypatch.chdir(mine)
+    result = CliRunner().invoke(cli, ["tflm", "fetch", "--cache-dir", "."])
+    assert result.exit_code == 1 and "is never replaced" in result.output
+    assert sorted(p.name for p in mine.iterdir()) == ["notes.txt"]
+
+
+def test_fetch_builds_into_an_empty_folder_and_replaces_its_own_tree(
+    tmp_path: Path, fake_generator: list[str]
+) -> None:
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert tflm.fetch(empty, target="host") == empty
+    assert tflm._fetched_tree(empty) and fake_generator == [tflm.ARCHIVE_URL]
+    (empty / "stale.h").write_text("from the old tree")
+    assert tflm.fetch(empty, target="host", force=True) == empty
+    assert not (empty / "stale.h").exists() and tflm._fetched_tree(empty)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["empty"]  # nothing left aside
 
 
 def test_fetch_unknown_target(tmp_path: Path, offline: list[str]) -> None:

@@ -31,7 +31,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from tinyslm.cache import cache_dir
-from tinyslm.errors import ToolchainError, output_tail
+from tinyslm.errors import OutputExistsError, ToolchainError, output_tail
 
 TFLM_REPOSITORY = "tensorflow/tflite-micro"
 TFLM_COMMIT = "90b983c2b3f1480642e040bbd2ddb37b998f3424"
@@ -309,6 +309,35 @@ def _run_generator(src_root: Path, out: Path, options: tuple[str, ...]) -> None:
         raise ToolchainError(f"create_tflm_tree.py failed: {tail}")
 
 
+def _fetched_tree(path: Path) -> bool:
+    """Whether ``path`` is a tree :func:`fetch` built (its :data:`TREE_INFO` names TFLM)."""
+    try:
+        info = json.loads((path / TREE_INFO).read_text())
+    except (OSError, ValueError):
+        return False
+    return isinstance(info, dict) and info.get("repository") == TFLM_REPOSITORY
+
+
+def _check_replaceable(dest: Path) -> None:
+    """Refuse a destination that holds anything but a tree fetch built (or nothing).
+
+    The tree takes the destination's place whole, so a folder of the user's named
+    by mistake (``--cache-dir .``, ``--cache-dir ~/work``) would be deleted.
+
+    Raises:
+        OutputExistsError: ``dest`` is a file, or a folder with other contents.
+    """
+    if not dest.exists() and not dest.is_symlink():
+        return
+    ours = dest.is_dir() and not dest.is_symlink()
+    if ours and (_fetched_tree(dest) or not any(dest.iterdir())):
+        return
+    raise OutputExistsError(
+        f"{dest} is not empty and is not a TFLM tree 'tinyslm tflm fetch' built; it is never "
+        "replaced: give --cache-dir a new or empty folder"
+    )
+
+
 def fetch(
     cache_dir: Path | None = None,
     *,
@@ -327,14 +356,17 @@ def fetch(
 
     Returns:
         The tree's folder. It appears only when complete (built in a temporary
-        folder next to it, then renamed).
+        folder next to it, then renamed). An existing folder there is replaced
+        only when it is empty or a tree this function built.
 
     Raises:
         ToolchainError: no network, a missing tool, or the generator failed.
+        OutputExistsError: the destination holds something else (checked first).
     """
     _check_target(target)
     say = log or (lambda _msg: None)
     dest = Path(cache_dir).expanduser() if cache_dir is not None else default_cache_dir(target)
+    dest = Path(os.path.abspath(dest))
     if not force:
         try:
             validate_tree(dest)
@@ -343,6 +375,7 @@ def fetch(
         else:
             say(f"TFLM tree already at {dest}")
             return dest
+    _check_replaceable(dest)
     dest.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix=".tinyslm-tflm-", dir=dest.parent) as tmp_name:
         tmp = Path(tmp_name)
@@ -365,8 +398,17 @@ def fetch(
         }
         (out / TREE_INFO).write_text(json.dumps(info, indent=2, sort_keys=True) + "\n")
         validate_tree(out)
+        _check_replaceable(dest)  # again: the download and generator take minutes
+        # The old tree goes aside into the temporary folder (removed with it), and
+        # comes back if the new one cannot take its place.
+        old = tmp / "old"
         if dest.exists():
-            shutil.rmtree(dest)
-        os.replace(out, dest)
+            os.replace(dest, old)
+        try:
+            os.replace(out, dest)
+        except OSError:
+            if old.exists():
+                os.replace(old, dest)
+            raise
     say(f"TFLM tree ready at {dest}")
     return dest
