@@ -329,8 +329,8 @@ def _check_replaceable(dest: Path) -> None:
     """
     if not dest.exists() and not dest.is_symlink():
         return
-    ours = dest.is_dir() and not dest.is_symlink()
-    if ours and (_fetched_tree(dest) or not any(dest.iterdir())):
+    real_folder = dest.is_dir() and not dest.is_symlink()
+    if real_folder and (_fetched_tree(dest) or not any(dest.iterdir())):
         return
     raise OutputExistsError(
         f"{dest} is not empty and is not a TFLM tree 'tinyslm tflm fetch' built; it is never "
