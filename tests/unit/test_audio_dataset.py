@@ -286,6 +286,23 @@ def test_unknown_special_folder(tmp_path: Path) -> None:
     assert load_audio_dataset(root, CFG).labels == ("no", "yes")
 
 
+def test_hidden_files_are_not_clips(tmp_path: Path) -> None:
+    root = make_folder(tmp_path / "d", {"yes": SPEAKERS, "no": SPEAKERS}, noise=1)
+    before = load_audio_dataset(root, CFG)
+    # What copying from a Mac leaves: AppleDouble '._' files (no audio) next to every
+    # clip and recording, and .DS_Store.
+    for wav in [*root.glob("*/*.wav")]:
+        (wav.parent / f"._{wav.name}").write_bytes(b"\x00\x05\x16\x07" + bytes(78))
+        (wav.parent / ".DS_Store").write_bytes(b"\x00\x00\x00\x01Bud1")
+    after = load_audio_dataset(root, CFG)
+    assert [c.source for c in after.clips] == [c.source for c in before.clips]
+    assert after.labels == before.labels
+    # A folder holding only hidden files holds no clips.
+    (root / "up").mkdir()
+    (root / "up" / "._spk00_nohash_0.wav").write_bytes(bytes(82))
+    assert refused(root).endswith("up: no .wav files")
+
+
 @pytest.mark.parametrize(
     ("raw", "words"),
     [

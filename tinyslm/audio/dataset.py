@@ -49,6 +49,9 @@ Rules:
   are training's rules: ``training_rules=False`` (``tinyslm eval``, which scores
   recordings a user made to check a model, often one speaker) drops them.
 
+- Hidden names (a leading ``.``) are not data: such folders are not labels and
+  such files are not clips (macOS's ``._<clip>.wav`` AppleDouble files, ``.DS_Store``).
+
 Label order (the model's output order): ``_silence_`` and ``_unknown_`` first
 when present, then the keywords sorted, as Speech Commands' training script does.
 """
@@ -244,7 +247,14 @@ class _Entry:
 
 
 def _wavs(folder: Path) -> list[Path]:
-    return sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() == ".wav")
+    """The folder's ``.wav`` files. Hidden names are not clips, as hidden folders are not
+    labels: macOS writes a ``._<name>.wav`` AppleDouble file (no audio) beside every clip
+    it copies to a FAT or network drive or zips."""
+    return sorted(
+        p
+        for p in folder.iterdir()
+        if p.is_file() and p.suffix.lower() == ".wav" and not p.name.startswith(".")
+    )
 
 
 def _scan_folder(root: Path, config: AudioDatasetConfig) -> tuple[list[_Entry], list[_Entry]]:
