@@ -72,6 +72,8 @@ def test_help_shows_synthconfigs_defaults() -> None:
         (["yes", "-o", "OUT", "--engine", "sapi"], "'sapi' is not one of"),
         (["yes", "-o", "OUT", "--noise", "2"], "2.0 is not in the range 0<=x<=1"),
         (["yes", "yes!", "-o", "OUT"], "'yes!' is not a word to speak"),
+        # Labels become folder names, C strings and JSON: ASCII only, and the line says so.
+        (["yes", "café", "-o", "OUT"], "'café' is not a word to speak (letters a-z,"),
     ],
 )
 def test_bad_input_is_one_line_and_writes_nothing(

@@ -616,7 +616,7 @@ def _check_words(words: Sequence[str]) -> tuple[str, ...]:
     for raw, word in zip(words, cleaned, strict=True):
         if not is_speakable(word) or len(word) > MAX_WORD_CHARS:
             raise DatasetError(
-                f"synth: {raw!r} is not a word to speak (letters, ' and -, words separated by"
+                f"synth: {raw!r} is not a word to speak (letters a-z, ' and -, words separated by"
                 f" spaces, at most {MAX_WORD_CHARS} characters)"
             )
         label = label_of(word)
