@@ -48,7 +48,6 @@ Rules:
   ``train``, a background recording shorter than the window. The label counts
   are training's rules: ``training_rules=False`` (``tinyslm eval``, which scores
   recordings a user made to check a model, often one speaker) drops them.
-
 - Hidden names (a leading ``.``) are not data: such folders are not labels and
   such files are not clips (macOS's ``._<clip>.wav`` AppleDouble files, ``.DS_Store``).
 
