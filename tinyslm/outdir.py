@@ -131,7 +131,7 @@ def check_target(
         target: the output folder.
         force: the user allows replacing tinyslm's files in an existing folder.
         protect: ``description -> path`` the target must not hold (input data,
-            the model being used).
+            the model being used), nor lie inside where the path is a folder.
         ownership: the folder kind; with ``force``, an existing non-empty target
             must hold its marker.
 
@@ -148,8 +148,16 @@ def check_target(
         raise OutputExistsError(f"{target} exists and is not a folder")
     real = absolute.resolve()
     for what, path in (protect or {}).items():
-        if _is_within(Path(os.path.abspath(path)).resolve(), real):
+        guarded = Path(os.path.abspath(path)).resolve()
+        if _is_within(guarded, real):
             raise OutputExistsError(f"{target} holds {what} ({path}); choose another output folder")
+        # Nor inside a protected folder: a model folder written into a keyword dataset
+        # becomes a label folder without clips (the next train refuses the dataset), and
+        # a project inside the TFLM tree it copies would copy itself.
+        if guarded.is_dir() and _is_within(real, guarded):
+            raise OutputExistsError(
+                f"{target} is inside {what} ({path}); choose an output folder outside it"
+            )
     if absolute.is_dir() and any(absolute.iterdir()):
         if not force:
             raise OutputExistsError(f"{target} exists and is not empty (use --force to replace it)")

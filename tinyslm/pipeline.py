@@ -138,6 +138,9 @@ def run_train(
     start = time.perf_counter()
     kind = modality_of_data(data)
     protect = {"the input data": data} if data is not None else {}
+    extras = tuple(getattr(config, "extra_train", ()) or ())
+    for number, extra in enumerate(extras, 1):
+        protect["the --extra-train data" + (f" #{number}" if len(extras) > 1 else "")] = Path(extra)
     check_target(out, force, protect=protect, ownership=MODEL_OWNERSHIP)
     fitted = kind.fit(data, config, log=log or _quiet, warn=warn or _quiet, report=report)
     try:

@@ -212,6 +212,30 @@ def test_train_force_refuses_the_current_folder_and_a_non_model_folder(tmp_path:
     assert [p.name for p in work.iterdir()] == ["notes.txt"]
 
 
+def test_outputs_inside_their_inputs_are_refused_before_any_work(
+    fixture_model: Path, tmp_path: Path
+) -> None:
+    # A model folder inside a keyword dataset would become a label folder without clips
+    # (the next 'train kw' refuses the dataset); a project inside the model folder it
+    # reads would be a stranger there.
+    kw, synth = tmp_path / "kw", tmp_path / "syn"
+    for folder in (kw / "yes", kw / "no", synth / "yes"):
+        folder.mkdir(parents=True)
+    before = sorted(p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*"))
+    proc = run_cli("train", str(kw), "-o", str(kw / "model"))
+    assert_one_error_line(proc, f"is inside the input data ({kw})")
+    proc = run_cli("train", str(kw), "--extra-train", str(synth), "-o", str(synth / "m"))
+    assert_one_error_line(proc, f"is inside the --extra-train data ({synth})")
+    model = tmp_path / "m"
+    shutil.copytree(fixture_model, model)
+    proc = run_cli("generate", "--board", "esp32", "--model", str(model), "-o", str(model / "p"))
+    assert_one_error_line(proc, "is inside the model being used")
+    assert sorted(p.name for p in model.iterdir()) == ["manifest.json", "model.tflite"]
+    assert "epoch" not in proc.stdout
+    after = sorted(p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*"))
+    assert after == sorted([*before, "m", "m/manifest.json", "m/model.tflite"])
+
+
 def test_train_unwritable_output_fails_before_training(tmp_path: Path) -> None:
     start = time.monotonic()
     proc = run_cli("train", "-o", "/proc/tinyslm-out", timeout=60)

@@ -303,6 +303,21 @@ def test_check_target_refuses_a_folder_holding_a_protected_path(tmp_path: Path) 
     check_target(data / "model", force=True, protect={"the input data": data / "my.csv"})
 
 
+def test_check_target_refuses_a_folder_inside_a_protected_folder(tmp_path: Path) -> None:
+    dataset = tmp_path / "kw"
+    (dataset / "yes").mkdir(parents=True)
+    for target in (dataset / "model", dataset / "yes" / "deeper" / "model"):
+        with pytest.raises(OutputExistsError) as err:
+            check_target(target, force=False, protect={"the input data": dataset})
+        assert str(err.value) == (
+            f"{target} is inside the input data ({dataset}); choose an output folder outside it"
+        )
+        with pytest.raises(OutputExistsError, match="is inside the input data"):
+            write_tree(FILES, target, force=False, protect={"the input data": dataset})
+    assert sorted(p.name for p in dataset.iterdir()) == ["yes"]
+    check_target(tmp_path / "kw-model", force=False, protect={"the input data": dataset})
+
+
 def test_check_target_refuses_the_current_folder_and_its_parents(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
