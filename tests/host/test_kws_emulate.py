@@ -209,7 +209,8 @@ def test_data_split_figures_equal_the_python_loop(
     assert result.device_detections == result.reference_detections == result.parity_detections
     assert result.errors == ()
     # The device's figures are verify's streaming figures on the same streams.
-    ds = load_keyword_split(small_dataset, manifest, "test")
+    ds, split = load_keyword_split(small_dataset, manifest, "test")
+    assert split == "test"
     clips = ds.split("test")
     index = {name: i for i, name in enumerate(manifest.labels)}
     expected = stream_figures(
@@ -255,6 +256,33 @@ def test_info_command(project: Path) -> None:
     assert result.exit_code == 0, result.output
     info = json.loads(result.stdout)["info"]
     assert info["modality"] == "keywords" and info["keywords"] == ["no", "up", "yes"]
+
+
+def test_data_on_a_users_own_recordings(project: Path, small_dataset: Path, tmp_path: Path) -> None:
+    """What a user records to check a board: one speaker, a word with one clip, no
+    background recordings, no unknown words. Training's label rules do not apply (as in
+    'tinyslm eval'), --split all streams every clip, and what cannot be measured is null."""
+    mine = tmp_path / "mine"
+    for n, rel in enumerate(DEMO[:4]):  # yes x3, no x1, all renamed to one speaker
+        (mine / rel.split("/")[0]).mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(small_dataset / rel, mine / rel.split("/")[0] / f"alice_nohash_{n}.wav")
+    runner = CliRunner()
+    result = runner.invoke(cli, ["emulate", str(project), "--data", str(mine), "--json", "-"])
+    assert result.exit_code == 1  # 'alice' falls in train: the test split is empty
+    assert "has no clips" in result.output and "--split all" in result.output
+    result = runner.invoke(
+        cli, ["emulate", str(project), "--data", str(mine), "--split", "all", "--json", "-"]
+    )
+    assert result.exit_code == 0, result.output
+    figures = json.loads(result.stdout)  # strict JSON: no NaN
+    assert figures["split"] == "all" and figures["keyword_clips"] == 4
+    assert figures["per_keyword"] == {
+        "no": {"clips": 1, "hits": figures["per_keyword"]["no"]["hits"]},
+        "yes": {"clips": 3, "hits": figures["per_keyword"]["yes"]["hits"]},
+    }
+    assert figures["streams"] == figures["parity_streams"] == 1  # the keyword stream only
+    assert figures["noise_seconds"] == figures["unknown_seconds"] == 0
+    assert figures["keyword_hits"] >= 3  # the demo's clips are heard alone, too
 
 
 def test_refusals(project: Path, demo_wav: Path, tmp_path: Path) -> None:

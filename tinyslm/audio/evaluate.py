@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from tinyslm.audio.dataset import UNKNOWN, AudioDatasetConfig, load_audio_dataset
+from tinyslm.audio.dataset import SILENCE, UNKNOWN, AudioDatasetConfig, load_audio_dataset
 from tinyslm.audio.spec import KeywordSpec
 from tinyslm.audio.stream import StreamFigures, StreamSpec, figure_text, measured
 from tinyslm.errors import DatasetError
@@ -106,32 +106,9 @@ def run_keyword_eval(
     from tinyslm.audio.train import tflm_predict
 
     start = time.perf_counter()
-    if split not in SPLITS:
-        raise DatasetError(f"unknown split {split!r}; expected {', '.join(SPLITS)}")
     spec: KeywordSpec = manifest.features
-    # Training's label rules (2 keywords, 2 speakers, a speaker in train) do not apply:
-    # a user checking a model records a few clips, often all of one speaker.
-    base = AudioDatasetConfig(
-        window_samples=spec.window_samples, seed=manifest.seed, training_rules=False
-    )
-    dataset = load_audio_dataset(data, base)
-    extra = tuple(sorted(set(dataset.labels) - set(manifest.labels)))
-    if extra:
-        log(f"words the model lacks, scored as {UNKNOWN}: {', '.join(extra)}")
-        dataset = load_audio_dataset(data, replace(base, unknown_words=extra))
-    if split == "all":
-        dataset, split_name = as_one_split(dataset), "test"
-    else:
-        split_name = split
-    keywords = [lb for lb in dataset.keywords if lb in manifest.labels]
-    if not keywords:
-        raise DatasetError(f"{data}: none of the model's keywords is in this dataset")
+    dataset, split_name, extra = load_for_model(data, split, manifest, log)
     clips = dataset.split(split_name)
-    if not clips:
-        raise DatasetError(
-            f"{data}: split {split!r} has no clips (without splits, clips are split by"
-            " speaker as training splits them; --split all scores every clip)"
-        )
 
     def predict(windows: np.ndarray) -> np.ndarray:
         return tflm_predict(model, windows)
@@ -156,7 +133,7 @@ def run_keyword_eval(
         spec.detector(len(manifest.labels), manifest.threshold_q), spec.frames, spec.frontend
     )
     # Stream labels are the model's indices: remap the dataset's own label order.
-    remapped = _with_model_labels(dataset, manifest.labels)
+    remapped = with_model_labels(dataset, manifest.labels)
     figures = figures_at(
         stream_material(remapped, split_name, stream_spec, predict),
         stream_spec,
@@ -181,6 +158,50 @@ def run_keyword_eval(
     )
 
 
+def load_for_model(
+    data: Any, split: str, manifest: Manifest, log: Callable[[str], None]
+) -> tuple[Any, str, tuple[str, ...]]:
+    """``data`` read to check ``manifest``'s model on ``split`` (``eval``, ``emulate --data``).
+
+    Training's label rules (2 keywords, 2 speakers, a speaker in train) do not apply:
+    a user checking a model records a few clips, often all of one speaker. Words the
+    model lacks are read as ``_unknown_`` (and logged); ``all`` puts every clip and all
+    of each background recording in one split.
+
+    Returns:
+        The dataset, the name of the split to read from it (``test`` for ``all``), and
+        the words read as ``_unknown_``.
+
+    Raises:
+        DatasetError: the data is unusable, ``split`` is unknown or has no clips, or the
+            dataset has none of the model's keywords.
+    """
+    if split not in SPLITS:
+        raise DatasetError(f"unknown split {split!r}; expected {', '.join(SPLITS)}")
+    spec: KeywordSpec = manifest.features
+    base = AudioDatasetConfig(
+        window_samples=spec.window_samples, seed=manifest.seed, training_rules=False
+    )
+    dataset = load_audio_dataset(data, base)
+    special = (SILENCE, UNKNOWN)
+    extra = tuple(sorted(set(dataset.labels) - set(manifest.labels) - set(special)))
+    if extra:
+        log(f"words the model lacks, scored as {UNKNOWN}: {', '.join(extra)}")
+        dataset = load_audio_dataset(data, replace(base, unknown_words=extra))
+    if split == "all":
+        dataset, split_name = as_one_split(dataset), "test"
+    else:
+        split_name = split
+    if not any(lb in manifest.labels for lb in dataset.keywords):
+        raise DatasetError(f"{data}: none of the model's keywords is in this dataset")
+    if not dataset.split(split_name):
+        raise DatasetError(
+            f"{data}: split {split!r} has no clips (without splits, clips are split by"
+            " speaker as training splits them; --split all scores every clip)"
+        )
+    return dataset, split_name, extra
+
+
 def as_one_split(dataset: Any) -> Any:
     """``dataset`` with every clip in ``test`` and each background recording whole:
     ``--split all`` scores everything, streams included, as one split."""
@@ -189,7 +210,8 @@ def as_one_split(dataset: Any) -> Any:
     return replace(dataset, clips=clips, noise=noise)
 
 
-def _with_model_labels(dataset: Any, labels: tuple[str, ...]) -> Any:
+def with_model_labels(dataset: Any, labels: tuple[str, ...]) -> Any:
+    """``dataset`` with ``labels`` (the model's order) and only the clips of those labels."""
     kept = tuple(c for c in dataset.clips if c.label in labels)
     return replace(dataset, labels=labels, clips=kept)
 

@@ -51,7 +51,7 @@ from tinyslm.audio.stream import (
 from tinyslm.cache import cache_dir
 from tinyslm.emulate.emulator import load_compiled_model
 from tinyslm.emulate.library import build_key, project_sources, writable
-from tinyslm.errors import DatasetError, ProjectError, ToolchainError, output_tail
+from tinyslm.errors import ProjectError, ToolchainError, output_tail
 from tinyslm.manifest import Manifest
 from tinyslm.modality import AUDIO
 from tinyslm.project import Project, open_project
@@ -412,7 +412,7 @@ class KeywordDataConfig:
 
     Attributes:
         data: a keyword dataset (Speech Commands folder, or a CSV/JSONL list).
-        split: ``train``, ``val`` or ``test``.
+        split: ``train``, ``val``, ``test`` or ``all`` (every clip, whole recordings).
         protocol: stream layout and hit matching (:class:`StreamProtocol`).
     """
 
@@ -494,38 +494,19 @@ class KeywordDataResult:
         }
 
 
-def load_keyword_split(data: Path, manifest: Manifest, split: str) -> Any:
-    """The dataset at ``data`` read with the model's labels: keywords the model lacks are
-    folded into ``_unknown_`` (as training would), so label indices are the model's.
+def load_keyword_split(data: Path, manifest: Manifest, split: str) -> tuple[Any, str]:
+    """The dataset at ``data`` read as ``tinyslm eval`` reads it
+    (:func:`tinyslm.audio.evaluate.load_for_model`: no training label rules, words the
+    model lacks folded into ``_unknown_``, ``all`` as one split), with the model's labels
+    so that label indices are the model's; and the name of the split to stream.
 
     Raises:
-        DatasetError: unusable dataset, or labels that cannot be the model's.
+        DatasetError: unusable dataset, unknown or empty split, none of the model's keywords.
     """
-    from tinyslm.audio.dataset import SILENCE, UNKNOWN, AudioDatasetConfig, load_audio_dataset
+    from tinyslm.audio.evaluate import load_for_model, with_model_labels
 
-    if split not in ("train", "val", "test"):
-        raise DatasetError(f"unknown split {split!r} (train, val or test)")
-    spec = manifest.features
-    window = spec.window_samples if isinstance(spec, KeywordSpec) else 16000
-    base = AudioDatasetConfig(seed=manifest.seed, window_samples=window)
-    dataset = load_audio_dataset(data, base)
-    extra = tuple(
-        sorted(
-            lb
-            for lb in dataset.labels
-            if lb not in manifest.labels and lb not in (SILENCE, UNKNOWN)
-        )
-    )
-    if extra:
-        dataset = load_audio_dataset(
-            data, AudioDatasetConfig(seed=manifest.seed, window_samples=window, unknown_words=extra)
-        )
-    if tuple(dataset.labels) != tuple(manifest.labels):
-        raise DatasetError(
-            f"{data}: labels {', '.join(dataset.labels)} are not the model's "
-            f"({', '.join(manifest.labels)})"
-        )
-    return dataset
+    dataset, split_name, _ = load_for_model(data, split, manifest, lambda _line: None)
+    return with_model_labels(dataset, tuple(manifest.labels)), split_name
 
 
 def run_keyword_data(
@@ -541,14 +522,14 @@ def run_keyword_data(
     """
     from tinyslm.audio.dataset import SILENCE, UNKNOWN
 
-    dataset = load_keyword_split(config.data, manifest, config.split)
+    dataset, split = load_keyword_split(config.data, manifest, config.split)
     labels = tuple(manifest.labels)
     spec = stream_spec(manifest)
     rate = spec.frontend.sample_rate
     predict = model_predict(manifest, model, memo)
     protocol = config.protocol
-    clips = dataset.split(config.split)
-    noise = [np.asarray(n.part(config.split), dtype=np.int16) for n in dataset.noise]
+    clips = dataset.split(split)
+    noise = [np.asarray(n.part(split), dtype=np.int16) for n in dataset.noise]
     noise = [n for n in noise if len(n)]
     unknown = [c.samples for c in clips if c.label == UNKNOWN]
     keywords = [
