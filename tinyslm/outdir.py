@@ -16,9 +16,14 @@ write through here.
   error puts every file back as it was.
 
 Some folders are refused whatever the flags: one that holds the input data or
-the model being used (``protect``), and, with ``force``, the current directory
-or a parent of it. Writability is probed up front so that a long run does not
-end with an unwritable target.
+the model being used (``protect``) or lies inside such a folder, and, with
+``force``, the current directory or a parent of it. Writability is probed up
+front so that a long run does not end with an unwritable target.
+
+Single output files (``--json PATH``, ``report -o FILE``) are written whole (a
+temporary file renamed), and an existing file is replaced only when the caller's
+recogniser says tinyslm wrote it (a ``--json`` document, a report page): a user's
+file named by mistake is refused, never overwritten.
 """
 
 from __future__ import annotations
