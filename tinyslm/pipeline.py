@@ -285,6 +285,11 @@ def run_generate(
 
         spec = with_mic_pins(spec, mic_pins)
     target = out if out is not None else default_generate_dir(spec.id)
+    if tflm_dir is not None and not spec.tflm.needs_tree:
+        raise BoardError(
+            f"--tflm-dir does not apply to board {spec.id}: its TFLM comes from the "
+            f"ESP-IDF component {spec.tflm.component}"
+        )
     protect = {"the model being used": model_dir} if model_dir is not None else {}
     if tflm_dir is not None:
         protect["the TFLM tree being copied"] = tflm_dir
@@ -299,11 +304,6 @@ def run_generate(
         tree = tflm.resolve_tree(tflm_dir)
         if tree is None:
             notes.append(f"lib/tflm not included: {tflm.missing_tree_hint()}")
-    elif tflm_dir is not None:
-        raise BoardError(
-            f"--tflm-dir does not apply to board {spec.id}: its TFLM comes from the "
-            f"ESP-IDF component {spec.tflm.component}"
-        )
 
     if model_dir is None:
         say("no --model given: training on the demo set first ...")

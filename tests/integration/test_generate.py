@@ -196,6 +196,13 @@ def test_tflm_dir_does_not_apply_to_esp32(tmp_path: Path) -> None:
     assert not (tmp_path / "proj").exists()
 
 
+def test_a_project_inside_the_tflm_tree_it_copies_is_refused(tmp_path: Path) -> None:
+    # The staging folder would sit inside the tree, and the tree would be copied into itself.
+    result = _generate("stm32h7", tmp_path / "proj", "--tflm-dir", str(tmp_path))
+    _one_error(result, f"is inside the TFLM tree being copied ({tmp_path})")
+    assert sorted(tmp_path.iterdir()) == []
+
+
 @pytest.mark.parametrize("board", ["esp32", "stm32h7"])
 def test_generation_is_deterministic(tmp_path: Path, board: str) -> None:
     assert _generate(board, tmp_path / "a").exit_code == 0
