@@ -537,6 +537,7 @@ def _emulate_text(config: EmulateConfig) -> EmulateResult:
 
     from tinyslm.emulate.emulator import Emulator, emulator_runner
     from tinyslm.emulate.phrases import dataset_phrases, format_report, run_phrases
+    from tinyslm.errors import DatasetError
     from tinyslm.project import open_project
     from tinyslm.text.dataset import load_dataset
 
@@ -572,8 +573,15 @@ def _emulate_text(config: EmulateConfig) -> EmulateResult:
             run = emulator_runner(emulator)
         project = emulator.project if emulator is not None else open_project(project_dir)
         # The training seed, so that a file without splits is split as in training.
-        dataset = load_dataset(config.data, seed=project.manifest.seed if project.manifest else 0)
+        # Like 'tinyslm eval', none of training's rules: a user checks the firmware on a
+        # few phrases of their own (one intent, one phrase each, out-of-scope only).
+        seed = project.manifest.seed if project.manifest else 0
+        dataset = load_dataset(config.data, seed=seed, for_training=False)
         rows = dataset_phrases(dataset, config.split)
+        if not rows:
+            raise DatasetError(
+                f"{config.data}: split {config.split!r} has no phrases (try --split all)"
+            )
         labels = project.manifest.labels if project.manifest else None
         report = run_phrases(run, rows, source=dataset.source, split=config.split, labels=labels)
         coverage = emulator.coverage() if emulator is not None and config.coverage else None

@@ -229,6 +229,23 @@ def test_cli_data_warns_about_unknown_intents_and_lists_device_errors(
     assert figures["error_phrases"] == [{"error": "line_too_long", "text": long_phrase.strip()}]
 
 
+def test_cli_data_takes_a_users_own_phrases(esp32_project: Path, tmp_path: Path) -> None:
+    # As 'tinyslm eval' does, none of training's rules: one intent, a phrase of another,
+    # out-of-scope phrases. Before, this was refused: "need at least 2 in-scope intents".
+    data = tmp_path / "mine.csv"
+    data.write_text(
+        "text,label\nturn on the lights,lights_on\nlights on please,lights_on\n"
+        "what is the meaning of life,oos\n"
+    )
+    proc = run_cli("emulate", str(esp32_project), "--data", str(data), "--split", "all")
+    assert proc.returncode == 0, proc.stderr
+    assert "split all: 2 in-scope phrases, 1 out-of-scope" in proc.stdout
+    # Without splits the file is split as training splits it: here nothing is in test.
+    proc = run_cli("emulate", str(esp32_project), "--data", str(data))
+    assert proc.returncode == 1
+    assert proc.stderr.strip() == f"error: {data}: split 'test' has no phrases (try --split all)"
+
+
 def test_library_is_cached_outside_the_project(esp32_project: Path, emulator_cache: Path) -> None:
     before = sorted(p.name for p in esp32_project.rglob("*"))
     first = Emulator(esp32_project)
