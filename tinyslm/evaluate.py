@@ -18,7 +18,7 @@ import numpy as np
 
 from tinyslm.audio.evaluate import KeywordEvalResult, run_keyword_eval
 from tinyslm.errors import DatasetError, ModelError
-from tinyslm.modality import AUDIO, modality_of_data
+from tinyslm.modality import AUDIO, check_data_modality
 
 EVAL_SPLITS = ("test", "val", "train", "all")
 # How many intents the text summary lists (the weakest first); --json has them all.
@@ -170,12 +170,7 @@ def run_eval(
     if not config.data.exists():
         raise DatasetError(f"{config.data}: dataset not found")
     manifest, model = load_model_dir(config.model_dir)
-    data_kind = modality_of_data(config.data)
-    if data_kind.name != manifest.modality:
-        raise DatasetError(
-            f"{config.data} holds {data_kind.name} data ({data_kind.noun}s), but this model "
-            f"was trained on {manifest.modality} data: give it {manifest.modality} data"
-        )
+    check_data_modality(config.data, manifest.modality)
     if manifest.modality == AUDIO:
         return run_keyword_eval(config.data, config.split, manifest, model, say)
     # The training seed: a file without splits is split exactly as training split it.

@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
-from tinyslm.errors import ModelError
+from tinyslm.errors import DatasetError, ModelError
 
 if TYPE_CHECKING:
     from tinyslm.audio.spec import KeywordSpec
@@ -227,3 +227,18 @@ def modality_of_data(path: Path | None) -> Modality:
     if path is None or not MODALITIES[AUDIO].sniff(path):
         return MODALITIES[TEXT]
     return MODALITIES[AUDIO]
+
+
+def check_data_modality(path: Path, model_modality: str) -> None:
+    """Refuse data of the other modality than a model's (``eval``, ``emulate --data``),
+    before a loader of the wrong kind reads it and says something beside the point.
+
+    Raises:
+        DatasetError: one line naming both modalities.
+    """
+    kind = modality_of_data(path)
+    if kind.name != model_modality:
+        raise DatasetError(
+            f"{path} holds {kind.name} data ({kind.noun}s), but this model "
+            f"was trained on {model_modality} data: give it {model_modality} data"
+        )

@@ -491,12 +491,14 @@ def run_emulate(config: EmulateConfig) -> EmulateResult:
         ProjectError, DatasetError, ModelError, ToolchainError: one line each.
     """
     from tinyslm.emulate.keywords import is_keyword_project
+    from tinyslm.modality import AUDIO, TEXT, check_data_modality
 
     if config.engine not in EMULATE_ENGINES:
         raise ValueError(f"unknown engine {config.engine!r}")
-    if is_keyword_project(config.project_dir):
-        return _emulate_keywords(config)
-    return _emulate_text(config)
+    keywords = is_keyword_project(config.project_dir)
+    if config.data.exists():
+        check_data_modality(config.data, AUDIO if keywords else TEXT)
+    return _emulate_keywords(config) if keywords else _emulate_text(config)
 
 
 def _emulate_keywords(config: EmulateConfig) -> EmulateResult:

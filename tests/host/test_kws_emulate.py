@@ -302,6 +302,15 @@ def test_refusals(project: Path, demo_wav: Path, tmp_path: Path) -> None:
     assert r.exit_code == 1 and r.output.startswith("error: --coverage")
     r = runner.invoke(cli, ["emulate", str(project), "--data", str(tmp_path), "--split", "all"])
     assert r.exit_code == 1 and r.output.startswith("error: ")
+    # A text dataset: said in one line (the keyword list loader said "line 1: text does
+    # not exist", reading the CSV's header as a clip path).
+    phrases = tmp_path / "phrases.csv"
+    phrases.write_text("text,label\nturn on the lights,lights_on\n")
+    r = runner.invoke(cli, ["emulate", str(project), "--data", str(phrases)])
+    assert r.exit_code == 1 and r.output == (
+        f"error: {phrases} holds text data (intents), but this model was trained on audio "
+        "data: give it audio data\n"
+    )
 
 
 def test_a_planted_difference_is_reported(project: Path, demo_wav: Path, tmp_path: Path) -> None:

@@ -246,6 +246,17 @@ def test_cli_data_takes_a_users_own_phrases(esp32_project: Path, tmp_path: Path)
     assert proc.stderr.strip() == f"error: {data}: split 'test' has no phrases (try --split all)"
 
 
+def test_cli_data_of_the_other_modality_is_refused(esp32_project: Path, tmp_path: Path) -> None:
+    # Before, the text loader answered "kw: unknown dataset format '(no extension)'".
+    (tmp_path / "kw" / "yes").mkdir(parents=True)
+    proc = run_cli("emulate", str(esp32_project), "--data", str(tmp_path / "kw"))
+    assert proc.returncode == 1
+    assert proc.stderr.strip() == (
+        f"error: {tmp_path / 'kw'} holds audio data (keywords), but this model was trained "
+        "on text data: give it text data"
+    )
+
+
 def test_library_is_cached_outside_the_project(esp32_project: Path, emulator_cache: Path) -> None:
     before = sorted(p.name for p in esp32_project.rglob("*"))
     first = Emulator(esp32_project)
