@@ -154,9 +154,8 @@ def run_eval(
             split is empty, or none of its intents is one of the model's.
     """
     from tinyslm.decision import gate_figures
-    from tinyslm.emulate.phrases import dataset_phrases
+    from tinyslm.emulate.phrases import phrases_to_check
     from tinyslm.manifest import load_model_dir
-    from tinyslm.text.dataset import load_dataset
     from tinyslm.text.features import encode
     from tinyslm.tflm_runtime import tflm_scores
 
@@ -173,14 +172,7 @@ def run_eval(
     check_data_modality(config.data, manifest.modality)
     if manifest.modality == AUDIO:
         return run_keyword_eval(config.data, config.split, manifest, model, say)
-    # The training seed: a file without splits is split exactly as training split it.
-    # Scoring needs none of training's rules (2+ intents, 2+ phrases each, all in train).
-    dataset = load_dataset(config.data, seed=manifest.seed, for_training=False)
-    rows = dataset_phrases(dataset, config.split)
-    if not rows:
-        raise DatasetError(
-            f"{config.data}: split {config.split!r} has no phrases (try --split all)"
-        )
+    dataset, rows = phrases_to_check(config.data, config.split, manifest.seed)
     inscope = [(text, label) for text, label, oos in rows if not oos]
     oos_texts = [text for text, _, oos in rows if oos]
     known = {label: i for i, label in enumerate(manifest.labels)}

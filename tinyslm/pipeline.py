@@ -538,10 +538,8 @@ def _emulate_text(config: EmulateConfig) -> EmulateResult:
     from collections.abc import Sequence
 
     from tinyslm.emulate.emulator import Emulator, emulator_runner
-    from tinyslm.emulate.phrases import dataset_phrases, format_report, run_phrases
-    from tinyslm.errors import DatasetError
+    from tinyslm.emulate.phrases import format_report, phrases_to_check, run_phrases
     from tinyslm.project import open_project
-    from tinyslm.text.dataset import load_dataset
 
     project_dir = config.project_dir
     if config.coverage and config.engine != "emulator":
@@ -574,16 +572,8 @@ def _emulate_text(config: EmulateConfig) -> EmulateResult:
             )
             run = emulator_runner(emulator)
         project = emulator.project if emulator is not None else open_project(project_dir)
-        # The training seed, so that a file without splits is split as in training.
-        # Like 'tinyslm eval', none of training's rules: a user checks the firmware on a
-        # few phrases of their own (one intent, one phrase each, out-of-scope only).
         seed = project.manifest.seed if project.manifest else 0
-        dataset = load_dataset(config.data, seed=seed, for_training=False)
-        rows = dataset_phrases(dataset, config.split)
-        if not rows:
-            raise DatasetError(
-                f"{config.data}: split {config.split!r} has no phrases (try --split all)"
-            )
+        dataset, rows = phrases_to_check(config.data, config.split, seed)
         labels = project.manifest.labels if project.manifest else None
         report = run_phrases(run, rows, source=dataset.source, split=config.split, labels=labels)
         coverage = emulator.coverage() if emulator is not None and config.coverage else None

@@ -13,12 +13,13 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from tinyslm.decision import ROUTE_ESCALATE, ROUTE_LOCAL, gate_figures
-from tinyslm.errors import ToolchainError
+from tinyslm.errors import DatasetError, ToolchainError
 
 
 @dataclass(frozen=True)
@@ -122,6 +123,24 @@ def dataset_phrases(dataset: Any, split: str) -> list[tuple[str, str, bool]]:
     for s in splits:
         rows += [(text, "oos", True) for text in getattr(dataset, f"oos_{s}")]
     return rows
+
+
+def phrases_to_check(data: Path, split: str, seed: int) -> tuple[Any, list[tuple[str, str, bool]]]:
+    """A dataset and its split's rows, read to check a trained model (``eval``,
+    ``emulate --data``): split with the model's training ``seed``, so that a file
+    without splits is split as training split it, and with none of training's rules
+    (2+ intents, 2+ phrases each): a user checks a model on a few phrases of their own.
+
+    Raises:
+        DatasetError: the data is unusable, or the split has no phrases.
+    """
+    from tinyslm.text.dataset import load_dataset
+
+    dataset = load_dataset(data, seed=seed, for_training=False)
+    rows = dataset_phrases(dataset, split)
+    if not rows:
+        raise DatasetError(f"{data}: split {split!r} has no phrases (try --split all)")
+    return dataset, rows
 
 
 def run_phrases(
