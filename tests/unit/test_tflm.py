@@ -8,7 +8,9 @@ exercised by tests/host/test_native.py (TINYSLM_TFLM_DIR).
 
 from __future__ import annotations
 
+import errno
 import json
+import os
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -277,8 +279,8 @@ def test_fetch_never_replaces_a_folder_it_did_not_build(
         with pytest.raises(OutputExistsError) as err:
             tflm.fetch(dest, target="host", force=force)
         assert str(err.value) == (
-            f"{dest} is not empty and is not a TFLM tree 'tinyslm tflm fetch' built; it is never "
-            "replaced: give --cache-dir a new or empty folder"
+            f"{dest} is neither a new or empty folder nor a TFLM tree 'tinyslm tflm fetch' "
+            "built; it is never replaced: give --cache-dir a new or empty folder"
         )
     assert fake_generator == []  # refused before the download
     assert (mine / "notes.txt").read_text() == "mine" and a_file.read_text() == "x"
@@ -301,6 +303,30 @@ def test_fetch_builds_into_an_empty_folder_and_replaces_its_own_tree(
     assert tflm.fetch(empty, target="host", force=True) == empty
     assert not (empty / "stale.h").exists() and tflm._fetched_tree(empty)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["empty"]  # nothing left aside
+
+
+def test_fetch_keeps_the_old_tree_when_the_new_one_cannot_take_its_place(
+    tmp_path: Path, fake_generator: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    dest = tmp_path / "tree"
+    dest.mkdir()
+    tflm.fetch(dest, target="host")
+    (dest / "mark.h").write_text("the old tree")
+    real_replace = os.replace
+
+    def full_disk(src: str | Path, dst: str | Path) -> None:
+        if Path(src).name == "tree" and Path(dst) == dest:  # the new tree into place
+            raise OSError(errno.ENOSPC, "No space left on device")
+        real_replace(src, dst)
+
+    monkeypatch.setattr(tflm.os, "replace", full_disk)
+    with pytest.raises(ToolchainError) as err:
+        tflm.fetch(dest, target="host", force=True)
+    assert str(err.value) == (
+        f"cannot put the TFLM tree at {dest}: No space left on device; the old one is kept"
+    )
+    assert (dest / "mark.h").read_text() == "the old tree" and tflm._fetched_tree(dest)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["tree"]
 
 
 def test_fetch_unknown_target(tmp_path: Path, offline: list[str]) -> None:

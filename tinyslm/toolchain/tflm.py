@@ -333,8 +333,8 @@ def _check_replaceable(dest: Path) -> None:
     if real_folder and (_fetched_tree(dest) or not any(dest.iterdir())):
         return
     raise OutputExistsError(
-        f"{dest} is not empty and is not a TFLM tree 'tinyslm tflm fetch' built; it is never "
-        "replaced: give --cache-dir a new or empty folder"
+        f"{dest} is neither a new or empty folder nor a TFLM tree 'tinyslm tflm fetch' built; "
+        "it is never replaced: give --cache-dir a new or empty folder"
     )
 
 
@@ -360,7 +360,8 @@ def fetch(
         only when it is empty or a tree this function built.
 
     Raises:
-        ToolchainError: no network, a missing tool, or the generator failed.
+        ToolchainError: no network, a missing tool, the generator failed, or the new
+            tree could not take the old one's place (the old one is kept).
         OutputExistsError: the destination holds something else (checked first).
     """
     _check_target(target)
@@ -406,9 +407,11 @@ def fetch(
             os.replace(dest, old)
         try:
             os.replace(out, dest)
-        except OSError:
+        except OSError as exc:
             if old.exists():
                 os.replace(old, dest)
-            raise
+            raise ToolchainError(
+                f"cannot put the TFLM tree at {dest}: {exc.strerror or exc}; the old one is kept"
+            ) from None
     say(f"TFLM tree ready at {dest}")
     return dest
