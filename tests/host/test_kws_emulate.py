@@ -261,7 +261,7 @@ def test_info_command(project: Path) -> None:
 def test_data_on_a_users_own_recordings(project: Path, small_dataset: Path, tmp_path: Path) -> None:
     """What a user records to check a board: one speaker, a word with one clip, no
     background recordings, no unknown words. Training's label rules do not apply (as in
-    'tinyslm eval'), --split all streams every clip, and what cannot be measured is null."""
+    'tinyslm eval'), and --split all streams every clip."""
     mine = tmp_path / "mine"
     for n, rel in enumerate(DEMO[:4]):  # yes x3, no x1, all renamed to one speaker
         (mine / rel.split("/")[0]).mkdir(parents=True, exist_ok=True)
@@ -276,10 +276,7 @@ def test_data_on_a_users_own_recordings(project: Path, small_dataset: Path, tmp_
     assert result.exit_code == 0, result.output
     figures = json.loads(result.stdout)  # strict JSON: no NaN
     assert figures["split"] == "all" and figures["keyword_clips"] == 4
-    assert figures["per_keyword"] == {
-        "no": {"clips": 1, "hits": figures["per_keyword"]["no"]["hits"]},
-        "yes": {"clips": 3, "hits": figures["per_keyword"]["yes"]["hits"]},
-    }
+    assert {k: v["clips"] for k, v in figures["per_keyword"].items()} == {"no": 1, "yes": 3}
     assert figures["streams"] == figures["parity_streams"] == 1  # the keyword stream only
     assert figures["noise_seconds"] == figures["unknown_seconds"] == 0
     assert figures["keyword_hits"] >= 3  # the demo's clips are heard alone, too

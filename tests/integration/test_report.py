@@ -241,12 +241,15 @@ def test_report_and_json_replace_only_their_own_files(
     assert {p: p.read_bytes() for p in project.rglob("*") if p.is_file()} == before
     assert mine.read_text() == "<!DOCTYPE html><p>my notes</p>\n"
 
-    # Its own earlier outputs are replaced: run twice, same bytes.
+    # Its own earlier outputs are replaced: a second run succeeds, with the same bytes.
     info_json, page = tmp_path / "info.json", tmp_path / "r.html"
+    written = []
     for _ in range(2):
         assert run_cli("info", str(project), "--json", str(info_json)).returncode == 0
         proc = run_cli("report", str(project), "--data", str(fixture_csv), "-o", str(page))
         assert proc.returncode == 0, proc.stderr
+        written.append((info_json.read_bytes(), page.read_bytes()))
+    assert written[0] == written[1]
     assert json.loads(info_json.read_text())["tinyslm"] == __version__
     assert page.read_text().startswith("<!DOCTYPE html>")
 
