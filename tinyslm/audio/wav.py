@@ -16,6 +16,11 @@ chunk. Rules:
   Resampling or down-mixing silently would make training features differ from
   what the device's microphone delivers; the message names what the file is
   and the ``sox`` line that converts it.
+- A ``data`` size of (almost) 2 GiB or more (:data:`UNKNOWN_LENGTH`) is a writer's "length not
+  known" mark, not a claim: a recording streamed to a pipe or stopped with Ctrl-C
+  keeps the placeholder its writer put in the header (``arecord ... > x.wav`` writes
+  0x80000000, ffmpeg 0xFFFFFFFF) because the writer never seeks back to fill it in.
+  Its samples run to the end of the file. No keyword clip comes near that size.
 - Refused as truncated: a ``data`` chunk that claims more bytes than the file
   holds, an odd number of data bytes, or a chunk cut off before the audio is
   complete. Refused as unreadable: no RIFF/WAVE header, no ``fmt `` or ``data``
@@ -45,6 +50,8 @@ _EXTENSIBLE = 0xFFFE
 _GUID_TAIL = b"\x00\x00\x00\x00\x10\x00\x80\x00\x00\xaa\x00\x38\x9b\x71"
 _FORMAT_NAMES = {0x0003: "IEEE float", 0x0006: "A-law", 0x0007: "mu-law", 0x0011: "IMA ADPCM"}
 _CONVERT_HINT = "convert it with: sox IN.wav -r 16000 -c 1 -b 16 -e signed-integer OUT.wav"
+# A data chunk size from here up is a placeholder written before the length was known.
+UNKNOWN_LENGTH = 0x7FFF0000
 
 Samples = npt.NDArray[np.int16]
 
@@ -121,6 +128,9 @@ def parse_wav(path: Path, raw: bytes) -> Samples:
         chunk_id = raw[pos : pos + 4]
         (size,) = struct.unpack_from("<I", raw, pos + 4)
         body = raw[pos + 8 : pos + 8 + size]
+        if len(body) < size and chunk_id == b"data" and size >= UNKNOWN_LENGTH and data is None:
+            data = body  # the placeholder of a streamed recording: the samples run to the end
+            break
         if len(body) < size:
             if chunk_id == b"data":
                 raise _fail(
