@@ -205,6 +205,28 @@ def test_csv_and_jsonl_lists(tmp_path: Path) -> None:
         assert by_source[p] == {"training": "train"}.get(given[i % 4], given[i % 4])
 
 
+def test_a_list_written_on_windows_reads_as_the_same_clips(tmp_path: Path) -> None:
+    # Clip names without a speaker, so the split is the seeded hash of each path as
+    # listed: '\\' and '/' must name the same clips and put them on the same side.
+    root = make_folder(tmp_path / "d", {"yes": SPEAKERS, "no": SPEAKERS})
+    for w in ("yes", "no"):
+        for f in (root / w).iterdir():
+            f.rename(f.with_name(f.name.replace("_nohash_", "-take")))
+    names = [f"{w}/{f.name}" for w in ("yes", "no") for f in sorted((root / w).iterdir())]
+    (root / "unix.csv").write_text("".join(f"{n},{n.split('/')[0]}\n" for n in names))
+    (root / "win.csv").write_text(
+        "".join(f"{n.replace('/', chr(92))},{n.split('/')[0]}\r\n" for n in names)
+    )
+    unix = load_audio_dataset(root / "unix.csv", CFG)
+    win = load_audio_dataset(root / "win.csv", CFG)
+    assert [(c.source, c.split, c.label) for c in win.clips] == [
+        (c.source, c.split, c.label) for c in unix.clips
+    ]
+    assert {c.split for c in unix.clips} == {"train", "val", "test"}
+    (root / "gone.csv").write_text("yes\\nothing.wav,yes\n")
+    assert "line 1: yes\\nothing.wav does not exist" in refused(root / "gone.csv")
+
+
 @pytest.mark.parametrize(
     ("text", "words"),
     [

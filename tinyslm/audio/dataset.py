@@ -10,10 +10,12 @@ Two sources:
   files that are not ``.wav`` are ignored.
 - A list file, ``.csv`` (``path,label[,split]``, optional header row) or
   ``.jsonl`` (``{"path": ..., "label": ..., "split": ...}``), paths relative to
-  the list file. The labels ``_unknown_``, ``_silence_`` and
-  ``_background_noise_`` mean what the folders above mean. A list gives a split
-  (``train``/``val``/``test``; ``training``/``validation``/``testing`` too) for
-  every clip or for none (background recordings are split in time, see below).
+  the list file (``\\`` separators, as a list written on Windows has them, are
+  read as ``/`` where the path does not exist as written). The labels
+  ``_unknown_``, ``_silence_`` and ``_background_noise_`` mean what the folders
+  above mean. A list gives a split (``train``/``val``/``test``;
+  ``training``/``validation``/``testing`` too) for every clip or for none
+  (background recordings are split in time, see below).
 
 Rules:
 
@@ -342,6 +344,11 @@ def _scan_list(path: Path, config: AudioDatasetConfig) -> tuple[list[_Entry], li
             # Background recordings are split in time, so their split is not counted.
             with_split += label != NOISE
         wav = path.parent / rel
+        if not wav.is_file() and "\\" in rel and (path.parent / rel.replace("\\", "/")).is_file():
+            # A list written on Windows (yes\clip.wav): the same file, and the same
+            # name for the seeded split as the list written with '/'.
+            rel = rel.replace("\\", "/")
+            wav = path.parent / rel
         if not wav.is_file():
             raise DatasetError(f"{path}: line {number}: {rel} does not exist")
         word, label = label, (UNKNOWN if label in config.unknown_words else label)
