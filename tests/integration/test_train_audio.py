@@ -1,7 +1,8 @@
 """``tinyslm train DIR`` on audio keywords (issue 10), end to end on real speech.
 
-A small slice of ``speech_commands_dev`` (three keywords, other words as unknown, the
-background recordings) keeps this to about a minute: the figures are not the point
+A small slice of ``speech_commands_dev`` (three keywords chosen with ``--keywords`` from
+four word folders, the fourth and the other words as unknown, the background recordings)
+keeps this to about a minute: the figures are not the point
 here (benchmarks/speech_commands.py measures those), the command's contract is. The
 model folder carries a format-3 manifest with the streaming figures, a report that
 renders its five plots in Chromium, and ``info``, ``report`` and ``generate`` take it.
@@ -19,11 +20,17 @@ from cli_support import assert_one_error_line, run_cli
 from shared_paths import dataset_path, require_path
 from test_report import PLOTS, blank_plots, console_messages, render_in_chromium
 
-from tinyslm.audio.dataset import AudioDataset, load_audio_dataset, load_training_clips
+from tinyslm.audio.dataset import (
+    AudioDataset,
+    AudioDatasetConfig,
+    load_audio_dataset,
+    load_training_clips,
+)
 
 pytestmark = pytest.mark.slow
 
 KEYWORDS = ("no", "up", "yes")
+NOT_A_KEYWORD = "down"  # a word folder that --keywords leaves out: trained as _unknown_
 PER_LABEL = 40
 EXTRA = 4
 
@@ -41,7 +48,7 @@ def _slice(root: Path, out: Path, labels: tuple[str, ...], start: int, stop: int
 def trained(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, object]]:
     root = require_path(dataset_path("speech_commands_dev"), "speech_commands_dev")
     work = tmp_path_factory.mktemp("kws-train")
-    data = _slice(root, work / "data", (*KEYWORDS, "_unknown_"), 0, PER_LABEL)
+    data = _slice(root, work / "data", (*KEYWORDS, NOT_A_KEYWORD, "_unknown_"), 0, PER_LABEL)
     os.symlink(root / "_background_noise_", data / "_background_noise_")
     # The next EXTRA clips of each keyword: a dataset for --extra-train.
     extra = _slice(root, work / "extra", KEYWORDS, PER_LABEL, PER_LABEL + EXTRA)
@@ -49,9 +56,11 @@ def trained(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, o
     proc = run_cli(
         "train", str(data), "-o", str(out), "--keyword-model", "small", "--epochs", "3",
         "--stride-ms", "200", "--average", "3", "--json", str(work / "train.json"),
-        "--extra-train", str(extra),
+        "--extra-train", str(extra), "--keywords", ",".join(KEYWORDS),
     )  # fmt: skip
     assert proc.returncode == 0, proc.stderr[-3000:]
+    # _unknown_ (40 recorded other words + 40 'down') is capped at a keyword's clips.
+    assert "warning: _unknown_ has more clips than the largest keyword: kept" in proc.stderr
     assert "false accepts per hour" in proc.stdout
     assert f"extra training clips: {EXTRA * len(KEYWORDS)} from {extra}" in proc.stdout
     return out, json.loads((work / "train.json").read_text())
@@ -72,10 +81,13 @@ def test_the_model_folder(trained: tuple[Path, dict[str, object]]) -> None:
         10, 3,
     )  # fmt: skip
     assert manifest["train_config"]["extra_train"] == [str(out.parent / "extra")]
+    assert manifest["train_config"]["keywords"] == list(KEYWORDS)
+    assert "unknown_words" not in manifest["train_config"]  # not given: not recorded
     # The extra clips reached the training features: balancing brings every label up to
     # the largest label's training clips, times (2 augmented copies + the clip itself).
-    data = load_audio_dataset(out.parent / "data")
-    mixed = load_training_clips(out.parent / "extra", data)
+    data = load_audio_dataset(out.parent / "data", AudioDatasetConfig(keywords=KEYWORDS))
+    assert any(c.source.startswith(f"{NOT_A_KEYWORD}/") for c in data.split("train"))
+    mixed = load_training_clips(out.parent / "extra", data, keywords=KEYWORDS)
 
     def examples(ds: AudioDataset) -> int:
         counts = Counter(c.label for c in ds.split("train"))
@@ -136,6 +148,18 @@ def test_text_only_options_are_refused_for_audio(tmp_path: Path) -> None:
         (("--stride-ms", "30"), "--stride-ms 30: not a multiple of the front end's 20 ms frame"),
         (("--stride-ms", "0"), "--stride-ms"),
         (("--average", "17"), "--average"),
+        (("--keywords", "yes,nope"), "--keywords names 'nope', which has no clips (its words:"),
+        (
+            (
+                "--keywords",
+                "yes",
+                "--keywords",
+                "no,",
+            ),
+            "--keywords': an empty word in 'no,'",
+        ),
+        (("--keywords", "yes,no", "--unknown-words", "no"), "'no' is in both --keywords"),
+        (("--unknown-words", "maybe"), "--unknown-words names 'maybe', which has no clips"),
     ],
 )
 def test_bad_streaming_rules_are_refused(
@@ -152,6 +176,8 @@ def test_keyword_options_are_refused_for_text(tmp_path: Path) -> None:
     assert_one_error_line(proc, "--stride-ms: audio keyword options; DATA is a text intent")
     proc = run_cli("train", "-o", str(tmp_path / "m"), "--extra-train", str(tmp_path))
     assert_one_error_line(proc, "--extra-train: audio keyword options; DATA is a text intent")
+    proc = run_cli("train", "-o", str(tmp_path / "m"), "--keywords", "yes,no")
+    assert_one_error_line(proc, "--keywords: audio keyword options; DATA is a text intent")
     assert not (tmp_path / "m").exists()
 
 
@@ -172,7 +198,9 @@ def test_eval_on_the_training_data_repeats_trains_test_figures(
     assert got["keyword_false_accepts"] == mt["keyword_false_accepts"]
     every = run_cli("eval", str(out), str(data), "--split", "all", "--json", "-")
     assert every.returncode == 0, every.stderr
-    assert json.loads(every.stdout)["clips"] == len(load_audio_dataset(data).clips)
+    # 'down', which the model lacks, is scored as _unknown_, capped as training capped it.
+    as_unknown = AudioDatasetConfig(unknown_words=(NOT_A_KEYWORD,))
+    assert json.loads(every.stdout)["clips"] == len(load_audio_dataset(data, as_unknown).clips)
     phrases = tmp_path / "phrases.csv"
     phrases.write_text("text,intent\nturn on the lights,lights_on\n")
     assert_one_error_line(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -174,7 +175,93 @@ def test_unknown_words_are_relabelled(tmp_path: Path) -> None:
     data = load_audio_dataset(root, cfg)
     assert data.labels == (UNKNOWN, "no", "yes")
     msg = refused(root, AudioDatasetConfig(window_samples=WIN, unknown_words=("nope",)))
-    assert "unknown_words names 'nope', which has no clips" in msg
+    assert "--unknown-words names 'nope', which has no clips (its words: maybe, no, yes)" in msg
+
+
+def _per_split(data: object, label: str) -> Counter[str]:
+    return Counter(c.split for c in data.clips if c.label == label)  # type: ignore[attr-defined]
+
+
+def test_keywords_make_every_other_word_unknown_and_cap_it(tmp_path: Path) -> None:
+    """--keywords yes,no on four words: 'maybe' and 'later' become _unknown_, a speaker
+    stays on one side across words, and _unknown_ (twice a keyword's clips in every split)
+    keeps as many clips per split as the largest keyword there, from both words."""
+    words = {"yes": SPEAKERS, "no": SPEAKERS[:9], "maybe": SPEAKERS, "later": SPEAKERS}
+    root = make_folder(tmp_path / "d", words)
+    cfg = AudioDatasetConfig(window_samples=WIN, keywords=("yes", "no"))
+    data = load_audio_dataset(root, cfg)
+    assert data.labels == (UNKNOWN, "no", "yes")
+    unknown = [c for c in data.clips if c.label == UNKNOWN]
+    assert {c.source.split("/")[0] for c in unknown} == {"maybe", "later"}
+    split_of = {c.speaker: c.split for c in data.clips if c.label == "yes"}
+    assert all(split_of[c.speaker] == c.split for c in unknown)
+    kept, largest = _per_split(data, UNKNOWN), _per_split(data, "yes")
+    assert kept == largest  # 'yes' is the largest keyword in every split
+    for split in SPLITS:  # drawn in turn from both words
+        by_word = Counter(c.source.split("/")[0] for c in unknown if c.split == split)
+        assert abs(by_word["maybe"] - by_word["later"]) <= 1, (split, by_word)
+    (note,) = data.warnings
+    assert f"{UNKNOWN} has more clips than the largest keyword: kept" in note
+    assert f"{kept['train']} of {2 * largest['train']} in train" in note
+    again = load_audio_dataset(root, cfg)
+    assert [c.source for c in again.clips] == [c.source for c in data.clips]
+    whole = load_audio_dataset(
+        root, AudioDatasetConfig(window_samples=WIN, keywords=("yes", "no"), cap_unknown=False)
+    )
+    assert _per_split(whole, UNKNOWN) == Counter({s: 2 * n for s, n in largest.items()})
+    assert whole.warnings == ()
+    # The same words as a list file give the same clips.
+    rows = [f"{w}/{f.name},{w}" for w in words for f in sorted((root / w).glob("*.wav"))]
+    listed = root / "list.csv"
+    listed.write_text("path,label\n" + "\n".join(rows) + "\n")
+    from_list = load_audio_dataset(listed, cfg)
+    assert sorted((c.source, c.label, c.split) for c in from_list.clips) == sorted(
+        (c.source, c.label, c.split) for c in data.clips
+    )
+
+
+def test_a_big_unknown_folder_is_capped_over_its_words(tmp_path: Path) -> None:
+    """Speech Commands' flattened _unknown_/<word>_<speaker>_nohash_<n>.wav, three times a
+    keyword's clips: the draw keeps each of its words."""
+    root = make_folder(tmp_path / "d", {"yes": SPEAKERS, "no": SPEAKERS})
+    (root / UNKNOWN).mkdir()
+    for word in ("bed", "cat", "dog"):
+        for j, spk in enumerate(SPEAKERS):
+            write_wav(root / UNKNOWN / f"{word}_{spk}_nohash_0.wav", tone(seed=500 + j))
+    data = load_audio_dataset(root, CFG)
+    assert _per_split(data, UNKNOWN) == _per_split(data, "yes")
+    train = [c for c in data.clips if c.label == UNKNOWN and c.split == "train"]
+    by_word = Counter(Path(c.source).name.split("_")[0] for c in train)
+    assert sorted(by_word) == ["bed", "cat", "dog"]
+    assert max(by_word.values()) - min(by_word.values()) <= 1, by_word
+    assert load_audio_dataset(root, replace(CFG, cap_unknown=False)).warnings == ()
+
+
+def test_a_small_unknown_class_is_not_touched(tmp_path: Path) -> None:
+    root = make_folder(tmp_path / "d", {"yes": SPEAKERS, "no": SPEAKERS, UNKNOWN: SPEAKERS})
+    data = load_audio_dataset(root, CFG)
+    assert data.warnings == ()
+    assert _per_split(data, UNKNOWN) == _per_split(data, "yes")
+
+
+@pytest.mark.parametrize(
+    ("words", "message"),
+    [
+        ({"keywords": ("yes", "nope")}, "--keywords names 'nope', which has no clips (its"
+         " words: maybe, no, yes)"),
+        ({"keywords": ("yes",)}, "only one keyword ('yes'); a keyword model needs at least 2"),
+        ({"keywords": ("yes", UNKNOWN)}, f"--keywords names '{UNKNOWN}': a word, not a"),
+        ({"unknown_words": (NOISE,)}, f"--unknown-words names '{NOISE}': a word"),
+        ({"keywords": ("yes", "no"), "unknown_words": ("no",)}, "'no' is in both --keywords"),
+    ],
+)  # fmt: skip
+def test_word_choices_are_refused_with_one_line(
+    tmp_path: Path, words: dict[str, tuple[str, ...]], message: str
+) -> None:
+    root = make_folder(tmp_path / "d", {"yes": SPEAKERS, "no": SPEAKERS, "maybe": SPEAKERS})
+    with pytest.raises(DatasetError) as info:
+        load_audio_dataset(root, AudioDatasetConfig(window_samples=WIN, **words))  # type: ignore[arg-type]
+    assert message in str(info.value) and "\n" not in str(info.value)
 
 
 # --- list files -----------------------------------------------------------------------
@@ -383,6 +470,22 @@ def test_extra_training_clips_join_train_only(tmp_path: Path) -> None:
     leak = make_folder(tmp_path / "leak", {"yes": ["spk16", "tts1"], "no": ["tts2", "tts3"]})
     (warning,) = load_training_clips(leak, data).warnings
     assert "1 speaker(s) also in" in warning and "(first: spk16)" in warning
+
+
+def test_extra_training_clips_take_the_same_word_choices(tmp_path: Path) -> None:
+    """--keywords yes,no: the extra set's 'maybe' is _unknown_ there too, and it need not
+    have every word --keywords or --unknown-words names."""
+    words = {"yes": SPEAKERS, "no": SPEAKERS, "maybe": SPEAKERS, "later": SPEAKERS}
+    cfg = AudioDatasetConfig(window_samples=WIN, keywords=("yes", "no"))
+    data = load_audio_dataset(make_folder(tmp_path / "real", words), cfg)
+    extra = make_folder(
+        tmp_path / "extra", {"yes": ["a", "b"], "no": ["c", "e"], "maybe": ["d", "f"]}
+    )
+    mixed = load_training_clips(extra, data, keywords=("yes", "no"), unknown_words=("sure",))
+    added = mixed.clips[len(data.clips) :]
+    assert Counter(c.label for c in added) == {"yes": 3, "no": 3, UNKNOWN: 3}
+    with pytest.raises(DatasetError, match="label 'maybe' is not one of"):
+        load_training_clips(extra, data)
 
 
 def test_extra_training_clips_refusals(tmp_path: Path) -> None:

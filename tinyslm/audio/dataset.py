@@ -42,7 +42,18 @@ Rules:
   seeded positions inside that split's part. No background folder, no
   ``_silence_`` class.
 - ``unknown_words`` relabels those keyword folders (or list labels) as
-  ``_unknown_``.
+  ``_unknown_``; ``keywords`` keeps only those as keywords and relabels every other
+  word as ``_unknown_`` (a full Speech Commands download, 35 words, trained for 7). A
+  word either names that has no clips is refused (``words_must_exist``; an
+  ``--extra-train`` dataset may lack some).
+- ``_unknown_`` is one class among the keywords: where a split holds more
+  ``_unknown_`` clips than its largest keyword (``cap_unknown``), a seeded draw keeps
+  as many as that keyword has, taken in turn from each unknown word (in an
+  ``_unknown_`` folder, the ``<word>_`` of its names) so that every word stays, and
+  the dataset carries a warning saying how many were kept. Uncapped, 28 other words
+  of Speech Commands would make ``_unknown_`` 30 times a keyword: class balancing
+  would then copy every keyword 30 times (memory and hours of training), and the
+  figures would be mostly ``_unknown_``'s. Clips left out are not read.
 - Refused with one line: an unreadable, truncated or wrongly formatted WAV (see
   :mod:`tinyslm.audio.wav`; the line names the file), an empty folder or
   keyword folder, fewer than 2 keywords, a label with fewer than 2 clips or (with
@@ -81,6 +92,8 @@ SILENCE = "_silence_"
 UNKNOWN = "_unknown_"
 NOISE = "_background_noise_"
 SPLITS = ("train", "val", "test")
+# AudioDatasetConfig's word choices as the user gives them (tinyslm train).
+_FLAGS = {"keywords": "--keywords", "unknown_words": "--unknown-words"}
 MAX_NUM_WAVS_PER_CLASS = 2**27 - 1  # Speech Commands' constant, kept for identical splits
 LIST_SUFFIXES = (".csv", ".jsonl")
 
@@ -113,8 +126,25 @@ class AudioDatasetConfig:
     unknown_words: tuple[str, ...] = ()
     max_clip_windows: int = 3
     training_rules: bool = True
+    keywords: tuple[str, ...] = ()
+    cap_unknown: bool = True
+    words_must_exist: bool = True
 
     def __post_init__(self) -> None:
+        for name in ("keywords", "unknown_words"):
+            words = tuple(str(w) for w in getattr(self, name))
+            object.__setattr__(self, name, words)
+            special = sorted({w for w in words if w.startswith("_")})
+            if special:
+                raise DatasetError(
+                    f"{_FLAGS[name]} names {special[0]!r}: a word, not a special label"
+                    f" ({UNKNOWN}, {SILENCE} and {NOISE} are the dataset's own)"
+                )
+        both = sorted(set(self.keywords) & set(self.unknown_words))
+        if both:
+            raise DatasetError(
+                f"{both[0]!r} is in both --keywords and --unknown-words; give it in one"
+            )
         v, t = self.val_percent, self.test_percent
         if not (0 <= v < 100 and 0 <= t < 100 and v + t < 100):
             raise DatasetError(
@@ -126,6 +156,14 @@ class AudioDatasetConfig:
             raise DatasetError(f"silence_percent must be in 0..100, got {self.silence_percent}")
         if self.max_clip_windows < 1:
             raise DatasetError(f"max_clip_windows must be >= 1, got {self.max_clip_windows}")
+
+    def label_of(self, word: str) -> str:
+        """The label a folder name or list label ``word`` gets (``_unknown_`` or itself)."""
+        if word in self.unknown_words:
+            return UNKNOWN
+        if self.keywords and word not in self.keywords and word not in (UNKNOWN, SILENCE, NOISE):
+            return UNKNOWN
+        return word
 
 
 @dataclass(frozen=True, eq=False)
@@ -273,7 +311,7 @@ def _scan_folder(root: Path, config: AudioDatasetConfig) -> tuple[list[_Entry], 
         files = _wavs(folder)
         if not files:
             raise DatasetError(f"{folder}: no .wav files")
-        label = UNKNOWN if name in config.unknown_words else name
+        label = config.label_of(name)
         target = noise if name == NOISE else clips
         target.extend(_Entry(f, f"{name}/{f.name}", label, None, name) for f in files)
     if not clips:
@@ -351,7 +389,7 @@ def _scan_list(path: Path, config: AudioDatasetConfig) -> tuple[list[_Entry], li
             wav = path.parent / rel
         if not wav.is_file():
             raise DatasetError(f"{path}: line {number}: {rel} does not exist")
-        word, label = label, (UNKNOWN if label in config.unknown_words else label)
+        word, label = label, config.label_of(label)
         entry = _Entry(wav, rel, label, split, word)
         (noise if label == NOISE else clips).append(entry)
     if not clips:
@@ -370,6 +408,72 @@ def _split_of(entry: _Entry, config: AudioDatasetConfig) -> tuple[str, str]:
         return speaker, which_set(speaker, config.val_percent, config.test_percent)
     key = f"{config.seed}:{entry.source}"
     return entry.source, which_set(key, config.val_percent, config.test_percent)
+
+
+def _check_words(entries: list[_Entry], config: AudioDatasetConfig, where: str) -> None:
+    """Every word ``keywords`` and ``unknown_words`` name has clips (a typo is not a
+    keyword with no clips, nor an unknown word that was never there)."""
+    present = sorted({e.word for e in entries} - {UNKNOWN, SILENCE, NOISE})
+    for name, words in (("keywords", config.keywords), ("unknown_words", config.unknown_words)):
+        for word in words:
+            if word not in present:
+                shown = ", ".join(present[:40]) + (", ..." if len(present) > 40 else "")
+                raise DatasetError(
+                    f"{where}: {_FLAGS[name]} names {word!r}, which has no clips"
+                    f" (its words: {shown})"
+                )
+
+
+def _unknown_word(entry: _Entry) -> str:
+    """The word an ``_unknown_`` clip says, as far as its name tells (for spreading a draw)."""
+    if entry.word != UNKNOWN:
+        return entry.word  # a keyword folder or list label relabelled as unknown
+    name = Path(entry.source).name
+    if "_nohash_" in name and name.index("_") < name.index("_nohash_"):
+        return name.split("_", 1)[0]  # Speech Commands' flattened <word>_<speaker>_nohash_
+    return UNKNOWN
+
+
+def _cap_unknown(
+    placed: list[tuple[_Entry, str, str]], config: AudioDatasetConfig
+) -> tuple[list[tuple[_Entry, str, str]], list[str]]:
+    """At most as many ``_unknown_`` clips per split as its largest keyword has, drawn
+    in turn from each unknown word (a seeded order within each), and a note if any
+    were left out. A split without keyword clips keeps its unknown clips."""
+    keyword_counts: Counter[tuple[str, str]] = Counter(
+        (split, e.label) for e, _, split in placed if e.label != UNKNOWN
+    )
+    left_out: set[int] = set()
+    dropped: list[str] = []
+    for split in SPLITS:
+        unknown = [p for p in placed if p[0].label == UNKNOWN and p[2] == split]
+        cap = max((n for (s, _), n in keyword_counts.items() if s == split), default=0)
+        if not cap or len(unknown) <= cap:
+            continue
+        by_word: dict[str, list[tuple[_Entry, str, str]]] = defaultdict(list)
+        for item in sorted(unknown, key=lambda p: p[0].source):
+            by_word[_unknown_word(item[0])].append(item)
+        queues = []
+        for word in sorted(by_word):
+            group = by_word[word]
+            random.Random(f"{config.seed}:{split}:{word}").shuffle(group)
+            queues.append(group)
+        drawn: list[tuple[_Entry, str, str]] = []
+        while len(drawn) < cap:
+            for group in queues:
+                if group and len(drawn) < cap:
+                    drawn.append(group.pop())
+        chosen = {id(item) for item in drawn}
+        left_out.update(id(item) for item in unknown if id(item) not in chosen)
+        dropped.append(f"{len(drawn)} of {len(unknown)} in {split}")
+    if not dropped:
+        return placed, []
+    kept = [p for p in placed if id(p) not in left_out]  # file order, as without a draw
+    note = (
+        f"{UNKNOWN} has more clips than the largest keyword: kept {', '.join(dropped)}"
+        " (a seeded draw over its words), so that it is one class among the keywords"
+    )
+    return kept, [note]
 
 
 def _check_labels(clips: list[Clip], where: str) -> None:
@@ -463,15 +567,17 @@ def load_audio_dataset(path: Path | str, config: AudioDatasetConfig | None = Non
         raise DatasetError(f"{root}: expected a folder or a .csv/.jsonl list of WAV files")
     else:
         raise DatasetError(f"{root}: no such file or folder")
-    present = {e.word for e in entries}
-    for word in config.unknown_words:
-        if word not in present:
-            raise DatasetError(f"{root}: unknown_words names {word!r}, which has no clips")
+    if config.words_must_exist:
+        _check_words(entries, config, str(root))
+    placed = [(entry, *_split_of(entry, config)) for entry in entries]
+    notes: list[str] = []
+    if config.cap_unknown:
+        placed, notes = _cap_unknown(placed, config)
 
     limit = config.max_clip_windows * config.window_samples
     clips: list[Clip] = []
     trimmed: list[str] = []
-    for entry in entries:
+    for entry, speaker, split in placed:
         samples = read_wav(entry.path)
         if len(samples) > limit:
             raise DatasetError(
@@ -481,13 +587,12 @@ def load_audio_dataset(path: Path | str, config: AudioDatasetConfig | None = Non
             )
         if len(samples) > config.window_samples:
             trimmed.append(entry.source)
-        speaker, split = _split_of(entry, config)
         fitted = fit_to_window(samples, config.window_samples)
         clips.append(Clip(entry.label, split, speaker, entry.source, fitted))
     if config.training_rules:
         _check_labels(clips, str(root))
 
-    warnings: list[str] = []
+    warnings = list(notes)
     if trimmed:
         warnings.append(
             f"{len(trimmed)} clip(s) longer than the {config.window_samples}-sample window"
@@ -553,16 +658,29 @@ def with_training_clips(dataset: AudioDataset, extra: AudioDataset) -> AudioData
     )
 
 
-def load_training_clips(path: Path | str, dataset: AudioDataset) -> AudioDataset:
+def load_training_clips(
+    path: Path | str,
+    dataset: AudioDataset,
+    keywords: tuple[str, ...] = (),
+    unknown_words: tuple[str, ...] = (),
+) -> AudioDataset:
     """:func:`with_training_clips` of the dataset at ``path`` (read by the same rules).
 
-    Every clip there is training material, so nothing of it is split off.
+    Every clip there is training material, so nothing of it is split off. ``keywords``
+    and ``unknown_words`` relabel its words as they relabelled ``dataset``'s; it need
+    not have every word they name.
 
     Raises:
         DatasetError: as :func:`load_audio_dataset` and :func:`with_training_clips`.
     """
     window = len(dataset.clips[0].samples)
     config = AudioDatasetConfig(
-        window_samples=window, val_percent=0, test_percent=0, silence_percent=0
+        window_samples=window,
+        val_percent=0,
+        test_percent=0,
+        silence_percent=0,
+        keywords=keywords,
+        unknown_words=unknown_words,
+        words_must_exist=False,
     )
     return with_training_clips(dataset, load_audio_dataset(path, config))

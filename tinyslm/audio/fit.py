@@ -44,6 +44,8 @@ from tinyslm.modality import AUDIO, Fitted, Log, quiet
 from tinyslm.report_data import REPORT_HTML, REPORT_JSON
 
 THRESHOLD_MAX = 127
+# AudioTrainConfig's dataset choices, in the manifest only when given.
+_DATASET_FIELDS = ("extra_train", "keywords", "unknown_words")
 
 
 @dataclass(frozen=True)
@@ -269,10 +271,13 @@ def fit_audio(
         raise ValueError("fit_audio needs a dataset path")
     cfg = config if config is not None else AudioTrainConfig()
     start = time.perf_counter()
-    dataset = load_audio_dataset(data, AudioDatasetConfig(seed=cfg.seed))
+    words = AudioDatasetConfig(
+        seed=cfg.seed, keywords=cfg.keywords, unknown_words=cfg.unknown_words
+    )
+    dataset = load_audio_dataset(data, words)
     for extra in cfg.extra_train:
         before = len(dataset.clips)
-        dataset = load_training_clips(extra, dataset)
+        dataset = load_training_clips(extra, dataset, words.keywords, words.unknown_words)
         log(f"extra training clips: {len(dataset.clips) - before} from {extra}")
     load_seconds = time.perf_counter() - start
     for warning in dataset.warnings:
@@ -313,8 +318,9 @@ def fit_audio(
         arena_bytes=result.arena_bytes,
         ops=result.ops,
         seed=cfg.seed,
-        # Without extra datasets the manifest is as before (no empty field added).
-        train_config={k: v for k, v in asdict(cfg).items() if k != "extra_train" or v},
+        # Without extra datasets or word choices the manifest is as before (no empty
+        # field added).
+        train_config={k: v for k, v in asdict(cfg).items() if k not in _DATASET_FIELDS or v},
         metrics=metrics,
         modality=AUDIO,
     )

@@ -35,11 +35,43 @@ KEYWORD_MODEL = "keyword_model"
 # The front end's frame step (20 ms): --stride-ms is a whole number of frames.
 FRAME_MS = KeywordSpec().frame_ms
 # Options only a keyword dataset takes.
-KEYWORD_ONLY = frozenset({KEYWORD_MODEL, "stride_ms", "average", "extra_train"})
+KEYWORD_ONLY = frozenset(
+    {KEYWORD_MODEL, "stride_ms", "average", "extra_train", "keywords", "unknown_words"}
+)
+
+
+def _words(ctx: click.Context, param: click.Parameter, value: tuple[str, ...]) -> tuple[str, ...]:
+    """``--keywords yes,no --keywords up``: the words, comma- or repeat-separated, in order."""
+    words: list[str] = []
+    for part in value:
+        for word in part.split(","):
+            word = word.strip()
+            if not word:
+                raise click.BadParameter(f"an empty word in {part!r}")
+            if word not in words:
+                words.append(word)
+    return tuple(words)
 
 
 def keyword_options(f: Any) -> Any:
-    """``--keyword-model``, ``--stride-ms``, ``--average`` and ``--extra-train`` (keywords only)."""
+    """``--keyword-model``, ``--stride-ms``, ``--average``, ``--extra-train``,
+    ``--keywords`` and ``--unknown-words`` (keywords only)."""
+    f = click.option(
+        "--unknown-words",
+        multiple=True,
+        callback=_words,
+        metavar="WORD,...",
+        help="Keyword datasets: words (folders or list labels) trained as _unknown_ "
+        "instead of as keywords.",
+    )(f)
+    f = click.option(
+        "--keywords",
+        multiple=True,
+        callback=_words,
+        metavar="WORD,...",
+        help="Keyword datasets: the words to detect; every other word of DATA is trained "
+        "as _unknown_ (e.g. 7 of Speech Commands' 35). Default: every word folder.",
+    )(f)
     f = click.option(
         "--extra-train",
         multiple=True,
@@ -118,8 +150,9 @@ def audio_config(options: Mapping[str, Any], explicit: Collection[str]) -> Audio
         flags = ", ".join("--" + n.replace("_", "-") for n in text_only)
         raise click.UsageError(
             f"{flags}: text intent options; DATA is an audio keyword dataset "
-            "(its options: --keyword-model, --stride-ms, --average, --extra-train, --seed, "
-            "--epochs, --batch-size, --learning-rate, --label-smoothing)"
+            "(its options: --keyword-model, --stride-ms, --average, --extra-train, "
+            "--keywords, --unknown-words, --seed, --epochs, --batch-size, --learning-rate, "
+            "--label-smoothing)"
         )
     try:
         stride_frames = stride_frames_of(
@@ -136,6 +169,8 @@ def audio_config(options: Mapping[str, Any], explicit: Collection[str]) -> Audio
             stride_frames=stride_frames,
             average=int(options.get("average") or DEFAULT_AVERAGE),
             extra_train=tuple(str(p) for p in options.get("extra_train") or ()),
+            keywords=tuple(options.get("keywords") or ()),
+            unknown_words=tuple(options.get("unknown_words") or ()),
             **shared,
         )
     except ValueError as exc:

@@ -107,6 +107,10 @@ class AudioTrainConfig:
             :func:`tinyslm.audio.fit.fit_audio` reads them (with
             :func:`tinyslm.audio.dataset.load_training_clips`) and records them in the
             manifest; :func:`train_audio` trains on the dataset it is given, as is.
+        keywords, unknown_words: which of the dataset's words are keywords, the rest
+            ``_unknown_`` (``tinyslm train --keywords``), and words relabelled
+            ``_unknown_`` (``--unknown-words``); :func:`tinyslm.audio.fit.fit_audio` reads
+            the dataset with them (:class:`tinyslm.audio.dataset.AudioDatasetConfig`).
     """
 
     size: str = "default"
@@ -139,6 +143,8 @@ class AudioTrainConfig:
     stride_frames: int = DEFAULT_STRIDE_FRAMES
     average: int = DEFAULT_AVERAGE
     extra_train: tuple[str, ...] = ()
+    keywords: tuple[str, ...] = ()
+    unknown_words: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         architecture(self.size)  # an unknown size is refused here, before any work
@@ -162,7 +168,8 @@ class AudioTrainConfig:
         ):
             if not 0 <= getattr(self, name) <= 1:
                 raise ModelError(f"{name} must be in 0..1, got {getattr(self, name)}")
-        object.__setattr__(self, "extra_train", tuple(str(p) for p in self.extra_train))
+        for name in ("extra_train", "keywords", "unknown_words"):
+            object.__setattr__(self, name, tuple(str(v) for v in getattr(self, name)))
         # A list (from JSON) or ints are taken too: "off" is compared with (1.0, 1.0).
         object.__setattr__(self, "speed_range", tuple(float(v) for v in self.speed_range))
         if len(self.speed_range) != 2 or not (
