@@ -264,6 +264,28 @@ def test_balanced_features_have_equal_label_counts_and_originals_first() -> None
     assert np.array_equal(unbalanced.x_train, sets.x_train[:block])
 
 
+def test_features_made_a_block_at_a_time_are_the_same_bytes(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Waveforms become features TRAIN_FEATURE_BLOCK examples at a time (memory follows the
+    features); blocks of 7 (the last one short) give the arrays of a single block, and the
+    logged count is the examples made."""
+    from tinyslm.audio import train as train_module
+
+    data = _unbalanced_dataset()
+    config = AudioTrainConfig(augment_copies=2, cache_features=False)
+    whole = feature_sets(data, config)
+    monkeypatch.setattr(train_module, "TRAIN_FEATURE_BLOCK", 7)
+    assert len(whole.x_train) % 7
+    lines: list[str] = []
+    blocks = feature_sets(data, config, lines.append)
+    for name in ("x_train", "y_train", "x_val", "y_val", "x_test", "y_test"):
+        assert np.array_equal(getattr(blocks, name), getattr(whole, name)), name
+    assert lines == [
+        f"features: {len(whole.x_train)} training clips (2 copies each, 21 to balance the labels)"
+    ]
+
+
 def test_confusion_matrix_counts_true_rows_and_predicted_columns() -> None:
     m = confusion_matrix(np.array([0, 0, 1, 2]), np.array([0, 1, 1, 0]), 3)
     assert m.tolist() == [[1, 1, 0], [0, 1, 0], [1, 0, 0]]

@@ -33,6 +33,7 @@ from __future__ import annotations
 import hashlib
 import json
 import time
+from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -61,6 +62,8 @@ Range = tuple[float, float]
 
 # Training features in the representative set (evenly spaced, deterministic).
 REPRESENTATIVE_MAX = 400
+# Training examples whose waveforms are held at once while their features are computed.
+TRAIN_FEATURE_BLOCK = 4096
 # Bump when the augmentation or feature code changes what a cache entry holds.
 CACHE_VERSION = 2
 
@@ -398,6 +401,15 @@ def balance_plan(
             yield label, rng, clips[j % len(clips)], False
 
 
+def balance_count(train: list[Clip], config: AudioTrainConfig) -> int:
+    """How many extras :func:`balance_plan` gives (without drawing them)."""
+    if not config.balance_classes:
+        return 0
+    counts = Counter(clip.label for clip in train)
+    top = max(counts.values(), default=0)
+    return sum((top - n) * (config.augment_copies + 1) for n in counts.values())
+
+
 @dataclass(frozen=True)
 class FeatureSets:
     """int8 features and label indices of each split (train with its augmented copies)."""
@@ -455,37 +467,50 @@ def feature_sets(
 
     noise = [rec.part("train") for rec in dataset.noise if len(rec.part("train")) > 0]
     noise = [n for n in noise if len(n) >= len(dataset.clips[0].samples)]
-    train_waves: list[Int16Array] = []
-    train_labels: list[int] = []
-    for i, clip in enumerate(by_split["train"]):
-        train_waves.append(clip.samples)
-        train_labels.append(index[clip.label])
-        for copy in range(config.augment_copies):
-            rng = np.random.default_rng([config.seed, i, copy])
-            train_waves.append(augment(clip.samples, rng, noise, config, clip.label == SILENCE))
-            train_labels.append(index[clip.label])
-    # Extras go after the regular examples, so that every (copies + 1)-th of the first
-    # block is a clip as recorded (the calibration set of quantize_audio).
-    for label, rng, clip, backwards in balance_plan(by_split["train"], dataset.labels, config):
-        if label == SILENCE and noise:
-            train_waves.append(silence_slice(rng, noise, len(clip.samples), config))
-        else:
-            samples = clip.samples[::-1] if backwards else clip.samples
-            train_waves.append(augment(samples, rng, noise, config, label == SILENCE))
-        train_labels.append(index[label])
+
+    def examples() -> Iterator[tuple[Int16Array, str]]:
+        for i, clip in enumerate(by_split["train"]):
+            yield clip.samples, clip.label
+            for copy in range(config.augment_copies):
+                rng = np.random.default_rng([config.seed, i, copy])
+                yield augment(clip.samples, rng, noise, config, clip.label == SILENCE), clip.label
+        # Extras go after the regular examples, so that every (copies + 1)-th of the first
+        # block is a clip as recorded (the calibration set of quantize_audio).
+        for label, rng, clip, backwards in balance_plan(by_split["train"], dataset.labels, config):
+            if label == SILENCE and noise:
+                yield silence_slice(rng, noise, len(clip.samples), config), label
+            else:
+                samples = clip.samples[::-1] if backwards else clip.samples
+                yield augment(samples, rng, noise, config, label == SILENCE), label
 
     def stack(waves: list[Int16Array]) -> Int16Array:
         return np.stack(waves).astype(np.int16)
 
     spec = config.spec
+    regular = len(by_split["train"]) * (config.augment_copies + 1)
+    extras = balance_count(by_split["train"], config)
     if log:
         log(
-            f"features: {len(train_waves)} training clips ({config.augment_copies} copies each,"
-            f" {len(train_waves) - len(by_split['train']) * (config.augment_copies + 1)}"
-            " to balance the labels)"
+            f"features: {regular + extras} training clips ({config.augment_copies} copies each,"
+            f" {extras} to balance the labels)"
         )
+    # Waveforms (32,000 bytes a clip) become features (1,960) a block at a time, so memory
+    # follows the features: 35 balanced Speech Commands words are about 270,000 examples,
+    # 8.6 GB of waveforms at once, half a GB of features. Each example has its own
+    # generator, so the blocks give the same bytes as one call.
+    parts: list[Int8Array] = []
+    train_labels: list[int] = []
+    block: list[Int16Array] = []
+    for wave, label in examples():
+        block.append(wave)
+        train_labels.append(index[label])
+        if len(block) == TRAIN_FEATURE_BLOCK:
+            parts.append(many_clips_features(stack(block), spec))
+            block = []
+    if block:
+        parts.append(many_clips_features(stack(block), spec))
     arrays = [
-        many_clips_features(stack(train_waves), spec),
+        np.concatenate(parts),
         np.asarray(train_labels, dtype=np.int64),
         many_clips_features(stack([c.samples for c in by_split["val"]]), spec),
         np.asarray([index[c.label] for c in by_split["val"]], dtype=np.int64),
