@@ -452,6 +452,8 @@ def _emulate_keywords(
         from tinyslm.audio.wav import read_wav
 
         samples = read_wav(wav_file)  # refused in one line before anything is built
+    from tinyslm.audio.spec import KeywordSpec
+
     project, manifest = kws.keyword_project(project_dir)
     memo: kws.ScoreMemo = {}
     with tempfile.TemporaryDirectory(prefix="tinyslm-emulate-") as tmp:
@@ -469,6 +471,18 @@ def _emulate_keywords(
                 f"verify's Python loop: {verdict} ({p.matching}/{p.reference} identical)",
                 err=True,
             )
+            spec = manifest.features
+            if isinstance(spec, KeywordSpec) and len(samples) < spec.shortest_detection_samples:
+                # The first thing a user tries is one 1 s clip; say why nothing fired.
+                need = spec.shortest_detection_samples / spec.frontend.sample_rate
+                click.echo(
+                    f"warning: {run.seconds:.2f} s is too short for a detection: the detector "
+                    f"averages {spec.average} inferences {spec.stride_frames * spec.frame_ms} ms "
+                    f"apart over a {spec.window_samples / spec.frontend.sample_rate:g} s window, "
+                    f"so it needs {need:.2f} s; pad a one-word clip with silence on both sides "
+                    "(sox in.wav out.wav pad 0.5 0.5)",
+                    err=True,
+                )
             if not p.identical:
                 raise SystemExit(1)
         elif text is not None:

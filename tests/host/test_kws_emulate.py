@@ -29,6 +29,7 @@ from shared_paths import dataset_path, require_path, require_tool, sdk_path
 
 from tinyslm import __version__
 from tinyslm.audio.dataset import AudioDataset, AudioDatasetConfig, load_audio_dataset
+from tinyslm.audio.spec import KeywordSpec
 from tinyslm.audio.stream import (
     ComposedStream,
     StreamProtocol,
@@ -308,6 +309,38 @@ def test_refusals(project: Path, demo_wav: Path, tmp_path: Path) -> None:
         f"error: {phrases} holds text data (intents), but this model was trained on audio "
         "data: give it audio data\n"
     )
+
+
+def test_a_recording_too_short_to_fire_is_said(
+    project: Path, demo: ComposedStream, tmp_path: Path
+) -> None:
+    """A recording shorter than ``average`` inferences cannot fire (a single 1 s clip gives
+    one, and the default rule averages 2): emulate says so instead of a bare '0 detections'.
+    The shortest length the warning names is the device's own: one sample less runs one
+    inference fewer."""
+    _, manifest = keyword_project(project)
+    spec = manifest.features
+    assert isinstance(spec, KeywordSpec) and spec.average > 1
+    need = spec.shortest_detection_samples
+    assert spec.samples_for_inferences(1) < spec.window_samples + spec.frontend.stride_samples
+
+    def run(n: int) -> tuple[int, str]:
+        wav = tmp_path / f"{n}.wav"
+        write_wav(wav, demo.samples[:n])
+        result = CliRunner().invoke(cli, ["emulate", str(project), "--wav", str(wav)])
+        assert result.exit_code == 0, result.output
+        (end,) = [json.loads(x)["end"] for x in result.stdout.splitlines() if '"end"' in x]
+        return end["inferences"], result.stderr
+
+    inferences, err = run(need - 1)
+    assert inferences == spec.average - 1
+    apart = spec.stride_frames * spec.frame_ms
+    said = f"too short for a detection: the detector averages {spec.average} inferences"
+    assert f"{said} {apart} ms apart" in err
+    assert f"so it needs {need / 16000:.2f} s; pad a one-word clip" in err
+    inferences, err = run(need)
+    assert inferences == spec.average and "too short" not in err
+    assert run(spec.window_samples)[0] == 1  # one clip as Speech Commands ships it
 
 
 def test_a_planted_difference_is_reported(project: Path, demo_wav: Path, tmp_path: Path) -> None:

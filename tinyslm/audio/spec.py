@@ -77,6 +77,20 @@ class KeywordSpec:
     def frame_ms(self) -> int:
         return self.frontend.stride_samples * 1000 // self.frontend.sample_rate
 
+    def samples_for_inferences(self, n: int) -> int:
+        """Samples a stream needs before the device has run ``n`` inferences: the first when
+        the window's frames are in, then one every ``stride_frames`` frames (as
+        :func:`tinyslm.audio.stream.inference_frames` and the firmware's loop count them)."""
+        fe = self.frontend
+        newest = self.frames - 1 + (n - 1) * self.stride_frames
+        return fe.window_samples + newest * fe.stride_samples
+
+    @property
+    def shortest_detection_samples(self) -> int:
+        """The shortest stream the detector can fire on: ``average`` inferences. A 1 s
+        clip alone has one inference, so with the default rule (2) it never fires."""
+        return self.samples_for_inferences(self.average)
+
     def detector(self, num_labels: int, threshold_q: int) -> DetectorSpec:
         """The streaming rule for a model with ``num_labels`` outputs."""
         return DetectorSpec(
