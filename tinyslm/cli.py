@@ -919,6 +919,12 @@ def synth_command(
         f"wrote {result.out_dir}: {counts} clips; {len(result.speakers)} voices "
         f"({', '.join(result.engines)}) in {result.seconds:.0f} s"
     )
+    if result.fitted:
+        click.echo(
+            f"{result.fitted} clips were longer than the window at their rate and were sped up"
+            f" to fit (at most {result.max_fit_speed:.2f}x; 'fit_speed' in synth.json)",
+            err=True,
+        )
 
 
 # --- tflm ---

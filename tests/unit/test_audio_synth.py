@@ -9,6 +9,7 @@ Few words and few voices keep each test to seconds.
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -139,6 +140,47 @@ def test_a_clip_in_a_room_rings_on_after_the_word_with_the_drawn_room() -> None:
     assert late > 0 and 12 < 10 * np.log10(early / late) < 32
 
 
+def test_a_phrase_a_little_too_long_is_sped_up_to_fit_and_more_is_refused() -> None:
+    """A rendering longer than the window (a slow rate draw of 'lights off') is resampled
+    faster until it fills 95 % of the window, by at most ``max_fit_speedup``; the clip
+    records the factor. Past the cap it is refused naming the word, as before. A tone
+    stands in for the engine's rendering: it trims to exactly its own length."""
+    job = _Job("lights_off/v_nohash_0.wav", "lights_off", "lights off", Voice("e", "en", "v"), 0)
+    take = _Take("lights off.", 0.8, 1.0)
+    config = SynthConfig(speed_range=(1.0, 1.0), noise_probability=0.0, reverb_probability=0.0)
+
+    def finish(seconds: float, cfg: SynthConfig = config) -> tuple[np.ndarray, dict[str, object]]:
+        n = round(seconds * SAMPLE_RATE)
+        tone = 0.5 * np.sin(2 * np.pi * 440 * np.arange(n) / SAMPLE_RATE)
+        made = _finish(job, take, np.random.default_rng(3), (SAMPLE_RATE, tone), cfg)
+        clip = parse_wav(Path(made.key), made.pcm).astype(np.float64)
+        assert len(clip) == SAMPLE_RATE
+        assert round(made.fit_speed, 4) == made.params.get("fit_speed", 1.0)
+        return clip, made.params
+
+    def spoken(clip: np.ndarray) -> float:
+        loud = np.flatnonzero(clip)
+        return (loud[-1] - loud[0] + 1) / SAMPLE_RATE
+
+    clip, params = finish(0.9)  # fits: untouched, and nothing new in its record
+    assert "fit_speed" not in params and abs(spoken(clip) - 0.9) < 0.002
+    clip, params = finish(1.1)
+    assert params["fit_speed"] == round(1.1 / 0.95, 4) and abs(spoken(clip) - 0.95) < 0.002
+    # Draws are made before the fit: the same word and place as a clip that fits.
+    assert params["peak_dbfs"] == finish(0.9)[1]["peak_dbfs"]
+    clip, params = finish(1.18)  # 1.242x: just under the cap
+    assert params["fit_speed"] == round(1.18 / 0.95, 4) and abs(spoken(clip) - 0.95) < 0.002
+    for seconds, cfg, cap in (
+        (1.2, config, "1.25x"),
+        (1.01, replace(config, max_fit_speedup=1.0), "1x"),
+    ):
+        with pytest.raises(DatasetError) as info:
+            finish(seconds, cfg)
+        msg = one_line(info)
+        assert f"'lights off' said by v (rate 0.80, speed 1.00) lasts {seconds:.2f} s" in msg
+        assert f"longer than the 1.00 s window even {cap} faster" in msg
+
+
 @pytest.mark.parametrize(
     ("words", "needle"),
     [
@@ -170,6 +212,7 @@ def test_bad_words_are_refused_in_one_line_before_anything(
         ({"noise_probability": 1.5}, "noise_probability"),
         ({"reverb_probability": -0.1}, "reverb_probability"),
         ({"rt60_range": (0.0, 0.5)}, "rt60_range"),
+        ({"max_fit_speedup": 0.9}, "max_fit_speedup must be >= 1"),
         ({"engines": ("piper",)}, "unknown TTS engine 'piper'"),
     ],
 )
@@ -275,6 +318,31 @@ def test_the_loader_reads_it_and_keeps_each_voice_on_one_side(tmp_path: Path, es
     assert set(sides) == set(result.speakers)  # the voice is the speaker, in _unknown_ too
     assert all(len(s) == 1 for s in sides.values())
     assert {next(iter(s)) for s in sides.values()} == {"train", "val", "test"}
+
+
+def test_synthesize_counts_the_clips_it_sped_up(tmp_path: Path, espeak: None) -> None:
+    """With a window shorter than some renderings of 'yes', those clips are sped up, the
+    result counts them and synth.json names their factor; the rest are as without a fit."""
+    base = SynthConfig(
+        engines=("espeak-ng",),
+        max_voices_per_engine=3,
+        clips_per_voice=3,
+        unknown_clips_per_voice=0,
+        background_seconds=0,
+    )
+    loose = synthesize(["yes"], tmp_path / "loose", base)
+    assert loose.fitted == 0 and loose.max_fit_speed == 1.0
+    # A window that the longest 'yes' overfills by about 10 %, so some fit and some do not.
+    tight_window = round(loose.longest_ms[0][1] * SAMPLE_RATE / 1000 / 1.1)
+    tight = synthesize(
+        ["yes"], tmp_path / "tight", replace(base, window_samples=tight_window, max_shift_ms=0)
+    )
+    clips = json.loads((tmp_path / "tight" / "synth.json").read_text())["clips"]
+    fits = [p["fit_speed"] for p in clips.values() if "fit_speed" in p]
+    assert 0 < tight.fitted == len(fits) < len(clips)
+    assert tight.max_fit_speed == pytest.approx(max(fits), abs=1e-4) and max(fits) <= 1.25
+    for key in (tmp_path / "tight" / "yes").iterdir():
+        assert len(read_wav(key)) == tight_window
 
 
 def test_a_word_longer_than_the_window_is_refused(tmp_path: Path, espeak: None) -> None:

@@ -41,8 +41,12 @@ brown noise at a random SNR. Then:
   depend only on numpy, not on a resampler library's version.
 - Trim: the spoken word is cut out by energy (10 ms frames above -40 dB of the
   loudest frame), then placed around the window's centre with the time shift.
-  A word that comes out longer than the window is refused with one line (it
-  would be cut, and the model would learn half a word).
+  A phrase that a slow rate draw makes longer than the window (``lights off``
+  at rate 0.8 by some voices: 1.08 s) is sped up, by resampling as the speed
+  draw is, until it fills 95 % of the window, by at most ``max_fit_speedup``
+  (1.25); the clip records the factor (``fit_speed``). Longer than that is
+  refused with one line: it would be cut, and the model would learn half a word.
+  Before, the one slow clip of ``lights off`` among 408 refused the whole run.
 - Determinism: the same words, config and engines give the same bytes. Every
   random choice comes from a generator seeded with a hash of
   ``seed:label:speaker:n``, so a clip does not depend on the order in which
@@ -95,6 +99,7 @@ PUNCTUATION = ("", ".", "!", "?")
 MAX_WORD_CHARS = 40
 _TRIM_DB = 40.0
 _DRR_DB = (0.0, 12.0)  # direct-to-reverberant ratio of the synthetic rooms
+_FIT_SHARE = 0.95  # a phrase sped up to fit fills this much of the window
 _FRAME = SAMPLE_RATE // 100  # 10 ms
 
 # espeak-ng: English accents x voice variants (those present are used).
@@ -154,6 +159,8 @@ class SynthConfig:
         snr_db_range: signal-to-noise ratio of that noise, dB.
         reverb_probability: share of clips put in a synthetic room (TTS is dry;
             recordings are not).
+        max_fit_speedup: a rendering longer than the window is sped up to 95 % of it
+            by at most this factor (1: never; longer is refused).
         rt60_range: that room's reverberation time, seconds (-60 dB); its response is
             cut at :data:`tinyslm.audio.channel.MAX_RESPONSE_S` (0.4 s: a 0.6 s room's
             tail is 40 dB down there).
@@ -173,6 +180,7 @@ class SynthConfig:
     rate_range: Range = (0.8, 1.25)
     pitch_range: Range = (0.85, 1.2)
     speed_range: Range = (0.93, 1.07)
+    max_fit_speedup: float = 1.25
     peak_dbfs_range: Range = (-20.0, -1.0)
     max_shift_ms: float = 150.0
     noise_probability: float = 0.5
@@ -202,6 +210,8 @@ class SynthConfig:
         for name in ("noise_probability", "reverb_probability"):
             if not 0 <= getattr(self, name) <= 1:
                 raise DatasetError(f"{name} must be in 0..1, got {getattr(self, name)}")
+        if self.max_fit_speedup < 1:
+            raise DatasetError(f"max_fit_speedup must be >= 1, got {self.max_fit_speedup}")
         if self.max_shift_ms < 0 or self.background_seconds < 0 or self.window_samples <= 0:
             raise DatasetError("max_shift_ms, background_seconds and window_samples must be >= 0")
         unknown = sorted(set(self.engines) - set(ENGINES))
@@ -250,6 +260,8 @@ class SynthResult:
         longest_ms: keyword -> its longest rendering after trimming, ms.
         background: the ``_background_noise_`` files written.
         seconds: wall time taken.
+        fitted: clips sped up to fit the window (``_unknown_`` included).
+        max_fit_speed: the largest such factor (1.0: none).
     """
 
     out_dir: Path
@@ -261,6 +273,8 @@ class SynthResult:
     longest_ms: tuple[tuple[str, float], ...]
     background: tuple[str, ...] = field(default=())
     seconds: float = 0.0
+    fitted: int = 0
+    max_fit_speed: float = 1.0
 
 
 def label_of(word: str) -> str:
@@ -535,6 +549,7 @@ class _Clip:
     pcm: bytes
     params: dict[str, object]
     spoken_ms: float
+    fit_speed: float = 1.0
 
 
 def _fixed_pitch(voice: Voice) -> bool:
@@ -568,12 +583,21 @@ def _finish(
     what = f"{job.word!r} said by {job.voice.speaker} (rate {take.rate:.2f}, speed {speed:.2f})"
     if not speech.size or not np.any(speech):
         raise ToolchainError(f"{job.voice.engine}: {what} came out silent")
+    fit = 1.0
     if len(speech) > window:
-        raise DatasetError(
-            f"{what} lasts {len(speech) / SAMPLE_RATE:.2f} s, longer than the"
-            f" {window / SAMPLE_RATE:.2f} s window; use a shorter word or phrase"
-            " (or a faster rate range)"
-        )
+        # A two-word phrase at a slow rate draw: speed it up rather than refuse the run.
+        # No draw is made here, so the clip's other draws (and every clip that fits) keep
+        # their values; the trim is redone because it follows the waveform.
+        need = len(speech) / (_FIT_SHARE * window)
+        if need <= config.max_fit_speedup:
+            fit = need
+            speech = trim(resample(raw, rate * speed * fit, SAMPLE_RATE))
+        if len(speech) > window:
+            raise DatasetError(
+                f"{what} lasts {len(speech) / SAMPLE_RATE:.2f} s, longer than the"
+                f" {window / SAMPLE_RATE:.2f} s window even {config.max_fit_speedup:g}x"
+                " faster; use a shorter word or phrase (or a faster rate range)"
+            )
     peak_db = _uniform(rng, config.peak_dbfs_range)
     shift = round(rng.uniform(-1, 1) * config.max_shift_ms * SAMPLE_RATE / 1000)
     start = min(max((window - len(speech)) // 2 + shift, 0), window - len(speech))
@@ -593,6 +617,7 @@ def _finish(
         "rate": round(take.rate, 4),
         "pitch": round(take.pitch, 4),
         "speed": round(speed, 4),
+        **({"fit_speed": round(fit, 4)} if fit > 1 else {}),
         "peak_dbfs": round(peak_db, 2),
         "start_ms": round(start * 1000 / SAMPLE_RATE, 1),
     }
@@ -605,7 +630,7 @@ def _finish(
         clip += coloured_noise(colour, window, rng) * math.sqrt(power / 10 ** (snr / 10))
         params.update(noise=colour, snr_db=round(snr, 2))
     pcm = wav_bytes(_to_int16(clip))
-    return _Clip(job.key, pcm, params, len(speech) * 1000 / SAMPLE_RATE)
+    return _Clip(job.key, pcm, params, len(speech) * 1000 / SAMPLE_RATE, fit)
 
 
 def _check_words(words: Sequence[str]) -> tuple[str, ...]:
@@ -688,7 +713,7 @@ def synthesize(
 
     Raises:
         DatasetError: a word that is not speakable, that two words share a folder,
-            or that comes out longer than the window.
+            or that comes out longer than the window even ``max_fit_speedup`` faster.
         ToolchainError: no TTS engine (or a requested one) is installed, or one fails.
         OutputError: ``out_dir`` is not empty (without ``force``), is not an earlier
             synthetic dataset (with it), or cannot be written.
@@ -749,4 +774,6 @@ def synthesize(
         longest_ms=tuple((w, round(longest[w], 1)) for w in cleaned),
         background=tuple(sorted(background)),
         seconds=time.monotonic() - started,
+        fitted=sum(c.fit_speed > 1 for c in clips),
+        max_fit_speed=max((c.fit_speed for c in clips), default=1.0),
     )
