@@ -117,3 +117,29 @@ def test_a_small_run_writes_a_dataset_train_can_read(tmp_path: Path) -> None:
     assert record["config"]["seed"] == 7 and record["config"]["near_misses"] == 2
     dataset = load_audio_dataset(out)
     assert set(dataset.keywords) == {"yes", "stop"}
+
+
+def test_clips_sped_up_to_fit_are_said_on_stderr(tmp_path: Path) -> None:
+    """'good morning' at espeak-ng's rate 0.6 lasts about 1.1 s, a little over the window:
+    the run succeeds, and stderr says how many clips were sped up and by how much, as
+    synth.json records them. A run where everything fits says nothing there."""
+    require_tool("espeak-ng")
+
+    def run(rate: str) -> tuple[str, list[float]]:
+        out = tmp_path / rate
+        code, stdout, stderr = synth(
+            "good morning", "-o", str(out),
+            "--engine", "espeak-ng", "--max-voices", "1", "--clips", "4",
+            "--unknown-clips", "0", "--background-seconds", "0", "--rate", rate,
+        )  # fmt: skip
+        assert code == 0 and stdout.startswith(f"wrote {out}: "), stderr
+        clips = json.loads((out / "synth.json").read_text())["clips"].values()
+        return stderr, [p["fit_speed"] for p in clips if "fit_speed" in p]
+
+    stderr, fits = run("0.6,0.6")
+    assert fits, "no clip needed a fit: the phrase no longer tests it"
+    assert stderr == (
+        f"{len(fits)} clips were longer than the window at their rate and were sped up to fit"
+        f" (at most {max(fits):.2f}x; 'fit_speed' in synth.json)\n"
+    )
+    assert run("1.0,1.0") == ("", [])

@@ -155,7 +155,6 @@ def test_a_phrase_a_little_too_long_is_sped_up_to_fit_and_more_is_refused() -> N
         made = _finish(job, take, np.random.default_rng(3), (SAMPLE_RATE, tone), cfg)
         clip = parse_wav(Path(made.key), made.pcm).astype(np.float64)
         assert len(clip) == SAMPLE_RATE
-        assert round(made.fit_speed, 4) == made.params.get("fit_speed", 1.0)
         return clip, made.params
 
     def spoken(clip: np.ndarray) -> float:
@@ -340,7 +339,7 @@ def test_synthesize_counts_the_clips_it_sped_up(tmp_path: Path, espeak: None) ->
     clips = json.loads((tmp_path / "tight" / "synth.json").read_text())["clips"]
     fits = [p["fit_speed"] for p in clips.values() if "fit_speed" in p]
     assert 0 < tight.fitted == len(fits) < len(clips)
-    assert tight.max_fit_speed == pytest.approx(max(fits), abs=1e-4) and max(fits) <= 1.25
+    assert tight.max_fit_speed == max(fits) <= 1.25
     for key in (tmp_path / "tight" / "yes").iterdir():
         assert len(read_wav(key)) == tight_window
 

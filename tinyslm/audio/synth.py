@@ -549,7 +549,6 @@ class _Clip:
     pcm: bytes
     params: dict[str, object]
     spoken_ms: float
-    fit_speed: float = 1.0
 
 
 def _fixed_pitch(voice: Voice) -> bool:
@@ -630,7 +629,7 @@ def _finish(
         clip += coloured_noise(colour, window, rng) * math.sqrt(power / 10 ** (snr / 10))
         params.update(noise=colour, snr_db=round(snr, 2))
     pcm = wav_bytes(_to_int16(clip))
-    return _Clip(job.key, pcm, params, len(speech) * 1000 / SAMPLE_RATE, fit)
+    return _Clip(job.key, pcm, params, len(speech) * 1000 / SAMPLE_RATE)
 
 
 def _check_words(words: Sequence[str]) -> tuple[str, ...]:
@@ -749,6 +748,8 @@ def synthesize(
     for clip, job in zip(clips, jobs, strict=True):
         if job.label != UNKNOWN:
             longest[job.word] = max(longest.get(job.word, 0.0), clip.spoken_ms)
+    # The record is what says a clip was sped up; the summary counts from it.
+    fits = [f for c in clips if isinstance(f := c.params.get("fit_speed"), float)]
     counts: dict[str, int] = {}
     for job in jobs:
         counts[job.label] = counts.get(job.label, 0) + 1
@@ -774,6 +775,6 @@ def synthesize(
         longest_ms=tuple((w, round(longest[w], 1)) for w in cleaned),
         background=tuple(sorted(background)),
         seconds=time.monotonic() - started,
-        fitted=sum(c.fit_speed > 1 for c in clips),
-        max_fit_speed=max((c.fit_speed for c in clips), default=1.0),
+        fitted=len(fits),
+        max_fit_speed=max(fits, default=1.0),
     )
