@@ -896,7 +896,8 @@ def synth_command(
     force: bool,
 ) -> None:
     """Write a keyword dataset of WORD... spoken by offline TTS voices (for 'tinyslm train')."""
-    from tinyslm.audio.synth import SynthConfig, synthesize
+    from tinyslm.audio.spec import KeywordSpec
+    from tinyslm.audio.synth import SynthConfig, long_phrase_note, synthesize
 
     config = SynthConfig(
         seed=seed,
@@ -925,6 +926,9 @@ def synth_command(
             f" to fit (at most {result.max_fit_speed:.2f}x; 'fit_speed' in synth.json)",
             err=True,
         )
+    note = long_phrase_note(result, KeywordSpec(window_samples=config.window_samples))
+    if note:
+        click.echo(note, err=True)
 
 
 # --- tflm ---

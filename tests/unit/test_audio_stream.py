@@ -15,6 +15,7 @@ import pytest
 from tinyslm.audio import stream as st
 from tinyslm.audio.detector import Detection, DetectorSpec, detect
 from tinyslm.audio.frontend import FrontendSpec, clip_features
+from tinyslm.audio.spec import KeywordSpec
 from tinyslm.errors import TinySlmError
 
 RATE = 16000
@@ -92,6 +93,26 @@ def test_inferences_see_the_last_frames(monkeypatch: pytest.MonkeyPatch) -> None
     for k, window in zip(result.newest, seen, strict=True):
         assert np.array_equal(window, feats[k - 48 : k + 1])
     assert st.listen(x[:15000], s, predict).newest.size == 0  # 46 frames: never full
+
+
+@pytest.mark.parametrize(
+    ("stride", "average"), [(20, 2), (10, 2), (20, 1), (20, 3), (10, 3), (40, 3), (3, 16)]
+)
+def test_seen_whole_is_the_span_all_averaged_windows_share(stride: int, average: int) -> None:
+    """KeywordSpec.seen_whole_samples from the loop's own inference frames: the samples
+    that every one of ``average`` consecutive windows holds (from the last window's first
+    frame to the end of the first window's newest frame)."""
+    ks = KeywordSpec(stride_frames=stride, average=average)
+    fe = ks.frontend
+    loop = st.StreamSpec(ks.detector(4, 0), ks.frames, fe)
+    newest = st.inference_frames(ks.frames + stride * average, loop)
+    first, last = int(newest[0]), int(newest[average - 1])
+    common = (
+        first * fe.stride_samples + fe.window_samples - (last - ks.frames + 1) * fe.stride_samples
+    )
+    assert ks.seen_whole_samples == max(common, 0)
+    if (stride, average) == (20, 2):
+        assert ks.seen_whole_samples == 9440  # the default rule: 0.59 s
 
 
 def test_detections_are_the_detector_on_the_scores() -> None:

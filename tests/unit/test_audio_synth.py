@@ -17,13 +17,17 @@ import pytest
 from shared_paths import require_tool
 
 from tinyslm.audio.dataset import NOISE, SILENCE, UNKNOWN, load_audio_dataset, speaker_of
+from tinyslm.audio.spec import KeywordSpec
 from tinyslm.audio.synth import (
     SynthConfig,
+    SynthResult,
     Voice,
     _finish,
     _Job,
     _Take,
     coloured_noise,
+    long_for_the_detector,
+    long_phrase_note,
     resample,
     synthesize,
     trim,
@@ -163,8 +167,10 @@ def test_a_phrase_a_little_too_long_is_sped_up_to_fit_and_more_is_refused() -> N
 
     clip, params = finish(0.9)  # fits: untouched, and nothing new in its record
     assert "fit_speed" not in params and abs(spoken(clip) - 0.9) < 0.002
+    assert params["spoken_ms"] == 900.0
     clip, params = finish(1.1)
     assert params["fit_speed"] == round(1.1 / 0.95, 4) and abs(spoken(clip) - 0.95) < 0.002
+    assert params["spoken_ms"] == 950.0  # the length as placed in the window, after the fit
     # Draws are made before the fit: the same word and place as a clip that fits.
     assert params["peak_dbfs"] == finish(0.9)[1]["peak_dbfs"]
     clip, params = finish(1.18)  # 1.242x: just under the cap
@@ -178,6 +184,33 @@ def test_a_phrase_a_little_too_long_is_sped_up_to_fit_and_more_is_refused() -> N
         msg = one_line(info)
         assert f"'lights off' said by v (rate 0.80, speed 1.00) lasts {seconds:.2f} s" in msg
         assert f"longer than the 1.00 s window even {cap} faster" in msg
+
+
+def test_phrases_longer_than_the_detector_sees_whole_are_said() -> None:
+    """The default rule averages 2 windows 400 ms apart, whose common span is 0.59 s: a
+    keyword whose median spoken length is over it is named (a median at the limit is not),
+    with the rule at half the stride, which sees 0.79 s whole; another rule moves the limit."""
+
+    def result(*medians: tuple[str, float]) -> SynthResult:
+        return SynthResult(Path("x"), (), (), (), (), (), (), median_ms=medians)
+
+    rule = KeywordSpec()
+    assert long_for_the_detector(result(("yes", 390.0), ("stop", 590.0)), rule) == ()
+    assert long_phrase_note(result(("yes", 390.0)), rule) is None
+    both = result(("yes", 390.0), ("lights on", 630.0), ("good morning", 590.1))
+    assert long_for_the_detector(both, rule) == (("lights on", 630.0), ("good morning", 590.1))
+    note = long_phrase_note(both, rule)
+    assert note == (
+        "note: 'lights on' 0.63 s, 'good morning' 0.59 s (median spoken length) are longer"
+        " than the 0.59 s that train's default detector sees whole in each of the 2 windows it"
+        " averages (400 ms apart); phrases this long were missed less with 'tinyslm train"
+        ' --stride-ms 200\' (0.79 s, twice the inferences; docs/audio.md, "Long phrases")'
+    )
+    one = long_phrase_note(result(("lights on", 630.0)), rule)
+    assert one is not None and "(median spoken length) is longer" in one
+    assert long_for_the_detector(both, replace(rule, average=1)) == ()  # 0.99 s whole
+    three = replace(rule, stride_frames=10, average=3)  # 3 windows 200 ms apart: 0.59 s
+    assert long_for_the_detector(both, three) == long_for_the_detector(both, rule)
 
 
 @pytest.mark.parametrize(
@@ -410,8 +443,11 @@ def test_variation_is_within_the_configured_ranges(tmp_path: Path, espeak: None)
         reverb_probability=0.0,
         background_seconds=0,
     )
-    synthesize(["left"], tmp_path / "out", config)
+    result = synthesize(["left"], tmp_path / "out", config)
     record = json.loads((tmp_path / "out" / "synth.json").read_text())
+    spoken = [p["spoken_ms"] for p in record["clips"].values()]
+    assert result.median_ms == (("left", float(np.median(spoken))),)
+    assert result.longest_ms == (("left", max(spoken)),)
 
     def in_range(v: float, r: tuple[float, float]) -> bool:
         return r[0] <= v <= r[1]
@@ -425,5 +461,8 @@ def test_variation_is_within_the_configured_ranges(tmp_path: Path, espeak: None)
         peak_db = 20 * np.log10(np.abs(samples).max())
         assert abs(peak_db - p["peak_dbfs"]) < 0.01  # no noise: the peak is as drawn
         loud = np.flatnonzero(samples)
+        # No noise or room: the sound in the clip is the recorded length, within one 10 ms
+        # trim frame (its quietest edge samples round to 0 in int16).
+        assert -10 < (loud[-1] - loud[0] + 1) * 1000 / SAMPLE_RATE - p["spoken_ms"] <= 0
         middle = (loud[0] + loud[-1]) / 2
         assert abs(middle - SAMPLE_RATE / 2) < 0.02 * SAMPLE_RATE  # centred: no shift asked

@@ -28,6 +28,9 @@ from tinyslm.errors import ModelError
 #   half inside the window. On speech_commands_dev's default model the 400 ms / 2 rule
 #   misses fewer keywords at equal false accepts over most of the threshold range, not at
 #   the strictest thresholds (docs/audio.md, "Streaming rule", has both curves).
+# - phrases: the 2 windows share 0.59 s (``seen_whole_samples``), so a two-word phrase
+#   is cut in one of them; 200 ms / 2 missed fewer synthetic phrases at equal false
+#   accepts (docs/audio.md, "Long phrases"), and ``tinyslm synth`` says so.
 # ``tinyslm train --stride-ms/--average`` choose another rule for a faster model or chip.
 DEFAULT_STRIDE_FRAMES = 20
 DEFAULT_AVERAGE = 2
@@ -90,6 +93,16 @@ class KeywordSpec:
         """The shortest stream the detector can fire on: ``average`` inferences. A 1 s
         clip alone has one inference, so with the default rule (2) it never fires."""
         return self.samples_for_inferences(self.average)
+
+    @property
+    def seen_whole_samples(self) -> int:
+        """The longest keyword that can lie whole in every window the detector averages:
+        ``average`` windows ``stride_frames`` apart, so their common span (0 when they do
+        not overlap). With the defaults it is 0.59 s: a longer phrase is cut in at least
+        one of the two, which costs phrases more misses than single words (docs/audio.md,
+        "Long phrases")."""
+        first = self.samples_for_inferences(1)
+        return max(2 * first - self.samples_for_inferences(self.average), 0)
 
     def detector(self, num_labels: int, threshold_q: int) -> DetectorSpec:
         """The streaming rule for a model with ``num_labels`` outputs."""

@@ -47,6 +47,9 @@ brown noise at a random SNR. Then:
   (1.25); the clip records the factor (``fit_speed``). Longer than that is
   refused with one line: it would be cut, and the model would learn half a word.
   Before, the one slow clip of ``lights off`` among 408 refused the whole run.
+  Each clip records its trimmed length (``spoken_ms``); a keyword whose median is
+  longer than the default detector sees whole (:func:`long_for_the_detector`) is
+  said, because such phrases are missed more at 400 ms / 2 than at 200 ms / 2.
 - Determinism: the same words, config and engines give the same bytes. Every
   random choice comes from a generator seeded with a hash of
   ``seed:label:speaker:n``, so a clip does not depend on the order in which
@@ -73,7 +76,7 @@ import time
 import wave
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -82,6 +85,7 @@ import numpy.typing as npt
 from tinyslm import __version__
 from tinyslm.audio import channel
 from tinyslm.audio.dataset import NOISE, UNKNOWN
+from tinyslm.audio.spec import KeywordSpec
 from tinyslm.audio.synth_words import COMMON_WORDS, is_speakable, near_misses
 from tinyslm.audio.wav import SAMPLE_RATE, wav_bytes
 from tinyslm.errors import DatasetError, ToolchainError
@@ -258,6 +262,8 @@ class SynthResult:
         unknown_words: the ``_unknown_`` vocabulary (near-misses first).
         near_misses: keyword -> its near-misses.
         longest_ms: keyword -> its longest rendering after trimming, ms.
+        median_ms: keyword -> the median of its renderings after trimming, ms (what
+            :func:`long_for_the_detector` compares with the detector's rule).
         background: the ``_background_noise_`` files written.
         seconds: wall time taken.
         fitted: clips sped up to fit the window (``_unknown_`` included).
@@ -271,10 +277,43 @@ class SynthResult:
     unknown_words: tuple[str, ...]
     near_misses: tuple[tuple[str, tuple[str, ...]], ...]
     longest_ms: tuple[tuple[str, float], ...]
+    median_ms: tuple[tuple[str, float], ...] = ()
     background: tuple[str, ...] = field(default=())
     seconds: float = 0.0
     fitted: int = 0
     max_fit_speed: float = 1.0
+
+
+def long_for_the_detector(
+    result: SynthResult, keyword: KeywordSpec
+) -> tuple[tuple[str, float], ...]:
+    """The keywords of ``result`` whose median spoken length (ms) is longer than what
+    ``keyword``'s streaming rule sees whole in every window it averages
+    (:attr:`KeywordSpec.seen_whole_samples`)."""
+    limit_ms = keyword.seen_whole_samples * 1000 / keyword.frontend.sample_rate
+    return tuple((w, ms) for w, ms in result.median_ms if ms > limit_ms)
+
+
+def long_phrase_note(result: SynthResult, keyword: KeywordSpec) -> str | None:
+    """One line for the keywords :func:`long_for_the_detector` finds, with the rule that
+    sees them whole (half the stride); ``None`` when there are none. Said at synth time
+    because the rule is chosen when training (measured: docs/audio.md, "Long phrases")."""
+    long = long_for_the_detector(result, keyword)
+    if not long:
+        return None
+    faster = replace(keyword, stride_frames=max(keyword.stride_frames // 2, 1))
+    rate = keyword.frontend.sample_rate
+    words = ", ".join(f"{w!r} {ms / 1000:.2f} s" for w, ms in long)
+    verb = "is" if len(long) == 1 else "are"
+    return (
+        f"note: {words} (median spoken length) {verb} longer than the"
+        f" {keyword.seen_whole_samples / rate:.2f} s that train's default detector sees whole"
+        f" in each of the {keyword.average} windows it averages"
+        f" ({keyword.stride_frames * keyword.frame_ms} ms apart); phrases this long were"
+        f" missed less with 'tinyslm train --stride-ms {faster.stride_frames * faster.frame_ms}'"
+        f" ({faster.seen_whole_samples / rate:.2f} s, twice the inferences;"
+        ' docs/audio.md, "Long phrases")'
+    )
 
 
 def label_of(word: str) -> str:
@@ -548,7 +587,6 @@ class _Clip:
     key: str
     pcm: bytes
     params: dict[str, object]
-    spoken_ms: float
 
 
 def _fixed_pitch(voice: Voice) -> bool:
@@ -619,6 +657,7 @@ def _finish(
         **({"fit_speed": round(fit, 4)} if fit > 1 else {}),
         "peak_dbfs": round(peak_db, 2),
         "start_ms": round(start * 1000 / SAMPLE_RATE, 1),
+        "spoken_ms": round(len(speech) * 1000 / SAMPLE_RATE, 1),
     }
     if reverb:
         params.update(rt60_s=round(rt60, 3), drr_db=round(drr, 2))
@@ -629,7 +668,7 @@ def _finish(
         clip += coloured_noise(colour, window, rng) * math.sqrt(power / 10 ** (snr / 10))
         params.update(noise=colour, snr_db=round(snr, 2))
     pcm = wav_bytes(_to_int16(clip))
-    return _Clip(job.key, pcm, params, len(speech) * 1000 / SAMPLE_RATE)
+    return _Clip(job.key, pcm, params)
 
 
 def _check_words(words: Sequence[str]) -> tuple[str, ...]:
@@ -744,10 +783,11 @@ def synthesize(
     files = {c.key: c.pcm for c in clips}
     background = _background(config)
     files.update(background)
-    longest: dict[str, float] = {}
+    # From the record, as the sped-up count below, so the summary is what synth.json says.
+    spoken: dict[str, list[float]] = {}
     for clip, job in zip(clips, jobs, strict=True):
-        if job.label != UNKNOWN:
-            longest[job.word] = max(longest.get(job.word, 0.0), clip.spoken_ms)
+        if job.label != UNKNOWN and isinstance(ms := clip.params["spoken_ms"], float):
+            spoken.setdefault(job.word, []).append(ms)
     # The record is what says a clip was sped up; the summary counts from it.
     fits = [f for c in clips if isinstance(f := c.params.get("fit_speed"), float)]
     counts: dict[str, int] = {}
@@ -772,7 +812,8 @@ def synthesize(
         clips=tuple(sorted(counts.items())),
         unknown_words=unknown_words,
         near_misses=tuple((w, misses[w]) for w in cleaned),
-        longest_ms=tuple((w, round(longest[w], 1)) for w in cleaned),
+        longest_ms=tuple((w, round(max(spoken[w]), 1)) for w in cleaned),
+        median_ms=tuple((w, round(float(np.median(spoken[w])), 1)) for w in cleaned),
         background=tuple(sorted(background)),
         seconds=time.monotonic() - started,
         fitted=len(fits),
