@@ -297,7 +297,9 @@ def long_for_the_detector(
 def long_phrase_note(result: SynthResult, keyword: KeywordSpec) -> str | None:
     """One line for the keywords :func:`long_for_the_detector` finds, with the rule that
     sees them whole (half the stride); ``None`` when there are none. Said at synth time
-    because the rule is chosen when training (measured: docs/audio.md, "Long phrases")."""
+    because the rule is chosen when training (measured: docs/audio.md, "Long phrases").
+    ``keyword`` is ``tinyslm train``'s default rule over the synth window: the line calls
+    it that."""
     long = long_for_the_detector(result, keyword)
     if not long:
         return None
