@@ -53,3 +53,24 @@ def test_keyword_rows_with_missing_figures() -> None:
     assert rows["MACs per inference"] == "1,234"
     assert rows["false rejections (test stream)"].startswith("25.00% of 8 keywords")
     assert "false accepts per hour (test)" not in rows  # its figures are missing
+
+
+def test_keyword_rows_say_the_streaming_rule() -> None:
+    """The rule in words, from the manifest's KeywordSpec, with the span every averaged
+    window holds (KeywordSpec.seen_whole_samples: tests/unit/test_audio_stream.py)."""
+    m = keyword_manifest()  # 40 ms, 3 averaged: the fixture's rule
+    rows = dict(keyword_rows(m))
+    assert rows["streaming rule"] == (
+        "an inference every 40 ms (25 a second) on a 1.00 s window, 3 averaged (a keyword up"
+        " to 0.91 s lies whole in all), 1000 ms quiet after a detection"
+    )
+    default = replace(m.features, stride_frames=20, average=2)
+    assert dict(keyword_rows(replace(m, features=default)))["streaming rule"] == (
+        "an inference every 400 ms (2.5 a second) on a 1.00 s window, 2 averaged (a keyword up"
+        " to 0.59 s lies whole in both), 1000 ms quiet after a detection"
+    )
+    single = replace(m.features, stride_frames=10, average=1, suppression_ms=500)
+    assert dict(keyword_rows(replace(m, features=single)))["streaming rule"] == (
+        "an inference every 200 ms (5 a second) on a 1.00 s window, 1 averaged (a keyword up"
+        " to 0.99 s lies whole in it), 500 ms quiet after a detection"
+    )

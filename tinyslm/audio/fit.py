@@ -342,6 +342,21 @@ def fit_audio(
     )
 
 
+def rule_text(spec: KeywordSpec) -> str:
+    """The device's streaming rule in words, with the longest keyword it sees whole in
+    every averaged window (a two-word phrase is often longer than the default's 0.59 s:
+    docs/audio.md, "Long phrases")."""
+    rate = spec.frontend.sample_rate
+    stride_ms = spec.stride_frames * spec.frame_ms
+    whole = spec.seen_whole_samples / rate
+    which = "it" if spec.average == 1 else ("both" if spec.average == 2 else "all")
+    return (
+        f"an inference every {stride_ms} ms ({1000 / stride_ms:.3g} a second) on a"
+        f" {spec.window_samples / rate:.2f} s window, {spec.average} averaged (a keyword up to"
+        f" {whole:.2f} s lies whole in {which}), {spec.suppression_ms} ms quiet after a detection"
+    )
+
+
 def summary_rows(m: Manifest) -> list[tuple[str, str]]:
     """The keyword model's lines of ``tinyslm train``'s summary.
 
@@ -368,6 +383,7 @@ def summary_rows(m: Manifest) -> list[tuple[str, str]]:
         )
     rule = f", {mt['threshold_rule']}" if have("threshold_rule") else ""
     rows.append(("detector threshold", f"{m.threshold:.3f} (q={m.threshold_q}){rule}"))
+    rows.append(("streaming rule", rule_text(m.features)))
     if have("false_rejection_rate", "keyword_clips", "keyword_false_accepts"):
         rows.append(
             (
