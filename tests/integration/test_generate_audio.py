@@ -50,6 +50,9 @@ def test_generate_writes_a_keyword_project(model_dir: Path, tmp_path: Path, boar
     assert "tinyslm_kws_app_feed_samples" in main
     readme = (out / "README.md").read_text()
     assert "## Wiring" in readme and "INMP441" in readme
+    # The fixture's rule (40 ms, 3 averaged) in words, and the span all 3 windows share.
+    assert "an inference every 40 ms (2 frames) |" in readme
+    assert "then 1000 ms of quiet; a keyword up to 0.91 s long lies whole in every" in readme
     project = json.loads((out / "tinyslm.json").read_text())
     assert project["manifest"]["modality"] == "audio"
     manifest, _ = load_model_dir(model_dir, probe_arena=False)

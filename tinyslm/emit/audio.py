@@ -46,7 +46,11 @@ def template_context(board: Board, manifest: Manifest) -> dict[str, Any]:
             "frames": spec.frames,
             "bins": spec.frontend.num_bins,
             "stride_frames": spec.stride_frames,
+            "stride_ms": spec.stride_frames * spec.frame_ms,
             "average": spec.average,
+            # Said in the README because phrases longer than it are missed more
+            # (docs/audio.md, "Long phrases").
+            "seen_whole_s": f"{spec.seen_whole_samples / spec.frontend.sample_rate:.2f}",
             "suppression_ms": spec.suppression_ms,
             "non_keyword_mask": sum(1 << i for i in set(spec.non_keywords)),
         },
