@@ -477,7 +477,7 @@ def _emulate_keywords(
                 need = spec.shortest_detection_samples / spec.frontend.sample_rate
                 click.echo(
                     f"warning: {run.seconds:.2f} s is too short for a detection: the detector "
-                    f"averages {spec.average} inferences {spec.stride_frames * spec.frame_ms} ms "
+                    f"averages {spec.average} inferences {spec.stride_ms} ms "
                     f"apart over a {spec.window_samples / spec.frontend.sample_rate:g} s window, "
                     f"so it needs {need:.2f} s; pad a one-word clip with silence on both sides "
                     "(sox in.wav out.wav pad 0.5 0.5)",

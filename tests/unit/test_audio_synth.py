@@ -192,7 +192,7 @@ def test_phrases_longer_than_the_detector_sees_whole_are_said() -> None:
     with the rule at half the stride, which sees 0.79 s whole; another rule moves the limit."""
 
     def result(*medians: tuple[str, float]) -> SynthResult:
-        return SynthResult(Path("x"), (), (), (), (), (), (), median_ms=medians)
+        return SynthResult(Path("x"), (), (), (), (), (), (), medians)
 
     rule = KeywordSpec()
     assert long_for_the_detector(result(("yes", 390.0), ("stop", 590.0)), rule) == ()

@@ -347,7 +347,7 @@ def rule_text(spec: KeywordSpec) -> str:
     every averaged window (a two-word phrase is often longer than the default's 0.59 s:
     docs/audio.md, "Long phrases")."""
     rate = spec.frontend.sample_rate
-    stride_ms = spec.stride_frames * spec.frame_ms
+    stride_ms = spec.stride_ms
     whole = spec.seen_whole_samples / rate
     which = "it" if spec.average == 1 else ("both" if spec.average == 2 else "all")
     return (

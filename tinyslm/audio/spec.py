@@ -80,6 +80,11 @@ class KeywordSpec:
     def frame_ms(self) -> int:
         return self.frontend.stride_samples * 1000 // self.frontend.sample_rate
 
+    @property
+    def stride_ms(self) -> int:
+        """Time between two inferences (``--stride-ms``), as ``DetectorSpec.stride_ms``."""
+        return self.stride_frames * self.frame_ms
+
     def samples_for_inferences(self, n: int) -> int:
         """Samples a stream needs before the device has run ``n`` inferences: the first when
         the window's frames are in, then one every ``stride_frames`` frames (as

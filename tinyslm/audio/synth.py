@@ -277,7 +277,7 @@ class SynthResult:
     unknown_words: tuple[str, ...]
     near_misses: tuple[tuple[str, tuple[str, ...]], ...]
     longest_ms: tuple[tuple[str, float], ...]
-    median_ms: tuple[tuple[str, float], ...] = ()
+    median_ms: tuple[tuple[str, float], ...]
     background: tuple[str, ...] = field(default=())
     seconds: float = 0.0
     fitted: int = 0
@@ -311,8 +311,8 @@ def long_phrase_note(result: SynthResult, keyword: KeywordSpec) -> str | None:
         f"note: {words} (median spoken length) {verb} longer than the"
         f" {keyword.seen_whole_samples / rate:.2f} s that train's default detector sees whole"
         f" in each of the {keyword.average} windows it averages"
-        f" ({keyword.stride_frames * keyword.frame_ms} ms apart); phrases this long were"
-        f" missed less with 'tinyslm train --stride-ms {faster.stride_frames * faster.frame_ms}'"
+        f" ({keyword.stride_ms} ms apart); phrases this long were"
+        f" missed less with 'tinyslm train --stride-ms {faster.stride_ms}'"
         f" ({faster.seen_whole_samples / rate:.2f} s, twice the inferences;"
         ' docs/audio.md, "Long phrases")'
     )

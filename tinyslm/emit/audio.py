@@ -46,7 +46,7 @@ def template_context(board: Board, manifest: Manifest) -> dict[str, Any]:
             "frames": spec.frames,
             "bins": spec.frontend.num_bins,
             "stride_frames": spec.stride_frames,
-            "stride_ms": spec.stride_frames * spec.frame_ms,
+            "stride_ms": spec.stride_ms,
             "average": spec.average,
             # Said in the README because phrases longer than it are missed more
             # (docs/audio.md, "Long phrases").
