@@ -660,6 +660,13 @@ def generate_command(
         click.echo(f"note: {note}")
     tree = " + lib/tflm" if result.tflm_tree is not None else ""
     report = result.report
+    if report is not None and report.started and not quiet:
+        what = "keyword it hears" if result.modality == "audio" else "answer"
+        for path in report.started:
+            click.echo(
+                f"note: {path} is yours: what the board does on each {what}; "
+                "generate never replaces it"
+            )
     if report is not None and not report.created:
         # What regenerating did, file by file (as copier's update does).
         if not quiet:

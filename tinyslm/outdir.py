@@ -81,6 +81,7 @@ class WriteReport:
         removed: generated files no longer generated, removed (``prune``).
         stale: generated files no longer generated, kept (no ``prune``).
         kept: what tinyslm did not write, kept (folders end with ``/``).
+        started: starters written because nothing was at their path (the user's now).
     """
 
     target: Path
@@ -91,6 +92,7 @@ class WriteReport:
     removed: tuple[str, ...] = ()
     stale: tuple[str, ...] = ()
     kept: tuple[str, ...] = field(default=())
+    started: tuple[str, ...] = ()
 
 
 def _sha256(path: Path) -> str:
@@ -235,6 +237,12 @@ def _record_bytes(
     return (json.dumps(doc, indent=2, sort_keys=True) + "\n").encode()
 
 
+def _check_starters(files: Mapping[str, bytes], starters: Mapping[str, bytes]) -> None:
+    clash = sorted(set(files) & set(starters))
+    if clash:
+        raise ValueError(f"{clash[0]} is both a generated file and a starter")
+
+
 def _stage(files: Mapping[str, bytes], folder: Path, extra: Callable[[Path], None] | None) -> None:
     for rel, data in files.items():
         path = folder.joinpath(*_check_rel(rel))
@@ -260,8 +268,10 @@ def _write_new(
     target: Path,
     extra: Callable[[Path], None] | None,
     ownership: Ownership | None,
+    starters: Mapping[str, bytes],
 ) -> WriteReport:
     """Stage next to the missing ``target`` and rename into place."""
+    _check_starters(files, starters)
     made = _created_parents(target)
     tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
     # mkdtemp makes a private (0700) folder; give it the mode a plain mkdir would.
@@ -269,7 +279,7 @@ def _write_new(
     os.umask(umask)
     tmp.chmod(0o777 & ~umask)
     try:
-        _stage(files, tmp, extra)
+        _stage({**starters, **files}, tmp, extra)
         if ownership is not None and ownership.record is not None:
             trees = [t for t in ownership.trees if (tmp / t).exists()]
             (tmp / ownership.record).write_bytes(_record_bytes(files, trees))
@@ -282,7 +292,9 @@ def _write_new(
             except OSError:
                 break
         raise
-    return WriteReport(target=target, created=True, added=tuple(sorted(files)))
+    return WriteReport(
+        target=target, created=True, added=tuple(sorted(files)), started=tuple(sorted(starters))
+    )
 
 
 def _foreign(real: Path, ours: set[str], trees: Iterable[str], skip: set[str]) -> list[str]:
@@ -313,8 +325,10 @@ def _update(
     extra: Callable[[Path], None] | None,
     ownership: Ownership,
     prune: bool,
+    starters: Mapping[str, bytes],
 ) -> WriteReport:
     """Replace tinyslm's files in the existing folder ``target``; keep or refuse the rest."""
+    _check_starters(files, starters)
     real = target.resolve()
     was_empty = not any(real.iterdir())
     record = _read_record(real, ownership)
@@ -324,8 +338,15 @@ def _update(
     backup.mkdir()
     moved: list[tuple[Path, Path]] = []  # (from, to), undone in reverse order on failure
     made_dirs: list[Path] = []
+    # A starter goes in only where nothing is (a dangling link counts as something).
+    started = sorted(
+        rel
+        for rel in starters
+        if not real.joinpath(*_check_rel(rel)).exists()
+        and not real.joinpath(*_check_rel(rel)).is_symlink()
+    )
     try:
-        _stage(files, new, extra)
+        _stage({**{rel: starters[rel] for rel in started}, **files}, new, extra)
         trees = [t for t in ownership.trees if (new / t).exists()]
         conflicts: list[str] = []
         added, changed, unchanged = [], [], []
@@ -360,6 +381,7 @@ def _update(
         removed = removable if prune else []
         stale = [rel for rel in stale_all if rel not in removed and (real / rel).exists()]
         skip = {stage.name, *(x for x in [ownership.record] if x)}
+        # Starters already there are the user's, so they count (and are kept) as theirs.
         foreign = _foreign(real, set(files) | set(stale_all), [*trees, *ownership.trees], skip)
         if foreign and not ownership.keep_foreign:
             conflicts.extend(f"{rel} (not written by tinyslm)" for rel in foreign)
@@ -385,6 +407,8 @@ def _update(
         for rel in [*changed, *added]:
             if (real / rel).exists():
                 put_aside(real / rel, rel)
+            put_in(rel)
+        for rel in started:
             put_in(rel)
         for tree in trees:
             if (real / tree).exists():
@@ -424,6 +448,7 @@ def _update(
         removed=tuple(removed),
         stale=tuple(stale),
         kept=tuple(foreign),
+        started=tuple(started),
     )
 
 
@@ -451,6 +476,7 @@ def write_tree(
     ownership: Ownership | None = None,
     protect: Mapping[str, Path] | None = None,
     prune: bool = False,
+    starters: Mapping[str, bytes] | None = None,
 ) -> WriteReport:
     """Write ``files`` (POSIX relative path -> bytes) into the folder ``target``.
 
@@ -464,6 +490,9 @@ def write_tree(
             every file as tinyslm's only in a new folder and refuses to update one.
         protect: paths the target must not hold (see :func:`check_target`).
         prune: with ``force``, remove generated files that are no longer generated.
+        starters: the user's files to begin with (a project's ``src/tinyslm_actions.c``):
+            written only where nothing is at the path, never recorded as tinyslm's,
+            so never replaced, refused as edited or pruned; reported as ``started``.
 
     Returns:
         What was added, changed, kept (:class:`WriteReport`).
@@ -478,8 +507,10 @@ def write_tree(
     if target.exists():
         # In place, also when empty: a symlinked folder stays a symlink, and the
         # folder keeps its own permissions.
-        return _update(files, target, extra, ownership or Ownership("output folder"), prune)
-    return _write_new(files, target, extra, ownership)
+        return _update(
+            files, target, extra, ownership or Ownership("output folder"), prune, starters or {}
+        )
+    return _write_new(files, target, extra, ownership, starters or {})
 
 
 def _refuse_foreign(path: Path, what: str, ours: Callable[[bytes], bool]) -> None:

@@ -211,6 +211,7 @@ class GenerateRunResult:
         tflm_tree: the TFLM tree copied into ``lib/tflm``, if any.
         notes: one-line remarks for the user (e.g. a TFLM tree still missing).
         report: files added, changed, unchanged, removed and kept in ``out``.
+        modality: the model's (``text`` or ``audio``).
     """
 
     out: Path
@@ -222,6 +223,7 @@ class GenerateRunResult:
     tflm_tree: Path | None = None
     notes: tuple[str, ...] = ()
     report: WriteReport | None = None
+    modality: str = "text"
 
 
 def default_generate_dir(board: str) -> Path:
@@ -353,6 +355,7 @@ def run_generate(
             ownership=PROJECT_OWNERSHIP,
             protect=protect,
             prune=prune,
+            starters=plan.starter_mapping(),
         )
     except OSError as exc:
         raise OutputError(f"cannot write {target}: {exc.strerror or exc}") from exc
@@ -366,6 +369,7 @@ def run_generate(
         tflm_tree=tree,
         notes=tuple(notes),
         report=report,
+        modality=manifest.modality,
     )
 
 

@@ -82,6 +82,24 @@ static void on_detection(const tinyslm_listen_detection_t *d, void *ctx) {
   tinyslm_json_uint(&o, (unsigned long)d->us);
   tinyslm_json_raw(&o, "}");
   tinyslm_json_end_line(&o);
+  /* After the line: the host hears the detection even if the action takes time. The
+   * detector only fires labels below num_labels (checked at init), as write_label. */
+  if (app->on_keyword != 0 && d->label < app->cfg.model->num_labels) {
+    tinyslm_keyword_t kw;
+    kw.keyword = app->cfg.model->labels[d->label];
+    kw.index = d->label;
+    kw.score_milli = d->score_milli;
+    kw.t_ms = d->t_ms;
+    app->on_keyword(&kw, app->on_keyword_ctx);
+  }
+}
+
+void tinyslm_kws_app_on_keyword(tinyslm_kws_app_t *app, tinyslm_keyword_fn fn, void *ctx) {
+  if (app == 0) {
+    return;
+  }
+  app->on_keyword = fn;
+  app->on_keyword_ctx = ctx;
 }
 
 static void on_infer_error(int code, void *ctx) {

@@ -78,8 +78,26 @@ typedef struct {
   void *clock_ctx;
 } tinyslm_kws_app_config_t;
 
+/*
+ * One detection, for the project's own code (a generated project's
+ * src/tinyslm_actions.c): what the JSON line just written says, as values.
+ */
+typedef struct {
+  const char *keyword;  /* the label's name */
+  uint32_t index;       /* its output index */
+  uint32_t score_milli; /* the averaged score in thousandths, as printed */
+  uint32_t t_ms;        /* end of the audio it was heard in (see the loop's clock) */
+} tinyslm_keyword_t;
+
+/* Called after each detection line is written, for the microphone and for audio
+ * streamed over serial alike. It runs inside feed / feed_samples, between
+ * inferences, so it must be short and must not feed the same app. */
+typedef void (*tinyslm_keyword_fn)(const tinyslm_keyword_t *kw, void *ctx);
+
 typedef struct {
   tinyslm_kws_app_config_t cfg;
+  tinyslm_keyword_fn on_keyword; /* may be 0; see tinyslm_kws_app_on_keyword */
+  void *on_keyword_ctx;
   tinyslm_listen_t listen;
   tinyslm_frame_parser_t parser;
   int16_t samples[TINYSLM_FRAME_MAX_PAYLOAD / 2]; /* one AUDIO frame, unpacked */
@@ -100,6 +118,10 @@ int tinyslm_kws_app_init(tinyslm_kws_app_t *app, const tinyslm_kws_app_config_t 
 int tinyslm_kws_app_setup(tinyslm_kws_app_t *app, const tinyslm_kws_model_info_t *model,
                           tinyslm_listen_infer_fn infer, tinyslm_write_fn write,
                           tinyslm_listen_clock_fn clock);
+
+/* Calls fn (0: nothing) after every detection from now on. tinyslm_kws_app_init
+ * clears it, so call this after init. Does nothing when app is NULL. */
+void tinyslm_kws_app_on_keyword(tinyslm_kws_app_t *app, tinyslm_keyword_fn fn, void *ctx);
 
 /* Raw serial bytes: audio frames and ':' commands (see above). */
 void tinyslm_kws_app_feed(tinyslm_kws_app_t *app, const uint8_t *data, size_t len);

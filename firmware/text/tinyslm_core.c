@@ -79,6 +79,8 @@ int tinyslm_app_init(tinyslm_app_t *app, const tinyslm_app_config_t *cfg) {
   app->cfg.infer = 0;
   app->line_len = 0;
   app->discarding = 0;
+  app->on_answer = 0;
+  app->on_answer_ctx = 0;
   if (cfg == 0 || cfg->model == 0 || cfg->infer == 0 || cfg->write == 0 ||
       cfg->line_buf == 0 || cfg->line_cap == 0 || cfg->ids_buf == 0 ||
       cfg->scores_buf == 0) {
@@ -116,6 +118,14 @@ int tinyslm_app_setup(tinyslm_app_t *app, const tinyslm_model_info_t *model,
   return tinyslm_app_init(app, &cfg);
 }
 
+void tinyslm_app_on_answer(tinyslm_app_t *app, tinyslm_answer_fn fn, void *ctx) {
+  if (app == 0) {
+    return;
+  }
+  app->on_answer = fn;
+  app->on_answer_ctx = ctx;
+}
+
 static void handle_text(tinyslm_app_t *app, const uint8_t *line, size_t len) {
   const tinyslm_app_config_t *c = &app->cfg;
   const uint32_t t0 = c->clock != 0 ? c->clock(c->clock_ctx) : 0u;
@@ -151,6 +161,17 @@ static void handle_text(tinyslm_app_t *app, const uint8_t *line, size_t len) {
   }
   tinyslm_json_char(&o, '}');
   tinyslm_json_end_line(&o);
+  /* After the line: the host hears the answer even if the action takes time. */
+  if (app->on_answer != 0) {
+    tinyslm_answer_t a;
+    a.intent = c->model->labels[d.index];
+    a.index = d.index;
+    a.score_milli = d.score_milli;
+    a.local = d.local;
+    a.text = line;
+    a.text_len = len;
+    app->on_answer(&a, app->on_answer_ctx);
+  }
 }
 
 /* Space, tab, vertical tab, form feed: a line of only these is treated as

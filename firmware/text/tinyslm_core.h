@@ -62,10 +62,29 @@ typedef struct {
   int8_t *scores_buf;     /* model->num_labels entries */
 } tinyslm_app_config_t;
 
+/*
+ * One answer, for the project's own code (a generated project's
+ * src/tinyslm_actions.c): what the JSON line just written says, as values.
+ */
+typedef struct {
+  const char *intent;     /* the top intent's name (also when escalated) */
+  uint32_t index;         /* its output index */
+  uint32_t score_milli;   /* its confidence in thousandths, as printed */
+  uint8_t local;          /* 1: "route":"local"; 0: "route":"escalate" */
+  const uint8_t *text;    /* the phrase as received (not NUL-terminated) */
+  size_t text_len;
+} tinyslm_answer_t;
+
+/* Called after each answer line is written; not for errors, commands or empty
+ * lines. It runs inside tinyslm_app_feed, so it must not feed the same app. */
+typedef void (*tinyslm_answer_fn)(const tinyslm_answer_t *answer, void *ctx);
+
 typedef struct {
   tinyslm_app_config_t cfg;
   size_t line_len;
   uint8_t discarding; /* 1 after an overlong line until the next newline */
+  tinyslm_answer_fn on_answer; /* may be 0; see tinyslm_app_on_answer */
+  void *on_answer_ctx;
 } tinyslm_app_t;
 
 /* tinyslm_gate_decide over the model's labels, quantization and threshold. */
@@ -83,6 +102,10 @@ int tinyslm_app_init(tinyslm_app_t *app, const tinyslm_app_config_t *cfg);
 int tinyslm_app_setup(tinyslm_app_t *app, const tinyslm_model_info_t *model,
                       tinyslm_infer_fn infer, tinyslm_write_fn write, tinyslm_clock_fn clock,
                       uint8_t *line_buf, size_t line_cap, int32_t *ids_buf, int8_t *scores_buf);
+
+/* Calls fn (0: nothing) after every answer from now on. tinyslm_app_init clears it,
+ * so call this after init. Does nothing when app is NULL. */
+void tinyslm_app_on_answer(tinyslm_app_t *app, tinyslm_answer_fn fn, void *ctx);
 
 /* Feeds raw serial bytes; emits one JSON line per completed line (see README). */
 void tinyslm_app_feed(tinyslm_app_t *app, const uint8_t *data, size_t len);

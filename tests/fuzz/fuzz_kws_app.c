@@ -118,12 +118,22 @@ static uint32_t fake_clock(void *ctx) {
   return clock_now;
 }
 
+static int hook_marker;
+
+/* The action hook reads what it is given (ASan checks the name's bytes). */
+static void on_keyword(const tinyslm_keyword_t *kw, void *ctx) {
+  check(ctx == &hook_marker && kw->index < info.num_labels);
+  check(kw->keyword == info.labels[kw->index] && strlen(kw->keyword) > 0);
+  check(((info.detector.non_keyword_mask >> kw->index) & 1u) == 0);
+}
+
 static void setup(out_log_t *log) {
   memset(log, 0, sizeof(*log));
   current = log;
   clock_now = 0;
   memset(&guarded, GUARD, sizeof(guarded));
   check(tinyslm_kws_app_setup(&guarded.app, &info, infer, on_write, fake_clock) == 0);
+  tinyslm_kws_app_on_keyword(&guarded.app, on_keyword, &hook_marker);
 }
 
 static void feed(const uint8_t *data, size_t size, size_t chunk) {

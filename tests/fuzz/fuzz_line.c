@@ -89,6 +89,21 @@ static uint32_t fuzz_clock(void *ctx) {
   return *t;
 }
 
+/* The action hook reads all it is given: a text pointer out of the line buffer's
+ * bounds, or a label index past the labels, is caught by ASan here. */
+static int hook_marker;
+
+static void fuzz_on_answer(const tinyslm_answer_t *a, void *ctx) {
+  size_t i, sum = 0;
+  check(ctx == &hook_marker && a->index < NUM_LABELS && a->intent == labels[a->index]);
+  check(a->local <= 1u && a->text_len > 0);
+  for (i = 0; i < a->text_len; ++i) {
+    sum += a->text[i];
+  }
+  sum += strlen(a->intent);
+  check(sum > 0);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   static uint8_t line_buf[MAX_LINE + 8];
   static int32_t ids[MAX_SEQ + 4];
@@ -143,6 +158,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   memset(scores, GUARD, sizeof(scores));
   memset(&out_state, 0, sizeof(out_state));
   check(tinyslm_app_init(&app, &cfg) == 0);
+  tinyslm_app_on_answer(&app, fuzz_on_answer, &hook_marker);
 
   chunk = 1u + (size_t)(data[0] >> 3);
   data += 4;

@@ -62,7 +62,9 @@ def _first_diff(path: str, want: bytes, got: bytes) -> str:
 
 def _generated(board_id: str) -> dict[str, bytes]:
     manifest, model = load_model_dir(FIXTURE)
-    rendered = render_project(load_board(board_id), manifest, model).as_mapping()
+    plan = render_project(load_board(board_id), manifest, model)
+    # The user's starter (src/tinyslm_actions.c) is pinned too: it is what a new project holds.
+    rendered = {**plan.as_mapping(), **plan.starter_mapping()}
     return {rel: data for rel, data in rendered.items() if rel not in COPIED}
 
 

@@ -11,7 +11,10 @@
  *   core_driver proto [options]
  *       feeds stdin to tinyslm_app_feed and writes the device's output to
  *       stdout. The fake model returns the --scores vectors in turn (cycling);
- *       a vector "!N" makes that inference fail with code N.
+ *       a vector "!N" makes that inference fail with code N. --hook after|early
+ *       registers the answer hook (tinyslm_app_on_answer) after or before
+ *       tinyslm_app_init (which must clear it); each call writes a line
+ *       "#hook INDEX SCORE_MILLI LOCAL TEXT_LEN:TEXT" to stdout.
  *   core_driver err
  *       stdin: records of two strings, code then reason, each a uint32
  *       little-endian length (0xFFFFFFFF: NULL) and its bytes; stdout: what
@@ -165,6 +168,21 @@ static int parse_vector(fake_model_t *m, const char *s) {
   return 1;
 }
 
+static const char *const *hook_labels;
+static int hook_ctx;
+
+static void on_answer(const tinyslm_answer_t *a, void *ctx) {
+  if (ctx != &hook_ctx || a == NULL || a->intent != hook_labels[a->index] ||
+      (a->text == NULL && a->text_len != 0)) {
+    fprintf(stderr, "core_driver: answer hook: wrong ctx, intent or text\n");
+    exit(6);
+  }
+  printf("#hook %lu %lu %u %lu:", (unsigned long)a->index, (unsigned long)a->score_milli,
+         (unsigned)a->local, (unsigned long)a->text_len);
+  fwrite(a->text, 1, a->text_len, stdout);
+  putchar('\n');
+}
+
 static int run_proto(int argc, char **argv) {
   static fake_model_t fm;
   static const char *labels[MAX_LABELS];
@@ -174,6 +192,7 @@ static int run_proto(int argc, char **argv) {
   size_t chunk = 4096, line_cap = 256;
   uint32_t clock_state = 0xFFFFF000u;
   int use_clock = 0, a;
+  const char *hook = "";
   uint8_t *buf;
   size_t got;
   unsigned long seed = 12345;
@@ -219,6 +238,8 @@ static int run_proto(int argc, char **argv) {
       chunk = (size_t)strtoul(v, NULL, 10); /* 0: random chunk sizes */
     } else if (strcmp(k, "--seed") == 0) {
       seed = strtoul(v, NULL, 10);
+    } else if (strcmp(k, "--hook") == 0) {
+      hook = v;
     } else if (strcmp(k, "--clock") == 0) {
       use_clock = atoi(v);
     } else if (strcmp(k, "--ops") == 0) {
@@ -254,9 +275,17 @@ static int run_proto(int argc, char **argv) {
   cfg.line_buf = malloc(line_cap);
   cfg.ids_buf = malloc(sizeof(int32_t) * info.features.seq_len);
   cfg.scores_buf = malloc((size_t)info.num_labels);
+  hook_labels = labels;
+  if (strcmp(hook, "early") == 0) {
+    tinyslm_app_on_answer(&app, on_answer, &hook_ctx);
+  }
   if (tinyslm_app_init(&app, &cfg) != 0) {
     return fail("tinyslm_app_init failed");
   }
+  if (strcmp(hook, "after") == 0) {
+    tinyslm_app_on_answer(&app, on_answer, &hook_ctx);
+  }
+  tinyslm_app_on_answer(NULL, on_answer, &hook_ctx); /* NULL app: nothing */
   buf = malloc(65536);
   while ((got = fread(buf, 1, 65536, stdin)) > 0) {
     size_t off = 0;

@@ -10,8 +10,12 @@
  * CHUNK samples at a time), taken in order. Records on stdout:
  *   'I' u32 index + features (then status byte + scores read from stdin);
  *   'L' u32 len + bytes: one write callback call;
+ *   'K' u32 index, score_milli, t_ms: one call of the action hook
+ *       (tinyslm_kws_app_on_keyword; its keyword name and ctx are checked here);
  *   'E' u32 frames, inferences, detections, failures, sum of feed_samples' returns;
  *   'X' init failed.
+ * TINYSLM_TEST_HOOK=early registers the hook before setup (which must clear it),
+ * =none not at all; otherwise it is registered after setup.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -61,6 +65,21 @@ static void write_out(const char *data, size_t len, void *ctx) {
   fwrite(data, 1, len, stdout);
 }
 
+static const char *const *hook_labels;
+static int hook_ctx;
+
+static void on_keyword(const tinyslm_keyword_t *kw, void *ctx) {
+  if (ctx != &hook_ctx || kw == 0 || kw->index >= num_labels ||
+      strcmp(kw->keyword, hook_labels[kw->index]) != 0) {
+    fprintf(stderr, "action hook: wrong ctx, index or keyword name\n");
+    exit(6);
+  }
+  fputc('K', stdout);
+  put_u32(kw->index);
+  put_u32(kw->score_milli);
+  put_u32(kw->t_ms);
+}
+
 static uint32_t fake_clock(void *ctx) {
   (void)ctx;
   clock_now += 7u;
@@ -76,6 +95,7 @@ int main(int argc, char **argv) {
   size_t chunk, got, k;
   uint32_t found = 0;
   int i, first_label = 0, n_labels = 0;
+  const char *hook;
 
   if (argc < 10) {
     fprintf(stderr, "usage: see the header comment\n");
@@ -117,10 +137,19 @@ int main(int argc, char **argv) {
   if (chunk < 1 || chunk > MAX_CHUNK || (uint32_t)n_labels < num_labels) {
     return 2;
   }
+  hook_labels = labels;
+  hook = getenv("TINYSLM_TEST_HOOK");
+  if (hook != 0 && strcmp(hook, "early") == 0) {
+    tinyslm_kws_app_on_keyword(&app, on_keyword, &hook_ctx);
+  }
   if (tinyslm_kws_app_setup(&app, &info, infer, write_out, fake_clock) != 0) {
     fputc('X', stdout);
     return 0;
   }
+  if (hook == 0 || (strcmp(hook, "early") != 0 && strcmp(hook, "none") != 0)) {
+    tinyslm_kws_app_on_keyword(&app, on_keyword, &hook_ctx);
+  }
+  tinyslm_kws_app_on_keyword(0, on_keyword, &hook_ctx); /* NULL app: nothing */
   for (i = 9; i < first_label - 1; ++i) {
     const int mic = strncmp(argv[i], "mic:", 4) == 0;
     FILE *f = fopen(argv[i] + (mic ? 4 : 7), "rb");

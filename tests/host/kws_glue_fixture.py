@@ -21,6 +21,7 @@ from tinyslm.audio.detector import DetectorSpec
 from tinyslm.audio.spec import KeywordSpec
 from tinyslm.boards import Board
 from tinyslm.emit import render_project
+from tinyslm.emit.actions import with_example
 from tinyslm.flatbuffer import io_details, model_ops
 from tinyslm.manifest import Manifest, sha256_hex
 from tinyslm.modality import AUDIO
@@ -97,11 +98,15 @@ def write_kws_project(
     """Write the keyword project for ``board`` into ``out``; return ``out``.
 
     ``without_tflm``: the adapter and MEAN kernel are replaced by the stand-in above
-    (``src/tinyslm_tflm_standin.c``) and ``lib/tflm`` is an empty library.
+    (``src/tinyslm_tflm_standin.c``) and ``lib/tflm`` is an empty library. The user's
+    starter ``src/tinyslm_actions.c`` is written with its GPIO example uncommented, so
+    that what the starter suggests for this board is compiled (and linked) here too.
     """
     manifest, model = keyword_model()
     plan = render_project(board, manifest, model, templates=templates)
-    for rel, data in plan.as_mapping().items():
+    starters = {rel: with_example(d.decode()).encode() for rel, d in plan.starter_mapping().items()}
+    assert starters, "no actions starter for a keyword project"
+    for rel, data in {**plan.as_mapping(), **starters}.items():
         if without_tflm and rel in TFLM_SOURCES:
             continue
         path = out / rel

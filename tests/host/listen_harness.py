@@ -23,7 +23,7 @@ Scorer = Callable[[np.ndarray], np.ndarray]  # one window (frames, bins) -> int8
 Event = tuple[object, ...]
 
 # Payload layout after each tag (the drivers' comments give the meaning).
-_FIXED = {b"D": "<BIiHI", b"F": "<i", b"E": "<5I"}
+_FIXED = {b"D": "<BIiHI", b"F": "<i", b"E": "<5I", b"K": "<3I"}
 
 
 def fixture_labels() -> list[str]:

@@ -237,6 +237,34 @@ def case_overlong_line(drv: Driver) -> None:
     ]
 
 
+def case_answer_hook(drv: Driver) -> None:
+    """What generated projects give src/tinyslm_actions.c (tinyslm_app_on_answer): each
+    answered phrase once, right after its JSON line, with the line's intent, score and route
+    and the phrase's bytes; nothing for a command, a blank or overlong line or a failed
+    inference; and a hook set before tinyslm_app_init is cleared by it."""
+    data = b"turn on\n:info\n   \n" + b"y" * 40 + b"\nplay \xff it\r\nboom\nlast\n"
+    vectors = ["100,0,0", "-20,12,0", "!3", "0,0,-40"]
+    plain = drv.proto_raw(data, LABELS3, vectors, line_cap=32)
+    assert b"#hook" not in plain
+    for chunk in (1, 4096, 0):
+        raw = drv.proto_raw(data, LABELS3, vectors, line_cap=32, chunk=chunk, hook="after")
+        rows = raw.split(b"\n")[:-1]
+        assert b"".join(r + b"\n" for r in rows if not r.startswith(b"#hook ")) == plain
+        hooked = []
+        for i, row in enumerate(rows):
+            if row.startswith(b"#hook "):
+                answer = json.loads(rows[i - 1])  # the line just before: its own answer
+                index, milli, local, text = row.removeprefix(b"#hook ").split(b" ", 3)
+                assert LABELS3[int(index)] == answer["intent"]
+                assert milli_text(int(milli)) == f"{answer['score']:.3f}"
+                assert (local == b"1") == (answer["route"] == "local")
+                hooked.append(text)
+        # not :info, the blank line, the overlong line or the failed inference ("boom")
+        assert hooked == [b"7:turn on", b"9:play \xff it", b"4:last"], chunk
+        assert len([r for r in rows if b'"intent"' in r]) == 3
+    assert drv.proto_raw(data, LABELS3, vectors, line_cap=32, hook="early") == plain
+
+
 def case_info(drv: Driver) -> None:
     raw = drv.proto_raw(
         b":info\n",
@@ -417,6 +445,7 @@ def case_random_streams(drv: Driver) -> None:
 PROTOCOL_CASES: dict[str, Callable[[Driver], None]] = {
     f.__name__.removeprefix("case_"): f
     for f in (
+        case_answer_hook,
         case_gate_every_q,
         case_threshold_boundary,
         case_tie_first_index,

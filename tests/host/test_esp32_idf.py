@@ -55,6 +55,7 @@ from shared_paths import missing, require_path, require_tool, sdk_path
 
 from tinyslm.boards import load_board
 from tinyslm.emit import render_project
+from tinyslm.emit.actions import with_example
 from tinyslm.manifest import load_model_dir
 from tinyslm.resources import templates_dir
 
@@ -92,11 +93,16 @@ def kconfgen_available() -> None:
         missing("kconfgen is not installed (pip install 'esp-idf-kconfig<3')")
 
 
-def write_project(out: Path, templates: Path | None = None) -> Path:
-    """Render the esp32 project for the fixture model into ``out`` (optionally other templates)."""
+def write_project(out: Path, templates: Path | None = None, example: bool = False) -> Path:
+    """Render the esp32 project for the fixture model into ``out`` (optionally other templates),
+    with the user's starter src/tinyslm_actions.c (its example uncommented with ``example``)."""
     manifest, model = load_model_dir(FIXTURE_MODEL)
     plan = render_project(load_board("esp32"), manifest, model, templates=templates)
-    for rel, data in plan.as_mapping().items():
+    starters = {
+        rel: with_example(data.decode()).encode() if example else data
+        for rel, data in plan.starter_mapping().items()
+    }
+    for rel, data in {**plan.as_mapping(), **starters}.items():
         path = out / rel
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(data)
@@ -127,15 +133,23 @@ def kconfig(
 
 
 def check_sources(
-    project: Path, idf: Path, esp_tflm: Path, config_dir: Path, compilers: tuple[str, str]
+    project: Path,
+    idf: Path,
+    esp_tflm: Path,
+    config_dir: Path,
+    compilers: tuple[str, str],
+    only: tuple[str, ...] = (),
 ) -> dict[str, str]:
-    """Syntax-check every ``src/*.c|*.cc``; return {file: compiler output} for the failures."""
+    """Syntax-check every ``src/*.c|*.cc`` (or those named in ``only``); return
+    {file: compiler output} for the failures."""
     cc, cxx = compilers
     src = project / "src"
     system = [config_dir, *idf_include_dirs(idf), *component_include_dirs(esp_tflm)]
     # esp-tflite-micro's CMakeLists exports TF_LITE_STATIC_MEMORY to its users (INTERFACE).
     defines = [*IDF_DEFINES, *XTENSA_STANDIN_DEFINES, "TF_LITE_STATIC_MEMORY"]
-    sources = sorted(p for p in src.iterdir() if p.suffix in (".c", ".cc"))
+    sources = sorted(
+        p for p in src.iterdir() if p.suffix in (".c", ".cc") and (not only or p.name in only)
+    )
     assert sources, f"{src} holds no sources"
 
     def check(source: Path) -> subprocess.CompletedProcess[str]:
@@ -183,6 +197,7 @@ def test_every_generated_source_compiles_against_esp_idf(
     names = {p.name for p in (project / "src").iterdir()}
     expected = {
         "main.cc",
+        "tinyslm_actions.c",
         "tinyslm_core.c",
         "tinyslm_gate.c",
         "tinyslm_json.c",
@@ -220,6 +235,40 @@ def test_a_planted_api_misuse_fails_the_compile(
     failures = check_sources(broken, idf, esp_tflm, kconfig.header.parent, compilers)
     assert list(failures) == ["main.cc"]
     assert symbol in failures["main.cc"]
+
+
+def test_the_actions_example_compiles_and_its_component_is_required(
+    tmp_path: Path,
+    idf: Path,
+    esp_tflm: Path,
+    kconfig: KconfigResult,
+    compilers: tuple[str, str],
+) -> None:
+    """The starter's GPIO example, uncommented as its header says, builds as it stands."""
+    proj = write_project(tmp_path / "proj", example=True)
+    src = proj / "src"
+    text = (src / "tinyslm_actions.c").read_text(encoding="utf-8")
+    assert not [ln for ln in text.splitlines() if ln.lstrip().startswith("//>")]
+    assert "\n    gpio_set_level(GPIO_NUM_2, 1);\n" in text
+    failures = check_sources(
+        proj, idf, esp_tflm, kconfig.header.parent, compilers, only=("tinyslm_actions.c",)
+    )
+    assert failures == {}, "\n\n".join(f"{k}:\n{v}" for k, v in failures.items())
+    requires = set(_requires((src / "CMakeLists.txt").read_text(encoding="utf-8")))
+    owners = {
+        h: header_owner(idf, h)
+        for h in quoted_includes(src / "tinyslm_actions.c")
+        if not (src / h).is_file() and h not in C_LIBRARY
+    }
+    assert owners == {"driver/gpio.h": "esp_driver_gpio"}
+    assert set(owners.values()) <= requires
+    # And the planted misuse an example could carry is caught (ESP-IDF 5: no gpio_pad_select_gpio).
+    bad = src / "tinyslm_actions.c"
+    bad.write_text(text.replace("gpio_reset_pin(", "gpio_pad_select_gpio("), encoding="utf-8")
+    failures = check_sources(
+        proj, idf, esp_tflm, kconfig.header.parent, compilers, only=("tinyslm_actions.c",)
+    )
+    assert list(failures) == ["tinyslm_actions.c"] and "gpio_pad_select_gpio" in str(failures)
 
 
 def test_a_planted_unknown_option_fails_the_sdkconfig_check(

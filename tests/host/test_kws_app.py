@@ -13,6 +13,7 @@ microphone samples are dropped while a serial stream is open.
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -237,6 +238,50 @@ def test_microphone_path_and_serial_priority(
         detection_line(d, labels) for d in expected.detections
     ]
     assert counters[4] == 0  # feed_samples made none
+
+
+def _hook_events(
+    exe: Path, spec: StreamSpec, labels: Sequence[str], inputs: Sequence[tuple[str, bytes]],
+    scorer: Scorer, work: Path, hook: str,
+) -> list[tuple[object, ...]]:  # fmt: skip
+    args = []
+    for i, (kind, data) in enumerate(inputs):
+        path = work / f"hook{i}.bin"
+        path.write_bytes(data)
+        args.append(f"{kind}:{path}")
+    d = spec.detector
+    head = [d.num_labels, d.window, d.threshold_q, d.suppression_ms, d.non_keyword_mask,
+            d.stride_frames, THRESHOLD_MILLI, 333]  # fmt: skip
+    env = {**os.environ, "TINYSLM_TEST_HOOK": hook}
+    return drive([str(exe), *map(str, head), *args, "--", *labels], scorer, spec.frames,
+                 env=env)  # fmt: skip
+
+
+def test_every_detection_reaches_the_action_hook_after_its_line(
+    app: Path, labels: list[str], recording: np.ndarray, tmp_path: Path
+) -> None:
+    """What generated projects give src/tinyslm_actions.c: each detection once, with its
+    label, score and time, after its JSON line, from the microphone and from serial."""
+    spec = spec_for(labels, threshold_q=0, suppression_ms=500)
+    model = pseudo_model(5)
+    expected = listen(recording, spec, batch(model))
+    assert len(expected.detections) >= 5
+    want = [("K", d.label, d.score_milli, d.t_ms) for d in expected.detections]
+    for kind, data in (("mic", pcm(recording)), ("serial", stream_bytes(recording))):
+        events = _hook_events(app, spec, labels, [(kind, data)], model, tmp_path, "after")
+        assert [e for e in events if e[0] == "K"] == want, kind
+        # Each hook call comes after its own line is complete, and before the next line.
+        for i, event in enumerate(events):
+            if event[0] != "K":
+                continue
+            before = lines(events[:i])
+            assert before and before[-1] == detection_line(expected.detections[want.index(event)],
+                                                           labels), kind  # fmt: skip
+    # Registered before setup: setup clears it (a stale hook from an earlier init never runs).
+    for hook in ("early", "none"):
+        events = _hook_events(app, spec, labels, [("mic", pcm(recording))], model, tmp_path, hook)
+        assert not [e for e in events if e[0] == "K"], hook
+        assert len([x for x in lines(events) if '"keyword"' in x]) == len(want)
 
 
 def test_bad_model_info_is_refused(app: Path, labels: list[str]) -> None:

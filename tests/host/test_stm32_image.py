@@ -19,6 +19,7 @@ import pytest
 from shared_paths import require_path, require_tool, sdk_path
 
 from tinyslm.boards import load_board
+from tinyslm.emit.actions import with_example
 from tinyslm.errors import ToolchainError
 from tinyslm.pipeline import run_generate
 from tinyslm.resources import templates_dir
@@ -143,6 +144,31 @@ def test_own_sources_warning_fails_the_build(
         stm32_image.build_stm32h7_image(planted, sdk, tmp_path / "out", strict=True)
 
 
+def test_the_users_actions_are_linked_and_the_example_builds(
+    project: Path, sdk: Path, image: stm32_image.Stm32Image, tmp_path: Path
+) -> None:
+    """src/tinyslm_actions.c is in the image; its HAL example, uncommented as its header
+    says, builds with the strict flags (as a user's first edit would)."""
+    assert "tinyslm_on_answer" in image.map_file.read_text(errors="replace")
+    planted = tmp_path / "proj"
+    shutil.copytree(project / "src", planted / "src")
+    shutil.copy2(project / "platformio.ini", planted / "platformio.ini")
+    (planted / "lib").mkdir()
+    (planted / "lib" / "tflm").symlink_to(project / "lib" / "tflm")
+    actions = planted / "src" / "tinyslm_actions.c"
+    text = with_example(actions.read_text())
+    assert not [ln for ln in text.splitlines() if ln.lstrip().startswith("//>")]
+    assert "\n    HAL_GPIO_WritePin(GPIOB, GPIO_PIN_14, GPIO_PIN_SET);" in text
+    actions.write_text(text)
+    built = stm32_image.build_stm32h7_image(planted, sdk, tmp_path / "out", strict=True)
+    linked = built.map_file.read_text(errors="replace")
+    assert "HAL_GPIO_WritePin" in linked and "HAL_GPIO_Init" in linked
+    # A HAL misuse in the user's file fails the build too (GPIO_PIN_16 does not exist).
+    actions.write_text(text.replace("GPIO_PIN_14;", "GPIO_PIN_16;"))
+    with pytest.raises(ToolchainError, match="GPIO_PIN_16"):
+        stm32_image.build_stm32h7_image(planted, sdk, tmp_path / "out2", strict=True)
+
+
 def test_flags_are_platformio_s(project: Path, sdk: Path) -> None:
     envs = stm32_image.platformio_envs(project, sdk, None)
     cxx = envs.src.cxx_argv()
@@ -226,3 +252,11 @@ def test_map_breakdown_counts_each_byte_once(tmp_path: Path) -> None:
     assert got.flash == 0x10 + 0x40 + 0x30 + 0x8
     assert got.ram == 0x8 + 0x28 + 0x600
     assert (got.arena_address, got.arena_region) == (0x24000010, "RAM_D1")
+
+
+def test_the_users_actions_count_as_board_glue_not_tinyslm() -> None:
+    """`tinyslm build`'s breakdown: src/tinyslm_actions.c is the user's code, as main.cc is."""
+    assert stm32_image._component(".text.a", "/b/obj/src/tinyslm_actions.c.o") == "board glue"
+    assert stm32_image._component(".text.a", "/b/obj/src/main.cc.o") == "board glue"
+    core = stm32_image._component(".text.a", "/b/obj/src/tinyslm_core.c.o")
+    assert core == "tinyslm core + adapter"

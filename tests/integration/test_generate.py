@@ -50,6 +50,8 @@ COMMON = {
     "src/tinyslm_settings.c",
     "src/tinyslm_settings.h",
     "src/tinyslm_ops.h",
+    "src/tinyslm_actions.h",
+    "src/tinyslm_actions.c",  # the user's, from the starter
 }
 ESP32_ONLY = {"CMakeLists.txt", "src/CMakeLists.txt", "src/idf_component.yml", "sdkconfig.defaults"}
 STM32_ONLY = {"tinyslm_hardfloat.py"}
@@ -105,7 +107,7 @@ def test_esp32_project_is_an_esp_idf_project(tmp_path: Path) -> None:
     result = _generate("esp32", out)
     assert result.exit_code == 0, result.output
     assert result.stdout.splitlines()[-1] == (
-        f"wrote {out} (25 files): board esp32, model {_fixture_model_bytes()} bytes, "
+        f"wrote {out} (26 files): board esp32, model {_fixture_model_bytes()} bytes, "
         "arena 4096 bytes"
     )
     files = _files(out)
@@ -146,7 +148,7 @@ def test_stm32h7_project_is_a_stm32cube_project(tmp_path: Path) -> None:
     assert not (out / "lib").exists()
     from tinyslm.toolchain import tflm
 
-    note = [ln for ln in result.stdout.splitlines() if ln.startswith("note: ")]
+    note = [ln for ln in result.stdout.splitlines() if ln.startswith("note: lib/")]
     assert note == [f"note: lib/tflm not included: {tflm.missing_tree_hint()}"]
     assert "tinyslm tflm fetch" in note[0] and "--tflm-dir" in note[0]
     ini = files["platformio.ini"].decode()
@@ -174,7 +176,7 @@ def test_stm32h7_with_a_tflm_tree_gets_lib_tflm(tmp_path: Path) -> None:
     out = tmp_path / "proj"
     result = _generate("stm32h7", out, "--tflm-dir", str(tree))
     assert result.exit_code == 0, result.output
-    assert "+ lib/tflm" in result.stdout and "note:" not in result.stdout
+    assert "+ lib/tflm" in result.stdout and "note: lib/tflm" not in result.stdout
     lib = _files(out / "lib" / "tflm")
     for rel, data in _files(tree).items():
         assert lib[rel] == data
@@ -292,7 +294,43 @@ def test_force_regenerates_and_keeps_the_users_files_and_pio_cache(tmp_path: Pat
     assert "  changed   src/main.cc" not in lines
     summary = lines[-1]
     assert summary.startswith(f"updated {out}: ") and "0 added" in summary, summary
-    assert "kept 3 of yours" in summary, summary
+    # Theirs: my_sensor.c, notes.md, .pio/ and the actions file generate started.
+    assert "kept 4 of yours" in summary, summary
+
+
+def test_the_actions_file_is_the_users_across_regenerations(tmp_path: Path) -> None:
+    """src/tinyslm_actions.c: written by the first generate, then never replaced."""
+    out = tmp_path / "proj"
+    result = _generate("esp32", out)
+    assert result.exit_code == 0, result.output
+    assert (
+        "note: src/tinyslm_actions.c is yours: what the board does on each answer; "
+        "generate never replaces it"
+    ) in result.stdout.splitlines()
+    actions = out / "src" / "tinyslm_actions.c"
+    starter = actions.read_bytes()
+    assert b"void tinyslm_on_answer(const tinyslm_answer_t *answer, void *ctx)" in starter
+    record = json.loads((out / ".tinyslm-files.json").read_text())
+    assert "src/tinyslm_actions.c" not in record["files"]
+    assert "src/tinyslm_actions.h" in record["files"]
+    cmake = (out / "src" / "CMakeLists.txt").read_text()
+    assert '"tinyslm_actions.c"' in cmake  # ESP-IDF lists its sources: the user's is built
+    mine = starter.replace(b"// Set up what", b"gpio_reset_pin(GPIO_NUM_2);  // Set up what")
+    actions.write_bytes(mine)
+    model = _tflm_board_model(tmp_path, "_v2")
+    for extra in ((), ("--prune",)):
+        result = _run(
+            "generate", "--board", "esp32", "--model", str(model), "-o", str(out), "--force",
+            *extra,
+        )  # fmt: skip
+        assert result.exit_code == 0, result.output
+        assert actions.read_bytes() == mine
+        assert "tinyslm_actions.c is yours" not in result.stdout
+    actions.unlink()
+    result = _run("generate", "--board", "esp32", "--model", str(model), "-o", str(out), "--force")
+    assert result.exit_code == 0, result.output
+    assert b"_v2" in actions.read_bytes()  # a new starter, for the model of now
+    assert "note: src/tinyslm_actions.c is yours" in result.stdout
 
 
 def test_force_refuses_an_edited_generated_file(tmp_path: Path) -> None:

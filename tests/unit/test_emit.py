@@ -343,7 +343,8 @@ def test_every_file_has_the_banner_and_no_absolute_paths(
 
 def test_generated_values_come_from_the_manifest(model: bytes, firmware: Path) -> None:
     manifest = _manifest(model)
-    files = render_project(load_board("esp32"), manifest, model, firmware=firmware).as_mapping()
+    plan = render_project(load_board("esp32"), manifest, model, firmware=firmware)
+    files = plan.as_mapping()
     settings_h = files["src/tinyslm_settings.h"].decode()
     defines = dict(re.findall(r"#define (TINYSLM_\w+) (\S+)", settings_h))
     assert defines == {
@@ -374,8 +375,10 @@ def test_generated_values_come_from_the_manifest(model: bytes, firmware: Path) -
     assert f"tinyslm_model_data_len = {len(model)};" in data_cc
     cmake = files["src/CMakeLists.txt"].decode()
     listed = re.findall(r'"([^"]+\.(?:c|cc))"', cmake)
-    in_src = sorted(p[4:] for p in files if p.startswith("src/") and p.endswith((".c", ".cc")))
-    assert listed == in_src
+    # ESP-IDF builds what SRCS lists: every source, the user's actions starter included.
+    every = [*files, *plan.starter_mapping()]
+    in_src = sorted(p[4:] for p in every if p.startswith("src/") and p.endswith((".c", ".cc")))
+    assert listed == in_src and "tinyslm_actions.c" in listed
 
 
 def test_render_rejects_a_model_that_does_not_match(model: bytes, firmware: Path) -> None:

@@ -96,6 +96,38 @@ def test_force_keeps_the_users_files_in_a_project(tmp_path: Path) -> None:
     assert not [p for p in target.iterdir() if p.name.startswith(outdir.STAGE_PREFIX)]
 
 
+def test_a_starter_is_written_where_missing_and_then_is_the_users(tmp_path: Path) -> None:
+    """A project's src/tinyslm_actions.c: tinyslm writes it once and never owns it."""
+    target = tmp_path / "proj"
+    starter = {"src/act.c": b"void act(void) {}\n"}
+    report = write_tree(FILES, target, ownership=PROJECT, starters=starter)
+    assert report.added == ("a.txt", "src/b.c") and report.started == ("src/act.c",)
+    assert _without_record(target) == {**FILES, **starter}
+    record = json.loads((target / ".tinyslm-files.json").read_text())
+    assert sorted(record["files"]) == ["a.txt", "src/b.c"]  # not the starter
+    # Edited: kept as it is by --force, never refused as "edited since generated", never pruned.
+    (target / "src" / "act.c").write_bytes(b"void act(void) { led_on(); }\n")
+    new_starter = {"src/act.c": b"void act(void) { /* v2 */ }\n"}
+    for prune in (False, True):
+        report = write_tree(
+            FILES, target, force=True, ownership=PROJECT, prune=prune, starters=new_starter
+        )
+        assert report.started == () and report.kept == ("src/act.c",)
+        assert (target / "src" / "act.c").read_bytes() == b"void act(void) { led_on(); }\n"
+    # Deleted by the user: the next --force writes the starter again.
+    (target / "src" / "act.c").unlink()
+    report = write_tree(FILES, target, force=True, ownership=PROJECT, starters=new_starter)
+    assert report.started == ("src/act.c",) and report.added == ()
+    assert (target / "src" / "act.c").read_bytes() == new_starter["src/act.c"]
+    # A dangling link at the path is something of the user's too: left alone.
+    (target / "src" / "act.c").unlink()
+    (target / "src" / "act.c").symlink_to(tmp_path / "nowhere.c")
+    report = write_tree(FILES, target, force=True, ownership=PROJECT, starters=new_starter)
+    assert report.started == () and (target / "src" / "act.c").is_symlink()
+    with pytest.raises(ValueError, match="both a generated file and a starter"):
+        write_tree(FILES, tmp_path / "p2", ownership=PROJECT, starters={"a.txt": b"x"})
+
+
 def test_force_refuses_foreign_files_in_a_model_folder(tmp_path: Path) -> None:
     target = tmp_path / "model"
     write_tree(FILES, target, ownership=MODEL)

@@ -14,6 +14,7 @@ from typing import Any
 from tinyslm.audio.frontend import FrontendSpec
 from tinyslm.audio.spec import KeywordSpec
 from tinyslm.boards import Board
+from tinyslm.emit.actions import action_context
 from tinyslm.emit.kws_glue import mic_buffers, mic_context, wiring_rows
 from tinyslm.errors import ModelError
 from tinyslm.manifest import Manifest
@@ -54,6 +55,10 @@ def template_context(board: Board, manifest: Manifest) -> dict[str, Any]:
             "suppression_ms": spec.suppression_ms,
             "non_keyword_mask": sum(1 << i for i in set(spec.non_keywords)),
         },
+        # Silence and unknown never fire: the starter names the keywords that do.
+        "actions": action_context(
+            [x for i, x in enumerate(manifest.labels) if i not in set(spec.non_keywords)]
+        ),
         "mic": mic_context(board),
         "wiring": [
             {"signal": r.signal, "mcu_pin": r.mcu_pin, "mic_pin": r.mic_pin, "where": r.where}

@@ -15,6 +15,7 @@ from typing import Any
 
 from tinyslm import __version__
 from tinyslm.boards import Board
+from tinyslm.emit.actions import render_starters, starter_paths
 from tinyslm.emit.carrays import c_array_body, c_float, c_string
 from tinyslm.emit.ops import op_entries, resolver_includes, template_ops
 from tinyslm.emit.render import banner, banner_lines, render, template_outputs
@@ -55,7 +56,9 @@ class ProjectPlan:
 
     Attributes:
         board: the board it targets.
-        files: every file, sorted by path.
+        files: every file tinyslm owns, sorted by path.
+        starters: the user's files (``src/tinyslm_actions.c``), written only where
+            missing and never replaced (:mod:`tinyslm.emit.actions`).
         model_bytes: size of the model array.
         arena_size: TINYSLM_ARENA_SIZE compiled into the firmware.
     """
@@ -64,9 +67,13 @@ class ProjectPlan:
     files: tuple[GeneratedFile, ...]
     model_bytes: int
     arena_size: int
+    starters: tuple[GeneratedFile, ...] = ()
 
     def as_mapping(self) -> dict[str, bytes]:
         return {f.path: f.data for f in self.files}
+
+    def starter_mapping(self) -> dict[str, bytes]:
+        return {f.path: f.data for f in self.starters}
 
     @property
     def paths(self) -> tuple[str, ...]:
@@ -334,7 +341,9 @@ def render_project(
 
     copied = _firmware_sources(manifest.modality, firmware)
     outputs = template_outputs(board.family, templates, manifest.modality)
-    src_names = {p.split("/", 1)[1] for p in outputs if p.startswith("src/")} | set(copied)
+    starter_names = starter_paths(manifest.modality, templates)
+    src_names = {p.split("/", 1)[1] for p in [*outputs, *starter_names] if p.startswith("src/")}
+    src_names |= set(copied)
     sources = sorted(n for n in src_names if n.endswith((".c", ".cc")))
     scripts = board.platformio.get("extra_scripts")
     for script in scripts if isinstance(scripts, tuple) else ():
@@ -356,9 +365,14 @@ def render_project(
             raise ModelError(f"firmware/{name} collides with a generated file")
         files[path] = banner(path, version, sha, board.id).encode("utf-8") + data
     files[PROJECT_JSON] = _project_json(board, manifest, arena_size, version)
+    starters = render_starters(manifest.modality, context, templates, version)
+    clash = sorted(set(starters) & set(files))
+    if clash:
+        raise ModelError(f"starter {clash[0]} collides with a generated file")
     return ProjectPlan(
         board=board,
         files=tuple(GeneratedFile(p, files[p]) for p in sorted(files)),
         model_bytes=len(model),
         arena_size=arena_size,
+        starters=tuple(GeneratedFile(p, starters[p]) for p in sorted(starters)),
     )

@@ -5,7 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from tinyslm.boards import Board
+from tinyslm.emit.actions import action_context
 from tinyslm.manifest import Manifest
+from tinyslm.text.dataset import is_oos
 
 
 def template_context(board: Board, manifest: Manifest) -> dict[str, Any]:
@@ -21,7 +23,9 @@ def template_context(board: Board, manifest: Manifest) -> dict[str, Any]:
             "hashes": spec.hashes,
             # The board's usual limit, raised when the training phrases need more.
             "max_line": max(board.serial.max_line, manifest.max_line),
-        }
+        },
+        # Out-of-scope is no action: the starter names the intents a device acts on.
+        "actions": action_context([x for x in manifest.labels if not is_oos(x)]),
     }
 
 

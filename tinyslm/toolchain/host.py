@@ -32,6 +32,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from tinyslm.cache import cache_dir
+from tinyslm.emit.actions import ACTIONS_SOURCE
 from tinyslm.errors import ProjectError, ToolchainError, output_tail
 from tinyslm.project import open_project
 from tinyslm.resources import firmware_files
@@ -296,7 +297,9 @@ def _link(
 
 
 def project_sources(project_dir: Path) -> list[Path]:
-    """The project's firmware sources for the host: ``src/*.c|*.cc`` but ``main.cc``.
+    """The project's firmware sources for the host: ``src/*.c|*.cc`` but ``main.cc`` and
+    the user's ``tinyslm_actions.c`` (board code, such as HAL calls, that only the board's
+    build compiles; the host main calls no action).
 
     Raises:
         ProjectError: not a tinyslm project, or its src/ lacks a firmware source.
@@ -306,7 +309,7 @@ def project_sources(project_dir: Path) -> list[Path]:
     files = sorted(
         p
         for p in src.glob("*")
-        if p.is_file() and p.suffix in (".c", ".cc") and p.name != BOARD_MAIN
+        if p.is_file() and p.suffix in (".c", ".cc") and p.name not in (BOARD_MAIN, ACTIONS_SOURCE)
     )
     names = {p.name for p in files}
     # What the project's firmware compiles (common + its modality) and the settings.

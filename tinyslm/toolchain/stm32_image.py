@@ -179,11 +179,12 @@ class MapBreakdown:
 
 # What map_breakdown reports. "model array": src/tinyslm_model_data.cc; "TFLM core",
 # "TFLM kernels" (tensorflow/lite/micro/kernels/), "CMSIS-NN": members of libtflm.a;
-# "tinyslm core + adapter": the other src/tinyslm_* files; "board glue": src/main.cc
-# and any other project source; "C library": newlib-nano, libm, libgcc, libstdc++,
-# libnosys and the crt files; "HAL": the STM32Cube HAL objects and the CMSIS device's
-# startup and system files; "tensor arena": the adapter's arena buffer; "other":
-# padding and the linker script's heap and stack reserve.
+# "tinyslm core + adapter": the other src/tinyslm_* files; "board glue": src/main.cc,
+# the user's src/tinyslm_actions.c and any other project source; "C library":
+# newlib-nano, libm, libgcc, libstdc++, libnosys and the crt files; "HAL": the
+# STM32Cube HAL objects and the CMSIS device's startup and system files; "tensor
+# arena": the adapter's arena buffer; "other": padding and the linker script's heap
+# and stack reserve.
 COMPONENTS = (
     "model array",
     "TFLM core",
@@ -665,7 +666,7 @@ def _component(section: str, origin: str) -> str:
         stem = origin.rsplit("/", 1)[-1]
         if stem.startswith("tinyslm_model_data."):
             return "model array"
-        if stem.startswith("tinyslm_"):
+        if stem.startswith("tinyslm_") and not stem.startswith("tinyslm_actions."):
             return "tinyslm core + adapter"
         return "board glue"
     return "other"

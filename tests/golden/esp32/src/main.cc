@@ -12,6 +12,7 @@
 #include "esp_timer.h"
 #include "freertos/FreeRTOS.h"
 #include "freertos/task.h"
+#include "tinyslm_actions.h"
 #include "tinyslm_core.h"
 #include "tinyslm_settings.h"
 #include "tinyslm_tflm.h"
@@ -76,6 +77,9 @@ extern "C" void app_main(void) {
                         line_buf, sizeof(line_buf), ids_buf, scores_buf) != 0) {
     fail_forever("app_init_failed", "bad configuration");
   }
+  // Your code (src/tinyslm_actions.c): set up once, then called after every answer.
+  tinyslm_actions_init();
+  tinyslm_app_on_answer(&app, tinyslm_on_answer, nullptr);
 
   for (;;) {
     const int n = uart_read_bytes(kUart, rx_chunk, sizeof(rx_chunk), kReadWait);

@@ -8,6 +8,7 @@
 #include <stdint.h>
 
 #include "stm32h7xx_hal.h"
+#include "tinyslm_actions.h"
 #include "tinyslm_core.h"
 #include "tinyslm_settings.h"
 #include "tinyslm_tflm.h"
@@ -210,6 +211,9 @@ int main(void) {
                         sizeof(line_buf), ids_buf, scores_buf) != 0) {
     fail_forever("app_init_failed", "bad configuration");
   }
+  // Your code (src/tinyslm_actions.c): set up once, then called after every answer.
+  tinyslm_actions_init();
+  tinyslm_app_on_answer(&app, tinyslm_on_answer, nullptr);
 
   uint8_t chunk[64];
   for (;;) {
