@@ -25,6 +25,7 @@ from shared_paths import missing, require_path, require_tool, sdk_path
 from tinyslm import tflm_runtime, verify
 from tinyslm.emulate.emulator import Emulator, emulator_runner
 from tinyslm.emulate.phrases import dataset_phrases, reference_parity, run_phrases
+from tinyslm.errors import ProjectError
 from tinyslm.manifest import load_model_dir
 from tinyslm.text.dataset import load_dataset
 from tinyslm.text.features import encode, tokenize
@@ -273,6 +274,23 @@ def test_edited_source_rebuilds(esp32_project: Path, tmp_path: Path) -> None:
     settings = copy / "src" / "tinyslm_settings.c"
     settings.write_text(settings.read_text() + "\n/* edited */\n")
     assert Emulator(copy).lib_path != base
+
+
+def test_the_answer_hook_is_held_to_the_answer_lines(esp32_project: Path, tmp_path: Path) -> None:
+    """The emulator registers the hook the board glue registers for src/tinyslm_actions.c
+    and counts it against the answer lines: a core that calls it twice is caught."""
+    emu = Emulator(esp32_project)
+    assert [json.loads(x)["route"] for x in emu.run_line("turn on the lights")] == ["local"]
+    assert emu.run_line(":info")[0].startswith('{"info":')
+    copy = tmp_path / "copy"
+    shutil.copytree(esp32_project, copy)
+    core = copy / "src" / "tinyslm_core.c"
+    text = core.read_text()
+    call = "    app->on_answer(&a, app->on_answer_ctx);\n"
+    assert text.count(call) == 1
+    core.write_text(text.replace(call, call * 2))
+    with pytest.raises(ProjectError, match="the answer hook ran 2 times for 1 answer lines"):
+        Emulator(copy).run_line("turn on the lights")
 
 
 def test_stm32h7_project_answers_like_esp32(

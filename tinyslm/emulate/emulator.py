@@ -184,6 +184,7 @@ class Emulator:
             ("tinyslm_emu_num_labels", ctypes.c_uint32),
             ("tinyslm_emu_max_line", ctypes.c_uint32),
             ("tinyslm_emu_model_sha256", ctypes.c_char_p),
+            ("tinyslm_emu_answers", ctypes.c_uint32),
         ):
             getattr(lib, name).restype = restype
             getattr(lib, name).argtypes = []
@@ -242,12 +243,23 @@ class Emulator:
         """Feed raw serial bytes; return the device lines completed meanwhile (no newline)."""
         if self._closed:
             raise ProjectError(f"{self.project.root}: the emulator was closed")
+        before = int(self._lib.tinyslm_emu_answers())
         self._lib.tinyslm_emu_feed(data, len(data))
+        hooked = int(self._lib.tinyslm_emu_answers()) - before
         if b"\n" not in self._out:
-            return []
-        done, _, rest = bytes(self._out).rpartition(b"\n")
-        self._out = bytearray(rest)
-        return [line.decode("utf-8") for line in done.split(b"\n")]
+            lines: list[str] = []
+        else:
+            done, _, rest = bytes(self._out).rpartition(b"\n")
+            self._out = bytearray(rest)
+            lines = [line.decode("utf-8") for line in done.split(b"\n")]
+        # The board calls the user's actions once per answer line (after it): so must this.
+        answered = sum(1 for line in lines if line.startswith('{"intent":'))
+        if hooked != answered:
+            raise ProjectError(
+                f"{self.project.root}: the answer hook ran {hooked} times for {answered} "
+                "answer lines (the core's tinyslm_app_on_answer is broken)"
+            )
+        return lines
 
     def run_line(self, text: str | bytes) -> list[str]:
         """One line in (a terminator is added), the device's output lines back."""

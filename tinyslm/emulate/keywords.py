@@ -175,6 +175,7 @@ class KeywordEmulator:
             ("tinyslm_kws_emu_frames", ctypes.c_uint32),
             ("tinyslm_kws_emu_num_labels", ctypes.c_uint32),
             ("tinyslm_kws_emu_model_sha256", ctypes.c_char_p),
+            ("tinyslm_kws_emu_heard", ctypes.c_uint32),
         ):
             getattr(lib, name).restype = restype
             getattr(lib, name).argtypes = []
@@ -225,12 +226,23 @@ class KeywordEmulator:
 
     def feed(self, data: bytes) -> list[str]:
         """Feed raw serial bytes; return the device lines completed meanwhile (no newline)."""
+        before = int(self._lib.tinyslm_kws_emu_heard())
         self._lib.tinyslm_kws_emu_feed(data, len(data))
+        hooked = int(self._lib.tinyslm_kws_emu_heard()) - before
         if b"\n" not in self._out:
-            return []
-        done, _, rest = bytes(self._out).rpartition(b"\n")
-        self._out = bytearray(rest)
-        return [line.decode("utf-8", "replace") for line in done.split(b"\n")]
+            lines: list[str] = []
+        else:
+            done, _, rest = bytes(self._out).rpartition(b"\n")
+            self._out = bytearray(rest)
+            lines = [line.decode("utf-8", "replace") for line in done.split(b"\n")]
+        # The board calls the user's actions once per detection line (after it): so must this.
+        detected = sum(1 for line in lines if line.startswith('{"keyword":'))
+        if hooked != detected:
+            raise ProjectError(
+                f"{self.project.root}: the keyword hook ran {hooked} times for {detected} "
+                "detection lines (the app's tinyslm_kws_app_on_keyword is broken)"
+            )
+        return lines
 
 
 def _clock_us(_ctx: Any) -> int:

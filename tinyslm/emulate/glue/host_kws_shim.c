@@ -17,13 +17,31 @@
  * on the board, not on the caller's stack. */
 static tinyslm_kws_app_t app;
 static int ready;
+static uint32_t heard;     /* keyword hook calls whose values match the model's labels */
+static uint32_t bad_heard; /* keyword hook calls that do not */
+
+/* The hook the board glue registers for src/tinyslm_actions.c, counted here so that
+ * Python can hold it to the detection lines (a user's actions are board code, not run). */
+static void emu_on_keyword(const tinyslm_keyword_t *kw, void *ctx) {
+  (void)ctx;
+  if (kw->index < tinyslm_kws_model_info.num_labels &&
+      kw->keyword == tinyslm_kws_model_info.labels[kw->index]) {
+    heard++;
+  } else {
+    bad_heard++;
+  }
+}
 
 /* Returns 0, or -1 when the app refuses the generated model info. */
 int tinyslm_kws_emu_init(tinyslm_listen_infer_fn infer, tinyslm_write_fn write,
                          tinyslm_listen_clock_fn clock) {
   ready = tinyslm_kws_app_setup(&app, &tinyslm_kws_model_info, infer, write, clock) == 0;
+  if (ready) tinyslm_kws_app_on_keyword(&app, emu_on_keyword, 0);
   return ready ? 0 : -1;
 }
+
+/* Keyword hook calls so far, good ones; the bad ones count at bit 31 and above. */
+uint32_t tinyslm_kws_emu_heard(void) { return bad_heard ? 0x80000000u | bad_heard : heard; }
 
 /* Raw serial bytes (audio frames and ':' commands), as the board's UART loop feeds them. */
 void tinyslm_kws_emu_feed(const uint8_t *data, size_t len) {
