@@ -90,6 +90,32 @@ def spec_for(labels: Sequence[str], **kw: int) -> StreamSpec:
     return StreamSpec(DetectorSpec(num_labels=len(labels), **kw))
 
 
+def app_events(
+    exe: Path,
+    spec: StreamSpec,
+    labels: Sequence[str],
+    inputs: Sequence[tuple[str, bytes]],
+    scorer: Scorer,
+    work: Path,
+    chunk: int = 4096,
+    fail: Callable[[int], int] = lambda i: 0,
+    threshold_milli: int = THRESHOLD_MILLI,
+    hook: str = "after",
+) -> list[tuple[object, ...]]:
+    """Every record the driver wrote (``hook``: when it registers the action hook)."""
+    args = []
+    for i, (kind, data) in enumerate(inputs):
+        path = work / f"input{i}.bin"
+        path.write_bytes(data)
+        args.append(f"{kind}:{path}")
+    d = spec.detector
+    head = [d.num_labels, d.window, d.threshold_q, d.suppression_ms, d.non_keyword_mask,
+            d.stride_frames, threshold_milli, chunk]  # fmt: skip
+    env = {**os.environ, "TINYSLM_TEST_HOOK": hook}
+    return drive([str(exe), *map(str, head), *args, "--", *labels], scorer, spec.frames,
+                 fail=fail, env=env)  # fmt: skip
+
+
 def run_app(
     exe: Path,
     spec: StreamSpec,
@@ -102,16 +128,7 @@ def run_app(
     threshold_milli: int = THRESHOLD_MILLI,
 ) -> tuple[list[str], tuple[int, ...]]:
     """The app's output lines and its end counters."""
-    args = []
-    for i, (kind, data) in enumerate(inputs):
-        path = work / f"input{i}.bin"
-        path.write_bytes(data)
-        args.append(f"{kind}:{path}")
-    d = spec.detector
-    head = [d.num_labels, d.window, d.threshold_q, d.suppression_ms, d.non_keyword_mask,
-            d.stride_frames, threshold_milli, chunk]  # fmt: skip
-    events = drive([str(exe), *map(str, head), *args, "--", *labels], scorer, spec.frames,
-                   fail=fail)  # fmt: skip
+    events = app_events(exe, spec, labels, inputs, scorer, work, chunk, fail, threshold_milli)
     end = next(e for e in events if e[0] == "E")
     return lines(events), tuple(int(v) for v in end[1:] if isinstance(v, int))
 
@@ -240,23 +257,6 @@ def test_microphone_path_and_serial_priority(
     assert counters[4] == 0  # feed_samples made none
 
 
-def _hook_events(
-    exe: Path, spec: StreamSpec, labels: Sequence[str], inputs: Sequence[tuple[str, bytes]],
-    scorer: Scorer, work: Path, hook: str,
-) -> list[tuple[object, ...]]:  # fmt: skip
-    args = []
-    for i, (kind, data) in enumerate(inputs):
-        path = work / f"hook{i}.bin"
-        path.write_bytes(data)
-        args.append(f"{kind}:{path}")
-    d = spec.detector
-    head = [d.num_labels, d.window, d.threshold_q, d.suppression_ms, d.non_keyword_mask,
-            d.stride_frames, THRESHOLD_MILLI, 333]  # fmt: skip
-    env = {**os.environ, "TINYSLM_TEST_HOOK": hook}
-    return drive([str(exe), *map(str, head), *args, "--", *labels], scorer, spec.frames,
-                 env=env)  # fmt: skip
-
-
 def test_every_detection_reaches_the_action_hook_after_its_line(
     app: Path, labels: list[str], recording: np.ndarray, tmp_path: Path
 ) -> None:
@@ -268,7 +268,7 @@ def test_every_detection_reaches_the_action_hook_after_its_line(
     assert len(expected.detections) >= 5
     want = [("K", d.label, d.score_milli, d.t_ms) for d in expected.detections]
     for kind, data in (("mic", pcm(recording)), ("serial", stream_bytes(recording))):
-        events = _hook_events(app, spec, labels, [(kind, data)], model, tmp_path, "after")
+        events = app_events(app, spec, labels, [(kind, data)], model, tmp_path, chunk=333)
         assert [e for e in events if e[0] == "K"] == want, kind
         # Each hook call comes after its own line is complete, and before the next line.
         for i, event in enumerate(events):
@@ -279,7 +279,9 @@ def test_every_detection_reaches_the_action_hook_after_its_line(
                                                            labels), kind  # fmt: skip
     # Registered before setup: setup clears it (a stale hook from an earlier init never runs).
     for hook in ("early", "none"):
-        events = _hook_events(app, spec, labels, [("mic", pcm(recording))], model, tmp_path, hook)
+        events = app_events(
+            app, spec, labels, [("mic", pcm(recording))], model, tmp_path, chunk=333, hook=hook
+        )
         assert not [e for e in events if e[0] == "K"], hook
         assert len([x for x in lines(events) if '"keyword"' in x]) == len(want)
 

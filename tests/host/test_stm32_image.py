@@ -111,17 +111,22 @@ def test_arena_lands_in_axi_sram(breakdown: stm32_image.MapBreakdown) -> None:
     assert board.ram_kb * 1024 == region["RAM_D1"]
 
 
+def _copy(project: Path, planted: Path) -> Path:
+    """The project's sources and build file, with its TFLM tree linked (not copied)."""
+    shutil.copytree(project / "src", planted / "src")
+    shutil.copy2(project / "platformio.ini", planted / "platformio.ini")
+    (planted / "lib").mkdir()
+    (planted / "lib" / "tflm").symlink_to(project / "lib" / "tflm")
+    return planted
+
+
 def test_planted_hal_misuse_fails_the_build(
     project: Path, sdk: Path, image: stm32_image.Stm32Image, tmp_path: Path
 ) -> None:
     # The template's old bug: UART_IT_RXNE_RXFNE exists in no STM32H7 HAL release.
     template = (templates_dir() / "stm32-text" / "src" / "main.cc.j2").read_text()
     assert "UART_IT_RXNE_RXFNE" not in template
-    planted = tmp_path / "proj"
-    shutil.copytree(project / "src", planted / "src")
-    shutil.copy2(project / "platformio.ini", planted / "platformio.ini")
-    (planted / "lib").mkdir()
-    (planted / "lib" / "tflm").symlink_to(project / "lib" / "tflm")
+    planted = _copy(project, tmp_path / "proj")
     main = planted / "src" / "main.cc"
     text = main.read_text()
     assert "__HAL_UART_ENABLE_IT(&huart, UART_IT_RXNE);" in text
@@ -133,11 +138,7 @@ def test_planted_hal_misuse_fails_the_build(
 def test_own_sources_warning_fails_the_build(
     project: Path, sdk: Path, image: stm32_image.Stm32Image, tmp_path: Path
 ) -> None:
-    planted = tmp_path / "proj"
-    shutil.copytree(project / "src", planted / "src")
-    shutil.copy2(project / "platformio.ini", planted / "platformio.ini")
-    (planted / "lib").mkdir()
-    (planted / "lib" / "tflm").symlink_to(project / "lib" / "tflm")
+    planted = _copy(project, tmp_path / "proj")
     core = planted / "src" / "tinyslm_settings.c"
     core.write_text(core.read_text() + "\nstatic int tinyslm_unused_planted(int x) { return 0; }\n")
     with pytest.raises(ToolchainError, match=r"tinyslm_settings\.c"):
@@ -150,11 +151,7 @@ def test_the_users_actions_are_linked_and_the_example_builds(
     """src/tinyslm_actions.c is in the image; its HAL example, uncommented as its header
     says, builds with the strict flags (as a user's first edit would)."""
     assert "tinyslm_on_answer" in image.map_file.read_text(errors="replace")
-    planted = tmp_path / "proj"
-    shutil.copytree(project / "src", planted / "src")
-    shutil.copy2(project / "platformio.ini", planted / "platformio.ini")
-    (planted / "lib").mkdir()
-    (planted / "lib" / "tflm").symlink_to(project / "lib" / "tflm")
+    planted = _copy(project, tmp_path / "proj")
     actions = planted / "src" / "tinyslm_actions.c"
     text = with_example(actions.read_text())
     assert not [ln for ln in text.splitlines() if ln.lstrip().startswith("//>")]

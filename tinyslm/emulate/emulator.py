@@ -252,13 +252,7 @@ class Emulator:
             done, _, rest = bytes(self._out).rpartition(b"\n")
             self._out = bytearray(rest)
             lines = [line.decode("utf-8") for line in done.split(b"\n")]
-        # The board calls the user's actions once per answer line (after it): so must this.
-        answered = sum(1 for line in lines if line.startswith('{"intent":'))
-        if hooked != answered:
-            raise ProjectError(
-                f"{self.project.root}: the answer hook ran {hooked} times for {answered} "
-                "answer lines (the core's tinyslm_app_on_answer is broken)"
-            )
+        check_hook_calls(self.project.root, hooked, lines, "answer")
         return lines
 
     def run_line(self, text: str | bytes) -> list[str]:
@@ -307,6 +301,27 @@ class Emulator:
             raise ProjectError(f"{self.project.root}: the emulator was closed")
         self._lib.tinyslm_emu_coverage_dump()
         return gcov_line_coverage(self.coverage_dir, self.project.src / "tinyslm_core.c")
+
+
+_HOOKED_LINES = {"answer": ('{"intent":', "tinyslm_app_on_answer", "the core"),
+                 "keyword": ('{"keyword":', "tinyslm_kws_app_on_keyword", "the app")}  # fmt: skip
+
+
+def check_hook_calls(root: Path, hooked: int, lines: Sequence[str], kind: str) -> None:
+    """The board calls the user's actions once per answer or detection line, after it; the
+    emulators' shims count their own hook's calls in one feed, which must match its lines.
+
+    Raises:
+        ProjectError: they differ (the project's C calls the hook wrongly).
+    """
+    start, setter, who = _HOOKED_LINES[kind]
+    count = sum(1 for line in lines if line.startswith(start))
+    if hooked != count:
+        what = "answer" if kind == "answer" else "detection"
+        raise ProjectError(
+            f"{root}: the {kind} hook ran {hooked} times for {count} {what} lines "
+            f"({who}'s {setter} is broken)"
+        )
 
 
 def _clock_us(_ctx: Any) -> int:

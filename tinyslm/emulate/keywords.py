@@ -49,7 +49,7 @@ from tinyslm.audio.stream import (
     score_keywords,
 )
 from tinyslm.cache import cache_dir
-from tinyslm.emulate.emulator import load_compiled_model
+from tinyslm.emulate.emulator import check_hook_calls, load_compiled_model
 from tinyslm.emulate.library import build_key, project_sources, writable
 from tinyslm.errors import ProjectError, ToolchainError, output_tail
 from tinyslm.manifest import Manifest
@@ -235,13 +235,7 @@ class KeywordEmulator:
             done, _, rest = bytes(self._out).rpartition(b"\n")
             self._out = bytearray(rest)
             lines = [line.decode("utf-8", "replace") for line in done.split(b"\n")]
-        # The board calls the user's actions once per detection line (after it): so must this.
-        detected = sum(1 for line in lines if line.startswith('{"keyword":'))
-        if hooked != detected:
-            raise ProjectError(
-                f"{self.project.root}: the keyword hook ran {hooked} times for {detected} "
-                "detection lines (the app's tinyslm_kws_app_on_keyword is broken)"
-            )
+        check_hook_calls(self.project.root, hooked, lines, "keyword")
         return lines
 
 
