@@ -61,6 +61,8 @@ def test_wheel_installs_and_runs_outside_the_checkout(tmp_path: Path, fixture_mo
     names = set(zipfile.ZipFile(wheel).namelist())
     for needed in (
         "tinyslm/_bundled/templates/common/platformio.ini.j2",
+        "tinyslm/_bundled/templates/starters/text/src/tinyslm_actions.c.j2",
+        "tinyslm/_bundled/templates/starters/audio/src/tinyslm_actions.c.j2",
         "tinyslm/_bundled/boards/esp32.yaml",
         "tinyslm/_bundled/boards/schema.json",
         "tinyslm/_bundled/firmware/common/tinyslm_json.c",
@@ -109,6 +111,7 @@ def test_wheel_installs_and_runs_outside_the_checkout(tmp_path: Path, fixture_mo
     project = work / "projects" / "esp32"
     assert (project / "src" / "tinyslm_core.c").is_file()
     assert (project / "platformio.ini").is_file()
+    assert b"tinyslm_on_answer" in (project / "src" / "tinyslm_actions.c").read_bytes()
     out = _run([tinyslm, "emulate", "projects/esp32", "--text", "turn off the kitchen lights"],
                work, env)  # fmt: skip
     answer = json.loads(out.stdout)

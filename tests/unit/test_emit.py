@@ -20,6 +20,7 @@ from shared_paths import missing, require_path, sdk_path
 
 from tinyslm.boards import load_board
 from tinyslm.emit import arena_size_for, check_budget, render_project
+from tinyslm.emit.actions import starter_paths
 from tinyslm.emit.carrays import c_array_body, c_float, c_string
 from tinyslm.emit.ops import (
     REGISTRATIONS,
@@ -257,6 +258,16 @@ def test_template_outputs_merge_common_modality_and_family() -> None:
     assert template_outputs("stm32", modality="audio")["src/main.cc"] == (
         "stm32-audio/src/main.cc.j2"
     )
+
+
+def test_every_modality_has_its_actions_starter_and_a_missing_one_is_an_error(
+    tmp_path: Path,
+) -> None:
+    """main.cc calls tinyslm_actions_init and the hook, so a project must get the starter."""
+    for name in ("text", "audio"):
+        assert starter_paths(name) == ("src/tinyslm_actions.c",)
+    with pytest.raises(FileNotFoundError, match="starters"):
+        starter_paths("text", tmp_path)
 
 
 def test_partials_produce_nothing(tmp_path: Path) -> None:

@@ -41,7 +41,8 @@ def _starter_templates(modality_name: str, templates: Path | None) -> dict[str, 
     """Output path -> template name under ``templates/starters/<modality>/``."""
     base = (templates or templates_dir()) / STARTERS / modality_name
     if not base.is_dir():
-        return {}
+        # main.cc calls the actions: a project without them would not link on the board.
+        raise FileNotFoundError(f"template folder {base} is missing")
     out = {}
     for path in sorted(base.rglob("*" + TEMPLATE_SUFFIX)):
         rel = path.relative_to(base).as_posix()
