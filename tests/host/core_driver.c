@@ -169,10 +169,12 @@ static int parse_vector(fake_model_t *m, const char *s) {
 }
 
 static const char *const *hook_labels;
+static uint32_t hook_num_labels;
 static int hook_ctx;
 
 static void on_answer(const tinyslm_answer_t *a, void *ctx) {
-  if (ctx != &hook_ctx || a == NULL || a->intent != hook_labels[a->index] ||
+  if (ctx != &hook_ctx || a == NULL || a->index >= hook_num_labels ||
+      a->intent != hook_labels[a->index] ||
       (a->text == NULL && a->text_len != 0)) {
     fprintf(stderr, "core_driver: answer hook: wrong ctx, intent or text\n");
     exit(6);
@@ -276,6 +278,7 @@ static int run_proto(int argc, char **argv) {
   cfg.ids_buf = malloc(sizeof(int32_t) * info.features.seq_len);
   cfg.scores_buf = malloc((size_t)info.num_labels);
   hook_labels = labels;
+  hook_num_labels = info.num_labels;
   if (strcmp(hook, "early") == 0) {
     tinyslm_app_on_answer(&app, on_answer, &hook_ctx);
   }

@@ -16,6 +16,7 @@ import json
 import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -116,19 +117,9 @@ def app_events(
                  fail=fail, env=env)  # fmt: skip
 
 
-def run_app(
-    exe: Path,
-    spec: StreamSpec,
-    labels: Sequence[str],
-    inputs: Sequence[tuple[str, bytes]],
-    scorer: Scorer,
-    work: Path,
-    chunk: int = 4096,
-    fail: Callable[[int], int] = lambda i: 0,
-    threshold_milli: int = THRESHOLD_MILLI,
-) -> tuple[list[str], tuple[int, ...]]:
-    """The app's output lines and its end counters."""
-    events = app_events(exe, spec, labels, inputs, scorer, work, chunk, fail, threshold_milli)
+def run_app(*args: Any, **opts: Any) -> tuple[list[str], tuple[int, ...]]:
+    """The app's output lines and its end counters (arguments as :func:`app_events`)."""
+    events = app_events(*args, **opts)
     end = next(e for e in events if e[0] == "E")
     return lines(events), tuple(int(v) for v in end[1:] if isinstance(v, int))
 

@@ -140,21 +140,30 @@ def test_demo_recording_each_keyword_detected_once_at_its_time(
     assert end["frames"] == (len(demo.samples) - 480) // 320 + 1
 
 
+@pytest.mark.parametrize(
+    ("old", "new", "error"),
+    [
+        ("    app->on_keyword(&kw, app->on_keyword_ctx);\n", "",
+         "the keyword hook ran 0 times for 1 detection lines"),
+        ("    kw.index = d->label;\n", "    kw.index = d->label + 1u;\n",
+         "the keyword hook was given an index and a label name that disagree in 1 of 1 calls"),
+    ],
+)  # fmt: skip
 def test_a_keyword_hook_out_of_step_with_the_lines_is_caught(
-    project: Path, demo_wav: Path, emulated: list[str], tmp_path: Path
-) -> None:
-    """The emulator counts the hook the board glue registers for src/tinyslm_actions.c
-    against the detection lines (the run above had 6 of each): a broken app is caught."""
+    project: Path, demo_wav: Path, emulated: list[str], tmp_path: Path, old: str, new: str,
+    error: str,
+) -> None:  # fmt: skip
+    """The emulator holds the hook the board glue registers for src/tinyslm_actions.c to
+    the detection lines (the run above had 6 of each): a broken app is caught."""
     copy = tmp_path / "copy"
     shutil.copytree(project, copy, ignore=shutil.ignore_patterns("lib"))
     app = copy / "src" / "tinyslm_kws_app.c"
     text = app.read_text()
-    call = "    app->on_keyword(&kw, app->on_keyword_ctx);\n"
-    assert text.count(call) == 1
-    app.write_text(text.replace(call, ""))
+    assert text.count(old) == 1
+    app.write_text(text.replace(old, new))
     result = CliRunner().invoke(cli, ["emulate", str(copy), "--wav", str(demo_wav)])
     assert result.exit_code == 1
-    assert "the keyword hook ran 0 times for 1 detection lines" in result.output
+    assert error in result.output
 
 
 @pytest.fixture(scope="module")

@@ -276,9 +276,22 @@ def test_edited_source_rebuilds(esp32_project: Path, tmp_path: Path) -> None:
     assert Emulator(copy).lib_path != base
 
 
-def test_the_answer_hook_is_held_to_the_answer_lines(esp32_project: Path, tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("old", "new", "error"),
+    [
+        ("    app->on_answer(&a, app->on_answer_ctx);\n",
+         "    app->on_answer(&a, app->on_answer_ctx);\n" * 2,
+         "the answer hook ran 2 times for 1 answer lines"),
+        ("    a.index = d.index;\n", "    a.index = d.index + 1u;\n",
+         "the answer hook was given an index and a label name that disagree in 1 of 1 calls"),
+    ],
+)  # fmt: skip
+def test_the_answer_hook_is_held_to_the_answer_lines(
+    esp32_project: Path, tmp_path: Path, old: str, new: str, error: str
+) -> None:
     """The emulator registers the hook the board glue registers for src/tinyslm_actions.c
-    and counts it against the answer lines: a core that calls it twice is caught."""
+    and holds its calls to the answer lines: a core that calls it twice, or gives it an
+    index that is not the intent's, is caught."""
     emu = Emulator(esp32_project)
     assert [json.loads(x)["route"] for x in emu.run_line("turn on the lights")] == ["local"]
     assert emu.run_line(":info")[0].startswith('{"info":')
@@ -286,10 +299,9 @@ def test_the_answer_hook_is_held_to_the_answer_lines(esp32_project: Path, tmp_pa
     shutil.copytree(esp32_project, copy)
     core = copy / "src" / "tinyslm_core.c"
     text = core.read_text()
-    call = "    app->on_answer(&a, app->on_answer_ctx);\n"
-    assert text.count(call) == 1
-    core.write_text(text.replace(call, call * 2))
-    with pytest.raises(ProjectError, match="the answer hook ran 2 times for 1 answer lines"):
+    assert text.count(old) == 1
+    core.write_text(text.replace(old, new))
+    with pytest.raises(ProjectError, match=error):
         Emulator(copy).run_line("turn on the lights")
 
 

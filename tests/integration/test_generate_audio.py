@@ -53,6 +53,12 @@ def test_generate_writes_a_keyword_project(model_dir: Path, tmp_path: Path, boar
     # The fixture's rule (40 ms, 3 averaged) in words, and the span all 3 windows share.
     assert "an inference every 40 ms (2 frames) |" in readme
     assert "then 1000 ms of quiet; a keyword up to 0.91 s long lies whole in every" in readme
+    # The user's starter: the keywords that fire (not _silence_/_unknown_), the hook's name.
+    actions = (out / "src" / "tinyslm_actions.c").read_text()
+    listed = [ln.strip()[2:].strip() for ln in actions.splitlines() if ln.startswith("  //   ")]
+    assert listed == ['"no"', '"up"', '"yes"']
+    assert 'strcmp(keyword->keyword, "no") == 0' in actions
+    assert "void tinyslm_on_keyword(const tinyslm_keyword_t *keyword, void *ctx)" in actions
     project = json.loads((out / "tinyslm.json").read_text())
     assert project["manifest"]["modality"] == "audio"
     manifest, _ = load_model_dir(model_dir, probe_arena=False)

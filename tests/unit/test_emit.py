@@ -260,6 +260,21 @@ def test_template_outputs_merge_common_modality_and_family() -> None:
     )
 
 
+def test_the_text_starter_names_the_intents_a_device_acts_on(model: bytes, firmware: Path) -> None:
+    """Out-of-scope is never an action: the starter's list and example skip it; labels are
+    C string literals, so a quote or a non-ASCII byte cannot break the comment or the code."""
+    manifest = _manifest(model, labels=("oos", *LABELS))
+    plan = render_project(load_board("stm32h7"), manifest, model, firmware=firmware)
+    (starter,) = plan.starters
+    text = starter.data.decode()
+    assert starter.path == "src/tinyslm_actions.c"
+    listed = [ln.strip()[2:].strip() for ln in text.splitlines() if ln.startswith("  //   ")]
+    assert listed == ['"lights_on"', '"say \\"hi\\""', '"caf\\303\\251"']
+    assert 'strcmp(answer->intent, "lights_on") == 0' in text
+    assert text.startswith("// Written by tinyslm 0.1.0 for board stm32h7 as a start;")
+    assert "src/tinyslm_actions.c" not in plan.as_mapping()  # the user's, not tinyslm's
+
+
 def test_every_modality_has_its_actions_starter_and_a_missing_one_is_an_error(
     tmp_path: Path,
 ) -> None:

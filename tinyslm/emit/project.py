@@ -365,10 +365,8 @@ def render_project(
             raise ModelError(f"firmware/{name} collides with a generated file")
         files[path] = banner(path, version, sha, board.id).encode("utf-8") + data
     files[PROJECT_JSON] = _project_json(board, manifest, arena_size, version)
+    # A starter at a generated path is refused where they are written (outdir.write_tree).
     starters = render_starters(manifest.modality, context, templates, version)
-    clash = sorted(set(starters) & set(files))
-    if clash:
-        raise ModelError(f"starter {clash[0]} collides with a generated file")
     return ProjectPlan(
         board=board,
         files=tuple(GeneratedFile(p, files[p]) for p in sorted(files)),

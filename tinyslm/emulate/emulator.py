@@ -185,6 +185,7 @@ class Emulator:
             ("tinyslm_emu_max_line", ctypes.c_uint32),
             ("tinyslm_emu_model_sha256", ctypes.c_char_p),
             ("tinyslm_emu_answers", ctypes.c_uint32),
+            ("tinyslm_emu_bad_answers", ctypes.c_uint32),
         ):
             getattr(lib, name).restype = restype
             getattr(lib, name).argtypes = []
@@ -243,16 +244,17 @@ class Emulator:
         """Feed raw serial bytes; return the device lines completed meanwhile (no newline)."""
         if self._closed:
             raise ProjectError(f"{self.project.root}: the emulator was closed")
-        before = int(self._lib.tinyslm_emu_answers())
+        calls = self._lib.tinyslm_emu_answers, self._lib.tinyslm_emu_bad_answers
+        before = [int(f()) for f in calls]
         self._lib.tinyslm_emu_feed(data, len(data))
-        hooked = int(self._lib.tinyslm_emu_answers()) - before
+        hooked, bad = (int(f()) - b for f, b in zip(calls, before, strict=True))
         if b"\n" not in self._out:
             lines: list[str] = []
         else:
             done, _, rest = bytes(self._out).rpartition(b"\n")
             self._out = bytearray(rest)
             lines = [line.decode("utf-8") for line in done.split(b"\n")]
-        check_hook_calls(self.project.root, hooked, lines, "answer")
+        check_hook_calls(self.project.root, (hooked, bad), lines, "answer")
         return lines
 
     def run_line(self, text: str | bytes) -> list[str]:
@@ -307,14 +309,21 @@ _HOOKED_LINES = {"answer": ('{"intent":', "tinyslm_app_on_answer", "the core"),
                  "keyword": ('{"keyword":', "tinyslm_kws_app_on_keyword", "the app")}  # fmt: skip
 
 
-def check_hook_calls(root: Path, hooked: int, lines: Sequence[str], kind: str) -> None:
+def check_hook_calls(root: Path, calls: tuple[int, int], lines: Sequence[str], kind: str) -> None:
     """The board calls the user's actions once per answer or detection line, after it; the
-    emulators' shims count their own hook's calls in one feed, which must match its lines.
+    emulators' shims count their own hook's calls in one feed (and those whose index and
+    label name disagree), which must match its lines.
 
     Raises:
         ProjectError: they differ (the project's C calls the hook wrongly).
     """
     start, setter, who = _HOOKED_LINES[kind]
+    hooked, bad = calls
+    if bad:
+        raise ProjectError(
+            f"{root}: the {kind} hook was given an index and a label name that disagree "
+            f"in {bad} of {hooked} calls ({who}'s {setter} is broken)"
+        )
     count = sum(1 for line in lines if line.startswith(start))
     if hooked != count:
         what = "answer" if kind == "answer" else "detection"

@@ -176,6 +176,7 @@ class KeywordEmulator:
             ("tinyslm_kws_emu_num_labels", ctypes.c_uint32),
             ("tinyslm_kws_emu_model_sha256", ctypes.c_char_p),
             ("tinyslm_kws_emu_heard", ctypes.c_uint32),
+            ("tinyslm_kws_emu_bad_heard", ctypes.c_uint32),
         ):
             getattr(lib, name).restype = restype
             getattr(lib, name).argtypes = []
@@ -226,16 +227,17 @@ class KeywordEmulator:
 
     def feed(self, data: bytes) -> list[str]:
         """Feed raw serial bytes; return the device lines completed meanwhile (no newline)."""
-        before = int(self._lib.tinyslm_kws_emu_heard())
+        calls = self._lib.tinyslm_kws_emu_heard, self._lib.tinyslm_kws_emu_bad_heard
+        before = [int(f()) for f in calls]
         self._lib.tinyslm_kws_emu_feed(data, len(data))
-        hooked = int(self._lib.tinyslm_kws_emu_heard()) - before
+        hooked, bad = (int(f()) - b for f, b in zip(calls, before, strict=True))
         if b"\n" not in self._out:
             lines: list[str] = []
         else:
             done, _, rest = bytes(self._out).rpartition(b"\n")
             self._out = bytearray(rest)
             lines = [line.decode("utf-8", "replace") for line in done.split(b"\n")]
-        check_hook_calls(self.project.root, hooked, lines, "keyword")
+        check_hook_calls(self.project.root, (hooked, bad), lines, "keyword")
         return lines
 
 

@@ -17,17 +17,16 @@
  * on the board, not on the caller's stack. */
 static tinyslm_kws_app_t app;
 static int ready;
-static uint32_t heard;     /* keyword hook calls whose values match the model's labels */
-static uint32_t bad_heard; /* keyword hook calls that do not */
+static uint32_t heard;     /* keyword hook calls */
+static uint32_t bad_heard; /* of those, calls whose index and name disagree */
 
 /* The hook the board glue registers for src/tinyslm_actions.c, counted here so that
  * Python can hold it to the detection lines (a user's actions are board code, not run). */
 static void emu_on_keyword(const tinyslm_keyword_t *kw, void *ctx) {
   (void)ctx;
-  if (kw->index < tinyslm_kws_model_info.num_labels &&
-      kw->keyword == tinyslm_kws_model_info.labels[kw->index]) {
-    heard++;
-  } else {
+  heard++;
+  if (kw->index >= tinyslm_kws_model_info.num_labels ||
+      kw->keyword != tinyslm_kws_model_info.labels[kw->index]) {
     bad_heard++;
   }
 }
@@ -40,8 +39,9 @@ int tinyslm_kws_emu_init(tinyslm_listen_infer_fn infer, tinyslm_write_fn write,
   return ready ? 0 : -1;
 }
 
-/* Keyword hook calls so far, good ones; the bad ones count at bit 31 and above. */
-uint32_t tinyslm_kws_emu_heard(void) { return bad_heard ? 0x80000000u | bad_heard : heard; }
+/* Keyword hook calls so far, and how many of them had values that disagree. */
+uint32_t tinyslm_kws_emu_heard(void) { return heard; }
+uint32_t tinyslm_kws_emu_bad_heard(void) { return bad_heard; }
 
 /* Raw serial bytes (audio frames and ':' commands), as the board's UART loop feeds them. */
 void tinyslm_kws_emu_feed(const uint8_t *data, size_t len) {

@@ -19,17 +19,16 @@ static int32_t ids_buf[TINYSLM_SEQ_LEN];
 static int8_t scores_buf[TINYSLM_NUM_LABELS];
 static tinyslm_app_t app;
 static int ready;
-static uint32_t answers; /* answer hook calls whose values match the model's labels */
-static uint32_t bad_answers; /* answer hook calls that do not */
+static uint32_t answers;     /* answer hook calls */
+static uint32_t bad_answers; /* of those, calls whose index, name or route disagree */
 
 /* The hook the board glue registers for src/tinyslm_actions.c, counted here so that
  * Python can hold it to the answer lines (a user's actions are board code, not run). */
 static void emu_on_answer(const tinyslm_answer_t *a, void *ctx) {
   (void)ctx;
-  if (a->index < tinyslm_model_info.num_labels &&
-      a->intent == tinyslm_model_info.labels[a->index] && a->local <= 1u) {
-    answers++;
-  } else {
+  answers++;
+  if (a->index >= tinyslm_model_info.num_labels ||
+      a->intent != tinyslm_model_info.labels[a->index] || a->local > 1u) {
     bad_answers++;
   }
 }
@@ -44,8 +43,9 @@ int tinyslm_emu_init(tinyslm_infer_fn infer, tinyslm_write_fn write, tinyslm_clo
   return ready ? 0 : -1;
 }
 
-/* Answer hook calls so far, good ones; the bad ones count at bit 31 and above. */
-uint32_t tinyslm_emu_answers(void) { return bad_answers ? 0x80000000u | bad_answers : answers; }
+/* Answer hook calls so far, and how many of them had values that disagree. */
+uint32_t tinyslm_emu_answers(void) { return answers; }
+uint32_t tinyslm_emu_bad_answers(void) { return bad_answers; }
 
 /* Feeds raw serial bytes, as the board's UART loop does. */
 void tinyslm_emu_feed(const uint8_t *data, size_t len) {
