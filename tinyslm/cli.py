@@ -10,7 +10,7 @@ import sys
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from functools import wraps
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
@@ -18,6 +18,9 @@ from tinyslm import __version__
 from tinyslm.audio.options import keyword_options
 from tinyslm.errors import TinySlmError
 from tinyslm.train_options import train_options
+
+if TYPE_CHECKING:
+    from tinyslm.escalate import Escalation
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -55,6 +58,55 @@ def json_option(help_text: str = JSON_HELP) -> Callable[[F], F]:
         metavar="PATH|-",
         help=help_text,
     )
+
+
+def host_options(func: F) -> F:
+    """--host-model / --host-cmd / --host-timeout: who answers escalated phrases."""
+    for option in reversed(
+        [
+            click.option(
+                "--host-model",
+                type=click.Path(path_type=Path),
+                help="Answer each escalated phrase with this (bigger) tinyslm text model, run "
+                "on TFLM here; its answer follows as a host line.",
+            ),
+            click.option(
+                "--host-cmd",
+                metavar="'PROGRAM ARGS'",
+                help="Answer each escalated phrase with this program (no shell): the phrase "
+                "on its stdin and in $TINYSLM_TEXT, the device's guess in $TINYSLM_INTENT and "
+                "$TINYSLM_SCORE; its first output line is the answer.",
+            ),
+            click.option(
+                "--host-act/--no-host-act",
+                default=True,
+                show_default=True,
+                help="Send the host's sure answers back as ':do <intent>' so the device acts "
+                "on them (its actions hook runs, by_host set); a --host-cmd program acts by "
+                "printing a ':do <intent>' line.",
+            ),
+            click.option(
+                "--host-timeout",
+                type=click.FloatRange(min=0.1),
+                default=30.0,
+                show_default=True,
+                help="Seconds --host-cmd may take per phrase.",
+            ),
+        ]
+    ):
+        func = option(func)
+    return func
+
+
+def make_escalation(
+    host_model: Path | None, host_cmd: str | None, host_timeout: float
+) -> Escalation | None:
+    """The --host-* options as an escalation (None without them); both is a usage error."""
+    from tinyslm.escalate import from_options
+
+    if host_model is not None and host_cmd is not None:
+        raise click.UsageError("give one of --host-model and --host-cmd")
+    return from_options(host_model, host_cmd, host_timeout)
 
 
 def json_to_stdout(json_out: Path | None) -> bool:
@@ -270,6 +322,7 @@ def train_command(
 @click.option(
     "--coverage", is_flag=True, help="Build the core with gcov and print its line coverage."
 )
+@host_options
 @friendly_errors
 def emulate(
     project_dir: Path,
@@ -282,6 +335,10 @@ def emulate(
     qemu: bool,
     tflm_dir: Path | None,
     coverage: bool,
+    host_model: Path | None,
+    host_cmd: str | None,
+    host_act: bool,
+    host_timeout: float,
 ) -> None:
     """Run a generated project's firmware on this machine.
 
@@ -290,9 +347,15 @@ def emulate(
     false accepts per hour, false rejections, parity with verify's loop); with
     --wav (keyword projects), a recording in and the device's detection lines
     out; otherwise an interactive loop (stdin lines in, device lines out; pipes
-    work too).
+    work too). With --host-model or --host-cmd (text projects, --text or the
+    loop), each escalated phrase is answered on the host as well, as 'tinyslm
+    monitor' does for a board: a {"host":...} line after the device's.
     """
     from tinyslm.outdir import check_file_target, is_json_document
+
+    hosted = host_model is not None or host_cmd is not None
+    if hosted and (data_file is not None or wav_file is not None):
+        raise click.UsageError("--host-model/--host-cmd work with --text or the interactive loop")
 
     if sum(x is not None for x in (text, data_file, wav_file)) > 1:
         raise click.UsageError("give one of --text, --data and --wav")
@@ -328,12 +391,17 @@ def emulate(
     from tinyslm.emulate.keywords import is_keyword_project
 
     if is_keyword_project(project_dir):
+        if hosted:
+            raise click.UsageError(
+                "--host-model/--host-cmd need a text project: a keyword project never escalates"
+            )
         _emulate_keywords(project_dir, engine, tflm_dir, text, wav_file, coverage)
         return
     if wav_file is not None:
         raise click.UsageError("--wav needs a keyword project (generated from a keyword model)")
 
-    _emulate_text(project_dir, native, qemu, tflm_dir, text, coverage)
+    escalation = make_escalation(host_model, host_cmd, host_timeout)  # before the build
+    _emulate_text(project_dir, native, qemu, tflm_dir, text, coverage, escalation, host_act)
 
 
 def _emulate_text(
@@ -343,15 +411,30 @@ def _emulate_text(
     tflm_dir: Path | None,
     text: str | None,
     coverage: bool,
+    escalation: Escalation | None = None,
+    host_act: bool = True,
 ) -> None:
     """emulate on a text project: --text (one line), or stdin's lines (interactive with
-    the shared-library emulator: each line answered as it is typed)."""
+    the shared-library emulator: each line answered as it is typed); each escalated
+    line is followed by the host's answer when ``escalation`` is given."""
     import contextlib
     import os
     import re
     import tempfile
 
     from tinyslm.emulate.emulator import Emulator, emulator_runner
+    from tinyslm.escalate import reply_to
+
+    def show(line: str) -> None:
+        click.echo(line)
+        reply = reply_to(escalation, line) if escalation is not None else None
+        if reply is None:
+            return
+        click.echo(reply.line)
+        if host_act and reply.act is not None:
+            # ":do <intent>" back into the firmware; it never escalates, so no loop.
+            for out in run([reply.act.rstrip(b"\n")]):
+                click.echo(out)
 
     run: Callable[[Sequence[bytes]], list[str]]
     emulator = None
@@ -390,7 +473,7 @@ def _emulate_text(
             # The bytes as typed: an argument that is not valid UTF-8 reaches Python
             # surrogate-escaped, and the device answers such bytes with U+FFFD.
             for line in run([os.fsencode(text)]):
-                click.echo(line)
+                show(line)
         elif emulator is not None:
             if sys.stdin.isatty():
                 click.echo(
@@ -402,15 +485,15 @@ def _emulate_text(
             for chunk in _stdin_chunks(sys.stdin.buffer):
                 last = chunk
                 for line in emulator.feed(chunk):
-                    click.echo(line)
+                    show(line)
             if not last.endswith((b"\n", b"\r")):  # a last line without terminator
                 for line in emulator.feed(b"\n"):
-                    click.echo(line)
+                    show(line)
         else:
             # "\r" ends a line as "\n" does, as on the device.
             lines = re.split(rb"[\r\n]", sys.stdin.buffer.read())
             for line in run([ln for ln in lines if ln]):
-                click.echo(line)
+                show(line)
 
         if emulator is not None and coverage:
             cov = emulator.coverage()
@@ -558,23 +641,47 @@ def flash(project_dir: Path, port: str | None) -> None:
     is_flag=True,
     help="With --wav: send as fast as the port takes it, not at real time.",
 )
+@host_options
 @friendly_errors
-def monitor(port: str | None, baud: int, raw: bool, wav_file: Path | None, fast: bool) -> None:
+def monitor(
+    port: str | None,
+    baud: int,
+    raw: bool,
+    wav_file: Path | None,
+    fast: bool,
+    host_model: Path | None,
+    host_cmd: str | None,
+    host_act: bool,
+    host_timeout: float,
+) -> None:
     """Talk to a flashed board: type phrases, see its answers (Ctrl-D or Ctrl-C quits).
 
-    With --wav, play a recording into a keyword board and print its detections.
+    With --host-model or --host-cmd, each phrase the board escalates is answered on
+    this machine too. With --wav, play a recording into a keyword board and print its
+    detections.
     """
     from tinyslm import monitor as monitor_mod
 
     status = lambda line: click.echo(line, err=True)  # noqa: E731
     if wav_file is not None:
+        if host_model is not None or host_cmd is not None:
+            raise click.UsageError("--host-model/--host-cmd answer escalated phrases, not --wav")
         monitor_mod.monitor_wav(
             wav_file, port, baud, echo=click.echo, raw=raw, pace=not fast, status=status
         )
         return
     if fast:
         raise click.UsageError("--fast needs --wav")
-    monitor_mod.monitor(port, baud, echo=click.echo, raw=raw, status=status)
+    escalation = make_escalation(host_model, host_cmd, host_timeout)  # before the port
+    monitor_mod.monitor(
+        port,
+        baud,
+        echo=click.echo,
+        raw=raw,
+        status=status,
+        escalation=escalation,
+        host_act=host_act,
+    )
 
 
 # --- generate / boards ---

@@ -16,14 +16,18 @@ are printed as they come and the run ends at the board's ``{"end":...}`` answer.
 from __future__ import annotations
 
 import json
+import queue
 import sys
 import threading
 import time
 import unicodedata
 from collections.abc import Callable, Sequence
-from typing import Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 from tinyslm.errors import ToolchainError
+
+if TYPE_CHECKING:
+    from tinyslm.escalate import Escalated, Escalation
 
 DEFAULT_BAUD = 115200
 
@@ -32,6 +36,9 @@ DEFAULT_BAUD = 115200
 # 115200 is a stream of garbage) is cut into rows of this size instead of growing
 # without bound in the monitor's memory.
 MAX_LINE_BYTES = 4096
+# Escalated phrases waiting for the host's answer; beyond this a phrase is skipped (and
+# said so) rather than queued without bound behind a slow --host-cmd.
+MAX_PENDING_ESCALATIONS = 16
 
 
 def printable(text: str) -> str:
@@ -56,6 +63,8 @@ def format_device_line(line: str) -> str:
         return line
     if not isinstance(obj, dict):
         return line
+    if "intent" in obj and obj.get("route") == "host":
+        return f"{obj.get('intent')!s:<24} host   (the host's answer, acted on)"
     if "intent" in obj:
         row = (
             f"{obj.get('intent')!s:<24} {obj.get('score', 0):.3f}  "
@@ -192,6 +201,8 @@ def monitor(
     linger: float = 1.0,
     raw: bool = False,
     status: Callable[[str], None] | None = None,
+    escalation: Escalation | None = None,
+    host_act: bool = True,
 ) -> None:
     """Show the board's lines and forward stdin lines until stdin closes or Ctrl-C.
 
@@ -203,6 +214,11 @@ def monitor(
         linger: seconds to keep reading after stdin closes (answers in flight).
         raw: print device lines unformatted.
         status: where the line naming the port goes (the CLI: stderr).
+        escalation: answers each escalated phrase on the host (``--host-model``,
+            ``--host-cmd``), in a worker thread so the board's lines keep coming; the
+            answer is printed when it is ready (:mod:`tinyslm.escalate`).
+        host_act: send the host's sure answers back as ``:do <intent>`` lines, so the
+            board acts on them (``tinyslm.escalate.act_line``).
 
     Raises:
         ToolchainError: the port cannot be opened or found.
@@ -216,11 +232,31 @@ def monitor(
     stop = threading.Event()
     last_rx = [time.monotonic()]  # when the reader last got bytes
 
+    lock = threading.Lock()  # rows from the reader and the host worker never interleave
+    tx_lock = threading.Lock()  # typed lines and the host's :do lines go out whole
+
+    def show(row: str) -> None:
+        with lock:
+            echo(row)
+
+    def send(line: bytes) -> None:
+        with tx_lock:
+            conn.write(line)
+            conn.flush()
+
+    host = (
+        _HostWorker(escalation, show, raw, send if host_act else None)
+        if escalation is not None
+        else None
+    )
+
     def on_line(text: str) -> None:
-        echo(text if raw else format_device_line(text))
+        show(text if raw else format_device_line(text))
+        if host is not None:
+            host.offer(text)
 
     def on_closed(exc: Exception) -> None:
-        echo(f"serial port closed: {exc}")
+        show(f"serial port closed: {exc}")
         stop.set()
 
     def on_bytes() -> None:
@@ -233,21 +269,82 @@ def monitor(
             line = source.readline()
             if not line:
                 break
-            conn.write(line.rstrip(b"\r\n") + b"\n")
-            conn.flush()
-        # Answers still in flight: wait until the line has been quiet for `linger`
-        # seconds and nothing is left unread (capped, for a board that never stops).
-        eof_at = time.monotonic()
-        cap = eof_at + max(5.0, 5 * linger)
-        while not stop.is_set() and time.monotonic() < cap:
-            quiet = time.monotonic() - max(last_rx[0], eof_at)
-            if quiet >= linger and not _unread(conn):
-                break
-            time.sleep(0.05)
+            send(line.rstrip(b"\r\n") + b"\n")
+
+        def settle() -> None:
+            # Answers still in flight: wait until the line has been quiet for `linger`
+            # seconds and nothing is left unread (capped, for a board that never stops).
+            since = time.monotonic()
+            cap = since + max(5.0, 5 * linger)
+            while not stop.is_set() and time.monotonic() < cap:
+                quiet = time.monotonic() - max(last_rx[0], since)
+                if quiet >= linger and not _unread(conn):
+                    break
+                time.sleep(0.05)
+
+        settle()
+        if host is not None:
+            host.finish()
+            settle()  # the board's answers to the host's :do lines
     finally:
         stop.set()
         thread.join(timeout=1.0)
         conn.close()
+
+
+class _HostWorker:
+    """Answers escalated device lines one at a time in a daemon thread."""
+
+    def __init__(
+        self,
+        escalation: Escalation,
+        show: Callable[[str], None],
+        raw: bool,
+        send: Callable[[bytes], None] | None = None,
+    ) -> None:
+        self.escalation, self.show, self.raw, self.send = escalation, show, raw, send
+        self.pending: queue.Queue[Escalated] = queue.Queue(MAX_PENDING_ESCALATIONS)
+        threading.Thread(target=self._run, daemon=True).start()
+
+    def offer(self, line: str) -> None:
+        from tinyslm.escalate import parse_escalation
+
+        esc = parse_escalation(line)
+        if esc is None:
+            return
+        try:
+            self.pending.put_nowait(esc)
+        except queue.Full:
+            self.show(
+                f"  host: skipped {json.dumps(esc.text)} ({MAX_PENDING_ESCALATIONS} escalations "
+                "already waiting for an answer)"
+            )
+
+    def _run(self) -> None:
+        from tinyslm.escalate import act_line, answer_of, format_host_answer, host_line
+
+        while True:
+            esc = self.pending.get()
+            answer = answer_of(self.escalation, esc)
+            row = host_line(answer) if self.raw else format_host_answer(answer)
+            self.show(printable(row))
+            act = act_line(answer)
+            if act is not None and self.send is not None:
+                try:
+                    self.send(act)
+                except Exception as exc:  # a board unplugged meanwhile
+                    self.show(f"  host: could not send {act!r}: {exc}")
+            self.pending.task_done()
+
+    def finish(self) -> None:
+        """Wait for the phrases already queued to be answered: each may take a program
+        its whole timeout, so the wait is capped at that per phrase."""
+        from tinyslm.escalate import DEFAULT_TIMEOUT_S
+
+        per = float(getattr(self.escalation, "timeout_s", DEFAULT_TIMEOUT_S))
+        deadline = time.monotonic() + per * (self.pending.unfinished_tasks + 1) + 5.0
+        while self.pending.unfinished_tasks and time.monotonic() < deadline:
+            time.sleep(0.05)
 
 
 # Bits per byte on a UART line (8N1: start, 8 data, stop).

@@ -126,6 +126,24 @@ void tinyslm_app_on_answer(tinyslm_app_t *app, tinyslm_answer_fn fn, void *ctx) 
   app->on_answer_ctx = ctx;
 }
 
+/* The user's action hook (src/tinyslm_actions.c), when one is set, for the answer line
+ * just written. */
+static void call_hook(const tinyslm_app_t *app, uint32_t index, uint32_t score_milli,
+                      uint8_t local, const uint8_t *text, size_t text_len, uint8_t by_host) {
+  tinyslm_answer_t a;
+  if (app->on_answer == 0) {
+    return;
+  }
+  a.intent = app->cfg.model->labels[index];
+  a.index = index;
+  a.score_milli = score_milli;
+  a.local = local;
+  a.text = text;
+  a.text_len = text_len;
+  a.by_host = by_host;
+  app->on_answer(&a, app->on_answer_ctx);
+}
+
 static void handle_text(tinyslm_app_t *app, const uint8_t *line, size_t len) {
   const tinyslm_app_config_t *c = &app->cfg;
   const uint32_t t0 = c->clock != 0 ? c->clock(c->clock_ctx) : 0u;
@@ -162,16 +180,44 @@ static void handle_text(tinyslm_app_t *app, const uint8_t *line, size_t len) {
   tinyslm_json_char(&o, '}');
   tinyslm_json_end_line(&o);
   /* After the line: the host hears the answer even if the action takes time. */
-  if (app->on_answer != 0) {
-    tinyslm_answer_t a;
-    a.intent = c->model->labels[d.index];
-    a.index = d.index;
-    a.score_milli = d.score_milli;
-    a.local = d.local;
-    a.text = line;
-    a.text_len = len;
-    app->on_answer(&a, app->on_answer_ctx);
+  call_hook(app, d.index, d.score_milli, d.local, line, len, 0u);
+}
+
+/* The output index of the label spelled exactly name[0..len), or -1. */
+static int32_t label_index(const tinyslm_model_info_t *m, const uint8_t *name, size_t len) {
+  uint32_t i;
+  for (i = 0; i < m->num_labels; ++i) {
+    const char *label = m->labels[i];
+    size_t k = 0;
+    while (k < len && label[k] != '\0' && (uint8_t)label[k] == name[k]) {
+      ++k;
+    }
+    if (k == len && label[k] == '\0') {
+      return (int32_t)i;
+    }
   }
+  return -1;
+}
+
+/* ":do <intent>": the host's answer to a phrase this device escalated. The board acts
+ * on it as on a local answer (the user's hook gets local 1, by_host 1), so an escalated
+ * "dim the lights a bit" still dims the lights once the host has understood it. */
+static void handle_do(tinyslm_app_t *app, const uint8_t *name, size_t len) {
+  const tinyslm_model_info_t *m = app->cfg.model;
+  const int32_t index = label_index(m, name, len);
+  tinyslm_json_t o;
+
+  if (index < 0) {
+    write_error(app, "unknown_intent");
+    return;
+  }
+  begin(&o, app);
+  tinyslm_json_raw(&o, "{\"intent\":");
+  tinyslm_json_string(&o, m->labels[index]);
+  tinyslm_json_raw(&o, ",\"route\":\"host\"}");
+  tinyslm_json_end_line(&o);
+  /* The host decided: the user's code acts on it as on a local answer. */
+  call_hook(app, (uint32_t)index, 1000u, 1u, name, len, 1u);
 }
 
 /* Space, tab, vertical tab, form feed: a line of only these is treated as
@@ -195,6 +241,8 @@ void tinyslm_app_handle_line(tinyslm_app_t *app, const uint8_t *line, size_t len
   if (line[0] == ':') {
     if (len == 5 && line[1] == 'i' && line[2] == 'n' && line[3] == 'f' && line[4] == 'o') {
       write_info(app);
+    } else if (len >= 4 && line[1] == 'd' && line[2] == 'o' && line[3] == ' ') {
+      handle_do(app, line + 4, len - 4);
     } else {
       write_error(app, "unknown_command");
     }

@@ -69,14 +69,18 @@ typedef struct {
 typedef struct {
   const char *intent;     /* the top intent's name (also when escalated) */
   uint32_t index;         /* its output index */
-  uint32_t score_milli;   /* its confidence in thousandths, as printed */
-  uint8_t local;          /* 1: "route":"local"; 0: "route":"escalate" */
-  const uint8_t *text;    /* the phrase as received (not NUL-terminated) */
+  uint32_t score_milli;   /* its confidence in thousandths, as printed; 1000 from the host */
+  uint8_t local;          /* 1: act on it ("route":"local" or "host"); 0: "route":"escalate" */
+  const uint8_t *text;    /* the phrase as received (not NUL-terminated); from the host,
+                             the intent's name as sent */
   size_t text_len;
+  uint8_t by_host;        /* 1: the host's answer to an escalated phrase (":do <intent>") */
 } tinyslm_answer_t;
 
-/* Called after each answer line is written; not for errors, commands or empty
- * lines. It runs inside tinyslm_app_feed, so it must not feed the same app. */
+/* Called after each answer line is written, and after each ":do <intent>" line from
+ * the host (which answers an escalated phrase: local 1, by_host 1); not for errors,
+ * other commands or empty lines. It runs inside tinyslm_app_feed, so it must not feed
+ * the same app. */
 typedef void (*tinyslm_answer_fn)(const tinyslm_answer_t *answer, void *ctx);
 
 typedef struct {

@@ -96,7 +96,11 @@ static int hook_marker;
 static void fuzz_on_answer(const tinyslm_answer_t *a, void *ctx) {
   size_t i, sum = 0;
   check(ctx == &hook_marker && a->index < NUM_LABELS && a->intent == labels[a->index]);
-  check(a->local <= 1u && a->text_len > 0);
+  check(a->local <= 1u && a->by_host <= 1u && a->text_len > 0);
+  /* The host's answers (":do <intent>") are acted on: local, full score, the name as text. */
+  check(!a->by_host || (a->local == 1u && a->score_milli == 1000u &&
+                        a->text_len == strlen(a->intent) &&
+                        memcmp(a->text, a->intent, a->text_len) == 0));
   for (i = 0; i < a->text_len; ++i) {
     sum += a->text[i];
   }

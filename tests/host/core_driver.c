@@ -179,8 +179,9 @@ static void on_answer(const tinyslm_answer_t *a, void *ctx) {
     fprintf(stderr, "core_driver: answer hook: wrong ctx, intent or text\n");
     exit(6);
   }
-  printf("#hook %lu %lu %u %lu:", (unsigned long)a->index, (unsigned long)a->score_milli,
-         (unsigned)a->local, (unsigned long)a->text_len);
+  /* "#hook index milli <local><by_host> len:text" */
+  printf("#hook %lu %lu %u%u %lu:", (unsigned long)a->index, (unsigned long)a->score_milli,
+         (unsigned)a->local, (unsigned)a->by_host, (unsigned long)a->text_len);
   fwrite(a->text, 1, a->text_len, stdout);
   putchar('\n');
 }

@@ -18,6 +18,7 @@ SEEDS = (
     b"\x20\x40\x07\x0dturn on the lights\n:info\n:x\r\n",
     b"\x00\xff\x0f\x80" + "caf\u00e9 \U0001f600 \u4e2d".encode() + b"\n\xff\xfe\xc0\xaf\n",
     b"\x10\x08\x3f\x00" + b"a" * 300 + b"\r\nb\n",
+    b'\x00\x00\x00\x00:do lights_on\n:do caf\xc3\xa9\r:do \n:do lights_onx\n:do say "hi"\n',
 )
 
 

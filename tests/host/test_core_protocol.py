@@ -257,12 +257,56 @@ def case_answer_hook(drv: Driver) -> None:
                 index, milli, local, text = row.removeprefix(b"#hook ").split(b" ", 3)
                 assert LABELS3[int(index)] == answer["intent"]
                 assert milli_text(int(milli)) == f"{answer['score']:.3f}"
-                assert (local == b"1") == (answer["route"] == "local")
+                # <local><by_host>: a phrase's answer is never the host's
+                assert local == (b"10" if answer["route"] == "local" else b"00")
                 hooked.append(text)
         # not :info, the blank line, the overlong line or the failed inference ("boom")
         assert hooked == [b"7:turn on", b"9:play \xff it", b"4:last"], chunk
         assert len([r for r in rows if b'"intent"' in r]) == 3
     assert drv.proto_raw(data, LABELS3, vectors, line_cap=32, hook="early") == plain
+
+
+def case_host_answer(drv: Driver) -> None:
+    """``:do <intent>``: the host's answer to an escalated phrase (docs/architecture.md). An
+    exact label gets ``{"intent":...,"route":"host"}`` and the hook (local 1, by_host 1,
+    score 1000, the name as text), with no inference; anything else ``unknown_intent``."""
+    labels = (*LABELS3, 'say "hi"', "caf\u00e9")
+    data = (
+        b"dim it\n:do lights_off\r\n:do caf\xc3\xa9\n:do play_music\n"
+        b":do \n:do lights\n:do lights_offx\n:do Lights_off\n:do  lights_off\n"
+        b':do lights_off \n:do lights_off\x00\n:do say "hi"\n:do\n:dolights_on\n'
+    )
+    # One score vector only: the :do lines must not run the model ("!1" would fail).
+    raw = drv.proto_raw(data, labels, ["-20,12,0,0,0", "!1"], line_cap=32, hook="after")
+    rows = raw.split(b"\n")[:-1]
+    plain = [json.loads(r) for r in rows if not r.startswith(b"#hook ")]
+    assert plain == [
+        {"intent": "lights_off", "score": plain[0]["score"], "route": "escalate", "us": 0,
+         "text": "dim it"},
+        {"intent": "lights_off", "route": "host"},
+        {"intent": "caf\u00e9", "route": "host"},
+        {"intent": "play_music", "route": "host"},
+        *[{"error": "unknown_intent"}] * 7,
+        {"intent": 'say "hi"', "route": "host"},
+        {"error": "unknown_command"},
+        {"error": "unknown_command"},
+    ]  # fmt: skip
+    hooks = [r.removeprefix(b"#hook ") for r in rows if r.startswith(b"#hook ")]
+    assert hooks == [
+        b"1 " + str(plain_milli(plain[0])).encode() + b" 00 6:dim it",
+        b"1 1000 11 10:lights_off",
+        b"4 1000 11 5:caf\xc3\xa9",
+        b"2 1000 11 10:play_music",
+        b'3 1000 11 8:say "hi"',
+    ]
+    # each host hook right after its own line
+    for i, row in enumerate(rows):
+        if row.startswith(b"#hook ") and b" 11 " in row:
+            assert json.loads(rows[i - 1])["route"] == "host"
+
+
+def plain_milli(answer: dict[str, object]) -> int:
+    return round(float(str(answer["score"])) * 1000)
 
 
 def case_info(drv: Driver) -> None:
@@ -434,6 +478,8 @@ def case_random_streams(drv: Driver) -> None:
                 assert obj == {"error": "line_too_long", "max": cap}
             elif line == b":info":
                 assert "info" in obj
+            elif line.startswith(b":do "):
+                assert obj == {"error": "unknown_intent"} or obj.get("route") == "host"
             elif line.startswith(b":"):
                 assert obj == {"error": "unknown_command"}
             elif "text" in obj:
@@ -446,6 +492,7 @@ PROTOCOL_CASES: dict[str, Callable[[Driver], None]] = {
     f.__name__.removeprefix("case_"): f
     for f in (
         case_answer_hook,
+        case_host_answer,
         case_gate_every_q,
         case_threshold_boundary,
         case_tie_first_index,

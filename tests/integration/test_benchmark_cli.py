@@ -154,3 +154,29 @@ def test_a_bad_synthetic_setting_is_refused_before_anything_trains(
     assert exit_info.value.code == 2
     last = capsys.readouterr().err.splitlines()[-1]
     assert "error: --synth-voices " in last and message in last, last
+
+
+def test_escalation_benchmark_same_model_on_both_sides(
+    tmp_path: Path, fixture_model: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # The host is the device's own model: it is never sure of what the device escalated,
+    # so the system's figures are the device's, phrase for phrase.
+    bench = _load("escalation")
+    before = _snapshot()
+    argv = ["--device", str(fixture_model), "--host", str(fixture_model)]
+    argv += ["--data", str(demo_dataset_path())]
+    assert bench.parse_args(argv).json is None
+    assert bench.main(argv) == 0
+    assert _snapshot() == before and list(tmp_path.iterdir()) == []
+    out = tmp_path / "figures" / "escalation.json"
+    assert bench.main([*argv, "--json", str(out)]) == 0
+    f = json.loads(out.read_text())
+    d, h, s = f["device"], f["host"], f["system"]
+    assert h["sure_on_escalated"] == 0.0 and h["accuracy"] == d["accuracy"]
+    assert s["answered_right"] == d["accuracy_at_threshold"]
+    assert s["unanswered"] == d["escalation_rate"] and s["oos_recall"] == d["oos_recall"]
+    assert s["phrases"] == 260 and s["oos_phrases"] == 20
+    assert "system answered right" in capsys.readouterr().out
+    keyword = keyword_model_dir(tmp_path / "kws")
+    code = bench.main([*argv[:2], "--host", str(keyword), *argv[4:]])
+    assert "a keyword model, not a text intent model" in _one_error_line(code, capsys)

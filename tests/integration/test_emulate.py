@@ -136,6 +136,19 @@ def test_escalated_text_is_json_escaped(emu: Emulator) -> None:
     assert obj["text"] == word + ' "qq" \\ \t xv\x01 café \ufffd'
 
 
+def test_host_answer_is_acted_on(emu: Emulator, fixture_model: Path) -> None:
+    # ":do <intent>" (tinyslm monitor --host-model sends it for a sure host answer): the
+    # firmware answers with route "host" and runs the actions hook (counted by the shim
+    # and held to these lines by the emulator, which raises when they differ).
+    labels = load_model_dir(fixture_model)[0].labels
+    for label in (labels[0], labels[-1]):
+        assert [json.loads(x) for x in emu.feed(f":do {label}\r\n".encode())] == [
+            {"intent": label, "route": "host"}
+        ]
+    for wrong in (b":do \n", b":do " + labels[0].upper().encode() + b"\n", b":do x\xff\n"):
+        assert [json.loads(x) for x in emu.feed(wrong)] == [{"error": "unknown_intent"}]
+
+
 def test_inference_failure_is_reported(emu: Emulator, monkeypatch: pytest.MonkeyPatch) -> None:
     def broken(*_: object) -> None:
         raise RuntimeError("invoke failed")
@@ -276,18 +289,24 @@ def test_edited_source_rebuilds(esp32_project: Path, tmp_path: Path) -> None:
     assert Emulator(copy).lib_path != base
 
 
+PHRASE_HOOK = "  call_hook(app, d.index, d.score_milli, d.local, line, len, 0u);\n"
+HOST_HOOK = "  call_hook(app, (uint32_t)index, 1000u, 1u, name, len, 1u);\n"
+
+
 @pytest.mark.parametrize(
-    ("old", "new", "error"),
+    ("old", "new", "line", "error"),
     [
-        ("    app->on_answer(&a, app->on_answer_ctx);\n",
-         "    app->on_answer(&a, app->on_answer_ctx);\n" * 2,
+        (PHRASE_HOOK, PHRASE_HOOK * 2, "turn on the lights",
          "the answer hook ran 2 times for 1 answer lines"),
-        ("    a.index = d.index;\n", "    a.index = d.index + 1u;\n",
-         "the answer hook was given an index and a label name that disagree in 1 of 1 calls"),
+        ("  a.index = index;\n", "  a.index = index + 1u;\n", "turn on the lights",
+         r"the answer hook was given values \(index .*\) that disagree in 1 of 1 calls"),
+        (HOST_HOOK, "", ":do lights_on", "the answer hook ran 0 times for 1 answer lines"),
+        (HOST_HOOK, HOST_HOOK.replace("1000u, 1u,", "1000u, 0u,"), ":do lights_on",
+         r"values \(index and label name, or its route flags\) that disagree in 1 of 1 calls"),
     ],
 )  # fmt: skip
 def test_the_answer_hook_is_held_to_the_answer_lines(
-    esp32_project: Path, tmp_path: Path, old: str, new: str, error: str
+    esp32_project: Path, tmp_path: Path, old: str, new: str, line: str, error: str
 ) -> None:
     """The emulator registers the hook the board glue registers for src/tinyslm_actions.c
     and holds its calls to the answer lines: a core that calls it twice, or gives it an
@@ -302,7 +321,7 @@ def test_the_answer_hook_is_held_to_the_answer_lines(
     assert text.count(old) == 1
     core.write_text(text.replace(old, new))
     with pytest.raises(ProjectError, match=error):
-        Emulator(copy).run_line("turn on the lights")
+        Emulator(copy).run_line(line)
 
 
 def test_stm32h7_project_answers_like_esp32(

@@ -27,6 +27,8 @@ def test_format_device_lines() -> None:
     )
     assert esc.split()[:4] == ["lights_on", "0.412", "escalate", "799"]
     assert esc.endswith('-> escalate: "dim \\"it\\""')
+    host = format_device_line('{"intent":"lights_on","route":"host"}')
+    assert host.split() == ["lights_on", "host", "(the", "host's", "answer,", "acted", "on)"]
     info = format_device_line(INFO)
     assert info.startswith("info: tinyslm 0.1.0 on esp32, model abababababab... (12345 B)")
     assert "ops FULLY_CONNECTED,GATHER" in info and "threshold 0.55" in info

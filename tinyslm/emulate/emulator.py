@@ -309,6 +309,11 @@ _HOOKED_LINES = {"answer": ('{"intent":', "tinyslm_app_on_answer", "the core"),
                  "keyword": ('{"keyword":', "tinyslm_kws_app_on_keyword", "the app")}  # fmt: skip
 
 
+# What a shim's bad call got wrong (host_shim.c, host_kws_shim.c).
+_BAD_CALL = {"answer": "values (index and label name, or its route flags)",
+             "keyword": "an index and a label name"}  # fmt: skip
+
+
 def check_hook_calls(root: Path, calls: tuple[int, int], lines: Sequence[str], kind: str) -> None:
     """The board calls the user's actions once per answer or detection line, after it; the
     emulators' shims count their own hook's calls in one feed (and those whose index and
@@ -321,7 +326,7 @@ def check_hook_calls(root: Path, calls: tuple[int, int], lines: Sequence[str], k
     hooked, bad = calls
     if bad:
         raise ProjectError(
-            f"{root}: the {kind} hook was given an index and a label name that disagree "
+            f"{root}: the {kind} hook was given {_BAD_CALL[kind]} that disagree "
             f"in {bad} of {hooked} calls ({who}'s {setter} is broken)"
         )
     count = sum(1 for line in lines if line.startswith(start))

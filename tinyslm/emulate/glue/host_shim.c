@@ -28,7 +28,8 @@ static void emu_on_answer(const tinyslm_answer_t *a, void *ctx) {
   (void)ctx;
   answers++;
   if (a->index >= tinyslm_model_info.num_labels ||
-      a->intent != tinyslm_model_info.labels[a->index] || a->local > 1u) {
+      a->intent != tinyslm_model_info.labels[a->index] || a->local > 1u || a->by_host > 1u ||
+      (a->by_host && !a->local)) {
     bad_answers++;
   }
 }

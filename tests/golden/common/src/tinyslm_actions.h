@@ -16,10 +16,12 @@ extern "C" {
 // (set up your pins here).
 void tinyslm_actions_init(void);
 
-// After every answer line: the intent, its score in thousandths, and whether it
-// was answered here (answer->local) or escalated to the host. It runs in the
-// serial loop, so keep it short (a pin, a flag for your own task); the next
-// phrase waits for it.
+// After every answer line: the intent, its score in thousandths, and whether to
+// act on it (answer->local) or it was escalated to the host. When the host is
+// sure of an escalated phrase it sends ":do <intent>" (tinyslm monitor
+// --host-model), and this runs again for it with local 1 and by_host 1. It runs
+// in the serial loop, so keep it short (a pin, a flag for your own task); the
+// next phrase waits for it.
 void tinyslm_on_answer(const tinyslm_answer_t *answer, void *ctx);
 
 #ifdef __cplusplus

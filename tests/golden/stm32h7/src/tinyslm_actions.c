@@ -22,7 +22,7 @@ void tinyslm_actions_init(void) {
 void tinyslm_on_answer(const tinyslm_answer_t *answer, void *ctx) {
   (void)ctx;
   if (!answer->local) {
-    return;  // escalated: the host answers this phrase
+    return;  // escalated: if the host is sure, its ":do <intent>" comes back here
   }
   // Intents of this model:
   //   "alarm_set"

@@ -1,0 +1,176 @@
+"""Device + host: what answering escalated phrases on the host adds (``--host-model``).
+
+Scores a dataset split (CLINC150's test split by default) with a device model and a
+host model (two ``tinyslm train`` output folders), both on TFLM as ``tinyslm eval``
+does (the firmware gives the same answers, proven by the emulator parity tests). The
+device answers a phrase locally when its top score reaches its threshold and escalates
+it otherwise; ``tinyslm monitor --host-model HOST`` then answers each escalated phrase
+with the host model. Prints, and with ``--json PATH`` writes (nothing is written
+without it):
+
+- the device alone: in-scope accuracy at its threshold, escalation rate, out-of-scope
+  recall (out-of-scope phrases escalated);
+- the host on the device's escalations: its top-1 accuracy on the escalated in-scope
+  phrases, and how many it is sure of (at or above its own threshold);
+- the system: in-scope phrases answered right by the device or by a sure host, phrases
+  answered wrong, phrases left unanswered (neither sure), and out-of-scope phrases
+  that neither answers (the system's out-of-scope recall).
+
+    .venv/bin/python benchmarks/escalation.py --device DIR --host DIR [--data FILE]
+        [--split test] [--json OUT]
+
+Without the dataset it says so and exits 0.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from tinyslm.errors import TinySlmError  # noqa: E402
+
+DEFAULT_DATA = REPO.parent / "shared" / "datasets" / "clinc150" / "data_full.json"
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--device", type=Path, required=True, help="the device's model folder")
+    p.add_argument("--host", type=Path, required=True, help="the host's model folder")
+    p.add_argument("--data", type=Path, default=DEFAULT_DATA)
+    p.add_argument("--split", choices=("test", "val", "train", "all"), default="test")
+    p.add_argument("--json", type=Path, default=None, help="also write the figures here")
+    return p.parse_args(argv)
+
+
+def _scores(model_dir: Path, texts: list[str]) -> tuple[Any, np.ndarray]:
+    from tinyslm.manifest import load_model_dir
+    from tinyslm.modality import AUDIO
+    from tinyslm.text.features import encode
+    from tinyslm.tflm_runtime import tflm_scores
+
+    manifest, model = load_model_dir(model_dir)
+    if manifest.modality == AUDIO:
+        raise TinySlmError(f"{model_dir}: a keyword model, not a text intent model")
+    k = len(manifest.labels)
+    if not texts:
+        return manifest, np.zeros((0, k), dtype=np.int8)
+    ids = encode(texts, manifest.features)
+    return manifest, tflm_scores(model, ids, manifest.arena_bytes).reshape(-1, k)
+
+
+def measure(args: argparse.Namespace) -> dict[str, Any]:
+    """The figures (see the module docstring) as a JSON-ready dict."""
+    from tinyslm.emulate.phrases import phrases_to_check
+    from tinyslm.manifest import load_model_dir
+
+    device_manifest, _ = load_model_dir(args.device)
+    _, rows = phrases_to_check(args.data, args.split, device_manifest.seed)
+    texts = [text for text, _, _ in rows]
+    oos = np.array([o for _, _, o in rows], dtype=bool)
+    truth = [label for _, label, _ in rows]
+    dev_m, dev = _scores(args.device, texts)
+    host_m, host = _scores(args.host, texts)
+    dev_top = [dev_m.labels[i] for i in dev.argmax(axis=1)]
+    host_top = [host_m.labels[i] for i in host.argmax(axis=1)]
+    dev_local = dev.max(axis=1) >= dev_m.threshold_q
+    host_sure = host.max(axis=1) >= host_m.threshold_q
+    dev_right = np.array([p == t for p, t in zip(dev_top, truth, strict=True)]) & ~oos
+    host_right = np.array([p == t for p, t in zip(host_top, truth, strict=True)]) & ~oos
+    inscope, n_oos = int((~oos).sum()), int(oos.sum())
+    escalated = ~dev_local & ~oos
+    answered_right = (dev_local & dev_right) | (~dev_local & host_sure & host_right)
+    answered = dev_local | host_sure
+
+    def share(mask: np.ndarray, of: int) -> float | None:
+        return round(float(mask.sum()) / of, 4) if of else None
+
+    return {
+        "dataset": args.data.name,
+        "split": args.split,
+        "device": {
+            "model_sha256": dev_m.model_sha256,
+            "model_bytes": dev_m.model_bytes,
+            "threshold": dev_m.threshold,
+            "accuracy": share(dev_right, inscope),
+            "accuracy_at_threshold": share(dev_local & dev_right, inscope),
+            "escalation_rate": share(escalated, inscope),
+            "oos_recall": share(~dev_local & oos, n_oos),
+        },
+        "host": {
+            "model_sha256": host_m.model_sha256,
+            "model_bytes": host_m.model_bytes,
+            "threshold": host_m.threshold,
+            "accuracy": share(host_right, inscope),
+            "escalated_phrases": int(escalated.sum()),
+            "accuracy_on_escalated": share(escalated & host_right, int(escalated.sum())),
+            "sure_on_escalated": share(escalated & host_sure, int(escalated.sum())),
+        },
+        "system": {
+            "phrases": inscope,
+            "oos_phrases": n_oos,
+            "answered_right": share(answered_right & ~oos, inscope),
+            "answered_wrong": share(answered & ~answered_right & ~oos, inscope),
+            "unanswered": share(~answered & ~oos, inscope),
+            "oos_recall": share(~answered & oos, n_oos),
+        },
+    }
+
+
+def _pct(value: float | None) -> str:
+    return "n/a" if value is None else f"{100 * value:.2f}%"
+
+
+def table(f: dict[str, Any]) -> str:
+    d, h, s = f["device"], f["host"], f["system"]
+    rows = [
+        ("device model", f"{d['model_bytes']} B, threshold {d['threshold']}"),
+        ("host model", f"{h['model_bytes']} B, threshold {h['threshold']}"),
+        ("device top-1 (in-scope)", _pct(d["accuracy"])),
+        ("device right and local", _pct(d["accuracy_at_threshold"])),
+        ("device escalation rate", _pct(d["escalation_rate"])),
+        ("device out-of-scope recall", _pct(d["oos_recall"])),
+        ("host top-1 (in-scope)", _pct(h["accuracy"])),
+        (
+            "host top-1 on escalated",
+            f"{_pct(h['accuracy_on_escalated'])} of {h['escalated_phrases']}",
+        ),
+        ("host sure on escalated", _pct(h["sure_on_escalated"])),
+        ("system answered right", _pct(s["answered_right"])),
+        ("system answered wrong", _pct(s["answered_wrong"])),
+        ("system unanswered", _pct(s["unanswered"])),
+        ("system out-of-scope recall", _pct(s["oos_recall"])),
+    ]
+    width = max(len(k) for k, _ in rows)
+    title = (
+        f"{f['dataset']} ({f['split']}: {s['phrases']} in-scope, {s['oos_phrases']} out-of-scope)"
+    )
+    return "\n".join([title, *(f"{k:<{width}}  {v}" for k, v in rows)])
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    if not args.data.is_file():
+        print(f"dataset not found at {args.data}; nothing to benchmark.")
+        return 0
+    try:
+        figures = measure(args)
+    except TinySlmError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(table(figures))
+    if args.json is not None:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(figures, indent=2) + "\n", encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

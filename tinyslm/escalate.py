@@ -1,0 +1,296 @@
+"""The host's side of the confidence gate: answer what the device escalates.
+
+A text device answers a phrase locally when its top score reaches the threshold and
+otherwise escalates it: ``{"intent":...,"route":"escalate","text":"<the line>"}``
+(docs/architecture.md, "Serial protocol"). The escalated phrase is meant for a bigger
+model on the host. This module is that forwarder, shared by ``tinyslm monitor``
+(a board) and ``tinyslm emulate`` (its firmware on this machine):
+
+- :class:`HostModel`: a bigger tinyslm text model (``tinyslm train --max-model-kb
+  2000``, ``--distill``, ...) run on TFLM here, with its own threshold;
+- :class:`HostCommand`: any program of the user's (an LLM client, a rules engine):
+  the phrase on its stdin and in ``TINYSLM_TEXT``, the device's guess in
+  ``TINYSLM_INTENT`` and ``TINYSLM_SCORE``; its first output line is the answer.
+
+Each answer is one JSON line, ``{"host":{...}}``, carrying the phrase it answers
+(a board may have answered other lines meanwhile). Nothing the device or the
+program sends can crash the forwarder: a line that is not an escalation is left
+alone, and a program that fails, hangs or floods gets an ``error`` answer.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import threading
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+
+from tinyslm.errors import ModelError, ToolchainError
+
+# A program's answer is one line; what it prints beyond this is read and dropped, so
+# a program that floods its output cannot fill the host's memory.
+MAX_ANSWER_BYTES = 4096
+# Its standard error, quoted in the error answer when it fails.
+MAX_STDERR_BYTES = 4096
+DEFAULT_TIMEOUT_S = 30.0
+
+
+@dataclass(frozen=True)
+class Escalated:
+    """An escalation line from the device: the phrase and the device's best guess."""
+
+    text: str
+    intent: str
+    score: float
+
+
+def parse_escalation(line: str) -> Escalated | None:
+    """The escalation a device line carries, or ``None`` for any other line.
+
+    Only a JSON object with ``"route":"escalate"`` and a string ``text`` counts; boot
+    logs, local answers, errors, keyword lines and malformed JSON are ``None``.
+    """
+    try:
+        obj = json.loads(line)
+    except ValueError:
+        return None
+    if not isinstance(obj, dict) or obj.get("route") != "escalate":
+        return None
+    text, intent, score = obj.get("text"), obj.get("intent"), obj.get("score")
+    if not isinstance(text, str):
+        return None
+    return Escalated(
+        text,
+        intent if isinstance(intent, str) else "",
+        float(score) if isinstance(score, (int, float)) and not isinstance(score, bool) else 0.0,
+    )
+
+
+class Escalation(Protocol):
+    """Something on the host that answers escalated phrases."""
+
+    def answer(self, esc: Escalated) -> dict[str, Any]:
+        """The ``host`` object for ``esc``: never raises for a phrase or a failed answer."""
+        ...
+
+
+def host_line(answer: Mapping[str, Any]) -> str:
+    """One answer as the JSON line the forwarder prints."""
+    return json.dumps({"host": dict(answer)}, ensure_ascii=False, separators=(",", ":"))
+
+
+class HostModel:
+    """A tinyslm text model on this machine's TFLM, answering with its own gate.
+
+    Raises:
+        ModelError: the folder is not a tinyslm model, or is a keyword model.
+    """
+
+    def __init__(self, model_dir: Path) -> None:
+        from tinyslm.manifest import load_model_dir
+        from tinyslm.modality import AUDIO
+
+        self.manifest, self.model = load_model_dir(model_dir)
+        if self.manifest.modality == AUDIO:
+            raise ModelError(
+                f"{model_dir}: a keyword model cannot answer escalated phrases; "
+                "give a text model (tinyslm train on phrases)"
+            )
+        self.lock = threading.Lock()
+
+    def answer(self, esc: Escalated) -> dict[str, Any]:
+        from tinyslm.decision import decide, score_milli
+        from tinyslm.text.features import encode
+        from tinyslm.tflm_runtime import tflm_scores
+
+        m = self.manifest
+        with self.lock:  # the TFLM runtime is not known to be thread-safe
+            scores = tflm_scores(self.model, encode([esc.text], m.features), m.arena_bytes)
+        q = m.output_quant
+        d = decide(np.asarray(scores[0]), q.scale, q.zero_point, m.threshold_q)
+        return {
+            "text": esc.text,
+            "intent": m.labels[d.index],
+            "score": score_milli(d.score_q, q.scale, q.zero_point) / 1000,
+            "route": d.route,
+        }
+
+
+class HostCommand:
+    """A program of the user's, run once per escalated phrase (no shell).
+
+    Raises:
+        ToolchainError: the program is not found.
+    """
+
+    def __init__(self, argv: Sequence[str], timeout_s: float = DEFAULT_TIMEOUT_S) -> None:
+        if not argv:
+            raise ToolchainError("--host-cmd is empty; give a program to run")
+        if shutil.which(argv[0]) is None:
+            raise ToolchainError(f"--host-cmd: program {argv[0]!r} not found")
+        self.argv = list(argv)
+        self.timeout_s = timeout_s
+
+    def answer(self, esc: Escalated) -> dict[str, Any]:
+        env = dict(os.environ)
+        env.update(
+            TINYSLM_TEXT=esc.text, TINYSLM_INTENT=esc.intent, TINYSLM_SCORE=f"{esc.score:.3f}"
+        )
+        out, err, code = _run_bounded(self.argv, (esc.text + "\n").encode(), env, self.timeout_s)
+        if code is None:
+            return {"text": esc.text, "error": f"no answer within {self.timeout_s:g} s"}
+        if code != 0:
+            last = next((ln for ln in reversed(err.splitlines()) if ln.strip()), "")
+            why = f"exit code {code}" + (f": {last.strip()}" if last else "")
+            return {"text": esc.text, "error": why}
+        first = next((ln.strip() for ln in out.splitlines() if ln.strip()), "")
+        if not first:
+            return {"text": esc.text, "error": "the program printed nothing"}
+        return {"text": esc.text, "answer": first}
+
+
+def _run_bounded(
+    argv: Sequence[str], stdin: bytes, env: Mapping[str, str], timeout_s: float
+) -> tuple[str, str, int | None]:
+    """Run ``argv``; keep the first bytes of its output; ``None`` as the code on timeout."""
+    # The user's own program, as argv: no shell, so a phrase is never a command.
+    proc = subprocess.Popen(
+        list(argv),
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=dict(env),
+    )
+    kept: dict[str, bytes] = {}
+
+    def drain(name: str, pipe: Any, limit: int) -> None:
+        head = b""
+        while chunk := pipe.read(65536):
+            if len(head) < limit:
+                head += chunk[: limit - len(head)]
+        kept[name] = head
+
+    readers = [
+        threading.Thread(target=drain, args=("out", proc.stdout, MAX_ANSWER_BYTES), daemon=True),
+        threading.Thread(target=drain, args=("err", proc.stderr, MAX_STDERR_BYTES), daemon=True),
+    ]
+    for t in readers:
+        t.start()
+    try:
+        assert proc.stdin is not None
+        proc.stdin.write(stdin)
+        proc.stdin.close()
+    except BrokenPipeError:  # a program that does not read its input is fine
+        pass
+    try:
+        code: int | None = proc.wait(timeout_s)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+        code = None
+    for t in readers:
+        t.join(timeout=5.0)
+
+    def text(name: str) -> str:
+        return kept.get(name, b"").decode("utf-8", "replace")
+
+    return text("out"), text("err"), code
+
+
+def from_options(
+    model_dir: Path | None, command: str | None, timeout_s: float = DEFAULT_TIMEOUT_S
+) -> Escalation | None:
+    """The CLI's ``--host-model`` / ``--host-cmd`` (at most one) as an :class:`Escalation`.
+
+    Raises:
+        ValueError: both are given.
+        ModelError: ``model_dir`` is not a text model.
+        ToolchainError: the command is empty, unparsable or not found.
+    """
+    import shlex
+
+    if model_dir is not None and command is not None:
+        raise ValueError("give one of --host-model and --host-cmd")
+    if model_dir is not None:
+        return HostModel(model_dir)
+    if command is not None:
+        try:
+            argv = shlex.split(command)
+        except ValueError as exc:
+            raise ToolchainError(f"--host-cmd {command!r}: {exc}") from None
+        return HostCommand(argv, timeout_s)
+    return None
+
+
+def format_host_answer(answer: Mapping[str, Any]) -> str:
+    """One answer as the monitor's readable row (indented under the device's row)."""
+    if "error" in answer:
+        return f"  host error: {answer['error']}  ({json.dumps(answer.get('text', ''))})"
+    if "intent" in answer:
+        return (
+            f"  host: {answer['intent']!s:<24} {answer.get('score', 0):.3f}  "
+            f"{answer.get('route')!s}"
+        )
+    return f"  host: {answer.get('answer', '')}"
+
+
+# The device's command for the host's answer (firmware/text/tinyslm_core.c): it prints
+# {"intent":...,"route":"host"} and runs the user's action as for a local answer.
+DO_COMMAND = ":do "
+
+
+def act_line(answer: Mapping[str, Any]) -> bytes | None:
+    """The line that makes the device act on ``answer``, or ``None`` when it should not:
+    a host model's sure answer (its own ``route`` local) becomes ``:do <intent>``, and a
+    program acts by printing a ``:do <intent>`` line itself."""
+    if "error" in answer:
+        return None
+    if "intent" in answer:
+        if answer.get("route") != "local":
+            return None
+        line = DO_COMMAND + str(answer["intent"])
+    else:
+        line = str(answer.get("answer", ""))
+        if not line.startswith(DO_COMMAND):
+            return None
+    # One line only: a terminator inside would split it into two commands.
+    if "\n" in line or "\r" in line:
+        return None
+    return line.encode("utf-8") + b"\n"
+
+
+@dataclass(frozen=True)
+class HostReply:
+    """The host's answer to one escalation line, as printed, and what goes back to the
+    device (``None``: nothing)."""
+
+    answer: dict[str, Any]
+    act: bytes | None
+
+    @property
+    def line(self) -> str:
+        return host_line(self.answer)
+
+
+def reply_to(escalation: Escalation, device_line: str) -> HostReply | None:
+    """The host's reply to ``device_line``, or ``None`` when it is no escalation."""
+    esc = parse_escalation(device_line)
+    if esc is None:
+        return None
+    answer = answer_of(escalation, esc)
+    return HostReply(answer, act_line(answer))
+
+
+def answer_of(escalation: Escalation, esc: Escalated) -> dict[str, Any]:
+    """``escalation``'s answer to ``esc``; a failure inside it becomes an error answer."""
+    try:
+        return escalation.answer(esc)
+    except Exception as exc:  # a model that fails on TFLM: said, never fatal
+        return {"text": esc.text, "error": f"{type(exc).__name__}: {exc}"}
