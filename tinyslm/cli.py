@@ -61,7 +61,8 @@ def json_option(help_text: str = JSON_HELP) -> Callable[[F], F]:
 
 
 def host_options(func: F) -> F:
-    """--host-model / --host-cmd / --host-timeout: who answers escalated phrases."""
+    """--host-model / --host-cmd / --host-act / --host-timeout: who answers escalated
+    phrases, and whether a sure answer goes back to the device."""
     for option in reversed(
         [
             click.option(

@@ -121,6 +121,30 @@ def test_native_protocol_edges(host_tree: Path, project: Path) -> None:
     assert len(lines) == 3
 
 
+def test_native_acts_on_the_hosts_answer(host_tree: Path, project: Path) -> None:
+    # The whole firmware, not only the emulated core: an escalated phrase, the host
+    # program's ":do lights_on" sent back (tinyslm emulate --host-cmd), and the board's
+    # answer to it; ":do" with a name the model lacks is the device's error.
+    import sys
+
+    from click.testing import CliRunner
+
+    from tinyslm.cli import cli
+
+    lines = native.run_native(project, host_tree, [b":do lights_on", b":do nope"])
+    assert lines == ['{"intent":"lights_on","route":"host"}', '{"error":"unknown_intent"}']
+    program = f"{sys.executable} -c 'print(\":do lights_on\")'"
+    args = ["emulate", str(project), "--native", "--tflm-dir", str(host_tree)]
+    result = CliRunner().invoke(cli, [*args, "--text", "qqq zzz", "--host-cmd", program])
+    assert result.exit_code == 0, result.output
+    rows = [json.loads(r) for r in result.stdout.splitlines()]
+    assert rows[0]["route"] == "escalate" and rows[0]["text"] == "qqq zzz"
+    assert rows[1:] == [
+        {"host": {"text": "qqq zzz", "answer": ":do lights_on"}},
+        {"intent": "lights_on", "route": "host"},
+    ]
+
+
 def test_native_reports_a_too_small_arena(host_tree: Path, project: Path, tmp_path: Path) -> None:
     broken = copy_with_tiny_arena(project, tmp_path / "proj")
     with pytest.raises(ToolchainError) as info:
