@@ -50,34 +50,41 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
-def _scores(model_dir: Path, texts: list[str]) -> tuple[Any, np.ndarray]:
+def _load(model_dir: Path) -> tuple[Any, bytes]:
+    """A text model folder (manifest, flatbuffer); a keyword model is refused."""
     from tinyslm.manifest import load_model_dir
     from tinyslm.modality import AUDIO
-    from tinyslm.text.features import encode
-    from tinyslm.tflm_runtime import tflm_scores
 
     manifest, model = load_model_dir(model_dir)
     if manifest.modality == AUDIO:
         raise TinySlmError(f"{model_dir}: a keyword model, not a text intent model")
+    return manifest, model
+
+
+def _scores(manifest: Any, model: bytes, texts: list[str]) -> np.ndarray:
+    """Every phrase's int8 scores on TFLM, as ``tinyslm eval`` takes them."""
+    from tinyslm.text.features import encode
+    from tinyslm.tflm_runtime import tflm_scores
+
     k = len(manifest.labels)
     if not texts:
-        return manifest, np.zeros((0, k), dtype=np.int8)
-    ids = encode(texts, manifest.features)
-    return manifest, tflm_scores(model, ids, manifest.arena_bytes).reshape(-1, k)
+        return np.zeros((0, k), dtype=np.int8)
+    return tflm_scores(model, encode(texts, manifest.features), manifest.arena_bytes).reshape(-1, k)
 
 
 def measure(args: argparse.Namespace) -> dict[str, Any]:
     """The figures (see the module docstring) as a JSON-ready dict."""
+    from tinyslm.decision import gate_figures
     from tinyslm.emulate.phrases import phrases_to_check
-    from tinyslm.manifest import load_model_dir
 
-    device_manifest, _ = load_model_dir(args.device)
-    _, rows = phrases_to_check(args.data, args.split, device_manifest.seed)
+    dev_m, dev_model = _load(args.device)
+    host_m, host_model = _load(args.host)
+    _, rows = phrases_to_check(args.data, args.split, dev_m.seed)
     texts = [text for text, _, _ in rows]
     oos = np.array([o for _, _, o in rows], dtype=bool)
     truth = [label for _, label, _ in rows]
-    dev_m, dev = _scores(args.device, texts)
-    host_m, host = _scores(args.host, texts)
+    dev = _scores(dev_m, dev_model, texts)
+    host = _scores(host_m, host_model, texts)
     dev_top = [dev_m.labels[i] for i in dev.argmax(axis=1)]
     host_top = [host_m.labels[i] for i in host.argmax(axis=1)]
     dev_local = dev.max(axis=1) >= dev_m.threshold_q
@@ -86,8 +93,15 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
     host_right = np.array([p == t for p, t in zip(host_top, truth, strict=True)]) & ~oos
     inscope, n_oos = int((~oos).sum()), int(oos.sum())
     escalated = ~dev_local & ~oos
-    answered_right = (dev_local & dev_right) | (~dev_local & host_sure & host_right)
+    # The pair is one gate: a phrase is answered when the device or a sure host answers
+    # it, and right when whoever answered it is right.
     answered = dev_local | host_sure
+    pair_right = np.where(dev_local, dev_right, host_right)
+    device = gate_figures(dev_right[~oos], dev_local[~oos], ~dev_local[oos])
+    pair = gate_figures(pair_right[~oos], answered[~oos], ~answered[oos])
+
+    def r4(value: float | None) -> float | None:
+        return None if value is None or not inscope else round(value, 4)
 
     def share(mask: np.ndarray, of: int) -> float | None:
         return round(float(mask.sum()) / of, 4) if of else None
@@ -99,9 +113,9 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
             "model_sha256": dev_m.model_sha256,
             "model_bytes": dev_m.model_bytes,
             "threshold": dev_m.threshold,
-            "accuracy": share(dev_right, inscope),
-            "accuracy_at_threshold": share(dev_local & dev_right, inscope),
-            "escalation_rate": share(escalated, inscope),
+            "accuracy": r4(device.accuracy),
+            "accuracy_at_threshold": r4(device.accuracy_at_threshold),
+            "escalation_rate": r4(1.0 - device.local_rate),
             "oos_recall": share(~dev_local & oos, n_oos),
         },
         "host": {
@@ -116,9 +130,9 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
         "system": {
             "phrases": inscope,
             "oos_phrases": n_oos,
-            "answered_right": share(answered_right & ~oos, inscope),
-            "answered_wrong": share(answered & ~answered_right & ~oos, inscope),
-            "unanswered": share(~answered & ~oos, inscope),
+            "answered_right": r4(pair.accuracy_at_threshold),
+            "answered_wrong": r4(pair.local_rate - pair.accuracy_at_threshold),
+            "unanswered": r4(1.0 - pair.local_rate),
             "oos_recall": share(~answered & oos, n_oos),
         },
     }

@@ -105,9 +105,10 @@ def make_escalation(
     """The --host-* options as an escalation (None without them); both is a usage error."""
     from tinyslm.escalate import from_options
 
-    if host_model is not None and host_cmd is not None:
-        raise click.UsageError("give one of --host-model and --host-cmd")
-    return from_options(host_model, host_cmd, host_timeout)
+    try:
+        return from_options(host_model, host_cmd, host_timeout)
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from None
 
 
 def json_to_stdout(json_out: Path | None) -> bool:

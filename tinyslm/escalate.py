@@ -103,7 +103,6 @@ class HostModel:
                 f"{model_dir}: a keyword model cannot answer escalated phrases; "
                 "give a text model (tinyslm train on phrases)"
             )
-        self.lock = threading.Lock()
 
     def answer(self, esc: Escalated) -> dict[str, Any]:
         from tinyslm.decision import decide, score_milli
@@ -111,8 +110,8 @@ class HostModel:
         from tinyslm.tflm_runtime import tflm_scores
 
         m = self.manifest
-        with self.lock:  # the TFLM runtime is not known to be thread-safe
-            scores = tflm_scores(self.model, encode([esc.text], m.features), m.arena_bytes)
+        # One caller at a time: emulate's loop, or the monitor's single worker thread.
+        scores = tflm_scores(self.model, encode([esc.text], m.features), m.arena_bytes)
         q = m.output_quant
         d = decide(np.asarray(scores[0]), q.scale, q.zero_point, m.threshold_q)
         return {

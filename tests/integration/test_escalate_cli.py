@@ -216,3 +216,17 @@ def test_monitor_raw_host_lines(program: str, expected: dict[str, str]) -> None:
     assert code == 0, err
     assert rows[0] == ESCALATED
     assert [json.loads(r) for r in rows[1:]] == [{"host": expected}]
+
+
+def test_monitor_host_timeout_reaches_the_program() -> None:
+    # --host-timeout is the program's limit: a program that sleeps past it is killed and
+    # answered with an error, and the monitor ends normally.
+    cmd = f"{sys.executable} -c 'import time; time.sleep(30)'"
+    code, rows, err = _invoke(
+        ["monitor", "--port", "loop://", "--raw", "--host-cmd", cmd, "--host-timeout", "0.5"],
+        f"{ESCALATED}\n",
+    )
+    assert code == 0, err
+    assert [json.loads(r) for r in rows[1:]] == [
+        {"host": {"text": "qqq zzz", "error": "no answer within 0.5 s"}}
+    ]
