@@ -736,6 +736,16 @@ def monitor(
     "keyword detector's averaged score): another point on the report's curve, without "
     "retraining.",
 )
+@click.option(
+    "--label-threshold",
+    "label_thresholds",
+    multiple=True,
+    metavar="LABEL=P",
+    help="A threshold of its own for one intent or keyword (repeatable), e.g. "
+    "unlock_door=0.9: an intent is answered locally only when its score reaches P, a "
+    "keyword fires only when its averaged score does; every other label keeps the "
+    "model's (or --threshold's).",
+)
 @click.option("--quiet", "-q", is_flag=True, help="Print only the summary line.")
 @friendly_errors
 def generate_command(
@@ -747,13 +757,16 @@ def generate_command(
     tflm_dir: Path | None,
     mic_pins: tuple[str, ...],
     threshold: float | None,
+    label_thresholds: tuple[str, ...],
     quiet: bool,
 ) -> None:
     """Emit a PlatformIO project that runs the model offline on the --board."""
+    from tinyslm.operating_point import parse_label_thresholds
     from tinyslm.pipeline import run_generate
 
     if prune and not force:
         raise click.UsageError("--prune only applies with --force")
+    own = parse_label_thresholds(label_thresholds)  # LABEL=P typos fail before training
     result = run_generate(
         board,
         output,
@@ -763,6 +776,7 @@ def generate_command(
         tflm_dir=tflm_dir,
         mic_pins=mic_pins,
         threshold=threshold,
+        label_thresholds=own,
         log=None if quiet else click.echo,
     )
     for note in result.notes:

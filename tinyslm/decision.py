@@ -42,12 +42,19 @@ def threshold_to_q(threshold: float, scale: float, zero_point: int) -> int:
     return 128
 
 
-def decide(scores_q: np.ndarray, scale: float, zero_point: int, threshold_q: int) -> Decision:
-    """Top-1 (lowest index wins ties, as in C), its confidence and its route."""
+def decide(
+    scores_q: np.ndarray, scale: float, zero_point: int, threshold_q: int | Sequence[int]
+) -> Decision:
+    """Top-1 (lowest index wins ties, as in C), its confidence and its route.
+
+    ``threshold_q`` is one level for every label, or one per label
+    (``Manifest.thresholds_q``: labels with thresholds of their own).
+    """
     flat = np.asarray(scores_q, dtype=np.int32).reshape(-1)
     index = int(np.argmax(flat))  # argmax returns the first maximum, like the C loop
     q = int(flat[index])
-    route = ROUTE_LOCAL if q >= threshold_q else ROUTE_ESCALATE
+    level = threshold_q if isinstance(threshold_q, int) else int(threshold_q[index])
+    route = ROUTE_LOCAL if q >= level else ROUTE_ESCALATE
     return Decision(index, q, dequantize(q, scale, zero_point), route)
 
 

@@ -113,7 +113,7 @@ class HostModel:
         # One caller at a time: emulate's loop, or the monitor's single worker thread.
         scores = tflm_scores(self.model, encode([esc.text], m.features), m.arena_bytes)
         q = m.output_quant
-        d = decide(np.asarray(scores[0]), q.scale, q.zero_point, m.threshold_q)
+        d = decide(np.asarray(scores[0]), q.scale, q.zero_point, m.thresholds_q())
         return {
             "text": esc.text,
             "intent": m.labels[d.index],

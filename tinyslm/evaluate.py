@@ -198,9 +198,15 @@ def run_eval(
     truth = np.asarray([known.get(label, -1) for _, label in inscope], dtype=np.int64)
     top = np.argmax(in_scores, axis=1) if len(in_scores) else np.zeros(0, np.int64)
     correct = top == truth
-    local = (in_scores.max(axis=1) if len(in_scores) else np.zeros(0)) >= manifest.threshold_q
-    oos_top = oos_scores.max(axis=1) if len(oos_scores) else np.zeros(0)
-    gate = gate_figures(correct, local, oos_top < manifest.threshold_q)
+    # Each phrase is compared with its top label's level (labels may have their own).
+    levels = np.asarray(manifest.thresholds_q(), dtype=np.int64)
+    local = (in_scores.max(axis=1) >= levels[top]) if len(in_scores) else np.zeros(0, bool)
+    oos_escalated = (
+        oos_scores.max(axis=1) < levels[np.argmax(oos_scores, axis=1)]
+        if len(oos_scores)
+        else np.zeros(0, bool)
+    )
+    gate = gate_figures(correct, local, oos_escalated)
 
     per_intent = tuple(
         IntentFigure(label, int((truth == i).sum()), int((correct & (truth == i)).sum()))

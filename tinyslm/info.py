@@ -70,6 +70,11 @@ class ModelInfo:
             "arena_size": self.arena_size,
             "threshold": m.threshold,
             "threshold_q": m.threshold_q,
+            # generate --label-threshold: {label: {threshold, threshold_q}}, {} without.
+            "label_thresholds": {
+                t.label: {"threshold": t.threshold, "threshold_q": t.threshold_q}
+                for t in m.label_thresholds
+            },
             "ops": list(m.ops),
             "max_line": m.max_line,
             "features": m.features.to_dict(),

@@ -22,9 +22,12 @@ MODEL_NAME = "model.tflite"
 # 1: the first format. 2: content_sha256 and max_line added. 3: modality added (text
 # or audio; 1 and 2 were always text). Older formats are read as what they were and
 # written back unchanged, so a project generated from an old model folder records
-# the manifest it was given.
+# the manifest it was given. 4: label_thresholds added; only a project's manifest whose
+# labels have thresholds of their own (generate --label-threshold) is format 4, so every
+# other manifest, and every firmware byte generated from one, stays as it was.
 FORMAT_VERSION = 3
-READABLE_FORMATS = (1, 2, 3)
+LABEL_THRESHOLDS_FORMAT = 4
+READABLE_FORMATS = (1, 2, 3, 4)
 # arena_bytes is a multiple of this: the firmware's arena is alignas(16) and TFLM
 # aligns its tail allocations to 16 bytes (verify measures, emit pads, both align).
 ARENA_ALIGN = 16
@@ -39,6 +42,21 @@ def align_arena(n: int) -> int:
 class QuantParams:
     scale: float
     zero_point: int
+
+
+@dataclass(frozen=True)
+class LabelThreshold:
+    """A label's own threshold, instead of the model's (``generate --label-threshold``).
+
+    Attributes:
+        label: the intent or keyword.
+        threshold: the confidence given, in (0, 1) (a keyword's: its detector level's).
+        threshold_q: the int8 level the firmware compares with.
+    """
+
+    label: str
+    threshold: float
+    threshold_q: int
 
 
 @dataclass(frozen=True)
@@ -65,6 +83,8 @@ class Manifest:
         max_line: the device's line limit in bytes (``TINYSLM_MAX_LINE``), sized so
             that every phrase of the dataset fits.
         modality: ``text`` or ``audio`` (:mod:`tinyslm.modality`); written from format 3.
+        label_thresholds: labels answered (text) or detected (keywords) at a level of
+            their own instead of ``threshold_q``, in label order; format 4 only.
     """
 
     tinyslm_version: str
@@ -84,10 +104,18 @@ class Manifest:
     format_version: int = FORMAT_VERSION
     max_line: int = DEFAULT_MAX_LINE
     modality: str = TEXT
+    label_thresholds: tuple[LabelThreshold, ...] = ()
 
     def __post_init__(self) -> None:
         if self.format_version < 3 and self.modality != TEXT:
             raise ModelError(f"manifest format {self.format_version} cannot hold an audio model")
+        if self.label_thresholds and self.format_version < LABEL_THRESHOLDS_FORMAT:
+            raise ModelError(f"manifest format {self.format_version} cannot hold label thresholds")
+
+    def thresholds_q(self) -> tuple[int, ...]:
+        """The level each label is compared with, in label order."""
+        own = {t.label: t.threshold_q for t in self.label_thresholds}
+        return tuple(own.get(label, self.threshold_q) for label in self.labels)
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
@@ -96,6 +124,9 @@ class Manifest:
         d["ops"] = list(self.ops)
         if self.format_version < 3:
             del d["modality"]  # an old manifest is written back as it was read
+        d["label_thresholds"] = _label_thresholds_json(self.label_thresholds)
+        if self.format_version < LABEL_THRESHOLDS_FORMAT:
+            del d["label_thresholds"]
         if self.format_version >= 2:
             d["content_sha256"] = self.content_sha256()
         return d
@@ -125,6 +156,8 @@ class Manifest:
         }
         if self.format_version >= 3:
             content["modality"] = self.modality
+        if self.format_version >= LABEL_THRESHOLDS_FORMAT:
+            content["label_thresholds"] = _label_thresholds_json(self.label_thresholds)
         return sha256_hex(json.dumps(content, sort_keys=True, ensure_ascii=True).encode())
 
     def write(self, folder: Path) -> Path:
@@ -185,12 +218,30 @@ class Manifest:
         def features(value: Any) -> Any:
             return kind.features_from_dict(mapping(value))
 
+        labels = get("labels", strings)
+
+        def label_thresholds(value: Any) -> tuple[LabelThreshold, ...]:
+            entries = mapping(value)
+            for name in entries:
+                if name not in labels:
+                    raise ValueError(f"{name!r} is not one of the labels")
+            out = []
+            for name in (label for label in labels if label in entries):
+                entry = mapping(entries[name])
+                if set(entry) != {"threshold", "threshold_q"}:
+                    raise TypeError(f"{name!r}: expected {{threshold, threshold_q}}")
+                level = _int(entry["threshold_q"])
+                if not -128 <= level <= 127:
+                    raise ValueError(f"{name!r}: threshold_q {level} is not an int8")
+                out.append(LabelThreshold(name, float(entry["threshold"]), level))
+            return tuple(out)
+
         manifest = cls(
             tinyslm_version=get("tinyslm_version", _str),
             model_sha256=get("model_sha256", _str),
             model_bytes=get("model_bytes", _int),
             features=get("features", features),
-            labels=get("labels", strings),
+            labels=labels,
             threshold=get("threshold", float),
             threshold_q=get("threshold_q", _int),
             output_quant=get("output_quant", quant),
@@ -203,6 +254,11 @@ class Manifest:
             format_version=version,
             max_line=get("max_line", _int, DEFAULT_MAX_LINE),
             modality=kind.name,
+            label_thresholds=(
+                get("label_thresholds", label_thresholds)
+                if version >= LABEL_THRESHOLDS_FORMAT
+                else ()
+            ),
         )
         if version == 1:
             # Format 1 had no content hash: its fields are still checked against the
@@ -218,7 +274,20 @@ class Manifest:
         return manifest
 
 
+def describe_label_thresholds(manifest: Manifest) -> str | None:
+    """``unlock 0.900 (q=20), ...`` for ``info``, the report and the logs; ``None`` without."""
+    if not manifest.label_thresholds:
+        return None
+    return ", ".join(
+        f"{t.label} {t.threshold:.3f} (q={t.threshold_q})" for t in manifest.label_thresholds
+    )
+
+
 _REQUIRED = object()
+
+
+def _label_thresholds_json(entries: tuple[LabelThreshold, ...]) -> dict[str, Any]:
+    return {t.label: {"threshold": t.threshold, "threshold_q": t.threshold_q} for t in entries}
 
 
 def _cause(exc: BaseException) -> str:

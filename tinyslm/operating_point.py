@@ -12,13 +12,14 @@ not describe.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
 
 from tinyslm.audio.detector import DetectorSpec
 from tinyslm.decision import dequantize, threshold_to_q
 from tinyslm.errors import ModelError
-from tinyslm.manifest import Manifest
+from tinyslm.manifest import LABEL_THRESHOLDS_FORMAT, LabelThreshold, Manifest
 from tinyslm.modality import AUDIO
 
 # Figures that depend on the threshold: text (tinyslm.verify) and keyword streams
@@ -52,19 +53,19 @@ def highest_score(manifest: Manifest) -> float:
     return dequantize(127, out.scale, out.zero_point)
 
 
-def with_threshold(manifest: Manifest, probability: float) -> Manifest:
-    """``manifest`` with its confidence threshold set to ``probability``.
+def _level(manifest: Manifest, probability: float, given: str) -> tuple[float, int]:
+    """The threshold to record for ``probability`` and the int8 level the firmware compares.
 
     Raises:
         ModelError: ``probability`` is outside (0, 1) or above the highest score the
-            model's int8 output can give.
+            model's int8 output can give (``given`` names the option as typed).
     """
     if not 0.0 < probability < 1.0:
-        raise ModelError(f"--threshold {probability:g}: must be between 0 and 1")
+        raise ModelError(f"{given}: must be between 0 and 1")
     highest = highest_score(manifest)
     if probability > highest:
         raise ModelError(
-            f"--threshold {probability:g}: above the highest score the model's int8 output "
+            f"{given}: above the highest score the model's int8 output "
             f"can give ({highest:.4f}), so nothing would ever pass it"
         )
     if manifest.modality == AUDIO:
@@ -76,10 +77,13 @@ def with_threshold(manifest: Manifest, probability: float) -> Manifest:
         # other P keeps "the lowest level at or above P".
         if q > -128 and float(f"{DetectorSpec.probability_of(q - 1):.3f}") == probability:
             q -= 1
-        threshold = DetectorSpec.probability_of(q)
-    else:
-        out = manifest.output_quant
-        q, threshold = threshold_to_q(probability, out.scale, out.zero_point), probability
+        return DetectorSpec.probability_of(q), q
+    out = manifest.output_quant
+    return probability, threshold_to_q(probability, out.scale, out.zero_point)
+
+
+def _moved(manifest: Manifest, rule: str) -> Manifest:
+    """``manifest`` with training's threshold-dependent figures kept under :data:`TRAINED`."""
     metrics = dict(manifest.metrics)
     trained = {key: metrics.pop(key) for key in THRESHOLD_METRICS if key in metrics}
     if TRAINED in metrics:  # set once already: keep what training measured
@@ -88,10 +92,87 @@ def with_threshold(manifest: Manifest, probability: float) -> Manifest:
         trained |= {"threshold": manifest.threshold, "threshold_q": manifest.threshold_q}
     metrics[TRAINED] = trained
     metrics["threshold_rule"] = (
-        f"set with generate --threshold {probability:g} (trained: {trained['threshold']:.3f}, "
-        f"q={trained['threshold_q']})"
+        f"{rule} (trained: {trained['threshold']:.3f}, q={trained['threshold_q']})"
     )
-    return replace(manifest, threshold=threshold, threshold_q=q, metrics=metrics)
+    return replace(manifest, metrics=metrics)
+
+
+def with_threshold(manifest: Manifest, probability: float) -> Manifest:
+    """``manifest`` with its confidence threshold set to ``probability``.
+
+    Raises:
+        ModelError: ``probability`` is outside (0, 1) or above the highest score the
+            model's int8 output can give.
+    """
+    threshold, q = _level(manifest, probability, f"--threshold {probability:g}")
+    moved = _moved(manifest, f"set with generate --threshold {probability:g}")
+    return replace(moved, threshold=threshold, threshold_q=q)
+
+
+def parse_label_thresholds(items: tuple[str, ...]) -> dict[str, float]:
+    """``LABEL=P`` items (``generate --label-threshold``) as a mapping, in the order given.
+
+    Raises:
+        ModelError: an item is not ``LABEL=P`` with a number P, or names a label twice.
+    """
+    out: dict[str, float] = {}
+    for item in items:
+        label, sep, value = item.rpartition("=")
+        if not sep or not label:
+            raise ModelError(f"--label-threshold {item!r}: expected LABEL=P, e.g. unlock=0.9")
+        try:
+            probability = float(value)
+        except ValueError:
+            raise ModelError(
+                f"--label-threshold {item!r}: {value!r} is not a number (expected LABEL=P)"
+            ) from None
+        if label in out:
+            raise ModelError(f"--label-threshold: {label!r} is given twice")
+        out[label] = probability
+    return out
+
+
+def with_label_thresholds(manifest: Manifest, given: Mapping[str, float]) -> Manifest:
+    """``manifest`` with labels of ``given`` compared at thresholds of their own.
+
+    A text intent is answered locally only when its score reaches its own level (a lock
+    that must be surer than a lamp); a keyword fires only when its averaged score reaches
+    its own (a keyword that fires too often, or one that is missed). Every other label
+    keeps the model's threshold. Earlier label thresholds of ``manifest`` are replaced.
+
+    Raises:
+        ModelError: a label the model lacks (or one that never fires: silence,
+            unknown), or a threshold outside (0, 1) or above the model's highest score.
+    """
+    if not given:
+        return manifest
+    never: set[str] = set()
+    if manifest.modality == AUDIO:
+        never = {manifest.labels[i] for i in manifest.features.non_keywords}
+    for label, probability in given.items():
+        option = f"--label-threshold {label}={probability:g}"
+        if label in never:
+            raise ModelError(f"{option}: {label} is never detected, so it has no threshold")
+        if label not in manifest.labels:
+            known = [name for name in manifest.labels if name not in never]
+            shown = ", ".join(known[:12]) + (", ..." if len(known) > 12 else "")
+            raise ModelError(f"{option}: the model has no label {label!r} (it has {shown})")
+    entries = []
+    for label in (name for name in manifest.labels if name in given):
+        given_as = f"--label-threshold {label}={given[label]:g}"
+        threshold, q = _level(manifest, given[label], given_as)
+        entries.append(LabelThreshold(label, threshold, q))
+    said = ",".join(f"{label}={given[label]:g}" for label in given)
+    # With --threshold as well the rule names both (that one was applied first).
+    trained = manifest.metrics.get(TRAINED)
+    moved_too = isinstance(trained, dict) and trained.get("threshold_q") != manifest.threshold_q
+    both = f"--threshold {manifest.threshold:.3f} " if moved_too else ""
+    moved = _moved(manifest, f"set with generate {both}--label-threshold {said}")
+    return replace(
+        moved,
+        label_thresholds=tuple(entries),
+        format_version=max(moved.format_version, LABEL_THRESHOLDS_FORMAT),
+    )
 
 
 def trained_view(manifest: Manifest) -> tuple[dict[str, Any], str]:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -246,6 +246,7 @@ def run_generate(
     tflm_dir: Path | None = None,
     mic_pins: tuple[str, ...] = (),
     threshold: float | None = None,
+    label_thresholds: Mapping[str, float] | None = None,
     log: Log | None = None,
 ) -> GenerateRunResult:
     """Emit the PlatformIO project for ``board`` from a trained model.
@@ -263,6 +264,8 @@ def run_generate(
             (:func:`tinyslm.boards.with_mic_pins`; keyword projects).
         threshold: the confidence threshold for the firmware instead of the trained
             one (:func:`tinyslm.operating_point.with_threshold`).
+        label_thresholds: labels compared at thresholds of their own, each as a
+            probability (:func:`tinyslm.operating_point.with_label_thresholds`).
         log: progress lines; ``None`` is silent.
 
     Raises:
@@ -271,7 +274,8 @@ def run_generate(
             or it is not a tinyslm project, or holds the model or the TFLM tree used.
         OutputError: ``out`` cannot be written.
         ModelError: the model folder is missing, corrupt or uses an op TFLM lacks, or
-            ``threshold`` is not a score its output can reach.
+            ``threshold`` or a label's threshold is not a score its output can reach,
+            or ``label_thresholds`` names a label that it lacks or that never fires.
         BudgetError: the model or arena does not fit the board; nothing is written.
         ToolchainError: ``tflm_dir`` is not a usable TFLM tree.
     """
@@ -335,6 +339,15 @@ def run_generate(
         say(
             f"threshold {manifest.threshold:.3f} (q={manifest.threshold_q}) instead of the "
             f"trained {trained.threshold:.3f} (q={trained.threshold_q})"
+        )
+    if label_thresholds:
+        from tinyslm.manifest import describe_label_thresholds
+        from tinyslm.operating_point import with_label_thresholds
+
+        manifest = with_label_thresholds(manifest, label_thresholds)
+        say(
+            f"own thresholds: {describe_label_thresholds(manifest)}; every other label "
+            f"{manifest.threshold:.3f} (q={manifest.threshold_q})"
         )
 
     plan = render_project(spec, manifest, model)

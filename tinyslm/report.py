@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from tinyslm.manifest import describe_label_thresholds
 from tinyslm.operating_point import trained_view
 from tinyslm.report_data import ReportData, TensorSize
 
@@ -319,6 +320,7 @@ def render_report(
         ("INT8 accuracy at threshold", pct(mt.get("int8_accuracy_at_threshold"))),
         ("out-of-scope recall", pct(mt.get("oos_recall"))),
         ("threshold", f"{manifest.threshold:.3f} (q={manifest.threshold_q})"),
+        ("own thresholds", describe_label_thresholds(manifest) or "none"),
         (
             "threshold rule",
             describe_rule(
@@ -385,12 +387,15 @@ def render_report(
         parts.append('<p class="note">No confusions: every held-out phrase was answered right.</p>')
 
     parts.append("<h2>Threshold</h2>")
-    _, trained = trained_view(manifest)
+    view, trained = trained_view(manifest)
+    # generate --label-threshold alone keeps training's threshold for every other label.
+    moved = trained and view.get("threshold_q") != manifest.threshold_q
     chosen_by = (
-        f"set with generate --threshold{trained}"
-        if trained
-        else "calibrated on the validation split"
+        f"set with generate --threshold{trained}" if moved else "calibrated on the validation split"
     )
+    own = describe_label_thresholds(manifest)
+    if own is not None:
+        chosen_by += f" (labels with thresholds of their own: {own})"
     parts.append(
         fig_html(*_threshold_svg(data, manifest.threshold, manifest.threshold_q, chosen_by))
     )

@@ -45,6 +45,23 @@ static void write_info(const tinyslm_kws_app_t *app) {
   tinyslm_json_uint(&o, (unsigned long)m->num_labels);
   tinyslm_json_raw(&o, ",\"threshold\":");
   tinyslm_json_milli(&o, m->threshold_milli);
+  if (m->detector.label_threshold_q != 0) {
+    /* Each keyword whose own level differs, as a probability: (q + 128) / 256. */
+    tinyslm_json_raw(&o, ",\"label_thresholds\":{");
+    for (i = 0; i < m->num_labels; ++i) {
+      if (is_keyword(m, i) && m->detector.label_threshold_q[i] != m->detector.threshold_q) {
+        if (!first) {
+          tinyslm_json_char(&o, ',');
+        }
+        first = 0;
+        write_label(&o, app, i);
+        tinyslm_json_char(&o, ':');
+        tinyslm_json_milli(
+            &o, ((uint32_t)(m->detector.label_threshold_q[i] + 128) * 1000u + 128u) / 256u);
+      }
+    }
+    tinyslm_json_char(&o, '}');
+  }
   tinyslm_json_raw(&o, ",\"keywords\":[");
   first = 1;
   for (i = 0; i < m->num_labels; ++i) {

@@ -17,7 +17,9 @@
  *     {"info":{"version":"0.1.0","board":"esp32","modality":"keywords",
  *     "model_sha256":"<64 hex>","model_bytes":N,"arena_bytes":N,"ops":[...],
  *     "labels":N,"threshold":0.699,"keywords":["no","up","yes"],"frames":49,
- *     "stride_ms":40,"average":3,"suppression_ms":1000}} (keys in this order);
+ *     "stride_ms":40,"average":3,"suppression_ms":1000}} (keys in this order;
+ *     with detector.label_threshold_q set, "label_thresholds":{"up":0.793}
+ *     follows "threshold": each keyword whose level differs from threshold_q);
  *     any other command {"error":"unknown_command"}; one longer than
  *     TINYSLM_KWS_MAX_COMMAND bytes {"error":"line_too_long","max":N} once,
  *     and the rest of it is discarded. '\r' and '\n' between frames are ignored;

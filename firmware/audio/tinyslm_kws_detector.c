@@ -35,6 +35,7 @@ int tinyslm_kws_detector_push(tinyslm_kws_detector_t *det, const int8_t *scores,
                               tinyslm_kws_detection_t *out) {
   const tinyslm_kws_detector_config_t *cfg = &det->cfg;
   uint32_t i, best = 0, scaled;
+  int8_t level;
   int8_t *slot = det->ring[det->head];
 
   /* Running sums: add the new vector, subtract the one it replaces (zeros
@@ -58,7 +59,8 @@ int tinyslm_kws_detector_push(tinyslm_kws_detector_t *det, const int8_t *scores,
   if ((cfg->non_keyword_mask >> best) & 1u) {
     return 0;
   }
-  if (det->sum[best] < (int32_t)cfg->threshold_q * (int32_t)cfg->window) {
+  level = cfg->label_threshold_q != 0 ? cfg->label_threshold_q[best] : cfg->threshold_q;
+  if (det->sum[best] < (int32_t)level * (int32_t)cfg->window) {
     return 0;
   }
   if (det->has_last && (uint32_t)(t_ms - det->last_ms) < cfg->suppression_ms) {

@@ -9,7 +9,8 @@
  *   - the candidate is the label with the largest window sum (lowest index on a
  *     tie); silence, unknown and any other label in non_keyword_mask never fire;
  *   - it fires when sum >= threshold_q * window, i.e. the mean int8 score
- *     reaches threshold_q, and the last detection is at least suppression_ms
+ *     reaches threshold_q (or the candidate's own level, when label_threshold_q
+ *     is set), and the last detection is at least suppression_ms
  *     earlier (uint32 time, so a wrapping millisecond clock is fine).
  * Scores are TFLM's int8 softmax (scale 1/256, zero point -128); score_milli is
  * the window's mean probability in thousandths, rounded half up.
@@ -46,6 +47,9 @@ typedef struct {
   int8_t threshold_q;        /* mean int8 score a keyword must reach */
   uint32_t suppression_ms;   /* quiet time after a detection */
   uint32_t non_keyword_mask; /* bit i set: label i is never detected (silence, unknown) */
+  /* NULL, or num_labels levels: the candidate's own level replaces threshold_q
+   * (keywords with thresholds of their own: tinyslm generate --label-threshold). */
+  const int8_t *label_threshold_q;
 } tinyslm_kws_detector_config_t;
 
 typedef struct {

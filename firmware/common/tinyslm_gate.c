@@ -45,6 +45,7 @@ tinyslm_decision_t tinyslm_gate_decide(const tinyslm_gate_t *gate, const int8_t 
   d.index = best;
   d.score_q = scores[best];
   d.score_milli = tinyslm_score_milli(gate->score_scale, gate->score_zero_point, d.score_q);
-  d.local = (uint8_t)(d.score_q >= gate->threshold_q);
+  d.local = (uint8_t)(d.score_q >= (gate->label_threshold_q != 0 ? gate->label_threshold_q[best]
+                                                                 : gate->threshold_q));
   return d;
 }

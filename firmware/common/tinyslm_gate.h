@@ -18,6 +18,9 @@ typedef struct {
   float score_scale;        /* int8 score -> confidence: (q - zero_point) * scale */
   int32_t score_zero_point;
   int32_t threshold_q;      /* top score q >= threshold_q -> "local", else "escalate" */
+  /* NULL, or num_labels levels: the top label's own level replaces threshold_q
+   * (labels with thresholds of their own: tinyslm generate --label-threshold). */
+  const int32_t *label_threshold_q;
 } tinyslm_gate_t;
 
 typedef struct {

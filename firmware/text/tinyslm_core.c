@@ -17,6 +17,7 @@ tinyslm_decision_t tinyslm_decide(const tinyslm_model_info_t *model, const int8_
   gate.score_scale = model->score_scale;
   gate.score_zero_point = model->score_zero_point;
   gate.threshold_q = model->threshold_q;
+  gate.label_threshold_q = model->label_threshold_q;
   return tinyslm_gate_decide(&gate, scores);
 }
 
@@ -40,6 +41,8 @@ static void write_error(const tinyslm_app_t *app, const char *name) {
 static void write_info(const tinyslm_app_t *app) {
   const tinyslm_model_info_t *m = app->cfg.model;
   tinyslm_json_t o;
+  uint32_t i;
+  int first = 1;
 
   begin(&o, app);
   tinyslm_json_raw(&o, "{\"info\":{\"version\":");
@@ -58,6 +61,23 @@ static void write_info(const tinyslm_app_t *app) {
   tinyslm_json_uint(&o, (unsigned long)m->num_labels);
   tinyslm_json_raw(&o, ",\"threshold\":");
   tinyslm_json_milli(&o, m->threshold_milli);
+  if (m->label_threshold_q != 0) {
+    /* Each intent whose own level differs, as the score that level prints. */
+    tinyslm_json_raw(&o, ",\"label_thresholds\":{");
+    for (i = 0; i < m->num_labels; ++i) {
+      if (m->label_threshold_q[i] != m->threshold_q) {
+        if (!first) {
+          tinyslm_json_char(&o, ',');
+        }
+        first = 0;
+        tinyslm_json_string(&o, m->labels[i]);
+        tinyslm_json_char(&o, ':');
+        tinyslm_json_milli(&o, tinyslm_score_milli(m->score_scale, m->score_zero_point,
+                                                   m->label_threshold_q[i]));
+      }
+    }
+    tinyslm_json_char(&o, '}');
+  }
   tinyslm_json_raw(&o, "}}");
   tinyslm_json_end_line(&o);
 }

@@ -45,6 +45,10 @@ typedef struct {
   const char *ops;           /* comma-separated op names, for :info */
   const char *board;         /* board id, for :info */
   const char *version;       /* tinyslm version, for :info */
+  /* NULL, or num_labels levels that replace threshold_q for the top label (intents with
+   * thresholds of their own: tinyslm generate --label-threshold); :info lists those
+   * that differ from threshold_q. */
+  const int32_t *label_threshold_q;
 } tinyslm_model_info_t;
 
 /* Caller-owned storage and platform hooks. */

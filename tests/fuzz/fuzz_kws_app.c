@@ -35,6 +35,7 @@
 static const char *const labels[] = {"_silence_", "_unknown_", "no", "up", "yes\"\\\x01"};
 
 static tinyslm_kws_model_info_t info;
+static int8_t levels[5];
 
 static struct {
   uint8_t before[32];
@@ -167,6 +168,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   info.detector.threshold_q = (int8_t)(data[0] % 64);
   info.detector.suppression_ms = 20u * (data[0] % 4u);
   info.detector.non_keyword_mask = 3;
+  /* Half the inputs run with a level per label (generate --label-threshold). */
+  for (i = 0; i < 5u; ++i) {
+    levels[i] = (int8_t)(data[0] + 17u * i);
+  }
+  info.detector.label_threshold_q = (data[0] & 0x40u) ? levels : 0;
   info.stride_frames = 1;
   info.threshold_milli = 700;
   info.model_sha256 = "00";

@@ -112,6 +112,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   static uint8_t line_buf[MAX_LINE + 8];
   static int32_t ids[MAX_SEQ + 4];
   static int8_t scores[NUM_LABELS + 4];
+  static int32_t levels[NUM_LABELS];
   tinyslm_model_info_t info;
   tinyslm_app_config_t cfg;
   tinyslm_app_t app;
@@ -140,6 +141,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   info.ops = (data[2] & 8u) ? "FULLY_CONNECTED,,SOFTMAX," : "";
   info.board = "fuzz";
   info.version = "0.1.0";
+  /* Half the inputs run with a level per label (generate --label-threshold), drawn from
+   * the input, so :info's list and the gate's lookup are fuzzed too. */
+  for (i = 0; i < NUM_LABELS; ++i) {
+    levels[i] = (int32_t)(int8_t)data[(3u + i) % size];
+  }
+  info.label_threshold_q = (data[1] & 0x80u) ? levels : 0;
 
   model.buckets = info.features.buckets;
   model.seq_len = info.features.seq_len;

@@ -1,6 +1,7 @@
 /*
  * Host driver for tests/host/test_kws_detector.py.
- *   kws_detector_driver NUM_LABELS WINDOW THRESHOLD_Q SUPPRESSION_MS MASK < records
+ *   kws_detector_driver NUM_LABELS WINDOW THRESHOLD_Q SUPPRESSION_MS MASK [LEVELS] < records
+ * LEVELS, when given, is NUM_LABELS comma-separated int8 levels (label_threshold_q).
  * Each stdin record is a little-endian uint32 time in ms followed by NUM_LABELS
  * int8 scores. Prints "init <rc>", then "<label> <t_ms> <sum_q> <score_milli>"
  * per detection. After a record whose time is 0xFFFFFFFF (not pushed) the
@@ -17,11 +18,14 @@ int main(int argc, char **argv) {
   tinyslm_kws_detection_t d;
   unsigned char rec[4 + TINYSLM_KWS_MAX_LABELS];
   int8_t scores[TINYSLM_KWS_MAX_LABELS];
+  int8_t levels[TINYSLM_KWS_MAX_LABELS];
+  char *next;
   unsigned long n;
   uint32_t t, i;
   int rc;
-  if (argc != 6) {
-    fprintf(stderr, "usage: %s NUM_LABELS WINDOW THRESHOLD_Q SUPPRESSION_MS MASK\n", argv[0]);
+  if (argc != 6 && argc != 7) {
+    fprintf(stderr, "usage: %s NUM_LABELS WINDOW THRESHOLD_Q SUPPRESSION_MS MASK [LEVELS]\n",
+            argv[0]);
     return 2;
   }
   n = strtoul(argv[1], 0, 10);
@@ -30,6 +34,17 @@ int main(int argc, char **argv) {
   cfg.threshold_q = (int8_t)strtol(argv[3], 0, 10);
   cfg.suppression_ms = (uint32_t)strtoul(argv[4], 0, 10);
   cfg.non_keyword_mask = (uint32_t)strtoul(argv[5], 0, 10);
+  cfg.label_threshold_q = 0;
+  if (argc == 7) {
+    next = argv[6];
+    for (i = 0; i < n && i < TINYSLM_KWS_MAX_LABELS; ++i) {
+      levels[i] = (int8_t)strtol(next, &next, 10);
+      if (*next == ',') {
+        ++next;
+      }
+    }
+    cfg.label_threshold_q = levels;
+  }
   rc = tinyslm_kws_detector_init(&det, &cfg);
   printf("init %d\n", rc);
   if (rc != 0 || n > TINYSLM_KWS_MAX_LABELS) {

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -63,8 +64,9 @@ def c_detect(
         for t, row in zip(times, scores, strict=True)
     )
     args = [spec.num_labels, spec.window, spec.threshold_q, spec.suppression_ms]
+    levels = [",".join(map(str, spec.label_thresholds_q))] if spec.label_thresholds_q else []
     proc = subprocess.run(
-        [str(exe), *map(str, args), str(spec.non_keyword_mask)],
+        [str(exe), *map(str, args), str(spec.non_keyword_mask), *levels],
         input=records, capture_output=True, timeout=60, check=False, env=env,
     )  # fmt: skip
     assert proc.returncode == 0, proc.stderr.decode(errors="replace")[-2000:]
@@ -94,6 +96,10 @@ def random_streams() -> list[tuple[DetectorSpec, np.ndarray, list[int]]]:
             threshold_q=int(rng.integers(-128, 128)), suppression_ms=int(rng.integers(0, 3000)),
             stride_frames=int(rng.integers(1, 5)),
         )  # fmt: skip
+        if k % 4 == 1:
+            # Labels with levels of their own (generate --label-threshold) about the global one.
+            own = rng.integers(-40, 41, labels) + spec.threshold_q
+            spec = replace(spec, label_thresholds_q=tuple(int(q) for q in np.clip(own, -128, 127)))
         n = int(rng.integers(1, 600))
         if k % 2:
             # Softmax-like: one label dominates for a while, the rest share little.
@@ -149,6 +155,12 @@ def crafted() -> list[tuple[str, DetectorSpec, np.ndarray, list[Detection]]]:
         ("exact threshold", spec, exact,
          [Detection(2, 80, 153, 699)]),
         ("tie goes to the lower label", spec, tie, [Detection(2, 80, 300, 891)]),
+        # labels with levels of their own: keyword 2 at 52 misses the stream that fires
+        # at the global 51 ("exact threshold"); keyword 3 at -128 fires on two vectors
+        # in three, a mean of 42 that the global level would not take
+        ("own level above", replace(spec, label_thresholds_q=(51, 51, 52, 51)), exact, []),
+        ("own level below", replace(spec, label_thresholds_q=(51, 51, 51, -128)),
+         burst(4, 50, [(3, 10, 2)]), [Detection(3, 11 * 40, 126, 664)]),
     ]  # fmt: skip
 
 

@@ -23,12 +23,14 @@ import shutil
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 from click.testing import CliRunner
 from shared_paths import dataset_path, require_path, require_tool, sdk_path
 
 from tinyslm import __version__
 from tinyslm.audio.dataset import AudioDataset, AudioDatasetConfig, load_audio_dataset
+from tinyslm.audio.detector import DetectorSpec
 from tinyslm.audio.spec import KeywordSpec
 from tinyslm.audio.stream import (
     ComposedStream,
@@ -164,6 +166,46 @@ def test_a_keyword_hook_out_of_step_with_the_lines_is_caught(
     result = CliRunner().invoke(cli, ["emulate", str(copy), "--wav", str(demo_wav)])
     assert result.exit_code == 1
     assert error in result.output
+
+
+def test_keywords_with_thresholds_of_their_own(
+    project: Path, demo_wav: Path, demo: ComposedStream, reference: list[tuple[str, int, int]],
+    tmp_path: Path,
+) -> None:  # fmt: skip
+    """``generate --label-threshold``: "up" set above every average it reached in the demo
+    stops firing, "yes" and "no" still fire; the C detector's table equals the reference's."""
+    proj, manifest = keyword_project(project)
+    rule = stream_spec(manifest).detector
+    plain = listen(
+        demo.samples, stream_spec(manifest), model_predict(manifest, read_model_bytes(proj))
+    )
+    assert {keyword for keyword, _, _ in reference} == {"yes", "no", "up"}
+    windows = np.lib.stride_tricks.sliding_window_view(plain.scores, rule.window, axis=0)
+    sums = windows.astype(np.int64).sum(axis=-1)  # the detector's window sums
+    up = manifest.labels.index("up")
+    level = int(sums[sums.argmax(axis=1) == up, up].max()) // rule.window + 1
+    assert level <= 127
+    own_up = DetectorSpec.probability_of(level)
+    out = tmp_path / "own"
+    run_generate(
+        "stm32h7", out, model_dir=keyword_model_dir(tmp_path / "model"),
+        label_thresholds={"up": own_up, "no": 0.6},
+    )  # fmt: skip
+    _, own = keyword_project(out)
+    levels = dict(zip(own.labels, own.thresholds_q(), strict=True))
+    assert levels["yes"] == manifest.threshold_q and levels["no"] < manifest.threshold_q
+    result = listen(demo.samples, stream_spec(own), model_predict(own, read_model_bytes(proj)))
+    expected = [(own.labels[d.label], d.t_ms, d.score_milli) for d in result.detections]
+    assert {keyword for keyword, _, _ in expected} == {"no", "yes"}
+    run = CliRunner().invoke(cli, ["emulate", str(out), "--wav", str(demo_wav)])
+    assert run.exit_code == 0, run.output
+    assert detections(run.stdout.splitlines()) == expected
+    assert f"identical ({len(expected)}/{len(expected)} identical)" in run.stderr
+    info = CliRunner().invoke(cli, ["emulate", str(out), "--text", ":info"])
+    assert json.loads(info.stdout)["info"]["label_thresholds"] == {
+        "no": round(((levels["no"] + 128) * 1000 + 128) // 256 / 1000, 3),
+        "up": round(((levels["up"] + 128) * 1000 + 128) // 256 / 1000, 3),
+    }
 
 
 @pytest.fixture(scope="module")

@@ -16,13 +16,13 @@ import pytest
 from cli_support import run_cli
 from shared_paths import require_tool
 
-from tinyslm.decision import dequantize, threshold_to_q
+from tinyslm.decision import dequantize, score_milli, threshold_to_q
 from tinyslm.emulate.emulator import Emulator, emulator_runner
 from tinyslm.emulate.phrases import dataset_phrases, reference_parity, run_phrases
 from tinyslm.errors import ModelError
 from tinyslm.manifest import Manifest, load_model_dir
 from tinyslm.modality import AUDIO
-from tinyslm.operating_point import TRAINED, trained_view, with_threshold
+from tinyslm.operating_point import TRAINED, trained_view, with_label_thresholds, with_threshold
 from tinyslm.pipeline import run_generate
 from tinyslm.text.dataset import load_dataset
 
@@ -151,8 +151,15 @@ def test_report_of_the_project_says_where_the_threshold_came_from(
 ) -> None:
     data = Path(__file__).resolve().parents[1] / "fixtures" / "fixture_commands.csv"
     pages = {}
-    for name, threshold in (("plain", None), ("moved", 0.9)):
-        run_generate("esp32", tmp_path / name, model_dir=fixture_model, threshold=threshold)
+    for name, threshold, own in (
+        ("plain", None, None),
+        ("moved", 0.9, None),
+        ("own", None, {"lights_on": 0.95}),
+    ):
+        run_generate(
+            "esp32", tmp_path / name, model_dir=fixture_model, threshold=threshold,
+            label_thresholds=own,
+        )  # fmt: skip
         page = tmp_path / f"{name}.html"
         proc = run_cli("report", str(tmp_path / name), "--data", str(data), "-o", str(page))
         assert proc.returncode == 0, proc.stderr
@@ -161,3 +168,91 @@ def test_report_of_the_project_says_where_the_threshold_came_from(
     assert "The threshold was calibrated on the validation split" in pages["plain"]
     moved = f"The threshold was set with generate --threshold (trained: {trained.threshold:.3f})"
     assert moved in pages["moved"] and "chosen 0.900" in pages["moved"]
+    # Labels of their own level leave the model's threshold as trained, and are named.
+    level = with_label_thresholds(trained, {"lights_on": 0.95}).label_thresholds[0].threshold_q
+    assert (
+        "The threshold was calibrated on the validation split (labels with thresholds of "
+        f"their own: lights_on 0.950 (q={level}))"
+    ) in pages["own"]
+
+
+OWN = {"lights_on": 0.95, "lights_off": 0.1}  # a surer lamp, a readier switch-off
+
+
+def test_label_thresholds_in_the_text_firmware(fixture_model: Path, tmp_path: Path) -> None:
+    """``generate --label-threshold``: the generated gate compares each answer with its
+    intent's own level, exactly as the Python reference does with the project's manifest."""
+    require_tool("cc")
+    manifest, model = load_model_dir(fixture_model)
+    plain, own = tmp_path / "plain", tmp_path / "own"
+    run_generate("esp32", plain, model_dir=fixture_model)
+    run_generate("esp32", own, model_dir=fixture_model, label_thresholds=OWN)
+    changed = sorted(
+        str(p.relative_to(own))
+        for p in own.rglob("*")
+        if p.is_file() and (plain / p.relative_to(own)).read_bytes() != p.read_bytes()
+    )
+    # The table lives in the settings; the model's threshold (settings.h) is unchanged.
+    assert changed == [".tinyslm-files.json", "README.md", "src/tinyslm_settings.c",
+                       "tinyslm.json"], changed  # fmt: skip
+    target = with_label_thresholds(manifest, OWN)
+    recorded = json.loads((own / "tinyslm.json").read_text())["manifest"]
+    assert Manifest.from_dict(recorded) == target
+    rows = dataset_phrases(load_dataset(None), "test")
+    report = run_phrases(emulator_runner(Emulator(own)), rows, source="demo", split="test")
+    parity = reference_parity(report.results, target, model)
+    assert parity.mismatches == () and parity.phrases == len(rows)
+    # The table did change answers: the model-wide gate disagrees with the firmware.
+    assert reference_parity(report.results, manifest, model).mismatches != ()
+    out = manifest.output_quant
+    levels = dict(zip(manifest.labels, target.thresholds_q(), strict=True))
+    routes = {label: set() for label in OWN}
+    for r in report.results:
+        if r.intent in OWN:
+            routes[r.intent].add(r.route)
+            if r.route == "local":  # never under its own level
+                assert r.score >= dequantize(levels[r.intent], out.scale, out.zero_point) - 5e-4
+    assert "escalate" in routes["lights_on"] and "local" in routes["lights_off"]
+    # :info lists the intents whose level differs, as the score each level prints.
+    proc = run_cli("emulate", str(own), "--text", ":info")
+    assert proc.returncode == 0, proc.stderr
+    info = json.loads(proc.stdout)["info"]
+    assert info["label_thresholds"] == {
+        label: round(score_milli(levels[label], out.scale, out.zero_point) / 1000, 3)
+        for label in sorted(OWN, key=manifest.labels.index)
+    }
+    plain_info = json.loads(run_cli("emulate", str(plain), "--text", ":info").stdout)["info"]
+    assert "label_thresholds" not in plain_info
+    # info and the project's README name them.
+    proc = run_cli("info", str(own))
+    assert proc.returncode == 0, proc.stderr
+    row = next(line for line in proc.stdout.splitlines() if line.startswith("own thresholds"))
+    assert f"lights_on 0.950 (q={levels['lights_on']})" in row
+    doc = json.loads(run_cli("info", str(own), "--json", "-").stdout)
+    assert doc["label_thresholds"] == {
+        "lights_off": {"threshold": 0.1, "threshold_q": levels["lights_off"]},
+        "lights_on": {"threshold": 0.95, "threshold_q": levels["lights_on"]},
+    }
+    assert json.loads(run_cli("info", str(plain), "--json", "-").stdout)["label_thresholds"] == {}
+    readme = (own / "README.md").read_text()
+    assert f'"lights_off" 0.100 (int8 {levels["lights_off"]})' in readme
+
+
+def test_label_threshold_refusals_write_nothing(fixture_model: Path, tmp_path: Path) -> None:
+    out = tmp_path / "proj"
+    # A typo is refused before the demo model would be trained (no --model).
+    proc = run_cli("generate", "--board", "esp32", "-o", str(out), "--label-threshold", "lights_on")
+    assert proc.returncode == 1 and not out.exists()
+    assert proc.stderr.strip() == (
+        "error: --label-threshold 'lights_on': expected LABEL=P, e.g. unlock=0.9"
+    ), proc.stderr
+    assert "training on the demo set" not in proc.stdout
+    for given, said in (
+        ("lamp=0.9", "error: --label-threshold lamp=0.9: the model has no label 'lamp' (it has "),
+        ("lights_on=1.5", "error: --label-threshold lights_on=1.5: must be between 0 and 1"),
+    ):
+        proc = run_cli("generate", "--board", "esp32", "--model", str(fixture_model), "-o",
+                       str(out), "--label-threshold", given)  # fmt: skip
+        assert proc.returncode == 1 and not out.exists()
+        errors = [line for line in proc.stderr.splitlines() if line.startswith("error:")]
+        assert len(errors) == 1 and errors[0].startswith(said), proc.stderr

@@ -142,7 +142,7 @@ def test_too_small_arena_is_probed(model_dir: Path) -> None:
         (lambda d: d["features"].__setitem__("bucket", 3), "field 'features': unknown feature"),
         (lambda d: d.__setitem__("output_quant", {}), "field 'output_quant': expected {scale"),
         (lambda d: d.pop("content_sha256"), "missing field 'content_sha256'"),
-        (lambda d: d.__setitem__("format_version", 4), "format_version 4 is not one of 1, 2, 3"),
+        (lambda d: d.__setitem__("format_version", 5), "format_version 5 is not one of 1, 2, 3, 4"),
         (lambda d: d.__setitem__("format_version", 3), "missing field 'modality'"),
     ],
 )

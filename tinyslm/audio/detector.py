@@ -14,8 +14,9 @@ there is no rounding for host and device to disagree on:
   labels in ``non_keywords`` (silence, unknown) never fire, and while one of
   them leads nothing does;
 - it fires when ``sum >= threshold_q * window`` (the mean score reaches
-  ``threshold_q``) and the previous detection is at least ``suppression_ms``
-  earlier, so one spoken word gives one detection.
+  ``threshold_q``, or the candidate's own level in ``label_thresholds_q``) and the
+  previous detection is at least ``suppression_ms`` earlier, so one spoken word
+  gives one detection.
 
 Times are uint32 milliseconds, as on a device whose clock wraps.
 """
@@ -46,6 +47,8 @@ class DetectorSpec:
     window: int = 3  # score vectors averaged
     threshold_q: int = 51  # mean int8 score to reach: (51 + 128) / 256 = 0.70
     suppression_ms: int = 1000
+    # A level per label instead of threshold_q (generate --label-threshold); () for none.
+    label_thresholds_q: tuple[int, ...] = ()
 
     def __post_init__(self) -> None:
         if not 2 <= self.num_labels <= MAX_LABELS:
@@ -62,6 +65,18 @@ class DetectorSpec:
             raise TinySlmError(f"detector: non_keywords {self.non_keywords} out of range")
         if len(set(self.non_keywords)) >= self.num_labels:
             raise TinySlmError("detector: every label is a non-keyword, nothing could fire")
+        if self.label_thresholds_q and (
+            len(self.label_thresholds_q) != self.num_labels
+            or any(not -128 <= q <= 127 for q in self.label_thresholds_q)
+        ):
+            raise TinySlmError(
+                f"detector: label_thresholds_q must be {self.num_labels} int8 levels, "
+                f"got {self.label_thresholds_q}"
+            )
+
+    def level_of(self, label: int) -> int:
+        """The mean int8 score ``label`` must reach to fire."""
+        return self.label_thresholds_q[label] if self.label_thresholds_q else self.threshold_q
 
     @property
     def stride_ms(self) -> int:
@@ -135,7 +150,7 @@ def _run(spec: DetectorSpec, data: np.ndarray, times: Iterable[int]) -> Iterable
     for i, t in enumerate(times):
         label = int(best[i])
         total = int(sums[i, label])
-        if i + 1 < spec.window or label in ignored or total < spec.threshold_q * spec.window:
+        if i + 1 < spec.window or label in ignored or total < spec.level_of(label) * spec.window:
             continue
         t &= _U32
         if last is not None and (t - last) & _U32 < spec.suppression_ms:

@@ -130,7 +130,13 @@ def run_keyword_eval(
     )
     log("streaming the split at the model's threshold ...")
     stream_spec = StreamSpec(
-        spec.detector(len(manifest.labels), manifest.threshold_q), spec.frames, spec.frontend
+        spec.detector(
+            len(manifest.labels),
+            manifest.threshold_q,
+            manifest.thresholds_q() if manifest.label_thresholds else (),
+        ),
+        spec.frames,
+        spec.frontend,
     )
     # Stream labels are the model's indices: remap the dataset's own label order.
     remapped = with_model_labels(dataset, manifest.labels)

@@ -39,7 +39,13 @@ from tinyslm.audio.stream import (
     measured,
     score_keywords,
 )
-from tinyslm.manifest import MANIFEST_NAME, MODEL_NAME, Manifest, sha256_hex
+from tinyslm.manifest import (
+    MANIFEST_NAME,
+    MODEL_NAME,
+    Manifest,
+    describe_label_thresholds,
+    sha256_hex,
+)
 from tinyslm.modality import AUDIO, Fitted, Log, quiet
 from tinyslm.report_data import REPORT_HTML, REPORT_JSON
 
@@ -383,6 +389,9 @@ def summary_rows(m: Manifest) -> list[tuple[str, str]]:
         )
     rule = f", {mt['threshold_rule']}" if have("threshold_rule") else ""
     rows.append(("detector threshold", f"{m.threshold:.3f} (q={m.threshold_q}){rule}"))
+    own = describe_label_thresholds(m)
+    if own is not None:
+        rows.append(("own thresholds", own))
     rows.append(("streaming rule", rule_text(m.features)))
     if have("false_rejection_rate", "keyword_clips", "keyword_false_accepts"):
         rows.append(

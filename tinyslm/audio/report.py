@@ -21,6 +21,7 @@ import numpy as np
 
 from tinyslm.audio.detector import DetectorSpec
 from tinyslm.errors import ModelError
+from tinyslm.manifest import describe_label_thresholds
 from tinyslm.report import (
     BANNER,
     CSS,
@@ -172,6 +173,7 @@ def render_keyword_report(manifest: Any, data: KeywordReportData, boards: Sequen
         (f"float accuracy ({split} clips)", pct(mt.get("float_accuracy"))),
         ("INT8 accuracy (TFLM)", pct(mt.get("int8_accuracy"))),
         ("detector threshold", f"{manifest.threshold:.3f} (q={manifest.threshold_q})"),
+        ("own thresholds", describe_label_thresholds(manifest) or "none"),
         ("threshold rule", str(mt.get("threshold_rule", "?"))),
         ("false rejections (test stream)", pct(mt.get("false_rejection_rate"))),
         (

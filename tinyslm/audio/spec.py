@@ -109,8 +109,14 @@ class KeywordSpec:
         first = self.samples_for_inferences(1)
         return max(2 * first - self.samples_for_inferences(self.average), 0)
 
-    def detector(self, num_labels: int, threshold_q: int) -> DetectorSpec:
-        """The streaming rule for a model with ``num_labels`` outputs."""
+    def detector(
+        self, num_labels: int, threshold_q: int, label_thresholds_q: tuple[int, ...] = ()
+    ) -> DetectorSpec:
+        """The streaming rule for a model with ``num_labels`` outputs.
+
+        ``label_thresholds_q``: a level per label instead of ``threshold_q`` (``()``:
+        none; a project's ``Manifest.thresholds_q()`` when labels have their own).
+        """
         return DetectorSpec(
             num_labels=num_labels,
             non_keywords=self.non_keywords,
@@ -119,6 +125,7 @@ class KeywordSpec:
             window=self.average,
             threshold_q=threshold_q,
             suppression_ms=self.suppression_ms,
+            label_thresholds_q=label_thresholds_q,
         )
 
     def to_dict(self) -> dict[str, Any]:

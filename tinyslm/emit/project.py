@@ -281,12 +281,24 @@ def _context(
             "ops": c_string(",".join(op.name for op in ops)),
             "board": c_string(board.id),
             "version": c_string(version),
+            # Every label's level when any label has its own (generate --label-threshold).
+            "label_thresholds_q": (
+                list(manifest.thresholds_q()) if manifest.label_thresholds else []
+            ),
         },
         "ops": template_ops(ops),
         "op_includes": resolver_includes(ops),
         "readme": {
             "labels": [json.dumps(label, ensure_ascii=False) for label in manifest.labels],
             "threshold": f"{_threshold_milli(manifest.threshold) / 1000:.3f}",
+            "label_thresholds": [
+                {
+                    "label": json.dumps(t.label, ensure_ascii=False),
+                    "threshold": f"{t.threshold:.3f}",
+                    "threshold_q": t.threshold_q,
+                }
+                for t in manifest.label_thresholds
+            ],
             # What verify measured on TFLM (the firmware's runtime), on the held-out split.
             "accuracy": _metric(manifest.metrics, "int8_accuracy"),
             "eval_split": str(manifest.metrics.get("eval_split", "test")),

@@ -110,7 +110,8 @@ def stream_spec(manifest: Manifest) -> StreamSpec:
     spec = manifest.features
     if not isinstance(spec, KeywordSpec):
         raise ProjectError("not a keyword manifest")
-    detector = spec.detector(len(manifest.labels), manifest.threshold_q)
+    own = manifest.thresholds_q() if manifest.label_thresholds else ()
+    detector = spec.detector(len(manifest.labels), manifest.threshold_q, own)
     return StreamSpec(detector, spec.frames, spec.frontend)
 
 

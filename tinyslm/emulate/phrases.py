@@ -313,10 +313,11 @@ def reference_parity(
     texts = [_one_line(r.text) for r in results]
     scores = tflm_scores(model_bytes, encode(texts, manifest.features), manifest.arena_bytes)
     scale, zp = manifest.output_quant.scale, manifest.output_quant.zero_point
+    levels = manifest.thresholds_q()
     agree = 0
     mismatches: list[tuple[str, str, str]] = []
     for r, row in zip(results, scores, strict=True):
-        d = decide(row, scale, zp, manifest.threshold_q)
+        d = decide(row, scale, zp, levels)
         label = manifest.labels[d.index]
         milli = score_milli(d.score_q, scale, zp)
         device_milli = round(r.score * 1000) if r.score is not None else None

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from tinyslm.manifest import MANIFEST_NAME, MODEL_NAME, Manifest
+from tinyslm.manifest import MANIFEST_NAME, MODEL_NAME, Manifest, describe_label_thresholds
 from tinyslm.modality import TEXT, Fitted, Log, quiet
 from tinyslm.report_data import REPORT_HTML, REPORT_JSON
 from tinyslm.text.train import TrainConfig
@@ -281,6 +281,9 @@ def summary_rows(m: Manifest) -> list[tuple[str, str]]:
             )
         )
     rows.append(("threshold", f"{m.threshold:.3f} (q={m.threshold_q})"))
+    own = describe_label_thresholds(m)
+    if own is not None:
+        rows.append(("own thresholds", own))
     if "threshold_rule" in mt:
         rows.append(
             (
