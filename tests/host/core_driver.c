@@ -189,6 +189,7 @@ static void on_answer(const tinyslm_answer_t *a, void *ctx) {
 static int run_proto(int argc, char **argv) {
   static fake_model_t fm;
   static const char *labels[MAX_LABELS];
+  static int32_t levels[MAX_LABELS];
   tinyslm_model_info_t info;
   tinyslm_app_config_t cfg;
   tinyslm_app_t app;
@@ -229,6 +230,17 @@ static int run_proto(int argc, char **argv) {
       info.score_zero_point = (int32_t)strtol(v, NULL, 10);
     } else if (strcmp(k, "--threshold-q") == 0) {
       info.threshold_q = (int32_t)strtol(v, NULL, 10);
+    } else if (strcmp(k, "--label-levels") == 0) {
+      /* comma-separated int32 levels, one per label (label_threshold_q) */
+      char *next = (char *)v;
+      int n;
+      for (n = 0; n < MAX_LABELS && *next != '\0'; ++n) {
+        levels[n] = (int32_t)strtol(next, &next, 10);
+        if (*next == ',') {
+          ++next;
+        }
+      }
+      info.label_threshold_q = levels;
     } else if (strcmp(k, "--threshold-milli") == 0) {
       info.threshold_milli = (uint32_t)strtoul(v, NULL, 10);
     } else if (strcmp(k, "--line-cap") == 0) {

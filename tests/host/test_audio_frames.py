@@ -311,7 +311,7 @@ def test_headers_are_usable_from_the_cxx_firmware(tmp_path: Path) -> None:
         "static tinyslm_frame_parser_t parser;\nstatic tinyslm_kws_detector_t det;\n"
         "static void on_frame(uint8_t, uint8_t, const uint8_t *, uint16_t, void *) {}\n"
         "int use(const uint8_t *bytes, size_t n, const int8_t *scores) {\n"
-        "  tinyslm_kws_detector_config_t cfg = {4, 3, 51, 1000u, 3u};\n"
+        "  tinyslm_kws_detector_config_t cfg = {4, 3, 51, 1000u, 3u, nullptr};\n"
         "  tinyslm_kws_detection_t d;\n"
         "  tinyslm_frame_parser_init(&parser, on_frame, nullptr, nullptr);\n"
         "  tinyslm_frame_parser_feed(&parser, bytes, n);\n"

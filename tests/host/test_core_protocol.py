@@ -149,6 +149,40 @@ def case_gate_every_q(drv: Driver) -> None:
             assert _result_keys(obj) == keys
 
 
+def case_label_levels(drv: Driver) -> None:
+    """Labels with levels of their own (generate --label-threshold): each answer is
+    compared with its top label's level, as tinyslm.decision.decide with the levels."""
+    levels = [13, 60, -20]  # lights_on at the model's 13, lights_off stricter, the third readier
+    rng = random.Random(11)
+    vectors = []
+    for _ in range(400):
+        vec = [rng.randint(-128, 127) for _ in range(3)]
+        vectors.append(",".join(map(str, vec)))
+    raw = drv.proto_raw(
+        b"".join(b"p%d\n" % i for i in range(len(vectors))), LABELS3, vectors,
+        threshold_q=13, label_levels=",".join(map(str, levels)),
+    )  # fmt: skip
+    routes = set()
+    for vec, line in zip(vectors, raw.decode().splitlines(), strict=True):
+        d = decide(np.array([int(x) for x in vec.split(",")]), DEFAULT_SCALE, DEFAULT_ZP, levels)
+        obj = json.loads(line)
+        assert (obj["intent"], obj["route"]) == (LABELS3[d.index], d.route), (vec, line)
+        routes.add((d.index, d.route))
+    # Every label was answered both ways, so each level was compared with.
+    assert routes == {(i, r) for i in range(3) for r in (ROUTE_LOCAL, ROUTE_ESCALATE)}
+    # :info lists the labels whose level differs from threshold_q, as each level prints.
+    raw = drv.proto_raw(b":info\n", LABELS3, ["0,0,0"], threshold_q=13,
+                        label_levels=",".join(map(str, levels)))  # fmt: skip
+    own = ",".join(
+        f'"{LABELS3[i]}":{milli_text(score_milli(q, DEFAULT_SCALE, DEFAULT_ZP))}'
+        for i, q in enumerate(levels)
+        if q != 13
+    )
+    assert raw.endswith(b',"threshold":0.550,"label_thresholds":{' + own.encode() + b"}}}\n"), raw
+    plain = drv.proto_raw(b":info\n", LABELS3, ["0,0,0"], threshold_q=13)
+    assert b"label_thresholds" not in plain and plain.endswith(b',"threshold":0.550}}\n')
+
+
 def case_threshold_boundary(drv: Driver) -> None:
     out = drv.proto(b"a\nb\nc\n", LABELS3, ["12,0,0", "13,0,0", "-20,14,0"], threshold_q=13)
     assert [o["route"] for o in out] == [ROUTE_ESCALATE, ROUTE_LOCAL, ROUTE_LOCAL]
@@ -501,6 +535,7 @@ PROTOCOL_CASES: dict[str, Callable[[Driver], None]] = {
         case_line_endings,
         case_overlong_line,
         case_info,
+        case_label_levels,
         case_unknown_command,
         case_inference_failure,
         case_json_escaping,
