@@ -25,6 +25,7 @@ from tinyslm.emit.actions import with_example
 from tinyslm.flatbuffer import io_details, model_ops
 from tinyslm.manifest import Manifest, sha256_hex
 from tinyslm.modality import AUDIO
+from tinyslm.operating_point import with_label_thresholds
 
 KWS_MODEL = Path(__file__).resolve().parents[1] / "fixtures" / "kws_model"
 NOMINAL_ARENA = 24 * 1024
@@ -93,7 +94,12 @@ def write_model_dir(out: Path) -> Path:
 
 
 def write_kws_project(
-    board: Board, out: Path, templates: Path | None = None, *, without_tflm: bool = False
+    board: Board,
+    out: Path,
+    templates: Path | None = None,
+    *,
+    without_tflm: bool = False,
+    own: dict[str, float] | None = None,
 ) -> Path:
     """Write the keyword project for ``board`` into ``out``; return ``out``.
 
@@ -101,8 +107,10 @@ def write_kws_project(
     (``src/tinyslm_tflm_standin.c``) and ``lib/tflm`` is an empty library. The user's
     starter ``src/tinyslm_actions.c`` is written with its GPIO example uncommented, so
     that what the starter suggests for this board is compiled (and linked) here too.
+    ``own``: keywords with thresholds of their own, as generate --label-threshold.
     """
     manifest, model = keyword_model()
+    manifest = with_label_thresholds(manifest, own or {})
     plan = render_project(board, manifest, model, templates=templates)
     starters = {rel: with_example(d.decode()).encode() for rel, d in plan.starter_mapping().items()}
     assert starters, "no actions starter for a keyword project"

@@ -57,6 +57,7 @@ from tinyslm.boards import load_board
 from tinyslm.emit import render_project
 from tinyslm.emit.actions import with_example
 from tinyslm.manifest import load_model_dir
+from tinyslm.operating_point import with_label_thresholds
 from tinyslm.resources import templates_dir
 
 pytestmark = [pytest.mark.toolchain]
@@ -93,10 +94,17 @@ def kconfgen_available() -> None:
         missing("kconfgen is not installed (pip install 'esp-idf-kconfig<3')")
 
 
-def write_project(out: Path, templates: Path | None = None, example: bool = False) -> Path:
+def write_project(
+    out: Path,
+    templates: Path | None = None,
+    example: bool = False,
+    own: dict[str, float] | None = None,
+) -> Path:
     """Render the esp32 project for the fixture model into ``out`` (optionally other templates),
-    with the user's starter src/tinyslm_actions.c (its example uncommented with ``example``)."""
+    with the user's starter src/tinyslm_actions.c (its example uncommented with ``example``;
+    intents with thresholds of their own with ``own``, as generate --label-threshold)."""
     manifest, model = load_model_dir(FIXTURE_MODEL)
+    manifest = with_label_thresholds(manifest, own or {})
     plan = render_project(load_board("esp32"), manifest, model, templates=templates)
     starters = {
         rel: with_example(data.decode()).encode() if example else data
@@ -209,6 +217,21 @@ def test_every_generated_source_compiles_against_esp_idf(
     assert expected <= names
     failures = check_sources(project, idf, esp_tflm, kconfig.header.parent, compilers)
     assert failures == {}, "\n\n".join(f"{k}:\n{v}" for k, v in failures.items())
+
+
+def test_settings_with_label_thresholds_compile_against_esp_idf(
+    tmp_path: Path,
+    idf: Path,
+    esp_tflm: Path,
+    kconfig: KconfigResult,
+    compilers: tuple[str, str],
+) -> None:
+    """generate --label-threshold adds a table to tinyslm_settings.c: built as the board
+    builds it (every other source is the same bytes as the project above)."""
+    own = write_project(tmp_path / "own", own={"door_unlock": 0.9})
+    assert "tinyslm_label_threshold_q," in (own / "src" / "tinyslm_settings.c").read_text()
+    only = ("tinyslm_settings.c",)
+    assert check_sources(own, idf, esp_tflm, kconfig.header.parent, compilers, only) == {}
 
 
 @pytest.mark.parametrize(

@@ -99,6 +99,18 @@ def test_overridden_pins_compile(
         assert gpio in main
 
 
+def test_settings_with_keyword_levels_compile(
+    tmp_path: Path, idf: Path, esp_tflm: Path, kconfig: KconfigResult
+) -> None:
+    """generate --label-threshold adds a table to tinyslm_settings.c: built as the board
+    builds it (every other source is the same bytes as the project above)."""
+    project = write_kws_project(load_board("esp32"), tmp_path / "own", own={"yes": 0.9})
+    settings = (project / "src" / "tinyslm_settings.c").read_text()
+    assert ".label_threshold_q = tinyslm_label_threshold_q," in settings
+    only = ("tinyslm_settings.c",)
+    assert check_sources(project, idf, esp_tflm, kconfig.header.parent, (CC, CXX), only) == {}
+
+
 def planted(tmp: Path, board: Board, old: str, new: str) -> Path:
     root = tmp / "templates"
     shutil.copytree(templates_dir(), root)
