@@ -170,7 +170,7 @@ def test_a_keyword_hook_out_of_step_with_the_lines_is_caught(
 
 def test_keywords_with_thresholds_of_their_own(
     project: Path, demo_wav: Path, demo: ComposedStream, reference: list[tuple[str, int, int]],
-    tmp_path: Path,
+    small_dataset: Path, tmp_path: Path,
 ) -> None:  # fmt: skip
     """``generate --label-threshold``: "up" set above every average it reached in the demo
     stops firing, "yes" and "no" still fire; the C detector's table equals the reference's."""
@@ -206,6 +206,19 @@ def test_keywords_with_thresholds_of_their_own(
         "no": round(((levels["no"] + 128) * 1000 + 128) // 256 / 1000, 3),
         "up": round(((levels["up"] + 128) * 1000 + 128) // 256 / 1000, 3),
     }
+    # A dataset split through the firmware: parity with the reference at the own levels,
+    # and the levels named in the figures.
+    data = CliRunner().invoke(cli, ["emulate", str(out), "--data", str(small_dataset),
+                                    "--json", "-"])  # fmt: skip
+    assert data.exit_code == 0, data.output
+    assert json.loads(data.stdout)["label_thresholds_q"] == {"no": levels["no"], "up": levels["up"]}
+    assert "PARITY with verify's Python loop: 3/3 streams identical" in data.stderr
+    plain = CliRunner().invoke(cli, ["emulate", str(project), "--data", str(small_dataset)])
+    assert (
+        f"(own: no {levels['no']}, up {levels['up']})"
+        in CliRunner().invoke(cli, ["emulate", str(out), "--data", str(small_dataset)]).stdout
+    )
+    assert "(own:" not in plain.stdout
 
 
 @pytest.fixture(scope="module")

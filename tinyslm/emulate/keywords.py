@@ -449,6 +449,8 @@ class KeywordDataResult:
     parity_detections: int
     errors: tuple[str, ...]
     labels: tuple[str, ...]
+    # Keywords with a level of their own (generate --label-threshold): (label, level).
+    own_levels: tuple[tuple[str, int], ...] = ()
 
     @property
     def accuracy(self) -> float:
@@ -494,6 +496,7 @@ class KeywordDataResult:
                 for label, clips, hits in f.per_label
             },
             "threshold_q": f.threshold_q,
+            "label_thresholds_q": dict(self.own_levels),
             "streams": self.streams,
             "parity_streams": self.parity_streams,
             "device_detections": self.device_detections,
@@ -592,6 +595,11 @@ def run_keyword_data(
         parity_detections=matching,
         errors=tuple(errors),
         labels=labels,
+        own_levels=tuple(
+            (labels[i], q)
+            for i, q in enumerate(spec.detector.label_thresholds_q)
+            if q != spec.detector.threshold_q
+        ),
     )
 
 
@@ -599,10 +607,12 @@ def format_data_result(result: KeywordDataResult, engine: str) -> str:
     """The figures as a few readable lines."""
     f = result.figures
     per = ", ".join(f"{result.labels[label]} {hits}/{clips}" for label, clips, hits in f.per_label)
+    own = ", ".join(f"{label} {q}" for label, q in result.own_levels)
     return "\n".join(
         [
             f"{engine}: {result.source} [{result.split}], {result.streams} streams, "
-            f"{result.seconds:.0f} s of audio, threshold_q {f.threshold_q}",
+            f"{result.seconds:.0f} s of audio, threshold_q {f.threshold_q}"
+            + (f" (own: {own})" if own else ""),
             f"accuracy (keyword clips detected) {figure_text(result.accuracy, '.4f')} "
             f"({f.keyword_hits}/{f.keyword_clips}): {per}",
             f"false-rejection rate {figure_text(f.false_rejection_rate, '.4f')}",
