@@ -42,7 +42,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Final
 
-# Imported for its effect, before TensorFlow loads: the same model on every x86-64 CPU.
+# Imported for its effect, before TensorFlow loads (the text model: the same bytes on every
+# x86-64 CPU; this one not yet, its batch norm trains through Rsqrt: docs/reproducibility.md).
 from tinyslm import determinism  # noqa: F401
 from tinyslm.audio.frontend import LOG_STEPS_PER_OCTAVE, FrontendSpec
 from tinyslm.errors import ModelError

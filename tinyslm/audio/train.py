@@ -41,7 +41,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-# Imported for its effect, before TensorFlow loads: the same model on every x86-64 CPU.
+# Imported for its effect, before TensorFlow loads (the text model: the same bytes on every
+# x86-64 CPU; this one not yet, its batch norm trains through Rsqrt: docs/reproducibility.md).
 from tinyslm import determinism  # noqa: F401
 from tinyslm.audio import channel
 from tinyslm.audio.dataset import SILENCE, UNKNOWN, AudioDataset, Clip
