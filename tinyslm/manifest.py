@@ -117,6 +117,11 @@ class Manifest:
         own = {t.label: t.threshold_q for t in self.label_thresholds}
         return tuple(own.get(label, self.threshold_q) for label in self.labels)
 
+    def own_levels_q(self) -> tuple[int, ...]:
+        """:meth:`thresholds_q` when any label has its own level, else ``()``: the
+        firmware's table (and the detector's), which is NULL without one."""
+        return self.thresholds_q() if self.label_thresholds else ()
+
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
         d["features"] = self.features.to_dict()

@@ -164,15 +164,20 @@ def with_label_thresholds(manifest: Manifest, given: Mapping[str, float]) -> Man
         entries.append(LabelThreshold(label, threshold, q))
     said = ",".join(f"{label}={given[label]:g}" for label in given)
     # With --threshold as well the rule names both (that one was applied first).
-    trained = manifest.metrics.get(TRAINED)
-    moved_too = isinstance(trained, dict) and trained.get("threshold_q") != manifest.threshold_q
-    both = f"--threshold {manifest.threshold:.3f} " if moved_too else ""
+    both = f"--threshold {manifest.threshold:.3f} " if threshold_moved(manifest) else ""
     moved = _moved(manifest, f"set with generate {both}--label-threshold {said}")
     return replace(
         moved,
         label_thresholds=tuple(entries),
         format_version=max(moved.format_version, LABEL_THRESHOLDS_FORMAT),
     )
+
+
+def threshold_moved(manifest: Manifest) -> bool:
+    """Whether ``generate --threshold`` moved the model's threshold (``--label-threshold``
+    alone keeps it, though it moves training's figures aside too)."""
+    trained = manifest.metrics.get(TRAINED)
+    return isinstance(trained, dict) and trained.get("threshold_q") != manifest.threshold_q
 
 
 def trained_view(manifest: Manifest) -> tuple[dict[str, Any], str]:

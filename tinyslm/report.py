@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from tinyslm.manifest import describe_label_thresholds
-from tinyslm.operating_point import trained_view
+from tinyslm.operating_point import threshold_moved, trained_view
 from tinyslm.report_data import ReportData, TensorSize
 
 # Every report page (text and keyword) opens its body with this banner: 'tinyslm report'
@@ -387,11 +387,11 @@ def render_report(
         parts.append('<p class="note">No confusions: every held-out phrase was answered right.</p>')
 
     parts.append("<h2>Threshold</h2>")
-    view, trained = trained_view(manifest)
-    # generate --label-threshold alone keeps training's threshold for every other label.
-    moved = trained and view.get("threshold_q") != manifest.threshold_q
+    _, trained = trained_view(manifest)
     chosen_by = (
-        f"set with generate --threshold{trained}" if moved else "calibrated on the validation split"
+        f"set with generate --threshold{trained}"
+        if threshold_moved(manifest)
+        else "calibrated on the validation split"
     )
     own = describe_label_thresholds(manifest)
     if own is not None:

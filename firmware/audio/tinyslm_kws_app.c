@@ -46,7 +46,7 @@ static void write_info(const tinyslm_kws_app_t *app) {
   tinyslm_json_raw(&o, ",\"threshold\":");
   tinyslm_json_milli(&o, m->threshold_milli);
   if (m->detector.label_threshold_q != 0) {
-    /* Each keyword whose own level differs, as a probability: (q + 128) / 256. */
+    /* Each keyword whose own level differs, as the probability it stands for. */
     tinyslm_json_raw(&o, ",\"label_thresholds\":{");
     for (i = 0; i < m->num_labels; ++i) {
       if (is_keyword(m, i) && m->detector.label_threshold_q[i] != m->detector.threshold_q) {
@@ -56,8 +56,7 @@ static void write_info(const tinyslm_kws_app_t *app) {
         first = 0;
         write_label(&o, app, i);
         tinyslm_json_char(&o, ':');
-        tinyslm_json_milli(
-            &o, ((uint32_t)(m->detector.label_threshold_q[i] + 128) * 1000u + 128u) / 256u);
+        tinyslm_json_milli(&o, tinyslm_kws_score_milli(m->detector.label_threshold_q[i], 1u));
       }
     }
     tinyslm_json_char(&o, '}');

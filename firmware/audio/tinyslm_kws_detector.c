@@ -31,10 +31,16 @@ void tinyslm_kws_detector_reset(tinyslm_kws_detector_t *det) {
   det->last_ms = 0;
 }
 
+uint16_t tinyslm_kws_score_milli(int32_t sum_q, uint8_t window) {
+  /* sum_q >= -128 w, so the numerator is not negative; <= 255 * 255 * 1000 + ...: 32 bits */
+  const uint32_t scaled = (uint32_t)(sum_q + 128 * (int32_t)window);
+  return (uint16_t)((scaled * 1000u + 128u * window) / (256u * window));
+}
+
 int tinyslm_kws_detector_push(tinyslm_kws_detector_t *det, const int8_t *scores, uint32_t t_ms,
                               tinyslm_kws_detection_t *out) {
   const tinyslm_kws_detector_config_t *cfg = &det->cfg;
-  uint32_t i, best = 0, scaled;
+  uint32_t i, best = 0;
   int8_t level;
   int8_t *slot = det->ring[det->head];
 
@@ -69,13 +75,10 @@ int tinyslm_kws_detector_push(tinyslm_kws_detector_t *det, const int8_t *scores,
   det->has_last = 1;
   det->last_ms = t_ms;
   if (out != 0) {
-    /* (sum + 128 w) / (256 w) in thousandths: numerator <= 255 * 255 * 1000 + ..., fits 32 bits */
-    scaled = (uint32_t)(det->sum[best] + 128 * (int32_t)cfg->window);
     out->label = (uint8_t)best;
     out->t_ms = t_ms;
     out->sum_q = det->sum[best];
-    out->score_milli =
-        (uint16_t)((scaled * 1000u + 128u * cfg->window) / (256u * cfg->window));
+    out->score_milli = tinyslm_kws_score_milli(det->sum[best], cfg->window);
   }
   return 1;
 }

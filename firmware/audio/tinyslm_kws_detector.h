@@ -81,6 +81,11 @@ int tinyslm_kws_detector_init(tinyslm_kws_detector_t *det, const tinyslm_kws_det
 /* Forgets scores and the last detection (a new stream starts). */
 void tinyslm_kws_detector_reset(tinyslm_kws_detector_t *det);
 
+/* The mean of window int8 scores summing to sum_q, as a probability in thousandths
+ * rounded half up: ((sum_q + 128 w) * 1000 + 128 w) / (256 w). A detection's
+ * score_milli, and (window 1) the probability a level stands for. */
+uint16_t tinyslm_kws_score_milli(int32_t sum_q, uint8_t window);
+
 /* Adds one score vector (cfg.num_labels int8 values) taken at t_ms; returns 1
  * and fills *out when it fires, else 0. */
 int tinyslm_kws_detector_push(tinyslm_kws_detector_t *det, const int8_t *scores, uint32_t t_ms,

@@ -48,6 +48,7 @@ from tinyslm.emulate.keywords import (
     model_predict,
     stream_spec,
 )
+from tinyslm.operating_point import with_label_thresholds
 from tinyslm.pipeline import EmulateConfig, run_emulate, run_generate
 from tinyslm.project import read_model_bytes
 from tinyslm.toolchain import host
@@ -219,6 +220,23 @@ def test_keywords_with_thresholds_of_their_own(
         in CliRunner().invoke(cli, ["emulate", str(out), "--data", str(small_dataset)]).stdout
     )
     assert "(own:" not in plain.stdout
+    # eval on a model folder carrying the same levels streams the split as the firmware
+    # did, and the levels did change what the split's streams detect.
+    figures = json.loads(data.stdout)
+    folder = keyword_model_dir(tmp_path / "own_model", own)
+    scored = CliRunner().invoke(cli, ["eval", str(folder), str(small_dataset), "--json", "-"])
+    assert scored.exit_code == 0, scored.output
+    keys = ("false_rejection_rate", "keyword_clips", "keyword_false_accepts")
+    assert {k: json.loads(scored.stdout)[k] for k in keys} == {k: figures[k] for k in keys}
+    # Every keyword at the strictest level misses what the model-wide level hears.
+    strictest = with_label_thresholds(manifest, dict.fromkeys(("no", "up", "yes"), 0.996))
+    strict = keyword_model_dir(tmp_path / "strict", strictest)
+    rates = []
+    for model_dir in (tmp_path / "model", strict):
+        run = CliRunner().invoke(cli, ["eval", str(model_dir), str(small_dataset), "--json", "-"])
+        assert run.exit_code == 0, run.output
+        rates.append(json.loads(run.stdout)["false_rejection_rate"])
+    assert rates[1] > rates[0], rates
 
 
 @pytest.fixture(scope="module")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -19,6 +20,7 @@ from tinyslm.decision import ROUTE_ESCALATE, ROUTE_LOCAL, decide
 from tinyslm.errors import DatasetError, ModelError
 from tinyslm.evaluate import EvalConfig, format_eval, run_eval
 from tinyslm.manifest import load_model_dir
+from tinyslm.operating_point import with_label_thresholds
 from tinyslm.text.features import encode
 from tinyslm.tflm_runtime import tflm_scores
 
@@ -70,20 +72,32 @@ def test_split_all_scores_every_phrase() -> None:
     assert result.oos_phrases == sum(label == "oos" for _, label in data)
 
 
-def test_the_gate_is_the_devices_decide_phrase_by_phrase() -> None:
+@pytest.mark.parametrize("own", [None, {"lights_on": 0.95, "lights_off": 0.1}])
+def test_the_gate_is_the_devices_decide_phrase_by_phrase(
+    own: dict[str, float] | None, tmp_path: Path
+) -> None:
     # Independent of run_eval: each phrase through TFLM and decision.decide (the C
     # mirror's rule). The fixture has phrases whose top score is exactly threshold_q,
-    # so ">=" versus ">" shows.
+    # so ">=" versus ">" shows. With ``own``, a model folder whose manifest gives two
+    # intents levels of their own (generate --label-threshold's format 4): each phrase
+    # is compared with its top intent's level.
     manifest, model = load_model_dir(MODEL)
+    folder = MODEL
+    if own is not None:
+        manifest = with_label_thresholds(manifest, own)
+        folder = tmp_path / "own"
+        shutil.copytree(MODEL, folder)
+        manifest.write(folder)
     data = rows()
     scores = tflm_scores(model, encode([t for t, _ in data], manifest.features))
     quant = manifest.output_quant
-    said = [decide(row, quant.scale, quant.zero_point, manifest.threshold_q) for row in scores]
-    assert any(d.score_q == manifest.threshold_q for d in said)
+    levels = manifest.thresholds_q()
+    said = [decide(row, quant.scale, quant.zero_point, levels) for row in scores]
+    assert any(d.score_q == levels[d.index] for d in said)
     inscope = [(d, lbl) for d, (_, lbl) in zip(said, data, strict=True) if lbl != "oos"]
     oos = [d for d, (_, lbl) in zip(said, data, strict=True) if lbl == "oos"]
 
-    result = run_eval(EvalConfig(MODEL, DATA, split="all"))
+    result = run_eval(EvalConfig(folder, DATA, split="all"))
     n = len(inscope)
     right = [manifest.labels[d.index] == lbl for d, lbl in inscope]
     local = [d.route == ROUTE_LOCAL for d, _ in inscope]
@@ -95,6 +109,12 @@ def test_the_gate_is_the_devices_decide_phrase_by_phrase() -> None:
     assert result.oos_recall == pytest.approx(
         sum(d.route == ROUTE_ESCALATE for d in oos) / len(oos)
     )
+    if own is not None:  # the levels changed routes: the model-wide gate would not agree
+        plain = run_eval(EvalConfig(MODEL, DATA, split="all"))
+        assert (plain.escalation_rate, plain.oos_recall) != (
+            result.escalation_rate,
+            result.oos_recall,
+        )
 
 
 def test_a_new_file_of_training_phrases_scores_what_tflm_says(tmp_path: Path) -> None:

@@ -130,11 +130,7 @@ def run_keyword_eval(
     )
     log("streaming the split at the model's threshold ...")
     stream_spec = StreamSpec(
-        spec.detector(
-            len(manifest.labels),
-            manifest.threshold_q,
-            manifest.thresholds_q() if manifest.label_thresholds else (),
-        ),
+        spec.detector(len(manifest.labels), manifest.threshold_q, manifest.own_levels_q()),
         spec.frames,
         spec.frontend,
     )

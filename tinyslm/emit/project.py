@@ -282,9 +282,7 @@ def _context(
             "board": c_string(board.id),
             "version": c_string(version),
             # Every label's level when any label has its own (generate --label-threshold).
-            "label_thresholds_q": (
-                list(manifest.thresholds_q()) if manifest.label_thresholds else []
-            ),
+            "label_thresholds_q": list(manifest.own_levels_q()),
         },
         "ops": template_ops(ops),
         "op_includes": resolver_includes(ops),

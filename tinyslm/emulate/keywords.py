@@ -110,8 +110,7 @@ def stream_spec(manifest: Manifest) -> StreamSpec:
     spec = manifest.features
     if not isinstance(spec, KeywordSpec):
         raise ProjectError("not a keyword manifest")
-    own = manifest.thresholds_q() if manifest.label_thresholds else ()
-    detector = spec.detector(len(manifest.labels), manifest.threshold_q, own)
+    detector = spec.detector(len(manifest.labels), manifest.threshold_q, manifest.own_levels_q())
     return StreamSpec(detector, spec.frames, spec.frontend)
 
 
