@@ -7,6 +7,7 @@ bytes. Needs espeak-ng (skips without it, fails in CI).
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 from collections import Counter
 from pathlib import Path
@@ -354,6 +355,8 @@ def test_small_fits_20_kib_with_as_many_labels_as_the_detector_takes() -> None:
     # `small` is as wide as 20 KiB allows once compact (docs/audio.md, "Round 15"). A
     # trained model's biases all differ; an untrained one's are equal and the converter
     # shares them, so random batch-norm offsets stand in for training here.
+    import keras
+
     from tinyslm.audio.detector import MAX_LABELS
     from tinyslm.audio.model import build_model
     from tinyslm.audio.train import quantize_audio
@@ -361,10 +364,96 @@ def test_small_fits_20_kib_with_as_many_labels_as_the_detector_takes() -> None:
     rng = np.random.default_rng(0)
     shape = input_shape(FrontendSpec(), 16000)
     model = build_model(architecture("small"), shape, MAX_LABELS, seed=0)
-    for layer in model.layers:
-        if type(layer).__name__ == "BatchNormalization":
-            gamma, beta, mean, var = layer.get_weights()
-            layer.set_weights([gamma, rng.normal(size=beta.shape).astype(beta.dtype), mean, var])
+    norms = [layer for layer in model.layers if isinstance(layer, keras.layers.BatchNormalization)]
+    assert len(norms) == 1 + 2 * architecture("small").blocks
+    for layer in norms:
+        gamma, beta, mean, var = layer.get_weights()
+        layer.set_weights([gamma, rng.normal(size=beta.shape).astype(beta.dtype), mean, var])
     calibration = rng.integers(-128, 128, size=(32, shape[0], shape[1]), dtype=np.int8)
     flat = quantize_audio(model, calibration, AudioTrainConfig(size="small"))
     assert len(flat) <= 20 * 1024
+
+
+def test_the_models_batch_norm_is_keras_batch_norm_without_rsqrt() -> None:
+    # The same function as Keras' layer (tests/unit/test_determinism.py traces that it
+    # has no Rsqrt): outputs in training and inference, and the moving averages a
+    # training call leaves, with the same weights in the same order.
+    import keras
+
+    from tinyslm.audio.model import build_model
+
+    rng = np.random.default_rng(1)
+    ours = build_model(architecture("small"), (49, 40, 1), 4, seed=0)
+    norm = ours.get_layer("c0n")
+    assert isinstance(norm, keras.layers.BatchNormalization)
+    assert type(norm) is not keras.layers.BatchNormalization
+    theirs = keras.layers.BatchNormalization.from_config(norm.get_config())
+    x = rng.normal(1.0, 2.0, size=(8, 5, 10, norm.gamma.shape[0])).astype(np.float32)
+    theirs.build(x.shape)
+    weights = [rng.uniform(0.5, 2.0, w.shape).astype(np.float32) for w in norm.get_weights()]
+    norm.set_weights(weights)
+    theirs.set_weights(weights)
+    assert [w.name for w in norm.weights] == [w.name for w in theirs.weights]
+    for training in (False, True):
+        a = np.asarray(norm(x, training=training))
+        b = np.asarray(theirs(x, training=training))
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-5)
+    for a, b in zip(norm.get_weights(), theirs.get_weights(), strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-6)
+    assert not np.allclose(norm.get_weights()[2], weights[2])  # the averages moved
+
+
+def test_the_converter_gets_batch_norm_folded_exactly_and_keeps_it() -> None:
+    # fold_batch_norm's float32 arithmetic is exactly rounded on every CPU; the
+    # converter, left to fold a batch norm itself, computed the scale from RSQRTPS. Its
+    # float .tflite must hold the folded weights bit for bit (no second fold), and
+    # compute what the trained model computes.
+    import keras
+    import tensorflow as tf
+
+    from tinyslm.audio.model import build_model, fold_batch_norm
+
+    rng = np.random.default_rng(2)
+    arch = architecture("small")
+    trained = build_model(arch, (49, 40, 1), 4, seed=0)
+    for layer in trained.layers:
+        if isinstance(layer, keras.layers.BatchNormalization):
+            layer.set_weights(
+                [rng.uniform(0.2, 3.0, w.shape).astype(np.float32) for w in layer.get_weights()]
+            )
+    fc = trained.get_layer("fc")
+    fc.set_weights([rng.normal(size=w.shape).astype(np.float32) for w in fc.get_weights()])
+    converted = build_model(arch, (49, 40, 1), 4, seed=0, for_conversion=True)
+    assert not [x for x in converted.layers if isinstance(x, keras.layers.BatchNormalization)]
+    fold_batch_norm(trained, converted)
+    d0, norm = trained.get_layer("d0"), trained.get_layer("d0n")
+    gamma, beta, mean, variance = norm.get_weights()
+    scale = gamma / np.sqrt(variance + np.float32(norm.epsilon))
+    kernel, bias = converted.get_layer("d0").get_weights()
+    assert np.array_equal(kernel, d0.get_weights()[0] * scale[:, None])
+    assert np.array_equal(bias, beta - mean * scale)
+    x = rng.integers(-128, 128, size=(4, 49, 40, 1)).astype(np.float32) / 8
+    np.testing.assert_allclose(
+        np.asarray(converted(x)), np.asarray(trained(x, training=False)), rtol=1e-4, atol=1e-6
+    )
+
+    flat = tf.lite.TFLiteConverter.from_keras_model(converted).convert()
+    interpreter = tf.lite.Interpreter(model_content=flat)
+    interpreter.allocate_tensors()
+    constants = []
+    for detail in interpreter.get_tensor_details():
+        with contextlib.suppress(ValueError):  # an activation: no data before a run
+            constants.append(interpreter.get_tensor(detail["index"]))
+
+    def held(weight: np.ndarray) -> bool:
+        # Conv2D kernels are stored (out, kh, kw, in), depthwise ones (1, kh, kw, channels),
+        # the classifier's (out, in).
+        forms = [weight.T] if weight.ndim < 4 else []
+        if weight.ndim == 4:
+            forms = [np.transpose(weight, (3, 0, 1, 2)), np.transpose(weight, (2, 0, 1, 3))]
+        return any(c.shape == f.shape and np.array_equal(c, f) for c in constants for f in forms)
+
+    checked = [w for layer in converted.layers for w in layer.get_weights()]
+    assert len(checked) == 2 * (1 + 2 * arch.blocks + 1)  # kernel and bias of each
+    for weight in checked:
+        assert held(weight), weight.shape

@@ -42,8 +42,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Final
 
-# Imported for its effect, before TensorFlow loads (the text model: the same bytes on every
-# x86-64 CPU; this one not yet, its batch norm trains through Rsqrt: docs/reproducibility.md).
+# Imported for its effect, before TensorFlow loads: the same bytes on every x86-64 CPU
+# (docs/reproducibility.md).
 from tinyslm import determinism  # noqa: F401
 from tinyslm.audio.frontend import LOG_STEPS_PER_OCTAVE, FrontendSpec
 from tinyslm.errors import ModelError
@@ -111,13 +111,16 @@ def build_model(
     shape: tuple[int, int, int],
     num_labels: int,
     seed: int,
-    batch_size: int | None = None,
+    for_conversion: bool = False,
 ) -> Any:
     """A Keras DS-CNN (float, softmax output), weights initialised from ``seed``.
 
-    ``batch_size=1`` builds the graph that is converted: with a fixed batch,
-    flattening is one static ``RESHAPE`` instead of ``SHAPE``/``STRIDED_SLICE``/
-    ``PACK`` ops computing the batch at run time.
+    ``for_conversion`` builds the graph that is converted, to be given a trained
+    model's weights with :func:`fold_batch_norm`: a batch of 1 (flattening is one
+    static ``RESHAPE`` instead of ``SHAPE``/``STRIDED_SLICE``/``PACK`` ops computing
+    the batch at run time), each batch norm already folded into its convolution's
+    kernel and bias, and Keras' own softmax (one ``SOFTMAX`` op). The graph that
+    trains computes the same function without TensorFlow's approximate reciprocals.
 
     Raises:
         ModelError: the input is smaller than the first layer's kernel.
@@ -132,43 +135,124 @@ def build_model(
         raise ModelError(f"input {frames}x{bins} is smaller than the first kernel {kh}x{kw}")
     counter = iter(range(seed * 1000, seed * 1000 + 1000))
 
+    class BatchNorm(layers.BatchNormalization):  # type: ignore[misc,name-defined]
+        """Keras' batch normalisation with ``gamma / sqrt(variance + epsilon)`` for its scale.
+
+        Keras computes ``gamma * rsqrt(variance + epsilon)``, and TensorFlow's ``Rsqrt``
+        kernel starts from the CPU's approximate ``RSQRTPS``, whose results differ between
+        CPU makers, so the training step depended on the CPU. ``sqrt`` and division are
+        exactly rounded on every x86-64 CPU (docs/reproducibility.md). The weights, their
+        order and the moving averages are Keras' own; :func:`fold_batch_norm` folds them
+        into the convolution for conversion.
+        """
+
+        def call(self, inputs: Any, training: Any = None, mask: Any = None) -> Any:
+            if training and self.trainable:
+                mean, variance = self._moments(inputs, mask)
+                self.moving_mean.assign(
+                    self.moving_mean * self.momentum + mean * (1.0 - self.momentum)
+                )
+                self.moving_variance.assign(
+                    self.moving_variance * self.momentum + variance * (1.0 - self.momentum)
+                )
+            else:
+                mean, variance = self.moving_mean, self.moving_variance
+            # divide_no_nan, not /: Grappler's arithmetic optimizer rewrites x / sqrt(y)
+            # to x * rsqrt(y) in a graph where nothing else reads sqrt(y) (validation's
+            # predict), and leaves divide_no_nan alone (sqrt(y) >= sqrt(epsilon) > 0,
+            # so it is the same division).
+            scale = tf.math.divide_no_nan(self.gamma, tf.sqrt(variance + self.epsilon))
+            return inputs * scale + (self.beta - mean * scale)
+
+    class Softmax(layers.Softmax):  # type: ignore[misc,name-defined]
+        """``exp(x - max) / sum``, Keras' softmax without TensorFlow's reciprocal.
+
+        TensorFlow's ``Softmax`` kernel multiplies by the sum's ``inverse()``, which
+        Eigen computes from the CPU's approximate ``RCPPS`` (seen: the same logits gave
+        other probabilities on an emulated Haswell). Validation's loss, which picks the
+        epoch kept, is computed from these probabilities. The loss that trains still
+        takes the logits (``_keras_logits``, as Keras' own layer sets them).
+        """
+
+        def call(self, inputs: Any, mask: Any = None) -> Any:
+            e = tf.exp(inputs - tf.reduce_max(inputs, axis=-1, keepdims=True))
+            outputs = e / tf.reduce_sum(e, axis=-1, keepdims=True)
+            outputs._keras_logits = inputs
+            return outputs
+
     def init() -> Any:
         # One seeded initializer per layer: the same seed gives the same start.
         return keras.initializers.HeUniform(seed=next(counter))
 
     # Short layer names: the converter stores every tensor's (fused) graph name in
     # the flatbuffer, and long ones cost about 2 KB of flash in a 20 KB model.
-    inputs = keras.Input(shape=shape, batch_size=batch_size, name="features")
+    def norm(x: Any, name: str) -> Any:
+        # Folded for conversion: the convolution before it has the bias instead.
+        return x if for_conversion else BatchNorm(momentum=BN_MOMENTUM, name=name)(x)
+
+    inputs = keras.Input(shape=shape, batch_size=1 if for_conversion else None, name="features")
     x = layers.Conv2D(
         arch.channels,
         arch.first_kernel,
         strides=arch.first_stride,
         padding="same",
-        use_bias=False,
+        use_bias=for_conversion,
         kernel_initializer=init(),
         name="c0",
     )(inputs)
-    x = layers.BatchNormalization(momentum=BN_MOMENTUM, name="c0n")(x)
-    x = layers.ReLU(name="c0r")(x)
+    x = layers.ReLU(name="c0r")(norm(x, "c0n"))
     for b in range(arch.blocks):
         x = layers.DepthwiseConv2D(
-            3, padding="same", use_bias=False, depthwise_initializer=init(), name=f"d{b}"
+            3,
+            padding="same",
+            use_bias=for_conversion,
+            depthwise_initializer=init(),
+            name=f"d{b}",
         )(x)
-        x = layers.BatchNormalization(momentum=BN_MOMENTUM, name=f"d{b}n")(x)
-        x = layers.ReLU(name=f"d{b}r")(x)
+        x = layers.ReLU(name=f"d{b}r")(norm(x, f"d{b}n"))
         x = layers.Conv2D(
-            arch.channels, 1, use_bias=False, kernel_initializer=init(), name=f"p{b}"
+            arch.channels, 1, use_bias=for_conversion, kernel_initializer=init(), name=f"p{b}"
         )(x)
-        x = layers.BatchNormalization(momentum=BN_MOMENTUM, name=f"p{b}n")(x)
-        x = layers.ReLU(name=f"p{b}r")(x)
+        x = layers.ReLU(name=f"p{b}r")(norm(x, f"p{b}n"))
     # AveragePooling2D over the whole map lowers to AVERAGE_POOL_2D (CMSIS-NN, ESP-NN);
     # GlobalAveragePooling2D would lower to MEAN, which has no optimised kernel.
     x = layers.AveragePooling2D(pool_size=(int(x.shape[1]), int(x.shape[2])), name="pool")(x)
     x = layers.Flatten(name="flat")(x)
     x = layers.Dropout(arch.dropout, seed=seed, name="drop")(x)
     x = layers.Dense(num_labels, kernel_initializer=init(), name="fc")(x)
-    outputs = layers.Softmax(name="sm")(x)
+    softmax = layers.Softmax if for_conversion else Softmax
+    outputs = softmax(name="sm")(x)
     return keras.Model(inputs, outputs, name="kws")
+
+
+def fold_batch_norm(trained: Any, converted: Any) -> None:
+    """Give ``converted`` (:func:`build_model` ``for_conversion``) ``trained``'s weights,
+    each batch norm folded into the convolution before it.
+
+    ``scale = gamma / sqrt(variance + epsilon)`` multiplies the kernel's output channels
+    and ``beta - mean * scale`` is the bias, in numpy's float32: exactly rounded on every
+    CPU. Left to the converter, the fold was not: it rewrites ``x / sqrt(v)`` as
+    ``x * rsqrt(v)`` and computes that from the CPU's approximate ``RSQRTPS`` (measured:
+    up to 3 units in the last place apart on an emulated Haswell, in a few hundred
+    weights of each layer; docs/reproducibility.md). Inference is the same function.
+    """
+    import numpy as np
+    import tensorflow as tf
+
+    layers = tf.keras.layers
+    for layer in converted.layers:
+        weights = trained.get_layer(layer.name).get_weights() if layer.weights else []
+        if not isinstance(layer, (layers.Conv2D, layers.DepthwiseConv2D)):
+            layer.set_weights(weights)
+            continue
+        norm = trained.get_layer(layer.name + "n")
+        gamma, beta, mean, variance = norm.get_weights()
+        scale = gamma / np.sqrt(variance + np.float32(norm.epsilon))
+        (kernel,) = weights
+        # Conv2D: (kh, kw, in, out), out last; DepthwiseConv2D: (kh, kw, channels, 1).
+        depthwise = isinstance(layer, layers.DepthwiseConv2D)
+        per_channel = scale[:, None] if depthwise else scale
+        layer.set_weights([kernel * per_channel, beta - mean * scale])
 
 
 def macs(model_bytes: bytes) -> int:

@@ -41,17 +41,25 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-# Imported for its effect, before TensorFlow loads (the text model: the same bytes on every
-# x86-64 CPU; this one not yet, its batch norm trains through Rsqrt: docs/reproducibility.md).
+# Imported for its effect, before TensorFlow loads: the same bytes on every x86-64 CPU
+# (docs/reproducibility.md).
 from tinyslm import determinism  # noqa: F401
 from tinyslm.audio import channel
 from tinyslm.audio.dataset import SILENCE, UNKNOWN, AudioDataset, Clip
 from tinyslm.audio.detector import MAX_WINDOW
 from tinyslm.audio.frontend import FrontendSpec, many_clips_features
-from tinyslm.audio.model import INPUT_SCALE, architecture, build_model, input_shape, macs
+from tinyslm.audio.model import (
+    INPUT_SCALE,
+    architecture,
+    build_model,
+    fold_batch_norm,
+    input_shape,
+    macs,
+)
 from tinyslm.audio.spec import DEFAULT_AVERAGE, DEFAULT_STRIDE_FRAMES
 from tinyslm.audio.stream import MAX_STRIDE_FRAMES
 from tinyslm.cache import cache_dir
+from tinyslm.determinism import configure_tensorflow
 from tinyslm.errors import DatasetError, ModelError
 from tinyslm.flatbuffer import compact, io_details, model_ops
 from tinyslm.manifest import QuantParams
@@ -563,8 +571,8 @@ def _fit(
     import tensorflow as tf
 
     keras = tf.keras
+    configure_tensorflow()
     keras.utils.set_random_seed(config.seed)
-    tf.config.experimental.enable_op_determinism()
     shape = (sets.x_train.shape[1], sets.x_train.shape[2], 1)
     model = build_model(architecture(config.size), shape, num_labels, config.seed)
     steps = -(-len(sets.x_train) // config.batch_size)
@@ -634,9 +642,9 @@ def quantize_audio(model: Any, calibration: Int8Array, config: AudioTrainConfig)
     frames, bins, channels = (int(d) for d in model.input_shape[1:])
     shape = (frames, bins, channels)
     single = build_model(
-        architecture(config.size), shape, int(model.output_shape[-1]), config.seed, batch_size=1
+        architecture(config.size), shape, int(model.output_shape[-1]), config.seed, True
     )
-    single.set_weights(model.get_weights())
+    fold_batch_norm(model, single)
     sample = to_float(calibration[representative_rows(len(calibration))])
     # Observed input range [-16, 15.875] = int8 [-128, 127] / 8: scale 1/8, zero point 0.
     ramp = (np.arange(np.prod(shape)) % 256 - 128).astype(np.float32) * INPUT_SCALE

@@ -24,8 +24,9 @@ from typing import Any
 
 import numpy as np
 
-# Imported for its effect, before TensorFlow loads: the same model on every x86-64 CPU.
-from tinyslm import determinism  # noqa: F401
+# Importing it pins the environment before TensorFlow loads: the same model on every
+# x86-64 CPU (docs/reproducibility.md).
+from tinyslm.determinism import configure_tensorflow
 from tinyslm.errors import DatasetError
 from tinyslm.text.features import FeatureSpec, encode
 
@@ -185,21 +186,6 @@ def _tf() -> Any:
     import tensorflow as tf
 
     return tf
-
-
-def configure_tensorflow(threads: int = 2) -> None:
-    """Deterministic ops and a small thread pool (the target machines are tiny too).
-
-    Thread counts can only be set before TensorFlow starts its runtime; later
-    calls leave them as they are.
-    """
-    tf = _tf()
-    tf.config.experimental.enable_op_determinism()
-    try:
-        tf.config.threading.set_intra_op_parallelism_threads(threads)
-        tf.config.threading.set_inter_op_parallelism_threads(1)
-    except RuntimeError:
-        pass  # runtime already initialised: keep its pools
 
 
 def build_model(config: TrainConfig, num_labels: int) -> Any:
