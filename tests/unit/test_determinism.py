@@ -26,14 +26,18 @@ from tinyslm.determinism import TRAINING_THREADS
 REPO = Path(__file__).resolve().parents[2]
 
 # Trains a tiny model on a synthetic set and prints the sha256 of its float
-# weights and of its INT8 .tflite. argv[1] == "unpinned" loads an empty stand-in
-# for tinyslm.determinism first, so nothing is pinned (the control).
+# weights and of its INT8 .tflite. argv[1] == "unpinned" puts the environment back as
+# the process got it after tinyslm.determinism pinned it, before TensorFlow loads, so
+# nothing is pinned (the control); training's thread setting stays.
 WORKER = r"""
-import hashlib, json, sys, types
+import hashlib, json, os, sys
+given = dict(os.environ)
+from tinyslm import determinism
 if sys.argv[1] == "unpinned":
-    sys.modules["tinyslm.determinism"] = types.ModuleType("tinyslm.determinism")
-    import tinyslm
-    tinyslm.determinism = sys.modules["tinyslm.determinism"]
+    for name in determinism.PINNED_ENV:
+        os.environ.pop(name, None)
+        if name in given:
+            os.environ[name] = given[name]
 from tinyslm.text.features import FeatureSpec, encode, model_input
 from tinyslm.quantize import quantize
 from tinyslm.text.train import TrainConfig, train
