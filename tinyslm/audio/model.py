@@ -184,12 +184,13 @@ def build_model(
         # One seeded initializer per layer: the same seed gives the same start.
         return keras.initializers.HeUniform(seed=next(counter))
 
-    # Short layer names: the converter stores every tensor's (fused) graph name in
-    # the flatbuffer, and long ones cost about 2 KB of flash in a 20 KB model.
     def norm(x: Any, name: str) -> Any:
         # Folded for conversion: the convolution before it has the bias instead.
         return x if for_conversion else BatchNorm(momentum=BN_MOMENTUM, name=name)(x)
 
+    # Short layer names: the converter stores every tensor's (fused) graph name in
+    # the flatbuffer, and long ones cost about 2 KB of flash in a 20 KB model. A batch
+    # norm is named after its convolution plus "n" (fold_batch_norm finds it so).
     inputs = keras.Input(shape=shape, batch_size=1 if for_conversion else None, name="features")
     x = layers.Conv2D(
         arch.channels,

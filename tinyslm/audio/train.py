@@ -565,6 +565,22 @@ def to_float(features: Int8Array) -> npt.NDArray[np.float32]:
     return out
 
 
+def compile_for_training(model: Any, config: AudioTrainConfig, steps_per_epoch: int) -> None:
+    """Adam on a cosine-decayed learning rate, label-smoothed cross-entropy (from the
+    logits: the model's softmax hands them to the loss), accuracy as the metric."""
+    import tensorflow as tf
+
+    keras = tf.keras
+    schedule = keras.optimizers.schedules.CosineDecay(
+        config.learning_rate, decay_steps=max(1, steps_per_epoch * config.epochs), alpha=0.02
+    )
+    model.compile(
+        optimizer=keras.optimizers.Adam(schedule),
+        loss=keras.losses.CategoricalCrossentropy(label_smoothing=config.label_smoothing),
+        metrics=["accuracy"],
+    )
+
+
 def _fit(
     sets: FeatureSets, num_labels: int, config: AudioTrainConfig, log: Log | None
 ) -> tuple[Any, float, int, int]:
@@ -575,15 +591,7 @@ def _fit(
     keras.utils.set_random_seed(config.seed)
     shape = (sets.x_train.shape[1], sets.x_train.shape[2], 1)
     model = build_model(architecture(config.size), shape, num_labels, config.seed)
-    steps = -(-len(sets.x_train) // config.batch_size)
-    schedule = keras.optimizers.schedules.CosineDecay(
-        config.learning_rate, decay_steps=max(1, steps * config.epochs), alpha=0.02
-    )
-    model.compile(
-        optimizer=keras.optimizers.Adam(schedule),
-        loss=keras.losses.CategoricalCrossentropy(label_smoothing=config.label_smoothing),
-        metrics=["accuracy"],
-    )
+    compile_for_training(model, config, -(-len(sets.x_train) // config.batch_size))
     x_train = to_float(sets.x_train)
     y_train = np.eye(num_labels, dtype=np.float32)[sets.y_train]
     x_val = to_float(sets.x_val)
@@ -642,7 +650,11 @@ def quantize_audio(model: Any, calibration: Int8Array, config: AudioTrainConfig)
     frames, bins, channels = (int(d) for d in model.input_shape[1:])
     shape = (frames, bins, channels)
     single = build_model(
-        architecture(config.size), shape, int(model.output_shape[-1]), config.seed, True
+        architecture(config.size),
+        shape,
+        int(model.output_shape[-1]),
+        config.seed,
+        for_conversion=True,
     )
     fold_batch_norm(model, single)
     sample = to_float(calibration[representative_rows(len(calibration))])
