@@ -242,15 +242,7 @@ def test_keyword_training_step_avoids_the_cpus_approximate_instructions() -> Non
     for graph, whole in (
         (
             step.get_concrete_function(features, tf.TensorSpec((None, 4), tf.float32)).graph,
-            # SoftmaxCrossEntropyWithLogits: the loss takes the logits the model's own
-            # softmax hands it, not its probabilities.
-            {
-                "Sqrt",
-                "SqrtGrad",
-                "Conv2DBackpropFilter",
-                "DepthwiseConv2dNativeBackpropFilter",
-                "SoftmaxCrossEntropyWithLogits",
-            },
+            {"Sqrt", "SqrtGrad", "Conv2DBackpropFilter", "DepthwiseConv2dNativeBackpropFilter"},
         ),
         (infer.get_concrete_function(features).graph, {"Sqrt", "Conv2D", "DepthwiseConv2dNative"}),
     ):
