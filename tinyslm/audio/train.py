@@ -566,8 +566,9 @@ def to_float(features: Int8Array) -> npt.NDArray[np.float32]:
 
 
 def compile_for_training(model: Any, config: AudioTrainConfig, steps_per_epoch: int) -> None:
-    """Adam on a cosine-decayed learning rate, label-smoothed cross-entropy, accuracy
-    as the metric: what ``fit`` runs (the determinism tests trace this)."""
+    """Adam on a cosine-decayed learning rate, label-smoothed cross-entropy (from the
+    logits: the model's softmax hands them to the loss), accuracy as the metric: what
+    ``fit`` runs (the determinism tests trace this)."""
     import tensorflow as tf
 
     keras = tf.keras
