@@ -12,6 +12,9 @@ microphone and another room (``tinyslm.audio.channel``; off in the recipe).
 ``--synthetic`` adds a model trained only on ``tinyslm.audio.synth``
 speech for the same 7 words (by default what ``tinyslm synth`` writes: every voice,
 3 clips of each word per voice) and scored on the same real test split.
+``--selection`` trains and scores on the selection harness that chooses settings
+(:func:`selection_split`: the test split is left out, and the figures are on validation
+clips) instead of the test split.
 With ``--json PATH`` the figures are also written as JSON; nothing is written
 without it, so a run never overwrites the committed
 ``benchmarks/results/speech_commands.json`` unless that path is given on purpose.
@@ -30,6 +33,8 @@ the firmware's streaming rule (``--stride-ms``, ``--average``; defaults as ``tra
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import hashlib
 import json
 import sys
 import tempfile
@@ -43,6 +48,7 @@ sys.path.insert(0, str(REPO))
 import numpy as np  # noqa: E402
 
 from tinyslm.audio.dataset import (  # noqa: E402
+    UNKNOWN,
     AudioDataset,
     load_audio_dataset,
     load_training_clips,
@@ -64,6 +70,9 @@ from tinyslm.errors import DatasetError, ModelError, TinySlmError  # noqa: E402
 SYNTH_DEFAULTS = SynthConfig()
 
 DEFAULT_DATA = REPO.parent / "shared" / "datasets" / "speech_commands_dev"
+# Training `_unknown_` speakers the selection harness moves to validation (docs/audio.md,
+# "How the settings were chosen"): the dataset's own validation split has one unknown clip.
+SELECTION_UNKNOWN_SPEAKERS = 4
 TARGETS = {"default": (0.94, 64 * 1024, 32 * 1024), "small": (0.90, 20 * 1024, None)}
 
 
@@ -118,6 +127,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
             metavar="P",
             help=f"share of spoken training copies {what} (round 18; 0: off, the recipe)",
         )
+    p.add_argument(
+        "--selection",
+        action="store_true",
+        help=f"score on the selection harness, not the test split ({SELECTION_UNKNOWN_SPEAKERS}"
+        " training _unknown_ speakers moved to validation; the test split left out)",
+    )
     p.add_argument("--quiet", action="store_true", help="no per-epoch lines")
     args = p.parse_args(argv)
     args.size_list = [s.strip() for s in args.sizes.split(",") if s.strip()]
@@ -126,6 +141,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         p.error(f"--sizes {args.sizes!r}: no model size (known: {', '.join(SIZES)})")
     # Every setting is checked here, in one line, before the dataset loads and training
     # starts: a bad --average or size would otherwise stop the run with a traceback.
+    if args.selection and args.synthetic:
+        p.error(
+            "--selection with --synthetic: the synthetic-only model is scored on the test split"
+        )
     if args.synth_train < 0:
         p.error(f"--synth-train {args.synth_train}: voices per engine must be >= 0")
     try:
@@ -141,6 +160,36 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         except DatasetError as exc:
             p.error(f"--synth-voices {args.synth_voices} --synth-clips {args.synth_clips}: {exc}")
     return args
+
+
+def selection_split(dataset: AudioDataset, moved: int = SELECTION_UNKNOWN_SPEAKERS) -> AudioDataset:
+    """The harness settings are chosen on, never the test split.
+
+    The first ``moved`` training ``_unknown_`` speakers by SHA-1 of the name go to
+    validation; the test split is left out; the validation clips are also the split that
+    is scored (as ``test``), so the epoch kept and the figures come from the same clips.
+
+    Raises:
+        DatasetError: the training split has ``moved`` or fewer ``_unknown_`` speakers.
+    """
+    speakers = sorted(
+        {c.speaker for c in dataset.clips if c.label == UNKNOWN and c.split == "train"}
+    )
+    if len(speakers) <= moved:
+        raise DatasetError(
+            f"--selection moves {moved} training {UNKNOWN} speakers to validation;"
+            f" the training split has {len(speakers)}"
+        )
+    chosen = set(sorted(speakers, key=lambda n: hashlib.sha1(n.encode()).hexdigest())[:moved])
+    clips = [
+        dataclasses.replace(c, split="val")
+        if c.split == "train" and c.label == UNKNOWN and c.speaker in chosen
+        else c
+        for c in dataset.clips
+        if c.split != "test"
+    ]
+    scored = [dataclasses.replace(c, split="test") for c in clips if c.split == "val"]
+    return dataclasses.replace(dataset, clips=(*clips, *scored))
 
 
 def train_config(args: argparse.Namespace, size: str) -> AudioTrainConfig:
@@ -369,6 +418,10 @@ def measure(args: argparse.Namespace, argv: list[str] | None) -> int:
         "argv": sys.argv[1:] if argv is None else list(argv),
     }
     rows: list[tuple[str, str]] = []
+    if args.selection:
+        real = selection_split(real)
+        figures["scored_on"] = "selection (validation clips; the test split left out)"
+        rows.append(("scored on", f"{figures['scored_on']}: no streams"))
     with tempfile.TemporaryDirectory(prefix="tinyslm-synth-train-") as tmp:
         train_set = real
         if args.synth_train and args.size_list:
@@ -387,7 +440,10 @@ def measure(args: argparse.Namespace, argv: list[str] | None) -> int:
             result = train_audio(train_set, config, log)
             f = figures_of(result, time.perf_counter() - start)
             # Validation and test hold DATA's own speakers only, extra clips or not.
-            f["streams"] = stream_figures_of(train_set, result, config)
+            # The selection harness has no streams: its threshold and its scores would
+            # come from the same clips.
+            if not args.selection:
+                f["streams"] = stream_figures_of(train_set, result, config)
             f["config"] = {k: v for k, v in vars(config).items() if k != "spec"}
             figures[size] = f
             rows += rows_of(size, f)

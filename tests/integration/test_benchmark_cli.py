@@ -156,6 +156,68 @@ def test_a_bad_synthetic_setting_is_refused_before_anything_trains(
     assert "error: --synth-voices " in last and message in last, last
 
 
+def _speakers_dataset(unknown_speakers: int) -> Any:
+    """Clips of one keyword and of `_unknown_` in every split, a speaker per clip."""
+    import numpy as np
+
+    from tinyslm.audio.dataset import AudioDataset, Clip
+
+    silent = np.zeros(16, np.int16)
+    clips = [
+        Clip(label, split, f"{label}{split}{i}", f"{label}/{split}{i}.wav", silent)
+        for label, n in (("_unknown_", unknown_speakers), ("yes", 3))
+        for split in ("train", "val", "test")
+        for i in range(n)
+    ]
+    clips.append(Clip("_unknown_", "train", "_unknown_train0", "_unknown_/again.wav", silent))
+    return AudioDataset(("_unknown_", "yes"), tuple(clips), (), "mem")
+
+
+def test_selection_harness_moves_unknown_speakers_and_leaves_test_out() -> None:
+    import hashlib
+
+    bench = _load("speech_commands")
+    dataset = _speakers_dataset(6)
+    chosen = sorted(
+        (f"_unknown_train{i}" for i in range(6)),
+        key=lambda n: hashlib.sha1(n.encode()).hexdigest(),
+    )[: bench.SELECTION_UNKNOWN_SPEAKERS]
+    assert chosen != [f"_unknown_train{i}" for i in range(4)]  # SHA-1 order, not name order
+    sel = bench.selection_split(dataset)
+    by_split = {s: [c for c in sel.clips if c.split == s] for s in ("train", "val", "test")}
+    original_test = {c.source for c in dataset.clips if c.split == "test"}
+    assert not original_test & {c.source for c in sel.clips}
+    moved = {c.speaker for c in by_split["val"] if c.label == "_unknown_"} - {
+        c.speaker for c in dataset.clips if c.split == "val"
+    }
+    assert moved == set(chosen)
+    # Every clip of a moved speaker left training (the speaker with two clips too).
+    assert not moved & {c.speaker for c in by_split["train"]}
+    assert len(by_split["train"]) == len([c for c in dataset.clips if c.split == "train"]) - sum(
+        1 for c in dataset.clips if c.split == "train" and c.speaker in moved
+    )
+    # The scored split is the validation split, clip for clip.
+    assert [c.source for c in by_split["test"]] == [c.source for c in by_split["val"]]
+    assert sel.labels == dataset.labels
+
+
+def test_selection_harness_refuses_too_few_unknown_speakers() -> None:
+    from tinyslm.errors import DatasetError
+
+    bench = _load("speech_commands")
+    with pytest.raises(DatasetError, match=r"moves 4 training _unknown_ speakers.*has 4$"):
+        bench.selection_split(_speakers_dataset(4))
+
+
+def test_selection_is_not_for_the_synthetic_only_model(capsys: pytest.CaptureFixture[str]) -> None:
+    bench = _load("speech_commands")
+    assert not bench.parse_args([]).selection
+    with pytest.raises(SystemExit) as exit_info:
+        bench.parse_args(["--selection", "--synthetic"])
+    assert exit_info.value.code == 2
+    assert "--selection with --synthetic" in capsys.readouterr().err.splitlines()[-1]
+
+
 def test_escalation_benchmark_same_model_on_both_sides(
     tmp_path: Path, fixture_model: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
