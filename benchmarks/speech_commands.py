@@ -9,6 +9,8 @@ wall times. ``--synth-train V`` adds TTS clips of the keywords (``V`` voices per
 engine) to the training split only, as ``tinyslm train --extra-train`` does.
 ``--tilt P`` and ``--reverb P`` give that share of the spoken training copies another
 microphone and another room (``tinyslm.audio.channel``; off in the recipe).
+``--noise-per-epoch`` mixes fresh background noise into the training copies every epoch
+(``tinyslm.audio.train.mix_noise``; off in the recipe: once, into each copy's waveform).
 ``--synthetic`` adds a model trained only on ``tinyslm.audio.synth``
 speech for the same 7 words (by default what ``tinyslm synth`` writes: every voice,
 3 clips of each word per voice) and scored on the same real test split.
@@ -128,6 +130,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
             help=f"share of spoken training copies {what} (round 18; 0: off, the recipe)",
         )
     p.add_argument(
+        "--noise-per-epoch",
+        action="store_true",
+        help="mix the background noise into the training copies afresh every epoch"
+        " (round 30; off: once into each copy, the recipe)",
+    )
+    p.add_argument(
         "--selection",
         action="store_true",
         help=f"score on the selection harness, not the test split ({SELECTION_UNKNOWN_SPEAKERS}"
@@ -205,6 +213,7 @@ def train_config(args: argparse.Namespace, size: str) -> AudioTrainConfig:
         average=args.average,
         tilt_probability=args.tilt,
         reverb_probability=args.reverb,
+        noise_per_epoch=args.noise_per_epoch,
     )
 
 

@@ -138,6 +138,25 @@ def test_synthetic_only_model_defaults_to_what_tinyslm_synth_writes() -> None:
     assert (chosen.max_voices_per_engine, chosen.clips_per_voice) == (10, 4)
 
 
+def test_keyword_benchmark_trains_the_recipe_unless_a_flag_says_otherwise() -> None:
+    """Without flags a benchmarked model is ``tinyslm train``'s recipe; each screening flag
+    turns on its own setting and nothing else."""
+    import dataclasses
+
+    from tinyslm.audio.train import AudioTrainConfig
+
+    bench = _load("speech_commands")
+    assert bench.train_config(bench.parse_args([]), "default") == AudioTrainConfig()
+    screened = {
+        "--noise-per-epoch": {"noise_per_epoch": True},
+        "--tilt=0.5": {"tilt_probability": 0.5},
+        "--reverb=0.3": {"reverb_probability": 0.3},
+    }
+    for flag, fields in screened.items():
+        made = bench.train_config(bench.parse_args([flag]), "small")
+        assert made == dataclasses.replace(AudioTrainConfig(size="small"), **fields), flag
+
+
 @pytest.mark.parametrize(
     ("argv", "message"),
     [

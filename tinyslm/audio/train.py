@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -47,7 +48,7 @@ from tinyslm import determinism  # noqa: F401
 from tinyslm.audio import channel
 from tinyslm.audio.dataset import SILENCE, UNKNOWN, AudioDataset, Clip
 from tinyslm.audio.detector import MAX_WINDOW
-from tinyslm.audio.frontend import FrontendSpec, many_clips_features
+from tinyslm.audio.frontend import LOG_STEPS_PER_OCTAVE, FrontendSpec, many_clips_features
 from tinyslm.audio.model import (
     INPUT_SCALE,
     architecture,
@@ -99,6 +100,9 @@ class AudioTrainConfig:
             another speaker's voice; 1.0 is off).
         reversed_unknowns: share of ``_unknown_``'s balancing extras made from time-reversed
             keyword clips instead of further copies of the recorded unknown words.
+        noise_per_epoch: mix the background noise into the copies afresh every epoch, in
+            the feature domain (:func:`mix_noise`), instead of once into each copy's
+            waveform: ``noise_probability`` and ``snr_db_range`` then apply per epoch.
         tilt_probability, tilt_range: share of the copies of spoken clips (not silence)
             whose spectrum is tilted as another microphone's would be, and the range of
             the tilt's coefficient (:func:`tinyslm.audio.channel.tilt`).
@@ -139,6 +143,7 @@ class AudioTrainConfig:
     snr_db_range: Range = (0.0, 20.0)
     speed_range: Range = (0.85, 1.15)
     reversed_unknowns: float = 0.5
+    noise_per_epoch: bool = False
     # Off: measured in round 18 and not kept (docs/audio.md); the ranges are those measured.
     tilt_probability: float = 0.0
     tilt_range: Range = (-0.7, 0.7)
@@ -219,6 +224,8 @@ class AudioTrainConfig:
             extra["speed_range"] = self.speed_range
         if self.reversed_unknowns:
             extra["reversed_unknowns"] = self.reversed_unknowns
+        if self.noise_per_epoch:
+            extra["noise_per_epoch"] = True
         if self.tilt_probability:
             extra["tilt"] = (self.tilt_probability, self.tilt_range)
         if self.reverb_probability:
@@ -430,11 +437,86 @@ class FeatureSets:
     x_test: Int8Array
     y_test: npt.NDArray[np.int64]
     seconds: float
+    # With noise_per_epoch: each training example's mean square (0: never gets noise, as
+    # the clips as recorded and silence), and the pool of noise slices mixed in, with theirs.
+    p_train: npt.NDArray[np.float64] | None = None
+    x_noise: Int8Array | None = None
+    p_noise: npt.NDArray[np.float64] | None = None
+
+
+_NAMES = ("x_train", "y_train", "x_val", "y_val", "x_test", "y_test")
+_NOISE_NAMES = ("p_train", "x_noise", "p_noise")
+# Noise slices of one window each, cut from the training-side recordings at drawn starts,
+# that noise_per_epoch mixes in: far more slices than the recordings hold seconds.
+NOISE_POOL = 2048
 
 
 def _sets(arrays: list[Any], seconds: float) -> FeatureSets:
-    x_train, y_train, x_val, y_val, x_test, y_test = arrays
-    return FeatureSets(x_train, y_train, x_val, y_val, x_test, y_test, seconds)
+    x_train, y_train, x_val, y_val, x_test, y_test, *noise = arrays
+    p_train, x_noise, p_noise = noise if noise else (None, None, None)
+    return FeatureSets(
+        x_train, y_train, x_val, y_val, x_test, y_test, seconds, p_train, x_noise, p_noise
+    )
+
+
+# _LOG_ADD[d] = round(8 log2(1 + 2 ** (-d / 8))): what adding an energy d steps below
+# another adds to it, in steps (0 from d = 37 on: under half a step).
+_LOG_ADD = np.array(
+    [
+        round(LOG_STEPS_PER_OCTAVE * math.log2(1 + 2 ** (-d / LOG_STEPS_PER_OCTAVE)))
+        for d in range(65)
+    ],
+    dtype=np.int64,
+)
+
+
+def _mean_square(wave: Int16Array) -> float:
+    x = wave.astype(np.float64)
+    return float(np.mean(x * x))
+
+
+def mix_noise(sets: FeatureSets, rng: np.random.Generator, config: AudioTrainConfig) -> Int8Array:
+    """The training features with fresh background noise (``noise_per_epoch``).
+
+    Each example with a mean square (a copy of a spoken clip) gets, with
+    ``noise_probability``, a drawn slice of the pool at a drawn SNR. The mix is taken in
+    the filter bank's power: a feature ``f`` stands for an energy ``2 ** (f / 8)`` (times
+    a constant shared by every clip), and the mix of independent signals has about the
+    sum of their energies, so ``8 log2(2 ** (f / 8) + k 2 ** (g / 8))`` in integer steps
+    (``8 log2 k`` rounded, then a log-add table), clamped as the front end does. ``k``
+    comes from the waveforms' mean squares, not the features': noise below the filter
+    bank's lowest band counts in an SNR, as in :func:`augment`. Against the front end run
+    on the mixed waveform it is off by about 1.3 steps on average on real clips (the
+    cross terms the sum leaves out; docs/audio.md).
+    """
+    if sets.p_train is None or sets.x_noise is None or sets.p_noise is None:
+        return sets.x_train
+    n = len(sets.x_train)
+    picks = rng.uniform(size=n) < config.noise_probability
+    slices = rng.integers(len(sets.x_noise), size=n)
+    snr = rng.uniform(*config.snr_db_range, size=n)
+    rows = np.flatnonzero(picks & (sets.p_train > 0) & (sets.p_noise[slices] > 0))
+    out = sets.x_train.copy()
+    if len(rows) == 0:
+        return out
+    # The noise's level in steps (scalar libm, not numpy's CPU-dispatched loops: the same
+    # steps on every CPU), then a log-add table, so the mix itself is integer arithmetic.
+    shift = np.array(
+        [
+            round(
+                LOG_STEPS_PER_OCTAVE
+                * math.log2(sets.p_train[r] / sets.p_noise[slices[r]] / 10 ** (snr[r] / 10))
+            )
+            for r in rows
+        ],
+        dtype=np.int64,
+    )
+    a = sets.x_train[rows].astype(np.int64)
+    b = sets.x_noise[slices[rows]].astype(np.int64) + shift[:, None, None]
+    gap = np.minimum(np.abs(a - b), len(_LOG_ADD) - 1)
+    mixed = np.maximum(a, b) + _LOG_ADD[gap]
+    out[rows] = np.clip(mixed, -128, 127).astype(np.int8)
+    return out
 
 
 def _cache_key(dataset: AudioDataset, config: AudioTrainConfig) -> str:
@@ -466,7 +548,7 @@ def feature_sets(
     for split, clips in by_split.items():
         if not clips:
             raise DatasetError(f"the {split} split has no clips; add speakers or clips")
-    names = ("x_train", "y_train", "x_val", "y_val", "x_test", "y_test")
+    names = _NAMES + (_NOISE_NAMES if config.noise_per_epoch else ())
     folder = cache_dir("audio-features", _cache_key(dataset, config))
     if config.cache_features and all((folder / f"{n}.npy").is_file() for n in names):
         arrays = [np.load(folder / f"{n}.npy") for n in names]
@@ -476,21 +558,26 @@ def feature_sets(
 
     noise = [rec.part("train") for rec in dataset.noise if len(rec.part("train")) > 0]
     noise = [n for n in noise if len(n) >= len(dataset.clips[0].samples)]
+    # noise_per_epoch: the copies' waveforms get no noise here (and draw none).
+    wave_noise = [] if config.noise_per_epoch else noise
 
-    def examples() -> Iterator[tuple[Int16Array, str]]:
+    def examples() -> Iterator[tuple[Int16Array, str, bool]]:
+        """Each training example, its label and whether it is a copy of a spoken clip."""
         for i, clip in enumerate(by_split["train"]):
-            yield clip.samples, clip.label
+            yield clip.samples, clip.label, False
+            silent = clip.label == SILENCE
             for copy in range(config.augment_copies):
                 rng = np.random.default_rng([config.seed, i, copy])
-                yield augment(clip.samples, rng, noise, config, clip.label == SILENCE), clip.label
+                yield augment(clip.samples, rng, wave_noise, config, silent), clip.label, not silent
         # Extras go after the regular examples, so that every (copies + 1)-th of the first
         # block is a clip as recorded (the calibration set of quantize_audio).
         for label, rng, clip, backwards in balance_plan(by_split["train"], dataset.labels, config):
             if label == SILENCE and noise:
-                yield silence_slice(rng, noise, len(clip.samples), config), label
+                yield silence_slice(rng, noise, len(clip.samples), config), label, False
             else:
                 samples = clip.samples[::-1] if backwards else clip.samples
-                yield augment(samples, rng, noise, config, label == SILENCE), label
+                silent = label == SILENCE
+                yield augment(samples, rng, wave_noise, config, silent), label, not silent
 
     def stack(waves: list[Int16Array]) -> Int16Array:
         return np.stack(waves).astype(np.int16)
@@ -509,10 +596,12 @@ def feature_sets(
     # generator, so the blocks give the same bytes as one call.
     parts: list[Int8Array] = []
     train_labels: list[int] = []
+    powers: list[float] = []
     block: list[Int16Array] = []
-    for wave, label in examples():
+    for wave, label, noisy in examples():
         block.append(wave)
         train_labels.append(index[label])
+        powers.append(_mean_square(wave) if noisy else 0.0)
         if len(block) == TRAIN_FEATURE_BLOCK:
             parts.append(many_clips_features(stack(block), spec))
             block = []
@@ -526,6 +615,13 @@ def feature_sets(
         many_clips_features(stack([c.samples for c in by_split["test"]]), spec),
         np.asarray([index[c.label] for c in by_split["test"]], dtype=np.int64),
     ]
+    if config.noise_per_epoch:
+        pool = noise_pool(noise, len(dataset.clips[0].samples), config)
+        arrays += [
+            np.asarray(powers, dtype=np.float64),
+            many_clips_features(pool, spec),
+            np.asarray([_mean_square(w) for w in pool], dtype=np.float64),
+        ]
     if config.cache_features:
         folder.mkdir(parents=True, exist_ok=True)
         for name, array in zip(names, arrays, strict=True):
@@ -533,6 +629,20 @@ def feature_sets(
             np.save(tmp, array)
             tmp.replace(folder / f"{name}.npy")  # whole files only, even if interrupted
     return _sets(arrays, time.perf_counter() - start)
+
+
+def noise_pool(noise: list[Int16Array], n: int, config: AudioTrainConfig) -> Int16Array:
+    """:data:`NOISE_POOL` ``n``-sample slices of the training-side recordings (none without
+    recordings), from a generator of their own."""
+    if not noise:
+        return np.zeros((0, n), dtype=np.int16)
+    rng = np.random.default_rng([config.seed, 2**34])
+    out = np.empty((NOISE_POOL, n), dtype=np.int16)
+    for i in range(NOISE_POOL):
+        rec = noise[int(rng.integers(len(noise)))]
+        start = int(rng.integers(len(rec) - n + 1))
+        out[i] = rec[start : start + n]
+    return out
 
 
 def spec_augment(
@@ -601,6 +711,10 @@ def _fit(
     for epoch in range(1, config.epochs + 1):
         rng = np.random.default_rng([config.seed, epoch])
         order = rng.permutation(len(x_train))
+        if sets.x_noise is not None:
+            # A generator of its own, so the order and masks are the recipe's.
+            mixed = mix_noise(sets, np.random.default_rng([config.seed, epoch, 2**35]), config)
+            x_train = to_float(mixed)
         masked = spec_augment(x_train[order], rng, config)
         history = model.fit(
             masked, y_train[order], batch_size=config.batch_size, epochs=1, shuffle=False, verbose=0
