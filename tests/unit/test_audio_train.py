@@ -367,6 +367,49 @@ def test_noise_per_epoch_mixes_copies_of_spoken_clips_only_and_fresh_each_epoch(
     assert on.augmentation_key()["noise_per_epoch"] is True
 
 
+def test_noise_per_epoch_without_recordings_trains_on_the_features_as_made() -> None:
+    data = dataclasses.replace(_unbalanced_dataset(), noise=())
+    on = AudioTrainConfig(cache_features=False, noise_probability=1.0, noise_per_epoch=True)
+    sets = feature_sets(data, on)
+    assert sets.x_noise is not None and len(sets.x_noise) == 0
+    assert np.array_equal(mix_noise(sets, np.random.default_rng(0), on), sets.x_train)
+
+
+def test_fit_trains_each_epoch_on_fresh_noise_when_the_sets_carry_a_pool(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """_fit calls mix_noise once per epoch, each with a generator of its own, and what it
+    returns is what the epoch trains on (SpecAugment's input, in the epoch's order);
+    without a pool it is never called."""
+    from tinyslm.audio import train as train_module
+
+    rng = np.random.default_rng(0)
+    x = rng.integers(-128, 128, size=(32, 49, 40)).astype(np.int8)
+    y = np.arange(32) % 3
+    pool = FeatureSets(x, y, x[:8], y[:8], x[:8], y[:8], 0.0, np.ones(32), x[:4], np.ones(4))
+    config = AudioTrainConfig(size="small", epochs=2, patience=5, noise_per_epoch=True)
+    draws: list[float] = []
+    seen: list[np.ndarray] = []
+
+    def fake_mix(sets: FeatureSets, gen: np.random.Generator, cfg: AudioTrainConfig) -> np.ndarray:
+        draws.append(float(gen.uniform()))
+        return np.full_like(sets.x_train, 8 * len(draws))  # epoch k: every feature 8 k
+
+    def spy(xs: np.ndarray, gen: np.random.Generator, cfg: AudioTrainConfig) -> np.ndarray:
+        seen.append(xs.copy())
+        return xs
+
+    monkeypatch.setattr(train_module, "mix_noise", fake_mix)
+    monkeypatch.setattr(train_module, "spec_augment", spy)
+    train_module._fit(pool, 3, config, None)
+    assert len(draws) == 2 and draws[0] != draws[1]
+    assert [float(np.unique(s)[0]) for s in seen] == [1.0, 2.0]  # feature / 8
+    draws.clear()
+    plain = dataclasses.replace(pool, p_train=None, x_noise=None, p_noise=None)
+    train_module._fit(plain, 3, dataclasses.replace(config, epochs=1), None)
+    assert draws == []
+
+
 def test_confusion_matrix_counts_true_rows_and_predicted_columns() -> None:
     m = confusion_matrix(np.array([0, 0, 1, 2]), np.array([0, 1, 1, 0]), 3)
     assert m.tolist() == [[1, 1, 0], [0, 1, 0], [1, 0, 0]]

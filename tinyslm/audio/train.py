@@ -321,9 +321,7 @@ def augment(
         x = np.concatenate([x[-shift:], np.zeros(-shift)])
     x *= _db(rng.uniform(*config.gain_db_range))
     if not silence and noise and rng.uniform() < config.noise_probability:
-        rec = noise[int(rng.integers(len(noise)))]
-        start = int(rng.integers(len(rec) - n + 1))
-        bed = rec[start : start + n].astype(np.float64)
+        bed = noise_slice(rng, noise, n).astype(np.float64)
         signal_rms = float(np.sqrt(np.mean(x * x)))
         noise_rms = float(np.sqrt(np.mean(bed * bed)))
         if signal_rms > 0 and noise_rms > 0:
@@ -366,13 +364,18 @@ def change_speed(x: npt.NDArray[np.float64], factor: float) -> npt.NDArray[np.fl
     return np.concatenate([np.zeros(pad), y, np.zeros(n - m - pad)])
 
 
+def noise_slice(rng: np.random.Generator, noise: list[Int16Array], n: int) -> Int16Array:
+    """``n`` samples of a drawn recording from a drawn start (two draws, in this order)."""
+    rec = noise[int(rng.integers(len(noise)))]
+    start = int(rng.integers(len(rec) - n + 1))
+    return rec[start : start + n]
+
+
 def silence_slice(
     rng: np.random.Generator, noise: list[Int16Array], n: int, config: AudioTrainConfig
 ) -> Int16Array:
     """A fresh ``n``-sample stretch of a training-side background recording, with a gain."""
-    rec = noise[int(rng.integers(len(noise)))]
-    start = int(rng.integers(len(rec) - n + 1))
-    x = rec[start : start + n].astype(np.float64) * _db(rng.uniform(*config.gain_db_range))
+    x = noise_slice(rng, noise, n).astype(np.float64) * _db(rng.uniform(*config.gain_db_range))
     out: Int16Array = np.clip(np.rint(x), -32768, 32767).astype(np.int16)
     return out
 
@@ -491,6 +494,8 @@ def mix_noise(sets: FeatureSets, rng: np.random.Generator, config: AudioTrainCon
     """
     if sets.p_train is None or sets.x_noise is None or sets.p_noise is None:
         return sets.x_train
+    if len(sets.x_noise) == 0:
+        return sets.x_train.copy()  # no training-side recordings: nothing to mix in
     n = len(sets.x_train)
     picks = rng.uniform(size=n) < config.noise_probability
     slices = rng.integers(len(sets.x_noise), size=n)
@@ -637,12 +642,7 @@ def noise_pool(noise: list[Int16Array], n: int, config: AudioTrainConfig) -> Int
     if not noise:
         return np.zeros((0, n), dtype=np.int16)
     rng = np.random.default_rng([config.seed, 2**34])
-    out = np.empty((NOISE_POOL, n), dtype=np.int16)
-    for i in range(NOISE_POOL):
-        rec = noise[int(rng.integers(len(noise)))]
-        start = int(rng.integers(len(rec) - n + 1))
-        out[i] = rec[start : start + n]
-    return out
+    return np.stack([noise_slice(rng, noise, n) for _ in range(NOISE_POOL)])
 
 
 def spec_augment(
