@@ -11,6 +11,8 @@ engine) to the training split only, as ``tinyslm train --extra-train`` does.
 microphone and another room (``tinyslm.audio.channel``; off in the recipe).
 ``--noise-per-epoch`` mixes fresh background noise into the training copies every epoch
 (``tinyslm.audio.train.mix_noise``; off in the recipe: once, into each copy's waveform).
+``--freq-warp W`` scales every training example's spectrum in frequency by a factor in
+``1 - W .. 1 + W``, afresh every epoch (``tinyslm.audio.train.warp_frequency``; off in the recipe).
 ``--synthetic`` adds a model trained only on ``tinyslm.audio.synth``
 speech for the same 7 words (by default what ``tinyslm synth`` writes: every voice,
 3 clips of each word per voice) and scored on the same real test split.
@@ -136,6 +138,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         " (round 30; off: once into each copy, the recipe)",
     )
     p.add_argument(
+        "--freq-warp",
+        type=float,
+        default=d.freq_warp,
+        metavar="W",
+        help="warp every training example's spectrum in frequency by 1-W..1+W, afresh every"
+        " epoch (round 31; 0: off, the recipe)",
+    )
+    p.add_argument(
         "--selection",
         action="store_true",
         help=f"score on the selection harness, not the test split ({SELECTION_UNKNOWN_SPEAKERS}"
@@ -214,6 +224,7 @@ def train_config(args: argparse.Namespace, size: str) -> AudioTrainConfig:
         tilt_probability=args.tilt,
         reverb_probability=args.reverb,
         noise_per_epoch=args.noise_per_epoch,
+        freq_warp=args.freq_warp,
     )
 
 

@@ -149,6 +149,7 @@ def test_keyword_benchmark_trains_the_recipe_unless_a_flag_says_otherwise() -> N
     assert bench.train_config(bench.parse_args([]), "default") == AudioTrainConfig()
     screened = {
         "--noise-per-epoch": {"noise_per_epoch": True},
+        "--freq-warp=0.1": {"freq_warp": 0.1},
         "--tilt=0.5": {"tilt_probability": 0.5},
         "--reverb=0.3": {"reverb_probability": 0.3},
     }

@@ -11,6 +11,7 @@ import contextlib
 import dataclasses
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -37,6 +38,8 @@ from tinyslm.audio.train import (
     mix_noise,
     spec_augment,
     train_audio,
+    warp_frequency,
+    warp_tables,
 )
 from tinyslm.errors import ModelError
 from tinyslm.flatbuffer import compact
@@ -375,39 +378,121 @@ def test_noise_per_epoch_without_recordings_trains_on_the_features_as_made() -> 
     assert np.array_equal(mix_noise(sets, np.random.default_rng(0), on), sets.x_train)
 
 
+def _fit_with_fake(
+    monkeypatch: pytest.MonkeyPatch,
+    hook: str,
+    sets: FeatureSets,
+    config: AudioTrainConfig,
+    value: float,
+) -> tuple[list[float], list[np.ndarray]]:
+    """Runs ``_fit`` with ``hook`` (a per-epoch step taking the sets or the features, a
+    generator and the config) replaced by a fake that draws once from its generator and
+    returns ``value * k`` everywhere at its k-th call, and SpecAugment by a spy: the draws,
+    and what SpecAugment was given each epoch."""
+    from tinyslm.audio import train as train_module
+
+    draws: list[float] = []
+    seen: list[np.ndarray] = []
+
+    def fake(data: Any, gen: np.random.Generator, cfg: AudioTrainConfig) -> np.ndarray:
+        draws.append(float(gen.uniform()))
+        like = data.x_train if isinstance(data, FeatureSets) else data
+        return np.full_like(like, value * len(draws))
+
+    def spy(xs: np.ndarray, gen: np.random.Generator, cfg: AudioTrainConfig) -> np.ndarray:
+        seen.append(xs.copy())
+        return xs
+
+    monkeypatch.setattr(train_module, hook, fake)
+    monkeypatch.setattr(train_module, "spec_augment", spy)
+    train_module._fit(sets, 3, config, None)
+    return draws, seen
+
+
+def _tiny_sets() -> FeatureSets:
+    rng = np.random.default_rng(0)
+    x = rng.integers(-128, 128, size=(32, 49, 40)).astype(np.int8)
+    y = np.arange(32) % 3
+    return FeatureSets(x, y, x[:8], y[:8], x[:8], y[:8], 0.0)
+
+
 def test_fit_trains_each_epoch_on_fresh_noise_when_the_sets_carry_a_pool(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """_fit calls mix_noise once per epoch, each with a generator of its own, and what it
     returns is what the epoch trains on (SpecAugment's input, in the epoch's order);
     without a pool it is never called."""
-    from tinyslm.audio import train as train_module
-
-    rng = np.random.default_rng(0)
-    x = rng.integers(-128, 128, size=(32, 49, 40)).astype(np.int8)
-    y = np.arange(32) % 3
-    pool = FeatureSets(x, y, x[:8], y[:8], x[:8], y[:8], 0.0, np.ones(32), x[:4], np.ones(4))
+    plain = _tiny_sets()
+    x = plain.x_train
+    pool = dataclasses.replace(plain, p_train=np.ones(32), x_noise=x[:4], p_noise=np.ones(4))
     config = AudioTrainConfig(size="small", epochs=2, patience=5, noise_per_epoch=True)
-    draws: list[float] = []
-    seen: list[np.ndarray] = []
-
-    def fake_mix(sets: FeatureSets, gen: np.random.Generator, cfg: AudioTrainConfig) -> np.ndarray:
-        draws.append(float(gen.uniform()))
-        return np.full_like(sets.x_train, 8 * len(draws))  # epoch k: every feature 8 k
-
-    def spy(xs: np.ndarray, gen: np.random.Generator, cfg: AudioTrainConfig) -> np.ndarray:
-        seen.append(xs.copy())
-        return xs
-
-    monkeypatch.setattr(train_module, "mix_noise", fake_mix)
-    monkeypatch.setattr(train_module, "spec_augment", spy)
-    train_module._fit(pool, 3, config, None)
+    # Epoch k's mix: every feature 8 k, which the float model sees as k.
+    draws, seen = _fit_with_fake(monkeypatch, "mix_noise", pool, config, 8.0)
     assert len(draws) == 2 and draws[0] != draws[1]
-    assert [float(np.unique(s)[0]) for s in seen] == [1.0, 2.0]  # feature / 8
-    draws.clear()
-    plain = dataclasses.replace(pool, p_train=None, x_noise=None, p_noise=None)
-    train_module._fit(plain, 3, dataclasses.replace(config, epochs=1), None)
-    assert draws == []
+    assert [float(np.unique(s)[0]) for s in seen] == [1.0, 2.0]
+    one = dataclasses.replace(config, epochs=1)
+    assert _fit_with_fake(monkeypatch, "mix_noise", plain, one, 8.0)[0] == []
+
+
+def test_fit_warps_each_epoch_afresh_before_the_masks(monkeypatch: pytest.MonkeyPatch) -> None:
+    """With freq_warp on, what warp_frequency returns (from a generator of its own, fresh
+    each epoch) is what SpecAugment masks and the epoch trains on; off, it is never called."""
+    config = AudioTrainConfig(size="small", epochs=2, patience=5, freq_warp=0.1)
+    draws, seen = _fit_with_fake(monkeypatch, "warp_frequency", _tiny_sets(), config, 1.0)
+    assert len(draws) == 2 and draws[0] != draws[1]
+    assert [float(np.unique(s)[0]) for s in seen] == [1.0, 2.0]
+    off = dataclasses.replace(config, epochs=1, freq_warp=0.0)
+    assert _fit_with_fake(monkeypatch, "warp_frequency", _tiny_sets(), off, 1.0)[0] == []
+
+
+def _tone(hz: float) -> np.ndarray:
+    t = np.arange(16000)
+    return np.rint(8000 * np.sin(t * 2 * np.pi * hz / 16000)).astype(np.int16)
+
+
+def test_a_frequency_warp_moves_a_tone_where_the_scaled_tone_lies() -> None:
+    """freq_warp against the front end: a tone's features warped by a factor f are those of
+    the tone at f times its frequency (peak within a bin, the rest a fifth as far off as the
+    unwarped features), both ways; a factor of 1 changes nothing."""
+    spec = FrontendSpec()
+    for hz in (1000.0, 2000.0):
+        base = clips_features(_tone(hz)[None, :])[0, 20].astype(np.float32)
+        for factor in (0.8, 0.9, 1.1, 1.25):
+            lower, upper, w = warp_tables(spec, factor)
+            warped = base[lower] * (1 - w) + base[upper] * w
+            moved = clips_features(_tone(hz * factor)[None, :])[0, 20].astype(np.float32)
+            assert abs(int(np.argmax(warped)) - int(np.argmax(moved))) <= 1, (hz, factor)
+            near, far = np.abs(warped - moved).mean(), np.abs(base - moved).mean()
+            assert near < 0.3 * far, (hz, factor, near, far)
+        lower, upper, w = warp_tables(spec, 1.0)
+        assert np.array_equal(base[lower] * (1 - w) + base[upper] * w, base)
+
+
+def test_frequency_warp_is_seeded_one_grid_factor_per_example_and_off_by_default() -> None:
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(64, 49, 40, 1)).astype(np.float32)
+    assert warp_frequency(x, np.random.default_rng(1), AudioTrainConfig()) is x
+    on = AudioTrainConfig(freq_warp=0.1)
+    one = warp_frequency(x, np.random.default_rng(1), on)
+    assert np.array_equal(one, warp_frequency(x, np.random.default_rng(1), on))
+    assert not np.array_equal(one, warp_frequency(x, np.random.default_rng(2), on))
+    # Each example is the table of one factor of the grid 0.9, 0.905, ..., 1.1.
+    grid = [warp_tables(on.spec, 1 + 0.1 * k / 20) for k in range(-20, 21)]
+    used = set()
+    for i in range(len(x)):
+        hits = [
+            k
+            for k, (lo, up, w) in enumerate(grid)
+            if np.array_equal(one[i], x[i][:, lo] * (1 - w[:, None]) + x[i][:, up] * w[:, None])
+        ]
+        assert hits, i
+        used.update(hits)
+    assert len(used) > 10
+    # Per epoch, not in the cached features: the cache key does not name it.
+    assert "freq_warp" not in on.augmentation_key()
+    for bad in (-0.1, 0.31):
+        with pytest.raises(ModelError, match=r"freq_warp must be in 0\.\.0\.3"):
+            AudioTrainConfig(freq_warp=bad)
 
 
 def test_confusion_matrix_counts_true_rows_and_predicted_columns() -> None:

@@ -48,7 +48,12 @@ from tinyslm import determinism  # noqa: F401
 from tinyslm.audio import channel
 from tinyslm.audio.dataset import SILENCE, UNKNOWN, AudioDataset, Clip
 from tinyslm.audio.detector import MAX_WINDOW
-from tinyslm.audio.frontend import LOG_STEPS_PER_OCTAVE, FrontendSpec, many_clips_features
+from tinyslm.audio.frontend import (
+    LOG_STEPS_PER_OCTAVE,
+    FrontendSpec,
+    hz_to_mel,
+    many_clips_features,
+)
 from tinyslm.audio.model import (
     INPUT_SCALE,
     architecture,
@@ -74,6 +79,12 @@ Range = tuple[float, float]
 REPRESENTATIVE_MAX = 400
 # Training examples whose waveforms are held at once while their features are computed.
 TRAIN_FEATURE_BLOCK = 4096
+# freq_warp: the largest warp (a factor of 0.7..1.3), and the steps each side of 1 that
+# the factors are drawn from, so that each factor's interpolation weights are computed
+# once; they are rounded to 1/4096, far coarser than two libms' last bits differ.
+MAX_FREQ_WARP = 0.3
+FREQ_WARP_STEPS = 20
+FREQ_WARP_WEIGHT_ONE = 4096
 # Bump when the augmentation or feature code changes what a cache entry holds.
 CACHE_VERSION = 2
 
@@ -103,6 +114,10 @@ class AudioTrainConfig:
         noise_per_epoch: mix the background noise into the copies afresh every epoch, in
             the feature domain (:func:`mix_noise`), instead of once into each copy's
             waveform: ``noise_probability`` and ``snr_db_range`` then apply per epoch.
+        freq_warp: vocal tract length perturbation, afresh every epoch in the features
+            (:func:`warp_frequency`): every training example's spectrum is scaled in
+            frequency by a factor drawn from ``1 - freq_warp .. 1 + freq_warp``, its
+            tempo unchanged (0: off).
         tilt_probability, tilt_range: share of the copies of spoken clips (not silence)
             whose spectrum is tilted as another microphone's would be, and the range of
             the tilt's coefficient (:func:`tinyslm.audio.channel.tilt`).
@@ -144,6 +159,8 @@ class AudioTrainConfig:
     speed_range: Range = (0.85, 1.15)
     reversed_unknowns: float = 0.5
     noise_per_epoch: bool = False
+    # Off: measured in round 31 and not kept (docs/audio.md).
+    freq_warp: float = 0.0
     # Off: measured in round 18 and not kept (docs/audio.md); the ranges are those measured.
     tilt_probability: float = 0.0
     tilt_range: Range = (-0.7, 0.7)
@@ -204,6 +221,8 @@ class AudioTrainConfig:
             lo, hi = getattr(self, name)
             if lo > hi:
                 raise ModelError(f"{name} must be low <= high, got {lo}, {hi}")
+        if not 0 <= self.freq_warp <= MAX_FREQ_WARP:
+            raise ModelError(f"freq_warp must be in 0..{MAX_FREQ_WARP}, got {self.freq_warp}")
         if not (self.tilt_range[0] > -1 and self.tilt_range[1] < 1):
             raise ModelError(f"tilt_range must be within (-1, 1), got {self.tilt_range}")
         if not (self.rt60_s_range[0] > 0 and self.rt60_s_range[1] <= 2):
@@ -669,6 +688,56 @@ def spec_augment(
     return out
 
 
+def warp_tables(
+    spec: FrontendSpec, factor: float
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.float32]]:
+    """Where each mel bin of a spectrum warped by ``factor`` reads the unwarped one.
+
+    A vocal tract ``factor`` times shorter puts every formant at ``factor`` times the
+    frequency, so output bin ``j`` (centre ``f_j``) takes the unwarped value at
+    ``f_j / factor``: a fractional bin between ``lower[j]`` and ``upper[j]`` with weight
+    ``w[j]`` on the upper one (in 1/4096ths), the edge bins repeated beyond the range.
+    """
+    lo, hi = hz_to_mel(spec.lower_hz), hz_to_mel(spec.upper_hz)
+    n = spec.num_bins
+    lower = np.zeros(n, dtype=np.int64)
+    weight = np.zeros(n, dtype=np.float32)
+    for j in range(n):
+        mel = lo + (hi - lo) * (j + 1) / (n + 1)
+        hz = 700.0 * math.expm1(mel / 1127.0) / factor
+        pos = min(max((hz_to_mel(hz) - lo) / (hi - lo) * (n + 1) - 1, 0.0), n - 1.0)
+        lower[j] = min(int(pos), n - 2) if n > 1 else 0
+        weight[j] = round((pos - lower[j]) * FREQ_WARP_WEIGHT_ONE) / FREQ_WARP_WEIGHT_ONE
+    upper = np.minimum(lower + 1, n - 1)
+    return lower, upper, weight
+
+
+def warp_frequency(
+    x: npt.NDArray[np.float32], rng: np.random.Generator, config: AudioTrainConfig
+) -> npt.NDArray[np.float32]:
+    """Vocal tract length perturbation of float features ``(B, T, F, 1)`` (``freq_warp``).
+
+    Each example gets a factor from ``1 - freq_warp .. 1 + freq_warp`` in
+    :data:`FREQ_WARP_STEPS` steps each side of 1, and its log-mel bins are read at the
+    warped positions with linear interpolation (:func:`warp_tables`). The speed change
+    of the copies moves formants, pitch and tempo together; this moves the formants
+    alone, as another speaker's vocal tract does, and afresh every epoch.
+    """
+    if not config.freq_warp:
+        return x
+    steps = np.arange(-FREQ_WARP_STEPS, FREQ_WARP_STEPS + 1)
+    picks = rng.integers(len(steps), size=x.shape[0])
+    out = np.empty_like(x)
+    for k in np.unique(picks):
+        rows = np.flatnonzero(picks == k)
+        factor = 1.0 + config.freq_warp * float(steps[k]) / FREQ_WARP_STEPS
+        lower, upper, w = warp_tables(config.spec, factor)
+        part = x[rows]
+        w4 = w[None, None, :, None]
+        out[rows] = part[:, :, lower, :] * (np.float32(1) - w4) + part[:, :, upper, :] * w4
+    return out
+
+
 def to_float(features: Int8Array) -> npt.NDArray[np.float32]:
     """The float model's view of int8 features ``(B, T, F)``: ``feature / 8``, ``(B, T, F, 1)``."""
     out: npt.NDArray[np.float32] = (features.astype(np.float32) * INPUT_SCALE)[..., None]
@@ -715,7 +784,13 @@ def _fit(
             # A generator of its own, so the order and masks are the recipe's.
             mixed = mix_noise(sets, np.random.default_rng([config.seed, epoch, 2**35]), config)
             x_train = to_float(mixed)
-        masked = spec_augment(x_train[order], rng, config)
+        shuffled = x_train[order]
+        if config.freq_warp:
+            # A generator of its own, so the order and masks are the recipe's; warped
+            # first, so that a masked band keeps its width.
+            warp_rng = np.random.default_rng([config.seed, epoch, 2**36])
+            shuffled = warp_frequency(shuffled, warp_rng, config)
+        masked = spec_augment(shuffled, rng, config)
         history = model.fit(
             masked, y_train[order], batch_size=config.batch_size, epochs=1, shuffle=False, verbose=0
         )
