@@ -65,18 +65,21 @@ def test_clinc150_benchmark_writes_only_the_given_path(
 
 
 @pytest.mark.parametrize(
-    ("argv", "message"),
+    ("bench", "argv", "message"),
     [
-        (["--epochs", "0"], "invalid training setting(s): epochs"),
-        (["--buckets", "1"], "buckets must be in [2, 2^31-1], got 1"),
-        (["--max-model-kb", "1"], "--max-model-kb 1: at least 4"),
+        ("clinc150", ["--epochs", "0"], "invalid training setting(s): epochs"),
+        ("clinc150", ["--buckets", "1"], "buckets must be in [2, 2^31-1], got 1"),
+        ("clinc150", ["--max-model-kb", "1"], "--max-model-kb 1: at least 4"),
+        ("speech_commands", ["--freq-warp", "0.5"], "freq_warp must be in 0..0.3, got 0.5"),
+        ("speech_commands", ["--freq-warp", "-0.1"], "freq_warp must be in 0..0.3, got -0.1"),
+        ("speech_commands", ["--tilt", "2"], "tilt_probability must be in 0..1, got 2.0"),
     ],
 )
-def test_clinc150_refuses_a_bad_setting_before_loading(
-    argv: list[str], message: str, capsys: pytest.CaptureFixture[str]
+def test_a_benchmark_refuses_a_bad_setting_before_loading(
+    bench: str, argv: list[str], message: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
     with pytest.raises(SystemExit) as exit_info:
-        _load("clinc150").parse_args(argv)
+        _load(bench).parse_args(argv)
     assert exit_info.value.code == 2
     assert capsys.readouterr().err.splitlines()[-1].endswith(f"error: {message}")
 

@@ -73,6 +73,11 @@ def hz_to_mel(hz: float) -> float:
     return 1127.0 * math.log1p(hz / 700.0)
 
 
+def mel_to_hz(mel: float) -> float:
+    """The inverse of :func:`hz_to_mel`."""
+    return 700.0 * math.expm1(mel / 1127.0)
+
+
 @dataclass(frozen=True)
 class FrontendSpec:
     """The front end's parameters; the C mirror's tables are generated from them.
@@ -129,10 +134,17 @@ class FrontendSpec:
         return 1 + (num_samples - self.window_samples) // self.stride_samples
 
 
+def mel_points(spec: FrontendSpec) -> list[float]:
+    """The filter bank's ``num_bins + 2`` mel points, evenly spaced from ``lower_hz`` to
+    ``upper_hz``: filter ``j`` rises from point ``j``, peaks at ``j + 1`` (its centre) and
+    falls to ``j + 2``."""
+    lo, hi = hz_to_mel(spec.lower_hz), hz_to_mel(spec.upper_hz)
+    return [lo + (hi - lo) * i / (spec.num_bins + 1) for i in range(spec.num_bins + 2)]
+
+
 def _mel_segments(spec: FrontendSpec) -> tuple[npt.NDArray[np.int16], npt.NDArray[np.int32]]:
     """Per FFT bin 0..fft_size/2: mel segment index (-1 outside) and rising Q15 weight."""
-    lo, hi = hz_to_mel(spec.lower_hz), hz_to_mel(spec.upper_hz)
-    points = [lo + (hi - lo) * i / (spec.num_bins + 1) for i in range(spec.num_bins + 2)]
+    points = mel_points(spec)
     nbins = spec.fft_size // 2 + 1
     seg = np.full(nbins, -1, dtype=np.int16)
     weight = np.zeros(nbins, dtype=np.int32)

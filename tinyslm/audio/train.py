@@ -53,6 +53,8 @@ from tinyslm.audio.frontend import (
     FrontendSpec,
     hz_to_mel,
     many_clips_features,
+    mel_points,
+    mel_to_hz,
 )
 from tinyslm.audio.model import (
     INPUT_SCALE,
@@ -514,7 +516,7 @@ def mix_noise(sets: FeatureSets, rng: np.random.Generator, config: AudioTrainCon
     if sets.p_train is None or sets.x_noise is None or sets.p_noise is None:
         return sets.x_train
     if len(sets.x_noise) == 0:
-        return sets.x_train.copy()  # no training-side recordings: nothing to mix in
+        return sets.x_train  # no training-side recordings: nothing to mix in
     n = len(sets.x_train)
     picks = rng.uniform(size=n) < config.noise_probability
     slices = rng.integers(len(sets.x_noise), size=n)
@@ -698,14 +700,14 @@ def warp_tables(
     ``f_j / factor``: a fractional bin between ``lower[j]`` and ``upper[j]`` with weight
     ``w[j]`` on the upper one (in 1/4096ths), the edge bins repeated beyond the range.
     """
-    lo, hi = hz_to_mel(spec.lower_hz), hz_to_mel(spec.upper_hz)
-    n = spec.num_bins
+    points = mel_points(spec)
+    lo, hi, n = points[0], points[-1], spec.num_bins
     lower = np.zeros(n, dtype=np.int64)
     weight = np.zeros(n, dtype=np.float32)
     for j in range(n):
-        mel = lo + (hi - lo) * (j + 1) / (n + 1)
-        hz = 700.0 * math.expm1(mel / 1127.0) / factor
-        pos = min(max((hz_to_mel(hz) - lo) / (hi - lo) * (n + 1) - 1, 0.0), n - 1.0)
+        # Filter j's centre is point j + 1: a mel m lies at bin (m - lo) / (hi - lo) (n + 1) - 1.
+        source = hz_to_mel(mel_to_hz(points[j + 1]) / factor)
+        pos = min(max((source - lo) / (hi - lo) * (n + 1) - 1, 0.0), n - 1.0)
         lower[j] = min(int(pos), n - 2) if n > 1 else 0
         weight[j] = round((pos - lower[j]) * FREQ_WARP_WEIGHT_ONE) / FREQ_WARP_WEIGHT_ONE
     upper = np.minimum(lower + 1, n - 1)
