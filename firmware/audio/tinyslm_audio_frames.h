@@ -32,8 +32,9 @@ extern "C" {
 #ifndef TINYSLM_FRAME_MAX_PAYLOAD
 #define TINYSLM_FRAME_MAX_PAYLOAD 512 /* 256 samples, 16 ms at 16 kHz */
 #endif
-#if TINYSLM_FRAME_MAX_PAYLOAD % 2 != 0 || TINYSLM_FRAME_MAX_PAYLOAD > 65534
-#error "TINYSLM_FRAME_MAX_PAYLOAD must be even and below 65535"
+/* A whole frame (8 bytes more than its payload) must fit the parser's uint16_t len. */
+#if TINYSLM_FRAME_MAX_PAYLOAD % 2 != 0 || TINYSLM_FRAME_MAX_PAYLOAD > 65535 - 8
+#error "TINYSLM_FRAME_MAX_PAYLOAD must be even and at most 65526"
 #endif
 
 #define TINYSLM_FRAME_SYNC0 0xA5u

@@ -164,6 +164,7 @@ static void on_frame(uint8_t type, uint8_t seq, const uint8_t *payload, uint16_t
   tinyslm_kws_app_t *app = (tinyslm_kws_app_t *)ctx;
   size_t i, n;
   (void)seq;
+  app->stream_idle = 0;
   if (type == TINYSLM_FRAME_START) {
     tinyslm_listen_reset(&app->listen);
     app->serial_stream = 1;
@@ -299,9 +300,32 @@ void tinyslm_kws_app_feed(tinyslm_kws_app_t *app, const uint8_t *data, size_t le
   }
 }
 
+/* The stream's frames stopped (see TINYSLM_KWS_STREAM_TIMEOUT_SAMPLES): back to the
+ * microphone. The parser is reset too, so the bytes of a frame cut off half way do not
+ * swallow the next command line. */
+static void close_stale_stream(tinyslm_kws_app_t *app) {
+  tinyslm_json_t o;
+  app->serial_stream = 0;
+  app->stream_idle = 0;
+  tinyslm_listen_reset(&app->listen);
+  tinyslm_frame_parser_init(&app->parser, on_frame, on_frame_error, app);
+  tinyslm_json_begin(&o, app->cfg.write, app->cfg.write_ctx);
+  tinyslm_json_raw(&o, "{\"error\":\"stream_timeout\"}");
+  tinyslm_json_end_line(&o);
+}
+
 uint32_t tinyslm_kws_app_feed_samples(tinyslm_kws_app_t *app, const int16_t *samples, size_t n) {
-  if (app == 0 || !app->ready || app->serial_stream) {
+  if (app == 0 || !app->ready) {
     return 0;
+  }
+  if (app->serial_stream) {
+    /* Compared as a remainder, so the count cannot overflow whatever n is. */
+    if (n < TINYSLM_KWS_STREAM_TIMEOUT_SAMPLES - app->stream_idle) {
+      app->stream_idle += (uint32_t)n;
+    } else {
+      close_stale_stream(app);
+    }
+    return 0; /* this batch was heard while the stream was open: dropped */
   }
   return tinyslm_listen_feed(&app->listen, samples, n);
 }

@@ -28,7 +28,12 @@
  *     lines a second).
  * Microphone glue calls tinyslm_kws_app_feed_samples with the same loop behind
  * it; while a serial stream is open (START seen, END not yet) microphone
- * samples are dropped, so a played recording is heard alone.
+ * samples are dropped, so a played recording is heard alone. A stream whose
+ * frames stop for TINYSLM_KWS_STREAM_TIMEOUT_SAMPLES microphone samples (2 s:
+ * its END was lost to a bad CRC, or the host went away) is closed with
+ * {"error":"stream_timeout"}: the loop and the frame parser are reset and the
+ * microphone is heard again (t_ms counts from there), rather than muted until
+ * a reboot.
  *
  * C99, no heap, no float; every buffer is in the caller's tinyslm_kws_app_t and
  * any byte sequence is handled without reading or writing out of bounds
@@ -53,6 +58,17 @@ extern "C" {
 #endif
 #if TINYSLM_KWS_MAX_COMMAND < 8 || TINYSLM_KWS_MAX_COMMAND > 255
 #error "TINYSLM_KWS_MAX_COMMAND must be in 8..255"
+#endif
+
+/* Microphone samples (16 kHz) without a frame that close an open serial stream. The
+ * microphone is the clock: no timer is needed, and the glue already feeds it. A host
+ * on a 115200-baud line sends a 512-byte AUDIO frame every ~45 ms, so 2 s is only
+ * reached when the host has stopped. */
+#ifndef TINYSLM_KWS_STREAM_TIMEOUT_SAMPLES
+#define TINYSLM_KWS_STREAM_TIMEOUT_SAMPLES 32000u
+#endif
+#if TINYSLM_KWS_STREAM_TIMEOUT_SAMPLES < 1
+#error "TINYSLM_KWS_STREAM_TIMEOUT_SAMPLES must be positive"
 #endif
 
 /* Everything about the model the app needs; generated into the project's settings. */
@@ -108,6 +124,7 @@ typedef struct {
   uint8_t in_command;   /* collecting a ':' line */
   uint8_t discarding;   /* an overlong command: dropping bytes up to its end */
   uint8_t serial_stream; /* START seen, END not yet: microphone samples are dropped */
+  uint32_t stream_idle;  /* microphone samples dropped since the stream's last frame */
   uint8_t failing;      /* the last inference failed (its error line is out) */
   uint8_t ready;        /* init succeeded */
 } tinyslm_kws_app_t;

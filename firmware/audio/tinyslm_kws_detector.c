@@ -44,6 +44,11 @@ int tinyslm_kws_detector_push(tinyslm_kws_detector_t *det, const int8_t *scores,
   int8_t level;
   int8_t *slot = det->ring[det->head];
 
+  /* A suppression that has run out is forgotten at once: last_ms is compared modulo
+   * 2^32, so kept for 49.7 days it would look recent again and drop a keyword. */
+  if (det->has_last && (uint32_t)(t_ms - det->last_ms) >= cfg->suppression_ms) {
+    det->has_last = 0;
+  }
   /* Running sums: add the new vector, subtract the one it replaces (zeros
    * while the ring fills), so a push costs O(labels) whatever the window. */
   for (i = 0; i < cfg->num_labels; ++i) {

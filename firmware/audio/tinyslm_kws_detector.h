@@ -11,7 +11,9 @@
  *   - it fires when sum >= threshold_q * window, i.e. the mean int8 score
  *     reaches threshold_q (or the candidate's own level, when label_threshold_q
  *     is set), and the last detection is at least suppression_ms
- *     earlier (uint32 time, so a wrapping millisecond clock is fine).
+ *     earlier (uint32 time, so a wrapping millisecond clock is fine: a
+ *     suppression is forgotten at the first push after it has run out, so
+ *     a detection 2^32 ms old never looks recent).
  * Scores are TFLM's int8 softmax (scale 1/256, zero point -128); score_milli is
  * the window's mean probability in thousandths, rounded half up.
  *

@@ -176,6 +176,21 @@ def c_parse(
     return events, np.fromfile(work / "pcm.raw", dtype=np.int16)
 
 
+def test_the_largest_payload_the_header_allows_is_delivered(tmp_path: Path) -> None:
+    """A frame is 8 bytes more than its payload, and the parser counts them in a
+    uint16_t: the header refuses a TINYSLM_FRAME_MAX_PAYLOAD whose frames would not
+    fit (65528 compiled, then dropped every full-size frame without a word)."""
+    top = 65526  # the even payload whose frame, 8 bytes more, is at most 65535
+    exe = _build(tmp_path / "top", extra=(f"-DTINYSLM_FRAME_MAX_PAYLOAD={top}",))
+    payload = np.random.default_rng(3).integers(0, 256, top).astype(np.uint8).tobytes()
+    body = bytes([FRAME_AUDIO, 0]) + top.to_bytes(2, "little") + payload
+    frame = b"\xa5\x5a" + body + crc16_ccitt(body).to_bytes(2, "little")
+    events, _ = c_parse(exe, frame, tmp_path, chunk=4096)
+    assert events == [("F", FRAME_AUDIO, 0, payload)]
+    with pytest.raises(ToolchainError, match="at most 65526"):
+        _build(tmp_path / "over", extra=(f"-DTINYSLM_FRAME_MAX_PAYLOAD={top + 2}",))
+
+
 def test_crc_is_ccitt_false() -> None:
     assert crc16_ccitt(b"123456789") == 0x29B1  # the catalogue's check value
     assert encode_frame(FRAME_START, 0) == bytes.fromhex("a55a01000000") + crc16_ccitt(

@@ -7,7 +7,8 @@ with the committed keyword fixture model answered on TFLM by the test
 :func:`tinyslm.audio.stream.listen` on the same samples, in any chunk sizes;
 ``:info`` says it is a keyword model; a corrupted frame is one error line and the
 stream goes on without its samples; a failing model is one line until it recovers;
-microphone samples are dropped while a serial stream is open.
+microphone samples are dropped while a serial stream is open, and given back when
+the stream's frames stop for 2 s (its END lost).
 """
 
 from __future__ import annotations
@@ -234,18 +235,56 @@ def test_microphone_path_and_serial_priority(
     assert out == [detection_line(d, labels) for d in expected.detections]
     assert counters[4] == len(expected.detections)
     # A serial stream opened in between: microphone samples inside it are dropped.
+    # 1.5 s of them between frames, three times: 4.5 s in all, more than the 2 s
+    # without a frame that close a stream (TINYSLM_KWS_STREAM_TIMEOUT_SAMPLES), since
+    # every frame starts that count again.
     whole = stream_bytes(recording)
-    cut = whole.index(encode_frame(FRAME_AUDIO, 30, pcm(recording[29 * 256 : 30 * 256])))
-    inputs = [
-        ("serial", whole[:cut]),
-        ("mic", pcm(recording[::-1].copy())),
-        ("serial", whole[cut:]),
+    cuts = [
+        whole.index(encode_frame(FRAME_AUDIO, k % 256, pcm(recording[(k - 1) * 256 : k * 256])))
+        for k in (30, 300, 600)
     ]
+    noise = pcm(recording[::-1][:24000].copy())
+    inputs = [("serial", whole[: cuts[0]])]
+    for a, b in zip(cuts, [*cuts[1:], len(whole)], strict=True):
+        inputs += [("mic", noise), ("serial", whole[a:b])]
     out, counters = run_app(app, spec, labels, inputs, model, tmp_path, chunk=4096)
     assert [line for line in out if '"keyword"' in line] == [
         detection_line(d, labels) for d in expected.detections
     ]
+    assert not any("stream_timeout" in line for line in out)
     assert counters[4] == 0  # feed_samples made none
+
+
+@pytest.mark.parametrize("lost", ["cut off", "bad crc"])
+def test_a_stream_whose_frames_stop_gives_the_microphone_back(
+    app: Path, labels: list[str], recording: np.ndarray, tmp_path: Path, lost: str
+) -> None:
+    """END lost (the host went away half way through it, or its CRC was hit): after 2 s
+    of microphone samples without a frame the stream is closed with one line, the loop
+    starts afresh on the microphone, and a command is answered (the parser dropped
+    the cut-off frame's bytes rather than taking the command for them)."""
+    spec = spec_for(labels, threshold_q=0, suppression_ms=500)
+    model = pseudo_model(5)
+    expected = listen(recording, spec, batch(model))
+    whole = stream_bytes(recording[: 16000 * 2])
+    end = whole[-8:]
+    assert end[:3] == bytes([0xA5, 0x5A, 3])  # the END frame
+    lost_end = end[:4] if lost == "cut off" else end[:-1] + bytes([end[-1] ^ 0x40])
+    inputs = [
+        ("serial", whole[:-8] + lost_end),
+        # 100-sample batches: the stream closes with the 320th, exactly 2 s, which is
+        # dropped, so the recording after it is heard from its first sample.
+        ("mic", bytes(2 * 32000)),
+        ("mic", pcm(recording)),
+        ("serial", b":info\n"),
+    ]
+    out, counters = run_app(app, spec, labels, inputs, model, tmp_path, chunk=100)
+    assert not any(line.startswith('{"end"') for line in out)
+    assert out.count('{"error":"stream_timeout"}') == 1
+    after = out[out.index('{"error":"stream_timeout"}') + 1 :]
+    assert after[:-1] == [detection_line(d, labels) for d in expected.detections]
+    assert json.loads(after[-1])["info"]["modality"] == "keywords"
+    assert counters[4] == len(expected.detections) >= 5
 
 
 def test_every_detection_reaches_the_action_hook_after_its_line(

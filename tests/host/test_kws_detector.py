@@ -171,6 +171,23 @@ def test_crafted_streams(driver: Path) -> None:
         assert c_detect(driver, spec, scores, times) == expected, name
 
 
+def test_a_suppression_that_ran_out_is_forgotten_before_the_clock_wraps(driver: Path) -> None:
+    """A device clock wraps after 2^32 ms (49.7 days): a detection that old must not
+    look 480 ms old and drop a keyword. The vector in between (silence, 2 s after the
+    detection) ends the suppression; without it the second word is suppressed as usual."""
+    spec = DetectorSpec(num_labels=4, window=1, threshold_q=51, suppression_ms=1000)
+    word, silence = burst(4, 1, [(2, 0, 1)]), burst(4, 1, [])
+    wrapped = (5000 + 2**32 + 480) & 0xFFFFFFFF
+    cases = [
+        (np.concatenate([word, silence, word]), [5000, 7000, wrapped], [5000, wrapped]),
+        (np.concatenate([word, word]), [5000, 5480], [5000]),
+    ]
+    for scores, times, fired in cases:
+        expected = [Detection(2, t, 127, 996) for t in fired]
+        assert py_detect(spec, scores, times) == expected, times
+        assert c_detect(driver, spec, scores, times) == expected, times
+
+
 def test_under_sanitizers(tmp_path: Path) -> None:
     reason = sanitizers_work(tmp_path)
     if reason is not None:

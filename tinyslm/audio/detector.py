@@ -18,7 +18,9 @@ there is no rounding for host and device to disagree on:
   previous detection is at least ``suppression_ms`` earlier, so one spoken word
   gives one detection.
 
-Times are uint32 milliseconds, as on a device whose clock wraps.
+Times are uint32 milliseconds, as on a device whose clock wraps; a suppression
+is forgotten at the first vector after it has run out, so a detection 2^32 ms
+old never looks recent.
 """
 
 from __future__ import annotations
@@ -148,12 +150,16 @@ def _run(spec: DetectorSpec, data: np.ndarray, times: Iterable[int]) -> Iterable
     ignored = set(spec.non_keywords)
     last: int | None = None
     for i, t in enumerate(times):
+        t &= _U32
+        # As the C push: a suppression that has run out is forgotten at once, so a clock
+        # that wraps (2^32 ms, 49.7 days) cannot make an old detection look recent.
+        if last is not None and (t - last) & _U32 >= spec.suppression_ms:
+            last = None
         label = int(best[i])
         total = int(sums[i, label])
         if i + 1 < spec.window or label in ignored or total < spec.level_of(label) * spec.window:
             continue
-        t &= _U32
-        if last is not None and (t - last) & _U32 < spec.suppression_ms:
+        if last is not None:
             continue
         last = t
         yield Detection(label, t, total, score_milli(total, spec.window))
