@@ -41,6 +41,13 @@ def friendly_errors(func: F) -> F:
         except KeyboardInterrupt:
             click.echo("error: interrupted", err=True)
             sys.exit(130)
+        except OSError as exc:
+            # The checks name what they foresee; the file system can still refuse a path
+            # (a name over 255 bytes, a symlink loop, a folder without read permission).
+            # One line all the same, never a traceback.
+            where = f"{exc.filename}: " if exc.filename is not None else ""
+            click.echo(f"error: {where}{exc.strerror or exc}", err=True)
+            sys.exit(1)
 
     return wrapper  # type: ignore[return-value]
 
@@ -117,12 +124,12 @@ def json_to_stdout(json_out: Path | None) -> bool:
 
 def check_json_target(json_out: Path | None, protect: Sequence[Path | None] = ()) -> None:
     """Refuse a --json file that cannot be written or names an input, before the work."""
-    from tinyslm.outdir import check_file_target, is_json_document
+    from tinyslm.outdir import check_file_target, is_json_document, real_path
 
     if json_out is None or json_to_stdout(json_out):
         return
     for path in protect:
-        if path is not None and json_out.resolve() == path.resolve():
+        if path is not None and real_path(json_out) == real_path(path):
             raise click.UsageError(f"--json names the input {path}; give another file name")
     check_file_target(json_out, "--json", is_json_document)
 
@@ -232,10 +239,17 @@ def train_command(
 
     check_json_target(json_out, (data,))
     if json_out is not None and not json_to_stdout(json_out):
-        import os
+        from tinyslm.outdir import real_path
 
-        if os.path.abspath(json_out).startswith(os.path.abspath(out) + os.sep):
-            raise click.UsageError("--json names a file inside the model folder; put it elsewhere")
+        json_real, out_real = real_path(json_out), real_path(out)
+        if json_real == out_real or out_real in json_real.parents:
+            raise click.UsageError(
+                "--json names the model folder or a file inside it; put it elsewhere"
+            )
+        if json_real in out_real.parents:
+            raise click.UsageError(
+                "--json names a folder the model folder goes in; give a file name"
+            )
     # With --json -, stdout is the JSON alone.
     text_err = json_to_stdout(json_out)
 
@@ -353,7 +367,7 @@ def emulate(
     loop), each escalated phrase is answered on the host as well, as 'tinyslm
     monitor' does for a board: a {"host":...} line after the device's.
     """
-    from tinyslm.outdir import check_file_target, is_json_document
+    from tinyslm.outdir import check_file_target, is_json_document, real_path
 
     hosted = host_model is not None or host_cmd is not None
     if hosted and (data_file is not None or wav_file is not None):
@@ -368,7 +382,7 @@ def emulate(
     if qemu and (native or coverage):
         raise click.UsageError("--qemu cannot be combined with --native or --coverage")
     if json_out is not None and not json_to_stdout(json_out):
-        if data_file is not None and json_out.resolve() == data_file.resolve():
+        if data_file is not None and real_path(json_out) == real_path(data_file):
             raise click.UsageError("--json names the --data file; give another file name")
         check_file_target(json_out, "--json", is_json_document)  # before the run
     engine = "native" if native else "qemu" if qemu else "emulator"

@@ -70,3 +70,16 @@ def output_tail(output: str | bytes, lines: int = 4) -> str:
     lines joined with `` | ``, at most :data:`TAIL_MAX_CHARS` (its end); ``""`` if none."""
     text = " | ".join(ln.strip() for ln in tail_lines(output, lines))
     return text if len(text) <= TAIL_MAX_CHARS else "..." + text[-TAIL_MAX_CHARS:]
+
+
+def json_reason(exc: Exception) -> str:
+    """Why ``json.loads`` refused a text, for a one-line error: a syntax error, an integer
+    of more digits than Python converts (a ValueError), or brackets nested past its depth
+    (RecursionError). Every data loader catches all three."""
+    import json
+
+    if isinstance(exc, json.JSONDecodeError):
+        return exc.msg
+    if isinstance(exc, RecursionError):
+        return "nested too deeply"
+    return str(exc)

@@ -170,7 +170,7 @@ def _is_audio_data(path: Path) -> bool:
                 if first == "path":
                     return True  # a header row
                 return first.endswith(".wav")
-    except (OSError, ValueError):
+    except (OSError, ValueError, RecursionError, csv.Error):
         return False  # the text loader reports what is wrong with the file
     return False
 

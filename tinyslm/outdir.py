@@ -103,13 +103,22 @@ def _sha256(path: Path) -> str:
     return h.hexdigest()
 
 
+def real_path(path: Path | str) -> Path:
+    """``path`` with every symbolic link followed, absolute. ``os.path.realpath``, not
+    ``Path.resolve``: on a symlink loop Python 3.11's ``resolve`` raises RuntimeError, and
+    the loop is then reported by whatever opens the path, in one line."""
+    return Path(os.path.realpath(path))
+
+
 def _is_within(path: Path, folder: Path) -> bool:
     return path == folder or folder in path.parents
 
 
 def _nearest_existing(path: Path) -> Path:
+    # lexists: a dangling link or a symlink loop on the way is where the output
+    # cannot go (not a folder), found now rather than after the work.
     for candidate in (path, *path.parents):
-        if candidate.exists():
+        if os.path.lexists(candidate):
             return candidate
     return Path(path.anchor)
 
@@ -153,9 +162,9 @@ def check_target(
         raise OutputExistsError(f"{target} is a broken symbolic link")
     if absolute.exists() and not absolute.is_dir():
         raise OutputExistsError(f"{target} exists and is not a folder")
-    real = absolute.resolve()
+    real = real_path(absolute)
     for what, path in (protect or {}).items():
-        guarded = Path(os.path.abspath(path)).resolve()
+        guarded = real_path(path)
         if _is_within(guarded, real):
             raise OutputExistsError(f"{target} holds {what} ({path}); choose another output folder")
         # Nor inside a protected folder: a model folder written into a keyword dataset
@@ -168,7 +177,7 @@ def check_target(
     if absolute.is_dir() and any(absolute.iterdir()):
         if not force:
             raise OutputExistsError(f"{target} exists and is not empty (use --force to replace it)")
-        if _is_within(Path.cwd().resolve(), real):
+        if _is_within(real_path(Path.cwd()), real):
             raise OutputExistsError(
                 f"{target} is the current folder or a parent of it; not replacing it"
             )
@@ -329,7 +338,7 @@ def _update(
 ) -> WriteReport:
     """Replace tinyslm's files in the existing folder ``target``; keep or refuse the rest."""
     _check_starters(files, starters)
-    real = target.resolve()
+    real = real_path(target)
     was_empty = not any(real.iterdir())
     record = _read_record(real, ownership)
     stage = Path(tempfile.mkdtemp(prefix=STAGE_PREFIX, dir=real))
@@ -514,8 +523,19 @@ def write_tree(
 
 
 def _refuse_foreign(path: Path, what: str, ours: Callable[[bytes], bool]) -> None:
-    """Refuse to replace an existing file at ``path`` unless ``ours`` recognises it."""
+    """Refuse to replace an existing file at ``path`` unless ``ours`` recognises it.
+
+    Only a plain file can be ours: the new file is renamed over the path, so a symbolic
+    link, a named pipe or a device there (``/dev/stdout`` is a link) would be deleted.
+    Folders are left to the callers, whose message says to give a file name.
+    """
     absolute = Path(os.path.abspath(path))
+    special = os.path.lexists(absolute) and not absolute.is_dir() and not absolute.is_file()
+    if os.path.islink(absolute) or special:
+        raise OutputExistsError(
+            f"{what} {path} is a link, a pipe or a device, not a file tinyslm wrote; give "
+            "another file name ('-' prints to stdout)"
+        )
     if not absolute.is_file():
         return
     try:

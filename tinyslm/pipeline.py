@@ -15,7 +15,7 @@ from typing import Any
 
 from tinyslm.errors import OutputError
 from tinyslm.manifest import MANIFEST_NAME, MODEL_NAME, Manifest
-from tinyslm.outdir import Ownership, WriteReport, check_target, write_tree
+from tinyslm.outdir import Ownership, WriteReport, check_target, real_path, write_tree
 from tinyslm.project import PROJECT_FILE
 from tinyslm.report_data import REPORT_HTML, REPORT_JSON
 from tinyslm.text.train import TrainConfig
@@ -442,7 +442,7 @@ def run_report(path: Path, out: Path, *, data: Path | None = None) -> ReportRunR
             f"{path}: neither a model folder ({MANIFEST_NAME}, from 'tinyslm train') nor a "
             f"project ({PROJECT_FILE}, from 'tinyslm generate')"
         )
-    if any(out.resolve() == p.resolve() for p in inputs):
+    if any(real_path(out) == real_path(p) for p in inputs):
         raise OutputError(f"-o {out} names one of the report's inputs; give another file name")
     check_file_target(out, "-o", is_report_page)
 

@@ -245,6 +245,41 @@ def test_train_unwritable_output_fails_before_training(tmp_path: Path) -> None:
     assert time.monotonic() - start < 30
 
 
+@pytest.mark.parametrize(
+    ("out", "json_out", "words"),
+    [
+        ("m", "m", "names the model folder or a file inside it"),
+        ("m", "m/figures.json", "names the model folder or a file inside it"),
+        ("a/m", "a", "names a folder the model folder goes in"),
+    ],
+)
+def test_train_json_that_collides_with_the_model_folder_is_refused_before_training(
+    tmp_path: Path, out: str, json_out: str, words: str
+) -> None:
+    """Before round 32 the first and the last case trained, then failed to write (the
+    first leaving the model folder behind)."""
+    proc = run_cli("train", "-o", out, "--json", json_out, cwd=tmp_path, timeout=60)
+    assert_one_error_line(proc, words)
+    assert "epoch" not in proc.stdout
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("command", ["info", "report"])
+def test_a_path_the_file_system_refuses_is_one_line(
+    fixture_model: Path, tmp_path: Path, command: str
+) -> None:
+    """A name over 255 bytes: Path.exists() lets that OSError through (it only swallows
+    'no such file'), so the CLI's last resort turns it into one line."""
+    long_name = tmp_path / ("a" * 300)
+    args = (
+        ["info", str(long_name)]
+        if command == "info"
+        else ["report", str(fixture_model), "-o", str(long_name)]
+    )
+    proc = run_cli(*args)
+    assert_one_error_line(proc, "File name too long")
+
+
 def test_generate_force_refuses_to_replace_the_model_it_reads(
     fixture_model: Path, tmp_path: Path
 ) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from collections import Counter
 from dataclasses import replace
 from pathlib import Path
@@ -324,6 +325,8 @@ def test_a_list_written_on_windows_reads_as_the_same_clips(tmp_path: Path) -> No
         ('yes/spk00_nohash_0.wav,"ye\ns"\n', "control characters"),
         ("path,label\n", "no clips listed"),
         ("yes/spk00_nohash_0.wav,\n", "empty path or label"),
+        ('yes/spk00_nohash_0.wav,"' + "y" * 200_000 + '"\n', "line 1: field larger than"),
+        ("x" * 300 + "/a.wav,yes\n", "line 1: " + "x" * 300 + "/a.wav: File name too long"),
     ],
 )
 def test_bad_csv_lists(tmp_path: Path, text: str, words: str) -> None:
@@ -337,6 +340,8 @@ def test_bad_csv_lists(tmp_path: Path, text: str, words: str) -> None:
     ("line", "words"),
     [
         ("{not json", "line 1: invalid JSON"),
+        ('{"path": "yes/a.wav", "label": ' + "9" * 5000 + "}", "line 1: invalid JSON (Exceeds"),
+        ("[" * 100_000, "line 1: invalid JSON (nested too deeply)"),
         ('["yes/a.wav", "yes"]', "expected an object"),
         ('{"path": "yes/spk00_nohash_0.wav", "label": "yes", "split": 3}', "'split' must be"),
     ],
@@ -348,6 +353,18 @@ def test_bad_jsonl_lists(tmp_path: Path, line: str, words: str) -> None:
 
 
 # --- refusals ---------------------------------------------------------------------------
+
+
+def test_names_that_are_not_utf8_are_refused_in_one_line(tmp_path: Path) -> None:
+    """Bytes from another system's encoding: labels, speaker hashes and cache keys are
+    text, so such a name is refused, named, instead of failing deep in the split."""
+    root = make_folder(tmp_path / "d", {"yes": SPEAKERS, "no": SPEAKERS})
+    clip = next((root / "yes").iterdir())
+    os.rename(clip, os.fsencode(root / "yes") + b"/caf\xe9_nohash_0.wav")
+    assert "yes/caf\\xe9_nohash_0.wav: the name is not UTF-8" in refused(root)
+    root = make_folder(tmp_path / "e", {"yes": SPEAKERS, "no": SPEAKERS})
+    os.rename(root / "no", os.fsencode(root) + b"/n\xffo")
+    assert "n\\xffo: the name is not UTF-8" in refused(root)
 
 
 def test_missing_empty_and_wrong_kind(tmp_path: Path) -> None:

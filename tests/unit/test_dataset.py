@@ -352,6 +352,14 @@ ERROR_CASES: list[tuple[str, str, str | bytes, str]] = [
         r"label must be a string",
     ),
     (
+        "jsonl integer past the conversion limit",
+        "d.jsonl",
+        '{"text": "a", "label": "a"}\n{"text": "b", "label": ' + "9" * 5000 + "}\n",
+        r"line 2: malformed JSON: Exceeds the limit",
+    ),
+    ("jsonl nested too deeply", "d.jsonl", "[" * 100_000 + "\n", r"line 1: malformed JSON: nested"),
+    ("json nested too deeply", "d.json", "[" * 100_000, r"malformed JSON: nested too deeply"),
+    (
         "malformed json",
         "d.json",
         '{\n  "train": [\n    ["a", "b"],\n  ]\n}\n',
@@ -526,3 +534,22 @@ def test_invalid_utf8_in_a_streamed_file_names_the_line(tmp_path: Path) -> None:
     data = b"text,label\n" + b"ok,a\n" * 5000 + b"caf\xe9,a\nb,b\nc,b\n"
     message = load_error(write(tmp_path, "d.csv", data))
     assert message.endswith("line 5002: not valid UTF-8 (byte 0xe9); save the file as UTF-8")
+
+
+@pytest.mark.parametrize(
+    ("name", "first_row"),
+    [("deep.jsonl", "[" * 100_000), ("big.csv", '"' + "x" * 200_000 + '",a')],
+)
+def test_a_first_row_the_parsers_refuse_is_text_to_the_sniffer(
+    tmp_path: Path, name: str, first_row: str
+) -> None:
+    """Which loader reads a file is decided from its first row; a row that makes the json
+    or csv module raise goes to the text loader, which says what is wrong in one line
+    (it raised RecursionError or csv.Error before round 32)."""
+    from tinyslm.modality import modality_of_data
+
+    path = tmp_path / name
+    path.write_text(first_row + "\n")
+    assert modality_of_data(path).name == "text"
+    with pytest.raises(DatasetError):
+        load_dataset(path)

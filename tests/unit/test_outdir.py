@@ -415,3 +415,39 @@ def test_write_file_never_replaces_a_file_tinyslm_did_not_write(
         )
     assert mine.read_bytes() == theirs
     assert sorted(p.name for p in tmp_path.iterdir()) == ["results.json"]
+
+
+@pytest.mark.parametrize("kind", ["link to our file", "link to nothing", "pipe"])
+def test_write_file_never_replaces_a_link_or_a_pipe(tmp_path: Path, kind: str) -> None:
+    """The file is renamed over the path, so a link or a pipe there would be deleted
+    (``--json /dev/stdout`` names a link); refused, even a link to a file tinyslm wrote."""
+    ours = tmp_path / "ours.json"
+    ours.write_bytes(json_document({}, "1"))
+    path = tmp_path / "out.json"
+    if kind == "pipe":
+        os.mkfifo(path)
+    else:
+        path.symlink_to(ours if kind == "link to our file" else tmp_path / "nothing")
+    for step in (
+        lambda: check_file_target(path, "--json", is_json_document),
+        lambda: write_file(path, json_document({}, "2"), "--json", is_json_document),
+    ):
+        with pytest.raises(OutputExistsError, match=r"is a link, a pipe or a device"):
+            step()
+    assert os.path.islink(path) or not path.is_file()
+    assert ours.read_bytes() == json_document({}, "1")
+
+
+def test_a_link_loop_or_a_dangling_link_on_the_way_is_refused_before_the_work(
+    tmp_path: Path,
+) -> None:
+    """Found by the checks that run before training, not by the write after it."""
+    (tmp_path / "loop").symlink_to(tmp_path / "loop")
+    (tmp_path / "dangling").symlink_to(tmp_path / "nowhere")
+    for parent in ("loop", "dangling"):
+        with pytest.raises(OutputError, match=rf"{parent} is not a folder"):
+            check_target(tmp_path / parent / "model", force=False)
+        with pytest.raises(OutputError, match=rf"{parent} is not a folder"):
+            check_file_target(tmp_path / parent / "r.json", "--json", is_json_document)
+    real = outdir.real_path(tmp_path)
+    assert outdir.real_path(tmp_path / "loop") == real / "loop"  # no RuntimeError

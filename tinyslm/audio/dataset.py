@@ -75,18 +75,20 @@ import hashlib
 import io
 import json
 import math
+import os
 import random
 import re
 from collections import Counter, defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
 from tinyslm.audio.wav import SAMPLE_RATE, read_wav
-from tinyslm.errors import DatasetError
+from tinyslm.errors import DatasetError, json_reason
 
 SILENCE = "_silence_"
 UNKNOWN = "_unknown_"
@@ -285,13 +287,30 @@ class _Entry:
     word: str  # the label as written, before unknown_words
 
 
+def _listing(folder: Path) -> list[Path]:
+    """``folder``'s entries, or one line saying why they cannot be read. A name that is
+    not UTF-8 (bytes from another system's encoding) is refused here: labels, speaker
+    hashes and the feature cache's keys are all text."""
+    try:
+        entries = list(folder.iterdir())
+    except OSError as exc:
+        raise DatasetError(f"{folder}: cannot read: {exc.strerror or exc}") from None
+    for entry in entries:
+        try:
+            entry.name.encode("utf-8")
+        except UnicodeEncodeError:
+            shown = os.fsencode(entry.name).decode("utf-8", "backslashreplace")
+            raise DatasetError(f"{folder / shown}: the name is not UTF-8; rename it") from None
+    return entries
+
+
 def _wavs(folder: Path) -> list[Path]:
     """The folder's ``.wav`` files. Hidden names are not clips, as hidden folders are not
     labels: macOS writes a ``._<name>.wav`` AppleDouble file (no audio) beside every clip
     it copies to a FAT or network drive or zips."""
     return sorted(
         p
-        for p in folder.iterdir()
+        for p in _listing(folder)
         if p.is_file() and p.suffix.lower() == ".wav" and not p.name.startswith(".")
     )
 
@@ -300,7 +319,7 @@ def _scan_folder(root: Path, config: AudioDatasetConfig) -> tuple[list[_Entry], 
     """Entries of the clip folders and of the background folder."""
     clips: list[_Entry] = []
     noise: list[_Entry] = []
-    for folder in sorted(p for p in root.iterdir() if p.is_dir()):
+    for folder in sorted(p for p in _listing(root) if p.is_dir()):
         name = folder.name
         if name.startswith("."):
             continue
@@ -333,8 +352,10 @@ def _list_rows(path: Path) -> Iterable[tuple[int, str, str, str | None]]:
                 continue
             try:
                 obj = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise DatasetError(f"{path}: line {number}: invalid JSON ({exc.msg})") from exc
+            except (ValueError, RecursionError) as exc:
+                raise DatasetError(
+                    f"{path}: line {number}: invalid JSON ({json_reason(exc)})"
+                ) from None
             if not isinstance(obj, dict) or not all(
                 isinstance(obj.get(k), str) for k in ("path", "label")
             ):
@@ -347,7 +368,7 @@ def _list_rows(path: Path) -> Iterable[tuple[int, str, str, str | None]]:
             yield number, obj["path"], obj["label"], split
         return
     reader = csv.reader(io.StringIO(text, newline=""))
-    for row in reader:
+    for row in _csv_rows(reader, path):
         number = reader.line_num  # the row's last line: a quoted field may span lines
         cells = [c.strip() for c in row]
         if not any(cells):
@@ -362,6 +383,19 @@ def _list_rows(path: Path) -> Iterable[tuple[int, str, str, str | None]]:
                 f"{path}: line {number}: expected path,label[,split], got {len(cells)} fields"
             )
         yield number, cells[0], cells[1], (cells[2] if len(cells) == 3 else None)
+
+
+def _csv_rows(reader: Any, path: Path) -> Iterator[list[str]]:
+    """``reader``'s rows; a row the csv module refuses (a field over its size limit, a
+    NUL byte) is one line naming the list and the line."""
+    while True:
+        try:
+            row = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            raise DatasetError(f"{path}: line {reader.line_num}: {exc}") from None
+        yield row
 
 
 def _scan_list(path: Path, config: AudioDatasetConfig) -> tuple[list[_Entry], list[_Entry]]:
@@ -382,12 +416,17 @@ def _scan_list(path: Path, config: AudioDatasetConfig) -> tuple[list[_Entry], li
             # Background recordings are split in time, so their split is not counted.
             with_split += label != NOISE
         wav = path.parent / rel
-        if not wav.is_file() and "\\" in rel and (path.parent / rel.replace("\\", "/")).is_file():
-            # A list written on Windows (yes\clip.wav): the same file, and the same
-            # name for the seeded split as the list written with '/'.
-            rel = rel.replace("\\", "/")
-            wav = path.parent / rel
-        if not wav.is_file():
+        try:
+            windows = "\\" in rel and (path.parent / rel.replace("\\", "/")).is_file()
+            if not wav.is_file() and windows:
+                # A list written on Windows (yes\clip.wav): the same file, and the same
+                # name for the seeded split as the list written with '/'.
+                rel = rel.replace("\\", "/")
+                wav = path.parent / rel
+            found = wav.is_file()
+        except OSError as exc:  # a name too long for the file system, say
+            raise DatasetError(f"{path}: line {number}: {rel}: {exc.strerror or exc}") from None
+        if not found:
             raise DatasetError(f"{path}: line {number}: {rel} does not exist")
         word, label = label, config.label_of(label)
         entry = _Entry(wav, rel, label, split, word)

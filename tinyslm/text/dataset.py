@@ -56,7 +56,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO, TextIO
 
-from tinyslm.errors import DatasetError
+from tinyslm.errors import DatasetError, json_reason
 from tinyslm.resources import data_dir
 
 OOS_LABELS = {"oos", "out_of_scope", "out-of-scope"}  # compared case-insensitively
@@ -364,8 +364,8 @@ def _parse_jsonl(stream: TextIO, name: str) -> list[_Row]:
         where = f"line {lineno}"
         try:
             obj = json.loads(line)
-        except json.JSONDecodeError as e:
-            raise DatasetError(f"{name}: {where}: malformed JSON: {e.msg}") from None
+        except (ValueError, RecursionError) as e:
+            raise DatasetError(f"{name}: {where}: malformed JSON: {json_reason(e)}") from None
         if not isinstance(obj, dict):
             raise DatasetError(f"{name}: {where}: expected a JSON object with text and label")
         missing = [k for k in ("text", "label") if k not in obj]
@@ -402,6 +402,8 @@ def _parse_clinc(text: str, name: str, warnings: list[str]) -> tuple[list[_Row],
         obj = json.loads(text)
     except json.JSONDecodeError as e:
         raise DatasetError(f"{name}: line {e.lineno}: malformed JSON: {e.msg}") from None
+    except (ValueError, RecursionError) as e:
+        raise DatasetError(f"{name}: malformed JSON: {json_reason(e)}") from None
     if not isinstance(obj, dict):
         raise DatasetError(f"{name}: expected a JSON object with a 'train' list (CLINC layout)")
     if "train" not in obj:
