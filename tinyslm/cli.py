@@ -244,7 +244,8 @@ def train_command(
         json_real, out_real = real_path(json_out), real_path(out)
         if json_real == out_real or out_real in json_real.parents:
             raise click.UsageError(
-                "--json names the model folder or a file inside it; put it elsewhere"
+                "--json names a file inside the model folder, or the folder itself; "
+                "put it elsewhere"
             )
         if json_real in out_real.parents:
             raise click.UsageError(

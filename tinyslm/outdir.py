@@ -57,7 +57,10 @@ class Ownership:
         keep_foreign: keep files tinyslm did not write (a project's user sources
             and ``.pio/``); otherwise such files make ``force`` refuse the folder.
         trees: folders copied in as a whole (``lib/tflm``): replaced as a whole
-            when a new copy is written, kept otherwise.
+            when a new copy is written, kept otherwise. The record lists every file
+            of a tree with its sha256 too, so a file the user added to the tree or
+            edited there (a patched kernel) makes ``force`` refuse instead of
+            deleting it.
         names: every name such a folder holds, where fixed (a model folder), so
             that a folder with anything else is refused up front, before any work.
     """
@@ -232,16 +235,75 @@ def _read_record(real: Path, ownership: Ownership) -> dict[str, str] | None:
         ) from None
 
 
+def _read_tree_files(real: Path, ownership: Ownership) -> dict[str, str] | None:
+    """The record's ``tree_files`` (every file of the copied trees, ``path -> sha256``);
+    ``None`` where the record predates them (round 32)."""
+    if ownership.record is None or not (real / ownership.record).is_file():
+        return None
+    try:
+        doc = json.loads((real / ownership.record).read_text(encoding="utf-8"))
+        tree_files = doc.get("tree_files")
+        if tree_files is None:
+            return None
+        if not isinstance(tree_files, dict):
+            raise TypeError("tree_files is not an object")
+        return {str(k): str(v) for k, v in tree_files.items()}
+    except (OSError, ValueError, TypeError) as exc:
+        raise OutputExistsError(
+            f"{real / ownership.record} is unreadable ({exc}); not replacing files in {real}"
+        ) from None
+
+
+def _files_under(shas: Mapping[str, str], tree: str) -> dict[str, str]:
+    """The entries of ``shas`` inside ``tree``; none for a tree copied before round 32
+    (whose record has no ``tree_files``): that copy is replaced whole, as it was then."""
+    return {k: v for k, v in shas.items() if k.startswith(tree + "/")}
+
+
+def _tree_shas(folder: Path, tree: str) -> dict[str, str]:
+    """``tree``'s files under ``folder`` (``tree/...`` paths) with their sha256."""
+    shas: dict[str, str] = {}
+    for root, dirnames, filenames in os.walk(folder / tree):
+        dirnames.sort()
+        for name in sorted(filenames):
+            path = Path(root) / name
+            shas[path.relative_to(folder).as_posix()] = _sha256(path)
+    return shas
+
+
+def _tree_conflicts(real: Path, tree: str, recorded: Mapping[str, str]) -> list[str]:
+    """What in the existing copy of ``tree`` is not as tinyslm wrote it: files added
+    (or links, which a copy never makes) and files edited since."""
+    found: list[str] = []
+    for root, dirnames, filenames in os.walk(real / tree):
+        dirnames.sort()
+        for name in sorted([*filenames, *(d for d in dirnames if os.path.islink(Path(root) / d))]):
+            path = Path(root) / name
+            rel = path.relative_to(real).as_posix()
+            if path.is_symlink() or not path.is_file():
+                found.append(f"{rel} (not a plain file)")
+            elif rel not in recorded:
+                found.append(f"{rel} (not written by tinyslm)")
+            elif _sha256(path) != recorded[rel]:
+                found.append(f"{rel} (edited since it was generated)")
+    return found
+
+
 def _record_bytes(
-    files: Mapping[str, bytes], trees: Iterable[str], kept: Mapping[str, str] | None = None
+    files: Mapping[str, bytes],
+    trees: Iterable[str],
+    kept: Mapping[str, str] | None = None,
+    tree_files: Mapping[str, str] | None = None,
 ) -> bytes:
-    """The record: ``files`` just written, plus ``kept`` (stale ones left in place)."""
+    """The record: ``files`` just written, plus ``kept`` (stale ones left in place), and
+    every file of the copied ``trees``."""
     shas = dict(kept or {})
     shas.update((rel, hashlib.sha256(data).hexdigest()) for rel, data in files.items())
     doc = {
         "about": "files tinyslm wrote here; 'tinyslm generate --force' replaces only these",
         "files": dict(sorted(shas.items())),
         "trees": sorted(trees),
+        "tree_files": dict(sorted((tree_files or {}).items())),
     }
     return (json.dumps(doc, indent=2, sort_keys=True) + "\n").encode()
 
@@ -291,7 +353,8 @@ def _write_new(
         _stage({**starters, **files}, tmp, extra)
         if ownership is not None and ownership.record is not None:
             trees = [t for t in ownership.trees if (tmp / t).exists()]
-            (tmp / ownership.record).write_bytes(_record_bytes(files, trees))
+            tree_files = {k: v for t in trees for k, v in _tree_shas(tmp, t).items()}
+            (tmp / ownership.record).write_bytes(_record_bytes(files, trees, None, tree_files))
         os.rename(tmp, target)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -341,6 +404,8 @@ def _update(
     real = real_path(target)
     was_empty = not any(real.iterdir())
     record = _read_record(real, ownership)
+    # Empty for a record from before round 32: its tree is then replaced whole, as then.
+    recorded_tree_files = (_read_tree_files(real, ownership) if record is not None else None) or {}
     stage = Path(tempfile.mkdtemp(prefix=STAGE_PREFIX, dir=real))
     new, backup = stage / "new", stage / "old"
     new.mkdir()
@@ -357,6 +422,7 @@ def _update(
     try:
         _stage({**{rel: starters[rel] for rel in started}, **files}, new, extra)
         trees = [t for t in ownership.trees if (new / t).exists()]
+        new_tree_files = {k: v for t in trees for k, v in _tree_shas(new, t).items()}
         conflicts: list[str] = []
         added, changed, unchanged = [], [], []
         for rel in sorted(files):
@@ -378,9 +444,11 @@ def _update(
             doc = json.loads((real / ownership.record).read_text(encoding="utf-8"))
             recorded_trees = {str(t) for t in doc.get("trees", [])}
         for tree in trees:
-            dest = real / tree
+            dest, ours = real / tree, _files_under(recorded_tree_files, tree)
             if dest.exists() and record is not None and tree not in recorded_trees:
                 conflicts.append(f"{tree}/ (not written by tinyslm)")
+            elif dest.exists() and ours:
+                conflicts.extend(_tree_conflicts(real, tree, ours))
         stale_all = sorted(set(record or {}) - set(files))
         removable = [
             rel
@@ -426,12 +494,17 @@ def _update(
         for rel in removed:
             put_aside(real / rel, rel)
         if ownership.record is not None:
+            kept_trees = {t for t in recorded_trees if (real / t).exists()} - set(trees)
+            tree_files = dict(new_tree_files)
+            for tree in kept_trees:
+                tree_files.update(_files_under(recorded_tree_files, tree))
             (new / ownership.record).write_bytes(
                 _record_bytes(
                     files,
-                    set(trees) | {t for t in recorded_trees if (real / t).exists()},
+                    set(trees) | kept_trees,
                     # Stale files left in place stay tinyslm's, so --prune can remove them later.
                     {rel: (record or {})[rel] for rel in stale},
+                    tree_files,
                 )
             )
             if (real / ownership.record).exists():

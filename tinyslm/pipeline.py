@@ -30,7 +30,7 @@ MODEL_OWNERSHIP = Ownership(
     names=(MANIFEST_NAME, MODEL_NAME, REPORT_JSON, REPORT_HTML),
 )
 # A project also holds the user's own files and PlatformIO's .pio/: regenerating
-# replaces only the files listed in the record (with their sha256) and lib/tflm.
+# replaces only the files listed in the record (with their sha256), lib/tflm's included.
 PROJECT_OWNERSHIP = Ownership(
     kind="project",
     marker=PROJECT_FILE,

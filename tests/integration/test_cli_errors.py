@@ -248,8 +248,8 @@ def test_train_unwritable_output_fails_before_training(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("out", "json_out", "words"),
     [
-        ("m", "m", "names the model folder or a file inside it"),
-        ("m", "m/figures.json", "names the model folder or a file inside it"),
+        ("m", "m", "inside the model folder, or the folder itself"),
+        ("m", "m/figures.json", "inside the model folder, or the folder itself"),
         ("a/m", "a", "names a folder the model folder goes in"),
     ],
 )

@@ -185,6 +185,25 @@ def test_stm32h7_with_a_tflm_tree_gets_lib_tflm(tmp_path: Path) -> None:
     assert set(_files(out)) - {f"lib/tflm/{rel}" for rel in lib} == COMMON | STM32_ONLY | {RECORD}
 
 
+def test_force_keeps_a_patched_lib_tflm(tmp_path: Path) -> None:
+    """A kernel patched in lib/tflm is the user's work: generate --force with a new tree
+    names it and replaces nothing; with the patch undone, the tree is replaced."""
+    tree = _fake_tflm_tree(tmp_path / "tree")
+    out = tmp_path / "proj"
+    assert _generate("stm32h7", out, "--tflm-dir", str(tree)).exit_code == 0
+    kernel = out / "lib" / "tflm" / "tensorflow/lite/micro/kernels/softmax.cc"
+    original = kernel.read_bytes()
+    kernel.write_text("// my fix\n")
+    before = _files(out)
+    (tree / "tensorflow/lite/micro/kernels/softmax.cc").write_text("// a newer TFLM\n")
+    result = _generate("stm32h7", out, "--tflm-dir", str(tree), "--force")
+    _one_error(result, "lib/tflm/tensorflow/lite/micro/kernels/softmax.cc (edited since")
+    assert _files(out) == before
+    kernel.write_bytes(original)
+    assert _generate("stm32h7", out, "--tflm-dir", str(tree), "--force").exit_code == 0
+    assert kernel.read_text() == "// a newer TFLM\n"
+
+
 def test_a_bad_tflm_dir_is_an_error_and_writes_nothing(tmp_path: Path) -> None:
     (tmp_path / "empty").mkdir()
     result = _generate("stm32h7", tmp_path / "proj", "--tflm-dir", str(tmp_path / "empty"))

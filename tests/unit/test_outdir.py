@@ -234,6 +234,45 @@ def test_a_copied_tree_is_replaced_whole_or_kept(tmp_path: Path) -> None:
     assert record["trees"] == ["lib/tflm"]
 
 
+def test_a_copied_tree_with_the_users_files_or_edits_is_not_replaced(tmp_path: Path) -> None:
+    """A patched kernel or a file added to lib/tflm is the user's work: --force refuses
+    to replace the tree (before round 32 it was replaced whole and they were lost)."""
+
+    def tree(version: str) -> outdir.Callable[[Path], None]:
+        def add(folder: Path) -> None:
+            (folder / "lib" / "tflm" / "k").mkdir(parents=True)
+            (folder / "lib" / "tflm" / "k" / "conv.cc").write_text(version)
+
+        return add
+
+    target = tmp_path / "proj"
+    lib = target / "lib" / "tflm"
+    write_tree(FILES, target, ownership=PROJECT, extra=tree("v1"))
+    record = json.loads((target / ".tinyslm-files.json").read_text())
+    assert record["tree_files"] == {"lib/tflm/k/conv.cc": hashlib.sha256(b"v1").hexdigest()}
+    (lib / "my_patch.cc").write_text("mine")
+    with pytest.raises(OutputExistsError, match=r"lib/tflm/my_patch\.cc \(not written by"):
+        write_tree(FILES, target, force=True, ownership=PROJECT, extra=tree("v2"))
+    (lib / "my_patch.cc").unlink()
+    (lib / "k" / "conv.cc").write_text("v1, patched")
+    with pytest.raises(OutputExistsError, match=r"lib/tflm/k/conv\.cc \(edited since"):
+        write_tree(FILES, target, force=True, ownership=PROJECT, extra=tree("v2"))
+    assert (lib / "k" / "conv.cc").read_text() == "v1, patched"
+    (lib / "k" / "conv.cc").write_text("v1")
+    # No tree this time: the copy and its record are kept.
+    write_tree(FILES, target, force=True, ownership=PROJECT)
+    record = json.loads((target / ".tinyslm-files.json").read_text())
+    assert list(record["tree_files"]) == ["lib/tflm/k/conv.cc"]
+    write_tree(FILES, target, force=True, ownership=PROJECT, extra=tree("v2"))
+    assert (lib / "k" / "conv.cc").read_text() == "v2"
+    # A record from before round 32 has no tree_files: its copy is replaced whole, as then.
+    del record["tree_files"]
+    (target / ".tinyslm-files.json").write_text(json.dumps(record))
+    (lib / "extra.cc").write_text("x")
+    write_tree(FILES, target, force=True, ownership=PROJECT, extra=tree("v3"))
+    assert sorted(p.name for p in lib.iterdir()) == ["k"]
+
+
 def test_a_failure_leaves_nothing_behind(tmp_path: Path) -> None:
     def boom(tmp: Path) -> None:
         assert _listing(tmp) == FILES  # called after the files are written
