@@ -21,6 +21,7 @@ alone, and a program that fails, hangs or floods gets an ``error`` answer.
 from __future__ import annotations
 
 import json
+import math
 import os
 import shutil
 import subprocess
@@ -59,7 +60,7 @@ def parse_escalation(line: str) -> Escalated | None:
     """
     try:
         obj = json.loads(line)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: brackets nested thousands deep
         return None
     if not isinstance(obj, dict) or obj.get("route") != "escalate":
         return None
@@ -67,10 +68,28 @@ def parse_escalation(line: str) -> Escalated | None:
     if not isinstance(text, str):
         return None
     return Escalated(
-        text,
-        intent if isinstance(intent, str) else "",
-        float(score) if isinstance(score, (int, float)) and not isinstance(score, bool) else 0.0,
+        _no_surrogates(text),
+        _no_surrogates(intent) if isinstance(intent, str) else "",
+        _finite(score),
     )
+
+
+def _no_surrogates(text: str) -> str:
+    """``text`` with lone surrogates (JSON ``\\ud800``; no UTF-8 can carry one) as U+FFFD,
+    so the phrase can be tokenized, passed to a program and printed."""
+    return "".join("\ufffd" if 0xD800 <= ord(ch) <= 0xDFFF else ch for ch in text)
+
+
+def _finite(score: object) -> float:
+    """A device's score as a float; 0.0 for anything else (a bool, NaN, an integer of
+    hundreds of digits that no float holds)."""
+    if not isinstance(score, (int, float)) or isinstance(score, bool):
+        return 0.0
+    try:
+        value = float(score)
+    except OverflowError:
+        return 0.0
+    return value if math.isfinite(value) else 0.0
 
 
 class Escalation(Protocol):

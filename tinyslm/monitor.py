@@ -42,27 +42,44 @@ MAX_PENDING_ESCALATIONS = 16
 
 
 def printable(text: str) -> str:
-    """``text`` with control characters other than tab written as ``\\xNN`` escapes.
+    """``text`` with control characters other than tab written as ``\\xNN`` escapes,
+    and lone surrogates (a JSON ``\\ud800`` decodes to one) as ``\\uNNNN``.
 
     Device bytes go to the user's terminal: an ESC sequence from a board's boot log,
     or garbage read at the wrong baud rate, would otherwise clear the screen or
     reprogram the terminal. The firmware's JSON lines have no control characters
-    (json escapes them), so they are unchanged.
+    (json escapes them), so they are unchanged. A surrogate cannot be written as
+    UTF-8 at all: printing one raised in the thread that shows the board's lines.
     """
-    return "".join(
-        f"\\x{ord(ch):02x}" if ch != "\t" and unicodedata.category(ch) == "Cc" else ch
-        for ch in text
-    )
+
+    def shown(ch: str) -> str:
+        kind = unicodedata.category(ch)
+        if kind == "Cc" and ch != "\t":
+            return f"\\x{ord(ch):02x}"
+        return f"\\u{ord(ch):04x}" if kind == "Cs" else ch
+
+    return "".join(shown(ch) for ch in text)
 
 
 def format_device_line(line: str) -> str:
-    """One device line as a readable row; non-JSON text comes back unchanged."""
+    """One device line as a readable row; non-JSON text comes back unchanged, and so does
+    JSON whose values are not of the types the firmware writes (a board at the wrong baud
+    rate, another program on the port): any bytes are shown, none ends the monitor."""
     try:
         obj = json.loads(line)
-    except ValueError:
+    except (ValueError, RecursionError):
         return line
     if not isinstance(obj, dict):
         return line
+    try:
+        row = _device_row(obj, line)
+    except (TypeError, ValueError, OverflowError, RecursionError):
+        return line
+    # JSON escapes (\u001b) decode to control characters: the row is made printable again.
+    return printable(row)
+
+
+def _device_row(obj: dict[str, Any], line: str) -> str:
     if "intent" in obj and obj.get("route") == "host":
         return f"{obj.get('intent')!s:<24} host   (the host's answer, acted on)"
     if "intent" in obj:

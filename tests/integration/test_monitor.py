@@ -38,6 +38,38 @@ def test_format_device_lines() -> None:
     assert format_device_line("I (312) boot: ESP-IDF v5.3") == "I (312) boot: ESP-IDF v5.3"
 
 
+@pytest.mark.parametrize(
+    "line",
+    [
+        '{"intent":"x","score":"a"}',
+        '{"intent":"x","us":null}',
+        '{"keyword":"k","t_ms":"5"}',
+        '{"info":{"ops":5}}',
+        '{"intent":"x","score":' + "1" * 400 + "}",
+        "[" * 3000,
+    ],
+)
+def test_json_of_unexpected_types_is_shown_as_it_came(line: str) -> None:
+    """Valid JSON with values the firmware never writes (another program on the port):
+    before round 32 formatting it raised in the reader thread, which died, so the
+    monitor showed nothing more for the rest of the session."""
+    assert format_device_line(line) == line
+
+
+def test_escapes_in_json_strings_reach_the_terminal_escaped() -> None:
+    """A JSON escape decodes to a control character (an OSC sequence retitles the
+    terminal) or to a lone surrogate (which printing cannot encode): both are shown as
+    escapes, and the session goes on."""
+    osc = format_device_line('{"keyword":"\\u001b]0;pwned\\u0007"}')
+    assert "\x1b" not in osc and "\x07" not in osc and osc.startswith("\\x1b]0;pwned\\x07")
+    sur = format_device_line('{"keyword":"\\ud800"}')
+    assert sur.startswith("\\ud800") and sur.encode("utf-8")
+    typed = '{"keyword":"\\ud800"}\n{"intent":"x","score":"a"}\nafter\n'
+    result = CliRunner().invoke(cli, ["monitor", "--port", "loop://"], input=typed)
+    assert result.exit_code == 0, result.output
+    assert result.stdout.splitlines()[1:] == ['{"intent":"x","score":"a"}', "after"]
+
+
 def test_monitor_forwards_lines_and_pretty_prints_answers() -> None:
     # loop:// echoes what the monitor forwards, so the typed lines come back as
     # device lines: that proves forwarding (with "\n" terminators) and formatting.

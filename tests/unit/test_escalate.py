@@ -67,6 +67,20 @@ def test_parse_escalation_never_raises_on_garbage() -> None:
         parse_escalation(line)  # any outcome but an exception
 
 
+def test_parse_escalation_takes_valid_json_of_any_shape() -> None:
+    """Valid JSON the firmware never writes still parses as an escalation or as nothing:
+    nesting past Python's depth, a score no float holds, a lone surrogate (which UTF-8
+    cannot carry: it once killed the host worker when printed)."""
+    assert parse_escalation("[" * 5000) is None
+    big = '{"route":"escalate","text":"x","score":' + "9" * 400 + "}"
+    assert parse_escalation(big) == Escalated("x", "", 0.0)
+    nan = '{"route":"escalate","text":"x","score":NaN}'
+    assert parse_escalation(nan) == Escalated("x", "", 0.0)
+    sur = parse_escalation('{"route":"escalate","text":"a\\ud800b","intent":"\\udfff"}')
+    assert sur == Escalated("a\ufffdb", "\ufffd", 0.0)
+    assert sur is not None and sur.text.encode("utf-8") == b"a\xef\xbf\xbdb"
+
+
 def test_command_answer_env_and_first_line() -> None:
     cmd = HostCommand(
         py(
