@@ -15,7 +15,7 @@ from typing import Any
 
 from tinyslm.errors import ModelError
 from tinyslm.modality import TEXT, modality
-from tinyslm.text.dataset import DEFAULT_MAX_LINE
+from tinyslm.text.dataset import DEFAULT_MAX_LINE, MAX_LINE_LIMIT
 
 MANIFEST_NAME = "manifest.json"
 MODEL_NAME = "model.tflite"
@@ -238,7 +238,7 @@ class Manifest:
                 level = _int(entry["threshold_q"])
                 if not -128 <= level <= 127:
                     raise ValueError(f"{name!r}: threshold_q {level} is not an int8")
-                out.append(LabelThreshold(name, float(entry["threshold"]), level))
+                out.append(LabelThreshold(name, _probability(entry["threshold"]), level))
             return tuple(out)
 
         manifest = cls(
@@ -247,7 +247,7 @@ class Manifest:
             model_bytes=get("model_bytes", _int),
             features=get("features", features),
             labels=labels,
-            threshold=get("threshold", float),
+            threshold=get("threshold", _probability),
             threshold_q=get("threshold_q", _int),
             output_quant=get("output_quant", quant),
             arena_bytes=get("arena_bytes", _int),
@@ -297,6 +297,17 @@ def _label_thresholds_json(entries: tuple[LabelThreshold, ...]) -> dict[str, Any
 
 def _cause(exc: BaseException) -> str:
     return str(exc) if str(exc) else type(exc).__name__
+
+
+def _probability(value: Any) -> float:
+    """A threshold: a number in [0, 1]. NaN or infinity (JSON from Python accepts both)
+    made generate fail converting it to the firmware's integer level."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TypeError("expected a number")
+    number = float(value)
+    if not 0.0 <= number <= 1.0:  # False for NaN as well
+        raise ValueError(f"{value!r} is not in [0, 1]")
+    return number
 
 
 def _int(value: Any) -> int:
@@ -405,6 +416,14 @@ def check_against_model(
         raise bad("threshold_q", manifest.threshold_q, "it must be in [-128, 128]")
     if manifest.arena_bytes <= 0 or manifest.arena_bytes % ARENA_ALIGN:
         raise bad("arena_bytes", manifest.arena_bytes, f"it must be a multiple of {ARENA_ALIGN}")
+    if manifest.arena_bytes > tflm_runtime.ARENA_SEARCH_MAX:
+        raise bad(
+            "arena_bytes",
+            manifest.arena_bytes,
+            f"it is above {tflm_runtime.ARENA_SEARCH_MAX} bytes, more than any arena tinyslm sizes",
+        )
+    if not 1 <= manifest.max_line <= MAX_LINE_LIMIT:
+        raise bad("max_line", manifest.max_line, f"it must be in [1, {MAX_LINE_LIMIT}]")
     if probe_arena and not tflm_runtime.arena_fits(model, manifest.arena_bytes):
         raise bad(
             "arena_bytes",

@@ -31,6 +31,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import math
 import os
 import shutil
 import tempfile
@@ -655,9 +656,24 @@ JSON_TOOL_KEY = "tinyslm"
 
 
 def json_document(figures: Mapping[str, object], version: str) -> bytes:
-    """A --json document: ``figures`` with :data:`JSON_TOOL_KEY`, sorted keys, indented."""
-    text = json.dumps({JSON_TOOL_KEY: version, **figures}, indent=2, sort_keys=True)
+    """A --json document: ``figures`` with :data:`JSON_TOOL_KEY`, sorted keys, indented.
+
+    A figure that is not a finite number (a NaN metric in a hand-edited manifest) is
+    written as ``null``: Python's ``NaN`` is not JSON, and CI's parsers refuse it.
+    """
+    doc = _finite({JSON_TOOL_KEY: version, **figures})
+    text = json.dumps(doc, indent=2, sort_keys=True, allow_nan=False)
     return (text + "\n").encode()
+
+
+def _finite(value: object) -> object:
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, Mapping):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite(v) for v in value]
+    return value
 
 
 def is_json_document(data: bytes) -> bool:

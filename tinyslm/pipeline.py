@@ -419,15 +419,19 @@ def run_report(path: Path, out: Path, *, data: Path | None = None) -> ReportRunR
         OutputError: ``out`` cannot be written, or names one of the inputs.
     """
     from tinyslm.errors import ModelError, ProjectError
-    from tinyslm.manifest import load_model_dir
+    from tinyslm.manifest import check_against_model, load_model_dir, sha256_hex
     from tinyslm.modality import modality
     from tinyslm.outdir import check_file_target, write_file
     from tinyslm.project import open_project, read_model_bytes
     from tinyslm.report import is_report_page
 
     inputs = [data] if data is not None else []
+    # With --data the model runs on TFLM in this process, where an arena it cannot use
+    # (arena_bytes edited by hand: the content hash leaves it out) ends in a segfault,
+    # not an error; so it is probed first, in a child process, as eval does.
+    probe = data is not None
     if (path / MANIFEST_NAME).is_file():
-        manifest, model = load_model_dir(path, probe_arena=False)
+        manifest, model = load_model_dir(path, probe_arena=probe)
         stored = path / REPORT_JSON
         inputs += [path / MANIFEST_NAME, path / MODEL_NAME, stored]
     elif (path / PROJECT_FILE).is_file():
@@ -435,6 +439,12 @@ def run_report(path: Path, out: Path, *, data: Path | None = None) -> ReportRunR
         if project.manifest is None:
             raise ProjectError(f"{path / PROJECT_FILE}: no manifest; regenerate the project")
         manifest, model = project.manifest, read_model_bytes(project)
+        if manifest.model_sha256 != sha256_hex(model):
+            raise ProjectError(
+                f"{path / PROJECT_FILE}: the manifest is not the model's (model_sha256); "
+                "regenerate the project"
+            )
+        check_against_model(manifest, model, str(path / PROJECT_FILE), probe_arena=probe)
         stored = None
         inputs += [path / PROJECT_FILE]
     else:

@@ -217,6 +217,31 @@ def test_report_needs_figures_or_data(
     assert a.read_text().count("<svg") == PLOTS - 1  # no training history to plot
 
 
+def test_report_with_data_refuses_a_manifest_tflm_would_crash_on(
+    fixture_model: Path, esp32_project: Path, tmp_path: Path
+) -> None:
+    """With --data the model runs on TFLM in the report's own process. An arena_bytes
+    edited down (the content hash leaves it out) crashed it (exit 139, no line); a
+    project's manifest was never checked against its model (a traceback)."""
+    fixture_csv = fixture_model.parent / "fixture_commands.csv"
+    model = tmp_path / "m"
+    shutil.copytree(fixture_model, model)
+    manifest = json.loads((model / "manifest.json").read_text())
+    (model / "manifest.json").write_text(json.dumps({**manifest, "arena_bytes": 16}))
+    proc = run_cli("report", str(model), "--data", str(fixture_csv), "-o", str(tmp_path / "r.html"))
+    assert_one_error_line(proc, "'arena_bytes' is 16", "TFLM cannot allocate")
+    project = tmp_path / "p"
+    shutil.copytree(esp32_project, project)
+    info = json.loads((project / "tinyslm.json").read_text())
+    info["manifest"]["arena_bytes"] = 16
+    (project / "tinyslm.json").write_text(json.dumps(info))
+    proc = run_cli(
+        "report", str(project), "--data", str(fixture_csv), "-o", str(tmp_path / "r.html")
+    )
+    assert_one_error_line(proc, "tinyslm.json: field 'arena_bytes' is 16")
+    assert not (tmp_path / "r.html").exists()
+
+
 def test_report_and_json_replace_only_their_own_files(
     fixture_model: Path, esp32_project: Path, tmp_path: Path
 ) -> None:

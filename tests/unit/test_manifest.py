@@ -106,8 +106,22 @@ def test_metrics_and_a_larger_arena_may_change(model_dir: Path) -> None:
         ({"threshold_q": 300}, "threshold_q", "[-128, 128]"),
         ({"model_bytes": 1}, "model_bytes", "8480 bytes"),
         ({"arena_bytes": 1000}, "arena_bytes", "multiple of 16"),
+        ({"arena_bytes": 2**100}, "arena_bytes", "more than any arena tinyslm sizes"),
+        ({"max_line": 10**30}, "max_line", "[1, 4096]"),
+        ({"max_line": -1}, "max_line", "[1, 4096]"),
     ],
-    ids=["buckets", "seq_len", "labels", "ops", "threshold_q", "model_bytes", "arena_align"],
+    ids=[
+        "buckets",
+        "seq_len",
+        "labels",
+        "ops",
+        "threshold_q",
+        "model_bytes",
+        "arena_align",
+        "arena_huge",
+        "max_line_huge",
+        "max_line_negative",
+    ],
 )
 def test_fields_are_checked_against_the_flatbuffer(
     model_dir: Path, changes: dict[str, Any], field: str, actual: str
@@ -139,6 +153,11 @@ def test_too_small_arena_is_probed(model_dir: Path) -> None:
         (lambda d: d.__setitem__("labels", "abc"), "field 'labels': expected a list of strings"),
         (lambda d: d.__setitem__("seed", "0"), "field 'seed': expected an integer, got '0'"),
         (lambda d: d.__setitem__("threshold_q", 1.5), "field 'threshold_q': expected an integer"),
+        # Python's json reads NaN and Infinity; generate then failed making the firmware's level.
+        (lambda d: d.__setitem__("threshold", float("nan")), "field 'threshold': nan is not in"),
+        (lambda d: d.__setitem__("threshold", float("inf")), "field 'threshold': inf is not in"),
+        (lambda d: d.__setitem__("threshold", 1.5), "field 'threshold': 1.5 is not in [0, 1]"),
+        (lambda d: d.__setitem__("threshold", True), "field 'threshold': expected a number"),
         (lambda d: d["features"].__setitem__("bucket", 3), "field 'features': unknown feature"),
         (lambda d: d.__setitem__("output_quant", {}), "field 'output_quant': expected {scale"),
         (lambda d: d.pop("content_sha256"), "missing field 'content_sha256'"),

@@ -490,3 +490,15 @@ def test_a_link_loop_or_a_dangling_link_on_the_way_is_refused_before_the_work(
             check_file_target(tmp_path / parent / "r.json", "--json", is_json_document)
     real = outdir.real_path(tmp_path)
     assert outdir.real_path(tmp_path / "loop") == real / "loop"  # no RuntimeError
+
+
+def test_json_documents_are_json_even_with_a_nan_figure() -> None:
+    """A NaN metric (a hand-edited manifest) was written as NaN, which is not JSON."""
+    doc = json_document({"accuracy": float("nan"), "rows": [1.5, float("inf")], "n": 3}, "1")
+
+    def refuse(name: str) -> None:
+        raise ValueError(name)
+
+    assert json.loads(doc, parse_constant=refuse) == {
+        "accuracy": None, "rows": [1.5, None], "n": 3, "tinyslm": "1"
+    }  # fmt: skip
