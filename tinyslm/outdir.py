@@ -215,8 +215,18 @@ def _check_rel(rel: str) -> tuple[str, ...]:
     return parts
 
 
-def _read_record(real: Path, ownership: Ownership) -> dict[str, str] | None:
-    """The record's ``path -> sha256``; ``None`` without a record (older output)."""
+@dataclass(frozen=True)
+class _Record:
+    """What the record says tinyslm wrote: ``files`` and every file of the copied
+    ``trees`` (``tree_files``, empty in a record from before round 32), ``path -> sha256``."""
+
+    files: dict[str, str]
+    trees: frozenset[str]
+    tree_files: dict[str, str]
+
+
+def _read_record(real: Path, ownership: Ownership) -> _Record | None:
+    """The record, read and checked once; ``None`` without a record (older output)."""
     if ownership.record is None:
         return None
     path = real / ownership.record
@@ -224,34 +234,19 @@ def _read_record(real: Path, ownership: Ownership) -> dict[str, str] | None:
         return None
     try:
         doc = json.loads(path.read_text(encoding="utf-8"))
-        files = doc["files"]
-        if not isinstance(files, dict):
-            raise TypeError("files is not an object")
-        for key in files:
+        files, tree_files = doc["files"], doc.get("tree_files", {})
+        if not isinstance(files, dict) or not isinstance(tree_files, dict):
+            raise TypeError("files or tree_files is not an object")
+        for key in [*files, *tree_files]:
             _check_rel(str(key))
-        return {str(k): str(v) for k, v in files.items()}
+        return _Record(
+            {str(k): str(v) for k, v in files.items()},
+            frozenset(str(t) for t in doc.get("trees", [])),
+            {str(k): str(v) for k, v in tree_files.items()},
+        )
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise OutputExistsError(
             f"{path} is unreadable ({exc}); not replacing files in {real}"
-        ) from None
-
-
-def _read_tree_files(real: Path, ownership: Ownership) -> dict[str, str] | None:
-    """The record's ``tree_files`` (every file of the copied trees, ``path -> sha256``);
-    ``None`` where the record predates them (round 32)."""
-    if ownership.record is None or not (real / ownership.record).is_file():
-        return None
-    try:
-        doc = json.loads((real / ownership.record).read_text(encoding="utf-8"))
-        tree_files = doc.get("tree_files")
-        if tree_files is None:
-            return None
-        if not isinstance(tree_files, dict):
-            raise TypeError("tree_files is not an object")
-        return {str(k): str(v) for k, v in tree_files.items()}
-    except (OSError, ValueError, TypeError) as exc:
-        raise OutputExistsError(
-            f"{real / ownership.record} is unreadable ({exc}); not replacing files in {real}"
         ) from None
 
 
@@ -404,9 +399,11 @@ def _update(
     _check_starters(files, starters)
     real = real_path(target)
     was_empty = not any(real.iterdir())
-    record = _read_record(real, ownership)
+    found = _read_record(real, ownership)
+    record = found.files if found is not None else None
+    recorded_trees = found.trees if found is not None else frozenset()
     # Empty for a record from before round 32: its tree is then replaced whole, as then.
-    recorded_tree_files = (_read_tree_files(real, ownership) if record is not None else None) or {}
+    recorded_tree_files = found.tree_files if found is not None else {}
     stage = Path(tempfile.mkdtemp(prefix=STAGE_PREFIX, dir=real))
     new, backup = stage / "new", stage / "old"
     new.mkdir()
@@ -440,10 +437,6 @@ def _update(
                 unchanged.append(rel)
             else:
                 changed.append(rel)
-        recorded_trees: set[str] = set()
-        if record is not None and ownership.record is not None:
-            doc = json.loads((real / ownership.record).read_text(encoding="utf-8"))
-            recorded_trees = {str(t) for t in doc.get("trees", [])}
         for tree in trees:
             dest, ours = real / tree, _files_under(recorded_tree_files, tree)
             if dest.exists() and record is not None and tree not in recorded_trees:

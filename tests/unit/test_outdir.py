@@ -265,6 +265,11 @@ def test_a_copied_tree_with_the_users_files_or_edits_is_not_replaced(tmp_path: P
     assert list(record["tree_files"]) == ["lib/tflm/k/conv.cc"]
     write_tree(FILES, target, force=True, ownership=PROJECT, extra=tree("v2"))
     assert (lib / "k" / "conv.cc").read_text() == "v2"
+    # A record whose tree_files is not an object is refused, as a malformed "files" is.
+    bad = {**record, "tree_files": ["lib/tflm/k/conv.cc"]}
+    (target / ".tinyslm-files.json").write_text(json.dumps(bad))
+    with pytest.raises(OutputExistsError, match=r"is unreadable \(files or tree_files"):
+        write_tree(FILES, target, force=True, ownership=PROJECT, extra=tree("v3"))
     # A record from before round 32 has no tree_files: its copy is replaced whole, as then.
     del record["tree_files"]
     (target / ".tinyslm-files.json").write_text(json.dumps(record))
