@@ -124,9 +124,8 @@ def model_info(path: Path) -> ModelInfo:
         ProjectError: the project's ``tinyslm.json`` is malformed or holds no manifest.
     """
     from tinyslm.emit.project import arena_size_for
-    from tinyslm.errors import ProjectError
     from tinyslm.manifest import load_model_dir
-    from tinyslm.project import PROJECT_FILE, open_project
+    from tinyslm.project import PROJECT_FILE, checked_model, open_project, recorded_arena_size
 
     if (path / MANIFEST_NAME).is_file():
         # The arena was probed when the model was trained; the hashes are checked here.
@@ -135,11 +134,8 @@ def model_info(path: Path) -> ModelInfo:
         return ModelInfo(path, "model folder", None, manifest, arena, board_fits(manifest, arena))
     if (path / PROJECT_FILE).is_file():
         project = open_project(path)
-        if project.manifest is None:
-            raise ProjectError(f"{path / PROJECT_FILE}: no manifest; regenerate the project")
-        manifest = project.manifest
-        recorded = project.info.get("arena_size")
-        arena = recorded if isinstance(recorded, int) else arena_size_for(manifest.arena_bytes)
+        manifest, _ = checked_model(project)
+        arena = recorded_arena_size(project, manifest)
         return ModelInfo(
             path, "project", project.board, manifest, arena, board_fits(manifest, arena)
         )
@@ -158,6 +154,7 @@ def _pct(value: object) -> str:
 def format_info(info: ModelInfo) -> str:
     """The table ``tinyslm info`` prints."""
     from tinyslm.modality import modality
+    from tinyslm.monitor import printable
 
     m = info.manifest
     where = info.kind + (f" for board {info.board}" if info.board else "")
@@ -187,4 +184,6 @@ def format_info(info: ModelInfo) -> str:
         if not f.fits:
             rows.append(("does not fit", f"{f.board}: {f.reason}"))
     width = max(len(k) for k, _ in rows)
-    return "\n".join(f"{k.ljust(width)}  {v}" for k, v in rows)
+    # Label names (a keyword is a folder's name) and paths go to the terminal: a newline
+    # or an ESC sequence in one would break the table or reprogram the terminal.
+    return "\n".join(f"{k.ljust(width)}  {printable(v)}" for k, v in rows)

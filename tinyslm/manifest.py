@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from tinyslm.errors import ModelError
+from tinyslm.metrics import check_metrics
 from tinyslm.modality import TEXT, modality
 from tinyslm.text.dataset import DEFAULT_MAX_LINE, MAX_LINE_LIMIT
 
@@ -225,6 +226,11 @@ class Manifest:
 
         labels = get("labels", strings)
 
+        def metrics(value: Any) -> dict[str, Any]:
+            figures = mapping(value)
+            check_metrics(figures, labels)
+            return figures
+
         def label_thresholds(value: Any) -> tuple[LabelThreshold, ...]:
             entries = mapping(value)
             for name in entries:
@@ -254,7 +260,7 @@ class Manifest:
             ops=get("ops", strings),
             seed=get("seed", _int),
             train_config=get("train_config", mapping, {}),
-            metrics=get("metrics", mapping, {}),
+            metrics=get("metrics", metrics, {}),
             input_quant=get("input_quant", quant, QuantParams(0.0, 0)),
             format_version=version,
             max_line=get("max_line", _int, DEFAULT_MAX_LINE),

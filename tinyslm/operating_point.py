@@ -20,6 +20,7 @@ from tinyslm.audio.detector import DetectorSpec
 from tinyslm.decision import dequantize, threshold_to_q
 from tinyslm.errors import ModelError
 from tinyslm.manifest import LABEL_THRESHOLDS_FORMAT, LabelThreshold, Manifest
+from tinyslm.metrics import TRAINED
 from tinyslm.modality import AUDIO
 
 # Figures that depend on the threshold: text (tinyslm.verify) and keyword streams
@@ -41,7 +42,6 @@ THRESHOLD_METRICS = (
     "unknown_false_accepts",
     "unknown_fa_per_hour",
 )
-TRAINED = "at_trained_threshold"
 
 
 def highest_score(manifest: Manifest) -> float:
@@ -162,7 +162,8 @@ def with_label_thresholds(manifest: Manifest, given: Mapping[str, float]) -> Man
         given_as = f"--label-threshold {label}={given[label]:g}"
         threshold, q = _level(manifest, given[label], given_as)
         entries.append(LabelThreshold(label, threshold, q))
-    said = ",".join(f"{label}={given[label]:g}" for label in given)
+    # In label order, as the entries: the same options in another order give the same bytes.
+    said = ",".join(f"{e.label}={given[e.label]:g}" for e in entries)
     # With --threshold as well the rule names both (that one was applied first).
     both = f"--threshold {manifest.threshold:.3f} " if threshold_moved(manifest) else ""
     moved = _moved(manifest, f"set with generate {both}--label-threshold {said}")
@@ -190,5 +191,9 @@ def trained_view(manifest: Manifest) -> tuple[dict[str, Any], str]:
     trained = manifest.metrics.get(TRAINED)
     if not isinstance(trained, dict):
         return dict(manifest.metrics), ""
-    view = {**manifest.metrics, **trained, "threshold_rule": manifest.metrics["threshold_rule"]}
+    view = {**manifest.metrics, **trained}
+    # The rule says how the threshold in force was set (generate's), not training's.
+    view.pop("threshold_rule", None)
+    if "threshold_rule" in manifest.metrics:
+        view["threshold_rule"] = manifest.metrics["threshold_rule"]
     return view, f" (trained: {float(trained['threshold']):.3f})"

@@ -418,11 +418,11 @@ def run_report(path: Path, out: Path, *, data: Path | None = None) -> ReportRunR
         DatasetError: ``data`` is unusable or has intents the model lacks.
         OutputError: ``out`` cannot be written, or names one of the inputs.
     """
-    from tinyslm.errors import ModelError, ProjectError
-    from tinyslm.manifest import check_against_model, load_model_dir, sha256_hex
+    from tinyslm.errors import ModelError
+    from tinyslm.manifest import load_model_dir
     from tinyslm.modality import modality
     from tinyslm.outdir import check_file_target, write_file
-    from tinyslm.project import open_project, read_model_bytes
+    from tinyslm.project import checked_model, open_project
     from tinyslm.report import is_report_page
 
     inputs = [data] if data is not None else []
@@ -435,16 +435,7 @@ def run_report(path: Path, out: Path, *, data: Path | None = None) -> ReportRunR
         stored = path / REPORT_JSON
         inputs += [path / MANIFEST_NAME, path / MODEL_NAME, stored]
     elif (path / PROJECT_FILE).is_file():
-        project = open_project(path)
-        if project.manifest is None:
-            raise ProjectError(f"{path / PROJECT_FILE}: no manifest; regenerate the project")
-        manifest, model = project.manifest, read_model_bytes(project)
-        if manifest.model_sha256 != sha256_hex(model):
-            raise ProjectError(
-                f"{path / PROJECT_FILE}: the manifest is not the model's (model_sha256); "
-                "regenerate the project"
-            )
-        check_against_model(manifest, model, str(path / PROJECT_FILE), probe_arena=probe)
+        manifest, model = checked_model(open_project(path), probe_arena=probe)
         stored = None
         inputs += [path / PROJECT_FILE]
     else:

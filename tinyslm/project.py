@@ -113,3 +113,56 @@ def read_model_bytes(project: Project) -> bytes:
             "generation); regenerate the project"
         )
     return data
+
+
+def checked_model(project: Project, *, probe_arena: bool = False) -> tuple[Manifest, bytes]:
+    """The project's manifest and the model array it was generated from, checked against
+    each other as a model folder's are (:func:`tinyslm.manifest.check_against_model`).
+
+    ``tinyslm.json`` is plain JSON beside the firmware: its manifest copy could be another
+    model's (pasted from elsewhere) and ``info`` or ``report`` would then describe labels,
+    a threshold or an arena the firmware does not have.
+
+    Raises:
+        ProjectError: no manifest, the model array is missing or edited, or the manifest
+            is not that model's.
+        ModelError: a field the flatbuffer contradicts (or, with ``probe_arena``, an arena
+            TFLM cannot run it in).
+    """
+    from tinyslm.manifest import check_against_model, sha256_hex
+
+    where = project.root / PROJECT_FILE
+    if project.manifest is None:
+        raise ProjectError(f"{where}: no manifest; regenerate the project")
+    manifest, model = project.manifest, read_model_bytes(project)
+    if manifest.model_sha256 != sha256_hex(model):
+        raise ProjectError(
+            f"{where}: the manifest is not the model's (model_sha256); regenerate the project"
+        )
+    check_against_model(manifest, model, str(where), probe_arena=probe_arena)
+    return manifest, model
+
+
+def recorded_arena_size(project: Project, manifest: Manifest) -> int:
+    """``arena_size`` of ``tinyslm.json`` (the firmware's ``TINYSLM_ARENA_SIZE``).
+
+    Raises:
+        ProjectError: missing, not a whole number of bytes, or smaller than the arena
+            the model was measured to need (a hand edit: generate writes the measured
+            arena plus a margin).
+    """
+    from tinyslm.tflm_runtime import ARENA_SEARCH_MAX
+
+    value = project.info.get("arena_size")
+    # bool is an int in Python: true would read as a 1-byte arena.
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int)
+        or not manifest.arena_bytes <= value <= ARENA_SEARCH_MAX
+    ):
+        raise ProjectError(
+            f"{project.root / PROJECT_FILE}: arena_size {value!r} is not a number of bytes "
+            f"from the model's arena ({manifest.arena_bytes}) to {ARENA_SEARCH_MAX}; "
+            "regenerate the project"
+        )
+    return value

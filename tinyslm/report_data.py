@@ -201,7 +201,7 @@ class ReportData:
                 f"{source}: format_version {d.get('format_version')!r} is not {FORMAT_VERSION}"
             )
         try:
-            return cls(
+            data = cls(
                 model_sha256=str(d["model_sha256"]),
                 eval_split=str(d["eval_split"]),
                 labels=tuple(str(x) for x in d["labels"]),
@@ -233,6 +233,16 @@ class ReportData:
             )
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise ModelError(f"{source}: malformed ({type(exc).__name__}: {exc})") from None
+        n = len(data.labels)
+        # per_intent and the heatmap index the matrix by label: a hand-edited shape
+        # failed there, in numpy, instead of here.
+        if not n or len(data.confusion) != n or any(len(row) != n for row in data.confusion):
+            raise ModelError(
+                f"{source}: malformed (confusion must be {n} rows of {n} counts, one per label)"
+            )
+        if any(v < 0 for row in data.confusion for v in row):
+            raise ModelError(f"{source}: malformed (a confusion count is negative)")
+        return data
 
 
 def load_report_data(path: Path) -> ReportData:

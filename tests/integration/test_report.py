@@ -290,6 +290,47 @@ def test_a_project_with_an_edited_model_array_is_refused(
     assert_one_error_line(proc, "sha256", "regenerate")
 
 
+@pytest.mark.parametrize(
+    ("edit", "expected"),
+    [
+        ("other manifest", "the manifest is not the model's"),
+        ("arena_size true", "arena_size True is not a number of bytes"),
+        ("arena_size -1", "arena_size -1 is not a number of bytes"),
+        ("arena_size 16", "arena_size 16 is not a number of bytes"),
+    ],
+)
+def test_info_checks_a_projects_manifest_and_arena(
+    esp32_project: Path, tmp_path: Path, edit: str, expected: str
+) -> None:
+    # Round 33: info showed whatever tinyslm.json said: another model's manifest (labels,
+    # threshold the firmware does not have), or an arena of True or -1 bytes.
+    import sys
+
+    from click.testing import CliRunner
+
+    from tinyslm.cli import cli
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "fixtures"))
+    from kws import keyword_manifest
+
+    project = tmp_path / "p"
+    shutil.copytree(esp32_project, project)
+    path = project / "tinyslm.json"
+    doc = json.loads(path.read_text())
+    if edit == "other manifest":
+        doc["manifest"] = keyword_manifest().to_dict()
+    else:
+        doc["arena_size"] = json.loads(edit.split()[1])
+    path.write_text(json.dumps(doc))
+    for args in (["info", str(project)], ["report", str(project), "-o", str(tmp_path / "r.html")]):
+        result = CliRunner().invoke(cli, args)
+        lines = result.output.strip().splitlines()
+        if args[0] == "report" and edit != "other manifest":
+            continue  # report draws no arena_size; it needs --data for a project anyway
+        assert result.exit_code == 1 and len(lines) == 1, result.output
+        assert lines[0].startswith(f"error: {path}: ") and expected in lines[0], lines[0]
+
+
 def test_info_on_a_model_folder_and_a_project(fixture_model: Path, esp32_project: Path) -> None:
     manifest, _ = load_model_dir(fixture_model)
     arena = arena_size_for(manifest.arena_bytes)

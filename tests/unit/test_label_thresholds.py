@@ -88,6 +88,9 @@ def test_text_levels_replace_the_threshold_for_their_labels_only(text_manifest: 
     assert "int8_accuracy_at_threshold" not in moved.metrics
     rule = moved.metrics["threshold_rule"]
     assert rule.startswith("set with generate --label-threshold door_unlock=0.9,lights_on=0.2")
+    # The rule is in label order too: the options in another order give the same bytes.
+    other = with_label_thresholds(m, {"lights_on": 0.2, "door_unlock": 0.9})
+    assert other.to_dict() == moved.to_dict()
     assert describe_label_thresholds(moved) == (
         f"door_unlock 0.900 (q={levels[m.labels.index('door_unlock')]}), "
         f"lights_on 0.200 (q={levels[m.labels.index('lights_on')]})"

@@ -74,3 +74,24 @@ def test_keyword_rows_say_the_streaming_rule() -> None:
         "an inference every 200 ms (5 a second) on a 1.00 s window, 1 averaged (a keyword up"
         " to 0.99 s lies whole in it), 500 ms quiet after a detection"
     )
+
+
+def test_info_escapes_control_characters_in_names(tmp_path: Path) -> None:
+    # A keyword is its folder's name; one with a newline or an ESC sequence (a model
+    # trained before such folders were refused) broke the table or drove the terminal.
+    from click.testing import CliRunner
+    from kws import keyword_model_dir
+
+    from tinyslm.cli import cli
+
+    manifest = keyword_manifest()
+    labels = tuple(
+        "a\nb\x1b[2J" if name not in ("_silence_", "_unknown_") and i == 2 else name
+        for i, name in enumerate(manifest.labels)
+    )
+    folder = keyword_model_dir(tmp_path / "kws", replace(manifest, labels=labels))
+    result = CliRunner().invoke(cli, ["info", str(folder)])
+    assert result.exit_code == 0, result.output
+    assert "\x1b" not in result.output
+    row = next(line for line in result.output.splitlines() if line.startswith("labels"))
+    assert "a\\x0ab\\x1b[2J" in row

@@ -1,0 +1,196 @@
+"""The manifest's figures (``metrics``): the types ``info``, ``report`` and ``eval`` rely on.
+
+Metrics are informational, so the content hash leaves them out and a hand-edited one
+still loads. Each figure the tools print or draw is checked here, once, as the manifest
+is read: a wrong type is refused in one line naming the figure, instead of reaching a
+format string (``f"{x * 100:.2f}%"``) or ``numpy`` in one of a dozen places later.
+Figures not named here (a newer tinyslm's, or a user's notes) pass as they are.
+
+The writers are :meth:`tinyslm.verify.VerifyResult.to_metrics` and
+:func:`tinyslm.text.fit.train_text` (text), :func:`tinyslm.audio.fit._clip_metrics` and
+:func:`tinyslm.audio.fit.stream_metrics` (keywords), and
+:mod:`tinyslm.operating_point` (training's figures moved under ``at_trained_threshold``).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from typing import Any
+
+# Key under which generate --threshold keeps training's threshold-dependent figures
+# (tinyslm.operating_point re-exports it).
+TRAINED = "at_trained_threshold"
+
+# A share in [0, 1] (None only where OPTIONAL says). NaN passes: a figure of an empty
+# split is NaN.
+FRACTIONS = (
+    "agreement",
+    "float_accuracy",
+    "int8_accuracy",
+    "int8_accuracy_at_threshold",
+    "local_rate",
+    "oos_recall",
+    "val_accuracy",
+    "false_rejection_rate",
+    "teacher_train_accuracy_crossfit",
+)
+COUNTS = (
+    "best_epoch",
+    "epochs_run",
+    "keyword_clips",
+    "keyword_false_accepts",
+    "keyword_hits",
+    "macs",
+    "params",
+    "n_train",
+    "n_val",
+    "n_test",
+    "n_eval",
+    "n_oos_eval",
+    "noise_false_accepts",
+    "unknown_false_accepts",
+    "max_line_needed",
+)
+# Any real number (None only where OPTIONAL says).
+NUMBERS = (
+    "noise_seconds",
+    "unknown_seconds",
+    "keyword_seconds",
+    "noise_fa_per_hour",
+    "unknown_fa_per_hour",
+    "final_train_loss",
+    "threshold_objective_val",
+)
+# The figures that are None where nothing was measured (tinyslm.audio.stream.measured;
+# oos_recall without out-of-scope phrases). Any other figure is always written.
+OPTIONAL = frozenset(
+    {
+        "oos_recall",
+        "false_rejection_rate",
+        "noise_fa_per_hour",
+        "unknown_fa_per_hour",
+        "keyword_seconds",
+    }
+)
+TEXTS = ("dataset", "eval_split", "stream_split", "threshold_rule", "threshold_calibrated_on")
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _fraction(value: Any) -> None:
+    if value is None:
+        return
+    if not _is_number(value):
+        raise TypeError(f"expected a number in [0, 1], got {value!r}")
+    if math.isfinite(value) and not 0 <= value <= 1:
+        raise ValueError(f"{value!r} is not in [0, 1]")
+
+
+def _count(value: Any) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise TypeError(f"expected a count (an integer >= 0), got {value!r}")
+
+
+def _number(value: Any) -> None:
+    if value is not None and not _is_number(value):
+        raise TypeError(f"expected a number, got {value!r}")
+
+
+def _text(value: Any) -> None:
+    if not isinstance(value, str):
+        raise TypeError(f"expected a string, got {value!r}")
+
+
+def _pairs(first: Callable[[Any], None]) -> Callable[[Any], None]:
+    """``{label: [first, count]}``: per_class (accuracy, clips), per_keyword_hits."""
+
+    def check(value: Any) -> None:
+        if not isinstance(value, dict):
+            raise TypeError("expected a JSON object of [figure, count] pairs")
+        for label, pair in value.items():
+            if not isinstance(pair, list) or len(pair) != 2:
+                raise TypeError(f"{label!r}: expected a [figure, count] pair, got {pair!r}")
+            try:
+                first(pair[0])
+                _count(pair[1])
+            except (TypeError, ValueError) as exc:
+                raise type(exc)(f"{label!r}: {exc}") from None
+
+    return check
+
+
+def _object(value: Any) -> None:
+    if not isinstance(value, dict):
+        raise TypeError(f"expected a JSON object, got {value!r}")
+
+
+CHECKS: dict[str, Callable[[Any], None]] = {
+    **dict.fromkeys(FRACTIONS, _fraction),
+    **dict.fromkeys(COUNTS, _count),
+    **dict.fromkeys(NUMBERS, _number),
+    **dict.fromkeys(TEXTS, _text),
+    "per_class": _pairs(_fraction),
+    "per_keyword_hits": _pairs(_count),
+    "empty_input": _object,
+}
+
+
+def _confusion(value: Any, n_labels: int) -> None:
+    """A count per (true, predicted) label pair: ``n_labels`` rows of ``n_labels``."""
+    if (
+        not isinstance(value, list)
+        or len(value) != n_labels
+        or not all(isinstance(row, list) and len(row) == n_labels for row in value)
+    ):
+        raise TypeError(f"expected {n_labels} rows of {n_labels} counts (one per label)")
+    for row in value:
+        for cell in row:
+            _count(cell)
+
+
+def _check_figures(metrics: dict[str, Any], n_labels: int, where: str) -> None:
+    for name, value in metrics.items():
+        try:
+            if value is None and name in CHECKS and name not in OPTIONAL:
+                raise TypeError("expected a figure, got None")
+            if name == "confusion":
+                _confusion(value, n_labels)
+            elif name in CHECKS:
+                CHECKS[name](value)
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"{where}{name!r}: {exc}") from None
+
+
+def check_metrics(metrics: dict[str, Any], labels: Sequence[str]) -> None:
+    """Refuse a figure of the wrong type or shape (``ValueError`` naming it).
+
+    ``at_trained_threshold`` holds training's figures and the threshold they were
+    measured at (``threshold``, ``threshold_q``), checked the same way.
+    """
+    _check_figures(metrics, len(labels), "")
+    if TRAINED not in metrics:
+        return
+    trained = metrics[TRAINED]
+    if not isinstance(trained, dict):
+        raise ValueError(f"{TRAINED!r}: expected a JSON object, got {trained!r}")
+    _check_figures(trained, len(labels), f"{TRAINED}.")
+    for name, check in (("threshold", _threshold), ("threshold_q", _level)):
+        if name not in trained:
+            raise ValueError(f"{TRAINED}.{name!r}: missing")
+        try:
+            check(trained[name])
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"{TRAINED}.{name!r}: {exc}") from None
+
+
+def _threshold(value: Any) -> None:
+    if not _is_number(value) or not 0 <= value <= 1:
+        raise ValueError(f"expected a number in [0, 1], got {value!r}")
+
+
+def _level(value: Any) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or not -128 <= value <= 127:
+        raise ValueError(f"expected an int8 level, got {value!r}")
