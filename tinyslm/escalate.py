@@ -186,14 +186,16 @@ def _run_bounded(
         stderr=subprocess.PIPE,
         env=dict(env),
     )
-    kept: dict[str, bytes] = {}
+    kept: dict[str, bytearray] = {"out": bytearray(), "err": bytearray()}
 
     def drain(name: str, pipe: Any, limit: int) -> None:
-        head = b""
-        while chunk := pipe.read(65536):
+        # read1 returns what has arrived; read(n) would wait for n bytes or the end, and
+        # the end never comes while a background child of the program holds the pipe:
+        # the answer the program printed before it exited was then lost.
+        head = kept[name]
+        while chunk := pipe.read1(65536):
             if len(head) < limit:
                 head += chunk[: limit - len(head)]
-        kept[name] = head
 
     readers = [
         threading.Thread(target=drain, args=("out", proc.stdout, MAX_ANSWER_BYTES), daemon=True),
@@ -213,11 +215,13 @@ def _run_bounded(
         proc.kill()
         proc.wait()
         code = None
+    # What the program wrote before it exited is in the pipes already; a child left
+    # running may keep them open, so its output is taken as it stands after a moment.
     for t in readers:
-        t.join(timeout=5.0)
+        t.join(timeout=1.0)
 
     def text(name: str) -> str:
-        return kept.get(name, b"").decode("utf-8", "replace")
+        return bytes(kept[name]).decode("utf-8", "replace")
 
     return text("out"), text("err"), code
 

@@ -401,6 +401,7 @@ def _update(
     was_empty = not any(real.iterdir())
     found = _read_record(real, ownership)
     record = found.files if found is not None else None
+    unrecorded = ownership.record is not None and found is None
     recorded_trees = found.trees if found is not None else frozenset()
     # Empty for a record from before round 32: its tree is then replaced whole, as then.
     recorded_tree_files = found.tree_files if found is not None else {}
@@ -429,6 +430,11 @@ def _update(
                 added.append(rel)
             elif dest.is_symlink() or not dest.is_file():
                 conflicts.append(f"{rel} (not a plain file)")
+            elif unrecorded and dest.read_bytes() != files[rel]:
+                # No record (lost in a copy, or never written): nothing here can be
+                # shown to be tinyslm's, so only a file already as it would be written
+                # is taken; a marker file of the right name alone proves nothing.
+                conflicts.append(f"{rel} (no {ownership.record} says tinyslm wrote it)")
             elif record is not None and rel not in record:
                 conflicts.append(f"{rel} (not written by tinyslm)")
             elif record is not None and _sha256(dest) != record[rel]:
@@ -439,7 +445,9 @@ def _update(
                 changed.append(rel)
         for tree in trees:
             dest, ours = real / tree, _files_under(recorded_tree_files, tree)
-            if dest.exists() and record is not None and tree not in recorded_trees:
+            if dest.exists() and unrecorded:
+                conflicts.append(f"{tree}/ (no {ownership.record} says tinyslm wrote it)")
+            elif dest.exists() and record is not None and tree not in recorded_trees:
                 conflicts.append(f"{tree}/ (not written by tinyslm)")
             elif dest.exists() and ours:
                 conflicts.extend(_tree_conflicts(real, tree, ours))
@@ -599,9 +607,11 @@ def _refuse_foreign(path: Path, what: str, ours: Callable[[bytes], bool]) -> Non
     absolute = Path(os.path.abspath(path))
     special = os.path.lexists(absolute) and not absolute.is_dir() and not absolute.is_file()
     if os.path.islink(absolute) or special:
+        # Only --json takes '-' for stdout; report's -o writes a file of that name.
+        stdout = " ('-' prints to stdout)" if what == "--json" else ""
         raise OutputExistsError(
             f"{what} {path} is a link, a pipe or a device, not a file tinyslm wrote; give "
-            "another file name ('-' prints to stdout)"
+            f"another file name{stdout}"
         )
     if not absolute.is_file():
         return

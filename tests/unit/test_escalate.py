@@ -118,6 +118,22 @@ def test_command_failures_are_answers_not_crashes(tmp_path: Path) -> None:
     assert binary.answer(esc)["answer"] == "ok \ufffd\ufffd"
 
 
+def test_a_background_child_holding_the_output_does_not_lose_the_answer() -> None:
+    # Round 33: the program printed its answer and exited, leaving a child that held
+    # stdout; the reader waited for the end of the pipe, and the answer was dropped
+    # ("the program printed nothing") after a 5 s wait.
+    child = "import time; time.sleep(20)"
+    program = (
+        "import subprocess, sys; "
+        f"subprocess.Popen([sys.executable, '-c', {child!r}]); "
+        "print('the answer', flush=True)"
+    )
+    start = time.monotonic()
+    got = HostCommand(py(program)).answer(Escalated("hello", "x", 0.1))
+    assert got == {"text": "hello", "answer": "the answer"}
+    assert time.monotonic() - start < 4
+
+
 def test_a_phrase_is_never_run_as_a_command(tmp_path: Path) -> None:
     # No shell: a phrase full of shell syntax is data on stdin, nothing more.
     marker = tmp_path / "pwned"

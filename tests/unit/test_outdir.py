@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
 from pathlib import Path
 
 import pytest
@@ -176,6 +177,35 @@ def test_force_refuses_a_user_file_at_a_generated_path(tmp_path: Path) -> None:
     with pytest.raises(OutputExistsError, match=r"src/c\.c \(not written by tinyslm\)"):
         write_tree({**FILES, "src/c.c": b"gen\n"}, target, force=True, ownership=PROJECT)
     assert (target / "src" / "c.c").read_text() == "mine\n"
+
+
+def test_without_its_record_nothing_is_taken_for_tinyslms(tmp_path: Path) -> None:
+    # Round 33: a folder holding only a file named like the marker (a user's own
+    # synth.json), or a project copied without its dotfile record, had every generated
+    # path overwritten with no check at all. Without a record only files already as
+    # they would be written are taken; the rest, and a copied tree, are refused.
+    target = tmp_path / "recordings"
+    target.mkdir()
+    (target / "a.txt").write_text("my notes\n")
+    (target / "src").mkdir()
+    (target / "src" / "b.c").write_bytes(FILES["src/b.c"])
+    before = _listing(target)
+    with pytest.raises(OutputExistsError, match=r"a\.txt \(no \.tinyslm-files\.json says"):
+        write_tree(FILES, target, force=True, ownership=PROJECT)
+    assert _listing(target) == before
+
+    def tree(folder: Path) -> None:
+        (folder / "lib" / "tflm").mkdir(parents=True)
+        (folder / "lib" / "tflm" / "v1").write_text("v1")
+
+    copy = tmp_path / "copy"
+    write_tree(FILES, copy, ownership=PROJECT, extra=tree)
+    (copy / PROJECT.record).unlink()
+    with pytest.raises(OutputExistsError, match=r"lib/tflm/ \(no \.tinyslm-files\.json says"):
+        write_tree(FILES, copy, force=True, ownership=PROJECT, extra=tree)
+    shutil.rmtree(copy / "lib")
+    write_tree(FILES, copy, force=True, ownership=PROJECT, extra=tree)  # same bytes: taken
+    assert json.loads((copy / PROJECT.record).read_text())["files"].keys() == FILES.keys()
 
 
 def test_stale_generated_files_are_removed_only_with_prune(tmp_path: Path) -> None:
@@ -476,8 +506,13 @@ def test_write_file_never_replaces_a_link_or_a_pipe(tmp_path: Path, kind: str) -
         lambda: check_file_target(path, "--json", is_json_document),
         lambda: write_file(path, json_document({}, "2"), "--json", is_json_document),
     ):
-        with pytest.raises(OutputExistsError, match=r"is a link, a pipe or a device"):
+        with pytest.raises(OutputExistsError, match=r"is a link, a pipe or a device") as err:
             step()
+        assert str(err.value).endswith("another file name ('-' prints to stdout)")
+    # report's -o has no '-': a file of that name was written where the hint said stdout.
+    with pytest.raises(OutputExistsError) as err:
+        check_file_target(path, "-o", is_json_document)
+    assert str(err.value).endswith("give another file name")
     assert os.path.islink(path) or not path.is_file()
     assert ours.read_bytes() == json_document({}, "1")
 
