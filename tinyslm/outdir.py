@@ -368,7 +368,8 @@ def _write_new(
 def _foreign(real: Path, ours: set[str], trees: Iterable[str], skip: set[str]) -> list[str]:
     """What tinyslm did not write: whole folders without any of ours end with ``/``."""
     tree_set = set(trees)
-    dirs_with_ours = {str(p) for rel in ours for p in PurePosixPath(rel).parents}
+    # A tree's parents (lib/ of lib/tflm) hold tinyslm's files, not only the user's.
+    dirs_with_ours = {str(p) for rel in [*ours, *tree_set] for p in PurePosixPath(rel).parents}
     found: list[str] = []
     for root, dirnames, filenames in os.walk(real):
         rel_root = Path(root).relative_to(real).as_posix()
@@ -394,6 +395,7 @@ def _update(
     ownership: Ownership,
     prune: bool,
     starters: Mapping[str, bytes],
+    absent_trees: Iterable[str] = (),
 ) -> WriteReport:
     """Replace tinyslm's files in the existing folder ``target``; keep or refuse the rest."""
     _check_starters(files, starters)
@@ -459,9 +461,24 @@ def _update(
         ]
         removed = removable if prune else []
         stale = [rel for rel in stale_all if rel not in removed and (real / rel).exists()]
+        # A recorded tree this output has no place for (a project moved to a board that
+        # builds TFLM as a component) is stale like a file: pruned when it is still as
+        # copied, else kept and reported. Only a tree merely not copied this time (no
+        # --tflm-dir) is kept as the project's, as it was.
+        dropped = sorted(t for t in absent_trees if t in recorded_trees and (real / t).exists())
+        removed_trees = [
+            t
+            for t in dropped
+            if prune
+            and _files_under(recorded_tree_files, t)
+            and not _tree_conflicts(real, t, _files_under(recorded_tree_files, t))
+        ]
+        stale_trees = [t for t in dropped if t not in removed_trees]
         skip = {stage.name, *(x for x in [ownership.record] if x)}
         # Starters already there are the user's, so they count (and are kept) as theirs.
-        foreign = _foreign(real, set(files) | set(stale_all), [*trees, *ownership.trees], skip)
+        foreign = _foreign(
+            real, set(files) | set(stale_all), [*trees, *ownership.trees, *recorded_trees], skip
+        )
         if foreign and not ownership.keep_foreign:
             conflicts.extend(f"{rel} (not written by tinyslm)" for rel in foreign)
         if conflicts:
@@ -493,10 +510,13 @@ def _update(
             if (real / tree).exists():
                 put_aside(real / tree, tree)
             put_in(tree)
-        for rel in removed:
+        for rel in [*removed, *removed_trees]:
             put_aside(real / rel, rel)
         if ownership.record is not None:
-            kept_trees = {t for t in recorded_trees if (real / t).exists()} - set(trees)
+            kept_trees = {t for t in recorded_trees if (real / t).exists()} - {
+                *trees,
+                *removed_trees,
+            }
             tree_files = dict(new_tree_files)
             for tree in kept_trees:
                 tree_files.update(_files_under(recorded_tree_files, tree))
@@ -522,15 +542,15 @@ def _update(
         shutil.rmtree(stage, ignore_errors=True)
         raise
     shutil.rmtree(stage, ignore_errors=True)
-    _remove_emptied_folders(real, removed)
+    _remove_emptied_folders(real, [*removed, *removed_trees])
     return WriteReport(
         target=target,
         created=was_empty,
         added=tuple(added),
         changed=tuple(changed),
         unchanged=tuple(unchanged),
-        removed=tuple(removed),
-        stale=tuple(stale),
+        removed=(*removed, *(t + "/" for t in removed_trees)),
+        stale=(*stale, *(t + "/" for t in stale_trees)),
         kept=tuple(foreign),
         started=tuple(started),
     )
@@ -561,6 +581,7 @@ def write_tree(
     protect: Mapping[str, Path] | None = None,
     prune: bool = False,
     starters: Mapping[str, bytes] | None = None,
+    absent_trees: Iterable[str] = (),
 ) -> WriteReport:
     """Write ``files`` (POSIX relative path -> bytes) into the folder ``target``.
 
@@ -577,6 +598,9 @@ def write_tree(
         starters: the user's files to begin with (a project's ``src/tinyslm_actions.c``):
             written only where nothing is at the path, never recorded as tinyslm's,
             so never replaced, refused as edited or pruned; reported as ``started``.
+        absent_trees: ownership trees this output has no place for at all (not merely
+            not copied this time): a recorded one is stale, so ``prune`` removes it
+            when it is as copied; reported as ``tree/`` in ``removed`` or ``stale``.
 
     Returns:
         What was added, changed, kept (:class:`WriteReport`).
@@ -592,7 +616,13 @@ def write_tree(
         # In place, also when empty: a symlinked folder stays a symlink, and the
         # folder keeps its own permissions.
         return _update(
-            files, target, extra, ownership or Ownership("output folder"), prune, starters or {}
+            files,
+            target,
+            extra,
+            ownership or Ownership("output folder"),
+            prune,
+            starters or {},
+            absent_trees,
         )
     return _write_new(files, target, extra, ownership, starters or {})
 

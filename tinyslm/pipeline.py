@@ -369,6 +369,9 @@ def run_generate(
             protect=protect,
             prune=prune,
             starters=plan.starter_mapping(),
+            # A board whose TFLM is an ESP-IDF component has no lib/tflm: one left from
+            # another board is stale (and would be built beside the component).
+            absent_trees=() if spec.tflm.needs_tree else PROJECT_OWNERSHIP.trees,
         )
     except OSError as exc:
         raise OutputError(f"cannot write {target}: {exc.strerror or exc}") from exc

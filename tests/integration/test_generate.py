@@ -204,6 +204,22 @@ def test_force_keeps_a_patched_lib_tflm(tmp_path: Path) -> None:
     assert kernel.read_text() == "// a newer TFLM\n"
 
 
+def test_moving_to_esp32_makes_lib_tflm_stale(tmp_path: Path) -> None:
+    """Round 33: esp32 builds TFLM as an ESP-IDF component, so an stm32h7 project's
+    lib/tflm is stale there; it was kept even with --prune (and counted as the user's)."""
+    tree = _fake_tflm_tree(tmp_path / "tree")
+    out = tmp_path / "proj"
+    assert _generate("stm32h7", out, "--tflm-dir", str(tree)).exit_code == 0
+    kept = _generate("esp32", out, "--force")
+    assert kept.exit_code == 0, kept.output
+    assert "lib/tflm/" in kept.stdout and "kept 1 of yours" in kept.stdout
+    assert (out / "lib" / "tflm" / "library.json").is_file()
+    pruned = _generate("esp32", out, "--force", "--prune")
+    assert pruned.exit_code == 0, pruned.output
+    assert "removed   lib/tflm/" in pruned.stdout
+    assert set(_files(out)) == COMMON | ESP32_ONLY | {RECORD}
+
+
 def test_a_bad_tflm_dir_is_an_error_and_writes_nothing(tmp_path: Path) -> None:
     (tmp_path / "empty").mkdir()
     result = _generate("stm32h7", tmp_path / "proj", "--tflm-dir", str(tmp_path / "empty"))

@@ -264,6 +264,45 @@ def test_a_copied_tree_is_replaced_whole_or_kept(tmp_path: Path) -> None:
     assert record["trees"] == ["lib/tflm"]
 
 
+def test_a_tree_the_output_has_no_place_for_is_stale(tmp_path: Path) -> None:
+    # Round 33: an stm32h7 project regenerated for esp32 (TFLM as an ESP-IDF component)
+    # kept lib/tflm even with --prune, and counted lib/ among the user's files.
+    def tree(folder: Path) -> None:
+        (folder / "lib" / "tflm").mkdir(parents=True)
+        (folder / "lib" / "tflm" / "v1").write_text("v1")
+
+    target = tmp_path / "proj"
+    write_tree(FILES, target, ownership=PROJECT, extra=tree)
+    (target / "lib" / "mine").mkdir()
+    (target / "lib" / "mine" / "x.c").write_text("mine\n")
+    kept = write_tree(FILES, target, force=True, ownership=PROJECT, absent_trees=["lib/tflm"])
+    assert kept.stale == ("lib/tflm/",) and kept.kept == ("lib/mine/",)
+    assert (target / "lib" / "tflm" / "v1").is_file()
+    # Still recorded: a later --prune removes it, and only it.
+    gone = write_tree(
+        FILES, target, force=True, ownership=PROJECT, prune=True, absent_trees=["lib/tflm"]
+    )
+    assert gone.removed == ("lib/tflm/",) and gone.stale == ()
+    assert not (target / "lib" / "tflm").exists()
+    assert (target / "lib" / "mine" / "x.c").read_text() == "mine\n"
+    assert json.loads((target / PROJECT.record).read_text())["trees"] == []
+
+    # An edited copy is kept and reported, never pruned.
+    other = tmp_path / "other"
+    write_tree(FILES, other, ownership=PROJECT, extra=tree)
+    (other / "lib" / "tflm" / "v1").write_text("patched")
+    edited = write_tree(
+        FILES, other, force=True, ownership=PROJECT, prune=True, absent_trees=["lib/tflm"]
+    )
+    assert edited.stale == ("lib/tflm/",) and edited.removed == ()
+    assert (other / "lib" / "tflm" / "v1").read_text() == "patched"
+    # Emptied by the prune, lib/ goes too.
+    third = tmp_path / "third"
+    write_tree(FILES, third, ownership=PROJECT, extra=tree)
+    write_tree(FILES, third, force=True, ownership=PROJECT, prune=True, absent_trees=["lib/tflm"])
+    assert sorted(p.name for p in third.iterdir()) == [PROJECT.record, "a.txt", "src"]
+
+
 def test_a_copied_tree_with_the_users_files_or_edits_is_not_replaced(tmp_path: Path) -> None:
     """A patched kernel or a file added to lib/tflm is the user's work: --force refuses
     to replace the tree (before round 32 it was replaced whole and they were lost)."""
