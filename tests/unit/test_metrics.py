@@ -180,3 +180,32 @@ def test_report_json_confusion_shape(labels: list[str], confusion: Any) -> None:
         ReportData.from_dict(_report(labels, confusion))
     good = ReportData.from_dict(_report(["a", "b"], [[1, 0], [0, 1]]))
     assert [row[2] for row in good.per_intent()] == [1.0, 1.0]
+
+
+@pytest.mark.parametrize(
+    ("doc", "expected"),
+    [
+        ([], "expected a JSON object"),
+        ("x", "expected a JSON object"),
+        ({"history": [{"loss": "x"}]}, "could not convert string to float: 'x'"),
+        ({"history": [{"val_accuracy": {}}]}, "float() argument"),
+        ({"history": [1]}, "'int' object has no attribute 'items'"),
+    ],
+)
+def test_keyword_report_json_is_read_or_refused_in_one_line(
+    tmp_path: Path, doc: Any, expected: str
+) -> None:
+    # A list at the top raised AttributeError from doc.get; history values of any
+    # type reached matplotlib (ConversionError) when the page was drawn.
+    from tinyslm.audio.report import KeywordReportData
+
+    good = KeywordReportData(((-128, 0.0, 1.0),), (), ({"loss": 0.5},))
+    path = tmp_path / "report.json"
+    path.write_bytes(good.to_json_bytes())
+    assert KeywordReportData.from_json(path) == good
+    if isinstance(doc, dict):
+        doc = {**json.loads(good.to_json_bytes()), **doc}
+    path.write_text(json.dumps(doc))
+    with pytest.raises(ModelError, match="cannot read the keyword report figures") as info:
+        KeywordReportData.from_json(path)
+    assert expected in str(info.value)

@@ -74,14 +74,19 @@ class KeywordReportData:
         """
         try:
             doc = json.loads(path.read_text(encoding="utf-8"))
+            if not isinstance(doc, dict):
+                raise ValueError("expected a JSON object")
             if doc.get("modality") != "audio" or doc.get("format_version") != FORMAT_VERSION:
                 raise ValueError("not a keyword report of format 1")
             return cls(
                 curve=tuple((int(q), float(fa), float(frr)) for q, fa, frr in doc["curve"]),
                 tensors=tuple(TensorSize.from_dict(t) for t in doc["tensors"]),
-                history=tuple(dict(h) for h in doc.get("history", [])),
+                # Numbers, as the text report reads them: the plot took any JSON value.
+                history=tuple(
+                    {str(k): float(v) for k, v in h.items()} for h in doc.get("history", [])
+                ),
             )
-        except (OSError, ValueError, KeyError, TypeError) as exc:
+        except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
             raise ModelError(f"{path}: cannot read the keyword report figures: {exc}") from None
 
 
