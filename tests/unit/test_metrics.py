@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import shutil
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -209,3 +210,22 @@ def test_keyword_report_json_is_read_or_refused_in_one_line(
     with pytest.raises(ModelError, match="cannot read the keyword report figures") as info:
         KeywordReportData.from_json(path)
     assert expected in str(info.value)
+
+
+def test_a_keyword_page_without_figures_is_drawn(tmp_path: Path) -> None:
+    # A keyword manifest without metrics (they are optional) failed in heatmap_svg on
+    # the empty matrix, with a traceback.
+    import sys
+
+    sys.path.insert(0, str(FIXTURES))
+    from kws import keyword_manifest
+
+    from tinyslm.audio.report import KeywordReportData, render_keyword_report
+    from tinyslm.boards import load_boards
+
+    manifest = keyword_manifest()
+    data = KeywordReportData(((manifest.threshold_q, 0.0, 0.5),), (), ())
+    for metrics in ({}, {"confusion": [[1] * 5] * 5}):
+        page = render_keyword_report(replace(manifest, metrics=metrics), data, load_boards())
+        assert page.startswith("<!DOCTYPE html>")
+        assert ("No confusion matrix was recorded" in page) is not metrics

@@ -211,7 +211,11 @@ def render_keyword_report(manifest: Any, data: KeywordReportData, boards: Sequen
         "<h2>Per-keyword accuracy</h2>",
         fig_html(*_accuracy_svg(dict(mt.get("per_class", {})), split)),
         "<h2>Confusions</h2>",
-        fig_html(*heatmap_svg(manifest.labels, mt.get("confusion", []), split, "label")),
+        # Metrics are informational: a manifest without the matrix (checked for shape
+        # when present, tinyslm.metrics) gets a note, as a model without history does.
+        fig_html(*heatmap_svg(manifest.labels, mt["confusion"], split, "label"))
+        if mt.get("confusion")
+        else '<p class="note">No confusion matrix was recorded with this model.</p>',
         "<h2>False accepts and false rejections</h2>",
         fig_html(
             *_curve_svg(
