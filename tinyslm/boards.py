@@ -295,18 +295,18 @@ def _microphone(raw: dict[str, Any]) -> Microphone:
 
 def _check_pin(family: str, pin: MicPin, where: str) -> None:
     if family == "esp32":
-        m = _ESP32_GPIO.match(pin.pin)
+        m = _ESP32_GPIO.fullmatch(pin.pin)
         num = int(m.group(1)) if m else -1
         if num not in _ESP32_PINS:
-            raise BoardError(f"{where}: {pin.pin} is not an ESP32 GPIO")
+            raise BoardError(f"{where}: {pin.pin!r} is not an ESP32 GPIO")
         if num in _ESP32_RESERVED:
             raise BoardError(f"{where}: {pin.pin} is {_ESP32_RESERVED[num]}")
         if pin.signal in _ESP32_OUTPUTS and num >= 34:
             raise BoardError(f"{where}: {pin.pin} is input only; {pin.signal} is an output")
         return
-    m = _STM32_PIN.match(pin.pin)
+    m = _STM32_PIN.fullmatch(pin.pin)
     if not m or int(m.group(2)) > 15:
-        raise BoardError(f"{where}: {pin.pin} is not an STM32 pin (PA0-PK15)")
+        raise BoardError(f"{where}: {pin.pin!r} is not an STM32 pin (PA0-PK15)")
     if pin.af is None:
         raise BoardError(f"{where}: {pin.pin} needs its alternate function")
 
@@ -383,6 +383,8 @@ def with_mic_pins(board: Board, overrides: Iterable[str]) -> Board:
             raise BoardError(f"--mic-pin: {signal} is given twice")
         old = mic.pin(signal)
         pin, _, af_text = value.partition(":")
+        # The pin reaches the generated C and README: "PD6\n" passed a $-anchored check.
+        pin, af_text = pin.strip(), af_text.strip()
         af = old.af
         if af_text:
             if board.family != "stm32":

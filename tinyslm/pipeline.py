@@ -283,9 +283,15 @@ def run_generate(
     from tinyslm.emit import render_project
     from tinyslm.errors import BoardError
     from tinyslm.manifest import load_model_dir
+    from tinyslm.modality import AUDIO
 
     say = log or _quiet
     spec = load_board(board)
+    if mic_pins and model_dir is None:
+        # The demo is a text model; a pin it would not use was silently ignored.
+        raise BoardError(
+            "--mic-pin is for keyword models; without --model the demo text model is used"
+        )
     if mic_pins:
         from tinyslm.boards import with_mic_pins
 
@@ -331,6 +337,8 @@ def run_generate(
             manifest, model = load_model_dir(Path(scratch) / "model")
     else:
         manifest, model = load_model_dir(model_dir)
+    if mic_pins and manifest.modality != AUDIO:
+        raise BoardError(f"--mic-pin is for keyword models; {model_dir} is a text model")
     if threshold is not None:
         from tinyslm.operating_point import with_threshold
 
@@ -375,6 +383,14 @@ def run_generate(
         )
     except OSError as exc:
         raise OutputError(f"cannot write {target}: {exc.strerror or exc}") from exc
+    from tinyslm.emit.actions import HOOKS, missing_hooks
+
+    for rel in missing_hooks(report.target, manifest.modality):
+        notes.append(
+            f"{rel} is yours and was kept, but it defines no {HOOKS[manifest.modality]}(), "
+            "which this model's firmware calls: add it, or move the file away and generate "
+            "again for a new starter"
+        )
     return GenerateRunResult(
         out=report.target,
         board=spec.id,

@@ -109,3 +109,34 @@ def test_mic_pins_are_overridable_at_generate_time(model_dir: Path, tmp_path: Pa
     bad = CliRunner().invoke(cli, [*args[:-1], str(tmp_path / "q"), "--mic-pin", "ws=GPIO6"])
     assert bad.exit_code == 1 and bad.output.startswith("error: --mic-pin:")
     assert "SPI flash" in bad.output and not (tmp_path / "q").exists()
+    # Round 33: on a text model the pins were silently ignored.
+    text = Path(__file__).resolve().parents[1] / "fixtures" / "model"
+    for model in (["--model", str(text)], []):
+        args = ["generate", "--board", "esp32", *model, "-o", str(tmp_path / "t")]
+        refused = CliRunner().invoke(cli, [*args, "--mic-pin", "ws=GPIO32"])
+        assert refused.exit_code == 1, refused.output
+        assert refused.output.startswith("error: --mic-pin is for keyword models; ")
+        assert len(refused.output.strip().splitlines()) == 1
+        assert not (tmp_path / "t").exists()
+
+
+def test_a_kept_starter_without_the_models_hook_is_named(model_dir: Path, tmp_path: Path) -> None:
+    # Round 33: a text project regenerated for a keyword model kept the text starter
+    # (it is the user's), whose tinyslm_on_answer the keyword main.cc never calls, while
+    # the tinyslm_on_keyword it calls was undefined: the board build failed, silently.
+    text = Path(__file__).resolve().parents[1] / "fixtures" / "model"
+    out = tmp_path / "p"
+    args = ["generate", "--board", "esp32", "-o", str(out)]
+    assert CliRunner().invoke(cli, [*args, "--model", str(text)]).exit_code == 0
+    result = CliRunner().invoke(cli, [*args, "--model", str(model_dir), "--force"])
+    assert result.exit_code == 0, result.output
+    assert (
+        "note: src/tinyslm_actions.c is yours and was kept, but it defines no "
+        "tinyslm_on_keyword()" in result.output
+    )
+    assert "tinyslm_on_answer" in (out / "src" / "tinyslm_actions.c").read_text()
+    # Moved away, a new starter comes, and no note.
+    (out / "src" / "tinyslm_actions.c").rename(tmp_path / "old_actions.c")
+    again = CliRunner().invoke(cli, [*args, "--model", str(model_dir), "--force"])
+    assert again.exit_code == 0 and "defines no" not in again.output
+    assert "tinyslm_on_keyword" in (out / "src" / "tinyslm_actions.c").read_text()

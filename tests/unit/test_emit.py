@@ -285,6 +285,24 @@ def test_every_modality_has_its_actions_starter_and_a_missing_one_is_an_error(
         starter_paths("text", tmp_path)
 
 
+def test_each_starter_defines_its_modalitys_hook(tmp_path: Path) -> None:
+    # HOOKS names what generate looks for in a kept starter (missing_hooks); each
+    # starter must define its own, and not the other modality's.
+    from tinyslm.emit.actions import HOOKS, missing_hooks
+    from tinyslm.resources import templates_dir
+
+    for name, hook in HOOKS.items():
+        source = templates_dir() / "starters" / name / "src" / "tinyslm_actions.c.j2"
+        project = tmp_path / name
+        (project / "src").mkdir(parents=True)
+        (project / "src" / "tinyslm_actions.c").write_bytes(source.read_bytes())
+        assert f"void {hook}(" in source.read_text()
+        assert missing_hooks(project, name) == []
+        other = next(n for n in HOOKS if n != name)
+        assert missing_hooks(project, other) == ["src/tinyslm_actions.c"]
+    assert missing_hooks(tmp_path / "nothing", "text") == []
+
+
 def test_partials_produce_nothing(tmp_path: Path) -> None:
     for folder in ("common", "fam"):
         (tmp_path / folder).mkdir()

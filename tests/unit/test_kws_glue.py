@@ -202,6 +202,27 @@ def test_bad_pin_overrides_are_refused(board_id: str, override: str, needle: str
         with_mic_pins(load_board(board_id), [override])
 
 
+@pytest.mark.parametrize(
+    ("board_id", "override"),
+    [
+        ("stm32h7", "sd=PD6\n:AF6"),
+        ("stm32h7", "sd=PD6\n"),
+        ("esp32", "ws=GPIO32\n:"),
+        ("esp32", "ws=GPIO3\n2"),
+    ],
+)
+def test_a_newline_in_a_pin_never_reaches_the_sources(board_id: str, override: str) -> None:
+    # Round 33: "^P([A-K])([0-9]{1,2})$" matched "PD6\n" ($ matches before a final
+    # newline), so the pin went into main.cc and the README with a line break in it:
+    # a C syntax error. Now it is stripped, or refused in one line.
+    try:
+        board = with_mic_pins(load_board(board_id), [override])
+    except BoardError as exc:
+        assert "\n" not in str(exc), str(exc)
+        return
+    assert all("\n" not in p.pin for p in board.microphone.pins), board.microphone.pins
+
+
 def test_a_signal_given_twice_is_refused() -> None:
     with pytest.raises(BoardError, match="bclk is given twice"):
         with_mic_pins(load_board("esp32"), ["bclk=GPIO14", "sck=GPIO13"])

@@ -88,7 +88,7 @@ _WORD = re.compile(r"^[a-z]+(?:['-][a-z]+)*(?: [a-z]+(?:['-][a-z]+)*)*$")
 
 def is_speakable(text: str) -> bool:
     """Whether ``text`` is lower-case words of letters (with ' or -), single spaces between."""
-    return bool(_WORD.match(text))
+    return bool(_WORD.fullmatch(text))
 
 
 def _split(word: str) -> tuple[str, str]:

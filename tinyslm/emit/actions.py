@@ -12,6 +12,7 @@ so never replaces or prunes it (:func:`tinyslm.outdir.write_tree`'s ``starters``
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,9 @@ from tinyslm.emit.render import TEMPLATE_SUFFIX, render
 from tinyslm.resources import templates_dir
 
 ACTIONS_SOURCE = "tinyslm_actions.c"
+# The hook the board glue calls after each line (src/tinyslm_actions.h), per modality;
+# each starter defines its own (tests/unit/test_emit.py checks the templates).
+HOOKS = {"text": "tinyslm_on_answer", "audio": "tinyslm_on_keyword"}
 # templates/starters/<modality>/: not a template layer, so nothing there is generated.
 STARTERS = "starters"
 
@@ -77,3 +81,23 @@ def with_example(starter: str) -> str:
         line.replace(EXAMPLE_PREFIX, "", 1) if line.lstrip().startswith(EXAMPLE_PREFIX) else line
         for line in starter.split("\n")
     )
+
+
+def missing_hooks(project: Path, modality_name: str, templates: Path | None = None) -> list[str]:
+    """Starters kept in ``project`` (the user's) that do not define the modality's hook.
+
+    A project regenerated for a model of the other modality keeps its old
+    ``src/tinyslm_actions.c`` (it is never replaced), whose hook the new ``main.cc`` does
+    not call, and the one it calls is then undefined: the board build fails at the link.
+    """
+    hook = re.compile(rf"\b{HOOKS[modality_name]}\s*\(")
+    out = []
+    for rel in starter_paths(modality_name, templates):
+        path = project / rel
+        try:
+            text = path.read_text(encoding="utf-8", errors="replace")
+        except OSError:
+            continue
+        if not hook.search(text):
+            out.append(rel)
+    return out

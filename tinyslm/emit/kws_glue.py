@@ -282,7 +282,7 @@ def wiring_rows(board: Board) -> tuple[WiringRow, ...]:
 
 
 def _stm32_pin(pin: str, af: int | None) -> dict[str, Any]:
-    m = _STM32_PIN.match(pin)
+    m = _STM32_PIN.fullmatch(pin)
     if not m or int(m.group(2)) > 15 or af is None:
         raise BoardError(f"microphone pin {pin!r} is not an STM32 pin with an alternate function")
     port, num = m.groups()
@@ -296,7 +296,7 @@ def _stm32_pin(pin: str, af: int | None) -> dict[str, Any]:
 
 
 def _sai_names(peripheral: str) -> dict[str, str]:
-    m = _SAI.match(peripheral)
+    m = _SAI.fullmatch(peripheral)
     if not m:
         raise BoardError(f"microphone/peripheral {peripheral!r} is not of the form SAI1_Block_A")
     num, block = m.groups()
@@ -318,7 +318,7 @@ def _sai_names(peripheral: str) -> dict[str, str]:
 
 
 def _dma_names(stream: str) -> dict[str, str]:
-    m = _DMA.match(stream)
+    m = _DMA.fullmatch(stream)
     if not m:
         raise BoardError(f"microphone/dma/stream {stream!r} is not of the form DMA1_Stream0")
     return {

@@ -125,7 +125,7 @@ def check_budget(
 
 
 def _pin(pin: str) -> dict[str, str]:
-    m = _PIN.match(pin)
+    m = _PIN.fullmatch(pin)
     if not m:
         raise BoardError(f"pin {pin!r} is not of the form PD8")
     port, num = m.groups()
@@ -141,7 +141,7 @@ def _pin(pin: str) -> dict[str, str]:
 
 def _glue(board: Board) -> dict[str, Any]:
     """Vendor-SDK names the family's main.cc needs, derived from the board file."""
-    m = _UART.match(board.serial.uart)
+    m = _UART.fullmatch(board.serial.uart)
     if not m:
         raise BoardError(f"board {board.id}: serial/uart {board.serial.uart!r} is not a UART name")
     kind, num = m.groups()
