@@ -2,15 +2,21 @@
 
 Exit status 0 when TFLM allocates the model in a SIZE-byte arena and runs one
 inference on an all-zero input of the model's input type (padding ids for text,
-features for audio); 1 when it reports a failure. A too-small arena can also
-crash the runtime outright, which the parent reads as "does not fit"; that is
-why this runs in its own process and imports only tflite_micro.
+features for audio); :data:`DOES_NOT_FIT` when it reports a failure. A too-small
+arena can also crash the runtime outright (a signal), which the parent reads as
+"does not fit"; that is why this runs in its own process and imports only
+tflite_micro. Any other status (1: an exception, e.g. an import that failed) is
+the probe's own failure, not an answer.
 """
 
 from __future__ import annotations
 
 import sys
 from pathlib import Path
+
+# Not 1, which Python exits with on any uncaught exception (an import error read as
+# "the arena is too small" once).
+DOES_NOT_FIT = 3
 
 
 def main(argv: list[str]) -> int:
@@ -28,7 +34,7 @@ def main(argv: list[str]) -> int:
         interp.invoke()
         interp.get_output(0)
     except (RuntimeError, ValueError):
-        return 1
+        return DOES_NOT_FIT
     return 0
 
 

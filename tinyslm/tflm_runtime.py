@@ -13,6 +13,7 @@ one LSB: the firmware runs TFLM, so TFLM is the reference.
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import tempfile
@@ -99,17 +100,42 @@ def probe_arena(model_path: Path, arena_bytes: int, timeout: float = 60.0) -> bo
 
     Runs in a child process (``python -m tinyslm._arena_probe``) so that a crash
     in the runtime on a too-small arena reads as "does not fit".
+
+    Raises:
+        ModelError: the probe itself failed (it could not start, or raised): its
+            last line of stderr, rather than a verdict on the arena.
     """
-    try:
-        proc = subprocess.run(
-            [sys.executable, "-m", "tinyslm._arena_probe", str(model_path), str(int(arena_bytes))],
-            capture_output=True,
-            timeout=timeout,
-            check=False,
-        )
-    except subprocess.TimeoutExpired:
+    from tinyslm._arena_probe import DOES_NOT_FIT
+
+    # In an empty folder of its own: ``-m`` puts the working directory first on the
+    # child's sys.path, so a user's tinyslm.py or numpy.py there was imported instead
+    # and the failed import read as "arena too small".
+    with tempfile.TemporaryDirectory(prefix="tinyslm-probe-") as cwd:
+        try:
+            proc = subprocess.run(
+                [
+                    sys.executable,
+                    "-m",
+                    "tinyslm._arena_probe",
+                    os.path.abspath(model_path),
+                    str(int(arena_bytes)),
+                ],
+                capture_output=True,
+                timeout=timeout,
+                check=False,
+                cwd=cwd,
+            )
+        except subprocess.TimeoutExpired:
+            return False
+    if proc.returncode == 0:
+        return True
+    if proc.returncode == DOES_NOT_FIT or proc.returncode < 0:  # refused, or a crash
         return False
-    return proc.returncode == 0
+    lines = proc.stderr.decode("utf-8", "replace").strip().splitlines()
+    raise ModelError(
+        f"the TFLM arena probe failed (exit {proc.returncode}): "
+        f"{lines[-1] if lines else 'no message'}"
+    )
 
 
 def arena_fits(model_bytes: bytes, arena_bytes: int) -> bool:

@@ -75,6 +75,32 @@ def test_arena_is_minimal_to_16_bytes(
     assert not probe_arena(path, arena - 16)
 
 
+def test_the_probe_ignores_the_working_folder_and_fails_loudly(
+    fixture_model: tuple[dict[str, object], bytes],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Round 33: the probe ran "python -m" in the user's folder, whose tinyslm.py was
+    # imported in the child instead; the import error read as "arena too small", and
+    # generate refused a valid model with a false message.
+    manifest, model = fixture_model
+    path = tmp_path / "model.tflite"
+    path.write_bytes(model)
+    work = tmp_path / "work"
+    work.mkdir()
+    (work / "tinyslm.py").write_text("raise SystemExit('not tinyslm')\n")
+    (work / "numpy.py").write_text("raise ImportError('not numpy')\n")
+    monkeypatch.chdir(work)
+    assert probe_arena(Path("../model.tflite"), int(manifest["arena_bytes"]))  # type: ignore[call-overload]
+    # A probe that cannot run is an error, not a verdict on the arena.
+    broken = work / "python"
+    broken.write_text("#!/bin/sh\necho 'ModuleNotFoundError: no tflite_micro' >&2\nexit 1\n")
+    broken.chmod(0o755)
+    monkeypatch.setattr("sys.executable", str(broken))
+    with pytest.raises(ModelError, match=r"probe failed \(exit 1\): ModuleNotFoundError"):
+        probe_arena(path, int(manifest["arena_bytes"]))  # type: ignore[call-overload]
+
+
 def test_tflm_scores_same_at_min_arena_and_large_arena(
     fixture_model: tuple[dict[str, object], bytes],
 ) -> None:
