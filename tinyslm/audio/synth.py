@@ -138,6 +138,18 @@ Floats = npt.NDArray[np.float64]
 Range = tuple[float, float]
 
 
+# SynthConfig's ranges: (least low, most high). Factors of the engine's own rate and
+# pitch and of the clip's speed; seconds of reverberation; dB.
+_RANGE_BOUNDS: dict[str, tuple[float, float]] = {
+    "rate_range": (0.1, 10.0),
+    "pitch_range": (0.1, 10.0),
+    "speed_range": (0.1, 10.0),
+    "rt60_range": (0.01, 10.0),
+    "snr_db_range": (-60.0, 120.0),
+    "peak_dbfs_range": (-120.0, 0.0),
+}
+
+
 @dataclass(frozen=True)
 class SynthConfig:
     """What to synthesize and how much to vary it.
@@ -196,16 +208,19 @@ class SynthConfig:
     jobs: int = 0
 
     def __post_init__(self) -> None:
-        for name in ("rate_range", "pitch_range", "speed_range", "rt60_range"):
+        # Bounds far outside any useful setting, so that inf, nan or 1e308 is refused here,
+        # in one line, not as an OverflowError in the engine's arguments, a silent all-zero
+        # clip (an SNR of nan) or a failure after every clip was rendered.
+        for name, (least, most) in _RANGE_BOUNDS.items():
             lo, hi = getattr(self, name)
-            if not 0 < lo <= hi:
-                raise DatasetError(f"{name} must be 0 < low <= high, got {lo}, {hi}")
-        lo, hi = self.snr_db_range
-        if lo > hi:
-            raise DatasetError(f"snr_db_range must be low <= high, got {lo}, {hi}")
-        lo, hi = self.peak_dbfs_range
-        if not lo <= hi <= 0:
-            raise DatasetError(f"peak_dbfs_range must be low <= high <= 0 dBFS, got {lo}, {hi}")
+            if not least <= lo <= hi <= most:  # False for nan as well
+                raise DatasetError(
+                    f"{name} must be {least:g} <= low <= high <= {most:g}, got {lo}, {hi}"
+                )
+        for name, most in (("background_seconds", 3600.0), ("max_shift_ms", 1000.0)):
+            value = getattr(self, name)
+            if not 0 <= value <= most:
+                raise DatasetError(f"{name} must be in 0..{most:g}, got {value}")
         if self.clips_per_voice < 1:
             raise DatasetError(f"clips_per_voice must be >= 1, got {self.clips_per_voice}")
         for name in ("unknown_clips_per_voice", "near_misses", "max_voices_per_engine", "jobs"):
@@ -216,8 +231,8 @@ class SynthConfig:
                 raise DatasetError(f"{name} must be in 0..1, got {getattr(self, name)}")
         if self.max_fit_speedup < 1:
             raise DatasetError(f"max_fit_speedup must be >= 1, got {self.max_fit_speedup}")
-        if self.max_shift_ms < 0 or self.background_seconds < 0 or self.window_samples <= 0:
-            raise DatasetError("max_shift_ms, background_seconds and window_samples must be >= 0")
+        if self.window_samples <= 0:
+            raise DatasetError(f"window_samples must be > 0, got {self.window_samples}")
         unknown = sorted(set(self.engines) - set(ENGINES))
         if unknown:
             raise DatasetError(f"unknown TTS engine {unknown[0]!r} (known: {', '.join(ENGINES)})")
