@@ -156,7 +156,8 @@ def _is_audio_data(path: Path) -> bool:
     if not path.is_file() or suffix not in (".csv", ".jsonl"):
         return False
     try:
-        with path.open(encoding="utf-8", errors="replace", newline="") as stream:
+        # utf-8-sig, as both loaders read: a BOM before "path" made an audio list text.
+        with path.open(encoding="utf-8-sig", errors="replace", newline="") as stream:
             if suffix == ".jsonl":
                 for line in stream:
                     if line.strip():

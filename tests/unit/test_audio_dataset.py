@@ -519,3 +519,92 @@ def test_extra_training_clips_refusals(tmp_path: Path) -> None:
     longer = load_audio_dataset(noisy, AudioDatasetConfig(window_samples=2 * WIN))
     with pytest.raises(DatasetError, match="clips of 3200 samples"):
         with_training_clips(data, longer)
+
+
+# --- round 33: inputs that were taken silently or failed deep in the loader --------------
+
+
+def test_one_voice_or_one_word_is_extra_training_material(tmp_path: Path) -> None:
+    # --extra-train applied the split's rules: a user's own recordings (one speaker) or
+    # one synth voice, or a set with a single word, was refused though nothing is split.
+    data = load_audio_dataset(
+        make_folder(tmp_path / "real", {"yes": SPEAKERS, "no": SPEAKERS}), CFG
+    )
+    one_voice = make_folder(tmp_path / "voice", {"yes": ["me"], "no": ["me"]})
+    one_word = make_folder(tmp_path / "word", {"yes": ["a", "b"]})
+    for extra in (one_voice, one_word):
+        mixed = load_training_clips(extra, data)
+        assert len(mixed.clips) > len(data.clips), extra
+
+
+def test_list_paths_are_one_spelling_and_listed_once(tmp_path: Path) -> None:
+    root = make_folder(tmp_path / "d", {"yes": SPEAKERS, "no": SPEAKERS})
+    for i in range(20):
+        write_wav(root / "yes" / f"take{i}.wav", tone(seed=500 + i))
+        write_wav(root / "no" / f"take{i}.wav", tone(seed=600 + i))
+    rows = [f"{w}/take{i}.wav,{w}\n" for w in ("yes", "no") for i in range(20)]
+    (root / "plain.csv").write_text("".join(rows))
+    (root / "dot.csv").write_text("".join("./" + r for r in rows))
+    plain = {c.source: c.split for c in load_audio_dataset(root / "plain.csv", CFG).clips}
+    dot = {c.source: c.split for c in load_audio_dataset(root / "dot.csv", CFG).clips}
+    assert dot == plain  # "./yes/take0.wav" hashed to another split before
+    twice = "".join(rows) + "yes/./take0.wav,no\n"
+    (root / "twice.csv").write_text(twice)
+    assert "line 41: yes/take0.wav is already listed on line 1" in refused(root / "twice.csv")
+
+
+@pytest.mark.parametrize(
+    ("row", "words"),
+    [
+        ({"path": "yes/\udcff.wav", "label": "yes"}, "line 2: 'yes/\\udcff.wav' is not UTF-8"),
+        ({"path": "yes/spk01_nohash_0.wav", "label": "_unknown"}, "special label '_unknown'"),
+    ],
+)
+def test_odd_list_rows_are_refused(tmp_path: Path, row: dict[str, str], words: str) -> None:
+    root = make_folder(tmp_path / "d", {"yes": SPEAKERS, "no": SPEAKERS})
+    first = json.dumps({"path": "no/spk00_nohash_0.wav", "label": "no"})
+    (root / "list.jsonl").write_text(first + "\n" + json.dumps(row) + "\n")
+    assert words in refused(root / "list.jsonl")
+
+
+def test_list_cells_are_stripped_and_the_header_may_follow_a_blank_line(tmp_path: Path) -> None:
+    root = make_folder(tmp_path / "d", {"yes": SPEAKERS, "no": SPEAKERS})
+    rows = [(f"{w}/{s}_nohash_0.wav", w) for w in ("yes", "no") for s in SPEAKERS]
+    # "yes " in JSONL was a third keyword; the CSV reader already stripped its cells.
+    lines = [json.dumps({"path": f" {p}", "label": f"{lb} ", "split": "train "}) for p, lb in rows]
+    (root / "list.jsonl").write_text("\n".join(lines) + "\n")
+    with_split = load_audio_dataset(root / "list.jsonl", CFG)
+    assert with_split.labels == ("no", "yes") and {c.split for c in with_split.clips} == {"train"}
+    (root / "list.csv").write_text("\npath,label\n" + "".join(f"{p},{lb}\n" for p, lb in rows))
+    assert load_audio_dataset(root / "list.csv", CFG).labels == ("no", "yes")
+
+
+def test_clips_the_folder_layout_would_leave_out_are_refused(tmp_path: Path) -> None:
+    nested = make_folder(tmp_path / "nested", {"yes": SPEAKERS, "no": SPEAKERS})
+    (nested / "yes" / "session2").mkdir()
+    write_wav(nested / "yes" / "session2" / "spk40_nohash_0.wav", tone())
+    assert "yes/session2: a folder inside a label folder" in refused(nested)
+    dangling = make_folder(tmp_path / "dangling", {"yes": SPEAKERS, "no": SPEAKERS})
+    os.symlink(tmp_path / "nowhere.wav", dangling / "no" / "broken.wav")
+    assert "no/broken.wav: not a readable file" in refused(dangling)
+    control = make_folder(tmp_path / "control", {"yes": SPEAKERS, "a\nb": SPEAKERS})
+    assert "the name has control characters" in refused(control)
+
+
+def test_a_list_with_a_byte_order_mark_is_audio(tmp_path: Path) -> None:
+    # The loaders read utf-8-sig; the modality sniffer read utf-8, so "\ufeffpath" was
+    # not a header and train called the list text data ("missing column(s) text").
+    from tinyslm.modality import AUDIO, modality_of_data
+
+    root = make_folder(tmp_path / "d", {"yes": SPEAKERS, "no": SPEAKERS})
+    rows = [(f"{w}/{s}_nohash_0.wav", w) for w in ("yes", "no") for s in SPEAKERS]
+    bom = "\ufeff"
+    (root / "list.csv").write_text(
+        bom + "path,label\r\n" + "".join(f"{p},{lb}\r\n" for p, lb in rows)
+    )
+    (root / "list.jsonl").write_text(
+        bom + "".join(json.dumps({"path": p, "label": lb}) + "\n" for p, lb in rows)
+    )
+    for name in ("list.csv", "list.jsonl"):
+        assert modality_of_data(root / name).name == AUDIO, name
+        assert load_audio_dataset(root / name, CFG).labels == ("no", "yes")

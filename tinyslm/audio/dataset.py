@@ -58,7 +58,11 @@ Rules:
   :mod:`tinyslm.audio.wav`; the line names the file), an empty folder or
   keyword folder, fewer than 2 keywords, a label with fewer than 2 clips or (with
   speaker names) fewer than 2 speakers, a label none of whose speakers falls in
-  ``train``, a background recording shorter than the window. The label counts
+  ``train``, a background recording shorter than the window, a folder inside a label
+  folder, a ``.wav`` name that is not a file, a name with control characters; in a list,
+  a path listed twice (normalised: ``./yes/a.wav`` is ``yes/a.wav``), a path or label
+  that is not UTF-8 text, a special label other than ``_unknown_``, ``_silence_`` and
+  ``_background_noise_``. The label counts
   are training's rules: ``training_rules=False`` (``tinyslm eval``, which scores
   recordings a user made to check a model, often one speaker) drops them.
 - Hidden names (a leading ``.``) are not data: such folders are not labels and
@@ -76,6 +80,7 @@ import io
 import json
 import math
 import os
+import posixpath
 import random
 import re
 from collections import Counter, defaultdict
@@ -307,12 +312,26 @@ def _listing(folder: Path) -> list[Path]:
 def _wavs(folder: Path) -> list[Path]:
     """The folder's ``.wav`` files. Hidden names are not clips, as hidden folders are not
     labels: macOS writes a ``._<name>.wav`` AppleDouble file (no audio) beside every clip
-    it copies to a FAT or network drive or zips."""
-    return sorted(
-        p
-        for p in _listing(folder)
-        if p.is_file() and p.suffix.lower() == ".wav" and not p.name.startswith(".")
-    )
+    it copies to a FAT or network drive or zips.
+
+    A folder inside a label folder, or a ``.wav`` name that is not a file (a dangling
+    link), is refused: their clips were silently left out, while the summary counted
+    the rest as the whole label.
+    """
+    found = []
+    for p in _listing(folder):
+        if p.name.startswith("."):
+            continue
+        if p.is_dir():
+            raise DatasetError(
+                f"{p}: a folder inside a label folder; put its clips directly in {folder}"
+            )
+        if p.suffix.lower() != ".wav":
+            continue
+        if not p.is_file():
+            raise DatasetError(f"{p}: not a readable file (a broken link?)")
+        found.append(p)
+    return sorted(found)
 
 
 def _scan_folder(root: Path, config: AudioDatasetConfig) -> tuple[list[_Entry], list[_Entry]]:
@@ -323,6 +342,10 @@ def _scan_folder(root: Path, config: AudioDatasetConfig) -> tuple[list[_Entry], 
         name = folder.name
         if name.startswith("."):
             continue
+        if not name.isprintable():
+            # A label reaches the terminal, C strings and JSON (the list format and the
+            # text loader refuse these too).
+            raise DatasetError(f"{folder.parent / repr(name)}: the name has control characters")
         if name.startswith("_") and name not in (UNKNOWN, NOISE):
             raise DatasetError(
                 f"{folder}: unknown special folder (only {UNKNOWN} and {NOISE} start with '_')"
@@ -365,15 +388,25 @@ def _list_rows(path: Path) -> Iterable[tuple[int, str, str, str | None]]:
             split = obj.get("split")
             if split is not None and not isinstance(split, str):
                 raise DatasetError(f"{path}: line {number}: 'split' must be a string")
-            yield number, obj["path"], obj["label"], split
+            # Stripped as the CSV cells are: "yes " was a keyword of its own.
+            yield (
+                number,
+                obj["path"].strip(),
+                obj["label"].strip(),
+                None if split is None else split.strip(),
+            )
         return
     reader = csv.reader(io.StringIO(text, newline=""))
+    first = True
     for row in _csv_rows(reader, path):
         number = reader.line_num  # the row's last line: a quoted field may span lines
         cells = [c.strip() for c in row]
         if not any(cells):
             continue
-        if number == 1 and [c.lower() for c in cells] in (
+        # The header is the first row with anything in it (the modality sniffer skips
+        # blank lines too, so a list opening with one was called audio, then refused).
+        header, first = first, False
+        if header and [c.lower() for c in cells] in (
             ["path", "label"],
             ["path", "label", "split"],
         ):
@@ -402,11 +435,27 @@ def _scan_list(path: Path, config: AudioDatasetConfig) -> tuple[list[_Entry], li
     clips: list[_Entry] = []
     noise: list[_Entry] = []
     with_split = 0
+    listed: dict[str, int] = {}
     for number, rel, label, split in _list_rows(path):
         if not rel or not label:
             raise DatasetError(f"{path}: line {number}: empty path or label")
         if not label.isprintable():
             raise DatasetError(f"{path}: line {number}: label {label!r} has control characters")
+        if label.startswith("_") and label not in (UNKNOWN, SILENCE, NOISE):
+            # As folder mode refuses the folder: "_unknown" (a typo) was a keyword.
+            raise DatasetError(
+                f"{path}: line {number}: unknown special label {label!r} (only {UNKNOWN}, "
+                f"{SILENCE} and {NOISE} start with '_')"
+            )
+        for text in (rel, label):
+            try:
+                text.encode("utf-8")
+            except UnicodeEncodeError:
+                # JSON can hold a lone surrogate ("\udcff", as json.dumps writes a
+                # non-UTF-8 file name); it failed later, deep in the split's hash.
+                raise DatasetError(
+                    f"{path}: line {number}: {text!a} is not UTF-8 text; rename the file"
+                ) from None
         if split is not None:
             if split.lower() not in _SPLIT_ALIASES:
                 raise DatasetError(
@@ -428,6 +477,14 @@ def _scan_list(path: Path, config: AudioDatasetConfig) -> tuple[list[_Entry], li
             raise DatasetError(f"{path}: line {number}: {rel}: {exc.strerror or exc}") from None
         if not found:
             raise DatasetError(f"{path}: line {number}: {rel} does not exist")
+        # One spelling per file: "./yes/a.wav" hashed to another split than "yes/a.wav",
+        # and a file listed twice could sit in two classes, or in train and in test.
+        rel = posixpath.normpath(rel)
+        if rel in listed:
+            raise DatasetError(
+                f"{path}: line {number}: {rel} is already listed on line {listed[rel]}"
+            )
+        listed[rel] = number
         word, label = label, config.label_of(label)
         entry = _Entry(wav, rel, label, split, word)
         (noise if label == NOISE else clips).append(entry)
@@ -721,5 +778,8 @@ def load_training_clips(
         keywords=keywords,
         unknown_words=unknown_words,
         words_must_exist=False,
+        # The label and speaker counts are for a split; these clips are all training
+        # material (one speaker's own recordings, one synth voice, a single word).
+        training_rules=False,
     )
     return with_training_clips(dataset, load_audio_dataset(path, config))
