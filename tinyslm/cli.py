@@ -257,16 +257,18 @@ def train_command(
     def say(line: str) -> None:
         click.echo(line, err=text_err)
 
-    def run(config: Any, again: bool) -> Any:
-        # again: a retry one size smaller replaces the model the first attempt wrote.
+    def run(config: Any, again: bool, accept: Any = None) -> Any:
+        # The budget check (accept) runs before anything is written, so a retry one
+        # size smaller finds the folder as the user left it.
         return run_train(
             data,
             out,
             config,
-            force=force or again,
+            force=force,
             log=None if quiet else say,
             warn=lambda message: click.echo(f"warning: {message}", err=True),
             report=not no_report,
+            accept=accept,
         )
 
     ctx = click.get_current_context()

@@ -107,6 +107,7 @@ def run_train(
     log: Log | None = None,
     warn: Log | None = None,
     report: bool = True,
+    accept: Callable[[Manifest], None] | None = None,
 ) -> TrainRunResult:
     """Train, quantize and verify a model on ``data`` and write it to ``out``.
 
@@ -124,6 +125,8 @@ def run_train(
         report: also measure the report's figures on the held-out split (TFLM) and
             write ``report.json`` and ``report.html`` (``generate``'s throw-away
             model does without).
+        accept: checks the trained manifest before anything is written (a budget);
+            what it raises propagates and ``out`` is left as it was.
 
     Raises:
         OutputExistsError: ``out`` exists and is not empty and ``force`` is off,
@@ -143,6 +146,8 @@ def run_train(
         protect["the --extra-train data" + (f" #{number}" if len(extras) > 1 else "")] = Path(extra)
     check_target(out, force, protect=protect, ownership=MODEL_OWNERSHIP)
     fitted = kind.fit(data, config, log=log or _quiet, warn=warn or _quiet, report=report)
+    if accept is not None:
+        accept(fitted.manifest)
     try:
         # Checks the folder again: it may have appeared while we were training.
         write_tree(fitted.files, out, force=force, ownership=MODEL_OWNERSHIP, protect=protect)
@@ -326,9 +331,17 @@ def run_generate(
 
             options = default_options()
 
-            def train_once(config: TrainConfig, again: bool) -> TrainRunResult:
+            def train_once(
+                config: TrainConfig, again: bool, accept: Callable[[Manifest], None]
+            ) -> TrainRunResult:
                 return run_train(
-                    None, Path(scratch) / "model", config, force=again, log=say, report=False
+                    None,
+                    Path(scratch) / "model",
+                    config,
+                    force=again,
+                    log=say,
+                    report=False,
+                    accept=accept,
                 )
 
             train_to_budget(

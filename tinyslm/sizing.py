@@ -157,7 +157,9 @@ def estimate_arena_bytes(shape: Shape, num_labels: int, seq_len: int) -> int:
 
 
 def _hidden_for(budget: int) -> int:
-    return next(h for floor, h in HIDDEN_LADDER if budget >= floor)
+    # The smallest step below the ladder's last floor (a negative budget, from a retry
+    # that overshot by more than the budget): choose_shape then says nothing fits.
+    return next((h for floor, h in HIDDEN_LADDER if budget >= floor), HIDDEN_LADDER[-1][1])
 
 
 def _widest_dim(buckets: int, hidden: int, num_labels: int, usable: int) -> int:

@@ -45,20 +45,24 @@ _RANGES: dict[str, click.ParamType[Any]] = {
     "buckets": click.IntRange(2, 2**31 - 1),
     "seq_len": click.IntRange(1, 4096),
     "hashes": click.IntRange(1, MAX_HASHES),
-    "dim": click.IntRange(1),
-    "hidden": click.IntRange(1),
-    "epochs": click.IntRange(1),
-    "batch_size": click.IntRange(0),
-    "learning_rate": click.FloatRange(0, min_open=True),
+    # Upper ends far past any useful setting: inf, 1e308 and 10**20 were taken and ended
+    # in a diverged model written as if trained, or in a traceback deep in TensorFlow.
+    "dim": click.IntRange(1, 4096),
+    "hidden": click.IntRange(1, 65536),
+    "epochs": click.IntRange(1, 100_000),
+    "batch_size": click.IntRange(0, 1_000_000),
+    "learning_rate": click.FloatRange(0, 10, min_open=True),
     "label_smoothing": click.FloatRange(0, 1, max_open=True),
     "dropout": click.FloatRange(0, 1, max_open=True),
     "token_dropout": click.FloatRange(0, 1, max_open=True),
-    "adversarial": click.FloatRange(0),
+    "adversarial": click.FloatRange(0, 100),
     "distill_alpha": click.FloatRange(0, 1, min_open=True),
-    "distill_temperature": click.FloatRange(0, min_open=True),
-    "distill_folds": click.IntRange(1),
-    "distill_augment": click.IntRange(0),
-    "gate_temperature": click.FloatRange(0, min_open=True),
+    "distill_temperature": click.FloatRange(0, 100, min_open=True),
+    "distill_folds": click.IntRange(1, 100),
+    "distill_augment": click.IntRange(0, 100),
+    "gate_temperature": click.FloatRange(0.01, 100),
+    # What keras.utils.set_random_seed and numpy take.
+    "seed": click.IntRange(0, 2**32 - 1),
 }
 
 
@@ -179,7 +183,7 @@ def train_options(func: F) -> F:
         ),
         click.option(
             "--max-model-kb",
-            type=click.IntRange(4),
+            type=click.IntRange(4, 2**20),  # up to 1 GiB: far beyond any board
             default=None,
             show_default=f"{DEFAULT_MODEL_KB}, or the board's model budget with --board",
             help="Model size budget in KB (1024 bytes) for the automatic buckets, dim and hidden.",
@@ -345,12 +349,22 @@ def plan_size(
 
 
 if TYPE_CHECKING:
+    from tinyslm.manifest import Manifest
     from tinyslm.pipeline import TrainRunResult
     from tinyslm.text.dataset import Dataset
 
-# Trains and writes one model for a config; the flag is True on the retry that
-# replaces the model the first attempt wrote.
-TrainRun = Callable[[TrainConfig, bool], "TrainRunResult"]
+# Trains one model for a config and writes it once the check (third argument) passes
+# the trained manifest; a check that raises leaves nothing written. The flag is True on
+# the retry one size smaller.
+TrainRun = Callable[[TrainConfig, bool, Callable[["Manifest"], None]], "TrainRunResult"]
+
+
+class _Overshoot(BudgetError):
+    """The trained model misses the budget: raised by the check, before anything is written."""
+
+    def __init__(self, model_bytes: int, arena: int, over: tuple[int, int]) -> None:
+        super().__init__(f"{model_bytes} bytes, arena {arena} bytes")
+        self.model_bytes, self.arena, self.over = model_bytes, arena, over
 
 
 def train_to_budget(
@@ -378,23 +392,37 @@ def train_to_budget(
     # Option combinations the dataclasses refuse are refused before the data is read.
     config_from_options(options)
     options = resolve_seq_len(options)
+
+    def anything(_: Manifest) -> None:
+        return None
+
     if not needs_budget(options) and options.get("token_dropout") is not None:
-        return run(config_from_options(options), False)
+        return run(config_from_options(options), False, anything)
     data = dataset()
     n_train = len(data.train)
     if not needs_budget(options):
-        return run(config_from_options(options, n_train=n_train), False)
+        return run(config_from_options(options, n_train=n_train), False, anything)
     count = len(data.labels)
     choice = plan_size(options, count, distinct_ids(data, options))
     say(choice.describe())
     for attempt in range(2):
-        result = run(config_from_options(options, choice.shape, n_train), attempt > 0)
-        model_bytes, arena = result.manifest.model_bytes, result.manifest.arena_bytes
-        over = overshoot(choice, model_bytes, arena_size_for(arena))
-        if over is None:
-            return result
+
+        def fits(manifest: Manifest, planned: SizeChoice = choice) -> None:
+            # Checked before the model is written: a model over the budget once
+            # replaced the user's model folder (--force) or was left behind.
+            arena_size = arena_size_for(manifest.arena_bytes)
+            over = overshoot(planned, manifest.model_bytes, arena_size)
+            if over is not None:
+                raise _Overshoot(manifest.model_bytes, manifest.arena_bytes, over)
+
+        try:
+            return run(config_from_options(options, choice.shape, n_train), attempt > 0, fits)
+        except _Overshoot as miss:
+            model_bytes, arena, over = miss.model_bytes, miss.arena, miss.over
         if attempt > 0 or len(choice.pinned) == 3:
             break
+        if choice.budget_bytes - over[0] - 1024 <= 0:
+            break  # overshot by more than the whole budget: no smaller shape to try
         # The estimate was short: ask for that much less and train once more.
         smaller = choose_shape(
             count,

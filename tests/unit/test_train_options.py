@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
+from pathlib import Path
+from typing import Any
 
 import click
 import pytest
@@ -132,3 +134,92 @@ def test_budget_sources() -> None:
     assert over.budget_bytes == 1024 * 1024
     given = {**default_options(), **dict.fromkeys(SIZE_FIELDS, 64)}
     assert not needs_budget(given) and needs_budget({**given, "board": "stm32h7"})
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        ["--learning-rate", "inf"],
+        ["--learning-rate", "1e308"],
+        ["--adversarial", "inf"],
+        ["--gate-temperature", "1e-300"],
+        ["--gate-temperature", "inf"],
+        ["--seed", "-1"],
+        ["--seed", str(2**32)],
+        ["--epochs", "99999999999999999999"],
+        ["--batch-size", "99999999999999999999"],
+        ["--max-model-kb", "99999999999999999999"],
+        ["--dim", "100000"],
+    ],
+)
+def test_values_past_any_useful_setting_are_usage_errors(bad: list[str]) -> None:
+    # Round 33: each was taken and ended in a diverged model written as trained (exit 0),
+    # or in a traceback from TensorFlow or NumPy.
+    with pytest.raises(click.BadParameter):
+        _parse(*bad)
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"learning_rate": float("inf")},
+        {"gate_temperature": 1e-300},
+        {"seed": -1},
+        {"features": FeatureSpec(buckets=2**31 - 1), "dim": 96},
+    ],
+)
+def test_the_config_refuses_them_too(changes: dict[str, object]) -> None:
+    with pytest.raises(ValueError, match="invalid training setting"):
+        TrainConfig(**changes)  # type: ignore[arg-type]
+
+
+def test_a_model_over_its_budget_is_never_written(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Round 33: the budget was checked after run() had written the model, so a model
+    # over --max-model-kb stayed in its folder, and with --force replaced the user's.
+    import tinyslm.train_options as options_module
+    from tinyslm.errors import BudgetError
+    from tinyslm.manifest import load_model_dir
+    from tinyslm.text.dataset import load_dataset
+    from tinyslm.train_options import train_to_budget
+
+    fixture = Path(__file__).resolve().parents[1] / "fixtures" / "model"
+    manifest, _ = load_model_dir(fixture, probe_arena=False)
+    monkeypatch.setattr(options_module, "overshoot", lambda *_: (10**6, 0))
+    written: list[bool] = []
+    calls: list[bool] = []
+
+    def run(config: TrainConfig, again: bool, accept: Any) -> Any:
+        calls.append(again)
+        accept(manifest)  # raises: nothing below runs
+        written.append(True)
+
+    with pytest.raises(BudgetError, match="does not fit"):
+        train_to_budget(default_options(), lambda: load_dataset(None), run, lambda _: None)
+    assert calls == [False] and written == []  # overshot by more than the budget: no retry
+    # A small overshoot retries one size smaller, still checked before writing.
+    monkeypatch.setattr(options_module, "overshoot", lambda *_: (1000, 0))
+    calls.clear()
+    with pytest.raises(BudgetError, match="does not fit"):
+        train_to_budget(default_options(), lambda: load_dataset(None), run, lambda _: None)
+    assert calls == [False, True] and written == []
+
+
+@pytest.mark.parametrize(
+    ("changes", "words"),
+    [
+        ({"learning_rate": float("nan")}, "learning_rate must be in (0, 10]"),
+        ({"label_smoothing": float("nan")}, "label_smoothing must be in [0, 1)"),
+        ({"seed": 2**32}, "seed must be in 0.."),
+    ],
+)
+def test_the_keyword_config_refuses_nan_and_seeds_out_of_range(
+    changes: dict[str, object], words: str
+) -> None:
+    # nan trained to a nan loss, exit 0, and a manifest holding NaN; a seed past 2**32
+    # failed in numpy with a traceback.
+    from tinyslm.audio.train import AudioTrainConfig
+    from tinyslm.errors import ModelError
+
+    with pytest.raises(ModelError) as info:
+        AudioTrainConfig(**changes)  # type: ignore[arg-type]
+    assert words in str(info.value)

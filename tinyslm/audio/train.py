@@ -193,6 +193,13 @@ class AudioTrainConfig:
         for name in ("epochs", "batch_size"):
             if getattr(self, name) < 1:
                 raise ModelError(f"{name} must be >= 1, got {getattr(self, name)}")
+        # nan was taken for both (the loss went nan, exit 0, NaN in the manifest).
+        if not 0 < self.learning_rate <= 10:
+            raise ModelError(f"learning_rate must be in (0, 10], got {self.learning_rate}")
+        if not 0 <= self.label_smoothing < 1:
+            raise ModelError(f"label_smoothing must be in [0, 1), got {self.label_smoothing}")
+        if not 0 <= self.seed < 2**32:
+            raise ModelError(f"seed must be in 0..{2**32 - 1}, got {self.seed}")
         for name in ("patience", "augment_copies", "time_masks", "freq_masks"):
             if getattr(self, name) < 0:
                 raise ModelError(f"{name} must be >= 0, got {getattr(self, name)}")

@@ -128,21 +128,26 @@ class TrainConfig:
     gate_temperature: float = 1.5
 
     def __post_init__(self) -> None:
+        # The CLI's ranges (tinyslm.train_options._RANGES), for callers of the API too:
+        # comparisons are False for nan, and every upper end refuses inf.
         checks = {
-            "dim": self.dim >= 1,
-            "hidden": self.hidden >= 1,
-            "epochs": self.epochs >= 1,
-            "batch_size": self.batch_size >= 0,
-            "learning_rate": self.learning_rate > 0,
+            "dim": 1 <= self.dim <= 4096,
+            "hidden": 1 <= self.hidden <= 65536,
+            "epochs": 1 <= self.epochs <= 100_000,
+            "batch_size": 0 <= self.batch_size <= 1_000_000,
+            "learning_rate": 0 < self.learning_rate <= 10,
             "label_smoothing": 0 <= self.label_smoothing < 1,
             "dropout": 0 <= self.dropout < 1,
             "token_dropout": 0 <= self.token_dropout < 1,
-            "adversarial": self.adversarial >= 0,
+            "adversarial": 0 <= self.adversarial <= 100,
             "distill_alpha": 0 <= self.distill_alpha <= 1,
-            "distill_temperature": self.distill_temperature > 0,
-            "distill_folds": self.distill_folds >= 1,
-            "distill_augment": self.distill_augment >= 0,
-            "gate_temperature": self.gate_temperature > 0,
+            "distill_temperature": 0 < self.distill_temperature <= 100,
+            "distill_folds": 1 <= self.distill_folds <= 100,
+            "distill_augment": 0 <= self.distill_augment <= 100,
+            "gate_temperature": 0.01 <= self.gate_temperature <= 100,
+            "seed": 0 <= self.seed < 2**32,
+            # 256 MiB of INT8 table: past it only an out-of-memory traceback followed.
+            "buckets x dim": self.features.buckets * self.dim <= 2**28,
         }
         bad = [name for name, ok in checks.items() if not ok]
         if bad:
