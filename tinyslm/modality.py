@@ -165,8 +165,8 @@ def _is_audio_data(path: Path) -> bool:
                         return isinstance(row, dict) and "path" in row and "text" not in row
                 return False
             for fields in csv.reader(stream):
-                if not fields:
-                    continue
+                if not any(f.strip() for f in fields):
+                    continue  # as the loader skips it: a blank or whitespace-only row
                 first = fields[0].strip().lower()
                 if first == "path":
                     return True  # a header row

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 from collections import Counter
@@ -535,6 +536,11 @@ def test_one_voice_or_one_word_is_extra_training_material(tmp_path: Path) -> Non
     for extra in (one_voice, one_word):
         mixed = load_training_clips(extra, data)
         assert len(mixed.clips) > len(data.clips), extra
+    # Only the split's counts are dropped: a clip that cannot be read is still refused.
+    (one_voice / "no" / "me_nohash_1.wav").write_bytes(b"RIFF\x00\x00")
+    with pytest.raises(DatasetError, match=r"no/me_nohash_1\.wav") as info:
+        load_training_clips(one_voice, data)
+    assert "\n" not in str(info.value)
 
 
 def test_list_paths_are_one_spelling_and_listed_once(tmp_path: Path) -> None:
@@ -548,6 +554,10 @@ def test_list_paths_are_one_spelling_and_listed_once(tmp_path: Path) -> None:
     plain = {c.source: c.split for c in load_audio_dataset(root / "plain.csv", CFG).clips}
     dot = {c.source: c.split for c in load_audio_dataset(root / "dot.csv", CFG).clips}
     assert dot == plain  # "./yes/take0.wav" hashed to another split before
+    # A plain list splits its files as the folder layout does (both hash "yes/take0.wav").
+    folder = {c.source: c.split for c in load_audio_dataset(root, CFG).clips}
+    assert {source: folder[source] for source in plain} == plain
+    assert len(set(plain.values())) > 1  # the seeded hash put the takes on several sides
     twice = "".join(rows) + "yes/./take0.wav,no\n"
     (root / "twice.csv").write_text(twice)
     assert "line 41: yes/take0.wav is already listed on line 1" in refused(root / "twice.csv")
@@ -562,6 +572,10 @@ def test_list_paths_are_one_spelling_and_listed_once(tmp_path: Path) -> None:
 )
 def test_odd_list_rows_are_refused(tmp_path: Path, row: dict[str, str], words: str) -> None:
     root = make_folder(tmp_path / "d", {"yes": SPEAKERS, "no": SPEAKERS})
+    # The file whose non-UTF-8 name (b"\xff.wav") json.dumps wrote as "\udcff"; a file
+    # system that takes UTF-8 names only refuses it, and the line is refused all the same.
+    with contextlib.suppress(OSError):
+        write_wav(root / "yes" / "\udcff.wav", tone())
     first = json.dumps({"path": "no/spk00_nohash_0.wav", "label": "no"})
     (root / "list.jsonl").write_text(first + "\n" + json.dumps(row) + "\n")
     assert words in refused(root / "list.jsonl")
@@ -577,6 +591,12 @@ def test_list_cells_are_stripped_and_the_header_may_follow_a_blank_line(tmp_path
     assert with_split.labels == ("no", "yes") and {c.split for c in with_split.clips} == {"train"}
     (root / "list.csv").write_text("\npath,label\n" + "".join(f"{p},{lb}\n" for p, lb in rows))
     assert load_audio_dataset(root / "list.csv", CFG).labels == ("no", "yes")
+    # A row of blanks is skipped by the loader; the modality sniffer skips it too.
+    from tinyslm.modality import AUDIO, modality_of_data
+
+    (root / "blanks.csv").write_text("  ,\npath,label\n" + "".join(f"{p},{lb}\n" for p, lb in rows))
+    assert modality_of_data(root / "blanks.csv").name == AUDIO
+    assert load_audio_dataset(root / "blanks.csv", CFG).labels == ("no", "yes")
 
 
 def test_clips_the_folder_layout_would_leave_out_are_refused(tmp_path: Path) -> None:

@@ -254,6 +254,52 @@ def test_impossible_configs_are_refused(kwargs: dict[str, object], needle: str) 
     assert needle in one_line(info)
 
 
+INF, NAN = float("inf"), float("nan")
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "needle"),
+    [
+        # Round 33: OverflowError in the engine's arguments (rate, pitch), ZeroDivisionError
+        # (SNR -inf), all-zero clips and a synth.json holding NaN (SNR nan), or a failure
+        # after every clip was rendered (background seconds): refused before any of it.
+        ({"rate_range": (INF, INF)}, "rate_range must be 0.1 <= low <= high <= 10, got inf"),
+        ({"rate_range": (1.0, INF)}, "rate_range must be"),
+        ({"pitch_range": (1e308, 1e308)}, "pitch_range must be"),
+        ({"pitch_range": (1.0, 1e308)}, "pitch_range must be"),
+        ({"speed_range": (NAN, NAN)}, "speed_range must be"),
+        ({"rt60_range": (0.1, INF)}, "rt60_range must be"),
+        ({"snr_db_range": (-INF, -INF)}, "snr_db_range must be -60 <= low <= high <= 120"),
+        ({"snr_db_range": (-INF, 10.0)}, "snr_db_range must be"),
+        ({"snr_db_range": (-1e308, -1e308)}, "snr_db_range must be"),
+        ({"snr_db_range": (1e308, 1e308)}, "snr_db_range must be"),
+        ({"snr_db_range": (NAN, NAN)}, "snr_db_range must be"),
+        ({"snr_db_range": (5.0, NAN)}, "snr_db_range must be"),
+        ({"peak_dbfs_range": (-INF, -1.0)}, "peak_dbfs_range must be"),
+        ({"background_seconds": INF}, "background_seconds must be in 0..3600, got inf"),
+        ({"background_seconds": NAN}, "background_seconds must be in 0..3600, got nan"),
+        ({"background_seconds": -1.0}, "background_seconds must be in"),
+        ({"max_shift_ms": NAN}, "max_shift_ms must be in"),
+        ({"max_shift_ms": INF}, "max_shift_ms must be in"),
+        ({"max_fit_speedup": NAN}, "max_fit_speedup must be >= 1"),
+        ({"max_fit_speedup": INF}, "max_fit_speedup must be >= 1"),
+    ],
+)
+def test_non_finite_or_absurd_numbers_are_refused(kwargs: dict[str, object], needle: str) -> None:
+    with pytest.raises(DatasetError) as info:
+        SynthConfig(**kwargs)  # type: ignore[arg-type]
+    assert needle in one_line(info)
+
+
+def test_the_bounds_keep_every_default_and_documented_setting() -> None:
+    SynthConfig()  # the CLI's defaults are SynthConfig's
+    # Wide but sane: the fixture's and docs/audio.md's SNRs, a slow and a fast voice, an
+    # hour of background noise, a long shift; and the bounds themselves.
+    SynthConfig(snr_db_range=(-5.0, 20.0), rate_range=(0.5, 2.0), pitch_range=(0.5, 2.0))
+    SynthConfig(snr_db_range=(0.0, 20.0), background_seconds=3600.0, max_shift_ms=500.0)
+    SynthConfig(rate_range=(0.1, 10.0), snr_db_range=(-60.0, 120.0), peak_dbfs_range=(-120, 0))
+
+
 def test_no_engine_is_one_line_and_writes_nothing(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

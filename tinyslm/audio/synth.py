@@ -229,8 +229,11 @@ class SynthConfig:
         for name in ("noise_probability", "reverb_probability"):
             if not 0 <= getattr(self, name) <= 1:
                 raise DatasetError(f"{name} must be in 0..1, got {getattr(self, name)}")
-        if self.max_fit_speedup < 1:
-            raise DatasetError(f"max_fit_speedup must be >= 1, got {self.max_fit_speedup}")
+        if not (math.isfinite(self.max_fit_speedup) and self.max_fit_speedup >= 1):
+            # nan passed "< 1" and, as inf, reached synth.json, which JSON cannot hold.
+            raise DatasetError(
+                f"max_fit_speedup must be >= 1 and finite, got {self.max_fit_speedup}"
+            )
         if self.window_samples <= 0:
             raise DatasetError(f"window_samples must be > 0, got {self.window_samples}")
         unknown = sorted(set(self.engines) - set(ENGINES))
