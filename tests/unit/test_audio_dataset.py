@@ -568,6 +568,7 @@ def test_list_paths_are_one_spelling_and_listed_once(tmp_path: Path) -> None:
     [
         ({"path": "yes/\udcff.wav", "label": "yes"}, "line 2: 'yes/\\udcff.wav' is not UTF-8"),
         ({"path": "yes/spk01_nohash_0.wav", "label": "_unknown"}, "special label '_unknown'"),
+        ({"path": "yes/a\nb.wav", "label": "yes"}, "path 'yes/a\\nb.wav' has control characters"),
     ],
 )
 def test_odd_list_rows_are_refused(tmp_path: Path, row: dict[str, str], words: str) -> None:

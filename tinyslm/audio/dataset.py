@@ -456,6 +456,9 @@ def _scan_list(path: Path, config: AudioDatasetConfig) -> tuple[list[_Entry], li
                 raise DatasetError(
                     f"{path}: line {number}: {text!a} is not UTF-8 text; rename the file"
                 ) from None
+        if not rel.isprintable():
+            # A newline in the path split the "does not exist" error over two lines.
+            raise DatasetError(f"{path}: line {number}: path {rel!r} has control characters")
         if split is not None:
             if split.lower() not in _SPLIT_ALIASES:
                 raise DatasetError(
