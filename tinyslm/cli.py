@@ -235,7 +235,7 @@ def train_command(
     from tinyslm.modality import AUDIO, modality_of_data
     from tinyslm.pipeline import format_train_table, run_train
     from tinyslm.text.dataset import load_dataset
-    from tinyslm.train_options import train_to_budget
+    from tinyslm.train_options import refuse_distill_options_without_distill, train_to_budget
 
     check_json_target(json_out, (data,))
     if json_out is not None and not json_to_stdout(json_out):
@@ -282,6 +282,7 @@ def train_command(
         result = run(audio_config(knobs, explicit), False)
     else:
         refuse_keyword_options(explicit)
+        refuse_distill_options_without_distill(knobs, explicit)
         result = train_to_budget(
             knobs,
             lambda: load_dataset(data, seed=knobs["seed"]),

@@ -14,7 +14,7 @@ from __future__ import annotations
 import dataclasses
 import inspect
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from typing import TYPE_CHECKING, Any, TypeVar, get_type_hints
 
 import click
@@ -239,6 +239,25 @@ def config_from_options(
         # What the option ranges cannot see (e.g. every n-gram family off) is the
         # dataclasses' check: a usage error, one line, not a traceback.
         raise click.UsageError(str(exc), ctx=click.get_current_context(silent=True)) from None
+
+
+def refuse_distill_options_without_distill(
+    options: Mapping[str, Any], explicit: Collection[str]
+) -> None:
+    """``--distill-alpha``, ``--distill-temperature``, ... given without ``--distill``.
+
+    They only shape the teacher's loss, which is off without the flag: silently
+    training without the teacher the user asked to tune was a wrong model, not an error.
+
+    Raises:
+        click.UsageError: one of them was given on the command line without ``--distill``.
+    """
+    if options.get(_DISTILL_FLAG):
+        return
+    given = sorted(n for n in explicit if n.startswith(_DISTILL_FLAG + "_"))
+    if given:
+        flags = ", ".join(_flag(n) for n in given)
+        raise click.UsageError(f"{flags} only apply with --distill (the teacher is off without it)")
 
 
 def resolve_seq_len(options: Mapping[str, Any]) -> dict[str, Any]:

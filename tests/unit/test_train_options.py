@@ -223,3 +223,18 @@ def test_the_keyword_config_refuses_nan_and_seeds_out_of_range(
     with pytest.raises(ModelError) as info:
         AudioTrainConfig(**changes)  # type: ignore[arg-type]
     assert words in str(info.value)
+
+
+@pytest.mark.parametrize(
+    "given", [["--distill-alpha", "0.3"], ["--distill-temperature", "2", "--distill-folds", "2"]]
+)
+def test_distill_settings_without_distill_are_refused_before_training(
+    tmp_path: Path, given: list[str]
+) -> None:
+    # They were taken and ignored: a model trained without the teacher the user tuned.
+    result = CliRunner().invoke(cli, ["train", "-o", str(tmp_path / "m"), *given])
+    assert result.exit_code != 0
+    line = result.output.strip()
+    assert "\n" not in line and "only apply with --distill" in line
+    assert given[0] in line
+    assert not (tmp_path / "m").exists()
