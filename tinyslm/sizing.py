@@ -230,13 +230,19 @@ def choose_shape(
         f"{k} {v}" for k, v in (("buckets", buckets), ("dim", dim), ("hidden", hidden)) if v
     )
     smallest = Shape(buckets or BUCKET_LADDER[0], dim or 4, hidden or 8)
+    # The figures are what the checks above compare with the budgets (the model with
+    # the margin kept for the converter, the arena as the firmware sizes it): the model
+    # alone once read "needs about 5 KB" in a refusal of --max-model-kb 6.
+    from tinyslm.emit.project import arena_size_for
+
+    needs = estimate_model_bytes(smallest, num_labels) + MODEL_MARGIN_BYTES
+    arena = arena_size_for(estimate_arena_bytes(smallest, num_labels, seq_len))
     raise BudgetError(
         f"no model for {num_labels} intents{' with ' + pinned if pinned else ''} fits "
-        f"{source}: {smallest} alone needs about "
-        f"{estimate_model_bytes(smallest, num_labels) // 1024 + 1} KB"
+        f"{source}: {smallest} alone needs about {-(-needs // 1024)} KB "
+        f"(with the {MODEL_MARGIN_BYTES // 1024} KB margin kept for the converter)"
         + (
-            f" and an arena of about "
-            f"{estimate_arena_bytes(smallest, num_labels, seq_len) // 1024 + 1} KB"
+            f" and an arena of about {-(-arena // 1024)} KB"
             if arena_budget_bytes is not None
             else ""
         )

@@ -90,6 +90,34 @@ def test_nothing_fits_a_budget_smaller_than_the_smallest_model() -> None:
         choose_shape(500, 128, 4 * 1024)
 
 
+@pytest.mark.parametrize("labels", [3, 20, 150])
+def test_a_refusal_names_a_budget_that_fits(labels: int) -> None:
+    # "needs about 5 KB" once refused --max-model-kb 6: the figure left out the margin.
+    import re
+
+    for kb in range(4, 64):
+        try:
+            choose_shape(labels, 128, kb * 1024)
+        except BudgetError as exc:
+            needed = int(re.findall(r"needs about (\d+) KB", str(exc))[0])
+            assert needed > kb, str(exc)
+            choose_shape(labels, 128, needed * 1024)  # the named budget fits
+        else:
+            return
+    raise AssertionError("no budget up to 64 KB fits")
+
+
+def test_a_refusal_names_an_arena_that_fits() -> None:
+    import re
+
+    with pytest.raises(BudgetError) as refused:
+        choose_shape(20, 4096, 1024 * 1024, arena_budget_bytes=8 * 1024)
+    needed = int(re.findall(r"arena of about (\d+) KB", str(refused.value))[0])
+    assert needed > 8
+    fits = choose_shape(20, 4096, 1024 * 1024, arena_budget_bytes=needed * 1024)
+    assert arena_size_for(fits.arena_bytes) <= needed * 1024
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize(("labels", "kb"), [(3, 24), (40, 100)])
 def test_estimate_equals_a_real_conversion(labels: int, kb: int) -> None:
