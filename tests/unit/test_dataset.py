@@ -84,6 +84,21 @@ def test_csv_blank_lines_are_not_rows(tmp_path: Path) -> None:
     assert [e.text for e in ds.train] == ["a", "b", "c", "d"]
 
 
+@pytest.mark.parametrize("after", [20, 20_000])
+def test_csv_an_unclosed_quote_is_named_on_its_own_line(tmp_path: Path, after: int) -> None:
+    # The quote swallows the lines after it: the error named the line where the csv
+    # module gave up (the end of the file, or where the field passed its size limit).
+    lines = ["text,label", "a,x", "b,x", '"c,y', *[f"d{i},y" for i in range(after)]]
+    message = load_error(write(tmp_path, "d.csv", "\n".join(lines) + "\n"))
+    assert "d.csv: line 4: " in message, message
+    assert "quote" in message
+
+
+def test_csv_rows_after_a_quoted_line_break_keep_their_line_numbers(tmp_path: Path) -> None:
+    data = 'text,label\n"a\nb",x\nc,x,extra\n'
+    assert "d.csv: line 4: expected 2" in load_error(write(tmp_path, "d.csv", data))
+
+
 def test_csv_excel_rows_of_empty_cells_are_not_rows(tmp_path: Path) -> None:
     # Excel writes ",,," (one comma per extra column) for rows it saw formatted.
     data = "text,label,notes\r\na,x,\r\nb,x,n\r\nc,y,\r\nd,y,\r\n" + ",,\r\n" * 4 + " , ,\r\n"

@@ -304,6 +304,22 @@ def _delimiter_hint(header_line: str, delimiter: str) -> str:
     return ""
 
 
+def _quote_hint(error: str, start: int, end: int | None) -> str:
+    """Why a row ran on: a quote opened on line ``start`` and not closed by line ``end``
+    (``None``: the field outgrew the csv module's limit first). Empty when neither."""
+    if end is not None and end > start:
+        return (
+            f"(a quote opened on line {start} runs on to line {end}: close it, "
+            'or write a quote inside quoted text as "")'
+        )
+    if "field limit" in error:
+        return (
+            " (a field starts on this line and runs on: a quote never closed, "
+            "or a phrase far too long)"
+        )
+    return ""
+
+
 def _parse_csv(stream: TextIO, name: str, delimiter: str = ",") -> list[_Row]:
     reader = csv.reader(stream, delimiter=delimiter)
     try:
@@ -327,14 +343,18 @@ def _parse_csv(stream: TextIO, name: str, delimiter: str = ",") -> list[_Row]:
     i_split = columns.index("split") if "split" in columns else None
     rows: list[_Row] = []
     while True:
+        # A row is named by the line it starts on: a quote never closed swallows the
+        # lines after it, and the csv module's own line number is where it gave up.
+        line = reader.line_num + 1
+        where = f"line {line}"
         try:
             fields = next(reader, None)
         except csv.Error as e:
-            raise DatasetError(f"{name}: line {reader.line_num}: malformed CSV: {e}") from None
+            raise DatasetError(
+                f"{name}: {where}: malformed CSV: {e}" + _quote_hint(str(e), line, None)
+            ) from None
         if fields is None:
             break
-        line = reader.line_num
-        where = f"line {line}"
         if not any(f.strip() for f in fields):
             # A blank line is not a row, nor is a row of empty cells: Excel writes
             # ",,," for rows it once saw formatted below the data.
@@ -342,7 +362,7 @@ def _parse_csv(stream: TextIO, name: str, delimiter: str = ",") -> list[_Row]:
         if len(fields) != len(columns):
             raise DatasetError(
                 f"{name}: {where}: expected {len(columns)} fields, got {len(fields)} "
-                "(quote text that contains commas)"
+                + (_quote_hint("", line, reader.line_num) or "(quote text that contains commas)")
             )
         split_raw = fields[i_split].strip() if i_split is not None else ""
         rows.append(
