@@ -327,6 +327,10 @@ def test_a_list_written_on_windows_reads_as_the_same_clips(tmp_path: Path) -> No
         ("path,label\n", "no clips listed"),
         ("yes/spk00_nohash_0.wav,\n", "empty path or label"),
         ('yes/spk00_nohash_0.wav,"' + "y" * 200_000 + '"\n', "line 1: field larger than"),
+        # A quote never closed is named on its own line, not where the csv module gave up.
+        ('path,label\n"yes/a.wav,yes\n' + "no/b.wav,no\n" * 20_000, "line 2: field larger than"),
+        ('path,label\n"yes/a.wav,yes\nno/b.wav,no\n', "line 2: expected path,label[,split], got 1"),
+        ('"yes/a.wav,yes\nno/b.wav,no\nno/c.wav,no\n', "opened on line 1 runs on to line 3"),
         ("x" * 300 + "/a.wav,yes\n", "line 1: " + "x" * 300 + "/a.wav: File name too long"),
     ],
 )

@@ -398,8 +398,7 @@ def _list_rows(path: Path) -> Iterable[tuple[int, str, str, str | None]]:
         return
     reader = csv.reader(io.StringIO(text, newline=""))
     first = True
-    for row in _csv_rows(reader, path):
-        number = reader.line_num  # the row's last line: a quoted field may span lines
+    for number, row in _csv_rows(reader, path):
         cells = [c.strip() for c in row]
         if not any(cells):
             continue
@@ -412,23 +411,34 @@ def _list_rows(path: Path) -> Iterable[tuple[int, str, str, str | None]]:
         ):
             continue
         if len(cells) not in (2, 3):
+            ran_on = (
+                f" (a quote opened on line {number} runs on to line {reader.line_num})"
+                if reader.line_num > number
+                else ""
+            )
             raise DatasetError(
                 f"{path}: line {number}: expected path,label[,split], got {len(cells)} fields"
+                + ran_on
             )
         yield number, cells[0], cells[1], (cells[2] if len(cells) == 3 else None)
 
 
-def _csv_rows(reader: Any, path: Path) -> Iterator[list[str]]:
-    """``reader``'s rows; a row the csv module refuses (a field over its size limit, a
-    NUL byte) is one line naming the list and the line."""
+def _csv_rows(reader: Any, path: Path) -> Iterator[tuple[int, list[str]]]:
+    """``reader``'s rows with the line each starts on; a row the csv module refuses (a
+    field over its size limit, a NUL byte) is one line naming the list and the line.
+
+    Named by its first line: a quote never closed swallows the lines after it, and the
+    csv module's own line number is where it gave up, up to the end of the list.
+    """
     while True:
+        start = reader.line_num + 1
         try:
             row = next(reader)
         except StopIteration:
             return
         except csv.Error as exc:
-            raise DatasetError(f"{path}: line {reader.line_num}: {exc}") from None
-        yield row
+            raise DatasetError(f"{path}: line {start}: {exc}") from None
+        yield start, row
 
 
 def _scan_list(path: Path, config: AudioDatasetConfig) -> tuple[list[_Entry], list[_Entry]]:
