@@ -81,6 +81,10 @@ def test_speaker_names() -> None:
     assert speaker_of(f"{UNKNOWN}/bed_0a7c2a8d_nohash_0.wav") == "0a7c2a8d"
     assert speaker_of("yes/bed_0a7c2a8d_nohash_0.wav") == "bed_0a7c2a8d"  # not flattened
     assert speaker_of("yes/recording-01.wav") is None
+    # A list may spell the folder another way; the file is the same, and so is its speaker.
+    assert speaker_of(f"{UNKNOWN}/x/../bed_0a7c2a8d_nohash_0.wav") == "0a7c2a8d"
+    assert speaker_of(f"{UNKNOWN}/./bed_0a7c2a8d_nohash_0.wav") == "0a7c2a8d"
+    assert speaker_of(f"{UNKNOWN}/../yes/bed_0a7c2a8d_nohash_0.wav") == "bed_0a7c2a8d"
 
 
 def test_no_speaker_on_two_sides_and_stable(tmp_path: Path) -> None:

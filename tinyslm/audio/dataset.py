@@ -243,7 +243,10 @@ def speaker_of(path: Path | str) -> str | None:
     In an ``_unknown_`` folder, whose names are ``<word>_<speaker>_nohash_<n>.wav``,
     the word is dropped so that a speaker's other words land on the same side.
     """
-    path = Path(path)
+    # Read as spelled once normalised: "_unknown_/x/../bed_ab_nohash_0.wav" is in
+    # _unknown_ (its parent read as "..", so the word stayed in the speaker name and the
+    # speaker's other clips could land on the other side of the split).
+    path = Path(os.path.normpath(path))
     if "_nohash_" not in path.name:
         return None
     name = _NOHASH.sub("", path.name)
