@@ -180,17 +180,35 @@ def _schema(folder: Path) -> dict[str, Any]:
     return schema
 
 
+@cache
+def _validator_class() -> Any:
+    """Draft 2020-12 with ``pattern`` matched against the whole string.
+
+    jsonschema applies ``pattern`` with Python's ``re.search``, where ``$`` also matches
+    before a final newline: an ``id`` of ``"esp32\\n"`` or a version ending in a newline
+    passed the schema's ``^...$`` and went on into paths and platformio.ini. The schema
+    keeps ECMA-262 anchors (what editors read); only the matching is tightened.
+    """
+    import jsonschema
+
+    def pattern(validator: Any, regex: str, instance: object, _schema: object) -> Any:
+        if validator.is_type(instance, "string") and not re.fullmatch(regex, str(instance)):
+            yield jsonschema.ValidationError(f"{instance!r} does not match {regex!r}")
+
+    return jsonschema.validators.extend(jsonschema.Draft202012Validator, {"pattern": pattern})
+
+
 def validate_board_data(data: object, schema: dict[str, Any], source: str) -> None:
     """Check one board document against the schema and the cross-field rules.
 
     Raises:
         BoardError: naming the file, the offending key path and what is wrong.
     """
-    import jsonschema
-
-    validator = jsonschema.Draft202012Validator(schema)
+    validator = _validator_class()(schema)
     errors = sorted(validator.iter_errors(data), key=lambda e: list(map(str, e.absolute_path)))
     if errors:
+        import jsonschema
+
         err = jsonschema.exceptions.best_match(errors)
         where = "/".join(str(p) for p in err.absolute_path) or "(top level)"
         raise BoardError(f"{source}: {where}: {err.message}")

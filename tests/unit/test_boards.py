@@ -110,6 +110,9 @@ BAD_EDITS = [
     ("unknown nested key", "capabilities/psram_kb", 4096, "Additional properties"),
     ("unknown platformio option", "platformio/options/upload_port", "/dev/x", "Additional"),
     ("unpinned platform", "platformio/options/platform", "espressif32", "does not match"),
+    # "$" matched before a final newline: these passed and went into platformio.ini.
+    ("platform with a newline", "platformio/options/platform", "espressif32@6.9.0\n", "match"),
+    ("id with a newline", "id", "esp32\n", "does not match"),
     ("missing identity", "vendor", _DELETE, "'vendor' is a required property"),
     ("wrong type", "capabilities/flash_kb", "4MB", "is not of type 'integer'"),
     ("unknown family", "family", "avr", "is not one of"),
