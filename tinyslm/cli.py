@@ -10,7 +10,7 @@ import sys
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from functools import wraps
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, BinaryIO, TypeVar
 
 import click
 
@@ -489,41 +489,52 @@ def _emulate_text(
             emulator = Emulator(project_dir, coverage_dir=Path(cov_tmp) if coverage else None)
             run = emulator_runner(emulator)
 
-        if text is not None:
-            # The bytes as typed: an argument that is not valid UTF-8 reaches Python
-            # surrogate-escaped, and the device answers such bytes with U+FFFD.
-            for line in run([os.fsencode(text)]):
-                show(line)
-        elif emulator is not None:
-            if sys.stdin.isatty():
+        try:
+            if text is not None:
+                # The bytes as typed: an argument that is not valid UTF-8 reaches Python
+                # surrogate-escaped, and the device answers such bytes with U+FFFD.
+                for line in run([os.fsencode(text)]):
+                    show(line)
+            elif emulator is not None:
+                if _stdin().isatty():
+                    click.echo(
+                        f"tinyslm emulator: {emulator.project.board} project {project_dir}; type a "
+                        "phrase or :info, Ctrl-D to quit",
+                        err=True,
+                    )
+                last = b"\n"
+                for chunk in _stdin_chunks(_stdin()):
+                    last = chunk
+                    for line in emulator.feed(chunk):
+                        show(line)
+                if not last.endswith((b"\n", b"\r")):  # a last line without terminator
+                    for line in emulator.feed(b"\n"):
+                        show(line)
+            else:
+                # "\r" ends a line as "\n" does, as on the device.
+                lines = re.split(rb"[\r\n]", _stdin().read())
+                for line in run([ln for ln in lines if ln]):
+                    show(line)
+
+            if emulator is not None and coverage:
+                cov = emulator.coverage()
                 click.echo(
-                    f"tinyslm emulator: {emulator.project.board} project {project_dir}; type a "
-                    "phrase or :info, Ctrl-D to quit",
+                    f"{cov.file} line coverage: {cov.percent:.1f}% "
+                    f"({cov.lines_executed}/{cov.lines_total} lines)",
                     err=True,
                 )
-            last = b"\n"
-            for chunk in _stdin_chunks(sys.stdin.buffer):
-                last = chunk
-                for line in emulator.feed(chunk):
-                    show(line)
-            if not last.endswith((b"\n", b"\r")):  # a last line without terminator
-                for line in emulator.feed(b"\n"):
-                    show(line)
-        else:
-            # "\r" ends a line as "\n" does, as on the device.
-            lines = re.split(rb"[\r\n]", sys.stdin.buffer.read())
-            for line in run([ln for ln in lines if ln]):
-                show(line)
+        finally:
+            # gcov's last write, while its folder still exists (on an error or Ctrl-C too).
+            if emulator is not None:
+                emulator.close()
 
-        if emulator is not None and coverage:
-            cov = emulator.coverage()
-            click.echo(
-                f"{cov.file} line coverage: {cov.percent:.1f}% "
-                f"({cov.lines_executed}/{cov.lines_total} lines)",
-                err=True,
-            )
-        if emulator is not None:
-            emulator.close()  # gcov's last write, while its folder still exists
+
+def _stdin() -> BinaryIO:
+    """Standard input as bytes; a closed one (``<&-``: Python's ``sys.stdin`` is None) is a
+    usage error, not an AttributeError."""
+    if sys.stdin is None:
+        raise click.UsageError("standard input is closed: give --text, or pipe the lines in")
+    return sys.stdin.buffer
 
 
 def _emulate_keywords(
@@ -592,7 +603,7 @@ def _emulate_keywords(
             for line in runner(os.fsencode(text) + b"\n"):
                 click.echo(line)
         else:
-            for line in runner(sys.stdin.buffer.read()):
+            for line in runner(_stdin().read()):
                 click.echo(line)
 
 

@@ -15,6 +15,7 @@ are printed as they come and the run ends at the board's ``{"end":...}`` answer.
 
 from __future__ import annotations
 
+import io
 import json
 import queue
 import sys
@@ -245,7 +246,8 @@ def monitor(
     (status or echo)(
         f"monitor: {name} at {baud} baud" + ("" if port else " (the only USB serial port)")
     )
-    source = stdin if stdin is not None else sys.stdin.buffer
+    # A closed standard input (``<&-``: sys.stdin is None) types nothing, as /dev/null.
+    source = stdin if stdin is not None else (sys.stdin.buffer if sys.stdin else io.BytesIO())
     stop = threading.Event()
     last_rx = [time.monotonic()]  # when the reader last got bytes
 

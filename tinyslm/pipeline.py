@@ -621,14 +621,20 @@ def _emulate_text(config: EmulateConfig) -> EmulateResult:
                 project_dir, coverage_dir=Path(cov_tmp) if config.coverage else None
             )
             run = emulator_runner(emulator)
-        project = emulator.project if emulator is not None else open_project(project_dir)
-        seed = project.manifest.seed if project.manifest else 0
-        dataset, rows = phrases_to_check(config.data, config.split, seed)
-        labels = project.manifest.labels if project.manifest else None
-        report = run_phrases(run, rows, source=dataset.source, split=config.split, labels=labels)
-        coverage = emulator.coverage() if emulator is not None and config.coverage else None
-        if emulator is not None:
-            emulator.close()  # gcov's last write, while its folder still exists
+        try:
+            project = emulator.project if emulator is not None else open_project(project_dir)
+            seed = project.manifest.seed if project.manifest else 0
+            dataset, rows = phrases_to_check(config.data, config.split, seed)
+            labels = project.manifest.labels if project.manifest else None
+            report = run_phrases(
+                run, rows, source=dataset.source, split=config.split, labels=labels
+            )
+            coverage = emulator.coverage() if emulator is not None and config.coverage else None
+        finally:
+            # gcov's last write, while its folder still exists (on an error too: bad data
+            # left the folder behind, recreated by gcov at exit).
+            if emulator is not None:
+                emulator.close()
     return EmulateResult(
         modality="text",
         text=format_report(report),

@@ -10,6 +10,9 @@
 
 #include <new>
 
+#include "tensorflow/lite/micro/arena_allocator/single_arena_buffer_allocator.h"
+#include "tensorflow/lite/micro/memory_planner/greedy_memory_planner.h"
+#include "tensorflow/lite/micro/micro_allocator.h"
 #include "tensorflow/lite/micro/micro_interpreter.h"
 #include "tensorflow/lite/schema/schema_generated.h"
 #include "tinyslm_model_data.h"
@@ -58,6 +61,17 @@ static_assert(TINYSLM_INPUT_ELEMENTS > 0, "TINYSLM_INPUT_ELEMENTS must be positi
 // The arena is the program's only large mutable buffer; 16-byte alignment is
 // what TFLM's allocator expects for tensor data.
 alignas(16) uint8_t g_arena[TINYSLM_ARENA_SIZE];
+// TFLM places its buffer allocator, memory planner and MicroAllocator in the arena's
+// tail without checking that they fit (MicroAllocator::Create): in a smaller arena the
+// MicroInterpreter constructor dereferences null, a hard fault before
+// initialization_status() can report anything. Every model needs far more than this, so
+// a TINYSLM_ARENA_SIZE edited below it is a build error rather than a crash on the board.
+constexpr size_t kTflmBookkeepingBytes = sizeof(tflite::SingleArenaBufferAllocator) +
+                                         sizeof(tflite::GreedyMemoryPlanner) +
+                                         sizeof(tflite::MicroAllocator) + 4 * 16;
+static_assert(TINYSLM_ARENA_SIZE >= kTflmBookkeepingBytes,
+              "TINYSLM_ARENA_SIZE (src/tinyslm_settings.h) is below TFLM's own bookkeeping; "
+              "regenerate the project");
 
 // Storage for objects built once in tinyslm_tflm_init(): placement new avoids
 // both the heap and the guard code of function-local statics.

@@ -20,7 +20,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from firmware_checks import assert_reports_tflm_init_failure, copy_with_tiny_arena
+from firmware_checks import (
+    BELOW_BOOKKEEPING,
+    assert_refused_at_build,
+    assert_reports_tflm_init_failure,
+    copy_with_tiny_arena,
+)
 from shared_paths import require_path, require_tool, sdk_path
 
 from tinyslm.decision import decide, score_milli
@@ -150,6 +155,15 @@ def test_native_reports_a_too_small_arena(host_tree: Path, project: Path, tmp_pa
     with pytest.raises(ToolchainError) as info:
         native.run_native(broken, host_tree, [b"lights on"])
     assert_reports_tflm_init_failure(info.value)
+
+
+def test_native_build_refuses_an_arena_below_tflm_bookkeeping(
+    host_tree: Path, project: Path, tmp_path: Path
+) -> None:
+    broken = copy_with_tiny_arena(project, tmp_path / "proj", BELOW_BOOKKEEPING)
+    with pytest.raises(ToolchainError) as info:
+        native.run_native(broken, host_tree, [b"lights on"])
+    assert_refused_at_build(info.value)
 
 
 def test_expected_answers_are_not_trivial(model: tuple[Manifest, bytes]) -> None:

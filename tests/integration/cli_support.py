@@ -67,8 +67,10 @@ def run_cli(
     cwd: Path | None = None,
     stdin: str | None = None,
     timeout: float = 300,
+    close_stdin: bool = False,
 ) -> subprocess.CompletedProcess[str]:
-    """Run ``python -m tinyslm ARGS`` in a subprocess (as a user would)."""
+    """Run ``python -m tinyslm ARGS`` in a subprocess (as a user would); ``close_stdin``:
+    with file descriptor 0 closed (a shell's ``<&-``)."""
     full_env = dict(os.environ)
     full_env["PYTHONPATH"] = str(REPO) + os.pathsep + full_env.get("PYTHONPATH", "")
     full_env.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
@@ -83,6 +85,7 @@ def run_cli(
         input=stdin,
         timeout=timeout,
         check=False,
+        preexec_fn=(lambda: os.close(0)) if close_stdin else None,
     )
 
 

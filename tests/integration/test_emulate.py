@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from cli_support import DEMO_CSV, SUMMARY, have_tool, run_cli
+from cli_support import DEMO_CSV, SUMMARY, assert_one_error_line, have_tool, run_cli
 from shared_paths import missing, require_path, require_tool, sdk_path
 
 from tinyslm import tflm_runtime, verify
@@ -287,6 +287,59 @@ def test_edited_source_rebuilds(esp32_project: Path, tmp_path: Path) -> None:
     settings = copy / "src" / "tinyslm_settings.c"
     settings.write_text(settings.read_text() + "\n/* edited */\n")
     assert Emulator(copy).lib_path != base
+
+
+@pytest.mark.parametrize("with_manifest", [True, False])
+@pytest.mark.parametrize("size", ["0", "100", "512", "4294967295u"])
+def test_a_hand_edited_arena_is_refused_before_tflm(
+    esp32_project: Path, tmp_path: Path, size: str, with_manifest: bool
+) -> None:
+    # TFLM's Python runtime segfaulted the whole process on an arena this small.
+    copy = tmp_path / "copy"
+    shutil.copytree(esp32_project, copy)
+    header = copy / "src" / "tinyslm_settings.h"
+    text, n = re.subn(r"#define TINYSLM_ARENA_SIZE \d+", f"#define TINYSLM_ARENA_SIZE {size}",
+                      header.read_text())  # fmt: skip
+    assert n == 1
+    header.write_text(text)
+    if not with_manifest:  # an older project: the arena is probed instead
+        info = json.loads((copy / "tinyslm.json").read_text())
+        del info["manifest"]
+        (copy / "tinyslm.json").write_text(json.dumps(info))
+    result = run_cli("emulate", str(copy), "--text", "turn on the lights")
+    assert result.returncode == 1, result
+    line = result.stderr.strip()
+    assert "\n" not in line and "tinyslm_settings.h: TINYSLM_ARENA_SIZE" in line, line
+    assert "regenerate the project" in line
+
+
+def test_a_closed_stdin_is_one_line(esp32_project: Path) -> None:
+    # Python's sys.stdin is None then: an AttributeError traceback.
+    result = run_cli("emulate", str(esp32_project), close_stdin=True)
+    assert_one_error_line(result, "standard input is closed")
+
+
+@pytest.mark.parametrize("how", ["data", "text"])
+def test_coverage_leaves_no_folder_when_the_run_fails(
+    esp32_project: Path, tmp_path: Path, how: str
+) -> None:
+    # The library stayed loaded on an error, so gcov wrote its counters at exit into the
+    # removed temporary folder, recreating it (tinyslm-cov-*) in $TMPDIR every time.
+    tmp = tmp_path / "tmp"
+    tmp.mkdir()
+    if how == "data":
+        (tmp_path / "empty.csv").write_text("text,label\n")
+        args = ["--data", str(tmp_path / "empty.csv")]
+        project = esp32_project
+    else:
+        project = tmp_path / "copy"
+        shutil.copytree(esp32_project, project)
+        header = project / "src" / "tinyslm_settings.h"
+        header.write_text(re.sub(r"ARENA_SIZE \d+", "ARENA_SIZE 100", header.read_text()))
+        args = ["--text", "hi"]
+    result = run_cli("emulate", str(project), "--coverage", *args, env={"TMPDIR": str(tmp)})
+    assert_one_error_line(result)
+    assert sorted(p.name for p in tmp.iterdir()) == []
 
 
 PHRASE_HOOK = "  call_hook(app, d.index, d.score_milli, d.local, line, len, 0u);\n"

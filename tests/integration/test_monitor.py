@@ -203,3 +203,12 @@ def test_monitor_says_which_port_it_opened(monkeypatch: pytest.MonkeyPatch) -> N
     ]
     named = CliRunner().invoke(cli, ["monitor", "--port", "loop://", "--baud", "9600"], input="")
     assert named.stderr.splitlines() == ["monitor: loop:// at 9600 baud"]
+
+
+def test_monitor_with_a_closed_stdin_types_nothing() -> None:
+    # sys.stdin is None with descriptor 0 closed: it was an AttributeError traceback.
+    from cli_support import run_cli
+
+    result = run_cli("monitor", "--port", "loop://", close_stdin=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert result.stderr.splitlines() == ["monitor: loop:// at 115200 baud"]

@@ -72,6 +72,39 @@ def check_model(project: Project, model_bytes: bytes, compiled_sha: bytes | None
         )
 
 
+def check_arena(project: Project, model_bytes: bytes, arena_size: int) -> None:
+    """The compiled ``TINYSLM_ARENA_SIZE`` can hold the model on this machine's TFLM.
+
+    TFLM's Python runtime crashes the process (a segfault, not an error) on an arena too
+    small for its own bookkeeping, and a hand-edited ``src/tinyslm_settings.h`` gave it
+    one. Below the arena the model was measured to need (``tinyslm.json``'s manifest; a
+    probe in a child process without one) it could not run here anyway.
+
+    Raises:
+        ModelError: naming the header, the compiled size and what the model needs.
+    """
+    from tinyslm.tflm_runtime import ARENA_SEARCH_MAX, arena_fits
+
+    header = project.src / "tinyslm_settings.h"
+    needed = project.manifest.arena_bytes if project.manifest is not None else None
+    if arena_size > ARENA_SEARCH_MAX:
+        raise ModelError(
+            f"{header}: TINYSLM_ARENA_SIZE {arena_size} is over {ARENA_SEARCH_MAX} bytes, "
+            "more than any board has; regenerate the project"
+        )
+    if needed is not None and arena_size >= needed:
+        return
+    if needed is None and arena_fits(model_bytes, arena_size):
+        return
+    need = (
+        f"the {needed} bytes the model was measured to need" if needed else "what the model needs"
+    )
+    raise ModelError(
+        f"{header}: TINYSLM_ARENA_SIZE {arena_size} is below {need} on TFLM here; "
+        "regenerate the project"
+    )
+
+
 def project_interpreter(
     project: Project,
     model_bytes: bytes,
@@ -139,6 +172,7 @@ def load_compiled_model(
     """
     arena_size, model_bytes = compiled_model(lib, project)
     check_model(project, model_bytes, compiled_sha)
+    check_arena(project, model_bytes, arena_size)
     interpreter, input_shape = project_interpreter(
         project, model_bytes, arena_size, sizes, settings
     )
@@ -179,6 +213,15 @@ class Emulator:
         lib = ctypes.CDLL(str(self.lib_path))
         self._lib = lib
         self._closed = False
+        try:
+            self._start(lib)
+        except BaseException:
+            # A coverage build's counters are written when the library is unloaded: left
+            # loaded, gcov recreated the caller's removed coverage folder at exit.
+            self.close()
+            raise
+
+    def _start(self, lib: ctypes.CDLL) -> None:
         for name, restype in (
             ("tinyslm_emu_seq_len", ctypes.c_uint32),
             ("tinyslm_emu_num_labels", ctypes.c_uint32),
