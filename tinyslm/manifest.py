@@ -350,8 +350,8 @@ def load_model_dir(folder: Path, *, probe_arena: bool = True) -> tuple[Manifest,
             raise ModelError(f"{p} not found (run 'tinyslm train' first)")
     try:
         raw = json.loads(mpath.read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ModelError(f"{mpath} is not valid JSON: {exc}") from exc
+    except (ValueError, RecursionError) as exc:  # bad UTF-8 or JSON, or nested too deeply
+        raise ModelError(f"{mpath} is not valid JSON: {exc}") from None
     if not isinstance(raw, dict):
         raise ModelError(f"{mpath} is not a JSON object")
     manifest = Manifest.from_dict(raw, str(mpath))

@@ -244,7 +244,7 @@ def _read_record(real: Path, ownership: Ownership) -> _Record | None:
             frozenset(str(t) for t in doc.get("trees", [])),
             {str(k): str(v) for k, v in tree_files.items()},
         )
-    except (OSError, ValueError, KeyError, TypeError) as exc:
+    except (OSError, ValueError, KeyError, TypeError, RecursionError) as exc:
         raise OutputExistsError(
             f"{path} is unreadable ({exc}); not replacing files in {real}"
         ) from None
@@ -713,7 +713,7 @@ def is_json_document(data: bytes) -> bool:
     """Whether ``data`` is a --json document tinyslm wrote (one a --json run may replace)."""
     try:
         doc = json.loads(data)
-    except ValueError:
+    except (ValueError, RecursionError):  # brackets nested thousands deep
         return False
     return isinstance(doc, dict) and isinstance(doc.get(JSON_TOOL_KEY), str)
 

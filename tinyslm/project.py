@@ -65,7 +65,8 @@ def open_project(folder: Path | str) -> Project:
         )
     try:
         info = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+    except (OSError, ValueError, RecursionError) as exc:
+        # ValueError: bad UTF-8 or JSON; RecursionError: brackets nested thousands deep.
         raise ProjectError(f"{path}: unreadable: {exc}") from None
     if not isinstance(info, dict):
         raise ProjectError(f"{path}: expected a JSON object")

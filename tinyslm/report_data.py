@@ -253,7 +253,7 @@ def load_report_data(path: Path) -> ReportData:
     """
     try:
         raw = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+    except (OSError, ValueError, RecursionError) as exc:
         raise ModelError(f"{path}: unreadable: {exc}") from None
     if not isinstance(raw, dict):
         raise ModelError(f"{path}: expected a JSON object")

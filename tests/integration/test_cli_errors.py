@@ -18,6 +18,10 @@ from pathlib import Path
 import pytest
 from cli_support import DEMO_CSV, REPO, assert_one_error_line, run_cli
 
+# JSON nested past Python's recursion limit: json.loads raises RecursionError, which is
+# not a ValueError, so readers that caught only JSONDecodeError gave a traceback.
+DEEP = "[" * 100_000 + "]" * 100_000
+
 
 def test_unknown_board(tmp_path: Path, fixture_model: Path) -> None:
     proc = run_cli(
@@ -54,7 +58,12 @@ def test_not_a_project(tmp_path: Path, command: str) -> None:
 
 @pytest.mark.parametrize(
     ("content", "needle"),
-    [("{", "unreadable"), ("[]", "expected a JSON object"), ('{"board": "esp32"}', "model_sha256")],
+    [
+        ("{", "unreadable"),
+        ("[]", "expected a JSON object"),
+        ('{"board": "esp32"}', "model_sha256"),
+        (DEEP, "unreadable"),
+    ],
 )
 def test_malformed_project_file(tmp_path: Path, content: str, needle: str) -> None:
     (tmp_path / "tinyslm.json").write_text(content)
@@ -343,3 +352,40 @@ def test_tflm_fetch_offline_hint_names_real_options(tmp_path: Path) -> None:
     assert "'tinyslm generate'" in message and "--tflm-dir PATH" in message
     fetch_options = run_cli("tflm", "fetch", "--help").stdout
     assert "--tflm-dir" not in fetch_options
+
+
+@pytest.mark.parametrize(
+    ("name", "args", "needle"),
+    [
+        ("manifest.json", ("info",), "is not valid JSON"),
+        ("report.json", ("report",), "unreadable"),
+    ],
+)
+def test_model_files_nested_too_deeply_are_one_line(
+    fixture_model: Path, tmp_path: Path, name: str, args: tuple[str, ...], needle: str
+) -> None:
+    model = tmp_path / "model"
+    shutil.copytree(fixture_model, model)
+    (model / name).write_text(DEEP)
+    extra = ("-o", str(tmp_path / "r.html")) if args == ("report",) else ()
+    assert_one_error_line(run_cli(*args, str(model), *extra), name, needle)
+
+
+def test_a_project_record_nested_too_deeply_is_one_line(
+    esp32_project: Path, tmp_path: Path
+) -> None:
+    copy = tmp_path / "p"
+    shutil.copytree(esp32_project, copy)
+    (copy / ".tinyslm-files.json").write_text(DEEP)
+    proc = run_cli("generate", "--board", "esp32", "-o", str(copy), "--force")
+    assert_one_error_line(proc, ".tinyslm-files.json", "unreadable")
+
+
+def test_a_json_target_nested_too_deeply_is_not_replaced(
+    esp32_project: Path, tmp_path: Path
+) -> None:
+    target = tmp_path / "out.json"
+    target.write_text(DEEP)
+    proc = run_cli("emulate", str(esp32_project), "--data", str(DEMO_CSV), "--json", str(target))
+    assert_one_error_line(proc, "out.json")
+    assert target.read_text() == DEEP

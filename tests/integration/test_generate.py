@@ -227,6 +227,15 @@ def test_a_bad_tflm_dir_is_an_error_and_writes_nothing(tmp_path: Path) -> None:
     assert sorted(p.name for p in tmp_path.iterdir()) == ["empty"]
 
 
+def test_a_tflm_dir_in_a_symlink_loop_is_one_line(tmp_path: Path) -> None:
+    # Path.resolve() raised RuntimeError (a traceback) on the loop.
+    (tmp_path / "a").symlink_to(tmp_path / "b")
+    (tmp_path / "b").symlink_to(tmp_path / "a")
+    result = _generate("stm32h7", tmp_path / "proj", "--tflm-dir", str(tmp_path / "a"))
+    _one_error(result, "does not exist or is not a folder")
+    assert not (tmp_path / "proj").exists()
+
+
 def test_tflm_dir_does_not_apply_to_esp32(tmp_path: Path) -> None:
     result = _generate("esp32", tmp_path / "proj", "--tflm-dir", str(tmp_path))
     _one_error(result, "--tflm-dir does not apply to board esp32", "espressif/esp-tflite-micro")

@@ -229,3 +229,13 @@ def test_a_keyword_page_without_figures_is_drawn(tmp_path: Path) -> None:
         page = render_keyword_report(replace(manifest, metrics=metrics), data, load_boards())
         assert page.startswith("<!DOCTYPE html>")
         assert ("No confusion matrix was recorded" in page) is not metrics
+
+
+def test_a_keyword_report_json_nested_too_deeply_is_one_line(tmp_path: Path) -> None:
+    # RecursionError is not a ValueError: it went past the reader's except.
+    from tinyslm.audio.report import KeywordReportData
+
+    path = tmp_path / "report.json"
+    path.write_text("[" * 100_000 + "]" * 100_000)
+    with pytest.raises(ModelError, match="cannot read the keyword report figures"):
+        KeywordReportData.from_json(path)

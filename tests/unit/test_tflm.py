@@ -381,6 +381,14 @@ def test_native_refuses_a_cortex_m_tree(tmp_path: Path) -> None:
     assert host.check_host_tree(make_tree(tmp_path / "ref")) == (tmp_path / "ref").resolve()
 
 
+def test_a_host_tree_in_a_symlink_loop_is_a_toolchain_error(tmp_path: Path) -> None:
+    # Path.resolve() raised RuntimeError (a traceback from emulate --native) on the loop.
+    (tmp_path / "a").symlink_to(tmp_path / "b")
+    (tmp_path / "b").symlink_to(tmp_path / "a")
+    with pytest.raises(ToolchainError, match="does not exist or is not a folder"):
+        host.check_host_tree(tmp_path / "a")
+
+
 def test_native_without_a_tree_says_what_is_missing(cache_home: Path) -> None:
     with pytest.raises(ToolchainError) as info:
         host.resolve_host_tree(None)

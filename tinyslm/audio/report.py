@@ -86,7 +86,7 @@ class KeywordReportData:
                     {str(k): float(v) for k, v in h.items()} for h in doc.get("history", [])
                 ),
             )
-        except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+        except (OSError, ValueError, KeyError, TypeError, AttributeError, RecursionError) as exc:
             raise ModelError(f"{path}: cannot read the keyword report figures: {exc}") from None
 
 

@@ -309,7 +309,7 @@ def parse_lines(lines: Sequence[str]) -> DeviceStream:
     for line in lines:
         try:
             obj = json.loads(line)
-        except ValueError:
+        except (ValueError, RecursionError):
             errors.append(line)
             continue
         if isinstance(obj, dict) and "keyword" in obj:

@@ -100,7 +100,7 @@ def parse_line(line: str) -> dict[str, Any]:
     """
     try:
         obj = json.loads(line)
-    except ValueError:
+    except (ValueError, RecursionError):
         obj = None
     if not isinstance(obj, dict):
         shown = line if len(line) <= 80 else line[:77] + "..."

@@ -130,7 +130,8 @@ def check_host_tree(tree: Path) -> Path:
     Raises:
         ToolchainError: not a TFLM tree, or a Cortex-M one.
     """
-    tree = Path(tree).expanduser().resolve()
+    # realpath, not resolve(): Python 3.11's raises RuntimeError on a symlink loop.
+    tree = Path(os.path.realpath(Path(tree).expanduser()))
     validate_tree(tree)
     if is_cortex_m_tree(tree):
         raise ToolchainError(

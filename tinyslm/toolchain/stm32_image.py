@@ -297,8 +297,11 @@ def _tflm_lib_flags(lib: Path) -> tuple[list[str], list[str], list[str]]:
     manifest = lib / "library.json"
     if not manifest.is_file():
         raise ProjectError(f"{lib}: library.json is missing (regenerate with --tflm-dir)")
-    doc = json.loads(manifest.read_text(encoding="utf-8"))
-    flags = [str(f) for f in doc.get("build", {}).get("flags", [])]
+    try:
+        doc = json.loads(manifest.read_text(encoding="utf-8"))
+        flags = [str(f) for f in doc.get("build", {}).get("flags", [])]
+    except (OSError, ValueError, RecursionError, AttributeError, TypeError) as exc:
+        raise ProjectError(f"{manifest}: unreadable ({exc}); regenerate with --tflm-dir") from None
     cc, _cxx, defines, paths = _split_build_flags(flags)
     return cc, defines, [str((lib / p).resolve()) for p in paths]
 
@@ -512,9 +515,9 @@ def build_stm32h7_image(
         ToolchainError: no Arm toolchain, a bad SDK, or a failed compile or link
             (with the compiler's or linker's last lines).
     """
-    project = Path(project).resolve()
-    sdk_dir = Path(sdk_dir).resolve()
-    out_dir = Path(out_dir).resolve()
+    project = Path(os.path.realpath(project))
+    sdk_dir = Path(os.path.realpath(sdk_dir))
+    out_dir = Path(os.path.realpath(out_dir))
     for program in (cortex_m.ARM_CC, cortex_m.ARM_CXX):
         _require(program)
     lib = project / "lib" / "tflm"

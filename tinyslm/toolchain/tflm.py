@@ -143,7 +143,8 @@ def resolve_tree(tflm_dir: Path | None, target: str = DEFAULT_TARGET) -> Path | 
         ToolchainError: ``tflm_dir`` was given and is not a usable tree.
     """
     if tflm_dir is not None:
-        tree = Path(tflm_dir).expanduser().resolve()
+        # realpath, not resolve(): Python 3.11's raises RuntimeError on a symlink loop.
+        tree = Path(os.path.realpath(Path(tflm_dir).expanduser()))
         validate_tree(tree)
         return tree
     cached = default_cache_dir(target)
@@ -313,7 +314,7 @@ def _fetched_tree(path: Path) -> bool:
     """Whether ``path`` is a tree :func:`fetch` built (its :data:`TREE_INFO` names TFLM)."""
     try:
         info = json.loads((path / TREE_INFO).read_text())
-    except (OSError, ValueError):
+    except (OSError, ValueError, RecursionError):
         return False
     return isinstance(info, dict) and info.get("repository") == TFLM_REPOSITORY
 
