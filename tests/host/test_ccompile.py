@@ -65,6 +65,16 @@ def test_missing_compiler(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> No
         ccompile.compile_object(tmp_path / "missing.c", tmp_path / "m.o", compiler=["cc"])
 
 
+@pytest.mark.parametrize("var", ["CC", "CXX"])
+def test_a_compiler_variable_that_does_not_parse(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, var: str
+) -> None:
+    # shlex.split's ValueError ("No closing quotation") was a traceback.
+    monkeypatch.setenv(var, 'gcc "')
+    with pytest.raises(ToolchainError, match=rf"\${var} 'gcc \"' is not a command line"):
+        ccompile.compiler_command("c" if var == "CC" else "c++")
+
+
 def test_cc_from_environment_with_arguments(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

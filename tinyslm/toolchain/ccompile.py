@@ -32,12 +32,16 @@ def compiler_command(language: str = "c") -> list[str]:
     ``$CC``/``$CXX`` may hold a command with arguments (``ccache gcc``).
 
     Raises:
-        ToolchainError: the compiler is not on PATH.
+        ToolchainError: the compiler is not on PATH, or the variable does not parse.
     """
     if language not in ("c", "c++"):
         raise ValueError(f"language must be 'c' or 'c++', got {language!r}")
     var, default = ("CC", "cc") if language == "c" else ("CXX", "c++")
-    argv = shlex.split(os.environ.get(var, "").strip() or default)
+    value = os.environ.get(var, "").strip()
+    try:
+        argv = shlex.split(value or default)
+    except ValueError as exc:  # an unbalanced quote: shlex's own error was a traceback
+        raise ToolchainError(f"${var} {value!r} is not a command line ({exc})") from None
     if shutil.which(argv[0]) is None:
         raise ToolchainError(
             f"{language} compiler {argv[0]!r} not found (set ${var} or install it)"
