@@ -16,6 +16,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -164,6 +165,22 @@ def test_native_build_refuses_an_arena_below_tflm_bookkeeping(
     with pytest.raises(ToolchainError) as info:
         native.run_native(broken, host_tree, [b"lights on"])
     assert_refused_at_build(info.value)
+
+
+def test_native_leaves_out_board_sources_the_user_added(
+    host_tree: Path, project: Path, tmp_path: Path
+) -> None:
+    # Every src/*.c but main.cc and tinyslm_actions.c was compiled: a user's board file
+    # (HAL calls) failed every --native and --qemu run of a valid project.
+    copy = tmp_path / "proj"
+    shutil.copytree(project, copy)
+    (copy / "src" / "leds.c").write_text('#include "stm32h7xx_hal.h"\nvoid led_on(void) {}\n')
+    (copy / "src" / "driver.cc").write_text("#error board only\n")
+    names = [p.name for p in host.project_sources(copy)]
+    assert "leds.c" not in names and "driver.cc" not in names
+    assert {"tinyslm_settings.c", "tinyslm_model_data.cc", "tinyslm_core.c"} <= set(names)
+    lines = native.run_native(copy, host_tree, [b"turn on the lights"])
+    assert json.loads(lines[0])["route"] in ("local", "escalate")
 
 
 def test_expected_answers_are_not_trivial(model: tuple[Manifest, bytes]) -> None:

@@ -32,7 +32,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from tinyslm.cache import cache_dir
-from tinyslm.emit.actions import ACTIONS_SOURCE
 from tinyslm.errors import ProjectError, ToolchainError, output_tail
 from tinyslm.project import open_project
 from tinyslm.resources import firmware_files
@@ -48,8 +47,6 @@ from tinyslm.toolchain.tflm import (
 CXXFLAGS = ("-std=c++17", "-fno-exceptions", "-fno-rtti", "-O1")
 CFLAGS = ("-std=c99", "-O1")
 DEFINES = ("TF_LITE_STATIC_MEMORY",)
-# Board glue; native_main.c replaces it.
-BOARD_MAIN = "main.cc"
 HOST_MAIN = Path(__file__).resolve().parent.parent / "emulate" / "glue" / "native_main.c"
 # A keyword project's stand-in: the same stdin/stdout serial line into its keyword app.
 HOST_KWS_MAIN = HOST_MAIN.with_name("native_kws_main.c")
@@ -298,28 +295,27 @@ def _link(
 
 
 def project_sources(project_dir: Path) -> list[Path]:
-    """The project's firmware sources for the host: ``src/*.c|*.cc`` but ``main.cc`` and
-    the user's ``tinyslm_actions.c`` (board code, such as HAL calls, that only the board's
-    build compiles; the host main calls no action).
+    """The project's firmware sources for the host: the firmware's own ``.c``/``.cc``
+    files (common + the project's modality), ``tinyslm_settings.c`` and
+    ``tinyslm_model_data.cc``.
+
+    Not ``main.cc``, the user's ``tinyslm_actions.c``, nor any other source a user adds
+    to ``src/``: board code (HAL calls, drivers) that only the board's build compiles;
+    the host main calls no action. A ``leds.c`` including ``stm32h7xx_hal.h`` once
+    failed every ``--native`` and ``--qemu`` run of a valid project.
 
     Raises:
         ProjectError: not a tinyslm project, or its src/ lacks a firmware source.
     """
     project = open_project(project_dir)
     src = project.src
-    files = sorted(
-        p
-        for p in src.glob("*")
-        if p.is_file() and p.suffix in (".c", ".cc") and p.name not in (BOARD_MAIN, ACTIONS_SOURCE)
-    )
-    names = {p.name for p in files}
-    # What the project's firmware compiles (common + its modality) and the settings.
     modality = project_modality(project_dir)
     firmware = [n for n in firmware_files(modality) if n.endswith((".c", ".cc"))]
-    for needed in (*firmware, "tinyslm_settings.c"):
-        if needed not in names:
+    names = sorted({*firmware, "tinyslm_settings.c", "tinyslm_model_data.cc"})
+    for needed in names:
+        if not (src / needed).is_file():
             raise ProjectError(f"{src}: {needed} is missing (regenerate the project)")
-    return files
+    return [src / n for n in names]
 
 
 def project_modality(project_dir: Path) -> str:
