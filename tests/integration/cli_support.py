@@ -45,6 +45,12 @@ FAKE_PIO = textwrap.dedent(
         import time
         print("Platform Manager: Installing espressif32 @ 6.9.0", flush=True)
         time.sleep(float(os.environ.get("FAKE_PIO_RETRY_S", "5")))
+    if mode in ("noisy", "noisy_fail"):
+        # Build lines that happen to hold a network error's name are not one.
+        print("Compiling .pio/build/esp32/src/retry_ConnectionError.c.o", flush=True)
+        if mode == "noisy_fail":
+            print("src/net.c:3:1: error: unknown type name 'ConnectionError'")
+            sys.exit(1)
     if mode == "fail":
         for i in range(40):
             print(f"compile step {{i}}")

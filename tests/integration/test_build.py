@@ -104,6 +104,18 @@ def test_offline_pio_is_stopped_at_the_first_sign(
     assert time.monotonic() - start < 30
 
 
+@pytest.mark.parametrize(("mode", "code"), [("noisy", 0), ("noisy_fail", 1)])
+def test_build_lines_naming_a_network_error_are_not_offline(
+    fake_pio: Path, minimal_project: Path, monkeypatch: pytest.MonkeyPatch, mode: str, code: int
+) -> None:
+    # Any line with "ConnectionError" stopped a good build as "no network?", and a
+    # compile error quoting it was reported as the registry being unreachable.
+    monkeypatch.setenv("FAKE_PIO_MODE", mode)
+    proc = run_cli("build", str(minimal_project), timeout=100)
+    assert proc.returncode == code, proc.stderr
+    assert "could not reach its registry" not in proc.stderr
+
+
 def test_build_streams_platformio_output(fake_pio: Path, minimal_project: Path) -> None:
     env = dict(os.environ, FAKE_PIO_MODE="slow", FAKE_PIO_RETRY_S="20")
     env["PYTHONPATH"] = str(REPO) + os.pathsep + env.get("PYTHONPATH", "")

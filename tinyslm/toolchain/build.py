@@ -119,6 +119,22 @@ def _is_offline(output: str) -> bool:
     return any(p in output for p in _OFFLINE_PATTERNS)
 
 
+# The build proper has begun: every download (platform, tools, libraries, ESP-IDF
+# components) is over, and a file name or a compiler diagnostic quoting the user's code
+# ("retry_ConnectionError.c", "ConnectionError was not declared") is no network error.
+_BUILD_STARTED = ("Compiling ", "Linking ", "Archiving ")
+
+
+def _before_build(lines: Sequence[str]) -> str:
+    """What pio printed before its first compile line (where download errors appear)."""
+    out = []
+    for line in lines:
+        if line.startswith(_BUILD_STARTED):
+            break
+        out.append(line)
+    return "".join(out)
+
+
 def _offline_error(project: Project, what: str) -> ToolchainError:
     return ToolchainError(
         f"PlatformIO could not reach its registry to download the platform, toolchain "
@@ -185,7 +201,7 @@ def run_pio(args: Sequence[str], project: Project, what: str, log: Log | None = 
     except OSError as exc:
         raise ToolchainError(f"cannot run {pio}: {exc.strerror or exc}") from None
     lines: list[str] = []
-    offline = False
+    offline = building = False
     with proc:
         assert proc.stdout is not None
         try:
@@ -193,7 +209,8 @@ def run_pio(args: Sequence[str], project: Project, what: str, log: Log | None = 
                 lines.append(line)
                 if log is not None:
                     log(line.rstrip("\n"))
-                if _is_offline(line):
+                building = building or line.startswith(_BUILD_STARTED)
+                if not building and _is_offline(line):
                     # pio retries for a minute before giving up; the answer is known now.
                     offline = True
                     proc.terminate()
@@ -206,7 +223,7 @@ def run_pio(args: Sequence[str], project: Project, what: str, log: Log | None = 
     if offline:
         raise _offline_error(project, what)
     if returncode != 0:
-        if _is_offline(output):
+        if _is_offline(_before_build(lines)):
             raise _offline_error(project, what)
         raise PioError(
             f"PlatformIO failed ({what}, exit code {returncode}); its output is above",
