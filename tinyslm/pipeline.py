@@ -637,7 +637,7 @@ def _emulate_text(config: EmulateConfig) -> EmulateResult:
                 emulator.close()
     return EmulateResult(
         modality="text",
-        text=format_report(report),
+        text=format_report(report, config.engine),
         summary=report.summary(),
         warnings=tuple(report.warnings),
         report=report,

@@ -45,10 +45,11 @@ class EmulateReport:
         split: which split ran (``test``, ``all``...).
         phrases: in-scope phrases run.
         oos_phrases: out-of-scope phrases run.
-        accuracy: in-scope top-1 accuracy (route ignored).
-        escalation_rate: share of in-scope phrases routed ``escalate``.
+        accuracy: in-scope top-1 accuracy (route ignored); None without in-scope
+            phrases (as ``eval``: a file of only out-of-scope phrases read as 0 %).
+        escalation_rate: share of in-scope phrases routed ``escalate`` (None likewise).
         accuracy_at_threshold: in-scope phrases predicted right AND routed ``local``
-            (:func:`tinyslm.decision.gate_figures`, as verify counts it).
+            (:func:`tinyslm.decision.gate_figures`, as verify counts it; None likewise).
         oos_recall: share of out-of-scope phrases escalated (None without any).
         errors: phrases the device answered with an error line (counted as wrong).
         us_p50, us_p95, us_p99: per-phrase time the core measured (tokenize +
@@ -63,9 +64,9 @@ class EmulateReport:
     split: str
     phrases: int
     oos_phrases: int
-    accuracy: float
-    escalation_rate: float
-    accuracy_at_threshold: float
+    accuracy: float | None
+    escalation_rate: float | None
+    accuracy_at_threshold: float | None
     oos_recall: float | None
     errors: int
     us_p50: float
@@ -204,6 +205,14 @@ def score_results(
             f"{n} of {len(inscope)} in-scope phrases expect {len(unknown)} intent(s) the model "
             f"does not have ({shown}): they count as wrong; is this the model's dataset?"
         )
+    commands = [r.text for r in results if r.text.startswith(":")]
+    if commands:
+        # The serial protocol reads such a line as a command (":do lights_on" answered
+        # as the host's verdict, ":info" as an error): no phrase like it can be classified.
+        warnings.append(
+            f"{len(commands)} phrase(s) start with ':' ({_preview(commands[0])}), which the "
+            "device reads as a command, not a phrase: they were scored as the command's answer"
+        )
     if error_kinds:
         kinds = ", ".join(f"{k} {v}" for k, v in sorted(error_kinds.items()))
         warnings.append(
@@ -225,9 +234,9 @@ def score_results(
         split=split,
         phrases=len(inscope),
         oos_phrases=len(oos),
-        accuracy=gate.accuracy,
-        escalation_rate=escalated / len(inscope) if inscope else 0.0,
-        accuracy_at_threshold=gate.accuracy_at_threshold,
+        accuracy=gate.accuracy if inscope else None,
+        escalation_rate=escalated / len(inscope) if inscope else None,
+        accuracy_at_threshold=gate.accuracy_at_threshold if inscope else None,
         oos_recall=gate.oos_recall,
         errors=sum(r.intent is None for r in results),
         us_p50=float(pct[0]),
@@ -240,15 +249,24 @@ def score_results(
     )
 
 
-def format_report(report: EmulateReport) -> str:
-    """Human-readable summary of an :class:`EmulateReport`."""
+# What the answers' "us" measure, by engine: the host's clock, or under QEMU's -icount
+# thousands of Cortex-M7 instructions (tinyslm.emulate.qemu), not a time at all.
+TIME_LABELS = {
+    "emulator": "host time (us)  ",
+    "native": "host time (us)  ",
+    "qemu": "instructions (k)",
+}
+
+
+def format_report(report: EmulateReport, engine: str = "emulator") -> str:
+    """Human-readable summary of an :class:`EmulateReport` run on ``engine``."""
     lines = [
         f"dataset {report.source}, split {report.split}: {report.phrases} in-scope phrases"
         + (f", {report.oos_phrases} out-of-scope" if report.oos_phrases else ""),
-        f"accuracy         {report.accuracy:.4f}",
-        f"escalation rate  {report.escalation_rate:.4f}",
+        f"accuracy         {_figure(report.accuracy)}",
+        f"escalation rate  {_figure(report.escalation_rate)}",
     ]
-    lines.append(f"accuracy @ gate  {report.accuracy_at_threshold:.4f}")
+    lines.append(f"accuracy @ gate  {_figure(report.accuracy_at_threshold)}")
     if report.oos_recall is not None:
         lines.append(f"oos recall       {report.oos_recall:.4f}")
     if report.errors:
@@ -260,10 +278,15 @@ def format_report(report: EmulateReport) -> str:
         if report.errors > len(shown):
             lines.append(f"  ... and {report.errors - len(shown)} more (--json lists them all)")
     lines.append(
-        f"host time (us)   p50 {report.us_p50:.0f}  p95 {report.us_p95:.0f}  "
+        f"{TIME_LABELS[engine]} p50 {report.us_p50:.0f}  p95 {report.us_p95:.0f}  "
         f"p99 {report.us_p99:.0f}"
     )
     return "\n".join(lines)
+
+
+def _figure(value: float | None) -> str:
+    """A share to 4 places, or ``n/a`` where the data had nothing to measure it on."""
+    return "n/a" if value is None else f"{value:.4f}"
 
 
 def _preview(text: str, limit: int = 80) -> str:
