@@ -158,8 +158,12 @@ class HostCommand:
 
     def answer(self, esc: Escalated) -> dict[str, Any]:
         env = dict(os.environ)
+        # An environment value cannot hold NUL (a phrase of raw serial bytes can): it was
+        # "ValueError: embedded null byte" for the phrase. Standard input has it as sent.
         env.update(
-            TINYSLM_TEXT=esc.text, TINYSLM_INTENT=esc.intent, TINYSLM_SCORE=f"{esc.score:.3f}"
+            TINYSLM_TEXT=esc.text.replace("\0", "\ufffd"),
+            TINYSLM_INTENT=esc.intent.replace("\0", "\ufffd"),
+            TINYSLM_SCORE=f"{esc.score:.3f}",
         )
         out, err, code = _run_bounded(self.argv, (esc.text + "\n").encode(), env, self.timeout_s)
         if code is None:

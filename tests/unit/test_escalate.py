@@ -99,6 +99,19 @@ def test_command_answer_env_and_first_line() -> None:
     }
 
 
+def test_command_gets_a_phrase_with_nul() -> None:
+    # os.environ cannot hold NUL: the phrase's answer was "ValueError: embedded null byte".
+    cmd = HostCommand(
+        py(
+            "import os, sys\n"
+            "data = sys.stdin.buffer.read()\n"
+            "print(data.hex(), os.environ['TINYSLM_TEXT'].encode().hex())"
+        )
+    )
+    got = cmd.answer(Escalated("a\0b", "x\0", 0.5))
+    assert got == {"text": "a\0b", "answer": "6100620a " + "a\ufffdb".encode().hex()}
+
+
 def test_command_failures_are_answers_not_crashes(tmp_path: Path) -> None:
     esc = Escalated("hello", "x", 0.1)
     failing = HostCommand(py("import sys; print('bad key', file=sys.stderr); sys.exit(3)"))
