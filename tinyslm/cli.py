@@ -106,12 +106,33 @@ def host_options(func: F) -> F:
     return func
 
 
+def _given(name: str) -> bool:
+    """Whether option ``name`` was given on the command line (not its default)."""
+    ctx = click.get_current_context(silent=True)
+    return ctx is not None and ctx.get_parameter_source(name) in (
+        click.core.ParameterSource.COMMANDLINE,
+        click.core.ParameterSource.ENVIRONMENT,
+    )
+
+
+def _refuse_unless(name: str, applies: bool, needs: str) -> None:
+    """A usage error for option ``name`` given where it does nothing (without ``needs``)."""
+    if not applies and _given(name):
+        raise click.UsageError(f"--{name.replace('_', '-')} needs {needs}")
+
+
 def make_escalation(
     host_model: Path | None, host_cmd: str | None, host_timeout: float
 ) -> Escalation | None:
-    """The --host-* options as an escalation (None without them); both is a usage error."""
+    """The --host-* options as an escalation (None without them); both is a usage error,
+    and so are --host-act / --host-timeout given without what they shape (they were
+    silently ignored)."""
     from tinyslm.escalate import from_options
 
+    _refuse_unless(
+        "host_act", host_model is not None or host_cmd is not None, "--host-model or --host-cmd"
+    )
+    _refuse_unless("host_timeout", host_cmd is not None, "--host-cmd")
     try:
         return from_options(host_model, host_cmd, host_timeout)
     except ValueError as exc:
@@ -381,6 +402,9 @@ def emulate(
         raise click.UsageError("give one of --text, --data and --wav")
     if json_out is not None and data_file is None:
         raise click.UsageError("--json needs --data")
+    # Given where they do nothing, they were ignored: a typo'd --tflm-dir went unseen.
+    _refuse_unless("split", data_file is not None, "--data")
+    _refuse_unless("tflm_dir", native or qemu, "--native or --qemu")
     if native and coverage:
         raise click.UsageError("--coverage measures the shared-library emulator, not --native")
     if qemu and (native or coverage):

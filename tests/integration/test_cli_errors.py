@@ -166,6 +166,11 @@ def test_native_without_a_tree(esp32_project: Path, tmp_path: Path) -> None:
         (("generate", "--board", "esp32", "--prune"), ("--prune only applies with --force",)),
         (("train", "--hashes", "9"), ("'--hashes': 9 is not in the range 1<=x<=8",)),
         (("train", "--hashes", "2", "--seq-len", "1"), ("seq_len 1 holds no n-gram of 2 ids",)),
+        # Options given where they do nothing were silently ignored.
+        (("emulate", "{p}", "--tflm-dir", "/x", "--text", "hi"), ("--tflm-dir needs --native",)),
+        (("emulate", "{p}", "--split", "val", "--text", "hi"), ("--split needs --data",)),
+        (("emulate", "{p}", "--host-timeout", "5", "--text", "hi"), ("--host-timeout needs",)),
+        (("emulate", "{p}", "--no-host-act", "--text", "hi"), ("--host-act needs --host-model",)),
     ],
     ids=[
         "conflicting",
@@ -175,6 +180,10 @@ def test_native_without_a_tree(esp32_project: Path, tmp_path: Path) -> None:
         "prune",
         "hashes-range",
         "hashes-over-seq-len",
+        "tflm-dir-alone",
+        "split-alone",
+        "host-timeout-alone",
+        "host-act-alone",
     ],
 )
 def test_usage_errors_are_one_line_and_exit_1(
