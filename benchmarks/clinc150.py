@@ -31,6 +31,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 import click  # noqa: E402
+from _results import json_target_problem, missing_data, write_json  # noqa: E402
 
 from tinyslm.errors import TinySlmError  # noqa: E402
 from tinyslm.pipeline import run_train  # noqa: E402
@@ -83,6 +84,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     args = p.parse_args(argv)
     # Every setting is checked here, in one line, before the dataset loads: a bad
     # --epochs or --dim would otherwise stop the run with a traceback.
+    for problem in (
+        json_target_problem(args.json, [args.data]),
+        missing_data(args.data, DEFAULT_DATA, "dataset file"),
+    ):
+        if problem:
+            p.error(problem)
+    if args.distill and args.distill_alpha <= 0:
+        # tinyslm train refuses it (0 < alpha <= 1); here it silently turned the teacher off.
+        p.error(f"--distill-alpha {args.distill_alpha}: with --distill it must be in (0, 1]")
     if args.max_model_kb is not None and args.max_model_kb < 4:
         p.error(f"--max-model-kb {args.max_model_kb}: at least 4")
     try:
@@ -221,8 +231,7 @@ def main(argv: list[str] | None = None) -> int:
     width = max(len(k) for k, _ in rows)
     print("\n".join(f"{k.ljust(width)}  {v}" for k, v in rows))
     if args.json is not None:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(figures, indent=2, sort_keys=True) + "\n")
+        write_json(args.json, json.dumps(figures, indent=2, sort_keys=True))
         print(f"figures written to {args.json}")
     return 0
 

@@ -59,6 +59,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 import clinc150  # noqa: E402  (benchmarks/ is on sys.path when run as a script)
+from _results import json_target_problem, write_json  # noqa: E402
 
 from tinyslm.audio.dataset import SILENCE, UNKNOWN  # noqa: E402
 from tinyslm.audio.stream import compose, listen  # noqa: E402
@@ -119,6 +120,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                 p.error(f"{flag} {folder}: {kinds[manifest.modality]}, not {kinds[modality]}")
     if args.keyword_clips < 1:
         p.error(f"--keyword-clips {args.keyword_clips}: at least 1")
+    inputs = [args.demo_model, args.clinc_model, args.clinc_data, args.keyword_data]
+    inputs += [args.tflm_dir, args.stm32_sdk, *args.keyword_model]
+    problem = json_target_problem(args.json, inputs)
+    if problem:
+        p.error(problem)
     return args
 
 
@@ -276,10 +282,10 @@ def print_model(name: str, r: dict[str, Any]) -> None:
 def keyword_recording(model_dir: Path, args: argparse.Namespace) -> Any:
     """The first ``--keyword-clips`` test-split keyword clips in a row with test noise."""
     manifest, _ = load_model_dir(model_dir, probe_arena=False)
-    ds = keywords.load_keyword_split(args.keyword_data, manifest, "test")
-    clips = [c for c in ds.split("test") if c.label not in (SILENCE, UNKNOWN)]
+    ds, split = keywords.load_keyword_split(args.keyword_data, manifest, "test")
+    clips = [c for c in ds.split(split) if c.label not in (SILENCE, UNKNOWN)]
     picked = [(manifest.labels.index(c.label), c.samples) for c in clips[: args.keyword_clips]]
-    return compose(picked, [n.part("test") for n in ds.noise])
+    return compose(picked, [n.part(split) for n in ds.noise])
 
 
 def measure_keyword_model(name: str, model_dir: Path, args: argparse.Namespace) -> dict[str, Any]:
@@ -430,8 +436,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def _write(args: argparse.Namespace, results: dict[str, Any]) -> None:
     if args.json is not None:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
+        write_json(args.json, json.dumps(results, indent=2))
         print(f"figures written to {args.json}")
 
 

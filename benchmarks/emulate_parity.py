@@ -27,6 +27,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 import clinc150  # noqa: E402  (benchmarks/ is on sys.path when run as a script)
+from _results import json_target_problem, missing_data, write_json  # noqa: E402
 
 from tinyslm.boards import board_ids  # noqa: E402
 from tinyslm.emulate.phrases import reference_parity  # noqa: E402
@@ -48,7 +49,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--epochs", type=int, default=None, help="when training (default: clinc150.py's)"
     )
     p.add_argument("--seed", type=int, default=0)
-    return p.parse_args(argv)
+    args = p.parse_args(argv)
+    for problem in (
+        json_target_problem(args.json, [args.data, args.model]),
+        missing_data(args.data, DEFAULT_DATA, "dataset file"),
+    ):
+        if problem:
+            p.error(problem)
+    return args
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -96,10 +104,11 @@ def measure(args: argparse.Namespace) -> int:
         "agreement_percent": round(100.0 * parity.agreement, 4),
         "agree": parity.agree,
         "compared": parity.phrases,
-        "accuracy": round(report.accuracy, 5),
-        "accuracy_at_threshold": round(report.accuracy_at_threshold, 5),
-        "escalation_rate": round(report.escalation_rate, 5),
-        "oos_recall": None if report.oos_recall is None else round(report.oos_recall, 5),
+        # None where the split has no in-scope (or no out-of-scope) phrases.
+        "accuracy": _rounded(report.accuracy),
+        "accuracy_at_threshold": _rounded(report.accuracy_at_threshold),
+        "escalation_rate": _rounded(report.escalation_rate),
+        "oos_recall": _rounded(report.oos_recall),
         "device_errors": report.errors,
         "host_us_p50": report.us_p50,
         "host_us_p95": report.us_p95,
@@ -111,9 +120,12 @@ def measure(args: argparse.Namespace) -> int:
     }
     print(json.dumps(figures, indent=2))
     if args.json is not None:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(figures, indent=2) + "\n")
+        write_json(args.json, json.dumps(figures, indent=2))
     return 0 if parity.agree == parity.phrases else 1
+
+
+def _rounded(value: float | None) -> float | None:
+    return None if value is None else round(value, 5)
 
 
 if __name__ == "__main__":

@@ -35,6 +35,8 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from _results import json_target_problem, missing_data, write_json  # noqa: E402
+
 from tinyslm.errors import TinySlmError  # noqa: E402
 
 DEFAULT_DATA = REPO.parent / "shared" / "datasets" / "clinc150" / "data_full.json"
@@ -47,7 +49,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--data", type=Path, default=DEFAULT_DATA)
     p.add_argument("--split", choices=("test", "val", "train", "all"), default="test")
     p.add_argument("--json", type=Path, default=None, help="also write the figures here")
-    return p.parse_args(argv)
+    args = p.parse_args(argv)
+    for problem in (
+        json_target_problem(args.json, [args.data, args.device, args.host]),
+        missing_data(args.data, DEFAULT_DATA, "dataset file"),
+    ):
+        if problem:
+            p.error(problem)
+    return args
 
 
 def _load(model_dir: Path) -> tuple[Any, bytes]:
@@ -181,8 +190,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     print(table(figures))
     if args.json is not None:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(figures, indent=2) + "\n", encoding="utf-8")
+        write_json(args.json, json.dumps(figures, indent=2))
     return 0
 
 

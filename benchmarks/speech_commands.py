@@ -50,6 +50,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 import numpy as np  # noqa: E402
+from _results import json_target_problem, write_json  # noqa: E402
 
 from tinyslm.audio.dataset import (  # noqa: E402
     UNKNOWN,
@@ -153,6 +154,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     p.add_argument("--quiet", action="store_true", help="no per-epoch lines")
     args = p.parse_args(argv)
+    problem = json_target_problem(args.json, [args.data])
+    if problem:
+        p.error(problem)
     args.size_list = [s.strip() for s in args.sizes.split(",") if s.strip()]
     if not args.size_list and not args.synthetic:
         # Nothing to train: --sizes '' runs only the synthetic-only model (--synthetic).
@@ -417,7 +421,7 @@ def stream_rows(name: str, st: dict[str, Any] | None) -> list[tuple[str, str]]:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    if not args.data.is_dir():
+    if not args.data.exists():  # a list file is a keyword dataset too
         print(f"Speech Commands not found at {args.data}; nothing to benchmark.")
         return 0
     try:
@@ -492,8 +496,7 @@ def measure(args: argparse.Namespace, argv: list[str] | None) -> int:
     width = max(len(k) for k, _ in rows)
     print("\n".join(f"{k.ljust(width)}  {v}" for k, v in rows))
     if args.json is not None:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(figures, indent=2, sort_keys=True, default=list) + "\n")
+        write_json(args.json, json.dumps(figures, indent=2, sort_keys=True, default=list))
         print(f"figures written to {args.json}")
     return 0
 

@@ -84,6 +84,90 @@ def test_a_benchmark_refuses_a_bad_setting_before_loading(
     assert capsys.readouterr().err.splitlines()[-1].endswith(f"error: {message}")
 
 
+@pytest.mark.parametrize(
+    ("bench", "argv"),
+    [
+        ("clinc150", ["--data", "{d}/data.csv", "--json", "{d}/data.csv"]),
+        ("emulate_parity", ["--data", "{d}/data.csv", "--model", "{d}/m",
+                            "--json", "{d}/m/manifest.json"]),
+        ("escalation", ["--device", "{d}/m", "--host", "{d}/h", "--data", "{d}/data.csv",
+                        "--json", "{d}/h/r.json"]),
+        ("speech_commands", ["--data", "{d}/kw", "--json", "{d}/kw/figures.json"]),
+        ("cortex_m7", ["--keyword-data", "{d}/kw", "--json", "{d}/kw"]),
+    ],
+)  # fmt: skip
+def test_a_benchmark_json_never_names_its_own_input(
+    bench: str, argv: list[str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # --json data.csv replaced the dataset with the figures; --json MODEL/manifest.json
+    # the model's manifest: the scripts wrote wherever --json said.
+    (tmp_path / "data.csv").write_text("text,label\n")
+    for folder in ("m", "h", "kw"):
+        (tmp_path / folder).mkdir()
+    (tmp_path / "m" / "manifest.json").write_text("{}")
+    with pytest.raises(SystemExit) as exit_info:
+        _load(bench).parse_args([a.format(d=tmp_path) for a in argv])
+    assert exit_info.value.code == 2
+    last = capsys.readouterr().err.splitlines()[-1]
+    assert "error: --json " in last and ("this run's input" in last or "is a folder" in last)
+    assert (tmp_path / "data.csv").read_text() == "text,label\n"
+    assert (tmp_path / "m" / "manifest.json").read_text() == "{}"
+
+
+def test_a_benchmark_json_replaces_figures_only(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    bench = _load("clinc150")
+    data = ["--data", str(demo_dataset_path())]
+    notes = tmp_path / "notes.json"
+    notes.write_text("[1, 2]\n")  # JSON, but no figures object: the user's
+    with pytest.raises(SystemExit):
+        bench.parse_args([*data, "--json", str(notes)])
+    assert "error: --json " in capsys.readouterr().err.splitlines()[-1]
+    old = tmp_path / "old.json"
+    old.write_text('{"accuracy": 0.5}\n')  # an earlier run's figures
+    assert bench.parse_args([*data, "--json", str(old)]).json == old
+
+
+@pytest.mark.parametrize(
+    ("bench", "argv", "message"),
+    [
+        ("clinc150", ["--data", "nosuch.json"], "--data nosuch.json: no such dataset file"),
+        ("escalation", ["--device", "m", "--host", "m", "--data", "nosuch.csv"], "no such"),
+        ("emulate_parity", ["--data", "nosuch.csv"], "--data nosuch.csv: no such"),
+        ("clinc150", ["--distill", "--distill-alpha", "0"], "--distill-alpha 0.0: with --distill"),
+    ],
+)
+def test_a_benchmark_refuses_a_typed_path_or_setting_that_cannot_be(
+    bench: str, argv: list[str], message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # A --data typo printed "not found ... nothing to benchmark" and exit 0, as for the
+    # absent default; --distill-alpha 0 silently turned the teacher off.
+    with pytest.raises(SystemExit) as exit_info:
+        _load(bench).parse_args(argv)
+    assert exit_info.value.code == 2
+    assert message in capsys.readouterr().err.splitlines()[-1]
+
+
+def test_emulate_parity_on_a_split_without_in_scope_phrases(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # The in-scope figures are None there: round(None) was a TypeError after the run.
+    fixture = Path(__file__).resolve().parents[1] / "fixtures" / "model"
+    data = tmp_path / "oos.csv"
+    data.write_text(
+        "text,label,split\nturn on the lights,lights_on,train\n"
+        "what is the capital of peru,oos,test\nsing me a song,oos,test\n"
+    )
+    out = tmp_path / "parity.json"
+    code = _load("emulate_parity").main(
+        ["--data", str(data), "--model", str(fixture), "--json", str(out)]
+    )
+    figures = json.loads(out.read_text())
+    assert code == 0 and figures["phrases"] == 0 and figures["oos_phrases"] == 2
+    assert figures["accuracy"] is None and figures["oos_recall"] is not None
+
+
 def _one_error_line(code: int, capsys: pytest.CaptureFixture[str]) -> str:
     err = capsys.readouterr().err
     assert code == 2 and len(err.splitlines()) == 1 and err.startswith("error: "), err
@@ -126,6 +210,18 @@ def test_cortex_m7_checks_model_folders_first(
         last = capsys.readouterr().err.splitlines()[-1]
         assert f"error: {flag}" in last and message in last, last
     assert bench.parse_args(["--keyword-model", str(keyword)]).keyword_model == [keyword]
+
+
+def test_cortex_m7_keyword_recording_reads_the_test_split(tmp_path: Path) -> None:
+    # load_keyword_split returns (dataset, split): the benchmark's default run (keyword
+    # part first) died on "'tuple' object has no attribute 'split'".
+    from shared_paths import dataset_path, require_path
+
+    data = require_path(dataset_path("speech_commands_dev"), "speech_commands_dev")
+    bench = _load("cortex_m7")
+    args = bench.parse_args(["--keyword-data", str(data), "--keyword-clips", "3"])
+    stream = bench.keyword_recording(keyword_model_dir(tmp_path / "kws"), args)
+    assert len(stream.spans) == 3
 
 
 def test_synthetic_only_model_defaults_to_what_tinyslm_synth_writes() -> None:
