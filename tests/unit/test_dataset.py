@@ -155,6 +155,23 @@ def test_jsonl_loads(tmp_path: Path) -> None:
     assert ds.oos_train == ("what is love",)
 
 
+@pytest.mark.parametrize(
+    ("name", "content", "words"),
+    [
+        ("d.jsonl", '{"text": "turn on \\ud800", "label": "on"}\n', "line 1: text"),
+        ("d.jsonl", '{"text": "turn on", "label": "o\\udfffn"}\n', "line 1: label"),
+        ("d.json", '{"train": [["turn on \\ud800", "on"]]}', "text"),
+    ],
+)
+def test_a_lone_surrogate_is_refused_in_one_line(
+    tmp_path: Path, name: str, content: str, words: str
+) -> None:
+    # JSON can escape one; the tokenizer's UTF-8 hash raised UnicodeEncodeError (eval,
+    # train), and in a label the report failed after the whole training.
+    message = load_error(write(tmp_path, name, content))
+    assert words in message and "lone surrogate" in message, message
+
+
 def test_jsonl_with_split(tmp_path: Path) -> None:
     rows = [("a1", "a", "train"), ("a2", "a", "test"), ("b1", "b", "train"), ("b2", "b", "val")]
     body = "".join(json.dumps({"text": t, "label": lab, "split": s}) + "\n" for t, lab, s in rows)

@@ -273,6 +273,14 @@ def _clean(value: object, what: str, name: str, where: str) -> str:
     value = value.strip()
     if not value:
         raise DatasetError(f"{name}: {where}: empty {what}")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        # JSON can escape a lone surrogate ("\ud800"); it failed later in the tokenizer's
+        # hash, or (in a label) in the report after the whole training.
+        raise DatasetError(
+            f"{name}: {where}: {what} {value!a} holds a lone surrogate, not UTF-8 text"
+        ) from None
     if any(ord(c) < 0x20 or ord(c) == 0x7F for c in value) and what == "label":
         raise DatasetError(f"{name}: {where}: label {value!r} contains control characters")
     return value
