@@ -389,6 +389,29 @@ def test_a_host_tree_in_a_symlink_loop_is_a_toolchain_error(tmp_path: Path) -> N
         host.check_host_tree(tmp_path / "a")
 
 
+def test_the_object_cache_key_follows_the_tree_content(tmp_path: Path) -> None:
+    # Keyed by the sources' size and mtime only: an edited tree header, or a same-size
+    # source edit with its mtime kept, linked the stale cached objects.
+    import os
+
+    tree = make_tree(tmp_path / "tree")
+    sources = host.tree_sources(tree)
+    toolchain = host.host_toolchain()
+    base = host._tree_key(tree, sources, toolchain)
+    assert host._tree_key(tree, sources, toolchain) == base
+    header = tree / "tensorflow/lite/micro/micro_interpreter.h"
+    header.write_text(header.read_text() + "#error stale\n")
+    assert host._tree_key(tree, sources, toolchain) != base
+    edited = host._tree_key(tree, sources, toolchain)
+    source = tree / sources[0]
+    st = source.stat()
+    text = source.read_text()
+    source.write_text(text[:-2] + ("x" if text[-2] != "x" else "y") + text[-1])
+    os.utime(source, ns=(st.st_atime_ns, st.st_mtime_ns))
+    assert source.stat().st_size == st.st_size
+    assert host._tree_key(tree, sources, toolchain) != edited
+
+
 def test_native_without_a_tree_says_what_is_missing(cache_home: Path) -> None:
     with pytest.raises(ToolchainError) as info:
         host.resolve_host_tree(None)

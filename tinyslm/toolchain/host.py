@@ -177,9 +177,15 @@ def _tree_key(tree: Path, sources: Sequence[Path], toolchain: Toolchain) -> str:
     parts += [*toolchain.cxxflags, *toolchain.cflags, *toolchain.defines, *INCLUDE_DIRS]
     for part in parts:
         digest.update(part.encode() + b"\0")
+    # Every source and header by content (about 50 ms for a Cortex-M7 tree): sources by
+    # size and mtime only, and headers not at all, let an edited tree header (or a
+    # same-size edit with its mtime kept) link the old objects into the firmware.
     for rel in sources:
-        st = (tree / rel).stat()
-        digest.update(f"{rel}:{st.st_size}:{st.st_mtime_ns}\0".encode())
+        digest.update(rel.as_posix().encode() + b"\0" + (tree / rel).read_bytes() + b"\0")
+    for path in sorted(tree.rglob("*")):
+        if path.suffix in _HEADER_SUFFIXES and path.is_file():
+            digest.update(path.relative_to(tree).as_posix().encode() + b"\0")
+            digest.update(path.read_bytes() + b"\0")
     return digest.hexdigest()[:16]
 
 
