@@ -553,6 +553,36 @@ def test_a_tiny_synthetic_set_trains_converts_runs_on_tflm_and_repeats_bytes(
     assert other.model != first.model
 
 
+def test_a_broken_or_unwritable_feature_cache_costs_time_not_the_run(
+    tiny_dataset: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A truncated entry failed every later run (a numpy traceback, or "interrupted" for
+    # an empty file); an unwritable cache ended the training after the features.
+    from tinyslm.audio.train import feature_sets
+
+    monkeypatch.setenv("TINYSLM_CACHE_DIR", str(tmp_path / "cache"))
+    data = load_audio_dataset(tiny_dataset)
+    config = AudioTrainConfig(size="small", augment_copies=1, seed=7)
+    first = feature_sets(data, config)
+    (entry,) = (tmp_path / "cache" / "audio-features").iterdir()
+    for name, damage in (("x_train", lambda b: b[: len(b) // 2]), ("y_train", lambda b: b"")):
+        path = entry / f"{name}.npy"
+        good = path.read_bytes()
+        path.write_bytes(damage(good))
+        said: list[str] = []
+        again = feature_sets(data, config, said.append)
+        assert any("unreadable" in line for line in said), said
+        assert np.array_equal(again.x_train, first.x_train)
+        assert path.read_bytes() == good  # written again, whole
+    blocked = tmp_path / "a-file"
+    blocked.write_text("")
+    monkeypatch.setenv("TINYSLM_CACHE_DIR", str(blocked))
+    said = []
+    fresh = feature_sets(data, config, said.append)
+    assert np.array_equal(fresh.y_test, first.y_test)
+    assert any("not cached" in line for line in said), said
+
+
 def test_every_size_fits_the_input_of_the_default_front_end() -> None:
     frames, bins, _ = input_shape(FrontendSpec(), 16000)
     for size, arch in SIZES.items():

@@ -584,10 +584,17 @@ def feature_sets(
     names = _NAMES + (_NOISE_NAMES if config.noise_per_epoch else ())
     folder = cache_dir("audio-features", _cache_key(dataset, config))
     if config.cache_features and all((folder / f"{n}.npy").is_file() for n in names):
-        arrays = [np.load(folder / f"{n}.npy") for n in names]
-        if log:
-            log(f"features: from the cache ({len(arrays[0])} training clips)")
-        return _sets(arrays, time.perf_counter() - start)
+        try:
+            arrays = [np.load(folder / f"{n}.npy") for n in names]
+        except (OSError, ValueError, EOFError) as exc:
+            # A truncated or emptied entry (a full disk, a copied cache) failed every
+            # later run until the user found the folder; computed again instead.
+            if log:
+                log(f"features: the cache entry {folder} is unreadable ({exc}); computing them")
+        else:
+            if log:
+                log(f"features: from the cache ({len(arrays[0])} training clips)")
+            return _sets(arrays, time.perf_counter() - start)
 
     noise = [rec.part("train") for rec in dataset.noise if len(rec.part("train")) > 0]
     noise = [n for n in noise if len(n) >= len(dataset.clips[0].samples)]
@@ -656,11 +663,17 @@ def feature_sets(
             np.asarray([_mean_square(w) for w in pool], dtype=np.float64),
         ]
     if config.cache_features:
-        folder.mkdir(parents=True, exist_ok=True)
-        for name, array in zip(names, arrays, strict=True):
-            tmp = folder / f"{name}.tmp.npy"
-            np.save(tmp, array)
-            tmp.replace(folder / f"{name}.npy")  # whole files only, even if interrupted
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            for name, array in zip(names, arrays, strict=True):
+                tmp = folder / f"{name}.tmp.npy"
+                np.save(tmp, array)
+                tmp.replace(folder / f"{name}.npy")  # whole files only, even if interrupted
+        except OSError as exc:
+            # A cache is a saving, not a need: a read-only home ended the training here,
+            # after the features were computed.
+            if log:
+                log(f"features: not cached ({folder}: {exc.strerror or exc})")
     return _sets(arrays, time.perf_counter() - start)
 
 
