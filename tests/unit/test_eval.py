@@ -270,3 +270,16 @@ def test_cli_json_file_and_text(tmp_path: Path) -> None:
     assert code == 0, err
     assert "split all" in out and "480 in-scope, 40 out-of-scope" in out
     assert json.loads(target.read_text())["split"] == "all"
+
+
+def test_keyword_clips_of_a_class_the_model_lacks_are_named() -> None:
+    # A model trained without _unknown_ cannot give it: those clips counted as wrong with
+    # no word of why (text eval warns for intents the model lacks).
+    from types import SimpleNamespace
+
+    from tinyslm.audio.evaluate import _unanswerable
+
+    clips = [SimpleNamespace(label=lb) for lb in ("yes", "_unknown_", "_unknown_", "no")]
+    (warning,) = _unanswerable(clips, ("_silence_", "no", "yes"))
+    assert warning.startswith("2 of 4 clips are of a class the model does not have (_unknown_ 2)")
+    assert _unanswerable(clips, ("_silence_", "_unknown_", "no", "yes")) == ()
