@@ -25,6 +25,8 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
+# Its sibling modules (_results, clinc150) also when loaded from a file by the tests.
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import clinc150  # noqa: E402  (benchmarks/ is on sys.path when run as a script)
 from _results import json_target_problem, missing_data, write_json  # noqa: E402

@@ -48,6 +48,8 @@ from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
+# Its sibling modules (_results, clinc150) also when loaded from a file by the tests.
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import numpy as np  # noqa: E402
 from _results import json_target_problem, write_json  # noqa: E402
