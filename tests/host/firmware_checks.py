@@ -7,6 +7,8 @@ import re
 import shutil
 from pathlib import Path
 
+import pytest
+
 from tinyslm.errors import ToolchainError
 
 # Room for TFLM's own allocators (the firmware's static_assert) on x86-64 and Cortex-M7,
@@ -44,3 +46,11 @@ def assert_refused_at_build(error: ToolchainError) -> None:
     """The build stops at the firmware's static_assert, which names the setting."""
     message = str(error)
     assert "tinyslm_tflm.cc" in message and "below TFLM's own bookkeeping" in message, message
+
+
+# (arena bytes, what the firmware must do with it): each whole-firmware run takes both.
+ARENA_CASES = pytest.mark.parametrize(
+    ("arena", "check"),
+    [(TINY_ARENA, assert_reports_tflm_init_failure), (BELOW_BOOKKEEPING, assert_refused_at_build)],
+    ids=["allocate-fails", "below-bookkeeping"],
+)

@@ -17,16 +17,12 @@ import csv
 import json
 import os
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import pytest
-from firmware_checks import (
-    BELOW_BOOKKEEPING,
-    assert_refused_at_build,
-    assert_reports_tflm_init_failure,
-    copy_with_tiny_arena,
-)
+from firmware_checks import ARENA_CASES, copy_with_tiny_arena
 from shared_paths import require_path, require_tool, sdk_path
 
 from tinyslm.decision import decide, score_milli
@@ -151,20 +147,18 @@ def test_native_acts_on_the_hosts_answer(host_tree: Path, project: Path) -> None
     ]
 
 
-def test_native_reports_a_too_small_arena(host_tree: Path, project: Path, tmp_path: Path) -> None:
-    broken = copy_with_tiny_arena(project, tmp_path / "proj")
-    with pytest.raises(ToolchainError) as info:
-        native.run_native(broken, host_tree, [b"lights on"])
-    assert_reports_tflm_init_failure(info.value)
-
-
-def test_native_build_refuses_an_arena_below_tflm_bookkeeping(
-    host_tree: Path, project: Path, tmp_path: Path
+@ARENA_CASES
+def test_native_handles_a_too_small_arena(
+    host_tree: Path,
+    project: Path,
+    tmp_path: Path,
+    arena: int,
+    check: Callable[[ToolchainError], None],
 ) -> None:
-    broken = copy_with_tiny_arena(project, tmp_path / "proj", BELOW_BOOKKEEPING)
+    broken = copy_with_tiny_arena(project, tmp_path / "proj", arena)
     with pytest.raises(ToolchainError) as info:
         native.run_native(broken, host_tree, [b"lights on"])
-    assert_refused_at_build(info.value)
+    check(info.value)
 
 
 def test_native_leaves_out_board_sources_the_user_added(

@@ -17,16 +17,12 @@ import os
 import re
 import stat
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from firmware_checks import (
-    BELOW_BOOKKEEPING,
-    assert_refused_at_build,
-    assert_reports_tflm_init_failure,
-    copy_with_tiny_arena,
-)
+from firmware_checks import ARENA_CASES, copy_with_tiny_arena
 from shared_paths import require_path, require_tool, sdk_path
 
 from tinyslm.boards import load_board
@@ -176,20 +172,18 @@ def test_qemu_image_fits_the_board(image: Path) -> None:
     assert size.data + size.bss <= board.ram_kb * 1024
 
 
-def test_qemu_reports_a_too_small_arena(cm7_tree: Path, project: Path, tmp_path: Path) -> None:
-    broken = copy_with_tiny_arena(project, tmp_path / "proj")
-    with pytest.raises(ToolchainError) as info:
-        qemu.run_qemu(broken, cm7_tree, [b"lights on"])
-    assert_reports_tflm_init_failure(info.value)
-
-
-def test_qemu_build_refuses_an_arena_below_tflm_bookkeeping(
-    cm7_tree: Path, project: Path, tmp_path: Path
+@ARENA_CASES
+def test_qemu_handles_a_too_small_arena(
+    cm7_tree: Path,
+    project: Path,
+    tmp_path: Path,
+    arena: int,
+    check: Callable[[ToolchainError], None],
 ) -> None:
-    broken = copy_with_tiny_arena(project, tmp_path / "proj", BELOW_BOOKKEEPING)
+    broken = copy_with_tiny_arena(project, tmp_path / "proj", arena)
     with pytest.raises(ToolchainError) as info:
         qemu.run_qemu(broken, cm7_tree, [b"lights on"])
-    assert_refused_at_build(info.value)
+    check(info.value)
 
 
 def test_cli_emulate_qemu(cm7_tree: Path, project: Path) -> None:
