@@ -54,3 +54,17 @@ def test_qemu_timings_are_labelled_as_instructions() -> None:
     assert "host time (us)" in phrases.format_report(report, "native")
     qemu = phrases.format_report(report, "qemu")
     assert "instructions (k)" in qemu and "host time" not in qemu
+
+
+def test_device_lines_nested_too_deeply_are_not_json_objects() -> None:
+    # json.loads raises RecursionError, not a ValueError, past Python's depth: a device
+    # line of brackets was a traceback from the line parsers.
+    import pytest
+
+    from tinyslm.emulate import keywords
+    from tinyslm.errors import ToolchainError
+
+    deep = "[" * 100_000
+    with pytest.raises(ToolchainError, match="not a JSON object"):
+        phrases.parse_line(deep)
+    assert keywords.parse_lines([deep]).errors == (deep,)

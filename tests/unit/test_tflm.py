@@ -412,6 +412,20 @@ def test_the_object_cache_key_follows_the_tree_content(tmp_path: Path) -> None:
     assert host._tree_key(tree, sources, toolchain) != edited
 
 
+def test_tree_files_nested_too_deeply_are_one_line(tmp_path: Path) -> None:
+    # RecursionError (not a ValueError) went past the readers of a tree's marker and of
+    # lib/tflm/library.json.
+    from tinyslm.errors import ProjectError
+    from tinyslm.toolchain import stm32_image
+
+    deep = "[" * 100_000
+    (tmp_path / tflm.TREE_INFO).write_text(deep)
+    assert not tflm._fetched_tree(tmp_path)
+    (tmp_path / "library.json").write_text(deep)
+    with pytest.raises(ProjectError, match=r"library\.json: unreadable"):
+        stm32_image._tflm_lib_flags(tmp_path)
+
+
 def test_native_without_a_tree_says_what_is_missing(cache_home: Path) -> None:
     with pytest.raises(ToolchainError) as info:
         host.resolve_host_tree(None)
