@@ -109,9 +109,8 @@ def host_options(func: F) -> F:
 def _given(name: str) -> bool:
     """Whether option ``name`` was given on the command line (not its default)."""
     ctx = click.get_current_context(silent=True)
-    return ctx is not None and ctx.get_parameter_source(name) in (
-        click.core.ParameterSource.COMMANDLINE,
-        click.core.ParameterSource.ENVIRONMENT,
+    return (
+        ctx is not None and ctx.get_parameter_source(name) is click.core.ParameterSource.COMMANDLINE
     )
 
 
@@ -292,12 +291,7 @@ def train_command(
             accept=accept,
         )
 
-    ctx = click.get_current_context()
-    explicit = [
-        name
-        for name in knobs
-        if ctx.get_parameter_source(name) is click.core.ParameterSource.COMMANDLINE
-    ]
+    explicit = [name for name in knobs if _given(name)]
     if modality_of_data(data).name == AUDIO:
         # Keyword models have named sizes, not a budget-sized hash table.
         result = run(audio_config(knobs, explicit), False)
