@@ -18,6 +18,7 @@ import numpy as np
 
 from tinyslm.audio.evaluate import KeywordEvalResult, run_keyword_eval
 from tinyslm.errors import DatasetError, ModelError
+from tinyslm.manifest import threshold_text
 from tinyslm.modality import AUDIO, check_data_modality
 
 EVAL_SPLITS = ("test", "val", "train", "all")
@@ -282,7 +283,10 @@ def format_eval(result: EvalResult) -> str:
         ),
         ("escalation rate", pct(result.escalation_rate) + was("escalation_rate")),
         ("out-of-scope recall", oos + (was("oos_recall") if result.oos_recall is not None else "")),
-        ("threshold", f"{result.threshold:.3f} (q={result.threshold_q}, from the manifest)"),
+        (
+            "threshold",
+            f"{threshold_text(result.threshold)} (q={result.threshold_q}, from the manifest)",
+        ),
         ("model bytes", f"{result.model_bytes} ({result.model_bytes / 1024:.1f} KiB)"),
         ("arena bytes", f"{result.arena_bytes} ({result.arena_bytes / 1024:.1f} KiB)"),
         ("wall time", f"{result.seconds:.1f} s"),

@@ -34,6 +34,21 @@ READABLE_FORMATS = (1, 2, 3, 4)
 ARENA_ALIGN = 16
 
 
+def threshold_milli(threshold: float) -> int:
+    """A threshold in thousandths, rounded half up as the firmware's ``:info`` prints it.
+
+    Every display of a threshold (``info``, the logs, the report, the project README
+    and the firmware's settings) goes through this one rounding, so a level such as
+    208/256 = 0.8125 reads 0.813 everywhere (format's ``.3f`` rounds it half to even).
+    """
+    return int(threshold * 1000.0 + 0.5)
+
+
+def threshold_text(threshold: float) -> str:
+    """``0.813``: :func:`threshold_milli` as printed."""
+    return f"{threshold_milli(threshold) / 1000:.3f}"
+
+
 def align_arena(n: int) -> int:
     """``n`` rounded up to a multiple of :data:`ARENA_ALIGN`."""
     return -(-n // ARENA_ALIGN) * ARENA_ALIGN
@@ -122,6 +137,15 @@ class Manifest:
         """:meth:`thresholds_q` when any label has its own level, else ``()``: the
         firmware's table (and the detector's), which is NULL without one."""
         return self.thresholds_q() if self.label_thresholds else ()
+
+    def own_levels_milli(self) -> tuple[int, ...]:
+        """Each label's threshold in thousandths as recorded (:func:`threshold_milli`),
+        beside :meth:`own_levels_q`: what the text firmware's ``:info`` prints, so it
+        says what ``info`` and the README say; ``()`` without thresholds of their own."""
+        if not self.label_thresholds:
+            return ()
+        own = {t.label: t.threshold for t in self.label_thresholds}
+        return tuple(threshold_milli(own.get(label, self.threshold)) for label in self.labels)
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
@@ -290,7 +314,8 @@ def describe_label_thresholds(manifest: Manifest) -> str | None:
     if not manifest.label_thresholds:
         return None
     return ", ".join(
-        f"{t.label} {t.threshold:.3f} (q={t.threshold_q})" for t in manifest.label_thresholds
+        f"{t.label} {threshold_text(t.threshold)} (q={t.threshold_q})"
+        for t in manifest.label_thresholds
     )
 
 

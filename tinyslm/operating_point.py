@@ -19,7 +19,7 @@ from typing import Any
 from tinyslm.audio.detector import DetectorSpec
 from tinyslm.decision import dequantize, threshold_to_q
 from tinyslm.errors import ModelError
-from tinyslm.manifest import LABEL_THRESHOLDS_FORMAT, LabelThreshold, Manifest
+from tinyslm.manifest import LABEL_THRESHOLDS_FORMAT, LabelThreshold, Manifest, threshold_text
 from tinyslm.metrics import TRAINED
 from tinyslm.modality import AUDIO
 
@@ -75,7 +75,7 @@ def _level(manifest: Manifest, probability: float, given: str) -> tuple[float, i
         # the printed 0.801 of q=77 (0.80078) would select q=78. Exactly the value a level
         # prints selects that level (levels are 1/256 apart: no two print alike); any
         # other P keeps "the lowest level at or above P".
-        if q > -128 and float(f"{DetectorSpec.probability_of(q - 1):.3f}") == probability:
+        if q > -128 and float(threshold_text(DetectorSpec.probability_of(q - 1))) == probability:
             q -= 1
         return DetectorSpec.probability_of(q), q
     out = manifest.output_quant
@@ -92,7 +92,7 @@ def _moved(manifest: Manifest, rule: str) -> Manifest:
         trained |= {"threshold": manifest.threshold, "threshold_q": manifest.threshold_q}
     metrics[TRAINED] = trained
     metrics["threshold_rule"] = (
-        f"{rule} (trained: {trained['threshold']:.3f}, q={trained['threshold_q']})"
+        f"{rule} (trained: {threshold_text(trained['threshold'])}, q={trained['threshold_q']})"
     )
     return replace(manifest, metrics=metrics)
 
@@ -165,7 +165,7 @@ def with_label_thresholds(manifest: Manifest, given: Mapping[str, float]) -> Man
     # In label order, as the entries: the same options in another order give the same bytes.
     said = ",".join(f"{e.label}={given[e.label]:g}" for e in entries)
     # With --threshold as well the rule names both (that one was applied first).
-    both = f"--threshold {manifest.threshold:.3f} " if threshold_moved(manifest) else ""
+    both = f"--threshold {threshold_text(manifest.threshold)} " if threshold_moved(manifest) else ""
     moved = _moved(manifest, f"set with generate {both}--label-threshold {said}")
     return replace(
         moved,
@@ -196,4 +196,4 @@ def trained_view(manifest: Manifest) -> tuple[dict[str, Any], str]:
     view.pop("threshold_rule", None)
     if "threshold_rule" in manifest.metrics:
         view["threshold_rule"] = manifest.metrics["threshold_rule"]
-    return view, f" (trained: {float(trained['threshold']):.3f})"
+    return view, f" (trained: {threshold_text(float(trained['threshold']))})"

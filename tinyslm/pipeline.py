@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from tinyslm.errors import OutputError
-from tinyslm.manifest import MANIFEST_NAME, MODEL_NAME, Manifest
+from tinyslm.manifest import MANIFEST_NAME, MODEL_NAME, Manifest, threshold_text
 from tinyslm.outdir import Ownership, WriteReport, check_target, real_path, write_tree
 from tinyslm.project import PROJECT_FILE
 from tinyslm.report_data import REPORT_HTML, REPORT_JSON
@@ -358,8 +358,8 @@ def run_generate(
         trained = manifest
         manifest = with_threshold(manifest, threshold)
         say(
-            f"threshold {manifest.threshold:.3f} (q={manifest.threshold_q}) instead of the "
-            f"trained {trained.threshold:.3f} (q={trained.threshold_q})"
+            f"threshold {threshold_text(manifest.threshold)} (q={manifest.threshold_q}) instead "
+            f"of the trained {threshold_text(trained.threshold)} (q={trained.threshold_q})"
         )
     if label_thresholds:
         from tinyslm.manifest import describe_label_thresholds
@@ -368,7 +368,7 @@ def run_generate(
         manifest = with_label_thresholds(manifest, label_thresholds)
         say(
             f"own thresholds: {describe_label_thresholds(manifest)}; every other label "
-            f"{manifest.threshold:.3f} (q={manifest.threshold_q})"
+            f"{threshold_text(manifest.threshold)} (q={manifest.threshold_q})"
         )
 
     plan = render_project(spec, manifest, model)

@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from tinyslm.manifest import describe_label_thresholds
+from tinyslm.manifest import describe_label_thresholds, threshold_text
 from tinyslm.operating_point import threshold_moved, trained_view
 from tinyslm.report_data import ReportData, TensorSize
 
@@ -175,7 +175,7 @@ def _threshold_svg(
             color=_GREEN,
             label="out-of-scope recall",
         )
-    chosen_label = f"chosen {threshold:.3f}"
+    chosen_label = f"chosen {threshold_text(threshold)}"
     ax.axvline(threshold, color=_RED, linestyle="--", linewidth=1.2, label=chosen_label)
     chosen = [p for p in data.curve if p.q == threshold_q]
     if chosen:
@@ -319,7 +319,7 @@ def render_report(
         ("INT8 accuracy (TFLM)", pct(mt.get("int8_accuracy"))),
         ("INT8 accuracy at threshold", pct(mt.get("int8_accuracy_at_threshold"))),
         ("out-of-scope recall", pct(mt.get("oos_recall"))),
-        ("threshold", f"{manifest.threshold:.3f} (q={manifest.threshold_q})"),
+        ("threshold", f"{threshold_text(manifest.threshold)} (q={manifest.threshold_q})"),
         ("own thresholds", describe_label_thresholds(manifest) or "none"),
         (
             "threshold rule",

@@ -62,7 +62,7 @@ static void write_info(const tinyslm_app_t *app) {
   tinyslm_json_raw(&o, ",\"threshold\":");
   tinyslm_json_milli(&o, m->threshold_milli);
   if (m->label_threshold_q != 0) {
-    /* Each intent whose own level differs, as the score that level prints. */
+    /* Each intent whose own level differs, as recorded (or the score its level stands for). */
     tinyslm_json_raw(&o, ",\"label_thresholds\":{");
     for (i = 0; i < m->num_labels; ++i) {
       if (m->label_threshold_q[i] != m->threshold_q) {
@@ -72,8 +72,10 @@ static void write_info(const tinyslm_app_t *app) {
         first = 0;
         tinyslm_json_string(&o, m->labels[i]);
         tinyslm_json_char(&o, ':');
-        tinyslm_json_milli(&o, tinyslm_score_milli(m->score_scale, m->score_zero_point,
-                                                   m->label_threshold_q[i]));
+        tinyslm_json_milli(&o, m->label_threshold_milli != 0
+                                   ? m->label_threshold_milli[i]
+                                   : tinyslm_score_milli(m->score_scale, m->score_zero_point,
+                                                         m->label_threshold_q[i]));
       }
     }
     tinyslm_json_char(&o, '}');

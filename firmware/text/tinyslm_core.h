@@ -49,6 +49,10 @@ typedef struct {
    * thresholds of their own: tinyslm generate --label-threshold); :info lists those
    * that differ from threshold_q. */
   const int32_t *label_threshold_q;
+  /* NULL, or beside label_threshold_q each label's threshold in thousandths as tinyslm
+   * recorded it (what its info and the README print); :info prints these, or without
+   * them the score each level stands for. */
+  const uint32_t *label_threshold_milli;
 } tinyslm_model_info_t;
 
 /* Caller-owned storage and platform hooks. */

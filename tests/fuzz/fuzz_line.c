@@ -113,6 +113,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   static int32_t ids[MAX_SEQ + 4];
   static int8_t scores[NUM_LABELS + 4];
   static int32_t levels[NUM_LABELS];
+  static uint32_t millis[NUM_LABELS];
   tinyslm_model_info_t info;
   tinyslm_app_config_t cfg;
   tinyslm_app_t app;
@@ -145,8 +146,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
    * the input, so :info's list and the gate's lookup are fuzzed too. */
   for (i = 0; i < NUM_LABELS; ++i) {
     levels[i] = (int32_t)(int8_t)data[(3u + i) % size];
+    millis[i] = (uint32_t)data[(3u + i) % size] * 4000037u; /* any uint32, as printed */
   }
   info.label_threshold_q = (data[1] & 0x80u) ? levels : 0;
+  /* ... and of those, half with the recorded thresholds :info prints instead. */
+  info.label_threshold_milli = (data[1] & 0x40u) ? millis : 0;
 
   model.buckets = info.features.buckets;
   model.seq_len = info.features.seq_len;

@@ -190,6 +190,7 @@ static int run_proto(int argc, char **argv) {
   static fake_model_t fm;
   static const char *labels[MAX_LABELS];
   static int32_t levels[MAX_LABELS];
+  static uint32_t millis[MAX_LABELS];
   tinyslm_model_info_t info;
   tinyslm_app_config_t cfg;
   tinyslm_app_t app;
@@ -241,6 +242,17 @@ static int run_proto(int argc, char **argv) {
         }
       }
       info.label_threshold_q = levels;
+    } else if (strcmp(k, "--label-milli") == 0) {
+      /* comma-separated thresholds in thousandths, one per label (label_threshold_milli) */
+      char *next = (char *)v;
+      int n;
+      for (n = 0; n < MAX_LABELS && *next != '\0'; ++n) {
+        millis[n] = (uint32_t)strtoul(next, &next, 10);
+        if (*next == ',') {
+          ++next;
+        }
+      }
+      info.label_threshold_milli = millis;
     } else if (strcmp(k, "--threshold-milli") == 0) {
       info.threshold_milli = (uint32_t)strtoul(v, NULL, 10);
     } else if (strcmp(k, "--line-cap") == 0) {

@@ -181,6 +181,15 @@ def case_label_levels(drv: Driver) -> None:
     assert raw.endswith(b',"threshold":0.550,"label_thresholds":{' + own.encode() + b"}}}\n"), raw
     plain = drv.proto_raw(b":info\n", LABELS3, ["0,0,0"], threshold_q=13)
     assert b"label_thresholds" not in plain and plain.endswith(b',"threshold":0.550}}\n')
+    # With the thresholds as tinyslm recorded them (generate's table), :info prints those.
+    millis = [900 + i for i in range(len(levels))]
+    raw = drv.proto_raw(b":info\n", LABELS3, ["0,0,0"], threshold_q=13,
+                        label_levels=",".join(map(str, levels)),
+                        label_milli=",".join(map(str, millis)))  # fmt: skip
+    own = ",".join(
+        f'"{LABELS3[i]}":{milli_text(millis[i])}' for i, q in enumerate(levels) if q != 13
+    )
+    assert raw.endswith(b',"threshold":0.550,"label_thresholds":{' + own.encode() + b"}}}\n"), raw
 
 
 def case_threshold_boundary(drv: Driver) -> None:

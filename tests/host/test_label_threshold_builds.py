@@ -2,9 +2,10 @@
 
 A project whose labels have thresholds of their own differs from the plain one only in
 ``src/tinyslm_settings.c`` (tests/integration/test_generate_threshold.py), which gains a
-table of int8 levels. Here that file is compiled for the STM32H7's Cortex-M7 with the
-board's flags and ``-Werror`` for a text and a keyword project, and the table must be
-``const`` data in flash: ``.rodata`` grows by exactly one level per label and RAM not at all.
+table of levels (text: and one of the thresholds as recorded, for ``:info``). Here that
+file is compiled for the STM32H7's Cortex-M7 with the board's flags and ``-Werror`` for a
+text and a keyword project, and the tables must be ``const`` data in flash: ``.rodata``
+grows by exactly one entry of each per label and RAM not at all.
 (The ESP32 builds: tests/host/test_esp32_idf.py and test_kws_glue_esp32.py.)
 """
 
@@ -36,7 +37,8 @@ def settings_object(project: Path, out: Path) -> M7Object:
 
 @pytest.mark.parametrize(
     ("kind", "own", "level_bytes"),
-    [("text", {"door_unlock": 0.9, "lights_on": 0.2}, 4), ("keywords", {"yes": 0.9}, 1)],
+    # Text: an int32 level and a uint32 threshold in thousandths (for :info) per label.
+    [("text", {"door_unlock": 0.9, "lights_on": 0.2}, 8), ("keywords", {"yes": 0.9}, 1)],
 )
 def test_the_table_is_flash_only(
     kind: str, own: dict[str, float], level_bytes: int, tmp_path: Path

@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tinyslm.audio.detector import Detection, DetectorSpec, detect
+from tinyslm.audio.detector import Detection, DetectorSpec, detect, score_milli
 from tinyslm.decision import ROUTE_ESCALATE, ROUTE_LOCAL, decide, dequantize, threshold_to_q
 from tinyslm.errors import ModelError, TinySlmError
 from tinyslm.manifest import (
@@ -27,6 +27,8 @@ from tinyslm.manifest import (
     Manifest,
     describe_label_thresholds,
     load_model_dir,
+    threshold_milli,
+    threshold_text,
 )
 from tinyslm.operating_point import (
     TRAINED,
@@ -201,3 +203,17 @@ def test_detector_fires_at_each_labels_level() -> None:
     for bad in ((51, 51, 51), (51, 51, 51, 128)):
         with pytest.raises(TinySlmError, match="label_thresholds_q must be 4 int8 levels"):
             replace(spec, label_thresholds_q=bad)
+
+
+def test_every_keyword_level_prints_as_the_firmware_and_selects_itself() -> None:
+    """Every display rounds a threshold as the firmware's ``:info`` does (half up), and the
+    printed P of any level, typed back, selects that level. Levels 16 mod 32 end in a 5
+    (208/256 = 0.8125): ``.3f`` alone printed 0.812 where the device printed 0.813."""
+    m = keyword_manifest()
+    for q in range(-127, 127):
+        p = DetectorSpec.probability_of(q)
+        assert threshold_milli(p) == score_milli(q, 1), q  # the C formula's mirror
+        typed = float(threshold_text(p))
+        assert with_label_thresholds(m, {"yes": typed}).label_thresholds[0].threshold_q == q, q
+    assert threshold_text(208 / 256) == "0.813"
+    assert describe_label_thresholds(with_label_thresholds(m, {"yes": 0.813})) == "yes 0.813 (q=80)"

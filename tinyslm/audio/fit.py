@@ -45,6 +45,7 @@ from tinyslm.manifest import (
     Manifest,
     describe_label_thresholds,
     sha256_hex,
+    threshold_text,
 )
 from tinyslm.modality import AUDIO, Fitted, Log, quiet
 from tinyslm.report_data import REPORT_HTML, REPORT_JSON
@@ -388,7 +389,8 @@ def summary_rows(m: Manifest) -> list[tuple[str, str]]:
             ("weakest label", f"{weakest[0]} {weakest[1][0] * 100:.2f}% of {weakest[1][1]} clips")
         )
     rule = f", {mt['threshold_rule']}" if have("threshold_rule") else ""
-    rows.append(("detector threshold", f"{m.threshold:.3f} (q={m.threshold_q}){rule}"))
+    shown = f"{threshold_text(m.threshold)} (q={m.threshold_q}){rule}"
+    rows.append(("detector threshold", shown))
     own = describe_label_thresholds(m)
     if own is not None:
         rows.append(("own thresholds", own))

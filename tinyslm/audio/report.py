@@ -21,7 +21,7 @@ import numpy as np
 
 from tinyslm.audio.detector import DetectorSpec
 from tinyslm.errors import ModelError
-from tinyslm.manifest import describe_label_thresholds
+from tinyslm.manifest import describe_label_thresholds, threshold_text
 from tinyslm.report import (
     BANNER,
     CSS,
@@ -136,9 +136,8 @@ def _curve_svg(
     frrs = [c[2] * 100 for c in curve]
     chosen = DetectorSpec.probability_of(threshold_q)
     left.plot(fas, frrs, color=_BLUE, marker=".", markersize=3)
-    left.plot(
-        [fa_h], [frr * 100], "o", color=_RED, label=f"chosen P={chosen:.3f} (q={threshold_q})"
-    )
+    chosen_label = f"chosen P={threshold_text(chosen)} (q={threshold_q})"
+    left.plot([fa_h], [frr * 100], "o", color=_RED, label=chosen_label)
     left.set_xlabel("false accepts per hour (noise, unknown words, other keywords)")
     left.set_ylabel("false rejections (% of keywords)")
     left.set_xscale("symlog", linthresh=1.0)
@@ -177,7 +176,7 @@ def render_keyword_report(manifest: Any, data: KeywordReportData, boards: Sequen
         ("dataset", str(mt.get("dataset", "?"))),
         (f"float accuracy ({split} clips)", pct(mt.get("float_accuracy"))),
         ("INT8 accuracy (TFLM)", pct(mt.get("int8_accuracy"))),
-        ("detector threshold", f"{manifest.threshold:.3f} (q={manifest.threshold_q})"),
+        ("detector threshold", f"{threshold_text(manifest.threshold)} (q={manifest.threshold_q})"),
         ("own thresholds", describe_label_thresholds(manifest) or "none"),
         ("threshold rule", str(mt.get("threshold_rule", "?"))),
         ("false rejections (test stream)", pct(mt.get("false_rejection_rate"))),

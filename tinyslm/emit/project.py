@@ -20,7 +20,7 @@ from tinyslm.emit.carrays import c_array_body, c_float, c_string
 from tinyslm.emit.ops import op_entries, resolver_includes, template_ops
 from tinyslm.emit.render import banner, banner_lines, render, template_outputs
 from tinyslm.errors import BoardError, BudgetError, ModelError
-from tinyslm.manifest import Manifest, align_arena, sha256_hex
+from tinyslm.manifest import Manifest, align_arena, sha256_hex, threshold_milli, threshold_text
 from tinyslm.modality import modality
 from tinyslm.resources import firmware_files
 
@@ -206,10 +206,6 @@ def _firmware_sources(modality: str, root: Path | None) -> dict[str, bytes]:
     return {name: path.read_bytes() for name, path in paths.items()}
 
 
-def _threshold_milli(threshold: float) -> int:
-    return int(threshold * 1000.0 + 0.5)
-
-
 def _context(
     board: Board,
     manifest: Manifest,
@@ -274,7 +270,7 @@ def _context(
             "score_scale": c_float(q.scale),
             "score_zero_point": q.zero_point,
             "threshold_q": manifest.threshold_q,
-            "threshold_milli": _threshold_milli(manifest.threshold),
+            "threshold_milli": threshold_milli(manifest.threshold),
             "model_sha256": c_string(manifest.model_sha256),
             "model_bytes": len(model),
             "arena_bytes": arena_size,
@@ -283,16 +279,18 @@ def _context(
             "version": c_string(version),
             # Every label's level when any label has its own (generate --label-threshold).
             "label_thresholds_q": list(manifest.own_levels_q()),
+            # ... and each one as recorded, for the text firmware's :info.
+            "label_thresholds_milli": list(manifest.own_levels_milli()),
         },
         "ops": template_ops(ops),
         "op_includes": resolver_includes(ops),
         "readme": {
             "labels": [json.dumps(label, ensure_ascii=False) for label in manifest.labels],
-            "threshold": f"{_threshold_milli(manifest.threshold) / 1000:.3f}",
+            "threshold": threshold_text(manifest.threshold),
             "label_thresholds": [
                 {
                     "label": json.dumps(t.label, ensure_ascii=False),
-                    "threshold": f"{t.threshold:.3f}",
+                    "threshold": threshold_text(t.threshold),
                     "threshold_q": t.threshold_q,
                 }
                 for t in manifest.label_thresholds

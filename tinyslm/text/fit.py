@@ -14,7 +14,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from tinyslm.manifest import MANIFEST_NAME, MODEL_NAME, Manifest, describe_label_thresholds
+from tinyslm.manifest import (
+    MANIFEST_NAME,
+    MODEL_NAME,
+    Manifest,
+    describe_label_thresholds,
+    threshold_text,
+)
 from tinyslm.modality import TEXT, Fitted, Log, quiet
 from tinyslm.report_data import REPORT_HTML, REPORT_JSON
 from tinyslm.text.train import TrainConfig
@@ -202,7 +208,7 @@ def fit_text(
     if result.threshold.rule != RULE_OOS:
         warn(
             f"no out-of-scope phrases in {splits.calib_split} to calibrate the threshold on "
-            f"(label some 'oos'): threshold {result.threshold.threshold:.3f} "
+            f"(label some 'oos'): threshold {threshold_text(result.threshold.threshold)} "
             f"(q={result.threshold.threshold_q}) escalates at least the least confident 5% of "
             f"{splits.calib_split} phrases"
         )
@@ -280,7 +286,7 @@ def summary_rows(m: Manifest) -> list[tuple[str, str]]:
                 "n/a (no out-of-scope phrases)" if oos is None else f"{oos * 100:.2f}%",
             )
         )
-    rows.append(("threshold", f"{m.threshold:.3f} (q={m.threshold_q})"))
+    rows.append(("threshold", f"{threshold_text(m.threshold)} (q={m.threshold_q})"))
     own = describe_label_thresholds(m)
     if own is not None:
         rows.append(("own thresholds", own))
