@@ -12,6 +12,7 @@ not describe.
 
 from __future__ import annotations
 
+import shlex
 from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
@@ -179,6 +180,19 @@ def threshold_moved(manifest: Manifest) -> bool:
     alone keeps it, though it moves training's figures aside too)."""
     trained = manifest.metrics.get(TRAINED)
     return isinstance(trained, dict) and trained.get("threshold_q") != manifest.threshold_q
+
+
+def generate_options(manifest: Manifest) -> str:
+    """The ``generate`` options that give ``manifest``'s operating point again, e.g.
+    `` --threshold 0.8 --label-threshold up=0.9``; empty for the trained one.
+
+    For a hint that regenerates a project (a missing ``lib/tflm``): each value is the
+    recorded threshold written in full (``repr``), which selects its level again.
+    """
+    said = f" --threshold {manifest.threshold!r}" if threshold_moved(manifest) else ""
+    for t in manifest.label_thresholds:
+        said += f" --label-threshold {shlex.quote(f'{t.label}={t.threshold!r}')}"
+    return said
 
 
 def trained_view(manifest: Manifest) -> tuple[dict[str, Any], str]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shlex
 import shutil
 import subprocess
 from pathlib import Path
@@ -498,3 +499,37 @@ def test_boards_command() -> None:
     lines = result.stdout.splitlines()
     assert lines[0].split()[0] == "id"
     assert [ln.split()[0] for ln in lines[1:]] == ["esp32", "stm32h7"]
+
+
+def test_the_missing_lib_tflm_hint_regenerates_the_same_project(tmp_path: Path) -> None:
+    """``build`` on an STM32H7 project without ``lib/tflm`` prints the ``generate`` command
+    that makes it again: run as printed (the model folder filled in, a tree added), it
+    gives the project back byte for byte, its operating point included. The hint lacked
+    ``-o`` and ``--model`` and so trained the demo into projects/stm32h7/."""
+    tree = _fake_tflm_tree(tmp_path / "tree")
+    out = tmp_path / "my proj"
+    own = ("--threshold", "0.6", "--label-threshold", "door_unlock=0.9")
+    assert _generate("stm32h7", out, "--tflm-dir", str(tree), *own).exit_code == 0
+    before = _files(out)
+    shutil.rmtree(out / "lib" / "tflm")
+    line = _one_error(_run("build", str(out)), "no lib/tflm", "tinyslm tflm fetch")
+    sha = json.loads(before["tinyslm.json"])["model_sha256"]
+    assert f"model sha256 {sha[:12]}" in line
+    command = shlex.split(line.rsplit("...): ", 1)[1])
+    assert command[:2] == ["tinyslm", "generate"] and "-o" in command and "--force" in command
+    args = [str(FIXTURE) if arg == "MODEL_DIR" else arg for arg in command[1:]]
+    result = _run(*args, "--tflm-dir", str(tree))
+    assert result.exit_code == 0, result.output
+    assert _files(out) == before
+    assert not (tmp_path / "projects").exists()
+    # The project README's command does the same.
+    shutil.rmtree(out / "lib" / "tflm")
+    readme = before["README.md"].decode()
+    said = next(ln for ln in readme.splitlines() if ln.startswith("tinyslm generate --model"))
+    options = "--force --threshold 0.6 --label-threshold door_unlock=0.9"
+    assert said.endswith(f"-o PROJECT_DIR {options}"), said
+    fill = {"MODEL_DIR": str(FIXTURE), "PROJECT_DIR": out.name}
+    args = [fill.get(arg, arg) for arg in shlex.split(said)[1:]]
+    result = _run(*args, "--tflm-dir", str(tree), cwd=tmp_path)
+    assert result.exit_code == 0, result.output
+    assert _files(out) == before

@@ -22,7 +22,9 @@ from tinyslm.emit.render import banner, banner_lines, render, template_outputs
 from tinyslm.errors import BoardError, BudgetError, ModelError
 from tinyslm.manifest import Manifest, align_arena, sha256_hex, threshold_milli, threshold_text
 from tinyslm.modality import modality
+from tinyslm.operating_point import generate_options
 from tinyslm.resources import firmware_files
+from tinyslm.toolchain.tflm import fetch_command
 
 # The manifest's arena_bytes is the smallest arena that allocated on TFLM's Python
 # runtime on x86-64. On the 32-bit targets TFLM's own bookkeeping is smaller
@@ -285,6 +287,11 @@ def _context(
         "ops": template_ops(ops),
         "op_includes": resolver_includes(ops),
         "readme": {
+            # A missing lib/tflm: the command that makes this project again (run outside
+            # it: generate does not replace the folder it runs in).
+            "fetch": fetch_command(),
+            "regenerate": f"tinyslm generate --model MODEL_DIR --board {board.id} "
+            f"-o PROJECT_DIR --force{generate_options(manifest)}",
             "labels": [json.dumps(label, ensure_ascii=False) for label in manifest.labels],
             "threshold": threshold_text(manifest.threshold),
             "label_thresholds": [

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import os
 import re
+import shlex
 import shutil
 import socket
 import subprocess
@@ -308,6 +309,7 @@ def upload(project_dir: Path | str, port: str | None = None, log: Log | None = N
 def _open(project_dir: Path | str) -> Project:
     """Open the project and check what PlatformIO needs before it starts."""
     from tinyslm import boards
+    from tinyslm.operating_point import generate_options
     from tinyslm.toolchain import tflm
 
     project = open_project(project_dir)
@@ -315,10 +317,15 @@ def _open(project_dir: Path | str) -> Project:
         raise ProjectError(f"{project.root}: no {PLATFORMIO_INI} (regenerate the project)")
     board = boards.load_board(project.board)
     if board.tflm.needs_tree and not (project.root / "lib" / "tflm").is_dir():
+        # The project keeps the model array, not its folder: the hint names the model by
+        # its hash, and the operating point the project was generated with.
+        options = generate_options(project.manifest) if project.manifest else ""
         raise ProjectError(
-            f"{project.root}: no lib/tflm, which board {board.id} builds TFLM from; "
-            f"regenerate with 'tinyslm generate --board {board.id} --force' after getting a "
-            f"tree ({tflm.missing_tree_hint()})"
+            f"{project.root}: no lib/tflm, which board {board.id} builds TFLM from; get a "
+            f"tree ('{tflm.fetch_command()}' on a networked machine, or add --tflm-dir PATH "
+            "below) and regenerate the project from the model folder it came from (model "
+            f"sha256 {project.model_sha256[:12]}...): tinyslm generate --model MODEL_DIR "
+            f"--board {board.id} -o {shlex.quote(str(project.root))} --force{options}"
         )
     return project
 

@@ -105,12 +105,16 @@ def _check_target(target: str) -> None:
         )
 
 
+def fetch_command(target: str = DEFAULT_TARGET) -> str:
+    """The command that fetches and builds a TFLM tree of kind ``target``."""
+    return "tinyslm tflm fetch" + ("" if target == DEFAULT_TARGET else f" --target {target}")
+
+
 def missing_tree_hint(target: str = DEFAULT_TARGET) -> str:
     """One line telling the user how to get a TFLM tree of kind ``target``."""
     kind = "Cortex-M7 (CMSIS-NN)" if target == "cortex-m7" else "host (reference-kernel)"
-    fetch_cmd = "tinyslm tflm fetch" + ("" if target == DEFAULT_TARGET else f" --target {target}")
     return (
-        f"no {kind} TFLM source tree: run '{fetch_cmd}' on a networked machine, "
+        f"no {kind} TFLM source tree: run '{fetch_command(target)}' on a networked machine, "
         "or pass --tflm-dir PATH (a tree made by tflite-micro's create_tflm_tree.py)"
     )
 
