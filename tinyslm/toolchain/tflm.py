@@ -282,7 +282,7 @@ def _check_generator_tools() -> None:
         # TFLM's makefile evaluates its examples, which run generate_cc_arrays.py.
         raise ToolchainError(
             "tflite-micro's project generator needs numpy and pillow in this Python "
-            "(pip install pillow)"
+            "(pip install 'tinyslm[tflm]', as the README says, or pip install pillow)"
         )
 
 
