@@ -16,6 +16,15 @@ from pathlib import Path
 import pytest
 from cli_support import FAKE_PIO, FIXTURE_MODEL
 
+# What PlatformIO installs for the two boards' builds (as named in its packages/).
+INSTALLED_PACKAGES = (
+    "tool-scons",
+    "toolchain-xtensa-esp32",
+    "framework-espidf",
+    "toolchain-gccarmnoneeabi",
+    "framework-stm32cubeh7",
+)
+
 
 @pytest.fixture()
 def fake_pio(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
@@ -34,6 +43,8 @@ def fake_pio(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     core = tmp_path / "pio-core"
     for platform in ("espressif32", "ststm32"):
         (core / "platforms" / platform).mkdir(parents=True)
+    for package in INSTALLED_PACKAGES:
+        (core / "packages" / package).mkdir(parents=True)
     monkeypatch.setenv("PLATFORMIO_CORE_DIR", str(core))
     return log
 

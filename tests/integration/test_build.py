@@ -91,6 +91,31 @@ def test_first_build_offline_fails_at_once(
     assert not fake_pio.exists()  # pio never started its minute of retries
 
 
+@pytest.mark.parametrize("missing", ["tool-scons", "toolchain-xtensa-esp32", "framework-espidf"])
+def test_an_installed_platform_without_its_packages_is_a_first_build(
+    fake_pio: Path, minimal_project: Path, monkeypatch: pytest.MonkeyPatch, missing: str
+) -> None:
+    # The platform folder alone passed as installed, so an interrupted first build (or
+    # another project's platform) left pio retrying the registry for its minute.
+    ini = minimal_project / "platformio.ini"
+    ini.write_text(ini.read_text() + "framework = espidf\n")
+    monkeypatch.setenv("TINYSLM_PIO_REGISTRY", "127.0.0.1:9")
+    monkeypatch.setenv("FAKE_PIO_MODE", "offline")
+    monkeypatch.setenv("FAKE_PIO_RETRY_S", "60")
+    core = Path(os.environ["PLATFORMIO_CORE_DIR"])
+    # Everything there: builds offline, the registry never asked.
+    monkeypatch.setenv("FAKE_PIO_MODE", "ok")
+    assert run_cli("build", str(minimal_project), timeout=100).returncode == 0
+    fake_pio.unlink()
+    monkeypatch.setenv("FAKE_PIO_MODE", "offline")
+    (core / "packages" / missing).rmdir()
+    start = time.monotonic()
+    proc = run_cli("build", str(minimal_project), timeout=100)
+    assert_one_error_line(proc, "could not reach its registry", "networked machine")
+    assert time.monotonic() - start < 30
+    assert not fake_pio.exists()  # pio never started its minute of retries
+
+
 def test_offline_pio_is_stopped_at_the_first_sign(
     fake_pio: Path, minimal_project: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

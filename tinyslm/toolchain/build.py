@@ -39,6 +39,9 @@ TAIL_LINES = 15
 PIO_REGISTRY = ("api.registry.platformio.org", 443)
 REGISTRY_TIMEOUT_S = 5.0
 _PLATFORM_LINE = re.compile(r"^\s*platform\s*=\s*([A-Za-z0-9_-]+)\s*(?:@.*)?$", re.MULTILINE)
+_FRAMEWORK_LINE = re.compile(r"^\s*framework\s*=\s*([A-Za-z0-9_-]+)\s*$", re.MULTILINE)
+# platform_packages entries, one per continuation line: [owner/]name[@version]
+_PACKAGE_ENTRY = re.compile(r"^\s+(?:[A-Za-z0-9_.-]+/)?([A-Za-z0-9_.-]+)\s*(?:@.*)?$")
 
 Log = Callable[[str], None]
 
@@ -158,11 +161,51 @@ def _registry() -> tuple[str, int]:
     return PIO_REGISTRY
 
 
+# The compiler package each platform's boards build with (the bundled boards' platforms;
+# any other platform: some toolchain).
+_TOOLCHAINS = {"espressif32": "toolchain-xtensa-*", "ststm32": "toolchain-gccarmnoneeabi"}
+
+
+def _needed_packages(ini: str, platform: str) -> list[str]:
+    """Glob patterns, under the core's ``packages/``, of what a build of ``ini`` needs
+    besides its platform: SCons, its toolchain and framework (``framework-stm32cubeh7``
+    for ``stm32cube``), and each ``platform_packages`` entry."""
+    needed = ["tool-scons", _TOOLCHAINS.get(platform, "toolchain-*")]
+    needed += [f"framework-{fw}*" for fw in _FRAMEWORK_LINE.findall(ini)]
+    lines = ini.splitlines()
+    for i, line in enumerate(lines):
+        if re.match(r"^\s*platform_packages\s*=", line):
+            for entry in lines[i + 1 :]:
+                m = _PACKAGE_ENTRY.match(entry)
+                if m is None:
+                    break
+                needed.append(m.group(1))
+    return needed
+
+
+def _installed(ini: str, core: Path) -> bool:
+    """Whether the platform of ``ini`` and the packages it needs are in ``core``.
+
+    A platform folder alone is not enough: a first build that was interrupted, or
+    another project's platform of the same name, leaves the toolchain or framework
+    still to be downloaded, and pio then retries the registry for about a minute
+    before it says so.
+    """
+    m = _PLATFORM_LINE.search(ini)
+    if m is None:
+        return True  # nothing tinyslm can check: pio says what it lacks
+    if not (core / "platforms" / m.group(1)).is_dir():
+        return False
+    packages = core / "packages"
+    return all(any(packages.glob(p)) for p in _needed_packages(ini, m.group(1)))
+
+
 def check_registry(project: Project, what: str) -> None:
     """Fail at once when pio would have to download the platform and cannot.
 
-    Only when the project's platform is not installed in PlatformIO's core folder
-    (``PLATFORMIO_CORE_DIR`` or ``~/.platformio``): an installed one builds offline.
+    Only when the project's platform, or a package it needs (:func:`_installed`), is
+    not in PlatformIO's core folder (``PLATFORMIO_CORE_DIR`` or ``~/.platformio``):
+    an installed one builds offline.
 
     Raises:
         ToolchainError: the registry does not answer within a few seconds.
@@ -171,8 +214,7 @@ def check_registry(project: Project, what: str) -> None:
         ini = (project.root / PLATFORMIO_INI).read_text(encoding="utf-8", errors="replace")
     except OSError:
         return
-    m = _PLATFORM_LINE.search(ini)
-    if m is None or (_core_dir() / "platforms" / m.group(1)).is_dir():
+    if _installed(ini, _core_dir()):
         return
     try:
         socket.create_connection(_registry(), timeout=REGISTRY_TIMEOUT_S).close()
