@@ -44,14 +44,14 @@ def json_target_problem(path: Path | None, inputs: Iterable[Path | None]) -> str
     return None
 
 
-def missing_data(given: Path, default: Path, name: str) -> str | None:
-    """A ``--data`` path the user gave that does not exist (one line), or None.
+def missing_data(given: Path, default: Path, name: str, flag: str = "--data") -> str | None:
+    """A ``flag`` path the user gave that does not exist (one line), or None.
 
     The default (``../shared``) may be absent: the benchmark then has nothing to
     measure and says so with exit 0. A path the user typed is a mistake.
     """
     if given != default and not given.exists():
-        return f"--data {given}: no such {name}"
+        return f"{flag} {given}: no such {name}"
     return None
 
 

@@ -61,7 +61,7 @@ sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import clinc150  # noqa: E402  (benchmarks/ is on sys.path when run as a script)
-from _results import json_target_problem, write_json  # noqa: E402
+from _results import json_target_problem, missing_data, write_json  # noqa: E402
 
 from tinyslm.audio.dataset import SILENCE, UNKNOWN  # noqa: E402
 from tinyslm.audio.stream import compose, listen  # noqa: E402
@@ -122,6 +122,17 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                 p.error(f"{flag} {folder}: {kinds[manifest.modality]}, not {kinds[modality]}")
     if args.keyword_clips < 1:
         p.error(f"--keyword-clips {args.keyword_clips}: at least 1")
+    # A typed path that does not exist is a mistake, not "nothing to measure" (each
+    # default under ../shared may be absent: that part is then skipped with a line).
+    for given, default, name, flag in (
+        (args.clinc_data, DEFAULT_CLINC, "dataset file", "--clinc-data"),
+        (args.keyword_data, DEFAULT_KWS_DATA, "dataset folder", "--keyword-data"),
+        (args.tflm_dir, DEFAULT_TREE, "TFLM tree", "--tflm-dir"),
+        (args.stm32_sdk, DEFAULT_STM32_SDK, "STM32CubeH7 folder", "--stm32-sdk"),
+    ):
+        problem = missing_data(given, default, name, flag)
+        if problem:
+            p.error(problem)
     inputs = [args.demo_model, args.clinc_model, args.clinc_data, args.keyword_data]
     inputs += [args.tflm_dir, args.stm32_sdk, *args.keyword_model]
     problem = json_target_problem(args.json, inputs)

@@ -82,6 +82,14 @@ def test_clinc150_benchmark_writes_only_the_given_path(
             "--data x.csv: no such dataset file",
         ),
         ("emulate_parity", ["--data", "nosuch.csv"], "--data nosuch.csv: no such dataset file"),
+        # cortex_m7 skipped a mistyped dataset as if ../shared lacked it ("not measured").
+        (
+            "cortex_m7",
+            ["--clinc-data", "nosuch.json"],
+            "--clinc-data nosuch.json: no such dataset file",
+        ),
+        ("cortex_m7", ["--keyword-data", "no"], "--keyword-data no: no such dataset folder"),
+        ("cortex_m7", ["--tflm-dir", "nosuch"], "--tflm-dir nosuch: no such TFLM tree"),
         (
             "clinc150",
             ["--distill", "--distill-alpha", "0"],
