@@ -81,7 +81,12 @@ def test_the_model_folder(trained: tuple[Path, dict[str, object]]) -> None:
     assert (manifest["train_config"]["stride_frames"], manifest["train_config"]["average"]) == (
         10, 3,
     )  # fmt: skip
-    assert manifest["train_config"]["extra_train"] == [str(out.parent / "extra")]
+    # Datasets by name, as text records its file's: the same data elsewhere, the same
+    # manifest, and no path in it, its report or a project generated from it.
+    assert manifest["train_config"]["extra_train"] == ["extra"]
+    assert manifest["metrics"]["dataset"] == "data"
+    for name in ("manifest.json", "report.html", "report.json"):
+        assert str(out.parent) not in (out / name).read_text(), name
     assert manifest["train_config"]["keywords"] == list(KEYWORDS)
     assert "unknown_words" not in manifest["train_config"]  # not given: not recorded
     # The extra clips reached the training features: balancing brings every label up to

@@ -55,6 +55,15 @@ THRESHOLD_MAX = 127
 _DATASET_FIELDS = ("extra_train", "keywords", "unknown_words")
 
 
+def _recorded_config(cfg: Any) -> dict[str, Any]:
+    """An ``AudioTrainConfig`` as the manifest records it: dataset choices only when given (without
+    them the manifest is as before), extra datasets by name (no paths in a manifest)."""
+    out = {k: v for k, v in asdict(cfg).items() if k not in _DATASET_FIELDS or v}
+    if cfg.extra_train:
+        out["extra_train"] = [Path(p).name for p in cfg.extra_train]
+    return out
+
+
 @dataclass(frozen=True)
 class StreamMaterial:
     """One split's streams (:func:`tinyslm.audio.stream.stream_figures`' layout), run once.
@@ -309,7 +318,8 @@ def fit_audio(
     verify_seconds = result.verify_seconds + time.perf_counter() - start
     metrics = {
         **_clip_metrics(result, found),
-        "dataset": dataset.source,
+        # The folder's or list's name, as text records its file's: no path in the manifest.
+        "dataset": Path(dataset.source).name,
         **stream_metrics(figures, dataset.labels),
     }
     manifest = Manifest(
@@ -327,7 +337,7 @@ def fit_audio(
         seed=cfg.seed,
         # Without extra datasets or word choices the manifest is as before (no empty
         # field added).
-        train_config={k: v for k, v in asdict(cfg).items() if k not in _DATASET_FIELDS or v},
+        train_config=_recorded_config(cfg),
         metrics=metrics,
         modality=AUDIO,
     )
