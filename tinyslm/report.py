@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from tinyslm.manifest import describe_label_thresholds, threshold_text
+from tinyslm.manifest import Manifest, describe_label_thresholds, threshold_text
 from tinyslm.operating_point import threshold_moved, trained_view
 from tinyslm.report_data import ReportData, TensorSize
 
@@ -202,10 +202,15 @@ def _threshold_svg(
 
 
 def size_svg(
-    tensors: Sequence[TensorSize], model_bytes: int, arena_bytes: int, boards: Sequence[Any]
+    tensors: Sequence[TensorSize], manifest: Manifest, boards: Sequence[Any]
 ) -> tuple[str, str]:
-    """Flash per constant tensor, and model and arena against every board's budgets."""
+    """Flash per constant tensor, and model and RAM against every board's budgets, as
+    ``generate``'s budget check counts them (the arena plus the modality's other RAM)."""
     from tinyslm.emit.project import arena_size_for
+    from tinyslm.modality import modality
+
+    model_bytes, arena_bytes = manifest.model_bytes, manifest.arena_bytes
+    kind = modality(manifest.modality)
 
     fig = figure(9.5, 3.0 + 0.32 * len(tensors) + 0.5 * len(boards))
     top, bottom = fig.subplots(2, 1, height_ratios=[len(tensors) + 1, 2 * len(boards) + 1])
@@ -225,9 +230,16 @@ def size_svg(
 
     arena = arena_size_for(arena_bytes)
     names, used = [], []
+    others = []
     for board in boards:
-        names += [f"{board.id} model", f"{board.id} arena"]
-        used += [model_bytes / board.model_budget_bytes, arena / board.arena_budget_bytes]
+        extra, what = kind.ram_bytes(board, manifest)
+        if extra:
+            others.append(f"{board.id}: {what} = {extra:,} B")
+        names += [f"{board.id} model", f"{board.id} arena" + (" + buffers" if extra else "")]
+        used += [
+            model_bytes / board.model_budget_bytes,
+            (arena + extra) / board.arena_budget_bytes,
+        ]
     yb = np.arange(len(names))[::-1]
     colours = [_RED if u > 1.0 else _GREEN for u in used]
     bottom.barh(yb, [u * 100 for u in used], color=colours)
@@ -242,7 +254,13 @@ def size_svg(
         "Top: what the model's bytes are, per layer and tensor (constant tensors are stored "
         "in flash; the rest is the flatbuffer's graph, quantization and metadata). Bottom: "
         f"the model and the firmware's arena ({arena:,} B: the {arena_bytes:,} B TFLM needs, "
-        "plus the generator's margin) against each board's budgets (boards/*.yaml)."
+        "plus the generator's margin) against each board's budgets (boards/*.yaml)"
+        + (
+            f", the arena with the RAM the firmware keeps beside it ({'; '.join(others)})"
+            if others
+            else ""
+        )
+        + ", as generate checks them."
     )
     return svg_element(fig, "size"), caption
 
@@ -401,9 +419,7 @@ def render_report(
     )
 
     parts.append("<h2>Size</h2>")
-    parts.append(
-        fig_html(*size_svg(data.tensors, manifest.model_bytes, manifest.arena_bytes, boards))
-    )
+    parts.append(fig_html(*size_svg(data.tensors, manifest, boards)))
 
     parts.append("<h2>Training</h2>")
     if data.history:

@@ -225,7 +225,7 @@ def render_keyword_report(manifest: Any, data: KeywordReportData, boards: Sequen
             )
         ),
         "<h2>Size</h2>",
-        fig_html(*size_svg(data.tensors, manifest.model_bytes, manifest.arena_bytes, boards)),
+        fig_html(*size_svg(data.tensors, manifest, boards)),
         "<h2>Training</h2>",
     ]
     if data.history:
