@@ -914,8 +914,8 @@ def info_command(path: Path, json_out: Path | None) -> None:
 
     check_json_target(json_out)
     info = model_info(path)
-    if not json_to_stdout(json_out):
-        click.echo(format_info(info))
+    # With --json - the text moves to stderr, as every --json command does.
+    click.echo(format_info(info), err=json_to_stdout(json_out))
     emit_json(json_out, info.to_dict())
 
 

@@ -62,6 +62,7 @@ class ModelInfo:
             "path": str(self.path),
             "kind": self.kind,
             "board": self.board,
+            "modality": m.modality,
             "tinyslm_version": m.tinyslm_version,
             "model_sha256": m.model_sha256,
             "labels": list(m.labels),
@@ -139,8 +140,10 @@ def model_info(path: Path) -> ModelInfo:
         return ModelInfo(
             path, "project", project.board, manifest, arena, board_fits(manifest, arena)
         )
-    if not path.is_dir():
+    if not path.exists():
         raise ModelError(f"{path}: no such folder")
+    if not path.is_dir():
+        raise ModelError(f"{path}: a file, not a model folder or a project")
     raise ModelError(
         f"{path}: neither a model folder ({MANIFEST_NAME}, from 'tinyslm train') nor a project "
         f"({PROJECT_FILE}, from 'tinyslm generate')"

@@ -346,7 +346,8 @@ def test_info_on_a_model_folder_and_a_project(fixture_model: Path, esp32_project
         proc = run_cli("info", str(path), "--json", "-")
         assert proc.returncode == 0, proc.stderr
         info = json.loads(proc.stdout)  # nothing but the JSON on stdout
-        assert (info["kind"], info["board"]) == (kind, board)
+        assert proc.stderr == text.stdout  # and the text on stderr, as the README says
+        assert (info["kind"], info["board"], info["modality"]) == (kind, board, "text")
         assert info["labels"] == list(manifest.labels)
         assert (info["model_bytes"], info["arena_bytes"]) == (
             manifest.model_bytes,
@@ -364,6 +365,10 @@ def test_info_on_a_model_folder_and_a_project(fixture_model: Path, esp32_project
             assert fit["fits"] is fits
         assert [f["board"] for f in info["boards"]] == [b.id for b in load_boards()]
     assert_one_error_line(run_cli("info", str(fixture_model.parent)), "neither a model folder")
+    # A file was "no such folder".
+    model_file = str(fixture_model / "model.tflite")
+    assert_one_error_line(run_cli("info", model_file), "a file, not a model folder or a project")
+    assert_one_error_line(run_cli("info", model_file + "x"), "no such folder")
 
 
 def test_board_fits_says_why_not(fixture_model: Path) -> None:
