@@ -740,7 +740,8 @@ def write_file(path: Path, data: bytes, what: str, ours: Callable[[bytes], bool]
         os.umask(umask)
         os.chmod(tmp, 0o666 & ~umask)
         os.replace(tmp, absolute)
-    except OSError as exc:
+    except BaseException as exc:
+        # Ctrl-C as well: nothing half-written, no temporary file, no folder made here.
         if tmp is not None and os.path.exists(tmp):
             os.unlink(tmp)
         for parent in made:
@@ -748,4 +749,6 @@ def write_file(path: Path, data: bytes, what: str, ours: Callable[[bytes], bool]
                 parent.rmdir()
             except OSError:
                 break
-        raise OutputError(f"cannot write {path}: {exc.strerror or exc}") from None
+        if isinstance(exc, OSError):
+            raise OutputError(f"cannot write {path}: {exc.strerror or exc}") from None
+        raise

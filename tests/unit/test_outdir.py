@@ -505,6 +505,21 @@ def test_write_file_and_its_check(tmp_path: Path) -> None:
     assert (tmp_path / "f").read_text() == "x"
 
 
+def test_write_file_interrupted_leaves_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Ctrl-C at the rename: no temporary file and no folder it made (only OSError was
+    cleaned up, so ``report -o`` and every ``--json`` left ``.r.html.tmp-*`` behind)."""
+
+    def interrupted(src: object, dst: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(outdir.os, "replace", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        write_file(tmp_path / "new" / "sub" / "r.json", b"{}", "--json", is_json_document)
+    assert list(tmp_path.iterdir()) == []
+
+
 @pytest.mark.parametrize(
     "theirs",
     [b"x", b"", b"{}\n", b'{"tinyslm": 1}', b'["tinyslm"]', b'{"board": "esp32"}', b"\xff\xfe"],
