@@ -64,6 +64,7 @@ class Ownership:
             deleting it.
         names: every name such a folder holds, where fixed (a model folder), so
             that a folder with anything else is refused up front, before any work.
+        command: the command whose ``--force`` rewrites such a folder (the record says it).
     """
 
     kind: str
@@ -72,6 +73,7 @@ class Ownership:
     keep_foreign: bool = False
     trees: tuple[str, ...] = ()
     names: tuple[str, ...] = ()
+    command: str = "generate"
 
 
 @dataclass(frozen=True)
@@ -290,13 +292,14 @@ def _record_bytes(
     trees: Iterable[str],
     kept: Mapping[str, str] | None = None,
     tree_files: Mapping[str, str] | None = None,
+    command: str = "generate",
 ) -> bytes:
     """The record: ``files`` just written, plus ``kept`` (stale ones left in place), and
     every file of the copied ``trees``."""
     shas = dict(kept or {})
     shas.update((rel, hashlib.sha256(data).hexdigest()) for rel, data in files.items())
     doc = {
-        "about": "files tinyslm wrote here; 'tinyslm generate --force' replaces only these",
+        "about": f"files tinyslm wrote here; 'tinyslm {command} --force' replaces only these",
         "files": dict(sorted(shas.items())),
         "trees": sorted(trees),
         "tree_files": dict(sorted((tree_files or {}).items())),
@@ -350,7 +353,9 @@ def _write_new(
         if ownership is not None and ownership.record is not None:
             trees = [t for t in ownership.trees if (tmp / t).exists()]
             tree_files = {k: v for t in trees for k, v in _tree_shas(tmp, t).items()}
-            (tmp / ownership.record).write_bytes(_record_bytes(files, trees, None, tree_files))
+            (tmp / ownership.record).write_bytes(
+                _record_bytes(files, trees, None, tree_files, ownership.command)
+            )
         os.rename(tmp, target)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -527,6 +532,7 @@ def _update(
                     # Stale files left in place stay tinyslm's, so --prune can remove them later.
                     {rel: (record or {})[rel] for rel in stale},
                     tree_files,
+                    ownership.command,
                 )
             )
             if (real / ownership.record).exists():

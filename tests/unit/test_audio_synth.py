@@ -449,6 +449,9 @@ def test_force_replaces_its_own_clips_and_keeps_the_users(tmp_path: Path, espeak
         engines=("espeak-ng",), max_voices_per_engine=2, clips_per_voice=2, background_seconds=0
     )
     synthesize(["yes", "no"], out, config)
+    # The record names the command that rewrites the folder (it said 'generate').
+    about = json.loads((out / ".tinyslm-files.json").read_text())["about"]
+    assert "'tinyslm synth --force' replaces only these" in about
     mine = out / "yes" / "0a7c2a8d_nohash_0.wav"  # a real recording added to the folder
     mine.write_bytes((out / "yes" / "espeak-en-us-m1_nohash_0.wav").read_bytes())
     with pytest.raises(OutputExistsError) as info:

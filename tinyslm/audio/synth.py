@@ -96,7 +96,11 @@ RECORD = "synth.json"
 # Re-synthesizing (force) replaces and prunes only the clips tinyslm wrote (listed
 # with their sha256 in the record); recordings a user added to the folders stay.
 OWNERSHIP = Ownership(
-    kind="synthetic dataset", marker=RECORD, record=".tinyslm-files.json", keep_foreign=True
+    kind="synthetic dataset",
+    marker=RECORD,
+    record=".tinyslm-files.json",
+    keep_foreign=True,
+    command="synth",
 )
 NOISE_COLOURS = ("white", "pink", "brown")
 PUNCTUATION = ("", ".", "!", "?")
