@@ -958,13 +958,13 @@ def eval_command(model_dir: Path, data: Path, split: str, json_out: Path | None)
     emit_json(json_out, result.summary())
 
 
-def _range(text: str) -> tuple[float, float]:
+def _range(text: str, option: str) -> tuple[float, float]:
     """``LOW,HIGH`` (or one number for both) as a pair of floats."""
     low, _, high = text.partition(",")
     try:
         return float(low), float(high or low)
     except ValueError:
-        raise click.BadParameter(f"expected LOW,HIGH, got {text!r}") from None
+        raise click.BadParameter(f"expected LOW,HIGH, got {text!r}", param_hint=option) from None
 
 
 # The defaults are SynthConfig's (tests/integration/test_cli_synth.py checks they
@@ -1021,8 +1021,18 @@ def _range(text: str) -> tuple[float, float]:
     show_default=True,
     help="Near-miss words per keyword ('yes' -> 'yet', 'chess').",
 )
-@click.option("--rate", default="0.8,1.25", show_default=True, help="Speaking-rate range LOW,HIGH.")
-@click.option("--pitch", default="0.85,1.2", show_default=True, help="Pitch factor range LOW,HIGH.")
+@click.option(
+    "--rate",
+    default="0.8,1.25",
+    show_default=True,
+    help="Speaking-rate range LOW,HIGH (espeak-ng follows 0.46..2.57).",
+)
+@click.option(
+    "--pitch",
+    default="0.85,1.2",
+    show_default=True,
+    help="Pitch factor range LOW,HIGH (espeak-ng follows 0.5..1.49).",
+)
 @click.option(
     "--noise",
     type=click.FloatRange(0, 1),
@@ -1084,10 +1094,10 @@ def synth_command(
         clips_per_voice=clips,
         unknown_clips_per_voice=unknown_clips,
         near_misses=near_misses,
-        rate_range=_range(rate),
-        pitch_range=_range(pitch),
+        rate_range=_range(rate, "'--rate'"),
+        pitch_range=_range(pitch, "'--pitch'"),
         noise_probability=noise,
-        snr_db_range=_range(snr),
+        snr_db_range=_range(snr, "'--snr'"),
         reverb_probability=reverb,
         background_seconds=background_seconds,
     )

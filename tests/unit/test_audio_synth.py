@@ -9,6 +9,7 @@ Few words and few voices keep each test to seconds.
 from __future__ import annotations
 
 import json
+import wave
 from dataclasses import replace
 from pathlib import Path
 
@@ -24,8 +25,10 @@ from tinyslm.audio.synth import (
     Voice,
     _finish,
     _Job,
+    _read_engine_wav,
     _Take,
     coloured_noise,
+    find_voices,
     long_for_the_detector,
     long_phrase_note,
     resample,
@@ -515,3 +518,46 @@ def test_variation_is_within_the_configured_ranges(tmp_path: Path, espeak: None)
         assert -10 < (loud[-1] - loud[0] + 1) * 1000 / SAMPLE_RATE - p["spoken_ms"] <= 0
         middle = (loud[0] + loud[-1]) / 2
         assert abs(middle - SAMPLE_RATE / 2) < 0.02 * SAMPLE_RATE  # centred: no shift asked
+
+
+def test_rates_and_pitches_espeak_cannot_follow_are_refused(tmp_path: Path, espeak: None) -> None:
+    """espeak-ng clamps -s to 80..450 and -p to 0..99: --rate 3 and --rate 6 gave the same
+    WAVs while synth.json recorded 3 and 6. Refused, naming what it can follow."""
+    for kwargs, said in (
+        ({"rate_range": (3.0, 3.0)}, "--rate 3,3: espeak-ng follows 0.46..2.57 only"),
+        ({"pitch_range": (1.0, 4.0)}, "--pitch 1,4: espeak-ng follows 0.50..1.49 only"),
+    ):
+        config = SynthConfig(engines=("espeak-ng",), max_voices_per_engine=1, **kwargs)
+        with pytest.raises(DatasetError) as info:
+            synthesize(["yes"], tmp_path / "out", config)
+        assert one_line(info).startswith(said)
+    assert not (tmp_path / "out").exists()
+    edge = SynthConfig(engines=("espeak-ng",), rate_range=(0.46, 2.57), pitch_range=(0.5, 1.49))
+    assert find_voices(edge)[1]  # the ends themselves pass
+
+
+def test_engines_once_in_their_order_and_named_voices_before_the_cut() -> None:
+    """A repeated --engine rendered every clip twice and listed its voices twice; --voice
+    with --max-voices refused a voice that was not among the first few."""
+    require_tool("flite")
+    engines, voices = find_voices(SynthConfig(engines=("flite", "flite"), max_voices_per_engine=1))
+    assert len(engines) == 1 and len(voices) == 1
+    _, voices = find_voices(
+        SynthConfig(engines=("flite",), voices=("flite-kal",), max_voices_per_engine=1)
+    )
+    assert [v.speaker for v in voices] == ["flite-kal"]
+    require_tool("espeak-ng")
+    one = find_voices(SynthConfig(engines=("flite", "espeak-ng"), max_voices_per_engine=1))
+    other = find_voices(SynthConfig(engines=("espeak-ng", "flite"), max_voices_per_engine=1))
+    assert one == other  # the same run, whatever the order given
+
+
+def test_an_engine_output_without_samples_is_one_line(tmp_path: Path) -> None:
+    """A header and no audio reached numpy's FFT (a traceback)."""
+    empty = tmp_path / "e.wav"
+    with wave.open(str(empty), "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(22050)
+    with pytest.raises(ToolchainError, match=r"^flite saying 'yes': came out empty$"):
+        _read_engine_wav(empty, "flite saying 'yes'")

@@ -120,6 +120,10 @@ _ESPEAK_VARIANTS = (
     "klatt", "Annie", "Andy", "steph",
 )  # fmt: skip
 _ESPEAK_WPM = 175  # espeak-ng's default speed
+# What espeak-ng takes: 80..450 words per minute (-s) and pitch 0..99 (-p, 50 its
+# default, 100 steps per factor 1): rate and pitch factors it can follow.
+_ESPEAK_RATE = (80 / _ESPEAK_WPM, 450 / _ESPEAK_WPM)
+_ESPEAK_PITCH = (0.5, 1.49)
 # flite: voice -> its mean F0 in Hz (measured on its default output), None: fixed pitch.
 # Listed most-different first (see max_voices_per_engine).
 _FLITE_VOICES: dict[str, float | None] = {
@@ -450,27 +454,50 @@ def find_voices(config: SynthConfig) -> tuple[tuple[str, ...], tuple[Voice, ...]
         raise ToolchainError(
             f"TTS engine {missing[0]} is not installed (apt-get install {missing[0]})"
         )
-    engines = [e for e in wanted if e in found]
+    # Each engine once, in ENGINES' order: a repeated --engine rendered every clip twice.
+    engines = [e for e in ENGINES if e in wanted and e in found]
     if not engines:
         raise ToolchainError(
             "no text-to-speech engine found: install one of espeak-ng, flite, festival "
             "(apt-get install espeak-ng flite festival festvox-kallpc16k)"
         )
-    voices: list[Voice] = []
-    for engine in engines:
-        listed = _VOICE_LISTS[engine]()
-        voices += listed[: config.max_voices_per_engine or len(listed)]
+    if "espeak-ng" in engines:
+        _check_espeak_ranges(config)
+    listed = {engine: _VOICE_LISTS[engine]() for engine in engines}
     if config.voices:
-        names = {v.speaker for v in voices}
+        # The voices asked for by name, before any cut to max_voices_per_engine (which
+        # refused a voice that exists when it was not among the first few).
+        names = {v.speaker for voices in listed.values() for v in voices}
         absent = [v for v in config.voices if v not in names]
         if absent:
             raise DatasetError(
                 f"no voice {absent[0]!r} among the {len(names)} voices of {', '.join(engines)}"
             )
-        voices = [v for v in voices if v.speaker in config.voices]
+        listed = {e: [v for v in vs if v.speaker in config.voices] for e, vs in listed.items()}
+    voices: list[Voice] = []
+    for engine in engines:
+        voices += listed[engine][: config.max_voices_per_engine or len(listed[engine])]
     if not voices:
         raise ToolchainError(f"{', '.join(engines)}: no English voice found")
     return tuple(_version(e) for e in engines), tuple(voices)
+
+
+def _check_espeak_ranges(config: SynthConfig) -> None:
+    """Refuse rate or pitch factors espeak-ng cannot follow: it clamps them, so clips
+    drawn at different factors came out the same while synth.json recorded the draws.
+
+    Raises:
+        DatasetError: one line naming the option and what espeak-ng can do.
+    """
+    for option, span, (low, high) in (
+        ("--rate", config.rate_range, _ESPEAK_RATE),
+        ("--pitch", config.pitch_range, _ESPEAK_PITCH),
+    ):
+        if span[0] < low - 1e-9 or span[1] > high + 1e-9:
+            raise DatasetError(
+                f"{option} {span[0]:g},{span[1]:g}: espeak-ng follows {low:.2f}..{high:.2f} "
+                "only; narrow the range or leave espeak-ng out (--engine flite --engine festival)"
+            )
 
 
 def _read_engine_wav(path: Path, what: str) -> tuple[int, Floats]:
@@ -482,6 +509,9 @@ def _read_engine_wav(path: Path, what: str) -> tuple[int, Floats]:
             pcm = w.readframes(w.getnframes())
     except (OSError, EOFError, wave.Error) as exc:
         raise ToolchainError(f"{what}: unreadable output ({exc})") from exc
+    if len(pcm) < 2 or rate <= 0:
+        # An engine that wrote a header and no audio (resampling nothing fails in numpy).
+        raise ToolchainError(f"{what}: came out empty")
     return rate, np.frombuffer(pcm, dtype="<i2").astype(np.float64) / 32768.0
 
 
