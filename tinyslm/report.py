@@ -311,7 +311,12 @@ def fig_html(svg: str, caption: str) -> str:
 
 
 def render_report(
-    manifest: Any, data: ReportData, boards: Sequence[Any], *, title: str | None = None
+    manifest: Any,
+    data: ReportData,
+    boards: Sequence[Any],
+    *,
+    title: str | None = None,
+    no_history: str | None = None,
 ) -> str:
     """The HTML page for ``manifest`` (a :class:`tinyslm.manifest.Manifest`) and its figures.
 
@@ -320,12 +325,19 @@ def render_report(
         data: :class:`ReportData` for the same model.
         boards: :class:`tinyslm.boards.Board` objects to size the model against.
         title: page title (default: ``tinyslm model report``).
+        no_history: what the Training section says without curves (default: that the
+            model was measured with ``--data`` and trained without a history).
     """
     from tinyslm import __version__
     from tinyslm.emit.project import arena_size_for
     from tinyslm.verify import describe_rule
 
     mt = manifest.metrics
+    # After generate --threshold/--label-threshold the figures measured at training's
+    # threshold sit under at_trained_threshold, labelled so (as info shows them); the
+    # figures at the threshold in force are the curve's point, measured here.
+    view, trained = trained_view(manifest)
+    at_now = [p for p in data.curve if p.q == manifest.threshold_q] if trained else []
     name = title or "tinyslm model report"
     summary_rows = [
         ("intents", str(len(manifest.labels))),
@@ -335,8 +347,16 @@ def render_report(
             pct(mt.get("float_accuracy")),
         ),
         ("INT8 accuracy (TFLM)", pct(mt.get("int8_accuracy"))),
-        ("INT8 accuracy at threshold", pct(mt.get("int8_accuracy_at_threshold"))),
-        ("out-of-scope recall", pct(mt.get("oos_recall"))),
+        ("INT8 accuracy at threshold" + trained, pct(view.get("int8_accuracy_at_threshold"))),
+        ("out-of-scope recall" + trained, pct(view.get("oos_recall"))),
+        *(
+            (
+                f"at {threshold_text(p.threshold)} ({data.eval_split} split, the model-wide gate)",
+                f"accuracy at threshold {pct(p.accuracy_at_threshold)}, out-of-scope recall "
+                f"{pct(p.oos_recall)}",
+            )
+            for p in at_now
+        ),
         ("threshold", f"{threshold_text(manifest.threshold)} (q={manifest.threshold_q})"),
         ("own thresholds", describe_label_thresholds(manifest) or "none"),
         (
@@ -374,7 +394,7 @@ def render_report(
         f"<title>{html.escape(name)}</title><style>{CSS}</style></head><body>",
         f"<h1>{html.escape(name)}</h1>",
         f"{BANNER}{html.escape(__version__)}. Model sha256 "
-        f"{html.escape(manifest.model_sha256)}. Figures: {data.eval_split} split, "
+        f"{html.escape(manifest.model_sha256)}. Figures: {html.escape(data.eval_split)} split, "
         f"{sum(map(sum, data.confusion))} in-scope and {data.n_oos} out-of-scope phrases, "
         "INT8 on TFLM.</p>",
         "<h2>Summary</h2>",
@@ -405,7 +425,6 @@ def render_report(
         parts.append('<p class="note">No confusions: every held-out phrase was answered right.</p>')
 
     parts.append("<h2>Threshold</h2>")
-    _, trained = trained_view(manifest)
     chosen_by = (
         f"set with generate --threshold{trained}"
         if threshold_moved(manifest)
@@ -425,9 +444,10 @@ def render_report(
     if data.history:
         parts.append(fig_html(*history_svg(data.history)))
     else:
-        parts.append(
-            '<p class="note">No training history was recorded with this model (it was '
-            "measured with 'tinyslm report --data' on a model trained without one).</p>"
+        said = no_history or (
+            "No training history was recorded with this model (it was measured with "
+            "'tinyslm report --data' on a model trained without one)."
         )
+        parts.append(f'<p class="note">{html.escape(said)}</p>')
     parts.append("</body></html>")
     return "\n".join(parts) + "\n"

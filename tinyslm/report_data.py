@@ -456,9 +456,15 @@ def text_report_page(
 
     recorded = None
     if stored is not None and stored.is_file():
-        recorded = load_report_data(stored)
-        if recorded.model_sha256 != manifest.model_sha256:
-            raise ModelError(f"{stored} belongs to another model (its model_sha256 differs)")
+        try:
+            recorded = load_report_data(stored)
+            if recorded.model_sha256 != manifest.model_sha256:
+                raise ModelError(f"{stored} belongs to another model (its model_sha256 differs)")
+        except ModelError:
+            if data is None:
+                raise
+            # --data measures everything again; only the training curves are lost.
+            recorded = None
     if data is not None:
         # The training curves exist only in report.json; the rest is measured again.
         history = recorded.history if recorded is not None else ()
@@ -476,4 +482,10 @@ def text_report_page(
             f"{path}: {why}: the confusion matrix and threshold curve need the held-out "
             "phrases; give --data DATASET (the file the model was trained on) to measure them"
         )
-    return render_report(manifest, figures, load_boards()), source
+    no_history = (
+        "A project does not carry the training curves: 'tinyslm report' on the model "
+        "folder it was generated from draws them."
+        if stored is None
+        else None
+    )
+    return render_report(manifest, figures, load_boards(), no_history=no_history), source

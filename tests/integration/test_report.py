@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import dataclasses
 import json
+import re
 import shutil
 import subprocess
 from collections import defaultdict
@@ -213,8 +214,41 @@ def test_report_needs_figures_or_data(
     assert run_cli("report", str(model), "--data", str(fixture_csv), "-o", str(a)).returncode == 0
     proc = run_cli("report", str(esp32_project), "--data", str(fixture_csv), "-o", str(b))
     assert proc.returncode == 0, proc.stderr
-    assert a.read_bytes() == b.read_bytes()
-    assert a.read_text().count("<svg") == PLOTS - 1  # no training history to plot
+    # ... but for the note on the training curves: the model was trained without them,
+    # a project never carries them (it said "trained without one" of a project too).
+    model_note = "No training history was recorded with this model"
+    project_note = "A project does not carry the training curves"
+    page_a, page_b = a.read_text(), b.read_text()
+    assert model_note in page_a and project_note in page_b and project_note not in page_a
+    assert page_a.split(model_note)[0] == page_b.split(project_note)[0]
+    assert page_a.count("<svg") == PLOTS - 1  # no training history to plot
+    # A damaged report.json is refused alone, but --data measures everything again: it
+    # only costs the training curves (it refused the run).
+    (model / "report.json").write_text('{"format": ')
+    proc = run_cli("report", str(model), "-o", str(tmp_path / "c.html"))
+    assert_one_error_line(proc, "report.json")
+    proc = run_cli("report", str(model), "--data", str(fixture_csv), "-o", str(tmp_path / "c.html"))
+    assert proc.returncode == 0, proc.stderr
+    assert (tmp_path / "c.html").read_bytes() == a.read_bytes()
+
+
+def test_a_projects_report_after_generate_threshold(fixture_model: Path, tmp_path: Path) -> None:
+    """The summary showed n/a for accuracy at threshold and out-of-scope recall: those
+    figures had moved aside under at_trained_threshold. They are shown as info shows them,
+    with the figures at the project's own threshold measured beside them."""
+    project = tmp_path / "proj"
+    proc = run_cli("generate", "--board", "esp32", "--model", str(fixture_model), "-o",
+                   str(project), "--threshold", "0.6", "-q")  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    fixture_csv = fixture_model.parent / "fixture_commands.csv"
+    page = tmp_path / "p.html"
+    proc = run_cli("report", str(project), "--data", str(fixture_csv), "-o", str(page))
+    assert proc.returncode == 0, proc.stderr
+    text = page.read_text()
+    summary = text.split("<h2>Summary</h2>")[1].split("</table>")[0]
+    assert "n/a" not in summary
+    assert "INT8 accuracy at threshold (trained: " in summary
+    assert re.search(r"<td>at 0\.6\d\d \(test split, the model-wide gate\)</td>", summary)
 
 
 def test_report_with_data_refuses_a_manifest_tflm_would_crash_on(
