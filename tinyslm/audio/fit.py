@@ -206,7 +206,7 @@ def _report_files(
     from tinyslm.audio.report import keyword_report_data, render_keyword_report
     from tinyslm.boards import load_boards
 
-    history = getattr(result, "history", ())
+    history = result.history
     data = keyword_report_data(model, detection_curve(test, spec), history)
     return {
         REPORT_JSON: data.to_json_bytes(),
@@ -351,7 +351,7 @@ def fit_audio(
         manifest=manifest,
         files=files,
         warnings=dataset.warnings,
-        history=(),
+        history=result.history,
         load_seconds=load_seconds,
         train_seconds=result.feature_seconds + result.train_seconds,
         convert_seconds=result.convert_seconds,

@@ -95,7 +95,10 @@ def keyword_report_data(
     curve: Sequence[tuple[int, float, float]],
     history: Sequence[dict[str, float]] = (),
 ) -> KeywordReportData:
-    return KeywordReportData(tuple(curve), tensor_sizes(model), tuple(history))
+    # Rounded as report.json keeps them, so that the page train draws is the page
+    # 'tinyslm report' draws again from report.json.
+    rounded = tuple({k: round(v, 6) for k, v in sorted(h.items())} for h in history)
+    return KeywordReportData(tuple(curve), tensor_sizes(model), rounded)
 
 
 def _accuracy_svg(per_class: dict[str, list[float]], split: str) -> tuple[str, str]:

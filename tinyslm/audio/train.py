@@ -284,6 +284,7 @@ class AudioTrainResult:
         ops: builtin ops of the ``.tflite``.
         input_quant, output_quant: the INT8 model's input and output quantization.
         epochs_run, best_epoch: epochs trained, and the one whose weights were kept (1-based).
+        history: per-epoch loss, accuracy, val_loss and val_accuracy (float model).
         n_train, n_val, n_test: clips (train: with the augmented copies).
         feature_seconds, train_seconds, convert_seconds, verify_seconds: wall times.
     """
@@ -310,6 +311,7 @@ class AudioTrainResult:
     train_seconds: float
     convert_seconds: float
     verify_seconds: float
+    history: tuple[dict[str, float], ...] = ()
 
     @property
     def model_bytes(self) -> int:
@@ -784,8 +786,14 @@ def compile_for_training(model: Any, config: AudioTrainConfig, steps_per_epoch: 
 
 
 def _fit(
-    sets: FeatureSets, num_labels: int, config: AudioTrainConfig, log: Log | None
+    sets: FeatureSets,
+    num_labels: int,
+    config: AudioTrainConfig,
+    log: Log | None,
+    history: list[dict[str, float]] | None = None,
 ) -> tuple[Any, float, int, int]:
+    """Train with early stopping on validation loss; ``history`` gets each epoch's
+    figures (the report's training curves), as Keras names them for text."""
     import tensorflow as tf
 
     keras = tf.keras
@@ -813,15 +821,24 @@ def _fit(
             warp_rng = np.random.default_rng([config.seed, epoch, 2**36])
             shuffled = warp_frequency(shuffled, warp_rng, config)
         masked = spec_augment(shuffled, rng, config)
-        history = model.fit(
+        fitted = model.fit(
             masked, y_train[order], batch_size=config.batch_size, epochs=1, shuffle=False, verbose=0
         )
         probs = model.predict(x_val, batch_size=256, verbose=0)
         acc = float(np.mean(probs.argmax(axis=1) == sets.y_val))
         picked = np.clip(probs[np.arange(len(probs)), sets.y_val], 1e-7, 1.0)
         val_loss = float(-np.mean(np.log(picked)))
+        loss = float(fitted.history["loss"][-1])
+        if history is not None:
+            history.append(
+                {
+                    "loss": loss,
+                    "accuracy": float(fitted.history["accuracy"][-1]),
+                    "val_loss": val_loss,
+                    "val_accuracy": acc,
+                }
+            )
         if log:
-            loss = float(history.history["loss"][-1])
             log(
                 f"epoch {epoch}: loss {loss:.4f}, val loss {val_loss:.4f},"
                 f" val accuracy {acc * 100:.2f}%"
@@ -954,7 +971,8 @@ def train_audio(
     num_labels = len(dataset.labels)
 
     start = time.perf_counter()
-    model, val_acc, epochs_run, best_epoch = _fit(sets, num_labels, config, log)
+    history: list[dict[str, float]] = []
+    model, val_acc, epochs_run, best_epoch = _fit(sets, num_labels, config, log, history)
     train_seconds = time.perf_counter() - start
 
     start = time.perf_counter()
@@ -998,5 +1016,6 @@ def train_audio(
         feature_seconds=sets.seconds,
         train_seconds=train_seconds,
         convert_seconds=convert_seconds,
+        history=tuple(history),
         verify_seconds=verify_seconds,
     )
