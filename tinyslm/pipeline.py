@@ -319,7 +319,14 @@ def run_generate(
         from tinyslm.toolchain import tflm
 
         tree = tflm.resolve_tree(tflm_dir)
-        if tree is None:
+        if tree is not None:
+            # The board's platformio.ini and README are written for CMSIS-NN kernels: a
+            # host tree was copied in, described as one and given -DCMSIS_NN.
+            tflm.check_cortex_m_tree(tree, f"board {spec.id}")
+        elif force and (target / "lib" / "tflm").is_dir():
+            # Regenerating keeps the project's recorded tree (outdir's trees).
+            notes.append("lib/tflm kept as it is (no new TFLM tree given)")
+        else:
             notes.append(f"lib/tflm not included: {tflm.missing_tree_hint()}")
 
     if model_dir is None:

@@ -161,11 +161,13 @@ def test_stm32h7_project_is_a_stm32cube_project(tmp_path: Path) -> None:
         assert needle in main, needle
 
 
-def _fake_tflm_tree(root: Path) -> Path:
-    """The files tinyslm.toolchain.tflm.validate_tree requires, plus one kernel, marked."""
+def _fake_tflm_tree(root: Path, *, cortex_m: bool = True) -> Path:
+    """The files tinyslm.toolchain.tflm.validate_tree requires, plus one kernel, marked
+    (and cortex_m_generic's debug_log.cc: the kind of tree the STM32H7 builds)."""
     from tinyslm.toolchain import tflm
 
-    for rel in (*tflm.REQUIRED_FILES, "tensorflow/lite/micro/kernels/softmax.cc"):
+    marker = (tflm.CORTEX_M_MARKER,) if cortex_m else ()
+    for rel in (*tflm.REQUIRED_FILES, *marker, "tensorflow/lite/micro/kernels/softmax.cc"):
         path = root / rel
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(f"// {rel}\n")
@@ -533,3 +535,24 @@ def test_the_missing_lib_tflm_hint_regenerates_the_same_project(tmp_path: Path) 
     result = _run(*args, "--tflm-dir", str(tree), cwd=tmp_path)
     assert result.exit_code == 0, result.output
     assert _files(out) == before
+
+
+def test_stm32h7_refuses_a_host_tree_and_keeps_its_own_on_regenerate(tmp_path: Path) -> None:
+    """A host (reference-kernel) tree was copied in silently, and the README and
+    platformio.ini described it as CMSIS-NN; regenerating without a tree said lib/tflm
+    was not included while it kept the project's own."""
+    host = _fake_tflm_tree(tmp_path / "host", cortex_m=False)
+    out = tmp_path / "proj"
+    _one_error(
+        _generate("stm32h7", out, "--tflm-dir", str(host)),
+        "is a host (reference-kernel) TFLM tree; board stm32h7 needs a Cortex-M7",
+    )
+    assert not out.exists()
+    tree = _fake_tflm_tree(tmp_path / "tree")
+    assert _generate("stm32h7", out, "--tflm-dir", str(tree)).exit_code == 0
+    before = _files(out / "lib" / "tflm")
+    result = _generate("stm32h7", out, "--force", "--threshold", "0.6")
+    assert result.exit_code == 0, result.output
+    assert "note: lib/tflm kept as it is" in result.stdout
+    assert "not included" not in result.stdout
+    assert _files(out / "lib" / "tflm") == before

@@ -83,12 +83,7 @@ def resolve_cortex_m_tree(tflm_dir: Path | None) -> Path:
     tree = tflm.resolve_tree(tflm_dir, target="cortex-m7")
     if tree is None:
         raise ToolchainError(tflm.missing_tree_hint("cortex-m7"))
-    if not tflm.is_cortex_m_tree(tree):
-        raise ToolchainError(
-            f"{tree} is a host (reference-kernel) TFLM tree; --qemu needs a Cortex-M7 tree "
-            "with CMSIS-NN (what 'tinyslm tflm fetch' makes)"
-        )
-    return tree
+    return tflm.check_cortex_m_tree(tree, "--qemu")
 
 
 def _defines(tree: Path) -> tuple[str, ...]:

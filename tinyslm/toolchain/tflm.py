@@ -140,6 +140,20 @@ def is_cortex_m_tree(path: Path) -> bool:
     return (path / CORTEX_M_MARKER).is_file() or (path / "third_party" / "cmsis_nn").is_dir()
 
 
+def check_cortex_m_tree(tree: Path, needed_by: str) -> Path:
+    """``tree`` when it is a Cortex-M tree (CMSIS-NN kernels).
+
+    Raises:
+        ToolchainError: a host (reference-kernel) tree, naming what needs the other.
+    """
+    if not is_cortex_m_tree(tree):
+        raise ToolchainError(
+            f"{tree} is a host (reference-kernel) TFLM tree; {needed_by} needs a Cortex-M7 "
+            f"tree with CMSIS-NN (what '{fetch_command()}' makes)"
+        )
+    return tree
+
+
 def resolve_tree(tflm_dir: Path | None, target: str = DEFAULT_TARGET) -> Path | None:
     """The TFLM tree to use: ``tflm_dir`` (validated), else the fetch cache, else None.
 
