@@ -186,6 +186,19 @@ static void on_answer(const tinyslm_answer_t *a, void *ctx) {
   putchar('\n');
 }
 
+/* Up to MAX_LABELS comma-separated integers of v into out; returns how many. */
+static int parse_list(const char *v, long long *out) {
+  char *next = (char *)v;
+  int n;
+  for (n = 0; n < MAX_LABELS && *next != '\0'; ++n) {
+    out[n] = strtoll(next, &next, 10);
+    if (*next == ',') {
+      ++next;
+    }
+  }
+  return n;
+}
+
 static int run_proto(int argc, char **argv) {
   static fake_model_t fm;
   static const char *labels[MAX_LABELS];
@@ -233,24 +246,18 @@ static int run_proto(int argc, char **argv) {
       info.threshold_q = (int32_t)strtol(v, NULL, 10);
     } else if (strcmp(k, "--label-levels") == 0) {
       /* comma-separated int32 levels, one per label (label_threshold_q) */
-      char *next = (char *)v;
-      int n;
-      for (n = 0; n < MAX_LABELS && *next != '\0'; ++n) {
-        levels[n] = (int32_t)strtol(next, &next, 10);
-        if (*next == ',') {
-          ++next;
-        }
+      long long values[MAX_LABELS];
+      int n, count = parse_list(v, values);
+      for (n = 0; n < count; ++n) {
+        levels[n] = (int32_t)values[n];
       }
       info.label_threshold_q = levels;
     } else if (strcmp(k, "--label-milli") == 0) {
       /* comma-separated thresholds in thousandths, one per label (label_threshold_milli) */
-      char *next = (char *)v;
-      int n;
-      for (n = 0; n < MAX_LABELS && *next != '\0'; ++n) {
-        millis[n] = (uint32_t)strtoul(next, &next, 10);
-        if (*next == ',') {
-          ++next;
-        }
+      long long values[MAX_LABELS];
+      int n, count = parse_list(v, values);
+      for (n = 0; n < count; ++n) {
+        millis[n] = (uint32_t)values[n];
       }
       info.label_threshold_milli = millis;
     } else if (strcmp(k, "--threshold-milli") == 0) {
