@@ -419,6 +419,23 @@ def with_mic_pins(board: Board, overrides: Iterable[str]) -> Board:
     return result
 
 
+def mic_pin_options(board: Board) -> str:
+    """The ``--mic-pin`` options that make ``board`` from its board file (the inverse of
+    :func:`with_mic_pins`), e.g. `` --mic-pin sd=PD6:AF6``; empty without overrides.
+
+    A regenerate command without them moved the microphone back to the board file's pins.
+    """
+    stock = load_board(board.id).microphone
+    if board.microphone is None or stock is None:
+        return ""
+    said = ""
+    for p in board.microphone.pins:
+        old = stock.pin(p.signal)
+        if (p.pin, p.af) != (old.pin, old.af):
+            said += f" --mic-pin {p.signal}={p.pin}" + ("" if p.af is None else f":AF{p.af}")
+    return said
+
+
 def board_from_data(data: dict[str, Any]) -> Board:
     """Build a ``Board`` from an already validated document."""
     caps, budgets, pio = data["capabilities"], data["budgets"], data["platformio"]

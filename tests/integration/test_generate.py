@@ -556,3 +556,31 @@ def test_stm32h7_refuses_a_host_tree_and_keeps_its_own_on_regenerate(tmp_path: P
     assert "note: lib/tflm kept as it is" in result.stdout
     assert "not included" not in result.stdout
     assert _files(out / "lib" / "tflm") == before
+
+
+def test_the_keyword_readme_regenerates_with_its_microphone_pins(tmp_path: Path) -> None:
+    """The keyword README's regenerate command names the --mic-pin overrides: without
+    them it moved the microphone back to the board file's pins, away from the wiring."""
+    import sys
+
+    sys.path.insert(0, str(REPO / "tests" / "fixtures"))
+    from kws import keyword_model_dir
+
+    model = keyword_model_dir(tmp_path / "km")
+    tree = _fake_tflm_tree(tmp_path / "tree")
+    out = tmp_path / "kproj"
+    args = ("generate", "--board", "stm32h7", "--model", str(model), "-o", str(out))
+    result = _run(*args, "--tflm-dir", str(tree), "--mic-pin", "sd=PD6:AF6")
+    assert result.exit_code == 0, result.output
+    before = _files(out)
+    readme = before["README.md"].decode()
+    said = next(ln for ln in readme.splitlines() if ln.startswith("tinyslm generate --model"))
+    assert said.endswith("-o PROJECT_DIR --force --mic-pin sd=PD6:AF6"), said
+    fill = {"MODEL_DIR": str(model), "PROJECT_DIR": out.name}
+    again = [fill.get(arg, arg) for arg in shlex.split(said)[1:]]
+    result = _run(*again, "--tflm-dir", str(tree), cwd=tmp_path)
+    assert result.exit_code == 0, result.output
+    assert _files(out) == before
+    # build's hint (which has no record of the pins) sends the user to that command.
+    shutil.rmtree(out / "lib" / "tflm")
+    _one_error(_run("build", str(out)), "add the --mic-pin options of the command in its README")

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from tinyslm import __version__
-from tinyslm.boards import Board
+from tinyslm.boards import Board, mic_pin_options
 from tinyslm.emit.actions import render_starters, starter_paths
 from tinyslm.emit.carrays import c_array_body, c_float, c_string
 from tinyslm.emit.ops import op_entries, resolver_includes, template_ops
@@ -291,7 +291,7 @@ def _context(
             # it: generate does not replace the folder it runs in).
             "fetch": fetch_command(),
             "regenerate": f"tinyslm generate --model MODEL_DIR --board {board.id} "
-            f"-o PROJECT_DIR --force{generate_options(manifest)}",
+            f"-o PROJECT_DIR --force{mic_pin_options(board)}{generate_options(manifest)}",
             "labels": [json.dumps(label, ensure_ascii=False) for label in manifest.labels],
             "threshold": threshold_text(manifest.threshold),
             "label_thresholds": [

@@ -362,11 +362,17 @@ def _open(project_dir: Path | str) -> Project:
         # The project keeps the model array, not its folder: the hint names the model by
         # its hash, and the operating point the project was generated with.
         options = generate_options(project.manifest) if project.manifest else ""
+        # The microphone pins are not recorded outside the sources: the README has them.
+        mic = (
+            "; add the --mic-pin options of the command in its README.md"
+            if project.manifest is not None and project.manifest.modality != "text"
+            else ""
+        )
         raise ProjectError(
             f"{project.root}: no lib/tflm, which board {board.id} builds TFLM from; get a "
             f"tree ('{tflm.fetch_command()}' on a networked machine, or add --tflm-dir PATH "
             "below) and regenerate the project from the model folder it came from (model "
-            f"sha256 {project.model_sha256[:12]}...): tinyslm generate --model MODEL_DIR "
+            f"sha256 {project.model_sha256[:12]}...{mic}): tinyslm generate --model MODEL_DIR "
             f"--board {board.id} -o {shlex.quote(str(project.root))} --force{options}"
         )
     return project
