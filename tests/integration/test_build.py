@@ -100,11 +100,9 @@ def test_an_installed_platform_without_its_packages_is_a_first_build(
     ini = minimal_project / "platformio.ini"
     ini.write_text(ini.read_text() + "framework = espidf\n")
     monkeypatch.setenv("TINYSLM_PIO_REGISTRY", "127.0.0.1:9")
-    monkeypatch.setenv("FAKE_PIO_MODE", "offline")
     monkeypatch.setenv("FAKE_PIO_RETRY_S", "60")
     core = Path(os.environ["PLATFORMIO_CORE_DIR"])
     # Everything there: builds offline, the registry never asked.
-    monkeypatch.setenv("FAKE_PIO_MODE", "ok")
     assert run_cli("build", str(minimal_project), timeout=100).returncode == 0
     fake_pio.unlink()
     monkeypatch.setenv("FAKE_PIO_MODE", "offline")
