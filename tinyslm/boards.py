@@ -242,6 +242,7 @@ def validate_board_data(data: object, schema: dict[str, Any], source: str) -> No
         check_microphone(
             _microphone(data["microphone"]),
             data["family"],
+            data["soc"],
             Serial(**serial),
             Led(**led) if led else None,
             source,
@@ -272,6 +273,20 @@ _ESP32_RESERVED = {
 # The I2S master drives these: GPIO34-39 are input only.
 _ESP32_OUTPUTS = ("bclk", "ws")
 _STM32_PIN = re.compile(r"^P([A-K])([0-9]{1,2})$")
+# PA13/PA14 are SWDIO/SWCLK on every STM32: the ST-LINK uploads and debugs through them.
+_STM32_RESERVED = {
+    "PA13": "SWDIO (the ST-LINK's upload and debug)",
+    "PA14": "SWCLK (the ST-LINK's upload and debug)",
+}
+# The pins each SoC's package brings out (datasheet pinout); the HAL's headers define
+# GPIOH-GPIOK for every package, so a pin the package lacks compiles and never toggles.
+# STM32H743ZI is LQFP144: ports A-G whole, and of port H only PH0/PH1 (OSC_IN/OSC_OUT).
+_STM32_PACKAGES = {
+    "STM32H743ZI": (
+        "LQFP144",
+        frozenset([f"P{port}{n}" for port in "ABCDEFG" for n in range(16)] + ["PH0", "PH1"]),
+    ),
+}
 
 
 def _microphone(raw: dict[str, Any]) -> Microphone:
@@ -311,7 +326,24 @@ def _microphone(raw: dict[str, Any]) -> Microphone:
     )
 
 
-def _check_pin(family: str, pin: MicPin, where: str) -> None:
+def canonical_pin(family: str, pin: str) -> str:
+    """``pin`` without leading zeros in its number (``GPIO04`` -> ``GPIO4``, ``PE05`` ->
+    ``PE5``); anything else unchanged, for the checks to refuse.
+
+    The pin is pasted into C (``GPIO_NUM_04`` does not compile) and compared with the
+    pins already taken by name, so ``PE05`` beside ``PE5`` would wire two signals to one
+    pin.
+    """
+    m = (_ESP32_GPIO if family == "esp32" else _STM32_PIN).fullmatch(pin)
+    if not m or m.lastindex is None:
+        return pin
+    number = m.lastindex  # the last group of both patterns is the pin's number
+    return pin[: m.start(number)] + str(int(m.group(number)))
+
+
+def _check_pin(family: str, soc: str, pin: MicPin, where: str) -> None:
+    # A board file's pins have no leading zeros (the schema's patterns); --mic-pin's are
+    # made canonical before they get here.
     if family == "esp32":
         m = _ESP32_GPIO.fullmatch(pin.pin)
         num = int(m.group(1)) if m else -1
@@ -325,16 +357,22 @@ def _check_pin(family: str, pin: MicPin, where: str) -> None:
     m = _STM32_PIN.fullmatch(pin.pin)
     if not m or int(m.group(2)) > 15:
         raise BoardError(f"{where}: {pin.pin!r} is not an STM32 pin (PA0-PK15)")
+    package = _STM32_PACKAGES.get(soc)
+    if package is not None and pin.pin not in package[1]:
+        raise BoardError(f"{where}: {pin.pin} is not a pin of the {soc}'s {package[0]} package")
+    if pin.pin in _STM32_RESERVED:
+        raise BoardError(f"{where}: {pin.pin} is {_STM32_RESERVED[pin.pin]}")
     if pin.af is None:
         raise BoardError(f"{where}: {pin.pin} needs its alternate function")
 
 
 def check_microphone(
-    mic: Microphone, family: str, serial: Serial, led: Led | None, source: str
+    mic: Microphone, family: str, soc: str, serial: Serial, led: Led | None, source: str
 ) -> None:
     """The rules for a microphone a schema cannot state.
 
-    The interface fits the family's glue; every pin exists, is usable for its signal
+    The interface fits the family's glue; every pin exists (on the SoC's package, where
+    known), is not reserved, is usable for its signal
     and is used once (not by another microphone signal, the serial line or the LED);
     each half of the SAI DMA buffer is whole 32-byte cache lines. (An ESP32 DMA buffer's
     4092-byte limit is the schema's: at most 1023 frames of one 32-bit slot.)
@@ -353,7 +391,7 @@ def check_microphone(
         taken[led.pin] = "led"
     for pin in mic.pins:
         where = f"{source}: microphone/pins/{pin.signal}"
-        _check_pin(family, pin, where)
+        _check_pin(family, soc, pin, where)
         if pin.pin in taken:
             raise BoardError(f"{where}: {pin.pin} is already used by {taken[pin.pin]}")
         taken[pin.pin] = f"microphone/pins/{pin.signal}"
@@ -402,7 +440,7 @@ def with_mic_pins(board: Board, overrides: Iterable[str]) -> Board:
         old = mic.pin(signal)
         pin, _, af_text = value.partition(":")
         # The pin reaches the generated C and README: "PD6\n" passed a $-anchored check.
-        pin, af_text = pin.strip(), af_text.strip()
+        pin, af_text = canonical_pin(board.family, pin.strip()), af_text.strip()
         af = old.af
         if af_text:
             if board.family != "stm32":
@@ -415,7 +453,9 @@ def with_mic_pins(board: Board, overrides: Iterable[str]) -> Board:
     pins = tuple(new.get(p.signal, p) for p in mic.pins)
     result = replace(board, microphone=replace(mic, pins=pins))
     assert result.microphone is not None
-    check_microphone(result.microphone, board.family, board.serial, board.led, "--mic-pin")
+    check_microphone(
+        result.microphone, board.family, board.soc, board.serial, board.led, "--mic-pin"
+    )
     return result
 
 

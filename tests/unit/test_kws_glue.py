@@ -195,6 +195,13 @@ def test_pin_overrides_accept_signal_and_microphone_names() -> None:
         ("stm32h7", "sd=PB0", "already used by led"),
         ("stm32h7", "sd=PE16", "not an STM32 pin"),
         ("stm32h7", "sd=PD6:AF16", "AF0-AF15"),
+        # Round 36: PE05 was compared with the pins taken as written, so it shared PE5
+        # with sck; PA13/PA14 carry the ST-LINK's SWD; the LQFP144 has no port K.
+        ("stm32h7", "sd=PE05", "PE5 is already used by microphone/pins/sck"),
+        ("stm32h7", "sd=PA13:AF6", "PA13 is SWDIO"),
+        ("stm32h7", "sd=PA14:AF6", "PA14 is SWCLK"),
+        ("stm32h7", "sd=PK15:AF6", "PK15 is not a pin of the STM32H743ZI's LQFP144"),
+        ("stm32h7", "sd=PH2:AF6", "PH2 is not a pin of the STM32H743ZI's LQFP144"),
     ],
 )
 def test_bad_pin_overrides_are_refused(board_id: str, override: str, needle: str) -> None:
@@ -221,6 +228,16 @@ def test_a_newline_in_a_pin_never_reaches_the_sources(board_id: str, override: s
         assert "\n" not in str(exc), str(exc)
         return
     assert all("\n" not in p.pin for p in board.microphone.pins), board.microphone.pins
+
+
+def test_pin_overrides_drop_leading_zeros() -> None:
+    # Round 36: GPIO04 reached the glue as GPIO_NUM_04, which ESP-IDF does not define.
+    esp = with_mic_pins(load_board("esp32"), ["ws=GPIO04", "din=GPIO35"])
+    assert kws_glue.mic_context(esp)["gpio"]["ws"] == "GPIO_NUM_4"
+    stm = with_mic_pins(load_board("stm32h7"), ["sd=PD06:AF6", "fs=PH01"])
+    assert stm.microphone is not None
+    assert [p.pin for p in stm.microphone.pins] == ["PE5", "PH1", "PD6"]
+    assert kws_glue.mic_context(stm)["gpio"]["sd"]["pin"] == "GPIO_PIN_6"
 
 
 def test_a_signal_given_twice_is_refused() -> None:
@@ -250,6 +267,13 @@ def _edit(board_id: str, path: str, value: object) -> dict[str, Any]:
         ("stm32h7", "microphone/dma/half_samples", 1020, "whole 32-byte cache lines"),
         ("stm32h7", "microphone/pins/sd/pin", "PD9", "already used by serial/rx_pin"),
         ("esp32", "microphone/pins/din/pin", "GPIO3", "UART0 RX"),
+        ("esp32", "microphone/pins/din/pin", "GPIO04", "'GPIO04' does not match"),
+        ("stm32h7", "microphone/pins/sd/pin", "PE06", "'PE06' does not match"),
+        ("stm32h7", "microphone/pins/sd/pin", "PE16", "'PE16' does not match"),
+        ("stm32h7", "led/pin", "PB00", "'PB00' does not match"),
+        ("stm32h7", "serial/tx_pin", "PD08", "'PD08' does not match"),
+        ("stm32h7", "microphone/pins/sd/pin", "PA13", "PA13 is SWDIO"),
+        ("stm32h7", "microphone/pins/sd/pin", "PJ3", "not a pin of the STM32H743ZI's LQFP144"),
     ],
 )
 def test_bad_microphone_sections_are_rejected(
