@@ -460,6 +460,13 @@ def text_report_page(
             recorded = load_report_data(stored)
             if recorded.model_sha256 != manifest.model_sha256:
                 raise ModelError(f"{stored} belongs to another model (its model_sha256 differs)")
+            if recorded.labels != tuple(manifest.labels):
+                # The sha covers the model, not the names: an edited list put one intent's
+                # figures under another's name.
+                raise ModelError(
+                    f"{stored}: its labels are not the model's ({len(recorded.labels)} "
+                    f"against the manifest's {len(manifest.labels)}, or in another order)"
+                )
         except ModelError:
             if data is None:
                 raise

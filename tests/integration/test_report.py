@@ -77,6 +77,16 @@ def test_train_writes_the_report_and_json(
     proc = run_cli("report", str(out), "-o", str(again))
     assert proc.returncode == 0, proc.stderr
     assert again.read_bytes() == (out / "report.html").read_bytes()
+    # Round 36: report.json's labels swapped by hand kept the sha and drew one intent's
+    # figures under another's name; they must be the manifest's, in its order.
+    edited = tmp_path / "edited"
+    shutil.copytree(out, edited)
+    raw = json.loads((edited / "report.json").read_text())
+    raw["labels"][0], raw["labels"][1] = raw["labels"][1], raw["labels"][0]
+    (edited / "report.json").write_text(json.dumps(raw))
+    proc = run_cli("report", str(edited), "-o", str(tmp_path / "edited.html"))
+    assert_one_error_line(proc, "report.json: its labels are not the model's")
+    assert not (tmp_path / "edited.html").exists()
     proc = run_cli("train", "--help")
     assert "--json PATH|-" in proc.stdout and "--no-report" in proc.stdout
 
