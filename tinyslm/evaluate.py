@@ -154,11 +154,11 @@ def run_eval(
         DatasetError: the data is missing, unusable, of another kind (audio), the
             split is empty, or none of its intents is one of the model's.
     """
-    from tinyslm.decision import gate_figures
     from tinyslm.emulate.phrases import phrases_to_check
     from tinyslm.manifest import load_model_dir
     from tinyslm.text.features import encode
     from tinyslm.tflm_runtime import tflm_scores
+    from tinyslm.verify import gate_metrics
 
     say = log or _quiet
     start = time.perf_counter()
@@ -200,14 +200,7 @@ def run_eval(
     top = np.argmax(in_scores, axis=1) if len(in_scores) else np.zeros(0, np.int64)
     correct = top == truth
     # Each phrase is compared with its top label's level (labels may have their own).
-    levels = np.asarray(manifest.thresholds_q(), dtype=np.int64)
-    local = (in_scores.max(axis=1) >= levels[top]) if len(in_scores) else np.zeros(0, bool)
-    oos_escalated = (
-        oos_scores.max(axis=1) < levels[np.argmax(oos_scores, axis=1)]
-        if len(oos_scores)
-        else np.zeros(0, bool)
-    )
-    gate = gate_figures(correct, local, oos_escalated)
+    gate = gate_metrics(in_scores, truth, oos_scores, manifest.thresholds_q())
 
     per_intent = tuple(
         IntentFigure(label, int((truth == i).sum()), int((correct & (truth == i)).sum()))

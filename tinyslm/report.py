@@ -357,6 +357,16 @@ def render_report(
             )
             for p in at_now
         ),
+        *(
+            (
+                f"at its own thresholds ({data.eval_split} split, each label at its level, "
+                "as the firmware gates)",
+                f"accuracy at threshold {pct(g.accuracy_at_threshold)}, out-of-scope recall "
+                f"{pct(g.oos_recall)}, in-scope escalated {pct(g.escalation_rate)}",
+            )
+            for g in (data.own_gate,)
+            if g is not None
+        ),
         ("threshold", f"{threshold_text(manifest.threshold)} (q={manifest.threshold_q})"),
         ("own thresholds", describe_label_thresholds(manifest) or "none"),
         (
@@ -432,7 +442,10 @@ def render_report(
     )
     own = describe_label_thresholds(manifest)
     if own is not None:
-        chosen_by += f" (labels with thresholds of their own: {own})"
+        chosen_by += (
+            f" (labels with thresholds of their own: {own}; the curve moves one level for "
+            "every label, the summary's 'at its own thresholds' row gates each at its own)"
+        )
     parts.append(
         fig_html(*_threshold_svg(data, manifest.threshold, manifest.threshold_q, chosen_by))
     )

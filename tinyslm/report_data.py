@@ -132,6 +132,9 @@ class ReportData:
         tensors: the flatbuffer's constant tensors in operator order.
         history: per-epoch Keras figures (``loss``, ``accuracy``, ``val_accuracy``...);
             empty when the model came without them.
+        own_gate: the gate as the firmware runs it when labels have thresholds of
+            their own (each phrase against its top label's level; ``q`` and
+            ``threshold`` are the level every other label keeps); ``None`` without.
     """
 
     model_sha256: str
@@ -143,6 +146,7 @@ class ReportData:
     curve: tuple[ThresholdPoint, ...]
     tensors: tuple[TensorSize, ...]
     history: tuple[dict[str, float], ...] = ()
+    own_gate: ThresholdPoint | None = None
 
     def per_intent(self) -> list[tuple[str, float | None, float | None, int]]:
         """(intent, precision, recall, support) per intent; ``None`` where undefined."""
@@ -172,18 +176,12 @@ class ReportData:
                 }
                 for p in self.pairs
             ],
-            "curve": [
-                {
-                    "q": c.q,
-                    "threshold": round(c.threshold, 6),
-                    "accuracy_at_threshold": round(c.accuracy_at_threshold, 5),
-                    "escalation_rate": round(c.escalation_rate, 5),
-                    "oos_recall": None if c.oos_recall is None else round(c.oos_recall, 5),
-                }
-                for c in self.curve
-            ],
+            "curve": [_point_dict(c) for c in self.curve],
             "tensors": [t.to_dict() for t in self.tensors],
             "history": [{k: round(v, 6) for k, v in sorted(h.items())} for h in self.history],
+            # Only a project's thresholds of its own give one: a model folder's report.json
+            # keeps its bytes.
+            **({"own_gate": _point_dict(self.own_gate)} if self.own_gate else {}),
         }
 
     def to_json_bytes(self) -> bytes:
@@ -216,20 +214,12 @@ class ReportData:
                     )
                     for p in d["pairs"]
                 ),
-                curve=tuple(
-                    ThresholdPoint(
-                        int(c["q"]),
-                        float(c["threshold"]),
-                        float(c["accuracy_at_threshold"]),
-                        float(c["escalation_rate"]),
-                        None if c["oos_recall"] is None else float(c["oos_recall"]),
-                    )
-                    for c in d["curve"]
-                ),
+                curve=tuple(_point(c) for c in d["curve"]),
                 tensors=tuple(TensorSize.from_dict(t) for t in d["tensors"]),
                 history=tuple(
                     {str(k): float(v) for k, v in h.items()} for h in d.get("history", [])
                 ),
+                own_gate=_point(d["own_gate"]) if d.get("own_gate") is not None else None,
             )
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise ModelError(f"{source}: malformed ({type(exc).__name__}: {exc})") from None
@@ -243,6 +233,26 @@ class ReportData:
         if any(v < 0 for row in data.confusion for v in row):
             raise ModelError(f"{source}: malformed (a confusion count is negative)")
         return data
+
+
+def _point_dict(c: ThresholdPoint) -> dict[str, Any]:
+    return {
+        "q": c.q,
+        "threshold": round(c.threshold, 6),
+        "accuracy_at_threshold": round(c.accuracy_at_threshold, 5),
+        "escalation_rate": round(c.escalation_rate, 5),
+        "oos_recall": None if c.oos_recall is None else round(c.oos_recall, 5),
+    }
+
+
+def _point(c: Mapping[str, Any]) -> ThresholdPoint:
+    return ThresholdPoint(
+        int(c["q"]),
+        float(c["threshold"]),
+        float(c["accuracy_at_threshold"]),
+        float(c["escalation_rate"]),
+        None if c["oos_recall"] is None else float(c["oos_recall"]),
+    )
 
 
 def load_report_data(path: Path) -> ReportData:
@@ -384,18 +394,22 @@ def compute_report_data(
         )
 
     quant = manifest.output_quant
-    curve = []
-    for q in range(-128, 128):
-        gate = gate_metrics(in_scores, truth, oos_scores, q)
-        curve.append(
-            ThresholdPoint(
-                q=q,
-                threshold=dequantize(q, quant.scale, quant.zero_point),
-                accuracy_at_threshold=gate.accuracy_at_threshold,
-                escalation_rate=1.0 - gate.local_rate if len(truth) else 0.0,
-                oos_recall=gate.oos_recall,
-            )
+
+    def point(q: int, levels: int | Sequence[int]) -> ThresholdPoint:
+        gate = gate_metrics(in_scores, truth, oos_scores, levels)
+        return ThresholdPoint(
+            q=q,
+            threshold=dequantize(q, quant.scale, quant.zero_point),
+            accuracy_at_threshold=gate.accuracy_at_threshold,
+            escalation_rate=1.0 - gate.local_rate if len(truth) else 0.0,
+            oos_recall=gate.oos_recall,
         )
+
+    curve = [point(q, q) for q in range(-128, 128)]
+    # The curve moves one level for every label; labels with levels of their own are
+    # gated as the firmware gates them, at the project's point only.
+    own = manifest.own_levels_q()
+    own_gate = point(manifest.threshold_q, own) if own else None
     measured = ReportData(
         model_sha256=sha256_hex(model_bytes),
         eval_split=eval_split,
@@ -406,6 +420,7 @@ def compute_report_data(
         curve=tuple(curve),
         tensors=tensor_sizes(model_bytes),
         history=tuple(dict(h) for h in history),
+        own_gate=own_gate,
     )
     # Rounded as report.json stores them, so a page drawn from the file is the same page.
     return ReportData.from_dict(json.loads(measured.to_json_bytes()))

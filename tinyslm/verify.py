@@ -23,15 +23,35 @@ from tinyslm.tflm_runtime import min_arena_bytes, tflm_scores
 
 
 def gate_metrics(
-    scores_q: np.ndarray, true_index: np.ndarray, oos_scores_q: np.ndarray, threshold_q: int
+    scores_q: np.ndarray,
+    true_index: np.ndarray,
+    oos_scores_q: np.ndarray,
+    threshold_q: int | Sequence[int],
 ) -> GateMetrics:
-    """Gate figures for int8 scores: in-scope ``(n, k)`` with truths, oos ``(m, k)``."""
-    scores_q = np.asarray(scores_q, dtype=np.int32).reshape(len(true_index), -1)
+    """Gate figures for int8 scores: in-scope ``(n, k)`` with truths, oos ``(m, k)``.
+
+    ``threshold_q`` is one level for every label or one per label
+    (``Manifest.thresholds_q``): each phrase is compared with its top label's level,
+    as the firmware compares it. A truth of -1 (an intent the model lacks) is never
+    right.
+    """
+
+    def rows(a: np.ndarray, n: int) -> np.ndarray:
+        # numpy cannot infer -1 for an empty array: eval may have out-of-scope phrases only.
+        a = np.asarray(a, dtype=np.int32)
+        return a.reshape(n, -1) if a.size else np.zeros((0, 1), dtype=np.int32)
+
+    scores_q = rows(scores_q, len(true_index))
+    oos = rows(oos_scores_q, len(oos_scores_q))
+    k = max(scores_q.shape[1] if len(scores_q) else 0, oos.shape[1] if len(oos) else 0, 1)
+    levels = np.broadcast_to(np.asarray(threshold_q, dtype=np.int32), (k,))
     top = np.argmax(scores_q, axis=1) if len(scores_q) else np.zeros(0, dtype=np.int64)
     top_q = scores_q.max(axis=1) if len(scores_q) else np.zeros(0, dtype=np.int32)
-    oos = np.asarray(oos_scores_q, dtype=np.int32)
-    oos_top = oos.reshape(len(oos), -1).max(axis=1) if len(oos) else np.zeros(0, dtype=np.int32)
-    return gate_figures(top == np.asarray(true_index), top_q >= threshold_q, oos_top < threshold_q)
+    oos_top = np.argmax(oos, axis=1) if len(oos) else np.zeros(0, dtype=np.int64)
+    oos_q = oos.max(axis=1) if len(oos) else np.zeros(0, dtype=np.int32)
+    return gate_figures(
+        top == np.asarray(true_index), top_q >= levels[top], oos_q < levels[oos_top]
+    )
 
 
 # Calibration rules (ThresholdChoice.rule) and the share of in-scope phrases the

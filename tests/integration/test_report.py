@@ -261,6 +261,40 @@ def test_a_projects_report_after_generate_threshold(fixture_model: Path, tmp_pat
     assert re.search(r"<td>at 0\.6\d\d \(test split, the model-wide gate\)</td>", summary)
 
 
+def test_a_projects_report_gates_labels_at_their_own_thresholds(
+    fixture_model: Path, tmp_path: Path
+) -> None:
+    """Round 36: with --label-threshold the summary showed only the model-wide gate, which
+    is not what the firmware does. Its 'own thresholds' row must be what the firmware
+    answers: emulate's figures on the same split."""
+    project = tmp_path / "proj"
+    proc = run_cli("generate", "--board", "esp32", "--model", str(fixture_model), "-o",
+                   str(project), "--label-threshold", "lights_on=0.97", "-q")  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    fixture_csv = fixture_model.parent / "fixture_commands.csv"
+    page = tmp_path / "p.html"
+    proc = run_cli("report", str(project), "--data", str(fixture_csv), "-o", str(page))
+    assert proc.returncode == 0, proc.stderr
+    summary = page.read_text().split("<h2>Summary</h2>")[1].split("</table>")[0]
+    proc = run_cli("emulate", str(project), "--data", str(fixture_csv), "--json", "-")
+    assert proc.returncode == 0, proc.stderr
+    device = json.loads(proc.stdout)
+    assert device["split"] == "test"
+    row = re.search(
+        r"<td>at its own thresholds \(test split, [^<]*\)</td>\s*<td>accuracy at threshold "
+        r"([0-9.]+)%, out-of-scope recall ([0-9.]+)%, in-scope escalated ([0-9.]+)%</td>",
+        summary,
+    )
+    assert row, summary
+    assert [float(v) for v in row.groups()] == [
+        round(100 * device[k], 2)
+        for k in ("accuracy_at_threshold", "oos_recall", "escalation_rate")
+    ]
+    # The model-wide gate at the same level answers more phrases locally: the rows differ.
+    wide = re.search(r"the model-wide gate\)</td>\s*<td>accuracy at threshold ([0-9.]+)%", summary)
+    assert wide and float(wide.group(1)) != float(row.group(1))
+
+
 def test_report_with_data_refuses_a_manifest_tflm_would_crash_on(
     fixture_model: Path, esp32_project: Path, tmp_path: Path
 ) -> None:
