@@ -195,8 +195,19 @@ def check_target(
             )
         if ownership is not None and ownership.names and not ownership.keep_foreign:
             others = sorted(p.name for p in real.iterdir() if p.name not in ownership.names)
-            if others:
-                raise _in_the_way(target, [f"{name} (not written by tinyslm)" for name in others])
+            # Only a plain file at one of its names is tinyslm's: the write refused a link
+            # or a folder there too, but after the whole training.
+            odd = sorted(
+                n
+                for n in ownership.names
+                if (real / n).is_symlink() or ((real / n).exists() and not (real / n).is_file())
+            )
+            if others or odd:
+                raise _in_the_way(
+                    target,
+                    [f"{name} (not written by tinyslm)" for name in others]
+                    + [f"{name} (not a plain file)" for name in odd],
+                )
     _probe_writable(absolute)
 
 
@@ -401,8 +412,12 @@ def _update(
     prune: bool,
     starters: Mapping[str, bytes],
     absent_trees: Iterable[str] = (),
+    shown: Path | None = None,
 ) -> WriteReport:
-    """Replace tinyslm's files in the existing folder ``target``; keep or refuse the rest."""
+    """Replace tinyslm's files in the existing folder ``target``; keep or refuse the rest.
+
+    ``shown`` is the folder as the user typed it, for messages (``target`` is absolute).
+    """
     _check_starters(files, starters)
     real = real_path(target)
     was_empty = not any(real.iterdir())
@@ -465,6 +480,16 @@ def _update(
             if (real / rel).is_file() and _sha256(real / rel) == (record or {})[rel]
         ]
         removed = removable if prune else []
+        # A folder of fixed names without a record (a model folder) is tinyslm's by name,
+        # as the files it replaces are: one of its names not written this time
+        # (report.html with --no-report) describes the model being replaced, so it goes.
+        # It was refused as "not written by tinyslm", after the whole training.
+        if ownership.names and ownership.record is None:
+            removed += [
+                n
+                for n in ownership.names
+                if n not in files and (real / n).is_file() and not (real / n).is_symlink()
+            ]
         stale = [rel for rel in stale_all if rel not in removed and (real / rel).exists()]
         # A recorded tree this output has no place for (a project moved to a board that
         # builds TFLM as a component) is stale like a file: pruned when it is still as
@@ -482,12 +507,15 @@ def _update(
         skip = {stage.name, *(x for x in [ownership.record] if x)}
         # Starters already there are the user's, so they count (and are kept) as theirs.
         foreign = _foreign(
-            real, set(files) | set(stale_all), [*trees, *ownership.trees, *recorded_trees], skip
+            real,
+            set(files) | set(stale_all) | set(removed),
+            [*trees, *ownership.trees, *recorded_trees],
+            skip,
         )
         if foreign and not ownership.keep_foreign:
             conflicts.extend(f"{rel} (not written by tinyslm)" for rel in foreign)
         if conflicts:
-            raise _in_the_way(target, conflicts)
+            raise _in_the_way(shown or target, conflicts)
 
         def put_aside(dest: Path, rel: str) -> None:
             aside = backup / rel
@@ -616,8 +644,8 @@ def write_tree(
             not write (or that were edited) are in the way.
         OutputError: the target cannot be written.
     """
-    target = Path(os.path.abspath(target))
-    check_target(target, force, protect=protect, ownership=ownership)
+    shown, target = target, Path(os.path.abspath(target))
+    check_target(shown, force, protect=protect, ownership=ownership)
     if target.exists():
         # In place, also when empty: a symlinked folder stays a symlink, and the
         # folder keeps its own permissions.
@@ -629,6 +657,7 @@ def write_tree(
             prune,
             starters or {},
             absent_trees,
+            shown,
         )
     return _write_new(files, target, extra, ownership, starters or {})
 

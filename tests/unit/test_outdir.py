@@ -149,6 +149,35 @@ def test_check_target_refuses_foreign_files_up_front(tmp_path: Path) -> None:
     check_target(target, force=True, ownership=model)
 
 
+def test_a_model_folders_names_not_written_again_go(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Round 36: train --force --no-report over a folder with report.html was refused
+    # after the whole training, calling tinyslm's own report "not written by tinyslm";
+    # left in place, it would describe the model being replaced.
+    model = Ownership(kind="model folder", marker="a.txt", names=("a.txt", "m.bin", "r.html"))
+    target = tmp_path / "model"
+    write_tree({"a.txt": b"A\n", "m.bin": b"1", "r.html": b"old"}, target, ownership=model)
+    report = write_tree({"a.txt": b"A\n", "m.bin": b"2"}, target, force=True, ownership=model)
+    assert report.removed == ("r.html",)
+    assert _listing(target) == {"a.txt": b"A\n", "m.bin": b"2"}
+    # A link at one of its names is not tinyslm's: refused up front, named as typed.
+    (target / "r.html").symlink_to(tmp_path / "precious.html")
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(OutputExistsError, match=r"^model: .*r\.html \(not a plain file\)"):
+        check_target(Path("model"), force=True, ownership=model)
+    (target / "r.html").unlink()
+    (target / "m.bin").unlink()
+    (target / "m.bin").mkdir()
+    with pytest.raises(OutputExistsError, match=r"^model: .*m\.bin \(not a plain file\)"):
+        write_tree({"a.txt": b"A\n"}, Path("model"), force=True, ownership=model)
+    # A conflict found while writing names the folder as typed too (it was absolute).
+    write_tree(FILES, tmp_path / "proj", ownership=PROJECT)
+    (tmp_path / "proj" / "src" / "b.c").write_text("mine")
+    with pytest.raises(OutputExistsError, match=r"^proj: .*src/b\.c \(edited"):
+        write_tree(FILES, Path("proj"), force=True, ownership=PROJECT)
+
+
 def test_force_refuses_a_folder_that_is_not_tinyslms(tmp_path: Path) -> None:
     target = tmp_path / "notes"
     target.mkdir()
