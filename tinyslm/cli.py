@@ -6,6 +6,7 @@ Every ``TinySlmError`` becomes one line on stderr and exit code 1. Heavy imports
 
 from __future__ import annotations
 
+import math
 import sys
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from functools import wraps
@@ -17,7 +18,7 @@ import click
 from tinyslm import __version__
 from tinyslm.audio.options import keyword_options
 from tinyslm.errors import TinySlmError
-from tinyslm.train_options import train_options
+from tinyslm.train_options import FloatRange, train_options
 
 if TYPE_CHECKING:
     from tinyslm.escalate import Escalation
@@ -95,7 +96,7 @@ def host_options(func: F) -> F:
             ),
             click.option(
                 "--host-timeout",
-                type=click.FloatRange(min=0.1),
+                type=FloatRange(min=0.1),
                 default=30.0,
                 show_default=True,
                 help="Seconds --host-cmd may take per phrase.",
@@ -248,7 +249,7 @@ def train_command(
 
     DATA is a text intent dataset (.csv, .jsonl, CLINC .json) or an audio keyword
     dataset (a folder in the Speech Commands layout, or a .csv/.jsonl list of WAV
-    files). Writes model.tflite, manifest.json and, for text (unless --no-report),
+    files). Writes model.tflite, manifest.json and (unless --no-report)
     report.json and report.html (open it in a browser; 'tinyslm report' redraws it).
     """
     from tinyslm.audio.options import audio_config, refuse_keyword_options
@@ -776,7 +777,7 @@ def monitor(
 )
 @click.option(
     "--threshold",
-    type=click.FloatRange(0, 1, min_open=True, max_open=True),
+    type=FloatRange(0, 1, min_open=True, max_open=True),
     default=None,
     show_default="the trained one",
     help="Confidence threshold for the firmware (the text gate's local answers, or the "
@@ -962,9 +963,13 @@ def _range(text: str, option: str) -> tuple[float, float]:
     """``LOW,HIGH`` (or one number for both) as a pair of floats."""
     low, _, high = text.partition(",")
     try:
-        return float(low), float(high or low)
+        pair = float(low), float(high or low)
     except ValueError:
         raise click.BadParameter(f"expected LOW,HIGH, got {text!r}", param_hint=option) from None
+    if not all(math.isfinite(v) for v in pair):
+        # nan passed every range check after this and was named by its field (rate_range).
+        raise click.BadParameter(f"expected two finite numbers, got {text!r}", param_hint=option)
+    return pair
 
 
 # The defaults are SynthConfig's (tests/integration/test_cli_synth.py checks they
@@ -1035,7 +1040,7 @@ def _range(text: str, option: str) -> tuple[float, float]:
 )
 @click.option(
     "--noise",
-    type=click.FloatRange(0, 1),
+    type=FloatRange(0, 1),
     default=0.5,
     show_default=True,
     help="Share of clips mixed with white/pink/brown noise.",
@@ -1043,14 +1048,14 @@ def _range(text: str, option: str) -> tuple[float, float]:
 @click.option("--snr", default="5,30", show_default=True, help="That noise's SNR range, dB.")
 @click.option(
     "--reverb",
-    type=click.FloatRange(0, 1),
+    type=FloatRange(0, 1),
     default=0.5,
     show_default=True,
     help="Share of clips put in a synthetic room (RT60 0.1-0.6 s).",
 )
 @click.option(
     "--background-seconds",
-    type=click.FloatRange(min=0),
+    type=FloatRange(min=0),
     default=30.0,
     show_default=True,
     help="Length of each _background_noise_ file; 0: none.",

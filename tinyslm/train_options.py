@@ -39,6 +39,19 @@ Log = Callable[[str], None]
 SIZE_FIELDS = ("buckets", "dim", "hidden")
 # distill_alpha is set through --distill (off by default) plus --distill-alpha.
 _DISTILL_FLAG = "distill"
+
+
+class FloatRange(click.FloatRange):
+    """click's FloatRange, refusing ``nan`` too: every comparison with nan is false, so
+    click let it through and the option's name was lost in a later, vaguer error."""
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        result = super().convert(value, param, ctx)
+        if result != result:  # nan is the one float unequal to itself
+            self.fail(f"{value!r} is not a number", param, ctx)
+        return result
+
+
 # The range each numeric option accepts (the dataclasses' __post_init__ checks
 # them too; click says so before anything is loaded).
 _RANGES: dict[str, click.ParamType[Any]] = {
@@ -51,16 +64,16 @@ _RANGES: dict[str, click.ParamType[Any]] = {
     "hidden": click.IntRange(1, 65536),
     "epochs": click.IntRange(1, 100_000),
     "batch_size": click.IntRange(0, 1_000_000),
-    "learning_rate": click.FloatRange(0, 10, min_open=True),
-    "label_smoothing": click.FloatRange(0, 1, max_open=True),
-    "dropout": click.FloatRange(0, 1, max_open=True),
-    "token_dropout": click.FloatRange(0, 1, max_open=True),
-    "adversarial": click.FloatRange(0, 100),
-    "distill_alpha": click.FloatRange(0, 1, min_open=True),
-    "distill_temperature": click.FloatRange(0, 100, min_open=True),
+    "learning_rate": FloatRange(0, 10, min_open=True),
+    "label_smoothing": FloatRange(0, 1, max_open=True),
+    "dropout": FloatRange(0, 1, max_open=True),
+    "token_dropout": FloatRange(0, 1, max_open=True),
+    "adversarial": FloatRange(0, 100),
+    "distill_alpha": FloatRange(0, 1, min_open=True),
+    "distill_temperature": FloatRange(0, 100, min_open=True),
     "distill_folds": click.IntRange(1, 100),
     "distill_augment": click.IntRange(0, 100),
-    "gate_temperature": click.FloatRange(0.01, 100),
+    "gate_temperature": FloatRange(0.01, 100),
     # What keras.utils.set_random_seed and numpy take.
     "seed": click.IntRange(0, 2**32 - 1),
 }
@@ -157,13 +170,28 @@ def _option(name: str, default: Any, kind: type, doc: str) -> Callable[[F], F]:
             f"phrases, else {default}",
             help=help_text,
         )
+    shown: str | bool = "0: auto" if name == "batch_size" else True
+    keyword = _keyword_default(name)
+    if keyword is not None and keyword != default:
+        # A keyword dataset takes the keyword recipe's own default unless the option is
+        # given; --help showed the text recipe's alone.
+        shown = f"text {'0 (auto)' if name == 'batch_size' else default}, keywords {keyword}"
     return click.option(
         flag,
         type=_RANGES.get(name, kind),
         default=default if name != "distill_alpha" else 0.5,
-        show_default="0: auto" if name == "batch_size" else True,
+        show_default=shown,
         help=help_text,
     )
+
+
+def _keyword_default(name: str) -> object | None:
+    """The keyword recipe's default for a text option both recipes take, else ``None``."""
+    from tinyslm.audio.options import SHARED
+    from tinyslm.audio.train import AudioTrainConfig
+
+    field = SHARED.get(name)
+    return getattr(AudioTrainConfig(), field) if field is not None else None
 
 
 def train_options(func: F) -> F:
@@ -257,7 +285,10 @@ def refuse_distill_options_without_distill(
     given = sorted(n for n in explicit if n.startswith(_DISTILL_FLAG + "_"))
     if given:
         flags = ", ".join(_flag(n) for n in given)
-        raise click.UsageError(f"{flags} only apply with --distill (the teacher is off without it)")
+        verb = "applies" if len(given) == 1 else "apply"
+        raise click.UsageError(
+            f"{flags} only {verb} with --distill (the teacher is off without it)"
+        )
 
 
 def resolve_seq_len(options: Mapping[str, Any]) -> dict[str, Any]:

@@ -10,6 +10,7 @@ import click
 import pytest
 from click.testing import CliRunner
 
+from tinyslm.audio.train import AudioTrainConfig
 from tinyslm.cli import cli
 from tinyslm.sizing import Shape
 from tinyslm.text.features import FeatureSpec
@@ -53,8 +54,19 @@ def test_every_config_field_is_an_option_with_its_default_in_help() -> None:
             assert line, f"{flag} missing from 'tinyslm train --help'"
     # click wraps the [default: ...] notes; every option that takes a value shows one.
     assert text.count("[default:") >= len(option_names()) - 3  # --board, --distill, flags
-    for needle in ("[default: 25;", "[default: (0: auto);", "[default: 0.2;", "[default: 0.5;"):
-        assert needle in text
+    # Round 36: a keyword dataset takes the keyword recipe's defaults, and --help said only
+    # the text recipe's.
+    kw = AudioTrainConfig()
+    flat = " ".join(text.split())
+    for needle in (
+        f"[default: (text 25, keywords {kw.epochs});",
+        f"[default: (text 0 (auto), keywords {kw.batch_size});",
+        f"[default: (text 0.2, keywords {kw.label_smoothing});",
+        f"[default: (text 0.01, keywords {kw.learning_rate});",
+        "[default: 0;",  # --seed: the same for both
+        "[default: 0.5;",
+    ):
+        assert needle in flat
     assert "auto: sized for the model budget" in text and "--max-model-kb" in text
 
 
@@ -235,6 +247,28 @@ def test_distill_settings_without_distill_are_refused_before_training(
     result = CliRunner().invoke(cli, ["train", "-o", str(tmp_path / "m"), *given])
     assert result.exit_code != 0
     line = result.output.strip()
-    assert "\n" not in line and "only apply with --distill" in line
+    verb = "applies" if len(given) == 2 else "apply"  # one flag and its value, or two
+    assert "\n" not in line and f"only {verb} with --distill" in line
     assert given[0] in line
     assert not (tmp_path / "m").exists()
+
+
+@pytest.mark.parametrize(
+    ("args", "option"),
+    [
+        (["train", "--learning-rate", "nan"], "--learning-rate"),
+        (["train", "--dropout", "NaN"], "--dropout"),
+        (["train", "--gate-temperature", "nan"], "--gate-temperature"),
+        (["synth", "yes", "-o", "x", "--noise", "nan"], "--noise"),
+        (["synth", "yes", "-o", "x", "--rate", "nan"], "--rate"),
+        (["synth", "yes", "-o", "x", "--snr", "1,inf"], "--snr"),
+    ],
+)
+def test_nan_is_refused_naming_its_option(args: list[str], option: str) -> None:
+    # Round 36: nan passed click's ranges (every comparison with it is false) and was
+    # refused later as "invalid training setting(s): learning_rate" or "rate_range ...".
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 1, result.output
+    assert len(result.output.splitlines()) == 1, result.output
+    assert f"Invalid value for '{option}'" in result.output
+    assert "not a number" in result.output or "finite numbers" in result.output
