@@ -103,8 +103,9 @@ class EvalResult:
     seconds: float = 0.0
 
     def summary(self) -> dict[str, Any]:
-        """What ``tinyslm eval --json`` prints."""
+        """What ``tinyslm eval --json`` prints (a keyword model's names its modality too)."""
         return {
+            "modality": "text",
             "source": self.source,
             "split": self.split,
             "model_sha256": self.model_sha256,

@@ -238,6 +238,12 @@ def check_data_modality(path: Path, model_modality: str) -> None:
         DatasetError: one line naming both modalities.
     """
     kind = modality_of_data(path)
+    if model_modality == TEXT and path.is_dir() and not any(p.is_dir() for p in path.iterdir()):
+        # Any folder sniffs as audio: a model folder given as DATA was called keyword data.
+        raise DatasetError(
+            f"{path} is a folder without word folders, neither keyword data nor a text "
+            "dataset: give the .csv, .tsv, .jsonl or .json file"
+        )
     if kind.name != model_modality:
         raise DatasetError(
             f"{path} holds {kind.name} data ({kind.noun}s), but this model "

@@ -217,6 +217,17 @@ def test_audio_data_is_refused_in_one_line(tmp_path: Path, make: object, needle:
     assert needle in err
 
 
+def test_a_folder_of_files_is_not_called_audio_data(tmp_path: Path) -> None:
+    # Round 36: any folder sniffed as audio, so 'eval MODEL MODEL' said the model folder
+    # "holds audio data (keywords)".
+    code, out, err = eval_cli(str(MODEL), str(MODEL))
+    assert (code, out) == (1, "")
+    assert err == (
+        f"error: {MODEL} is a folder without word folders, neither keyword data nor a text "
+        "dataset: give the .csv, .tsv, .jsonl or .json file\n"
+    )
+
+
 def test_missing_model_or_data_is_one_line(tmp_path: Path) -> None:
     code, out, err = eval_cli(str(tmp_path / "nomodel"), str(DATA))
     assert (code, out) == (1, "")
@@ -259,6 +270,7 @@ def test_cli_json_dash_prints_the_figures_alone() -> None:
     assert code == 0, err
     figures = json.loads(out)
     assert figures["int8_accuracy"] == 0.75 and figures["oos_recall"] == 0.25
+    assert figures["modality"] == "text"  # a keyword model's JSON named its own; text did not
     assert figures["trained"]["int8_accuracy"] == 0.75
     assert sum(v["phrases"] for v in figures["per_intent"].values()) == figures["phrases"]
     assert "int8 accuracy at threshold" in err  # the text moved to stderr
