@@ -242,20 +242,25 @@ def test_report_needs_figures_or_data(
     assert (tmp_path / "c.html").read_bytes() == a.read_bytes()
 
 
-def test_a_projects_report_after_generate_threshold(fixture_model: Path, tmp_path: Path) -> None:
-    """The summary showed n/a for accuracy at threshold and out-of-scope recall: those
-    figures had moved aside under at_trained_threshold. They are shown as info shows them,
-    with the figures at the project's own threshold measured beside them."""
+def _project_summary(fixture_model: Path, tmp_path: Path, *options: str) -> tuple[Path, str]:
+    """An esp32 project of the fixture model generated with ``options``, and the summary
+    table of its report measured on the fixture's dataset."""
     project = tmp_path / "proj"
     proc = run_cli("generate", "--board", "esp32", "--model", str(fixture_model), "-o",
-                   str(project), "--threshold", "0.6", "-q")  # fmt: skip
+                   str(project), *options, "-q")  # fmt: skip
     assert proc.returncode == 0, proc.stderr
     fixture_csv = fixture_model.parent / "fixture_commands.csv"
     page = tmp_path / "p.html"
     proc = run_cli("report", str(project), "--data", str(fixture_csv), "-o", str(page))
     assert proc.returncode == 0, proc.stderr
-    text = page.read_text()
-    summary = text.split("<h2>Summary</h2>")[1].split("</table>")[0]
+    return project, page.read_text().split("<h2>Summary</h2>")[1].split("</table>")[0]
+
+
+def test_a_projects_report_after_generate_threshold(fixture_model: Path, tmp_path: Path) -> None:
+    """The summary showed n/a for accuracy at threshold and out-of-scope recall: those
+    figures had moved aside under at_trained_threshold. They are shown as info shows them,
+    with the figures at the project's own threshold measured beside them."""
+    _, summary = _project_summary(fixture_model, tmp_path, "--threshold", "0.6")
     assert "n/a" not in summary
     assert "INT8 accuracy at threshold (trained: " in summary
     assert re.search(r"<td>at 0\.6\d\d \(test split, the model-wide gate\)</td>", summary)
@@ -267,15 +272,10 @@ def test_a_projects_report_gates_labels_at_their_own_thresholds(
     """Round 36: with --label-threshold the summary showed only the model-wide gate, which
     is not what the firmware does. Its 'own thresholds' row must be what the firmware
     answers: emulate's figures on the same split."""
-    project = tmp_path / "proj"
-    proc = run_cli("generate", "--board", "esp32", "--model", str(fixture_model), "-o",
-                   str(project), "--label-threshold", "lights_on=0.97", "-q")  # fmt: skip
-    assert proc.returncode == 0, proc.stderr
+    project, summary = _project_summary(
+        fixture_model, tmp_path, "--label-threshold", "lights_on=0.97"
+    )
     fixture_csv = fixture_model.parent / "fixture_commands.csv"
-    page = tmp_path / "p.html"
-    proc = run_cli("report", str(project), "--data", str(fixture_csv), "-o", str(page))
-    assert proc.returncode == 0, proc.stderr
-    summary = page.read_text().split("<h2>Summary</h2>")[1].split("</table>")[0]
     proc = run_cli("emulate", str(project), "--data", str(fixture_csv), "--json", "-")
     assert proc.returncode == 0, proc.stderr
     device = json.loads(proc.stdout)
