@@ -72,12 +72,12 @@ def test_help_shows_synthconfigs_defaults() -> None:
         (["yes", "-o", "OUT", "--rate", "1.2,0.9"], "rate_range must be 0.1 <= low <= high"),
         # Round 33: tracebacks (OverflowError, ZeroDivisionError), or with an SNR of nan
         # all-zero clips and a synth.json that is not JSON.
-        (["yes", "-o", "OUT", "--rate", "inf"], "rate_range must be 0.1 <= low <= high <= 10"),
+        (["yes", "-o", "OUT", "--rate", "inf"], "'--rate': expected two finite numbers"),
         (["yes", "-o", "OUT", "--pitch", "1,1e308"], "pitch_range must be"),
-        (["yes", "-o", "OUT", "--snr", "nan"], "snr_db_range must be -60 <= low"),
-        (["yes", "-o", "OUT", "--snr", "-inf,10"], "snr_db_range must be"),
+        (["yes", "-o", "OUT", "--snr", "nan"], "'--snr': expected two finite numbers"),
+        (["yes", "-o", "OUT", "--snr", "-inf,10"], "'--snr': expected two finite numbers"),
         (["yes", "-o", "OUT", "--background-seconds", "inf"], "background_seconds must be in"),
-        (["yes", "-o", "OUT", "--background-seconds", "nan"], "background_seconds must be in"),
+        (["yes", "-o", "OUT", "--background-seconds", "nan"], "'nan' is not a number"),
         (["yes", "-o", "OUT", "--engine", "sapi"], "'sapi' is not one of"),
         (["yes", "-o", "OUT", "--noise", "2"], "2.0 is not in the range 0<=x<=1"),
         (["yes", "yes!", "-o", "OUT"], "'yes!' is not a word to speak"),

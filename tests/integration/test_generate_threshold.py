@@ -172,8 +172,11 @@ def test_report_of_the_project_says_where_the_threshold_came_from(
     level = with_label_thresholds(trained, {"lights_on": 0.95}).label_thresholds[0].threshold_q
     assert (
         "The threshold was calibrated on the validation split (labels with thresholds of "
-        f"their own: lights_on 0.950 (q={level}))"
+        f"their own: lights_on 0.950 (q={level}); the curve moves one level for every label, "
+        "the summary&#x27;s &#x27;at its own thresholds&#x27; row gates each at its own)"
     ) in pages["own"]
+    assert "at its own thresholds (" in pages["own"]
+    assert "at its own thresholds" not in pages["plain"]
 
 
 OWN = {"lights_on": 0.95, "lights_off": 0.1}  # a surer lamp, a readier switch-off
