@@ -169,6 +169,12 @@ def emit_json(json_out: Path | None, figures: Mapping[str, Any]) -> None:
         write_file(json_out, data, "--json", is_json_document)
 
 
+# click 8.2+ raises it for a group called without a command; 8.1 printed the help.
+_NO_ARGS_IS_HELP: type[click.UsageError] | None = getattr(
+    click.exceptions, "NoArgsIsHelpError", None
+)
+
+
 class OneLineErrors(click.Group):
     """A click group whose usage errors are one ``error:`` line and exit code 1.
 
@@ -189,6 +195,11 @@ class OneLineErrors(click.Group):
         try:
             code = super().main(args, prog_name, complete_var, False, **extra)
         except click.UsageError as exc:
+            if _NO_ARGS_IS_HELP is not None and isinstance(exc, _NO_ARGS_IS_HELP) and exc.ctx:
+                # A bare 'tinyslm' or 'tinyslm tflm' asks for the help (click 8.1 printed it
+                # and exited 0); as an error line it was the whole help squashed into one.
+                click.echo(exc.ctx.get_help())
+                sys.exit(0)
             message = " ".join(exc.format_message().split())
             where = exc.ctx.command_path if exc.ctx is not None else "tinyslm"
             click.echo(f"error: {message} (see '{where} --help')", err=True)
@@ -677,7 +688,14 @@ def flash(project_dir: Path, port: str | None) -> None:
 @click.option(
     "--port", help="Serial port or pyserial URL (default: the only USB serial port present)."
 )
-@click.option("--baud", type=int, default=115200, show_default=True, help="Baud rate.")
+# Baud 0 is "hang up" to a POSIX tty, and pyserial overflowed past a C int.
+@click.option(
+    "--baud",
+    type=click.IntRange(1, 10_000_000),
+    default=115200,
+    show_default=True,
+    help="Baud rate.",
+)
 @click.option("--raw", is_flag=True, help="Print the device's JSON lines unformatted.")
 @click.option(
     "--wav",
