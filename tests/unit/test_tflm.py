@@ -237,12 +237,24 @@ def _fetched_info(tree: Path) -> Path:
 
 
 def test_fetch_reuses_a_valid_tree_without_the_network(tmp_path: Path, offline: list[str]) -> None:
-    dest = _fetched_info(make_tree(tmp_path / "tree"))
+    dest = _fetched_info(make_tree(tmp_path / "tree", cortex_m=True))
     assert tflm.fetch(dest) == dest
     assert offline == []
     with pytest.raises(ToolchainError, match=r"cannot reach github\.com"):
         tflm.fetch(dest, force=True)
     tflm.validate_tree(dest)  # a failed --force rebuild keeps the old tree
+
+
+@pytest.mark.parametrize(("cortex_m", "target"), [(False, "cortex-m7"), (True, "host")])
+def test_fetch_refuses_a_tree_of_the_other_kind(
+    tmp_path: Path, offline: list[str], cortex_m: bool, target: str
+) -> None:
+    # Round 36: 'tflm fetch --cache-dir HOST_TREE' said "TFLM tree already at ..." for
+    # the Cortex-M7 target, and --target host took a CMSIS-NN tree.
+    dest = _fetched_info(make_tree(tmp_path / "tree", cortex_m=cortex_m))
+    with pytest.raises(ToolchainError, match=rf"TFLM tree, not a {target} one: .*--force"):
+        tflm.fetch(dest, target=target)
+    assert offline == []
 
 
 @pytest.fixture

@@ -393,6 +393,14 @@ def fetch(
         except ToolchainError:
             pass
         else:
+            # A tree of the other kind there was called ready: a host tree named for the
+            # Cortex-M7 build then failed (or emulated reference kernels) later.
+            if is_cortex_m_tree(dest) != (target == "cortex-m7"):
+                kind = "Cortex-M7 (CMSIS-NN)" if is_cortex_m_tree(dest) else "host"
+                raise ToolchainError(
+                    f"{dest} holds a {kind} TFLM tree, not a {target} one: give another "
+                    "--cache-dir, or --force to replace it"
+                )
             say(f"TFLM tree already at {dest}")
             return dest
     _check_replaceable(dest)
