@@ -364,7 +364,8 @@ def train_command(
 @click.option(
     "--tflm-dir",
     type=click.Path(path_type=Path),
-    help="TFLM source tree: host for --native, Cortex-M7 for --qemu (see 'tinyslm tflm fetch').",
+    help="TFLM source tree: host for --native, Cortex-M7 for --qemu (default: the project's "
+    "lib/tflm where it has one, else the 'tinyslm tflm fetch' cache).",
 )
 @click.option(
     "--coverage", is_flag=True, help="Build the core with gcov and print its line coverage."
@@ -509,8 +510,8 @@ def _emulate_text(
             from tinyslm.toolchain.cortex_m import resolve_cortex_m_tree
 
             check_tools()
-            # --tflm-dir, else the 'tinyslm tflm fetch' (Cortex-M7) cache; one line if neither.
-            qemu_tree = resolve_cortex_m_tree(tflm_dir)
+            # --tflm-dir, else lib/tflm, else the (Cortex-M7) fetch cache; one line if none.
+            qemu_tree = resolve_cortex_m_tree(tflm_dir, project_dir)
 
             def run(lines: Sequence[bytes]) -> list[str]:
                 return run_qemu(project_dir, qemu_tree, list(lines))

@@ -618,7 +618,7 @@ def _emulate_text(config: EmulateConfig) -> EmulateResult:
             from tinyslm.toolchain.cortex_m import resolve_cortex_m_tree
 
             check_tools()
-            qemu_tree = resolve_cortex_m_tree(config.tflm_dir)
+            qemu_tree = resolve_cortex_m_tree(config.tflm_dir, project_dir)
 
             def run(lines: Sequence[bytes]) -> list[str]:
                 return run_qemu(project_dir, qemu_tree, list(lines))

@@ -121,6 +121,25 @@ def test_resolve_tree_falls_back_to_the_cache(cache_home: Path) -> None:
     assert tflm.resolve_tree(None, target="host") is None
 
 
+def test_qemu_uses_the_projects_own_tree(tmp_path: Path, cache_home: Path) -> None:
+    # Round 36: emulate --qemu on an STM32H7 project took the fetch cache (or refused
+    # without one) and never the project's lib/tflm, which the board build compiles.
+    from tinyslm.toolchain.cortex_m import resolve_cortex_m_tree
+
+    project = tmp_path / "proj"
+    own = make_tree(project / "lib" / "tflm", cortex_m=True)
+    assert resolve_cortex_m_tree(None, project) == own.resolve()
+    cached = make_tree(tflm.default_cache_dir(), cortex_m=True)
+    assert resolve_cortex_m_tree(None, project) == own.resolve()  # not the cache
+    explicit = make_tree(tmp_path / "mine", cortex_m=True)
+    assert resolve_cortex_m_tree(explicit, project) == explicit.resolve()
+    assert resolve_cortex_m_tree(None, tmp_path / "esp32") == cached  # no lib/tflm
+    # A broken lib/tflm is named, not emulated with another tree.
+    (own / tflm.REQUIRED_FILES[0]).unlink()
+    with pytest.raises(ToolchainError, match=rf"{own}.* is not a TFLM tree"):
+        resolve_cortex_m_tree(None, project)
+
+
 def test_missing_tree_hint_is_one_line_naming_the_command() -> None:
     for target, command in (("cortex-m7", "'tinyslm tflm fetch'"), ("host", "--target host")):
         hint = tflm.missing_tree_hint(target)

@@ -658,7 +658,7 @@ def keyword_runner(
         from tinyslm.toolchain.cortex_m import build_image, resolve_cortex_m_tree
 
         check_tools()
-        tree = resolve_cortex_m_tree(tflm_dir)
+        tree = resolve_cortex_m_tree(tflm_dir, project_dir)
         return qemu_stream_runner(build_image(project_dir, tree, workdir / "firmware.elf"))
     if engine != "emulator":
         raise ValueError(f"unknown engine {engine!r}")

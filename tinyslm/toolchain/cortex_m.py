@@ -74,12 +74,18 @@ def check_compilers() -> None:
         )
 
 
-def resolve_cortex_m_tree(tflm_dir: Path | None) -> Path:
-    """``tflm_dir``, else the ``tinyslm tflm fetch`` cache; it must be a Cortex-M tree.
+def resolve_cortex_m_tree(tflm_dir: Path | None, project_dir: Path | None = None) -> Path:
+    """``tflm_dir``, else the project's own ``lib/tflm`` (what the board build compiles),
+    else the ``tinyslm tflm fetch`` cache; it must be a Cortex-M tree.
 
     Raises:
         ToolchainError: no tree (one line saying how to get one), or a host tree.
     """
+    own = project_dir / "lib" / "tflm" if project_dir is not None else None
+    if tflm_dir is None and own is not None and own.is_dir():
+        # An STM32H7 project carries its tree: QEMU ran the fetch cache's instead, or
+        # refused for want of one, so a broken lib/tflm emulated fine and failed on pio.
+        tflm_dir = own
     tree = tflm.resolve_tree(tflm_dir, target="cortex-m7")
     if tree is None:
         raise ToolchainError(tflm.missing_tree_hint("cortex-m7"))
@@ -131,7 +137,7 @@ def build_image(
     """
     check_compilers()
     sources = host.project_sources(project_dir)
-    tree = resolve_cortex_m_tree(tflm_dir)
+    tree = resolve_cortex_m_tree(tflm_dir, project_dir)
     glue = KWS_GLUE_SOURCES if host.project_modality(project_dir) == "audio" else GLUE_SOURCES
     return host.build_firmware(
         sources, tree, out, cortex_m7_toolchain(tree, glue), cache_dir=cache_dir, jobs=jobs
