@@ -195,6 +195,23 @@ def generate_options(manifest: Manifest) -> str:
     return said
 
 
+# What a manifest records as the dataset of the bundled demo set.
+DEMO_DATASET = "demo"
+
+
+def demo_regenerate_note(manifest: Manifest) -> str:
+    """For a model trained on the bundled demo set, how to regenerate without a model
+    folder; else empty. ``generate`` without ``--model`` trains the demo in a temporary
+    folder, so the hint's MODEL_DIR named a folder that never existed."""
+    if manifest.metrics.get("dataset") != DEMO_DATASET:
+        return ""
+    return (
+        "The model was trained on the bundled demo set: if generate trained it (no --model), "
+        "leave --model MODEL_DIR out and generate trains it again with the same seed "
+        "(check the model sha256)."
+    )
+
+
 def trained_view(manifest: Manifest) -> tuple[dict[str, Any], str]:
     """Metrics with training's threshold-dependent figures, and a label suffix saying so.
 

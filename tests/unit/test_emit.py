@@ -636,3 +636,17 @@ def test_board_glue_error_line_is_valid_json(
     out = subprocess.run(args, check=True, capture_output=True).stdout
     assert out.endswith(b"\n") and out.count(b"\n") == 1
     assert json.loads(out) == {"error": "tflm_init_failed", "reason": expected}
+
+
+def test_a_demo_trained_models_readme_says_how_to_regenerate_it(
+    model: bytes, firmware: Path
+) -> None:
+    """Round 36: 'generate' without --model trains the demo in a temporary folder, so the
+    README's regenerate command named a MODEL_DIR that never existed."""
+    board = load_board("stm32h7")
+    for dataset, said in (("demo", True), ("commands.csv", False)):
+        manifest = _manifest(model, metrics={"dataset": dataset})
+        readme = render_project(board, manifest, model, firmware=firmware).as_mapping()
+        text = readme["README.md"].decode()
+        assert ("leave --model MODEL_DIR out" in text) is said, dataset
+        assert "tinyslm generate --model MODEL_DIR --board stm32h7" in text

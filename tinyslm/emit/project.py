@@ -22,7 +22,7 @@ from tinyslm.emit.render import banner, banner_lines, render, template_outputs
 from tinyslm.errors import BoardError, BudgetError, ModelError
 from tinyslm.manifest import Manifest, align_arena, sha256_hex, threshold_milli, threshold_text
 from tinyslm.modality import modality
-from tinyslm.operating_point import generate_options
+from tinyslm.operating_point import demo_regenerate_note, generate_options
 from tinyslm.resources import firmware_files
 from tinyslm.toolchain.tflm import fetch_command
 
@@ -292,6 +292,7 @@ def _context(
             "fetch": fetch_command(),
             "regenerate": f"tinyslm generate --model MODEL_DIR --board {board.id} "
             f"-o PROJECT_DIR --force{mic_pin_options(board)}{generate_options(manifest)}",
+            "demo_note": demo_regenerate_note(manifest),
             "labels": [json.dumps(label, ensure_ascii=False) for label in manifest.labels],
             "threshold": threshold_text(manifest.threshold),
             "label_thresholds": [

@@ -351,7 +351,7 @@ def upload(project_dir: Path | str, port: str | None = None, log: Log | None = N
 def _open(project_dir: Path | str) -> Project:
     """Open the project and check what PlatformIO needs before it starts."""
     from tinyslm import boards
-    from tinyslm.operating_point import generate_options
+    from tinyslm.operating_point import demo_regenerate_note, generate_options
     from tinyslm.toolchain import tflm
 
     project = open_project(project_dir)
@@ -362,6 +362,12 @@ def _open(project_dir: Path | str) -> Project:
         # The project keeps the model array, not its folder: the hint names the model by
         # its hash, and the operating point the project was generated with.
         options = generate_options(project.manifest) if project.manifest else ""
+        demo = (
+            "; trained on the bundled demo set: if generate trained it, leave --model "
+            "MODEL_DIR out and it trains the same model again"
+            if project.manifest is not None and demo_regenerate_note(project.manifest)
+            else ""
+        )
         # The microphone pins are not recorded outside the sources: the README has them.
         mic = (
             "; add the --mic-pin options of the command in its README.md"
@@ -372,8 +378,8 @@ def _open(project_dir: Path | str) -> Project:
             f"{project.root}: no lib/tflm, which board {board.id} builds TFLM from; get a "
             f"tree ('{tflm.fetch_command()}' on a networked machine, or add --tflm-dir PATH "
             "below) and regenerate the project from the model folder it came from (model "
-            f"sha256 {project.model_sha256[:12]}...{mic}): tinyslm generate --model MODEL_DIR "
-            f"--board {board.id} -o {shlex.quote(str(project.root))} --force{options}"
+            f"sha256 {project.model_sha256[:12]}...{mic}{demo}): tinyslm generate --model "
+            f"MODEL_DIR --board {board.id} -o {shlex.quote(str(project.root))} --force{options}"
         )
     return project
 
