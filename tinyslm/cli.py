@@ -58,11 +58,21 @@ def friendly_errors(func: F) -> F:
 JSON_HELP = "Write the figures as JSON to this file; '-' prints them to stdout (text to stderr)."
 
 
+class _FileName(click.Path):
+    """click.Path refusing an empty name: Path("") is ".", so ``--json ""`` was called a
+    folder named "."."""
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if isinstance(value, str) and not value.strip():
+            self.fail("an empty file name", param, ctx)
+        return super().convert(value, param, ctx)
+
+
 def json_option(help_text: str = JSON_HELP) -> Callable[[F], F]:
     return click.option(
         "--json",
         "json_out",
-        type=click.Path(path_type=Path, allow_dash=True),
+        type=_FileName(path_type=Path, allow_dash=True),
         metavar="PATH|-",
         help=help_text,
     )

@@ -25,3 +25,11 @@ def test_monitor_refuses_a_baud_rate_out_of_range(baud: str) -> None:
     assert result.exit_code == 1
     assert result.output.startswith("error: Invalid value for '--baud'")
     assert len(result.output.splitlines()) == 1
+
+
+@pytest.mark.parametrize("command", [["eval", "m", "d.csv"], ["info", "m"], ["build", "p"]])
+def test_an_empty_json_name_is_refused_as_empty(command: list[str]) -> None:
+    # Round 36: Path("") is ".", so --json "" was refused as "--json . is a folder".
+    result = CliRunner().invoke(cli, [*command, "--json", ""])
+    assert result.exit_code == 1
+    assert result.output.startswith("error: Invalid value for '--json': an empty file name")
