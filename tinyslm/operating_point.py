@@ -199,11 +199,16 @@ def generate_options(manifest: Manifest) -> str:
 DEMO_DATASET = "demo"
 
 
+def trained_on_demo(manifest: Manifest) -> bool:
+    """Whether ``manifest``'s model was trained on the bundled demo set."""
+    return manifest.metrics.get("dataset") == DEMO_DATASET
+
+
 def demo_regenerate_note(manifest: Manifest) -> str:
     """For a model trained on the bundled demo set, how to regenerate without a model
     folder; else empty. ``generate`` without ``--model`` trains the demo in a temporary
     folder, so the hint's MODEL_DIR named a folder that never existed."""
-    if manifest.metrics.get("dataset") != DEMO_DATASET:
+    if not trained_on_demo(manifest):
         return ""
     return (
         "The model was trained on the bundled demo set: if generate trained it (no --model), "

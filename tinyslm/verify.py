@@ -43,8 +43,10 @@ def gate_metrics(
 
     scores_q = rows(scores_q, len(true_index))
     oos = rows(oos_scores_q, len(oos_scores_q))
-    k = max(scores_q.shape[1] if len(scores_q) else 0, oos.shape[1] if len(oos) else 0, 1)
-    levels = np.broadcast_to(np.asarray(threshold_q, dtype=np.int32), (k,))
+    levels = np.asarray(threshold_q, dtype=np.int32)
+    if levels.ndim == 0:  # one level for every label: as many as there are scores
+        k = max(scores_q.shape[1] if len(scores_q) else 0, oos.shape[1] if len(oos) else 0, 1)
+        levels = np.full(k, levels, dtype=np.int32)
     top = np.argmax(scores_q, axis=1) if len(scores_q) else np.zeros(0, dtype=np.int64)
     top_q = scores_q.max(axis=1) if len(scores_q) else np.zeros(0, dtype=np.int32)
     oos_top = np.argmax(oos, axis=1) if len(oos) else np.zeros(0, dtype=np.int64)

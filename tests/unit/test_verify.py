@@ -253,3 +253,13 @@ def test_gate_metrics() -> None:
     assert m.local_rate == pytest.approx(3 / 4)
     assert m.oos_recall == pytest.approx(1 / 2)
     assert gate_metrics(scores, truth, np.zeros((0, 3), np.int8), 40).oos_recall is None
+
+
+def test_gate_metrics_with_levels_per_label_and_no_phrases() -> None:
+    # A level per label with no phrases on either side failed to broadcast 3 levels to 1.
+    empty = np.zeros((0, 3), dtype=np.int8)
+    gate = gate_metrics(empty, np.zeros(0, dtype=np.int64), empty, [0, 10, 20])
+    assert (gate.local_rate, gate.oos_recall) == (0.0, None)
+    scores = np.array([[5, 12, 0], [0, 0, 15]], dtype=np.int8)  # tops: label 1 (12), 2 (15)
+    gate = gate_metrics(scores, np.array([1, 2]), empty, [0, 10, 20])
+    assert gate.local_rate == 0.5  # 12 >= 10 is local, 15 < 20 escalates

@@ -351,7 +351,7 @@ def upload(project_dir: Path | str, port: str | None = None, log: Log | None = N
 def _open(project_dir: Path | str) -> Project:
     """Open the project and check what PlatformIO needs before it starts."""
     from tinyslm import boards
-    from tinyslm.operating_point import demo_regenerate_note, generate_options
+    from tinyslm.operating_point import generate_options, trained_on_demo
     from tinyslm.toolchain import tflm
 
     project = open_project(project_dir)
@@ -365,7 +365,7 @@ def _open(project_dir: Path | str) -> Project:
         demo = (
             "; trained on the bundled demo set: if generate trained it, leave --model "
             "MODEL_DIR out and it trains the same model again"
-            if project.manifest is not None and demo_regenerate_note(project.manifest)
+            if project.manifest is not None and trained_on_demo(project.manifest)
             else ""
         )
         # The microphone pins are not recorded outside the sources: the README has them.
