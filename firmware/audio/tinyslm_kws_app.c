@@ -148,14 +148,17 @@ static int app_infer(const int8_t *features, size_t n, int8_t *scores, void *ctx
 }
 
 static void write_end(const tinyslm_kws_app_t *app) {
+  /* With no stream open the loop's counts are the microphone's: none of the host's
+   * audio was heard. */
+  const int heard = app->serial_stream != 0;
   tinyslm_json_t o;
   tinyslm_json_begin(&o, app->cfg.write, app->cfg.write_ctx);
   tinyslm_json_raw(&o, "{\"end\":{\"frames\":");
-  tinyslm_json_uint(&o, (unsigned long)app->listen.frames);
+  tinyslm_json_uint(&o, heard ? (unsigned long)app->listen.frames : 0ul);
   tinyslm_json_raw(&o, ",\"inferences\":");
-  tinyslm_json_uint(&o, (unsigned long)app->listen.inferences);
+  tinyslm_json_uint(&o, heard ? (unsigned long)app->listen.inferences : 0ul);
   tinyslm_json_raw(&o, ",\"detections\":");
-  tinyslm_json_uint(&o, (unsigned long)app->listen.detections);
+  tinyslm_json_uint(&o, heard ? (unsigned long)app->listen.detections : 0ul);
   tinyslm_json_raw(&o, "}}");
   tinyslm_json_end_line(&o);
 }
@@ -165,10 +168,14 @@ static void on_frame(uint8_t type, uint8_t seq, const uint8_t *payload, uint16_t
   size_t i, n;
   (void)seq;
   app->stream_idle = 0;
-  if (type == TINYSLM_FRAME_START) {
+  app->line_start = 1;
+  if (type == TINYSLM_FRAME_START || (type == TINYSLM_FRAME_AUDIO && !app->serial_stream)) {
+    /* An AUDIO frame with no stream open lost its START (or came after a timeout):
+     * it opens the stream, or its samples would mix with the microphone's. */
     tinyslm_listen_reset(&app->listen);
     app->serial_stream = 1;
-  } else if (type == TINYSLM_FRAME_END) {
+  }
+  if (type == TINYSLM_FRAME_END) {
     write_end(app);
     app->serial_stream = 0;
   } else if (type == TINYSLM_FRAME_AUDIO) {
@@ -185,8 +192,11 @@ static void on_frame(uint8_t type, uint8_t seq, const uint8_t *payload, uint16_t
 }
 
 static void on_frame_error(tinyslm_frame_error_t err, uint32_t detail, void *ctx) {
-  const tinyslm_kws_app_t *app = (const tinyslm_kws_app_t *)ctx;
+  tinyslm_kws_app_t *app = (tinyslm_kws_app_t *)ctx;
   tinyslm_json_t o;
+  if (err == TINYSLM_FRAME_ERR_CRC) {
+    app->line_start = 1; /* the broken frame ran to its declared end: a boundary */
+  }
   tinyslm_json_begin(&o, app->cfg.write, app->cfg.write_ctx);
   tinyslm_json_raw(&o, "{\"error\":\"bad_frame\",\"reason\":");
   tinyslm_json_string(&o, tinyslm_frame_error_name(err));
@@ -232,6 +242,7 @@ int tinyslm_kws_app_init(tinyslm_kws_app_t *app, const tinyslm_kws_app_config_t 
     return -1;
   }
   tinyslm_frame_parser_init(&app->parser, on_frame, on_frame_error, app);
+  app->line_start = 1;
   app->ready = 1;
   return 0;
 }
@@ -265,7 +276,19 @@ void tinyslm_kws_app_feed(tinyslm_kws_app_t *app, const uint8_t *data, size_t le
   }
   for (i = 0; i < len; ++i) {
     const uint8_t b = data[i];
-    if (app->in_command) {
+    if (app->in_command && b >= 0x80u) {
+      /* Not a command (they are ASCII) but noise that held a ':', and b may be the
+       * next frame's sync byte: the bytes go to the parser, which counts them as
+       * garbage, and b starts its hunt for a frame. */
+      if (!app->discarding) {
+        tinyslm_frame_parser_feed(&app->parser, app->command, app->command_len);
+      }
+      app->in_command = 0;
+      app->discarding = 0;
+      app->command_len = 0;
+      app->line_start = 0;
+      tinyslm_frame_parser_feed(&app->parser, &b, 1);
+    } else if (app->in_command) {
       if (b == '\n' || b == '\r') {
         if (!app->discarding) {
           handle_command(app);
@@ -273,6 +296,7 @@ void tinyslm_kws_app_feed(tinyslm_kws_app_t *app, const uint8_t *data, size_t le
         app->in_command = 0;
         app->discarding = 0;
         app->command_len = 0;
+        app->line_start = 1;
       } else if (app->discarding) {
         /* the rest of an overlong command */
       } else if (app->command_len < sizeof(app->command)) {
@@ -286,15 +310,20 @@ void tinyslm_kws_app_feed(tinyslm_kws_app_t *app, const uint8_t *data, size_t le
         tinyslm_json_end_line(&o);
         app->discarding = 1;
       }
-    } else if (app->parser.len == 0 && (b == ':' || b == '\n' || b == '\r')) {
-      /* Between frames: a command starts, or a line ending is ignored. Inside a
-       * frame (parser.len > 0) every byte is the frame's, PCM can hold any value. */
+    } else if (app->parser.len == 0 && (b == '\n' || b == '\r' ||
+                                          (b == ':' && app->line_start))) {
+      /* Between frames: a command starts at the start of a line, or a line ending is
+       * ignored. Inside a frame (parser.len > 0) every byte is the frame's, PCM can
+       * hold any value; a ':' after skipped bytes is a lost frame's PCM. */
       if (b == ':') {
         app->in_command = 1;
         app->command[0] = b;
         app->command_len = 1;
+      } else {
+        app->line_start = 1;
       }
     } else {
+      app->line_start = 0; /* a frame delivered by this byte sets it again */
       tinyslm_frame_parser_feed(&app->parser, &b, 1);
     }
   }
@@ -309,6 +338,7 @@ static void close_stale_stream(tinyslm_kws_app_t *app) {
   app->stream_idle = 0;
   tinyslm_listen_reset(&app->listen);
   tinyslm_frame_parser_init(&app->parser, on_frame, on_frame_error, app);
+  app->line_start = 1;
   tinyslm_json_begin(&o, app->cfg.write, app->cfg.write_ctx);
   tinyslm_json_raw(&o, "{\"error\":\"stream_timeout\"}");
   tinyslm_json_end_line(&o);

@@ -12,8 +12,12 @@
  *     {"error":"bad_frame","reason":"bad crc","detail":N} (reason is
  *     tinyslm_frame_error_name: garbage, bad type, bad length, bad crc,
  *     frames lost; detail as in tinyslm_frame_error_t);
- *   - text commands: a ':' arriving between frames starts a command line,
- *     ended by '\r' or '\n'. ":info" answers
+ *   - text commands: a ':' arriving between frames at the start of a line (after
+ *     '\r', '\n', a frame, a command, or first) starts a command line, ended by
+ *     '\r' or '\n'; a ':' in bytes the parser skips (a frame whose sync byte was
+ *     lost) is noise. A byte >= 0x80 (commands are ASCII, 0xA5 starts a frame)
+ *     abandons a command without an answer and goes to the frame parser, so a
+ *     command started by noise cannot swallow the frames after it. ":info" answers
  *     {"info":{"version":"0.1.0","board":"esp32","modality":"keywords",
  *     "model_sha256":"<64 hex>","model_bytes":N,"arena_bytes":N,"ops":[...],
  *     "labels":N,"threshold":0.699,"keywords":["no","up","yes"],"frames":49,
@@ -26,6 +30,9 @@
  *   - an inference failure: {"error":"inference_failed","code":N}, once until
  *     an inference succeeds again (a broken model would otherwise print 25
  *     lines a second).
+ * An AUDIO frame while no stream is open (its START was lost to a bad CRC, or the
+ * stream was closed by the timeout below) opens one as START would, so a stream is
+ * always heard alone; an END with no stream open answers zero counts.
  * Microphone glue calls tinyslm_kws_app_feed_samples with the same loop behind
  * it; while a serial stream is open (START seen, END not yet) microphone
  * samples are dropped, so a played recording is heard alone. A stream whose
@@ -122,6 +129,7 @@ typedef struct {
   uint8_t command[TINYSLM_KWS_MAX_COMMAND];
   uint8_t command_len;
   uint8_t in_command;   /* collecting a ':' line */
+  uint8_t line_start;   /* the last byte outside a frame ended a line, a frame or a command */
   uint8_t discarding;   /* an overlong command: dropping bytes up to its end */
   uint8_t serial_stream; /* START seen, END not yet: microphone samples are dropped */
   uint32_t stream_idle;  /* microphone samples dropped since the stream's last frame */

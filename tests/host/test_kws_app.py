@@ -134,6 +134,16 @@ def pcm(samples: np.ndarray) -> bytes:
     return samples.astype("<i2").tobytes()
 
 
+def framed(recording: np.ndarray) -> tuple[list[bytes], list[bytes]]:
+    """START, one AUDIO frame per 512 bytes of ``recording``, END; and those 512-byte chunks."""
+    raw = pcm(recording)
+    chunks = [raw[i : i + 512] for i in range(0, len(raw), 512)]
+    frames = [encode_frame(1, 0)]
+    frames += [encode_frame(FRAME_AUDIO, (i + 1) & 0xFF, c) for i, c in enumerate(chunks)]
+    frames.append(encode_frame(3, (len(chunks) + 1) & 0xFF))
+    return frames, chunks
+
+
 @pytest.mark.parametrize("chunk", [1, 7, 4096])
 def test_serial_stream_lines_equal_the_python_loop(
     app: Path, labels: list[str], scorer: Scorer, recording: np.ndarray, chunk: int,
@@ -182,11 +192,7 @@ def test_bad_frames_are_one_line_each_and_the_stream_goes_on(
 ) -> None:
     spec = spec_for(labels, threshold_q=0, suppression_ms=500)
     model = pseudo_model(5)
-    frames = [encode_frame(1, 0)]
-    raw = pcm(recording)
-    chunks = [raw[i : i + 512] for i in range(0, len(raw), 512)]
-    frames += [encode_frame(FRAME_AUDIO, (i + 1) & 0xFF, c) for i, c in enumerate(chunks)]
-    frames.append(encode_frame(3, (len(chunks) + 1) & 0xFF))
+    frames, chunks = framed(recording)
     bad = bytearray(frames[40])
     bad[100] ^= 0x10  # a flipped bit in the payload: the CRC fails, 256 samples are lost
     corrupted = [*frames[:40], bytes(bad), *frames[41:60], *frames[61:]]  # and one frame lost
@@ -203,6 +209,70 @@ def test_bad_frames_are_one_line_each_and_the_stream_goes_on(
     kept = [line for line in out if '"keyword"' in line]
     assert kept == [detection_line(d, labels) for d in expected.detections]
     assert len(kept) >= 5 and out[-1].startswith('{"end":')
+
+
+@pytest.mark.parametrize("noise", [b"0123456789:;<=>?" * 32, b"0" * 501 + b"\n:info56789"])
+def test_a_colon_in_a_lost_frame_does_not_swallow_the_frames_after_it(
+    app: Path, labels: list[str], recording: np.ndarray, tmp_path: Path, noise: bytes
+) -> None:
+    """A frame whose sync byte is lost is PCM outside any frame. A ':' in it used to
+    start a command line that took every later frame as its text up to the next CR or
+    LF: here the whole rest of the stream, so its detections and END never came. A ':'
+    after skipped bytes is noise now; one at the start of a line (the PCM held a LF)
+    still starts a command, which the next frame's sync byte ends unanswered."""
+    spec = spec_for(labels, threshold_q=0, suppression_ms=500)
+    model = pseudo_model(5)
+    frames, chunks = framed(recording)
+    k = 40
+    chunks[k - 1] = noise
+    frames[k] = encode_frame(FRAME_AUDIO, k & 0xFF, chunks[k - 1])[1:]  # its 0xA5 lost
+    delivered = np.concatenate(
+        [np.frombuffer(c, "<i2") for i, c in enumerate(chunks) if i + 1 != k]
+    ).astype(np.int16)
+    expected = listen(delivered, spec, batch(model))
+    out, _ = run_app(app, spec, labels, [("serial", b"".join(frames))], model, tmp_path,
+                     chunk=333)  # fmt: skip
+    errors = [line for line in out if '"error"' in line]
+    assert len(errors) == 2 and '"reason":"garbage"' in errors[0], errors
+    assert errors[1] == '{"error":"bad_frame","reason":"frames lost","detail":1}'
+    kept = [line for line in out if '"keyword"' in line]
+    assert kept == [detection_line(d, labels) for d in expected.detections]
+    assert len(kept) >= 5
+    assert json.loads(out[-1])["end"]["frames"] == expected.frames
+
+
+def test_a_stream_whose_start_is_lost_is_still_heard_alone(
+    app: Path, labels: list[str], recording: np.ndarray, tmp_path: Path
+) -> None:
+    """START hit by a bad CRC: its first AUDIO frame opens the stream instead, so the
+    microphone samples arriving between frames are dropped rather than fed to the same
+    front end (they used to be, and the END counted the microphone's frames too). An
+    END with no stream open answers zero counts: none of the host's audio was heard."""
+    spec = spec_for(labels, threshold_q=0, suppression_ms=500)
+    model = pseudo_model(5)
+    frames, _ = framed(recording)
+    start = bytearray(frames[0])
+    start[-1] ^= 0x01
+    frames[0] = bytes(start)
+    expected = listen(recording, spec, batch(model))
+    noise = pcm(recording[::-1][:8000].copy())
+    inputs: list[tuple[str, bytes]] = [("mic", noise)]
+    for i in range(0, len(frames), 100):
+        inputs += [("mic", noise)] * (i > 0) + [("serial", b"".join(frames[i : i + 100]))]
+    inputs.append(("serial", encode_frame(3, len(frames) & 0xFF)))  # in sequence
+    out, counters = run_app(app, spec, labels, inputs, model, tmp_path, chunk=4096)
+    errors = [line for line in out if '"error"' in line]
+    assert len(errors) == 1 and '"reason":"bad crc"' in errors[0], errors
+    assert [line for line in out if '"keyword"' in line] == [
+        detection_line(d, labels) for d in expected.detections
+    ]
+    ends = [json.loads(line)["end"] for line in out if line.startswith('{"end"')]
+    assert ends == [
+        {"frames": expected.frames, "inferences": len(expected.times_ms),
+         "detections": len(expected.detections)},
+        {"frames": 0, "inferences": 0, "detections": 0},
+    ]  # fmt: skip
+    assert counters[4] == 0  # feed_samples made none
 
 
 def test_inference_failures_print_once_until_recovered(
