@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from tinyslm.boards import board_ids
 from tinyslm.errors import ModelError, ProjectError
 from tinyslm.manifest import Manifest
 
@@ -81,6 +82,14 @@ def open_project(folder: Path | str) -> Project:
     sha = info.get("model_sha256") or (manifest.model_sha256 if manifest else None)
     if not isinstance(board, str) or not board:
         raise ProjectError(f"{path}: missing 'board'")
+    known = board_ids()
+    if board not in known:
+        # Named here, with the file: build and flash would otherwise say only "unknown
+        # board", and emulate and info would go on for a board no tinyslm knows.
+        raise ProjectError(
+            f"{path}: unknown board {board!r} (known boards: {', '.join(known)}); "
+            "regenerate the project"
+        )
     if not isinstance(sha, str) or len(sha) != 64:
         raise ProjectError(f"{path}: missing or malformed 'model_sha256'")
     return Project(root=root, board=board, model_sha256=sha, manifest=manifest, info=info)

@@ -31,10 +31,19 @@ def test_unknown_board(tmp_path: Path, fixture_model: Path) -> None:
     assert not (tmp_path / "o").exists()
 
 
-def test_unknown_board_in_project(fake_pio: Path, minimal_project: Path) -> None:
-    info = json.loads((minimal_project / "tinyslm.json").read_text())
-    (minimal_project / "tinyslm.json").write_text(json.dumps(dict(info, board="nosuch")))
-    assert_one_error_line(run_cli("build", str(minimal_project)), "unknown board 'nosuch'")
+@pytest.mark.parametrize(
+    "args", [("build",), ("flash",), ("emulate", "--text", "hi"), ("info",)],
+    ids=["build", "flash", "emulate", "info"],
+)  # fmt: skip
+def test_unknown_board_in_project(
+    fake_pio: Path, minimal_project: Path, args: tuple[str, ...]
+) -> None:
+    """Named with the file it is in (build and flash used to say only "unknown board";
+    emulate and info went on for a board tinyslm does not know)."""
+    record = minimal_project / "tinyslm.json"
+    record.write_text(json.dumps(dict(json.loads(record.read_text()), board="nosuch")))
+    proc = run_cli(args[0], str(minimal_project), *args[1:])
+    assert_one_error_line(proc, f"{record}: unknown board 'nosuch'", "esp32")
     assert not fake_pio.exists()  # refused before running pio
 
 
