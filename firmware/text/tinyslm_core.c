@@ -273,6 +273,18 @@ void tinyslm_app_handle_line(tinyslm_app_t *app, const uint8_t *line, size_t len
   handle_text(app, line, len);
 }
 
+void tinyslm_app_rx_overflow(tinyslm_app_t *app) {
+  tinyslm_json_t o;
+  if (app == 0 || app->cfg.write == 0) {
+    return;
+  }
+  begin(&o, app);
+  tinyslm_json_raw(&o, "{\"error\":\"rx_overflow\"}");
+  tinyslm_json_end_line(&o);
+  app->discarding = 1;
+  app->line_len = 0;
+}
+
 void tinyslm_app_feed(tinyslm_app_t *app, const uint8_t *data, size_t len) {
   size_t i;
 

@@ -122,6 +122,13 @@ void tinyslm_app_on_answer(tinyslm_app_t *app, tinyslm_answer_fn fn, void *ctx);
 /* Feeds raw serial bytes; emits one JSON line per completed line (see README). */
 void tinyslm_app_feed(tinyslm_app_t *app, const uint8_t *data, size_t len);
 
+/* The glue's receive buffer overflowed: serial bytes were lost right before the next
+ * byte it feeds. The line they broke must not be classified (a phrase missing bytes can
+ * still score high, and its action would run), so one {"error":"rx_overflow"} line is
+ * written and everything up to the next line end is dropped, as for an overlong line.
+ * Does nothing when app is NULL. */
+void tinyslm_app_rx_overflow(tinyslm_app_t *app);
+
 /* Handles one complete line (no terminator); what tinyslm_app_feed calls. */
 void tinyslm_app_handle_line(tinyslm_app_t *app, const uint8_t *line, size_t len);
 

@@ -14,7 +14,9 @@
  *       a vector "!N" makes that inference fail with code N. --hook after|early
  *       registers the answer hook (tinyslm_app_on_answer) after or before
  *       tinyslm_app_init (which must clear it); each call writes a line
- *       "#hook INDEX SCORE_MILLI LOCAL TEXT_LEN:TEXT" to stdout.
+ *       "#hook INDEX SCORE_MILLI LOCAL TEXT_LEN:TEXT" to stdout. --overflow-marker B
+ *       (a byte value): each byte B in stdin is not fed; tinyslm_app_rx_overflow is
+ *       called in its place (the glue's receive buffer overflowed there).
  *   core_driver err
  *       stdin: records of two strings, code then reason, each a uint32
  *       little-endian length (0xFFFFFFFF: NULL) and its bytes; stdout: what
@@ -214,6 +216,7 @@ static int run_proto(int argc, char **argv) {
   uint8_t *buf;
   size_t got;
   unsigned long seed = 12345;
+  int marker = -1;
 
   memset(&info, 0, sizeof(info));
   info.features.buckets = 4096;
@@ -268,6 +271,8 @@ static int run_proto(int argc, char **argv) {
       info.features.buckets = (uint32_t)strtoul(v, NULL, 10);
     } else if (strcmp(k, "--seq-len") == 0) {
       info.features.seq_len = (uint32_t)strtoul(v, NULL, 10);
+    } else if (strcmp(k, "--overflow-marker") == 0) {
+      marker = (int)(strtoul(v, NULL, 0) & 0xFFu);
     } else if (strcmp(k, "--chunk") == 0) {
       chunk = (size_t)strtoul(v, NULL, 10); /* 0: random chunk sizes */
     } else if (strcmp(k, "--seed") == 0) {
@@ -321,6 +326,7 @@ static int run_proto(int argc, char **argv) {
     tinyslm_app_on_answer(&app, on_answer, &hook_ctx);
   }
   tinyslm_app_on_answer(NULL, on_answer, &hook_ctx); /* NULL app: nothing */
+  tinyslm_app_rx_overflow(NULL);                     /* NULL app: nothing */
   buf = malloc(65536);
   while ((got = fread(buf, 1, 65536, stdin)) > 0) {
     size_t off = 0;
@@ -333,7 +339,14 @@ static int run_proto(int argc, char **argv) {
       if (n > got - off) {
         n = got - off;
       }
-      tinyslm_app_feed(&app, buf + off, n);
+      if (marker >= 0 && memchr(buf + off, marker, n) != NULL) {
+        const size_t at = (size_t)((const uint8_t *)memchr(buf + off, marker, n) - (buf + off));
+        tinyslm_app_feed(&app, buf + off, at);
+        tinyslm_app_rx_overflow(&app);
+        n = at + 1u;
+      } else {
+        tinyslm_app_feed(&app, buf + off, n);
+      }
       off += n;
     }
   }

@@ -388,6 +388,22 @@ def case_unknown_command(drv: Driver) -> None:
     assert "info" in out[6] and len(out) == 7
 
 
+def case_rx_overflow(drv: Driver) -> None:
+    """Bytes lost where 0x01 stands (the glue's receive buffer overflowed): the line they
+    broke is dropped with one error, not classified; lines before and after are answered.
+    In any chunking, and at the start of a line (the lost bytes may have held its end)."""
+    data = b"a\nlights \x01on\nb\n\x01c\nd\n:info\n"
+    for chunk in (1, 3, 4096):
+        out = drv.proto(data, LABELS3, ["100,0,0"], chunk=chunk, overflow_marker=1)
+        answers = [o.get("intent", o.get("error", "info")) for o in out]
+        assert answers == ["lights_on", "rx_overflow", "lights_on", "rx_overflow",
+                           "lights_on", "info"], chunk  # fmt: skip
+        assert out[1] == {"error": "rx_overflow"}
+    # The hook hears the answered lines only.
+    raw = drv.proto_raw(b"x\x01y\nz\n", LABELS3, ["100,0,0"], overflow_marker=1, hook="after")
+    assert raw.decode().count("#hook") == 1
+
+
 def case_inference_failure(drv: Driver) -> None:
     out = drv.proto(b"a\nb\nc\nd\n", LABELS3, ["!-7", "100,0,0", "!3", "!-2147483648"])
     assert out == [
@@ -546,6 +562,7 @@ PROTOCOL_CASES: dict[str, Callable[[Driver], None]] = {
         case_info,
         case_label_levels,
         case_unknown_command,
+        case_rx_overflow,
         case_inference_failure,
         case_json_escaping,
         case_error_lines,

@@ -11,6 +11,7 @@
 #include "driver/uart.h"
 #include "esp_timer.h"
 #include "freertos/FreeRTOS.h"
+#include "freertos/queue.h"
 #include "freertos/task.h"
 #include "tinyslm_actions.h"
 #include "tinyslm_core.h"
@@ -23,6 +24,8 @@ constexpr uart_port_t kUart = UART_NUM_0;
 // Driver RX ring: holds what arrives while an inference runs (must exceed the 128-byte FIFO).
 constexpr int kRxRingBytes = 2048;
 constexpr TickType_t kReadWait = pdMS_TO_TICKS(20);
+// The driver's events: only a hardware FIFO overflow (bytes lost) is acted on.
+constexpr int kEventQueueLen = 32;  // drained after every read; a full queue drops events
 constexpr TickType_t kErrorRepeat = pdMS_TO_TICKS(3000);
 
 uint8_t line_buf[TINYSLM_MAX_LINE];
@@ -30,6 +33,7 @@ int32_t ids_buf[TINYSLM_SEQ_LEN];
 int8_t scores_buf[TINYSLM_NUM_LABELS];
 uint8_t rx_chunk[64];
 tinyslm_app_t app;
+QueueHandle_t uart_events = nullptr;
 
 void serial_write(const char *data, size_t len, void *ctx) {
   (void)ctx;
@@ -49,7 +53,9 @@ bool serial_init() {
   cfg.stop_bits = UART_STOP_BITS_1;
   cfg.flow_ctrl = UART_HW_FLOWCTRL_DISABLE;
   cfg.source_clk = UART_SCLK_DEFAULT;
-  if (uart_driver_install(kUart, kRxRingBytes, 0, 0, nullptr, 0) != ESP_OK) return false;
+  if (uart_driver_install(kUart, kRxRingBytes, 0, kEventQueueLen, &uart_events, 0) != ESP_OK) {
+    return false;
+  }
   return uart_param_config(kUart, &cfg) == ESP_OK;
 }
 
@@ -84,5 +90,17 @@ extern "C" void app_main(void) {
   for (;;) {
     const int n = uart_read_bytes(kUart, rx_chunk, sizeof(rx_chunk), kReadWait);
     if (n > 0) tinyslm_app_feed(&app, rx_chunk, static_cast<size_t>(n));
+    uart_event_t event;
+    bool overflow = false;
+    while (xQueueReceive(uart_events, &event, 0) == pdTRUE) {
+      overflow = overflow || event.type == UART_FIFO_OVF;
+    }
+    if (overflow) {
+      // The host sent faster than answers go out and the FIFO overflowed behind a full
+      // ring: where the gap is in the buffered bytes is unknown, so they go too, and the
+      // core drops the line in progress rather than classify a phrase missing bytes.
+      uart_flush_input(kUart);
+      tinyslm_app_rx_overflow(&app);
+    }
   }
 }

@@ -24,6 +24,12 @@ UART_HandleTypeDef huart;
 volatile uint8_t rx_ring[kRxRing];
 volatile uint32_t rx_head = 0;  // written by the interrupt only
 volatile uint32_t rx_tail = 0;  // written by the main loop only
+// Overflow (ring full, or the UART's own overrun): the interrupt counts bytes lost and
+// stores nothing more until the main loop has drained the ring and reported the loss
+// (rx_reported catches up), so every byte before the gap is fed before the core hears
+// of it and the broken line is the one dropped.
+volatile uint32_t rx_lost = 0;      // written by the interrupt only
+volatile uint32_t rx_reported = 0;  // written by the main loop only
 
 uint8_t line_buf[TINYSLM_MAX_LINE];
 int32_t ids_buf[TINYSLM_SEQ_LEN];
@@ -177,6 +183,9 @@ void SysTick_Handler(void) { HAL_IncTick(); }
 void USART3_IRQHandler(void) {
   USART_TypeDef *const uart = USART3;
   const uint32_t errors = USART_ISR_ORE | USART_ISR_FE | USART_ISR_NE | USART_ISR_PE;
+  if ((uart->ISR & USART_ISR_ORE) != 0u) {
+    rx_lost = rx_lost + 1u;  // the UART had no room for a byte: it is gone
+  }
   if ((uart->ISR & errors) != 0u) {
     uart->ICR = USART_ICR_ORECF | USART_ICR_FECF | USART_ICR_NECF | USART_ICR_PECF;
   }
@@ -184,9 +193,11 @@ void USART3_IRQHandler(void) {
     const uint8_t byte = static_cast<uint8_t>(uart->RDR);
     const uint32_t head = rx_head;
     const uint32_t next = (head + 1u) & (kRxRing - 1u);
-    if (next != rx_tail) {  // a full ring drops the byte; the core then sees a broken line
+    if (rx_lost == rx_reported && next != rx_tail) {
       rx_ring[head] = byte;
       rx_head = next;
+    } else {
+      rx_lost = rx_lost + 1u;  // ring full, or a loss not yet reported: keep the gap whole
     }
   }
 }
@@ -218,6 +229,9 @@ int main(void) {
   uint8_t chunk[64];
   for (;;) {
     (void)clock_us(nullptr);  // keep the cycle accumulator ahead of CYCCNT's wrap
+    // Read before the ring: while a loss is unreported the interrupt stores nothing, so
+    // the ring then holds only bytes from before the gap.
+    const uint32_t lost = rx_lost;
     size_t n = 0;
     uint32_t tail = rx_tail;
     while (n < sizeof(chunk) && tail != rx_head) {
@@ -225,6 +239,12 @@ int main(void) {
       tail = (tail + 1u) & (kRxRing - 1u);
     }
     rx_tail = tail;
-    if (n > 0) tinyslm_app_feed(&app, chunk, n);
+    if (n > 0) {
+      tinyslm_app_feed(&app, chunk, n);
+    } else if (lost != rx_reported) {
+      // Drained up to the gap: the core drops the line the loss broke.
+      tinyslm_app_rx_overflow(&app);
+      rx_reported = lost;
+    }
   }
 }
