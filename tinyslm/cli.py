@@ -823,7 +823,9 @@ def monitor(
     "keyword fires only when its averaged score does; every other label keeps the "
     "model's (or --threshold's).",
 )
-@click.option("--quiet", "-q", is_flag=True, help="Print only the summary line.")
+@click.option(
+    "--quiet", "-q", is_flag=True, help="Print only the summary line (notes go to stderr)."
+)
 @friendly_errors
 def generate_command(
     board: str,
@@ -857,7 +859,7 @@ def generate_command(
         log=None if quiet else click.echo,
     )
     for note in result.notes:
-        click.echo(f"note: {note}")
+        click.echo(f"note: {note}", err=True)  # stdout is the summary line alone with -q
     tree = " + lib/tflm" if result.tflm_tree is not None else ""
     report = result.report
     if report is not None and report.started and not quiet:
@@ -865,7 +867,8 @@ def generate_command(
         for path in report.started:
             click.echo(
                 f"note: {path} is yours: what the board does on each {what}; "
-                "generate never replaces it"
+                "generate never replaces it",
+                err=True,
             )
     if report is not None and not report.created:
         # What regenerating did, file by file (as copier's update does).
@@ -877,10 +880,20 @@ def generate_command(
             ):
                 for path in paths:
                     click.echo(f"  {label:<9} {path}")
-        if report.stale:
+        prunable = [rel for rel in report.stale if rel not in report.stale_edited]
+        if prunable:
             click.echo(
                 "note: no longer generated, kept (remove with --force --prune): "
-                + ", ".join(report.stale)
+                + ", ".join(prunable),
+                err=True,
+            )
+        if report.stale_edited:
+            # --prune keeps these too: saying "remove with --force --prune" after the
+            # user had just passed both was the wrong reason.
+            click.echo(
+                "note: no longer generated, kept because edited since tinyslm wrote them "
+                "(remove them yourself if unneeded): " + ", ".join(report.stale_edited),
+                err=True,
             )
         kept = f", kept {len(report.kept)} of yours" if report.kept else ""
         click.echo(

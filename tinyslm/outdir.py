@@ -85,7 +85,9 @@ class WriteReport:
         created: the folder did not exist or was empty.
         added, changed, unchanged: files written new, replaced, left as they were.
         removed: generated files no longer generated, removed (``prune``).
-        stale: generated files no longer generated, kept (no ``prune``).
+        stale: generated files no longer generated, kept (no ``prune``, or edited).
+        stale_edited: those of ``stale`` edited since tinyslm wrote them, which ``prune``
+            keeps too (so a note must not suggest it).
         kept: what tinyslm did not write, kept (folders end with ``/``).
         started: starters written because nothing was at their path (the user's now).
     """
@@ -97,6 +99,7 @@ class WriteReport:
     unchanged: tuple[str, ...] = ()
     removed: tuple[str, ...] = ()
     stale: tuple[str, ...] = ()
+    stale_edited: tuple[str, ...] = ()
     kept: tuple[str, ...] = field(default=())
     started: tuple[str, ...] = ()
 
@@ -496,13 +499,13 @@ def _update(
         # copied, else kept and reported. Only a tree merely not copied this time (no
         # --tflm-dir) is kept as the project's, as it was.
         dropped = sorted(t for t in absent_trees if t in recorded_trees and (real / t).exists())
-        removed_trees = [
+        prunable_trees = [
             t
             for t in dropped
-            if prune
-            and _files_under(recorded_tree_files, t)
+            if _files_under(recorded_tree_files, t)
             and not _tree_conflicts(real, t, _files_under(recorded_tree_files, t))
         ]
+        removed_trees = prunable_trees if prune else []
         stale_trees = [t for t in dropped if t not in removed_trees]
         skip = {stage.name, *(x for x in [ownership.record] if x)}
         # Starters already there are the user's, so they count (and are kept) as theirs.
@@ -585,6 +588,10 @@ def _update(
         unchanged=tuple(unchanged),
         removed=(*removed, *(t + "/" for t in removed_trees)),
         stale=(*stale, *(t + "/" for t in stale_trees)),
+        stale_edited=(
+            *(rel for rel in stale if rel not in removable),
+            *(t + "/" for t in stale_trees if t not in prunable_trees),
+        ),
         kept=tuple(foreign),
         started=tuple(started),
     )

@@ -149,7 +149,7 @@ def test_stm32h7_project_is_a_stm32cube_project(tmp_path: Path) -> None:
     assert not (out / "lib").exists()
     from tinyslm.toolchain import tflm
 
-    note = [ln for ln in result.stdout.splitlines() if ln.startswith("note: lib/")]
+    note = [ln for ln in result.stderr.splitlines() if ln.startswith("note: lib/")]
     assert note == [f"note: lib/tflm not included: {tflm.missing_tree_hint()}"]
     assert "tinyslm tflm fetch" in note[0] and "--tflm-dir" in note[0]
     ini = files["platformio.ini"].decode()
@@ -179,7 +179,7 @@ def test_stm32h7_with_a_tflm_tree_gets_lib_tflm(tmp_path: Path) -> None:
     out = tmp_path / "proj"
     result = _generate("stm32h7", out, "--tflm-dir", str(tree))
     assert result.exit_code == 0, result.output
-    assert "+ lib/tflm" in result.stdout and "note: lib/tflm" not in result.stdout
+    assert "+ lib/tflm" in result.stdout and "note: lib/tflm" not in result.output
     lib = _files(out / "lib" / "tflm")
     for rel, data in _files(tree).items():
         assert lib[rel] == data
@@ -215,7 +215,8 @@ def test_moving_to_esp32_makes_lib_tflm_stale(tmp_path: Path) -> None:
     assert _generate("stm32h7", out, "--tflm-dir", str(tree)).exit_code == 0
     kept = _generate("esp32", out, "--force")
     assert kept.exit_code == 0, kept.output
-    assert "lib/tflm/" in kept.stdout and "kept 1 of yours" in kept.stdout
+    assert "(remove with --force --prune): " in kept.stderr and "lib/tflm/" in kept.stderr
+    assert "kept 1 of yours" in kept.stdout
     assert (out / "lib" / "tflm" / "library.json").is_file()
     pruned = _generate("esp32", out, "--force", "--prune")
     assert pruned.exit_code == 0, pruned.output
@@ -353,7 +354,7 @@ def test_the_actions_file_is_the_users_across_regenerations(tmp_path: Path) -> N
     assert (
         "note: src/tinyslm_actions.c is yours: what the board does on each answer; "
         "generate never replaces it"
-    ) in result.stdout.splitlines()
+    ) in result.stderr.splitlines()
     actions = out / "src" / "tinyslm_actions.c"
     starter = actions.read_bytes()
     assert b"void tinyslm_on_answer(const tinyslm_answer_t *answer, void *ctx)" in starter
@@ -372,12 +373,12 @@ def test_the_actions_file_is_the_users_across_regenerations(tmp_path: Path) -> N
         )  # fmt: skip
         assert result.exit_code == 0, result.output
         assert actions.read_bytes() == mine
-        assert "tinyslm_actions.c is yours" not in result.stdout
+        assert "tinyslm_actions.c is yours" not in result.output
     actions.unlink()
     result = _run("generate", "--board", "esp32", "--model", str(model), "-o", str(out), "--force")
     assert result.exit_code == 0, result.output
     assert b"_v2" in actions.read_bytes()  # a new starter, for the model of now
-    assert "note: src/tinyslm_actions.c is yours" in result.stdout
+    assert "note: src/tinyslm_actions.c is yours" in result.stderr
 
 
 def test_force_refuses_an_edited_generated_file(tmp_path: Path) -> None:
@@ -402,7 +403,7 @@ def test_stale_generated_files_are_removed_only_with_prune(tmp_path: Path) -> No
     result = _generate("stm32h7", out, "--force")
     assert result.exit_code == 0, result.output
     assert "note: no longer generated, kept (remove with --force --prune): CMakeLists.txt" in (
-        result.stdout
+        result.stderr
     )
     assert set(_files(out)) == esp32 | stm32h7
     result = _generate("stm32h7", out, "--force", "--prune")
@@ -410,6 +411,27 @@ def test_stale_generated_files_are_removed_only_with_prune(tmp_path: Path) -> No
     assert "  removed   src/idf_component.yml" in result.stdout.splitlines()
     assert set(_files(out)) == stm32h7
     assert _one_error(_run("generate", "--board", "esp32", "--prune"), "--prune only applies")
+
+
+def test_a_stale_file_kept_because_edited_is_named_so(tmp_path: Path) -> None:
+    """--prune keeps a no-longer-generated file the user edited; the note said "remove
+    with --force --prune" to the user who had just passed both. And with -q, stdout is
+    the summary line alone: notes go to stderr."""
+    out = tmp_path / "p"
+    assert _generate("esp32", out).exit_code == 0
+    with (out / "sdkconfig.defaults").open("a") as f:
+        f.write("CONFIG_MINE=y\n")
+    for extra in ((), ("--prune",)):
+        result = _generate("stm32h7", out, "--force", "-q", *extra)
+        assert result.exit_code == 0, result.output
+        notes = [ln for ln in result.stderr.splitlines() if "no longer generated" in ln]
+        assert notes[-1] == (
+            "note: no longer generated, kept because edited since tinyslm wrote them "
+            "(remove them yourself if unneeded): sdkconfig.defaults"
+        ), extra
+        assert not any("sdkconfig.defaults" in ln and "--prune" in ln for ln in notes), extra
+        assert len(result.stdout.splitlines()) == 1 and result.stdout.startswith("updated ")
+    assert (out / "sdkconfig.defaults").read_text().endswith("CONFIG_MINE=y\n")
 
 
 def test_force_refuses_the_model_folder_in_use(tmp_path: Path) -> None:
@@ -553,8 +575,8 @@ def test_stm32h7_refuses_a_host_tree_and_keeps_its_own_on_regenerate(tmp_path: P
     before = _files(out / "lib" / "tflm")
     result = _generate("stm32h7", out, "--force", "--threshold", "0.6")
     assert result.exit_code == 0, result.output
-    assert "note: lib/tflm kept as it is" in result.stdout
-    assert "not included" not in result.stdout
+    assert "note: lib/tflm kept as it is" in result.stderr
+    assert "not included" not in result.output
     assert _files(out / "lib" / "tflm") == before
 
 
