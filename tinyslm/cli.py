@@ -117,6 +117,18 @@ def host_options(func: F) -> F:
     return func
 
 
+def _port_given(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    """--port's callback: an empty (or blank) port is refused; it was taken for no
+    --port at all, and then another port was picked (PlatformIO's, or the only USB one)."""
+    if value is not None and not value.strip():
+        raise click.BadParameter(
+            "an empty port name; give the board's serial port or leave --port out",
+            ctx,
+            param,
+        )
+    return value
+
+
 def _given(name: str) -> bool:
     """Whether option ``name`` was given on the command line (not its default)."""
     ctx = click.get_current_context(silent=True)
@@ -685,7 +697,11 @@ def build(project_dir: Path, json_out: Path | None) -> None:
 
 @cli.command()
 @click.argument("project_dir", type=click.Path(path_type=Path))
-@click.option("--port", help="Serial port of the board (default: PlatformIO picks).")
+@click.option(
+    "--port",
+    callback=_port_given,
+    help="Serial port of the board (default: PlatformIO picks).",
+)
 @friendly_errors
 def flash(project_dir: Path, port: str | None) -> None:
     """Build and upload a generated project to a connected board (pio run -t upload)."""
@@ -697,7 +713,9 @@ def flash(project_dir: Path, port: str | None) -> None:
 
 @cli.command()
 @click.option(
-    "--port", help="Serial port or pyserial URL (default: the only USB serial port present)."
+    "--port",
+    callback=_port_given,
+    help="Serial port or pyserial URL (default: the only USB serial port present).",
 )
 # Baud 0 is "hang up" to a POSIX tty, and pyserial overflowed past a C int.
 @click.option(

@@ -237,7 +237,8 @@ def from_options(
 
     Raises:
         ValueError: both are given.
-        ModelError: ``model_dir`` is not a text model.
+        ModelError: ``model_dir`` is missing or not a text model (the message names
+            ``--host-model``, as both commands that take it show it).
         ToolchainError: the command is empty, unparsable or not found.
     """
     import shlex
@@ -245,7 +246,7 @@ def from_options(
     if model_dir is not None and command is not None:
         raise ValueError("give one of --host-model and --host-cmd")
     if model_dir is not None:
-        return HostModel(model_dir)
+        return _host_model(model_dir)
     if command is not None:
         try:
             argv = shlex.split(command)
@@ -253,6 +254,20 @@ def from_options(
             raise ToolchainError(f"--host-cmd {command!r}: {exc}") from None
         return HostCommand(argv, timeout_s)
     return None
+
+
+def _host_model(model_dir: Path) -> HostModel:
+    """``--host-model``'s folder as a :class:`HostModel`; every refusal names the option
+    (a missing folder was "PATH/manifest.json not found", which named neither)."""
+    if not model_dir.is_dir():
+        what = "not a folder" if model_dir.exists() else "folder not found"
+        raise ModelError(
+            f"--host-model {model_dir}: {what} (give a text model folder from 'tinyslm train')"
+        )
+    try:
+        return HostModel(model_dir)
+    except ModelError as exc:
+        raise ModelError(f"--host-model: {exc}", detail=exc.detail) from None
 
 
 def format_host_answer(answer: Mapping[str, Any]) -> str:

@@ -17,12 +17,13 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import queue
 import sys
 import threading
 import time
 import unicodedata
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any, BinaryIO
 
 from tinyslm.errors import ToolchainError
@@ -210,6 +211,47 @@ def _reader_thread(
     return threading.Thread(target=read, daemon=True)
 
 
+def _typed_lines(source: BinaryIO) -> Iterator[bytes]:
+    """The lines of ``source`` as they are typed, the last one possibly without ``\n``.
+
+    A real file descriptor is read with ``os.read``: the reading thread then holds no
+    lock of ``sys.stdin.buffer``, which the interpreter would need at exit (the monitor
+    ends while that thread still waits for a line when the board goes away).
+    """
+    try:
+        fd = source.fileno()
+    except (AttributeError, OSError, ValueError):  # BytesIO, click's test input
+        fd = -1
+    if fd < 0:
+        yield from iter(source.readline, b"")
+        return
+    pending = b""
+    while chunk := os.read(fd, 4096):
+        pending += chunk
+        *lines, pending = pending.split(b"\n")
+        for line in lines:
+            yield line + b"\n"
+    if pending:
+        yield pending
+
+
+def _typing_thread(source: BinaryIO, lines: queue.Queue[bytes | None]) -> threading.Thread:
+    """A daemon thread (not started) putting the lines of ``source`` on ``lines``, then
+    ``None`` at its end: the monitor waits on the queue, so a port that closes ends the
+    session while stdin is still open (it waited for the next typed line, or for ever)."""
+
+    def feed() -> None:
+        try:
+            for line in _typed_lines(source):
+                lines.put(line)
+        except (OSError, ValueError):  # stdin closed under the thread
+            pass
+        finally:
+            lines.put(None)
+
+    return threading.Thread(target=feed, daemon=True)
+
+
 def monitor(
     port: str | None,
     baud: int = DEFAULT_BAUD,
@@ -239,7 +281,8 @@ def monitor(
             board acts on them (``tinyslm.escalate.act_line``).
 
     Raises:
-        ToolchainError: the port cannot be opened or found.
+        ToolchainError: the port cannot be opened or found, or it closed (a board
+            unplugged, the connection ended) before the session did.
     """
     name = port or default_port()
     conn = open_port(name, baud)
@@ -249,6 +292,7 @@ def monitor(
     # A closed standard input (``<&-``: sys.stdin is None) types nothing, as /dev/null.
     source = stdin if stdin is not None else (sys.stdin.buffer if sys.stdin else io.BytesIO())
     stop = threading.Event()
+    closed: list[Exception] = []  # why the port went away, if it did
     last_rx = [time.monotonic()]  # when the reader last got bytes
 
     lock = threading.Lock()  # rows from the reader and the host worker never interleave
@@ -275,7 +319,7 @@ def monitor(
             host.offer(text)
 
     def on_closed(exc: Exception) -> None:
-        show(f"serial port closed: {exc}")
+        closed.append(exc)
         stop.set()
 
     def on_bytes() -> None:
@@ -283,12 +327,20 @@ def monitor(
 
     thread = _reader_thread(conn, stop, on_line, on_closed, on_bytes)
     thread.start()
+    typed: queue.Queue[bytes | None] = queue.Queue()
+    _typing_thread(source, typed).start()
     try:
         while not stop.is_set():
-            line = source.readline()
-            if not line:
+            try:
+                line = typed.get(timeout=0.05)
+            except queue.Empty:
+                continue
+            if line is None:
                 break
-            send(line.rstrip(b"\r\n") + b"\n")
+            try:
+                send(line.rstrip(b"\r\n") + b"\n")
+            except Exception as exc:  # the port went away between two reads
+                on_closed(exc)
 
         def settle() -> None:
             # Answers still in flight: wait until the line has been quiet for `linger`
@@ -302,13 +354,21 @@ def monitor(
                 time.sleep(0.05)
 
         settle()
-        if host is not None:
+        if host is not None and not closed:
             host.finish()
             settle()  # the board's answers to the host's :do lines
     finally:
         stop.set()
         thread.join(timeout=1.0)
         conn.close()
+    if closed:
+        raise _port_closed(name, closed[0])
+
+
+def _port_closed(name: str, exc: Exception) -> ToolchainError:
+    """The one-line error for a port that went away mid-session."""
+    why = " ".join(str(exc).split())
+    return ToolchainError(f"serial port {name} closed" + (f": {why}" if why else ""))
 
 
 class _HostWorker:
@@ -399,7 +459,8 @@ def monitor_wav(
 
     Raises:
         DatasetError: the WAV is refused.
-        ToolchainError: the port cannot be opened or found.
+        ToolchainError: the port cannot be opened or found, or it closed before the
+            board's end-of-stream answer.
     """
     from tinyslm.audio.frames import (
         FRAME_AUDIO,
@@ -417,6 +478,7 @@ def monitor_wav(
     (status or echo)(f"monitor: {wav} ({seconds:.1f} s) to {name} at {baud} baud")
     stop = threading.Event()
     ended = threading.Event()
+    closed: list[Exception] = []  # why the port went away, if it did
     lines: list[str] = []
 
     def on_line(text: str) -> None:
@@ -426,7 +488,7 @@ def monitor_wav(
             ended.set()
 
     def on_closed(exc: Exception) -> None:
-        echo(f"serial port closed: {exc}")
+        closed.append(exc)
         ended.set()
 
     thread = _reader_thread(conn, stop, on_line, on_closed)
@@ -443,17 +505,24 @@ def monitor_wav(
         start = time.monotonic()
         due = 0.0
         for frame in frames:
+            if closed:
+                break
             if pace:
                 wait = start + due - time.monotonic()
                 if wait > 0:
                     time.sleep(wait)
                 due += frame_interval((len(frame) - 8) // 2, len(frame), baud)
-            conn.write(frame)
-            conn.flush()
+            try:
+                conn.write(frame)
+                conn.flush()
+            except Exception as exc:  # the port went away between two reads
+                on_closed(exc)
         if not ended.wait(end_timeout):
             echo(f"no end-of-stream answer from the board within {end_timeout:g} s")
     finally:
         stop.set()
         thread.join(timeout=1.0)
         conn.close()
+    if closed:
+        raise _port_closed(name, closed[0])
     return lines
