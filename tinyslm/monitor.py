@@ -211,6 +211,16 @@ def _reader_thread(
     return threading.Thread(target=read, daemon=True)
 
 
+# A typed line waits for the board's answer to the one before (at most this long
+# without a byte from the board): a file piped in at full speed outran the answers,
+# which take longer to send than the phrases, and the board's receive buffer
+# overflowed ({"error":"rx_overflow"}, lines dropped). A line the board never answers
+# (a phrase typed at a keyword board) only holds the next one this long.
+ANSWER_WAIT_S = 2.0
+# What the firmware ignores without an answer (tinyslm_core.c is_blank, and line ends).
+_BLANK = b" \t\x0b\x0c\r\n"
+
+
 def _typed_lines(source: BinaryIO) -> Iterator[bytes]:
     """The lines of ``source`` as they are typed, the last one possibly without ``\n``.
 
@@ -294,6 +304,8 @@ def monitor(
     stop = threading.Event()
     closed: list[Exception] = []  # why the port went away, if it did
     last_rx = [time.monotonic()]  # when the reader last got bytes
+    answered = threading.Condition()
+    awaiting = [0, 0.0]  # typed lines not yet answered, when the last one went out
 
     lock = threading.Lock()  # rows from the reader and the host worker never interleave
     tx_lock = threading.Lock()  # typed lines and the host's :do lines go out whole
@@ -317,10 +329,22 @@ def monitor(
         show(text if raw else format_device_line(text))
         if host is not None:
             host.offer(text)
+        with answered:
+            awaiting[0] = max(0, int(awaiting[0]) - 1)
+            answered.notify_all()
 
     def on_closed(exc: Exception) -> None:
         closed.append(exc)
         stop.set()
+
+    def wait_for_answer() -> None:
+        with answered:
+            while awaiting[0] and not stop.is_set():
+                idle = time.monotonic() - max(awaiting[1], last_rx[0])
+                if idle >= ANSWER_WAIT_S:
+                    awaiting[0] = 0  # not answered: the board ignores this kind of line
+                    return
+                answered.wait(timeout=min(0.05, ANSWER_WAIT_S - idle))
 
     def on_bytes() -> None:
         last_rx[0] = time.monotonic()
@@ -337,6 +361,12 @@ def monitor(
                 continue
             if line is None:
                 break
+            wait_for_answer()
+            if stop.is_set():
+                break
+            if line.strip(_BLANK):  # counted before it goes: the answer can be quick
+                with answered:
+                    awaiting[0], awaiting[1] = 1, time.monotonic()
             try:
                 send(line.rstrip(b"\r\n") + b"\n")
             except Exception as exc:  # the port went away between two reads

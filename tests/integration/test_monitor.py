@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import io
+import queue
 import threading
+import time
 
 import pytest
 from click.testing import CliRunner
 
+from tinyslm import monitor as monitor_module
 from tinyslm.cli import cli
 from tinyslm.errors import ToolchainError
 from tinyslm.monitor import MAX_LINE_BYTES, _reader_thread, choose_port, format_device_line
@@ -212,3 +216,77 @@ def test_monitor_with_a_closed_stdin_types_nothing() -> None:
     result = run_cli("monitor", "--port", "loop://", close_stdin=True, timeout=60)
     assert result.returncode == 0, result.stderr
     assert result.stderr.splitlines() == ["monitor: loop:// at 115200 baud"]
+
+
+class _SlowBoard:
+    """A board that answers each non-blank line ``delay`` s after it arrives (never,
+    with ``delay`` None) and counts lines that came while one was still unanswered."""
+
+    def __init__(self, delay: float | None) -> None:
+        self.delay = delay
+        self.answers: queue.Queue[bytes] = queue.Queue()
+        self.buffer = b""
+        self.lines: list[bytes] = []
+        self.unanswered = 0
+        self.overlapped = 0
+        self.lock = threading.Lock()
+        self.in_waiting = 0
+
+    def write(self, data: bytes) -> int:
+        self.buffer += data
+        while b"\n" in self.buffer:
+            line, self.buffer = self.buffer.split(b"\n", 1)
+            self.lines.append(line)
+            if not line.strip():
+                continue
+            with self.lock:
+                self.overlapped += self.unanswered > 0
+                self.unanswered += 1
+            if self.delay is not None:
+                threading.Timer(self.delay, self._answer).start()
+        return len(data)
+
+    def _answer(self) -> None:
+        with self.lock:
+            self.unanswered -= 1
+        self.answers.put(b'{"intent":"lights_on","score":0.900,"route":"local","us":5}\n')
+
+    def read(self, n: int) -> bytes:
+        try:
+            return self.answers.get(timeout=0.05)
+        except queue.Empty:
+            return b""
+
+    def flush(self) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+def test_piped_lines_wait_for_the_answer_before(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A file piped in went out at full speed; the board's answers take longer to send
+    than the phrases, so its receive buffer overflowed and lines were lost. Each line
+    now waits for the answer to the one before; blank lines get none and hold nothing."""
+    board = _SlowBoard(0.15)
+    monkeypatch.setattr(monitor_module, "open_port", lambda port, baud: board)
+    rows: list[str] = []
+    typed = io.BytesIO(b"lights on\nlights off\n\n \t\nopen the door\n:info\n")
+    monitor_module.monitor("fake", stdin=typed, echo=rows.append, linger=0.3)
+    assert board.lines == [b"lights on", b"lights off", b"", b" \t", b"open the door", b":info"]
+    assert board.overlapped == 0
+    assert sum(row.startswith("lights_on") for row in rows) == 4
+
+
+def test_a_line_the_board_never_answers_holds_the_next_one_only_so_long(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    board = _SlowBoard(None)
+    monkeypatch.setattr(monitor_module, "open_port", lambda port, baud: board)
+    monkeypatch.setattr(monitor_module, "ANSWER_WAIT_S", 0.3)
+    start = time.monotonic()
+    monitor_module.monitor("fake", stdin=io.BytesIO(b"a\nb\nc\n"), echo=lambda _: None,
+                           linger=0.1)  # fmt: skip
+    took = time.monotonic() - start
+    assert board.lines == [b"a", b"b", b"c"]
+    assert 0.6 <= took < 3.0, took
