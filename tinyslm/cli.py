@@ -858,12 +858,16 @@ def generate_command(
     quiet: bool,
 ) -> None:
     """Emit a PlatformIO project that runs the model offline on the --board."""
-    from tinyslm.operating_point import parse_label_thresholds
+    from tinyslm.operating_point import check_reachable, parse_label_thresholds
     from tinyslm.pipeline import run_generate
 
     if prune and not force:
         raise click.UsageError("--prune only applies with --force")
     own = parse_label_thresholds(label_thresholds)  # LABEL=P typos fail before training
+    if threshold is not None:
+        check_reachable(threshold, f"--threshold {threshold:g}")
+    for label, p in own.items():
+        check_reachable(p, f"--label-threshold {label}={p:g}")
     result = run_generate(
         board,
         output,

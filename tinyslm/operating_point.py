@@ -54,6 +54,28 @@ def highest_score(manifest: Manifest) -> float:
     return dequantize(127, out.scale, out.zero_point)
 
 
+# Every tinyslm model ends in an int8 SOFTMAX, whose output TFLite fixes at scale 1/256,
+# zero point -128 (quantize.py; the keyword detector averages those levels): its top
+# level, q=127, is the highest score any of them can give.
+SOFTMAX_HIGHEST = (127 + 128) / 256
+
+
+def check_reachable(probability: float, given: str) -> None:
+    """Refuse a threshold no tinyslm model can reach, before one is trained for it
+    (``generate`` without ``--model`` trains the demo first: a minute, then refused).
+
+    Raises:
+        ModelError: ``probability`` is outside (0, 1) or above :data:`SOFTMAX_HIGHEST`.
+    """
+    if not 0.0 < probability < 1.0:
+        raise ModelError(f"{given}: must be between 0 and 1")
+    if probability > SOFTMAX_HIGHEST:
+        raise ModelError(
+            f"{given}: above the highest score the model's int8 output "
+            f"can give ({SOFTMAX_HIGHEST:.4f}), so nothing would ever pass it"
+        )
+
+
 def _level(manifest: Manifest, probability: float, given: str) -> tuple[float, int]:
     """The threshold to record for ``probability`` and the int8 level the firmware compares.
 

@@ -14,8 +14,10 @@ from pathlib import Path
 
 import pytest
 from cli_support import run_cli
+from click.testing import CliRunner
 from shared_paths import require_tool
 
+from tinyslm.cli import cli
 from tinyslm.decision import dequantize, score_milli, threshold_to_q
 from tinyslm.emulate.emulator import Emulator, emulator_runner
 from tinyslm.emulate.phrases import dataset_phrases, reference_parity, run_phrases
@@ -259,3 +261,26 @@ def test_label_threshold_refusals_write_nothing(fixture_model: Path, tmp_path: P
         assert proc.returncode == 1 and not out.exists()
         errors = [line for line in proc.stderr.splitlines() if line.startswith("error:")]
         assert len(errors) == 1 and errors[0].startswith(said), proc.stderr
+
+
+@pytest.mark.parametrize(
+    "args", [("--threshold", "0.9999"), ("--label-threshold", "lights_on=0.998")]
+)
+def test_an_unreachable_threshold_is_refused_before_training(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, args: tuple[str, str]
+) -> None:
+    """Without --model, generate trains the demo first: a minute, then it was refused.
+    Every tinyslm model's int8 softmax tops out at 255/256, so it is refused at once."""
+    import tinyslm.pipeline
+
+    def trained(*_: object, **__: object) -> None:
+        raise AssertionError("trained before refusing")
+
+    monkeypatch.setattr(tinyslm.pipeline, "run_generate", trained)
+    out = tmp_path / "o"
+    result = CliRunner().invoke(cli, ["generate", "--board", "esp32", "-o", str(out), *args])
+    assert result.exit_code == 1, result.output
+    assert f"error: {args[0]} {args[1]}: above the highest score the model's int8 output " in (
+        result.stderr
+    )
+    assert not out.exists()
