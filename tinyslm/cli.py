@@ -1023,8 +1023,8 @@ def eval_command(model_dir: Path, data: Path, split: str, json_out: Path | None)
     emit_json(json_out, result.summary())
 
 
-def _range(text: str, option: str) -> tuple[float, float]:
-    """``LOW,HIGH`` (or one number for both) as a pair of floats."""
+def _range(text: str, option: str, bounds: tuple[float, float]) -> tuple[float, float]:
+    """``LOW,HIGH`` (or one number for both) as a pair of floats within ``bounds``."""
     low, _, high = text.partition(",")
     try:
         pair = float(low), float(high or low)
@@ -1033,6 +1033,12 @@ def _range(text: str, option: str) -> tuple[float, float]:
     if not all(math.isfinite(v) for v in pair):
         # nan passed every range check after this and was named by its field (rate_range).
         raise click.BadParameter(f"expected two finite numbers, got {text!r}", param_hint=option)
+    least, most = bounds
+    if not least <= pair[0] <= pair[1] <= most:
+        # Checked here, not only by SynthConfig, whose line named its field (rate_range).
+        raise click.BadParameter(
+            f"expected {least:g} <= LOW <= HIGH <= {most:g}, got {text!r}", param_hint=option
+        )
     return pair
 
 
@@ -1094,13 +1100,13 @@ def _range(text: str, option: str) -> tuple[float, float]:
     "--rate",
     default="0.8,1.25",
     show_default=True,
-    help="Speaking-rate range LOW,HIGH (espeak-ng follows 0.46..2.57).",
+    help="Speaking-rate range LOW,HIGH, within 0.1..10 (espeak-ng follows 0.46..2.57).",
 )
 @click.option(
     "--pitch",
     default="0.85,1.2",
     show_default=True,
-    help="Pitch factor range LOW,HIGH (espeak-ng follows 0.5..1.49).",
+    help="Pitch factor range LOW,HIGH, within 0.1..10 (espeak-ng follows 0.5..1.49).",
 )
 @click.option(
     "--noise",
@@ -1109,7 +1115,12 @@ def _range(text: str, option: str) -> tuple[float, float]:
     show_default=True,
     help="Share of clips mixed with white/pink/brown noise.",
 )
-@click.option("--snr", default="5,30", show_default=True, help="That noise's SNR range, dB.")
+@click.option(
+    "--snr",
+    default="5,30",
+    show_default=True,
+    help="That noise's SNR range LOW,HIGH, dB, within -60..120.",
+)
 @click.option(
     "--reverb",
     type=FloatRange(0, 1),
@@ -1119,7 +1130,7 @@ def _range(text: str, option: str) -> tuple[float, float]:
 )
 @click.option(
     "--background-seconds",
-    type=FloatRange(min=0),
+    type=FloatRange(0, 3600),
     default=30.0,
     show_default=True,
     help="Length of each _background_noise_ file; 0: none.",
@@ -1153,7 +1164,7 @@ def synth_command(
 ) -> None:
     """Write a keyword dataset of WORD... spoken by offline TTS voices (for 'tinyslm train')."""
     from tinyslm.audio.spec import KeywordSpec
-    from tinyslm.audio.synth import SynthConfig, long_phrase_note, synthesize
+    from tinyslm.audio.synth import RANGE_BOUNDS, SynthConfig, long_phrase_note, synthesize
 
     config = SynthConfig(
         seed=seed,
@@ -1163,10 +1174,10 @@ def synth_command(
         clips_per_voice=clips,
         unknown_clips_per_voice=unknown_clips,
         near_misses=near_misses,
-        rate_range=_range(rate, "'--rate'"),
-        pitch_range=_range(pitch, "'--pitch'"),
+        rate_range=_range(rate, "'--rate'", RANGE_BOUNDS["rate_range"]),
+        pitch_range=_range(pitch, "'--pitch'", RANGE_BOUNDS["pitch_range"]),
         noise_probability=noise,
-        snr_db_range=_range(snr, "'--snr'"),
+        snr_db_range=_range(snr, "'--snr'", RANGE_BOUNDS["snr_db_range"]),
         reverb_probability=reverb,
         background_seconds=background_seconds,
     )

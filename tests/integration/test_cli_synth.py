@@ -69,14 +69,14 @@ def test_help_shows_synthconfigs_defaults() -> None:
         (["yes"], "Missing option '-o' / '--out'"),
         (["-o", "OUT"], "Missing argument 'WORDS...'"),
         (["yes", "-o", "OUT", "--rate", "fast"], "expected LOW,HIGH, got 'fast'"),
-        (["yes", "-o", "OUT", "--rate", "1.2,0.9"], "rate_range must be 0.1 <= low <= high"),
+        (["yes", "-o", "OUT", "--rate", "1.2,0.9"], "'--rate': expected 0.1 <= LOW <= HIGH"),
         # Round 33: tracebacks (OverflowError, ZeroDivisionError), or with an SNR of nan
         # all-zero clips and a synth.json that is not JSON.
         (["yes", "-o", "OUT", "--rate", "inf"], "'--rate': expected two finite numbers"),
-        (["yes", "-o", "OUT", "--pitch", "1,1e308"], "pitch_range must be"),
+        (["yes", "-o", "OUT", "--pitch", "1,1e308"], "'--pitch': expected 0.1 <= LOW"),
         (["yes", "-o", "OUT", "--snr", "nan"], "'--snr': expected two finite numbers"),
         (["yes", "-o", "OUT", "--snr", "-inf,10"], "'--snr': expected two finite numbers"),
-        (["yes", "-o", "OUT", "--background-seconds", "inf"], "background_seconds must be in"),
+        (["yes", "-o", "OUT", "--background-seconds", "inf"], "inf is not in the range 0<=x<=3600"),
         (["yes", "-o", "OUT", "--background-seconds", "nan"], "'nan' is not a number"),
         (["yes", "-o", "OUT", "--engine", "sapi"], "'sapi' is not one of"),
         (["yes", "-o", "OUT", "--noise", "2"], "2.0 is not in the range 0<=x<=1"),

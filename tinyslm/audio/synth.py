@@ -74,7 +74,7 @@ import subprocess
 import tempfile
 import time
 import wave
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
@@ -86,10 +86,15 @@ from tinyslm import __version__
 from tinyslm.audio import channel
 from tinyslm.audio.dataset import NOISE, UNKNOWN
 from tinyslm.audio.spec import KeywordSpec
-from tinyslm.audio.synth_words import COMMON_WORDS, is_speakable, near_misses
+from tinyslm.audio.synth_words import (
+    COMMON_WORDS,
+    is_speakable,
+    listed_homophones,
+    near_misses,
+)
 from tinyslm.audio.wav import SAMPLE_RATE, wav_bytes
-from tinyslm.errors import DatasetError, ToolchainError
-from tinyslm.outdir import Ownership, check_target, write_tree
+from tinyslm.errors import DatasetError, OutputExistsError, ToolchainError
+from tinyslm.outdir import Ownership, check_target, real_path, write_tree
 
 ENGINES = ("espeak-ng", "flite", "festival")
 RECORD = "synth.json"
@@ -146,9 +151,11 @@ Floats = npt.NDArray[np.float64]
 Range = tuple[float, float]
 
 
-# SynthConfig's ranges: (least low, most high). Factors of the engine's own rate and
-# pitch and of the clip's speed; seconds of reverberation; dB.
-_RANGE_BOUNDS: dict[str, tuple[float, float]] = {
+# SynthConfig's ranges: (least low, most high); 'tinyslm synth' checks its options
+# against them and its --help says them (tests/integration/test_cli_synth.py). Factors
+# of the engine's own rate and pitch and of the clip's speed; seconds of reverberation;
+# dB.
+RANGE_BOUNDS: dict[str, tuple[float, float]] = {
     "rate_range": (0.1, 10.0),
     "pitch_range": (0.1, 10.0),
     "speed_range": (0.1, 10.0),
@@ -156,6 +163,8 @@ _RANGE_BOUNDS: dict[str, tuple[float, float]] = {
     "snr_db_range": (-60.0, 120.0),
     "peak_dbfs_range": (-120.0, 0.0),
 }
+
+MAX_BACKGROUND_S = 3600.0  # 'tinyslm synth --background-seconds' says it too
 
 
 @dataclass(frozen=True)
@@ -219,13 +228,13 @@ class SynthConfig:
         # Bounds far outside any useful setting, so that inf, nan or 1e308 is refused here,
         # in one line, not as an OverflowError in the engine's arguments, a silent all-zero
         # clip (an SNR of nan) or a failure after every clip was rendered.
-        for name, (least, most) in _RANGE_BOUNDS.items():
+        for name, (least, most) in RANGE_BOUNDS.items():
             lo, hi = getattr(self, name)
             if not least <= lo <= hi <= most:  # False for nan as well
                 raise DatasetError(
                     f"{name} must be {least:g} <= low <= high <= {most:g}, got {lo}, {hi}"
                 )
-        for name, most in (("background_seconds", 3600.0), ("max_shift_ms", 1000.0)):
+        for name, most in (("background_seconds", MAX_BACKGROUND_S), ("max_shift_ms", 1000.0)):
             value = getattr(self, name)
             if not 0 <= value <= most:
                 raise DatasetError(f"{name} must be in 0..{most:g}, got {value}")
@@ -441,7 +450,8 @@ def available_engines() -> tuple[str, ...]:
 
 
 def find_voices(config: SynthConfig) -> tuple[tuple[str, ...], tuple[Voice, ...]]:
-    """The engines (``name version``) and voices ``config`` asks for.
+    """The engines (``name version``, only those with a voice used) and voices ``config``
+    asks for.
 
     Raises:
         ToolchainError: no engine found, or a requested engine is missing.
@@ -479,7 +489,10 @@ def find_voices(config: SynthConfig) -> tuple[tuple[str, ...], tuple[Voice, ...]
         voices += listed[engine][: config.max_voices_per_engine or len(listed[engine])]
     if not voices:
         raise ToolchainError(f"{', '.join(engines)}: no English voice found")
-    return tuple(_version(e) for e in engines), tuple(voices)
+    # Only the engines whose voices are used (--voice flite-slt: flite alone), so that
+    # synth.json does not change when an engine that made no clip is upgraded.
+    used = [e for e in engines if any(v.engine == e for v in voices)]
+    return tuple(_version(e) for e in used), tuple(voices)
 
 
 def _check_espeak_ranges(config: SynthConfig) -> None:
@@ -743,13 +756,79 @@ def _check_words(words: Sequence[str]) -> tuple[str, ...]:
     return cleaned
 
 
+def _normal_phonemes(tool: str, out: str) -> str:
+    """One word's phonemes without stress marks, pauses or spaces: espeak-ng writes
+    "ok" ``,oUk'eI`` and "okay" ``oUk'eI``; flite's t2p ``pau f ao1 r pau``."""
+    if tool == "t2p":
+        return "".join(p.rstrip("012") for p in out.split() if p != "pau")
+    return re.sub(r"[\s'`,_%=-]+", "", out)
+
+
+class _SoundAlike:
+    """Which words the engines used say as they say a keyword (homophones).
+
+    By phonemes, not spelling: espeak-ng (``-q -x``, once per accent of the
+    espeak-ng voices used) and, for flite or festival, flite's ``t2p`` (CMU
+    lexicon, which festival's voices share). A word is a homophone when any of them
+    gives it a keyword's phonemes, stress left out. Each word is looked up alone and
+    cached: deterministic for the same engines, whatever the order of the asks.
+    """
+
+    def __init__(self, keywords: Sequence[str], voices: Sequence[Voice]) -> None:
+        accents = sorted({v.name.split("+")[0] for v in voices if v.engine == "espeak-ng"})
+        self._tools: list[list[str]] = [["espeak-ng", "-q", "-x", "-v", a] for a in accents]
+        engines = {v.engine for v in voices}
+        if engines & {"flite", "festival"} and shutil.which("t2p") is not None:
+            self._tools.append(["t2p"])
+        self._cache: dict[tuple[str, ...], str] = {}
+        self._keywords = tuple(keywords)
+
+    def _look_up(self, words: Collection[str]) -> None:
+        for tool in self._tools:
+            todo = sorted({w for w in words if (*tool, w) not in self._cache})
+            if not todo:
+                continue
+            said: list[str] = []
+            if tool[0] == "espeak-ng":
+                # One process for all: a line of text per line of phonemes (a process
+                # costs 20 ms; 9 accents x 100 words took 20 s one at a time).
+                said = _run(tool, "espeak-ng phonemes", "\n".join(todo) + "\n").splitlines()
+            if len(said) != len(todo):  # t2p takes one text; or lines did not match up
+                # Words are checked speakable (letters, ' - and space, a letter first):
+                # safe as one argument.
+                said = [_run([*tool, w], f"{tool[0]} phonemes of {w!r}") for w in todo]
+            for word, out in zip(todo, said, strict=True):
+                self._cache[(*tool, word)] = _normal_phonemes(tool[0], out)
+
+    def _sounds(self, word: str) -> tuple[str, ...]:
+        return tuple(self._cache[(*tool, word)] for tool in self._tools)
+
+    def __call__(self, words: Collection[str]) -> set[str]:
+        self._look_up([*words, *self._keywords])
+        keys = [self._sounds(k) for k in self._keywords]
+        alike = set()
+        for word in words:
+            sounds = self._sounds(word)
+            if any(s and s == k[i] for k in keys for i, s in enumerate(sounds)):
+                alike.add(word)
+        return alike
+
+
 def _jobs(
     words: tuple[str, ...], voices: Sequence[Voice], config: SynthConfig
 ) -> tuple[list[_Job], tuple[str, ...], dict[str, tuple[str, ...]]]:
     keywords = frozenset(words)
-    misses = {w: near_misses(w, config.near_misses, keywords) for w in words}
+    # Homophones of a keyword are never _unknown_ words: the same sound would be
+    # trained as the keyword and as _unknown_ ("to" for "two", "okay" for "ok").
+    alike = _SoundAlike(words, voices)
+    misses = {w: near_misses(w, config.near_misses, keywords, alike) for w in words}
     miss_pool = sorted({m for ms in misses.values() for m in ms})
-    common = sorted({w for w in config.common_words if w not in keywords} - set(miss_pool))
+    common_set = {
+        w
+        for w in config.common_words
+        if w not in keywords and not any(listed_homophones(k, w) for k in keywords)
+    } - set(miss_pool)
+    common = sorted(common_set - alike(sorted(common_set)))
     jobs: list[_Job] = []
     for voice in voices:
         for word in words:
@@ -783,6 +862,49 @@ def _background(config: SynthConfig) -> dict[str, bytes]:
     return files
 
 
+def _has_wav(folder: Path) -> bool:
+    try:
+        return any(
+            p.suffix.lower() == ".wav" and not p.name.startswith(".") for p in folder.iterdir()
+        )
+    except OSError:
+        return False
+
+
+def _is_keyword_dataset(folder: Path, leave_out: str) -> bool:
+    """Whether ``folder`` loads as a keyword dataset (:mod:`tinyslm.audio.dataset`): a
+    folder whose every visible subfolder, ``leave_out`` aside, holds ``.wav`` clips, and
+    one at least. Every one, not any: a home folder with one folder of songs is not a
+    dataset, and the loader refuses a subfolder without clips anyway."""
+    try:
+        subs = [p for p in folder.iterdir() if p.is_dir() and not p.name.startswith(".")]
+    except OSError:
+        return False
+    subs = [p for p in subs if p.name != leave_out]
+    return bool(subs) and all(_has_wav(p) for p in subs)
+
+
+def _check_not_in_a_dataset(target: Path) -> None:
+    """Refuse an output folder inside a keyword dataset (``ds/synth`` beside ``ds/up``,
+    or ``ds/up/more``): it became a label folder holding folders, and the next
+    ``tinyslm eval`` or ``train`` of ``ds`` failed ("a folder inside a label folder").
+    The layout README's "Keywords" section recommends: the synth folder beside the
+    recordings, added with ``tinyslm train DATA --extra-train SYNTH``.
+
+    Raises:
+        OutputExistsError: one line naming the dataset and where to write instead.
+    """
+    real = real_path(target)
+    for child, folder in zip((real, *real.parents), real.parents, strict=False):
+        if _is_keyword_dataset(folder, child.name):
+            beside = folder.parent / f"{folder.name}-synth"
+            raise OutputExistsError(
+                f"{target} is inside the keyword dataset {folder} (its clips would become a"
+                f" folder inside a label folder); write it beside it (-o {beside}) and train"
+                f" with 'tinyslm train {folder} --extra-train {beside}'"
+            )
+
+
 def synthesize(
     words: Sequence[str],
     out_dir: Path | str,
@@ -808,13 +930,15 @@ def synthesize(
             or that comes out longer than the window even ``max_fit_speedup`` faster.
         ToolchainError: no TTS engine (or a requested one) is installed, or one fails.
         OutputError: ``out_dir`` is not empty (without ``force``), is not an earlier
-            synthetic dataset (with it), or cannot be written.
+            synthetic dataset (with it), lies inside a keyword dataset, or cannot be
+            written.
     """
     started = time.monotonic()
     config = config or SynthConfig()
     cleaned = _check_words(words)
     target = Path(out_dir)
     check_target(target, force, ownership=OWNERSHIP)
+    _check_not_in_a_dataset(target)
     engines, voices = find_voices(config)
     jobs, unknown_words, misses = _jobs(cleaned, voices, config)
 

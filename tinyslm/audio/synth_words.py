@@ -19,12 +19,19 @@ Rules, in order of preference (a candidate's rank is its first rule):
 
 Within a rank, candidates are ordered by a stable hash, not alphabetically, so
 that six near-misses are not all words starting with "b".
+
+A homophone of a keyword ("to" for "two", "for" for "four", "okay" for "ok") is
+never a near-miss nor a common word: the engines say it as they say the keyword,
+so the same sound would be trained as the keyword and as ``_unknown_``, teaching
+the model to miss the keyword. :data:`HOMOPHONES` lists common ones (checked
+always); :mod:`tinyslm.audio.synth` also compares the engines' own phonemes.
 """
 
 from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Callable, Collection
 
 # Onsets (leading consonant clusters) English words commonly start with.
 ONSETS = (
@@ -82,6 +89,62 @@ COMMON_WORDS = (
     "morning", "night", "today", "later", "maybe", "really", "people", "time", "little", "work",
 )  # fmt: skip
 
+# Words spoken alike (in General American or British English), one group a line. A
+# table, not only the engines' phonemes (tinyslm.audio.synth), so that the common
+# cases are left out whatever engine is installed: festival has no phoneme output
+# here, and espeak-ng says "four" and "for" differently where flite does not.
+HOMOPHONES: tuple[frozenset[str], ...] = tuple(
+    frozenset(line.split())
+    for line in """
+    to too two
+    for four fore
+    ok okay
+    see sea
+    by buy bye
+    new knew
+    no know
+    knows nose
+    right write
+    night knight
+    one won
+    eight ate
+    hear here
+    hi high
+    son sun
+    meat meet
+    sail sale
+    wait weight
+    week weak
+    where wear
+    there their
+    made maid
+    would wood
+    hour our
+    whole hole
+    road rode
+    be bee
+    dear deer
+    tail tale
+    not knot
+    so sew
+    hey hay
+    way weigh
+    blue blew
+    mail male
+    pair pear
+    peace piece
+    plane plain
+    rain reign
+    some sum
+    tea tee
+    through threw
+    which witch
+    i eye
+    its it's
+    """.strip().splitlines()
+)
+_HOMOPHONE_OF = {w: group for group in HOMOPHONES for w in group}
+
 _VOWELS = "aeiouy"
 _WORD = re.compile(r"^[a-z]+(?:['-][a-z]+)*(?: [a-z]+(?:['-][a-z]+)*)*$")
 
@@ -89,6 +152,15 @@ _WORD = re.compile(r"^[a-z]+(?:['-][a-z]+)*(?: [a-z]+(?:['-][a-z]+)*)*$")
 def is_speakable(text: str) -> bool:
     """Whether ``text`` is lower-case words of letters (with ' or -), single spaces between."""
     return bool(_WORD.fullmatch(text))
+
+
+def listed_homophones(a: str, b: str) -> bool:
+    """Whether :data:`HOMOPHONES` says ``a`` and ``b`` sound alike (or they are equal);
+    phrases word by word ("lights to" and "lights two")."""
+    ta, tb = a.split(" "), b.split(" ")
+    return len(ta) == len(tb) and all(
+        x == y or y in _HOMOPHONE_OF.get(x, ()) for x, y in zip(ta, tb, strict=True)
+    )
 
 
 def _split(word: str) -> tuple[str, str]:
@@ -151,13 +223,22 @@ def _pronounceable(word: str) -> bool:
     return len(word) >= 2 and any(c in _VOWELS for c in word) and not re.search(r"(.)\1\1", word)
 
 
-def near_misses(keyword: str, count: int, exclude: frozenset[str] = frozenset()) -> tuple[str, ...]:
+def near_misses(
+    keyword: str,
+    count: int,
+    exclude: frozenset[str] = frozenset(),
+    sound_alike: Callable[[Collection[str]], Collection[str]] | None = None,
+) -> tuple[str, ...]:
     """Up to ``count`` words that sound like ``keyword`` but are not it (see the module rules).
 
     Args:
         keyword: a speakable keyword (:func:`is_speakable`), possibly several words.
         count: how many to return at most.
-        exclude: words never returned (the keywords themselves).
+        exclude: words never returned (the keywords themselves), nor their
+            homophones (:func:`listed_homophones`).
+        sound_alike: given candidates, those that sound like a keyword (the engines'
+            phonemes, :mod:`tinyslm.audio.synth`): never returned either. It must
+            answer for each word alone, so that the result stays deterministic.
     """
     tokens = keyword.split(" ")
     ranked: list[set[str]] = [set(), set(), set(), set(), set()]
@@ -176,11 +257,20 @@ def near_misses(keyword: str, count: int, exclude: frozenset[str] = frozenset())
         pseudo = swaps | _vowel_swaps(token)
         ranked[4] |= {phrase(p) for p in pseudo if p not in LEXICON and _pronounceable(p)}
     chosen: list[str] = []
-    seen = set(exclude) | {keyword}
+    keywords = set(exclude) | {keyword}
+    seen = set(keywords)
     for group in ranked:
-        for word in _order(group - seen):
+        if len(chosen) == count:
+            break
+        # A homophone of a keyword would teach the keyword's own sound as _unknown_.
+        fresh = [
+            w for w in _order(group - seen) if not any(listed_homophones(k, w) for k in keywords)
+        ]
+        alike = set(sound_alike(fresh)) if sound_alike and fresh else set()
+        for word in fresh:
             if len(chosen) == count:
-                return tuple(chosen)
-            chosen.append(word)
-            seen.add(word)
+                break
+            if word not in alike:
+                chosen.append(word)
+                seen.add(word)
     return tuple(chosen)
