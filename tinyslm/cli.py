@@ -429,6 +429,11 @@ def emulate(
 
     if sum(x is not None for x in (text, data_file, wav_file)) > 1:
         raise click.UsageError("give one of --text, --data and --wav")
+    if text is not None and ("\n" in text or "\r" in text):
+        # The device ends a line at either: one --text became two lines and two answers.
+        raise click.UsageError(
+            "--text holds a line break: give one line (pipe several lines in instead)"
+        )
     if json_out is not None and data_file is None:
         raise click.UsageError("--json needs --data")
     # Given where they do nothing, they were ignored: a typo'd --tflm-dir went unseen.
@@ -444,22 +449,8 @@ def emulate(
         check_file_target(json_out, "--json", is_json_document)  # before the run
     engine = "native" if native else "qemu" if qemu else "emulator"
     if data_file is not None:
-        from tinyslm.pipeline import EmulateConfig, run_emulate
-
-        result = run_emulate(
-            EmulateConfig(project_dir, data_file, split, engine, tflm_dir, coverage=coverage)
-        )
-        for warning in result.warnings:
-            click.echo(f"warning: {warning}", err=True)
-        click.echo(result.text, err=json_to_stdout(json_out))
-        emit_json(json_out, result.summary)
-        if result.coverage is not None:
-            cov = result.coverage
-            click.echo(
-                f"{cov.file} line coverage: {cov.percent:.1f}% "
-                f"({cov.lines_executed}/{cov.lines_total} lines)",
-                err=True,
-            )
+        _emulate_data(project_dir, data_file, split, engine, tflm_dir, coverage, json_out)
+        _qemu_note(project_dir, engine)
         return
     from tinyslm.emulate.keywords import is_keyword_project
 
@@ -469,12 +460,59 @@ def emulate(
                 "--host-model/--host-cmd need a text project: a keyword project never escalates"
             )
         _emulate_keywords(project_dir, engine, tflm_dir, text, wav_file, coverage)
+        _qemu_note(project_dir, engine)
         return
     if wav_file is not None:
         raise click.UsageError("--wav needs a keyword project (generated from a keyword model)")
 
     escalation = make_escalation(host_model, host_cmd, host_timeout)  # before the build
     _emulate_text(project_dir, native, qemu, tflm_dir, text, coverage, escalation, host_act)
+    _qemu_note(project_dir, engine)
+
+
+def _qemu_note(project_dir: Path, engine: str) -> None:
+    """After a --qemu run of a project whose board is not a Cortex-M7 (ESP32's Xtensa):
+    one line on stderr saying QEMU ran a stand-in for its CPU."""
+    if engine != "qemu":
+        return
+    from tinyslm.emulate.qemu import stand_in_note
+    from tinyslm.project import open_project
+
+    note = stand_in_note(open_project(project_dir).board)
+    if note is not None:
+        click.echo(note, err=True)
+
+
+def _emulate_data(
+    project_dir: Path,
+    data_file: Path,
+    split: str,
+    engine: str,
+    tflm_dir: Path | None,
+    coverage: bool,
+    json_out: Path | None,
+) -> None:
+    """emulate --data: the figures (text: with the engine, the unit of its timings and
+    parity with the Python TFLM reference); one error line when the answers differ."""
+    from tinyslm.errors import ModelError
+    from tinyslm.pipeline import EmulateConfig, run_emulate
+
+    result = run_emulate(
+        EmulateConfig(project_dir, data_file, split, engine, tflm_dir, coverage=coverage)
+    )
+    for warning in result.warnings:
+        click.echo(f"warning: {warning}", err=True)
+    click.echo(result.text, err=json_to_stdout(json_out))
+    emit_json(json_out, result.summary)
+    if result.coverage is not None:
+        cov = result.coverage
+        click.echo(
+            f"{cov.file} line coverage: {cov.percent:.1f}% "
+            f"({cov.lines_executed}/{cov.lines_total} lines)",
+            err=True,
+        )
+    if result.failure is not None:
+        raise ModelError(result.failure)
 
 
 def _emulate_text(

@@ -530,6 +530,8 @@ class EmulateResult:
         report: :class:`tinyslm.emulate.phrases.EmulateReport` (text) or
             :class:`tinyslm.emulate.keywords.KeywordDataResult` (keywords).
         coverage: the text core's line coverage, with ``coverage``.
+        failure: why the run failed although it was measured (text: answers that differ
+            from the Python TFLM reference), or None.
     """
 
     modality: str
@@ -538,6 +540,7 @@ class EmulateResult:
     warnings: tuple[str, ...]
     report: Any
     coverage: Any = None
+    failure: str | None = None
 
 
 def run_emulate(config: EmulateConfig) -> EmulateResult:
@@ -595,12 +598,26 @@ def _emulate_text(config: EmulateConfig) -> EmulateResult:
     from collections.abc import Sequence
 
     from tinyslm.emulate.emulator import Emulator, emulator_runner
-    from tinyslm.emulate.phrases import format_report, phrases_to_check, run_phrases
-    from tinyslm.project import open_project
+    from tinyslm.emulate.phrases import (
+        TIME_UNITS,
+        format_parity,
+        format_report,
+        parity_error,
+        parity_summary,
+        phrases_to_check,
+        reference_parity,
+        run_phrases,
+    )
+    from tinyslm.project import open_project, read_model_bytes
 
     project_dir = config.project_dir
     if config.coverage and config.engine != "emulator":
         raise ValueError("coverage measures the shared-library emulator only")
+    if config.engine != "emulator":
+        # The compiled settings (model array, arena, thresholds) checked as the emulator
+        # checks them, on the same sources built for the host (cached), before a long
+        # native or QEMU build.
+        Emulator(project_dir).close()
     run: Callable[[Sequence[bytes]], list[str]]
     with tempfile.TemporaryDirectory(prefix="tinyslm-cov-") as cov_tmp:
         emulator = None
@@ -642,11 +659,30 @@ def _emulate_text(config: EmulateConfig) -> EmulateResult:
             # left the folder behind, recreated by gcov at exit).
             if emulator is not None:
                 emulator.close()
+    text = format_report(report, config.engine)
+    # Under QEMU the "us" of an answer is thousands of instructions (-icount).
+    summary = {**report.summary(), "engine": config.engine, "time_unit": TIME_UNITS[config.engine]}
+    warnings = list(report.warnings)
+    failure = None
+    if project.manifest is None:
+        warnings.append(
+            "tinyslm.json has no manifest copy (an older project): no parity check "
+            "with the Python TFLM reference; regenerate the project"
+        )
+    else:
+        # A phrase the device refused (line_too_long) is counted and listed as an error
+        # already; the reference has no line limit to compare it with.
+        answered = [r for r in report.results if r.error is None]
+        parity = reference_parity(answered, project.manifest, read_model_bytes(project))
+        text += "\n" + format_parity(parity)
+        summary.update(parity_summary(parity))
+        failure = parity_error(parity, config.engine)
     return EmulateResult(
         modality="text",
-        text=format_report(report, config.engine),
-        summary=report.summary(),
-        warnings=tuple(report.warnings),
+        text=text,
+        summary=summary,
+        warnings=tuple(warnings),
         report=report,
         coverage=coverage,
+        failure=failure,
     )

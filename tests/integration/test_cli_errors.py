@@ -142,6 +142,18 @@ def test_corrupted_model_is_refused(esp32_project: Path, tmp_path: Path) -> None
         assert proc.stdout == ""
 
 
+def test_an_emptied_model_array_file_is_named(esp32_project: Path, tmp_path: Path) -> None:
+    """An empty src/tinyslm_model_data.cc compiles: it was reported as an undefined
+    symbol of a cached library, naming neither the file nor what to do."""
+    copy = tmp_path / "p"
+    shutil.copytree(esp32_project, copy)
+    (copy / "src" / "tinyslm_model_data.cc").write_text("")
+    proc = run_cli("emulate", str(copy), "--text", "turn on the lights")
+    assert_one_error_line(
+        proc, f"{copy / 'src' / 'tinyslm_model_data.cc'}: no tinyslm_model_data array"
+    )
+
+
 def test_missing_dataset_file(esp32_project: Path, tmp_path: Path) -> None:
     missing = tmp_path / "missing.csv"
     assert_one_error_line(

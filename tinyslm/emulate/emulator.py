@@ -27,7 +27,7 @@ from tinyslm.emulate.coverage import CoverageResult, gcov_line_coverage
 from tinyslm.emulate.library import build_library
 from tinyslm.errors import ModelError, ProjectError, ToolchainError
 from tinyslm.manifest import sha256_hex
-from tinyslm.project import Project, open_project
+from tinyslm.project import Project, open_project, read_model_bytes
 
 _INFER_FN = ctypes.CFUNCTYPE(
     ctypes.c_int, ctypes.POINTER(ctypes.c_int32), ctypes.POINTER(ctypes.c_int8), ctypes.c_void_p
@@ -41,13 +41,17 @@ def compiled_model(lib: ctypes.CDLL, project: Project) -> tuple[int, bytes]:
     docs/architecture.md) of a compiled project library.
 
     Raises:
-        ProjectError: a generated symbol is missing.
+        ProjectError: a generated symbol is missing (named by its source file when that
+            file lost the model array).
     """
     try:
         arena_size = int(ctypes.c_uint32.in_dll(lib, "tinyslm_arena_size").value)
         n = int(ctypes.c_uint.in_dll(lib, "tinyslm_model_data_len").value)
         model_bytes = bytes((ctypes.c_ubyte * n).in_dll(lib, "tinyslm_model_data"))
     except ValueError as exc:  # ctypes: symbol not found
+        # An emptied or truncated src/tinyslm_model_data.cc compiles, and then surfaced
+        # as an undefined symbol of a cached library; the file itself is named instead.
+        read_model_bytes(project)
         raise ProjectError(f"{project.root}: generated symbol missing: {exc}") from None
     return arena_size, model_bytes
 
@@ -70,6 +74,36 @@ def check_model(project: Project, model_bytes: bytes, compiled_sha: bytes | None
             f"{project.src / 'tinyslm_settings.c'}: model sha256 in the settings "
             "does not match the model array (regenerate the project)"
         )
+
+
+def check_thresholds(project: Project, compiled: Sequence[int], base: int) -> None:
+    """The compiled levels of the confidence gate are the manifest's (``tinyslm.json``).
+
+    ``compiled`` is the level each label is compared with (its own, or ``threshold_q``)
+    and ``base`` the settings' ``threshold_q``, read from the compiled settings. A project
+    without a manifest copy (an older one) has nothing to compare with.
+
+    Raises:
+        ModelError: naming the settings file, the compiled level and the manifest's.
+    """
+    manifest = project.manifest
+    if manifest is None:
+        return
+    settings = project.src / "tinyslm_settings.h"
+    if base != manifest.threshold_q:
+        raise ModelError(
+            f"{settings}: TINYSLM_THRESHOLD_Q {base} does not match tinyslm.json's threshold_q "
+            f"{manifest.threshold_q} (the settings were edited; regenerate the project, "
+            "with --threshold for another level)"
+        )
+    want = manifest.thresholds_q()
+    for label, got, level in zip(manifest.labels, compiled, want, strict=False):
+        if got != level:
+            raise ModelError(
+                f"{project.src / 'tinyslm_settings.c'}: threshold_q {got} of {label!r} does not "
+                f"match tinyslm.json's {level} (the settings were edited; regenerate the "
+                "project, with --label-threshold for a level of its own)"
+            )
 
 
 def check_arena(project: Project, model_bytes: bytes, arena_size: int) -> None:
@@ -232,6 +266,8 @@ class Emulator:
         ):
             getattr(lib, name).restype = restype
             getattr(lib, name).argtypes = []
+        lib.tinyslm_emu_threshold_q.restype = ctypes.c_int32
+        lib.tinyslm_emu_threshold_q.argtypes = [ctypes.c_uint32]
         lib.tinyslm_emu_init.restype = ctypes.c_int
         lib.tinyslm_emu_init.argtypes = [_INFER_FN, _WRITE_FN, _CLOCK_FN]
         lib.tinyslm_emu_feed.restype = None
@@ -254,6 +290,11 @@ class Emulator:
             f"seq_len {self.seq_len}, {self.num_labels} labels",
         )
         self.arena_size, self.model_bytes = self._model.arena_size, self._model.model_bytes
+        check_thresholds(
+            self.project,
+            [int(lib.tinyslm_emu_threshold_q(i)) for i in range(self.num_labels)],
+            int(lib.tinyslm_emu_threshold_q(self.num_labels)),
+        )
 
         self._out = bytearray()
         self.last_exception: BaseException | None = None

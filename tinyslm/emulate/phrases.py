@@ -258,6 +258,11 @@ TIME_LABELS = {
 }
 
 
+# The unit of us_p50/us_p95/us_p99 in ``emulate --json``, by engine (named there as
+# ``time_unit``: under QEMU the "us" keys hold thousands of instructions).
+TIME_UNITS = {"emulator": "us", "native": "us", "qemu": "thousand_instructions"}
+
+
 def format_report(report: EmulateReport, engine: str = "emulator") -> str:
     """Human-readable summary of an :class:`EmulateReport` run on ``engine``."""
     lines = [
@@ -349,3 +354,38 @@ def reference_parity(
         elif len(mismatches) < keep:
             mismatches.append((r.text, r.line, f"{label}/{milli / 1000:.3f}/{d.route}"))
     return ParityResult(len(results), agree, tuple(mismatches))
+
+
+def parity_summary(parity: ParityResult) -> dict[str, Any]:
+    """The parity figures as JSON-ready values (``emulate --data --json``)."""
+    return {
+        "parity_phrases": parity.phrases,
+        "parity_identical": parity.agree,
+        "parity_mismatches": [
+            {"text": text, "device": line, "reference": ref}
+            for text, line, ref in parity.mismatches
+        ],
+    }
+
+
+def format_parity(parity: ParityResult) -> str:
+    """One line: the device's answers against the Python TFLM reference."""
+    verdict = "identical" if parity.agree == parity.phrases else "DIFFERENT"
+    return (
+        f"PARITY with the Python TFLM reference: {verdict} "
+        f"({parity.agree}/{parity.phrases} phrases identical)"
+    )
+
+
+def parity_error(parity: ParityResult, engine: str) -> str | None:
+    """The one error line for answers that differ from the reference, else None."""
+    if parity.agree == parity.phrases:
+        return None
+    first = ""
+    if parity.mismatches:
+        text, line, ref = parity.mismatches[0]
+        first = f"; first: {_preview(text)} answered {line} where the reference says {ref}"
+    return (
+        f"{engine}: {parity.phrases - parity.agree} of {parity.phrases} phrases differ from "
+        f"the Python TFLM reference (intent/score/route){first}"
+    )

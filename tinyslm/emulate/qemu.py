@@ -50,6 +50,25 @@ def check_tools() -> None:
     check_compilers()
 
 
+def stand_in_note(board_id: str) -> str | None:
+    """A one-line note for a project whose board's CPU is not the Cortex-M7 QEMU runs:
+    its answers check the project's C, its instruction counts are not that board's."""
+    from tinyslm.boards import load_board
+    from tinyslm.errors import BoardError
+
+    try:
+        cpu = load_board(board_id).cpu
+    except BoardError:
+        return None  # open_project already names an unknown board
+    if cpu == CPU:
+        return None
+    return (
+        f"note: --qemu runs the firmware built for Cortex-M7 (CMSIS-NN) on QEMU {MACHINE} as "
+        f"a stand-in for this {board_id} project's {cpu} CPU: its answers check the project's "
+        "C, its instruction counts are not the board's"
+    )
+
+
 @dataclass(frozen=True)
 class PhraseMeasure:
     """Instructions one answered phrase took, from the glue's UART1 record.

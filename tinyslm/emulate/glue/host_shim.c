@@ -66,6 +66,15 @@ uint32_t tinyslm_emu_seq_len(void) { return TINYSLM_SEQ_LEN; }
 uint32_t tinyslm_emu_num_labels(void) { return TINYSLM_NUM_LABELS; }
 uint32_t tinyslm_emu_max_line(void) { return TINYSLM_MAX_LINE; }
 const char *tinyslm_emu_model_sha256(void) { return tinyslm_model_info.model_sha256; }
+/* The level label i is compared with: its own (generate --label-threshold) or the
+ * model's threshold_q, as the gate reads tinyslm_model_info; checked against the
+ * manifest so that a hand-edited tinyslm_settings.{h,c} is named, not run. */
+int32_t tinyslm_emu_threshold_q(uint32_t i) {
+  if (tinyslm_model_info.label_threshold_q != NULL && i < tinyslm_model_info.num_labels) {
+    return tinyslm_model_info.label_threshold_q[i];
+  }
+  return tinyslm_model_info.threshold_q;
+}
 
 #ifdef TINYSLM_EMU_COVERAGE
 /* gcov's counters are written at process exit; a long-lived host (pytest) asks now. */
