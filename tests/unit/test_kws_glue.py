@@ -234,9 +234,9 @@ def test_pin_overrides_drop_leading_zeros() -> None:
     # Round 36: GPIO04 reached the glue as GPIO_NUM_04, which ESP-IDF does not define.
     esp = with_mic_pins(load_board("esp32"), ["ws=GPIO04", "din=GPIO35"])
     assert kws_glue.mic_context(esp)["gpio"]["ws"] == "GPIO_NUM_4"
-    stm = with_mic_pins(load_board("stm32h7"), ["sd=PD06:AF6", "fs=PH01"])
+    stm = with_mic_pins(load_board("stm32h7"), ["sd=PD06:AF6", "fs=PE04"])
     assert stm.microphone is not None
-    assert [p.pin for p in stm.microphone.pins] == ["PE5", "PH1", "PD6"]
+    assert [p.pin for p in stm.microphone.pins] == ["PE5", "PE4", "PD6"]
     assert kws_glue.mic_context(stm)["gpio"]["sd"]["pin"] == "GPIO_PIN_6"
 
 

@@ -1,0 +1,153 @@
+"""Microphone pins must carry their signal: the SAI function on STM32, a module pad on ESP32.
+
+STM32H743ZI (LQFP144) SAI1 block A, from Zephyr's hal_stm32
+dts/st/h7/stm32h743zitx-pinctrl.dtsi: SCK_A PE5 AF6, FS_A PE4 AF6, SD_A PB2/PC1/PD6/PE6
+AF6 (PE2 AF6 is MCLK_A). ESP32-WROOM-32 datasheet, pin description: GPIO37/GPIO38 are no
+pads of the module; SENSOR_VP (GPIO36) and SENSOR_VN (GPIO39) are, input only.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from click.testing import CliRunner
+
+from tinyslm.boards import load_board, validate_board_data, with_mic_pins
+from tinyslm.cli import cli
+from tinyslm.errors import BoardError
+from tinyslm.resources import boards_dir
+
+SCHEMA = json.loads((boards_dir() / "schema.json").read_text())
+
+
+def _raw(board_id: str) -> dict[str, Any]:
+    data = yaml.safe_load((boards_dir() / f"{board_id}.yaml").read_text())
+    assert isinstance(data, dict)
+    return data
+
+
+@pytest.mark.parametrize(
+    ("override", "needle"),
+    [
+        # AF7 on PD6 is a USART function, not SAI1.
+        ("sd=PD6:AF7", "microphone/pins/sd: PD6 AF7 is not SAI1_SD_A on the STM32H743ZI"),
+        # PE2 AF6 is SAI1_MCLK_A, which the glue leaves off.
+        ("sd=PE2:AF6", "microphone/pins/sd: PE2 AF6 is not SAI1_SD_A"),
+        # PC13 has no SAI function at all.
+        ("sd=PC13:AF6", "microphone/pins/sd: PC13 AF6 is not SAI1_SD_A"),
+        # PD6 is SAI1_SD_A, not SAI1_SCK_A; PE6 is SD, not FS.
+        ("sck=PD6:AF6", "microphone/pins/sck: PD6 AF6 is not SAI1_SCK_A"),
+        ("fs=PE3", "microphone/pins/fs: PE3 AF6 is not SAI1_FS_A"),
+        # The right pin on SAI4's AF.
+        ("sd=PD6:AF8", "PD6 AF8 is not SAI1_SD_A"),
+    ],
+)
+def test_stm32_pin_must_carry_its_sai_function(override: str, needle: str) -> None:
+    with pytest.raises(BoardError) as info:
+        with_mic_pins(load_board("stm32h7"), [override])
+    message = str(info.value)
+    assert needle in message and "\n" not in message
+    signal = override.split("=")[0].upper()
+    assert message.endswith(
+        {
+            "SD": "SAI1_SD_A is on PB2 AF6, PC1 AF6, PD6 AF6, PE6 AF6",
+            "SCK": "SAI1_SCK_A is on PE5 AF6",
+            "FS": "SAI1_FS_A is on PE4 AF6",
+        }[signal]
+    ), message
+
+
+@pytest.mark.parametrize(
+    "override", ["sd=PB2:AF6", "sd=PC1:AF6", "sd=PD6:AF6", "sd=PD6", "sd=PE6:AF6", "fs=PE4:AF6"]
+)
+def test_stm32_sai1_a_pins_are_accepted(override: str) -> None:
+    board = with_mic_pins(load_board("stm32h7"), [override])
+    assert board.microphone is not None
+
+
+def test_the_stock_stm32_pins_carry_sai1_block_a() -> None:
+    mic = load_board("stm32h7").microphone
+    assert mic is not None and mic.peripheral == "SAI1_Block_A"
+    assert [(p.signal, p.pin, p.af) for p in mic.pins] == [
+        ("sck", "PE5", 6),
+        ("fs", "PE4", 6),
+        ("sd", "PE6", 6),
+    ]
+
+
+def test_a_board_file_with_a_wrong_alternate_function_is_rejected() -> None:
+    data = copy.deepcopy(_raw("stm32h7"))
+    data["microphone"]["pins"]["sd"]["af"] = 5
+    with pytest.raises(BoardError, match=r"^stm32h7\.yaml: microphone/pins/sd: PE6 AF5 is not"):
+        validate_board_data(data, SCHEMA, "stm32h7.yaml")
+
+
+def test_another_sai_block_is_checked_against_its_own_pins() -> None:
+    data = copy.deepcopy(_raw("stm32h7"))
+    data["microphone"]["peripheral"] = "SAI1_Block_B"
+    with pytest.raises(BoardError, match="PE5 AF6 is not SAI1_SCK_B"):
+        validate_board_data(data, SCHEMA, "stm32h7.yaml")
+    pins = data["microphone"]["pins"]
+    for signal, pin in (("sck", "PF8"), ("fs", "PF9"), ("sd", "PF6")):
+        pins[signal]["pin"] = pin
+        del pins[signal]["header"]
+    validate_board_data(data, SCHEMA, "stm32h7.yaml")
+
+
+@pytest.mark.parametrize("pin", ["GPIO37", "GPIO38"])
+def test_esp32_pins_the_module_lacks_are_refused(pin: str) -> None:
+    with pytest.raises(BoardError) as info:
+        with_mic_pins(load_board("esp32"), [f"din={pin}"])
+    message = str(info.value)
+    assert message == (
+        f"--mic-pin: microphone/pins/din: {pin} is not brought out by the ESP32-WROOM-32 module"
+    )
+
+
+@pytest.mark.parametrize("pin", ["GPIO36", "GPIO39", "GPIO34", "GPIO35"])
+def test_esp32_input_only_module_pins_are_accepted_for_data_in(pin: str) -> None:
+    board = with_mic_pins(load_board("esp32"), [f"din={pin}"])
+    assert board.microphone is not None and board.microphone.pin("din").pin == pin
+
+
+def test_the_esp32_board_names_its_module() -> None:
+    assert load_board("esp32").module == "ESP32-WROOM-32"
+    data = copy.deepcopy(_raw("esp32"))
+    data["microphone"]["pins"]["din"]["pin"] = "GPIO38"
+    with pytest.raises(BoardError, match="GPIO38 is not brought out by the ESP32-WROOM-32"):
+        validate_board_data(data, SCHEMA, "esp32.yaml")
+
+
+@pytest.mark.parametrize(
+    ("board_id", "override", "needle"),
+    [
+        ("stm32h7", "sd=PD6:AF7", "is not SAI1_SD_A"),
+        ("esp32", "din=GPIO37", "is not brought out by the ESP32-WROOM-32 module"),
+    ],
+)
+def test_generate_refuses_the_pin_in_one_line(
+    board_id: str, override: str, needle: str, tmp_path: Path
+) -> None:
+    # The board check runs before the model is read: a missing model dir is never reached.
+    out = tmp_path / "out"
+    result = CliRunner().invoke(
+        cli,
+        [
+            "generate",
+            "--board",
+            board_id,
+            "--model",
+            str(tmp_path / "no-model"),
+            "-o",
+            str(out),
+            "--mic-pin",
+            override,
+        ],
+    )
+    assert result.exit_code != 0
+    assert needle in result.output and result.output.count("\n") <= 1, result.output
