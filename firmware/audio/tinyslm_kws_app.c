@@ -325,6 +325,11 @@ void tinyslm_kws_app_feed(tinyslm_kws_app_t *app, const uint8_t *data, size_t le
     } else {
       app->line_start = 0; /* a frame delivered by this byte sets it again */
       tinyslm_frame_parser_feed(&app->parser, &b, 1);
+      if (app->parser.len == 0 && (b == '\n' || b == '\r')) {
+        /* A line end that ended a broken frame candidate (a lone 0xA5 before it) is
+         * still the host's resync: the ':' after it starts a command. */
+        app->line_start = 1;
+      }
     }
   }
 }

@@ -241,6 +241,27 @@ def test_a_colon_in_a_lost_frame_does_not_swallow_the_frames_after_it(
     assert json.loads(out[-1])["end"]["frames"] == expected.frames
 
 
+@pytest.mark.parametrize(
+    ("noise", "answered"),
+    [
+        (b"\xa5\n", True),  # the line end ended a lone sync byte inside the parser
+        (b"\xa5\x5a\x09\r\n", True),  # a header of a bad type, then CRLF
+        (b"\x01\x02\n", True),
+        (b"\x01\x02", False),  # no line end: the ':' is a lost frame's PCM
+    ],
+)
+def test_a_line_end_after_noise_lets_a_command_through(
+    app: Path, labels: list[str], tmp_path: Path, noise: bytes, answered: bool
+) -> None:
+    """A host resyncs with a line end; one that ended a broken frame candidate (a lone
+    0xA5 before it) was eaten by the parser's rescan, and the ':info' after it was
+    taken for noise."""
+    spec = spec_for(labels)
+    out, _ = run_app(app, spec, labels, [("serial", noise + b":info\n")], pseudo_model(5),
+                     tmp_path, chunk=1)  # fmt: skip
+    assert any(line.startswith('{"info":') for line in out) == answered, out
+
+
 def test_a_stream_whose_start_is_lost_is_still_heard_alone(
     app: Path, labels: list[str], recording: np.ndarray, tmp_path: Path
 ) -> None:

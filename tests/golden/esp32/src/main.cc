@@ -25,7 +25,10 @@ constexpr uart_port_t kUart = UART_NUM_0;
 constexpr int kRxRingBytes = 2048;
 constexpr TickType_t kReadWait = pdMS_TO_TICKS(20);
 // The driver's events: only a hardware FIFO overflow (bytes lost) is acted on.
-constexpr int kEventQueueLen = 32;  // drained after every read; a full queue drops events
+// Drained after every read, but the driver posts an event per receive burst while the
+// loop is busy, and a full queue drops the overflow event with the rest: room for a
+// full ring's worth of 16-byte bursts.
+constexpr int kEventQueueLen = kRxRingBytes / 16;
 constexpr TickType_t kErrorRepeat = pdMS_TO_TICKS(3000);
 
 uint8_t line_buf[TINYSLM_MAX_LINE];

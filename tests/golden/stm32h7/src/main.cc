@@ -244,7 +244,10 @@ int main(void) {
     } else if (lost != rx_reported) {
       // Drained up to the gap: the core drops the line the loss broke.
       tinyslm_app_rx_overflow(&app);
-      rx_reported = lost;
+      // Read again: bytes lost while that line went out (the interrupt stores nothing
+      // until this store) belong to the same gap. The stale count reported each gap
+      // again and again, and a host that kept sending never got a byte stored.
+      rx_reported = rx_lost;
     }
   }
 }
