@@ -53,7 +53,8 @@ class MicPin:
 
     ``signal`` is the board file's key (``bclk``/``ws``/``din`` on I2S, ``sck``/``fs``/``sd``
     on SAI); ``af`` the STM32 alternate function (None on ESP32, whose GPIO matrix routes
-    any pin); ``header`` where the pin is on the board (None after an override).
+    any pin); ``header`` where the pin is on the board (after an override, the board
+    file's ``headers`` entry for the new pin, or None).
     """
 
     signal: str
@@ -161,6 +162,11 @@ class Board:
     led: Led | None = None
     microphone: Microphone | None = None
     module: str | None = None
+    headers: tuple[tuple[str, str], ...] = ()  # (pin, where it is on the board's headers)
+
+    def header_of(self, pin: str) -> str | None:
+        """Where ``pin`` is on the board's headers, or None where the file does not say."""
+        return dict(self.headers).get(pin)
 
     @property
     def model_budget_bytes(self) -> int:
@@ -249,6 +255,15 @@ def validate_board_data(data: object, schema: dict[str, Any], source: str) -> No
             source,
             module=data.get("module"),
         )
+        # One place per pin: a microphone pin's header must be the one ``headers`` gives.
+        headers = data.get("headers", {})
+        for signal, spec in data["microphone"]["pins"].items():
+            where = headers.get(spec["pin"])
+            if where is not None and spec.get("header") not in (None, where):
+                raise BoardError(
+                    f"{source}: microphone/pins/{signal}: header {spec['header']!r} differs "
+                    f"from headers/{spec['pin']} {where!r}"
+                )
 
 
 def _pio_value(value: object) -> PioValue:
@@ -522,7 +537,9 @@ def with_mic_pins(board: Board, overrides: Iterable[str]) -> Board:
             if not m or int(m.group(1)) > 15:
                 raise BoardError(f"--mic-pin {item!r}: the alternate function is AF0-AF15")
             af = int(m.group(1))
-        new[signal] = replace(old, pin=pin, af=af, header=None)
+        # The wiring table follows the move: the pin's place on the headers, where the
+        # board file maps it ("-" before, so the user had to look it up).
+        new[signal] = replace(old, pin=pin, af=af, header=board.header_of(pin))
     pins = tuple(new.get(p.signal, p) for p in mic.pins)
     result = replace(board, microphone=replace(mic, pins=pins))
     assert result.microphone is not None
@@ -582,6 +599,7 @@ def board_from_data(data: dict[str, Any]) -> Board:
         led=Led(**led) if led else None,
         microphone=_microphone(mic) if mic else None,
         module=data.get("module"),
+        headers=tuple(sorted(data.get("headers", {}).items())),
     )
 
 

@@ -151,3 +151,26 @@ def test_generate_refuses_the_pin_in_one_line(
     )
     assert result.exit_code != 0
     assert needle in result.output and result.output.count("\n") <= 1, result.output
+
+
+def test_a_moved_esp32_pin_keeps_its_place_on_the_headers() -> None:
+    """The README's wiring table showed "-" for any pin --mic-pin moved: the user had to
+    look up where GPIO16 is. The board file maps every usable GPIO to its header pin."""
+    board = load_board("esp32")
+    moved = with_mic_pins(board, ["din=GPIO16", "ws=GPIO32", "bclk=GPIO4"])
+    assert moved.microphone is not None
+    assert {p.signal: p.header for p in moved.microphone.pins} == {
+        "bclk": "J3 pin 13 (4)",
+        "ws": "J2 pin 7 (32)",
+        "din": "J3 pin 12 (16)",
+    }
+    # The stock pins' places are the map's.
+    assert board.microphone is not None
+    assert all(board.header_of(p.pin) == p.header for p in board.microphone.pins)
+
+
+def test_a_pin_header_that_contradicts_the_map_is_rejected() -> None:
+    data = _raw("esp32")
+    data["microphone"]["pins"]["din"]["header"] = "J2 pin 9 (33)"
+    with pytest.raises(BoardError, match=r"microphone/pins/din: header 'J2 pin 9 \(33\)' differs"):
+        validate_board_data(data, SCHEMA, "esp32.yaml")

@@ -134,7 +134,7 @@ def test_wiring_rows() -> None:
     ]
     esp = with_mic_pins(load_board("esp32"), ["sd=GPIO35"])
     rows = kws_glue.wiring_rows(esp)
-    assert (rows[2].mcu_pin, rows[2].mic_pin, rows[2].where) == ("GPIO35", "SD", "-")
+    assert (rows[2].mcu_pin, rows[2].mic_pin, rows[2].where) == ("GPIO35", "SD", "J2 pin 6 (35)")
     assert rows[0].signal == "I2S bit clock (bclk)"
 
 
