@@ -588,7 +588,7 @@ def _emulate_keywords(config: EmulateConfig) -> EmulateResult:
     return EmulateResult(
         modality="audio",
         text=format_data_result(result, config.engine),
-        summary=result.summary(),
+        summary={**result.summary(), "engine": config.engine},  # as the text summary says it
         warnings=(),
         report=result,
     )
