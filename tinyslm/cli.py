@@ -17,6 +17,7 @@ import click
 
 from tinyslm import __version__
 from tinyslm.audio.options import keyword_options
+from tinyslm.audio.synth import MAX_BACKGROUND_S, RANGE_BOUNDS
 from tinyslm.errors import TinySlmError
 from tinyslm.train_options import FloatRange, train_options
 
@@ -1061,6 +1062,12 @@ def eval_command(model_dir: Path, data: Path, split: str, json_out: Path | None)
     emit_json(json_out, result.summary())
 
 
+def _bounds(name: str) -> str:
+    """SynthConfig's limits of range ``name``, as --help says them ("0.1..10")."""
+    least, most = RANGE_BOUNDS[name]
+    return f"{least:g}..{most:g}"
+
+
 def _range(text: str, option: str, bounds: tuple[float, float]) -> tuple[float, float]:
     """``LOW,HIGH`` (or one number for both) as a pair of floats within ``bounds``."""
     low, _, high = text.partition(",")
@@ -1138,13 +1145,15 @@ def _range(text: str, option: str, bounds: tuple[float, float]) -> tuple[float, 
     "--rate",
     default="0.8,1.25",
     show_default=True,
-    help="Speaking-rate range LOW,HIGH, within 0.1..10 (espeak-ng follows 0.46..2.57).",
+    help=f"Speaking-rate range LOW,HIGH, within {_bounds('rate_range')} (espeak-ng follows "
+    "0.46..2.57).",
 )
 @click.option(
     "--pitch",
     default="0.85,1.2",
     show_default=True,
-    help="Pitch factor range LOW,HIGH, within 0.1..10 (espeak-ng follows 0.5..1.49).",
+    help=f"Pitch factor range LOW,HIGH, within {_bounds('pitch_range')} (espeak-ng follows "
+    "0.5..1.49).",
 )
 @click.option(
     "--noise",
@@ -1157,7 +1166,7 @@ def _range(text: str, option: str, bounds: tuple[float, float]) -> tuple[float, 
     "--snr",
     default="5,30",
     show_default=True,
-    help="That noise's SNR range LOW,HIGH, dB, within -60..120.",
+    help=f"That noise's SNR range LOW,HIGH, dB, within {_bounds('snr_db_range')}.",
 )
 @click.option(
     "--reverb",
@@ -1168,7 +1177,7 @@ def _range(text: str, option: str, bounds: tuple[float, float]) -> tuple[float, 
 )
 @click.option(
     "--background-seconds",
-    type=FloatRange(0, 3600),
+    type=FloatRange(0, MAX_BACKGROUND_S),
     default=30.0,
     show_default=True,
     help="Length of each _background_noise_ file; 0: none.",
@@ -1202,7 +1211,7 @@ def synth_command(
 ) -> None:
     """Write a keyword dataset of WORD... spoken by offline TTS voices (for 'tinyslm train')."""
     from tinyslm.audio.spec import KeywordSpec
-    from tinyslm.audio.synth import RANGE_BOUNDS, SynthConfig, long_phrase_note, synthesize
+    from tinyslm.audio.synth import SynthConfig, long_phrase_note, synthesize
 
     config = SynthConfig(
         seed=seed,

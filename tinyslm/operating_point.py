@@ -57,22 +57,23 @@ def highest_score(manifest: Manifest) -> float:
 # Every tinyslm model ends in an int8 SOFTMAX, whose output TFLite fixes at scale 1/256,
 # zero point -128 (quantize.py; the keyword detector averages those levels): its top
 # level, q=127, is the highest score any of them can give.
-SOFTMAX_HIGHEST = (127 + 128) / 256
+SOFTMAX_HIGHEST = DetectorSpec.probability_of(127)  # (127 + 128) / 256
 
 
-def check_reachable(probability: float, given: str) -> None:
-    """Refuse a threshold no tinyslm model can reach, before one is trained for it
-    (``generate`` without ``--model`` trains the demo first: a minute, then refused).
+def check_reachable(probability: float, given: str, highest: float = SOFTMAX_HIGHEST) -> None:
+    """Refuse a threshold outside (0, 1) or above ``highest``, the top score of the
+    model's int8 output (by default that of every tinyslm model, so that ``generate``
+    without ``--model`` refuses before it trains the demo: a minute, then refused).
 
     Raises:
-        ModelError: ``probability`` is outside (0, 1) or above :data:`SOFTMAX_HIGHEST`.
+        ModelError: naming the option as ``given``.
     """
     if not 0.0 < probability < 1.0:
         raise ModelError(f"{given}: must be between 0 and 1")
-    if probability > SOFTMAX_HIGHEST:
+    if probability > highest:
         raise ModelError(
             f"{given}: above the highest score the model's int8 output "
-            f"can give ({SOFTMAX_HIGHEST:.4f}), so nothing would ever pass it"
+            f"can give ({highest:.4f}), so nothing would ever pass it"
         )
 
 
@@ -83,14 +84,7 @@ def _level(manifest: Manifest, probability: float, given: str) -> tuple[float, i
         ModelError: ``probability`` is outside (0, 1) or above the highest score the
             model's int8 output can give (``given`` names the option as typed).
     """
-    if not 0.0 < probability < 1.0:
-        raise ModelError(f"{given}: must be between 0 and 1")
-    highest = highest_score(manifest)
-    if probability > highest:
-        raise ModelError(
-            f"{given}: above the highest score the model's int8 output "
-            f"can give ({highest:.4f}), so nothing would ever pass it"
-        )
+    check_reachable(probability, given, highest_score(manifest))
     if manifest.modality == AUDIO:
         # Recorded as train records it: the probability of the level (tinyslm.audio.fit).
         q = DetectorSpec.threshold_for(probability)
