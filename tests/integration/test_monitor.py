@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import io
-import queue
 import threading
 import time
 
 import pytest
 from click.testing import CliRunner
+from fake_serial import FakePort, use_port
 
 from tinyslm import monitor as monitor_module
 from tinyslm.cli import cli
@@ -218,24 +218,22 @@ def test_monitor_with_a_closed_stdin_types_nothing() -> None:
     assert result.stderr.splitlines() == ["monitor: loop:// at 115200 baud"]
 
 
-class _SlowBoard:
+class _SlowBoard(FakePort):
     """A board that answers each non-blank line ``delay`` s after it arrives (never,
     with ``delay`` None) and counts lines that came while one was still unanswered."""
 
     def __init__(self, delay: float | None) -> None:
+        super().__init__()
         self.delay = delay
-        self.answers: queue.Queue[bytes] = queue.Queue()
-        self.buffer = b""
         self.lines: list[bytes] = []
         self.unanswered = 0
         self.overlapped = 0
-        self.lock = threading.Lock()
-        self.in_waiting = 0
 
     def write(self, data: bytes) -> int:
-        self.buffer += data
-        while b"\n" in self.buffer:
-            line, self.buffer = self.buffer.split(b"\n", 1)
+        super().write(data)
+        *lines, rest = bytes(self.written).split(b"\n")
+        self.written[:] = rest
+        for line in lines:
             self.lines.append(line)
             if not line.strip():
                 continue
@@ -249,19 +247,7 @@ class _SlowBoard:
     def _answer(self) -> None:
         with self.lock:
             self.unanswered -= 1
-        self.answers.put(b'{"intent":"lights_on","score":0.900,"route":"local","us":5}\n')
-
-    def read(self, n: int) -> bytes:
-        try:
-            return self.answers.get(timeout=0.05)
-        except queue.Empty:
-            return b""
-
-    def flush(self) -> None:
-        pass
-
-    def close(self) -> None:
-        pass
+        self.answer(b'{"intent":"lights_on","score":0.900,"route":"local","us":5}\n')
 
 
 def test_piped_lines_wait_for_the_answer_before(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -269,7 +255,7 @@ def test_piped_lines_wait_for_the_answer_before(monkeypatch: pytest.MonkeyPatch)
     than the phrases, so its receive buffer overflowed and lines were lost. Each line
     now waits for the answer to the one before; blank lines get none and hold nothing."""
     board = _SlowBoard(0.15)
-    monkeypatch.setattr(monitor_module, "open_port", lambda port, baud: board)
+    use_port(monkeypatch, board)
     rows: list[str] = []
     typed = io.BytesIO(b"lights on\nlights off\n\n \t\nopen the door\n:info\n")
     monitor_module.monitor("fake", stdin=typed, echo=rows.append, linger=0.3)
@@ -282,7 +268,7 @@ def test_a_line_the_board_never_answers_holds_the_next_one_only_so_long(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     board = _SlowBoard(None)
-    monkeypatch.setattr(monitor_module, "open_port", lambda port, baud: board)
+    use_port(monkeypatch, board)
     monkeypatch.setattr(monitor_module, "ANSWER_WAIT_S", 0.3)
     start = time.monotonic()
     monitor_module.monitor("fake", stdin=io.BytesIO(b"a\nb\nc\n"), echo=lambda _: None,

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import sys
-import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -19,6 +18,7 @@ from typing import Any
 import numpy as np
 import pytest
 from click.testing import CliRunner
+from fake_serial import FakePort, use_port
 from shared_paths import dataset_path, require_path
 
 from tinyslm import monitor as monitor_mod
@@ -38,42 +38,20 @@ pytestmark = pytest.mark.toolchain  # the fake board is the project's C, compile
 CLIPS = ("yes/1528225c_nohash_0.wav", "no/1528225c_nohash_0.wav", "up/20d3f11f_nohash_1.wav")
 
 
-class BoardPort:
-    """A pyserial port as far as the monitor uses it, with the keyword app behind it."""
+class BoardPort(FakePort):
+    """The keyword app behind the port: what is written is fed to it, its lines read."""
 
     def __init__(self, emu: KeywordEmulator) -> None:
+        super().__init__()
         self.emu = emu
-        self.lock = threading.Lock()
-        self.out = bytearray()
-        self.written = bytearray()
         self.write_times: list[float] = []
-        self.closed = False
 
     def write(self, data: bytes) -> int:
-        with self.lock:
-            self.written += data
-            self.write_times.append(time.monotonic())
-            for line in self.emu.feed(bytes(data)):
-                self.out += line.encode() + b"\n"
+        super().write(data)
+        self.write_times.append(time.monotonic())
+        for line in self.emu.feed(bytes(data)):
+            self.answer(line.encode() + b"\n")
         return len(data)
-
-    def read(self, n: int) -> bytes:
-        with self.lock:
-            chunk = bytes(self.out[:n])
-            del self.out[:n]
-        if not chunk:
-            time.sleep(0.01)
-        return chunk
-
-    def flush(self) -> None:
-        pass
-
-    @property
-    def in_waiting(self) -> int:
-        return len(self.out)
-
-    def close(self) -> None:
-        self.closed = True
 
 
 @pytest.fixture(scope="module")
@@ -186,7 +164,7 @@ def test_monitor_wav_says_when_the_board_never_ends(
         def write(self, data: bytes) -> int:
             return len(data)
 
-    monkeypatch.setattr(monitor_mod, "open_port", lambda name, baud: Silent(None))  # type: ignore[arg-type]
+    use_port(monkeypatch, Silent(None))  # type: ignore[arg-type]
     path = tmp_path / "short.wav"
     write_wav(path, np.zeros(1600, dtype=np.int16))
     seen: list[str] = []

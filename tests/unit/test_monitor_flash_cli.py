@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 import serial
 from click.testing import CliRunner
+from fake_serial import FakePort, use_port
 
 from tinyslm import monitor as monitor_mod
 from tinyslm.cli import cli
@@ -26,38 +27,17 @@ UNPLUGGED = (
 )
 
 
-class GonePort:
-    """A pyserial port as the monitor uses it: one line, then the board is unplugged."""
+class GonePort(FakePort):
+    """One line from the board, then it is unplugged."""
 
     def __init__(self, lines: bytes = b'{"intent":"fan_on","score":0.9,"route":"local"}\n'):
-        self.out = lines
-        self.closed = False
-        self.written = bytearray()
+        super().__init__(lines)
 
     def read(self, n: int) -> bytes:
         if self.out:
-            chunk, self.out = self.out[:n], self.out[n:]
-            return chunk
+            return super().read(n)
         time.sleep(0.05)
         raise serial.SerialException(UNPLUGGED)
-
-    def write(self, data: bytes) -> int:
-        self.written += data
-        return len(data)
-
-    def flush(self) -> None:
-        pass
-
-    @property
-    def in_waiting(self) -> int:
-        return len(self.out)
-
-    def close(self) -> None:
-        self.closed = True
-
-
-def _fake_port(monkeypatch: pytest.MonkeyPatch, port: Any) -> None:
-    monkeypatch.setattr(monitor_mod, "open_port", lambda name, baud: port)
 
 
 def _one_error_line(stderr: str) -> str:
@@ -72,7 +52,7 @@ def test_monitor_stops_when_the_port_closes_while_stdin_is_open(
     """The board unplugged while the user is still typing: the monitor waited for the
     next typed line (for ever on a terminal) and then exited 0."""
     port = GonePort()
-    _fake_port(monkeypatch, port)
+    use_port(monkeypatch, port)
     read_end, write_end = os.pipe()  # stdin that stays open, nothing typed
     outcome: list[BaseException | None] = []
     rows: list[str] = []
@@ -102,7 +82,7 @@ def test_monitor_stops_when_the_port_closes_while_stdin_is_open(
 def test_monitor_cli_exits_1_in_one_line_when_the_port_closes(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    _fake_port(monkeypatch, GonePort())
+    use_port(monkeypatch, GonePort())
     result = CliRunner().invoke(cli, ["monitor", "--port", "fake"], input="hello\n")
     assert result.exit_code == 1, result.output
     assert _one_error_line(result.stderr) == f"error: serial port fake closed: {UNPLUGGED}"
@@ -133,15 +113,8 @@ def test_monitor_cli_exits_1_when_a_socket_connection_ends() -> None:
     assert line.startswith(f"error: serial port {url} closed"), line
 
 
-class DeadWritePort(GonePort):
+class DeadWritePort(FakePort):
     """A port that reads nothing and refuses the first write (gone between reads)."""
-
-    def __init__(self) -> None:
-        super().__init__(b"")
-
-    def read(self, n: int) -> bytes:
-        time.sleep(0.01)
-        return b""
 
     def write(self, data: bytes) -> int:
         raise serial.SerialException("write failed: [Errno 5] Input/output error")
@@ -150,7 +123,7 @@ class DeadWritePort(GonePort):
 def test_monitor_cli_exits_1_when_a_typed_line_cannot_be_sent(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    _fake_port(monkeypatch, DeadWritePort())
+    use_port(monkeypatch, DeadWritePort())
     result = CliRunner().invoke(cli, ["monitor", "--port", "fake"], input="a\nb\n")
     assert result.exit_code == 1, result.output
     assert _one_error_line(result.stderr) == (
@@ -165,7 +138,7 @@ def test_monitor_wav_exits_1_when_the_port_closes(
 
     wav = tmp_path / "one.wav"
     write_wav(wav, np.zeros(16000, dtype=np.int16))
-    _fake_port(monkeypatch, GonePort(b""))
+    use_port(monkeypatch, GonePort(b""))
     result = CliRunner().invoke(cli, ["monitor", "--wav", str(wav), "--port", "fake", "--fast"])
     assert result.exit_code == 1, result.output
     line = [ln for ln in result.stderr.splitlines() if not ln.startswith("monitor: ")]
