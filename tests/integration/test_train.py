@@ -14,6 +14,7 @@ from tinyslm.decision import threshold_to_q
 from tinyslm.flatbuffer import model_ops
 from tinyslm.manifest import load_model_dir
 from tinyslm.text.dataset import demo_dataset_path
+from tinyslm.text.train import TrainConfig, resolve_batch_size
 from tinyslm.tflm_runtime import tflm_scores
 
 pytestmark = pytest.mark.slow
@@ -66,6 +67,10 @@ def test_outputs_and_manifest(trained: Path) -> None:
     assert set(manifest.ops) == {"FULLY_CONNECTED", "GATHER", "L2_NORMALIZATION", "MEAN", "SOFTMAX"}
     assert (manifest.features.buckets, manifest.features.seq_len) == (256, 16)
     assert manifest.train_config["dim"] == 8 and manifest.train_config["hidden"] == 8
+    # --batch-size on auto: the manifest records the size training used, not 0.
+    assert manifest.train_config["batch_size"] == resolve_batch_size(
+        TrainConfig(), manifest.metrics["n_train"]
+    )
     assert manifest.arena_bytes > 0 and manifest.arena_bytes % 16 == 0
     q = manifest.output_quant
     assert manifest.threshold_q == threshold_to_q(manifest.threshold, q.scale, q.zero_point)

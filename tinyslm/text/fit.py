@@ -10,7 +10,7 @@ from __future__ import annotations
 import tempfile
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -168,7 +168,7 @@ def fit_text(
     from tinyslm.quantize import quantize, representative_indices
     from tinyslm.text.dataset import line_limit, load_dataset
     from tinyslm.text.features import encode, model_input
-    from tinyslm.text.train import check_intent_count
+    from tinyslm.text.train import check_intent_count, resolve_batch_size
     from tinyslm.verify import RULE_OOS
 
     say = log
@@ -178,6 +178,8 @@ def fit_text(
     load_seconds = time.perf_counter() - clock
     for warning in dataset.warnings:
         warn(warning)
+    # The manifest records the batch size training used, not 0 ("auto").
+    cfg = replace(cfg, batch_size=resolve_batch_size(cfg, len(dataset.train)))
     check_intent_count(len(dataset.labels))  # before minutes of training
     # The device's line buffer is sized so every phrase fits (up to a cap).
     lines = line_limit(dataset)
