@@ -5,7 +5,8 @@ PlatformIO environment kept verbatim, where TFLM comes from, the microphone that
 keyword firmware reads). The JSON Schema rejects unknown keys and wrong types; the
 rules a schema cannot express (budgets within capabilities, ``monitor_speed``
 equal to the baud rate, the id equal to the file name, the microphone's interface
-fitting the family and its pins free and usable) are checked here.
+fitting the family and its pins free and usable, the ``headers`` map naming pins the
+board has) are checked here.
 :func:`with_mic_pins` applies ``generate``'s pin overrides under the same rules.
 """
 
@@ -237,6 +238,7 @@ def validate_board_data(data: object, schema: dict[str, Any], source: str) -> No
             f"{source}: platformio/options/monitor_speed {speed} differs from "
             f"serial/baud {data['serial']['baud']}"
         )
+    _check_header_pins(data, source)
     serial = data["serial"]
     if data["family"] == "stm32" and not all(
         k in serial for k in ("tx_pin", "rx_pin", "alternate_function")
@@ -401,27 +403,53 @@ def canonical_pin(family: str, pin: str) -> str:
     return pin[: m.start(number)] + str(int(m.group(number)))
 
 
+def _check_pin_exists(
+    family: str, soc: str, pin: str, where: str, module: str | None = None
+) -> int | None:
+    """``pin`` is a pin of the SoC's package, or a pad of the board's ``module`` (where
+    known); its number on ESP32 (None on STM32).
+
+    Raises:
+        BoardError: ``where`` and what is wrong.
+    """
+    if family == "esp32":
+        m = _ESP32_GPIO.fullmatch(pin)
+        num = int(m.group(1)) if m else -1
+        if num not in _ESP32_PINS:
+            raise BoardError(f"{where}: {pin!r} is not an ESP32 GPIO")
+        if module in _ESP32_MODULES and num not in _ESP32_MODULES[module]:
+            raise BoardError(f"{where}: {pin} is not brought out by the {module} module")
+        return num
+    m = _STM32_PIN.fullmatch(pin)
+    if not m or int(m.group(2)) > 15:
+        raise BoardError(f"{where}: {pin!r} is not an STM32 pin (PA0-PK15)")
+    package = _STM32_PACKAGES.get(soc)
+    if package is not None and pin not in package[1]:
+        raise BoardError(f"{where}: {pin} is not a pin of the {soc}'s {package[0]} package")
+    return None
+
+
+def _check_header_pins(data: dict[str, Any], source: str) -> None:
+    """Each ``headers`` key is a pin the board has, written as the microphone pins are
+    (``PE6``, ``GPIO4``): a place for a pin that is not there would name a connector pin
+    nothing is wired to, and ``PE06`` would never match a pin looked up as ``PE6``."""
+    for pin in data.get("headers", {}):
+        where = f"{source}: headers/{pin}"
+        if canonical_pin(data["family"], pin) != pin:
+            raise BoardError(f"{where}: write {canonical_pin(data['family'], pin)}")
+        _check_pin_exists(data["family"], data["soc"], pin, where, data.get("module"))
+
+
 def _check_pin(family: str, soc: str, pin: MicPin, where: str, module: str | None = None) -> None:
     # A board file's pins have no leading zeros (the schema's patterns); --mic-pin's are
     # made canonical before they get here.
-    if family == "esp32":
-        m = _ESP32_GPIO.fullmatch(pin.pin)
-        num = int(m.group(1)) if m else -1
-        if num not in _ESP32_PINS:
-            raise BoardError(f"{where}: {pin.pin!r} is not an ESP32 GPIO")
-        if module in _ESP32_MODULES and num not in _ESP32_MODULES[module]:
-            raise BoardError(f"{where}: {pin.pin} is not brought out by the {module} module")
+    num = _check_pin_exists(family, soc, pin.pin, where, module)
+    if num is not None:  # ESP32
         if num in _ESP32_RESERVED:
             raise BoardError(f"{where}: {pin.pin} is {_ESP32_RESERVED[num]}")
         if pin.signal in _ESP32_OUTPUTS and num >= 34:
             raise BoardError(f"{where}: {pin.pin} is input only; {pin.signal} is an output")
         return
-    m = _STM32_PIN.fullmatch(pin.pin)
-    if not m or int(m.group(2)) > 15:
-        raise BoardError(f"{where}: {pin.pin!r} is not an STM32 pin (PA0-PK15)")
-    package = _STM32_PACKAGES.get(soc)
-    if package is not None and pin.pin not in package[1]:
-        raise BoardError(f"{where}: {pin.pin} is not a pin of the {soc}'s {package[0]} package")
     if pin.pin in _STM32_RESERVED:
         raise BoardError(f"{where}: {pin.pin} is {_STM32_RESERVED[pin.pin]}")
     if pin.af is None:

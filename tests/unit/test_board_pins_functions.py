@@ -4,6 +4,7 @@ STM32H743ZI (LQFP144) SAI1 block A, from Zephyr's hal_stm32
 dts/st/h7/stm32h743zitx-pinctrl.dtsi: SCK_A PE5 AF6, FS_A PE4 AF6, SD_A PB2/PC1/PD6/PE6
 AF6 (PE2 AF6 is MCLK_A). ESP32-WROOM-32 datasheet, pin description: GPIO37/GPIO38 are no
 pads of the module; SENSOR_VP (GPIO36) and SENSOR_VN (GPIO39) are, input only.
+Where those pins are on the boards' headers: boards/*.yaml ``headers``, sources noted there.
 """
 
 from __future__ import annotations
@@ -17,8 +18,9 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
-from tinyslm.boards import load_board, validate_board_data, with_mic_pins
+from tinyslm.boards import _STM32_SAI_PINS, load_board, validate_board_data, with_mic_pins
 from tinyslm.cli import cli
+from tinyslm.emit.kws_glue import wiring_rows
 from tinyslm.errors import BoardError
 from tinyslm.resources import boards_dir
 
@@ -174,3 +176,80 @@ def test_a_pin_header_that_contradicts_the_map_is_rejected() -> None:
     data["microphone"]["pins"]["din"]["header"] = "J2 pin 9 (33)"
     with pytest.raises(BoardError, match=r"microphone/pins/din: header 'J2 pin 9 \(33\)' differs"):
         validate_board_data(data, SCHEMA, "esp32.yaml")
+
+
+# Where the Nucleo-144 puts each pin that can carry SAI1_SD_A (boards/stm32h7.yaml's
+# headers and their sources): Zio CN9 pin 4 = D52 = PD6, CN10 pin 15 = D27 = PB2; PC1 is on
+# the morpho only (CN11 pin 36) and is the Ethernet PHY's MDC by default.
+@pytest.mark.parametrize(
+    ("override", "where"),
+    [
+        ("sd=PD6:AF6", "CN9 pin 4 (D52)"),
+        ("sd=PB2:AF6", "CN10 pin 15 (D27)"),
+        ("sd=PC1:AF6", "CN11 pin 36 (also Ethernet MDC)"),
+        ("sd=PD6", "CN9 pin 4 (D52)"),
+    ],
+)
+def test_a_moved_stm32_pin_keeps_its_place_on_the_headers(override: str, where: str) -> None:
+    """The wiring table showed "-" for an STM32 pin --mic-pin moved, as it did on ESP32."""
+    moved = with_mic_pins(load_board("stm32h7"), [override])
+    assert moved.microphone is not None
+    assert moved.microphone.pin("sd").header == where
+    # The README's wiring table (what generate renders) names the new place; the pins
+    # left alone keep theirs.
+    rows = {r.signal: r for r in wiring_rows(moved)}
+    sd = rows["SAI data in (sd)"]
+    assert (sd.mcu_pin, sd.where) == (f"{override[3:6]} (AF6)", where)
+    assert rows["SAI bit clock (sck)"].where == "CN9 pin 18 (D58)"
+    assert rows["SAI frame sync (fs)"].where == "CN9 pin 16 (D57)"
+
+
+def test_every_stm32_sai1_a_pin_has_a_place_and_the_stock_pins_agree_with_it() -> None:
+    board = load_board("stm32h7")
+    mic = board.microphone
+    assert mic is not None and mic.peripheral is not None
+    # Every pin --mic-pin accepts for the board's SAI block has a header entry.
+    for p in mic.pins:
+        for pin in _STM32_SAI_PINS[board.soc][(mic.peripheral, p.signal)]:
+            assert board.header_of(pin), pin
+    # The stock pins' places are the map's (one place per pin).
+    assert [(p.pin, p.header) for p in mic.pins] == [
+        (p.pin, board.header_of(p.pin)) for p in mic.pins
+    ]
+    assert [p.header for p in mic.pins] == [
+        "CN9 pin 18 (D58)",
+        "CN9 pin 16 (D57)",
+        "CN9 pin 20 (D59)",
+    ]
+
+
+def test_an_stm32_pin_header_that_contradicts_the_map_is_rejected() -> None:
+    data = _raw("stm32h7")
+    data["microphone"]["pins"]["sd"]["header"] = "CN9 pin 4 (D52)"
+    with pytest.raises(BoardError, match=r"microphone/pins/sd: header 'CN9 pin 4 \(D52\)' differs"):
+        validate_board_data(data, SCHEMA, "stm32h7.yaml")
+
+
+@pytest.mark.parametrize(
+    ("board_id", "pin", "needle"),
+    [
+        # LQFP144 has of port H only PH0/PH1; port I is not on the package at all.
+        ("stm32h7", "PH5", "headers/PH5: PH5 is not a pin of the STM32H743ZI's LQFP144 package"),
+        ("stm32h7", "PI0", "headers/PI0: PI0 is not a pin of the STM32H743ZI's LQFP144 package"),
+        ("stm32h7", "PE16", "headers/PE16: 'PE16' is not an STM32 pin"),
+        ("stm32h7", "GPIO4", "headers/GPIO4: 'GPIO4' is not an STM32 pin"),
+        # Looked up as PE6, a key PE06 would never be found.
+        ("stm32h7", "PE06", "headers/PE06: write PE6"),
+        ("esp32", "GPIO20", "headers/GPIO20: 'GPIO20' is not an ESP32 GPIO"),
+        ("esp32", "GPIO37", "headers/GPIO37: GPIO37 is not brought out by the ESP32-WROOM-32"),
+        ("esp32", "GPIO04", "headers/GPIO04: write GPIO4"),
+    ],
+)
+def test_a_header_for_a_pin_the_board_lacks_is_rejected(
+    board_id: str, pin: str, needle: str
+) -> None:
+    data = _raw(board_id)
+    data.setdefault("headers", {})[pin] = "CN11 pin 1"
+    with pytest.raises(BoardError) as info:
+        validate_board_data(data, SCHEMA, f"{board_id}.yaml")
+    assert str(info.value).startswith(f"{board_id}.yaml: {needle}"), str(info.value)

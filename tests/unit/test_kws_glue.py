@@ -175,7 +175,7 @@ def test_pin_overrides_accept_signal_and_microphone_names() -> None:
     stm = with_mic_pins(load_board("stm32h7"), ["ws=PE4", "sd=PD6:AF6"])
     assert stm.microphone is not None
     assert (stm.microphone.pin("sd").pin, stm.microphone.pin("sd").af) == ("PD6", 6)
-    assert stm.microphone.pin("sd").header is None
+    assert stm.microphone.pin("sd").header == "CN9 pin 4 (D52)"  # the headers map
     assert load_board("stm32h7").microphone == load_board("stm32h7").microphone  # unchanged
 
 
