@@ -24,10 +24,12 @@ constexpr uart_port_t kUart = UART_NUM_0;
 // Driver RX ring: holds what arrives while an inference runs (must exceed the 128-byte FIFO).
 constexpr int kRxRingBytes = 2048;
 constexpr TickType_t kReadWait = pdMS_TO_TICKS(20);
-// The driver's events: only a hardware FIFO overflow (bytes lost) is acted on.
-// Drained after every read, but the driver posts an event per receive burst while the
-// loop is busy, and a full queue drops the overflow event with the rest: room for a
-// full ring's worth of 16-byte bursts.
+// The driver's events: only a hardware FIFO overflow (bytes lost) is acted on;
+// UART_BUFFER_FULL loses nothing (the driver stashes the FIFO's bytes until a read
+// makes room). Drained after every read, but the driver posts an event per receive
+// burst while the loop is busy and drops whatever finds the queue full, an overflow
+// too: room for a full ring's worth of 16-byte bursts, and a full queue counts as an
+// overflow (see the loop).
 constexpr int kEventQueueLen = kRxRingBytes / 16;
 constexpr TickType_t kErrorRepeat = pdMS_TO_TICKS(3000);
 
@@ -92,18 +94,27 @@ extern "C" void app_main(void) {
 
   for (;;) {
     const int n = uart_read_bytes(kUart, rx_chunk, sizeof(rx_chunk), kReadWait);
-    if (n > 0) tinyslm_app_feed(&app, rx_chunk, static_cast<size_t>(n));
+    // Events before feeding: the driver queues an overflow before any byte from after
+    // the gap reaches its ring, so once these bytes are read, every overflow that could
+    // have cut them is in the queue (or was dropped, below), whatever the chunk size.
     uart_event_t event;
     bool overflow = false;
-    while (xQueueReceive(uart_events, &event, 0) == pdTRUE) {
-      overflow = overflow || event.type == UART_FIFO_OVF;
+    for (;;) {
+      // Only this loop takes events, so a queue found full may have dropped some since
+      // the last pass, an overflow among them: count it as one.
+      if (uxQueueSpacesAvailable(uart_events) == 0) overflow = true;
+      if (xQueueReceive(uart_events, &event, 0) != pdTRUE) break;
+      if (event.type == UART_FIFO_OVF) overflow = true;
     }
     if (overflow) {
-      // The host sent faster than answers go out and the FIFO overflowed behind a full
-      // ring: where the gap is in the buffered bytes is unknown, so they go too, and the
-      // core drops the line in progress rather than classify a phrase missing bytes.
+      // The host sent faster than answers go out and the FIFO overflowed (behind a full
+      // ring, or while the interrupt was held off): where the gap is in the bytes just
+      // read and those still buffered is unknown, so they all go, and the core drops the
+      // line in progress rather than classify a phrase missing bytes.
       uart_flush_input(kUart);
       tinyslm_app_rx_overflow(&app);
+      continue;
     }
+    if (n > 0) tinyslm_app_feed(&app, rx_chunk, static_cast<size_t>(n));
   }
 }
