@@ -3,7 +3,8 @@ ESP-IDF 5.3.1's UART driver.
 
 Nothing here runs the ESP-IDF UART driver, so the ``src/main.cc`` that ``generate``
 writes (the bytes a user flashes) is compiled whole, unchanged, with small stand-in
-headers for ``driver/uart.h``, ``esp_timer.h`` and FreeRTOS, and linked with the
+headers for ``driver/uart.h``, ``esp_timer.h`` and FreeRTOS (``esp32_fakes.py``, shared
+with ``test_esp32_kws_loop.py``), and linked with the
 project's own C core (``tinyslm_core.c`` and the rest, also as generated), a fake
 ``tinyslm_tflm_infer`` and a ``tinyslm_on_answer`` that records every phrase the core
 classifies. Nothing is cut out of the template, so no marker can drift: whatever loop
@@ -39,9 +40,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-from shared_paths import missing
+from esp32_fakes import require_host_compilers, write_fake_headers
 
-from tinyslm.errors import ToolchainError
 from tinyslm.pipeline import run_generate
 from tinyslm.toolchain import ccompile
 
@@ -58,87 +58,6 @@ CORE_SOURCES = (
     "tinyslm_settings.c",
 )
 RX_OVERFLOW = '{"error":"rx_overflow"}'
-
-# Stand-in ESP-IDF headers: only what the template uses, with 5.3.1's names and the
-# event enum in driver/uart.h's order. Behaviour lives in HARNESS.
-FAKE_HEADERS = {
-    "freertos/FreeRTOS.h": r"""
-#pragma once
-#include <stdint.h>
-typedef uint32_t TickType_t;
-typedef int BaseType_t;
-typedef unsigned UBaseType_t;
-#define pdTRUE 1
-#define pdFALSE 0
-#define configTICK_RATE_HZ 100 /* CONFIG_FREERTOS_HZ's default */
-#define pdMS_TO_TICKS(ms) ((TickType_t)(((TickType_t)(ms) * configTICK_RATE_HZ) / 1000))
-""",
-    "freertos/queue.h": r"""
-#pragma once
-#include "freertos/FreeRTOS.h"
-typedef struct FakeQueue *QueueHandle_t;
-BaseType_t xQueueReceive(QueueHandle_t q, void *item, TickType_t ticks);
-UBaseType_t uxQueueSpacesAvailable(QueueHandle_t q);
-UBaseType_t uxQueueMessagesWaiting(QueueHandle_t q);
-""",
-    "freertos/task.h": r"""
-#pragma once
-#include "freertos/FreeRTOS.h"
-void vTaskDelay(TickType_t ticks);
-""",
-    "esp_timer.h": r"""
-#pragma once
-#include <stdint.h>
-int64_t esp_timer_get_time(void);
-""",
-    "driver/uart.h": r"""
-#pragma once
-#include <stdbool.h>
-#include <stddef.h>
-#include <stdint.h>
-#include "freertos/FreeRTOS.h"
-#include "freertos/queue.h"
-typedef int esp_err_t;
-#define ESP_OK 0
-typedef int uart_port_t;
-#define UART_NUM_0 0
-#define UART_NUM_1 1
-#define UART_NUM_2 2
-typedef enum { UART_DATA_5_BITS, UART_DATA_6_BITS, UART_DATA_7_BITS,
-               UART_DATA_8_BITS } uart_word_length_t;
-typedef enum { UART_PARITY_DISABLE = 0, UART_PARITY_EVEN = 2, UART_PARITY_ODD = 3 } uart_parity_t;
-typedef enum { UART_STOP_BITS_1 = 1, UART_STOP_BITS_1_5 = 2,
-               UART_STOP_BITS_2 = 3 } uart_stop_bits_t;
-typedef enum { UART_HW_FLOWCTRL_DISABLE = 0, UART_HW_FLOWCTRL_RTS, UART_HW_FLOWCTRL_CTS,
-               UART_HW_FLOWCTRL_CTS_RTS } uart_hw_flowcontrol_t;
-typedef enum { UART_SCLK_APB = 4, UART_SCLK_DEFAULT = 4 } uart_sclk_t;
-typedef struct {
-  int baud_rate;
-  uart_word_length_t data_bits;
-  uart_parity_t parity;
-  uart_stop_bits_t stop_bits;
-  uart_hw_flowcontrol_t flow_ctrl;
-  uint8_t rx_flow_ctrl_thresh;
-  uart_sclk_t source_clk;
-} uart_config_t;
-typedef enum {
-  UART_DATA, UART_BREAK, UART_BUFFER_FULL, UART_FIFO_OVF, UART_FRAME_ERR, UART_PARITY_ERR,
-  UART_DATA_BREAK, UART_PATTERN_DET, UART_EVENT_MAX,
-} uart_event_type_t;
-typedef struct {
-  uart_event_type_t type;
-  size_t size;
-  bool timeout_flag;
-} uart_event_t;
-esp_err_t uart_driver_install(uart_port_t uart_num, int rx_buffer_size, int tx_buffer_size,
-                              int event_queue_size, QueueHandle_t *uart_queue,
-                              int intr_alloc_flags);
-esp_err_t uart_param_config(uart_port_t uart_num, const uart_config_t *uart_config);
-int uart_read_bytes(uart_port_t uart_num, void *buf, uint32_t length, TickType_t ticks_to_wait);
-int uart_write_bytes(uart_port_t uart_num, const void *src, size_t size);
-esp_err_t uart_flush_input(uart_port_t uart_num);
-""",
-}
 
 HARNESS = r"""
 #include <stdint.h>
@@ -473,11 +392,7 @@ class Run:
 
 @pytest.fixture(scope="module")
 def firmware(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    for language in ("c", "c++"):
-        try:
-            ccompile.compiler_command(language)
-        except ToolchainError as exc:
-            missing(f"no host {language} compiler: {exc}")
+    require_host_compilers()
     root = tmp_path_factory.mktemp("esp32_rx")
     project = root / "p"
     run_generate("esp32", project, model_dir=FIXTURE_MODEL)
@@ -487,10 +402,7 @@ def firmware(tmp_path_factory: pytest.TempPathFactory) -> Path:
     # fails here rather than passing the scenarios for a different reason.
     for needle in ("uart_driver_install(", "uart_read_bytes(", "xQueueReceive(uart_events"):
         assert needle in main, f"the esp32 template no longer calls {needle}"
-    fakes = root / "fakes"
-    for name, text in FAKE_HEADERS.items():
-        (fakes / name).parent.mkdir(parents=True, exist_ok=True)
-        (fakes / name).write_text(text, encoding="utf-8")
+    fakes = write_fake_headers(root / "fakes")
     harness = root / "harness.cc"
     harness.write_text(HARNESS, encoding="utf-8")
     return ccompile.compile_executable(
