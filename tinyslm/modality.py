@@ -167,10 +167,13 @@ def _is_audio_data(path: Path) -> bool:
             for fields in csv.reader(stream):
                 if not any(f.strip() for f in fields):
                     continue  # as the loader skips it: a blank or whitespace-only row
-                first = fields[0].strip().lower()
-                if first == "path":
-                    return True  # a header row
-                return first.endswith(".wav")
+                cells = [f.strip().lower() for f in fields]
+                if cells[0] == "path":
+                    # A header row. A WAV list's is path,label[,split]; one with a text
+                    # column is a text dataset whose first column happens to be "path"
+                    # (its other columns are ignored), as the JSONL branch decides.
+                    return "text" not in cells
+                return cells[0].endswith(".wav")
     except (OSError, ValueError, RecursionError, csv.Error):
         return False  # the text loader reports what is wrong with the file
     return False

@@ -27,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from tinyslm.errors import ModelError
+from tinyslm.errors import DatasetError, ModelError
 
 REPORT_JSON = "report.json"
 REPORT_HTML = "report.html"
@@ -432,6 +432,8 @@ def report_data_from_dataset(
     """:func:`compute_report_data` on a dataset file, split with the model's seed.
 
     The held-out split is chosen as ``tinyslm train`` chose it: test, else val, else train.
+    The file is read with ``eval``'s rules, not training's (a file of one phrase per
+    intent measures a model), and every message names ``--data``.
 
     Raises:
         DatasetError: the dataset is unusable or has intents the model lacks.
@@ -439,10 +441,22 @@ def report_data_from_dataset(
     """
     from tinyslm.text.dataset import load_dataset
 
-    dataset = load_dataset(data, seed=manifest.seed)
+    try:
+        dataset = load_dataset(data, seed=manifest.seed, for_training=False)
+    except DatasetError as exc:
+        raise DatasetError(f"--data {exc}") from None
     split = "test" if dataset.test else ("val" if dataset.val else "train")
     rows = {"test": dataset.test, "val": dataset.val, "train": dataset.train}[split]
     oos = {"test": dataset.oos_test, "val": dataset.oos_val, "train": dataset.oos_train}[split]
+    # The confusion matrix has a row per model intent only: a phrase of another intent
+    # has no place in it, so the file is refused rather than measured in part.
+    unknown = sorted({e.label for e in rows} - set(manifest.labels))
+    if unknown:
+        shown = ", ".join(repr(u) for u in unknown[:5]) + (" ..." if len(unknown) > 5 else "")
+        raise DatasetError(
+            f"--data {data}: intent(s) {shown} of its {split} split are not among the "
+            f"model's {len(manifest.labels)} intents; give the dataset the model was trained on"
+        )
     return compute_report_data(
         model_bytes,
         manifest,
@@ -498,7 +512,10 @@ def text_report_page(
         why = (
             "a project holds no report figures"
             if stored is None
-            else f"no {REPORT_JSON} (the model was trained before tinyslm wrote one)"
+            # The manifest does not record --no-report; a model from before report.json
+            # existed has none either, and nothing tells the two apart.
+            else f"no {REPORT_JSON} (the model was trained with --no-report, or before "
+            "tinyslm wrote one)"
         )
         raise ModelError(
             f"{path}: {why}: the confusion matrix and threshold curve need the held-out "

@@ -130,6 +130,10 @@ def _help(name: str, doc: str) -> str:
     """The docstring entry as option help: ``field`` names become their flags."""
     if name == "distill_alpha":
         doc = "weight of the teacher's soft targets in the loss (with --distill)"
+    if name == "buckets":
+        # The range click shows (2<=x<=2^31-1) is the feature spec's; the embedding
+        # table's own limit is on the product, which TrainConfig refuses past.
+        doc += " At most 2^28 (268,435,456) buckets x ``dim``."
     fields = {row for row in _field_names()}
     text = re.sub(
         r"``(\w+)``", lambda m: _flag(m.group(1)) if m.group(1) in fields else m.group(1), doc

@@ -111,7 +111,7 @@ def test_tsv_loads_like_csv(tmp_path: Path) -> None:
     ds = load_dataset(path, val_fraction=0.0, test_fraction=0.0)
     assert [(e.text, e.label) for e in ds.train] == [
         ("turn on, please", "on"),
-        ("off", "off"),
+        ('"off"', "off"),  # read literally: the quotes are the phrase's
         ("x", "on"),
         ("y", "off"),
     ]

@@ -21,7 +21,7 @@ import numpy as np
 
 from tinyslm.audio.detector import DetectorSpec
 from tinyslm.errors import ModelError
-from tinyslm.manifest import describe_label_thresholds, threshold_text
+from tinyslm.manifest import describe_label_thresholds, sha256_hex, threshold_text
 from tinyslm.report import (
     BANNER,
     CSS,
@@ -49,20 +49,26 @@ class KeywordReportData:
             test streams, ascending thresholds.
         tensors: the flatbuffer's constant tensors.
         history: per-epoch training figures (may be empty).
+        model_sha256: the model these figures belong to; ``None`` in a ``report.json``
+            written before tinyslm recorded it (only its tensor sizes tie it to a model).
     """
 
     curve: tuple[tuple[int, float, float], ...]
     tensors: tuple[TensorSize, ...]
     history: tuple[dict[str, float], ...] = ()
+    model_sha256: str | None = None
 
     def to_json_bytes(self) -> bytes:
-        doc = {
+        doc: dict[str, Any] = {
             "format_version": FORMAT_VERSION,
             "modality": "audio",
             "curve": [list(c) for c in self.curve],
             "tensors": [t.to_dict() for t in self.tensors],
             "history": list(self.history),
         }
+        if self.model_sha256 is not None:
+            # An optional key: format 1 stays readable both ways.
+            doc["model_sha256"] = self.model_sha256
         return (json.dumps(doc, indent=1, sort_keys=True) + "\n").encode()
 
     @classmethod
@@ -78,6 +84,9 @@ class KeywordReportData:
                 raise ValueError("expected a JSON object")
             if doc.get("modality") != "audio" or doc.get("format_version") != FORMAT_VERSION:
                 raise ValueError("not a keyword report of format 1")
+            sha = doc.get("model_sha256")
+            if sha is not None and not isinstance(sha, str):
+                raise ValueError("model_sha256 is not a string")
             return cls(
                 curve=tuple((int(q), float(fa), float(frr)) for q, fa, frr in doc["curve"]),
                 tensors=tuple(TensorSize.from_dict(t) for t in doc["tensors"]),
@@ -85,6 +94,7 @@ class KeywordReportData:
                 history=tuple(
                     {str(k): float(v) for k, v in h.items()} for h in doc.get("history", [])
                 ),
+                model_sha256=sha,
             )
         except (OSError, ValueError, KeyError, TypeError, AttributeError, RecursionError) as exc:
             raise ModelError(f"{path}: cannot read the keyword report figures: {exc}") from None
@@ -98,7 +108,9 @@ def keyword_report_data(
     # Rounded as report.json keeps them, so that the page train draws is the page
     # 'tinyslm report' draws again from report.json.
     rounded = tuple({k: round(v, 6) for k, v in sorted(h.items())} for h in history)
-    return KeywordReportData(tuple(curve), tensor_sizes(model), rounded)
+    # The model's sha, as text's report.json records it: another model's report.json
+    # copied into a folder of the same architecture passed the tensor-size check.
+    return KeywordReportData(tuple(curve), tensor_sizes(model), rounded, sha256_hex(model))
 
 
 def _accuracy_svg(per_class: dict[str, list[float]], split: str) -> tuple[str, str]:
@@ -245,17 +257,29 @@ def keyword_report_page(
     """``report.html`` of a keyword model from its folder's ``report.json``.
 
     Raises:
-        ModelError: a project or a folder without ``report.json``, or ``data`` given:
-            the streaming figures are measured by ``train`` only.
+        ModelError: a project or a folder without ``report.json``, ``data`` given (the
+            streaming figures are measured by ``train`` only), or a ``report.json`` of
+            another model.
     """
     from tinyslm.boards import load_boards
 
+    if data is None and stored is not None and not stored.exists():
+        # Nothing tells --no-report from a model trained before report.json existed.
+        raise ModelError(
+            f"{path}: no report.json (the model was trained with --no-report, or before "
+            "tinyslm wrote one): a keyword model's figures are measured by 'tinyslm train' "
+            "only; train it again without --no-report"
+        )
     if data is not None or stored is None or not stored.is_file():
         raise ModelError(
             f"{path}: a keyword model's report is drawn from the report.json 'tinyslm train' "
             "writes into its model folder (--data measures text models only); give that folder"
         )
     figures = KeywordReportData.from_json(stored)
+    if figures.model_sha256 is not None and figures.model_sha256 != manifest.model_sha256:
+        raise ModelError(f"{stored} belongs to another model (its model_sha256 differs)")
+    # A report.json from before model_sha256 was recorded is still read (its figures
+    # cannot be measured again): the tensor sizes are what tie it to the model then.
     if figures.tensors != tensor_sizes(model):
         raise ModelError(f"{stored} belongs to another model (its tensor sizes differ)")
     return render_keyword_report(manifest, figures, load_boards()), str(stored)

@@ -7,7 +7,9 @@ Formats, chosen by file extension:
   other columns are ignored. Comma-separated; a header that only makes sense
   split at ``;`` or tabs is refused with that hint (a guessed delimiter could
   split phrases wrongly).
-- ``.tsv``: the same, tab-separated.
+- ``.tsv``: the same, tab-separated and read literally: a quote is part of the
+  phrase (``"Alexa" turn on`` stays as written, as the device receives it), so a
+  phrase cannot hold a tab.
 - ``.jsonl``: one object per line, ``{"text": ..., "label": ..., "split": ...}``
   with ``split`` optional.
 - ``.json``: CLINC150 layout, ``{"train": [[text, label], ...], "val": ...,
@@ -187,6 +189,8 @@ def load_dataset(
             _read_utf8(path)  # finds the line and raises the one-line error
             raise
         _check_split_everywhere_or_nowhere(rows, name)
+        if suffix == ".tsv":
+            warnings.extend(_spreadsheet_quoting(rows))
         carve = {"val", "test"}
     else:
         rows, carve = _parse_clinc(_read_utf8(path), name, warnings)
@@ -312,6 +316,26 @@ def _delimiter_hint(header_line: str, delimiter: str) -> str:
     return ""
 
 
+def _spreadsheet_quoting(rows: Sequence[_Row]) -> list[str]:
+    """A .tsv is read literally; a phrase that looks CSV-quoted by a spreadsheet's
+    tab-delimited export (wrapped in quotes, with a comma or a doubled quote inside)
+    keeps its quotes, so say so rather than train on them unnoticed."""
+    quoted = [
+        r
+        for r in rows
+        if len(r.text) > 2
+        and r.text[0] == r.text[-1] == '"'
+        and ("," in r.text or '""' in r.text[1:-1])
+    ]
+    if not quoted:
+        return []
+    return [
+        f"{len(quoted)} phrase(s) wrapped in quotes with a comma or a doubled quote "
+        f"inside (first: {_at(quoted[0].where)}); a .tsv is read literally, so the quotes are "
+        "part of the phrase: if a spreadsheet added them, save the file as .csv"
+    ]
+
+
 def _quote_hint(error: str, start: int, end: int | None) -> str:
     """Why a row ran on: a quote opened on line ``start`` and not closed by line ``end``
     (``None``: the field outgrew the csv module's limit first). Empty when neither."""
@@ -329,7 +353,14 @@ def _quote_hint(error: str, start: int, end: int | None) -> str:
 
 
 def _parse_csv(stream: TextIO, name: str, delimiter: str = ",") -> list[_Row]:
-    reader = csv.reader(stream, delimiter=delimiter)
+    # A .tsv is read literally, as tab-separated files conventionally are: CSV quoting
+    # turned '"Alexa" turn on' into 'Alexa turn on', a phrase the device never receives.
+    tsv = delimiter == "\t"
+    reader = (
+        csv.reader(stream, delimiter=delimiter, quoting=csv.QUOTE_NONE)
+        if tsv
+        else csv.reader(stream, delimiter=delimiter)
+    )
     try:
         header = next(reader, None)
     except csv.Error as e:
@@ -359,7 +390,12 @@ def _parse_csv(stream: TextIO, name: str, delimiter: str = ",") -> list[_Row]:
             fields = next(reader, None)
         except csv.Error as e:
             raise DatasetError(
-                f"{name}: {where}: malformed CSV: {e}" + _quote_hint(str(e), line, None)
+                f"{name}: {where}: malformed CSV: {e}"
+                + (
+                    (" (a phrase far too long)" if "field limit" in str(e) else "")
+                    if tsv
+                    else _quote_hint(str(e), line, None)
+                )
             ) from None
         if fields is None:
             break
@@ -370,7 +406,12 @@ def _parse_csv(stream: TextIO, name: str, delimiter: str = ",") -> list[_Row]:
         if len(fields) != len(columns):
             raise DatasetError(
                 f"{name}: {where}: expected {len(columns)} fields, got {len(fields)} "
-                + (_quote_hint("", line, reader.line_num) or "(quote text that contains commas)")
+                + (
+                    "(a tab inside a phrase splits it)"
+                    if tsv
+                    else _quote_hint("", line, reader.line_num)
+                    or "(quote text that contains commas)"
+                )
             )
         split_raw = fields[i_split].strip() if i_split is not None else ""
         rows.append(

@@ -147,7 +147,12 @@ class TrainConfig:
             "gate_temperature": 0.01 <= self.gate_temperature <= 100,
             "seed": 0 <= self.seed < 2**32,
             # 256 MiB of INT8 table: past it only an out-of-memory traceback followed.
-            "buckets x dim": self.features.buckets * self.dim <= 2**28,
+            # Named with the product and the limit: "buckets x dim" alone left the user
+            # guessing which number was too large, and by how much.
+            f"buckets x dim = {self.features.buckets} x {self.dim} = "
+            f"{self.features.buckets * self.dim} (at most 2^28 = {2**28})": (
+                self.features.buckets * self.dim <= 2**28
+            ),
         }
         bad = [name for name, ok in checks.items() if not ok]
         if bad:
