@@ -243,7 +243,14 @@ class Manifest:
                 f"{', '.join(map(str, READABLE_FORMATS))} (written by a newer tinyslm; "
                 "upgrade tinyslm or retrain with 'tinyslm train')"
             )
-        kind = modality(get("modality", _str) if version >= 3 else TEXT)
+        name = get("modality", _str) if version >= 3 else TEXT
+        try:
+            kind = modality(name)
+        except ModelError as exc:
+            if not where:
+                raise
+            # modality() knows no file: an edited "modality" must name the manifest.
+            raise ModelError(f"{where}{exc}") from None
 
         def features(value: Any) -> Any:
             return kind.features_from_dict(mapping(value))
@@ -369,7 +376,15 @@ def load_model_dir(folder: Path, *, probe_arena: bool = True) -> tuple[Manifest,
             model's sha256 does not match the manifest (a corrupt or swapped model),
             or a field disagrees with the model.
     """
+    from tinyslm.project import PROJECT_FILE
+
     mpath, tpath = folder / MANIFEST_NAME, folder / MODEL_NAME
+    if not mpath.is_file() and (folder / PROJECT_FILE).is_file():
+        # A generated project holds tinyslm.json, not manifest.json: say what it is.
+        raise ModelError(
+            f"{folder}: a generated project ({PROJECT_FILE}), not a model folder; give the"
+            " folder 'tinyslm train' wrote (its manifest.json and model.tflite)"
+        )
     for p in (mpath, tpath):
         if not p.is_file():
             raise ModelError(f"{p} not found (run 'tinyslm train' first)")

@@ -156,6 +156,7 @@ def test_text_only_options_are_refused_for_audio(tmp_path: Path) -> None:
     [
         (("--stride-ms", "30"), "--stride-ms 30: not a multiple of the front end's 20 ms frame"),
         (("--stride-ms", "0"), "--stride-ms"),
+        (("--stride-ms", "1200"), "--stride-ms 1200: above the 980 ms that the model's 1 s"),
         (("--average", "17"), "--average"),
         (("--keywords", "yes,nope"), "--keywords names 'nope', which has no clips (its words:"),
         (
@@ -247,4 +248,7 @@ def test_eval_scores_a_users_own_recordings(
     assert got["noise_fa_per_hour"] is None and got["unknown_fa_per_hour"] is None
     assert got["keyword_clips"] == 5 and got["false_rejection_rate"] is not None
     table = run_cli("eval", str(out), str(mine), "--split", "all")
-    assert "noise n/a (0 in 0 s), unknown words n/a (0 in 0 s)" in table.stdout + table.stderr
+    # Each stream on its own line, train's figure beside it.
+    shown = table.stdout + table.stderr
+    assert "  noise n/a (0 in 0 s)  (train: " in shown
+    assert "  unknown words n/a (0 in 0 s)  (train: " in shown

@@ -16,13 +16,26 @@ BENCHMARK = Path(__file__).resolve().parents[2] / "benchmarks" / "speech_command
 def test_stride_ms_is_a_whole_number_of_front_end_frames() -> None:
     assert FRAME_MS == 20
     assert stride_frames_of(20) == 1 and stride_frames_of(400) == 20
-    assert stride_frames_of(5100) == 255  # the detector's largest stride
-    for bad in (30, 410, 5090):
+    assert stride_frames_of(980) == 49  # the 49 frames of the 1 s window
+    for bad in (30, 410, 970):
         with pytest.raises(ValueError, match=rf"--stride-ms {bad}: not a multiple"):
             stride_frames_of(bad)
-    for bad in (0, -20, 10, 5120):
-        with pytest.raises(ValueError, match=rf"--stride-ms {bad}: must be 20 to 5100 ms$"):
+    for bad in (0, -20, 10):
+        with pytest.raises(ValueError, match=rf"--stride-ms {bad}: must be 20 to 980 ms$"):
             stride_frames_of(bad)
+
+
+def test_a_stride_longer_than_the_window_is_refused() -> None:
+    """Above 980 ms (49 frames) no window holds part of the audio between two inferences:
+    --stride-ms 1200 was accepted and train said a keyword "up to 0.00 s" lies whole."""
+    for bad in (1000, 1200, 5100, 5120):
+        with pytest.raises(ValueError) as info:
+            stride_frames_of(bad)
+        assert str(info.value) == (
+            f"--stride-ms {bad}: above the 980 ms that the model's 1 s window spans (49 frames"
+            " of 20 ms), the device would never hear part of the audio between two inferences;"
+            " give 20 to 980 ms"
+        )
 
 
 def _benchmark() -> Any:
@@ -55,7 +68,7 @@ def test_the_benchmark_takes_the_same_rule(capsys: pytest.CaptureFixture[str]) -
 @pytest.mark.parametrize(
     ("argv", "line"),
     [
-        (["--stride-ms", "6000"], "--stride-ms 6000: must be 20 to 5100 ms"),
+        (["--stride-ms", "6000"], "--stride-ms 6000: above the 980 ms that the model's 1 s"),
         (["--average", "0"], "average must be in 1..16, got 0"),
         (["--sizes", "huge"], "unknown model size 'huge' (known: small, default, large)"),
         (["--sizes", ","], "--sizes ',': no model size"),

@@ -217,7 +217,10 @@ class AudioDataset:
         clips: every clip, in a stable order (label, then source).
         noise: the background recordings (for silence and augmentation).
         source: the folder or list file it was read from.
-        warnings: non-fatal findings, one line each.
+        warnings: non-fatal findings, one line each (about every split, as train says them).
+        split_warnings: the same findings as ``(split, line)``, a finding about the clips
+            of several splits once per split (``""``: not about one split's clips); see
+            :meth:`warnings_for`.
     """
 
     labels: tuple[str, ...]
@@ -225,6 +228,7 @@ class AudioDataset:
     noise: tuple[NoiseRecording, ...]
     source: str
     warnings: tuple[str, ...] = ()
+    split_warnings: tuple[tuple[str, str], ...] = ()
 
     @property
     def keywords(self) -> tuple[str, ...]:
@@ -235,6 +239,14 @@ class AudioDataset:
         if name not in SPLITS:
             raise ValueError(f"split must be one of {SPLITS}, got {name!r}")
         return tuple(c for c in self.clips if c.split == name)
+
+    def warnings_for(self, name: str) -> tuple[str, ...]:
+        """The warnings about split ``name`` alone (``eval`` scores one split: a note that
+        training's split lost unknown clips is beside the point there). Without
+        ``split_warnings`` (a dataset built by hand), every warning."""
+        if not self.split_warnings:
+            return self.warnings
+        return tuple(line for split, line in self.split_warnings if split in ("", name))
 
 
 def speaker_of(path: Path | str) -> str | None:
@@ -546,17 +558,25 @@ def _unknown_word(entry: _Entry) -> str:
     return UNKNOWN
 
 
+def _cap_note(kept: str) -> str:
+    return (
+        f"{UNKNOWN} has more clips than the largest keyword: kept {kept}"
+        " (a seeded draw over its words), so that it is one class among the keywords"
+    )
+
+
 def _cap_unknown(
     placed: list[tuple[_Entry, str, str]], config: AudioDatasetConfig
-) -> tuple[list[tuple[_Entry, str, str]], list[str]]:
+) -> tuple[list[tuple[_Entry, str, str]], list[tuple[str, str]]]:
     """At most as many ``_unknown_`` clips per split as its largest keyword has, drawn
-    in turn from each unknown word (a seeded order within each), and a note if any
-    were left out. A split without keyword clips keeps its unknown clips."""
+    in turn from each unknown word (a seeded order within each), and the splits that
+    lost clips with how many were kept (``("train", "1 of 3 in train")``). A split
+    without keyword clips keeps its unknown clips."""
     keyword_counts: Counter[tuple[str, str]] = Counter(
         (split, e.label) for e, _, split in placed if e.label != UNKNOWN
     )
     left_out: set[int] = set()
-    dropped: list[str] = []
+    dropped: list[tuple[str, str]] = []
     for split in SPLITS:
         unknown = [p for p in placed if p[0].label == UNKNOWN and p[2] == split]
         cap = max((n for (s, _), n in keyword_counts.items() if s == split), default=0)
@@ -577,15 +597,11 @@ def _cap_unknown(
                     drawn.append(group.pop())
         chosen = {id(item) for item in drawn}
         left_out.update(id(item) for item in unknown if id(item) not in chosen)
-        dropped.append(f"{len(drawn)} of {len(unknown)} in {split}")
+        dropped.append((split, f"{len(drawn)} of {len(unknown)} in {split}"))
     if not dropped:
         return placed, []
     kept = [p for p in placed if id(p) not in left_out]  # file order, as without a draw
-    note = (
-        f"{UNKNOWN} has more clips than the largest keyword: kept {', '.join(dropped)}"
-        " (a seeded draw over its words), so that it is one class among the keywords"
-    )
-    return kept, [note]
+    return kept, dropped
 
 
 def _check_labels(clips: list[Clip], where: str) -> None:
@@ -637,9 +653,9 @@ def _noise_recordings(
 
 def _silence(
     noise: tuple[NoiseRecording, ...], clips: list[Clip], config: AudioDatasetConfig
-) -> tuple[list[Clip], list[str]]:
+) -> tuple[list[Clip], list[tuple[str, str]]]:
     made: list[Clip] = []
-    warnings: list[str] = []
+    warnings: list[tuple[str, str]] = []
     win = config.window_samples
     counts = Counter(c.split for c in clips if c.label not in (SILENCE, UNKNOWN))
     keywords = len({c.label for c in clips if c.label not in (SILENCE, UNKNOWN)})
@@ -649,7 +665,9 @@ def _silence(
         want = max(1, round(config.silence_percent / 100 * counts[split] / keywords))
         usable = [r for r in noise if len(r.part(split)) >= win]
         if not usable:
-            warnings.append(f"no background recording is long enough to give {split} silence")
+            warnings.append(
+                (split, f"no background recording is long enough to give {split} silence")
+            )
             continue
         rng = random.Random(f"{config.seed}:silence:{split}")
         for i in range(want):
@@ -682,13 +700,13 @@ def load_audio_dataset(path: Path | str, config: AudioDatasetConfig | None = Non
     if config.words_must_exist:
         _check_words(entries, config, str(root))
     placed = [(entry, *_split_of(entry, config)) for entry in entries]
-    notes: list[str] = []
+    capped: list[tuple[str, str]] = []
     if config.cap_unknown:
-        placed, notes = _cap_unknown(placed, config)
+        placed, capped = _cap_unknown(placed, config)
 
     limit = config.max_clip_windows * config.window_samples
     clips: list[Clip] = []
-    trimmed: list[str] = []
+    trimmed: list[tuple[str, str]] = []  # (split, source)
     for entry, speaker, split in placed:
         samples = read_wav(entry.path)
         if len(samples) > limit:
@@ -698,28 +716,44 @@ def load_audio_dataset(path: Path | str, config: AudioDatasetConfig | None = Non
                 f" (put long recordings in {NOISE} or cut them)"
             )
         if len(samples) > config.window_samples:
-            trimmed.append(entry.source)
+            trimmed.append((split, entry.source))
         fitted = fit_to_window(samples, config.window_samples)
         clips.append(Clip(entry.label, split, speaker, entry.source, fitted))
     if config.training_rules:
         _check_labels(clips, str(root))
 
-    warnings = list(notes)
-    if trimmed:
-        warnings.append(
-            f"{len(trimmed)} clip(s) longer than the {config.window_samples}-sample window"
-            f" were trimmed to their loudest window (first: {trimmed[0]})"
+    # Each finding as train says it (every split in one line) and per split (eval's).
+    warnings: list[str] = []
+    by_split: list[tuple[str, str]] = []
+    if capped:
+        warnings.append(_cap_note(", ".join(kept for _, kept in capped)))
+        by_split += [(split, _cap_note(kept)) for split, kept in capped]
+
+    def trim_note(sources: list[str]) -> str:
+        return (
+            f"{len(sources)} clip(s) longer than the {config.window_samples}-sample window"
+            f" were trimmed to their loudest window (first: {sources[0]})"
         )
+
+    if trimmed:
+        warnings.append(trim_note([source for _, source in trimmed]))
+        for split in SPLITS:
+            mine = [source for s, source in trimmed if s == split]
+            if mine:
+                by_split.append((split, trim_note(mine)))
     noise = _noise_recordings(noise_entries, config)
     if noise and config.silence_percent > 0:
         silence, notes = _silence(noise, clips, config)
         clips.extend(silence)
-        warnings.extend(notes)
+        warnings.extend(line for _, line in notes)
+        by_split += notes
     clips.sort(key=lambda c: (c.label, c.source))
     labels_present = {c.label for c in clips}
     specials = tuple(lb for lb in (SILENCE, UNKNOWN) if lb in labels_present)
     keywords = tuple(sorted(labels_present - {SILENCE, UNKNOWN}))
-    return AudioDataset(specials + keywords, tuple(clips), noise, str(root), tuple(warnings))
+    return AudioDataset(
+        specials + keywords, tuple(clips), noise, str(root), tuple(warnings), tuple(by_split)
+    )
 
 
 def with_training_clips(dataset: AudioDataset, extra: AudioDataset) -> AudioDataset:

@@ -25,6 +25,23 @@ from tinyslm.errors import DatasetError
 from tinyslm.manifest import Manifest
 
 SPLITS = ("test", "val", "train", "all")
+# What train recorded (manifest metrics) that eval prints beside its own figures.
+TRAINED_KEYS = (
+    "dataset",
+    "eval_split",
+    "n_test",
+    "int8_accuracy",
+    "per_class",
+    "false_rejection_rate",
+    "keyword_clips",
+    "keyword_false_accepts",
+    "noise_seconds",
+    "noise_false_accepts",
+    "noise_fa_per_hour",
+    "unknown_seconds",
+    "unknown_false_accepts",
+    "unknown_fa_per_hour",
+)
 
 
 @dataclass(frozen=True)
@@ -36,9 +53,12 @@ class KeywordEvalResult:
         model_sha256, model_bytes, arena_bytes, threshold_q: the model.
         clips, correct: clips scored and answered right (top-1).
         per_label: ``(label, clips, correct)`` for the model's labels present.
-        unknown_words: dataset words the model lacks, scored as ``_unknown_``.
+        unknown_words: dataset words the model lacks with clips in the split, scored as
+            ``_unknown_``.
         stream: the detector's figures at ``threshold_q`` on the split's streams.
-        trained: what train recorded, for comparison.
+        trained: what train recorded on its test split, for comparison, under the
+            manifest's names (:data:`TRAINED_KEYS`; ``n_test`` is its clips,
+            ``per_class`` its ``[accuracy, clips]`` per label).
         warnings, seconds: as the text result's.
     """
 
@@ -80,8 +100,10 @@ class KeywordEvalResult:
             "keyword_clips": s.keyword_clips,
             "keyword_false_accepts": s.keyword_false_accepts,
             "noise_seconds": round(s.noise_seconds, 1),
+            "noise_false_accepts": s.noise_false_accepts,
             "noise_fa_per_hour": measured(s.noise_fa_per_hour, 2),
             "unknown_seconds": round(s.unknown_seconds, 1),
+            "unknown_false_accepts": s.unknown_false_accepts,
             "unknown_fa_per_hour": measured(s.unknown_fa_per_hour, 2),
             "trained": self.trained,
             "warnings": list(self.warnings),
@@ -142,7 +164,6 @@ def run_keyword_eval(
         stream_spec,
         manifest.threshold_q,
     )
-    trained_keys = ("dataset", "int8_accuracy", "false_rejection_rate", "noise_fa_per_hour")
     return KeywordEvalResult(
         source=dataset.source,
         split=split,
@@ -155,8 +176,12 @@ def run_keyword_eval(
         per_label=per_label,
         unknown_words=extra,
         stream=figures,
-        trained={k: manifest.metrics[k] for k in trained_keys if k in manifest.metrics},
-        warnings=(*dataset.warnings, *_unanswerable(clips, manifest.labels)),
+        trained={k: manifest.metrics[k] for k in TRAINED_KEYS if k in manifest.metrics},
+        # Only what concerns the clips scored: train's split losing unknown clips is not.
+        warnings=(
+            *(dataset.warnings if split == "all" else dataset.warnings_for(split_name)),
+            *_unanswerable(clips, manifest.labels),
+        ),
         seconds=time.perf_counter() - start,
     )
 
@@ -187,7 +212,7 @@ def load_for_model(
 
     Returns:
         The dataset, the name of the split to read from it (``test`` for ``all``), and
-        the words read as ``_unknown_``.
+        the words read as ``_unknown_`` that have clips in that split.
 
     Raises:
         DatasetError: the data is unusable, ``split`` is unknown or has no clips, or the
@@ -207,13 +232,19 @@ def load_for_model(
     dataset = load_audio_dataset(data, base)
     special = (SILENCE, UNKNOWN)
     extra = tuple(sorted(set(dataset.labels) - set(manifest.labels) - set(special)))
+    word_of = {c.source: c.label for c in dataset.clips}
     if extra:
-        log(f"words the model lacks, scored as {UNKNOWN}: {', '.join(extra)}")
         dataset = load_audio_dataset(data, replace(base, unknown_words=extra))
     if split == "all":
         dataset, split_name = as_one_split(dataset), "test"
     else:
         split_name = split
+    # Only the words the scored split has (a word whose clips all fall in train is not
+    # scored as anything), after the seeded cap on _unknown_ drew from them.
+    scored = {word_of.get(c.source) for c in dataset.split(split_name) if c.label == UNKNOWN}
+    extra = tuple(w for w in extra if w in scored)
+    if extra:
+        log(f"words the model lacks, scored as {UNKNOWN}: {', '.join(extra)}")
     if not any(lb in manifest.labels for lb in dataset.keywords):
         raise DatasetError(f"{data}: none of the model's keywords is in this dataset")
     if not dataset.split(split_name):
@@ -242,27 +273,92 @@ def _split_text(split: str) -> str:
     return "every clip, all splits" if split == "all" else f"{split} split"
 
 
+def _was(trained: dict[str, Any], key: str, text: Callable[[Any], str]) -> str:
+    """``  (train: ...)`` for a figure train recorded under ``key``, else nothing (a
+    manifest from before it was recorded). ``null`` (not measured) reads ``n/a``."""
+    if key not in trained:
+        return ""
+    value = trained[key]
+    if value is not None and not isinstance(value, int | float):
+        return ""
+    return f"  (train: {text(value)})"
+
+
+def _fa_text(per_hour: float | None, count: object, seconds: object, *, train: bool = False) -> str:
+    """``0.00 (0 in 12 s)``, or train's ``0.00, 0 in 40 s`` (inside its parentheses)."""
+    shown = f"{float(seconds):.0f}" if isinstance(seconds, int | float) else "?"
+    where = f"{count} in {shown} s"
+    return f"{figure_text(per_hour)}, {where}" if train else f"{figure_text(per_hour)} ({where})"
+
+
 def format_keyword_eval(result: KeywordEvalResult) -> str:
-    """The table ``tinyslm eval`` prints for a keyword model."""
-    s = result.stream
+    """The table ``tinyslm eval`` prints for a keyword model: each figure with train's
+    beside it (``(train: ...)``, as text ``eval`` prints), where the manifest has it."""
+    s, t = result.stream, result.trained
+    recorded = t.get("per_class")
+    per_class: dict[str, Any] = recorded if isinstance(recorded, dict) else {}
+
+    def label_was(label: str) -> str:
+        entry = per_class.get(label)
+        if not (isinstance(entry, list) and len(entry) == 2):
+            return ""
+        return f"  (train: {figure_text(entry[0], percent=True)} of {entry[1]})"
+
     rows = [
         ("dataset", f"{result.source} ({_split_text(result.split)})"),
-        ("clips", f"{result.clips} ({result.int8_accuracy * 100:.2f}% right, INT8 on TFLM)"),
+        (
+            "clips",
+            f"{result.clips} ({result.int8_accuracy * 100:.2f}% right, INT8 on TFLM)"
+            + _was(
+                t,
+                "int8_accuracy",
+                lambda v: f"{figure_text(v, percent=True)} of {t.get('n_test', '?')}",
+            ),
+        ),
         (
             "false rejections",
             f"{figure_text(s.false_rejection_rate, percent=True)} of {s.keyword_clips} keywords"
-            f" in a stream (threshold q={result.threshold_q})",
+            f" in a stream (threshold q={result.threshold_q})"
+            + _was(
+                t,
+                "false_rejection_rate",
+                lambda v: f"{figure_text(v, percent=True)} of {t.get('keyword_clips', '?')}",
+            ),
         ),
         (
             "false accepts per hour",
-            f"noise {figure_text(s.noise_fa_per_hour)} ({s.noise_false_accepts} in"
-            f" {s.noise_seconds:.0f} s), unknown words {figure_text(s.unknown_fa_per_hour)}"
-            f" ({s.unknown_false_accepts} in {s.unknown_seconds:.0f} s),"
-            f" {s.keyword_false_accepts} in the keyword stream",
+            "noise "
+            + _fa_text(s.noise_fa_per_hour, s.noise_false_accepts, s.noise_seconds)
+            + _was(
+                t,
+                "noise_fa_per_hour",
+                lambda v: _fa_text(
+                    v, t.get("noise_false_accepts", "?"), t.get("noise_seconds"), train=True
+                ),
+            ),
         ),
-        *((f"  {lb}", f"{c}/{n} clips right") for lb, n, c in result.per_label),
+        (
+            "",
+            "unknown words "
+            + _fa_text(s.unknown_fa_per_hour, s.unknown_false_accepts, s.unknown_seconds)
+            + _was(
+                t,
+                "unknown_fa_per_hour",
+                lambda v: _fa_text(
+                    v, t.get("unknown_false_accepts", "?"), t.get("unknown_seconds"), train=True
+                ),
+            ),
+        ),
+        (
+            "",
+            f"{s.keyword_false_accepts} in the keyword stream"
+            + _was(t, "keyword_false_accepts", str),
+        ),
+        *((f"  {lb}", f"{c}/{n} clips right{label_was(lb)}") for lb, n, c in result.per_label),
     ]
     if result.unknown_words:
         rows.append(("scored as _unknown_", ", ".join(result.unknown_words)))
+    if "dataset" in t:
+        rows.append(("train figures from", f"{t['dataset']}, split {t.get('eval_split', '?')}"))
     width = max(len(k) for k, _ in rows)
     return "\n".join(f"{k.ljust(width)}  {v}" for k, v in rows)

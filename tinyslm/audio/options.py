@@ -34,6 +34,12 @@ SHARED = {
 KEYWORD_MODEL = "keyword_model"
 # The front end's frame step (20 ms): --stride-ms is a whole number of frames.
 FRAME_MS = KeywordSpec().frame_ms
+# The longest stride at which the device still hears every sample: one model window of
+# front-end frames (49 frames of 20 ms in the 1 s window). A longer stride leaves audio
+# between two inferences that no window holds (the C loop's uint8 counter would allow
+# MAX_STRIDE_FRAMES, 5,100 ms).
+WINDOW_FRAMES = KeywordSpec().frames
+MAX_STRIDE_MS = min(WINDOW_FRAMES, MAX_STRIDE_FRAMES) * FRAME_MS
 # Options only a keyword dataset takes.
 KEYWORD_ONLY = frozenset(
     {KEYWORD_MODEL, "stride_ms", "average", "extra_train", "keywords", "unknown_words"}
@@ -88,11 +94,13 @@ def keyword_options(f: Any) -> Any:
     )(f)
     f = click.option(
         "--stride-ms",
-        type=click.IntRange(FRAME_MS, MAX_STRIDE_FRAMES * FRAME_MS),
+        type=click.IntRange(FRAME_MS),
         default=DEFAULT_STRIDE_FRAMES * FRAME_MS,
         show_default=True,
         help=f"Keyword datasets: time between two inferences on the device, a multiple of "
-        f"{FRAME_MS} ms. Shorter reacts sooner and costs proportionally more CPU.",
+        f"{FRAME_MS} ms, at most {MAX_STRIDE_MS} (the {WINDOW_FRAMES} frames of the 1 s window: "
+        "longer would leave audio no inference hears). Shorter reacts sooner and costs "
+        "proportionally more CPU.",
     )(f)
     return click.option(
         "--keyword-model",
@@ -107,11 +115,17 @@ def stride_frames_of(stride_ms: int) -> int:
     """Front-end frames between two inferences for ``--stride-ms`` (train and the benchmark).
 
     Raises:
-        ValueError: ``stride_ms`` is not a whole number of frames in 1..MAX_STRIDE_FRAMES.
+        ValueError: ``stride_ms`` is not a whole number of frames from one frame to the
+            model's window (``MAX_STRIDE_MS``: a longer stride skips audio).
     """
-    top = MAX_STRIDE_FRAMES * FRAME_MS
-    if not FRAME_MS <= stride_ms <= top:
-        raise ValueError(f"--stride-ms {stride_ms}: must be {FRAME_MS} to {top} ms")
+    if stride_ms < FRAME_MS:
+        raise ValueError(f"--stride-ms {stride_ms}: must be {FRAME_MS} to {MAX_STRIDE_MS} ms")
+    if stride_ms > MAX_STRIDE_MS:
+        raise ValueError(
+            f"--stride-ms {stride_ms}: above the {MAX_STRIDE_MS} ms that the model's 1 s window"
+            f" spans ({WINDOW_FRAMES} frames of {FRAME_MS} ms), the device would never hear part"
+            f" of the audio between two inferences; give {FRAME_MS} to {MAX_STRIDE_MS} ms"
+        )
     if stride_ms % FRAME_MS:
         raise ValueError(
             f"--stride-ms {stride_ms}: not a multiple of the front end's {FRAME_MS} ms frame"
