@@ -1279,7 +1279,36 @@ def tflm_fetch_command(target: str, cache_dir: Path | None, force: bool) -> None
 
 
 def main() -> None:
-    cli()
+    # SIGTERM (kill, a CI timeout, systemd) and SIGHUP (the terminal closed) killed the
+    # process without running a single finally block: an output folder being swapped was
+    # left with the previous model in a staging folder, which then blocked --force. They
+    # are handled as Ctrl-C is (KeyboardInterrupt: every cleanup runs, then one line
+    # "error: interrupted"), with the usual exit code 128 + the signal's number. A signal
+    # already ignored (nohup) stays ignored; a repeat (a supervisor sending it again) is
+    # ignored too, so that it cannot cut the cleanup short (SIGKILL still stops it).
+    import signal
+
+    caught: list[int] = []
+    wanted = [getattr(signal, name, None) for name in ("SIGTERM", "SIGHUP")]
+    handled = [s for s in wanted if s is not None and signal.getsignal(s) == signal.SIG_DFL]
+
+    def interrupt(signum: int, frame: object) -> None:
+        for sig in handled:
+            signal.signal(sig, signal.SIG_IGN)
+        caught.append(signum)
+        raise KeyboardInterrupt
+
+    try:
+        for sig in handled:
+            signal.signal(sig, interrupt)
+    except ValueError:  # main() called from another thread than the main one
+        handled = []
+    try:
+        cli()
+    except SystemExit as exc:
+        if caught and exc.code == 130:
+            sys.exit(128 + caught[0])
+        raise
 
 
 if __name__ == "__main__":

@@ -33,8 +33,8 @@ import hashlib
 import json
 import math
 import os
+import secrets
 import shutil
-import tempfile
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
@@ -42,6 +42,9 @@ from pathlib import Path, PurePosixPath
 from tinyslm.errors import OutputError, OutputExistsError
 
 STAGE_PREFIX = ".tinyslm-tmp-"
+
+# A check of one file's content: ``None`` where tinyslm wrote it, else why not (a few words).
+FileCheck = Callable[[Path], "str | None"]
 
 
 @dataclass(frozen=True)
@@ -65,6 +68,10 @@ class Ownership:
         names: every name such a folder holds, where fixed (a model folder), so
             that a folder with anything else is refused up front, before any work.
         command: the command whose ``--force`` rewrites such a folder (the record says it).
+        checks: ``(name, check)``: what the file ``name`` must hold to be tinyslm's, where
+            there is no record (a model folder): a file of the right name alone proves
+            nothing (a web app's ``manifest.json``), so ``force`` refuses a folder where one
+            of them fails, and never replaces or removes such a file.
     """
 
     kind: str
@@ -74,6 +81,7 @@ class Ownership:
     trees: tuple[str, ...] = ()
     names: tuple[str, ...] = ()
     command: str = "generate"
+    checks: tuple[tuple[str, FileCheck], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -132,15 +140,147 @@ def _nearest_existing(path: Path) -> Path:
     return Path(path.anchor)
 
 
+def _new_folder(parent: Path, prefix: str, made: list[Path]) -> Path:
+    """Create a folder of a new random name in ``parent`` (mode as a plain mkdir gives it).
+
+    Its path is appended to ``made`` *before* it is created, so that the caller's cleanup
+    (which removes what ``made`` names, where it exists) covers an interrupt at any point,
+    also one between the mkdir and the return (``tempfile.mkdtemp`` leaves that gap).
+    """
+    for _ in range(100):
+        path = parent / f"{prefix}{secrets.token_hex(6)}"
+        made.append(path)
+        try:
+            os.mkdir(path)
+        except FileExistsError:
+            made.pop()
+            continue
+        return path
+    raise FileExistsError(f"no unused temporary folder name in {parent}")
+
+
+def _new_file(parent: Path, prefix: str, made: list[Path]) -> Path:
+    """Create an empty file of a new random name in ``parent`` (mode as ``open`` gives it),
+    listed in ``made`` before it is created (see :func:`_new_folder`)."""
+    for _ in range(100):
+        path = parent / f"{prefix}{secrets.token_hex(6)}"
+        made.append(path)
+        try:
+            os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
+        except FileExistsError:
+            made.pop()
+            continue
+        return path
+    raise FileExistsError(f"no unused temporary file name in {parent}")
+
+
+def _to_the_end(cleanup: Callable[[], None]) -> bool:
+    """Run ``cleanup`` to its end even if interrupted (Ctrl-C again): it starts again, so
+    it must be one that can be repeated. Returns whether it was interrupted, for the
+    caller to raise once everything is clean."""
+    interrupted = False
+    while True:
+        try:
+            cleanup()
+            return interrupted
+        except KeyboardInterrupt:
+            interrupted = True
+
+
+def _remove_made(made: Sequence[Path]) -> None:
+    """Undo :func:`_new_folder`: remove what it made (already gone is fine)."""
+    for path in reversed(made):
+        shutil.rmtree(path, ignore_errors=True)
+
+
+def _probe(where: Path) -> None:
+    """Create and remove a folder in ``where`` (os.access lies for root).
+
+    Raises:
+        OSError: ``where`` cannot be written.
+    """
+    made: list[Path] = []
+    try:
+        _new_folder(where, STAGE_PREFIX, made)
+    finally:
+        for path in made:
+            with contextlib.suppress(FileNotFoundError):
+                os.rmdir(path)
+
+
 def _probe_writable(target: Path) -> None:
-    """Create and remove a folder where the output will be staged (os.access lies for root)."""
+    """Probe the folder where the output will be staged."""
     where = _nearest_existing(target)
     if not where.is_dir():
         raise OutputError(f"cannot write {target}: {where} is not a folder")
     try:
-        os.rmdir(tempfile.mkdtemp(prefix=STAGE_PREFIX, dir=where))
+        _probe(where)
     except OSError as exc:
         raise OutputError(f"cannot write {target}: {exc.strerror or exc} ({where})") from None
+
+
+def _only_folders(path: Path) -> bool:
+    """Whether ``path`` is a real folder holding nothing but (real) folders, to any depth."""
+    if path.is_symlink() or not path.is_dir():
+        return False
+    return all(_only_folders(child) for child in path.iterdir())
+
+
+def _remove_folders(path: Path) -> None:
+    """Remove a tree of empty folders with rmdir only: a file that appears meanwhile (a
+    run still going) makes it stop, so nothing with content can be lost."""
+    for child in path.iterdir():
+        _remove_folders(child)
+    os.rmdir(path)
+
+
+def _clear_leftovers(shown: Path, real: Path) -> None:
+    """Deal with what an earlier run that could not clean up (killed with SIGKILL, a power
+    cut) left in the folder: its staging folder (:data:`STAGE_PREFIX`), ``new/`` with the
+    output being written and ``old/`` with the files being replaced.
+
+    The choice: an empty one (nothing but empty folders) held nothing and goes. One with
+    files is refused, never removed and never restored automatically: ``old/`` may hold the
+    only copy of the previous model (the run was swapping files one by one, so the folder
+    may be half old, half new, and which half the user wants is theirs to say), and ``new/``
+    may belong to a run still going. The message names the leftover, what it holds and
+    how to recover. Removal is by rmdir only, so a run still using an empty one loses
+    nothing either (it fails, with everything of it put back).
+
+    Raises:
+        OutputExistsError: a leftover holds files, or is not a plain folder.
+    """
+    for path in sorted(real.iterdir()):
+        if not path.name.startswith(STAGE_PREFIX):
+            continue
+        rel = f"{path.name}/"
+        if _only_folders(path):
+            try:
+                _remove_folders(path)
+            except OSError as exc:
+                raise OutputExistsError(
+                    f"{shown}: cannot remove the empty temporary folder {rel} that a stopped "
+                    f"tinyslm run left ({exc.strerror or exc}); remove it yourself"
+                ) from None
+            continue
+        if path.is_symlink() or not path.is_dir():
+            raise _in_the_way(shown, [f"{path.name} (not a plain folder)"])
+        old = sorted(
+            p.relative_to(path / "old").as_posix()
+            for p in (path / "old").rglob("*")
+            if not p.is_dir() or p.is_symlink()
+        )
+        if old and not (path / "old").is_symlink():
+            listed = ", ".join(old[:5]) + (f" and {len(old) - 5} more" if len(old) > 5 else "")
+            raise OutputExistsError(
+                f"{shown}: {rel}old/ holds files from before a tinyslm run that was stopped "
+                f"while replacing them (or is still running): {listed}; move back into "
+                f"{shown} those you want to keep, delete {rel}, then run again"
+            )
+        raise OutputExistsError(
+            f"{shown}: {rel} holds the unfinished output of a tinyslm run that was stopped "
+            f"(or is still running), nothing of the files it replaced; delete it, then run again"
+        )
 
 
 def check_target(
@@ -190,13 +330,17 @@ def check_target(
             raise OutputExistsError(
                 f"{target} is the current folder or a parent of it; not replacing it"
             )
-        marker = ownership.marker if ownership is not None else None
-        if ownership is not None and marker is not None and not (real / marker).is_file():
+        # Before anything else: tinyslm wrote these, and an empty one is removed here.
+        _clear_leftovers(target, real)
+    if ownership is not None and absolute.is_dir() and any(real.iterdir()):
+        marker = ownership.marker
+        if marker is not None and not (real / marker).is_file():
             raise OutputExistsError(
                 f"{target} is not a tinyslm {ownership.kind} (no {ownership.marker}); "
                 "not replacing it"
             )
-        if ownership is not None and ownership.names and not ownership.keep_foreign:
+        conflicts: list[str] = []
+        if ownership.names and not ownership.keep_foreign:
             others = sorted(p.name for p in real.iterdir() if p.name not in ownership.names)
             # Only a plain file at one of its names is tinyslm's: the write refused a link
             # or a folder there too, but after the whole training.
@@ -205,13 +349,139 @@ def check_target(
                 for n in ownership.names
                 if (real / n).is_symlink() or ((real / n).exists() and not (real / n).is_file())
             )
-            if others or odd:
-                raise _in_the_way(
-                    target,
-                    [f"{name} (not written by tinyslm)" for name in others]
-                    + [f"{name} (not a plain file)" for name in odd],
-                )
+            conflicts += [f"{name} (not written by tinyslm)" for name in others]
+            conflicts += [f"{name} (not a plain file)" for name in odd]
+        conflicts += _failed_checks(real, ownership, [name for name, _ in ownership.checks])
+        if conflicts:
+            raise _in_the_way(target, conflicts)
     _probe_writable(absolute)
+
+
+def _failed_checks(real: Path, ownership: Ownership, names: Iterable[str]) -> list[str]:
+    """``name (why)`` for each of ``names`` that is a plain file in ``real`` and fails its
+    content check (:attr:`Ownership.checks`); a name without a check passes."""
+    checks = dict(ownership.checks)
+    failed = []
+    for name in names:
+        path = real / name
+        check = checks.get(name)
+        if check is None or path.is_symlink() or not path.is_file():
+            continue
+        try:
+            why = check(path)
+        except OSError as exc:
+            why = f"unreadable: {exc.strerror or exc}"
+        if why is not None:
+            failed.append(f"{name} ({why})")
+    return failed
+
+
+# What a model folder's files hold when tinyslm wrote them (the checks of
+# tinyslm.pipeline.MODEL_OWNERSHIP). Its names alone said nothing: a web app's
+# manifest.json or a user's report.html was replaced by 'train --force'.
+
+
+def _json_object(path: Path) -> dict[str, object] | None:
+    try:
+        doc = json.loads(path.read_bytes())
+    except (ValueError, RecursionError):  # bad UTF-8 or JSON, or nested too deeply
+        return None
+    return doc if isinstance(doc, dict) else None
+
+
+def _is_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def check_model_manifest(path: Path) -> str | None:
+    """A manifest tinyslm wrote, unedited: any format this tinyslm reads (all it ever
+    wrote), read as ``tinyslm info`` reads it; a newer format (a newer tinyslm's) by the
+    fields every format has."""
+    from tinyslm.errors import ModelError
+    from tinyslm.manifest import READABLE_FORMATS, Manifest
+
+    doc = _json_object(path)
+    if doc is None or not all(
+        isinstance(doc.get(key), str) for key in ("tinyslm_version", "model_sha256")
+    ):
+        return "not a tinyslm manifest"
+    version = doc.get("format_version")
+    if _is_int(version) and int(str(version)) > max(READABLE_FORMATS):
+        return None if isinstance(doc.get("content_sha256"), str) else "not a tinyslm manifest"
+    try:
+        Manifest.from_dict(doc)
+    except ModelError as exc:
+        if "content_sha256" in str(exc):
+            return "edited since tinyslm wrote it"
+        return f"not as tinyslm writes it: {exc}"
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        return f"not as tinyslm writes it: {exc}"
+    return None
+
+
+def check_model_file(path: Path) -> str | None:
+    """The model the manifest next to it describes (its ``model_sha256``)."""
+    from tinyslm.manifest import MANIFEST_NAME
+
+    doc = (
+        _json_object(path.parent / MANIFEST_NAME)
+        if (path.parent / MANIFEST_NAME).is_file()
+        else None
+    )
+    expected = doc.get("model_sha256") if doc is not None else None
+    if not isinstance(expected, str):
+        return f"no {MANIFEST_NAME} gives its sha256"
+    if _sha256(path) != expected:
+        return f"not the model {MANIFEST_NAME} describes (sha256 differs)"
+    return None
+
+
+def check_report_json(path: Path) -> str | None:
+    """Figures tinyslm measured: read as ``tinyslm report`` reads them; another format
+    version (a newer tinyslm's) by the fields it shares."""
+    from tinyslm.errors import ModelError
+    from tinyslm.report_data import FORMAT_VERSION, load_report_data
+
+    doc = _json_object(path)
+    if doc is not None and doc.get("modality") == "audio":
+        return _check_keyword_report_json(path, doc)
+    if doc is None or not isinstance(doc.get("model_sha256"), str):
+        return "not a tinyslm report.json"
+    version = doc.get("format_version")
+    if _is_int(version) and int(str(version)) > FORMAT_VERSION:
+        shared = isinstance(doc.get("labels"), list) and isinstance(doc.get("confusion"), list)
+        return None if shared else "not a tinyslm report.json"
+    try:
+        load_report_data(path)
+    except ModelError as exc:
+        return f"not as tinyslm writes it: {exc}"
+    return None
+
+
+def _check_keyword_report_json(path: Path, doc: dict[str, object]) -> str | None:
+    """A keyword model's report.json (its own format; written without ``model_sha256``
+    before round 38): read as ``tinyslm report`` reads it; a newer format by the fields
+    it shares."""
+    from tinyslm.audio.report import FORMAT_VERSION as KEYWORD_FORMAT
+    from tinyslm.audio.report import KeywordReportData
+    from tinyslm.errors import ModelError
+
+    version = doc.get("format_version")
+    if _is_int(version) and int(str(version)) > KEYWORD_FORMAT:
+        shared = isinstance(doc.get("curve"), list) and isinstance(doc.get("tensors"), list)
+        return None if shared else "not a tinyslm report.json"
+    try:
+        KeywordReportData.from_json(path)
+    except ModelError as exc:
+        return f"not as tinyslm writes it: {exc}"
+    return None
+
+
+def check_report_page(path: Path) -> str | None:
+    """A page tinyslm drew (the check ``tinyslm report -o`` makes)."""
+    from tinyslm.report import is_report_page
+
+    return None if is_report_page(path.read_bytes()) else "not a tinyslm report page"
 
 
 def _in_the_way(target: Path, conflicts: list[str]) -> OutputExistsError:
@@ -336,15 +606,25 @@ def _stage(files: Mapping[str, bytes], folder: Path, extra: Callable[[Path], Non
         extra(folder)
 
 
-def _created_parents(path: Path) -> list[Path]:
-    """Create the missing parents of ``path``; return them, deepest first."""
-    missing = []
+def _created_parents(path: Path, missing: list[Path]) -> None:
+    """Create the missing parents of ``path``, listed in ``missing`` (deepest first) before
+    any is created, so that :func:`_remove_parents` undoes an interrupted call too."""
     for parent in path.parents:
         if parent.exists():
             break
         missing.append(parent)
     path.parent.mkdir(parents=True, exist_ok=True)
-    return missing
+
+
+def _remove_parents(made: Sequence[Path]) -> None:
+    """Remove the parents :func:`_created_parents` made, deepest first, while empty."""
+    for parent in made:
+        try:
+            parent.rmdir()
+        except FileNotFoundError:
+            continue  # not made yet: the call was interrupted
+        except OSError:
+            break
 
 
 def _write_new(
@@ -356,13 +636,13 @@ def _write_new(
 ) -> WriteReport:
     """Stage next to the missing ``target`` and rename into place."""
     _check_starters(files, starters)
-    made = _created_parents(target)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
-    # mkdtemp makes a private (0700) folder; give it the mode a plain mkdir would.
-    umask = os.umask(0)
-    os.umask(umask)
-    tmp.chmod(0o777 & ~umask)
+    made: list[Path] = []
+    staged: list[Path] = []
+    # Everything inside the try: an interrupt (Ctrl-C, or SIGTERM/SIGHUP, which the CLI
+    # turns into one) at any point leaves neither the temporary folder nor a parent made.
     try:
+        _created_parents(target, made)
+        tmp = _new_folder(target.parent, f".{target.name}.tmp-", staged)
         _stage({**starters, **files}, tmp, extra)
         if ownership is not None and ownership.record is not None:
             trees = [t for t in ownership.trees if (tmp / t).exists()]
@@ -371,13 +651,14 @@ def _write_new(
                 _record_bytes(files, trees, None, tree_files, ownership.command)
             )
         os.rename(tmp, target)
+        staged.clear()
     except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        for parent in made:
-            try:
-                parent.rmdir()
-            except OSError:
-                break
+
+        def clean() -> None:
+            _remove_made(staged)
+            _remove_parents(made)
+
+        _to_the_end(clean)
         raise
     return WriteReport(
         target=target, created=True, added=tuple(sorted(files)), started=tuple(sorted(starters))
@@ -430,12 +711,13 @@ def _update(
     recorded_trees = found.trees if found is not None else frozenset()
     # Empty for a record from before round 32: its tree is then replaced whole, as then.
     recorded_tree_files = found.tree_files if found is not None else {}
-    stage = Path(tempfile.mkdtemp(prefix=STAGE_PREFIX, dir=real))
-    new, backup = stage / "new", stage / "old"
-    new.mkdir()
-    backup.mkdir()
+    staged: list[Path] = []  # the staging folder, once named (see _new_folder)
     moved: list[tuple[Path, Path]] = []  # (from, to), undone in reverse order on failure
     made_dirs: list[Path] = []
+    # The previous files are in the staging folder's old/ while the new ones go in: where one
+    # cannot be put back, the staging folder stays (the next --force names it) rather than
+    # being deleted with it.
+    keep_stage = False
     # A starter goes in only where nothing is (a dangling link counts as something).
     started = sorted(
         rel
@@ -443,7 +725,13 @@ def _update(
         if not real.joinpath(*_check_rel(rel)).exists()
         and not real.joinpath(*_check_rel(rel)).is_symlink()
     )
+    # Everything inside the try: an interrupt (Ctrl-C, or SIGTERM/SIGHUP, which the CLI
+    # turns into one) at any point puts every file back and leaves no staging folder.
     try:
+        stage = _new_folder(real, STAGE_PREFIX, staged)
+        new, backup = stage / "new", stage / "old"
+        new.mkdir()
+        backup.mkdir()
         _stage({**{rel: starters[rel] for rel in started}, **files}, new, extra)
         trees = [t for t in ownership.trees if (new / t).exists()]
         new_tree_files = {k: v for t in trees for k, v in _tree_shas(new, t).items()}
@@ -517,24 +805,29 @@ def _update(
         )
         if foreign and not ownership.keep_foreign:
             conflicts.extend(f"{rel} (not written by tinyslm)" for rel in foreign)
+        # What a file must hold to be tinyslm's (a model folder's manifest): checked again
+        # here, as the folder may have changed since check_target.
+        conflicts += _failed_checks(real, ownership, [*changed, *removed])
         if conflicts:
             raise _in_the_way(shown or target, conflicts)
 
+        # Each move is listed before it is made: an interrupt right after the rename must
+        # still undo it (undoing one that was not made finds nothing to move back).
         def put_aside(dest: Path, rel: str) -> None:
             aside = backup / rel
             aside.parent.mkdir(parents=True, exist_ok=True)
-            os.rename(dest, aside)
             moved.append((dest, aside))
+            os.rename(dest, aside)
 
         def put_in(rel: str) -> None:
             dest = real / rel
             for parent in reversed(dest.relative_to(real).parents):
                 folder = real / parent
                 if not folder.exists():
-                    folder.mkdir()
                     made_dirs.append(folder)
-            os.rename(new / rel, dest)
+                    folder.mkdir()
             moved.append((new / rel, dest))
+            os.rename(new / rel, dest)
 
         for rel in [*changed, *added]:
             if (real / rel).exists():
@@ -570,15 +863,32 @@ def _update(
                 put_aside(real / ownership.record, ownership.record)
             put_in(ownership.record)
     except BaseException:
-        for src, dst in reversed(moved):
-            with contextlib.suppress(OSError):
-                os.rename(dst, src)
-        for folder in reversed(made_dirs):
-            with contextlib.suppress(OSError):
-                folder.rmdir()
-        shutil.rmtree(stage, ignore_errors=True)
+
+        def put_back() -> None:
+            # Each move is forgotten once undone, so that a repeat (after an interrupt
+            # here) never moves a file put back out again.
+            nonlocal keep_stage
+            while moved:
+                src, dst = moved[-1]
+                try:
+                    os.rename(dst, src)
+                except FileNotFoundError:
+                    pass  # not moved (interrupted before that rename), or already back
+                except OSError:
+                    keep_stage = True
+                moved.pop()
+            while made_dirs:
+                with contextlib.suppress(OSError):
+                    made_dirs[-1].rmdir()
+                made_dirs.pop()
+
+        _to_the_end(put_back)
         raise
-    shutil.rmtree(stage, ignore_errors=True)
+    finally:
+        if keep_stage:
+            _to_the_end(lambda: shutil.rmtree(staged[0] / "new", ignore_errors=True))
+        elif _to_the_end(lambda: _remove_made(staged)):
+            raise KeyboardInterrupt
     _remove_emptied_folders(real, [*removed, *removed_trees])
     return WriteReport(
         target=target,
@@ -718,7 +1028,7 @@ def check_file_target(path: Path, what: str, ours: Callable[[bytes], bool]) -> N
     if not where.is_dir():
         raise OutputError(f"{what} {path}: {where} is not a folder")
     try:
-        os.rmdir(tempfile.mkdtemp(prefix=STAGE_PREFIX, dir=where))
+        _probe(where)
     except OSError as exc:
         raise OutputError(
             f"{what} {path}: cannot write in {where}: {exc.strerror or exc}"
@@ -772,25 +1082,21 @@ def write_file(path: Path, data: bytes, what: str, ours: Callable[[bytes], bool]
     _refuse_foreign(path, what, ours)
     absolute = Path(os.path.abspath(path))
     made: list[Path] = []
-    tmp: str | None = None
+    temps: list[Path] = []
     try:
-        made = _created_parents(absolute)
-        fd, tmp = tempfile.mkstemp(prefix=f".{absolute.name}.tmp-", dir=absolute.parent)
-        with os.fdopen(fd, "wb") as f:
+        _created_parents(absolute, made)
+        tmp = _new_file(absolute.parent, f".{absolute.name}.tmp-", temps)
+        with tmp.open("wb") as f:
             f.write(data)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
         os.replace(tmp, absolute)
+        temps.clear()
     except BaseException as exc:
-        # Ctrl-C as well: nothing half-written, no temporary file, no folder made here.
-        if tmp is not None and os.path.exists(tmp):
-            os.unlink(tmp)
-        for parent in made:
-            try:
-                parent.rmdir()
-            except OSError:
-                break
+        # Ctrl-C (or SIGTERM/SIGHUP, which the CLI turns into one) as well: nothing
+        # half-written, no temporary file, no folder made here.
+        for temp in temps:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(temp)
+        _remove_parents(made)
         if isinstance(exc, OSError):
             raise OutputError(f"cannot write {path}: {exc.strerror or exc}") from None
         raise

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from tinyslm import outdir
 from tinyslm.errors import OutputError
 from tinyslm.manifest import MANIFEST_NAME, MODEL_NAME, Manifest, threshold_text
 from tinyslm.outdir import Ownership, WriteReport, check_target, real_path, write_tree
@@ -23,11 +24,18 @@ from tinyslm.text.train import TrainConfig
 Log = Callable[[str], None]
 
 # A model folder holds exactly these files (the report's two since they were
-# added), so anything else in it is the user's and makes --force refuse the folder.
+# added), so anything else in it is the user's and makes --force refuse the folder;
+# each must hold what tinyslm writes there, or it is the user's too.
 MODEL_OWNERSHIP = Ownership(
     kind="model folder",
     marker=MANIFEST_NAME,
     names=(MANIFEST_NAME, MODEL_NAME, REPORT_JSON, REPORT_HTML),
+    checks=(
+        (MANIFEST_NAME, outdir.check_model_manifest),
+        (MODEL_NAME, outdir.check_model_file),
+        (REPORT_JSON, outdir.check_report_json),
+        (REPORT_HTML, outdir.check_report_page),
+    ),
 )
 # A project also holds the user's own files and PlatformIO's .pio/: regenerating
 # replaces only the files listed in the record (with their sha256), lib/tflm's included.

@@ -1,0 +1,99 @@
+"""SIGTERM and SIGHUP stop tinyslm the way Ctrl-C does: every cleanup runs.
+
+Before, nothing handled them: the process died without a single ``finally``, and a
+``train --force`` stopped while swapping the model folder left the previous model in
+``out/.tinyslm-tmp-XXXX/old/`` (and the next ``--force`` called that folder "not
+written by tinyslm"). Here a real ``tinyslm`` process (``tinyslm.cli.main``, as the
+console script runs it) is paused inside the swap, right after the previous
+``manifest.json`` was moved aside, and sent the signal: no sleeps, the test waits for
+the line the pause prints. The pause is the test's own (a wrapper around ``os.rename``
+in ``tinyslm.outdir``), not a hook in tinyslm.
+"""
+
+from __future__ import annotations
+
+import shutil
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from cli_support import run_cli
+
+from tinyslm.outdir import STAGE_PREFIX
+
+FIXTURE_CSV = Path(__file__).resolve().parents[1] / "fixtures" / "fixture_commands.csv"
+TINY = ["--buckets", "256", "--dim", "8", "--hidden", "8", "--seq-len", "16", "--epochs", "1"]
+
+PAUSED = """
+import os, sys, types
+from tinyslm import cli, outdir
+
+proxy = types.ModuleType("os")
+proxy.__dict__.update(os.__dict__)
+paused = []
+
+def rename(src, dst):
+    os.rename(src, dst)
+    if not paused:  # the first swap step: the previous manifest.json is now aside
+        paused.append(dst)
+        print("paused", flush=True)
+        sys.stdin.readline()
+
+proxy.rename = rename
+outdir.os = proxy
+sys.argv = ["tinyslm", *sys.argv[1:]]
+cli.main()
+"""
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("interrupt") / "model"
+    proc = run_cli("train", str(FIXTURE_CSV), "-o", str(out), "-q", *TINY)
+    assert proc.returncode == 0, proc.stderr
+    return out
+
+
+def _tree(folder: Path) -> dict[str, bytes | None]:
+    return {
+        p.relative_to(folder).as_posix(): (None if p.is_dir() else p.read_bytes())
+        for p in folder.rglob("*")
+    }
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGHUP], ids=["SIGTERM", "SIGHUP"])
+def test_a_signal_during_the_swap_puts_the_previous_model_back(
+    trained: Path, tmp_path: Path, sig: signal.Signals
+) -> None:
+    out = tmp_path / "out"
+    shutil.copytree(trained, out)
+    before = _tree(out)
+    script = tmp_path / "paused.py"
+    script.write_text(PAUSED)
+    args = ["train", str(FIXTURE_CSV), "-o", str(out), "--force", "-q", "--seed", "7", *TINY]
+    proc = subprocess.Popen(
+        [sys.executable, str(script), *args],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        line = proc.stdout.readline()  # blocks until the swap has begun (or the run ended)
+        assert line == "paused\n", (line, proc.stderr.read() if proc.stderr else "")
+        assert not (out / "manifest.json").exists()  # really inside the swap
+        proc.send_signal(sig)
+        _, stderr = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 128 + sig, (proc.returncode, stderr)
+    assert "Traceback" not in stderr, stderr
+    assert stderr.splitlines()[-1] == "error: interrupted", stderr
+    assert _tree(out) == before  # the previous model, whole, and no staging folder
+    assert not [p for p in tmp_path.iterdir() if ".tmp-" in p.name]
+    assert not [p for p in out.iterdir() if p.name.startswith(STAGE_PREFIX)]
