@@ -158,6 +158,24 @@ def test_inference_failure_is_reported(emu: Emulator, monkeypatch: pytest.Monkey
     assert isinstance(emu.last_exception, RuntimeError)
 
 
+def test_an_interrupt_in_the_model_call_is_raised_after_c_returns(
+    emu: Emulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Ctrl-C, or SIGTERM/SIGHUP (the CLI raises KeyboardInterrupt for them), landing in
+    the model call was kept as last_exception and lost: emulate went on reading stdin and
+    ignored every later SIGTERM."""
+
+    def interrupted(*_: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(emu._model.interpreter, "invoke", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        emu.run_line("turn on the lights")
+    assert emu.last_exception is None
+    monkeypatch.undo()
+    assert json.loads(emu.run_line("turn on the lights")[-1])["intent"] == "lights_on"
+
+
 def test_cli_text_pipe_and_data(esp32_project: Path, tmp_path: Path) -> None:
     proc = run_cli("emulate", str(esp32_project), "--text", "turn off the kitchen lights")
     assert proc.returncode == 0, proc.stderr

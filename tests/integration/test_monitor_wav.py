@@ -171,3 +171,21 @@ def test_monitor_wav_says_when_the_board_never_ends(
     lines = monitor_mod.monitor_wav(path, "x", echo=seen.append, pace=False, end_timeout=0.3)
     assert lines == []
     assert seen[-1] == "no end-of-stream answer from the board within 0.3 s"
+
+
+def test_an_interrupt_in_the_keyword_model_call_is_raised_after_c_returns(
+    project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """As on text (test_emulate.py): a KeyboardInterrupt (Ctrl-C, or the CLI's SIGTERM and
+    SIGHUP) in the model call was kept as last_exception and lost."""
+    emu = KeywordEmulator(project, memo={})
+
+    def interrupted(*_: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(type(emu._model), "scores", interrupted)
+    noise = np.random.default_rng(0).integers(-3000, 3000, 32000).astype(np.int16)
+    with pytest.raises(KeyboardInterrupt):
+        for at in range(0, 200000, 4096):
+            emu.feed(stream_bytes(noise)[at : at + 4096])
+    assert emu.last_exception is None

@@ -331,6 +331,7 @@ class Emulator:
         calls = self._lib.tinyslm_emu_answers, self._lib.tinyslm_emu_bad_answers
         before = [int(f()) for f in calls]
         self._lib.tinyslm_emu_feed(data, len(data))
+        reraise_interrupt(self)
         hooked, bad = (int(f()) - b for f, b in zip(calls, before, strict=True))
         if b"\n" not in self._out:
             lines: list[str] = []
@@ -436,3 +437,13 @@ def emulator_runner(emu: Emulator) -> Callable[[Sequence[bytes]], list[str]]:
         return out
 
     return run
+
+
+def reraise_interrupt(emu: Any) -> None:
+    """Ctrl-C (or SIGTERM/SIGHUP, which the CLI turns into one) that landed in the model
+    call: the callback kept it from unwinding through C, so it is raised once C has
+    returned. Stored, it was lost, and the process ignored every later SIGTERM."""
+    caught = emu.last_exception
+    if caught is not None and not isinstance(caught, Exception):
+        emu.last_exception = None
+        raise caught

@@ -49,7 +49,7 @@ from tinyslm.audio.stream import (
     score_keywords,
 )
 from tinyslm.cache import cache_dir
-from tinyslm.emulate.emulator import check_hook_calls, load_compiled_model
+from tinyslm.emulate.emulator import check_hook_calls, load_compiled_model, reraise_interrupt
 from tinyslm.emulate.library import build_key, project_sources, writable
 from tinyslm.errors import ProjectError, ToolchainError, output_tail
 from tinyslm.manifest import Manifest
@@ -230,6 +230,7 @@ class KeywordEmulator:
         calls = self._lib.tinyslm_kws_emu_heard, self._lib.tinyslm_kws_emu_bad_heard
         before = [int(f()) for f in calls]
         self._lib.tinyslm_kws_emu_feed(data, len(data))
+        reraise_interrupt(self)
         hooked, bad = (int(f()) - b for f, b in zip(calls, before, strict=True))
         if b"\n" not in self._out:
             lines: list[str] = []
