@@ -271,3 +271,43 @@ def test_run_train_distilled_records_the_settings(
     assert 0.5 < manifest.metrics["teacher_train_accuracy_crossfit"] <= 1.0
     assert list(cache.rglob("*.npy"))  # embeddings and logits were cached
     assert len(model) == manifest.model_bytes
+
+
+def test_the_recorded_batch_size_is_the_one_distillation_trained_with(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """--batch-size on auto follows the phrases fitted, distillation's noisy copies
+    included: recording it from the training split alone recorded 32 for a run that
+    trained 5,520 phrases at 64."""
+    from types import SimpleNamespace
+
+    from tinyslm.text import fit
+    from tinyslm.text import train as train_mod
+    from tinyslm.text.dataset import load_dataset
+    from tinyslm.text.train import resolve_batch_size
+
+    dataset = load_dataset(None, seed=0)
+    seen: dict[str, int] = {}
+
+    def fake_soft_targets(texts: list[str], _y: object, n: int, *_: object, **kw: object) -> object:
+        extra = kw["extra_texts"]
+        assert isinstance(extra, list)
+        return SimpleNamespace(
+            probs=np.full((len(texts), n), 1 / n, np.float32),
+            extra_probs=np.full((len(extra), n), 1 / n, np.float32),
+            teacher_train_accuracy=1.0,
+        )
+
+    def fake_train(
+        config: TrainConfig, _labels: object, texts: list[str], *_: object, **__: object
+    ) -> str:
+        seen["batch"] = resolve_batch_size(config, len(texts))
+        seen["phrases"] = len(texts)
+        return "trained"
+
+    monkeypatch.setattr(distill, "soft_targets", fake_soft_targets)
+    monkeypatch.setattr(train_mod, "train", fake_train)
+    cfg = TrainConfig(distill_alpha=0.5, distill_augment=5)
+    _, _, batch = fit._fit(cfg, dataset, lambda _: None)
+    assert seen["phrases"] == 6 * len(dataset.train)
+    assert batch == seen["batch"] != resolve_batch_size(cfg, len(dataset.train))

@@ -57,11 +57,13 @@ class _Splits:
         )
 
 
-def _fit(cfg: TrainConfig, dataset: Any, say: Log) -> tuple[Any, float | None]:
-    """The trained Keras model (with the teacher's soft targets when distilling)."""
+def _fit(cfg: TrainConfig, dataset: Any, say: Log) -> tuple[Any, float | None, int]:
+    """The trained Keras model (with the teacher's soft targets when distilling), the
+    teacher's accuracy, and the batch size training used (``--batch-size`` on auto
+    follows the phrases fitted, distillation's noisy copies included)."""
     import numpy as np
 
-    from tinyslm.text.train import label_indices, train
+    from tinyslm.text.train import label_indices, resolve_batch_size, train
 
     fit_texts = [e.text for e in dataset.train]
     fit_labels = [e.label for e in dataset.train]
@@ -87,6 +89,7 @@ def _fit(cfg: TrainConfig, dataset: Any, say: Log) -> tuple[Any, float | None]:
         fit_texts = fit_texts + extra
         fit_labels = fit_labels + [fit_labels[i] for i in source]
         say(f"teacher accuracy on train (cross-fitted): {teacher_accuracy * 100:.2f}%")
+    batch_size = resolve_batch_size(cfg, len(fit_texts))
     trained = train(
         cfg,
         dataset.labels,
@@ -97,7 +100,7 @@ def _fit(cfg: TrainConfig, dataset: Any, say: Log) -> tuple[Any, float | None]:
         log=say,
         soft_targets=soft,
     )
-    return trained, teacher_accuracy
+    return trained, teacher_accuracy, batch_size
 
 
 def _verify(
@@ -168,7 +171,7 @@ def fit_text(
     from tinyslm.quantize import quantize, representative_indices
     from tinyslm.text.dataset import line_limit, load_dataset
     from tinyslm.text.features import encode, model_input
-    from tinyslm.text.train import check_intent_count, resolve_batch_size
+    from tinyslm.text.train import check_intent_count
     from tinyslm.verify import RULE_OOS
 
     say = log
@@ -178,8 +181,6 @@ def fit_text(
     load_seconds = time.perf_counter() - clock
     for warning in dataset.warnings:
         warn(warning)
-    # The manifest records the batch size training used, not 0 ("auto").
-    cfg = replace(cfg, batch_size=resolve_batch_size(cfg, len(dataset.train)))
     check_intent_count(len(dataset.labels))  # before minutes of training
     # The device's line buffer is sized so every phrase fits (up to a cap).
     lines = line_limit(dataset)
@@ -192,7 +193,9 @@ def fit_text(
         f"{len(dataset.oos_train)}/{len(dataset.oos_val)}/{len(dataset.oos_test)}"
     )
     clock = time.perf_counter()
-    trained, teacher_accuracy = _fit(cfg, dataset, say)
+    trained, teacher_accuracy, batch_size = _fit(cfg, dataset, say)
+    # The manifest records the batch size training used, not 0 ("auto").
+    cfg = replace(cfg, batch_size=batch_size)
     train_seconds = time.perf_counter() - clock
 
     say("converting to full-integer INT8 ...")
