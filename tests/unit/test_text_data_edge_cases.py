@@ -70,10 +70,43 @@ def test_a_tsv_phrase_a_spreadsheet_quoted_is_warned_about(tmp_path: Path) -> No
     ds = load_dataset(path, val_fraction=0.0, test_fraction=0.0)
     assert [e.text for e in ds.train][2] == '"turn off, please"'
     (warning,) = [w for w in ds.warnings if "read literally" in w]
-    assert warning.startswith("2 phrase(s) wrapped in quotes") and "(first: line 4)" in warning
+    assert warning.startswith("2 row(s) look quoted by a program") and "first: line 4" in warning
     plain = tmp_path / "plain.tsv"
     plain.write_text('text\tlabel\n"quoted"\ton\n"Alexa" turn on\ton\na\toff\nb\toff\n')
     assert not [w for w in load_dataset(plain).warnings if "read literally" in w]
+
+
+def test_a_tsv_with_every_field_quoted_is_read_with_csv_quoting(tmp_path: Path) -> None:
+    # R's write.table, pandas' QUOTE_ALL, LibreOffice's "quote all text cells": the
+    # quoted header was refused ("missing column(s) text, label") when .tsv became literal.
+    path = tmp_path / "r.tsv"
+    path.write_text(
+        '"text"\t"label"\n"turn on, please"\t"on"\n"say ""hi"""\t"on"\n'
+        '"off"\t"off"\n"stop"\t"off"\n'
+    )
+    assert _load(path) == [
+        ("turn on, please", "on"),
+        ('say "hi"', "on"),
+        ("off", "off"),
+        ("stop", "off"),
+    ]
+    assert not [w for w in load_dataset(path).warnings if "quoted" in w]
+    # A row cut short is still named by its own line.
+    path.write_text('"text"\t"label"\n"a"\t"on"\n"b"\n"c"\t"off"\n')
+    with pytest.raises(DatasetError, match=r"line 3: expected 2 fields, got 1"):
+        load_dataset(path)
+
+
+def test_a_tsv_whose_labels_are_quoted_is_warned_about(tmp_path: Path) -> None:
+    # An unquoted header over quoted rows (no comma inside): read literally, every label
+    # kept its quotes with no word said.
+    path = tmp_path / "n.tsv"
+    path.write_text(
+        'text\tlabel\n"alarm for 6"\t"alarm_set"\n"lights on"\t"on"\n"a"\t"on"\n"b"\t"alarm_set"\n'
+    )
+    ds = load_dataset(path, val_fraction=0.0, test_fraction=0.0)
+    (warning,) = [w for w in ds.warnings if "read literally" in w]
+    assert warning.startswith("4 row(s) look quoted by a program") and "line 2" in warning
 
 
 def test_a_tsv_row_split_by_a_tab_names_the_line(tmp_path: Path) -> None:

@@ -9,7 +9,8 @@ Formats, chosen by file extension:
   split phrases wrongly).
 - ``.tsv``: the same, tab-separated and read literally: a quote is part of the
   phrase (``"Alexa" turn on`` stays as written, as the device receives it), so a
-  phrase cannot hold a tab.
+  phrase cannot hold a tab; a file whose column names are all quoted was written by
+  a program that quotes every field, and is read with CSV quoting.
 - ``.jsonl``: one object per line, ``{"text": ..., "label": ..., "split": ...}``
   with ``split`` optional.
 - ``.json``: CLINC150 layout, ``{"train": [[text, label], ...], "val": ...,
@@ -316,23 +317,30 @@ def _delimiter_hint(header_line: str, delimiter: str) -> str:
     return ""
 
 
+def _wrapped(cell: str) -> bool:
+    """Wrapped in double quotes, as CSV quoting writes a field."""
+    return len(cell) >= 2 and cell[0] == cell[-1] == '"'
+
+
 def _spreadsheet_quoting(rows: Sequence[_Row]) -> list[str]:
-    """A .tsv is read literally; a phrase that looks CSV-quoted by a spreadsheet's
-    tab-delimited export (wrapped in quotes, with a comma or a doubled quote inside)
-    keeps its quotes, so say so rather than train on them unnoticed."""
+    """A .tsv whose header is not quoted is read literally; rows that look CSV-quoted by
+    a program (a label wrapped in quotes, or a phrase wrapped in quotes with a comma or
+    a doubled quote inside, as spreadsheets quote) keep their quotes, so say so rather
+    than train on them unnoticed. A quoted header already switches quoting on."""
     quoted = [
         r
         for r in rows
-        if len(r.text) > 2
-        and r.text[0] == r.text[-1] == '"'
-        and ("," in r.text or '""' in r.text[1:-1])
+        if _wrapped(r.label)
+        or (len(r.text) > 2 and _wrapped(r.text) and ("," in r.text or '""' in r.text[1:-1]))
     ]
     if not quoted:
         return []
     return [
-        f"{len(quoted)} phrase(s) wrapped in quotes with a comma or a doubled quote "
-        f"inside (first: {_at(quoted[0].where)}); a .tsv is read literally, so the quotes are "
-        "part of the phrase: if a spreadsheet added them, save the file as .csv"
+        f"{len(quoted)} row(s) look quoted by a program (a label in quotes, or a phrase in "
+        f"quotes with a comma or a doubled quote inside; first: {_at(quoted[0].where)}); a "
+        ".tsv is read literally unless its column names are quoted too, so the quotes are "
+        "part of the phrase or label: if a program added them, quote every field (header "
+        "included) or save the file as .csv"
     ]
 
 
@@ -355,10 +363,10 @@ def _quote_hint(error: str, start: int, end: int | None) -> str:
 def _parse_csv(stream: TextIO, name: str, delimiter: str = ",") -> list[_Row]:
     # A .tsv is read literally, as tab-separated files conventionally are: CSV quoting
     # turned '"Alexa" turn on' into 'Alexa turn on', a phrase the device never receives.
-    tsv = delimiter == "\t"
+    literal = delimiter == "\t"
     reader = (
         csv.reader(stream, delimiter=delimiter, quoting=csv.QUOTE_NONE)
-        if tsv
+        if literal
         else csv.reader(stream, delimiter=delimiter)
     )
     try:
@@ -367,6 +375,15 @@ def _parse_csv(stream: TextIO, name: str, delimiter: str = ",") -> list[_Row]:
         raise DatasetError(f"{name}: line 1: malformed CSV header: {e}") from None
     if header is None:
         raise DatasetError(f"{name}: no rows (the dataset is empty)")
+    # Lines the csv module read before the current reader (the header, when it is swapped).
+    offset = 0
+    if literal and all(_wrapped(h.strip()) for h in header):
+        # Every column name quoted: a program that quotes every field wrote it (R's
+        # write.table, pandas' QUOTE_ALL, LibreOffice's "quote all text cells"), so its
+        # quotes are CSV quoting, not part of the phrases.
+        header = [h.strip()[1:-1].replace('""', '"') for h in header]
+        offset, literal = reader.line_num, False
+        reader = csv.reader(stream, delimiter=delimiter)
     columns = [h.strip().lower() for h in header]
     missing = [c for c in ("text", "label") if c not in columns]
     if missing:
@@ -384,7 +401,7 @@ def _parse_csv(stream: TextIO, name: str, delimiter: str = ",") -> list[_Row]:
     while True:
         # A row is named by the line it starts on: a quote never closed swallows the
         # lines after it, and the csv module's own line number is where it gave up.
-        line = reader.line_num + 1
+        line = offset + reader.line_num + 1
         where = f"line {line}"
         try:
             fields = next(reader, None)
@@ -393,7 +410,7 @@ def _parse_csv(stream: TextIO, name: str, delimiter: str = ",") -> list[_Row]:
                 f"{name}: {where}: malformed CSV: {e}"
                 + (
                     (" (a phrase far too long)" if "field limit" in str(e) else "")
-                    if tsv
+                    if literal
                     else _quote_hint(str(e), line, None)
                 )
             ) from None
@@ -408,8 +425,8 @@ def _parse_csv(stream: TextIO, name: str, delimiter: str = ",") -> list[_Row]:
                 f"{name}: {where}: expected {len(columns)} fields, got {len(fields)} "
                 + (
                     "(a tab inside a phrase splits it)"
-                    if tsv
-                    else _quote_hint("", line, reader.line_num)
+                    if literal
+                    else _quote_hint("", line, offset + reader.line_num)
                     or "(quote text that contains commas)"
                 )
             )
