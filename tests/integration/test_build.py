@@ -199,3 +199,40 @@ def test_build_not_a_project(tmp_path: Path, fake_pio: Path) -> None:
     (tmp_path / "plain").mkdir()
     assert_one_error_line(run_cli("build", str(tmp_path / "plain")), "not a tinyslm project")
     assert not fake_pio.exists()  # pio never ran
+
+
+def _state(pid: int) -> str:
+    """The process's state letter (Z: a zombie, dead), or "" once it is gone."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return ""
+
+
+@pytest.mark.skipif(not Path("/proc").is_dir(), reason="reads process states from /proc")
+def test_an_interrupted_build_stops_what_pio_started(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """SIGTERM to tinyslm (an interrupt, as Ctrl-C) killed pio alone: scons and the
+    compilers under it ran on, reparented to init. pio now has its own process group."""
+    bindir = tmp_path / "bin"
+    bindir.mkdir()
+    pio = bindir / "pio"
+    pio.write_text('#!/bin/sh\nsleep 120 &\necho "compiler $!"\nwait\n')
+    pio.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bindir}{os.pathsep}{os.environ['PATH']}")
+    started: list[int] = []
+
+    def log(line: str) -> None:
+        if line.startswith("compiler "):
+            started.append(int(line.split()[1]))
+            raise KeyboardInterrupt  # as the CLI's SIGTERM handler raises it
+
+    project = build_mod.Project.__new__(build_mod.Project)
+    with pytest.raises(KeyboardInterrupt):
+        build_mod.run_pio(["run"], project, "build", log)
+    (child,) = started
+    deadline = time.monotonic() + 10
+    while _state(child) not in ("", "Z") and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert _state(child) in ("", "Z"), "pio's child outlived the interrupted build"

@@ -22,6 +22,7 @@ import os
 import re
 import shlex
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -222,6 +223,17 @@ def check_registry(project: Project, what: str) -> None:
         raise _offline_error(project, what) from None
 
 
+def _signal_group(proc: subprocess.Popen[str], sig: int) -> None:
+    """``sig`` to pio's process group (its children too), or to pio where there are none."""
+    try:
+        if hasattr(os, "killpg"):
+            os.killpg(proc.pid, sig)
+        else:
+            proc.send_signal(sig)
+    except (ProcessLookupError, PermissionError):
+        pass  # already gone
+
+
 def run_pio(args: Sequence[str], project: Project, what: str, log: Log | None = None) -> str:
     """Run ``pio <args>``, passing each output line to ``log`` as it comes; return it all.
 
@@ -240,6 +252,10 @@ def run_pio(args: Sequence[str], project: Project, what: str, log: Log | None = 
             text=True,
             errors="replace",
             env=env,
+            # pio's own group: stopping it stops scons and the compilers under it too.
+            # Killing pio alone (SIGTERM to tinyslm, which the CLI turns into an
+            # interrupt) left them running, reparented to init.
+            start_new_session=True,
         )
     except OSError as exc:
         raise ToolchainError(f"cannot run {pio}: {exc.strerror or exc}") from None
@@ -256,10 +272,10 @@ def run_pio(args: Sequence[str], project: Project, what: str, log: Log | None = 
                 if not building and _is_offline(line):
                     # pio retries for a minute before giving up; the answer is known now.
                     offline = True
-                    proc.terminate()
+                    _signal_group(proc, signal.SIGTERM)
                     break
         except BaseException:
-            proc.kill()
+            _signal_group(proc, signal.SIGKILL)
             raise
         returncode = proc.wait()
     output = "".join(lines)
