@@ -27,6 +27,7 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "fuzz_util.h"
 #include "json_check.h"
 #include "tinyslm_kws_app.h"
 
@@ -60,20 +61,6 @@ static struct {
 } out;
 
 static uint32_t clock_now;
-static uint32_t rng_state;
-
-static void check(int cond) {
-  if (!cond) {
-    __builtin_trap();
-  }
-}
-
-static uint32_t rng(void) {
-  rng_state ^= rng_state << 13;
-  rng_state ^= rng_state >> 17;
-  rng_state ^= rng_state << 5;
-  return rng_state;
-}
 
 static int starts(const uint8_t *s, size_t n, const char *prefix) {
   const size_t k = strlen(prefix);

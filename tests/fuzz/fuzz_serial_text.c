@@ -24,6 +24,7 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "fuzz_util.h"
 #include "json_check.h"
 #include "tinyslm_core.h"
 
@@ -56,21 +57,6 @@ typedef struct {
 static out_t out;
 static model_t model;
 static uint32_t clock_state;
-static uint32_t rng_state;
-
-static void check(int cond) {
-  if (!cond) {
-    __builtin_trap();
-  }
-}
-
-static uint32_t rng(void) {
-  /* xorshift32: the chunk plan is a function of the input alone (reproducible). */
-  rng_state ^= rng_state << 13;
-  rng_state ^= rng_state >> 17;
-  rng_state ^= rng_state << 5;
-  return rng_state;
-}
 
 static int infer(const int32_t *ids, int8_t *scores, void *ctx) {
   model_t *m = ctx;

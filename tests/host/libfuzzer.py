@@ -46,7 +46,15 @@ def libfuzzer_clang(work: Path) -> str:
 
 
 def run_libfuzzer(
-    sources: Sequence[Path], include_dirs: Sequence[Path], seeds: Sequence[bytes], work: Path
+    sources: Sequence[Path],
+    include_dirs: Sequence[Path],
+    seeds: Sequence[bytes],
+    work: Path,
+    *,
+    defines: Sequence[str] = (),
+    runs: int = RUNS,
+    max_time_s: int = MAX_TIME_S,
+    max_len: int = 4096,
 ) -> subprocess.CompletedProcess[str]:
     """Build the target into ``work`` and fuzz it from ``seeds`` (artifacts stay in ``work``)."""
     work.mkdir(parents=True, exist_ok=True)
@@ -55,6 +63,7 @@ def run_libfuzzer(
         list(sources),
         work / "fuzzer",
         include_dirs=list(include_dirs),
+        defines=list(defines),
         cflags=["-std=c99", "-g", "-O1", "-Wall", "-Wextra", "-Werror", *FLAGS],
         cc=[clang],
     )
@@ -65,9 +74,9 @@ def run_libfuzzer(
     return subprocess.run(
         [
             str(exe),
-            f"-runs={RUNS}",
-            f"-max_total_time={MAX_TIME_S}",
-            "-max_len=4096",
+            f"-runs={runs}",
+            f"-max_total_time={max_time_s}",
+            f"-max_len={max_len}",
             "-seed=1",
             "-timeout=10",
             str(corpus),
