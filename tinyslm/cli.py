@@ -1050,7 +1050,10 @@ def eval_command(model_dir: Path, data: Path, split: str, json_out: Path | None)
     from tinyslm.audio.evaluate import KeywordEvalResult, format_keyword_eval
     from tinyslm.evaluate import EvalConfig, format_eval, run_eval
 
-    check_json_target(json_out, (data, model_dir / "manifest.json", model_dir / "model.tflite"))
+    check_json_target(
+        json_out,
+        (data, model_dir / "manifest.json", model_dir / "model.tflite", model_dir / "tinyslm.json"),
+    )
     err = json_to_stdout(json_out)
     result = run_eval(EvalConfig(model_dir, data, split))
     for warning in result.warnings:

@@ -31,19 +31,22 @@ def _run(*args: str) -> tuple[int, str, str]:
     return result.exit_code, result.stdout, result.stderr
 
 
-def test_eval_on_a_generated_project_says_it_needs_the_model_folder(tmp_path: Path) -> None:
+def test_eval_scores_a_generated_project_as_its_model_folder(tmp_path: Path) -> None:
+    """info and report read a project; eval said "PROJECT/manifest.json not found (run
+    'tinyslm train' first)". It now scores the project's model array with its manifest
+    (tinyslm.json): the figures of the model folder it was generated from."""
     project = tmp_path / "proj"
     code, _, err = _run(
         "generate", "--model", str(TEXT_MODEL), "--board", "esp32", "-o", str(project)
     )
     assert code == 0, err
     assert (project / "tinyslm.json").is_file()
-    code, out, err = _run("eval", str(project), str(TEXT_DATA))
-    assert code != 0 and out == ""
-    assert err == (
-        f"error: {project}: a generated project (tinyslm.json), not a model folder; give the"
-        " folder 'tinyslm train' wrote (its manifest.json and model.tflite)\n"
-    )
+    figures = []
+    for model in (TEXT_MODEL, project):
+        code, out, err = _run("eval", str(model), str(TEXT_DATA), "--json", "-")
+        assert code == 0, err
+        figures.append({k: v for k, v in json.loads(out).items() if k != "seconds"})
+    assert figures[0] == figures[1]
     # A folder that is neither still gets the train hint.
     with pytest.raises(ModelError, match=r"manifest\.json not found \(run 'tinyslm train'"):
         load_model_dir(tmp_path)
