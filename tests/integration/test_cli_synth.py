@@ -183,3 +183,40 @@ def test_a_phrase_longer_than_the_detector_sees_whole_is_said(tmp_path: Path) ->
     )
     stderr, median_ms = run("yes")
     assert median_ms < 590 and stderr == ""
+
+
+def test_an_interrupt_stops_the_engines_the_workers_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An interrupt reaches the main thread only; the pool then waited for every voice
+    job already running (14 s after a SIGTERM with festival). The engines the workers
+    run are now killed, and none is started after it."""
+    import threading
+    import time
+
+    from tinyslm.audio import synth as synth_mod
+
+    require_tool("espeak-ng")
+    engine_running = threading.Event()
+    calls: list[str] = []
+
+    def render(voice: synth_mod.Voice, takes: object) -> object:
+        calls.append(voice.speaker)
+        if len(calls) == 1:
+            # The other worker's engine is running: interrupt now (as a pool re-raises
+            # in the main thread whatever a worker raised).
+            assert engine_running.wait(30)
+            raise KeyboardInterrupt
+        engine_running.set()
+        synth_mod._run(["sleep", "60"], "a slow engine")  # killed: a ToolchainError
+        raise AssertionError("the engine was not stopped")
+
+    monkeypatch.setattr(synth_mod, "_render", render)
+    config = SynthConfig(engines=("espeak-ng",), max_voices_per_engine=4, jobs=2)
+    start = time.monotonic()
+    with pytest.raises(KeyboardInterrupt):
+        synth_mod.synthesize(["yes"], tmp_path / "kws", config)
+    # The sleeping engine was killed, and a voice job that began as the interrupt came
+    # started no engine (each would sleep a minute).
+    assert time.monotonic() - start < 20
+    assert not (tmp_path / "kws").exists()

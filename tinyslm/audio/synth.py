@@ -72,6 +72,7 @@ import re
 import shutil
 import subprocess
 import tempfile
+import threading
 import time
 import wave
 from collections.abc import Callable, Collection, Sequence
@@ -376,19 +377,67 @@ def _uniform(rng: np.random.Generator, span: Range) -> float:
 # ---------------------------------------------------------------- engines
 
 
+class _Engines:
+    """The TTS processes the worker threads have running, so an interrupt stops them.
+
+    An interrupt (Ctrl-C, or SIGTERM/SIGHUP, which the CLI turns into one) reaches the
+    main thread only; the pool then waited for every voice job already running (14 s
+    after a SIGTERM with festival), long enough for a supervisor to SIGKILL it.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._running: set[subprocess.Popen[str]] = set()
+        self._stopped = False
+
+    def start(self) -> None:
+        with self._lock:
+            self._stopped = False
+
+    def stop(self) -> None:
+        """Kill what runs and refuse to start more (until :meth:`start`)."""
+        with self._lock:
+            self._stopped = True
+            running = list(self._running)
+        for proc in running:
+            proc.kill()
+
+    def run(self, cmd: Sequence[str], what: str, stdin: str | None) -> tuple[int, str, str]:
+        with self._lock:
+            if self._stopped:
+                raise ToolchainError(f"{what}: interrupted")
+            proc = subprocess.Popen(
+                list(cmd),
+                stdin=subprocess.PIPE if stdin is not None else None,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+            self._running.add(proc)
+        try:
+            out, err = proc.communicate(stdin, timeout=600)
+        except BaseException:
+            proc.kill()
+            proc.communicate()
+            raise
+        finally:
+            with self._lock:
+                self._running.discard(proc)
+        return proc.returncode, out, err
+
+
+_ENGINES = _Engines()
+
+
 def _run(cmd: Sequence[str], what: str, stdin: str | None = None) -> str:
     try:
-        done = subprocess.run(
-            list(cmd), input=stdin, capture_output=True, text=True, timeout=600, check=False
-        )
+        code, out, err = _ENGINES.run(cmd, what, stdin)
     except (OSError, subprocess.TimeoutExpired) as exc:
         raise ToolchainError(f"{what}: {exc}") from exc
-    if done.returncode != 0:
-        tail = (done.stderr or done.stdout).strip().splitlines()
-        raise ToolchainError(
-            f"{what} failed (exit {done.returncode}){': ' + tail[-1] if tail else ''}"
-        )
-    return done.stdout
+    if code != 0:
+        tail = (err or out).strip().splitlines()
+        raise ToolchainError(f"{what} failed (exit {code}){': ' + tail[-1] if tail else ''}")
+    return out
 
 
 def _version(engine: str) -> str:
@@ -939,6 +988,7 @@ def synthesize(
     target = Path(out_dir)
     check_target(target, force, ownership=OWNERSHIP)
     _check_not_in_a_dataset(target)
+    _ENGINES.start()  # an earlier run in this process may have been interrupted
     engines, voices = find_voices(config)
     jobs, unknown_words, misses = _jobs(cleaned, voices, config)
 
@@ -955,8 +1005,16 @@ def synthesize(
     for job in jobs:
         by_voice.setdefault(job.voice.speaker, []).append(job)
     workers = config.jobs or os.cpu_count() or 1
-    with ThreadPoolExecutor(max_workers=workers) as pool:
+    pool = ThreadPoolExecutor(max_workers=workers)
+    try:
         clips = [c for batch in pool.map(run_voice, by_voice.values()) for c in batch]
+    except BaseException:
+        # Stop the engines the workers are running, and those they would start, before
+        # waiting for the workers: an interrupt then ends synth in moments.
+        _ENGINES.stop()
+        pool.shutdown(wait=True, cancel_futures=True)
+        raise
+    pool.shutdown()
 
     files = {c.key: c.pcm for c in clips}
     background = _background(config)
