@@ -27,8 +27,13 @@ FIXTURE_CSV = Path(__file__).resolve().parents[1] / "fixtures" / "fixture_comman
 TINY = ["--buckets", "256", "--dim", "8", "--hidden", "8", "--seq-len", "16", "--epochs", "1"]
 
 PAUSED = """
-import os, sys, types
+import os, signal, sys, types
 from tinyslm import cli, outdir
+
+# As a terminal or a service manager starts tinyslm: a test run under nohup hands SIGHUP
+# down ignored, and main() leaves an ignored signal ignored (as it should: nohup).
+for sig in (signal.SIGTERM, signal.SIGHUP):
+    signal.signal(sig, signal.SIG_DFL)
 
 proxy = types.ModuleType("os")
 proxy.__dict__.update(os.__dict__)
@@ -97,3 +102,27 @@ def test_a_signal_during_the_swap_puts_the_previous_model_back(
     assert _tree(out) == before  # the previous model, whole, and no staging folder
     assert not [p for p in tmp_path.iterdir() if ".tmp-" in p.name]
     assert not [p for p in out.iterdir() if p.name.startswith(STAGE_PREFIX)]
+
+
+def test_a_signal_nohup_ignores_stays_ignored(tmp_path: Path) -> None:
+    """nohup tinyslm ...: SIGHUP, ignored when main() starts, is left ignored."""
+    script = tmp_path / "ignored.py"
+    script.write_text(
+        "import signal, sys\n"
+        "signal.signal(signal.SIGHUP, signal.SIG_IGN)\n"
+        "from tinyslm import cli\n"
+        "sys.argv = ['tinyslm', '--version']\n"
+        "cli.main()\n"
+    )
+    probe = tmp_path / "probe.py"
+    probe.write_text(
+        "import runpy, signal, sys\n"
+        "try:\n"
+        f"    runpy.run_path({str(script)!r})\n"
+        "except SystemExit:\n"
+        "    pass\n"
+        "print(signal.getsignal(signal.SIGHUP) == signal.SIG_IGN,\n"
+        "      signal.getsignal(signal.SIGTERM) not in (signal.SIG_DFL, signal.SIG_IGN))\n"
+    )
+    done = subprocess.run([sys.executable, str(probe)], capture_output=True, text=True)
+    assert done.stdout.split()[-2:] == ["True", "True"], done.stdout + done.stderr
