@@ -219,4 +219,6 @@ def test_an_interrupt_stops_the_engines_the_workers_run(
     # The sleeping engine was killed, and a voice job that began as the interrupt came
     # started no engine (each would sleep a minute).
     assert time.monotonic() - start < 20
+    # The engines work again (for this process's next synth, find_voices, phonemes).
+    assert synth_mod._run(["true"], "an engine") == ""
     assert not (tmp_path / "kws").exists()

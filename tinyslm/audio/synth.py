@@ -391,6 +391,7 @@ class _Engines:
         self._stopped = False
 
     def start(self) -> None:
+        """Let engines start again (once the workers of an interrupted run are done)."""
         with self._lock:
             self._stopped = False
 
@@ -988,7 +989,6 @@ def synthesize(
     target = Path(out_dir)
     check_target(target, force, ownership=OWNERSHIP)
     _check_not_in_a_dataset(target)
-    _ENGINES.start()  # an earlier run in this process may have been interrupted
     engines, voices = find_voices(config)
     jobs, unknown_words, misses = _jobs(cleaned, voices, config)
 
@@ -1008,11 +1008,18 @@ def synthesize(
     pool = ThreadPoolExecutor(max_workers=workers)
     try:
         clips = [c for batch in pool.map(run_voice, by_voice.values()) for c in batch]
-    except BaseException:
-        # Stop the engines the workers are running, and those they would start, before
-        # waiting for the workers: an interrupt then ends synth in moments.
-        _ENGINES.stop()
-        pool.shutdown(wait=True, cancel_futures=True)
+    except BaseException as exc:
+        # On an interrupt, stop the engines the workers are running, and those they
+        # would start, before waiting for them: synth then ends in moments. Any other
+        # error lets the running ones finish, and leaves the engines usable after.
+        interrupted = not isinstance(exc, Exception)
+        if interrupted:
+            _ENGINES.stop()
+        try:
+            pool.shutdown(wait=True, cancel_futures=True)
+        finally:
+            if interrupted:
+                _ENGINES.start()
         raise
     pool.shutdown()
 
