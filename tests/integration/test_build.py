@@ -214,7 +214,7 @@ def test_an_interrupted_build_stops_what_pio_started(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """SIGTERM to tinyslm (an interrupt, as Ctrl-C) killed pio alone: scons and the
-    compilers under it ran on, reparented to init. pio now has its own process group."""
+    compilers under it ran on, reparented to init. Its whole tree is signalled now."""
     bindir = tmp_path / "bin"
     bindir.mkdir()
     pio = bindir / "pio"
@@ -236,3 +236,22 @@ def test_an_interrupted_build_stops_what_pio_started(
     while _state(child) not in ("", "Z") and time.monotonic() < deadline:
         time.sleep(0.05)
     assert _state(child) in ("", "Z"), "pio's child outlived the interrupted build"
+
+
+@pytest.mark.skipif(not Path("/proc").is_dir(), reason="reads the process group from /proc")
+def test_pio_stays_in_tinyslms_process_group(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A session of its own took pio off the terminal (no /dev/tty for a git or ssh
+    prompt) and out of the group a supervisor or Ctrl-Z signals."""
+    bindir = tmp_path / "bin"
+    bindir.mkdir()
+    pio = bindir / "pio"
+    pio.write_text(
+        '#!/bin/sh\nread -r pid comm state ppid pgrp rest < /proc/$$/stat\necho "$pgrp"\n'
+    )
+    pio.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bindir}{os.pathsep}{os.environ['PATH']}")
+    project = build_mod.Project.__new__(build_mod.Project)
+    out = build_mod.run_pio(["run"], project, "build")
+    assert int(out.split()[-1]) == os.getpgrp()

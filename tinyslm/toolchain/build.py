@@ -18,6 +18,7 @@ PlatformIO's last lines when they were not already streamed to ``log``.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shlex
@@ -223,15 +224,36 @@ def check_registry(project: Project, what: str) -> None:
         raise _offline_error(project, what) from None
 
 
-def _signal_group(proc: subprocess.Popen[str], sig: int) -> None:
-    """``sig`` to pio's process group (its children too), or to pio where there are none."""
-    try:
-        if hasattr(os, "killpg"):
-            os.killpg(proc.pid, sig)
-        else:
-            proc.send_signal(sig)
-    except (ProcessLookupError, PermissionError):
-        pass  # already gone
+def _descendants(pid: int) -> list[int]:
+    """Every process under ``pid`` (Linux /proc; none elsewhere), parents first."""
+    children: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+        except (OSError, IndexError, ValueError):
+            continue  # gone meanwhile, or not a process
+    found: list[int] = []
+    todo = [pid]
+    while todo:
+        kids = children.get(todo.pop(), [])
+        found += kids
+        todo += kids
+    return found
+
+
+def _signal_tree(proc: subprocess.Popen[str], sig: int) -> None:
+    """``sig`` to pio and to everything under it (scons, the compilers).
+
+    pio stays in tinyslm's process group, so a terminal's Ctrl-C and Ctrl-Z and a
+    supervisor's signal to the group reach it as before, and it keeps the terminal for
+    a prompt (git or ssh credentials for a private lib_deps). A signal to tinyslm alone
+    (SIGTERM, which the CLI turns into an interrupt) killed pio only, and its children
+    ran on, reparented to init: they are found before pio dies and signalled too.
+    """
+    for pid in [proc.pid, *_descendants(proc.pid)]:
+        with contextlib.suppress(ProcessLookupError, PermissionError):  # already gone
+            os.kill(pid, sig)
 
 
 def run_pio(args: Sequence[str], project: Project, what: str, log: Log | None = None) -> str:
@@ -252,10 +274,6 @@ def run_pio(args: Sequence[str], project: Project, what: str, log: Log | None = 
             text=True,
             errors="replace",
             env=env,
-            # pio's own group: stopping it stops scons and the compilers under it too.
-            # Killing pio alone (SIGTERM to tinyslm, which the CLI turns into an
-            # interrupt) left them running, reparented to init.
-            start_new_session=True,
         )
     except OSError as exc:
         raise ToolchainError(f"cannot run {pio}: {exc.strerror or exc}") from None
@@ -272,10 +290,10 @@ def run_pio(args: Sequence[str], project: Project, what: str, log: Log | None = 
                 if not building and _is_offline(line):
                     # pio retries for a minute before giving up; the answer is known now.
                     offline = True
-                    _signal_group(proc, signal.SIGTERM)
+                    _signal_tree(proc, signal.SIGTERM)
                     break
         except BaseException:
-            _signal_group(proc, signal.SIGKILL)
+            _signal_tree(proc, signal.SIGKILL)
             raise
         returncode = proc.wait()
     output = "".join(lines)
