@@ -310,13 +310,16 @@ class Emulator:
     # --- callbacks (called from C) ------------------------------------------
 
     def _infer(self, ids: Any, scores: Any, _ctx: Any) -> int:
+        if interrupted(self):
+            return 1  # the rest of the chunk fails fast; feed() raises the interrupt
         try:
             arr = np.ctypeslib.as_array(ids, shape=(self.seq_len,)).astype(np.int32)
             out = self._model.scores(arr)
             ctypes.memmove(scores, out.ctypes.data, self.num_labels)
             return 0
         except BaseException as exc:  # an exception must not unwind through C
-            self.last_exception = exc
+            if not interrupted(self):  # a later error must not hide an interrupt
+                self.last_exception = exc
             return 1
 
     def _write(self, data: Any, length: int, _ctx: Any) -> None:
@@ -439,11 +442,19 @@ def emulator_runner(emu: Emulator) -> Callable[[Sequence[bytes]], list[str]]:
     return run
 
 
-def reraise_interrupt(emu: Any) -> None:
-    """Ctrl-C (or SIGTERM/SIGHUP, which the CLI turns into one) that landed in the model
-    call: the callback kept it from unwinding through C, so it is raised once C has
-    returned. Stored, it was lost, and the process ignored every later SIGTERM."""
+def interrupted(emu: Any) -> bool:
+    """Whether a Ctrl-C (or SIGTERM/SIGHUP, which the CLI turns into one) landed in the
+    model call during this feed: the callback kept it from unwinding through C."""
     caught = emu.last_exception
-    if caught is not None and not isinstance(caught, Exception):
+    return caught is not None and not isinstance(caught, Exception)
+
+
+def reraise_interrupt(emu: Any) -> None:
+    """Raise the interrupt :func:`interrupted` saw, once C has returned (stored, it was
+    lost, and the process ignored every later SIGTERM). The answers the interrupted feed
+    wrote go with it: they are not the device's, and a next feed would count them."""
+    if interrupted(emu):
+        caught = emu.last_exception
         emu.last_exception = None
+        emu._out = bytearray()
         raise caught

@@ -49,7 +49,12 @@ from tinyslm.audio.stream import (
     score_keywords,
 )
 from tinyslm.cache import cache_dir
-from tinyslm.emulate.emulator import check_hook_calls, load_compiled_model, reraise_interrupt
+from tinyslm.emulate.emulator import (
+    check_hook_calls,
+    interrupted,
+    load_compiled_model,
+    reraise_interrupt,
+)
 from tinyslm.emulate.library import build_key, project_sources, writable
 from tinyslm.errors import ProjectError, ToolchainError, output_tail
 from tinyslm.manifest import Manifest
@@ -206,6 +211,8 @@ class KeywordEmulator:
             )
 
     def _infer(self, features: Any, n: int, scores: Any, _ctx: Any) -> int:
+        if interrupted(self):
+            return 12  # the rest of the chunk fails fast; feed() raises the interrupt
         try:
             if n != self.features:
                 return 11  # TINYSLM_TFLM_ERR_ARGS, as the C adapter answers
@@ -219,7 +226,8 @@ class KeywordEmulator:
             ctypes.memmove(scores, out.ctypes.data, self.num_labels)
             return 0
         except BaseException as exc:  # an exception must not unwind through C
-            self.last_exception = exc
+            if not interrupted(self):  # a later error must not hide an interrupt
+                self.last_exception = exc
             return 12  # TINYSLM_TFLM_ERR_INVOKE
 
     def _write(self, data: Any, length: int, _ctx: Any) -> None:
