@@ -97,6 +97,38 @@ def test_a_tsv_with_every_field_quoted_is_read_with_csv_quoting(tmp_path: Path) 
         load_dataset(path)
 
 
+def test_quoted_tsvs_as_programs_write_them(tmp_path: Path) -> None:
+    rows = [("turn on, please", "on"), ('say "hi"', "on"), ("off", "off"), ("stop", "off")]
+    body = "".join('"{}"\t"{}"\n'.format(t.replace('"', '""'), lb) for t, lb in rows)
+    # R's write.table with its default row.names=TRUE: a row name first, under no name.
+    r_names = tmp_path / "r.tsv"
+    r_names.write_text(
+        '"text"\t"label"\n'
+        + "".join(f'"{i}"\t' + line + "\n" for i, line in enumerate(body.splitlines(), 1))
+    )
+    # pandas QUOTE_NONNUMERIC: a numeric column name is not quoted.
+    pandas = tmp_path / "p.tsv"
+    pandas.write_text(
+        '"text"\t"label"\t0\n' + "".join(line + "\t1\n" for line in body.splitlines())
+    )
+    for path in (r_names, pandas):
+        assert _load(path) == rows, path.name
+        # Read with CSV quoting, the rows are not said to look quoted.
+        assert not [w for w in load_dataset(path).warnings if "quoted" in w], path.name
+    # A row cut short under a quoted header gets the tab hint, not a comma one.
+    short = tmp_path / "s.tsv"
+    short.write_text('"text"\t"label"\n"a"\t"on"\n"b"\n"c"\t"off"\n')
+    with pytest.raises(
+        DatasetError, match=r"line 3: expected 2 fields, got 1 \(quote text that contains tabs\)"
+    ):
+        load_dataset(short)
+    # One of the two names quoted: read literally, and the refusal says why.
+    partial = tmp_path / "h.tsv"
+    partial.write_text('"text"\tlabel\na\ton\n')
+    with pytest.raises(DatasetError, match=r"missing column\(s\) text.*quoted column names"):
+        load_dataset(partial)
+
+
 def test_a_tsv_whose_labels_are_quoted_is_warned_about(tmp_path: Path) -> None:
     # An unquoted header over quoted rows (no comma inside): read literally, every label
     # kept its quotes with no word said.

@@ -182,15 +182,18 @@ def load_dataset(
     if suffix in (".csv", ".tsv", ".jsonl"):
         try:
             with _open_stream(path, name, progress) as stream:
+                literal = False  # a .tsv read as written (see _parse_csv)
                 if suffix == ".jsonl":
                     rows = _parse_jsonl(stream, name)
                 else:
-                    rows = _parse_csv(stream, name, delimiter="\t" if suffix == ".tsv" else ",")
+                    rows, literal = _parse_csv(
+                        stream, name, delimiter="\t" if suffix == ".tsv" else ","
+                    )
         except UnicodeDecodeError:
             _read_utf8(path)  # finds the line and raises the one-line error
             raise
         _check_split_everywhere_or_nowhere(rows, name)
-        if suffix == ".tsv":
+        if literal:
             warnings.extend(_spreadsheet_quoting(rows))
         carve = {"val", "test"}
     else:
@@ -360,7 +363,8 @@ def _quote_hint(error: str, start: int, end: int | None) -> str:
     return ""
 
 
-def _parse_csv(stream: TextIO, name: str, delimiter: str = ",") -> list[_Row]:
+def _parse_csv(stream: TextIO, name: str, delimiter: str = ",") -> tuple[list[_Row], bool]:
+    """The rows, and whether they were read literally (a .tsv without quoted names)."""
     # A .tsv is read literally, as tab-separated files conventionally are: CSV quoting
     # turned '"Alexa" turn on' into 'Alexa turn on', a phrase the device never receives.
     literal = delimiter == "\t"
@@ -377,12 +381,15 @@ def _parse_csv(stream: TextIO, name: str, delimiter: str = ",") -> list[_Row]:
         raise DatasetError(f"{name}: no rows (the dataset is empty)")
     # Lines the csv module read before the current reader (the header, when it is swapped).
     offset = 0
-    if literal and all(_wrapped(h.strip()) for h in header):
-        # Every column name quoted: a program that quotes every field wrote it (R's
-        # write.table, pandas' QUOTE_ALL, LibreOffice's "quote all text cells"), so its
-        # quotes are CSV quoting, not part of the phrases.
-        header = [h.strip()[1:-1].replace('""', '"') for h in header]
-        offset, literal = reader.line_num, False
+    quoted_names = {h.strip()[1:-1].lower() for h in header if _wrapped(h.strip())}
+    # R's write.table writes each row's name first, under no column name.
+    row_names = False
+    if literal and {"text", "label"} <= quoted_names:
+        # The text and label column names quoted: a program that quotes fields wrote it
+        # (R's write.table, pandas' QUOTE_ALL or QUOTE_NONNUMERIC, LibreOffice's "quote
+        # all text cells"), so its quotes are CSV quoting, not part of the phrases.
+        header = [h.strip()[1:-1].replace('""', '"') if _wrapped(h.strip()) else h for h in header]
+        offset, literal, row_names = reader.line_num, False, True
         reader = csv.reader(stream, delimiter=delimiter)
     columns = [h.strip().lower() for h in header]
     missing = [c for c in ("text", "label") if c not in columns]
@@ -391,6 +398,12 @@ def _parse_csv(stream: TextIO, name: str, delimiter: str = ",") -> list[_Row]:
             f"{name}: line 1: missing column(s) {', '.join(missing)}; "
             "the header must name text and label (split optional)"
             + _delimiter_hint(delimiter.join(header), delimiter)
+            + (
+                " (quoted column names: a .tsv is read with CSV quoting when text and label"
+                " are both quoted, else literally)"
+                if literal and quoted_names
+                else ""
+            )
         )
     for col in ("text", "label", "split"):
         if columns.count(col) > 1:
@@ -420,6 +433,8 @@ def _parse_csv(stream: TextIO, name: str, delimiter: str = ",") -> list[_Row]:
             # A blank line is not a row, nor is a row of empty cells: Excel writes
             # ",,," for rows it once saw formatted below the data.
             continue
+        if row_names and len(fields) == len(columns) + 1:
+            fields = fields[1:]
         if len(fields) != len(columns):
             raise DatasetError(
                 f"{name}: {where}: expected {len(columns)} fields, got {len(fields)} "
@@ -427,7 +442,7 @@ def _parse_csv(stream: TextIO, name: str, delimiter: str = ",") -> list[_Row]:
                     "(a tab inside a phrase splits it)"
                     if literal
                     else _quote_hint("", line, offset + reader.line_num)
-                    or "(quote text that contains commas)"
+                    or f"(quote text that contains {'commas' if delimiter == ',' else 'tabs'})"
                 )
             )
         split_raw = fields[i_split].strip() if i_split is not None else ""
@@ -439,7 +454,7 @@ def _parse_csv(stream: TextIO, name: str, delimiter: str = ",") -> list[_Row]:
                 line,
             )
         )
-    return rows
+    return rows, literal
 
 
 def _parse_jsonl(stream: TextIO, name: str) -> list[_Row]:
