@@ -304,6 +304,24 @@ def format_keyword_eval(result: KeywordEvalResult) -> str:
             return ""
         return f"  (train: {figure_text(entry[0], percent=True)} of {entry[1]})"
 
+    def fa_row(title: str, stream: str) -> str:
+        """False accepts on the noise or unknown-word stream, train's beside them."""
+        return (
+            f"{title} "
+            + _fa_text(
+                getattr(s, f"{stream}_fa_per_hour"),
+                getattr(s, f"{stream}_false_accepts"),
+                getattr(s, f"{stream}_seconds"),
+            )
+            + _was(
+                t,
+                f"{stream}_fa_per_hour",
+                lambda v: _fa_text(
+                    v, t.get(f"{stream}_false_accepts", "?"), t.get(f"{stream}_seconds"), train=True
+                ),
+            )
+        )
+
     rows = [
         ("dataset", f"{result.source} ({_split_text(result.split)})"),
         (
@@ -325,30 +343,8 @@ def format_keyword_eval(result: KeywordEvalResult) -> str:
                 lambda v: f"{figure_text(v, percent=True)} of {t.get('keyword_clips', '?')}",
             ),
         ),
-        (
-            "false accepts per hour",
-            "noise "
-            + _fa_text(s.noise_fa_per_hour, s.noise_false_accepts, s.noise_seconds)
-            + _was(
-                t,
-                "noise_fa_per_hour",
-                lambda v: _fa_text(
-                    v, t.get("noise_false_accepts", "?"), t.get("noise_seconds"), train=True
-                ),
-            ),
-        ),
-        (
-            "",
-            "unknown words "
-            + _fa_text(s.unknown_fa_per_hour, s.unknown_false_accepts, s.unknown_seconds)
-            + _was(
-                t,
-                "unknown_fa_per_hour",
-                lambda v: _fa_text(
-                    v, t.get("unknown_false_accepts", "?"), t.get("unknown_seconds"), train=True
-                ),
-            ),
-        ),
+        ("false accepts per hour", fa_row("noise", "noise")),
+        ("", fa_row("unknown words", "unknown")),
         (
             "",
             f"{s.keyword_false_accepts} in the keyword stream"
