@@ -140,38 +140,38 @@ def _nearest_existing(path: Path) -> Path:
     return Path(path.anchor)
 
 
-def _new_folder(parent: Path, prefix: str, made: list[Path]) -> Path:
-    """Create a folder of a new random name in ``parent`` (mode as a plain mkdir gives it).
+def _new_path(parent: Path, prefix: str, made: list[Path], create: Callable[[Path], None]) -> Path:
+    """Create (``create``, failing with FileExistsError on a taken name) a new random name
+    in ``parent``.
 
     Its path is appended to ``made`` *before* it is created, so that the caller's cleanup
     (which removes what ``made`` names, where it exists) covers an interrupt at any point,
-    also one between the mkdir and the return (``tempfile.mkdtemp`` leaves that gap).
+    also one between the creation and the return (``tempfile.mkdtemp`` leaves that gap).
     """
     for _ in range(100):
         path = parent / f"{prefix}{secrets.token_hex(6)}"
         made.append(path)
         try:
-            os.mkdir(path)
+            create(path)
         except FileExistsError:
             made.pop()
             continue
         return path
-    raise FileExistsError(f"no unused temporary folder name in {parent}")
+    raise FileExistsError(f"no unused temporary name in {parent}")
+
+
+def _new_folder(parent: Path, prefix: str, made: list[Path]) -> Path:
+    """A new folder (mode as a plain mkdir gives it); see :func:`_new_path`."""
+    return _new_path(parent, prefix, made, os.mkdir)
 
 
 def _new_file(parent: Path, prefix: str, made: list[Path]) -> Path:
-    """Create an empty file of a new random name in ``parent`` (mode as ``open`` gives it),
-    listed in ``made`` before it is created (see :func:`_new_folder`)."""
-    for _ in range(100):
-        path = parent / f"{prefix}{secrets.token_hex(6)}"
-        made.append(path)
-        try:
-            os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
-        except FileExistsError:
-            made.pop()
-            continue
-        return path
-    raise FileExistsError(f"no unused temporary file name in {parent}")
+    """A new empty file (mode as ``open`` gives it); see :func:`_new_path`."""
+
+    def create(path: Path) -> None:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
+
+    return _new_path(parent, prefix, made, create)
 
 
 def _to_the_end(cleanup: Callable[[], None]) -> bool:
