@@ -199,10 +199,13 @@ def test_an_interrupt_stops_the_engines_the_workers_run(
     require_tool("espeak-ng")
     engine_running = threading.Event()
     calls: list[str] = []
+    lock = threading.Lock()
 
     def render(voice: synth_mod.Voice, takes: object) -> object:
-        calls.append(voice.speaker)
-        if len(calls) == 1:
+        with lock:  # the two workers must not both see themselves as the first
+            calls.append(voice.speaker)
+            first = len(calls) == 1
+        if first:
             # The other worker's engine is running: interrupt now (as a pool re-raises
             # in the main thread whatever a worker raised).
             assert engine_running.wait(30)

@@ -20,6 +20,7 @@ from pathlib import Path
 
 import pytest
 from cli_support import run_cli
+from tree_snapshot import tree
 
 from tinyslm.outdir import STAGE_PREFIX
 
@@ -61,20 +62,13 @@ def trained(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return out
 
 
-def _tree(folder: Path) -> dict[str, bytes | None]:
-    return {
-        p.relative_to(folder).as_posix(): (None if p.is_dir() else p.read_bytes())
-        for p in folder.rglob("*")
-    }
-
-
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGHUP], ids=["SIGTERM", "SIGHUP"])
 def test_a_signal_during_the_swap_puts_the_previous_model_back(
     trained: Path, tmp_path: Path, sig: signal.Signals
 ) -> None:
     out = tmp_path / "out"
     shutil.copytree(trained, out)
-    before = _tree(out)
+    before = tree(out)
     script = tmp_path / "paused.py"
     script.write_text(PAUSED)
     args = ["train", str(FIXTURE_CSV), "-o", str(out), "--force", "-q", "--seed", "7", *TINY]
@@ -99,7 +93,7 @@ def test_a_signal_during_the_swap_puts_the_previous_model_back(
     assert proc.returncode == 128 + sig, (proc.returncode, stderr)
     assert "Traceback" not in stderr, stderr
     assert stderr.splitlines()[-1] == "error: interrupted", stderr
-    assert _tree(out) == before  # the previous model, whole, and no staging folder
+    assert tree(out) == before  # the previous model, whole, and no staging folder
     assert not [p for p in tmp_path.iterdir() if ".tmp-" in p.name]
     assert not [p for p in out.iterdir() if p.name.startswith(STAGE_PREFIX)]
 

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from tree_snapshot import tree
 
 from tinyslm import outdir
 from tinyslm.errors import OutputExistsError
@@ -35,14 +36,6 @@ OLD = {"m.json": b"{1}", "m.bin": b"old model", "r.html": b"old report"}
 NEW = {"m.json": b"{2}", "m.bin": b"new model"}  # r.html goes (--no-report)
 PROJECT = Ownership(kind="project", marker="a.txt", record=".tinyslm-files.json", keep_foreign=True)
 STEPS = ("mkdir", "rename", "open")
-
-
-def _tree(folder: Path) -> dict[str, bytes | None]:
-    """Everything under ``folder``, hidden entries included (``None`` for a folder)."""
-    return {
-        p.relative_to(folder).as_posix(): (None if p.is_dir() else p.read_bytes())
-        for p in folder.rglob("*")
-    }
 
 
 def _count(monkeypatch: pytest.MonkeyPatch, run: Callable[[], Any]) -> dict[str, int]:
@@ -93,18 +86,18 @@ def test_an_update_interrupted_anywhere_leaves_the_folder_as_it_was(
     write_tree(old, dry, ownership=ownership)
     counts = _count(monkeypatch, lambda: write_tree(new, dry, force=True, ownership=ownership))
     assert counts["mkdir"] >= 3 and counts["rename"] >= 4  # staging, new/, old/; swaps
-    done = _tree(dry)  # the update, complete
+    done = tree(dry)  # the update, complete
     target = tmp_path / "out"
     for step, n, after in _points(counts):
         shutil.rmtree(target, ignore_errors=True)
         write_tree(old, target, ownership=ownership)
-        before = _tree(target)
+        before = tree(target)
         _interrupt(monkeypatch, step, n, bool(after))
         with pytest.raises(KeyboardInterrupt):
             write_tree(new, target, force=True, ownership=ownership)
         monkeypatch.undo()
         # All old (mostly) or all new (interrupted as the last step ended), nothing else.
-        assert _tree(target) in (before, done), (step, n, after)
+        assert tree(target) in (before, done), (step, n, after)
         assert sorted(p.name for p in tmp_path.iterdir()) == ["dry", "out"], (step, n, after)
 
 
@@ -121,7 +114,7 @@ def test_a_new_folder_interrupted_anywhere_leaves_nothing(
         monkeypatch.undo()
         # Nothing, or (interrupted once the folder was renamed into place) all of it.
         if target.exists():
-            assert _tree(target) == NEW, (step, n, after)
+            assert tree(target) == NEW, (step, n, after)
             assert sorted(p.name for p in target.parent.iterdir()) == ["out"]
             shutil.rmtree(tmp_path / "new")
         assert sorted(p.name for p in tmp_path.iterdir()) == ["dry"], (step, n, after)
@@ -207,12 +200,12 @@ def test_an_empty_staging_folder_left_by_a_killed_run_goes_with_force(tmp_path: 
     with pytest.raises(OutputExistsError, match="use --force"):
         check_target(target, force=False, ownership=MODEL)
     write_tree(NEW, target, force=True, ownership=MODEL)
-    assert _tree(target) == NEW
+    assert tree(target) == NEW
     # A folder holding nothing but one is empty: written as a new one.
     alone = tmp_path / "alone"
     _leftover(alone, {})
     write_tree(NEW, alone, force=True, ownership=MODEL)
-    assert _tree(alone) == NEW
+    assert tree(alone) == NEW
 
 
 def test_a_staging_folder_holding_the_previous_model_is_named_never_removed(
@@ -224,7 +217,7 @@ def test_a_staging_folder_holding_the_previous_model_is_named_never_removed(
     target.mkdir()
     (target / "m.json").write_bytes(b"{2}")
     stage = _leftover(target, {"old/m.json": b"{1}", "old/m.bin": b"old model"})
-    before = _tree(target)
+    before = tree(target)
     monkeypatch.chdir(tmp_path)
     with pytest.raises(OutputExistsError) as info:
         write_tree(NEW, Path("out"), force=True, ownership=MODEL)
@@ -233,17 +226,17 @@ def test_a_staging_folder_holding_the_previous_model_is_named_never_removed(
         f"replacing them (or is still running): m.bin, m.json; move back into out those you "
         f"want to keep, delete {stage.name}/, then run again"
     )
-    assert _tree(target) == before
+    assert tree(target) == before
 
 
 def test_a_staging_folder_holding_only_new_output_is_named(tmp_path: Path) -> None:
     target = tmp_path / "out"
     write_tree(OLD, target, ownership=MODEL)
     stage = _leftover(target, {"new/m.bin": b"half"})
-    before = _tree(target)
+    before = tree(target)
     with pytest.raises(OutputExistsError, match=rf"{stage.name}/ holds the unfinished output"):
         check_target(target, force=True, ownership=MODEL)
-    assert _tree(target) == before
+    assert tree(target) == before
     # A project keeps the user's files, but not a leftover in its place.
     project = tmp_path / "proj"
     write_tree({"a.txt": b"A\n"}, project, ownership=PROJECT)
