@@ -311,15 +311,14 @@ class Emulator:
 
     def _infer(self, ids: Any, scores: Any, _ctx: Any) -> int:
         if interrupted(self):
-            return 1  # the rest of the chunk fails fast; feed() raises the interrupt
+            return 1  # the rest of the chunk fails fast (and no later error hides the interrupt)
         try:
             arr = np.ctypeslib.as_array(ids, shape=(self.seq_len,)).astype(np.int32)
             out = self._model.scores(arr)
             ctypes.memmove(scores, out.ctypes.data, self.num_labels)
             return 0
         except BaseException as exc:  # an exception must not unwind through C
-            if not interrupted(self):  # a later error must not hide an interrupt
-                self.last_exception = exc
+            self.last_exception = exc
             return 1
 
     def _write(self, data: Any, length: int, _ctx: Any) -> None:

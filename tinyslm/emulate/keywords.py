@@ -212,7 +212,7 @@ class KeywordEmulator:
 
     def _infer(self, features: Any, n: int, scores: Any, _ctx: Any) -> int:
         if interrupted(self):
-            return 12  # the rest of the chunk fails fast; feed() raises the interrupt
+            return 12  # the rest of the chunk fails fast (and no later error hides the interrupt)
         try:
             if n != self.features:
                 return 11  # TINYSLM_TFLM_ERR_ARGS, as the C adapter answers
@@ -226,8 +226,7 @@ class KeywordEmulator:
             ctypes.memmove(scores, out.ctypes.data, self.num_labels)
             return 0
         except BaseException as exc:  # an exception must not unwind through C
-            if not interrupted(self):  # a later error must not hide an interrupt
-                self.last_exception = exc
+            self.last_exception = exc
             return 12  # TINYSLM_TFLM_ERR_INVOKE
 
     def _write(self, data: Any, length: int, _ctx: Any) -> None:
