@@ -54,6 +54,10 @@ def align_arena(n: int) -> int:
     return -(-n // ARENA_ALIGN) * ARENA_ALIGN
 
 
+class ManifestEditedError(ModelError):
+    """The manifest's fields no longer match its ``content_sha256``: edited after training."""
+
+
 @dataclass(frozen=True)
 class QuantParams:
     scale: float
@@ -308,7 +312,7 @@ class Manifest:
             return manifest
         stored = get("content_sha256", _str)
         if stored != manifest.content_sha256():
-            raise ModelError(
+            raise ManifestEditedError(
                 f"{where}manifest content does not match its content_sha256 (labels, "
                 "threshold, features or ops were edited after training); retrain with "
                 "'tinyslm train' instead of editing it"

@@ -6,22 +6,130 @@ written atomically to the output folder.
 
 from __future__ import annotations
 
+import json
 import tempfile
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeGuard
 
-from tinyslm import outdir
 from tinyslm.errors import OutputError
-from tinyslm.manifest import MANIFEST_NAME, MODEL_NAME, Manifest, threshold_text
+from tinyslm.manifest import MANIFEST_NAME, MODEL_NAME, Manifest, sha256_hex, threshold_text
 from tinyslm.outdir import Ownership, WriteReport, check_target, real_path, write_tree
 from tinyslm.project import PROJECT_FILE
 from tinyslm.report_data import REPORT_HTML, REPORT_JSON
 from tinyslm.text.train import TrainConfig
 
 Log = Callable[[str], None]
+
+# What a model folder's files hold when tinyslm wrote them (MODEL_OWNERSHIP's checks).
+# Its names alone said nothing: a web app's manifest.json or a user's report.html was
+# replaced by 'train --force'.
+
+
+def _json_object(path: Path) -> dict[str, object] | None:
+    try:
+        doc = json.loads(path.read_bytes())
+    except (ValueError, RecursionError):  # bad UTF-8 or JSON, or nested too deeply
+        return None
+    return doc if isinstance(doc, dict) else None
+
+
+def _is_int(value: object) -> TypeGuard[int]:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _check_model_manifest(path: Path) -> str | None:
+    """A manifest tinyslm wrote, unedited: any format this tinyslm reads (all it ever
+    wrote), read as ``tinyslm info`` reads it; a newer format (a newer tinyslm's) by the
+    fields every format has."""
+    from tinyslm.errors import ModelError
+    from tinyslm.manifest import READABLE_FORMATS, ManifestEditedError
+
+    doc = _json_object(path)
+    if doc is None or not all(
+        isinstance(doc.get(key), str) for key in ("tinyslm_version", "model_sha256")
+    ):
+        return "not a tinyslm manifest"
+    version = doc.get("format_version")
+    if _is_int(version) and version > max(READABLE_FORMATS):
+        return None if isinstance(doc.get("content_sha256"), str) else "not a tinyslm manifest"
+    try:
+        Manifest.from_dict(doc)
+    except ManifestEditedError:
+        return "edited since tinyslm wrote it"
+    except ModelError as exc:
+        return f"not as tinyslm writes it: {exc}"
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        return f"not as tinyslm writes it: {exc}"
+    return None
+
+
+def _check_model_file(path: Path) -> str | None:
+    """The model the manifest next to it describes (its ``model_sha256``)."""
+    from tinyslm.manifest import MANIFEST_NAME
+
+    doc = (
+        _json_object(path.parent / MANIFEST_NAME)
+        if (path.parent / MANIFEST_NAME).is_file()
+        else None
+    )
+    expected = doc.get("model_sha256") if doc is not None else None
+    if not isinstance(expected, str):
+        return f"no {MANIFEST_NAME} gives its sha256"
+    if sha256_hex(path.read_bytes()) != expected:
+        return f"not the model {MANIFEST_NAME} describes (sha256 differs)"
+    return None
+
+
+def _check_report_json(path: Path) -> str | None:
+    """Figures tinyslm measured: read as ``tinyslm report`` reads them; another format
+    version (a newer tinyslm's) by the fields it shares."""
+    from tinyslm.errors import ModelError
+    from tinyslm.report_data import FORMAT_VERSION, load_report_data
+
+    doc = _json_object(path)
+    if doc is not None and doc.get("modality") == "audio":
+        return _check_keyword_report_json(path, doc)
+    if doc is None or not isinstance(doc.get("model_sha256"), str):
+        return "not a tinyslm report.json"
+    version = doc.get("format_version")
+    if _is_int(version) and version > FORMAT_VERSION:
+        shared = isinstance(doc.get("labels"), list) and isinstance(doc.get("confusion"), list)
+        return None if shared else "not a tinyslm report.json"
+    try:
+        load_report_data(path)
+    except ModelError as exc:
+        return f"not as tinyslm writes it: {exc}"
+    return None
+
+
+def _check_keyword_report_json(path: Path, doc: dict[str, object]) -> str | None:
+    """A keyword model's report.json (its own format; written without ``model_sha256``
+    before round 38): read as ``tinyslm report`` reads it; a newer format by the fields
+    it shares."""
+    from tinyslm.audio.report import FORMAT_VERSION as KEYWORD_FORMAT
+    from tinyslm.audio.report import KeywordReportData
+    from tinyslm.errors import ModelError
+
+    version = doc.get("format_version")
+    if _is_int(version) and version > KEYWORD_FORMAT:
+        shared = isinstance(doc.get("curve"), list) and isinstance(doc.get("tensors"), list)
+        return None if shared else "not a tinyslm report.json"
+    try:
+        KeywordReportData.from_json(path)
+    except ModelError as exc:
+        return f"not as tinyslm writes it: {exc}"
+    return None
+
+
+def _check_report_page(path: Path) -> str | None:
+    """A page tinyslm drew (the check ``tinyslm report -o`` makes)."""
+    from tinyslm.report import is_report_page
+
+    return None if is_report_page(path.read_bytes()) else "not a tinyslm report page"
+
 
 # A model folder holds exactly these files (the report's two since they were
 # added), so anything else in it is the user's and makes --force refuse the folder;
@@ -31,10 +139,10 @@ MODEL_OWNERSHIP = Ownership(
     marker=MANIFEST_NAME,
     names=(MANIFEST_NAME, MODEL_NAME, REPORT_JSON, REPORT_HTML),
     checks=(
-        (MANIFEST_NAME, outdir.check_model_manifest),
-        (MODEL_NAME, outdir.check_model_file),
-        (REPORT_JSON, outdir.check_report_json),
-        (REPORT_HTML, outdir.check_report_page),
+        (MANIFEST_NAME, _check_model_manifest),
+        (MODEL_NAME, _check_model_file),
+        (REPORT_JSON, _check_report_json),
+        (REPORT_HTML, _check_report_page),
     ),
 )
 # A project also holds the user's own files and PlatformIO's .pio/: regenerating
