@@ -91,13 +91,23 @@ def run_libfuzzer(
     )
 
 
-def assert_no_finding(proc: subprocess.CompletedProcess[str]) -> int:
-    """The run ended cleanly after enough inputs; returns how many it tried."""
+def assert_no_finding(proc: subprocess.CompletedProcess[str], runs: int | None = None) -> int:
+    """The run ended cleanly after enough inputs (exactly ``runs`` where given, for a run
+    bounded by its count alone); returns how many it tried."""
     tail = proc.stderr[-4000:]
     assert proc.returncode == 0, tail
     done = _DONE.search(proc.stderr)
     assert done is not None, tail
-    runs = int(done.group(1))
-    assert MIN_RUNS <= runs <= RUNS, tail
+    tried = int(done.group(1))
+    if runs is None:
+        assert MIN_RUNS <= tried <= RUNS, tail
+    else:
+        assert tried == runs, tail
     assert "ERROR" not in proc.stderr and "runtime error" not in proc.stderr, tail
-    return runs
+    return tried
+
+
+def assert_finding(proc: subprocess.CompletedProcess[str]) -> None:
+    """The run stopped on a finding (a planted bug must be caught)."""
+    found = ("deadly signal", "runtime error", "ERROR: AddressSanitizer")
+    assert proc.returncode != 0 and any(f in proc.stderr for f in found), proc.stderr[-2000:]
