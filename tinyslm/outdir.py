@@ -188,9 +188,14 @@ def _to_the_end(cleanup: Callable[[], None]) -> bool:
 
 
 def _remove_made(made: Sequence[Path]) -> None:
-    """Undo :func:`_new_folder`: remove what it made (already gone is fine)."""
+    """Undo :func:`_new_folder` and :func:`_new_file`: remove what they made, and what was
+    staged in it (already gone is fine)."""
     for path in reversed(made):
-        shutil.rmtree(path, ignore_errors=True)
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(path)
 
 
 def _probe(where: Path) -> None:
@@ -984,11 +989,13 @@ def write_file(path: Path, data: bytes, what: str, ours: Callable[[bytes], bool]
         temps.clear()
     except BaseException as exc:
         # Ctrl-C (or SIGTERM/SIGHUP, which the CLI turns into one) as well: nothing
-        # half-written, no temporary file, no folder made here.
-        for temp in temps:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(temp)
-        _remove_parents(made)
+        # half-written, no temporary file, no folder made here, even if interrupted again.
+        def clean() -> None:
+            _remove_made(temps)
+            _remove_parents(made)
+
+        if _to_the_end(clean) and not isinstance(exc, KeyboardInterrupt):
+            raise KeyboardInterrupt from exc
         if isinstance(exc, OSError):
             raise OutputError(f"cannot write {path}: {exc.strerror or exc}") from None
         raise

@@ -153,6 +153,21 @@ def test_a_single_file_interrupted_anywhere_leaves_nothing(
         assert sorted(p.name for p in tmp_path.iterdir()) == ["dry"], (step, n, after)
 
 
+def test_a_second_interrupt_in_a_single_files_cleanup_still_leaves_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Ctrl-C twice: once as the file is moved into place, again as its temporary file is
+    # removed. The cleanup ran once and stopped there, leaving the temporary file and the
+    # folders made for it.
+    target = tmp_path / "a" / "b" / "r.json"
+    _interrupt(monkeypatch, "replace", 1, False)
+    _interrupt(monkeypatch, "unlink", 1, False)
+    with pytest.raises(KeyboardInterrupt):
+        write_file(target, b"{}", "--json", lambda data: True)
+    monkeypatch.undo()
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_a_file_that_cannot_be_put_back_is_kept_in_the_staging_folder(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
