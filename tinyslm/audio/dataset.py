@@ -219,8 +219,7 @@ class AudioDataset:
         source: the folder or list file it was read from.
         warnings: non-fatal findings, one line each (about every split, as train says them).
         split_warnings: the same findings as ``(split, line)``, a finding about the clips
-            of several splits once per split (``""``: not about one split's clips); see
-            :meth:`warnings_for`.
+            of several splits once per split; see :meth:`warnings_for`.
     """
 
     labels: tuple[str, ...]
@@ -246,7 +245,7 @@ class AudioDataset:
         ``split_warnings`` (a dataset built by hand), every warning."""
         if not self.split_warnings:
             return self.warnings
-        return tuple(line for split, line in self.split_warnings if split in ("", name))
+        return tuple(line for split, line in self.split_warnings if split == name)
 
 
 def speaker_of(path: Path | str) -> str | None:
