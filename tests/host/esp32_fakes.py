@@ -12,6 +12,7 @@ real headers are checked against the same sources by ``test_esp32_idf.py`` and
 
 from __future__ import annotations
 
+import subprocess
 from pathlib import Path
 
 from shared_paths import missing
@@ -242,3 +243,40 @@ def write_fake_headers(root: Path) -> Path:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text, encoding="utf-8")
     return root
+
+
+def build_firmware(
+    root: Path, src: Path, sources: list[str], harness: str, name: str, needles: tuple[str, ...]
+) -> Path:
+    """The generated ``src/main.cc``, whole, with ``sources`` of ``src`` and the harness,
+    against the stand-in headers. The path under test must be in main.cc (``needles``): a
+    template that stops using it fails here rather than passing for a different reason."""
+    main = (src / "main.cc").read_text(encoding="utf-8")
+    for needle in needles:
+        assert needle in main, f"the esp32 template's main.cc no longer has {needle}"
+    fakes = write_fake_headers(root / "fakes")
+    (root / "harness.cc").write_text(harness, encoding="utf-8")
+    return ccompile.compile_executable(
+        [*(src / s for s in sources), src / "main.cc", root / "harness.cc"],
+        root / name,
+        include_dirs=[fakes, src],
+        cflags=["-std=c99", "-O1"],
+        cxxflags=["-std=c++17", "-O1", "-Wall", "-Werror"],
+    )
+
+
+def run_firmware(args: list[str]) -> tuple[dict[str, list[str]], dict[str, int]]:
+    """Run a harness: its output lines by their one-letter kind (``W`` written, ...) and
+    its closing ``S`` statistics line; it must end cleanly (``code 0``)."""
+    proc = subprocess.run(args, capture_output=True, text=True, timeout=120, check=False)
+    lines: dict[str, list[str]] = {}
+    stats: dict[str, int] = {}
+    for line in proc.stdout.splitlines():
+        kind, _, rest = line.partition(" ")
+        if kind == "S":
+            words = rest.split()
+            stats = {k: int(v) for k, v in zip(words[::2], words[1::2], strict=True)}
+        else:
+            lines.setdefault(kind, []).append(rest)
+    assert proc.returncode == 0 and stats.get("code") == 0, proc.stdout[-3000:] + proc.stderr
+    return lines, stats

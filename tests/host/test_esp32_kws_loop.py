@@ -35,19 +35,17 @@ two idle runs and the time the loop spent in ``vTaskDelay``.
 
 from __future__ import annotations
 
-import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pytest
-from esp32_fakes import require_host_compilers, write_fake_headers
+from esp32_fakes import build_firmware, require_host_compilers, run_firmware
 
 from tinyslm.audio.frames import stream_bytes
 from tinyslm.emit.actions import with_example
 from tinyslm.pipeline import run_generate
-from tinyslm.toolchain import ccompile
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "fixtures"))
 from kws import keyword_model_dir
@@ -350,48 +348,20 @@ def firmware(tmp_path_factory: pytest.TempPathFactory) -> Path:
     project = root / "p"
     run_generate("esp32", project, model_dir=keyword_model_dir(root / "model"))
     src = project / "src"
-    main = (src / "main.cc").read_text(encoding="utf-8")
-    # The path under test must be there: a loop paced by something else fails here rather
-    # than passing for a different reason.
-    for needle in ("i2s_channel_read(", "tinyslm_kws_app_feed_samples(", "on_recv_q_ovf"):
-        assert needle in main, f"the esp32 keyword template no longer has {needle}"
     # The user's starter as a user who took its example has it (GPIO calls on).
     actions = src / "tinyslm_actions.c"
     actions.write_text(with_example(actions.read_text(encoding="utf-8")), encoding="utf-8")
-    fakes = write_fake_headers(root / "fakes")
-    harness = root / "harness.cc"
-    harness.write_text(HARNESS, encoding="utf-8")
-    return ccompile.compile_executable(
-        [*(src / name for name in APP_SOURCES), src / "main.cc", harness],
-        root / "kws_loop",
-        include_dirs=[fakes, src],
-        cflags=["-std=c99", "-O1"],
-        cxxflags=["-std=c++17", "-O1", "-Wall", "-Werror"],
-    )
+    # A loop paced by something else than these fails rather than passing.
+    needles = ("i2s_channel_read(", "tinyslm_kws_app_feed_samples(", "on_recv_q_ovf")
+    return build_firmware(root, src, list(APP_SOURCES), HARNESS, "kws_loop", needles)
 
 
 def run(firmware: Path, infer_ms: int, stream: Path | None = None) -> Run:
     """``SECONDS`` of the loop, each inference taking ``infer_ms``; ``stream``: bytes the
     host sends at the line rate from 0.1 s."""
     args = [str(firmware), str(SECONDS * 1_000_000), str(infer_ms * 1000)]
-    proc = subprocess.run(
-        args + ([str(stream)] if stream else []),
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    stats: dict[str, int] = {}
-    written = []
-    for line in proc.stdout.splitlines():
-        kind, _, rest = line.partition(" ")
-        if kind == "W":
-            written.append(rest)
-        elif kind == "S":
-            words = rest.split()
-            stats = {k: int(v) for k, v in zip(words[::2], words[1::2], strict=True)}
-    assert proc.returncode == 0 and stats.get("code") == 0, proc.stdout[-3000:] + proc.stderr
-    result = Run(infer_ms, stats, written)
+    lines, stats = run_firmware(args + ([str(stream)] if stream else []))
+    result = Run(infer_ms, stats, lines.get("W", []))
     print(f"\n{result.figures()}")
     return result
 

@@ -35,15 +35,13 @@ in order, and each ``{"error":"rx_overflow"}`` must stand for bytes really lost.
 
 from __future__ import annotations
 
-import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-from esp32_fakes import require_host_compilers, write_fake_headers
+from esp32_fakes import build_firmware, require_host_compilers, run_firmware
 
 from tinyslm.pipeline import run_generate
-from tinyslm.toolchain import ccompile
 
 pytestmark = pytest.mark.toolchain
 
@@ -396,43 +394,17 @@ def firmware(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("esp32_rx")
     project = root / "p"
     run_generate("esp32", project, model_dir=FIXTURE_MODEL)
-    src = project / "src"
-    main = (src / "main.cc").read_text(encoding="utf-8")
-    # The path under test must be there; a template that stops using the event queue
-    # fails here rather than passing the scenarios for a different reason.
-    for needle in ("uart_driver_install(", "uart_read_bytes(", "xQueueReceive(uart_events"):
-        assert needle in main, f"the esp32 template no longer calls {needle}"
-    fakes = write_fake_headers(root / "fakes")
-    harness = root / "harness.cc"
-    harness.write_text(HARNESS, encoding="utf-8")
-    return ccompile.compile_executable(
-        [*(src / name for name in CORE_SOURCES), src / "main.cc", harness],
-        root / "rx_events",
-        include_dirs=[fakes, src],
-        cflags=["-std=c99", "-O1"],
-        cxxflags=["-std=c++17", "-O1", "-Wall", "-Werror"],
-    )
+    # A template that stops using the event queue fails rather than passing.
+    needles = ("uart_driver_install(", "uart_read_bytes(", "xQueueReceive(uart_events")
+    return build_firmware(root, project / "src", list(CORE_SOURCES), HARNESS, "rx_events", needles)
 
 
 def run(firmware: Path, script: Script, tmp_path: Path) -> Run:
     path = tmp_path / "script.txt"
     path.write_text(script.render(), encoding="utf-8")
-    proc = subprocess.run(
-        [str(firmware), str(path)], capture_output=True, text=True, timeout=120, check=False
-    )
-    answers, written, flushes, stats = [], [], [], {}
-    for line in proc.stdout.splitlines():
-        kind, _, rest = line.partition(" ")
-        if kind == "A":
-            answers.append(rest)
-        elif kind == "W":
-            written.append(rest)
-        elif kind == "F":
-            flushes.append(int(rest))
-        elif kind == "S":
-            words = rest.split()
-            stats = {k: int(v) for k, v in zip(words[::2], words[1::2], strict=True)}
-    assert proc.returncode == 0 and stats.get("code") == 0, proc.stdout[-3000:] + proc.stderr
+    lines, stats = run_firmware([str(firmware), str(path)])
+    answers, written = lines.get("A", []), lines.get("W", [])
+    flushes = [int(f) for f in lines.get("F", [])]
     result = Run(script, answers, written, flushes, stats)
     # Every phrase answered is one JSON answer line, and nothing else was written.
     assert len([w for w in written if w != RX_OVERFLOW]) == len(answers), written
