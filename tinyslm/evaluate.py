@@ -156,8 +156,7 @@ def run_eval(
             split is empty, or none of its intents is one of the model's.
     """
     from tinyslm.emulate.phrases import phrases_to_check
-    from tinyslm.manifest import MANIFEST_NAME, load_model_dir
-    from tinyslm.project import PROJECT_FILE, checked_model, open_project
+    from tinyslm.project import load_model_or_project
     from tinyslm.text.features import encode
     from tinyslm.tflm_runtime import tflm_scores
     from tinyslm.verify import gate_metrics
@@ -171,15 +170,9 @@ def run_eval(
     # Before the model: a missing or foreign dataset is the cheaper mistake to report.
     if not config.data.exists():
         raise DatasetError(f"{config.data}: dataset not found")
-    if (config.model_dir / PROJECT_FILE).is_file() and not (
-        config.model_dir / MANIFEST_NAME
-    ).is_file():
-        # A generated project holds its model (the array) and manifest (tinyslm.json), as
-        # info and report read them: scored as the board runs it, a threshold set by
-        # 'generate --threshold' included.
-        manifest, model = checked_model(open_project(config.model_dir), probe_arena=True)
-    else:
-        manifest, model = load_model_dir(config.model_dir)
+    # A model folder, or a generated project as info and report read it: the model array
+    # and tinyslm.json, a threshold set by 'generate --threshold' included.
+    manifest, model, _ = load_model_or_project(config.model_dir, probe_arena=True)
     check_data_modality(config.data, manifest.modality)
     if manifest.modality == AUDIO:
         return run_keyword_eval(config.data, config.split, manifest, model, say)

@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from tinyslm.errors import BudgetError, ModelError
-from tinyslm.manifest import MANIFEST_NAME, Manifest
+from tinyslm.errors import BudgetError
+from tinyslm.manifest import Manifest
 
 
 @dataclass(frozen=True)
@@ -125,29 +125,15 @@ def model_info(path: Path) -> ModelInfo:
         ProjectError: the project's ``tinyslm.json`` is malformed or holds no manifest.
     """
     from tinyslm.emit.project import arena_size_for
-    from tinyslm.manifest import load_model_dir
-    from tinyslm.project import PROJECT_FILE, checked_model, open_project, recorded_arena_size
+    from tinyslm.project import load_model_or_project, recorded_arena_size
 
-    if (path / MANIFEST_NAME).is_file():
-        # The arena was probed when the model was trained; the hashes are checked here.
-        manifest, _ = load_model_dir(path, probe_arena=False)
+    # The arena was probed when a model folder's model was trained; the hashes are checked.
+    manifest, _, project = load_model_or_project(path)
+    if project is None:
         arena = arena_size_for(manifest.arena_bytes)
         return ModelInfo(path, "model folder", None, manifest, arena, board_fits(manifest, arena))
-    if (path / PROJECT_FILE).is_file():
-        project = open_project(path)
-        manifest, _ = checked_model(project)
-        arena = recorded_arena_size(project, manifest)
-        return ModelInfo(
-            path, "project", project.board, manifest, arena, board_fits(manifest, arena)
-        )
-    if not path.exists():
-        raise ModelError(f"{path}: no such folder")
-    if not path.is_dir():
-        raise ModelError(f"{path}: a file, not a model folder or a project")
-    raise ModelError(
-        f"{path}: neither a model folder ({MANIFEST_NAME}, from 'tinyslm train') nor a project "
-        f"({PROJECT_FILE}, from 'tinyslm generate')"
-    )
+    arena = recorded_arena_size(project, manifest)
+    return ModelInfo(path, "project", project.board, manifest, arena, board_fits(manifest, arena))
 
 
 def _pct(value: object) -> str:

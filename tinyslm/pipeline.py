@@ -573,11 +573,9 @@ def run_report(path: Path, out: Path, *, data: Path | None = None) -> ReportRunR
         DatasetError: ``data`` is unusable or has intents the model lacks.
         OutputError: ``out`` cannot be written, or names one of the inputs.
     """
-    from tinyslm.errors import ModelError
-    from tinyslm.manifest import load_model_dir
     from tinyslm.modality import modality
     from tinyslm.outdir import check_file_target, write_file
-    from tinyslm.project import checked_model, open_project
+    from tinyslm.project import load_model_or_project
     from tinyslm.report import is_report_page
 
     inputs = [data] if data is not None else []
@@ -585,19 +583,13 @@ def run_report(path: Path, out: Path, *, data: Path | None = None) -> ReportRunR
     # (arena_bytes edited by hand: the content hash leaves it out) ends in a segfault,
     # not an error; so it is probed first, in a child process, as eval does.
     probe = data is not None
-    if (path / MANIFEST_NAME).is_file():
-        manifest, model = load_model_dir(path, probe_arena=probe)
-        stored = path / REPORT_JSON
-        inputs += [path / MANIFEST_NAME, path / MODEL_NAME, stored]
-    elif (path / PROJECT_FILE).is_file():
-        manifest, model = checked_model(open_project(path), probe_arena=probe)
+    manifest, model, project = load_model_or_project(path, probe_arena=probe)
+    if project is None:
+        stored: Path | None = path / REPORT_JSON
+        inputs += [path / MANIFEST_NAME, path / MODEL_NAME, path / REPORT_JSON]
+    else:
         stored = None
         inputs += [path / PROJECT_FILE]
-    else:
-        raise ModelError(
-            f"{path}: neither a model folder ({MANIFEST_NAME}, from 'tinyslm train') nor a "
-            f"project ({PROJECT_FILE}, from 'tinyslm generate')"
-        )
     if any(real_path(out) == real_path(p) for p in inputs):
         raise OutputError(f"-o {out} names one of the report's inputs; give another file name")
     check_file_target(out, "-o", is_report_page)

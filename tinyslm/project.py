@@ -176,3 +176,35 @@ def recorded_arena_size(project: Project, manifest: Manifest) -> int:
             "regenerate the project"
         )
     return value
+
+
+def load_model_or_project(
+    path: Path, *, probe_arena: bool = False
+) -> tuple[Manifest, bytes, Project | None]:
+    """A model folder (``manifest.json``, from ``train``) or a generated project
+    (``tinyslm.json``): its manifest and model, checked against each other, and the
+    project where it is one. ``info``, ``report`` and ``eval`` read either.
+
+    Raises:
+        ModelError: neither (named as missing, a file, or a folder holding neither), or
+            the model folder's files are missing, edited or corrupt.
+        ProjectError: the project's ``tinyslm.json`` is malformed or holds no manifest.
+    """
+    from tinyslm.manifest import MANIFEST_NAME, MODEL_NAME, load_model_dir
+
+    if (path / MANIFEST_NAME).is_file() or (path / MODEL_NAME).exists():
+        # A model folder, or half of one: load_model_dir names what is missing.
+        manifest, model = load_model_dir(path, probe_arena=probe_arena)
+        return manifest, model, None
+    if (path / PROJECT_FILE).is_file():
+        project = open_project(path)
+        manifest, model = checked_model(project, probe_arena=probe_arena)
+        return manifest, model, project
+    if not path.exists():
+        raise ModelError(f"{path}: no such folder")
+    if not path.is_dir():
+        raise ModelError(f"{path}: a file, not a model folder or a project")
+    raise ModelError(
+        f"{path}: neither a model folder ({MANIFEST_NAME}, from 'tinyslm train') nor a project "
+        f"({PROJECT_FILE}, from 'tinyslm generate')"
+    )
