@@ -281,7 +281,7 @@ def train_command(
 ) -> None:
     """Train, quantize (INT8) and verify (TFLM) a classifier on DATA (default: demo set).
 
-    DATA is a text intent dataset (.csv, .jsonl, CLINC .json) or an audio keyword
+    DATA is a text intent dataset (.csv, .tsv, .jsonl, CLINC .json) or an audio keyword
     dataset (a folder in the Speech Commands layout, or a .csv/.jsonl list of WAV
     files). Writes model.tflite, manifest.json and (unless --no-report)
     report.json and report.html (open it in a browser; 'tinyslm report' redraws it).
@@ -876,7 +876,7 @@ def monitor(
     multiple=True,
     metavar="LABEL=P",
     help="A threshold of its own for one intent or keyword (repeatable), e.g. "
-    "unlock_door=0.9: an intent is answered locally only when its score reaches P, a "
+    "door_unlock=0.9: an intent is answered locally only when its score reaches P, a "
     "keyword fires only when its averaged score does; every other label keeps the "
     "model's (or --threshold's).",
 )
@@ -1269,7 +1269,7 @@ def tflm_group() -> None:
     "--cache-dir",
     type=click.Path(path_type=Path, file_okay=False),
     help="Where to put the tree (default tflm/<commit>-<target> in $TINYSLM_CACHE_DIR, "
-    "else ~/.cache/tinyslm).",
+    "else $XDG_CACHE_HOME/tinyslm, else ~/.cache/tinyslm).",
 )
 @click.option("--force", is_flag=True, help="Rebuild even if the tree is already there.")
 @friendly_errors

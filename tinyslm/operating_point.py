@@ -136,7 +136,7 @@ def parse_label_thresholds(items: tuple[str, ...]) -> dict[str, float]:
     for item in items:
         label, sep, value = item.rpartition("=")
         if not sep or not label:
-            raise ModelError(f"--label-threshold {item!r}: expected LABEL=P, e.g. unlock=0.9")
+            raise ModelError(f"--label-threshold {item!r}: expected LABEL=P, e.g. door_unlock=0.9")
         try:
             probability = float(value)
         except ValueError:

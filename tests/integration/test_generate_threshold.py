@@ -249,7 +249,7 @@ def test_label_threshold_refusals_write_nothing(fixture_model: Path, tmp_path: P
     proc = run_cli("generate", "--board", "esp32", "-o", str(out), "--label-threshold", "lights_on")
     assert proc.returncode == 1 and not out.exists()
     assert proc.stderr.strip() == (
-        "error: --label-threshold 'lights_on': expected LABEL=P, e.g. unlock=0.9"
+        "error: --label-threshold 'lights_on': expected LABEL=P, e.g. door_unlock=0.9"
     ), proc.stderr
     assert "training on the demo set" not in proc.stdout
     for given, said in (
