@@ -422,6 +422,8 @@ def emulate(
     loop), each escalated phrase is answered on the host as well, as 'tinyslm
     monitor' does for a board: a {"host":...} line after the device's.
     """
+    import os
+
     from tinyslm.outdir import check_file_target, is_json_document, real_path
 
     hosted = host_model is not None or host_cmd is not None
@@ -434,6 +436,12 @@ def emulate(
         # The device ends a line at either: one --text became two lines and two answers.
         raise click.UsageError(
             "--text holds a line break: give one line (pipe several lines in instead)"
+        )
+    if text is not None and not os.fsencode(text).strip(b" \t\v\f"):
+        # The firmware ignores a line of only these (tinyslm_core.c, is_blank; a keyword
+        # app skips a line that holds no command): one --text answered with silence.
+        raise click.UsageError(
+            "--text is blank: the firmware ignores a blank line, so nothing would be printed"
         )
     if json_out is not None and data_file is None:
         raise click.UsageError("--json needs --data")
@@ -467,6 +475,12 @@ def emulate(
         raise click.UsageError("--wav needs a keyword project (generated from a keyword model)")
 
     escalation = make_escalation(host_model, host_cmd, host_timeout)  # before the build
+    if native or qemu:
+        from tinyslm.emulate.emulator import check_compiled_settings
+
+        # The host emulator checks its own settings; these builds read nothing back, and
+        # a hand-edited threshold was answered at the edited level.
+        check_compiled_settings(project_dir)
     _emulate_text(project_dir, native, qemu, tflm_dir, text, coverage, escalation, host_act)
     _qemu_note(project_dir, engine)
 
@@ -643,6 +657,7 @@ def _emulate_keywords(
     import tempfile
 
     from tinyslm.emulate import keywords as kws
+    from tinyslm.errors import ModelError
 
     if coverage:
         raise click.UsageError("--coverage measures the text core, not a keyword project")
@@ -652,6 +667,13 @@ def _emulate_keywords(
         raise click.UsageError(
             "a keyword project hears audio: --text takes a command such as ':info';"
             " stream a recording with --wav"
+        )
+    if text is not None and any(b >= 0x80 for b in os.fsencode(text)):
+        # Commands are ASCII: the app takes such a byte for the start of an audio frame and
+        # drops the command unanswered (tinyslm_kws_app_feed).
+        raise click.UsageError(
+            "--text holds a non-ASCII byte: keyword commands are ASCII, and the keyword app "
+            "ends a command at such a byte without an answer, so nothing would be printed"
         )
     samples = None
     if wav_file is not None:
@@ -690,7 +712,12 @@ def _emulate_keywords(
                     err=True,
                 )
             if not p.identical:
-                raise SystemExit(1)
+                # The one error line, after the lines and the verdict it sums up.
+                raise ModelError(
+                    f"{engine}: the firmware's detections on {wav_file} differ from verify's "
+                    f"Python loop ({p.matching}/{p.reference} identical, device made "
+                    f"{p.device}{', with error lines' if p.errors else ''})"
+                )
         elif text is not None:
             for line in runner(os.fsencode(text) + b"\n"):
                 click.echo(line)

@@ -638,8 +638,8 @@ class EmulateResult:
         report: :class:`tinyslm.emulate.phrases.EmulateReport` (text) or
             :class:`tinyslm.emulate.keywords.KeywordDataResult` (keywords).
         coverage: the text core's line coverage, with ``coverage``.
-        failure: why the run failed although it was measured (text: answers that differ
-            from the Python TFLM reference), or None.
+        failure: why the run failed although it was measured (answers or detections that
+            differ from the Python reference), or None.
     """
 
     modality: str
@@ -673,6 +673,7 @@ def _emulate_keywords(config: EmulateConfig) -> EmulateResult:
     from tinyslm.emulate.keywords import (
         KeywordDataConfig,
         ScoreMemo,
+        data_parity_error,
         format_data_result,
         keyword_project,
         keyword_runner,
@@ -699,13 +700,15 @@ def _emulate_keywords(config: EmulateConfig) -> EmulateResult:
         summary={**result.summary(), "engine": config.engine},  # as the text summary says it
         warnings=(),
         report=result,
+        # As for text: the figures are printed, then the run fails (exit 1).
+        failure=data_parity_error(result, config.engine),
     )
 
 
 def _emulate_text(config: EmulateConfig) -> EmulateResult:
     from collections.abc import Sequence
 
-    from tinyslm.emulate.emulator import Emulator, emulator_runner
+    from tinyslm.emulate.emulator import Emulator, check_compiled_settings, emulator_runner
     from tinyslm.emulate.phrases import (
         TIME_UNITS,
         format_parity,
@@ -722,10 +725,8 @@ def _emulate_text(config: EmulateConfig) -> EmulateResult:
     if config.coverage and config.engine != "emulator":
         raise ValueError("coverage measures the shared-library emulator only")
     if config.engine != "emulator":
-        # The compiled settings (model array, arena, thresholds) checked as the emulator
-        # checks them, on the same sources built for the host (cached), before a long
-        # native or QEMU build.
-        Emulator(project_dir).close()
+        # Before a long native or QEMU build (the emulator checks its own).
+        check_compiled_settings(project_dir)
     run: Callable[[Sequence[bytes]], list[str]]
     with tempfile.TemporaryDirectory(prefix="tinyslm-cov-") as cov_tmp:
         emulator = None

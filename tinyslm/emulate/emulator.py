@@ -106,6 +106,26 @@ def check_thresholds(project: Project, compiled: Sequence[int], base: int) -> No
             )
 
 
+def check_compiled_settings(project_dir: Path | str) -> None:
+    """Before a ``--native`` or ``--qemu`` run: the project's compiled settings (model
+    array, arena, thresholds) checked as the host emulator checks them, on the same
+    sources built for the host (cached).
+
+    Those builds compile the same ``src/tinyslm_settings.{h,c}`` but read nothing back,
+    so a hand-edited threshold was run at the edited level, unnamed.
+
+    Raises:
+        ProjectError, ModelError, ToolchainError: as :class:`Emulator` (or the keyword
+            emulator) raises them.
+    """
+    from tinyslm.emulate.keywords import KeywordEmulator, is_keyword_project
+
+    if is_keyword_project(project_dir):
+        KeywordEmulator(project_dir)
+    else:
+        Emulator(project_dir).close()
+
+
 def check_arena(project: Project, model_bytes: bytes, arena_size: int) -> None:
     """The compiled ``TINYSLM_ARENA_SIZE`` can hold the model on this machine's TFLM.
 

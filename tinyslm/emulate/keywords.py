@@ -50,7 +50,9 @@ from tinyslm.audio.stream import (
 )
 from tinyslm.cache import cache_dir
 from tinyslm.emulate.emulator import (
+    check_compiled_settings,
     check_hook_calls,
+    check_thresholds,
     interrupted,
     load_compiled_model,
     reraise_interrupt,
@@ -185,6 +187,8 @@ class KeywordEmulator:
         ):
             getattr(lib, name).restype = restype
             getattr(lib, name).argtypes = []
+        lib.tinyslm_kws_emu_threshold_q.restype = ctypes.c_int32
+        lib.tinyslm_kws_emu_threshold_q.argtypes = [ctypes.c_uint32]
         lib.tinyslm_kws_emu_init.restype = ctypes.c_int
         lib.tinyslm_kws_emu_init.argtypes = [_INFER_FN, _WRITE_FN, _CLOCK_FN]
         lib.tinyslm_kws_emu_feed.restype = None
@@ -200,6 +204,13 @@ class KeywordEmulator:
             f"{self.features} features, {self.num_labels} labels",
         )
         self.arena_size, self.model_bytes = self._model.arena_size, self._model.model_bytes
+        # The detector's levels as compiled: a hand-edited TINYSLM_THRESHOLD_Q (or table of
+        # own levels) ran at the edited level while the figures named the manifest's.
+        check_thresholds(
+            self.project,
+            [int(lib.tinyslm_kws_emu_threshold_q(i)) for i in range(self.num_labels)],
+            int(lib.tinyslm_kws_emu_threshold_q(self.num_labels)),
+        )
         self._out = bytearray()
         self.memo: ScoreMemo = memo if memo is not None else {}
         self.memo_hits = 0
@@ -634,6 +645,22 @@ def format_data_result(result: KeywordDataResult, engine: str) -> str:
     )
 
 
+def data_parity_error(result: KeywordDataResult, engine: str) -> str | None:
+    """The one error line for a split whose device detections (or lines) differ from
+    verify's Python loop, else None."""
+    if result.parity_streams == result.streams:
+        return None
+    first = ""
+    if result.errors:
+        line = result.errors[0]
+        first = f"; first device error: {line[:80] + '...' if len(line) > 80 else line}"
+    return (
+        f"{engine}: {result.streams - result.parity_streams} of {result.streams} streams differ "
+        f"from verify's Python loop ({result.parity_detections}/{result.reference_detections} "
+        f"detections identical, device made {result.device_detections}){first}"
+    )
+
+
 def format_detection(d: DeviceDetection) -> str:
     """One detection as a readable row."""
     return f"{d.t_ms / 1000:9.3f} s  {d.keyword:<16} {d.score_milli / 1000:.3f}  {d.us:>7} us"
@@ -653,9 +680,13 @@ def keyword_runner(
 
     Raises:
         ProjectError: not a keyword project.
+        ModelError: the compiled model array or thresholds are not ``tinyslm.json``'s.
         ToolchainError: a missing tool or tree, or a failed build.
     """
     keyword_project(project_dir)
+    if engine in ("native", "qemu"):
+        # Their builds compile the same settings: checked as the host emulator checks them.
+        check_compiled_settings(project_dir)
     if engine == "native":
         from tinyslm.toolchain.host import build_native, resolve_host_tree
 

@@ -53,3 +53,14 @@ uint32_t tinyslm_kws_emu_features(void) { return TINYSLM_KWS_FEATURES; }
 uint32_t tinyslm_kws_emu_frames(void) { return TINYSLM_KWS_FRAMES; }
 uint32_t tinyslm_kws_emu_num_labels(void) { return TINYSLM_NUM_LABELS; }
 const char *tinyslm_kws_emu_model_sha256(void) { return tinyslm_kws_model_info.model_sha256; }
+
+/* The level label i must reach to fire (its own, or threshold_q); i == num_labels: the
+ * detector's threshold_q, as the detector reads tinyslm_kws_model_info. Checked against
+ * the manifest so that a hand-edited tinyslm_settings.{h,c} is named, not run. */
+int32_t tinyslm_kws_emu_threshold_q(uint32_t i) {
+  const tinyslm_kws_detector_config_t *d = &tinyslm_kws_model_info.detector;
+  if (d->label_threshold_q != NULL && i < tinyslm_kws_model_info.num_labels) {
+    return d->label_threshold_q[i];
+  }
+  return d->threshold_q;
+}
