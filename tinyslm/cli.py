@@ -40,8 +40,9 @@ def friendly_errors(func: F) -> F:
                 click.echo(f"  {line}", err=True)
             click.echo(f"error: {exc}", err=True)
             sys.exit(1)
-        except KeyboardInterrupt:
-            click.echo("error: interrupted", err=True)
+        except KeyboardInterrupt as exc:
+            # One with a message says what the output holds (outdir.InterruptedAfterUpdate).
+            click.echo(f"error: {str(exc) or 'interrupted'}", err=True)
             sys.exit(130)
         except OSError as exc:
             # The checks name what they foresee; the file system can still refuse a path

@@ -47,6 +47,22 @@ STAGE_PREFIX = ".tinyslm-tmp-"
 FileCheck = Callable[[Path], "str | None"]
 
 
+class InterruptedAfterUpdate(KeyboardInterrupt):
+    """An interrupt that came once the output was complete, while its leftovers (the
+    replaced files, the staging folder) were being removed: the folder holds the new
+    files, all of them, and nothing is put back.
+
+    The choice: the command still stops (Ctrl-C or SIGTERM means stop: no summary that
+    reads as success, no ``--json`` written after it, the interrupt's exit code), but its
+    one line says what the folder holds, where a plain "interrupted" promises that the
+    old files were put back. A KeyboardInterrupt all the same, so that every caller's
+    cleanup and the CLI's exit code treat it as one; the CLI prints its message.
+    """
+
+    def __init__(self, target: Path, done: str = "updated") -> None:
+        super().__init__(f"interrupted after {target} was {done}; it holds the new files")
+
+
 @dataclass(frozen=True)
 class Ownership:
     """How tinyslm recognises, and what it may replace in, one kind of output folder.
@@ -205,12 +221,19 @@ def _probe(where: Path) -> None:
         OSError: ``where`` cannot be written.
     """
     made: list[Path] = []
-    try:
-        _new_folder(where, STAGE_PREFIX, made)
-    finally:
+
+    def remove() -> None:
         for path in made:
             with contextlib.suppress(FileNotFoundError):
                 os.rmdir(path)
+
+    try:
+        _new_folder(where, STAGE_PREFIX, made)
+    finally:
+        # To the end, also when interrupted just before the rmdir: the probe was left
+        # behind in the output's parent (the user's folder).
+        if _to_the_end(remove):
+            raise KeyboardInterrupt
 
 
 def _probe_writable(target: Path) -> None:
@@ -530,11 +553,13 @@ def _write_new(
     extra: Callable[[Path], None] | None,
     ownership: Ownership | None,
     starters: Mapping[str, bytes],
+    shown: Path | None = None,
 ) -> WriteReport:
     """Stage next to the missing ``target`` and rename into place."""
     _check_starters(files, starters)
     made: list[Path] = []
     staged: list[Path] = []
+    renaming = False
     # Everything inside the try: an interrupt (Ctrl-C, or SIGTERM/SIGHUP, which the CLI
     # turns into one) at any point leaves neither the temporary folder nor a parent made.
     try:
@@ -547,9 +572,18 @@ def _write_new(
             (tmp / ownership.record).write_bytes(
                 _record_bytes(files, trees, None, tree_files, ownership.command)
             )
+        renaming = True
         os.rename(tmp, target)
         staged.clear()
-    except BaseException:
+    except BaseException as exc:
+        # Interrupted just as the rename ended: the folder is in place, complete (the
+        # temporary one is gone), and stays; the message must not say it was undone.
+        if (
+            renaming
+            and isinstance(exc, KeyboardInterrupt)
+            and not (staged and os.path.lexists(staged[0]))
+        ):
+            raise InterruptedAfterUpdate(shown or target, "written") from None
 
         def clean() -> None:
             _remove_made(staged)
@@ -622,6 +656,10 @@ def _update(
         if not real.joinpath(*_check_rel(rel)).exists()
         and not real.joinpath(*_check_rel(rel)).is_symlink()
     )
+    # Set once the last file is in: from then on the new output is complete, and an
+    # interrupt no longer puts anything back (see InterruptedAfterUpdate).
+    committed = False
+    interrupted = False
     # Everything inside the try: an interrupt (Ctrl-C, or SIGTERM/SIGHUP, which the CLI
     # turns into one) at any point puts every file back and leaves no staging folder.
     try:
@@ -759,6 +797,7 @@ def _update(
             if (real / ownership.record).exists():
                 put_aside(real / ownership.record, ownership.record)
             put_in(ownership.record)
+        committed = True
     except BaseException:
 
         def put_back() -> None:
@@ -784,9 +823,17 @@ def _update(
     finally:
         if keep_stage:
             _to_the_end(lambda: shutil.rmtree(staged[0] / "new", ignore_errors=True))
-        elif _to_the_end(lambda: _remove_made(staged)):
-            raise KeyboardInterrupt
-    _remove_emptied_folders(real, [*removed, *removed_trees])
+        else:
+            # After the commit this removes the replaced files (old/, a whole lib/tflm
+            # tree: the longest step after the copy), so an interrupt often lands here.
+            interrupted = _to_the_end(lambda: _remove_made(staged))
+            if interrupted and not committed:
+                raise KeyboardInterrupt
+    # Committed: the output is complete. The folders pruning emptied go too (repeatable:
+    # one already gone is skipped), whatever interrupts, so nothing is left half done.
+    interrupted |= _to_the_end(lambda: _remove_emptied_folders(real, [*removed, *removed_trees]))
+    if interrupted:
+        raise InterruptedAfterUpdate(shown or target)
     return WriteReport(
         target=target,
         created=was_empty,
@@ -816,7 +863,9 @@ def _remove_emptied_folders(real: Path, removed: Sequence[str]) -> None:
     for parent in sorted(parents, key=lambda p: len(p.parts), reverse=True):
         folder = real.joinpath(*parent.parts)
         if folder.is_dir() and not folder.is_symlink() and not any(folder.iterdir()):
-            folder.rmdir()
+            # Gone already: removed by a run of this interrupted just after the rmdir.
+            with contextlib.suppress(FileNotFoundError):
+                folder.rmdir()
 
 
 def write_tree(
@@ -873,7 +922,7 @@ def write_tree(
             absent_trees,
             shown,
         )
-    return _write_new(files, target, extra, ownership, starters or {})
+    return _write_new(files, target, extra, ownership, starters or {}, shown)
 
 
 def _refuse_foreign(path: Path, what: str, ours: Callable[[bytes], bool]) -> None:

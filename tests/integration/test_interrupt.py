@@ -120,3 +120,68 @@ def test_a_signal_nohup_ignores_stays_ignored(tmp_path: Path) -> None:
     )
     done = subprocess.run([sys.executable, str(probe)], capture_output=True, text=True)
     assert done.stdout.split()[-2:] == ["True", "True"], done.stdout + done.stderr
+
+
+PAUSED_AFTER_THE_SWAP = """
+import os, shutil, signal, sys, types
+from tinyslm import cli, outdir
+
+for sig in (signal.SIGTERM, signal.SIGHUP):
+    signal.signal(sig, signal.SIG_DFL)
+
+proxy = types.ModuleType("shutil")
+proxy.__dict__.update(shutil.__dict__)
+paused = []
+
+def rmtree(path, *args, **kwargs):
+    # The staging folder's removal: the new files are all in, the replaced ones in its old/.
+    if not paused and os.path.basename(path).startswith(outdir.STAGE_PREFIX):
+        paused.append(path)
+        print("paused", flush=True)
+        sys.stdin.readline()
+    return shutil.rmtree(path, *args, **kwargs)
+
+proxy.rmtree = rmtree
+outdir.shutil = proxy
+sys.argv = ["tinyslm", *sys.argv[1:]]
+cli.main()
+"""
+
+
+def test_a_signal_after_the_swap_says_the_folder_holds_the_new_files(
+    trained: Path, tmp_path: Path
+) -> None:
+    """SIGTERM while the replaced files were being removed (the swap done): the command
+    said 'interrupted', which promises the old files back, of a folder holding the new."""
+    out = tmp_path / "out"
+    shutil.copytree(trained, out)
+    before = tree(out)
+    script = tmp_path / "paused.py"
+    script.write_text(PAUSED_AFTER_THE_SWAP)
+    args = ["train", str(FIXTURE_CSV), "-o", str(out), "--force", "-q", "--seed", "7", *TINY]
+    proc = subprocess.Popen(
+        [sys.executable, str(script), *args],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        line = proc.stdout.readline()
+        assert line == "paused\n", (line, proc.stderr.read() if proc.stderr else "")
+        new = {k: v for k, v in tree(out).items() if not k.startswith(STAGE_PREFIX)}
+        assert new != before  # really after the swap
+        proc.send_signal(signal.SIGTERM)
+        _, stderr = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 128 + signal.SIGTERM, (proc.returncode, stderr)
+    assert "Traceback" not in stderr, stderr
+    assert stderr.splitlines()[-1] == (
+        f"error: interrupted after {out} was updated; it holds the new files"
+    ), stderr
+    assert tree(out) == new  # the new model, whole, and no staging folder
+    assert not [p for p in out.iterdir() if p.name.startswith(STAGE_PREFIX)]

@@ -24,6 +24,7 @@ from tinyslm import outdir
 from tinyslm.errors import OutputExistsError
 from tinyslm.outdir import (
     STAGE_PREFIX,
+    InterruptedAfterUpdate,
     Ownership,
     check_file_target,
     check_target,
@@ -93,12 +94,102 @@ def test_an_update_interrupted_anywhere_leaves_the_folder_as_it_was(
         write_tree(old, target, ownership=ownership)
         before = tree(target)
         _interrupt(monkeypatch, step, n, bool(after))
-        with pytest.raises(KeyboardInterrupt):
+        with pytest.raises(KeyboardInterrupt) as info:
             write_tree(new, target, force=True, ownership=ownership)
         monkeypatch.undo()
-        # All old (mostly) or all new (interrupted as the last step ended), nothing else.
+        # All old (mostly) or all new (interrupted while the replaced files were removed),
+        # nothing else; and the interrupt says which (a plain one promises the old files).
         assert tree(target) in (before, done), (step, n, after)
+        assert (tree(target) == done) == isinstance(info.value, InterruptedAfterUpdate)
         assert sorted(p.name for p in tmp_path.iterdir()) == ["dry", "out"], (step, n, after)
+
+
+CLEANUP_STEPS = ("unlink", "rmdir", "open", "scandir")
+
+
+@pytest.mark.parametrize("prune", [False, True], ids=["keep", "prune"])
+def test_an_interrupt_after_the_swap_finishes_the_cleanup_and_says_the_files_are_new(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, prune: bool
+) -> None:
+    """Once the last file is in, removing what it replaced (old/, a whole lib/tflm) is the
+    slow step: SIGTERM at 1.6 s of 'generate --force' landed there, and the command said
+    'interrupted' (which promises the old files back) of a folder holding the new ones.
+    Each call of the removal's steps (shutil.rmtree's os.open, os.scandir, os.unlink,
+    os.rmdir; the pruned folders' rmdir) is interrupted in turn: the cleanup still ends,
+    the folder holds the new files, and the interrupt says so."""
+    ownership = Ownership(
+        kind="project", marker="a.txt", record=".tinyslm-files.json", keep_foreign=True,
+        trees=("lib/t",),
+    )  # fmt: skip
+    old = {"a.txt": b"A\n", "src/b/b.c": b"int b;\n"}
+    new = {"a.txt": b"A2\n", "src/c/d.c": b"d\n"}
+
+    def tflm(version: str) -> Callable[[Path], None]:
+        def copy(stage: Path) -> None:
+            for rel in ("x/k.cc", "x/y/k.h", "z.cc"):
+                (stage / "lib/t" / rel).parent.mkdir(parents=True, exist_ok=True)
+                (stage / "lib/t" / rel).write_text(f"{version} {rel}\n")
+
+        return copy
+
+    def update(target: Path) -> None:
+        write_tree(new, target, force=True, ownership=ownership, extra=tflm("2"), prune=prune)
+
+    dry = tmp_path / "dry"
+    write_tree(old, dry, ownership=ownership, extra=tflm("1"))
+    real = {step: getattr(os, step) for step in CLEANUP_STEPS}
+    counts = dict.fromkeys(CLEANUP_STEPS, 0)
+    for step in CLEANUP_STEPS:
+
+        def counted(*args: Any, _step: str = step, **kwargs: Any) -> Any:
+            counts[_step] += 1
+            return real[_step](*args, **kwargs)
+
+        monkeypatch.setattr(os, step, counted)
+    update(dry)
+    monkeypatch.undo()
+    done = tree(dry)
+    assert counts["unlink"] >= 5 and counts["rmdir"] >= 4  # old/'s files and folders
+    target = tmp_path / "out"
+    after_the_swap = 0
+    for step in CLEANUP_STEPS:
+        for n in range(1, counts[step] + 1):
+            for after in (False, True):
+                shutil.rmtree(target, ignore_errors=True)
+                write_tree(old, target, ownership=ownership, extra=tflm("1"))
+                before = tree(target)
+                _interrupt(monkeypatch, step, n, after)
+                with pytest.raises(KeyboardInterrupt) as info:
+                    update(target)
+                monkeypatch.undo()
+                where = (step, n, after)
+                assert not [p for p in target.iterdir() if p.name.startswith(STAGE_PREFIX)], where
+                assert sorted(p.name for p in tmp_path.iterdir()) == ["dry", "out"], where
+                if isinstance(info.value, InterruptedAfterUpdate):
+                    after_the_swap += 1
+                    assert tree(target) == done, where
+                    assert str(info.value) == (
+                        f"interrupted after {target} was updated; it holds the new files"
+                    )
+                else:  # before the swap ended (the writability probe's rmdir): put back
+                    assert tree(target) == before, where
+    # Nearly every point is after the swap: the staging folder's removal is all these steps.
+    assert after_the_swap >= counts["unlink"] + counts["rmdir"]
+
+
+def test_an_interrupt_as_a_new_folder_is_renamed_into_place_says_it_is_written(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    target = tmp_path / "out"
+    _interrupt(monkeypatch, "rename", 1, after=True)
+    # KeyboardInterrupt caught as such: one escaping pytest.raises stops the whole session.
+    with pytest.raises(KeyboardInterrupt) as info:
+        write_tree(NEW, target, ownership=MODEL)
+    monkeypatch.undo()
+    assert isinstance(info.value, InterruptedAfterUpdate)
+    assert str(info.value) == f"interrupted after {target} was written; it holds the new files"
+    assert tree(target) == NEW
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
 
 
 def test_a_new_folder_interrupted_anywhere_leaves_nothing(
