@@ -70,6 +70,45 @@ def test_stm32h7_without_lib_tflm_is_reported_before_pio_runs(
     assert not fake_pio.exists()  # pio never ran
 
 
+def test_stm32h7_with_an_unusable_lib_tflm_is_reported_before_pio_runs(
+    fake_pio: Path, minimal_project: Path
+) -> None:
+    """An empty lib/tflm passed (only is_dir was checked) and PlatformIO started, to fail
+    on a missing header: build asks what generate asks of --tflm-dir (the required files,
+    a Cortex-M tree, no link to a folder) and the library.json the copy adds."""
+    from tinyslm.toolchain import tflm
+
+    info = json.loads((minimal_project / "tinyslm.json").read_text())
+    (minimal_project / "tinyslm.json").write_text(json.dumps(dict(info, board="stm32h7")))
+    lib = minimal_project / "lib" / "tflm"
+    lib.mkdir(parents=True)
+    proc = run_cli("build", str(minimal_project))
+    assert_one_error_line(proc, "no usable lib/tflm (it is empty)", "stm32h7", "tflm fetch")
+    for rel in (*tflm.REQUIRED_FILES, "tensorflow/lite/micro/kernels/softmax.cc"):
+        (lib / rel).parent.mkdir(parents=True, exist_ok=True)
+        (lib / rel).write_text(f"// {rel}\n")
+    (lib / "tensorflow/lite/micro/micro_interpreter.cc").unlink()
+    proc = run_cli("flash", str(minimal_project))
+    assert_one_error_line(proc, "no usable lib/tflm (tensorflow/lite/micro/micro_interpreter.cc")
+    (lib / "tensorflow/lite/micro/micro_interpreter.cc").write_text("//\n")
+    proc = run_cli("build", str(minimal_project))
+    assert_one_error_line(proc, "no usable lib/tflm (a host tree with reference kernels")
+    (lib / tflm.CORTEX_M_MARKER).parent.mkdir(parents=True, exist_ok=True)
+    (lib / tflm.CORTEX_M_MARKER).write_text("//\n")
+    (lib / "tensorflow" / "loop").symlink_to(".")
+    proc = run_cli("build", str(minimal_project))
+    assert_one_error_line(proc, "no usable lib/tflm (tensorflow/loop -> . is a symbolic link")
+    (lib / "tensorflow" / "loop").unlink()
+    proc = run_cli("build", str(minimal_project))
+    assert_one_error_line(proc, "no usable lib/tflm (library.json is missing)")
+    assert "building" not in proc.stderr
+    assert not fake_pio.exists()  # pio never ran
+    # As generate writes it: PlatformIO runs.
+    (lib / "library.json").write_text("{}\n")
+    proc = run_cli("build", str(minimal_project))
+    assert fake_pio.exists(), proc.stderr
+
+
 @pytest.mark.parametrize("command", ["build", "flash"])
 def test_first_build_offline_fails_at_once(
     fake_pio: Path,

@@ -506,3 +506,92 @@ def test_native_defining_prefers_definitions_over_calls() -> None:
     # No definition anywhere: fall back to the files that mention the name.
     assert host._defining("Qux", texts) == [Path("c.cc")]
     assert host._defining("Nowhere", texts) == []
+
+
+@pytest.mark.parametrize(
+    ("link", "to", "said"),
+    [
+        ("tensorflow/loop", ".", "tensorflow/loop -> . is a symbolic link to a folder"),
+        ("third_party/up", "../..", "third_party/up -> ../.. is a symbolic link to a folder"),
+        (
+            "tensorflow/gone.h",
+            "nowhere.h",
+            "tensorflow/gone.h -> nowhere.h is a symbolic link "
+            "that leads nowhere (broken or a loop)",
+        ),
+        (
+            "tensorflow/self.h",
+            "self.h",
+            "tensorflow/self.h -> self.h is a symbolic link that leads nowhere",
+        ),
+    ],
+    ids=["loop", "outside", "broken", "self"],
+)
+def test_a_tree_with_a_link_to_a_folder_or_nowhere_is_refused_in_one_line(
+    tmp_path: Path, link: str, to: str, said: str
+) -> None:
+    """'ln -s . tree/tensorflow/loop': install_tree followed the loop 40 levels deep for 9 s,
+    then generate failed with 'cannot write OUT: [(...)]', a list repr of 800 characters
+    blaming the output folder. The tree is refused when it is taken, naming the link."""
+    tree = make_tree(tmp_path / "tree", cortex_m=True)
+    (tree / link).symlink_to(to)
+    with pytest.raises(ToolchainError) as info:
+        tflm.validate_tree(tree)
+    message = str(info.value)
+    assert message.startswith(f"TFLM tree {tree}: {said}"), message
+    assert "\n" not in message and "[(" not in message
+    with pytest.raises(ToolchainError, match="symbolic link"):
+        tflm.install_tree(tree, tmp_path / "proj" / "lib" / "tflm")
+    assert not (tmp_path / "proj").exists()
+    # Through generate: the one line, before any work, nothing written.
+    (tmp_path / "model").symlink_to(Path(__file__).resolve().parents[1] / "fixtures" / "model")
+    result = CliRunner().invoke(
+        cli,
+        [
+            "generate",
+            "--board",
+            "stm32h7",
+            "--model",
+            str(tmp_path / "model"),
+            "-o",
+            str(tmp_path / "gl"),
+            "--tflm-dir",
+            str(tree),
+        ],
+    )
+    assert result.exit_code == 1, result.output
+    assert result.stderr.splitlines()[-1] == f"error: {message}", result.stderr
+    assert not (tmp_path / "gl").exists()
+
+
+def test_a_link_to_a_file_is_copied_as_the_file(tmp_path: Path) -> None:
+    tree = make_tree(tmp_path / "tree")
+    (tree / "tensorflow/alias.h").symlink_to("lite/micro/micro_interpreter.h")
+    tflm.install_tree(tree, tmp_path / "lib" / "tflm")
+    copied = tmp_path / "lib" / "tflm" / "tensorflow/alias.h"
+    assert not copied.is_symlink()
+    assert copied.read_text() == "// tensorflow/lite/micro/micro_interpreter.h\n"
+
+
+def test_a_copy_that_fails_is_one_line_naming_the_tree(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """copytree raises every file it could not copy as one shutil.Error (an OSError): the
+    caller showed its list repr as 'cannot write OUT: [('/tree/...', ...), ...]'."""
+    import shutil
+
+    tree = make_tree(tmp_path / "tree")
+    failures = [
+        (str(tree / f"k{i}.cc"), str(tmp_path / f"lib/tflm/k{i}.cc"), "[Errno 5] I/O error")
+        for i in range(3)
+    ]
+
+    def failing(*args: object, **kwargs: object) -> None:
+        raise shutil.Error(failures)
+
+    monkeypatch.setattr(shutil, "copytree", failing)
+    with pytest.raises(ToolchainError) as info:
+        tflm.install_tree(tree, tmp_path / "lib" / "tflm")
+    assert str(info.value) == (
+        f"cannot copy the TFLM tree {tree}: {tree / 'k0.cc'}: [Errno 5] I/O error (and 2 more)"
+    )

@@ -392,7 +392,11 @@ def _open(project_dir: Path | str) -> Project:
     if not (project.root / PLATFORMIO_INI).is_file():
         raise ProjectError(f"{project.root}: no {PLATFORMIO_INI} (regenerate the project)")
     board = boards.load_board(project.board)
-    if board.tflm.needs_tree and not (project.root / "lib" / "tflm").is_dir():
+    # What generate asks of --tflm-dir, not merely a folder: an empty or partial lib/tflm
+    # went on to PlatformIO, which failed on a missing header after its slow start.
+    lib = project.root / "lib" / "tflm"
+    problem = tflm.installed_tree_problem(lib) if board.tflm.needs_tree else None
+    if problem is not None:
         # The project keeps the model array, not its folder: the hint names the model by
         # its hash, and the operating point the project was generated with.
         options = generate_options(project.manifest) if project.manifest else ""
@@ -409,7 +413,7 @@ def _open(project_dir: Path | str) -> Project:
             else ""
         )
         raise ProjectError(
-            f"{project.root}: no lib/tflm, which board {board.id} builds TFLM from; get a "
+            f"{project.root}: {problem}, which board {board.id} builds TFLM from; get a "
             f"tree ('{tflm.fetch_command()}' on a networked machine, or add --tflm-dir PATH "
             "below) and regenerate the project from the model folder it came from (model "
             f"sha256 {project.model_sha256[:12]}...{mic}{demo}): tinyslm generate --model "

@@ -123,7 +123,8 @@ def validate_tree(path: Path) -> None:
     """Check that ``path`` is a TFLM tree made by create_tflm_tree.py.
 
     Raises:
-        ToolchainError: the folder is missing or lacks a required file (named).
+        ToolchainError: the folder is missing, lacks a required file (named), or holds a
+            symbolic link to a folder or one that leads nowhere (named).
     """
     if not path.is_dir():
         raise ToolchainError(f"TFLM tree {path} does not exist or is not a folder")
@@ -133,6 +134,75 @@ def validate_tree(path: Path) -> None:
                 f"{path} is not a TFLM tree: {rel} is missing "
                 "(expected the output of create_tflm_tree.py)"
             )
+    _check_links(path)
+
+
+def _check_links(tree: Path) -> None:
+    """Refuse a tree holding a symbolic link to a folder, or one that leads nowhere.
+
+    The choice: refused, not copied (as its folder, or as a link). create_tflm_tree.py
+    makes none. Followed, ``tensorflow/loop -> .`` was copied 40 levels deep for 9 s
+    before the copy failed; copied as links, the loop would be in the project for
+    PlatformIO's build to walk, and a link leading outside the tree would build the
+    firmware from files the project does not hold (absent on another machine, and not in
+    its record). A link to a file is copied as that file, as before. Checked where a
+    tree is taken (``--tflm-dir``, ``tinyslm build``'s ``lib/tflm``), before any work.
+
+    Raises:
+        ToolchainError: naming the tree, the link and where it leads.
+    """
+    problem = _link_problem(tree)
+    if problem is not None:
+        raise ToolchainError(
+            f"TFLM tree {tree}: {problem}; a tree is copied into the project whole, so "
+            "replace the link with what it names, or remove it"
+        )
+
+
+def _link_problem(tree: Path) -> str | None:
+    """``REL -> WHERE is ...`` for the first link :func:`_check_links` refuses; else None."""
+    # os.walk lists a link to a folder among the folders without entering it (a loop is
+    # never followed); a broken one (or one that loops on itself) among the files.
+    for root, dirnames, filenames in os.walk(tree):
+        dirnames.sort()
+        for name in sorted([*dirnames, *filenames]):
+            link = Path(root) / name
+            if not link.is_symlink():
+                continue
+            rel = link.relative_to(tree).as_posix()
+            if link.is_dir():
+                what = "a symbolic link to a folder"
+            elif not link.exists():
+                what = "a symbolic link that leads nowhere (broken or a loop)"
+            else:
+                continue
+            return f"{rel} -> {os.readlink(link)} is {what}"
+    return None
+
+
+def installed_tree_problem(lib_dir: Path) -> str | None:
+    """Why a project's ``lib/tflm`` cannot be built from, in a few words; None when it
+    can: what :func:`validate_tree` and :func:`check_cortex_m_tree` ask of ``--tflm-dir``
+    (``generate`` copies only such a tree), plus the ``library.json`` the copy adds.
+
+    ``tinyslm build`` checked only that the folder existed: an empty one went on to
+    PlatformIO, which failed minutes later on a missing header.
+    """
+    if not lib_dir.is_dir():
+        return "no lib/tflm"
+    if not any(lib_dir.iterdir()):
+        return "no usable lib/tflm (it is empty)"
+    for rel in REQUIRED_FILES:
+        if not (lib_dir / rel).is_file():
+            return f"no usable lib/tflm ({rel} is missing)"
+    link = _link_problem(lib_dir)
+    if link is not None:
+        return f"no usable lib/tflm ({link})"
+    if not is_cortex_m_tree(lib_dir):
+        return "no usable lib/tflm (a host tree with reference kernels, not CMSIS-NN)"
+    if not (lib_dir / LIBRARY_JSON).is_file():
+        return f"no usable lib/tflm ({LIBRARY_JSON} is missing)"
+    return None
 
 
 def is_cortex_m_tree(path: Path) -> bool:
@@ -222,9 +292,27 @@ def install_tree(tree: Path, dest_lib_dir: Path) -> None:
     validate_tree(tree)
     if dest_lib_dir.exists():
         raise ToolchainError(f"{dest_lib_dir} already exists; not overwriting it")
-    shutil.copytree(tree, dest_lib_dir, ignore=shutil.ignore_patterns(".git", LIBRARY_JSON))
+    try:
+        shutil.copytree(tree, dest_lib_dir, ignore=shutil.ignore_patterns(".git", LIBRARY_JSON))
+    except shutil.Error as exc:
+        # copytree goes on past a file it cannot copy (unreadable, gone meanwhile) and
+        # then raises them all as one list: shown as it is, a Python list repr of
+        # hundreds of characters, and the caller's "cannot write OUT" blamed the output.
+        raise ToolchainError(f"cannot copy the TFLM tree {tree}: {_copy_errors(exc)}") from None
     doc = _library_json(tree)
     (dest_lib_dir / LIBRARY_JSON).write_text(json.dumps(doc, indent=2) + "\n")
+
+
+def _copy_errors(exc: shutil.Error) -> str:
+    """The first of the failures a ``shutil.Error`` of copytree lists (source and why),
+    and how many more."""
+    failures = exc.args[0] if exc.args and isinstance(exc.args[0], list) else []
+    if not failures:
+        return str(exc)  # a message of its own, not a list
+    first = failures[0]
+    said = f"{first[0]}: {first[2]}" if isinstance(first, tuple) and len(first) == 3 else first
+    more = f" (and {len(failures) - 1} more)" if len(failures) > 1 else ""
+    return f"{said}{more}"
 
 
 def complete_cortex_m_tree(src_root: Path, tree: Path, device: str = CORTEX_M_DEVICE) -> None:
