@@ -71,9 +71,12 @@ def check_reachable(probability: float, given: str, highest: float = SOFTMAX_HIG
     if not 0.0 < probability < 1.0:
         raise ModelError(f"{given}: must be between 0 and 1")
     if probability > highest:
+        # The limit in full (repr: the shortest text that reads back as it): rounded to
+        # 4 places, 0.99609375 read 0.9961, and '--threshold 0.9961: above ... (0.9961)'
+        # looked like a contradiction.
         raise ModelError(
             f"{given}: above the highest score the model's int8 output "
-            f"can give ({highest:.4f}), so nothing would ever pass it"
+            f"can give ({highest!r}), so nothing would ever pass it"
         )
 
 
@@ -122,7 +125,11 @@ def with_threshold(manifest: Manifest, probability: float) -> Manifest:
             model's int8 output can give.
     """
     threshold, q = _level(manifest, probability, f"--threshold {probability:g}")
-    moved = _moved(manifest, f"set with generate --threshold {probability:g}")
+    # The rule names the threshold recorded (threshold_text), not the value typed: a
+    # keyword level is reached from many values (0.6 and 0.6015625 select the same one),
+    # and the regenerate command a project's README gives (generate_options, the level
+    # in full) must write the project again byte for byte.
+    moved = _moved(manifest, f"set with generate --threshold {threshold_text(threshold)}")
     return replace(moved, threshold=threshold, threshold_q=q)
 
 
@@ -180,7 +187,10 @@ def with_label_thresholds(manifest: Manifest, given: Mapping[str, float]) -> Man
         threshold, q = _level(manifest, given[label], given_as)
         entries.append(LabelThreshold(label, threshold, q))
     # In label order, as the entries: the same options in another order give the same bytes.
-    said = ",".join(f"{e.label}={given[e.label]:g}" for e in entries)
+    # Each level as recorded, printed as the global threshold is (threshold_text), not as
+    # typed: the README's regenerate command gives the level in full (yes=0.6015625 for a
+    # project made with yes=0.6), and must reproduce the project byte for byte.
+    said = ",".join(f"{e.label}={threshold_text(e.threshold)}" for e in entries)
     # With --threshold as well the rule names both (that one was applied first).
     both = f"--threshold {threshold_text(manifest.threshold)} " if threshold_moved(manifest) else ""
     moved = _moved(manifest, f"set with generate {both}--label-threshold {said}")

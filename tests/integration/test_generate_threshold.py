@@ -284,3 +284,66 @@ def test_an_unreachable_threshold_is_refused_before_training(
         result.stderr
     )
     assert not out.exists()
+
+
+def test_an_unreachable_threshold_names_the_limit_in_full() -> None:
+    # The limit is 255/256 = 0.99609375: printed to 4 places it read as the value typed,
+    # '--threshold 0.9961: above the highest score ... (0.9961)', a contradiction.
+    with pytest.raises(ModelError) as info:
+        with_threshold(keyword_manifest(), 0.9961)
+    assert str(info.value) == (
+        "--threshold 0.9961: above the highest score the model's int8 output can give "
+        "(0.99609375), so nothing would ever pass it"
+    )
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        ("--label-threshold", "yes=0.6"),
+        ("--threshold", "0.6"),
+        ("--threshold", "0.8", "--label-threshold", "no=0.75", "--label-threshold", "yes=0.6"),
+    ],
+    ids=["label", "global", "both"],
+)
+def test_the_readmes_regenerate_command_gives_the_project_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, options: tuple[str, ...]
+) -> None:
+    """A project without lib/tflm names, in its README, the command that makes it again:
+    the levels written in full (yes=0.6015625 for yes=0.6). Its threshold_rule said the
+    level to 6 digits (yes=0.601562) where the first run said 0.6: 'changed tinyslm.json'."""
+    import shlex
+
+    from kws import keyword_model_dir
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg-cache"))  # no cached TFLM tree
+    model_dir = keyword_model_dir(tmp_path / "kws")
+    out = tmp_path / "proj"
+    first = CliRunner().invoke(
+        cli,
+        [
+            "generate",
+            "--board",
+            "stm32h7",
+            "--model",
+            str(model_dir),
+            "-o",
+            str(out),
+            *options,
+        ],
+    )
+    assert first.exit_code == 0, first.output
+    before = {p.relative_to(out).as_posix(): p.read_bytes() for p in out.rglob("*") if p.is_file()}
+    readme = (out / "README.md").read_text()
+    (line,) = [ln for ln in readme.splitlines() if "tinyslm generate --model MODEL_DIR" in ln]
+    command = line[line.index("tinyslm generate") :].split("`")[0]
+    argv = shlex.split(
+        command.replace("MODEL_DIR", str(model_dir)).replace("PROJECT_DIR", str(out))
+    )
+    assert argv[:2] == ["tinyslm", "generate"] and "--force" in argv
+    assert "0.6015625" in command  # the level in full, not the 0.6 typed
+    again = CliRunner().invoke(cli, argv[1:])
+    assert again.exit_code == 0, again.output
+    assert ": 0 changed, 0 added, " in again.stdout, again.stdout
+    after = {p.relative_to(out).as_posix(): p.read_bytes() for p in out.rglob("*") if p.is_file()}
+    assert after == before

@@ -89,7 +89,8 @@ def test_text_levels_replace_the_threshold_for_their_labels_only(text_manifest: 
     assert moved.metrics[TRAINED]["threshold_q"] == m.threshold_q
     assert "int8_accuracy_at_threshold" not in moved.metrics
     rule = moved.metrics["threshold_rule"]
-    assert rule.startswith("set with generate --label-threshold door_unlock=0.9,lights_on=0.2")
+    # Each level as recorded, printed as every threshold is (threshold_text).
+    assert rule.startswith("set with generate --label-threshold door_unlock=0.900,lights_on=0.200")
     # The rule is in label order too: the options in another order give the same bytes.
     other = with_label_thresholds(m, {"lights_on": 0.2, "door_unlock": 0.9})
     assert other.to_dict() == moved.to_dict()
@@ -101,7 +102,7 @@ def test_text_levels_replace_the_threshold_for_their_labels_only(text_manifest: 
     # After --threshold the rule names both.
     both = with_label_thresholds(with_threshold(m, 0.6), {"door_unlock": 0.9})
     assert both.metrics["threshold_rule"].startswith(
-        "set with generate --threshold 0.600 --label-threshold door_unlock=0.9 (trained: "
+        "set with generate --threshold 0.600 --label-threshold door_unlock=0.900 (trained: "
     )
     assert both.threshold == 0.6 and both.metrics[TRAINED]["threshold_q"] == m.threshold_q
 
