@@ -382,6 +382,9 @@ def check_target(
         conflicts += _failed_checks(real, ownership, [name for name, _ in ownership.checks])
         if conflicts:
             raise _in_the_way(target, conflicts)
+        # Read now as the write will read it: an unreadable record was refused only after
+        # the slow work ('generate --force' without --model trained the demo first).
+        _read_record(real, ownership)
     _probe_writable(absolute)
 
 

@@ -409,6 +409,8 @@ def test_a_project_record_nested_too_deeply_is_one_line(
     (copy / ".tinyslm-files.json").write_text(DEEP)
     proc = run_cli("generate", "--board", "esp32", "-o", str(copy), "--force")
     assert_one_error_line(proc, ".tinyslm-files.json", "unreadable")
+    # Refused before the slow work: without --model the demo was trained first.
+    assert "training on the demo set" not in proc.stdout + proc.stderr
 
 
 def test_a_json_target_nested_too_deeply_is_not_replaced(
