@@ -12,6 +12,7 @@ minutes).
 
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 
@@ -112,11 +113,14 @@ def test_arena_lands_in_axi_sram(breakdown: stm32_image.MapBreakdown) -> None:
 
 
 def _copy(project: Path, planted: Path) -> Path:
-    """The project's sources and build file, with its TFLM tree linked (not copied)."""
+    """The project's sources and build file, with its TFLM tree hard-linked (not copied).
+
+    Hard links, not a link to the folder: the include paths are resolved, and through a
+    folder link they named the first project's tree, whose path the object cache's key
+    does not write as ``<project>``, so the copy compiled TFLM again (minutes)."""
     shutil.copytree(project / "src", planted / "src")
     shutil.copy2(project / "platformio.ini", planted / "platformio.ini")
-    (planted / "lib").mkdir()
-    (planted / "lib" / "tflm").symlink_to(project / "lib" / "tflm")
+    shutil.copytree(project / "lib" / "tflm", planted / "lib" / "tflm", copy_function=os.link)
     return planted
 
 
