@@ -57,7 +57,7 @@ from tinyslm.emulate.emulator import (
     load_compiled_model,
     reraise_interrupt,
 )
-from tinyslm.emulate.library import build_key, project_sources, writable
+from tinyslm.emulate.library import build_key, label_level_defines, project_sources, writable
 from tinyslm.errors import ProjectError, ToolchainError, output_tail
 from tinyslm.manifest import Manifest
 from tinyslm.modality import AUDIO
@@ -139,11 +139,17 @@ def build_keyword_library(project: Project) -> Path:
     sources = project_sources(project, keyword_sources())
     headers = sorted(project.src.glob("*.h"))
     compilers = [os.environ.get("CC", "cc"), os.environ.get("CXX", "c++")]
-    key = build_key([*sources, *headers, SHIM], [*compilers, *CFLAGS, *CXXFLAGS])
+    defines = label_level_defines(project, "tinyslm_kws_detector.h")
+    key = build_key([*sources, *headers, SHIM], [*compilers, *CFLAGS, *CXXFLAGS, *defines])
     out = writable(cache_dir("emulate")) / f"kws-{key}" / LIB_NAME
     if not out.is_file():
         ccompile.compile_shared(
-            [*sources, SHIM], out, include_dirs=[project.src], cflags=CFLAGS, cxxflags=CXXFLAGS
+            [*sources, SHIM],
+            out,
+            include_dirs=[project.src],
+            defines=defines,
+            cflags=CFLAGS,
+            cxxflags=CXXFLAGS,
         )
     return out
 

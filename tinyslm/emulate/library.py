@@ -78,6 +78,22 @@ def build_key(files: Sequence[Path], flags: Sequence[str]) -> str:
     return h.hexdigest()[:24]
 
 
+# Defined for a project generated before generate --label-threshold (round 37), whose
+# headers have no label_threshold_q: the shims then read the model-wide level alone, so
+# such a project still emulates (it has no level of its own to check).
+NO_LABEL_LEVELS = "TINYSLM_EMU_NO_LABEL_LEVELS"
+
+
+def label_level_defines(project: Project, header: str) -> list[str]:
+    """``[NO_LABEL_LEVELS]`` when the project's ``header`` (which declares its settings
+    struct) has no ``label_threshold_q``, else ``[]``."""
+    try:
+        text = (project.src / header).read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return []  # a missing header is named by the compile, as before
+    return [] if "label_threshold_q" in text else [NO_LABEL_LEVELS]
+
+
 def build_library(
     project: Project, *, coverage: bool = False, object_dir: Path | None = None
 ) -> Path:
@@ -99,14 +115,17 @@ def build_library(
     headers = sorted(project.src.glob("*.h"))
     cflags = COVERAGE_CFLAGS if coverage else CFLAGS
     cxxflags = COVERAGE_CXXFLAGS if coverage else CXXFLAGS
-    defines = ["TINYSLM_EMU_COVERAGE"] if coverage else []
+    defines = [
+        *(["TINYSLM_EMU_COVERAGE"] if coverage else []),
+        *label_level_defines(project, "tinyslm_core.h"),
+    ]
     if coverage:
         if object_dir is None:
             raise ValueError("a coverage build needs an object_dir")
         out = object_dir / LIB_NAME
     else:
         compilers = [os.environ.get("CC", "cc"), os.environ.get("CXX", "c++")]
-        key = build_key([*sources, *headers, SHIM], [*compilers, *cflags, *cxxflags])
+        key = build_key([*sources, *headers, SHIM], [*compilers, *cflags, *cxxflags, *defines])
         out = writable(cache_dir("emulate")) / key / LIB_NAME
         if out.is_file():
             return out

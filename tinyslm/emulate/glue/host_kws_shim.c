@@ -59,8 +59,12 @@ const char *tinyslm_kws_emu_model_sha256(void) { return tinyslm_kws_model_info.m
  * the manifest so that a hand-edited tinyslm_settings.{h,c} is named, not run. */
 int32_t tinyslm_kws_emu_threshold_q(uint32_t i) {
   const tinyslm_kws_detector_config_t *d = &tinyslm_kws_model_info.detector;
+#ifndef TINYSLM_EMU_NO_LABEL_LEVELS /* a project from before label thresholds has none */
   if (d->label_threshold_q != NULL && i < tinyslm_kws_model_info.num_labels) {
     return d->label_threshold_q[i];
   }
+#else
+  (void)i;
+#endif
   return d->threshold_q;
 }

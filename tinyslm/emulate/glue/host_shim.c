@@ -70,9 +70,13 @@ const char *tinyslm_emu_model_sha256(void) { return tinyslm_model_info.model_sha
  * model's threshold_q, as the gate reads tinyslm_model_info; checked against the
  * manifest so that a hand-edited tinyslm_settings.{h,c} is named, not run. */
 int32_t tinyslm_emu_threshold_q(uint32_t i) {
+#ifndef TINYSLM_EMU_NO_LABEL_LEVELS /* a project from before label thresholds has none */
   if (tinyslm_model_info.label_threshold_q != NULL && i < tinyslm_model_info.num_labels) {
     return tinyslm_model_info.label_threshold_q[i];
   }
+#else
+  (void)i;
+#endif
   return tinyslm_model_info.threshold_q;
 }
 
