@@ -20,10 +20,12 @@ alone, and a program that fails, hangs or floods gets an ``error`` answer.
 
 from __future__ import annotations
 
+import atexit
 import json
 import math
 import os
 import shutil
+import signal
 import subprocess
 import threading
 from collections.abc import Mapping, Sequence
@@ -34,6 +36,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from tinyslm.errors import ModelError, ToolchainError
+from tinyslm.processes import signal_tree
 
 # A program's answer is one line; what it prints beyond this is read and dropped, so
 # a program that floods its output cannot fill the host's memory.
@@ -178,6 +181,24 @@ class HostCommand:
         return {"text": esc.text, "answer": first}
 
 
+# The --host-cmd programs running now (monitor runs them on a worker thread), so that
+# tinyslm's exit stops them and what they started: a SIGTERM to tinyslm, or a board
+# unplugged, left a slow program running after tinyslm had gone.
+_RUNNING: set[int] = set()
+_RUNNING_LOCK = threading.Lock()
+
+
+def stop_host_programs() -> None:
+    """Kill every ``--host-cmd`` program still running, and its children (at exit)."""
+    with _RUNNING_LOCK:
+        running = sorted(_RUNNING)
+    for pid in running:
+        signal_tree(pid, signal.SIGKILL)
+
+
+atexit.register(stop_host_programs)
+
+
 def _run_bounded(
     argv: Sequence[str], stdin: bytes, env: Mapping[str, str], timeout_s: float
 ) -> tuple[str, str, int | None]:
@@ -190,6 +211,22 @@ def _run_bounded(
         stderr=subprocess.PIPE,
         env=dict(env),
     )
+    with _RUNNING_LOCK:
+        _RUNNING.add(proc.pid)
+    try:
+        return _answer_of(proc, stdin, timeout_s)
+    except BaseException:
+        signal_tree(proc.pid, signal.SIGKILL)  # interrupted while it ran: not left behind
+        proc.wait()
+        raise
+    finally:
+        with _RUNNING_LOCK:
+            _RUNNING.discard(proc.pid)
+
+
+def _answer_of(
+    proc: subprocess.Popen[bytes], stdin: bytes, timeout_s: float
+) -> tuple[str, str, int | None]:
     kept: dict[str, bytearray] = {"out": bytearray(), "err": bytearray()}
 
     def drain(name: str, pipe: Any, limit: int) -> None:
@@ -216,7 +253,9 @@ def _run_bounded(
     try:
         code: int | None = proc.wait(timeout_s)
     except subprocess.TimeoutExpired:
-        proc.kill()
+        # The program and what it started (a shell script's sleep ran on after the
+        # script was killed, one more each time a phrase timed out).
+        signal_tree(proc.pid, signal.SIGKILL)
         proc.wait()
         code = None
     # What the program wrote before it exited is in the pipes already; a child left

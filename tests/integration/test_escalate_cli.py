@@ -230,3 +230,82 @@ def test_monitor_host_timeout_reaches_the_program() -> None:
     assert [json.loads(r) for r in rows[1:]] == [
         {"host": {"text": "qqq zzz", "error": "no answer within 0.5 s"}}
     ]
+
+
+def _state(pid: int) -> str:
+    """The process's state letter (Z: a zombie, dead), or "" once it is gone."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return ""
+
+
+def _gone(pid: int, within_s: float = 10) -> bool:
+    import time
+
+    deadline = time.monotonic() + within_s
+    while _state(pid) not in ("", "Z") and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return _state(pid) in ("", "Z")
+
+
+def _slow_program(tmp_path: Path) -> tuple[Path, Path]:
+    """A shell script that starts a long sleep, writes its pid, and waits for it."""
+    pidfile = tmp_path / "child.pid"
+    script = tmp_path / "slow.sh"
+    script.write_text(f'#!/bin/sh\nsleep 120 &\necho $! > "{pidfile}"\nwait\n')
+    script.chmod(0o755)
+    return script, pidfile
+
+
+@pytest.mark.skipif(not Path("/proc").is_dir(), reason="reads process states from /proc")
+def test_a_host_program_past_its_timeout_is_stopped_with_what_it_started(
+    esp32_project: Path, tmp_path: Path
+) -> None:
+    # The program alone was killed: its sleep ran on (one more for every phrase).
+    require_tool("cc")
+    script, pidfile = _slow_program(tmp_path)
+    code, rows, err = _invoke(
+        ["emulate", str(esp32_project), "--text", "qqq zzz", "--host-cmd", str(script),
+         "--host-timeout", "1"],
+    )  # fmt: skip
+    assert code == 0, err
+    assert json.loads(rows[1]) == {"host": {"text": "qqq zzz", "error": "no answer within 1 s"}}
+    assert _gone(int(pidfile.read_text())), "the program's child outlived its timeout"
+
+
+@pytest.mark.skipif(not Path("/proc").is_dir(), reason="reads process states from /proc")
+def test_sigterm_to_tinyslm_stops_the_running_host_program(
+    esp32_project: Path, tmp_path: Path
+) -> None:
+    # A signal to tinyslm alone (a supervisor's SIGTERM) left the program running.
+    import os
+    import signal
+    import subprocess
+    import time
+
+    require_tool("cc")
+    script, pidfile = _slow_program(tmp_path)
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tinyslm", "emulate", str(esp32_project), "--host-cmd",
+         str(script), "--host-timeout", "60"],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env,
+        restore_signals=True, start_new_session=True,
+    )  # fmt: skip
+    try:
+        assert proc.stdin is not None
+        proc.stdin.write(b"qqq zzz\n")
+        proc.stdin.flush()
+        deadline = time.monotonic() + 120
+        while not (pidfile.is_file() and pidfile.read_text().strip()):
+            assert time.monotonic() < deadline and proc.poll() is None, proc.communicate()
+            time.sleep(0.05)
+        child = int(pidfile.read_text())
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 143, err
+    assert _gone(child), "the host program's child outlived tinyslm"

@@ -18,7 +18,6 @@ PlatformIO's last lines when they were not already streamed to ``log``.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import re
 import shlex
@@ -33,6 +32,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from tinyslm.errors import BudgetError, ProjectError, ToolchainError, tail_lines
+from tinyslm.processes import signal_tree
 from tinyslm.project import PLATFORMIO_INI, Project, open_project
 
 TAIL_LINES = 15
@@ -224,38 +224,6 @@ def check_registry(project: Project, what: str) -> None:
         raise _offline_error(project, what) from None
 
 
-def _descendants(pid: int) -> list[int]:
-    """Every process under ``pid`` (Linux /proc; none elsewhere), parents first."""
-    children: dict[int, list[int]] = {}
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-            children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
-        except (OSError, IndexError, ValueError):
-            continue  # gone meanwhile, or not a process
-    found: list[int] = []
-    todo = [pid]
-    while todo:
-        kids = children.get(todo.pop(), [])
-        found += kids
-        todo += kids
-    return found
-
-
-def _signal_tree(proc: subprocess.Popen[str], sig: int) -> None:
-    """``sig`` to pio and to everything under it (scons, the compilers).
-
-    pio stays in tinyslm's process group, so a terminal's Ctrl-C and Ctrl-Z and a
-    supervisor's signal to the group reach it as before, and it keeps the terminal for
-    a prompt (git or ssh credentials for a private lib_deps). A signal to tinyslm alone
-    (SIGTERM, which the CLI turns into an interrupt) killed pio only, and its children
-    ran on, reparented to init: they are found before pio dies and signalled too.
-    """
-    for pid in [proc.pid, *_descendants(proc.pid)]:
-        with contextlib.suppress(ProcessLookupError, PermissionError):  # already gone
-            os.kill(pid, sig)
-
-
 def run_pio(args: Sequence[str], project: Project, what: str, log: Log | None = None) -> str:
     """Run ``pio <args>``, passing each output line to ``log`` as it comes; return it all.
 
@@ -290,10 +258,10 @@ def run_pio(args: Sequence[str], project: Project, what: str, log: Log | None = 
                 if not building and _is_offline(line):
                     # pio retries for a minute before giving up; the answer is known now.
                     offline = True
-                    _signal_tree(proc, signal.SIGTERM)
+                    signal_tree(proc.pid, signal.SIGTERM)
                     break
         except BaseException:
-            _signal_tree(proc, signal.SIGKILL)
+            signal_tree(proc.pid, signal.SIGKILL)
             raise
         returncode = proc.wait()
     output = "".join(lines)
