@@ -13,6 +13,8 @@ import os
 from pathlib import Path
 
 CACHE_ENV = "TINYSLM_CACHE_DIR"
+# The rule in words, for help texts (which must not spell it out again: tests/unit/test_cache.py).
+CACHE_RULE = "$TINYSLM_CACHE_DIR, else $XDG_CACHE_HOME/tinyslm, else ~/.cache/tinyslm"
 
 
 def cache_root() -> Path:

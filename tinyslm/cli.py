@@ -18,6 +18,7 @@ import click
 from tinyslm import __version__
 from tinyslm.audio.options import keyword_options
 from tinyslm.audio.synth import MAX_BACKGROUND_S, RANGE_BOUNDS
+from tinyslm.cache import CACHE_RULE
 from tinyslm.errors import TinySlmError
 from tinyslm.train_options import FloatRange, train_options
 
@@ -1296,8 +1297,7 @@ def tflm_group() -> None:
 @click.option(
     "--cache-dir",
     type=click.Path(path_type=Path, file_okay=False),
-    help="Where to put the tree (default tflm/<commit>-<target> in $TINYSLM_CACHE_DIR, "
-    "else $XDG_CACHE_HOME/tinyslm, else ~/.cache/tinyslm).",
+    help=f"Where to put the tree (default tflm/<commit>-<target> in {CACHE_RULE}).",
 )
 @click.option("--force", is_flag=True, help="Rebuild even if the tree is already there.")
 @friendly_errors
