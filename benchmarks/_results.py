@@ -1,35 +1,59 @@
 """``--json`` and ``--data`` for the benchmark scripts, checked before the run.
 
 A benchmark writes its figures only where ``--json`` says, replacing only an earlier
-figures file (a JSON object, as ``benchmarks/results/`` holds), never one of the run's
-own inputs: ``--json data.csv`` once replaced the dataset with the figures, and
-``--json MODEL/manifest.json`` the model's manifest. The file is written whole (a
-temporary file renamed) at the end.
+figures file, never one of the run's own inputs nor a file of the user's: ``--json
+data.csv`` once replaced the dataset with the figures, ``--json MODEL/manifest.json`` the
+model's manifest, and any JSON object was taken for figures (``--json boards/schema.json``
+replaced the board schema). Figures are marked (a ``"benchmark"`` key naming the script,
+first in the file); an unmarked JSON object is replaced only in ``benchmarks/results/``,
+whose committed files predate the mark. The file is written whole (a temporary file
+renamed) at the end.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from tinyslm.errors import OutputError
 from tinyslm.outdir import check_file_target, real_path, write_file
 
+# What marks a figures file; its value is the benchmark's name.
+MARK = "benchmark"
+RESULTS_DIR = Path(__file__).resolve().parent / "results"
 
-def is_figures(data: bytes) -> bool:
-    """Whether ``data`` is a JSON object: an earlier run's figures, which may be replaced."""
+
+def _json_object(data: bytes) -> dict[str, object] | None:
     try:
         doc = json.loads(data)
     except (ValueError, RecursionError):
-        return False
-    return isinstance(doc, dict)
+        return None
+    return doc if isinstance(doc, dict) else None
+
+
+def is_figures(data: bytes) -> bool:
+    """Whether ``data`` is a benchmark's figures (a JSON object carrying :data:`MARK`)."""
+    doc = _json_object(data)
+    return doc is not None and isinstance(doc.get(MARK), str)
+
+
+def _replaceable(path: Path) -> Callable[[bytes], bool]:
+    """What ``--json path`` may replace: marked figures, or in ``benchmarks/results/``
+    any JSON object (the committed figures, written before the mark)."""
+    if real_path(path).parent == real_path(RESULTS_DIR):
+        return lambda data: _json_object(data) is not None
+    return is_figures
 
 
 def json_target_problem(path: Path | None, inputs: Iterable[Path | None]) -> str | None:
     """Why ``--json path`` cannot be written by this run (one line), or None."""
-    if path is None or str(path) == "-":
+    if path is None:
         return None
+    if str(path) == "-":
+        # The CLI's '--json -' (stdout) does not apply: a benchmark prints its table there.
+        # It was taken as a file named '-', and one already there failed after the run.
+        return "--json -: a benchmark writes its figures to a file; give a path"
     target = real_path(path)
     for given in inputs:
         if given is None:
@@ -38,7 +62,7 @@ def json_target_problem(path: Path | None, inputs: Iterable[Path | None]) -> str
         if target == source or source in target.parents:
             return f"--json {path} is this run's input {given} (or inside it); give another file"
     try:
-        check_file_target(path, "--json", is_figures)
+        check_file_target(path, "--json", _replaceable(path))
     except OutputError as exc:
         return str(exc)
     return None
@@ -55,6 +79,9 @@ def missing_data(given: Path, default: Path, name: str, flag: str = "--data") ->
     return None
 
 
-def write_json(path: Path, text: str) -> None:
-    """``text`` to ``path`` whole; an earlier figures file is replaced, nothing else."""
-    write_file(path, (text if text.endswith("\n") else text + "\n").encode(), "--json", is_figures)
+def write_json(path: Path, text: str, benchmark: str) -> None:
+    """The figures ``text`` (a JSON object) to ``path`` whole, marked as ``benchmark``'s
+    (:data:`MARK`, first); an earlier figures file is replaced, nothing else."""
+    doc = json.loads(text)
+    marked = json.dumps({MARK: benchmark, **{k: v for k, v in doc.items() if k != MARK}}, indent=2)
+    write_file(path, (marked + "\n").encode(), "--json", _replaceable(path))

@@ -233,7 +233,7 @@ def main(argv: list[str] | None = None) -> int:
     width = max(len(k) for k, _ in rows)
     print("\n".join(f"{k.ljust(width)}  {v}" for k, v in rows))
     if args.json is not None:
-        write_json(args.json, json.dumps(figures, indent=2, sort_keys=True))
+        write_json(args.json, json.dumps(figures, indent=2, sort_keys=True), "clinc150")
         print(f"figures written to {args.json}")
     return 0
 

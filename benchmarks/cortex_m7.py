@@ -449,7 +449,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def _write(args: argparse.Namespace, results: dict[str, Any]) -> None:
     if args.json is not None:
-        write_json(args.json, json.dumps(results, indent=2))
+        write_json(args.json, json.dumps(results, indent=2), "cortex_m7")
         print(f"figures written to {args.json}")
 
 

@@ -122,7 +122,7 @@ def measure(args: argparse.Namespace) -> int:
     }
     print(json.dumps(figures, indent=2))
     if args.json is not None:
-        write_json(args.json, json.dumps(figures, indent=2))
+        write_json(args.json, json.dumps(figures, indent=2), "emulate_parity")
     return 0 if parity.agree == parity.phrases else 1
 
 

@@ -192,7 +192,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     print(table(figures))
     if args.json is not None:
-        write_json(args.json, json.dumps(figures, indent=2))
+        write_json(args.json, json.dumps(figures, indent=2), "escalation")
     return 0
 
 

@@ -52,7 +52,7 @@ sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import numpy as np  # noqa: E402
-from _results import json_target_problem, write_json  # noqa: E402
+from _results import json_target_problem, missing_data, write_json  # noqa: E402
 
 from tinyslm.audio.dataset import (  # noqa: E402
     UNKNOWN,
@@ -156,7 +156,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     p.add_argument("--quiet", action="store_true", help="no per-epoch lines")
     args = p.parse_args(argv)
-    problem = json_target_problem(args.json, [args.data])
+    # A typed --data that does not exist is a mistake (it said "nothing to benchmark" and
+    # exited 0); the default (../shared) may be absent.
+    problem = json_target_problem(args.json, [args.data]) or missing_data(
+        args.data, DEFAULT_DATA, "dataset folder"
+    )
     if problem:
         p.error(problem)
     args.size_list = [s.strip() for s in args.sizes.split(",") if s.strip()]
@@ -498,7 +502,11 @@ def measure(args: argparse.Namespace, argv: list[str] | None) -> int:
     width = max(len(k) for k, _ in rows)
     print("\n".join(f"{k.ljust(width)}  {v}" for k, v in rows))
     if args.json is not None:
-        write_json(args.json, json.dumps(figures, indent=2, sort_keys=True, default=list))
+        write_json(
+            args.json,
+            json.dumps(figures, indent=2, sort_keys=True, default=list),
+            "speech_commands",
+        )
         print(f"figures written to {args.json}")
     return 0
 

@@ -59,6 +59,7 @@ def test_clinc150_benchmark_writes_only_the_given_path(
     out = tmp_path / "figures" / "clinc.json"
     assert bench.main([*data, "--json", str(out)]) == 0
     figures = json.loads(out.read_text())
+    assert next(iter(figures.items())) == ("benchmark", "clinc150")  # marked as figures
     assert figures["n_train"] == 920 and figures["config"]["dim"] == 8
     assert figures["load_seconds"] >= 0  # the loader's time, in the benchmark, not a unit test
     assert _snapshot() == before
@@ -82,6 +83,13 @@ def test_clinc150_benchmark_writes_only_the_given_path(
             "--data x.csv: no such dataset file",
         ),
         ("emulate_parity", ["--data", "nosuch.csv"], "--data nosuch.csv: no such dataset file"),
+        ("speech_commands", ["--data", "nosuch"], "--data nosuch: no such dataset folder"),
+        # Taken as a file named '-' (one already there failed after the whole run).
+        (
+            "clinc150",
+            ["--json", "-"],
+            "--json -: a benchmark writes its figures to a file; give a path",
+        ),
         # cortex_m7 skipped a mistyped dataset as if ../shared lacked it ("not measured").
         (
             "cortex_m7",
@@ -146,9 +154,20 @@ def test_a_benchmark_json_replaces_figures_only(
     with pytest.raises(SystemExit):
         bench.parse_args([*data, "--json", str(notes)])
     assert "error: --json " in capsys.readouterr().err.splitlines()[-1]
+    # A JSON object of the user's (any object was taken for figures: --json
+    # boards/schema.json replaced the board schema).
+    schema = tmp_path / "schema.json"
+    schema.write_text('{"type": "object"}\n')
+    with pytest.raises(SystemExit):
+        bench.parse_args([*data, "--json", str(schema)])
+    assert "error: --json " in capsys.readouterr().err.splitlines()[-1]
     old = tmp_path / "old.json"
-    old.write_text('{"accuracy": 0.5}\n')  # an earlier run's figures
+    old.write_text('{"benchmark": "clinc150", "accuracy": 0.5}\n')  # an earlier run's figures
     assert bench.parse_args([*data, "--json", str(old)]).json == old
+    # The committed figures predate the mark: in benchmarks/results/ an object will do.
+    committed = RESULTS / "clinc150.json"
+    assert "benchmark" not in json.loads(committed.read_text())
+    assert bench.parse_args([*data, "--json", str(committed)]).json == committed
 
 
 def test_emulate_parity_on_a_split_without_in_scope_phrases(
