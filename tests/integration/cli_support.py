@@ -108,3 +108,17 @@ def assert_one_error_line(proc: subprocess.CompletedProcess[str], *needles: str)
 
 def have_tool(name: str) -> bool:
     return shutil.which(name) is not None
+
+
+def copy_project(project: Path, tmp_path: Path) -> Path:
+    """A copy of a (read-only, module-scoped) project to edit: ``tmp_path/copy``."""
+    copy = tmp_path / "copy"
+    shutil.copytree(project, copy)
+    return copy
+
+
+def edit_once(path: Path, old: str, new: str) -> None:
+    """``old`` (which must occur exactly once in ``path``) replaced by ``new``."""
+    text = path.read_text()
+    assert text.count(old) == 1, old
+    path.write_text(text.replace(old, new))

@@ -14,11 +14,10 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
 from pathlib import Path
 
 import pytest
-from cli_support import DEMO_CSV, assert_one_error_line, run_cli
+from cli_support import DEMO_CSV, assert_one_error_line, copy_project, edit_once, run_cli
 from shared_paths import require_path, require_tool, sdk_path
 
 from tinyslm.emulate.qemu import stand_in_note
@@ -27,18 +26,6 @@ from tinyslm.emulate.qemu import stand_in_note
 @pytest.fixture(autouse=True)
 def _host_compiler() -> None:
     require_tool("cc")
-
-
-def _copy(project: Path, tmp_path: Path) -> Path:
-    copy = tmp_path / "copy"
-    shutil.copytree(project, copy)
-    return copy
-
-
-def _edit(path: Path, old: str, new: str) -> None:
-    text = path.read_text()
-    assert text.count(old) == 1, old
-    path.write_text(text.replace(old, new))
 
 
 def _host_tree() -> Path:
@@ -62,8 +49,8 @@ def test_data_fails_when_the_answers_differ_from_the_reference(
 ) -> None:
     # A core that prints its scores a little high: model, arena and thresholds are the
     # project's, so only the comparison with the reference can see it.
-    copy = _copy(esp32_project, tmp_path)
-    _edit(copy / "src" / "tinyslm_gate.c", "* scale * 1000.0f;", "* scale * 1001.0f;")
+    copy = copy_project(esp32_project, tmp_path)
+    edit_once(copy / "src" / "tinyslm_gate.c", "* scale * 1000.0f;", "* scale * 1001.0f;")
     out = tmp_path / "figures.json"
     proc = run_cli("emulate", str(copy), "--data", str(DEMO_CSV), "--json", str(out))
     line = assert_one_error_line(proc, "emulator: ", "differ from the Python TFLM reference")
@@ -79,12 +66,12 @@ def test_data_refuses_a_hand_edited_threshold(
     esp32_project: Path, tmp_path: Path, engine: str
 ) -> None:
     # One level off: too small a change for the demo's routes to show it.
-    copy = _copy(esp32_project, tmp_path)
+    copy = copy_project(esp32_project, tmp_path)
     header = copy / "src" / "tinyslm_settings.h"
     old = re.search(r"#define TINYSLM_THRESHOLD_Q \((-?\d+)\)", header.read_text())
     assert old is not None
     level = int(old.group(1)) - 1
-    _edit(header, old.group(0), f"#define TINYSLM_THRESHOLD_Q ({level})")
+    edit_once(header, old.group(0), f"#define TINYSLM_THRESHOLD_Q ({level})")
     extra = ["--native", "--tflm-dir", str(_host_tree())] if engine == "native" else []
     proc = run_cli("emulate", str(copy), "--data", str(DEMO_CSV), *extra)
     assert_one_error_line(
@@ -94,9 +81,9 @@ def test_data_refuses_a_hand_edited_threshold(
 
 def test_text_refuses_a_hand_edited_label_level(esp32_project: Path, tmp_path: Path) -> None:
     # A table of levels of its own put into the settings by hand: the gate reads it.
-    copy = _copy(esp32_project, tmp_path)
+    copy = copy_project(esp32_project, tmp_path)
     settings = copy / "src" / "tinyslm_settings.c"
-    _edit(
+    edit_once(
         settings,
         "const tinyslm_model_info_t tinyslm_model_info = {",
         "static const int32_t levels[TINYSLM_NUM_LABELS] = {[5] = 90};\n"

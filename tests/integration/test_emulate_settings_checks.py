@@ -20,7 +20,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from cli_support import assert_one_error_line, run_cli
+from cli_support import assert_one_error_line, copy_project, edit_once, run_cli
 from shared_paths import dataset_path, require_path, require_tool
 
 from tinyslm.audio.stream import StreamProtocol, compose
@@ -80,23 +80,11 @@ def recording(recordings: Path) -> Path:
     return path
 
 
-def _copy(project: Path, tmp_path: Path) -> Path:
-    copy = tmp_path / "copy"
-    shutil.copytree(project, copy)
-    return copy
-
-
-def _edit(path: Path, old: str, new: str) -> None:
-    text = path.read_text()
-    assert text.count(old) == 1, old
-    path.write_text(text.replace(old, new))
-
-
 def _edit_threshold(project: Path, level: int) -> Path:
     header = project / "src" / "tinyslm_settings.h"
     old = re.search(r"#define TINYSLM_THRESHOLD_Q \((-?\d+)\)", header.read_text())
     assert old is not None and int(old.group(1)) != level
-    _edit(header, old.group(0), f"#define TINYSLM_THRESHOLD_Q ({level})")
+    edit_once(header, old.group(0), f"#define TINYSLM_THRESHOLD_Q ({level})")
     return header
 
 
@@ -123,7 +111,7 @@ def test_keyword_project_refuses_a_hand_edited_threshold(
     kws_project: Path, tmp_path: Path, engine: str, mode: str, request: pytest.FixtureRequest
 ) -> None:
     # The reviewer's repro: measured at q=0 while the figures said threshold_q 51.
-    copy = _copy(kws_project, tmp_path)
+    copy = copy_project(kws_project, tmp_path)
     header = _edit_threshold(copy, 0)
     given = {
         "text": lambda: ["--text", ":info"],
@@ -144,15 +132,15 @@ def test_keyword_project_refuses_a_hand_edited_label_level(
     kws_project: Path, tmp_path: Path
 ) -> None:
     # A table of levels of its own put into the settings by hand: the detector reads it.
-    copy = _copy(kws_project, tmp_path)
+    copy = copy_project(kws_project, tmp_path)
     settings = copy / "src" / "tinyslm_settings.c"
-    _edit(
+    edit_once(
         settings,
         "const tinyslm_kws_model_info_t tinyslm_kws_model_info = {",
         "static const int8_t levels[TINYSLM_NUM_LABELS] = {[0] = 90};\n"
         "const tinyslm_kws_model_info_t tinyslm_kws_model_info = {",
     )
-    _edit(settings, "  .detector = {\n", "  .detector = {\n    .label_threshold_q = levels,\n")
+    edit_once(settings, "  .detector = {\n", "  .detector = {\n    .label_threshold_q = levels,\n")
     proc = run_cli("emulate", str(copy), "--text", ":info")
     assert_one_error_line(
         proc, f"{settings}: threshold_q 90 of ", f"does not match tinyslm.json's {THRESHOLD_Q}"
@@ -164,7 +152,7 @@ def test_text_project_native_and_qemu_refuse_a_hand_edited_threshold(
     esp32_project: Path, tmp_path: Path, engine: str
 ) -> None:
     # --text --native answered at the edited level; the emulator refused it.
-    copy = _copy(esp32_project, tmp_path)
+    copy = copy_project(esp32_project, tmp_path)
     header = copy / "src" / "tinyslm_settings.h"
     old = re.search(r"#define TINYSLM_THRESHOLD_Q \((-?\d+)\)", header.read_text())
     assert old is not None
@@ -183,8 +171,8 @@ def test_text_project_native_and_qemu_refuse_a_hand_edited_threshold(
 
 
 def _score_one_high(project: Path, tmp_path: Path) -> Path:
-    copy = _copy(project, tmp_path)
-    _edit(copy / "src" / "tinyslm_kws_detector.c", SCORE, SCORE_HIGH)
+    copy = copy_project(project, tmp_path)
+    edit_once(copy / "src" / "tinyslm_kws_detector.c", SCORE, SCORE_HIGH)
     return copy
 
 

@@ -16,6 +16,7 @@ import shutil
 import signal
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -62,15 +63,13 @@ def trained(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return out
 
 
-@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGHUP], ids=["SIGTERM", "SIGHUP"])
-def test_a_signal_during_the_swap_puts_the_previous_model_back(
-    trained: Path, tmp_path: Path, sig: signal.Signals
-) -> None:
-    out = tmp_path / "out"
-    shutil.copytree(trained, out)
-    before = tree(out)
+def _signal_while_paused(
+    script_text: str, out: Path, tmp_path: Path, sig: signal.Signals, check: Callable[[], None]
+) -> str:
+    """Run ``train --force`` into ``out`` under ``script_text`` (which prints "paused" and
+    waits at its chosen point), run ``check`` there, send ``sig``; tinyslm's stderr."""
     script = tmp_path / "paused.py"
-    script.write_text(PAUSED)
+    script.write_text(script_text)
     args = ["train", str(FIXTURE_CSV), "-o", str(out), "--force", "-q", "--seed", "7", *TINY]
     proc = subprocess.Popen(
         [sys.executable, str(script), *args],
@@ -81,9 +80,9 @@ def test_a_signal_during_the_swap_puts_the_previous_model_back(
     )
     try:
         assert proc.stdout is not None
-        line = proc.stdout.readline()  # blocks until the swap has begun (or the run ended)
+        line = proc.stdout.readline()  # blocks until the pause (or the run ended)
         assert line == "paused\n", (line, proc.stderr.read() if proc.stderr else "")
-        assert not (out / "manifest.json").exists()  # really inside the swap
+        check()
         proc.send_signal(sig)
         _, stderr = proc.communicate(timeout=120)
     finally:
@@ -92,6 +91,21 @@ def test_a_signal_during_the_swap_puts_the_previous_model_back(
             proc.wait()
     assert proc.returncode == 128 + sig, (proc.returncode, stderr)
     assert "Traceback" not in stderr, stderr
+    return stderr
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGHUP], ids=["SIGTERM", "SIGHUP"])
+def test_a_signal_during_the_swap_puts_the_previous_model_back(
+    trained: Path, tmp_path: Path, sig: signal.Signals
+) -> None:
+    out = tmp_path / "out"
+    shutil.copytree(trained, out)
+    before = tree(out)
+
+    def inside_the_swap() -> None:
+        assert not (out / "manifest.json").exists()
+
+    stderr = _signal_while_paused(PAUSED, out, tmp_path, sig, inside_the_swap)
     assert stderr.splitlines()[-1] == "error: interrupted", stderr
     assert tree(out) == before  # the previous model, whole, and no staging folder
     assert not [p for p in tmp_path.iterdir() if ".tmp-" in p.name]
@@ -156,30 +170,15 @@ def test_a_signal_after_the_swap_says_the_folder_holds_the_new_files(
     out = tmp_path / "out"
     shutil.copytree(trained, out)
     before = tree(out)
-    script = tmp_path / "paused.py"
-    script.write_text(PAUSED_AFTER_THE_SWAP)
-    args = ["train", str(FIXTURE_CSV), "-o", str(out), "--force", "-q", "--seed", "7", *TINY]
-    proc = subprocess.Popen(
-        [sys.executable, str(script), *args],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert proc.stdout is not None
-        line = proc.stdout.readline()
-        assert line == "paused\n", (line, proc.stderr.read() if proc.stderr else "")
-        new = {k: v for k, v in tree(out).items() if not k.startswith(STAGE_PREFIX)}
+    new: dict[str, bytes | None] = {}
+
+    def after_the_swap() -> None:
+        new.update((k, v) for k, v in tree(out).items() if not k.startswith(STAGE_PREFIX))
         assert new != before  # really after the swap
-        proc.send_signal(signal.SIGTERM)
-        _, stderr = proc.communicate(timeout=120)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-    assert proc.returncode == 128 + signal.SIGTERM, (proc.returncode, stderr)
-    assert "Traceback" not in stderr, stderr
+
+    stderr = _signal_while_paused(
+        PAUSED_AFTER_THE_SWAP, out, tmp_path, signal.SIGTERM, after_the_swap
+    )
     assert stderr.splitlines()[-1] == (
         f"error: interrupted after {out} was updated; it holds the new files"
     ), stderr

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import ctypes
 import json
-import os
 import subprocess
 import tempfile
 import time
@@ -48,7 +47,6 @@ from tinyslm.audio.stream import (
     measured,
     score_keywords,
 )
-from tinyslm.cache import cache_dir
 from tinyslm.emulate.emulator import (
     check_compiled_settings,
     check_hook_calls,
@@ -57,19 +55,16 @@ from tinyslm.emulate.emulator import (
     load_compiled_model,
     reraise_interrupt,
 )
-from tinyslm.emulate.library import build_key, label_level_defines, project_sources, writable
+from tinyslm.emulate.library import cached_library, label_level_defines, project_sources
 from tinyslm.errors import ProjectError, ToolchainError, output_tail
 from tinyslm.manifest import Manifest
 from tinyslm.modality import AUDIO
 from tinyslm.project import Project, open_project
 from tinyslm.resources import firmware_files
-from tinyslm.toolchain import ccompile
 
 SHIM = Path(__file__).resolve().parent / "glue" / "host_kws_shim.c"
 GENERATED_SOURCES = ("tinyslm_settings.c", "tinyslm_model_data.cc")
 LIB_NAME = "libtinyslm_kws_emu.so"
-CFLAGS = ("-std=c99", "-O2", "-Wall", "-Wextra")
-CXXFLAGS = ("-std=c++17", "-O2", "-Wall")
 RUN_TIMEOUT_S = 600.0
 
 # The serial bytes of one stream in, the device's output lines back.
@@ -137,21 +132,8 @@ def build_keyword_library(project: Project) -> Path:
         ToolchainError: the host compiler is missing or fails.
     """
     sources = project_sources(project, keyword_sources())
-    headers = sorted(project.src.glob("*.h"))
-    compilers = [os.environ.get("CC", "cc"), os.environ.get("CXX", "c++")]
     defines = label_level_defines(project, "tinyslm_kws_detector.h")
-    key = build_key([*sources, *headers, SHIM], [*compilers, *CFLAGS, *CXXFLAGS, *defines])
-    out = writable(cache_dir("emulate")) / f"kws-{key}" / LIB_NAME
-    if not out.is_file():
-        ccompile.compile_shared(
-            [*sources, SHIM],
-            out,
-            include_dirs=[project.src],
-            defines=defines,
-            cflags=CFLAGS,
-            cxxflags=CXXFLAGS,
-        )
-    return out
+    return cached_library(project, [*sources, SHIM], defines, prefix="kws-", lib_name=LIB_NAME)
 
 
 # --------------------------------------------------------------------------------------

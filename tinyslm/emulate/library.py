@@ -112,31 +112,53 @@ def build_library(
         ToolchainError: the host compiler is missing or fails.
     """
     sources = project_sources(project, core_sources())
-    headers = sorted(project.src.glob("*.h"))
-    cflags = COVERAGE_CFLAGS if coverage else CFLAGS
-    cxxflags = COVERAGE_CXXFLAGS if coverage else CXXFLAGS
     defines = [
         *(["TINYSLM_EMU_COVERAGE"] if coverage else []),
         *label_level_defines(project, "tinyslm_core.h"),
     ]
-    if coverage:
-        if object_dir is None:
-            raise ValueError("a coverage build needs an object_dir")
-        out = object_dir / LIB_NAME
-    else:
-        compilers = [os.environ.get("CC", "cc"), os.environ.get("CXX", "c++")]
-        key = build_key([*sources, *headers, SHIM], [*compilers, *cflags, *cxxflags, *defines])
-        out = writable(cache_dir("emulate")) / key / LIB_NAME
-        if out.is_file():
-            return out
+    if not coverage:
+        return cached_library(project, [*sources, SHIM], defines)
+    if object_dir is None:
+        raise ValueError("a coverage build needs an object_dir")
+    out = object_dir / LIB_NAME
     ccompile.compile_shared(
         [*sources, SHIM],
         out,
         include_dirs=[project.src],
         defines=defines,
-        cflags=cflags,
-        cxxflags=cxxflags,
-        coverage=coverage,
+        cflags=COVERAGE_CFLAGS,
+        cxxflags=COVERAGE_CXXFLAGS,
+        coverage=True,
         object_dir=object_dir,
     )
+    return out
+
+
+def cached_library(
+    project: Project,
+    sources: Sequence[Path],
+    defines: Sequence[str],
+    prefix: str = "",
+    lib_name: str = LIB_NAME,
+) -> Path:
+    """``sources`` (a shim among them) compiled into the shared library ``lib_name`` with
+    the project's headers, cached by the content of every file and the flags (in a
+    folder named ``prefix`` + key).
+
+    Raises:
+        ToolchainError: the host compiler is missing or fails.
+    """
+    headers = sorted(project.src.glob("*.h"))
+    compilers = [os.environ.get("CC", "cc"), os.environ.get("CXX", "c++")]
+    key = build_key([*sources, *headers], [*compilers, *CFLAGS, *CXXFLAGS, *defines])
+    out = writable(cache_dir("emulate")) / f"{prefix}{key}" / lib_name
+    if not out.is_file():
+        ccompile.compile_shared(
+            list(sources),
+            out,
+            include_dirs=[project.src],
+            defines=list(defines),
+            cflags=CFLAGS,
+            cxxflags=CXXFLAGS,
+        )
     return out
