@@ -477,12 +477,6 @@ def emulate(
         raise click.UsageError("--wav needs a keyword project (generated from a keyword model)")
 
     escalation = make_escalation(host_model, host_cmd, host_timeout)  # before the build
-    if native or qemu:
-        from tinyslm.emulate.emulator import check_compiled_settings
-
-        # The host emulator checks its own settings; these builds read nothing back, and
-        # a hand-edited threshold was answered at the edited level.
-        check_compiled_settings(project_dir)
     _emulate_text(project_dir, native, qemu, tflm_dir, text, coverage, escalation, host_act)
     _qemu_note(project_dir, engine)
 
@@ -550,8 +544,13 @@ def _emulate_text(
     import re
     import tempfile
 
-    from tinyslm.emulate.emulator import Emulator, emulator_runner
+    from tinyslm.emulate.emulator import Emulator, check_compiled_settings, emulator_runner
     from tinyslm.escalate import reply_to
+
+    if native or qemu:
+        # The host emulator checks its own settings; these builds read nothing back, and
+        # a hand-edited threshold was answered at the edited level.
+        check_compiled_settings(project_dir)
 
     def show(line: str) -> None:
         click.echo(line)

@@ -61,22 +61,31 @@ def test_data_fails_when_the_answers_differ_from_the_reference(
     assert figures["parity_mismatches"]
 
 
-@pytest.mark.parametrize("engine", ["emulator", "native"])
-def test_data_refuses_a_hand_edited_threshold(
-    esp32_project: Path, tmp_path: Path, engine: str
+@pytest.mark.parametrize(
+    ("engine", "mode"),
+    [("emulator", "data"), ("native", "data"), ("native", "text"), ("qemu", "text")],
+)
+def test_a_hand_edited_threshold_is_refused(
+    esp32_project: Path, tmp_path: Path, engine: str, mode: str
 ) -> None:
-    # One level off: too small a change for the demo's routes to show it.
+    # One level off: too small a change for the demo's routes to show it. --text --native
+    # (and --qemu) answered at the edited level: they are given an empty tree, so only a
+    # check made before their build can name the settings.
     copy = copy_project(esp32_project, tmp_path)
     header = copy / "src" / "tinyslm_settings.h"
     old = re.search(r"#define TINYSLM_THRESHOLD_Q \((-?\d+)\)", header.read_text())
     assert old is not None
     level = int(old.group(1)) - 1
     edit_once(header, old.group(0), f"#define TINYSLM_THRESHOLD_Q ({level})")
-    extra = ["--native", "--tflm-dir", str(_host_tree())] if engine == "native" else []
-    proc = run_cli("emulate", str(copy), "--data", str(DEMO_CSV), *extra)
+    given = ["--data", str(DEMO_CSV)] if mode == "data" else ["--text", "turn on the lights"]
+    tree = _host_tree() if mode == "data" else tmp_path / "no-tree"
+    tree.mkdir(exist_ok=True)
+    extra = [f"--{engine}", "--tflm-dir", str(tree)] if engine != "emulator" else []
+    proc = run_cli("emulate", str(copy), *given, *extra)
     assert_one_error_line(
         proc, f"{header}: TINYSLM_THRESHOLD_Q {level} does not match tinyslm.json's threshold_q"
     )
+    assert proc.stdout == ""
 
 
 def test_text_refuses_a_hand_edited_label_level(esp32_project: Path, tmp_path: Path) -> None:
