@@ -157,10 +157,42 @@ def default_port() -> str:
     return choose_port(list_ports.comports())
 
 
+def spy_log_problem(port: str) -> str | None:
+    """Why ``port`` would overwrite a file (one line), or None.
+
+    pyserial's ``spy://`` URL writes its traffic log to the file its ``file=`` option
+    names, opened for writing: ``spy://loop://?file=README.md`` emptied the README
+    before the first byte was sent. Only a file that is not there yet may be named.
+    URLs nest (``alt://spy://...``, ``spy://spy://...``), so every ``spy://`` in
+    ``port`` is checked.
+    """
+    from urllib.parse import parse_qs, urlsplit
+
+    start = port.lower().find("spy://")
+    while start >= 0:
+        query = urlsplit(port[start:]).query
+        for name in parse_qs(query, keep_blank_values=True).get("file", []):
+            if os.path.lexists(name):
+                return (
+                    f"--port {port}: spy:// would overwrite {name} with its log; "
+                    "name a file that does not exist yet"
+                )
+        start = port.lower().find("spy://", start + 1)
+    return None
+
+
 def open_port(port: str, baud: int) -> Any:
-    """Open ``port`` (a device path or a pyserial URL such as ``loop://``)."""
+    """Open ``port`` (a device path or a pyserial URL such as ``loop://``).
+
+    Raises:
+        ToolchainError: it cannot be opened, or a ``spy://`` URL names an existing log
+            file (:func:`spy_log_problem`), which pyserial would empty.
+    """
     import serial
 
+    problem = spy_log_problem(port)
+    if problem is not None:
+        raise ToolchainError(problem)
     try:
         return serial.serial_for_url(port, baudrate=baud, timeout=0.1)
     except (serial.SerialException, ValueError) as exc:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import threading
 import time
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -149,6 +150,38 @@ def test_monitor_bad_port() -> None:
     assert result.exit_code == 1
     assert result.output.startswith("error: cannot open serial port /dev/nonexistent-tty")
     assert len(result.output.splitlines()) == 1
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "spy:///dev/nonexistent-tty?file={log}",
+        "spy:///dev/nonexistent-tty?raw&file={log}",
+        "alt://spy:///dev/nonexistent-tty?file={log}",
+    ],
+)
+def test_monitor_spy_url_never_overwrites_a_file(tmp_path: Path, url: str) -> None:
+    # pyserial opens a spy:// URL's log file for writing while it parses the URL, before
+    # the port is opened: a helper's 'spy://loop://?file=README.md' emptied the README.
+    kept = tmp_path / "notes.txt"
+    kept.write_text("the user's notes\n")
+    port = url.format(log=kept)
+    result = CliRunner().invoke(cli, ["monitor", "--port", port], input="")
+    assert result.exit_code == 1
+    assert kept.read_text() == "the user's notes\n"
+    assert result.output == (
+        f"error: --port {port}: spy:// would overwrite {kept} with its log; "
+        "name a file that does not exist yet\n"
+    )
+
+
+def test_monitor_spy_url_may_name_a_new_log(tmp_path: Path) -> None:
+    new = tmp_path / "serial.log"
+    port = f"spy:///dev/nonexistent-tty?file={new}"
+    result = CliRunner().invoke(cli, ["monitor", "--port", port], input="")
+    # Past the check: pyserial made the log, then found no such device.
+    assert result.output.startswith(f"error: cannot open serial port {port}")
+    assert new.exists()
 
 
 class _Port:
