@@ -1,4 +1,5 @@
-"""``--json`` and ``--data`` for the benchmark scripts, checked before the run.
+"""The benchmark scripts' command lines: ``--json`` and ``--data`` checked before the run,
+and every refusal in one line (:class:`Parser`).
 
 A benchmark writes its figures only where ``--json`` says, replacing only an earlier
 figures file, never one of the run's own inputs nor a file of the user's: ``--json
@@ -12,12 +13,27 @@ renamed) at the end.
 
 from __future__ import annotations
 
+import argparse
 import json
+import typing
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from tinyslm.errors import OutputError
 from tinyslm.outdir import check_file_target, real_path, write_file
+
+
+class Parser(argparse.ArgumentParser):
+    """An argument parser whose refusals are one line, ``PROG: error: MESSAGE`` (exit 2).
+
+    argparse prints its whole usage block (a dozen lines for clinc150.py) before the
+    error; bad input gets one line naming the problem, as tinyslm's own commands do.
+    ``--help`` still shows the usage.
+    """
+
+    def error(self, message: str) -> typing.NoReturn:
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
 
 # What marks a figures file; its value is the benchmark's name.
 MARK = "benchmark"

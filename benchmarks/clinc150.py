@@ -33,7 +33,7 @@ sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import click  # noqa: E402
-from _results import json_target_problem, missing_data, write_json  # noqa: E402
+from _results import Parser, json_target_problem, missing_data, write_json  # noqa: E402
 
 from tinyslm.errors import TinySlmError  # noqa: E402
 from tinyslm.pipeline import run_train  # noqa: E402
@@ -47,7 +47,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     # The defaults are tinyslm train's (tinyslm.train_options.default_options), so
     # the benchmark measures what a user gets from a plain `tinyslm train DATA`.
     d = default_options()
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p = Parser(description=__doc__.splitlines()[0])
     p.add_argument("--data", type=Path, default=DEFAULT_DATA)
     p.add_argument("--json", type=Path, default=None, help="also write the figures here")
     p.add_argument("--buckets", type=int, default=None, help="default: auto (as train)")

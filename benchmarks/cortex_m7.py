@@ -61,7 +61,7 @@ sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import clinc150  # noqa: E402  (benchmarks/ is on sys.path when run as a script)
-from _results import json_target_problem, missing_data, write_json  # noqa: E402
+from _results import Parser, json_target_problem, missing_data, write_json  # noqa: E402
 
 from tinyslm.audio.dataset import SILENCE, UNKNOWN  # noqa: E402
 from tinyslm.audio.stream import compose, listen  # noqa: E402
@@ -89,7 +89,7 @@ _US = re.compile(r',"us":\d+')
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p = Parser(description=__doc__.splitlines()[0])
     p.add_argument("--demo-model", type=Path, help="a 'tinyslm train' folder (else train one)")
     p.add_argument("--clinc-model", type=Path, help="the CLINC150 model folder (else train one)")
     p.add_argument("--clinc-data", type=Path, default=DEFAULT_CLINC)

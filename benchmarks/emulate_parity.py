@@ -29,7 +29,7 @@ sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import clinc150  # noqa: E402  (benchmarks/ is on sys.path when run as a script)
-from _results import json_target_problem, missing_data, write_json  # noqa: E402
+from _results import Parser, json_target_problem, missing_data, write_json  # noqa: E402
 
 from tinyslm.boards import board_ids  # noqa: E402
 from tinyslm.emulate.phrases import reference_parity  # noqa: E402
@@ -41,7 +41,7 @@ DEFAULT_DATA = REPO.parent / "shared" / "datasets" / "clinc150" / "data_full.jso
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p = Parser(description=__doc__.splitlines()[0])
     p.add_argument("--data", type=Path, default=DEFAULT_DATA)
     p.add_argument("--model", type=Path, help="a 'tinyslm train' output folder (else train)")
     p.add_argument("--board", choices=board_ids(), default="esp32")

@@ -37,7 +37,7 @@ sys.path.insert(0, str(REPO))
 # Its sibling modules (_results, clinc150) also when loaded from a file by the tests.
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _results import json_target_problem, missing_data, write_json  # noqa: E402
+from _results import Parser, json_target_problem, missing_data, write_json  # noqa: E402
 
 from tinyslm.errors import TinySlmError  # noqa: E402
 
@@ -45,7 +45,7 @@ DEFAULT_DATA = REPO.parent / "shared" / "datasets" / "clinc150" / "data_full.jso
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p = Parser(description=__doc__.splitlines()[0])
     p.add_argument("--device", type=Path, required=True, help="the device's model folder")
     p.add_argument("--host", type=Path, required=True, help="the host's model folder")
     p.add_argument("--data", type=Path, default=DEFAULT_DATA)

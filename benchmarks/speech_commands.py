@@ -52,7 +52,7 @@ sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import numpy as np  # noqa: E402
-from _results import json_target_problem, missing_data, write_json  # noqa: E402
+from _results import Parser, json_target_problem, missing_data, write_json  # noqa: E402
 
 from tinyslm.audio.dataset import (  # noqa: E402
     UNKNOWN,
@@ -85,7 +85,7 @@ TARGETS = {"default": (0.94, 64 * 1024, 32 * 1024), "small": (0.90, 20 * 1024, N
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     d = AudioTrainConfig()
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p = Parser(description=__doc__.splitlines()[0])
     p.add_argument("--data", type=Path, default=DEFAULT_DATA)
     p.add_argument("--json", type=Path, help="write the figures here (default: print only)")
     p.add_argument("--sizes", default="default,small", help="comma-separated model sizes")
