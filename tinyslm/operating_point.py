@@ -102,6 +102,13 @@ def _level(manifest: Manifest, probability: float, given: str) -> tuple[float, i
     return probability, threshold_to_q(probability, out.scale, out.zero_point)
 
 
+def _said(threshold: float) -> str:
+    """A threshold as a rule names it: as printed (:func:`threshold_text`), unless that
+    reads 0.000, which ``--threshold`` refuses (a text gate may sit under 0.0005)."""
+    text = threshold_text(threshold)
+    return text if float(text) > 0.0 else repr(threshold)
+
+
 def _moved(manifest: Manifest, rule: str) -> Manifest:
     """``manifest`` with training's threshold-dependent figures kept under :data:`TRAINED`."""
     metrics = dict(manifest.metrics)
@@ -129,7 +136,7 @@ def with_threshold(manifest: Manifest, probability: float) -> Manifest:
     # keyword level is reached from many values (0.6 and 0.6015625 select the same one),
     # and the regenerate command a project's README gives (generate_options, the level
     # in full) must write the project again byte for byte.
-    moved = _moved(manifest, f"set with generate --threshold {threshold_text(threshold)}")
+    moved = _moved(manifest, f"set with generate --threshold {_said(threshold)}")
     return replace(moved, threshold=threshold, threshold_q=q)
 
 
@@ -190,9 +197,9 @@ def with_label_thresholds(manifest: Manifest, given: Mapping[str, float]) -> Man
     # Each level as recorded, printed as the global threshold is (threshold_text), not as
     # typed: the README's regenerate command gives the level in full (yes=0.6015625 for a
     # project made with yes=0.6), and must reproduce the project byte for byte.
-    said = ",".join(f"{e.label}={threshold_text(e.threshold)}" for e in entries)
+    said = ",".join(f"{e.label}={_said(e.threshold)}" for e in entries)
     # With --threshold as well the rule names both (that one was applied first).
-    both = f"--threshold {threshold_text(manifest.threshold)} " if threshold_moved(manifest) else ""
+    both = f"--threshold {_said(manifest.threshold)} " if threshold_moved(manifest) else ""
     moved = _moved(manifest, f"set with generate {both}--label-threshold {said}")
     return replace(
         moved,

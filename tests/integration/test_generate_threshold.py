@@ -57,6 +57,17 @@ def test_text_threshold_moves_the_gate_and_keeps_trained_figures(fixture_model: 
     assert trained_view(manifest) == (dict(manifest.metrics), "")
 
 
+def test_a_gate_under_half_a_thousandth_is_named_in_full(fixture_model: Path) -> None:
+    # As printed to 3 decimals it read '--threshold 0.000', which generate refuses.
+    manifest, _ = load_model_dir(fixture_model)
+    moved = with_threshold(manifest, 0.0004)
+    assert moved.metrics["threshold_rule"].startswith("set with generate --threshold 0.0004 (")
+    both = with_label_thresholds(moved, {"lights_on": 0.0003})
+    assert both.metrics["threshold_rule"].startswith(
+        "set with generate --threshold 0.0004 --label-threshold lights_on=0.0003 ("
+    )
+
+
 def test_keyword_threshold_is_a_detector_level() -> None:
     manifest = keyword_manifest()
     assert manifest.modality == AUDIO
