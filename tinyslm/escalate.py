@@ -37,6 +37,7 @@ import numpy as np
 
 from tinyslm.errors import ModelError, ToolchainError
 from tinyslm.processes import signal_tree
+from tinyslm.text.dataset import MAX_LINE_LIMIT
 
 # A program's answer is one line; what it prints beyond this is read and dropped, so
 # a program that floods its output cannot fill the host's memory.
@@ -340,10 +341,16 @@ def act_line(answer: Mapping[str, Any]) -> bytes | None:
         line = str(answer.get("answer", ""))
         if not line.startswith(DO_COMMAND):
             return None
-    # One line only: a terminator inside would split it into two commands.
-    if "\n" in line or "\r" in line:
+    # One line the board can take: a terminator inside would split it into two commands,
+    # no label holds another control byte (datasets refuse them), and no board's line
+    # buffer is longer than MAX_LINE_LIMIT, so such a line could only be refused by the
+    # board (or overrun its receive buffer on the way).
+    if any(ord(ch) < 0x20 or ord(ch) == 0x7F for ch in line):
         return None
-    return line.encode("utf-8") + b"\n"
+    data = line.encode("utf-8", errors="replace")
+    if len(data) > MAX_LINE_LIMIT:
+        return None
+    return data + b"\n"
 
 
 @dataclass(frozen=True)

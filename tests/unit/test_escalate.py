@@ -27,6 +27,7 @@ from tinyslm.escalate import (
     reply_to,
 )
 from tinyslm.monitor import MAX_PENDING_ESCALATIONS, _HostWorker
+from tinyslm.text.dataset import MAX_LINE_LIMIT
 
 REPO = Path(__file__).resolve().parents[2]
 ESC = '{"intent":"lights_on","score":0.412,"route":"escalate","us":799,"text":"dim \\"it\\""}'
@@ -286,6 +287,14 @@ def test_act_line_only_for_sure_answers() -> None:
     # One command, never two: a terminator inside the name sends nothing.
     assert act_line({**sure, "intent": "a\n:info"}) is None
     assert act_line({"text": "t", "answer": ":do a\rb"}) is None
+    # No label holds a control byte, and no board takes a line over MAX_LINE_LIMIT: the
+    # board could only refuse them (or lose bytes of a 4 KB line on the way).
+    assert act_line({"text": "t", "answer": ":do lights\x1b[2J"}) is None
+    assert act_line({"text": "t", "answer": ":do a\x00b"}) is None
+    assert act_line({"text": "t", "answer": ":do a\x7f"}) is None
+    longest = ":do " + "x" * (MAX_LINE_LIMIT - 4)
+    assert act_line({"text": "t", "answer": longest}) == longest.encode() + b"\n"
+    assert act_line({"text": "t", "answer": longest + "x"}) is None
     assert act_line({**sure, "intent": "caf\u00e9"}) == ":do caf\u00e9\n".encode()
 
 
