@@ -176,7 +176,13 @@ static void on_frame(uint8_t type, uint8_t seq, const uint8_t *payload, uint16_t
     app->serial_stream = 1;
   }
   if (type == TINYSLM_FRAME_END) {
-    write_end(app);
+    const int was_stream = app->serial_stream;
+    write_end(app); /* reads the stream's counters: before the reset */
+    if (was_stream) {
+      /* Back to the microphone, heard alone (as after a timeout): the recording's last
+       * second would otherwise stay in the feature window and the detector's ring. */
+      tinyslm_listen_reset(&app->listen);
+    }
     app->serial_stream = 0;
   } else if (type == TINYSLM_FRAME_AUDIO) {
     /* The parser guarantees len <= TINYSLM_FRAME_MAX_PAYLOAD and even; min() anyway. */

@@ -35,7 +35,9 @@
  * always heard alone; an END with no stream open answers zero counts.
  * Microphone glue calls tinyslm_kws_app_feed_samples with the same loop behind
  * it; while a serial stream is open (START seen, END not yet) microphone
- * samples are dropped, so a played recording is heard alone. A stream whose
+ * samples are dropped, so a played recording is heard alone; after its END the
+ * loop starts afresh (t_ms counts from there), so the microphone is heard alone
+ * too, not after the recording's last second. A stream whose
  * frames stop for TINYSLM_KWS_STREAM_TIMEOUT_SAMPLES microphone samples (2 s:
  * its END was lost to a bad CRC, or the host went away) is closed with
  * {"error":"stream_timeout"}: the loop and the frame parser are reset and the

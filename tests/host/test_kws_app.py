@@ -305,7 +305,11 @@ def test_inference_failures_print_once_until_recovered(
     def fail(i: int) -> int:
         return -2 if 5 <= i < 20 or i >= 40 else 0
 
-    out, counters = run_app(app, spec, labels, [("serial", stream_bytes(short))],
+    # Without its END frame, which starts the loop afresh (counters too): the driver's
+    # closing counters are then the stream's.
+    stream = stream_bytes(short)
+    assert stream[-8:][:3] == bytes([0xA5, 0x5A, 3])
+    out, counters = run_app(app, spec, labels, [("serial", stream[:-8])],
                             pseudo_model(5), tmp_path, fail=fail)  # fmt: skip
     failures = [line for line in out if "inference_failed" in line]
     assert failures == ['{"error":"inference_failed","code":-2}'] * 2
@@ -344,6 +348,23 @@ def test_microphone_path_and_serial_priority(
     ]
     assert not any("stream_timeout" in line for line in out)
     assert counters[4] == 0  # feed_samples made none
+
+
+def test_after_end_the_microphone_is_heard_alone(
+    app: Path, labels: list[str], recording: np.ndarray, tmp_path: Path
+) -> None:
+    """A played recording that ends with END gives the microphone back as a timeout does:
+    the loop starts afresh. It used to go on with the recording's last second in the
+    feature window (and its clock), so a word at the end of the recording could fire
+    after the END line's counts, from the microphone."""
+    spec = spec_for(labels, threshold_q=0, suppression_ms=500)
+    model = pseudo_model(5)
+    expected = listen(recording, spec, batch(model))
+    inputs = [("serial", stream_bytes(recording[: 16000 * 2])), ("mic", pcm(recording))]
+    out, counters = run_app(app, spec, labels, inputs, model, tmp_path, chunk=100)
+    after = out[next(i for i, line in enumerate(out) if line.startswith('{"end"')) + 1 :]
+    assert after == [detection_line(d, labels) for d in expected.detections]
+    assert counters[4] == len(expected.detections) >= 5
 
 
 @pytest.mark.parametrize("lost", ["cut off", "bad crc"])
