@@ -183,21 +183,30 @@ void SysTick_Handler(void) { HAL_IncTick(); }
 void USART3_IRQHandler(void) {
   USART_TypeDef *const uart = USART3;
   const uint32_t errors = USART_ISR_ORE | USART_ISR_FE | USART_ISR_NE | USART_ISR_PE;
-  if ((uart->ISR & USART_ISR_ORE) != 0u) {
-    rx_lost = rx_lost + 1u;  // the UART had no room for a byte: it is gone
-  }
-  if ((uart->ISR & errors) != 0u) {
-    uart->ICR = USART_ICR_ORECF | USART_ICR_FECF | USART_ICR_NECF | USART_ICR_PECF;
-  }
-  while ((uart->ISR & USART_ISR_RXNE_RXFNE) != 0u) {
-    const uint8_t byte = static_cast<uint8_t>(uart->RDR);
-    const uint32_t head = rx_head;
-    const uint32_t next = (head + 1u) & (kRxRing - 1u);
-    if (rx_lost == rx_reported && next != rx_tail) {
-      rx_ring[head] = byte;
-      rx_head = next;
-    } else {
-      rx_lost = rx_lost + 1u;  // ring full, or a loss not yet reported: keep the gap whole
+  for (;;) {
+    const uint32_t isr = uart->ISR;
+    if ((isr & USART_ISR_RXNE_RXFNE) != 0u) {
+      // Stored before an overrun is counted: on an overrun RDR keeps the last byte from
+      // before the gap (RM0433, "Overrun error"), often a line's '\n', so counting the
+      // loss first dropped a whole line with the broken one.
+      const uint8_t byte = static_cast<uint8_t>(uart->RDR);
+      const uint32_t head = rx_head;
+      const uint32_t next = (head + 1u) & (kRxRing - 1u);
+      if (rx_lost == rx_reported && next != rx_tail) {
+        rx_ring[head] = byte;
+        rx_head = next;
+      } else {
+        rx_lost = rx_lost + 1u;  // ring full, or a loss not yet reported: keep the gap whole
+      }
+    }
+    if ((isr & USART_ISR_ORE) != 0u) {
+      rx_lost = rx_lost + 1u;  // the UART had no room for a byte: it is gone
+    }
+    if ((isr & errors) != 0u) {
+      uart->ICR = USART_ICR_ORECF | USART_ICR_FECF | USART_ICR_NECF | USART_ICR_PECF;
+    }
+    if ((isr & USART_ISR_RXNE_RXFNE) == 0u) {
+      return;
     }
   }
 }
