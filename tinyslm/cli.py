@@ -552,6 +552,18 @@ def _emulate_text(
         # a hand-edited threshold was answered at the edited level.
         check_compiled_settings(project_dir)
 
+    # The host's ":do <intent>" lines go into the firmware's line buffer between lines:
+    # stdin is fed in chunks, and one fed while a chunk's last line was half read was
+    # glued to it ("turn o:do lights_on" answered locally as lights_on). Held here until
+    # the line in progress ends.
+    held_acts: list[bytes] = []
+    mid_line = [False]
+
+    def act(data: bytes) -> None:
+        # ":do <intent>" back into the firmware; it never escalates, so no loop.
+        for out in run([data.rstrip(b"\n")]):
+            click.echo(out)
+
     def show(line: str) -> None:
         click.echo(line)
         reply = reply_to(escalation, line) if escalation is not None else None
@@ -559,9 +571,25 @@ def _emulate_text(
             return
         click.echo(reply.line)
         if host_act and reply.act is not None:
-            # ":do <intent>" back into the firmware; it never escalates, so no loop.
-            for out in run([reply.act.rstrip(b"\n")]):
-                click.echo(out)
+            if mid_line[0]:
+                held_acts.append(reply.act)
+            else:
+                act(reply.act)
+
+    def feed(emulator: Emulator, data: bytes) -> None:
+        """``data`` into the emulator, each held act right after the line in progress ends."""
+        while data:
+            cut = len(data)
+            if held_acts:
+                end = re.search(rb"[\r\n]", data)
+                cut = end.end() if end is not None else cut
+            head, data = data[:cut], data[cut:]
+            mid_line[0] = not head.endswith((b"\n", b"\r"))
+            for line in emulator.feed(head):
+                show(line)
+            if not mid_line[0]:
+                while held_acts:
+                    act(held_acts.pop(0))
 
     run: Callable[[Sequence[bytes]], list[str]]
     emulator = None
@@ -609,14 +637,10 @@ def _emulate_text(
                         "phrase or :info, Ctrl-D to quit",
                         err=True,
                     )
-                last = b"\n"
                 for chunk in _stdin_chunks(_stdin()):
-                    last = chunk
-                    for line in emulator.feed(chunk):
-                        show(line)
-                if not last.endswith((b"\n", b"\r")):  # a last line without terminator
-                    for line in emulator.feed(b"\n"):
-                        show(line)
+                    feed(emulator, chunk)
+                if mid_line[0]:  # a last line without terminator
+                    feed(emulator, b"\n")
             else:
                 # "\r" ends a line as "\n" does, as on the device.
                 lines = re.split(rb"[\r\n]", _stdin().read())

@@ -130,6 +130,29 @@ def test_emulate_host_cmd_and_text(esp32_project: Path) -> None:
     assert [json.loads(r)["route"] for r in rows] == ["local"]
 
 
+def test_emulate_sends_the_hosts_act_between_lines_of_stdin(esp32_project: Path) -> None:
+    """stdin reaches the emulator in 4 KB chunks; a ':do' line fed while a chunk's last
+    line was half read was glued to it: 'turn o:do lights_on' was answered locally as
+    lights_on, and 'ff the kitchen lights' on its own."""
+    require_tool("cc")
+    program = f"{sys.executable} -c 'print(\":do lights_on\")'"
+    first = "qqq zzz\n" + "lights on\n" * 100
+    head = first + "turn o"
+    padded = head.replace("lights on\n", "lights on" + " " * (4096 - len(head)) + "\n", 1)
+    assert len(padded) == 4096  # the first chunk ends inside "turn off ..."
+    code, rows, err = _invoke(
+        ["emulate", str(esp32_project), "--host-cmd", program],
+        padded + "ff the kitchen lights\n",
+    )
+    assert code == 0, err
+    objs = [json.loads(r) for r in rows]
+    assert objs[0]["route"] == "escalate" and objs[1]["host"]["answer"] == ":do lights_on"
+    device = [o for o in objs if "host" not in o]
+    assert len(device) == 1 + 101 + 1  # one answer per line, and the act's
+    assert [o["intent"] for o in device[-2:]] == ["lights_off", "lights_on"]
+    assert device[-2]["route"] == "local" and device[-1] == {"intent": "lights_on", "route": "host"}
+
+
 def test_host_options_refused_in_one_line(
     esp32_project: Path, fixture_model: Path, tmp_path: Path
 ) -> None:
