@@ -9,6 +9,7 @@ listed as fitting is one ``generate`` accepts.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -161,10 +162,12 @@ def format_info(info: ModelInfo) -> str:
         ("ops", ", ".join(m.ops)),
         (
             "recipe",
+            # Every scalar setting --json's train_config has: switches too (cosine_decay
+            # was left out), written as the JSON writes them.
             ", ".join(
-                f"{k} {v}"
+                f"{k} {json.dumps(v) if isinstance(v, bool) else v}"
                 for k, v in sorted(m.train_config.items())
-                if isinstance(v, int | float | str) and not isinstance(v, bool)
+                if isinstance(v, int | float | str)
             ),
         ),
         ("fits", ", ".join(fits) if fits else "no board"),

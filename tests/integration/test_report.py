@@ -409,6 +409,22 @@ def test_info_checks_a_projects_manifest_and_arena(
         assert lines[0].startswith(f"error: {path}: ") and expected in lines[0], lines[0]
 
 
+def test_info_recipe_names_every_scalar_setting(
+    trained: tuple[Path, dict[str, object], str],
+) -> None:
+    # Switches too: cosine_decay was left out of the table, though --json has it.
+    out, _, _ = trained
+    manifest, _ = load_model_dir(out)
+    proc = run_cli("info", str(out))
+    assert proc.returncode == 0, proc.stderr
+    recipe = next(ln for ln in proc.stdout.splitlines() if ln.startswith("recipe"))
+    switches = [k for k, v in manifest.train_config.items() if isinstance(v, bool)]
+    assert "cosine_decay" in switches
+    for key, value in manifest.train_config.items():
+        if isinstance(value, bool | int | float | str):
+            assert f"{key} {json.dumps(value) if isinstance(value, bool) else value}" in recipe
+
+
 def test_info_on_a_model_folder_and_a_project(fixture_model: Path, esp32_project: Path) -> None:
     manifest, _ = load_model_dir(fixture_model)
     arena = arena_size_for(manifest.arena_bytes)
