@@ -321,13 +321,22 @@ class Manifest:
 
 
 def describe_label_thresholds(manifest: Manifest) -> str | None:
-    """``unlock 0.900 (q=20), ...`` for ``info``, the report and the logs; ``None`` without."""
+    """``unlock 0.900 (q=20), ...`` for ``info``, ``eval``, the report and the logs;
+    ``None`` without."""
     if not manifest.label_thresholds:
         return None
     return ", ".join(
         f"{t.label} {threshold_text(t.threshold)} (q={t.threshold_q})"
         for t in manifest.label_thresholds
     )
+
+
+def label_thresholds_json(manifest: Manifest) -> dict[str, dict[str, float | int]]:
+    """The labels' own thresholds as ``--json`` gives them (empty without)."""
+    return {
+        t.label: {"threshold": t.threshold, "threshold_q": t.threshold_q}
+        for t in manifest.label_thresholds
+    }
 
 
 _REQUIRED = object()

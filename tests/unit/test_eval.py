@@ -117,6 +117,26 @@ def test_the_gate_is_the_devices_decide_phrase_by_phrase(
         )
 
 
+def test_the_levels_applied_are_printed_and_in_json(tmp_path: Path) -> None:
+    # A project's --label-threshold levels changed the figures, but neither the table nor
+    # --json said they were applied: only the model-wide threshold was shown.
+    manifest, _ = load_model_dir(MODEL)
+    own = with_label_thresholds(manifest, {"lights_on": 0.9})
+    folder = tmp_path / "own"
+    shutil.copytree(MODEL, folder)
+    own.write(folder)
+    (level,) = own.label_thresholds
+    code, out, err = eval_cli(str(folder), str(DATA), "--json", str(tmp_path / "e.json"))
+    assert code == 0, err
+    row = f"lights_on {level.threshold:.3f} (q={level.threshold_q})"
+    assert any(ln.startswith("label thresholds") and ln.endswith(row) for ln in out.splitlines())
+    got = json.loads((tmp_path / "e.json").read_text())["label_thresholds"]
+    assert got == {"lights_on": {"threshold": level.threshold, "threshold_q": level.threshold_q}}
+    code, out, _ = eval_cli(str(MODEL), str(DATA), "--json", str(tmp_path / "plain.json"))
+    assert code == 0 and "label thresholds" not in out
+    assert json.loads((tmp_path / "plain.json").read_text())["label_thresholds"] == {}
+
+
 def test_a_new_file_of_training_phrases_scores_what_tflm_says(tmp_path: Path) -> None:
     # Every phrase of one intent, split "all": per-intent figures add up, and the
     # intents the file lacks are named.

@@ -17,6 +17,7 @@ from click.testing import CliRunner
 
 from tinyslm.audio.wav import write_wav
 from tinyslm.cli import cli
+from tinyslm.operating_point import with_label_thresholds
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 sys.path.insert(0, str(FIXTURES))
@@ -123,6 +124,20 @@ def test_table_shows_trains_figures_and_json_has_every_printed_one(tmp_path: Pat
         "eval_split",
     ):
         assert got["trained"][key] == TRAINED[key], key
+
+
+def test_keyword_levels_of_their_own_are_printed_and_in_json(tmp_path: Path) -> None:
+    # Applied by the streams' detector, but not said in the table or --json.
+    own = with_label_thresholds(keyword_manifest(), {"up": 0.8})
+    model = keyword_model_dir(tmp_path / "kw", own)
+    data = _list(tmp_path / "data", [("yes", "test"), ("up", "test")])
+    code, out, err = _eval(str(model), str(data), "--json", str(tmp_path / "e.json"))
+    assert code == 0, err
+    (level,) = own.label_thresholds
+    row = f"up {level.threshold:.3f} (q={level.threshold_q})"
+    assert any(ln.startswith("keyword thresholds") and ln.endswith(row) for ln in out.splitlines())
+    got = json.loads((tmp_path / "e.json").read_text())["label_thresholds"]
+    assert got == {"up": {"threshold": level.threshold, "threshold_q": level.threshold_q}}
 
 
 def test_a_manifest_without_figures_prints_no_train_column(tmp_path: Path) -> None:

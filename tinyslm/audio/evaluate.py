@@ -22,7 +22,7 @@ from tinyslm.audio.dataset import SILENCE, UNKNOWN, AudioDatasetConfig, load_aud
 from tinyslm.audio.spec import KeywordSpec
 from tinyslm.audio.stream import StreamFigures, StreamSpec, figure_text, measured
 from tinyslm.errors import DatasetError
-from tinyslm.manifest import Manifest
+from tinyslm.manifest import Manifest, describe_label_thresholds, label_thresholds_json
 
 SPLITS = ("test", "val", "train", "all")
 # What train recorded (manifest metrics) that eval prints beside its own figures.
@@ -59,7 +59,8 @@ class KeywordEvalResult:
         trained: what train recorded on its test split, for comparison, under the
             manifest's names (:data:`TRAINED_KEYS`; ``n_test`` is its clips,
             ``per_class`` its ``[accuracy, clips]`` per label).
-        warnings, seconds: as the text result's.
+        warnings, seconds, label_thresholds, label_thresholds_text: as the text
+            result's (keywords detected at levels of their own).
     """
 
     source: str
@@ -76,6 +77,8 @@ class KeywordEvalResult:
     trained: dict[str, Any] = field(default_factory=dict)
     warnings: tuple[str, ...] = ()
     seconds: float = 0.0
+    label_thresholds: dict[str, dict[str, float | int]] = field(default_factory=dict)
+    label_thresholds_text: str | None = None
 
     @property
     def int8_accuracy(self) -> float:
@@ -92,6 +95,7 @@ class KeywordEvalResult:
             "model_bytes": self.model_bytes,
             "arena_bytes": self.arena_bytes,
             "threshold_q": self.threshold_q,
+            "label_thresholds": self.label_thresholds,
             "clips": self.clips,
             "int8_accuracy": round(self.int8_accuracy, 5),
             "per_label": {lb: {"clips": n, "correct": c} for lb, n, c in self.per_label},
@@ -183,6 +187,8 @@ def run_keyword_eval(
             *_unanswerable(clips, manifest.labels),
         ),
         seconds=time.perf_counter() - start,
+        label_thresholds=label_thresholds_json(manifest),
+        label_thresholds_text=describe_label_thresholds(manifest),
     )
 
 
@@ -342,6 +348,11 @@ def format_keyword_eval(result: KeywordEvalResult) -> str:
                 "false_rejection_rate",
                 lambda v: f"{figure_text(v, percent=True)} of {t.get('keyword_clips', '?')}",
             ),
+        ),
+        *(
+            [("keyword thresholds", result.label_thresholds_text)]
+            if result.label_thresholds_text is not None
+            else []
         ),
         ("false accepts per hour", fa_row("noise", "noise")),
         ("", fa_row("unknown words", "unknown")),
