@@ -287,14 +287,18 @@ def _context(
         "ops": template_ops(ops),
         "op_includes": resolver_includes(ops),
         "readme": {
-            # A missing lib/tflm: the command that makes this project again (run outside
-            # it: generate does not replace the folder it runs in).
+            # The command that makes this project again, with the options it was made
+            # with (run outside it: generate does not replace the folder it runs in).
             "fetch": fetch_command(),
             "regenerate": f"tinyslm generate --model MODEL_DIR --board {board.id} "
             f"-o PROJECT_DIR --force{mic_pin_options(board)}{generate_options(manifest)}",
             "demo_note": demo_regenerate_note(manifest),
             "labels": [json.dumps(label, ensure_ascii=False) for label in manifest.labels],
             "threshold": threshold_text(manifest.threshold),
+            # The protocol examples' scores: one the threshold answers locally (or a
+            # keyword fires at), and one it escalates (a fixed 0.412 sat above some).
+            "local_score": threshold_text(max(0.93, manifest.threshold)),
+            "escalate_score": threshold_text(manifest.threshold / 2),
             "label_thresholds": [
                 {
                     "label": json.dumps(t.label, ensure_ascii=False),

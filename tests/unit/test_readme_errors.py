@@ -1,0 +1,54 @@
+"""The error lines a generated project's README lists are the ones its firmware prints.
+
+An engineer reads the README's table to handle every line the board can send; the
+table is written by hand in the README templates, so this test ties it to the codes the
+project's sources (the firmware core, the board's main.cc) can write, for both boards
+and both modalities: a new error code that the README does not list fails here, and so
+does a listed one that no source prints any more.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+from pathlib import Path
+
+import pytest
+
+from tinyslm.pipeline import run_generate
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
+sys.path.insert(0, str(FIXTURES))
+from kws import keyword_model_dir  # noqa: E402
+
+# How the sources write an error line: a JSON literal, or a helper given the code.
+_IN_SOURCE = (
+    re.compile(r'\\"error\\":\\"([a-z_]+)\\"'),
+    re.compile(r'(?:write_error|write_simple_error|fail_forever)\(\s*(?:[^"()]*,\s*)?"([a-z_]+)"'),
+)
+_IN_README = re.compile(r'^\| `\{"error":"([a-z_]+)"', re.MULTILINE)
+
+
+def _codes_in_sources(src: Path) -> set[str]:
+    codes: set[str] = set()
+    for path in sorted(src.iterdir()):
+        if path.suffix in {".c", ".cc", ".h"}:
+            text = path.read_text(encoding="utf-8")
+            for pattern in _IN_SOURCE:
+                codes |= set(pattern.findall(text))
+    return codes
+
+
+@pytest.mark.parametrize("board", ["esp32", "stm32h7"])
+@pytest.mark.parametrize("modality", ["text", "keywords"])
+def test_the_readme_lists_every_error_line_the_firmware_prints(
+    board: str, modality: str, tmp_path: Path
+) -> None:
+    model = FIXTURES / "model" if modality == "text" else keyword_model_dir(tmp_path / "kw_model")
+    project = tmp_path / "project"
+    run_generate(board, project, model_dir=model)
+    in_sources = _codes_in_sources(project / "src")
+    listed = _IN_README.findall((project / "README.md").read_text(encoding="utf-8"))
+    assert len(listed) == len(set(listed))  # each once
+    assert "inference_failed" in in_sources and "tflm_init_failed" in in_sources
+    assert set(listed) == in_sources
