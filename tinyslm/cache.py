@@ -26,6 +26,15 @@ def cache_root() -> Path:
     return (Path(xdg) if xdg else Path.home() / ".cache") / "tinyslm"
 
 
+def cache_origin() -> str | None:
+    """The variable that placed :func:`cache_root`, as ``NAME=value`` (``None``: the
+    default under the home folder), for errors about a cache path the user never typed."""
+    for name in (CACHE_ENV, "XDG_CACHE_HOME"):  # cache_root's order; empty is unset
+        if os.environ.get(name):
+            return f"{name}={os.environ[name]}"
+    return None
+
+
 def cache_dir(*parts: str) -> Path:
     """A folder below :func:`cache_root` (not created: callers create what they write)."""
     return cache_root().joinpath(*parts)

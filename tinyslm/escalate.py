@@ -21,6 +21,8 @@ alone, and a program that fails, hangs or floods gets an ``error`` answer.
 from __future__ import annotations
 
 import atexit
+import contextlib
+import errno
 import json
 import math
 import os
@@ -149,14 +151,14 @@ class HostCommand:
     """A program of the user's, run once per escalated phrase (no shell).
 
     Raises:
-        ToolchainError: the program is not found.
+        ToolchainError: the program is not found, or is not one this user may run.
     """
 
     def __init__(self, argv: Sequence[str], timeout_s: float = DEFAULT_TIMEOUT_S) -> None:
         if not argv:
             raise ToolchainError("--host-cmd is empty; give a program to run")
         if shutil.which(argv[0]) is None:
-            raise ToolchainError(f"--host-cmd: program {argv[0]!r} not found")
+            raise ToolchainError(f"--host-cmd: program {argv[0]!r} {_why_not_runnable(argv[0])}")
         self.argv = list(argv)
         self.timeout_s = timeout_s
 
@@ -169,17 +171,80 @@ class HostCommand:
             TINYSLM_INTENT=esc.intent.replace("\0", "\ufffd"),
             TINYSLM_SCORE=f"{esc.score:.3f}",
         )
-        out, err, code = _run_bounded(self.argv, (esc.text + "\n").encode(), env, self.timeout_s)
+        try:
+            out, err, code = _run_bounded(
+                self.argv, (esc.text + "\n").encode(), env, self.timeout_s
+            )
+        except OSError as exc:  # exec failed: the answer says why, not the exception's class
+            return {"text": esc.text, "error": _start_failure(self.argv[0], exc)}
         if code is None:
             return {"text": esc.text, "error": f"no answer within {self.timeout_s:g} s"}
         if code != 0:
-            last = next((ln for ln in reversed(err.splitlines()) if ln.strip()), "")
-            why = f"exit code {code}" + (f": {last.strip()}" if last else "")
+            last = next((ln for ln in reversed(_lines(err)) if ln.strip()), "")
+            why = _exit_status(code) + (f": {last.strip()}" if last else "")
             return {"text": esc.text, "error": why}
-        first = next((ln.strip() for ln in out.splitlines() if ln.strip()), "")
+        first = next((ln.strip() for ln in _lines(out) if ln.strip()), "")
         if not first:
             return {"text": esc.text, "error": "the program printed nothing"}
         return {"text": esc.text, "answer": first}
+
+
+def _lines(text: str) -> list[str]:
+    """``text``'s lines as a program means them: split at ``\\n`` alone (a ``\\r`` before
+    it dropped). ``str.splitlines`` also splits at U+2028, U+0085, ``\\v``, ``\\f`` and
+    ``\\x1c``-``\\x1e``, so an answer holding one was cut there (':do lights_')."""
+    return [ln.removesuffix("\r") for ln in text.split("\n")]
+
+
+def _exit_status(code: int) -> str:
+    """A failed program's status in words: Popen's negative code is a signal's number."""
+    if code >= 0:
+        return f"exit code {code}"
+    try:
+        name = f" ({signal.Signals(-code).name})"
+    except ValueError:  # a real-time signal has no name
+        name = ""
+    return f"killed by signal {-code}{name}"
+
+
+def _why_not_runnable(program: str) -> str:
+    """Why ``shutil.which`` did not take ``program``: a file without the exec bit was
+    "not found", which sent the user looking for a file that is there."""
+    found = program if os.sep in program else shutil.which(program, mode=os.F_OK)
+    if found is None or not os.path.lexists(found):
+        return "not found"
+    if os.path.isdir(found):
+        return "is a folder, not a program"
+    if not os.path.exists(found):
+        return "is a link to nothing"
+    return "is not executable (chmod +x it)"
+
+
+def _start_failure(program: str, exc: OSError) -> str:
+    """One readable reason why ``program`` could not be started (``exc`` from exec)."""
+    why = exc.strerror or str(exc)
+    path = program if os.sep in program else (shutil.which(program) or program)
+    if exc.errno == errno.ENOENT and os.path.isfile(path):
+        # The file is there, so what exec did not find is its script's interpreter.
+        interpreter = _shebang_interpreter(path)
+        if interpreter:
+            return f"could not start {program}: its interpreter {interpreter} is not found"
+    elif exc.errno == errno.ENOEXEC:
+        why = "not a program this system runs (a script needs a '#!' line)"
+    return f"could not start {program}: {why}"
+
+
+def _shebang_interpreter(program: str) -> str:
+    """The interpreter a script's ``#!`` line names, or "" for none."""
+    try:
+        with open(program, "rb") as f:
+            head = f.readline(256)
+    except OSError:
+        return ""
+    if not head.startswith(b"#!"):
+        return ""
+    words = head[2:].decode("utf-8", "replace").split()
+    return words[0] if words else ""
 
 
 # The --host-cmd programs running now (monitor runs them on a worker thread), so that
@@ -194,7 +259,23 @@ def stop_host_programs() -> None:
     with _RUNNING_LOCK:
         running = sorted(_RUNNING)
     for pid in running:
-        signal_tree(pid, signal.SIGKILL)
+        _kill_program(pid)
+
+
+def _kill_program(pid: int) -> None:
+    """SIGKILL to a running program, what it started (found in ``/proc``, wherever they
+    went: another group, a session of their own) and its process group (the rest)."""
+    signal_tree(pid, signal.SIGKILL)
+    _kill_leftovers(pid)
+
+
+def _kill_leftovers(pid: int) -> None:
+    """SIGKILL to what is left of ``pid``'s process group (it leads one: see
+    :func:`_run_bounded`). After the program has exited its background children are
+    reparented to init, out of ``/proc``'s tree under it, but stay in its group; the
+    group's id stays taken while any of them lives, so only they are reached."""
+    with contextlib.suppress(ProcessLookupError, PermissionError):  # none left
+        os.killpg(pid, signal.SIGKILL)
 
 
 atexit.register(stop_host_programs)
@@ -204,20 +285,27 @@ def _run_bounded(
     argv: Sequence[str], stdin: bytes, env: Mapping[str, str], timeout_s: float
 ) -> tuple[str, str, int | None]:
     """Run ``argv``; keep the first bytes of its output; ``None`` as the code on timeout."""
-    # The user's own program, as argv: no shell, so a phrase is never a command.
+    # The user's own program, as argv: no shell, so a phrase is never a command. It leads
+    # a process group (and session) of its own, so that what it leaves running when it
+    # exits ('sleep 1000 &') can be killed with the group: such a child held its output
+    # pipes open (each phrase then waited for the readers) and outlived tinyslm. Its
+    # standard streams are pipes, so it needs no terminal; a terminal's Ctrl-C reaches
+    # tinyslm, which kills it (here, or stop_host_programs at exit). start_new_session,
+    # not process_group=0 (Python 3.11) or preexec_fn (unsafe in monitor's worker thread).
     proc = subprocess.Popen(
         list(argv),
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         env=dict(env),
+        start_new_session=True,
     )
     with _RUNNING_LOCK:
         _RUNNING.add(proc.pid)
     try:
         return _answer_of(proc, stdin, timeout_s)
     except BaseException:
-        signal_tree(proc.pid, signal.SIGKILL)  # interrupted while it ran: not left behind
+        _kill_program(proc.pid)  # interrupted while it ran: not left behind
         proc.wait()
         raise
     finally:
@@ -256,11 +344,14 @@ def _answer_of(
     except subprocess.TimeoutExpired:
         # The program and what it started (a shell script's sleep ran on after the
         # script was killed, one more each time a phrase timed out).
-        signal_tree(proc.pid, signal.SIGKILL)
+        _kill_program(proc.pid)
         proc.wait()
         code = None
-    # What the program wrote before it exited is in the pipes already; a child left
-    # running may keep them open, so its output is taken as it stands after a moment.
+    # Its answer is complete once it has exited: what it left running goes too, and
+    # with it the last hold on the pipes, so the readers end at once.
+    _kill_leftovers(proc.pid)
+    # Only a child that left the group (setsid) can still hold a pipe: its output is
+    # taken as it stands after a moment.
     for t in readers:
         t.join(timeout=1.0)
 

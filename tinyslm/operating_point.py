@@ -12,6 +12,7 @@ not describe.
 
 from __future__ import annotations
 
+import re
 import shlex
 from collections.abc import Mapping
 from dataclasses import replace
@@ -144,13 +145,16 @@ def parse_label_thresholds(items: tuple[str, ...]) -> dict[str, float]:
     """``LABEL=P`` items (``generate --label-threshold``) as a mapping, in the order given.
 
     Raises:
-        ModelError: an item is not ``LABEL=P`` with a number P, or names a label twice.
+        ModelError: an item is not ``LABEL=P`` with a number P, holds two thresholds
+            (``a=0.5,b=0.3``: the option is repeated for each label), or names a label twice.
     """
     out: dict[str, float] = {}
     for item in items:
+        # P is after the LAST '=': a label may hold '=' ("a=b=0.25"), never a control byte.
         label, sep, value = item.rpartition("=")
         if not sep or not label:
             raise ModelError(f"--label-threshold {item!r}: expected LABEL=P, e.g. door_unlock=0.9")
+        _refuse_glued(item, label)
         try:
             probability = float(value)
         except ValueError:
@@ -161,6 +165,36 @@ def parse_label_thresholds(items: tuple[str, ...]) -> dict[str, float]:
             raise ModelError(f"--label-threshold: {label!r} is given twice")
         out[label] = probability
     return out
+
+
+# "=<number>" inside what would be the label: a second LABEL=P (or a second P) typed
+# into the same option, which no real label looks like.
+_GLUED_VALUE = re.compile(
+    r"=\s*[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?\s*(?:[,;\s]|$)"
+)
+
+
+def _refuse_glued(item: str, label: str) -> None:
+    """Refuse two thresholds in one ``--label-threshold`` item. The label before the
+    last '=' was 'door_unlock=0.5,lights_on' (then "no label ...") or 'door_unlock=0.9'
+    for 'door_unlock=0.9=1' (then "must be between 0 and 1", about the wrong number).
+
+    Raises:
+        ModelError: naming the item and what to type instead.
+    """
+    if not _GLUED_VALUE.search(label):
+        return
+    parts = [p for p in re.split(r"[,;\s]+", item) if p]
+    if len(parts) > 1 and all("=" in p for p in parts):
+        repeat = " ".join(f"--label-threshold {shlex.quote(p)}" for p in parts)
+        raise ModelError(
+            f"--label-threshold {item!r}: one LABEL=P per option; repeat it for each "
+            f"label: {repeat}"
+        )
+    raise ModelError(
+        f"--label-threshold {item!r}: more than one threshold; give one LABEL=P, "
+        f"e.g. {label.split('=', 1)[0] or 'door_unlock'}=0.9"
+    )
 
 
 def with_label_thresholds(manifest: Manifest, given: Mapping[str, float]) -> Manifest:
@@ -187,7 +221,9 @@ def with_label_thresholds(manifest: Manifest, given: Mapping[str, float]) -> Man
         if label not in manifest.labels:
             known = [name for name in manifest.labels if name not in never]
             shown = ", ".join(known[:12]) + (", ..." if len(known) > 12 else "")
-            raise ModelError(f"{option}: the model has no label {label!r} (it has {shown})")
+            # 'a=b,c=0.3' reads as the label 'a=b,c': say how two labels are given.
+            repeat = "; repeat the option for each label" if "," in label else ""
+            raise ModelError(f"{option}: the model has no label {label!r} (it has {shown}){repeat}")
     entries = []
     for label in (name for name in manifest.labels if name in given):
         given_as = f"--label-threshold {label}={given[label]:g}"

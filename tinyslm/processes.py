@@ -1,8 +1,10 @@
 """The programs tinyslm starts (PlatformIO, a ``--host-cmd`` program) and what they start.
 
-A program tinyslm starts stays in tinyslm's process group, so a terminal's Ctrl-C and
-Ctrl-Z and a supervisor's signal to the group reach it as before, and it keeps the
-terminal. A signal to tinyslm alone (SIGTERM, which the CLI turns into an interrupt), or a
+PlatformIO stays in tinyslm's process group, so a terminal's Ctrl-C and Ctrl-Z and a
+supervisor's signal to the group reach it as before, and it keeps the terminal. A
+``--host-cmd`` program, whose streams are pipes, leads a group of its own instead
+(``tinyslm.escalate``), so that what it leaves running after it exits is killed with
+that group. A signal to tinyslm alone (SIGTERM, which the CLI turns into an interrupt), or a
 timeout, must stop the program and everything it started: killing the program alone left
 its children running, reparented to init. They are found in ``/proc`` before the program
 dies and signalled too.

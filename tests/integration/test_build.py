@@ -294,3 +294,34 @@ def test_pio_stays_in_tinyslms_process_group(
     project = build_mod.Project.__new__(build_mod.Project)
     out = build_mod.run_pio(["run"], project, "build")
     assert int(out.split()[-1]) == os.getpgrp()
+
+
+@pytest.mark.parametrize("value", ["nohost", "localhost:abc", "localhost:99999", ":80", "::1:80"])
+def test_a_malformed_registry_variable_is_refused_in_one_line(
+    fake_pio: Path, minimal_project: Path, monkeypatch: pytest.MonkeyPatch, value: str
+) -> None:
+    # It was ignored without a word: PlatformIO's registry was checked instead of the
+    # mirror the user meant to name.
+    monkeypatch.setenv("TINYSLM_PIO_REGISTRY", value)
+    proc = run_cli("build", str(minimal_project), timeout=100)
+    line = assert_one_error_line(proc, f"TINYSLM_PIO_REGISTRY={value!r}", "host:port")
+    assert line == (
+        f"error: TINYSLM_PIO_REGISTRY={value!r} is not host:port with a port from 1 to 65535 "
+        "(e.g. registry.example.com:443)"
+    )
+    assert not fake_pio.exists()  # refused before pio ran
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("mirror.local:8080", ("mirror.local", 8080)),
+        ("[::1]:443", ("::1", 443)),
+        ("", build_mod.PIO_REGISTRY),
+    ],
+)
+def test_the_registry_variable_names_a_mirror(
+    monkeypatch: pytest.MonkeyPatch, value: str, expected: tuple[str, int]
+) -> None:
+    monkeypatch.setenv("TINYSLM_PIO_REGISTRY", value)
+    assert build_mod._registry() == expected

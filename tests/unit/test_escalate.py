@@ -148,6 +148,80 @@ def test_a_background_child_holding_the_output_does_not_lose_the_answer() -> Non
     assert time.monotonic() - start < 4
 
 
+def _state(pid: int) -> str:
+    """The process's state letter (Z: a zombie, dead), or "" once it is gone."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return ""
+
+
+def _script(path: Path, body: str) -> Path:
+    path.write_text(body)
+    path.chmod(0o755)
+    return path
+
+
+@pytest.mark.skipif(not Path("/proc").is_dir(), reason="reads process states from /proc")
+def test_what_an_exited_program_left_running_is_killed_at_once(tmp_path: Path) -> None:
+    # A program that answered and exited, leaving 'sleep 1000 &': the sleep held its
+    # output pipes (each phrase waited 2 s for the readers) and outlived tinyslm.
+    pidfile = tmp_path / "child.pid"
+    program = _script(
+        tmp_path / "bg.sh",
+        f'#!/bin/sh\necho ":do lights_on"\nsleep 1000 &\necho $! > "{pidfile}"\nexit 0\n',
+    )
+    cmd = HostCommand([str(program)])
+    for _ in range(2):
+        start = time.monotonic()
+        got = cmd.answer(Escalated("hello", "x", 0.1))
+        took = time.monotonic() - start
+        child = int(pidfile.read_text())
+        deadline = time.monotonic() + 5
+        while _state(child) not in ("", "Z") and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert _state(child) in ("", "Z"), "the program's background child outlived it"
+        assert got == {"text": "hello", "answer": ":do lights_on"}
+        assert took < 0.9, f"a phrase took {took:.2f} s"
+
+
+def test_a_program_that_cannot_run_is_said_in_words(tmp_path: Path) -> None:
+    # A file without the exec bit was "program '...' not found".
+    noexec = tmp_path / "noexec"
+    noexec.write_text("#!/bin/sh\necho hi\n")
+    with pytest.raises(ToolchainError) as err:
+        HostCommand([str(noexec)])
+    assert str(err.value) == f"--host-cmd: program {str(noexec)!r} is not executable (chmod +x it)"
+    with pytest.raises(ToolchainError) as err:
+        HostCommand([str(tmp_path)])
+    assert str(err.value) == f"--host-cmd: program {str(tmp_path)!r} is a folder, not a program"
+
+
+def test_a_program_whose_interpreter_is_missing_is_said_in_words(tmp_path: Path) -> None:
+    # It was "FileNotFoundError: [Errno 2] No such file or directory: '.../badshebang'".
+    esc = Escalated("hello", "x", 0.1)
+    bad = _script(tmp_path / "badshebang", "#!/nonexistent/interp\necho hi\n")
+    assert HostCommand([str(bad)]).answer(esc) == {
+        "text": "hello",
+        "error": f"could not start {bad}: its interpreter /nonexistent/interp is not found",
+    }
+
+
+def test_a_program_killed_by_a_signal_is_said_so() -> None:
+    esc = Escalated("hello", "x", 0.1)  # it was "exit code -9"
+    killed = HostCommand(py("import os, signal; os.kill(os.getpid(), signal.SIGKILL)"))
+    assert killed.answer(esc) == {"text": "hello", "error": "killed by signal 9 (SIGKILL)"}
+
+
+@pytest.mark.parametrize("sep", ["\u2028", "\u0085", "\v", "\f", "\x1c", "\x1d", "\x1e"])
+def test_the_answer_is_cut_at_a_newline_only(sep: str) -> None:
+    # str.splitlines() cut ':do lights_<U+2028>on' into ':do lights_'.
+    program = py(f"import sys; sys.stdout.buffer.write({(':do lights_' + sep + 'on').encode()!r}"
+                 " + b'\\r\\nsecond\\n')")  # fmt: skip
+    got = HostCommand(program).answer(Escalated("hello", "x", 0.1))
+    assert got == {"text": "hello", "answer": f":do lights_{sep}on"}
+
+
 def test_a_phrase_is_never_run_as_a_command(tmp_path: Path) -> None:
     # No shell: a phrase full of shell syntax is data on stdin, nothing more.
     marker = tmp_path / "pwned"

@@ -67,6 +67,37 @@ def test_parse_keeps_the_order_given_and_refuses_typos() -> None:
         parse_label_thresholds(("x=0.5", "x=0.6"))
 
 
+@pytest.mark.parametrize(
+    ("given", "said"),
+    [
+        # Was "--label-threshold door_unlock=0.9=1: must be between 0 and 1" (the label
+        # read as 'door_unlock=0.9', and 1 the threshold).
+        (
+            "door_unlock=0.9=1",
+            "--label-threshold 'door_unlock=0.9=1': more than one threshold; give one "
+            "LABEL=P, e.g. door_unlock=0.9",
+        ),
+        # Was "no label 'door_unlock=0.5,lights_on'" once the model was there.
+        (
+            "door_unlock=0.5,lights_on=0.3",
+            "--label-threshold 'door_unlock=0.5,lights_on=0.3': one LABEL=P per option; "
+            "repeat it for each label: --label-threshold door_unlock=0.5 "
+            "--label-threshold lights_on=0.3",
+        ),
+    ],
+)
+def test_two_thresholds_in_one_item_are_refused_saying_what_to_type(given: str, said: str) -> None:
+    with pytest.raises(ModelError) as err:
+        parse_label_thresholds((given,))
+    assert str(err.value) == said
+
+
+def test_a_missing_label_with_a_comma_says_to_repeat_the_option(text_manifest: Manifest) -> None:
+    given = parse_label_thresholds(("door_unlock,lights_on=0.3",))
+    with pytest.raises(ModelError, match=r"has no label 'door_unlock,lights_on' .*; repeat the "):
+        with_label_thresholds(text_manifest, given)
+
+
 def test_text_levels_replace_the_threshold_for_their_labels_only(text_manifest: Manifest) -> None:
     m = text_manifest
     out = m.output_quant

@@ -244,8 +244,8 @@ def test_fetch_offline_is_one_line_and_leaves_nothing(tmp_path: Path, offline: l
         tflm.fetch(dest)
     assert str(info.value) == OFFLINE_MESSAGE
     assert offline == [tflm.ARCHIVE_URL]
-    assert not dest.exists()
-    assert list(dest.parent.iterdir()) == []  # no half-written temporary folder
+    # No half-written temporary folder, nor the parent made for the tree.
+    assert list(tmp_path.iterdir()) == []
 
 
 def _fetched_info(tree: Path) -> Path:
@@ -274,6 +274,57 @@ def test_fetch_refuses_a_tree_of_the_other_kind(
     with pytest.raises(ToolchainError, match=rf"TFLM tree, not a {target} one: .*--force"):
         tflm.fetch(dest, target=target)
     assert offline == []
+
+
+def test_fetch_offers_force_only_for_its_own_tree(tmp_path: Path, offline: list[str]) -> None:
+    # A tree of the user's (not fetched) of the other kind was answered "give another
+    # --cache-dir, or --force to replace it", and --force then said it is never replaced.
+    dest = make_tree(tmp_path / "tree", cortex_m=False)
+    with pytest.raises(ToolchainError) as err:
+        tflm.fetch(dest, target="cortex-m7")
+    assert str(err.value) == (
+        f"{dest} holds a host TFLM tree, not a cortex-m7 one: 'tinyslm tflm fetch' did not "
+        "build it, so it is never replaced: give another --cache-dir"
+    )
+    with pytest.raises(OutputExistsError, match="never replaced"):
+        tflm.fetch(dest, target="cortex-m7", force=True)
+    assert offline == []
+
+
+def test_a_failed_fetch_removes_only_the_folders_it_made(
+    tmp_path: Path, offline: list[str]
+) -> None:
+    # Offline into a/b/c: the parents a/b were made before the download and left behind.
+    (tmp_path / "x").mkdir()
+    with pytest.raises(ToolchainError, match=r"cannot reach github\.com"):
+        tflm.fetch(tmp_path / "x" / "a" / "b" / "c")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["x"]
+    assert list((tmp_path / "x").iterdir()) == [], "folders of the failed fetch were left"
+
+
+@pytest.mark.parametrize("case", ["file-parent", "env-file", "proc"])
+def test_fetch_cache_dir_problems_are_one_line_naming_the_users_path(
+    tmp_path: Path, offline: list[str], monkeypatch: pytest.MonkeyPatch, case: str
+) -> None:
+    # Raw OSError texts: "/tmp/h/afile: File exists", an internal temporary folder
+    # "/proc/.tinyslm-tflm-0c49pu1g: No such file or directory", "afile/tflm: Not a directory".
+    afile = tmp_path / "afile"
+    afile.write_text("x")
+    if case == "file-parent":
+        args = ["--cache-dir", str(afile / "sub")]
+        said = f"--cache-dir {afile / 'sub'}: {afile} is a file, not a folder"
+    elif case == "env-file":
+        monkeypatch.setenv("TINYSLM_CACHE_DIR", str(afile))
+        args, said = [], f"TINYSLM_CACHE_DIR={afile}: {afile} is a file, not a folder"
+    else:
+        if not Path("/proc/self").is_dir():
+            pytest.skip("needs Linux /proc, which takes no new folder")
+        args = ["--cache-dir", "/proc/x"]
+        said = "--cache-dir /proc/x: cannot create a folder in /proc (No such file or directory)"
+    result = CliRunner().invoke(cli, ["tflm", "fetch", *args])
+    assert result.exit_code == 1
+    assert result.output.strip().splitlines() == [f"error: {said}"]
+    assert offline == []  # refused before the download
 
 
 @pytest.fixture

@@ -39,6 +39,7 @@ TAIL_LINES = 15
 
 # PlatformIO's registry API; TINYSLM_PIO_REGISTRY=host:port names another (a mirror).
 PIO_REGISTRY = ("api.registry.platformio.org", 443)
+REGISTRY_ENV = "TINYSLM_PIO_REGISTRY"
 REGISTRY_TIMEOUT_S = 5.0
 _PLATFORM_LINE = re.compile(r"^\s*platform\s*=\s*([A-Za-z0-9_-]+)\s*(?:@.*)?$", re.MULTILINE)
 _FRAMEWORK_LINE = re.compile(r"^\s*framework\s*=\s*([A-Za-z0-9_-]+)\s*$", re.MULTILINE)
@@ -155,12 +156,29 @@ def _core_dir() -> Path:
 
 
 def _registry() -> tuple[str, int]:
-    override = os.environ.get("TINYSLM_PIO_REGISTRY")
-    if override:
-        host, _, port = override.rpartition(":")
-        if host and port.isdigit():
-            return host, int(port)
-    return PIO_REGISTRY
+    """The registry to check: ``TINYSLM_PIO_REGISTRY`` (``host:port``, ``[v6addr]:port``)
+    or PlatformIO's own.
+
+    Raises:
+        ToolchainError: the variable is set but malformed. It was ignored, so a typo
+            checked PlatformIO's registry instead of the mirror, without a word.
+    """
+    override = os.environ.get(REGISTRY_ENV)
+    if not override:
+        return PIO_REGISTRY
+    host, _, port = override.rpartition(":")
+    bracketed = host.startswith("[") and host.endswith("]")
+    if bracketed:
+        host = host[1:-1]  # an IPv6 address, bracketed as in a URL
+    # ASCII digits only: str.isdigit() also takes '²' and other scripts' digits.
+    number = int(port) if re.fullmatch(r"[0-9]{1,5}", port) else 0
+    bad_host = not host or (":" in host and not bracketed) or any(c.isspace() for c in host)
+    if bad_host or not 0 < number < 65536:
+        raise ToolchainError(
+            f"{REGISTRY_ENV}={override!r} is not host:port with a port from 1 to 65535 "
+            "(e.g. registry.example.com:443)"
+        )
+    return host, number
 
 
 # The compiler package each platform's boards build with (the bundled boards' platforms;
@@ -210,8 +228,11 @@ def check_registry(project: Project, what: str) -> None:
     an installed one builds offline.
 
     Raises:
-        ToolchainError: the registry does not answer within a few seconds.
+        ToolchainError: the registry does not answer within a few seconds, or
+            ``TINYSLM_PIO_REGISTRY`` is malformed (refused even when unused, so a typo
+            shows on the first build, not on the first one that needs the network).
     """
+    registry = _registry()
     try:
         ini = (project.root / PLATFORMIO_INI).read_text(encoding="utf-8", errors="replace")
     except OSError:
@@ -219,7 +240,7 @@ def check_registry(project: Project, what: str) -> None:
     if _installed(ini, _core_dir()):
         return
     try:
-        socket.create_connection(_registry(), timeout=REGISTRY_TIMEOUT_S).close()
+        socket.create_connection(registry, timeout=REGISTRY_TIMEOUT_S).close()
     except OSError:
         raise _offline_error(project, what) from None
 

@@ -18,6 +18,7 @@ nothing is downloaded anywhere else, and never at test time.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -30,7 +31,7 @@ import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 
-from tinyslm.cache import cache_dir
+from tinyslm.cache import cache_dir, cache_origin
 from tinyslm.errors import OutputExistsError, ToolchainError, output_tail
 
 TFLM_REPOSITORY = "tensorflow/tflite-micro"
@@ -485,15 +486,98 @@ def fetch(
             # Cortex-M7 build then failed (or emulated reference kernels) later.
             if is_cortex_m_tree(dest) != (target == "cortex-m7"):
                 kind = "Cortex-M7 (CMSIS-NN)" if is_cortex_m_tree(dest) else "host"
-                raise ToolchainError(
-                    f"{dest} holds a {kind} TFLM tree, not a {target} one: give another "
-                    "--cache-dir, or --force to replace it"
+                # --force replaces only a tree fetch built (_check_replaceable): offered
+                # for one of the user's, it was then refused as "never replaced".
+                how = (
+                    "give another --cache-dir, or --force to replace it"
+                    if _fetched_tree(dest)
+                    else "'tinyslm tflm fetch' did not build it, so it is never replaced: "
+                    "give another --cache-dir"
                 )
+                raise ToolchainError(f"{dest} holds a {kind} TFLM tree, not a {target} one: {how}")
             say(f"TFLM tree already at {dest}")
             return dest
     _check_replaceable(dest)
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix=".tinyslm-tflm-", dir=dest.parent) as tmp_name:
+    where = _named_as(cache_dir, dest)
+    created = _make_folders(dest.parent, where)
+    try:
+        _build_into(dest, target, where, say)
+    except BaseException:
+        # Offline, or any other failure: the folders this run made go again (a failed
+        # fetch into a/b/c left a/b behind), deepest first, and only while empty.
+        for folder in reversed(created):
+            with contextlib.suppress(OSError):
+                folder.rmdir()
+        raise
+    say(f"TFLM tree ready at {dest}")
+    return dest
+
+
+def _named_as(cache_dir: Path | None, dest: Path) -> str:
+    """How the user named ``dest``, to begin an error about it: the option, else the
+    variable that placed the cache (an error naming only the internal path left the
+    user to guess where it came from)."""
+    if cache_dir is not None:
+        return f"--cache-dir {cache_dir}"
+    return cache_origin() or f"the TFLM cache {dest}"
+
+
+def _make_folders(folder: Path, where: str) -> list[Path]:
+    """Create ``folder`` and its missing parents; return those this call created,
+    parents first, so that a failure can remove them.
+
+    Raises:
+        ToolchainError: one line naming ``where`` and the problem (an ancestor that is a
+            file, a dangling link, no permission), instead of the raw OSError.
+    """
+    missing: list[Path] = []
+    p = folder
+    try:
+        while not p.exists():
+            if p.is_symlink():
+                raise ToolchainError(f"{where}: {p} is a link to nothing")
+            if p.parent == p:
+                break
+            missing.append(p)
+            p = p.parent
+        if not p.is_dir():
+            raise ToolchainError(f"{where}: {p} is a file, not a folder")
+    except OSError as exc:
+        raise ToolchainError(f"{where}: cannot look at {p} ({exc.strerror or exc})") from None
+    created: list[Path] = []
+    for q in reversed(missing):
+        try:
+            q.mkdir()
+        except FileExistsError:
+            if q.is_dir():
+                continue  # made meanwhile by someone else: not this run's to remove
+            failure: OSError | str = f"{q} is a file, not a folder"
+        except OSError as exc:
+            failure = exc
+        else:
+            created.append(q)
+            continue
+        for made in reversed(created):
+            with contextlib.suppress(OSError):
+                made.rmdir()
+        if isinstance(failure, OSError):
+            raise ToolchainError(
+                f"{where}: cannot create the folder {q} ({failure.strerror or failure})"
+            ) from None
+        raise ToolchainError(f"{where}: {failure}")
+    return created
+
+
+def _build_into(dest: Path, target: str, where: str, say: Callable[[str], None]) -> None:
+    """Download, generate and put the tree at ``dest`` (its parent exists)."""
+    try:
+        tmp_dir = tempfile.TemporaryDirectory(prefix=".tinyslm-tflm-", dir=dest.parent)
+    except OSError as exc:
+        # The internal folder's name ("/proc/.tinyslm-tflm-0c49pu1g") meant nothing.
+        raise ToolchainError(
+            f"{where}: cannot create a folder in {dest.parent} ({exc.strerror or exc})"
+        ) from None
+    with tmp_dir as tmp_name:
         tmp = Path(tmp_name)
         archive = tmp / "tflite-micro.tar.gz"
         say(f"downloading {ARCHIVE_URL}")
@@ -528,5 +612,3 @@ def fetch(
             raise ToolchainError(
                 f"cannot put the TFLM tree at {dest}: {exc.strerror or exc}; the old one is kept"
             ) from None
-    say(f"TFLM tree ready at {dest}")
-    return dest
