@@ -55,7 +55,8 @@ class Fitted:
     Attributes:
         manifest: its manifest.
         files: the model folder's files by name (model, manifest, report).
-        warnings: dataset warnings worth repeating in the summary.
+        warnings: every warning the fit printed (dataset, line limit, threshold), for
+            ``train --json``.
         history: per-epoch training figures.
         load_seconds, train_seconds, convert_seconds, verify_seconds: wall times.
     """
@@ -251,4 +252,22 @@ def check_data_modality(path: Path, model_modality: str) -> None:
         raise DatasetError(
             f"{path} holds {kind.name} data ({kind.noun}s), but this model "
             f"was trained on {model_modality} data: give it {model_modality} data"
+        )
+
+
+def check_extra_train(path: Path, data_modality: str) -> None:
+    """Refuse ``--extra-train`` data of another modality than DATA's, before its loader
+    reads a text dataset's header as a WAV list ("line 1: text does not exist").
+
+    Raises:
+        DatasetError: one line naming both modalities.
+    """
+    if not Path(path).exists():
+        return  # the loader says it is missing, as for DATA
+    kind = modality_of_data(Path(path))
+    if kind.name != data_modality:
+        noun = MODALITIES[data_modality].noun
+        raise DatasetError(
+            f"--extra-train {path} holds {kind.name} data ({kind.noun}s), but DATA is "
+            f"{data_modality} data ({noun}s): give it {data_modality} data as well"
         )

@@ -353,7 +353,7 @@ def check_target(
             )
     if absolute.is_dir() and any(absolute.iterdir()):
         if not force:
-            raise OutputExistsError(f"{target} exists and is not empty (use --force to replace it)")
+            raise OutputExistsError(_not_empty(target, real, ownership))
         if _is_within(real_path(Path.cwd()), real):
             raise OutputExistsError(
                 f"{target} is the current folder or a parent of it; not replacing it"
@@ -386,6 +386,24 @@ def check_target(
         # the slow work ('generate --force' without --model trained the demo first).
         _read_record(real, ownership)
     _probe_writable(absolute)
+
+
+def _not_empty(target: Path, real: Path, ownership: Ownership | None) -> str:
+    """Why a non-empty ``target`` is refused without ``--force``; ``--force`` is suggested
+    only where it would be accepted, not for a folder it then refuses as not tinyslm's."""
+    if _is_within(real_path(Path.cwd()), real):
+        why = "is the current folder or a parent of it"
+    elif (
+        ownership is not None
+        and ownership.marker is not None
+        and not (real / ownership.marker).is_file()
+    ):
+        why = (
+            f"is not a tinyslm {ownership.kind} (no {ownership.marker}) that --force could replace"
+        )
+    else:
+        return f"{target} exists and is not empty (use --force to replace it)"
+    return f"{target} exists and is not empty, and {why}; choose a new or empty folder"
 
 
 def _failed_checks(real: Path, ownership: Ownership, names: Iterable[str]) -> list[str]:

@@ -171,7 +171,7 @@ class TrainRunResult:
             (train: encoding, distillation and fitting; convert: calibration and
             conversion; verify: TFLM scoring and the arena probe).
         load_seconds: reading, checking and splitting the dataset.
-        warnings: dataset warnings worth showing.
+        warnings: every warning training printed (``--json`` lists them).
         report: ``report.html`` in ``out`` (``None`` when not written).
         history: per-epoch training figures (loss, accuracy, val_accuracy...).
     """

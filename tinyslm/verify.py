@@ -81,8 +81,9 @@ def describe_rule(rule: str, split: str = "val") -> str:
         return f"max in-scope accuracy at threshold + out-of-scope recall on {split}"
     if rule == RULE_NO_OOS:
         return (
-            f"no out-of-scope phrases: best in-scope gate accuracy on {split}, raised to "
-            f"escalate at least the least confident {1 - KEEP_LOCAL:.0%}"
+            f"no out-of-scope phrases: best in-scope gate accuracy on {split}, raised if "
+            f"need be to escalate up to the least confident {1 - KEEP_LOCAL:.0%} of its "
+            "phrases (rounded down: none of fewer than 20)"
         )
     return rule
 
@@ -97,12 +98,18 @@ class ThresholdChoice:
         rule: :data:`RULE_OOS` or :data:`RULE_NO_OOS` (no out-of-scope data).
         objective: the measured figure at the threshold on the calibration data
             (accuracy at threshold + oos recall, unsmoothed, or in-scope gate accuracy).
+        escalated: in-scope calibration phrases whose top score is below the threshold.
+        calibrated_on: in-scope calibration phrases.
     """
 
     threshold: float
     threshold_q: int
     rule: str
     objective: float
+    # What the threshold does on the calibration phrases, counted rather than aimed
+    # at: 5% of fewer than 20 phrases rounds down to none escalated.
+    escalated: int = 0
+    calibrated_on: int = 0
 
 
 _erf = np.vectorize(math.erf, otypes=[np.float64])
@@ -161,7 +168,8 @@ def calibrate_threshold(
     nothing ever escalates). So the threshold is the higher of that level and
     the one used in out-of-distribution detection (TPR 95): the highest level
     that keeps :data:`KEEP_LOCAL` (95%) of the in-scope calibration phrases
-    local, so that at least the least confident 5% escalate.
+    local, so that the least confident 5% escalate (rounded down to whole
+    phrases: of fewer than 20, none). ``escalated`` counts what it does.
     """
     scores = np.asarray(scores_q, dtype=np.int32).reshape(len(true_index), -1)
     truth = np.asarray(true_index)
@@ -204,7 +212,15 @@ def calibrate_threshold(
     threshold = max(0.0, np.floor(exact * 1000.0) / 1000.0)
     if threshold_to_q(threshold, scale, zp) != best_q:
         threshold = exact
-    return ThresholdChoice(float(threshold), threshold_to_q(threshold, scale, zp), rule, best)
+    threshold_q = threshold_to_q(threshold, scale, zp)
+    return ThresholdChoice(
+        float(threshold),
+        threshold_q,
+        rule,
+        best,
+        escalated=int((top_q < threshold_q).sum()),
+        calibrated_on=len(top_q),
+    )
 
 
 @dataclass(frozen=True)

@@ -297,7 +297,8 @@ def test_existing_output_needs_force(tmp_path: Path) -> None:
     out = tmp_path / "proj"
     out.mkdir()
     (out / "mine.txt").write_text("keep")
-    _one_error(_generate("esp32", out), "exists and is not empty", "--force")
+    # Not a project --force would take (no tinyslm.json): --force is not suggested.
+    _one_error(_generate("esp32", out), "exists and is not empty", "choose a new or empty folder")
     assert _files(out) == {"mine.txt": b"keep"}
     # --force replaces only a tinyslm project's files: a folder of other files is not one.
     _one_error(_generate("esp32", out, "--force"), "not a tinyslm project", "tinyslm.json")

@@ -465,7 +465,7 @@ def test_errors(tmp_path: Path, name: str, content: str | bytes, pattern: str) -
 
 def test_missing_file(tmp_path: Path) -> None:
     path = tmp_path / "nope.csv"
-    assert load_error(path) == f"{path}: dataset file not found"
+    assert load_error(path) == f"{path}: dataset not found"
 
 
 def test_directory_is_not_a_file(tmp_path: Path) -> None:

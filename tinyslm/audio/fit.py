@@ -47,7 +47,7 @@ from tinyslm.manifest import (
     sha256_hex,
     threshold_text,
 )
-from tinyslm.modality import AUDIO, Fitted, Log, quiet
+from tinyslm.modality import AUDIO, Fitted, Log, check_extra_train, quiet
 from tinyslm.report_data import REPORT_HTML, REPORT_JSON
 
 THRESHOLD_MAX = 127
@@ -290,13 +290,18 @@ def fit_audio(
     words = AudioDatasetConfig(
         seed=cfg.seed, keywords=cfg.keywords, unknown_words=cfg.unknown_words
     )
+    for extra in cfg.extra_train:
+        # Before minutes of loading DATA, and with a message that names the mix-up.
+        check_extra_train(Path(extra), AUDIO)
     dataset = load_audio_dataset(data, words)
     for extra in cfg.extra_train:
         before = len(dataset.clips)
         dataset = load_training_clips(extra, dataset, words.keywords, words.unknown_words)
         log(f"extra training clips: {len(dataset.clips) - before} from {extra}")
     load_seconds = time.perf_counter() - start
-    for warning in dataset.warnings:
+    # Every warning printed is also returned, so ``train --json`` lists them all.
+    warned = list(dataset.warnings)
+    for warning in warned:
         warn(warning)
     log(
         f"dataset {dataset.source}: {len(dataset.labels)} labels ({', '.join(dataset.labels)}), "
@@ -309,10 +314,11 @@ def fit_audio(
     model = result.model
     streams = evaluate_streams(dataset, model, keyword, log)
     if not streams.threshold_found:
-        warn(
+        warned.append(
             "the validation streams have false accepts at every threshold: threshold_q 127, "
             "the strictest; add background noise and _unknown_ recordings"
         )
+        warn(warned[-1])
     spec, threshold_q, found = streams.spec, streams.threshold_q, streams.threshold_found
     test_material, figures = streams.test_material, streams.figures
     verify_seconds = result.verify_seconds + time.perf_counter() - start
@@ -350,7 +356,7 @@ def fit_audio(
     return Fitted(
         manifest=manifest,
         files=files,
-        warnings=dataset.warnings,
+        warnings=tuple(warned),
         history=result.history,
         load_seconds=load_seconds,
         train_seconds=result.feature_seconds + result.train_seconds,

@@ -263,17 +263,35 @@ def keyword_report_page(
     """
     from tinyslm.boards import load_boards
 
-    if data is None and stored is not None and not stored.exists():
+    # Each case its own advice: "give that folder" told a user who had given the model
+    # folder (with --data) to give it.
+    if data is not None:
+        if stored is not None:
+            raise ModelError(
+                f"{path}: --data measures text models only; leave it out for a keyword model "
+                "(its report is drawn from the report.json 'tinyslm train' wrote into its folder)"
+            )
+        raise ModelError(
+            f"{path}: --data measures text models only, and a keyword model's report is drawn "
+            "from the report.json 'tinyslm train' writes into its model folder: give that "
+            "folder, without --data"
+        )
+    if stored is None:
+        raise ModelError(
+            f"{path}: a keyword model's report is drawn from the report.json 'tinyslm train' "
+            "writes into its model folder (--data measures text models only); give that folder"
+        )
+    if not stored.exists():
         # Nothing tells --no-report from a model trained before report.json existed.
         raise ModelError(
             f"{path}: no report.json (the model was trained with --no-report, or before "
             "tinyslm wrote one): a keyword model's figures are measured by 'tinyslm train' "
             "only; train it again without --no-report"
         )
-    if data is not None or stored is None or not stored.is_file():
+    if not stored.is_file():
         raise ModelError(
-            f"{path}: a keyword model's report is drawn from the report.json 'tinyslm train' "
-            "writes into its model folder (--data measures text models only); give that folder"
+            f"{stored}: not a file; a keyword model's report is drawn from the report.json "
+            "'tinyslm train' writes there"
         )
     figures = KeywordReportData.from_json(stored)
     if figures.model_sha256 is not None and figures.model_sha256 != manifest.model_sha256:

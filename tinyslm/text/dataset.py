@@ -168,13 +168,15 @@ def load_dataset(
     path = demo_dataset_path() if path is None else Path(path)
     name = str(path)
     suffix = path.suffix.lower()
+    # A path that is not there is a typo, whatever its name ends in: say so first (as
+    # eval does) rather than call a mistyped folder name an unknown format.
+    if not path.exists():
+        raise DatasetError(f"{name}: dataset not found")
     if suffix not in SUPPORTED_SUFFIXES:
         raise DatasetError(
             f"{name}: unknown dataset format {path.suffix or '(no extension)'!r}; "
             f"expected one of {', '.join(SUPPORTED_SUFFIXES)}"
         )
-    if not path.exists():
-        raise DatasetError(f"{name}: dataset file not found")
     if not path.is_file():
         raise DatasetError(f"{name}: not a file")
 
@@ -648,7 +650,12 @@ def _findings(
     first: dict[str, str] = {}
     others: dict[str, set[str]] = {}
     dups = 0  # rows whose (text, label) came before
+    broken = 0  # rows whose phrase holds a line end or a NUL
+    first_broken: int | str = 0
     for r in rows:
+        if "\n" in r.text or "\r" in r.text or "\0" in r.text:
+            broken += 1
+            first_broken = first_broken or r.where
         key = r.text.lower()
         prev = first.get(key)
         if prev is None:
@@ -672,6 +679,15 @@ def _findings(
         out.append(f"{len(conflicts)} text(s) carry more than one label, e.g. {conflicts[0]!r}")
     if dups:
         out.append(f"{dups} duplicate row(s) (same text and label)")
+    if broken:
+        # Quoted CSV and JSON can hold them; the firmware ends a line at \n or \r, so the
+        # board only ever sees such a phrase in pieces (and no terminal types a NUL).
+        # Not refused: training on it does no harm, but its figures are not the board's.
+        out.append(
+            f"{broken} phrase(s) hold a newline, carriage return or NUL (first: "
+            f"{_at(first_broken)}): the device ends a line at a newline or carriage return, "
+            "so it never receives them whole"
+        )
     for split in ("val", "test") if for_training else ():
         if not by_split[split]:
             out.append(f"the {split} split has no in-scope examples")

@@ -175,17 +175,25 @@ def fit_text(
     from tinyslm.verify import RULE_OOS
 
     say = log
+    # Every warning printed is also returned: ``train --json`` lists what was printed,
+    # the line limit's and the threshold's too, not only the dataset's.
+    warned: list[str] = []
+
+    def warn_and_keep(message: str) -> None:
+        warned.append(message)
+        warn(message)
+
     cfg = config if config is not None else TrainConfig()
     clock = time.perf_counter()
     dataset = load_dataset(data, seed=cfg.seed, progress=say)
     load_seconds = time.perf_counter() - clock
     for warning in dataset.warnings:
-        warn(warning)
+        warn_and_keep(warning)
     check_intent_count(len(dataset.labels))  # before minutes of training
     # The device's line buffer is sized so every phrase fits (up to a cap).
     lines = line_limit(dataset)
     for warning in lines.warnings:
-        warn(warning)
+        warn_and_keep(warning)
     spec = cfg.features
     say(
         f"dataset {dataset.source}: {len(dataset.labels)} intents, train {len(dataset.train)}, "
@@ -211,11 +219,13 @@ def fit_text(
     clock = time.perf_counter()
     result = _verify(cfg, dataset, splits, trained.model, quantized.model_bytes, say)
     if result.threshold.rule != RULE_OOS:
-        warn(
+        choice = result.threshold
+        # The count it escalates, not the 5% aimed at: a few phrases round down to none.
+        warn_and_keep(
             f"no out-of-scope phrases in {splits.calib_split} to calibrate the threshold on "
-            f"(label some 'oos'): threshold {threshold_text(result.threshold.threshold)} "
-            f"(q={result.threshold.threshold_q}) escalates at least the least confident 5% of "
-            f"{splits.calib_split} phrases"
+            f"(label some 'oos'): threshold {threshold_text(choice.threshold)} "
+            f"(q={choice.threshold_q}) escalates the {choice.escalated} least confident of "
+            f"{choice.calibrated_on} {splits.calib_split} phrases"
         )
     metrics = result.to_metrics()
     metrics["threshold_calibrated_on"] = splits.calib_split
@@ -254,7 +264,7 @@ def fit_text(
     return Fitted(
         manifest=manifest,
         files=files,
-        warnings=dataset.warnings,
+        warnings=tuple(warned),
         history=trained.history,
         load_seconds=load_seconds,
         train_seconds=train_seconds,
