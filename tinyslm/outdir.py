@@ -35,6 +35,7 @@ import math
 import os
 import secrets
 import shutil
+import stat
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
@@ -787,6 +788,9 @@ def _update(
 
         for rel in [*changed, *added]:
             if (real / rel).exists():
+                # The replaced file's mode carries over (a README made private with chmod
+                # 600 stayed so); a new file was written with the umask's.
+                os.chmod(new / rel, stat.S_IMODE((real / rel).stat().st_mode))
                 put_aside(real / rel, rel)
             put_in(rel)
         for rel in started:

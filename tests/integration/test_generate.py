@@ -382,6 +382,20 @@ def test_the_actions_file_is_the_users_across_regenerations(tmp_path: Path) -> N
     assert "note: src/tinyslm_actions.c is yours" in result.stderr
 
 
+def test_force_keeps_the_mode_of_a_file_it_rewrites(tmp_path: Path) -> None:
+    # A rewritten file was made anew with the umask's mode: a README the user had made
+    # private (chmod 600) became readable by all again.
+    out = tmp_path / "proj"
+    assert _generate("esp32", out).exit_code == 0
+    (out / "README.md").chmod(0o600)
+    (out / "src" / "tinyslm_settings.c").chmod(0o640)
+    result = _generate("esp32", out, "--threshold", "0.6", "--force")
+    assert result.exit_code == 0, result.output
+    assert "  changed   README.md" in result.stdout.splitlines()
+    assert (out / "README.md").stat().st_mode & 0o777 == 0o600
+    assert (out / "src" / "tinyslm_settings.c").stat().st_mode & 0o777 == 0o640
+
+
 def test_force_refuses_an_edited_generated_file(tmp_path: Path) -> None:
     out = tmp_path / "proj"
     assert _generate("esp32", out).exit_code == 0
