@@ -21,7 +21,6 @@ alone, and a program that fails, hangs or floods gets an ``error`` answer.
 from __future__ import annotations
 
 import atexit
-import contextlib
 import errno
 import json
 import math
@@ -38,7 +37,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from tinyslm.errors import ModelError, ToolchainError
-from tinyslm.processes import signal_tree
+from tinyslm.processes import pipe_holders, signal_tree
 from tinyslm.text.dataset import MAX_LINE_LIMIT
 
 # A program's answer is one line; what it prints beyond this is read and dropped, so
@@ -227,7 +226,13 @@ def _start_failure(program: str, exc: OSError) -> str:
     if exc.errno == errno.ENOENT and os.path.isfile(path):
         # The file is there, so what exec did not find is its script's interpreter.
         interpreter = _shebang_interpreter(path)
-        if interpreter:
+        if interpreter.endswith("\r"):
+            # '#!/bin/sh\r': exec looks for '/bin/sh\r', which /bin/sh is not.
+            return (
+                f"could not start {program}: its '#!' line ends in a carriage return "
+                "(Windows line ends)"
+            )
+        if interpreter and not os.path.exists(interpreter):
             return f"could not start {program}: its interpreter {interpreter} is not found"
     elif exc.errno == errno.ENOEXEC:
         why = "not a program this system runs (a script needs a '#!' line)"
@@ -243,8 +248,9 @@ def _shebang_interpreter(program: str) -> str:
         return ""
     if not head.startswith(b"#!"):
         return ""
-    words = head[2:].decode("utf-8", "replace").split()
-    return words[0] if words else ""
+    # Split at spaces and tabs only, as the kernel does: a '\r' stays in the name.
+    words = head[2:].decode("utf-8", "replace").rstrip("\n").replace("\t", " ").split(" ")
+    return next((w for w in words if w), "")
 
 
 # The --host-cmd programs running now (monitor runs them on a worker thread), so that
@@ -263,19 +269,8 @@ def stop_host_programs() -> None:
 
 
 def _kill_program(pid: int) -> None:
-    """SIGKILL to a running program, what it started (found in ``/proc``, wherever they
-    went: another group, a session of their own) and its process group (the rest)."""
+    """SIGKILL to a running program and everything it started (found in ``/proc``)."""
     signal_tree(pid, signal.SIGKILL)
-    _kill_leftovers(pid)
-
-
-def _kill_leftovers(pid: int) -> None:
-    """SIGKILL to what is left of ``pid``'s process group (it leads one: see
-    :func:`_run_bounded`). After the program has exited its background children are
-    reparented to init, out of ``/proc``'s tree under it, but stay in its group; the
-    group's id stays taken while any of them lives, so only they are reached."""
-    with contextlib.suppress(ProcessLookupError, PermissionError):  # none left
-        os.killpg(pid, signal.SIGKILL)
 
 
 atexit.register(stop_host_programs)
@@ -285,20 +280,16 @@ def _run_bounded(
     argv: Sequence[str], stdin: bytes, env: Mapping[str, str], timeout_s: float
 ) -> tuple[str, str, int | None]:
     """Run ``argv``; keep the first bytes of its output; ``None`` as the code on timeout."""
-    # The user's own program, as argv: no shell, so a phrase is never a command. It leads
-    # a process group (and session) of its own, so that what it leaves running when it
-    # exits ('sleep 1000 &') can be killed with the group: such a child held its output
-    # pipes open (each phrase then waited for the readers) and outlived tinyslm. Its
-    # standard streams are pipes, so it needs no terminal; a terminal's Ctrl-C reaches
-    # tinyslm, which kills it (here, or stop_host_programs at exit). start_new_session,
-    # not process_group=0 (Python 3.11) or preexec_fn (unsafe in monitor's worker thread).
+    # The user's own program, as argv: no shell, so a phrase is never a command. It stays
+    # in tinyslm's process group and session (tinyslm.processes): a session of its own
+    # took its terminal (a password prompt on /dev/tty failed) and made its own setsid()
+    # fail.
     proc = subprocess.Popen(
         list(argv),
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         env=dict(env),
-        start_new_session=True,
     )
     with _RUNNING_LOCK:
         _RUNNING.add(proc.pid)
@@ -347,11 +338,15 @@ def _answer_of(
         _kill_program(proc.pid)
         proc.wait()
         code = None
-    # Its answer is complete once it has exited: what it left running goes too, and
-    # with it the last hold on the pipes, so the readers end at once.
-    _kill_leftovers(proc.pid)
-    # Only a child that left the group (setsid) can still hold a pipe: its output is
-    # taken as it stands after a moment.
+    # Its answer is complete once it has exited. What it left running and still holding
+    # its output pipes ('sleep 1000 &') kept each phrase waiting for the readers (2.2 s)
+    # and outlived tinyslm: found by the pipes it holds, it goes with what it started.
+    for t in readers:
+        t.join(timeout=0.05)
+    if any(t.is_alive() for t in readers):
+        assert proc.stdout is not None and proc.stderr is not None
+        for holder in pipe_holders([proc.stdout.fileno(), proc.stderr.fileno()]):
+            signal_tree(holder, signal.SIGKILL)
     for t in readers:
         t.join(timeout=1.0)
 

@@ -1,19 +1,20 @@
 """The programs tinyslm starts (PlatformIO, a ``--host-cmd`` program) and what they start.
 
-PlatformIO stays in tinyslm's process group, so a terminal's Ctrl-C and Ctrl-Z and a
-supervisor's signal to the group reach it as before, and it keeps the terminal. A
-``--host-cmd`` program, whose streams are pipes, leads a group of its own instead
-(``tinyslm.escalate``), so that what it leaves running after it exits is killed with
-that group. A signal to tinyslm alone (SIGTERM, which the CLI turns into an interrupt), or a
+A program tinyslm starts stays in tinyslm's process group, so a terminal's Ctrl-C and
+Ctrl-Z and a supervisor's signal to the group reach it as before, and it keeps the
+terminal. A signal to tinyslm alone (SIGTERM, which the CLI turns into an interrupt), or a
 timeout, must stop the program and everything it started: killing the program alone left
 its children running, reparented to init. They are found in ``/proc`` before the program
-dies and signalled too.
+dies and signalled too. What a program leaves running when it exits by itself is out of
+that tree by then; where it holds the program's output pipes, it is found by them
+(:func:`pipe_holders`).
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+from collections.abc import Sequence
 from pathlib import Path
 
 
@@ -40,3 +41,30 @@ def signal_tree(pid: int, sig: int) -> None:
     for each in [pid, *descendants(pid)]:
         with contextlib.suppress(ProcessLookupError, PermissionError):  # already gone
             os.kill(each, sig)
+
+
+def pipe_holders(fds: Sequence[int]) -> list[int]:
+    """The processes other than this one that hold an end of the pipes ``fds`` are ends
+    of (Linux /proc; none elsewhere).
+
+    A program that exits leaving a background child ('sleep 1000 &') leaves that child
+    holding its output pipes: the child is no longer under the program in /proc, but it
+    is found by the pipe it holds, which is exactly what keeps the reader waiting.
+    """
+    pipes = set()
+    for fd in fds:
+        with contextlib.suppress(OSError, ValueError):
+            pipes.add(f"pipe:[{os.fstat(fd).st_ino}]")
+    found: list[int] = []
+    own = os.getpid()
+    for fd_dir in Path("/proc").glob("[0-9]*/fd"):
+        pid = int(fd_dir.parent.name)
+        if pid == own:
+            continue
+        try:
+            links = [os.readlink(link) for link in fd_dir.iterdir()]
+        except OSError:
+            continue  # gone meanwhile, or not ours to look at
+        if pipes.intersection(links):
+            found.append(pid)
+    return found

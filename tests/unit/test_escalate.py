@@ -4,6 +4,7 @@ program as the bigger model, and the monitor's worker that answers them."""
 from __future__ import annotations
 
 import json
+import os
 import random
 import sys
 import threading
@@ -183,6 +184,24 @@ def test_what_an_exited_program_left_running_is_killed_at_once(tmp_path: Path) -
         assert _state(child) in ("", "Z"), "the program's background child outlived it"
         assert got == {"text": "hello", "answer": ":do lights_on"}
         assert took < 0.9, f"a phrase took {took:.2f} s"
+
+
+def test_a_program_keeps_tinyslms_session_and_group() -> None:
+    # A session of its own (how leftovers were first killed) took the program's terminal
+    # (a password prompt on /dev/tty failed) and made its own setsid() fail.
+    probe = "import os; print(os.getsid(0), os.getpgid(0))"
+    got = HostCommand([sys.executable, "-c", probe]).answer(Escalated("hello", "x", 0.1))
+    assert got == {"text": "hello", "answer": f"{os.getsid(0)} {os.getpgid(0)}"}
+
+
+def test_a_script_with_windows_line_ends_is_said_so(tmp_path: Path) -> None:
+    # '#!/bin/sh\r' blamed /bin/sh, which is there: exec looked for '/bin/sh\r'.
+    crlf = _script(tmp_path / "crlf.sh", "#!/bin/sh\r\necho hi\r\n")
+    assert HostCommand([str(crlf)]).answer(Escalated("hello", "x", 0.1)) == {
+        "text": "hello",
+        "error": f"could not start {crlf}: its '#!' line ends in a carriage return "
+        "(Windows line ends)",
+    }
 
 
 def test_a_program_that_cannot_run_is_said_in_words(tmp_path: Path) -> None:
