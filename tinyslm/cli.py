@@ -949,7 +949,11 @@ def generate_command(
     quiet: bool,
 ) -> None:
     """Emit a PlatformIO project that runs the model offline on the --board."""
-    from tinyslm.operating_point import check_reachable, parse_label_thresholds
+    from tinyslm.operating_point import (
+        check_label_reachable,
+        check_reachable,
+        parse_label_thresholds,
+    )
     from tinyslm.pipeline import run_generate
 
     if prune and not force:
@@ -958,7 +962,7 @@ def generate_command(
     if threshold is not None:
         check_reachable(threshold, f"--threshold {threshold:g}")
     for label, p in own.items():
-        check_reachable(p, f"--label-threshold {label}={p:g}")
+        check_label_reachable(label, p)
     result = run_generate(
         board,
         output,

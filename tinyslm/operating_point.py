@@ -81,6 +81,21 @@ def check_reachable(probability: float, given: str, highest: float = SOFTMAX_HIG
         )
 
 
+def check_label_reachable(label: str, probability: float) -> None:
+    """:func:`check_reachable` for ``--label-threshold label=probability``, before the
+    model is known: a P out of range after a label holding '=<number>' was two
+    thresholds typed into one option ('door_unlock=0.9=1'), and is said so.
+
+    Raises:
+        ModelError: as :func:`check_reachable`, or :func:`_refuse_glued`'s line.
+    """
+    try:
+        check_reachable(probability, f"--label-threshold {label}={probability:g}")
+    except ModelError:
+        _refuse_glued(f"{label}={probability:g}", label)
+        raise
+
+
 def _level(manifest: Manifest, probability: float, given: str) -> tuple[float, int]:
     """The threshold to record for ``probability`` and the int8 level the firmware compares.
 
@@ -154,7 +169,6 @@ def parse_label_thresholds(items: tuple[str, ...]) -> dict[str, float]:
         label, sep, value = item.rpartition("=")
         if not sep or not label:
             raise ModelError(f"--label-threshold {item!r}: expected LABEL=P, e.g. door_unlock=0.9")
-        _refuse_glued(item, label)
         try:
             probability = float(value)
         except ValueError:
@@ -175,9 +189,11 @@ _GLUED_VALUE = re.compile(
 
 
 def _refuse_glued(item: str, label: str) -> None:
-    """Refuse two thresholds in one ``--label-threshold`` item. The label before the
-    last '=' was 'door_unlock=0.5,lights_on' (then "no label ...") or 'door_unlock=0.9'
-    for 'door_unlock=0.9=1' (then "must be between 0 and 1", about the wrong number).
+    """Refuse two thresholds in one ``--label-threshold`` item whose label the model
+    lacks. The label before the last '=' was 'door_unlock=0.5,lights_on' (then "no label
+    ...") or 'door_unlock=0.9' for 'door_unlock=0.9=1' (then "must be between 0 and 1",
+    about the wrong number). Only for a label the model lacks: a real one may hold
+    '=20' ('temp=20=0.5' names the label 'temp=20').
 
     Raises:
         ModelError: naming the item and what to type instead.
@@ -219,6 +235,7 @@ def with_label_thresholds(manifest: Manifest, given: Mapping[str, float]) -> Man
         if label in never:
             raise ModelError(f"{option}: {label} is never detected, so it has no threshold")
         if label not in manifest.labels:
+            _refuse_glued(f"{label}={probability:g}", label)
             known = [name for name in manifest.labels if name not in never]
             shown = ", ".join(known[:12]) + (", ..." if len(known) > 12 else "")
             # 'a=b,c=0.3' reads as the label 'a=b,c': say how two labels are given.

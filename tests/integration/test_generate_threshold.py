@@ -263,16 +263,14 @@ def test_label_threshold_refusals_write_nothing(fixture_model: Path, tmp_path: P
         "error: --label-threshold 'lights_on': expected LABEL=P, e.g. door_unlock=0.9"
     ), proc.stderr
     assert "training on the demo set" not in proc.stdout
-    # Two thresholds in one option: the second was taken for P ("must be between 0 and 1").
-    proc = run_cli(
-        "generate", "--board", "esp32", "-o", str(out), "--label-threshold", "door_unlock=0.9=1"
-    )
-    assert proc.returncode == 1 and not out.exists()
-    assert proc.stderr.strip() == (
-        "error: --label-threshold 'door_unlock=0.9=1': more than one threshold; give one "
-        "LABEL=P, e.g. door_unlock=0.9"
-    ), proc.stderr
     for given, said in (
+        # Two thresholds in one option: the second was taken for P ("must be between 0
+        # and 1"); refused once the model shows 'lights_on=0.9' is not one of its labels.
+        (
+            "lights_on=0.9=1",
+            "error: --label-threshold 'lights_on=0.9=1': more than one threshold; give one "
+            "LABEL=P, e.g. lights_on=0.9",
+        ),
         ("lamp=0.9", "error: --label-threshold lamp=0.9: the model has no label 'lamp' (it has "),
         ("lights_on=1.5", "error: --label-threshold lights_on=1.5: must be between 0 and 1"),
     ):

@@ -86,10 +86,22 @@ def test_parse_keeps_the_order_given_and_refuses_typos() -> None:
         ),
     ],
 )
-def test_two_thresholds_in_one_item_are_refused_saying_what_to_type(given: str, said: str) -> None:
+def test_two_thresholds_in_one_item_are_refused_saying_what_to_type(
+    given: str, said: str, text_manifest: Manifest
+) -> None:
     with pytest.raises(ModelError) as err:
-        parse_label_thresholds((given,))
+        with_label_thresholds(text_manifest, parse_label_thresholds((given,)))
     assert str(err.value) == said
+
+
+def test_a_label_holding_an_equals_number_gets_its_own_threshold(text_manifest: Manifest) -> None:
+    # 'temp=20=0.5' was refused as two thresholds, though 'temp=20' is the model's label.
+    labels = ("temp=20", *text_manifest.labels[1:])
+    manifest = replace(text_manifest, labels=labels)
+    given = parse_label_thresholds(("temp=20=0.5",))
+    assert given == {"temp=20": 0.5}
+    (entry,) = with_label_thresholds(manifest, given).label_thresholds
+    assert (entry.label, entry.threshold) == ("temp=20", 0.5)
 
 
 def test_a_missing_label_with_a_comma_says_to_repeat_the_option(text_manifest: Manifest) -> None:
