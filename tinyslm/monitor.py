@@ -172,7 +172,9 @@ def spy_log_problem(port: str) -> str | None:
     while start >= 0:
         query = urlsplit(port[start:]).query
         for name in parse_qs(query, keep_blank_values=True).get("file", []):
-            if os.path.lexists(name):
+            # A file or a link (to anything) would be emptied; /dev/null or a terminal
+            # would not, so they may be named.
+            if os.path.islink(name) or os.path.isfile(name):
                 return (
                     f"--port {port}: spy:// would overwrite {name} with its log; "
                     "name a file that does not exist yet"

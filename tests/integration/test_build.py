@@ -307,7 +307,7 @@ def test_a_malformed_registry_variable_is_refused_in_one_line(
     line = assert_one_error_line(proc, f"TINYSLM_PIO_REGISTRY={value!r}", "host:port")
     assert line == (
         f"error: TINYSLM_PIO_REGISTRY={value!r} is not host:port with a port from 1 to 65535 "
-        "(e.g. registry.example.com:443)"
+        "(e.g. registry.example.com:443, or [::1]:8080 for an IPv6 address)"
     )
     assert not fake_pio.exists()  # refused before pio ran
 

@@ -1,4 +1,5 @@
-"""The error lines a generated project's README lists are the ones its firmware prints.
+"""A generated project's README says what its firmware does: the error lines it lists are
+the ones the firmware prints, and its protocol examples route as the threshold does.
 
 An engineer reads the README's table to handle every line the board can send; the
 table is written by hand in the README templates, so this test ties it to the codes the
@@ -52,3 +53,21 @@ def test_the_readme_lists_every_error_line_the_firmware_prints(
     assert len(listed) == len(set(listed))  # each once
     assert "inference_failed" in in_sources and "tflm_init_failed" in in_sources
     assert set(listed) == in_sources
+
+
+@pytest.mark.parametrize("threshold", ["0.001", "0.6", "0.99"])
+def test_the_protocol_examples_route_as_the_threshold_does(threshold: str, tmp_path: Path) -> None:
+    # A fixed 0.412 was shown escalating under a 0.351 gate; half of a 0.001 gate, rounded
+    # half up, showed 0.001 escalating, which that gate keeps local.
+    from tinyslm.manifest import load_model_dir
+    from tinyslm.operating_point import with_threshold
+
+    manifest, _ = load_model_dir(FIXTURES / "model")
+    gate = with_threshold(manifest, float(threshold))
+    project = tmp_path / "project"
+    run_generate("esp32", project, model_dir=FIXTURES / "model", threshold=float(threshold))
+    readme = (project / "README.md").read_text(encoding="utf-8")
+    shown = re.findall(r'"score":([0-9.]+),"route":"(local|escalate)"', readme)
+    routes = {route: float(score) for score, route in shown}
+    assert set(routes) == {"local", "escalate"}, shown
+    assert routes["local"] >= gate.threshold > routes["escalate"]

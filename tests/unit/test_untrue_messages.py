@@ -64,7 +64,7 @@ def _rows(extra: list[str]) -> str:
     return "\n".join(lines + extra) + "\n"
 
 
-def test_a_phrase_with_a_line_break_or_nul_is_warned_about_with_its_line(
+def test_a_phrase_with_a_line_break_is_warned_about_with_its_line(
     tmp_path: Path,
 ) -> None:
     data = tmp_path / "d.csv"
@@ -75,20 +75,23 @@ def test_a_phrase_with_a_line_break_or_nul_is_warned_about_with_its_line(
     ds = load_dataset(data)
     found = [w for w in ds.warnings if "newline" in w]
     assert found == [
-        "2 phrase(s) hold a newline, carriage return or NUL (first: line 14): the device "
+        "2 phrase(s) hold a newline or carriage return (first: line 14): the device "
         "ends a line at a newline or carriage return, so it never receives them whole"
     ], ds.warnings
     assert "turn on\nthe lamp" in {e.text for e in ds.train + ds.val + ds.test}
 
 
-def test_a_nul_in_a_jsonl_phrase_is_warned_about(tmp_path: Path) -> None:
+def test_a_line_break_in_a_jsonl_phrase_is_warned_about_and_a_nul_is_not(
+    tmp_path: Path,
+) -> None:
+    # A NUL is a byte like any other to the firmware's line reader: received whole.
     data = tmp_path / "d.jsonl"
     rows = [{"text": f"on {i}", "label": "on"} for i in range(5)]
     rows += [{"text": f"off {i}", "label": "off"} for i in range(4)]
-    rows.append({"text": "off\u0000now", "label": "off"})
+    rows += [{"text": "off\u0000now", "label": "off"}, {"text": "off\nnow", "label": "off"}]
     data.write_text("\n".join(json.dumps(r) for r in rows) + "\n", encoding="utf-8")
     warnings = load_dataset(data).warnings
-    assert any("1 phrase(s) hold a newline" in w and "line 10" in w for w in warnings), warnings
+    assert any("1 phrase(s) hold a newline" in w and "line 11" in w for w in warnings), warnings
 
 
 def test_plain_phrases_get_no_line_break_warning() -> None:

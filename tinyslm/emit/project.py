@@ -8,6 +8,7 @@ no timestamps, no absolute paths, sorted lists, dicts dumped with sorted keys.
 from __future__ import annotations
 
 import json
+import math
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -298,7 +299,8 @@ def _context(
             # The protocol examples' scores: one the threshold answers locally (or a
             # keyword fires at), and one it escalates (a fixed 0.412 sat above some).
             "local_score": threshold_text(max(0.93, manifest.threshold)),
-            "escalate_score": threshold_text(manifest.threshold / 2),
+            # Rounded down: half of a 0.001 gate printed 0.001, which the gate keeps.
+            "escalate_score": f"{math.floor(manifest.threshold * 500.0) / 1000.0:.3f}",
             "label_thresholds": [
                 {
                     "label": json.dumps(t.label, ensure_ascii=False),

@@ -650,10 +650,10 @@ def _findings(
     first: dict[str, str] = {}
     others: dict[str, set[str]] = {}
     dups = 0  # rows whose (text, label) came before
-    broken = 0  # rows whose phrase holds a line end or a NUL
+    broken = 0  # rows whose phrase holds a line end
     first_broken: int | str = 0
     for r in rows:
-        if "\n" in r.text or "\r" in r.text or "\0" in r.text:
+        if "\n" in r.text or "\r" in r.text:
             broken += 1
             first_broken = first_broken or r.where
         key = r.text.lower()
@@ -681,10 +681,10 @@ def _findings(
         out.append(f"{dups} duplicate row(s) (same text and label)")
     if broken:
         # Quoted CSV and JSON can hold them; the firmware ends a line at \n or \r, so the
-        # board only ever sees such a phrase in pieces (and no terminal types a NUL).
-        # Not refused: training on it does no harm, but its figures are not the board's.
+        # board only ever sees such a phrase in pieces. Not refused: training on it does
+        # no harm, but its figures are not the board's.
         out.append(
-            f"{broken} phrase(s) hold a newline, carriage return or NUL (first: "
+            f"{broken} phrase(s) hold a newline or carriage return (first: "
             f"{_at(first_broken)}): the device ends a line at a newline or carriage return, "
             "so it never receives them whole"
         )

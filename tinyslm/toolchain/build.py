@@ -176,7 +176,7 @@ def _registry() -> tuple[str, int]:
     if bad_host or not 0 < number < 65536:
         raise ToolchainError(
             f"{REGISTRY_ENV}={override!r} is not host:port with a port from 1 to 65535 "
-            "(e.g. registry.example.com:443)"
+            "(e.g. registry.example.com:443, or [::1]:8080 for an IPv6 address)"
         )
     return host, number
 
