@@ -134,7 +134,7 @@ def test_the_keyword_report_renders(
     assert redrawn.read_bytes() == (out / "report.html").read_bytes()
     assert_one_error_line(
         run_cli("report", str(out), "-o", str(tmp_path / "x.html"), "--data", str(out / "x.csv")),
-        "keyword model's report",
+        "--data measures text models only; leave it out for a keyword model",
     )
 
 
