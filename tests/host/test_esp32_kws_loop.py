@@ -110,6 +110,8 @@ constexpr int64_t kWarmUpUs = 2000000;    // the listening loop's first window f
 constexpr int64_t kStreamFromUs = 100000; // the host starts sending
 
 int64_t now = 0, end_us = 0, infer_us = 0;
+// From this time on every read fails at once, as on a channel that stopped (0: never).
+int64_t read_fails_from_us = 0;
 i2s_channel_obj_t channel;
 bool channel_taken = false;
 uint32_t noise = 12345;
@@ -227,6 +229,11 @@ esp_err_t i2s_channel_read(i2s_chan_handle_t h, void *dest, size_t size, size_t 
   }
   ++reads;
   *bytes_read = 0;
+  if (read_fails_from_us > 0 && now >= read_fails_from_us) {
+    now += kCopyUs;
+    check_end();
+    return ESP_ERR_INVALID_STATE;
+  }
   dma_catch_up();
   if (channel.queue.empty()) {  // xQueueReceive(msg_queue, timeout): the task blocks
     const int64_t deadline = now + int64_t{timeout_ms} * 1000;
@@ -285,6 +292,9 @@ void vTaskDelay(TickType_t ticks) {
 }
 
 int64_t esp_timer_get_time(void) { return now; }
+const char *esp_err_to_name(esp_err_t code) {
+  return code == ESP_ERR_INVALID_STATE ? "ESP_ERR_INVALID_STATE" : "ESP_FAIL";
+}
 
 extern "C" esp_err_t gpio_reset_pin(gpio_num_t) { return ESP_OK; }
 extern "C" esp_err_t gpio_set_direction(gpio_num_t, gpio_mode_t) { return ESP_OK; }
@@ -304,6 +314,8 @@ int main(int argc, char **argv) {
   if (argc != 3 && argc != 4) return 2;
   end_us = atoll(argv[1]);
   infer_us = atoll(argv[2]);
+  const char *fails = getenv("TINYSLM_TEST_READ_FAILS_FROM_US");
+  if (fails != nullptr) read_fails_from_us = atoll(fails);
   if (argc == 4) {
     std::ifstream in(argv[3], std::ios::binary);
     host.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
@@ -413,3 +425,20 @@ def test_serial_frames_faster_than_the_loop_still_let_the_idle_task_run(
     assert r.delay_share <= 0.015, r.figures()
     # The bytes the line loses are reported (bad_frame), as JSON lines only.
     assert r.written and all(w.startswith("{") for w in r.written), r.written[:5]
+
+
+def test_a_microphone_that_stops_is_said_once_a_second(
+    firmware: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Reads that fail at once (a channel that stopped) were ignored: the board went on
+    # silently deaf, the loop spinning on reads that never blocked.
+    monkeypatch.setenv("TINYSLM_TEST_READ_FAILS_FROM_US", str(10 * 1_000_000))
+    r = run(firmware, 60)
+    failed = [w for w in r.written if "mic_read_failed" in w]
+    assert failed and set(failed) == {
+        '{"error":"mic_read_failed","reason":"ESP_ERR_INVALID_STATE"}'
+    }, r.written[-5:]
+    assert SECONDS - 10 - 1 <= len(failed) <= SECONDS - 10 + 1  # once a second
+    assert r.stats["wdt"] == 0, r.figures()
+    # A tick's wait per failed read, not a spin: about 100 reads a second.
+    assert r.stats["reads"] <= 30 * 1000 // 20 + (SECONDS - 10) * 110, r.stats
