@@ -71,3 +71,27 @@ def test_the_protocol_examples_route_as_the_threshold_does(threshold: str, tmp_p
     routes = {route: float(score) for score, route in shown}
     assert set(routes) == {"local", "escalate"}, shown
     assert routes["local"] >= gate.threshold > routes["escalate"]
+
+
+@pytest.mark.parametrize("board", ["esp32", "stm32h7"])
+@pytest.mark.parametrize("modality", ["text", "keywords"])
+def test_the_readme_error_tables_numbers_are_the_firmwares(
+    board: str, modality: str, tmp_path: Path
+) -> None:
+    # The table is hand-written: its numbers are read back from the project's sources.
+    model = FIXTURES / "model" if modality == "text" else keyword_model_dir(tmp_path / "kw_model")
+    project = tmp_path / "project"
+    run_generate(board, project, model_dir=model)
+    readme = (project / "README.md").read_text(encoding="utf-8")
+    sources = "\n".join(p.read_text(encoding="utf-8") for p in sorted((project / "src").iterdir()))
+    repeat = re.search(r"kErrorRepeat(?:Ms)? = (?:pdMS_TO_TICKS\()?(\d+)", sources)
+    assert repeat is not None
+    assert readme.count(f"(repeated every {int(repeat.group(1)) // 1000} s)") >= 2
+    if modality == "keywords":
+        command = re.search(r"#define TINYSLM_KWS_MAX_COMMAND (\d+)", sources)
+        timeout = re.search(r"#define TINYSLM_KWS_STREAM_TIMEOUT_SAMPLES (\d+)u", sources)
+        assert command is not None and timeout is not None
+        assert (
+            f'"max":{command.group(1)}}}` | a `:` command over {command.group(1)} bytes' in readme
+        )
+        assert f"stopped for {int(timeout.group(1)) // 16000} s;" in readme
