@@ -8,7 +8,7 @@
 
 #include "tinyslm_core.h"
 
-/* Tokenizer (tinyslm/features.py): ids are 1 + h % (buckets - 1); 0 pads. */
+/* Tokenizer (tinyslm/text/features.py): ids are 1 + h % (buckets - 1); 0 pads. */
 #define TINYSLM_BUCKETS 512
 #define TINYSLM_SEQ_LEN 32
 #define TINYSLM_NUM_LABELS 20
