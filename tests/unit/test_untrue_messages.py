@@ -243,3 +243,14 @@ def test_keyword_fit_returns_every_warning_it_printed(
     fitted = fit.fit_audio(tmp_path, None, warn=printed.append, report=False)
     assert len(printed) == 2 and "false accepts at every threshold" in printed[1], printed
     assert list(fitted.warnings) == printed
+    # The other end: no false accept even at the loosest level (a model that detected
+    # nothing took threshold 0.000 without a word, and generate shipped it).
+    monkeypatch.setattr(
+        fit, "evaluate_streams", lambda *a: SimpleNamespace(**{**vars(streams),
+                                                               "threshold_q": -128,
+                                                               "threshold_found": True})
+    )  # fmt: skip
+    printed.clear()
+    fitted = fit.fit_audio(tmp_path, None, warn=printed.append, report=False)
+    assert len(printed) == 2 and "even at the loosest threshold" in printed[1], printed
+    assert list(fitted.warnings) == printed

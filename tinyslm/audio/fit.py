@@ -319,6 +319,16 @@ def fit_audio(
             "the strictest; add background noise and _unknown_ recordings"
         )
         warn(warned[-1])
+    elif streams.threshold_q == -128:
+        # "Lowest threshold without a false accept" met at the very bottom: nothing in the
+        # validation streams was rejected at any level (a model that fires on nothing, or
+        # streams with no noise and no unknown words), so the level rests on no evidence.
+        warned.append(
+            "the validation streams have no false accept even at the loosest threshold: "
+            "threshold_q -128 (0.000), which nothing on them tested; add background noise "
+            "and _unknown_ recordings, and check the false rejections"
+        )
+        warn(warned[-1])
     spec, threshold_q, found = streams.spec, streams.threshold_q, streams.threshold_found
     test_material, figures = streams.test_material, streams.figures
     verify_seconds = result.verify_seconds + time.perf_counter() - start
