@@ -336,6 +336,11 @@ def test_a_list_written_on_windows_reads_as_the_same_clips(tmp_path: Path) -> No
         ('path,label\n"yes/a.wav,yes\nno/b.wav,no\n', "line 2: expected path,label[,split], got 1"),
         ('"yes/a.wav,yes\nno/b.wav,no\nno/c.wav,no\n', "opened on line 1 runs on to line 3"),
         ("x" * 300 + "/a.wav,yes\n", "line 1: " + "x" * 300 + "/a.wav: File name too long"),
+        # Two keywords no model can tell apart ('Yes' and 'yes' were both trained).
+        (
+            "yes/spk00_nohash_0.wav,yes\nno/spk00_nohash_0.wav,no\nyes/spk01_nohash_0.wav,Yes\n",
+            "line 3: label 'Yes' differs from 'yes' (line 1) only in case; spell it one way",
+        ),
     ],
 )
 def test_bad_csv_lists(tmp_path: Path, text: str, words: str) -> None:

@@ -460,11 +460,20 @@ def _scan_list(path: Path, config: AudioDatasetConfig) -> tuple[list[_Entry], li
     noise: list[_Entry] = []
     with_split = 0
     listed: dict[str, int] = {}
+    spelled: dict[str, tuple[str, int]] = {}  # a label folded to lower case: as first given
     for number, rel, label, split in _list_rows(path):
         if not rel or not label:
             raise DatasetError(f"{path}: line {number}: empty path or label")
         if not label.isprintable():
             raise DatasetError(f"{path}: line {number}: label {label!r} has control characters")
+        first, at = spelled.setdefault(label.casefold(), (label, number))
+        if first != label:
+            # 'Yes' and 'yes' became two keywords no model can tell apart (a folder
+            # dataset cannot hold both on a case-insensitive disk; synth refuses them).
+            raise DatasetError(
+                f"{path}: line {number}: label {label!r} differs from {first!r} (line {at}) "
+                "only in case; spell it one way"
+            )
         if label.startswith("_") and label not in (UNKNOWN, SILENCE, NOISE):
             # As folder mode refuses the folder: "_unknown" (a typo) was a keyword.
             raise DatasetError(
