@@ -225,6 +225,9 @@ def test_phrases_longer_than_the_detector_sees_whole_are_said() -> None:
         (["yes", "x" * 41], "at most 40"),
         (["Yes", "yes"], "same folder yes"),
         (["lights on", "lights-on"], "same folder lights_on"),
+        # Two classes no model can tell apart; written without a word before.
+        (["to", "two"], "'to' and 'two' sound the same, so no model can tell them apart"),
+        (["lights to", "yes", "lights two"], "'lights to' and 'lights two' sound the same"),
     ],
 )
 def test_bad_words_are_refused_in_one_line_before_anything(

@@ -803,6 +803,16 @@ def _check_words(words: Sequence[str]) -> tuple[str, ...]:
         if label in labels:
             raise DatasetError(f"synth: {raw!r} and {labels[label]!r} give the same folder {label}")
         labels[label] = raw
+    # Two keywords that sound the same ("to", "two") are two classes no model can tell
+    # apart: every clip of one is heard as the other. The listed homophones (the table
+    # that keeps "to" out of "two"'s unknown words); the engines' phonemes need the engines.
+    for i, a in enumerate(cleaned):
+        for b in cleaned[i + 1 :]:
+            if listed_homophones(a, b):
+                raise DatasetError(
+                    f"synth: {a!r} and {b!r} sound the same, so no model can tell them "
+                    "apart; give one of them"
+                )
     return cleaned
 
 
