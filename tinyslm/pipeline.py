@@ -357,6 +357,19 @@ def default_generate_dir(board: str) -> Path:
     return Path("projects") / board
 
 
+def _recorded_labels(project: Path) -> list[str] | None:
+    """The labels of the model an existing project was generated from (its
+    ``tinyslm.json``), or ``None`` where there is none to read."""
+    from tinyslm.project import PROJECT_FILE
+
+    try:
+        doc = json.loads((project / PROJECT_FILE).read_text(encoding="utf-8"))
+        labels = doc["manifest"]["labels"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return [str(lb) for lb in labels] if isinstance(labels, list) else None
+
+
 def run_generate(
     board: str,
     out: Path | None = None,
@@ -503,6 +516,7 @@ def run_generate(
 
             tflm.install_tree(tree, tmp / "lib" / "tflm")
 
+    before = _recorded_labels(target) if force else None
     try:
         report = write_tree(
             plan.as_mapping(),
@@ -521,6 +535,21 @@ def run_generate(
         raise OutputError(f"cannot write {target}: {exc.strerror or exc}") from exc
     from tinyslm.emit.actions import HOOKS, missing_hooks
 
+    kept_starters = [rel for rel in plan.starter_mapping() if rel not in report.started]
+    if before is not None and kept_starters and tuple(before) != manifest.labels:
+        # The user's hook compares label names the new model may not have: a branch for a
+        # keyword that is gone never fires again, silently.
+        gone = [lb for lb in before if lb not in manifest.labels]
+        new = [lb for lb in manifest.labels if lb not in before]
+        changes = "; ".join(
+            f"{what}: {', '.join(labels)}"
+            for what, labels in (("no longer", gone), ("new", new))
+            if labels
+        )
+        notes.append(
+            f"the model's labels changed ({changes or 'their order'}); "
+            f"{', '.join(kept_starters)} is yours and was kept: check the names it compares"
+        )
     for rel in missing_hooks(report.target, manifest.modality):
         notes.append(
             f"{rel} is yours and was kept, but it defines no {HOOKS[manifest.modality]}(), "

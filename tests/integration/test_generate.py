@@ -621,3 +621,21 @@ def test_the_keyword_readme_regenerates_with_its_microphone_pins(tmp_path: Path)
     # build's hint (which has no record of the pins) sends the user to that command.
     shutil.rmtree(out / "lib" / "tflm")
     _one_error(_run("build", str(out)), "add the --mic-pin options of the command in its README")
+
+
+def test_force_with_other_labels_says_to_check_the_users_actions(tmp_path: Path) -> None:
+    # src/tinyslm_actions.c is kept on --force; a branch for a label the new model lacks
+    # then never fires again, and nothing said so.
+    out = tmp_path / "proj"
+    assert _generate("esp32", out).exit_code == 0
+    model = _tflm_board_model(tmp_path, "_v2")
+    result = _run("generate", "--board", "esp32", "--model", str(model), "-o", str(out), "--force")
+    assert result.exit_code == 0, result.output
+    manifest, _ = load_model_dir(FIXTURE)
+    notes = [ln for ln in result.output.splitlines() if "labels changed" in ln]
+    assert len(notes) == 1, result.output
+    assert f"no longer: {', '.join(manifest.labels)}" in notes[0]
+    assert "src/tinyslm_actions.c is yours and was kept" in notes[0]
+    # The same labels again: nothing to say.
+    again = _run("generate", "--board", "esp32", "--model", str(model), "-o", str(out), "--force")
+    assert again.exit_code == 0 and "labels changed" not in again.output
