@@ -29,6 +29,7 @@ import shutil
 import signal
 import subprocess
 import threading
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,7 +38,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from tinyslm.errors import ModelError, ToolchainError
-from tinyslm.processes import pipe_holders, signal_tree
+from tinyslm.processes import pipe_holders, signal_tree, start_time
 from tinyslm.text.dataset import MAX_LINE_LIMIT
 
 # A program's answer is one line; what it prints beyond this is read and dropped, so
@@ -291,10 +292,11 @@ def _run_bounded(
         stderr=subprocess.PIPE,
         env=dict(env),
     )
+    since = start_time(proc.pid)
     with _RUNNING_LOCK:
         _RUNNING.add(proc.pid)
     try:
-        return _answer_of(proc, stdin, timeout_s)
+        return _answer_of(proc, stdin, timeout_s, since)
     except BaseException:
         _kill_program(proc.pid)  # interrupted while it ran: not left behind
         proc.wait()
@@ -305,8 +307,11 @@ def _run_bounded(
 
 
 def _answer_of(
-    proc: subprocess.Popen[bytes], stdin: bytes, timeout_s: float
+    proc: subprocess.Popen[bytes], stdin: bytes, timeout_s: float, since: int | None = None
 ) -> tuple[str, str, int | None]:
+    """The program's output, error text and exit code (``None``: timed out); ``since`` is
+    its start time (:func:`tinyslm.processes.start_time`), which what it left running
+    is found after (``None``: such leftovers are not looked for)."""
     kept: dict[str, bytearray] = {"out": bytearray(), "err": bytearray()}
 
     def drain(name: str, pipe: Any, limit: int) -> None:
@@ -343,12 +348,14 @@ def _answer_of(
     # and outlived tinyslm: found by the pipes it holds, it goes with what it started.
     for t in readers:
         t.join(timeout=0.05)
-    if any(t.is_alive() for t in readers):
+    if since is not None and any(t.is_alive() for t in readers):
         assert proc.stdout is not None and proc.stderr is not None
-        for holder in pipe_holders([proc.stdout.fileno(), proc.stderr.fileno()]):
+        for holder in pipe_holders([proc.stdout.fileno(), proc.stderr.fileno()], since):
             signal_tree(holder, signal.SIGKILL)
+    # One deadline for both readers: the output as it stands after a second at most.
+    deadline = time.monotonic() + 1.0
     for t in readers:
-        t.join(timeout=1.0)
+        t.join(timeout=max(0.0, deadline - time.monotonic()))
 
     def text(name: str) -> str:
         return bytes(kept[name]).decode("utf-8", "replace")

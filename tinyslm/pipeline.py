@@ -536,7 +536,7 @@ def run_generate(
     from tinyslm.emit.actions import HOOKS, missing_hooks
 
     kept_starters = [rel for rel in plan.starter_mapping() if rel not in report.started]
-    if before is not None and kept_starters and tuple(before) != manifest.labels:
+    if before is not None and kept_starters and set(before) != set(manifest.labels):
         # The user's hook compares label names the new model may not have: a branch for a
         # keyword that is gone never fires again, silently.
         gone = [lb for lb in before if lb not in manifest.labels]
@@ -547,7 +547,7 @@ def run_generate(
             if labels
         )
         notes.append(
-            f"the model's labels changed ({changes or 'their order'}); "
+            f"the model's labels changed ({changes}); "
             f"{', '.join(kept_starters)} is yours and was kept: check the names it compares"
         )
     for rel in missing_hooks(report.target, manifest.modality):

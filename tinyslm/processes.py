@@ -43,13 +43,25 @@ def signal_tree(pid: int, sig: int) -> None:
             os.kill(each, sig)
 
 
-def pipe_holders(fds: Sequence[int]) -> list[int]:
-    """The processes other than this one that hold an end of the pipes ``fds`` are ends
-    of (Linux /proc; none elsewhere).
+def start_time(pid: int) -> int | None:
+    """When ``pid`` started, in clock ticks since boot (``/proc/<pid>/stat`` field 22);
+    ``None`` where it cannot be read."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return int(fields[19])
+    except (OSError, IndexError, ValueError):
+        return None
+
+
+def pipe_holders(fds: Sequence[int], since: int) -> list[int]:
+    """The processes other than this one, started at or after ``since`` (:func:`start_time`
+    ticks), that hold an end of the pipes ``fds`` are ends of (Linux /proc; none elsewhere).
 
     A program that exits leaving a background child ('sleep 1000 &') leaves that child
     holding its output pipes: the child is no longer under the program in /proc, but it
-    is found by the pipe it holds, which is exactly what keeps the reader waiting.
+    is found by the pipe it holds, which is exactly what keeps the reader waiting. Only
+    processes started since the program are taken: one that was running before (an ssh
+    ControlMaster the program handed its streams to) is not the program's to stop.
     """
     pipes = set()
     for fd in fds:
@@ -65,6 +77,7 @@ def pipe_holders(fds: Sequence[int]) -> list[int]:
             links = [os.readlink(link) for link in fd_dir.iterdir()]
         except OSError:
             continue  # gone meanwhile, or not ours to look at
-        if pipes.intersection(links):
+        started = start_time(pid)
+        if pipes.intersection(links) and started is not None and started >= since:
             found.append(pid)
     return found

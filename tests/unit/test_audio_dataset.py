@@ -273,6 +273,16 @@ def test_word_choices_are_refused_with_one_line(
 # --- list files -----------------------------------------------------------------------
 
 
+def test_folders_that_differ_only_in_case_are_refused(tmp_path: Path) -> None:
+    # On a case-sensitive disk 'Yes/' and 'yes/' were two keywords no model can tell apart.
+    root = make_folder(tmp_path / "d", {"Yes": SPEAKERS, "yes": SPEAKERS, "no": SPEAKERS})
+    msg = refused(root)
+    assert (
+        msg
+        == f"{root / 'yes'}: differs from {root / 'Yes'} only in case; put its clips in one folder"
+    )
+
+
 def test_csv_and_jsonl_lists(tmp_path: Path) -> None:
     root = make_folder(tmp_path / "d", {"yes": SPEAKERS, "no": SPEAKERS})
     rows = [(f"{w}/{s}_nohash_0.wav", w) for w in ("yes", "no") for s in SPEAKERS]

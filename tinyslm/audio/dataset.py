@@ -352,10 +352,18 @@ def _scan_folder(root: Path, config: AudioDatasetConfig) -> tuple[list[_Entry], 
     """Entries of the clip folders and of the background folder."""
     clips: list[_Entry] = []
     noise: list[_Entry] = []
+    spelled: dict[str, str] = {}  # a folder name folded to lower case: as first seen
     for folder in sorted(p for p in _listing(root) if p.is_dir()):
         name = folder.name
         if name.startswith("."):
             continue
+        first = spelled.setdefault(name.lower(), name)
+        if first != name:
+            # On a case-sensitive disk 'Yes/' and 'yes/' were two keywords no model can
+            # tell apart (as a list's labels are refused, _scan_list).
+            raise DatasetError(
+                f"{folder}: differs from {root / first} only in case; put its clips in one folder"
+            )
         if not name.isprintable():
             # A label reaches the terminal, C strings and JSON (the list format and the
             # text loader refuse these too).
@@ -466,7 +474,7 @@ def _scan_list(path: Path, config: AudioDatasetConfig) -> tuple[list[_Entry], li
             raise DatasetError(f"{path}: line {number}: empty path or label")
         if not label.isprintable():
             raise DatasetError(f"{path}: line {number}: label {label!r} has control characters")
-        first, at = spelled.setdefault(label.casefold(), (label, number))
+        first, at = spelled.setdefault(label.lower(), (label, number))
         if first != label:
             # 'Yes' and 'yes' became two keywords no model can tell apart (a folder
             # dataset cannot hold both on a case-insensitive disk; synth refuses them).
