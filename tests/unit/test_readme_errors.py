@@ -40,14 +40,21 @@ def _codes_in_sources(src: Path) -> set[str]:
     return codes
 
 
-@pytest.mark.parametrize("board", ["esp32", "stm32h7"])
-@pytest.mark.parametrize("modality", ["text", "keywords"])
-def test_the_readme_lists_every_error_line_the_firmware_prints(
-    board: str, modality: str, tmp_path: Path
-) -> None:
-    model = FIXTURES / "model" if modality == "text" else keyword_model_dir(tmp_path / "kw_model")
-    project = tmp_path / "project"
-    run_generate(board, project, model_dir=model)
+@pytest.fixture(
+    scope="module",
+    params=[(b, m) for b in ("esp32", "stm32h7") for m in ("text", "keywords")],
+    ids=lambda p: "-".join(p),
+)
+def project(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A project of each board and modality, generated from the committed fixtures."""
+    board, modality = request.param
+    root = tmp_path_factory.mktemp(f"{board}_{modality}")
+    model = FIXTURES / "model" if modality == "text" else keyword_model_dir(root / "kw_model")
+    run_generate(board, root / "project", model_dir=model)
+    return root / "project"
+
+
+def test_the_readme_lists_every_error_line_the_firmware_prints(project: Path) -> None:
     in_sources = _codes_in_sources(project / "src")
     listed = _IN_README.findall((project / "README.md").read_text(encoding="utf-8"))
     assert len(listed) == len(set(listed))  # each once
@@ -73,21 +80,14 @@ def test_the_protocol_examples_route_as_the_threshold_does(threshold: str, tmp_p
     assert routes["local"] >= gate.threshold > routes["escalate"]
 
 
-@pytest.mark.parametrize("board", ["esp32", "stm32h7"])
-@pytest.mark.parametrize("modality", ["text", "keywords"])
-def test_the_readme_error_tables_numbers_are_the_firmwares(
-    board: str, modality: str, tmp_path: Path
-) -> None:
+def test_the_readme_error_tables_numbers_are_the_firmwares(project: Path) -> None:
     # The table is hand-written: its numbers are read back from the project's sources.
-    model = FIXTURES / "model" if modality == "text" else keyword_model_dir(tmp_path / "kw_model")
-    project = tmp_path / "project"
-    run_generate(board, project, model_dir=model)
     readme = (project / "README.md").read_text(encoding="utf-8")
     sources = "\n".join(p.read_text(encoding="utf-8") for p in sorted((project / "src").iterdir()))
     repeat = re.search(r"kErrorRepeat(?:Ms)? = (?:pdMS_TO_TICKS\()?(\d+)", sources)
     assert repeat is not None
     assert readme.count(f"(repeated every {int(repeat.group(1)) // 1000} s)") >= 2
-    if modality == "keywords":
+    if "tinyslm_kws_app.h" in {p.name for p in (project / "src").iterdir()}:
         command = re.search(r"#define TINYSLM_KWS_MAX_COMMAND (\d+)", sources)
         timeout = re.search(r"#define TINYSLM_KWS_STREAM_TIMEOUT_SAMPLES (\d+)u", sources)
         assert command is not None and timeout is not None
