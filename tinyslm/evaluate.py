@@ -18,7 +18,12 @@ import numpy as np
 
 from tinyslm.audio.evaluate import KeywordEvalResult, run_keyword_eval
 from tinyslm.errors import DatasetError, ModelError
-from tinyslm.manifest import describe_label_thresholds, label_thresholds_json, threshold_text
+from tinyslm.manifest import (
+    LabelThreshold,
+    label_thresholds_json,
+    label_thresholds_text,
+    threshold_text,
+)
 from tinyslm.modality import AUDIO, check_data_modality
 
 EVAL_SPLITS = ("test", "val", "train", "all")
@@ -80,9 +85,8 @@ class EvalResult:
         trained: the figures train recorded in the manifest, for comparison.
         warnings: what makes the figures misleading, one line each.
         seconds: wall time (loading, scoring).
-        label_thresholds: the intents gated at levels of their own
-            (:func:`tinyslm.manifest.label_thresholds_json`), applied in the figures.
-        label_thresholds_text: the same as the table prints it (``None`` without).
+        label_thresholds: the intents gated at levels of their own (a project's
+            ``--label-threshold``), applied in the figures.
     """
 
     source: str
@@ -104,8 +108,7 @@ class EvalResult:
     trained: dict[str, Any] = field(default_factory=dict)
     warnings: tuple[str, ...] = ()
     seconds: float = 0.0
-    label_thresholds: dict[str, dict[str, float | int]] = field(default_factory=dict)
-    label_thresholds_text: str | None = None
+    label_thresholds: tuple[LabelThreshold, ...] = ()
 
     def summary(self) -> dict[str, Any]:
         """What ``tinyslm eval --json`` prints (a keyword model's names its modality too)."""
@@ -118,7 +121,7 @@ class EvalResult:
             "arena_bytes": self.arena_bytes,
             "threshold": self.threshold,
             "threshold_q": self.threshold_q,
-            "label_thresholds": self.label_thresholds,
+            "label_thresholds": label_thresholds_json(self.label_thresholds),
             "phrases": self.phrases,
             "oos_phrases": self.oos_phrases,
             "int8_accuracy": _round(self.int8_accuracy),
@@ -256,8 +259,7 @@ def run_eval(
         trained=_trained_figures(manifest.metrics),
         warnings=tuple(warnings),
         seconds=time.perf_counter() - start,
-        label_thresholds=label_thresholds_json(manifest),
-        label_thresholds_text=describe_label_thresholds(manifest),
+        label_thresholds=manifest.label_thresholds,
     )
 
 
@@ -295,9 +297,10 @@ def format_eval(result: EvalResult) -> str:
         ("arena bytes", f"{result.arena_bytes} ({result.arena_bytes / 1024:.1f} KiB)"),
         ("wall time", f"{result.seconds:.1f} s"),
     ]
-    if result.label_thresholds_text is not None:
+    own = label_thresholds_text(result.label_thresholds)
+    if own is not None:
         # Applied in the figures above: a project's --label-threshold levels.
-        rows.insert(6, ("label thresholds", result.label_thresholds_text))
+        rows.insert(6, ("label thresholds", own))
     if "dataset" in t:
         rows.append(("train figures from", f"{t['dataset']}, split {t.get('eval_split', '?')}"))
     weak = sorted((f for f in result.per_intent if f.correct < f.phrases), key=lambda f: f.recall)

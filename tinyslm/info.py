@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from tinyslm.errors import BudgetError
-from tinyslm.manifest import Manifest
+from tinyslm.manifest import Manifest, label_thresholds_json
 
 
 @dataclass(frozen=True)
@@ -73,10 +73,7 @@ class ModelInfo:
             "threshold": m.threshold,
             "threshold_q": m.threshold_q,
             # generate --label-threshold: {label: {threshold, threshold_q}}, {} without.
-            "label_thresholds": {
-                t.label: {"threshold": t.threshold, "threshold_q": t.threshold_q}
-                for t in m.label_thresholds
-            },
+            "label_thresholds": label_thresholds_json(m.label_thresholds),
             "ops": list(m.ops),
             "max_line": m.max_line,
             "features": m.features.to_dict(),

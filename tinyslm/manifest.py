@@ -158,7 +158,7 @@ class Manifest:
         d["ops"] = list(self.ops)
         if self.format_version < 3:
             del d["modality"]  # an old manifest is written back as it was read
-        d["label_thresholds"] = _label_thresholds_json(self.label_thresholds)
+        d["label_thresholds"] = label_thresholds_json(self.label_thresholds)
         if self.format_version < LABEL_THRESHOLDS_FORMAT:
             del d["label_thresholds"]
         if self.format_version >= 2:
@@ -191,7 +191,7 @@ class Manifest:
         if self.format_version >= 3:
             content["modality"] = self.modality
         if self.format_version >= LABEL_THRESHOLDS_FORMAT:
-            content["label_thresholds"] = _label_thresholds_json(self.label_thresholds)
+            content["label_thresholds"] = label_thresholds_json(self.label_thresholds)
         return sha256_hex(json.dumps(content, sort_keys=True, ensure_ascii=True).encode())
 
     def write(self, folder: Path) -> Path:
@@ -321,29 +321,26 @@ class Manifest:
 
 
 def describe_label_thresholds(manifest: Manifest) -> str | None:
-    """``unlock 0.900 (q=20), ...`` for ``info``, ``eval``, the report and the logs;
-    ``None`` without."""
-    if not manifest.label_thresholds:
+    """``unlock 0.900 (q=20), ...`` for ``info``, the report and the logs; ``None`` without."""
+    return label_thresholds_text(manifest.label_thresholds)
+
+
+def label_thresholds_text(entries: tuple[LabelThreshold, ...]) -> str | None:
+    """``entries`` as :func:`describe_label_thresholds` prints them (``eval`` too)."""
+    if not entries:
         return None
     return ", ".join(
-        f"{t.label} {threshold_text(t.threshold)} (q={t.threshold_q})"
-        for t in manifest.label_thresholds
+        f"{t.label} {threshold_text(t.threshold)} (q={t.threshold_q})" for t in entries
     )
 
 
-def label_thresholds_json(manifest: Manifest) -> dict[str, dict[str, float | int]]:
-    """The labels' own thresholds as ``--json`` gives them (empty without)."""
-    return {
-        t.label: {"threshold": t.threshold, "threshold_q": t.threshold_q}
-        for t in manifest.label_thresholds
-    }
+def label_thresholds_json(entries: tuple[LabelThreshold, ...]) -> dict[str, Any]:
+    """``entries`` as the manifest and every ``--json`` give them: {label: {threshold,
+    threshold_q}}, ``{}`` without."""
+    return {t.label: {"threshold": t.threshold, "threshold_q": t.threshold_q} for t in entries}
 
 
 _REQUIRED = object()
-
-
-def _label_thresholds_json(entries: tuple[LabelThreshold, ...]) -> dict[str, Any]:
-    return {t.label: {"threshold": t.threshold, "threshold_q": t.threshold_q} for t in entries}
 
 
 def _cause(exc: BaseException) -> str:

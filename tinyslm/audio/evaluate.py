@@ -22,7 +22,12 @@ from tinyslm.audio.dataset import SILENCE, UNKNOWN, AudioDatasetConfig, load_aud
 from tinyslm.audio.spec import KeywordSpec
 from tinyslm.audio.stream import StreamFigures, StreamSpec, figure_text, measured
 from tinyslm.errors import DatasetError
-from tinyslm.manifest import Manifest, describe_label_thresholds, label_thresholds_json
+from tinyslm.manifest import (
+    LabelThreshold,
+    Manifest,
+    label_thresholds_json,
+    label_thresholds_text,
+)
 
 SPLITS = ("test", "val", "train", "all")
 # What train recorded (manifest metrics) that eval prints beside its own figures.
@@ -59,8 +64,8 @@ class KeywordEvalResult:
         trained: what train recorded on its test split, for comparison, under the
             manifest's names (:data:`TRAINED_KEYS`; ``n_test`` is its clips,
             ``per_class`` its ``[accuracy, clips]`` per label).
-        warnings, seconds, label_thresholds, label_thresholds_text: as the text
-            result's (keywords detected at levels of their own).
+        warnings, seconds, label_thresholds: as the text result's (keywords detected
+            at levels of their own).
     """
 
     source: str
@@ -77,8 +82,7 @@ class KeywordEvalResult:
     trained: dict[str, Any] = field(default_factory=dict)
     warnings: tuple[str, ...] = ()
     seconds: float = 0.0
-    label_thresholds: dict[str, dict[str, float | int]] = field(default_factory=dict)
-    label_thresholds_text: str | None = None
+    label_thresholds: tuple[LabelThreshold, ...] = ()
 
     @property
     def int8_accuracy(self) -> float:
@@ -95,7 +99,7 @@ class KeywordEvalResult:
             "model_bytes": self.model_bytes,
             "arena_bytes": self.arena_bytes,
             "threshold_q": self.threshold_q,
-            "label_thresholds": self.label_thresholds,
+            "label_thresholds": label_thresholds_json(self.label_thresholds),
             "clips": self.clips,
             "int8_accuracy": round(self.int8_accuracy, 5),
             "per_label": {lb: {"clips": n, "correct": c} for lb, n, c in self.per_label},
@@ -187,8 +191,7 @@ def run_keyword_eval(
             *_unanswerable(clips, manifest.labels),
         ),
         seconds=time.perf_counter() - start,
-        label_thresholds=label_thresholds_json(manifest),
-        label_thresholds_text=describe_label_thresholds(manifest),
+        label_thresholds=manifest.label_thresholds,
     )
 
 
@@ -350,8 +353,8 @@ def format_keyword_eval(result: KeywordEvalResult) -> str:
             ),
         ),
         *(
-            [("keyword thresholds", result.label_thresholds_text)]
-            if result.label_thresholds_text is not None
+            [("keyword thresholds", label_thresholds_text(result.label_thresholds))]
+            if result.label_thresholds
             else []
         ),
         ("false accepts per hour", fa_row("noise", "noise")),
