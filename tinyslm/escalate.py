@@ -266,12 +266,7 @@ def stop_host_programs() -> None:
     with _RUNNING_LOCK:
         running = sorted(_RUNNING)
     for pid in running:
-        _kill_program(pid)
-
-
-def _kill_program(pid: int) -> None:
-    """SIGKILL to a running program and everything it started (found in ``/proc``)."""
-    signal_tree(pid, signal.SIGKILL)
+        signal_tree(pid, signal.SIGKILL)
 
 
 atexit.register(stop_host_programs)
@@ -298,7 +293,7 @@ def _run_bounded(
     try:
         return _answer_of(proc, stdin, timeout_s, since)
     except BaseException:
-        _kill_program(proc.pid)  # interrupted while it ran: not left behind
+        signal_tree(proc.pid, signal.SIGKILL)  # interrupted while it ran: not left behind
         proc.wait()
         raise
     finally:
@@ -340,7 +335,7 @@ def _answer_of(
     except subprocess.TimeoutExpired:
         # The program and what it started (a shell script's sleep ran on after the
         # script was killed, one more each time a phrase timed out).
-        _kill_program(proc.pid)
+        signal_tree(proc.pid, signal.SIGKILL)
         proc.wait()
         code = None
     # Its answer is complete once it has exited. What it left running and still holding

@@ -214,6 +214,11 @@ def test_a_program_that_cannot_run_is_said_in_words(tmp_path: Path) -> None:
     with pytest.raises(ToolchainError) as err:
         HostCommand([str(tmp_path)])
     assert str(err.value) == f"--host-cmd: program {str(tmp_path)!r} is a folder, not a program"
+    dangling = tmp_path / "gone"
+    dangling.symlink_to(tmp_path / "nothing-here")
+    with pytest.raises(ToolchainError) as err:
+        HostCommand([str(dangling)])
+    assert str(err.value) == f"--host-cmd: program {str(dangling)!r} is a link to nothing"
 
 
 def test_a_program_whose_interpreter_is_missing_is_said_in_words(tmp_path: Path) -> None:
