@@ -360,14 +360,14 @@ def default_generate_dir(board: str) -> Path:
 def _recorded_labels(project: Path) -> list[str] | None:
     """The labels of the model an existing project was generated from (its
     ``tinyslm.json``), or ``None`` where there is none to read."""
-    from tinyslm.project import PROJECT_FILE
+    from tinyslm.errors import ProjectError
+    from tinyslm.project import open_project
 
     try:
-        doc = json.loads((project / PROJECT_FILE).read_text(encoding="utf-8"))
-        labels = doc["manifest"]["labels"]
-    except (OSError, ValueError, KeyError, TypeError):
+        manifest = open_project(project).manifest
+    except ProjectError:
         return None
-    return [str(lb) for lb in labels] if isinstance(labels, list) else None
+    return list(manifest.labels) if manifest is not None else None
 
 
 def run_generate(
