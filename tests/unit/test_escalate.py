@@ -194,6 +194,16 @@ def test_a_program_keeps_tinyslms_session_and_group() -> None:
     assert got == {"text": "hello", "answer": f"{os.getsid(0)} {os.getpgid(0)}"}
 
 
+def test_a_script_without_a_shebang_is_said_so(tmp_path: Path) -> None:
+    # exec refuses it (ENOEXEC): "OSError: [Errno 8] Exec format error" before.
+    bare = _script(tmp_path / "bare.sh", "echo ':do lights_on'\n")
+    assert HostCommand([str(bare)]).answer(Escalated("hello", "x", 0.1)) == {
+        "text": "hello",
+        "error": f"could not start {bare}: not a program this system runs "
+        "(a script needs a '#!' line)",
+    }
+
+
 def test_a_script_with_windows_line_ends_is_said_so(tmp_path: Path) -> None:
     # '#!/bin/sh\r' blamed /bin/sh, which is there: exec looked for '/bin/sh\r'.
     crlf = _script(tmp_path / "crlf.sh", "#!/bin/sh\r\necho hi\r\n")

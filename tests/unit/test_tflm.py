@@ -302,7 +302,7 @@ def test_a_failed_fetch_removes_only_the_folders_it_made(
     assert list((tmp_path / "x").iterdir()) == [], "folders of the failed fetch were left"
 
 
-@pytest.mark.parametrize("case", ["file-parent", "env-file", "proc"])
+@pytest.mark.parametrize("case", ["file-parent", "env-file", "proc", "dangling"])
 def test_fetch_cache_dir_problems_are_one_line_naming_the_users_path(
     tmp_path: Path, offline: list[str], monkeypatch: pytest.MonkeyPatch, case: str
 ) -> None:
@@ -316,6 +316,11 @@ def test_fetch_cache_dir_problems_are_one_line_naming_the_users_path(
     elif case == "env-file":
         monkeypatch.setenv("TINYSLM_CACHE_DIR", str(afile))
         args, said = [], f"TINYSLM_CACHE_DIR={afile}: {afile} is a file, not a folder"
+    elif case == "dangling":
+        link = tmp_path / "gone"
+        link.symlink_to(tmp_path / "nothing-here")
+        args = ["--cache-dir", str(link / "sub")]
+        said = f"--cache-dir {link / 'sub'}: {link} is a link to nothing"
     else:
         if not Path("/proc/self").is_dir():
             pytest.skip("needs Linux /proc, which takes no new folder")

@@ -136,6 +136,22 @@ def test_a_folder_of_other_files_is_not_told_to_use_force(tmp_path: Path) -> Non
         check_target(target, force=True, ownership=MODEL)
 
 
+def test_the_current_folder_is_not_told_to_use_force(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # --force refuses the current folder (or a parent of it) whatever it holds.
+    (tmp_path / "notes.txt").write_text("keep")
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(OutputExistsError) as info:
+        check_target(Path("."), force=False, ownership=MODEL)
+    assert str(info.value) == (
+        ". exists and is not empty, and is the current folder or a parent of it; "
+        "choose a new or empty folder"
+    )
+    with pytest.raises(OutputExistsError, match="current folder or a parent of it"):
+        check_target(Path("."), force=True, ownership=MODEL)
+
+
 def test_a_model_folder_is_still_told_to_use_force(tmp_path: Path) -> None:
     target = tmp_path / "model"
     target.mkdir()
@@ -184,6 +200,14 @@ def test_report_data_on_a_keyword_model_folder_says_to_leave_it_out(tmp_path: Pa
     message = str(info.value)
     assert "give that folder" not in message, message
     assert "--data measures text models only; leave it out for a keyword model" in message
+
+
+def test_a_keyword_reports_figures_that_are_not_a_file_are_said_so(tmp_path: Path) -> None:
+    folder = tmp_path / "kws_model"
+    (folder / "report.json").mkdir(parents=True)  # a folder where the figures belong
+    with pytest.raises(ModelError) as info:
+        keyword_report_page(folder, None, b"", folder / "report.json", None)
+    assert str(info.value).startswith(f"{folder / 'report.json'}: not a file;"), info.value
 
 
 # --- the keyword fit returns its threshold warning too (train --json lists it) --------
