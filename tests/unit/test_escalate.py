@@ -194,26 +194,6 @@ def test_a_program_keeps_tinyslms_session_and_group() -> None:
     assert got == {"text": "hello", "answer": f"{os.getsid(0)} {os.getpgid(0)}"}
 
 
-def test_a_script_without_a_shebang_is_said_so(tmp_path: Path) -> None:
-    # exec refuses it (ENOEXEC): "OSError: [Errno 8] Exec format error" before.
-    bare = _script(tmp_path / "bare.sh", "echo ':do lights_on'\n")
-    assert HostCommand([str(bare)]).answer(Escalated("hello", "x", 0.1)) == {
-        "text": "hello",
-        "error": f"could not start {bare}: not a program this system runs "
-        "(a script needs a '#!' line)",
-    }
-
-
-def test_a_script_with_windows_line_ends_is_said_so(tmp_path: Path) -> None:
-    # '#!/bin/sh\r' blamed /bin/sh, which is there: exec looked for '/bin/sh\r'.
-    crlf = _script(tmp_path / "crlf.sh", "#!/bin/sh\r\necho hi\r\n")
-    assert HostCommand([str(crlf)]).answer(Escalated("hello", "x", 0.1)) == {
-        "text": "hello",
-        "error": f"could not start {crlf}: its '#!' line ends in a carriage return "
-        "(Windows line ends)",
-    }
-
-
 def test_a_program_that_cannot_run_is_said_in_words(tmp_path: Path) -> None:
     # A file without the exec bit was "program '...' not found".
     noexec = tmp_path / "noexec"
@@ -231,13 +211,25 @@ def test_a_program_that_cannot_run_is_said_in_words(tmp_path: Path) -> None:
     assert str(err.value) == f"--host-cmd: program {str(dangling)!r} is a link to nothing"
 
 
-def test_a_program_whose_interpreter_is_missing_is_said_in_words(tmp_path: Path) -> None:
-    # It was "FileNotFoundError: [Errno 2] No such file or directory: '.../badshebang'".
-    esc = Escalated("hello", "x", 0.1)
-    bad = _script(tmp_path / "badshebang", "#!/nonexistent/interp\necho hi\n")
-    assert HostCommand([str(bad)]).answer(esc) == {
+@pytest.mark.parametrize(
+    ("script", "why"),
+    [
+        # It was "FileNotFoundError: [Errno 2] No such file or directory: '.../script'".
+        ("#!/nonexistent/interp\necho hi\n", "its interpreter /nonexistent/interp is not found"),
+        # That blamed /bin/sh, which is there: exec looked for '/bin/sh\r'.
+        (
+            "#!/bin/sh\r\necho hi\r\n",
+            "its '#!' line ends in a carriage return (Windows line ends)",
+        ),
+        # exec refuses it (ENOEXEC): "OSError: [Errno 8] Exec format error".
+        ("echo ':do lights_on'\n", "not a program this system runs (a script needs a '#!' line)"),
+    ],
+)
+def test_a_script_that_cannot_start_is_said_in_words(tmp_path: Path, script: str, why: str) -> None:
+    program = _script(tmp_path / "script", script)
+    assert HostCommand([str(program)]).answer(Escalated("hello", "x", 0.1)) == {
         "text": "hello",
-        "error": f"could not start {bad}: its interpreter /nonexistent/interp is not found",
+        "error": f"could not start {program}: {why}",
     }
 
 
