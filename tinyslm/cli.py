@@ -6,7 +6,9 @@ Every ``TinySlmError`` becomes one line on stderr and exit code 1. Heavy imports
 
 from __future__ import annotations
 
+import contextlib
 import math
+import os
 import sys
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from functools import wraps
@@ -288,10 +290,10 @@ def train_command(
     files). Writes model.tflite, manifest.json and (unless --no-report)
     report.json and report.html (open it in a browser; 'tinyslm report' redraws it).
     """
-    from tinyslm.audio.options import audio_config, refuse_keyword_options
+    from tinyslm.audio.options import KEYWORD_ONLY, audio_config, refuse_keyword_options
     from tinyslm.modality import AUDIO, modality_of_data
     from tinyslm.pipeline import format_train_table, run_train
-    from tinyslm.text.dataset import load_dataset
+    from tinyslm.text.dataset import check_has_rows, load_dataset
     from tinyslm.train_options import refuse_distill_options_without_distill, train_to_budget
 
     check_json_target(json_out, (data,))
@@ -333,6 +335,10 @@ def train_command(
         # Keyword models have named sizes, not a budget-sized hash table.
         result = run(audio_config(knobs, explicit), False)
     else:
+        if data is not None and any(n in KEYWORD_ONLY for n in explicit):
+            # A file with no row names no .wav either, so it is taken for text: its being
+            # empty (or missing) is what is wrong, not the keyword option.
+            check_has_rows(data)
         refuse_keyword_options(explicit)
         refuse_distill_options_without_distill(knobs, explicit)
         result = train_to_budget(
@@ -962,7 +968,17 @@ def generate_command(
     if threshold is not None:
         check_reachable(threshold, f"--threshold {threshold:g}")
     for label, p in own.items():
-        check_label_reachable(label, p)
+        try:
+            check_label_reachable(label, p)
+        except TinySlmError:
+            if model_dir is None or "=" not in label or label not in _model_labels(model_dir):
+                raise
+            # 'temp=20=1.5' for a model with the label 'temp=20' is that label with a P out
+            # of range, not two thresholds in one option (which is all that can be told
+            # before the model is known): say so, naming the label, since the item alone
+            # does not show which '=' ends it.
+            check_reachable(p, f"--label-threshold {label}={p:g} (label {label!r}, P {p:g})")
+            raise
     result = run_generate(
         board,
         output,
@@ -1024,6 +1040,18 @@ def generate_command(
         f"wrote {result.out} ({len(result.files)} files{tree}): board {result.board}, "
         f"model {result.model_bytes} bytes, arena {result.arena_size} bytes"
     )
+
+
+def _model_labels(model_dir: Path) -> tuple[str, ...]:
+    """The labels of the model in ``model_dir``; none when it cannot be read (generate
+    then says why, once it loads the model)."""
+    from tinyslm.manifest import load_model_dir
+
+    try:
+        manifest, _ = load_model_dir(model_dir, probe_arena=False)
+    except (TinySlmError, OSError):
+        return ()
+    return manifest.labels
 
 
 @cli.command("boards")
@@ -1344,15 +1372,36 @@ def main() -> None:
     # "error: interrupted"), with the usual exit code 128 + the signal's number. A signal
     # already ignored (nohup) stays ignored; a repeat (a supervisor sending it again) is
     # ignored too, so that it cannot cut the cleanup short (SIGKILL still stops it).
+    #
+    # Once the command has finished (its cleanups run, its exit status decided), only the
+    # interpreter's exit is left: joining threads, atexit, module teardown (seconds, with
+    # TensorFlow loaded). A signal there ends the process at once with the command's own
+    # exit status (its output is complete): before, the handler raised KeyboardInterrupt
+    # outside any command (a traceback from threading's shutdown or an atexit callback).
+    # Exiting rather than ignoring keeps a hung exit stoppable by SIGTERM. After atexit,
+    # CPython puts the default action back in place of Python handlers (_PySignal_Fini),
+    # so a signal in module teardown killed the process with 143 and no error line;
+    # SIG_IGN outlasts that reset, so it is set from atexit, for that last stretch only.
+    import atexit
     import signal
 
     caught: list[int] = []
+    finished: list[int] = []  # the command's exit status, once it has one
     wanted = [getattr(signal, name, None) for name in ("SIGTERM", "SIGHUP")]
     handled = [s for s in wanted if s is not None and signal.getsignal(s) == signal.SIG_DFL]
 
-    def interrupt(signum: int, frame: object) -> None:
+    def ignore() -> None:
         for sig in handled:
             signal.signal(sig, signal.SIG_IGN)
+
+    def interrupt(signum: int, frame: object) -> None:
+        ignore()
+        if finished:
+            for stream in (sys.stdout, sys.stderr):
+                # A closed pipe or stream: nothing left to keep.
+                with contextlib.suppress(OSError, ValueError):
+                    stream.flush()
+            os._exit(finished[0])
         caught.append(signum)
         raise KeyboardInterrupt
 
@@ -1361,12 +1410,21 @@ def main() -> None:
             signal.signal(sig, interrupt)
     except ValueError:  # main() called from another thread than the main one
         handled = []
+    status = 1  # an exception other than SystemExit: Python exits with 1 for it
     try:
         cli()
+        status = 0
     except SystemExit as exc:
-        if caught and exc.code == 130:
-            sys.exit(128 + caught[0])
+        code = exc.code
+        status = code if isinstance(code, int) else (0 if code is None else 1)
+        if caught and code == 130:
+            status = 128 + caught[0]
+            sys.exit(status)
         raise
+    finally:
+        finished.append(status)
+        if handled:
+            atexit.register(ignore)
 
 
 if __name__ == "__main__":

@@ -10,7 +10,8 @@ Formats, chosen by file extension:
 - ``.tsv``: the same, tab-separated and read literally: a quote is part of the
   phrase (``"Alexa" turn on`` stays as written, as the device receives it), so a
   phrase cannot hold a tab; a file whose column names are all quoted was written by
-  a program that quotes every field, and is read with CSV quoting.
+  a program that quotes every field, and is read with CSV quoting. A header that
+  quotes some of text, label and split but not both text and label is refused.
 - ``.jsonl``: one object per line, ``{"text": ..., "label": ..., "split": ...}``
   with ``split`` optional.
 - ``.json``: CLINC150 layout, ``{"train": [[text, label], ...], "val": ...,
@@ -166,34 +167,11 @@ def load_dataset(
         )
     source = "demo" if path is None else Path(path).name
     path = demo_dataset_path() if path is None else Path(path)
-    name = str(path)
-    suffix = path.suffix.lower()
-    # A path that is not there is a typo, whatever its name ends in: say so first (as
-    # eval does) rather than call a mistyped folder name an unknown format.
-    if not path.exists():
-        raise DatasetError(f"{name}: dataset not found")
-    if suffix not in SUPPORTED_SUFFIXES:
-        raise DatasetError(
-            f"{name}: unknown dataset format {path.suffix or '(no extension)'!r}; "
-            f"expected one of {', '.join(SUPPORTED_SUFFIXES)}"
-        )
-    if not path.is_file():
-        raise DatasetError(f"{name}: not a file")
+    name, suffix = str(path), _checked_suffix(path)
 
     warnings: list[str] = []
     if suffix in (".csv", ".tsv", ".jsonl"):
-        try:
-            with _open_stream(path, name, progress) as stream:
-                literal = False  # a .tsv read as written (see _parse_csv)
-                if suffix == ".jsonl":
-                    rows = _parse_jsonl(stream, name)
-                else:
-                    rows, literal = _parse_csv(
-                        stream, name, delimiter="\t" if suffix == ".tsv" else ","
-                    )
-        except UnicodeDecodeError:
-            _read_utf8(path)  # finds the line and raises the one-line error
-            raise
+        rows, literal = _read_stream(path, suffix, progress)
         _check_split_everywhere_or_nowhere(rows, name)
         if literal:
             warnings.extend(_spreadsheet_quoting(rows))
@@ -210,7 +188,68 @@ def load_dataset(
     )
 
 
+def check_has_rows(path: Path) -> None:
+    """Raise what :func:`load_dataset` would say of a file that holds no row: not there,
+    not a dataset format, unreadable, malformed before its first row, or empty (nothing,
+    blank lines, or a header alone).
+
+    Reads up to the first row only (a CLINC ``.json`` is read whole). ``train`` calls it
+    before refusing keyword options for a text dataset: a file with no row names no
+    ``.wav`` either, so it is taken for text, and '--keyword-model: audio keyword
+    options; DATA is a text intent dataset' was said of an empty file.
+
+    Raises:
+        DatasetError: as :func:`load_dataset` for the same file.
+    """
+    name, suffix = str(path), _checked_suffix(path)
+    if suffix == ".json":
+        rows, _ = _parse_clinc(_read_utf8(path), name, [])
+    else:
+        rows, _ = _read_stream(path, suffix, None, limit=1)
+    if not rows:
+        raise DatasetError(f"{name}: no rows (the dataset is empty)")
+
+
 # --- reading -----------------------------------------------------------------
+
+
+def _checked_suffix(path: Path) -> str:
+    """``path``'s suffix (lower case), once it names a file of a supported format.
+
+    Raises:
+        DatasetError: ``path`` is not there, not a supported format, or not a file.
+    """
+    name = str(path)
+    suffix = path.suffix.lower()
+    # A path that is not there is a typo, whatever its name ends in: say so first (as
+    # eval does) rather than call a mistyped folder name an unknown format.
+    if not path.exists():
+        raise DatasetError(f"{name}: dataset not found")
+    if suffix not in SUPPORTED_SUFFIXES:
+        raise DatasetError(
+            f"{name}: unknown dataset format {path.suffix or '(no extension)'!r}; "
+            f"expected one of {', '.join(SUPPORTED_SUFFIXES)}"
+        )
+    if not path.is_file():
+        raise DatasetError(f"{name}: not a file")
+    return suffix
+
+
+def _read_stream(
+    path: Path, suffix: str, progress: Callable[[str], None] | None, limit: int | None = None
+) -> tuple[list[_Row], bool]:
+    """The rows of a ``.csv``, ``.tsv`` or ``.jsonl`` (the first ``limit`` of them), and
+    whether they were read literally (see :func:`_parse_csv`)."""
+    name = str(path)
+    try:
+        with _open_stream(path, name, progress) as stream:
+            if suffix == ".jsonl":
+                return _parse_jsonl(stream, name, limit), False
+            return _parse_csv(stream, name, "\t" if suffix == ".tsv" else ",", limit)
+    except UnicodeDecodeError:
+        _read_utf8(path)  # finds the line and raises the one-line error
+        raise
+
 
 # Files at least this large report their reading progress.
 PROGRESS_MIN_BYTES = 8 * 1024 * 1024
@@ -365,8 +404,11 @@ def _quote_hint(error: str, start: int, end: int | None) -> str:
     return ""
 
 
-def _parse_csv(stream: TextIO, name: str, delimiter: str = ",") -> tuple[list[_Row], bool]:
-    """The rows, and whether they were read literally (a .tsv without quoted names)."""
+def _parse_csv(
+    stream: TextIO, name: str, delimiter: str = ",", limit: int | None = None
+) -> tuple[list[_Row], bool]:
+    """The rows (the first ``limit``), and whether they were read literally (a .tsv
+    without quoted names)."""
     # A .tsv is read literally, as tab-separated files conventionally are: CSV quoting
     # turned '"Alexa" turn on' into 'Alexa turn on', a phrase the device never receives.
     literal = delimiter == "\t"
@@ -393,6 +435,19 @@ def _parse_csv(stream: TextIO, name: str, delimiter: str = ",") -> tuple[list[_R
         header = [h.strip()[1:-1].replace('""', '"') if _wrapped(h.strip()) else h for h in header]
         offset, literal, row_names = reader.line_num, False, True
         reader = csv.reader(stream, delimiter=delimiter)
+    elif literal and quoted_names & {"text", "label", "split"}:
+        # Deliberate (a literal .tsv's column named '"text"' is not its text column, and
+        # a program that quotes fields quotes both names): said as it is, not as
+        # "missing column(s) text", nor a quoted "split" ignored as another column.
+        said = [f'"{c}"' for c in ("text", "label", "split") if c in quoted_names]
+        bare = [c for c in ("text", "label") if c not in quoted_names]
+        raise DatasetError(
+            f"{name}: line 1: the column name{'s' if len(said) > 1 else ''} "
+            f"{' and '.join(said)} {'are' if len(said) > 1 else 'is'} quoted but "
+            f"{' and '.join(bare)} {'are' if len(bare) > 1 else 'is'} not; a .tsv is read "
+            "with CSV quoting only when text and label are both quoted, else literally, "
+            "quotes and all: quote every column name or none"
+        )
     columns = [h.strip().lower() for h in header]
     missing = [c for c in ("text", "label") if c not in columns]
     if missing:
@@ -413,7 +468,7 @@ def _parse_csv(stream: TextIO, name: str, delimiter: str = ",") -> tuple[list[_R
     i_text, i_label = columns.index("text"), columns.index("label")
     i_split = columns.index("split") if "split" in columns else None
     rows: list[_Row] = []
-    while True:
+    while limit is None or len(rows) < limit:
         # A row is named by the line it starts on: a quote never closed swallows the
         # lines after it, and the csv module's own line number is where it gave up.
         line = offset + reader.line_num + 1
@@ -459,9 +514,11 @@ def _parse_csv(stream: TextIO, name: str, delimiter: str = ",") -> tuple[list[_R
     return rows, literal
 
 
-def _parse_jsonl(stream: TextIO, name: str) -> list[_Row]:
+def _parse_jsonl(stream: TextIO, name: str, limit: int | None = None) -> list[_Row]:
     rows: list[_Row] = []
     for lineno, line in enumerate(stream, start=1):
+        if limit is not None and len(rows) >= limit:
+            break
         if not line.strip():
             continue
         where = f"line {lineno}"
