@@ -255,7 +255,7 @@ def figures_of(result: AudioTrainResult, wall: float) -> dict[str, Any]:
         "ops": list(result.ops),
         "epochs_run": result.epochs_run,
         "best_epoch": result.best_epoch,
-        "n_train_with_copies": result.n_train,
+        "n_train_with_copies": result.n_train_examples,
         "n_val": result.n_val,
         "n_test": result.n_test,
         "feature_seconds": round(result.feature_seconds, 1),

@@ -46,7 +46,9 @@ class ModelInfo:
         board: the project's board (``None`` for a model folder).
         manifest: the model's manifest.
         arena_size: the firmware's arena (``TINYSLM_ARENA_SIZE``): the measured arena
-            plus the generator's margin.
+            plus the generator's margin (a project's: as it was generated). ``--json``
+            says it as ``firmware_arena_bytes`` (what a device's ``:info`` calls
+            ``arena_bytes``) and the measured one as ``measured_arena_bytes``.
         fits: every board, in id order.
     """
 
@@ -68,6 +70,12 @@ class ModelInfo:
             "model_sha256": m.model_sha256,
             "labels": list(m.labels),
             "model_bytes": m.model_bytes,
+            # Two arenas, named apart: the smallest TFLM ran the model in (the
+            # manifest's), and the firmware's arena array (that plus the generator's
+            # margin, or a project's recorded size), which a device's ':info' calls
+            # arena_bytes. arena_bytes and arena_size stay for older readers.
+            "measured_arena_bytes": m.arena_bytes,
+            "firmware_arena_bytes": self.arena_size,
             "arena_bytes": m.arena_bytes,
             "arena_size": self.arena_size,
             "threshold": m.threshold,
@@ -155,7 +163,11 @@ def format_info(info: ModelInfo) -> str:
             "model",
             f"{m.model_bytes} bytes ({m.model_bytes / 1024:.1f} KiB), sha256 {m.model_sha256[:16]}",
         ),
-        ("arena", f"{m.arena_bytes} bytes measured, {info.arena_size} in the firmware"),
+        (
+            "arena",
+            f"{m.arena_bytes} bytes measured, {info.arena_size} in the firmware"
+            " (the device's ':info' arena_bytes)",
+        ),
         ("ops", ", ".join(m.ops)),
         (
             "recipe",

@@ -15,7 +15,7 @@ from typing import Any
 
 from tinyslm.errors import ModelError
 from tinyslm.metrics import check_metrics
-from tinyslm.modality import TEXT, modality
+from tinyslm.modality import AUDIO, TEXT, modality
 from tinyslm.text.dataset import DEFAULT_MAX_LINE, MAX_LINE_LIMIT
 
 MANIFEST_NAME = "manifest.json"
@@ -264,6 +264,13 @@ class Manifest:
         def metrics(value: Any) -> dict[str, Any]:
             figures = mapping(value)
             check_metrics(figures, labels)
+            if kind.name == AUDIO and "n_train" in figures and "n_train_examples" not in figures:
+                # A keyword manifest from before round 41 counted the augmented copies
+                # in n_train: that count is its n_train_examples, and its clips are not
+                # recorded, so info and train --json never show copies as clips.
+                figures = {
+                    ("n_train_examples" if k == "n_train" else k): v for k, v in figures.items()
+                }
             return figures
 
         def label_thresholds(value: Any) -> tuple[LabelThreshold, ...]:

@@ -44,6 +44,7 @@ COUNTS = (
     "macs",
     "params",
     "n_train",
+    "n_train_examples",
     "n_val",
     "n_test",
     "n_eval",

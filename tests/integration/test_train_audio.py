@@ -105,7 +105,8 @@ def test_the_model_folder(trained: tuple[Path, dict[str, object]]) -> None:
         return len(counts) * max(counts.values()) * 3
 
     assert examples(mixed) != examples(data)
-    assert manifest["metrics"]["n_train"] == examples(mixed)
+    assert manifest["metrics"]["n_train_examples"] == examples(mixed)
+    assert manifest["metrics"]["n_train"] == len(mixed.split("train"))
     mt = manifest["metrics"]
     for key in ("int8_accuracy", "false_rejection_rate", "noise_fa_per_hour",
                 "unknown_fa_per_hour", "per_class", "confusion", "macs"):  # fmt: skip

@@ -540,8 +540,10 @@ def test_a_tiny_synthetic_set_trains_converts_runs_on_tflm_and_repeats_bytes(
     assert sum(map(sum, first.confusion)) == first.n_test
     assert sum(n for _, _, n in first.per_class) == first.n_test
     counts = Counter(c.label for c in data.clips if c.split == "train")
-    # Each clip and one augmented copy, every label balanced up to the largest one.
-    assert first.n_train == 2 * max(counts.values()) * len(data.labels)
+    # Fitted on each clip and one augmented copy, every label balanced up to the largest
+    # one; n_train counts the clips alone.
+    assert first.n_train_examples == 2 * max(counts.values()) * len(data.labels)
+    assert first.n_train == sum(counts.values())
     # The reported INT8 accuracy is what TFLM gives on the test features.
     diag = sum(first.confusion[i][i] for i in range(n_labels))
     assert first.int8_accuracy == pytest.approx(diag / first.n_test)

@@ -248,6 +248,7 @@ def test_keyword_fit_returns_every_warning_it_printed(
         epochs_run=1,
         best_epoch=1,
         n_train=1,
+        n_train_examples=3,
         n_val=1,
         n_test=1,
         feature_seconds=0.0,

@@ -34,6 +34,7 @@ SPLITS = ("test", "val", "train", "all")
 TRAINED_KEYS = (
     "dataset",
     "eval_split",
+    "stream_split",
     "n_test",
     "int8_accuracy",
     "per_class",
@@ -63,7 +64,9 @@ class KeywordEvalResult:
         stream: the detector's figures at ``threshold_q`` on the split's streams.
         trained: what train recorded on its test split, for comparison, under the
             manifest's names (:data:`TRAINED_KEYS`; ``n_test`` is its clips,
-            ``per_class`` its ``[accuracy, clips]`` per label).
+            ``per_class`` its ``[accuracy, clips]`` per label; ``eval_split`` and
+            ``stream_split`` the splits its clip and stream figures are of, which
+            :func:`format_keyword_eval` names beside them when ``split`` is another).
         warnings, seconds, label_thresholds: as the text result's (keywords detected
             at levels of their own).
     """
@@ -114,6 +117,11 @@ class KeywordEvalResult:
             "unknown_false_accepts": s.unknown_false_accepts,
             "unknown_fa_per_hour": measured(s.unknown_fa_per_hour, 2),
             "trained": self.trained,
+            # The table's tag in one word: train's figures are of the split scored here
+            # (like for like), or of its own test split beside another split's figures.
+            "trained_same_split": bool(self.trained)
+            and trained_split(self.trained, "eval_split") == self.split
+            and trained_split(self.trained, "stream_split") == self.split,
             "warnings": list(self.warnings),
             "seconds": round(self.seconds, 3),
         }
@@ -282,7 +290,21 @@ def _split_text(split: str) -> str:
     return "every clip, all splits" if split == "all" else f"{split} split"
 
 
-def _was(trained: dict[str, Any], key: str, text: Callable[[Any], str]) -> str:
+def trained_split(trained: dict[str, Any], key: str) -> str:
+    """The split train measured its figures on (``eval_split`` for clips,
+    ``stream_split`` for streams): ``test`` in a manifest from before it was recorded."""
+    value = trained.get(key, "test")
+    return value if isinstance(value, str) else "test"
+
+
+def _tag(trained: dict[str, Any], key: str, split: str) -> str:
+    """``train`` when train's figure is of the split scored, else ``train, test split``:
+    beside ``--split val`` (or ``train``, ``all``) a bare ``train:`` read as that split's."""
+    theirs = trained_split(trained, key)
+    return "train" if theirs == split else f"train, {theirs} split"
+
+
+def _was(trained: dict[str, Any], key: str, text: Callable[[Any], str], tag: str = "train") -> str:
     """``  (train: ...)`` for a figure train recorded under ``key``, else nothing (a
     manifest from before it was recorded). ``null`` (not measured) reads ``n/a``."""
     if key not in trained:
@@ -290,7 +312,7 @@ def _was(trained: dict[str, Any], key: str, text: Callable[[Any], str]) -> str:
     value = trained[key]
     if value is not None and not isinstance(value, int | float):
         return ""
-    return f"  (train: {text(value)})"
+    return f"  ({tag}: {text(value)})"
 
 
 def _fa_text(per_hour: float | None, count: object, seconds: object, *, train: bool = False) -> str:
@@ -302,8 +324,11 @@ def _fa_text(per_hour: float | None, count: object, seconds: object, *, train: b
 
 def format_keyword_eval(result: KeywordEvalResult) -> str:
     """The table ``tinyslm eval`` prints for a keyword model: each figure with train's
-    beside it (``(train: ...)``, as text ``eval`` prints), where the manifest has it."""
+    beside it (``(train: ...)``, as text ``eval`` prints), where the manifest has it;
+    ``(train, test split: ...)`` when the split scored is not the one train measured."""
     s, t = result.stream, result.trained
+    clip_tag = _tag(t, "eval_split", result.split)
+    stream_tag = _tag(t, "stream_split", result.split)
     recorded = t.get("per_class")
     per_class: dict[str, Any] = recorded if isinstance(recorded, dict) else {}
 
@@ -311,7 +336,7 @@ def format_keyword_eval(result: KeywordEvalResult) -> str:
         entry = per_class.get(label)
         if not (isinstance(entry, list) and len(entry) == 2):
             return ""
-        return f"  (train: {figure_text(entry[0], percent=True)} of {entry[1]})"
+        return f"  ({clip_tag}: {figure_text(entry[0], percent=True)} of {entry[1]})"
 
     def fa_row(title: str, stream: str) -> str:
         """False accepts on the noise or unknown-word stream, train's beside them."""
@@ -328,6 +353,7 @@ def format_keyword_eval(result: KeywordEvalResult) -> str:
                 lambda v: _fa_text(
                     v, t.get(f"{stream}_false_accepts", "?"), t.get(f"{stream}_seconds"), train=True
                 ),
+                stream_tag,
             )
         )
 
@@ -340,6 +366,7 @@ def format_keyword_eval(result: KeywordEvalResult) -> str:
                 t,
                 "int8_accuracy",
                 lambda v: f"{figure_text(v, percent=True)} of {t.get('n_test', '?')}",
+                clip_tag,
             ),
         ),
         (
@@ -350,6 +377,7 @@ def format_keyword_eval(result: KeywordEvalResult) -> str:
                 t,
                 "false_rejection_rate",
                 lambda v: f"{figure_text(v, percent=True)} of {t.get('keyword_clips', '?')}",
+                stream_tag,
             ),
         ),
         *(
@@ -362,13 +390,16 @@ def format_keyword_eval(result: KeywordEvalResult) -> str:
         (
             "",
             f"{s.keyword_false_accepts} in the keyword stream"
-            + _was(t, "keyword_false_accepts", str),
+            + _was(t, "keyword_false_accepts", str, stream_tag),
         ),
         *((f"  {lb}", f"{c}/{n} clips right{label_was(lb)}") for lb, n, c in result.per_label),
     ]
     if result.unknown_words:
         rows.append(("scored as _unknown_", ", ".join(result.unknown_words)))
     if "dataset" in t:
-        rows.append(("train figures from", f"{t['dataset']}, split {t.get('eval_split', '?')}"))
+        where = f"{t['dataset']}, split {t.get('eval_split', '?')}"
+        if clip_tag != "train" or stream_tag != "train":
+            where += f" (not the {_split_text(result.split)} scored here)"
+        rows.append(("train figures from", where))
     width = max(len(k) for k, _ in rows)
     return "\n".join(f"{k.ljust(width)}  {v}" for k, v in rows)

@@ -191,6 +191,7 @@ def _clip_metrics(result: Any, threshold_found: bool) -> dict[str, Any]:
         "epochs_run": result.epochs_run,
         "best_epoch": result.best_epoch,
         "n_train": result.n_train,
+        "n_train_examples": result.n_train_examples,
         "n_val": result.n_val,
         "n_test": result.n_test,
         "threshold_rule": "lowest threshold without a false accept on the val streams"
@@ -442,6 +443,18 @@ def summary_rows(m: Manifest) -> list[tuple[str, str]]:
                 f" {mt['unknown_seconds']:.0f} s)",
             )
         )
+    # Clips and training examples named apart: n_train once counted the augmented copies.
+    examples = (
+        f"{mt['n_train_examples']:,} training examples with the augmented copies"
+        if have("n_train_examples")
+        else ""
+    )
+    if have("n_train"):
+        rows.append(
+            ("training clips", f"{mt['n_train']:,}" + (f" ({examples})" if examples else ""))
+        )
+    elif examples:
+        rows.append(("training clips", f"not recorded ({examples})"))
     if have("macs"):
         rows.append(("MACs per inference", f"{mt['macs']:,}"))
     return rows

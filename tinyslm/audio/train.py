@@ -285,7 +285,11 @@ class AudioTrainResult:
         input_quant, output_quant: the INT8 model's input and output quantization.
         epochs_run, best_epoch: epochs trained, and the one whose weights were kept (1-based).
         history: per-epoch loss, accuracy, val_loss and val_accuracy (float model).
-        n_train, n_val, n_test: clips (train: with the augmented copies).
+        n_train, n_val, n_test: clips of each split (recorded or synthetic, as the
+            dataset holds them; ``--extra-train`` clips count in ``n_train``).
+        n_train_examples: what the model was fitted on: the training clips, their
+            augmented copies and the balancing extras (``n_train`` counted these
+            before round 41).
         feature_seconds, train_seconds, convert_seconds, verify_seconds: wall times.
     """
 
@@ -312,6 +316,7 @@ class AudioTrainResult:
     convert_seconds: float
     verify_seconds: float
     history: tuple[dict[str, float], ...] = ()
+    n_train_examples: int = 0
 
     @property
     def model_bytes(self) -> int:
@@ -1010,7 +1015,8 @@ def train_audio(
         output_quant=details.output_quant,
         epochs_run=epochs_run,
         best_epoch=best_epoch,
-        n_train=len(sets.x_train),
+        n_train=len(dataset.split("train")),
+        n_train_examples=len(sets.x_train),
         n_val=len(sets.x_val),
         n_test=len(sets.x_test),
         feature_seconds=sets.seconds,
