@@ -36,6 +36,7 @@ import os
 import secrets
 import shutil
 import stat
+import sys
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
@@ -137,6 +138,11 @@ def _sha256(path: Path) -> str:
     return h.hexdigest()
 
 
+def _holds(path: Path, data: bytes) -> bool:
+    """Whether the file ``path`` holds exactly ``data`` (its size is looked at first)."""
+    return path.stat().st_size == len(data) and path.read_bytes() == data
+
+
 def real_path(path: Path | str) -> Path:
     """``path`` with every symbolic link followed, absolute. ``os.path.realpath``, not
     ``Path.resolve``: on a symlink loop Python 3.11's ``resolve`` raises RuntimeError, and
@@ -204,15 +210,103 @@ def _to_the_end(cleanup: Callable[[], None]) -> bool:
             interrupted = True
 
 
+def _warn(message: str) -> None:
+    """One ``warning:`` line on stderr, as the CLI writes its own."""
+    print(f"warning: {message}", file=sys.stderr, flush=True)
+
+
+def _writable_folders(path: Path) -> None:
+    """Give ``path`` and every real folder in it the owner's rwx, top down (links are not
+    followed): a file in a read-only folder (a copy of a shared, dr-xr-xr-x TFLM tree)
+    cannot be deleted by its owner unless root."""
+    try:
+        mode = os.lstat(path).st_mode
+    except FileNotFoundError:
+        return
+    if not stat.S_ISDIR(mode):
+        return
+    if mode & stat.S_IRWXU != stat.S_IRWXU:
+        os.chmod(path, stat.S_IMODE(mode) | stat.S_IRWXU)
+    with os.scandir(path) as entries:
+        folders = [Path(e.path) for e in entries if e.is_dir(follow_symlinks=False)]
+    for folder in folders:
+        _writable_folders(folder)
+
+
+def _remove_tree(path: Path) -> None:
+    """Remove the folder ``path`` (tinyslm's own: a staging folder) and all it holds, also
+    where a folder in it is read-only; already gone is fine.
+
+    Raises:
+        OSError: something in it cannot be removed (never ignored: a staging folder left
+            behind makes the next run refuse, naming it as a stopped run's).
+    """
+    with contextlib.suppress(OSError):
+        shutil.rmtree(path)
+    if not os.path.lexists(path):
+        return
+    _writable_folders(path)
+    with contextlib.suppress(FileNotFoundError):
+        shutil.rmtree(path)
+
+
+def _movable(path: Path) -> None:
+    """Give the folder ``path`` (a copied tree) its owner's write permission: a folder moves
+    to another folder only where it can be written (its ``..`` changes), and a copy of a
+    read-only TFLM tree (by a tinyslm before round 41, or by an ``extra``) was not."""
+    if path.is_symlink() or not path.is_dir():
+        return
+    mode = path.stat().st_mode
+    if not mode & stat.S_IWUSR:
+        os.chmod(path, stat.S_IMODE(mode) | stat.S_IWUSR)
+
+
 def _remove_made(made: Sequence[Path]) -> None:
     """Undo :func:`_new_folder` and :func:`_new_file`: remove what they made, and what was
-    staged in it (already gone is fine)."""
+    staged in it (already gone is fine).
+
+    Raises:
+        OSError: one of them cannot be removed.
+    """
     for path in reversed(made):
         if path.is_dir() and not path.is_symlink():
-            shutil.rmtree(path, ignore_errors=True)
+            _remove_tree(path)
         else:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(path)
+
+
+def _try_remove_made(made: Sequence[Path], what: str) -> None:
+    """:func:`_remove_made` where an error is already on its way (or the output is
+    complete): a failure is a warning naming the leftover, not a new error in its place."""
+    try:
+        _remove_made(made)
+    except OSError as exc:
+        left = ", ".join(str(p) for p in made if os.path.lexists(p))
+        _warn(f"cannot remove {what} {left} ({exc.strerror or exc}); delete it yourself")
+
+
+def _name_leftovers(target: Path, shown: Path, what: str) -> None:
+    """Warn, in one line, of what a run into ``target`` that was killed (SIGKILL, a power
+    cut) left next to it: its temporary ``.NAME.tmp-<12 hex>`` (:func:`_write_new`,
+    :func:`write_file`), which would otherwise stay unseen, and large, for good.
+
+    The choice: named, never removed. The name alone does not prove it tinyslm's, it may
+    belong to a run still going, and it may hold the only copy of a long run's output.
+    """
+    prefix = f".{target.name}.tmp-"
+    try:
+        names = sorted(n for n in os.listdir(target.parent) if n.startswith(prefix))
+    except OSError:
+        return  # the write itself reports a parent it cannot read
+    hexdigits = set("0123456789abcdef")
+    left = [n for n in names if len(n) == len(prefix) + 12 and set(n[len(prefix) :]) <= hexdigits]
+    if left:
+        listed = ", ".join(str(shown.parent / n) for n in left)
+        _warn(
+            f"{listed}: the unfinished {what} of an earlier tinyslm run into {shown} that was "
+            "stopped (or is still running); tinyslm never removes it: delete it"
+        )
 
 
 def _probe(where: Path) -> None:
@@ -495,9 +589,12 @@ def _tree_shas(folder: Path, tree: str) -> dict[str, str]:
     return shas
 
 
-def _tree_conflicts(real: Path, tree: str, recorded: Mapping[str, str]) -> list[str]:
+def _tree_conflicts(
+    real: Path, tree: str, recorded: Mapping[str, str], new: Mapping[str, str] | None = None
+) -> list[str]:
     """What in the existing copy of ``tree`` is not as tinyslm wrote it: files added
-    (or links, which a copy never makes) and files edited since."""
+    (or links, which a copy never makes) and files edited since. A file as in the ``new``
+    copy (``path -> sha256``) is none of them: replacing it loses nothing."""
     found: list[str] = []
     for root, dirnames, filenames in os.walk(real / tree):
         dirnames.sort()
@@ -506,6 +603,8 @@ def _tree_conflicts(real: Path, tree: str, recorded: Mapping[str, str]) -> list[
             rel = path.relative_to(real).as_posix()
             if path.is_symlink() or not path.is_file():
                 found.append(f"{rel} (not a plain file)")
+            elif new is not None and rel in new and _sha256(path) == new[rel]:
+                continue
             elif rel not in recorded:
                 found.append(f"{rel} (not written by tinyslm)")
             elif _sha256(path) != recorded[rel]:
@@ -608,7 +707,7 @@ def _write_new(
             raise InterruptedAfterUpdate(shown or target, "written") from None
 
         def clean() -> None:
-            _remove_made(staged)
+            _try_remove_made(staged, "the temporary folder")
             _remove_parents(made)
 
         _to_the_end(clean)
@@ -700,7 +799,12 @@ def _update(
                 added.append(rel)
             elif dest.is_symlink() or not dest.is_file():
                 conflicts.append(f"{rel} (not a plain file)")
-            elif unrecorded and dest.read_bytes() != files[rel]:
+            elif _holds(dest, files[rel]):
+                # Already as it would be written: nothing of it can be lost, whatever the
+                # record says. After a run killed halfway through the swap, the files it
+                # put in are the new ones while the record is still the old one.
+                unchanged.append(rel)
+            elif unrecorded:
                 # No record (lost in a copy, or never written): nothing here can be
                 # shown to be tinyslm's, so only a file already as it would be written
                 # is taken; a marker file of the right name alone proves nothing.
@@ -709,8 +813,6 @@ def _update(
                 conflicts.append(f"{rel} (not written by tinyslm)")
             elif record is not None and _sha256(dest) != record[rel]:
                 conflicts.append(f"{rel} (edited since it was generated)")
-            elif dest.read_bytes() == files[rel]:
-                unchanged.append(rel)
             else:
                 changed.append(rel)
         for tree in trees:
@@ -720,7 +822,7 @@ def _update(
             elif dest.exists() and record is not None and tree not in recorded_trees:
                 conflicts.append(f"{tree}/ (not written by tinyslm)")
             elif dest.exists() and ours:
-                conflicts.extend(_tree_conflicts(real, tree, ours))
+                conflicts.extend(_tree_conflicts(real, tree, ours, new_tree_files))
         stale_all = sorted(set(record or {}) - set(files))
         removable = [
             rel
@@ -773,6 +875,7 @@ def _update(
         def put_aside(dest: Path, rel: str) -> None:
             aside = backup / rel
             aside.parent.mkdir(parents=True, exist_ok=True)
+            _movable(dest)
             moved.append((dest, aside))
             os.rename(dest, aside)
 
@@ -783,6 +886,7 @@ def _update(
                 if not folder.exists():
                     made_dirs.append(folder)
                     folder.mkdir()
+            _movable(new / rel)
             moved.append((new / rel, dest))
             os.rename(new / rel, dest)
 
@@ -847,11 +951,11 @@ def _update(
         raise
     finally:
         if keep_stage:
-            _to_the_end(lambda: shutil.rmtree(staged[0] / "new", ignore_errors=True))
+            _to_the_end(lambda: _try_remove_made([staged[0] / "new"], "the temporary folder"))
         else:
             # After the commit this removes the replaced files (old/, a whole lib/tflm
             # tree: the longest step after the copy), so an interrupt often lands here.
-            interrupted = _to_the_end(lambda: _remove_made(staged))
+            interrupted = _to_the_end(lambda: _try_remove_made(staged, "the temporary folder"))
             if interrupted and not committed:
                 raise KeyboardInterrupt
     # Committed: the output is complete. The folders pruning emptied go too (repeatable:
@@ -934,6 +1038,7 @@ def write_tree(
     """
     shown, target = target, Path(os.path.abspath(target))
     check_target(shown, force, protect=protect, ownership=ownership)
+    _name_leftovers(target, shown, "output")
     if target.exists():
         # In place, also when empty: a symlinked folder stays a symlink, and the
         # folder keeps its own permissions.
@@ -1052,6 +1157,7 @@ def write_file(path: Path, data: bytes, what: str, ours: Callable[[bytes], bool]
     """
     _refuse_foreign(path, what, ours)
     absolute = Path(os.path.abspath(path))
+    _name_leftovers(absolute, Path(path), "file")
     made: list[Path] = []
     temps: list[Path] = []
     try:
@@ -1065,7 +1171,7 @@ def write_file(path: Path, data: bytes, what: str, ours: Callable[[bytes], bool]
         # Ctrl-C (or SIGTERM/SIGHUP, which the CLI turns into one) as well: nothing
         # half-written, no temporary file, no folder made here, even if interrupted again.
         def clean() -> None:
-            _remove_made(temps)
+            _try_remove_made(temps, "the temporary file")
             _remove_parents(made)
 
         if _to_the_end(clean) and not isinstance(exc, KeyboardInterrupt):
