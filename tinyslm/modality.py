@@ -248,6 +248,12 @@ def check_data_modality(path: Path, model_modality: str) -> None:
             f"{path} is a folder without word folders, neither keyword data nor a text "
             "dataset: give the .csv, .tsv, .jsonl or .json file"
         )
+    if kind.name == TEXT and model_modality == AUDIO and path.suffix.lower() in (".csv", ".jsonl"):
+        # A list the sniffer cannot read (saved as UTF-16) is not text data: say what
+        # train says of it, as the text loader reads it there.
+        from tinyslm.text.dataset import read_utf8
+
+        read_utf8(path)
     if kind.name != model_modality:
         raise DatasetError(
             f"{path} holds {kind.name} data ({kind.noun}s), but this model "

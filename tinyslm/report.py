@@ -15,6 +15,7 @@ from __future__ import annotations
 import html
 import io
 import re
+import warnings
 from collections.abc import Sequence
 from typing import Any
 
@@ -65,7 +66,14 @@ def svg_element(fig: Any, name: str) -> str:
 
     buf = io.StringIO()
     # Salted ids: stable across runs, and distinct between the page's figures.
-    with matplotlib.rc_context({"svg.hashsalt": f"tinyslm-{name}", "svg.fonttype": "none"}):
+    with (
+        matplotlib.rc_context({"svg.hashsalt": f"tinyslm-{name}", "svg.fonttype": "none"}),
+        warnings.catch_warnings(),
+    ):
+        # Text goes into the SVG as text (fonttype none) and the browser draws it with its
+        # own fonts, CJK included; matplotlib measures it with DejaVu Sans, which lacks
+        # such glyphs, and warned once per glyph and figure on train's stderr.
+        warnings.filterwarnings("ignore", r"Glyph \d+ .* missing from font", UserWarning)
         fig.savefig(buf, format="svg", metadata={"Date": None, "Creator": None})
     text = buf.getvalue()
     start = text.find("<svg")

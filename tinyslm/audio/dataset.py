@@ -15,7 +15,8 @@ Two sources:
   ``_unknown_``, ``_silence_`` and ``_background_noise_`` mean what the folders
   above mean. A list gives a split (``train``/``val``/``test``;
   ``training``/``validation``/``testing`` too) for every clip or for none
-  (background recordings are split in time, see below).
+  (background recordings are split in time, see below); an empty split cell (or
+  JSONL ``""``) is no split, as JSONL ``null`` is.
 
 Rules:
 
@@ -59,14 +60,18 @@ Rules:
   keyword folder, fewer than 2 keywords, a label with fewer than 2 clips or (with
   speaker names) fewer than 2 speakers, a label none of whose speakers falls in
   ``train``, a background recording shorter than the window, a folder inside a label
-  folder, a ``.wav`` name that is not a file, a name with control characters; in a list,
-  a path listed twice (normalised: ``./yes/a.wav`` is ``yes/a.wav``), a path or label
-  that is not UTF-8 text, a special label other than ``_unknown_``, ``_silence_`` and
-  ``_background_noise_``. The label counts
+  folder, a ``.wav`` name that is not a file, a label folder or clip whose name is not
+  UTF-8 or has control characters, a label folder whose name starts or ends with white
+  space, a label folder that is another label's folder (a link to it), a top-level link
+  that leads nowhere (dangling or looping); in a list, a file listed twice (by the file:
+  ``./yes/a.wav``, ``/data/yes/a.wav`` and ``../data/yes/a.wav`` are ``yes/a.wav``), a
+  path naming a folder, a path or label that is not UTF-8 text, a special label other
+  than ``_unknown_``, ``_silence_`` and ``_background_noise_``. The label counts
   are training's rules: ``training_rules=False`` (``tinyslm eval``, which scores
   recordings a user made to check a model, often one speaker) drops them.
 - Hidden names (a leading ``.``) are not data: such folders are not labels and
   such files are not clips (macOS's ``._<clip>.wav`` AppleDouble files, ``.DS_Store``).
+  Nor are files that are not ``.wav``: their names are not checked.
 
 Label order (the model's output order): ``_silence_`` and ``_unknown_`` first
 when present, then the keywords sorted, as Speech Commands' training script does.
@@ -307,20 +312,35 @@ class _Entry:
 
 
 def _listing(folder: Path) -> list[Path]:
-    """``folder``'s entries, or one line saying why they cannot be read. A name that is
-    not UTF-8 (bytes from another system's encoding) is refused here: labels, speaker
-    hashes and the feature cache's keys are all text."""
+    """``folder``'s entries, or one line saying why they cannot be read."""
     try:
-        entries = list(folder.iterdir())
+        return list(folder.iterdir())
     except OSError as exc:
         raise DatasetError(f"{folder}: cannot read: {exc.strerror or exc}") from None
-    for entry in entries:
-        try:
-            entry.name.encode("utf-8")
-        except UnicodeEncodeError:
-            shown = os.fsencode(entry.name).decode("utf-8", "backslashreplace")
-            raise DatasetError(f"{folder / shown}: the name is not UTF-8; rename it") from None
-    return entries
+
+
+def _check_name(path: Path, label: bool = False) -> None:
+    """Refuse a name the loader would use (a label folder, a clip): one that is not UTF-8
+    (bytes from another system's encoding; labels, speaker hashes and the feature cache's
+    keys are all text), a ``label`` folder's name with white space around it (a list's
+    labels are stripped; 'yes ' as a folder was a keyword of its own, which its user
+    cannot see; renaming it is theirs to do), or one with control characters (a label
+    reaches the terminal, C strings and JSON; a clip's name, every error and warning that
+    names it). Names the loader skips (hidden files, a ``.txt``) are not checked: they
+    are not data."""
+    name = path.name
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        shown = os.fsencode(name).decode("utf-8", "backslashreplace")
+        raise DatasetError(f"{path.parent / shown}: the name is not UTF-8; rename it") from None
+    if label and name != name.strip():
+        raise DatasetError(
+            f"{path.parent / repr(name)}: the folder name starts or ends with white space,"
+            f" so its label is not {name.strip()!r}; rename it"
+        )
+    if not name.isprintable():
+        raise DatasetError(f"{path.parent / repr(name)}: the name has control characters")
 
 
 def _wavs(folder: Path) -> list[Path]:
@@ -336,6 +356,8 @@ def _wavs(folder: Path) -> list[Path]:
     for p in _listing(folder):
         if p.name.startswith("."):
             continue
+        if p.is_dir() or p.suffix.lower() == ".wav":
+            _check_name(p)  # in every line that names it, and a clip's source
         if p.is_dir():
             raise DatasetError(
                 f"{p}: a folder inside a label folder; put its clips directly in {folder}"
@@ -353,10 +375,21 @@ def _scan_folder(root: Path, config: AudioDatasetConfig) -> tuple[list[_Entry], 
     clips: list[_Entry] = []
     noise: list[_Entry] = []
     spelled: dict[str, str] = {}  # a folder name folded to lower case: as first seen
-    for folder in sorted(p for p in _listing(root) if p.is_dir()):
+    real: dict[Path, Path] = {}  # where a label folder really is: the folder as listed
+    for folder in sorted(_listing(root)):
         name = folder.name
         if name.startswith("."):
             continue
+        if folder.is_symlink() and not folder.exists():
+            # A label link to nothing (or to itself) was skipped without a word, its clips
+            # left out, while a dangling clip link is refused (_wavs).
+            _check_name(folder)
+            raise DatasetError(
+                f"{folder}: a link that leads nowhere (dangling or looping); fix or remove it"
+            )
+        if not folder.is_dir():
+            continue  # files beside the label folders (a list, a README) are not data
+        _check_name(folder, label=True)
         first = spelled.setdefault(name.lower(), name)
         if first != name:
             # On a case-sensitive disk 'Yes/' and 'yes/' were two keywords no model can
@@ -364,10 +397,14 @@ def _scan_folder(root: Path, config: AudioDatasetConfig) -> tuple[list[_Entry], 
             raise DatasetError(
                 f"{folder}: differs from {root / first} only in case; put its clips in one folder"
             )
-        if not name.isprintable():
-            # A label reaches the terminal, C strings and JSON (the list format and the
-            # text loader refuse these too).
-            raise DatasetError(f"{folder.parent / repr(name)}: the name has control characters")
+        seen = real.setdefault(folder.resolve(), folder)
+        if seen != folder:
+            # 'yes2 -> yes' made two keywords of the same clips. A link to a folder of its
+            # own (clips kept elsewhere) is a label like any other.
+            link, other = (folder, seen) if folder.is_symlink() else (seen, folder)
+            raise DatasetError(
+                f"{link}: the same folder as {other} (a link); each label needs its own folder"
+            )
         if name.startswith("_") and name not in (UNKNOWN, NOISE):
             raise DatasetError(
                 f"{folder}: unknown special folder (only {UNKNOWN} and {NOISE} start with '_')"
@@ -410,13 +447,9 @@ def _list_rows(path: Path) -> Iterable[tuple[int, str, str, str | None]]:
             split = obj.get("split")
             if split is not None and not isinstance(split, str):
                 raise DatasetError(f"{path}: line {number}: 'split' must be a string")
-            # Stripped as the CSV cells are: "yes " was a keyword of its own.
-            yield (
-                number,
-                obj["path"].strip(),
-                obj["label"].strip(),
-                None if split is None else split.strip(),
-            )
+            # Stripped as the CSV cells are: "yes " was a keyword of its own. An empty
+            # split is no split, as null is (and as a CSV's blank cell is).
+            yield number, obj["path"].strip(), obj["label"].strip(), (split or "").strip() or None
         return
     reader = csv.reader(io.StringIO(text, newline=""))
     first = True
@@ -442,7 +475,9 @@ def _list_rows(path: Path) -> Iterable[tuple[int, str, str, str | None]]:
                 f"{path}: line {number}: expected path,label[,split], got {len(cells)} fields"
                 + ran_on
             )
-        yield number, cells[0], cells[1], (cells[2] if len(cells) == 3 else None)
+        # A blank split cell (a trailing comma, a background row left blank) is no split:
+        # it was refused as "split '' is not train, val or test".
+        yield number, cells[0], cells[1], (cells[2] if len(cells) == 3 else "") or None
 
 
 def _csv_rows(reader: Any, path: Path) -> Iterator[tuple[int, list[str]]]:
@@ -467,11 +502,22 @@ def _scan_list(path: Path, config: AudioDatasetConfig) -> tuple[list[_Entry], li
     clips: list[_Entry] = []
     noise: list[_Entry] = []
     with_split = 0
-    listed: dict[str, int] = {}
+    listed: dict[Path, tuple[str, int]] = {}  # a listed file, resolved: (as listed, line)
     spelled: dict[str, tuple[str, int]] = {}  # a label folded to lower case: as first given
     for number, rel, label, split in _list_rows(path):
         if not rel or not label:
             raise DatasetError(f"{path}: line {number}: empty path or label")
+        for text, why in (
+            (rel, "{!a} is not UTF-8 text; rename the file"),
+            (label, "label {!a} is not UTF-8 text"),
+        ):
+            try:
+                text.encode("utf-8")
+            except UnicodeEncodeError:
+                # JSON can hold a lone surrogate ("\udcff", as json.dumps writes a
+                # non-UTF-8 file name); it failed later, deep in the split's hash. Before
+                # the control-character check: a surrogate is not printable either.
+                raise DatasetError(f"{path}: line {number}: " + why.format(text)) from None
         if not label.isprintable():
             raise DatasetError(f"{path}: line {number}: label {label!r} has control characters")
         first, at = spelled.setdefault(label.lower(), (label, number))
@@ -488,15 +534,6 @@ def _scan_list(path: Path, config: AudioDatasetConfig) -> tuple[list[_Entry], li
                 f"{path}: line {number}: unknown special label {label!r} (only {UNKNOWN}, "
                 f"{SILENCE} and {NOISE} start with '_')"
             )
-        for text in (rel, label):
-            try:
-                text.encode("utf-8")
-            except UnicodeEncodeError:
-                # JSON can hold a lone surrogate ("\udcff", as json.dumps writes a
-                # non-UTF-8 file name); it failed later, deep in the split's hash.
-                raise DatasetError(
-                    f"{path}: line {number}: {text!a} is not UTF-8 text; rename the file"
-                ) from None
         if not rel.isprintable():
             # A newline in the path split the "does not exist" error over two lines.
             raise DatasetError(f"{path}: line {number}: path {rel!r} has control characters")
@@ -517,18 +554,23 @@ def _scan_list(path: Path, config: AudioDatasetConfig) -> tuple[list[_Entry], li
                 rel = rel.replace("\\", "/")
                 wav = path.parent / rel
             found = wav.is_file()
+            folder = not found and wav.is_dir()
+            real = wav.resolve() if found else wav
         except OSError as exc:  # a name too long for the file system, say
             raise DatasetError(f"{path}: line {number}: {rel}: {exc.strerror or exc}") from None
+        if folder:
+            raise DatasetError(f"{path}: line {number}: {rel} is a folder, not a WAV file")
         if not found:
             raise DatasetError(f"{path}: line {number}: {rel} does not exist")
-        # One spelling per file: "./yes/a.wav" hashed to another split than "yes/a.wav",
-        # and a file listed twice could sit in two classes, or in train and in test.
+        # One spelling per file: "./yes/a.wav" hashed to another split than "yes/a.wav".
         rel = posixpath.normpath(rel)
-        if rel in listed:
-            raise DatasetError(
-                f"{path}: line {number}: {rel} is already listed on line {listed[rel]}"
-            )
-        listed[rel] = number
+        # A file listed twice could sit in two classes, or in train and in test; by the
+        # file itself, as "/data/yes/a.wav" or "../data/yes/a.wav" is "yes/a.wav" too.
+        if real in listed:
+            before, at = listed[real]
+            same = "" if before == rel else f" (as {before})"
+            raise DatasetError(f"{path}: line {number}: {rel} is already listed on line {at}{same}")
+        listed[real] = (rel, number)
         word, label = label, config.label_of(label)
         entry = _Entry(wav, rel, label, split, word)
         (noise if label == NOISE else clips).append(entry)

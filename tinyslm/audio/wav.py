@@ -23,8 +23,11 @@ chunk. Rules:
   Its samples run to the end of the file. No keyword clip comes near that size.
 - Refused as truncated: a ``data`` chunk that claims more bytes than the file
   holds, an odd number of data bytes, or a chunk cut off before the audio is
-  complete. Refused as unreadable: no RIFF/WAVE header, no ``fmt `` or ``data``
-  chunk, no samples.
+  complete. Refused as misaligned: a pad byte left out after an odd-sized chunk
+  before the audio is complete (the next chunk starts a byte early; reading on would
+  take sample bytes for chunk headers). Refused as unreadable: no RIFF/WAVE header, no
+  ``fmt `` or ``data`` chunk, no samples. A chunk id that is not a name is shown as
+  escaped bytes.
 
 Every refusal is a one-line :class:`~tinyslm.errors.DatasetError` that starts
 with the file's path.
@@ -57,7 +60,22 @@ Samples = npt.NDArray[np.int16]
 
 
 def _fail(path: Path, why: str) -> DatasetError:
-    return DatasetError(f"{path}: {why}")
+    # A path with a newline or a tab (emulate --wav $'a\nb.wav') broke the line in two.
+    shown = str(path) if str(path).isprintable() else repr(str(path))
+    return DatasetError(f"{shown}: {why}")
+
+
+def _is_name(chunk_id: bytes) -> bool:
+    """Whether a chunk id is printable ASCII, as every chunk name is."""
+    return all(0x20 <= b < 0x7F for b in chunk_id)
+
+
+def _chunk(chunk_id: bytes) -> str:
+    """A chunk as a message names it: ``'LIST' chunk``, or its id's bytes escaped when
+    they are not a name (sample bytes read as a header); never raw bytes on the terminal."""
+    if _is_name(chunk_id):
+        return f"{chunk_id.decode('ascii')!r} chunk"
+    return "chunk with id bytes " + "".join(f"\\x{b:02x}" for b in chunk_id)
 
 
 def _format_code(path: Path, fmt: bytes) -> int:
@@ -72,9 +90,14 @@ def _format_code(path: Path, fmt: bytes) -> int:
     if sub[2:] != _GUID_TAIL:
         return -1
     (sub_code,) = struct.unpack_from("<H", sub, 0)
+    (container,) = struct.unpack_from("<H", fmt, 14)
     (valid_bits,) = struct.unpack_from("<H", fmt, 18)
-    if sub_code == _PCM and valid_bits not in (0, 16):
-        raise _fail(path, f"{valid_bits}-bit samples in 16-bit containers; {_CONVERT_HINT}")
+    if sub_code == _PCM and valid_bits not in (0, container):
+        # The container's width as the header gives it: 24 of 32 bits was called
+        # "24-bit samples in 16-bit containers".
+        raise _fail(
+            path, f"{valid_bits}-bit samples in {container}-bit containers; {_CONVERT_HINT}"
+        )
     return int(sub_code)
 
 
@@ -117,6 +140,7 @@ def parse_wav(path: Path, raw: bytes) -> Samples:
         raise _fail(path, f"{raw[:4].decode()} container is not supported; {_CONVERT_HINT}")
     fmt: bytes | None = None
     data: bytes | None = None
+    odd = b""  # the id of the chunk just skipped when its size was odd
     pos = 12
     while pos < len(raw):
         if fmt is not None and data is not None and not _is_chunk(raw, pos):
@@ -128,6 +152,16 @@ def parse_wav(path: Path, raw: bytes) -> Samples:
         chunk_id = raw[pos : pos + 4]
         (size,) = struct.unpack_from("<I", raw, pos + 4)
         body = raw[pos + 8 : pos + 8 + size]
+        shifted = not _is_name(chunk_id) or len(body) < size
+        if odd and shifted and _is_name(raw[pos - 1 : pos + 3]) and (fmt is None or data is None):
+            # A writer that left out the pad byte after an odd-sized chunk: the next chunk
+            # starts a byte early, so the header read here is shifted bytes, and reading
+            # on ended in sample bytes ("'\xe0\xd0\xe0\x9e' chunk cut off at byte 182").
+            raise _fail(
+                path,
+                f"misaligned WAV: the chunk after the odd-sized {_chunk(odd)} starts at"
+                f" byte {pos - 1}, not {pos} (its pad byte missing?)",
+            )
         if len(body) < size and chunk_id == b"data" and size >= UNKNOWN_LENGTH and data is None:
             data = body  # the placeholder of a streamed recording: the samples run to the end
             break
@@ -137,12 +171,12 @@ def parse_wav(path: Path, raw: bytes) -> Samples:
                     path,
                     f"truncated WAV: data chunk says {size} bytes, file holds {len(body)}",
                 )
-            name = chunk_id.decode("latin-1")
-            raise _fail(path, f"truncated WAV: {name!r} chunk cut off at byte {pos}")
+            raise _fail(path, f"truncated WAV: {_chunk(chunk_id)} cut off at byte {pos}")
         if chunk_id == b"fmt " and fmt is None:
             fmt = body
         elif chunk_id == b"data" and data is None:
             data = body
+        odd = chunk_id if size & 1 else b""
         pos += 8 + size + (size & 1)
     if fmt is None:
         raise _fail(path, "unreadable WAV: no 'fmt ' chunk")

@@ -177,7 +177,7 @@ def load_dataset(
             warnings.extend(_spreadsheet_quoting(rows))
         carve = {"val", "test"}
     else:
-        rows, carve = _parse_clinc(_read_utf8(path), name, warnings)
+        rows, carve = _parse_clinc(read_utf8(path), name, warnings)
 
     if not rows:
         raise DatasetError(f"{name}: no rows (the dataset is empty)")
@@ -203,7 +203,7 @@ def check_has_rows(path: Path) -> None:
     """
     name, suffix = str(path), _checked_suffix(path)
     if suffix == ".json":
-        rows, _ = _parse_clinc(_read_utf8(path), name, [])
+        rows, _ = _parse_clinc(read_utf8(path), name, [])
     else:
         rows, _ = _read_stream(path, suffix, None, limit=1)
     if not rows:
@@ -247,7 +247,7 @@ def _read_stream(
                 return _parse_jsonl(stream, name, limit), False
             return _parse_csv(stream, name, "\t" if suffix == ".tsv" else ",", limit)
     except UnicodeDecodeError:
-        _read_utf8(path)  # finds the line and raises the one-line error
+        read_utf8(path)  # finds the line and raises the one-line error
         raise
 
 
@@ -301,7 +301,7 @@ def _open_stream(
         yield stream
 
 
-def _read_utf8(path: Path) -> str:
+def read_utf8(path: Path) -> str:
     try:
         data = path.read_bytes()
     except OSError as e:
