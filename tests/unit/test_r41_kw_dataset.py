@@ -120,6 +120,17 @@ def test_a_label_folder_linked_to_clips_kept_elsewhere_is_a_label(tmp_path: Path
     assert load_audio_dataset(root, CFG).labels == ("no", "up", "yes")
 
 
+def test_a_clip_linked_into_a_second_folder_is_refused(tmp_path: Path) -> None:
+    # It was two clips: one recording under two labels (or heard twice, split by name).
+    root = make_folder(tmp_path / "d", {"yes": SPEAKERS, "no": SPEAKERS})
+    clip = sorted((root / "yes").iterdir())[0]
+    os.symlink(clip, root / "no" / "zz_nohash_0.wav")
+    assert refused(root) == (
+        f"{root / 'no' / 'zz_nohash_0.wav'}: the same file as {clip} (a link); a clip"
+        " belongs in one place"
+    )
+
+
 @pytest.mark.parametrize("name", ["a\nb.wav", "tab\there.wav"])
 def test_clip_names_with_control_characters_are_refused(tmp_path: Path, name: str) -> None:
     root = make_folder(tmp_path / "d", {"yes": SPEAKERS, "no": SPEAKERS})

@@ -376,6 +376,7 @@ def _scan_folder(root: Path, config: AudioDatasetConfig) -> tuple[list[_Entry], 
     noise: list[_Entry] = []
     spelled: dict[str, str] = {}  # a folder name folded to lower case: as first seen
     real: dict[Path, Path] = {}  # where a label folder really is: the folder as listed
+    clip_real: dict[Path, Path] = {}  # where a clip really is: the clip as listed
     for folder in sorted(_listing(root)):
         name = folder.name
         if name.startswith("."):
@@ -414,6 +415,15 @@ def _scan_folder(root: Path, config: AudioDatasetConfig) -> tuple[list[_Entry], 
             raise DatasetError(f"{folder}: no .wav files")
         label = config.label_of(name)
         target = noise if name == NOISE else clips
+        for f in files:
+            where = clip_real.setdefault(f.resolve(), f)
+            if where != f:
+                # A clip linked into a second folder was two clips: under two labels,
+                # or one clip heard twice and split by its two names.
+                link, other = (f, where) if f.is_symlink() else (where, f)
+                raise DatasetError(
+                    f"{link}: the same file as {other} (a link); a clip belongs in one place"
+                )
         target.extend(_Entry(f, f"{name}/{f.name}", label, None, name) for f in files)
     if not clips:
         raise DatasetError(
