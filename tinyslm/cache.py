@@ -10,7 +10,12 @@ Every entry is keyed on the content it was made from, so a stale one is never us
 from __future__ import annotations
 
 import os
+import stat
+import sys
+import tempfile
 from pathlib import Path
+
+from tinyslm.errors import ToolchainError
 
 CACHE_ENV = "TINYSLM_CACHE_DIR"
 # The rule in words, for help texts (which must not spell it out again: tests/unit/test_cache.py).
@@ -38,3 +43,88 @@ def cache_origin() -> str | None:
 def cache_dir(*parts: str) -> Path:
     """A folder below :func:`cache_root` (not created: callers create what they write)."""
     return cache_root().joinpath(*parts)
+
+
+def warn_unusable(entry: Path, reason: str) -> None:
+    """One ``warning:`` line on stderr: the cache entry ``entry`` cannot be used and is
+    being built again (a cut-short file from a full disk, a power cut or a partial copy
+    failed every later run until the user found and removed it)."""
+    print(
+        f"warning: the cache entry {entry} is unusable ({reason}); rebuilding it",
+        file=sys.stderr,
+        flush=True,
+    )
+
+
+def fallback_root() -> Path:
+    """The per-user temp folder that stands in for :func:`cache_root` when it cannot be
+    written (a read-only home, a file where the folder should be)."""
+    return Path(tempfile.gettempdir()) / f"tinyslm-{os.getuid()}"
+
+
+def _private_problem(folder: Path) -> str | None:
+    """Why ``folder`` is not safe to keep loadable code in, or ``None``: it must be a
+    real folder (not a link) of this user that no other user can write to. lstat, so a
+    link planted in its place is seen as a link."""
+    try:
+        info = os.lstat(folder)
+    except OSError as exc:
+        return f"cannot be read ({exc.strerror or exc})"
+    if stat.S_ISLNK(info.st_mode):
+        return "is a symbolic link"
+    if not stat.S_ISDIR(info.st_mode):
+        return "is not a folder"
+    if info.st_uid != os.getuid():
+        return f"belongs to user id {info.st_uid}, not to you ({os.getuid()})"
+    if info.st_mode & 0o022:
+        return f"can be written by other users (mode {stat.S_IMODE(info.st_mode):o})"
+    return None
+
+
+def _probe(folder: Path) -> None:
+    """Raise OSError unless a file can be created in ``folder``: mkdir(exist_ok=True)
+    succeeds on a read-only file system when the folder is already there."""
+    fd, name = tempfile.mkstemp(prefix=".tinyslm-probe-", dir=folder)
+    os.close(fd)
+    os.unlink(name)
+
+
+def writable_cache_dir(*parts: str) -> Path:
+    """:func:`cache_dir` of ``parts``, created; else the same folder below
+    :func:`fallback_root` when the cache cannot be written there.
+
+    The fallback lives in a shared temp folder, and a library found in it is loaded
+    into this process: it is created private (0700) and used only when it is this
+    user's own folder that no one else can write to, so that a folder another user
+    made there first cannot hand us their code.
+
+    Raises:
+        ToolchainError: neither the cache nor the fallback can be used (one line that
+            names both, and the variable that placed the cache).
+    """
+    folder = cache_dir(*parts)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        _probe(folder)
+        return folder
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+    base = fallback_root()
+    problem: str | None = None
+    try:
+        base.mkdir(mode=0o700)
+    except FileExistsError:
+        pass  # checked below, whoever made it
+    except OSError as exc:
+        problem = f"cannot be created ({exc.strerror or exc})"
+    problem = problem or _private_problem(base)
+    if problem is not None:
+        origin = cache_origin()
+        where = f"set by {origin}" if origin else f"the default of {CACHE_RULE}"
+        raise ToolchainError(
+            f"cannot write the cache folder {folder} ({reason}; {where}) and the "
+            f"fallback {base} {problem}; point {CACHE_ENV} at a writable folder"
+        )
+    fallback = base.joinpath(*parts)
+    fallback.mkdir(mode=0o700, parents=True, exist_ok=True)
+    return fallback

@@ -12,13 +12,13 @@ flags, so a second run does not recompile. Coverage builds go to a fresh folder.
 
 from __future__ import annotations
 
+import ctypes
 import hashlib
 import os
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
-from tinyslm.cache import cache_dir
+from tinyslm.cache import cache_dir, warn_unusable, writable_cache_dir
 from tinyslm.errors import ProjectError
 from tinyslm.project import Project
 from tinyslm.resources import firmware_files
@@ -35,15 +35,19 @@ COVERAGE_CFLAGS = ("-std=c99", "-O0", "-g", "-Wall", "-Wextra")
 COVERAGE_CXXFLAGS = ("-std=c++17", "-O0")
 
 
-def writable(folder: Path) -> Path:
-    """``folder``, or a per-user temp folder when it cannot be created (read-only home)."""
+def _loads(lib: Path) -> bool:
+    """Whether ``lib`` is a library this process can load; a file that is there but
+    does not load (cut short, emptied) is named in one warning, so that the caller
+    builds it again rather than failing on it every run."""
+    if not lib.is_file():
+        return False
     try:
-        folder.mkdir(parents=True, exist_ok=True)
-        return folder
-    except OSError:
-        fallback = Path(tempfile.gettempdir()) / f"tinyslm-{os.getuid()}" / "emulate"
-        fallback.mkdir(parents=True, exist_ok=True)
-        return fallback
+        ctypes.CDLL(str(lib))
+    except OSError as exc:
+        reason = str(exc).removeprefix(f"{lib}: ")
+        warn_unusable(lib, reason)
+        return False
+    return True
 
 
 def core_sources() -> tuple[str, ...]:
@@ -146,13 +150,20 @@ def cached_library(
     folder named ``prefix`` + key).
 
     Raises:
-        ToolchainError: the host compiler is missing or fails.
+        ToolchainError: the host compiler is missing or fails, or neither the cache nor
+            its fallback can be written.
     """
     headers = sorted(project.src.glob("*.h"))
     compilers = [os.environ.get("CC", "cc"), os.environ.get("CXX", "c++")]
     key = build_key([*sources, *headers], [*compilers, *CFLAGS, *CXXFLAGS, *defines])
-    out = writable(cache_dir("emulate")) / f"{prefix}{key}" / lib_name
-    if not out.is_file():
+    entry = Path(f"{prefix}{key}", lib_name)
+    # An entry already in the cache is used even where the cache cannot be written (a
+    # read-only copy); a missing or broken one is built where it can be written.
+    primary = cache_dir("emulate") / entry
+    if _loads(primary):
+        return primary
+    out = writable_cache_dir("emulate") / entry
+    if out == primary or not _loads(out):
         ccompile.compile_shared(
             list(sources),
             out,

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import sys
 import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -231,10 +232,9 @@ def embed_texts(
     folder = _teacher_dir()
     cache = (cache_dir or default_cache_dir()) / _model_key(folder)
     path = cache / f"{texts_key(texts)}.npy"
-    if path.is_file():
-        cached = np.load(path)
-        if cached.shape[0] == len(texts):
-            return np.asarray(cached, np.float32)
+    cached = _load_npy(path, log)
+    if cached is not None and cached.shape[0] == len(texts):
+        return np.asarray(cached, np.float32)
     # Offline only: the weights are local, nothing may be downloaded.
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
@@ -258,7 +258,7 @@ def embed_texts(
         show_progress_bar=False,
     )
     emb = np.asarray(emb, np.float32)
-    _save_npy(path, emb)
+    _keep_npy(path, emb, log)
     return emb
 
 
@@ -269,10 +269,41 @@ def _save_npy(path: Path, array: np.ndarray) -> None:
     try:
         with os.fdopen(fd, "wb") as f:
             np.save(f, array)
+            f.flush()
+            os.fsync(f.fileno())  # the bytes on disk before the name: no short entry
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def _say(log: Log | None, message: str) -> None:
+    if log is not None:
+        log(message)
+    else:
+        print(f"warning: {message}", file=sys.stderr, flush=True)
+
+
+def _load_npy(path: Path, log: Log | None) -> np.ndarray | None:
+    """The array cached at ``path``, or ``None``: missing, or unreadable (cut short by a
+    full disk or a partial copy; that raised numpy's own error on every later run, so
+    it is said and recomputed)."""
+    if not path.is_file():
+        return None
+    try:
+        return np.asarray(np.load(path, allow_pickle=False))
+    except (OSError, ValueError, EOFError) as exc:
+        _say(log, f"teacher cache entry {path} is unreadable ({exc}); computing it again")
+        return None
+
+
+def _keep_npy(path: Path, array: np.ndarray, log: Log | None) -> None:
+    """:func:`_save_npy`, said and skipped when the cache cannot be written (a read-only
+    cache is a slower run, not a failed one)."""
+    try:
+        _save_npy(path, array)
+    except OSError as exc:
+        _say(log, f"teacher results not cached ({path.parent}: {exc.strerror or exc})")
 
 
 def augment_texts(
@@ -321,12 +352,13 @@ def augment_texts(
 def _cached_logits(
     path: Path, compute: Callable[[], np.ndarray], log: Log | None, what: str
 ) -> np.ndarray:
-    if path.is_file():
-        return np.asarray(np.load(path), np.float32)
+    cached = _load_npy(path, log)
+    if cached is not None:
+        return np.asarray(cached, np.float32)
     if log is not None:
         log(what)
     logits = np.asarray(compute(), np.float32)
-    _save_npy(path, logits)
+    _keep_npy(path, logits, log)
     return logits
 
 

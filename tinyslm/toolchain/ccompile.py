@@ -4,14 +4,17 @@ One small wrapper around ``cc``/``c++`` so that every caller gets the same
 behaviour: the compiler comes from ``$CC``/``$CXX`` (default ``cc``/``c++``),
 each source becomes an object with the right compiler, the link uses ``c++``
 when any source is C++, and the result appears atomically at ``out`` (built in
-a temporary folder next to it, then renamed). A missing or failing compiler
+a temporary folder next to it, fsynced, then renamed: a cache entry is never a
+whole name over a short file). A missing or failing compiler
 raises :class:`~tinyslm.errors.ToolchainError` with one line that ends with the
 compiler's last lines of output.
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
+import re
 import shlex
 import shutil
 import subprocess
@@ -24,6 +27,9 @@ from tinyslm.errors import ToolchainError, output_tail
 
 CXX_SUFFIXES = frozenset({".cc", ".cpp", ".cxx", ".c++", ".C"})
 DefineValue = str | int | None
+TEMP_PREFIX = ".tinyslm-cc-"
+# tempfile's random part: 8 of these characters.
+_TEMP_RANDOM = r"[a-z0-9_]{8}"
 
 
 def compiler_command(language: str = "c") -> list[str]:
@@ -79,6 +85,42 @@ def _is_cxx(src: Path) -> bool:
     return src.suffix in CXX_SUFFIXES
 
 
+def _publish(tmp: Path, out: Path) -> None:
+    """Rename the finished ``tmp`` to ``out``, its bytes on disk first: after a power
+    cut a cache entry must not be a whole name over a short file."""
+    with open(tmp, "rb") as handle:
+        os.fsync(handle.fileno())
+    os.replace(tmp, out)
+
+
+def object_temp_prefix(out: Path) -> str:
+    """The prefix of :func:`compile_object`'s temp folder for ``out`` (next to it): its
+    own per object, so that whoever holds the object's lock knows that one left behind
+    is a dead build's (a killed compile leaves it) and may remove it."""
+    digest = hashlib.sha256(out.name.encode("utf-8", "surrogateescape")).hexdigest()[:12]
+    return f"{TEMP_PREFIX}{digest}-"
+
+
+def remove_dead_temps(out: Path) -> list[Path]:
+    """Remove the temp folders :func:`compile_object` left next to ``out`` (only names of
+    its own pattern for this object, only real folders); return them.
+
+    Call it only while holding ``out``'s lock: a live build of ``out`` holds it too.
+    """
+    pattern = re.compile(re.escape(object_temp_prefix(out)) + _TEMP_RANDOM)
+    removed = []
+    try:
+        names = os.listdir(out.parent)
+    except OSError:
+        return []
+    for name in names:
+        path = out.parent / name
+        if pattern.fullmatch(name) and path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path, ignore_errors=True)
+            removed.append(path)
+    return removed
+
+
 def compile_program(
     sources: Sequence[Path | str],
     out: Path | str,
@@ -129,7 +171,7 @@ def compile_program(
     cc = _pick(cc, "c") if any(not _is_cxx(s) for s in srcs) else []
     cxx = _pick(cxx, "c++") if any(_is_cxx(s) for s in srcs) else []
 
-    with tempfile.TemporaryDirectory(prefix=".tinyslm-cc-", dir=out.parent) as tmp:
+    with tempfile.TemporaryDirectory(prefix=TEMP_PREFIX, dir=out.parent) as tmp:
         # Coverage data (.gcno/.gcda) lands next to the objects, so a caller
         # that wants to run gcov names a folder that outlives this call.
         objdir = Path(object_dir) if object_dir is not None else Path(tmp)
@@ -148,7 +190,7 @@ def compile_program(
         argv = [*linker, *link_flags, *(["-shared"] if shared else [])]
         argv += [*(["--coverage"] if coverage else []), *objects, "-o", str(tmp_out), *ldflags]
         _run(argv, out.name)
-        os.replace(tmp_out, out)
+        _publish(tmp_out, out)
     return out
 
 
@@ -180,9 +222,9 @@ def compile_object(
         raise ToolchainError(f"source file {src} does not exist")
     argv = _pick(compiler, "c++" if _is_cxx(src) else "c")
     out.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix=".tinyslm-cc-", dir=out.parent) as tmp:
+    with tempfile.TemporaryDirectory(prefix=object_temp_prefix(out), dir=out.parent) as tmp:
         tmp_out = Path(tmp) / out.name
         argv += [f"-I{d}" for d in include_dirs] + _define_flags(defines) + list(flags)
         _run([*argv, "-c", str(src), "-o", str(tmp_out)], src.name)
-        os.replace(tmp_out, out)
+        _publish(tmp_out, out)
     return out

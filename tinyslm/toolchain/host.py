@@ -31,7 +31,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from tinyslm.cache import cache_dir
+from tinyslm.cache import cache_dir, warn_unusable, writable_cache_dir
 from tinyslm.errors import ProjectError, ToolchainError, output_tail
 from tinyslm.project import open_project
 from tinyslm.resources import firmware_files
@@ -200,16 +200,18 @@ def _compile_all(
     includes: Sequence[Path],
     jobs: int,
     toolchain: Toolchain,
+    rebuild: frozenset[Path] = frozenset(),
 ) -> list[Path]:
-    """Compile ``root/rel`` for each rel into ``objdir``, reusing objects already there."""
+    """Compile ``root/rel`` for each rel into ``objdir``, reusing objects already there
+    (but those in ``rebuild``)."""
     objdir.mkdir(parents=True, exist_ok=True)
     pairs = [(root / rel, objdir / _object_name(rel)) for rel in rels]
-    return _compile_pairs(pairs, includes, jobs, toolchain)
+    return _compile_pairs(pairs, includes, jobs, toolchain, rebuild)
 
 
 @contextmanager
-def _object_lock(obj: Path) -> Iterator[None]:
-    """Hold ``<obj>.lock`` exclusively while ``obj`` is compiled.
+def _object_lock(obj: Path) -> Iterator[bool]:
+    """Hold ``<obj>.lock`` exclusively while ``obj`` is compiled; give whether it is held.
 
     Two builds that share the cache (two ``emulate --native`` runs, parallel test
     workers) would otherwise both find an object missing and both compile it: the
@@ -222,28 +224,36 @@ def _object_lock(obj: Path) -> Iterator[None]:
     try:
         import fcntl
     except ImportError:  # pragma: no cover - not on POSIX
-        yield
+        yield False
         return
     obj.parent.mkdir(parents=True, exist_ok=True)
     with open(obj.with_name(obj.name + ".lock"), "a+b") as handle:
         fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
         try:
-            yield
+            yield True
         finally:
             fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
 
 
 def _compile_pairs(
-    pairs: Sequence[tuple[Path, Path]], includes: Sequence[Path], jobs: int, toolchain: Toolchain
+    pairs: Sequence[tuple[Path, Path]],
+    includes: Sequence[Path],
+    jobs: int,
+    toolchain: Toolchain,
+    rebuild: frozenset[Path] = frozenset(),
 ) -> list[Path]:
-    """Compile each (source, object) pair whose object is not there yet; return the objects."""
+    """Compile each (source, object) pair whose object is not there yet, or is in
+    ``rebuild`` (the link could not read it); return the objects."""
 
     def compile_one(pair: tuple[Path, Path]) -> Path:
         source, obj = pair
-        if obj.is_file():  # objects appear atomically, so one that exists is whole
+        if obj.is_file() and obj not in rebuild:  # objects appear atomically: one there is whole
             return obj
-        with _object_lock(obj):
-            if not obj.is_file():  # another build may have written it while we waited
+        with _object_lock(obj) as locked:
+            if locked:  # then a temp folder of this object is a killed build's
+                ccompile.remove_dead_temps(obj)
+            # Another build may have written it while we waited.
+            if obj in rebuild or not obj.is_file():
                 is_c = source.suffix == ".c"
                 ccompile.compile_object(
                     source,
@@ -257,6 +267,32 @@ def _compile_pairs(
 
     with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
         return list(pool.map(compile_one, pairs))
+
+
+# Lines of a failed link that are about a symbol or only warn, not about an object file
+# the linker could not read.
+_SYMBOL_PROBLEMS = (
+    "undefined reference",
+    "multiple definition",
+    "in function",
+    "relocation",
+    "warning:",
+)
+
+
+def _unreadable_objects(stderr: str, objects: Sequence[Path]) -> dict[Path, str]:
+    """The cached ``objects`` that the linker's ``stderr`` says it could not read (``x.o:
+    file too short``), each with the linker's words: an object cut short by a full disk
+    or a partial copy of the cache failed every later link."""
+    found: dict[Path, str] = {}
+    for line in stderr.splitlines():
+        if any(words in line for words in _SYMBOL_PROBLEMS):
+            continue
+        for obj in objects:
+            marker = f"{obj}: "
+            if marker in line and obj not in found:
+                found[obj] = line.split(marker, 1)[1].strip()
+    return found
 
 
 _UNDEFINED = re.compile(r"undefined reference to [`'\"]([^'\"]+)['\"]")
@@ -348,7 +384,12 @@ def _headers_digest(folder: Path, tree: Path) -> bytes:
 
 
 def _project_objects(
-    sources: Sequence[Path], tree: Path, objdir: Path, jobs: int, toolchain: Toolchain
+    sources: Sequence[Path],
+    tree: Path,
+    objdir: Path,
+    jobs: int,
+    toolchain: Toolchain,
+    rebuild: frozenset[Path] = frozenset(),
 ) -> list[Path]:
     """Compile the project's sources and the board stand-in into ``objdir``.
 
@@ -375,7 +416,7 @@ def _project_objects(
         (source, objdir / f"{source.name}.{named(source)}.o")
         for source in [*sources, *toolchain.board_sources]
     ]
-    return _compile_pairs(pairs, includes, jobs, toolchain)
+    return _compile_pairs(pairs, includes, jobs, toolchain, rebuild)
 
 
 def build_native(
@@ -424,19 +465,36 @@ def build_firmware(
     if not selected:
         raise ToolchainError(f"{tree} holds no TFLM sources")
     texts = {rel: (tree / rel).read_text(encoding="utf-8", errors="replace") for rel in lazy}
-    objdir = (cache_dir or default_cache_dir()) / _tree_key(tree, tree_srcs, toolchain) / "obj"
+    # Not writable (read-only, a file in its place): a private temp folder, as the
+    # emulator library does.
+    root = cache_dir if cache_dir is not None else writable_cache_dir("native")
+    objdir = root / _tree_key(tree, tree_srcs, toolchain) / "obj"
     workers = jobs or os.cpu_count() or 1
     includes = _include_dirs(tree)
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
+    rebuilt: set[Path] = set()
+    rebuild: frozenset[Path] = frozenset()
     with tempfile.TemporaryDirectory(prefix=".tinyslm-native-", dir=out.parent) as tmp:
-        own = _project_objects(sources, tree, objdir.parent / "own", workers, toolchain)
         tmp_out = Path(tmp) / out.name
         while True:
-            tflm_objects = _compile_all(tree, selected, objdir, includes, workers, toolchain)
+            own = _project_objects(
+                sources, tree, objdir.parent / "own", workers, toolchain, rebuild
+            )
+            tflm_objects = _compile_all(
+                tree, selected, objdir, includes, workers, toolchain, rebuild
+            )
             proc = _link([*own, *tflm_objects], tmp_out, toolchain)
             if proc.returncode == 0:
                 break
+            # A cached object the linker cannot read is a miss: built again, once.
+            unreadable = _unreadable_objects(proc.stderr, [*own, *tflm_objects])
+            rebuild = frozenset(unreadable.keys() - rebuilt)
+            if rebuild:
+                for obj in sorted(rebuild):
+                    warn_unusable(obj, unreadable[obj])
+                rebuilt |= rebuild
+                continue
             names: set[str] = set()
             for symbol in _UNDEFINED.findall(proc.stderr):
                 names |= _identifiers(symbol)
