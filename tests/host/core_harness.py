@@ -90,6 +90,11 @@ class CModelInfo(ctypes.Structure):
         ("ops", ctypes.c_char_p),
         ("board", ctypes.c_char_p),
         ("version", ctypes.c_char_p),
+        # NULL here (zero-initialised): every label at threshold_q. Without these two the
+        # struct ended early and tinyslm_decide read a pointer past it, a segfault
+        # whenever that memory was not zero.
+        ("label_threshold_q", ctypes.POINTER(ctypes.c_int32)),
+        ("label_threshold_milli", ctypes.POINTER(ctypes.c_uint32)),
     )
 
 
@@ -157,9 +162,23 @@ class CoreLib:
         return self.lib.tinyslm_decide(ctypes.byref(info), arr)  # type: ignore[no-any-return]
 
 
+# The C layout of the structs ctypes mirrors, so a field added in C and not here fails a
+# test instead of reading past the Python struct.
+LAYOUT_C = """#include <stddef.h>
+#include "tinyslm_core.h"
+size_t tinyslm_test_model_info_size(void) { return sizeof(tinyslm_model_info_t); }
+size_t tinyslm_test_model_info_last(void) {
+  return offsetof(tinyslm_model_info_t, label_threshold_milli);
+}
+size_t tinyslm_test_decision_size(void) { return sizeof(tinyslm_decision_t); }
+"""
+
+
 def build_core_lib(out_dir: Path) -> CoreLib:
+    layout = out_dir / "core_layout.c"
+    layout.write_text(LAYOUT_C)
     lib = ccompile.compile_shared(
-        list(CORE_SOURCES),
+        [*CORE_SOURCES, layout],
         out_dir / "libtinyslm_core.so",
         include_dirs=list(INCLUDE_DIRS),
         cflags=[*WARN_FLAGS, "-O2"],

@@ -8,12 +8,13 @@ and on 100k seeded random byte strings over several FeatureSpec variants.
 from __future__ import annotations
 
 import csv
+import ctypes
 import json
 import random
 
 import numpy as np
 import pytest
-from core_harness import REPO, CoreLib, Driver
+from core_harness import REPO, CDecision, CModelInfo, CoreLib, Driver
 from shared_paths import dataset_path, missing
 
 from tinyslm.decision import decide, score_milli
@@ -164,3 +165,14 @@ def test_decide_matches_python(core_lib: CoreLib, scale: float, zero_point: int)
             assert (got.index, got.score_q) == (want.index, want.score_q), scores
             assert got.score_milli == score_milli(q, scale, zero_point), (scale, zero_point, q)
             assert bool(got.local) == (want.route == "local")
+
+
+def test_the_ctypes_mirrors_have_the_c_layout(core_lib: CoreLib) -> None:
+    # CModelInfo lacked the two label-threshold pointers added in C, so tinyslm_decide
+    # read one past the Python struct: test_decide_matches_python segfaulted whenever
+    # that memory was not zero.
+    for name in ("model_info_size", "model_info_last", "decision_size"):
+        getattr(core_lib.lib, f"tinyslm_test_{name}").restype = ctypes.c_size_t
+    assert core_lib.lib.tinyslm_test_model_info_size() == ctypes.sizeof(CModelInfo)
+    assert core_lib.lib.tinyslm_test_model_info_last() == CModelInfo.label_threshold_milli.offset
+    assert core_lib.lib.tinyslm_test_decision_size() == ctypes.sizeof(CDecision)
