@@ -38,6 +38,22 @@
 #endif
 #endif
 
+// esp-tflite-micro's DebugLog (tensorflow/lite/micro/debug_log.cc) vfprintf's to
+// stderr: the console UART0, which carries the JSON-lines protocol, so TFLM's text (a
+// missing op, an arena too small) went out raw between the JSON lines. The ESP32 build
+// defines DebugLog and DebugVsnprintf here instead, the two symbols of that file, so the
+// linker never takes its object from the component's static library (were it taken,
+// the link fails on a duplicate symbol rather than printing), and TFLM's log is kept as
+// on the STM32H7: the last line goes into tinyslm_tflm_last_error()'s reason, nothing to
+// the UART. Only with ESP-IDF: the host builds link TFLM's own debug_log.cc.
+#if defined(ESP_PLATFORM) && !defined(TINYSLM_TFLM_HAS_LOG_CALLBACK)
+#include <stdarg.h>
+#include <stdio.h>
+
+#include "tensorflow/lite/micro/debug_log.h"
+#define TINYSLM_TFLM_OWN_DEBUG_LOG 1
+#endif
+
 namespace {
 
 // The TfLiteType and the name (for error reasons) of TINYSLM_INPUT_TYPE; any
@@ -123,7 +139,7 @@ int fail(int code, const char *reason) {
   return code;
 }
 
-#ifdef TINYSLM_TFLM_HAS_LOG_CALLBACK
+#if defined(TINYSLM_TFLM_HAS_LOG_CALLBACK) || defined(TINYSLM_TFLM_OWN_DEBUG_LOG)
 // Keeps TFLM's last log line (printable ASCII only) so the board glue can
 // print it through tinyslm_tflm_last_error() over its own serial port.
 void log_callback(const char *s) {
@@ -135,6 +151,25 @@ void log_callback(const char *s) {
   if (n > 0) g_tflm_log[n] = '\0';
 }
 #endif
+
+}  // namespace
+
+#ifdef TINYSLM_TFLM_OWN_DEBUG_LOG
+// What TFLM's MicroSnprintf and MicroVsnprintf format with (debug_log.h).
+extern "C" int DebugVsnprintf(char *buffer, size_t buf_size, const char *format, va_list vlist) {
+  return vsnprintf(buffer, buf_size, format, vlist);
+}
+
+// Every MicroPrintf: formatted into a bounded buffer (a longer message is cut) and kept,
+// as cortex_m_generic's DebugLog hands it to log_callback on the STM32H7.
+extern "C" void DebugLog(const char *format, va_list args) {
+  char line[sizeof(g_tflm_log)];
+  if (format == nullptr || vsnprintf(line, sizeof(line), format, args) < 0) return;
+  log_callback(line);
+}
+#endif
+
+namespace {
 
 // True when t is a rank-2 tensor [1, width] of the given type.
 bool has_shape(const TfLiteTensor *t, TfLiteType type, int width) {

@@ -174,7 +174,12 @@ static void handle_text(tinyslm_app_t *app, const uint8_t *line, size_t len) {
   int rc;
   tinyslm_json_t o;
 
-  (void)tinyslm_tokenize(&c->model->features, line, len, c->ids_buf);
+  if (tinyslm_tokenize(&c->model->features, line, len, c->ids_buf) == 0) {
+    /* Nothing the model reads (only punctuation, say): an all-padding input still gets
+     * a top intent, which could run its action or send the host noise to escalate. */
+    write_error(app, "no_tokens");
+    return;
+  }
   rc = c->infer(c->ids_buf, c->scores_buf, c->infer_ctx);
   if (rc != 0) {
     begin(&o, app);

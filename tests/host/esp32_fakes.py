@@ -104,6 +104,8 @@ esp_err_t uart_param_config(uart_port_t uart_num, const uart_config_t *uart_conf
 int uart_read_bytes(uart_port_t uart_num, void *buf, uint32_t length, TickType_t ticks_to_wait);
 int uart_write_bytes(uart_port_t uart_num, const void *src, size_t size);
 esp_err_t uart_flush_input(uart_port_t uart_num);
+esp_err_t uart_get_buffered_data_len(uart_port_t uart_num, size_t *size);
+#define UART_HW_FIFO_LEN(uart_num) 128 /* SOC_UART_FIFO_LEN on the esp32 */
 """,
     "driver/gpio.h": r"""
 #pragma once

@@ -19,6 +19,7 @@ import pytest
 from core_harness import Driver, parse_lines
 
 from tinyslm.decision import ROUTE_ESCALATE, ROUTE_LOCAL, decide, score_milli
+from tinyslm.text.features import FeatureSpec, tokenize
 
 # --------------------------------------------------------------------------
 # references written from docs/architecture.md
@@ -245,7 +246,8 @@ def case_line_endings(drv: Driver) -> None:
         {"error": "line_too_long", "max": 16}
     ]
     out = drv.proto(b" \n x \n\t\x00\n", LABELS3, ["-50,0,0"])
-    assert [o["text"] for o in out] == [" x ", "\t\x00"]
+    # A NUL is not blank: that line is answered, but it has no word (case_no_tokens).
+    assert [o.get("text", o.get("error")) for o in out] == [" x ", "no_tokens"]
 
 
 def case_overlong_line(drv: Driver) -> None:
@@ -404,6 +406,27 @@ def case_rx_overflow(drv: Driver) -> None:
     assert raw.decode().count("#hook") == 1
 
 
+def case_no_tokens(drv: Driver) -> None:
+    """A line the tokenizer makes no id of gets one no_tokens error, no inference (the
+    next line takes the first score the fake model has) and no hook; a line with one
+    word among the punctuation is classified."""
+    data = b'?!.\n- -- !!\n\x00\x01\x7f\n:"*"\n?lights!\n'
+    assert not any(any(tokenize(line, FeatureSpec())) for line in data.split(b"\n")[:3])
+    for chunk in (1, 4096):
+        out = drv.proto(data, LABELS3, ["!5", "100,0,0"], chunk=chunk)
+        assert out == [
+            {"error": "no_tokens"},
+            {"error": "no_tokens"},
+            {"error": "no_tokens"},
+            {"error": "unknown_command"},
+            {"error": "inference_failed", "code": 5},  # the first inference
+        ], chunk
+    raw = drv.proto_raw(b"?!.\nlights\n", LABELS3, ["100,0,0"], hook="after")
+    rows = raw.split(b"\n")[:-1]
+    assert [r.startswith(b"#hook ") for r in rows] == [False, False, True]  # lights only
+    assert json.loads(rows[0]) == {"error": "no_tokens"}
+
+
 def case_inference_failure(drv: Driver) -> None:
     out = drv.proto(b"a\nb\nc\nd\n", LABELS3, ["!-7", "100,0,0", "!3", "!-2147483648"])
     assert out == [
@@ -416,7 +439,8 @@ def case_inference_failure(drv: Driver) -> None:
 
 ESCAPE_SAMPLES = (
     b'say "hi" \\ back\\slash',
-    bytes(b for b in range(0x00, 0x20) if b not in (0x0A, 0x0D)) + b"\x7f",
+    # With a word: a line of control bytes alone has no token (case_no_tokens).
+    b"ctl " + bytes(b for b in range(0x00, 0x20) if b not in (0x0A, 0x0D)) + b"\x7f",
     "caf\u00e9 \u20ac \U0001f600 \u4e2d\u6587".encode(),
     b"bad \xff \xfe \x80 \xbf end",
     b"overlong \xc0\xaf \xe0\x80\xaf \xf0\x80\x80\xaf",
@@ -541,6 +565,8 @@ def case_random_streams(drv: Driver) -> None:
                 assert obj == {"error": "unknown_intent"} or obj.get("route") == "host"
             elif line.startswith(b":"):
                 assert obj == {"error": "unknown_command"}
+            elif not any(tokenize(line, FeatureSpec())):
+                assert obj == {"error": "no_tokens"}, line
             elif "text" in obj:
                 assert obj["text"] == reference_text(line)
             else:
@@ -563,6 +589,7 @@ PROTOCOL_CASES: dict[str, Callable[[Driver], None]] = {
         case_label_levels,
         case_unknown_command,
         case_rx_overflow,
+        case_no_tokens,
         case_inference_failure,
         case_json_escaping,
         case_error_lines,

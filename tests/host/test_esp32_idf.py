@@ -308,6 +308,63 @@ def test_a_planted_unknown_option_fails_the_sdkconfig_check(
     assert result.unknown_symbols == ("LOG_DEFAULT_LEVEL_WARNING",)  # kconfgen drops CONFIG_
 
 
+def _global_symbols(
+    compiler: str,
+    source: Path,
+    out: Path,
+    *,
+    includes: list[Path],
+    system: list[Path],
+    flags: tuple[str, ...] = (),
+) -> set[str]:
+    """The global symbols ``source`` defines, compiled to an object as ESP-IDF would
+    (its defines, C++ standard and flags) with the stand-in compiler."""
+    argv = [compiler, "-c", "-O1", CXX_STD, *CXX_FLAGS, *flags, "-o", str(out)]
+    argv += [f"-D{d}" for d in (*IDF_DEFINES, *XTENSA_STANDIN_DEFINES, "TF_LITE_STATIC_MEMORY")]
+    argv += [f"-I{p}" for p in includes] + [f"-isystem{p}" for p in system]
+    proc = subprocess.run([*argv, str(source)], capture_output=True, text=True, check=False)
+    assert proc.returncode == 0, proc.stderr
+    nm = subprocess.run(
+        ["arm-none-eabi-nm", "--defined-only", "-g", str(out)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return {line.split()[-1] for line in nm.stdout.splitlines() if line.strip()}
+
+
+def test_tflm_log_does_not_reach_the_protocol_uart(
+    project: Path,
+    idf: Path,
+    esp_tflm: Path,
+    kconfig: KconfigResult,
+    compilers: tuple[str, str],
+    tmp_path: Path,
+) -> None:
+    """esp-tflite-micro's DebugLog (tensorflow/lite/micro/debug_log.cc) prints every
+    MicroPrintf to stderr, UART0, the port that carries the JSON lines. The adapter must
+    define every symbol that file defines, so the linker never takes the component's
+    object (a static library member is linked only for a symbol still undefined), and
+    keep TFLM's text for tinyslm_tflm_last_error() instead, as on the STM32H7."""
+    require_tool("arm-none-eabi-nm")
+    _, cxx = compilers
+    system = [kconfig.header.parent, *idf_include_dirs(idf), *component_include_dirs(esp_tflm)]
+    src = project / "src"
+    adapter = _global_symbols(
+        cxx, src / "tinyslm_tflm.cc", tmp_path / "a.o", includes=[src], system=system,
+        flags=STRICT_WARNINGS,
+    )  # fmt: skip
+    espressif = _global_symbols(
+        cxx, esp_tflm / "tensorflow/lite/micro/debug_log.cc", tmp_path / "d.o", includes=[],
+        system=system,
+    )  # fmt: skip
+    assert espressif >= {"DebugLog", "DebugVsnprintf"}, espressif
+    assert espressif <= adapter, f"linked from esp-tflite-micro: {sorted(espressif - adapter)}"
+    # The host builds link TFLM's own debug_log.cc: there the adapter defines neither.
+    text = (src / "tinyslm_tflm.cc").read_text(encoding="utf-8")
+    assert "#if defined(ESP_PLATFORM) && !defined(TINYSLM_TFLM_HAS_LOG_CALLBACK)" in text
+
+
 def _requires(cmake: str) -> list[str]:
     m = re.search(r"\bREQUIRES\b([^)]*)\)", cmake)
     assert m, "src/CMakeLists.txt has no REQUIRES"
