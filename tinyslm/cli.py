@@ -1076,15 +1076,19 @@ def boards_command() -> None:
 @click.option(
     "--data",
     type=click.Path(path_type=Path, dir_okay=False),
-    help="Measure the figures on this dataset's held-out split (for a project, or a model "
-    "without report.json).",
+    help="Text models only: measure the figures on this dataset's held-out split (for a "
+    "project, or a model folder without report.json). A keyword model's report is drawn "
+    "from the report.json train wrote into its model folder.",
 )
 @friendly_errors
 def report_command(path: Path, output: Path, data: Path | None) -> None:
     """Draw the HTML report of a model folder or a generated project (PATH).
 
-    Per-intent precision and recall, confusion heatmap and the most confused
+    Text: per-intent precision and recall, confusion heatmap and the most confused
     pairs, threshold curve, size breakdown against the boards, training curves.
+    Keywords: per-keyword accuracy, confusions, false accepts and false rejections
+    against the detector threshold, size breakdown, training curves; drawn from the
+    model folder's report.json (a keyword model takes no --data).
     """
     from tinyslm.pipeline import run_report
 

@@ -7,6 +7,7 @@ the smallest int8 value whose dequantized confidence reaches the float threshold
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -40,6 +41,23 @@ def threshold_to_q(threshold: float, scale: float, zero_point: int) -> int:
         if dequantize(q, scale, zero_point) >= threshold:
             return q
     return 128
+
+
+def level_threshold(q: int, scale: float, zero_point: int) -> float:
+    """The threshold recorded for the int8 level ``q``: the level's confidence rounded
+    down to 3 decimals, or in full where that would select another level (it cannot:
+    one level, 1/256, exceeds 0.001; kept as a guard).
+
+    The level, not a value typed: the firmware gates at ``q`` and its ':info' prints the
+    recorded threshold, so '--threshold 0.6' (q=26, 0.6016) once recorded 0.6 and every
+    display said 0.600 of a gate at 0.6016, beside the report's curve at 0.602. Rounded
+    down (not to nearest), the printed value typed again selects the same level. Train's
+    calibrated level (:func:`tinyslm.verify.calibrate_threshold`) and generate's
+    ``--threshold`` both record it so.
+    """
+    exact = dequantize(q, scale, zero_point)
+    shown = max(0.0, math.floor(exact * 1000.0) / 1000.0)
+    return shown if threshold_to_q(shown, scale, zero_point) == q else exact
 
 
 def decide(

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from tinyslm.audio.evaluate import KeywordEvalResult, run_keyword_eval
+from tinyslm.audio.evaluate import KeywordEvalResult, run_keyword_eval, trained_split
 from tinyslm.errors import DatasetError, ModelError
 from tinyslm.manifest import (
     LabelThreshold,
@@ -110,6 +110,11 @@ class EvalResult:
     seconds: float = 0.0
     label_thresholds: tuple[LabelThreshold, ...] = ()
 
+    @property
+    def trained_same_split(self) -> bool:
+        """Whether train recorded its figures on the split scored here."""
+        return bool(self.trained) and trained_split(self.trained, "eval_split") == self.split
+
     def summary(self) -> dict[str, Any]:
         """What ``tinyslm eval --json`` prints (a keyword model's names its modality too)."""
         return {
@@ -135,6 +140,9 @@ class EvalResult:
             "unknown_intents": list(self.unknown_intents),
             "too_long": self.too_long,
             "trained": self.trained,
+            # As keyword eval --json: whether train's figures are of the split scored
+            # here (like for like), or of its own split beside another split's figures.
+            "trained_same_split": self.trained_same_split,
             "warnings": list(self.warnings),
             "seconds": round(self.seconds, 3),
         }
@@ -266,13 +274,16 @@ def run_eval(
 def format_eval(result: EvalResult) -> str:
     """The summary ``tinyslm eval`` prints: train's figures, then the weakest intents."""
     t = result.trained
+    # Train's figures are of its own split (test): beside another split's a bare
+    # '(train: ...)' read as that split's, so the tag names it (as keyword eval does).
+    tag = "train" if result.trained_same_split else f"train, {trained_split(t, 'eval_split')} split"
 
     def pct(value: float | None) -> str:
         return "n/a" if value is None else f"{value * 100:.2f}%"
 
     def was(key: str) -> str:
         value = t.get(key)
-        return "" if not isinstance(value, int | float) else f"  (train: {value * 100:.2f}%)"
+        return "" if not isinstance(value, int | float) else f"  ({tag}: {value * 100:.2f}%)"
 
     oos = (
         "n/a (no out-of-scope phrases)"
@@ -302,7 +313,13 @@ def format_eval(result: EvalResult) -> str:
         # Applied in the figures above: a project's --label-threshold levels.
         rows.insert(6, ("label thresholds", own))
     if "dataset" in t:
-        rows.append(("train figures from", f"{t['dataset']}, split {t.get('eval_split', '?')}"))
+        where = f"{t['dataset']}, split {t.get('eval_split', '?')}"
+        if not result.trained_same_split:
+            scored = (
+                "every phrase, all splits" if result.split == "all" else f"{result.split} split"
+            )
+            where += f" (not the {scored} scored here)"
+        rows.append(("train figures from", where))
     weak = sorted((f for f in result.per_intent if f.correct < f.phrases), key=lambda f: f.recall)
     width = max(len(key) for key, _ in rows)
     lines = [f"{key.ljust(width)}  {value}" for key, value in rows]

@@ -177,7 +177,9 @@ def format_info(info: ModelInfo) -> str:
                 f"{k} {json.dumps(v) if isinstance(v, bool) else v}"
                 for k, v in sorted(m.train_config.items())
                 if isinstance(v, int | float | str)
-            ),
+            )
+            # A format-1 manifest has no train_config: said so, not an empty row.
+            or "not recorded",
         ),
         ("fits", ", ".join(fits) if fits else "no board"),
     ]

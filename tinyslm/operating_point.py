@@ -19,7 +19,7 @@ from dataclasses import replace
 from typing import Any
 
 from tinyslm.audio.detector import DetectorSpec
-from tinyslm.decision import dequantize, threshold_to_q
+from tinyslm.decision import dequantize, level_threshold, threshold_to_q
 from tinyslm.errors import ModelError
 from tinyslm.manifest import LABEL_THRESHOLDS_FORMAT, LabelThreshold, Manifest, threshold_text
 from tinyslm.metrics import TRAINED
@@ -115,7 +115,8 @@ def _level(manifest: Manifest, probability: float, given: str) -> tuple[float, i
             q -= 1
         return DetectorSpec.probability_of(q), q
     out = manifest.output_quant
-    return probability, threshold_to_q(probability, out.scale, out.zero_point)
+    q = threshold_to_q(probability, out.scale, out.zero_point)
+    return level_threshold(q, out.scale, out.zero_point), q
 
 
 def _said(threshold: float) -> str:
@@ -149,7 +150,7 @@ def with_threshold(manifest: Manifest, probability: float) -> Manifest:
     """
     threshold, q = _level(manifest, probability, f"--threshold {probability:g}")
     # The rule names the threshold recorded (threshold_text), not the value typed: a
-    # keyword level is reached from many values (0.6 and 0.6015625 select the same one),
+    # level is reached from many values (0.6 and 0.6015625 select the same one),
     # and the regenerate command a project's README gives (generate_options, the level
     # in full) must write the project again byte for byte.
     moved = _moved(manifest, f"set with generate --threshold {_said(threshold)}")

@@ -493,17 +493,30 @@ def run_generate(
 
         trained = manifest
         manifest = with_threshold(manifest, threshold)
+        # The level's P is what the firmware applies and what info, the report and ':info'
+        # print; the value typed is said beside it where it reads otherwise (0.6 -> 0.601).
+        typed = (
+            f", the level --threshold {threshold:g} selects"
+            if threshold_text(threshold) != threshold_text(manifest.threshold)
+            else ""
+        )
         say(
-            f"threshold {threshold_text(manifest.threshold)} (q={manifest.threshold_q}) instead "
-            f"of the trained {threshold_text(trained.threshold)} (q={trained.threshold_q})"
+            f"threshold {threshold_text(manifest.threshold)} (q={manifest.threshold_q}{typed}) "
+            f"instead of the trained {threshold_text(trained.threshold)} (q={trained.threshold_q})"
         )
     if label_thresholds:
         from tinyslm.manifest import describe_label_thresholds
         from tinyslm.operating_point import with_label_thresholds
 
         manifest = with_label_thresholds(manifest, label_thresholds)
+        moved = [
+            f"{t.label}={label_thresholds[t.label]:g}"
+            for t in manifest.label_thresholds
+            if threshold_text(label_thresholds[t.label]) != threshold_text(t.threshold)
+        ]
+        typed = f" (the levels {', '.join(moved)} select)" if moved else ""
         say(
-            f"own thresholds: {describe_label_thresholds(manifest)}; every other label "
+            f"own thresholds: {describe_label_thresholds(manifest)}{typed}; every other label "
             f"{threshold_text(manifest.threshold)} (q={manifest.threshold_q})"
         )
 

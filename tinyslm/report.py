@@ -314,8 +314,66 @@ def table_html(header: Sequence[str], rows: Sequence[Sequence[str]], numeric: se
     return f"<table>{thead}<tbody>{''.join(body)}</tbody></table>"
 
 
+def _model_shape(manifest: Any, tensors: Sequence[TensorSize]) -> list[tuple[str, int]]:
+    """``dim`` and ``hidden`` of a text model: as train recorded them, else (a format-1
+    manifest has no train_config, and the row read 'dim ?, hidden ?') from the model's
+    own tensors: the embedding table is buckets x dim, the hidden layer's weights
+    hidden x dim. A size neither gives is left out."""
+    from_tensors: dict[str, int] = {}
+    for t in tensors:
+        if t.layer == "embed" and t.role == "table" and len(t.shape) == 2:
+            from_tensors.setdefault("dim", t.shape[1])
+        if t.layer == "hidden" and t.role == "weights" and len(t.shape) == 2:
+            from_tensors.setdefault("hidden", t.shape[0])
+    out = []
+    for key in ("dim", "hidden"):
+        value = manifest.train_config.get(key, from_tensors.get(key))
+        if isinstance(value, int):
+            out.append((key, value))
+    return out
+
+
+# An id="..." attribute, and a reference to one: url(#id) (clip paths) or a
+# (xlink:)href="#id" (markers drawn with <use>).
+_SVG_ID = re.compile(r'(\sid=")([^"]+)(")')
+_SVG_REF = re.compile(r'(url\(#)([^)"\s]+)(\))|((?:xlink:)?href="#)([^"]+)(")')
+_SVG_TAG = re.compile(r"<[^>]*>")
+
+
+def unique_svg_ids(svg: str, prefix: str) -> str:
+    """``svg`` with every id it defines, and every reference to one, prefixed.
+
+    matplotlib numbers its ids per figure (figure_1, axes_1, patch_1...), so a page of
+    several inline SVGs repeated them: invalid HTML, and a url(#id) may resolve in
+    another figure. Only inside tags (a label's text may read id="..."), and only
+    references to ids of this figure.
+    """
+    ids = {m.group(2) for tag in _SVG_TAG.findall(svg) for m in _SVG_ID.finditer(tag)}
+    if not ids:
+        return svg
+
+    def ref(m: re.Match[str]) -> str:
+        head, name, tail = (m.group(1), m.group(2), m.group(3)) if m.group(1) else m.group(4, 5, 6)
+        return f"{head}{prefix}{name}{tail}" if name in ids else m.group(0)
+
+    def tag(m: re.Match[str]) -> str:
+        text = _SVG_ID.sub(lambda i: f"{i.group(1)}{prefix}{i.group(2)}{i.group(3)}", m.group(0))
+        return _SVG_REF.sub(ref, text)
+
+    return _SVG_TAG.sub(tag, svg)
+
+
 def fig_html(svg: str, caption: str) -> str:
-    return f"<figure>{svg}<figcaption>{html.escape(caption)}</figcaption></figure>"
+    import hashlib
+
+    # Each figure's ids prefixed with a digest of the figure (deterministic: the same
+    # figure, the same bytes), which tells the page's figures apart (their names salt
+    # the SVG, svg_element).
+    prefix = "f" + hashlib.sha256(f"{svg}\0{caption}".encode()).hexdigest()[:8] + "-"
+    return (
+        f"<figure>{unique_svg_ids(svg, prefix)}<figcaption>{html.escape(caption)}"
+        "</figcaption></figure>"
+    )
 
 
 def render_report(
@@ -359,7 +417,10 @@ def render_report(
         ("out-of-scope recall" + trained, pct(view.get("oos_recall"))),
         *(
             (
-                f"at {threshold_text(p.threshold)} ({data.eval_split} split, the model-wide gate)",
+                # The threshold in force, printed as its row below prints it: the curve's
+                # own P of the level (0.6016 read 0.602) stood beside 'threshold 0.600'.
+                f"at {threshold_text(manifest.threshold)} ({data.eval_split} split, "
+                "the model-wide gate)",
                 f"accuracy at threshold {pct(p.accuracy_at_threshold)}, out-of-scope recall "
                 f"{pct(p.oos_recall)}",
             )
@@ -379,9 +440,11 @@ def render_report(
         ("own thresholds", describe_label_thresholds(manifest) or "none"),
         (
             "threshold rule",
+            # A format-1 manifest recorded no rule: said so, not an empty cell.
             describe_rule(
                 str(mt.get("threshold_rule", "")), str(mt.get("threshold_calibrated_on", "val"))
-            ),
+            )
+            or "not recorded",
         ),
         (
             "model bytes (flash)",
@@ -401,8 +464,8 @@ def render_report(
                 if manifest.features.hashes != 1
                 else ""
             )
-            + f"dim {manifest.train_config.get('dim', '?')}, "
-            f"hidden {manifest.train_config.get('hidden', '?')}, seed {manifest.seed}",
+            + "".join(f"{k} {v}, " for k, v in _model_shape(manifest, data.tensors))
+            + f"seed {manifest.seed}",
         ),
     ]
     parts = [

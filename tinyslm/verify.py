@@ -16,7 +16,13 @@ from typing import Any
 
 import numpy as np
 
-from tinyslm.decision import GateMetrics, decide, dequantize, gate_figures, threshold_to_q
+from tinyslm.decision import (
+    GateMetrics,
+    decide,
+    gate_figures,
+    level_threshold,
+    threshold_to_q,
+)
 from tinyslm.flatbuffer import TensorSpec, check_input, io_details, model_ops
 from tinyslm.manifest import QuantParams
 from tinyslm.tflm_runtime import min_arena_bytes, tflm_scores
@@ -206,12 +212,9 @@ def calibrate_threshold(
         rule = RULE_NO_OOS
     best = objective(best_q)
     scale, zp = output_quant.scale, output_quant.zero_point
-    # Print-friendly threshold: dequantized level rounded *down* to 3 decimals still
-    # maps back to the same int8 level, because one level (1/256) exceeds 0.001.
-    exact = dequantize(best_q, scale, zp)
-    threshold = max(0.0, np.floor(exact * 1000.0) / 1000.0)
-    if threshold_to_q(threshold, scale, zp) != best_q:
-        threshold = exact
+    # Print-friendly threshold: the level rounded *down* to 3 decimals, which maps back
+    # to the same int8 level.
+    threshold = level_threshold(best_q, scale, zp)
     threshold_q = threshold_to_q(threshold, scale, zp)
     return ThresholdChoice(
         float(threshold),

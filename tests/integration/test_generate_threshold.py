@@ -36,7 +36,8 @@ def test_text_threshold_moves_the_gate_and_keeps_trained_figures(fixture_model: 
     manifest, _ = load_model_dir(fixture_model)
     out = manifest.output_quant
     moved = with_threshold(manifest, 0.9)
-    assert moved.threshold == 0.9
+    # Recorded as the level it selects (231/256), rounded down as train records a level.
+    assert moved.threshold == 0.902
     assert (
         moved.threshold_q == threshold_to_q(0.9, out.scale, out.zero_point) != manifest.threshold_q
     )
@@ -44,7 +45,7 @@ def test_text_threshold_moves_the_gate_and_keeps_trained_figures(fixture_model: 
     assert trained["threshold_q"] == manifest.threshold_q
     assert trained["int8_accuracy_at_threshold"] == manifest.metrics["int8_accuracy_at_threshold"]
     assert "int8_accuracy_at_threshold" not in moved.metrics
-    assert moved.metrics["threshold_rule"].startswith("set with generate --threshold 0.9")
+    assert moved.metrics["threshold_rule"].startswith("set with generate --threshold 0.902 (")
     # The content hash covers the threshold: the moved manifest reads back as itself.
     back = Manifest.from_dict(json.loads(json.dumps(moved.to_dict())))
     assert back.threshold_q == moved.threshold_q
@@ -57,14 +58,17 @@ def test_text_threshold_moves_the_gate_and_keeps_trained_figures(fixture_model: 
     assert trained_view(manifest) == (dict(manifest.metrics), "")
 
 
-def test_a_gate_under_half_a_thousandth_is_named_in_full(fixture_model: Path) -> None:
-    # As printed to 3 decimals it read '--threshold 0.000', which generate refuses.
+def test_a_gate_under_half_a_thousandth_is_named_as_generate_takes_it(fixture_model: Path) -> None:
+    # As printed to 3 decimals it read '--threshold 0.000', which generate refuses. A text
+    # threshold is now recorded as the level it selects (1/256 for these, rounded down to
+    # 0.003, which selects it again), so the rule names a value generate takes.
     manifest, _ = load_model_dir(fixture_model)
     moved = with_threshold(manifest, 0.0004)
-    assert moved.metrics["threshold_rule"].startswith("set with generate --threshold 0.0004 (")
+    assert (moved.threshold, moved.threshold_q) == (0.003, -127)
+    assert moved.metrics["threshold_rule"].startswith("set with generate --threshold 0.003 (")
     both = with_label_thresholds(moved, {"lights_on": 0.0003})
     assert both.metrics["threshold_rule"].startswith(
-        "set with generate --threshold 0.0004 --label-threshold lights_on=0.0003 ("
+        "set with generate --threshold 0.003 --label-threshold lights_on=0.003 ("
     )
 
 
@@ -180,12 +184,12 @@ def test_report_of_the_project_says_where_the_threshold_came_from(
     trained, _ = load_model_dir(fixture_model)
     assert "The threshold was calibrated on the validation split" in pages["plain"]
     moved = f"The threshold was set with generate --threshold (trained: {trained.threshold:.3f})"
-    assert moved in pages["moved"] and "chosen 0.900" in pages["moved"]
+    assert moved in pages["moved"] and "chosen 0.902" in pages["moved"]
     # Labels of their own level leave the model's threshold as trained, and are named.
     level = with_label_thresholds(trained, {"lights_on": 0.95}).label_thresholds[0].threshold_q
     assert (
         "The threshold was calibrated on the validation split (labels with thresholds of "
-        f"their own: lights_on 0.950 (q={level}); the curve moves one level for every label, "
+        f"their own: lights_on 0.953 (q={level}); the curve moves one level for every label, "
         "the summary&#x27;s &#x27;at its own thresholds&#x27; row gates each at its own)"
     ) in pages["own"]
     assert "at its own thresholds (" in pages["own"]
@@ -230,28 +234,29 @@ def test_label_thresholds_in_the_text_firmware(fixture_model: Path, tmp_path: Pa
                 assert r.score >= dequantize(levels[r.intent], out.scale, out.zero_point) - 5e-4
     assert "escalate" in routes["lights_on"] and "local" in routes["lights_off"]
     # :info lists the intents whose level differs, as recorded: what info and the README
-    # print below (it printed the score each level stands for: 0.953 beside their 0.950).
+    # print below. Recorded is the level's P (0.95 selects 244/256, recorded 0.953): :info
+    # once printed 0.953 beside their 0.950, then 0.950 of a gate at 0.9531.
     proc = run_cli("emulate", str(own), "--text", ":info")
     assert proc.returncode == 0, proc.stderr
     info = json.loads(proc.stdout)["info"]
-    assert info["label_thresholds"] == {"lights_off": 0.1, "lights_on": 0.95}
-    # lights_on's level stands for another score, so this tells which one :info prints.
-    assert score_milli(levels["lights_on"], out.scale, out.zero_point) != 950
+    assert info["label_thresholds"] == {"lights_off": 0.101, "lights_on": 0.953}
+    # The score lights_on's level stands for, as the firmware prints scores: the same.
+    assert score_milli(levels["lights_on"], out.scale, out.zero_point) == 953
     plain_info = json.loads(run_cli("emulate", str(plain), "--text", ":info").stdout)["info"]
     assert "label_thresholds" not in plain_info
     # info and the project's README name them.
     proc = run_cli("info", str(own))
     assert proc.returncode == 0, proc.stderr
     row = next(line for line in proc.stdout.splitlines() if line.startswith("own thresholds"))
-    assert f"lights_on 0.950 (q={levels['lights_on']})" in row
+    assert f"lights_on 0.953 (q={levels['lights_on']})" in row
     doc = json.loads(run_cli("info", str(own), "--json", "-").stdout)
     assert doc["label_thresholds"] == {
-        "lights_off": {"threshold": 0.1, "threshold_q": levels["lights_off"]},
-        "lights_on": {"threshold": 0.95, "threshold_q": levels["lights_on"]},
+        "lights_off": {"threshold": 0.101, "threshold_q": levels["lights_off"]},
+        "lights_on": {"threshold": 0.953, "threshold_q": levels["lights_on"]},
     }
     assert json.loads(run_cli("info", str(plain), "--json", "-").stdout)["label_thresholds"] == {}
     readme = (own / "README.md").read_text()
-    assert f'"lights_off" 0.100 (int8 {levels["lights_off"]})' in readme
+    assert f'"lights_off" 0.101 (int8 {levels["lights_off"]})' in readme
 
 
 def test_label_threshold_refusals_write_nothing(fixture_model: Path, tmp_path: Path) -> None:

@@ -115,10 +115,12 @@ def test_text_levels_replace_the_threshold_for_their_labels_only(text_manifest: 
     out = m.output_quant
     moved = with_label_thresholds(m, {"door_unlock": 0.9, "lights_on": 0.2})
     assert moved.format_version == LABEL_THRESHOLDS_FORMAT > FORMAT_VERSION
-    # In label order, whatever the order given; the level is the gate's own conversion.
+    # In label order, whatever the order given; the level is the gate's own conversion,
+    # recorded as the level's P (0.9 selects 231/256, recorded 0.902 as train records a
+    # level: rounded down to 3 decimals), which the firmware's ':info' prints.
     assert [(t.label, t.threshold) for t in moved.label_thresholds] == [
-        ("door_unlock", 0.9),
-        ("lights_on", 0.2),
+        ("door_unlock", 0.902),
+        ("lights_on", 0.203),
     ]
     levels = moved.thresholds_q()
     for label, level in zip(m.labels, levels, strict=True):
@@ -133,21 +135,21 @@ def test_text_levels_replace_the_threshold_for_their_labels_only(text_manifest: 
     assert "int8_accuracy_at_threshold" not in moved.metrics
     rule = moved.metrics["threshold_rule"]
     # Each level as recorded, printed as every threshold is (threshold_text).
-    assert rule.startswith("set with generate --label-threshold door_unlock=0.900,lights_on=0.200")
+    assert rule.startswith("set with generate --label-threshold door_unlock=0.902,lights_on=0.203")
     # The rule is in label order too: the options in another order give the same bytes.
     other = with_label_thresholds(m, {"lights_on": 0.2, "door_unlock": 0.9})
     assert other.to_dict() == moved.to_dict()
     assert describe_label_thresholds(moved) == (
-        f"door_unlock 0.900 (q={levels[m.labels.index('door_unlock')]}), "
-        f"lights_on 0.200 (q={levels[m.labels.index('lights_on')]})"
+        f"door_unlock 0.902 (q={levels[m.labels.index('door_unlock')]}), "
+        f"lights_on 0.203 (q={levels[m.labels.index('lights_on')]})"
     )
     assert describe_label_thresholds(m) is None
     # After --threshold the rule names both.
     both = with_label_thresholds(with_threshold(m, 0.6), {"door_unlock": 0.9})
     assert both.metrics["threshold_rule"].startswith(
-        "set with generate --threshold 0.600 --label-threshold door_unlock=0.900 (trained: "
+        "set with generate --threshold 0.601 --label-threshold door_unlock=0.902 (trained: "
     )
-    assert both.threshold == 0.6 and both.metrics[TRAINED]["threshold_q"] == m.threshold_q
+    assert both.threshold == 0.601 and both.metrics[TRAINED]["threshold_q"] == m.threshold_q
 
 
 def test_decide_compares_with_the_top_labels_level(text_manifest: Manifest) -> None:
@@ -174,7 +176,7 @@ def test_manifest_round_trip_and_hash(text_manifest: Manifest) -> None:
     doc = json.loads(json.dumps(moved.to_dict()))
     assert doc["format_version"] == 4
     assert doc["label_thresholds"] == {
-        "door_unlock": {"threshold": 0.9, "threshold_q": moved.thresholds_q()[2]}
+        "door_unlock": {"threshold": 0.902, "threshold_q": moved.thresholds_q()[2]}
     }
     back = Manifest.from_dict(doc)
     assert back == moved

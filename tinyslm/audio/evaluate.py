@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from tinyslm.audio.dataset import SILENCE, UNKNOWN, AudioDatasetConfig, load_audio_dataset
+from tinyslm.audio.detector import DetectorSpec
 from tinyslm.audio.spec import KeywordSpec
 from tinyslm.audio.stream import StreamFigures, StreamSpec, figure_text, measured
 from tinyslm.errors import DatasetError
@@ -101,6 +102,9 @@ class KeywordEvalResult:
             "model_sha256": self.model_sha256,
             "model_bytes": self.model_bytes,
             "arena_bytes": self.arena_bytes,
+            # The detector's P as the firmware applies it (the level's mean score), beside
+            # its int8 level, as text eval --json gives both.
+            "threshold": DetectorSpec.probability_of(self.threshold_q),
             "threshold_q": self.threshold_q,
             "label_thresholds": label_thresholds_json(self.label_thresholds),
             "clips": self.clips,

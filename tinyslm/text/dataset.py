@@ -421,6 +421,15 @@ def _parse_csv(
         header = next(reader, None)
     except csv.Error as e:
         raise DatasetError(f"{name}: line 1: malformed CSV header: {e}") from None
+    if header is not None and not any(h.strip() for h in header):
+        # A blank first line: a file of blank lines only is empty, as a file of nothing
+        # is (it read 'line 1: missing column(s) text, label'). One with more after it
+        # is refused below for its blank header.
+        try:
+            if not any(any(f.strip() for f in row) for row in reader):
+                header = None
+        except csv.Error:
+            pass  # malformed further on: the blank header is the first problem
     if header is None:
         raise DatasetError(f"{name}: no rows (the dataset is empty)")
     # Lines the csv module read before the current reader (the header, when it is swapped).
