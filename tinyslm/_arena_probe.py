@@ -3,10 +3,11 @@
 Exit status 0 when TFLM allocates the model in a SIZE-byte arena and runs one
 inference on an all-zero input of the model's input type (padding ids for text,
 features for audio); :data:`DOES_NOT_FIT` when it reports a failure. A too-small
-arena can also crash the runtime outright (a signal), which the parent reads as
-"does not fit"; that is why this runs in its own process and imports only
-tflite_micro. Any other status (1: an exception, e.g. an import that failed) is
-the probe's own failure, not an answer.
+arena can also crash the runtime outright (SIGSEGV, SIGBUS, SIGABRT, SIGILL or
+SIGFPE), which the parent reads as "does not fit"; that is why this runs in its
+own process and imports only tflite_micro. Any other status (1: an exception,
+e.g. an import that failed; a kill from outside such as the OOM killer's SIGKILL;
+a timeout) is the probe's own failure, not an answer.
 """
 
 from __future__ import annotations

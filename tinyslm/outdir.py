@@ -18,7 +18,9 @@ write through here.
 Some folders are refused whatever the flags: one that holds the input data or
 the model being used (``protect``) or lies inside such a folder, and, with
 ``force``, the current directory or a parent of it. Writability is probed up
-front so that a long run does not end with an unwritable target.
+front so that a long run does not end with an unwritable target. One run at a time
+writes a folder: the checks and the write hold its lock (``flock`` on a file in the
+cache), and a second run into the same folder waits for it (up to ``LOCK_WAIT_S``).
 
 Single output files (``--json PATH``, ``report -o FILE``) are written whole (a
 temporary file renamed), and an existing file is replaced only when the caller's
@@ -29,6 +31,8 @@ file named by mistake is refused, never overwritten.
 from __future__ import annotations
 
 import contextlib
+import errno
+import fcntl
 import hashlib
 import json
 import math
@@ -37,7 +41,7 @@ import secrets
 import shutil
 import stat
 import sys
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
@@ -309,6 +313,113 @@ def _name_leftovers(target: Path, shown: Path, what: str) -> None:
         )
 
 
+# The output folders this process holds the write lock of (real path -> lock file, its
+# depth of nesting): check_target takes it inside write_tree's, and a second flock on a
+# new descriptor of the same file would refuse this very process.
+_HELD: dict[Path, tuple[int, int]] = {}
+
+
+def _lock_file(real: Path) -> int | None:
+    """Open (creating it) the lock file of the output folder ``real``; ``None`` where no
+    folder for it can be made.
+
+    The choice: in the cache (``locks/<sha256 of the real path>``), not next to the
+    output. There it is never a file in the user's folders (a killed run leaves nothing
+    to see, nothing counts it among the user's files), needs no write access to the
+    output's parent (``--force`` into a folder under a read-only one works, as before)
+    nor that parent to exist yet, and is never removed: removing a lock file lets a third
+    run lock a new file while a second still holds the old one. The cache's private
+    fallback stands in for a cache that cannot be written; where neither can, the write
+    goes on without the lock, as before it existed, rather than failing over a guard.
+    """
+    from tinyslm.cache import writable_cache_dir
+    from tinyslm.errors import ToolchainError
+
+    name = hashlib.sha256(os.fsencode(real)).hexdigest()[:32] + ".lock"
+    try:
+        folder = writable_cache_dir("locks")
+        return os.open(folder / name, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    except (OSError, ToolchainError):
+        return None
+
+
+# How long a run waits for another one writing the same folder (a write takes seconds;
+# a training before it is not under the lock) before it refuses.
+LOCK_WAIT_S = 300.0
+
+
+def _lock_or_wait(fd: int, shown: Path) -> None:
+    """Take the exclusive ``flock`` on ``fd``, waiting up to :data:`LOCK_WAIT_S` (with one
+    note) while another run holds it: refusing at once lost the training of a ``train``
+    whose write came while another run's was going on; after the wait, this run's checks
+    see the other's finished output (refused without ``--force``, replaced with it).
+
+    Raises:
+        OutputExistsError: still held after the wait (``fd`` is closed).
+        OutputError: the lock cannot be taken for another reason.
+    """
+    import time
+
+    deadline = time.monotonic() + LOCK_WAIT_S
+    noted = False
+    while True:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return
+        except OSError as exc:
+            if exc.errno not in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
+                os.close(fd)
+                raise OutputError(f"cannot lock {shown}: {exc.strerror or exc}") from None
+        if time.monotonic() >= deadline:
+            os.close(fd)
+            raise OutputExistsError(
+                f"another tinyslm run is writing {shown}; wait for it to finish"
+            )
+        if not noted:
+            print(
+                f"note: another tinyslm run is writing {shown}; waiting for it to finish",
+                file=sys.stderr,
+                flush=True,
+            )
+            noted = True
+        time.sleep(0.1)
+
+
+@contextlib.contextmanager
+def _writing(real: Path, shown: Path) -> Iterator[None]:
+    """Hold the exclusive lock of the output folder ``real`` (``flock``) while it is
+    checked and written.
+
+    Two runs into one folder at once (two ``generate -o SAME --force``) each took the
+    other's staging folder for a stopped run's ("delete it"), or moved files the other
+    was moving; now the second waits for the first (:func:`_lock_or_wait`). Held, a
+    staging folder or a ``.NAME.tmp-`` found there cannot be a live run's, only a stopped
+    one's. An ``flock`` dies with its process, so a killed run leaves no stale lock.
+
+    Raises:
+        OutputExistsError: another process still holds it after the wait.
+    """
+    held = _HELD.get(real)
+    if held is not None:
+        _HELD[real] = (held[0], held[1] + 1)
+    else:
+        fd = _lock_file(real)
+        if fd is None:
+            yield
+            return
+        _lock_or_wait(fd, shown)
+        _HELD[real] = (fd, 1)
+    try:
+        yield
+    finally:
+        fd, depth = _HELD[real]
+        if depth > 1:
+            _HELD[real] = (fd, depth - 1)
+        else:
+            del _HELD[real]
+            os.close(fd)  # releases the flock
+
+
 def _probe(where: Path) -> None:
     """Create and remove a folder in ``where`` (os.access lies for root).
 
@@ -426,7 +537,7 @@ def check_target(
     Raises:
         OutputExistsError: a file, a non-empty folder without ``force``, a folder
             holding a protected path, the current directory or a parent of it,
-            or a folder tinyslm did not write.
+            a folder tinyslm did not write, or one another tinyslm run is writing.
         OutputError: the target cannot be written.
     """
     absolute = Path(os.path.abspath(target))
@@ -435,6 +546,21 @@ def check_target(
     if absolute.exists() and not absolute.is_dir():
         raise OutputExistsError(f"{target} exists and is not a folder")
     real = real_path(absolute)
+    # Under the write lock (held on from write_tree's): a staging folder found in the
+    # target is then a stopped run's, never that of a run still writing.
+    with _writing(real, target):
+        _check_target(target, absolute, real, force, protect, ownership)
+
+
+def _check_target(
+    target: Path,
+    absolute: Path,
+    real: Path,
+    force: bool,
+    protect: Mapping[str, Path] | None,
+    ownership: Ownership | None,
+) -> None:
+    """:func:`check_target`'s checks, the write lock held."""
     for what, path in (protect or {}).items():
         guarded = real_path(path)
         if _is_within(guarded, real):
@@ -1032,27 +1158,31 @@ def write_tree(
         What was added, changed, kept (:class:`WriteReport`).
 
     Raises:
-        OutputExistsError: see :func:`check_target`, or files that tinyslm did
-            not write (or that were edited) are in the way.
+        OutputExistsError: see :func:`check_target` (also: another tinyslm run is
+            writing ``target``), or files that tinyslm did not write (or that were
+            edited) are in the way.
         OutputError: the target cannot be written.
     """
     shown, target = target, Path(os.path.abspath(target))
-    check_target(shown, force, protect=protect, ownership=ownership)
-    _name_leftovers(target, shown, "output")
-    if target.exists():
-        # In place, also when empty: a symlinked folder stays a symlink, and the
-        # folder keeps its own permissions.
-        return _update(
-            files,
-            target,
-            extra,
-            ownership or Ownership("output folder"),
-            prune,
-            starters or {},
-            absent_trees,
-            shown,
-        )
-    return _write_new(files, target, extra, ownership, starters or {}, shown)
+    # Held from the checks to the last file: a second run into the same folder waits,
+    # and what the checks and the leftover warning find is no live run's.
+    with _writing(real_path(target), shown):
+        check_target(shown, force, protect=protect, ownership=ownership)
+        _name_leftovers(target, shown, "output")
+        if target.exists():
+            # In place, also when empty: a symlinked folder stays a symlink, and the
+            # folder keeps its own permissions.
+            return _update(
+                files,
+                target,
+                extra,
+                ownership or Ownership("output folder"),
+                prune,
+                starters or {},
+                absent_trees,
+                shown,
+            )
+        return _write_new(files, target, extra, ownership, starters or {}, shown)
 
 
 def _refuse_foreign(path: Path, what: str, ours: Callable[[bytes], bool]) -> None:

@@ -14,6 +14,7 @@ one LSB: the firmware runs TFLM, so TFLM is the reference.
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import tempfile
@@ -95,15 +96,37 @@ def tflm_scores(
     return out
 
 
+# The signals a too-small arena can raise inside the TFLM runtime (a bad memory
+# access, a failed assertion): the child's crash is the "does not fit" answer. Any
+# other signal (SIGKILL from the OOM killer, SIGTERM, SIGINT) comes from outside.
+CRASH_SIGNALS = frozenset(
+    {signal.SIGSEGV, signal.SIGBUS, signal.SIGABRT, signal.SIGILL, signal.SIGFPE}
+)
+
+
+def _signal_text(signum: int) -> str:
+    """``killed by SIGKILL (out of memory?)`` for a child's negative return code."""
+    try:
+        name = signal.Signals(signum).name
+    except ValueError:
+        name = f"signal {signum}"
+    hint = " (out of memory?)" if signum == signal.SIGKILL else ""
+    return f"killed by {name}{hint}; nothing is concluded about the arena; run again"
+
+
 def probe_arena(model_path: Path, arena_bytes: int, timeout: float = 60.0) -> bool:
     """True when TFLM allocates ``model_path`` in ``arena_bytes`` and runs one inference.
 
     Runs in a child process (``python -m tinyslm._arena_probe``) so that a crash
-    in the runtime on a too-small arena reads as "does not fit".
+    in the runtime on a too-small arena reads as "does not fit". Only the probe's
+    own "does not fit" answer and a crash signal (:data:`CRASH_SIGNALS`) are that
+    verdict.
 
     Raises:
-        ModelError: the probe itself failed (it could not start, or raised): its
-            last line of stderr, rather than a verdict on the arena.
+        ModelError: the probe itself failed (it could not start, raised, was killed
+            from outside, e.g. SIGKILL by the out-of-memory killer, or ran past
+            ``timeout``): its last line of stderr or the signal, rather than a
+            verdict on the arena.
     """
     from tinyslm._arena_probe import DOES_NOT_FIT
 
@@ -126,11 +149,20 @@ def probe_arena(model_path: Path, arena_bytes: int, timeout: float = 60.0) -> bo
                 cwd=cwd,
             )
         except subprocess.TimeoutExpired:
-            return False
+            # A slow machine, not a small arena: TFLM refuses a small arena at once.
+            # Reading it as "does not fit" grew train's arena silently (same seed,
+            # other bytes) and made eval call a valid manifest wrong.
+            raise ModelError(
+                f"the TFLM arena probe did not finish within {timeout:g} s "
+                "(a busy machine?); nothing is concluded about the arena; run again"
+            ) from None
     if proc.returncode == 0:
         return True
-    if proc.returncode == DOES_NOT_FIT or proc.returncode < 0:  # refused, or a crash
-        return False
+    if proc.returncode == DOES_NOT_FIT or -proc.returncode in CRASH_SIGNALS:
+        return False  # refused, or the runtime crashed on the small arena
+    if proc.returncode < 0:
+        # Killed from outside (the OOM killer's SIGKILL, a SIGTERM): no answer at all.
+        raise ModelError(f"the TFLM arena probe failed: {_signal_text(-proc.returncode)}")
     lines = proc.stderr.decode("utf-8", "replace").strip().splitlines()
     raise ModelError(
         f"the TFLM arena probe failed (exit {proc.returncode}): "
