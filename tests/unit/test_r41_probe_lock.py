@@ -24,6 +24,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from test_r41_outdir import PROJECT
 
 from tinyslm import outdir
 from tinyslm.errors import ModelError, OutputExistsError
@@ -33,13 +34,6 @@ from tinyslm.tflm_runtime import min_arena_bytes, probe_arena
 
 REPO = Path(__file__).resolve().parents[2]
 FIXTURE = REPO / "tests" / "fixtures" / "model"
-PROJECT = Ownership(
-    kind="project",
-    marker="tinyslm.json",
-    record=".tinyslm-files.json",
-    keep_foreign=True,
-    trees=("lib/tflm",),
-)
 MODEL = Ownership(kind="model folder", marker="manifest.json", names=("manifest.json", "x.bin"))
 FILES = {
     "project": {"tinyslm.json": b"{}", "src/main.cc": b"new"},
