@@ -236,6 +236,15 @@ def run_eval(
             f"does not have ({shown}): they count as wrong; is this the model's dataset?"
         )
     long_rows = [text for text, _, _ in rows if len(text.encode("utf-8")) > manifest.max_line]
+    texts = [text for text, _, _ in rows]
+    empty = int((~encode(texts, manifest.features).any(axis=1)).sum()) if texts else 0
+    if empty:
+        # The board answers such a line {"error":"no_tokens"} with no inference (and no
+        # action); TFLM scores its all-padding input here.
+        warnings.append(
+            f"{empty} phrase(s) hold no n-gram the model reads (only punctuation, say): "
+            "TFLM scores them here from padding, the board answers them with no_tokens"
+        )
     if long_rows:
         warnings.append(
             f"{len(long_rows)} phrase(s) longer than the device's {manifest.max_line}-byte line "
@@ -316,9 +325,11 @@ def format_eval(result: EvalResult) -> str:
         where = f"{t['dataset']}, split {t.get('eval_split', '?')}"
         if not result.trained_same_split:
             scored = (
-                "every phrase, all splits" if result.split == "all" else f"{result.split} split"
+                "every phrase, all splits,"
+                if result.split == "all"
+                else f"the {result.split} split"
             )
-            where += f" (not the {scored} scored here)"
+            where += f" (not {scored} scored here)"
         rows.append(("train figures from", where))
     weak = sorted((f for f in result.per_intent if f.correct < f.phrases), key=lambda f: f.recall)
     width = max(len(key) for key, _ in rows)

@@ -271,6 +271,35 @@ def test_cli_data_warns_about_unknown_intents_and_lists_device_errors(
     assert figures["error_phrases"] == [{"error": "line_too_long", "text": long_phrase.strip()}]
 
 
+def test_cli_data_compares_no_tokens_answers_and_eval_says_so(
+    esp32_project: Path, fixture_model: Path, tmp_path: Path
+) -> None:
+    # Round 41's review: the no_tokens answers were left out of the parity check ("2/2
+    # identical" of 4 phrases), an out-of-scope phrase answered no_tokens (no action)
+    # counted as a failure of the gate, and eval scored such phrases from padding
+    # without a word.
+    data = tmp_path / "punct.csv"
+    data.write_text(
+        "text,label,split\n?!.,lights_on,test\n... !!! ???,oos,test\n"
+        "turn on the lights,lights_on,test\nwhat is the meaning of life,oos,test\n"
+    )
+    out = tmp_path / "figures.json"
+    proc = run_cli(
+        "emulate", str(esp32_project), "--data", str(data), "--split", "all", "--json", str(out)
+    )
+    assert proc.returncode == 0, proc.stderr
+    figures = json.loads(out.read_text())
+    assert figures["error_kinds"] == {"no_tokens": 2}
+    assert (figures["parity_phrases"], figures["parity_identical"]) == (4, 4), figures
+    assert "but for 1 out-of-scope no_tokens, kept from an action" in proc.stderr
+    evaluated = run_cli("eval", str(fixture_model), str(data), "--split", "all")
+    assert evaluated.returncode == 0, evaluated.stderr
+    assert (
+        "2 phrase(s) hold no n-gram the model reads (only punctuation, say): TFLM scores "
+        "them here from padding, the board answers them with no_tokens"
+    ) in evaluated.stderr
+
+
 def test_cli_data_takes_a_users_own_phrases(esp32_project: Path, tmp_path: Path) -> None:
     # As 'tinyslm eval' does, none of training's rules: one intent, a phrase of another,
     # out-of-scope phrases. Before, this was refused: "need at least 2 in-scope intents".

@@ -218,15 +218,24 @@ def score_results(
         )
     if error_kinds:
         kinds = ", ".join(f"{k} {v}" for k, v in sorted(error_kinds.items()))
+        rejected = sum(r.oos and r.error == NO_TOKENS for r in results)
         warnings.append(
             f"the device answered {sum(error_kinds.values())} phrase(s) with an error "
             f"({kinds}): they count as wrong"
+            + (
+                f", but for {rejected} out-of-scope no_tokens, kept from an action as an "
+                "escalation keeps it"
+                if rejected
+                else ""
+            )
         )
     oos = [r for r in results if r.oos]
     gate = gate_figures(
         [r.intent == r.label for r in inscope],
         [r.route == ROUTE_LOCAL for r in inscope],
-        [r.route == ROUTE_ESCALATE for r in oos],
+        # A no_tokens answer is no action either: the out-of-scope phrase is kept from
+        # one, as an escalation keeps it.
+        [r.route == ROUTE_ESCALATE or r.error == NO_TOKENS for r in oos],
     )
     # Not 1 - local_rate: an error line has no route and counts as escalated here.
     escalated = sum(r.route != ROUTE_LOCAL for r in inscope)
