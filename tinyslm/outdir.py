@@ -395,6 +395,9 @@ def _writing(real: Path, shown: Path) -> Iterator[None]:
     was moving; now the second waits for the first (:func:`_lock_or_wait`). Held, a
     staging folder or a ``.NAME.tmp-`` found there cannot be a live run's, only a stopped
     one's. An ``flock`` dies with its process, so a killed run leaves no stale lock.
+    Runs exclude each other only where they share a cache (the lock file's folder);
+    threads of one process do not (``_HELD`` is per process, for check_target's nesting
+    in write_tree).
 
     Raises:
         OutputExistsError: another process still holds it after the wait.
@@ -407,8 +410,16 @@ def _writing(real: Path, shown: Path) -> Iterator[None]:
         if fd is None:
             yield
             return
-        _lock_or_wait(fd, shown)
-        _HELD[real] = (fd, 1)
+        try:
+            _lock_or_wait(fd, shown)
+            _HELD[real] = (fd, 1)
+        except KeyboardInterrupt:
+            # Ctrl-C while waiting: a descriptor left open would hold the lock for the
+            # rest of a long-lived process (a library user's), which would then wait on
+            # itself. (_lock_or_wait closes it on its own refusals.)
+            with contextlib.suppress(OSError):
+                os.close(fd)
+            raise
     try:
         yield
     finally:

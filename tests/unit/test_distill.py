@@ -289,9 +289,16 @@ def test_the_recorded_batch_size_is_the_one_distillation_trained_with(
     dataset = load_dataset(None, seed=0)
     seen: dict[str, int] = {}
 
+    warned: list[str] = []
+
     def fake_soft_targets(texts: list[str], _y: object, n: int, *_: object, **kw: object) -> object:
         extra = kw["extra_texts"]
         assert isinstance(extra, list)
+        # The teacher cache's warnings go to train's warnings (printed, and listed by
+        # train --json), not to its progress log, which --quiet silences.
+        warn = kw["warn"]
+        assert callable(warn)
+        warn("teacher results not cached")
         return SimpleNamespace(
             probs=np.full((len(texts), n), 1 / n, np.float32),
             extra_probs=np.full((len(extra), n), 1 / n, np.float32),
@@ -308,6 +315,7 @@ def test_the_recorded_batch_size_is_the_one_distillation_trained_with(
     monkeypatch.setattr(distill, "soft_targets", fake_soft_targets)
     monkeypatch.setattr(train_mod, "train", fake_train)
     cfg = TrainConfig(distill_alpha=0.5, distill_augment=5)
-    _, _, batch = fit._fit(cfg, dataset, lambda _: None)
+    _, _, batch = fit._fit(cfg, dataset, lambda _: None, warned.append)
+    assert warned == ["teacher results not cached"]
     assert seen["phrases"] == 6 * len(dataset.train)
     assert batch == seen["batch"] != resolve_batch_size(cfg, len(dataset.train))

@@ -337,7 +337,9 @@ def test_a_cut_short_teacher_logits_entry_is_computed_again(tmp_path: Path) -> N
     distill._save_npy(path, np.ones((50, 4), np.float32))
     path.write_bytes(path.read_bytes()[:100])
     said: list[str] = []
-    got = distill._cached_logits(path, lambda: np.full((50, 4), 2.0), said.append, "fitting")
+    got = distill._cached_logits(
+        path, lambda: np.full((50, 4), 2.0), said.append, "fitting", said.append
+    )
     assert np.array_equal(got, np.full((50, 4), 2.0, np.float32))
     assert said[0].startswith(f"teacher cache entry {path} is unreadable (")
     assert said[1] == "fitting"
@@ -352,7 +354,9 @@ def test_an_unwritable_teacher_cache_is_a_warning_not_the_end(
     blocked = tmp_path / "a-file"
     blocked.write_text("")
     said: list[str] = []
-    got = distill._cached_logits(blocked / "key.npy", lambda: np.ones((3, 2)), said.append, "x")
+    got = distill._cached_logits(
+        blocked / "key.npy", lambda: np.ones((3, 2)), said.append, "x", said.append
+    )
     assert got.shape == (3, 2)
     assert said[-1].startswith(f"teacher results not cached ({blocked}: ")
     distill._cached_logits(blocked / "key.npy", lambda: np.ones((3, 2)), None, "x")
@@ -404,7 +408,7 @@ def test_a_cut_short_teacher_embedding_entry_is_computed_again(
     (entry,) = store.rglob("*.npy")
     entry.write_bytes(entry.read_bytes()[:60])
     said: list[str] = []
-    again = distill.embed_texts(texts, cache_dir=store, log=said.append)
+    again = distill.embed_texts(texts, cache_dir=store, warn=said.append)
     assert np.array_equal(again, first)
     assert len(fake_teacher) == 2  # computed again, not a numpy traceback
     assert said[0].startswith(f"teacher cache entry {entry} is unreadable (")

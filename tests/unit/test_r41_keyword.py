@@ -62,6 +62,7 @@ def test_eval_of_another_split_labels_trains_figures_as_its_test_splits(tmp_path
     # --split all holds other splits' clips too: not train's test split.
     lines, got = _eval_json(model, data, "all")
     assert lines[1].endswith("  (train, test split: 87.50% of 40)")
+    assert lines[-1].endswith("split test (not every clip, all splits, scored here)"), lines[-1]
     assert got["trained_same_split"] is False
 
 

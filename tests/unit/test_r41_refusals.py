@@ -5,7 +5,7 @@
 - A ``.tsv`` whose header quotes one of text and label: "missing column(s) text".
 - ``train EMPTY.csv --keyword-model ...``: refused for the keyword option, not for the
   file being empty (a file with no row names no ``.wav``, so it is taken for text).
-- A SIGTERM while the interpreter exits, after the command finished: exit 143 and no
+- A SIGTERM while the interpreter exits, after the command finished, was: exit 143 and no
   error line (or a KeyboardInterrupt traceback from an atexit callback).
 """
 

@@ -209,6 +209,8 @@ def test_text_eval_names_the_split_of_trains_figures() -> None:
     assert "(train, test split" not in table and "(train: 75.00%)" in table
     assert "not the test split" not in table
     assert summary["trained_same_split"] is True
+    table, summary = _text_eval("all")
+    assert "split test (not every phrase, all splits, scored here)" in table, table
 
 
 # --- 6: a dataset of blank lines ----------------------------------------------------

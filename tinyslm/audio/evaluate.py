@@ -403,7 +403,10 @@ def format_keyword_eval(result: KeywordEvalResult) -> str:
     if "dataset" in t:
         where = f"{t['dataset']}, split {t.get('eval_split', '?')}"
         if clip_tag != "train" or stream_tag != "train":
-            where += f" (not the {_split_text(result.split)} scored here)"
+            scored = (
+                "every clip, all splits," if result.split == "all" else f"the {result.split} split"
+            )
+            where += f" (not {scored} scored here)"
         rows.append(("train figures from", where))
     width = max(len(k) for k, _ in rows)
     return "\n".join(f"{k.ljust(width)}  {v}" for k, v in rows)

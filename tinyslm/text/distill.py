@@ -220,6 +220,7 @@ def embed_texts(
     cache_dir: Path | None = None,
     batch_size: int = 64,
     log: Log | None = None,
+    warn: Log | None = None,
 ) -> np.ndarray:
     """L2-normalised MiniLM sentence embeddings ``(n, 384)`` float32, cached on disk.
 
@@ -232,7 +233,7 @@ def embed_texts(
     folder = _teacher_dir()
     cache = (cache_dir or default_cache_dir()) / _model_key(folder)
     path = cache / f"{texts_key(texts)}.npy"
-    cached = _load_npy(path, log)
+    cached = _load_npy(path, warn)
     if cached is not None and cached.shape[0] == len(texts):
         return np.asarray(cached, np.float32)
     # Offline only: the weights are local, nothing may be downloaded.
@@ -258,7 +259,7 @@ def embed_texts(
         show_progress_bar=False,
     )
     emb = np.asarray(emb, np.float32)
-    _keep_npy(path, emb, log)
+    _keep_npy(path, emb, warn)
     return emb
 
 
@@ -277,14 +278,16 @@ def _save_npy(path: Path, array: np.ndarray) -> None:
         raise
 
 
-def _say(log: Log | None, message: str) -> None:
-    if log is not None:
-        log(message)
+def _say(warn: Log | None, message: str) -> None:
+    """A warning, through ``warn`` (train's: printed and listed in ``--json``), else on
+    stderr as the CLI writes one."""
+    if warn is not None:
+        warn(message)
     else:
         print(f"warning: {message}", file=sys.stderr, flush=True)
 
 
-def _load_npy(path: Path, log: Log | None) -> np.ndarray | None:
+def _load_npy(path: Path, warn: Log | None) -> np.ndarray | None:
     """The array cached at ``path``, or ``None``: missing, or unreadable (cut short by a
     full disk or a partial copy; that raised numpy's own error on every later run, so
     it is said and recomputed)."""
@@ -293,17 +296,17 @@ def _load_npy(path: Path, log: Log | None) -> np.ndarray | None:
     try:
         return np.asarray(np.load(path, allow_pickle=False))
     except (OSError, ValueError, EOFError) as exc:
-        _say(log, f"teacher cache entry {path} is unreadable ({exc}); computing it again")
+        _say(warn, f"teacher cache entry {path} is unreadable ({exc}); computing it again")
         return None
 
 
-def _keep_npy(path: Path, array: np.ndarray, log: Log | None) -> None:
+def _keep_npy(path: Path, array: np.ndarray, warn: Log | None) -> None:
     """:func:`_save_npy`, said and skipped when the cache cannot be written (a read-only
     cache is a slower run, not a failed one)."""
     try:
         _save_npy(path, array)
     except OSError as exc:
-        _say(log, f"teacher results not cached ({path.parent}: {exc.strerror or exc})")
+        _say(warn, f"teacher results not cached ({path.parent}: {exc.strerror or exc})")
 
 
 def augment_texts(
@@ -350,15 +353,19 @@ def augment_texts(
 
 
 def _cached_logits(
-    path: Path, compute: Callable[[], np.ndarray], log: Log | None, what: str
+    path: Path,
+    compute: Callable[[], np.ndarray],
+    log: Log | None,
+    what: str,
+    warn: Log | None = None,
 ) -> np.ndarray:
-    cached = _load_npy(path, log)
+    cached = _load_npy(path, warn)
     if cached is not None:
         return np.asarray(cached, np.float32)
     if log is not None:
         log(what)
     logits = np.asarray(compute(), np.float32)
-    _keep_npy(path, logits, log)
+    _keep_npy(path, logits, warn)
     return logits
 
 
@@ -393,6 +400,7 @@ def soft_targets(
     extra_texts: Sequence[str] = (),
     cache_dir: Path | None = None,
     log: Log | None = None,
+    warn: Log | None = None,
 ) -> SoftTargets:
     """Embed ``train_texts``, cross-fit the teacher, return its soft labels at ``temperature``.
 
@@ -402,7 +410,7 @@ def soft_targets(
     Raises:
         ToolchainError: the ``distill`` extra is not installed.
     """
-    emb = embed_texts(train_texts, cache_dir=cache_dir, log=log)
+    emb = embed_texts(train_texts, cache_dir=cache_dir, log=log, warn=warn)
     y = np.asarray(train_y, np.int64)
     # The fits take a minute on CLINC150; cache their logits too, keyed by the
     # embeddings, labels and fit settings (the temperature applies afterwards).
@@ -415,16 +423,18 @@ def soft_targets(
         lambda: cross_fitted_logits(emb, y, num_labels, folds=folds, seed=seed),
         log,
         f"fitting the teacher classifier ({folds}-fold cross-fitted soft targets) ...",
+        warn,
     )
     extra_logits = np.zeros((0, num_labels), np.float32)
     if len(extra_texts):
-        extra_emb = embed_texts(extra_texts, cache_dir=cache_dir, log=log)
+        extra_emb = embed_texts(extra_texts, cache_dir=cache_dir, log=log, warn=warn)
         h.update(b"extra:" + texts_key(extra_texts).encode())
         extra_logits = _cached_logits(
             logits_dir / f"{h.hexdigest()}.npy",
             lambda: fit_logistic_regression(emb, y, num_labels).logits(extra_emb),
             log,
             f"scoring {len(extra_texts)} extra phrases with the teacher ...",
+            warn,
         )
     acc = float(np.mean(logits.argmax(axis=1) == y))
     return SoftTargets(

@@ -57,10 +57,11 @@ class _Splits:
         )
 
 
-def _fit(cfg: TrainConfig, dataset: Any, say: Log) -> tuple[Any, float | None, int]:
+def _fit(cfg: TrainConfig, dataset: Any, say: Log, warn: Log) -> tuple[Any, float | None, int]:
     """The trained Keras model (with the teacher's soft targets when distilling), the
     teacher's accuracy, and the batch size training used (``--batch-size`` on auto
-    follows the phrases fitted, distillation's noisy copies included)."""
+    follows the phrases fitted, distillation's noisy copies included). ``warn``: the
+    teacher cache's warnings (printed and listed by ``train --json``)."""
     import numpy as np
 
     from tinyslm.text.train import label_indices, resolve_batch_size, train
@@ -82,6 +83,7 @@ def _fit(cfg: TrainConfig, dataset: Any, say: Log) -> tuple[Any, float | None, i
             seed=cfg.seed,
             extra_texts=extra,
             log=say,
+            warn=warn,
         )
         soft = np.concatenate([targets.probs, targets.extra_probs])
         teacher_accuracy = targets.teacher_train_accuracy
@@ -201,7 +203,7 @@ def fit_text(
         f"{len(dataset.oos_train)}/{len(dataset.oos_val)}/{len(dataset.oos_test)}"
     )
     clock = time.perf_counter()
-    trained, teacher_accuracy, batch_size = _fit(cfg, dataset, say)
+    trained, teacher_accuracy, batch_size = _fit(cfg, dataset, say, warn_and_keep)
     # The manifest records the batch size training used, not 0 ("auto").
     cfg = replace(cfg, batch_size=batch_size)
     train_seconds = time.perf_counter() - clock
