@@ -203,6 +203,27 @@ def test_native_builds_fall_back_as_emulate_does(
     assert list(fallback.glob("*/obj/lib__part.c.o"))
 
 
+def test_a_read_only_cache_with_the_entry_is_used_as_it_is(
+    tmp_path: Path,
+    temp_root: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    read_only: Callable[[Path], None],
+) -> None:
+    # The review of round 41: the fallback above took every read-only cache, so a
+    # complete CI copy compiled all of TFLM again in the temp folder (minutes).
+    needs_cc()
+    tree, sources, toolchain = tiny_tree(tmp_path)
+    root = tmp_path / "cache"
+    monkeypatch.setenv("TINYSLM_CACHE_DIR", str(root))
+    host.build_firmware(sources, tree, tmp_path / "fw1", toolchain)
+    (obj,) = root.glob("native/*/obj/lib__part.c.o")
+    read_only(root)
+    out = host.build_firmware(sources, tree, tmp_path / "fw2", toolchain)
+    assert subprocess.run([str(out)], check=False).returncode == 0
+    assert not (temp_root / f"tinyslm-{os.getuid()}").exists()
+    assert list(root.glob("native/*/obj/lib__part.c.o")) == [obj]
+
+
 # --- 3. the fallback in the shared temp folder must be this user's own --------------------
 
 

@@ -465,10 +465,16 @@ def build_firmware(
     if not selected:
         raise ToolchainError(f"{tree} holds no TFLM sources")
     texts = {rel: (tree / rel).read_text(encoding="utf-8", errors="replace") for rel in lazy}
-    # Not writable (read-only, a file in its place): a private temp folder, as the
-    # emulator library does.
-    root = cache_dir if cache_dir is not None else writable_cache_dir("native")
-    objdir = root / _tree_key(tree, tree_srcs, toolchain) / "obj"
+    key = _tree_key(tree, tree_srcs, toolchain)
+    root = cache_dir
+    if root is None:
+        # An entry already there is used even where the cache cannot be written (a
+        # read-only copy of a CI cache): its objects are whole, and compiling TFLM again
+        # elsewhere costs minutes. Else, where the cache cannot be written (read-only, a
+        # file in its place), a private temp folder, as the emulator library does.
+        primary = default_cache_dir()
+        root = primary if (primary / key).is_dir() else writable_cache_dir("native")
+    objdir = root / key / "obj"
     workers = jobs or os.cpu_count() or 1
     includes = _include_dirs(tree)
     out = Path(out)
