@@ -239,3 +239,11 @@ def test_eval_on_a_utf16_list_says_what_train_says(tmp_path: Path) -> None:
     result = CliRunner().invoke(cli, ["eval", str(model), str(data)])
     assert (result.exit_code, result.stdout) == (1, "")
     assert result.stderr == f"error: {train_says}\n"
+
+
+def test_the_keyword_loader_says_the_same_of_a_utf16_list(tmp_path: Path) -> None:
+    # Through the library (load_audio_dataset): "cannot read: 'utf-8' codec can't
+    # decode byte 0xff in position 0: invalid start byte".
+    data = tmp_path / "list.csv"
+    data.write_text("path,label\nyes/a.wav,yes\n", encoding="utf-16")
+    assert refused(data) == (f"{data}: line 1: not valid UTF-8 (byte 0xff); save the file as UTF-8")

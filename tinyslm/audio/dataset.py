@@ -434,10 +434,11 @@ def _scan_folder(root: Path, config: AudioDatasetConfig) -> tuple[list[_Entry], 
 
 def _list_rows(path: Path) -> Iterable[tuple[int, str, str, str | None]]:
     """(line, path, label, split) of each row of a CSV or JSONL list."""
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise DatasetError(f"{path}: cannot read: {exc}") from exc
+    # The text loader's reading: a list saved as UTF-16 said "cannot read: 'utf-8'
+    # codec can't decode ..."; now the line and byte, and what to do, as train says.
+    from tinyslm.text.dataset import read_utf8
+
+    text = read_utf8(path)
     if path.suffix.lower() == ".jsonl":
         for number, line in enumerate(text.splitlines(), 1):
             if not line.strip():
