@@ -11,11 +11,10 @@ from __future__ import annotations
 
 import os
 import stat
-import sys
 import tempfile
 from pathlib import Path
 
-from tinyslm.errors import ToolchainError
+from tinyslm.errors import ToolchainError, tell
 
 CACHE_ENV = "TINYSLM_CACHE_DIR"
 # The rule in words, for help texts (which must not spell it out again: tests/unit/test_cache.py).
@@ -49,11 +48,7 @@ def warn_unusable(entry: Path, reason: str) -> None:
     """One ``warning:`` line on stderr: the cache entry ``entry`` cannot be used and is
     being built again (a cut-short file from a full disk, a power cut or a partial copy
     failed every later run until the user found and removed it)."""
-    print(
-        f"warning: the cache entry {entry} is unusable ({reason}); rebuilding it",
-        file=sys.stderr,
-        flush=True,
-    )
+    tell(f"the cache entry {entry} is unusable ({reason}); rebuilding it")
 
 
 def fallback_root() -> Path:

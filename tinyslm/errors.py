@@ -7,6 +7,7 @@ its traceback. :func:`output_tail` is how a failed program's output is quoted.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Sequence
 
 # A quoted tail stays readable on one line even when a tool prints one huge line.
@@ -83,3 +84,10 @@ def json_reason(exc: Exception) -> str:
     if isinstance(exc, RecursionError):
         return "nested too deeply"
     return str(exc)
+
+
+def tell(message: str, kind: str = "warning") -> None:
+    """One ``warning:`` (or ``note:``) line on stderr, as the CLI writes its own: for the
+    library steps that must tell the user something mid-run with no caller's log to hand
+    it to (a cache entry rebuilt, a folder another run is writing, a leftover named)."""
+    print(f"{kind}: {message}", file=sys.stderr, flush=True)

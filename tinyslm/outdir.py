@@ -40,12 +40,11 @@ import os
 import secrets
 import shutil
 import stat
-import sys
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
-from tinyslm.errors import OutputError, OutputExistsError
+from tinyslm.errors import OutputError, OutputExistsError, tell
 
 STAGE_PREFIX = ".tinyslm-tmp-"
 
@@ -214,11 +213,6 @@ def _to_the_end(cleanup: Callable[[], None]) -> bool:
             interrupted = True
 
 
-def _warn(message: str) -> None:
-    """One ``warning:`` line on stderr, as the CLI writes its own."""
-    print(f"warning: {message}", file=sys.stderr, flush=True)
-
-
 def _writable_folders(path: Path) -> None:
     """Give ``path`` and every real folder in it the owner's rwx, top down (links are not
     followed): a file in a read-only folder (a copy of a shared, dr-xr-xr-x TFLM tree)
@@ -287,7 +281,7 @@ def _try_remove_made(made: Sequence[Path], what: str) -> None:
         _remove_made(made)
     except OSError as exc:
         left = ", ".join(str(p) for p in made if os.path.lexists(p))
-        _warn(f"cannot remove {what} {left} ({exc.strerror or exc}); delete it yourself")
+        tell(f"cannot remove {what} {left} ({exc.strerror or exc}); delete it yourself")
 
 
 def _name_leftovers(target: Path, shown: Path, what: str) -> None:
@@ -307,7 +301,7 @@ def _name_leftovers(target: Path, shown: Path, what: str) -> None:
     left = [n for n in names if len(n) == len(prefix) + 12 and set(n[len(prefix) :]) <= hexdigits]
     if left:
         listed = ", ".join(str(shown.parent / n) for n in left)
-        _warn(
+        tell(
             f"{listed}: the unfinished {what} of an earlier tinyslm run into {shown} that was "
             "stopped (or is still running); tinyslm never removes it: delete it"
         )
@@ -376,11 +370,7 @@ def _lock_or_wait(fd: int, shown: Path) -> None:
                 f"another tinyslm run is writing {shown}; wait for it to finish"
             )
         if not noted:
-            print(
-                f"note: another tinyslm run is writing {shown}; waiting for it to finish",
-                file=sys.stderr,
-                flush=True,
-            )
+            tell(f"another tinyslm run is writing {shown}; waiting for it to finish", "note")
             noted = True
         time.sleep(0.1)
 

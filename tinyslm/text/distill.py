@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import sys
 import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -30,7 +29,7 @@ from typing import Any
 import numpy as np
 
 from tinyslm.cache import cache_dir
-from tinyslm.errors import ToolchainError
+from tinyslm.errors import ToolchainError, tell
 
 Log = Callable[[str], None]
 
@@ -284,7 +283,7 @@ def _say(warn: Log | None, message: str) -> None:
     if warn is not None:
         warn(message)
     else:
-        print(f"warning: {message}", file=sys.stderr, flush=True)
+        tell(message)
 
 
 def _load_npy(path: Path, warn: Log | None) -> np.ndarray | None:
