@@ -13,6 +13,7 @@ import os
 import stat
 import tempfile
 from pathlib import Path
+from typing import Any
 
 from tinyslm.errors import ToolchainError, tell
 
@@ -123,3 +124,28 @@ def writable_cache_dir(*parts: str) -> Path:
     fallback = base.joinpath(*parts)
     fallback.mkdir(mode=0o700, parents=True, exist_ok=True)
     return fallback
+
+
+def save_array(path: Path, array: Any) -> None:
+    """Write the numpy ``array`` to the cache entry ``path`` whole or not at all: to a
+    temp file of its own next to it (two runs of the same data shared one temp name, and
+    one renamed the other's half-written file into the cache), its bytes on disk before
+    the rename (no short entry under the final name after a power cut); the temp is
+    removed on failure.
+
+    Raises:
+        OSError: it cannot be written.
+    """
+    import numpy as np
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}-", suffix=".tmp.npy", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            np.save(handle, array)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

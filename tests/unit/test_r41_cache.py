@@ -24,6 +24,7 @@ from typing import Any, cast
 import numpy as np
 import pytest
 
+from tinyslm.cache import save_array
 from tinyslm.emulate import library
 from tinyslm.errors import ToolchainError
 from tinyslm.project import Project
@@ -344,7 +345,7 @@ def test_a_cut_short_teacher_logits_entry_is_computed_again(tmp_path: Path) -> N
     from tinyslm.text import distill
 
     path = tmp_path / "logits" / "key.npy"
-    distill._save_npy(path, np.ones((50, 4), np.float32))
+    save_array(path, np.ones((50, 4), np.float32))
     path.write_bytes(path.read_bytes()[:100])
     said: list[str] = []
     got = distill._cached_logits(

@@ -33,13 +33,10 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-import os
-import tempfile
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -69,7 +66,7 @@ from tinyslm.audio.model import (
 )
 from tinyslm.audio.spec import DEFAULT_AVERAGE, DEFAULT_STRIDE_FRAMES
 from tinyslm.audio.stream import MAX_STRIDE_FRAMES
-from tinyslm.cache import cache_dir
+from tinyslm.cache import cache_dir, save_array
 from tinyslm.determinism import configure_tensorflow
 from tinyslm.errors import DatasetError, ModelError
 from tinyslm.flatbuffer import compact, io_details, model_ops
@@ -676,33 +673,13 @@ def feature_sets(
         try:
             folder.mkdir(parents=True, exist_ok=True)
             for name, array in zip(names, arrays, strict=True):
-                _save_whole(folder / f"{name}.npy", array)
+                save_array(folder / f"{name}.npy", array)
         except OSError as exc:
             # A cache is a saving, not a need: a read-only home ended the training here,
             # after the features were computed.
             if log:
                 log(f"features: not cached ({folder}: {exc.strerror or exc})")
     return _sets(arrays, time.perf_counter() - start)
-
-
-def _save_whole(path: Path, array: npt.NDArray[Any]) -> None:
-    """``array`` to ``path`` as a whole file only: written to a temp file of its own
-    (two trainings of the same data shared one temp name, and one renamed the other's
-    half-written file into the cache), then renamed; the temp is removed on failure.
-
-    Raises:
-        OSError: it cannot be written.
-    """
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}-", suffix=".tmp.npy", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            np.save(handle, array)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def noise_pool(noise: list[Int16Array], n: int, config: AudioTrainConfig) -> Int16Array:

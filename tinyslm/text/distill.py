@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from tinyslm.cache import cache_dir
+from tinyslm.cache import cache_dir, save_array
 from tinyslm.errors import ToolchainError, tell
 
 Log = Callable[[str], None]
@@ -262,21 +261,6 @@ def embed_texts(
     return emb
 
 
-def _save_npy(path: Path, array: np.ndarray) -> None:
-    """Write ``array`` to ``path`` atomically (temp file + rename)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".npy", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            np.save(f, array)
-            f.flush()
-            os.fsync(f.fileno())  # the bytes on disk before the name: no short entry
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def _say(warn: Log | None, message: str) -> None:
     """A warning, through ``warn`` (train's: printed and listed in ``--json``), else on
     stderr as the CLI writes one."""
@@ -300,10 +284,10 @@ def _load_npy(path: Path, warn: Log | None) -> np.ndarray | None:
 
 
 def _keep_npy(path: Path, array: np.ndarray, warn: Log | None) -> None:
-    """:func:`_save_npy`, said and skipped when the cache cannot be written (a read-only
-    cache is a slower run, not a failed one)."""
+    """:func:`tinyslm.cache.save_array`, said and skipped when the cache cannot be
+    written (a read-only cache is a slower run, not a failed one)."""
     try:
-        _save_npy(path, array)
+        save_array(path, array)
     except OSError as exc:
         _say(warn, f"teacher results not cached ({path.parent}: {exc.strerror or exc})")
 
