@@ -213,22 +213,35 @@ def _to_the_end(cleanup: Callable[[], None]) -> bool:
             interrupted = True
 
 
-def _writable_folders(path: Path) -> None:
-    """Give ``path`` and every real folder in it the owner's rwx, top down (links are not
-    followed): a file in a read-only folder (a copy of a shared, dr-xr-xr-x TFLM tree)
-    cannot be deleted by its owner unless root."""
+def own_tree(path: Path, *, files: bool = True) -> None:
+    """Give the owner rwx on the folder ``path`` and every real folder in it, and (with
+    ``files``) rw on its files, top down, links not followed; other bits (exec among
+    them) are kept, and a ``path`` gone or not a folder is left alone.
+
+    copytree keeps a source's modes, and a shared SDK's TFLM tree is read-only
+    (dr-xr-xr-x): its copy's owner (unless root) could neither write its library.json
+    nor remove it (a file in a read-only folder cannot be deleted).
+    """
     try:
-        mode = os.lstat(path).st_mode
+        top = os.lstat(path).st_mode
     except FileNotFoundError:
         return
-    if not stat.S_ISDIR(mode):
+    if not stat.S_ISDIR(top):
         return
-    if mode & stat.S_IRWXU != stat.S_IRWXU:
-        os.chmod(path, stat.S_IMODE(mode) | stat.S_IRWXU)
-    with os.scandir(path) as entries:
-        folders = [Path(e.path) for e in entries if e.is_dir(follow_symlinks=False)]
-    for folder in folders:
-        _writable_folders(folder)
+
+    def own(where: str, mode: int) -> None:
+        want = stat.S_IRWXU if stat.S_ISDIR(mode) else stat.S_IRUSR | stat.S_IWUSR
+        if mode & want != want:
+            os.chmod(where, stat.S_IMODE(mode) | want)
+
+    own(str(path), top)
+    # Top down: each folder is made readable and writable before os.walk lists it.
+    for root, dirnames, filenames in os.walk(path):
+        for name in [*dirnames, *(filenames if files else ())]:
+            where = os.path.join(root, name)
+            mode = os.lstat(where).st_mode
+            if not stat.S_ISLNK(mode):
+                own(where, mode)
 
 
 def _remove_tree(path: Path) -> None:
@@ -243,7 +256,7 @@ def _remove_tree(path: Path) -> None:
         shutil.rmtree(path)
     if not os.path.lexists(path):
         return
-    _writable_folders(path)
+    own_tree(path, files=False)
     with contextlib.suppress(FileNotFoundError):
         shutil.rmtree(path)
 

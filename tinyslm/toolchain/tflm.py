@@ -23,7 +23,6 @@ import json
 import os
 import re
 import shutil
-import stat
 import subprocess
 import sys
 import tarfile
@@ -35,6 +34,7 @@ from pathlib import Path
 
 from tinyslm.cache import cache_dir, cache_origin
 from tinyslm.errors import OutputExistsError, ToolchainError, output_tail
+from tinyslm.outdir import own_tree
 
 TFLM_REPOSITORY = "tensorflow/tflite-micro"
 TFLM_COMMIT = "90b983c2b3f1480642e040bbd2ddb37b998f3424"
@@ -326,7 +326,7 @@ def install_tree(tree: Path, dest_lib_dir: Path) -> None:
         raise ToolchainError(f"{dest_lib_dir} already exists; not overwriting it")
     try:
         shutil.copytree(tree, dest_lib_dir, ignore=shutil.ignore_patterns(".git", LIBRARY_JSON))
-        _own_modes(dest_lib_dir)
+        own_tree(dest_lib_dir)  # a read-only SDK tree's copy: the owner's to change
     except shutil.Error as exc:
         # copytree goes on past a file it cannot copy (unreadable, gone meanwhile) and
         # then raises them all as one list: shown as it is, a Python list repr of
@@ -346,25 +346,6 @@ def _copy_errors(exc: shutil.Error) -> str:
     said = f"{first[0]}: {first[2]}" if isinstance(first, tuple) and len(first) == 3 else first
     more = f" (and {len(failures) - 1} more)" if len(failures) > 1 else ""
     return f"{said}{more}"
-
-
-def _own_modes(copy: Path) -> None:
-    """Make the copied tree its owner's to change: folders u+rwx, files u+rw (other bits,
-    exec included, kept). copytree keeps the source's modes, and a shared SDK's tree is
-    read-only (dr-xr-xr-x): a project's owner (unless root) could then neither write its
-    library.json nor remove the copy ('generate --force', --prune), a failure found late."""
-
-    def own(path: str) -> None:
-        mode = os.lstat(path).st_mode
-        want = stat.S_IRWXU if stat.S_ISDIR(mode) else stat.S_IRUSR | stat.S_IWUSR
-        if not stat.S_ISLNK(mode) and mode & want != want:
-            os.chmod(path, stat.S_IMODE(mode) | want)
-
-    own(str(copy))
-    # Top down: a folder is made readable and writable before os.walk lists it.
-    for root, dirnames, filenames in os.walk(copy):
-        for name in [*dirnames, *filenames]:
-            own(os.path.join(root, name))
 
 
 def complete_cortex_m_tree(src_root: Path, tree: Path, device: str = CORTEX_M_DEVICE) -> None:
