@@ -21,7 +21,7 @@ from tinyslm.pipeline import run_generate
 from tinyslm.text.features import tokenize
 
 FIXTURE_MODEL = Path(__file__).resolve().parents[1] / "fixtures" / "model"
-NO_TOKENS = ("?!.", "... !!! ???", '-- "*" --')
+PUNCTUATION_ONLY = ("?!.", "... !!! ???", '-- "*" --')
 
 
 @pytest.fixture(scope="module")
@@ -35,8 +35,8 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_punctuation_only_phrases_are_refused_and_match_the_reference(project: Path) -> None:
     manifest, model = load_model_dir(FIXTURE_MODEL)
     label = manifest.labels[0]
-    assert all(not any(tokenize(t, manifest.features)) for t in NO_TOKENS)
-    rows = [(t, label, False) for t in NO_TOKENS] + [("turn on the lights", label, False)]
+    assert all(not any(tokenize(t, manifest.features)) for t in PUNCTUATION_ONLY)
+    rows = [(t, label, False) for t in PUNCTUATION_ONLY] + [("turn on the lights", label, False)]
     report = run_phrases(emulator_runner(Emulator(project)), rows, source="t", split="all")
     assert [r.error for r in report.results] == ["no_tokens"] * 3 + [None]
     assert all(r.line == '{"error":"no_tokens"}' for r in report.results[:3])

@@ -180,12 +180,18 @@ def load_dataset(
         rows, carve = _parse_clinc(read_utf8(path), name, warnings)
 
     if not rows:
-        raise DatasetError(f"{name}: no rows (the dataset is empty)")
+        raise _no_rows(name)
     if progress is not None and path.stat().st_size >= PROGRESS_MIN_BYTES:
         progress(f"read {len(rows)} rows; checking and splitting them ...")
     return _build(
         rows, carve, name, source, seed, val_fraction, test_fraction, warnings, for_training
     )
+
+
+def _no_rows(name: str) -> DatasetError:
+    """The one refusal of a dataset file with no row (nothing, blank lines, a header
+    alone), whatever its format and whichever check finds it first."""
+    return DatasetError(f"{name}: no rows (the dataset is empty)")
 
 
 def check_has_rows(path: Path) -> None:
@@ -207,7 +213,7 @@ def check_has_rows(path: Path) -> None:
     else:
         rows, _ = _read_stream(path, suffix, None, limit=1)
     if not rows:
-        raise DatasetError(f"{name}: no rows (the dataset is empty)")
+        raise _no_rows(name)
 
 
 # --- reading -----------------------------------------------------------------
@@ -431,7 +437,7 @@ def _parse_csv(
         except csv.Error:
             pass  # malformed further on: the blank header is the first problem
     if header is None:
-        raise DatasetError(f"{name}: no rows (the dataset is empty)")
+        raise _no_rows(name)
     # Lines the csv module read before the current reader (the header, when it is swapped).
     offset = 0
     quoted_names = {h.strip()[1:-1].lower() for h in header if _wrapped(h.strip())}
@@ -566,7 +572,7 @@ def _check_split_everywhere_or_nowhere(rows: list[_Row], name: str) -> None:
 
 def _parse_clinc(text: str, name: str, warnings: list[str]) -> tuple[list[_Row], set[str]]:
     if not text.strip():
-        raise DatasetError(f"{name}: no rows (the dataset is empty)")
+        raise _no_rows(name)
     try:
         obj = json.loads(text)
     except json.JSONDecodeError as e:
