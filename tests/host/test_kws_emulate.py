@@ -388,6 +388,24 @@ def test_data_on_a_users_own_recordings(project: Path, small_dataset: Path, tmp_
     assert figures["keyword_hits"] >= 3  # the demo's clips are heard alone, too
 
 
+def test_data_of_background_audio_alone(project: Path, small_dataset: Path, tmp_path: Path) -> None:
+    """A recording of the room the board will sit in, with no keyword clips: the firmware's
+    false accepts on it, each stream identical to the Python loop's (refused before round
+    42: "no keyword folders with .wav files")."""
+    room = tmp_path / "room" / "_background_noise_"
+    room.mkdir(parents=True)
+    shutil.copyfile(small_dataset / "_background_noise_/white_noise.wav", room / "hum.wav")
+    result = CliRunner().invoke(
+        cli, ["emulate", str(project), "--data", str(room.parent), "--split", "all", "--json", "-"]
+    )
+    assert result.exit_code == 0, result.output
+    figures = json.loads(result.stdout)
+    assert figures["streams"] == figures["parity_streams"] == 1
+    assert figures["keyword_clips"] == 0 and figures["accuracy"] is None
+    assert figures["noise_seconds"] == figures["seconds"] > 50
+    assert figures["device_detections"] == figures["reference_detections"]
+
+
 def test_refusals(project: Path, demo_wav: Path, tmp_path: Path) -> None:
     runner = CliRunner()
     text_project = tmp_path / "text"

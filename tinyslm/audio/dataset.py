@@ -425,7 +425,9 @@ def _scan_folder(root: Path, config: AudioDatasetConfig) -> tuple[list[_Entry], 
                     f"{link}: the same file as {other} (a link); a clip belongs in one place"
                 )
         target.extend(_Entry(f, f"{name}/{f.name}", label, None, name) for f in files)
-    if not clips:
+    # Checking a model (training_rules off), background recordings alone are data: the
+    # false accepts of the room a device will sit in.
+    if not clips and (config.training_rules or not noise):
         raise DatasetError(
             f"{root}: no keyword folders with .wav files (expected {root}/<keyword>/*.wav)"
         )
@@ -585,7 +587,7 @@ def _scan_list(path: Path, config: AudioDatasetConfig) -> tuple[list[_Entry], li
         word, label = label, config.label_of(label)
         entry = _Entry(wav, rel, label, split, word)
         (noise if label == NOISE else clips).append(entry)
-    if not clips:
+    if not clips and (config.training_rules or not noise):
         raise DatasetError(f"{path}: no clips listed")
     if 0 < with_split < len(clips):
         raise DatasetError(f"{path}: give a split for every clip or for none")

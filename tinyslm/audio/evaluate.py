@@ -90,7 +90,9 @@ class KeywordEvalResult:
 
     @property
     def int8_accuracy(self) -> float:
-        return self.correct / self.clips if self.clips else 0.0
+        """Top-1 of the clips; NaN (printed ``n/a``, ``null`` in JSON) without clips: a
+        split of background audio alone is measured by its false accepts only."""
+        return self.correct / self.clips if self.clips else float("nan")
 
     def summary(self) -> dict[str, Any]:
         """What ``tinyslm eval --json`` prints for a keyword model."""
@@ -108,7 +110,7 @@ class KeywordEvalResult:
             "threshold_q": self.threshold_q,
             "label_thresholds": label_thresholds_json(self.label_thresholds),
             "clips": self.clips,
-            "int8_accuracy": round(self.int8_accuracy, 5),
+            "int8_accuracy": measured(self.int8_accuracy, 5),
             "per_label": {lb: {"clips": n, "correct": c} for lb, n, c in self.per_label},
             "unknown_words": list(self.unknown_words),
             "false_rejection_rate": measured(s.false_rejection_rate, 5),
@@ -141,8 +143,7 @@ def run_keyword_eval(
     """Score a keyword model on ``data``'s ``split`` (see the module docstring).
 
     Raises:
-        DatasetError: the data is unusable, ``split`` is unknown or empty, or the
-            dataset has none of the model's keywords.
+        DatasetError: as :func:`load_for_model`.
     """
     from tinyslm.audio.fit import figures_at, stream_material
     from tinyslm.audio.frontend import many_clips_features
@@ -156,9 +157,12 @@ def run_keyword_eval(
     def predict(windows: np.ndarray) -> np.ndarray:
         return tflm_predict(model, windows)
 
-    log(f"scoring {len(clips)} clips of the {split} split on TFLM ...")
-    features = many_clips_features(np.stack([c.samples for c in clips]), spec.frontend)
-    answers = predict(features).astype(np.int64).argmax(axis=1)
+    if clips:
+        log(f"scoring {len(clips)} clips of the {split} split on TFLM ...")
+        features = many_clips_features(np.stack([c.samples for c in clips]), spec.frontend)
+        answers = predict(features).astype(np.int64).argmax(axis=1)
+    else:  # background audio only: the streams are the whole measurement
+        answers = np.zeros(0, dtype=np.int64)
     # Top-1 exactly as train scores it (a silence clip answered _unknown_ is wrong).
     index = {lb: i for i, lb in enumerate(manifest.labels)}
     right = [int(a) == index.get(c.label, -1) for c, a in zip(clips, answers, strict=True)]
@@ -201,6 +205,7 @@ def run_keyword_eval(
         warnings=(
             *(dataset.warnings if split == "all" else dataset.warnings_for(split_name)),
             *_unanswerable(clips, manifest.labels),
+            *_noise_share(dataset, split, split_name, spec.frontend.sample_rate),
         ),
         seconds=time.perf_counter() - start,
         label_thresholds=manifest.label_thresholds,
@@ -229,15 +234,19 @@ def load_for_model(
     Training's label rules (2 keywords, 2 speakers, a speaker in train) do not apply:
     a user checking a model records a few clips, often all of one speaker. Words the
     model lacks are read as ``_unknown_`` (and logged); ``all`` puts every clip and all
-    of each background recording in one split.
+    of each background recording in one split. Keywords are not required: data of only
+    ``_background_noise_`` recordings (an hour of the kitchen the device will sit in)
+    and ``_unknown_`` clips measures false accepts, the field's first question; but
+    data whose words are all foreign to the model is refused, as the wrong dataset.
 
     Returns:
         The dataset, the name of the split to read from it (``test`` for ``all``), and
         the words read as ``_unknown_`` that have clips in that split.
 
     Raises:
-        DatasetError: the data is unusable, ``split`` is unknown or has no clips, or the
-            dataset has none of the model's keywords.
+        DatasetError: the data is unusable, ``split`` is unknown or has neither clips nor
+            a window of background audio, or the dataset has words but none of the
+            model's keywords.
     """
     if split not in SPLITS:
         raise DatasetError(f"unknown split {split!r}; expected {', '.join(SPLITS)}")
@@ -252,7 +261,14 @@ def load_for_model(
     )
     dataset = load_audio_dataset(data, base)
     special = (SILENCE, UNKNOWN)
-    extra = tuple(sorted(set(dataset.labels) - set(manifest.labels) - set(special)))
+    words = set(dataset.labels) - set(special)
+    if words and not words & set(manifest.labels):
+        raise DatasetError(
+            f"{data}: none of the model's keywords is in this dataset (its words:"
+            f" {', '.join(sorted(words)[:5])}{' ...' if len(words) > 5 else ''}); to measure"
+            f" false accepts on other words, put their clips in {UNKNOWN}/"
+        )
+    extra = tuple(sorted(words - set(manifest.labels)))
     word_of = {c.source: c.label for c in dataset.clips}
     if extra:
         dataset = load_audio_dataset(data, replace(base, unknown_words=extra))
@@ -266,14 +282,29 @@ def load_for_model(
     extra = tuple(w for w in extra if w in scored)
     if extra:
         log(f"words the model lacks, scored as {UNKNOWN}: {', '.join(extra)}")
-    if not any(lb in manifest.labels for lb in dataset.keywords):
-        raise DatasetError(f"{data}: none of the model's keywords is in this dataset")
-    if not dataset.split(split_name):
+    # Background audio alone is enough to score (false accepts), a window of it at least.
+    streamable = any(len(n.part(split_name)) >= spec.window_samples for n in dataset.noise)
+    if not dataset.split(split_name) and not streamable:
+        short = " and under a window of background audio" if dataset.noise else ""
         raise DatasetError(
-            f"{data}: split {split!r} has no clips (without splits, clips are split by"
-            " speaker as training splits them; --split all scores every clip)"
+            f"{data}: split {split!r} has no clips{short} (without splits, clips are split"
+            " by speaker as training splits them; --split all scores every clip)"
         )
     return dataset, split_name, extra
+
+
+def _noise_share(dataset: Any, split: str, split_name: str, rate: int) -> tuple[str, ...]:
+    """A warning when background audio alone is scored from a split's share of it: a
+    user who recorded an hour of their room for false accepts is told that ``test``
+    streams the last tenth of each recording, and how to stream all of it."""
+    if split == "all" or dataset.split(split_name):
+        return ()
+    part = sum(len(n.part(split_name)) for n in dataset.noise) / rate
+    total = sum(len(n.samples) for n in dataset.noise) / rate
+    return (
+        f"no clips in the {split} split: streamed its {part:.0f} s of the {total:.0f} s of"
+        " background audio (each recording is split in time); --split all streams all of it",
+    )
 
 
 def as_one_split(dataset: Any) -> Any:
@@ -365,7 +396,11 @@ def format_keyword_eval(result: KeywordEvalResult) -> str:
         ("dataset", f"{result.source} ({_split_text(result.split)})"),
         (
             "clips",
-            f"{result.clips} ({result.int8_accuracy * 100:.2f}% right, INT8 on TFLM)"
+            (
+                f"{result.clips} ({result.int8_accuracy * 100:.2f}% right, INT8 on TFLM)"
+                if result.clips
+                else "none (background audio only: false accepts are the measurement)"
+            )
             + _was(
                 t,
                 "int8_accuracy",
@@ -375,8 +410,13 @@ def format_keyword_eval(result: KeywordEvalResult) -> str:
         ),
         (
             "false rejections",
-            f"{figure_text(s.false_rejection_rate, percent=True)} of {s.keyword_clips} keywords"
-            f" in a stream (threshold q={result.threshold_q})"
+            (
+                f"{figure_text(s.false_rejection_rate, percent=True)} of {s.keyword_clips}"
+                " keywords in a stream"
+                if s.keyword_clips
+                else "n/a, no keyword clips"
+            )
+            + f" (threshold q={result.threshold_q})"
             + _was(
                 t,
                 "false_rejection_rate",

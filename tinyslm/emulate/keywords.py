@@ -519,7 +519,8 @@ def load_keyword_split(data: Path, manifest: Manifest, split: str) -> tuple[Any,
     so that label indices are the model's; and the name of the split to stream.
 
     Raises:
-        DatasetError: unusable dataset, unknown or empty split, none of the model's keywords.
+        DatasetError: unusable dataset, unknown split, one with neither clips nor background
+            audio, words but none of the model's keywords.
     """
     from tinyslm.audio.evaluate import load_for_model, with_model_labels
 
