@@ -20,7 +20,8 @@ the model being used (``protect``) or lies inside such a folder, and, with
 ``force``, the current directory or a parent of it. Writability is probed up
 front so that a long run does not end with an unwritable target. One run at a time
 writes a folder: the checks and the write hold its lock (``flock`` on a file in the
-cache), and a second run into the same folder waits for it (up to ``LOCK_WAIT_S``).
+cache), and a second run into the same folder waits for it (up to ``LOCK_WAIT_S``; a
+``train``'s write after its training, as long as the other run holds it).
 
 Single output files (``--json PATH``, ``report -o FILE``) are written whole (a
 temporary file renamed), and an existing file is replaced only when the caller's
@@ -355,11 +356,16 @@ def _lock_file(real: Path) -> int | None:
 LOCK_WAIT_S = 300.0
 
 
-def _lock_or_wait(fd: int, shown: Path) -> None:
+def _lock_or_wait(fd: int, shown: Path, until_free: bool = False) -> None:
     """Take the exclusive ``flock`` on ``fd``, waiting up to :data:`LOCK_WAIT_S` (with one
     note) while another run holds it: refusing at once lost the training of a ``train``
     whose write came while another run's was going on; after the wait, this run's checks
     see the other's finished output (refused without ``--force``, replaced with it).
+
+    ``until_free``: wait as long as the other run holds it, for a caller whose work a
+    refusal would throw away (``train``'s write, after up to minutes of training). No
+    limit is needed there: an ``flock`` dies with its process, so it is never stale,
+    and the note says that Ctrl-C stops the run.
 
     Raises:
         OutputExistsError: still held after the wait (``fd`` is closed).
@@ -377,19 +383,20 @@ def _lock_or_wait(fd: int, shown: Path) -> None:
             if exc.errno not in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
                 os.close(fd)
                 raise OutputError(f"cannot lock {shown}: {exc.strerror or exc}") from None
-        if time.monotonic() >= deadline:
+        if not until_free and time.monotonic() >= deadline:
             os.close(fd)
             raise OutputExistsError(
                 f"another tinyslm run is writing {shown}; wait for it to finish"
             )
         if not noted:
-            tell(f"another tinyslm run is writing {shown}; waiting for it to finish", "note")
+            limit = ", with no time limit (Ctrl-C stops this run)" if until_free else ""
+            tell(f"another tinyslm run is writing {shown}; waiting for it to finish{limit}", "note")
             noted = True
         time.sleep(0.1)
 
 
 @contextlib.contextmanager
-def _writing(real: Path, shown: Path) -> Iterator[None]:
+def _writing(real: Path, shown: Path, until_free: bool = False) -> Iterator[None]:
     """Hold the exclusive lock of the output folder ``real`` (``flock``) while it is
     checked and written.
 
@@ -400,7 +407,7 @@ def _writing(real: Path, shown: Path) -> Iterator[None]:
     one's. An ``flock`` dies with its process, so a killed run leaves no stale lock.
     Runs exclude each other only where they share a cache (the lock file's folder);
     threads of one process do not (``_HELD`` is per process, for check_target's nesting
-    in write_tree).
+    in write_tree). ``until_free``: see :func:`_lock_or_wait`.
 
     Raises:
         OutputExistsError: another process still holds it after the wait.
@@ -414,7 +421,7 @@ def _writing(real: Path, shown: Path) -> Iterator[None]:
             yield
             return
         try:
-            _lock_or_wait(fd, shown)
+            _lock_or_wait(fd, shown, until_free)
             _HELD[real] = (fd, 1)
         except KeyboardInterrupt:
             # Ctrl-C while waiting: a descriptor left open would hold the lock for the
@@ -1148,6 +1155,7 @@ def write_tree(
     prune: bool = False,
     starters: Mapping[str, bytes] | None = None,
     absent_trees: Iterable[str] = (),
+    wait_until_free: bool = False,
 ) -> WriteReport:
     """Write ``files`` (POSIX relative path -> bytes) into the folder ``target``.
 
@@ -1167,20 +1175,23 @@ def write_tree(
         absent_trees: ownership trees this output has no place for at all (not merely
             not copied this time): a recorded one is stale, so ``prune`` removes it
             when it is as copied; reported as ``tree/`` in ``removed`` or ``stale``.
+        wait_until_free: where another run is writing ``target``, wait as long as it does
+            (a caller whose work a refusal would lose: ``train`` after its training),
+            not up to :data:`LOCK_WAIT_S`.
 
     Returns:
         What was added, changed, kept (:class:`WriteReport`).
 
     Raises:
         OutputExistsError: see :func:`check_target` (also: another tinyslm run is
-            writing ``target``), or files that tinyslm did not write (or that were
-            edited) are in the way.
+            still writing ``target`` after the wait), or files that tinyslm did not
+            write (or that were edited) are in the way.
         OutputError: the target cannot be written.
     """
     shown, target = target, Path(os.path.abspath(target))
     # Held from the checks to the last file: a second run into the same folder waits,
     # and what the checks and the leftover warning find is no live run's.
-    with _writing(real_path(target), shown):
+    with _writing(real_path(target), shown, wait_until_free):
         check_target(shown, force, protect=protect, ownership=ownership)
         _name_leftovers(target, shown, "output")
         if target.exists():

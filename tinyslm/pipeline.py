@@ -265,8 +265,17 @@ def run_train(
     if accept is not None:
         accept(fitted.manifest)
     try:
-        # Checks the folder again: it may have appeared while we were training.
-        write_tree(fitted.files, out, force=force, ownership=MODEL_OWNERSHIP, protect=protect)
+        # Checks the folder again: it may have appeared while we were training. Waits
+        # for another run writing it as long as that run does: a refusal here would
+        # throw the training away.
+        write_tree(
+            fitted.files,
+            out,
+            force=force,
+            ownership=MODEL_OWNERSHIP,
+            protect=protect,
+            wait_until_free=True,
+        )
     except OSError as exc:
         raise OutputError(f"cannot write {out}: {exc.strerror or exc}") from exc
     return TrainRunResult(

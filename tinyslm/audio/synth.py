@@ -1057,7 +1057,15 @@ def synthesize(
         "clips": {c.key: c.params for c in sorted(clips, key=lambda c: c.key)},
     }
     files[RECORD] = (json.dumps(record, indent=1, sort_keys=True) + "\n").encode()
-    write_tree(dict(sorted(files.items())), target, force=force, ownership=OWNERSHIP, prune=True)
+    # As train's: a refusal after minutes of synthesis would throw them away.
+    write_tree(
+        dict(sorted(files.items())),
+        target,
+        force=force,
+        ownership=OWNERSHIP,
+        prune=True,
+        wait_until_free=True,
+    )
     return SynthResult(
         out_dir=target,
         engines=engines,
