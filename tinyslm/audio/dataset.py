@@ -29,7 +29,10 @@ Rules:
   test_percent`` is ``test``, the rest ``train``. So the same speaker lands on the
   same side in every run, on every machine and for every word, and the seed
   plays no part. Other names are split the same way by the hash of
-  ``<seed>:<path>``: seeded by file, each file its own speaker.
+  ``<seed>:<path>``: seeded by file, each file its own speaker. A list's own splits
+  are kept as given; where they put one speaker's clips in two splits, the dataset
+  carries a warning naming how many speakers and up to 3 of them (not refused: it
+  may be meant).
 - Clips are fitted to the model's window (``window_samples``, 1 s): a shorter
   clip is zero-padded on both sides (centred); a longer one is trimmed to its
   loudest window (the word is where the energy is) and the dataset carries a
@@ -675,6 +678,39 @@ def _cap_unknown(
     return kept, dropped
 
 
+def _mixed_speakers(placed: list[tuple[_Entry, str, str]]) -> tuple[list[str], str] | None:
+    """Speakers a list's given splits put in more than one split: the note naming how
+    many and up to 3 of them with their splits, and the held-out splits it concerns
+    (``eval`` scores one split); ``None`` where there are none.
+
+    Only splits the list gives (tinyslm's own are disjoint by speaker), and only
+    speakers a name tells (``<speaker>_nohash_<n>.wav``): elsewhere a clip is its own
+    speaker and cannot be in two splits.
+    """
+    splits: dict[str, set[str]] = defaultdict(set)
+    for entry, speaker, split in placed:
+        if entry.split is not None and speaker_of(entry.path) is not None:
+            splits[speaker].add(split)
+    mixed = sorted(s for s, found in splits.items() if len(found) > 1)
+    if not mixed:
+        return None
+    shown = "; ".join(
+        f"{s}: {', '.join(x for x in SPLITS if x in splits[s])}" for s in mixed[:3]
+    ) + ("; ..." if len(mixed) > 3 else "")
+    # Not train: scored alone (eval), its figures are no held-out ones to spoil.
+    involved = [x for x in ("val", "test") if any(x in splits[s] for s in mixed)]
+    # Which figures it makes optimistic: val's and test's, where a speaker is also in
+    # train; val and test sharing voices only (the threshold tested on its own voices).
+    held = [x for x in ("val", "test") if any({"train", x} <= splits[s] for s in mixed)]
+    why = (
+        f"the {' and '.join(held)} figures then hear voices the model trained on"
+        if held
+        else "val and test then hear the same voices"
+    )
+    many = "1 speaker has" if len(mixed) == 1 else f"{len(mixed)} speakers have"
+    return involved, f"{many} clips in more than one split ({shown}): {why}"
+
+
 def _check_labels(clips: list[Clip], where: str) -> None:
     by_label: dict[str, list[Clip]] = defaultdict(list)
     for clip in clips:
@@ -799,6 +835,11 @@ def load_audio_dataset(path: Path | str, config: AudioDatasetConfig | None = Non
     if capped:
         warnings.append(_cap_note(", ".join(kept for _, kept in capped)))
         by_split += [(split, _cap_note(kept)) for split, kept in capped]
+    mixed = _mixed_speakers(placed)
+    if mixed is not None:
+        involved, note = mixed
+        warnings.append(note)
+        by_split += [(split, note) for split in involved]
 
     def trim_note(sources: list[str]) -> str:
         return (
