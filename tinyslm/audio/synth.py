@@ -254,6 +254,17 @@ class SynthConfig:
             )
         if self.window_samples <= 0:
             raise DatasetError(f"window_samples must be > 0, got {self.window_samples}")
+        if self.background_seconds > 0 and (
+            round(self.background_seconds * SAMPLE_RATE) < self.window_samples
+        ):
+            # train refuses a background recording shorter than its window; the whole
+            # synthesis was written first.
+            window_s = self.window_samples / SAMPLE_RATE
+            raise DatasetError(
+                f"--background-seconds {self.background_seconds:g} is shorter than the"
+                f" {window_s:g} s window, which train refuses as background noise;"
+                f" give 0 (none) or at least {window_s:g}"
+            )
         unknown = sorted(set(self.engines) - set(ENGINES))
         if unknown:
             raise DatasetError(f"unknown TTS engine {unknown[0]!r} (known: {', '.join(ENGINES)})")
@@ -521,8 +532,6 @@ def find_voices(config: SynthConfig) -> tuple[tuple[str, ...], tuple[Voice, ...]
             "no text-to-speech engine found: install one of espeak-ng, flite, festival "
             "(apt-get install espeak-ng flite festival festvox-kallpc16k)"
         )
-    if "espeak-ng" in engines:
-        _check_espeak_ranges(config)
     listed = {engine: _VOICE_LISTS[engine]() for engine in engines}
     if config.voices:
         # The voices asked for by name, before any cut to max_voices_per_engine (which
@@ -539,6 +548,10 @@ def find_voices(config: SynthConfig) -> tuple[tuple[str, ...], tuple[Voice, ...]
         voices += listed[engine][: config.max_voices_per_engine or len(listed[engine])]
     if not voices:
         raise ToolchainError(f"{', '.join(engines)}: no English voice found")
+    # Only when an espeak-ng voice speaks: --voice flite-slt --rate 10,10 was refused
+    # for espeak-ng's limits, as espeak-ng was installed.
+    if any(v.engine == "espeak-ng" for v in voices):
+        _check_espeak_ranges(config)
     # Only the engines whose voices are used (--voice flite-slt: flite alone), so that
     # synth.json does not change when an engine that made no clip is upgraded.
     used = [e for e in engines if any(v.engine == e for v in voices)]
@@ -816,32 +829,81 @@ def _check_words(words: Sequence[str]) -> tuple[str, ...]:
     return cleaned
 
 
-def _normal_phonemes(tool: str, out: str) -> str:
+def _normal_phonemes(out: str) -> str:
     """One word's phonemes without stress marks, pauses or spaces: espeak-ng writes
-    "ok" ``,oUk'eI`` and "okay" ``oUk'eI``; flite's t2p ``pau f ao1 r pau``."""
-    if tool == "t2p":
-        return "".join(p.rstrip("012") for p in out.split() if p != "pau")
-    return re.sub(r"[\s'`,_%=-]+", "", out)
+    "ok" ``,oUk'eI`` and "okay" ``oUk'eI``; flite ``pau ow k ey pau``."""
+    return re.sub(r"[\s'`,_%=-]+", "", " ".join(p for p in out.split() if p != "pau"))
+
+
+# One line of festival's (print (lex.lookup "word")): ("word" pos (((m ao r) 1) ...)).
+_FESTIVAL_ENTRY = re.compile(r'^\("([a-z\']+)" \S+ (.*)\)$')
+_FESTIVAL_TOKEN = re.compile(r"^[a-z']+$")
+
+
+def _festival_tokens(word: str) -> list[str]:
+    # festival's lexicon holds single words: a phrase is looked up word by word, split
+    # where festival's tokenizer splits it.
+    return [t for t in re.split(r"[\s-]+", word) if t]
 
 
 class _SoundAlike:
     """Which words the engines used say as they say a keyword (homophones).
 
-    By phonemes, not spelling: espeak-ng (``-q -x``, once per accent of the
-    espeak-ng voices used) and, for flite or festival, flite's ``t2p`` (CMU
-    lexicon, which festival's voices share). A word is a homophone when any of them
-    gives it a keyword's phonemes, stress left out. Each word is looked up alone and
-    cached: deterministic for the same engines, whatever the order of the asks.
+    By phonemes, not spelling, each engine's own: espeak-ng (``-q -x``, once per
+    accent of the espeak-ng voices used), flite (``-ps``, the segments it synthesizes:
+    every flite voice reads with the same CMU lexicon) and festival (``lex.lookup``
+    with each festival voice used, as each voice selects its lexicon). A word is a
+    homophone when any of them gives it a keyword's phonemes, stress left out. The
+    engines alone: a tool beside them (flite's ``t2p``, which festival-only installs
+    lack) made the result, and the bytes, depend on its presence. Each word is looked
+    up alone and cached: deterministic for the same engines, whatever the order of the
+    asks. :attr:`tools` names them for synth.json.
     """
 
     def __init__(self, keywords: Sequence[str], voices: Sequence[Voice]) -> None:
         accents = sorted({v.name.split("+")[0] for v in voices if v.engine == "espeak-ng"})
-        self._tools: list[list[str]] = [["espeak-ng", "-q", "-x", "-v", a] for a in accents]
-        engines = {v.engine for v in voices}
-        if engines & {"flite", "festival"} and shutil.which("t2p") is not None:
-            self._tools.append(["t2p"])
+        self._tools: list[tuple[str, ...]] = [("espeak-ng", a) for a in accents]
+        if any(v.engine == "flite" for v in voices):
+            self._tools.append(("flite",))
+        self._tools += [
+            ("festival", n) for n in sorted({v.name for v in voices if v.engine == "festival"})
+        ]
         self._cache: dict[tuple[str, ...], str] = {}
         self._keywords = tuple(keywords)
+
+    @property
+    def tools(self) -> tuple[str, ...]:
+        """What gave the phonemes, as synth.json records it."""
+        named = {
+            "espeak-ng": "espeak-ng -q -x -v {}",
+            "flite": "flite -ps",
+            "festival": "festival (voice_{}) lex.lookup",
+        }
+        return tuple(named[t[0]].format(*t[1:]) for t in self._tools)
+
+    def _festival(self, voice: str, words: Sequence[str]) -> list[str]:
+        """Each word's phonemes by ``voice``'s lexicon, one festival process for all."""
+        per_word = {w: _festival_tokens(w) for w in words}
+        # Words are checked speakable, but common_words come from the caller: a token
+        # that is not plain letters (and ') is not looked up, so it needs no quoting
+        # in the script; such a word gets no phonemes (compared by the table only).
+        tokens = sorted({t for ts in per_word.values() for t in ts if _FESTIVAL_TOKEN.match(t)})
+        script = f"(voice_{voice})\n" + "".join(f'(print (lex.lookup "{t}"))\n' for t in tokens)
+        out = _run(["festival", "--pipe"], f"festival phonemes ({voice})", stdin=script)
+        said: dict[str, str] = {}
+        for line in out.splitlines():
+            match = _FESTIVAL_ENTRY.match(line.strip())
+            if match:
+                said[match.group(1)] = " ".join(re.findall(r"[a-z@]+", match.group(2)))
+        missing = [t for t in tokens if t not in said]
+        if missing:
+            raise ToolchainError(
+                f"festival phonemes ({voice}): no lexicon entry printed for {missing[0]!r}"
+            )
+        return [
+            " ".join(said[t] for t in ts) if all(t in said for t in ts) else ""
+            for ts in per_word.values()
+        ]
 
     def _look_up(self, words: Collection[str]) -> None:
         for tool in self._tools:
@@ -852,13 +914,21 @@ class _SoundAlike:
             if tool[0] == "espeak-ng":
                 # One process for all: a line of text per line of phonemes (a process
                 # costs 20 ms; 9 accents x 100 words took 20 s one at a time).
-                said = _run(tool, "espeak-ng phonemes", "\n".join(todo) + "\n").splitlines()
-            if len(said) != len(todo):  # t2p takes one text; or lines did not match up
-                # Words are checked speakable (letters, ' - and space, a letter first):
-                # safe as one argument.
-                said = [_run([*tool, w], f"{tool[0]} phonemes of {w!r}") for w in todo]
+                cmd = ["espeak-ng", "-q", "-x", "-v", tool[1]]
+                said = _run(cmd, "espeak-ng phonemes", "\n".join(todo) + "\n").splitlines()
+                if len(said) != len(todo):  # lines did not match up: one at a time
+                    said = [_run([*cmd, w], f"espeak-ng phonemes of {w!r}") for w in todo]
+            elif tool[0] == "festival":
+                said = self._festival(tool[1], todo)
+            else:
+                # flite takes one text. Words are checked speakable (letters, ' - and
+                # space, a letter first): safe as one argument.
+                said = [
+                    _run(["flite", "-ps", "-t", w, "-o", "none"], f"flite phonemes of {w!r}")
+                    for w in todo
+                ]
             for word, out in zip(todo, said, strict=True):
-                self._cache[(*tool, word)] = _normal_phonemes(tool[0], out)
+                self._cache[(*tool, word)] = _normal_phonemes(out)
 
     def _sounds(self, word: str) -> tuple[str, ...]:
         return tuple(self._cache[(*tool, word)] for tool in self._tools)
@@ -876,7 +946,9 @@ class _SoundAlike:
 
 def _jobs(
     words: tuple[str, ...], voices: Sequence[Voice], config: SynthConfig
-) -> tuple[list[_Job], tuple[str, ...], dict[str, tuple[str, ...]]]:
+) -> tuple[list[_Job], tuple[str, ...], dict[str, tuple[str, ...]], tuple[str, ...]]:
+    """The clips to render, the _unknown_ words, each keyword's near-misses and what
+    gave the phonemes of the homophone check."""
     keywords = frozenset(words)
     # Homophones of a keyword are never _unknown_ words: the same sound would be
     # trained as the keyword and as _unknown_ ("to" for "two", "okay" for "ok").
@@ -907,7 +979,7 @@ def _jobs(
             counts[word] = n + 1
             key = f"{UNKNOWN}/{_file_word(word)}_{voice.speaker}_nohash_{n}.wav"
             jobs.append(_Job(key, UNKNOWN, word, voice, n))
-    return jobs, tuple(miss_pool + common), misses
+    return jobs, tuple(miss_pool + common), misses, alike.tools
 
 
 def _background(config: SynthConfig) -> dict[str, bytes]:
@@ -1000,7 +1072,7 @@ def synthesize(
     check_target(target, force, ownership=OWNERSHIP)
     _check_not_in_a_dataset(target)
     engines, voices = find_voices(config)
-    jobs, unknown_words, misses = _jobs(cleaned, voices, config)
+    jobs, unknown_words, misses, phoneme_tools = _jobs(cleaned, voices, config)
 
     def run_voice(voice_jobs: list[_Job]) -> list[_Clip]:
         takes = [_take(job, config) for job in voice_jobs]
@@ -1054,6 +1126,9 @@ def synthesize(
         "engines": list(engines),
         "speakers": [v.speaker for v in voices],
         "near_misses": {w: list(m) for w, m in misses.items()},
+        # What kept the keywords' homophones out of _unknown_ (besides the table): a
+        # different set of tools is a different _unknown_ vocabulary, and is seen here.
+        "homophone_phonemes": list(phoneme_tools),
         "clips": {c.key: c.params for c in sorted(clips, key=lambda c: c.key)},
     }
     files[RECORD] = (json.dumps(record, indent=1, sort_keys=True) + "\n").encode()

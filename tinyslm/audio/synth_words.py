@@ -91,8 +91,9 @@ COMMON_WORDS = (
 
 # Words spoken alike (in General American or British English), one group a line. A
 # table, not only the engines' phonemes (tinyslm.audio.synth), so that the common
-# cases are left out whatever engine is installed: festival has no phoneme output
-# here, and espeak-ng says "four" and "for" differently where flite does not.
+# cases are left out whatever engine is installed: espeak-ng says "four" and "for"
+# differently where flite and festival do not, and the table is checked before any
+# engine runs (two keywords that are homophones are refused at once).
 HOMOPHONES: tuple[frozenset[str], ...] = tuple(
     frozenset(line.split())
     for line in """
