@@ -51,6 +51,21 @@ def test_each_engine_finds_homophones_alone(
     }
 
 
+@pytest.mark.parametrize("voice", ["kal_diphone", "cmu_us_slt_arctic_hts"])
+def test_festival_entries_spelled_otherwise_or_without_phonemes(voice: str) -> None:
+    """festival prints a lexicon entry as the lexicon spells it ("gup" comes back as the
+    name "Gup") or with nil phonemes ("o'clock"): the first version of the lookup took
+    both for missing entries, and 'synth' with every voice (the benchmark's seven words,
+    whose near-misses include "gup") stopped with "no lexicon entry printed for 'gup'"."""
+    require_tool("festival")
+    voices = [Voice("festival", voice, f"festival-{voice}")]
+    if voice not in {v.name for v in find_voices(SynthConfig(engines=("festival",)))[1]}:
+        pytest.skip(f"festival voice {voice} is not installed")
+    alike = _SoundAlike(("up",), voices)
+    assert alike(["gup", "o'clock", "cup"]) == set()
+    assert _SoundAlike(("cup",), voices)(["gup", "o'clock", "kup"]) == {"kup"}
+
+
 def test_the_bytes_do_not_depend_on_t2p_and_synth_json_names_the_phonemes(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

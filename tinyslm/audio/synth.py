@@ -836,7 +836,9 @@ def _normal_phonemes(out: str) -> str:
 
 
 # One line of festival's (print (lex.lookup "word")): ("word" pos (((m ao r) 1) ...)).
-_FESTIVAL_ENTRY = re.compile(r'^\("([a-z\']+)" \S+ (.*)\)$')
+# The head word comes back as the lexicon spells it ("gup" is "Gup", a name), its
+# phonemes nil where the lexicon has none ("o'clock").
+_FESTIVAL_ENTRY = re.compile(r'^\("([^"]*)" \S+ (.*)\)$')
 _FESTIVAL_TOKEN = re.compile(r"^[a-z']+$")
 
 
@@ -894,7 +896,10 @@ class _SoundAlike:
         for line in out.splitlines():
             match = _FESTIVAL_ENTRY.match(line.strip())
             if match:
-                said[match.group(1)] = " ".join(re.findall(r"[a-z@]+", match.group(2)))
+                phones = match.group(2)
+                said[match.group(1).lower()] = (
+                    "" if phones == "nil" else " ".join(re.findall(r"[a-z@]+", phones))
+                )
         missing = [t for t in tokens if t not in said]
         if missing:
             raise ToolchainError(
