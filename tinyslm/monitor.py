@@ -3,8 +3,9 @@
 The device speaks the line protocol in docs/architecture.md: one JSON object
 per line out, one phrase or ``:info`` per line in. ``tinyslm monitor`` shows
 each answer as one readable row and sends every line typed on stdin (or piped
-in) to the board, terminated with ``\\n``. Lines that are not JSON (boot logs)
-are shown as they are. pyserial comes with PlatformIO.
+in; ended by ``\\n``, ``\\r`` or ``\\r\\n``, as the device ends one) to the board,
+terminated with ``\\n``, each after the answer to the one before. Lines that are
+not JSON (boot logs) are shown as they are. pyserial comes with PlatformIO.
 
 ``tinyslm monitor --wav FILE`` plays a recording into a keyword board instead
 (:func:`monitor_wav`): START, AUDIO frames, END of the framed PCM protocol
@@ -15,8 +16,10 @@ are printed as they come and the run ends at the board's ``{"end":...}`` answer.
 
 from __future__ import annotations
 
+import errno
 import io
 import json
+import math
 import os
 import queue
 import sys
@@ -27,17 +30,26 @@ from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any, BinaryIO
 
 from tinyslm.errors import ToolchainError
+from tinyslm.text.dataset import MAX_LINE_LIMIT
 
 if TYPE_CHECKING:
     from tinyslm.escalate import Escalated, Escalation
 
 DEFAULT_BAUD = 115200
 
-# The longest device line shown as one row. The firmware's own lines are a few hundred
-# bytes; a board that never sends a newline (an ESP32 ROM booting at 74880 baud read at
-# 115200 is a stream of garbage) is cut into rows of this size instead of growing
-# without bound in the monitor's memory.
-MAX_LINE_BYTES = 4096
+# The most bytes the firmware writes for one byte of a phrase it echoes in an escalation's
+# "text": "\ufffd" for a byte that is not UTF-8, "\u00XX" for a control byte.
+MAX_ESCAPED_BYTE = len("\\ufffd")
+# An escalation line's bytes besides its "text": its keys, score, route, a 10-digit "us"
+# and the intent's name (a label, escaped too), with room to spare.
+LINE_OVERHEAD_BYTES = 1024
+# The longest device line shown as one row: the longest line the firmware can write, an
+# escalation of a full TINYSLM_MAX_LINE phrase (at most MAX_LINE_LIMIT bytes) with every
+# byte escaped, so that it reaches the host worker whole (at 4096 bytes such a line was
+# cut and never forwarded). A board that never sends a newline (an ESP32 ROM booting at
+# 74880 baud read at 115200 is a stream of garbage) is cut into rows of this size, with
+# a note, instead of growing without bound in the monitor's memory.
+MAX_LINE_BYTES = MAX_LINE_LIMIT * MAX_ESCAPED_BYTE + LINE_OVERHEAD_BYTES
 # Escalated phrases waiting for the host's answer; beyond this a phrase is skipped (and
 # said so) rather than queued without bound behind a slow --host-cmd.
 MAX_PENDING_ESCALATIONS = 16
@@ -65,8 +77,10 @@ def printable(text: str) -> str:
 
 def format_device_line(line: str) -> str:
     """One device line as a readable row; non-JSON text comes back unchanged, and so does
-    JSON whose values are not of the types the firmware writes (a board at the wrong baud
-    rate, another program on the port): any bytes are shown, none ends the monitor."""
+    JSON of another shape than the firmware's (a board at the wrong baud rate, another
+    program on the port): a field the firmware always writes missing or of another type
+    (a bool or NaN score, a string of ops) would otherwise show made-up values. Any
+    bytes are shown, none ends the monitor."""
     try:
         obj = json.loads(line)
     except (ValueError, RecursionError):
@@ -74,48 +88,93 @@ def format_device_line(line: str) -> str:
     if not isinstance(obj, dict):
         return line
     try:
-        row = _device_row(obj, line)
+        row = _device_row(obj)
     except (TypeError, ValueError, OverflowError, RecursionError):
+        return line
+    if row is None:
         return line
     # JSON escapes (\u001b) decode to control characters: the row is made printable again.
     return printable(row)
 
 
-def _device_row(obj: dict[str, Any], line: str) -> str:
-    if "intent" in obj and obj.get("route") == "host":
-        return f"{obj.get('intent')!s:<24} host   (the host's answer, acted on)"
+def _is_count(value: object) -> bool:
+    """An unsigned integer, as the firmware's ``tinyslm_json_uint`` writes (JSON ``true``
+    is a bool, which Python counts as an int)."""
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
+def _is_score(value: object) -> bool:
+    """A finite number, as ``tinyslm_json_milli`` writes (never a bool, NaN or inf)."""
+    if not isinstance(value, (int, float)) or isinstance(value, bool):
+        return False
+    try:
+        return math.isfinite(float(value))
+    except OverflowError:  # an integer of hundreds of digits
+        return False
+
+
+def _device_row(obj: dict[str, Any]) -> str | None:
+    """The row for one of the firmware's line shapes, or None for any other JSON."""
     if "intent" in obj:
-        row = (
-            f"{obj.get('intent')!s:<24} {obj.get('score', 0):.3f}  "
-            f"{obj.get('route')!s:<8} {obj.get('us', 0):>7} us"
-        )
-        if obj.get("route") == "escalate" and "text" in obj:
-            row += f"  -> escalate: {json.dumps(obj['text'], ensure_ascii=False)}"
+        intent, route = obj["intent"], obj.get("route")
+        if not isinstance(intent, str) or not isinstance(route, str):
+            return None
+        if route == "host":
+            return f"{intent:<24} host   (the host's answer, acted on)"
+        score, us, text = obj.get("score"), obj.get("us"), obj.get("text")
+        if not _is_score(score) or not _is_count(us):
+            return None
+        row = f"{intent:<24} {score:.3f}  {route:<8} {us:>7} us"
+        if route == "escalate":
+            if not isinstance(text, str):  # the firmware echoes every escalated phrase
+                return None
+            row += f"  -> escalate: {json.dumps(text, ensure_ascii=False)}"
         return row
     if "keyword" in obj:
-        return (
-            f"{obj.get('keyword')!s:<24} {obj.get('score', 0):.3f}  at "
-            f"{obj.get('t_ms', 0) / 1000:.3f} s {obj.get('us', 0):>7} us"
-        )
-    if isinstance(obj.get("end"), dict):
+        keyword, score, t_ms, us = obj["keyword"], obj.get("score"), obj.get("t_ms"), obj.get("us")
+        if not (isinstance(keyword, str) and _is_score(score) and _is_count(t_ms)):
+            return None
+        if not _is_count(us):
+            return None
+        return f"{keyword:<24} {score:.3f}  at {obj['t_ms'] / 1000:.3f} s {us:>7} us"
+    if "end" in obj:
         end = obj["end"]
+        counts = ("frames", "inferences", "detections")
+        if not isinstance(end, dict) or not all(_is_count(end.get(k)) for k in counts):
+            return None
         return (
-            f"end of stream: {end.get('frames')} frames, {end.get('inferences')} inferences, "
-            f"{end.get('detections')} detections"
+            f"end of stream: {end['frames']} frames, {end['inferences']} inferences, "
+            f"{end['detections']} detections"
         )
-    if isinstance(obj.get("info"), dict):
-        info = obj["info"]
-        sha = str(info.get("model_sha256", ""))[:12]
-        ops = ",".join(str(op) for op in info.get("ops", []))
-        return (
-            f"info: tinyslm {info.get('version')} on {info.get('board')}, model {sha}... "
-            f"({info.get('model_bytes')} B), arena {info.get('arena_bytes')} B, "
-            f"{info.get('labels')} labels, threshold {info.get('threshold')}, ops {ops}"
-        )
+    if "info" in obj:
+        return _info_row(obj["info"])
     if "error" in obj:
+        if not isinstance(obj["error"], str):
+            return None
         extra = ", ".join(f"{k} {v}" for k, v in obj.items() if k != "error")
         return f"device error: {obj['error']}" + (f" ({extra})" if extra else "")
-    return line
+    return None
+
+
+def _info_row(info: object) -> str | None:
+    """The ``:info`` answer's row, or None when it is not of the firmware's shape."""
+    if not isinstance(info, dict):
+        return None
+    texts = [info.get(k) for k in ("version", "board", "model_sha256")]
+    counts = [info.get(k) for k in ("model_bytes", "arena_bytes", "labels")]
+    ops = info.get("ops")
+    if not all(isinstance(t, str) for t in texts) or not all(_is_count(c) for c in counts):
+        return None
+    if not isinstance(ops, list) or not all(isinstance(op, str) for op in ops):
+        return None
+    if not _is_score(info.get("threshold")):
+        return None
+    return (
+        f"info: tinyslm {info['version']} on {info['board']}, model "
+        f"{info['model_sha256'][:12]}... ({info['model_bytes']} B), arena "
+        f"{info['arena_bytes']} B, {info['labels']} labels, threshold {info['threshold']}, "
+        f"ops {','.join(ops)}"
+    )
 
 
 def _unread(conn: Any) -> int:
@@ -201,46 +260,87 @@ def open_port(port: str, baud: int) -> Any:
         raise ToolchainError(f"cannot open serial port {port}: {exc}") from None
 
 
+# What follows a last line the board sent without a line end, shown when the port
+# closes or the session ends.
+UNTERMINATED_MARK = "  (unterminated: no line end came after it)"
+
+
+def _cut_note() -> str:
+    return (
+        f"(the line above is longer than {MAX_LINE_BYTES} bytes, more than any line the "
+        "firmware writes: it goes on in the next rows)"
+    )
+
+
 def _reader_thread(
     conn: Any,
     stop: threading.Event,
     on_line: Callable[[str], None],
     on_closed: Callable[[Exception], None],
     on_bytes: Callable[[], None] = lambda: None,
+    *,
+    on_note: Callable[[str], None] | None = None,
+    on_failed: Callable[[Exception], None] | None = None,
 ) -> threading.Thread:
     """A daemon thread (not started) handing the board's non-empty lines, ``\r\n`` or
     ``\n`` ended, decoded with replacement and made :func:`printable`, to ``on_line``
-    until ``stop`` is set; a line longer than :data:`MAX_LINE_BYTES` is handed on in
-    pieces of that size. ``on_closed`` gets the error of a port that went away (a board
-    unplugged)."""
+    until ``stop`` is set.
+
+    A line longer than :data:`MAX_LINE_BYTES` is handed on in pieces of that size, with
+    one note (to ``on_note``, default ``on_line``) after the first; a last line without
+    a line end, when the port closes or ``stop`` is set, goes to ``on_note`` marked
+    :data:`UNTERMINATED_MARK`. ``on_closed`` gets the error of a port that went away (a
+    board unplugged); ``on_failed`` any other exception, which ends the thread (without
+    it the exception is raised in the thread, as before).
+    """
+    note = on_note if on_note is not None else on_line
+
+    def text_of(raw_line: bytes) -> str:
+        return printable(raw_line.rstrip(b"\r").decode("utf-8", "replace"))
 
     def emit(raw_line: bytes) -> None:
-        text = printable(raw_line.rstrip(b"\r").decode("utf-8", "replace"))
+        text = text_of(raw_line)
         if text:
             on_line(text)
 
     def read() -> None:
         pending = b""
-        while not stop.is_set():
-            try:
-                chunk = conn.read(256)
-            except Exception as exc:  # a board unplugged mid-read
-                on_closed(exc)
-                return
-            if not chunk:
-                continue
-            on_bytes()
-            pending += chunk
-            while True:
-                end = pending.find(b"\n", 0, MAX_LINE_BYTES + 1)
-                if end >= 0:
-                    emit(pending[:end])
-                    pending = pending[end + 1 :]
-                elif len(pending) > MAX_LINE_BYTES:
-                    emit(pending[:MAX_LINE_BYTES])
-                    pending = pending[MAX_LINE_BYTES:]
-                else:
-                    break
+        cut = False  # the line in `pending` began in a piece already handed on
+        try:
+            while not stop.is_set():
+                try:
+                    chunk = conn.read(256)
+                except Exception as exc:  # a board unplugged mid-read
+                    if text_of(pending):
+                        note(text_of(pending) + UNTERMINATED_MARK)
+                    on_closed(exc)
+                    return
+                if not chunk:
+                    continue
+                on_bytes()
+                # Only the new bytes can hold the line's end: pending has none.
+                at = len(pending)
+                pending += chunk
+                while True:
+                    end = pending.find(b"\n", at, MAX_LINE_BYTES + 1)
+                    at = 0
+                    if end >= 0:
+                        emit(pending[:end])
+                        pending, cut = pending[end + 1 :], False
+                    elif len(pending) > MAX_LINE_BYTES:
+                        emit(pending[:MAX_LINE_BYTES])
+                        if not cut:
+                            note(_cut_note())
+                        pending, cut = pending[MAX_LINE_BYTES:], True
+                    else:
+                        break
+            # The session ended: what the board sent of a line it did not end yet.
+            if text_of(pending):
+                note(text_of(pending) + UNTERMINATED_MARK)
+        except Exception as exc:
+            if on_failed is None:
+                raise
+            on_failed(exc)
 
     return threading.Thread(target=read, daemon=True)
 
@@ -255,8 +355,25 @@ ANSWER_WAIT_S = 2.0
 _BLANK = b" \t\x0b\x0c\r\n"
 
 
+def _line_end(data: bytes, start: int) -> int:
+    """Where the first line end at or after ``start`` is (its last byte), or -1: a
+    ``\n``, or a ``\r`` not followed by ``\n`` (a ``\r`` last in ``data`` ends a line,
+    and a ``\n`` coming next is then dropped by the caller)."""
+    lf, cr = data.find(b"\n", start), data.find(b"\r", start)
+    while cr >= 0 and (lf < 0 or cr < lf):
+        if data[cr + 1 : cr + 2] != b"\n":
+            return cr
+        cr = data.find(b"\r", cr + 1)
+    return lf
+
+
 def _typed_lines(source: BinaryIO) -> Iterator[bytes]:
-    """The lines of ``source`` as they are typed, the last one possibly without ``\n``.
+    """The lines of ``source`` as they are typed, each with its line end, the last one
+    possibly without one.
+
+    A line ends at ``\n``, at ``\r`` (the device ends one there too, as emulate's input
+    does) or at ``\r\n`` (one end, not a line and an empty one): CR-only input went out
+    as one burst, unpaced, and overflowed the board's receive buffer.
 
     A real file descriptor is read with ``os.read``: the reading thread then holds no
     lock of ``sys.stdin.buffer``, which the interpreter would need at exit (the monitor
@@ -266,15 +383,24 @@ def _typed_lines(source: BinaryIO) -> Iterator[bytes]:
         fd = source.fileno()
     except (AttributeError, OSError, ValueError):  # BytesIO, click's test input
         fd = -1
-    if fd < 0:
-        yield from iter(source.readline, b"")
-        return
+    if fd >= 0:
+        chunks: Iterator[bytes] = iter(lambda: os.read(fd, 4096), b"")
+    else:
+        read = getattr(source, "read1", None)
+        chunks = iter(lambda: read(4096) if read is not None else source.readline(), b"")
     pending = b""
-    while chunk := os.read(fd, 4096):
+    after_cr = False  # the last line ended at "\r": a "\n" next is part of that end
+    for chunk in chunks:
+        if after_cr and chunk.startswith(b"\n"):
+            chunk = chunk[1:]
+        # Only the new bytes can end a line: a "\r" ending pending would have ended one.
+        start, at = 0, len(pending)
         pending += chunk
-        *lines, pending = pending.split(b"\n")
-        for line in lines:
-            yield line + b"\n"
+        while (at := _line_end(pending, at)) >= 0:
+            yield pending[start : at + 1]
+            start = at = at + 1
+        after_cr = start == len(pending) and pending.endswith(b"\r")
+        pending = pending[start:]
     if pending:
         yield pending
 
@@ -294,6 +420,89 @@ def _typing_thread(source: BinaryIO, lines: queue.Queue[bytes | None]) -> thread
             lines.put(None)
 
     return threading.Thread(target=feed, daemon=True)
+
+
+def _echo_encodable(echo: Callable[[str], None], row: str) -> None:
+    """``echo(row)``; where the output's encoding cannot write a character (cp1252 has no
+    U+FFFD, which every undecodable byte from the board becomes), written as its escape
+    (``\\ufffd``) instead: a row that could not be printed killed the reader thread."""
+    try:
+        echo(row)
+    except UnicodeEncodeError as exc:
+        try:
+            shown = row.encode(exc.encoding, "backslashreplace").decode(exc.encoding)
+        except (LookupError, UnicodeError):
+            shown = row.encode("ascii", "backslashreplace").decode("ascii")
+        echo(shown)
+
+
+class _Output:
+    """Rows to ``echo`` from several threads, one at a time, none of them ever killed by
+    a row: the first failure (the output closed, a full disk) goes to ``failed`` as the
+    session's one error line and later rows are dropped."""
+
+    def __init__(
+        self, echo: Callable[[str], None], failed: Callable[[ToolchainError], None]
+    ) -> None:
+        self.echo, self.failed = echo, failed
+        self.lock = threading.Lock()
+        self.broken = False
+
+    def __call__(self, row: str) -> None:
+        with self.lock:
+            if self.broken:
+                return
+            try:
+                _echo_encodable(self.echo, row)
+            except Exception as exc:
+                self.broken = True
+                self.failed(_output_error(exc))
+
+
+def _output_error(exc: Exception) -> ToolchainError:
+    """The one-line error for output that could not be written."""
+    if isinstance(exc, BrokenPipeError) or getattr(exc, "errno", None) == errno.EPIPE:
+        _drop_broken_stdout()
+        # One line on stderr, not a quiet end: the monitor is a session, and a reader
+        # that went away (`| head -1`) ended it; stdout, the data, stays clean.
+        return ToolchainError("monitor stopped: its output was closed (the reader went away)")
+    why = " ".join(str(getattr(exc, "strerror", None) or exc).split())
+    return ToolchainError(f"monitor stopped: cannot write the board's lines: {why}")
+
+
+def _unexpected_error(where: str, exc: Exception) -> ToolchainError:
+    """The one-line error for a bug in the ``where`` thread: the session ends, where it
+    went on deaf."""
+    why = " ".join(str(exc).split())
+    return ToolchainError(
+        f"monitor stopped: unexpected {type(exc).__name__} in {where}" + (f": {why}" if why else "")
+    )
+
+
+def _drop_broken_stdout() -> None:
+    """Point a standard output whose reader went away at /dev/null (the Python docs'
+    recipe for SIGPIPE): its unwritten rows are flushed again at exit, which printed
+    a second error, "Exception ignored ... BrokenPipeError". Another output is left."""
+    stream = sys.stdout
+    if stream is None:
+        return
+    try:
+        stream.flush()
+        return  # standard output is fine: the row went elsewhere
+    except BrokenPipeError:
+        pass
+    except (OSError, ValueError):
+        return
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+    except OSError:
+        return
+    try:
+        os.dup2(devnull, stream.fileno())
+    except (OSError, ValueError, io.UnsupportedOperation):
+        pass
+    finally:
+        os.close(devnull)
 
 
 def monitor(
@@ -330,8 +539,9 @@ def monitor(
     """
     name = port or default_port()
     conn = open_port(name, baud)
-    (status or echo)(
-        f"monitor: {name} at {baud} baud" + ("" if port else " (the only USB serial port)")
+    _echo_encodable(
+        status or echo,
+        f"monitor: {name} at {baud} baud" + ("" if port else " (the only USB serial port)"),
     )
     # A closed standard input (``<&-``: sys.stdin is None) types nothing, as /dev/null.
     source = stdin if stdin is not None else (sys.stdin.buffer if sys.stdin else io.BytesIO())
@@ -341,12 +551,15 @@ def monitor(
     answered = threading.Condition()
     awaiting = [0, 0.0]  # typed lines not yet answered, when the last one went out
 
-    lock = threading.Lock()  # rows from the reader and the host worker never interleave
-    tx_lock = threading.Lock()  # typed lines and the host's :do lines go out whole
+    failed: list[ToolchainError] = []  # why the session must end, if it must
 
-    def show(row: str) -> None:
-        with lock:
-            echo(row)
+    def fail(error: ToolchainError) -> None:
+        failed.append(error)
+        stop.set()
+
+    # Rows from the reader and the host worker never interleave, and never kill them.
+    show = _Output(echo, fail)
+    tx_lock = threading.Lock()  # typed lines and the host's :do lines go out whole
 
     def send(line: bytes) -> None:
         with tx_lock:
@@ -354,7 +567,13 @@ def monitor(
             conn.flush()
 
     host = (
-        _HostWorker(escalation, show, raw, send if host_act else None)
+        _HostWorker(
+            escalation,
+            show,
+            raw,
+            send if host_act else None,
+            on_failed=lambda exc: fail(_unexpected_error("the host worker", exc)),
+        )
         if escalation is not None
         else None
     )
@@ -383,7 +602,15 @@ def monitor(
     def on_bytes() -> None:
         last_rx[0] = time.monotonic()
 
-    thread = _reader_thread(conn, stop, on_line, on_closed, on_bytes)
+    thread = _reader_thread(
+        conn,
+        stop,
+        on_line,
+        on_closed,
+        on_bytes,
+        on_note=show,
+        on_failed=lambda exc: fail(_unexpected_error("the reader of the board's lines", exc)),
+    )
     thread.start()
     typed: queue.Queue[bytes | None] = queue.Queue()
     _typing_thread(source, typed).start()
@@ -418,13 +645,15 @@ def monitor(
                 time.sleep(0.05)
 
         settle()
-        if host is not None and not closed:
-            host.finish()
+        if host is not None and not closed and not failed:
+            host.finish(stop)
             settle()  # the board's answers to the host's :do lines
     finally:
         stop.set()
         thread.join(timeout=1.0)
         conn.close()
+    if failed:
+        raise failed[0]
     if closed:
         raise _port_closed(name, closed[0])
 
@@ -444,8 +673,14 @@ class _HostWorker:
         show: Callable[[str], None],
         raw: bool,
         send: Callable[[bytes], None] | None = None,
+        *,
+        on_failed: Callable[[Exception], None] | None = None,
     ) -> None:
         self.escalation, self.show, self.raw, self.send = escalation, show, raw, send
+        # Gets an exception the worker did not expect; it ends the worker, whose phrases
+        # would otherwise wait for an answer that never comes (None: raised in the thread).
+        self.on_failed = on_failed
+        self.dead = threading.Event()
         self.pending: queue.Queue[Escalated] = queue.Queue(MAX_PENDING_ESCALATIONS)
         threading.Thread(target=self._run, daemon=True).start()
 
@@ -464,6 +699,15 @@ class _HostWorker:
             )
 
     def _run(self) -> None:
+        try:
+            self._answer_all()
+        except Exception as exc:
+            self.dead.set()
+            if self.on_failed is None:
+                raise
+            self.on_failed(exc)
+
+    def _answer_all(self) -> None:
         from tinyslm.escalate import act_line, answer_of, format_host_answer, host_line
 
         while True:
@@ -479,14 +723,17 @@ class _HostWorker:
                     self.show(f"  host: could not send {act!r}: {exc}")
             self.pending.task_done()
 
-    def finish(self) -> None:
+    def finish(self, stop: threading.Event | None = None) -> None:
         """Wait for the phrases already queued to be answered: each may take a program
-        its whole timeout, so the wait is capped at that per phrase."""
+        its whole timeout, so the wait is capped at that per phrase; it ends sooner when
+        the worker failed or ``stop`` is set (the session is ending)."""
         from tinyslm.escalate import DEFAULT_TIMEOUT_S
 
         per = float(getattr(self.escalation, "timeout_s", DEFAULT_TIMEOUT_S))
         deadline = time.monotonic() + per * (self.pending.unfinished_tasks + 1) + 5.0
         while self.pending.unfinished_tasks and time.monotonic() < deadline:
+            if self.dead.is_set() or (stop is not None and stop.is_set()):
+                return
             time.sleep(0.05)
 
 
@@ -539,15 +786,22 @@ def monitor_wav(
     name = port or default_port()
     conn = open_port(name, baud)
     seconds = len(samples) / 16000
-    (status or echo)(f"monitor: {wav} ({seconds:.1f} s) to {name} at {baud} baud")
+    _echo_encodable(status or echo, f"monitor: {wav} ({seconds:.1f} s) to {name} at {baud} baud")
     stop = threading.Event()
     ended = threading.Event()
     closed: list[Exception] = []  # why the port went away, if it did
+    failed: list[ToolchainError] = []  # why the session must end, if it must
     lines: list[str] = []
+
+    def fail(error: ToolchainError) -> None:
+        failed.append(error)
+        ended.set()
+
+    show = _Output(echo, fail)
 
     def on_line(text: str) -> None:
         lines.append(text)
-        echo(text if raw else format_device_line(text))
+        show(text if raw else format_device_line(text))
         if text.startswith('{"end":'):
             ended.set()
 
@@ -555,7 +809,14 @@ def monitor_wav(
         closed.append(exc)
         ended.set()
 
-    thread = _reader_thread(conn, stop, on_line, on_closed)
+    thread = _reader_thread(
+        conn,
+        stop,
+        on_line,
+        on_closed,
+        on_note=show,
+        on_failed=lambda exc: fail(_unexpected_error("the reader of the board's lines", exc)),
+    )
     thread.start()
     try:
         pcm = samples.astype("<i2").tobytes()
@@ -569,7 +830,7 @@ def monitor_wav(
         start = time.monotonic()
         due = 0.0
         for frame in frames:
-            if closed:
+            if closed or failed:
                 break
             if pace:
                 wait = start + due - time.monotonic()
@@ -582,11 +843,13 @@ def monitor_wav(
             except Exception as exc:  # the port went away between two reads
                 on_closed(exc)
         if not ended.wait(end_timeout):
-            echo(f"no end-of-stream answer from the board within {end_timeout:g} s")
+            show(f"no end-of-stream answer from the board within {end_timeout:g} s")
     finally:
         stop.set()
         thread.join(timeout=1.0)
         conn.close()
+    if failed:
+        raise failed[0]
     if closed:
         raise _port_closed(name, closed[0])
     return lines

@@ -65,9 +65,10 @@ def test_escapes_in_json_strings_reach_the_terminal_escaped() -> None:
     """A JSON escape decodes to a control character (an OSC sequence retitles the
     terminal) or to a lone surrogate (which printing cannot encode): both are shown as
     escapes, and the session goes on."""
-    osc = format_device_line('{"keyword":"\\u001b]0;pwned\\u0007"}')
+    fields = ',"score":0.9,"t_ms":5,"us":7}'
+    osc = format_device_line('{"keyword":"\\u001b]0;pwned\\u0007"' + fields)
     assert "\x1b" not in osc and "\x07" not in osc and osc.startswith("\\x1b]0;pwned\\x07")
-    sur = format_device_line('{"keyword":"\\ud800"}')
+    sur = format_device_line('{"keyword":"\\ud800"' + fields)
     assert sur.startswith("\\ud800") and sur.encode("utf-8")
     typed = '{"keyword":"\\ud800"}\n{"intent":"x","score":"a"}\nafter\n'
     result = CliRunner().invoke(cli, ["monitor", "--port", "loop://"], input=typed)
@@ -131,10 +132,12 @@ def test_reader_escapes_control_bytes_and_bounds_a_line_without_newline() -> Non
     ]
     # A board that never ends a line (an ESP32 ROM's 74880-baud boot read at 115200)
     # is shown in rows of MAX_LINE_BYTES, not held in memory until a newline comes.
+    # One note says so, after the first row (round 42: two raw fragments were silent).
     flood = [b"x" * 256] * (3 * MAX_LINE_BYTES // 256 + 1)
     rows = _lines_read([*flood, b"\n", answer + b"\n"])
-    assert [len(row) for row in rows[:3]] == [MAX_LINE_BYTES] * 3
-    assert rows[3:] == ["x" * 256, answer.decode()]
+    assert [len(row) for row in rows[:1] + rows[2:4]] == [MAX_LINE_BYTES] * 3
+    assert rows[1].startswith(f"(the line above is longer than {MAX_LINE_BYTES} bytes")
+    assert rows[4:] == ["x" * 256, answer.decode()]
 
 
 def test_monitor_shows_control_bytes_escaped() -> None:

@@ -30,7 +30,7 @@ UNPLUGGED = (
 class GonePort(FakePort):
     """One line from the board, then it is unplugged."""
 
-    def __init__(self, lines: bytes = b'{"intent":"fan_on","score":0.9,"route":"local"}\n'):
+    def __init__(self, lines: bytes = b'{"intent":"fan_on","score":0.9,"route":"local","us":5}\n'):
         super().__init__(lines)
 
     def read(self, n: int) -> bytes:
