@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 import sys
 import time
@@ -181,6 +182,10 @@ def test_build_lines_naming_a_network_error_are_not_offline(
 def test_build_streams_platformio_output(fake_pio: Path, minimal_project: Path) -> None:
     env = dict(os.environ, FAKE_PIO_MODE="slow", FAKE_PIO_RETRY_S="20")
     env["PYTHONPATH"] = str(REPO) + os.pathsep + env.get("PYTHONPATH", "")
+    # A registry that answers: at pio's "Installing" line tinyslm asks it, and an
+    # unreachable one would stop pio there.
+    server = socket.create_server(("127.0.0.1", 0))
+    env["TINYSLM_PIO_REGISTRY"] = f"127.0.0.1:{server.getsockname()[1]}"
     proc = subprocess.Popen(
         [sys.executable, "-m", "tinyslm", "build", str(minimal_project)],
         stdout=subprocess.PIPE,
@@ -202,6 +207,7 @@ def test_build_streams_platformio_output(fake_pio: Path, minimal_project: Path) 
     finally:
         proc.kill()
         proc.wait()
+        server.close()
 
 
 def test_flash_passes_the_port(fake_pio: Path, minimal_project: Path) -> None:

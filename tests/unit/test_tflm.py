@@ -337,7 +337,7 @@ def fake_generator(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """fetch's download and generator replaced by a fake tree; records the downloads."""
     downloads: list[str] = []
 
-    def download(url: str, archive: Path, timeout: float) -> None:
+    def download(url: str, archive: Path, timeout: float, target: str) -> None:
         downloads.append(url)
         archive.write_bytes(b"archive")
 

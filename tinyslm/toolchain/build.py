@@ -12,8 +12,12 @@ for about a minute before it says so; when the project's platform is not
 installed yet, the registry is tried first (a few seconds) so that a machine
 without access to it gets one line at once. PlatformIO's output is streamed
 as it comes (a first build takes minutes), and a download failure stops it at
-the first sign. Any other failure is a :class:`PioError` whose ``detail`` holds
-PlatformIO's last lines when they were not already streamed to ``log``.
+the first sign: an error line, or an "Installing" line while the registry does not
+answer (pio itself says nothing for its minute of retries). An ESP32 project's first
+build also fetches ESP-IDF components from the component registry
+(components.espressif.com); failing that, the line names that registry. Any other
+failure is a :class:`PioError` whose ``detail`` holds PlatformIO's last lines when they
+were not already streamed to ``log``.
 """
 
 from __future__ import annotations
@@ -63,6 +67,23 @@ _OFFLINE_PATTERNS = (
     "Failed to establish a new connection",
     "You are not connected to the Internet",
 )
+# What the ESP-IDF component manager (idf-component-manager 1.5 to 3.x) prints when it
+# cannot fetch an idf_component.yml dependency (espressif/esp-tflite-micro): its fatal
+# error (core.py's general_error_handler, followed by a "URL: ..." line), and a failed
+# archive download ("Cannot download component NAME@VERSION. <requests' error>", offline
+# when that error is one of _OFFLINE_PATTERNS). Its "Cannot establish a connection to the
+# component registry. Skipping checks of dependency changes." is a notice on a build that
+# goes on offline, and matches neither.
+_COMPONENT_OFFLINE = (
+    "Cannot establish a connection to the component registry. Are you connected to the internet?"
+)
+_COMPONENT_DOWNLOAD = "Cannot download component "
+COMPONENT_REGISTRY = "components.espressif.com"
+# pio's line before it downloads a platform, tool or library from its registry ("Platform
+# Manager: Installing espressif32 @ 6.9.0"). Offline, pio 6.2 says nothing more for about
+# a minute (urllib3 retries silently) and then "HTTPClientError:", so this line is the
+# first sign; one naming a URL (a git or file source) is not the registry.
+_INSTALLING = re.compile(r"^\w+ Manager: Installing (?!\S*://)")
 
 _SIZE_LINE = re.compile(
     r"^(RAM|Flash):\s*\[[^\]]*\]\s*[\d.]+%\s*\(used\s+(\d+)\s+bytes\s+from\s+(\d+)\s+bytes\)",
@@ -126,23 +147,44 @@ def _is_offline(output: str) -> bool:
     return any(p in output for p in _OFFLINE_PATTERNS)
 
 
+def _offline_source(line: str) -> str | None:
+    """Which registry ``line`` says could not be reached: ``"components"`` (the ESP-IDF
+    component registry), ``"platformio"``, or None when it says no such thing."""
+    if _COMPONENT_OFFLINE in line:
+        return "components"
+    if _is_offline(line):
+        return "components" if _COMPONENT_DOWNLOAD in line else "platformio"
+    return None
+
+
 # The build proper has begun: every download (platform, tools, libraries, ESP-IDF
 # components) is over, and a file name or a compiler diagnostic quoting the user's code
 # ("retry_ConnectionError.c", "ConnectionError was not declared") is no network error.
 _BUILD_STARTED = ("Compiling ", "Linking ", "Archiving ")
 
 
-def _before_build(lines: Sequence[str]) -> str:
-    """What pio printed before its first compile line (where download errors appear)."""
-    out = []
+def _offline_before_build(lines: Sequence[str]) -> str | None:
+    """:func:`_offline_source` of the first line saying so before pio's first compile
+    line (where download errors appear); None when there is none."""
     for line in lines:
         if line.startswith(_BUILD_STARTED):
             break
-        out.append(line)
-    return "".join(out)
+        source = _offline_source(line)
+        if source is not None:
+            return source
+    return None
 
 
-def _offline_error(project: Project, what: str) -> ToolchainError:
+def _offline_error(project: Project, what: str, source: str = "platformio") -> ToolchainError:
+    if source == "components":
+        # PlatformIO's own downloads are done by then; naming its registry sent the user
+        # to check the wrong host.
+        return ToolchainError(
+            "the ESP-IDF component manager could not reach the component registry "
+            f"({COMPONENT_REGISTRY}) to download the components that "
+            f"{project.root / 'src' / 'idf_component.yml'} names (no network?); run "
+            f"'{what}' on a networked machine once, after that this project builds offline"
+        )
     return ToolchainError(
         f"PlatformIO could not reach its registry to download the platform, toolchain "
         f"or libraries for {project.root} (no network?); run '{what}' on a networked "
@@ -239,10 +281,17 @@ def check_registry(project: Project, what: str) -> None:
         return
     if _installed(ini, _core_dir()):
         return
+    if not _reachable(registry):
+        raise _offline_error(project, what)
+
+
+def _reachable(registry: tuple[str, int]) -> bool:
+    """Whether a TCP connection to ``registry`` opens within :data:`REGISTRY_TIMEOUT_S`."""
     try:
         socket.create_connection(registry, timeout=REGISTRY_TIMEOUT_S).close()
     except OSError:
-        raise _offline_error(project, what) from None
+        return False
+    return True
 
 
 def run_pio(args: Sequence[str], project: Project, what: str, log: Log | None = None) -> str:
@@ -253,6 +302,7 @@ def run_pio(args: Sequence[str], project: Project, what: str, log: Log | None = 
         PioError: any other failure (detail: pio's last lines, unless streamed to ``log``).
     """
     pio = find_pio()
+    registry = _registry()
     env = dict(os.environ)
     env.setdefault("PLATFORMIO_DISABLE_PROGRESSBAR", "true")
     try:
@@ -267,7 +317,8 @@ def run_pio(args: Sequence[str], project: Project, what: str, log: Log | None = 
     except OSError as exc:
         raise ToolchainError(f"cannot run {pio}: {exc.strerror or exc}") from None
     lines: list[str] = []
-    offline = building = False
+    offline: str | None = None
+    building = probed = False
     with proc:
         assert proc.stdout is not None
         try:
@@ -276,9 +327,17 @@ def run_pio(args: Sequence[str], project: Project, what: str, log: Log | None = 
                 if log is not None:
                     log(line.rstrip("\n"))
                 building = building or line.startswith(_BUILD_STARTED)
-                if not building and _is_offline(line):
+                if building:
+                    continue
+                offline = _offline_source(line)
+                if offline is None and not probed and _INSTALLING.match(line):
+                    # A platform folder that is there but broken (or a package or library
+                    # check_registry cannot see) passed as installed: ask the registry
+                    # now, while pio waits its silent minute of retries.
+                    probed = True
+                    offline = None if _reachable(registry) else "platformio"
+                if offline is not None:
                     # pio retries for a minute before giving up; the answer is known now.
-                    offline = True
                     signal_tree(proc.pid, signal.SIGTERM)
                     break
         except BaseException:
@@ -286,11 +345,12 @@ def run_pio(args: Sequence[str], project: Project, what: str, log: Log | None = 
             raise
         returncode = proc.wait()
     output = "".join(lines)
-    if offline:
-        raise _offline_error(project, what)
+    if offline is not None:
+        raise _offline_error(project, what, offline)
     if returncode != 0:
-        if _is_offline(_before_build(lines)):
-            raise _offline_error(project, what)
+        source = _offline_before_build(lines)
+        if source is not None:
+            raise _offline_error(project, what, source)
         raise PioError(
             f"PlatformIO failed ({what}, exit code {returncode}); its output is above",
             detail=() if log is not None else tail_lines(output, TAIL_LINES),

@@ -19,6 +19,7 @@ nothing is downloaded anywhere else, and never at test time.
 from __future__ import annotations
 
 import contextlib
+import http.client
 import json
 import os
 import re
@@ -377,16 +378,63 @@ def complete_cortex_m_tree(src_root: Path, tree: Path, device: str = CORTEX_M_DE
             shutil.copy2(header, dest / header.name)
 
 
-def _download(url: str, dest: Path, timeout: float) -> None:
+def _download(url: str, dest: Path, timeout: float, target: str = DEFAULT_TARGET) -> None:
+    """Download ``url`` into ``dest``.
+
+    Raises:
+        ToolchainError: one line: the network failed (github.com named, and the fetch
+            command for ``target``), or ``dest`` could not be written (the file and the
+            system's reason: a full disk or no permission is no network problem).
+    """
     try:
-        with urllib.request.urlopen(url, timeout=timeout) as resp, dest.open("wb") as out:
-            shutil.copyfileobj(resp, out)
-    except (urllib.error.URLError, OSError, TimeoutError) as exc:
-        raise ToolchainError(
-            f"cannot reach github.com to download tflite-micro {TFLM_COMMIT}; "
-            "run 'tinyslm tflm fetch' on a networked machine, or give 'tinyslm generate' or "
-            "'tinyslm emulate --native/--qemu' a tree with --tflm-dir PATH"
-        ) from exc
+        # Unbuffered: a full disk shows on the write that fills it, not on a close
+        # after the network part is over.
+        out = dest.open("wb", buffering=0)
+    except OSError as exc:
+        raise _write_error(dest, exc) from None
+    with out:
+        try:
+            resp = urllib.request.urlopen(url, timeout=timeout)
+        except (urllib.error.URLError, http.client.HTTPException, OSError) as exc:
+            raise _unreachable(target) from exc
+        with resp:
+            while True:
+                try:
+                    chunk = resp.read(_CHUNK_BYTES)
+                except (http.client.HTTPException, OSError) as exc:
+                    # A connection reset, a timeout or a truncated body (IncompleteRead,
+                    # an HTTPException and no OSError: it went out as a traceback).
+                    raise _unreachable(target) from exc
+                if not chunk:
+                    return
+                view = memoryview(chunk)
+                try:
+                    while view:
+                        # A raw file may take part of a chunk (a disk filling up).
+                        view = view[out.write(view) :]
+                except OSError as exc:
+                    raise _write_error(dest, exc) from None
+
+
+_CHUNK_BYTES = 1 << 16
+
+
+def _write_error(dest: Path, exc: OSError) -> ToolchainError:
+    return ToolchainError(f"cannot write the tflite-micro archive {dest}: {exc.strerror or exc}")
+
+
+def _unreachable(target: str) -> ToolchainError:
+    # Each kind of tree is taken by other commands: a host tree only by emulate --native.
+    takers = (
+        "'tinyslm emulate --native'"
+        if target == "host"
+        else "'tinyslm generate' or 'tinyslm emulate --native/--qemu'"
+    )
+    return ToolchainError(
+        f"cannot reach github.com to download tflite-micro {TFLM_COMMIT}; "
+        f"run '{fetch_command(target)}' on a networked machine, or give {takers} a tree "
+        "with --tflm-dir PATH"
+    )
 
 
 def _extract(archive: Path, dest: Path) -> Path:
@@ -613,7 +661,7 @@ def _build_into(dest: Path, target: str, where: str, say: Callable[[str], None])
         tmp = Path(tmp_name)
         archive = tmp / "tflite-micro.tar.gz"
         say(f"downloading {ARCHIVE_URL}")
-        _download(ARCHIVE_URL, archive, DOWNLOAD_TIMEOUT_S)
+        _download(ARCHIVE_URL, archive, DOWNLOAD_TIMEOUT_S, target)
         _check_generator_tools()
         say("extracting")
         src_root = _extract(archive, tmp / "src")
