@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 import typing
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -38,6 +39,15 @@ class Parser(argparse.ArgumentParser):
 # What marks a figures file; its value is the benchmark's name.
 MARK = "benchmark"
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
+# tinyslm.outdir ends its refusal of a link at --json with this hint for tinyslm's own
+# commands, whose --json takes '-' for stdout; a benchmark refuses '-' (it prints its
+# table there), so the hint would send the user to another refusal.
+_STDOUT_HINT = " ('-' prints to stdout)"
+
+
+def _message(exc: OutputError) -> str:
+    """``exc``'s one line as a benchmark says it (without the stdout hint)."""
+    return str(exc).replace(_STDOUT_HINT, "")
 
 
 def _json_object(data: bytes) -> dict[str, object] | None:
@@ -80,18 +90,44 @@ def json_target_problem(path: Path | None, inputs: Iterable[Path | None]) -> str
     try:
         check_file_target(path, "--json", _replaceable(path))
     except OutputError as exc:
-        return str(exc)
+        return _message(exc)
     return None
 
 
-def missing_data(given: Path, default: Path, name: str, flag: str = "--data") -> str | None:
-    """A ``flag`` path the user gave that does not exist (one line), or None.
+def path_arg(text: str) -> Path:
+    """A path option's value; an empty one is refused (``Path("")`` is the current folder,
+    so ``--data ""`` was read as ``.``, a folder, and skipped as "nothing to benchmark")."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("an empty path; give a file or folder")
+    return Path(text)
+
+
+def missing_data(
+    given: Path,
+    default: Path,
+    name: str,
+    flag: str = "--data",
+    kind: typing.Literal["file", "folder", "any"] = "any",
+    marker: str | None = None,
+) -> str | None:
+    """Why a ``flag`` path the user gave is not a ``name`` (one line), or None.
 
     The default (``../shared``) may be absent: the benchmark then has nothing to
-    measure and says so with exit 0. A path the user typed is a mistake.
+    measure and says so with exit 0. A path the user typed that is missing, or is not
+    what the benchmark reads (a folder for a dataset file, a folder without ``marker``
+    for a tree), is a mistake: skipping it would report success with nothing measured.
     """
-    if given != default and not given.exists():
+    if given == default:
+        return None
+    if not given.exists():
         return f"{flag} {given}: no such {name}"
+    if kind == "file" and not given.is_file():
+        what = "a folder" if given.is_dir() else "not a regular file"
+        return f"{flag} {given}: {what}, not a {name}"
+    if kind == "folder" and not given.is_dir():
+        return f"{flag} {given}: not a folder, so not a {name}"
+    if marker is not None and not (given / marker).is_file():
+        return f"{flag} {given}: not a {name} (no {marker} in it)"
     return None
 
 
@@ -100,4 +136,10 @@ def write_json(path: Path, text: str, benchmark: str) -> None:
     (:data:`MARK`, first); an earlier figures file is replaced, nothing else."""
     doc = json.loads(text)
     marked = json.dumps({MARK: benchmark, **{k: v for k, v in doc.items() if k != MARK}}, indent=2)
-    write_file(path, (marked + "\n").encode(), "--json", _replaceable(path))
+    try:
+        write_file(path, (marked + "\n").encode(), "--json", _replaceable(path))
+    except OutputError as exc:
+        # Checked before the run too, but a file may have appeared there since: one line
+        # and exit 2, as before the run, not a traceback.
+        print(f"error: {_message(exc)}", file=sys.stderr)
+        raise SystemExit(2) from None

@@ -33,7 +33,7 @@ sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import click  # noqa: E402
-from _results import Parser, json_target_problem, missing_data, write_json  # noqa: E402
+from _results import Parser, json_target_problem, missing_data, path_arg, write_json  # noqa: E402
 
 from tinyslm.errors import TinySlmError  # noqa: E402
 from tinyslm.pipeline import run_train  # noqa: E402
@@ -48,8 +48,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     # the benchmark measures what a user gets from a plain `tinyslm train DATA`.
     d = default_options()
     p = Parser(description=__doc__.splitlines()[0])
-    p.add_argument("--data", type=Path, default=DEFAULT_DATA)
-    p.add_argument("--json", type=Path, default=None, help="also write the figures here")
+    p.add_argument("--data", type=path_arg, default=DEFAULT_DATA)
+    p.add_argument("--json", type=path_arg, default=None, help="also write the figures here")
     p.add_argument("--buckets", type=int, default=None, help="default: auto (as train)")
     p.add_argument("--dim", type=int, default=None, help="default: auto (as train)")
     p.add_argument("--hidden", type=int, default=None, help="default: auto (as train)")
@@ -88,7 +88,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     # --epochs or --dim would otherwise stop the run with a traceback.
     for problem in (
         json_target_problem(args.json, [args.data]),
-        missing_data(args.data, DEFAULT_DATA, "dataset file"),
+        missing_data(args.data, DEFAULT_DATA, "dataset file", kind="file"),
     ):
         if problem:
             p.error(problem)

@@ -61,7 +61,7 @@ sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import clinc150  # noqa: E402  (benchmarks/ is on sys.path when run as a script)
-from _results import Parser, json_target_problem, missing_data, write_json  # noqa: E402
+from _results import Parser, json_target_problem, missing_data, path_arg, write_json  # noqa: E402
 
 from tinyslm.audio.dataset import SILENCE, UNKNOWN  # noqa: E402
 from tinyslm.audio.stream import compose, listen  # noqa: E402
@@ -79,6 +79,8 @@ from tinyslm.toolchain import cortex_m  # noqa: E402
 SHARED = REPO.parent / "shared"
 DEFAULT_CLINC = SHARED / "datasets" / "clinc150" / "data_full.json"
 DEFAULT_TREE = SHARED / "sdk" / "tflm" / "cortex-m7"
+# What makes a folder a Cortex-M7 TFLM tree this benchmark builds with.
+TREE_MARKER = "tinyslm-tflm.json"
 DEFAULT_STM32_SDK = SHARED / "sdk" / "stm32cubeh7"
 DEMO_DATA = data_dir() / "demo_commands.csv"
 DEFAULT_KWS_DATA = SHARED / "datasets" / "speech_commands_dev"
@@ -90,22 +92,24 @@ _US = re.compile(r',"us":\d+')
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = Parser(description=__doc__.splitlines()[0])
-    p.add_argument("--demo-model", type=Path, help="a 'tinyslm train' folder (else train one)")
-    p.add_argument("--clinc-model", type=Path, help="the CLINC150 model folder (else train one)")
-    p.add_argument("--clinc-data", type=Path, default=DEFAULT_CLINC)
-    p.add_argument("--tflm-dir", type=Path, default=DEFAULT_TREE, help="Cortex-M7 TFLM tree")
-    p.add_argument("--stm32-sdk", type=Path, default=DEFAULT_STM32_SDK)
+    p.add_argument("--demo-model", type=path_arg, help="a 'tinyslm train' folder (else train one)")
+    p.add_argument(
+        "--clinc-model", type=path_arg, help="the CLINC150 model folder (else train one)"
+    )
+    p.add_argument("--clinc-data", type=path_arg, default=DEFAULT_CLINC)
+    p.add_argument("--tflm-dir", type=path_arg, default=DEFAULT_TREE, help="Cortex-M7 TFLM tree")
+    p.add_argument("--stm32-sdk", type=path_arg, default=DEFAULT_STM32_SDK)
     p.add_argument("--split", choices=("test", "val", "train", "all"), default="test")
-    p.add_argument("--json", type=Path, default=None, help="also write the figures here")
+    p.add_argument("--json", type=path_arg, default=None, help="also write the figures here")
     p.add_argument("--only", choices=("text", "keywords"), help="measure one modality only")
     p.add_argument(
         "--keyword-model",
-        type=Path,
+        type=path_arg,
         action="append",
         default=[],
         help="a keyword model folder to measure besides the fixture (repeatable)",
     )
-    p.add_argument("--keyword-data", type=Path, default=DEFAULT_KWS_DATA)
+    p.add_argument("--keyword-data", type=path_arg, default=DEFAULT_KWS_DATA)
     p.add_argument("--keyword-clips", type=int, default=20, help="keyword clips in the recording")
     args = p.parse_args(argv)
     # A bad model folder is one line before minutes of training and emulation.
@@ -120,17 +124,23 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
             if manifest.modality != modality:
                 kinds = {TEXT: "a text intent model", AUDIO: "a keyword model"}
                 p.error(f"{flag} {folder}: {kinds[manifest.modality]}, not {kinds[modality]}")
+    if args.keyword_model and args.only == "text":
+        # It would not be measured, without a word.
+        p.error("--keyword-model with --only text: keyword models are measured with keywords")
     if args.keyword_clips < 1:
         p.error(f"--keyword-clips {args.keyword_clips}: at least 1")
-    # A typed path that does not exist is a mistake, not "nothing to measure" (each
-    # default under ../shared may be absent: that part is then skipped with a line).
-    for given, default, name, flag in (
-        (args.clinc_data, DEFAULT_CLINC, "dataset file", "--clinc-data"),
-        (args.keyword_data, DEFAULT_KWS_DATA, "dataset folder", "--keyword-data"),
-        (args.tflm_dir, DEFAULT_TREE, "TFLM tree", "--tflm-dir"),
-        (args.stm32_sdk, DEFAULT_STM32_SDK, "STM32CubeH7 folder", "--stm32-sdk"),
+    # A typed path that does not exist, or is not what is read there (a folder for the
+    # dataset file, a folder without the tree's tinyslm-tflm.json), is a mistake, not
+    # "nothing to measure" (each default under ../shared may be absent: that part is then
+    # skipped with a line).
+    for given, default, name, flag, kind, marker in (
+        (args.clinc_data, DEFAULT_CLINC, "dataset file", "--clinc-data", "file", None),
+        # A .csv/.jsonl list of WAV files is a keyword dataset too.
+        (args.keyword_data, DEFAULT_KWS_DATA, "dataset folder", "--keyword-data", "any", None),
+        (args.tflm_dir, DEFAULT_TREE, "TFLM tree", "--tflm-dir", "folder", TREE_MARKER),
+        (args.stm32_sdk, DEFAULT_STM32_SDK, "STM32CubeH7 folder", "--stm32-sdk", "folder", None),
     ):
-        problem = missing_data(given, default, name, flag)
+        problem = missing_data(given, default, name, flag, kind, marker)
         if problem:
             p.error(problem)
     inputs = [args.demo_model, args.clinc_model, args.clinc_data, args.keyword_data]
@@ -372,13 +382,22 @@ def print_keyword_model(name: str, r: dict[str, Any]) -> None:
         print(f"STM32H7 keyword image: flash {stm['flash']:,} ram {stm['ram']:,}")
 
 
+def keyword_models_skipped(args: argparse.Namespace) -> str | None:
+    """Why no keyword model can be measured (one line naming them), or None."""
+    if args.keyword_data.exists():
+        return None
+    names = ", ".join(["the fixture", *(str(path) for path in args.keyword_model)])
+    return f"no keyword dataset at {args.keyword_data}; keyword models not measured ({names})"
+
+
 def measure_keywords(args: argparse.Namespace, results: dict[str, Any]) -> bool:
     """Keyword models on the microphone path; False when a parity check failed."""
     sys.path.insert(0, str(REPO / "tests" / "fixtures"))
     from kws import keyword_model_dir
 
-    if not args.keyword_data.is_dir():
-        print(f"no keyword dataset at {args.keyword_data}; keyword models not measured.")
+    skipped = keyword_models_skipped(args)
+    if skipped:
+        print(f"{skipped}.")
         return True
     ok = True
     with tempfile.TemporaryDirectory(prefix="tinyslm-m7-kws-") as scratch:
@@ -393,13 +412,31 @@ def measure_keywords(args: argparse.Namespace, results: dict[str, Any]) -> bool:
     return ok
 
 
+def tools_missing(args: argparse.Namespace) -> str | None:
+    """What the benchmark lacks to build and run an image (one line naming only what is
+    missing), or None."""
+    missing: list[str] = []
+    if not (args.tflm_dir / TREE_MARKER).is_file():
+        missing.append(f"no Cortex-M7 TFLM tree at {args.tflm_dir}")
+    absent = [p for p in (qemu.QEMU, cortex_m.ARM_CC, cortex_m.ARM_CXX) if shutil.which(p) is None]
+    if absent:
+        missing.append(f"{', '.join(absent)} not on PATH")
+    return "; ".join(missing) if missing else None
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    missing = [p for p in (qemu.QEMU, cortex_m.ARM_CC, cortex_m.ARM_CXX) if shutil.which(p) is None]
-    if not (args.tflm_dir / "tinyslm-tflm.json").is_file() or missing:
-        print(f"needs a Cortex-M7 TFLM tree at {args.tflm_dir} and {', '.join(missing) or 'QEMU'};")
-        print("nothing to benchmark.")
+    missing = tools_missing(args)
+    if missing:
+        print(f"nothing to benchmark: {missing}.")
         return 0
+    if args.only == "keywords":
+        skipped = keyword_models_skipped(args)
+        if skipped:
+            # Nothing is measured: an empty figures file would replace an earlier one.
+            written = f"; {args.json} not written" if args.json is not None else ""
+            print(f"nothing to benchmark: {skipped}{written}.")
+            return 0
     results: dict[str, Any] = {
         "method": (
             "QEMU mps2-an500 -icount shift=0: 1 ns of virtual time per instruction; SysTick at "

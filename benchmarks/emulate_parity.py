@@ -29,12 +29,13 @@ sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import clinc150  # noqa: E402  (benchmarks/ is on sys.path when run as a script)
-from _results import Parser, json_target_problem, missing_data, write_json  # noqa: E402
+from _results import Parser, json_target_problem, missing_data, path_arg, write_json  # noqa: E402
 
 from tinyslm.boards import board_ids  # noqa: E402
 from tinyslm.emulate.phrases import reference_parity  # noqa: E402
 from tinyslm.errors import TinySlmError  # noqa: E402
 from tinyslm.manifest import load_model_dir  # noqa: E402
+from tinyslm.modality import TEXT  # noqa: E402
 from tinyslm.pipeline import EmulateConfig, run_emulate, run_generate, run_train  # noqa: E402
 
 DEFAULT_DATA = REPO.parent / "shared" / "datasets" / "clinc150" / "data_full.json"
@@ -42,23 +43,56 @@ DEFAULT_DATA = REPO.parent / "shared" / "datasets" / "clinc150" / "data_full.jso
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = Parser(description=__doc__.splitlines()[0])
-    p.add_argument("--data", type=Path, default=DEFAULT_DATA)
-    p.add_argument("--model", type=Path, help="a 'tinyslm train' output folder (else train)")
+    p.add_argument("--data", type=path_arg, default=DEFAULT_DATA)
+    p.add_argument("--model", type=path_arg, help="a 'tinyslm train' output folder (else train)")
     p.add_argument("--board", choices=board_ids(), default="esp32")
     p.add_argument("--split", choices=("test", "val", "train", "all"), default="test")
-    p.add_argument("--json", type=Path, default=None, help="also write the figures here")
+    p.add_argument("--json", type=path_arg, default=None, help="also write the figures here")
     p.add_argument(
         "--epochs", type=int, default=None, help="when training (default: clinc150.py's)"
     )
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=None, help="when training (default: 0)")
     args = p.parse_args(argv)
     for problem in (
         json_target_problem(args.json, [args.data, args.model]),
-        missing_data(args.data, DEFAULT_DATA, "dataset file"),
+        missing_data(args.data, DEFAULT_DATA, "dataset file", kind="file"),
+        model_problem(args.model),
     ):
         if problem:
             p.error(problem)
+    if args.model is not None:
+        # Both only shape the model this script trains: with --model they were ignored
+        # without a word, so the figures did not come from the seed the user asked for.
+        given = [
+            flag
+            for flag, value in (("--seed", args.seed), ("--epochs", args.epochs))
+            if value is not None
+        ]
+        if given:
+            p.error(
+                f"{' and '.join(given)} with --model: used only when training a model"
+                " (without --model)"
+            )
+    if args.seed is None:
+        args.seed = 0
     return args
+
+
+def model_problem(model_dir: Path | None) -> str | None:
+    """Why ``--model`` is not a text model folder (one line), or None.
+
+    Checked before the dataset: a mistyped folder passed with exit 0 where the dataset
+    is absent, and failed only after the project was generated where it is present.
+    """
+    if model_dir is None:
+        return None
+    try:
+        manifest, _ = load_model_dir(model_dir, probe_arena=False)
+    except TinySlmError as exc:
+        return f"--model: {exc}"
+    if manifest.modality != TEXT:
+        return f"--model {model_dir}: a keyword model, not a text intent model"
+    return None
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -112,9 +146,11 @@ def measure(args: argparse.Namespace) -> int:
         "escalation_rate": _rounded(report.escalation_rate),
         "oos_recall": _rounded(report.oos_recall),
         "device_errors": report.errors,
-        "host_us_p50": report.us_p50,
-        "host_us_p95": report.us_p95,
-        "host_us_p99": report.us_p99,
+        # Percentiles interpolate between phrases (16.64999999999999); a hundredth of a
+        # microsecond is finer than the host clock measures.
+        "host_us_p50": round(report.us_p50, 2),
+        "host_us_p95": round(report.us_p95, 2),
+        "host_us_p99": round(report.us_p99, 2),
         "emulate_seconds": round(seconds, 2),
         "model_bytes": len(model),
         "model_sha256": manifest.model_sha256,
@@ -123,6 +159,7 @@ def measure(args: argparse.Namespace) -> int:
     print(json.dumps(figures, indent=2))
     if args.json is not None:
         write_json(args.json, json.dumps(figures, indent=2), "emulate_parity")
+        print(f"figures written to {args.json}")
     return 0 if parity.agree == parity.phrases else 1
 
 

@@ -37,7 +37,7 @@ sys.path.insert(0, str(REPO))
 # Its sibling modules (_results, clinc150) also when loaded from a file by the tests.
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _results import Parser, json_target_problem, missing_data, write_json  # noqa: E402
+from _results import Parser, json_target_problem, missing_data, path_arg, write_json  # noqa: E402
 
 from tinyslm.errors import TinySlmError  # noqa: E402
 
@@ -46,27 +46,34 @@ DEFAULT_DATA = REPO.parent / "shared" / "datasets" / "clinc150" / "data_full.jso
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = Parser(description=__doc__.splitlines()[0])
-    p.add_argument("--device", type=Path, required=True, help="the device's model folder")
-    p.add_argument("--host", type=Path, required=True, help="the host's model folder")
-    p.add_argument("--data", type=Path, default=DEFAULT_DATA)
+    p.add_argument("--device", type=path_arg, required=True, help="the device's model folder")
+    p.add_argument("--host", type=path_arg, required=True, help="the host's model folder")
+    p.add_argument("--data", type=path_arg, default=DEFAULT_DATA)
     p.add_argument("--split", choices=("test", "val", "train", "all"), default="test")
-    p.add_argument("--json", type=Path, default=None, help="also write the figures here")
+    p.add_argument("--json", type=path_arg, default=None, help="also write the figures here")
     args = p.parse_args(argv)
     for problem in (
         json_target_problem(args.json, [args.data, args.device, args.host]),
-        missing_data(args.data, DEFAULT_DATA, "dataset file"),
+        missing_data(args.data, DEFAULT_DATA, "dataset file", kind="file"),
     ):
         if problem:
             p.error(problem)
+    # Both folders before the dataset: a mistyped --device passed with exit 0 where the
+    # dataset is absent ("nothing to benchmark"), hiding the typo until ../shared exists.
+    for flag, folder in (("--device", args.device), ("--host", args.host)):
+        try:
+            _load(folder, probe_arena=False)
+        except TinySlmError as exc:
+            p.error(f"{flag}: {exc}")
     return args
 
 
-def _load(model_dir: Path) -> tuple[Any, bytes]:
+def _load(model_dir: Path, probe_arena: bool = True) -> tuple[Any, bytes]:
     """A text model folder (manifest, flatbuffer); a keyword model is refused."""
     from tinyslm.manifest import load_model_dir
     from tinyslm.modality import AUDIO
 
-    manifest, model = load_model_dir(model_dir)
+    manifest, model = load_model_dir(model_dir, probe_arena=probe_arena)
     if manifest.modality == AUDIO:
         raise TinySlmError(f"{model_dir}: a keyword model, not a text intent model")
     return manifest, model
@@ -193,6 +200,7 @@ def main(argv: list[str] | None = None) -> int:
     print(table(figures))
     if args.json is not None:
         write_json(args.json, json.dumps(figures, indent=2), "escalation")
+        print(f"figures written to {args.json}")
     return 0
 
 

@@ -205,12 +205,14 @@ def test_bad_data_or_model_is_one_line(tmp_path: Path, capsys: pytest.CaptureFix
     assert "unknown dataset format '.md'" in _one_error_line(
         _load("clinc150").main(["--data", str(bad), *TINY, "--quiet"]), capsys
     )
-    assert "run 'tinyslm train' first" in _one_error_line(
+    # A model folder is checked with the arguments, before the dataset (exit 2, one line).
+    with pytest.raises(SystemExit) as exit_info:
         _load("emulate_parity").main(
             ["--data", str(demo_dataset_path()), "--model", str(tmp_path / "none")]
-        ),
-        capsys,
-    )
+        )
+    (line,) = capsys.readouterr().err.splitlines()
+    assert exit_info.value.code == 2 and "error: --model: " in line
+    assert "run 'tinyslm train' first" in line
     empty = tmp_path / "speech"
     empty.mkdir()
     assert "no keyword folders with .wav files" in _one_error_line(
@@ -382,7 +384,11 @@ def test_escalation_benchmark_same_model_on_both_sides(
     assert s["answered_right"] == d["accuracy_at_threshold"]
     assert s["unanswered"] == d["escalation_rate"] and s["oos_recall"] == d["oos_recall"]
     assert s["phrases"] == 260 and s["oos_phrases"] == 20
-    assert "system answered right" in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    assert "system answered right" in printed and f"figures written to {out}" in printed
     keyword = keyword_model_dir(tmp_path / "kws")
-    code = bench.main([*argv[:2], "--host", str(keyword), *argv[4:]])
-    assert "a keyword model, not a text intent model" in _one_error_line(code, capsys)
+    with pytest.raises(SystemExit) as exit_info:
+        bench.main([*argv[:2], "--host", str(keyword), *argv[4:]])
+    (line,) = capsys.readouterr().err.splitlines()
+    assert exit_info.value.code == 2 and "error: --host: " in line
+    assert "a keyword model, not a text intent model" in line
