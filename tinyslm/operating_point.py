@@ -222,6 +222,9 @@ def with_label_thresholds(manifest: Manifest, given: Mapping[str, float]) -> Man
     its own (a keyword that fires too often, or one that is missed). Every other label
     keeps the model's threshold. Earlier label thresholds of ``manifest`` are replaced.
 
+    A given level equal to the model's threshold is not recorded (it is no level of its
+    own; the firmware lists only the labels whose level differs).
+
     Raises:
         ModelError: a label the model lacks (or one that never fires: silence,
             unknown), or a threshold outside (0, 1) or above the model's highest score.
@@ -246,7 +249,13 @@ def with_label_thresholds(manifest: Manifest, given: Mapping[str, float]) -> Man
     for label in (name for name in manifest.labels if name in given):
         given_as = f"--label-threshold {label}={given[label]:g}"
         threshold, q = _level(manifest, given[label], given_as)
-        entries.append(LabelThreshold(label, threshold, q))
+        # A level equal to the model's is no level of its own: the firmware (':info') and
+        # every figure treat it as every other label, so info and the report did not agree
+        # with the board when it was recorded. (generate says which were left out.)
+        if q != manifest.threshold_q:
+            entries.append(LabelThreshold(label, threshold, q))
+    if not entries:
+        return replace(manifest, label_thresholds=()) if manifest.label_thresholds else manifest
     # In label order, as the entries: the same options in another order give the same bytes.
     # Each level as recorded, printed as the global threshold is (threshold_text), not as
     # typed: the README's regenerate command gives the level in full (yes=0.6015625 for a

@@ -518,16 +518,25 @@ def run_generate(
         from tinyslm.operating_point import with_label_thresholds
 
         manifest = with_label_thresholds(manifest, label_thresholds)
+        own = {t.label for t in manifest.label_thresholds}
+        same = [f"{lb}={p:g}" for lb, p in label_thresholds.items() if lb not in own]
+        if same:
+            say(
+                f"--label-threshold {', '.join(same)}: the model's own threshold "
+                f"{threshold_text(manifest.threshold)} (q={manifest.threshold_q}), so no level "
+                "of its own is set"
+            )
         moved = [
             f"{t.label}={label_thresholds[t.label]:g}"
             for t in manifest.label_thresholds
             if threshold_text(label_thresholds[t.label]) != threshold_text(t.threshold)
         ]
         typed = f" (the levels {', '.join(moved)} select)" if moved else ""
-        say(
-            f"own thresholds: {describe_label_thresholds(manifest)}{typed}; every other label "
-            f"{threshold_text(manifest.threshold)} (q={manifest.threshold_q})"
-        )
+        if manifest.label_thresholds:
+            say(
+                f"own thresholds: {describe_label_thresholds(manifest)}{typed}; every other "
+                f"label {threshold_text(manifest.threshold)} (q={manifest.threshold_q})"
+            )
 
     plan = render_project(spec, manifest, model)
     say(f"writing {len(plan.files)} files to {target} ...")
