@@ -40,6 +40,7 @@ import argparse
 import dataclasses
 import hashlib
 import json
+import math
 import sys
 import tempfile
 import time
@@ -63,6 +64,7 @@ from tinyslm.audio.dataset import (  # noqa: E402
 from tinyslm.audio.fit import evaluate_streams, keyword_spec, stream_metrics  # noqa: E402
 from tinyslm.audio.model import SIZES  # noqa: E402
 from tinyslm.audio.options import FRAME_MS, stride_frames_of  # noqa: E402
+from tinyslm.audio.stream import figure_text, measured  # noqa: E402
 from tinyslm.audio.synth import SynthConfig, find_voices, synthesize  # noqa: E402
 from tinyslm.audio.train import (  # noqa: E402
     AudioTrainConfig,
@@ -245,7 +247,7 @@ def figures_of(result: AudioTrainResult, wall: float) -> dict[str, Any]:
         "accuracy_int8_tflm": round(result.int8_accuracy, 5),
         "val_accuracy_float": round(result.val_accuracy, 5),
         "per_class_int8": {
-            k: {"accuracy": round(a, 5), "clips": n} for k, a, n in result.per_class
+            k: {"accuracy": measured(a, 5), "clips": n} for k, a, n in result.per_class
         },
         "confusion_int8": [list(r) for r in result.confusion],
         "model_bytes": result.model_bytes,
@@ -291,7 +293,10 @@ def rows_of(name: str, f: dict[str, Any]) -> list[tuple[str, str]]:
         aim = f" (target >= {acc * 100:.0f}%, <= {flash // 1024} KB" + (
             f", arena <= {arena // 1024} KB)" if arena else ")"
         )
-    per_class = ", ".join(f"{k} {v['accuracy'] * 100:.1f}%" for k, v in f["per_class_int8"].items())
+    per_class = ", ".join(
+        f"{k} {figure_text(v['accuracy'], '.1f', percent=True)}"
+        for k, v in f["per_class_int8"].items()
+    )
     return [
         (
             f"[{name}] accuracy float / int8 (TFLM)",
@@ -388,7 +393,10 @@ def synthetic_on_real(
     matrix = confusion_matrix(y, pred, len(synth.labels))
     per_class = {
         label: {
-            "accuracy": round(float(matrix[i, i] / max(1, matrix[i].sum())), 5),
+            # null for a label without real test clips (it read 0.0 %, as if all missed).
+            "accuracy": measured(
+                float(matrix[i, i] / matrix[i].sum()) if matrix[i].sum() else math.nan, 5
+            ),
             "clips": int(matrix[i].sum()),
         }
         for i, label in enumerate(synth.labels)
@@ -524,7 +532,8 @@ def measure(args: argparse.Namespace, argv: list[str] | None) -> int:
             (
                 "[synthetic-only] real per class",
                 ", ".join(
-                    f"{k} {v['accuracy'] * 100:.1f}%" for k, v in s["real_per_class_int8"].items()
+                    f"{k} {figure_text(v['accuracy'], '.1f', percent=True)}"
+                    for k, v in s["real_per_class_int8"].items()
                 ),
             ),
         ]

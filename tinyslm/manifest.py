@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -77,6 +79,18 @@ class LabelThreshold:
     label: str
     threshold: float
     threshold_q: int
+
+
+def _non_finite(value: Any, where: str) -> Iterator[str]:
+    """The dotted paths (``metrics.per_class._silence_[0]``) of NaN and infinities."""
+    if isinstance(value, float) and not math.isfinite(value):
+        yield where
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            yield from _non_finite(item, f"{where}.{key}" if where else str(key))
+    elif isinstance(value, list | tuple):
+        for i, item in enumerate(value):
+            yield from _non_finite(item, f"{where}[{i}]")
 
 
 @dataclass(frozen=True)
@@ -195,8 +209,24 @@ class Manifest:
         return sha256_hex(json.dumps(content, sort_keys=True, ensure_ascii=True).encode())
 
     def write(self, folder: Path) -> Path:
+        """Write ``manifest.json`` into ``folder``.
+
+        Raises:
+            ModelError: a figure is NaN or infinite. JSON has neither (``jq`` and a
+                browser's ``JSON.parse`` refuse the ``NaN`` Python would write), so a
+                writer must record an unmeasured figure as null: one that did not is a
+                bug, caught here rather than written (a label without test clips was
+                ``[NaN, 0]``).
+        """
+        doc = self.to_dict()
+        bad = list(_non_finite(doc, ""))
+        if bad:
+            raise ModelError(
+                f"{MANIFEST_NAME}: cannot record {', '.join(bad)}: not a finite number"
+                " (NaN or infinity), which JSON cannot hold"
+            )
         path = folder / MANIFEST_NAME
-        path.write_text(json.dumps(self.to_dict(), indent=2, sort_keys=True) + "\n")
+        path.write_text(json.dumps(doc, indent=2, sort_keys=True, allow_nan=False) + "\n")
         return path
 
     @classmethod

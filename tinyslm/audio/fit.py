@@ -15,6 +15,7 @@ streaming figures are measured on the test split's, with the device's own loop
 
 from __future__ import annotations
 
+import math
 import tempfile
 import time
 from collections.abc import Sequence
@@ -184,7 +185,9 @@ def _clip_metrics(result: Any, threshold_found: bool) -> dict[str, Any]:
         "int8_accuracy": round(result.int8_accuracy, 5),
         "float_accuracy": round(result.float_accuracy, 5),
         "val_accuracy": round(result.val_accuracy, 5),
-        "per_class": {label: [round(acc, 5), n] for label, acc, n in result.per_class},
+        # null, not NaN, for a label without test clips (a split with no background long
+        # enough gives no _silence_ clip): JSON has no NaN and strict parsers refuse it.
+        "per_class": {label: [measured(acc, 5), n] for label, acc, n in result.per_class},
         "confusion": [list(row) for row in result.confusion],
         "macs": result.macs,
         "params": result.params,
@@ -391,6 +394,21 @@ def rule_text(spec: KeywordSpec) -> str:
     )
 
 
+def weakest_label(per_class: Any) -> tuple[str, float, int] | None:
+    """The label of lowest accuracy among those measured, as ``(label, accuracy, clips)``;
+    None when no label was. A label without test clips (null, or NaN in a manifest of
+    before round 42) has no accuracy: it was shown as the weakest, ``nan% of 0 clips``.
+    """
+    if not isinstance(per_class, dict):
+        return None
+    known = [
+        (label, float(pair[0]), int(pair[1]))
+        for label, pair in per_class.items()
+        if isinstance(pair[0], int | float) and math.isfinite(pair[0]) and pair[1]
+    ]
+    return min(known, key=lambda row: row[1]) if known else None
+
+
 def summary_rows(m: Manifest) -> list[tuple[str, str]]:
     """The keyword model's lines of ``tinyslm train``'s summary.
 
@@ -410,11 +428,10 @@ def summary_rows(m: Manifest) -> list[tuple[str, str]]:
         rows.append((f"float accuracy ({split} clips)", f"{mt['float_accuracy'] * 100:.2f}%"))
     if have("int8_accuracy"):
         rows.append((f"int8 accuracy ({split} clips, TFLM)", f"{mt['int8_accuracy'] * 100:.2f}%"))
-    if have("per_class") and mt["per_class"]:
-        weakest = min(mt["per_class"].items(), key=lambda kv: kv[1][0])
-        rows.append(
-            ("weakest label", f"{weakest[0]} {weakest[1][0] * 100:.2f}% of {weakest[1][1]} clips")
-        )
+    weakest = weakest_label(mt.get("per_class"))
+    if weakest is not None:
+        label, accuracy, clips = weakest
+        rows.append(("weakest label", f"{label} {accuracy * 100:.2f}% of {clips} clips"))
     rule = f", {mt['threshold_rule']}" if have("threshold_rule") else ""
     shown = f"{threshold_text(m.threshold)} (q={m.threshold_q}){rule}"
     rows.append(("detector threshold", shown))

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import html
 import json
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -113,17 +114,20 @@ def keyword_report_data(
     return KeywordReportData(tuple(curve), tensor_sizes(model), rounded, sha256_hex(model))
 
 
-def _accuracy_svg(per_class: dict[str, list[float]], split: str) -> tuple[str, str]:
+def _accuracy_svg(per_class: dict[str, list[float | None]], split: str) -> tuple[str, str]:
     names = list(per_class)
-    acc = [float(per_class[n][0]) for n in names]
-    counts = [int(per_class[n][1]) for n in names]
+    # A label without clips in the split has no accuracy (null; NaN in a manifest of
+    # before round 42): no bar, and n/a beside it rather than "nan%".
+    acc = [_or_nan(per_class[n][0]) for n in names]
+    counts = [int(per_class[n][1] or 0) for n in names]
     fig = figure(9.5, 1.2 + 0.32 * len(names))
     ax = fig.add_subplot()
     y = np.arange(len(names))[::-1]
-    ax.barh(y, [a * 100 for a in acc], color=_BLUE)
+    ax.barh(y, [a * 100 if math.isfinite(a) else 0.0 for a in acc], color=_BLUE)
     ax.set_yticks(y, [f"{n} ({c})" for n, c in zip(names, counts, strict=True)], fontsize=8)
     for yy, a in zip(y, acc, strict=True):
-        ax.text(a * 100, yy, f" {a * 100:.1f}%", va="center", fontsize=7)
+        shown = f" {a * 100:.1f}%" if math.isfinite(a) else " n/a"
+        ax.text(a * 100 if math.isfinite(a) else 0.0, yy, shown, va="center", fontsize=7)
     ax.set_xlim(0, 112)
     ax.set_xlabel(f"INT8 clip accuracy on TFLM ({split} split; clips in brackets)")
     ax.grid(axis="x", alpha=0.3)
