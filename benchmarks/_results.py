@@ -15,15 +15,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import sys
 import typing
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any
 
 from tinyslm.errors import OutputError
-from tinyslm.outdir import check_file_target, real_path, write_file
+from tinyslm.outdir import check_file_target, finite, real_path, write_file
 
 
 class Parser(argparse.ArgumentParser):
@@ -133,22 +131,11 @@ def missing_data(
     return None
 
 
-def _finite(value: Any) -> Any:
-    """``value`` with NaN and infinities as null: a figure not measured (a label without
-    test clips). JSON has no NaN; jq and a browser's JSON.parse refuse the file."""
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, dict):
-        return {k: _finite(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_finite(v) for v in value]
-    return value
-
-
 def write_json(path: Path, text: str, benchmark: str) -> None:
     """The figures ``text`` (a JSON object) to ``path`` whole, marked as ``benchmark``'s
     (:data:`MARK`, first); an earlier figures file is replaced, nothing else."""
-    doc = _finite(json.loads(text))
+    doc = finite(json.loads(text))
+    assert isinstance(doc, dict)  # a figures object, as every benchmark writes
     marked = json.dumps(
         {MARK: benchmark, **{k: v for k, v in doc.items() if k != MARK}}, indent=2, allow_nan=False
     )

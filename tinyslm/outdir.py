@@ -1277,18 +1277,20 @@ def json_document(figures: Mapping[str, object], version: str) -> bytes:
     A figure that is not a finite number (a NaN metric in a hand-edited manifest) is
     written as ``null``: Python's ``NaN`` is not JSON, and CI's parsers refuse it.
     """
-    doc = _finite({JSON_TOOL_KEY: version, **figures})
+    doc = finite({JSON_TOOL_KEY: version, **figures})
     text = json.dumps(doc, indent=2, sort_keys=True, allow_nan=False)
     return (text + "\n").encode()
 
 
-def _finite(value: object) -> object:
+def finite(value: object) -> object:
+    """``value`` (JSON-ready) with every NaN and infinity as None (JSON ``null``): a figure
+    not measured. JSON has no NaN; jq and a browser's ``JSON.parse`` refuse the file."""
     if isinstance(value, float) and not math.isfinite(value):
         return None
     if isinstance(value, Mapping):
-        return {k: _finite(v) for k, v in value.items()}
+        return {k: finite(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return [_finite(v) for v in value]
+        return [finite(v) for v in value]
     return value
 
 

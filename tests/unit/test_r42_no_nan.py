@@ -168,3 +168,21 @@ def test_benchmark_figures_files_hold_null_not_nan(tmp_path: Path) -> None:
 
 def _refuse(name: str) -> None:
     raise AssertionError(f"{name} in a JSON file")
+
+
+def test_a_project_of_an_old_manifest_with_nan_holds_null() -> None:
+    """A manifest written before round 42 may hold ``[NaN, 0]``: generate copied it into
+    the project's ``tinyslm.json`` as ``NaN``."""
+    from tinyslm.emit.project import render_project
+    from tinyslm.manifest import MODEL_NAME
+
+    old = replace(
+        keyword_manifest(),
+        metrics={"eval_split": "test", "per_class": {"_silence_": [math.nan, 0]}},
+    )
+    board = next(b for b in load_boards() if b.id == "esp32")
+    model = (REPO / "tests" / "fixtures" / "kws_model" / MODEL_NAME).read_bytes()
+    plan = render_project(board, old, model)
+    data = next(f.data for f in plan.files if f.path == "tinyslm.json")
+    doc = json.loads(data, parse_constant=_refuse)
+    assert doc["manifest"]["metrics"]["per_class"]["_silence_"] == [None, 0]

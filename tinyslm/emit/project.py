@@ -24,6 +24,7 @@ from tinyslm.errors import BoardError, BudgetError, ModelError
 from tinyslm.manifest import Manifest, align_arena, sha256_hex, threshold_milli, threshold_text
 from tinyslm.modality import modality
 from tinyslm.operating_point import demo_regenerate_note, generate_options
+from tinyslm.outdir import finite
 from tinyslm.resources import firmware_files
 from tinyslm.toolchain.tflm import fetch_command
 
@@ -331,7 +332,8 @@ def _project_json(board: Board, manifest: Manifest, arena_size: int, version: st
         "board": board.id,
         "model_sha256": manifest.model_sha256,
         "arena_size": arena_size,
-        "manifest": manifest.to_dict(),
+        # A manifest from before figures were written as null may hold NaN, not JSON.
+        "manifest": finite(manifest.to_dict()),
     }
     return (json.dumps(doc, indent=2, sort_keys=True, ensure_ascii=False) + "\n").encode()
 
