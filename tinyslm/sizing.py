@@ -110,6 +110,8 @@ class SizeChoice:
         arena_budget_bytes: the arena budget (``None``: no board, none checked).
         budget_source: where the budget comes from, for the message.
         pinned: the sizes given by the user (not chosen).
+        min_dim: the narrowest embedding the bucket count was chosen to leave:
+            :data:`MIN_DIM`, or less where no shape that wide fits the budgets.
     """
 
     shape: Shape
@@ -119,6 +121,7 @@ class SizeChoice:
     arena_budget_bytes: int | None
     budget_source: str
     pinned: tuple[str, ...] = ()
+    min_dim: int = MIN_DIM
 
     def describe(self) -> str:
         """One line: what was chosen, its estimated bytes and why."""
@@ -131,10 +134,16 @@ class SizeChoice:
         head = f"size: {self.shape} (model {kb} of {self.budget_source}{arena})"
         if len(self.pinned) == 3:
             return head + ": as given, and it fits"
-        why = (
-            f"the most hash buckets that still leave the embedding >= {MIN_DIM} wide, "
-            "then the widest embedding that fits"
-        )
+        if "dim" in self.pinned:
+            why = f"the most hash buckets that fit with dim {self.shape.dim}"
+        else:
+            # The width the search settled for, not the one it aimed at: a small budget
+            # or a long --seq-len's arena can leave no 32-wide embedding at any count.
+            why = (
+                f"the most hash buckets that still leave the embedding >= {self.min_dim} wide"
+                + (f" (none fits {MIN_DIM} wide)" if self.min_dim < MIN_DIM else "")
+                + ", then the widest embedding that fits"
+            )
         if self.pinned:
             why += f" ({', '.join(self.pinned)} as given)"
         return f"{head}: {why}"
@@ -220,6 +229,7 @@ def choose_shape(
                         budget_bytes=budget_bytes,
                         arena_budget_bytes=arena_budget_bytes,
                         budget_source=source,
+                        min_dim=min_dim,
                         pinned=tuple(
                             k
                             for k, v in (("buckets", buckets), ("dim", dim), ("hidden", hidden))

@@ -217,7 +217,12 @@ def train_options(func: F) -> F:
             "--max-model-kb",
             type=click.IntRange(4, 2**20),  # up to 1 GiB: far beyond any board
             default=None,
-            show_default=f"{DEFAULT_MODEL_KB}, or the board's model budget with --board",
+            # plan_size's rule: plain train caps the default by what the data can use.
+            show_default=(
+                f"the smaller of {DEFAULT_MODEL_KB} and what the training data can use; "
+                f"{DEFAULT_MODEL_KB} with --buckets/--dim/--hidden; the board's model budget "
+                "with --board"
+            ),
             help="Model size budget in KB (1024 bytes) for the automatic buckets, dim and hidden.",
         ),
         click.option(

@@ -55,13 +55,14 @@ import json
 import random
 import time
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO, TextIO
 
 from tinyslm.errors import DatasetError, json_reason
 from tinyslm.resources import data_dir
+from tinyslm.text.features import input_words
 
 OOS_LABELS = {"oos", "out_of_scope", "out-of-scope"}  # compared case-insensitively
 SPLITS = ("train", "val", "test")
@@ -358,11 +359,15 @@ def _delimiter_hint(header_line: str, delimiter: str) -> str:
             continue
         cells = {c.strip().strip('"').lower() for c in header_line.split(other)}
         if {"text", "label"} <= cells:
-            fix = (
-                "save it comma-separated (in Excel: 'CSV UTF-8 (Comma delimited)') or name it .tsv"
-                if delimiter == ","
-                else "name it .csv"
-            )
+            excel = "save it comma-separated (in Excel: 'CSV UTF-8 (Comma delimited)')"
+            if other == ";":
+                # Neither name reads semicolons: renaming it only sends the user from
+                # one extension to the other, so say how to save it for either.
+                fix = f"{excel} as .csv, or tab-separated as .tsv"
+            elif other == "\t":
+                fix = f"{excel} or name it .tsv"
+            else:
+                fix = "name it .csv"
             return f"; the header looks {what}-separated: {fix}"
     return ""
 
@@ -712,23 +717,35 @@ def _carve(
 
 
 def _findings(
-    rows: Iterable[_Row], by_split: dict[str, list[Example]], for_training: bool = True
+    rows: Sequence[_Row], by_split: dict[str, list[Example]], for_training: bool = True
 ) -> list[str]:
-    """Non-fatal problems worth telling the user about (empty splits: when training)."""
+    """Non-fatal problems worth telling the user about (empty splits: when training).
+
+    Duplicates and conflicts compare what the model reads (``input_words``: the
+    tokenizer folds only A-Z and drops punctuation), not the text: Python's
+    ``lower()`` called "ÉTEINS" a duplicate of "éteins", which the model
+    sees as other ids, and missed "turn it on!" and "Turn it on" under two labels,
+    one input to the model.
+    """
     out: list[str] = []
-    # One dict entry per distinct text (its first label); the rare texts seen with
+    # One dict entry per distinct input (its first label); the rare inputs seen with
     # other labels too get a set. A set and a counter entry per row cost ~300
     # bytes a row on a large file.
-    first: dict[str, str] = {}
-    others: dict[str, set[str]] = {}
-    dups = 0  # rows whose (text, label) came before
+    first: dict[bytes, str] = {}
+    others: dict[bytes, set[str]] = {}
+    dups = 0  # rows whose (input, label) came before
     broken = 0  # rows whose phrase holds a line end
     first_broken: int | str = 0
+    clash: tuple[bytes, _Row] | None = None  # the first row to give an input a 2nd label
+
+    def canonical(label: str) -> str:
+        return "oos" if is_oos(label) else label
+
     for r in rows:
         if "\n" in r.text or "\r" in r.text:
             broken += 1
             first_broken = first_broken or r.where
-        key = r.text.lower()
+        key = input_words(r.text)
         prev = first.get(key)
         if prev is None:
             first[key] = r.label
@@ -738,19 +755,28 @@ def _findings(
             seen = others.setdefault(key, set())
             dups += r.label in seen
             seen.add(r.label)
+            if clash is None and canonical(r.label) != canonical(prev):
+                clash = (key, r)
 
-    def canonical(label: str) -> str:
-        return "oos" if is_oos(label) else label
-
-    conflicts = sorted(
-        key
+    conflicts = sum(
+        len({canonical(first[key])} | {canonical(label) for label in more}) > 1
         for key, more in others.items()
-        if len({canonical(first[key])} | {canonical(label) for label in more}) > 1
     )
-    if conflicts:
-        out.append(f"{len(conflicts)} text(s) carry more than one label, e.g. {conflicts[0]!r}")
+    if clash is not None:
+        key, second = clash
+        # The input's first row, for the example: found again rather than kept for
+        # every row (a text per distinct input doubles what the dict holds).
+        one = next(r for r in rows if input_words(r.text) == key)
+        out.append(
+            f"{conflicts} input(s) carry more than one label: phrases the model reads as "
+            f"the same words (it folds only A-Z and drops punctuation), e.g. "
+            f"{_clip(one.text)!r} ({one.label}, {_at(one.where)}) and {_clip(second.text)!r} "
+            f"({second.label}, {_at(second.where)})"
+        )
     if dups:
-        out.append(f"{dups} duplicate row(s) (same text and label)")
+        out.append(
+            f"{dups} duplicate row(s) (same label, and phrases the model reads as the same words)"
+        )
     if broken:
         # Quoted CSV and JSON can hold them; the firmware ends a line at \n or \r, so the
         # board only ever sees such a phrase in pieces. Not refused: training on it does
@@ -779,8 +805,10 @@ class LineLimit:
     """The device line limit a dataset needs.
 
     Attributes:
-        max_line: ``TINYSLM_MAX_LINE`` in bytes: the default, or the longest
-            phrase rounded up to 64 bytes, at most ``MAX_LINE_LIMIT``.
+        max_line: ``TINYSLM_MAX_LINE`` in bytes: the default, or the longest line
+            the device must take (a phrase that can fit, or the host's ``:do``
+            line for the longest intent) rounded up to 64 bytes, at most
+            ``MAX_LINE_LIMIT``.
         longest: bytes (UTF-8) of the longest phrase in any split.
         too_long: phrases (any split) longer than ``max_line``: the device answers
             them with ``line_too_long``, so they are scored in training only.
@@ -793,27 +821,61 @@ class LineLimit:
     warnings: tuple[str, ...]
 
 
+# The host's answer to an escalated phrase: ":do <intent>" (tinyslm_core.c). The
+# board counts the line's bytes without its newline against TINYSLM_MAX_LINE.
+DO_PREFIX = ":do "
+
+
 def line_limit(dataset: Dataset, limit: int = MAX_LINE_LIMIT) -> LineLimit:
-    """Size the device's line buffer from the phrases, and say what does not fit."""
+    """Size the device's line buffer from the phrases and the intents' ``:do`` lines, and
+    say what does not fit.
+
+    Raises:
+        DatasetError: an intent so long that its ``:do`` line exceeds ``limit``: the
+            board could never act on the host's answer for it.
+    """
+    do_sizes = {label: len((DO_PREFIX + label).encode("utf-8")) for label in dataset.labels}
+    over = [label for label, n in do_sizes.items() if n > limit]
+    if over:
+        label = max(over, key=do_sizes.__getitem__)
+        raise DatasetError(
+            f"{dataset.source}: intent {_clip(label)!r} is {do_sizes[label] - len(DO_PREFIX)} "
+            f"bytes: the host's '{DO_PREFIX}<intent>' line for it exceeds the device's largest "
+            f"line limit ({limit} bytes), so the board could never act on it; shorten it"
+        )
     texts = [e.text for e in dataset.train + dataset.val + dataset.test]
     texts += [*dataset.oos_train, *dataset.oos_val, *dataset.oos_test]
     sizes = [len(t.encode("utf-8")) for t in texts]
     longest = max(sizes, default=0)
-    need = -(-longest // _LINE_STEP) * _LINE_STEP
+    # Sized from what can fit: a phrase over the limit gets line_too_long whatever the
+    # buffer, so it must not raise the limit (and the board's RAM) for nothing.
+    need = max((n for n in sizes if n <= limit), default=0)
+    need = max(need, *do_sizes.values(), 0)
+    need = -(-need // _LINE_STEP) * _LINE_STEP
     max_line = min(max(DEFAULT_MAX_LINE, need), limit)
     too_long = tuple(t for t, n in zip(texts, sizes, strict=True) if n > max_line)
     warnings: list[str] = []
     if too_long:
         warnings.append(
             f"{len(too_long)} phrase(s) longer than the device's {max_line}-byte line limit "
-            f"(longest {longest} bytes), e.g. {_clip(too_long[0])!r}: the device answers them "
-            "with line_too_long, so training scores them but the board never will"
+            f"(longest {longest} bytes; the limit goes up to {limit} at most), e.g. "
+            f"{_clip(too_long[0])!r}: the device answers them with line_too_long, so training "
+            "scores them but the board never will"
         )
-    elif max_line > DEFAULT_MAX_LINE:
-        n = sum(size > DEFAULT_MAX_LINE for size in sizes)
+    if max_line > DEFAULT_MAX_LINE:
+        fitting = [size for size in sizes if DEFAULT_MAX_LINE < size <= max_line]
+        why = []
+        if fitting:
+            why.append(
+                f"{len(fitting)} phrase(s) longer than {DEFAULT_MAX_LINE} bytes "
+                f"(longest {max(fitting)})"
+            )
+        longest_do = max(do_sizes.values(), default=0)
+        if longest_do > DEFAULT_MAX_LINE:
+            why.append(f"the host's '{DO_PREFIX}<intent>' line of {longest_do} bytes")
         warnings.append(
-            f"{n} phrase(s) longer than {DEFAULT_MAX_LINE} bytes (longest {longest}): the "
-            f"device's line limit is raised to {max_line} bytes (TINYSLM_MAX_LINE, static RAM)"
+            f"{' and '.join(why)}: the device's line limit is raised to {max_line} bytes "
+            "(TINYSLM_MAX_LINE, static RAM)"
         )
     return LineLimit(max_line, longest, too_long, tuple(warnings))
 

@@ -39,6 +39,7 @@ its words before its sub-word detail.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from itertools import pairwise
@@ -153,6 +154,38 @@ def words(data: bytes) -> list[bytes]:
     if start >= 0:
         out.append(data[start:])
     return out
+
+
+# The word bytes of step 2 (after step 1's A-Z folding), for a regex: the dataset
+# checks read every phrase, and a per-byte Python loop is slow on a large file.
+_WORD_RUN = re.compile(rb"[a-z0-9\x80-\xff]+")
+
+
+def input_words(text: str | bytes) -> bytes:
+    """The words the tokenizer reads in ``text``, joined by one space.
+
+    Every feature comes from this word sequence alone, so two phrases with the same
+    value get the same ids under every spec: what the model sees as one input (only
+    ``A``-``Z`` is case-folded; punctuation, spacing and other case are not kept).
+    Equal to ``b" ".join(words(...))`` of the lowercased bytes (a word holds no space).
+    """
+    data = text.encode("utf-8") if isinstance(text, str) else bytes(text)
+    return b" ".join(_WORD_RUN.findall(data.translate(_LOWER)))
+
+
+def has_ids(text: str | bytes, spec: FeatureSpec) -> bool:
+    """Whether ``tokenize(text, spec)`` holds any id (not only padding).
+
+    The device answers a line without one ``{"error":"no_tokens"}`` and runs no
+    inference; eval and emulate test ``ids.any()``. Worked out from the words
+    rather than by hashing every n-gram: the first feature always fits
+    (``seq_len >= hashes``), a word always gives a unigram and trigrams, and
+    bigrams need two words.
+    """
+    ws = input_words(text)
+    if not ws:
+        return False
+    return spec.unigrams or spec.char_trigrams or b" " in ws
 
 
 def _features(spec: FeatureSpec, ws: list[bytes]) -> Iterator[int]:

@@ -57,6 +57,44 @@ class _Splits:
         )
 
 
+def _oos_advice(dataset: Any, calib_split: str) -> str:
+    """What to do when ``calib_split`` has no out-of-scope phrase: label some, or (when
+    the dataset has a few, all carved elsewhere) say where they went."""
+    held = {"train": dataset.oos_train, "val": dataset.oos_val, "test": dataset.oos_test}
+    total = sum(len(texts) for texts in held.values())
+    if not total:
+        return "label some 'oos'"
+    where = ", ".join(f"{len(texts)} in {split}" for split, texts in held.items() if texts)
+    # load_dataset's seeded split gives val 10% of them, rounded half up: none of 4.
+    share = (
+        "; a seeded split gives val 10% of them, none of fewer than 5"
+        if calib_split == "val"
+        else ""
+    )
+    return (
+        f"the dataset has {total}, none in {calib_split}: {where}{share}; add more, or give "
+        f"every row a split and put some oos rows in {calib_split}"
+    )
+
+
+def _no_token_warning(dataset: Any, spec: Any) -> str | None:
+    """A warning for phrases in which the tokenizer finds no n-gram (only punctuation, say):
+    the model trains and is scored on padding for them, while the board answers them
+    ``{"error":"no_tokens"}`` with no inference, as eval warns."""
+    from tinyslm.text.features import has_ids
+
+    texts = [e.text for e in dataset.train + dataset.val + dataset.test]
+    texts += [*dataset.oos_train, *dataset.oos_val, *dataset.oos_test]
+    empty = [t for t in texts if not has_ids(t, spec)]
+    if not empty:
+        return None
+    return (
+        f"{len(empty)} phrase(s) hold no n-gram the model reads (only punctuation, say), "
+        f"e.g. {empty[0]!r}: training scores them from padding, the board answers them with "
+        "no_tokens"
+    )
+
+
 def _fit(cfg: TrainConfig, dataset: Any, say: Log, warn: Log) -> tuple[Any, float | None, int]:
     """The trained Keras model (with the teacher's soft targets when distilling), the
     teacher's accuracy, and the batch size training used (``--batch-size`` on auto
@@ -197,6 +235,9 @@ def fit_text(
     for warning in lines.warnings:
         warn_and_keep(warning)
     spec = cfg.features
+    silent = _no_token_warning(dataset, spec)
+    if silent is not None:
+        warn_and_keep(silent)
     say(
         f"dataset {dataset.source}: {len(dataset.labels)} intents, train {len(dataset.train)}, "
         f"val {len(dataset.val)}, test {len(dataset.test)}, out-of-scope "
@@ -225,7 +266,8 @@ def fit_text(
         # The count it escalates, not the 5% aimed at: a few phrases round down to none.
         warn_and_keep(
             f"no out-of-scope phrases in {splits.calib_split} to calibrate the threshold on "
-            f"(label some 'oos'): threshold {threshold_text(choice.threshold)} "
+            f"({_oos_advice(dataset, splits.calib_split)}): threshold "
+            f"{threshold_text(choice.threshold)} "
             f"(q={choice.threshold_q}) escalates the {choice.escalated} least confident of "
             f"{choice.calibrated_on} {splits.calib_split} phrases"
         )
