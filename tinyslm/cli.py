@@ -21,7 +21,7 @@ from tinyslm import __version__
 from tinyslm.audio.options import keyword_options
 from tinyslm.audio.synth import MAX_BACKGROUND_S, RANGE_BOUNDS
 from tinyslm.cache import CACHE_RULE
-from tinyslm.errors import TinySlmError
+from tinyslm.errors import TinySlmError, one_line
 from tinyslm.train_options import FloatRange, train_options
 
 if TYPE_CHECKING:
@@ -39,20 +39,22 @@ def friendly_errors(func: F) -> F:
             return func(*args, **kwargs)
         except TinySlmError as exc:
             # Every error the same way: the explanation first, the one error line last.
+            # A line break in a message (a path holding one: $'no\nsuch.csv') is shown
+            # escaped, as every line here is one line.
             for line in exc.detail:
-                click.echo(f"  {line}", err=True)
-            click.echo(f"error: {exc}", err=True)
+                click.echo(f"  {one_line(line)}", err=True)
+            click.echo(f"error: {one_line(str(exc))}", err=True)
             sys.exit(1)
         except KeyboardInterrupt as exc:
             # One with a message says what the output holds (outdir.InterruptedAfterUpdate).
-            click.echo(f"error: {str(exc) or 'interrupted'}", err=True)
+            click.echo(f"error: {one_line(str(exc) or 'interrupted')}", err=True)
             sys.exit(130)
         except OSError as exc:
             # The checks name what they foresee; the file system can still refuse a path
             # (a name over 255 bytes, a symlink loop, a folder without read permission).
             # One line all the same, never a traceback.
             where = f"{exc.filename}: " if exc.filename is not None else ""
-            click.echo(f"error: {where}{exc.strerror or exc}", err=True)
+            click.echo(f"error: {one_line(f'{where}{exc.strerror or exc}')}", err=True)
             sys.exit(1)
 
     return wrapper  # type: ignore[return-value]
@@ -551,12 +553,20 @@ def _emulate_text(
     import tempfile
 
     from tinyslm.emulate.emulator import Emulator, check_compiled_settings, emulator_runner
-    from tinyslm.escalate import reply_to
+    from tinyslm.escalate import foreign_intents_warning, reply_to
+    from tinyslm.project import open_project
 
     if native or qemu:
         # The host emulator checks its own settings; these builds read nothing back, and
         # a hand-edited threshold was answered at the edited level.
         check_compiled_settings(project_dir)
+    manifest = open_project(project_dir).manifest if escalation is not None else None
+    if manifest is not None:
+        # Once, before the first phrase: ':do alarm_set' answered unknown_intent by a
+        # project without that intent read as a fault of the device's.
+        foreign = foreign_intents_warning(escalation, manifest.labels)
+        if foreign is not None:
+            click.echo(f"warning: {foreign}", err=True)
 
     # The host's ":do <intent>" lines go into the firmware's line buffer between lines:
     # stdin is fed in chunks, and one fed while a chunk's last line was half read was

@@ -60,6 +60,28 @@ class ProjectError(TinySlmError):
     """A generated project folder is missing, incomplete or not a tinyslm project."""
 
 
+# What splits a line or moves the cursor when printed: control characters (a tab
+# excepted: it stays on the line), lone surrogates (a path's undecodable bytes) and
+# the Unicode line and paragraph separators.
+_UNPRINTED = frozenset(("Cc", "Cs", "Zl", "Zp"))
+
+
+def one_line(text: str) -> str:
+    """``text`` with what would break its line written as Python writes it in a repr
+    (``\\n``, ``\\r``, ``\\x1b``, ``\\u2028``): an error naming a path that holds a
+    line break (``tinyslm train $'no\\nsuch.csv'``) is still one line."""
+    import unicodedata
+
+    if text.isprintable():  # the usual message: nothing to look at character by character
+        return text
+    return "".join(
+        ch.encode("unicode_escape", "backslashreplace").decode("ascii")
+        if ch != "\t" and unicodedata.category(ch) in _UNPRINTED
+        else ch
+        for ch in text
+    )
+
+
 def tail_lines(output: str | bytes, lines: int) -> list[str]:
     """The last ``lines`` non-blank lines of a program's output (right-stripped)."""
     text = output.decode("utf-8", "replace") if isinstance(output, bytes) else output

@@ -398,6 +398,30 @@ def _host_model(model_dir: Path) -> HostModel:
         raise ModelError(f"--host-model: {exc}", detail=exc.detail) from None
 
 
+def foreign_intents_warning(
+    escalation: Escalation | None, device_labels: Sequence[str]
+) -> str | None:
+    """The warning for a ``--host-model`` with intents the device lacks, else ``None``.
+
+    The host acts on its sure answer with ``:do <intent>``, which the device answers
+    ``{"error":"unknown_intent"}`` for an intent it was not generated with (a host model
+    trained on other data): said once, before the first phrase, rather than discovered
+    phrase by phrase. A ``--host-cmd`` program's answers are not known in advance.
+    """
+    if not isinstance(escalation, HostModel):
+        return None
+    known = set(device_labels)
+    foreign = [label for label in escalation.manifest.labels if label not in known]
+    if not foreign:
+        return None
+    shown = ", ".join(repr(f) for f in foreign[:5]) + (" ..." if len(foreign) > 5 else "")
+    return (
+        f"{len(foreign)} of the --host-model's {len(escalation.manifest.labels)} intents are "
+        f"not the device's ({shown}): the device answers ':do' for them with unknown_intent "
+        "and takes no action"
+    )
+
+
 def format_host_answer(answer: Mapping[str, Any]) -> str:
     """One answer as the monitor's readable row (indented under the device's row)."""
     if "error" in answer:

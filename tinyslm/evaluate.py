@@ -8,6 +8,7 @@ only for now: an audio dataset is refused with one line.
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -83,6 +84,9 @@ class EvalResult:
         too_long: phrases longer than the device's line limit (TFLM scores them,
             the board answers ``line_too_long``).
         trained: the figures train recorded in the manifest, for comparison.
+        trained_dataset_differs: why train's figures are of another dataset than the
+            one scored (its name differs, or the split's phrase counts), or ``None``
+            when they are of the same one (or the manifest does not say).
         warnings: what makes the figures misleading, one line each.
         seconds: wall time (loading, scoring).
         label_thresholds: the intents gated at levels of their own (a project's
@@ -109,11 +113,19 @@ class EvalResult:
     warnings: tuple[str, ...] = ()
     seconds: float = 0.0
     label_thresholds: tuple[LabelThreshold, ...] = ()
+    trained_dataset_differs: str | None = None
+
+    @property
+    def trained_same_dataset(self) -> bool:
+        """Whether train's figures are of the dataset scored here (as far as the
+        manifest tells: the file name train read, and its split's phrase counts)."""
+        return bool(self.trained) and self.trained_dataset_differs is None
 
     @property
     def trained_same_split(self) -> bool:
-        """Whether train recorded its figures on the split scored here."""
-        return bool(self.trained) and trained_split(self.trained, "eval_split") == self.split
+        """Whether train recorded its figures on the split scored here, of the same
+        dataset: like for like. The same split of another file is not."""
+        return self.trained_same_dataset and trained_split(self.trained, "eval_split") == self.split
 
     def summary(self) -> dict[str, Any]:
         """What ``tinyslm eval --json`` prints (a keyword model's names its modality too)."""
@@ -142,7 +154,9 @@ class EvalResult:
             "trained": self.trained,
             # As keyword eval --json: whether train's figures are of the split scored
             # here (like for like), or of its own split beside another split's figures.
+            # Another dataset's test split is not like for like either.
             "trained_same_split": self.trained_same_split,
+            "trained_same_dataset": self.trained_same_dataset,
             "warnings": list(self.warnings),
             "seconds": round(self.seconds, 3),
         }
@@ -153,13 +167,54 @@ def _round(value: float | None) -> float | None:
 
 
 def _trained_figures(metrics: dict[str, Any]) -> dict[str, Any]:
-    keys = ("dataset", "eval_split", "n_eval", "int8_accuracy", "int8_accuracy_at_threshold")
+    keys = (
+        "dataset",
+        "eval_split",
+        "n_eval",
+        "n_oos_eval",
+        "int8_accuracy",
+        "int8_accuracy_at_threshold",
+    )
     out = {k: metrics[k] for k in keys if k in metrics}
     if "local_rate" in metrics:
         out["escalation_rate"] = round(1.0 - float(metrics["local_rate"]), 5)
     if "oos_recall" in metrics:
         out["oos_recall"] = metrics["oos_recall"]
     return out
+
+
+def _dataset_differs(
+    metrics: dict[str, Any], source: str, data: Path, split: str, counts: tuple[int, int]
+) -> str | None:
+    """Why the dataset scored is not the one train measured its figures on, or ``None``.
+
+    The manifest names train's file (``dataset``, its name alone; ``demo`` for the
+    bundled set) and its split's phrase counts; no hash of it. A file of another name
+    is another dataset; one of the same name whose split holds other counts than train
+    scored was edited since (or is another file of that name). A manifest without the
+    name says nothing: the figures are taken as of the same dataset, as before.
+    """
+    from tinyslm.text.dataset import demo_dataset_path
+
+    trained = metrics.get("dataset")
+    if not isinstance(trained, str):
+        return None
+    same = trained == source
+    if trained == "demo":  # train names the bundled set so when it read it by default
+        with contextlib.suppress(OSError):
+            same = data.resolve() == demo_dataset_path().resolve()
+    if not same:
+        return f"not {source}, the dataset scored here"
+    theirs = (metrics.get("n_eval"), metrics.get("n_oos_eval"))
+    if trained_split(metrics, "eval_split") != split or not all(isinstance(n, int) for n in theirs):
+        return None
+    if theirs != counts:
+        return (
+            f"{theirs[0]} in-scope and {theirs[1]} out-of-scope phrases, not the "
+            f"{counts[0]} and {counts[1]} scored here: the file has changed since training, "
+            "or is another of that name"
+        )
+    return None
 
 
 def run_eval(
@@ -277,6 +332,13 @@ def run_eval(
         warnings=tuple(warnings),
         seconds=time.perf_counter() - start,
         label_thresholds=manifest.label_thresholds,
+        trained_dataset_differs=_dataset_differs(
+            manifest.metrics,
+            dataset.source,
+            config.data,
+            config.split,
+            (len(inscope), len(oos_texts)),
+        ),
     )
 
 
@@ -284,8 +346,15 @@ def format_eval(result: EvalResult) -> str:
     """The summary ``tinyslm eval`` prints: train's figures, then the weakest intents."""
     t = result.trained
     # Train's figures are of its own split (test): beside another split's a bare
-    # '(train: ...)' read as that split's, so the tag names it (as keyword eval does).
-    tag = "train" if result.trained_same_split else f"train, {trained_split(t, 'eval_split')} split"
+    # '(train: ...)' read as that split's, so the tag names it (as keyword eval does);
+    # beside another dataset's, the tag names train's dataset too.
+    theirs = f"{trained_split(t, 'eval_split')} split"
+    if result.trained_same_split:
+        tag = "train"
+    elif result.trained_same_dataset:
+        tag = f"train, {theirs}"
+    else:
+        tag = f"train, {t.get('dataset', '?')} {theirs}"
 
     def pct(value: float | None) -> str:
         return "n/a" if value is None else f"{value * 100:.2f}%"
@@ -323,7 +392,9 @@ def format_eval(result: EvalResult) -> str:
         rows.insert(6, ("label thresholds", own))
     if "dataset" in t:
         where = f"{t['dataset']}, split {t.get('eval_split', '?')}"
-        if not result.trained_same_split:
+        if result.trained_dataset_differs is not None:
+            where += f" ({result.trained_dataset_differs})"
+        elif not result.trained_same_split:
             scored = (
                 "every phrase, all splits,"
                 if result.split == "all"

@@ -821,7 +821,12 @@ def _emulate_text(config: EmulateConfig) -> EmulateResult:
             dataset, rows = phrases_to_check(config.data, config.split, seed)
             labels = project.manifest.labels if project.manifest else None
             report = run_phrases(
-                run, rows, source=dataset.source, split=config.split, labels=labels
+                run,
+                rows,
+                source=dataset.source,
+                split=config.split,
+                labels=labels,
+                dataset_warnings=dataset.warnings,
             )
             coverage = emulator.coverage() if emulator is not None and config.coverage else None
         finally:

@@ -86,13 +86,33 @@ class EmulateReport:
         return out[:limit]
 
     def summary(self) -> dict[str, Any]:
+        """What ``emulate --data --json`` prints: the shares to 5 places, as ``eval
+        --json`` gives them, under their own names and under eval's too; the timing
+        percentiles to 1 place."""
         d = asdict(self)
         del d["results"]
+        for key in SHARES:
+            d[key] = _round(d[key])
+        for key in ("us_p50", "us_p95", "us_p99"):
+            # A percentile interpolates: 744.9999999999999 for 745.
+            d[key] = round(d[key], 1)
+        # eval --json's names for the same figures, so that one script reads both; the
+        # names above stay (scripts read them).
+        d["int8_accuracy"] = d["accuracy"]
+        d["int8_accuracy_at_threshold"] = d["accuracy_at_threshold"]
         d["error_phrases"] = [
             {"error": code, "text": text}
             for code, text in self.error_phrases(limit=len(self.results))
         ]
         return d
+
+
+# The report's shares (0..1), rounded in its JSON as eval's are.
+SHARES = ("accuracy", "escalation_rate", "accuracy_at_threshold", "oos_recall")
+
+
+def _round(value: float | None) -> float | None:
+    return None if value is None else round(value, 5)
 
 
 def parse_line(line: str) -> dict[str, Any]:
@@ -114,7 +134,9 @@ def parse_line(line: str) -> dict[str, Any]:
 
 def _one_line(text: str) -> bytes:
     # A phrase is one serial line: terminators inside it become spaces, which
-    # the tokenizer treats the same way (both are separators).
+    # the tokenizer treats the same way (both are separators). So the phrase is scored
+    # whole, as eval scores it on TFLM; a board would get it in pieces, which the
+    # dataset's warning says (both commands print it).
     return text.replace("\r", " ").replace("\n", " ").encode("utf-8")
 
 
@@ -154,6 +176,7 @@ def run_phrases(
     source: str,
     split: str,
     labels: Sequence[str] | None = None,
+    dataset_warnings: Sequence[str] = (),
 ) -> EmulateReport:
     """Send each phrase as one line through ``run`` and score the device's answers.
 
@@ -161,6 +184,8 @@ def run_phrases(
         run: lines in (no terminator), exactly one device line out per input line.
         rows: (text, expected label, is_oos).
         labels: the model's intents, to warn about expected intents it lacks.
+        dataset_warnings: what reading the dataset found (duplicates, conflicting
+            labels, phrases with line breaks), warned first, as ``eval`` warns them.
     """
     lines = run([_one_line(text) for text, _, _ in rows])
     if len(lines) != len(rows):
@@ -181,7 +206,9 @@ def run_phrases(
                 error=str(obj["error"]) if "error" in obj else None,
             )
         )
-    return score_results(results, source=source, split=split, labels=labels)
+    return score_results(
+        results, source=source, split=split, labels=labels, dataset_warnings=dataset_warnings
+    )
 
 
 def score_results(
@@ -190,8 +217,10 @@ def score_results(
     source: str,
     split: str,
     labels: Sequence[str] | None = None,
+    dataset_warnings: Sequence[str] = (),
 ) -> EmulateReport:
-    """Accuracy, escalation, out-of-scope recall and timing of device answers."""
+    """Accuracy, escalation, out-of-scope recall and timing of device answers
+    (``dataset_warnings``: as :func:`run_phrases`)."""
     inscope = [r for r in results if not r.oos]
     error_kinds: dict[str, int] = {}
     for r in results:
@@ -200,7 +229,7 @@ def score_results(
             error_kinds[kind] = error_kinds.get(kind, 0) + 1
     known = set(labels) if labels is not None else None
     unknown = sorted({r.label for r in inscope if known is not None and r.label not in known})
-    warnings: list[str] = []
+    warnings: list[str] = list(dataset_warnings)
     if unknown:
         n = sum(r.label in unknown for r in inscope)
         shown = ", ".join(repr(u) for u in unknown[:5]) + (" ..." if len(unknown) > 5 else "")
