@@ -137,3 +137,36 @@ def test_training_still_needs_keyword_folders(tmp_path: Path) -> None:
     listing.write_text("path,label\n_background_noise_/a.wav,_background_noise_\n", "utf-8")
     with pytest.raises(DatasetError, match="no clips listed"):
         load_audio_dataset(listing, AudioDatasetConfig())
+
+
+def test_trains_figures_beside_another_datasets_are_tagged_as_its_own(tmp_path: Path) -> None:
+    """Before: another dataset's test split read ``(train: ...)`` and
+    ``trained_same_split: true``, as if like for like (text eval had the same flaw)."""
+    from dataclasses import replace
+
+    from kws import keyword_manifest
+
+    trained = {"dataset": "speech_commands_dev", "eval_split": "test", "n_test": 40}
+    trained |= {"stream_split": "test", "int8_accuracy": 0.875, "noise_fa_per_hour": 0.0}
+    trained |= {"noise_false_accepts": 0, "noise_seconds": 40.0}
+    model = keyword_model_dir(tmp_path / "kw", replace(keyword_manifest(), metrics=trained))
+    data = tmp_path / "kitchen"
+    _noise(data / "_background_noise_" / "a.wav", 12.0)
+    code, err, got = _eval(model, data, "--split", "all")
+    assert code == 0, err
+    assert got is not None
+    assert got["trained_same_split"] is False and got["trained_same_dataset"] is False
+    result = CliRunner().invoke(cli, ["eval", str(model), str(data), "--split", "all"])
+    lines = result.output.splitlines()
+    noise = next(ln for ln in lines if "false accepts per hour" in ln)
+    assert noise.endswith("(train, speech_commands_dev test split: 0.00, 0 in 40 s)"), noise
+    assert lines[-1].endswith(
+        "speech_commands_dev, split test (not kitchen, the dataset scored here)"
+    ), lines[-1]
+    # The dataset train read, scored again: like for like, as before.
+    same = tmp_path / "speech_commands_dev"
+    data.rename(same)
+    code, err, got = _eval(model, same, "--split", "test")
+    assert code == 0, err
+    assert got is not None and got["trained_same_dataset"] is True
+    assert got["trained_same_split"] is True

@@ -14,6 +14,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -89,6 +90,21 @@ class KeywordEvalResult:
     label_thresholds: tuple[LabelThreshold, ...] = ()
 
     @property
+    def other_dataset(self) -> str | None:
+        """The name of the dataset train measured its figures on where it is not the one
+        scored here (the manifest names the folder or list train read, no hash), else
+        None: beside another dataset's figures a bare ``(train: ...)`` read as like for
+        like."""
+        theirs = self.trained.get("dataset")
+        if not isinstance(theirs, str) or theirs == Path(self.source).name:
+            return None
+        return theirs
+
+    @property
+    def trained_same_dataset(self) -> bool:
+        return bool(self.trained) and self.other_dataset is None
+
+    @property
     def int8_accuracy(self) -> float:
         """Top-1 of the clips; NaN (printed ``n/a``, ``null`` in JSON) without clips: a
         split of background audio alone is measured by its false accepts only."""
@@ -125,9 +141,10 @@ class KeywordEvalResult:
             "trained": self.trained,
             # The table's tag in one word: train's figures are of the split scored here
             # (like for like), or of its own test split beside another split's figures.
-            "trained_same_split": bool(self.trained)
+            "trained_same_split": self.trained_same_dataset
             and trained_split(self.trained, "eval_split") == self.split
             and trained_split(self.trained, "stream_split") == self.split,
+            "trained_same_dataset": self.trained_same_dataset,
             "warnings": list(self.warnings),
             "seconds": round(self.seconds, 3),
         }
@@ -332,10 +349,13 @@ def trained_split(trained: dict[str, Any], key: str) -> str:
     return value if isinstance(value, str) else "test"
 
 
-def _tag(trained: dict[str, Any], key: str, split: str) -> str:
+def _tag(trained: dict[str, Any], key: str, split: str, other: str | None = None) -> str:
     """``train`` when train's figure is of the split scored, else ``train, test split``:
-    beside ``--split val`` (or ``train``, ``all``) a bare ``train:`` read as that split's."""
+    beside ``--split val`` (or ``train``, ``all``) a bare ``train:`` read as that split's;
+    ``train, yes_no test split`` beside another dataset's (``other``: train's)."""
     theirs = trained_split(trained, key)
+    if other is not None:
+        return f"train, {other} {theirs} split"
     return "train" if theirs == split else f"train, {theirs} split"
 
 
@@ -362,8 +382,8 @@ def format_keyword_eval(result: KeywordEvalResult) -> str:
     beside it (``(train: ...)``, as text ``eval`` prints), where the manifest has it;
     ``(train, test split: ...)`` when the split scored is not the one train measured."""
     s, t = result.stream, result.trained
-    clip_tag = _tag(t, "eval_split", result.split)
-    stream_tag = _tag(t, "stream_split", result.split)
+    clip_tag = _tag(t, "eval_split", result.split, result.other_dataset)
+    stream_tag = _tag(t, "stream_split", result.split, result.other_dataset)
     recorded = t.get("per_class")
     per_class: dict[str, Any] = recorded if isinstance(recorded, dict) else {}
 
@@ -442,7 +462,9 @@ def format_keyword_eval(result: KeywordEvalResult) -> str:
         rows.append(("scored as _unknown_", ", ".join(result.unknown_words)))
     if "dataset" in t:
         where = f"{t['dataset']}, split {t.get('eval_split', '?')}"
-        if clip_tag != "train" or stream_tag != "train":
+        if result.other_dataset is not None:
+            where += f" (not {Path(result.source).name}, the dataset scored here)"
+        elif clip_tag != "train" or stream_tag != "train":
             scored = (
                 "every clip, all splits," if result.split == "all" else f"the {result.split} split"
             )
