@@ -186,3 +186,21 @@ def test_a_project_of_an_old_manifest_with_nan_holds_null() -> None:
     data = next(f.data for f in plan.files if f.path == "tinyslm.json")
     doc = json.loads(data, parse_constant=_refuse)
     assert doc["manifest"]["metrics"]["per_class"]["_silence_"] == [None, 0]
+
+
+def test_a_diverged_text_training_is_said_as_such() -> None:
+    """A loss of NaN reached the manifest writer, which refuses it with a message about
+    JSON; the problem is the training's, and what to do is lower the learning rate."""
+    from tinyslm.text.fit import _check_converged
+    from tinyslm.text.train import TrainConfig
+
+    config = TrainConfig(learning_rate=5.0)
+    _check_converged([{"loss": 2.0}, {"loss": 0.5}], config)
+    _check_converged([], config)
+    for bad in (math.nan, math.inf):
+        with pytest.raises(ModelError) as info:
+            _check_converged([{"loss": 2.0}, {"loss": bad}], config)
+        assert str(info.value) == (
+            f"training diverged: the training loss is {bad} after epoch 2 at learning rate 5;"
+            " lower --learning-rate"
+        )

@@ -7,6 +7,7 @@ when a dataset is too small to have one); the threshold is calibrated on val.
 
 from __future__ import annotations
 
+import math
 import tempfile
 import time
 from collections.abc import Sequence
@@ -14,6 +15,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from tinyslm.errors import ModelError
 from tinyslm.manifest import (
     MANIFEST_NAME,
     MODEL_NAME,
@@ -92,6 +94,25 @@ def _no_token_warning(dataset: Any, spec: Any) -> str | None:
         f"{len(empty)} phrase(s) hold no n-gram the model reads (only punctuation, say), "
         f"e.g. {empty[0]!r}: training scores them from padding, the board answers them with "
         "no_tokens"
+    )
+
+
+def _check_converged(history: Sequence[dict[str, float]], cfg: TrainConfig) -> None:
+    """Refuse a training whose loss became NaN or infinite (a learning rate far too high):
+    its weights are no model, and the manifest writer would refuse the loss as a figure
+    JSON cannot hold, a message about JSON for a problem of training.
+
+    Raises:
+        ModelError: the last epoch's training loss is not a finite number.
+    """
+    if not history:
+        return
+    loss = history[-1].get("loss")
+    if isinstance(loss, int | float) and math.isfinite(loss):
+        return
+    raise ModelError(
+        f"training diverged: the training loss is {loss} after epoch {len(history)} at "
+        f"learning rate {cfg.learning_rate:g}; lower --learning-rate"
     )
 
 
@@ -245,6 +266,7 @@ def fit_text(
     )
     clock = time.perf_counter()
     trained, teacher_accuracy, batch_size = _fit(cfg, dataset, say, warn_and_keep)
+    _check_converged(trained.history, cfg)
     # The manifest records the batch size training used, not 0 ("auto").
     cfg = replace(cfg, batch_size=batch_size)
     train_seconds = time.perf_counter() - clock
