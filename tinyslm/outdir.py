@@ -1233,9 +1233,11 @@ def _refuse_foreign(path: Path, what: str, ours: Callable[[bytes], bool]) -> Non
     except OSError:
         data = None
     if data is None or not ours(data):
+        # Not "a file tinyslm wrote": a model's manifest.json or a project's tinyslm.json
+        # is one, and is refused all the same (only an earlier output of this kind is).
         raise OutputExistsError(
-            f"{what} {path} exists and is not a file tinyslm wrote; give another file name "
-            "or move it away (it is never replaced)"
+            f"{what} {path} exists and is not an earlier {what} output of tinyslm's; give "
+            "another file name or move it away (it is never replaced)"
         )
 
 
