@@ -786,9 +786,40 @@ def _findings(
             f"{_at(first_broken)}): the device ends a line at a newline or carriage return, "
             "so it never receives them whole"
         )
+    out += _label_spellings({r.label for r in rows})
     for split in ("val", "test") if for_training else ():
         if not by_split[split]:
             out.append(f"the {split} split has no in-scope examples")
+    return out
+
+
+def _label_spellings(labels: set[str]) -> list[str]:
+    """Labels that look like one meant otherwise: two spellings of one intent
+    ("Lights_On" and "lights_on" became two intents no phrase tells apart) and an
+    out-of-scope label the loader does not take as one ("out of scope" was trained as an
+    intent)."""
+    out: list[str] = []
+    spelled: dict[str, list[str]] = defaultdict(list)
+    for label in sorted(labels):
+        if not is_oos(label):
+            spelled[label.lower()].append(label)
+    twins = [names for names in spelled.values() if len(names) > 1]
+    if twins:
+        shown = ", ".join(" and ".join(repr(n) for n in names) for names in twins[:3])
+        out.append(
+            f"{len(twins)} intent name(s) differ only in case ({shown}): each is its own "
+            "intent; spell each one way"
+        )
+    near = sorted(
+        lb
+        for lb in labels
+        if not is_oos(lb) and lb.strip().lower().replace(" ", "_") in OOS_LABELS | {"outofscope"}
+    )
+    if near:
+        out.append(
+            f"label {near[0]!r} is trained as an intent; out-of-scope phrases are labelled "
+            f"one of {', '.join(sorted(OOS_LABELS))}"
+        )
     return out
 
 
