@@ -22,6 +22,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
@@ -95,6 +96,39 @@ def model_problem(model_dir: Path | None) -> str | None:
     return None
 
 
+def _pct(value: float | None) -> str:
+    return "n/a" if value is None else f"{100 * value:.2f}%"
+
+
+def table(f: dict[str, Any]) -> str:
+    """The figures as the benchmarks print them: a title, then one row per figure (the
+    JSON dump it printed before was no table; --json writes every figure)."""
+    rows = [
+        (
+            "agreement (emulator vs TFLM)",
+            f"{f['agreement_percent']}% ({f['agree']} of {f['compared']})",
+        ),
+        ("accuracy (top-1, in-scope)", _pct(f["accuracy"])),
+        ("accuracy at threshold", _pct(f["accuracy_at_threshold"])),
+        ("escalation rate", _pct(f["escalation_rate"])),
+        ("out-of-scope recall", _pct(f["oos_recall"])),
+        ("device errors", str(f["device_errors"])),
+        (
+            "host us p50 / p95 / p99",
+            f"{f['host_us_p50']} / {f['host_us_p95']} / {f['host_us_p99']}",
+        ),
+        ("emulate seconds", str(f["emulate_seconds"])),
+        ("model", f"{f['model_bytes']} B, sha256 {f['model_sha256'][:12]}..."),
+        ("mismatches", str(len(f["mismatches"]))),
+    ]
+    width = max(len(k) for k, _ in rows)
+    title = (
+        f"{f['dataset']} on {f['board']} ({f['split']}: {f['phrases']} in-scope, "
+        f"{f['oos_phrases']} out-of-scope)"
+    )
+    return "\n".join([title, *(f"{k:<{width}}  {v}" for k, v in rows)])
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     if not args.data.is_file():
@@ -156,7 +190,7 @@ def measure(args: argparse.Namespace) -> int:
         "model_sha256": manifest.model_sha256,
         "mismatches": [list(m) for m in parity.mismatches],
     }
-    print(json.dumps(figures, indent=2))
+    print(table(figures))
     if args.json is not None:
         write_json(args.json, json.dumps(figures, indent=2), "emulate_parity")
         print(f"figures written to {args.json}")

@@ -273,4 +273,23 @@ def test_emulate_parity_rounds_host_times_and_says_where_it_wrote(
         7.0,
         3.0,
     )
-    assert f"figures written to {out}" in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    assert f"figures written to {out}" in printed
+    # A table, as the other benchmarks print (it printed the JSON dump).
+    assert "oos.csv on esp32 (test: 0 in-scope, 2 out-of-scope)" in printed
+    row = next(ln for ln in printed.splitlines() if ln.startswith("host us p50"))
+    assert row.split() == [
+        "host",
+        "us",
+        "p50",
+        "/",
+        "p95",
+        "/",
+        "p99",
+        "16.65",
+        "/",
+        "7.0",
+        "/",
+        "3.0",
+    ]
+    assert "{" not in printed
