@@ -664,6 +664,15 @@ def _port_closed(name: str, exc: Exception) -> ToolchainError:
     return ToolchainError(f"serial port {name} closed" + (f": {why}" if why else ""))
 
 
+def _is_unknown_intent(line: str) -> bool:
+    """Whether ``line`` is the board's answer to a ``:do`` naming an intent it lacks."""
+    try:
+        obj = json.loads(line)
+    except (ValueError, RecursionError):
+        return False
+    return isinstance(obj, dict) and obj.get("error") == "unknown_intent"
+
+
 class _HostWorker:
     """Answers escalated device lines one at a time in a daemon thread."""
 
@@ -682,11 +691,23 @@ class _HostWorker:
         self.on_failed = on_failed
         self.dead = threading.Event()
         self.pending: queue.Queue[Escalated] = queue.Queue(MAX_PENDING_ESCALATIONS)
+        self.last_act: bytes | None = None  # the last ':do' line sent to the board
+        self.told_unknown = False
         threading.Thread(target=self._run, daemon=True).start()
 
     def offer(self, line: str) -> None:
         from tinyslm.escalate import parse_escalation
 
+        if not self.told_unknown and self.last_act is not None and _is_unknown_intent(line):
+            # The board has no such intent: the host's model (or program) answers with
+            # intents the board was not generated with, which no board fault explains.
+            self.told_unknown = True
+            intent = self.last_act.decode("utf-8", "replace").strip()[len(":do ") :]
+            self.show(
+                f"  host: the board has no intent {json.dumps(intent, ensure_ascii=False)}, "
+                "which the host answered (unknown_intent): the host knows intents the "
+                "board's model lacks, and the board takes no action for them"
+            )
         esc = parse_escalation(line)
         if esc is None:
             return
@@ -717,6 +738,7 @@ class _HostWorker:
             self.show(printable(row))
             act = act_line(answer)
             if act is not None and self.send is not None:
+                self.last_act = act
                 try:
                     self.send(act)
                 except Exception as exc:  # a board unplugged meanwhile

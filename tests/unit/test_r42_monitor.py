@@ -382,3 +382,33 @@ def test_a_last_line_without_line_end_is_shown_when_the_session_ends(
         "fake", stdin=io.BytesIO(b""), echo=rows.append, status=lambda _: None, linger=0.2
     )
     assert rows[1:] == ["rebooting..." + UNTERMINATED_MARK]
+
+
+# --- the board's unknown_intent after the host's ':do' ------------------------------------
+
+
+def test_the_boards_unknown_intent_after_a_host_answer_is_explained_once(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A host model with intents the board lacks: ':do alarm_set' is answered
+    {"error":"unknown_intent"}, which read as a board fault. Said once, with why."""
+    monkeypatch.setattr(
+        escalate_mod,
+        "answer_of",
+        lambda escalation, esc: {"intent": "alarm_set", "score": 0.9, "route": "local"},
+    )
+    rows: list[str] = []
+    sent: list[bytes] = []
+    worker = monitor_mod._HostWorker(object(), rows.append, False, sent.append)  # type: ignore[arg-type]
+    unknown = '{"error":"unknown_intent"}'
+    worker.offer(unknown)  # before any ':do': the board's own business
+    worker.offer('{"intent":"a","score":0.100,"route":"escalate","us":5,"text":"wake me"}')
+    worker.pending.join()
+    assert [line.strip() for line in sent] == [b":do alarm_set"], sent
+    worker.offer(unknown)
+    worker.offer(unknown)
+    notes = [r for r in rows if "has no intent" in r]
+    assert notes == [
+        '  host: the board has no intent "alarm_set", which the host answered (unknown_intent):'
+        " the host knows intents the board's model lacks, and the board takes no action for them"
+    ]
