@@ -149,6 +149,11 @@ def with_threshold(manifest: Manifest, probability: float) -> Manifest:
             model's int8 output can give.
     """
     threshold, q = _level(manifest, probability, f"--threshold {probability:g}")
+    if q == manifest.threshold_q and TRAINED not in manifest.metrics:
+        # The trained level itself: nothing moves. Recorded as moved, info and eval set
+        # training's figures aside as of "another threshold" and the rule said
+        # "set with generate --threshold" of the level training chose.
+        return manifest
     # The rule names the threshold recorded (threshold_text), not the value typed: a
     # level is reached from many values (0.6 and 0.6015625 select the same one),
     # and the regenerate command a project's README gives (generate_options, the level
@@ -262,8 +267,23 @@ def with_label_thresholds(manifest: Manifest, given: Mapping[str, float]) -> Man
     # project made with yes=0.6), and must reproduce the project byte for byte.
     said = ",".join(f"{e.label}={_said(e.threshold)}" for e in entries)
     # With --threshold as well the rule names both (that one was applied first).
-    both = f"--threshold {_said(manifest.threshold)} " if threshold_moved(manifest) else ""
-    moved = _moved(manifest, f"set with generate {both}--label-threshold {said}")
+    if threshold_moved(manifest):
+        moved = _moved(
+            manifest,
+            f"set with generate --threshold {_said(manifest.threshold)} --label-threshold {said}",
+        )
+    else:
+        # The model's own threshold is still training's: its rule stays, the own levels
+        # beside it ("set with generate --label-threshold no=0.902 (trained: 0.699)" on
+        # the threshold's row credited the option with a threshold it did not set).
+        moved = _moved(manifest, "")
+        rule = moved.metrics[TRAINED].get("threshold_rule")
+        metrics = dict(moved.metrics)
+        metrics["threshold_rule"] = (
+            f"{rule if isinstance(rule, str) else 'as trained'}; own levels set with "
+            f"generate --label-threshold {said}"
+        )
+        moved = replace(moved, metrics=metrics)
     return replace(
         moved,
         label_thresholds=tuple(entries),

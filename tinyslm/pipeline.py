@@ -509,10 +509,14 @@ def run_generate(
             if threshold_text(threshold) != threshold_text(manifest.threshold)
             else ""
         )
-        say(
-            f"threshold {threshold_text(manifest.threshold)} (q={manifest.threshold_q}{typed}) "
-            f"instead of the trained {threshold_text(trained.threshold)} (q={trained.threshold_q})"
-        )
+        shown = f"threshold {threshold_text(manifest.threshold)} (q={manifest.threshold_q}{typed})"
+        if manifest is trained:
+            say(f"{shown}: the trained one, so nothing is moved")
+        else:
+            say(
+                f"{shown} instead of the trained {threshold_text(trained.threshold)} "
+                f"(q={trained.threshold_q})"
+            )
     if label_thresholds:
         from tinyslm.manifest import describe_label_thresholds
         from tinyslm.operating_point import with_label_thresholds

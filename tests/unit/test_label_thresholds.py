@@ -134,8 +134,13 @@ def test_text_levels_replace_the_threshold_for_their_labels_only(text_manifest: 
     assert moved.metrics[TRAINED]["threshold_q"] == m.threshold_q
     assert "int8_accuracy_at_threshold" not in moved.metrics
     rule = moved.metrics["threshold_rule"]
-    # Each level as recorded, printed as every threshold is (threshold_text).
-    assert rule.startswith("set with generate --label-threshold door_unlock=0.902,lights_on=0.203")
+    # Each level as recorded, printed as every threshold is (threshold_text), after
+    # training's own rule: the model's threshold is still the one training chose (the
+    # rule "set with generate --label-threshold ..." credited the option with it).
+    assert rule == (
+        f"{m.metrics['threshold_rule']}; own levels set with generate --label-threshold "
+        "door_unlock=0.902,lights_on=0.203"
+    )
     # The rule is in label order too: the options in another order give the same bytes.
     other = with_label_thresholds(m, {"lights_on": 0.2, "door_unlock": 0.9})
     assert other.to_dict() == moved.to_dict()

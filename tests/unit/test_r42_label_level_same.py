@@ -60,3 +60,59 @@ def test_info_and_the_board_agree(tmp_path: Path) -> None:
     assert board.exit_code == 0, board.output
     answer = json.loads(board.stdout.splitlines()[0])["info"]
     assert answer.get("label_thresholds", {}) == {}
+
+
+def test_a_threshold_at_the_trained_level_moves_nothing(tmp_path: Path) -> None:
+    """Before: 'threshold 0.402 (q=-25) instead of the trained 0.402 (q=-25)', and info
+    and eval set training's figures aside as of another threshold."""
+    from tinyslm.metrics import TRAINED
+    from tinyslm.operating_point import with_threshold
+
+    manifest, _ = load_model_dir(FIXTURE, probe_arena=False)
+    assert with_threshold(manifest, manifest.threshold) is manifest
+    moved = with_threshold(manifest, 0.6)
+    assert TRAINED in moved.metrics and moved.threshold_q != manifest.threshold_q
+    out = tmp_path / "proj"
+    made = CliRunner().invoke(
+        cli,
+        [
+            "generate",
+            "--board",
+            "esp32",
+            "--model",
+            str(FIXTURE),
+            "-o",
+            str(out),
+            "--threshold",
+            str(manifest.threshold),
+        ],
+    )
+    assert made.exit_code == 0, made.output
+    assert f"(q={manifest.threshold_q}): the trained one, so nothing is moved" in made.output
+    assert "instead of the trained" not in made.output
+    info = CliRunner().invoke(cli, ["info", str(out), "--json", "-"])
+    assert TRAINED not in json.loads(info.stdout).get("metrics", {})
+
+
+def test_own_levels_do_not_claim_the_models_threshold() -> None:
+    """Before: a keyword project's info read 'detector threshold 0.699 (q=51), set with
+    generate --label-threshold no=0.902 (trained: 0.699, q=51)': nothing set the 0.699."""
+    import sys
+
+    from tinyslm.audio.fit import summary_rows
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "fixtures"))
+    from dataclasses import replace
+
+    from kws import keyword_manifest
+
+    trained = replace(
+        keyword_manifest(),
+        metrics={"eval_split": "test", "threshold_rule": "lowest threshold without a false accept"},
+    )
+    own = with_label_thresholds(trained, {"no": 0.9})
+    row = dict(summary_rows(own))["detector threshold"]
+    assert row == (
+        "0.699 (q=51), lowest threshold without a false accept; own levels set with generate "
+        "--label-threshold no=0.902"
+    )
