@@ -1078,20 +1078,24 @@ def boards_command() -> None:
 @click.option(
     "-o",
     "--output",
-    type=click.Path(path_type=Path, dir_okay=False),
-    default=Path("report.html"),
+    # A str, not a Path: Path("") is ".", and '-o ""' was refused as the folder '.'.
+    type=click.Path(dir_okay=False),
+    default="report.html",
     show_default=True,
     help="The HTML file to write (self-contained: open it in any browser, offline).",
 )
 @click.option(
     "--data",
-    type=click.Path(path_type=Path, dir_okay=False),
+    # A folder is accepted here so that report says what it holds (keyword data, as eval
+    # says), not click's bare "is a directory".
+    type=click.Path(path_type=Path),
+    metavar="FILE",
     help="Text models only: measure the figures on this dataset's held-out split (for a "
     "project, or a model folder without report.json). A keyword model's report is drawn "
     "from the report.json train wrote into its model folder.",
 )
 @friendly_errors
-def report_command(path: Path, output: Path, data: Path | None) -> None:
+def report_command(path: Path, output: str, data: Path | None) -> None:
     """Draw the HTML report of a model folder or a generated project (PATH).
 
     Text: per-intent precision and recall, confusion heatmap and the most confused
@@ -1100,9 +1104,12 @@ def report_command(path: Path, output: Path, data: Path | None) -> None:
     against the detector threshold, size breakdown, training curves; drawn from the
     model folder's report.json (a keyword model takes no --data).
     """
+    from tinyslm.errors import OutputError
     from tinyslm.pipeline import run_report
 
-    result = run_report(path, output, data=data)
+    if not output:
+        raise OutputError("-o is empty: give the HTML file to write, e.g. -o report.html")
+    result = run_report(path, Path(output), data=data)
     click.echo(f"wrote {result.out} (figures from {result.source})")
 
 

@@ -637,7 +637,7 @@ def run_report(path: Path, out: Path, *, data: Path | None = None) -> ReportRunR
         DatasetError: ``data`` is unusable or has intents the model lacks.
         OutputError: ``out`` cannot be written, or names one of the inputs.
     """
-    from tinyslm.modality import modality
+    from tinyslm.modality import TEXT, check_data_modality, modality
     from tinyslm.outdir import check_file_target, write_file
     from tinyslm.project import load_model_or_project
     from tinyslm.report import is_report_page
@@ -658,6 +658,10 @@ def run_report(path: Path, out: Path, *, data: Path | None = None) -> ReportRunR
         raise OutputError(f"-o {out} names one of the report's inputs; give another file name")
     check_file_target(out, "-o", is_report_page)
 
+    if data is not None and manifest.modality == TEXT and data.exists():
+        # Keyword data (a folder or a WAV list) read by the text loader said "missing
+        # column(s) text"; eval's check names both modalities in one line.
+        check_data_modality(data, manifest.modality)
     page, source = modality(manifest.modality).report_page(path, manifest, model, stored, data)
     write_file(out, page.encode(), "-o", is_report_page)
     return ReportRunResult(out=out, source=source, model_sha256=manifest.model_sha256)

@@ -17,6 +17,7 @@ import io
 import re
 import warnings
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -74,6 +75,10 @@ def svg_element(fig: Any, name: str) -> str:
         # own fonts, CJK included; matplotlib measures it with DejaVu Sans, which lacks
         # such glyphs, and warned once per glyph and figure on train's stderr.
         warnings.filterwarnings("ignore", r"Glyph \d+ .* missing from font", UserWarning)
+        # Layout warnings (constrained_layout gives up on a long label) are matplotlib's
+        # internals, not the user's: the labels are shortened (short_label) and the page
+        # is drawn either way, so nothing of them reaches the terminal.
+        warnings.simplefilter("ignore", UserWarning)
         fig.savefig(buf, format="svg", metadata={"Date": None, "Creator": None})
     text = buf.getvalue()
     start = text.find("<svg")
@@ -82,13 +87,24 @@ def svg_element(fig: Any, name: str) -> str:
     return re.sub(r'<svg([^>]*?) width="[^"]*" height="[^"]*"', r"<svg\1", svg, count=1).strip()
 
 
+# Tick labels longer than this are cut with an ellipsis: a label of 160 characters took
+# the whole width and left the plot no room. The full names are in the page's tables.
+MAX_TICK_CHARS = 40
+
+
+def short_label(name: str, limit: int = MAX_TICK_CHARS) -> str:
+    """``name`` cut to ``limit`` characters with an ellipsis when longer."""
+    return name if len(name) <= limit else name[: limit - 1] + "\u2026"
+
+
 def figure(width: float, height: float) -> Any:
     from matplotlib.figure import Figure
 
     return Figure(figsize=(width, height), dpi=100, layout="constrained")
 
 
-def _precision_recall_svg(data: ReportData) -> tuple[str, str]:
+def _precision_recall_svg(data: ReportData, where: str) -> tuple[str, str] | None:
+    """The bars and their caption; ``None`` when no intent has a phrase to measure."""
     rows = data.per_intent()
 
     def key(r: tuple[str, float | None, float | None, int]) -> tuple[float, str]:
@@ -96,13 +112,29 @@ def _precision_recall_svg(data: ReportData) -> tuple[str, str]:
         f1 = 2 * p * rc / (p + rc) if p + rc else 0.0
         return (f1, r[0])
 
-    shown = sorted(rows, key=key)[:MAX_BAR_INTENTS]
-    caption = (
-        f"Precision and recall of every intent on the {data.eval_split} split (INT8 on TFLM, "
-        "top-1, gate ignored), worst F1 at the top."
+    # An intent without phrases in the split has no recall and no F1: it is not ranked
+    # (it read 'worst F1' with 0% bars); the table lists it with n/a.
+    ranked = [r for r in rows if r[3]]
+    if not ranked:
+        return None
+    shown = sorted(ranked, key=key)[:MAX_BAR_INTENTS]
+    among = (
+        "precision counts the out-of-scope phrases answered as the intent"
+        if data.oos_top1 is not None
+        else "precision among in-scope phrases only (this report.json does not count the "
+        "out-of-scope phrases' answers)"
     )
-    if len(rows) > len(shown):
-        caption += f" The {len(shown)} lowest of {len(rows)} intents; all are in the table below."
+    caption = (
+        f"Precision and recall of every intent on the {where} (INT8 on TFLM, "
+        f"top-1, gate ignored: {among}), worst F1 at the top."
+    )
+    if len(ranked) > len(shown):
+        caption += f" The {len(shown)} lowest of {len(ranked)} intents; all are in the table below."
+    if len(rows) > len(ranked):
+        caption += (
+            f" {len(rows) - len(ranked)} intent(s) without phrases in the split are left out "
+            "(n/a in the table below)."
+        )
     n = len(shown)
     fig = figure(9.5, max(2.4, 0.26 * n + 1.1))
     ax = fig.add_subplot()
@@ -111,7 +143,10 @@ def _precision_recall_svg(data: ReportData) -> tuple[str, str]:
     rec = [r[2] if r[2] is not None else 0.0 for r in shown]
     ax.barh(y + 0.2, prec, height=0.4, color=_BLUE, label="precision")
     ax.barh(y - 0.2, rec, height=0.4, color=_ORANGE, label="recall")
-    ax.set_yticks(y, [f"{r[0]} ({r[3]})" for r in shown], fontsize=8)
+    for yy, r in zip(y, shown, strict=True):
+        if r[1] is None:  # never answered: no precision, not 0%
+            ax.text(0.0, yy + 0.2, " n/a", va="center", fontsize=7)
+    ax.set_yticks(y, [f"{short_label(r[0])} ({r[3]})" for r in shown], fontsize=8)
     ax.set_xlim(0, 1.0)
     ax.set_ylim(-0.7, n - 0.3)
     ax.set_xlabel("share of phrases (support in brackets)")
@@ -141,7 +176,17 @@ def heatmap_svg(
         weight = off.sum(axis=0) + off.sum(axis=1)
         # The intents in most confusions, kept in label order.
         idx = np.sort(np.argsort(-weight, kind="stable")[:MAX_HEATMAP_INTENTS])
-        caption += f" The {len(idx)} of {k} {noun}s involved in the most confusions."
+        involved = int(np.count_nonzero(weight))
+        if involved >= len(idx):
+            caption += f" The {len(idx)} of {k} {noun}s involved in the most confusions."
+        elif involved == 0:
+            # Nothing is confused: the ones shown are simply the first in label order.
+            caption += f" The first {len(idx)} of {k} {noun}s; none is confused with another."
+        else:
+            caption += (
+                f" {len(idx)} of {k} {noun}s: the {involved} involved in confusions and the "
+                f"first {len(idx) - involved} others in label order."
+            )
     sub = m[np.ix_(idx, idx)]
     share = sub / np.maximum(m[idx].sum(axis=1, keepdims=True), 1)
     size = 2.2 + 0.27 * len(idx)
@@ -152,7 +197,7 @@ def heatmap_svg(
     # A compressed scale: confusions of a few percent must stand out beside the diagonal.
     norm = PowerNorm(gamma=0.4, vmin=0.0, vmax=1.0)
     image = ax.imshow(share, cmap="Blues", norm=norm, interpolation="nearest")
-    names = [labels[int(i)] for i in idx]
+    names = [short_label(labels[int(i)]) for i in idx]
     ax.set_xticks(np.arange(len(idx)), names, rotation=90, fontsize=7)
     ax.set_yticks(np.arange(len(idx)), names, fontsize=7)
     ax.set_xlabel("answered")
@@ -167,7 +212,7 @@ def heatmap_svg(
 
 
 def _threshold_svg(
-    data: ReportData, threshold: float, threshold_q: int, chosen_by: str
+    data: ReportData, threshold: float, threshold_q: int, chosen_by: str, where: str
 ) -> tuple[str, str]:
     xs = [p.threshold for p in data.curve]
     fig = figure(9.5, 4.2)
@@ -199,7 +244,7 @@ def _threshold_svg(
     ax.grid(alpha=0.3)
     fig.legend(loc="outside lower center", ncols=4, fontsize=8, frameon=False)
     caption = (
-        f"The confidence gate on the {data.eval_split} split at every INT8 level: accuracy at "
+        f"The confidence gate on the {where} at every INT8 level: accuracy at "
         "the threshold (right and answered locally), in-scope phrases escalated"
         + (", out-of-scope phrases escalated (recall)" if has_oos else "")
         + f". The threshold was {chosen_by}; the red line marks it."
@@ -273,10 +318,19 @@ def size_svg(
     return svg_element(fig, "size"), caption
 
 
-def history_svg(history: Sequence[dict[str, float]]) -> tuple[str, str]:
+def history_svg(
+    history: Sequence[dict[str, float]],
+    *,
+    train_note: str = "with the training's regularisation active",
+    best_epoch: int | None = None,
+) -> tuple[str, str]:
+    """Loss and accuracy per epoch. ``train_note`` says what the training split's figures
+    were measured with; ``best_epoch`` (1-based), the epoch whose weights were kept, is
+    marked when given."""
     epochs = np.arange(1, len(history) + 1)
     fig = figure(9.5, 3.4)
     left, right = fig.subplots(1, 2)
+    kept = best_epoch if best_epoch is not None and 1 <= best_epoch <= len(history) else None
 
     def series(key: str) -> list[float] | None:
         if not all(key in h for h in history):
@@ -290,15 +344,40 @@ def history_svg(history: Sequence[dict[str, float]]) -> tuple[str, str]:
             ax.plot(epochs, train, color=_BLUE, marker=".", label="train")
         if val is not None:
             ax.plot(epochs, val, color=_ORANGE, marker=".", label="validation")
+        if kept is not None:
+            ax.axvline(
+                kept, color=_RED, linestyle="--", linewidth=1.0, label=f"kept (epoch {kept})"
+            )
         ax.set_xlabel("epoch")
         ax.set_title(title, fontsize=10)
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
     caption = (
         "Training curves (float model, Keras): loss and accuracy per epoch on the training "
-        "split (with dropout and label smoothing active) and on the validation split."
+        f"split ({train_note}) and on the validation split."
     )
+    if kept is not None:
+        caption += f" The dashed line marks epoch {kept}, whose weights the model kept."
     return svg_element(fig, "history"), caption
+
+
+def text_train_note(train_config: dict[str, Any]) -> str:
+    """What the training split's curves were measured with, from train's recorded config
+    (it said 'dropout and label smoothing active' of a model trained with both at 0)."""
+    names = (
+        ("dropout", "dropout"),
+        ("token_dropout", "token dropout"),
+        ("label_smoothing", "label smoothing"),
+    )
+    known = [(label, train_config[key]) for key, label in names if key in train_config]
+    if not known:
+        return "with the training's regularisation active; its settings were not recorded"
+    active = [
+        f"{label} {value:g}" for label, value in known if isinstance(value, int | float) and value
+    ]
+    if not active:
+        return "no dropout or label smoothing"
+    return "with " + ", ".join(active) + " active"
 
 
 def table_html(header: Sequence[str], rows: Sequence[Sequence[str]], numeric: set[int]) -> str:
@@ -383,6 +462,7 @@ def render_report(
     *,
     title: str | None = None,
     no_history: str | None = None,
+    measured_on: str | None = None,
 ) -> str:
     """The HTML page for ``manifest`` (a :class:`tinyslm.manifest.Manifest`) and its figures.
 
@@ -393,6 +473,8 @@ def render_report(
         title: page title (default: ``tinyslm model report``).
         no_history: what the Training section says without curves (default: that the
             model was measured with ``--data`` and trained without a history).
+        measured_on: the ``--data`` file ``data`` was measured on; ``None`` when the
+            figures are training's own (``report.json``).
     """
     from tinyslm import __version__
     from tinyslm.emit.project import arena_size_for
@@ -405,22 +487,61 @@ def render_report(
     view, trained = trained_view(manifest)
     at_now = [p for p in data.curve if p.q == manifest.threshold_q] if trained else []
     name = title or "tinyslm model report"
+    trained_split = str(mt.get("eval_split", data.eval_split))
+    # Where the plotted figures come from: the --data file's split is named wherever the
+    # page says 'split', so that it is never read as training's.
+    # The file's name (its path is in the banner and the 'measured on' row) keeps rows short.
+    short = None if measured_on is None else (Path(measured_on).name or measured_on)
+    split_name = data.eval_split if short is None else f"{short} {data.eval_split}"
+    where = f"{split_name} split"
+    held_out = data.eval_split != "train"
+    n_in = data.n_in_scope
+    # Training's figures beside figures measured on --data are tagged as eval tags them.
+    tag = "" if measured_on is None else f" (train, {mt.get('dataset', '?')} {trained_split} split)"
+    # ' (trained: 0.402)' after generate --threshold joins the tag: one bracket, not two.
+    trained_tag = f"{tag[:-1]}; {trained.strip()[1:-1]})" if tag and trained else tag or trained
+    measured_rows: list[tuple[str, str]] = []
+    if measured_on is not None:
+        # The gate as the firmware runs it: each label at its own level when it has one.
+        gate = data.own_gate or data.point_at(manifest.threshold_q)
+        correct = sum(data.confusion[i][i] for i in range(len(data.labels)))
+        measured_rows = [
+            (
+                "measured on",
+                f"{measured_on}, {data.eval_split} split: {n_in} in-scope and {data.n_oos} "
+                "out-of-scope phrases"
+                + ("" if held_out else " (the file has no test or val split: not held out)"),
+            ),
+            (f"INT8 accuracy (TFLM, {where})", pct(correct / n_in if n_in else None)),
+        ]
+        if not at_now and data.own_gate is None:
+            # Else the rows 'at ...' below show the gate in force on this split.
+            measured_rows += [
+                (
+                    f"INT8 accuracy at threshold ({where})",
+                    pct(gate.accuracy_at_threshold if gate is not None and n_in else None),
+                ),
+                (
+                    f"out-of-scope recall ({where})",
+                    pct(gate.oos_recall if gate is not None else None),
+                ),
+            ]
     summary_rows = [
         ("intents", str(len(manifest.labels))),
-        ("dataset", str(mt.get("dataset", "?"))),
+        *measured_rows,
+        ("dataset" + (" (train)" if tag else ""), str(mt.get("dataset", "?"))),
         (
-            f"float accuracy ({mt.get('eval_split', data.eval_split)})",
+            f"float accuracy ({trained_split})" if not tag else "float accuracy" + tag,
             pct(mt.get("float_accuracy")),
         ),
-        ("INT8 accuracy (TFLM)", pct(mt.get("int8_accuracy"))),
-        ("INT8 accuracy at threshold" + trained, pct(view.get("int8_accuracy_at_threshold"))),
-        ("out-of-scope recall" + trained, pct(view.get("oos_recall"))),
+        ("INT8 accuracy (TFLM)" + tag, pct(mt.get("int8_accuracy"))),
+        ("INT8 accuracy at threshold" + trained_tag, pct(view.get("int8_accuracy_at_threshold"))),
+        ("out-of-scope recall" + trained_tag, pct(view.get("oos_recall"))),
         *(
             (
                 # The threshold in force, printed as its row below prints it: the curve's
                 # own P of the level (0.6016 read 0.602) stood beside 'threshold 0.600'.
-                f"at {threshold_text(manifest.threshold)} ({data.eval_split} split, "
-                "the model-wide gate)",
+                f"at {threshold_text(manifest.threshold)} ({where}, the model-wide gate)",
                 f"accuracy at threshold {pct(p.accuracy_at_threshold)}, out-of-scope recall "
                 f"{pct(p.oos_recall)}",
             )
@@ -428,8 +549,7 @@ def render_report(
         ),
         *(
             (
-                f"at its own thresholds ({data.eval_split} split, each label at its level, "
-                "as the firmware gates)",
+                f"at its own thresholds ({where}, each label at its level, as the firmware gates)",
                 f"accuracy at threshold {pct(g.accuracy_at_threshold)}, out-of-scope recall "
                 f"{pct(g.oos_recall)}, in-scope escalated {pct(g.escalation_rate)}",
             )
@@ -475,15 +595,23 @@ def render_report(
         f"<title>{html.escape(name)}</title><style>{CSS}</style></head><body>",
         f"<h1>{html.escape(name)}</h1>",
         f"{BANNER}{html.escape(__version__)}. Model sha256 "
-        f"{html.escape(manifest.model_sha256)}. Figures: {html.escape(data.eval_split)} split, "
-        f"{sum(map(sum, data.confusion))} in-scope and {data.n_oos} out-of-scope phrases, "
-        "INT8 on TFLM.</p>",
+        f"{html.escape(manifest.model_sha256)}. Figures: "
+        + html.escape(where if measured_on is None else f"{measured_on} {data.eval_split} split")
+        + ("" if measured_on is None else " (tinyslm report --data)")
+        + f", {n_in} in-scope and {data.n_oos} out-of-scope phrases, INT8 on TFLM.</p>",
         "<h2>Summary</h2>",
         table_html((), summary_rows, set()),
     ]
 
     parts.append("<h2>Per-intent precision and recall</h2>")
-    parts.append(fig_html(*_precision_recall_svg(data)))
+    bars = _precision_recall_svg(data, where)
+    if bars is not None:
+        parts.append(fig_html(*bars))
+    else:
+        parts.append(
+            f'<p class="note">No intent has an in-scope phrase in the {html.escape(where)}: '
+            "there is no recall to draw.</p>"
+        )
     rows = data.per_intent()
     table_rows = [
         (name_, pct(p), pct(r), str(n)) for name_, p, r, n in sorted(rows, key=lambda r: r[0])
@@ -495,15 +623,8 @@ def render_report(
     )
 
     parts.append("<h2>Confusions</h2>")
-    parts.append(fig_html(*heatmap_svg(data.labels, data.confusion, data.eval_split)))
-    if data.pairs:
-        parts.append("<p>The most confused pairs, with phrases the model got wrong:</p>")
-        pair_rows = [
-            (p.true, p.predicted, str(p.count), " | ".join(p.examples)) for p in data.pairs
-        ]
-        parts.append(table_html(("true intent", "answered", "phrases", "examples"), pair_rows, {2}))
-    else:
-        parts.append('<p class="note">No confusions: every held-out phrase was answered right.</p>')
+    parts.append(fig_html(*heatmap_svg(data.labels, data.confusion, split_name)))
+    parts.append(_confusions_html(data, manifest.threshold_q, where, held_out))
 
     parts.append("<h2>Threshold</h2>")
     chosen_by = (
@@ -518,7 +639,7 @@ def render_report(
             "every label, the summary's 'at its own thresholds' row gates each at its own)"
         )
     parts.append(
-        fig_html(*_threshold_svg(data, manifest.threshold, manifest.threshold_q, chosen_by))
+        fig_html(*_threshold_svg(data, manifest.threshold, manifest.threshold_q, chosen_by, where))
     )
 
     parts.append("<h2>Size</h2>")
@@ -526,7 +647,9 @@ def render_report(
 
     parts.append("<h2>Training</h2>")
     if data.history:
-        parts.append(fig_html(*history_svg(data.history)))
+        parts.append(
+            fig_html(*history_svg(data.history, train_note=text_train_note(manifest.train_config)))
+        )
     else:
         said = no_history or (
             "No training history was recorded with this model (it was measured with "
@@ -535,3 +658,60 @@ def render_report(
         parts.append(f'<p class="note">{html.escape(said)}</p>')
     parts.append("</body></html>")
     return "\n".join(parts) + "\n"
+
+
+def _confusions_html(data: ReportData, threshold_q: int, where: str, held_out: bool) -> str:
+    """The confused pairs, or a sentence true of the figures when there are none."""
+    m = np.asarray(data.confusion, dtype=np.int64).reshape(len(data.labels), -1)
+    off = m.copy()
+    np.fill_diagonal(off, 0)
+    n_pairs = int(np.count_nonzero(off))
+    n_in = data.n_in_scope
+    phrases = "held-out phrases" if held_out else "phrases"
+    # A file without a test or val split is measured on its train split: those phrases
+    # are not held out, and no sentence may call them so.
+    not_held = "" if held_out else " These phrases are the file's train split, not held out."
+    gate = data.own_gate or data.point_at(threshold_q)
+    # Out-of-scope phrases have no intent to be confused with, but one answered locally
+    # (past the gate) is a wrong answer all the same: said beside the in-scope figures.
+    passed = (
+        round((1.0 - gate.oos_recall) * data.n_oos)
+        if gate is not None and gate.oos_recall is not None
+        else 0
+    )
+    oos_note = (
+        f" {passed} of {data.n_oos} out-of-scope phrases passed the gate and were answered "
+        "locally as an intent (see the threshold curve)."
+        if passed
+        else ""
+    )
+    if data.pairs:
+        shown = (
+            f"The {len(data.pairs)} most confused pairs of {n_pairs}"
+            if n_pairs > len(data.pairs)
+            else "The confused pairs"
+        )
+        return (
+            f"<p>{shown}, with {html.escape(phrases)} the model got wrong:</p>"
+            + table_html(
+                ("true intent", "answered", "phrases", "examples"),
+                [(p.true, p.predicted, str(p.count), " | ".join(p.examples)) for p in data.pairs],
+                {2},
+            )
+            + (
+                f'<p class="note">{html.escape((oos_note + not_held).strip())}</p>'
+                if oos_note or not_held
+                else ""
+            )
+        )
+    if not n_in:
+        said = (
+            f"No in-scope phrase was scored (the {where} holds out-of-scope phrases only), "
+            "so there are no confusions between intents to show." + oos_note + not_held
+        )
+    else:
+        said = (
+            f"No confusions between intents: every in-scope phrase of the {where} was "
+            "answered with its own intent (top-1)." + oos_note + not_held
+        )
+    return f'<p class="note">{html.escape(said)}</p>'

@@ -135,6 +135,9 @@ class ReportData:
         own_gate: the gate as the firmware runs it when labels have thresholds of
             their own (each phrase against its top label's level; ``q`` and
             ``threshold`` are the level every other label keeps); ``None`` without.
+        oos_top1: per intent, the out-of-scope phrases whose top-1 it is (what they
+            are answered when the gate is ignored); ``None`` in a ``report.json``
+            written before tinyslm counted them.
     """
 
     model_sha256: str
@@ -147,13 +150,20 @@ class ReportData:
     tensors: tuple[TensorSize, ...]
     history: tuple[dict[str, float], ...] = ()
     own_gate: ThresholdPoint | None = None
+    oos_top1: tuple[int, ...] | None = None
 
     def per_intent(self) -> list[tuple[str, float | None, float | None, int]]:
-        """(intent, precision, recall, support) per intent; ``None`` where undefined."""
+        """(intent, precision, recall, support) per intent; ``None`` where undefined.
+
+        Precision counts every phrase whose top-1 is the intent, out-of-scope phrases
+        included when known (:attr:`oos_top1`): with the gate ignored, an out-of-scope
+        phrase answered ``lights_on`` turns the lights on, a false positive of it.
+        """
         m = np.asarray(self.confusion, dtype=np.int64).reshape(len(self.labels), -1)
+        oos = self.oos_top1 or (0,) * len(self.labels)
         rows = []
         for i, name in enumerate(self.labels):
-            predicted, support = int(m[:, i].sum()), int(m[i].sum())
+            predicted, support = int(m[:, i].sum()) + int(oos[i]), int(m[i].sum())
             precision = float(m[i, i] / predicted) if predicted else None
             recall = float(m[i, i] / support) if support else None
             rows.append((name, precision, recall, support))
@@ -182,6 +192,8 @@ class ReportData:
             # Only a project's thresholds of its own give one: a model folder's report.json
             # keeps its bytes.
             **({"own_gate": _point_dict(self.own_gate)} if self.own_gate else {}),
+            # Optional, as own_gate: a report.json without it stays readable.
+            **({"oos_top1": list(self.oos_top1)} if self.oos_top1 is not None else {}),
         }
 
     def to_json_bytes(self) -> bytes:
@@ -220,6 +232,9 @@ class ReportData:
                     {str(k): float(v) for k, v in h.items()} for h in d.get("history", [])
                 ),
                 own_gate=_point(d["own_gate"]) if d.get("own_gate") is not None else None,
+                oos_top1=(
+                    tuple(int(v) for v in d["oos_top1"]) if d.get("oos_top1") is not None else None
+                ),
             )
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise ModelError(f"{source}: malformed ({type(exc).__name__}: {exc})") from None
@@ -232,7 +247,22 @@ class ReportData:
             )
         if any(v < 0 for row in data.confusion for v in row):
             raise ModelError(f"{source}: malformed (a confusion count is negative)")
+        if data.oos_top1 is not None and (
+            len(data.oos_top1) != n or any(v < 0 for v in data.oos_top1)
+        ):
+            raise ModelError(
+                f"{source}: malformed (oos_top1 must be {n} counts of 0 or more, one per label)"
+            )
         return data
+
+    @property
+    def n_in_scope(self) -> int:
+        """In-scope phrases measured."""
+        return sum(map(sum, self.confusion))
+
+    def point_at(self, q: int) -> ThresholdPoint | None:
+        """The curve's point at level ``q`` (``None`` off the curve)."""
+        return next((p for p in self.curve if p.q == q), None)
 
 
 def _point_dict(c: ThresholdPoint) -> dict[str, Any]:
@@ -374,6 +404,8 @@ def compute_report_data(
     in_scores = scores(texts).reshape(-1, k)
     oos_scores = scores(oos_texts).reshape(-1, k)
     predicted = np.argmax(in_scores, axis=1) if len(in_scores) else np.zeros(0, np.int64)
+    # Out-of-scope phrases have no column: their top-1 is counted apart, per intent.
+    oos_top1 = np.bincount(np.argmax(oos_scores, axis=1), minlength=k) if len(oos_scores) else None
     confusion = np.zeros((k, k), dtype=np.int64)
     np.add.at(confusion, (truth, predicted), 1)
 
@@ -421,6 +453,7 @@ def compute_report_data(
         tensors=tensor_sizes(model_bytes),
         history=tuple(dict(h) for h in history),
         own_gate=own_gate,
+        oos_top1=tuple(int(v) for v in oos_top1) if oos_top1 is not None else (0,) * k,
     )
     # Rounded as report.json stores them, so a page drawn from the file is the same page.
     return ReportData.from_dict(json.loads(measured.to_json_bytes()))
@@ -492,10 +525,7 @@ def text_report_page(
             if recorded.labels != tuple(manifest.labels):
                 # The sha covers the model, not the names: an edited list put one intent's
                 # figures under another's name.
-                raise ModelError(
-                    f"{stored}: its labels are not the model's ({len(recorded.labels)} "
-                    f"against the manifest's {len(manifest.labels)}, or in another order)"
-                )
+                raise ModelError(f"{stored}: {_labels_differ(recorded.labels, manifest.labels)}")
         except ModelError:
             if data is None:
                 raise
@@ -527,4 +557,23 @@ def text_report_page(
         if stored is None
         else None
     )
-    return render_report(manifest, figures, load_boards(), no_history=no_history), source
+    page = render_report(
+        manifest,
+        figures,
+        load_boards(),
+        no_history=no_history,
+        measured_on=str(data) if data is not None else None,
+    )
+    return page, source
+
+
+def _labels_differ(theirs: Sequence[str], ours: Sequence[str]) -> str:
+    """Why ``report.json``'s labels are not the manifest's, naming the first that differs."""
+    for i, (a, b) in enumerate(zip(theirs, ours, strict=False)):
+        if a != b:
+            return (
+                f"its labels are not the model's (label {i + 1} is {a!r}, the manifest's is {b!r})"
+            )
+    return (
+        f"its labels are not the model's ({len(theirs)} labels against the manifest's {len(ours)})"
+    )

@@ -262,8 +262,13 @@ def test_a_projects_report_after_generate_threshold(fixture_model: Path, tmp_pat
     with the figures at the project's own threshold measured beside them."""
     _, summary = _project_summary(fixture_model, tmp_path, "--threshold", "0.6")
     assert "n/a" not in summary
-    assert "INT8 accuracy at threshold (trained: " in summary
-    assert re.search(r"<td>at 0\.6\d\d \(test split, the model-wide gate\)</td>", summary)
+    # Training's figures beside --data's are tagged as training's (round 42).
+    assert (
+        "INT8 accuracy at threshold (train, fixture_commands.csv test split; trained: " in summary
+    )
+    assert re.search(
+        r"<td>at 0\.6\d\d \(fixture_commands\.csv test split, the model-wide gate\)</td>", summary
+    )
 
 
 def test_a_projects_report_gates_labels_at_their_own_thresholds(
@@ -281,7 +286,8 @@ def test_a_projects_report_gates_labels_at_their_own_thresholds(
     device = json.loads(proc.stdout)
     assert device["split"] == "test"
     row = re.search(
-        r"<td>at its own thresholds \(test split, [^<]*\)</td>\s*<td>accuracy at threshold "
+        r"<td>at its own thresholds \(fixture_commands\.csv test split, [^<]*\)</td>\s*"
+        r"<td>accuracy at threshold "
         r"([0-9.]+)%, out-of-scope recall ([0-9.]+)%, in-scope escalated ([0-9.]+)%</td>",
         summary,
     )

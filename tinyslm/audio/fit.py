@@ -145,15 +145,19 @@ def choose_threshold(material: StreamMaterial, spec: StreamSpec) -> tuple[int, b
 
 
 def detection_curve(
-    material: StreamMaterial, spec: StreamSpec, step: int = 4
+    material: StreamMaterial, spec: StreamSpec, step: int = 4, also: Sequence[int] = ()
 ) -> tuple[tuple[int, float, float], ...]:
-    """``(threshold_q, false accepts per hour, false-rejection rate)`` every ``step``;
-    empty when the split has no keyword clip (no false-rejection rate to draw)."""
+    """``(threshold_q, false accepts per hour, false-rejection rate)`` every ``step``
+    and at the levels ``also`` (the chosen threshold: the page marks it on the curve, in
+    the curve's own time base), ascending; empty when the split has no keyword clip (no
+    false-rejection rate to draw)."""
     if not material.keyword_spans:
         return ()
     seconds = material.noise_seconds + material.unknown_seconds + material.keyword_seconds
     out = []
-    for q in range(-128, THRESHOLD_MAX + 1, step):
+    levels = set(range(-128, THRESHOLD_MAX + 1, step))
+    levels |= {q for q in also if -128 <= q <= THRESHOLD_MAX}
+    for q in sorted(levels):
         f = figures_at(material, spec, q)
         out.append((q, round(false_accepts(f) * 3600 / seconds, 3) if seconds else 0.0,
                     round(f.false_rejection_rate, 5)))  # fmt: skip
@@ -173,6 +177,9 @@ def stream_metrics(figures: StreamFigures, labels: Sequence[str]) -> dict[str, A
         "keyword_clips": figures.keyword_clips,
         "keyword_hits": figures.keyword_hits,
         "keyword_false_accepts": figures.keyword_false_accepts,
+        # The keyword stream's length: the detection curve counts false accepts over all
+        # three streams, and the report's chosen point needs the same time base.
+        "keyword_seconds": round(figures.keyword_seconds, 1),
         "false_rejection_rate": measured(figures.false_rejection_rate, 5),
         "per_keyword_hits": {labels[i]: [n, h] for i, n, h in figures.per_label},
     }
@@ -211,7 +218,8 @@ def _report_files(
     from tinyslm.boards import load_boards
 
     history = result.history
-    data = keyword_report_data(model, detection_curve(test, spec), history)
+    curve = detection_curve(test, spec, also=(manifest.threshold_q,))
+    data = keyword_report_data(model, curve, history)
     return {
         REPORT_JSON: data.to_json_bytes(),
         REPORT_HTML: render_keyword_report(manifest, data, load_boards()).encode(),

@@ -11,8 +11,10 @@ sizes and the history from ``report.json``, measured once by ``train``.
 from __future__ import annotations
 
 import html
+import itertools
 import json
 import math
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,6 +33,7 @@ from tinyslm.report import (
     heatmap_svg,
     history_svg,
     pct,
+    short_label,
     size_svg,
     svg_element,
     table_html,
@@ -124,15 +127,19 @@ def _accuracy_svg(per_class: dict[str, list[float | None]], split: str) -> tuple
     ax = fig.add_subplot()
     y = np.arange(len(names))[::-1]
     ax.barh(y, [a * 100 if math.isfinite(a) else 0.0 for a in acc], color=_BLUE)
-    ax.set_yticks(y, [f"{n} ({c})" for n, c in zip(names, counts, strict=True)], fontsize=8)
+    ax.set_yticks(
+        y, [f"{short_label(n)} ({c})" for n, c in zip(names, counts, strict=True)], fontsize=8
+    )
     for yy, a in zip(y, acc, strict=True):
         shown = f" {a * 100:.1f}%" if math.isfinite(a) else " n/a"
         ax.text(a * 100 if math.isfinite(a) else 0.0, yy, shown, va="center", fontsize=7)
     ax.set_xlim(0, 112)
     ax.set_xlabel(f"INT8 clip accuracy on TFLM ({split} split; clips in brackets)")
     ax.grid(axis="x", alpha=0.3)
+    # Not 'speakers not seen in training': a list's own splits may share speakers (the
+    # dataset warns of it), and the manifest does not say whether they did.
     caption = (
-        f"Per-label accuracy of single 1 s clips of the {split} split (speakers not seen in "
+        f"Per-label accuracy of single 1 s clips of the {split} split (clips held out from "
         "training), the model's top score on TFLM."
     )
     return svg_element(fig, "keyword-accuracy"), caption
@@ -144,8 +151,14 @@ def _or_nan(value: float | None) -> float:
 
 
 def _curve_svg(
-    curve: Sequence[tuple[int, float, float]], threshold_q: int, fa_h: float, frr: float
+    curve: Sequence[tuple[int, float, float]],
+    threshold_q: int,
+    fa_h: float | None,
+    frr: float,
+    stream_split: str = "test",
 ) -> tuple[str, str]:
+    """The detection curve; the chosen point is drawn where ``fa_h`` (false accepts per
+    hour in the curve's own time base) is known."""
     fig = figure(9.5, 4.2)
     left, right = fig.subplots(1, 2)
     # The right-hand axis is in the unit `generate --threshold P` takes (the mean score),
@@ -156,12 +169,13 @@ def _curve_svg(
     chosen = DetectorSpec.probability_of(threshold_q)
     left.plot(fas, frrs, color=_BLUE, marker=".", markersize=3)
     chosen_label = f"chosen P={threshold_text(chosen)} (q={threshold_q})"
-    left.plot([fa_h], [frr * 100], "o", color=_RED, label=chosen_label)
+    if fa_h is not None:
+        left.plot([fa_h], [frr * 100], "o", color=_RED, label=chosen_label)
+        left.legend(fontsize=8)
     left.set_xlabel("false accepts per hour (noise, unknown words, other keywords)")
     left.set_ylabel("false rejections (% of keywords)")
     left.set_xscale("symlog", linthresh=1.0)
     left.grid(alpha=0.3)
-    left.legend(fontsize=8)
     right.plot(ps, frrs, color=_BLUE, label="false rejections (%)")
     twin = right.twinx()
     twin.plot(ps, fas, color=_ORANGE, label="false accepts per hour")
@@ -170,13 +184,27 @@ def _curve_svg(
     right.set_ylabel("false rejections (%)", color=_BLUE)
     twin.set_ylabel("false accepts per hour", color=_ORANGE)
     right.grid(alpha=0.3)
+    levels = sorted({c[0] for c in curve})
+    # What was replayed, as report.json holds it: every 4th level (the chosen one added
+    # since round 42), not 'every threshold'. The commonest gap is the grid's step.
+    gaps = Counter(b - a for a, b in itertools.pairwise(levels)).most_common(1)
+    step = gaps[0][0] if gaps else 1
+    sampled = "at every threshold" if step == 1 else f"at one INT8 level in {step}"
+    if threshold_q in levels:
+        sampled += " and at the chosen one"
     caption = (
-        "The detector on the test split's streams (background noise; unknown words and "
-        "keywords in a row with noise under them), replayed at every threshold: false "
-        "accepts per hour against the share of keywords missed. The threshold was chosen on "
-        "the validation streams (red); 'tinyslm generate --threshold P' builds the firmware "
-        "at another point of this curve, P read off the right-hand plot."
+        f"The detector on the {stream_split} split's streams (background noise; unknown words "
+        f"and keywords in a row with noise under them), replayed {sampled}: false "
+        "accepts per hour (over all three streams) against the share of keywords missed. The "
+        "threshold was chosen on the validation streams (red); 'tinyslm generate --threshold "
+        "P' builds the firmware at another point of this curve, P read off the right-hand plot."
     )
+    if fa_h is None:
+        caption += (
+            " The chosen level is not among the levels this report.json sampled, and the "
+            "manifest does not record the keyword stream's length, so its point is marked on "
+            "the right-hand plot only."
+        )
     return svg_element(fig, "detection-curve"), caption
 
 
@@ -187,6 +215,7 @@ def render_keyword_report(manifest: Any, data: KeywordReportData, boards: Sequen
 
     mt = manifest.metrics
     split = str(mt.get("eval_split", "test"))
+    stream_split = str(mt.get("stream_split", split))
     seconds = float(mt.get("noise_seconds", 0)) + float(mt.get("unknown_seconds", 0))
     fa = int(mt.get("noise_false_accepts", 0)) + int(mt.get("unknown_false_accepts", 0))
     fa_all = fa + int(mt.get("keyword_false_accepts", 0))
@@ -198,9 +227,9 @@ def render_keyword_report(manifest: Any, data: KeywordReportData, boards: Sequen
         ("detector threshold", f"{threshold_text(manifest.threshold)} (q={manifest.threshold_q})"),
         ("own thresholds", describe_label_thresholds(manifest) or "none"),
         ("threshold rule", str(mt.get("threshold_rule", "?"))),
-        ("false rejections (test stream)", pct(mt.get("false_rejection_rate"))),
+        (f"false rejections ({stream_split} stream)", pct(mt.get("false_rejection_rate"))),
         (
-            "false accepts (test streams)",
+            f"false accepts ({stream_split} streams)",
             f"{fa} in {seconds:.0f} s of noise and unknown words, "
             f"{mt.get('keyword_false_accepts', 0)} in the keyword stream",
         ),
@@ -213,9 +242,19 @@ def render_keyword_report(manifest: Any, data: KeywordReportData, boards: Sequen
         ),
         ("ops", ", ".join(manifest.ops)),
     ]
-    total_s = seconds + float(mt.get("keyword_seconds", 0) or 0)
+    # The chosen point in the curve's time base (false accepts over noise, unknown and
+    # keyword seconds): the curve's own sample, else computed as the curve computes it;
+    # without the keyword stream's length (a manifest of before round 42) it has none.
     chosen = [c for c in data.curve if c[0] == manifest.threshold_q]
-    fa_h = chosen[0][1] if chosen else (fa_all * 3600 / total_s if total_s else 0.0)
+    keyword_s = mt.get("keyword_seconds")
+    fa_h: float | None
+    if chosen:
+        fa_h = chosen[0][1]
+    elif isinstance(keyword_s, int | float):
+        total_s = seconds + float(keyword_s)
+        fa_h = round(fa_all * 3600 / total_s, 3) if total_s else 0.0
+    else:
+        fa_h = None
     parts = [
         "<!DOCTYPE html>",
         '<html lang="en"><head><meta charset="utf-8">',
@@ -241,6 +280,7 @@ def render_keyword_report(manifest: Any, data: KeywordReportData, boards: Sequen
                 manifest.threshold_q,
                 fa_h,
                 _or_nan(mt.get("false_rejection_rate", 0.0)),
+                stream_split,
             )
         ),
         "<h2>Size</h2>",
@@ -248,11 +288,29 @@ def render_keyword_report(manifest: Any, data: KeywordReportData, boards: Sequen
         "<h2>Training</h2>",
     ]
     if data.history:
-        parts.append(fig_html(*history_svg(data.history)))
+        best = mt.get("best_epoch")
+        parts.append(
+            fig_html(
+                *history_svg(
+                    data.history,
+                    train_note=_keyword_train_note(manifest.train_config),
+                    best_epoch=best if isinstance(best, int) else None,
+                )
+            )
+        )
     else:
         parts.append('<p class="note">No per-epoch history was recorded with this model.</p>')
     parts.append("</body></html>")
     return "\n".join(parts) + "\n"
+
+
+def _keyword_train_note(train_config: dict[str, Any]) -> str:
+    """What the training split's curves were measured with (a keyword model has no
+    dropout: its clips are augmented)."""
+    smoothing = train_config.get("label_smoothing")
+    if isinstance(smoothing, int | float) and smoothing:
+        return f"augmented clips, label smoothing {smoothing:g}"
+    return "augmented clips"
 
 
 def keyword_report_page(
