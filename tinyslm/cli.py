@@ -736,7 +736,10 @@ def _emulate_keywords(
             p = run.parity
             verdict = "identical" if p.identical else "DIFFERENT"
             click.echo(
-                f"{engine}: {wav_file} ({run.seconds:.1f} s): {p.device} detections; parity with "
+                # Two decimals, as the too-short warning below gives the length (1.4 s
+                # read as long enough beside "1.38 s ... needs 1.39 s").
+                f"{engine}: {wav_file} ({run.seconds:.2f} s): {p.device} detection"
+                f"{'' if p.device == 1 else 's'}; parity with "
                 f"verify's Python loop: {verdict} ({p.matching}/{p.reference} identical)",
                 err=True,
             )

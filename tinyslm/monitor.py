@@ -26,6 +26,7 @@ import sys
 import threading
 import time
 import unicodedata
+from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any, BinaryIO
 
@@ -142,10 +143,7 @@ def _device_row(obj: dict[str, Any]) -> str | None:
         counts = ("frames", "inferences", "detections")
         if not isinstance(end, dict) or not all(_is_count(end.get(k)) for k in counts):
             return None
-        return (
-            f"end of stream: {end['frames']} frames, {end['inferences']} inferences, "
-            f"{end['detections']} detections"
-        )
+        return "end of stream: " + ", ".join(_counted(end[k], k) for k in counts)
     if "info" in obj:
         return _info_row(obj["info"])
     if "error" in obj:
@@ -154,6 +152,11 @@ def _device_row(obj: dict[str, Any]) -> str | None:
         extra = ", ".join(f"{k} {v}" for k, v in obj.items() if k != "error")
         return f"device error: {obj['error']}" + (f" ({extra})" if extra else "")
     return None
+
+
+def _counted(n: int, plural: str) -> str:
+    """``1 frame``, ``3 frames``: a count with its noun (given in the plural)."""
+    return f"{n} {plural[:-1] if n == 1 else plural}"
 
 
 def _info_row(info: object) -> str | None:
@@ -864,8 +867,7 @@ def monitor_wav(
                 conn.flush()
             except Exception as exc:  # the port went away between two reads
                 on_closed(exc)
-        if not ended.wait(end_timeout):
-            show(f"no end-of-stream answer from the board within {end_timeout:g} s")
+        answered = ended.wait(end_timeout)
     finally:
         stop.set()
         thread.join(timeout=1.0)
@@ -874,4 +876,58 @@ def monitor_wav(
         raise failed[0]
     if closed:
         raise _port_closed(name, closed[0])
+    if not answered:
+        # A CI script must tell a dead board (or one running other firmware, or at another
+        # baud rate) from a clean run: this was a line on stdout and exit 0.
+        raise ToolchainError(
+            f"no end-of-stream answer from the board on {name} within {end_timeout:g} s "
+            f"(is it running a keyword project's firmware at {baud} baud?)"
+        )
+    from tinyslm.audio.frontend import FrontendSpec
+
+    # The firmware's front end is always the default one (tinyslm.emit.audio).
+    problems = wav_stream_problems(lines, FrontendSpec().num_frames(len(samples)))
+    for problem in problems:
+        _echo_encodable(status or echo, f"warning: {problem}")
+    if problems:
+        raise ToolchainError(
+            f"the board did not hear all of {wav}: its detections are not the whole "
+            "recording's (warnings above)"
+        )
     return lines
+
+
+def wav_stream_problems(lines: Sequence[str], frames: int) -> list[str]:
+    """What says that the board did not hear a played recording whole: its frame parser's
+    ``bad_frame`` lines, and an END count of front-end frames other than the ``frames``
+    the recording makes (audio lost on the line without a line about it). One line each."""
+    dropped: Counter[str] = Counter()
+    counted: Any = None  # the END line's frame count, checked below
+    for line in lines:
+        try:
+            obj = json.loads(line)
+        except (ValueError, RecursionError):
+            continue
+        if not isinstance(obj, dict):
+            continue
+        if obj.get("error") == "bad_frame":
+            reason = obj.get("reason")
+            dropped[printable(reason) if isinstance(reason, str) else "no reason given"] += 1
+        elif "end" in obj:
+            end = obj["end"]
+            counted = end.get("frames") if isinstance(end, dict) else None
+    problems = []
+    if dropped:
+        reasons = ", ".join(f"{reason} {n}" for reason, n in sorted(dropped.items()))
+        problems.append(
+            f"the board dropped {_counted(sum(dropped.values()), 'serial frames')} of the "
+            f"recording ({reasons})"
+        )
+    if not _is_count(counted):
+        problems.append("the board's end-of-stream line has no frame count")
+    elif counted != frames:
+        problems.append(
+            f"the board counted {_counted(counted, 'front-end frames')}; the recording makes "
+            f"{frames} (audio was lost on the line)"
+        )
+    return problems

@@ -467,18 +467,28 @@ def test_a_recording_too_short_to_fire_is_said(
 
 
 def test_a_planted_difference_is_reported(project: Path, demo_wav: Path, tmp_path: Path) -> None:
-    """The parity check can fail: a project whose C detector suppresses for 100 ms
-    instead of the manifest's 1000 ms prints more detections than the reference."""
+    """The parity check can fail: a project whose C detector reports each score one
+    thousandth high. (A suppression edited in the settings, which this test planted
+    before, is now named as an edited setting before anything runs.)"""
     planted = tmp_path / "planted"
     shutil.copytree(project, planted)
-    settings = planted / "src" / "tinyslm_settings.h"
-    text = settings.read_text()
-    assert "#define TINYSLM_KWS_SUPPRESSION_MS 1000\n" in text
-    settings.write_text(text.replace("SUPPRESSION_MS 1000\n", "SUPPRESSION_MS 100\n"))
+    detector = planted / "src" / "tinyslm_kws_detector.c"
+    text = detector.read_text()
+    score = "    out->score_milli = tinyslm_kws_score_milli(det->sum[best], cfg->window);\n"
+    assert text.count(score) == 1
+    detector.write_text(text.replace(score, score.replace(");\n", ") + 1u;\n")))
     result = CliRunner().invoke(cli, ["emulate", str(planted), "--wav", str(demo_wav)])
     assert result.exit_code == 1
     assert "parity with verify's Python loop: DIFFERENT" in result.stderr
-    assert len(detections(result.stdout.splitlines())) > len(DEMO)
+    assert len(detections(result.stdout.splitlines())) == len(DEMO)
+    settings = planted / "src" / "tinyslm_settings.h"
+    shutil.copyfile(project / "src" / "tinyslm_kws_detector.c", detector)
+    settings.write_text(
+        settings.read_text().replace("SUPPRESSION_MS 1000\n", "SUPPRESSION_MS 100\n")
+    )
+    named = CliRunner().invoke(cli, ["emulate", str(planted), "--wav", str(demo_wav)])
+    assert named.exit_code == 1 and named.stdout == ""
+    assert named.stderr.startswith(f"error: {settings}: TINYSLM_KWS_SUPPRESSION_MS 100 does")
 
 
 def test_qemu_instructions_per_second_of_audio(

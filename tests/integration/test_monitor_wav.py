@@ -28,6 +28,7 @@ from tinyslm.audio.stream import StreamProtocol, compose
 from tinyslm.audio.wav import write_wav
 from tinyslm.cli import cli
 from tinyslm.emulate.keywords import KeywordEmulator, emulator_stream_runner
+from tinyslm.errors import ToolchainError
 from tinyslm.pipeline import run_generate
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "fixtures"))
@@ -168,9 +169,11 @@ def test_monitor_wav_says_when_the_board_never_ends(
     path = tmp_path / "short.wav"
     write_wav(path, np.zeros(1600, dtype=np.int16))
     seen: list[str] = []
-    lines = monitor_mod.monitor_wav(path, "x", echo=seen.append, pace=False, end_timeout=0.3)
-    assert lines == []
-    assert seen[-1] == "no end-of-stream answer from the board within 0.3 s"
+    # An error, not a row and exit 0: a CI script must tell a dead board from a clean run.
+    with pytest.raises(ToolchainError) as err:
+        monitor_mod.monitor_wav(path, "x", echo=seen.append, pace=False, end_timeout=0.3)
+    assert str(err.value).startswith("no end-of-stream answer from the board on x within 0.3 s")
+    assert [row for row in seen if not row.startswith("monitor: ")] == []
 
 
 def test_an_interrupt_in_the_keyword_model_call_is_raised_after_c_returns(

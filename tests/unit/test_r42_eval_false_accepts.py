@@ -98,7 +98,9 @@ def test_too_little_background_audio_in_the_split_is_refused(tmp_path: Path) -> 
     _noise(data / "_background_noise_" / "a.wav", 3.0)
     code, err, _ = _eval(model, data)
     assert code == 1
-    assert "split 'test' has no clips and under a window of background audio" in err
+    # Background audio only: split in time (the speaker hint was beside the point).
+    assert "split 'test' has under a window of background audio: each recording is split" in err
+    assert "(0.30 s of the longest, under the 1.00 s window)" in err
     assert "--split all" in err
     assert _eval(model, data, "--split", "all")[0] == 0
 

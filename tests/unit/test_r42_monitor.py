@@ -348,7 +348,7 @@ def test_the_firmware_shapes_are_still_rows() -> None:
     kw = format_device_line('{"keyword":"yes","score":0.912,"t_ms":1400,"us":5120}')
     assert kw.split() == ["yes", "0.912", "at", "1.400", "s", "5120", "us"]
     end = format_device_line('{"end":{"frames":3,"inferences":2,"detections":1}}')
-    assert end == "end of stream: 3 frames, 2 inferences, 1 detections"
+    assert end == "end of stream: 3 frames, 2 inferences, 1 detection"
     info = {
         "version": "0.1.0",
         "board": "esp32",

@@ -758,6 +758,18 @@ def _noise_recordings(
     return tuple(out)
 
 
+def _noise_cell_note(celled: list[_Entry], config: AudioDatasetConfig) -> str:
+    """The warning for background rows of a list that give a split, which is not used."""
+    first = celled[0]
+    train = 100 - config.val_percent - config.test_percent
+    return (
+        f"{len(celled)} {NOISE} row(s) give a split (first: {first.source}, {first.split!r}),"
+        f" which is not used: every background recording is split in time (its first"
+        f" {train:g}% train, the next {config.val_percent:g}% val, the last"
+        f" {config.test_percent:g}% test)"
+    )
+
+
 def _silence(
     noise: tuple[NoiseRecording, ...], clips: list[Clip], config: AudioDatasetConfig
 ) -> tuple[list[Clip], list[tuple[str, str]]]:
@@ -854,6 +866,13 @@ def load_audio_dataset(path: Path | str, config: AudioDatasetConfig | None = Non
             if mine:
                 by_split.append((split, trim_note(mine)))
     noise = _noise_recordings(noise_entries, config)
+    celled = [entry for entry in noise_entries if entry.split is not None]
+    if celled:
+        # Honouring the cell would move a list's figures (its recordings have always been
+        # split in time); ignoring it unsaid let a user believe a recording was test only.
+        note = _noise_cell_note(celled, config)
+        warnings.append(note)
+        by_split += [(split, note) for split in SPLITS]
     if noise and config.silence_percent > 0:
         silence, notes = _silence(noise, clips, config)
         clips.extend(silence)

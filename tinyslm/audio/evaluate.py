@@ -218,29 +218,52 @@ def run_keyword_eval(
         unknown_words=extra,
         stream=figures,
         trained={k: manifest.metrics[k] for k in TRAINED_KEYS if k in manifest.metrics},
-        # Only what concerns the clips scored: train's split losing unknown clips is not.
-        warnings=(
-            *(dataset.warnings if split == "all" else dataset.warnings_for(split_name)),
-            *_unanswerable(clips, manifest.labels),
-            *_noise_share(dataset, split, split_name, spec.frontend.sample_rate),
-        ),
+        warnings=keyword_warnings(dataset, split, split_name, manifest),
         seconds=time.perf_counter() - start,
         label_thresholds=manifest.label_thresholds,
     )
 
 
-def _unanswerable(clips: Sequence[Any], labels: Sequence[str]) -> tuple[str, ...]:
+def keyword_warnings(
+    dataset: Any, split: str, split_name: str, manifest: Manifest, *, clips_scored: bool = True
+) -> tuple[str, ...]:
+    """The warnings about ``split`` of ``dataset`` (as :func:`load_for_model` returns them)
+    that ``eval`` prints, and ``emulate --data`` too (``clips_scored`` False: it streams
+    the split and scores no clip on its own), so that the same data warns alike in both.
+
+    Only what concerns the clips scored: train's split losing unknown clips does not.
+    """
+    clips = dataset.split(split_name)
+    spec: KeywordSpec = manifest.features
+    return (
+        *(dataset.warnings if split == "all" else dataset.warnings_for(split_name)),
+        *_unanswerable(clips, manifest.labels, clips_scored=clips_scored),
+        *_noise_share(dataset, split, split_name, spec.frontend.sample_rate),
+    )
+
+
+def _unanswerable(
+    clips: Sequence[Any], labels: Sequence[str], *, clips_scored: bool = True
+) -> tuple[str, ...]:
     """A warning for clips of a class the model lacks (a model trained without
     ``_unknown_`` or ``_silence_`` cannot give them): wrong here, as text ``eval``
-    counts intents the model lacks, and not in the streams."""
-    lacking = Counter(c.label for c in clips if c.label not in labels)
-    if not lacking:
+    counts intents the model lacks, and not in the streams (``emulate --data``, which
+    scores streams only, leaves them out altogether: ``clips_scored`` False)."""
+    shown = unanswerable_clips(clips, labels)
+    if not shown:
         return ()
-    shown = ", ".join(f"{lb} {n}" for lb, n in sorted(lacking.items()))
+    lacking = sum(1 for c in clips if c.label not in labels)
+    fate = "they count as wrong, and the streams leave them out"
     return (
-        f"{sum(lacking.values())} of {len(clips)} clips are of a class the model does not "
-        f"have ({shown}): they count as wrong, and the streams leave them out",
+        f"{lacking} of {len(clips)} clips are of a class the model does not "
+        f"have ({shown}): {fate if clips_scored else 'the streams leave them out'}",
     )
+
+
+def unanswerable_clips(clips: Sequence[Any], labels: Sequence[str]) -> str:
+    """``_unknown_ 5``: the clips of classes the model lacks, by class (``''`` if none)."""
+    lacking = Counter(c.label for c in clips if c.label not in labels)
+    return ", ".join(f"{lb} {n}" for lb, n in sorted(lacking.items()))
 
 
 def load_for_model(
@@ -302,12 +325,29 @@ def load_for_model(
     # Background audio alone is enough to score (false accepts), a window of it at least.
     streamable = any(len(n.part(split_name)) >= spec.window_samples for n in dataset.noise)
     if not dataset.split(split_name) and not streamable:
+        if dataset.noise and not dataset.clips:
+            rate = spec.frontend.sample_rate
+            # Background audio only: no speaker is split, so the speaker hint misled.
+            raise DatasetError(
+                f"{data}: split {split!r} has under a window of background audio: each"
+                f" recording is split in time and the {split} split is"
+                f" {_noise_percent(base, split):g}% of it"
+                f" ({max(len(n.part(split_name)) for n in dataset.noise) / rate:.2f} s"
+                f" of the longest, under the {spec.window_samples / rate:.2f} s window);"
+                " --split all streams all of it"
+            )
         short = " and under a window of background audio" if dataset.noise else ""
         raise DatasetError(
             f"{data}: split {split!r} has no clips{short} (without splits, clips are split"
             " by speaker as training splits them; --split all scores every clip)"
         )
     return dataset, split_name, extra
+
+
+def _noise_percent(config: AudioDatasetConfig, split: str) -> float:
+    """The share of each background recording that ``split`` streams, in percent."""
+    shares = {"val": config.val_percent, "test": config.test_percent}
+    return shares.get(split, 100 - config.val_percent - config.test_percent)
 
 
 def _noise_share(dataset: Any, split: str, split_name: str, rate: int) -> tuple[str, ...]:
@@ -453,7 +493,12 @@ def format_keyword_eval(result: KeywordEvalResult) -> str:
         ("", fa_row("unknown words", "unknown")),
         (
             "",
-            f"{s.keyword_false_accepts} in the keyword stream"
+            # Without keyword clips there is no keyword stream: a bare 0 read as measured.
+            (
+                f"{s.keyword_false_accepts} in the keyword stream"
+                if s.keyword_clips
+                else "n/a in the keyword stream (no keyword clips)"
+            )
             + _was(t, "keyword_false_accepts", str, stream_tag),
         ),
         *((f"  {lb}", f"{c}/{n} clips right{label_was(lb)}") for lb, n, c in result.per_label),

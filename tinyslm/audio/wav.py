@@ -26,7 +26,8 @@ chunk. Rules:
   complete. Refused as misaligned: a pad byte left out after an odd-sized chunk
   before the audio is complete (the next chunk starts a byte early; reading on would
   take sample bytes for chunk headers). Refused as unreadable: no RIFF/WAVE header, no
-  ``fmt `` or ``data`` chunk, no samples. A chunk id that is not a name is shown as
+  ``fmt `` or ``data`` chunk, no samples, a second ``data`` chunk (reading one would drop
+  the other's audio unsaid). A chunk id that is not a name is shown as
   escaped bytes.
 
 Every refusal is a one-line :class:`~tinyslm.errors.DatasetError` that starts
@@ -176,6 +177,14 @@ def parse_wav(path: Path, raw: bytes) -> Samples:
             fmt = body
         elif chunk_id == b"data" and data is None:
             data = body
+        elif chunk_id == b"data":
+            # Reading the first alone dropped the rest of the recording without a word
+            # (1.0 of 3.5 s); joining them would be a conversion: refused, as any other.
+            raise _fail(
+                path,
+                f"unreadable WAV: a second 'data' chunk at byte {pos} (a WAV holds its samples"
+                " in one; reading the first alone would drop the rest of the audio)",
+            )
         odd = chunk_id if size & 1 else b""
         pos += 8 + size + (size & 1)
     if fmt is None:

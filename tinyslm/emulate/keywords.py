@@ -56,7 +56,7 @@ from tinyslm.emulate.emulator import (
     reraise_interrupt,
 )
 from tinyslm.emulate.library import cached_library, label_level_defines, project_sources
-from tinyslm.errors import ProjectError, ToolchainError, output_tail
+from tinyslm.errors import DatasetError, ProjectError, ToolchainError, output_tail
 from tinyslm.manifest import Manifest
 from tinyslm.modality import AUDIO
 from tinyslm.project import Project, open_project
@@ -172,6 +172,11 @@ class KeywordEmulator:
             ("tinyslm_kws_emu_model_sha256", ctypes.c_char_p),
             ("tinyslm_kws_emu_heard", ctypes.c_uint32),
             ("tinyslm_kws_emu_bad_heard", ctypes.c_uint32),
+            ("tinyslm_kws_emu_threshold_milli", ctypes.c_uint32),
+            ("tinyslm_kws_emu_average", ctypes.c_uint32),
+            ("tinyslm_kws_emu_stride_frames", ctypes.c_uint32),
+            ("tinyslm_kws_emu_suppression_ms", ctypes.c_uint32),
+            ("tinyslm_kws_emu_non_keyword_mask", ctypes.c_uint32),
         ):
             getattr(lib, name).restype = restype
             getattr(lib, name).argtypes = []
@@ -198,6 +203,10 @@ class KeywordEmulator:
             self.project,
             [int(lib.tinyslm_kws_emu_threshold_q(i)) for i in range(self.num_labels)],
             int(lib.tinyslm_kws_emu_threshold_q(self.num_labels)),
+        )
+        check_rule_settings(
+            self.project,
+            {name: int(getattr(lib, f"tinyslm_kws_emu_{name}")()) for name in _RULE_SETTINGS},
         )
         self._out = bytearray()
         self.memo: ScoreMemo = memo if memo is not None else {}
@@ -246,6 +255,64 @@ class KeywordEmulator:
             lines = [line.decode("utf-8", "replace") for line in done.split(b"\n")]
         check_hook_calls(self.project.root, (hooked, bad), lines, "keyword")
         return lines
+
+
+# Compiled value -> (where it is set, its name there, the manifest's name for it).
+_RULE_SETTINGS = {
+    "threshold_milli": ("tinyslm_settings.c", "threshold_milli", "threshold"),
+    "average": ("tinyslm_settings.h", "TINYSLM_KWS_AVERAGE", "average"),
+    "stride_frames": ("tinyslm_settings.h", "TINYSLM_KWS_MODEL_STRIDE_FRAMES", "stride_frames"),
+    "suppression_ms": ("tinyslm_settings.h", "TINYSLM_KWS_SUPPRESSION_MS", "suppression_ms"),
+    "non_keyword_mask": ("tinyslm_settings.c", "non_keyword_mask", "non-keyword labels' mask"),
+}
+
+
+def check_rule_settings(project: Project, compiled: dict[str, int]) -> None:
+    """The compiled streaming rule (``average``, ``stride_frames``, ``suppression_ms``, the
+    labels that never fire) and the threshold ``:info`` prints (``threshold_milli``) are
+    the manifest's.
+
+    The levels are checked by :func:`check_thresholds`; these were not, so a hand-edited
+    ``threshold_milli`` made ``:info`` misreport the level the detector runs at, and an
+    edited ``TINYSLM_KWS_AVERAGE`` showed only as a parity difference naming no file.
+
+    Raises:
+        ModelError: naming the settings file, the value compiled and the manifest's.
+    """
+    from tinyslm.errors import ModelError
+    from tinyslm.manifest import threshold_milli
+
+    manifest = project.manifest
+    if manifest is None or not isinstance(manifest.features, KeywordSpec):
+        return
+    spec = manifest.features
+    want = {
+        "threshold_milli": threshold_milli(manifest.threshold),
+        "average": spec.average,
+        "stride_frames": spec.stride_frames,
+        "suppression_ms": spec.suppression_ms,
+        # Labels that never fire (silence, unknown); an edited mask let _unknown_ fire.
+        "non_keyword_mask": sum(1 << i for i in set(spec.non_keywords)),
+    }
+    for key, (file, name, theirs) in _RULE_SETTINGS.items():
+        got, expected = compiled[key], want[key]
+        if got == expected:
+            continue
+        if key == "threshold_milli":
+            detail = (
+                f"{name} {got} does not match tinyslm.json's {theirs} {expected / 1000:.3f}"
+                f" (the settings were edited: :info would report {got / 1000:.3f} while the"
+                f" detector runs at {expected / 1000:.3f}; regenerate the project, with"
+                " --threshold for another level)"
+            )
+        else:
+            # The rule is the model's (train --stride-ms/--average); the mask is its labels'.
+            how = "" if key == "non_keyword_mask" else ", or train with another rule"
+            detail = (
+                f"{name} {got} does not match tinyslm.json's {theirs} {expected} (the settings"
+                f" were edited; regenerate the project{how})"
+            )
+        raise ModelError(f"{project.src / file}: {detail}")
 
 
 def _clock_us(_ctx: Any) -> int:
@@ -457,6 +524,8 @@ class KeywordDataResult:
     labels: tuple[str, ...]
     # Keywords with a level of their own (generate --label-threshold): (label, level).
     own_levels: tuple[tuple[str, int], ...] = ()
+    # What eval warns about the same data and split (tinyslm.audio.evaluate.keyword_warnings).
+    warnings: tuple[str, ...] = ()
 
     @property
     def accuracy(self) -> float:
@@ -509,23 +578,64 @@ class KeywordDataResult:
             "reference_detections": self.reference_detections,
             "parity_detections": self.parity_detections,
             "errors": list(self.errors),
+            "warnings": list(self.warnings),
         }
 
 
-def load_keyword_split(data: Path, manifest: Manifest, split: str) -> tuple[Any, str]:
+@dataclass(frozen=True)
+class KeywordSplit:
+    """A keyword dataset read for ``emulate --data`` (:func:`load_keyword_data`).
+
+    Attributes:
+        dataset: with the model's labels only (label indices are the model's).
+        split: the name of the split to stream (``test`` for ``all``).
+        warnings: eval's warnings about the same data and split.
+    """
+
+    dataset: Any
+    split: str
+    warnings: tuple[str, ...]
+
+
+def load_keyword_data(data: Path, manifest: Manifest, split: str) -> KeywordSplit:
     """The dataset at ``data`` read as ``tinyslm eval`` reads it
     (:func:`tinyslm.audio.evaluate.load_for_model`: no training label rules, words the
-    model lacks folded into ``_unknown_``, ``all`` as one split), with the model's labels
-    so that label indices are the model's; and the name of the split to stream.
+    model lacks folded into ``_unknown_``, ``all`` as one split), with eval's warnings
+    about it (emulate dropped them: a capped ``_unknown_``, clips of a class the model
+    lacks, a split's share of the background audio).
 
     Raises:
         DatasetError: unusable dataset, unknown split, one with neither clips nor background
-            audio, words but none of the model's keywords.
+            audio, words but none of the model's keywords; or nothing in the split to stream
+            (every clip of a class the model lacks, and no background audio).
     """
-    from tinyslm.audio.evaluate import load_for_model, with_model_labels
+    from tinyslm.audio.evaluate import (
+        keyword_warnings,
+        load_for_model,
+        unanswerable_clips,
+        with_model_labels,
+    )
 
     dataset, split_name, _ = load_for_model(data, split, manifest, lambda _line: None)
-    return with_model_labels(dataset, tuple(manifest.labels)), split_name
+    warnings = keyword_warnings(dataset, split, split_name, manifest, clips_scored=False)
+    labels = tuple(manifest.labels)
+    kept = with_model_labels(dataset, labels)
+    if not kept.split(split_name) and not any(len(n.part(split_name)) for n in kept.noise):
+        # eval still scores such clips (as wrong); the streams leave them out, so a run
+        # would measure nothing: "0 streams, 0 s of audio" and a parity of 0/0.
+        clips = dataset.split(split_name)
+        raise DatasetError(
+            f"{data}: nothing to stream in split {split!r}: its {len(clips)} clip(s) are of"
+            f" a class the model does not have ({unanswerable_clips(clips, labels)}), and the"
+            " split has no background audio"
+        )
+    return KeywordSplit(kept, split_name, warnings)
+
+
+def load_keyword_split(data: Path, manifest: Manifest, split: str) -> tuple[Any, str]:
+    """:func:`load_keyword_data`'s dataset and split name (its warnings left out)."""
+    loaded = load_keyword_data(data, manifest, split)
+    return loaded.dataset, loaded.split
 
 
 def run_keyword_data(
@@ -541,7 +651,8 @@ def run_keyword_data(
     """
     from tinyslm.audio.dataset import SILENCE, UNKNOWN
 
-    dataset, split = load_keyword_split(config.data, manifest, config.split)
+    loaded = load_keyword_data(config.data, manifest, config.split)
+    dataset, split = loaded.dataset, loaded.split
     labels = tuple(manifest.labels)
     spec = stream_spec(manifest)
     rate = spec.frontend.sample_rate
@@ -607,6 +718,7 @@ def run_keyword_data(
             for i, q in enumerate(spec.detector.label_thresholds_q)
             if q != spec.detector.threshold_q
         ),
+        warnings=loaded.warnings,
     )
 
 
@@ -615,23 +727,34 @@ def format_data_result(result: KeywordDataResult, engine: str) -> str:
     f = result.figures
     per = ", ".join(f"{result.labels[label]} {hits}/{clips}" for label, clips, hits in f.per_label)
     own = ", ".join(f"{label} {q}" for label, q in result.own_levels)
+    # Percentages, as eval prints the same figures; n/a where the split has no keyword clip
+    # (and no keyword stream whose false accepts a 0 would claim to count).
+    detected = (
+        f"{figure_text(result.accuracy, percent=True)} ({f.keyword_hits}/{f.keyword_clips}): {per}"
+        if f.keyword_clips
+        else "n/a (no keyword clips)"
+    )
+    in_keywords = str(f.keyword_false_accepts) if f.keyword_clips else "n/a"
     return "\n".join(
         [
-            f"{engine}: {result.source} [{result.split}], {result.streams} streams, "
+            f"{engine}: {result.source} [{result.split}], {_count(result.streams, 'stream')}, "
             f"{result.seconds:.0f} s of audio, threshold_q {f.threshold_q}"
             + (f" (own: {own})" if own else ""),
-            f"accuracy (keyword clips detected) {figure_text(result.accuracy, '.4f')} "
-            f"({f.keyword_hits}/{f.keyword_clips}): {per}",
-            f"false-rejection rate {figure_text(f.false_rejection_rate, '.4f')}",
+            f"accuracy (keyword clips detected) {detected}",
+            f"false-rejection rate {figure_text(f.false_rejection_rate, percent=True)}",
             f"false accepts {result.false_accepts} in {result.seconds:.0f} s: "
             f"{figure_text(result.fa_per_hour)} per hour (noise {f.noise_false_accepts},"
-            f" unknown words {f.unknown_false_accepts}, keyword stream"
-            f" {f.keyword_false_accepts})",
+            f" unknown words {f.unknown_false_accepts}, keyword stream {in_keywords})",
             f"PARITY with verify's Python loop: {result.parity_streams}/{result.streams} streams "
             f"identical, {result.parity_detections}/{result.reference_detections} detections "
             f"identical (device made {result.device_detections})",
         ]
     )
+
+
+def _count(n: int, noun: str) -> str:
+    """``1 stream``, ``3 streams``."""
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
 
 
 def data_parity_error(result: KeywordDataResult, engine: str) -> str | None:

@@ -68,3 +68,17 @@ int32_t tinyslm_kws_emu_threshold_q(uint32_t i) {
 #endif
   return d->threshold_q;
 }
+
+/* The rest of the streaming rule and the threshold :info prints, as compiled: checked
+ * against the manifest too (an edited threshold_milli made :info report 0.500 while the
+ * detector ran at 0.699; an edited TINYSLM_KWS_AVERAGE surfaced only as a parity
+ * difference that named no file). */
+uint32_t tinyslm_kws_emu_threshold_milli(void) { return tinyslm_kws_model_info.threshold_milli; }
+uint32_t tinyslm_kws_emu_average(void) { return tinyslm_kws_model_info.detector.window; }
+uint32_t tinyslm_kws_emu_stride_frames(void) { return tinyslm_kws_model_info.stride_frames; }
+uint32_t tinyslm_kws_emu_suppression_ms(void) {
+  return tinyslm_kws_model_info.detector.suppression_ms;
+}
+uint32_t tinyslm_kws_emu_non_keyword_mask(void) {
+  return (uint32_t)tinyslm_kws_model_info.detector.non_keyword_mask;
+}
