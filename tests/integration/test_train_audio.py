@@ -254,9 +254,10 @@ def test_eval_scores_a_users_own_recordings(
     assert got["noise_fa_per_hour"] is None and got["unknown_fa_per_hour"] is None
     assert got["keyword_clips"] == 5 and got["false_rejection_rate"] is not None
     table = run_cli("eval", str(out), str(mine), "--split", "all")
-    # Each stream on its own line, train's figure beside it, named as its test split's
-    # (--split all scores other splits' clips too).
+    # Each stream on its own line, train's figure beside it, named as its own dataset's
+    # test split ('mine' is another dataset than 'data', which train measured).
     shown = table.stdout + table.stderr
-    assert "  noise n/a (0 in 0 s)  (train, test split: " in shown
-    assert "  unknown words n/a (0 in 0 s)  (train, test split: " in shown
-    assert "split test (not every clip, all splits, scored here)" in shown
+    assert "  noise n/a (0 in 0 s)  (train, data test split: " in shown
+    assert "  unknown words n/a (0 in 0 s)  (train, data test split: " in shown
+    assert "data, split test (not mine, the dataset scored here)" in shown
+    assert got["trained_same_dataset"] is False and got["trained_same_split"] is False
