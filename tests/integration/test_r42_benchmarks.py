@@ -10,7 +10,6 @@ missing TTS engine, or a real set without ``_silence_``, stopped ``speech_comman
 from __future__ import annotations
 
 import dataclasses
-import importlib.util
 import json
 import sys
 from pathlib import Path
@@ -25,21 +24,10 @@ from tinyslm.text.dataset import demo_dataset_path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "fixtures"))
 from kws import keyword_model_dir
 
-BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from test_benchmark_cli import _load  # one loader of a benchmark script
+
 FIXTURE_MODEL = Path(__file__).resolve().parents[1] / "fixtures" / "model"
-
-
-def _load(name: str) -> Any:
-    """A benchmark script as a module (its siblings importable, as when run as a script)."""
-    sys.path.insert(0, str(BENCHMARKS))
-    try:
-        spec = importlib.util.spec_from_file_location(f"bench_{name}", BENCHMARKS / f"{name}.py")
-        assert spec is not None and spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-        return module
-    finally:
-        sys.path.remove(str(BENCHMARKS))
 
 
 def _refused(bench: str, argv: list[str], capsys: pytest.CaptureFixture[str]) -> str:
