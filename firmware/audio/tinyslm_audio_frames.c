@@ -45,12 +45,21 @@ const char *tinyslm_frame_error_name(tinyslm_frame_error_t err) {
   return "unknown";
 }
 
-void tinyslm_frame_parser_init(tinyslm_frame_parser_t *p, tinyslm_frame_fn on_frame,
-                               tinyslm_frame_error_fn on_error, void *ctx) {
+int tinyslm_frame_parser_init(tinyslm_frame_parser_t *p, tinyslm_frame_fn on_frame,
+                              tinyslm_frame_error_fn on_error, void *ctx) {
+  if (p == 0) {
+    return TINYSLM_FRAME_PARSER_BAD_ARG;
+  }
+  /* Cleared first, so a refused parser has on_frame 0, which feed checks: a frame
+   * completed with no callback would otherwise jump to address 0. */
   memset(p, 0, sizeof(*p));
+  if (on_frame == 0) {
+    return TINYSLM_FRAME_PARSER_BAD_ARG;
+  }
   p->on_frame = on_frame;
   p->on_error = on_error;
   p->ctx = ctx;
+  return TINYSLM_FRAME_PARSER_OK;
 }
 
 static void report(tinyslm_frame_parser_t *p, tinyslm_frame_error_t err, uint32_t detail) {
@@ -171,6 +180,9 @@ static void rescan(tinyslm_frame_parser_t *p, int dropped) {
 
 void tinyslm_frame_parser_feed(tinyslm_frame_parser_t *p, const uint8_t *data, size_t n) {
   size_t i;
+  if (p == 0 || p->on_frame == 0 || data == 0) {
+    return;
+  }
   for (i = 0; i < n; ++i) {
     const int r = step(p, data[i]);
     if (r != STEP_OK) {

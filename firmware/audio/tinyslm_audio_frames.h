@@ -76,10 +76,18 @@ typedef struct {
   uint32_t errors;
 } tinyslm_frame_parser_t;
 
-void tinyslm_frame_parser_init(tinyslm_frame_parser_t *p, tinyslm_frame_fn on_frame,
-                               tinyslm_frame_error_fn on_error, void *ctx);
+enum {
+  TINYSLM_FRAME_PARSER_OK = 0,
+  TINYSLM_FRAME_PARSER_BAD_ARG = -1
+};
 
-/* Feeds received bytes; calls on_frame / on_error as frames complete or fail. */
+/* Empties the parser; TINYSLM_FRAME_PARSER_BAD_ARG if p or on_frame is NULL (the
+ * parser is then unusable: feed ignores its bytes until an init succeeds). */
+int tinyslm_frame_parser_init(tinyslm_frame_parser_t *p, tinyslm_frame_fn on_frame,
+                              tinyslm_frame_error_fn on_error, void *ctx);
+
+/* Feeds received bytes; calls on_frame / on_error as frames complete or fail.
+ * Nothing happens for a parser whose init was refused, or for data NULL. */
 void tinyslm_frame_parser_feed(tinyslm_frame_parser_t *p, const uint8_t *data, size_t n);
 
 /* CRC-16/CCITT-FALSE of data, continuing from crc (start with 0xFFFF). */

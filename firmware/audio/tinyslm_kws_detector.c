@@ -5,10 +5,15 @@
 
 int tinyslm_kws_detector_init(tinyslm_kws_detector_t *det, const tinyslm_kws_detector_config_t *cfg) {
   uint32_t all;
-  if (det == 0 || cfg == 0) {
+  if (det == 0) {
     return TINYSLM_KWS_BAD_CONFIG;
   }
+  /* Cleared before any check, so a refused detector (window 0) is one push ignores,
+   * even one that was in use before. */
   memset(det, 0, sizeof(*det));
+  if (cfg == 0) {
+    return TINYSLM_KWS_BAD_CONFIG;
+  }
   if (cfg->num_labels < 2 || cfg->num_labels > TINYSLM_KWS_MAX_LABELS || cfg->window < 1 ||
       cfg->window > TINYSLM_KWS_MAX_WINDOW) {
     return TINYSLM_KWS_BAD_CONFIG;
@@ -39,11 +44,21 @@ uint16_t tinyslm_kws_score_milli(int32_t sum_q, uint8_t window) {
 
 int tinyslm_kws_detector_push(tinyslm_kws_detector_t *det, const int8_t *scores, uint32_t t_ms,
                               tinyslm_kws_detection_t *out) {
-  const tinyslm_kws_detector_config_t *cfg = &det->cfg;
+  const tinyslm_kws_detector_config_t *cfg;
   uint32_t i, best = 0;
   int8_t level;
-  int8_t *slot = det->ring[det->head];
+  int8_t *slot;
 
+  /* A detector whose init was refused has window 0 (init clears it first): without
+   * this it would "detect" on every push and divide by its window of 0. The bounds
+   * also keep a corrupted struct from indexing past ring and sum. */
+  if (det == 0 || scores == 0 || det->cfg.window < 1 || det->cfg.window > TINYSLM_KWS_MAX_WINDOW ||
+      det->cfg.num_labels < 2 || det->cfg.num_labels > TINYSLM_KWS_MAX_LABELS ||
+      det->head >= det->cfg.window) {
+    return 0;
+  }
+  cfg = &det->cfg;
+  slot = det->ring[det->head];
   /* A suppression that has run out is forgotten at once: last_ms is compared modulo
    * 2^32, so kept for 49.7 days it would look recent again and drop a keyword. */
   if (det->has_last && (uint32_t)(t_ms - det->last_ms) >= cfg->suppression_ms) {

@@ -76,8 +76,9 @@ enum {
   TINYSLM_KWS_BAD_CONFIG = -1
 };
 
-/* Checks cfg and empties the ring; TINYSLM_KWS_BAD_CONFIG (det unusable) if
- * num_labels, window or the mask are out of range or no label could ever fire. */
+/* Checks cfg and empties the ring; TINYSLM_KWS_BAD_CONFIG (det unusable: push
+ * ignores it until an init succeeds) if cfg is NULL, num_labels, window or the
+ * mask are out of range, or no label could ever fire. */
 int tinyslm_kws_detector_init(tinyslm_kws_detector_t *det, const tinyslm_kws_detector_config_t *cfg);
 
 /* Forgets scores and the last detection (a new stream starts). */
@@ -89,7 +90,8 @@ void tinyslm_kws_detector_reset(tinyslm_kws_detector_t *det);
 uint16_t tinyslm_kws_score_milli(int32_t sum_q, uint8_t window);
 
 /* Adds one score vector (cfg.num_labels int8 values) taken at t_ms; returns 1
- * and fills *out when it fires, else 0. */
+ * and fills *out when it fires, else 0. On a detector whose init was refused
+ * (or det or scores NULL) it does nothing and returns 0. */
 int tinyslm_kws_detector_push(tinyslm_kws_detector_t *det, const int8_t *scores, uint32_t t_ms,
                               tinyslm_kws_detection_t *out);
 

@@ -18,7 +18,12 @@
  *   - bytes around the app's state change;
  *   - after the input, a frame's length of zeros, "\n" and ":info\n", the last
  *     line is the info line (the app always comes back to its commands);
- *   - microphone samples (the input again, as int16) never crash it.
+ *   - microphone samples (the input again, as int16) never crash it;
+ *   - a serial stream left open is closed by exactly
+ *     TINYSLM_KWS_STREAM_TIMEOUT_SAMPLES microphone samples, with
+ *     {"error":"stream_timeout"} (one sample fewer keeps it open).
+ * tests/host/test_kws_app_fuzz.py also builds it with the header defaults, as
+ * generated projects are (49 frames, a 32000-sample timeout, 32-byte commands).
  */
 #include <stddef.h>
 #include <stdint.h>
@@ -28,8 +33,10 @@
 
 #define GUARD 0xA5
 /* Longer inputs are cut here: the front end under ASan+UBSan costs ~0.1 ms a
- * frame, and the bounded test run must reach its minimum count of inputs. */
-#define MAX_INPUT 1536
+ * frame, and the bounded test run must reach its minimum count of inputs. Each
+ * model frame past 2 adds a stride of samples (640 bytes, and frame headers), so
+ * that with 49 frames a stream can still reach the model. */
+#define MAX_INPUT (1536 + (TINYSLM_KWS_FRAMES > 2 ? (TINYSLM_KWS_FRAMES - 2) * 680 : 0))
 #define MAX_LINE 1024
 
 static const char *const labels[] = {"_silence_", "_unknown_", "no", "up", "yes\"\\\x01"};
@@ -68,6 +75,21 @@ static int starts(const char *s, size_t n, const char *prefix) {
   return n >= k && memcmp(s, prefix, k) == 0;
 }
 
+/* {"error":"line_too_long","max":N} with N the command buffer the app was built
+ * with (read from the define, so every configuration is checked against its own). */
+static int line_too_long(const char *s, size_t n) {
+  static const char prefix[] = "{\"error\":\"line_too_long\",\"max\":";
+  size_t i = sizeof(prefix) - 1u;
+  unsigned long v = 0;
+  if (!starts(s, n, prefix)) {
+    return 0;
+  }
+  for (; i < n && s[i] >= '0' && s[i] <= '9' && v < 100000ul; ++i) {
+    v = v * 10u + (unsigned long)(s[i] - '0');
+  }
+  return i + 1u == n && s[i] == '}' && v == (unsigned long)TINYSLM_KWS_MAX_COMMAND;
+}
+
 static void end_line(out_log_t *log) {
   const char *s = log->line;
   size_t n = log->line_len;
@@ -76,7 +98,7 @@ static void end_line(out_log_t *log) {
         starts(s, n, "{\"keyword\":\"yes\\\"\\\\\\u0001\",") || starts(s, n, "{\"info\":{") ||
         starts(s, n, "{\"end\":{\"frames\":") || starts(s, n, "{\"error\":\"bad_frame\",") ||
         starts(s, n, "{\"error\":\"unknown_command\"}") ||
-        starts(s, n, "{\"error\":\"line_too_long\",\"max\":") ||
+        line_too_long(s, n) || starts(s, n, "{\"error\":\"stream_timeout\"}") ||
         starts(s, n, "{\"error\":\"inference_failed\",\"code\":"));
   memcpy(log->last, s, n);
   log->last_len = n;
@@ -152,6 +174,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   static out_log_t chunked, bytewise;
   static uint8_t tail[TINYSLM_FRAME_MAX_BYTES + 8];
   static int16_t samples[MAX_INPUT / 2];
+  /* Dropped while a stream is open, so the timeout's worth costs no front end. */
+  static const int16_t quiet[TINYSLM_KWS_STREAM_TIMEOUT_SAMPLES];
   static const char info_cmd[] = "\n:info\n";
   size_t i;
 
@@ -200,5 +224,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   }
   (void)tinyslm_kws_app_feed_samples(&guarded.app, samples, size / 2);
   feed(data, 0, 1);
+
+  /* The host went quiet with a stream open: the microphone closes it, at exactly
+   * the timeout's count of samples. */
+  if (guarded.app.serial_stream) {
+    const uint32_t left = TINYSLM_KWS_STREAM_TIMEOUT_SAMPLES - guarded.app.stream_idle;
+    check(left >= 1u && left <= TINYSLM_KWS_STREAM_TIMEOUT_SAMPLES);
+    (void)tinyslm_kws_app_feed_samples(&guarded.app, quiet, left - 1u);
+    check(guarded.app.serial_stream);
+    (void)tinyslm_kws_app_feed_samples(&guarded.app, quiet, 1u);
+    check(!guarded.app.serial_stream && bytewise.line_len == 0);
+    check(starts(bytewise.last, bytewise.last_len, "{\"error\":\"stream_timeout\"}"));
+    feed(data, 0, 1);
+  }
   return 0;
 }

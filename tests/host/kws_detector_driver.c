@@ -5,7 +5,9 @@
  * Each stdin record is a little-endian uint32 time in ms followed by NUM_LABELS
  * int8 scores. Prints "init <rc>", then "<label> <t_ms> <sum_q> <score_milli>"
  * per detection. After a record whose time is 0xFFFFFFFF (not pushed) the
- * detector is reset, so the test can check that reset forgets everything.
+ * detector is reset, so the test can check that reset forgets everything. When
+ * init is refused the records (of min(NUM_LABELS, TINYSLM_KWS_MAX_LABELS) scores)
+ * are pushed all the same, and must print nothing.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -47,8 +49,10 @@ int main(int argc, char **argv) {
   }
   rc = tinyslm_kws_detector_init(&det, &cfg);
   printf("init %d\n", rc);
-  if (rc != 0 || n > TINYSLM_KWS_MAX_LABELS) {
-    return 0;
+  /* After a refused init the records are still pushed: the detector must ignore
+   * them (no detection line, and no sanitizer report). */
+  if (n > TINYSLM_KWS_MAX_LABELS) {
+    n = TINYSLM_KWS_MAX_LABELS;
   }
   while (fread(rec, 1, 4 + n, stdin) == 4 + n) {
     t = (uint32_t)rec[0] | (uint32_t)rec[1] << 8 | (uint32_t)rec[2] << 16 | (uint32_t)rec[3] << 24;

@@ -8,7 +8,10 @@ Three targets in tests/fuzz/ (each one's header says what it checks):
   overflows and direct lines between the chunks; every output line strict JSON.
 - ``fuzz_serial_kws.c``: the keyword app's bytes (frames, CRC, commands, resync) the
   same way, with microphone batches between the chunks and a short stream timeout so
-  the microphone can close a stream half way through a frame.
+  the microphone can close a stream half way through a frame; and again (``kws_project``)
+  with the header defaults that generated projects build with (49 frames, a 2 s
+  timeout, 32-byte commands), from a one-second stream that reaches the model, with
+  and without its END, for fewer inputs and under 30 s.
 - ``fuzz_serial_dsp.c``: the front end on any PCM (full-scale square waves
   included) and the detector on any configuration and score stream.
 
@@ -23,6 +26,7 @@ planted off-by-one in its line buffer must be caught by the same run.
 
 from __future__ import annotations
 
+import dataclasses
 import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -86,6 +90,7 @@ class Target:
     runs: int
     max_len: int
     defines: tuple[str, ...] = field(default=())
+    max_time_s: int = 120
 
 
 TEXT_SOURCES = (TEXT / "tinyslm_tokenizer.c", COMMON / "tinyslm_json.c", COMMON / "tinyslm_gate.c")
@@ -118,7 +123,24 @@ TARGETS = {
         max_len=2048,
     ),
 }
-SEEDS = {"text": TEXT_SEEDS, "kws": _kws_seeds(), "dsp": _dsp_seeds()}
+# One second of audio (49 frames need 15,840 samples), 32,523 bytes with the
+# configuration bytes: under the target's input cap for 49 frames (35,032).
+_SECOND = b"\x80\xc0\x00" + stream_bytes((np.sin(np.arange(16000) / 3) * 20000).astype(np.int16))
+TARGETS["kws_project"] = dataclasses.replace(
+    TARGETS["kws"],
+    # Each long input runs the front end ~150 times in each of three passes: ~8
+    # inputs a second on a loaded 2-core machine, so 120 end inside the bound.
+    runs=120,
+    max_len=len(_SECOND) + 512,
+    defines=(),  # the header defaults: no board passes TINYSLM_* flags
+    max_time_s=30,
+)
+SEEDS = {
+    "text": TEXT_SEEDS,
+    "kws": _kws_seeds(),
+    "kws_project": (*_kws_seeds(), _SECOND, _SECOND[:-8]),  # with and without its END
+    "dsp": _dsp_seeds(),
+}
 
 
 def fuzz(
@@ -135,7 +157,7 @@ def fuzz(
         work,
         defines=target.defines,
         runs=target.runs,
-        max_time_s=120,
+        max_time_s=target.max_time_s,
         max_len=target.max_len,
     )
 

@@ -8,6 +8,13 @@ also fails now and then) and the detector. Any sanitizer report, trap (a broken
 promise: see the target's header comment) or crash fails this test. An app with
 a planted bound error (a command buffer one byte too short for its check) must be
 caught by the same run.
+
+A second, shorter run builds the app with the header defaults, as generated
+projects do (no board passes TINYSLM_* flags): 49 frames, a 32000-sample stream
+timeout, a 32-byte command buffer. Its seeds hold a stream of one second, long
+enough to reach the model, with and without its END (the microphone then closes
+it with {"error":"stream_timeout"}); it stops after PROJECT_RUNS inputs, which
+take well under MAX_TIME_S (30 s), the bound it runs under.
 """
 
 from __future__ import annotations
@@ -17,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from libfuzzer import assert_finding, assert_no_finding, run_libfuzzer
+from libfuzzer import MAX_TIME_S, assert_finding, assert_no_finding, run_libfuzzer
 
 from tinyslm.audio.frames import FRAME_AUDIO, encode_frame, stream_bytes
 
@@ -38,6 +45,16 @@ SEEDS = (
 )
 
 
+# One second of audio (the model's 49 frames need 15,840 samples) as 256-sample frames:
+# 32,520 bytes, under the target's input cap for 49 frames (33,496). Once with its
+# END frame (8 bytes) and once without, so the stream is left open.
+_SECOND = stream_bytes((np.sin(np.arange(16000) / 3) * 20000).astype(np.int16), 256)
+PROJECT_SEEDS = (*SEEDS, _SECOND, _SECOND[:-8])
+# Inputs of a project-settings run: ~60 a second on a loaded 2-core machine (each
+# long input runs the front end ~150 times), so it ends well inside MAX_TIME_S.
+PROJECT_RUNS = 800
+
+
 def _fuzz(work: Path, app: Path = APP_C) -> subprocess.CompletedProcess[str]:
     # The listen loop and the app agree on the window size through the define.
     return run_libfuzzer(
@@ -50,6 +67,18 @@ def _fuzz(work: Path, app: Path = APP_C) -> subprocess.CompletedProcess[str]:
 def test_fuzz_kws_app(tmp_path: Path) -> None:
     runs = assert_no_finding(_fuzz(tmp_path / "real"))
     print(f"\nkeyword app fuzz: {runs} runs, no finding")
+
+
+@pytest.mark.slow
+@pytest.mark.toolchain
+def test_fuzz_kws_app_with_the_projects_settings(tmp_path: Path) -> None:
+    # No defines: the header defaults, which every generated project builds with.
+    proc = run_libfuzzer(
+        [FUZZ_C, APP_C, *OTHERS], [AUDIO, COMMON], PROJECT_SEEDS, tmp_path,
+        runs=PROJECT_RUNS, max_time_s=MAX_TIME_S, max_len=len(_SECOND) + 512,
+    )  # fmt: skip
+    assert_no_finding(proc, PROJECT_RUNS)
+    print(f"\nkeyword app fuzz, project settings: {PROJECT_RUNS} runs, no finding")
 
 
 @pytest.mark.slow

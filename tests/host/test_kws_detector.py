@@ -219,6 +219,28 @@ def test_bad_configs_are_refused(driver: Path) -> None:
         assert out.stdout.decode().splitlines() == ["init -1"], args
 
 
+def test_a_refused_detector_ignores_pushes(tmp_path: Path) -> None:
+    """After a refused init the detector is unusable (the header): pushes must report
+    nothing. It used to fire on every push with window 0 and divide by it (UBSan:
+    division by zero in tinyslm_kws_score_milli)."""
+    reason = sanitizers_work(tmp_path)
+    if reason is not None:
+        missing(reason)
+    exe = _build(tmp_path / "kws_san", extra=("-O1", "-g", *SANITIZE_FLAGS))
+    # too few labels, window 0, every label masked, a mask past the labels
+    for line in ("1 3 0 0 0", "4 0 0 0 1", "4 3 0 0 15", "4 3 -128 0 16", "17 3 0 0 1"):
+        args = line.split()
+        labels = min(int(args[0]), 16)
+        scores = np.full(labels, 127, np.int8).tobytes()
+        records = b"".join(t.to_bytes(4, "little") + scores for t in range(0, 4000, 40))
+        proc = subprocess.run(
+            [str(exe), *args], input=records, capture_output=True, timeout=60, check=False,
+            env=SANITIZER_ENV,
+        )  # fmt: skip
+        assert proc.returncode == 0, proc.stderr.decode(errors="replace")[-2000:]
+        assert proc.stdout.decode().splitlines() == ["init -1"], args
+
+
 def test_cortex_m7_build_and_size(tmp_path: Path) -> None:
     obj = build_m7_object(DETECTOR_C, tmp_path / "kws_m7.o", [AUDIO])
     print(f"\nkeyword detector on Cortex-M7 -Os: .text {obj.text} B, .rodata {obj.rodata} B")
