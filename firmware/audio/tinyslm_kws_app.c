@@ -355,18 +355,31 @@ static void close_stale_stream(tinyslm_kws_app_t *app) {
   tinyslm_json_end_line(&o);
 }
 
+/* n more samples' time without a frame on the open stream. Compared as a remainder
+ * (stream_idle < TIMEOUT always holds), so the count cannot overflow whatever n is. */
+static void stream_wait(tinyslm_kws_app_t *app, size_t n) {
+  if (n < TINYSLM_KWS_STREAM_TIMEOUT_SAMPLES - app->stream_idle) {
+    app->stream_idle += (uint32_t)n;
+  } else {
+    close_stale_stream(app);
+  }
+}
+
 uint32_t tinyslm_kws_app_feed_samples(tinyslm_kws_app_t *app, const int16_t *samples, size_t n) {
   if (app == 0 || !app->ready) {
     return 0;
   }
   if (app->serial_stream) {
-    /* Compared as a remainder, so the count cannot overflow whatever n is. */
-    if (n < TINYSLM_KWS_STREAM_TIMEOUT_SAMPLES - app->stream_idle) {
-      app->stream_idle += (uint32_t)n;
-    } else {
-      close_stale_stream(app);
-    }
+    stream_wait(app, n);
     return 0; /* this batch was heard while the stream was open: dropped */
   }
   return tinyslm_listen_feed(&app->listen, samples, n);
+}
+
+void tinyslm_kws_app_idle(tinyslm_kws_app_t *app, size_t n_samples) {
+  /* With no stream open there is no timeout to advance, and no audio to hear. */
+  if (app == 0 || !app->ready || !app->serial_stream) {
+    return;
+  }
+  stream_wait(app, n_samples);
 }

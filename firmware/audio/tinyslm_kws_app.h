@@ -42,7 +42,9 @@
  * its END was lost to a bad CRC, or the host went away) is closed with
  * {"error":"stream_timeout"}: the loop and the frame parser are reset and the
  * microphone is heard again (t_ms counts from there), rather than muted until
- * a reboot.
+ * a reboot. Glue without a running microphone counts the time instead
+ * (tinyslm_kws_app_idle), so the timeout holds on a board whose microphone
+ * never started.
  *
  * C99, no heap, no float; every buffer is in the caller's tinyslm_kws_app_t and
  * any byte sequence is handled without reading or writing out of bounds
@@ -70,7 +72,8 @@ extern "C" {
 #endif
 
 /* Microphone samples (16 kHz) without a frame that close an open serial stream. The
- * microphone is the clock: no timer is needed, and the glue already feeds it. A host
+ * microphone is the clock: no timer is needed, and the glue already feeds it (without
+ * a running microphone the glue gives the time passed to tinyslm_kws_app_idle). A host
  * on a 115200-baud line sends a 512-byte AUDIO frame every ~45 ms, so 2 s is only
  * reached when the host has stopped. */
 #ifndef TINYSLM_KWS_STREAM_TIMEOUT_SAMPLES
@@ -134,7 +137,7 @@ typedef struct {
   uint8_t line_start;   /* the last byte outside a frame ended a line, a frame or a command */
   uint8_t discarding;   /* an overlong command: dropping bytes up to its end */
   uint8_t serial_stream; /* START seen, END not yet: microphone samples are dropped */
-  uint32_t stream_idle;  /* microphone samples dropped since the stream's last frame */
+  uint32_t stream_idle;  /* samples dropped or idled since the stream's last frame */
   uint8_t failing;      /* the last inference failed (its error line is out) */
   uint8_t ready;        /* init succeeded */
 } tinyslm_kws_app_t;
@@ -158,6 +161,13 @@ void tinyslm_kws_app_feed(tinyslm_kws_app_t *app, const uint8_t *data, size_t le
 /* Microphone samples (16 kHz mono int16): the listening loop, unless a serial
  * stream is open. Returns the detections made. */
 uint32_t tinyslm_kws_app_feed_samples(tinyslm_kws_app_t *app, const int16_t *samples, size_t n);
+
+/* n_samples of time (16 kHz samples) passed without microphone audio: glue whose
+ * microphone does not run (its init failed, or it stopped) calls this, or an open
+ * stream whose END was lost would never time out. Advances an open stream's timeout
+ * as feed_samples does, and nothing else: no audio is heard, and with no stream open
+ * it does nothing. Any n_samples is handled (the count cannot overflow). */
+void tinyslm_kws_app_idle(tinyslm_kws_app_t *app, size_t n_samples);
 
 #ifdef __cplusplus
 }
