@@ -534,7 +534,11 @@ def render_report(
             f"float accuracy ({trained_split})" if not tag else "float accuracy" + tag,
             pct(mt.get("float_accuracy")),
         ),
-        ("INT8 accuracy (TFLM)" + tag, pct(mt.get("int8_accuracy"))),
+        # One bracket: 'INT8 accuracy (TFLM; train, demo test split)', not two in a row.
+        (
+            f"INT8 accuracy (TFLM; {tag[2:]}" if tag else "INT8 accuracy (TFLM)",
+            pct(mt.get("int8_accuracy")),
+        ),
         ("INT8 accuracy at threshold" + trained_tag, pct(view.get("int8_accuracy_at_threshold"))),
         ("out-of-scope recall" + trained_tag, pct(view.get("oos_recall"))),
         *(

@@ -141,7 +141,9 @@ def test_training_still_needs_keyword_folders(tmp_path: Path) -> None:
         load_audio_dataset(listing, AudioDatasetConfig())
 
 
-def test_trains_figures_beside_another_datasets_are_tagged_as_its_own(tmp_path: Path) -> None:
+def test_trains_figures_beside_another_datasets_are_tagged_as_its_own(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Before: another dataset's test split read ``(train: ...)`` and
     ``trained_same_split: true``, as if like for like (text eval had the same flaw)."""
     from dataclasses import replace
@@ -165,10 +167,15 @@ def test_trains_figures_beside_another_datasets_are_tagged_as_its_own(tmp_path: 
     assert lines[-1].endswith(
         "speech_commands_dev, split test (not kitchen, the dataset scored here)"
     ), lines[-1]
-    # The dataset train read, scored again: like for like, as before.
+    # The dataset train read, scored again: like for like, as before; also given as '.'
+    # (whose name is '': it was called another dataset, "not , the dataset scored here").
     same = tmp_path / "speech_commands_dev"
     data.rename(same)
     code, err, got = _eval(model, same, "--split", "test")
     assert code == 0, err
     assert got is not None and got["trained_same_dataset"] is True
     assert got["trained_same_split"] is True
+    monkeypatch.chdir(same)
+    code, err, got = _eval(model, Path("."), "--split", "test")
+    assert code == 0, err
+    assert got is not None and got["trained_same_dataset"] is True

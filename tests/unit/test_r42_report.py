@@ -87,6 +87,9 @@ def test_a_data_page_names_the_file_and_tags_trainings_figures(
     assert f"float accuracy {tag}" in text
     assert f"out-of-scope recall {tag}" in text
     assert "out-of-scope recall (mine.csv test split)" in text
+    # One bracket, not two in a row ('INT8 accuracy (TFLM) (train, ...)').
+    assert f"INT8 accuracy (TFLM; {tag[1:]}" in text
+    assert ") (" not in text
 
 
 def test_a_file_without_splits_is_not_called_held_out(
@@ -331,8 +334,11 @@ def test_keyword_page_statements() -> None:
 
 
 def test_report_refuses_keyword_data_for_a_text_model(tmp_path: Path) -> None:
+    from tinyslm.audio.wav import write_wav
+
     words = tmp_path / "kwd"
     (words / "yes").mkdir(parents=True)
+    write_wav(words / "yes" / "a.wav", np.zeros(16000, dtype=np.int16))
     listing = tmp_path / "kwlist.csv"
     listing.write_text("path,label\nkwd/yes/a.wav,yes\n")
     for data in (words, listing):

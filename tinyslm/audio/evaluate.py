@@ -96,7 +96,8 @@ class KeywordEvalResult:
         None: beside another dataset's figures a bare ``(train: ...)`` read as like for
         like."""
         theirs = self.trained.get("dataset")
-        if not isinstance(theirs, str) or theirs == Path(self.source).name:
+        # Resolved: a folder given as '.' has no name of its own ('' was "another dataset").
+        if not isinstance(theirs, str) or theirs == Path(self.source).resolve().name:
             return None
         return theirs
 
@@ -508,7 +509,7 @@ def format_keyword_eval(result: KeywordEvalResult) -> str:
     if "dataset" in t:
         where = f"{t['dataset']}, split {t.get('eval_split', '?')}"
         if result.other_dataset is not None:
-            where += f" (not {Path(result.source).name}, the dataset scored here)"
+            where += f" (not {Path(result.source).resolve().name}, the dataset scored here)"
         elif clip_tag != "train" or stream_tag != "train":
             scored = (
                 "every clip, all splits," if result.split == "all" else f"the {result.split} split"

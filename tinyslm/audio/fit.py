@@ -347,7 +347,8 @@ def fit_audio(
     metrics = {
         **_clip_metrics(result, found),
         # The folder's or list's name, as text records its file's: no path in the manifest.
-        "dataset": Path(dataset.source).name,
+        # Resolved: 'tinyslm train .' recorded '' (eval then took the folder for another).
+        "dataset": Path(dataset.source).resolve().name,
         **stream_metrics(figures, dataset.labels),
     }
     manifest = Manifest(
