@@ -1210,6 +1210,10 @@ def write_tree(
         return _write_new(files, target, extra, ownership, starters or {}, shown)
 
 
+# What each single-file output is, for the refusal of a file that is not an earlier one.
+_OUTPUT_KINDS = {"--json": "--json figures file", "-o": "report page"}
+
+
 def _refuse_foreign(path: Path, what: str, ours: Callable[[bytes], bool]) -> None:
     """Refuse to replace an existing file at ``path`` unless ``ours`` recognises it.
 
@@ -1235,9 +1239,10 @@ def _refuse_foreign(path: Path, what: str, ours: Callable[[bytes], bool]) -> Non
     if data is None or not ours(data):
         # Not "a file tinyslm wrote": a model's manifest.json or a project's tinyslm.json
         # is one, and is refused all the same (only an earlier output of this kind is).
+        kind = _OUTPUT_KINDS.get(what, f"{what} output")
         raise OutputExistsError(
-            f"{what} {path} exists and is not an earlier {what} output of tinyslm's; give "
-            "another file name or move it away (it is never replaced)"
+            f"{what} {path} exists and is not a {kind} tinyslm wrote earlier; give another "
+            "file name or move it away (it is never replaced)"
         )
 
 

@@ -567,7 +567,7 @@ def test_write_file_never_replaces_a_file_tinyslm_did_not_write(
         with pytest.raises(OutputExistsError) as err:
             step()
         assert str(err.value) == (
-            f"--json {mine} exists and is not an earlier --json output of tinyslm's; give "
+            f"--json {mine} exists and is not a --json figures file tinyslm wrote earlier; give "
             "another file name or move it away (it is never replaced)"
         )
     assert mine.read_bytes() == theirs
