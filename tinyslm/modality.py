@@ -234,6 +234,18 @@ def modality_of_data(path: Path | None) -> Modality:
     return MODALITIES[AUDIO]
 
 
+def _has_word_folders(path: Path) -> bool:
+    """Whether ``path`` holds a folder with a ``.wav`` file in it (a keyword dataset's
+    word folder); an unreadable folder counts as one (the loader then says why)."""
+    try:
+        return any(
+            sub.is_dir() and any(f.suffix.lower() == ".wav" for f in sub.iterdir())
+            for sub in path.iterdir()
+        )
+    except OSError:
+        return True
+
+
 def check_data_modality(path: Path, model_modality: str) -> None:
     """Refuse data of the other modality than a model's (``eval``, ``emulate --data``),
     before a loader of the wrong kind reads it and says something beside the point.
@@ -242,11 +254,12 @@ def check_data_modality(path: Path, model_modality: str) -> None:
         DatasetError: one line naming both modalities.
     """
     kind = modality_of_data(path)
-    if model_modality == TEXT and path.is_dir() and not any(p.is_dir() for p in path.iterdir()):
-        # Any folder sniffs as audio: a model folder given as DATA was called keyword data.
+    if model_modality == TEXT and path.is_dir() and not _has_word_folders(path):
+        # Any folder sniffs as audio: a model folder given as DATA (or any folder of
+        # folders, report --data scratch/) was called keyword data.
         raise DatasetError(
-            f"{path} is a folder without word folders, neither keyword data nor a text "
-            "dataset: give the .csv, .tsv, .jsonl or .json file"
+            f"{path} is a folder without word folders of .wav files, neither keyword data "
+            "nor a text dataset: give the .csv, .tsv, .jsonl or .json file"
         )
     if kind.name == TEXT and model_modality == AUDIO and path.suffix.lower() in (".csv", ".jsonl"):
         # A list the sniffer cannot read (saved as UTF-16) is not text data: say what

@@ -243,9 +243,16 @@ def test_a_folder_of_files_is_not_called_audio_data(tmp_path: Path) -> None:
     code, out, err = eval_cli(str(MODEL), str(MODEL))
     assert (code, out) == (1, "")
     assert err == (
-        f"error: {MODEL} is a folder without word folders, neither keyword data nor a text "
-        "dataset: give the .csv, .tsv, .jsonl or .json file\n"
+        f"error: {MODEL} is a folder without word folders of .wav files, neither keyword data "
+        "nor a text dataset: give the .csv, .tsv, .jsonl or .json file\n"
     )
+    # Round 42: a folder of folders without a .wav file (report --data now takes folders,
+    # and 'scratch/' was called keyword data).
+    (tmp_path / "notes").mkdir()
+    (tmp_path / "notes" / "a.txt").write_text("x")
+    code, out, err = eval_cli(str(MODEL), str(tmp_path))
+    assert (code, out) == (1, "")
+    assert err.startswith(f"error: {tmp_path} is a folder without word folders of .wav files")
 
 
 def test_missing_model_or_data_is_one_line(tmp_path: Path) -> None:
