@@ -694,18 +694,21 @@ class _HostWorker:
         self.on_failed = on_failed
         self.dead = threading.Event()
         self.pending: queue.Queue[Escalated] = queue.Queue(MAX_PENDING_ESCALATIONS)
-        self.last_act: bytes | None = None  # the last ':do' line sent to the board
+        # The host's ':do' line sent last, until the board's next line (its answer): a
+        # later unknown_intent (a ':do foo' typed by the user) is not the host's.
+        self.last_act: bytes | None = None
         self.told_unknown = False
         threading.Thread(target=self._run, daemon=True).start()
 
     def offer(self, line: str) -> None:
         from tinyslm.escalate import parse_escalation
 
-        if not self.told_unknown and self.last_act is not None and _is_unknown_intent(line):
+        act, self.last_act = self.last_act, None
+        if not self.told_unknown and act is not None and _is_unknown_intent(line):
             # The board has no such intent: the host's model (or program) answers with
             # intents the board was not generated with, which no board fault explains.
             self.told_unknown = True
-            intent = self.last_act.decode("utf-8", "replace").strip()[len(":do ") :]
+            intent = act.decode("utf-8", "replace").strip()[len(":do ") :]
             self.show(
                 f"  host: the board has no intent {json.dumps(intent, ensure_ascii=False)}, "
                 "which the host answered (unknown_intent): the host knows intents the "

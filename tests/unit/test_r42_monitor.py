@@ -408,6 +408,15 @@ def test_the_boards_unknown_intent_after_a_host_answer_is_explained_once(
     worker.offer(unknown)
     worker.offer(unknown)
     notes = [r for r in rows if "has no intent" in r]
+    # Only the board's answer to the host's ':do' is the host's: another line in between
+    # (the answer to a ':do foo' typed by the user) is not blamed on it.
+    rows.clear()
+    other = monitor_mod._HostWorker(object(), rows.append, False, sent.append)  # type: ignore[arg-type]
+    other.offer('{"intent":"a","score":0.100,"route":"escalate","us":5,"text":"wake me"}')
+    other.pending.join()
+    other.offer('{"intent":"alarm_set","score":1.000,"route":"host"}')
+    other.offer(unknown)
+    assert not [r for r in rows if "has no intent" in r]
     assert notes == [
         '  host: the board has no intent "alarm_set", which the host answered (unknown_intent):'
         " the host knows intents the board's model lacks, and the board takes no action for them"
