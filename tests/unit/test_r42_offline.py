@@ -234,3 +234,24 @@ def test_cortex_m_fetch_offline_advice_is_unchanged(tmp_path: Path, offline: Non
     with pytest.raises(ToolchainError) as info:
         tflm.fetch(tmp_path / "t")
     assert "run 'tinyslm tflm fetch' on a networked machine" in str(info.value)
+
+
+def test_behind_a_proxy_the_registry_is_not_judged_by_a_direct_connection(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """pio goes through HTTPS_PROXY; a direct connection failing said "no network" and
+    stopped builds pio would have done (review of round 42)."""
+
+    def direct(*args: object, **kwargs: object) -> socket.socket:
+        raise OSError("no route: only the proxy reaches out")
+
+    monkeypatch.setattr(socket, "create_connection", direct)
+    monkeypatch.delenv(build_mod.REGISTRY_ENV, raising=False)
+    for var in build_mod._PROXY_VARS:
+        monkeypatch.delenv(var, raising=False)
+    assert build_mod._reachable(build_mod.PIO_REGISTRY) is False
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.example:3128")
+    assert build_mod._reachable(build_mod.PIO_REGISTRY) is True
+    # A registry named to check (a mirror, or the proxy itself) is tried all the same.
+    monkeypatch.setenv(build_mod.REGISTRY_ENV, "127.0.0.1:9")
+    assert build_mod._reachable(("127.0.0.1", 9)) is False

@@ -285,8 +285,17 @@ def check_registry(project: Project, what: str) -> None:
         raise _offline_error(project, what)
 
 
+# What makes pio (requests) go through a proxy: where one is set, a direct connection
+# that fails says nothing about pio's, which then goes through the proxy.
+_PROXY_VARS = ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy")
+
+
 def _reachable(registry: tuple[str, int]) -> bool:
-    """Whether a TCP connection to ``registry`` opens within :data:`REGISTRY_TIMEOUT_S`."""
+    """Whether a TCP connection to ``registry`` opens within :data:`REGISTRY_TIMEOUT_S`;
+    True without trying behind a proxy (a network reached only through one stopped builds
+    that pio would have done), unless ``TINYSLM_PIO_REGISTRY`` names what to try."""
+    if any(os.environ.get(v) for v in _PROXY_VARS) and not os.environ.get(REGISTRY_ENV):
+        return True
     try:
         socket.create_connection(registry, timeout=REGISTRY_TIMEOUT_S).close()
     except OSError:
