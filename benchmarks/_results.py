@@ -17,7 +17,7 @@ import argparse
 import json
 import sys
 import typing
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
 from tinyslm.errors import OutputError
@@ -146,3 +146,14 @@ def write_json(path: Path, text: str, benchmark: str) -> None:
         # and exit 2, as before the run, not a traceback.
         print(f"error: {_message(exc)}", file=sys.stderr)
         raise SystemExit(2) from None
+
+
+def pct(value: float | None) -> str:
+    """A share as the benchmarks print it: ``12.34%``, or ``n/a`` where not measured."""
+    return "n/a" if value is None else f"{100 * value:.2f}%"
+
+
+def table_text(title: str, rows: Sequence[tuple[str, str]]) -> str:
+    """``title``, then one ``name  value`` row per figure, the names in one column."""
+    width = max(len(k) for k, _ in rows)
+    return "\n".join([title, *(f"{k:<{width}}  {v}" for k, v in rows)])

@@ -30,7 +30,15 @@ sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import clinc150  # noqa: E402  (benchmarks/ is on sys.path when run as a script)
-from _results import Parser, json_target_problem, missing_data, path_arg, write_json  # noqa: E402
+from _results import (  # noqa: E402
+    Parser,
+    json_target_problem,
+    missing_data,
+    path_arg,
+    pct,
+    table_text,
+    write_json,
+)
 
 from tinyslm.boards import board_ids  # noqa: E402
 from tinyslm.emulate.phrases import reference_parity  # noqa: E402
@@ -96,10 +104,6 @@ def model_problem(model_dir: Path | None) -> str | None:
     return None
 
 
-def _pct(value: float | None) -> str:
-    return "n/a" if value is None else f"{100 * value:.2f}%"
-
-
 def table(f: dict[str, Any]) -> str:
     """The figures as the benchmarks print them: a title, then one row per figure (the
     JSON dump it printed before was no table; --json writes every figure)."""
@@ -108,10 +112,10 @@ def table(f: dict[str, Any]) -> str:
             "agreement (emulator vs TFLM)",
             f"{f['agreement_percent']}% ({f['agree']} of {f['compared']})",
         ),
-        ("accuracy (top-1, in-scope)", _pct(f["accuracy"])),
-        ("accuracy at threshold", _pct(f["accuracy_at_threshold"])),
-        ("escalation rate", _pct(f["escalation_rate"])),
-        ("out-of-scope recall", _pct(f["oos_recall"])),
+        ("accuracy (top-1, in-scope)", pct(f["accuracy"])),
+        ("accuracy at threshold", pct(f["accuracy_at_threshold"])),
+        ("escalation rate", pct(f["escalation_rate"])),
+        ("out-of-scope recall", pct(f["oos_recall"])),
         ("device errors", str(f["device_errors"])),
         (
             "host us p50 / p95 / p99",
@@ -121,12 +125,11 @@ def table(f: dict[str, Any]) -> str:
         ("model", f"{f['model_bytes']} B, sha256 {f['model_sha256'][:12]}..."),
         ("mismatches", str(len(f["mismatches"]))),
     ]
-    width = max(len(k) for k, _ in rows)
     title = (
         f"{f['dataset']} on {f['board']} ({f['split']}: {f['phrases']} in-scope, "
         f"{f['oos_phrases']} out-of-scope)"
     )
-    return "\n".join([title, *(f"{k:<{width}}  {v}" for k, v in rows)])
+    return table_text(title, rows)
 
 
 def main(argv: list[str] | None = None) -> int:

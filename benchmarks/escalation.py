@@ -37,7 +37,15 @@ sys.path.insert(0, str(REPO))
 # Its sibling modules (_results, clinc150) also when loaded from a file by the tests.
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _results import Parser, json_target_problem, missing_data, path_arg, write_json  # noqa: E402
+from _results import (  # noqa: E402
+    Parser,
+    json_target_problem,
+    missing_data,
+    path_arg,
+    pct,
+    table_text,
+    write_json,
+)
 
 from tinyslm.errors import TinySlmError  # noqa: E402
 
@@ -156,35 +164,30 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
-def _pct(value: float | None) -> str:
-    return "n/a" if value is None else f"{100 * value:.2f}%"
-
-
 def table(f: dict[str, Any]) -> str:
     d, h, s = f["device"], f["host"], f["system"]
     rows = [
         ("device model", f"{d['model_bytes']} B, threshold {d['threshold']}"),
         ("host model", f"{h['model_bytes']} B, threshold {h['threshold']}"),
-        ("device top-1 (in-scope)", _pct(d["accuracy"])),
-        ("device right and local", _pct(d["accuracy_at_threshold"])),
-        ("device escalation rate", _pct(d["escalation_rate"])),
-        ("device out-of-scope recall", _pct(d["oos_recall"])),
-        ("host top-1 (in-scope)", _pct(h["accuracy"])),
+        ("device top-1 (in-scope)", pct(d["accuracy"])),
+        ("device right and local", pct(d["accuracy_at_threshold"])),
+        ("device escalation rate", pct(d["escalation_rate"])),
+        ("device out-of-scope recall", pct(d["oos_recall"])),
+        ("host top-1 (in-scope)", pct(h["accuracy"])),
         (
             "host top-1 on escalated",
-            f"{_pct(h['accuracy_on_escalated'])} of {h['escalated_phrases']}",
+            f"{pct(h['accuracy_on_escalated'])} of {h['escalated_phrases']}",
         ),
-        ("host sure on escalated", _pct(h["sure_on_escalated"])),
-        ("system answered right", _pct(s["answered_right"])),
-        ("system answered wrong", _pct(s["answered_wrong"])),
-        ("system unanswered", _pct(s["unanswered"])),
-        ("system out-of-scope recall", _pct(s["oos_recall"])),
+        ("host sure on escalated", pct(h["sure_on_escalated"])),
+        ("system answered right", pct(s["answered_right"])),
+        ("system answered wrong", pct(s["answered_wrong"])),
+        ("system unanswered", pct(s["unanswered"])),
+        ("system out-of-scope recall", pct(s["oos_recall"])),
     ]
-    width = max(len(k) for k, _ in rows)
     title = (
         f"{f['dataset']} ({f['split']}: {s['phrases']} in-scope, {s['oos_phrases']} out-of-scope)"
     )
-    return "\n".join([title, *(f"{k:<{width}}  {v}" for k, v in rows)])
+    return table_text(title, rows)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -886,10 +886,9 @@ def monitor_wav(
             f"no end-of-stream answer from the board on {name} within {end_timeout:g} s "
             f"(is it running a keyword project's firmware at {baud} baud?)"
         )
-    from tinyslm.audio.frontend import FrontendSpec
+    from tinyslm.emit.audio import FIRMWARE_FRONTEND
 
-    # The firmware's front end is always the default one (tinyslm.emit.audio).
-    problems = wav_stream_problems(lines, FrontendSpec().num_frames(len(samples)))
+    problems = wav_stream_problems(lines, FIRMWARE_FRONTEND.num_frames(len(samples)))
     for problem in problems:
         _echo_encodable(status or echo, f"warning: {problem}")
     if problems:
