@@ -23,6 +23,7 @@ from cli_support import DEMO_CSV, SUMMARY, assert_one_error_line, have_tool, run
 from shared_paths import missing, require_path, require_tool, sdk_path
 
 from tinyslm import tflm_runtime, verify
+from tinyslm.audio.wav import wav_bytes
 from tinyslm.emulate.emulator import Emulator, emulator_runner
 from tinyslm.emulate.phrases import dataset_phrases, reference_parity, run_phrases
 from tinyslm.errors import ProjectError
@@ -320,6 +321,8 @@ def test_cli_data_takes_a_users_own_phrases(esp32_project: Path, tmp_path: Path)
 def test_cli_data_of_the_other_modality_is_refused(esp32_project: Path, tmp_path: Path) -> None:
     # Before, the text loader answered "kw: unknown dataset format '(no extension)'".
     (tmp_path / "kw" / "yes").mkdir(parents=True)
+    # A word folder of .wav files (a folder of folders without one is no keyword data).
+    (tmp_path / "kw" / "yes" / "a.wav").write_bytes(wav_bytes(np.zeros(16000, np.int16)))
     proc = run_cli("emulate", str(esp32_project), "--data", str(tmp_path / "kw"))
     assert proc.returncode == 1
     assert proc.stderr.strip() == (
