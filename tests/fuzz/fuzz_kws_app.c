@@ -29,6 +29,7 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "fuzz_util.h"
 #include "tinyslm_kws_app.h"
 
 #define GUARD 0xA5
@@ -62,33 +63,7 @@ typedef struct {
 static out_log_t *current;
 static uint32_t clock_now;
 
-static void check(int cond) {
-  if (!cond) {
-    __builtin_trap();
-  }
-}
-
 static uint32_t mix(uint32_t h, uint32_t v) { return (h ^ v) * 16777619u + 0x9E3779B9u; }
-
-static int starts(const char *s, size_t n, const char *prefix) {
-  size_t k = strlen(prefix);
-  return n >= k && memcmp(s, prefix, k) == 0;
-}
-
-/* {"error":"line_too_long","max":N} with N the command buffer the app was built
- * with (read from the define, so every configuration is checked against its own). */
-static int line_too_long(const char *s, size_t n) {
-  static const char prefix[] = "{\"error\":\"line_too_long\",\"max\":";
-  size_t i = sizeof(prefix) - 1u;
-  unsigned long v = 0;
-  if (!starts(s, n, prefix)) {
-    return 0;
-  }
-  for (; i < n && s[i] >= '0' && s[i] <= '9' && v < 100000ul; ++i) {
-    v = v * 10u + (unsigned long)(s[i] - '0');
-  }
-  return i + 1u == n && s[i] == '}' && v == (unsigned long)TINYSLM_KWS_MAX_COMMAND;
-}
 
 static void end_line(out_log_t *log) {
   const char *s = log->line;
@@ -98,7 +73,7 @@ static void end_line(out_log_t *log) {
         starts(s, n, "{\"keyword\":\"yes\\\"\\\\\\u0001\",") || starts(s, n, "{\"info\":{") ||
         starts(s, n, "{\"end\":{\"frames\":") || starts(s, n, "{\"error\":\"bad_frame\",") ||
         starts(s, n, "{\"error\":\"unknown_command\"}") ||
-        line_too_long(s, n) || starts(s, n, "{\"error\":\"stream_timeout\"}") ||
+        line_too_long(s, n, TINYSLM_KWS_MAX_COMMAND) || starts(s, n, "{\"error\":\"stream_timeout\"}") ||
         starts(s, n, "{\"error\":\"inference_failed\",\"code\":"));
   memcpy(log->last, s, n);
   log->last_len = n;

@@ -73,26 +73,6 @@ static struct {
 
 static uint32_t clock_now;
 
-static int starts(const uint8_t *s, size_t n, const char *prefix) {
-  const size_t k = strlen(prefix);
-  return n >= k && memcmp(s, prefix, k) == 0;
-}
-
-/* {"error":"line_too_long","max":N} with N the command buffer the app was built
- * with (read from the define, so every configuration is checked against its own). */
-static int line_too_long(const uint8_t *s, size_t n) {
-  static const char prefix[] = "{\"error\":\"line_too_long\",\"max\":";
-  size_t i = sizeof(prefix) - 1u;
-  unsigned long v = 0;
-  if (!starts(s, n, prefix)) {
-    return 0;
-  }
-  for (; i < n && s[i] >= '0' && s[i] <= '9' && v < 100000ul; ++i) {
-    v = v * 10u + (unsigned long)(s[i] - '0');
-  }
-  return i + 1u == n && s[i] == '}' && v == (unsigned long)TINYSLM_KWS_MAX_COMMAND;
-}
-
 static void end_line(void) {
   const uint8_t *s = out.line;
   const size_t n = out.len;
@@ -101,7 +81,7 @@ static void end_line(void) {
         starts(s, n, "{\"keyword\":\"yes\\\"\\\\\\u0001\",") || starts(s, n, "{\"info\":{") ||
         starts(s, n, "{\"end\":{\"frames\":") || starts(s, n, "{\"error\":\"bad_frame\",") ||
         starts(s, n, "{\"error\":\"unknown_command\"}") ||
-        line_too_long(s, n) ||
+        line_too_long(s, n, TINYSLM_KWS_MAX_COMMAND) ||
         starts(s, n, "{\"error\":\"stream_timeout\"}") ||
         starts(s, n, "{\"error\":\"inference_failed\",\"code\":"));
   memcpy(out.last, s, n);
