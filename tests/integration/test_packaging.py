@@ -1,7 +1,8 @@
 """The wheel carries everything: templates/, boards/, firmware/ and the emulator shim.
 
-Builds a wheel from a copy of the sources, installs it (non-editable, no
-dependencies) into a fresh venv whose dependencies come from this environment
+Builds an sdist from a copy of the sources, then the wheel from that sdist alone (as
+pip does for a release tarball, and as distributions do), installs the wheel
+(non-editable, no dependencies) into a fresh venv whose dependencies come from this environment
 through a ``.pth`` file (so TensorFlow is not downloaded again), then runs that
 venv's ``tinyslm generate`` and ``tinyslm emulate`` from a folder outside the
 repository.
@@ -15,6 +16,7 @@ import shutil
 import subprocess
 import sys
 import sysconfig
+import tarfile
 import venv
 import zipfile
 from pathlib import Path
@@ -24,7 +26,10 @@ from cli_support import REPO
 
 from tinyslm.resources import firmware_files
 
-SOURCES = ("pyproject.toml", "setup.py", "README.md", "tinyslm", "templates", "boards", "firmware")
+SOURCES = (
+    "pyproject.toml", "setup.py", "MANIFEST.in", "LICENSE", "README.md",
+    "tinyslm", "templates", "boards", "firmware",
+)  # fmt: skip
 
 
 def _run(argv: list[str], cwd: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
@@ -50,15 +55,46 @@ def test_wheel_installs_and_runs_outside_the_checkout(tmp_path: Path, fixture_mo
             shutil.copytree(path, src / name, ignore=ignore)
         else:
             shutil.copy2(path, src / name)
+    # 1a. The sdist, through the PEP 517 hook pip and `build` call.
+    sdists = tmp_path / "sdist"
+    hook = f"import setuptools.build_meta as b; b.build_sdist({str(sdists)!r})"
+    built = _run([sys.executable, "-c", hook], src, env)
+    # setuptools announces the end of deprecated metadata (the license table stops
+    # building on 2027-02-18): the README's 'pip install .' takes the newest setuptools.
+    assert "SetuptoolsDeprecationWarning" not in built.stderr, built.stderr
+    (sdist,) = sdists.glob("tinyslm-*.tar.gz")
+    with tarfile.open(sdist) as tar:
+        members = {m.name.split("/", 1)[1] for m in tar.getmembers() if "/" in m.name}
+        # 3.10's tarfile has no filter= (guarded as tinyslm.toolchain does)
+        kwargs = {"filter": "data"} if hasattr(tarfile, "data_filter") else {}
+        tar.extractall(tmp_path / "unpacked", **kwargs)  # type: ignore[arg-type]
+    for needed in (
+        "LICENSE",
+        "MANIFEST.in",
+        "templates/common/platformio.ini.j2",
+        "boards/schema.json",
+        "firmware/audio/tinyslm_kws_app.c",
+    ):
+        assert needed in members, f"{needed} missing from {sdist.name}"
+    (unpacked,) = (tmp_path / "unpacked").iterdir()
+
+    # 1b. The wheel from the unpacked sdist only (nothing of the checkout beside it).
     wheels = tmp_path / "wheels"
     _run(
         [sys.executable, "-m", "pip", "wheel", ".", "--no-deps", "--no-build-isolation",
          "--no-index", "-q", "-w", str(wheels)],
-        src,
+        unpacked,
         env,
     )  # fmt: skip
     (wheel,) = wheels.glob("tinyslm-*.whl")
     names = set(zipfile.ZipFile(wheel).namelist())
+    assert any(n.endswith("licenses/LICENSE") for n in names), "LICENSE missing from the wheel"
+    # every file of the emulator's glue (a new one must not be left out by a pattern)
+    glue = REPO / "tinyslm" / "emulate" / "glue"
+    for path in sorted(glue.rglob("*")):
+        if path.is_file() and "__pycache__" not in path.parts:
+            rel = path.relative_to(REPO).as_posix()
+            assert rel in names, f"{rel} missing from the wheel"
     for needed in (
         "tinyslm/_bundled/templates/common/platformio.ini.j2",
         "tinyslm/_bundled/templates/starters/text/src/tinyslm_actions.c.j2",
