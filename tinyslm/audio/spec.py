@@ -21,8 +21,9 @@ from tinyslm.errors import ModelError
 # The streaming rule's defaults: a 1 s window stepped every 400 ms (20 front-end frames),
 # 2 score vectors averaged, 1 s between detections of any keyword. Why 400 ms, not 40:
 # - real time: one default-size inference is about 14.9 M Cortex-M7 instructions
-#   (4.4 M MACs through CMSIS-NN), so a 40 ms stride needs 79% of a 480 MHz STM32H7
-#   (and more than an ESP32 core has); 400 ms needs 9.1% with the front end included.
+#   (4.4 M MACs through CMSIS-NN), so a 40 ms stride needs 95% of the STM32H7 at the 400 MHz
+#   the generated firmware runs it at (and more than an ESP32 core has); 400 ms needs 11%
+#   with the front end included.
 # - accuracy: the first crossing of the threshold fires and suppresses the next second,
 #   so 3 vectors 40 ms apart (120 ms of evidence) often fired a wrong keyword on a word
 #   half inside the window. On speech_commands_dev's default model the 400 ms / 2 rule
