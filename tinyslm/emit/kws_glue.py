@@ -367,6 +367,10 @@ def mic_context(board: Board) -> dict[str, Any]:
             "read_frames": mic.dma_frames,
             "buffer_ms": mic.dma_frames * 1000 // mic.sample_rate,
             "dma_ms": mic.dma_descriptors * mic.dma_frames * 1000 // mic.sample_rate,
+            # The DMA always writes one buffer; the driver's receive queue holds the rest
+            # (i2s_common.c: dma_desc_num - 1 deep), which is the audio that can wait.
+            "queue_buffers": mic.dma_descriptors - 1,
+            "queue_ms": (mic.dma_descriptors - 1) * mic.dma_frames * 1000 // mic.sample_rate,
             # The main component's REQUIRES for this glue (beside the text glue's).
             "idf_requires": ["esp_driver_i2s"],
             "clock": {

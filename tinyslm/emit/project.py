@@ -150,8 +150,13 @@ def _glue(board: Board) -> dict[str, Any]:
         raise BoardError(f"board {board.id}: serial/uart {board.serial.uart!r} is not a UART name")
     kind, num = m.groups()
     if board.family == "esp32":
-        if kind != "UART":
-            raise BoardError(f"board {board.id}: ESP32 serial/uart must be UART0-UART2")
+        if kind != "UART" or num != "0":
+            # The glue sets no pins (no uart_set_pin): only UART0 reaches its pads, through
+            # the IOMUX defaults the ROM sets, and it is the console sdkconfig assumes.
+            raise BoardError(
+                f"board {board.id}: ESP32 serial/uart must be UART0 (the console UART;"
+                f" the glue sets no pins), not {board.serial.uart}"
+            )
         return {
             "uart_num": f"UART_NUM_{num}",
             # TFLM's interpreter set-up and Invoke run on the main task.

@@ -41,11 +41,18 @@ uint64_t total_cycles = 0;
 
 // 400 MHz from the 64 MHz HSI through PLL1 (no dependency on the
 // ST-LINK's clock output). On failure the reset clock (HSI, 64 MHz) stays, and
-// SystemCoreClock still tells the truth, so latencies remain right.
+// SystemCoreClock still tells the truth, so latencies remain right; main says so on
+// the serial line (clock_init_failed), since the board is then slower than documented.
 bool clock_init() {
+  // The HAL's own bound for a PWR flag (PWR_FLAG_SETTING_DELAY): a regulator that never
+  // reports ready leaves the board on the HSI, said once the serial line is up, rather
+  // than hung before it. HAL_Init has started SysTick, so HAL_GetTick counts.
+  constexpr uint32_t kVosReadyMs = 1000;
   HAL_PWREx_ConfigSupply(PWR_LDO_SUPPLY);
   __HAL_PWR_VOLTAGESCALING_CONFIG(PWR_REGULATOR_VOLTAGE_SCALE1);
+  const uint32_t vos_from = HAL_GetTick();
   while (!__HAL_PWR_GET_FLAG(PWR_FLAG_VOSRDY)) {
+    if (HAL_GetTick() - vos_from > kVosReadyMs) return false;
   }
   RCC_OscInitTypeDef osc = {};
   osc.OscillatorType = RCC_OSCILLATORTYPE_HSI;
@@ -156,6 +163,16 @@ int infer(const int32_t *ids, int8_t *scores, void *ctx) {
   return tinyslm_tflm_infer(ids, scores, ctx);
 }
 
+// No serial line to report on: the LED blinks fast (toggled every 100 ms), unlike the
+// one toggle per inference of a working board, so a silent board still says why.
+[[noreturn]] void no_serial_forever() {
+  constexpr uint32_t kBlinkMs = 100;
+  for (;;) {
+    HAL_GPIO_TogglePin(GPIOB, GPIO_PIN_0);
+    HAL_Delay(kBlinkMs);
+  }
+}
+
 // Never hang silently: repeat the reason so a host that connects late still sees it.
 [[noreturn]] void fail_forever(const char *code, const char *reason) {
   for (;;) {
@@ -223,13 +240,13 @@ int main(void) {
   SCB_EnableICache();
   SCB_EnableDCache();
   HAL_Init();
-  (void)clock_init();
+  const bool clock_ok = clock_init();
   dwt_init();
   led_init();
-  if (!serial_init()) {
-    for (;;) {
-      // No serial line to report on; nothing else to do.
-    }
+  if (!serial_init()) no_serial_forever();
+  // Once, as soon as it can be said: the board works, but slower than its README says.
+  if (!clock_ok) {
+    tinyslm_write_error(serial_write, nullptr, "clock_init_failed", "running on the 64 MHz HSI");
   }
   if (tinyslm_tflm_init() != 0) fail_forever("tflm_init_failed", tinyslm_tflm_last_error());
 
