@@ -26,6 +26,7 @@ from __future__ import annotations
 import csv
 import importlib
 import json
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -147,12 +148,38 @@ def _audio_shape(spec: KeywordSpec) -> tuple[int, ...]:
     return spec.input_shape
 
 
+_WAV_SUFFIXES = (".wav", ".wave")
+# A clip list's path column under the names users give it; with no "text" column, a
+# header naming one is a list of WAV files (its loader then says what it must be).
+_PATH_COLUMNS = {"path", "file", "filename", "file_name", "wav", "audio"}
+_SNIFF_ROWS = 5  # rows looked at: a header and a few clips, not the whole list
+
+
+def _names_wav(value: object) -> bool:
+    return isinstance(value, str) and value.strip().strip("\"'").lower().endswith(_WAV_SUFFIXES)
+
+
+def _rows_are_audio(rows: list[list[str]]) -> bool:
+    """Whether a CSV's first non-blank rows are a list of WAV files: no ``text`` column in
+    its header, and a cell naming a ``.wav`` or a path column in the header. Cells are
+    also split on ';' and tabs (a European spreadsheet's "CSV", a TSV), so such a list is
+    refused by the audio loader for its separator, not told to add a text column."""
+    split = [[c.strip().lower() for c in re.split(r"[,;\t]", ",".join(row))] for row in rows]
+    # The first row is a header unless it names a clip (a keyword may be called "text").
+    header = set() if any(_names_wav(c) for c in split[0]) else set(split[0])
+    if "text" in header:
+        # A text dataset's header; its first column may be "path" (the others are
+        # ignored), as the JSONL branch decides.
+        return False
+    return bool(_PATH_COLUMNS & header) or any(_names_wav(c) for row in split for c in row)
+
+
 def _is_audio_data(path: Path) -> bool:
     """A folder (Speech Commands layout) or a list whose rows name ``.wav`` files."""
     if path.is_dir():
         return True
     suffix = path.suffix.lower()
-    if suffix in (".wav", ".wave"):
+    if suffix in _WAV_SUFFIXES:
         return True  # one recording: the audio loader says what a dataset needs
     if not path.is_file() or suffix not in (".csv", ".jsonl"):
         return False
@@ -163,21 +190,22 @@ def _is_audio_data(path: Path) -> bool:
                 for line in stream:
                     if line.strip():
                         row = json.loads(line)
-                        return isinstance(row, dict) and "path" in row and "text" not in row
+                        # {"file": "yes/a.wav", ...} is a clip list with another key name.
+                        return (
+                            isinstance(row, dict)
+                            and "text" not in row
+                            and ("path" in row or any(_names_wav(v) for v in row.values()))
+                        )
                 return False
+            rows: list[list[str]] = []
             for fields in csv.reader(stream):
-                if not any(f.strip() for f in fields):
-                    continue  # as the loader skips it: a blank or whitespace-only row
-                cells = [f.strip().lower() for f in fields]
-                if cells[0] == "path":
-                    # A header row. A WAV list's is path,label[,split]; one with a text
-                    # column is a text dataset whose first column happens to be "path"
-                    # (its other columns are ignored), as the JSONL branch decides.
-                    return "text" not in cells
-                return cells[0].endswith(".wav")
+                if any(f.strip() for f in fields):  # as the loader skips a blank row
+                    rows.append(fields)
+                if len(rows) == _SNIFF_ROWS:
+                    break
+            return bool(rows) and _rows_are_audio(rows)
     except (OSError, ValueError, RecursionError, csv.Error):
         return False  # the text loader reports what is wrong with the file
-    return False
 
 
 def _is_text_data(path: Path) -> bool:

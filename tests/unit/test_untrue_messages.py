@@ -257,7 +257,13 @@ def test_keyword_fit_returns_every_warning_it_printed(
         verify_seconds=0.0,
     )
     streams = SimpleNamespace(
-        spec=None, threshold_q=127, threshold_found=False, test_material=None, figures=None
+        spec=None,
+        threshold_q=127,
+        threshold_found=False,
+        test_material=None,
+        figures=None,
+        val_noise_seconds=0.0,
+        val_unknown_seconds=0.0,
     )
     monkeypatch.setattr(tinyslm.audio.dataset, "load_audio_dataset", lambda *a: dataset)
     monkeypatch.setattr(tinyslm.audio.train, "train_audio", lambda *a: trained)

@@ -7,11 +7,15 @@ Two sources:
   the ``_unknown_`` class) and optional ``_background_noise_/*.wav`` (long
   recordings: the ``_silence_`` class and noise for augmentation). Other
   folders starting with ``_`` or ``.`` are refused or ignored respectively;
-  files that are not ``.wav`` are ignored.
-- A list file, ``.csv`` (``path,label[,split]``, optional header row) or
+  files that are not ``.wav`` are ignored, and audio files among them (``.m4a``,
+  ``.mp3``, ``.wave`` ...) are counted in a warning naming the first.
+- A list file, ``.csv`` (``path,label[,split]``, optional header row, whose columns
+  may come in any order: ``label,path``) or
   ``.jsonl`` (``{"path": ..., "label": ..., "split": ...}``), paths relative to
   the list file (``\\`` separators, as a list written on Windows has them, are
-  read as ``/`` where the path does not exist as written). The labels
+  read as ``/`` where the path does not exist as written; a name that differs from
+  the file's only in Unicode normalisation, NFC against macOS's NFD, finds the file
+  and keeps the list's spelling, so the same seeded split). The labels
   ``_unknown_``, ``_silence_`` and ``_background_noise_`` mean what the folders
   above mean. A list gives a split (``train``/``val``/``test``;
   ``training``/``validation``/``testing`` too) for every clip or for none
@@ -59,7 +63,8 @@ Rules:
   would then copy every keyword 30 times (memory and hours of training), and the
   figures would be mostly ``_unknown_``'s. Clips left out are not read.
 - Refused with one line: an unreadable, truncated or wrongly formatted WAV (see
-  :mod:`tinyslm.audio.wav`; the line names the file), an empty folder or
+  :mod:`tinyslm.audio.wav`; the line names the file, and for a format refusal how many
+  other files of the dataset have that format, from their headers), an empty folder or
   keyword folder, fewer than 2 keywords, a label with fewer than 2 clips or (with
   speaker names) fewer than 2 speakers, a label none of whose speakers falls in
   ``train``, a background recording shorter than the window, a folder inside a label
@@ -69,7 +74,10 @@ Rules:
   that leads nowhere (dangling or looping); in a list, a file listed twice (by the file:
   ``./yes/a.wav``, ``/data/yes/a.wav`` and ``../data/yes/a.wav`` are ``yes/a.wav``), a
   path naming a folder, a path or label that is not UTF-8 text, a special label other
-  than ``_unknown_``, ``_silence_`` and ``_background_noise_``. The label counts
+  than ``_unknown_``, ``_silence_`` and ``_background_noise_``, a header other than
+  path, label and split in some order (``file,label``), fields separated by ``;`` or
+  tabs, a path that does not exist (the line says where it was looked for, and the
+  path to list when it exists relative to the current folder instead). The label counts
   are training's rules: ``training_rules=False`` (``tinyslm eval``, which scores
   recordings a user made to check a model, often one speaker) drops them.
 - Hidden names (a leading ``.``) are not data: such folders are not labels and
@@ -91,6 +99,7 @@ import os
 import posixpath
 import random
 import re
+import unicodedata
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -100,7 +109,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from tinyslm.audio.wav import SAMPLE_RATE, read_wav
+from tinyslm.audio.wav import SAMPLE_RATE, WavFormatError, format_key, read_wav
 from tinyslm.errors import DatasetError, json_reason
 
 SILENCE = "_silence_"
@@ -121,6 +130,12 @@ _SPLIT_ALIASES = {
     "testing": "test",
 }
 _NOHASH = re.compile(r"_nohash_.*$")
+# Audio files a recorder or phone writes that tinyslm does not read: skipped, but said.
+_OTHER_AUDIO = (
+    ".wave", ".m4a", ".mp3", ".mp4", ".aac", ".flac", ".ogg", ".oga", ".opus", ".wma",
+    ".aif", ".aiff", ".aifc", ".caf", ".amr", ".3gp", ".webm",
+)  # fmt: skip
+_LIST_HEADER = "path,label[,split]"
 
 Samples = npt.NDArray[np.int16]
 
@@ -228,6 +243,8 @@ class AudioDataset:
         warnings: non-fatal findings, one line each (about every split, as train says them).
         split_warnings: the same findings as ``(split, line)``, a finding about the clips
             of several splits once per split; see :meth:`warnings_for`.
+        given_splits: whether a list's split column placed the clips (what a user changes
+            to move a clip to another split: that column, not ``--seed``).
     """
 
     labels: tuple[str, ...]
@@ -236,6 +253,7 @@ class AudioDataset:
     source: str
     warnings: tuple[str, ...] = ()
     split_warnings: tuple[tuple[str, str], ...] = ()
+    given_splits: bool = False  # a list's split column placed the clips (no hash did)
 
     @property
     def keywords(self) -> tuple[str, ...]:
@@ -346,26 +364,35 @@ def _check_name(path: Path, label: bool = False) -> None:
         raise DatasetError(f"{path.parent / repr(name)}: the name has control characters")
 
 
-def _wavs(folder: Path) -> list[Path]:
+def _wavs(folder: Path, skipped: list[Path]) -> list[Path]:
     """The folder's ``.wav`` files. Hidden names are not clips, as hidden folders are not
     labels: macOS writes a ``._<name>.wav`` AppleDouble file (no audio) beside every clip
-    it copies to a FAT or network drive or zips.
+    it copies to a FAT or network drive or zips. Other audio files (a phone's ``.m4a``
+    voice memos, a ``.wave``) are not read either; they are added to ``skipped``, so the
+    dataset can say so (they vanished unsaid).
 
     A folder inside a label folder, or a ``.wav`` name that is not a file (a dangling
     link), is refused: their clips were silently left out, while the summary counted
     the rest as the whole label.
     """
     found = []
-    for p in _listing(folder):
+    for p in sorted(_listing(folder)):
         if p.name.startswith("."):
             continue
         if p.is_dir() or p.suffix.lower() == ".wav":
             _check_name(p)  # in every line that names it, and a clip's source
+        if p.is_dir() and folder.name == NOISE:
+            # Not a label folder, and it holds recordings, not clips.
+            raise DatasetError(
+                f"{p}: a folder inside {NOISE}; put its recordings directly in {folder}"
+            )
         if p.is_dir():
             raise DatasetError(
                 f"{p}: a folder inside a label folder; put its clips directly in {folder}"
             )
         if p.suffix.lower() != ".wav":
+            if p.suffix.lower() in _OTHER_AUDIO:
+                skipped.append(p)
             continue
         if not p.is_file():
             raise DatasetError(f"{p}: not a readable file (a broken link?)")
@@ -373,10 +400,37 @@ def _wavs(folder: Path) -> list[Path]:
     return sorted(found)
 
 
-def _scan_folder(root: Path, config: AudioDatasetConfig) -> tuple[list[_Entry], list[_Entry]]:
-    """Entries of the clip folders and of the background folder."""
+def _other_audio(files: list[Path]) -> str:
+    """What to do with audio files tinyslm does not read (``files``: not empty)."""
+    rename = (
+        " (or rename a .wave to .wav)" if any(f.suffix.lower() == ".wave" for f in files) else ""
+    )
+    return f"convert them to 16 kHz mono 16-bit .wav with sox or ffmpeg{rename}"
+
+
+def _printable(text: str) -> str:
+    """``text`` as a message may show it: a name the loader does not check (not a clip)
+    may hold bytes that are not UTF-8 or control characters."""
+    text = os.fsencode(text).decode("utf-8", "backslashreplace")
+    return text if text.isprintable() else repr(text)
+
+
+def _skipped_note(root: Path, skipped: list[Path]) -> str:
+    first = _printable(str(skipped[0].relative_to(root)))
+    return (
+        f"{len(skipped)} audio file(s) that are not .wav were skipped (first: {first});"
+        f" tinyslm reads .wav clips only: {_other_audio(skipped)}"
+    )
+
+
+def _scan_folder(
+    root: Path, config: AudioDatasetConfig
+) -> tuple[list[_Entry], list[_Entry], list[Path]]:
+    """Entries of the clip folders and of the background folder, and the audio files
+    that are not ``.wav`` (skipped)."""
     clips: list[_Entry] = []
     noise: list[_Entry] = []
+    skipped: list[Path] = []
     spelled: dict[str, str] = {}  # a folder name folded to lower case: as first seen
     real: dict[Path, Path] = {}  # where a label folder really is: the folder as listed
     clip_real: dict[Path, Path] = {}  # where a clip really is: the clip as listed
@@ -413,9 +467,16 @@ def _scan_folder(root: Path, config: AudioDatasetConfig) -> tuple[list[_Entry], 
             raise DatasetError(
                 f"{folder}: unknown special folder (only {UNKNOWN} and {NOISE} start with '_')"
             )
-        files = _wavs(folder)
+        others: list[Path] = []
+        files = _wavs(folder, others)
         if not files:
-            raise DatasetError(f"{folder}: no .wav files")
+            held = Counter(f.suffix.lower() for f in others)
+            what = ", ".join(f"{n} {suffix}" for suffix, n in sorted(held.items()))
+            hint = (
+                f" (its audio files are not .wav: {what}; {_other_audio(others)})" if others else ""
+            )
+            raise DatasetError(f"{folder}: no .wav files{hint}")
+        skipped += others
         label = config.label_of(name)
         target = noise if name == NOISE else clips
         for f in files:
@@ -434,7 +495,7 @@ def _scan_folder(root: Path, config: AudioDatasetConfig) -> tuple[list[_Entry], 
         raise DatasetError(
             f"{root}: no keyword folders with .wav files (expected {root}/<keyword>/*.wav)"
         )
-    return clips, noise
+    return clips, noise, skipped
 
 
 def _list_rows(path: Path) -> Iterable[tuple[int, str, str, str | None]]:
@@ -457,8 +518,13 @@ def _list_rows(path: Path) -> Iterable[tuple[int, str, str, str | None]]:
             if not isinstance(obj, dict) or not all(
                 isinstance(obj.get(k), str) for k in ("path", "label")
             ):
+                # The keys it has: {"file": ...} is a clip list with another key name.
+                keys = [_printable(str(k)) for k in list(obj)[:5]] if isinstance(obj, dict) else []
+                more = ", ..." if isinstance(obj, dict) and len(obj) > 5 else ""
+                got = f" (got the keys {', '.join(keys)}{more})" if keys else ""
                 raise DatasetError(
                     f"{path}: line {number}: expected an object with string 'path' and 'label'"
+                    f" ('split' optional){got}"
                 )
             split = obj.get("split")
             if split is not None and not isinstance(split, str):
@@ -469,17 +535,32 @@ def _list_rows(path: Path) -> Iterable[tuple[int, str, str, str | None]]:
         return
     reader = csv.reader(io.StringIO(text, newline=""))
     first = True
+    columns: dict[str, int] | None = None  # a header in another order: column by name
     for number, row in _csv_rows(reader, path):
         cells = [c.strip() for c in row]
         if not any(cells):
             continue
+        if len(cells) == 1 and (";" in cells[0] or "\t" in cells[0]):
+            # A list saved by a European spreadsheet ("path;label;split") or as TSV.
+            sep = "';'" if ";" in cells[0] else "tabs"
+            raise DatasetError(
+                f"{path}: line {number}: fields are separated by {sep}; separate them"
+                f" with ',' ({_LIST_HEADER})"
+            )
         # The header is the first row with anything in it (the modality sniffer skips
         # blank lines too, so a list opening with one was called audio, then refused).
         header, first = first, False
-        if header and [c.lower() for c in cells] in (
-            ["path", "label"],
-            ["path", "label", "split"],
-        ):
+        if header and _is_header(cells):
+            columns = _header_columns(path, number, cells)
+            continue
+        if columns is not None:
+            if len(cells) != len(columns):
+                raise DatasetError(
+                    f"{path}: line {number}: expected {len(columns)} fields as the header"
+                    f" names, got {len(cells)}"
+                )
+            split_cell = cells[columns["split"]] if "split" in columns else ""
+            yield number, cells[columns["path"]], cells[columns["label"]], split_cell or None
             continue
         if len(cells) not in (2, 3):
             ran_on = (
@@ -494,6 +575,32 @@ def _list_rows(path: Path) -> Iterable[tuple[int, str, str, str | None]]:
         # A blank split cell (a trailing comma, a background row left blank) is no split:
         # it was refused as "split '' is not train, val or test".
         yield number, cells[0], cells[1], (cells[2] if len(cells) == 3 else "") or None
+
+
+def _is_header(cells: list[str]) -> bool:
+    """Whether a list's first row is a header: it names no clip (no cell ends in ``.wav``)
+    and a cell is a column name (``file,label`` is a header, not a clip named 'file')."""
+    lowered = [c.lower() for c in cells]
+    if any(c.endswith((".wav", ".wave")) for c in lowered):
+        return False
+    names = {"path", "label", "split", "file", "filename", "file_name", "wav", "audio", "text"}
+    return bool(names & set(lowered))
+
+
+def _header_columns(path: Path, number: int, cells: list[str]) -> dict[str, int] | None:
+    """The columns a header names, in any order as the text loader takes its own (``None``:
+    ``path,label[,split]``, read as a header-less list is); anything else is refused."""
+    lowered = [c.lower() for c in cells]
+    if lowered in (["path", "label"], ["path", "label", "split"]):
+        return None
+    if len(set(lowered)) == len(lowered) and {"path", "label"} <= set(lowered) <= set(
+        ("path", "label", "split")
+    ):
+        return {name: i for i, name in enumerate(lowered)}
+    raise DatasetError(
+        f"{path}: line {number}: a list of WAV clips needs the header path,label"
+        f" (split optional), got {','.join(cells)}"
+    )
 
 
 def _csv_rows(reader: Any, path: Path) -> Iterator[tuple[int, list[str]]]:
@@ -569,6 +676,12 @@ def _scan_list(path: Path, config: AudioDatasetConfig) -> tuple[list[_Entry], li
                 # name for the seeded split as the list written with '/'.
                 rel = rel.replace("\\", "/")
                 wav = path.parent / rel
+            if not wav.exists():
+                # A name written in another Unicode form than the file's (an NFC list,
+                # NFD names from macOS): the file as spelled on disk; ``rel`` stays as
+                # listed, so the seeded split is the one the list gets where the file
+                # system does not tell the two forms apart.
+                wav = _other_unicode_form(wav) or wav
             found = wav.is_file()
             folder = not found and wav.is_dir()
             real = wav.resolve() if found else wav
@@ -577,7 +690,7 @@ def _scan_list(path: Path, config: AudioDatasetConfig) -> tuple[list[_Entry], li
         if folder:
             raise DatasetError(f"{path}: line {number}: {rel} is a folder, not a WAV file")
         if not found:
-            raise DatasetError(f"{path}: line {number}: {rel} does not exist")
+            raise DatasetError(f"{path}: line {number}: {rel} does not exist{_missing(path, rel)}")
         # One spelling per file: "./yes/a.wav" hashed to another split than "yes/a.wav".
         rel = posixpath.normpath(rel)
         # A file listed twice could sit in two classes, or in train and in test; by the
@@ -595,6 +708,47 @@ def _scan_list(path: Path, config: AudioDatasetConfig) -> tuple[list[_Entry], li
     if 0 < with_split < len(clips):
         raise DatasetError(f"{path}: give a split for every clip or for none")
     return clips, noise
+
+
+def _other_unicode_form(wav: Path) -> Path | None:
+    """``wav`` as spelled on disk where its names differ from the listed ones only in
+    Unicode normalisation (NFC and NFD look the same), else ``None``."""
+    if wav.is_absolute():
+        here, parts = Path(wav.anchor), wav.parts[1:]
+    else:
+        here, parts = Path(), wav.parts
+    for part in parts:
+        step = here / part
+        if not step.exists() and part not in (".", ".."):
+            want = unicodedata.normalize("NFC", part)
+            try:
+                same = sorted(
+                    p for p in os.listdir(here) if unicodedata.normalize("NFC", p) == want
+                )
+            except OSError:
+                return None
+            if len(same) != 1:
+                return None
+            step = here / same[0]
+        here = step
+    return here if here.exists() else None
+
+
+def _missing(path: Path, rel: str) -> str:
+    """Why a listed path is not found: list paths are relative to the list's folder,
+    and the path a user checked with ``ls`` is relative to the current one."""
+    if Path(rel).is_absolute():
+        return ""
+    where = path.parent / rel
+    note = f" (looked for {where}: list paths are relative to the list's folder"
+    try:
+        from_here = Path(rel).is_file() and Path(rel).resolve() != where.resolve()
+        if from_here:
+            fixed = os.path.relpath(Path(rel).resolve(), path.parent.resolve())
+            return f"{note}; {rel} exists relative to the current folder: list it as {fixed})"
+    except (OSError, ValueError):
+        pass
+    return note + ")"
 
 
 def _split_of(entry: _Entry, config: AudioDatasetConfig) -> tuple[str, str]:
@@ -711,7 +865,25 @@ def _mixed_speakers(placed: list[tuple[_Entry, str, str]]) -> tuple[list[str], s
     return involved, f"{many} clips in more than one split ({shown}): {why}"
 
 
-def _check_labels(clips: list[Clip], where: str) -> None:
+def split_levers(clips: Iterable[Clip], given: bool) -> str:
+    """What moves clips between splits, for a message about a split without them: the
+    list's split column; a speaker name's hash (the seed plays no part); a seeded hash of
+    each clip's path, where names carry no speaker (``--seed``)."""
+    if given:
+        return "the list's split column places every clip: change it there"
+    named = [speaker_of(c.source) is not None for c in clips if c.label != SILENCE]
+    if named and all(named):
+        return (
+            "clips are split by speaker (<speaker>_nohash_ names): add clips from more"
+            " speakers, or give a list with a split column"
+        )
+    return (
+        "clips without <speaker>_nohash_ names are split one by one, seeded: add clips,"
+        " try another --seed, or give a list with a split column"
+    )
+
+
+def _check_labels(clips: list[Clip], where: str, given: bool) -> None:
     by_label: dict[str, list[Clip]] = defaultdict(list)
     for clip in clips:
         by_label[clip.label].append(clip)
@@ -732,24 +904,58 @@ def _check_labels(clips: list[Clip], where: str) -> None:
                 f" {speakers[0]!r}; a speaker-disjoint split needs at least 2"
             )
         if not any(c.split == "train" for c in group):
+            # Of a user's own clips (no speaker names), "2 speakers" were 2 clips, and
+            # "lower val/test percentages" named a setting train does not offer.
+            named = all(speaker_of(c.source) is not None for c in group)
+            what = f"{len(speakers)} speakers" if named and not given else f"{len(group)} clips"
             raise DatasetError(
-                f"{where}: label {label!r}: none of its {len(speakers)} speakers falls in the"
-                " training split; add speakers or lower val/test percentages"
+                f"{where}: label {label!r}: none of its {what} falls in the training"
+                f" split; {split_levers(group, given)}"
             )
 
 
+def _read(entry: _Entry, others: list[_Entry]) -> Samples:
+    """``read_wav`` of a clip or recording; a format refusal counts the dataset's other
+    files in the same format (their headers alone), so that a folder of phone recordings
+    is not refused one file at a time."""
+    try:
+        return read_wav(entry.path)
+    except WavFormatError as exc:
+        key = format_key(entry.path)
+        same = sum(1 for e in others if e.path != entry.path and key and format_key(e.path) == key)
+        if not same:
+            raise
+        raise DatasetError(
+            f"{exc} (and {same} more file(s) of this dataset in this format: convert them all)"
+        ) from None
+
+
+def _seconds_under(samples: int, limit: float) -> str:
+    """``samples`` in seconds, with the decimals that show them under ``limit`` seconds
+    (0.0999 s, not "0.10 s is shorter than the 0.1 s window")."""
+    seconds = samples / SAMPLE_RATE
+    for digits in range(2, 7):
+        shown = f"{seconds:.{digits}f}"
+        if float(shown) < limit:
+            return shown
+    return shown
+
+
 def _noise_recordings(
-    entries: list[_Entry], config: AudioDatasetConfig
+    entries: list[_Entry], config: AudioDatasetConfig, clips: list[_Entry]
 ) -> tuple[NoiseRecording, ...]:
     out = []
     train_share = 1 - (config.val_percent + config.test_percent) / 100
+    everyone = clips + entries
     for entry in entries:
-        samples = read_wav(entry.path)
+        samples = _read(entry, everyone)
         n = len(samples)
         if n < config.window_samples:
+            window = config.window_samples / SAMPLE_RATE
             raise DatasetError(
-                f"{entry.path}: background recording of {n} samples is shorter than the"
-                f" {config.window_samples}-sample window"
+                f"{entry.path}: background recording of {_seconds_under(n, window)} s is shorter"
+                f" than the {window:g} s window; record at least {window:g} s (minutes are"
+                " better)"
             )
         a = math.floor(n * train_share)
         b = a + math.floor(n * config.val_percent / 100)
@@ -808,8 +1014,9 @@ def load_audio_dataset(path: Path | str, config: AudioDatasetConfig | None = Non
     """
     config = config if config is not None else AudioDatasetConfig()
     root = Path(path)
+    skipped: list[Path] = []
     if root.is_dir():
-        entries, noise_entries = _scan_folder(root, config)
+        entries, noise_entries, skipped = _scan_folder(root, config)
     elif root.is_file() and root.suffix.lower() in LIST_SUFFIXES:
         entries, noise_entries = _scan_list(root, config)
     elif root.exists():
@@ -826,8 +1033,9 @@ def load_audio_dataset(path: Path | str, config: AudioDatasetConfig | None = Non
     limit = config.max_clip_windows * config.window_samples
     clips: list[Clip] = []
     trimmed: list[tuple[str, str]] = []  # (split, source)
+    everyone = entries + noise_entries  # for a format refusal's count of the others
     for entry, speaker, split in placed:
-        samples = read_wav(entry.path)
+        samples = _read(entry, everyone)
         if len(samples) > limit:
             raise DatasetError(
                 f"{entry.path}: {len(samples) / SAMPLE_RATE:.2f} s is longer than"
@@ -838,12 +1046,17 @@ def load_audio_dataset(path: Path | str, config: AudioDatasetConfig | None = Non
             trimmed.append((split, entry.source))
         fitted = fit_to_window(samples, config.window_samples)
         clips.append(Clip(entry.label, split, speaker, entry.source, fitted))
+    given = any(entry.split is not None for entry in entries)
     if config.training_rules:
-        _check_labels(clips, str(root))
+        _check_labels(clips, str(root), given)
 
     # Each finding as train says it (every split in one line) and per split (eval's).
     warnings: list[str] = []
     by_split: list[tuple[str, str]] = []
+    if skipped:
+        note = _skipped_note(root, skipped)
+        warnings.append(note)
+        by_split += [(split, note) for split in SPLITS]
     if capped:
         warnings.append(_cap_note(", ".join(kept for _, kept in capped)))
         by_split += [(split, _cap_note(kept)) for split, kept in capped]
@@ -865,7 +1078,7 @@ def load_audio_dataset(path: Path | str, config: AudioDatasetConfig | None = Non
             mine = [source for s, source in trimmed if s == split]
             if mine:
                 by_split.append((split, trim_note(mine)))
-    noise = _noise_recordings(noise_entries, config)
+    noise = _noise_recordings(noise_entries, config, entries)
     celled = [entry for entry in noise_entries if entry.split is not None]
     if celled:
         # Honouring the cell would move a list's figures (its recordings have always been
@@ -883,7 +1096,13 @@ def load_audio_dataset(path: Path | str, config: AudioDatasetConfig | None = Non
     specials = tuple(lb for lb in (SILENCE, UNKNOWN) if lb in labels_present)
     keywords = tuple(sorted(labels_present - {SILENCE, UNKNOWN}))
     return AudioDataset(
-        specials + keywords, tuple(clips), noise, str(root), tuple(warnings), tuple(by_split)
+        specials + keywords,
+        tuple(clips),
+        noise,
+        str(root),
+        tuple(warnings),
+        tuple(by_split),
+        given,
     )
 
 
@@ -932,6 +1151,7 @@ def with_training_clips(dataset: AudioDataset, extra: AudioDataset) -> AudioData
         dataset.noise,
         dataset.source,
         tuple(notes),
+        given_splits=dataset.given_splits,
     )
 
 

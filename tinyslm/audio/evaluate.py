@@ -339,8 +339,9 @@ def load_for_model(
             )
         short = " and under a window of background audio" if dataset.noise else ""
         raise DatasetError(
-            f"{data}: split {split!r} has no clips{short} (without splits, clips are split"
-            " by speaker as training splits them; --split all scores every clip)"
+            f"{data}: split {split!r} has no clips{short} (without a split column, clips are"
+            " split as training splits them: by speaker, or one by one with the model's seed"
+            " where names carry no <speaker>_nohash_; --split all scores every clip)"
         )
     return dataset, split_name, extra
 

@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from tinyslm.audio.dataset import SILENCE, UNKNOWN, AudioDataset, AudioDatasetConfig
+from tinyslm.audio.dataset import NOISE, SILENCE, UNKNOWN, AudioDataset, AudioDatasetConfig
 from tinyslm.audio.detector import Detection, DetectorSpec, detect
 from tinyslm.audio.spec import KeywordSpec
 from tinyslm.audio.stream import (
@@ -235,6 +235,55 @@ class StreamEvaluation:
     threshold_found: bool  # False: false accepts at every threshold, 127 kept
     test_material: StreamMaterial
     figures: StreamFigures
+    # What the threshold was chosen on: the val streams' noise and unknown-word seconds
+    # (advice to "add background noise" was given to data that had both).
+    val_noise_seconds: float
+    val_unknown_seconds: float
+
+
+def threshold_advice(streams: StreamEvaluation) -> str | None:
+    """The warning for a threshold the val streams did not settle (``None``: they did).
+
+    What to add is named only where the val streams lacked it; with noise and unknown
+    words there, the model is what fired on everything or on nothing.
+    """
+    missing = [
+        what
+        for what, seconds in (
+            (f"background noise ({NOISE})", streams.val_noise_seconds),
+            (f"{UNKNOWN} recordings", streams.val_unknown_seconds),
+        )
+        if not seconds
+    ]
+    had = (
+        f"{streams.val_noise_seconds:.1f} s of noise and {streams.val_unknown_seconds:.1f} s"
+        " of unknown words"
+    )
+    if not streams.threshold_found:
+        head = (
+            "the validation streams have false accepts at every threshold: threshold_q 127, "
+            "the strictest; "
+        )
+        if missing:
+            return head + f"add {' and '.join(missing)}"
+        return head + (
+            f"the model still fires falsely on them ({had}): train longer or on more data"
+        )
+    if streams.threshold_q == -128:
+        # "Lowest threshold without a false accept" met at the very bottom: nothing in the
+        # validation streams was rejected at any level (a model that fires on nothing, or
+        # streams with no noise and no unknown words), so the level rests on no evidence.
+        head = (
+            "the validation streams have no false accept even at the loosest threshold: "
+            "threshold_q -128 (0.000), which nothing on them tested; "
+        )
+        if missing:
+            return head + f"add {' and '.join(missing)}, and check the false rejections"
+        return head + (
+            f"the model fired on nothing in their {had}: check the false rejections"
+            " (train longer or on more data)"
+        )
+    return None
 
 
 def keyword_spec(dataset: AudioDataset, config: Any) -> KeywordSpec:
@@ -266,12 +315,19 @@ def evaluate_streams(
         keyword.detector(len(dataset.labels), THRESHOLD_MAX), keyword.frames, keyword.frontend
     )
     log("choosing the detector threshold on the validation streams (TFLM) ...")
-    threshold_q, found = choose_threshold(stream_material(dataset, "val", probe, predict), probe)
+    val_material = stream_material(dataset, "val", probe, predict)
+    threshold_q, found = choose_threshold(val_material, probe)
     spec = replace(probe, detector=replace(probe.detector, threshold_q=threshold_q))
     log(f"threshold_q {threshold_q}; measuring the test streams (TFLM) ...")
     test_material = stream_material(dataset, "test", spec, predict)
     return StreamEvaluation(
-        spec, threshold_q, found, test_material, figures_at(test_material, spec, threshold_q)
+        spec,
+        threshold_q,
+        found,
+        test_material,
+        figures_at(test_material, spec, threshold_q),
+        val_material.noise_seconds,
+        val_material.unknown_seconds,
     )
 
 
@@ -325,22 +381,10 @@ def fit_audio(
     keyword = keyword_spec(dataset, cfg)
     model = result.model
     streams = evaluate_streams(dataset, model, keyword, log)
-    if not streams.threshold_found:
-        warned.append(
-            "the validation streams have false accepts at every threshold: threshold_q 127, "
-            "the strictest; add background noise and _unknown_ recordings"
-        )
-        warn(warned[-1])
-    elif streams.threshold_q == -128:
-        # "Lowest threshold without a false accept" met at the very bottom: nothing in the
-        # validation streams was rejected at any level (a model that fires on nothing, or
-        # streams with no noise and no unknown words), so the level rests on no evidence.
-        warned.append(
-            "the validation streams have no false accept even at the loosest threshold: "
-            "threshold_q -128 (0.000), which nothing on them tested; add background noise "
-            "and _unknown_ recordings, and check the false rejections"
-        )
-        warn(warned[-1])
+    advice = threshold_advice(streams)
+    if advice is not None:
+        warned.append(advice)
+        warn(advice)
     spec, threshold_q, found = streams.spec, streams.threshold_q, streams.threshold_found
     test_material, figures = streams.test_material, streams.figures
     verify_seconds = result.verify_seconds + time.perf_counter() - start

@@ -46,7 +46,7 @@ import numpy.typing as npt
 # (docs/reproducibility.md).
 from tinyslm import determinism  # noqa: F401
 from tinyslm.audio import channel
-from tinyslm.audio.dataset import SILENCE, UNKNOWN, AudioDataset, Clip
+from tinyslm.audio.dataset import SILENCE, UNKNOWN, AudioDataset, Clip, split_levers
 from tinyslm.audio.detector import MAX_WINDOW
 from tinyslm.audio.frontend import (
     LOG_STEPS_PER_OCTAVE,
@@ -587,7 +587,10 @@ def feature_sets(
         by_split[clip.split].append(clip)
     for split, clips in by_split.items():
         if not clips:
-            raise DatasetError(f"the {split} split has no clips; add speakers or clips")
+            # "add speakers" of a user's own clips (no speaker names, split one by one),
+            # and no word of the lever they have: --seed, or a list's split column.
+            levers = split_levers(dataset.clips, dataset.given_splits)
+            raise DatasetError(f"the {split} split has no clips; {levers}")
     names = _NAMES + (_NOISE_NAMES if config.noise_per_epoch else ())
     folder = cache_dir("audio-features", _cache_key(dataset, config))
     if config.cache_features and all((folder / f"{n}.npy").is_file() for n in names):

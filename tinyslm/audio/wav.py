@@ -60,10 +60,25 @@ UNKNOWN_LENGTH = 0x7FFF0000
 Samples = npt.NDArray[np.int16]
 
 
-def _fail(path: Path, why: str) -> DatasetError:
+class WavFormatError(DatasetError):
+    """A readable WAV in another format than tinyslm's (rate, width, channels, encoding).
+
+    A dataset loader counts its other files in the same format (:func:`format_key`), so
+    a folder of phone recordings is not refused one file at a time.
+    """
+
+
+def _shown(path: Path) -> str:
     # A path with a newline or a tab (emulate --wav $'a\nb.wav') broke the line in two.
-    shown = str(path) if str(path).isprintable() else repr(str(path))
-    return DatasetError(f"{shown}: {why}")
+    return str(path) if str(path).isprintable() else repr(str(path))
+
+
+def _fail(path: Path, why: str) -> DatasetError:
+    return DatasetError(f"{_shown(path)}: {why}")
+
+
+def _format_fail(path: Path, why: str) -> WavFormatError:
+    return WavFormatError(f"{_shown(path)}: {why}")
 
 
 def _is_name(chunk_id: bytes) -> bool:
@@ -96,7 +111,7 @@ def _format_code(path: Path, fmt: bytes) -> int:
     if sub_code == _PCM and valid_bits not in (0, container):
         # The container's width as the header gives it: 24 of 32 bits was called
         # "24-bit samples in 16-bit containers".
-        raise _fail(
+        raise _format_fail(
             path, f"{valid_bits}-bit samples in {container}-bit containers; {_CONVERT_HINT}"
         )
     return int(sub_code)
@@ -112,9 +127,11 @@ def _check_format(path: Path, fmt: bytes) -> None:
             name = "a non-standard WAVE_FORMAT_EXTENSIBLE sub-format"
         else:
             name = _FORMAT_NAMES.get(code, f"format 0x{code:04x}")
-        raise _fail(path, f"{name} encoding, not PCM; tinyslm needs 16-bit PCM ({_CONVERT_HINT})")
+        raise _format_fail(
+            path, f"{name} encoding, not PCM; tinyslm needs 16-bit PCM ({_CONVERT_HINT})"
+        )
     if (channels, rate, bits) != (CHANNELS, SAMPLE_RATE, SAMPLE_WIDTH * 8):
-        raise _fail(
+        raise _format_fail(
             path,
             f"{rate} Hz, {channels} channel(s), {bits}-bit PCM; tinyslm needs 16000 Hz mono"
             f" 16-bit ({_CONVERT_HINT})",
@@ -197,6 +214,31 @@ def parse_wav(path: Path, raw: bytes) -> Samples:
     if not data:
         raise _fail(path, "WAV holds no samples")
     return np.frombuffer(data, dtype="<i2").astype(np.int16)
+
+
+def format_key(path: Path | str) -> bytes | None:
+    """What a WAV's ``fmt `` chunk says of its format (tag, channels, rate, width and the
+    EXTENSIBLE sub-format; not the byte rate), read from its chunk headers alone: two files
+    with the same key are refused alike. ``None``: no RIFF/WAVE header, no ``fmt ``
+    chunk, or unreadable (each file says why when it is read)."""
+    try:
+        with Path(path).open("rb") as stream:
+            head = stream.read(12)
+            if len(head) < 12 or head[:4] != b"RIFF" or head[8:12] != b"WAVE":
+                return None
+            while True:
+                header = stream.read(8)
+                if len(header) < 8:
+                    return None
+                (size,) = struct.unpack_from("<I", header, 4)
+                if header[:4] == b"fmt ":
+                    fmt = stream.read(min(size, 40))
+                    if len(fmt) < 16:
+                        return None
+                    return fmt[:4] + fmt[4:8] + fmt[14:16] + fmt[24:40]
+                stream.seek(size + (size & 1), 1)
+    except OSError:
+        return None
 
 
 def read_wav(path: Path | str) -> Samples:
