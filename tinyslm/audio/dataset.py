@@ -1135,6 +1135,7 @@ def with_training_clips(dataset: AudioDataset, extra: AudioDataset) -> AudioData
             )
         source = f"{Path(extra.source).name}/{clip.source}"
         added.append(Clip(clip.label, "train", clip.speaker, source, clip.samples))
+    _refuse_held_out_copies(dataset, extra, added)
     notes = list(dataset.warnings) + [f"{extra.source}: {w}" for w in extra.warnings]
     held_out = {c.speaker for c in dataset.clips if c.split != "train" and c.speaker}
     shared = sorted({c.speaker for c in added} & held_out)
@@ -1153,6 +1154,31 @@ def with_training_clips(dataset: AudioDataset, extra: AudioDataset) -> AudioData
         tuple(notes),
         given_splits=dataset.given_splits,
     )
+
+
+def _clip_digest(samples: np.ndarray) -> bytes:
+    return hashlib.blake2b(np.ascontiguousarray(samples).tobytes(), digest_size=16).digest()
+
+
+def _refuse_held_out_copies(dataset: AudioDataset, extra: AudioDataset, added: list[Clip]) -> None:
+    """Refuse extra training clips whose samples are a validation or test clip's.
+
+    ``--extra-train DATA`` naming DATA itself (or a copy of it) trained on every clip
+    that then picked the epoch and the threshold and was scored as "test": the figures
+    were training figures, with only a warning about shared speakers.
+    """
+    held_out = {
+        _clip_digest(c.samples): c for c in dataset.clips if c.split in ("val", "test")
+    }
+    copies = [(c, held_out[d]) for c in added if (d := _clip_digest(c.samples)) in held_out]
+    if copies:
+        first, theirs = copies[0]
+        raise DatasetError(
+            f"{extra.source}: {len(copies)} of its clips are {dataset.source}'s own validation"
+            f" or test clips (first: {first.source} = {theirs.source}, {theirs.split} split);"
+            " training on them would score the model on what it learnt: give --extra-train"
+            " other recordings"
+        )
 
 
 def load_training_clips(
