@@ -20,6 +20,7 @@ import click
 from tinyslm import __version__
 from tinyslm.audio.options import keyword_options
 from tinyslm.audio.synth import MAX_BACKGROUND_S, RANGE_BOUNDS
+from tinyslm.boards import board_ids
 from tinyslm.cache import CACHE_RULE
 from tinyslm.errors import TinySlmError, one_line
 from tinyslm.train_options import FloatRange, train_options
@@ -181,6 +182,9 @@ def check_json_target(json_out: Path | None, protect: Sequence[Path | None] = ()
     for path in protect:
         if path is not None and real_path(json_out) == real_path(path):
             raise click.UsageError(f"--json names the input {path}; give another file name")
+    from tinyslm.pipeline import refuse_inside_model_folder
+
+    refuse_inside_model_folder(json_out, "--json")
     check_file_target(json_out, "--json", is_json_document)
 
 
@@ -256,6 +260,7 @@ def cli() -> None:
 @click.option(
     "-o",
     "--out",
+    "--output",  # generate's and report's spelling: the same concept, either name
     type=click.Path(path_type=Path),
     default=Path("model"),
     show_default=True,
@@ -294,7 +299,7 @@ def train_command(
     """
     from tinyslm.audio.options import KEYWORD_ONLY, audio_config, refuse_keyword_options
     from tinyslm.modality import AUDIO, modality_of_data
-    from tinyslm.pipeline import format_train_table, run_train
+    from tinyslm.pipeline import check_model_target, format_train_table, run_train
     from tinyslm.text.dataset import check_has_rows, load_dataset
     from tinyslm.train_options import refuse_distill_options_without_distill, train_to_budget
 
@@ -312,6 +317,8 @@ def train_command(
             raise click.UsageError(
                 "--json names a folder the model folder goes in; give a file name"
             )
+    # Before the data is read and sized: a bad -o was refused only after the sizing line.
+    check_model_target(out, force, data, tuple(knobs.get("extra_train") or ()))
     # With --json -, stdout is the JSON alone.
     text_err = json_to_stdout(json_out)
 
@@ -465,6 +472,9 @@ def emulate(
     if json_out is not None and not json_to_stdout(json_out):
         if data_file is not None and real_path(json_out) == real_path(data_file):
             raise click.UsageError("--json names the --data file; give another file name")
+        from tinyslm.pipeline import refuse_inside_model_folder
+
+        refuse_inside_model_folder(json_out, "--json")
         check_file_target(json_out, "--json", is_json_document)  # before the run
     engine = "native" if native else "qemu" if qemu else "emulator"
     if data_file is not None:
@@ -895,7 +905,13 @@ def monitor(
 
 
 @cli.command("generate")
-@click.option("--board", required=True, help="Board id (see 'tinyslm boards').")
+@click.option(
+    "--board",
+    required=True,
+    # A choice, as train's --board is: one message for an unknown board on both.
+    type=click.Choice(board_ids()),
+    help="Board id (see 'tinyslm boards').",
+)
 @click.option(
     "--model",
     "model_dir",
@@ -905,6 +921,7 @@ def monitor(
 @click.option(
     "-o",
     "--output",
+    "--out",  # train's and synth's spelling: the same concept, either name
     type=click.Path(path_type=Path),
     help="Project folder (default: projects/<board>/ under the current directory).",
 )
@@ -1043,14 +1060,18 @@ def generate_command(
             )
         kept = f", kept {len(report.kept)} of yours" if report.kept else ""
         click.echo(
-            f"updated {result.out}{tree}: {len(report.changed)} changed, {len(report.added)} "
-            f"added, {len(report.unchanged)} unchanged, {len(report.removed)} removed{kept}; "
+            f"updated {one_line(str(result.out))}{tree}: {len(report.changed)} changed, "
+            f"{len(report.added)} added, {len(report.unchanged)} unchanged, "
+            f"{len(report.removed)} removed{kept}; "
             f"board {result.board}, model {result.model_bytes} bytes, arena "
             f"{result.arena_size} bytes"
         )
         return
+    # Every file that landed: the generated ones, the starters written (the user's from
+    # now on) and the record of what tinyslm wrote; "26 files" was said of 28.
+    written = len(result.files) + (len(report.started) + 1 if report is not None else 0)
     click.echo(
-        f"wrote {result.out} ({len(result.files)} files{tree}): board {result.board}, "
+        f"wrote {one_line(str(result.out))} ({written} files{tree}): board {result.board}, "
         f"model {result.model_bytes} bytes, arena {result.arena_size} bytes"
     )
 
@@ -1081,6 +1102,7 @@ def boards_command() -> None:
 @click.option(
     "-o",
     "--output",
+    "--out",  # train's and synth's spelling: the same concept, either name
     # A str, not a Path: Path("") is ".", and '-o ""' was refused as the folder '.'.
     type=click.Path(dir_okay=False),
     default="report.html",
@@ -1094,7 +1116,8 @@ def boards_command() -> None:
     type=click.Path(path_type=Path),
     metavar="FILE",
     help="Text models only: measure the figures on this dataset's held-out split (for a "
-    "project, or a model folder without report.json). A keyword model's report is drawn "
+    "project, or a model folder without report.json; 'demo': the bundled demo set, which "
+    "'generate' without --model trains on). A keyword model's report is drawn "
     "from the report.json train wrote into its model folder.",
 )
 @friendly_errors
@@ -1205,6 +1228,7 @@ def _range(text: str, option: str, bounds: tuple[float, float]) -> tuple[float, 
 @click.option(
     "-o",
     "--out",
+    "--output",  # generate's and report's spelling: the same concept, either name
     "out_dir",
     type=click.Path(path_type=Path, file_okay=False),
     required=True,
@@ -1294,7 +1318,12 @@ def _range(text: str, option: str, bounds: tuple[float, float]) -> tuple[float, 
     help="Length of each _background_noise_ file; 0: none.",
 )
 @click.option(
-    "--seed", type=int, default=0, show_default=True, help="Same words, seed, engines: same bytes."
+    "--seed",
+    # train's range (what numpy's generators take): a negative or 77-bit seed was taken.
+    type=click.IntRange(0, 2**32 - 1),
+    default=0,
+    show_default=True,
+    help="Same words, seed, engines: same bytes.",
 )
 @click.option(
     "--force",
@@ -1354,6 +1383,18 @@ def synth_command(
     note = long_phrase_note(result, KeywordSpec(window_samples=config.window_samples))
     if note:
         click.echo(note, err=True)
+    if len(words) == 1:
+        # Not refused: one word is a fine --extra-train set for a dataset that has it.
+        click.echo(one_word_note(words[0], result.out_dir), err=True)
+
+
+def one_word_note(word: str, out_dir: Path) -> str:
+    """What a one-word synthetic dataset is good for: 'tinyslm train' refuses it alone."""
+    return (
+        f"note: one word only: 'tinyslm train {out_dir}' refuses a dataset of one keyword "
+        f"(a keyword model needs at least 2); give more words, or use it as "
+        f"'--extra-train {out_dir}' for a dataset that has {word!r}"
+    )
 
 
 # --- tflm ---

@@ -68,18 +68,25 @@ _UNPRINTED = frozenset(("Cc", "Cs", "Zl", "Zp"))
 
 def one_line(text: str) -> str:
     """``text`` with what would break its line written as Python writes it in a repr
-    (``\\n``, ``\\r``, ``\\x1b``, ``\\u2028``): an error naming a path that holds a
-    line break (``tinyslm train $'no\\nsuch.csv'``) is still one line."""
+    (``\\n``, ``\\r``, ``\\x1b``, ``\\u2028``; a path's undecodable byte as ``\\xff``):
+    an error naming a path that holds a line break (``tinyslm train $'no\\nsuch.csv'``)
+    is still one line."""
     import unicodedata
 
     if text.isprintable():  # the usual message: nothing to look at character by character
         return text
     return "".join(
-        ch.encode("unicode_escape", "backslashreplace").decode("ascii")
-        if ch != "\t" and unicodedata.category(ch) in _UNPRINTED
-        else ch
-        for ch in text
+        _shown(ch) if ch != "\t" and unicodedata.category(ch) in _UNPRINTED else ch for ch in text
     )
+
+
+def _shown(ch: str) -> str:
+    """One unprinted character as an escape. A path's undecodable byte (Python holds
+    0xff as the lone surrogate U+DCFF) is shown as the byte, ``\\xff``, as the shell
+    shows it: ``\\udcff`` named a character the path does not hold."""
+    if 0xDC80 <= ord(ch) <= 0xDCFF:
+        return f"\\x{ord(ch) - 0xDC00:02x}"
+    return ch.encode("unicode_escape", "backslashreplace").decode("ascii")
 
 
 def tail_lines(output: str | bytes, lines: int) -> list[str]:

@@ -148,6 +148,7 @@ def _pct(value: object) -> str:
 
 def format_info(info: ModelInfo) -> str:
     """The table ``tinyslm info`` prints."""
+    from tinyslm.errors import one_line
     from tinyslm.modality import modality
     from tinyslm.monitor import printable
 
@@ -155,7 +156,8 @@ def format_info(info: ModelInfo) -> str:
     where = info.kind + (f" for board {info.board}" if info.board else "")
     fits = [f.board for f in info.fits if f.fits]
     rows = [
-        ("path", f"{info.path} ({where})"),
+        # one_line: a path's undecodable byte as the shell shows it (\xff, not \udcff).
+        ("path", f"{one_line(str(info.path))} ({where})"),
         ("modality", m.modality),
         ("labels", ", ".join(m.labels)),
         *modality(m.modality).summary_rows(m),

@@ -619,7 +619,7 @@ def _check_target(
                 for n in ownership.names
                 if (real / n).is_symlink() or ((real / n).exists() and not (real / n).is_file())
             )
-            conflicts += [f"{name} (not written by tinyslm)" for name in others]
+            conflicts += [f"{name} ({_not_ours(ownership)})" for name in others]
             conflicts += [f"{name} (not a plain file)" for name in odd]
         conflicts += _failed_checks(real, ownership, [name for name, _ in ownership.checks])
         if conflicts:
@@ -667,13 +667,22 @@ def _failed_checks(real: Path, ownership: Ownership, names: Iterable[str]) -> li
     return failed
 
 
+def _not_ours(ownership: Ownership) -> str:
+    """Why a file of a folder ``force`` refuses is not tinyslm's to replace. A folder of
+    fixed names (a model folder) cannot tell who wrote another file: ``eval --json
+    model/eval.json`` is tinyslm's own, yet not one of the model's files."""
+    if ownership.names:
+        return f"not one of the {ownership.kind}'s files"
+    return "not written by tinyslm"
+
+
 def _in_the_way(target: Path, conflicts: list[str]) -> OutputExistsError:
     shown = ", ".join(conflicts[:5]) + (
         f" and {len(conflicts) - 5} more" if len(conflicts) > 5 else ""
     )
     return OutputExistsError(
-        f"{target}: not replacing files tinyslm did not write or that were edited: "
-        f"{shown}; move them away first"
+        f"{target}: not replacing files that are not tinyslm's to replace or that were "
+        f"edited: {shown}; move them away first"
     )
 
 
@@ -1010,7 +1019,7 @@ def _update(
             skip,
         )
         if foreign and not ownership.keep_foreign:
-            conflicts.extend(f"{rel} (not written by tinyslm)" for rel in foreign)
+            conflicts.extend(f"{rel} ({_not_ours(ownership)})" for rel in foreign)
         # What a file must hold to be tinyslm's (a model folder's manifest): checked again
         # here, as the folder may have changed since check_target.
         conflicts += _failed_checks(real, ownership, [*changed, *removed])
@@ -1274,17 +1283,23 @@ def check_file_target(path: Path, what: str, ours: Callable[[bytes], bool]) -> N
 
 
 # The key every --json document carries (the tool's version): it says which tinyslm wrote
-# the figures, and lets a later --json run recognise a file it may replace.
+# the figures.
 JSON_TOOL_KEY = "tinyslm"
+# A second key, with a fixed value, that only tinyslm's own documents carry: a user's file
+# that names the tool (version pins: {"tinyslm": "0.1.0", "numpy": ...}) has the first key
+# too, and was replaced by a later --json run when the first was all that was checked.
+JSON_MARKER_KEY = "tinyslm_document"
+JSON_MARKER = "--json figures"
 
 
 def json_document(figures: Mapping[str, object], version: str) -> bytes:
-    """A --json document: ``figures`` with :data:`JSON_TOOL_KEY`, sorted keys, indented.
+    """A --json document: ``figures`` with :data:`JSON_TOOL_KEY` and
+    :data:`JSON_MARKER_KEY`, sorted keys, indented.
 
     A figure that is not a finite number (a NaN metric in a hand-edited manifest) is
     written as ``null``: Python's ``NaN`` is not JSON, and CI's parsers refuse it.
     """
-    doc = finite({JSON_TOOL_KEY: version, **figures})
+    doc = finite({**figures, JSON_TOOL_KEY: version, JSON_MARKER_KEY: JSON_MARKER})
     text = json.dumps(doc, indent=2, sort_keys=True, allow_nan=False)
     return (text + "\n").encode()
 
@@ -1302,12 +1317,26 @@ def finite(value: object) -> object:
 
 
 def is_json_document(data: bytes) -> bool:
-    """Whether ``data`` is a --json document tinyslm wrote (one a --json run may replace)."""
+    """Whether ``data`` is a --json document tinyslm wrote (one a --json run may replace).
+
+    Both keys, and the bytes exactly as :func:`json_document` writes them: a document
+    edited since (or a file of yours that copies the keys) is yours, as an edited file
+    of a project is. A document of a tinyslm before the marker key is not recognised:
+    nothing tells it apart from a user's sorted, indented file naming the tool.
+    """
     try:
         doc = json.loads(data)
     except (ValueError, RecursionError):  # brackets nested thousands deep
         return False
-    return isinstance(doc, dict) and isinstance(doc.get(JSON_TOOL_KEY), str)
+    if not isinstance(doc, dict) or doc.get(JSON_MARKER_KEY) != JSON_MARKER:
+        return False
+    version = doc.get(JSON_TOOL_KEY)
+    if not isinstance(version, str):
+        return False
+    try:
+        return json_document(doc, version) == data
+    except (ValueError, TypeError, RecursionError):
+        return False
 
 
 def write_file(path: Path, data: bytes, what: str, ours: Callable[[bytes], bool]) -> None:

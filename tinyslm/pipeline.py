@@ -6,7 +6,9 @@ written atomically to the output folder.
 
 from __future__ import annotations
 
+import html
 import json
+import os
 import tempfile
 import time
 from collections.abc import Callable, Mapping
@@ -99,9 +101,19 @@ def _check_report_json(path: Path) -> str | None:
         shared = isinstance(doc.get("labels"), list) and isinstance(doc.get("confusion"), list)
         return None if shared else "not a tinyslm report.json"
     try:
-        load_report_data(path)
+        data = load_report_data(path)
     except ModelError as exc:
         return f"not as tinyslm writes it: {exc}"
+    return _edited_json(path, version == FORMAT_VERSION, data.to_json_bytes)
+
+
+def _edited_json(path: Path, current: bool, written: Callable[[], bytes]) -> str | None:
+    """``edited since tinyslm wrote it`` for figures of this format that this tinyslm
+    would not write back byte for byte: a note added to report.json is the user's, as an
+    edited file of a project is (``generate --force`` refuses it). An older format is
+    taken as it reads: nothing tells an older tinyslm's layout from an edit."""
+    if current and written() != path.read_bytes():
+        return "edited since tinyslm wrote it"
     return None
 
 
@@ -118,17 +130,58 @@ def _check_keyword_report_json(path: Path, doc: dict[str, object]) -> str | None
         shared = isinstance(doc.get("curve"), list) and isinstance(doc.get("tensors"), list)
         return None if shared else "not a tinyslm report.json"
     try:
-        KeywordReportData.from_json(path)
+        data = KeywordReportData.from_json(path)
     except ModelError as exc:
         return f"not as tinyslm writes it: {exc}"
-    return None
+    return _edited_json(path, version == KEYWORD_FORMAT, data.to_json_bytes)
 
 
 def _check_report_page(path: Path) -> str | None:
-    """A page tinyslm drew (the check ``tinyslm report -o`` makes)."""
-    from tinyslm.report import is_report_page
+    """A page tinyslm drew (the check ``tinyslm report -o`` makes), unedited.
 
-    return None if is_report_page(path.read_bytes()) else "not a tinyslm report page"
+    A page this version drew is drawn again from the folder's manifest and report.json:
+    one that differs was edited (a note of the user's), and ``train --force`` refuses it
+    as ``generate --force`` refuses an edited project file, rather than replacing or
+    (``--no-report``) removing it. A page an older tinyslm drew is taken by its banner:
+    its layout differs anyway, so an edit cannot be told apart.
+    """
+    from tinyslm import __version__
+    from tinyslm.report import BANNER, is_report_page
+
+    data = path.read_bytes()
+    if not is_report_page(data):
+        return "not a tinyslm report page"
+    if (BANNER + html.escape(__version__) + ".").encode() not in data:
+        return None
+    redrawn = _redrawn_page(path.parent)
+    if redrawn is not None and redrawn != data:
+        return "edited since tinyslm wrote it"
+    return None
+
+
+def _redrawn_page(folder: Path) -> bytes | None:
+    """The report page this tinyslm draws for the model folder ``folder`` from its
+    manifest and report.json; ``None`` where they cannot be read (their own checks say
+    why, or the folder is refused for them)."""
+    from tinyslm.audio.report import KeywordReportData, render_keyword_report
+    from tinyslm.boards import load_boards
+    from tinyslm.errors import ModelError
+    from tinyslm.report import render_report
+    from tinyslm.report_data import load_report_data
+
+    manifest_doc = _json_object(folder / MANIFEST_NAME)
+    figures_doc = _json_object(folder / REPORT_JSON)
+    if manifest_doc is None or figures_doc is None:
+        return None
+    try:
+        manifest = Manifest.from_dict(manifest_doc)
+        if figures_doc.get("modality") == "audio":
+            keyword = KeywordReportData.from_json(folder / REPORT_JSON)
+            return render_keyword_report(manifest, keyword, load_boards()).encode()
+        text = load_report_data(folder / REPORT_JSON)
+        return render_report(manifest, text, load_boards()).encode()
+    except (ModelError, OSError, KeyError, TypeError, ValueError, AttributeError):
+        return None
 
 
 # A model folder holds exactly these files (the report's two since they were
@@ -214,6 +267,19 @@ class TrainRunResult:
         }
 
 
+def check_model_target(
+    out: Path, force: bool, data: Path | None, extras: tuple[str | Path, ...] = ()
+) -> dict[str, Path]:
+    """Refuse ``out`` as train's model folder (see :func:`tinyslm.outdir.check_target`);
+    returns the inputs it must not hold, for the write's own check. The CLI calls it
+    before the data is read and sized, so a bad ``-o`` is its one line."""
+    protect = {"the input data": data} if data is not None else {}
+    for number, extra in enumerate(extras, 1):
+        protect["the --extra-train data" + (f" #{number}" if len(extras) > 1 else "")] = Path(extra)
+    check_target(out, force, protect=protect, ownership=MODEL_OWNERSHIP)
+    return protect
+
+
 def run_train(
     data: Path | None,
     out: Path,
@@ -256,11 +322,8 @@ def run_train(
 
     start = time.perf_counter()
     kind = modality_of_data(data)
-    protect = {"the input data": data} if data is not None else {}
     extras = tuple(getattr(config, "extra_train", ()) or ())
-    for number, extra in enumerate(extras, 1):
-        protect["the --extra-train data" + (f" #{number}" if len(extras) > 1 else "")] = Path(extra)
-    check_target(out, force, protect=protect, ownership=MODEL_OWNERSHIP)
+    protect = check_model_target(out, force, data, extras)
     fitted = kind.fit(data, config, log=log or _quiet, warn=warn or _quiet, report=report)
     if accept is not None:
         accept(fitted.manifest)
@@ -543,7 +606,13 @@ def run_generate(
             )
 
     plan = render_project(spec, manifest, model)
-    say(f"writing {len(plan.files)} files to {target} ...")
+    # The starters go in only where nothing is; the record of what tinyslm wrote too.
+    starters = [
+        rel
+        for rel in plan.starter_mapping()
+        if not os.path.lexists(Path(target).joinpath(*rel.split("/")))
+    ]
+    say(f"writing {len(plan.files) + len(starters) + 1} files to {target} ...")
 
     def add_tree(tmp: Path) -> None:
         if tree is not None:
@@ -623,6 +692,29 @@ class ReportRunResult:
     model_sha256: str
 
 
+def refuse_inside_model_folder(path: Path, what: str) -> None:
+    """Refuse an output file ``path`` (``--json``, ``report -o``) inside a model folder:
+    one holds only the model's own files, so 'train --force' would refuse the folder
+    for it (and could not tell that tinyslm wrote it)."""
+    folder = Path(os.path.abspath(path)).parent
+    if (folder / MANIFEST_NAME).is_file() and (folder / MODEL_NAME).is_file():
+        raise OutputError(
+            f"{what} {path} is inside the model folder {path.parent}, which holds only "
+            "the model's own files ('train --force' would refuse it); give a path outside it"
+        )
+
+
+def _demo_or(data: Path | None) -> Path | None:
+    """``--data demo`` (where no file of that name is) is the bundled demo set: the data
+    of a model 'generate' trained without --model, which no file of the user's holds."""
+    from tinyslm.operating_point import DEMO_DATASET
+    from tinyslm.text.dataset import demo_dataset_path
+
+    if data is not None and str(data) == DEMO_DATASET and not os.path.lexists(data):
+        return demo_dataset_path()
+    return data
+
+
 def run_report(path: Path, out: Path, *, data: Path | None = None) -> ReportRunResult:
     """Write ``report.html`` for a model folder or a generated project.
 
@@ -642,6 +734,7 @@ def run_report(path: Path, out: Path, *, data: Path | None = None) -> ReportRunR
     from tinyslm.project import load_model_or_project
     from tinyslm.report import is_report_page
 
+    data = _demo_or(data)
     inputs = [data] if data is not None else []
     # With --data the model runs on TFLM in this process, where an arena it cannot use
     # (arena_bytes edited by hand: the content hash leaves it out) ends in a segfault,
@@ -656,6 +749,11 @@ def run_report(path: Path, out: Path, *, data: Path | None = None) -> ReportRunR
         inputs += [path / PROJECT_FILE]
     if any(real_path(out) == real_path(p) for p in inputs):
         raise OutputError(f"-o {out} names one of the report's inputs; give another file name")
+    # The model folder's own page, redrawn from its own figures ('cd MODEL && tinyslm
+    # report .'), is the page train wrote there; any other page would be taken for an
+    # edit of it, or is not one of the folder's files.
+    if data is not None or real_path(out) != real_path(path / REPORT_HTML):
+        refuse_inside_model_folder(out, "-o")
     check_file_target(out, "-o", is_report_page)
 
     if data is not None and manifest.modality == TEXT and data.exists():

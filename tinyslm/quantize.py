@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
+import tempfile
 import time
 import warnings
 from collections.abc import Iterator
@@ -101,11 +102,29 @@ def quantize(
     with _silenced_fds(), warnings.catch_warnings():
         # The ids input is int32 on purpose (indices are not quantized).
         warnings.filterwarnings("ignore", message="Statistics for quantized inputs")
-        flat = bytes(converter.convert())
+        flat = run_converter(converter)
     seconds = time.perf_counter() - start
 
     in_q, out_q = _io_quant(flat, expected_input)
     return QuantizedModel(flat, in_q, out_q, seconds)
+
+
+def run_converter(converter: Any) -> bytes:
+    """``converter.convert()``, its failures as one line.
+
+    The converter first writes a SavedModel under the temporary folder; when that write
+    fails (a full or size-limited /tmp) TensorFlow fails later with an unrelated
+    ``TypeError: 'NoneType' object is not callable``, so the message names the folder.
+    KeyboardInterrupt is not an Exception: Ctrl-C is handled as everywhere else.
+    """
+    try:
+        return bytes(converter.convert())
+    except Exception as exc:
+        raise ModelError(
+            f"TFLite conversion failed ({type(exc).__name__}: {exc}); the converter writes "
+            f"a SavedModel under {tempfile.gettempdir()}: check that folder has space and "
+            "can be written, or set TMPDIR to another folder"
+        ) from exc
 
 
 @contextlib.contextmanager

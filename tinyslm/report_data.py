@@ -547,9 +547,18 @@ def text_report_page(
             else f"no {REPORT_JSON} (the model was trained with --no-report, or before "
             "tinyslm wrote one)"
         )
+        from tinyslm.operating_point import DEMO_DATASET, trained_on_demo
+
+        # A model trained on the bundled demo set (generate without --model) has no file
+        # of the user's to name: "--data demo" is that set.
+        what = (
+            f"--data {DEMO_DATASET} (the bundled demo set the model was trained on)"
+            if trained_on_demo(manifest)
+            else "--data DATASET (the file the model was trained on)"
+        )
         raise ModelError(
             f"{path}: {why}: the confusion matrix and threshold curve need the held-out "
-            "phrases; give --data DATASET (the file the model was trained on) to measure them"
+            f"phrases; give {what} to measure them"
         )
     no_history = (
         "A project does not carry the training curves: 'tinyslm report' on the model "

@@ -170,11 +170,28 @@ def probe_arena(model_path: Path, arena_bytes: int, timeout: float = 60.0) -> bo
     )
 
 
+def _probe_model_file(tmp: Path, model_bytes: bytes) -> Path:
+    """The model written into the probe's temporary folder ``tmp``.
+
+    Raises:
+        ModelError: it cannot be written (a full /tmp), naming the folder: the error
+            alone (``File too large``) did not say whether the output or /tmp was full.
+    """
+    path = tmp / "model.tflite"
+    try:
+        path.write_bytes(model_bytes)
+    except OSError as exc:
+        raise ModelError(
+            f"cannot write the TFLM arena probe's model in the temporary folder {tmp}: "
+            f"{exc.strerror or exc} (set TMPDIR to a folder with space)"
+        ) from None
+    return path
+
+
 def arena_fits(model_bytes: bytes, arena_bytes: int) -> bool:
     """True when TFLM allocates and runs the model in ``arena_bytes`` (one probe)."""
     with tempfile.TemporaryDirectory(prefix="tinyslm-arena-") as tmp:
-        path = Path(tmp) / "model.tflite"
-        path.write_bytes(model_bytes)
+        path = _probe_model_file(Path(tmp), model_bytes)
         return probe_arena(path, arena_bytes)
 
 
@@ -188,8 +205,7 @@ def min_arena_bytes(model_bytes: bytes, start: int = 16 * 1024) -> int:
         ModelError: no arena up to 64 MiB works.
     """
     with tempfile.TemporaryDirectory(prefix="tinyslm-arena-") as tmp:
-        path = Path(tmp) / "model.tflite"
-        path.write_bytes(model_bytes)
+        path = _probe_model_file(Path(tmp), model_bytes)
         lo, hi = 0, align_arena(start)  # lo: known to fail (0 always does), hi: candidate
         while not probe_arena(path, hi):
             lo = hi

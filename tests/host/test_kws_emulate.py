@@ -350,7 +350,12 @@ def test_data_cli_json(project: Path, small_dataset: Path, data_result: object) 
     assert result.exit_code == 0, result.output
     figures = json.loads(result.stdout)
     summary = json.loads(json.dumps(data_result.summary))  # type: ignore[attr-defined]
-    assert figures == {"tinyslm": __version__, **summary, "engine": "emulator"}
+    assert figures == {
+        "tinyslm": __version__,
+        "tinyslm_document": "--json figures",
+        **summary,
+        "engine": "emulator",
+    }
     assert figures["parity_streams"] == figures["streams"] == 3
     assert "PARITY with verify's Python loop: 3/3 streams identical" in result.stderr
     for key in ("accuracy", "fa_per_hour", "false_rejection_rate", "per_keyword"):

@@ -27,7 +27,7 @@ def test_unknown_board(tmp_path: Path, fixture_model: Path) -> None:
     proc = run_cli(
         "generate", "--board", "nosuch", "--model", str(fixture_model), "-o", str(tmp_path / "o")
     )
-    assert_one_error_line(proc, "unknown board 'nosuch'", "esp32")
+    assert_one_error_line(proc, "'nosuch' is not one of 'esp32', 'stm32h7'")
     assert not (tmp_path / "o").exists()
 
 

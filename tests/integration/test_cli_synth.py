@@ -171,6 +171,10 @@ def test_a_phrase_longer_than_the_detector_sees_whole_is_said(tmp_path: Path) ->
         )  # fmt: skip
         assert code == 0, stderr
         clips = json.loads((out / "synth.json").read_text())["clips"].values()
+        # One word: the round-43 note that train needs 2 words is tested elsewhere.
+        stderr = "".join(
+            ln for ln in stderr.splitlines(keepends=True) if not ln.startswith("note: one word")
+        )
         return stderr, float(statistics.median(p["spoken_ms"] for p in clips))
 
     stderr, median_ms = run("good morning")

@@ -117,7 +117,7 @@ def test_existing_folder_needs_force_and_same_seed_gives_same_bytes(
     # else is refused before training, and nothing in it changes.
     (trained / "notes.txt").write_text("mine")
     proc = run_cli("train", str(subset_csv), "-o", str(trained), "--force", "-q", *TINY)
-    assert_one_error_line(proc, "notes.txt (not written by tinyslm)")
+    assert_one_error_line(proc, "notes.txt (not one of the model folder's files)")
     assert "epoch" not in proc.stdout
     assert {p.name: p.read_bytes() for p in trained.iterdir()} == {**before, "notes.txt": b"mine"}
     (trained / "notes.txt").unlink()

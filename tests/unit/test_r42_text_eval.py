@@ -207,7 +207,7 @@ def test_an_error_naming_a_path_with_a_line_break_is_one_line(args: list[str]) -
 
 def test_one_line_escapes_what_breaks_a_line_only() -> None:
     assert one_line("plain: é 日本\ttab") == "plain: é 日本\ttab"
-    assert one_line("a\nb\rc\x1b[31m\u2028\udcff") == "a\\nb\\rc\\x1b[31m\\u2028\\udcff"
+    assert one_line("a\nb\rc\x1b[31m\u2028\udcff") == "a\\nb\\rc\\x1b[31m\\u2028\\xff"
 
 
 # --- 4. a host model with intents the device lacks ----------------------------------

@@ -94,7 +94,7 @@ from tinyslm.audio.synth_words import (
     near_misses,
 )
 from tinyslm.audio.wav import SAMPLE_RATE, wav_bytes
-from tinyslm.errors import DatasetError, OutputExistsError, ToolchainError
+from tinyslm.errors import DatasetError, OutputError, OutputExistsError, ToolchainError
 from tinyslm.outdir import Ownership, check_target, real_path, write_tree
 
 ENGINES = ("espeak-ng", "flite", "festival")
@@ -1138,14 +1138,19 @@ def synthesize(
     }
     files[RECORD] = (json.dumps(record, indent=1, sort_keys=True) + "\n").encode()
     # As train's: a refusal after minutes of synthesis would throw them away.
-    write_tree(
-        dict(sorted(files.items())),
-        target,
-        force=force,
-        ownership=OWNERSHIP,
-        prune=True,
-        wait_until_free=True,
-    )
+    try:
+        write_tree(
+            dict(sorted(files.items())),
+            target,
+            force=force,
+            ownership=OWNERSHIP,
+            prune=True,
+            wait_until_free=True,
+        )
+    except OSError as exc:
+        # As train's and generate's: the error alone (a full disk's ENOSPC) named no
+        # path, so one could not tell whether the output's disk or /tmp was full.
+        raise OutputError(f"cannot write {out_dir}: {exc.strerror or exc}") from exc
     return SynthResult(
         out_dir=target,
         engines=engines,

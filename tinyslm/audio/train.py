@@ -880,7 +880,7 @@ def quantize_audio(model: Any, calibration: Int8Array, config: AudioTrainConfig)
     """
     import tensorflow as tf
 
-    from tinyslm.quantize import _silenced_fds
+    from tinyslm.quantize import _silenced_fds, run_converter
 
     frames, bins, channels = (int(d) for d in model.input_shape[1:])
     shape = (frames, bins, channels)
@@ -908,7 +908,7 @@ def quantize_audio(model: Any, calibration: Int8Array, config: AudioTrainConfig)
     converter.inference_input_type = tf.int8
     converter.inference_output_type = tf.int8
     with _silenced_fds():
-        flat = bytes(converter.convert())
+        flat = run_converter(converter)  # a full temp folder: one line
     details = io_details(flat)
     iq = details.input_quant
     if details.input_type != "INT8" or details.output_type != "INT8":

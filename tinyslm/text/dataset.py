@@ -415,6 +415,18 @@ def _quote_hint(error: str, start: int, end: int | None) -> str:
     return ""
 
 
+def _unclosed_hint(fields: Sequence[str], start: int) -> str:
+    """A quote opened on line ``start`` and never closed before the end of the file:
+    the csv module gives one field holding the rest of the line, its line break
+    included. Said so: "quote text that contains commas" was wrong, as it was quoted."""
+    if any("\n" in f or "\r" in f for f in fields):
+        return (
+            f'(a quote (") opened on line {start} is never closed: close it, '
+            'or write a quote inside quoted text as "")'
+        )
+    return ""
+
+
 def _parse_csv(
     stream: TextIO, name: str, delimiter: str = ",", limit: int | None = None
 ) -> tuple[list[_Row], bool]:
@@ -519,6 +531,7 @@ def _parse_csv(
                     "(a tab inside a phrase splits it)"
                     if literal
                     else _quote_hint("", line, offset + reader.line_num)
+                    or _unclosed_hint(fields, line)
                     or f"(quote text that contains {'commas' if delimiter == ',' else 'tabs'})"
                 )
             )
