@@ -151,7 +151,10 @@ def _audio_shape(spec: KeywordSpec) -> tuple[int, ...]:
 _WAV_SUFFIXES = (".wav", ".wave")
 # A clip list's path column under the names users give it; with no "text" column, a
 # header naming one is a list of WAV files (its loader then says what it must be).
-_PATH_COLUMNS = {"path", "file", "filename", "file_name", "wav", "audio"}
+_PATH_COLUMNS = {
+    "path", "file", "filename", "file_name", "filepath", "file_path", "wav", "wav_path",
+    "wav_file", "audio", "audio_path", "audio_file", "clip", "clip_path", "recording",
+}  # fmt: skip
 _SNIFF_ROWS = 5  # rows looked at: a header and a few clips, not the whole list
 
 
@@ -160,18 +163,21 @@ def _names_wav(value: object) -> bool:
 
 
 def _rows_are_audio(rows: list[list[str]]) -> bool:
-    """Whether a CSV's first non-blank rows are a list of WAV files: no ``text`` column in
-    its header, and a cell naming a ``.wav`` or a path column in the header. Cells are
-    also split on ';' and tabs (a European spreadsheet's "CSV", a TSV), so such a list is
-    refused by the audio loader for its separator, not told to add a text column."""
+    """Whether a CSV's first non-blank rows are a list of WAV files: a header naming a path
+    column and no ``text`` column, or no header and a ``.wav`` first in every row. Cells
+    are also split on ';' and tabs (a European spreadsheet's "CSV", a TSV), so such a
+    list is refused by the audio loader for its separator, not told to add a text column.
+    """
     split = [[c.strip().lower() for c in re.split(r"[,;\t]", ",".join(row))] for row in rows]
-    # The first row is a header unless it names a clip (a keyword may be called "text").
-    header = set() if any(_names_wav(c) for c in split[0]) else set(split[0])
-    if "text" in header:
-        # A text dataset's header; its first column may be "path" (the others are
-        # ignored), as the JSONL branch decides.
-        return False
-    return bool(_PATH_COLUMNS & header) or any(_names_wav(c) for row in split for c in row)
+    if _names_wav(split[0][0]):
+        # No header (a keyword may be called "text"): every row a clip. A text phrase that
+        # happens to end in ".wav" ("play intro.wav") among others is not a list of clips.
+        return all(_names_wav(row[0]) for row in split)
+    # A header: a text dataset's has "text" (its first column may be "path", the others
+    # ignored, as the JSONL branch decides); one naming no path column either ("phrase,
+    # intent", or a header-less text file's first phrase) is the text loader's to refuse.
+    header = {c.replace("-", "_").replace(" ", "_") for c in split[0]}
+    return "text" not in header and bool(_PATH_COLUMNS & header)
 
 
 def _is_audio_data(path: Path) -> bool:
@@ -181,7 +187,9 @@ def _is_audio_data(path: Path) -> bool:
     suffix = path.suffix.lower()
     if suffix in _WAV_SUFFIXES:
         return True  # one recording: the audio loader says what a dataset needs
-    if not path.is_file() or suffix not in (".csv", ".jsonl"):
+    # .tsv: a WAV list saved from a spreadsheet as tab-separated text is refused by the
+    # audio loader for its suffix, not told to add a text column.
+    if not path.is_file() or suffix not in (".csv", ".tsv", ".jsonl"):
         return False
     try:
         # utf-8-sig, as both loaders read: a BOM before "path" made an audio list text.
@@ -191,10 +199,18 @@ def _is_audio_data(path: Path) -> bool:
                     if line.strip():
                         row = json.loads(line)
                         # {"file": "yes/a.wav", ...} is a clip list with another key name.
+                        # A .wav under a path-like key only: {"Text": "play a.wav"} is a
+                        # text dataset with a misspelt key.
                         return (
                             isinstance(row, dict)
                             and "text" not in row
-                            and ("path" in row or any(_names_wav(v) for v in row.values()))
+                            and (
+                                "path" in row
+                                or any(
+                                    k.strip().lower() in _PATH_COLUMNS and _names_wav(v)
+                                    for k, v in row.items()
+                                )
+                            )
                         )
                 return False
             rows: list[list[str]] = []

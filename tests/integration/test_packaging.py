@@ -55,6 +55,12 @@ def test_wheel_installs_and_runs_outside_the_checkout(tmp_path: Path, fixture_mo
             shutil.copytree(path, src / name, ignore=ignore)
         else:
             shutil.copy2(path, src / name)
+    # Build output a working checkout may hold: never part of a release.
+    stray = ("templates/esp32/.pio/build/firmware.elf", "tinyslm/emulate/glue/native_main.o")
+    for rel in stray:
+        (src / rel).parent.mkdir(parents=True, exist_ok=True)
+        (src / rel).write_bytes(b"build output")
+
     # 1a. The sdist, through the PEP 517 hook pip and `build` call.
     sdists = tmp_path / "sdist"
     hook = f"import setuptools.build_meta as b; b.build_sdist({str(sdists)!r})"
@@ -76,6 +82,7 @@ def test_wheel_installs_and_runs_outside_the_checkout(tmp_path: Path, fixture_mo
         "firmware/audio/tinyslm_kws_app.c",
     ):
         assert needed in members, f"{needed} missing from {sdist.name}"
+    assert not [m for m in members if ".pio" in m or m.endswith(".o")], sorted(members)
     (unpacked,) = (tmp_path / "unpacked").iterdir()
 
     # 1b. The wheel from the unpacked sdist only (nothing of the checkout beside it).

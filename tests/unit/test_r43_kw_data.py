@@ -68,6 +68,7 @@ def clip_rows(root: Path) -> list[tuple[str, str]]:
          "line 1: fields are separated by ';'; separate them with ','"),
         ("nohead.csv", "{semi}", "line 1: fields are separated by ';'"),
         ("tabs.csv", "path\tlabel\n{tabs}", "separated by tabs"),
+        ("tabs.tsv", "path\tlabel\n{tabs}", "expected a folder or a .csv/.jsonl list"),
         ("file.jsonl", "{jsonl}",
          "expected an object with string 'path' and 'label' ('split' optional)"
          " (got the keys file, label)"),
@@ -105,11 +106,20 @@ def test_text_datasets_stay_text(tmp_path: Path) -> None:
         "text,label\nplay the file.wav,play\n",
         "path,text,label\na,hello,greet\n",
         "label;text\ngreet;hello\n",
+        # malformed text datasets (review): their own refusal, not the audio loader's
+        "turn on the light,on\nplay song.wav,play\n",
+        "phrase,intent\nplay song.wav,play\n",
+        "phrase,intent\nturn it up,up\nplay song.wav,play\n",
     ):
         (tmp_path / "t.csv").write_text(text)
         assert modality_of_data(tmp_path / "t.csv").name == TEXT, text
-    (tmp_path / "t.jsonl").write_text(json.dumps({"text": "x.wav", "label": "a"}) + "\n")
-    assert modality_of_data(tmp_path / "t.jsonl").name == TEXT
+    for row in (
+        {"text": "x.wav", "label": "a"},
+        {"Text": "play a.wav", "label": "play"},
+        {"utterance": "play a.wav", "intent": "play"},
+    ):
+        (tmp_path / "t.jsonl").write_text(json.dumps(row) + "\n")
+        assert modality_of_data(tmp_path / "t.jsonl").name == TEXT, row
 
 
 # --- 2: a header in another column order -----------------------------------------------

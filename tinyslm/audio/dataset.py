@@ -1160,6 +1160,10 @@ def _clip_digest(samples: np.ndarray) -> bytes:
     return hashlib.blake2b(np.ascontiguousarray(samples).tobytes(), digest_size=16).digest()
 
 
+def _constant(samples: np.ndarray) -> bool:
+    return bool(samples.size == 0 or np.all(samples == samples.flat[0]))
+
+
 def _refuse_held_out_copies(dataset: AudioDataset, extra: AudioDataset, added: list[Clip]) -> None:
     """Refuse extra training clips whose samples are a validation or test clip's.
 
@@ -1167,10 +1171,18 @@ def _refuse_held_out_copies(dataset: AudioDataset, extra: AudioDataset, added: l
     that then picked the epoch and the threshold and was scored as "test": the figures
     were training figures, with only a warning about shared speakers.
     """
+    # A constant window (a silent take, padded to the window) is every silent clip: two
+    # of them are not one recording.
     held_out = {
-        _clip_digest(c.samples): c for c in dataset.clips if c.split in ("val", "test")
+        _clip_digest(c.samples): c
+        for c in dataset.clips
+        if c.split in ("val", "test") and not _constant(c.samples)
     }
-    copies = [(c, held_out[d]) for c in added if (d := _clip_digest(c.samples)) in held_out]
+    copies = [
+        (c, held_out[d])
+        for c in added
+        if not _constant(c.samples) and (d := _clip_digest(c.samples)) in held_out
+    ]
     if copies:
         first, theirs = copies[0]
         raise DatasetError(
