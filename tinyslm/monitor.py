@@ -5,7 +5,7 @@ per line out, one phrase or ``:info`` per line in. ``tinyslm monitor`` shows
 each answer as one readable row and sends every line typed on stdin (or piped
 in; ended by ``\\n``, ``\\r`` or ``\\r\\n``, as the device ends one) to the board,
 terminated with ``\\n``, each after the answer to the one before. Lines that are
-not JSON (boot logs) are shown as they are. pyserial comes with PlatformIO.
+not JSON (boot logs) are shown as they are. pyserial is a declared dependency.
 
 ``tinyslm monitor --wav FILE`` plays a recording into a keyword board instead
 (:func:`monitor_wav`): START, AUDIO frames, END of the framed PCM protocol

@@ -81,7 +81,7 @@ uint32_t HAL_GetTick(void) { return ++ticks; }
 void HAL_Delay(uint32_t ms) { delayed_ms += ms; }
 HAL_StatusTypeDef HAL_PWREx_ConfigSupply(uint32_t supply) {
   (void)supply;
-  return HAL_OK;
+  return is("supply_fails") ? HAL_ERROR : HAL_OK;  // locked to another supply
 }
 static bool vos_ready(void) {
   ++vos_polls;
@@ -202,7 +202,7 @@ def test_a_working_clock_says_nothing(start_up: Path) -> None:
     assert stats["osc"] == 1 and stats["clk"] == 1
 
 
-@pytest.mark.parametrize("scenario", ["osc_fails", "clk_fails"])
+@pytest.mark.parametrize("scenario", ["osc_fails", "clk_fails", "supply_fails"])
 def test_a_clock_failure_is_said_once_the_serial_line_is_up(start_up: Path, scenario: str) -> None:
     written, stats, how = _run(start_up, scenario)
     assert how == "started"

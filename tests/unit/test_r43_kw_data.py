@@ -13,6 +13,7 @@ from types import SimpleNamespace
 
 import numpy as np
 import pytest
+from test_audio_dataset import CFG, SPEAKERS, WIN, tone  # one set of tiny-clip helpers
 
 from tinyslm.audio.dataset import (
     NOISE,
@@ -24,14 +25,6 @@ from tinyslm.audio.dataset import (
 from tinyslm.audio.wav import write_wav
 from tinyslm.errors import DatasetError
 from tinyslm.modality import AUDIO, TEXT, check_data_modality, modality_of_data
-
-WIN = 1600  # a 0.1 s window keeps the files tiny
-CFG = AudioDatasetConfig(window_samples=WIN)
-SPEAKERS = [f"spk{i:02d}" for i in range(12)] + ["spk16", "spk30"]
-
-
-def tone(n: int = 800, seed: int = 0) -> np.ndarray:
-    return np.random.default_rng(seed).integers(-3000, 3001, n).astype(np.int16)
 
 
 def make_folder(root: Path) -> Path:

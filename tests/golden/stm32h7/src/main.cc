@@ -48,7 +48,8 @@ bool clock_init() {
   // reports ready leaves the board on the HSI, said once the serial line is up, rather
   // than hung before it. HAL_Init has started SysTick, so HAL_GetTick counts.
   constexpr uint32_t kVosReadyMs = 1000;
-  HAL_PWREx_ConfigSupply(PWR_LDO_SUPPLY);
+  // A supply locked to another configuration (HAL_ERROR) is said like an unready one.
+  if (HAL_PWREx_ConfigSupply(PWR_LDO_SUPPLY) != HAL_OK) return false;
   __HAL_PWR_VOLTAGESCALING_CONFIG(PWR_REGULATOR_VOLTAGE_SCALE1);
   const uint32_t vos_from = HAL_GetTick();
   while (!__HAL_PWR_GET_FLAG(PWR_FLAG_VOSRDY)) {
