@@ -13,7 +13,7 @@ from types import SimpleNamespace
 
 import numpy as np
 import pytest
-from test_audio_dataset import CFG, SPEAKERS, WIN, tone  # one set of tiny-clip helpers
+from test_audio_dataset import CFG, SPEAKERS, WIN, refused, tone  # one set of tiny-clip helpers
 
 from tinyslm.audio.dataset import (
     NOISE,
@@ -34,14 +34,6 @@ def make_folder(root: Path) -> Path:
         for j, spk in enumerate(SPEAKERS):
             write_wav(root / word / f"{spk}_nohash_0.wav", tone(seed=i * 100 + j))
     return root
-
-
-def refused(path: Path, config: AudioDatasetConfig = CFG) -> str:
-    with pytest.raises(DatasetError) as info:
-        load_audio_dataset(path, config)
-    msg = str(info.value)
-    assert "\n" not in msg, msg
-    return msg
 
 
 def clip_rows(root: Path) -> list[tuple[str, str]]:
