@@ -86,10 +86,14 @@ def describe_rule(rule: str, split: str = "val") -> str:
     if rule == RULE_OOS_STEP:
         return f"max in-scope accuracy at threshold + out-of-scope recall on {split}"
     if rule == RULE_NO_OOS:
+        # The higher of two levels (choose_threshold): the first can escalate any share
+        # (a model wrong on a third of val escalates a third), the second is a floor.
         return (
-            f"no out-of-scope phrases: best in-scope gate accuracy on {split}, raised if "
-            f"need be to escalate up to the least confident {1 - KEEP_LOCAL:.0%} of its "
-            "phrases (rounded down: none of fewer than 20)"
+            f"no out-of-scope phrases: the higher of the level with the best in-scope gate "
+            f"accuracy on {split} (a right answer kept local or a wrong one escalated counts "
+            "as right; it may escalate any share) and the highest level that keeps "
+            f"{KEEP_LOCAL:.0%} of its phrases local (it escalates at most the least "
+            f"confident {1 - KEEP_LOCAL:.0%}, rounded down: none of fewer than 20)"
         )
     return rule
 

@@ -115,11 +115,14 @@ def test_quoted_tsvs_as_programs_write_them(tmp_path: Path) -> None:
         assert _load(path) == rows, path.name
         # Read with CSV quoting, the rows are not said to look quoted.
         assert not [w for w in load_dataset(path).warnings if "quoted" in w], path.name
-    # A row cut short under a quoted header gets the tab hint, not a comma one.
+    # A row cut short under a quoted header gets the tab hint, not a comma one (round 43:
+    # the hint of a short row, a missing cell; quoting makes a row longer, never shorter).
     short = tmp_path / "s.tsv"
     short.write_text('"text"\t"label"\n"a"\t"on"\n"b"\n"c"\t"off"\n')
     with pytest.raises(
-        DatasetError, match=r"line 3: expected 2 fields, got 1 \(quote text that contains tabs\)"
+        DatasetError,
+        match=r"line 3: expected 2 fields, got 1 \(the row ends early: a cell is missing; give "
+        r"every row all 2 columns, an empty one as two tabs in a row\)",
     ):
         load_dataset(short)
     # One of the two names quoted: refused, saying why (not "missing column(s) text").

@@ -169,6 +169,26 @@ def phrases_to_check(data: Path, split: str, seed: int) -> tuple[Any, list[tuple
     return dataset, rows
 
 
+def check_intents_known(
+    data: Path | str, rows: Sequence[tuple[str, str, bool]], labels: Sequence[str]
+) -> None:
+    """Refuse a dataset none of whose in-scope intents is one of the model's: every
+    phrase would count as wrong, an accuracy of 0 that measures only the mix-up
+    (``eval`` and ``emulate --data`` say it alike; a partial overlap is warned about).
+
+    Raises:
+        DatasetError: no expected intent of ``rows`` is in ``labels``.
+    """
+    expected = {label for _, label, oos in rows if not oos}
+    unknown = sorted(expected - set(labels))
+    if expected and len(unknown) == len(expected):
+        shown = ", ".join(repr(u) for u in unknown[:5]) + (" ..." if len(unknown) > 5 else "")
+        raise DatasetError(
+            f"{data}: none of its intents ({shown}) is one of the model's "
+            f"{len(labels)}; is this the dataset the model was trained for?"
+        )
+
+
 def run_phrases(
     run: Callable[[Sequence[bytes]], list[str]],
     rows: Sequence[tuple[str, str, bool]],
@@ -183,10 +203,13 @@ def run_phrases(
     Args:
         run: lines in (no terminator), exactly one device line out per input line.
         rows: (text, expected label, is_oos).
-        labels: the model's intents, to warn about expected intents it lacks.
+        labels: the model's intents: expected intents it lacks are warned about, and a
+            dataset with none of them is refused.
         dataset_warnings: what reading the dataset found (duplicates, conflicting
             labels, phrases with line breaks), warned first, as ``eval`` warns them.
     """
+    if labels is not None:
+        check_intents_known(source, rows, labels)
     lines = run([_one_line(text) for text, _, _ in rows])
     if len(lines) != len(rows):
         raise ToolchainError(f"the device answered {len(lines)} lines for {len(rows)} phrases")

@@ -29,8 +29,14 @@ Rules:
   split with a seeded, stratified split: per label, ``n * fraction`` rounded
   half up rows go to val and to test, but every label keeps at least one
   training row (held-out counts shrink, val first). Out-of-scope rows are split
-  with the same fractions. Same file and seed, same split; each split keeps
-  file order. A given split is used as is and the fractions are ignored.
+  with the same fractions. Copies of one input (same label, the same
+  ``input_words``) count once and all go to the split of the first copy, so a
+  duplicate never sits in train and test at once; without copies the split is
+  the one it always was. When this gives val no in-scope row (every intent under
+  5 distinct phrases at 10%), val takes the val fraction of all inputs, one from
+  each of as many intents of 3 or more inputs, 2 in train, with a warning. Same
+  file and seed, same split; each split keeps file order. A given split is used
+  as is and the fractions are ignored.
 - Every in-scope label needs at least 2 examples in the file; smaller labels
   are refused (rather than silently dropped or trained on one phrase that
   can never be evaluated). A label with exactly 2 examples is accepted; with
@@ -53,6 +59,7 @@ import csv
 import io
 import json
 import random
+import re
 import time
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator, Sequence
@@ -427,6 +434,31 @@ def _unclosed_hint(fields: Sequence[str], start: int) -> str:
     return ""
 
 
+def _short_row_hint(n_columns: int, delimiter: str) -> str:
+    """Why a row has fewer fields than the header names: a cell is missing."""
+    empty = "',,'" if delimiter == "," else "two tabs in a row"
+    return (
+        f"(the row ends early: a cell is missing; give every row all {n_columns} "
+        f"columns, an empty one as {empty})"
+    )
+
+
+def _excel_sep_line(header: Sequence[str], delimiter: str) -> str:
+    """Excel's ``sep=;`` first line (it tells Excel the delimiter; no other reader
+    knows it), named rather than called a header without text and label."""
+    joined = delimiter.join(header).lstrip()
+    if not (joined.lower().startswith("sep=") and len(joined.rstrip(" \r\n")) <= 5):
+        return ""
+    sep = joined[4:5]
+    if sep in ("", delimiter):
+        fix = "delete that line"
+    else:
+        what = {"\t": "tab-separated", ";": "semicolon-separated"}.get(sep, f"{sep!r}-separated")
+        kind = "comma-separated" if delimiter == "," else "tab-separated"
+        fix = f"the file is {what}: delete that line and save it {kind}"
+    return f"; it is Excel's {joined[:5]!r} delimiter line, not a header: {fix}"
+
+
 def _parse_csv(
     stream: TextIO, name: str, delimiter: str = ",", limit: int | None = None
 ) -> tuple[list[_Row], bool]:
@@ -486,7 +518,10 @@ def _parse_csv(
         raise DatasetError(
             f"{name}: line 1: missing column(s) {', '.join(missing)}; "
             "the header must name text and label (split optional)"
-            + _delimiter_hint(delimiter.join(header), delimiter)
+            + (
+                _excel_sep_line(header, delimiter)
+                or _delimiter_hint(delimiter.join(header), delimiter)
+            )
             + (
                 " (quoted column names: a .tsv is read with CSV quoting when text and label"
                 " are both quoted, else literally)"
@@ -528,7 +563,12 @@ def _parse_csv(
             raise DatasetError(
                 f"{name}: {where}: expected {len(columns)} fields, got {len(fields)} "
                 + (
-                    "(a tab inside a phrase splits it)"
+                    # Quoting or a stray tab makes a row longer, never shorter.
+                    _short_row_hint(len(columns), delimiter)
+                    if len(fields) < len(columns)
+                    and not _quote_hint("", line, offset + reader.line_num)
+                    and not _unclosed_hint(fields, line)
+                    else "(a tab inside a phrase splits it)"
                     if literal
                     else _quote_hint("", line, offset + reader.line_num)
                     or _unclosed_hint(fields, line)
@@ -663,18 +703,23 @@ def _build(
     }
     rng = random.Random(seed)
     split_of: dict[int, str] = {}
-    pool: dict[str, list[int]] = defaultdict(list)
-    oos_pool: list[int] = []
+    # Rows to carve, by label (out-of-scope under None), grouped by what the model reads:
+    # a group is one input's copies, carved as one row so that every copy lands in the
+    # split of its first. Copies carved one by one put training phrases in test (two
+    # merged exports measured 9 of 18 test phrases on their training twins). Without
+    # copies every group is one row and the split is the one it always was.
+    pool: dict[str | None, dict[bytes, list[int]]] = defaultdict(dict)
     for i, r in enumerate(rows):
         if r.split is not None:
             split_of[i] = r.split
-        elif is_oos(r.label):
-            oos_pool.append(i)
         else:
-            pool[r.label].append(i)
-    for label in sorted(pool):
-        split_of.update(_carve(pool[label], fractions, rng, keep_train=True))
-    split_of.update(_carve(oos_pool, fractions, rng, keep_train=False))
+            label = None if is_oos(r.label) else r.label
+            pool[label].setdefault(input_words(r.text), []).append(i)
+    groups = {label: list(by_input.values()) for label, by_input in pool.items()}
+    for label in sorted(lb for lb in groups if lb is not None):
+        split_of.update(_carve_groups(groups[label], fractions, rng, keep_train=True))
+    split_of.update(_carve_groups(groups.get(None, []), fractions, rng, keep_train=False))
+    val_note = _carve_val_across(groups, split_of, fractions["val"], rng)
 
     by_split: dict[str, list[Example]] = {s: [] for s in SPLITS}
     oos: dict[str, list[str]] = {s: [] for s in SPLITS}
@@ -692,6 +737,11 @@ def _build(
         )
 
     warnings.extend(_findings(rows, by_split, for_training))
+    if val_note is not None and for_training:
+        warnings.append(val_note.replace("{pct}", f"{val_fraction:.0%}"))
+    if for_training and not by_split["val"]:
+        carved = "val" in carve and any(r.split is None for r in inscope)
+        warnings.append(_empty_val(fractions["val"], carved))
     return Dataset(
         labels=tuple(sorted(counts)),
         train=tuple(by_split["train"]),
@@ -702,6 +752,68 @@ def _build(
         oos_test=tuple(oos["test"]),
         source=source,
         warnings=tuple(warnings),
+    )
+
+
+def _carve_groups(
+    groups: Sequence[list[int]],
+    fractions: dict[str, float],
+    rng: random.Random,
+    *,
+    keep_train: bool,
+) -> dict[int, str]:
+    """:func:`_carve` of the groups' first rows; every other row of a group follows its
+    first (the fractions count distinct inputs)."""
+    first = _carve([g[0] for g in groups], fractions, rng, keep_train=keep_train)
+    return {i: first[g[0]] for g in groups for i in g}
+
+
+def _carve_val_across(
+    groups: dict[str | None, list[list[int]]],
+    split_of: dict[int, str],
+    val_fraction: float,
+    rng: random.Random,
+) -> str | None:
+    """Give val in-scope phrases when the per-label carve gave it none: every intent
+    has fewer than 5 distinct phrases (10% of 4 rounds to none), and the threshold
+    would be calibrated on training phrases, which the model is sure of (200 intents
+    of 3 phrases escalated 28.5% of a test set it got all right).
+
+    The val fraction of all carved in-scope inputs, at most one from each intent of
+    3 or more inputs with 2 in train, chosen with the seeded generator. Runs only when
+    val is empty, so a split whose val has a phrase is the one it always was.
+
+    Returns:
+        A line for the warnings saying what was done, or ``None`` when nothing was.
+    """
+    inscope: dict[str, list[list[int]]] = {
+        label: g for label, g in groups.items() if label is not None
+    }
+    if val_fraction <= 0 or not inscope:
+        return None
+    if any(split_of[i] == "val" for g in inscope.values() for group in g for i in group):
+        return None
+    wanted = int(sum(len(g) for g in inscope.values()) * val_fraction + 0.5)
+    eligible = [
+        label
+        for label in sorted(inscope)
+        # An intent of 2 phrases keeps both in train, as the module's rules say.
+        if len(inscope[label]) >= 3
+        and sum(split_of[group[0]] == "train" for group in inscope[label]) >= 2
+    ]
+    if not wanted or not eligible:
+        return None
+    rng.shuffle(eligible)
+    taken = eligible[:wanted]
+    for label in taken:
+        train = [group for group in inscope[label] if split_of[group[0]] == "train"]
+        for i in rng.choice(train):
+            split_of[i] = "val"
+    return (
+        "no intent has enough distinct phrases for its own {pct} val share to round to "
+        f"one: val takes one phrase from each of {len(taken)} intent(s) instead, to "
+        "calibrate the threshold on phrases the model was not trained on; more phrases per "
+        "intent, or a split column, give a better val split"
     )
 
 
@@ -754,10 +866,21 @@ def _findings(
     def canonical(label: str) -> str:
         return "oos" if is_oos(label) else label
 
+    commands = 0  # phrases the device reads as a command
+    first_command: int | str = 0
+    spaced = 0  # phrases holding non-ASCII spacing or punctuation
+    first_spaced: tuple[int | str, str] | None = None
     for r in rows:
+        odd = _NON_ASCII_BREAKS.search(r.text)
+        if odd is not None:
+            spaced += 1
+            first_spaced = first_spaced or (r.where, odd.group())
         if "\n" in r.text or "\r" in r.text:
             broken += 1
             first_broken = first_broken or r.where
+        if r.text.startswith(":"):
+            commands += 1
+            first_command = first_command or r.where
         key = input_words(r.text)
         prev = first.get(key)
         if prev is None:
@@ -799,11 +922,56 @@ def _findings(
             f"{_at(first_broken)}): the device ends a line at a newline or carriage return, "
             "so it never receives them whole"
         )
+    if first_spaced is not None:
+        where, char = first_spaced
+        out.append(
+            f"{spaced} phrase(s) hold non-ASCII spacing or punctuation (no-break or thin "
+            f"space, curly quote, ideographic or fullwidth punctuation; first: {_at(where)}, "
+            f"U+{ord(char):04X}): the tokenizer reads it as part of a word, not a break, so "
+            "'fait-il ?' with a no-break space and with a plain one are different inputs; "
+            "write phrases as the device will receive them"
+        )
+    if commands:
+        # The serial protocol takes a line starting with ':' for a command (":info",
+        # ":do <intent>"), so an emoticon-led ":) lights on" is never classified on the
+        # board, while training and eval score it as a phrase.
+        out.append(
+            f"{commands} phrase(s) start with ':' (first: {_at(first_command)}): the device "
+            "reads such a line as a command, not a phrase, so the board never classifies "
+            "them; reword them so they do not start with ':'"
+        )
     out += _label_spellings({r.label for r in rows})
-    for split in ("val", "test") if for_training else ():
-        if not by_split[split]:
-            out.append(f"the {split} split has no in-scope examples")
+    if for_training and not by_split["test"]:
+        out.append("the test split has no in-scope examples")
     return out
+
+
+def _empty_val(val_fraction: float, carved: bool) -> str:
+    """Why val has no in-scope phrase, what follows, and what to do."""
+    if not carved:
+        why = "the file's split gives it no in-scope row"
+    elif val_fraction <= 0:
+        why = "the val fraction is 0"
+    else:
+        why = (
+            f"no intent has enough distinct phrases for its {val_fraction:.0%} val share to "
+            "round to one, nor 3 phrases, 2 in train, to lend one"
+        )
+    return (
+        f"the val split has no in-scope examples ({why}): the threshold is calibrated on "
+        "training phrases, which the model is surer of, so more new phrases escalate; "
+        "add phrases to each intent, or give every row a split with some val rows"
+    )
+
+
+# Spacing and punctuation that word processors, autocorrect and CJK input put in text
+# and the tokenizer reads as word bytes (every byte >= 0x80 is one): no-break, narrow
+# no-break and thin spaces, curly quotes, the ideographic space and punctuation, and
+# fullwidth ASCII punctuation.
+_NON_ASCII_BREAKS = re.compile(
+    "[\u00a0\u202f\u2009\u2018\u2019\u201c\u201d\u3000-\u3003"
+    "\uff01-\uff0f\uff1a-\uff20\uff3b-\uff40\uff5b-\uff65]"
+)
 
 
 def _label_spellings(labels: set[str]) -> list[str]:
