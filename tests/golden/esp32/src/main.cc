@@ -33,6 +33,22 @@ constexpr TickType_t kReadWait = pdMS_TO_TICKS(20);
 constexpr int kEventQueueLen = kRxRingBytes / 16;
 constexpr TickType_t kErrorRepeat = pdMS_TO_TICKS(3000);
 
+// ESP-IDF's task watchdog watches CPU0's idle task (defaults: ESP_TASK_WDT_TIMEOUT_S 5,
+// ESP_TASK_WDT_CHECK_IDLE_TASK_CPU0 y): when it has not run for 5 s, an error log goes
+// out on UART0, the protocol's port, every 5 s. This loop (the main task: priority 1, on
+// CPU0) lets it run only while it blocks: in a read that waits for bytes (it does only
+// when the ring holds less than a chunk), or a write that waits for room in the TX FIFO.
+// A host that keeps a chunk's worth of bytes ahead of a loop slower than the line (lines
+// sent before the last is answered, to a big model) leaves every read a full chunk in
+// the ring and every answer room in the FIFO: nothing blocks. So after a second without a block the loop sleeps one tick (10 ms at
+// most, CONFIG_FREERTOS_HZ 100): 1 % of the time at most, which the RX ring absorbs. A
+// loop that keeps up never does.
+constexpr int64_t kIdleEveryUs = 1000000;
+// A call that took this long waited (the task blocked, so the idle task ran): taking
+// bytes already in the ring, or putting an answer into a FIFO with room, takes microseconds.
+constexpr int64_t kWaitedUs = 1000;
+int64_t blocked_us = 0;  // when the loop last blocked (esp_timer)
+
 uint8_t line_buf[TINYSLM_MAX_LINE];
 int32_t ids_buf[TINYSLM_SEQ_LEN];
 int8_t scores_buf[TINYSLM_NUM_LABELS];
@@ -40,9 +56,17 @@ uint8_t rx_chunk[64];
 tinyslm_app_t app;
 QueueHandle_t uart_events = nullptr;
 
+// Notes a block: a call begun at `start` that took long enough to have waited.
+void note_wait(int64_t start) {
+  const int64_t end = esp_timer_get_time();
+  if (end - start >= kWaitedUs) blocked_us = end;
+}
+
 void serial_write(const char *data, size_t len, void *ctx) {
   (void)ctx;
+  const int64_t start = esp_timer_get_time();
   uart_write_bytes(kUart, data, len);
+  note_wait(start);
 }
 
 uint32_t clock_us(void *ctx) {
@@ -62,6 +86,13 @@ bool serial_init() {
     return false;
   }
   return uart_param_config(kUart, &cfg) == ESP_OK;
+}
+
+// Lets the idle task run (see kIdleEveryUs) when the loop has not blocked for a second.
+void let_idle_run() {
+  if (esp_timer_get_time() - blocked_us < kIdleEveryUs) return;
+  vTaskDelay(1);  // until the next tick: the idle task runs meanwhile
+  blocked_us = esp_timer_get_time();
 }
 
 // Never hang silently: repeat the reason so a host that connects late still sees it.
@@ -93,7 +124,10 @@ extern "C" void app_main(void) {
   tinyslm_app_on_answer(&app, tinyslm_on_answer, nullptr);
 
   for (;;) {
+    let_idle_run();  // lines arriving faster than they are answered never block the read
+    const int64_t start = esp_timer_get_time();
     const int n = uart_read_bytes(kUart, rx_chunk, sizeof(rx_chunk), kReadWait);
+    note_wait(start);
     // Events before feeding: the driver queues an overflow before any byte from after
     // the gap reaches its ring, so once these bytes are read, every overflow that could
     // have cut them is in the queue (or was dropped, below), whatever the chunk size.
