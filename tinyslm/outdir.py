@@ -1250,7 +1250,8 @@ def _refuse_foreign(path: Path, what: str, ours: Callable[[bytes], bool]) -> Non
         # is one, and is refused all the same (only an earlier output of this kind is).
         kind = _OUTPUT_KINDS.get(what, f"{what} output")
         raise OutputExistsError(
-            f"{what} {path} exists and is not a {kind} tinyslm wrote earlier; give another "
+            f"{what} {path} exists and is not a {kind} this tinyslm may replace (one "
+            "written by an earlier version, or edited since, is kept as yours); give another "
             "file name or move it away (it is never replaced)"
         )
 

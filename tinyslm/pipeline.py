@@ -6,7 +6,6 @@ written atomically to the output folder.
 
 from __future__ import annotations
 
-import html
 import json
 import os
 import tempfile
@@ -101,19 +100,9 @@ def _check_report_json(path: Path) -> str | None:
         shared = isinstance(doc.get("labels"), list) and isinstance(doc.get("confusion"), list)
         return None if shared else "not a tinyslm report.json"
     try:
-        data = load_report_data(path)
+        load_report_data(path)
     except ModelError as exc:
         return f"not as tinyslm writes it: {exc}"
-    return _edited_json(path, version == FORMAT_VERSION, data.to_json_bytes)
-
-
-def _edited_json(path: Path, current: bool, written: Callable[[], bytes]) -> str | None:
-    """``edited since tinyslm wrote it`` for figures of this format that this tinyslm
-    would not write back byte for byte: a note added to report.json is the user's, as an
-    edited file of a project is (``generate --force`` refuses it). An older format is
-    taken as it reads: nothing tells an older tinyslm's layout from an edit."""
-    if current and written() != path.read_bytes():
-        return "edited since tinyslm wrote it"
     return None
 
 
@@ -130,58 +119,26 @@ def _check_keyword_report_json(path: Path, doc: dict[str, object]) -> str | None
         shared = isinstance(doc.get("curve"), list) and isinstance(doc.get("tensors"), list)
         return None if shared else "not a tinyslm report.json"
     try:
-        data = KeywordReportData.from_json(path)
+        KeywordReportData.from_json(path)
     except ModelError as exc:
         return f"not as tinyslm writes it: {exc}"
-    return _edited_json(path, version == KEYWORD_FORMAT, data.to_json_bytes)
+    return None
 
 
 def _check_report_page(path: Path) -> str | None:
     """A page tinyslm drew (the check ``tinyslm report -o`` makes), unedited.
 
-    A page this version drew is drawn again from the folder's manifest and report.json:
-    one that differs was edited (a note of the user's), and ``train --force`` refuses it
-    as ``generate --force`` refuses an edited project file, rather than replacing or
-    (``--no-report``) removing it. A page an older tinyslm drew is taken by its banner:
-    its layout differs anyway, so an edit cannot be told apart.
+    A page carries its own seal (:func:`tinyslm.report.seal_page`): one edited since
+    (a note of the user's) is refused by ``train --force`` as ``generate --force``
+    refuses an edited project file, rather than replaced or (``--no-report``) removed.
+    A page from before the seal is taken by its banner.
     """
-    from tinyslm import __version__
-    from tinyslm.report import BANNER, is_report_page
+    from tinyslm.report import BANNER, page_edited
 
     data = path.read_bytes()
-    if not is_report_page(data):
+    if not (data.startswith(b"<!DOCTYPE html>") and BANNER.encode() in data):
         return "not a tinyslm report page"
-    if (BANNER + html.escape(__version__) + ".").encode() not in data:
-        return None
-    redrawn = _redrawn_page(path.parent)
-    if redrawn is not None and redrawn != data:
-        return "edited since tinyslm wrote it"
-    return None
-
-
-def _redrawn_page(folder: Path) -> bytes | None:
-    """The report page this tinyslm draws for the model folder ``folder`` from its
-    manifest and report.json; ``None`` where they cannot be read (their own checks say
-    why, or the folder is refused for them)."""
-    from tinyslm.audio.report import KeywordReportData, render_keyword_report
-    from tinyslm.boards import load_boards
-    from tinyslm.errors import ModelError
-    from tinyslm.report import render_report
-    from tinyslm.report_data import load_report_data
-
-    manifest_doc = _json_object(folder / MANIFEST_NAME)
-    figures_doc = _json_object(folder / REPORT_JSON)
-    if manifest_doc is None or figures_doc is None:
-        return None
-    try:
-        manifest = Manifest.from_dict(manifest_doc)
-        if figures_doc.get("modality") == "audio":
-            keyword = KeywordReportData.from_json(folder / REPORT_JSON)
-            return render_keyword_report(manifest, keyword, load_boards()).encode()
-        text = load_report_data(folder / REPORT_JSON)
-        return render_report(manifest, text, load_boards()).encode()
-    except (ModelError, OSError, KeyError, TypeError, ValueError, AttributeError):
-        return None
+    return "edited since tinyslm wrote it" if page_edited(data) else None
 
 
 # A model folder holds exactly these files (the report's two since they were
@@ -696,12 +653,14 @@ def refuse_inside_model_folder(path: Path, what: str) -> None:
     """Refuse an output file ``path`` (``--json``, ``report -o``) inside a model folder:
     one holds only the model's own files, so 'train --force' would refuse the folder
     for it (and could not tell that tinyslm wrote it)."""
-    folder = Path(os.path.abspath(path)).parent
-    if (folder / MANIFEST_NAME).is_file() and (folder / MODEL_NAME).is_file():
-        raise OutputError(
-            f"{what} {path} is inside the model folder {path.parent}, which holds only "
-            "the model's own files ('train --force' would refuse it); give a path outside it"
-        )
+    # Every folder above it: 'MODEL/sub/i.json' creates sub/ in the model folder.
+    for folder in Path(os.path.abspath(path)).parents:
+        if (folder / MANIFEST_NAME).is_file() and (folder / MODEL_NAME).is_file():
+            raise OutputError(
+                f"{what} {path} is inside the model folder {folder}, which holds only "
+                "the model's own files ('train --force' would refuse it); give a path "
+                "outside it"
+            )
 
 
 def _demo_or(data: Path | None) -> Path | None:

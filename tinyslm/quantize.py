@@ -121,9 +121,10 @@ def run_converter(converter: Any) -> bytes:
         return bytes(converter.convert())
     except Exception as exc:
         raise ModelError(
-            f"TFLite conversion failed ({type(exc).__name__}: {exc}); the converter writes "
-            f"a SavedModel under {tempfile.gettempdir()}: check that folder has space and "
-            "can be written, or set TMPDIR to another folder"
+            f"TFLite conversion failed ({type(exc).__name__}: {exc}); the converter first "
+            f"writes a SavedModel under {tempfile.gettempdir()}, and a full or unwritable "
+            "temporary folder fails this way: if so, free space there or set TMPDIR to "
+            "another folder"
         ) from exc
 
 

@@ -12,6 +12,7 @@ per layer and tensor, arena, against every board's budget), training curves.
 
 from __future__ import annotations
 
+import hashlib
 import html
 import io
 import re
@@ -52,9 +53,36 @@ figcaption{color:#555;font-size:.88rem;margin-top:.3rem}
 """
 
 
+# The second line of every page: the sha256 of the page without this line. An edit
+# (a note added to the page) leaves it wrong, so 'tinyslm report -o' and 'train --force'
+# keep an edited page as the user's, without drawing it again to compare (matplotlib's
+# settings and fonts differ between machines, so a redraw is not a reference).
+SEAL = "<!-- tinyslm page sha256 "
+_SEAL_LINE = re.compile(rb"\A(<!DOCTYPE html>\n)<!-- tinyslm page sha256 ([0-9a-f]{64}) -->\n")
+
+
+def seal_page(page: str) -> str:
+    """``page`` (opening with ``<!DOCTYPE html>``) with its seal as the second line."""
+    head, rest = page.split("\n", 1)
+    digest = hashlib.sha256(page.encode()).hexdigest()
+    return f"{head}\n{SEAL}{digest} -->\n{rest}"
+
+
+def page_edited(data: bytes) -> bool:
+    """Whether a page tinyslm drew was changed since: its seal no longer matches. A page
+    without a seal (drawn before pages carried one) cannot be told apart from an edit
+    and counts as unedited, as it did."""
+    m = _SEAL_LINE.match(data)
+    if m is None:
+        return False
+    unsealed = m.group(1) + data[m.end() :]
+    return hashlib.sha256(unsealed).hexdigest().encode() != m.group(2)
+
+
 def is_report_page(data: bytes) -> bool:
-    """Whether ``data`` is a page tinyslm drew (one 'tinyslm report' may replace)."""
-    return data.startswith(b"<!DOCTYPE html>") and BANNER.encode() in data
+    """Whether ``data`` is a page tinyslm drew and nobody edited since (one 'tinyslm
+    report' may replace)."""
+    return data.startswith(b"<!DOCTYPE html>") and BANNER.encode() in data and not page_edited(data)
 
 
 def pct(value: float | None) -> str:
@@ -661,7 +689,7 @@ def render_report(
         )
         parts.append(f'<p class="note">{html.escape(said)}</p>')
     parts.append("</body></html>")
-    return "\n".join(parts) + "\n"
+    return seal_page("\n".join(parts) + "\n")
 
 
 def _confusions_html(data: ReportData, threshold_q: int, where: str, held_out: bool) -> str:

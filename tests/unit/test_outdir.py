@@ -570,7 +570,8 @@ def test_write_file_never_replaces_a_file_tinyslm_did_not_write(
         with pytest.raises(OutputExistsError) as err:
             step()
         assert str(err.value) == (
-            f"--json {mine} exists and is not a --json figures file tinyslm wrote earlier; give "
+            f"--json {mine} exists and is not a --json figures file this tinyslm may replace "
+            "(one written by an earlier version, or edited since, is kept as yours); give "
             "another file name or move it away (it is never replaced)"
         )
     assert mine.read_bytes() == theirs

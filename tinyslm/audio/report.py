@@ -33,6 +33,7 @@ from tinyslm.report import (
     heatmap_svg,
     history_svg,
     pct,
+    seal_page,
     short_label,
     size_svg,
     svg_element,
@@ -301,7 +302,7 @@ def render_keyword_report(manifest: Any, data: KeywordReportData, boards: Sequen
     else:
         parts.append('<p class="note">No per-epoch history was recorded with this model.</p>')
     parts.append("</body></html>")
-    return "\n".join(parts) + "\n"
+    return seal_page("\n".join(parts) + "\n")
 
 
 def _keyword_train_note(train_config: dict[str, Any]) -> str:
