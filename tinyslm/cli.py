@@ -317,8 +317,6 @@ def train_command(
             raise click.UsageError(
                 "--json names a folder the model folder goes in; give a file name"
             )
-    # Before the data is read and sized: a bad -o was refused only after the sizing line.
-    check_model_target(out, force, data, tuple(knobs.get("extra_train") or ()))
     # With --json -, stdout is the JSON alone.
     text_err = json_to_stdout(json_out)
 
@@ -339,10 +337,18 @@ def train_command(
             accept=accept,
         )
 
+    def check_out() -> None:
+        # After the options (an option the data cannot take is the first thing wrong),
+        # before the data is read and sized: a bad -o was refused only after the sizing
+        # line.
+        check_model_target(out, force, data, tuple(knobs.get("extra_train") or ()))
+
     explicit = [name for name in knobs if _given(name)]
     if modality_of_data(data).name == AUDIO:
         # Keyword models have named sizes, not a budget-sized hash table.
-        result = run(audio_config(knobs, explicit), False)
+        config = audio_config(knobs, explicit)
+        check_out()
+        result = run(config, False)
     else:
         if data is not None and any(n in KEYWORD_ONLY for n in explicit):
             # A file with no row names no .wav either, so it is taken for text: its being
@@ -350,6 +356,7 @@ def train_command(
             check_has_rows(data)
         refuse_keyword_options(explicit)
         refuse_distill_options_without_distill(knobs, explicit)
+        check_out()
         result = train_to_budget(
             knobs,
             lambda: load_dataset(data, seed=knobs["seed"]),

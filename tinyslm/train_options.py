@@ -211,7 +211,8 @@ def train_options(func: F) -> F:
             "--board",
             type=click.Choice(board_ids()),
             default=None,
-            help="Size the model for this board's model (flash) and arena (RAM) budgets.",
+            help="Text datasets only: size the model for this board's model (flash) and arena (RAM)"
+            " budgets (a keyword model's size is --keyword-model).",
         ),
         click.option(
             "--max-model-kb",
@@ -223,7 +224,8 @@ def train_options(func: F) -> F:
                 f"{DEFAULT_MODEL_KB} with --buckets/--dim/--hidden; the board's model budget "
                 "with --board"
             ),
-            help="Model size budget in KB (1024 bytes) for the automatic buckets, dim and hidden.",
+            help="Text datasets only: model size budget in KB (1024 bytes) for the automatic"
+            " buckets, dim and hidden (a keyword model's size is --keyword-model).",
         ),
         click.option(
             "--" + _DISTILL_FLAG,

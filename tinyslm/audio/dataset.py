@@ -770,6 +770,8 @@ def _check_words(entries: list[_Entry], config: AudioDatasetConfig, where: str) 
         for word in words:
             if word not in present:
                 shown = ", ".join(present[:40]) + (", ..." if len(present) > 40 else "")
+                # tinyslm.audio.fit._load_data keys on "names 'word', which": a word that
+                # only an --extra-train set has is then refused as such.
                 raise DatasetError(
                     f"{where}: {_FLAGS[name]} names {word!r}, which has no clips"
                     f" (its words: {shown})"
@@ -1123,10 +1125,20 @@ def with_training_clips(dataset: AudioDataset, extra: AudioDataset) -> AudioData
     for clip in extra.clips:
         if clip.label == SILENCE:
             continue
+        if clip.label == UNKNOWN and UNKNOWN not in dataset.labels:
+            # synth writes _unknown_/ by default, so recordings of the keywords alone
+            # could not take its output: say which side to change.
+            raise DatasetError(
+                f"{extra.source}: its {UNKNOWN} clips have no class in {dataset.source}, which"
+                f" has no {UNKNOWN}/ folder (nor a word trained as {UNKNOWN}): add {UNKNOWN}/"
+                f" clips to {dataset.source}, or write {Path(extra.source).name} without them"
+                " ('tinyslm synth --unknown-clips 0')"
+            )
         if clip.label not in dataset.labels:
             raise DatasetError(
                 f"{extra.source}: label {clip.label!r} is not one of {dataset.source}'s"
-                f" labels ({', '.join(dataset.labels)})"
+                f" labels ({', '.join(dataset.labels)}): list {dataset.source}'s keywords with"
+                f" --keywords to train it as {UNKNOWN}, or drop that --extra-train folder"
             )
         if len(clip.samples) != window:
             raise DatasetError(

@@ -240,7 +240,23 @@ def keyword_warnings(
         *(dataset.warnings if split == "all" else dataset.warnings_for(split_name)),
         *_unanswerable(clips, manifest.labels, clips_scored=clips_scored),
         *_noise_share(dataset, split, split_name, spec.frontend.sample_rate),
+        *_unfired(dataset, split, split_name, manifest),
     )
+
+
+def _unfired(dataset: Any, split: str, split_name: str, manifest: Manifest) -> tuple[str, ...]:
+    """A warning when streams of the split are too short for the model's rule to fire
+    (``--stride-ms 980 --average 16`` needs 15.69 s): their 0 false accepts were shown as
+    a measurement."""
+    from tinyslm.audio.fit import unfired_warning
+
+    more = "longer background recordings or more clips"
+    remedy = f"stream {more}" if split == "all" else f"--split all streams all of it, or {more}"
+    # The streams hold the model's labels only (as eval and emulate --data stream them).
+    kept = with_model_labels(dataset, tuple(manifest.labels))
+    shown = "the streams" if split == "all" else f"the {split} streams"
+    warning = unfired_warning(kept, split_name, manifest.features, remedy, shown)
+    return () if warning is None else (warning,)
 
 
 def _unanswerable(

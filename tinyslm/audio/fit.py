@@ -40,6 +40,7 @@ from tinyslm.audio.stream import (
     measured,
     score_keywords,
 )
+from tinyslm.errors import DatasetError
 from tinyslm.manifest import (
     MANIFEST_NAME,
     MODEL_NAME,
@@ -104,6 +105,133 @@ def stream_material(
         keywords=listen(keyword_stream.samples, spec, predict) if keywords else None,
         keyword_seconds=keyword_stream.seconds if keywords else 0.0,
         keyword_spans=keyword_stream.spans,
+    )
+
+
+@dataclass(frozen=True)
+class StreamLengths:
+    """Samples in each stream of a split (:func:`stream_material`'s layout), known before
+    any is run: each background recording's part, the unknown-word and the keyword stream
+    (0: the split has no such clip)."""
+
+    noise: tuple[int, ...]
+    unknown: int
+    keywords: int
+
+    @property
+    def longest(self) -> int:
+        return max((*self.noise, self.unknown, self.keywords), default=0)
+
+
+def stream_lengths(dataset: AudioDataset, split: str, rate: int) -> StreamLengths:
+    """:class:`StreamLengths` of ``split``, as :func:`tinyslm.audio.stream.compose` lays
+    the clip streams out (a gap before, between and after the clips)."""
+    gap = StreamProtocol().gap_ms * rate // 1000
+    clips = dataset.split(split)
+
+    def composed(kind: list[Any]) -> int:
+        return gap + sum(len(c.samples) + gap for c in kind) if kind else 0
+
+    return StreamLengths(
+        noise=tuple(n for n in (len(r.part(split)) for r in dataset.noise) if n),
+        unknown=composed([c for c in clips if c.label == UNKNOWN]),
+        keywords=composed([c for c in clips if c.label not in (SILENCE, UNKNOWN)]),
+    )
+
+
+def rule_flags(keyword: KeywordSpec) -> str:
+    """``--stride-ms 980 x --average 16``: the streaming rule as train's options."""
+    return f"--stride-ms {keyword.stride_ms} x --average {keyword.average}"
+
+
+def unfired_streams(lengths: StreamLengths, keyword: KeywordSpec) -> tuple[str, ...]:
+    """The kinds of stream on which ``keyword``'s rule cannot fire (every one of them is
+    shorter than :attr:`KeywordSpec.shortest_detection_samples`), with their seconds: their
+    false accepts are 0 whatever the model does (``noise (longest 6.1 s)``)."""
+    need = keyword.shortest_detection_samples
+    rate = keyword.frontend.sample_rate
+    out = []
+    if lengths.noise and max(lengths.noise) < need:
+        longest = "longest " if len(lengths.noise) > 1 else ""
+        out.append(f"noise ({longest}{max(lengths.noise) / rate:.1f} s)")
+    for what, samples in (("unknown words", lengths.unknown), ("keywords", lengths.keywords)):
+        if 0 < samples < need:
+            out.append(f"{what} ({samples / rate:.1f} s)")
+    return tuple(out)
+
+
+def unfired_text(unfired: Sequence[str], keyword: KeywordSpec, shown: str) -> str:
+    """``the val streams of noise (longest 6.1 s) and unknown words (14.0 s) are shorter
+    than the 15.69 s that the rule ... needs before its first detection`` (``shown``: ``the
+    val streams``)."""
+    need = keyword.shortest_detection_samples / keyword.frontend.sample_rate
+    kinds = unfired[0] if len(unfired) == 1 else ", ".join(unfired[:-1]) + f" and {unfired[-1]}"
+    return (
+        f"{shown} of {kinds} are"
+        f" shorter than the {need:.2f} s that the rule {rule_flags(keyword)} needs before its"
+        " first detection"
+    )
+
+
+def unfired_warning(
+    dataset: AudioDataset, split: str, keyword: KeywordSpec, remedy: str, shown: str = ""
+) -> str | None:
+    """The warning for a split with kinds of stream the rule cannot fire on (None: it can
+    fire on every kind): their 0 false accepts are no measurement. ``shown``: how the split
+    is named (``the test streams``)."""
+    unfired = unfired_streams(stream_lengths(dataset, split, keyword.frontend.sample_rate), keyword)
+    if not unfired:
+        return None
+    missed = any(kind.startswith("keywords") for kind in unfired)
+    return (
+        unfired_text(unfired, keyword, shown or f"the {split} streams")
+        + ": no detection is possible on them, so their 0 false accepts are no measurement"
+        + (" and no keyword there can be hit" if missed else "")
+        + f"; {remedy}"
+    )
+
+
+def _most(available: int, keyword: KeywordSpec) -> tuple[int, int]:
+    """The largest ``--average`` at ``keyword``'s stride, and the longest ``--stride-ms`` at its
+    average, whose first detection fits in ``available`` samples (0: none does)."""
+    fe = keyword.frontend
+    # Frames after the first inference's window that the stream still holds.
+    spare = (available - fe.window_samples) // fe.stride_samples - (keyword.frames - 1)
+    if spare < 0:
+        return 0, 0
+    average = spare // keyword.stride_frames + 1
+    if keyword.average == 1:
+        return average, 0
+    stride_frames = spare // (keyword.average - 1)
+    return average, stride_frames * keyword.frame_ms
+
+
+def refuse_unfirable_rule(dataset: AudioDataset, keyword: KeywordSpec) -> None:
+    """Refuse a rule whose first detection needs more audio than the longest validation
+    stream holds: no threshold could be calibrated (every level "has no false accept").
+
+    Raises:
+        DatasetError: the rule cannot fire on any validation stream.
+    """
+    rate = keyword.frontend.sample_rate
+    longest = stream_lengths(dataset, "val", rate).longest
+    need = keyword.shortest_detection_samples
+    if not longest or longest >= need:
+        return  # no val stream at all: threshold_advice says what to add
+    average, stride_ms = _most(longest, keyword)
+    lower = [
+        f"--average to {average} or less (at --stride-ms {keyword.stride_ms})" if average else "",
+        "",
+    ]
+    if stride_ms >= keyword.frame_ms:
+        lower[1] = f"--stride-ms to {stride_ms} or less (at --average {keyword.average})"
+    ways = " or ".join(w for w in lower if w)
+    raise DatasetError(
+        f"{rule_flags(keyword)}: the first detection needs {need / rate:.2f} s of audio, but the"
+        f" longest validation stream of {Path(dataset.source).name} is {longest / rate:.2f} s, so"
+        " no detection threshold could be calibrated on them; "
+        + (f"lower {ways}, or add longer" if ways else "add longer")
+        + f" background recordings ({NOISE}/)"
     )
 
 
@@ -241,11 +369,21 @@ class StreamEvaluation:
     val_unknown_seconds: float
 
 
-def threshold_advice(streams: StreamEvaluation) -> str | None:
+def untested_streams(dataset: AudioDataset, keyword: KeywordSpec) -> str:
+    """The val noise and unknown-word streams ``keyword``'s rule cannot fire on, in words
+    (:func:`unfired_text`; ``''``: it can fire on both): no false accept can be looked
+    for there, which is no fault of the model."""
+    lengths = stream_lengths(dataset, "val", keyword.frontend.sample_rate)
+    kinds = [k for k in unfired_streams(lengths, keyword) if not k.startswith("keywords")]
+    return unfired_text(kinds, keyword, "the val streams") if kinds else ""
+
+
+def threshold_advice(streams: StreamEvaluation, untested: str = "") -> str | None:
     """The warning for a threshold the val streams did not settle (``None``: they did).
 
     What to add is named only where the val streams lacked it; with noise and unknown
-    words there, the model is what fired on everything or on nothing.
+    words there, the model is what fired on everything or on nothing, unless the rule
+    cannot fire on them (``untested``: :func:`untested_streams`).
     """
     missing = [
         what
@@ -268,6 +406,19 @@ def threshold_advice(streams: StreamEvaluation) -> str | None:
             return head + f"add {' and '.join(missing)}"
         return head + (
             f"the model still fires falsely on them ({had}): train longer or on more data"
+        )
+    # A rule that cannot fire on the noise or unknown words leaves the threshold untested
+    # there, whatever the model ("train longer" blamed it).
+    if untested:
+        rests = (
+            "and threshold_q -128 (0.000), the loosest, is what that leaves"
+            if streams.threshold_q == -128
+            else f"so threshold_q {streams.threshold_q} was chosen on the other streams alone"
+        )
+        return (
+            f"{untested}: no detection was possible there, {rests}; give"
+            f" longer background recordings ({NOISE}/) or more {UNKNOWN} clips, or lower"
+            " --average or --stride-ms"
         )
     if streams.threshold_q == -128:
         # "Lowest threshold without a false accept" met at the very bottom: nothing in the
@@ -331,6 +482,76 @@ def evaluate_streams(
     )
 
 
+def unique_extra_train(paths: Sequence[str]) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """``--extra-train`` folders each once, by resolved path (``syn`` and ``./syn`` counted
+    its clips twice, so its voices weighed double), and a note per repeat dropped."""
+    kept: dict[Path, str] = {}
+    notes = []
+    for path in paths:
+        key = Path(path).resolve()
+        if key in kept:
+            again = "given twice" if str(path) == kept[key] else f"is {kept[key]} again"
+            notes.append(f"--extra-train {path} {again}: the same folder, read once")
+        else:
+            kept[key] = str(path)
+    return tuple(kept.values()), tuple(notes)
+
+
+def _extra_words(extras: Sequence[str]) -> dict[str, str]:
+    """Each word of the ``--extra-train`` sets -> the first set holding it (read as training
+    material: no split, no training rules)."""
+    from tinyslm.audio.dataset import load_audio_dataset
+
+    config = AudioDatasetConfig(
+        val_percent=0, test_percent=0, silence_percent=0,
+        words_must_exist=False, training_rules=False, cap_unknown=False,
+    )  # fmt: skip
+    words: dict[str, str] = {}
+    for extra in extras:
+        for label in load_audio_dataset(extra, config).labels:
+            words.setdefault(label, extra)
+    return words
+
+
+def _load_data(data: Path, words: AudioDatasetConfig, extras: Sequence[str]) -> AudioDataset:
+    """DATA read with the word choices; a word named that only an ``--extra-train`` set
+    has is refused as such ("has no clips" was false beside a set holding 12 of them).
+
+    Raises:
+        DatasetError: as :func:`tinyslm.audio.dataset.load_audio_dataset`.
+    """
+    from tinyslm.audio.dataset import load_audio_dataset
+
+    try:
+        return load_audio_dataset(data, words)
+    except DatasetError as exc:
+        named = [
+            (flag, w)
+            for flag, chosen in (
+                ("--keywords", words.keywords),
+                ("--unknown-words", words.unknown_words),
+            )
+            for w in chosen
+            if f"names {w!r}, which" in str(exc)
+        ]
+        if not extras or not named:
+            raise
+        flag, word = named[0]
+        held = _extra_words(extras).get(word)
+        if held is None:
+            raise
+        way = (
+            "a keyword needs DATA's clips to be validated and tested: drop it from --keywords"
+            if flag == "--keywords"
+            else "leave it out of --unknown-words and list DATA's keywords with --keywords:"
+            f" every other word of {Path(held).name} is then trained as {UNKNOWN}"
+        )
+        raise DatasetError(
+            f"{data}: {flag} names {word!r}, which is only in --extra-train {held}; DATA has no"
+            f" clips of it ({way})"
+        ) from None
+
+
 def fit_audio(
     data: Path | None,
     config: Any,
@@ -348,7 +569,7 @@ def fit_audio(
         ModelError: conversion or TFLM verification failed.
     """
     from tinyslm import __version__
-    from tinyslm.audio.dataset import load_audio_dataset, load_training_clips
+    from tinyslm.audio.dataset import load_training_clips
     from tinyslm.audio.train import AudioTrainConfig, train_audio
 
     if data is None:
@@ -358,18 +579,25 @@ def fit_audio(
     words = AudioDatasetConfig(
         seed=cfg.seed, keywords=cfg.keywords, unknown_words=cfg.unknown_words
     )
+    extra_train, repeats = unique_extra_train(cfg.extra_train)
+    for note in repeats:
+        warn(note)
+    cfg = replace(cfg, extra_train=extra_train)  # the manifest records each folder once
     for extra in cfg.extra_train:
         # Before minutes of loading DATA, and with a message that names the mix-up.
         check_extra_train(Path(extra), AUDIO)
-    dataset = load_audio_dataset(data, words)
+    dataset = _load_data(data, words, cfg.extra_train)
+    # Before the first epoch: a rule no validation stream is long enough to fire on
+    # calibrates nothing (its threshold "has no false accept" at every level).
+    refuse_unfirable_rule(dataset, keyword_spec(dataset, cfg))
     for extra in cfg.extra_train:
         before = len(dataset.clips)
         dataset = load_training_clips(extra, dataset, words.keywords, words.unknown_words)
         log(f"extra training clips: {len(dataset.clips) - before} from {extra}")
     load_seconds = time.perf_counter() - start
     # Every warning printed is also returned, so ``train --json`` lists them all.
-    warned = list(dataset.warnings)
-    for warning in warned:
+    warned = [*repeats, *dataset.warnings]
+    for warning in dataset.warnings:
         warn(warning)
     log(
         f"dataset {dataset.source}: {len(dataset.labels)} labels ({', '.join(dataset.labels)}), "
@@ -381,10 +609,14 @@ def fit_audio(
     keyword = keyword_spec(dataset, cfg)
     model = result.model
     streams = evaluate_streams(dataset, model, keyword, log)
-    advice = threshold_advice(streams)
-    if advice is not None:
-        warned.append(advice)
-        warn(advice)
+    advice = threshold_advice(streams, untested_streams(dataset, keyword))
+    tested = unfired_warning(
+        dataset, "test", keyword, "give the test split longer background recordings or more clips"
+    )
+    for said in (advice, tested):
+        if said is not None:
+            warned.append(said)
+            warn(said)
     spec, threshold_q, found = streams.spec, streams.threshold_q, streams.threshold_found
     test_material, figures = streams.test_material, streams.figures
     verify_seconds = result.verify_seconds + time.perf_counter() - start
@@ -440,10 +672,16 @@ def rule_text(spec: KeywordSpec) -> str:
     stride_ms = spec.stride_ms
     whole = spec.seen_whole_samples / rate
     which = "it" if spec.average == 1 else ("both" if spec.average == 2 else "all")
+    # "a keyword up to 0.00 s lies whole in all" hid that the windows share no audio.
+    seen = (
+        f"a keyword up to {whole:.2f} s lies whole in {which}"
+        if spec.seen_whole_samples
+        else f"they share no audio: no keyword lies whole in all {spec.average}"
+    )
     return (
         f"an inference every {stride_ms} ms ({1000 / stride_ms:.3g} a second) on a"
-        f" {spec.window_samples / rate:.2f} s window, {spec.average} averaged (a keyword up to"
-        f" {whole:.2f} s lies whole in {which}), {spec.suppression_ms} ms quiet after a detection"
+        f" {spec.window_samples / rate:.2f} s window, {spec.average} averaged ({seen}),"
+        f" {spec.suppression_ms} ms quiet after a detection"
     )
 
 

@@ -40,10 +40,33 @@ FRAME_MS = KeywordSpec().frame_ms
 # MAX_STRIDE_FRAMES, 5,100 ms).
 WINDOW_FRAMES = KeywordSpec().frames
 MAX_STRIDE_MS = min(WINDOW_FRAMES, MAX_STRIDE_FRAMES) * FRAME_MS
+# The text recipe's size options: a keyword model is sized by --keyword-model instead
+# (--board on keywords was refused as a "text intent option", which it is not).
+_TEXT_SIZE = frozenset({"board", "max_model_kb"})
+_SIZE_NOTE = (
+    " (--board and --max-model-kb size text models only; a keyword model's size is --keyword-model)"
+)
 # Options only a keyword dataset takes.
 KEYWORD_ONLY = frozenset(
     {KEYWORD_MODEL, "stride_ms", "average", "extra_train", "keywords", "unknown_words"}
 )
+
+
+class _StrideRange(click.IntRange):
+    """``20<=x<=980`` in ``--help`` (``x>=20`` sat beside "at most 980"), and a stride
+    above the window refused with why, as :func:`stride_frames_of` says it."""
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        number = click.INT.convert(value, param, ctx)
+        if number > MAX_STRIDE_MS:
+            self.fail(
+                f"{number} is above the {MAX_STRIDE_MS} ms that the model's 1 s window spans"
+                f" ({WINDOW_FRAMES} frames of {FRAME_MS} ms): the device would never hear part"
+                f" of the audio between two inferences; give {FRAME_MS} to {MAX_STRIDE_MS}",
+                param,
+                ctx,
+            )
+        return super().convert(number, param, ctx)
 
 
 def _words(ctx: click.Context, param: click.Parameter, value: tuple[str, ...]) -> tuple[str, ...]:
@@ -94,7 +117,7 @@ def keyword_options(f: Any) -> Any:
     )(f)
     f = click.option(
         "--stride-ms",
-        type=click.IntRange(FRAME_MS),
+        type=_StrideRange(FRAME_MS, MAX_STRIDE_MS),
         default=DEFAULT_STRIDE_FRAMES * FRAME_MS,
         show_default=True,
         help=f"Keyword datasets: time between two inferences on the device, a multiple of "
@@ -163,10 +186,11 @@ def audio_config(options: Mapping[str, Any], explicit: Collection[str]) -> Audio
     if text_only:
         flags = ", ".join("--" + n.replace("_", "-") for n in text_only)
         raise click.UsageError(
-            f"{flags}: text intent options; DATA is an audio keyword dataset "
-            "(its options: --keyword-model, --stride-ms, --average, --extra-train, "
-            "--keywords, --unknown-words, --seed, --epochs, --batch-size, --learning-rate, "
-            "--label-smoothing)"
+            f"{flags}: {'options' if len(text_only) > 1 else 'an option'} of text datasets"
+            f"{_SIZE_NOTE if _TEXT_SIZE & set(text_only) else ''}; DATA is an audio keyword"
+            " dataset (its options: --keyword-model, --stride-ms, --average, --extra-train,"
+            " --keywords, --unknown-words, --seed, --epochs, --batch-size, --learning-rate,"
+            " --label-smoothing)"
         )
     try:
         stride_frames = stride_frames_of(
