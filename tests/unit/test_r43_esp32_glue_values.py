@@ -76,3 +76,22 @@ def test_esp32_audio_that_can_wait_is_the_queue_not_the_whole_dma() -> None:
     # The whole DMA's figure is still given, as the DMA's, never as what can wait.
     assert f"({dma_ms} ms, " in main
     assert "absorb" not in main.replace(f"which the driver's queue ({queue_ms} ms) absorbs", "")
+
+
+@pytest.mark.parametrize(("stride", "average", "said"), [
+    (20, 2, "a keyword up to 0.59 s long lies whole in every window averaged"),
+    (49, 16, "the windows averaged share no audio, so no keyword lies whole in all of them"),
+])  # fmt: skip
+def test_the_readme_says_when_no_keyword_lies_whole(stride: int, average: int, said: str) -> None:
+    # "a keyword up to 0.00 s long lies whole in every window averaged" hid that a rule of
+    # 980 ms x 16 averages windows that share no audio (kwopts review).
+    from dataclasses import replace
+
+    manifest, model = keyword_model()
+    features = replace(manifest.features, stride_frames=stride, average=average)
+    plan = render_project(
+        board_from_data(yaml.safe_load((boards_dir() / "esp32.yaml").read_text())),
+        replace(manifest, features=features),
+        model,
+    )
+    assert said in plan.as_mapping()["README.md"].decode()
