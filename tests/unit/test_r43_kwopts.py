@@ -132,16 +132,36 @@ def test_the_threshold_advice_does_not_blame_the_model_for_an_unfirable_rule() -
     assert untested.startswith("the val streams of noise (6.0 s) and unknown words (14.0 s)")
     advice = threshold_advice(streams, untested)
     assert advice is not None and "\n" not in advice
-    # Before: "the model fired on nothing ...: check the false rejections (train longer ...)".
-    assert "train longer" not in advice and "fired on nothing" not in advice
+    # Before: "the model fired on nothing in their 12.1 s of noise and 14.0 s of unknown
+    # words: check the false rejections (train longer ...)": nothing could fire there.
+    assert "train longer" not in advice and "in their 12.1 s" not in advice
+    assert "no detection was possible there" in advice
+    assert "on the streams that could fire the model fired on nothing" in advice
+    # Each kind its own remedy; a shorter rule only where one could fire (6 s > 1 s).
     assert (
-        "no detection was possible there" in advice and "lower --average or --stride-ms" in advice
+        f"(give longer background recordings (_background_noise_/) or more {UNKNOWN} clips"
+        " or lower --average or --stride-ms)" in advice
     )
     found: Any = SimpleNamespace(**{**vars(streams), "threshold_q": 20})
-    assert "threshold_q 20 was chosen on the other streams alone" in str(
+    assert "so threshold_q 20 was chosen on the other streams" in str(
         threshold_advice(found, untested)
     )
     assert untested_streams(_dataset("val", 9, 5, 6.0), KeywordSpec()) == ""
+
+
+def test_the_advice_keeps_the_model_judged_on_what_could_fire() -> None:
+    """Review: synth's 5 s backgrounds leave 0.5 s of val noise per recording: the old
+    warning ('the model fired on nothing ... check the false rejections') was replaced
+    by one blaming the stream length, and 'lower --average' cannot help a stream shorter
+    than the 1 s window."""
+    streams: Any = SimpleNamespace(
+        threshold_q=-128, threshold_found=True, val_noise_seconds=0.5, val_unknown_seconds=9.0
+    )
+    untested = untested_streams(_dataset("val", 9, 9, 0.5), KeywordSpec())
+    assert untested.startswith("the val streams of noise (0.5 s) are shorter than the 1.39 s")
+    assert "more _unknown_ clips" not in untested and "lower --average" not in untested
+    advice = str(threshold_advice(streams, untested))
+    assert "the model fired on nothing: check the false rejections" in advice
 
 
 def test_the_rule_text_says_when_no_keyword_lies_whole() -> None:
@@ -154,17 +174,29 @@ def test_the_rule_text_says_when_no_keyword_lies_whole() -> None:
 # --- 2: --extra-train refusals that name the way forward ----------------------------------
 
 
-def test_an_extra_label_data_lacks_names_keywords(tmp_path: Path) -> None:
-    data = load_audio_dataset(make_folder(tmp_path / "d", {"yes": SPEAKERS, "no": SPEAKERS}), CFG)
+@pytest.mark.parametrize("has_unknown", [True, False])
+def test_an_extra_label_data_lacks_names_keywords(tmp_path: Path, has_unknown: bool) -> None:
+    words = {"yes": SPEAKERS, "no": SPEAKERS, **({UNKNOWN: SPEAKERS} if has_unknown else {})}
+    data = load_audio_dataset(make_folder(tmp_path / "d", words), CFG)
     extra = make_folder(tmp_path / "syn", {"stop": ["tts1", "tts2"]})
     with pytest.raises(DatasetError) as info:
         load_training_clips(extra, data)
     msg = str(info.value)
     assert "label 'stop' is not one of" in msg
+    d = str(tmp_path / "d")
+    # Without an _unknown_ class, --keywords alone led to "no class" (review: a circle).
+    way = f"list {d}'s" if has_unknown else f"add _unknown_/ clips to {d} and list its"
     assert msg.endswith(
-        "list " + str(tmp_path / "d") + "'s keywords with --keywords to train it as _unknown_,"
+        f"{way} keywords with --keywords to train it as _unknown_,"
         " or drop that --extra-train folder"
     )
+    if not has_unknown:
+        # Following it with --keywords alone: the word is named, not synth's _unknown_/.
+        with pytest.raises(DatasetError) as again:
+            load_training_clips(tmp_path / "syn", data, keywords=("yes", "no"))
+        said = str(again.value)
+        assert "its word 'stop', trained as _unknown_ (--keywords), has no class" in said
+        assert "--unknown-clips 0" not in said and "drop that --extra-train folder" in said
 
 
 def test_extra_unknown_clips_without_an_unknown_class_name_the_remedies(tmp_path: Path) -> None:
@@ -193,7 +225,13 @@ def test_a_word_only_in_an_extra_set_is_said_to_be_there(tmp_path: Path, flag: s
     assert f"{option} names 'stop', which is only in --extra-train {extra}" in msg
     assert "which has no clips" not in msg and "\n" not in msg
     if flag == "unknown_words":
-        assert "list DATA's keywords with --keywords" in msg
+        # DATA has no _unknown_/ folder: --keywords would lead to "no class" (review).
+        assert "DATA has no _unknown_/ folder to train it with" in msg
+        with_unknown = make_folder(
+            tmp_path / "d2", {"yes": SPEAKERS, "no": SPEAKERS, UNKNOWN: SPEAKERS}
+        )
+        with pytest.raises(DatasetError, match="list DATA's keywords with --keywords"):
+            _load_data(with_unknown, words, (str(extra),))
     # A word in no set at all: the plain refusal.
     typo = AudioDatasetConfig(window_samples=CFG.window_samples, **{flag: ("stopp",)})
     with pytest.raises(DatasetError, match="names 'stopp', which has no clips"):
@@ -220,7 +258,7 @@ def test_help_of_board_seed_and_stride() -> None:
     assert "20<=x<=980" in out and "x>=20]" not in out
     assert "--board [esp32|stm32h7] Text datasets only" in out
     assert "--max-model-kb INTEGER RANGE Text datasets only" in out
-    assert "keyword clips without <speaker>_nohash_ names" in out
+    assert "keyword clips whose names carry no <speaker>_nohash_ (speaker-named" in out
 
 
 def test_a_stride_above_the_window_is_refused_with_why() -> None:

@@ -1127,18 +1127,36 @@ def with_training_clips(dataset: AudioDataset, extra: AudioDataset) -> AudioData
             continue
         if clip.label == UNKNOWN and UNKNOWN not in dataset.labels:
             # synth writes _unknown_/ by default, so recordings of the keywords alone
-            # could not take its output: say which side to change.
+            # could not take its output: say which side to change. A word --keywords made
+            # _unknown_ is not an _unknown_/ clip: '--unknown-clips 0' would not drop it.
+            word = clip.source.split("/")[0]
+            theirs = (
+                f"its {UNKNOWN} clips have"
+                if word == UNKNOWN
+                else f"its word {word!r}, trained as {UNKNOWN} (--keywords), has"
+            )
+            drop = (
+                f"write {Path(extra.source).name} without them ('tinyslm synth --unknown-clips 0')"
+                if word == UNKNOWN
+                else "drop that --extra-train folder"
+            )
             raise DatasetError(
-                f"{extra.source}: its {UNKNOWN} clips have no class in {dataset.source}, which"
+                f"{extra.source}: {theirs} no class in {dataset.source}, which"
                 f" has no {UNKNOWN}/ folder (nor a word trained as {UNKNOWN}): add {UNKNOWN}/"
-                f" clips to {dataset.source}, or write {Path(extra.source).name} without them"
-                " ('tinyslm synth --unknown-clips 0')"
+                f" clips to {dataset.source}, or {drop}"
             )
         if clip.label not in dataset.labels:
+            # --keywords trains other words as _unknown_ only where DATA has that class.
+            way = (
+                f"list {dataset.source}'s keywords with --keywords to train it as {UNKNOWN}"
+                if UNKNOWN in dataset.labels
+                else f"add {UNKNOWN}/ clips to {dataset.source} and list its keywords with"
+                f" --keywords to train it as {UNKNOWN}"
+            )
             raise DatasetError(
                 f"{extra.source}: label {clip.label!r} is not one of {dataset.source}'s"
-                f" labels ({', '.join(dataset.labels)}): list {dataset.source}'s keywords with"
-                f" --keywords to train it as {UNKNOWN}, or drop that --extra-train folder"
+                f" labels ({', '.join(dataset.labels)}): {way}, or drop that --extra-train"
+                " folder"
             )
         if len(clip.samples) != window:
             raise DatasetError(

@@ -250,12 +250,11 @@ def _unfired(dataset: Any, split: str, split_name: str, manifest: Manifest) -> t
     a measurement."""
     from tinyslm.audio.fit import unfired_warning
 
-    more = "longer background recordings or more clips"
-    remedy = f"stream {more}" if split == "all" else f"--split all streams all of it, or {more}"
+    lead = "" if split == "all" else "--split all streams all of it"
     # The streams hold the model's labels only (as eval and emulate --data stream them).
     kept = with_model_labels(dataset, tuple(manifest.labels))
     shown = "the streams" if split == "all" else f"the {split} streams"
-    warning = unfired_warning(kept, split_name, manifest.features, remedy, shown)
+    warning = unfired_warning(kept, split_name, manifest.features, lead, shown)
     return () if warning is None else (warning,)
 
 

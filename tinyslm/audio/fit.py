@@ -173,21 +173,53 @@ def unfired_text(unfired: Sequence[str], keyword: KeywordSpec, shown: str) -> st
     )
 
 
+def unfired_remedy(
+    unfired: Sequence[str], lengths: StreamLengths, keyword: KeywordSpec, where: str = ""
+) -> str:
+    """What lengthens the ``unfired`` kinds of stream, each its own (more clips do not
+    lengthen a noise recording), and a shorter rule only where one could fire on them (a
+    stream shorter than the 1 s window fires under none). ``where``: ``the test split``."""
+    kinds = {k.split(" (")[0] for k in unfired}
+    ways = []
+    if "noise" in kinds:
+        ways.append(f"longer background recordings ({NOISE}/)")
+    if "unknown words" in kinds:
+        ways.append(f"more {UNKNOWN} clips")
+    if "keywords" in kinds:
+        ways.append("more keyword clips")
+    longest = max(
+        (*(lengths.noise if "noise" in kinds else ()),
+         *((lengths.unknown,) if "unknown words" in kinds else ()),
+         *((lengths.keywords,) if "keywords" in kinds else ())),
+        default=0,
+    )  # fmt: skip
+    # _most finds no rule for a stream shorter than the 1 s window.
+    average, stride_ms = _most(longest, keyword)
+    if average or stride_ms >= keyword.frame_ms:
+        ways.append("lower --average or --stride-ms")
+    give = "give " + (f"{where} " if where else "")
+    return give + " or ".join(ways) if ways else ""
+
+
 def unfired_warning(
-    dataset: AudioDataset, split: str, keyword: KeywordSpec, remedy: str, shown: str = ""
+    dataset: AudioDataset, split: str, keyword: KeywordSpec, lead: str = "", shown: str = ""
 ) -> str | None:
     """The warning for a split with kinds of stream the rule cannot fire on (None: it can
-    fire on every kind): their 0 false accepts are no measurement. ``shown``: how the split
+    fire on every kind): their 0 false accepts are no measurement. ``lead``: a remedy
+    before the kinds' own (``--split all streams all of it``); ``shown``: how the split
     is named (``the test streams``)."""
-    unfired = unfired_streams(stream_lengths(dataset, split, keyword.frontend.sample_rate), keyword)
+    lengths = stream_lengths(dataset, split, keyword.frontend.sample_rate)
+    unfired = unfired_streams(lengths, keyword)
     if not unfired:
         return None
     missed = any(kind.startswith("keywords") for kind in unfired)
+    remedy = unfired_remedy(unfired, lengths, keyword)
+    remedies = [r for r in (lead, remedy) if r]
     return (
         unfired_text(unfired, keyword, shown or f"the {split} streams")
         + ": no detection is possible on them, so their 0 false accepts are no measurement"
         + (" and no keyword there can be hit" if missed else "")
-        + f"; {remedy}"
+        + (f"; {', or '.join(remedies)}" if remedies else "")
     )
 
 
@@ -375,7 +407,14 @@ def untested_streams(dataset: AudioDataset, keyword: KeywordSpec) -> str:
     for there, which is no fault of the model."""
     lengths = stream_lengths(dataset, "val", keyword.frontend.sample_rate)
     kinds = [k for k in unfired_streams(lengths, keyword) if not k.startswith("keywords")]
-    return unfired_text(kinds, keyword, "the val streams") if kinds else ""
+    if not kinds:
+        return ""
+    remedy = unfired_remedy(kinds, lengths, keyword)
+    return (
+        unfired_text(kinds, keyword, "the val streams")
+        + ": no detection was possible there"
+        + (f" ({remedy})" if remedy else "")
+    )
 
 
 def threshold_advice(streams: StreamEvaluation, untested: str = "") -> str | None:
@@ -408,18 +447,8 @@ def threshold_advice(streams: StreamEvaluation, untested: str = "") -> str | Non
             f"the model still fires falsely on them ({had}): train longer or on more data"
         )
     # A rule that cannot fire on the noise or unknown words leaves the threshold untested
-    # there, whatever the model ("train longer" blamed it).
-    if untested:
-        rests = (
-            "and threshold_q -128 (0.000), the loosest, is what that leaves"
-            if streams.threshold_q == -128
-            else f"so threshold_q {streams.threshold_q} was chosen on the other streams alone"
-        )
-        return (
-            f"{untested}: no detection was possible there, {rests}; give"
-            f" longer background recordings ({NOISE}/) or more {UNKNOWN} clips, or lower"
-            " --average or --stride-ms"
-        )
+    # there, whatever the model: those streams are named as such, and the model is judged
+    # only on what could fire ("train longer" blamed it for streams nothing could fire on).
     if streams.threshold_q == -128:
         # "Lowest threshold without a false accept" met at the very bottom: nothing in the
         # validation streams was rejected at any level (a model that fires on nothing, or
@@ -429,11 +458,22 @@ def threshold_advice(streams: StreamEvaluation, untested: str = "") -> str | Non
             "threshold_q -128 (0.000), which nothing on them tested; "
         )
         if missing:
-            return head + f"add {' and '.join(missing)}, and check the false rejections"
+            return (
+                head
+                + f"add {' and '.join(missing)}, and check the false rejections"
+                + (f"; {untested}" if untested else "")
+            )
+        if untested:
+            return head + (
+                f"{untested}; on the streams that could fire the model fired on nothing:"
+                " check the false rejections"
+            )
         return head + (
             f"the model fired on nothing in their {had}: check the false rejections"
             " (train longer or on more data)"
         )
+    if untested:
+        return f"{untested}, so threshold_q {streams.threshold_q} was chosen on the other streams"
     return None
 
 
@@ -540,9 +580,15 @@ def _load_data(data: Path, words: AudioDatasetConfig, extras: Sequence[str]) -> 
         held = _extra_words(extras).get(word)
         if held is None:
             raise
+        # --keywords trains the extra set's other words as _unknown_ only where DATA has
+        # that class (a folder without _unknown_/ sent the user round in a circle).
+        no_unknown = Path(data).is_dir() and not (Path(data) / UNKNOWN).is_dir()
         way = (
             "a keyword needs DATA's clips to be validated and tested: drop it from --keywords"
             if flag == "--keywords"
+            else f"DATA has no {UNKNOWN}/ folder to train it with: add {UNKNOWN}/ clips to"
+            " DATA, or drop that --extra-train folder"
+            if no_unknown
             else "leave it out of --unknown-words and list DATA's keywords with --keywords:"
             f" every other word of {Path(held).name} is then trained as {UNKNOWN}"
         )
@@ -610,9 +656,7 @@ def fit_audio(
     model = result.model
     streams = evaluate_streams(dataset, model, keyword, log)
     advice = threshold_advice(streams, untested_streams(dataset, keyword))
-    tested = unfired_warning(
-        dataset, "test", keyword, "give the test split longer background recordings or more clips"
-    )
+    tested = unfired_warning(dataset, "test", keyword)
     for said in (advice, tested):
         if said is not None:
             warned.append(said)

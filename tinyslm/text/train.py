@@ -74,10 +74,11 @@ class TrainConfig:
         batch_size: examples per optimizer step; 0 picks it from the training set's
             size: 32 below 5,000 phrases (twice the steps where there are few), else 64.
         learning_rate: Adam learning rate (the peak one with ``cosine_decay``).
-        seed: seeds the dataset split (text files without a split column, keyword
-            clips without ``<speaker>_nohash_`` names: those split by a hash of the
-            speaker's name, whatever the seed), Python, NumPy and TensorFlow (same seed
-            and data, same bytes).
+        seed: seeds the dataset split of text files without a split column and of
+            keyword clips whose names carry no ``<speaker>_nohash_`` (speaker-named
+            clips are split by a hash of the speaker, and listed splits are kept,
+            whatever the seed), and Python, NumPy and TensorFlow (same seed and data,
+            same bytes).
         label_smoothing: cross-entropy label smoothing in [0, 1).
         dropout: dropout rate on the normalised phrase vector.
         token_dropout: share of a phrase's feature ids dropped per training step
