@@ -133,10 +133,10 @@ def _check_report_page(path: Path) -> str | None:
     refuses an edited project file, rather than replaced or (``--no-report``) removed.
     A page from before the seal is taken by its banner.
     """
-    from tinyslm.report import BANNER, page_edited
+    from tinyslm.report import drawn_by_tinyslm, page_edited
 
     data = path.read_bytes()
-    if not (data.startswith(b"<!DOCTYPE html>") and BANNER.encode() in data):
+    if not drawn_by_tinyslm(data):
         return "not a tinyslm report page"
     return "edited since tinyslm wrote it" if page_edited(data) else None
 

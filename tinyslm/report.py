@@ -58,7 +58,9 @@ figcaption{color:#555;font-size:.88rem;margin-top:.3rem}
 # keep an edited page as the user's, without drawing it again to compare (matplotlib's
 # settings and fonts differ between machines, so a redraw is not a reference).
 SEAL = "<!-- tinyslm page sha256 "
-_SEAL_LINE = re.compile(rb"\A(<!DOCTYPE html>\n)<!-- tinyslm page sha256 ([0-9a-f]{64}) -->\n")
+_SEAL_LINE = re.compile(
+    rb"\A(<!DOCTYPE html>\n)" + re.escape(SEAL.encode()) + rb"([0-9a-f]{64}) -->\n"
+)
 
 
 def seal_page(page: str) -> str:
@@ -79,10 +81,15 @@ def page_edited(data: bytes) -> bool:
     return hashlib.sha256(unsealed).hexdigest().encode() != m.group(2)
 
 
+def drawn_by_tinyslm(data: bytes) -> bool:
+    """Whether ``data`` is a page tinyslm drew, edited since or not (its banner)."""
+    return data.startswith(b"<!DOCTYPE html>") and BANNER.encode() in data
+
+
 def is_report_page(data: bytes) -> bool:
     """Whether ``data`` is a page tinyslm drew and nobody edited since (one 'tinyslm
     report' may replace)."""
-    return data.startswith(b"<!DOCTYPE html>") and BANNER.encode() in data and not page_edited(data)
+    return drawn_by_tinyslm(data) and not page_edited(data)
 
 
 def pct(value: float | None) -> str:

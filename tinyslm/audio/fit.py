@@ -173,12 +173,10 @@ def unfired_text(unfired: Sequence[str], keyword: KeywordSpec, shown: str) -> st
     )
 
 
-def unfired_remedy(
-    unfired: Sequence[str], lengths: StreamLengths, keyword: KeywordSpec, where: str = ""
-) -> str:
+def unfired_remedy(unfired: Sequence[str], lengths: StreamLengths, keyword: KeywordSpec) -> str:
     """What lengthens the ``unfired`` kinds of stream, each its own (more clips do not
     lengthen a noise recording), and a shorter rule only where one could fire on them (a
-    stream shorter than the 1 s window fires under none). ``where``: ``the test split``."""
+    stream shorter than the 1 s window fires under none)."""
     kinds = {k.split(" (")[0] for k in unfired}
     ways = []
     if "noise" in kinds:
@@ -197,8 +195,7 @@ def unfired_remedy(
     average, stride_ms = _most(longest, keyword)
     if average or stride_ms >= keyword.frame_ms:
         ways.append("lower --average or --stride-ms")
-    give = "give " + (f"{where} " if where else "")
-    return give + " or ".join(ways) if ways else ""
+    return "give " + " or ".join(ways) if ways else ""
 
 
 def unfired_warning(

@@ -738,7 +738,7 @@ def _build(
 
     warnings.extend(_findings(rows, by_split, for_training))
     if val_note is not None and for_training:
-        warnings.append(val_note.replace("{pct}", f"{val_fraction:.0%}"))
+        warnings.append(val_note)
     if for_training and not by_split["val"]:
         carved = "val" in carve and any(r.split is None for r in inscope)
         warnings.append(_empty_val(fractions["val"], carved))
@@ -810,8 +810,8 @@ def _carve_val_across(
         for i in rng.choice(train):
             split_of[i] = "val"
     return (
-        "no intent has enough distinct phrases for its own {pct} val share to round to "
-        f"one: val takes one phrase from each of {len(taken)} intent(s) instead, to "
+        f"no intent has enough distinct phrases for its own {val_fraction:.0%} val share to"
+        f" round to one: val takes one phrase from each of {len(taken)} intent(s) instead, to "
         "calibrate the threshold on phrases the model was not trained on; more phrases per "
         "intent, or a split column, give a better val split"
     )
