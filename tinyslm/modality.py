@@ -162,9 +162,14 @@ def _names_wav(value: object) -> bool:
     return isinstance(value, str) and value.strip().strip("\"'").lower().endswith(_WAV_SUFFIXES)
 
 
+def _names_clip(value: str) -> bool:
+    return _names_wav(value) and not any(ch.isspace() for ch in value.strip().strip("\"'"))
+
+
 def _rows_are_audio(rows: list[list[str]]) -> bool:
-    """Whether a CSV's first non-blank rows are a list of WAV files: a header naming a path
-    column and no ``text`` column, or no header and a ``.wav`` first in every row. Cells
+    """Whether a CSV's first non-blank rows are a list of WAV files: a header with no
+    ``text`` column that names a path column or sits over rows that each name a ``.wav``
+    file, or no header and a ``.wav`` first in every row. Cells
     are also split on ';' and tabs (a European spreadsheet's "CSV", a TSV), so such a
     list is refused by the audio loader for its separator, not told to add a text column.
     """
@@ -177,7 +182,13 @@ def _rows_are_audio(rows: list[list[str]]) -> bool:
     # ignored, as the JSONL branch decides); one naming no path column either ("phrase,
     # intent", or a header-less text file's first phrase) is the text loader's to refuse.
     header = {c.replace("-", "_").replace(" ", "_") for c in split[0]}
-    return "text" not in header and bool(_PATH_COLUMNS & header)
+    if "text" in header:
+        return False
+    # A path column under a name of its own ("sound,label") is known by its cells: every
+    # row below names a WAV file without spaces, where a phrase ("play song.wav") has them.
+    return bool(_PATH_COLUMNS & header) or (
+        len(split) > 1 and all(any(_names_clip(c) for c in row) for row in split[1:])
+    )
 
 
 def _is_audio_data(path: Path) -> bool:
