@@ -422,11 +422,27 @@ def _quote_hint(error: str, start: int, end: int | None) -> str:
     return ""
 
 
-def _unclosed_hint(fields: Sequence[str], start: int) -> str:
+class _Lines:
+    """The lines a csv reader takes from a stream, those of the current row kept, so a
+    row can be judged by its raw text (the reader drops a quote it never saw closed)."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self._stream = stream
+        self.row: list[str] = []
+
+    def __iter__(self) -> Iterator[str]:
+        for line in self._stream:
+            self.row.append(line)
+            yield line
+
+
+def _unclosed_hint(fields: Sequence[str], start: int, raw: Sequence[str] = ()) -> str:
     """A quote opened on line ``start`` and never closed before the end of the file:
     the csv module gives one field holding the rest of the line, its line break
-    included. Said so: "quote text that contains commas" was wrong, as it was quoted."""
-    if any("\n" in f or "\r" in f for f in fields):
+    included, or on a last line without one, the rest of the line alone (an odd count of
+    quotes in the row's raw text says so). Said so: "quote text that contains commas"
+    was wrong, as it was quoted."""
+    if any("\n" in f or "\r" in f for f in fields) or "".join(raw).count('"') % 2:
         return (
             f'(a quote (") opened on line {start} is never closed: close it, '
             'or write a quote inside quoted text as "")'
@@ -467,10 +483,11 @@ def _parse_csv(
     # A .tsv is read literally, as tab-separated files conventionally are: CSV quoting
     # turned '"Alexa" turn on' into 'Alexa turn on', a phrase the device never receives.
     literal = delimiter == "\t"
+    lines = _Lines(stream)
     reader = (
-        csv.reader(stream, delimiter=delimiter, quoting=csv.QUOTE_NONE)
+        csv.reader(lines, delimiter=delimiter, quoting=csv.QUOTE_NONE)
         if literal
-        else csv.reader(stream, delimiter=delimiter)
+        else csv.reader(lines, delimiter=delimiter)
     )
     try:
         header = next(reader, None)
@@ -498,7 +515,7 @@ def _parse_csv(
         # all text cells"), so its quotes are CSV quoting, not part of the phrases.
         header = [h.strip()[1:-1].replace('""', '"') if _wrapped(h.strip()) else h for h in header]
         offset, literal, row_names = reader.line_num, False, True
-        reader = csv.reader(stream, delimiter=delimiter)
+        reader = csv.reader(lines, delimiter=delimiter)
     elif literal and quoted_names & {"text", "label", "split"}:
         # Deliberate (a literal .tsv's column named '"text"' is not its text column, and
         # a program that quotes fields quotes both names): said as it is, not as
@@ -540,6 +557,7 @@ def _parse_csv(
         # lines after it, and the csv module's own line number is where it gave up.
         line = offset + reader.line_num + 1
         where = f"line {line}"
+        lines.row = []
         try:
             fields = next(reader, None)
         except csv.Error as e:
@@ -567,11 +585,11 @@ def _parse_csv(
                     _short_row_hint(len(columns), delimiter)
                     if len(fields) < len(columns)
                     and not _quote_hint("", line, offset + reader.line_num)
-                    and not _unclosed_hint(fields, line)
+                    and not _unclosed_hint(fields, line, () if literal else lines.row)
                     else "(a tab inside a phrase splits it)"
                     if literal
                     else _quote_hint("", line, offset + reader.line_num)
-                    or _unclosed_hint(fields, line)
+                    or _unclosed_hint(fields, line, () if literal else lines.row)
                     or f"(quote text that contains {'commas' if delimiter == ',' else 'tabs'})"
                 )
             )

@@ -1,0 +1,34 @@
+"""Round 44, text data as users export it: a quote left open on the file's last line,
+with no line break after it, is named as one (it was called a missing cell)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tinyslm.errors import DatasetError
+from tinyslm.text.dataset import load_dataset
+
+GOOD = "text,label\nhi there,greet\nbye,leave\n"
+
+
+def refusal(path: Path, text: str) -> str:
+    path.write_text(text)
+    with pytest.raises(DatasetError) as err:
+        load_dataset(path)
+    return str(err.value)
+
+
+def test_a_quote_open_on_the_last_line_without_a_line_break_is_named(tmp_path: Path) -> None:
+    msg = refusal(tmp_path / "q.csv", GOOD + '"hello, greet')
+    assert 'line 4: expected 2 fields, got 1 (a quote (") opened on line 4 is never closed' in msg
+    assert "a cell is missing" not in msg
+
+
+def test_a_short_row_with_closed_quotes_is_still_a_missing_cell(tmp_path: Path) -> None:
+    msg = refusal(tmp_path / "q.csv", GOOD + 'say ""hi""')
+    assert "(the row ends early: a cell is missing" in msg
+    # A .tsv is read literally: a quote there is text, never an open field.
+    msg = refusal(tmp_path / "q.tsv", 'text\tlabel\nhi there\tgreet\nsay "hi')
+    assert "(the row ends early: a cell is missing" in msg
