@@ -762,6 +762,20 @@ def _split_of(entry: _Entry, config: AudioDatasetConfig) -> tuple[str, str]:
     return entry.source, which_set(key, config.val_percent, config.test_percent)
 
 
+class MissingWordError(DatasetError):
+    """``--keywords`` or ``--unknown-words`` names a word DATA has no clips of.
+
+    Attributes:
+        flag: the option that named it.
+        word: the word.
+    """
+
+    def __init__(self, message: str, *, flag: str, word: str) -> None:
+        super().__init__(message)
+        self.flag = flag
+        self.word = word
+
+
 def _check_words(entries: list[_Entry], config: AudioDatasetConfig, where: str) -> None:
     """Every word ``keywords`` and ``unknown_words`` name has clips (a typo is not a
     keyword with no clips, nor an unknown word that was never there)."""
@@ -770,11 +784,13 @@ def _check_words(entries: list[_Entry], config: AudioDatasetConfig, where: str) 
         for word in words:
             if word not in present:
                 shown = ", ".join(present[:40]) + (", ..." if len(present) > 40 else "")
-                # tinyslm.audio.fit._load_data keys on "names 'word', which": a word that
-                # only an --extra-train set has is then refused as such.
-                raise DatasetError(
+                # Its own type: tinyslm.audio.fit._load_data refuses a word that only an
+                # --extra-train set has as such, by flag and word, not by the wording.
+                raise MissingWordError(
                     f"{where}: {_FLAGS[name]} names {word!r}, which has no clips"
-                    f" (its words: {shown})"
+                    f" (its words: {shown})",
+                    flag=_FLAGS[name],
+                    word=word,
                 )
 
 

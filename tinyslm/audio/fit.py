@@ -557,24 +557,13 @@ def _load_data(data: Path, words: AudioDatasetConfig, extras: Sequence[str]) -> 
     Raises:
         DatasetError: as :func:`tinyslm.audio.dataset.load_audio_dataset`.
     """
-    from tinyslm.audio.dataset import load_audio_dataset
+    from tinyslm.audio.dataset import MissingWordError, load_audio_dataset
 
     try:
         return load_audio_dataset(data, words)
-    except DatasetError as exc:
-        named = [
-            (flag, w)
-            for flag, chosen in (
-                ("--keywords", words.keywords),
-                ("--unknown-words", words.unknown_words),
-            )
-            for w in chosen
-            if f"names {w!r}, which" in str(exc)
-        ]
-        if not extras or not named:
-            raise
-        flag, word = named[0]
-        held = _extra_words(extras).get(word)
+    except MissingWordError as exc:
+        flag, word = exc.flag, exc.word
+        held = _extra_words(extras).get(word) if extras else None
         if held is None:
             raise
         # --keywords trains the extra set's other words as _unknown_ only where DATA has
