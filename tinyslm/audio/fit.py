@@ -36,6 +36,7 @@ from tinyslm.audio.stream import (
     compose,
     figure_text,
     figures_of,
+    fires_on,
     listen,
     measured,
     score_keywords,
@@ -281,6 +282,7 @@ def figures_at(material: StreamMaterial, spec: StreamSpec, q: int) -> StreamFigu
             len(found(material.unknown)) if material.unknown else 0,
         ),
         keyword_seconds=material.keyword_seconds,
+        fires=(fires_on(rule, material.noise), fires_on(rule, [material.unknown])),
     )
 
 

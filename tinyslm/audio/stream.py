@@ -311,6 +311,9 @@ class StreamFigures:
         keyword_false_accepts: detections in the keyword stream that are not a hit.
         per_label: (label, clips, hits) in the keyword stream.
         threshold_q, window, suppression_ms, stride_ms: the rule measured.
+        noise_fires, unknown_fires: whether the rule could fire on any noise recording,
+            on the unknown-word stream (each needs ``window`` inferences): where it could
+            not, the stream's 0 false accepts measure nothing, and its rate is NaN (``n/a``).
     """
 
     noise_seconds: float
@@ -326,13 +329,19 @@ class StreamFigures:
     window: int
     suppression_ms: int
     stride_ms: int
+    noise_fires: bool = True
+    unknown_fires: bool = True
 
     @property
     def noise_fa_per_hour(self) -> float:
+        if not self.noise_fires:
+            return float("nan")
         return _per_hour(self.noise_false_accepts, self.noise_seconds)
 
     @property
     def unknown_fa_per_hour(self) -> float:
+        if not self.unknown_fires:
+            return float("nan")
         return _per_hour(self.unknown_false_accepts, self.unknown_seconds)
 
     @property
@@ -349,9 +358,11 @@ def figures_of(
     noise: tuple[float, int],
     unknown: tuple[float, int],
     keyword_seconds: float,
+    fires: tuple[bool, bool],
 ) -> StreamFigures:
     """:class:`StreamFigures` of a rule from ``(seconds, false accepts)`` of the noise and
-    unknown-word streams and the keyword stream's score."""
+    unknown-word streams, whether the rule could fire on each (:func:`fires_on`), and the
+    keyword stream's score."""
     return StreamFigures(
         noise_seconds=noise[0],
         noise_false_accepts=noise[1],
@@ -366,7 +377,15 @@ def figures_of(
         window=rule.window,
         suppression_ms=rule.suppression_ms,
         stride_ms=rule.stride_ms,
+        noise_fires=fires[0],
+        unknown_fires=fires[1],
     )
+
+
+def fires_on(rule: DetectorSpec, results: Sequence[StreamResult | None]) -> bool:
+    """Whether ``rule`` could fire on any of ``results``: one with ``window`` inferences
+    (a stream shorter than the first detection needs is heard, but nothing can fire)."""
+    return any(r is not None and len(r.scores) >= rule.window for r in results)
 
 
 def _per_hour(count: int, seconds: float) -> float:
@@ -407,13 +426,15 @@ def stream_figures(
     protocol = protocol or StreamProtocol()
     rate = spec.frontend.sample_rate
     noise_seconds = 0.0
-    noise_fa = 0
+    heard = []
     for recording in noise:
         samples = np.asarray(recording, dtype=np.int16)
         noise_seconds += len(samples) / rate
-        noise_fa += len(listen(samples, spec, predict).detections)
+        heard.append(listen(samples, spec, predict))
+    noise_fa = sum(len(r.detections) for r in heard)
     unknown_stream = compose([(-1, c) for c in unknown], noise, protocol, rate)
-    unknown_fa = len(listen(unknown_stream.samples, spec, predict).detections) if unknown else 0
+    unknown_heard = listen(unknown_stream.samples, spec, predict) if unknown else None
+    unknown_fa = len(unknown_heard.detections) if unknown_heard else 0
     keyword_stream = compose(keywords, noise, protocol, rate)
     found = listen(keyword_stream.samples, spec, predict).detections if keywords else ()
     return figures_of(
@@ -422,4 +443,5 @@ def stream_figures(
         noise=(noise_seconds, noise_fa),
         unknown=(unknown_stream.seconds if unknown else 0.0, unknown_fa),
         keyword_seconds=keyword_stream.seconds if keywords else 0.0,
+        fires=(fires_on(spec.detector, heard), fires_on(spec.detector, [unknown_heard])),
     )

@@ -39,10 +39,12 @@ from tinyslm.audio.spec import KeywordSpec
 from tinyslm.audio.stream import (
     StreamFigures,
     StreamProtocol,
+    StreamResult,
     StreamSpec,
     compose,
     figure_text,
     figures_of,
+    fires_on,
     listen,
     measured,
     score_keywords,
@@ -678,8 +680,10 @@ def run_keyword_data(
     parity_streams = device_n = reference_n = matching = 0
     errors: list[str] = []
     index = {name: i for i, name in enumerate(labels)}
+    heard: dict[str, list[StreamResult]] = {"noise": [], "unknown": []}
     for kind, samples in streams:
         ref = listen(samples, spec, predict)  # first: it fills ``memo``
+        heard.setdefault(kind, []).append(ref)
         device = parse_lines(runner(stream_bytes(samples)))
         parity = compare(device, reference_keys(ref.detections, labels))
         parity_streams += parity.identical
@@ -701,6 +705,7 @@ def run_keyword_data(
         noise=(sum(len(n) for n in noise) / rate, fa["noise"]),
         unknown=(unknown_stream.seconds if unknown else 0.0, fa["unknown"]),
         keyword_seconds=keyword_stream.seconds if keywords else 0.0,
+        fires=(fires_on(spec.detector, heard["noise"]), fires_on(spec.detector, heard["unknown"])),
     )
     return KeywordDataResult(
         source=str(dataset.source),
