@@ -147,7 +147,9 @@ extern "C" void app_main(void) {
       // stops reading the FIFO until a read makes room), and since then only this pass's
       // read took bytes out: a ring that full now is the only state in which a dropped
       // UART_FIFO_OVF can hide, so only then is a loss assumed. (An overflow of an RX
-      // interrupt held off past a whole FIFO, while the queue was full, stays unseen.)
+      // interrupt held off past a whole FIFO, while the queue was full, stays unseen:
+      // sdkconfig.defaults puts the UART's interrupt in IRAM, so that a flash operation,
+      // the usual cause of so long a hold-off, does not hold it off.)
       size_t buffered = 0;
       if (uart_get_buffered_data_len(kUart, &buffered) != ESP_OK ||
           buffered + static_cast<size_t>(UART_HW_FIFO_LEN(kUart)) + sizeof(rx_chunk) >
