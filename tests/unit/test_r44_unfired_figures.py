@@ -28,6 +28,8 @@ def test_streams_too_short_for_the_rule_have_no_rate() -> None:
     assert np.isnan(short.noise_fa_per_hour) and np.isnan(short.unknown_fa_per_hour)
     assert st.measured(short.noise_fa_per_hour, 2) is None
     assert st.figure_text(short.unknown_fa_per_hour) == "n/a"
+    keywords = st.stream_figures(s, tone_model(), noise=[], unknown=[], keywords=[(2, tone(300))])
+    assert not keywords.keywords_fire and np.isnan(keywords.false_rejection_rate)
     # One recording long enough is enough: the noise rate is measured over them all.
     long = st.stream_figures(
         s, tone_model(), noise=[quiet_noise(6.0), quiet_noise(16.0)], unknown=[], keywords=[]

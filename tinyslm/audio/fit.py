@@ -282,7 +282,11 @@ def figures_at(material: StreamMaterial, spec: StreamSpec, q: int) -> StreamFigu
             len(found(material.unknown)) if material.unknown else 0,
         ),
         keyword_seconds=material.keyword_seconds,
-        fires=(fires_on(rule, material.noise), fires_on(rule, [material.unknown])),
+        fires=(
+            fires_on(rule, material.noise),
+            fires_on(rule, [material.unknown]),
+            fires_on(rule, [material.keywords]),
+        ),
     )
 
 
@@ -308,9 +312,9 @@ def detection_curve(
 ) -> tuple[tuple[int, float, float], ...]:
     """``(threshold_q, false accepts per hour, false-rejection rate)`` every ``step``
     and at the levels ``also`` (the chosen threshold: the page marks it on the curve, in
-    the curve's own time base), ascending; empty when the split has no keyword clip (no
-    false-rejection rate to draw)."""
-    if not material.keyword_spans:
+    the curve's own time base), ascending; empty when the split has no keyword clip, or
+    none the rule can fire on (no false-rejection rate to draw)."""
+    if not material.keyword_spans or not fires_on(spec.detector, [material.keywords]):
         return ()
     seconds = material.noise_seconds + material.unknown_seconds + material.keyword_seconds
     out = []

@@ -311,9 +311,10 @@ class StreamFigures:
         keyword_false_accepts: detections in the keyword stream that are not a hit.
         per_label: (label, clips, hits) in the keyword stream.
         threshold_q, window, suppression_ms, stride_ms: the rule measured.
-        noise_fires, unknown_fires: whether the rule could fire on any noise recording,
-            on the unknown-word stream (each needs ``window`` inferences): where it could
-            not, the stream's 0 false accepts measure nothing, and its rate is NaN (``n/a``).
+        noise_fires, unknown_fires, keywords_fire: whether the rule could fire on any
+            noise recording, on the unknown-word stream, on the keyword stream (each needs
+            ``window`` inferences): where it could not, the stream's 0 false accepts and
+            its misses measure nothing, and its rate is NaN (``n/a``).
     """
 
     noise_seconds: float
@@ -331,6 +332,7 @@ class StreamFigures:
     stride_ms: int
     noise_fires: bool = True
     unknown_fires: bool = True
+    keywords_fire: bool = True
 
     @property
     def noise_fa_per_hour(self) -> float:
@@ -346,7 +348,7 @@ class StreamFigures:
 
     @property
     def false_rejection_rate(self) -> float:
-        if self.keyword_clips == 0:
+        if self.keyword_clips == 0 or not self.keywords_fire:
             return float("nan")
         return 1.0 - self.keyword_hits / self.keyword_clips
 
@@ -358,11 +360,11 @@ def figures_of(
     noise: tuple[float, int],
     unknown: tuple[float, int],
     keyword_seconds: float,
-    fires: tuple[bool, bool],
+    fires: tuple[bool, bool, bool],
 ) -> StreamFigures:
     """:class:`StreamFigures` of a rule from ``(seconds, false accepts)`` of the noise and
-    unknown-word streams, whether the rule could fire on each (:func:`fires_on`), and the
-    keyword stream's score."""
+    unknown-word streams, the keyword stream's score, and whether the rule could fire on
+    each of the three (:func:`fires_on`)."""
     return StreamFigures(
         noise_seconds=noise[0],
         noise_false_accepts=noise[1],
@@ -379,6 +381,7 @@ def figures_of(
         stride_ms=rule.stride_ms,
         noise_fires=fires[0],
         unknown_fires=fires[1],
+        keywords_fire=fires[2],
     )
 
 
@@ -436,12 +439,17 @@ def stream_figures(
     unknown_heard = listen(unknown_stream.samples, spec, predict) if unknown else None
     unknown_fa = len(unknown_heard.detections) if unknown_heard else 0
     keyword_stream = compose(keywords, noise, protocol, rate)
-    found = listen(keyword_stream.samples, spec, predict).detections if keywords else ()
+    keyword_heard = listen(keyword_stream.samples, spec, predict) if keywords else None
+    found = keyword_heard.detections if keyword_heard else ()
     return figures_of(
         spec.detector,
         score_keywords(found, keyword_stream.spans, protocol),
         noise=(noise_seconds, noise_fa),
         unknown=(unknown_stream.seconds if unknown else 0.0, unknown_fa),
         keyword_seconds=keyword_stream.seconds if keywords else 0.0,
-        fires=(fires_on(spec.detector, heard), fires_on(spec.detector, [unknown_heard])),
+        fires=(
+            fires_on(spec.detector, heard),
+            fires_on(spec.detector, [unknown_heard]),
+            fires_on(spec.detector, [keyword_heard]),
+        ),
     )

@@ -705,7 +705,11 @@ def run_keyword_data(
         noise=(sum(len(n) for n in noise) / rate, fa["noise"]),
         unknown=(unknown_stream.seconds if unknown else 0.0, fa["unknown"]),
         keyword_seconds=keyword_stream.seconds if keywords else 0.0,
-        fires=(fires_on(spec.detector, heard["noise"]), fires_on(spec.detector, heard["unknown"])),
+        fires=(
+            fires_on(spec.detector, heard["noise"]),
+            fires_on(spec.detector, heard["unknown"]),
+            fires_on(spec.detector, heard.get("keywords", [])),
+        ),
     )
     return KeywordDataResult(
         source=str(dataset.source),

@@ -1,0 +1,48 @@
+"""``tinyslm train`` with a streaming rule the test streams are too short for, end to end:
+the warning is printed and listed in ``--json``, and the figures of those streams are n/a
+(null in the manifest), not 0.00 false accepts per hour and 100 % of keywords missed."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+from cli_support import run_cli
+from shared_paths import dataset_path, require_path
+
+
+def test_streams_too_short_for_the_rule_are_warned_about_and_not_measured(
+    tmp_path: Path,
+) -> None:
+    root = require_path(dataset_path("speech_commands_dev"), "speech_commands_dev")
+    data = tmp_path / "ds"
+    for label in ("yes", "no"):
+        (data / label).mkdir(parents=True)
+        for wav in sorted((root / label).glob("*.wav"))[:14]:
+            os.symlink(wav, data / label / wav.name)
+    (data / "_background_noise_").mkdir()
+    for name in ("white_noise.wav", "running_tap.wav"):
+        os.symlink(root / "_background_noise_" / name, data / "_background_noise_" / name)
+    out, summary = tmp_path / "m", tmp_path / "t.json"
+    # --average 8 at 980 ms needs 7.85 s: the val keyword stream (11.5 s) can fire, the
+    # test streams (noise 6.1 s, keywords 6.5 s) cannot.
+    proc = run_cli(
+        "train", str(data), "-o", str(out), "--keyword-model", "small", "--epochs", "1",
+        "--stride-ms", "980", "--average", "8", "--json", str(summary),
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    said = (
+        "the test streams of noise (longest 6.1 s) and keywords (6.5 s) are shorter than the"
+        " 7.85 s that the rule --stride-ms 980 x --average 8 needs before its first detection:"
+        " no detection is possible on them"
+    )
+    assert f"warning: {said}" in proc.stderr
+    assert any(w.startswith(said) for w in json.loads(summary.read_text())["warnings"])
+    assert "false rejections (test stream)    n/a of 2 keywords" in proc.stdout
+    assert "noise n/a (0 in 12 s), unknown words n/a (0 in 0 s)" in proc.stdout
+    mt = json.loads((out / "manifest.json").read_text())["metrics"]
+    assert (mt["false_rejection_rate"], mt["noise_fa_per_hour"]) == (None, None)
+    assert (mt["noise_false_accepts"], mt["noise_seconds"]) == (0, 12.1)
+    for name in ("manifest.json", "report.json"):
+        assert "NaN" not in (out / name).read_text(), name
