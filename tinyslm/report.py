@@ -17,6 +17,7 @@ import html
 import io
 import re
 import warnings
+from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -25,7 +26,7 @@ import numpy as np
 
 from tinyslm.manifest import Manifest, describe_label_thresholds, threshold_text
 from tinyslm.operating_point import threshold_moved, trained_view
-from tinyslm.report_data import ReportData, TensorSize
+from tinyslm.report_data import WHOLE_FILE, ReportData, TensorSize
 
 # Every report page (text and keyword) opens its body with this banner: 'tinyslm report'
 # recognises a page it may replace by it (is_report_page).
@@ -119,7 +120,19 @@ def svg_element(fig: Any, name: str) -> str:
     start = text.find("<svg")
     svg = text[start:]
     # Width and height in pt make the browser keep the figure's size; CSS scales it.
-    return re.sub(r'<svg([^>]*?) width="[^"]*" height="[^"]*"', r"<svg\1", svg, count=1).strip()
+    svg = re.sub(r'<svg([^>]*?) width="[^"]*" height="[^"]*"', r"<svg\1", svg, count=1).strip()
+    # CSS scales every figure to the column: a narrower one (the heatmap of a few labels)
+    # takes its share of the column, so that its text has the scale of the full-width
+    # figures' (a 4-label heatmap filled the column with text ~3 times the others').
+    width = float(fig.get_figwidth())
+    if width < FULL_WIDTH_IN:
+        share = f"{width / FULL_WIDTH_IN * 100:.1f}%"
+        svg = svg.replace("<svg", f'<svg style="width:{share}"', 1)
+    return svg
+
+
+# The width of the page's full-width figures (inches): CSS draws them across the column.
+FULL_WIDTH_IN = 9.5
 
 
 # Tick labels longer than this are cut with an ellipsis: a label of 160 characters took
@@ -130,6 +143,34 @@ MAX_TICK_CHARS = 40
 def short_label(name: str, limit: int = MAX_TICK_CHARS) -> str:
     """``name`` cut to ``limit`` characters with an ellipsis when longer."""
     return name if len(name) <= limit else name[: limit - 1] + "\u2026"
+
+
+def _middle_cut(name: str, limit: int) -> str:
+    """``name`` cut in its middle to ``limit`` characters: head, ellipsis, tail."""
+    if len(name) <= limit:
+        return name
+    head = (limit - 1) * 9 // 20
+    return name[:head] + "\u2026" + name[len(name) - (limit - 1 - head) :]
+
+
+def short_labels(names: Sequence[str], limit: int = MAX_TICK_CHARS) -> list[str]:
+    """Tick labels for ``names``, each at most ``limit`` characters and all distinct.
+
+    Names sharing their first ``limit`` - 1 characters were cut to one and the same tick
+    (three intents ``turn_the_living_room_lights_to_the_level_*`` could not be told
+    apart): such names keep their tails instead, and names alike at both ends are
+    numbered by their place in ``names`` (``#12 ...``).
+    """
+    shown = [short_label(n, limit) for n in names]
+    for numbered in (False, True):
+        counts = Counter(shown)
+        clashing = [i for i, s in enumerate(shown) if counts[s] > 1]
+        if not clashing:
+            break
+        for i in clashing:
+            mark = f"#{i + 1} " if numbered else ""
+            shown[i] = mark + _middle_cut(names[i], limit - len(mark))
+    return shown
 
 
 def figure(width: float, height: float) -> Any:
@@ -181,7 +222,8 @@ def _precision_recall_svg(data: ReportData, where: str) -> tuple[str, str] | Non
     for yy, r in zip(y, shown, strict=True):
         if r[1] is None:  # never answered: no precision, not 0%
             ax.text(0.0, yy + 0.2, " n/a", va="center", fontsize=7)
-    ax.set_yticks(y, [f"{short_label(r[0])} ({r[3]})" for r in shown], fontsize=8)
+    ticks = dict(zip(data.labels, short_labels(data.labels), strict=True))
+    ax.set_yticks(y, [f"{ticks[r[0]]} ({r[3]})" for r in shown], fontsize=8)
     ax.set_xlim(0, 1.0)
     ax.set_ylim(-0.7, n - 0.3)
     ax.set_xlabel("share of phrases (support in brackets)")
@@ -195,13 +237,17 @@ def heatmap_svg(
     confusion: Sequence[Sequence[int]],
     eval_split: str,
     noun: str = "intent",
+    *,
+    where: str | None = None,
 ) -> tuple[str, str]:
-    """The confusion heatmap (rows true ``noun``, columns answered) and its caption."""
+    """The confusion heatmap (rows true ``noun``, columns answered) and its caption;
+    ``where`` (default ``'<eval_split> split'``) says what was measured."""
     k = len(labels)
     m = np.asarray(confusion, dtype=np.int64).reshape(k, -1)
     idx = np.arange(k)
     caption = (
-        f"Confusion matrix on the {eval_split} split: rows are the true {noun}, columns "
+        f"Confusion matrix on the {where or eval_split + ' split'}: rows are the true {noun}, "
+        "columns "
         "the INT8 model's answer; colour is the share of the row (a compressed scale, so "
         "that small confusions show)."
     )
@@ -232,7 +278,8 @@ def heatmap_svg(
     # A compressed scale: confusions of a few percent must stand out beside the diagonal.
     norm = PowerNorm(gamma=0.4, vmin=0.0, vmax=1.0)
     image = ax.imshow(share, cmap="Blues", norm=norm, interpolation="nearest")
-    names = [short_label(labels[int(i)]) for i in idx]
+    ticks = short_labels(labels)  # all of them: distinct, numbered by their place
+    names = [ticks[int(i)] for i in idx]
     ax.set_xticks(np.arange(len(idx)), names, rotation=90, fontsize=7)
     ax.set_yticks(np.arange(len(idx)), names, fontsize=7)
     ax.set_xlabel("answered")
@@ -246,15 +293,25 @@ def heatmap_svg(
     return svg_element(fig, "confusion"), caption
 
 
+def _or_nan(value: float | None) -> float:
+    """A share to plot: NaN (no line) where it does not exist."""
+    return float("nan") if value is None else value
+
+
 def _threshold_svg(
     data: ReportData, threshold: float, threshold_q: int, chosen_by: str, where: str
 ) -> tuple[str, str]:
     xs = [p.threshold for p in data.curve]
     fig = figure(9.5, 4.2)
     ax = fig.add_subplot()
-    accuracy = [p.accuracy_at_threshold for p in data.curve]
-    ax.plot(xs, accuracy, color=_BLUE, label="accuracy at threshold")
-    ax.plot(xs, [p.escalation_rate for p in data.curve], color=_ORANGE, label="in-scope escalated")
+    # Without in-scope phrases there is no accuracy nor in-scope escalation to draw: a
+    # report.json of before round 44 stored them as 0, which drew two lines at 0.
+    has_in = data.n_in_scope > 0
+    if has_in:
+        accuracy = [_or_nan(p.accuracy_at_threshold) for p in data.curve]
+        ax.plot(xs, accuracy, color=_BLUE, label="accuracy at threshold")
+        escalated = [_or_nan(p.escalation_rate) for p in data.curve]
+        ax.plot(xs, escalated, color=_ORANGE, label="in-scope escalated")
     has_oos = any(p.oos_recall is not None for p in data.curve)
     if has_oos:
         ax.plot(
@@ -268,22 +325,33 @@ def _threshold_svg(
     chosen = [p for p in data.curve if p.q == threshold_q]
     if chosen:
         point = chosen[0]
-        marks = [point.accuracy_at_threshold, point.escalation_rate]
-        if point.oos_recall is not None:
-            marks.append(point.oos_recall)
-        ax.plot([point.threshold] * len(marks), marks, "o", color=_RED, markersize=5)
+        shares = [point.oos_recall]
+        if has_in:
+            shares = [point.accuracy_at_threshold, point.escalation_rate, *shares]
+        marks = [m for m in shares if m is not None]
+        if marks:
+            ax.plot([point.threshold] * len(marks), marks, "o", color=_RED, markersize=5)
     ax.set_xlim(0.0, 1.0)
     ax.set_ylim(-0.02, 1.02)
     ax.set_xlabel("confidence threshold (top INT8 score, dequantized)")
     ax.set_ylabel("share")
     ax.grid(alpha=0.3)
     fig.legend(loc="outside lower center", ncols=4, fontsize=8, frameon=False)
+    shown = (
+        ["accuracy at the threshold (right and answered locally)", "in-scope phrases escalated"]
+        if has_in
+        else []
+    ) + (["out-of-scope phrases escalated (recall)"] if has_oos else [])
     caption = (
-        f"The confidence gate on the {where} at every INT8 level: accuracy at "
-        "the threshold (right and answered locally), in-scope phrases escalated"
-        + (", out-of-scope phrases escalated (recall)" if has_oos else "")
+        f"The confidence gate on the {where} at every INT8 level"
+        + (": " + ", ".join(shown) if shown else "")
         + f". The threshold was {chosen_by}; the red line marks it."
     )
+    if not has_in:
+        caption += (
+            " No in-scope phrase was measured, so there is no accuracy nor in-scope "
+            "escalation curve."
+        )
     if not has_oos:
         caption += " No out-of-scope phrases were held out, so there is no recall curve."
     return svg_element(fig, "threshold"), caption
@@ -362,6 +430,8 @@ def history_svg(
     """Loss and accuracy per epoch. ``train_note`` says what the training split's figures
     were measured with; ``best_epoch`` (1-based), the epoch whose weights were kept, is
     marked when given."""
+    from matplotlib.ticker import MaxNLocator
+
     epochs = np.arange(1, len(history) + 1)
     fig = figure(9.5, 3.4)
     left, right = fig.subplots(1, 2)
@@ -384,6 +454,8 @@ def history_svg(
                 kept, color=_RED, linestyle="--", linewidth=1.0, label=f"kept (epoch {kept})"
             )
         ax.set_xlabel("epoch")
+        # Whole epochs only: 3 epochs were ticked 1.00, 1.25, 1.50...
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set_title(title, fontsize=10)
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
@@ -529,7 +601,11 @@ def render_report(
     short = None if measured_on is None else (Path(measured_on).name or measured_on)
     split_name = data.eval_split if short is None else f"{short} {data.eval_split}"
     where = f"{split_name} split"
-    held_out = data.eval_split != "train"
+    whole = data.eval_split == WHOLE_FILE
+    if whole:
+        # Every phrase of a file whose in-scope phrases have no test or val split.
+        where = f"whole {short} file" if short else "whole file"
+    held_out = data.eval_split != "train" and not whole
     n_in = data.n_in_scope
     # Training's figures beside figures measured on --data are tagged as eval tags them.
     tag = "" if measured_on is None else f" (train, {mt.get('dataset', '?')} {trained_split} split)"
@@ -543,9 +619,16 @@ def render_report(
         measured_rows = [
             (
                 "measured on",
-                f"{measured_on}, {data.eval_split} split: {n_in} in-scope and {data.n_oos} "
-                "out-of-scope phrases"
-                + ("" if held_out else " (the file has no test or val split: not held out)"),
+                f"{measured_on}, "
+                + ("every phrase" if whole else f"{data.eval_split} split")
+                + f": {n_in} in-scope and {data.n_oos} out-of-scope phrases"
+                + (
+                    ""
+                    if held_out
+                    else " (no in-scope phrase of the file is in a test or val split: not held out)"
+                    if whole
+                    else " (the file has no test or val split: not held out)"
+                ),
             ),
             (f"INT8 accuracy (TFLM, {where})", pct(correct / n_in if n_in else None)),
         ]
@@ -581,16 +664,17 @@ def render_report(
                 # The threshold in force, printed as its row below prints it: the curve's
                 # own P of the level (0.6016 read 0.602) stood beside 'threshold 0.600'.
                 f"at {threshold_text(manifest.threshold)} ({where}, the model-wide gate)",
-                f"accuracy at threshold {pct(p.accuracy_at_threshold)}, out-of-scope recall "
-                f"{pct(p.oos_recall)}",
+                f"accuracy at threshold {pct(p.accuracy_at_threshold if n_in else None)}, "
+                f"out-of-scope recall {pct(p.oos_recall)}",
             )
             for p in at_now
         ),
         *(
             (
                 f"at its own thresholds ({where}, each label at its level, as the firmware gates)",
-                f"accuracy at threshold {pct(g.accuracy_at_threshold)}, out-of-scope recall "
-                f"{pct(g.oos_recall)}, in-scope escalated {pct(g.escalation_rate)}",
+                f"accuracy at threshold {pct(g.accuracy_at_threshold if n_in else None)}, "
+                f"out-of-scope recall {pct(g.oos_recall)}, "
+                f"in-scope escalated {pct(g.escalation_rate if n_in else None)}",
             )
             for g in (data.own_gate,)
             if g is not None
@@ -635,7 +719,13 @@ def render_report(
         f"<h1>{html.escape(name)}</h1>",
         f"{BANNER}{html.escape(__version__)}. Model sha256 "
         f"{html.escape(manifest.model_sha256)}. Figures: "
-        + html.escape(where if measured_on is None else f"{measured_on} {data.eval_split} split")
+        + html.escape(
+            where
+            if measured_on is None
+            else f"{measured_on}, every phrase"
+            if whole
+            else f"{measured_on} {data.eval_split} split"
+        )
         + ("" if measured_on is None else " (tinyslm report --data)")
         + f", {n_in} in-scope and {data.n_oos} out-of-scope phrases, INT8 on TFLM.</p>",
         "<h2>Summary</h2>",
@@ -662,7 +752,7 @@ def render_report(
     )
 
     parts.append("<h2>Confusions</h2>")
-    parts.append(fig_html(*heatmap_svg(data.labels, data.confusion, split_name)))
+    parts.append(fig_html(*heatmap_svg(data.labels, data.confusion, split_name, where=where)))
     parts.append(_confusions_html(data, manifest.threshold_q, where, held_out))
 
     parts.append("<h2>Threshold</h2>")
@@ -709,7 +799,13 @@ def _confusions_html(data: ReportData, threshold_q: int, where: str, held_out: b
     phrases = "held-out phrases" if held_out else "phrases"
     # A file without a test or val split is measured on its train split: those phrases
     # are not held out, and no sentence may call them so.
-    not_held = "" if held_out else " These phrases are the file's train split, not held out."
+    not_held = (
+        ""
+        if held_out
+        else " These phrases are the whole file, not held out."
+        if data.eval_split == WHOLE_FILE
+        else " These phrases are the file's train split, not held out."
+    )
     gate = data.own_gate or data.point_at(threshold_q)
     # Out-of-scope phrases have no intent to be confused with, but one answered locally
     # (past the gate) is a wrong answer all the same: said beside the in-scope figures.

@@ -31,6 +31,9 @@ from tinyslm.errors import DatasetError, ModelError
 
 REPORT_JSON = "report.json"
 REPORT_HTML = "report.html"
+# ReportData.eval_split of a --data file measured whole (its in-scope phrases have no
+# test or val split), as 'tinyslm eval --split all' names it.
+WHOLE_FILE = "all"
 # 1: first version; a report.json of another version is recomputed, not trusted.
 FORMAT_VERSION = 1
 # Confused pairs listed in the report, and phrases shown per pair.
@@ -61,15 +64,16 @@ class ThresholdPoint:
     Attributes:
         q: the int8 level (a phrase is local when its top score is >= q).
         threshold: its confidence (dequantized, as the device computes it).
-        accuracy_at_threshold: in-scope phrases right AND local.
-        escalation_rate: in-scope phrases escalated.
+        accuracy_at_threshold: in-scope phrases right AND local (``None`` without any:
+            a split of out-of-scope phrases only read 0.00% and drew a line at 0).
+        escalation_rate: in-scope phrases escalated (``None`` without any).
         oos_recall: out-of-scope phrases escalated (``None`` without any).
     """
 
     q: int
     threshold: float
-    accuracy_at_threshold: float
-    escalation_rate: float
+    accuracy_at_threshold: float | None
+    escalation_rate: float | None
     oos_recall: float | None
 
 
@@ -265,13 +269,21 @@ class ReportData:
         return next((p for p in self.curve if p.q == q), None)
 
 
+def _share_out(value: float | None) -> float | None:
+    return None if value is None else round(value, 5)
+
+
+def _share_in(value: Any) -> float | None:
+    return None if value is None else float(value)
+
+
 def _point_dict(c: ThresholdPoint) -> dict[str, Any]:
     return {
         "q": c.q,
         "threshold": round(c.threshold, 6),
-        "accuracy_at_threshold": round(c.accuracy_at_threshold, 5),
-        "escalation_rate": round(c.escalation_rate, 5),
-        "oos_recall": None if c.oos_recall is None else round(c.oos_recall, 5),
+        "accuracy_at_threshold": _share_out(c.accuracy_at_threshold),
+        "escalation_rate": _share_out(c.escalation_rate),
+        "oos_recall": _share_out(c.oos_recall),
     }
 
 
@@ -279,9 +291,9 @@ def _point(c: Mapping[str, Any]) -> ThresholdPoint:
     return ThresholdPoint(
         int(c["q"]),
         float(c["threshold"]),
-        float(c["accuracy_at_threshold"]),
-        float(c["escalation_rate"]),
-        None if c["oos_recall"] is None else float(c["oos_recall"]),
+        _share_in(c["accuracy_at_threshold"]),
+        _share_in(c["escalation_rate"]),
+        _share_in(c["oos_recall"]),
     )
 
 
@@ -429,11 +441,13 @@ def compute_report_data(
 
     def point(q: int, levels: int | Sequence[int]) -> ThresholdPoint:
         gate = gate_metrics(in_scores, truth, oos_scores, levels)
+        # Without in-scope phrases neither share exists: None (n/a, no curve), not 0.
+        inscope = bool(len(truth))
         return ThresholdPoint(
             q=q,
             threshold=dequantize(q, quant.scale, quant.zero_point),
-            accuracy_at_threshold=gate.accuracy_at_threshold,
-            escalation_rate=1.0 - gate.local_rate if len(truth) else 0.0,
+            accuracy_at_threshold=gate.accuracy_at_threshold if inscope else None,
+            escalation_rate=1.0 - gate.local_rate if inscope else None,
             oos_recall=gate.oos_recall,
         )
 
@@ -464,7 +478,10 @@ def report_data_from_dataset(
 ) -> ReportData:
     """:func:`compute_report_data` on a dataset file, split with the model's seed.
 
-    The held-out split is chosen as ``tinyslm train`` chose it: test, else val, else train.
+    The held-out split is chosen as ``tinyslm train`` chose it: test, else val, else
+    train. A file whose in-scope phrases have no test or val split is measured whole
+    (:data:`WHOLE_FILE`): its out-of-scope phrases carved into val and test were left
+    out of a 'train split' that the page said was all the file had.
     The file is read with ``eval``'s rules, not training's (a file of one phrase per
     intent measures a model), and every message names ``--data``.
 
@@ -481,13 +498,19 @@ def report_data_from_dataset(
     split = "test" if dataset.test else ("val" if dataset.val else "train")
     rows = {"test": dataset.test, "val": dataset.val, "train": dataset.train}[split]
     oos = {"test": dataset.oos_test, "val": dataset.oos_val, "train": dataset.oos_train}[split]
+    if split == "train" and (dataset.oos_val or dataset.oos_test):
+        # The in-scope phrases are all in train (none held out): every phrase is measured.
+        split = WHOLE_FILE
+        oos = (*dataset.oos_train, *dataset.oos_val, *dataset.oos_test)
     # The confusion matrix has a row per model intent only: a phrase of another intent
     # has no place in it, so the file is refused rather than measured in part.
     unknown = sorted({e.label for e in rows} - set(manifest.labels))
     if unknown:
         shown = ", ".join(repr(u) for u in unknown[:5]) + (" ..." if len(unknown) > 5 else "")
         raise DatasetError(
-            f"--data {data}: intent(s) {shown} of its {split} split are not among the "
+            f"--data {data}: intent(s) {shown} of "
+            + ("it" if split == WHOLE_FILE else f"its {split} split")
+            + " are not among the "
             f"model's {len(manifest.labels)} intents; give the dataset the model was trained on"
         )
     return compute_report_data(

@@ -34,7 +34,7 @@ from tinyslm.report import (
     history_svg,
     pct,
     seal_page,
-    short_label,
+    short_labels,
     size_svg,
     svg_element,
     table_html,
@@ -129,7 +129,9 @@ def _accuracy_svg(per_class: dict[str, list[float | None]], split: str) -> tuple
     y = np.arange(len(names))[::-1]
     ax.barh(y, [a * 100 if math.isfinite(a) else 0.0 for a in acc], color=_BLUE)
     ax.set_yticks(
-        y, [f"{short_label(n)} ({c})" for n, c in zip(names, counts, strict=True)], fontsize=8
+        y,
+        [f"{t} ({c})" for t, c in zip(short_labels(names), counts, strict=True)],
+        fontsize=8,
     )
     for yy, a in zip(y, acc, strict=True):
         shown = f" {a * 100:.1f}%" if math.isfinite(a) else " n/a"
@@ -146,6 +148,11 @@ def _accuracy_svg(per_class: dict[str, list[float | None]], split: str) -> tuple
     return svg_element(fig, "keyword-accuracy"), caption
 
 
+def _count(value: Any) -> str:
+    """A whole number from the manifest with thousands separators; n/a when missing."""
+    return f"{int(value):,}" if isinstance(value, int | float) and math.isfinite(value) else "n/a"
+
+
 def _or_nan(value: float | None) -> float:
     """A figure from the manifest, NaN (not drawn) where nothing was measured (None)."""
     return float("nan") if value is None else float(value)
@@ -157,9 +164,11 @@ def _curve_svg(
     fa_h: float | None,
     frr: float,
     stream_split: str = "test",
+    no_point: str = "",
 ) -> tuple[str, str]:
     """The detection curve; the chosen point is drawn where ``fa_h`` (false accepts per
-    hour in the curve's own time base) is known."""
+    hour in the curve's own time base) is known, else the caption says why (``no_point``,
+    default: the keyword stream's length is not recorded)."""
     fig = figure(9.5, 4.2)
     left, right = fig.subplots(1, 2)
     # The right-hand axis is in the unit `generate --threshold P` takes (the mean score),
@@ -201,7 +210,7 @@ def _curve_svg(
         "P' builds the firmware at another point of this curve, P read off the right-hand plot."
     )
     if fa_h is None:
-        caption += (
+        caption += no_point or (
             " The chosen level is not among the levels this report.json sampled, and the "
             "manifest does not record the keyword stream's length, so its point is marked on "
             "the right-hand plot only."
@@ -227,14 +236,16 @@ def render_keyword_report(manifest: Any, data: KeywordReportData, boards: Sequen
         ("INT8 accuracy (TFLM)", pct(mt.get("int8_accuracy"))),
         ("detector threshold", f"{threshold_text(manifest.threshold)} (q={manifest.threshold_q})"),
         ("own thresholds", describe_label_thresholds(manifest) or "none"),
-        ("threshold rule", str(mt.get("threshold_rule", "?"))),
+        # As the text page says it: a manifest without the rule printed '?'.
+        ("threshold rule", str(mt.get("threshold_rule") or "not recorded")),
         (f"false rejections ({stream_split} stream)", pct(mt.get("false_rejection_rate"))),
         (
             f"false accepts ({stream_split} streams)",
             f"{fa} in {seconds:.0f} s of noise and unknown words, "
             f"{mt.get('keyword_false_accepts', 0)} in the keyword stream",
         ),
-        ("MACs per inference", f"{int(mt.get('macs', 0)):,}"),
+        # Not measured is n/a, not 0 MACs.
+        ("MACs per inference", _count(mt.get("macs"))),
         ("model bytes (flash)", f"{manifest.model_bytes:,}"),
         (
             "arena bytes (RAM)",
@@ -253,9 +264,21 @@ def render_keyword_report(manifest: Any, data: KeywordReportData, boards: Sequen
         fa_h = chosen[0][1]
     elif isinstance(keyword_s, int | float):
         total_s = seconds + float(keyword_s)
-        fa_h = round(fa_all * 3600 / total_s, 3) if total_s else 0.0
+        # No stream seconds measured: no rate (it drew a chosen point at 0 per hour).
+        fa_h = round(fa_all * 3600 / total_s, 3) if total_s else None
     else:
         fa_h = None
+    no_point = (
+        ""
+        if fa_h is not None
+        else " The chosen level is not among the levels this report.json sampled, and "
+        + (
+            "the manifest records no stream seconds to count its false accepts per hour over"
+            if isinstance(keyword_s, int | float)
+            else "the manifest does not record the keyword stream's length"
+        )
+        + ", so its point is marked on the right-hand plot only."
+    )
     parts = [
         "<!DOCTYPE html>",
         '<html lang="en"><head><meta charset="utf-8">',
@@ -282,6 +305,7 @@ def render_keyword_report(manifest: Any, data: KeywordReportData, boards: Sequen
                 fa_h,
                 _or_nan(mt.get("false_rejection_rate", 0.0)),
                 stream_split,
+                no_point,
             )
         ),
         "<h2>Size</h2>",
