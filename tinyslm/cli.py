@@ -442,9 +442,11 @@ def emulate(
     false accepts per hour, false rejections, parity with verify's loop); with
     --wav (keyword projects), a recording in and the device's detection lines
     out; otherwise an interactive loop (stdin lines in, device lines out; pipes
-    work too). With --host-model or --host-cmd (text projects, --text or the
-    loop), each escalated phrase is answered on the host as well, as 'tinyslm
-    monitor' does for a board: a {"host":...} line after the device's.
+    work too; --native and --qemu read all of stdin first and answer its lines
+    at its end, Ctrl-D at a terminal). With --host-model or --host-cmd (text
+    projects, --text or the loop), each escalated phrase is answered on the
+    host as well, as 'tinyslm monitor' does for a board: a {"host":...} line
+    after the device's.
     """
     import os
 
@@ -675,6 +677,15 @@ def _emulate_text(
                 if mid_line[0]:  # a last line without terminator
                     feed(emulator, b"\n")
             else:
+                if _stdin().isatty():
+                    # These engines run the firmware once on every line: a typed line
+                    # alone got no answer, with nothing said why.
+                    engine = "--native" if native else "--qemu"
+                    click.echo(
+                        f"tinyslm emulate {engine}: type phrases, one a line; they are "
+                        "run and answered together at Ctrl-D",
+                        err=True,
+                    )
                 # "\r" ends a line as "\n" does, as on the device.
                 lines = re.split(rb"[\r\n]", _stdin().read())
                 for line in run([ln for ln in lines if ln]):

@@ -178,6 +178,11 @@ class HostCommand:
         except OSError as exc:  # exec failed: the answer says why, not the exception's class
             return {"text": esc.text, "error": _start_failure(self.argv[0], exc)}
         if code is None:
+            # A line already printed is no answer (the program must exit to give one):
+            # "no answer" for it sent the user looking for missing output.
+            if any(ln.strip() for ln in _lines(out)):
+                why = f"printed a line but did not exit within {self.timeout_s:g} s (killed)"
+                return {"text": esc.text, "error": f"{why}; an answer counts once it exits"}
             return {"text": esc.text, "error": f"no answer within {self.timeout_s:g} s"}
         if code != 0:
             last = next((ln for ln in reversed(_lines(err)) if ln.strip()), "")

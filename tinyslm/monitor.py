@@ -56,14 +56,22 @@ MAX_LINE_BYTES = MAX_LINE_LIMIT * MAX_ESCAPED_BYTE + LINE_OVERHEAD_BYTES
 MAX_PENDING_ESCALATIONS = 16
 
 
+# Unicode's Bidi_Control characters (category Cf): marks, embeddings, overrides, isolates.
+_BIDI_CONTROLS = frozenset(
+    "\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
+)
+
+
 def printable(text: str) -> str:
     """``text`` with control characters other than tab written as ``\\xNN`` escapes,
-    and lone surrogates (a JSON ``\\ud800`` decodes to one) as ``\\uNNNN``.
+    and lone surrogates (a JSON ``\\ud800`` decodes to one), line and paragraph
+    separators (U+2028, U+2029) and bidi controls (U+202E...) as ``\\uNNNN``.
 
     Device bytes go to the user's terminal: an ESC sequence from a board's boot log,
     or garbage read at the wrong baud rate, would otherwise clear the screen or
     reprogram the terminal. The firmware's JSON lines have no control characters
-    (json escapes them), so they are unchanged. A surrogate cannot be written as
+    (json escapes them), so they are unchanged (a separator or bidi control in one
+    becomes its JSON escape: the same string). A surrogate cannot be written as
     UTF-8 at all: printing one raised in the thread that shows the board's lines.
     """
 
@@ -71,7 +79,11 @@ def printable(text: str) -> str:
         kind = unicodedata.category(ch)
         if kind == "Cc" and ch != "\t":
             return f"\\x{ord(ch):02x}"
-        return f"\\u{ord(ch):04x}" if kind == "Cs" else ch
+        # A line or paragraph separator breaks a row in some terminals, and a bidi
+        # control reorders what follows it on screen ('gnp.exe' shown as 'exe.png').
+        if kind in ("Cs", "Zl", "Zp") or ch in _BIDI_CONTROLS:
+            return f"\\u{ord(ch):04x}"
+        return ch
 
     return "".join(shown(ch) for ch in text)
 
@@ -228,21 +240,39 @@ def spy_log_problem(port: str) -> str | None:
     URLs nest (``alt://spy://...``, ``spy://spy://...``), so every ``spy://`` in
     ``port`` is checked.
     """
+    for name in _spy_log_names(port):
+        # A file or a link (to anything) would be emptied; /dev/null or a terminal
+        # would not, so they may be named.
+        if os.path.islink(name) or os.path.isfile(name):
+            return (
+                f"--port {port}: spy:// would overwrite {name} with its log; "
+                "name a file that does not exist yet"
+            )
+    return None
+
+
+def _spy_log_names(port: str) -> list[str]:
+    """The ``file=`` log names of every ``spy://`` in ``port`` (URLs nest)."""
     from urllib.parse import parse_qs, urlsplit
 
+    names: list[str] = []
     start = port.lower().find("spy://")
     while start >= 0:
         query = urlsplit(port[start:]).query
-        for name in parse_qs(query, keep_blank_values=True).get("file", []):
-            # A file or a link (to anything) would be emptied; /dev/null or a terminal
-            # would not, so they may be named.
-            if os.path.islink(name) or os.path.isfile(name):
-                return (
-                    f"--port {port}: spy:// would overwrite {name} with its log; "
-                    "name a file that does not exist yet"
-                )
+        names += parse_qs(query, keep_blank_values=True).get("file", [])
         start = port.lower().find("spy://", start + 1)
-    return None
+    return names
+
+
+def _remove_new_empty(names: Sequence[str]) -> None:
+    """Remove each of ``names`` that is now an empty regular file: called only with the
+    names that did not exist before the port was opened, so each is a log pyserial made."""
+    for name in names:
+        try:
+            if not os.path.islink(name) and os.path.isfile(name) and os.path.getsize(name) == 0:
+                os.unlink(name)
+        except OSError:
+            pass  # the open error is the one to report
 
 
 def open_port(port: str, baud: int) -> Any:
@@ -257,10 +287,17 @@ def open_port(port: str, baud: int) -> Any:
     problem = spy_log_problem(port)
     if problem is not None:
         raise ToolchainError(problem)
+    # pyserial's spy:// creates its log before it opens the port: a port that fails to
+    # open left an empty log behind. Only names not there now are removed then.
+    new_logs = [name for name in _spy_log_names(port) if not os.path.lexists(name)]
     try:
         return serial.serial_for_url(port, baudrate=baud, timeout=0.1)
     except (serial.SerialException, ValueError) as exc:
+        _remove_new_empty(new_logs)
         raise ToolchainError(f"cannot open serial port {port}: {exc}") from None
+    except BaseException:
+        _remove_new_empty(new_logs)
+        raise
 
 
 # What follows a last line the board sent without a line end, shown when the port

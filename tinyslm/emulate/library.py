@@ -75,10 +75,12 @@ def project_sources(project: Project, names: Sequence[str]) -> list[Path]:
 
 def build_key(files: Sequence[Path], flags: Sequence[str]) -> str:
     """A cache key of the files' names and bytes and the compile flags."""
+    # Names and flags (which can hold paths) with surrogateescape: a non-UTF-8 path byte
+    # hashes as itself instead of raising, and a UTF-8 name keeps the key it always had.
     h = hashlib.sha256()
     for path in files:
-        h.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
-    h.update("\0".join(flags).encode())
+        h.update(path.name.encode("utf-8", "surrogateescape") + b"\0" + path.read_bytes() + b"\0")
+    h.update("\0".join(flags).encode("utf-8", "surrogateescape"))
     return h.hexdigest()[:24]
 
 

@@ -399,7 +399,8 @@ def build(project_dir: Path | str, log: Log | None = None) -> BuildResult:
     """
     project = _open(project_dir)
     flash_cap, ram_cap = _board_capacity(project.board)
-    what = f"tinyslm build {project.root}"
+    # Quoted: the command is suggested for copy-pasting, and a path may hold spaces.
+    what = f"tinyslm build {shlex.quote(str(project.root))}"
     find_pio()
     check_registry(project, what)
     if log is not None:
@@ -429,7 +430,10 @@ def upload(project_dir: Path | str, port: str | None = None, log: Log | None = N
         ProjectError, ToolchainError, PioError: as :func:`build`.
     """
     project = _open(project_dir)
-    what = f"tinyslm flash {project.root}"
+    # As the user ran it: quoted path, and the --port they gave.
+    what = f"tinyslm flash {shlex.quote(str(project.root))}"
+    if port:
+        what += f" --port {shlex.quote(port)}"
     find_pio()
     check_registry(project, what)
     if log is not None:

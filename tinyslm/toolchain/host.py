@@ -171,20 +171,27 @@ def _compiler(language: str) -> list[str]:
     return ccompile.compiler_command(language)
 
 
+def _path_bytes(text: str) -> bytes:
+    """``text`` (a path, or a flag that may hold one) for a cache key: a non-UTF-8 path
+    byte (a surrogate in ``text``) hashes as itself instead of raising; a UTF-8 path keeps
+    the key it always had."""
+    return text.encode("utf-8", "surrogateescape")
+
+
 def _tree_key(tree: Path, sources: Sequence[Path], toolchain: Toolchain) -> str:
     digest = hashlib.sha256()
     parts = [CACHE_VERSION, str(tree), *toolchain.cxx, *toolchain.cc]
     parts += [*toolchain.cxxflags, *toolchain.cflags, *toolchain.defines, *INCLUDE_DIRS]
     for part in parts:
-        digest.update(part.encode() + b"\0")
+        digest.update(_path_bytes(part) + b"\0")
     # Every source and header by content (about 50 ms for a Cortex-M7 tree): sources by
     # size and mtime only, and headers not at all, let an edited tree header (or a
     # same-size edit with its mtime kept) link the old objects into the firmware.
     for rel in sources:
-        digest.update(rel.as_posix().encode() + b"\0" + (tree / rel).read_bytes() + b"\0")
+        digest.update(_path_bytes(rel.as_posix()) + b"\0" + (tree / rel).read_bytes() + b"\0")
     for path in sorted(tree.rglob("*")):
         if path.suffix in _HEADER_SUFFIXES and path.is_file():
-            digest.update(path.relative_to(tree).as_posix().encode() + b"\0")
+            digest.update(_path_bytes(path.relative_to(tree).as_posix()) + b"\0")
             digest.update(path.read_bytes() + b"\0")
     return digest.hexdigest()[:16]
 
@@ -378,7 +385,7 @@ def _headers_digest(folder: Path, tree: Path) -> bytes:
     digest = hashlib.sha256()
     for path in sorted(folder.rglob("*")):
         if path.suffix in _HEADER_SUFFIXES and path.is_file():
-            digest.update(path.relative_to(folder).as_posix().encode() + b"\0")
+            digest.update(_path_bytes(path.relative_to(folder).as_posix()) + b"\0")
             digest.update(path.read_bytes() + b"\0")
     return digest.digest()
 
@@ -405,7 +412,7 @@ def _project_objects(
     folders: dict[Path, bytes] = {}
 
     def named(source: Path) -> str:
-        digest = hashlib.sha256(str(source).encode() + b"\0" + source.read_bytes())
+        digest = hashlib.sha256(_path_bytes(str(source)) + b"\0" + source.read_bytes())
         for folder in sorted({source.parent, project_src}):
             if folder not in folders:
                 folders[folder] = _headers_digest(folder, tree)

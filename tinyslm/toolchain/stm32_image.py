@@ -398,10 +398,12 @@ def _key(project: Path, *parts: object, files: Sequence[tuple[Path, Path]] = ())
     and each (root, rel) file's relative path, size and mtime."""
     digest = hashlib.sha256()
     for part in (CACHE_VERSION, *parts):
-        digest.update(str(part).replace(str(project), "<project>").encode() + b"\0")
+        text = str(part).replace(str(project), "<project>")
+        # surrogateescape: a non-UTF-8 path byte hashes as itself (UTF-8 keys unchanged).
+        digest.update(text.encode("utf-8", "surrogateescape") + b"\0")
     for root, rel in files:
         st = (root / rel).stat()
-        digest.update(f"{rel}:{st.st_size}:{st.st_mtime_ns}\0".encode())
+        digest.update(f"{rel}:{st.st_size}:{st.st_mtime_ns}\0".encode("utf-8", "surrogateescape"))
     return digest.hexdigest()[:16]
 
 
