@@ -1271,7 +1271,8 @@ def _range(text: str, option: str, bounds: tuple[float, float]) -> tuple[float, 
     type=click.IntRange(min=0),
     default=0,
     show_default=True,
-    help="At most this many voices per engine (the most different first); 0: all.",
+    help="At most this many voices per engine (the most different first); 0: all. Fewer "
+    "than one engine's voices named with --voice is refused.",
 )
 @click.option(
     "--clips",
@@ -1306,7 +1307,8 @@ def _range(text: str, option: str, bounds: tuple[float, float]) -> tuple[float, 
     default="0.85,1.2",
     show_default=True,
     help=f"Pitch factor range LOW,HIGH, within {_bounds('pitch_range')} (espeak-ng follows "
-    "0.5..1.49).",
+    "0.5..1.49, festival's diphone voices festival-kal and festival-ked 0.5..4.5: wider is "
+    "refused when one speaks).",
 )
 @click.option(
     "--noise",
@@ -1386,15 +1388,25 @@ def synth_command(
         reverb_probability=reverb,
         background_seconds=background_seconds,
     )
-    result = synthesize(words, out_dir, config, force=force)
+    # A long run says it started, then how far it is, on stderr (34 s said nothing).
+    result = synthesize(
+        words, out_dir, config, force=force, progress=lambda line: click.echo(line, err=True)
+    )
     counts = ", ".join(f"{label} {n}" for label, n in result.clips)
+    voices_used = len(result.speakers)
     click.echo(
-        f"wrote {result.out_dir}: {counts} clips; {len(result.speakers)} voices "
-        f"({', '.join(result.engines)}) in {result.seconds:.0f} s"
+        f"wrote {result.out_dir}: {counts} clips;"
+        f" {voices_used} voice{'' if voices_used == 1 else 's'}"
+        f" ({', '.join(result.engines)}) in {result.seconds:.0f} s"
     )
     if result.fitted:
+        were = (
+            "clip was longer than the window at its rate and was"
+            if result.fitted == 1
+            else "clips were longer than the window at their rate and were"
+        )
         click.echo(
-            f"{result.fitted} clips were longer than the window at their rate and were sped up"
+            f"{result.fitted} {were} sped up"
             f" to fit (at most {result.max_fit_speed:.2f}x; 'fit_speed' in synth.json)",
             err=True,
         )

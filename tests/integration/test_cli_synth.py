@@ -157,9 +157,11 @@ def test_clips_sped_up_to_fit_are_said_on_stderr(tmp_path: Path) -> None:
 
 
 def test_a_phrase_longer_than_the_detector_sees_whole_is_said(tmp_path: Path) -> None:
-    """'good morning' at rate 0.8 is spoken for about 0.8 s, longer than the 0.59 s that
-    the default rule (2 windows 400 ms apart) sees whole in both: stderr names it with the
-    median of synth.json's lengths and the 200 ms rule. 'yes' (about 0.4 s) gets no note."""
+    """'good morning' at rate 1 is spoken for about 0.66 s, longer than the 0.59 s that
+    the default rule (2 windows 400 ms apart) sees whole in both, but not than the 0.79 s
+    of the 200 ms rule: stderr names it with the median of synth.json's lengths and the
+    200 ms rule. 'yes' (about 0.4 s) gets no note. (A phrase longer than the 200 ms rule
+    sees whole is not offered it: test_r44_synth_fixes.py.)"""
     require_tool("espeak-ng")
 
     def run(word: str) -> tuple[str, float]:
@@ -167,7 +169,7 @@ def test_a_phrase_longer_than_the_detector_sees_whole_is_said(tmp_path: Path) ->
         code, _, stderr = synth(
             word, "-o", str(out),
             "--engine", "espeak-ng", "--max-voices", "2", "--clips", "3",
-            "--unknown-clips", "0", "--background-seconds", "0", "--rate", "0.8,0.8",
+            "--unknown-clips", "0", "--background-seconds", "0", "--rate", "1,1",
         )  # fmt: skip
         assert code == 0, stderr
         clips = json.loads((out / "synth.json").read_text())["clips"].values()
@@ -178,7 +180,7 @@ def test_a_phrase_longer_than_the_detector_sees_whole_is_said(tmp_path: Path) ->
         return stderr, float(statistics.median(p["spoken_ms"] for p in clips))
 
     stderr, median_ms = run("good morning")
-    assert median_ms > 590, "the phrase is no longer long: it no longer tests the note"
+    assert 590 < median_ms <= 790, "the phrase's length no longer tests this note"
     assert stderr == (
         f"note: 'good morning' {median_ms / 1000:.2f} s (median spoken length) is longer than"
         " the 0.59 s that train's default detector sees whole in each of the 2 windows it"

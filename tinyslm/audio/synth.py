@@ -42,14 +42,20 @@ brown noise at a random SNR. Then:
 - Trim: the spoken word is cut out by energy (10 ms frames above -40 dB of the
   loudest frame), then placed around the window's centre with the time shift.
   A phrase that a slow rate draw makes longer than the window (``lights off``
-  at rate 0.8 by some voices: 1.08 s) is sped up, by resampling as the speed
-  draw is, until it fills 95 % of the window, by at most ``max_fit_speedup``
-  (1.25); the clip records the factor (``fit_speed``). Longer than that is
-  refused with one line: it would be cut, and the model would learn half a word.
-  Before, the one slow clip of ``lights off`` among 408 refused the whole run.
+  at rate 0.8: 1.08 s) is sped up, by resampling as the speed draw is, until it
+  fills 95 % of the window, by at most ``max_fit_speedup`` (1.25); the clip
+  records the factor (``fit_speed``). With every voice, ``synth "lights on"
+  "lights off"`` sped up 5 of its 1,632 clips (round 44): ``lights on`` 2,
+  ``lights off`` 1 and ``_unknown_`` 2. Longer than that is refused with one
+  line: it would be cut, and the model would learn half a word. Before, the one
+  slow clip of ``lights off`` among 408 refused the whole run.
   Each clip records its trimmed length (``spoken_ms``); a keyword whose median is
   longer than the default detector sees whole (:func:`long_for_the_detector`) is
-  said, because such phrases are missed more at 400 ms / 2 than at 200 ms / 2.
+  said, because such phrases are missed more at 400 ms / 2 than at 200 ms / 2
+  (offered only to those the 200 ms rule sees whole, 0.79 s).
+- Level: the peak is set before noise; a clip the noise would take past full
+  scale is then scaled down, speech and noise alike, to that peak (``scaled_db``),
+  so no clip clips and every other clip keeps its bytes.
 - Determinism: the same words, config and engines give the same bytes. Every
   random choice comes from a generator seeded with a hash of
   ``seed:label:speaker:n``, so a clip does not depend on the order in which
@@ -147,6 +153,10 @@ _FESTIVAL_VOICES = {
     "ked_diphone": ("festival-ked", "lr"),
 }
 _FESTIVAL_F0 = 105.0  # the diphone voices' own target_f0_mean
+# The pitch factors festival's diphone ("lr") voices render: at 0.45 and below, and at 5
+# and above, festival crashed (SIGSEGV, glibc "corrupted size"), in round 44, on kal and
+# ked alike; 0.5..4.5 rendered.
+_FESTIVAL_PITCH = (0.5, 4.5)
 
 Floats = npt.NDArray[np.float64]
 Range = tuple[float, float]
@@ -187,7 +197,9 @@ class SynthConfig:
         rate_range: speaking-rate factor given to the engine (1: its default).
         pitch_range: pitch factor given to the engine (1: its default).
         speed_range: speed perturbation by resampling (1: none).
-        peak_dbfs_range: the clip's peak level before noise, dB full scale.
+        peak_dbfs_range: the clip's peak level before noise, dB full scale. A clip
+            that noise takes past full scale is then scaled, speech and noise alike, so
+            that its peak is that level (the gain is ``scaled_db`` in synth.json).
         max_shift_ms: the word's centre moves up to this far from the window's centre.
         noise_probability: share of clips mixed with synthetic noise.
         snr_db_range: signal-to-noise ratio of that noise, dB.
@@ -268,6 +280,10 @@ class SynthConfig:
         unknown = sorted(set(self.engines) - set(ENGINES))
         if unknown:
             raise DatasetError(f"unknown TTS engine {unknown[0]!r} (known: {', '.join(ENGINES)})")
+        # Each once, in one order: synth.json records the config, and '--engine festival
+        # --engine flite' (or flite twice) made the same clips under another record.
+        object.__setattr__(self, "engines", tuple(e for e in ENGINES if e in self.engines))
+        object.__setattr__(self, "voices", tuple(sorted(set(self.voices))))
 
 
 @dataclass(frozen=True)
@@ -354,14 +370,44 @@ def long_phrase_note(result: SynthResult, keyword: KeywordSpec) -> str | None:
     rate = keyword.frontend.sample_rate
     words = ", ".join(f"{w!r} {ms / 1000:.2f} s" for w, ms in long)
     verb = "is" if len(long) == 1 else "are"
-    return (
+    head = (
         f"note: {words} (median spoken length) {verb} longer than the"
         f" {keyword.seen_whole_samples / rate:.2f} s that train's default detector sees whole"
         f" in each of the {keyword.average} windows it averages"
-        f" ({keyword.stride_ms} ms apart); phrases this long were"
-        f" missed less with 'tinyslm train --stride-ms {faster.stride_ms}'"
-        f" ({faster.seen_whole_samples / rate:.2f} s, twice the inferences;"
-        ' docs/audio.md, "Long phrases")'
+        f" ({keyword.stride_ms} ms apart); "
+    )
+    faster_s = faster.seen_whole_samples / rate
+    faster_rule = f"'tinyslm train --stride-ms {faster.stride_ms}'"
+    # The faster rule was measured on phrases it sees whole (0.63-0.66 s): one longer
+    # than its span is not offered it as a remedy ('rock-n-roll' 0.93 s was).
+    fits = [w for w, ms in long if ms <= faster_s * 1000]
+    beyond = [w for w, ms in long if ms > faster_s * 1000]
+    if not beyond:
+        return (
+            f"{head}phrases this long were missed less with {faster_rule}"
+            f' ({faster_s:.2f} s, twice the inferences; docs/audio.md, "Long phrases")'
+        )
+    too = ", ".join(repr(w) for w in beyond)
+    # A fact of the rules, not a measurement: one window per score sees the most whole.
+    single = replace(keyword, average=1).seen_whole_samples / rate
+    longest = max(ms for _, ms in long) / 1000
+    shorter = f"a phrase of at most {faster_s:.2f} s is seen whole at {faster.stride_ms} ms"
+    remedy = (
+        f"'tinyslm train --average 1' sees {single:.2f} s whole (one window, no averaging),"
+        f" or {shorter}"
+        if longest <= single
+        else shorter
+    )
+    if not fits:
+        return (
+            f"{head}{'it' if len(long) == 1 else 'they'} {verb} longer than the {faster_s:.2f} s"
+            f' that {faster_rule} sees whole too: {remedy} (docs/audio.md, "Long phrases")'
+        )
+    return (
+        f"{head}{', '.join(repr(w) for w in fits)} {'is' if len(fits) == 1 else 'are'} seen"
+        f" whole by {faster_rule} ({faster_s:.2f} s, twice the inferences), which missed"
+        f" phrases of that length less; {too} {'is' if len(beyond) == 1 else 'are'} longer"
+        f' than that too: {remedy} (docs/audio.md, "Long phrases")'
     )
 
 
@@ -545,34 +591,69 @@ def find_voices(config: SynthConfig) -> tuple[tuple[str, ...], tuple[Voice, ...]
         listed = {e: [v for v in vs if v.speaker in config.voices] for e, vs in listed.items()}
     voices: list[Voice] = []
     for engine in engines:
-        voices += listed[engine][: config.max_voices_per_engine or len(listed[engine])]
+        keep = config.max_voices_per_engine or len(listed[engine])
+        if config.voices and len(listed[engine]) > keep:
+            # The cut dropped a voice asked for by name, and said nothing of it.
+            named = [v.speaker for v in listed[engine]]
+            raise DatasetError(
+                f"--max-voices {keep} keeps {keep} of the {len(named)} {engine} voices named"
+                f" with --voice ({', '.join(named)}); name fewer, or give --max-voices 0"
+            )
+        voices += listed[engine][:keep]
     if not voices:
         raise ToolchainError(f"{', '.join(engines)}: no English voice found")
-    # Only when an espeak-ng voice speaks: --voice flite-slt --rate 10,10 was refused
+    # Only the engines whose voices speak: --voice flite-slt --rate 10,10 was refused
     # for espeak-ng's limits, as espeak-ng was installed.
-    if any(v.engine == "espeak-ng" for v in voices):
-        _check_espeak_ranges(config)
+    _check_engine_ranges(config, voices)
     # Only the engines whose voices are used (--voice flite-slt: flite alone), so that
     # synth.json does not change when an engine that made no clip is upgraded.
     used = [e for e in engines if any(v.engine == e for v in voices)]
     return tuple(_version(e) for e in used), tuple(voices)
 
 
-def _check_espeak_ranges(config: SynthConfig) -> None:
-    """Refuse rate or pitch factors espeak-ng cannot follow: it clamps them, so clips
-    drawn at different factors came out the same while synth.json recorded the draws.
+def _check_engine_ranges(config: SynthConfig, voices: Sequence[Voice]) -> None:
+    """Refuse rate or pitch factors a speaking voice's engine cannot follow, before any
+    clip is rendered: espeak-ng clamps them (clips drawn at different factors came out
+    the same while synth.json recorded the draws), and festival's diphone voices crash
+    outside :data:`_FESTIVAL_PITCH` (a cryptic "failed (exit -11)" after rendering).
 
     Raises:
-        DatasetError: one line naming the option and what espeak-ng can do.
+        DatasetError: one line naming the option, the engine and what it can do.
     """
-    for option, span, (low, high) in (
-        ("--rate", config.rate_range, _ESPEAK_RATE),
-        ("--pitch", config.pitch_range, _ESPEAK_PITCH),
-    ):
+    limits: list[tuple[str, Range, Range, str, str]] = []
+    if any(v.engine == "espeak-ng" for v in voices):
+        others = "--engine flite --engine festival"
+        limits += [
+            (
+                "--rate",
+                config.rate_range,
+                _ESPEAK_RATE,
+                "espeak-ng follows",
+                f"espeak-ng out ({others})",
+            ),
+            (
+                "--pitch",
+                config.pitch_range,
+                _ESPEAK_PITCH,
+                "espeak-ng follows",
+                f"espeak-ng out ({others})",
+            ),
+        ]
+    if any(v.engine == "festival" and _FESTIVAL_VOICES[v.name][1] == "lr" for v in voices):
+        limits.append(
+            (
+                "--pitch",
+                config.pitch_range,
+                _FESTIVAL_PITCH,
+                "festival's diphone voices (festival-kal, festival-ked) follow",
+                "them out (--engine espeak-ng --engine flite, or --voice festival-slt)",
+            )
+        )
+    for option, span, (low, high), who, leave in limits:
         if span[0] < low - 1e-9 or span[1] > high + 1e-9:
             raise DatasetError(
-                f"{option} {span[0]:g},{span[1]:g}: espeak-ng follows {low:.2f}..{high:.2f} "
-                "only; narrow the range or leave espeak-ng out (--engine flite --engine festival)"
+                f"{option} {span[0]:g},{span[1]:g}: {who} {low:.2f}..{high:.2f} only;"
+                f" narrow the range or leave {leave}"
             )
 
 
@@ -708,6 +789,15 @@ def coloured_noise(colour: str, n: int, rng: np.random.Generator) -> Floats:
     return out
 
 
+def _headroom_gain(x: Floats, peak: float) -> float:
+    """1 when ``x`` fits int16 as it is; else the gain that brings its peak to ``peak``
+    (the clip's drawn level; at most the largest int16 sample), so that it does."""
+    scaled = np.round(x * 32768.0)
+    if scaled.max(initial=0) <= 32767 and scaled.min(initial=0) >= -32768:
+        return 1.0
+    return min(peak, 32767 / 32768) / float(np.abs(x).max())
+
+
 def _to_int16(x: Floats) -> npt.NDArray[np.int16]:
     return np.clip(np.round(x * 32768.0), -32768, 32767).astype(np.int16)
 
@@ -797,6 +887,14 @@ def _finish(
         power = float(np.mean(clip[start : start + len(speech)] ** 2))
         clip += coloured_noise(colour, window, rng) * math.sqrt(power / 10 ** (snr / 10))
         params.update(noise=colour, snr_db=round(snr, 2))
+    gain = _headroom_gain(clip, 10 ** (peak_db / 20))
+    if gain < 1:
+        # Noise on a loud clip went past full scale, and int16 clipped it (at an SNR of
+        # -60 dB into a square wave); so would a 0 dBFS peak draw by one sample. Only such
+        # a clip is scaled, speech and noise alike (the SNR stays what is recorded): every
+        # other clip keeps its bytes.
+        clip *= gain
+        params["scaled_db"] = round(20 * math.log10(gain), 2)
     pcm = wav_bytes(_to_int16(clip))
     return _Clip(job.key, pcm, params)
 
@@ -818,7 +916,8 @@ def _check_words(words: Sequence[str]) -> tuple[str, ...]:
         labels[label] = raw
     # Two keywords that sound the same ("to", "two") are two classes no model can tell
     # apart: every clip of one is heard as the other. The listed homophones (the table
-    # that keeps "to" out of "two"'s unknown words); the engines' phonemes need the engines.
+    # that keeps "to" out of "two"'s unknown words); the engines' phonemes need the
+    # engines (_SoundAlike.same_keywords, in _jobs, before any clip is rendered).
     for i, a in enumerate(cleaned):
         for b in cleaned[i + 1 :]:
             if listed_homophones(a, b):
@@ -935,6 +1034,17 @@ class _SoundAlike:
             for word, out in zip(todo, said, strict=True):
                 self._cache[(*tool, word)] = _normal_phonemes(out)
 
+    def same_keywords(self) -> tuple[str, str, str] | None:
+        """Two keywords that one tool says alike (``flour`` and ``flower`` to ``flite
+        -ps``), and that tool as :attr:`tools` names it; ``None`` when there are none."""
+        self._look_up(self._keywords)
+        for i, a in enumerate(self._keywords):
+            for b in self._keywords[i + 1 :]:
+                for tool, name, said in zip(self._tools, self.tools, self._sounds(a), strict=True):
+                    if said and said == self._cache[(*tool, b)]:
+                        return a, b, name
+        return None
+
     def _sounds(self, word: str) -> tuple[str, ...]:
         return tuple(self._cache[(*tool, word)] for tool in self._tools)
 
@@ -958,6 +1068,14 @@ def _jobs(
     # Homophones of a keyword are never _unknown_ words: the same sound would be
     # trained as the keyword and as _unknown_ ("to" for "two", "okay" for "ok").
     alike = _SoundAlike(words, voices)
+    # Two keywords said alike are two classes no model can tell apart (the table in
+    # _check_words knows some; the engines' phonemes know "flour" and "flower").
+    same = alike.same_keywords()
+    if same is not None:
+        raise DatasetError(
+            f"synth: {same[0]!r} and {same[1]!r} sound the same to {same[2]}, so no model"
+            " can tell them apart; give one of them"
+        )
     misses = {w: near_misses(w, config.near_misses, keywords, alike) for w in words}
     miss_pool = sorted({m for ms in misses.values() for m in ms})
     common_set = {
@@ -1012,13 +1130,18 @@ def _is_keyword_dataset(folder: Path, leave_out: str) -> bool:
     """Whether ``folder`` loads as a keyword dataset (:mod:`tinyslm.audio.dataset`): a
     folder whose every visible subfolder, ``leave_out`` aside, holds ``.wav`` clips, and
     one at least. Every one, not any: a home folder with one folder of songs is not a
-    dataset, and the loader refuses a subfolder without clips anyway."""
+    dataset, and the loader refuses a subfolder without clips anyway.
+
+    With a subfolder left out (the one the output would add), two at least: a folder
+    holding one folder of recordings (``music/songs``) is no more a dataset of one
+    keyword than a music folder, and ``train`` refuses a dataset of one keyword."""
     try:
         subs = [p for p in folder.iterdir() if p.is_dir() and not p.name.startswith(".")]
     except OSError:
         return False
-    subs = [p for p in subs if p.name != leave_out]
-    return bool(subs) and all(_has_wav(p) for p in subs)
+    kept = [p for p in subs if p.name != leave_out]
+    least = 2 if leave_out else 1
+    return len(kept) >= least and all(_has_wav(p) for p in kept)
 
 
 def _check_not_in_a_dataset(target: Path) -> None:
@@ -1033,12 +1156,51 @@ def _check_not_in_a_dataset(target: Path) -> None:
     """
     real = real_path(target)
     for child, folder in zip((real, *real.parents), real.parents, strict=False):
-        if _is_keyword_dataset(folder, child.name):
+        # The branch towards the output is left out only where this write makes it (a
+        # new folder, or the empty output itself): an existing folder on the way that
+        # holds no clip already keeps ``folder`` from being a dataset (data/projects/kws
+        # beside data/podcasts was refused as inside the dataset data).
+        leave = child.name if child == real or not child.exists() else ""
+        if _is_keyword_dataset(folder, leave):
             beside = folder.parent / f"{folder.name}-synth"
             raise OutputExistsError(
                 f"{target} is inside the keyword dataset {folder} (its clips would become a"
                 f" folder inside a label folder); write it beside it (-o {beside}) and train"
                 f" with 'tinyslm train {folder} --extra-train {beside}'"
+            )
+
+
+PROGRESS_CLIPS = 500  # about 10 s on 2 cores: smaller runs say nothing until done
+PROGRESS_EVERY_S = 15.0
+
+
+def _count(n: int, one: str, many: str = "") -> str:
+    """``1 voice``, ``2 voices``: the summary said "1 voices" and "1 clips were"."""
+    return f"{n} {one if n == 1 else many or one + 's'}"
+
+
+class _Done:
+    """Voices rendered so far, said every :data:`PROGRESS_EVERY_S` seconds (from the
+    worker threads: the main one waits on the pool)."""
+
+    def __init__(self, total: int, say: Callable[[str], None] | None, started: float) -> None:
+        self._lock = threading.Lock()
+        self._total, self._say, self._started = total, say, started
+        self._done = 0
+        self._last = time.monotonic()
+
+    def one(self) -> None:
+        with self._lock:
+            self._done += 1
+            now = time.monotonic()
+            if self._say is None or now - self._last < PROGRESS_EVERY_S:
+                return
+            if self._done == self._total:
+                return  # the summary follows at once
+            self._last = now
+            self._say(
+                f"synth: {self._done} of {_count(self._total, 'voice')} rendered"
+                f" ({now - self._started:.0f} s)"
             )
 
 
@@ -1048,6 +1210,7 @@ def synthesize(
     config: SynthConfig | None = None,
     *,
     force: bool = False,
+    progress: Callable[[str], None] | None = None,
 ) -> SynthResult:
     """Write a synthetic keyword dataset for ``words`` to the new folder ``out_dir``.
 
@@ -1058,6 +1221,9 @@ def synthesize(
         force: replace the clips of an earlier ``synthesize`` in ``out_dir``
             (removing those no longer made, unless edited since); files a user
             added there are kept, or refused where a new clip would replace one.
+        progress: called with a line to show (without ``\n``) when a run renders
+            :data:`PROGRESS_CLIPS` clips or more: one at the start, then one every
+            :data:`PROGRESS_EVERY_S` seconds (the default 8 words took minutes unsaid).
 
     Returns:
         What was written (:class:`SynthResult`).
@@ -1078,20 +1244,31 @@ def synthesize(
     _check_not_in_a_dataset(target)
     engines, voices = find_voices(config)
     jobs, unknown_words, misses, phoneme_tools = _jobs(cleaned, voices, config)
-
-    def run_voice(voice_jobs: list[_Job]) -> list[_Clip]:
-        takes = [_take(job, config) for job in voice_jobs]
-        rendered = _render(voice_jobs[0].voice, [t for t, _ in takes])
-        return [
-            _finish(job, take, rng, r, config)
-            for job, (take, rng), r in zip(voice_jobs, takes, rendered, strict=True)
-        ]
-
     # One task per voice: festival renders a voice's clips in one process.
     by_voice: dict[str, list[_Job]] = {}
     for job in jobs:
         by_voice.setdefault(job.voice.speaker, []).append(job)
     workers = config.jobs or os.cpu_count() or 1
+    say = progress if progress is not None and len(jobs) >= PROGRESS_CLIPS else None
+    if say is not None:
+        names = [e for e in ENGINES if any(v.engine == e for v in voices)]
+        say(
+            f"synth: rendering {_count(len(jobs), 'clip')} with {_count(len(voices), 'voice')}"
+            f" ({', '.join(names)}), {_count(workers, 'engine process', 'engine processes')}"
+            " at a time ..."
+        )
+    done = _Done(len(by_voice), say, started)
+
+    def run_voice(voice_jobs: list[_Job]) -> list[_Clip]:
+        takes = [_take(job, config) for job in voice_jobs]
+        rendered = _render(voice_jobs[0].voice, [t for t, _ in takes])
+        clips = [
+            _finish(job, take, rng, r, config)
+            for job, (take, rng), r in zip(voice_jobs, takes, rendered, strict=True)
+        ]
+        done.one()
+        return clips
+
     pool = ThreadPoolExecutor(max_workers=workers)
     try:
         clips = [c for batch in pool.map(run_voice, by_voice.values()) for c in batch]
