@@ -1,3 +1,3 @@
-from tinyslm.cli import main
+from tinyslm._entry import main
 
 main()

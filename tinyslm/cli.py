@@ -1518,6 +1518,13 @@ def main() -> None:
         raise
     finally:
         finished.append(status)
+        # Ctrl-C too: its KeyboardInterrupt in the exit killed the process by SIGINT
+        # (exit 130 after a summary of success). Handled from here only, so that during
+        # the command a second Ctrl-C still interrupts a cleanup, as it always has.
+        if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
+            with contextlib.suppress(ValueError):  # not the main thread
+                signal.signal(signal.SIGINT, interrupt)
+                handled.append(signal.SIGINT)
         if handled:
             atexit.register(ignore)
 

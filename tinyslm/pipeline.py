@@ -67,49 +67,66 @@ def _check_model_manifest(path: Path) -> str | None:
     return None
 
 
+def _manifest_model_sha(folder: Path) -> str | None:
+    """The ``model_sha256`` the manifest in ``folder`` records (``None``: none there)."""
+    path = folder / MANIFEST_NAME
+    doc = _json_object(path) if path.is_file() else None
+    sha = doc.get("model_sha256") if doc is not None else None
+    return sha if isinstance(sha, str) else None
+
+
 def _check_model_file(path: Path) -> str | None:
     """The model the manifest next to it describes (its ``model_sha256``)."""
-    from tinyslm.manifest import MANIFEST_NAME
-
-    doc = (
-        _json_object(path.parent / MANIFEST_NAME)
-        if (path.parent / MANIFEST_NAME).is_file()
-        else None
-    )
-    expected = doc.get("model_sha256") if doc is not None else None
-    if not isinstance(expected, str):
+    expected = _manifest_model_sha(path.parent)
+    if expected is None:
         return f"no {MANIFEST_NAME} gives its sha256"
     if sha256_hex(path.read_bytes()) != expected:
         return f"not the model {MANIFEST_NAME} describes (sha256 differs)"
     return None
 
 
-def _check_report_json(path: Path) -> str | None:
-    """Figures tinyslm measured: read as ``tinyslm report`` reads them; another format
-    version (a newer tinyslm's) by the fields it shares."""
-    from tinyslm.errors import ModelError
-    from tinyslm.report_data import FORMAT_VERSION, load_report_data
+def _canonical_json(doc: Mapping[str, object]) -> bytes:
+    """A JSON document as both report.json writers lay it out (``to_json_bytes``)."""
+    return (json.dumps(doc, indent=1, sort_keys=True) + "\n").encode()
 
+
+def _check_report_json(path: Path) -> str | None:
+    """Figures tinyslm measured for this folder's model, unedited: read as ``tinyslm
+    report`` reads them (another format version, a newer tinyslm's, by the fields it
+    shares), and byte for byte what tinyslm writes for them.
+
+    report.json carries no seal of its own (its format is kept): any file that parsed
+    was taken as tinyslm's, so a note added to it, or another model's copied in, was
+    replaced, or with ``--no-report`` removed. Written again from what was read, a file
+    tinyslm wrote is the same bytes (any version: the layout has not changed); one
+    re-indented, or with a key of the user's, is not.
+    """
+    from tinyslm.errors import ModelError
+    from tinyslm.report_data import FORMAT_VERSION, ReportData
+
+    raw = path.read_bytes()
     doc = _json_object(path)
     if doc is not None and doc.get("modality") == "audio":
-        return _check_keyword_report_json(path, doc)
+        return _check_keyword_report_json(path, raw, doc)
     if doc is None or not isinstance(doc.get("model_sha256"), str):
         return "not a tinyslm report.json"
     version = doc.get("format_version")
     if _is_int(version) and version > FORMAT_VERSION:
         shared = isinstance(doc.get("labels"), list) and isinstance(doc.get("confusion"), list)
-        return None if shared else "not a tinyslm report.json"
-    try:
-        load_report_data(path)
-    except ModelError as exc:
-        return f"not as tinyslm writes it: {exc}"
-    return None
+        if not shared:
+            return "not a tinyslm report.json"
+        written = _canonical_json(doc)
+    else:
+        try:
+            written = ReportData.from_dict(doc, str(path)).to_json_bytes()
+        except ModelError as exc:
+            return f"not as tinyslm writes it: {exc}"
+    return _report_json_is_this_models(path, raw, written, doc.get("model_sha256"))
 
 
-def _check_keyword_report_json(path: Path, doc: dict[str, object]) -> str | None:
+def _check_keyword_report_json(path: Path, raw: bytes, doc: dict[str, object]) -> str | None:
     """A keyword model's report.json (its own format; written without ``model_sha256``
-    before round 38): read as ``tinyslm report`` reads it; a newer format by the fields
-    it shares."""
+    before round 38), as :func:`_check_report_json` checks a text model's."""
     from tinyslm.audio.report import FORMAT_VERSION as KEYWORD_FORMAT
     from tinyslm.audio.report import KeywordReportData
     from tinyslm.errors import ModelError
@@ -117,11 +134,46 @@ def _check_keyword_report_json(path: Path, doc: dict[str, object]) -> str | None
     version = doc.get("format_version")
     if _is_int(version) and version > KEYWORD_FORMAT:
         shared = isinstance(doc.get("curve"), list) and isinstance(doc.get("tensors"), list)
-        return None if shared else "not a tinyslm report.json"
+        if not shared or not isinstance(doc.get("model_sha256"), str):
+            return "not a tinyslm report.json"
+        written = _canonical_json(doc)
+        return _report_json_is_this_models(path, raw, written, doc["model_sha256"])
     try:
-        KeywordReportData.from_json(path)
+        figures = KeywordReportData.from_json(path)
     except ModelError as exc:
         return f"not as tinyslm writes it: {exc}"
+    written = figures.to_json_bytes()
+    if figures.model_sha256 is None and raw == written:
+        # Before model_sha256 was recorded the tensor sizes tie it to the model, as
+        # 'tinyslm report' ties it.
+        return _tensors_are_this_models(path, figures.tensors)
+    return _report_json_is_this_models(path, raw, written, figures.model_sha256)
+
+
+def _report_json_is_this_models(
+    path: Path, raw: bytes, written: bytes, model_sha256: object
+) -> str | None:
+    if raw != written:
+        return "edited since tinyslm wrote it"
+    expected = _manifest_model_sha(path.parent)
+    if expected is None:
+        return f"no {MANIFEST_NAME} gives the model's sha256"
+    if model_sha256 != expected:
+        return f"another model's figures: its model_sha256 is not {MANIFEST_NAME}'s"
+    return None
+
+
+def _tensors_are_this_models(path: Path, tensors: tuple[Any, ...]) -> str | None:
+    from tinyslm.errors import ModelError
+    from tinyslm.report_data import tensor_sizes
+
+    model = path.parent / MODEL_NAME
+    try:
+        ours = tensor_sizes(model.read_bytes()) if model.is_file() else None
+    except ModelError:
+        ours = None
+    if ours is None or tensors != ours:
+        return f"another model's figures: its tensor sizes are not {MODEL_NAME}'s"
     return None
 
 

@@ -594,9 +594,18 @@ def text_report_page(
         figures,
         load_boards(),
         no_history=no_history,
-        measured_on=str(data) if data is not None else None,
+        measured_on=None if data is None else _shown_data(data),
     )
     return page, source
+
+
+def _shown_data(data: Path) -> str:
+    """``--data`` as the page names it: the bundled set (``--data demo``) by the name the
+    user gave, as the manifest and eval name it, not the install's absolute path."""
+    from tinyslm.operating_point import DEMO_DATASET
+    from tinyslm.text.dataset import demo_dataset_path
+
+    return DEMO_DATASET if data == demo_dataset_path() else str(data)
 
 
 def _labels_differ(theirs: Sequence[str], ours: Sequence[str]) -> str:

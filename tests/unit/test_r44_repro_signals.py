@@ -1,0 +1,128 @@
+"""A Ctrl-C just before or just after a command: one line, or the command's own status.
+
+- During start-up the console script imports ``tinyslm.cli`` (click, the command
+  modules) before any handler exists: a Ctrl-C there gave a ``KeyboardInterrupt``
+  traceback. The script's entry point (pyproject's, as installed) now says
+  ``error: interrupted`` and exits 130.
+- After the command has finished, during the interpreter's exit: SIGTERM and SIGHUP end
+  the process with the command's status (its output is complete), but a Ctrl-C killed it
+  by SIGINT (130 in a shell) after a summary of success. It now does as SIGTERM does.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+pytestmark = pytest.mark.skipif(os.name != "posix", reason="POSIX signals")
+
+
+def _entry_point() -> tuple[str, str]:
+    """``module:function`` of the ``tinyslm`` console script, as pyproject declares it."""
+    # [project.scripts]'s one line (tomllib is not in Python 3.10).
+    text = (ROOT / "pyproject.toml").read_text()
+    found = re.search(r'^tinyslm = "([\w.]+):(\w+)"$', text, re.MULTILINE)
+    assert found, "no tinyslm console script in pyproject.toml"
+    return found[1], found[2]
+
+
+def _as_a_shell_starts_it() -> None:
+    # A foreground command's Ctrl-C is not ignored (a test run in the background's is).
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
+# A real SIGINT while the command modules are being imported (click's, the first).
+DURING_IMPORT = """
+import importlib, os, signal, sys
+
+class CtrlC:
+    def find_spec(self, name, path=None, target=None):
+        if name == "click":
+            os.kill(os.getpid(), signal.SIGINT)
+        return None
+
+sys.meta_path.insert(0, CtrlC())
+module, function = sys.argv[1:3]
+sys.argv = ["tinyslm", "boards"]
+getattr(importlib.import_module(module), function)()
+"""
+
+
+def test_a_ctrl_c_while_importing_is_one_line_and_130(tmp_path: Path) -> None:
+    module, function = _entry_point()
+    script = tmp_path / "start.py"
+    script.write_text(DURING_IMPORT)
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    done = subprocess.run(
+        [sys.executable, str(script), module, function],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+        preexec_fn=_as_a_shell_starts_it,
+    )
+    assert "Traceback" not in done.stderr, done.stderr
+    assert done.stderr == "error: interrupted\n"
+    assert done.returncode == 130
+
+
+# As test_r41_refusals' LATE_SIGNAL, with Ctrl-C: after the command, in atexit, in module
+# teardown, or while the exit waits for a thread.
+LATE_CTRL_C = """
+import atexit, os, signal, sys, threading, time
+from tinyslm import cli
+
+
+def late():
+    os.kill(os.getpid(), signal.SIGINT)
+    time.sleep(0.2)  # a signal to one's own process is delivered before kill returns
+
+
+class Teardown:
+    # Module teardown: after CPython has put the default action back for Python handlers.
+    def __del__(self):
+        late()
+
+
+def hung():
+    # A thread the exit waits for (threading's shutdown joins it) that never ends.
+    time.sleep(3)  # 'boards' has long finished by then
+    os.kill(os.getpid(), signal.SIGINT)
+    time.sleep(600)
+
+
+if sys.argv[1] == "atexit":
+    atexit.register(late)  # registered first, so run after any main() registers
+elif sys.argv[1] == "hung":
+    threading.Thread(target=hung).start()
+else:
+    keep = Teardown()
+sys.argv = ["tinyslm", "boards"]
+cli.main()
+"""
+
+
+@pytest.mark.parametrize("when", ["atexit", "teardown", "hung"])
+def test_a_ctrl_c_while_exiting_keeps_the_commands_exit_status(tmp_path: Path, when: str) -> None:
+    script = tmp_path / "late.py"
+    script.write_text(LATE_CTRL_C)
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    done = subprocess.run(
+        [sys.executable, str(script), when],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+        preexec_fn=_as_a_shell_starts_it,
+    )
+    # Was -2 (130 in a shell) with no line, or a KeyboardInterrupt traceback.
+    assert done.returncode == 0, (done.returncode, done.stderr)
+    assert "esp32" in done.stdout
+    assert done.stderr == "", done.stderr
