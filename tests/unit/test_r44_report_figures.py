@@ -259,3 +259,26 @@ def test_keyword_page_without_stream_seconds_draws_no_chosen_point() -> None:
     assert "records no stream seconds" in caption
     assert "does not record the keyword stream's length" not in caption
     assert "chosen P=" not in str(seen["svg"])  # no legend entry: no point
+
+
+def test_in_scope_phrases_all_in_train_and_out_of_scope_held_out_is_the_whole_file(
+    model: tuple[object, bytes], tmp_path: Path
+) -> None:
+    """In-scope phrases only in the train split, out-of-scope ones in val and test: the
+    whole file is measured, and the confusions section says so (review of round 44: it
+    could still say "the file's train split" unseen)."""
+    manifest, blob = model
+    rows = FIXTURE_CSV.read_text().splitlines()[1:]
+    inside = [r for r in rows if not r.endswith(",oos")][:40]
+    outside = [r for r in rows if r.endswith(",oos")][:10]
+    data_file = tmp_path / "mixed.csv"
+    data_file.write_text(
+        "text,label,split\n"
+        + "".join(f"{r},train\n" for r in inside)
+        + "".join(f"{r},{'val' if i % 2 else 'test'}\n" for i, r in enumerate(outside))
+    )
+    data = report_data_from_dataset(blob, manifest, data_file)  # type: ignore[arg-type]
+    assert (data.n_in_scope, data.n_oos) == (40, 10)
+    text = _text(render_report(manifest, data, load_boards(), measured_on=str(data_file)))
+    assert "These phrases are the whole file, not held out." in text
+    assert "train split" not in text

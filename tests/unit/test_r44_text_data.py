@@ -32,3 +32,16 @@ def test_a_short_row_with_closed_quotes_is_still_a_missing_cell(tmp_path: Path) 
     # A .tsv is read literally: a quote there is text, never an open field.
     msg = refusal(tmp_path / "q.tsv", 'text\tlabel\nhi there\tgreet\nsay "hi')
     assert "(the row ends early: a cell is missing" in msg
+
+
+def test_only_the_short_rows_own_quotes_count(tmp_path: Path) -> None:
+    # A stray quote in an earlier unquoted cell is that row's text, not an open field.
+    msg = refusal(tmp_path / "q.csv", 'text,label\nhe is 5" tall,height\nbye\n')
+    assert "line 3: expected 2 fields, got 1 (the row ends early: a cell is missing" in msg
+
+
+def test_a_quoted_tsv_ending_in_an_open_quote_is_named(tmp_path: Path) -> None:
+    # R's write.table: quoted names and row names, read with CSV quoting.
+    text = '"text"\t"label"\n"1"\t"hi there"\t"greet"\n"2"\t"bye"\t"leave"\n"3'
+    msg = refusal(tmp_path / "r.tsv", text)
+    assert 'line 4: expected 2 fields, got 1 (a quote (") opened on line 4 is never closed' in msg
