@@ -1505,6 +1505,10 @@ def main() -> None:
             signal.signal(sig, interrupt)
     except ValueError:  # main() called from another thread than the main one
         handled = []
+    # Registered first, so it runs last (atexit is last in, first out): the callbacks the
+    # command's imports register (TensorFlow's, multiprocessing's) run while a signal
+    # still ends the process with the command's status, not while it is ignored.
+    atexit.register(ignore)
     status = 1  # an exception other than SystemExit: Python exits with 1 for it
     try:
         cli()
@@ -1525,8 +1529,6 @@ def main() -> None:
             with contextlib.suppress(ValueError):  # not the main thread
                 signal.signal(signal.SIGINT, interrupt)
                 handled.append(signal.SIGINT)
-        if handled:
-            atexit.register(ignore)
 
 
 if __name__ == "__main__":

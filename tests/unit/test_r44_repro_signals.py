@@ -16,6 +16,7 @@ import re
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -126,3 +127,48 @@ def test_a_ctrl_c_while_exiting_keeps_the_commands_exit_status(tmp_path: Path, w
     assert done.returncode == 0, (done.returncode, done.stderr)
     assert "esp32" in done.stdout
     assert done.stderr == "", done.stderr
+
+
+# An atexit callback the command itself registers (as TensorFlow's import does) that
+# hangs: a Ctrl-C there ends the process with the command's status. The review found
+# SIGINT ignored there (main() registered its SIG_IGN last, so it ran first): the hung
+# callback ran to its end.
+HUNG_ATEXIT = """
+import atexit, os, signal, sys, time
+from tinyslm import cli
+
+command = cli.cli
+
+
+def hangs():
+    os.kill(os.getpid(), signal.SIGINT)
+    time.sleep(30)
+
+
+def registering(*args, **kwargs):
+    atexit.register(hangs)
+    return command(*args, **kwargs)
+
+
+cli.cli = registering
+sys.argv = ["tinyslm", "boards"]
+cli.main()
+"""
+
+
+def test_a_ctrl_c_in_a_hung_exit_callback_of_the_command_ends_it(tmp_path: Path) -> None:
+    script = tmp_path / "hung_atexit.py"
+    script.write_text(HUNG_ATEXIT)
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    start = time.monotonic()
+    done = subprocess.run(
+        [sys.executable, str(script)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+        preexec_fn=_as_a_shell_starts_it,
+    )
+    assert time.monotonic() - start < 20, "the Ctrl-C was ignored: the callback ran to its end"
+    assert done.returncode == 0, (done.returncode, done.stderr)
+    assert "esp32" in done.stdout and done.stderr == ""
