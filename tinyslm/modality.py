@@ -162,18 +162,30 @@ def _names_wav(value: object) -> bool:
     return isinstance(value, str) and value.strip().strip("\"'").lower().endswith(_WAV_SUFFIXES)
 
 
-def _names_clip(value: str) -> bool:
-    return _names_wav(value) and not any(ch.isspace() for ch in value.strip().strip("\"'"))
+def _names_clip(value: object, base: Path) -> bool:
+    """A cell naming a WAV file as a clip list's path does: one that exists beside the
+    list (spaces allowed: "my clips/yes 0.wav"), or one without spaces, where a phrase
+    ("play song.wav") has them."""
+    if not _names_wav(value):
+        return False
+    name = str(value).strip().strip("\"'")
+    if not any(ch.isspace() for ch in name):
+        return True
+    try:
+        return (base / name).is_file()
+    except (OSError, ValueError):
+        return False
 
 
-def _rows_are_audio(rows: list[list[str]]) -> bool:
+def _rows_are_audio(rows: list[list[str]], base: Path) -> bool:
     """Whether a CSV's first non-blank rows are a list of WAV files: a header with no
     ``text`` column that names a path column or sits over rows that each name a ``.wav``
     file, or no header and a ``.wav`` first in every row. Cells
     are also split on ';' and tabs (a European spreadsheet's "CSV", a TSV), so such a
     list is refused by the audio loader for its separator, not told to add a text column.
     """
-    split = [[c.strip().lower() for c in re.split(r"[,;\t]", ",".join(row))] for row in rows]
+    cells = [[c.strip() for c in re.split(r"[,;\t]", ",".join(row))] for row in rows]
+    split = [[c.lower() for c in row] for row in cells]
     if _names_wav(split[0][0]):
         # No header (a keyword may be called "text"): every row a clip. A text phrase that
         # happens to end in ".wav" ("play intro.wav") among others is not a list of clips.
@@ -185,9 +197,9 @@ def _rows_are_audio(rows: list[list[str]]) -> bool:
     if "text" in header:
         return False
     # A path column under a name of its own ("sound,label") is known by its cells: every
-    # row below names a WAV file without spaces, where a phrase ("play song.wav") has them.
+    # row below names a clip (:func:`_names_clip`).
     return bool(_PATH_COLUMNS & header) or (
-        len(split) > 1 and all(any(_names_clip(c) for c in row) for row in split[1:])
+        len(cells) > 1 and all(any(_names_clip(c, base) for c in row) for row in cells[1:])
     )
 
 
@@ -209,16 +221,17 @@ def _is_audio_data(path: Path) -> bool:
                 for line in stream:
                     if line.strip():
                         row = json.loads(line)
-                        # {"file": "yes/a.wav", ...} is a clip list with another key name.
-                        # A .wav under a path-like key only: {"Text": "play a.wav"} is a
-                        # text dataset with a misspelt key.
+                        # {"file": "yes/a.wav", ...} is a clip list with another key name,
+                        # and so is {"sound": ...} naming a clip (as a CSV's cells). A
+                        # phrase under a misspelt key, {"Text": "play a.wav"}, is text.
                         return (
                             isinstance(row, dict)
                             and "text" not in row
                             and (
                                 "path" in row
                                 or any(
-                                    k.strip().lower() in _PATH_COLUMNS and _names_wav(v)
+                                    (k.strip().lower() in _PATH_COLUMNS and _names_wav(v))
+                                    or _names_clip(v, path.parent)
                                     for k, v in row.items()
                                 )
                             )
@@ -230,7 +243,7 @@ def _is_audio_data(path: Path) -> bool:
                     rows.append(fields)
                 if len(rows) == _SNIFF_ROWS:
                     break
-            return bool(rows) and _rows_are_audio(rows)
+            return bool(rows) and _rows_are_audio(rows, path.parent)
     except (OSError, ValueError, RecursionError, csv.Error):
         return False  # the text loader reports what is wrong with the file
 

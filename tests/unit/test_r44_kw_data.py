@@ -31,3 +31,32 @@ def test_phrases_naming_wav_files_stay_text(tmp_path: Path) -> None:
     ):
         (tmp_path / "t.csv").write_text(text)
         assert modality_of_data(tmp_path / "t.csv").name == TEXT, text
+
+
+def test_clip_lists_with_spaces_in_their_paths_and_jsonl_keys_of_their_own(
+    tmp_path: Path,
+) -> None:
+    """Review of round 44: the first version needed paths without spaces, and read CSV
+    only ("my clips/yes 0.wav" and {"sound": ...} were still told to add a text column)."""
+    import json
+
+    root = make_folder(tmp_path / "my clips")
+    rows = clip_rows(root)
+    spaced = tmp_path / "spaced"
+    spaced.mkdir()
+    for path, _ in rows:  # the same clips under names with spaces, beside the lists
+        (spaced / path.replace("_nohash_", " nohash ")).parent.mkdir(exist_ok=True)
+        (spaced / path.replace("_nohash_", " nohash ")).write_bytes((root / path).read_bytes())
+    renamed = [(p.replace("_nohash_", " nohash "), lb) for p, lb in rows]
+    lists = {
+        "a.csv": "sound,label\n" + "".join(f"{p},{lb}\n" for p, lb in renamed),
+        "b.jsonl": "".join(json.dumps({"sound": p, "label": lb}) + "\n" for p, lb in renamed),
+        "c.jsonl": "".join(json.dumps({"sound": p, "label": lb}) + "\n" for p, lb in rows),
+    }
+    for name, text in lists.items():
+        (spaced / name).write_text(text)
+        assert modality_of_data(spaced / name).name == AUDIO, name
+        check_data_modality(spaced / name, AUDIO)
+    # A phrase naming a file that is not there, with spaces, stays text.
+    (spaced / "t.jsonl").write_text(json.dumps({"sound": "play song.wav", "label": "play"}))
+    assert modality_of_data(spaced / "t.jsonl").name == TEXT
