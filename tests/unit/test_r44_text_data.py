@@ -45,3 +45,10 @@ def test_a_quoted_tsv_ending_in_an_open_quote_is_named(tmp_path: Path) -> None:
     text = '"text"\t"label"\n"1"\t"hi there"\t"greet"\n"2"\t"bye"\t"leave"\n"3'
     msg = refusal(tmp_path / "r.tsv", text)
     assert 'line 4: expected 2 fields, got 1 (a quote (") opened on line 4 is never closed' in msg
+
+
+def test_an_inch_mark_in_a_short_row_is_a_missing_cell(tmp_path: Path) -> None:
+    # Review of round 44: a literal quote inside an unquoted cell opens no field.
+    for tail in ('buy a 12" screen\n', 'buy a 12" screen'):
+        msg = refusal(tmp_path / "q.csv", GOOD + tail)
+        assert "line 4: expected 2 fields, got 1 (the row ends early: a cell is missing" in msg

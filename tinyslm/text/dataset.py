@@ -439,10 +439,16 @@ class _Lines:
 def _unclosed_hint(fields: Sequence[str], start: int, raw: Sequence[str] = ()) -> str:
     """A quote opened on line ``start`` and never closed before the end of the file:
     the csv module gives one field holding the rest of the line, its line break
-    included, or on a last line without one, the rest of the line alone (an odd count of
-    quotes in the row's raw text says so). Said so: "quote text that contains commas"
+    included, or on a last line without one, the rest of the line alone (the row's raw
+    text says so). Said so: "quote text that contains commas"
     was wrong, as it was quoted."""
-    if any("\n" in f or "\r" in f for f in fields) or "".join(raw).count('"') % 2:
+    text = "".join(raw)
+    # At the end of the file: the row has no line break, a quote opens one of its fields
+    # (the csv module takes a quote as quoting only there) and its quotes do not pair up.
+    # A literal quote inside an unquoted cell ('buy a 12" screen') opens nothing.
+    at_end = bool(text) and not text.endswith(("\n", "\r"))
+    opened = at_end and text.count('"') % 2 == 1 and re.search(r'(?:^|,)"', text) is not None
+    if any("\n" in f or "\r" in f for f in fields) or opened:
         return (
             f'(a quote (") opened on line {start} is never closed: close it, '
             'or write a quote inside quoted text as "")'
