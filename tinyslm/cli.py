@@ -1420,10 +1420,13 @@ def synth_command(
 
 def one_word_note(word: str, out_dir: Path) -> str:
     """What a one-word synthetic dataset is good for: 'tinyslm train' refuses it alone."""
+    import shlex
+
+    shown = shlex.quote(str(out_dir))  # copy-pasted as it is printed: a path may hold spaces
     return (
-        f"note: one word only: 'tinyslm train {out_dir}' refuses a dataset of one keyword "
+        f"note: one word only: 'tinyslm train {shown}' refuses a dataset of one keyword "
         f"(a keyword model needs at least 2); give more words, or use it as "
-        f"'--extra-train {out_dir}' for a dataset that has {word!r}"
+        f"'--extra-train {shown}' for a dataset that has {word!r}"
     )
 
 

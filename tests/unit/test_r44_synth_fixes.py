@@ -255,8 +255,9 @@ def test_keywords_the_engines_say_alike_are_refused(tmp_path: Path, a: str, b: s
     with pytest.raises(DatasetError) as info:
         synthesize([a, b], tmp_path / "out", config)
     assert str(info.value) == (
-        f"synth: {a!r} and {b!r} sound the same to flite -ps, so no model can tell them"
-        " apart; give one of them"
+        f"synth: {a!r} and {b!r} have the same phonemes (stress aside) in every engine used"
+        " (flite -ps), so no model trained on these voices can tell them apart; give one of"
+        " them"
     )
     assert not (tmp_path / "out").exists()
 
@@ -287,3 +288,38 @@ def test_the_note_offers_the_200_ms_rule_only_to_phrases_it_sees_whole() -> None
     # Every one within the 200 ms rule's span: the measured line, as before.
     within = long_phrase_note(result(("lights on", 630.0)), rule)
     assert within is not None and "phrases this long were missed less" in within
+
+
+# ------------------------------------------------------------ review of round 44
+
+
+def test_a_merger_of_one_lexicon_is_not_refused() -> None:
+    """'merry' and 'marry' are alike to flite (the CMU lexicon) but not to espeak-ng:
+    the espeak-ng voices teach the difference, so the pair is not refused."""
+    require_tool("flite")
+    require_tool("espeak-ng")
+    from tinyslm.audio.synth import _SoundAlike, find_voices
+
+    _, voices = find_voices(SynthConfig(engines=("espeak-ng", "flite"), max_voices_per_engine=1))
+    assert _SoundAlike(["merry", "marry"], voices).same_keywords() is None
+    assert _SoundAlike(["flour", "flower"], voices).same_keywords() == ("flour", "flower")
+
+
+def test_one_folder_of_recordings_is_no_dataset_whatever_the_branch(tmp_path: Path) -> None:
+    from tinyslm.audio.synth import _check_not_in_a_dataset
+
+    songs = tmp_path / "music" / "songs"
+    songs.mkdir(parents=True)
+    (songs / "track01.wav").write_bytes(b"RIFF")
+    _check_not_in_a_dataset(tmp_path / "music" / "kws-synth")
+    _check_not_in_a_dataset(songs / "kws")  # was "inside the keyword dataset music"
+
+
+def test_the_one_word_note_quotes_its_path() -> None:
+    import shlex
+
+    from tinyslm.cli import one_word_note
+
+    note = one_word_note("yes", Path("/tmp/my synth"))
+    quoted = shlex.quote("/tmp/my synth")  # the command between the outer quotes runs
+    assert f"'tinyslm train {quoted}' refuses" in note and f"'--extra-train {quoted}'" in note

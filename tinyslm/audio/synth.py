@@ -75,6 +75,7 @@ import json
 import math
 import os
 import re
+import shlex
 import shutil
 import subprocess
 import tempfile
@@ -1034,15 +1035,18 @@ class _SoundAlike:
             for word, out in zip(todo, said, strict=True):
                 self._cache[(*tool, word)] = _normal_phonemes(out)
 
-    def same_keywords(self) -> tuple[str, str, str] | None:
-        """Two keywords that one tool says alike (``flour`` and ``flower`` to ``flite
-        -ps``), and that tool as :attr:`tools` names it; ``None`` when there are none."""
+    def same_keywords(self) -> tuple[str, str] | None:
+        """Two keywords that every tool says alike, stress aside (``flour`` and
+        ``flower``); ``None`` when there are none. Every one: where one lexicon merges
+        two words that the others keep apart (flite's ``merry`` and ``marry``), the voices
+        that keep them apart still teach the difference."""
         self._look_up(self._keywords)
         for i, a in enumerate(self._keywords):
             for b in self._keywords[i + 1 :]:
-                for tool, name, said in zip(self._tools, self.tools, self._sounds(a), strict=True):
-                    if said and said == self._cache[(*tool, b)]:
-                        return a, b, name
+                pairs = zip(self._sounds(a), self._sounds(b), strict=True)
+                said = [(x, y) for x, y in pairs if x and y]
+                if said and all(x == y for x, y in said):
+                    return a, b
         return None
 
     def _sounds(self, word: str) -> tuple[str, ...]:
@@ -1073,8 +1077,9 @@ def _jobs(
     same = alike.same_keywords()
     if same is not None:
         raise DatasetError(
-            f"synth: {same[0]!r} and {same[1]!r} sound the same to {same[2]}, so no model"
-            " can tell them apart; give one of them"
+            f"synth: {same[0]!r} and {same[1]!r} have the same phonemes (stress aside) in"
+            f" every engine used ({', '.join(alike.tools)}), so no model trained on these"
+            " voices can tell them apart; give one of them"
         )
     misses = {w: near_misses(w, config.near_misses, keywords, alike) for w in words}
     miss_pool = sorted({m for ms in misses.values() for m in ms})
@@ -1132,16 +1137,15 @@ def _is_keyword_dataset(folder: Path, leave_out: str) -> bool:
     one at least. Every one, not any: a home folder with one folder of songs is not a
     dataset, and the loader refuses a subfolder without clips anyway.
 
-    With a subfolder left out (the one the output would add), two at least: a folder
-    holding one folder of recordings (``music/songs``) is no more a dataset of one
-    keyword than a music folder, and ``train`` refuses a dataset of one keyword."""
+    Two at least: a folder holding one folder of recordings (``music/songs``) is no more
+    a dataset of one keyword than a music folder, and ``train`` refuses a dataset of one
+    keyword."""
     try:
         subs = [p for p in folder.iterdir() if p.is_dir() and not p.name.startswith(".")]
     except OSError:
         return False
     kept = [p for p in subs if p.name != leave_out]
-    least = 2 if leave_out else 1
-    return len(kept) >= least and all(_has_wav(p) for p in kept)
+    return len(kept) >= 2 and all(_has_wav(p) for p in kept)
 
 
 def _check_not_in_a_dataset(target: Path) -> None:
@@ -1166,7 +1170,8 @@ def _check_not_in_a_dataset(target: Path) -> None:
             raise OutputExistsError(
                 f"{target} is inside the keyword dataset {folder} (its clips would become a"
                 f" folder inside a label folder); write it beside it (-o {beside}) and train"
-                f" with 'tinyslm train {folder} --extra-train {beside}'"
+                f" with 'tinyslm train {shlex.quote(str(folder))} --extra-train"
+                f" {shlex.quote(str(beside))}'"
             )
 
 
@@ -1248,7 +1253,8 @@ def synthesize(
     by_voice: dict[str, list[_Job]] = {}
     for job in jobs:
         by_voice.setdefault(job.voice.speaker, []).append(job)
-    workers = config.jobs or os.cpu_count() or 1
+    # One task per voice: no more engine processes than voices run at once.
+    workers = min(config.jobs or os.cpu_count() or 1, max(len(by_voice), 1))
     say = progress if progress is not None and len(jobs) >= PROGRESS_CLIPS else None
     if say is not None:
         names = [e for e in ENGINES if any(v.engine == e for v in voices)]
