@@ -9,6 +9,7 @@ only for now: an audio dataset is refused with one line.
 from __future__ import annotations
 
 import contextlib
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -201,8 +202,11 @@ def _dataset_differs(
         return None
     same = trained == source
     if trained == "demo":  # train names the bundled set so when it read it by default
+        # A copy of it keeps its file name: the same dataset (the counts below still
+        # tell an edited copy apart).
+        same = source == demo_dataset_path().name
         with contextlib.suppress(OSError):
-            same = data.resolve() == demo_dataset_path().resolve()
+            same = same or data.resolve() == demo_dataset_path().resolve()
     if not same:
         return f"not {source}, the dataset scored here"
     theirs = (metrics.get("n_eval"), metrics.get("n_oos_eval"))
@@ -352,11 +356,12 @@ def format_eval(result: EvalResult) -> str:
         tag = f"train, {t.get('dataset', '?')} {theirs}"
 
     def pct(value: float | None) -> str:
-        return "n/a" if value is None else f"{value * 100:.2f}%"
+        return "n/a" if value is None or not math.isfinite(value) else f"{value * 100:.2f}%"
 
     def was(key: str) -> str:
+        # A manifest's NaN (null in --json) reads n/a, never nan%.
         value = t.get(key)
-        return "" if not isinstance(value, int | float) else f"  ({tag}: {value * 100:.2f}%)"
+        return "" if not isinstance(value, int | float) else f"  ({tag}: {pct(value)})"
 
     oos = (
         "n/a (no out-of-scope phrases)"

@@ -10,6 +10,7 @@ listed as fitting is one ``generate`` accepts.
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -143,7 +144,11 @@ def model_info(path: Path) -> ModelInfo:
 
 
 def _pct(value: object) -> str:
-    return f"{value * 100:.2f}%" if isinstance(value, int | float) else "n/a"
+    """A fraction as a percentage; ``n/a`` where it is none, or not finite (a manifest's
+    NaN, which the JSON writes as null, printed ``nan%``)."""
+    if isinstance(value, int | float) and math.isfinite(value):
+        return f"{value * 100:.2f}%"
+    return "n/a"
 
 
 def format_info(info: ModelInfo) -> str:

@@ -253,6 +253,8 @@ class TrainRunResult:
         """What ``tinyslm train --json`` prints: paths, sizes, figures and wall times."""
         m = self.manifest
         return {
+            # As eval --json and info --json name it: a CI script tells the kinds apart.
+            "modality": m.modality,
             "out": str(self.out),
             "report": None if self.report is None else str(self.report),
             "model_sha256": m.model_sha256,

@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import html
 import io
+import math
 import re
 import warnings
 from collections import Counter
@@ -94,7 +95,8 @@ def is_report_page(data: bytes) -> bool:
 
 
 def pct(value: float | None) -> str:
-    return "n/a" if value is None else f"{value * 100:.2f}%"
+    """A fraction as a percentage; ``n/a`` where it is none or not finite (not ``nan%``)."""
+    return "n/a" if value is None or not math.isfinite(value) else f"{value * 100:.2f}%"
 
 
 def svg_element(fig: Any, name: str) -> str:

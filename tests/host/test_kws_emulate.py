@@ -358,7 +358,7 @@ def test_data_cli_json(project: Path, small_dataset: Path, data_result: object) 
     }
     assert figures["parity_streams"] == figures["streams"] == 3
     assert "PARITY with verify's Python loop: 3/3 streams identical" in result.stderr
-    for key in ("accuracy", "fa_per_hour", "false_rejection_rate", "per_keyword"):
+    for key in ("detection_rate", "fa_per_hour", "false_rejection_rate", "per_keyword"):
         assert key in figures
 
 
@@ -406,8 +406,11 @@ def test_data_of_background_audio_alone(project: Path, small_dataset: Path, tmp_
     assert result.exit_code == 0, result.output
     figures = json.loads(result.stdout)
     assert figures["streams"] == figures["parity_streams"] == 1
-    assert figures["keyword_clips"] == 0 and figures["accuracy"] is None
-    assert figures["noise_seconds"] == figures["seconds"] > 50
+    assert figures["keyword_clips"] == 0 and figures["detection_rate"] is None
+    assert figures["noise_seconds"] == figures["stream_seconds"] > 50
+    # --split all streams the recording whole: long enough to fire, so measured.
+    assert figures["fa_seconds"] == figures["noise_seconds"]
+    assert figures["errors"] == 0 and figures["error_lines"] == []
     assert figures["device_detections"] == figures["reference_detections"]
 
 

@@ -43,25 +43,27 @@ def _eval_json(model: Path, data: Path, split: str) -> tuple[list[str], dict]:
 
 def test_eval_of_another_split_labels_trains_figures_as_its_test_splits(tmp_path: Path) -> None:
     """Before: ``clips 3 (...)  (train: 87.50% of 40)`` beside the val split's figures."""
-    model = keyword_model_dir(tmp_path / "kw", replace(keyword_manifest(), metrics=TRAINED))
+    # The counts of the list's test split (round 44: other counts are another list).
+    trained = {**TRAINED, "n_test": 2, "keyword_clips": 2}
+    model = keyword_model_dir(tmp_path / "kw", replace(keyword_manifest(), metrics=trained))
     rows = [("yes", "val"), ("no", "val"), ("yes", "test"), ("no", "test")]
     data = _list(tmp_path / "data", rows)
     lines, got = _eval_json(model, data, "val")
     tagged = [ln for ln in lines if "(train" in ln]
     assert len(tagged) == 7, lines  # clips, rejections, 3 false-accept rows, 2 labels
     assert all("(train, test split: " in ln for ln in tagged), tagged
-    assert lines[1].endswith("  (train, test split: 87.50% of 40)")
+    assert lines[1].endswith("  (train, test split: 87.50% of 2)")
     assert lines[-1].endswith("split test (not the val split scored here)"), lines[-1]
     assert got["split"] == "val" and got["trained_same_split"] is False
     assert got["trained"]["eval_split"] == got["trained"]["stream_split"] == "test"
     # The split train measured: like for like, as before.
     lines, got = _eval_json(model, data, "test")
-    assert lines[1].endswith("  (train: 87.50% of 40)")
+    assert lines[1].endswith("  (train: 87.50% of 2)")
     assert not any("test split:" in ln or "not the" in ln for ln in lines), lines
     assert got["trained_same_split"] is True
     # --split all holds other splits' clips too: not train's test split.
     lines, got = _eval_json(model, data, "all")
-    assert lines[1].endswith("  (train, test split: 87.50% of 40)")
+    assert lines[1].endswith("  (train, test split: 87.50% of 2)")
     assert lines[-1].endswith("split test (not every clip, all splits, scored here)"), lines[-1]
     assert got["trained_same_split"] is False
 

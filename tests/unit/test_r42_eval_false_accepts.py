@@ -150,7 +150,9 @@ def test_trains_figures_beside_another_datasets_are_tagged_as_its_own(
 
     from kws import keyword_manifest
 
-    trained = {"dataset": "speech_commands_dev", "eval_split": "test", "n_test": 40}
+    # n_test 0: the folder renamed below has no clips, so it is the dataset train read (a
+    # count other than the one scored is another dataset of that name, round 44).
+    trained = {"dataset": "speech_commands_dev", "eval_split": "test", "n_test": 0}
     trained |= {"stream_split": "test", "int8_accuracy": 0.875, "noise_fa_per_hour": 0.0}
     trained |= {"noise_false_accepts": 0, "noise_seconds": 40.0}
     model = keyword_model_dir(tmp_path / "kw", replace(keyword_manifest(), metrics=trained))

@@ -90,20 +90,46 @@ class KeywordEvalResult:
     label_thresholds: tuple[LabelThreshold, ...] = ()
 
     @property
+    def dataset_differs(self) -> str | None:
+        """Why train's figures are not of the dataset scored here, or None (as text
+        eval's ``_dataset_differs``). The manifest names the folder or list train read (no
+        hash) and its split's counts (``n_test`` clips, ``keyword_clips``): another name is
+        another dataset; the same name whose split holds other counts than train scored
+        was edited since, or is another of that name. Resolved: a folder given as '.'
+        has no name of its own ('' was "another dataset")."""
+        theirs = self.trained.get("dataset")
+        if not isinstance(theirs, str):
+            return None
+        scored = Path(self.source).resolve().name
+        if theirs != scored:
+            return f"not {scored}, the dataset scored here"
+        counts = []
+        if trained_split(self.trained, "eval_split") == self.split:
+            counts.append(("clips", self.trained.get("n_test"), self.clips))
+        if trained_split(self.trained, "stream_split") == self.split:
+            counts.append(
+                ("keyword clips", self.trained.get("keyword_clips"), self.stream.keyword_clips)
+            )
+        for what, recorded, here in counts:
+            if isinstance(recorded, int) and recorded != here:
+                return (
+                    f"{recorded} {what}, not the {here} scored here: the data has changed"
+                    " since training, or is another of that name"
+                )
+        return None
+
+    @property
     def other_dataset(self) -> str | None:
         """The name of the dataset train measured its figures on where it is not the one
-        scored here (the manifest names the folder or list train read, no hash), else
-        None: beside another dataset's figures a bare ``(train: ...)`` read as like for
-        like."""
-        theirs = self.trained.get("dataset")
-        # Resolved: a folder given as '.' has no name of its own ('' was "another dataset").
-        if not isinstance(theirs, str) or theirs == Path(self.source).resolve().name:
+        scored here (:attr:`dataset_differs`), else None: beside another dataset's
+        figures a bare ``(train: ...)`` read as like for like."""
+        if self.dataset_differs is None:
             return None
-        return theirs
+        return str(self.trained["dataset"])
 
     @property
     def trained_same_dataset(self) -> bool:
-        return bool(self.trained) and self.other_dataset is None
+        return bool(self.trained) and self.dataset_differs is None
 
     @property
     def int8_accuracy(self) -> float:
@@ -132,7 +158,8 @@ class KeywordEvalResult:
             "unknown_words": list(self.unknown_words),
             "false_rejection_rate": measured(s.false_rejection_rate, 5),
             "keyword_clips": s.keyword_clips,
-            "keyword_false_accepts": s.keyword_false_accepts,
+            # No keyword clips, no keyword stream: the table says n/a, so null (not 0).
+            "keyword_false_accepts": s.keyword_false_accepts if s.keyword_clips else None,
             "noise_seconds": round(s.noise_seconds, 1),
             "noise_false_accepts": s.noise_false_accepts,
             "noise_fa_per_hour": measured(s.noise_fa_per_hour, 2),
@@ -516,7 +543,7 @@ def format_keyword_eval(result: KeywordEvalResult) -> str:
                 if s.keyword_clips
                 else "n/a in the keyword stream (no keyword clips)"
             )
-            + _was(t, "keyword_false_accepts", str, stream_tag),
+            + _was(t, "keyword_false_accepts", lambda v: figure_text(v, ".0f"), stream_tag),
         ),
         *((f"  {lb}", f"{c}/{n} clips right{label_was(lb)}") for lb, n, c in result.per_label),
     ]
@@ -524,8 +551,8 @@ def format_keyword_eval(result: KeywordEvalResult) -> str:
         rows.append(("scored as _unknown_", ", ".join(result.unknown_words)))
     if "dataset" in t:
         where = f"{t['dataset']}, split {t.get('eval_split', '?')}"
-        if result.other_dataset is not None:
-            where += f" (not {Path(result.source).resolve().name}, the dataset scored here)"
+        if result.dataset_differs is not None:
+            where += f" ({result.dataset_differs})"
         elif clip_tag != "train" or stream_tag != "train":
             scored = (
                 "every clip, all splits," if result.split == "all" else f"the {result.split} split"

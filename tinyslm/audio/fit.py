@@ -752,13 +752,19 @@ def summary_rows(m: Manifest) -> list[tuple[str, str]]:
 
     rows = [("keywords", ", ".join(lb for lb in m.labels if lb not in (SILENCE, UNKNOWN)))]
     if have("float_accuracy"):
-        rows.append((f"float accuracy ({split} clips)", f"{mt['float_accuracy'] * 100:.2f}%"))
+        rows.append(
+            (f"float accuracy ({split} clips)", figure_text(mt["float_accuracy"], percent=True))
+        )
     if have("int8_accuracy"):
-        rows.append((f"int8 accuracy ({split} clips, TFLM)", f"{mt['int8_accuracy'] * 100:.2f}%"))
+        rows.append(
+            (f"int8 accuracy ({split} clips, TFLM)", figure_text(mt["int8_accuracy"], percent=True))
+        )
     weakest = weakest_label(mt.get("per_class"))
     if weakest is not None:
         label, accuracy, clips = weakest
-        rows.append(("weakest label", f"{label} {accuracy * 100:.2f}% of {clips} clips"))
+        rows.append(
+            ("weakest label", f"{label} {figure_text(accuracy, percent=True)} of {clips} clips")
+        )
     rule = f", {mt['threshold_rule']}" if have("threshold_rule") else ""
     shown = f"{threshold_text(m.threshold)} (q={m.threshold_q}){rule}"
     rows.append(("detector threshold", shown))

@@ -530,44 +530,77 @@ class KeywordDataResult:
     warnings: tuple[str, ...] = ()
 
     @property
-    def accuracy(self) -> float:
-        """Keyword clips detected (hits / clips)."""
+    def detection_rate(self) -> float:
+        """Keyword clips detected (hits / clips, 1 - the false-rejection rate); NaN where
+        there is no keyword clip or the keyword stream is too short for the rule to fire
+        (its misses measure nothing, as :attr:`StreamFigures.false_rejection_rate`)."""
         f = self.figures
-        return f.keyword_hits / f.keyword_clips if f.keyword_clips else float("nan")
+        if not f.keyword_clips or not f.keywords_fire:
+            return float("nan")
+        return f.keyword_hits / f.keyword_clips
 
     @property
-    def false_accepts(self) -> int:
-        f = self.figures
-        return f.noise_false_accepts + f.unknown_false_accepts + f.keyword_false_accepts
-
-    @property
-    def seconds(self) -> float:
+    def stream_seconds(self) -> float:
+        """The audio streamed (every stream's), not a time the run took."""
         f = self.figures
         return f.noise_seconds + f.unknown_seconds + f.keyword_seconds
 
+    def _firing(self) -> tuple[tuple[float, int], ...]:
+        """``(seconds, false accepts)`` of each stream the rule could fire on: one too short
+        for its first detection has 0 false accepts that measure nothing."""
+        f = self.figures
+        return tuple(
+            (seconds, count)
+            for fires, seconds, count in (
+                (f.noise_fires, f.noise_seconds, f.noise_false_accepts),
+                (f.unknown_fires, f.unknown_seconds, f.unknown_false_accepts),
+                (
+                    f.keywords_fire and f.keyword_clips > 0,
+                    f.keyword_seconds,
+                    f.keyword_false_accepts,
+                ),
+            )
+            if fires
+        )
+
+    @property
+    def fa_seconds(self) -> float:
+        """The seconds :attr:`fa_per_hour` divides by: the streams the rule could fire on."""
+        return sum((seconds for seconds, _ in self._firing()), 0.0)
+
+    @property
+    def false_accepts(self) -> int:
+        """False accepts on the streams the rule could fire on."""
+        return sum(count for _, count in self._firing())
+
     @property
     def fa_per_hour(self) -> float:
-        return self.false_accepts * 3600.0 / self.seconds if self.seconds else float("nan")
+        """NaN (``n/a``, null) where no stream could fire: 0 per hour read as measured."""
+        seconds = self.fa_seconds
+        return self.false_accepts * 3600.0 / seconds if seconds > 0 else float("nan")
 
     def summary(self) -> dict[str, Any]:
-        """The figures as JSON-ready values."""
+        """The figures as JSON-ready values (``errors`` a count, as text emulate's)."""
         f = self.figures
+        measured_fa = self.fa_seconds > 0
         return {
             "source": self.source,
             "split": self.split,
             "keyword_clips": f.keyword_clips,
             "keyword_hits": f.keyword_hits,
-            "accuracy": measured(self.accuracy, 5),
+            "detection_rate": measured(self.detection_rate, 5),
             "false_rejection_rate": measured(f.false_rejection_rate, 5),
-            "false_accepts": self.false_accepts,
-            "seconds": round(self.seconds, 1),
+            "false_accepts": self.false_accepts if measured_fa else None,
+            "fa_seconds": round(self.fa_seconds, 1),
             "fa_per_hour": measured(self.fa_per_hour, 2),
+            "stream_seconds": round(self.stream_seconds, 1),
             "noise_seconds": round(f.noise_seconds, 1),
             "noise_false_accepts": f.noise_false_accepts,
             "unknown_seconds": round(f.unknown_seconds, 1),
             "unknown_false_accepts": f.unknown_false_accepts,
             "keyword_seconds": round(f.keyword_seconds, 1),
-            "keyword_false_accepts": f.keyword_false_accepts,
+            # No keyword clips, no keyword stream: the text says n/a, so null (not 0).
+            "keyword_false_accepts": f.keyword_false_accepts if f.keyword_clips else None,
             "per_keyword": {
                 self.labels[label]: {"clips": clips, "hits": hits}
                 for label, clips, hits in f.per_label
@@ -579,7 +612,8 @@ class KeywordDataResult:
             "device_detections": self.device_detections,
             "reference_detections": self.reference_detections,
             "parity_detections": self.parity_detections,
-            "errors": list(self.errors),
+            "errors": len(self.errors),
+            "error_lines": list(self.errors),
             "warnings": list(self.warnings),
         }
 
@@ -739,25 +773,45 @@ def format_data_result(result: KeywordDataResult, engine: str) -> str:
     # Percentages, as eval prints the same figures; n/a where the split has no keyword clip
     # (and no keyword stream whose false accepts a 0 would claim to count).
     detected = (
-        f"{figure_text(result.accuracy, percent=True)} ({f.keyword_hits}/{f.keyword_clips}): {per}"
+        f"{figure_text(result.detection_rate, percent=True)} ({f.keyword_hits}/{f.keyword_clips}):"
+        f" {per}"
         if f.keyword_clips
         else "n/a (no keyword clips)"
     )
-    in_keywords = str(f.keyword_false_accepts) if f.keyword_clips else "n/a"
     return "\n".join(
         [
             f"{engine}: {result.source} [{result.split}], {_count(result.streams, 'stream')}, "
-            f"{result.seconds:.0f} s of audio, threshold_q {f.threshold_q}"
+            f"{result.stream_seconds:.0f} s of audio, threshold_q {f.threshold_q}"
             + (f" (own: {own})" if own else ""),
             f"accuracy (keyword clips detected) {detected}",
             f"false-rejection rate {figure_text(f.false_rejection_rate, percent=True)}",
-            f"false accepts {result.false_accepts} in {result.seconds:.0f} s: "
-            f"{figure_text(result.fa_per_hour)} per hour (noise {f.noise_false_accepts},"
-            f" unknown words {f.unknown_false_accepts}, keyword stream {in_keywords})",
+            _false_accepts_text(result),
             f"PARITY with verify's Python loop: {result.parity_streams}/{result.streams} streams "
             f"identical, {result.parity_detections}/{result.reference_detections} detections "
             f"identical (device made {result.device_detections})",
         ]
+    )
+
+
+def _false_accepts_text(result: KeywordDataResult) -> str:
+    """The false-accepts line: counted over the streams the rule could fire on, each
+    stream's count ``n/a`` where it could not (or there is none)."""
+    f = result.figures
+
+    def count(fires: bool, n: int) -> str:
+        return str(n) if fires else "n/a"
+
+    keywords = count(f.keywords_fire and f.keyword_clips > 0, f.keyword_false_accepts)
+    parts = (
+        f"(noise {count(f.noise_fires, f.noise_false_accepts)},"
+        f" unknown words {count(f.unknown_fires, f.unknown_false_accepts)},"
+        f" keyword stream {keywords})"
+    )
+    if result.fa_seconds <= 0:
+        return f"false accepts n/a per hour: no stream is long enough for the rule to fire {parts}"
+    return (
+        f"false accepts {result.false_accepts} in {result.fa_seconds:.0f} s: "
+        f"{figure_text(result.fa_per_hour)} per hour {parts}"
     )
 
 

@@ -339,6 +339,10 @@ def fit_text(
     )
 
 
+def _percent(value: float) -> str:
+    return f"{value * 100:.2f}%" if math.isfinite(value) else "n/a"
+
+
 def summary_rows(m: Manifest) -> list[tuple[str, str]]:
     """The text model's lines of ``tinyslm train``'s summary.
 
@@ -358,13 +362,14 @@ def summary_rows(m: Manifest) -> list[tuple[str, str]]:
         ("int8_accuracy_at_threshold", "int8 accuracy at threshold" + at),
     ):
         if isinstance(mt.get(key), int | float):
-            rows.append((label, f"{mt[key] * 100:.2f}%"))
+            # A non-finite figure (NaN: nothing measured) is n/a, as JSON writes it null.
+            rows.append((label, _percent(mt[key])))
     if "oos_recall" in mt:
         oos = mt["oos_recall"]
         rows.append(
             (
                 "out-of-scope recall" + at,
-                "n/a (no out-of-scope phrases)" if oos is None else f"{oos * 100:.2f}%",
+                "n/a (no out-of-scope phrases)" if oos is None else _percent(oos),
             )
         )
     rows.append(("threshold", f"{threshold_text(m.threshold)} (q={m.threshold_q})"))
