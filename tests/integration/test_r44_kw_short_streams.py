@@ -39,7 +39,9 @@ def test_streams_too_short_for_the_rule_are_warned_about_and_not_measured(
     )
     assert f"warning: {said}" in proc.stderr
     assert any(w.startswith(said) for w in json.loads(summary.read_text())["warnings"])
-    assert "false rejections (test stream)    n/a of 2 keywords" in proc.stdout
+    assert (
+        "false rejections (test stream)    n/a of 2 keywords (no detection possible)" in proc.stdout
+    )
     assert "noise n/a (0 in 12 s), unknown words n/a (0 in 0 s)" in proc.stdout
     mt = json.loads((out / "manifest.json").read_text())["metrics"]
     assert (mt["false_rejection_rate"], mt["noise_fa_per_hour"]) == (None, None)

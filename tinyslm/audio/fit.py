@@ -777,8 +777,14 @@ def summary_rows(m: Manifest) -> list[tuple[str, str]]:
             (
                 f"false rejections ({split} stream){at}",
                 f"{figure_text(mt['false_rejection_rate'], percent=True)} of"
-                f" {mt['keyword_clips']} keywords ({mt['keyword_false_accepts']} false accepts"
-                " among them)",
+                f" {mt['keyword_clips']} keywords ("
+                # No rate where the rule could not fire: nor are its 0 false accepts one.
+                + (
+                    "no detection possible"
+                    if mt["false_rejection_rate"] is None and mt["keyword_clips"]
+                    else f"{mt['keyword_false_accepts']} false accepts among them"
+                )
+                + ")",
             )
         )
     noise = ("noise_fa_per_hour", "noise_false_accepts", "noise_seconds")
