@@ -11,11 +11,10 @@ from cli_support import assert_one_error_line, run_cli
 from shared_paths import dataset_path, require_path
 
 
-def test_a_rule_the_val_streams_cannot_fire_on_is_refused_before_training(
-    tmp_path: Path,
-) -> None:
+def yes_no_slice(data: Path) -> Path:
+    """14 clips each of yes and no, and two background recordings, as symlinks: val
+    streams of at most 11.5 s, test streams of at most 6.5 s."""
     root = require_path(dataset_path("speech_commands_dev"), "speech_commands_dev")
-    data = tmp_path / "ds"
     for label in ("yes", "no"):
         (data / label).mkdir(parents=True)
         for wav in sorted((root / label).glob("*.wav"))[:14]:
@@ -23,6 +22,13 @@ def test_a_rule_the_val_streams_cannot_fire_on_is_refused_before_training(
     (data / "_background_noise_").mkdir()
     for name in ("white_noise.wav", "running_tap.wav"):
         os.symlink(root / "_background_noise_" / name, data / "_background_noise_" / name)
+    return data
+
+
+def test_a_rule_the_val_streams_cannot_fire_on_is_refused_before_training(
+    tmp_path: Path,
+) -> None:
+    data = yes_no_slice(tmp_path / "ds")
     out = tmp_path / "m"
     args = ("train", str(data), "-o", str(out), "--keyword-model", "small", "--epochs", "1")
     proc = run_cli(*args, "--stride-ms", "980", "--average", "16")

@@ -5,25 +5,16 @@ the warning is printed and listed in ``--json``, and the figures of those stream
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 from cli_support import run_cli
-from shared_paths import dataset_path, require_path
+from test_r43_kwopts_train import yes_no_slice
 
 
 def test_streams_too_short_for_the_rule_are_warned_about_and_not_measured(
     tmp_path: Path,
 ) -> None:
-    root = require_path(dataset_path("speech_commands_dev"), "speech_commands_dev")
-    data = tmp_path / "ds"
-    for label in ("yes", "no"):
-        (data / label).mkdir(parents=True)
-        for wav in sorted((root / label).glob("*.wav"))[:14]:
-            os.symlink(wav, data / label / wav.name)
-    (data / "_background_noise_").mkdir()
-    for name in ("white_noise.wav", "running_tap.wav"):
-        os.symlink(root / "_background_noise_" / name, data / "_background_noise_" / name)
+    data = yes_no_slice(tmp_path / "ds")
     out, summary = tmp_path / "m", tmp_path / "t.json"
     # --average 8 at 980 ms needs 7.85 s: the val keyword stream (11.5 s) can fire, the
     # test streams (noise 6.1 s, keywords 6.5 s) cannot.
