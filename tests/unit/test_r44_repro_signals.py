@@ -20,6 +20,7 @@ import time
 from pathlib import Path
 
 import pytest
+from test_r41_refusals import LATE_SIGNAL
 
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.skipif(os.name != "posix", reason="POSIX signals")
@@ -74,40 +75,12 @@ def test_a_ctrl_c_while_importing_is_one_line_and_130(tmp_path: Path) -> None:
     assert done.returncode == 130
 
 
-# As test_r41_refusals' LATE_SIGNAL, with Ctrl-C: after the command, in atexit, in module
-# teardown, or while the exit waits for a thread.
-LATE_CTRL_C = """
-import atexit, os, signal, sys, threading, time
-from tinyslm import cli
-
-
-def late():
-    os.kill(os.getpid(), signal.SIGINT)
-    time.sleep(0.2)  # a signal to one's own process is delivered before kill returns
-
-
-class Teardown:
-    # Module teardown: after CPython has put the default action back for Python handlers.
-    def __del__(self):
-        late()
-
-
-def hung():
-    # A thread the exit waits for (threading's shutdown joins it) that never ends.
-    time.sleep(3)  # 'boards' has long finished by then
-    os.kill(os.getpid(), signal.SIGINT)
-    time.sleep(600)
-
-
-if sys.argv[1] == "atexit":
-    atexit.register(late)  # registered first, so run after any main() registers
-elif sys.argv[1] == "hung":
-    threading.Thread(target=hung).start()
-else:
-    keep = Teardown()
-sys.argv = ["tinyslm", "boards"]
-cli.main()
-"""
+# test_r41_refusals' LATE_SIGNAL with Ctrl-C for SIGTERM: after the command, in atexit,
+# in module teardown, or while the exit waits for a thread.
+LATE_CTRL_C = LATE_SIGNAL.replace(
+    "os.kill(os.getpid(), signal.SIGTERM)", "os.kill(os.getpid(), signal.SIGINT)"
+)
+assert LATE_CTRL_C.count("signal.SIGINT)") == 2  # both kills: the late one and the hung one
 
 
 @pytest.mark.parametrize("when", ["atexit", "teardown", "hung"])
