@@ -61,6 +61,7 @@ def test_no_stream_that_can_fire_is_no_false_accept_rate() -> None:
     assert doc["fa_per_hour"] is None and doc["false_accepts"] is None
     assert doc["fa_seconds"] == 0.0 and doc["stream_seconds"] == 3.0
     assert doc["detection_rate"] is None
+    assert doc["noise_false_accepts"] is None and doc["unknown_false_accepts"] is None
     text = format_data_result(result, "emulator")
     assert "n/a per hour" in text and "0.00 per hour" not in text
     assert "(noise n/a, unknown words n/a, keyword stream n/a)" in text
@@ -78,6 +79,9 @@ def test_false_accepts_per_hour_leave_out_the_streams_that_cannot_fire() -> None
     doc = result.summary()
     assert doc["fa_seconds"] == 25.5 and doc["stream_seconds"] == 28.5
     assert doc["false_accepts"] == 1
+    # Each stream's count as the text gives it: n/a (null) for the noise that cannot fire.
+    counts = ("noise_false_accepts", "unknown_false_accepts", "keyword_false_accepts")
+    assert [doc[k] for k in counts] == [None, 0, 1]
     assert doc["fa_per_hour"] == round(3600 / 25.5, 2)
     assert doc["detection_rate"] == 0.5
     text = format_data_result(result, "emulator")

@@ -595,12 +595,15 @@ class KeywordDataResult:
             "fa_per_hour": measured(self.fa_per_hour, 2),
             "stream_seconds": round(self.stream_seconds, 1),
             "noise_seconds": round(f.noise_seconds, 1),
-            "noise_false_accepts": f.noise_false_accepts,
+            # A stream too short for the rule to fire (or none) counts nothing: the text
+            # says n/a, so null (not 0).
+            "noise_false_accepts": f.noise_false_accepts if f.noise_fires else None,
             "unknown_seconds": round(f.unknown_seconds, 1),
-            "unknown_false_accepts": f.unknown_false_accepts,
+            "unknown_false_accepts": f.unknown_false_accepts if f.unknown_fires else None,
             "keyword_seconds": round(f.keyword_seconds, 1),
-            # No keyword clips, no keyword stream: the text says n/a, so null (not 0).
-            "keyword_false_accepts": f.keyword_false_accepts if f.keyword_clips else None,
+            "keyword_false_accepts": (
+                f.keyword_false_accepts if f.keyword_clips and f.keywords_fire else None
+            ),
             "per_keyword": {
                 self.labels[label]: {"clips": clips, "hits": hits}
                 for label, clips, hits in f.per_label
