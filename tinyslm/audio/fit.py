@@ -316,13 +316,17 @@ def detection_curve(
     none the rule can fire on (no false-rejection rate to draw)."""
     if not material.keyword_spans or not fires_on(spec.detector, [material.keywords]):
         return ()
-    seconds = material.noise_seconds + material.unknown_seconds + material.keyword_seconds
     out = []
     levels = set(range(-128, THRESHOLD_MAX + 1, step))
     levels |= {q for q in also if -128 <= q <= THRESHOLD_MAX}
     for q in sorted(levels):
         f = figures_at(material, spec, q)
-        out.append((q, round(false_accepts(f) * 3600 / seconds, 3) if seconds else 0.0,
+        # Over the streams the rule can fire on, as emulate --data's rate: a noise
+        # recording too short for the first detection adds seconds but no chance to fire.
+        firing = f.firing()
+        seconds = sum((s for s, _ in firing), 0.0)
+        fa = sum(n for _, n in firing)
+        out.append((q, round(fa * 3600 / seconds, 3) if seconds else 0.0,
                     round(f.false_rejection_rate, 5)))  # fmt: skip
     return tuple(out)
 

@@ -205,9 +205,10 @@ def _curve_svg(
     caption = (
         f"The detector on the {stream_split} split's streams (background noise; unknown words "
         f"and keywords in a row with noise under them), replayed {sampled}: false "
-        "accepts per hour (over all three streams) against the share of keywords missed. The "
-        "threshold was chosen on the validation streams (red); 'tinyslm generate --threshold "
-        "P' builds the firmware at another point of this curve, P read off the right-hand plot."
+        "accepts per hour (over the streams long enough for the rule to fire) against the "
+        "share of keywords missed. The threshold was chosen on the validation streams "
+        "(red); 'tinyslm generate --threshold P' builds the firmware at another point of "
+        "this curve, P read off the right-hand plot."
     )
     if fa_h is None:
         caption += no_point or (
@@ -228,7 +229,6 @@ def render_keyword_report(manifest: Any, data: KeywordReportData, boards: Sequen
     stream_split = str(mt.get("stream_split", split))
     seconds = float(mt.get("noise_seconds", 0)) + float(mt.get("unknown_seconds", 0))
     fa = int(mt.get("noise_false_accepts", 0)) + int(mt.get("unknown_false_accepts", 0))
-    fa_all = fa + int(mt.get("keyword_false_accepts", 0))
     summary = [
         ("labels", ", ".join(manifest.labels)),
         ("dataset", str(mt.get("dataset", "?"))),
@@ -263,9 +263,18 @@ def render_keyword_report(manifest: Any, data: KeywordReportData, boards: Sequen
     if chosen:
         fa_h = chosen[0][1]
     elif isinstance(keyword_s, int | float):
-        total_s = seconds + float(keyword_s)
+        # As the curve counts (StreamFigures.firing): a stream whose rate is null could
+        # not fire, so its seconds and its 0 false accepts are left out.
+        firing = [
+            (float(mt.get(f"{kind}_seconds", 0)), int(mt.get(f"{kind}_false_accepts", 0)))
+            for kind in ("noise", "unknown")
+            if mt.get(f"{kind}_fa_per_hour") is not None
+        ]
+        if mt.get("false_rejection_rate") is not None:
+            firing.append((float(keyword_s), int(mt.get("keyword_false_accepts") or 0)))
+        total_s = sum(s for s, _ in firing)
         # No stream seconds measured: no rate (it drew a chosen point at 0 per hour).
-        fa_h = round(fa_all * 3600 / total_s, 3) if total_s else None
+        fa_h = round(sum(n for _, n in firing) * 3600 / total_s, 3) if total_s else None
     else:
         fa_h = None
     no_point = (

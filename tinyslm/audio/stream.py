@@ -352,6 +352,21 @@ class StreamFigures:
             return float("nan")
         return 1.0 - self.keyword_hits / self.keyword_clips
 
+    def firing(self) -> tuple[tuple[float, int], ...]:
+        """``(seconds, false accepts)`` of each stream the rule could fire on: one too short
+        for its first detection (or a keyword stream without keyword clips) has 0 false
+        accepts that measure nothing, so an overall rate leaves its seconds out."""
+        streams = (
+            (self.noise_fires, self.noise_seconds, self.noise_false_accepts),
+            (self.unknown_fires, self.unknown_seconds, self.unknown_false_accepts),
+            (
+                self.keywords_fire and self.keyword_clips > 0,
+                self.keyword_seconds,
+                self.keyword_false_accepts,
+            ),
+        )
+        return tuple((seconds, count) for fires, seconds, count in streams if fires)
+
 
 def figures_of(
     rule: DetectorSpec,

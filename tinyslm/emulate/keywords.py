@@ -545,33 +545,15 @@ class KeywordDataResult:
         f = self.figures
         return f.noise_seconds + f.unknown_seconds + f.keyword_seconds
 
-    def _firing(self) -> tuple[tuple[float, int], ...]:
-        """``(seconds, false accepts)`` of each stream the rule could fire on: one too short
-        for its first detection has 0 false accepts that measure nothing."""
-        f = self.figures
-        return tuple(
-            (seconds, count)
-            for fires, seconds, count in (
-                (f.noise_fires, f.noise_seconds, f.noise_false_accepts),
-                (f.unknown_fires, f.unknown_seconds, f.unknown_false_accepts),
-                (
-                    f.keywords_fire and f.keyword_clips > 0,
-                    f.keyword_seconds,
-                    f.keyword_false_accepts,
-                ),
-            )
-            if fires
-        )
-
     @property
     def fa_seconds(self) -> float:
         """The seconds :attr:`fa_per_hour` divides by: the streams the rule could fire on."""
-        return sum((seconds for seconds, _ in self._firing()), 0.0)
+        return sum((seconds for seconds, _ in self.figures.firing()), 0.0)
 
     @property
     def false_accepts(self) -> int:
         """False accepts on the streams the rule could fire on."""
-        return sum(count for _, count in self._firing())
+        return sum(count for _, count in self.figures.firing())
 
     @property
     def fa_per_hour(self) -> float:
