@@ -411,8 +411,10 @@ def train_command(
 @click.option(
     "--tflm-dir",
     type=click.Path(path_type=Path),
-    help="TFLM source tree: host for --native, Cortex-M7 for --qemu (default: the project's "
-    "lib/tflm where it has one, else the 'tinyslm tflm fetch' cache).",
+    help="TFLM source tree: host for --native, Cortex-M7 for --qemu (default for --native: "
+    "the 'tinyslm tflm fetch --target host' cache, never the project's lib/tflm, which is "
+    "a Cortex-M7 tree; for --qemu: the project's lib/tflm where it has one, else the "
+    "'tinyslm tflm fetch' cache).",
 )
 @click.option(
     "--coverage", is_flag=True, help="Build the core with gcov and print its line coverage."

@@ -158,6 +158,12 @@ class KeywordEmulator:
         running the same TFLM model on the same input a second time; any other window
         runs on TFLM.
 
+        The app's clock (its detections' ``us``) counts only the host time of windows
+        that ran on TFLM's Python runtime: a window answered from ``memo`` ran no
+        inference, so its ``us`` is 0, the protocol's "not measured" (every window of
+        ``emulate --wav``, whose reference runs first), never the microseconds of a
+        dictionary lookup shown as an inference's.
+
         Raises:
             ProjectError: not a keyword project, or sources are missing.
             ModelError: the model array does not match ``tinyslm.json`` or TFLM refuses it.
@@ -214,7 +220,12 @@ class KeywordEmulator:
         self.memo: ScoreMemo = memo if memo is not None else {}
         self.memo_hits = 0
         self.last_exception: BaseException | None = None
-        self._callbacks = (_INFER_FN(self._infer), _WRITE_FN(self._write), _CLOCK_FN(_clock_us))
+        self._inference_ns = 0  # host time spent in inferences that ran (the app's clock)
+        self._callbacks = (
+            _INFER_FN(self._infer),
+            _WRITE_FN(self._write),
+            _CLOCK_FN(self._clock_us),
+        )
         if lib.tinyslm_kws_emu_init(*self._callbacks) != 0:
             raise ProjectError(
                 f"{self.project.root}: the keyword app refused the generated settings"
@@ -232,12 +243,19 @@ class KeywordEmulator:
                 self.memo_hits += 1
                 ctypes.memmove(scores, known, self.num_labels)
                 return 0
+            start = time.monotonic_ns()
             out = self._model.scores(arr)
             ctypes.memmove(scores, out.ctypes.data, self.num_labels)
+            self._inference_ns += time.monotonic_ns() - start
             return 0
         except BaseException as exc:  # an exception must not unwind through C
             self.last_exception = exc
             return 12  # TINYSLM_TFLM_ERR_INVOKE
+
+    def _clock_us(self, _ctx: Any) -> int:
+        """The app's microsecond clock: it moves only while an inference really runs, so
+        a detection's ``us`` is that inference's host time, 0 for one from the memo."""
+        return (self._inference_ns // 1000) & 0xFFFFFFFF
 
     def _write(self, data: Any, length: int, _ctx: Any) -> None:
         self._out += ctypes.string_at(data, length)
@@ -315,10 +333,6 @@ def check_rule_settings(project: Project, compiled: dict[str, int]) -> None:
                 f" were edited; regenerate the project{how})"
             )
         raise ModelError(f"{project.src / file}: {detail}")
-
-
-def _clock_us(_ctx: Any) -> int:
-    return (time.monotonic_ns() // 1000) & 0xFFFFFFFF
 
 
 def emulator_stream_runner(emu: KeywordEmulator) -> StreamRunner:

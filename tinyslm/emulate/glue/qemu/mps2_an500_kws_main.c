@@ -18,8 +18,11 @@
  * - "us" comes from SysTick on the CPU clock. tinyslm runs QEMU with -icount shift=0,
  *   so one SysTick tick (25 MHz) is 40 instructions: "us" is instructions / 1000.
  * - A third word "listen" makes the file raw PCM (int16 LE, 16 kHz) fed through the
- *   microphone path, tinyslm_kws_app_feed_samples, in 10 ms blocks as a DMA half
- *   delivers them: front end + inference + detector, no frame parser. UART1 (QEMU's
+ *   microphone path, tinyslm_kws_app_feed_samples, in 10 ms blocks (a board hands
+ *   larger ones: the STM32H7 a 1024-sample, 64 ms DMA half, the ESP32 20 ms reads;
+ *   the loop runs the front end per 20 ms frame and infers per stride whatever the
+ *   block, so the block only moves a few calls' overhead): front end + inference +
+ *   detector, no frame parser. UART1 (QEMU's
  *   second -serial) then gets {"calibration":{"instructions":N,"ticks":T}} and, at
  *   the end, {"listen":{"samples":S,"inferences":I,"total":T,"inference":T}} in
  *   SysTick ticks: total in feed_samples, inference in the TFLM adapter.
@@ -36,7 +39,7 @@
 #include "tinyslm_settings.h"
 #include "tinyslm_tflm.h"
 
-/* Microphone blocks of the "listen" mode: 10 ms at 16 kHz. */
+/* Microphone blocks of the "listen" mode: 10 ms at 16 kHz (not a board's DMA half). */
 #define MIC_BLOCK 160u
 
 static tinyslm_kws_app_t app;
