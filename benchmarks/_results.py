@@ -6,15 +6,18 @@ figures file, never one of the run's own inputs nor a file of the user's: ``--js
 data.csv`` once replaced the dataset with the figures, ``--json MODEL/manifest.json`` the
 model's manifest, and any JSON object was taken for figures (``--json boards/schema.json``
 replaced the board schema). Figures are marked (a ``"benchmark"`` key naming the script,
-first in the file); an unmarked JSON object is replaced only in ``benchmarks/results/``,
-whose committed files predate the mark. The file is written whole (a temporary file
-renamed) at the end.
+first in the file), and a benchmark replaces only its own: a file marked with its
+name, or in ``benchmarks/results/`` (whose committed files predate the mark) an
+unmarked JSON object named after it (``clinc150.json``, ``clinc150_distill.json``),
+never another benchmark's figures. The file is written whole (a temporary file renamed)
+at the end.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import typing
 from collections.abc import Callable, Iterable, Sequence
@@ -24,16 +27,53 @@ from tinyslm.errors import OutputError
 from tinyslm.outdir import check_file_target, finite, real_path, write_file
 
 
+class _HelpFormatter(argparse.RawDescriptionHelpFormatter):
+    """``--help`` with each option's default, as ``tinyslm train --help`` shows them
+    (``--epochs``, ``--data`` and a dozen more were listed with neither a word nor a
+    default), except where the help already says it or it is unset (None, off, empty);
+    the one-line description as written (argparse broke ``--host-model`` at its dash)."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        text = action.help or ""
+        if (
+            not action.option_strings
+            # Identity: 0 (--batch-size's auto, --seed) equals False and is a default.
+            or action.default is None
+            or action.default is False
+            or action.default == []
+            or action.default == argparse.SUPPRESS
+            or "default" in text
+        ):
+            return text
+        return f"{text} (default: %(default)s)".lstrip()
+
+
 class Parser(argparse.ArgumentParser):
     """An argument parser whose refusals are one line, ``PROG: error: MESSAGE`` (exit 2).
 
     argparse prints its whole usage block (a dozen lines for clinc150.py) before the
     error; bad input gets one line naming the problem, as tinyslm's own commands do.
-    ``--help`` still shows the usage.
+    ``--help`` still shows the usage, and each option's default.
     """
+
+    def __init__(self, description: str) -> None:
+        # The script's docstring is reST; ``--host-model`` read as such, split over lines.
+        super().__init__(description=description.replace("``", "'"), formatter_class=_HelpFormatter)
 
     def error(self, message: str) -> typing.NoReturn:
         self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+# The folder of the material outside the repository (datasets, SDK trees), as the tests
+# (tests/shared_paths.py) and the README name it: the benchmarks looked only beside the
+# checkout, and skipped with exit 0 where the tests found the data.
+SHARED_ENV = "TINYSLM_SHARED_DIR"
+
+
+def shared_dir() -> Path:
+    """``$TINYSLM_SHARED_DIR``, else ``shared/`` beside the checkout."""
+    raw = os.environ.get(SHARED_ENV, "").strip()
+    return Path(raw) if raw else Path(__file__).resolve().parents[1].parent / "shared"
 
 
 # What marks a figures file; its value is the benchmark's name.
@@ -58,22 +98,38 @@ def _json_object(data: bytes) -> dict[str, object] | None:
     return doc if isinstance(doc, dict) else None
 
 
-def is_figures(data: bytes) -> bool:
-    """Whether ``data`` is a benchmark's figures (a JSON object carrying :data:`MARK`)."""
-    doc = _json_object(data)
-    return doc is not None and isinstance(doc.get(MARK), str)
+def committed_by(path: Path, benchmark: str) -> bool:
+    """Whether ``path`` is one of ``benchmark``'s committed figures files in
+    ``benchmarks/results/``: ``<benchmark>.json`` or ``<benchmark>_<variant>.json``
+    (``clinc150_distill.json``)."""
+    return real_path(path).parent == real_path(RESULTS_DIR) and (
+        path.stem == benchmark or path.stem.startswith(benchmark + "_")
+    )
 
 
-def _replaceable(path: Path) -> Callable[[bytes], bool]:
-    """What ``--json path`` may replace: marked figures, or in ``benchmarks/results/``
-    any JSON object (the committed figures, written before the mark)."""
-    if real_path(path).parent == real_path(RESULTS_DIR):
-        return lambda data: _json_object(data) is not None
-    return is_figures
+def _replaceable(path: Path, benchmark: str) -> Callable[[bytes], bool]:
+    """What ``benchmark``'s ``--json path`` may replace: its own earlier figures (marked
+    with its name), or its own committed file in ``benchmarks/results/`` (a JSON object
+    without a mark: written before the mark). Any marked file was replaced, and any
+    object in results/: ``escalation.py --json results/speech_commands.json`` replaced
+    30 rounds of hand-kept notes with escalation's figures."""
+    own = committed_by(path, benchmark)
+
+    def replaceable(data: bytes) -> bool:
+        doc = _json_object(data)
+        if doc is None:
+            return False
+        if MARK in doc:
+            return doc[MARK] == benchmark
+        return own
+
+    return replaceable
 
 
-def json_target_problem(path: Path | None, inputs: Iterable[Path | None]) -> str | None:
-    """Why ``--json path`` cannot be written by this run (one line), or None."""
+def json_target_problem(
+    path: Path | None, inputs: Iterable[Path | None], benchmark: str
+) -> str | None:
+    """Why ``--json path`` cannot be written by ``benchmark``'s run (one line), or None."""
     if path is None:
         return None
     if str(path) == "-":
@@ -87,11 +143,34 @@ def json_target_problem(path: Path | None, inputs: Iterable[Path | None]) -> str
         source = real_path(given)
         if target == source or source in target.parents:
             return f"--json {path} is this run's input {given} (or inside it); give another file"
+    other = _other_benchmark(path, benchmark)
+    if other is not None:
+        return (
+            f"--json {path} holds the {other} benchmark's figures, not {benchmark}'s;"
+            " give another file"
+        )
     try:
-        check_file_target(path, "--json", _replaceable(path))
+        check_file_target(path, "--json", _replaceable(path, benchmark))
     except OutputError as exc:
         return _message(exc)
     return None
+
+
+def _other_benchmark(path: Path, benchmark: str) -> str | None:
+    """The other benchmark whose figures ``path`` holds (its mark, or the committed file
+    named after it in ``benchmarks/results/``), or None."""
+    try:
+        data = path.read_bytes() if path.is_file() else None
+    except OSError:
+        return None  # check_file_target says what is wrong with it
+    doc = None if data is None else _json_object(data)
+    if doc is None:
+        return None
+    mark = doc.get(MARK)
+    if MARK in doc:
+        return mark if isinstance(mark, str) and mark != benchmark else None
+    in_results = real_path(path).parent == real_path(RESULTS_DIR)
+    return path.stem if in_results and not committed_by(path, benchmark) else None
 
 
 def path_arg(text: str) -> Path:
@@ -140,7 +219,7 @@ def write_json(path: Path, text: str, benchmark: str) -> None:
         {MARK: benchmark, **{k: v for k, v in doc.items() if k != MARK}}, indent=2, allow_nan=False
     )
     try:
-        write_file(path, (marked + "\n").encode(), "--json", _replaceable(path))
+        write_file(path, (marked + "\n").encode(), "--json", _replaceable(path, benchmark))
     except OutputError as exc:
         # Checked before the run too, but a file may have appeared there since: one line
         # and exit 2, as before the run, not a traceback.

@@ -1,9 +1,10 @@
 """Cortex-M7 instruction counts of the firmware, under QEMU with ``-icount shift=0``.
 
 For the demo model (``tinyslm train`` defaults on the bundled demo set) and the
-CLINC150 benchmark model (the recipe of benchmarks/clinc150.py: B=8192 D=54
-H=256), on every phrase of a split (``test`` by default: in scope and out of
-scope), this builds the generated stm32h7 project's firmware for ``mps2-an500``
+CLINC150 benchmark model (the recipe of benchmarks/clinc150.py, sized for
+``--clinc-data`` as ``tinyslm train`` sizes it: B=8192 D=54 H=256 on CLINC150), on
+every phrase of a split (``test`` by default: in scope and out of scope), this builds
+the generated stm32h7 project's firmware for ``mps2-an500``
 (:mod:`tinyslm.toolchain.cortex_m`: CMSIS-NN kernels, -Os, as the board builds it) twice:
 
 - ``stock``: the op resolver registers TFLM's default kernels (the firmware
@@ -34,8 +35,9 @@ STM32H7 keyword image's flash and RAM. Models: the committed keyword fixture (al
 and any ``--keyword-model DIR`` (e.g. a ``tinyslm train`` of speech_commands_dev).
 
 Figures are printed; ``--json PATH`` also writes them (nothing is written by
-default). Without the TFLM Cortex-M7 tree, QEMU or the Arm compiler it says so
-and exits 0; without CLINC150 it measures the demo model only.
+default). The trees and datasets default to the shared folder (``$TINYSLM_SHARED_DIR``,
+else ``../shared`` beside the repository). Without the TFLM Cortex-M7 tree, QEMU or the
+Arm compiler it says so and exits 0; without CLINC150 it measures the demo model only.
 
     .venv/bin/python benchmarks/cortex_m7.py [--demo-model DIR] [--clinc-model DIR] [--json OUT]
         [--only text|keywords] [--keyword-model DIR ...] [--keyword-clips N]
@@ -52,7 +54,7 @@ import tempfile
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
@@ -62,7 +64,14 @@ sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import clinc150  # noqa: E402  (benchmarks/ is on sys.path when run as a script)
-from _results import Parser, json_target_problem, missing_data, path_arg, write_json  # noqa: E402
+from _results import (  # noqa: E402
+    Parser,
+    json_target_problem,
+    missing_data,
+    path_arg,
+    shared_dir,
+    write_json,
+)
 
 from tinyslm.audio.dataset import SILENCE, UNKNOWN  # noqa: E402
 from tinyslm.audio.stream import compose, listen  # noqa: E402
@@ -72,13 +81,16 @@ from tinyslm.emulate.phrases import dataset_phrases, reference_parity, run_phras
 from tinyslm.errors import TinySlmError  # noqa: E402
 from tinyslm.manifest import load_model_dir  # noqa: E402
 from tinyslm.modality import AUDIO, TEXT  # noqa: E402
+from tinyslm.outdir import real_path  # noqa: E402
 from tinyslm.pipeline import run_generate, run_train  # noqa: E402
 from tinyslm.resources import data_dir  # noqa: E402
 from tinyslm.text.dataset import load_dataset  # noqa: E402
 from tinyslm.text.train import TrainConfig  # noqa: E402
 from tinyslm.toolchain import cortex_m  # noqa: E402
 
-SHARED = REPO.parent / "shared"
+# The "benchmark" mark of its figures: a --json file is replaced only if it is its own.
+BENCHMARK = "cortex_m7"
+SHARED = shared_dir()
 DEFAULT_CLINC = SHARED / "datasets" / "clinc150" / "data_full.json"
 DEFAULT_TREE = SHARED / "sdk" / "tflm" / "cortex-m7"
 # What makes a folder a Cortex-M7 TFLM tree this benchmark builds with.
@@ -93,6 +105,11 @@ BOARD_HZ = load_board("stm32h7").cpu_mhz * 1e6
 # r.AddMean(tinyslm_Register_MEAN()) -> r.AddMean(): TFLM's default kernel.
 _REGISTRATION = re.compile(r"r\.(Add\w+)\((?:[\w:]+\(\))?\)")
 _US = re.compile(r',"us":\d+')
+# The committed keyword fixture's key in the figures (always measured).
+FIXTURE = "fixture"
+KEYWORD_CLIPS = 20
+# What missing_data checks a typed path is.
+PathKind = Literal["file", "folder", "any"]
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -101,10 +118,23 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument(
         "--clinc-model", type=path_arg, help="the CLINC150 model folder (else train one)"
     )
-    p.add_argument("--clinc-data", type=path_arg, default=DEFAULT_CLINC)
+    p.add_argument(
+        "--clinc-data", type=path_arg, default=DEFAULT_CLINC, help="the CLINC150 dataset file"
+    )
     p.add_argument("--tflm-dir", type=path_arg, default=DEFAULT_TREE, help="Cortex-M7 TFLM tree")
-    p.add_argument("--stm32-sdk", type=path_arg, default=DEFAULT_STM32_SDK)
-    p.add_argument("--split", choices=("test", "val", "train", "all"), default="test")
+    p.add_argument(
+        "--stm32-sdk",
+        type=path_arg,
+        default=DEFAULT_STM32_SDK,
+        help="STM32CubeH7 folder, for the linked STM32H7 images' flash and RAM",
+    )
+    # None unless typed: --only keywords reads the test split whatever it says.
+    p.add_argument(
+        "--split",
+        choices=("test", "val", "train", "all"),
+        default=None,
+        help="the text models' phrases (default: test)",
+    )
     p.add_argument("--json", type=path_arg, default=None, help="also write the figures here")
     p.add_argument("--only", choices=("text", "keywords"), help="measure one modality only")
     p.add_argument(
@@ -114,8 +144,18 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default=[],
         help="a keyword model folder to measure besides the fixture (repeatable)",
     )
-    p.add_argument("--keyword-data", type=path_arg, default=DEFAULT_KWS_DATA)
-    p.add_argument("--keyword-clips", type=int, default=20, help="keyword clips in the recording")
+    p.add_argument(
+        "--keyword-data",
+        type=path_arg,
+        default=DEFAULT_KWS_DATA,
+        help="the keyword dataset whose test split the recording is made of",
+    )
+    p.add_argument(
+        "--keyword-clips",
+        type=int,
+        default=None,
+        help=f"keyword clips in the recording (default: {KEYWORD_CLIPS})",
+    )
     args = p.parse_args(argv)
     # A bad model folder is one line before minutes of training and emulation.
     folders = [("--demo-model", args.demo_model, TEXT), ("--clinc-model", args.clinc_model, TEXT)]
@@ -129,31 +169,68 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
             if manifest.modality != modality:
                 kinds = {TEXT: "a text intent model", AUDIO: "a keyword model"}
                 p.error(f"{flag} {folder}: {kinds[manifest.modality]}, not {kinds[modality]}")
+    seen: dict[Path, Path] = {}
+    for folder in args.keyword_model:
+        if real_path(folder) in seen:
+            # The same model twice: measured twice, under one key.
+            p.error(
+                f"--keyword-model {folder}: given twice (as {seen[real_path(folder)]});"
+                " give each model once"
+            )
+        seen[real_path(folder)] = folder
     if args.keyword_model and args.only == "text":
         # It would not be measured, without a word.
         p.error("--keyword-model with --only text: keyword models are measured with keywords")
+    problem = ignored_option(args)
+    if problem:
+        p.error(problem)
+    args.split = args.split or "test"
+    args.keyword_clips = KEYWORD_CLIPS if args.keyword_clips is None else args.keyword_clips
     if args.keyword_clips < 1:
         p.error(f"--keyword-clips {args.keyword_clips}: at least 1")
     # A typed path that does not exist, or is not what is read there (a folder for the
     # dataset file, a folder without the tree's tinyslm-tflm.json), is a mistake, not
     # "nothing to measure" (each default under ../shared may be absent: that part is then
     # skipped with a line).
-    for given, default, name, flag, kind, marker in (
+    paths: tuple[tuple[Path, Path, str, str, PathKind, str | None], ...] = (
         (args.clinc_data, DEFAULT_CLINC, "dataset file", "--clinc-data", "file", None),
         # A .csv/.jsonl list of WAV files is a keyword dataset too.
         (args.keyword_data, DEFAULT_KWS_DATA, "dataset folder", "--keyword-data", "any", None),
         (args.tflm_dir, DEFAULT_TREE, "TFLM tree", "--tflm-dir", "folder", TREE_MARKER),
         (args.stm32_sdk, DEFAULT_STM32_SDK, "STM32CubeH7 folder", "--stm32-sdk", "folder", None),
-    ):
+    )
+    for given, default, name, flag, kind, marker in paths:
         problem = missing_data(given, default, name, flag, kind, marker)
         if problem:
             p.error(problem)
     inputs = [args.demo_model, args.clinc_model, args.clinc_data, args.keyword_data]
     inputs += [args.tflm_dir, args.stm32_sdk, *args.keyword_model]
-    problem = json_target_problem(args.json, inputs)
+    problem = json_target_problem(args.json, inputs, BENCHMARK)
     if problem:
         p.error(problem)
     return args
+
+
+def ignored_option(args: argparse.Namespace) -> str | None:
+    """An option of the modality ``--only`` leaves out (one line), or None: it was
+    accepted and not used (``--only keywords --split val`` was even recorded as the
+    split, while the recording came from the test split)."""
+    if args.only == "keywords":
+        unused = ["--demo-model", "--clinc-model"]
+        given = [f for f in unused if getattr(args, f[2:].replace("-", "_")) is not None]
+        given += ["--clinc-data"] if args.clinc_data != DEFAULT_CLINC else []
+        given += ["--split"] if args.split is not None else []
+        if given:
+            return (
+                f"{' and '.join(given)} with --only keywords: used only for the text models"
+                " (the keyword recording comes from --keyword-data's test split)"
+            )
+    if args.only == "text":
+        given = ["--keyword-data"] if args.keyword_data != DEFAULT_KWS_DATA else []
+        given += ["--keyword-clips"] if args.keyword_clips is not None else []
+        if given:
+            return f"{' and '.join(given)} with --only text: used only for the keyword models"
+    return None
 
 
 def stock_resolver(project: Path) -> None:
@@ -319,7 +396,8 @@ def keyword_recording(model_dir: Path, args: argparse.Namespace) -> Any:
 def measure_keyword_model(name: str, model_dir: Path, args: argparse.Namespace) -> dict[str, Any]:
     manifest, model = load_model_dir(model_dir, probe_arena=False)
     stream = keyword_recording(model_dir, args)
-    with tempfile.TemporaryDirectory(prefix=f"tinyslm-m7-{name}-") as tmp:
+    # Not named after ``name``: a label may be a path (see keyword_labels).
+    with tempfile.TemporaryDirectory(prefix="tinyslm-m7-kws-") as tmp:
         work = Path(tmp)
         project = work / "project"
         run_generate("stm32h7", project, model_dir=model_dir, tflm_dir=args.tflm_dir)
@@ -398,6 +476,26 @@ def keyword_models_skipped(args: argparse.Namespace) -> str | None:
     return f"no keyword dataset at {args.keyword_data}; keyword models not measured ({names})"
 
 
+def keyword_labels(paths: Sequence[Path]) -> list[str]:
+    """Each ``--keyword-model``'s key in the figures and its printed header: its folder's
+    name, or where that is taken (``fixture``, or two folders of one name) its path.
+
+    Keyed by the folder's name alone, ``a/model`` and ``b/model`` (or a model in a
+    folder named ``fixture``) replaced each other's figures in the JSON, while the
+    table printed both.
+    """
+    names = [path.name for path in paths]
+    labels = [
+        name if name != FIXTURE and names.count(name) == 1 else str(path)
+        for name, path in zip(names, paths, strict=True)
+    ]
+    # A path as given may still read 'fixture' (or equal another's label): the whole path.
+    return [
+        str(real_path(path)) if label == FIXTURE or labels.count(label) > 1 else label
+        for label, path in zip(labels, paths, strict=True)
+    ]
+
+
 def measure_keywords(args: argparse.Namespace, results: dict[str, Any]) -> bool:
     """Keyword models on the microphone path; False when a parity check failed."""
     sys.path.insert(0, str(REPO / "tests" / "fixtures"))
@@ -409,8 +507,8 @@ def measure_keywords(args: argparse.Namespace, results: dict[str, Any]) -> bool:
         return True
     ok = True
     with tempfile.TemporaryDirectory(prefix="tinyslm-m7-kws-") as scratch:
-        models = [("fixture", keyword_model_dir(Path(scratch) / "fixture"))]
-        models += [(path.name, path) for path in args.keyword_model]
+        models = [(FIXTURE, keyword_model_dir(Path(scratch) / FIXTURE))]
+        models += list(zip(keyword_labels(args.keyword_model), args.keyword_model, strict=True))
         out = results.setdefault("keywords", {})
         for name, model_dir in models:
             out[name] = measure_keyword_model(name, model_dir, args)
@@ -434,6 +532,30 @@ def tools_missing(args: argparse.Namespace) -> str | None:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    try:
+        return measure(args)
+    except TinySlmError as exc:
+        # As the other benchmarks and tinyslm's commands: a bad dataset, build or
+        # toolchain is one line and exit 2, not a traceback.
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+
+def clinc_config(args: argparse.Namespace) -> TrainConfig | None:
+    """The CLINC150 model's recipe (benchmarks/clinc150.py's defaults, sized for
+    ``--clinc-data`` as ``tinyslm train`` sizes it), or None when none is trained.
+
+    Made before anything is measured: it was sized from the default CLINC150 path
+    whatever ``--clinc-data`` said, and its error came after the demo model's minutes
+    of QEMU.
+    """
+    if args.only == "keywords" or args.clinc_model is not None or not args.clinc_data.is_file():
+        return None
+    return clinc150.make_config(clinc150.parse_args(["--quiet", "--data", str(args.clinc_data)]))
+
+
+def measure(args: argparse.Namespace) -> int:
+    """Measure what the arguments ask for; print and maybe write the figures."""
     missing = tools_missing(args)
     if missing:
         print(f"nothing to benchmark: {missing}.")
@@ -452,6 +574,7 @@ def main(argv: list[str] | None = None) -> int:
         ),
         "split": args.split,
     }
+    config = clinc_config(args)
     keywords_ok = measure_keywords(args, results) if args.only != "text" else True
     if args.only == "keywords":
         _write(args, results)
@@ -469,9 +592,9 @@ def main(argv: list[str] | None = None) -> int:
         if args.clinc_data.is_file():
             clinc_model = args.clinc_model
             if clinc_model is None:
+                assert config is not None  # made above for this case
                 clinc_model = Path(scratch) / "clinc"
                 print("training the CLINC150 model (minutes) ...", flush=True)
-                config = clinc150.make_config(clinc150.parse_args(["--quiet"]))
                 run_train(args.clinc_data, clinc_model, config)
             manifest, _ = load_model_dir(clinc_model)
             clinc = load_dataset(args.clinc_data, seed=manifest.seed)
@@ -494,7 +617,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def _write(args: argparse.Namespace, results: dict[str, Any]) -> None:
     if args.json is not None:
-        write_json(args.json, json.dumps(results, indent=2), "cortex_m7")
+        write_json(args.json, json.dumps(results, indent=2), BENCHMARK)
         print(f"figures written to {args.json}")
 
 

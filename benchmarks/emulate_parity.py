@@ -1,14 +1,14 @@
 """Emulator parity on CLINC150: the generated firmware core against the TFLM reference.
 
-Takes a ``tinyslm train`` output folder (``--model``) or trains one on
-``../shared/datasets/clinc150/data_full.json`` (same defaults as
-benchmarks/clinc150.py), generates a project for ``--board``, runs every phrase
-of the test split (in-scope and out-of-scope) through ``tinyslm emulate``'s
-firmware path and compares each answer with the Python reference
-(tinyslm.text.features + model.tflite on TFLM + tinyslm.decision): same intent,
-route and printed score. Prints (and with ``--json PATH`` writes; nothing is written
-without it) the agreement, accuracy, escalation rate, out-of-scope
-recall and the per-phrase host time p50/p95/p99. Without the dataset it says so
+Takes a ``tinyslm train`` output folder (``--model``) or trains one on ``--data``
+(by default ``datasets/clinc150/data_full.json`` in ``$TINYSLM_SHARED_DIR``, else in
+``../shared``; same defaults as benchmarks/clinc150.py, sized for ``--data``),
+generates a project for ``--board``, runs every phrase of the test split (in-scope
+and out-of-scope) through ``tinyslm emulate``'s firmware path and compares each answer
+with the Python reference (tinyslm.text.features + model.tflite on TFLM +
+tinyslm.decision): same intent, route and printed score. Prints (and with ``--json
+PATH`` writes; nothing is written without it) the agreement, accuracy, escalation rate,
+out-of-scope recall and the per-phrase host time p50/p95/p99. Without the dataset it says so
 and exits 0.
 
     .venv/bin/python benchmarks/emulate_parity.py [--model DIR] [--split test] [--json OUT]
@@ -31,11 +31,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import clinc150  # noqa: E402  (benchmarks/ is on sys.path when run as a script)
 from _results import (  # noqa: E402
+    SHARED_ENV,
     Parser,
     json_target_problem,
     missing_data,
     path_arg,
     pct,
+    shared_dir,
     table_text,
     write_json,
 )
@@ -47,15 +49,24 @@ from tinyslm.manifest import load_model_dir  # noqa: E402
 from tinyslm.modality import TEXT  # noqa: E402
 from tinyslm.pipeline import EmulateConfig, run_emulate, run_generate, run_train  # noqa: E402
 
-DEFAULT_DATA = REPO.parent / "shared" / "datasets" / "clinc150" / "data_full.json"
+# The "benchmark" mark of its figures: a --json file is replaced only if it is its own.
+BENCHMARK = "emulate_parity"
+DEFAULT_DATA = shared_dir() / "datasets" / "clinc150" / "data_full.json"
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = Parser(description=__doc__.splitlines()[0])
-    p.add_argument("--data", type=path_arg, default=DEFAULT_DATA)
+    p.add_argument("--data", type=path_arg, default=DEFAULT_DATA, help="the dataset file")
     p.add_argument("--model", type=path_arg, help="a 'tinyslm train' output folder (else train)")
-    p.add_argument("--board", choices=board_ids(), default="esp32")
-    p.add_argument("--split", choices=("test", "val", "train", "all"), default="test")
+    p.add_argument(
+        "--board", choices=board_ids(), default="esp32", help="the board the project is for"
+    )
+    p.add_argument(
+        "--split",
+        choices=("test", "val", "train", "all"),
+        default="test",
+        help="the split whose phrases are scored",
+    )
     p.add_argument("--json", type=path_arg, default=None, help="also write the figures here")
     p.add_argument(
         "--epochs", type=int, default=None, help="when training (default: clinc150.py's)"
@@ -63,7 +74,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--seed", type=int, default=None, help="when training (default: 0)")
     args = p.parse_args(argv)
     for problem in (
-        json_target_problem(args.json, [args.data, args.model]),
+        json_target_problem(args.json, [args.data, args.model], BENCHMARK),
         missing_data(args.data, DEFAULT_DATA, "dataset file", kind="file"),
         model_problem(args.model),
     ):
@@ -135,7 +146,10 @@ def table(f: dict[str, Any]) -> str:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     if not args.data.is_file():
-        print(f"CLINC150 not found at {args.data}; nothing to benchmark.")
+        print(
+            f"CLINC150 not found at {args.data}; nothing to benchmark"
+            f" (give --data, or set {SHARED_ENV})."
+        )
         return 0
     try:
         return measure(args)
@@ -151,8 +165,10 @@ def measure(args: argparse.Namespace) -> int:
         model_dir = args.model
         if model_dir is None:
             model_dir = Path(scratch) / "model"
-            # The same model as benchmarks/clinc150.py with its defaults.
-            clinc_argv = ["--seed", str(args.seed)]
+            # The same model as benchmarks/clinc150.py with its defaults, sized for --data
+            # as 'tinyslm train DATA' sizes it (it was sized from the default CLINC150 path
+            # whatever --data said, and refused when that path was absent).
+            clinc_argv = ["--data", str(args.data), "--seed", str(args.seed)]
             if args.epochs is not None:
                 clinc_argv += ["--epochs", str(args.epochs)]
             config = clinc150.make_config(clinc150.parse_args(clinc_argv))
@@ -195,7 +211,7 @@ def measure(args: argparse.Namespace) -> int:
     }
     print(table(figures))
     if args.json is not None:
-        write_json(args.json, json.dumps(figures, indent=2), "emulate_parity")
+        write_json(args.json, json.dumps(figures, indent=2), BENCHMARK)
         print(f"figures written to {args.json}")
     return 0 if parity.agree == parity.phrases else 1
 

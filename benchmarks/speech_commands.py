@@ -1,6 +1,7 @@
 """Speech Commands benchmark: keyword models trained, quantized and verified on TFLM.
 
-Trains on ``../shared/datasets/speech_commands_dev/`` (real recordings, 7
+Trains on ``--data`` (by default ``datasets/speech_commands_dev/`` in
+``$TINYSLM_SHARED_DIR``, else in ``../shared``; real recordings, 7
 keywords + ``_unknown_`` + ``_silence_``, split by speaker with the dataset's own
 ``which_set``) and prints, for each model size asked for (``default``,
 ``small``): top-1 accuracy float and INT8 (on TFLM) on the speaker-disjoint
@@ -53,7 +54,15 @@ sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import numpy as np  # noqa: E402
-from _results import Parser, json_target_problem, missing_data, path_arg, write_json  # noqa: E402
+from _results import (  # noqa: E402
+    SHARED_ENV,
+    Parser,
+    json_target_problem,
+    missing_data,
+    path_arg,
+    shared_dir,
+    write_json,
+)
 
 from tinyslm.audio.dataset import (  # noqa: E402
     UNKNOWN,
@@ -61,7 +70,12 @@ from tinyslm.audio.dataset import (  # noqa: E402
     load_audio_dataset,
     load_training_clips,
 )
-from tinyslm.audio.fit import evaluate_streams, keyword_spec, stream_metrics  # noqa: E402
+from tinyslm.audio.fit import (  # noqa: E402
+    evaluate_streams,
+    keyword_spec,
+    refuse_unfirable_rule,
+    stream_metrics,
+)
 from tinyslm.audio.model import SIZES  # noqa: E402
 from tinyslm.audio.options import FRAME_MS, stride_frames_of  # noqa: E402
 from tinyslm.audio.stream import figure_text, measured  # noqa: E402
@@ -78,7 +92,9 @@ from tinyslm.errors import DatasetError, ModelError, TinySlmError  # noqa: E402
 
 SYNTH_DEFAULTS = SynthConfig()
 
-DEFAULT_DATA = REPO.parent / "shared" / "datasets" / "speech_commands_dev"
+# The "benchmark" mark of its figures: a --json file is replaced only if it is its own.
+BENCHMARK = "speech_commands"
+DEFAULT_DATA = shared_dir() / "datasets" / "speech_commands_dev"
 # Training `_unknown_` speakers the selection harness moves to validation (docs/audio.md,
 # "How the settings were chosen"): the dataset's own validation split has one unknown clip.
 SELECTION_UNKNOWN_SPEAKERS = 4
@@ -88,34 +104,64 @@ TARGETS = {"default": (0.94, 64 * 1024, 32 * 1024), "small": (0.90, 20 * 1024, N
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     d = AudioTrainConfig()
     p = Parser(description=__doc__.splitlines()[0])
-    p.add_argument("--data", type=path_arg, default=DEFAULT_DATA)
+    p.add_argument("--data", type=path_arg, default=DEFAULT_DATA, help="the keyword dataset")
     p.add_argument("--json", type=path_arg, help="write the figures here (default: print only)")
     p.add_argument("--sizes", default="default,small", help="comma-separated model sizes")
-    p.add_argument("--epochs", type=int, default=d.epochs)
-    p.add_argument("--patience", type=int, default=d.patience)
-    p.add_argument("--augment-copies", type=int, default=d.augment_copies)
-    p.add_argument("--seed", type=int, default=d.seed)
+    p.add_argument(
+        "--epochs", type=int, default=d.epochs, help="at most; early stopping usually ends sooner"
+    )
+    p.add_argument(
+        "--patience",
+        type=int,
+        default=d.patience,
+        help="epochs without a lower validation loss before stopping",
+    )
+    p.add_argument(
+        "--augment-copies",
+        type=int,
+        default=d.augment_copies,
+        help="augmented versions of each training clip, besides the clip itself",
+    )
+    p.add_argument(
+        "--seed",
+        type=int,
+        default=d.seed,
+        help="seeds augmentation, initial weights, shuffling and masks",
+    )
     p.add_argument(
         "--balance-classes",
         action=argparse.BooleanOptionalAction,
         default=d.balance_classes,
         help="extra augmented copies for labels with fewer clips (_unknown_, _silence_)",
     )
-    p.add_argument("--stride-ms", type=int, default=d.stride_frames * FRAME_MS)
-    p.add_argument("--average", type=int, default=d.average)
+    p.add_argument(
+        "--stride-ms",
+        type=int,
+        default=d.stride_frames * FRAME_MS,
+        help="the streaming rule: an inference every this many ms (as train)",
+    )
+    p.add_argument(
+        "--average",
+        type=int,
+        default=d.average,
+        help="the streaming rule: inferences averaged per decision (as train)",
+    )
     p.add_argument("--synthetic", action="store_true", help="also a synthetic-only model")
     # What 'tinyslm synth WORD...' writes by default, so the figure is what a user gets.
+    # None unless typed: without --synthetic they were accepted and never used.
     p.add_argument(
         "--synth-voices",
         type=int,
-        default=SYNTH_DEFAULTS.max_voices_per_engine,
-        help="voices per TTS engine (0: all; default: tinyslm synth's)",
+        default=None,
+        help="with --synthetic: voices per TTS engine (0: all; default: tinyslm synth's, "
+        f"{SYNTH_DEFAULTS.max_voices_per_engine})",
     )
     p.add_argument(
         "--synth-clips",
         type=int,
-        default=SYNTH_DEFAULTS.clips_per_voice,
-        help="clips per word per voice (default: tinyslm synth's)",
+        default=None,
+        help="with --synthetic: clips per word per voice (default: tinyslm synth's, "
+        f"{SYNTH_DEFAULTS.clips_per_voice})",
     )
     p.add_argument(
         "--synth-train",
@@ -160,7 +206,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     args = p.parse_args(argv)
     # A typed --data that does not exist is a mistake (it said "nothing to benchmark" and
     # exited 0); the default (../shared) may be absent.
-    problem = json_target_problem(args.json, [args.data]) or missing_data(
+    problem = json_target_problem(args.json, [args.data], BENCHMARK) or missing_data(
         args.data, DEFAULT_DATA, "dataset folder"
     )
     if problem:
@@ -169,8 +215,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     if not args.size_list and not args.synthetic:
         # Nothing to train: --sizes '' runs only the synthetic-only model (--synthetic).
         p.error(f"--sizes {args.sizes!r}: no model size (known: {', '.join(SIZES)})")
+    problem = ignored_option(args)
+    if problem:
+        p.error(problem)
+    args.synth_voices = _or(args.synth_voices, SYNTH_DEFAULTS.max_voices_per_engine)
+    args.synth_clips = _or(args.synth_clips, SYNTH_DEFAULTS.clips_per_voice)
     # Every setting is checked here, in one line, before the dataset loads and training
-    # starts: a bad --average or size would otherwise stop the run with a traceback.
+    # starts: a bad --average or size would otherwise stop the run with a traceback. (A
+    # streaming rule too long for the validation streams needs the dataset to be seen:
+    # measure() refuses it after loading, before training, as tinyslm train does.)
     if args.selection and args.synthetic:
         p.error(
             "--selection with --synthetic: the synthetic-only model is scored on the test split"
@@ -182,7 +235,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         for size in {*args.size_list, *(["default"] if args.synthetic else [])}:
             train_config(args, size)
     except (ValueError, ModelError) as exc:
-        p.error(str(exc))
+        p.error(flagged(str(exc)))
     if args.synthetic:
         # Checked now, not after the recorded models have trained for many minutes.
         try:
@@ -190,6 +243,66 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         except DatasetError as exc:
             p.error(f"--synth-voices {args.synth_voices} --synth-clips {args.synth_clips}: {exc}")
     return args
+
+
+# The option each AudioTrainConfig field is set with here: its refusals name the field
+# ("tilt_probability must be in 0..1, got 2.0"), which the user never typed.
+FLAGS = {
+    "size": "--sizes",
+    "epochs": "--epochs",
+    "patience": "--patience",
+    "augment_copies": "--augment-copies",
+    "seed": "--seed",
+    "stride_frames": "--stride-ms",
+    "average": "--average",
+    "tilt_probability": "--tilt",
+    "reverb_probability": "--reverb",
+    "freq_warp": "--freq-warp",
+}
+
+
+def flagged(message: str) -> str:
+    """``message`` led by the option it is about, where it names a config field or a
+    model size (a message naming its flag already is left as it is)."""
+    first = message.split(" ", 1)[0]
+    if first in FLAGS:
+        return f"{FLAGS[first]}: {message}"
+    if message.startswith("unknown model size"):
+        return f"{FLAGS['size']}: {message}"
+    return message
+
+
+def ignored_option(args: argparse.Namespace) -> str | None:
+    """Why an option given would not be used, or a size given twice (one line), or None.
+
+    Each was accepted without a word: ``--synth-voices``/``--synth-clips`` without
+    ``--synthetic``, ``--synth-train`` with ``--sizes ''`` (no recorded model to add the
+    clips to), and ``--sizes small,small`` trained twice but kept one in the JSON.
+    """
+    repeated = sorted({size for size in args.size_list if args.size_list.count(size) > 1})
+    if repeated:
+        return f"--sizes {args.sizes!r}: {', '.join(repeated)} given twice; give each size once"
+    if not args.synthetic:
+        given = [
+            flag
+            for flag, value in (
+                ("--synth-voices", args.synth_voices),
+                ("--synth-clips", args.synth_clips),
+            )
+            if value is not None
+        ]
+        if given:
+            return f"{' and '.join(given)} without --synthetic: used only with --synthetic"
+    if args.synth_train and not args.size_list:
+        return (
+            f"--synth-train {args.synth_train} with --sizes {args.sizes!r}: used only for the"
+            " recorded models --sizes names (the synthetic-only model has its own voices)"
+        )
+    return None
+
+
+def _or(value: int | None, default: int) -> int:
+    return default if value is None else value
 
 
 def selection_split(dataset: AudioDataset, moved: int = SELECTION_UNKNOWN_SPEAKERS) -> AudioDataset:
@@ -419,6 +532,9 @@ def synthetic_on_real(
 
 
 def stream_rows(name: str, st: dict[str, Any] | None) -> list[tuple[str, str]]:
+    """The streaming figures' rows; a figure not measured (null: a split without noise,
+    unknown words or keywords in its stream) reads ``n/a``. Formatting the null as a
+    number ended the run with a TypeError after every model had trained."""
     if not st:
         return []
     return [
@@ -429,14 +545,15 @@ def stream_rows(name: str, st: dict[str, Any] | None) -> list[tuple[str, str]]:
         ),
         (
             f"[{name}] streams: false rejections",
-            f"{st['false_rejection_rate'] * 100:.1f}% of {st['keyword_clips']} keywords "
+            f"{figure_text(st['false_rejection_rate'], '.1f', percent=True)} of "
+            f"{st['keyword_clips']} keywords "
             f"({st['keyword_false_accepts']} false accepts among them) (target <= 10%)",
         ),
         (
             f"[{name}] streams: false accepts per hour",
-            f"noise {st['noise_fa_per_hour']:.1f} ({st['noise_false_accepts']} in "
+            f"noise {figure_text(st['noise_fa_per_hour'], '.1f')} ({st['noise_false_accepts']} in "
             f"{st['noise_seconds']:.0f} s) (target <= 1), unknown words "
-            f"{st['unknown_fa_per_hour']:.1f} ({st['unknown_false_accepts']} in "
+            f"{figure_text(st['unknown_fa_per_hour'], '.1f')} ({st['unknown_false_accepts']} in "
             f"{st['unknown_seconds']:.0f} s)",
         ),
     ]
@@ -445,7 +562,10 @@ def stream_rows(name: str, st: dict[str, Any] | None) -> list[tuple[str, str]]:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     if not args.data.exists():  # a list file is a keyword dataset too
-        print(f"Speech Commands not found at {args.data}; nothing to benchmark.")
+        print(
+            f"Speech Commands not found at {args.data}; nothing to benchmark"
+            f" (give --data, or set {SHARED_ENV})."
+        )
         return 0
     try:
         check_engines(args)
@@ -475,6 +595,18 @@ def check_engines(args: argparse.Namespace) -> None:
             raise type(exc)(f"{flag}: {exc}") from None
 
 
+def refuse_unfirable_rules(dataset: AudioDataset, args: argparse.Namespace) -> None:
+    """``tinyslm train``'s refusal of a streaming rule no validation stream of ``dataset``
+    is long enough to fire on, for every size, before the first one trains: the benchmark
+    trained and converted it, then ended in a TypeError on its unmeasured streams.
+
+    Raises:
+        DatasetError: the rule cannot fire (the one line ``tinyslm train`` gives).
+    """
+    for size in args.size_list:
+        refuse_unfirable_rule(dataset, keyword_spec(dataset, train_config(args, size)))
+
+
 def measure(args: argparse.Namespace, argv: list[str] | None) -> int:
     """Train and measure every model the arguments ask for; print and maybe write them."""
     log = None if args.quiet else print
@@ -489,6 +621,8 @@ def measure(args: argparse.Namespace, argv: list[str] | None) -> int:
         real = selection_split(real)
         figures["scored_on"] = "selection (validation clips; the test split left out)"
         rows.append(("scored on", f"{figures['scored_on']}: no streams"))
+    else:
+        refuse_unfirable_rules(real, args)
     with tempfile.TemporaryDirectory(prefix="tinyslm-synth-train-") as tmp:
         train_set = real
         if args.synth_train and args.size_list:
@@ -543,7 +677,7 @@ def measure(args: argparse.Namespace, argv: list[str] | None) -> int:
         write_json(
             args.json,
             json.dumps(figures, indent=2, sort_keys=True, default=list),
-            "speech_commands",
+            BENCHMARK,
         )
         print(f"figures written to {args.json}")
     return 0

@@ -68,12 +68,28 @@ def test_clinc150_benchmark_writes_only_the_given_path(
 @pytest.mark.parametrize(
     ("bench", "argv", "message"),
     [
-        ("clinc150", ["--epochs", "0"], "invalid training setting(s): epochs"),
-        ("clinc150", ["--buckets", "1"], "buckets must be in [2, 2^31-1], got 1"),
+        (
+            "clinc150",
+            ["--epochs", "0"],
+            "invalid value for --epochs: 0 is not in the range 1<=x<=100000.",
+        ),
+        (
+            "clinc150",
+            ["--buckets", "1"],
+            "invalid value for --buckets: 1 is not in the range 2<=x<=2147483647.",
+        ),
         ("clinc150", ["--max-model-kb", "1"], "--max-model-kb 1: at least 4"),
-        ("speech_commands", ["--freq-warp", "0.5"], "freq_warp must be in 0..0.3, got 0.5"),
-        ("speech_commands", ["--freq-warp", "-0.1"], "freq_warp must be in 0..0.3, got -0.1"),
-        ("speech_commands", ["--tilt", "2"], "tilt_probability must be in 0..1, got 2.0"),
+        (
+            "speech_commands",
+            ["--freq-warp", "0.5"],
+            "--freq-warp: freq_warp must be in 0..0.3, got 0.5",
+        ),
+        (
+            "speech_commands",
+            ["--freq-warp", "-0.1"],
+            "--freq-warp: freq_warp must be in 0..0.3, got -0.1",
+        ),
+        ("speech_commands", ["--tilt", "2"], "--tilt: tilt_probability must be in 0..1, got 2.0"),
         # A --data typo printed "not found ... nothing to benchmark" and exit 0, as for the
         # absent default; --distill-alpha 0 silently turned the teacher off.
         ("clinc150", ["--data", "nosuch.json"], "--data nosuch.json: no such dataset file"),
