@@ -22,11 +22,12 @@ from tinyslm.audio.options import keyword_options
 from tinyslm.audio.synth import MAX_BACKGROUND_S, RANGE_BOUNDS
 from tinyslm.boards import board_ids
 from tinyslm.cache import CACHE_RULE
-from tinyslm.errors import TinySlmError, one_line
+from tinyslm.errors import OutputError, TinySlmError, one_line
 from tinyslm.train_options import FloatRange, train_options
 
 if TYPE_CHECKING:
     from tinyslm.escalate import Escalation
+    from tinyslm.pipeline import GenerateRunResult
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -73,6 +74,16 @@ class _FileName(click.Path):
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
         if isinstance(value, str) and not value.strip():
             self.fail("an empty file name", param, ctx)
+        return super().convert(value, param, ctx)
+
+
+class _FolderName(click.Path):
+    """click.Path refusing an empty name: Path("") is ".", so ``generate -o "$OUT"`` with
+    OUT unset wrote the project into the current folder."""
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if isinstance(value, str) and not value.strip():
+            self.fail("an empty path; give a folder ('.' for the current one)", param, ctx)
         return super().convert(value, param, ctx)
 
 
@@ -208,12 +219,77 @@ _NO_ARGS_IS_HELP: type[click.UsageError] | None = getattr(
 )
 
 
+class _Once(click.Option):
+    """An option that takes one value and may be given once: click keeps the last of
+    ``--board esp32 --board stm32h7`` without a word (:class:`_Command` refuses it)."""
+
+
+def _option_values(command: click.Command, args: Sequence[str]) -> dict[click.Option, list[str]]:
+    """Each :class:`_Once` option of ``command`` -> the values ``args`` give it, read as
+    click's parser reads them (``--board X``, ``--board=X``, ``-oX``; a value is never an
+    option of its own; ``--`` ends the options). What does not parse is left to click."""
+    takes: dict[str, click.Option | None] = {}
+    for param in command.params:
+        if isinstance(param, click.Option) and not param.is_flag and not param.count:
+            for name in param.opts:
+                takes[name] = param if isinstance(param, _Once) else None
+    seen: dict[click.Option, list[str]] = {}
+    i = 0
+    while i < len(args):
+        token, i = args[i], i + 1
+        if token == "--":
+            break
+        name, eq, value = token.partition("=") if token.startswith("--") else (token, "", "")
+        if not token.startswith("--") and token[:2] in takes and len(token) > 2:
+            name, eq, value = token[:2], "=", token[2:]
+        if name not in takes:
+            continue
+        if not eq:
+            if i >= len(args):
+                break
+            value, i = args[i], i + 1
+        option = takes[name]
+        if option is not None:
+            seen.setdefault(option, []).append(value)
+    return seen
+
+
+class _Command(click.Command):
+    """A command whose usage errors name it, and that refuses a :class:`_Once` option
+    given twice."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        for option, values in _option_values(self, args).items():
+            if len(values) > 1 and not ctx.resilient_parsing:
+                name = next((o for o in option.opts if o.startswith("--")), option.opts[0])
+                times = "twice" if len(values) == 2 else f"{len(values)} times"
+                given = ", ".join(one_line(v) for v in values)
+                raise click.UsageError(f"{name} is given {times} ({given}); give it once", ctx)
+        try:
+            return super().parse_args(ctx, args)
+        except click.UsageError as exc:
+            # click 8.5's parser raises "Option '--board' requires an argument." without
+            # a context, and the hint then named 'tinyslm --help', which lists no options.
+            if exc.ctx is None:
+                exc.ctx = ctx
+            raise
+
+
+class _Group(click.Group):
+    """A sub-group (``tinyslm tflm``) whose commands name themselves in usage errors."""
+
+    command_class = _Command
+
+
 class OneLineErrors(click.Group):
     """A click group whose usage errors are one ``error:`` line and exit code 1.
 
     click's own handling prints a usage block and exits 2; the README promises
     one line and exit 1 for every error, bad options included.
     """
+
+    command_class = _Command
+    group_class = _Group
 
     def main(
         self,
@@ -927,6 +1003,7 @@ def monitor(
 @cli.command("generate")
 @click.option(
     "--board",
+    cls=_Once,
     required=True,
     # A choice, as train's --board is: one message for an unknown board on both.
     type=click.Choice(board_ids()),
@@ -935,14 +1012,16 @@ def monitor(
 @click.option(
     "--model",
     "model_dir",
-    type=click.Path(path_type=Path, file_okay=False),
+    cls=_Once,
+    type=_FolderName(path_type=Path, file_okay=False),
     help="A 'tinyslm train' output folder (default: train on the demo set first).",
 )
 @click.option(
     "-o",
     "--output",
     "--out",  # train's and synth's spelling: the same concept, either name
-    type=click.Path(path_type=Path),
+    cls=_Once,
+    type=_FolderName(path_type=Path),
     help="Project folder (default: projects/<board>/ under the current directory).",
 )
 @click.option(
@@ -958,7 +1037,8 @@ def monitor(
 )
 @click.option(
     "--tflm-dir",
-    type=click.Path(path_type=Path),
+    cls=_Once,
+    type=_FolderName(path_type=Path),
     help="TFLM source tree to copy into lib/tflm (boards that build TFLM from source).",
 )
 @click.option(
@@ -971,6 +1051,7 @@ def monitor(
 )
 @click.option(
     "--threshold",
+    cls=_Once,
     type=FloatRange(0, 1, min_open=True, max_open=True),
     default=None,
     show_default="the trained one",
@@ -1039,8 +1120,29 @@ def generate_command(
         mic_pins=mic_pins,
         threshold=threshold,
         label_thresholds=own,
-        log=None if quiet else click.echo,
+        log=None if quiet else _progress,
     )
+    try:
+        _say_generated(result, quiet)
+    except OSError as exc:
+        # The project is complete; a bare "No space left on device" (stdout on a full
+        # disk, or a closed pipe with -q) read as if the project could not be written.
+        raise OutputError(
+            f"{one_line(str(result.out))} was written, but printing what was done failed: "
+            f"{exc.strerror or exc}"
+        ) from None
+
+
+def _progress(line: str) -> None:
+    """generate's progress lines; what a failed print means (nothing is written yet)."""
+    try:
+        click.echo(line)
+    except OSError as exc:
+        raise OutputError(f"cannot print to standard output: {exc.strerror or exc}") from None
+
+
+def _say_generated(result: GenerateRunResult, quiet: bool) -> None:
+    """generate's notes (stderr) and its summary line, after the project was written."""
     for note in result.notes:
         click.echo(f"note: {note}", err=True)  # stdout is the summary line alone with -q
     tree = " + lib/tflm" if result.tflm_tree is not None else ""
@@ -1150,7 +1252,6 @@ def report_command(path: Path, output: str, data: Path | None) -> None:
     against the detector threshold, size breakdown, training curves; drawn from the
     model folder's report.json (a keyword model takes no --data).
     """
-    from tinyslm.errors import OutputError
     from tinyslm.pipeline import run_report
 
     if not output:

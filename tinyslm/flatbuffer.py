@@ -8,8 +8,10 @@ module ``tflite_micro`` ships. One writer lives here too, for the same reason:
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from functools import wraps
+from typing import Any, TypeVar
 
 from tinyslm.errors import ModelError
 from tinyslm.manifest import QuantParams
@@ -41,6 +43,30 @@ def _enum_names(enum_cls: Any) -> dict[int, str]:
     return {v: k for k, v in vars(enum_cls).items() if not k.startswith("_") and isinstance(v, int)}
 
 
+class NotFlatbufferError(ModelError):
+    """The bytes are no (whole) TFLite flatbuffer; a caller that knows the file names it."""
+
+
+_Walker = TypeVar("_Walker", bound=Callable[..., Any])
+
+
+def _walks_model(func: _Walker) -> _Walker:
+    """``func`` reads the flatbuffer's tables lazily, past what :func:`model_root` checked:
+    a file cut short (its sha256 recorded as such by a format-1 manifest) raised
+    struct.error or IndexError there, a traceback; now the same one line as the root's."""
+
+    @wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except ModelError:
+            raise
+        except Exception as exc:  # flatbuffers raises assorted errors on garbage
+            raise NotFlatbufferError(f"not a TFLite flatbuffer (cut short?): {exc}") from exc
+
+    return wrapper  # type: ignore[return-value]
+
+
 def model_root(model_bytes: bytes) -> Any:
     """The flatbuffer's root ``Model`` object.
 
@@ -56,9 +82,10 @@ def model_root(model_bytes: bytes) -> Any:
     except ModelError:
         raise
     except Exception as exc:  # flatbuffers raises assorted errors on garbage
-        raise ModelError(f"not a TFLite flatbuffer: {exc}") from exc
+        raise NotFlatbufferError(f"not a TFLite flatbuffer: {exc}") from exc
 
 
+@_walks_model
 def model_ops(model_bytes: bytes) -> tuple[str, ...]:
     """Sorted, unique builtin op names the model uses (e.g. ``FULLY_CONNECTED``).
 
@@ -84,6 +111,7 @@ def model_ops(model_bytes: bytes) -> tuple[str, ...]:
     return tuple(sorted(used))
 
 
+@_walks_model
 def embedding_rows(model_bytes: bytes) -> int | None:
     """Rows of the embedding table the ids index (``features.buckets``), or None.
 
@@ -118,6 +146,7 @@ class IoDetails:
     output_quant: QuantParams
 
 
+@_walks_model
 def io_details(model_bytes: bytes) -> IoDetails:
     """Read the first input and output tensor of the model (no TensorFlow needed)."""
     fbs = schema()

@@ -412,16 +412,13 @@ def sha256_hex(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def load_model_dir(folder: Path, *, probe_arena: bool = True) -> tuple[Manifest, bytes]:
-    """Read ``manifest.json`` and ``model.tflite`` from a train output folder.
-
-    The manifest's content hash and every field the flatbuffer can confirm are
-    checked (:func:`check_against_model`): ``generate`` builds firmware from them.
+def check_model_files(folder: Path) -> None:
+    """Refuse a ``folder`` without the files of a model folder, reading none of them (a
+    cheap check, before any other check names the folder for what it is not).
 
     Raises:
-        ModelError: a file is missing, the manifest is malformed or edited, the
-            model's sha256 does not match the manifest (a corrupt or swapped model),
-            or a field disagrees with the model.
+        ModelError: ``folder`` is a generated project, or a model file is missing or not
+            a file.
     """
     from tinyslm.project import PROJECT_FILE
 
@@ -433,8 +430,26 @@ def load_model_dir(folder: Path, *, probe_arena: bool = True) -> tuple[Manifest,
             " folder 'tinyslm train' wrote (its manifest.json and model.tflite)"
         )
     for p in (mpath, tpath):
+        if p.exists() and not p.is_file():
+            # "not found" sent the user looking for a file that is there (a folder).
+            raise ModelError(f"{p} is not a file (run 'tinyslm train' to write the model again)")
         if not p.is_file():
             raise ModelError(f"{p} not found (run 'tinyslm train' first)")
+
+
+def load_model_dir(folder: Path, *, probe_arena: bool = True) -> tuple[Manifest, bytes]:
+    """Read ``manifest.json`` and ``model.tflite`` from a train output folder.
+
+    The manifest's content hash and every field the flatbuffer can confirm are
+    checked (:func:`check_against_model`): ``generate`` builds firmware from them.
+
+    Raises:
+        ModelError: a file is missing, the manifest is malformed or edited, the
+            model's sha256 does not match the manifest (a corrupt or swapped model),
+            or a field disagrees with the model.
+    """
+    check_model_files(folder)
+    mpath, tpath = folder / MANIFEST_NAME, folder / MODEL_NAME
     try:
         raw = json.loads(mpath.read_text(encoding="utf-8"))
     except (ValueError, RecursionError) as exc:  # bad UTF-8 or JSON, or nested too deeply
@@ -449,7 +464,13 @@ def load_model_dir(folder: Path, *, probe_arena: bool = True) -> tuple[Manifest,
             f"{tpath} sha256 {digest[:12]}... does not match the manifest's "
             f"{manifest.model_sha256[:12]}..."
         )
-    check_against_model(manifest, model, str(mpath), probe_arena=probe_arena)
+    from tinyslm.flatbuffer import NotFlatbufferError  # it imports this module
+
+    try:
+        check_against_model(manifest, model, str(mpath), probe_arena=probe_arena)
+    except NotFlatbufferError as exc:
+        # The flatbuffer's own line says what is wrong, not with which file.
+        raise ModelError(f"{tpath}: {exc}") from None
     return manifest, model
 
 

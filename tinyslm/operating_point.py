@@ -23,7 +23,7 @@ from tinyslm.decision import dequantize, level_threshold, threshold_to_q
 from tinyslm.errors import ModelError
 from tinyslm.manifest import LABEL_THRESHOLDS_FORMAT, LabelThreshold, Manifest, threshold_text
 from tinyslm.metrics import TRAINED
-from tinyslm.modality import AUDIO
+from tinyslm.modality import AUDIO, TEXT
 
 # Figures that depend on the threshold: text (tinyslm.verify) and keyword streams
 # (tinyslm.audio.fit.stream_metrics and its rule).
@@ -316,8 +316,12 @@ DEMO_DATASET = "demo"
 
 
 def trained_on_demo(manifest: Manifest) -> bool:
-    """Whether ``manifest``'s model was trained on the bundled demo set."""
-    return manifest.metrics.get("dataset") == DEMO_DATASET
+    """Whether ``manifest``'s model was trained on the bundled demo set (a text set).
+
+    A keyword model records its dataset folder's name, which may be ``demo`` too; a text
+    file's name always has its extension, so ``demo`` says the bundled set only there.
+    """
+    return manifest.modality == TEXT and manifest.metrics.get("dataset") == DEMO_DATASET
 
 
 def demo_regenerate_note(manifest: Manifest) -> str:

@@ -603,11 +603,10 @@ def _check_target(
         # Before anything else: tinyslm wrote these, and an empty one is removed here.
         _clear_leftovers(target, real)
     if ownership is not None and absolute.is_dir() and any(real.iterdir()):
-        marker = ownership.marker
-        if marker is not None and not (real / marker).is_file():
+        missing = _marker_missing(real, ownership)
+        if missing is not None:
             raise OutputExistsError(
-                f"{target} is not a tinyslm {ownership.kind} (no {ownership.marker}); "
-                "not replacing it"
+                f"{target} is not a tinyslm {ownership.kind} ({missing}); not replacing it"
             )
         conflicts: list[str] = []
         if ownership.names and not ownership.keep_foreign:
@@ -635,17 +634,38 @@ def _not_empty(target: Path, real: Path, ownership: Ownership | None) -> str:
     only where it would be accepted, not for a folder it then refuses as not tinyslm's."""
     if _is_within(real_path(Path.cwd()), real):
         why = "is the current folder or a parent of it"
-    elif (
-        ownership is not None
-        and ownership.marker is not None
-        and not (real / ownership.marker).is_file()
-    ):
-        why = (
-            f"is not a tinyslm {ownership.kind} (no {ownership.marker}) that --force could replace"
-        )
+    elif ownership is not None and (missing := _marker_missing(real, ownership, quiet=True)):
+        why = f"is not a tinyslm {ownership.kind} ({missing}) that --force could replace"
     else:
         return f"{target} exists and is not empty (use --force to replace it)"
     return f"{target} exists and is not empty, and {why}; choose a new or empty folder"
+
+
+def _marker_missing(real: Path, ownership: Ownership, *, quiet: bool = False) -> str | None:
+    """Why the non-empty folder ``real`` is not one of ``ownership``'s (``no tinyslm.json``),
+    or ``None``: it holds the marker, or lost it while its record, which names it, is there
+    (the record's hashes still guard every other file, and the write restores the marker;
+    the README says regenerating restores a missing file).
+
+    Raises:
+        OutputExistsError: the record is unreadable (unless ``quiet``: then a reason).
+    """
+    marker = ownership.marker
+    if marker is None or (real / marker).is_file():
+        return None
+    if os.path.lexists(real / marker):
+        return f"its {marker} is not a plain file"
+    if ownership.record is None or not (real / ownership.record).is_file():
+        return f"no {marker}"
+    try:
+        found = _read_record(real, ownership)
+    except OutputExistsError:
+        if not quiet:
+            raise
+        return f"no {marker}, and {ownership.record} is unreadable"
+    if found is not None and marker in found.files:
+        return None
+    return f"no {marker}, and {ownership.record} does not list it"
 
 
 def _failed_checks(real: Path, ownership: Ownership, names: Iterable[str]) -> list[str]:

@@ -8,19 +8,23 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import tempfile
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeGuard
+from typing import TYPE_CHECKING, Any, TypeGuard
 
-from tinyslm.errors import OutputError
+from tinyslm.errors import OutputError, one_line
 from tinyslm.manifest import MANIFEST_NAME, MODEL_NAME, Manifest, sha256_hex, threshold_text
 from tinyslm.outdir import Ownership, WriteReport, check_target, real_path, write_tree
 from tinyslm.project import PROJECT_FILE
 from tinyslm.report_data import REPORT_HTML, REPORT_JSON
 from tinyslm.text.train import TrainConfig
+
+if TYPE_CHECKING:
+    from tinyslm.boards import Board, MicPin
 
 Log = Callable[[str], None]
 
@@ -440,17 +444,113 @@ def default_generate_dir(board: str) -> Path:
     return Path("projects") / board
 
 
-def _recorded_labels(project: Path) -> list[str] | None:
-    """The labels of the model an existing project was generated from (its
-    ``tinyslm.json``), or ``None`` where there is none to read."""
+# tinyslm.json's record of the microphone pins a keyword project was generated with
+# (signal -> pin, ``PD6:AF6`` with an STM32 alternate function).
+MIC_PINS_KEY = "microphone_pins"
+
+
+@dataclass(frozen=True)
+class PreviousProject:
+    """What an existing project was generated with (its ``tinyslm.json``), as far as
+    ``generate --force`` can change it without being asked.
+
+    Attributes:
+        manifest: the manifest copy (labels, threshold, own label levels).
+        mic_pins: signal -> pin text; ``None`` where tinyslm.json records none (a text
+            project, or one from before they were recorded).
+    """
+
+    manifest: Manifest
+    mic_pins: Mapping[str, str] | None = None
+
+
+def mic_pin_text(pin: MicPin) -> str:
+    """A microphone pin as ``--mic-pin`` takes it: ``GPIO32``, ``PD6:AF6``."""
+    return pin.pin + ("" if pin.af is None else f":AF{pin.af}")
+
+
+def _previous_project(project: Path) -> PreviousProject | None:
+    """What an existing project was generated from, or ``None`` where there is none to
+    read (no or a malformed tinyslm.json, or one without a manifest copy)."""
     from tinyslm.errors import ProjectError
     from tinyslm.project import open_project
 
     try:
-        manifest = open_project(project).manifest
+        opened = open_project(project)
     except ProjectError:
         return None
-    return list(manifest.labels) if manifest is not None else None
+    if opened.manifest is None:
+        return None
+    pins = opened.info.get(MIC_PINS_KEY)
+    if not isinstance(pins, dict) or not all(isinstance(v, str) for v in pins.values()):
+        return PreviousProject(opened.manifest)
+    return PreviousProject(opened.manifest, {str(k): v for k, v in pins.items()})
+
+
+def _asked_signals(spec: Board, mic_pins: tuple[str, ...]) -> set[str]:
+    """The board-file signals ``--mic-pin`` names on this command line (``ws``, or the
+    microphone's name for it, in any case), as :func:`tinyslm.boards.with_mic_pins` reads."""
+    if spec.microphone is None:
+        return set()
+    names: dict[str, str] = {}
+    for p in spec.microphone.pins:
+        names[p.signal.lower()] = p.signal
+        names.setdefault(p.mic.lower(), p.signal)
+    return {names.get(item.partition("=")[0].strip().lower(), "") for item in mic_pins}
+
+
+def dropped_choices(
+    previous: PreviousProject,
+    manifest: Manifest,
+    spec: Board,
+    *,
+    threshold: float | None,
+    label_thresholds: Mapping[str, float],
+    mic_pins: tuple[str, ...],
+) -> list[str]:
+    """One note per choice the previous project was made with that this regenerate moves
+    without being asked (its option not repeated): a board wired for the old pins hears
+    silence, which the firmware cannot tell from a quiet room; a level dropped changes
+    what is answered or heard. The README's regenerate command repeats every option."""
+    from tinyslm.modality import AUDIO
+    from tinyslm.operating_point import threshold_moved
+
+    old = previous.manifest
+    notes: list[str] = []
+    keep = "repeat it to keep it"
+    if threshold is None and threshold_moved(old) and old.threshold_q != manifest.threshold_q:
+        notes.append(
+            f"the threshold moves {threshold_text(old.threshold)} (q={old.threshold_q}) -> "
+            f"{threshold_text(manifest.threshold)} (q={manifest.threshold_q}) (the project was "
+            f"made with --threshold {old.threshold!r}; {keep})"
+        )
+    levels = dict(zip(manifest.labels, manifest.thresholds_q(), strict=True))
+    shown = {t.label: t.threshold for t in manifest.label_thresholds}
+    for t in old.label_thresholds:
+        if t.label in label_thresholds:
+            continue
+        # As the README's regenerate command writes it (a label may hold a space).
+        option = f"--label-threshold {shlex.quote(f'{t.label}={t.threshold!r}')}"
+        if t.label not in levels:
+            notes.append(f"{option} of the project is dropped: the model has no label {t.label!r}")
+        elif levels[t.label] != t.threshold_q:
+            now = shown.get(t.label, manifest.threshold)
+            notes.append(
+                f"the threshold of {t.label!r} moves {threshold_text(t.threshold)} "
+                f"(q={t.threshold_q}) -> {threshold_text(now)} (q={levels[t.label]}) (the "
+                f"project was made with {option}; {keep})"
+            )
+    if previous.mic_pins is None or manifest.modality != AUDIO or spec.microphone is None:
+        return notes
+    asked = _asked_signals(spec, mic_pins)
+    for pin in spec.microphone.pins:
+        was, wired = previous.mic_pins.get(pin.signal), mic_pin_text(pin)
+        if was is not None and was != wired and pin.signal not in asked:
+            notes.append(
+                f"microphone pin {pin.signal} moves {was} -> {wired} (the project was made with "
+                f"--mic-pin {pin.signal}={was}; {keep})"
+            )
+    return notes
 
 
 def run_generate(
@@ -519,6 +619,12 @@ def run_generate(
             f"--tflm-dir does not apply to board {spec.id}: its TFLM comes from the "
             f"ESP-IDF component {spec.tflm.component}"
         )
+    if model_dir is not None:
+        from tinyslm.manifest import check_model_files
+
+        # A folder that is no model was named as one the output must stay out of: the
+        # error blamed the output folder ("inside the model being used").
+        check_model_files(model_dir)
     protect = {"the model being used": model_dir} if model_dir is not None else {}
     if tflm_dir is not None:
         protect["the TFLM tree being copied"] = tflm_dir
@@ -571,10 +677,10 @@ def run_generate(
         manifest, model = load_model_dir(model_dir)
     if mic_pins and manifest.modality != AUDIO:
         raise BoardError(f"--mic-pin is for keyword models; {model_dir} is a text model")
+    trained = manifest
     if threshold is not None:
         from tinyslm.operating_point import with_threshold
 
-        trained = manifest
         manifest = with_threshold(manifest, threshold)
         # The level's P is what the firmware applies and what info, the report and ':info'
         # print; the value typed is said beside it where it reads otherwise (0.6 -> 0.601).
@@ -585,7 +691,8 @@ def run_generate(
         )
         shown = f"threshold {threshold_text(manifest.threshold)} (q={manifest.threshold_q}{typed})"
         if manifest is trained:
-            say(f"{shown}: the trained one, so nothing is moved")
+            # An option without effect is a note (stderr, -q too): with -q it was silent.
+            notes.append(f"{shown}: the trained one, so nothing is moved")
         else:
             say(
                 f"{shown} instead of the trained {threshold_text(trained.threshold)} "
@@ -599,8 +706,14 @@ def run_generate(
         own = {t.label for t in manifest.label_thresholds}
         same = [f"{lb}={p:g}" for lb, p in label_thresholds.items() if lb not in own]
         if same:
-            say(
-                f"--label-threshold {', '.join(same)}: the model's own threshold "
+            # The level every other label gets: --threshold's where it moved the model's.
+            whose = (
+                "--threshold's level"
+                if threshold is not None and manifest.threshold_q != trained.threshold_q
+                else "the model's own threshold"
+            )
+            notes.append(
+                f"--label-threshold {', '.join(same)}: {whose} "
                 f"{threshold_text(manifest.threshold)} (q={manifest.threshold_q}), so no level "
                 "of its own is set"
             )
@@ -623,7 +736,7 @@ def run_generate(
         for rel in plan.starter_mapping()
         if not os.path.lexists(Path(target).joinpath(*rel.split("/")))
     ]
-    say(f"writing {len(plan.files) + len(starters) + 1} files to {target} ...")
+    say(f"writing {len(plan.files) + len(starters) + 1} files to {one_line(str(target))} ...")
 
     def add_tree(tmp: Path) -> None:
         if tree is not None:
@@ -631,7 +744,8 @@ def run_generate(
 
             tflm.install_tree(tree, tmp / "lib" / "tflm")
 
-    before = _recorded_labels(target) if force else None
+    previous = _previous_project(target) if force else None
+    before = list(previous.manifest.labels) if previous is not None else None
     try:
         report = write_tree(
             plan.as_mapping(),
@@ -664,6 +778,15 @@ def run_generate(
         notes.append(
             f"the model's labels changed ({changes}); "
             f"{', '.join(kept_starters)} is yours and was kept: check the names it compares"
+        )
+    if previous is not None:
+        notes += dropped_choices(
+            previous,
+            manifest,
+            spec,
+            threshold=threshold,
+            label_thresholds=label_thresholds or {},
+            mic_pins=mic_pins,
         )
     for rel in missing_hooks(report.target, manifest.modality):
         notes.append(

@@ -22,7 +22,7 @@ from tinyslm.emit.ops import op_entries, resolver_includes, template_ops
 from tinyslm.emit.render import banner, banner_lines, render, template_outputs
 from tinyslm.errors import BoardError, BudgetError, ModelError
 from tinyslm.manifest import Manifest, align_arena, sha256_hex, threshold_milli, threshold_text
-from tinyslm.modality import modality
+from tinyslm.modality import AUDIO, modality
 from tinyslm.operating_point import demo_regenerate_note, generate_options
 from tinyslm.outdir import finite
 from tinyslm.resources import firmware_files
@@ -340,6 +340,12 @@ def _project_json(board: Board, manifest: Manifest, arena_size: int, version: st
         # A manifest from before figures were written as null may hold NaN, not JSON.
         "manifest": finite(manifest.to_dict()),
     }
+    if board.microphone is not None and manifest.modality == AUDIO:
+        # The pins the firmware reads the microphone on, so that 'generate --force'
+        # without the --mic-pin options can say which wire it moves (pipeline.MIC_PINS_KEY).
+        doc["microphone_pins"] = {
+            p.signal: p.pin + ("" if p.af is None else f":AF{p.af}") for p in board.microphone.pins
+        }
     return (json.dumps(doc, indent=2, sort_keys=True, ensure_ascii=False) + "\n").encode()
 
 
