@@ -10,7 +10,6 @@ listed as fitting is one ``generate`` accepts.
 from __future__ import annotations
 
 import json
-import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -141,14 +140,6 @@ def model_info(path: Path) -> ModelInfo:
         return ModelInfo(path, "model folder", None, manifest, arena, board_fits(manifest, arena))
     arena = recorded_arena_size(project, manifest)
     return ModelInfo(path, "project", project.board, manifest, arena, board_fits(manifest, arena))
-
-
-def _pct(value: object) -> str:
-    """A fraction as a percentage; ``n/a`` where it is none, or not finite (a manifest's
-    NaN, which the JSON writes as null, printed ``nan%``)."""
-    if isinstance(value, int | float) and math.isfinite(value):
-        return f"{value * 100:.2f}%"
-    return "n/a"
 
 
 def format_info(info: ModelInfo) -> str:

@@ -1169,8 +1169,9 @@ def _check_not_in_a_dataset(target: Path) -> None:
             beside = folder.parent / f"{folder.name}-synth"
             raise OutputExistsError(
                 f"{target} is inside the keyword dataset {folder} (its clips would become a"
-                f" folder inside a label folder); write it beside it (-o {beside}) and train"
-                f" with 'tinyslm train {shlex.quote(str(folder))} --extra-train"
+                f" folder inside a label folder); write it beside it"
+                f" (-o {shlex.quote(str(beside))}) and train with"
+                f" 'tinyslm train {shlex.quote(str(folder))} --extra-train"
                 f" {shlex.quote(str(beside))}'"
             )
 
