@@ -219,20 +219,16 @@ _NO_ARGS_IS_HELP: type[click.UsageError] | None = getattr(
 )
 
 
-class _Once(click.Option):
-    """An option that takes one value and may be given once: click keeps the last of
-    ``--board esp32 --board stm32h7`` without a word (:class:`_Command` refuses it)."""
-
-
 def _option_values(command: click.Command, args: Sequence[str]) -> dict[click.Option, list[str]]:
-    """Each :class:`_Once` option of ``command`` -> the values ``args`` give it, read as
+    """Each single-valued option of ``command`` -> the values ``args`` give it, read as
     click's parser reads them (``--board X``, ``--board=X``, ``-oX``; a value is never an
     option of its own; ``--`` ends the options). What does not parse is left to click."""
     takes: dict[str, click.Option | None] = {}
     for param in command.params:
         if isinstance(param, click.Option) and not param.is_flag and not param.count:
             for name in param.opts:
-                takes[name] = param if isinstance(param, _Once) else None
+                # A repeatable option (--mic-pin) checks its own repeats.
+                takes[name] = None if param.multiple else param
     seen: dict[click.Option, list[str]] = {}
     i = 0
     while i < len(args):
@@ -255,8 +251,9 @@ def _option_values(command: click.Command, args: Sequence[str]) -> dict[click.Op
 
 
 class _Command(click.Command):
-    """A command whose usage errors name it, and that refuses a :class:`_Once` option
-    given twice."""
+    """A command whose usage errors name it, and that refuses an option of one value given
+    twice: click keeps the last of ``--board esp32 --board stm32h7`` (or ``train --epochs
+    3 --epochs 5``) without a word."""
 
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
         for option, values in _option_values(self, args).items():
@@ -1003,7 +1000,6 @@ def monitor(
 @cli.command("generate")
 @click.option(
     "--board",
-    cls=_Once,
     required=True,
     # A choice, as train's --board is: one message for an unknown board on both.
     type=click.Choice(board_ids()),
@@ -1012,7 +1008,6 @@ def monitor(
 @click.option(
     "--model",
     "model_dir",
-    cls=_Once,
     type=_FolderName(path_type=Path, file_okay=False),
     help="A 'tinyslm train' output folder (default: train on the demo set first).",
 )
@@ -1020,7 +1015,6 @@ def monitor(
     "-o",
     "--output",
     "--out",  # train's and synth's spelling: the same concept, either name
-    cls=_Once,
     type=_FolderName(path_type=Path),
     help="Project folder (default: projects/<board>/ under the current directory).",
 )
@@ -1037,7 +1031,6 @@ def monitor(
 )
 @click.option(
     "--tflm-dir",
-    cls=_Once,
     type=_FolderName(path_type=Path),
     help="TFLM source tree to copy into lib/tflm (boards that build TFLM from source).",
 )
@@ -1051,7 +1044,6 @@ def monitor(
 )
 @click.option(
     "--threshold",
-    cls=_Once,
     type=FloatRange(0, 1, min_open=True, max_open=True),
     default=None,
     show_default="the trained one",

@@ -1,0 +1,52 @@
+"""Every command refuses an option of one value given twice, as generate does.
+
+click keeps the last value without a word: ``tinyslm train data.csv --epochs 3 ... --epochs
+50`` (an alias or a script that appends a flag) trained for 50 epochs with the user
+believing 3. A repeatable option (``--mic-pin``, ``synth --engine``) is not one of them.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from tinyslm.cli import cli
+
+REPO = Path(__file__).resolve().parents[2]
+FIXTURE_MODEL = REPO / "tests" / "fixtures" / "model"
+
+
+@pytest.mark.parametrize(
+    ("argv", "line"),
+    [
+        (["train", "demo", "--epochs", "3", "--epochs", "5"], "--epochs is given twice (3, 5)"),
+        (["train", "demo", "--seed=1", "--seed", "2"], "--seed is given twice (1, 2)"),
+        (
+            ["info", str(FIXTURE_MODEL), "--json", "a", "--json", "-"],
+            "--json is given twice (a, -)",
+        ),
+        (["synth", "yes", "no", "-o", "a", "-o", "b"], "--out is given twice (a, b)"),
+        (["eval", str(FIXTURE_MODEL), "demo", "--split", "a", "--split=b"], "--split is given"),
+    ],
+)
+def test_an_option_of_one_value_given_twice_is_refused(
+    argv: list[str], line: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(cli, argv)
+    assert result.exit_code != 0, result.output
+    lines = [x for x in result.output.splitlines() if x.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error: "), result.output
+    assert line in lines[0]
+    assert list(tmp_path.iterdir()) == []  # refused before anything ran
+
+
+def test_a_repeatable_option_is_not_refused_for_repeating() -> None:
+    """``synth --engine`` is repeatable: two engines pass the repeat check (and fail, if
+    at all, on what they name, never as 'given twice')."""
+    result = CliRunner().invoke(cli, ["synth", "--help"])
+    assert "--engine" in result.output
+    repeat = CliRunner().invoke(cli, ["synth", "yes", "no", "--engine", "x", "--engine", "y"])
+    assert "given twice" not in repeat.output
