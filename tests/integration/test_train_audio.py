@@ -257,7 +257,7 @@ def test_eval_scores_a_users_own_recordings(
     # Each stream on its own line, train's figure beside it, named as its own dataset's
     # test split ('mine' is another dataset than 'data', which train measured).
     shown = table.stdout + table.stderr
-    assert "  noise n/a (0 in 0 s)  (train, data test split: " in shown
-    assert "  unknown words n/a (0 in 0 s)  (train, data test split: " in shown
+    assert "  noise n/a (no audio)  (train, data test split: " in shown
+    assert "  unknown words n/a (no audio)  (train, data test split: " in shown
     assert "data, split test (not mine, the dataset scored here)" in shown
     assert got["trained_same_dataset"] is False and got["trained_same_split"] is False

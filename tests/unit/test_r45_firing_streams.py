@@ -100,3 +100,23 @@ def test_an_off_grid_chosen_point_leaves_out_a_stream_that_cannot_fire(
     monkeypatch.setattr(audio_report, "_curve_svg", spy)
     render_keyword_report(manifest, KeywordReportData(curve, tensor_sizes(blob)), load_boards())
     assert seen == [pytest.approx(2 * 3600 / 27, abs=1e-3)]  # not over 36 s
+
+
+def test_eval_json_and_table_count_nothing_on_a_stream_that_cannot_fire() -> None:
+    """eval --json wrote 0 false accepts for a stream the rule could not fire on, where
+    emulate --data --json writes null: a count that measures nothing is null in both."""
+    from test_r44_json_figures import _eval_result
+
+    from tinyslm.audio.evaluate import format_keyword_eval
+
+    short = _figures(unknown_fires=False, keywords_fire=False, keyword_false_accepts=0)
+    doc = _eval_result("room", 4, short).summary()
+    assert doc["noise_false_accepts"] is None
+    assert doc["unknown_false_accepts"] is None
+    assert doc["keyword_false_accepts"] is None
+    assert "n/a in the keyword stream (too short for the rule to fire)" in format_keyword_eval(
+        _eval_result("room", 4, short)
+    )
+    fires = _eval_result("room", 4, _figures(noise_fires=True)).summary()
+    assert (fires["noise_false_accepts"], fires["unknown_false_accepts"]) == (0, 2)
+    assert fires["keyword_false_accepts"] == 1

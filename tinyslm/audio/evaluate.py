@@ -22,7 +22,13 @@ import numpy as np
 from tinyslm.audio.dataset import SILENCE, UNKNOWN, AudioDatasetConfig, load_audio_dataset
 from tinyslm.audio.detector import DetectorSpec
 from tinyslm.audio.spec import KeywordSpec
-from tinyslm.audio.stream import StreamFigures, StreamSpec, figure_text, measured
+from tinyslm.audio.stream import (
+    StreamFigures,
+    StreamSpec,
+    figure_text,
+    measured,
+    no_fire_text,
+)
 from tinyslm.errors import DatasetError
 from tinyslm.manifest import (
     LabelThreshold,
@@ -158,13 +164,16 @@ class KeywordEvalResult:
             "unknown_words": list(self.unknown_words),
             "false_rejection_rate": measured(s.false_rejection_rate, 5),
             "keyword_clips": s.keyword_clips,
-            # No keyword clips, no keyword stream: the table says n/a, so null (not 0).
-            "keyword_false_accepts": s.keyword_false_accepts if s.keyword_clips else None,
+            # No keyword clips (no keyword stream), or a stream too short for the rule to
+            # fire: its count measures nothing, so null (not 0), as emulate --data --json.
+            "keyword_false_accepts": (
+                s.keyword_false_accepts if s.keyword_clips and s.keywords_fire else None
+            ),
             "noise_seconds": round(s.noise_seconds, 1),
-            "noise_false_accepts": s.noise_false_accepts,
+            "noise_false_accepts": s.noise_false_accepts if s.noise_fires else None,
             "noise_fa_per_hour": measured(s.noise_fa_per_hour, 2),
             "unknown_seconds": round(s.unknown_seconds, 1),
-            "unknown_false_accepts": s.unknown_false_accepts,
+            "unknown_false_accepts": s.unknown_false_accepts if s.unknown_fires else None,
             "unknown_fa_per_hour": measured(s.unknown_fa_per_hour, 2),
             "trained": self.trained,
             # The table's tag in one word: train's figures are of the split scored here
@@ -479,12 +488,18 @@ def format_keyword_eval(result: KeywordEvalResult) -> str:
 
     def fa_row(title: str, stream: str) -> str:
         """False accepts on the noise or unknown-word stream, train's beside them."""
+        seconds = getattr(s, f"{stream}_seconds")
         return (
             f"{title} "
-            + _fa_text(
-                getattr(s, f"{stream}_fa_per_hour"),
-                getattr(s, f"{stream}_false_accepts"),
-                getattr(s, f"{stream}_seconds"),
+            + (
+                _fa_text(
+                    getattr(s, f"{stream}_fa_per_hour"),
+                    getattr(s, f"{stream}_false_accepts"),
+                    seconds,
+                )
+                if getattr(s, f"{stream}_fires")
+                # Its 0 false accepts measure nothing (--json: null).
+                else no_fire_text(seconds)
             )
             + _was(
                 t,
@@ -539,9 +554,11 @@ def format_keyword_eval(result: KeywordEvalResult) -> str:
             "",
             # Without keyword clips there is no keyword stream: a bare 0 read as measured.
             (
-                f"{s.keyword_false_accepts} in the keyword stream"
-                if s.keyword_clips
-                else "n/a in the keyword stream (no keyword clips)"
+                "n/a in the keyword stream (no keyword clips)"
+                if not s.keyword_clips
+                else "n/a in the keyword stream (too short for the rule to fire)"
+                if not s.keywords_fire
+                else f"{s.keyword_false_accepts} in the keyword stream"
             )
             + _was(t, "keyword_false_accepts", lambda v: figure_text(v, ".0f"), stream_tag),
         ),

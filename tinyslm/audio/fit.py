@@ -18,7 +18,7 @@ from __future__ import annotations
 import math
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -39,6 +39,7 @@ from tinyslm.audio.stream import (
     fires_on,
     listen,
     measured,
+    no_fire_text,
     score_keywords,
 )
 from tinyslm.errors import DatasetError
@@ -329,6 +330,15 @@ def detection_curve(
         out.append((q, round(fa * 3600 / seconds, 3) if seconds else 0.0,
                     round(f.false_rejection_rate, 5)))  # fmt: skip
     return tuple(out)
+
+
+def _fa_text(mt: Mapping[str, Any], stream: str) -> str:
+    """``0.00 (0 in 40 s)``; a stream without a rate (the rule could not fire on it, or
+    none was heard) as eval prints it: its count of 0 measures nothing."""
+    rate, seconds = mt[f"{stream}_fa_per_hour"], mt[f"{stream}_seconds"]
+    if rate is None:
+        return no_fire_text(float(seconds))
+    return f"{figure_text(rate)} ({mt[f'{stream}_false_accepts']} in {float(seconds):.0f} s)"
 
 
 def stream_metrics(figures: StreamFigures, labels: Sequence[str]) -> dict[str, Any]:
@@ -797,10 +807,7 @@ def summary_rows(m: Manifest) -> list[tuple[str, str]]:
         rows.append(
             (
                 f"false accepts per hour ({split}){at}",
-                f"noise {figure_text(mt['noise_fa_per_hour'])} ({mt['noise_false_accepts']} in "
-                f"{mt['noise_seconds']:.0f} s), unknown words"
-                f" {figure_text(mt['unknown_fa_per_hour'])} ({mt['unknown_false_accepts']} in"
-                f" {mt['unknown_seconds']:.0f} s)",
+                f"noise {_fa_text(mt, 'noise')}, unknown words {_fa_text(mt, 'unknown')}",
             )
         )
     # Clips and training examples named apart: n_train once counted the augmented copies.

@@ -425,6 +425,14 @@ def figure_text(value: float | None, spec: str = ".2f", percent: bool = False) -
     return f"{value * 100:{spec}}%" if percent else format(value, spec)
 
 
+def no_fire_text(seconds: float) -> str:
+    """A stream's false accepts where the rule could not fire on it: no rate and no count
+    (its 0 measures nothing), the same words in train's summary and eval's table."""
+    if seconds <= 0:
+        return "n/a (no audio)"
+    return f"n/a ({seconds:.0f} s, too short for the rule to fire)"
+
+
 def stream_figures(
     spec: StreamSpec,
     predict: Predict,
