@@ -6,11 +6,10 @@ figures file, never one of the run's own inputs nor a file of the user's: ``--js
 data.csv`` once replaced the dataset with the figures, ``--json MODEL/manifest.json`` the
 model's manifest, and any JSON object was taken for figures (``--json boards/schema.json``
 replaced the board schema). Figures are marked (a ``"benchmark"`` key naming the script,
-first in the file), and a benchmark replaces only its own: a file marked with its
-name, or in ``benchmarks/results/`` (whose committed files predate the mark) an
-unmarked JSON object named after it (``clinc150.json``, ``clinc150_distill.json``),
-never another benchmark's figures. The file is written whole (a temporary file renamed)
-at the end.
+first in the file), and a benchmark replaces only its own: a file marked with its name,
+never another benchmark's figures, nor a committed file of ``benchmarks/results/``
+(unmarked, kept by hand: each holds earlier runs and notes that a run's figures would
+replace whole). The file is written whole (a temporary file renamed) at the end.
 """
 
 from __future__ import annotations
@@ -98,30 +97,19 @@ def _json_object(data: bytes) -> dict[str, object] | None:
     return doc if isinstance(doc, dict) else None
 
 
-def committed_by(path: Path, benchmark: str) -> bool:
-    """Whether ``path`` is one of ``benchmark``'s committed figures files in
-    ``benchmarks/results/``: ``<benchmark>.json`` or ``<benchmark>_<variant>.json``
-    (``clinc150_distill.json``)."""
-    return real_path(path).parent == real_path(RESULTS_DIR) and (
-        path.stem == benchmark or path.stem.startswith(benchmark + "_")
-    )
+def _in_results(path: Path) -> bool:
+    return real_path(path).parent == real_path(RESULTS_DIR)
 
 
-def _replaceable(path: Path, benchmark: str) -> Callable[[bytes], bool]:
-    """What ``benchmark``'s ``--json path`` may replace: its own earlier figures (marked
-    with its name), or its own committed file in ``benchmarks/results/`` (a JSON object
-    without a mark: written before the mark). Any marked file was replaced, and any
-    object in results/: ``escalation.py --json results/speech_commands.json`` replaced
-    30 rounds of hand-kept notes with escalation's figures."""
-    own = committed_by(path, benchmark)
+def _replaceable(benchmark: str) -> Callable[[bytes], bool]:
+    """What ``benchmark``'s ``--json path`` may replace: its own earlier figures, marked
+    with its name. Any marked file was replaced, and any object in results/:
+    ``escalation.py --json results/speech_commands.json`` replaced 30 rounds of hand-kept
+    notes with escalation's figures (and its own benchmark's run, with one run's)."""
 
     def replaceable(data: bytes) -> bool:
         doc = _json_object(data)
-        if doc is None:
-            return False
-        if MARK in doc:
-            return doc[MARK] == benchmark
-        return own
+        return doc is not None and doc.get(MARK) == benchmark
 
     return replaceable
 
@@ -149,28 +137,27 @@ def json_target_problem(
             f"--json {path} holds the {other} benchmark's figures, not {benchmark}'s;"
             " give another file"
         )
+    if _in_results(path) and path.is_file():
+        return (
+            f"--json {path} is a committed figures file kept by hand (earlier runs and notes);"
+            " write to another file and merge what you keep into it by hand"
+        )
     try:
-        check_file_target(path, "--json", _replaceable(path, benchmark))
+        check_file_target(path, "--json", _replaceable(benchmark))
     except OutputError as exc:
         return _message(exc)
     return None
 
 
 def _other_benchmark(path: Path, benchmark: str) -> str | None:
-    """The other benchmark whose figures ``path`` holds (its mark, or the committed file
-    named after it in ``benchmarks/results/``), or None."""
+    """The other benchmark whose figures ``path`` holds (its mark), or None."""
     try:
         data = path.read_bytes() if path.is_file() else None
     except OSError:
         return None  # check_file_target says what is wrong with it
     doc = None if data is None else _json_object(data)
-    if doc is None:
-        return None
-    mark = doc.get(MARK)
-    if MARK in doc:
-        return mark if isinstance(mark, str) and mark != benchmark else None
-    in_results = real_path(path).parent == real_path(RESULTS_DIR)
-    return path.stem if in_results and not committed_by(path, benchmark) else None
+    mark = None if doc is None else doc.get(MARK)
+    return mark if isinstance(mark, str) and mark != benchmark else None
 
 
 def path_arg(text: str) -> Path:
@@ -219,7 +206,7 @@ def write_json(path: Path, text: str, benchmark: str) -> None:
         {MARK: benchmark, **{k: v for k, v in doc.items() if k != MARK}}, indent=2, allow_nan=False
     )
     try:
-        write_file(path, (marked + "\n").encode(), "--json", _replaceable(path, benchmark))
+        write_file(path, (marked + "\n").encode(), "--json", _replaceable(benchmark))
     except OutputError as exc:
         # Checked before the run too, but a file may have appeared there since: one line
         # and exit 2, as before the run, not a traceback.

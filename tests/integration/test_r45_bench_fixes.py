@@ -430,7 +430,7 @@ def test_json_never_replaces_another_benchmarks_figures(
     committed = RESULTS / "speech_commands.json"
     before = committed.read_bytes()
     line = _refused(bench, _escalation_argv(committed), capsys)
-    assert "holds the speech_commands benchmark's figures, not escalation's" in line
+    assert "is a committed figures file kept by hand" in line
     assert committed.read_bytes() == before
     clinc = tmp_path / "clinc_figs.json"
     clinc.write_text('{"benchmark": "clinc150", "oos_recall_int8": 0.9}\n')
@@ -439,18 +439,21 @@ def test_json_never_replaces_another_benchmarks_figures(
         f"error: --json {clinc} holds the clinc150 benchmark's figures, not escalation's;"
         " give another file"
     )
-    # Its own: an earlier run's marked figures, and its committed file.
+    # Its own earlier run's marked figures are replaced; its own committed file is not:
+    # one run's figures would replace the earlier runs and notes kept there by hand.
     own = tmp_path / "esc.json"
     own.write_text('{"benchmark": "escalation", "split": "test"}\n')
     assert bench.parse_args(_escalation_argv(own)).json == own
-    assert bench.parse_args(_escalation_argv(RESULTS / "escalation.json")).json is not None
-    # clinc150 --distill writes clinc150_distill.json: a committed file of clinc150's.
+    before = (RESULTS / "escalation.json").read_bytes()
+    line = _refused(bench, _escalation_argv(RESULTS / "escalation.json"), capsys)
+    assert "kept by hand" in line and (RESULTS / "escalation.json").read_bytes() == before
     clinc150 = _load("clinc150")
     data = ["--data", str(demo_dataset_path())]
-    assert clinc150.parse_args([*data, "--json", str(RESULTS / "clinc150_distill.json")]).json
-    assert "escalation benchmark's figures" in _refused(
-        clinc150, [*data, "--json", str(RESULTS / "escalation.json")], capsys
+    assert "kept by hand" in _refused(
+        clinc150, [*data, "--json", str(RESULTS / "clinc150_distill.json")], capsys
     )
+    # A new file in results/ is written (and marked).
+    assert clinc150.parse_args([*data, "--json", str(RESULTS / "new_run.json")]).json
 
 
 def test_json_written_at_the_end_keeps_another_benchmarks_file(
