@@ -221,12 +221,18 @@ _NO_ARGS_IS_HELP: type[click.UsageError] | None = getattr(
 
 def _option_values(command: click.Command, args: Sequence[str]) -> dict[click.Option, list[str]]:
     """Each single-valued option of ``command`` -> the values ``args`` give it, read as
-    click's parser reads them (``--board X``, ``--board=X``, ``-oX``; a value is never an
-    option of its own; ``--`` ends the options). What does not parse is left to click."""
+    click's parser reads them (``--board X``, ``--board=X``, ``-oX``, a cluster of short
+    flags ending in one that takes a value, ``-qo X``; a value is never an option of its
+    own; ``--`` ends the options). What does not parse is left to click."""
     takes: dict[str, click.Option | None] = {}
+    flags: set[str] = set()
     for param in command.params:
-        if isinstance(param, click.Option) and not param.is_flag and not param.count:
-            for name in param.opts:
+        if not isinstance(param, click.Option):
+            continue
+        for name in [*param.opts, *param.secondary_opts]:
+            if param.is_flag or param.count:
+                flags.add(name)
+            else:
                 # A repeatable option (--mic-pin) checks its own repeats.
                 takes[name] = None if param.multiple else param
     seen: dict[click.Option, list[str]] = {}
@@ -235,9 +241,22 @@ def _option_values(command: click.Command, args: Sequence[str]) -> dict[click.Op
         token, i = args[i], i + 1
         if token == "--":
             break
-        name, eq, value = token.partition("=") if token.startswith("--") else (token, "", "")
-        if not token.startswith("--") and token[:2] in takes and len(token) > 2:
-            name, eq, value = token[:2], "=", token[2:]
+        if token.startswith("--"):
+            name, eq, value = token.partition("=")
+        elif token.startswith("-") and len(token) > 2:
+            # A short cluster: flags, then at most one option that takes the rest (or
+            # the next argument) as its value.
+            name, eq, value = token, "", ""
+            for k in range(1, len(token)):
+                short = "-" + token[k]
+                if short in takes:
+                    rest = token[k + 1 :]
+                    name, eq, value = short, "=" if rest else "", rest
+                    break
+                if short not in flags:
+                    break
+        else:
+            name, eq, value = token, "", ""
         if name not in takes:
             continue
         if not eq:

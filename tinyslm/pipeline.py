@@ -547,8 +547,10 @@ def dropped_choices(
         was, wired = previous.mic_pins.get(pin.signal), mic_pin_text(pin)
         if was is not None and was != wired and pin.signal not in asked:
             notes.append(
-                f"microphone pin {pin.signal} moves {was} -> {wired} (the project was made with "
-                f"--mic-pin {pin.signal}={was}; {keep})"
+                # The pins in effect are recorded, not whether they were typed (a board
+                # file's default may have moved), so the note says what was wired.
+                f"microphone pin {pin.signal} moves {was} -> {wired} (the project read "
+                f"{pin.signal} on {was}; --mic-pin {pin.signal}={was} keeps it)"
             )
     return notes
 

@@ -50,3 +50,16 @@ def test_a_repeatable_option_is_not_refused_for_repeating() -> None:
     assert "--engine" in result.output
     repeat = CliRunner().invoke(cli, ["synth", "yes", "no", "--engine", "x", "--engine", "y"])
     assert "given twice" not in repeat.output
+
+
+def test_a_short_cluster_counts_its_option(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``-qo A -o B``: -q is a flag, -o takes A; B was written without a word."""
+    monkeypatch.chdir(tmp_path)
+    argv = ["generate", "--board", "esp32", "--model", str(FIXTURE_MODEL), "-qo", "a", "-o", "b"]
+    result = CliRunner().invoke(cli, argv)
+    assert result.exit_code != 0 and "--output is given twice (a, b)" in result.output
+    assert list(tmp_path.iterdir()) == []
+    # A cluster of flags alone, and a value that looks like a cluster, are no repeats.
+    once = CliRunner().invoke(cli, [*argv[:5], "-qo", "-qo"])
+    assert once.exit_code == 0, once.output
+    assert (tmp_path / "-qo" / "tinyslm.json").is_file()

@@ -354,8 +354,9 @@ def stream_metrics(figures: StreamFigures, labels: Sequence[str]) -> dict[str, A
         "keyword_clips": figures.keyword_clips,
         "keyword_hits": figures.keyword_hits,
         "keyword_false_accepts": figures.keyword_false_accepts,
-        # The keyword stream's length: the detection curve counts false accepts over all
-        # three streams, and the report's chosen point needs the same time base.
+        # The keyword stream's length: the detection curve counts false accepts over the
+        # streams the rule can fire on, the keyword stream among them, and the report's
+        # chosen point needs the same time base.
         "keyword_seconds": round(figures.keyword_seconds, 1),
         "false_rejection_rate": measured(figures.false_rejection_rate, 5),
         "per_keyword_hits": {labels[i]: [n, h] for i, n, h in figures.per_label},

@@ -254,8 +254,8 @@ def render_keyword_report(manifest: Any, data: KeywordReportData, boards: Sequen
         ),
         ("ops", ", ".join(manifest.ops)),
     ]
-    # The chosen point in the curve's time base (false accepts over noise, unknown and
-    # keyword seconds): the curve's own sample, else computed as the curve computes it;
+    # The chosen point in the curve's time base (false accepts over the seconds of the
+    # streams the rule can fire on): the curve's own sample, else computed as it counts;
     # without the keyword stream's length (a manifest of before round 42) it has none.
     chosen = [c for c in data.curve if c[0] == manifest.threshold_q]
     keyword_s = mt.get("keyword_seconds")
