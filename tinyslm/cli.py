@@ -113,7 +113,7 @@ def host_options(func: F) -> F:
                 metavar="'PROGRAM ARGS'",
                 help="Answer each escalated phrase with this program (no shell): the phrase "
                 "on its stdin and in $TINYSLM_TEXT, the device's guess in $TINYSLM_INTENT and "
-                "$TINYSLM_SCORE; its first output line is the answer.",
+                "$TINYSLM_SCORE; its first non-blank output line is the answer.",
             ),
             click.option(
                 "--host-act/--no-host-act",
@@ -472,7 +472,7 @@ def train_command(
     "--data",
     "data_file",
     type=click.Path(path_type=Path),
-    help="Run a dataset (.csv/.jsonl/.json; a keyword dataset for a keyword project) through "
+    help="Run a dataset (.csv/.tsv/.jsonl/.json; a keyword dataset for a keyword project) through "
     "the firmware path and print figures.",
 )
 @click.option(

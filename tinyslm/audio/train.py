@@ -66,7 +66,7 @@ from tinyslm.audio.model import (
 )
 from tinyslm.audio.spec import DEFAULT_AVERAGE, DEFAULT_STRIDE_FRAMES
 from tinyslm.audio.stream import MAX_STRIDE_FRAMES
-from tinyslm.cache import cache_dir, save_array
+from tinyslm.cache import cache_dir, save_array, warn_unusable
 from tinyslm.determinism import configure_tensorflow
 from tinyslm.errors import DatasetError, ModelError
 from tinyslm.flatbuffer import compact, io_details, model_ops
@@ -598,9 +598,9 @@ def feature_sets(
             arrays = [np.load(folder / f"{n}.npy") for n in names]
         except (OSError, ValueError, EOFError) as exc:
             # A truncated or emptied entry (a full disk, a copied cache) failed every
-            # later run until the user found the folder; computed again instead.
-            if log:
-                log(f"features: the cache entry {folder} is unreadable ({exc}); computing them")
+            # later run until the user found the folder; computed again instead, with the
+            # one stderr warning every cache gives (a progress line went unseen under -q).
+            warn_unusable(folder, str(exc))
         else:
             if log:
                 log(f"features: from the cache ({len(arrays[0])} training clips)")
