@@ -7,9 +7,10 @@ data.csv`` once replaced the dataset with the figures, ``--json MODEL/manifest.j
 model's manifest, and any JSON object was taken for figures (``--json boards/schema.json``
 replaced the board schema). Figures are marked (a ``"benchmark"`` key naming the script,
 first in the file), and a benchmark replaces only its own: a file marked with its name,
-never another benchmark's figures, nor a committed file of ``benchmarks/results/``
-(unmarked, kept by hand: each holds earlier runs and notes that a run's figures would
-replace whole). The file is written whole (a temporary file renamed) at the end.
+never another benchmark's figures, nor a file already in ``benchmarks/results/``
+(the committed figures there are kept by hand, several with earlier runs and notes
+that a run's figures would replace whole; a new file there is written). The file is
+written whole (a temporary file renamed) at the end.
 """
 
 from __future__ import annotations
@@ -139,8 +140,9 @@ def json_target_problem(
         )
     if _in_results(path) and path.is_file():
         return (
-            f"--json {path} is a committed figures file kept by hand (earlier runs and notes);"
-            " write to another file and merge what you keep into it by hand"
+            f"--json {path} is a file in benchmarks/results/, which --json never replaces"
+            " (the committed figures there are kept by hand); write to another file and"
+            " copy what you keep into it by hand"
         )
     try:
         check_file_target(path, "--json", _replaceable(benchmark))

@@ -275,11 +275,14 @@ class _Command(click.Command):
     3 --epochs 5``) without a word."""
 
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
-        for option, values in _option_values(self, args).items():
+        options = args[: args.index("--")] if "--" in args else args
+        # --help shows the help whatever else is on the line, as click gives it.
+        asked_help = any(a in ctx.help_option_names for a in options)
+        for option, values in ({} if asked_help else _option_values(self, args)).items():
             if len(values) > 1 and not ctx.resilient_parsing:
                 name = next((o for o in option.opts if o.startswith("--")), option.opts[0])
                 times = "twice" if len(values) == 2 else f"{len(values)} times"
-                given = ", ".join(one_line(v) for v in values)
+                given = ", ".join(one_line(v) or "''" for v in values)
                 raise click.UsageError(f"{name} is given {times} ({given}); give it once", ctx)
         try:
             return super().parse_args(ctx, args)

@@ -189,7 +189,7 @@ def test_a_benchmark_json_replaces_figures_only(
     assert "benchmark" not in json.loads(committed.read_text())
     with pytest.raises(SystemExit):
         bench.parse_args([*data, "--json", str(committed)])
-    assert "kept by hand" in capsys.readouterr().err.splitlines()[-1]
+    assert "never replaces" in capsys.readouterr().err.splitlines()[-1]
 
 
 def test_emulate_parity_on_a_split_without_in_scope_phrases(

@@ -34,7 +34,7 @@ def test_streams_too_short_for_the_rule_are_warned_about_and_not_measured(
         "false rejections (test stream)    n/a of 2 keywords (no detection possible)" in proc.stdout
     )
     assert (
-        "noise n/a (12 s, too short for the rule to fire), unknown words n/a (no audio)"
+        "noise n/a (12 s, each stream too short for the rule to fire), unknown words n/a (no audio)"
         in proc.stdout
     )
     mt = json.loads((out / "manifest.json").read_text())["metrics"]

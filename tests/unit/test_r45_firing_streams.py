@@ -120,3 +120,55 @@ def test_eval_json_and_table_count_nothing_on_a_stream_that_cannot_fire() -> Non
     fires = _eval_result("room", 4, _figures(noise_fires=True)).summary()
     assert (fires["noise_false_accepts"], fires["unknown_false_accepts"]) == (0, 2)
     assert fires["keyword_false_accepts"] == 1
+
+
+def test_eval_prints_trains_unfired_streams_as_its_own() -> None:
+    """Train's figure beside eval's: a null rate (train's stream could not fire either)
+    printed ``(train: n/a, 0 in 12 s)`` and ``(train: 0)`` beside eval's n/a."""
+    from test_r44_json_figures import _eval_result
+
+    from tinyslm.audio.evaluate import format_keyword_eval
+
+    trained = {
+        "dataset": "kw", "eval_split": "test", "stream_split": "test", "noise_seconds": 12.1,
+        "noise_false_accepts": 0, "noise_fa_per_hour": None, "unknown_seconds": 0.0,
+        "unknown_false_accepts": 0, "unknown_fa_per_hour": None, "keyword_clips": 4,
+        "keyword_false_accepts": 0, "false_rejection_rate": None,
+    }  # fmt: skip
+    short = _figures(unknown_fires=False, keywords_fire=False)
+    table = format_keyword_eval(_eval_result("room", 4, short, trained=trained))
+    assert "n/a (12 s, each stream too short for the rule to fire))" in table
+    assert "(no audio)" in table
+    assert "0 in 12 s" not in table
+    row = next(line for line in table.splitlines() if "in the keyword stream" in line)
+    assert row.rstrip().endswith(": n/a)"), row
+
+
+def test_the_keyword_page_counts_only_the_streams_that_can_fire() -> None:
+    """The summary said '0 in 12 s of noise and unknown words, 0 in the keyword stream' of
+    streams the rule could not fire on."""
+    from kws import KWS_FIXTURE, keyword_manifest
+
+    from tinyslm.audio.report import KeywordReportData, render_keyword_report
+    from tinyslm.boards import load_boards
+    from tinyslm.report_data import tensor_sizes
+
+    blob = (KWS_FIXTURE / "model.tflite").read_bytes()
+    data = KeywordReportData((), tensor_sizes(blob))
+
+    def page(**mt: object) -> str:
+        base = {
+            "eval_split": "test", "noise_seconds": 12.1, "noise_false_accepts": 0,
+            "noise_fa_per_hour": None, "unknown_seconds": 9.0, "unknown_false_accepts": 1,
+            "unknown_fa_per_hour": 400.0, "keyword_seconds": 18.0, "keyword_clips": 4,
+            "keyword_false_accepts": 0, "false_rejection_rate": None,
+        }  # fmt: skip
+        manifest = replace(keyword_manifest(), metrics={**base, **mt})
+        return render_keyword_report(manifest, data, load_boards())
+
+    shown = page()
+    assert "1 in 9 s of noise and unknown words, n/a in the keyword stream" in shown
+    none = page(unknown_fa_per_hour=None, unknown_false_accepts=0)
+    assert "n/a on noise and unknown words (no stream long enough" in none
+    fires = page(noise_fa_per_hour=0.0, false_rejection_rate=0.25, keyword_false_accepts=2)
+    assert "1 in 21 s of noise and unknown words, 2 in the keyword stream" in fires

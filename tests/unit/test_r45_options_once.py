@@ -63,3 +63,15 @@ def test_a_short_cluster_counts_its_option(tmp_path: Path, monkeypatch: pytest.M
     once = CliRunner().invoke(cli, [*argv[:5], "-qo", "-qo"])
     assert once.exit_code == 0, once.output
     assert (tmp_path / "-qo" / "tinyslm.json").is_file()
+
+
+def test_help_wins_over_a_repeated_option() -> None:
+    """``--help`` showed the help whatever else was on the line; the repeat check ran
+    first and sent the user to the --help they had typed."""
+    result = CliRunner().invoke(cli, ["train", "x.csv", "--epochs", "3", "--epochs", "5", "--help"])
+    assert result.exit_code == 0 and "train [OPTIONS] [DATA]" in result.output
+
+
+def test_an_empty_value_given_twice_is_shown() -> None:
+    result = CliRunner().invoke(cli, ["generate", "--board", "esp32", "--model=", "--model", "x"])
+    assert "--model is given twice ('', x)" in result.output

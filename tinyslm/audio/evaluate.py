@@ -470,6 +470,12 @@ def _fa_text(per_hour: float | None, count: object, seconds: object, *, train: b
     return f"{figure_text(per_hour)}, {where}" if train else f"{figure_text(per_hour)} ({where})"
 
 
+def _no_fire_train(seconds: object) -> str:
+    """:func:`no_fire_text` for train's figure (``n/a (...)`` without the outer ``n/a``
+    parentheses doubling up inside ``(train: ...)``)."""
+    return no_fire_text(float(seconds)) if isinstance(seconds, int | float) else "n/a"
+
+
 def format_keyword_eval(result: KeywordEvalResult) -> str:
     """The table ``tinyslm eval`` prints for a keyword model: each figure with train's
     beside it (``(train: ...)``, as text ``eval`` prints), where the manifest has it;
@@ -504,8 +510,17 @@ def format_keyword_eval(result: KeywordEvalResult) -> str:
             + _was(
                 t,
                 f"{stream}_fa_per_hour",
-                lambda v: _fa_text(
-                    v, t.get(f"{stream}_false_accepts", "?"), t.get(f"{stream}_seconds"), train=True
+                # Train's null rate: its stream could not fire either (or was not there),
+                # so its count of 0 is no measurement: the same words as eval's own.
+                lambda v: (
+                    _fa_text(
+                        v,
+                        t.get(f"{stream}_false_accepts", "?"),
+                        t.get(f"{stream}_seconds"),
+                        train=True,
+                    )
+                    if v is not None
+                    else _no_fire_train(t.get(f"{stream}_seconds"))
                 ),
                 stream_tag,
             )
@@ -560,7 +575,18 @@ def format_keyword_eval(result: KeywordEvalResult) -> str:
                 if not s.keywords_fire
                 else f"{s.keyword_false_accepts} in the keyword stream"
             )
-            + _was(t, "keyword_false_accepts", lambda v: figure_text(v, ".0f"), stream_tag),
+            + _was(
+                t,
+                "keyword_false_accepts",
+                # No false-rejection rate beside keyword clips: train's keyword stream
+                # could not fire, and its count of 0 measures nothing.
+                lambda v: (
+                    "n/a"
+                    if t.get("false_rejection_rate") is None and t.get("keyword_clips")
+                    else figure_text(v, ".0f")
+                ),
+                stream_tag,
+            ),
         ),
         *((f"  {lb}", f"{c}/{n} clips right{label_was(lb)}") for lb, n, c in result.per_label),
     ]

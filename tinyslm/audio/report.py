@@ -15,7 +15,7 @@ import itertools
 import json
 import math
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -219,6 +219,16 @@ def _curve_svg(
     return svg_element(fig, "detection-curve"), caption
 
 
+def _firing_streams(mt: Mapping[str, Any]) -> list[tuple[float, int]]:
+    """``(seconds, false accepts)`` of the noise and unknown-word streams the manifest
+    records a rate for: a null rate is a stream the rule could not fire on (or none)."""
+    return [
+        (float(mt.get(f"{kind}_seconds", 0)), int(mt.get(f"{kind}_false_accepts") or 0))
+        for kind in ("noise", "unknown")
+        if mt.get(f"{kind}_fa_per_hour") is not None
+    ]
+
+
 def render_keyword_report(manifest: Any, data: KeywordReportData, boards: Sequence[Any]) -> str:
     """The HTML page for a keyword model's manifest and figures."""
     from tinyslm import __version__
@@ -227,8 +237,21 @@ def render_keyword_report(manifest: Any, data: KeywordReportData, boards: Sequen
     mt = manifest.metrics
     split = str(mt.get("eval_split", "test"))
     stream_split = str(mt.get("stream_split", split))
-    seconds = float(mt.get("noise_seconds", 0)) + float(mt.get("unknown_seconds", 0))
-    fa = int(mt.get("noise_false_accepts", 0)) + int(mt.get("unknown_false_accepts", 0))
+    # Only the streams the rule could fire on count (a null rate: it could not, or there
+    # was none), as the curve, emulate --data and eval count them.
+    heard = _firing_streams(mt)
+    seconds = sum(sec for sec, _ in heard)
+    fa = sum(n for _, n in heard)
+    noise_unknown = (
+        f"{fa} in {seconds:.0f} s of noise and unknown words"
+        if heard
+        else "n/a on noise and unknown words (no stream long enough for the rule to fire)"
+    )
+    keyword_fa = (
+        "n/a in the keyword stream"
+        if mt.get("false_rejection_rate") is None
+        else f"{mt.get('keyword_false_accepts', 0)} in the keyword stream"
+    )
     summary = [
         ("labels", ", ".join(manifest.labels)),
         ("dataset", str(mt.get("dataset", "?"))),
@@ -241,8 +264,7 @@ def render_keyword_report(manifest: Any, data: KeywordReportData, boards: Sequen
         (f"false rejections ({stream_split} stream)", pct(mt.get("false_rejection_rate"))),
         (
             f"false accepts ({stream_split} streams)",
-            f"{fa} in {seconds:.0f} s of noise and unknown words, "
-            f"{mt.get('keyword_false_accepts', 0)} in the keyword stream",
+            f"{noise_unknown}, {keyword_fa}",
         ),
         # Not measured is n/a, not 0 MACs.
         ("MACs per inference", _count(mt.get("macs"))),
@@ -265,11 +287,7 @@ def render_keyword_report(manifest: Any, data: KeywordReportData, boards: Sequen
     elif isinstance(keyword_s, int | float):
         # As the curve counts (StreamFigures.firing): a stream whose rate is null could
         # not fire, so its seconds and its 0 false accepts are left out.
-        firing = [
-            (float(mt.get(f"{kind}_seconds", 0)), int(mt.get(f"{kind}_false_accepts", 0)))
-            for kind in ("noise", "unknown")
-            if mt.get(f"{kind}_fa_per_hour") is not None
-        ]
+        firing = list(heard)
         if mt.get("false_rejection_rate") is not None:
             firing.append((float(keyword_s), int(mt.get("keyword_false_accepts") or 0)))
         total_s = sum(s for s, _ in firing)

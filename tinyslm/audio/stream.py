@@ -430,7 +430,9 @@ def no_fire_text(seconds: float) -> str:
     (its 0 measures nothing), the same words in train's summary and eval's table."""
     if seconds <= 0:
         return "n/a (no audio)"
-    return f"n/a ({seconds:.0f} s, too short for the rule to fire)"
+    # The seconds are every recording's together; each one is what is too short (the
+    # noise is streamed one recording at a time).
+    return f"n/a ({seconds:.0f} s, each stream too short for the rule to fire)"
 
 
 def stream_figures(
