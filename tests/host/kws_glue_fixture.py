@@ -126,3 +126,14 @@ def write_kws_project(
         lib.mkdir(parents=True, exist_ok=True)
         (lib / "library.json").write_text(json.dumps({"name": "tflm", "build": {"flags": []}}))
     return out
+
+
+def stm32_main_parts(main: str) -> tuple[str, str]:
+    """The STM32H7 keyword ``main.cc``'s file-scope declarations (from the error repeat
+    constant to the app) and its functions (from the PCM conversion to the hang guard):
+    what a host harness compiles around stand-ins of the HAL."""
+    decl_from = main.index("constexpr uint32_t kErrorRepeatMs")
+    decl_to = main.index("tinyslm_kws_app_t app;") + len("tinyslm_kws_app_t app;")
+    funcs_from = main.index("// 32-bit slot word -> 16-bit PCM")
+    funcs_to = main.index("// Never hang silently")
+    return main[decl_from:decl_to], main[funcs_from:funcs_to]

@@ -28,7 +28,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from esp32_fakes import build_firmware, require_host_compilers, run_firmware
-from kws_glue_fixture import write_kws_project
+from kws_glue_fixture import stm32_main_parts, write_kws_project
 from test_esp32_kws_loop import APP_SOURCES, HARNESS
 from test_stm32_rx_ring import _block
 
@@ -409,15 +409,12 @@ def stm32_no_mic(tmp_path_factory: pytest.TempPathFactory) -> Path:
     project = write_kws_project(load_board("stm32h7"), root / "p", without_tflm=True)
     src = project / "src"
     main = (src / "main.cc").read_text(encoding="utf-8")
-    decl_from = main.index("constexpr uint32_t kErrorRepeatMs")
-    decl_to = main.index("tinyslm_kws_app_t app;") + len("tinyslm_kws_app_t app;")
-    funcs_from = main.index("// 32-bit slot word -> 16-bit PCM")
-    funcs_to = main.index("// Never hang silently")
+    declarations, functions = stm32_main_parts(main)
     loop = _block(main, "  uint8_t chunk[64];\n  for (;;) {")
     assert "mic_poll();" in loop and "tinyslm_kws_app_feed(" in loop, "the main loop moved"
     harness = (
-        STM32_HARNESS.replace("{declarations}", main[decl_from:decl_to])
-        .replace("{functions}", main[funcs_from:funcs_to])
+        STM32_HARNESS.replace("{declarations}", declarations)
+        .replace("{functions}", functions)
         .replace("{loop_body}", loop)
     )
     (root / "harness.cc").write_text(harness, encoding="utf-8")

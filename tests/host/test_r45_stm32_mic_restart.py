@@ -24,7 +24,7 @@ from pathlib import Path
 
 import pytest
 from esp32_fakes import require_host_compilers
-from kws_glue_fixture import write_kws_project
+from kws_glue_fixture import stm32_main_parts, write_kws_project
 from shared_paths import require_path, sdk_path
 
 from tinyslm.boards import load_board
@@ -227,14 +227,9 @@ def harness(tmp_path_factory: pytest.TempPathFactory) -> Path:
     project = write_kws_project(load_board("stm32h7"), root / "p", without_tflm=True)
     src = project / "src"
     main = (src / "main.cc").read_text(encoding="utf-8")
-    decl_from = main.index("constexpr uint32_t kErrorRepeatMs")
-    decl_to = main.index("tinyslm_kws_app_t app;") + len("tinyslm_kws_app_t app;")
-    funcs_from = main.index("// 32-bit slot word -> 16-bit PCM")
-    funcs_to = main.index("// Never hang silently")
-    assert "void mic_poll()" in main[funcs_from:funcs_to], "mic_poll moved"
-    code = HARNESS.replace("{declarations}", main[decl_from:decl_to]).replace(
-        "{functions}", main[funcs_from:funcs_to]
-    )
+    declarations, functions = stm32_main_parts(main)
+    assert "void mic_poll()" in functions, "mic_poll moved"
+    code = HARNESS.replace("{declarations}", declarations).replace("{functions}", functions)
     (root / "harness.cc").write_text(code, encoding="utf-8")
     sources = [src / f"{n}.c" for n in ("tinyslm_kws_app", "tinyslm_listen",
                "tinyslm_audio_frontend", "tinyslm_kws_detector", "tinyslm_audio_frames",
