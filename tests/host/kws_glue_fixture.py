@@ -137,3 +137,20 @@ def stm32_main_parts(main: str) -> tuple[str, str]:
     funcs_from = main.index("// 32-bit slot word -> 16-bit PCM")
     funcs_to = main.index("// Never hang silently")
     return main[decl_from:decl_to], main[funcs_from:funcs_to]
+
+
+def compile_stm32_harness(src: Path, harness: str, root: Path, name: str) -> Path:
+    """``harness`` (C++ around :func:`stm32_main_parts`) built with the keyword app's C
+    sources of the project's ``src``; the executable's path."""
+    from tinyslm.toolchain import ccompile
+
+    (root / "harness.cc").write_text(harness, encoding="utf-8")
+    sources = [src / f"{n}.c" for n in ("tinyslm_kws_app", "tinyslm_listen",
+               "tinyslm_audio_frontend", "tinyslm_kws_detector", "tinyslm_audio_frames",
+               "tinyslm_json", "tinyslm_settings")]  # fmt: skip
+    return ccompile.compile_executable(
+        [*sources, root / "harness.cc"], root / name, include_dirs=[src],
+        cflags=["-std=c99", "-O1"],
+        cxxflags=["-std=c++17", "-O1", "-Wall", "-Werror", "-Wno-unused-function",
+                  "-Wno-unused-variable"],
+    )  # fmt: skip

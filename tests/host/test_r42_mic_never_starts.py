@@ -28,7 +28,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from esp32_fakes import build_firmware, require_host_compilers, run_firmware
-from kws_glue_fixture import stm32_main_parts, write_kws_project
+from kws_glue_fixture import compile_stm32_harness, stm32_main_parts, write_kws_project
 from test_esp32_kws_loop import APP_SOURCES, HARNESS
 from test_stm32_rx_ring import _block
 
@@ -417,16 +417,7 @@ def stm32_no_mic(tmp_path_factory: pytest.TempPathFactory) -> Path:
         .replace("{functions}", functions)
         .replace("{loop_body}", loop)
     )
-    (root / "harness.cc").write_text(harness, encoding="utf-8")
-    sources = [src / f"{n}.c" for n in ("tinyslm_kws_app", "tinyslm_listen",
-               "tinyslm_audio_frontend", "tinyslm_kws_detector", "tinyslm_audio_frames",
-               "tinyslm_json", "tinyslm_settings")]  # fmt: skip
-    return ccompile.compile_executable(
-        [*sources, root / "harness.cc"], root / "stm32_no_mic", include_dirs=[src],
-        cflags=["-std=c99", "-O1"],
-        cxxflags=["-std=c++17", "-O1", "-Wall", "-Werror", "-Wno-unused-function",
-                  "-Wno-unused-variable"],
-    )  # fmt: skip
+    return compile_stm32_harness(src, harness, root, "stm32_no_mic")
 
 
 @pytest.mark.parametrize("mic_fails_us", [0, 500_000], ids=["never-starts", "restart-fails"])

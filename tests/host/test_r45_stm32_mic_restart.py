@@ -24,11 +24,10 @@ from pathlib import Path
 
 import pytest
 from esp32_fakes import require_host_compilers
-from kws_glue_fixture import stm32_main_parts, write_kws_project
+from kws_glue_fixture import compile_stm32_harness, stm32_main_parts, write_kws_project
 from shared_paths import require_path, sdk_path
 
 from tinyslm.boards import load_board
-from tinyslm.toolchain import ccompile
 
 pytestmark = pytest.mark.toolchain
 
@@ -230,16 +229,7 @@ def harness(tmp_path_factory: pytest.TempPathFactory) -> Path:
     declarations, functions = stm32_main_parts(main)
     assert "void mic_poll()" in functions, "mic_poll moved"
     code = HARNESS.replace("{declarations}", declarations).replace("{functions}", functions)
-    (root / "harness.cc").write_text(code, encoding="utf-8")
-    sources = [src / f"{n}.c" for n in ("tinyslm_kws_app", "tinyslm_listen",
-               "tinyslm_audio_frontend", "tinyslm_kws_detector", "tinyslm_audio_frames",
-               "tinyslm_json", "tinyslm_settings")]  # fmt: skip
-    return ccompile.compile_executable(
-        [*sources, root / "harness.cc"], root / "mic_restart", include_dirs=[src],
-        cflags=["-std=c99", "-O1"],
-        cxxflags=["-std=c++17", "-O1", "-Wall", "-Werror", "-Wno-unused-function",
-                  "-Wno-unused-variable"],
-    )  # fmt: skip
+    return compile_stm32_harness(src, code, root, "mic_restart")
 
 
 def _run(exe: Path, case: str) -> tuple[list[str], dict[str, int]]:
