@@ -77,13 +77,14 @@ class _FileName(click.Path):
         return super().convert(value, param, ctx)
 
 
-class _FolderName(click.Path):
-    """click.Path refusing an empty name: Path("") is ".", so ``generate -o "$OUT"`` with
-    OUT unset wrote the project into the current folder."""
+class _PathName(click.Path):
+    """click.Path refusing an empty name: Path("") is ".", so ``generate -o "$OUT"`` (or
+    ``train -o``, ``synth -o``) with OUT unset wrote into the current folder, and ``info
+    ""`` named a folder "." the user never gave."""
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
         if isinstance(value, str) and not value.strip():
-            self.fail("an empty path; give a folder ('.' for the current one)", param, ctx)
+            self.fail("an empty path (give '.' for the current folder)", param, ctx)
         return super().convert(value, param, ctx)
 
 
@@ -104,7 +105,7 @@ def host_options(func: F) -> F:
         [
             click.option(
                 "--host-model",
-                type=click.Path(path_type=Path),
+                type=_PathName(path_type=Path),
                 help="Answer each escalated phrase with this (bigger) tinyslm text model, run "
                 "on TFLM here; its answer follows as a host line.",
             ),
@@ -351,12 +352,12 @@ def cli() -> None:
 
 
 @cli.command("train")
-@click.argument("data", required=False, type=click.Path(path_type=Path))
+@click.argument("data", required=False, type=_PathName(path_type=Path))
 @click.option(
     "-o",
     "--out",
     "--output",  # generate's and report's spelling: the same concept, either name
-    type=click.Path(path_type=Path),
+    type=_PathName(path_type=Path),
     default=Path("model"),
     show_default=True,
     help="Output folder for model.tflite and manifest.json.",
@@ -466,7 +467,7 @@ def train_command(
 
 
 @cli.command()
-@click.argument("project_dir", type=click.Path(path_type=Path))
+@click.argument("project_dir", type=_PathName(path_type=Path))
 @click.option(
     "--text",
     help="Send one line; print the device's JSON line (keyword projects: a command, e.g. ':info').",
@@ -474,14 +475,14 @@ def train_command(
 @click.option(
     "--data",
     "data_file",
-    type=click.Path(path_type=Path),
+    type=_PathName(path_type=Path),
     help="Run a dataset (.csv/.tsv/.jsonl/.json; a keyword dataset for a keyword project) through "
     "the firmware path and print figures.",
 )
 @click.option(
     "--wav",
     "wav_file",
-    type=click.Path(path_type=Path),
+    type=_PathName(path_type=Path),
     help="Keyword projects: stream a 16 kHz mono 16-bit WAV through the firmware and print "
     "its detection lines.",
 )
@@ -505,7 +506,7 @@ def train_command(
 )
 @click.option(
     "--tflm-dir",
-    type=click.Path(path_type=Path),
+    type=_PathName(path_type=Path),
     help="TFLM source tree: host for --native, Cortex-M7 for --qemu (default for --native: "
     "the 'tinyslm tflm fetch --target host' cache, never the project's lib/tflm, which is "
     "a Cortex-M7 tree; for --qemu: the project's lib/tflm where it has one, else the "
@@ -910,7 +911,7 @@ def _stdin_chunks(stream: Any) -> Iterator[bytes]:
 
 
 @cli.command()
-@click.argument("project_dir", type=click.Path(path_type=Path))
+@click.argument("project_dir", type=_PathName(path_type=Path))
 @json_option()
 @friendly_errors
 def build(project_dir: Path, json_out: Path | None) -> None:
@@ -931,7 +932,7 @@ def build(project_dir: Path, json_out: Path | None) -> None:
 
 
 @cli.command()
-@click.argument("project_dir", type=click.Path(path_type=Path))
+@click.argument("project_dir", type=_PathName(path_type=Path))
 @click.option(
     "--port",
     callback=_port_given,
@@ -964,7 +965,7 @@ def flash(project_dir: Path, port: str | None) -> None:
 @click.option(
     "--wav",
     "wav_file",
-    type=click.Path(path_type=Path),
+    type=_PathName(path_type=Path),
     help="Keyword boards: play this 16 kHz mono 16-bit WAV as framed audio and print the "
     "detections.",
 )
@@ -1030,14 +1031,14 @@ def monitor(
 @click.option(
     "--model",
     "model_dir",
-    type=_FolderName(path_type=Path, file_okay=False),
+    type=_PathName(path_type=Path, file_okay=False),
     help="A 'tinyslm train' output folder (default: train on the demo set first).",
 )
 @click.option(
     "-o",
     "--output",
     "--out",  # train's and synth's spelling: the same concept, either name
-    type=_FolderName(path_type=Path),
+    type=_PathName(path_type=Path),
     help="Project folder (default: projects/<board>/ under the current directory).",
 )
 @click.option(
@@ -1053,7 +1054,7 @@ def monitor(
 )
 @click.option(
     "--tflm-dir",
-    type=_FolderName(path_type=Path),
+    type=_PathName(path_type=Path),
     help="TFLM source tree to copy into lib/tflm (boards that build TFLM from source).",
 )
 @click.option(
@@ -1161,7 +1162,9 @@ def _say_generated(result: GenerateRunResult, quiet: bool) -> None:
         click.echo(f"note: {note}", err=True)  # stdout is the summary line alone with -q
     tree = " + lib/tflm" if result.tflm_tree is not None else ""
     report = result.report
-    if report is not None and report.started and not quiet:
+    # A note like the others: -q prints only the summary line on stdout (its help says
+    # notes go to stderr), and this one dropped under -q alone.
+    if report is not None and report.started:
         what = "keyword it hears" if result.modality == "audio" else "answer"
         for path in report.started:
             click.echo(
@@ -1234,7 +1237,7 @@ def boards_command() -> None:
 
 
 @cli.command("report")
-@click.argument("path", type=click.Path(path_type=Path))
+@click.argument("path", type=_PathName(path_type=Path))
 @click.option(
     "-o",
     "--output",
@@ -1249,7 +1252,7 @@ def boards_command() -> None:
     "--data",
     # A folder is accepted here so that report says what it holds (keyword data, as eval
     # says), not click's bare "is a directory".
-    type=click.Path(path_type=Path),
+    type=_PathName(path_type=Path),
     metavar="FILE",
     help="Text models only: measure the figures on this dataset's held-out split (for a "
     "project, or a model folder without report.json; 'demo': the bundled demo set, which "
@@ -1275,7 +1278,7 @@ def report_command(path: Path, output: str, data: Path | None) -> None:
 
 
 @cli.command("info")
-@click.argument("path", type=click.Path(path_type=Path))
+@click.argument("path", type=_PathName(path_type=Path))
 @json_option("Write the information as JSON to this file; '-' prints it to stdout alone.")
 @friendly_errors
 def info_command(path: Path, json_out: Path | None) -> None:
@@ -1293,8 +1296,8 @@ def info_command(path: Path, json_out: Path | None) -> None:
 
 
 @cli.command("eval")
-@click.argument("model_dir", type=click.Path(path_type=Path))
-@click.argument("data", type=click.Path(path_type=Path))
+@click.argument("model_dir", type=_PathName(path_type=Path))
+@click.argument("data", type=_PathName(path_type=Path))
 @click.option(
     "--split",
     type=click.Choice(["test", "val", "train", "all"]),
@@ -1365,7 +1368,7 @@ def _range(text: str, option: str, bounds: tuple[float, float]) -> tuple[float, 
     "--out",
     "--output",  # generate's and report's spelling: the same concept, either name
     "out_dir",
-    type=click.Path(path_type=Path, file_okay=False),
+    type=_PathName(path_type=Path, file_okay=False),
     required=True,
     help="New (or empty) folder for the dataset (Speech Commands layout).",
 )
@@ -1566,7 +1569,7 @@ def tflm_group() -> None:
 )
 @click.option(
     "--cache-dir",
-    type=click.Path(path_type=Path, file_okay=False),
+    type=_PathName(path_type=Path, file_okay=False),
     help=f"Where to put the tree (default tflm/<commit>-<target> in {CACHE_RULE}).",
 )
 @click.option("--force", is_flag=True, help="Rebuild even if the tree is already there.")

@@ -314,3 +314,12 @@ def test_a_failed_summary_says_the_project_was_written(tmp_path: Path) -> None:
     lines = proc.stderr.strip().splitlines()
     assert lines[-1].startswith("error: ") and f"{out} was written" in lines[-1], lines
     assert (out / "tinyslm.json").is_file()
+
+
+def test_the_starter_note_reaches_stderr_under_quiet(tmp_path: Path) -> None:
+    """-q: "Print only the summary line (notes go to stderr)"; the note that
+    src/tinyslm_actions.c is the user's was the one note dropped under -q."""
+    made = _generate("--model", str(TEXT_MODEL), "-o", str(tmp_path / "p"), "-q")
+    assert made.exit_code == 0, made.output
+    assert "note: src/tinyslm_actions.c is yours" in made.stderr
+    assert made.stdout.count("\n") == 1  # the summary line alone

@@ -75,3 +75,29 @@ def test_help_wins_over_a_repeated_option() -> None:
 def test_an_empty_value_given_twice_is_shown() -> None:
     result = CliRunner().invoke(cli, ["generate", "--board", "esp32", "--model=", "--model", "x"])
     assert "--model is given twice ('', x)" in result.output
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["train", "-o", "", "--epochs", "1", "-q"],
+        ["train", "", "-o", "m", "--epochs", "1", "-q"],
+        ["synth", "yes", "no", "-o", ""],
+        ["info", ""],
+        ["eval", "", "x.csv"],
+        ["emulate", "", "--text", "hi"],
+        ["report", ""],
+    ],
+    ids=["train-o", "train-data", "synth-o", "info", "eval", "emulate", "report"],
+)
+def test_an_empty_path_is_refused_not_read_as_here(
+    argv: list[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Path("") is "."; ``train -o "$OUT"`` and ``synth -o "$OUT"`` with OUT unset wrote
+    into the current folder (generate's -o was fixed first)."""
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(cli, argv)
+    assert result.exit_code != 0
+    lines = [x for x in result.output.splitlines() if x.strip()]
+    assert len(lines) == 1 and "an empty path" in lines[0], result.output
+    assert list(tmp_path.iterdir()) == []
