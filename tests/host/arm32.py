@@ -44,13 +44,6 @@ int main(int argc, char **argv) {
 
 
 @dataclass(frozen=True)
-class Result:
-    returncode: int
-    stdout: bytes
-    stderr: bytes
-
-
-@dataclass(frozen=True)
 class Program:
     """One build of a driver: ``prefix`` runs it (``("qemu-arm",)`` for the Arm one)."""
 
@@ -61,7 +54,7 @@ class Program:
 
     def run(
         self, args: Sequence[str], stdin: bytes = b"", cwd: Path | None = None, timeout: float = 120
-    ) -> Result:
+    ) -> subprocess.CompletedProcess[bytes]:
         """Run in ``cwd`` (file arguments relative to it keep the command line short)."""
         exe = str(self.path) if cwd is None else os.path.join(".", os.path.relpath(self.path, cwd))
         if self.prefix:
@@ -80,7 +73,7 @@ class Program:
             env={**env, **self.env},
             check=False,
         )
-        return Result(proc.returncode, proc.stdout, proc.stderr)
+        return proc
 
     def run_ok(self, args: Sequence[str], stdin: bytes = b"", cwd: Path | None = None) -> bytes:
         """stdout of a run that must exit 0 with no sanitizer report."""

@@ -30,10 +30,11 @@ from test_benchmark_cli import _load  # one loader of a benchmark script
 FIXTURE_MODEL = Path(__file__).resolve().parents[1] / "fixtures" / "model"
 
 
-def _refused(bench: str, argv: list[str], capsys: pytest.CaptureFixture[str]) -> str:
-    """The one error line ``bench``'s arguments are refused with (exit 2)."""
+def _refused(bench: Any, argv: list[str], capsys: pytest.CaptureFixture[str]) -> str:
+    """The one error line ``bench``'s arguments (a script's name, or the loaded script)
+    are refused with (exit 2)."""
     with pytest.raises(SystemExit) as exit_info:
-        _load(bench).parse_args(argv)
+        (_load(bench) if isinstance(bench, str) else bench).parse_args(argv)
     assert exit_info.value.code == 2
     (line,) = capsys.readouterr().err.splitlines()
     return line

@@ -27,6 +27,7 @@ from kws import keyword_model_dir
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from test_benchmark_cli import RESULTS, _load  # one loader of a benchmark script
+from test_r42_benchmarks import _refused
 from test_r43_kwopts_train import yes_no_slice
 
 FIXTURE_MODEL = Path(__file__).resolve().parents[1] / "fixtures" / "model"
@@ -34,15 +35,6 @@ FIXTURE_MODEL = Path(__file__).resolve().parents[1] / "fixtures" / "model"
 
 class _Stop(Exception):
     """Raised by a stub where the real step would train or emulate for minutes."""
-
-
-def _refused(bench: Any, argv: list[str], capsys: pytest.CaptureFixture[str]) -> str:
-    """The one error line ``bench``'s arguments are refused with (exit 2)."""
-    with pytest.raises(SystemExit) as exit_info:
-        bench.parse_args(argv)
-    assert exit_info.value.code == 2
-    (line,) = capsys.readouterr().err.splitlines()
-    return line
 
 
 def _tools_present(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -12,15 +12,7 @@ import pytest
 from tinyslm.text.dataset import demo_dataset_path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from test_benchmark_cli import _load  # one loader of a benchmark script
-
-
-def _refused(bench: str, argv: list[str], capsys: pytest.CaptureFixture[str]) -> str:
-    with pytest.raises(SystemExit) as exit_info:
-        _load(bench).parse_args(argv)
-    assert exit_info.value.code == 2
-    (line,) = capsys.readouterr().err.splitlines()
-    return line
+from test_r42_benchmarks import _refused
 
 
 @pytest.mark.parametrize(
