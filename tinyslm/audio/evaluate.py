@@ -25,9 +25,9 @@ from tinyslm.audio.spec import KeywordSpec
 from tinyslm.audio.stream import (
     StreamFigures,
     StreamSpec,
+    fa_text,
     figure_text,
     measured,
-    no_fire_text,
 )
 from tinyslm.errors import DatasetError
 from tinyslm.manifest import (
@@ -463,19 +463,6 @@ def _was(trained: dict[str, Any], key: str, text: Callable[[Any], str], tag: str
     return f"  ({tag}: {text(value)})"
 
 
-def _fa_text(per_hour: float | None, count: object, seconds: object, *, train: bool = False) -> str:
-    """``0.00 (0 in 12 s)``, or train's ``0.00, 0 in 40 s`` (inside its parentheses)."""
-    shown = f"{float(seconds):.0f}" if isinstance(seconds, int | float) else "?"
-    where = f"{count} in {shown} s"
-    return f"{figure_text(per_hour)}, {where}" if train else f"{figure_text(per_hour)} ({where})"
-
-
-def _no_fire_train(seconds: object) -> str:
-    """:func:`no_fire_text` for train's figure (``n/a (...)`` without the outer ``n/a``
-    parentheses doubling up inside ``(train: ...)``)."""
-    return no_fire_text(float(seconds)) if isinstance(seconds, int | float) else "n/a"
-
-
 def format_keyword_eval(result: KeywordEvalResult) -> str:
     """The table ``tinyslm eval`` prints for a keyword model: each figure with train's
     beside it (``(train: ...)``, as text ``eval`` prints), where the manifest has it;
@@ -494,33 +481,23 @@ def format_keyword_eval(result: KeywordEvalResult) -> str:
 
     def fa_row(title: str, stream: str) -> str:
         """False accepts on the noise or unknown-word stream, train's beside them."""
-        seconds = getattr(s, f"{stream}_seconds")
         return (
             f"{title} "
-            + (
-                _fa_text(
-                    getattr(s, f"{stream}_fa_per_hour"),
-                    getattr(s, f"{stream}_false_accepts"),
-                    seconds,
-                )
-                if getattr(s, f"{stream}_fires")
-                # Its 0 false accepts measure nothing (--json: null).
-                else no_fire_text(seconds)
+            # A stream the rule could not fire on has a NaN rate: n/a, and no count
+            # (--json: null); train's null rate reads the same.
+            + fa_text(
+                measured(getattr(s, f"{stream}_fa_per_hour"), 2),
+                getattr(s, f"{stream}_false_accepts"),
+                getattr(s, f"{stream}_seconds"),
             )
             + _was(
                 t,
                 f"{stream}_fa_per_hour",
-                # Train's null rate: its stream could not fire either (or was not there),
-                # so its count of 0 is no measurement: the same words as eval's own.
-                lambda v: (
-                    _fa_text(
-                        v,
-                        t.get(f"{stream}_false_accepts", "?"),
-                        t.get(f"{stream}_seconds"),
-                        train=True,
-                    )
-                    if v is not None
-                    else _no_fire_train(t.get(f"{stream}_seconds"))
+                lambda v: fa_text(
+                    v,
+                    t.get(f"{stream}_false_accepts", "?"),
+                    t.get(f"{stream}_seconds"),
+                    train=True,
                 ),
                 stream_tag,
             )

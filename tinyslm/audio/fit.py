@@ -34,12 +34,12 @@ from tinyslm.audio.stream import (
     StreamResult,
     StreamSpec,
     compose,
+    fa_text,
     figure_text,
     figures_of,
     fires_on,
     listen,
     measured,
-    no_fire_text,
     score_keywords,
 )
 from tinyslm.errors import DatasetError
@@ -332,13 +332,10 @@ def detection_curve(
     return tuple(out)
 
 
-def _fa_text(mt: Mapping[str, Any], stream: str) -> str:
-    """``0.00 (0 in 40 s)``; a stream without a rate (the rule could not fire on it, or
-    none was heard) as eval prints it: its count of 0 measures nothing."""
-    rate, seconds = mt[f"{stream}_fa_per_hour"], mt[f"{stream}_seconds"]
-    if rate is None:
-        return no_fire_text(float(seconds))
-    return f"{figure_text(rate)} ({mt[f'{stream}_false_accepts']} in {float(seconds):.0f} s)"
+def _fa_of(mt: Mapping[str, Any], stream: str) -> str:
+    """:func:`fa_text` of the manifest's figures for ``stream``."""
+    rate = mt[f"{stream}_fa_per_hour"]
+    return fa_text(rate, mt[f"{stream}_false_accepts"], mt[f"{stream}_seconds"])
 
 
 def stream_metrics(figures: StreamFigures, labels: Sequence[str]) -> dict[str, Any]:
@@ -808,7 +805,7 @@ def summary_rows(m: Manifest) -> list[tuple[str, str]]:
         rows.append(
             (
                 f"false accepts per hour ({split}){at}",
-                f"noise {_fa_text(mt, 'noise')}, unknown words {_fa_text(mt, 'unknown')}",
+                f"noise {_fa_of(mt, 'noise')}, unknown words {_fa_of(mt, 'unknown')}",
             )
         )
     # Clips and training examples named apart: n_train once counted the augmented copies.

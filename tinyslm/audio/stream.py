@@ -435,6 +435,18 @@ def no_fire_text(seconds: float) -> str:
     return f"n/a ({seconds:.0f} s, each stream too short for the rule to fire)"
 
 
+def fa_text(per_hour: float | None, count: object, seconds: object, *, train: bool = False) -> str:
+    """A stream's false accepts: ``0.00 (0 in 12 s)``, or train's ``0.00, 0 in 40 s`` (inside
+    its ``(train: ...)``); without a rate (the rule could not fire on the stream, or there
+    was none) :func:`no_fire_text`, since its count of 0 measures nothing. One wording for
+    train's summary and eval's table."""
+    if per_hour is None or not math.isfinite(per_hour):
+        return no_fire_text(float(seconds)) if isinstance(seconds, int | float) else "n/a"
+    shown = f"{float(seconds):.0f}" if isinstance(seconds, int | float) else "?"
+    where = f"{count} in {shown} s"
+    return f"{figure_text(per_hour)}, {where}" if train else f"{figure_text(per_hour)} ({where})"
+
+
 def stream_figures(
     spec: StreamSpec,
     predict: Predict,
