@@ -1,23 +1,26 @@
 """Stand-in ESP-IDF 5.3.1 headers for compiling a generated ESP32 ``src/main.cc`` on the host.
 
 The host tests that run the ESP32 firmware's loops (``test_esp32_rx_events.py``: the text
-project's UART receive path; ``test_esp32_kws_loop.py``: the keyword project's microphone
-loop) compile the generated ``main.cc`` whole, unchanged, against these headers and link
-it with a C++ harness of their own that gives the functions behaviour. The headers declare
-only what the templates use, with 5.3.1's names, field order (the templates use
-designated initializers, which C++ requires in declaration order) and enum order; the
-real headers are checked against the same sources by ``test_esp32_idf.py`` and
-``test_kws_glue_esp32.py``.
+project's UART receive path; ``test_r43_esp32_text_idle.py``: the text project's loop;
+``test_esp32_kws_loop.py``: the keyword project's microphone loop) compile the generated
+``main.cc`` whole, unchanged, against these headers and link it with a C++ harness of
+their own (built from ``esp32_sim.py``'s shared pieces) that gives the functions
+behaviour. The headers declare only what the templates use, with 5.3.1's names, field
+order (the templates use designated initializers, which C++ requires in declaration
+order) and enum order; the real headers are checked against the same sources by
+``test_esp32_idf.py`` and ``test_kws_glue_esp32.py``.
 """
 
 from __future__ import annotations
 
 import subprocess
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from shared_paths import missing
 
 from tinyslm.errors import ToolchainError
+from tinyslm.pipeline import run_generate
 from tinyslm.toolchain import ccompile
 
 FAKE_HEADERS = {
@@ -267,6 +270,25 @@ def build_firmware(
         cflags=["-std=c99", "-O1"],
         cxxflags=["-std=c++17", "-O1", "-Wall", "-Werror"],
     )
+
+
+def build_generated(
+    root: Path,
+    model_dir: Path,
+    sources: Sequence[str],
+    harness: str,
+    name: str,
+    needles: tuple[str, ...],
+    edit: Callable[[Path], None] | None = None,
+) -> Path:
+    """``generate``'s ESP32 project for ``model_dir`` (in ``root / "p"``), ``edit`` done to
+    its ``src`` folder as a user would, built by ``build_firmware``."""
+    project = root / "p"
+    run_generate("esp32", project, model_dir=model_dir)
+    src = project / "src"
+    if edit is not None:
+        edit(src)
+    return build_firmware(root, src, list(sources), harness, name, needles)
 
 
 def run_firmware(args: list[str]) -> tuple[dict[str, list[str]], dict[str, int]]:

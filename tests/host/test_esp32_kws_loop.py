@@ -41,11 +41,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from esp32_fakes import build_firmware, require_host_compilers, run_firmware
+from esp32_fakes import build_generated, require_host_compilers, run_firmware
+from esp32_sim import CLOCK, CLOCK_API, HEAD, STUBS, WRITTEN, ClockRun
 
 from tinyslm.audio.frames import stream_bytes
 from tinyslm.emit.actions import with_example
-from tinyslm.pipeline import run_generate
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "fixtures"))
 from kws import keyword_model_dir
@@ -67,29 +67,17 @@ APP_SOURCES = (
 WATCHDOG_S = 5  # ESP_TASK_WDT_TIMEOUT_S's default
 SECONDS = 30
 
-HARNESS = r"""
-#include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
+HARNESS = (
+    HEAD
+    + r"""
 #include <string.h>
 
-#include <algorithm>
 #include <deque>
 #include <fstream>
 #include <iterator>
-#include <string>
-#include <vector>
 
 #include "driver/gpio.h"
 #include "driver/i2s_std.h"
-#include "driver/uart.h"
-#include "esp_timer.h"
-#include "freertos/FreeRTOS.h"
-#include "freertos/task.h"
-#include "tinyslm_settings.h"
-#include "tinyslm_tflm.h"
-
-extern "C" void app_main(void);
 
 struct i2s_channel_obj_t {
   i2s_chan_config_t cfg;
@@ -102,43 +90,35 @@ struct i2s_channel_obj_t {
 };
 
 namespace {
-
-constexpr int64_t kTickUs = 1000000 / configTICK_RATE_HZ;
-constexpr int64_t kWatchdogUs = 5000000;  // ESP_TASK_WDT_TIMEOUT_S 5
+"""
+    + CLOCK
+    + WRITTEN
+    + r"""
 constexpr int64_t kCopyUs = 20;           // i2s_channel_read of a queued buffer
 constexpr int64_t kWarmUpUs = 2000000;    // the listening loop's first window fills
 constexpr int64_t kStreamFromUs = 100000; // the host starts sending
 
-int64_t now = 0, end_us = 0, infer_us = 0;
 // From this time on every read fails at once, as on a channel that stopped (0: never).
 int64_t read_fails_from_us = 0;
 i2s_channel_obj_t channel;
 bool channel_taken = false;
 uint32_t noise = 12345;
 
-// The idle task: when it last ran, and what the watchdog saw.
-int64_t idle_last = 0, max_gap = 0;
-long idle_runs = 0, late_idle_runs = 0, wdt = 0, delays = 0, infers = 0, reads = 0;
+long late_idle_runs = 0, reads = 0;
 long overflows = 0;
 // The host's framed stream on the line (115200 8N1: 86.8 us a byte) into the driver's
 // RX ring; bytes beyond the ring are lost (the oldest here: only the pace matters).
 std::vector<uint8_t> host;
 size_t host_at = 0, rx_ring = 0;
 long serial_lost = 0;
-int64_t delay_us = 0, blocked_us = 0;
-std::string written;
+int64_t blocked_us = 0;
 
 void dma_catch_up();
 
 void finish(int code) {
   dma_catch_up();  // buffers the DMA dropped while nothing read
-  const int64_t gap = now - idle_last;  // the watchdog runs on to the end
-  max_gap = std::max(max_gap, gap);
-  wdt += gap / kWatchdogUs;
-  size_t from = 0;
-  for (size_t nl; (nl = written.find('\n', from)) != std::string::npos; from = nl + 1) {
-    printf("W %s\n", written.substr(from, nl - from).c_str());
-  }
+  watch_idle_gap();
+  print_written();
   printf("S time_us %lld idle_runs %ld late_idle_runs %ld max_gap_us %lld wdt %ld delays %ld "
          "delay_us %lld blocked_us %lld infers %ld reads %ld overflows %ld serial_lost %ld "
          "code %d\n",
@@ -149,21 +129,10 @@ void finish(int code) {
   exit(code);
 }
 
-// The loop blocks until `until`: the idle task runs (feeding the watchdog) meanwhile.
-void block_until(int64_t until) {
-  if (until <= now) return;
-  const int64_t gap = now - idle_last;
-  max_gap = std::max(max_gap, gap);
-  wdt += gap / kWatchdogUs;  // the watchdog fires every 5 s the idle task does not run
-  ++idle_runs;
+// Idle runs once the first window has filled, and the time the loop blocked.
+void on_block(int64_t until) {
   if (now >= kWarmUpUs) ++late_idle_runs;
   blocked_us += until - now;
-  now = until;
-  idle_last = now;
-}
-
-void check_end() {
-  if (now >= end_us) finish(0);
 }
 
 // The DMA's interrupt, for every buffer filled by now (i2s_dma_rx_callback).
@@ -259,7 +228,6 @@ esp_err_t uart_driver_install(uart_port_t, int rx_buffer_size, int tx_buffer_siz
   rx_ring = static_cast<size_t>(rx_buffer_size);
   return tx_buffer_size == 0 ? ESP_OK : ESP_FAIL;
 }
-esp_err_t uart_param_config(uart_port_t, const uart_config_t *) { return ESP_OK; }
 int uart_read_bytes(uart_port_t, void *buf, uint32_t length, TickType_t ticks_to_wait) {
   const int64_t on_line = now < kStreamFromUs ? 0 : (now - kStreamFromUs) * 10 / 868;
   const size_t arrived = std::min(host.size(), static_cast<size_t>(on_line));
@@ -282,16 +250,6 @@ int uart_write_bytes(uart_port_t, const void *src, size_t size) {
   return static_cast<int>(size);
 }
 
-void vTaskDelay(TickType_t ticks) {
-  ++delays;
-  if (ticks == 0) return;  // a yield: the idle task (priority 0) does not run
-  const int64_t wake = (now / kTickUs + ticks) * kTickUs;  // the ticks-th next tick
-  delay_us += wake - now;
-  block_until(wake);
-  check_end();
-}
-
-int64_t esp_timer_get_time(void) { return now; }
 const char *esp_err_to_name(esp_err_t code) {
   return code == ESP_ERR_INVALID_STATE ? "ESP_ERR_INVALID_STATE" : "ESP_FAIL";
 }
@@ -300,8 +258,6 @@ extern "C" esp_err_t gpio_reset_pin(gpio_num_t) { return ESP_OK; }
 extern "C" esp_err_t gpio_set_direction(gpio_num_t, gpio_mode_t) { return ESP_OK; }
 extern "C" esp_err_t gpio_set_level(gpio_num_t, uint32_t) { return ESP_OK; }
 
-extern "C" int tinyslm_tflm_init(void) { return 0; }
-extern "C" const char *tinyslm_tflm_last_error(void) { return ""; }
 extern "C" int tinyslm_tflm_invoke(const void *, size_t, int8_t *scores) {
   ++infers;
   now += infer_us;  // the front end's share folded in
@@ -309,7 +265,10 @@ extern "C" int tinyslm_tflm_invoke(const void *, size_t, int8_t *scores) {
   check_end();
   return 0;
 }
-
+"""
+    + CLOCK_API
+    + STUBS
+    + r"""
 int main(int argc, char **argv) {
   if (argc != 3 && argc != 4) return 2;
   end_us = atoll(argv[1]);
@@ -324,22 +283,12 @@ int main(int argc, char **argv) {
   return 1;
 }
 """
+)
 
 
-@dataclass
-class Run:
+@dataclass(frozen=True)
+class Run(ClockRun):
     infer_ms: int
-    stats: dict[str, int]
-    written: list[str]
-
-    @property
-    def seconds(self) -> float:
-        return self.stats["time_us"] / 1e6
-
-    @property
-    def delay_share(self) -> float:
-        """The share of the time the loop spent in vTaskDelay."""
-        return self.stats["delay_us"] / self.stats["time_us"]
 
     def figures(self) -> str:
         s = self.stats
@@ -353,19 +302,20 @@ class Run:
         )
 
 
+def _take_example(src: Path) -> None:
+    """The user's starter as a user who took its example has it (GPIO calls on)."""
+    actions = src / "tinyslm_actions.c"
+    actions.write_text(with_example(actions.read_text(encoding="utf-8")), encoding="utf-8")
+
+
 @pytest.fixture(scope="module")
 def firmware(tmp_path_factory: pytest.TempPathFactory) -> Path:
     require_host_compilers()
     root = tmp_path_factory.mktemp("esp32_kws_loop")
-    project = root / "p"
-    run_generate("esp32", project, model_dir=keyword_model_dir(root / "model"))
-    src = project / "src"
-    # The user's starter as a user who took its example has it (GPIO calls on).
-    actions = src / "tinyslm_actions.c"
-    actions.write_text(with_example(actions.read_text(encoding="utf-8")), encoding="utf-8")
+    model = keyword_model_dir(root / "model")
     # A loop paced by something else than these fails rather than passing.
     needles = ("i2s_channel_read(", "tinyslm_kws_app_feed_samples(", "on_recv_q_ovf")
-    return build_firmware(root, src, list(APP_SOURCES), HARNESS, "kws_loop", needles)
+    return build_generated(root, model, APP_SOURCES, HARNESS, "kws_loop", needles, _take_example)
 
 
 def run(firmware: Path, infer_ms: int, stream: Path | None = None) -> Run:
@@ -373,7 +323,7 @@ def run(firmware: Path, infer_ms: int, stream: Path | None = None) -> Run:
     host sends at the line rate from 0.1 s."""
     args = [str(firmware), str(SECONDS * 1_000_000), str(infer_ms * 1000)]
     lines, stats = run_firmware(args + ([str(stream)] if stream else []))
-    result = Run(infer_ms, stats, lines.get("W", []))
+    result = Run(stats, lines.get("W", []), infer_ms)
     print(f"\n{result.figures()}")
     return result
 

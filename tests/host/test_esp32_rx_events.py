@@ -40,48 +40,26 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-from esp32_fakes import build_firmware, require_host_compilers, run_firmware
-
-from tinyslm.pipeline import run_generate
+from esp32_fakes import build_generated, require_host_compilers, run_firmware
+from esp32_sim import CORE_SOURCES, FIXTURE_MODEL, HEAD, STUBS, TEXT_STUBS, WRITTEN
 
 pytestmark = pytest.mark.toolchain
 
-FIXTURE_MODEL = Path(__file__).resolve().parents[1] / "fixtures" / "model"
-# The project's C core as generated; tinyslm_actions.c is the user's file (the harness
-# stands in for it), the TFLM adapter is replaced by a fake.
-CORE_SOURCES = (
-    "tinyslm_core.c",
-    "tinyslm_tokenizer.c",
-    "tinyslm_gate.c",
-    "tinyslm_json.c",
-    "tinyslm_settings.c",
-)
 RX_OVERFLOW = '{"error":"rx_overflow"}'
 
-HARNESS = r"""
-#include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-
-#include <algorithm>
+HARNESS = (
+    HEAD
+    + r"""
 #include <deque>
 #include <fstream>
-#include <string>
-#include <vector>
 
-#include "driver/uart.h"
-#include "esp_timer.h"
-#include "freertos/FreeRTOS.h"
 #include "freertos/queue.h"
-#include "freertos/task.h"
 #include "tinyslm_actions.h"
-#include "tinyslm_settings.h"
-#include "tinyslm_tflm.h"
-
-extern "C" void app_main(void);
 
 namespace {
-
+"""
+    + WRITTEN
+    + r"""
 constexpr size_t kFifoLen = 128;         // SOC_UART_FIFO_LEN on the esp32 (RX and TX)
 constexpr size_t kFullThresh = 120;      // UART_FULL_THRESH_DEFAULT in uart.c
 constexpr uint64_t kToutThresh = 10;     // UART_TOUT_THRESH_DEFAULT: idle byte-times
@@ -102,10 +80,8 @@ std::deque<uart_event_t> events;
 long posted[UART_EVENT_MAX + 1], dropped[UART_EVENT_MAX + 1];
 size_t hw_lost = 0, flushed = 0;
 long infers = 0, delays = 0;
-std::string written;
 std::vector<std::string> answers;
 std::vector<size_t> flush_at;
-struct FakeQueueObj { int unused; } queue_obj;
 
 void post(uart_event_type_t type, size_t size, bool tout) {  // xQueueSendFromISR
   if (events.size() < queue_cap) {
@@ -182,10 +158,7 @@ bool settled() {
 
 void finish(int code) {
   for (const std::string &a : answers) printf("A %s\n", a.c_str());
-  size_t from = 0;
-  for (size_t nl; (nl = written.find('\n', from)) != std::string::npos; from = nl + 1) {
-    printf("W %s\n", written.substr(from, nl - from).c_str());
-  }
+  print_written();
   for (size_t f : flush_at) printf("F %zu\n", f);
   printf("S data %ld buffer_full %ld fifo_ovf %ld dropped_data %ld dropped_buffer_full %ld "
          "dropped_fifo_ovf %ld hw_lost %zu flushed %zu infers %ld time %llu code %d\n",
@@ -197,7 +170,9 @@ void finish(int code) {
 }
 
 }  // namespace
-
+"""
+    + TEXT_STUBS
+    + r"""
 esp_err_t uart_driver_install(uart_port_t, int rx_buffer_size, int tx_buffer_size,
                               int event_queue_size, QueueHandle_t *uart_queue, int) {
   if (tx_buffer_size != 0) finish(5);  // the TX model below is the no-TX-ring one
@@ -206,8 +181,6 @@ esp_err_t uart_driver_install(uart_port_t, int rx_buffer_size, int tx_buffer_siz
   if (uart_queue != nullptr) *uart_queue = reinterpret_cast<QueueHandle_t>(&queue_obj);
   return ESP_OK;
 }
-
-esp_err_t uart_param_config(uart_port_t, const uart_config_t *) { return ESP_OK; }
 
 int uart_read_bytes(uart_port_t, void *buf, uint32_t length, TickType_t ticks_to_wait) {
   uint8_t *out = static_cast<uint8_t *>(buf);
@@ -282,21 +255,19 @@ void vTaskDelay(TickType_t ticks) {
 
 int64_t esp_timer_get_time(void) { return static_cast<int64_t>(now * 868 / 10); }
 
-extern "C" int tinyslm_tflm_init(void) { return 0; }
-extern "C" const char *tinyslm_tflm_last_error(void) { return ""; }
 extern "C" int tinyslm_tflm_infer(const int32_t *, int8_t *scores, void *) {
   ++infers;
   for (uint64_t w = infers == 1 ? stall : infer_cost; w > 0; --w) step();
-  for (int i = 0; i < TINYSLM_NUM_LABELS; ++i) scores[i] = -128;
-  scores[0] = 127;
+  score_first_label(scores);
   return 0;
 }
 
-extern "C" void tinyslm_actions_init(void) {}
 extern "C" void tinyslm_on_answer(const tinyslm_answer_t *answer, void *) {
   answers.emplace_back(reinterpret_cast<const char *>(answer->text), answer->text_len);
 }
-
+"""
+    + STUBS
+    + r"""
 int main(int argc, char **argv) {
   if (argc != 2) return 2;
   std::ifstream in(argv[1]);
@@ -311,6 +282,7 @@ int main(int argc, char **argv) {
   return 1;
 }
 """
+)
 
 # Line times in byte-times (86.8 us at 115200 8N1).
 INFER = 20  # one inference of the tiny fixture model, about 1.7 ms
@@ -398,11 +370,9 @@ class Run:
 def firmware(tmp_path_factory: pytest.TempPathFactory) -> Path:
     require_host_compilers()
     root = tmp_path_factory.mktemp("esp32_rx")
-    project = root / "p"
-    run_generate("esp32", project, model_dir=FIXTURE_MODEL)
     # A template that stops using the event queue fails rather than passing.
     needles = ("uart_driver_install(", "uart_read_bytes(", "xQueueReceive(uart_events")
-    return build_firmware(root, project / "src", list(CORE_SOURCES), HARNESS, "rx_events", needles)
+    return build_generated(root, FIXTURE_MODEL, CORE_SOURCES, HARNESS, "rx_events", needles)
 
 
 def run(firmware: Path, script: Script, tmp_path: Path) -> Run:

@@ -36,20 +36,21 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from esp32_fakes import build_firmware, require_host_compilers, run_firmware
-
-from tinyslm.pipeline import run_generate
+from esp32_fakes import build_generated, require_host_compilers, run_firmware
+from esp32_sim import (
+    CLOCK,
+    CLOCK_API,
+    CORE_SOURCES,
+    FIXTURE_MODEL,
+    HEAD,
+    STUBS,
+    TEXT_STUBS,
+    WRITTEN,
+    ClockRun,
+)
 
 pytestmark = pytest.mark.toolchain
 
-FIXTURE_MODEL = Path(__file__).resolve().parents[1] / "fixtures" / "model"
-CORE_SOURCES = (
-    "tinyslm_core.c",
-    "tinyslm_tokenizer.c",
-    "tinyslm_gate.c",
-    "tinyslm_json.c",
-    "tinyslm_settings.c",
-)
 SECONDS = 20
 RX_RING = 2048  # the template's kRxRingBytes
 TICK_US = 10_000  # CONFIG_FREERTOS_HZ 100
@@ -57,31 +58,19 @@ TICK_US = 10_000  # CONFIG_FREERTOS_HZ 100
 # 4 line ends: 4 inferences in one pass of the loop.
 PASS_LINES = 4
 
-HARNESS = r"""
-#include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
+HARNESS = (
+    HEAD
+    + r"""
 #include <string.h>
 
-#include <algorithm>
-#include <string>
-#include <vector>
-
-#include "driver/uart.h"
-#include "esp_timer.h"
-#include "freertos/FreeRTOS.h"
 #include "freertos/queue.h"
-#include "freertos/task.h"
 #include "tinyslm_actions.h"
-#include "tinyslm_settings.h"
-#include "tinyslm_tflm.h"
-
-extern "C" void app_main(void);
 
 namespace {
-
-constexpr int64_t kTickUs = 1000000 / configTICK_RATE_HZ;
-constexpr int64_t kWatchdogUs = 5000000;  // ESP_TASK_WDT_TIMEOUT_S 5
+"""
+    + CLOCK
+    + WRITTEN
+    + r"""
 constexpr int64_t kCopyUs = 10;           // a read of bytes already in the ring
 constexpr size_t kFifoLen = 128;          // SOC_UART_FIFO_LEN (TX)
 constexpr size_t kFullThresh = 120;       // UART_FULL_THRESH_DEFAULT
@@ -94,28 +83,20 @@ const char *const kPhrases[] = {
 
 int64_t byte_us(int64_t bytes) { return bytes * 868 / 10; }  // 115200 8N1
 
-int64_t now = 0, end_us = 0, infer_us = 0, period_us = 0;
+int64_t period_us = 0;
 bool flood = false;
 std::string text;                  // the host's lines, one after another
 std::vector<int64_t> ready;        // paced: when each byte can be read from the ring
 size_t host_at = 0;
 int64_t tx_level = 0, tx_at = 0;   // TX FIFO bytes as of tx_at
-struct FakeQueueObj { int unused; } queue_obj;
 
-int64_t idle_last = 0, max_gap = 0, delay_us = 0;
-long idle_runs = 0, wdt = 0, delays = 0, infers = 0, answers = 0, reads = 0;
+long answers = 0, reads = 0;
 long read_blocks = 0, write_blocks = 0;
 size_t max_backlog = 0;  // paced: bytes in the ring not yet read, at most
-std::string written;
 
 void finish(int code) {
-  const int64_t gap = now - idle_last;  // the watchdog runs on to the end
-  max_gap = std::max(max_gap, gap);
-  wdt += gap / kWatchdogUs;
-  size_t from = 0;
-  for (size_t nl; (nl = written.find('\n', from)) != std::string::npos; from = nl + 1) {
-    printf("W %s\n", written.substr(from, nl - from).c_str());
-  }
+  watch_idle_gap();
+  print_written();
   printf("S time_us %lld idle_runs %ld max_gap_us %lld wdt %ld delays %ld delay_us %lld "
          "infers %ld answers %ld reads %ld read_blocks %ld write_blocks %ld max_backlog %zu "
          "code %d\n",
@@ -126,20 +107,7 @@ void finish(int code) {
   exit(code);
 }
 
-void check_end() {
-  if (now >= end_us) finish(0);
-}
-
-// The loop blocks until `until`: the idle task runs (feeding the watchdog) meanwhile.
-void block_until(int64_t until) {
-  if (until <= now) return;
-  const int64_t gap = now - idle_last;
-  max_gap = std::max(max_gap, gap);
-  wdt += gap / kWatchdogUs;  // the watchdog fires every 5 s the idle task does not run
-  ++idle_runs;
-  now = until;
-  idle_last = now;
-}
+void on_block(int64_t) {}  // nothing of its own to count
 
 // Paced: line i starts at i * period_us (back to back when the line takes longer); its
 // bytes reach the ring in the RX interrupt's batches.
@@ -166,14 +134,14 @@ void paced_host() {
 }
 
 }  // namespace
-
+"""
+    + TEXT_STUBS
+    + r"""
 esp_err_t uart_driver_install(uart_port_t, int, int tx_buffer_size, int,
                               QueueHandle_t *uart_queue, int) {
   if (uart_queue != nullptr) *uart_queue = reinterpret_cast<QueueHandle_t>(&queue_obj);
   return tx_buffer_size == 0 ? ESP_OK : ESP_FAIL;  // the TX model is the no-TX-ring one
 }
-esp_err_t uart_param_config(uart_port_t, const uart_config_t *) { return ESP_OK; }
-
 int uart_read_bytes(uart_port_t, void *buf, uint32_t length, TickType_t ticks_to_wait) {
   ++reads;
   uint8_t *out = static_cast<uint8_t *>(buf);
@@ -236,31 +204,19 @@ BaseType_t xQueueReceive(QueueHandle_t, void *, TickType_t ticks) {
 UBaseType_t uxQueueSpacesAvailable(QueueHandle_t) { return 1; }
 UBaseType_t uxQueueMessagesWaiting(QueueHandle_t) { return 0; }
 
-void vTaskDelay(TickType_t ticks) {
-  ++delays;
-  if (ticks == 0) return;  // a yield: the idle task (priority 0) does not run
-  const int64_t wake = (now / kTickUs + ticks) * kTickUs;  // the ticks-th next tick
-  delay_us += wake - now;
-  block_until(wake);
-  check_end();
-}
-
-int64_t esp_timer_get_time(void) { return now; }
-
-extern "C" int tinyslm_tflm_init(void) { return 0; }
-extern "C" const char *tinyslm_tflm_last_error(void) { return ""; }
 extern "C" int tinyslm_tflm_infer(const int32_t *, int8_t *scores, void *) {
   ++infers;
   now += infer_us;
-  for (int i = 0; i < TINYSLM_NUM_LABELS; ++i) scores[i] = -128;
-  scores[0] = 127;
+  score_first_label(scores);
   check_end();
   return 0;
 }
 
-extern "C" void tinyslm_actions_init(void) {}
 extern "C" void tinyslm_on_answer(const tinyslm_answer_t *, void *) { ++answers; }
-
+"""
+    + CLOCK_API
+    + STUBS
+    + r"""
 int main(int argc, char **argv) {
   if (argc != 4) return 2;
   end_us = atoll(argv[1]);
@@ -276,22 +232,11 @@ int main(int argc, char **argv) {
   return 1;
 }
 """
+)
 
 
 @dataclass(frozen=True)
-class Run:
-    stats: dict[str, int]
-    written: list[str]
-
-    @property
-    def seconds(self) -> float:
-        return self.stats["time_us"] / 1e6
-
-    @property
-    def delay_share(self) -> float:
-        """The share of the time the loop spent in vTaskDelay."""
-        return self.stats["delay_us"] / self.stats["time_us"]
-
+class Run(ClockRun):
     def figures(self) -> str:
         s = self.stats
         return (
@@ -307,11 +252,9 @@ class Run:
 def firmware(tmp_path_factory: pytest.TempPathFactory) -> Path:
     require_host_compilers()
     root = tmp_path_factory.mktemp("esp32_text_idle")
-    project = root / "p"
-    run_generate("esp32", project, model_dir=FIXTURE_MODEL)
     # A loop paced by something else than these fails rather than passing.
     needles = ("uart_read_bytes(", "tinyslm_app_feed(")
-    return build_firmware(root, project / "src", list(CORE_SOURCES), HARNESS, "text_idle", needles)
+    return build_generated(root, FIXTURE_MODEL, CORE_SOURCES, HARNESS, "text_idle", needles)
 
 
 def run(firmware: Path, infer_ms: int, period_ms: int) -> Run:
