@@ -21,6 +21,9 @@ FIRMWARE_SUBDIRS = ("common", "text", "audio")
 
 class BuildPyWithResources(build_py):
     def run(self) -> None:
+        # build/ outlives a `pip install .` in the checkout, and build_py only adds to it:
+        # a module deleted since would still ship in the next wheel.
+        shutil.rmtree(Path(self.build_lib) / "tinyslm", ignore_errors=True)
         super().run()
         for name in BUNDLED:
             src = ROOT / name

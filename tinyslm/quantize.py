@@ -22,13 +22,17 @@ import numpy as np
 
 # Imported for its effect, before TensorFlow loads: the same model on every x86-64 CPU.
 from tinyslm import determinism  # noqa: F401
-from tinyslm.errors import ModelError
+from tinyslm.errors import ModelError, ToolchainError
 from tinyslm.flatbuffer import TensorSpec, check_input, io_details
 from tinyslm.manifest import QuantParams
 from tinyslm.text.train import rebuild_for_batch
 
 # Enough phrases to see the activation ranges; more only slows conversion down.
 REPRESENTATIVE_MAX = 500
+# TensorFlow 2.16's MLIR converter aborts the whole process (SIGABRT, nothing printed)
+# on every Keras 3 model (tensorflow#63987): pyproject.toml's floor is this version, and
+# an environment that already had 2.16 when tinyslm was installed is refused in one line.
+MIN_TENSORFLOW = (2, 17)
 
 
 @dataclass(frozen=True)
@@ -117,6 +121,9 @@ def run_converter(converter: Any) -> bytes:
     ``TypeError: 'NoneType' object is not callable``, so the message names the folder.
     KeyboardInterrupt is not an Exception: Ctrl-C is handled as everywhere else.
     """
+    import tensorflow as tf
+
+    check_tensorflow_version(tf.__version__)
     try:
         return bytes(converter.convert())
     except Exception as exc:
@@ -126,6 +133,24 @@ def run_converter(converter: Any) -> bytes:
             "temporary folder fails this way: if so, free space there or set TMPDIR to "
             "another folder"
         ) from exc
+
+
+def check_tensorflow_version(version: str) -> None:
+    """Refuse a TensorFlow older than :data:`MIN_TENSORFLOW` before its converter runs.
+
+    Raises:
+        ToolchainError: naming the version and the install that fixes it.
+    """
+    try:
+        major_minor = tuple(int(part) for part in version.split(".")[:2])
+    except ValueError:
+        return  # a development build's version: let the converter speak for itself
+    if major_minor < MIN_TENSORFLOW:
+        need = ".".join(str(part) for part in MIN_TENSORFLOW)
+        raise ToolchainError(
+            f"TensorFlow {version}'s TFLite converter crashes on Keras 3 models; "
+            f"pip install 'tensorflow-cpu>={need}'"
+        )
 
 
 @contextlib.contextmanager

@@ -33,8 +33,12 @@ from tinyslm.errors import ToolchainError, tell
 Log = Callable[[str], None]
 
 TEACHER_NAME = "all-MiniLM-L6-v2"
+# A plain `pip install torch` pulls the multi-GB CUDA build, and tinyslm is installed
+# from its checkout, not PyPI: the same two steps as README's "Distillation (optional)".
 INSTALL_HINT = (
-    "distillation needs the 'distill' extra: pip install 'tinyslm[distill]' torch==2.13.0"
+    "distillation needs the 'distill' extra: pip install torch==2.13.0 --index-url "
+    "https://download.pytorch.org/whl/cpu, then pip install '.[distill]' in tinyslm's "
+    "checkout (README: Distillation)"
 )
 
 
