@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
@@ -96,7 +97,7 @@ def _load(model_dir: Path, probe_arena: bool = True) -> tuple[Any, bytes]:
     return manifest, model
 
 
-def _scores(manifest: Any, model: bytes, texts: list[str]) -> np.ndarray:
+def _scores(manifest: Any, model: bytes, texts: list[str]) -> npt.NDArray[np.int8]:
     """Every phrase's int8 scores on TFLM, as ``tinyslm eval`` takes them."""
     from tinyslm.text.features import encode
     from tinyslm.tflm_runtime import tflm_scores
@@ -139,7 +140,7 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
     def r4(value: float | None) -> float | None:
         return None if value is None or not inscope else round(value, 4)
 
-    def share(mask: np.ndarray, of: int) -> float | None:
+    def share(mask: npt.NDArray[np.bool_], of: int) -> float | None:
         return round(float(mask.sum()) / of, 4) if of else None
 
     return {

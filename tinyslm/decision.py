@@ -10,8 +10,10 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 ROUTE_LOCAL = "local"
 ROUTE_ESCALATE = "escalate"
@@ -61,7 +63,7 @@ def level_threshold(q: int, scale: float, zero_point: int) -> float:
 
 
 def decide(
-    scores_q: np.ndarray, scale: float, zero_point: int, threshold_q: int | Sequence[int]
+    scores_q: npt.NDArray[Any], scale: float, zero_point: int, threshold_q: int | Sequence[int]
 ) -> Decision:
     """Top-1 (lowest index wins ties, as in C), its confidence and its route.
 
@@ -94,9 +96,9 @@ class GateMetrics:
 
 
 def gate_figures(
-    correct: Sequence[bool] | np.ndarray,
-    local: Sequence[bool] | np.ndarray,
-    oos_escalated: Sequence[bool] | np.ndarray,
+    correct: Sequence[bool] | npt.NDArray[np.bool_],
+    local: Sequence[bool] | npt.NDArray[np.bool_],
+    oos_escalated: Sequence[bool] | npt.NDArray[np.bool_],
 ) -> GateMetrics:
     """The gate's figures from per-phrase outcomes, however they were obtained.
 

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 from tinyslm.audio.evaluate import KeywordEvalResult, run_keyword_eval, trained_split
 from tinyslm.errors import DatasetError, ModelError
@@ -262,7 +263,7 @@ def run_eval(
     say(f"scoring {len(inscope)} phrases and {len(oos_texts)} out-of-scope on TFLM ...")
     k = len(manifest.labels)
 
-    def scores(texts: list[str]) -> np.ndarray:
+    def scores(texts: list[str]) -> npt.NDArray[np.int8]:
         if not texts:
             return np.zeros((0, k), dtype=np.int8)
         return tflm_scores(model, encode(texts, manifest.features), manifest.arena_bytes)

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 # Imported for its effect, before TensorFlow loads: the same model on every x86-64 CPU.
 from tinyslm import determinism  # noqa: F401
@@ -52,27 +53,27 @@ class QuantizedModel:
     seconds: float
 
 
-def representative_indices(n: int, limit: int = REPRESENTATIVE_MAX) -> np.ndarray:
+def representative_indices(n: int, limit: int = REPRESENTATIVE_MAX) -> npt.NDArray[np.int64]:
     """Indices of an evenly spaced, deterministic subset of at most ``limit`` of ``n`` rows.
 
     Callers with many phrases pick the texts first and encode only these.
     """
     if n <= limit:
         return np.arange(n, dtype=np.int64)
-    picks: np.ndarray = np.linspace(0, n - 1, limit).round().astype(np.int64)
+    picks: npt.NDArray[np.int64] = np.linspace(0, n - 1, limit).round().astype(np.int64)
     return picks
 
 
-def representative_ids(ids: np.ndarray, limit: int = REPRESENTATIVE_MAX) -> np.ndarray:
+def representative_ids(ids: npt.NDArray[Any], limit: int = REPRESENTATIVE_MAX) -> npt.NDArray[Any]:
     """An evenly spaced, deterministic subset of at most ``limit`` rows of ``ids``."""
     if len(ids) <= limit:
         return ids
-    subset: np.ndarray = ids[representative_indices(len(ids), limit)]
+    subset: npt.NDArray[Any] = ids[representative_indices(len(ids), limit)]
     return subset
 
 
 def quantize(
-    model: Any, calibration_ids: np.ndarray, *, expected_input: TensorSpec
+    model: Any, calibration_ids: npt.NDArray[Any], *, expected_input: TensorSpec
 ) -> QuantizedModel:
     """Convert ``model`` to a full-integer INT8 ``.tflite`` (ids in, int8 out).
 
@@ -92,7 +93,7 @@ def quantize(
         raise ModelError("quantization needs at least one calibration phrase")
     sample = representative_ids(np.asarray(calibration_ids, dtype=expected_input.dtype))
 
-    def representative() -> Iterator[list[np.ndarray]]:
+    def representative() -> Iterator[list[npt.NDArray[Any]]]:
         for row in sample:
             yield [row[None, :]]
 

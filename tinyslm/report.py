@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 from tinyslm.manifest import Manifest, describe_label_thresholds, threshold_text
 from tinyslm.operating_point import threshold_moved, trained_view
@@ -246,7 +247,7 @@ def heatmap_svg(
     ``where`` (default ``'<eval_split> split'``) says what was measured."""
     k = len(labels)
     m = np.asarray(confusion, dtype=np.int64).reshape(k, -1)
-    idx = np.arange(k)
+    idx: npt.NDArray[np.intp] = np.arange(k)
     caption = (
         f"Confusion matrix on the {where or eval_split + ' split'}: rows are the true {noun}, "
         "columns "

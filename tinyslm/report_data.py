@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 from tinyslm.errors import DatasetError, ModelError
 
@@ -408,7 +409,7 @@ def compute_report_data(
     k = len(manifest.labels)
     truth = label_indices(manifest.labels, list(labels))
 
-    def scores(rows: Sequence[str]) -> np.ndarray:
+    def scores(rows: Sequence[str]) -> npt.NDArray[np.int8]:
         if not rows:
             return np.zeros((0, k), dtype=np.int8)
         return tflm_scores(model_bytes, encode(list(rows), manifest.features), manifest.arena_bytes)

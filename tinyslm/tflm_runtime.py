@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 from tinyslm.errors import ModelError
 from tinyslm.flatbuffer import io_details
@@ -48,10 +49,10 @@ def _interpreter(model_bytes: bytes, arena_bytes: int | None) -> Any:
 
 def tflm_scores(
     model_bytes: bytes,
-    ids: np.ndarray,
+    ids: npt.NDArray[Any],
     arena_bytes: int | None = None,
     progress: Callable[[int, int], None] | None = None,
-) -> np.ndarray:
+) -> npt.NDArray[np.int8]:
     """Run the INT8 model on TFLM, one phrase at a time, and return its raw scores.
 
     This is the reference the firmware must match byte for byte: the emulator

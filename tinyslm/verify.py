@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 from tinyslm.decision import (
     GateMetrics,
@@ -29,9 +30,9 @@ from tinyslm.tflm_runtime import min_arena_bytes, tflm_scores
 
 
 def gate_metrics(
-    scores_q: np.ndarray,
-    true_index: np.ndarray,
-    oos_scores_q: np.ndarray,
+    scores_q: npt.NDArray[Any],
+    true_index: npt.NDArray[Any],
+    oos_scores_q: npt.NDArray[Any],
     threshold_q: int | Sequence[int],
 ) -> GateMetrics:
     """Gate figures for int8 scores: in-scope ``(n, k)`` with truths, oos ``(m, k)``.
@@ -42,7 +43,7 @@ def gate_metrics(
     right.
     """
 
-    def rows(a: np.ndarray, n: int) -> np.ndarray:
+    def rows(a: npt.NDArray[Any], n: int) -> npt.NDArray[np.int32]:
         # numpy cannot infer -1 for an empty array: eval may have out-of-scope phrases only.
         a = np.asarray(a, dtype=np.int32)
         return a.reshape(n, -1) if a.size else np.zeros((0, 1), dtype=np.int32)
@@ -125,7 +126,7 @@ class ThresholdChoice:
 _erf = np.vectorize(math.erf, otypes=[np.float64])
 
 
-def bandwidth(values: np.ndarray) -> float:
+def bandwidth(values: npt.NDArray[Any]) -> float:
     """Silverman's rule of thumb (1.06 sigma n^-1/5) in int8 levels, at least a tenth of one."""
     if len(values) < 2:
         return MIN_BANDWIDTH
@@ -133,7 +134,7 @@ def bandwidth(values: np.ndarray) -> float:
     return max(MIN_BANDWIDTH, 1.06 * spread * math.pow(len(values), -0.2))
 
 
-def smoothed_below(values_q: np.ndarray) -> np.ndarray:
+def smoothed_below(values_q: npt.NDArray[Any]) -> npt.NDArray[np.float64]:
     """For every level q, how many of ``values_q`` lie below q, each spread by a kernel.
 
     Each int8 value v counts as a Gaussian of :func:`bandwidth` around v, and the
@@ -148,9 +149,9 @@ def smoothed_below(values_q: np.ndarray) -> np.ndarray:
 
 
 def calibrate_threshold(
-    scores_q: np.ndarray,
-    true_index: np.ndarray,
-    oos_scores_q: np.ndarray,
+    scores_q: npt.NDArray[Any],
+    true_index: npt.NDArray[Any],
+    oos_scores_q: npt.NDArray[Any],
     output_quant: QuantParams,
 ) -> ThresholdChoice:
     """Pick the confidence threshold on validation int8 scores.
@@ -281,13 +282,13 @@ class VerifyData:
         eval_split: name of the held-out split, for the record.
     """
 
-    float_scores: np.ndarray
-    eval_ids: np.ndarray
-    eval_true: np.ndarray
-    oos_eval_ids: np.ndarray
-    calib_ids: np.ndarray
-    calib_true: np.ndarray
-    oos_calib_ids: np.ndarray
+    float_scores: npt.NDArray[np.float32]
+    eval_ids: npt.NDArray[np.int32]
+    eval_true: npt.NDArray[np.int32]
+    oos_eval_ids: npt.NDArray[np.int32]
+    calib_ids: npt.NDArray[np.int32]
+    calib_true: npt.NDArray[np.int32]
+    oos_calib_ids: npt.NDArray[np.int32]
     labels: Sequence[str]
     expected_input: TensorSpec
     eval_split: str = "test"
@@ -314,7 +315,7 @@ def verify(
     # Everything below runs at exactly the measured arena: proof that it suffices.
     width = data.eval_ids.shape[1]
 
-    def scores(what: str, ids: np.ndarray) -> np.ndarray:
+    def scores(what: str, ids: npt.NDArray[Any]) -> npt.NDArray[np.int8]:
         def report(done: int, total: int) -> None:
             if log is not None:
                 log(f"  TFLM scoring {what}: {done} of {total} phrases")

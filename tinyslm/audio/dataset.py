@@ -1202,11 +1202,11 @@ def with_training_clips(dataset: AudioDataset, extra: AudioDataset) -> AudioData
     )
 
 
-def _clip_digest(samples: np.ndarray) -> bytes:
+def _clip_digest(samples: Samples) -> bytes:
     return hashlib.blake2b(np.ascontiguousarray(samples).tobytes(), digest_size=16).digest()
 
 
-def _constant(samples: np.ndarray) -> bool:
+def _constant(samples: Samples) -> bool:
     return bool(samples.size == 0 or np.all(samples == samples.flat[0]))
 
 

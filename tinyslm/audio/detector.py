@@ -30,6 +30,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
+import numpy.typing as npt
 
 from tinyslm.errors import TinySlmError
 
@@ -123,7 +124,7 @@ def inference_times(spec: DetectorSpec, count: int, first_ms: int = 0) -> list[i
 
 
 def detect(
-    spec: DetectorSpec, scores: np.ndarray, times_ms: Sequence[int] | None = None
+    spec: DetectorSpec, scores: npt.NDArray[np.int8], times_ms: Sequence[int] | None = None
 ) -> list[Detection]:
     """The detections of a stream of int8 score vectors (shape ``(n, num_labels)``).
 
@@ -141,7 +142,9 @@ def detect(
     return list(_run(spec, data.astype(np.int64), times))
 
 
-def _run(spec: DetectorSpec, data: np.ndarray, times: Iterable[int]) -> Iterable[Detection]:
+def _run(
+    spec: DetectorSpec, data: npt.NDArray[np.int64], times: Iterable[int]
+) -> Iterable[Detection]:
     # Window sums for every position at once; sums[i] covers vectors i-window+1 .. i.
     cumulative = np.cumsum(data, axis=0)
     sums = cumulative.copy()

@@ -23,6 +23,7 @@ from tinyslm.audio.dataset import SILENCE, UNKNOWN, AudioDatasetConfig, load_aud
 from tinyslm.audio.detector import DetectorSpec
 from tinyslm.audio.spec import KeywordSpec
 from tinyslm.audio.stream import (
+    Int8Array,
     StreamFigures,
     StreamSpec,
     fa_text,
@@ -208,7 +209,7 @@ def run_keyword_eval(
     dataset, split_name, extra = load_for_model(data, split, manifest, log)
     clips = dataset.split(split_name)
 
-    def predict(windows: np.ndarray) -> np.ndarray:
+    def predict(windows: Int8Array) -> Int8Array:
         return tflm_predict(model, windows)
 
     if clips:

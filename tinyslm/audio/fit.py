@@ -23,12 +23,11 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from tinyslm.audio.dataset import NOISE, SILENCE, UNKNOWN, AudioDataset, AudioDatasetConfig
 from tinyslm.audio.detector import Detection, DetectorSpec, detect
 from tinyslm.audio.spec import KeywordSpec
 from tinyslm.audio.stream import (
+    Int8Array,
     StreamFigures,
     StreamProtocol,
     StreamResult,
@@ -514,7 +513,7 @@ def evaluate_streams(
     """
     from tinyslm.audio.train import tflm_predict
 
-    def predict(windows: np.ndarray) -> np.ndarray:
+    def predict(windows: Int8Array) -> Int8Array:
         return tflm_predict(model, windows)
 
     probe = StreamSpec(

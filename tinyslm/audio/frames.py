@@ -23,6 +23,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import numpy as np
+import numpy.typing as npt
 
 from tinyslm.errors import TinySlmError
 
@@ -63,7 +64,7 @@ def encode_frame(frame_type: int, seq: int, payload: bytes = b"") -> bytes:
 
 
 def encode_stream(
-    samples: np.ndarray, samples_per_frame: int = SAMPLES_PER_FRAME
+    samples: npt.NDArray[np.int16], samples_per_frame: int = SAMPLES_PER_FRAME
 ) -> Iterator[bytes]:
     """``START``, the samples in ``AUDIO`` frames of ``samples_per_frame``, then ``END``."""
     data = np.asarray(samples)
@@ -85,6 +86,8 @@ def encode_stream(
     yield encode_frame(FRAME_END, seq & 0xFF)
 
 
-def stream_bytes(samples: np.ndarray, samples_per_frame: int = SAMPLES_PER_FRAME) -> bytes:
+def stream_bytes(
+    samples: npt.NDArray[np.int16], samples_per_frame: int = SAMPLES_PER_FRAME
+) -> bytes:
     """The whole framed stream of ``samples`` as one byte string."""
     return b"".join(encode_stream(samples, samples_per_frame))

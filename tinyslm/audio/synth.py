@@ -800,7 +800,9 @@ def _headroom_gain(x: Floats, peak: float) -> float:
 
 
 def _to_int16(x: Floats) -> npt.NDArray[np.int16]:
-    return np.clip(np.round(x * 32768.0), -32768, 32767).astype(np.int16)
+    # Named and annotated: numpy 1.26's stubs type this np.clip as Any.
+    out: npt.NDArray[np.int16] = np.clip(np.round(x * 32768.0), -32768, 32767).astype(np.int16)
+    return out
 
 
 @dataclass(frozen=True)
@@ -859,7 +861,7 @@ def _finish(
     peak_db = _uniform(rng, config.peak_dbfs_range)
     shift = round(rng.uniform(-1, 1) * config.max_shift_ms * SAMPLE_RATE / 1000)
     start = min(max((window - len(speech)) // 2 + shift, 0), window - len(speech))
-    clip = np.zeros(window)
+    clip: channel.Float64Array = np.zeros(window)
     clip[start : start + len(speech)] = speech
     reverb = rng.uniform() < config.reverb_probability
     if reverb:

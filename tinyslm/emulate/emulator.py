@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 from tinyslm.emulate.coverage import CoverageResult, gcov_line_coverage
 from tinyslm.emulate.library import build_library
@@ -203,7 +204,7 @@ class CompiledModel:
     interpreter: Any
     input_shape: tuple[int, ...]
 
-    def scores(self, values: np.ndarray) -> np.ndarray:
+    def scores(self, values: npt.NDArray[Any]) -> npt.NDArray[np.int8]:
         """The int8 output vector for one input (any shape with the input's elements)."""
         self.interpreter.set_input(values.reshape(self.input_shape), 0)
         self.interpreter.invoke()

@@ -37,6 +37,7 @@ from tinyslm.audio.detector import Detection
 from tinyslm.audio.frames import stream_bytes
 from tinyslm.audio.spec import KeywordSpec
 from tinyslm.audio.stream import (
+    Int8Array,
     StreamFigures,
     StreamProtocol,
     StreamResult,
@@ -427,14 +428,14 @@ def reference_keys(
 
 def model_predict(
     manifest: Manifest, model: bytes, memo: ScoreMemo | None = None
-) -> Callable[[np.ndarray], np.ndarray]:
+) -> Callable[[Int8Array], Int8Array]:
     """stream.py's batch ``predict``: the model on TFLM's Python runtime; every window
     and its scores are recorded in ``memo`` when given (see :class:`KeywordEmulator`)."""
     from tinyslm.audio.train import tflm_predict
 
     arena = max(manifest.arena_bytes * 2, 64 * 1024)
 
-    def predict(windows: np.ndarray) -> np.ndarray:
+    def predict(windows: Int8Array) -> Int8Array:
         scores = tflm_predict(model, windows, arena)
         if memo is not None:
             for window, row in zip(windows, scores, strict=True):

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 from tinyslm.cache import cache_dir, save_array
 from tinyslm.errors import ToolchainError, tell
@@ -45,7 +46,7 @@ INSTALL_HINT = (
 # --- maths (NumPy only) -------------------------------------------------------
 
 
-def softmax(logits: np.ndarray, temperature: float = 1.0) -> np.ndarray:
+def softmax(logits: npt.NDArray[Any], temperature: float = 1.0) -> npt.NDArray[np.float64]:
     """Row-wise ``softmax(logits / temperature)`` in float64, max-shifted for stability."""
     if temperature <= 0:
         raise ValueError("temperature must be > 0")
@@ -56,12 +57,12 @@ def softmax(logits: np.ndarray, temperature: float = 1.0) -> np.ndarray:
 
 
 def distill_loss_np(
-    y_hard: np.ndarray,
-    teacher_soft: np.ndarray,
-    student_logits: np.ndarray,
+    y_hard: npt.NDArray[Any],
+    teacher_soft: npt.NDArray[Any],
+    student_logits: npt.NDArray[Any],
     alpha: float,
     temperature: float,
-) -> np.ndarray:
+) -> npt.NDArray[np.float64]:
     """Per-example distillation loss (reference for the Keras loss in ``train.py``).
 
     ``(1 - alpha) * CE(y_hard, softmax(z)) + alpha * T^2 * CE(p_T, softmax(z / T))``
@@ -71,7 +72,7 @@ def distill_loss_np(
     """
     z = np.asarray(student_logits, dtype=np.float64)
 
-    def log_softmax(v: np.ndarray) -> np.ndarray:
+    def log_softmax(v: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
         v = v - v.max(axis=-1, keepdims=True)
         return np.asarray(v - np.log(np.exp(v).sum(axis=-1, keepdims=True)))
 
@@ -84,16 +85,16 @@ def distill_loss_np(
 class LogisticRegression:
     """A fitted multinomial logistic regression (``logits = x @ weights + bias``)."""
 
-    weights: np.ndarray
-    bias: np.ndarray
+    weights: npt.NDArray[np.float32]
+    bias: npt.NDArray[np.float32]
 
-    def logits(self, x: np.ndarray) -> np.ndarray:
+    def logits(self, x: npt.NDArray[Any]) -> npt.NDArray[np.float32]:
         return np.asarray(np.asarray(x, np.float32) @ self.weights + self.bias)
 
 
 def fit_logistic_regression(
-    x: np.ndarray,
-    y: np.ndarray,
+    x: npt.NDArray[Any],
+    y: npt.NDArray[Any],
     num_classes: int,
     *,
     l2: float = 1e-5,
@@ -132,14 +133,14 @@ def fit_logistic_regression(
 
 
 def cross_fitted_logits(
-    x: np.ndarray,
-    y: np.ndarray,
+    x: npt.NDArray[Any],
+    y: npt.NDArray[Any],
     num_classes: int,
     *,
     folds: int = 5,
     seed: int = 0,
     **fit_kwargs: Any,
-) -> np.ndarray:
+) -> npt.NDArray[np.float32]:
     """Teacher logits for every row of ``x`` from a classifier that did not see that row.
 
     ``folds <= 1`` fits once on everything and scores the same rows (the
@@ -223,7 +224,7 @@ def embed_texts(
     batch_size: int = 64,
     log: Log | None = None,
     warn: Log | None = None,
-) -> np.ndarray:
+) -> npt.NDArray[np.float32]:
     """L2-normalised MiniLM sentence embeddings ``(n, 384)`` float32, cached on disk.
 
     The cache file is keyed by the model's content hash and the ordered texts'
@@ -274,7 +275,7 @@ def _say(warn: Log | None, message: str) -> None:
         tell(message)
 
 
-def _load_npy(path: Path, warn: Log | None) -> np.ndarray | None:
+def _load_npy(path: Path, warn: Log | None) -> npt.NDArray[Any] | None:
     """The array cached at ``path``, or ``None``: missing, or unreadable (cut short by a
     full disk or a partial copy; that raised numpy's own error on every later run, so
     it is said and recomputed)."""
@@ -287,7 +288,7 @@ def _load_npy(path: Path, warn: Log | None) -> np.ndarray | None:
         return None
 
 
-def _keep_npy(path: Path, array: np.ndarray, warn: Log | None) -> None:
+def _keep_npy(path: Path, array: npt.NDArray[Any], warn: Log | None) -> None:
     """:func:`tinyslm.cache.save_array`, said and skipped when the cache cannot be
     written (a read-only cache is a slower run, not a failed one)."""
     try:
@@ -305,7 +306,7 @@ def augment_texts(
     p_swap: float = 0.1,
     p_ngram: float = 0.25,
     max_ngram: int = 5,
-) -> tuple[list[str], np.ndarray]:
+) -> tuple[list[str], npt.NDArray[np.int64]]:
     """Noisy copies of ``texts`` for the teacher to label (Tang et al., 2019).
 
     Each copy drops each word with ``p_drop``, replaces it with a random word of
@@ -341,11 +342,11 @@ def augment_texts(
 
 def _cached_logits(
     path: Path,
-    compute: Callable[[], np.ndarray],
+    compute: Callable[[], npt.NDArray[Any]],
     log: Log | None,
     what: str,
     warn: Log | None = None,
-) -> np.ndarray:
+) -> npt.NDArray[np.float32]:
     cached = _load_npy(path, warn)
     if cached is not None:
         return np.asarray(cached, np.float32)
@@ -370,15 +371,15 @@ class SoftTargets:
             matches the training label.
     """
 
-    probs: np.ndarray
-    extra_probs: np.ndarray
+    probs: npt.NDArray[np.float32]
+    extra_probs: npt.NDArray[np.float32]
     temperature: float
     teacher_train_accuracy: float
 
 
 def soft_targets(
     train_texts: Sequence[str],
-    train_y: np.ndarray,
+    train_y: npt.NDArray[Any],
     num_labels: int,
     temperature: float,
     *,
@@ -412,7 +413,7 @@ def soft_targets(
         f"fitting the teacher classifier ({folds}-fold cross-fitted soft targets) ...",
         warn,
     )
-    extra_logits = np.zeros((0, num_labels), np.float32)
+    extra_logits: npt.NDArray[np.float32] = np.zeros((0, num_labels), np.float32)
     if len(extra_texts):
         extra_emb = embed_texts(extra_texts, cache_dir=cache_dir, log=log, warn=warn)
         h.update(b"extra:" + texts_key(extra_texts).encode())

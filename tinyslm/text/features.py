@@ -46,6 +46,7 @@ from itertools import pairwise
 from typing import TYPE_CHECKING
 
 import numpy as np
+import numpy.typing as npt
 
 if TYPE_CHECKING:
     from tinyslm.flatbuffer import TensorSpec
@@ -222,7 +223,7 @@ def tokenize(text: str | bytes, spec: FeatureSpec) -> list[int]:
     return ids
 
 
-def encode(texts: Iterable[str | bytes], spec: FeatureSpec) -> np.ndarray:
+def encode(texts: Iterable[str | bytes], spec: FeatureSpec) -> npt.NDArray[np.int32]:
     """Tokenize many texts into an ``(n, seq_len)`` int32 array.
 
     Rows go straight into the array: a list of Python int lists first costs

@@ -23,6 +23,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 # Importing it pins the environment before TensorFlow loads: the same model on every
 # x86-64 CPU (docs/reproducibility.md).
@@ -375,7 +376,7 @@ class _EpochLog:
         return _Callback()
 
 
-def label_indices(labels: Sequence[str], names: Sequence[str]) -> np.ndarray:
+def label_indices(labels: Sequence[str], names: Sequence[str]) -> npt.NDArray[np.int32]:
     """Map label names to output indices (``labels`` order)."""
     index = {name: i for i, name in enumerate(labels)}
     try:
@@ -515,7 +516,7 @@ def train(
     val_texts: Sequence[str] = (),
     val_labels: Sequence[str] = (),
     log: Log | None = None,
-    soft_targets: np.ndarray | None = None,
+    soft_targets: npt.NDArray[Any] | None = None,
 ) -> TrainResult:
     """Fit the model on labelled texts (tokenised with ``tinyslm.text.features.encode``).
 
@@ -603,7 +604,9 @@ def scale_logits(model: Any, factor: float) -> None:
     layer.set_weights([w * np.float32(factor) for w in layer.get_weights()])
 
 
-def predict_scores(model: Any, ids: np.ndarray, batch_size: int = 512) -> np.ndarray:
+def predict_scores(
+    model: Any, ids: npt.NDArray[Any], batch_size: int = 512
+) -> npt.NDArray[np.float32]:
     """Float softmax scores ``(n, labels)`` of the Keras model for int32 ids."""
     # Direct calls rather than model.predict: no tf.data pipeline (and its log noise).
     parts = [np.zeros((0, model.outputs[0].shape[-1]), dtype=np.float32)]
