@@ -23,6 +23,8 @@ would on the board's compiler; Xtensa code generation is not checked.
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import os
 import re
 import shutil
@@ -53,12 +55,12 @@ from esp_idf import (
 )
 from shared_paths import missing, require_path, require_tool, sdk_path
 
-from tinyslm.boards import load_board
+from tinyslm.boards import Board, load_board
 from tinyslm.emit import render_project
 from tinyslm.emit.actions import with_example
 from tinyslm.manifest import load_model_dir
 from tinyslm.operating_point import with_label_thresholds
-from tinyslm.resources import templates_dir
+from tinyslm.resources import boards_dir, templates_dir
 
 pytestmark = [pytest.mark.toolchain]
 
@@ -99,13 +101,15 @@ def write_project(
     templates: Path | None = None,
     example: bool = False,
     own: dict[str, float] | None = None,
+    board: Board | None = None,
 ) -> Path:
-    """Render the esp32 project for the fixture model into ``out`` (optionally other templates),
-    with the user's starter src/tinyslm_actions.c (its example uncommented with ``example``;
-    intents with thresholds of their own with ``own``, as generate --label-threshold)."""
+    """Render the esp32 project for the fixture model into ``out`` (optionally other templates
+    or another board), with the user's starter src/tinyslm_actions.c (its example uncommented
+    with ``example``; intents with thresholds of their own with ``own``, as generate
+    --label-threshold)."""
     manifest, model = load_model_dir(FIXTURE_MODEL)
     manifest = with_label_thresholds(manifest, own or {})
-    plan = render_project(load_board("esp32"), manifest, model, templates=templates)
+    plan = render_project(board or load_board("esp32"), manifest, model, templates=templates)
     starters = {
         rel: with_example(data.decode()).encode() if example else data
         for rel, data in plan.starter_mapping().items()
@@ -197,6 +201,36 @@ def test_sdkconfig_defaults_are_known_and_applied(project: Path, kconfig: Kconfi
     assert "#define CONFIG_UART_ISR_IN_IRAM 1" in header
 
 
+def _schema_bauds() -> list[int]:
+    schema = json.loads((boards_dir() / "schema.json").read_text(encoding="utf-8"))
+    bauds: list[int] = schema["properties"]["serial"]["properties"]["baud"]["enum"]
+    return bauds
+
+
+@pytest.mark.parametrize("baud", [b for b in _schema_bauds() if b != 115200])
+def test_a_board_at_another_baud_gets_its_console_baud(
+    idf: Path, kconfgen_available: None, tmp_path: Path, baud: int
+) -> None:
+    # ESP-IDF 5.3.1 prompts for CONFIG_ESP_CONSOLE_UART_BAUDRATE only with a custom
+    # console UART: with the default one, kconfgen dropped the board's baud without a
+    # warning and the console and bootloader stayed at 115200 while the glue moved UART0.
+    esp32 = load_board("esp32")
+    board = dataclasses.replace(esp32, serial=dataclasses.replace(esp32.serial, baud=baud))
+    project = write_project(tmp_path / "proj", board=board)
+    wanted = read_config(project / "sdkconfig.defaults")
+    assert wanted["CONFIG_ESP_CONSOLE_UART_BAUDRATE"] == str(baud)
+    kconfig = run_kconfgen(idf, project / "sdkconfig.defaults", tmp_path / "kconfig")
+    assert kconfig.unknown_symbols == (), kconfig.log
+    got = read_config(kconfig.config)
+    differing = {k: (v, got.get(k)) for k, v in wanted.items() if got.get(k) != v}
+    assert differing == {}, "options not applied (asked, got)"
+    header = kconfig.header.read_text(encoding="utf-8")
+    assert f"#define CONFIG_ESP_CONSOLE_UART_BAUDRATE {baud}" in header
+    assert "#define CONFIG_ESP_CONSOLE_UART_NUM 0" in header  # still UART0, the glue's
+    assert "#define CONFIG_ESP_CONSOLE_UART_TX_GPIO 1" in header  # on UART0's own pins
+    assert "#define CONFIG_ESP_CONSOLE_UART_RX_GPIO 3" in header
+
+
 def test_every_generated_source_compiles_against_esp_idf(
     project: Path,
     idf: Path,
@@ -242,7 +276,11 @@ def test_settings_with_label_thresholds_compile_against_esp_idf(
         # UART_SCLK_XTAL exists on the ESP32-S3/C3, not the ESP32 (soc/clk_tree_defs.h).
         ("UART_SCLK_DEFAULT", "UART_SCLK_XTAL", "UART_SCLK_XTAL"),
         # ESP-IDF 5's uart_read_bytes takes a timeout in ticks as its 4th argument.
-        ("sizeof(rx_chunk), kReadWait)", "sizeof(rx_chunk))", "uart_read_bytes"),
+        (
+            "sizeof(rx_chunk), resync ? kQuietWait : kReadWait)",
+            "sizeof(rx_chunk))",
+            "uart_read_bytes",
+        ),
     ],
 )
 def test_a_planted_api_misuse_fails_the_compile(

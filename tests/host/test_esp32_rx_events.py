@@ -29,9 +29,12 @@ byte-time (86.8 us at 115200 8N1) at a time:
   bytes or a wait times out; ``uart_write_bytes`` with no TX ring returns once its
   bytes are in the 128-byte TX FIFO, which drains at the line rate.
 
-A host sends numbered lines; every line the core classifies must be one the host sent,
-in order, and each ``{"error":"rx_overflow"}`` must stand for bytes really lost (or,
-when the queue dropped the events that would tell, for a ring full enough to lose them).
+A host sends numbered lines (whole, or byte by byte); every line the core classifies
+must be one the host sent, in order, each ``{"error":"rx_overflow"}`` must stand for
+bytes really lost (or, when the queue dropped the events that would tell, for a ring
+full enough to lose them), and after a flush only the line it cut goes unanswered (and
+the next, if the host began it before the line went quiet: see
+``assert_answered_after_each_flush``).
 """
 
 from __future__ import annotations
@@ -81,7 +84,7 @@ long posted[UART_EVENT_MAX + 1], dropped[UART_EVENT_MAX + 1];
 size_t hw_lost = 0, flushed = 0;
 long infers = 0, delays = 0;
 std::vector<std::string> answers;
-std::vector<size_t> flush_at;
+std::vector<std::pair<size_t, uint64_t>> flush_at;  // host bytes sent so far, byte-time
 
 void post(uart_event_type_t type, size_t size, bool tout) {  // xQueueSendFromISR
   if (events.size() < queue_cap) {
@@ -159,7 +162,9 @@ bool settled() {
 void finish(int code) {
   for (const std::string &a : answers) printf("A %s\n", a.c_str());
   print_written();
-  for (size_t f : flush_at) printf("F %zu\n", f);
+  for (const auto &f : flush_at) {
+    printf("F %zu %llu\n", f.first, static_cast<unsigned long long>(f.second));
+  }
   printf("S data %ld buffer_full %ld fifo_ovf %ld dropped_data %ld dropped_buffer_full %ld "
          "dropped_fifo_ovf %ld hw_lost %zu flushed %zu infers %ld time %llu code %d\n",
          posted[UART_DATA], posted[UART_BUFFER_FULL], posted[UART_FIFO_OVF], dropped[UART_DATA],
@@ -222,7 +227,7 @@ esp_err_t uart_flush_input(uart_port_t) {
   stash.clear();
   buffer_full = false;
   fifo.clear();  // uart_hal_rxfifo_rst
-  flush_at.push_back(host_at);
+  flush_at.emplace_back(host_at, now);
   isr();
   return ESP_OK;
 }
@@ -272,11 +277,13 @@ int main(int argc, char **argv) {
   if (argc != 2) return 2;
   std::ifstream in(argv[1]);
   in >> stall >> infer_cost >> hold_from >> hold_to;
-  uint64_t t;
+  uint64_t t, spacing;
   std::string text;
-  while (in >> t && std::getline(in, text)) {
+  while (in >> t >> spacing && std::getline(in, text)) {
     text = text.substr(1) + "\n";
-    for (size_t i = 0; i < text.size(); ++i) host.push_back({t + i, static_cast<uint8_t>(text[i])});
+    for (size_t i = 0; i < text.size(); ++i) {
+      host.push_back({t + i * spacing, static_cast<uint8_t>(text[i])});
+    }
   }
   app_main();
   return 1;
@@ -299,28 +306,36 @@ PHRASES = (
 
 @dataclass
 class Script:
-    """What the host sends: each line's first byte-time and its text (no newline)."""
+    """What the host sends: each line's first byte-time and its text (no newline), and
+    the byte-times from one of its bytes to the next (1: back to back)."""
 
     stall: int = INFER
     hold: tuple[int, int] = (0, 0)
     lines: list[tuple[int, str]] = field(default_factory=list)
+    spacing: list[int] = field(default_factory=list)
     t: int = 1
 
-    def send(self, count: int, gap: int, short: bool = False) -> None:
-        """``count`` numbered lines, ``gap`` idle byte-times after each."""
+    def send(self, count: int, gap: int, short: bool = False, byte_every: int = 1) -> None:
+        """``count`` numbered lines, ``gap`` idle byte-times after each; ``byte_every``
+        above 10 sends each byte on its own (a host writing byte by byte), so that the
+        driver's RX timeout interrupt posts one event per byte."""
         for _ in range(count):
             i = len(self.lines)
             # The number at both ends: a line stitched from two shows it.
             text = f"n{i} go {i}" if short else f"n{i} {PHRASES[i % len(PHRASES)]} {i}"
             self.lines.append((self.t, text))
-            self.t += len(text) + 1 + gap
+            self.spacing.append(byte_every)
+            self.t += (len(text) + 1) * byte_every + gap
 
     def pause(self, byte_times: int) -> None:
         self.t += byte_times
 
     def render(self) -> str:
         head = f"{self.stall} {INFER} {self.hold[0]} {self.hold[1]}\n"
-        return head + "".join(f"{t} {text}\n" for t, text in self.lines)
+        return head + "".join(
+            f"{t} {every} {text}\n"
+            for (t, text), every in zip(self.lines, self.spacing, strict=True)
+        )
 
 
 @dataclass
@@ -328,7 +343,7 @@ class Run:
     script: Script
     answers: list[str]
     written: list[str]
-    flushes: list[int]
+    flushes: list[tuple[int, int]]  # host bytes sent before each flush, its byte-time
     stats: dict[str, int]
 
     @property
@@ -345,14 +360,15 @@ class Run:
         index = {text: i for i, (_, text) in enumerate(self.script.lines)}
         return [index[a] for a in self.answers if a in index]
 
-    def line_at(self, byte: int) -> int:
-        """The index of the line that holds the host's ``byte``-th byte (0-based)."""
+    def line_at(self, byte: int) -> tuple[int, bool]:
+        """The index of the line that holds the host's ``byte``-th byte (0-based), and
+        whether that byte is the line's first."""
         end = 0
         for i, (_, text) in enumerate(self.script.lines):
-            end += len(text) + 1
+            start, end = end, end + len(text) + 1
             if byte < end:
-                return i
-        return len(self.script.lines)
+                return i, byte == start
+        return len(self.script.lines), True
 
     def figures(self) -> str:
         s = self.stats
@@ -380,7 +396,7 @@ def run(firmware: Path, script: Script, tmp_path: Path) -> Run:
     path.write_text(script.render(), encoding="utf-8")
     lines, stats = run_firmware([str(firmware), str(path)])
     answers, written = lines.get("A", []), lines.get("W", [])
-    flushes = [int(f) for f in lines.get("F", [])]
+    flushes = [(int(b), int(t)) for b, t in (f.split() for f in lines.get("F", []))]
     result = Run(script, answers, written, flushes, stats)
     # Every phrase answered is one JSON answer line, and nothing else was written.
     assert len([w for w in written if w != RX_OVERFLOW]) == len(answers), written
@@ -394,12 +410,27 @@ def assert_whole_lines_only(r: Run) -> None:
     assert order == sorted(set(order)), "a line was answered twice or out of order"
 
 
+# Byte-times from a flush within which the host's next line may still be taken for the
+# rest of the line the flush cut: the error line's wait for room for its 24 bytes in the
+# TX FIFO, one tick of let_idle_run (115), the template's kQuietWait (3 ticks at 115200:
+# 345) and the RX timeout interrupt (10): 494 at most, with some room.
+QUIET = 600
+
+
 def assert_answered_after_each_flush(r: Run) -> None:
-    """The line a flush cut (or, at a line boundary, the next one: the core drops up to
-    the next line end) goes; every later line is answered."""
+    """The last flush drops the line it cut, from its start (flushed) to its end (the
+    core drops the bytes after the flush up to the line end); every later line is
+    answered. A flush between two lines cuts none: the next line is answered too,
+    unless the host began it within ``QUIET`` of the flush (the firmware cannot tell it
+    from the rest of a cut line, and the host resends from the first unanswered line)."""
     order = set(r.answered())
-    cut = r.line_at(r.flushes[-1])
-    later = range(cut + 1, len(r.script.lines))
+    byte, at = r.flushes[-1]
+    cut, at_line_start = r.line_at(byte)
+    assert cut < len(r.script.lines), "the scenario sends nothing after the flush"
+    first = cut
+    if not at_line_start or r.script.lines[cut][0] <= at + QUIET:
+        first = cut + 1
+    later = range(first, len(r.script.lines))
     assert later, "the scenario sends nothing after the flush"
     assert [i for i in later if i not in order] == []
 
@@ -452,12 +483,13 @@ def test_a_full_ring_alone_loses_nothing_and_reports_nothing(
 def test_an_overflow_event_lost_to_a_full_event_queue_still_reports(
     firmware: Path, tmp_path: Path
 ) -> None:
-    # Short lines with a pause after each (a host writing line by line): one UART_DATA
-    # event per line, so during one long stall the event queue fills before the ring
-    # does, and the driver drops the UART_BUFFER_FULL and UART_FIFO_OVF events that
-    # follow. A full queue is the only trace of them.
-    script = Script(stall=2 * STALL)
-    script.send(330, gap=12, short=True)
+    # A host writing byte by byte, each byte more than the RX timeout (10 byte-times)
+    # after the last: one UART_DATA event per byte, so during one long stall the event
+    # queue (one event per two bytes of ring) fills before the ring does, and the driver
+    # drops the UART_BUFFER_FULL and UART_FIFO_OVF events that follow. A full queue and
+    # a nearly full ring are the only trace of them.
+    script = Script(stall=5 * STALL)
+    script.send(240, gap=0, short=True, byte_every=11)  # about 2 660 bytes in 2.5 s
     script.send(40, gap=150, short=True)
     r = run(firmware, script, tmp_path)
     assert r.stats["dropped_fifo_ovf"] >= 1 and r.stats["fifo_ovf"] == 0  # the case
@@ -470,13 +502,13 @@ def test_an_overflow_event_lost_to_a_full_event_queue_still_reports(
 def test_a_full_event_queue_alone_loses_nothing_and_reports_nothing(
     firmware: Path, tmp_path: Path
 ) -> None:
-    # Short lines with a pause after each during one long stall: one UART_DATA event per
-    # line, so the event queue (128) fills and the driver drops events, but the ring
-    # (2048 bytes) takes every byte and nothing overflows. A full queue was counted as
-    # an overflow: {"error":"rx_overflow"} for no byte lost, and every line in the ring
-    # flushed unanswered.
-    script = Script(stall=STALL)
-    script.send(150, gap=12, short=True)  # about 1 700 bytes: fewer than the ring holds
+    # Bytes one by one during one long stall: one UART_DATA event per byte, so the event
+    # queue (1024) fills and the driver drops events, but the ring (2048 bytes) takes
+    # every byte and nothing overflows. A full queue was counted as an overflow:
+    # {"error":"rx_overflow"} for no byte lost, and every line in the ring flushed
+    # unanswered.
+    script = Script(stall=3 * STALL)
+    script.send(150, gap=0, short=True, byte_every=11)  # about 1 580 bytes: fewer than the ring
     script.pause(20000)
     script.send(10, gap=150, short=True)
     r = run(firmware, script, tmp_path)
@@ -502,3 +534,39 @@ def test_an_overflow_while_the_loop_waits_does_not_stitch_lines(
     assert_whole_lines_only(r)
     assert r.reports == 1 and len(r.flushes) == 1
     assert_answered_after_each_flush(r)
+
+
+def test_lines_sent_after_an_overflow_and_a_pause_are_all_answered(
+    firmware: Path, tmp_path: Path
+) -> None:
+    # A burst behind a stall overflows the FIFO and the flush comes after the host's last
+    # line end; the host stops, then resends. The core, told of the overflow, dropped up
+    # to the next line end: the first line after the pause, whole, got no answer and no
+    # error.
+    script = Script(stall=STALL)
+    script.send(100, gap=0)
+    script.pause(40000)  # 3.5 s
+    script.send(5, gap=150)
+    r = run(firmware, script, tmp_path)
+    assert r.stats["hw_lost"] > 0 and r.reports == 1  # the case this test is about
+    assert_whole_lines_only(r)
+    assert r.answered()[-5:] == [100, 101, 102, 103, 104]
+    assert_answered_after_each_flush(r)
+
+
+def test_short_lines_fill_the_ring_before_the_event_queue(firmware: Path, tmp_path: Path) -> None:
+    # 200 short lines with a pause after each (a host writing line by line: one UART_DATA
+    # event per line) during one 1.56 s stall: the ring fills and the FIFO's bytes are
+    # stashed, but the host stops before anything overflows. With a 128-event queue the
+    # queue filled first and the full ring behind it was taken for a loss:
+    # {"error":"rx_overflow"} and about 2 KB of whole lines flushed, none of them broken.
+    script = Script(stall=3 * STALL)
+    script.send(200, gap=12, short=True)  # 2 180 bytes: more than the ring, less than ring+FIFO
+    script.pause(20000)
+    script.send(5, gap=150, short=True)
+    r = run(firmware, script, tmp_path)
+    assert r.stats["buffer_full"] >= 1  # the ring filled
+    assert r.stats["hw_lost"] == r.stats["fifo_ovf"] == r.stats["dropped_fifo_ovf"] == 0
+    assert r.stats["dropped_data"] == r.stats["dropped_buffer_full"] == 0
+    assert r.reports == 0 and r.flushes == []
+    assert r.answered() == list(range(len(script.lines)))
