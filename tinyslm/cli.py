@@ -224,15 +224,19 @@ def _option_values(command: click.Command, args: Sequence[str]) -> dict[click.Op
     """Each single-valued option of ``command`` -> the values ``args`` give it, read as
     click's parser reads them (``--board X``, ``--board=X``, ``-oX``, a cluster of short
     flags ending in one that takes a value, ``-qo X``; a value is never an option of its
-    own; ``--`` ends the options). What does not parse is left to click."""
+    own; ``--`` ends the options). What does not parse is left to click. An on/off
+    pair (``--bigrams/--no-bigrams``) gets the spellings given as its values."""
     takes: dict[str, click.Option | None] = {}
     flags: set[str] = set()
+    pairs: dict[str, click.Option] = {}
     for param in command.params:
         if not isinstance(param, click.Option):
             continue
         for name in [*param.opts, *param.secondary_opts]:
             if param.is_flag or param.count:
                 flags.add(name)
+                if param.secondary_opts and name.startswith("--"):
+                    pairs[name] = param
             else:
                 # A repeatable option (--mic-pin) checks its own repeats.
                 takes[name] = None if param.multiple else param
@@ -258,6 +262,9 @@ def _option_values(command: click.Command, args: Sequence[str]) -> dict[click.Op
                     break
         else:
             name, eq, value = token, "", ""
+        if name in pairs and not eq:
+            seen.setdefault(pairs[name], []).append(name)
+            continue
         if name not in takes:
             continue
         if not eq:
@@ -280,6 +287,16 @@ class _Command(click.Command):
         # --help shows the help whatever else is on the line, as click gives it.
         asked_help = any(a in ctx.help_option_names for a in options)
         for option, values in ({} if asked_help else _option_values(self, args)).items():
+            if option.secondary_opts and not ctx.resilient_parsing:
+                # An on/off pair: a repeat is a flag repeated (as --force --force), but
+                # both spellings contradict each other, and click kept the last.
+                if len(set(values)) > 1:
+                    raise click.UsageError(
+                        f"{values[0]} and {next(v for v in values if v != values[0])} are "
+                        "both given; give one",
+                        ctx,
+                    )
+                continue
             if len(values) > 1 and not ctx.resilient_parsing:
                 name = next((o for o in option.opts if o.startswith("--")), option.opts[0])
                 times = "twice" if len(values) == 2 else f"{len(values)} times"
@@ -374,7 +391,8 @@ def cli() -> None:
     is_flag=True,
     help="Do not write report.json and report.html (saves scoring the held-out split again).",
 )
-@json_option()
+# The rule train's refusal points to: a --json file in the model folder is not the model's.
+@json_option(JSON_HELP + " Not inside the model folder (-o), nor a folder it goes in.")
 @click.option("--quiet", "-q", is_flag=True, help="Print only the summary table.")
 @friendly_errors
 def train_command(

@@ -52,6 +52,8 @@ COUNTS = (
     "noise_false_accepts",
     "unknown_false_accepts",
     "max_line_needed",
+    # The folds the teacher's soft targets were fitted with (1: in-sample, not cross-fitted).
+    "teacher_folds",
 )
 # Any real number (None only where OPTIONAL says).
 NUMBERS = (

@@ -457,18 +457,36 @@ def history_svg(
                 kept, color=_RED, linestyle="--", linewidth=1.0, label=f"kept (epoch {kept})"
             )
         ax.set_xlabel("epoch")
-        # Whole epochs only: 3 epochs were ticked 1.00, 1.25, 1.50...
-        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        # Whole epochs only: 3 epochs were ticked 1.00, 1.25, 1.50... The integer locator
+        # falls back to fractions when the view holds under 2 integers (one epoch was
+        # ticked 0.945 ... 1.050), so one epoch gets its one tick.
+        if len(history) == 1:
+            ax.set_xticks([1])
+        else:
+            ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set_title(title, fontsize=10)
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
+    # The validation clause only when a val series was drawn: a training without a val
+    # split recorded none, and the caption said it was plotted.
+    has_val = any(series(f"val_{metric}") is not None for metric in ("loss", "accuracy"))
     caption = (
         "Training curves (float model, Keras): loss and accuracy per epoch on the training "
-        f"split ({train_note}) and on the validation split."
+        f"split ({train_note})" + (" and on the validation split." if has_val else ".")
     )
     if kept is not None:
         caption += f" The dashed line marks epoch {kept}, whose weights the model kept."
     return svg_element(fig, "history"), caption
+
+
+def _calibrated_on(split: str) -> str:
+    """Where train calibrated the threshold, from the manifest's record (a training
+    without val phrases calibrates on train, and the page said the validation split)."""
+    if split == "val":
+        return "calibrated on the validation split"
+    if split == "train":
+        return "calibrated on the training split (the validation split had no in-scope phrase)"
+    return f"calibrated on the {split} split"
 
 
 def text_train_note(train_config: dict[str, Any]) -> str:
@@ -762,7 +780,7 @@ def render_report(
     chosen_by = (
         f"set with generate --threshold{trained}"
         if threshold_moved(manifest)
-        else "calibrated on the validation split"
+        else _calibrated_on(str(mt.get("threshold_calibrated_on", "val")))
     )
     own = describe_label_thresholds(manifest)
     if own is not None:

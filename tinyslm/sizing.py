@@ -134,7 +134,15 @@ class SizeChoice:
         head = f"size: {self.shape} (model {kb} of {self.budget_source}{arena})"
         if len(self.pinned) == 3:
             return head + ": as given, and it fits"
-        if "dim" in self.pinned:
+        if "buckets" in self.pinned:
+            # The buckets were given, not chosen: "the most hash buckets" said otherwise.
+            why = (
+                f"the widest embedding (at most {MAX_DIM}) that fits with buckets "
+                f"{self.shape.buckets}"
+                if "dim" not in self.pinned
+                else ""
+            )
+        elif "dim" in self.pinned:
             why = f"the most hash buckets that fit with dim {self.shape.dim}"
         else:
             # The width the search settled for, not the one it aimed at: a small budget
@@ -144,9 +152,19 @@ class SizeChoice:
                 + (f" (none fits {MIN_DIM} wide)" if self.min_dim < MIN_DIM else "")
                 + ", then the widest embedding that fits"
             )
+        if "hidden" not in self.pinned:
+            why = ", then ".join(part for part in (self._hidden_reason(), why) if part)
         if self.pinned:
             why += f" ({', '.join(self.pinned)} as given)"
         return f"{head}: {why}"
+
+    def _hidden_reason(self) -> str:
+        """Why the hidden width: the ladder's step for the budget, or the widest below
+        it that fits (choose_shape narrows it only when nothing fits at the step)."""
+        step = _hidden_for(self.budget_bytes)
+        if self.shape.hidden >= step:
+            return f"hidden {self.shape.hidden} for this budget"
+        return f"hidden {self.shape.hidden}, the widest below this budget's {step} that fits"
 
 
 def estimate_model_bytes(shape: Shape, num_labels: int) -> int:

@@ -685,14 +685,16 @@ def _parse_clinc(text: str, name: str, warnings: list[str]) -> tuple[list[_Row],
                 item = [item["text"], item["label"]]
             if not isinstance(item, list) or len(item) != 2:
                 raise DatasetError(f"{name}: {where}: expected a [text, label] pair")
-            rows.append(
-                _Row(
-                    _clean(item[0], "text", name, where),
-                    _clean(item[1], "label", name, where),
-                    assigned,
-                    where,
+            text = _clean(item[0], "text", name, where)
+            label = _clean(item[1], "label", name, where)
+            # An oos_* list holds out-of-scope phrases: an intent label there trained the
+            # phrase as that intent, silently.
+            if key.startswith("oos_") and not is_oos(label):
+                raise DatasetError(
+                    f"{name}: {where}: label {label!r} under {key!r} is not out-of-scope; "
+                    f"label it 'oos', or move the pair to {split!r}"
                 )
-            )
+            rows.append(_Row(text, label, assigned, where))
     return rows, carve
 
 
@@ -717,8 +719,11 @@ def _build(
         raise DatasetError(f"{name}: need at least 2 in-scope intents, found {found}")
     small = sorted(label for label, n in counts.items() if n < 2)
     if for_training and small:
+        # The lone phrase's line (or CLINC index), as every other row problem is named.
+        lone = _at(next(r.where for r in inscope if r.label == small[0]))
         raise DatasetError(
-            f"{name}: every intent needs at least 2 examples; too few for {_some(small)}"
+            f"{name}: every intent needs at least 2 examples; too few for {_some(small)} "
+            f"({lone if len(small) == 1 else 'the first at ' + lone})"
         )
 
     fractions = {

