@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import re
 import subprocess
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -31,6 +32,7 @@ HARNESS = r"""
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <string>
 
@@ -49,6 +51,10 @@ struct Icr {  // writing ICR clears the flags it names
 };
 static std::string host;
 static size_t host_at = 0;
+// The HAL tick, from a clock that a byte-time (86.8 us at 115200 8N1) moves at a time.
+static uint64_t now_ns = 0;
+constexpr uint64_t kByteNs = 86806;
+static uint32_t HAL_GetTick() { return static_cast<uint32_t>(now_ns / 1000000u); }
 static int late_overrun = 0;  // the next ISR read sees the flags, then a byte overruns
 struct IsrReg {
   operator uint32_t() const {
@@ -101,7 +107,9 @@ extern "C" {
 }
 
 static void arrive(int n) {
-  for (int k = 0; k < n && host_at < host.size(); ++k) {
+  for (int k = 0; k < n; ++k) {
+    now_ns += kByteNs;  // the time passes whether the host sends or not
+    if (host_at == host.size()) continue;
     rdr_byte = static_cast<uint8_t>(host[host_at++]);
     if (isr_bits & USART_ISR_RXNE_RXFNE) isr_bits |= USART_ISR_ORE;
     isr_bits |= USART_ISR_RXNE_RXFNE;
@@ -116,43 +124,116 @@ static void loop_pass() {
   }
 }
 
-int main(int argc, char **) {
-  if (argc == 2) {
+// Byte-time by byte-time, a pass of the loop each, until the host has sent everything
+// and the loop has fed or reported all of it.
+static void run() {
+  for (long spin = 0;
+       spin < 10000000 && (host_at < host.size() || rx_head != rx_tail || rx_lost != rx_reported);
+       ++spin) {
+    arrive(1);
+    loop_pass();
+  }
+}
+
+// The host sends nothing for ms milliseconds; the loop keeps running.
+static void pause_ms(int ms) {
+  const uint64_t until = now_ns + static_cast<uint64_t>(ms) * 1000000u;
+  while (now_ns < until) {
+    arrive(1);
+    loop_pass();
+  }
+}
+
+// The interrupt is held off (a user's action with interrupts off, say): the next byte
+// waits in RDR and the `lost` bytes after it overrun; then the handler runs.
+static void hold_off(size_t lost) {
+  rdr_byte = static_cast<uint8_t>(host[host_at++]);
+  isr_bits |= USART_ISR_RXNE_RXFNE;
+  for (size_t k = 0; k < lost && host_at < host.size(); ++k, ++host_at) {
+    isr_bits |= USART_ISR_ORE;
+    now_ns += kByteNs;
+  }
+  now_ns += kByteNs;
+  {uart_irq}();
+}
+
+// The host, after a pause, sends 5 whole lines, each once the one before is answered:
+// how many the core got whole.
+static int resend_five() {
+  const int before = whole;
+  for (int i = 0; i < 5; ++i) {
+    host += sent_line + "\n";
+    run();
+  }
+  return whole - before;
+}
+
+// Up to the first `bytes` bytes of host, then the loop runs them (no line end among
+// them: its answer would take the host's next bytes in while it goes out).
+static void send_up_to(size_t bytes) {
+  while (host_at < bytes) {
+    arrive(1);
+    loop_pass();
+  }
+}
+
+int main(int argc, char **argv) {
+  const std::string mode = argc > 1 ? argv[1] : "";
+  const int count = argc > 2 ? atoi(argv[2]) : 0;
+  int resent = -1;
+  const size_t len = sent_line.size() + 1;  // a line and its '\n'
+  if (mode == "overrun") {
     // An overrun: the interrupt is held off while the first line's '\n' waits in RDR,
     // and the next line's first 3 bytes arrive. RDR keeps the '\n' (RM0433, "Overrun
     // error"): the first line is whole, the second broken.
     for (int i = 0; i < 20; ++i) host += sent_line + "\n";
-    while (host_at < sent_line.size()) {
-      arrive(1);
-      loop_pass();
-    }
-    rdr_byte = static_cast<uint8_t>(host[host_at++]);
-    isr_bits |= USART_ISR_RXNE_RXFNE;
-    for (int k = 0; k < 3; ++k, ++host_at) isr_bits |= USART_ISR_ORE;
-    {uart_irq}();
-  } else if (argc > 2) {
+    send_up_to(sent_line.size());
+    hold_off(3);
+  } else if (mode == "late") {
     // A framing error on a byte of the second line, and while the handler runs, after
     // it has read ISR, the next byte overruns: that overrun must be counted, not cleared
     // with the framing error's flag.
     for (int i = 0; i < 20; ++i) host += sent_line + "\n";
-    while (host_at < sent_line.size() + 6) {
-      arrive(1);
-      loop_pass();
-    }
+    send_up_to(sent_line.size() + 6);
     rdr_byte = static_cast<uint8_t>(host[host_at++]);
     isr_bits |= USART_ISR_RXNE_RXFNE | USART_ISR_FE;
     late_overrun = 1;
     {uart_irq}();
+  } else if (mode == "burst") {
+    // count lines back to back, more than the ring holds while the answers go out; the
+    // host stops, waits a quarter of a second and resends.
+    for (int i = 0; i < count; ++i) host += sent_line + "\n";
+    run();
+    pause_ms(250);
+    resent = resend_five();
+  } else if (mode == "tail") {
+    // An overrun takes the last count bytes of the host's line, its '\n' included (RDR
+    // keeps the byte before them); the host stops, waits a quarter of a second and
+    // resends.
+    host = sent_line + "\n";
+    send_up_to(len - count - 1);
+    hold_off(static_cast<size_t>(count));
+    run();
+    pause_ms(250);
+    resent = resend_five();
+  } else if (mode == "midline") {
+    // An overrun takes 3 bytes in the middle of the first line, the last the host sent
+    // before it paused count ms in that line (shorter than the glue's quiet time): the
+    // rest of the line, when it comes, is still dropped, and the next lines answered.
+    const std::string all = sent_line + "\n" + sent_line + "\n" + sent_line + "\n";
+    const size_t paused_at = 9;
+    host = all.substr(0, paused_at);
+    send_up_to(paused_at - 4);
+    hold_off(3);
+    run();
+    pause_ms(count);
+    host += all.substr(paused_at);
   } else {
     for (int i = 0; i < 2000; ++i) host += sent_line + "\n";
   }
-  for (long spin = 0;
-       spin < 10000000 && (host_at < host.size() || rx_head != rx_tail || rx_lost != rx_reported);
-       ++spin) {
-    arrive(1);  // a byte-time passes each pass of the loop
-    loop_pass();
-  }
-  printf("whole %d broken %d reports %d first %d\n", whole, broken, reports, whole_at_report);
+  run();
+  printf("whole %d broken %d reports %d first %d resent %d\n", whole, broken, reports,
+         whole_at_report, resent);
   return 0;
 }
 """
@@ -173,11 +254,31 @@ def _block(text: str, start: str) -> str:
         i += 1
 
 
-@pytest.fixture(scope="module")
-def ring(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The harness built with the generated project's handler and loop body."""
+@dataclass(frozen=True)
+class Ring:
+    """The harness built, and the generated main.cc it was cut from."""
+
+    exe: Path
+    main: str
+
+
+@dataclass(frozen=True)
+class Counts:
+    """What a run of the harness printed: lines given whole, lines given with a gap,
+    overflow reports, the lines given whole before the first report, and of the 5 lines a
+    host resent after a pause, how many were given whole (-1 where the scenario has none)."""
+
+    whole: int
+    broken: int
+    reports: int
+    first: int
+    resent: int
+
+
+def build_ring(tmp_path: Path) -> Ring:
+    """The harness built in ``tmp_path`` with the handler and the loop body of a freshly
+    generated stm32h7 project."""
     require_tool("g++")
-    tmp_path = tmp_path_factory.mktemp("rx_ring")
     cxx = "g++"
     project = tmp_path / "p"
     run_generate("stm32h7", project, model_dir=FIXTURE_MODEL)
@@ -206,42 +307,46 @@ def ring(tmp_path_factory: pytest.TempPathFactory) -> Path:
          str(tmp_path / "ring.cc")],
         check=True, capture_output=True, text=True,
     )  # fmt: skip
-    return exe
+    return Ring(exe, main)
 
 
-def _counts(exe: Path, *args: str) -> tuple[int, int, int, int]:
-    """Lines given whole, lines given with a gap, overflow reports, and the lines given
-    whole before the first report."""
+def run_ring(exe: Path, *args: str) -> Counts:
+    """Runs the harness's scenario ``args`` (none: 2000 lines back to back)."""
     out = subprocess.run([str(exe), *args], check=True, capture_output=True, text=True).stdout
-    m = re.match(r"whole (\d+) broken (\d+) reports (\d+) first (-?\d+)", out)
+    m = re.match(r"whole (\d+) broken (\d+) reports (\d+) first (-?\d+) resent (-?\d+)", out)
     assert m is not None, out
-    whole, broken, reports, first = (int(g) for g in m.groups())
-    return whole, broken, reports, first
+    return Counts(*(int(g) for g in m.groups()))
+
+
+@pytest.fixture(scope="module")
+def ring(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The harness built with the generated project's handler and loop body."""
+    return build_ring(tmp_path_factory.mktemp("rx_ring")).exe
 
 
 def test_the_ring_drops_only_broken_lines_and_stores_again_after_each_overflow(
     ring: Path,
 ) -> None:
-    whole, broken, reports, _ = _counts(ring)
-    print(f"\nwhole {whole} broken {broken} reports {reports}")
-    assert broken == 0  # no line with a gap in it reached the core
-    assert reports >= 1  # the scenario does overflow the ring
+    c = run_ring(ring)
+    print(f"\nwhole {c.whole} broken {c.broken} reports {c.reports}")
+    assert c.broken == 0  # no line with a gap in it reached the core
+    assert c.reports >= 1  # the scenario does overflow the ring
     # Storing resumes after each gap: one report per gap, many whole lines between.
-    assert whole >= 5 * reports, (whole, reports)
+    assert c.whole >= 5 * c.reports, (c.whole, c.reports)
 
 
 def test_an_overrun_loses_only_the_bytes_after_the_last_one_received(ring: Path) -> None:
     # The handler counted the loss before reading RDR, so the '\n' RDR kept was dropped
     # as part of the gap and the whole line before it went with the broken one.
-    whole, broken, reports, first = _counts(ring, "overrun")
-    assert (first, broken, reports) == (1, 0, 1)
-    assert whole > first  # and lines after the gap are stored again
+    c = run_ring(ring, "overrun")
+    assert (c.first, c.broken, c.reports) == (1, 0, 1)
+    assert c.whole > c.first  # and lines after the gap are stored again
 
 
 def test_an_overrun_after_the_handler_read_isr_is_counted(ring: Path) -> None:
     # The handler cleared all four error flags whenever it saw one (here a framing error),
     # so an overrun that came after its ISR read was cleared uncounted: the second line
     # reached the core with a byte missing.
-    whole, broken, reports, first = _counts(ring, "late", "overrun")
-    assert (broken, reports) == (0, 1)
-    assert whole > first >= 1
+    c = run_ring(ring, "late")
+    assert (c.broken, c.reports) == (0, 1)
+    assert c.whole > c.first >= 1

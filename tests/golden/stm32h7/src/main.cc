@@ -30,6 +30,28 @@ volatile uint32_t rx_tail = 0;  // written by the main loop only
 // of it and the broken line is the one dropped.
 volatile uint32_t rx_lost = 0;      // written by the interrupt only
 volatile uint32_t rx_reported = 0;  // written by the main loop only
+// How a gap ends, which the core cannot know: told of a loss it drops up to the next line
+// end, right when the gap cut a line, but when the bytes lost ended with a line end (a
+// host that stopped while the loss went on, as one whose burst overflowed the ring does)
+// that next line end is the end of the host's next line, sent whole (a resent one, say),
+// dropped unanswered. The interrupt reads every byte the ring has no room for, so it
+// keeps rx_lost's count at the last line end it dropped: a gap whose count is that one
+// ended with it. An overrun's bytes were never read (the UART had nowhere to put them):
+// its count and HAL tick are kept, and the main loop waits for the line to go quiet.
+volatile uint32_t rx_lost_at_line_end = 0;  // written by the interrupt only
+volatile uint32_t rx_lost_at_overrun = 0;   // written by the interrupt only
+volatile uint32_t rx_overrun_tick = 0;      // written by the interrupt only
+// After a gap that ended with an overrun: how long the line must stay quiet for the host
+// to be taken as stopped. A host still sending gets a byte to the interrupt a byte-time
+// after the overrun is cleared (each byte raises RXNE: no FIFO), 1 ms at 9600 baud; the
+// rest is for a host or USB bridge pausing mid-line, and it stays well inside the quarter
+// of a second the README tells a host to wait after {"error":"rx_overflow"}.
+constexpr uint32_t kQuietMs = 50;
+bool rx_resync = false;       // main loop only: a gap ended with an overrun, see the loop
+uint32_t rx_resync_from = 0;  // main loop only: that overrun's HAL tick
+// Fed to end the core's drop where the gap ended with a line end: an empty line, which
+// gets no answer.
+constexpr uint8_t kLineEnd = '\n';
 
 uint8_t line_buf[TINYSLM_MAX_LINE];
 int32_t ids_buf[TINYSLM_SEQ_LEN];
@@ -217,11 +239,18 @@ void USART3_IRQHandler(void) {
         rx_ring[head] = byte;
         rx_head = next;
       } else {
-        rx_lost = rx_lost + 1u;  // ring full, or a loss not yet reported: keep the gap whole
+        // Ring full, or a loss not yet reported: keep the gap whole.
+        const uint32_t lost = rx_lost + 1u;
+        rx_lost = lost;
+        if (byte == '\n' || byte == '\r') rx_lost_at_line_end = lost;
       }
     }
     if ((isr & USART_ISR_ORE) != 0u) {
-      rx_lost = rx_lost + 1u;  // the UART had no room for a byte: it is gone
+      // The UART had no room for a byte: it is gone, and after the byte RDR kept.
+      const uint32_t lost = rx_lost + 1u;
+      rx_lost = lost;
+      rx_lost_at_overrun = lost;
+      rx_overrun_tick = HAL_GetTick();
     }
     if ((isr & errors) != 0u) {
       // Only the flags this pass saw (and counted): clearing all four could clear an
@@ -265,6 +294,9 @@ int main(void) {
     // Read before the ring: while a loss is unreported the interrupt stores nothing, so
     // the ring then holds only bytes from before the gap.
     const uint32_t lost = rx_lost;
+    // Before the ring too: a byte stored after this reading is fed on the next pass, so
+    // the line is taken as quiet only if it was, up to the reading.
+    const bool quiet = rx_resync && HAL_GetTick() - rx_resync_from >= kQuietMs;
     size_t n = 0;
     uint32_t tail = rx_tail;
     while (n < sizeof(chunk) && tail != rx_head) {
@@ -273,6 +305,10 @@ int main(void) {
     }
     rx_tail = tail;
     if (n > 0) {
+      // Bytes after a gap that ended with an overrun, before the line went quiet: the
+      // host was still sending, and the core drops them up to their line end (the rest
+      // of the line the overrun cut, or one the host began without a pause: resent).
+      rx_resync = false;
       tinyslm_app_feed(&app, chunk, n);
     } else if (lost != rx_reported) {
       // Drained up to the gap: the core drops the line the loss broke.
@@ -280,7 +316,26 @@ int main(void) {
       // Read again: bytes lost while that line went out (the interrupt stores nothing
       // until this store) belong to the same gap. The stale count reported each gap
       // again and again, and a host that kept sending never got a byte stored.
-      rx_reported = rx_lost;
+      const uint32_t gap_end = rx_lost;
+      rx_reported = gap_end;
+      // The gap is closed now (a later loss is a gap of its own, reported again): say
+      // how it ended. A line end the interrupt dropped last means the bytes after the
+      // gap begin a line, so the drop ends here; a byte of a line means they continue
+      // it, so the drop goes on to their line end; an overrun last, and it depends on
+      // the host (see rx_lost_at_line_end).
+      rx_resync = false;
+      if (rx_lost_at_line_end == gap_end) {
+        tinyslm_app_feed(&app, &kLineEnd, 1);
+      } else if (rx_lost_at_overrun == gap_end) {
+        rx_resync = true;
+        rx_resync_from = rx_overrun_tick;
+      }
+    } else if (quiet) {
+      // Nothing came within kQuietMs of the overrun that ended the gap: the host had
+      // stopped, and a host stops between lines (it writes whole lines), so the bytes
+      // the overrun lost ended with its last line end.
+      rx_resync = false;
+      tinyslm_app_feed(&app, &kLineEnd, 1);
     }
   }
 }
