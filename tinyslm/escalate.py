@@ -10,7 +10,7 @@ model on the host. This module is that forwarder, shared by ``tinyslm monitor``
   2000``, ``--distill``, ...) run on TFLM here, with its own threshold;
 - :class:`HostCommand`: any program of the user's (an LLM client, a rules engine):
   the phrase on its stdin and in ``TINYSLM_TEXT``, the device's guess in
-  ``TINYSLM_INTENT`` and ``TINYSLM_SCORE``; its first output line is the answer.
+  ``TINYSLM_INTENT`` and ``TINYSLM_SCORE``; its first non-blank output line is the answer.
 
 Each answer is one JSON line, ``{"host":{...}}``, carrying the phrase it answers
 (a board may have answered other lines meanwhile). Nothing the device or the
@@ -172,7 +172,7 @@ class HostCommand:
             TINYSLM_SCORE=f"{esc.score:.3f}",
         )
         try:
-            out, err, code = _run_bounded(
+            out, err, code, cut = _run_bounded(
                 self.argv, (esc.text + "\n").encode(), env, self.timeout_s
             )
         except OSError as exc:  # exec failed: the answer says why, not the exception's class
@@ -188,10 +188,27 @@ class HostCommand:
             last = next((ln for ln in reversed(_lines(err)) if ln.strip()), "")
             why = _exit_status(code) + (f": {last.strip()}" if last else "")
             return {"text": esc.text, "error": why}
-        first = next((ln.strip() for ln in _lines(out) if ln.strip()), "")
-        if not first:
+        lines = _lines(out)
+        at = next((i for i, ln in enumerate(lines) if ln.strip()), -1)
+        if at < 0 and cut:
+            why = f"its first {MAX_ANSWER_BYTES} bytes of output (all that is kept) are blank"
+            return {"text": esc.text, "error": why}
+        if at < 0:
             return {"text": esc.text, "error": "the program printed nothing"}
+        first = lines[at].strip()
+        if cut and at == len(lines) - 1:
+            # No line end came within the bytes kept: this is the start of a longer line,
+            # which is not the program's answer (a ':do' cut short would act).
+            return {"text": esc.text, "error": _cut_answer(first)}
         return {"text": esc.text, "answer": first}
+
+
+def _cut_answer(start: str) -> str:
+    """The error for a first output line longer than the bytes kept of the output."""
+    return (
+        f"its first output line is longer than the {MAX_ANSWER_BYTES} bytes kept "
+        f"(starts {json.dumps(start[:40], ensure_ascii=False)}...): not an answer, nothing sent"
+    )
 
 
 def _lines(text: str) -> list[str]:
@@ -279,8 +296,9 @@ atexit.register(stop_host_programs)
 
 def _run_bounded(
     argv: Sequence[str], stdin: bytes, env: Mapping[str, str], timeout_s: float
-) -> tuple[str, str, int | None]:
-    """Run ``argv``; keep the first bytes of its output; ``None`` as the code on timeout."""
+) -> tuple[str, str, int | None, bool]:
+    """Run ``argv``; keep the first bytes of its output; ``None`` as the code on timeout;
+    last, whether its output went on past the bytes kept."""
     # The user's own program, as argv: no shell, so a phrase is never a command. It stays
     # in tinyslm's process group and session (tinyslm.processes): a session of its own
     # took its terminal (a password prompt on /dev/tty failed) and made its own setsid()
@@ -308,11 +326,14 @@ def _run_bounded(
 
 def _answer_of(
     proc: subprocess.Popen[bytes], stdin: bytes, timeout_s: float, since: int | None = None
-) -> tuple[str, str, int | None]:
-    """The program's output, error text and exit code (``None``: timed out); ``since`` is
-    its start time (:func:`tinyslm.processes.start_time`), which what it left running
-    is found after (``None``: such leftovers are not looked for)."""
+) -> tuple[str, str, int | None, bool]:
+    """The program's output, error text and exit code (``None``: timed out), and whether
+    its output went on past :data:`MAX_ANSWER_BYTES` (a first line without a line end
+    in the bytes kept is then cut); ``since`` is its start time
+    (:func:`tinyslm.processes.start_time`), which what it left running is found after
+    (``None``: such leftovers are not looked for)."""
     kept: dict[str, bytearray] = {"out": bytearray(), "err": bytearray()}
+    cut: set[str] = set()  # the names of the pipes whose output went past their limit
 
     def drain(name: str, pipe: Any, limit: int) -> None:
         # read1 returns what has arrived; read(n) would wait for n bytes or the end, and
@@ -320,6 +341,8 @@ def _answer_of(
         # the answer the program printed before it exited was then lost.
         head = kept[name]
         while chunk := pipe.read1(65536):
+            if len(head) + len(chunk) > limit:
+                cut.add(name)
             if len(head) < limit:
                 head += chunk[: limit - len(head)]
 
@@ -360,7 +383,7 @@ def _answer_of(
     def text(name: str) -> str:
         return bytes(kept[name]).decode("utf-8", "replace")
 
-    return text("out"), text("err"), code
+    return text("out"), text("err"), code, "out" in cut
 
 
 def from_options(
@@ -428,15 +451,24 @@ def foreign_intents_warning(
 
 
 def format_host_answer(answer: Mapping[str, Any]) -> str:
-    """One answer as the monitor's readable row (indented under the device's row)."""
+    """One answer as the monitor's readable row (indented), ending in the phrase it
+    answers: under load other rows come between an escalation and its answer."""
+    phrase = f"  ({_quoted(str(answer.get('text', '')))})"
     if "error" in answer:
-        return f"  host error: {answer['error']}  ({json.dumps(answer.get('text', ''))})"
+        return f"  host error: {answer['error']}{phrase}"
     if "intent" in answer:
         return (
             f"  host: {answer['intent']!s:<24} {answer.get('score', 0):.3f}  "
-            f"{answer.get('route')!s}"
+            f"{answer.get('route')!s}{phrase}"
         )
-    return f"  host: {answer.get('answer', '')}"
+    return f"  host: {answer.get('answer', '')}{phrase}"
+
+
+def _quoted(text: str) -> str:
+    """``text`` as a JSON string, its control characters (DEL and C1 ones too, which
+    ``json.dumps`` leaves as they are) as ``\\u00NN`` escapes: safe on a terminal."""
+    quoted = json.dumps(text, ensure_ascii=False)
+    return "".join(f"\\u{ord(ch):04x}" if 0x7F <= ord(ch) <= 0x9F else ch for ch in quoted)
 
 
 # The device's command for the host's answer (firmware/text/tinyslm_core.c): it prints

@@ -26,7 +26,7 @@ import sys
 import threading
 import time
 import unicodedata
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any, BinaryIO
 
@@ -62,23 +62,25 @@ _BIDI_CONTROLS = frozenset(
 )
 
 
-def printable(text: str) -> str:
-    """``text`` with control characters other than tab written as ``\\xNN`` escapes,
-    and lone surrogates (a JSON ``\\ud800`` decodes to one), line and paragraph
-    separators (U+2028, U+2029) and bidi controls (U+202E...) as ``\\uNNNN``.
+def printable(text: str, *, json_escapes: bool = False) -> str:
+    """``text`` with control characters other than tab written as ``\\xNN`` escapes
+    (``json_escapes``: as ``\\u00NN``, which is also a JSON string's escape, so a JSON
+    line stays JSON), and lone surrogates (a JSON ``\\ud800`` decodes to one), line and
+    paragraph separators (U+2028, U+2029) and bidi controls (U+202E...) as ``\\uNNNN``.
 
     Device bytes go to the user's terminal: an ESC sequence from a board's boot log,
     or garbage read at the wrong baud rate, would otherwise clear the screen or
-    reprogram the terminal. The firmware's JSON lines have no control characters
-    (json escapes them), so they are unchanged (a separator or bidi control in one
-    becomes its JSON escape: the same string). A surrogate cannot be written as
-    UTF-8 at all: printing one raised in the thread that shows the board's lines.
+    reprogram the terminal. The firmware's JSON lines escape the controls below 0x20
+    but pass DEL and C1 controls (U+0080-U+009F) through: with ``json_escapes`` those
+    become their JSON escapes, as a separator or bidi control does (the same string).
+    A surrogate cannot be written as UTF-8 at all: printing one raised in the thread
+    that shows the board's lines.
     """
 
     def shown(ch: str) -> str:
         kind = unicodedata.category(ch)
         if kind == "Cc" and ch != "\t":
-            return f"\\x{ord(ch):02x}"
+            return f"\\u{ord(ch):04x}" if json_escapes else f"\\x{ord(ch):02x}"
         # A line or paragraph separator breaks a row in some terminals, and a bidi
         # control reorders what follows it on screen ('gnp.exe' shown as 'exe.png').
         if kind in ("Cs", "Zl", "Zp") or ch in _BIDI_CONTROLS:
@@ -88,24 +90,40 @@ def printable(text: str) -> str:
     return "".join(shown(ch) for ch in text)
 
 
+def shown_line(line: str) -> str:
+    """A device line (decoded, as the board sent it) as shown without formatting: made
+    :func:`printable`, a line that is JSON with JSON's escapes, so it stays JSON (the
+    firmware passes DEL and C1 controls such as U+0085 through unescaped, and ``\\x7f``
+    is no JSON escape)."""
+    try:
+        json.loads(line)
+    except (ValueError, RecursionError):
+        return printable(line)
+    # Parsed strictly, a JSON line holds a raw control character below 0x20 only as
+    # whitespace between tokens: a tab stays, a carriage return becomes a space (as
+    # \u000d it would no longer be JSON). DEL and C1 ones can only be inside strings.
+    return printable(line.replace("\r", " "), json_escapes=True)
+
+
 def format_device_line(line: str) -> str:
-    """One device line as a readable row; non-JSON text comes back unchanged, and so does
-    JSON of another shape than the firmware's (a board at the wrong baud rate, another
-    program on the port): a field the firmware always writes missing or of another type
-    (a bool or NaN score, a string of ops) would otherwise show made-up values. Any
-    bytes are shown, none ends the monitor."""
+    """One device line (decoded, as the board sent it) as a readable row; non-JSON text
+    and JSON of another shape than the firmware's (a board at the wrong baud rate,
+    another program on the port) are shown as they came (:func:`shown_line`): a field the
+    firmware always writes missing or of another type (a bool or NaN score, a string of
+    ops) would otherwise show made-up values. Any bytes are shown, none ends the
+    monitor."""
     try:
         obj = json.loads(line)
     except (ValueError, RecursionError):
-        return line
+        return printable(line)
     if not isinstance(obj, dict):
-        return line
+        return shown_line(line)
     try:
         row = _device_row(obj)
     except (TypeError, ValueError, OverflowError, RecursionError):
-        return line
+        return shown_line(line)
     if row is None:
-        return line
+        return shown_line(line)
     # JSON escapes (\u001b) decode to control characters: the row is made printable again.
     return printable(row)
 
@@ -141,7 +159,8 @@ def _device_row(obj: dict[str, Any]) -> str | None:
         if route == "escalate":
             if not isinstance(text, str):  # the firmware echoes every escalated phrase
                 return None
-            row += f"  -> escalate: {json.dumps(text, ensure_ascii=False)}"
+            quoted = printable(json.dumps(text, ensure_ascii=False), json_escapes=True)
+            row += f"  -> escalate: {quoted}"
         return row
     if "keyword" in obj:
         keyword, score, t_ms, us = obj["keyword"], obj.get("score"), obj.get("t_ms"), obj.get("us")
@@ -323,8 +342,10 @@ def _reader_thread(
     on_failed: Callable[[Exception], None] | None = None,
 ) -> threading.Thread:
     """A daemon thread (not started) handing the board's non-empty lines, ``\r\n`` or
-    ``\n`` ended, decoded with replacement and made :func:`printable`, to ``on_line``
-    until ``stop`` is set.
+    ``\n`` ended, decoded with replacement, to ``on_line`` until ``stop`` is set. They
+    come as the board sent them (an escalated phrase holding DEL is forwarded as it
+    is): ``on_line`` makes them printable to show them (:func:`shown_line`,
+    :func:`format_device_line`). Notes are printable already.
 
     A line longer than :data:`MAX_LINE_BYTES` is handed on in pieces of that size, with
     one note (to ``on_note``, default ``on_line``) after the first; a last line without
@@ -335,11 +356,14 @@ def _reader_thread(
     """
     note = on_note if on_note is not None else on_line
 
+    def decoded(raw_line: bytes) -> str:
+        return raw_line.rstrip(b"\r").decode("utf-8", "replace")
+
     def text_of(raw_line: bytes) -> str:
-        return printable(raw_line.rstrip(b"\r").decode("utf-8", "replace"))
+        return printable(decoded(raw_line))
 
     def emit(raw_line: bytes) -> None:
-        text = text_of(raw_line)
+        text = decoded(raw_line)
         if text:
             on_line(text)
 
@@ -565,7 +589,9 @@ def monitor(
         stdin: where typed lines come from (binary); default ``sys.stdin``.
         echo: where formatted rows go.
         linger: seconds to keep reading after stdin closes (answers in flight).
-        raw: print device lines unformatted.
+        raw: print device lines unformatted (:func:`shown_line`: a JSON line stays JSON)
+            and the host's answers as ``{"host":...}`` lines; the monitor's notes then go
+            to ``status``, so that ``echo`` gets nothing else.
         status: where the line naming the port goes (the CLI: stderr).
         escalation: answers each escalated phrase on the host (``--host-model``,
             ``--host-cmd``), in a worker thread so the board's lines keep coming; the
@@ -599,6 +625,9 @@ def monitor(
 
     # Rows from the reader and the host worker never interleave, and never kill them.
     show = _Output(echo, fail)
+    # With --raw, stdout holds only the board's lines and {"host":...} JSON lines: the
+    # monitor's own notes go with the status line (the CLI: stderr).
+    notes = _Output(status, fail) if raw and status is not None else show
     tx_lock = threading.Lock()  # typed lines and the host's :do lines go out whole
 
     def send(line: bytes) -> None:
@@ -613,15 +642,16 @@ def monitor(
             raw,
             send if host_act else None,
             on_failed=lambda exc: fail(_unexpected_error("the host worker", exc)),
+            note=notes,
         )
         if escalation is not None
         else None
     )
 
     def on_line(text: str) -> None:
-        show(text if raw else format_device_line(text))
-        if host is not None:
-            host.offer(text)
+        show(shown_line(text) if raw else format_device_line(text))
+        if host is not None and host.offer(text):
+            return  # the board's answer to the host's ':do', not to the typed line
         with answered:
             awaiting[0] = max(0, int(awaiting[0]) - 1)
             answered.notify_all()
@@ -648,7 +678,7 @@ def monitor(
         on_line,
         on_closed,
         on_bytes,
-        on_note=show,
+        on_note=notes,
         on_failed=lambda exc: fail(_unexpected_error("the reader of the board's lines", exc)),
     )
     thread.start()
@@ -685,17 +715,36 @@ def monitor(
                 time.sleep(0.05)
 
         settle()
-        if host is not None and not closed and not failed:
-            host.finish(stop)
-            settle()  # the board's answers to the host's :do lines
+        if host is not None:
+            _finish_host(host, settle, stop, lambda: bool(closed or failed))
     finally:
         stop.set()
         thread.join(timeout=1.0)
         conn.close()
     if failed:
         raise failed[0]
+    if host is not None:
+        host.close()  # a phrase still waiting gets its row: none is dropped unsaid
     if closed:
         raise _port_closed(name, closed[0])
+
+
+def _finish_host(
+    host: _HostWorker,
+    settle: Callable[[], None],
+    stop: threading.Event,
+    ended: Callable[[], bool],
+) -> None:
+    """At the end of input: answer the queued phrases, then wait for the line to go
+    quiet (the board's answers to the host's ``:do`` lines), in rounds while escalations
+    keep coming meanwhile (at most :data:`END_ROUNDS`)."""
+    for _ in range(END_ROUNDS):
+        if ended() or stop.is_set():
+            return
+        host.finish(stop)
+        settle()
+        if host.idle():
+            return
 
 
 def _port_closed(name: str, exc: Exception) -> ToolchainError:
@@ -704,13 +753,30 @@ def _port_closed(name: str, exc: Exception) -> ToolchainError:
     return ToolchainError(f"serial port {name} closed" + (f": {why}" if why else ""))
 
 
-def _is_unknown_intent(line: str) -> bool:
-    """Whether ``line`` is the board's answer to a ``:do`` naming an intent it lacks."""
+# Rounds of "answer the queued phrases, then wait for the line to go quiet" at the end
+# of input: escalations the board writes meanwhile are answered in the next round; a
+# board that escalates for ever gets its last phrases reported unanswered, not a
+# session that never ends.
+END_ROUNDS = 4
+# The host's ':do' lines whose answer from the board has not come yet; bounded for a
+# board that never answers one (other firmware on the port).
+MAX_OUTSTANDING_ACTS = 64
+
+
+def _act_answer(line: str) -> str | None:
+    """What the board's answer to a ``:do`` line says: ``"acted"`` (its
+    ``{"intent":...,"route":"host"}``), ``"unknown_intent"``, or None for any other line."""
     try:
         obj = json.loads(line)
     except (ValueError, RecursionError):
-        return False
-    return isinstance(obj, dict) and obj.get("error") == "unknown_intent"
+        return None
+    if not isinstance(obj, dict):
+        return None
+    if obj.get("route") == "host" and isinstance(obj.get("intent"), str):
+        return "acted"
+    if obj.get("error") == "unknown_intent":
+        return "unknown_intent"
+    return None
 
 
 class _HostWorker:
@@ -724,43 +790,65 @@ class _HostWorker:
         send: Callable[[bytes], None] | None = None,
         *,
         on_failed: Callable[[Exception], None] | None = None,
+        note: Callable[[str], None] | None = None,
     ) -> None:
         self.escalation, self.show, self.raw, self.send = escalation, show, raw, send
+        # Where the worker's notes go (not answers): with --raw, away from the JSON lines.
+        self.note = note if note is not None else show
         # Gets an exception the worker did not expect; it ends the worker, whose phrases
         # would otherwise wait for an answer that never comes (None: raised in the thread).
         self.on_failed = on_failed
         self.dead = threading.Event()
         self.pending: queue.Queue[Escalated] = queue.Queue(MAX_PENDING_ESCALATIONS)
-        # The host's ':do' line sent last, until the board's next line (its answer): a
-        # later unknown_intent (a ':do foo' typed by the user) is not the host's.
-        self.last_act: bytes | None = None
+        self.lock = threading.Lock()  # the fields below
+        # The host's ':do' lines sent, oldest first, until the board answers each (it
+        # answers lines in order): only those answers are the host's, whatever other
+        # lines (local answers to typed phrases) come in between, and a later
+        # unknown_intent (a ':do foo' typed by the user) is not.
+        self.acts: deque[bytes] = deque(maxlen=MAX_OUTSTANDING_ACTS)
+        self.current: Escalated | None = None  # the phrase being answered
+        self.closed = False  # the session ended: no more rows from the worker
         self.told_unknown = False
         threading.Thread(target=self._run, daemon=True).start()
 
-    def offer(self, line: str) -> None:
+    def offer(self, line: str) -> bool:
+        """Queue ``line`` for an answer if it is an escalation (decoded, as the board sent
+        it); True when it is the board's answer to one of the host's ``:do`` lines."""
         from tinyslm.escalate import parse_escalation
 
-        act, self.last_act = self.last_act, None
-        if not self.told_unknown and act is not None and _is_unknown_intent(line):
+        said = _act_answer(line)
+        act = None
+        if said is not None:
+            with self.lock:
+                act = self.acts.popleft() if self.acts else None
+        if said == "unknown_intent" and act is not None and not self.told_unknown:
             # The board has no such intent: the host's model (or program) answers with
             # intents the board was not generated with, which no board fault explains.
             self.told_unknown = True
             intent = act.decode("utf-8", "replace").strip()[len(":do ") :]
-            self.show(
+            self.note(
                 f"  host: the board has no intent {json.dumps(intent, ensure_ascii=False)}, "
                 "which the host answered (unknown_intent): the host knows intents the "
                 "board's model lacks, and the board takes no action for them"
             )
         esc = parse_escalation(line)
-        if esc is None:
-            return
-        try:
-            self.pending.put_nowait(esc)
-        except queue.Full:
-            self.show(
-                f"  host: skipped {json.dumps(esc.text)} ({MAX_PENDING_ESCALATIONS} escalations "
-                "already waiting for an answer)"
-            )
+        if esc is not None:
+            try:
+                self.pending.put_nowait(esc)
+            except queue.Full:
+                waiting = f"{MAX_PENDING_ESCALATIONS} escalations already waiting for an answer"
+                self._show_answer({"text": esc.text, "error": f"skipped: {waiting}"})
+        return act is not None
+
+    def _show_answer(self, answer: dict[str, Any]) -> None:
+        """One answer's row: its JSON line with --raw (kept JSON: a control character in
+        it as its ``\\u00NN`` escape), else the readable row naming its phrase."""
+        from tinyslm.escalate import format_host_answer, host_line
+
+        if self.raw:
+            self.show(printable(host_line(answer), json_escapes=True))
+        else:
+            self.show(printable(format_host_answer(answer)))
 
     def _run(self) -> None:
         try:
@@ -772,21 +860,37 @@ class _HostWorker:
             self.on_failed(exc)
 
     def _answer_all(self) -> None:
-        from tinyslm.escalate import act_line, answer_of, format_host_answer, host_line
+        from tinyslm.escalate import act_line, answer_of
 
         while True:
             esc = self.pending.get()
+            with self.lock:
+                if self.closed:  # taken after close() emptied the queue: said here
+                    self._show_answer(_unanswered(esc))
+                    return
+                self.current = esc
             answer = answer_of(self.escalation, esc)
-            row = host_line(answer) if self.raw else format_host_answer(answer)
-            self.show(printable(row))
-            act = act_line(answer)
+            act = act_line(answer) if self.send is not None else None
+            with self.lock:
+                self.current = None
+                if self.closed:  # close() already gave this phrase its row
+                    return
+                self._show_answer(answer)
+                if act is not None:  # counted before it goes: the answer can be quick
+                    self.acts.append(act)
             if act is not None and self.send is not None:
-                self.last_act = act
                 try:
                     self.send(act)
                 except Exception as exc:  # a board unplugged meanwhile
-                    self.show(f"  host: could not send {act!r}: {exc}")
+                    with self.lock:
+                        if act in self.acts:  # never went out: no answer will come
+                            self.acts.remove(act)
+                    self.note(f"  host: could not send {act!r}: {exc}")
             self.pending.task_done()
+
+    def idle(self) -> bool:
+        """Whether no phrase is queued or being answered."""
+        return not self.pending.unfinished_tasks
 
     def finish(self, stop: threading.Event | None = None) -> None:
         """Wait for the phrases already queued to be answered: each may take a program
@@ -800,6 +904,27 @@ class _HostWorker:
             if self.dead.is_set() or (stop is not None and stop.is_set()):
                 return
             time.sleep(0.05)
+
+    def close(self) -> None:
+        """End the session's answering: each phrase not answered yet (queued, or still
+        with the host) gets an error row now, and the worker shows nothing more."""
+        with self.lock:
+            if self.closed:
+                return
+            self.closed = True
+            left = [self.current] if self.current is not None else []
+            while True:
+                try:
+                    left.append(self.pending.get_nowait())
+                except queue.Empty:
+                    break
+            for esc in left:
+                self._show_answer(_unanswered(esc))
+
+
+def _unanswered(esc: Escalated) -> dict[str, Any]:
+    """The error answer for a phrase the session ended before the host answered."""
+    return {"text": esc.text, "error": "not answered: the session ended first"}
 
 
 # Bits per byte on a UART line (8N1: start, 8 data, stop).
@@ -866,7 +991,7 @@ def monitor_wav(
 
     def on_line(text: str) -> None:
         lines.append(text)
-        show(text if raw else format_device_line(text))
+        show(shown_line(text) if raw else format_device_line(text))
         if text.startswith('{"end":'):
             ended.set()
 

@@ -14,7 +14,13 @@ from fake_serial import FakePort, use_port
 from tinyslm import monitor as monitor_module
 from tinyslm.cli import cli
 from tinyslm.errors import ToolchainError
-from tinyslm.monitor import MAX_LINE_BYTES, _reader_thread, choose_port, format_device_line
+from tinyslm.monitor import (
+    MAX_LINE_BYTES,
+    _reader_thread,
+    choose_port,
+    format_device_line,
+    shown_line,
+)
 
 INFO = (
     '{"info":{"version":"0.1.0","board":"esp32","model_sha256":"'
@@ -122,10 +128,12 @@ def _lines_read(chunks: list[bytes]) -> list[str]:
 def test_reader_escapes_control_bytes_and_bounds_a_line_without_newline() -> None:
     # An ESC sequence in a boot log (it would clear the user's terminal), a bell, a
     # lone \r mid-line and invalid UTF-8 come out as visible text; tabs stay tabs.
-    # The JSON answer after them is untouched.
+    # The JSON answer after them is untouched. The reader hands on the decoded line (an
+    # escalated phrase is forwarded as the board sent it, round 46); it is shown escaped.
     answer = b'{"keyword":"yes","score":0.912,"t_ms":1400,"us":5120}'
     lines = _lines_read([b"boot\x1b[2J\x07 ok\tdone\r\n", b"a\rb\xff\x00\n", answer + b"\r\n"])
-    assert lines == [
+    assert lines == ["boot\x1b[2J\x07 ok\tdone", "a\rb\ufffd\x00", answer.decode()]
+    assert [shown_line(line) for line in lines] == [
         "boot\\x1b[2J\\x07 ok\tdone",
         "a\\x0db\ufffd\\x00",
         answer.decode(),

@@ -1,0 +1,317 @@
+"""``tinyslm monitor --host-cmd/--host-model`` round 46 (host-report.md): a phrase with
+DEL or a C1 control is forwarded and its lines stay JSON, a program's first line cut at
+the bytes kept is no answer, ``--raw`` stdout holds only JSON of the monitor's own, a
+host row names its phrase, the board's answers to the host's ``:do`` lines neither
+lose the unknown_intent note nor let typed lines outrun the board, and phrases still
+waiting at the end are answered or said."""
+
+from __future__ import annotations
+
+import io
+import itertools
+import json
+import sys
+import threading
+import time
+from typing import Any
+
+import pytest
+from fake_serial import FakePort, use_port
+
+from tinyslm import monitor as monitor_mod
+from tinyslm.escalate import MAX_ANSWER_BYTES, Escalated, HostCommand, act_line
+
+
+def _escalation(text: str, intent: str = "lights_on") -> bytes:
+    """The firmware's escalation line for ``text`` (as tinyslm_json_escaped writes it:
+    DEL and C1 controls pass through unescaped)."""
+    head = f'{{"intent":"{intent}","score":0.412,"route":"escalate","us":799,"text":'
+    return (head + json.dumps(text, ensure_ascii=False) + "}\n").encode()
+
+
+class _Answers:
+    """A host that answers every phrase with ``answer`` after ``delay`` seconds."""
+
+    def __init__(self, answer: str = "ok", delay: float = 0.0) -> None:
+        self.reply, self.delay = answer, delay
+
+    def answer(self, esc: Escalated) -> dict[str, Any]:
+        time.sleep(self.delay)
+        return {"text": esc.text, "answer": self.reply}
+
+
+class _Board(FakePort):
+    """A fake board answering each line the monitor writes through ``on_line`` (which
+    gets the line and returns what the board writes back, possibly later)."""
+
+    def __init__(self, out: bytes = b"") -> None:
+        super().__init__(out)
+        self.partial = b""
+        self.log: list[tuple[float, str]] = []  # (when, what) as the board saw it
+
+    def on_line(self, line: str) -> None:
+        raise NotImplementedError
+
+    def write(self, data: bytes) -> int:
+        super().write(data)
+        self.partial += data
+        while b"\n" in self.partial:
+            line, self.partial = self.partial.split(b"\n", 1)
+            self.log.append((time.monotonic(), "got " + line.decode()))
+            self.on_line(line.decode())
+        return len(data)
+
+    def later(self, seconds: float, data: bytes, what: str) -> None:
+        """Write ``data`` after ``seconds``, as a board busy that long."""
+
+        def send() -> None:
+            self.log.append((time.monotonic(), what))
+            self.answer(data)
+
+        timer = threading.Timer(seconds, send)
+        timer.daemon = True
+        timer.start()
+
+
+def _run(
+    monkeypatch: pytest.MonkeyPatch,
+    port: FakePort,
+    escalation: Any,
+    *,
+    typed: bytes = b"",
+    raw: bool = False,
+    linger: float = 0.2,
+) -> tuple[list[str], list[str]]:
+    """(stdout rows, status rows) of ``monitor`` over ``port``."""
+    use_port(monkeypatch, port)
+    rows: list[str] = []
+    notes: list[str] = []
+    monitor_mod.monitor(
+        "fake",
+        stdin=io.BytesIO(typed),
+        echo=rows.append,
+        status=notes.append,
+        linger=linger,
+        raw=raw,
+        escalation=escalation,
+    )
+    return rows, notes
+
+
+# --- 1: DEL and C1 controls in an escalated phrase ---------------------------------------
+
+
+@pytest.mark.parametrize("raw", [True, False])
+def test_a_phrase_with_del_or_a_c1_control_is_answered_and_stays_json(
+    monkeypatch: pytest.MonkeyPatch, raw: bool
+) -> None:
+    phrases = ["turn\x7f on", "lamp\u0085 on", "plain"]
+    port = FakePort(b"".join(_escalation(p) for p in phrases))
+    rows, _ = _run(monkeypatch, port, _Answers("hi \u0085x"), raw=raw)
+    if raw:
+        parsed = [json.loads(row) for row in rows]  # every stdout line is JSON
+        assert [p["text"] for p in parsed if "intent" in p] == phrases
+        assert [p["host"] for p in parsed if "host" in p] == [
+            {"text": p, "answer": "hi \u0085x"} for p in phrases
+        ]
+    else:
+        device = [r for r in rows if "-> escalate:" in r]
+        assert [r.split("-> escalate: ")[1] for r in device] == [
+            '"turn\\u007f on"',
+            '"lamp\\u0085 on"',
+            '"plain"',
+        ]
+        assert [r for r in rows if r.startswith("  host")] == [
+            '  host: hi \\x85x  ("turn\\u007f on")',
+            '  host: hi \\x85x  ("lamp\\u0085 on")',
+            '  host: hi \\x85x  ("plain")',
+        ]
+    for row in rows:
+        assert row.isprintable(), row
+
+
+def test_json_lines_are_shown_with_json_escapes_other_lines_with_x_escapes() -> None:
+    assert monitor_mod.shown_line('{"a":"x\x7fy\u009f"}') == '{"a":"x\\u007fy\\u009f"}'
+    assert json.loads(monitor_mod.shown_line('{"a":\r"\x85"}')) == {"a": "\x85"}
+    assert monitor_mod.shown_line("boot\x7f\x1b") == "boot\\x7f\\x1b"
+    # JSON of another shape is shown as it came, kept JSON.
+    assert monitor_mod.format_device_line('{"x":"\x7f"}') == '{"x":"\\u007f"}'
+
+
+# --- 2: a first output line longer than the bytes kept -----------------------------------
+
+
+def test_a_do_line_longer_than_the_bytes_kept_is_no_answer_and_is_not_sent() -> None:
+    esc = Escalated("hello", "x", 0.1)
+    code = "import sys; sys.stdout.write(':do ' + 'a' * 5000 + '\\n')"
+    answer = HostCommand([sys.executable, "-c", code]).answer(esc)
+    assert "answer" not in answer and act_line(answer) is None
+    assert answer["error"] == (
+        f"its first output line is longer than the {MAX_ANSWER_BYTES} bytes kept "
+        '(starts ":do aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"...): not an answer, nothing sent'
+    )
+    # A first line that ends within the bytes kept is the answer, the rest dropped.
+    code = "import sys; sys.stdout.write(':do lights_on\\n' + 'b' * 9000)"
+    answer = HostCommand([sys.executable, "-c", code]).answer(esc)
+    assert answer == {"text": "hello", "answer": ":do lights_on"}
+    # Blank bytes past what is kept: no answer, and not "printed nothing".
+    code = "import sys; sys.stdout.write(' ' * 9000 + 'late')"
+    answer = HostCommand([sys.executable, "-c", code]).answer(esc)
+    assert answer["error"].startswith(f"its first {MAX_ANSWER_BYTES} bytes of output")
+
+
+# --- 3: --raw stdout is the board's lines and JSON of the monitor's own ------------------
+
+
+class _UnknownIntentBoard(_Board):
+    def on_line(self, line: str) -> None:
+        if line.startswith(":do "):
+            self.answer(b'{"error":"unknown_intent"}\n')
+
+
+def test_raw_skipped_rows_are_json_and_notes_go_to_status(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    total = monitor_mod.MAX_PENDING_ESCALATIONS + 4
+    port = _UnknownIntentBoard(b"".join(_escalation(f"phrase {i}") for i in range(total)))
+    rows, notes = _run(monkeypatch, port, _Answers(":do alarm_set", delay=0.05), raw=True)
+    parsed = [json.loads(row) for row in rows]  # stdout: JSON lines only
+    host = [p["host"] for p in parsed if "host" in p]
+    assert sorted(h["text"] for h in host) == sorted(f"phrase {i}" for i in range(total))
+    skipped = [h for h in host if "error" in h]
+    assert skipped and all(h["error"].startswith("skipped: 16 escalations") for h in skipped)
+    assert [n for n in notes if "has no intent" in n] == [
+        '  host: the board has no intent "alarm_set", which the host answered (unknown_intent):'
+        " the host knows intents the board's model lacks, and the board takes no action for them"
+    ]
+
+
+# --- 4: a host row names its phrase ------------------------------------------------------
+
+
+def test_each_host_row_names_its_phrase(monkeypatch: pytest.MonkeyPatch) -> None:
+    port = FakePort(_escalation("turn the lamp on") + _escalation("is it raining"))
+    rows, _ = _run(monkeypatch, port, _Answers(":do lights_off", delay=0.1))
+    host = [r for r in rows if r.startswith("  host")]
+    assert host == [
+        '  host: :do lights_off  ("turn the lamp on")',
+        '  host: :do lights_off  ("is it raining")',
+    ]
+
+
+# --- 5: the unknown_intent note with other lines in between ------------------------------
+
+
+class _BusyBoard(_Board):
+    """Answers a ':do' only after a local answer to something else."""
+
+    def on_line(self, line: str) -> None:
+        if line.startswith(":do "):
+            local = b'{"intent":"fan_on","score":0.900,"route":"local","us":5}\n'
+            self.answer(local + b'{"error":"unknown_intent"}\n')
+
+
+def test_the_unknown_intent_note_survives_a_line_in_between(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    port = _BusyBoard(_escalation("wake me"))
+    rows, _ = _run(monkeypatch, port, _Answers(":do alarm_set"))
+    assert len([r for r in rows if 'the board has no intent "alarm_set"' in r]) == 1
+
+
+# --- 6: escalations still coming at the end of input -------------------------------------
+
+
+class _LateBoard(_Board):
+    """Escalates the typed phrase; after the host's first ':do' it escalates three more
+    phrases 0.1 s later (after the monitor's first wait for the queue is over)."""
+
+    def on_line(self, line: str) -> None:
+        if line.startswith(":do "):
+            self.answer(b'{"intent":"lights_on","route":"host"}\n')
+            if not any(what == "late escalations" for _, what in self.log):
+                late = b"".join(_escalation(f"late {i}") for i in range(3))
+                self.log.append((time.monotonic(), "late escalations"))
+                self.later(0.1, late, "sent late escalations")
+        elif line:
+            self.answer(_escalation(line))
+
+
+def test_escalations_at_the_end_of_input_are_answered(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    port = _LateBoard()
+    rows, _ = _run(monkeypatch, port, _Answers(":do lights_on", delay=0.3), typed=b"go\n", raw=True)
+    host = [json.loads(r)["host"] for r in rows if r.startswith('{"host"')]
+    assert host == [
+        {"text": t, "answer": ":do lights_on"} for t in ["go", "late 0", "late 1", "late 2"]
+    ]
+
+
+def test_phrases_left_when_the_session_ends_get_a_row() -> None:
+    gate = threading.Event()
+    rows: list[str] = []
+
+    class _Hung:
+        def answer(self, esc: Escalated) -> dict[str, Any]:
+            gate.wait(10)
+            return {"text": esc.text, "answer": "too late"}
+
+    worker = monitor_mod._HostWorker(_Hung(), rows.append, raw=True)  # type: ignore[arg-type]
+    for i in range(3):
+        worker.offer(_escalation(f"p{i}").decode())
+    deadline = time.monotonic() + 10
+    while worker.current is None and time.monotonic() < deadline:
+        time.sleep(0.01)
+    worker.close()
+    gate.set()
+    time.sleep(0.2)  # the answer that comes now is not shown: the row above said it
+    assert [json.loads(r)["host"] for r in rows] == [
+        {"text": f"p{i}", "error": "not answered: the session ended first"} for i in range(3)
+    ]
+
+
+# --- 7: the board's answers to the host's ':do' lines do not pace typed lines -----------
+
+
+class _SlowBoard(_Board):
+    """Takes 0.3 s per typed phrase (then escalates it) and answers ':do' at once."""
+
+    def on_line(self, line: str) -> None:
+        if line.startswith(":do "):
+            self.answer(b'{"intent":"lights_on","route":"host"}\n')
+        elif line:
+            self.later(0.3, _escalation(line), "answered " + line)
+
+
+def test_typed_lines_wait_for_their_own_answer_not_the_hosts(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    port = _SlowBoard()
+    _run(monkeypatch, port, _Answers(":do lights_on"), typed=b"alpha\nbravo\ncharlie\ndelta\n")
+    events = [what for _, what in sorted(port.log)]
+    typed = ["alpha", "bravo", "charlie", "delta"]
+    # Each typed phrase reaches the board only after the one before was answered.
+    for before, after in itertools.pairwise(typed):
+        assert events.index("answered " + before) < events.index("got " + after), events
+
+
+# --- the reader hands on decoded lines: every caller shows them escaped ------------------
+
+
+@pytest.mark.parametrize("raw", [True, False])
+def test_monitor_wav_shows_control_bytes_escaped(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Any, raw: bool
+) -> None:
+    import numpy as np
+
+    from tinyslm.audio.wav import write_wav
+    from tinyslm.errors import ToolchainError
+
+    use_port(monkeypatch, FakePort(b"boot\x1b[2J\x7f\n"))
+    path = tmp_path / "short.wav"
+    write_wav(path, np.zeros(1600, dtype=np.int16))
+    rows: list[str] = []
+    with pytest.raises(ToolchainError):  # no end-of-stream answer: not what is tested
+        monitor_mod.monitor_wav(path, "x", echo=rows.append, raw=raw, pace=False, end_timeout=0.3)
+    assert "boot\\x1b[2J\\x7f" in rows
