@@ -22,8 +22,11 @@ FIRMWARE_SUBDIRS = ("common", "text", "audio")
 class BuildPyWithResources(build_py):
     def run(self) -> None:
         # build/ outlives a `pip install .` in the checkout, and build_py only adds to it:
-        # a module deleted since would still ship in the next wheel.
-        shutil.rmtree(Path(self.build_lib) / "tinyslm", ignore_errors=True)
+        # a module deleted since would still ship in the next wheel. Only a build folder's
+        # copy goes: `--build-lib .` (or -d) names the sources themselves.
+        built = Path(self.build_lib).resolve() / "tinyslm"
+        if built != ROOT / "tinyslm" and (built / "_bundled").is_dir():
+            shutil.rmtree(built)
         super().run()
         for name in BUNDLED:
             src = ROOT / name

@@ -69,6 +69,32 @@ def test_a_module_deleted_since_the_last_in_tree_build_is_not_in_the_wheel(
     assert "tinyslm/cli.py" in second and "tinyslm/_bundled/boards/esp32.yaml" in second
 
 
+def test_a_build_into_the_sources_themselves_deletes_nothing(tmp_path: Path) -> None:
+    """`setup.py build_py -d .` names the checkout as the build folder: the stale-copy
+    cleanup removed the source package there."""
+    src = tmp_path / "src"
+    src.mkdir()
+    ignore = shutil.ignore_patterns("__pycache__", "_bundled", "*.egg-info", "*.pyc")
+    for name in (*SOURCES, "templates", "boards", "firmware"):
+        path = REPO / name
+        if path.is_dir():
+            shutil.copytree(path, src / name, ignore=ignore)
+        else:
+            shutil.copy2(path, src / name)
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONHOME")}
+    subprocess.run(
+        [sys.executable, "setup.py", "-q", "build_py", "-d", "."],
+        cwd=src,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert (src / "tinyslm" / "__init__.py").is_file()
+    assert (src / "tinyslm" / "cli.py").is_file()
+
+
 def test_the_tensorflow_floor_is_the_first_version_whose_converter_works() -> None:
     text = (REPO / "pyproject.toml").read_text(encoding="utf-8")
     (floor,) = re.findall(r'"tensorflow-cpu>=(\d+)\.(\d+)"', text)
