@@ -276,11 +276,7 @@ def test_settings_with_label_thresholds_compile_against_esp_idf(
         # UART_SCLK_XTAL exists on the ESP32-S3/C3, not the ESP32 (soc/clk_tree_defs.h).
         ("UART_SCLK_DEFAULT", "UART_SCLK_XTAL", "UART_SCLK_XTAL"),
         # ESP-IDF 5's uart_read_bytes takes a timeout in ticks as its 4th argument.
-        (
-            "sizeof(rx_chunk), resync ? kQuietWait : kReadWait)",
-            "sizeof(rx_chunk))",
-            "uart_read_bytes",
-        ),
+        ("sizeof(rx_chunk), kReadWait)", "sizeof(rx_chunk))", "uart_read_bytes"),
     ],
 )
 def test_a_planted_api_misuse_fails_the_compile(

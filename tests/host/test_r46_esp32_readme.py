@@ -5,7 +5,9 @@
   no answer either.
 - On an ESP32 the ``rx_overflow`` row says what goes: the glue flushes the driver's whole
   receive buffer (every line waiting in it, not just the line in progress), and says
-  what a host should do (wait, then resend from the first unanswered line).
+  what a host should do. Both boards' rows give the same instruction: send one empty
+  line, whose line end ends the core's drop (the glue never ends it on a pause, which
+  had the rest of a cut line classified), then resend from the first unanswered line.
 """
 
 from __future__ import annotations
@@ -56,12 +58,44 @@ def rx_overflow_row(text: str) -> str:
     return rows[0]
 
 
+# What a host does after {"error":"rx_overflow"}, in each board's row, in this order.
+HOST_STEPS = (
+    "Stop sending",
+    "send one empty line (`\\n`: it gets no answer, and it ends the drop with a line end"
+    " you sent, so no fragment is ever taken for a line)",
+    "then resend from the first line that got no answer",
+)
+
+
+def assert_host_steps(row: str) -> None:
+    at = [row.find(step) for step in HOST_STEPS]
+    assert -1 not in at, row
+    assert at == sorted(at), "the host's steps are out of order"
+    # The glue no longer ends a drop on a pause, so no wait is asked for.
+    assert "quarter of a second" not in row
+
+
+@pytest.mark.parametrize("board_id", ["esp32", "stm32h7"])
+def test_the_rx_overflow_row_tells_the_host_to_send_an_empty_line_then_resend(
+    board_id: str,
+) -> None:
+    assert_host_steps(rx_overflow_row(readme(board_id)))
+
+
 def test_the_esp32_rx_overflow_row_says_the_buffer_goes_and_to_resend() -> None:
     row = rx_overflow_row(readme("esp32"))
     assert "receive buffer (up to about 2.3 KB)" in row  # kRxRingBytes + stash + FIFO
-    assert "the line in progress, up to its end" in row
-    assert "resend from the first line that got no answer" in row
-    assert "wait a quarter of a second" in row  # kQuietWait at the slowest baud fits
+    assert "the line in progress, up to the next line end the board receives" in row
+
+
+def test_the_project_readme_gives_a_host_the_same_steps() -> None:
+    readme_md = Path(__file__).resolve().parents[2] / "README.md"
+    text = " ".join(readme_md.read_text(encoding="utf-8").split())
+    at = text.index('`{"error":"rx_overflow"}`')
+    bullet = text[at : text.index(" - ", at)]
+    assert "send one empty line (`\\n`: it gets no answer, and it ends the drop" in bullet
+    assert "then resend from the first line that got no answer" in bullet
+    assert "quarter of a second" not in bullet
 
 
 def test_the_stm32_rx_overflow_row_is_its_own() -> None:

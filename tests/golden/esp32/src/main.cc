@@ -24,19 +24,6 @@ constexpr uart_port_t kUart = UART_NUM_0;
 // Driver RX ring: holds what arrives while an inference runs (must exceed the 128-byte FIFO).
 constexpr int kRxRingBytes = 2048;
 constexpr TickType_t kReadWait = pdMS_TO_TICKS(20);
-// After an overflow's flush: how long the line must stay quiet for the host to be taken
-// as stopped (see the loop). A host still sending raises the RX interrupt that brings
-// its bytes to the ring at 120 bytes in the FIFO at the latest (it is not idle, so the
-// timeout interrupt waits), so the wait covers a FIFO's worth of byte-times (10 bits a
-// byte) at the board's rate: 12 ms at 115200. Plus one tick as pdMS_TO_TICKS rounds
-// down, and one as a wait of n ticks ends at the n-th tick to come, the first of which
-// may be due at once: 3 ticks (20 to 30 ms at CONFIG_FREERTOS_HZ 100) at 115200, 15 at
-// 9600 (the slowest rate a board may have), inside the quarter of a second the README
-// tells a host to wait after {"error":"rx_overflow"} before it resends.
-constexpr uint32_t kFifoFillMs =
-    (static_cast<uint32_t>(UART_HW_FIFO_LEN(kUart)) * 10u * 1000u + TINYSLM_BAUD_RATE - 1u) /
-    TINYSLM_BAUD_RATE;
-constexpr TickType_t kQuietWait = pdMS_TO_TICKS(kFifoFillMs) + 2;
 // The driver's events: only a hardware FIFO overflow (bytes lost) is acted on;
 // UART_BUFFER_FULL loses nothing (the driver stashes the FIFO's bytes until a read
 // makes room). Drained after every read, but the driver posts an event per RX interrupt
@@ -141,12 +128,10 @@ extern "C" void app_main(void) {
   tinyslm_actions_init();
   tinyslm_app_on_answer(&app, tinyslm_on_answer, nullptr);
 
-  bool resync = false;  // an overflow's flush came last: see below
   for (;;) {
     let_idle_run();  // lines arriving faster than they are answered never block the read
     const int64_t start = esp_timer_get_time();
-    const int n =
-        uart_read_bytes(kUart, rx_chunk, sizeof(rx_chunk), resync ? kQuietWait : kReadWait);
+    const int n = uart_read_bytes(kUart, rx_chunk, sizeof(rx_chunk), kReadWait);
     note_wait(start);
     // Events before feeding: the driver queues an overflow before any byte from after
     // the gap reaches its ring, so once these bytes are read, every overflow that could
@@ -181,25 +166,14 @@ extern "C" void app_main(void) {
       // The host sent faster than answers go out and the FIFO overflowed (behind a full
       // ring, or while the interrupt was held off): where the gap is in the bytes just
       // read and those still buffered is unknown, so they all go, and the core drops the
-      // line in progress rather than classify a phrase missing bytes.
+      // line in progress rather than classify a phrase missing bytes. Where the host's
+      // lines end in what was flushed is unknown too, so the drop ends only at a line
+      // end the host sends after it (a pause tells nothing: a host may pause mid-line):
+      // the README tells a host to send an empty line, then resend.
       uart_flush_input(kUart);
       tinyslm_app_rx_overflow(&app);
-      resync = true;
       continue;
     }
-    if (resync && n <= 0) {
-      // Nothing came within kQuietWait of the flush: the host had stopped, and a host
-      // stops between lines (it writes whole lines), so the bytes flushed ended with its
-      // last line end. The core, told of the overflow, drops up to the next line end:
-      // that would be the host's next line, whole (a resent one, say), unanswered. A line
-      // end now ends the drop, and an empty line gets no answer. Bytes that did come
-      // (the host still sending) are fed as they are: the core drops them up to their
-      // line end, the end of the line the flush cut (or, if the host was between lines
-      // then, of the next one: the host resends from the first unanswered line).
-      static const uint8_t kLineEnd = '\n';
-      tinyslm_app_feed(&app, &kLineEnd, 1);
-    }
-    resync = false;
     if (n > 0) tinyslm_app_feed(&app, rx_chunk, static_cast<size_t>(n));
   }
 }

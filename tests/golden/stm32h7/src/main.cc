@@ -36,19 +36,11 @@ volatile uint32_t rx_reported = 0;  // written by the main loop only
 // that next line end is the end of the host's next line, sent whole (a resent one, say),
 // dropped unanswered. The interrupt reads every byte the ring has no room for, so it
 // keeps rx_lost's count at the last line end it dropped: a gap whose count is that one
-// ended with it. An overrun's bytes were never read (the UART had nowhere to put them):
-// its count and HAL tick are kept, and the main loop waits for the line to go quiet.
+// ended with it, for sure. An overrun's bytes were never read (the UART had nowhere to
+// put them): whether they held a line end is unknown, so after a gap that ended with one
+// the drop runs to a line end the host sends (a pause tells nothing: a host may pause
+// mid-line), and the README tells a host to send an empty line before it resends.
 volatile uint32_t rx_lost_at_line_end = 0;  // written by the interrupt only
-volatile uint32_t rx_lost_at_overrun = 0;   // written by the interrupt only
-volatile uint32_t rx_overrun_tick = 0;      // written by the interrupt only
-// After a gap that ended with an overrun: how long the line must stay quiet for the host
-// to be taken as stopped. A host still sending gets a byte to the interrupt a byte-time
-// after the overrun is cleared (each byte raises RXNE: no FIFO), 1 ms at 9600 baud; the
-// rest is for a host or USB bridge pausing mid-line, and it stays well inside the quarter
-// of a second the README tells a host to wait after {"error":"rx_overflow"}.
-constexpr uint32_t kQuietMs = 50;
-bool rx_resync = false;       // main loop only: a gap ended with an overrun, see the loop
-uint32_t rx_resync_from = 0;  // main loop only: that overrun's HAL tick
 // Fed to end the core's drop where the gap ended with a line end: an empty line, which
 // gets no answer.
 constexpr uint8_t kLineEnd = '\n';
@@ -246,11 +238,9 @@ void USART3_IRQHandler(void) {
       }
     }
     if ((isr & USART_ISR_ORE) != 0u) {
-      // The UART had no room for a byte: it is gone, and after the byte RDR kept.
-      const uint32_t lost = rx_lost + 1u;
-      rx_lost = lost;
-      rx_lost_at_overrun = lost;
-      rx_overrun_tick = HAL_GetTick();
+      // The UART had no room for a byte: it is gone, and after the byte RDR kept (read
+      // above), so a gap that ends here ends with a byte never read.
+      rx_lost = rx_lost + 1u;
     }
     if ((isr & errors) != 0u) {
       // Only the flags this pass saw (and counted): clearing all four could clear an
@@ -294,9 +284,6 @@ int main(void) {
     // Read before the ring: while a loss is unreported the interrupt stores nothing, so
     // the ring then holds only bytes from before the gap.
     const uint32_t lost = rx_lost;
-    // Before the ring too: a byte stored after this reading is fed on the next pass, so
-    // the line is taken as quiet only if it was, up to the reading.
-    const bool quiet = rx_resync && HAL_GetTick() - rx_resync_from >= kQuietMs;
     size_t n = 0;
     uint32_t tail = rx_tail;
     while (n < sizeof(chunk) && tail != rx_head) {
@@ -305,10 +292,6 @@ int main(void) {
     }
     rx_tail = tail;
     if (n > 0) {
-      // Bytes after a gap that ended with an overrun, before the line went quiet: the
-      // host was still sending, and the core drops them up to their line end (the rest
-      // of the line the overrun cut, or one the host began without a pause: resent).
-      rx_resync = false;
       tinyslm_app_feed(&app, chunk, n);
     } else if (lost != rx_reported) {
       // Drained up to the gap: the core drops the line the loss broke.
@@ -318,24 +301,11 @@ int main(void) {
       // again and again, and a host that kept sending never got a byte stored.
       const uint32_t gap_end = rx_lost;
       rx_reported = gap_end;
-      // The gap is closed now (a later loss is a gap of its own, reported again): say
-      // how it ended. A line end the interrupt dropped last means the bytes after the
-      // gap begin a line, so the drop ends here; a byte of a line means they continue
-      // it, so the drop goes on to their line end; an overrun last, and it depends on
-      // the host (see rx_lost_at_line_end).
-      rx_resync = false;
-      if (rx_lost_at_line_end == gap_end) {
-        tinyslm_app_feed(&app, &kLineEnd, 1);
-      } else if (rx_lost_at_overrun == gap_end) {
-        rx_resync = true;
-        rx_resync_from = rx_overrun_tick;
-      }
-    } else if (quiet) {
-      // Nothing came within kQuietMs of the overrun that ended the gap: the host had
-      // stopped, and a host stops between lines (it writes whole lines), so the bytes
-      // the overrun lost ended with its last line end.
-      rx_resync = false;
-      tinyslm_app_feed(&app, &kLineEnd, 1);
+      // The gap is closed now (a later loss is a gap of its own, reported again): a line
+      // end the interrupt dropped last means the bytes after the gap begin a line, so the
+      // drop ends here. Otherwise (a byte of a line, or an overrun's unread bytes) it
+      // goes on to the next line end the host sends.
+      if (rx_lost_at_line_end == gap_end) tinyslm_app_feed(&app, &kLineEnd, 1);
     }
   }
 }
