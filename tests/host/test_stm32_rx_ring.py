@@ -106,6 +106,18 @@ extern "C" {
 {handler}
 }
 
+// PRIMASK: an interrupt raised while the loop holds interrupts off runs when it lets
+// them on again, as the core's pending interrupt does.
+static int irq_masked = 0, irq_pending = 0;
+static void __disable_irq() { irq_masked = 1; }
+static void __enable_irq() {
+  irq_masked = 0;
+  if (irq_pending) {
+    irq_pending = 0;
+    {uart_irq}();
+  }
+}
+
 static void arrive(int n) {
   for (int k = 0; k < n; ++k) {
     now_ns += kByteNs;  // the time passes whether the host sends or not
@@ -113,7 +125,7 @@ static void arrive(int n) {
     rdr_byte = static_cast<uint8_t>(host[host_at++]);
     if (isr_bits & USART_ISR_RXNE_RXFNE) isr_bits |= USART_ISR_ORE;
     isr_bits |= USART_ISR_RXNE_RXFNE;
-    {uart_irq}();
+    if (irq_masked) irq_pending = 1; else {uart_irq}();
   }
 }
 
@@ -282,9 +294,10 @@ class Counts:
     resent: int
 
 
-def build_ring(tmp_path: Path) -> Ring:
+def build_ring(tmp_path: Path, interrupt_after: str | None = None) -> Ring:
     """The harness built in ``tmp_path`` with the handler and the loop body of a freshly
-    generated stm32h7 project."""
+    generated stm32h7 project; ``interrupt_after``: a statement of the loop body after
+    which one byte of the host's arrives (its interrupt raised there), once."""
     require_tool("g++")
     cxx = "g++"
     project = tmp_path / "p"
@@ -300,6 +313,13 @@ def build_ring(tmp_path: Path) -> Ring:
     declarations = main[decl_from:decl_to].replace("UART_HandleTypeDef huart;", "")
     handler = f"void {irq}(void) {{{_block(main, f'void {irq}(void)')}}}"
     loop = _block(main, "  for (;;) {\n    (void)clock_us")
+    if interrupt_after is not None:
+        assert interrupt_after in loop, f"the loop no longer has {interrupt_after!r}"
+        raise_once = (
+            " if (interrupt_once && host_at < host.size()) { interrupt_once = 0; arrive(1); }"
+        )
+        loop = loop.replace(interrupt_after, interrupt_after + raise_once)
+        declarations = "static int interrupt_once = 1;\n" + declarations
     source = (
         HARNESS.replace("{uart}", uart.group(1))
         .replace("{uart_irq}", irq)

@@ -298,14 +298,19 @@ int main(void) {
       tinyslm_app_rx_overflow(&app);
       // Read again: bytes lost while that line went out (the interrupt stores nothing
       // until this store) belong to the same gap. The stale count reported each gap
-      // again and again, and a host that kept sending never got a byte stored.
+      // again and again, and a host that kept sending never got a byte stored. Read and
+      // stored with the interrupt held off (a few instructions): a byte lost between the
+      // two counted into a gap closed without it, reported a second time.
+      __disable_irq();
       const uint32_t gap_end = rx_lost;
       rx_reported = gap_end;
+      const bool ended_at_line_end = rx_lost_at_line_end == gap_end;
+      __enable_irq();
       // The gap is closed now (a later loss is a gap of its own, reported again): a line
       // end the interrupt dropped last means the bytes after the gap begin a line, so the
       // drop ends here. Otherwise (a byte of a line, or an overrun's unread bytes) it
       // goes on to the next line end the host sends.
-      if (rx_lost_at_line_end == gap_end) tinyslm_app_feed(&app, &kLineEnd, 1);
+      if (ended_at_line_end) tinyslm_app_feed(&app, &kLineEnd, 1);
     }
   }
 }
