@@ -57,6 +57,12 @@ UBaseType_t uxQueueMessagesWaiting(QueueHandle_t q);
 #include "freertos/FreeRTOS.h"
 void vTaskDelay(TickType_t ticks);
 """,
+    # Section attributes: the host has no IRAM (test_kws_glue_esp32 checks the real ones).
+    "esp_attr.h": r"""
+#pragma once
+#define IRAM_ATTR
+#define DRAM_ATTR
+""",
     "esp_timer.h": r"""
 #pragma once
 #include <stdint.h>

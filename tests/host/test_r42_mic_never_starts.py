@@ -246,11 +246,13 @@ def test_esp32_without_a_microphone_a_stream_left_open_times_out(
     # Not before its 2 s (10 ms sleeps and the loop's own time: within 30 ms of it) ...
     early, stats = _esp32_run(esp32_no_mic, frame_us + TIMEOUT_US - 30_000, stream)
     assert early == [failed] and stats["serial_lost"] == 0
-    # ... and then, once, with the loop still letting the idle task run.
+    # ... and then, once, with the loop still letting the idle task run (the microphone
+    # said again after it, every 3 s: test_r46_esp32_kws_mic).
     written, stats = _esp32_run(esp32_no_mic, frame_us + TIMEOUT_US + 30_000, stream)
-    assert written == [failed, TIMEOUT]
+    assert written[:2] == [failed, TIMEOUT] and set(written[2:]) <= {failed}
     written, stats = _esp32_run(esp32_no_mic, frame_us + 10_000_000, stream)
-    assert written == [failed, TIMEOUT] and stats["wdt"] == 0
+    assert written[:2] == [failed, TIMEOUT] and set(written[2:]) == {failed}
+    assert stats["wdt"] == 0
 
 
 # ---------------------------------------------------------------------------------------

@@ -68,7 +68,16 @@ def template_context(board: Board, manifest: Manifest) -> dict[str, Any]:
 
 
 def ram_bytes(board: Board, manifest: Manifest) -> tuple[int, str]:
-    """RAM besides the arena that the budget check counts for a keyword project."""
+    """RAM besides the arena that the budget check counts for a keyword project.
+
+    Counted: the microphone's DMA buffers (on the ESP32 the I2S driver's, from ESP-IDF's
+    heap), the glue's sample block and the listening loop's feature window. Left to what
+    the board keeps beside ``arena_ram_kb`` (its ``ram_kb`` less the arena budget, which
+    also holds the SDK's RAM, the stacks and the heap): the rest of the keyword app's
+    static state (the front end's FFT scratch and pending window, the frame parser, an
+    AUDIO frame's samples: about 6.7 KB beside the window on a 32-bit target) and the
+    serial receive ring (on the ESP32 the UART driver's 4 KB, from the heap).
+    """
     spec: KeywordSpec = manifest.features
     buffers = mic_buffers(board)
     window = spec.frames * spec.frontend.num_bins

@@ -30,7 +30,14 @@ def template_context(board: Board, manifest: Manifest) -> dict[str, Any]:
 
 
 def ram_bytes(board: Board, manifest: Manifest) -> tuple[int, str]:
-    """RAM besides the arena that the budget check counts: none for text (the line
-    buffer is a few hundred bytes of the board's own reserve)."""
+    """RAM besides the arena that the budget check counts: none for text.
+
+    The text firmware's own RAM is left to what the board keeps beside ``arena_ram_kb``
+    (its ``ram_kb`` less the arena budget, which also holds the SDK's RAM, the stacks and
+    the heap): the line buffer (``max_line`` bytes), the serial receive ring and, on the
+    ESP32, the UART driver's event queue. Not a few hundred bytes there: ESP-IDF's heap
+    holds a 2 KB ring and 1024 events of 12 bytes, about 14 KiB
+    (``templates/esp32-text/src/main.cc.j2``).
+    """
     del board, manifest
     return 0, ""
