@@ -12,10 +12,17 @@ RCC): ``clock_init``, the no-serial fallback and ``main``'s start-up up to the T
 set-up are compiled with stand-in HAL functions and the project's own JSON writer, and
 run with a failing ``HAL_RCC_OscConfig``, a failing ``HAL_RCC_ClockConfig``, a VOSRDY
 that never comes and a failing ``serial_init``.
+
+Round 46: ``clock_init_failed`` was said once, at boot, which a host that opens the port
+later (the board boots as soon as it has power) never saw. It is said again every 3 s at
+most: on the keyword board from the main loop (not while a serial stream is open), on
+the text board after an answer (the glue's answer hook, after the project's own). The
+harness runs the start-up, then the repeat (or the hook) once a simulated millisecond.
 """
 
 from __future__ import annotations
 
+import itertools
 import re
 import subprocess
 from pathlib import Path
@@ -60,14 +67,25 @@ struct GPIO_TypeDef { int unused; };
 
 const char *scenario = "";
 uint32_t ticks = 0, delayed_ms = 0, toggles = 0, vos_polls = 0;
-uint32_t osc_calls = 0, clk_calls = 0, serial_calls = 0, led_inits = 0;
+uint32_t osc_calls = 0, clk_calls = 0, serial_calls = 0, led_inits = 0, answers = 0;
+// The keyword app's stream state (the repeat waits while a serial stream is open), and
+// the text core's answer and the project's hook (the text board repeats after answers).
+struct FakeApp { uint8_t serial_stream; };
+[[maybe_unused]] FakeApp app = {0};
+struct tinyslm_answer_t { int unused; };
+[[maybe_unused]] void tinyslm_on_answer(const tinyslm_answer_t *answer, void *ctx) {
+  (void)answer;
+  (void)ctx;
+  ++answers;
+}
 
 static bool is(const char *name) { return strcmp(scenario, name) == 0; }
 
 static void stats(const char *how) {
-  printf("S %s ticks %u delayed_ms %u toggles %u vos_polls %u osc %u clk %u serial %u led %u\n",
+  printf("S %s ticks %u delayed_ms %u toggles %u vos_polls %u osc %u clk %u serial %u led %u"
+         " answers %u\n",
          how, ticks, delayed_ms, toggles, vos_polls, osc_calls, clk_calls, serial_calls,
-         led_inits);
+         led_inits, answers);
   fflush(stdout);
   exit(0);
 }
@@ -111,6 +129,7 @@ void serial_write(const char *data, size_t len, void *ctx) {
   (void)ctx;
   fputs("W ", stdout);
   fwrite(data, 1, len, stdout);
+  printf("T %u\n", ticks);  // when it was said
 }
 void dwt_init() {}
 void led_init() { ++led_inits; }
@@ -119,18 +138,36 @@ bool serial_init() {
   return !is("serial_fails");
 }
 
+{declarations}
+
 {functions}
 
 void start_up() {
 {start_up}
-  stats("started");
+}
+
+// A simulated millisecond of the running board: an answer on the text board, a pass of
+// the loop on the keyword board.
+void run_ms() {
+{run_ms}
 }
 }  // namespace
 
+// start_up SCENARIO [MS [STREAM_FROM_MS]]: the start-up, then MS milliseconds of running
+// (a serial stream open from STREAM_FROM_MS on).
 int main(int argc, char **argv) {
-  if (argc != 2) return 2;
+  if (argc < 2 || argc > 4) return 2;
   scenario = argv[1];
+  const uint32_t ms = argc > 2 ? static_cast<uint32_t>(atoi(argv[2])) : 0u;
+  const uint32_t stream_from = argc > 3 ? static_cast<uint32_t>(atoi(argv[3])) : ms;
   start_up();
+  for (uint32_t i = 0; i < ms; ++i) {
+    if (i >= stream_from) app.serial_stream = 1;
+    const uint32_t before = ticks;
+    run_ms();
+    ticks = before + 1;  // one millisecond a pass, however many ticks the pass read
+  }
+  stats("started");
 }
 """
 
@@ -143,6 +180,23 @@ def _harness(main: str) -> str:
     functions = [clock]
     if no_serial in main:  # absent before round 43: main spun in place
         functions.append(no_serial + _block(main, no_serial) + "}")
+    # The clock's repeat (round 46): its state, what says it, and what repeats it.
+    declarations = re.findall(
+        r"^(?:constexpr uint32_t kErrorRepeatMs|bool clock_slow|uint32_t clock_said_ms) = .*$",
+        main,
+        re.M,
+    )
+    for head in ("void clock_error_say() {", "void clock_error_repeat() {"):
+        if head in main:
+            functions.append(head + _block(main, head) + "}")
+    hook = "void on_answer(const tinyslm_answer_t *answer, void *ctx) {"
+    if hook in main:  # the text board: repeated after answers
+        functions.append(hook + _block(main, hook) + "}")
+        run_ms = "  const tinyslm_answer_t answer = {0};\n  on_answer(&answer, nullptr);"
+    elif "clock_error_repeat();" in main:  # the keyword board: from the loop
+        run_ms = "  clock_error_repeat();"
+    else:  # said once, before round 46
+        run_ms = ""
     body = _block(main, "int main(void) {")
     start_up = body[: body.index("  if (tinyslm_tflm_init()")]
     assert "clock_init()" in start_up and "serial_init()" in start_up, "main's start-up moved"
@@ -153,8 +207,10 @@ def _harness(main: str) -> str:
     constants += [f"constexpr uint32_t GPIO_PIN_{n} = {1 << n}u;" for n in range(16)]
     return (
         HARNESS.replace("{constants}", "\n".join(constants))
+        .replace("{declarations}", "\n".join(declarations))
         .replace("{functions}", "\n\n".join(functions))
         .replace("{start_up}", start_up)
+        .replace("{run_ms}", run_ms)
     )
 
 
@@ -181,11 +237,12 @@ def start_up(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFa
     return _build(root, project)
 
 
-def _run(exe: Path, scenario: str) -> tuple[list[str], dict[str, int], str]:
+def _run(exe: Path, scenario: str, *running: int) -> tuple[list[str], dict[str, int], str]:
     try:
         proc = subprocess.run(
-            [str(exe), scenario], capture_output=True, text=True, timeout=20, check=False
-        )
+            [str(exe), scenario, *map(str, running)],
+            capture_output=True, text=True, timeout=20, check=False,
+        )  # fmt: skip
     except subprocess.TimeoutExpired:
         pytest.fail(f"{scenario}: the start-up never ended (a wait without a bound)")
     assert proc.returncode == 0, proc.stdout + proc.stderr
@@ -224,3 +281,38 @@ def test_a_serial_failure_blinks_the_led(start_up: Path) -> None:
     assert stats["led"] == 1
     # Five toggles after the first, 100 ms apart: the fast blink the README describes.
     assert stats["delayed_ms"] == 500
+
+
+def _said_at(exe: Path, *args: str | int) -> list[int]:
+    """The ticks at which each line of a run was written."""
+    proc = subprocess.run(
+        [str(exe), *map(str, args)], capture_output=True, text=True, timeout=20, check=True
+    )
+    return [int(ln.split()[1]) for ln in proc.stdout.splitlines() if ln.startswith("T ")]
+
+
+@pytest.mark.parametrize("scenario", ["osc_fails", "vos_never"])
+def test_a_clock_failure_is_said_again_every_3_s(start_up: Path, scenario: str) -> None:
+    # 10 s of running: a host that opens the port after the boot still hears it.
+    written, stats, how = _run(start_up, scenario, 10_000)
+    assert how == "started" and written == [CLOCK_FAILED] * 4
+    said = _said_at(start_up, scenario, 10_000)
+    gaps = [b - a for a, b in itertools.pairwise(said)]
+    # 3 s apart (each HAL_GetTick call is a tick here: the say's own read adds one).
+    assert len(gaps) == 3 and all(3000 <= gap <= 3002 for gap in gaps), gaps
+    if "text" in start_up.parent.name:  # after answers, the project's hook first
+        assert stats["answers"] == 10_000
+
+
+def test_a_working_clock_is_not_repeated(start_up: Path) -> None:
+    written, _, how = _run(start_up, "ok", 10_000)
+    assert how == "started" and written == []
+
+
+# The text board has no serial stream: the keyword build only.
+@pytest.mark.parametrize("start_up", ["keywords"], indirect=True)
+def test_the_keyword_board_waits_while_a_serial_stream_is_open(start_up: Path) -> None:
+    assert "keywords" in start_up.parent.name
+    # A stream open from 2 s on: the stream's answers own the line, nothing more said.
+    written, _, _ = _run(start_up, "clk_fails", 10_000, 2_000)
+    assert written == [CLOCK_FAILED]

@@ -53,6 +53,9 @@ tinyslm_app_t app;
 uint32_t last_cycles = 0;
 uint64_t total_cycles = 0;
 
+bool clock_slow = false;     // clock_init failed: the board runs on the 64 MHz HSI
+uint32_t clock_said_ms = 0;  // when clock_init_failed was last said (HAL_GetTick)
+
 // 400 MHz from the 64 MHz HSI through PLL1 (no dependency on the
 // ST-LINK's clock output). On failure the reset clock (HSI, 64 MHz) stays, and
 // SystemCoreClock still tells the truth, so latencies remain right; main says so on
@@ -196,17 +199,79 @@ int infer(const int32_t *ids, int8_t *scores, void *ctx) {
   }
 }
 
+// The board runs, but slower than its README says (clock_init).
+void clock_error_say() {
+  clock_said_ms = HAL_GetTick();
+  tinyslm_write_error(serial_write, nullptr, "clock_init_failed", "running on the 64 MHz HSI");
+}
+
+// Said at start-up, which a host that opens the port later (the board boots as soon as
+// it has power) never sees, so said again every 3 s at most while it lasts: after an
+// answer, the line's own place, so it never cuts into a line.
+void clock_error_repeat() {
+  if (clock_slow && HAL_GetTick() - clock_said_ms >= kErrorRepeatMs) clock_error_say();
+}
+
+// Your code's hook (tinyslm_on_answer), then the clock's repeat.
+void on_answer(const tinyslm_answer_t *answer, void *ctx) {
+  tinyslm_on_answer(answer, ctx);
+  clock_error_repeat();
+}
+
+// A fault (HardFault and the rest) or TFLM's abort has left the program's state unknown:
+// one fixed line says so, then a reset brings the board back, rather than a board dark and
+// silent until someone presses reset. Only the UART's registers, polled: no HAL call (its
+// state may be what broke), no interrupt (a fault handler runs above them all). Each wait
+// is bounded (at least 4 cycles a poll: over 10 ms at 400 MHz, many bytes' time at
+// TINYSLM_BAUD_RATE), so a transmitter that never empties cannot hold off the reset.
+constexpr uint32_t kFaultPolls = 1000000;
+
+bool fault_wait(USART_TypeDef *uart, uint32_t flag) {
+  for (uint32_t i = 0; i < kFaultPolls; ++i) {
+    if ((uart->ISR & flag) != 0u) return true;
+  }
+  return false;
+}
+
+[[noreturn]] void fault_reset(const char *line) {
+  __disable_irq();
+  USART_TypeDef *const uart = USART3;
+  const uint32_t on = USART_CR1_UE | USART_CR1_TE;
+  // Before serial_init (or after it failed) the UART is off: nothing to say it on.
+  if ((uart->CR1 & on) == on) {
+    // A line cut off by the fault (HAL_UART_Transmit busy) is ended first, so the
+    // host can still read this one as a line of its own.
+    if (huart.gState == HAL_UART_STATE_BUSY_TX && fault_wait(uart, USART_ISR_TXE_TXFNF)) {
+      uart->TDR = '\n';
+    }
+    for (const char *c = line; *c != '\0' && fault_wait(uart, USART_ISR_TXE_TXFNF); ++c) {
+      uart->TDR = static_cast<uint8_t>(*c);
+    }
+    (void)fault_wait(uart, USART_ISR_TC);  // the last byte out before the reset
+  }
+  NVIC_SystemReset();
+}
+
 }  // namespace
 
 extern "C" {
 
 // newlib's abort() raises SIGABRT, which links its signal table and malloc (the
-// firmware has no heap). Reached only on a TFLM internal error: stop here, with the
-// interrupts off, where a debugger shows it.
-[[noreturn]] void abort(void) {
-  __disable_irq();
-  for (;;) {
-  }
+// firmware has no heap). Reached only on a TFLM internal error.
+[[noreturn]] void abort(void) { fault_reset("{\"error\":\"fault\",\"reason\":\"abort\"}\n"); }
+
+// The startup file's weak defaults spin in place. MemManage, BusFault and UsageFault are
+// off at reset (SCB->SHCSR), so their faults come here as a HardFault, unless your
+// code turns them on.
+void HardFault_Handler(void) {
+  fault_reset("{\"error\":\"fault\",\"reason\":\"hard_fault\"}\n");
+}
+void MemManage_Handler(void) {
+  fault_reset("{\"error\":\"fault\",\"reason\":\"mem_manage\"}\n");
+}
+void BusFault_Handler(void) { fault_reset("{\"error\":\"fault\",\"reason\":\"bus_fault\"}\n"); }
+void UsageFault_Handler(void) {
+  fault_reset("{\"error\":\"fault\",\"reason\":\"usage_fault\"}\n");
 }
 
 // HAL_Delay and HAL timeouts count SysTick interrupts.
@@ -260,14 +325,12 @@ int main(void) {
   SCB_EnableICache();
   SCB_EnableDCache();
   HAL_Init();
-  const bool clock_ok = clock_init();
+  clock_slow = !clock_init();
   dwt_init();
   led_init();
   if (!serial_init()) no_serial_forever();
-  // Once, as soon as it can be said: the board works, but slower than its README says.
-  if (!clock_ok) {
-    tinyslm_write_error(serial_write, nullptr, "clock_init_failed", "running on the 64 MHz HSI");
-  }
+  // As soon as it can be said (and again after answers: clock_error_repeat).
+  if (clock_slow) clock_error_say();
   if (tinyslm_tflm_init() != 0) fail_forever("tflm_init_failed", tinyslm_tflm_last_error());
 
   if (tinyslm_app_setup(&app, &tinyslm_model_info, infer, serial_write, clock_us, line_buf,
@@ -276,7 +339,7 @@ int main(void) {
   }
   // Your code (src/tinyslm_actions.c): set up once, then called after every answer.
   tinyslm_actions_init();
-  tinyslm_app_on_answer(&app, tinyslm_on_answer, nullptr);
+  tinyslm_app_on_answer(&app, on_answer, nullptr);
 
   uint8_t chunk[64];
   for (;;) {
