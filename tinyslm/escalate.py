@@ -329,11 +329,10 @@ def _answer_of(
 ) -> tuple[str, str, int | None, bool]:
     """The program's output, error text and exit code (``None``: timed out), and whether
     its output went on past :data:`MAX_ANSWER_BYTES` (a first line without a line end
-    in the bytes kept is then cut); ``since`` is its start time
+    in the bytes kept, or right after them, is then cut); ``since`` is its start time
     (:func:`tinyslm.processes.start_time`), which what it left running is found after
     (``None``: such leftovers are not looked for)."""
     kept: dict[str, bytearray] = {"out": bytearray(), "err": bytearray()}
-    cut: set[str] = set()  # the names of the pipes whose output went past their limit
 
     def drain(name: str, pipe: Any, limit: int) -> None:
         # read1 returns what has arrived; read(n) would wait for n bytes or the end, and
@@ -341,13 +340,14 @@ def _answer_of(
         # the answer the program printed before it exited was then lost.
         head = kept[name]
         while chunk := pipe.read1(65536):
-            if len(head) + len(chunk) > limit:
-                cut.add(name)
             if len(head) < limit:
                 head += chunk[: limit - len(head)]
 
+    # Two bytes past those kept: a line end ('\n', '\r\n') right after them ends the
+    # line they hold, a whole line of MAX_ANSWER_BYTES bytes, not one cut there.
+    out_limit = MAX_ANSWER_BYTES + 2
     readers = [
-        threading.Thread(target=drain, args=("out", proc.stdout, MAX_ANSWER_BYTES), daemon=True),
+        threading.Thread(target=drain, args=("out", proc.stdout, out_limit), daemon=True),
         threading.Thread(target=drain, args=("err", proc.stderr, MAX_STDERR_BYTES), daemon=True),
     ]
     for t in readers:
@@ -380,10 +380,15 @@ def _answer_of(
     for t in readers:
         t.join(timeout=max(0.0, deadline - time.monotonic()))
 
-    def text(name: str) -> str:
-        return bytes(kept[name]).decode("utf-8", "replace")
-
-    return text("out"), text("err"), code, "out" in cut
+    out, more = bytes(kept["out"][:MAX_ANSWER_BYTES]), bytes(kept["out"][MAX_ANSWER_BYTES:])
+    if more.startswith((b"\n", b"\r\n")) or (out.endswith(b"\r") and more.startswith(b"\n")):
+        out += b"\n"  # the line the kept bytes end in ended there
+    return (
+        out.decode("utf-8", "replace"),
+        bytes(kept["err"]).decode("utf-8", "replace"),
+        code,
+        bool(more),
+    )
 
 
 def from_options(

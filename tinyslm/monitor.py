@@ -28,6 +28,7 @@ import time
 import unicodedata
 from collections import Counter, deque
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, BinaryIO
 
 from tinyslm.errors import ToolchainError
@@ -503,7 +504,9 @@ def _echo_encodable(echo: Callable[[str], None], row: str) -> None:
 class _Output:
     """Rows to ``echo`` from several threads, one at a time, none of them ever killed by
     a row: the first failure (the output closed, a full disk) goes to ``failed`` as the
-    session's one error line and later rows are dropped."""
+    session's one error line and later rows are dropped. Each row is made
+    :func:`printable` here too (which leaves a printable row as it is): a note quoting
+    what a board or a host program wrote reached the terminal raw."""
 
     def __init__(
         self, echo: Callable[[str], None], failed: Callable[[ToolchainError], None]
@@ -517,7 +520,7 @@ class _Output:
             if self.broken:
                 return
             try:
-                _echo_encodable(self.echo, row)
+                _echo_encodable(self.echo, printable(row))
             except Exception as exc:
                 self.broken = True
                 self.failed(_output_error(exc))
@@ -630,7 +633,7 @@ def monitor(
     notes = _Output(status, fail) if raw and status is not None else show
     tx_lock = threading.Lock()  # typed lines and the host's :do lines go out whole
 
-    def send(line: bytes) -> None:
+    def write(line: bytes) -> None:
         with tx_lock:
             conn.write(line)
             conn.flush()
@@ -640,13 +643,20 @@ def monitor(
             escalation,
             show,
             raw,
-            send if host_act else None,
+            write if host_act else None,
             on_failed=lambda exc: fail(_unexpected_error("the host worker", exc)),
             note=notes,
         )
         if escalation is not None
         else None
     )
+
+    def send(line: bytes) -> None:
+        # A typed ':do' line is counted with the host's, in send order (the worker's).
+        if host is not None:
+            host.transmit(line, write, typed=True)
+        else:
+            write(line)
 
     def on_line(text: str) -> None:
         show(shown_line(text) if raw else format_device_line(text))
@@ -703,46 +713,54 @@ def monitor(
             except Exception as exc:  # the port went away between two reads
                 on_closed(exc)
 
-        def settle() -> None:
+        def settle(busy: Callable[[], bool] = lambda: False) -> None:
             # Answers still in flight: wait until the line has been quiet for `linger`
-            # seconds and nothing is left unread (capped, for a board that never stops).
+            # seconds and nothing is left unread (capped, for a board that never stops),
+            # or until `busy` (a new escalation to answer: the next round waits again).
             since = time.monotonic()
             cap = since + max(5.0, 5 * linger)
-            while not stop.is_set() and time.monotonic() < cap:
+            while not stop.is_set() and time.monotonic() < cap and not busy():
                 quiet = time.monotonic() - max(last_rx[0], since)
                 if quiet >= linger and not _unread(conn):
                     break
                 time.sleep(0.05)
 
-        settle()
-        if host is not None:
+        if host is None:
+            settle()
+        else:  # an escalation queued meanwhile: its round below settles after it
+            settle(lambda: not host.idle())
             _finish_host(host, settle, stop, lambda: bool(closed or failed))
     finally:
         stop.set()
         thread.join(timeout=1.0)
         conn.close()
+        # A phrase still waiting gets its row, also when Ctrl-C or SIGTERM ends the wait
+        # at the end of input: none is dropped unsaid (rows only, nothing is waited for).
+        if host is not None and not failed:
+            host.close()
     if failed:
         raise failed[0]
-    if host is not None:
-        host.close()  # a phrase still waiting gets its row: none is dropped unsaid
     if closed:
         raise _port_closed(name, closed[0])
 
 
 def _finish_host(
     host: _HostWorker,
-    settle: Callable[[], None],
+    settle: Callable[[Callable[[], bool]], None],
     stop: threading.Event,
     ended: Callable[[], bool],
 ) -> None:
-    """At the end of input: answer the queued phrases, then wait for the line to go
-    quiet (the board's answers to the host's ``:do`` lines), in rounds while escalations
-    keep coming meanwhile (at most :data:`END_ROUNDS`)."""
-    for _ in range(END_ROUNDS):
+    """At the end of input: answer the phrases queued, then wait for the line to go quiet
+    (the board's answers to the host's ``:do`` lines) or for a new escalation, in rounds
+    while escalations keep coming (at most :data:`END_ROUNDS`). A round answers only the
+    phrases queued when it began: the first gives each one host timeout, each later one
+    has one host timeout in all, so a board that escalates for ever holds the session
+    for at most 3 more timeouts and settles (its last phrases get 'not answered' rows)."""
+    for at in range(END_ROUNDS):
         if ended() or stop.is_set():
             return
-        host.finish(stop)
-        settle()
+        host.finish(stop, first=at == 0)
+        settle(lambda: not host.idle())
         if host.idle():
             return
 
@@ -758,14 +776,27 @@ def _port_closed(name: str, exc: Exception) -> ToolchainError:
 # board that escalates for ever gets its last phrases reported unanswered, not a
 # session that never ends.
 END_ROUNDS = 4
-# The host's ':do' lines whose answer from the board has not come yet; bounded for a
-# board that never answers one (other firmware on the port).
+# The ':do' lines whose answer from the board has not come yet; bounded for a board
+# that never answers one (other firmware on the port).
 MAX_OUTSTANDING_ACTS = 64
+# The intents the board said it acted on, kept to never call one unknown; bounded for
+# other firmware on the port (a board has far fewer intents).
+MAX_ACTED_INTENTS = 4096
 
 
-def _act_answer(line: str) -> str | None:
-    """What the board's answer to a ``:do`` line says: ``"acted"`` (its
-    ``{"intent":...,"route":"host"}``), ``"unknown_intent"``, or None for any other line."""
+@dataclass(frozen=True, eq=False)
+class _Act:
+    """A ``:do`` line sent to the board, waiting for its answer: whether the user typed it
+    (else it is the host's), and the intent it names."""
+
+    typed: bool
+    intent: str
+
+
+def _act_answer(line: str) -> tuple[str, str | None] | None:
+    """What the board's answer to a ``:do`` line says: ``("acted", intent)`` (its
+    ``{"intent":...,"route":"host"}``), ``("unknown_intent", None)``, or None for any
+    other line (an ``{"error":"rx_overflow"}`` too)."""
     try:
         obj = json.loads(line)
     except (ValueError, RecursionError):
@@ -773,10 +804,20 @@ def _act_answer(line: str) -> str | None:
     if not isinstance(obj, dict):
         return None
     if obj.get("route") == "host" and isinstance(obj.get("intent"), str):
-        return "acted"
+        return ("acted", obj["intent"])
     if obj.get("error") == "unknown_intent":
-        return "unknown_intent"
+        return ("unknown_intent", None)
     return None
+
+
+def _is_rx_overflow(line: str) -> bool:
+    """Whether ``line`` is the board's report of lines it lost (its receive buffer ran
+    over): the ``:do`` lines in flight may never be answered."""
+    try:
+        obj = json.loads(line)
+    except (ValueError, RecursionError):
+        return False
+    return isinstance(obj, dict) and obj.get("error") == "rx_overflow"
 
 
 class _HostWorker:
@@ -800,37 +841,95 @@ class _HostWorker:
         self.on_failed = on_failed
         self.dead = threading.Event()
         self.pending: queue.Queue[Escalated] = queue.Queue(MAX_PENDING_ESCALATIONS)
+        self.tx_lock = threading.Lock()  # counting a line and writing it, as one
         self.lock = threading.Lock()  # the fields below
-        # The host's ':do' lines sent, oldest first, until the board answers each (it
-        # answers lines in order): only those answers are the host's, whatever other
-        # lines (local answers to typed phrases) come in between, and a later
-        # unknown_intent (a ':do foo' typed by the user) is not.
-        self.acts: deque[bytes] = deque(maxlen=MAX_OUTSTANDING_ACTS)
+        # Every ':do' line sent, the user's and the host's, oldest first, until the board
+        # answers it (it answers lines in order): only the answers to the host's are the
+        # host's, whatever other lines (local answers to typed phrases) come in between,
+        # and an unknown_intent for a ':do foo' typed by the user is not.
+        self.acts: deque[_Act] = deque(maxlen=MAX_OUTSTANDING_ACTS)
+        self.acted: set[str] = set()  # the intents the board acted on
+        self.answered = 0  # phrases answered so far (a round at the end counts them)
         self.current: Escalated | None = None  # the phrase being answered
         self.closed = False  # the session ended: no more rows from the worker
         self.told_unknown = False
         threading.Thread(target=self._run, daemon=True).start()
+
+    def transmit(self, line: bytes, write: Callable[[bytes], None], *, typed: bool) -> None:
+        """``write(line)``, a ``:do`` line counted first (the answer can be quick), in
+        the order the lines go out, typed or the host's: the board answers in that order."""
+        with self.tx_lock:
+            act = self.sending(line, typed=typed)
+            try:
+                write(line)
+            except BaseException:
+                if act is not None:
+                    self.unsent(act)  # never went out: no answer will come
+                raise
+
+    def sending(self, line: bytes, *, typed: bool) -> _Act | None:
+        """Count ``line`` as sent if it is a ``:do`` line (called in send order, before
+        it goes); the entry, for :meth:`unsent`."""
+        if not line.startswith(b":do "):
+            return None
+        intent = line[len(b":do ") :].rstrip(b"\r\n").decode("utf-8", "replace")
+        act = _Act(typed, intent)
+        with self.lock:
+            self.acts.append(act)
+        return act
+
+    def unsent(self, act: _Act) -> None:
+        """``act``'s line never went out (the port failed): no answer will come for it."""
+        with self.lock:
+            kept = [a for a in self.acts if a is not act]
+            self.acts.clear()
+            self.acts.extend(kept)
+
+    def _answered_act(self, line: str) -> _Act | None:
+        """The ``:do`` line that ``line`` answers, if it is such an answer; an
+        ``rx_overflow`` forgets those in flight (the board may have lost them)."""
+        said = _act_answer(line)
+        with self.lock:
+            if said is None:
+                if _is_rx_overflow(line):
+                    self.acts.clear()
+                return None
+            kind, intent = said
+            if kind != "acted" or intent is None:
+                return self.acts.popleft() if self.acts else None
+            if len(self.acted) < MAX_ACTED_INTENTS:
+                self.acted.add(intent)
+            # It names its line (the board's label is the ':do' line's text, matched
+            # exactly): those before it were lost on the way (resync). None named so:
+            # a line forgotten at an rx_overflow, and the others stay in flight.
+            while any(a.intent == intent for a in self.acts):
+                act = self.acts.popleft()
+                if act.intent == intent:
+                    return act
+            return None
 
     def offer(self, line: str) -> bool:
         """Queue ``line`` for an answer if it is an escalation (decoded, as the board sent
         it); True when it is the board's answer to one of the host's ``:do`` lines."""
         from tinyslm.escalate import parse_escalation
 
-        said = _act_answer(line)
-        act = None
-        if said is not None:
-            with self.lock:
-                act = self.acts.popleft() if self.acts else None
-        if said == "unknown_intent" and act is not None and not self.told_unknown:
-            # The board has no such intent: the host's model (or program) answers with
-            # intents the board was not generated with, which no board fault explains.
-            self.told_unknown = True
-            intent = act.decode("utf-8", "replace").strip()[len(":do ") :]
-            self.note(
-                f"  host: the board has no intent {json.dumps(intent, ensure_ascii=False)}, "
-                "which the host answered (unknown_intent): the host knows intents the "
-                "board's model lacks, and the board takes no action for them"
-            )
+        act = self._answered_act(line)
+        unknown = act is not None and _act_answer(line) == ("unknown_intent", None)
+        if unknown and act is not None and not act.typed and not self.told_unknown:
+            with self.lock:  # an intent the board acted on is never called unknown
+                known = act.intent in self.acted
+            if not known:
+                # The board has no such intent: the host's model (or program) answers with
+                # intents the board was not generated with, which no board fault explains.
+                self.told_unknown = True
+                self.note(
+                    printable(
+                        "  host: the board has no intent "
+                        f"{json.dumps(act.intent, ensure_ascii=False)}, which the host "
+                        "answered (unknown_intent): the host knows intents the board's "
+                        "model lacks, and the board takes no action for them"
+                    )
+                )
         esc = parse_escalation(line)
         if esc is not None:
             try:
@@ -838,7 +937,7 @@ class _HostWorker:
             except queue.Full:
                 waiting = f"{MAX_PENDING_ESCALATIONS} escalations already waiting for an answer"
                 self._show_answer({"text": esc.text, "error": f"skipped: {waiting}"})
-        return act is not None
+        return act is not None and not act.typed
 
     def _show_answer(self, answer: dict[str, Any]) -> None:
         """One answer's row: its JSON line with --raw (kept JSON: a control character in
@@ -876,33 +975,38 @@ class _HostWorker:
                 if self.closed:  # close() already gave this phrase its row
                     return
                 self._show_answer(answer)
-                if act is not None:  # counted before it goes: the answer can be quick
-                    self.acts.append(act)
             if act is not None and self.send is not None:
                 try:
-                    self.send(act)
+                    self.transmit(act, self.send, typed=False)
                 except Exception as exc:  # a board unplugged meanwhile
-                    with self.lock:
-                        if act in self.acts:  # never went out: no answer will come
-                            self.acts.remove(act)
                     self.note(f"  host: could not send {act!r}: {exc}")
+            with self.lock:
+                self.answered += 1
             self.pending.task_done()
 
     def idle(self) -> bool:
         """Whether no phrase is queued or being answered."""
         return not self.pending.unfinished_tasks
 
-    def finish(self, stop: threading.Event | None = None) -> None:
-        """Wait for the phrases already queued to be answered: each may take a program
-        its whole timeout, so the wait is capped at that per phrase; it ends sooner when
-        the worker failed or ``stop`` is set (the session is ending)."""
+    def finish(self, stop: threading.Event | None = None, *, first: bool = True) -> None:
+        """Wait for the phrases queued now to be answered (not those queued meanwhile):
+        each may take a program its whole timeout, so the wait is capped at that per
+        phrase (``first``), else at one timeout in all (the phrases a board escalated by
+        itself at the end); it ends sooner when the worker failed or ``stop`` is set
+        (the session is ending)."""
         from tinyslm.escalate import DEFAULT_TIMEOUT_S
 
         per = float(getattr(self.escalation, "timeout_s", DEFAULT_TIMEOUT_S))
-        deadline = time.monotonic() + per * (self.pending.unfinished_tasks + 1) + 5.0
+        with self.lock:
+            until = self.answered + self.pending.unfinished_tasks
+        budget = per * (self.pending.unfinished_tasks + 1) + 5.0 if first else per
+        deadline = time.monotonic() + budget
         while self.pending.unfinished_tasks and time.monotonic() < deadline:
             if self.dead.is_set() or (stop is not None and stop.is_set()):
                 return
+            with self.lock:
+                if self.answered >= until:
+                    return
             time.sleep(0.05)
 
     def close(self) -> None:
@@ -988,6 +1092,8 @@ def monitor_wav(
         ended.set()
 
     show = _Output(echo, fail)
+    # With --raw, stdout holds only the board's lines, as in monitor(): notes to status.
+    notes = _Output(status, fail) if raw and status is not None else show
 
     def on_line(text: str) -> None:
         lines.append(text)
@@ -1004,7 +1110,7 @@ def monitor_wav(
         stop,
         on_line,
         on_closed,
-        on_note=show,
+        on_note=notes,
         on_failed=lambda exc: fail(_unexpected_error("the reader of the board's lines", exc)),
     )
     thread.start()

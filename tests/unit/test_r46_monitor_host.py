@@ -7,6 +7,7 @@ waiting at the end are answered or said."""
 
 from __future__ import annotations
 
+import contextlib
 import io
 import itertools
 import json
@@ -19,6 +20,7 @@ import pytest
 from fake_serial import FakePort, use_port
 
 from tinyslm import monitor as monitor_mod
+from tinyslm.errors import ToolchainError
 from tinyslm.escalate import MAX_ANSWER_BYTES, Escalated, HostCommand, act_line
 
 
@@ -158,6 +160,27 @@ def test_a_do_line_longer_than_the_bytes_kept_is_no_answer_and_is_not_sent() -> 
     code = "import sys; sys.stdout.write(' ' * 9000 + 'late')"
     answer = HostCommand([sys.executable, "-c", code]).answer(esc)
     assert answer["error"].startswith(f"its first {MAX_ANSWER_BYTES} bytes of output")
+
+
+@pytest.mark.parametrize(
+    ("size", "end", "whole"),
+    [
+        (MAX_ANSWER_BYTES, "\\n", True),
+        (MAX_ANSWER_BYTES - 1, "\\r\\n", True),
+        (MAX_ANSWER_BYTES, "\\r\\n", True),
+        (MAX_ANSWER_BYTES + 1, "\\n", False),
+    ],
+)
+def test_a_first_line_of_the_bytes_kept_is_the_answer(size: int, end: str, whole: bool) -> None:
+    # A line of MAX_ANSWER_BYTES bytes (its line end right after them) is no longer
+    # one: it was called "longer than the 4096 bytes kept" and refused.
+    esc = Escalated("hello", "x", 0.1)
+    code = f"import sys; sys.stdout.write(':do ' + 'a' * {size - 4} + '{end}' + 'more')"
+    answer = HostCommand([sys.executable, "-c", code]).answer(esc)
+    if whole:
+        assert answer == {"text": "hello", "answer": ":do " + "a" * (size - 4)}
+    else:
+        assert answer["error"].startswith("its first output line is longer than")
 
 
 # --- 3: --raw stdout is the board's lines and JSON of the monitor's own ------------------
@@ -315,3 +338,190 @@ def test_monitor_wav_shows_control_bytes_escaped(
     with pytest.raises(ToolchainError):  # no end-of-stream answer: not what is tested
         monitor_mod.monitor_wav(path, "x", echo=rows.append, raw=raw, pace=False, end_timeout=0.3)
     assert "boot\\x1b[2J\\x7f" in rows
+
+
+# --- rev2 (review of the above): notes printable, ':do' accounting, the end wait --------
+
+
+@pytest.mark.parametrize("raw", [True, False])
+def test_the_unknown_intent_note_is_printable(monkeypatch: pytest.MonkeyPatch, raw: bool) -> None:
+    # The program echoes C1 and bidi characters (as a phrase from the board can hold
+    # them) into its ':do' line; the note quoting it reached the terminal raw.
+    port = _UnknownIntentBoard(_escalation("lamp"))
+    rows, notes = _run(monkeypatch, port, _Answers(":do x\u009b2J \u202egnp.exe"), raw=raw)
+    said = [r for r in rows + notes if "has no intent" in r]
+    assert said and '"x\\x9b2J \\u202egnp.exe"' in said[0]
+    for row in rows + notes:
+        assert row.isprintable(), row
+
+
+class _InOrderBoard(_Board):
+    """Answers each line 0.2 s after the one before, in order: a ':do' naming one of
+    ``known`` is acted on, another gets unknown_intent; the first ``lose`` ':do' lines
+    are lost (rx_overflow); any other line is escalated."""
+
+    def __init__(self, known: set[str], lose: int = 0) -> None:
+        super().__init__()
+        self.known, self.lose, self.due = known, lose, 0.0
+
+    def on_line(self, line: str) -> None:
+        if line.startswith(":do ") and self.lose:
+            self.lose -= 1
+            self.answer(b'{"error":"rx_overflow"}\n')  # at once: before the next line
+            return
+        if line.startswith(":do "):
+            intent = line[len(":do ") :]
+            acted = json.dumps({"intent": intent, "route": "host"}).encode() + b"\n"
+            reply = acted if intent in self.known else b'{"error":"unknown_intent"}\n'
+        else:
+            reply = _escalation(line)
+        now = time.monotonic()
+        self.due = max(self.due, now) + 0.2
+        self.later(self.due - now, reply, "answered " + line)
+
+
+def test_a_typed_do_answered_is_not_the_hosts(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The user's ':do foo' and the host's ':do lights_on' are both in flight: the board's
+    # unknown_intent answers the typed line, and lights_on was acted on.
+    port = _InOrderBoard({"lights_on"})
+    start = time.monotonic()
+    rows, _ = _run(
+        monkeypatch, port, _Answers(":do lights_on", delay=0.05), typed=b"turn it on\n:do foo\n"
+    )
+    assert not [r for r in rows if "has no intent" in r], rows
+    assert "lights_on                host   (the host's answer, acted on)" in rows
+    # The typed ':do foo' was answered: nothing waited out ANSWER_WAIT_S for it.
+    assert time.monotonic() - start < monitor_mod.ANSWER_WAIT_S + 1.5
+
+
+def test_a_do_the_board_lost_does_not_shift_the_note(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The board loses the host's first ':do' (rx_overflow), acts on the second, and has
+    # no intent for the third: the note names the third, never one the board acted on.
+    port = _InOrderBoard({"lights_on", "fan_on"}, lose=1)
+    answers = {"lamp": ":do lights_on", "fan": ":do fan_on", "alarm": ":do alarm_set"}
+
+    class _ByPhrase:
+        def answer(self, esc: Escalated) -> dict[str, Any]:
+            return {"text": esc.text, "answer": answers[esc.text]}
+
+    rows, _ = _run(monkeypatch, port, _ByPhrase(), typed=b"lamp\nfan\nalarm\n", linger=0.5)
+    said = [r for r in rows if "has no intent" in r]
+    assert len(said) == 1 and '"alarm_set"' in said[0], rows
+
+
+def test_an_acted_answer_resyncs_the_dos_in_flight() -> None:
+    worker = monitor_mod._HostWorker(_Answers(), [].append, raw=False)
+    for line in (b":do a\n", b":do b\n", b":do c\n"):
+        worker.sending(line, typed=False)
+    # 'a' was lost without a word: the board's answer naming 'b' answers 'b'.
+    assert worker.offer('{"intent":"b","route":"host"}')
+    assert [a.intent for a in worker.acts] == ["c"]
+    # An acted answer naming no line in flight (one forgotten) answers none of them.
+    assert not worker.offer('{"intent":"z","route":"host"}')
+    assert [a.intent for a in worker.acts] == ["c"]
+    worker.offer('{"error":"rx_overflow"}')
+    assert not worker.acts
+    typed = worker.sending(b":do d\n", typed=True)
+    assert typed is not None and not worker.offer('{"error":"unknown_intent"}')
+    gone = worker.sending(b":do e\n", typed=False)
+    assert gone is not None
+    worker.unsent(gone)
+    assert not worker.acts
+
+
+class _ChainBoard(_Board):
+    """Acts on each ':do' and escalates two more phrases for it: never quiet."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.count = itertools.count()
+
+    def on_line(self, line: str) -> None:
+        if line.startswith(":do "):
+            n = next(self.count)
+            more = _escalation(f"a{n}") + _escalation(f"b{n}")
+            self.answer(b'{"intent":"x","route":"host"}\n' + more)
+        elif line:
+            self.answer(_escalation(line))
+
+
+def test_a_board_escalating_for_ever_ends_the_session_soon(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    answers = _Answers(":do x", delay=0.05)
+    answers.timeout_s = 0.5  # type: ignore[attr-defined]
+    start = time.monotonic()
+    rows, _ = _run(monkeypatch, _ChainBoard(), answers, typed=b"go\n", raw=True, linger=0.1)
+    # At most the first round (one timeout per phrase queued) and 3 timeouts more; it
+    # was each round's whole deadline while the queue refilled (over a minute here).
+    assert time.monotonic() - start < 8.0
+    assert any("not answered" in r for r in rows)
+
+
+def test_ctrl_c_at_the_end_of_input_still_says_the_phrases_left(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    gate = threading.Event()
+
+    class _Hung:
+        timeout_s = 30.0
+
+        def answer(self, esc: Escalated) -> dict[str, Any]:
+            gate.wait(10)
+            return {"text": esc.text, "answer": "too late"}
+
+    def interrupted(host: Any, *args: Any) -> None:
+        deadline = time.monotonic() + 10
+        while host.pending.unfinished_tasks < 2 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(monitor_mod, "_finish_host", interrupted)
+    rows: list[str] = []
+    port = FakePort(_escalation("first") + _escalation("second"))
+    use_port(monkeypatch, port)
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            monitor_mod.monitor(
+                "fake", stdin=io.BytesIO(b""), echo=rows.append, linger=0.1, escalation=_Hung()
+            )
+    finally:
+        gate.set()
+    assert [r for r in rows if "not answered" in r] == [
+        '  host error: not answered: the session ended first  ("first")',
+        '  host error: not answered: the session ended first  ("second")',
+    ]
+
+
+def test_a_phrase_taken_after_close_gets_its_row() -> None:
+    rows: list[str] = []
+    worker = monitor_mod._HostWorker(_Answers(), rows.append, raw=True)
+    with worker.lock:  # the worker waits on the queue; close() won the lock first
+        worker.closed = True
+        worker.pending.put_nowait(Escalated("late", "x", 0.4))
+    deadline = time.monotonic() + 5
+    while not rows and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert [json.loads(r)["host"] for r in rows] == [
+        {"text": "late", "error": "not answered: the session ended first"}
+    ]
+
+
+def test_monitor_wav_raw_notes_go_to_status(monkeypatch: pytest.MonkeyPatch, tmp_path: Any) -> None:
+    import numpy as np
+
+    from tinyslm.audio.wav import write_wav
+
+    end = b'{"end":{"frames":9,"inferences":0,"detections":0}}\n'
+    use_port(monkeypatch, FakePort(end + b"ets Jul 29 2019\x1b[0m"))
+    path = tmp_path / "short.wav"
+    write_wav(path, np.zeros(1600, dtype=np.int16))
+    rows: list[str] = []
+    notes: list[str] = []
+    # The board's counts are not what is tested: the error they may give is let pass.
+    with contextlib.suppress(ToolchainError):
+        monitor_mod.monitor_wav(
+            path, "x", echo=rows.append, status=notes.append, raw=True, pace=False, end_timeout=0.5
+        )
+    assert not [r for r in rows if "unterminated" in r], rows
+    assert [n for n in notes if "unterminated" in n]
