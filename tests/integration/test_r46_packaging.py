@@ -26,6 +26,20 @@ SOURCES = ("pyproject.toml", "setup.py", "MANIFEST.in", "LICENSE", "README.md", 
 HOOK = "import setuptools.build_meta as b, sys; b.build_wheel(sys.argv[1])"
 
 
+def _copy_sources(tmp_path: Path) -> Path:
+    """The files a build reads, copied to ``tmp_path/src`` (no build output)."""
+    src = tmp_path / "src"
+    src.mkdir()
+    ignore = shutil.ignore_patterns("__pycache__", "_bundled", "*.egg-info", "*.pyc")
+    for name in (*SOURCES, "templates", "boards", "firmware"):  # setup.py bundles the last 3
+        path = REPO / name
+        if path.is_dir():
+            shutil.copytree(path, src / name, ignore=ignore)
+        else:
+            shutil.copy2(path, src / name)
+    return src
+
+
 def _wheel_names(src: Path, out: Path) -> set[str]:
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONHOME")}
     proc = subprocess.run(
@@ -47,17 +61,7 @@ def _wheel_names(src: Path, out: Path) -> set[str]:
 def test_a_module_deleted_since_the_last_in_tree_build_is_not_in_the_wheel(
     tmp_path: Path,
 ) -> None:
-    src = tmp_path / "src"
-    src.mkdir()
-    ignore = shutil.ignore_patterns("__pycache__", "_bundled", "*.egg-info", "*.pyc")
-    for name in SOURCES:
-        path = REPO / name
-        if path.is_dir():
-            shutil.copytree(path, src / name, ignore=ignore)
-        else:
-            shutil.copy2(path, src / name)
-    for name in ("templates", "boards", "firmware"):  # setup.py bundles them
-        shutil.copytree(REPO / name, src / name, ignore=ignore)
+    src = _copy_sources(tmp_path)
     stale = src / "tinyslm" / "zz_removed.py"
     stale.write_text("X = 1\n")
     first = _wheel_names(src, tmp_path / "w1")
@@ -72,15 +76,7 @@ def test_a_module_deleted_since_the_last_in_tree_build_is_not_in_the_wheel(
 def test_a_build_into_the_sources_themselves_deletes_nothing(tmp_path: Path) -> None:
     """`setup.py build_py -d .` names the checkout as the build folder: the stale-copy
     cleanup removed the source package there."""
-    src = tmp_path / "src"
-    src.mkdir()
-    ignore = shutil.ignore_patterns("__pycache__", "_bundled", "*.egg-info", "*.pyc")
-    for name in (*SOURCES, "templates", "boards", "firmware"):
-        path = REPO / name
-        if path.is_dir():
-            shutil.copytree(path, src / name, ignore=ignore)
-        else:
-            shutil.copy2(path, src / name)
+    src = _copy_sources(tmp_path)
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONHOME")}
     subprocess.run(
         [sys.executable, "setup.py", "-q", "build_py", "-d", "."],

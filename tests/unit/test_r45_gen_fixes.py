@@ -46,13 +46,14 @@ def _one_error_line(result: Result, needle: str) -> str:
 # --- item 2: a model cut short behind a format-1 manifest ---------------------------------
 
 
-def _cut_model_folder(tmp_path: Path) -> Path:
-    """A format-1 model folder (no content hash) whose model.tflite is cut short, with its
-    sha256 and size recorded as such: the manifest checks pass, the flatbuffer does not."""
+def _cut_model_folder(tmp_path: Path, short_by: int = 1000) -> Path:
+    """A format-1 model folder (no content hash) whose model.tflite is cut ``short_by``
+    bytes short, with its sha256 and size recorded as such: the manifest checks pass, the
+    flatbuffer does not."""
     folder = tmp_path / "cut"
     folder.mkdir()
     model = (TEXT_MODEL / "model.tflite").read_bytes()
-    cut = model[: len(model) - 1000]
+    cut = model[: len(model) - short_by]
     (folder / "model.tflite").write_bytes(cut)
     doc = json.loads((TEXT_MODEL / "manifest.json").read_text())
     doc["format_version"] = 1

@@ -9,13 +9,12 @@
 
 from __future__ import annotations
 
-import hashlib
-import json
 from dataclasses import replace
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from test_r45_gen_fixes import _cut_model_folder
 
 from tinyslm.cli import cli
 from tinyslm.errors import ModelError
@@ -60,22 +59,6 @@ def test_a_label_threshold_for_a_label_the_model_lacks_is_named_as_dropped() -> 
 # --- a flatbuffer cut where only embedding_rows fails -------------------------------------
 
 
-def _format1_folder(tmp_path: Path, cut: bytes) -> Path:
-    """A format-1 model folder whose manifest records the cut file's sha256 and size, so
-    the manifest checks pass and only the flatbuffer walks can find the cut."""
-    folder = tmp_path / "cut"
-    folder.mkdir()
-    (folder / "model.tflite").write_bytes(cut)
-    doc = json.loads((TEXT_MODEL / "manifest.json").read_text())
-    doc["format_version"] = 1
-    for key in ("content_sha256", "modality", "label_thresholds"):
-        doc.pop(key, None)
-    doc["model_sha256"] = hashlib.sha256(cut).hexdigest()
-    doc["model_bytes"] = len(cut)
-    (folder / "manifest.json").write_text(json.dumps(doc))
-    return folder
-
-
 def test_embedding_rows_of_a_cut_model_is_a_model_error(tmp_path: Path) -> None:
     from tinyslm.flatbuffer import embedding_rows, io_details, model_ops
 
@@ -88,7 +71,7 @@ def test_embedding_rows_of_a_cut_model_is_a_model_error(tmp_path: Path) -> None:
     with pytest.raises(ModelError, match="not a TFLite flatbuffer"):
         embedding_rows(cut)
     # As the user meets it: one line naming the file, no traceback, nothing written.
-    folder = _format1_folder(tmp_path, cut)
+    folder = _cut_model_folder(tmp_path, short_by=100)
     for argv in (
         ["info", str(folder)],
         ["generate", "--board", "esp32", "--model", str(folder), "-o", str(tmp_path / "p")],
