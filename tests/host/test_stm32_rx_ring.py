@@ -219,15 +219,15 @@ int main(int argc, char **argv) {
     {uart_irq}();
   } else if (mode == "burst") {
     // count lines back to back, more than the ring holds while the answers go out; the
-    // host stops, waits a quarter of a second and resends.
+    // host stops for 250 ms and resends (after one empty line, when asked: README).
     for (int i = 0; i < count; ++i) host += sent_line + "\n";
     run();
     pause_ms(250);
     resent = resend_five(empty_first);
   } else if (mode == "tail") {
     // An overrun takes the last count bytes of the host's line, its '\n' included (RDR
-    // keeps the byte before them); the host stops, waits a quarter of a second and
-    // resends.
+    // keeps the byte before them); the host stops for 250 ms and resends (after one
+    // empty line, when asked: README).
     host = sent_line + "\n";
     send_up_to(len - count - 1);
     hold_off(static_cast<size_t>(count));

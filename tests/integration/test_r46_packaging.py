@@ -11,13 +11,13 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import subprocess
 import sys
 import zipfile
 from pathlib import Path
 
 import pytest
 from cli_support import REPO
+from test_packaging import _run
 
 from tinyslm import quantize
 from tinyslm.errors import ToolchainError
@@ -40,18 +40,13 @@ def _copy_sources(tmp_path: Path) -> Path:
     return src
 
 
+def _clean_env() -> dict[str, str]:
+    """This environment without the paths that would point a build at the checkout."""
+    return {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONHOME")}
+
+
 def _wheel_names(src: Path, out: Path) -> set[str]:
-    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONHOME")}
-    proc = subprocess.run(
-        [sys.executable, "-c", HOOK, str(out)],
-        cwd=src,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-    assert proc.returncode == 0, proc.stderr
+    _run([sys.executable, "-c", HOOK, str(out)], src, _clean_env())
     (wheel,) = out.glob("tinyslm-*.whl")
     with zipfile.ZipFile(wheel) as zf:
         return set(zf.namelist())
@@ -77,16 +72,7 @@ def test_a_build_into_the_sources_themselves_deletes_nothing(tmp_path: Path) -> 
     """`setup.py build_py -d .` names the checkout as the build folder: the stale-copy
     cleanup removed the source package there."""
     src = _copy_sources(tmp_path)
-    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONHOME")}
-    subprocess.run(
-        [sys.executable, "setup.py", "-q", "build_py", "-d", "."],
-        cwd=src,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
+    _run([sys.executable, "setup.py", "-q", "build_py", "-d", "."], src, _clean_env())
     assert (src / "tinyslm" / "__init__.py").is_file()
     assert (src / "tinyslm" / "cli.py").is_file()
 
