@@ -5,7 +5,9 @@ per line out, one phrase or ``:info`` per line in. ``tinyslm monitor`` shows
 each answer as one readable row and sends every line typed on stdin (or piped
 in; ended by ``\\n``, ``\\r`` or ``\\r\\n``, as the device ends one) to the board,
 terminated with ``\\n``, each after the answer to the one before. Lines that are
-not JSON (boot logs) are shown as they are. pyserial is a declared dependency.
+not JSON (boot logs) are shown as they are. After a text board's
+``{"error":"rx_overflow"}`` it resends the lines the board dropped by itself
+(:class:`_Resync`). pyserial is a declared dependency.
 
 ``tinyslm monitor --wav FILE`` plays a recording into a keyword board instead
 (:func:`monitor_wav`): START, AUDIO frames, END of the framed PCM protocol
@@ -16,6 +18,7 @@ are printed as they come and the run ends at the board's ``{"end":...}`` answer.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import io
 import json
@@ -572,6 +575,406 @@ def _drop_broken_stdout() -> None:
         os.close(devnull)
 
 
+# --- Resync after an rx_overflow ------------------------------------------------------
+#
+# A text board that loses bytes on the way in prints {"error":"rx_overflow"} and drops
+# every line it has not answered yet with them (an ESP32 flushes its receive buffer; an
+# STM32 drops the lines whose bytes were lost), up to a line end the host sends. The
+# monitor does what the generated README tells a host to do: it stops sending, sends an
+# empty line (no answer; it ends the drop with a line end of the host's) and ':info'
+# (RESYNC_MARKER). The board answers lines in order, so when the ':info' answer comes
+# every line sent before it has been answered or was dropped: those without an answer
+# are resent, in the order they first went, and the board's info answer is not shown
+# (nobody asked for it).
+
+# The marker's answer must come within this long without a byte from the board (which
+# may still be answering lines sent before it) ...
+RESYNC_WAIT_S = 3.0
+# ... and within this long in all, however chatty the board is.
+RESYNC_CAP_S = 15.0
+# This many rx_overflows in a row with no line answered in between (the resent lines
+# overflow the board again) and the monitor gives up resending, with a note.
+MAX_OVERFLOW_STRIKES = 3
+# The empty line and the marker, sent in one write.
+RESYNC_MARKER = b"\n:info\n"
+# A give-up note names at most this many lines, each cut to this many characters.
+NOTE_LINES = 5
+NOTE_LINE_CHARS = 60
+
+
+class _Gate:
+    """Every line the monitor sends goes out through here, one at a time, numbered in
+    send order; a resync holds it shut, so that nothing new goes out while it finds the
+    lines the board dropped. The lock is reentrant: the resync writes while holding it."""
+
+    def __init__(self, stop: threading.Event | None = None) -> None:
+        self.cond = threading.Condition(threading.RLock())
+        self.shut = False
+        self.sent = 0
+        self.stop = stop if stop is not None else threading.Event()
+
+    @contextlib.contextmanager
+    def turn(self) -> Iterator[int | None]:
+        """Wait for the gate to be open, then hold it while the block sends one line; the
+        line's number, or None when the session ended while the gate was shut."""
+        with self.cond:
+            while self.shut and not self.stop.is_set():
+                self.cond.wait(0.05)
+            yield None if self.shut else self.number()
+
+    def number(self) -> int:
+        """The next line's number (with ``cond`` held)."""
+        self.sent += 1
+        return self.sent
+
+
+@dataclass(frozen=True, eq=False)
+class _Sent:
+    """A line sent to the board (as written, ``\\n`` ended), its number in send order,
+    whether the user typed it, and the host worker's entry for it (a ``:do`` line)."""
+
+    line: bytes
+    seq: int
+    typed: bool
+    act: _Act | None = None
+
+
+class _TypedFlight:
+    """The typed line the board has not answered yet: typed lines go one at a time, each
+    after the answer to the one before (or :data:`ANSWER_WAIT_S` without a byte)."""
+
+    def __init__(self) -> None:
+        self.cond = threading.Condition()
+        self.line: _Sent | None = None
+        self.since = 0.0  # when it went out
+
+    def sent(self, line: _Sent | None) -> None:
+        """``line`` went out (None: no typed line waits for an answer now)."""
+        with self.cond:
+            self.line, self.since = line, time.monotonic()
+            self.cond.notify_all()
+
+    def answered(self) -> None:
+        self.sent(None)
+
+    def current(self) -> _Sent | None:
+        with self.cond:
+            return self.line
+
+    def wait(
+        self, stop: threading.Event, last_rx: Callable[[], float], held: Callable[[], bool]
+    ) -> None:
+        """Until the typed line is answered, or the board has said nothing for
+        :data:`ANSWER_WAIT_S` (it ignores this kind of line), or ``stop``; while ``held``
+        (a resync) it waits on, the resync deciding whether the line was answered."""
+        with self.cond:
+            while (self.line is not None or held()) and not stop.is_set():
+                idle = time.monotonic() - max(self.since, last_rx())
+                if self.line is not None and not held() and idle >= ANSWER_WAIT_S:
+                    self.line = None  # not answered: the board ignores this kind of line
+                    return
+                self.cond.wait(timeout=0.05)
+
+
+def _answer_kind(line: str) -> tuple[str, str | None] | None:
+    """What a board line answers, as the firmware writes them: ``("overflow", None)``
+    for rx_overflow, ``("do", intent)`` an acted ':do' (intent None: unknown_intent, any
+    ':do'), ``("info", None)`` ':info', ``("phrase", None)`` a phrase or another command
+    (its intent line, no_tokens, inference_failed, unknown_command), ``("any", None)``
+    line_too_long (any line); None for a line that answers none (a boot log, a start-up
+    error repeated)."""
+    try:
+        obj = json.loads(line)
+    except (ValueError, RecursionError):
+        return None
+    if not isinstance(obj, dict):
+        return None
+    if isinstance(obj.get("intent"), str):
+        route = obj.get("route")
+        if route == "host":
+            return ("do", obj["intent"])
+        return ("phrase", None) if route in ("local", "escalate") else None
+    if "info" in obj:
+        return ("info", None)
+    kinds = {
+        "rx_overflow": "overflow",
+        "unknown_intent": "do",
+        "no_tokens": "phrase",
+        "inference_failed": "phrase",
+        "unknown_command": "phrase",
+        "line_too_long": "any",
+    }
+    error = obj.get("error")
+    return (kinds[error], None) if isinstance(error, str) and error in kinds else None
+
+
+def _answers(kind: tuple[str, str | None], line: bytes) -> bool:
+    """Whether an answer of ``kind`` (:func:`_answer_kind`) can be the one to ``line``."""
+    text = line.rstrip(b"\r\n")
+    what, intent = kind
+    if what == "do":
+        if intent is None:
+            return text.startswith(b":do ")
+        return text == b":do " + intent.encode("utf-8", "surrogatepass")
+    if what == "info":
+        return text == b":info"
+    if what == "phrase":
+        return not text.startswith(b":do ") and text != b":info"
+    return what == "any"
+
+
+def _do_intent(line: bytes) -> str | None:
+    """The intent a ``:do`` line names (as the board's label would be spelled), or None."""
+    text = line.rstrip(b"\r\n")
+    if not text.startswith(b":do "):
+        return None
+    return text[len(b":do ") :].decode("utf-8", "replace")
+
+
+def _quoted_lines(lines: Sequence[_Sent]) -> str:
+    """The lines named in a note: quoted, cut, at most :data:`NOTE_LINES` of them."""
+
+    def quoted(sent: _Sent) -> str:
+        text = sent.line.rstrip(b"\r\n").decode("utf-8", "replace")
+        if len(text) > NOTE_LINE_CHARS:
+            text = text[:NOTE_LINE_CHARS] + "..."
+        return printable(json.dumps(text, ensure_ascii=False), json_escapes=True)
+
+    named = ", ".join(quoted(s) for s in lines[:NOTE_LINES])
+    more = len(lines) - NOTE_LINES
+    return named + (f" and {more} more" if more > 0 else "")
+
+
+class _Resync:
+    """After an rx_overflow: hold every send, send :data:`RESYNC_MARKER`, note which of
+    the lines in flight the board answers before the marker's answer, then resend the
+    others in their order (see above). Called by the reader thread for every line
+    (:meth:`observe`); a watcher thread gives up when the marker's answer does not come.
+    The state is guarded by the gate's lock (``active`` is only set by the reader)."""
+
+    def __init__(
+        self,
+        gate: _Gate,
+        write: Callable[[bytes], None],
+        typed: _TypedFlight,
+        host: _HostWorker | None,
+        note: Callable[[str], None],
+        last_rx: Callable[[], float],
+        on_closed: Callable[[Exception], None],
+        on_failed: Callable[[Exception], None],
+    ) -> None:
+        self.gate, self.write, self.typed, self.host = gate, write, typed, host
+        self.note, self.last_rx = note, last_rx
+        self.on_closed, self.on_failed = on_closed, on_failed
+        self.active = False
+        self.episode = 0  # one per resync: a watcher watches only its own
+        self.strikes = 0  # rx_overflows since a line was last answered
+        self.flight: list[_Sent] = []  # the lines in flight at the rx_overflow, in order
+        self.answered: set[int] = set()  # their indexes, answered since
+        self.cursor = 0  # answers come in order: none can be for a line before this one
+        self.started = 0.0
+        self.marker_at = 0.0
+        self.marker_lost = False  # an rx_overflow came after the marker went out
+        self.info_shown = False  # an info answer was taken for a typed ':info' in flight
+        # The intents the board acted on this session (only the reader adds to it): an
+        # unknown_intent answers none of their ':do' lines.
+        self.known: set[str] = set()
+
+    def observe(self, line: str) -> str:
+        """Take note of a board line: ``"marker"`` for the marker's answer (not shown),
+        ``"resync"`` for a line that came during a resync (the resync decides whether
+        the typed line was answered), else ``""``."""
+        kind = _answer_kind(line)
+        overflow = kind is not None and kind[0] == "overflow"
+        acted = kind[1] if kind is not None and kind[0] == "do" else None
+        if acted is not None and len(self.known) < MAX_ACTED_INTENTS:
+            self.known.add(acted)  # never the intent of an unknown_intent
+        # Only this thread (the reader's) starts a resync, so a resync it does not see is
+        # none: the gate is then not waited for (a send may hold it while it writes).
+        if not self.active and not overflow:
+            if kind is not None:
+                self.strikes = 0  # the board answers lines again
+            return ""
+        with self.gate.cond:
+            if overflow:
+                self._overflow()
+                return "resync"
+            if not self.active:  # the watcher ended it meanwhile
+                if kind is not None:
+                    self.strikes = 0
+                return ""
+            if kind is None:
+                return "resync"
+            found = self._match(kind)
+            if found is not None:
+                self.answered.add(found)
+                self.cursor = found + 1
+                self.strikes = 0
+                # A typed ':info' lost and the marker's answer are alike: this row is the
+                # typed one's if another info answer (the marker's) follows, else the
+                # marker's, shown in its place (the same board, the same info).
+                self.info_shown = self.info_shown or kind[0] == "info"
+                return "resync"
+            if kind[0] == "info":
+                self._finish()
+                return "marker"
+            return "resync"
+
+    def _match(self, kind: tuple[str, str | None]) -> int | None:
+        """The first line in flight, from the cursor on, that this answer can be for."""
+        for index in range(self.cursor, len(self.flight)):
+            line = self.flight[index].line
+            if kind == ("do", None) and _do_intent(line) in self.known:
+                continue
+            if _answers(kind, line):
+                return index
+        return None
+
+    def _overflow(self) -> None:
+        self.strikes += 1
+        if self.active:
+            self.marker_lost = True  # the marker may be lost: the watcher sends another
+            return
+        self.episode += 1
+        self.active, self.gate.shut = True, True
+        self.flight, self.answered, self.cursor = self._in_flight(), set(), 0
+        self.started, self.marker_lost, self.info_shown = time.monotonic(), False, False
+        self._send_marker()
+        episode = self.episode
+        threading.Thread(target=self._watch, args=(episode,), daemon=True).start()
+
+    def _in_flight(self) -> list[_Sent]:
+        """The lines sent and not answered yet (the typed one and the ':do' lines), in
+        send order; a typed ':do' line is both, once."""
+        lines: dict[int, _Sent] = {}
+        typed = self.typed.current()
+        if typed is not None:
+            lines[typed.seq] = typed
+        for act in self.host.in_flight() if self.host is not None else []:
+            was = lines.get(act.seq)
+            lines[act.seq] = _Sent(act.line, act.seq, was is not None or act.typed, act)
+        return [lines[seq] for seq in sorted(lines)]
+
+    def _send_marker(self) -> None:
+        self.marker_at = time.monotonic()
+        self.marker_lost = False
+        try:
+            self.write(RESYNC_MARKER)
+        except Exception as exc:  # the port went away between two reads
+            self.on_closed(exc)
+
+    def _watch(self, episode: int) -> None:
+        """Give up (or send the marker again) when its answer does not come in time."""
+        try:
+            while not self.gate.stop.is_set():
+                with self.gate.cond:
+                    if not self.active or self.episode != episode:
+                        return
+                    now = time.monotonic()
+                    quiet = now - max(self.marker_at, self.last_rx())
+                    if now - self.started >= RESYNC_CAP_S:
+                        self._give_up(self._late(RESYNC_CAP_S))
+                        return
+                    if quiet >= RESYNC_WAIT_S:
+                        if self.info_shown:  # that info answer was the marker's
+                            self._finish(marker_shown=True)
+                            return
+                        if not self.marker_lost:
+                            self._give_up(self._late(RESYNC_WAIT_S))
+                            return
+                        if self.strikes >= MAX_OVERFLOW_STRIKES:
+                            self._give_up(self._again())
+                            return
+                        self._send_marker()  # lost with the bytes of a later overflow
+                    self.gate.cond.wait(0.05)
+        except Exception as exc:
+            self._release()
+            self.on_failed(exc)
+
+    @staticmethod
+    def _late(seconds: float) -> str:
+        return f"did not answer the ':info' sent to find the lines it dropped within {seconds:g} s"
+
+    def _again(self) -> str:
+        return f"lost bytes {self.strikes} times in a row with no line answered in between"
+
+    def _lost(self) -> list[_Sent]:
+        return [s for i, s in enumerate(self.flight) if i not in self.answered]
+
+    def _finish(self, *, marker_shown: bool = False) -> None:
+        """The marker's answer came (``marker_shown``: as the row of a typed ':info'):
+        resend the lines without an answer, in order."""
+        if self.strikes >= MAX_OVERFLOW_STRIKES:
+            self._give_up(self._again())
+            return
+        lost = self._lost()
+        if self.host is not None:
+            self.host.forget([s.act for s in lost if s.act is not None])
+        if not any(s.typed for s in lost):
+            self.typed.answered()  # its answer came before the marker's (or none waits)
+        try:
+            for sent in lost:
+                self._resend(sent)
+        except Exception as exc:  # the port went away between two reads
+            self.on_closed(exc)
+        finally:
+            self._release()
+        what = (
+            f"resent {_counted(len(lost), 'lines')} it dropped, in order"
+            if lost
+            else "no line needed resending"
+        )
+        marker = (
+            "whose answer is the info row shown for the ':info' typed"
+            if marker_shown
+            else "whose answer is not shown"
+        )
+        self.note(
+            f"  monitor: the board lost bytes (rx_overflow): {what} (found with an empty "
+            f"line and ':info', {marker})"
+        )
+
+    def _resend(self, sent: _Sent) -> None:
+        seq = self.gate.number()
+        if sent.typed:  # counted before it goes: the answer can be quick
+            self.typed.sent(_Sent(sent.line, seq, True))
+        if sent.act is not None and self.host is not None:
+            self.host.put(sent.line, self.write, typed=sent.typed, seq=seq)
+        else:
+            self.write(sent.line)
+
+    def _give_up(self, why: str) -> None:
+        lost = self._lost()
+        if self.host is not None:
+            self.host.forget([s.act for s in lost if s.act is not None])
+        self.typed.answered()
+        self.strikes = 0
+        self._release()
+        said = (
+            f"gave up resending; not answered: {_quoted_lines(lost)}"
+            if lost
+            else "no line needed resending"
+        )
+        self.note(f"  monitor: the board lost bytes (rx_overflow) and {why}: {said}")
+
+    def abandon(self) -> None:
+        """The session ends during a resync: say which lines got no answer."""
+        with self.gate.cond:
+            if self.active:
+                lost = self._lost()
+                self._release()
+                if lost:
+                    self.note(
+                        "  monitor: the session ended while finding the lines the board "
+                        f"dropped (rx_overflow); not answered: {_quoted_lines(lost)}"
+                    )
+
+    def _release(self) -> None:
+        with self.gate.cond:
+            self.active, self.gate.shut = False, False
+            self.gate.cond.notify_all()
+
+
 def monitor(
     port: str | None,
     baud: int = DEFAULT_BAUD,
@@ -602,6 +1005,11 @@ def monitor(
         host_act: send the host's sure answers back as ``:do <intent>`` lines, so the
             board acts on them (``tinyslm.escalate.act_line``).
 
+    After an ``{"error":"rx_overflow"}`` every send (typed or the host's) is held while
+    an empty line and ``:info`` find the lines the board dropped; those are resent in
+    their order, with one note (:class:`_Resync`; it gives up, with a note naming them,
+    when ``:info`` is not answered in time or the overflows repeat).
+
     Raises:
         ToolchainError: the port cannot be opened or found, or it closed (a board
             unplugged, the connection ended) before the session did.
@@ -617,8 +1025,7 @@ def monitor(
     stop = threading.Event()
     closed: list[Exception] = []  # why the port went away, if it did
     last_rx = [time.monotonic()]  # when the reader last got bytes
-    answered = threading.Condition()
-    awaiting = [0, 0.0]  # typed lines not yet answered, when the last one went out
+    typed_flight = _TypedFlight()  # the typed line waiting for its answer
 
     failed: list[ToolchainError] = []  # why the session must end, if it must
 
@@ -626,17 +1033,23 @@ def monitor(
         failed.append(error)
         stop.set()
 
+    def on_closed(exc: Exception) -> None:
+        closed.append(exc)
+        stop.set()
+
     # Rows from the reader and the host worker never interleave, and never kill them.
     show = _Output(echo, fail)
     # With --raw, stdout holds only the board's lines and {"host":...} JSON lines: the
     # monitor's own notes go with the status line (the CLI: stderr).
     notes = _Output(status, fail) if raw and status is not None else show
-    tx_lock = threading.Lock()  # typed lines and the host's :do lines go out whole
+    # Typed lines and the host's :do lines go out whole, one at a time, through the gate,
+    # which a resync after an rx_overflow holds shut.
+    gate = _Gate(stop)
 
     def write(line: bytes) -> None:
-        with tx_lock:
-            conn.write(line)
-            conn.flush()
+        # Called with the gate held (a send's turn, or a resync's).
+        conn.write(line)
+        conn.flush()
 
     host = (
         _HostWorker(
@@ -646,38 +1059,44 @@ def monitor(
             write if host_act else None,
             on_failed=lambda exc: fail(_unexpected_error("the host worker", exc)),
             note=notes,
+            gate=gate,
         )
         if escalation is not None
         else None
     )
+    resync = _Resync(
+        gate,
+        write,
+        typed_flight,
+        host,
+        notes,
+        lambda: last_rx[0],
+        on_closed,
+        lambda exc: fail(_unexpected_error("the resync after an rx_overflow", exc)),
+    )
 
     def send(line: bytes) -> None:
-        # A typed ':do' line is counted with the host's, in send order (the worker's).
-        if host is not None:
-            host.transmit(line, write, typed=True)
-        else:
-            write(line)
+        with gate.turn() as seq:
+            if seq is None:
+                return  # the session ended during a resync
+            if line.strip(_BLANK):  # counted before it goes: the answer can be quick
+                typed_flight.sent(_Sent(line, seq, True))
+            if host is not None:
+                # A typed ':do' line is counted with the host's, in send order.
+                host.put(line, write, typed=True, seq=seq)
+            else:
+                write(line)
 
     def on_line(text: str) -> None:
+        seen = resync.observe(text)
+        if seen == "marker":
+            return  # the resync's ':info' answer: nobody asked for it
         show(shown_line(text) if raw else format_device_line(text))
         if host is not None and host.offer(text):
             return  # the board's answer to the host's ':do', not to the typed line
-        with answered:
-            awaiting[0] = max(0, int(awaiting[0]) - 1)
-            answered.notify_all()
-
-    def on_closed(exc: Exception) -> None:
-        closed.append(exc)
-        stop.set()
-
-    def wait_for_answer() -> None:
-        with answered:
-            while awaiting[0] and not stop.is_set():
-                idle = time.monotonic() - max(awaiting[1], last_rx[0])
-                if idle >= ANSWER_WAIT_S:
-                    awaiting[0] = 0  # not answered: the board ignores this kind of line
-                    return
-                answered.wait(timeout=min(0.05, ANSWER_WAIT_S - idle))
+        if seen == "resync":
+            return  # the resync decides whether the typed line was answered
+        typed_flight.answered()
 
     def on_bytes() -> None:
         last_rx[0] = time.monotonic()
@@ -702,12 +1121,9 @@ def monitor(
                 continue
             if line is None:
                 break
-            wait_for_answer()
+            typed_flight.wait(stop, lambda: last_rx[0], lambda: resync.active)
             if stop.is_set():
                 break
-            if line.strip(_BLANK):  # counted before it goes: the answer can be quick
-                with answered:
-                    awaiting[0], awaiting[1] = 1, time.monotonic()
             try:
                 send(line.rstrip(b"\r\n") + b"\n")
             except Exception as exc:  # the port went away between two reads
@@ -717,11 +1133,15 @@ def monitor(
             # Answers still in flight: wait until the line has been quiet for `linger`
             # seconds and nothing is left unread (capped, for a board that never stops),
             # or until `busy` (a new escalation to answer: the next round waits again).
+            # A resync after an rx_overflow is waited for (it ends by itself, bounded by
+            # RESYNC_CAP_S per marker), then the answers to the lines it resent.
             since = time.monotonic()
             cap = since + max(5.0, 5 * linger)
-            while not stop.is_set() and time.monotonic() < cap and not busy():
+            while not stop.is_set() and not busy():
+                if time.monotonic() >= cap and not resync.active:
+                    break
                 quiet = time.monotonic() - max(last_rx[0], since)
-                if quiet >= linger and not _unread(conn):
+                if quiet >= linger and not _unread(conn) and not resync.active:
                     break
                 time.sleep(0.05)
 
@@ -733,6 +1153,7 @@ def monitor(
     finally:
         stop.set()
         thread.join(timeout=1.0)
+        resync.abandon()  # lines it had not resent yet are said, not dropped unsaid
         conn.close()
         # A phrase still waiting gets its row, also when Ctrl-C or SIGTERM ends the wait
         # at the end of input: none is dropped unsaid (rows only, nothing is waited for).
@@ -787,10 +1208,13 @@ MAX_ACTED_INTENTS = 4096
 @dataclass(frozen=True, eq=False)
 class _Act:
     """A ``:do`` line sent to the board, waiting for its answer: whether the user typed it
-    (else it is the host's), and the intent it names."""
+    (else it is the host's), the intent it names, and the line as sent and its place in
+    the send order (:class:`_Gate`), for a resync to resend it."""
 
     typed: bool
     intent: str
+    line: bytes = b""
+    seq: int = 0
 
 
 def _act_answer(line: str) -> tuple[str, str | None] | None:
@@ -832,8 +1256,14 @@ class _HostWorker:
         *,
         on_failed: Callable[[Exception], None] | None = None,
         note: Callable[[str], None] | None = None,
+        gate: _Gate | None = None,
     ) -> None:
         self.escalation, self.show, self.raw, self.send = escalation, show, raw, send
+        # Every line goes out through the gate, numbered in send order; the monitor's gate
+        # is held shut while it resyncs after an rx_overflow (:class:`_Resync`), which
+        # then decides which ':do' lines the board lost (they stay in flight till then).
+        self.resyncs = gate is not None
+        self.gate = gate if gate is not None else _Gate()
         # Where the worker's notes go (not answers): with --raw, away from the JSON lines.
         self.note = note if note is not None else show
         # Gets an exception the worker did not expect; it ends the worker, whose phrases
@@ -841,7 +1271,6 @@ class _HostWorker:
         self.on_failed = on_failed
         self.dead = threading.Event()
         self.pending: queue.Queue[Escalated] = queue.Queue(MAX_PENDING_ESCALATIONS)
-        self.tx_lock = threading.Lock()  # counting a line and writing it, as one
         self.lock = threading.Lock()  # the fields below
         # Every ':do' line sent, the user's and the host's, oldest first, until the board
         # answers it (it answers lines in order): only the answers to the host's are the
@@ -856,46 +1285,67 @@ class _HostWorker:
         threading.Thread(target=self._run, daemon=True).start()
 
     def transmit(self, line: bytes, write: Callable[[bytes], None], *, typed: bool) -> None:
-        """``write(line)``, a ``:do`` line counted first (the answer can be quick), in
-        the order the lines go out, typed or the host's: the board answers in that order."""
-        with self.tx_lock:
-            act = self.sending(line, typed=typed)
-            try:
-                write(line)
-            except BaseException:
-                if act is not None:
-                    self.unsent(act)  # never went out: no answer will come
-                raise
+        """``write(line)`` when the gate is open (not while a resync holds it), a ``:do``
+        line counted first (the answer can be quick), in the order the lines go out,
+        typed or the host's: the board answers in that order. Nothing is sent once the
+        session ends during a resync."""
+        with self.gate.turn() as seq:
+            if seq is not None:
+                self.put(line, write, typed=typed, seq=seq)
 
-    def sending(self, line: bytes, *, typed: bool) -> _Act | None:
+    def put(self, line: bytes, write: Callable[[bytes], None], *, typed: bool, seq: int) -> None:
+        """:meth:`transmit` with the gate's turn taken already (``seq``, its number)."""
+        act = self.sending(line, typed=typed, seq=seq)
+        try:
+            write(line)
+        except BaseException:
+            if act is not None:
+                self.unsent(act)  # never went out: no answer will come
+            raise
+
+    def sending(self, line: bytes, *, typed: bool, seq: int = 0) -> _Act | None:
         """Count ``line`` as sent if it is a ``:do`` line (called in send order, before
         it goes); the entry, for :meth:`unsent`."""
         if not line.startswith(b":do "):
             return None
         intent = line[len(b":do ") :].rstrip(b"\r\n").decode("utf-8", "replace")
-        act = _Act(typed, intent)
+        act = _Act(typed, intent, line, seq)
         with self.lock:
             self.acts.append(act)
         return act
 
     def unsent(self, act: _Act) -> None:
         """``act``'s line never went out (the port failed): no answer will come for it."""
+        self.forget([act])
+
+    def forget(self, acts: Sequence[_Act]) -> None:
+        """No answer will come for ``acts`` (never sent, or lost and resent as new ones)."""
         with self.lock:
-            kept = [a for a in self.acts if a is not act]
+            kept = [a for a in self.acts if all(a is not gone for gone in acts)]
             self.acts.clear()
             self.acts.extend(kept)
 
+    def in_flight(self) -> list[_Act]:
+        """The ``:do`` lines sent and not answered yet, oldest first."""
+        with self.lock:
+            return list(self.acts)
+
     def _answered_act(self, line: str) -> _Act | None:
         """The ``:do`` line that ``line`` answers, if it is such an answer; an
-        ``rx_overflow`` forgets those in flight (the board may have lost them)."""
+        ``rx_overflow`` forgets those in flight (the board may have lost them), unless
+        the monitor resyncs (then the resync forgets those lost, and resends them)."""
         said = _act_answer(line)
         with self.lock:
             if said is None:
-                if _is_rx_overflow(line):
+                if _is_rx_overflow(line) and not self.resyncs:
                     self.acts.clear()
                 return None
             kind, intent = said
             if kind != "acted" or intent is None:
+                # Never the answer to a line naming an intent the board acted on: such
+                # lines before the one it answers were lost on the way (resync).
+                while self.acts and self.acts[0].intent in self.acted:
+                    self.acts.popleft()
                 return self.acts.popleft() if self.acts else None
             if len(self.acted) < MAX_ACTED_INTENTS:
                 self.acted.add(intent)

@@ -290,6 +290,20 @@ void tinyslm_app_rx_overflow(tinyslm_app_t *app) {
   app->line_len = 0;
 }
 
+void tinyslm_app_rx_error(tinyslm_app_t *app, const char *reason) {
+  tinyslm_json_t o;
+  if (app == 0 || app->cfg.write == 0 || reason == 0) {
+    return;
+  }
+  begin(&o, app);
+  tinyslm_json_raw(&o, "{\"error\":\"rx_error\",\"reason\":");
+  tinyslm_json_string(&o, reason);
+  tinyslm_json_char(&o, '}');
+  tinyslm_json_end_line(&o);
+  app->discarding = 1;
+  app->line_len = 0;
+}
+
 void tinyslm_app_feed(tinyslm_app_t *app, const uint8_t *data, size_t len) {
   size_t i;
 

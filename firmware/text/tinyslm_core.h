@@ -129,6 +129,13 @@ void tinyslm_app_feed(tinyslm_app_t *app, const uint8_t *data, size_t len);
  * Does nothing when app is NULL. */
 void tinyslm_app_rx_overflow(tinyslm_app_t *app);
 
+/* The glue received a byte wrong (a framing, noise or parity error: its value is
+ * unknown, a line end perhaps) right before the next byte it feeds: as
+ * tinyslm_app_rx_overflow, but the line written is {"error":"rx_error","reason":R},
+ * R naming the error ("framing", "noise", "parity"), so that the host knows to look at
+ * the wiring or the baud rate. Does nothing when app or reason is NULL. */
+void tinyslm_app_rx_error(tinyslm_app_t *app, const char *reason);
+
 /* Handles one complete line (no terminator); what tinyslm_app_feed calls. */
 void tinyslm_app_handle_line(tinyslm_app_t *app, const uint8_t *line, size_t len);
 

@@ -114,7 +114,13 @@ int uart_read_bytes(uart_port_t uart_num, void *buf, uint32_t length, TickType_t
 int uart_write_bytes(uart_port_t uart_num, const void *src, size_t size);
 esp_err_t uart_flush_input(uart_port_t uart_num);
 esp_err_t uart_get_buffered_data_len(uart_port_t uart_num, size_t *size);
+esp_err_t uart_enable_intr_mask(uart_port_t uart_num, uint32_t enable_mask);
 #define UART_HW_FIFO_LEN(uart_num) 128 /* SOC_UART_FIFO_LEN on the esp32 */
+""",
+    # The esp32's UART interrupt enable bits (soc/esp32/include/soc/uart_reg.h).
+    "soc/uart_reg.h": r"""
+#pragma once
+#define UART_FRM_ERR_INT_ENA (1u << 3)
 """,
     "driver/gpio.h": r"""
 #pragma once

@@ -50,6 +50,8 @@ HEAD = r"""
 #include "tinyslm_tflm.h"
 
 extern "C" void app_main(void);
+// The UART interrupts the firmware turned on beyond the driver's own (STUBS).
+extern uint32_t uart_intr_enabled;
 """
 
 # Inside the harness's namespace: the simulated clock (us), the idle task and the task
@@ -137,6 +139,11 @@ extern "C" void tinyslm_actions_init(void) {}
 # At global scope: what every harness stubs the same way.
 STUBS = r"""
 esp_err_t uart_param_config(uart_port_t, const uart_config_t *) { return ESP_OK; }
+uint32_t uart_intr_enabled = 0;
+esp_err_t uart_enable_intr_mask(uart_port_t, uint32_t enable_mask) {
+  uart_intr_enabled |= enable_mask;
+  return ESP_OK;
+}
 
 extern "C" int tinyslm_tflm_init(void) { return 0; }
 extern "C" const char *tinyslm_tflm_last_error(void) { return ""; }

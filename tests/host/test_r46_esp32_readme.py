@@ -60,10 +60,12 @@ def rx_overflow_row(text: str) -> str:
 
 # What a host does after {"error":"rx_overflow"}, in each board's row, in this order.
 HOST_STEPS = (
-    "Stop sending",
+    "Stop sending at the end of the line you are writing (never in the middle of one)",
     "send one empty line (`\\n`: it gets no answer, and it ends the drop with a line end"
     " you sent, so no fragment is ever taken for a line)",
-    "then resend from the first line that got no answer",
+    # Round 47: only those, not a line answered after the error (its action ran).
+    "then resend the lines that got no answer (not those answered after this error",
+    "`tinyslm monitor` does this by itself",
 )
 
 
@@ -91,10 +93,12 @@ def test_the_esp32_rx_overflow_row_says_the_buffer_goes_and_to_resend() -> None:
 def test_the_project_readme_gives_a_host_the_same_steps() -> None:
     readme_md = Path(__file__).resolve().parents[2] / "README.md"
     text = " ".join(readme_md.read_text(encoding="utf-8").split())
-    at = text.index('`{"error":"rx_overflow"}`')
+    at = text.index("Bytes lost on the way in")  # the serial protocol's bullet
     bullet = text[at : text.index(" - ", at)]
     assert "send one empty line (`\\n`: it gets no answer, and it ends the drop" in bullet
-    assert "then resend from the first line that got no answer" in bullet
+    assert "then resend the lines that got no answer (not those answered after" in bullet
+    assert "stop sending at the end of the line it is writing" in bullet
+    assert "`tinyslm monitor` does this by itself" in bullet
     assert "quarter of a second" not in bullet
 
 

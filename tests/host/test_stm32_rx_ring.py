@@ -4,7 +4,9 @@ No emulator here models the STM32 USART, so the UART interrupt handler and the m
 loop's body are cut out of the ``src/main.cc`` that ``generate`` writes (the bytes a
 user flashes) and compiled against a fake USART whose ``RDR`` read clears ``RXNE``, as
 the hardware's does, and a stand-in core that discards up to the next line end after
-``tinyslm_app_rx_overflow``, as ``tinyslm_core.c`` does. A host sends lines back to
+``tinyslm_app_rx_overflow``, as ``tinyslm_core.c`` does (and after
+``tinyslm_app_rx_error``, for a gap with a byte the USART flagged: round 47's
+test_r47_rxerr_stm32 has the host's bytes land flagged). A host sends lines back to
 back while every answer takes longer to go out than a phrase takes to come in, so the
 1 KB ring overflows again and again. Every line the core is given whole must be a line
 the host sent (the gap is where the loss was), and after each overflow the ring must
@@ -43,14 +45,27 @@ constexpr uint32_t USART_ICR_PECF = 1u << 0, USART_ICR_FECF = 1u << 1,
 
 static uint32_t isr_bits;
 static uint8_t rdr_byte;
+static std::string host;
+static size_t host_at = 0;
+// Right after RDR gives the host's byte at this index, the next one lands in RDR with a
+// framing error, reading as a '\n' (between the handler's RDR read and what follows).
+static long land_after = -1;
 struct Rdr {  // reading RDR takes the byte and clears RXNE, as on the chip
-  operator uint32_t() const { isr_bits &= ~USART_ISR_RXNE_RXFNE; return rdr_byte; }
+  operator uint32_t() const {
+    isr_bits &= ~USART_ISR_RXNE_RXFNE;
+    const uint8_t got = rdr_byte;
+    if (land_after >= 0 && static_cast<long>(host_at) == land_after + 1) {
+      land_after = -1;
+      rdr_byte = '\n';
+      isr_bits |= USART_ISR_RXNE_RXFNE | USART_ISR_FE;
+      ++host_at;
+    }
+    return got;
+  }
 };
 struct Icr {  // writing ICR clears the flags it names
   Icr &operator=(uint32_t v) { isr_bits &= ~v; return *this; }
 };
-static std::string host;
-static size_t host_at = 0;
 // The HAL tick, from a clock that a byte-time (86.8 us at 115200 8N1) moves at a time.
 static uint64_t now_ns = 0;
 constexpr uint64_t kByteNs = 86806;
@@ -98,6 +113,21 @@ static void tinyslm_app_rx_overflow(tinyslm_app_t *) {
   line.clear();
   arrive(24);  // {"error":"rx_overflow"}
 }
+// The glue's drop for a gap with a byte the UART flagged (FE/NE/PE): a report too, with
+// the reason it names, and the same drop.
+static int errors = 0;
+static std::string reason = "-";
+static void tinyslm_app_rx_error(tinyslm_app_t *, const char *why) {
+  if (reports++ == 0) whole_at_report = whole;
+  ++errors;
+  reason = why;
+  discarding = 1;
+  line.clear();
+  arrive(41);  // {"error":"rx_error","reason":"framing"}
+}
+// The host's byte at this index arrives with these ISR flags (and a wrong value).
+static long flag_at = -1;
+static uint32_t flag_bits = 0;
 static uint32_t clock_us(void *) { return 0; }
 
 {declarations}
@@ -123,7 +153,12 @@ static void arrive(int n) {
     now_ns += kByteNs;  // the time passes whether the host sends or not
     if (host_at == host.size()) continue;
     rdr_byte = static_cast<uint8_t>(host[host_at++]);
-    if (isr_bits & USART_ISR_RXNE_RXFNE) isr_bits |= USART_ISR_ORE;
+    if (isr_bits & USART_ISR_RXNE_RXFNE) {
+      isr_bits |= USART_ISR_ORE;
+    } else if (static_cast<long>(host_at) - 1 == flag_at) {
+      isr_bits |= flag_bits;
+      rdr_byte = static_cast<uint8_t>(rdr_byte ^ 0x20u);  // a bit read wrong
+    }
     isr_bits |= USART_ISR_RXNE_RXFNE;
     if (irq_masked) irq_pending = 1; else {uart_irq}();
   }
@@ -217,6 +252,35 @@ int main(int argc, char **argv) {
     isr_bits |= USART_ISR_RXNE_RXFNE | USART_ISR_FE;
     late_overrun = 1;
     {uart_irq}();
+  } else if (mode == "flagged") {
+    // One line whose byte `count` comes flagged (argv[4]: fe, ne or pe); the host
+    // stops for 250 ms and resends (after one empty line, when asked: README).
+    host = sent_line + "\n";
+    flag_at = count;
+    const std::string kind = argc > 4 ? argv[4] : "fe";
+    flag_bits = kind == "ne" ? USART_ISR_NE : kind == "pe" ? USART_ISR_PE : USART_ISR_FE;
+    run();
+    pause_ms(250);
+    resent = resend_five(empty_first);
+  } else if (mode == "flag_race") {
+    // The host pauses in its first line after byte 10 (as in "midline"). Byte 9 lands
+    // with a framing error, and byte 10, also wrong and reading as a '\n', lands right
+    // after the handler read byte 9: its flag must not be cleared with byte 9's, or it
+    // is taken for the line end that ended the gap, and the rest of the line, after the
+    // pause, for a line of its own.
+    const std::string all = sent_line + "\n" + sent_line + "\n" + sent_line + "\n";
+    host = all.substr(0, 11);
+    flag_at = 9;
+    flag_bits = USART_ISR_FE;
+    land_after = 9;
+    run();
+    pause_ms(100);
+    host += all.substr(11);
+  } else if (mode == "flagged_burst") {
+    // 20 lines back to back, byte `count` of the first one flagged (a framing error).
+    for (int i = 0; i < 20; ++i) host += sent_line + "\n";
+    flag_at = count;
+    flag_bits = USART_ISR_FE;
   } else if (mode == "burst") {
     // count lines back to back, more than the ring holds while the answers go out; the
     // host stops for 250 ms and resends (after one empty line, when asked: README).
@@ -251,8 +315,8 @@ int main(int argc, char **argv) {
     for (int i = 0; i < 2000; ++i) host += sent_line + "\n";
   }
   run();
-  printf("whole %d broken %d reports %d first %d resent %d\n", whole, broken, reports,
-         whole_at_report, resent);
+  printf("whole %d broken %d reports %d first %d resent %d errors %d reason %s\n", whole,
+         broken, reports, whole_at_report, resent, errors, reason.c_str());
   return 0;
 }
 """
@@ -284,14 +348,17 @@ class Ring:
 @dataclass(frozen=True)
 class Counts:
     """What a run of the harness printed: lines given whole, lines given with a gap,
-    overflow reports, the lines given whole before the first report, and of the 5 lines a
-    host resent after a pause, how many were given whole (-1 where the scenario has none)."""
+    reports (rx_overflow or rx_error), the lines given whole before the first report, of
+    the 5 lines a host resent after a pause, how many were given whole (-1 where the
+    scenario has none), the rx_error reports and the reason the last one gave ("-": none)."""
 
     whole: int
     broken: int
     reports: int
     first: int
     resent: int
+    errors: int
+    reason: str
 
 
 def build_ring(tmp_path: Path, interrupt_after: str | None = None) -> Ring:
@@ -312,6 +379,9 @@ def build_ring(tmp_path: Path, interrupt_after: str | None = None) -> Ring:
     decl_to = main.index("uint8_t line_buf[")
     declarations = main[decl_from:decl_to].replace("UART_HandleTypeDef huart;", "")
     handler = f"void {irq}(void) {{{_block(main, f'void {irq}(void)')}}}"
+    reason_fn = "const char *rx_error_reason(uint32_t flagged)"
+    if reason_fn in main:  # the glue's own, where it has one (the harness has no stand-in)
+        declarations += f"static {reason_fn} {{{_block(main, reason_fn)}}}\n"
     loop = _block(main, "  for (;;) {\n    (void)clock_us")
     if interrupt_after is not None:
         assert interrupt_after in loop, f"the loop no longer has {interrupt_after!r}"
@@ -340,9 +410,14 @@ def build_ring(tmp_path: Path, interrupt_after: str | None = None) -> Ring:
 def run_ring(exe: Path, *args: str) -> Counts:
     """Runs the harness's scenario ``args`` (none: 2000 lines back to back)."""
     out = subprocess.run([str(exe), *args], check=True, capture_output=True, text=True).stdout
-    m = re.match(r"whole (\d+) broken (\d+) reports (\d+) first (-?\d+) resent (-?\d+)", out)
+    m = re.match(
+        r"whole (\d+) broken (\d+) reports (\d+) first (-?\d+) resent (-?\d+) "
+        r"errors (\d+) reason (\S+)",
+        out,
+    )
     assert m is not None, out
-    return Counts(*(int(g) for g in m.groups()))
+    *counts, reason = m.groups()
+    return Counts(*(int(g) for g in counts), reason)
 
 
 @pytest.fixture(scope="module")

@@ -13,6 +13,7 @@
 #include "freertos/FreeRTOS.h"
 #include "freertos/queue.h"
 #include "freertos/task.h"
+#include "soc/uart_reg.h"
 #include "tinyslm_actions.h"
 #include "tinyslm_core.h"
 #include "tinyslm_settings.h"
@@ -24,17 +25,18 @@ constexpr uart_port_t kUart = UART_NUM_0;
 // Driver RX ring: holds what arrives while an inference runs (must exceed the 128-byte FIFO).
 constexpr int kRxRingBytes = 2048;
 constexpr TickType_t kReadWait = pdMS_TO_TICKS(20);
-// The driver's events: only a hardware FIFO overflow (bytes lost) is acted on;
-// UART_BUFFER_FULL loses nothing (the driver stashes the FIFO's bytes until a read
-// makes room). Drained after every read, but the driver posts an event per RX interrupt
-// while the loop is busy and drops whatever finds the queue full, an overflow too. Each
-// event moves at least one byte into the ring, and a host writing line by line raises
-// one per line at most (the timeout interrupt needs the line idle), so with room for
-// one event per two bytes of ring the queue cannot fill before the ring does for lines
-// of 2 bytes or more. 1024 events: 12 KiB of heap (sizeof(uart_event_t) is 12 in 5.3.1:
-// an enum, a size_t and a bool, padded), allocated once by uart_driver_install. A full
-// queue alone loses no byte (they are in the ring); see the loop for when it may hide an
-// overflow (bytes sent one by one, further apart than 10 byte-times).
+// The driver's events: a hardware FIFO overflow (bytes lost) and a byte received wrong
+// (UART_FRAME_ERR, UART_PARITY_ERR, UART_BREAK) are acted on; UART_BUFFER_FULL loses
+// nothing (the driver stashes the FIFO's bytes until a read makes room). Drained after
+// every read, but the driver posts an event per RX interrupt while the loop is busy and
+// drops whatever finds the queue full, an overflow too. Each event moves at least one
+// byte into the ring, and a host writing line by line raises one per line at most (the
+// timeout interrupt needs the line idle), so with room for one event per two bytes of
+// ring the queue cannot fill before the ring does for lines of 2 bytes or more. 1024
+// events: 12 KiB of heap (sizeof(uart_event_t) is 12 in 5.3.1: an enum, a size_t and a
+// bool, padded), allocated once by uart_driver_install. A full queue alone loses no byte
+// (they are in the ring); see the loop for when it may hide an overflow (bytes sent one
+// by one, further apart than 10 byte-times).
 constexpr int kEventQueueLen = kRxRingBytes / 2;
 constexpr TickType_t kErrorRepeat = pdMS_TO_TICKS(3000);
 
@@ -90,7 +92,28 @@ bool serial_init() {
   if (uart_driver_install(kUart, kRxRingBytes, 0, kEventQueueLen, &uart_events, 0) != ESP_OK) {
     return false;
   }
-  return uart_param_config(kUart, &cfg) == ESP_OK;
+  if (uart_param_config(kUart, &cfg) != ESP_OK) return false;
+  // The driver turns on the break and parity-error interrupts, not the framing-error one
+  // (a baud mismatch, a loose wire, a host that opened the port mid-byte): without it a
+  // byte received wrong reaches the ring as data, unannounced, and a phrase holding it
+  // is classified. With it the driver posts UART_FRAME_ERR (the byte still goes to the
+  // ring: the loop drops it, below).
+  return uart_enable_intr_mask(kUart, UART_FRM_ERR_INT_ENA) == ESP_OK;
+}
+
+// What an event says of a byte the UART received wrong, for
+// {"error":"rx_error","reason":...}: "framing" for a break too (a frame whose stop bit is
+// low: what the STM32H7 boards report it as); nullptr for any other event.
+const char *rx_error_reason(uart_event_type_t type) {
+  switch (type) {
+    case UART_FRAME_ERR:
+    case UART_BREAK:
+      return "framing";
+    case UART_PARITY_ERR:
+      return "parity";
+    default:
+      return nullptr;
+  }
 }
 
 // Lets the idle task run (see kIdleEveryUs) when the loop has not blocked for a second.
@@ -138,6 +161,7 @@ extern "C" void app_main(void) {
     // have cut them is in the queue (or was dropped, below), whatever the chunk size.
     uart_event_t event;
     bool overflow = false;
+    const char *rx_error = nullptr;  // the first byte received wrong: its reason
     bool queue_was_full = false;
     for (;;) {
       // Only this loop takes events, so a queue found full may have dropped some since
@@ -145,6 +169,7 @@ extern "C" void app_main(void) {
       if (uxQueueSpacesAvailable(uart_events) == 0) queue_was_full = true;
       if (xQueueReceive(uart_events, &event, 0) != pdTRUE) break;
       if (event.type == UART_FIFO_OVF) overflow = true;
+      if (rx_error == nullptr) rx_error = rx_error_reason(event.type);
     }
     if (queue_was_full && !overflow) {
       // Dropped events are mostly UART_DATA, whose bytes sit in the ring: nothing lost.
@@ -154,7 +179,10 @@ extern "C" void app_main(void) {
       // UART_FIFO_OVF can hide, so only then is a loss assumed. (An overflow of an RX
       // interrupt held off past a whole FIFO, while the queue was full, stays unseen:
       // sdkconfig.defaults puts the UART's interrupt in IRAM, so that a flash operation,
-      // the usual cause of so long a hold-off, does not hold it off.)
+      // the usual cause of so long a hold-off, does not hold it off. A UART_FRAME_ERR
+      // dropped so leaves no trace at all: its byte reaches the core as data, as every
+      // wrong byte did before round 47; the queue fills only while the loop is held up
+      // behind a host sending byte by byte.)
       size_t buffered = 0;
       if (uart_get_buffered_data_len(kUart, &buffered) != ESP_OK ||
           buffered + static_cast<size_t>(UART_HW_FIFO_LEN(kUart)) + sizeof(rx_chunk) >
@@ -162,16 +190,24 @@ extern "C" void app_main(void) {
         overflow = true;
       }
     }
-    if (overflow) {
+    if (overflow || rx_error != nullptr) {
       // The host sent faster than answers go out and the FIFO overflowed (behind a full
-      // ring, or while the interrupt was held off): where the gap is in the bytes just
-      // read and those still buffered is unknown, so they all go, and the core drops the
-      // line in progress rather than classify a phrase missing bytes. Where the host's
-      // lines end in what was flushed is unknown too, so the drop ends only at a line
-      // end the host sends after it (a pause tells nothing: a host may pause mid-line):
-      // the README tells a host to send an empty line, then resend.
+      // ring, or while the interrupt was held off), or a byte came wrong (its event is
+      // posted by the interrupt that takes it from the FIFO, or an earlier one, so once
+      // read it is in the queue too): where the gap (or the wrong byte) is in the bytes
+      // just read and those still buffered is unknown, so they all go, and the core drops
+      // the line in progress rather than classify a phrase missing bytes or holding a
+      // wrong one. Where the host's lines end in what was flushed is unknown too, so the
+      // drop ends only at a line end the host sends after it (a pause tells nothing: a
+      // host may pause mid-line): the README tells a host to send an empty line, then
+      // resend. A wrong byte is said rather than an overflow with it: both call for that
+      // resync, and a wrong byte means a fault on the line (wiring, baud rate) to fix.
       uart_flush_input(kUart);
-      tinyslm_app_rx_overflow(&app);
+      if (rx_error != nullptr) {
+        tinyslm_app_rx_error(&app, rx_error);
+      } else {
+        tinyslm_app_rx_overflow(&app);
+      }
       continue;
     }
     if (n > 0) tinyslm_app_feed(&app, rx_chunk, static_cast<size_t>(n));

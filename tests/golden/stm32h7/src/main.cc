@@ -41,6 +41,12 @@ volatile uint32_t rx_reported = 0;  // written by the main loop only
 // the drop runs to a line end the host sends (a pause tells nothing: a host may pause
 // mid-line), and the README tells a host to send an empty line before it resends.
 volatile uint32_t rx_lost_at_line_end = 0;  // written by the interrupt only
+// A byte the UART flagged (framing error: a baud mismatch, a loose wire, a host that
+// opened the port mid-byte; noise; parity) has an unknown value, a line end perhaps:
+// it is a byte lost, so the line it was in is never classified. Its flags (USART_ISR_FE,
+// _NE, _PE), gathered by the interrupt until the main loop closes the gap they are in,
+// make that gap's report {"error":"rx_error"} rather than rx_overflow.
+volatile uint32_t rx_flagged = 0;  // interrupt sets bits; the loop clears them, irq off
 // Fed to end the core's drop where the gap ended with a line end: an empty line, which
 // gets no answer.
 constexpr uint8_t kLineEnd = '\n';
@@ -212,6 +218,14 @@ void clock_error_repeat() {
   if (clock_slow && HAL_GetTick() - clock_said_ms >= kErrorRepeatMs) clock_error_say();
 }
 
+// What a gap's flagged bytes say, for {"error":"rx_error","reason":...}: a framing error
+// first (a break, a baud mismatch and a loose wire all end so; noise often comes with it).
+const char *rx_error_reason(uint32_t flagged) {
+  if ((flagged & USART_ISR_FE) != 0u) return "framing";
+  if ((flagged & USART_ISR_PE) != 0u) return "parity";
+  return "noise";
+}
+
 // Your code's hook (tinyslm_on_answer), then the clock's repeat.
 void on_answer(const tinyslm_answer_t *answer, void *ctx) {
   tinyslm_on_answer(answer, ctx);
@@ -283,35 +297,44 @@ void USART3_IRQHandler(void) {
   static_assert(USART_ISR_ORE == USART_ICR_ORECF && USART_ISR_FE == USART_ICR_FECF &&
                     USART_ISR_NE == USART_ICR_NECF && USART_ISR_PE == USART_ICR_PECF,
                 "an ISR error flag is cleared by the ICR bit at its position");
+  const uint32_t corrupt = USART_ISR_FE | USART_ISR_NE | USART_ISR_PE;
   for (;;) {
     const uint32_t isr = uart->ISR;
+    if ((isr & errors) != 0u) {
+      // Only the flags this pass saw (and counts below): clearing all four could clear an
+      // overrun that came after the snapshot, uncounted, and a line with a gap would
+      // then reach the core as whole. Cleared before RDR is read, as HAL_UART_IRQHandler
+      // does: FE, NE and PE come with the byte in RDR, and until it is read no other
+      // byte can enter RDR, so these are that byte's; cleared after the read, they
+      // could be the next byte's too (it may land between the two), a flagged byte then
+      // stored as data.
+      uart->ICR = isr & errors;
+    }
     if ((isr & USART_ISR_RXNE_RXFNE) != 0u) {
       // Stored before an overrun is counted: on an overrun RDR keeps the last byte from
       // before the gap (RM0433, "Overrun error"), often a line's '\n', so counting the
       // loss first dropped a whole line with the broken one.
       const uint8_t byte = static_cast<uint8_t>(uart->RDR);
+      const uint32_t flagged = isr & corrupt;
       const uint32_t head = rx_head;
       const uint32_t next = (head + 1u) & (kRxRing - 1u);
-      if (rx_lost == rx_reported && next != rx_tail) {
+      if (flagged == 0u && rx_lost == rx_reported && next != rx_tail) {
         rx_ring[head] = byte;
         rx_head = next;
       } else {
-        // Ring full, or a loss not yet reported: keep the gap whole.
+        // Ring full, a loss not yet reported, or a flagged byte: keep the gap whole.
         const uint32_t lost = rx_lost + 1u;
         rx_lost = lost;
-        if (byte == '\n' || byte == '\r') rx_lost_at_line_end = lost;
+        // A flagged byte's value is unknown: whether it was a line end, too, so a gap
+        // that ends with one is not known to have ended with a line end.
+        if (flagged == 0u && (byte == '\n' || byte == '\r')) rx_lost_at_line_end = lost;
+        if (flagged != 0u) rx_flagged = rx_flagged | flagged;
       }
     }
     if ((isr & USART_ISR_ORE) != 0u) {
       // The UART had no room for a byte: it is gone, and after the byte RDR kept (read
       // above), so a gap that ends here ends with a byte never read.
       rx_lost = rx_lost + 1u;
-    }
-    if ((isr & errors) != 0u) {
-      // Only the flags this pass saw (and counted): clearing all four could clear an
-      // overrun that came after the snapshot, uncounted, and a line with a gap would
-      // then reach the core as whole.
-      uart->ICR = isr & errors;
     }
     if ((isr & USART_ISR_RXNE_RXFNE) == 0u) {
       return;
@@ -357,8 +380,16 @@ int main(void) {
     if (n > 0) {
       tinyslm_app_feed(&app, chunk, n);
     } else if (lost != rx_reported) {
-      // Drained up to the gap: the core drops the line the loss broke.
-      tinyslm_app_rx_overflow(&app);
+      // Drained up to the gap: the core drops the line the loss broke, and the host is
+      // told why. A flagged byte in the gap is said rather than an overflow with it: both
+      // call for the same resync, and a flagged byte means a fault on the line (wiring,
+      // baud rate) to fix.
+      const uint32_t flagged = rx_flagged;
+      if (flagged != 0u) {
+        tinyslm_app_rx_error(&app, rx_error_reason(flagged));
+      } else {
+        tinyslm_app_rx_overflow(&app);
+      }
       // Read again: bytes lost while that line went out (the interrupt stores nothing
       // until this store) belong to the same gap. The stale count reported each gap
       // again and again, and a host that kept sending never got a byte stored. Read and
@@ -367,12 +398,13 @@ int main(void) {
       __disable_irq();
       const uint32_t gap_end = rx_lost;
       rx_reported = gap_end;
+      rx_flagged = 0u;  // all this gap's (the interrupt flags bytes it counts into it)
       const bool ended_at_line_end = rx_lost_at_line_end == gap_end;
       __enable_irq();
       // The gap is closed now (a later loss is a gap of its own, reported again): a line
       // end the interrupt dropped last means the bytes after the gap begin a line, so the
-      // drop ends here. Otherwise (a byte of a line, or an overrun's unread bytes) it
-      // goes on to the next line end the host sends.
+      // drop ends here. Otherwise (a byte of a line, a flagged byte, or an overrun's unread
+      // bytes) it goes on to the next line end the host sends.
       if (ended_at_line_end) tinyslm_app_feed(&app, &kLineEnd, 1);
     }
   }
