@@ -698,6 +698,7 @@ def _answer_kind(line: str) -> tuple[str, str | None] | None:
         return ("info", None)
     kinds = {
         "rx_overflow": "overflow",
+        "rx_error": "overflow",  # a byte received wrong: lost as the overflow's are
         "unknown_intent": "do",
         "no_tokens": "phrase",
         "inference_failed": "phrase",
@@ -705,7 +706,10 @@ def _answer_kind(line: str) -> tuple[str, str | None] | None:
         "line_too_long": "any",
     }
     error = obj.get("error")
-    return (kinds[error], None) if isinstance(error, str) and error in kinds else None
+    if not isinstance(error, str) or error not in kinds:
+        return None
+    # An rx_overflow or rx_error keeps its name, for the notes.
+    return (kinds[error], error if kinds[error] == "overflow" else None)
 
 
 def _answers(kind: tuple[str, str | None], line: bytes) -> bool:
@@ -768,6 +772,7 @@ class _Resync:
         self.on_closed, self.on_failed = on_closed, on_failed
         self.active = False
         self.episode = 0  # one per resync: a watcher watches only its own
+        self.cause = "rx_overflow"  # the last loss's name (rx_error: a byte came wrong)
         self.strikes = 0  # rx_overflows since a line was last answered
         self.flight: list[_Sent] = []  # the lines in flight at the rx_overflow, in order
         self.answered: set[int] = set()  # their indexes, answered since
@@ -797,6 +802,7 @@ class _Resync:
             return ""
         with self.gate.cond:
             if overflow:
+                self.cause = kind[1] if kind is not None and kind[1] else "rx_overflow"
                 self._overflow()
                 return "resync"
             if not self.active:  # the watcher ended it meanwhile
@@ -930,7 +936,7 @@ class _Resync:
             else "whose answer is not shown"
         )
         self.note(
-            f"  monitor: the board lost bytes (rx_overflow): {what} (found with an empty "
+            f"  monitor: the board lost bytes ({self.cause}): {what} (found with an empty "
             f"line and ':info', {marker})"
         )
 
@@ -955,7 +961,7 @@ class _Resync:
             if lost
             else "no line needed resending"
         )
-        self.note(f"  monitor: the board lost bytes (rx_overflow) and {why}: {said}")
+        self.note(f"  monitor: the board lost bytes ({self.cause}) and {why}: {said}")
 
     def abandon(self) -> None:
         """The session ends during a resync: say which lines got no answer."""
@@ -966,7 +972,7 @@ class _Resync:
                 if lost:
                     self.note(
                         "  monitor: the session ended while finding the lines the board "
-                        f"dropped (rx_overflow); not answered: {_quoted_lines(lost)}"
+                        f"dropped ({self.cause}); not answered: {_quoted_lines(lost)}"
                     )
 
     def _release(self) -> None:
@@ -1236,12 +1242,13 @@ def _act_answer(line: str) -> tuple[str, str | None] | None:
 
 def _is_rx_overflow(line: str) -> bool:
     """Whether ``line`` is the board's report of lines it lost (its receive buffer ran
-    over): the ``:do`` lines in flight may never be answered."""
+    over, or a byte came in wrong: ``rx_error``): the ``:do`` lines in flight may never
+    be answered."""
     try:
         obj = json.loads(line)
     except (ValueError, RecursionError):
         return False
-    return isinstance(obj, dict) and obj.get("error") == "rx_overflow"
+    return isinstance(obj, dict) and obj.get("error") in ("rx_overflow", "rx_error")
 
 
 class _HostWorker:

@@ -358,13 +358,21 @@ def test_the_unknown_intent_note_is_printable(monkeypatch: pytest.MonkeyPatch, r
 class _InOrderBoard(_Board):
     """Answers each line 0.2 s after the one before, in order: a ':do' naming one of
     ``known`` is acted on, another gets unknown_intent; the first ``lose`` ':do' lines
-    are lost (rx_overflow); any other line is escalated."""
+    are lost (rx_overflow); ':info' is answered; any other line is escalated."""
 
     def __init__(self, known: set[str], lose: int = 0) -> None:
         super().__init__()
         self.known, self.lose, self.due = known, lose, 0.0
 
     def on_line(self, line: str) -> None:
+        if not line.strip():
+            return  # a board ignores a blank line (the monitor's resync sends one)
+        if line == ":info":  # the monitor's resync marker, answered in order
+            reply = b'{"info":{"board":"fake"}}\n'
+            now = time.monotonic()
+            self.due = max(self.due, now) + 0.2
+            self.later(self.due - now, reply, "answered " + line)
+            return
         if line.startswith(":do ") and self.lose:
             self.lose -= 1
             self.answer(b'{"error":"rx_overflow"}\n')  # at once: before the next line

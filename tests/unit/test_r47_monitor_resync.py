@@ -58,8 +58,10 @@ class _Board(FakePort):
         known: Iterable[str] = (),
         info: bool = True,
         out: bytes = b"",
+        gap_line: bytes = b'{"error":"rx_overflow"}\n',
     ) -> None:
         super().__init__(out)
+        self.gap_line = gap_line
         self.stm32, self.lose, self.hold = stm32, dict(lose or {}), hold
         self.lose_nth, self.drop_after = set(lose_nth), drop_after
         self.busy, self.escalate, self.known = dict(busy or {}), set(escalate), set(known)
@@ -102,7 +104,7 @@ class _Board(FakePort):
                 item = self.queue.popleft()
             if item is GAP:
                 self.overflows += 1
-                self.answer(b'{"error":"rx_overflow"}\n')
+                self.answer(self.gap_line)
                 # Where the lost bytes ended is unknown (else the STM32 glue feeds a line
                 # end itself, which ends the drop at once).
                 discarding = self.drop_after
@@ -336,3 +338,20 @@ def test_a_board_that_never_overflows_gets_only_the_typed_lines(
     rows, notes, _ = _run(monkeypatch, board, b"one\ntwo\n")
     assert board.received == ["one", "two"]
     assert not [r for r in rows + notes if "rx_overflow" in r]
+
+
+@pytest.mark.parametrize("stm32", [False, True])
+def test_a_byte_received_wrong_is_resynced_as_an_overflow(
+    monkeypatch: pytest.MonkeyPatch, stm32: bool
+) -> None:
+    # The board took a byte of 'two' in wrong (a framing error): it drops the line as for
+    # an overflow and says rx_error. The monitor resyncs the same way, and its note names
+    # what the board said (before, rx_error was shown and 'two' never sent again).
+    board = _Board(
+        stm32=stm32, lose={"two": 1}, gap_line=b'{"error":"rx_error","reason":"framing"}\n'
+    )
+    rows, _, _ = _run(monkeypatch, board, b"one\ntwo\nthree\n")
+    assert board.received == ["one", "two", "", ":info", "two", "three"]
+    assert board.phrases == ["one", "two", "three"]
+    said = [r for r in rows if "monitor:" in r and "resent" in r]
+    assert len(said) == 1 and "the board lost bytes (rx_error)" in said[0], rows
