@@ -547,16 +547,23 @@ def stream_rows(name: str, st: dict[str, Any] | None) -> list[tuple[str, str]]:
             f"[{name}] streams: false rejections",
             f"{figure_text(st['false_rejection_rate'], '.1f', percent=True)} of "
             f"{st['keyword_clips']} keywords "
-            f"({st['keyword_false_accepts']} false accepts among them) (target <= 10%)",
+            f"({_count_text(st['keyword_false_accepts'])} false accepts among them)"
+            " (target <= 10%)",
         ),
         (
             f"[{name}] streams: false accepts per hour",
-            f"noise {figure_text(st['noise_fa_per_hour'], '.1f')} ({st['noise_false_accepts']} in "
-            f"{st['noise_seconds']:.0f} s) (target <= 1), unknown words "
-            f"{figure_text(st['unknown_fa_per_hour'], '.1f')} ({st['unknown_false_accepts']} in "
-            f"{st['unknown_seconds']:.0f} s)",
+            f"noise {figure_text(st['noise_fa_per_hour'], '.1f')}"
+            f" ({_count_text(st['noise_false_accepts'])} in {st['noise_seconds']:.0f} s)"
+            " (target <= 1), unknown words "
+            f"{figure_text(st['unknown_fa_per_hour'], '.1f')}"
+            f" ({_count_text(st['unknown_false_accepts'])} in {st['unknown_seconds']:.0f} s)",
         ),
     ]
+
+
+def _count_text(count: int | None) -> str:
+    """A stream's count of false accepts; n/a where the rule could not fire on it (null)."""
+    return "n/a" if count is None else str(count)
 
 
 def main(argv: list[str] | None = None) -> int:

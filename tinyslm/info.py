@@ -16,6 +16,18 @@ from typing import Any
 
 from tinyslm.errors import BudgetError
 from tinyslm.manifest import Manifest, label_thresholds_json
+from tinyslm.modality import TEXT
+
+# TINYSLM_KWS_MAX_COMMAND in firmware/audio/tinyslm_kws_app.h: the longest ':' command
+# line a keyword firmware takes (a longer one is answered line_too_long, "max":32). A
+# keyword manifest's max_line is the text default (256), which no keyword firmware uses.
+KWS_MAX_COMMAND = 32
+
+
+def device_max_line(manifest: Manifest) -> int:
+    """The longest line the model's firmware takes, in bytes: a text model's
+    ``TINYSLM_MAX_LINE`` (the manifest's), a keyword model's ``TINYSLM_KWS_MAX_COMMAND``."""
+    return manifest.max_line if manifest.modality == TEXT else KWS_MAX_COMMAND
 
 
 @dataclass(frozen=True)
@@ -83,7 +95,7 @@ class ModelInfo:
             # generate --label-threshold: {label: {threshold, threshold_q}}, {} without.
             "label_thresholds": label_thresholds_json(m.label_thresholds),
             "ops": list(m.ops),
-            "max_line": m.max_line,
+            "max_line": device_max_line(m),
             "features": m.features.to_dict(),
             "train_config": m.train_config,
             "metrics": m.metrics,
@@ -167,18 +179,8 @@ def format_info(info: ModelInfo) -> str:
             " (the device's ':info' arena_bytes)",
         ),
         ("ops", ", ".join(m.ops)),
-        (
-            "recipe",
-            # Every scalar setting --json's train_config has: switches too (cosine_decay
-            # was left out), written as the JSON writes them.
-            ", ".join(
-                f"{k} {json.dumps(v) if isinstance(v, bool) else v}"
-                for k, v in sorted(m.train_config.items())
-                if isinstance(v, int | float | str)
-            )
-            # A format-1 manifest has no train_config: said so, not an empty row.
-            or "not recorded",
-        ),
+        # A format-1 manifest has no train_config: said so, not an empty row.
+        ("recipe", _recipe(m.train_config) or "not recorded"),
         ("fits", ", ".join(fits) if fits else "no board"),
     ]
     for f in info.fits:
@@ -188,3 +190,32 @@ def format_info(info: ModelInfo) -> str:
     # Label names (a keyword is a folder's name) and paths go to the terminal: a newline
     # or an ESC sequence in one would break the table or reprogram the terminal.
     return "\n".join(f"{k.ljust(width)}  {printable(v)}" for k, v in rows)
+
+
+def _setting(key: str, value: Any) -> str | None:
+    """One setting of the recipe row as ``key value``; None for a nested object (the
+    feature spec, which rows of its own show). Switches as the JSON writes them
+    (cosine_decay was left out); lists too (``keywords yes,no`` decides which words the
+    model hears as unknown; ``snr_db_range 0.0..20.0``), which the row once left out."""
+    if isinstance(value, bool):
+        return f"{key} {json.dumps(value)}"
+    if isinstance(value, int | float | str):
+        return f"{key} {value}"
+    if not isinstance(value, list):
+        return None
+    if key.endswith("_range") and len(value) == 2 and all(_is_number(v) for v in value):
+        return f"{key} {value[0]}..{value[1]}"
+    plain = all(isinstance(v, str) and v and not any(c in v for c in ", ") for v in value)
+    # A word holding a comma or a space (or anything but words) as JSON, so that the
+    # items stay apart.
+    return f"{key} {','.join(value) if value and plain else json.dumps(value)}"
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _recipe(config: dict[str, Any]) -> str:
+    """Every setting --json's train_config has but nested objects, by name."""
+    shown = (_setting(k, v) for k, v in sorted(config.items()))
+    return ", ".join(s for s in shown if s is not None)

@@ -42,9 +42,10 @@
  * its END was lost to a bad CRC, or the host went away) is closed with
  * {"error":"stream_timeout"}: the loop and the frame parser are reset and the
  * microphone is heard again (t_ms counts from there), rather than muted until
- * a reboot. Glue without a running microphone counts the time instead
- * (tinyslm_kws_app_idle), so the timeout holds on a board whose microphone
- * never started.
+ * a reboot. The generated glue (both boards, since round 47) gives an open
+ * stream the clock's time (tinyslm_kws_app_idle) instead of microphone samples,
+ * so the timeout holds whatever the microphone does (never started, starved,
+ * stalled, or losing audio to overruns).
  *
  * C99, no heap, no float; every buffer is in the caller's tinyslm_kws_app_t and
  * any byte sequence is handled without reading or writing out of bounds
@@ -71,9 +72,10 @@ extern "C" {
 #error "TINYSLM_KWS_MAX_COMMAND must be in 8..255"
 #endif
 
-/* Microphone samples (16 kHz) without a frame that close an open serial stream. The
- * microphone is the clock: no timer is needed, and the glue already feeds it (without
- * a running microphone the glue gives the time passed to tinyslm_kws_app_idle). A host
+/* Samples' worth of time (16 kHz) without a frame that close an open serial stream:
+ * microphone samples fed, or time given to tinyslm_kws_app_idle, which the generated
+ * glue does while a stream is open (its microphone samples are dropped then anyway: a
+ * microphone that starves, stalls or overruns made the timeout come late or never). A host
  * on a 115200-baud line sends a 512-byte AUDIO frame every ~45 ms, so 2 s is only
  * reached when the host has stopped. */
 #ifndef TINYSLM_KWS_STREAM_TIMEOUT_SAMPLES

@@ -71,8 +71,11 @@ Rules:
   folder, a ``.wav`` name that is not a file, a label folder or clip whose name is not
   UTF-8 or has control characters, a label folder whose name starts or ends with white
   space, a label folder that is another label's folder (a link to it), a top-level link
-  that leads nowhere (dangling or looping); in a list, a file listed twice (by the file:
-  ``./yes/a.wav``, ``/data/yes/a.wav`` and ``../data/yes/a.wav`` are ``yes/a.wav``), a
+  that leads nowhere (dangling or looping), a clip that is another folder's clip (a
+  symbolic or hard link), two labels (folders or list labels) that differ only in case
+  or Unicode form (:func:`label_key`); in a list, a file listed twice (by the file:
+  ``./yes/a.wav``, ``/data/yes/a.wav``, ``../data/yes/a.wav`` and a hard link to it are
+  ``yes/a.wav``), a
   path naming a folder, a path or label that is not UTF-8 text, a special label other
   than ``_unknown_``, ``_silence_`` and ``_background_noise_``, a header other than
   path, label and split in some order (``file,label``), fields separated by ``;`` or
@@ -332,6 +335,37 @@ class _Entry:
     word: str  # the label as written, before unknown_words
 
 
+def label_key(label: str) -> str:
+    """``label`` as two labels no model can tell apart compare: in lower case and NFC
+    (``Yes`` is ``yes``; ``café`` as macOS spells it, NFD, is ``café`` in NFC: they look
+    the same). Training refuses two such labels in one dataset; ``eval`` and ``emulate
+    --data`` a data label that is the model's keyword by this key but spelled otherwise."""
+    return unicodedata.normalize("NFC", label).lower()
+
+
+def how_labels_differ(label: str, other: str) -> str:
+    """``only in case``, or in Unicode form, of two labels with the same :func:`label_key`:
+    NFC and NFD names look the same on screen, so the message names each one's form."""
+    if label.lower() == other.lower():
+        return "only in case"
+
+    nfc = unicodedata.normalize("NFC", label) == unicodedata.normalize("NFC", other)
+    what = "Unicode form" if nfc else "case and Unicode form"
+    return f"only in {what} ({unicode_form(label)} against {unicode_form(other)})"
+
+
+def unicode_form(text: str) -> str:
+    """``NFC`` or ``NFD``: how a name that differs from another only in that is spelled."""
+    return "NFC" if unicodedata.is_normalized("NFC", text) else "NFD"
+
+
+def _file_id(path: Path) -> tuple[int, int]:
+    """The file ``path`` is, whatever its names: a hard link is the same file under a
+    second name (``resolve()`` tells only symbolic links apart)."""
+    st = path.stat()
+    return st.st_dev, st.st_ino
+
+
 def _listing(folder: Path) -> list[Path]:
     """``folder``'s entries, or one line saying why they cannot be read."""
     try:
@@ -431,9 +465,9 @@ def _scan_folder(
     clips: list[_Entry] = []
     noise: list[_Entry] = []
     skipped: list[Path] = []
-    spelled: dict[str, str] = {}  # a folder name folded to lower case: as first seen
+    spelled: dict[str, str] = {}  # a folder name by label_key: as first seen
     real: dict[Path, Path] = {}  # where a label folder really is: the folder as listed
-    clip_real: dict[Path, Path] = {}  # where a clip really is: the clip as listed
+    clip_real: dict[tuple[int, int], Path] = {}  # which file a clip is: the clip as listed
     for folder in sorted(_listing(root)):
         name = folder.name
         if name.startswith("."):
@@ -448,12 +482,14 @@ def _scan_folder(
         if not folder.is_dir():
             continue  # files beside the label folders (a list, a README) are not data
         _check_name(folder, label=True)
-        first = spelled.setdefault(name.lower(), name)
+        first = spelled.setdefault(label_key(name), name)
         if first != name:
             # On a case-sensitive disk 'Yes/' and 'yes/' were two keywords no model can
-            # tell apart (as a list's labels are refused, _scan_list).
+            # tell apart (as a list's labels are refused, _scan_list); so were 'café/' in
+            # NFC and in NFD (macOS's), which even look the same.
             raise DatasetError(
-                f"{folder}: differs from {root / first} only in case; put its clips in one folder"
+                f"{folder}: differs from {root / first} {how_labels_differ(name, first)};"
+                " put its clips in one folder"
             )
         seen = real.setdefault(folder.resolve(), folder)
         if seen != folder:
@@ -480,13 +516,17 @@ def _scan_folder(
         label = config.label_of(name)
         target = noise if name == NOISE else clips
         for f in files:
-            where = clip_real.setdefault(f.resolve(), f)
+            # By the file itself: a hard link has no target to resolve() to, and was taken
+            # as a second clip.
+            where = clip_real.setdefault(_file_id(f), f)
             if where != f:
                 # A clip linked into a second folder was two clips: under two labels,
                 # or one clip heard twice and split by its two names.
+                symbolic = f.is_symlink() or where.is_symlink()
                 link, other = (f, where) if f.is_symlink() else (where, f)
+                kind = "a link" if symbolic else "a hard link"
                 raise DatasetError(
-                    f"{link}: the same file as {other} (a link); a clip belongs in one place"
+                    f"{link}: the same file as {other} ({kind}); a clip belongs in one place"
                 )
         target.extend(_Entry(f, f"{name}/{f.name}", label, None, name) for f in files)
     # Checking a model (training_rules off), background recordings alone are data: the
@@ -625,8 +665,8 @@ def _scan_list(path: Path, config: AudioDatasetConfig) -> tuple[list[_Entry], li
     clips: list[_Entry] = []
     noise: list[_Entry] = []
     with_split = 0
-    listed: dict[Path, tuple[str, int]] = {}  # a listed file, resolved: (as listed, line)
-    spelled: dict[str, tuple[str, int]] = {}  # a label folded to lower case: as first given
+    listed: dict[tuple[int, int], tuple[str, int]] = {}  # a listed file: (as listed, line)
+    spelled: dict[str, tuple[str, int]] = {}  # a label by label_key: as first given
     for number, rel, label, split in _list_rows(path):
         if not rel or not label:
             raise DatasetError(f"{path}: line {number}: empty path or label")
@@ -643,13 +683,14 @@ def _scan_list(path: Path, config: AudioDatasetConfig) -> tuple[list[_Entry], li
                 raise DatasetError(f"{path}: line {number}: " + why.format(text)) from None
         if not label.isprintable():
             raise DatasetError(f"{path}: line {number}: label {label!r} has control characters")
-        first, at = spelled.setdefault(label.lower(), (label, number))
+        first, at = spelled.setdefault(label_key(label), (label, number))
         if first != label:
             # 'Yes' and 'yes' became two keywords no model can tell apart (a folder
-            # dataset cannot hold both on a case-insensitive disk; synth refuses them).
+            # dataset cannot hold both on a case-insensitive disk; synth refuses them),
+            # and so did 'café' in NFC and in NFD, which look the same.
             raise DatasetError(
                 f"{path}: line {number}: label {label!r} differs from {first!r} (line {at}) "
-                "only in case; spell it one way"
+                f"{how_labels_differ(label, first)}; spell it one way"
             )
         if label.startswith("_") and label not in (UNKNOWN, SILENCE, NOISE):
             # As folder mode refuses the folder: "_unknown" (a typo) was a keyword.
@@ -684,7 +725,6 @@ def _scan_list(path: Path, config: AudioDatasetConfig) -> tuple[list[_Entry], li
                 wav = _other_unicode_form(wav) or wav
             found = wav.is_file()
             folder = not found and wav.is_dir()
-            real = wav.resolve() if found else wav
         except OSError as exc:  # a name too long for the file system, say
             raise DatasetError(f"{path}: line {number}: {rel}: {exc.strerror or exc}") from None
         if folder:
@@ -694,7 +734,12 @@ def _scan_list(path: Path, config: AudioDatasetConfig) -> tuple[list[_Entry], li
         # One spelling per file: "./yes/a.wav" hashed to another split than "yes/a.wav".
         rel = posixpath.normpath(rel)
         # A file listed twice could sit in two classes, or in train and in test; by the
-        # file itself, as "/data/yes/a.wav" or "../data/yes/a.wav" is "yes/a.wav" too.
+        # file itself, as "/data/yes/a.wav" or "../data/yes/a.wav" is "yes/a.wav" too, and
+        # so is a hard link to it (another name, nothing to resolve()).
+        try:
+            real = _file_id(wav)
+        except OSError as exc:
+            raise DatasetError(f"{path}: line {number}: {rel}: {exc.strerror or exc}") from None
         if real in listed:
             before, at = listed[real]
             same = "" if before == rel else f" (as {before})"

@@ -19,7 +19,15 @@ from typing import Any
 
 import numpy as np
 
-from tinyslm.audio.dataset import SILENCE, UNKNOWN, AudioDatasetConfig, load_audio_dataset
+from tinyslm.audio.dataset import (
+    SILENCE,
+    UNKNOWN,
+    AudioDatasetConfig,
+    how_labels_differ,
+    label_key,
+    load_audio_dataset,
+    unicode_form,
+)
 from tinyslm.audio.detector import DetectorSpec
 from tinyslm.audio.spec import KeywordSpec
 from tinyslm.audio.stream import (
@@ -291,7 +299,8 @@ def _unfired(dataset: Any, split: str, split_name: str, manifest: Manifest) -> t
     # The streams hold the model's labels only (as eval and emulate --data stream them).
     kept = with_model_labels(dataset, tuple(manifest.labels))
     shown = "the streams" if split == "all" else f"the {split} streams"
-    warning = unfired_warning(kept, split_name, manifest.features, lead, shown)
+    # The rule is the model's: eval and emulate have no --average or --stride-ms.
+    warning = unfired_warning(kept, split_name, manifest.features, lead, shown, retrain=True)
     return () if warning is None else (warning,)
 
 
@@ -300,16 +309,35 @@ def _unanswerable(
 ) -> tuple[str, ...]:
     """A warning for clips of a class the model lacks (a model trained without
     ``_unknown_`` or ``_silence_`` cannot give them): wrong here, as text ``eval``
-    counts intents the model lacks, and not in the streams (``emulate --data``, which
-    scores streams only, leaves them out altogether: ``clips_scored`` False)."""
-    shown = unanswerable_clips(clips, labels)
-    if not shown:
+    counts intents the model lacks. The streams take ``_unknown_`` clips all the same (as
+    unknown words, :func:`with_model_labels`) and leave the others out; ``emulate
+    --data`` (``clips_scored`` False) scores streams only, so it warns of those alone."""
+    lacking = Counter(c.label for c in clips if c.label not in labels)
+    if not clips_scored:
+        lacking.pop(UNKNOWN, None)  # streamed as unknown words, as with any model
+    if not lacking:
         return ()
-    lacking = sum(1 for c in clips if c.label not in labels)
-    fate = "they count as wrong, and the streams leave them out"
+    shown = ", ".join(f"{lb} {n}" for lb, n in sorted(lacking.items()))
+    left_out = sorted(lb for lb in lacking if lb != UNKNOWN)
     return (
-        f"{lacking} of {len(clips)} clips are of a class the model does not "
-        f"have ({shown}): {fate if clips_scored else 'the streams leave them out'}",
+        f"{sum(lacking.values())} of {len(clips)} clips are of a class the model does not"
+        f" have ({shown}): {_lacking_fate(UNKNOWN in lacking, left_out, clips_scored)}",
+    )
+
+
+def _lacking_fate(streamed: bool, left_out: Sequence[str], clips_scored: bool) -> str:
+    """What becomes of clips of a class the model lacks: ``streamed`` (``_unknown_`` ones
+    among them, streamed as unknown words), ``left_out`` (the classes the streams leave
+    out: ``_silence_``)."""
+    if not clips_scored:
+        return "the streams leave them out"
+    if not streamed:
+        return "they count as wrong, and the streams leave them out"
+    if not left_out:
+        return "they count as wrong as clips; they are streamed as unknown words"
+    return (
+        f"they count as wrong as clips; the streams take the {UNKNOWN} clips as unknown"
+        f" words and leave the {', '.join(left_out)} clips out"
     )
 
 
@@ -355,6 +383,8 @@ def load_for_model(
     dataset = load_audio_dataset(data, base)
     special = (SILENCE, UNKNOWN)
     words = set(dataset.labels) - set(special)
+    # Before the check below: 'Yes/' alone was "none of the model's keywords".
+    _refuse_respelled_keywords(data, words, manifest.labels)
     if words and not words & set(manifest.labels):
         raise DatasetError(
             f"{data}: none of the model's keywords is in this dataset (its words:"
@@ -398,6 +428,28 @@ def load_for_model(
     return dataset, split_name, extra
 
 
+def _refuse_respelled_keywords(data: Any, words: set[str], labels: Sequence[str]) -> None:
+    """Refuse a data word that is one of the model's keywords spelled otherwise (``Yes/``
+    for ``yes``, ``café`` in NFD for the model's NFC): it was scored as an unknown word,
+    each right answer wrong and each detection a false accept. Refused, not matched, by the
+    rule training refuses two such labels with (:func:`label_key`): a folder from a
+    case-insensitive disk is renamed once, and eval does not take data train refuses."""
+    model = {label_key(lb): lb for lb in labels}
+    for word in sorted(words - set(labels)):
+        keyword = model.get(label_key(word))
+        if keyword is None:
+            continue
+        how = f"the model's keyword {keyword!r} {how_labels_differ(word, keyword)}"
+        # NFC and NFD look the same: the form to write, beside the name.
+        want = f"{keyword!r}" + (
+            "" if word.lower() == keyword.lower() else f" in {unicode_form(keyword)}"
+        )
+        folder = Path(data) / word
+        if folder.is_dir():
+            raise DatasetError(f"{folder}: differs from {how}; rename it {want}")
+        raise DatasetError(f"{data}: label {word!r} differs from {how}; spell it {want}")
+
+
 def _noise_percent(config: AudioDatasetConfig, split: str) -> float:
     """The share of each background recording that ``split`` streams, in percent."""
     shares = {"val": config.val_percent, "test": config.test_percent}
@@ -427,8 +479,11 @@ def as_one_split(dataset: Any) -> Any:
 
 
 def with_model_labels(dataset: Any, labels: tuple[str, ...]) -> Any:
-    """``dataset`` with ``labels`` (the model's order) and only the clips of those labels."""
-    kept = tuple(c for c in dataset.clips if c.label in labels)
+    """``dataset`` with ``labels`` (the model's order) and the clips the streams take: those
+    of ``labels``, and the ``_unknown_`` clips even where the model has no such output (the
+    unknown-word stream needs none: any detection in it is a false accept; they were left
+    out, and a keyword-only model's false accepts on other words never measured)."""
+    kept = tuple(c for c in dataset.clips if c.label in labels or c.label == UNKNOWN)
     return replace(dataset, labels=labels, clips=kept)
 
 

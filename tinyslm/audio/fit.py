@@ -174,10 +174,14 @@ def unfired_text(unfired: Sequence[str], keyword: KeywordSpec, shown: str) -> st
     )
 
 
-def unfired_remedy(unfired: Sequence[str], lengths: StreamLengths, keyword: KeywordSpec) -> str:
+def unfired_remedy(
+    unfired: Sequence[str], lengths: StreamLengths, keyword: KeywordSpec, retrain: bool = False
+) -> str:
     """What lengthens the ``unfired`` kinds of stream, each its own (more clips do not
     lengthen a noise recording), and a shorter rule only where one could fire on them (a
-    stream shorter than the 1 s window fires under none)."""
+    stream shorter than the 1 s window fires under none). ``retrain``: said outside
+    ``train`` (eval, emulate --data), where the rule is the model's and --average and
+    --stride-ms are no options of the command: the model is trained again with them."""
     kinds = {k.split(" (")[0] for k in unfired}
     ways = []
     if "noise" in kinds:
@@ -195,23 +199,29 @@ def unfired_remedy(unfired: Sequence[str], lengths: StreamLengths, keyword: Keyw
     # _most finds no rule for a stream shorter than the 1 s window.
     average, stride_ms = _most(longest, keyword)
     if average or stride_ms >= keyword.frame_ms:
-        ways.append("lower --average or --stride-ms")
+        retrained = "train the model with a " if retrain else ""
+        ways.append(f"{retrained}lower --average or --stride-ms")
     return "give " + " or ".join(ways) if ways else ""
 
 
 def unfired_warning(
-    dataset: AudioDataset, split: str, keyword: KeywordSpec, lead: str = "", shown: str = ""
+    dataset: AudioDataset,
+    split: str,
+    keyword: KeywordSpec,
+    lead: str = "",
+    shown: str = "",
+    retrain: bool = False,
 ) -> str | None:
     """The warning for a split with kinds of stream the rule cannot fire on (None: it can
     fire on every kind): their 0 false accepts are no measurement. ``lead``: a remedy
     before the kinds' own (``--split all streams all of it``); ``shown``: how the split
-    is named (``the test streams``)."""
+    is named (``the test streams``); ``retrain``: as :func:`unfired_remedy`."""
     lengths = stream_lengths(dataset, split, keyword.frontend.sample_rate)
     unfired = unfired_streams(lengths, keyword)
     if not unfired:
         return None
     missed = any(kind.startswith("keywords") for kind in unfired)
-    remedy = unfired_remedy(unfired, lengths, keyword)
+    remedy = unfired_remedy(unfired, lengths, keyword, retrain)
     remedies = [r for r in (lead, remedy) if r]
     return (
         unfired_text(unfired, keyword, shown or f"the {split} streams")
@@ -307,6 +317,25 @@ def choose_threshold(material: StreamMaterial, spec: StreamSpec) -> tuple[int, b
     return q, True
 
 
+def has_detection_curve(material: StreamMaterial, spec: StreamSpec) -> bool:
+    """Whether :func:`detection_curve` has a curve to draw: keyword clips in a stream the
+    rule can fire on."""
+    return bool(material.keyword_spans) and fires_on(spec.detector, [material.keywords])
+
+
+def report_progress(material: StreamMaterial, spec: StreamSpec) -> str:
+    """train's line before it draws the report: the curve named only where there is one
+    (a test keyword stream too short for the rule has none, and the page says why)."""
+    if has_detection_curve(material, spec):
+        return "drawing report.html (detection curve on the test streams) ..."
+    why = (
+        "the rule cannot fire on the test keyword stream"
+        if material.keyword_spans
+        else "no keyword clip in the test split"
+    )
+    return f"drawing report.html (no detection curve: {why}) ..."
+
+
 def detection_curve(
     material: StreamMaterial, spec: StreamSpec, step: int = 4, also: Sequence[int] = ()
 ) -> tuple[tuple[int, float, float], ...]:
@@ -314,7 +343,7 @@ def detection_curve(
     and at the levels ``also`` (the chosen threshold: the page marks it on the curve, in
     the curve's own time base), ascending; empty when the split has no keyword clip, or
     none the rule can fire on (no false-rejection rate to draw)."""
-    if not material.keyword_spans or not fires_on(spec.detector, [material.keywords]):
+    if not has_detection_curve(material, spec):
         return ()
     out = []
     levels = set(range(-128, THRESHOLD_MAX + 1, step))
@@ -338,18 +367,23 @@ def _fa_of(mt: Mapping[str, Any], stream: str) -> str:
 
 
 def stream_metrics(figures: StreamFigures, labels: Sequence[str]) -> dict[str, Any]:
-    """The streaming figures as the manifest records them (the benchmark writes the same)."""
+    """The streaming figures as the manifest records them (the benchmark writes the same).
+
+    A stream the rule could not fire on (too short, or none) counts nothing: its false
+    accepts (and the keyword stream's hits) are null, not 0, as ``eval --json`` and
+    ``emulate --data --json`` give them."""
+    keywords_fire = bool(figures.keyword_clips) and figures.keywords_fire
     return {
         "stream_split": "test",
         "noise_seconds": round(figures.noise_seconds, 1),
-        "noise_false_accepts": figures.noise_false_accepts,
+        "noise_false_accepts": figures.noise_false_accepts if figures.noise_fires else None,
         "noise_fa_per_hour": measured(figures.noise_fa_per_hour, 2),
         "unknown_seconds": round(figures.unknown_seconds, 1),
-        "unknown_false_accepts": figures.unknown_false_accepts,
+        "unknown_false_accepts": (figures.unknown_false_accepts if figures.unknown_fires else None),
         "unknown_fa_per_hour": measured(figures.unknown_fa_per_hour, 2),
         "keyword_clips": figures.keyword_clips,
-        "keyword_hits": figures.keyword_hits,
-        "keyword_false_accepts": figures.keyword_false_accepts,
+        "keyword_hits": figures.keyword_hits if keywords_fire else None,
+        "keyword_false_accepts": figures.keyword_false_accepts if keywords_fire else None,
         # The keyword stream's length: the detection curve counts false accepts over the
         # streams the rule can fire on, the keyword stream among them, and the report's
         # chosen point needs the same time base.
@@ -697,7 +731,7 @@ def fit_audio(
         manifest_bytes = manifest.write(Path(scratch)).read_bytes()
     files = {MODEL_NAME: model, MANIFEST_NAME: manifest_bytes}
     if report:
-        log("drawing report.html (detection curve on the test streams) ...")
+        log(report_progress(test_material, spec))
         files |= _report_files(manifest, model, spec, test_material, result)
     return Fitted(
         manifest=manifest,
@@ -793,6 +827,10 @@ def summary_rows(m: Manifest) -> list[tuple[str, str]]:
                 + (
                     "no detection possible"
                     if mt["false_rejection_rate"] is None and mt["keyword_clips"]
+                    # No keyword stream: its count is null (0 in a manifest of before
+                    # round 47), a measurement of nothing either way.
+                    else "no keyword stream"
+                    if not mt["keyword_clips"]
                     else f"{mt['keyword_false_accepts']} false accepts among them"
                 )
                 + ")",

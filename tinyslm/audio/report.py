@@ -199,8 +199,14 @@ def _curve_svg(
     # since round 42), not 'every threshold'. The commonest gap is the grid's step.
     gaps = Counter(b - a for a, b in itertools.pairwise(levels)).most_common(1)
     step = gaps[0][0] if gaps else 1
-    sampled = "at every threshold" if step == 1 else f"at one INT8 level in {step}"
-    if threshold_q in levels:
+    # 'Every threshold' of one level (or of none) was untrue: a lone level is what it is.
+    if len(levels) == 1:
+        sampled = f"at the one INT8 level q={levels[0]}"
+    elif step == 1:
+        sampled = "at every threshold"
+    else:
+        sampled = f"at one INT8 level in {step}"
+    if threshold_q in levels and len(levels) > 1:
         sampled += " and at the chosen one"
     caption = (
         f"The detector on the {stream_split} split's streams (background noise; unknown words "
@@ -217,6 +223,53 @@ def _curve_svg(
             "the right-hand plot only."
         )
     return svg_element(fig, "detection-curve"), caption
+
+
+def _no_curve_note(mt: Mapping[str, Any], spec: Any, stream_split: str) -> str:
+    """Why ``report.json`` holds no detection curve (train records none where the split
+    has no keyword clip, or its keyword stream is too short for the rule's first
+    detection), in the words of train's warning; an empty plot said the detector was
+    replayed 'at every threshold'."""
+    from tinyslm.audio.fit import rule_flags
+
+    clips = mt.get("keyword_clips")
+    seconds = mt.get("keyword_seconds")
+    if clips == 0:
+        return (
+            f"No detection curve: the {stream_split} split has no keyword clip, so there was"
+            " no keyword stream to replay the detector on."
+        )
+    need = spec.shortest_detection_samples / spec.frontend.sample_rate
+    if (
+        mt.get("false_rejection_rate") is None
+        and isinstance(seconds, int | float)
+        and 0 < seconds < need
+    ):
+        return (
+            f"No detection curve: the {stream_split} stream of keywords ({seconds:.1f} s) is"
+            f" shorter than the {need:.2f} s that the rule {rule_flags(spec)} needs before"
+            " its first detection, so no keyword there could be detected at any threshold"
+            " (train warned of it); more keyword clips in that split, or a lower --average"
+            " or --stride-ms when training, give one."
+        )
+    # A report.json written without a curve for another reason: nothing more is known.
+    return "No detection curve was recorded with this model."
+
+
+def _noise_unknown_text(mt: Mapping[str, Any], heard: Sequence[tuple[float, int]]) -> str:
+    """The summary's false accepts on noise and unknown words; where neither has a rate,
+    why: no audio of the kind (as train, info and eval say it), or streams too short."""
+    if heard:
+        seconds = sum(sec for sec, _ in heard)
+        return f"{sum(n for _, n in heard)} in {seconds:.0f} s of noise and unknown words"
+    none = [kind for kind in ("noise", "unknown") if not mt.get(f"{kind}_seconds")]
+    if len(none) == 2:
+        return "n/a on noise and unknown words (no audio)"
+    if not none:
+        return "n/a on noise and unknown words (no stream long enough for the rule to fire)"
+    if none == ["noise"]:
+        return "n/a on noise (no audio) and unknown words (too short for the rule to fire)"
+    return "n/a on noise (too short for the rule to fire) and unknown words (no audio)"
 
 
 def _firing_streams(mt: Mapping[str, Any]) -> list[tuple[float, int]]:
@@ -240,17 +293,12 @@ def render_keyword_report(manifest: Any, data: KeywordReportData, boards: Sequen
     # Only the streams the rule could fire on count (a null rate: it could not, or there
     # was none), as the curve, emulate --data and eval count them.
     heard = _firing_streams(mt)
-    seconds = sum(sec for sec, _ in heard)
-    fa = sum(n for _, n in heard)
-    noise_unknown = (
-        f"{fa} in {seconds:.0f} s of noise and unknown words"
-        if heard
-        else "n/a on noise and unknown words (no stream long enough for the rule to fire)"
-    )
+    noise_unknown = _noise_unknown_text(mt, heard)
+    # A null count (the manifest's since round 47 where the rule could not fire) is n/a too.
     keyword_fa = (
         "n/a in the keyword stream"
-        if mt.get("false_rejection_rate") is None
-        else f"{mt.get('keyword_false_accepts', 0)} in the keyword stream"
+        if mt.get("false_rejection_rate") is None or mt.get("keyword_false_accepts") is None
+        else f"{mt['keyword_false_accepts']} in the keyword stream"
     )
     summary = [
         ("labels", ", ".join(manifest.labels)),
@@ -325,6 +373,7 @@ def render_keyword_report(manifest: Any, data: KeywordReportData, boards: Sequen
         if mt.get("confusion")
         else '<p class="note">No confusion matrix was recorded with this model.</p>',
         "<h2>False accepts and false rejections</h2>",
+        # No curve, no plot: empty axes read as a curve of nothing measured.
         fig_html(
             *_curve_svg(
                 data.curve,
@@ -334,7 +383,10 @@ def render_keyword_report(manifest: Any, data: KeywordReportData, boards: Sequen
                 stream_split,
                 no_point,
             )
-        ),
+        )
+        if data.curve
+        else f'<p class="note">{html.escape(_no_curve_note(mt, manifest.features, stream_split))}'
+        "</p>",
         "<h2>Size</h2>",
         fig_html(*size_svg(data.tensors, manifest, boards)),
         "<h2>Training</h2>",

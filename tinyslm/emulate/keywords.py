@@ -623,7 +623,8 @@ class KeywordSplit:
     """A keyword dataset read for ``emulate --data`` (:func:`load_keyword_data`).
 
     Attributes:
-        dataset: with the model's labels only (label indices are the model's).
+        dataset: with the model's labels (label indices are the model's) and its
+            clips the streams take (those of the model's labels, and ``_unknown_``).
         split: the name of the split to stream (``test`` for ``all``).
         warnings: eval's warnings about the same data and split.
     """
@@ -642,8 +643,10 @@ def load_keyword_data(data: Path, manifest: Manifest, split: str) -> KeywordSpli
 
     Raises:
         DatasetError: unusable dataset, unknown split, one with neither clips nor background
-            audio, words but none of the model's keywords; or nothing in the split to stream
-            (every clip of a class the model lacks, and no background audio).
+            audio, words but none of the model's keywords, a keyword spelled otherwise; or
+            nothing in the split to stream (every clip a ``_silence_`` one of a model
+            without that class, and no background audio; ``_unknown_`` clips are streamed
+            as unknown words whatever the model's outputs).
     """
     from tinyslm.audio.evaluate import (
         keyword_warnings,
@@ -658,7 +661,8 @@ def load_keyword_data(data: Path, manifest: Manifest, split: str) -> KeywordSpli
     kept = with_model_labels(dataset, labels)
     if not kept.split(split_name) and not any(len(n.part(split_name)) for n in kept.noise):
         # eval still scores such clips (as wrong); the streams leave them out, so a run
-        # would measure nothing: "0 streams, 0 s of audio" and a parity of 0/0.
+        # would measure nothing: "0 streams, 0 s of audio" and a parity of 0/0. Only
+        # _silence_ clips come here: _unknown_ ones are streamed (with_model_labels).
         clips = dataset.split(split_name)
         raise DatasetError(
             f"{data}: nothing to stream in split {split!r}: its {len(clips)} clip(s) are of"
