@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeGuard
 
 from tinyslm.errors import OutputError, one_line
+from tinyslm.info import device_max_line
 from tinyslm.manifest import MANIFEST_NAME, MODEL_NAME, Manifest, sha256_hex, threshold_text
 from tinyslm.outdir import Ownership, WriteReport, check_target, real_path, write_tree
 from tinyslm.project import PROJECT_FILE
@@ -268,7 +269,7 @@ class TrainRunResult:
             "threshold": m.threshold,
             "threshold_q": m.threshold_q,
             "ops": list(m.ops),
-            "max_line": m.max_line,
+            "max_line": device_max_line(m),  # a keyword model's firmware: 32
             "train_config": m.train_config,
             "metrics": m.metrics,
             "seconds": {

@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import struct
 import sys
-from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -69,19 +68,9 @@ def test_emulate_data_gives_evals_warnings_for_the_same_split(tmp_path: Path) ->
     assert warning.startswith("no clips in the test split: streamed its 1 s of the 12 s")
 
 
-def test_emulate_data_refuses_a_split_with_nothing_to_stream(tmp_path: Path) -> None:
-    # A model without _unknown_ and data of only _unknown_ clips: emulate streamed nothing
-    # ("0 streams, 0 s of audio", PARITY 0/0, exit 0).
-    data = tmp_path / "unknown_only"
-    _clips(data, "_unknown_", 3)
-    base = keyword_manifest()
-    manifest = replace(base, labels=tuple(lb for lb in base.labels if lb != "_unknown_"))
-    with pytest.raises(DatasetError) as err:
-        load_keyword_data(data, manifest, "all")
-    assert str(err.value) == (
-        f"{data}: nothing to stream in split 'all': its 3 clip(s) are of a class the model "
-        "does not have (_unknown_ 3), and the split has no background audio"
-    )
+# Round 47: a split of only _unknown_ clips for a model without _unknown_ is no longer
+# refused: those clips are streamed as unknown words (test_r47_kweval_data), and a split
+# of only _silence_ clips for a model without _silence_ still is.
 
 
 @pytest.fixture(scope="module")

@@ -93,7 +93,12 @@ def test_detection_rate_is_na_where_the_keyword_stream_cannot_fire() -> None:
     result = _data_result(figures)
     assert result.summary()["detection_rate"] is None
     assert result.summary()["false_rejection_rate"] is None
-    assert "accuracy (keyword clips detected) n/a (0/1)" in format_data_result(result, "e")
+    # Round 47: not "n/a (0/1)", hits of a stream that could not fire (and null in JSON).
+    assert result.summary()["keyword_hits"] is None
+    assert (
+        "accuracy (keyword clips detected) n/a: the keyword stream is too short for the rule"
+        " to fire (1 clip)" in format_data_result(result, "e")
+    )
 
 
 # --- 4. one key, one figure ---------------------------------------------------------------

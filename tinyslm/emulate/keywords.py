@@ -580,11 +580,13 @@ class KeywordDataResult:
         """The figures as JSON-ready values (``errors`` a count, as text emulate's)."""
         f = self.figures
         measured_fa = self.fa_seconds > 0
+        # Hits on a keyword stream the rule cannot fire on measure nothing: null, not 0.
+        fires = bool(f.keyword_clips) and f.keywords_fire
         return {
             "source": self.source,
             "split": self.split,
             "keyword_clips": f.keyword_clips,
-            "keyword_hits": f.keyword_hits,
+            "keyword_hits": f.keyword_hits if fires else None,
             "detection_rate": measured(self.detection_rate, 5),
             "false_rejection_rate": measured(f.false_rejection_rate, 5),
             "false_accepts": self.false_accepts if measured_fa else None,
@@ -598,11 +600,9 @@ class KeywordDataResult:
             "unknown_seconds": round(f.unknown_seconds, 1),
             "unknown_false_accepts": f.unknown_false_accepts if f.unknown_fires else None,
             "keyword_seconds": round(f.keyword_seconds, 1),
-            "keyword_false_accepts": (
-                f.keyword_false_accepts if f.keyword_clips and f.keywords_fire else None
-            ),
+            "keyword_false_accepts": f.keyword_false_accepts if fires else None,
             "per_keyword": {
-                self.labels[label]: {"clips": clips, "hits": hits}
+                self.labels[label]: {"clips": clips, "hits": hits if fires else None}
                 for label, clips, hits in f.per_label
             },
             "threshold_q": f.threshold_q,
@@ -776,12 +776,18 @@ def format_data_result(result: KeywordDataResult, engine: str) -> str:
     own = ", ".join(f"{label} {q}" for label, q in result.own_levels)
     # Percentages, as eval prints the same figures; n/a where the split has no keyword clip
     # (and no keyword stream whose false accepts a 0 would claim to count).
-    detected = (
-        f"{figure_text(result.detection_rate, percent=True)} ({f.keyword_hits}/{f.keyword_clips}):"
-        f" {per}"
-        if f.keyword_clips
-        else "n/a (no keyword clips)"
-    )
+    # A keyword stream too short for the rule to fire detected nothing to count: its
+    # hits are not shown as 0 of so many.
+    if not f.keyword_clips:
+        detected = "n/a (no keyword clips)"
+    elif not f.keywords_fire:
+        clips = _count(f.keyword_clips, "clip")
+        detected = f"n/a: the keyword stream is too short for the rule to fire ({clips})"
+    else:
+        detected = (
+            f"{figure_text(result.detection_rate, percent=True)}"
+            f" ({f.keyword_hits}/{f.keyword_clips}): {per}"
+        )
     return "\n".join(
         [
             f"{engine}: {result.source} [{result.split}], {_count(result.streams, 'stream')}, "
@@ -812,7 +818,13 @@ def _false_accepts_text(result: KeywordDataResult) -> str:
         f" keyword stream {keywords})"
     )
     if result.fa_seconds <= 0:
-        return f"false accepts n/a per hour: no stream is long enough for the rule to fire {parts}"
+        heard = f.noise_seconds + f.unknown_seconds + (f.keyword_seconds if f.keyword_clips else 0)
+        why = (
+            "no audio to count them over"
+            if heard <= 0
+            else "no stream is long enough for the rule to fire"
+        )
+        return f"false accepts n/a per hour: {why} {parts}"
     return (
         f"false accepts {result.false_accepts} in {result.fa_seconds:.0f} s: "
         f"{figure_text(result.fa_per_hour)} per hour {parts}"
