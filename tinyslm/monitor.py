@@ -1372,21 +1372,20 @@ class _HostWorker:
 
         act = self._answered_act(line)
         unknown = act is not None and _act_answer(line) == ("unknown_intent", None)
+        # Never an intent the board acted on: _answered_act pairs an unknown_intent with no
+        # ':do' line naming one (those before it were lost on the way).
         if unknown and act is not None and not act.typed and not self.told_unknown:
-            with self.lock:  # an intent the board acted on is never called unknown
-                known = act.intent in self.acted
-            if not known:
-                # The board has no such intent: the host's model (or program) answers with
-                # intents the board was not generated with, which no board fault explains.
-                self.told_unknown = True
-                self.note(
-                    printable(
-                        "  host: the board has no intent "
-                        f"{json.dumps(act.intent, ensure_ascii=False)}, which the host "
-                        "answered (unknown_intent): the host knows intents the board's "
-                        "model lacks, and the board takes no action for them"
-                    )
+            # The board has no such intent: the host's model (or program) answers with
+            # intents the board was not generated with, which no board fault explains.
+            self.told_unknown = True
+            self.note(
+                printable(
+                    "  host: the board has no intent "
+                    f"{json.dumps(act.intent, ensure_ascii=False)}, which the host "
+                    "answered (unknown_intent): the host knows intents the board's "
+                    "model lacks, and the board takes no action for them"
                 )
+            )
         esc = parse_escalation(line)
         if esc is not None:
             try:
