@@ -31,6 +31,7 @@ typedef int esp_err_t;
 #define ESP_FAIL -1
 #define ESP_ERR_TIMEOUT 0x107
 #define ESP_ERR_INVALID_STATE 0x103
+#define ESP_ERR_NOT_FOUND 0x105
 const char *esp_err_to_name(esp_err_t code);
 """,
     "freertos/FreeRTOS.h": r"""

@@ -202,7 +202,7 @@ def test_a_half_frame_no_longer_swallows_a_command_after_the_timeout(app_driver:
 # ---------------------------------------------------------------------------------------
 # The ESP32 glue: test_esp32_kws_loop's harness, with i2s_new_channel refusing.
 
-NO_I2S = '  if (getenv("TINYSLM_TEST_NO_I2S") != nullptr) return ESP_FAIL;\n'
+NO_I2S = '  if (getenv("TINYSLM_TEST_NO_I2S") != nullptr) return ESP_ERR_NOT_FOUND;\n'
 NEW_CHANNEL = "  if (channel_taken || tx != nullptr || rx == nullptr"
 
 

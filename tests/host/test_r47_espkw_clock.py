@@ -81,7 +81,10 @@ ENV = r"""  if (getenv("TINYSLM_TEST_STARVE_FROM_US") != nullptr) {
   }
 """
 # test_r42's microphone that never starts: i2s_new_channel refuses.
-NO_I2S = '  if (getenv("TINYSLM_TEST_NO_I2S") != nullptr) return ESP_FAIL;\n'
+NO_I2S = (
+    '  if (getenv("TINYSLM_TEST_NO_I2S") != nullptr) return ESP_ERR_NOT_FOUND;\n'
+    '  if (getenv("TINYSLM_TEST_I2S_FAILS") != nullptr) return ESP_FAIL;\n'
+)
 NEW_CHANNEL = "  if (channel_taken || tx != nullptr || rx == nullptr"
 # esp_err_to_name knows the timeout's name too.
 NAME_AT = "  return code == ESP_ERR_INVALID_STATE"
@@ -260,3 +263,13 @@ def test_mic_init_failed_is_said_every_3_s_around_a_stream(
     assert said[0] == 0 and said[1] - lines[1].us < 20_000
     gaps = [b - a for a, b in pairwise(said[1:])]
     assert gaps and all(3_000_000 <= g <= 3_020_000 for g in gaps), gaps
+
+
+def test_a_channel_not_created_for_another_reason_is_not_said_as_none_free(
+    firmware: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Only ESP_ERR_NOT_FOUND means every I2S controller is taken; any other failure of
+    i2s_new_channel was said as "no free I2S channel" too, untrue."""
+    monkeypatch.setenv("TINYSLM_TEST_I2S_FAILS", "1")
+    texts = [line.text for line in _run(firmware, 1_000_000)]
+    assert texts == ['{"error":"mic_init_failed","reason":"i2s channel not created"}'], texts
