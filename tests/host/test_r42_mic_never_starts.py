@@ -242,7 +242,7 @@ def test_esp32_without_a_microphone_a_stream_left_open_times_out(
 ) -> None:
     monkeypatch.setenv("TINYSLM_TEST_NO_I2S", "1")
     stream, frame_us = _lost_end_stream(tmp_path, 1.0)
-    failed = '{"error":"mic_init_failed","reason":"no free I2S channel"}'
+    failed = '{"error":"mic_init_failed","reason":"I2S port taken or no memory for it"}'
     # Not before its 2 s (10 ms sleeps and the loop's own time: within 30 ms of it) ...
     early, stats = _esp32_run(esp32_no_mic, frame_us + TIMEOUT_US - 30_000, stream)
     assert early == [failed] and stats["serial_lost"] == 0

@@ -50,7 +50,7 @@ __all__ = ["esp32_no_mic", "esp_tflm", "firmware", "idf", "kconfig", "project"]
 BYTE_US = 86.8  # 115200 baud, 8N1
 STREAM_FROM_US = 100_000  # the harness's host starts sending at 0.1 s
 TIMEOUT = '{"error":"stream_timeout"}'
-NO_MIC = '{"error":"mic_init_failed","reason":"no free I2S channel"}'
+NO_MIC = '{"error":"mic_init_failed","reason":"I2S port taken or no memory for it"}'
 
 # ---------------------------------------------------------------------------------------
 # The I2S interrupt in IRAM.
