@@ -194,6 +194,12 @@ def _counted(n: int, plural: str) -> str:
     return f"{n} {plural[:-1] if n == 1 else plural}"
 
 
+def _mhz(hz: int) -> str:
+    """Hz in MHz, exact (integers only: any count the firmware's writer can send)."""
+    whole, rest = divmod(hz, 1_000_000)
+    return f"{whole}.{rest:06d}".rstrip("0") if rest else str(whole)
+
+
 def _info_row(info: object) -> str | None:
     """The ``:info`` answer's row, or None when it is not of the firmware's shape."""
     if not isinstance(info, dict):
@@ -207,8 +213,14 @@ def _info_row(info: object) -> str | None:
         return None
     if not _is_score(info.get("threshold")):
         return None
+    # The running CPU clock, where the board's glue read it (a fallback clock shows here).
+    clock = ""
+    if "cpu_hz" in info:  # left out where the clock is unknown (the host emulators)
+        if not _is_count(info["cpu_hz"]):
+            return None
+        clock = f" at {_mhz(info['cpu_hz'])} MHz"
     return (
-        f"info: tinyslm {info['version']} on {info['board']}, model "
+        f"info: tinyslm {info['version']} on {info['board']}{clock}, model "
         f"{info['model_sha256'][:12]}... ({info['model_bytes']} B), arena "
         f"{info['arena_bytes']} B, {info['labels']} labels, threshold {info['threshold']}, "
         f"ops {','.join(ops)}"

@@ -49,6 +49,10 @@ static void write_info(const tinyslm_app_t *app) {
   tinyslm_json_string(&o, m->version);
   tinyslm_json_raw(&o, ",\"board\":");
   tinyslm_json_string(&o, m->board);
+  if (app->cpu_hz != 0u) {
+    tinyslm_json_raw(&o, ",\"cpu_hz\":");
+    tinyslm_json_uint(&o, (unsigned long)app->cpu_hz);
+  }
   tinyslm_json_raw(&o, ",\"model_sha256\":");
   tinyslm_json_string(&o, m->model_sha256);
   tinyslm_json_raw(&o, ",\"model_bytes\":");
@@ -103,6 +107,7 @@ int tinyslm_app_init(tinyslm_app_t *app, const tinyslm_app_config_t *cfg) {
   app->discarding = 0;
   app->on_answer = 0;
   app->on_answer_ctx = 0;
+  app->cpu_hz = 0;
   if (cfg == 0 || cfg->model == 0 || cfg->infer == 0 || cfg->write == 0 ||
       cfg->line_buf == 0 || cfg->line_cap == 0 || cfg->ids_buf == 0 ||
       cfg->scores_buf == 0) {
@@ -146,6 +151,13 @@ void tinyslm_app_on_answer(tinyslm_app_t *app, tinyslm_answer_fn fn, void *ctx) 
   }
   app->on_answer = fn;
   app->on_answer_ctx = ctx;
+}
+
+void tinyslm_app_set_cpu_hz(tinyslm_app_t *app, uint32_t hz) {
+  if (app == 0) {
+    return;
+  }
+  app->cpu_hz = hz;
 }
 
 /* The user's action hook (src/tinyslm_actions.c), when one is set, for the answer line

@@ -97,6 +97,7 @@ typedef struct {
   uint8_t discarding; /* 1 after an overlong line until the next newline */
   tinyslm_answer_fn on_answer; /* may be 0; see tinyslm_app_on_answer */
   void *on_answer_ctx;
+  uint32_t cpu_hz; /* the running CPU clock for :info; 0: unknown, left out */
 } tinyslm_app_t;
 
 /* tinyslm_gate_decide over the model's labels, quantization and threshold. */
@@ -118,6 +119,12 @@ int tinyslm_app_setup(tinyslm_app_t *app, const tinyslm_model_info_t *model,
 /* Calls fn (0: nothing) after every answer from now on. tinyslm_app_init clears it,
  * so call this after init. Does nothing when app is NULL. */
 void tinyslm_app_on_answer(tinyslm_app_t *app, tinyslm_answer_fn fn, void *ctx);
+
+/* The CPU clock the board runs at, as its glue reads it after its clock set-up, in Hz:
+ * :info then says it ("cpu_hz"), so a host that connects late can tell a board that fell
+ * back to a slower clock. 0 (what tinyslm_app_init leaves) is unknown: :info leaves the
+ * field out (the host emulators). Call it after init. Does nothing when app is NULL. */
+void tinyslm_app_set_cpu_hz(tinyslm_app_t *app, uint32_t hz);
 
 /* Feeds raw serial bytes; emits one JSON line per completed line (see README). */
 void tinyslm_app_feed(tinyslm_app_t *app, const uint8_t *data, size_t len);

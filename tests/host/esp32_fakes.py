@@ -64,6 +64,28 @@ void vTaskDelay(TickType_t ticks);
 #define IRAM_ATTR
 #define DRAM_ATTR
 """,
+    # The CPU clock the glue reads for :info: the sdkconfig's 240 MHz, defined here (the
+    # simulations link no clock tree of their own).
+    "esp_clk_tree.h": r"""
+#pragma once
+#include <stdint.h>
+#include "esp_err.h"
+typedef enum { SOC_MOD_CLK_CPU = 1 } soc_module_clk_t;
+typedef enum {
+  ESP_CLK_TREE_SRC_FREQ_PRECISION_CACHED,
+  ESP_CLK_TREE_SRC_FREQ_PRECISION_APPROX,
+  ESP_CLK_TREE_SRC_FREQ_PRECISION_EXACT,
+  ESP_CLK_TREE_SRC_FREQ_PRECISION_INVALID,
+} esp_clk_tree_src_freq_precision_t;
+static inline esp_err_t esp_clk_tree_src_get_freq_hz(soc_module_clk_t clk_src,
+                                                     esp_clk_tree_src_freq_precision_t precision,
+                                                     uint32_t *freq_value) {
+  (void)precision;
+  if (clk_src != SOC_MOD_CLK_CPU || freq_value == 0) return ESP_FAIL;
+  *freq_value = 240000000u;
+  return ESP_OK;
+}
+""",
     "esp_timer.h": r"""
 #pragma once
 #include <stdint.h>

@@ -9,6 +9,7 @@
 #include <stdio.h>
 
 #include "driver/uart.h"
+#include "esp_clk_tree.h"
 #include "esp_timer.h"
 #include "freertos/FreeRTOS.h"
 #include "freertos/queue.h"
@@ -131,6 +132,17 @@ void let_idle_run() {
   }
 }
 
+// The CPU clock as the clock tree runs it now (CONFIG_ESP_DEFAULT_CPU_FREQ_MHZ, unless
+// something changed it), for :info; 0 (left out) where it cannot be read.
+uint32_t cpu_clock_hz() {
+  uint32_t hz = 0;
+  if (esp_clk_tree_src_get_freq_hz(SOC_MOD_CLK_CPU, ESP_CLK_TREE_SRC_FREQ_PRECISION_CACHED,
+                                   &hz) != ESP_OK) {
+    return 0;
+  }
+  return hz;
+}
+
 }  // namespace
 
 extern "C" void app_main(void) {
@@ -147,6 +159,7 @@ extern "C" void app_main(void) {
                         line_buf, sizeof(line_buf), ids_buf, scores_buf) != 0) {
     fail_forever("app_init_failed", "bad configuration");
   }
+  tinyslm_app_set_cpu_hz(&app, cpu_clock_hz());  // :info's "cpu_hz"
   // Your code (src/tinyslm_actions.c): set up once, then called after every answer.
   tinyslm_actions_init();
   tinyslm_app_on_answer(&app, tinyslm_on_answer, nullptr);

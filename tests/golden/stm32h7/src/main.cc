@@ -126,6 +126,15 @@ uint32_t clock_us(void *ctx) {
   return static_cast<uint32_t>(total_cycles / (cycles_per_us != 0 ? cycles_per_us : 1u));
 }
 
+// The CPU clock as the RCC runs it now, for :info: read from the registers rather
+// than assumed, so a board that clock_init left on the HSI says 64 MHz to a host that
+// connects after the boot's clock_init_failed. SystemCoreClockUpdate also refreshes
+// SystemCoreClock (clock_us's divisor) whichever step of clock_init failed.
+uint32_t cpu_clock_hz() {
+  SystemCoreClockUpdate();
+  return SystemCoreClock;
+}
+
 void gpio_alternate(GPIO_TypeDef *port, uint32_t pin, uint32_t alternate) {
   GPIO_InitTypeDef gpio = {};
   gpio.Pin = pin;
@@ -365,6 +374,8 @@ int main(void) {
   tinyslm_app_on_answer(&app, on_answer, nullptr);
 
   uint8_t chunk[64];
+  // :info's "cpu_hz", as the RCC runs the core now: set before the first line is read.
+  tinyslm_app_set_cpu_hz(&app, cpu_clock_hz());
   for (;;) {
     (void)clock_us(nullptr);  // keep the cycle accumulator ahead of CYCCNT's wrap
     // Read before the ring: while a loss is unreported the interrupt stores nothing, so
