@@ -597,7 +597,9 @@ def _drop_broken_stdout() -> None:
 # (RESYNC_MARKER). The board answers lines in order, so when the ':info' answer comes
 # every line sent before it has been answered or was dropped: those without an answer
 # are resent, in the order they first went, and the board's info answer is not shown
-# (nobody asked for it).
+# (nobody asked for it, nor for one that comes late). An unknown_intent names no ':do':
+# when it could answer more than one in flight, none is taken for answered and all are
+# resent (harmless: the board acts on none of those it has no intent for).
 
 # The marker's answer must come within this long without a byte from the board (which
 # may still be answering lines sent before it) ...
@@ -612,6 +614,9 @@ RESYNC_MARKER = b"\n:info\n"
 # A give-up note names at most this many lines, each cut to this many characters.
 NOTE_LINES = 5
 NOTE_LINE_CHARS = 60
+# The typed lines kept in flight (answered or given up on after ANSWER_WAIT_S): a text
+# board answers each one it does not drop, so a resync must know them all.
+MAX_TYPED_IN_FLIGHT = 8
 
 
 class _Gate:
@@ -652,38 +657,67 @@ class _Sent:
 
 
 class _TypedFlight:
-    """The typed line the board has not answered yet: typed lines go one at a time, each
-    after the answer to the one before (or :data:`ANSWER_WAIT_S` without a byte)."""
+    """The typed lines the board has not answered yet, oldest first: typed lines go one
+    at a time, each after the answer to the one before (or :data:`ANSWER_WAIT_S` without
+    a byte, which lets the next one go but keeps the line: a text board answers every
+    non-blank line it does not drop, so its answer may still come, and a resync must
+    know it is in flight). Bounded, for a board that ignores lines (other firmware)."""
 
     def __init__(self) -> None:
         self.cond = threading.Condition()
-        self.line: _Sent | None = None
+        self.lines: deque[_Sent] = deque(maxlen=MAX_TYPED_IN_FLIGHT)
+        self.waiting = False  # the last line sent: not answered, not given up on
         self.since = 0.0  # when it went out
 
-    def sent(self, line: _Sent | None) -> None:
-        """``line`` went out (None: no typed line waits for an answer now)."""
+    def sent(self, line: _Sent) -> None:
+        """``line`` went out: the next one waits for its answer."""
         with self.cond:
-            self.line, self.since = line, time.monotonic()
+            self.lines.append(line)
+            self.waiting, self.since = True, time.monotonic()
             self.cond.notify_all()
 
     def answered(self) -> None:
-        self.sent(None)
-
-    def current(self) -> _Sent | None:
+        """An answer to the oldest typed line in flight came (answers come in order)."""
         with self.cond:
-            return self.line
+            if self.lines:
+                self.lines.popleft()
+            self.waiting = self.waiting and bool(self.lines)
+            self.cond.notify_all()
+
+    def release(self) -> None:
+        """A board line that answers no line came (other firmware's answer, a boot log):
+        the next line may go, as before, and the lines in flight stay."""
+        with self.cond:
+            self.waiting = False
+            self.cond.notify_all()
+
+    def clear(self) -> None:
+        """A resync settled every typed line in flight (answered, resent or given up)."""
+        with self.cond:
+            self.lines.clear()
+            self.waiting = False
+            self.cond.notify_all()
+
+    def pending(self) -> list[_Sent]:
+        with self.cond:
+            return list(self.lines)
+
+    def has_info(self) -> bool:
+        """Whether a typed ':info' waits for its answer."""
+        with self.cond:
+            return any(s.line.rstrip(b"\r\n") == b":info" for s in self.lines)
 
     def wait(
         self, stop: threading.Event, last_rx: Callable[[], float], held: Callable[[], bool]
     ) -> None:
-        """Until the typed line is answered, or the board has said nothing for
-        :data:`ANSWER_WAIT_S` (it ignores this kind of line), or ``stop``; while ``held``
-        (a resync) it waits on, the resync deciding whether the line was answered."""
+        """Until the last typed line is answered, or the board has said nothing for
+        :data:`ANSWER_WAIT_S` (it is busy, or ignores this kind of line), or ``stop``;
+        while ``held`` (a resync) it waits on, the resync deciding what was answered."""
         with self.cond:
-            while (self.line is not None or held()) and not stop.is_set():
+            while (self.waiting or held()) and not stop.is_set():
                 idle = time.monotonic() - max(self.since, last_rx())
-                if self.line is not None and not held() and idle >= ANSWER_WAIT_S:
-                    self.line = None  # not answered: the board ignores this kind of line
+                if self.waiting and not held() and idle >= ANSWER_WAIT_S:
+                    self.waiting = False  # the next line goes; this one stays in flight
                     return
                 self.cond.wait(timeout=0.05)
 
@@ -692,8 +726,9 @@ def _answer_kind(line: str) -> tuple[str, str | None] | None:
     """What a board line answers, as the firmware writes them: ``("overflow", None)``
     for rx_overflow, ``("do", intent)`` an acted ':do' (intent None: unknown_intent, any
     ':do'), ``("info", None)`` ':info', ``("phrase", None)`` a phrase or another command
-    (its intent line, no_tokens, inference_failed, unknown_command), ``("any", None)``
-    line_too_long (any line); None for a line that answers none (a boot log, a start-up
+    (its intent line, no_tokens, inference_failed, unknown_command), ``("long", max)``
+    line_too_long (a line longer than its ``max`` bytes, kept as text; None: any line
+    when it names none); None for a line that answers none (a boot log, a start-up
     error repeated)."""
     try:
         obj = json.loads(line)
@@ -715,11 +750,15 @@ def _answer_kind(line: str) -> tuple[str, str | None] | None:
         "no_tokens": "phrase",
         "inference_failed": "phrase",
         "unknown_command": "phrase",
-        "line_too_long": "any",
+        "line_too_long": "long",
     }
     error = obj.get("error")
     if not isinstance(error, str) or error not in kinds:
         return None
+    if error == "line_too_long":
+        cap = obj.get("max")
+        ok = isinstance(cap, int) and not isinstance(cap, bool) and cap >= 0
+        return ("long", str(cap) if ok else None)
     # An rx_overflow or rx_error keeps its name, for the notes.
     return (kinds[error], error if kinds[error] == "overflow" else None)
 
@@ -736,7 +775,8 @@ def _answers(kind: tuple[str, str | None], line: bytes) -> bool:
         return text == b":info"
     if what == "phrase":
         return not text.startswith(b":do ") and text != b":info"
-    return what == "any"
+    # line_too_long: the board says it as the bytes pass its buffer, for a longer line.
+    return what == "long" and (intent is None or len(text) > int(intent))
 
 
 def _do_intent(line: bytes) -> str | None:
@@ -792,6 +832,12 @@ class _Resync:
         self.started = 0.0
         self.marker_at = 0.0
         self.marker_lost = False  # an rx_overflow came after the marker went out
+        # Markers sent and not answered yet, over every resync: one answered late (after
+        # a give-up, or a second one sent for one taken for lost) is not shown either.
+        self.owed = 0
+        # unknown_intent answers that could be for more than one ':do' in flight (it does
+        # not name its intent): none is taken for answered, so all of them are resent.
+        self.unsure = 0
         self.info_shown = False  # an info answer was taken for a typed ':info' in flight
         # The intents the board acted on this session (only the reader adds to it): an
         # unknown_intent answers none of their ':do' lines.
@@ -811,6 +857,9 @@ class _Resync:
         if not self.active and not overflow:
             if kind is not None:
                 self.strikes = 0  # the board answers lines again
+            if kind is not None and kind[0] == "info" and self.owed:
+                with self.gate.cond:
+                    return self._late_marker()
             return ""
         with self.gate.cond:
             if overflow:
@@ -820,8 +869,12 @@ class _Resync:
             if not self.active:  # the watcher ended it meanwhile
                 if kind is not None:
                     self.strikes = 0
-                return ""
+                return self._late_marker() if kind is not None and kind[0] == "info" else ""
             if kind is None:
+                return "resync"
+            if kind == ("do", None) and self._unsure():
+                self.unsure += 1  # an answer to some line: the board answers lines again
+                self.strikes = 0
                 return "resync"
             found = self._match(kind)
             if found is not None:
@@ -837,6 +890,26 @@ class _Resync:
                 self._finish()
                 return "marker"
             return "resync"
+
+    def _late_marker(self) -> str:
+        """An info answer outside a resync (gate held): a marker's owed, hidden, unless a
+        typed ':info' waits for it (then it is that one's row: the same board's info)."""
+        if self.owed and not self.typed.has_info():
+            self.owed -= 1
+            return "marker"
+        return ""
+
+    def _unsure(self) -> bool:
+        """Whether an unknown_intent could answer more than one ':do' in flight (from the
+        cursor on, not answered, naming no intent the board acted on)."""
+        candidates = [
+            index
+            for index in range(self.cursor, len(self.flight))
+            if index not in self.answered
+            and _answers(("do", None), self.flight[index].line)
+            and _do_intent(self.flight[index].line) not in self.known
+        ]
+        return len(candidates) > 1
 
     def _match(self, kind: tuple[str, str | None]) -> int | None:
         """The first line in flight, from the cursor on, that this answer can be for."""
@@ -857,6 +930,7 @@ class _Resync:
         self.active, self.gate.shut = True, True
         self.flight, self.answered, self.cursor = self._in_flight(), set(), 0
         self.started, self.marker_lost, self.info_shown = time.monotonic(), False, False
+        self.unsure = 0
         self._send_marker()
         episode = self.episode
         threading.Thread(target=self._watch, args=(episode,), daemon=True).start()
@@ -864,10 +938,7 @@ class _Resync:
     def _in_flight(self) -> list[_Sent]:
         """The lines sent and not answered yet (the typed one and the ':do' lines), in
         send order; a typed ':do' line is both, once."""
-        lines: dict[int, _Sent] = {}
-        typed = self.typed.current()
-        if typed is not None:
-            lines[typed.seq] = typed
+        lines: dict[int, _Sent] = {typed.seq: typed for typed in self.typed.pending()}
         for act in self.host.in_flight() if self.host is not None else []:
             was = lines.get(act.seq)
             lines[act.seq] = _Sent(act.line, act.seq, was is not None or act.typed, act)
@@ -876,6 +947,7 @@ class _Resync:
     def _send_marker(self) -> None:
         self.marker_at = time.monotonic()
         self.marker_lost = False
+        self.owed += 1
         try:
             self.write(RESYNC_MARKER)
         except Exception as exc:  # the port went away between two reads
@@ -922,14 +994,12 @@ class _Resync:
     def _finish(self, *, marker_shown: bool = False) -> None:
         """The marker's answer came (``marker_shown``: as the row of a typed ':info'):
         resend the lines without an answer, in order."""
+        self.owed = max(0, self.owed - 1)  # this marker's answer came
         if self.strikes >= MAX_OVERFLOW_STRIKES:
             self._give_up(self._again())
             return
         lost = self._lost()
-        if self.host is not None:
-            self.host.forget([s.act for s in lost if s.act is not None])
-        if not any(s.typed for s in lost):
-            self.typed.answered()  # its answer came before the marker's (or none waits)
+        self._settle()
         try:
             for sent in lost:
                 self._resend(sent)
@@ -942,6 +1012,14 @@ class _Resync:
             if lost
             else "no line needed resending"
         )
+        if lost and self.unsure:
+            # Of those resent, this many may have got an unknown_intent: it does not name
+            # the ':do' it answers, and resending one is harmless (the board acts on none).
+            what = (
+                f"resent {_counted(len(lost), 'lines')}, in order: those it dropped and "
+                f"{min(self.unsure, len(lost))} it may have answered with an unknown_intent, "
+                "which does not say which ':do' it answers"
+            )
         marker = (
             "whose answer is the info row shown for the ':info' typed"
             if marker_shown
@@ -961,11 +1039,17 @@ class _Resync:
         else:
             self.write(sent.line)
 
+    def _settle(self) -> None:
+        """Every line in flight is answered, or lost and resent as a new one (or given
+        up): none stays in flight (an answer the host worker could not pair with its
+        ':do', a line_too_long, would leave that line to be resent at the next resync)."""
+        if self.host is not None:
+            self.host.forget([s.act for s in self.flight if s.act is not None])
+        self.typed.clear()
+
     def _give_up(self, why: str) -> None:
         lost = self._lost()
-        if self.host is not None:
-            self.host.forget([s.act for s in lost if s.act is not None])
-        self.typed.answered()
+        self._settle()
         self.strikes = 0
         self._release()
         said = (
@@ -1043,7 +1127,7 @@ def monitor(
     stop = threading.Event()
     closed: list[Exception] = []  # why the port went away, if it did
     last_rx = [time.monotonic()]  # when the reader last got bytes
-    typed_flight = _TypedFlight()  # the typed line waiting for its answer
+    typed_flight = _TypedFlight()  # the typed lines waiting for their answers
 
     failed: list[ToolchainError] = []  # why the session must end, if it must
 
@@ -1114,7 +1198,10 @@ def monitor(
             return  # the board's answer to the host's ':do', not to the typed line
         if seen == "resync":
             return  # the resync decides whether the typed line was answered
-        typed_flight.answered()
+        if _answer_kind(text) is None:
+            typed_flight.release()  # answers no line of tinyslm's: other firmware's
+        else:
+            typed_flight.answered()
 
     def on_bytes() -> None:
         last_rx[0] = time.monotonic()
@@ -1301,6 +1388,10 @@ class _HostWorker:
         self.current: Escalated | None = None  # the phrase being answered
         self.closed = False  # the session ended: no more rows from the worker
         self.told_unknown = False
+        # The lines numbered up to this one (the gate's count) went out before the board
+        # last said it lost bytes: an unknown_intent may not be for the first of them.
+        self.lost_through = 0
+        self.unsure = False  # the last unknown_intent paired may answer another :do line
         threading.Thread(target=self._run, daemon=True).start()
 
     def transmit(self, line: bytes, write: Callable[[bytes], None], *, typed: bool) -> None:
@@ -1350,22 +1441,34 @@ class _HostWorker:
             return list(self.acts)
 
     def _answered_act(self, line: str) -> _Act | None:
-        """The ``:do`` line that ``line`` answers, if it is such an answer; an
+        """The ``:do`` line that ``line`` answers, if it is such an answer (a
+        line_too_long: the first one in flight longer than its ``max``); an
         ``rx_overflow`` forgets those in flight (the board may have lost them), unless
-        the monitor resyncs (then the resync forgets those lost, and resends them)."""
+        the monitor resyncs (then the resync forgets those it had in flight when it
+        ends, and resends those lost). ``unsure``: an unknown_intent paired after a loss
+        that may be another ``:do`` line's answer (no note names its intent)."""
         said = _act_answer(line)
         with self.lock:
+            self.unsure = False
             if said is None:
-                if _is_rx_overflow(line) and not self.resyncs:
-                    self.acts.clear()
-                return None
+                if _is_rx_overflow(line):
+                    if not self.resyncs:
+                        self.acts.clear()
+                    self.lost_through = self.gate.sent
+                return self._too_long(line)
             kind, intent = said
             if kind != "acted" or intent is None:
                 # Never the answer to a line naming an intent the board acted on: such
                 # lines before the one it answers were lost on the way (resync).
                 while self.acts and self.acts[0].intent in self.acted:
                     self.acts.popleft()
-                return self.acts.popleft() if self.acts else None
+                if not self.acts:
+                    return None
+                # After a loss, any of the lines naming an intent not acted on may be the
+                # one it answers (the others lost): paired with the first, not said.
+                others = sum(1 for a in self.acts if a.intent not in self.acted) > 1
+                self.unsure = self.acts[0].seq <= self.lost_through and others
+                return self.acts.popleft()
             if len(self.acted) < MAX_ACTED_INTENTS:
                 self.acted.add(intent)
             # It names its line (the board's label is the ':do' line's text, matched
@@ -1377,6 +1480,18 @@ class _HostWorker:
                     return act
             return None
 
+    def _too_long(self, line: str) -> _Act | None:
+        """The ``:do`` line a line_too_long answers (with ``lock`` held): the first one in
+        flight longer than its ``max`` (those are never acted on, nor resent)."""
+        kind = _answer_kind(line)
+        if kind is None or kind[0] != "long" or kind[1] is None:
+            return None  # one naming no max could be a typed line's: left to the resync
+        for act in self.acts:
+            if _answers(kind, act.line):
+                self.acts.remove(act)
+                return act
+        return None
+
     def offer(self, line: str) -> bool:
         """Queue ``line`` for an answer if it is an escalation (decoded, as the board sent
         it); True when it is the board's answer to one of the host's ``:do`` lines."""
@@ -1386,6 +1501,7 @@ class _HostWorker:
         unknown = act is not None and _act_answer(line) == ("unknown_intent", None)
         # Never an intent the board acted on: _answered_act pairs an unknown_intent with no
         # ':do' line naming one (those before it were lost on the way).
+        unknown = unknown and not self.unsure  # perhaps the answer to another :do line
         if unknown and act is not None and not act.typed and not self.told_unknown:
             # The board has no such intent: the host's model (or program) answers with
             # intents the board was not generated with, which no board fault explains.
