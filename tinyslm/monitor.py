@@ -659,9 +659,8 @@ class _Sent:
 class _TypedFlight:
     """The typed lines the board has not answered yet, oldest first: typed lines go one
     at a time, each after the answer to the one before (or :data:`ANSWER_WAIT_S` without
-    a byte, which lets the next one go but keeps the line: a text board answers every
-    non-blank line it does not drop, so its answer may still come, and a resync must
-    know it is in flight). Bounded, for a board that ignores lines (other firmware)."""
+    a byte, which lets the next one go and gives up on those waiting: see :meth:`wait`),
+    so more than one only after a resync resends several. Bounded all the same."""
 
     def __init__(self) -> None:
         self.cond = threading.Condition()
@@ -717,7 +716,13 @@ class _TypedFlight:
             while (self.waiting or held()) and not stop.is_set():
                 idle = time.monotonic() - max(self.since, last_rx())
                 if self.waiting and not held() and idle >= ANSWER_WAIT_S:
-                    self.waiting = False  # the next line goes; this one stays in flight
+                    # Not answered: the next line goes, and the lines waiting are given up
+                    # on. Kept in flight, a line the board never answers (lost at its boot,
+                    # the line of a fault's reset, a phrase to a keyword board) put the
+                    # queue one answer behind the board for good: every later line waited
+                    # its 2 s, and a resync resent a typed ':do' the board had answered.
+                    self.lines.clear()
+                    self.waiting = False
                     return
                 self.cond.wait(timeout=0.05)
 
