@@ -17,6 +17,9 @@
  *       "#hook INDEX SCORE_MILLI LOCAL TEXT_LEN:TEXT" to stdout. --overflow-marker B
  *       (a byte value): each byte B in stdin is not fed; tinyslm_app_rx_overflow is
  *       called in its place (the glue's receive buffer overflowed there).
+ *       --error-marker B: each byte B is not fed either; tinyslm_app_rx_error(app,
+ *       "framing") is called in its place (the glue received a byte wrong there).
+ *       --cpu-hz N: tinyslm_app_set_cpu_hz(app, N) after tinyslm_app_init.
  *   core_driver err
  *       stdin: records of two strings, code then reason, each a uint32
  *       little-endian length (0xFFFFFFFF: NULL) and its bytes; stdout: what
@@ -217,6 +220,8 @@ static int run_proto(int argc, char **argv) {
   size_t got;
   unsigned long seed = 12345;
   int marker = -1;
+  int error_marker = -1;
+  unsigned long cpu_hz = 0;
 
   memset(&info, 0, sizeof(info));
   info.features.buckets = 4096;
@@ -273,6 +278,10 @@ static int run_proto(int argc, char **argv) {
       info.features.seq_len = (uint32_t)strtoul(v, NULL, 10);
     } else if (strcmp(k, "--overflow-marker") == 0) {
       marker = (int)(strtoul(v, NULL, 0) & 0xFFu);
+    } else if (strcmp(k, "--error-marker") == 0) {
+      error_marker = (int)(strtoul(v, NULL, 0) & 0xFFu);
+    } else if (strcmp(k, "--cpu-hz") == 0) {
+      cpu_hz = strtoul(v, NULL, 10);
     } else if (strcmp(k, "--chunk") == 0) {
       chunk = (size_t)strtoul(v, NULL, 10); /* 0: random chunk sizes */
     } else if (strcmp(k, "--seed") == 0) {
@@ -327,6 +336,12 @@ static int run_proto(int argc, char **argv) {
   }
   tinyslm_app_on_answer(NULL, on_answer, &hook_ctx); /* NULL app: nothing */
   tinyslm_app_rx_overflow(NULL);                     /* NULL app: nothing */
+  tinyslm_app_rx_error(NULL, "framing");             /* NULL app: nothing */
+  tinyslm_app_rx_error(&app, NULL);                  /* no reason: nothing */
+  tinyslm_app_set_cpu_hz(NULL, 1u);                  /* NULL app: nothing */
+  if (cpu_hz != 0) {
+    tinyslm_app_set_cpu_hz(&app, (uint32_t)cpu_hz);
+  }
   buf = malloc(65536);
   while ((got = fread(buf, 1, 65536, stdin)) > 0) {
     size_t off = 0;
@@ -343,6 +358,12 @@ static int run_proto(int argc, char **argv) {
         const size_t at = (size_t)((const uint8_t *)memchr(buf + off, marker, n) - (buf + off));
         tinyslm_app_feed(&app, buf + off, at);
         tinyslm_app_rx_overflow(&app);
+        n = at + 1u;
+      } else if (error_marker >= 0 && memchr(buf + off, error_marker, n) != NULL) {
+        const size_t at =
+            (size_t)((const uint8_t *)memchr(buf + off, error_marker, n) - (buf + off));
+        tinyslm_app_feed(&app, buf + off, at);
+        tinyslm_app_rx_error(&app, "framing");
         n = at + 1u;
       } else {
         tinyslm_app_feed(&app, buf + off, n);

@@ -406,6 +406,27 @@ def case_rx_overflow(drv: Driver) -> None:
     assert raw.decode().count("#hook") == 1
 
 
+def case_rx_error(drv: Driver) -> None:
+    """A byte received wrong where 0x02 stands (round 47): as an overflow, the line it
+    broke is dropped with one rx_error line naming why, never classified."""
+    data = b"a\nlights \x02on\nb\n\x02c\nd\n"
+    for chunk in (1, 3, 4096):
+        out = drv.proto(data, LABELS3, ["100,0,0"], chunk=chunk, error_marker=2)
+        answers = [o.get("intent", o.get("error")) for o in out]
+        assert answers == ["lights_on", "rx_error", "lights_on", "rx_error", "lights_on"], chunk
+        assert out[1] == {"error": "rx_error", "reason": "framing"}
+
+
+def case_info_cpu_hz(drv: Driver) -> None:
+    """The glue's clock in :info (round 47), right after the board; none without it."""
+    out = drv.proto(b":info\n", LABELS3, ["0,0,0"], cpu_hz=400000000, board="stm32h7")
+    info = out[0]["info"]
+    assert isinstance(info, dict) and info["cpu_hz"] == 400000000
+    assert list(info)[list(info).index("board") + 1] == "cpu_hz"
+    plain = drv.proto(b":info\n", LABELS3, ["0,0,0"], board="stm32h7")[0]["info"]
+    assert isinstance(plain, dict) and "cpu_hz" not in plain
+
+
 def case_no_tokens(drv: Driver) -> None:
     """A line the tokenizer makes no id of gets one no_tokens error, no inference (the
     next line takes the first score the fake model has) and no hook; a line with one
@@ -589,6 +610,8 @@ PROTOCOL_CASES: dict[str, Callable[[Driver], None]] = {
         case_label_levels,
         case_unknown_command,
         case_rx_overflow,
+        case_rx_error,
+        case_info_cpu_hz,
         case_no_tokens,
         case_inference_failure,
         case_json_escaping,

@@ -289,6 +289,7 @@ HAL_StatusTypeDef HAL_SAI_Receive_DMA(SAI_HandleTypeDef *h, uint8_t *data, uint1
 #define HAL_DMA_ERROR_NO_XFER 0x00000080U
 HAL_StatusTypeDef HAL_DMA_Abort(DMA_HandleTypeDef *h) { (void)h; return HAL_OK; }
 uint32_t HAL_DMA_GetError(DMA_HandleTypeDef *h) { (void)h; return 0; }
+HAL_StatusTypeDef HAL_SAI_DMAStop(SAI_HandleTypeDef *h);  // a stalled SAI (none here)
 void SCB_InvalidateDCache_by_Addr(void *addr, int32_t size) { (void)addr; (void)size; }
 
 namespace {
@@ -378,6 +379,11 @@ HAL_StatusTypeDef HAL_SAI_Receive_DMA(SAI_HandleTypeDef *h, uint8_t *data, uint1
   (void)size;
   return HAL_ERROR;  // the restart fails
 }
+HAL_StatusTypeDef HAL_SAI_DMAStop(SAI_HandleTypeDef *h) {
+  (void)h;
+  sai_aborted = true;  // READY
+  return HAL_OK;
+}
 
 static std::vector<uint8_t> slurp(const char *path) {
   std::ifstream in(path, std::ios::binary);
@@ -439,8 +445,13 @@ def test_stm32_without_a_microphone_a_stream_left_open_times_out(
     lines, _ = run_firmware(args)
     written = [(int(t), line) for t, _, line in (w.partition(" ") for w in lines.get("W", []))]
     if mic_fails_us:
-        assert written[0][1] == '{"error":"mic_failed","reason":"SAI DMA restart failed"}'
-        written = written[1:]
+        # Not while the stream is open (round 47): said as it closes, right after its
+        # timeout; tried again and said again every 3 s, the next after the run's end.
+        failed = '{"error":"mic_failed","reason":"SAI DMA restart failed"}'
+        assert [line for _, line in written].count(failed) == 1, written
+        at = [line for _, line in written].index(failed)
+        assert at == 1 and written[1][0] - written[0][0] < 5_000, written
+        written = written[:1] + written[2:]
     assert [line for _, line in written][:1] == [TIMEOUT], written
     assert frame_us + TIMEOUT_US - 2_000 <= written[0][0] <= frame_us + TIMEOUT_US + 5_000
     assert len(written) == 2 and written[1][1].startswith('{"info":{"version":')

@@ -76,6 +76,7 @@ HAL_SAI_StateTypeDef HAL_SAI_GetState(SAI_HandleTypeDef *h);
 HAL_StatusTypeDef HAL_SAI_Receive_DMA(SAI_HandleTypeDef *h, uint8_t *data, uint16_t size);
 HAL_StatusTypeDef HAL_DMA_Abort(DMA_HandleTypeDef *h);
 uint32_t HAL_DMA_GetError(DMA_HandleTypeDef *h);
+HAL_StatusTypeDef HAL_SAI_DMAStop(SAI_HandleTypeDef *h);
 void SCB_InvalidateDCache_by_Addr(void *addr, int32_t size) { (void)addr; (void)size; }
 
 namespace {
@@ -172,6 +173,20 @@ HAL_StatusTypeDef HAL_DMA_Abort(DMA_HandleTypeDef *h) {
 }
 
 uint32_t HAL_DMA_GetError(DMA_HandleTypeDef *h) { return h->ErrorCode; }
+
+// HAL_SAI_DMAStop (round 47: mic_poll stops a SAI that is not READY first; test_r47_stm32mic_failed
+// checks it against the source): the SAI disabled, a BUSY_RX SAI's stream aborted (HAL_ERROR
+// unless that answers NO_XFER), the SAI READY whatever it answers.
+HAL_StatusTypeDef HAL_SAI_DMAStop(SAI_HandleTypeDef *h) {
+  HAL_StatusTypeDef status = HAL_OK;
+  h->enabled = false;
+  if (h->State == HAL_SAI_STATE_BUSY_RX && HAL_DMA_Abort(h->hdmarx) != HAL_OK &&
+      h->hdmarx->ErrorCode != HAL_DMA_ERROR_NO_XFER) {
+    status = HAL_ERROR;
+  }
+  h->State = HAL_SAI_STATE_READY;
+  return status;
+}
 
 // mic_restart dme|sai|stuck: the microphone running, then that error, then two passes
 // of mic_poll; then a DMA half completes and one more pass takes it.

@@ -97,6 +97,7 @@ uint32_t HAL_GetTick(void);
 HAL_SAI_StateTypeDef HAL_SAI_GetState(SAI_HandleTypeDef *h);
 HAL_StatusTypeDef HAL_SAI_Receive_DMA(SAI_HandleTypeDef *h, uint8_t *data, uint16_t size);
 HAL_StatusTypeDef HAL_DMA_Abort(DMA_HandleTypeDef *h);
+HAL_StatusTypeDef HAL_SAI_DMAStop(SAI_HandleTypeDef *h);
 uint32_t HAL_DMA_GetError(DMA_HandleTypeDef *h);
 void SCB_InvalidateDCache_by_Addr(void *addr, int32_t size) { (void)addr; (void)size; }
 
@@ -221,6 +222,17 @@ HAL_StatusTypeDef HAL_DMA_Abort(DMA_HandleTypeDef *h) {
   return HAL_OK;
 }
 uint32_t HAL_DMA_GetError(DMA_HandleTypeDef *h) { return h->ErrorCode; }
+// HAL_SAI_DMAStop (mic_poll stops a stalled SAI first; as test_r47_stm32mic_failed's).
+HAL_StatusTypeDef HAL_SAI_DMAStop(SAI_HandleTypeDef *h) {
+  HAL_StatusTypeDef status = HAL_OK;
+  sai_on = false;
+  if (h->State == HAL_SAI_STATE_BUSY_RX && HAL_DMA_Abort(&hdma_sai) != HAL_OK &&
+      hdma_sai.ErrorCode != HAL_DMA_ERROR_NO_XFER) {
+    status = HAL_ERROR;
+  }
+  h->State = HAL_SAI_STATE_READY;
+  return status;
+}
 HAL_StatusTypeDef HAL_SAI_Receive_DMA(SAI_HandleTypeDef *h, uint8_t *data, uint16_t size) {
   (void)data;
   (void)size;
