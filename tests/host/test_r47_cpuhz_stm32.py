@@ -19,21 +19,18 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from esp32_fakes import require_host_compilers
 from test_r43_stm32_start_up import _harness
-from test_stm32_rx_ring import FIXTURE_MODEL, _block
-
-from tinyslm.pipeline import run_generate
-from tinyslm.toolchain import ccompile
+from test_r47_hon_stm32_repeats import MAIN_STANDINS, _build_start_up, _main_run_on
+from test_stm32_rx_ring import _block
 
 pytestmark = pytest.mark.toolchain
 
-MAIN_HEAD = "int main(void) {"
 LOOP = "  for (;;) {"
 
-# What main calls between the TFLM set-up and its loop, as stand-ins, and the fake RCC's
-# clock: the setter prints what the core would put in :info ("H <hz>").
-STANDINS = r"""
+# The fake RCC's clock, and the setter printing what the core would put in :info
+# ("H <hz>"); then what main calls up to its loop (test_r47_hon_stm32_repeats's).
+STANDINS = (
+    r"""
 uint32_t SystemCoreClock = 64000000u;  // SystemInit's: the HSI
 void SystemCoreClockUpdate(void) {
   SystemCoreClock = clk_calls == 1 && !is("clk_fails") ? 400000000u : 64000000u;
@@ -47,49 +44,26 @@ void tinyslm_app_on_answer(FakeApp *the_app, answer_hook_t hook, void *ctx) {
   (void)the_app;
   (void)hook;
   (void)ctx;
-}
-int tinyslm_tflm_init(void) { return 0; }
-const char *tinyslm_tflm_last_error(void) { return "none"; }
-[[noreturn]] void fail_forever(const char *code, const char *reason) {
-  printf("F %s %s\n", code, reason);
-  exit(5);
-}
-void tinyslm_actions_init(void) {}
-// Its arguments (the model, buffers) are not this harness's business.
-#define tinyslm_app_setup(...) 0
-
-"""
+}"""
+    + MAIN_STANDINS
+    + "\n"
+)
 
 
 def _clock_harness(main: str) -> str:
     """test_r43's harness, with main's start-up run on to its loop and the glue's
     ``cpu_clock_hz`` (absent before round 47: then nothing is set)."""
-    harness = _harness(main)
-    body = _block(main, MAIN_HEAD)
-    short = body[: body.index("  if (tinyslm_tflm_init()")]
-    whole = body[: body.index(LOOP)] + "  (void)chunk;  // the loop's, not run here\n"
-    assert harness.count(short) == 1 and harness.count("\nvoid start_up() {") == 1, "r43 changed"
+    tail = "  (void)chunk;  // the loop's, not run here\n"
+    harness = _main_run_on(_harness(main), main, LOOP, tail)
+    assert harness.count("\nvoid start_up() {") == 1, "r43 changed"
     head = "uint32_t cpu_clock_hz() {"
     glue = head + _block(main, head) + "}\n\n" if head in main else ""
-    return harness.replace(short, whole).replace(
-        "\nvoid start_up() {", "\n" + STANDINS + glue + "void start_up() {"
-    )
+    return harness.replace("\nvoid start_up() {", "\n" + STANDINS + glue + "void start_up() {")
 
 
 @pytest.fixture(scope="module")
 def start_up(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    require_host_compilers()
-    root = tmp_path_factory.mktemp("r47_cpuhz_stm32")
-    project = root / "p"
-    run_generate("stm32h7", project, model_dir=FIXTURE_MODEL)
-    src = project / "src"
-    main = (src / "main.cc").read_text(encoding="utf-8")
-    (root / "harness.cc").write_text(_clock_harness(main), encoding="utf-8")
-    return ccompile.compile_executable(
-        [src / "tinyslm_json.c", root / "harness.cc"], root / "start_up", include_dirs=[src],
-        cflags=["-std=c99", "-O1"],
-        cxxflags=["-std=c++17", "-O1", "-Wall", "-Wextra", "-Werror", "-Wno-unused-function"],
-    )  # fmt: skip
+    return _build_start_up(tmp_path_factory.mktemp("r47_cpuhz_stm32"), _clock_harness)
 
 
 def _cpu_hz(exe: Path, scenario: str) -> list[int]:

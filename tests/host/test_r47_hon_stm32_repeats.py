@@ -29,6 +29,7 @@ from __future__ import annotations
 import itertools
 import re
 import subprocess
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -48,17 +49,9 @@ LOOP_HEAD = "  uint8_t chunk[64];"
 
 # --- F1: the text board's answer hook is main's --------------------------------------
 
-# What main calls between the TFLM set-up and its loop, as stand-ins; the answer hook it
-# registers is kept, and fired once a simulated millisecond (run_ms).
-TEXT_STANDINS = r"""
-typedef void (*answer_hook_t)(const tinyslm_answer_t *answer, void *ctx);
-answer_hook_t registered_hook = nullptr;
-void *registered_ctx = nullptr;
-void tinyslm_app_on_answer(FakeApp *the_app, answer_hook_t hook, void *ctx) {
-  (void)the_app;
-  registered_hook = hook;
-  registered_ctx = ctx;
-}
+# What main calls from the TFLM set-up to its loop, as stand-ins (test_r47_cpuhz_stm32's
+# harness has them too).
+MAIN_STANDINS = r"""
 int tinyslm_tflm_init(void) { return 0; }
 const char *tinyslm_tflm_last_error(void) { return "none"; }
 [[noreturn]] void fail_forever(const char *code, const char *reason) {
@@ -68,8 +61,23 @@ const char *tinyslm_tflm_last_error(void) { return "none"; }
 void tinyslm_actions_init(void) {}
 // Its arguments (the model, buffers) are not this harness's business.
 #define tinyslm_app_setup(...) 0
+"""
 
+# The answer hook main registers is kept, and fired once a simulated millisecond (run_ms).
+TEXT_STANDINS = (
+    r"""
+typedef void (*answer_hook_t)(const tinyslm_answer_t *answer, void *ctx);
+answer_hook_t registered_hook = nullptr;
+void *registered_ctx = nullptr;
+void tinyslm_app_on_answer(FakeApp *the_app, answer_hook_t hook, void *ctx) {
+  (void)the_app;
+  registered_hook = hook;
+  registered_ctx = ctx;
+}"""
+    + MAIN_STANDINS
+    + """
 void start_up() {"""
+)
 
 FIRE_HOOK = r"""  if (registered_hook == nullptr) {
     puts("no answer hook registered");
@@ -82,40 +90,53 @@ DIRECT_CALL = "  const tinyslm_answer_t answer = {0};\n  on_answer(&answer, null
 
 
 def _text_main(root: Path) -> tuple[Path, str]:
+    """The generated stm32h7 text project's ``src`` under ``root`` and its main.cc."""
     project = root / "p"
     run_generate("stm32h7", project, model_dir=FIXTURE_MODEL)
     src = project / "src"
     return src, (src / "main.cc").read_text(encoding="utf-8")
 
 
-def _registering_harness(main: str) -> str:
-    """test_r43's start-up harness, with main's start-up run on to its loop (the hook's
-    registration included) and the registered hook, not ``on_answer``, fired."""
-    harness = _harness(main)
+def _main_run_on(harness: str, main: str, end: str, tail: str = "") -> str:
+    """test_r43's start-up harness with main's start-up run on past the TFLM set-up, up
+    to ``end`` (then ``tail``)."""
     body = _block(main, MAIN_HEAD)
     short = body[: body.index("  if (tinyslm_tflm_init()")]
-    whole = body[: body.index(LOOP_HEAD)]
-    assert "tinyslm_app_on_answer(" in whole, "main no longer registers an answer hook"
-    assert harness.count(short) == 1 and harness.count(DIRECT_CALL) == 1, "test_r43 changed"
-    assert harness.count("\nvoid start_up() {") == 1, "test_r43 changed"
-    return (
-        harness.replace(short, whole)
-        .replace(DIRECT_CALL, FIRE_HOOK)
-        .replace("\nvoid start_up() {", "\n" + TEXT_STANDINS)
-    )
+    assert harness.count(short) == 1, "test_r43 changed"
+    return harness.replace(short, body[: body.index(end)] + tail)
 
 
-@pytest.fixture(scope="module")
-def text_start_up(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def _build_start_up(root: Path, make_harness: Callable[[str], str]) -> Path:
+    """The stm32h7 text project generated under ``root`` and ``make_harness(main.cc)``
+    (test_r43's start-up harness, extended) built with its JSON writer (as
+    test_r47_cpuhz_stm32 builds its own too)."""
     require_host_compilers()
-    root = tmp_path_factory.mktemp("stm32_text_hook")
     src, main = _text_main(root)
-    (root / "harness.cc").write_text(_registering_harness(main), encoding="utf-8")
+    (root / "harness.cc").write_text(make_harness(main), encoding="utf-8")
     return ccompile.compile_executable(
         [src / "tinyslm_json.c", root / "harness.cc"], root / "start_up", include_dirs=[src],
         cflags=["-std=c99", "-O1"],
         cxxflags=["-std=c++17", "-O1", "-Wall", "-Wextra", "-Werror", "-Wno-unused-function"],
     )  # fmt: skip
+
+
+def _registering_harness(main: str) -> str:
+    """test_r43's start-up harness, with main's start-up run on to its loop (the hook's
+    registration included) and the registered hook, not ``on_answer``, fired."""
+    body = _block(main, MAIN_HEAD)
+    whole = body[: body.index(LOOP_HEAD)]
+    assert "tinyslm_app_on_answer(" in whole, "main no longer registers an answer hook"
+    harness = _main_run_on(_harness(main), main, LOOP_HEAD)
+    assert harness.count(DIRECT_CALL) == 1, "test_r43 changed"
+    assert harness.count("\nvoid start_up() {") == 1, "test_r43 changed"
+    return harness.replace(DIRECT_CALL, FIRE_HOOK).replace(
+        "\nvoid start_up() {", "\n" + TEXT_STANDINS
+    )
+
+
+@pytest.fixture(scope="module")
+def text_start_up(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return _build_start_up(tmp_path_factory.mktemp("stm32_text_hook"), _registering_harness)
 
 
 def _run(exe: Path, scenario: str, ms: int) -> tuple[list[tuple[int, str]], dict[str, int]]:

@@ -22,9 +22,9 @@ from pathlib import Path
 
 import pytest
 from esp32_fakes import require_host_compilers
-from test_stm32_rx_ring import FIXTURE_MODEL, Ring, _block, build_ring, run_ring
+from test_r47_hon_stm32_repeats import _text_main
+from test_stm32_rx_ring import Ring, _block, build_ring, run_ring
 
-from tinyslm.pipeline import run_generate
 from tinyslm.toolchain import ccompile
 
 pytestmark = pytest.mark.toolchain
@@ -130,10 +130,7 @@ def glue_drop(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The harness built with the generated stm32h7 project's core and glue functions."""
     require_host_compilers()
     root = tmp_path_factory.mktemp("r47_drop")
-    project = root / "p"
-    run_generate("stm32h7", project, model_dir=FIXTURE_MODEL)
-    src = project / "src"
-    main = (src / "main.cc").read_text(encoding="utf-8")
+    src, main = _text_main(root)
     heads = ("const char *rx_error_reason(uint32_t flagged) {",)
     for head in heads:
         assert head in main, f"the stm32h7 text glue has no {head}"
