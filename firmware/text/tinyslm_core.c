@@ -291,27 +291,20 @@ void tinyslm_app_handle_line(tinyslm_app_t *app, const uint8_t *line, size_t len
 }
 
 void tinyslm_app_rx_overflow(tinyslm_app_t *app) {
-  tinyslm_json_t o;
   if (app == 0 || app->cfg.write == 0) {
     return;
   }
-  begin(&o, app);
-  tinyslm_json_raw(&o, "{\"error\":\"rx_overflow\"}");
-  tinyslm_json_end_line(&o);
+  write_error(app, "rx_overflow");
   app->discarding = 1;
   app->line_len = 0;
 }
 
 void tinyslm_app_rx_error(tinyslm_app_t *app, const char *reason) {
-  tinyslm_json_t o;
   if (app == 0 || app->cfg.write == 0 || reason == 0) {
     return;
   }
-  begin(&o, app);
-  tinyslm_json_raw(&o, "{\"error\":\"rx_error\",\"reason\":");
-  tinyslm_json_string(&o, reason);
-  tinyslm_json_char(&o, '}');
-  tinyslm_json_end_line(&o);
+  /* The shared start-up error writer: {"error":"rx_error","reason":R}, R escaped. */
+  tinyslm_write_error(app->cfg.write, app->cfg.write_ctx, "rx_error", reason);
   app->discarding = 1;
   app->line_len = 0;
 }
