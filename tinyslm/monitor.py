@@ -1330,29 +1330,19 @@ class _Act:
 def _act_answer(line: str) -> tuple[str, str | None] | None:
     """What the board's answer to a ``:do`` line says: ``("acted", intent)`` (its
     ``{"intent":...,"route":"host"}``), ``("unknown_intent", None)``, or None for any
-    other line (an ``{"error":"rx_overflow"}`` too)."""
-    try:
-        obj = json.loads(line)
-    except (ValueError, RecursionError):
+    other line (an ``{"error":"rx_overflow"}`` too): :func:`_answer_kind`'s ``do``."""
+    kind = _answer_kind(line)
+    if kind is None or kind[0] != "do":
         return None
-    if not isinstance(obj, dict):
-        return None
-    if obj.get("route") == "host" and isinstance(obj.get("intent"), str):
-        return ("acted", obj["intent"])
-    if obj.get("error") == "unknown_intent":
-        return ("unknown_intent", None)
-    return None
+    return ("acted", kind[1]) if kind[1] is not None else ("unknown_intent", None)
 
 
 def _is_rx_overflow(line: str) -> bool:
     """Whether ``line`` is the board's report of lines it lost (its receive buffer ran
     over, or a byte came in wrong: ``rx_error``): the ``:do`` lines in flight may never
     be answered."""
-    try:
-        obj = json.loads(line)
-    except (ValueError, RecursionError):
-        return False
-    return isinstance(obj, dict) and obj.get("error") in ("rx_overflow", "rx_error")
+    kind = _answer_kind(line)
+    return kind is not None and kind[0] == "overflow"
 
 
 class _HostWorker:
@@ -1421,9 +1411,9 @@ class _HostWorker:
     def sending(self, line: bytes, *, typed: bool, seq: int = 0) -> _Act | None:
         """Count ``line`` as sent if it is a ``:do`` line (called in send order, before
         it goes); the entry, for :meth:`unsent`."""
-        if not line.startswith(b":do "):
+        intent = _do_intent(line)
+        if intent is None:
             return None
-        intent = line[len(b":do ") :].rstrip(b"\r\n").decode("utf-8", "replace")
         act = _Act(typed, intent, line, seq)
         with self.lock:
             self.acts.append(act)

@@ -31,20 +31,16 @@ from dataclasses import dataclass
 from itertools import pairwise
 from pathlib import Path
 
-import numpy as np
 import pytest
 from esp32_fakes import build_generated, require_host_compilers, run_firmware
 from test_esp32_kws_loop import APP_SOURCES, HARNESS
-
-from tinyslm.audio.frames import encode_stream
+from test_r46_esp32_kws_mic import _open_stream  # quiet audio, END lost, and its last byte
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "fixtures"))
 from kws import keyword_model_dir
 
 pytestmark = pytest.mark.toolchain
 
-BYTE_US = 86.8  # 115200 baud, 8N1
-STREAM_FROM_US = 100_000  # the harness's host starts sending at 0.1 s
 TIMEOUT_US = 2_000_000  # TINYSLM_KWS_STREAM_TIMEOUT_SAMPLES at 16 kHz
 TIMEOUT = '{"error":"stream_timeout"}'
 STARVED = '{"error":"mic_read_failed","reason":"ESP_ERR_TIMEOUT"}'
@@ -134,17 +130,6 @@ def _run(
     written, stamps = lines.get("W", []), [int(t) for t in lines.get("T", [])]
     assert len(written) == len(stamps)
     return [Line(us, text) for us, text in zip(stamps, written, strict=True)]
-
-
-def _open_stream(tmp_path: Path, seconds: float) -> tuple[Path, float]:
-    """``seconds`` of quiet audio framed as the host sends it, without END; and when its
-    last byte (the last frame's) arrives, in us, from which the stream's timeout counts."""
-    rng = np.random.default_rng(0)
-    samples = rng.integers(-200, 200, size=int(16000 * seconds), dtype=np.int16)
-    data = b"".join(list(encode_stream(samples))[:-1])
-    path = tmp_path / "stream.bin"
-    path.write_bytes(data)
-    return path, STREAM_FROM_US + len(data) * BYTE_US
 
 
 def _timeout_after_last_frame(lines: list[Line], last_us: float) -> float:

@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from tinyslm.audio.dataset import UNKNOWN, AudioDataset, Clip, NoiseRecording
+from tinyslm.audio.dataset import UNKNOWN
 from tinyslm.audio.evaluate import _unfired
 from tinyslm.audio.fit import summary_rows, unfired_warning
 from tinyslm.audio.report import KeywordReportData, _curve_svg, render_keyword_report
@@ -33,6 +33,9 @@ from tinyslm.report_data import tensor_sizes
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "fixtures"))
 from kws import KWS_FIXTURE, keyword_manifest, keyword_model_dir
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from test_r43_kwopts import _dataset  # 1 s clips and one noise recording in a split
 
 ROOT = Path(__file__).resolve().parents[2]
 RATE = 16000
@@ -170,21 +173,6 @@ def test_info_json_gives_a_keyword_model_its_firmwares_line_limit(tmp_path: Path
 
 
 # --- 8: the too-short warning outside train ---------------------------------------------------
-
-
-def _dataset(split: str, keywords: int, unknown: int, noise_seconds: float) -> AudioDataset:
-    rng = np.random.default_rng(0)
-
-    def clip(label: str, i: int) -> Clip:
-        return Clip(
-            label, split, f"s{i}", f"{label}/{i}.wav", rng.integers(-99, 99, RATE, np.int16)
-        )
-
-    clips = [clip("yes", i) for i in range(keywords)] + [clip(UNKNOWN, i) for i in range(unknown)]
-    n = int(noise_seconds * RATE)
-    spans = tuple((s, 0, n) if s == split else (s, n, n) for s in ("train", "val", "test"))
-    noise = NoiseRecording("n.wav", np.zeros(n, np.int16), spans)
-    return AudioDataset(("_silence_", UNKNOWN, "yes", "no"), tuple(clips), (noise,), "/x/ds")
 
 
 def test_eval_and_emulate_say_to_train_with_a_lower_rule() -> None:
