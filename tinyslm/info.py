@@ -16,6 +16,7 @@ from typing import Any
 
 from tinyslm.errors import BudgetError
 from tinyslm.manifest import Manifest, label_thresholds_json
+from tinyslm.metrics import is_number
 from tinyslm.modality import TEXT
 
 # TINYSLM_KWS_MAX_COMMAND in firmware/audio/tinyslm_kws_app.h: the longest ':' command
@@ -203,16 +204,12 @@ def _setting(key: str, value: Any) -> str | None:
         return f"{key} {value}"
     if not isinstance(value, list):
         return None
-    if key.endswith("_range") and len(value) == 2 and all(_is_number(v) for v in value):
+    if key.endswith("_range") and len(value) == 2 and all(is_number(v) for v in value):
         return f"{key} {value[0]}..{value[1]}"
     plain = all(isinstance(v, str) and v and not any(c in v for c in ", ") for v in value)
     # A word holding a comma or a space (or anything but words) as JSON, so that the
     # items stay apart.
     return f"{key} {','.join(value) if value and plain else json.dumps(value)}"
-
-
-def _is_number(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
 
 
 def _recipe(config: dict[str, Any]) -> str:

@@ -85,14 +85,14 @@ OPTIONAL = frozenset(
 TEXTS = ("dataset", "eval_split", "stream_split", "threshold_rule", "threshold_calibrated_on")
 
 
-def _is_number(value: Any) -> bool:
+def is_number(value: Any) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool)
 
 
 def _fraction(value: Any) -> None:
     if value is None:
         return
-    if not _is_number(value):
+    if not is_number(value):
         raise TypeError(f"expected a number in [0, 1], got {value!r}")
     if math.isfinite(value) and not 0 <= value <= 1:
         raise ValueError(f"{value!r} is not in [0, 1]")
@@ -104,7 +104,7 @@ def _count(value: Any) -> None:
 
 
 def _number(value: Any) -> None:
-    if value is not None and not _is_number(value):
+    if value is not None and not is_number(value):
         raise TypeError(f"expected a number, got {value!r}")
 
 
@@ -163,10 +163,10 @@ def _confusion(value: Any, n_labels: int) -> None:
 def _check_figures(metrics: dict[str, Any], n_labels: int, where: str) -> None:
     for name, value in metrics.items():
         try:
-            if value is None and name in CHECKS and name not in OPTIONAL:
-                raise TypeError("expected a figure, got None")
-            if value is None:
+            if value is None and name in OPTIONAL:
                 continue  # an OPTIONAL figure not measured (a null count, too)
+            if value is None and (name in CHECKS or name == "confusion"):
+                raise TypeError("expected a figure, got None")
             if name == "confusion":
                 _confusion(value, n_labels)
             elif name in CHECKS:
@@ -198,7 +198,7 @@ def check_metrics(metrics: dict[str, Any], labels: Sequence[str]) -> None:
 
 
 def _threshold(value: Any) -> None:
-    if not _is_number(value) or not 0 <= value <= 1:
+    if not is_number(value) or not 0 <= value <= 1:
         raise ValueError(f"expected a number in [0, 1], got {value!r}")
 
 

@@ -87,6 +87,8 @@ def test_figures_tinyslm_writes_pass() -> None:
         ("noise_seconds", "39", "'noise_seconds': expected a number"),
         ("dataset", 3, "'dataset': expected a string"),
         ("confusion", [], "'confusion': expected 5 rows of 5 counts"),
+        # Round 47 let OPTIONAL counts be null; a null confusion is still refused.
+        ("confusion", None, "'confusion': expected a figure, got None"),
         ("confusion", [[1] * 5] * 4 + [[1, 2, 3, 4, "5"]], "'confusion': expected a count"),
         ("per_class", {"no": [0.5]}, "'per_class': 'no': expected a [figure, count] pair"),
         ("per_class", {"no": ["a", 3]}, "'per_class': 'no': expected a number in [0, 1]"),

@@ -255,3 +255,17 @@ def test_a_list_naming_one_file_by_two_hard_links_is_refused(tmp_path: Path) -> 
         f"{data / 'clips.csv'}: line 3: no/zz_copy.wav is already listed on line 2"
         " (as yes/spk0_nohash_0.wav)"
     )
+
+
+def test_how_labels_differ_names_case_and_unicode_form_and_a_mixed_name() -> None:
+    import unicodedata
+
+    from tinyslm.audio.dataset import how_labels_differ
+
+    nfd = unicodedata.normalize("NFD", "Café")
+    assert how_labels_differ(nfd, "café") == "only in case and Unicode form (NFD against NFC)"
+    # One é composed, one decomposed: neither NFC nor NFD, not called NFD.
+    mixed = "\u00e9e\u0301"
+    assert how_labels_differ(mixed, "\u00e9\u00e9") == (
+        "only in Unicode form (mixed NFC/NFD against NFC)"
+    )

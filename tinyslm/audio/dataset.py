@@ -355,8 +355,11 @@ def how_labels_differ(label: str, other: str) -> str:
 
 
 def unicode_form(text: str) -> str:
-    """``NFC`` or ``NFD``: how a name that differs from another only in that is spelled."""
-    return "NFC" if unicodedata.is_normalized("NFC", text) else "NFD"
+    """``NFC``, ``NFD``, or ``mixed NFC/NFD``: how a name that differs from another only
+    in that is spelled."""
+    if unicodedata.is_normalized("NFC", text):
+        return "NFC"
+    return "NFD" if unicodedata.is_normalized("NFD", text) else "mixed NFC/NFD"
 
 
 def _file_id(path: Path) -> tuple[int, int]:
@@ -725,21 +728,18 @@ def _scan_list(path: Path, config: AudioDatasetConfig) -> tuple[list[_Entry], li
                 wav = _other_unicode_form(wav) or wav
             found = wav.is_file()
             folder = not found and wav.is_dir()
+            # A file listed twice could sit in two classes, or in train and in test; by
+            # the file itself, as "/data/yes/a.wav" or "../data/yes/a.wav" is "yes/a.wav"
+            # too, and so is a hard link to it (another name, nothing to resolve()).
+            real = _file_id(wav) if found else None
         except OSError as exc:  # a name too long for the file system, say
             raise DatasetError(f"{path}: line {number}: {rel}: {exc.strerror or exc}") from None
         if folder:
             raise DatasetError(f"{path}: line {number}: {rel} is a folder, not a WAV file")
-        if not found:
+        if real is None:  # not found
             raise DatasetError(f"{path}: line {number}: {rel} does not exist{_missing(path, rel)}")
         # One spelling per file: "./yes/a.wav" hashed to another split than "yes/a.wav".
         rel = posixpath.normpath(rel)
-        # A file listed twice could sit in two classes, or in train and in test; by the
-        # file itself, as "/data/yes/a.wav" or "../data/yes/a.wav" is "yes/a.wav" too, and
-        # so is a hard link to it (another name, nothing to resolve()).
-        try:
-            real = _file_id(wav)
-        except OSError as exc:
-            raise DatasetError(f"{path}: line {number}: {rel}: {exc.strerror or exc}") from None
         if real in listed:
             before, at = listed[real]
             same = "" if before == rel else f" (as {before})"
