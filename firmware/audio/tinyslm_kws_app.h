@@ -164,9 +164,10 @@ void tinyslm_kws_app_feed(tinyslm_kws_app_t *app, const uint8_t *data, size_t le
  * stream is open. Returns the detections made. */
 uint32_t tinyslm_kws_app_feed_samples(tinyslm_kws_app_t *app, const int16_t *samples, size_t n);
 
-/* n_samples of time (16 kHz samples) passed without microphone audio: glue whose
- * microphone does not run (its init failed, or it stopped) calls this, or an open
- * stream whose END was lost would never time out. Advances an open stream's timeout
+/* n_samples of time (16 kHz samples) passed without microphone audio: the generated
+ * glue calls this with the clock's time while a stream is open (feeding no microphone
+ * samples then), or an open stream whose END was lost would time out late or never
+ * when the microphone starves, stalls or does not run. Advances an open stream's timeout
  * as feed_samples does, and nothing else: no audio is heard, and with no stream open
  * it does nothing. Any n_samples is handled (the count cannot overflow). */
 void tinyslm_kws_app_idle(tinyslm_kws_app_t *app, size_t n_samples);

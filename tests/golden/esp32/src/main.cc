@@ -194,7 +194,7 @@ extern "C" void app_main(void) {
       // sdkconfig.defaults puts the UART's interrupt in IRAM, so that a flash operation,
       // the usual cause of so long a hold-off, does not hold it off. A UART_FRAME_ERR
       // dropped so leaves no trace at all: its byte reaches the core as data, as every
-      // wrong byte did before round 47; the queue fills only while the loop is held up
+      // wrong byte did before; the queue fills only while the loop is held up
       // behind a host sending byte by byte.)
       size_t buffered = 0;
       if (uart_get_buffered_data_len(kUart, &buffered) != ESP_OK ||
