@@ -98,7 +98,9 @@ bool serial_init() {
   // (a baud mismatch, a loose wire, a host that opened the port mid-byte): without it a
   // byte received wrong reaches the ring as data, unannounced, and a phrase holding it
   // is classified. With it the driver posts UART_FRAME_ERR (the byte still goes to the
-  // ring: the loop drops it, below).
+  // ring: the loop drops it, below). It fails (ESP_FAIL) only for a port that does not
+  // exist; the port is then taken for unusable, as when the driver does not install
+  // (app_main: serial_init_failed), rather than classify wrong bytes unannounced.
   return uart_enable_intr_mask(kUart, UART_FRM_ERR_INT_ENA) == ESP_OK;
 }
 
