@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import zlib
 from collections import Counter
 from dataclasses import replace
 from pathlib import Path
@@ -41,14 +42,20 @@ def tone(n: int = 800, amp: int = 3000, seed: int = 0) -> np.ndarray:
 
 
 def make_folder(root: Path, words: dict[str, list[str]], noise: int = 0) -> Path:
-    """``words``: folder -> speaker names; one clip per speaker (two for the first)."""
-    for i, (word, speakers) in enumerate(words.items()):
+    """``words``: folder -> speaker names; one clip per speaker (two for the first).
+
+    Each word's clips are its own (seeded by the word's name): the same clip under two
+    labels is refused, and the same word in two folders made by two calls is the same
+    recordings (a copy, as the --extra-train refusals need).
+    """
+    for word, speakers in words.items():
         (root / word).mkdir(parents=True)
+        base = zlib.crc32(word.encode("utf-8")) * 1000
         for j, spk in enumerate(speakers):
             prefix = f"w{j % 3}_" if word == UNKNOWN else ""
-            write_wav(root / word / f"{prefix}{spk}_nohash_0.wav", tone(seed=i * 100 + j))
+            write_wav(root / word / f"{prefix}{spk}_nohash_0.wav", tone(seed=base + j))
             if j == 0:
-                write_wav(root / word / f"{prefix}{spk}_nohash_1.wav", tone(seed=i * 100 + 99))
+                write_wav(root / word / f"{prefix}{spk}_nohash_1.wav", tone(seed=base + 999))
     if noise:
         (root / NOISE).mkdir()
         for k in range(noise):
@@ -108,10 +115,10 @@ def test_no_speaker_on_two_sides_and_stable(tmp_path: Path) -> None:
 
 
 def test_names_without_speakers_are_split_by_seeded_file_hash(tmp_path: Path) -> None:
-    for word in ("on", "off"):
+    for k, word in enumerate(("on", "off")):
         (tmp_path / word).mkdir()
         for i in range(40):
-            write_wav(tmp_path / word / f"take{i}.wav", tone(seed=i))
+            write_wav(tmp_path / word / f"take{i}.wav", tone(seed=100 * k + i))
     a = load_audio_dataset(tmp_path, CFG)
     b = load_audio_dataset(tmp_path, CFG)
     c = load_audio_dataset(tmp_path, AudioDatasetConfig(window_samples=WIN, seed=1))
@@ -414,9 +421,9 @@ def test_single_keyword(tmp_path: Path) -> None:
 def test_label_with_one_clip_or_one_speaker(tmp_path: Path) -> None:
     root = make_folder(tmp_path / "a", {"yes": SPEAKERS, "no": SPEAKERS})
     (root / "up").mkdir()
-    write_wav(root / "up" / "spk00_nohash_0.wav", tone())
+    write_wav(root / "up" / "spk00_nohash_0.wav", tone(seed=7001))
     assert "label 'up' has 1 clip (up/spk00_nohash_0.wav)" in refused(root)
-    write_wav(root / "up" / "spk00_nohash_1.wav", tone())
+    write_wav(root / "up" / "spk00_nohash_1.wav", tone(seed=7002))
     msg = refused(root)
     assert "label 'up': all 2 clips are from speaker 'spk00'" in msg, msg
 

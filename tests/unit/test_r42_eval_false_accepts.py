@@ -37,12 +37,13 @@ def _noise(path: Path, seconds: float, seed: int = 0) -> None:
     write_wav(path, (rng.normal(0, 2000, int(seconds * RATE))).clip(-32768, 32767))
 
 
-def _tone_clips(folder: Path, n: int) -> None:
-    """``n`` one-second clips of several speakers (a tone each: no real word)."""
+def _tone_clips(folder: Path, n: int, base_hz: int = 300) -> None:
+    """``n`` one-second clips of several speakers (a tone each: no real word); two
+    folders need another ``base_hz`` each (one recording under two labels is refused)."""
     folder.mkdir(parents=True, exist_ok=True)
     t = np.arange(RATE) / RATE
     for i in range(n):
-        samples = 8000 * np.sin(2 * np.pi * (300 + 40 * i) * t)
+        samples = 8000 * np.sin(2 * np.pi * (base_hz + 40 * i) * t)
         write_wav(folder / f"spk{i:02d}_nohash_0.wav", samples)
 
 
@@ -121,7 +122,7 @@ def test_words_all_foreign_to_the_model_are_still_refused(tmp_path: Path) -> Non
     model = keyword_model_dir(tmp_path / "kw")
     data = tmp_path / "animals"
     _tone_clips(data / "cat", 3)
-    _tone_clips(data / "dog", 3)
+    _tone_clips(data / "dog", 3, base_hz=1300)
     code, err, _ = _eval(model, data, "--split", "all")
     assert code == 1
     assert err.strip().splitlines()[-1] == (

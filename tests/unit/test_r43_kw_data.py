@@ -195,10 +195,10 @@ def test_an_empty_split_of_named_clips_names_the_seed(tmp_path: Path) -> None:
     from tinyslm.audio.train import AudioTrainConfig, train_audio
 
     root = tmp_path / "d3"
-    for label in ("yes", "no"):
+    for k, label in enumerate(("yes", "no")):
         (root / label).mkdir(parents=True)
         for i, name in enumerate(_names(label, "train", 3)):
-            write_wav(root / label / name, tone(seed=i))
+            write_wav(root / label / name, tone(seed=100 * k + i))
     dataset = load_audio_dataset(root, CFG)
     assert {c.split for c in dataset.clips} == {"train"}
     with pytest.raises(DatasetError) as info:
@@ -242,11 +242,11 @@ def test_threshold_advice_is_built_from_the_val_streams() -> None:
 def test_a_list_finds_a_file_named_in_the_other_unicode_form(tmp_path: Path) -> None:
     root = tmp_path / "nfd"
     rows = ["path,label"]
-    for label in ("yes", "no"):
+    for k, label in enumerate(("yes", "no")):
         (root / label).mkdir(parents=True)
         for i in range(2):
             name = f"Aufnahme_{i}_über.wav"
-            write_wav(root / label / unicodedata.normalize("NFD", name), tone(seed=i))
+            write_wav(root / label / unicodedata.normalize("NFD", name), tone(seed=100 * k + i))
             rows.append(f"{label}/{unicodedata.normalize('NFC', name)},{label}")
     (root / "list.csv").write_text("\n".join(rows) + "\n")
     config = AudioDatasetConfig(window_samples=WIN, training_rules=False)
@@ -375,9 +375,9 @@ def test_eval_of_clips_without_speakers_says_how_they_are_split(tmp_path: Path) 
     from tinyslm.audio.evaluate import load_for_model
 
     root = tmp_path / "v_one"
-    for label in ("yes", "no"):
+    for k, label in enumerate(("yes", "no")):
         (root / label).mkdir(parents=True)
-        write_wav(root / label / _names(label, "train", 1)[0], tone())
+        write_wav(root / label / _names(label, "train", 1)[0], tone(seed=k))
     manifest = SimpleNamespace(
         features=SimpleNamespace(window_samples=WIN), seed=0, labels=("yes", "no")
     )

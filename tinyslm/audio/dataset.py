@@ -73,7 +73,8 @@ Rules:
   space, a label folder that is another label's folder (a link to it), a top-level link
   that leads nowhere (dangling or looping), a clip that is another folder's clip (a
   symbolic or hard link), two labels (folders or list labels) that differ only in case
-  or Unicode form (:func:`label_key`); in a list, a file listed twice (by the file:
+  or Unicode form (:func:`label_key`), one recording (the same samples, once fitted to
+  the window) under two labels; in a list, a file listed twice (by the file:
   ``./yes/a.wav``, ``/data/yes/a.wav``, ``../data/yes/a.wav`` and a hard link to it are
   ``yes/a.wav``), a
   path naming a folder, a path or label that is not UTF-8 text, a special label other
@@ -83,6 +84,9 @@ Rules:
   path to list when it exists relative to the current folder instead). The label counts
   are training's rules: ``training_rules=False`` (``tinyslm eval``, which scores
   recordings a user made to check a model, often one speaker) drops them.
+- A validation or test clip with the same samples as a training clip (a copy under
+  another name, which a split by file can put on the other side) is kept, with a
+  warning per split saying how many and naming the first pair.
 - Hidden names (a leading ``.``) are not data: such folders are not labels and
   such files are not clips (macOS's ``._<clip>.wav`` AppleDouble files, ``.DS_Store``).
   Nor are files that are not ``.wav``: their names are not checked.
@@ -1110,6 +1114,7 @@ def load_audio_dataset(path: Path | str, config: AudioDatasetConfig | None = Non
         fitted = fit_to_window(samples, config.window_samples)
         clips.append(Clip(entry.label, split, speaker, entry.source, fitted))
     given = any(entry.split is not None for entry in entries)
+    _refuse_relabelled_copies(clips, str(root))
     if config.training_rules:
         _check_labels(clips, str(root), given)
 
@@ -1123,6 +1128,9 @@ def load_audio_dataset(path: Path | str, config: AudioDatasetConfig | None = Non
     if capped:
         warnings.append(_cap_note(", ".join(kept for _, kept in capped)))
         by_split += [(split, _cap_note(kept)) for split, kept in capped]
+    for split, note in _held_out_copies(clips):
+        warnings.append(note)
+        by_split.append((split, note))
     mixed = _mixed_speakers(placed)
     if mixed is not None:
         involved, note = mixed
@@ -1227,6 +1235,7 @@ def with_training_clips(dataset: AudioDataset, extra: AudioDataset) -> AudioData
         source = f"{Path(extra.source).name}/{clip.source}"
         added.append(Clip(clip.label, "train", clip.speaker, source, clip.samples))
     _refuse_held_out_copies(dataset, extra, added)
+    _refuse_relabelled_copies([*dataset.clips, *added], extra.source)
     notes = list(dataset.warnings) + [f"{extra.source}: {w}" for w in extra.warnings]
     held_out = {c.speaker for c in dataset.clips if c.split != "train" and c.speaker}
     shared = sorted({c.speaker for c in added} & held_out)
@@ -1253,6 +1262,58 @@ def _clip_digest(samples: Samples) -> bytes:
 
 def _constant(samples: Samples) -> bool:
     return bool(samples.size == 0 or np.all(samples == samples.flat[0]))
+
+
+def _same_recordings(clips: Iterable[Clip]) -> list[list[Clip]]:
+    """The groups of two or more clips with the same samples, each in read order.
+
+    A constant window (a silent take, padded to the window) is every silent clip: two of
+    them are not one recording, so they are never grouped.
+    """
+    groups: dict[bytes, list[Clip]] = defaultdict(list)
+    for clip in clips:
+        if not _constant(clip.samples):
+            groups[_clip_digest(clip.samples)].append(clip)
+    return [group for group in groups.values() if len(group) > 1]
+
+
+def _refuse_relabelled_copies(clips: list[Clip], where: str) -> None:
+    """Refuse one recording under two labels (a clip copied into the wrong folder, or a
+    list naming two copies with different labels): training would be told the same
+    sound is two words, and a score would count one of them wrong whatever the model
+    said."""
+    for group in _same_recordings(clips):
+        other = next((c for c in group if c.label != group[0].label), None)
+        if other is not None:
+            raise DatasetError(
+                f"{where}: {group[0].source} ({group[0].label}) and {other.source}"
+                f" ({other.label}) are the same recording under two labels: keep the one"
+                " that is right"
+            )
+
+
+def _held_out_copies(clips: list[Clip]) -> list[tuple[str, str]]:
+    """``(split, warning)`` for the validation and test clips that are copies of training
+    clips: the split that picks the epoch and threshold, or gives the figures, would
+    score what was learnt. A speaker-named copy lands beside its original; copies under
+    other names are split one by one and so can land on both sides."""
+    copies: dict[str, list[tuple[Clip, Clip]]] = defaultdict(list)
+    for group in _same_recordings(clips):
+        trained = next((c for c in group if c.split == "train"), None)
+        if trained is not None:
+            for clip in group:
+                if clip.split != "train":
+                    copies[clip.split].append((clip, trained))
+    return [
+        (
+            split,
+            f"{len(found)} {split} clip(s) are copies of training clips (first:"
+            f" {found[0][0].source} = {found[0][1].source}); the {split} figures will be"
+            " optimistic: remove the copies",
+        )
+        for split in SPLITS
+        if (found := copies.get(split))
+    ]
 
 
 def _refuse_held_out_copies(dataset: AudioDataset, extra: AudioDataset, added: list[Clip]) -> None:
