@@ -45,7 +45,10 @@ volatile uint32_t rx_lost_at_line_end = 0;  // written by the interrupt only
 // opened the port mid-byte; noise; parity) has an unknown value, a line end perhaps:
 // it is a byte lost, so the line it was in is never classified. Its flags (USART_ISR_FE,
 // _NE, _PE), gathered by the interrupt until the main loop closes the gap they are in,
-// make that gap's report {"error":"rx_error"} rather than rx_overflow.
+// make that gap's report {"error":"rx_error"} rather than rx_overflow; flags that come
+// while the gap's rx_overflow line goes out (the gap takes in bytes until it is closed)
+// are said after it, as an rx_error line of their own, so the hint to check the line is
+// never lost.
 volatile uint32_t rx_flagged = 0;  // interrupt sets bits; the loop clears them, irq off
 // Fed to end the core's drop where the gap ended with a line end: an empty line, which
 // gets no answer.
@@ -409,9 +412,16 @@ int main(void) {
       __disable_irq();
       const uint32_t gap_end = rx_lost;
       rx_reported = gap_end;
-      rx_flagged = 0u;  // all this gap's (the interrupt flags bytes it counts into it)
+      const uint32_t gap_flagged = rx_flagged;  // all this gap's, those since its line too
+      rx_flagged = 0u;
       const bool ended_at_line_end = rx_lost_at_line_end == gap_end;
       __enable_irq();
+      // A flagged byte counted into the gap while its rx_overflow went out: the wiring
+      // hint is said too, in a line of its own after it. Nothing was fed in between, so
+      // the core's drop is the same one and the host's resync the same.
+      if (flagged == 0u && gap_flagged != 0u) {
+        tinyslm_app_rx_error(&app, rx_error_reason(gap_flagged));
+      }
       // The gap is closed now (a later loss is a gap of its own, reported again): a line
       // end the interrupt dropped last means the bytes after the gap begin a line, so the
       // drop ends here. Otherwise (a byte of a line, a flagged byte, or an overrun's unread
