@@ -1,6 +1,6 @@
 """The microphone glue of keyword firmware: template values, clock plans, RAM and wiring.
 
-``templates/<family>/src/kws_main.cc.j2`` (the keyword firmware's ``main.cc``) reads
+``templates/<family>-audio/src/main.cc.j2`` (the keyword firmware's ``main.cc``) reads
 the microphone through the vendor SDK: ESP-IDF 5.x's ``i2s_std`` driver on ESP32,
 the STM32 HAL's SAI with DMA on STM32H7. Every value it prints comes from
 :func:`mic_context`, computed here from the board file's ``microphone`` section
@@ -330,7 +330,7 @@ def _dma_names(stream: str) -> dict[str, str]:
 
 
 def mic_context(board: Board) -> dict[str, Any]:
-    """Template values (``mic``) for ``templates/<family>/src/kws_main.cc.j2``.
+    """Template values (``mic``) for ``templates/<family>-audio/src/main.cc.j2``.
 
     Raises:
         BoardError: the board has no microphone, or its section names something the
