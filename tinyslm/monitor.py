@@ -596,7 +596,9 @@ def _drop_broken_stdout() -> None:
 # empty line (no answer; it ends the drop with a line end of the host's) and ':info'
 # (RESYNC_MARKER). The board answers lines in order, so when the ':info' answer comes
 # every line sent before it has been answered or was dropped: those without an answer
-# are resent, in the order they first went, and the board's info answer is not shown
+# are resent, in the order they first went, each after the answer to the one before
+# (the gate held meanwhile: lines sent in one burst overran the board's receive ring
+# again, as the burst that was lost had), and the board's info answer is not shown
 # (nobody asked for it, nor for one that comes late). An unknown_intent names no ':do':
 # when it could answer more than one in flight, none is taken for answered and all are
 # resent (harmless: the board acts on none of those it has no intent for).
@@ -606,8 +608,10 @@ def _drop_broken_stdout() -> None:
 RESYNC_WAIT_S = 3.0
 # ... and within this long in all, however chatty the board is.
 RESYNC_CAP_S = 15.0
-# This many rx_overflows in a row with no line answered in between (the resent lines
-# overflow the board again) and the monitor gives up resending, with a note.
+# This many rx_overflows in a row with no line answered in between and the monitor gives
+# up resending, with a note: when the marker is lost in each (it sends no more), or the
+# lines resent are lost again each time (a resync's own gaps before the marker's answer
+# are one loss of the lines in flight, not a repeat: those are resent).
 MAX_OVERFLOW_STRIKES = 3
 # The empty line and the marker, sent in one write.
 RESYNC_MARKER = b"\n:info\n"
@@ -831,12 +835,20 @@ class _Resync:
         self.episode = 0  # one per resync: a watcher watches only its own
         self.cause = "rx_overflow"  # the last loss's name (rx_error: a byte came wrong)
         self.strikes = 0  # rx_overflows since a line was last answered
+        # Of those, the ones that started a resync: each resync but the first of them
+        # lost lines resent (gaps reported before the marker's answer, in one burst, are
+        # one loss of those lines, not a resend overrunning the board again).
+        self.rounds = 0
         self.flight: list[_Sent] = []  # the lines in flight at the rx_overflow, in order
         self.answered: set[int] = set()  # their indexes, answered since
         self.cursor = 0  # answers come in order: none can be for a line before this one
         self.started = 0.0
         self.marker_at = 0.0
-        self.marker_lost = False  # an rx_overflow came after the marker went out
+        # An rx_overflow came after the marker went out (``gap_after``), and no line
+        # sent before the marker has been answered since (``marker_lost``): the marker
+        # may be lost in that gap, and another is sent when the answer does not come.
+        self.gap_after = False
+        self.marker_lost = False
         # Markers sent and not answered yet, over every resync: one answered late (after
         # a give-up, or a second one sent for one taken for lost) is not shown either.
         self.owed = 0
@@ -844,6 +856,15 @@ class _Resync:
         # not name its intent): none is taken for answered, so all of them are resent.
         self.unsure = 0
         self.info_shown = False  # an info answer was taken for a typed ':info' in flight
+        # The lines still to resend, oldest first: one goes when the board answers the
+        # one before (or ANSWER_WAIT_S passes without a byte, as for typed lines); the
+        # gate stays shut meanwhile, and the note is said when the last one goes.
+        self.queue: deque[_Sent] = deque()
+        self.resent_at = 0.0  # when the last line resent went out
+        self.told = ""  # the note said when the last line is resent
+        # The lines a new rx_overflow found still in ``queue`` (never resent): resent
+        # after those the new resync finds lost, or named when it gives up.
+        self.unsent: list[_Sent] = []
         # The intents the board acted on this session (only the reader adds to it): an
         # unknown_intent answers none of their ':do' lines.
         self.known: set[str] = set()
@@ -861,7 +882,7 @@ class _Resync:
         # none: the gate is then not waited for (a send may hold it while it writes).
         if not self.active and not overflow:
             if kind is not None:
-                self.strikes = 0  # the board answers lines again
+                self._answering()  # the board answers lines again
             if kind is not None and kind[0] == "info" and self.owed:
                 with self.gate.cond:
                     return self._late_marker()
@@ -873,19 +894,29 @@ class _Resync:
                 return "resync"
             if not self.active:  # the watcher ended it meanwhile
                 if kind is not None:
-                    self.strikes = 0
+                    self._answering()
                 return self._late_marker() if kind is not None and kind[0] == "info" else ""
+            if self.queue:
+                return self._paced(kind)
             if kind is None:
                 return "resync"
             if kind == ("do", None) and self._unsure():
                 self.unsure += 1  # an answer to some line: the board answers lines again
-                self.strikes = 0
+                self._answering()
+                self.marker_lost = False  # see below
                 return "resync"
             found = self._match(kind)
             if found is not None:
                 self.answered.add(found)
                 self.cursor = found + 1
-                self.strikes = 0
+                self._answering()
+                # The board answers in order and reports a gap where its loop reaches
+                # it (the STM32 after the lines before it, the ESP32 having flushed
+                # them): a line sent before the marker answered after an rx_overflow
+                # came after that gap, so the marker, sent later, was not in it. (An
+                # info answer may be the marker's own: it says nothing.)
+                if kind[0] != "info":
+                    self.marker_lost = False
                 # A typed ':info' lost and the marker's answer are alike: this row is the
                 # typed one's if another info answer (the marker's) follows, else the
                 # marker's, shown in its place (the same board, the same info).
@@ -895,6 +926,39 @@ class _Resync:
                 self._finish()
                 return "marker"
             return "resync"
+
+    def _paced(self, kind: tuple[str, str | None] | None) -> str:
+        """A board line while the lines lost are resent one at a time (gate held): an
+        answer is the last resent line's (the only line in flight: answers come in
+        order, and every line sent before the marker was settled at its answer), so
+        the next one goes. Its row and its pairing are as outside a resync (``""``)."""
+        if kind is None:
+            return ""  # answers no line (a boot log): the resent line waits on
+        if kind[0] == "info" and self._late_marker() == "marker":
+            return "marker"  # a second marker's answer: it came before the resent lines'
+        self._answering()
+        self._resend_next()
+        return ""
+
+    def _resend_next(self) -> None:
+        """Resend the next line lost (gate held); the last one ends the resync, with the
+        note (its answer is then waited for as any line's)."""
+        sent = self.queue.popleft()
+        try:
+            self._resend(sent)
+        except Exception as exc:  # the port went away between two reads
+            self.queue.clear()
+            self._release()
+            self.on_closed(exc)
+            return
+        self.resent_at = time.monotonic()
+        if not self.queue:
+            self._release()
+            self.note(self.told)
+
+    def _answering(self) -> None:
+        """A line was answered: the losses counted so far were not in a row."""
+        self.strikes = self.rounds = 0
 
     def _late_marker(self) -> str:
         """An info answer outside a resync (gate held): a marker's owed, hidden, unless a
@@ -928,13 +992,18 @@ class _Resync:
 
     def _overflow(self) -> None:
         self.strikes += 1
-        if self.active:
-            self.marker_lost = True  # the marker may be lost: the watcher sends another
+        if self.active and not self.queue:
+            self.marker_lost = self.gap_after = True  # the marker may be in this gap
             return
+        # A new resync; one cut short while resending keeps the lines it had not resent
+        # yet (the line resent last is in flight, so found again).
+        self.unsent.extend(self.queue)
+        self.queue.clear()
+        self.rounds += 1
         self.episode += 1
         self.active, self.gate.shut = True, True
         self.flight, self.answered, self.cursor = self._in_flight(), set(), 0
-        self.started, self.marker_lost, self.info_shown = time.monotonic(), False, False
+        self.started, self.info_shown = time.monotonic(), False
         self.unsure = 0
         self._send_marker()
         episode = self.episode
@@ -951,7 +1020,7 @@ class _Resync:
 
     def _send_marker(self) -> None:
         self.marker_at = time.monotonic()
-        self.marker_lost = False
+        self.marker_lost = self.gap_after = False
         self.owed += 1
         try:
             self.write(RESYNC_MARKER)
@@ -966,6 +1035,16 @@ class _Resync:
                     if not self.active or self.episode != episode:
                         return
                     now = time.monotonic()
+                    if self.queue:
+                        # Resending: a line not answered (the board busy, or one that
+                        # never answers it) lets the next one go, as for typed lines;
+                        # a board that chatters on without answering, after the cap.
+                        quiet = now - max(self.resent_at, self.last_rx())
+                        if quiet >= ANSWER_WAIT_S or now - self.resent_at >= RESYNC_CAP_S:
+                            self.typed.clear()  # given up on, as a typed line is
+                            self._resend_next()
+                        self.gate.cond.wait(0.05)
+                        continue
                     quiet = now - max(self.marker_at, self.last_rx())
                     if now - self.started >= RESYNC_CAP_S:
                         self._give_up(self._late(RESYNC_CAP_S))
@@ -973,14 +1052,21 @@ class _Resync:
                     if quiet >= RESYNC_WAIT_S:
                         if self.info_shown:  # that info answer was the marker's
                             self._finish(marker_shown=True)
-                            return
-                        if not self.marker_lost:
+                            continue  # the lines lost are resent, watched as above
+                        if self.marker_lost:
+                            if self.strikes >= MAX_OVERFLOW_STRIKES:
+                                self._give_up(self._again())
+                                return
+                            self._send_marker()  # lost with the bytes of a later overflow
+                        elif self.gap_after:
+                            # The marker was not in that gap (see observe): it is waited
+                            # for once more, as a second marker would have made it, but
+                            # without one (whose answer would come after the first's).
+                            self.gap_after = False
+                            self.marker_at = now
+                        else:
                             self._give_up(self._late(RESYNC_WAIT_S))
                             return
-                        if self.strikes >= MAX_OVERFLOW_STRIKES:
-                            self._give_up(self._again())
-                            return
-                        self._send_marker()  # lost with the bytes of a later overflow
                     self.gate.cond.wait(0.05)
         except Exception as exc:
             self._release()
@@ -994,24 +1080,19 @@ class _Resync:
         return f"lost bytes {self.strikes} times in a row with no line answered in between"
 
     def _lost(self) -> list[_Sent]:
-        return [s for i, s in enumerate(self.flight) if i not in self.answered]
+        """The lines in flight at the rx_overflow not answered since, then those a resync
+        cut short had not resent yet (in send order: they went after all of those)."""
+        return [s for i, s in enumerate(self.flight) if i not in self.answered] + self.unsent
 
     def _finish(self, *, marker_shown: bool = False) -> None:
         """The marker's answer came (``marker_shown``: as the row of a typed ':info'):
         resend the lines without an answer, in order."""
         self.owed = max(0, self.owed - 1)  # this marker's answer came
-        if self.strikes >= MAX_OVERFLOW_STRIKES:
+        if self.rounds >= MAX_OVERFLOW_STRIKES:
             self._give_up(self._again())
             return
         lost = self._lost()
         self._settle()
-        try:
-            for sent in lost:
-                self._resend(sent)
-        except Exception as exc:  # the port went away between two reads
-            self.on_closed(exc)
-        finally:
-            self._release()
         what = (
             f"resent {_counted(len(lost), 'lines')} it dropped, in order"
             if lost
@@ -1030,10 +1111,17 @@ class _Resync:
             if marker_shown
             else "whose answer is not shown"
         )
-        self.note(
+        told = (
             f"  monitor: the board lost bytes ({self.cause}): {what} (found with an empty "
             f"line and ':info', {marker})"
         )
+        if not lost:
+            self._release()
+            self.note(told)
+            return
+        self.told = told
+        self.queue.extend(lost)
+        self._resend_next()
 
     def _resend(self, sent: _Sent) -> None:
         seq = self.gate.number()
@@ -1051,11 +1139,12 @@ class _Resync:
         if self.host is not None:
             self.host.forget([s.act for s in self.flight if s.act is not None])
         self.typed.clear()
+        self.unsent = []  # in the list resent or named now
 
     def _give_up(self, why: str) -> None:
         lost = self._lost()
         self._settle()
-        self.strikes = 0
+        self.strikes = self.rounds = 0  # counted afresh
         self._release()
         said = (
             f"gave up resending; not answered: {_quoted_lines(lost)}"
@@ -1068,12 +1157,17 @@ class _Resync:
         """The session ends during a resync: say which lines got no answer."""
         with self.gate.cond:
             if self.active:
-                lost = self._lost()
+                # Resending: those not resent yet (the others were resent, one at a time).
+                resending = bool(self.queue)
+                lost = list(self.queue) if resending else self._lost()
+                self.queue.clear()
                 self._release()
                 if lost:
+                    doing = "resending" if resending else "finding"
+                    what = "not resent" if resending else "not answered"
                     self.note(
-                        "  monitor: the session ended while finding the lines the board "
-                        f"dropped ({self.cause}); not answered: {_quoted_lines(lost)}"
+                        f"  monitor: the session ended while {doing} the lines the board "
+                        f"dropped ({self.cause}); {what}: {_quoted_lines(lost)}"
                     )
 
     def _release(self) -> None:
@@ -1114,8 +1208,9 @@ def monitor(
 
     After an ``{"error":"rx_overflow"}`` every send (typed or the host's) is held while
     an empty line and ``:info`` find the lines the board dropped; those are resent in
-    their order, with one note (:class:`_Resync`; it gives up, with a note naming them,
-    when ``:info`` is not answered in time or the overflows repeat).
+    their order, each after the answer to the one before, with one note
+    (:class:`_Resync`; it gives up, with a note naming them, when ``:info`` is not
+    answered in time or the overflows repeat).
 
     Raises:
         ToolchainError: the port cannot be opened or found, or it closed (a board
