@@ -167,7 +167,11 @@ def test_the_keyword_page_counts_only_the_streams_that_can_fire() -> None:
         return render_keyword_report(manifest, data, load_boards())
 
     shown = page()
-    assert "1 in 9 s of noise and unknown words, n/a in the keyword stream" in shown
+    # The 9 s are the unknown words' alone: the noise the rule could not fire on is n/a.
+    assert (
+        "1 in 9 s of unknown words, noise n/a (12 s, each stream too short for the rule to"
+        " fire), n/a in the keyword stream" in shown
+    )
     none = page(unknown_fa_per_hour=None, unknown_false_accepts=0)
     assert "n/a on noise and unknown words (no stream long enough" in none
     fires = page(noise_fa_per_hour=0.0, false_rejection_rate=0.25, keyword_false_accepts=2)

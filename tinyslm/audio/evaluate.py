@@ -155,6 +155,7 @@ class KeywordEvalResult:
     def summary(self) -> dict[str, Any]:
         """What ``tinyslm eval --json`` prints for a keyword model."""
         s = self.stream
+        counts = s.counts()
         return {
             "modality": "audio",
             "source": self.source,
@@ -175,14 +176,12 @@ class KeywordEvalResult:
             "keyword_clips": s.keyword_clips,
             # No keyword clips (no keyword stream), or a stream too short for the rule to
             # fire: its count measures nothing, so null (not 0), as emulate --data --json.
-            "keyword_false_accepts": (
-                s.keyword_false_accepts if s.keyword_clips and s.keywords_fire else None
-            ),
+            "keyword_false_accepts": counts.keyword_false_accepts,
             "noise_seconds": round(s.noise_seconds, 1),
-            "noise_false_accepts": s.noise_false_accepts if s.noise_fires else None,
+            "noise_false_accepts": counts.noise_false_accepts,
             "noise_fa_per_hour": measured(s.noise_fa_per_hour, 2),
             "unknown_seconds": round(s.unknown_seconds, 1),
-            "unknown_false_accepts": s.unknown_false_accepts if s.unknown_fires else None,
+            "unknown_false_accepts": counts.unknown_false_accepts,
             "unknown_fa_per_hour": measured(s.unknown_fa_per_hour, 2),
             "trained": self.trained,
             # The table's tag in one word: train's figures are of the split scored here
@@ -312,12 +311,12 @@ def _unanswerable(
     counts intents the model lacks. The streams take ``_unknown_`` clips all the same (as
     unknown words, :func:`with_model_labels`) and leave the others out; ``emulate
     --data`` (``clips_scored`` False) scores streams only, so it warns of those alone."""
-    lacking = Counter(c.label for c in clips if c.label not in labels)
+    lacking = lacking_classes(clips, labels)
     if not clips_scored:
         lacking.pop(UNKNOWN, None)  # streamed as unknown words, as with any model
     if not lacking:
         return ()
-    shown = ", ".join(f"{lb} {n}" for lb, n in sorted(lacking.items()))
+    shown = _by_class(lacking)
     left_out = sorted(lb for lb in lacking if lb != UNKNOWN)
     return (
         f"{sum(lacking.values())} of {len(clips)} clips are of a class the model does not"
@@ -341,10 +340,20 @@ def _lacking_fate(streamed: bool, left_out: Sequence[str], clips_scored: bool) -
     )
 
 
-def unanswerable_clips(clips: Sequence[Any], labels: Sequence[str]) -> str:
-    """``_unknown_ 5``: the clips of classes the model lacks, by class (``''`` if none)."""
-    lacking = Counter(c.label for c in clips if c.label not in labels)
+def lacking_classes(clips: Sequence[Any], labels: Sequence[str]) -> Counter[str]:
+    """The clips of classes the model lacks, counted by class."""
+    return Counter(c.label for c in clips if c.label not in labels)
+
+
+def _by_class(lacking: Counter[str]) -> str:
+    """``_silence_ 2, _unknown_ 5``: ``lacking``'s counts, classes in order."""
     return ", ".join(f"{lb} {n}" for lb, n in sorted(lacking.items()))
+
+
+def unanswerable_clips(clips: Sequence[Any], labels: Sequence[str]) -> str:
+    """``_unknown_ 5``: the clips of classes the model lacks, by class (``''`` if none),
+    as :func:`keyword_warnings` names them."""
+    return _by_class(lacking_classes(clips, labels))
 
 
 def load_for_model(

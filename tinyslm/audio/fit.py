@@ -161,14 +161,16 @@ def unfired_streams(lengths: StreamLengths, keyword: KeywordSpec) -> tuple[str, 
     return tuple(out)
 
 
-def unfired_text(unfired: Sequence[str], keyword: KeywordSpec, shown: str) -> str:
+def unfired_text(
+    unfired: Sequence[str], keyword: KeywordSpec, shown: str, *, verb: str = "are"
+) -> str:
     """``the val streams of noise (longest 6.1 s) and unknown words (14.0 s) are shorter
     than the 15.69 s that the rule ... needs before its first detection`` (``shown``: ``the
-    val streams``)."""
+    val streams``; ``verb``: ``is`` after a ``shown`` of one stream, ``the test stream``)."""
     need = keyword.shortest_detection_samples / keyword.frontend.sample_rate
     kinds = unfired[0] if len(unfired) == 1 else ", ".join(unfired[:-1]) + f" and {unfired[-1]}"
     return (
-        f"{shown} of {kinds} are"
+        f"{shown} of {kinds} {verb}"
         f" shorter than the {need:.2f} s that the rule {rule_flags(keyword)} needs before its"
         " first detection"
     )
@@ -371,19 +373,19 @@ def stream_metrics(figures: StreamFigures, labels: Sequence[str]) -> dict[str, A
 
     A stream the rule could not fire on (too short, or none) counts nothing: its false
     accepts (and the keyword stream's hits) are null, not 0, as ``eval --json`` and
-    ``emulate --data --json`` give them."""
-    keywords_fire = bool(figures.keyword_clips) and figures.keywords_fire
+    ``emulate --data --json`` give them (:meth:`StreamFigures.counts`)."""
+    counts = figures.counts()
     return {
         "stream_split": "test",
         "noise_seconds": round(figures.noise_seconds, 1),
-        "noise_false_accepts": figures.noise_false_accepts if figures.noise_fires else None,
+        "noise_false_accepts": counts.noise_false_accepts,
         "noise_fa_per_hour": measured(figures.noise_fa_per_hour, 2),
         "unknown_seconds": round(figures.unknown_seconds, 1),
-        "unknown_false_accepts": (figures.unknown_false_accepts if figures.unknown_fires else None),
+        "unknown_false_accepts": counts.unknown_false_accepts,
         "unknown_fa_per_hour": measured(figures.unknown_fa_per_hour, 2),
         "keyword_clips": figures.keyword_clips,
-        "keyword_hits": figures.keyword_hits if keywords_fire else None,
-        "keyword_false_accepts": figures.keyword_false_accepts if keywords_fire else None,
+        "keyword_hits": counts.keyword_hits,
+        "keyword_false_accepts": counts.keyword_false_accepts,
         # The keyword stream's length: the detection curve counts false accepts over the
         # streams the rule can fire on, the keyword stream among them, and the report's
         # chosen point needs the same time base.

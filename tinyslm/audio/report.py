@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from tinyslm.audio.detector import DetectorSpec
+from tinyslm.audio.stream import no_fire_text
 from tinyslm.errors import ModelError
 from tinyslm.manifest import describe_label_thresholds, sha256_hex, threshold_text
 from tinyslm.report import (
@@ -165,10 +166,14 @@ def _curve_svg(
     frr: float,
     stream_split: str = "test",
     no_point: str = "",
+    heard: tuple[bool, bool] = (True, True),
 ) -> tuple[str, str]:
     """The detection curve; the chosen point is drawn where ``fa_h`` (false accepts per
     hour in the curve's own time base) is known, else the caption says why (``no_point``,
-    default: the keyword stream's length is not recorded)."""
+    default: the keyword stream's length is not recorded). ``heard``: whether the split
+    had background noise and unknown words (:func:`_kinds_heard`), which the axis and the
+    caption name."""
+    noise, unknown = heard
     fig = figure(9.5, 4.2)
     left, right = fig.subplots(1, 2)
     # The right-hand axis is in the unit `generate --threshold P` takes (the mean score),
@@ -182,7 +187,8 @@ def _curve_svg(
     if fa_h is not None:
         left.plot([fa_h], [frr * 100], "o", color=_RED, label=chosen_label)
         left.legend(fontsize=8)
-    left.set_xlabel("false accepts per hour (noise, unknown words, other keywords)")
+    sources = [*(["noise"] if noise else []), *(["unknown words"] if unknown else [])]
+    left.set_xlabel(f"false accepts per hour ({', '.join([*sources, 'other keywords'])})")
     left.set_ylabel("false rejections (% of keywords)")
     left.set_xscale("symlog", linthresh=1.0)
     left.grid(alpha=0.3)
@@ -208,10 +214,17 @@ def _curve_svg(
         sampled = f"at one INT8 level in {step}"
     if threshold_q in levels and len(levels) > 1:
         sampled += " and at the chosen one"
+    # Only the streams the split had: a split of keywords alone was said to have
+    # "background noise; unknown words and keywords in a row with noise under them".
+    streams = (
+        ("background noise; " if noise else "")
+        + ("unknown words and " if unknown else "")
+        + "keywords in a row"
+        + (" with noise under them" if noise else "")
+    )
     caption = (
-        f"The detector on the {stream_split} split's streams (background noise; unknown words "
-        f"and keywords in a row with noise under them), replayed {sampled}: false "
-        "accepts per hour (over the streams long enough for the rule to fire) against the "
+        f"The detector on the {stream_split} split's streams ({streams}), replayed {sampled}:"
+        " false accepts per hour (over the streams long enough for the rule to fire) against the "
         "share of keywords missed. The threshold was chosen on the validation streams "
         "(red); 'tinyslm generate --threshold P' builds the firmware at another point of "
         "this curve, P read off the right-hand plot."
@@ -230,7 +243,7 @@ def _no_curve_note(mt: Mapping[str, Any], spec: Any, stream_split: str) -> str:
     has no keyword clip, or its keyword stream is too short for the rule's first
     detection), in the words of train's warning; an empty plot said the detector was
     replayed 'at every threshold'."""
-    from tinyslm.audio.fit import rule_flags
+    from tinyslm.audio.fit import unfired_text
 
     clips = mt.get("keyword_clips")
     seconds = mt.get("keyword_seconds")
@@ -245,24 +258,38 @@ def _no_curve_note(mt: Mapping[str, Any], spec: Any, stream_split: str) -> str:
         and isinstance(seconds, int | float)
         and 0 < seconds < need
     ):
+        # Train's warning names its split's streams (``the test streams of keywords ...
+        # are``); the page names the one keyword stream it has no curve of.
+        unfired = unfired_text(
+            [f"keywords ({seconds:.1f} s)"], spec, f"the {stream_split} stream", verb="is"
+        )
         return (
-            f"No detection curve: the {stream_split} stream of keywords ({seconds:.1f} s) is"
-            f" shorter than the {need:.2f} s that the rule {rule_flags(spec)} needs before"
-            " its first detection, so no keyword there could be detected at any threshold"
-            " (train warned of it); more keyword clips in that split, or a lower --average"
-            " or --stride-ms when training, give one."
+            f"No detection curve: {unfired}, so no keyword there could be detected at any"
+            " threshold (train warned of it); more keyword clips in that split, or a lower"
+            " --average or --stride-ms when training, give one."
         )
     # A report.json written without a curve for another reason: nothing more is known.
     return "No detection curve was recorded with this model."
 
 
-def _noise_unknown_text(mt: Mapping[str, Any], heard: Sequence[tuple[float, int]]) -> str:
-    """The summary's false accepts on noise and unknown words; where neither has a rate,
-    why: no audio of the kind (as train, info and eval say it), or streams too short."""
-    if heard:
+def _noise_unknown_text(mt: Mapping[str, Any]) -> str:
+    """The summary's false accepts on noise and unknown words: one count over both where
+    the rule could fire on both; where it could on one only, that one's count over its own
+    seconds and the other's ``n/a`` as train and eval say it (:func:`no_fire_text`: '1 in
+    9 s of noise and unknown words' counted the unknown words' 9 s alone); where neither
+    has a rate, why: no audio of the kind, or streams too short."""
+    heard = _firing_streams(mt)
+    if len(heard) == len(_KINDS):
         seconds = sum(sec for sec, _ in heard)
         return f"{sum(n for _, n in heard)} in {seconds:.0f} s of noise and unknown words"
-    none = [kind for kind in ("noise", "unknown") if not mt.get(f"{kind}_seconds")]
+    if heard:
+        (seconds, count), *_ = heard
+        fired, other = _KINDS if _fires(mt, "noise") else _KINDS[::-1]
+        unfired_s = float(mt.get(f"{other[0]}_seconds") or 0)
+        return f"{count} in {seconds:.0f} s of {fired[1]}, {other[1]} {no_fire_text(unfired_s)}"
+    # Neither has a rate: one n/a for the row, each kind's reason beside its name (no
+    # seconds: without a rate they measure nothing).
+    none = [kind for kind, _ in _KINDS if not mt.get(f"{kind}_seconds")]
     if len(none) == 2:
         return "n/a on noise and unknown words (no audio)"
     if not none:
@@ -272,13 +299,30 @@ def _noise_unknown_text(mt: Mapping[str, Any], heard: Sequence[tuple[float, int]
     return "n/a on noise (too short for the rule to fire) and unknown words (no audio)"
 
 
+# The manifest's name of each kind of stream counted apart from keywords, and its words.
+_KINDS = (("noise", "noise"), ("unknown", "unknown words"))
+
+
+def _kinds_heard(mt: Mapping[str, Any]) -> tuple[bool, bool]:
+    """Whether the split had background noise, and unknown words, to stream: seconds of
+    them recorded (a manifest without the figure is taken to have had them)."""
+    noise, unknown = (mt.get(f"{kind}_seconds", 1.0) for kind, _ in _KINDS)
+    return noise != 0, unknown != 0
+
+
+def _fires(mt: Mapping[str, Any], kind: str) -> bool:
+    """Whether the manifest records a rate for ``kind``'s stream: a null rate is a stream
+    the rule could not fire on (or none)."""
+    return mt.get(f"{kind}_fa_per_hour") is not None
+
+
 def _firing_streams(mt: Mapping[str, Any]) -> list[tuple[float, int]]:
-    """``(seconds, false accepts)`` of the noise and unknown-word streams the manifest
-    records a rate for: a null rate is a stream the rule could not fire on (or none)."""
+    """``(seconds, false accepts)`` of the noise and unknown-word streams the rule could
+    fire on (:func:`_fires`), in :data:`_KINDS` order."""
     return [
         (float(mt.get(f"{kind}_seconds", 0)), int(mt.get(f"{kind}_false_accepts") or 0))
-        for kind in ("noise", "unknown")
-        if mt.get(f"{kind}_fa_per_hour") is not None
+        for kind, _ in _KINDS
+        if _fires(mt, kind)
     ]
 
 
@@ -293,7 +337,7 @@ def render_keyword_report(manifest: Any, data: KeywordReportData, boards: Sequen
     # Only the streams the rule could fire on count (a null rate: it could not, or there
     # was none), as the curve, emulate --data and eval count them.
     heard = _firing_streams(mt)
-    noise_unknown = _noise_unknown_text(mt, heard)
+    noise_unknown = _noise_unknown_text(mt)
     # A null count (the manifest's since round 47 where the rule could not fire) is n/a too.
     keyword_fa = (
         "n/a in the keyword stream"
@@ -382,6 +426,7 @@ def render_keyword_report(manifest: Any, data: KeywordReportData, boards: Sequen
                 _or_nan(mt.get("false_rejection_rate", 0.0)),
                 stream_split,
                 no_point,
+                _kinds_heard(mt),
             )
         )
         if data.curve

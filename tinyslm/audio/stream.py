@@ -301,6 +301,18 @@ def score_keywords(
 
 
 @dataclass(frozen=True)
+class StreamCounts:
+    """A :class:`StreamFigures`' counts, ``None`` where nothing could fire on the stream
+    (:meth:`StreamFigures.counts`); ``per_label`` is ``(label, clips, hits)``."""
+
+    noise_false_accepts: int | None
+    unknown_false_accepts: int | None
+    keyword_false_accepts: int | None
+    keyword_hits: int | None
+    per_label: tuple[tuple[int, int, int | None], ...]
+
+
+@dataclass(frozen=True)
 class StreamFigures:
     """False accepts per hour and the false-rejection rate at the detector's threshold.
 
@@ -348,9 +360,30 @@ class StreamFigures:
 
     @property
     def false_rejection_rate(self) -> float:
-        if self.keyword_clips == 0 or not self.keywords_fire:
+        if not self.keywords_counted:
             return float("nan")
         return 1.0 - self.keyword_hits / self.keyword_clips
+
+    @property
+    def keywords_counted(self) -> bool:
+        """Whether the keyword stream's hits and false accepts count: it has keyword clips
+        and the rule could fire on it."""
+        return self.keywords_fire and self.keyword_clips > 0
+
+    def counts(self) -> StreamCounts:
+        """The streams' counts as train's manifest, ``eval --json`` and ``emulate --data
+        --json`` give them: ``None`` (null, not 0) for a stream the rule could not fire on
+        (too short for its first detection, or no such stream), whose 0 measures nothing."""
+        keywords = self.keywords_counted
+        return StreamCounts(
+            noise_false_accepts=self.noise_false_accepts if self.noise_fires else None,
+            unknown_false_accepts=self.unknown_false_accepts if self.unknown_fires else None,
+            keyword_false_accepts=self.keyword_false_accepts if keywords else None,
+            keyword_hits=self.keyword_hits if keywords else None,
+            per_label=tuple(
+                (label, clips, hits if keywords else None) for label, clips, hits in self.per_label
+            ),
+        )
 
     def firing(self) -> tuple[tuple[float, int], ...]:
         """``(seconds, false accepts)`` of each stream the rule could fire on: one too short
@@ -360,7 +393,7 @@ class StreamFigures:
             (self.noise_fires, self.noise_seconds, self.noise_false_accepts),
             (self.unknown_fires, self.unknown_seconds, self.unknown_false_accepts),
             (
-                self.keywords_fire and self.keyword_clips > 0,
+                self.keywords_counted,
                 self.keyword_seconds,
                 self.keyword_false_accepts,
             ),
@@ -435,16 +468,25 @@ def no_fire_text(seconds: float) -> str:
     return f"n/a ({seconds:.0f} s, each stream too short for the rule to fire)"
 
 
-def fa_text(per_hour: float | None, count: object, seconds: object, *, train: bool = False) -> str:
+def fa_text(
+    per_hour: float | None,
+    count: object,
+    seconds: object,
+    *,
+    train: bool = False,
+    spec: str = ".2f",
+) -> str:
     """A stream's false accepts: ``0.00 (0 in 12 s)``, or train's ``0.00, 0 in 40 s`` (inside
     its ``(train: ...)``); without a rate (the rule could not fire on the stream, or there
     was none) :func:`no_fire_text`, since its count of 0 measures nothing. One wording for
-    train's summary and eval's table."""
+    train's summary, eval's table and the benchmark's (``spec``: the rate's format, the
+    benchmark's ``.1f``)."""
     if per_hour is None or not math.isfinite(per_hour):
         return no_fire_text(float(seconds)) if isinstance(seconds, int | float) else "n/a"
     shown = f"{float(seconds):.0f}" if isinstance(seconds, int | float) else "?"
     where = f"{count} in {shown} s"
-    return f"{figure_text(per_hour)}, {where}" if train else f"{figure_text(per_hour)} ({where})"
+    rate = figure_text(per_hour, spec)
+    return f"{rate}, {where}" if train else f"{rate} ({where})"
 
 
 def stream_figures(

@@ -550,7 +550,7 @@ class KeywordDataResult:
         there is no keyword clip or the keyword stream is too short for the rule to fire
         (its misses measure nothing, as :attr:`StreamFigures.false_rejection_rate`)."""
         f = self.figures
-        if not f.keyword_clips or not f.keywords_fire:
+        if not f.keywords_counted:
             return float("nan")
         return f.keyword_hits / f.keyword_clips
 
@@ -580,13 +580,14 @@ class KeywordDataResult:
         """The figures as JSON-ready values (``errors`` a count, as text emulate's)."""
         f = self.figures
         measured_fa = self.fa_seconds > 0
-        # Hits on a keyword stream the rule cannot fire on measure nothing: null, not 0.
-        fires = bool(f.keyword_clips) and f.keywords_fire
+        # Counts of a stream the rule cannot fire on (or of none) measure nothing: the
+        # text says n/a, so null (not 0).
+        counts = f.counts()
         return {
             "source": self.source,
             "split": self.split,
             "keyword_clips": f.keyword_clips,
-            "keyword_hits": f.keyword_hits if fires else None,
+            "keyword_hits": counts.keyword_hits,
             "detection_rate": measured(self.detection_rate, 5),
             "false_rejection_rate": measured(f.false_rejection_rate, 5),
             "false_accepts": self.false_accepts if measured_fa else None,
@@ -594,16 +595,14 @@ class KeywordDataResult:
             "fa_per_hour": measured(self.fa_per_hour, 2),
             "stream_seconds": round(self.stream_seconds, 1),
             "noise_seconds": round(f.noise_seconds, 1),
-            # A stream too short for the rule to fire (or none) counts nothing: the text
-            # says n/a, so null (not 0).
-            "noise_false_accepts": f.noise_false_accepts if f.noise_fires else None,
+            "noise_false_accepts": counts.noise_false_accepts,
             "unknown_seconds": round(f.unknown_seconds, 1),
-            "unknown_false_accepts": f.unknown_false_accepts if f.unknown_fires else None,
+            "unknown_false_accepts": counts.unknown_false_accepts,
             "keyword_seconds": round(f.keyword_seconds, 1),
-            "keyword_false_accepts": f.keyword_false_accepts if fires else None,
+            "keyword_false_accepts": counts.keyword_false_accepts,
             "per_keyword": {
-                self.labels[label]: {"clips": clips, "hits": hits if fires else None}
-                for label, clips, hits in f.per_label
+                self.labels[label]: {"clips": clips, "hits": hits}
+                for label, clips, hits in counts.per_label
             },
             "threshold_q": f.threshold_q,
             "label_thresholds_q": dict(self.own_levels),
@@ -807,15 +806,15 @@ def _false_accepts_text(result: KeywordDataResult) -> str:
     """The false-accepts line: counted over the streams the rule could fire on, each
     stream's count ``n/a`` where it could not (or there is none)."""
     f = result.figures
+    counts = f.counts()
 
-    def count(fires: bool, n: int) -> str:
-        return str(n) if fires else "n/a"
+    def count(n: int | None) -> str:
+        return "n/a" if n is None else str(n)
 
-    keywords = count(f.keywords_fire and f.keyword_clips > 0, f.keyword_false_accepts)
     parts = (
-        f"(noise {count(f.noise_fires, f.noise_false_accepts)},"
-        f" unknown words {count(f.unknown_fires, f.unknown_false_accepts)},"
-        f" keyword stream {keywords})"
+        f"(noise {count(counts.noise_false_accepts)},"
+        f" unknown words {count(counts.unknown_false_accepts)},"
+        f" keyword stream {count(counts.keyword_false_accepts)})"
     )
     if result.fa_seconds <= 0:
         heard = f.noise_seconds + f.unknown_seconds + (f.keyword_seconds if f.keyword_clips else 0)
