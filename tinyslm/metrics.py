@@ -103,6 +103,11 @@ def _count(value: Any) -> None:
         raise TypeError(f"expected a count (an integer >= 0), got {value!r}")
 
 
+def _null_or_count(value: Any) -> None:
+    if value is not None:
+        _count(value)
+
+
 def _number(value: Any) -> None:
     if value is not None and not is_number(value):
         raise TypeError(f"expected a number, got {value!r}")
@@ -113,8 +118,11 @@ def _text(value: Any) -> None:
         raise TypeError(f"expected a string, got {value!r}")
 
 
-def _pairs(first: Callable[[Any], None]) -> Callable[[Any], None]:
-    """``{label: [first, count]}``: per_class (accuracy, clips), per_keyword_hits."""
+def _pairs(
+    first: Callable[[Any], None], second: Callable[[Any], None] = _count
+) -> Callable[[Any], None]:
+    """``{label: [first, second]}``: per_class (accuracy, clips), per_keyword_hits
+    (clips, hits)."""
 
     def check(value: Any) -> None:
         if not isinstance(value, dict):
@@ -124,7 +132,7 @@ def _pairs(first: Callable[[Any], None]) -> Callable[[Any], None]:
                 raise TypeError(f"{label!r}: expected a [figure, count] pair, got {pair!r}")
             try:
                 first(pair[0])
-                _count(pair[1])
+                second(pair[1])
             except (TypeError, ValueError) as exc:
                 raise type(exc)(f"{label!r}: {exc}") from None
 
@@ -142,7 +150,9 @@ CHECKS: dict[str, Callable[[Any], None]] = {
     **dict.fromkeys(NUMBERS, _number),
     **dict.fromkeys(TEXTS, _text),
     "per_class": _pairs(_fraction),
-    "per_keyword_hits": _pairs(_count),
+    # Hits are null where the keyword stream could not fire (as keyword_hits is, since
+    # round 48 here too); older manifests have 0 there.
+    "per_keyword_hits": _pairs(_count, _null_or_count),
     "empty_input": _object,
 }
 

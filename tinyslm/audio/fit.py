@@ -391,7 +391,7 @@ def stream_metrics(figures: StreamFigures, labels: Sequence[str]) -> dict[str, A
         # chosen point needs the same time base.
         "keyword_seconds": round(figures.keyword_seconds, 1),
         "false_rejection_rate": measured(figures.false_rejection_rate, 5),
-        "per_keyword_hits": {labels[i]: [n, h] for i, n, h in figures.per_label},
+        "per_keyword_hits": {labels[i]: [n, h] for i, n, h in counts.per_label},
     }
 
 
