@@ -223,6 +223,16 @@ def test_threshold_advice_is_built_from_the_val_streams() -> None:
         return threshold_advice(streams)  # type: ignore[arg-type]
 
     assert advice(40, True, 9.0, 6.0) is None
+    # Round 48: a threshold chosen on streams without noise or unknown words said nothing.
+    bare = advice(40, True, 0.0, 0.0)
+    assert bare == (
+        f"the validation streams have no background noise ({NOISE}) and {UNKNOWN} recordings,"
+        f" so threshold_q 40 was chosen without them: add background noise ({NOISE}) and"
+        f" {UNKNOWN} recordings to check it there"
+    )
+    no_noise = advice(40, True, 0.0, 6.0)
+    assert no_noise is not None and f"no background noise ({NOISE}), so" in no_noise
+    assert UNKNOWN not in no_noise
     both = advice(-128, True, 9.0, 6.0)
     # Before: "add background noise and _unknown_ recordings" to data that had both.
     assert both is not None and "even at the loosest threshold" in both

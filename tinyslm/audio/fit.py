@@ -522,6 +522,15 @@ def threshold_advice(streams: StreamEvaluation, untested: str = "") -> str | Non
             f"the model fired on nothing in their {had}: check the false rejections"
             " (train longer or on more data)"
         )
+    if missing:
+        # Chosen where only the keyword stream's wrong keywords (or the one stream there
+        # was) could reject a level: what a device hears most was never tried.
+        lacking = " and ".join(missing)
+        return (
+            f"the validation streams have no {lacking}, so threshold_q {streams.threshold_q}"
+            f" was chosen without them: add {lacking} to check it there"
+            + (f"; {untested}" if untested else "")
+        )
     if untested:
         return f"{untested}, so threshold_q {streams.threshold_q} was chosen on the other streams"
     return None
