@@ -44,8 +44,8 @@ def friendly_errors(func: F) -> F:
             # A line break in a message (a path holding one: $'no\nsuch.csv') is shown
             # escaped, as every line here is one line.
             for line in exc.detail:
-                click.echo(f"  {one_line(line)}", err=True)
-            click.echo(f"error: {one_line(str(exc))}", err=True)
+                click.echo(f"  {for_terminal(line)}", err=True)
+            click.echo(f"error: {for_terminal(str(exc))}", err=True)
             sys.exit(1)
         except KeyboardInterrupt as exc:
             # One with a message says what the output holds (outdir.InterruptedAfterUpdate).
@@ -75,6 +75,22 @@ class _FileName(click.Path):
         if isinstance(value, str) and not value.strip():
             self.fail("an empty file name", param, ctx)
         return super().convert(value, param, ctx)
+
+
+def for_terminal(text: str) -> str:
+    """``text`` as a terminal line: as ``info`` shows label names (a newline, an ESC or
+    C1 control, a line separator or a bidi override in a label would break the line,
+    reprogram the terminal or reorder what follows), a path's undecodable byte as the
+    shell shows it (``\\xff``): :func:`one_line`, and :func:`printable`'s bidi controls."""
+    from tinyslm.monitor import printable
+
+    return printable(one_line(text))
+
+
+def _tell(kind: str, message: str) -> None:
+    """One ``warning:`` or ``note:`` line on stderr, shown as the ``error:`` line is: its
+    text may name the user's labels and files (:func:`for_terminal`)."""
+    click.echo(f"{kind}: {for_terminal(message)}", err=True)
 
 
 class _PathName(click.Path):
@@ -446,7 +462,7 @@ def train_command(
             config,
             force=force,
             log=None if quiet else say,
-            warn=lambda message: click.echo(f"warning: {message}", err=True),
+            warn=lambda message: _tell("warning", message),
             report=not no_report,
             accept=accept,
         )
@@ -495,7 +511,8 @@ def train_command(
     "data_file",
     type=_PathName(path_type=Path),
     help="Run a dataset (.csv/.tsv/.jsonl/.json; a keyword dataset for a keyword project) through "
-    "the firmware path and print figures.",
+    "the firmware path and print figures ('demo': the bundled demo set, which 'generate' "
+    "without --model trains on, unless a file or folder named demo is here).",
 )
 @click.option(
     "--wav",
@@ -655,7 +672,7 @@ def _emulate_data(
         EmulateConfig(project_dir, data_file, split, engine, tflm_dir, coverage=coverage)
     )
     for warning in result.warnings:
-        click.echo(f"warning: {warning}", err=True)
+        _tell("warning", warning)
     click.echo(result.text, err=json_to_stdout(json_out))
     emit_json(json_out, result.summary)
     if result.coverage is not None:
@@ -701,7 +718,7 @@ def _emulate_text(
         # project without that intent read as a fault of the device's.
         foreign = foreign_intents_warning(escalation, manifest.labels)
         if foreign is not None:
-            click.echo(f"warning: {foreign}", err=True)
+            _tell("warning", foreign)
 
     # The host's ":do <intent>" lines go into the firmware's line buffer between lines:
     # stdin is fed in chunks, and one fed while a chunk's last line was half read was
@@ -1177,7 +1194,7 @@ def _progress(line: str) -> None:
 def _say_generated(result: GenerateRunResult, quiet: bool) -> None:
     """generate's notes (stderr) and its summary line, after the project was written."""
     for note in result.notes:
-        click.echo(f"note: {note}", err=True)  # stdout is the summary line alone with -q
+        _tell("note", note)  # stdout is the summary line alone with -q
     tree = " + lib/tflm" if result.tflm_tree is not None else ""
     report = result.report
     # A note like the others: -q prints only the summary line on stdout (its help says
@@ -1185,10 +1202,9 @@ def _say_generated(result: GenerateRunResult, quiet: bool) -> None:
     if report is not None and report.started:
         what = "keyword it hears" if result.modality == "audio" else "answer"
         for path in report.started:
-            click.echo(
-                f"note: {path} is yours: what the board does on each {what}; "
-                "generate never replaces it",
-                err=True,
+            _tell(
+                "note",
+                f"{path} is yours: what the board does on each {what}; generate never replaces it",
             )
     if report is not None and not report.created:
         # What regenerating did, file by file (as copier's update does).
@@ -1202,18 +1218,17 @@ def _say_generated(result: GenerateRunResult, quiet: bool) -> None:
                     click.echo(f"  {label:<9} {path}")
         prunable = [rel for rel in report.stale if rel not in report.stale_edited]
         if prunable:
-            click.echo(
-                "note: no longer generated, kept (remove with --force --prune): "
-                + ", ".join(prunable),
-                err=True,
+            _tell(
+                "note",
+                "no longer generated, kept (remove with --force --prune): " + ", ".join(prunable),
             )
         if report.stale_edited:
             # --prune keeps these too: saying "remove with --force --prune" after the
             # user had just passed both was the wrong reason.
-            click.echo(
-                "note: no longer generated, kept because edited since tinyslm wrote them "
+            _tell(
+                "note",
+                "no longer generated, kept because edited since tinyslm wrote them "
                 "(remove them yourself if unneeded): " + ", ".join(report.stale_edited),
-                err=True,
             )
         kept = f", kept {len(report.kept)} of yours" if report.kept else ""
         click.echo(
@@ -1274,7 +1289,8 @@ def boards_command() -> None:
     metavar="FILE",
     help="Text models only: measure the figures on this dataset's held-out split (for a "
     "project, or a model folder without report.json; 'demo': the bundled demo set, which "
-    "'generate' without --model trains on). A keyword model's report is drawn "
+    "'generate' without --model trains on, unless a file or folder named demo is here). "
+    "A keyword model's report is drawn "
     "from the report.json train wrote into its model folder.",
 )
 @friendly_errors
@@ -1329,6 +1345,9 @@ def info_command(path: Path, json_out: Path | None) -> None:
 def eval_command(model_dir: Path, data: Path, split: str, json_out: Path | None) -> None:
     """Score a trained model (MODEL_DIR) on another dataset of its kind (DATA), on TFLM.
 
+    DATA 'demo' is the bundled demo set, which 'generate' without --model trains on
+    (unless a file or folder named demo is in the current folder).
+
     Text: train's figures (accuracy, accuracy at the model's threshold, escalation,
     out-of-scope recall) next to the ones train recorded, and the weakest intents.
     Keywords: clip accuracy, and false rejections and false accepts per hour of the
@@ -1344,7 +1363,7 @@ def eval_command(model_dir: Path, data: Path, split: str, json_out: Path | None)
     err = json_to_stdout(json_out)
     result = run_eval(EvalConfig(model_dir, data, split))
     for warning in result.warnings:
-        click.echo(f"warning: {warning}", err=True)
+        _tell("warning", warning)
     if isinstance(result, KeywordEvalResult):
         click.echo(format_keyword_eval(result), err=err)
     else:
@@ -1550,10 +1569,10 @@ def synth_command(
         )
     note = long_phrase_note(result, KeywordSpec(window_samples=config.window_samples))
     if note:
-        click.echo(note, err=True)
+        click.echo(for_terminal(note), err=True)
     if len(words) == 1:
         # Not refused: one word is a fine --extra-train set for a dataset that has it.
-        click.echo(one_word_note(words[0], result.out_dir), err=True)
+        click.echo(for_terminal(one_word_note(words[0], result.out_dir)), err=True)
 
 
 def one_word_note(word: str, out_dir: Path) -> str:

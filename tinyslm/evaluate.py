@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import contextlib
 import math
+import os
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -38,13 +39,27 @@ def _quiet(_: str) -> None:
     return None
 
 
+def demo_or_path(data: Path) -> Path:
+    """A text dataset as ``eval``, ``emulate --data`` and ``report --data`` name it:
+    ``demo`` is the bundled demo set (the data of a model ``generate`` trained without
+    --model, which no file of the user's holds), unless a file or folder of that name is
+    in the current folder: the user's own, read as given."""
+    from tinyslm.operating_point import DEMO_DATASET
+    from tinyslm.text.dataset import demo_dataset_path
+
+    if str(data) == DEMO_DATASET and not os.path.lexists(data):
+        return demo_dataset_path()
+    return data
+
+
 @dataclass(frozen=True)
 class EvalConfig:
     """What to score.
 
     Attributes:
         model_dir: a ``tinyslm train`` output folder.
-        data: a dataset file of the model's kind (text: ``.csv``/``.tsv``/``.jsonl``/``.json``).
+        data: a dataset file of the model's kind (text: ``.csv``/``.tsv``/``.jsonl``/``.json``;
+            ``demo``: the bundled demo set, see :func:`demo_or_path`).
         split: ``test``, ``val``, ``train`` or ``all``; a file without a split column
             is split with the model's seed, as training split it.
     """
@@ -240,6 +255,7 @@ def run_eval(
 
     say = log or _quiet
     start = time.perf_counter()
+    config = replace(config, data=demo_or_path(config.data))  # as report --data takes it
     if config.split not in EVAL_SPLITS:
         raise DatasetError(f"unknown split {config.split!r}; expected {', '.join(EVAL_SPLITS)}")
     if not config.model_dir.is_dir():
@@ -256,9 +272,15 @@ def run_eval(
     dataset, rows = phrases_to_check(config.data, config.split, manifest.seed)
     inscope = [(text, label) for text, label, oos in rows if not oos]
     oos_texts = [text for text, _, oos in rows if oos]
-    check_intents_known(config.data, rows, manifest.labels)
     known = {label: i for i, label in enumerate(manifest.labels)}
     unknown = sorted({label for _, label in inscope if label not in known})
+    respelled = _respelled(unknown, manifest.labels)
+    try:
+        check_intents_known(config.data, rows, manifest.labels)
+    except DatasetError as exc:
+        if not respelled:
+            raise
+        raise DatasetError(f"{exc} ({_first(respelled)})") from None
 
     say(f"scoring {len(inscope)} phrases and {len(oos_texts)} out-of-scope on TFLM ...")
     k = len(manifest.labels)
@@ -286,9 +308,14 @@ def run_eval(
     if unknown:
         n = sum(label in unknown for _, label in inscope)
         shown = ", ".join(repr(u) for u in unknown[:5]) + (" ..." if len(unknown) > 5 else "")
+        ask = "is this the model's dataset?"
+        if respelled:
+            # The model's spelling, as keyword eval names it: "Lights_On" read as a
+            # foreign intent, and the user was asked whether the dataset was the model's.
+            ask = _first(respelled) + ("" if len(respelled) == len(unknown) else f"; {ask}")
         warnings.append(
             f"{n} of {len(inscope)} in-scope phrases expect {len(unknown)} intent(s) the model "
-            f"does not have ({shown}): they count as wrong; is this the model's dataset?"
+            f"does not have ({shown}): they count as wrong; {ask}"
         )
     long_rows = [text for text, _, _ in rows if len(text.encode("utf-8")) > manifest.max_line]
     texts = [text for text, _, _ in rows]
@@ -342,8 +369,45 @@ def run_eval(
     )
 
 
+def _respelled(unknown: list[str], labels: tuple[str, ...]) -> list[str]:
+    """For each intent of ``unknown`` that is one of the model's ``labels`` spelled in
+    another case or Unicode form (``Lights_On`` for ``lights_on``; ``café`` in NFD for
+    the model's NFC), a clause naming the model's spelling, as keyword eval names it.
+
+    Warned, not refused as keyword eval refuses it: text training takes two such
+    spellings as two intents (it only warns, where keyword training refuses them), so
+    eval does not refuse data train would take; the phrases count as wrong, as those of
+    any intent the model lacks.
+    """
+    from tinyslm.audio.dataset import how_labels_differ, label_key, unicode_form
+
+    model: dict[str, list[str]] = {}
+    for label in labels:
+        model.setdefault(label_key(label), []).append(label)
+    out = []
+    for label in unknown:
+        theirs = model.get(label_key(label), [])
+        if theirs:
+            how = ", ".join(f"{m!r} {how_labels_differ(label, m)}" for m in theirs)
+            # NFC and NFD look the same: the form to write, beside the name.
+            want = " or ".join(
+                f"{m!r}" + ("" if label.lower() == m.lower() else f" in {unicode_form(m)}")
+                for m in theirs
+            )
+            out.append(f"{label!r} differs from the model's intent {how}: spell it {want}")
+    return out
+
+
+def _first(clauses: list[str]) -> str:
+    """The first clauses of a list one line names (3), and how many more there are."""
+    more = len(clauses) - 3
+    return "; ".join(clauses[:3]) + (f"; {more} more" if more > 0 else "")
+
+
 def format_eval(result: EvalResult) -> str:
     """The summary ``tinyslm eval`` prints: train's figures, then the weakest intents."""
+    from tinyslm.monitor import printable
+
     t = result.trained
     # Train's figures are of its own split (test): beside another split's a bare
     # '(train: ...)' read as that split's, so the tag names it (as keyword eval does);
@@ -405,13 +469,15 @@ def format_eval(result: EvalResult) -> str:
         rows.append(("train figures from", where))
     weak = sorted((f for f in result.per_intent if f.correct < f.phrases), key=lambda f: f.recall)
     width = max(len(key) for key, _ in rows)
-    lines = [f"{key.ljust(width)}  {value}" for key, value in rows]
+    # Label and file names go to the terminal escaped, as info shows them: a line break,
+    # an ESC or C1 control or a bidi override in one would break or reprogram it.
+    lines = [f"{key.ljust(width)}  {printable(value)}" for key, value in rows]
     if weak:
         lines.append(f"weakest intents ({len(weak)} below 100%; --json lists every intent):")
-        shown = weak[:WEAKEST_SHOWN]
-        pad = max(len(f.label) for f in shown)
+        shown = [(printable(f.label), f) for f in weak[:WEAKEST_SHOWN]]
+        pad = max(len(name) for name, _ in shown)
         lines += [
-            f"  {f.label.ljust(pad)}  {f.correct}/{f.phrases} ({f.recall * 100:.0f}%)"
-            for f in shown
+            f"  {name.ljust(pad)}  {f.correct}/{f.phrases} ({f.recall * 100:.0f}%)"
+            for name, f in shown
         ]
     return "\n".join(lines)

@@ -12,7 +12,7 @@ import shlex
 import tempfile
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeGuard
 
@@ -844,14 +844,10 @@ def refuse_inside_model_folder(path: Path, what: str) -> None:
 
 
 def _demo_or(data: Path | None) -> Path | None:
-    """``--data demo`` (where no file of that name is) is the bundled demo set: the data
-    of a model 'generate' trained without --model, which no file of the user's holds."""
-    from tinyslm.operating_point import DEMO_DATASET
-    from tinyslm.text.dataset import demo_dataset_path
+    """``--data demo`` as eval and emulate take it (:func:`tinyslm.evaluate.demo_or_path`)."""
+    from tinyslm.evaluate import demo_or_path
 
-    if data is not None and str(data) == DEMO_DATASET and not os.path.lexists(data):
-        return demo_dataset_path()
-    return data
+    return None if data is None else demo_or_path(data)
 
 
 def run_report(path: Path, out: Path, *, data: Path | None = None) -> ReportRunResult:
@@ -968,6 +964,10 @@ def run_emulate(config: EmulateConfig) -> EmulateResult:
 
     if config.engine not in EMULATE_ENGINES:
         raise ValueError(f"unknown engine {config.engine!r}")
+    from tinyslm.evaluate import demo_or_path
+
+    # 'demo' as eval and report --data take it: one rule for the three.
+    config = replace(config, data=demo_or_path(config.data))
     keywords = is_keyword_project(config.project_dir)
     if config.data.exists():
         check_data_modality(config.data, AUDIO if keywords else TEXT)

@@ -305,8 +305,7 @@ def _context(
             # The protocol examples' scores: one the threshold answers locally (or a
             # keyword fires at), and one it escalates (a fixed 0.412 sat above some).
             "local_score": threshold_text(max(0.93, manifest.threshold)),
-            # Rounded down: half of a 0.001 gate printed 0.001, which the gate keeps.
-            "escalate_score": f"{math.floor(manifest.threshold * 500.0) / 1000.0:.3f}",
+            **_escalation_example(manifest),
             "label_thresholds": [
                 {
                     "label": json.dumps(t.label, ensure_ascii=False),
@@ -320,6 +319,37 @@ def _context(
             "eval_split": str(manifest.metrics.get("eval_split", "test")),
         },
         "sources": sources,
+    }
+
+
+def _escalation_example(manifest: Manifest) -> dict[str, Any]:
+    """The README's escalation example: ``escalate_score``, a score the board can print
+    on an ``escalate`` line, or ``None`` (with what to say instead) where it never
+    escalates.
+
+    The board escalates when the top intent's int8 score is below its gate level
+    (tinyslm_gate.c). That score is a softmax's top one over K intents: never below 1/K,
+    the level of a K-way tie. Half of the threshold was shown before: 0.253 for a
+    2-intent model, whose top score is at least 0.5, and 0.001 under a gate no score
+    is below. The example is the level halfway between the tie's and the highest gate's.
+    """
+    from tinyslm.decision import score_milli
+
+    q = manifest.output_quant
+    k = len(manifest.labels)
+    # The int8 level of 1/K, rounded as the quantizer rounds: a K-way tie's score.
+    tie_q = q.zero_point + math.floor(1.0 / (k * q.scale) + 0.5)
+    gate_q = max((manifest.threshold_q, *manifest.own_levels_q()))
+    highest = max((manifest.threshold, *(t.threshold for t in manifest.label_thresholds)))
+
+    def shown(level: int) -> str:
+        return f"{score_milli(level, q.scale, q.zero_point) / 1000.0:.3f}"
+
+    return {
+        "escalate_score": shown((tie_q + gate_q - 1) // 2) if tie_q < gate_q else None,
+        "num_labels": k,
+        "tie_score": shown(tie_q),
+        "highest_threshold": threshold_text(highest),
     }
 
 
