@@ -201,9 +201,9 @@ def measure(args: argparse.Namespace) -> int:
         "device_errors": report.errors,
         # Percentiles interpolate between phrases (16.64999999999999); a hundredth of a
         # microsecond is finer than the host clock measures.
-        "host_us_p50": round(report.us_p50, 2),
-        "host_us_p95": round(report.us_p95, 2),
-        "host_us_p99": round(report.us_p99, 2),
+        "host_us_p50": None if report.us_p50 is None else round(report.us_p50, 2),
+        "host_us_p95": None if report.us_p95 is None else round(report.us_p95, 2),
+        "host_us_p99": None if report.us_p99 is None else round(report.us_p99, 2),
         "emulate_seconds": round(seconds, 2),
         "model_bytes": len(model),
         "model_sha256": manifest.model_sha256,

@@ -10,6 +10,7 @@ listed as fitting is one ``generate`` accepts.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -168,7 +169,7 @@ def format_info(info: ModelInfo) -> str:
         # one_line: a path's undecodable byte as the shell shows it (\xff, not \udcff).
         ("path", f"{one_line(str(info.path))} ({where})"),
         ("modality", m.modality),
-        ("labels", ", ".join(m.labels)),
+        ("labels", _labels(m.labels)),
         *modality(m.modality).summary_rows(m),
         (
             "model",
@@ -191,6 +192,14 @@ def format_info(info: ModelInfo) -> str:
     # Label names (a keyword is a folder's name) and paths go to the terminal: a newline
     # or an ESC sequence in one would break the table or reprogram the terminal.
     return "\n".join(f"{k.ljust(width)}  {printable(v)}" for k, v in rows)
+
+
+def _labels(labels: Sequence[str]) -> str:
+    """The labels row: joined with ', ', or as a JSON list when a label holds a comma
+    ('lights_on, lights_off' and 'media_play' read as three labels of two)."""
+    if any("," in label for label in labels):
+        return json.dumps(list(labels), ensure_ascii=False)
+    return ", ".join(labels)
 
 
 def _setting(key: str, value: Any) -> str | None:

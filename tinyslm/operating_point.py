@@ -70,7 +70,7 @@ def check_reachable(probability: float, given: str, highest: float = SOFTMAX_HIG
         ModelError: naming the option as ``given``.
     """
     if not 0.0 < probability < 1.0:
-        raise ModelError(f"{given}: must be between 0 and 1")
+        raise ModelError(f"{given}: must be between 0 and 1, both excluded (0 < P < 1)")
     if probability > highest:
         # The limit in full (repr: the shortest text that reads back as it): rounded to
         # 4 places, 0.99609375 read 0.9961, and '--threshold 0.9961: above ... (0.9961)'
@@ -265,23 +265,29 @@ def with_label_thresholds(manifest: Manifest, given: Mapping[str, float]) -> Man
     # Each level as recorded, printed as the global threshold is (threshold_text), not as
     # typed: the README's regenerate command gives the level in full (yes=0.6015625 for a
     # project made with yes=0.6), and must reproduce the project byte for byte.
-    said = ",".join(f"{e.label}={_said(e.threshold)}" for e in entries)
+    # One option per label, shell-quoted, as generate takes them: joined with ',' they
+    # read 'a=0.9,b=0.3', which generate refuses ("one LABEL=P per option").
+    said = " ".join(
+        f"--label-threshold {shlex.quote(f'{e.label}={_said(e.threshold)}')}" for e in entries
+    )
     # With --threshold as well the rule names both (that one was applied first).
     if threshold_moved(manifest):
         moved = _moved(
             manifest,
-            f"set with generate --threshold {_said(manifest.threshold)} --label-threshold {said}",
+            f"set with generate --threshold {_said(manifest.threshold)} {said}",
         )
     else:
         # The model's own threshold is still training's: its rule stays, the own levels
         # beside it ("set with generate --label-threshold no=0.902 (trained: 0.699)" on
         # the threshold's row credited the option with a threshold it did not set).
+        # Training's rule is kept as recorded (an id such as RULE_OOS): the readers
+        # describe it (verify.describe_rule reads the part before '; ').
         moved = _moved(manifest, "")
         rule = moved.metrics[TRAINED].get("threshold_rule")
         metrics = dict(moved.metrics)
         metrics["threshold_rule"] = (
             f"{rule if isinstance(rule, str) else 'as trained'}; own levels set with "
-            f"generate --label-threshold {said}"
+            f"generate {said}"
         )
         moved = replace(moved, metrics=metrics)
     return replace(

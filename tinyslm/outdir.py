@@ -1241,6 +1241,14 @@ def write_tree(
 
 # What each single-file output is, for the refusal of a file that is not an earlier one.
 _OUTPUT_KINDS = {"--json": "--json figures file", "-o": "report page"}
+# What each kind keeps as the user's, as its recogniser decides (is_json_document,
+# report.is_report_page). A report page drawn before pages carried a seal is taken as
+# tinyslm's and replaced: the one message of both kinds said it was kept.
+_KEPT_AS_YOURS = {
+    "--json": "one written by an earlier version, or edited since, is kept as yours",
+    "-o": "a page edited since tinyslm drew it, or a file that is not a tinyslm page, "
+    "is kept as yours",
+}
 
 
 def _refuse_foreign(path: Path, what: str, ours: Callable[[bytes], bool]) -> None:
@@ -1269,10 +1277,10 @@ def _refuse_foreign(path: Path, what: str, ours: Callable[[bytes], bool]) -> Non
         # Not "a file tinyslm wrote": a model's manifest.json or a project's tinyslm.json
         # is one, and is refused all the same (only an earlier output of this kind is).
         kind = _OUTPUT_KINDS.get(what, f"{what} output")
+        kept = _KEPT_AS_YOURS.get(what, "one edited since tinyslm wrote it is kept as yours")
         raise OutputExistsError(
-            f"{what} {path} exists and is not a {kind} this tinyslm may replace (one "
-            "written by an earlier version, or edited since, is kept as yours); give another "
-            "file name or move it away (it is never replaced)"
+            f"{what} {path} exists and is not a {kind} this tinyslm may replace ({kept}); "
+            "give another file name or move it away (it is never replaced)"
         )
 
 

@@ -138,6 +138,10 @@ def svg_element(fig: Any, name: str) -> str:
 FULL_WIDTH_IN = 9.5
 
 
+# Every tick label is set with parse_math=False: labels are the user's free text, and
+# matplotlib read one with two '$' as mathtext ('pay_$x$' drew 'pay_' and an italic x;
+# 'price_$5_$10' raised a ParseException that lost a whole training).
+
 # Tick labels longer than this are cut with an ellipsis: a label of 160 characters took
 # the whole width and left the plot no room. The full names are in the page's tables.
 MAX_TICK_CHARS = 40
@@ -197,12 +201,16 @@ def _precision_recall_svg(data: ReportData, where: str) -> tuple[str, str] | Non
     if not ranked:
         return None
     shown = sorted(ranked, key=key)[:MAX_BAR_INTENTS]
-    among = (
-        "precision counts the out-of-scope phrases answered as the intent"
-        if data.oos_top1 is not None
-        else "precision among in-scope phrases only (this report.json does not count the "
-        "out-of-scope phrases' answers)"
-    )
+    if data.oos_top1 is None:
+        among = (
+            "precision among in-scope phrases only (this report.json does not count the "
+            "out-of-scope phrases' answers)"
+        )
+    elif data.n_oos == 0:
+        # No out-of-scope phrase was measured (oos_top1 all zeros): none to count.
+        among = "precision among in-scope phrases only (no out-of-scope phrases were measured)"
+    else:
+        among = "precision counts the out-of-scope phrases answered as the intent"
     caption = (
         f"Precision and recall of every intent on the {where} (INT8 on TFLM, "
         f"top-1, gate ignored: {among}), worst F1 at the top."
@@ -226,7 +234,7 @@ def _precision_recall_svg(data: ReportData, where: str) -> tuple[str, str] | Non
         if r[1] is None:  # never answered: no precision, not 0%
             ax.text(0.0, yy + 0.2, " n/a", va="center", fontsize=7)
     ticks = dict(zip(data.labels, short_labels(data.labels), strict=True))
-    ax.set_yticks(y, [f"{ticks[r[0]]} ({r[3]})" for r in shown], fontsize=8)
+    ax.set_yticks(y, [f"{ticks[r[0]]} ({r[3]})" for r in shown], fontsize=8, parse_math=False)
     ax.set_xlim(0, 1.0)
     ax.set_ylim(-0.7, n - 0.3)
     ax.set_xlabel("share of phrases (support in brackets)")
@@ -283,8 +291,8 @@ def heatmap_svg(
     image = ax.imshow(share, cmap="Blues", norm=norm, interpolation="nearest")
     ticks = short_labels(labels)  # all of them: distinct, numbered by their place
     names = [ticks[int(i)] for i in idx]
-    ax.set_xticks(np.arange(len(idx)), names, rotation=90, fontsize=7)
-    ax.set_yticks(np.arange(len(idx)), names, fontsize=7)
+    ax.set_xticks(np.arange(len(idx)), names, rotation=90, fontsize=7, parse_math=False)
+    ax.set_yticks(np.arange(len(idx)), names, fontsize=7, parse_math=False)
     ax.set_xlabel("answered")
     ax.set_ylabel(f"true {noun}")
     if len(idx) <= ANNOTATE_HEATMAP_MAX:
@@ -380,7 +388,7 @@ def size_svg(
     sizes.append(max(rest, 0))
     y = np.arange(len(sizes))[::-1]
     top.barh(y, sizes, color=[_BLUE] * (len(sizes) - 1) + [_GREY])
-    top.set_yticks(y, labels, fontsize=8)
+    top.set_yticks(y, labels, fontsize=8, parse_math=False)
     for yy, s in zip(y, sizes, strict=True):
         top.text(s, yy, f" {s:,} B", va="center", fontsize=7)
     top.set_xlim(0, max(sizes) * 1.25 if sizes else 1)
@@ -403,7 +411,7 @@ def size_svg(
     colours = [_RED if u > 1.0 else _GREEN for u in used]
     bottom.barh(yb, [u * 100 for u in used], color=colours)
     bottom.axvline(100, color="black", linewidth=1)
-    bottom.set_yticks(yb, names, fontsize=8)
+    bottom.set_yticks(yb, names, fontsize=8, parse_math=False)
     for yy, u in zip(yb, used, strict=True):
         bottom.text(u * 100, yy, f" {u * 100:.1f}%", va="center", fontsize=7)
     bottom.set_xlim(0, max([*(u * 100 for u in used), 100.0]) * 1.2)

@@ -78,7 +78,18 @@ MIN_BANDWIDTH = 0.1
 
 
 def describe_rule(rule: str, split: str = "val") -> str:
-    """One line a user can read: how the threshold was chosen."""
+    """One line a user can read: how the threshold was chosen.
+
+    A rule of labels with levels of their own is training's rule, '; ', and what set
+    them (``in_scope_acc+oos_recall,smoothed; own levels set with generate ...``): its
+    head is described as a rule alone is, the rest kept as written.
+    """
+    head, sep, rest = rule.partition("; ")
+    return _describe_rule_id(head, split) + sep + rest
+
+
+def _describe_rule_id(rule: str, split: str) -> str:
+    """:func:`describe_rule` of a rule id; any other text unchanged."""
     if rule == RULE_OOS:
         return (
             f"max in-scope accuracy at threshold + out-of-scope recall on {split}, "

@@ -139,7 +139,7 @@ def test_text_levels_replace_the_threshold_for_their_labels_only(text_manifest: 
     # rule "set with generate --label-threshold ..." credited the option with it).
     assert rule == (
         f"{m.metrics['threshold_rule']}; own levels set with generate --label-threshold "
-        "door_unlock=0.902,lights_on=0.203"
+        "door_unlock=0.902 --label-threshold lights_on=0.203"
     )
     # The rule is in label order too: the options in another order give the same bytes.
     other = with_label_thresholds(m, {"lights_on": 0.2, "door_unlock": 0.9})

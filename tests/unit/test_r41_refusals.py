@@ -59,7 +59,7 @@ def equals_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
         (
             "temp=20=1.5",
             "error: --label-threshold temp=20=1.5 (label 'temp=20', P 1.5): "
-            "must be between 0 and 1",
+            "must be between 0 and 1, both excluded (0 < P < 1)",
         ),
         (
             "temp=20=0.999",

@@ -133,6 +133,7 @@ def _accuracy_svg(per_class: dict[str, list[float | None]], split: str) -> tuple
         y,
         [f"{t} ({c})" for t, c in zip(short_labels(names), counts, strict=True)],
         fontsize=8,
+        parse_math=False,
     )
     for yy, a in zip(y, acc, strict=True):
         shown = f" {a * 100:.1f}%" if math.isfinite(a) else " n/a"

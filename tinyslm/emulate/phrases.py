@@ -56,7 +56,8 @@ class EmulateReport:
         oos_recall: share of out-of-scope phrases escalated (None without any).
         errors: phrases the device answered with an error line (counted as wrong).
         us_p50, us_p95, us_p99: per-phrase time the core measured (tokenize +
-            infer + decide) with the host's monotonic clock, in microseconds.
+            infer + decide) with the host's monotonic clock, in microseconds; None
+            when no answer carried a time (every phrase an error: nothing was timed).
         error_kinds: device error code -> phrases (e.g. ``line_too_long``).
         unknown_intents: expected intents the model does not have (they can
             never be right); empty when the model's labels were not given.
@@ -72,9 +73,9 @@ class EmulateReport:
     accuracy_at_threshold: float | None
     oos_recall: float | None
     errors: int
-    us_p50: float
-    us_p95: float
-    us_p99: float
+    us_p50: float | None
+    us_p95: float | None
+    us_p99: float | None
     error_kinds: dict[str, int] = field(default_factory=dict)
     unknown_intents: tuple[str, ...] = ()
     warnings: tuple[str, ...] = ()
@@ -94,8 +95,9 @@ class EmulateReport:
         for key in SHARES:
             d[key] = _round(d[key])
         for key in ("us_p50", "us_p95", "us_p99"):
-            # A percentile interpolates: 744.9999999999999 for 745.
-            d[key] = round(d[key], 1)
+            # A percentile interpolates: 744.9999999999999 for 745. None (nothing
+            # timed) stays null, as every unmeasured figure of eval and emulate is.
+            d[key] = None if d[key] is None else round(d[key], 1)
         # eval --json's names for the same figures, so that one script reads both; the
         # names above stay (scripts read them).
         d["int8_accuracy"] = d["accuracy"]
@@ -292,7 +294,10 @@ def score_results(
     # Not 1 - local_rate: an error line has no route and counts as escalated here.
     escalated = sum(r.route != ROUTE_LOCAL for r in inscope)
     times = [r.us for r in results if r.us is not None]
-    pct = np.percentile(times, [50, 95, 99]) if times else np.zeros(3)
+    # Nothing timed (every answer an error line) is no figure, not 0 us.
+    pct: list[float | None] = (
+        [float(p) for p in np.percentile(times, [50, 95, 99])] if times else [None] * 3
+    )
     return EmulateReport(
         source=source,
         split=split,
@@ -303,9 +308,9 @@ def score_results(
         accuracy_at_threshold=gate.accuracy_at_threshold if inscope else None,
         oos_recall=gate.oos_recall,
         errors=sum(r.intent is None for r in results),
-        us_p50=float(pct[0]),
-        us_p95=float(pct[1]),
-        us_p99=float(pct[2]),
+        us_p50=pct[0],
+        us_p95=pct[1],
+        us_p99=pct[2],
         error_kinds=dict(sorted(error_kinds.items())),
         unknown_intents=tuple(unknown),
         warnings=tuple(warnings),
@@ -347,10 +352,15 @@ def format_report(report: EmulateReport, engine: str = "emulator") -> str:
         if report.errors > len(shown):
             lines.append(f"  ... and {report.errors - len(shown)} more (--json lists them all)")
     lines.append(
-        f"{TIME_LABELS[engine]} p50 {report.us_p50:.0f}  p95 {report.us_p95:.0f}  "
-        f"p99 {report.us_p99:.0f}"
+        f"{TIME_LABELS[engine]} p50 {_whole(report.us_p50)}  p95 {_whole(report.us_p95)}  "
+        f"p99 {_whole(report.us_p99)}"
     )
     return "\n".join(lines)
+
+
+def _whole(value: float | None) -> str:
+    """A time to a whole unit, or ``n/a`` where no answer was timed."""
+    return "n/a" if value is None else f"{value:.0f}"
 
 
 def _figure(value: float | None) -> str:

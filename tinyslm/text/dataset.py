@@ -62,10 +62,10 @@ import random
 import re
 import time
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, BinaryIO, TextIO
+from typing import Any, BinaryIO
 
 from tinyslm.errors import DatasetError, json_reason
 from tinyslm.resources import data_dir
@@ -77,6 +77,7 @@ SUPPORTED_SUFFIXES = (".csv", ".tsv", ".jsonl", ".json")
 DEMO_FILE = "demo_commands.csv"
 
 _CLINC_KEYS = ("train", "val", "test", "oos_train", "oos_val", "oos_test")
+_BOM = "\ufeff"  # the byte order mark, as text
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,7 +156,8 @@ def load_dataset(
         progress: called with a line now and then while a large file
             (:data:`PROGRESS_MIN_BYTES` or more) is read.
         for_training: refuse what a model cannot be trained on (fewer than 2
-            intents, an intent with 1 example or none in train); ``False`` for
+            intents, an intent with 1 example or none in train, a CLINC-layout file
+            without its ``train`` list); ``False`` for
             data that only scores a trained model (``tinyslm eval``).
 
     Returns:
@@ -185,7 +187,7 @@ def load_dataset(
             warnings.extend(_spreadsheet_quoting(rows))
         carve = {"val", "test"}
     else:
-        rows, carve = _parse_clinc(read_utf8(path), name, warnings)
+        rows, carve = _parse_clinc(read_utf8(path), name, warnings, for_training)
 
     if not rows:
         raise _no_rows(name)
@@ -257,9 +259,10 @@ def _read_stream(
     name = str(path)
     try:
         with _open_stream(path, name, progress) as stream:
+            lines = _without_leading_boms(stream)
             if suffix == ".jsonl":
-                return _parse_jsonl(stream, name, limit), False
-            return _parse_csv(stream, name, "\t" if suffix == ".tsv" else ",", limit)
+                return _parse_jsonl(lines, name, limit), False
+            return _parse_csv(lines, name, "\t" if suffix == ".tsv" else ",", limit)
     except UnicodeDecodeError:
         read_utf8(path)  # finds the line and raises the one-line error
         raise
@@ -315,13 +318,30 @@ def _open_stream(
         yield stream
 
 
+def _without_leading_boms(lines: Iterable[str]) -> Iterator[str]:
+    """``lines`` with the run of U+FEFF that opens the first one removed.
+
+    'utf-8-sig' drops one byte order mark; a file with a BOM re-saved by a program that
+    adds one has two, and the second stuck to the header's first name: 'line 1: missing
+    column(s) text' of a header that reads text,label. At the start of a file a U+FEFF
+    is never text (no column name nor JSON value starts with one), so every one goes.
+    """
+    it = iter(lines)
+    for first in it:
+        yield first.lstrip(_BOM)
+        break
+    yield from it
+
+
 def read_utf8(path: Path) -> str:
+    """The file's text; a leading run of byte order marks removed, as
+    :func:`_without_leading_boms` removes it from a stream."""
     try:
         data = path.read_bytes()
     except OSError as e:
         raise DatasetError(f"{path}: cannot read: {e.strerror or e}") from None
     try:
-        return data.decode("utf-8-sig")
+        return data.decode("utf-8-sig").lstrip(_BOM)
     except UnicodeDecodeError as e:
         line = data.count(b"\n", 0, e.start) + 1
         raise DatasetError(
@@ -426,7 +446,7 @@ class _Lines:
     """The lines a csv reader takes from a stream, those of the current row kept, so a
     row can be judged by its raw text (the reader drops a quote it never saw closed)."""
 
-    def __init__(self, stream: TextIO) -> None:
+    def __init__(self, stream: Iterable[str]) -> None:
         self._stream = stream
         self.row: list[str] = []
 
@@ -482,7 +502,7 @@ def _excel_sep_line(header: Sequence[str], delimiter: str) -> str:
 
 
 def _parse_csv(
-    stream: TextIO, name: str, delimiter: str = ",", limit: int | None = None
+    stream: Iterable[str], name: str, delimiter: str = ",", limit: int | None = None
 ) -> tuple[list[_Row], bool]:
     """The rows (the first ``limit``), and whether they were read literally (a .tsv
     without quoted names)."""
@@ -611,7 +631,7 @@ def _parse_csv(
     return rows, literal
 
 
-def _parse_jsonl(stream: TextIO, name: str, limit: int | None = None) -> list[_Row]:
+def _parse_jsonl(stream: Iterable[str], name: str, limit: int | None = None) -> list[_Row]:
     rows: list[_Row] = []
     for lineno, line in enumerate(stream, start=1):
         if limit is not None and len(rows) >= limit:
@@ -652,7 +672,15 @@ def _check_split_everywhere_or_nowhere(rows: list[_Row], name: str) -> None:
         )
 
 
-def _parse_clinc(text: str, name: str, warnings: list[str]) -> tuple[list[_Row], set[str]]:
+def _parse_clinc(
+    text: str, name: str, warnings: list[str], for_training: bool = True
+) -> tuple[list[_Row], set[str]]:
+    """The rows of a CLINC-layout object and the held-out splits to carve from train.
+
+    Training needs the ``train`` list; data that only scores a trained model
+    (``for_training`` False) may be held-out lists alone (``test`` and ``oos_test``,
+    as a CLINC test set ships), so it needs any one of the layout's lists.
+    """
     if not text.strip():
         raise _no_rows(name)
     try:
@@ -661,11 +689,16 @@ def _parse_clinc(text: str, name: str, warnings: list[str]) -> tuple[list[_Row],
         raise DatasetError(f"{name}: line {e.lineno}: malformed JSON: {e.msg}") from None
     except (ValueError, RecursionError) as e:
         raise DatasetError(f"{name}: malformed JSON: {json_reason(e)}") from None
+    lists = "/".join(_CLINC_KEYS)
     if not isinstance(obj, dict):
-        raise DatasetError(f"{name}: expected a JSON object with a 'train' list (CLINC layout)")
-    if "train" not in obj:
+        wanted = "a 'train' list" if for_training else f"{lists} lists"
+        raise DatasetError(f"{name}: expected a JSON object with {wanted} (CLINC layout)")
+    if for_training and "train" not in obj:
         raise DatasetError(f"{name}: missing key 'train' (CLINC layout)")
     ignored = sorted(set(obj) - set(_CLINC_KEYS))
+    if not any(key in obj for key in _CLINC_KEYS):
+        also = f" (only {', '.join(map(repr, ignored))})" if ignored else ""
+        raise DatasetError(f"{name}: no {lists} list{also} (CLINC layout)")
     if ignored:
         warnings.append(f"ignored keys in {Path(name).name}: {', '.join(ignored)}")
     # Missing held-out lists are carved out of train (in-scope and oos alike).
