@@ -247,7 +247,13 @@ def run_eval(
         DatasetError: the data is missing, unusable, of another kind (audio), the
             split is empty, or none of its intents is one of the model's.
     """
-    from tinyslm.emulate.phrases import check_intents_known, phrases_to_check
+    from tinyslm.emulate.phrases import (
+        check_intents_known,
+        first_clauses,
+        phrases_to_check,
+        respelled_intents,
+        unknown_intents_warning,
+    )
     from tinyslm.project import load_model_or_project
     from tinyslm.text.features import encode
     from tinyslm.tflm_runtime import tflm_scores
@@ -274,13 +280,13 @@ def run_eval(
     oos_texts = [text for text, _, oos in rows if oos]
     known = {label: i for i, label in enumerate(manifest.labels)}
     unknown = sorted({label for _, label in inscope if label not in known})
-    respelled = _respelled(unknown, manifest.labels)
+    respelled = respelled_intents(unknown, manifest.labels)
     try:
         check_intents_known(config.data, rows, manifest.labels)
     except DatasetError as exc:
         if not respelled:
             raise
-        raise DatasetError(f"{exc} ({_first(respelled)})") from None
+        raise DatasetError(f"{exc} ({first_clauses(respelled)})") from None
 
     say(f"scoring {len(inscope)} phrases and {len(oos_texts)} out-of-scope on TFLM ...")
     k = len(manifest.labels)
@@ -305,18 +311,9 @@ def run_eval(
         if (truth == i).any()
     )
     warnings = list(dataset.warnings)
-    if unknown:
-        n = sum(label in unknown for _, label in inscope)
-        shown = ", ".join(repr(u) for u in unknown[:5]) + (" ..." if len(unknown) > 5 else "")
-        ask = "is this the model's dataset?"
-        if respelled:
-            # The model's spelling, as keyword eval names it: "Lights_On" read as a
-            # foreign intent, and the user was asked whether the dataset was the model's.
-            ask = _first(respelled) + ("" if len(respelled) == len(unknown) else f"; {ask}")
-        warnings.append(
-            f"{n} of {len(inscope)} in-scope phrases expect {len(unknown)} intent(s) the model "
-            f"does not have ({shown}): they count as wrong; {ask}"
-        )
+    said = unknown_intents_warning([label for _, label in inscope], manifest.labels)
+    if said is not None:
+        warnings.append(said)
     long_rows = [text for text, _, _ in rows if len(text.encode("utf-8")) > manifest.max_line]
     texts = [text for text, _, _ in rows]
     empty = int((~encode(texts, manifest.features).any(axis=1)).sum()) if texts else 0
@@ -367,41 +364,6 @@ def run_eval(
             (len(inscope), len(oos_texts)),
         ),
     )
-
-
-def _respelled(unknown: list[str], labels: tuple[str, ...]) -> list[str]:
-    """For each intent of ``unknown`` that is one of the model's ``labels`` spelled in
-    another case or Unicode form (``Lights_On`` for ``lights_on``; ``café`` in NFD for
-    the model's NFC), a clause naming the model's spelling, as keyword eval names it.
-
-    Warned, not refused as keyword eval refuses it: text training takes two such
-    spellings as two intents (it only warns, where keyword training refuses them), so
-    eval does not refuse data train would take; the phrases count as wrong, as those of
-    any intent the model lacks.
-    """
-    from tinyslm.audio.dataset import how_labels_differ, label_key, unicode_form
-
-    model: dict[str, list[str]] = {}
-    for label in labels:
-        model.setdefault(label_key(label), []).append(label)
-    out = []
-    for label in unknown:
-        theirs = model.get(label_key(label), [])
-        if theirs:
-            how = ", ".join(f"{m!r} {how_labels_differ(label, m)}" for m in theirs)
-            # NFC and NFD look the same: the form to write, beside the name.
-            want = " or ".join(
-                f"{m!r}" + ("" if label.lower() == m.lower() else f" in {unicode_form(m)}")
-                for m in theirs
-            )
-            out.append(f"{label!r} differs from the model's intent {how}: spell it {want}")
-    return out
-
-
-def _first(clauses: list[str]) -> str:
-    """The first clauses of a list one line names (3), and how many more there are."""
-    more = len(clauses) - 3
-    return "; ".join(clauses[:3]) + (f"; {more} more" if more > 0 else "")
 
 
 def format_eval(result: EvalResult) -> str:

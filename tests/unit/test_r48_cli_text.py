@@ -19,6 +19,7 @@ from tinyslm import evaluate, pipeline
 from tinyslm.boards import load_board
 from tinyslm.cli import _say_generated, cli
 from tinyslm.emit.project import render_project
+from tinyslm.emulate.phrases import respelled_intents
 from tinyslm.errors import DatasetError
 from tinyslm.evaluate import EvalConfig, EvalResult, IntentFigure, format_eval, run_eval
 from tinyslm.manifest import load_model_dir
@@ -222,7 +223,26 @@ def test_data_only_of_respelled_intents_is_refused_naming_the_spelling(tmp_path:
 
 def test_a_unicode_form_is_named_with_the_form_to_write() -> None:
     nfd, nfc = "cafe\u0301", "caf\u00e9"
-    [clause] = evaluate._respelled([nfd], (nfc, "tea"))
+    [clause] = respelled_intents([nfd], (nfc, "tea"))
     assert "only in Unicode form (NFD against NFC)" in clause
     assert clause.endswith(f"spell it {nfc!r} in NFC")
-    assert evaluate._respelled(["coffee"], (nfc, "tea")) == []
+    assert respelled_intents(["coffee"], (nfc, "tea")) == []
+
+
+def test_emulate_data_names_the_models_spelling_too() -> None:
+    # emulate --data warned "is this the model's dataset?" where eval names the spelling:
+    # one warning for both now (phrases.unknown_intents_warning).
+    from tinyslm.emulate.phrases import PhraseResult, score_results
+
+    results = [
+        PhraseResult("turn on the lights", "Lights_On", False, "{}", "lights_on", "local", 0.9, 5),
+        PhraseResult(
+            "turn off the lights", "lights_off", False, "{}", "lights_off", "local", 0.9, 5
+        ),
+    ]
+    report = score_results(results, source="x", split="all", labels=("lights_off", "lights_on"))
+    assert report.warnings == (
+        "1 of 2 in-scope phrases expect 1 intent(s) the model does not have ('Lights_On'):"
+        " they count as wrong; 'Lights_On' differs from the model's intent 'lights_on' only in"
+        " case: spell it 'lights_on'",
+    )

@@ -153,6 +153,63 @@ def dataset_phrases(dataset: Any, split: str) -> list[tuple[str, str, bool]]:
     return rows
 
 
+def respelled_intents(unknown: list[str], labels: tuple[str, ...]) -> list[str]:
+    """For each intent of ``unknown`` that is one of the model's ``labels`` spelled in
+    another case or Unicode form (``Lights_On`` for ``lights_on``; ``café`` in NFD for
+    the model's NFC), a clause naming the model's spelling, as keyword eval names it.
+
+    Warned, not refused as keyword eval refuses it: text training takes two such
+    spellings as two intents (it only warns, where keyword training refuses them), so
+    eval does not refuse data train would take; the phrases count as wrong, as those of
+    any intent the model lacks.
+    """
+    from tinyslm.audio.dataset import how_labels_differ, label_key, unicode_form
+
+    model: dict[str, list[str]] = {}
+    for label in labels:
+        model.setdefault(label_key(label), []).append(label)
+    out = []
+    for label in unknown:
+        theirs = model.get(label_key(label), [])
+        if theirs:
+            how = ", ".join(f"{m!r} {how_labels_differ(label, m)}" for m in theirs)
+            # NFC and NFD look the same: the form to write, beside the name.
+            want = " or ".join(
+                f"{m!r}" + ("" if label.lower() == m.lower() else f" in {unicode_form(m)}")
+                for m in theirs
+            )
+            out.append(f"{label!r} differs from the model's intent {how}: spell it {want}")
+    return out
+
+
+def first_clauses(clauses: list[str]) -> str:
+    """The first clauses of a list one line names (3), and how many more there are."""
+    more = len(clauses) - 3
+    return "; ".join(clauses[:3]) + (f"; {more} more" if more > 0 else "")
+
+
+def unknown_intents_warning(expected: Sequence[str], labels: Sequence[str]) -> str | None:
+    """The warning for in-scope phrases (``expected``: their intents) whose intent the
+    model (``labels``) lacks, naming the model's spelling where one is only respelled
+    (``None``: every intent is the model's). One wording for ``eval`` and ``emulate
+    --data``."""
+    unknown = sorted(set(expected) - set(labels))
+    if not unknown:
+        return None
+    n = sum(label in unknown for label in expected)
+    shown = ", ".join(repr(u) for u in unknown[:5]) + (" ..." if len(unknown) > 5 else "")
+    ask = "is this the model's dataset?"
+    respelled = respelled_intents(unknown, tuple(labels))
+    if respelled:
+        # The model's spelling, as keyword eval names it: "Lights_On" read as a foreign
+        # intent, and the user was asked whether the dataset was the model's.
+        ask = first_clauses(respelled) + ("" if len(respelled) == len(unknown) else f"; {ask}")
+    return (
+        f"{n} of {len(expected)} in-scope phrases expect {len(unknown)} intent(s) the model "
+        f"does not have ({shown}): they count as wrong; {ask}"
+    )
+
+
 def phrases_to_check(data: Path, split: str, seed: int) -> tuple[Any, list[tuple[str, str, bool]]]:
     """A dataset and its split's rows, read to check a trained model (``eval``,
     ``emulate --data``): split with the model's training ``seed``, so that a file
@@ -255,13 +312,9 @@ def score_results(
     known = set(labels) if labels is not None else None
     unknown = sorted({r.label for r in inscope if known is not None and r.label not in known})
     warnings: list[str] = list(dataset_warnings)
-    if unknown:
-        n = sum(r.label in unknown for r in inscope)
-        shown = ", ".join(repr(u) for u in unknown[:5]) + (" ..." if len(unknown) > 5 else "")
-        warnings.append(
-            f"{n} of {len(inscope)} in-scope phrases expect {len(unknown)} intent(s) the model "
-            f"does not have ({shown}): they count as wrong; is this the model's dataset?"
-        )
+    said = None if labels is None else unknown_intents_warning([r.label for r in inscope], labels)
+    if said is not None:
+        warnings.append(said)
     commands = [r.text for r in results if r.text.startswith(":")]
     if commands:
         # The serial protocol reads such a line as a command (":do lights_on" answered
