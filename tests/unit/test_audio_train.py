@@ -288,7 +288,8 @@ def test_features_made_a_block_at_a_time_are_the_same_bytes(
     for name in ("x_train", "y_train", "x_val", "y_val", "x_test", "y_test"):
         assert np.array_equal(getattr(blocks, name), getattr(whole, name)), name
     assert lines == [
-        f"features: {len(whole.x_train)} training clips (2 copies each, 21 to balance the labels)"
+        f"features: {len(whole.x_train)} training examples ({len(data.split('train'))} clips,"
+        " 2 copies each, 21 to balance the labels)"
     ]
 
 

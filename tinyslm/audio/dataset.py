@@ -4,14 +4,19 @@ Two sources:
 
 - A folder in the Speech Commands layout: ``<keyword>/*.wav`` (one folder per
   keyword; its name is the label), optional ``_unknown_/*.wav`` (other words:
-  the ``_unknown_`` class) and optional ``_background_noise_/*.wav`` (long
+  the ``_unknown_`` class), optional ``_silence_/*.wav`` (clips of the ``_silence_``
+  class, read as a list's ``_silence_`` label is: Google's published test set has
+  this folder) and optional ``_background_noise_/*.wav`` (long
   recordings: the ``_silence_`` class and noise for augmentation). Other
   folders starting with ``_`` or ``.`` are refused or ignored respectively;
   files that are not ``.wav`` are ignored, and audio files among them (``.m4a``,
-  ``.mp3``, ``.wave`` ...) are counted in a warning naming the first.
+  ``.mp3``, ``.wave`` ...) are counted in a warning naming the first; so are
+  ``.wav`` files beside the label folders (not in a label folder, so not read).
 - A list file, ``.csv`` (``path,label[,split]``, optional header row, whose columns
   may come in any order: ``label,path``) or
-  ``.jsonl`` (``{"path": ..., "label": ..., "split": ...}``), paths relative to
+  ``.jsonl`` (``{"path": ..., "label": ..., "split": ...}``, one object a line: lines
+  end at CR, LF or CRLF only, as a JSON string may hold U+2028 or U+0085 raw), paths
+  relative to
   the list file (``\\`` separators, as a list written on Windows has them, are
   read as ``/`` where the path does not exist as written; a name that differs from
   the file's only in Unicode normalisation, NFC against macOS's NFD, finds the file
@@ -74,7 +79,10 @@ Rules:
   that leads nowhere (dangling or looping), a clip that is another folder's clip (a
   symbolic or hard link), two labels (folders or list labels) that differ only in case
   or Unicode form (:func:`label_key`), one recording (the same samples, once fitted to
-  the window) under two labels; in a list, a file listed twice (by the file:
+  the window) under two labels, clips of ``_unknown_/`` whose flattened ``<word>_`` name
+  is one of the keywords (by :func:`label_key`, after ``keywords`` and
+  ``unknown_words``: recordings of a keyword trained as not one; other words' names
+  are what that folder is for); in a list, a file listed twice (by the file:
   ``./yes/a.wav``, ``/data/yes/a.wav``, ``../data/yes/a.wav`` and a hard link to it are
   ``yes/a.wav``), a
   path naming a folder, a path or label that is not UTF-8 text, a special label other
@@ -84,6 +92,16 @@ Rules:
   path to list when it exists relative to the current folder instead). The label counts
   are training's rules: ``training_rules=False`` (``tinyslm eval``, which scores
   recordings a user made to check a model, often one speaker) drops them.
+- ``--extra-train`` sets (:func:`load_training_clips`): a label that is one of
+  DATA's labels, or a word ``keywords`` or ``unknown_words`` names, spelled otherwise
+  (:func:`label_key`) is refused, and so are ``_unknown_/`` clips named as one of
+  DATA's keywords; a clip whose samples an earlier set already added (a folder and a
+  list of its files) is dropped with a note saying how many. The warning about speakers
+  also in DATA's validation or test split counts only speakers of
+  ``<speaker>_nohash_`` names (an unnamed clip is its own speaker).
+- More labels than the device's detector holds (``MAX_LABELS``, 16, ``_silence_`` and
+  ``_unknown_`` included) are refused by ``train`` before any feature is computed
+  (:func:`refuse_too_many_labels`), saying to choose the keywords with ``keywords``.
 - A validation or test clip with the same samples as a training clip (a copy under
   another name, which a split by file can put on the other side) is kept, with a
   warning per split saying how many and naming the first pair.
@@ -252,6 +270,8 @@ class AudioDataset:
             of several splits once per split; see :meth:`warnings_for`.
         given_splits: whether a list's split column placed the clips (what a user changes
             to move a clip to another split: that column, not ``--seed``).
+        extra_clips: how many of the last ``clips`` ``--extra-train`` sets added
+            (:func:`with_training_clips`; a later set's repeats of them are dropped).
     """
 
     labels: tuple[str, ...]
@@ -261,6 +281,7 @@ class AudioDataset:
     warnings: tuple[str, ...] = ()
     split_warnings: tuple[tuple[str, str], ...] = ()
     given_splits: bool = False  # a list's split column placed the clips (no hash did)
+    extra_clips: int = 0
 
     @property
     def keywords(self) -> tuple[str, ...]:
@@ -456,12 +477,25 @@ def _printable(text: str) -> str:
     return text if text.isprintable() else repr(text)
 
 
-def _skipped_note(root: Path, skipped: list[Path]) -> str:
-    first = _printable(str(skipped[0].relative_to(root)))
-    return (
-        f"{len(skipped)} audio file(s) that are not .wav were skipped (first: {first});"
-        f" tinyslm reads .wav clips only: {_other_audio(skipped)}"
-    )
+def _skipped_notes(root: Path, skipped: list[Path]) -> list[str]:
+    """The warnings for audio files not read: ``.wav`` files beside the label folders
+    (not in one, so no label), and audio files that are not ``.wav``."""
+    loose = [p for p in skipped if p.suffix.lower() == ".wav"]
+    other = [p for p in skipped if p.suffix.lower() != ".wav"]
+    notes = []
+    if loose:
+        first = _printable(loose[0].name)
+        notes.append(
+            f"{len(loose)} .wav file(s) beside the label folders are not in a label folder,"
+            f" so not read (first: {first}): move each into its <label>/ folder"
+        )
+    if other:
+        first = _printable(str(other[0].relative_to(root)))
+        notes.append(
+            f"{len(other)} audio file(s) that are not .wav were skipped (first: {first});"
+            f" tinyslm reads .wav clips only: {_other_audio(other)}"
+        )
+    return notes
 
 
 def _scan_folder(
@@ -487,7 +521,11 @@ def _scan_folder(
                 f"{folder}: a link that leads nowhere (dangling or looping); fix or remove it"
             )
         if not folder.is_dir():
-            continue  # files beside the label folders (a list, a README) are not data
+            # Files beside the label folders (a list, a README) are not data; an audio
+            # file there is most likely a misplaced clip: said, as in a label folder.
+            if folder.suffix.lower() == ".wav" or folder.suffix.lower() in _OTHER_AUDIO:
+                skipped.append(folder)
+            continue
         _check_name(folder, label=True)
         first = spelled.setdefault(label_key(name), name)
         if first != name:
@@ -506,9 +544,10 @@ def _scan_folder(
             raise DatasetError(
                 f"{link}: the same folder as {other} (a link); each label needs its own folder"
             )
-        if name.startswith("_") and name not in (UNKNOWN, NOISE):
+        if name.startswith("_") and name not in (UNKNOWN, SILENCE, NOISE):
             raise DatasetError(
-                f"{folder}: unknown special folder (only {UNKNOWN} and {NOISE} start with '_')"
+                f"{folder}: unknown special folder (only {UNKNOWN}, {SILENCE} and {NOISE}"
+                " start with '_')"
             )
         others: list[Path] = []
         files = _wavs(folder, others)
@@ -553,7 +592,11 @@ def _list_rows(path: Path) -> Iterable[tuple[int, str, str, str | None]]:
 
     text = read_utf8(path)
     if path.suffix.lower() == ".jsonl":
-        for number, line in enumerate(text.splitlines(), 1):
+        # At CR, LF and CRLF only (no JSON string holds them raw): str.splitlines() also
+        # breaks at U+2028, U+0085, \f ..., which a JSON string may hold raw
+        # (json.dumps(ensure_ascii=False)); a valid row was "invalid JSON" and every later
+        # line number was off by one per such break.
+        for number, line in enumerate(re.split(r"\r\n|\r|\n", text), 1):
             if not line.strip():
                 continue
             try:
@@ -1073,6 +1116,67 @@ def _silence(
     return made, warnings
 
 
+def _scan(root: Path, config: AudioDatasetConfig) -> tuple[list[_Entry], list[_Entry], list[Path]]:
+    """The clip and background entries of a folder or list (no WAV read), and the audio
+    files a folder holds that are not read."""
+    if root.is_dir():
+        return _scan_folder(root, config)
+    if root.is_file() and root.suffix.lower() in LIST_SUFFIXES:
+        return (*_scan_list(root, config), [])
+    if root.exists():
+        raise DatasetError(f"{root}: expected a folder or a .csv/.jsonl list of WAV files")
+    raise DatasetError(f"{root}: no such file or folder")
+
+
+def _refuse_keyword_named_unknown(
+    entries: list[_Entry], keywords: Iterable[str], root: Path
+) -> None:
+    """Refuse ``_unknown_/`` clips whose flattened ``<word>_`` name is a keyword (by
+    :func:`label_key`): recordings of the keyword trained as "not a keyword", and a right
+    answer on them scored as a miss. Only those names: a full Speech Commands download
+    flattened into ``_unknown_/`` holds every other word too, as it should."""
+    keys = {label_key(k): k for k in keywords}
+    named: dict[str, list[_Entry]] = defaultdict(list)
+    for entry in entries:
+        if entry.word != UNKNOWN or Path(entry.source).parent.name != UNKNOWN:
+            continue
+        word = _unknown_word(entry)
+        if word != UNKNOWN and label_key(word) in keys:
+            named[keys[label_key(word)]].append(entry)
+    if not named:
+        return
+    keyword = sorted(named)[0]
+    found = named[keyword]
+    way = (
+        f"label them {keyword!r} or take them out of the list"
+        if root.is_file()
+        else f"move them into {keyword}/ or out of the dataset"
+    )
+    raise DatasetError(
+        f"{root}: {len(found)} clip(s) in {UNKNOWN}/ are named as the keyword {keyword!r}"
+        f" (first: {found[0].source}), so they would train it as {UNKNOWN}: {way}"
+    )
+
+
+def refuse_too_many_labels(dataset: AudioDataset) -> None:
+    """Refuse more labels than the device's detector holds (``MAX_LABELS``, ``_silence_``
+    and ``_unknown_`` included), before any feature is computed: the whole training ran
+    first, then failed on an internal field."""
+    from tinyslm.audio.detector import MAX_LABELS
+
+    labels = dataset.labels
+    if len(labels) <= MAX_LABELS:
+        return
+    # With --keywords every other word is _unknown_, one label of its own.
+    most = MAX_LABELS - (SILENCE in labels) - 1
+    shown = ", ".join(labels[:6]) + (f", ... {labels[-1]}" if len(labels) > 6 else "")
+    raise DatasetError(
+        f"{dataset.source}: {len(labels)} labels ({shown}); the device's detector takes at"
+        f" most {MAX_LABELS}, {SILENCE} and {UNKNOWN} included: list at most {most} keywords"
+        f" with --keywords (every other word is then trained as {UNKNOWN})"
+    )
+
+
 def load_audio_dataset(path: Path | str, config: AudioDatasetConfig | None = None) -> AudioDataset:
     """Load a Speech Commands folder or a CSV/JSONL list, validate and split it.
 
@@ -1081,17 +1185,11 @@ def load_audio_dataset(path: Path | str, config: AudioDatasetConfig | None = Non
     """
     config = config if config is not None else AudioDatasetConfig()
     root = Path(path)
-    skipped: list[Path] = []
-    if root.is_dir():
-        entries, noise_entries, skipped = _scan_folder(root, config)
-    elif root.is_file() and root.suffix.lower() in LIST_SUFFIXES:
-        entries, noise_entries = _scan_list(root, config)
-    elif root.exists():
-        raise DatasetError(f"{root}: expected a folder or a .csv/.jsonl list of WAV files")
-    else:
-        raise DatasetError(f"{root}: no such file or folder")
+    entries, noise_entries, skipped = _scan(root, config)
     if config.words_must_exist:
         _check_words(entries, config, str(root))
+    named_keywords = {e.label for e in entries} - {UNKNOWN, SILENCE, NOISE}
+    _refuse_keyword_named_unknown(entries, named_keywords, root)
     placed = [(entry, *_split_of(entry, config)) for entry in entries]
     capped: list[tuple[str, str]] = []
     if config.cap_unknown:
@@ -1121,8 +1219,7 @@ def load_audio_dataset(path: Path | str, config: AudioDatasetConfig | None = Non
     # Each finding as train says it (every split in one line) and per split (eval's).
     warnings: list[str] = []
     by_split: list[tuple[str, str]] = []
-    if skipped:
-        note = _skipped_note(root, skipped)
+    for note in _skipped_notes(root, skipped):
         warnings.append(note)
         by_split += [(split, note) for split in SPLITS]
     if capped:
@@ -1215,6 +1312,7 @@ def with_training_clips(dataset: AudioDataset, extra: AudioDataset) -> AudioData
                 f" clips to {dataset.source}, or {drop}"
             )
         if clip.label not in dataset.labels:
+            _refuse_respelled(clip.label, clip.source, dataset, {}, extra.source)
             # --keywords trains other words as _unknown_ only where DATA has that class.
             way = (
                 f"list {dataset.source}'s keywords with --keywords to train it as {UNKNOWN}"
@@ -1237,8 +1335,17 @@ def with_training_clips(dataset: AudioDataset, extra: AudioDataset) -> AudioData
     _refuse_held_out_copies(dataset, extra, added)
     _refuse_relabelled_copies([*dataset.clips, *added], extra.source)
     notes = list(dataset.warnings) + [f"{extra.source}: {w}" for w in extra.warnings]
-    held_out = {c.speaker for c in dataset.clips if c.split != "train" and c.speaker}
-    shared = sorted({c.speaker for c in added} & held_out)
+    added, repeated = _drop_repeats(dataset, added)
+    if repeated:
+        notes.append(f"{extra.source}: {repeated}")
+    # Speakers a name tells only: an unnamed clip is its own speaker (its path), and equal
+    # relative paths in two datasets ('take1.wav') are no shared voice.
+    held_out = {
+        c.speaker
+        for c in dataset.clips
+        if c.split != "train" and c.speaker and speaker_of(c.source) is not None
+    }
+    shared = sorted({c.speaker for c in added if speaker_of(c.source) is not None} & held_out)
     if shared:
         notes.append(
             f"{extra.source}: {len(shared)} speaker(s) also in {dataset.source}'s validation"
@@ -1253,6 +1360,56 @@ def with_training_clips(dataset: AudioDataset, extra: AudioDataset) -> AudioData
         dataset.source,
         tuple(notes),
         given_splits=dataset.given_splits,
+        extra_clips=dataset.extra_clips + len(added),
+    )
+
+
+def _refuse_respelled(
+    word: str, source: str, dataset: AudioDataset, named: dict[str, str], where: str
+) -> None:
+    """Refuse an ``--extra-train`` label that is one of ``dataset``'s labels or a word
+    ``named`` (word -> its option) spelled otherwise (:func:`label_key`): 'Yes/' beside
+    DATA's 'yes' was trained as _unknown_ under --keywords, or refused with advice to
+    use --keywords, as DATA itself refuses 'Yes/' beside 'yes/'."""
+    theirs = {label_key(lb): f"{dataset.source}'s label" for lb in dataset.labels}
+    spelled = {label_key(lb): lb for lb in dataset.labels}
+    for name, flag in named.items():
+        theirs.setdefault(label_key(name), f"the {flag} word")
+        spelled.setdefault(label_key(name), name)
+    other = spelled.get(label_key(word))
+    if other is None or other == word:
+        return
+    raise DatasetError(
+        f"{where}: label {word!r} (first: {source}) differs from {theirs[label_key(word)]}"
+        f" {other!r} {how_labels_differ(word, other)}; spell it {other!r} (rename the folder,"
+        " or the list's label)"
+    )
+
+
+def _drop_repeats(dataset: AudioDataset, added: list[Clip]) -> tuple[list[Clip], str | None]:
+    """``added`` without the clips whose samples an earlier ``--extra-train`` set already
+    added (a folder and a list of its files, or two copies of one set), and a note saying
+    how many were dropped. Same label only: another label's copy is refused first
+    (:func:`_refuse_relabelled_copies`). A repeat adds no information, only weight: its
+    recording counted twice unsaid. A set's copies of DATA's own training clips are kept,
+    as DATA's own copies are."""
+    earlier = dataset.clips[len(dataset.clips) - dataset.extra_clips :]
+    trained = {_clip_digest(c.samples): c for c in earlier if not _constant(c.samples)}
+    kept: list[Clip] = []
+    dropped: list[tuple[Clip, Clip]] = []
+    for clip in added:
+        first = None if _constant(clip.samples) else trained.get(_clip_digest(clip.samples))
+        if first is not None:
+            dropped.append((clip, first))
+        else:
+            kept.append(clip)
+    if not dropped:
+        return added, None
+    clip, first = dropped[0]
+    return kept, (
+        f"{len(dropped)} of its clips are recordings an earlier --extra-train set added"
+        f" (first: {clip.source} = {first.source}); each is read once (a repeat adds only"
+        " weight)"
     )
 
 
@@ -1373,4 +1530,12 @@ def load_training_clips(
         # material (one speaker's own recordings, one synth voice, a single word).
         training_rules=False,
     )
+    # Before relabelling: under --keywords a 'Yes/' folder beside DATA's 'yes' was trained
+    # as _unknown_ without a word (its label gone by the time the clips are added).
+    entries = _scan(Path(path), config)[0]
+    named = {w: "--keywords" for w in keywords} | {w: "--unknown-words" for w in unknown_words}
+    for entry in entries:
+        if entry.word not in (UNKNOWN, SILENCE, NOISE):
+            _refuse_respelled(entry.word, entry.source, dataset, named, str(path))
+    _refuse_keyword_named_unknown(entries, dataset.keywords, Path(path))
     return with_training_clips(dataset, load_audio_dataset(path, config))

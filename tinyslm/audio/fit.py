@@ -663,7 +663,7 @@ def fit_audio(
         ModelError: conversion or TFLM verification failed.
     """
     from tinyslm import __version__
-    from tinyslm.audio.dataset import load_training_clips
+    from tinyslm.audio.dataset import load_training_clips, refuse_too_many_labels
     from tinyslm.audio.train import AudioTrainConfig, train_audio
 
     if data is None:
@@ -681,6 +681,7 @@ def fit_audio(
         # Before minutes of loading DATA, and with a message that names the mix-up.
         check_extra_train(Path(extra), AUDIO)
     dataset = _load_data(data, words, cfg.extra_train)
+    refuse_too_many_labels(dataset)  # --extra-train adds no label: the count is final
     # Before the first epoch: a rule no validation stream is long enough to fire on
     # calibrates nothing (its threshold "has no false accept" at every level).
     refuse_unfirable_rule(dataset, keyword_spec(dataset, cfg))
@@ -819,7 +820,11 @@ def summary_rows(m: Manifest) -> list[tuple[str, str]]:
     if weakest is not None:
         label, accuracy, clips = weakest
         rows.append(
-            ("weakest label", f"{label} {figure_text(accuracy, percent=True)} of {clips} clips")
+            (
+                "weakest label",
+                f"{label} {figure_text(accuracy, percent=True)} of {clips} clip"
+                + ("" if clips == 1 else "s"),
+            )
         )
     rule = f", {mt['threshold_rule']}" if have("threshold_rule") else ""
     shown = f"{threshold_text(m.threshold)} (q={m.threshold_q}){rule}"

@@ -603,7 +603,7 @@ def feature_sets(
             warn_unusable(folder, str(exc))
         else:
             if log:
-                log(f"features: from the cache ({len(arrays[0])} training clips)")
+                log(f"features: from the cache ({len(arrays[0])} training examples)")
             return _sets(arrays, time.perf_counter() - start)
 
     noise = [rec.part("train") for rec in dataset.noise if len(rec.part("train")) > 0]
@@ -637,8 +637,8 @@ def feature_sets(
     extras = balance_count(by_split["train"], config)
     if log:
         log(
-            f"features: {regular + extras} training clips ({config.augment_copies} copies each,"
-            f" {extras} to balance the labels)"
+            f"features: {regular + extras} training examples ({len(by_split['train'])} clips,"
+            f" {config.augment_copies} copies each, {extras} to balance the labels)"
         )
     # Waveforms (32,000 bytes a clip) become features (1,960) a block at a time, so memory
     # follows the features: 35 balanced Speech Commands words are about 270,000 examples,
