@@ -293,6 +293,9 @@ def check_model_target(
     for number, extra in enumerate(extras, 1):
         protect["the --extra-train data" + (f" #{number}" if len(extras) > 1 else "")] = Path(extra)
     check_target(out, force, protect=protect, ownership=MODEL_OWNERSHIP)
+    # A model folder inside another one is a folder of the outer one that is not its
+    # own: the outer's 'train --force' would then refuse it (out itself is --force's).
+    refuse_inside_model_folder(out, "-o")
     return protect
 
 
@@ -633,6 +636,11 @@ def run_generate(
         protect["the TFLM tree being copied"] = tflm_dir
     # Fail before a slow training run.
     check_target(target, force, protect=protect, ownership=PROJECT_OWNERSHIP)
+    # Inside another model folder than --model's (that one is refused above as the model
+    # being used), for the same reason as train -o: it holds only the model's own files.
+    refuse_inside_model_folder(
+        target, "-o" if out is not None else "the project folder (no -o given)"
+    )
 
     tree: Path | None = None
     notes: list[str] = []
@@ -830,9 +838,10 @@ class ReportRunResult:
 
 
 def refuse_inside_model_folder(path: Path, what: str) -> None:
-    """Refuse an output file ``path`` (``--json``, ``report -o``) inside a model folder:
-    one holds only the model's own files, so 'train --force' would refuse the folder
-    for it (and could not tell that tinyslm wrote it)."""
+    """Refuse an output ``path`` (``--json``, ``report -o``, train's and generate's
+    ``-o`` folder) inside a model folder: one holds only the model's own files, so
+    'train --force' would refuse the folder for it (and could not tell that tinyslm
+    wrote it)."""
     # Every folder above it: 'MODEL/sub/i.json' creates sub/ in the model folder.
     for folder in Path(os.path.abspath(path)).parents:
         if (folder / MANIFEST_NAME).is_file() and (folder / MODEL_NAME).is_file():

@@ -22,6 +22,7 @@ import click
 from tinyslm.errors import BudgetError
 from tinyslm.sizing import (
     DEFAULT_MODEL_KB,
+    MAX_TABLE,
     MIN_DIM,
     Shape,
     SizeChoice,
@@ -323,6 +324,26 @@ def default_options() -> dict[str, Any]:
     return opts
 
 
+def check_given_sizes(options: Mapping[str, Any]) -> None:
+    """Refuse, before the data is read, the options the dataclasses refuse, judging only
+    the sizes given: one on auto is chosen later to keep every rule.
+
+    Raises:
+        click.UsageError: the options (with the given sizes) make no valid config.
+    """
+    buckets = options.get("buckets")
+    if buckets is not None and options.get("dim") is None and buckets > MAX_TABLE:
+        # Even a 1-wide embedding is over the table's limit: the buckets are what to change.
+        raise click.UsageError(
+            f"--buckets {buckets} leaves no embedding width: buckets x dim may be at most "
+            f"2^28 = {MAX_TABLE}, so give --buckets at most {MAX_TABLE}",
+            ctx=click.get_current_context(silent=True),
+        )
+    # Sizes on auto take the smallest values here: filled from TrainConfig's defaults,
+    # a refusal of --buckets alone named a dim (54) the user never gave nor would get.
+    config_from_options(options, Shape(2, 1, 1))
+
+
 def needs_budget(options: Mapping[str, Any]) -> bool:
     """Sizes are chosen or checked: one is on auto, or a budget was given."""
     return (
@@ -451,7 +472,7 @@ def train_to_budget(
     from tinyslm.emit.project import arena_size_for
 
     # Option combinations the dataclasses refuse are refused before the data is read.
-    config_from_options(options)
+    check_given_sizes(options)
     options = resolve_seq_len(options)
 
     def anything(_: Manifest) -> None:

@@ -97,6 +97,29 @@ def _no_token_warning(dataset: Any, spec: Any) -> str | None:
     )
 
 
+def _refuse_unreadable_intents(dataset: Any, spec: Any) -> None:
+    """Refuse intents none of whose training phrases holds an n-gram the model reads:
+    nothing ties any input to them (the board answers such phrases no_tokens), so no
+    text could ever be answered with them. Partly unreadable intents only warn.
+
+    Raises:
+        DatasetError: some intent's training phrases all read as padding.
+    """
+    from tinyslm.errors import DatasetError
+    from tinyslm.text.features import has_ids
+
+    readable = {e.label for e in dataset.train if has_ids(e.text, spec)}
+    blind = [label for label in dataset.labels if label not in readable]
+    if blind:
+        more = f" and {len(blind) - 5} more" if len(blind) > 5 else ""
+        raise DatasetError(
+            f"intent(s) {', '.join(repr(label) for label in blind[:5])}{more} (of "
+            f"{len(dataset.labels)}) have no training phrase holding an n-gram the model "
+            "reads (only punctuation, say), so no text could reach them; give them phrases "
+            "with words"
+        )
+
+
 def _check_converged(history: Sequence[dict[str, float]], cfg: TrainConfig) -> None:
     """Refuse a training whose loss became NaN or infinite (a learning rate far too high):
     its weights are no model, and the manifest writer would refuse the loss as a figure
@@ -262,6 +285,7 @@ def fit_text(
     for warning in lines.warnings:
         warn_and_keep(warning)
     spec = cfg.features
+    _refuse_unreadable_intents(dataset, spec)
     silent = _no_token_warning(dataset, spec)
     if silent is not None:
         warn_and_keep(silent)
