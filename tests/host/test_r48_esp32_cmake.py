@@ -7,9 +7,11 @@ adding it to the list was an edit of a generated file, which ``generate --force`
 refused. PlatformIO's own ESP-IDF template globs ``src/``, and the STM32H7 build
 (PlatformIO's default ``build_src_filter``) takes every file there.
 
-CMake itself reads the file here, in project mode (``CONFIGURE_DEPENDS`` is refused in
-script mode), with ``idf_component_register`` stubbed to write down its ``SRCS``: what
-ESP-IDF would be given, with no ESP-IDF tree needed.
+CMake itself reads the file here, in project mode, with ``idf_component_register``
+stubbed to write down its ``SRCS``: what ESP-IDF would be given, with no ESP-IDF tree
+needed; and in script mode, as ESP-IDF 5.3.1 first reads every component's file for its
+requirements (``component_get_requirements.cmake``, ``CMAKE_BUILD_EARLY_EXPANSION``),
+where CMake refuses ``CONFIGURE_DEPENDS``: the first glob stopped every ESP32 build there.
 """
 
 from __future__ import annotations
@@ -89,3 +91,39 @@ def test_generated_sources_alone_are_what_it_built_before(tmp_path: Path) -> Non
     assert sorted(_registered(root)) == sorted(
         p.name for p in src.iterdir() if p.suffix in (".c", ".cc")
     )
+
+
+# ESP-IDF 5.3.1's tools/cmake/scripts/component_get_requirements.cmake, cut to what it
+# does with a component's file: `cmake -P`, idf_component_register a macro that records
+# REQUIRES and returns, CMAKE_BUILD_EARLY_EXPANSION set, the file include()d.
+EARLY = """macro(idf_component_register)
+  cmake_parse_arguments(_ "" "KCONFIG;KCONFIG_PROJBUILD"
+    "SRCS;SRC_DIRS;INCLUDE_DIRS;REQUIRES;PRIV_REQUIRES" "${ARGN}")
+  set(__component_requires "${__REQUIRES}")
+  set(__component_registered 1)
+  return()
+endmacro()
+function(__component_get_requirements)
+  include(${__component_dir}/CMakeLists.txt OPTIONAL)
+  message(STATUS "requires: ${__component_requires} registered=${__component_registered}")
+endfunction()
+set(CMAKE_BUILD_EARLY_EXPANSION 1)
+__component_get_requirements()
+"""
+
+
+def test_esp_idf_reads_the_file_as_a_script_for_its_requirements(tmp_path: Path) -> None:
+    root = _project(tmp_path)
+    if shutil.which("cmake") is None:
+        missing("cmake not on PATH")
+    script = tmp_path / "early.cmake"
+    script.write_text(EARLY, encoding="utf-8")
+    proc = subprocess.run(
+        ["cmake", f"-D__component_dir={root / 'src'}", "-P", str(script)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    said = proc.stdout + proc.stderr
+    assert "requires: esp_driver_gpio;esp_driver_uart;esp_timer registered=1" in said, said
