@@ -198,6 +198,27 @@ def test_a_gate_no_top_score_is_below_says_nothing_escalates() -> None:
     )
 
 
+def test_own_levels_all_under_the_tie_escalate_nothing_whatever_the_global() -> None:
+    # A review found: --threshold 0.9 with every intent's own level at 0.04 showed an
+    # escalation at 0.473, which the board never prints (it never reads the global level
+    # for a label with its own).
+    from tinyslm.manifest import LABEL_THRESHOLDS_FORMAT, LabelThreshold
+
+    manifest, _ = load_model_dir(MODEL, probe_arena=False)
+    own = tuple(LabelThreshold(label, 0.04, -117) for label in manifest.labels)
+    fmt = LABEL_THRESHOLDS_FORMAT
+    readme = _readme(threshold=0.902, threshold_q=103, label_thresholds=own, format_version=fmt)
+    assert _escalation_score(readme) is None
+    assert "highest threshold is 0.040: every phrase is answered locally" in " ".join(
+        readme.split()
+    )
+    one_high = (LabelThreshold(manifest.labels[0], 0.6, 25), *own[1:])
+    score = _escalation_score(
+        _readme(threshold=0.902, threshold_q=103, label_thresholds=one_high, format_version=fmt)
+    )
+    assert score is not None and 1 / 20 <= score < 0.6, score
+
+
 # --- item 11, fifth bullet: an intent spelled otherwise is named with the model's -----
 
 

@@ -339,8 +339,12 @@ def _escalation_example(manifest: Manifest) -> dict[str, Any]:
     k = len(manifest.labels)
     # The int8 level of 1/K, rounded as the quantizer rounds: a K-way tie's score.
     tie_q = q.zero_point + math.floor(1.0 / (k * q.scale) + 0.5)
-    gate_q = max((manifest.threshold_q, *manifest.own_levels_q()))
-    highest = max((manifest.threshold, *(t.threshold for t in manifest.label_thresholds)))
+    # Each label's own level where it has one (the gate never looks at the global one
+    # for such a label): all own levels under the tie's escalate nothing, whatever the
+    # global threshold says.
+    gate_q = max(manifest.thresholds_q())
+    own = {t.label: t.threshold for t in manifest.label_thresholds}
+    highest = max(own.get(label, manifest.threshold) for label in manifest.labels)
 
     def shown(level: int) -> str:
         return f"{score_milli(level, q.scale, q.zero_point) / 1000.0:.3f}"
