@@ -834,6 +834,11 @@ class _Resync:
         self.active = False
         self.episode = 0  # one per resync: a watcher watches only its own
         self.cause = "rx_overflow"  # the last loss's name (rx_error: a byte came wrong)
+        # The board line before this one was a loss line (its name), else None: an
+        # STM32H7 says a wrong byte that came while it wrote a gap's rx_overflow right
+        # after it, as rx_error, for the same gap and the same drop.
+        self.last_loss: str | None = None
+        self.markers = 0  # markers sent in this resync (a lost one is sent again)
         self.strikes = 0  # rx_overflows since a line was last answered
         # Of those, the ones that started a resync: each resync but the first of them
         # lost lines resent (gaps reported before the marker's answer, in one burst, are
@@ -875,6 +880,10 @@ class _Resync:
         the typed line was answered), else ``""``."""
         kind = _answer_kind(line)
         overflow = kind is not None and kind[0] == "overflow"
+        before, self.last_loss = (
+            self.last_loss,
+            ((kind[1] or "rx_overflow") if kind is not None and overflow else None),
+        )
         acted = kind[1] if kind is not None and kind[0] == "do" else None
         if acted is not None and len(self.known) < MAX_ACTED_INTENTS:
             self.known.add(acted)  # never the intent of an unknown_intent
@@ -890,7 +899,11 @@ class _Resync:
         with self.gate.cond:
             if overflow:
                 self.cause = kind[1] if kind is not None and kind[1] else "rx_overflow"
-                self._overflow()
+                # rx_error right after rx_overflow: one gap (the STM32H7's pair), one loss
+                # in the count of losses in a row. It may also be a gap of its own that
+                # swallowed the marker: that is still looked after (_overflow).
+                pair = before == "rx_overflow" and self.cause == "rx_error"
+                self._overflow(count=not pair)
                 return "resync"
             if not self.active:  # the watcher ended it meanwhile
                 if kind is not None:
@@ -990,8 +1003,9 @@ class _Resync:
                 return index
         return None
 
-    def _overflow(self) -> None:
-        self.strikes += 1
+    def _overflow(self, *, count: bool = True) -> None:
+        if count:
+            self.strikes += 1
         if self.active and not self.queue:
             self.marker_lost = self.gap_after = True  # the marker may be in this gap
             return
@@ -1005,6 +1019,7 @@ class _Resync:
         self.flight, self.answered, self.cursor = self._in_flight(), set(), 0
         self.started, self.info_shown = time.monotonic(), False
         self.unsure = 0
+        self.markers = 0
         self._send_marker()
         episode = self.episode
         threading.Thread(target=self._watch, args=(episode,), daemon=True).start()
@@ -1019,6 +1034,7 @@ class _Resync:
         return [lines[seq] for seq in sorted(lines)]
 
     def _send_marker(self) -> None:
+        self.markers += 1
         self.marker_at = time.monotonic()
         self.marker_lost = self.gap_after = False
         self.owed += 1
@@ -1054,7 +1070,10 @@ class _Resync:
                             self._finish(marker_shown=True)
                             continue  # the lines lost are resent, watched as above
                         if self.marker_lost:
-                            if self.strikes >= MAX_OVERFLOW_STRIKES:
+                            # Markers lost, not loss lines: several gaps reported before
+                            # one marker's answer are one burst (a board that loses every
+                            # line, at a wrong baud rate, loses every marker too).
+                            if self.markers >= MAX_OVERFLOW_STRIKES:
                                 self._give_up(self._again())
                                 return
                             self._send_marker()  # lost with the bytes of a later overflow
