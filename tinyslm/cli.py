@@ -49,14 +49,14 @@ def friendly_errors(func: F) -> F:
             sys.exit(1)
         except KeyboardInterrupt as exc:
             # One with a message says what the output holds (outdir.InterruptedAfterUpdate).
-            click.echo(f"error: {one_line(str(exc) or 'interrupted')}", err=True)
+            click.echo(f"error: {for_terminal(str(exc) or 'interrupted')}", err=True)
             sys.exit(130)
         except OSError as exc:
             # The checks name what they foresee; the file system can still refuse a path
             # (a name over 255 bytes, a symlink loop, a folder without read permission).
             # One line all the same, never a traceback.
             where = f"{exc.filename}: " if exc.filename is not None else ""
-            click.echo(f"error: {one_line(f'{where}{exc.strerror or exc}')}", err=True)
+            click.echo(f"error: {for_terminal(f'{where}{exc.strerror or exc}')}", err=True)
             sys.exit(1)
 
     return wrapper  # type: ignore[return-value]
@@ -102,6 +102,28 @@ class _PathName(click.Path):
         if isinstance(value, str) and not value.strip():
             self.fail("an empty path (give '.' for the current folder)", param, ctx)
         return super().convert(value, param, ctx)
+
+
+class _DataName(_PathName):
+    """A dataset of eval, emulate --data and report --data: ``demo`` names the bundled
+    set (:func:`tinyslm.evaluate.demo_or_path`), but ``demo/`` or ``./demo`` is a path the
+    user wrote, and Path() reads both as ``demo``: where no such file or folder exists it
+    is refused here, not taken for the bundled set."""
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        path = super().convert(value, param, ctx)
+        if (
+            isinstance(value, str)
+            and value != "demo"
+            and str(path) == "demo"
+            and not os.path.lexists(path)
+        ):
+            self.fail(
+                f"{value!r}: no such file or folder ('demo' alone names the bundled demo set)",
+                param,
+                ctx,
+            )
+        return path
 
 
 def json_option(help_text: str = JSON_HELP) -> Callable[[F], F]:
@@ -509,7 +531,7 @@ def train_command(
 @click.option(
     "--data",
     "data_file",
-    type=_PathName(path_type=Path),
+    type=_DataName(path_type=Path),
     help="Run a dataset (.csv/.tsv/.jsonl/.json; a keyword dataset for a keyword project) through "
     "the firmware path and print figures ('demo': the bundled demo set, which 'generate' "
     "without --model trains on, unless a file or folder named demo is here).",
@@ -1285,7 +1307,7 @@ def boards_command() -> None:
     "--data",
     # A folder is accepted here so that report says what it holds (keyword data, as eval
     # says), not click's bare "is a directory".
-    type=_PathName(path_type=Path),
+    type=_DataName(path_type=Path),
     metavar="FILE",
     help="Text models only: measure the figures on this dataset's held-out split (for a "
     "project, or a model folder without report.json; 'demo': the bundled demo set, which "
@@ -1331,7 +1353,7 @@ def info_command(path: Path, json_out: Path | None) -> None:
 
 @cli.command("eval")
 @click.argument("model_dir", type=_PathName(path_type=Path))
-@click.argument("data", type=_PathName(path_type=Path))
+@click.argument("data", type=_DataName(path_type=Path))
 @click.option(
     "--split",
     type=click.Choice(["test", "val", "train", "all"]),

@@ -249,9 +249,7 @@ def run_eval(
     """
     from tinyslm.emulate.phrases import (
         check_intents_known,
-        first_clauses,
         phrases_to_check,
-        respelled_intents,
         unknown_intents_warning,
     )
     from tinyslm.project import load_model_or_project
@@ -280,13 +278,7 @@ def run_eval(
     oos_texts = [text for text, _, oos in rows if oos]
     known = {label: i for i, label in enumerate(manifest.labels)}
     unknown = sorted({label for _, label in inscope if label not in known})
-    respelled = respelled_intents(unknown, manifest.labels)
-    try:
-        check_intents_known(config.data, rows, manifest.labels)
-    except DatasetError as exc:
-        if not respelled:
-            raise
-        raise DatasetError(f"{exc} ({first_clauses(respelled)})") from None
+    check_intents_known(config.data, rows, manifest.labels)
 
     say(f"scoring {len(inscope)} phrases and {len(oos_texts)} out-of-scope on TFLM ...")
     k = len(manifest.labels)

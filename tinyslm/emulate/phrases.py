@@ -242,9 +242,11 @@ def check_intents_known(
     unknown = sorted(expected - set(labels))
     if expected and len(unknown) == len(expected):
         shown = ", ".join(repr(u) for u in unknown[:5]) + (" ..." if len(unknown) > 5 else "")
+        respelled = respelled_intents(unknown, tuple(labels))
+        spelling = f" ({first_clauses(respelled)})" if respelled else ""
         raise DatasetError(
             f"{data}: none of its intents ({shown}) is one of the model's "
-            f"{len(labels)}; is this the dataset the model was trained for?"
+            f"{len(labels)}; is this the dataset the model was trained for?{spelling}"
         )
 
 
@@ -387,9 +389,12 @@ TIME_UNITS = {"emulator": "us", "native": "us", "qemu": "thousand_instructions"}
 
 def format_report(report: EmulateReport, engine: str = "emulator") -> str:
     """Human-readable summary of an :class:`EmulateReport` run on ``engine``."""
+    from tinyslm.monitor import printable
+
     lines = [
-        f"dataset {report.source}, split {report.split}: {report.phrases} in-scope phrases"
-        + (f", {report.oos_phrases} out-of-scope" if report.oos_phrases else ""),
+        # Escaped as eval's rows are: a file name cannot reorder or program the terminal.
+        f"dataset {printable(report.source)}, split {report.split}: {report.phrases} in-scope"
+        " phrases" + (f", {report.oos_phrases} out-of-scope" if report.oos_phrases else ""),
         f"accuracy         {_figure(report.accuracy)}",
         f"escalation rate  {_figure(report.escalation_rate)}",
     ]

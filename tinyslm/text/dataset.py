@@ -691,7 +691,7 @@ def _parse_clinc(
         raise DatasetError(f"{name}: malformed JSON: {json_reason(e)}") from None
     lists = "/".join(_CLINC_KEYS)
     if not isinstance(obj, dict):
-        wanted = "a 'train' list" if for_training else f"{lists} lists"
+        wanted = "a 'train' list" if for_training else f"one or more of the {lists} lists"
         raise DatasetError(f"{name}: expected a JSON object with {wanted} (CLINC layout)")
     if for_training and "train" not in obj:
         raise DatasetError(f"{name}: missing key 'train' (CLINC layout)")
