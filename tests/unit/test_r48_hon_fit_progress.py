@@ -18,7 +18,8 @@ import tinyslm.audio.train
 from tinyslm.audio import fit
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "fixtures"))
-from kws import KWS_FIXTURE, keyword_manifest
+from kws import keyword_manifest
+from test_untrue_messages import trained_stand_in
 
 _MATERIAL = object()  # the test streams' material, as evaluate_streams gives it
 _SPEC = object()  # the streams' spec
@@ -29,31 +30,7 @@ def _stand_ins(monkeypatch: pytest.MonkeyPatch) -> None:
     dataset = SimpleNamespace(
         warnings=(), labels=manifest.labels, source="kws", split=lambda s: (), noise=()
     )
-    trained = SimpleNamespace(
-        model=(KWS_FIXTURE / "model.tflite").read_bytes(),
-        output_quant=manifest.output_quant,
-        input_quant=manifest.input_quant,
-        arena_bytes=manifest.arena_bytes,
-        ops=manifest.ops,
-        history=(),
-        int8_accuracy=1.0,
-        float_accuracy=1.0,
-        val_accuracy=1.0,
-        per_class=(),
-        confusion=(),
-        macs=0,
-        params=0,
-        epochs_run=1,
-        best_epoch=1,
-        n_train=1,
-        n_train_examples=3,
-        n_val=1,
-        n_test=1,
-        feature_seconds=0.0,
-        train_seconds=0.0,
-        convert_seconds=0.0,
-        verify_seconds=0.0,
-    )
+    trained = trained_stand_in(manifest)
     streams = SimpleNamespace(
         spec=_SPEC,
         threshold_q=0,

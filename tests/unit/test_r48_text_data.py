@@ -44,7 +44,8 @@ def test_scoring_data_without_any_clinc_list_is_refused_in_one_line(tmp_path: Pa
     assert "\n" not in message
     assert "no train/val/test/oos_train/oos_val/oos_test list (only 'tests')" in message
     path.write_text("[]", encoding="utf-8")
-    with pytest.raises(DatasetError, match=r"JSON object with one or more of the train/val/test/.* lists"):
+    wanted = r"JSON object with one or more of the train/val/test/.* lists"
+    with pytest.raises(DatasetError, match=wanted):
         load_dataset(path, for_training=False)
 
 

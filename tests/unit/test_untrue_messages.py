@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -213,29 +214,16 @@ def test_a_keyword_reports_figures_that_are_not_a_file_are_said_so(tmp_path: Pat
 # --- the keyword fit returns its threshold warning too (train --json lists it) --------
 
 
-def test_keyword_fit_returns_every_warning_it_printed(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """Loading, training and streaming stand in: only what fit_audio warns about is real."""
+def trained_stand_in(manifest: Any) -> Any:
+    """What train_audio returns, standing in for a run: the committed keyword fixture's
+    model and figures of 1 (test_r48_hon_fit_progress uses it too)."""
     import sys
     from types import SimpleNamespace
 
-    import tinyslm.audio.dataset
-    import tinyslm.audio.train
-    from tinyslm.audio import fit
-
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "fixtures"))
-    from kws import KWS_FIXTURE, keyword_manifest
+    from kws import KWS_FIXTURE
 
-    manifest = keyword_manifest()
-    dataset = SimpleNamespace(
-        warnings=("a dataset finding",),
-        labels=manifest.labels,
-        source="kws",
-        split=lambda s: (),
-        noise=(),  # fit_audio measures the streams' lengths (round 43: a rule that cannot fire)
-    )
-    trained = SimpleNamespace(
+    return SimpleNamespace(
         model=(KWS_FIXTURE / "model.tflite").read_bytes(),
         output_quant=manifest.output_quant,
         input_quant=manifest.input_quant,
@@ -260,6 +248,31 @@ def test_keyword_fit_returns_every_warning_it_printed(
         convert_seconds=0.0,
         verify_seconds=0.0,
     )
+
+
+def test_keyword_fit_returns_every_warning_it_printed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Loading, training and streaming stand in: only what fit_audio warns about is real."""
+    import sys
+    from types import SimpleNamespace
+
+    import tinyslm.audio.dataset
+    import tinyslm.audio.train
+    from tinyslm.audio import fit
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "fixtures"))
+    from kws import keyword_manifest
+
+    manifest = keyword_manifest()
+    dataset = SimpleNamespace(
+        warnings=("a dataset finding",),
+        labels=manifest.labels,
+        source="kws",
+        split=lambda s: (),
+        noise=(),  # fit_audio measures the streams' lengths (round 43: a rule that cannot fire)
+    )
+    trained = trained_stand_in(manifest)
     streams = SimpleNamespace(
         spec=None,
         threshold_q=127,
