@@ -69,6 +69,7 @@ from tinyslm.audio.dataset import (  # noqa: E402
     AudioDataset,
     load_audio_dataset,
     load_training_clips,
+    refuse_too_many_labels,
 )
 from tinyslm.audio.fit import (  # noqa: E402
     evaluate_streams,
@@ -623,6 +624,9 @@ def measure(args: argparse.Namespace, argv: list[str] | None) -> int:
     """Train and measure every model the arguments ask for; print and maybe write them."""
     log = None if args.quiet else print
     real = load_audio_dataset(args.data)
+    # train's one line, before the rule check reached the detector's internal field
+    # ("num_labels 17 not in 2..16"); no --keywords here, so the advice is the dataset.
+    refuse_too_many_labels(real, keywords_option=False)
     figures: dict[str, Any] = {
         "dataset": args.data.name,
         "labels": list(real.labels),

@@ -215,12 +215,12 @@ def test_an_empty_split_of_named_clips_names_the_seed(tmp_path: Path) -> None:
 def test_threshold_advice_is_built_from_the_val_streams() -> None:
     from tinyslm.audio.fit import threshold_advice
 
-    def advice(q: int, found: bool, noise: float, unknown: float) -> str | None:
+    def advice(q: int, found: bool, noise: float, unknown: float, source: str = "") -> str | None:
         streams = SimpleNamespace(
             threshold_q=q, threshold_found=found, val_noise_seconds=noise,
             val_unknown_seconds=unknown,
         )  # fmt: skip
-        return threshold_advice(streams)  # type: ignore[arg-type]
+        return threshold_advice(streams, "", source)  # type: ignore[arg-type]
 
     assert advice(40, True, 9.0, 6.0) is None
     # Round 48: a threshold chosen on streams without noise or unknown words said nothing.
@@ -233,6 +233,18 @@ def test_threshold_advice_is_built_from_the_val_streams() -> None:
     no_noise = advice(40, True, 0.0, 6.0)
     assert no_noise is not None and f"no background noise ({NOISE}), so" in no_noise
     assert UNKNOWN not in no_noise
+    # Round 48 review: "without them" of one kind, and where to add it (an --extra-train
+    # set's noise never reaches the validation streams).
+    assert advice(40, True, 0.0, 6.0, "data/kws") == (
+        f"the validation streams have no background noise ({NOISE}), so threshold_q 40 was"
+        f" chosen without it: add background noise ({NOISE}) to data/kws to check it there"
+    )
+    assert advice(40, True, 9.0, 0.0, "data/kws") == (
+        f"the validation streams have no {UNKNOWN} recordings, so threshold_q 40 was chosen"
+        f" without it: add {UNKNOWN} recordings to data/kws to check it there"
+    )
+    named = advice(127, False, 0.0, 6.0, "data/kws")
+    assert named is not None and named.endswith(f"add background noise ({NOISE}) to data/kws")
     both = advice(-128, True, 9.0, 6.0)
     # Before: "add background noise and _unknown_ recordings" to data that had both.
     assert both is not None and "even at the loosest threshold" in both

@@ -82,7 +82,8 @@ Rules:
   the window) under two labels, clips of ``_unknown_/`` whose flattened ``<word>_`` name
   is one of the keywords (by :func:`label_key`, after ``keywords`` and
   ``unknown_words``: recordings of a keyword trained as not one; other words' names
-  are what that folder is for); in a list, a file listed twice (by the file:
+  are what that folder is for; checking a model, its keywords:
+  :func:`refuse_keyword_named_unknown`); in a list, a file listed twice (by the file:
   ``./yes/a.wav``, ``/data/yes/a.wav``, ``../data/yes/a.wav`` and a hard link to it are
   ``yes/a.wav``), a
   path naming a folder, a path or label that is not UTF-8 text, a special label other
@@ -104,7 +105,9 @@ Rules:
   (:func:`refuse_too_many_labels`), saying to choose the keywords with ``keywords``.
 - A validation or test clip with the same samples as a training clip (a copy under
   another name, which a split by file can put on the other side) is kept, with a
-  warning per split saying how many and naming the first pair.
+  warning per split saying how many and naming the first pair; under training's rules
+  only (``eval`` scores data the model may never have trained on, whose train split
+  it did not learn).
 - Hidden names (a leading ``.``) are not data: such folders are not labels and
   such files are not clips (macOS's ``._<clip>.wav`` AppleDouble files, ``.DS_Store``).
   Nor are files that are not ``.wav``: their names are not checked.
@@ -1129,12 +1132,13 @@ def _scan(root: Path, config: AudioDatasetConfig) -> tuple[list[_Entry], list[_E
 
 
 def _refuse_keyword_named_unknown(
-    entries: list[_Entry], keywords: Iterable[str], root: Path
+    entries: list[_Entry], keywords: Iterable[str], root: Path, *, scoring: bool = False
 ) -> None:
     """Refuse ``_unknown_/`` clips whose flattened ``<word>_`` name is a keyword (by
     :func:`label_key`): recordings of the keyword trained as "not a keyword", and a right
-    answer on them scored as a miss. Only those names: a full Speech Commands download
-    flattened into ``_unknown_/`` holds every other word too, as it should."""
+    answer on them scored as a miss (``scoring``: the keywords are a model's, the data is
+    to check it). Only those names: a full Speech Commands download flattened into
+    ``_unknown_/`` holds every other word too, as it should."""
     keys = {label_key(k): k for k in keywords}
     named: dict[str, list[_Entry]] = defaultdict(list)
     for entry in entries:
@@ -1145,23 +1149,74 @@ def _refuse_keyword_named_unknown(
             named[keys[label_key(word)]].append(entry)
     if not named:
         return
-    keyword = sorted(named)[0]
-    found = named[keyword]
-    way = (
-        f"label them {keyword!r} or take them out of the list"
-        if root.is_file()
-        else f"move them into {keyword}/ or out of the dataset"
+    # Every keyword at once: naming only the first refused the data again once it was moved.
+    words = sorted(named)
+    purpose = (
+        "the model's right answer on them would be scored wrong (a miss, and in the"
+        " streams a false accept)"
+        if scoring
+        else f"they would train {'it' if len(words) == 1 else 'them'} as {UNKNOWN}"
+    )
+    found = [entry for word in words for entry in named[word]]
+    what = (
+        f"the keyword {words[0]!r}"
+        if len(words) == 1
+        else "keywords (" + ", ".join(f"{w} {len(named[w])}" for w in words) + ")"
     )
     raise DatasetError(
-        f"{root}: {len(found)} clip(s) in {UNKNOWN}/ are named as the keyword {keyword!r}"
-        f" (first: {found[0].source}), so they would train it as {UNKNOWN}: {way}"
+        f"{root}: {len(found)} clip(s) in {UNKNOWN}/ are named as {what}"
+        f" (first: {found[0].source}), so {purpose}:"
+        f" {_keyword_named_way(root, words, keywords)}"
     )
 
 
-def refuse_too_many_labels(dataset: AudioDataset) -> None:
+def _keyword_named_way(root: Path, words: list[str], keywords: Iterable[str]) -> str:
+    """What to do with keyword-named ``_unknown_/`` clips at ``root``. A ``tinyslm synth``
+    folder (``synth.json`` at its root) was written for other words: synth keeps the words
+    it is given, and their near homophones, out of ``_unknown_/``."""
+    from tinyslm.audio.synth import RECORD  # synth imports this module
+
+    if (root / RECORD).is_file():
+        return (
+            f"synthesize it for every keyword, which keeps them out of {UNKNOWN}/"
+            f" ('tinyslm synth {' '.join(sorted(keywords))} -o {root} --force'), or"
+            f" without {UNKNOWN}/ clips ('--unknown-clips 0')"
+        )
+    if root.is_file():
+        return f"label them {_either(words)} or take them out of the list"
+    folders = " or ".join(f"{w}/" for w in words)
+    return f"move them into {folders} or out of the dataset"
+
+
+def _either(words: list[str]) -> str:
+    """``'go'`` or ``'go' or 'no'``."""
+    return " or ".join(repr(w) for w in words)
+
+
+def refuse_keyword_named_unknown(
+    path: Path | str, keywords: Iterable[str], config: AudioDatasetConfig
+) -> None:
+    """Refuse data to check a model whose ``_unknown_/`` clips are named as one of the
+    model's ``keywords`` (eval, emulate --data): a right answer on them was scored as a
+    miss and a detection in the stream as a false accept. Refused, not warned, as a
+    keyword spelled otherwise is: every figure of such data is wrong.
+
+    Raises:
+        DatasetError: such clips (one line naming every keyword and its count).
+    """
+    root = Path(path)
+    _refuse_keyword_named_unknown(_scan(root, config)[0], keywords, root, scoring=True)
+
+
+def refuse_too_many_labels(dataset: AudioDataset, keywords_option: bool = True) -> None:
     """Refuse more labels than the device's detector holds (``MAX_LABELS``, ``_silence_``
     and ``_unknown_`` included), before any feature is computed: the whole training ran
-    first, then failed on an internal field."""
+    first, then failed on an internal field. ``keywords_option``: the caller takes
+    ``--keywords`` (``train``); the benchmark does not, so the dataset must change.
+
+    Raises:
+        DatasetError: too many labels (one line, with the most keywords that fit).
+    """
     from tinyslm.audio.detector import MAX_LABELS
 
     labels = dataset.labels
@@ -1170,10 +1225,16 @@ def refuse_too_many_labels(dataset: AudioDataset) -> None:
     # With --keywords every other word is _unknown_, one label of its own.
     most = MAX_LABELS - (SILENCE in labels) - 1
     shown = ", ".join(labels[:6]) + (f", ... {labels[-1]}" if len(labels) > 6 else "")
+    way = (
+        f"list at most {most} keywords with --keywords (every other word is then trained"
+        f" as {UNKNOWN})"
+        if keywords_option
+        else f"give a dataset of at most {most} keyword folders (move the other words'"
+        f" clips into {UNKNOWN}/)"
+    )
     raise DatasetError(
         f"{dataset.source}: {len(labels)} labels ({shown}); the device's detector takes at"
-        f" most {MAX_LABELS}, {SILENCE} and {UNKNOWN} included: list at most {most} keywords"
-        f" with --keywords (every other word is then trained as {UNKNOWN})"
+        f" most {MAX_LABELS}, {SILENCE} and {UNKNOWN} included: {way}"
     )
 
 
@@ -1188,8 +1249,11 @@ def load_audio_dataset(path: Path | str, config: AudioDatasetConfig | None = Non
     entries, noise_entries, skipped = _scan(root, config)
     if config.words_must_exist:
         _check_words(entries, config, str(root))
-    named_keywords = {e.label for e in entries} - {UNKNOWN, SILENCE, NOISE}
-    _refuse_keyword_named_unknown(entries, named_keywords, root)
+    if config.training_rules:
+        # The keywords trained here are the data's own. Checking a model, they are the
+        # model's (refuse_keyword_named_unknown); an --extra-train set's, DATA's.
+        named_keywords = {e.label for e in entries} - {UNKNOWN, SILENCE, NOISE}
+        _refuse_keyword_named_unknown(entries, named_keywords, root)
     placed = [(entry, *_split_of(entry, config)) for entry in entries]
     capped: list[tuple[str, str]] = []
     if config.cap_unknown:
@@ -1225,7 +1289,12 @@ def load_audio_dataset(path: Path | str, config: AudioDatasetConfig | None = Non
     if capped:
         warnings.append(_cap_note(", ".join(kept for _, kept in capped)))
         by_split += [(split, _cap_note(kept)) for split, kept in capped]
-    for split, note in _held_out_copies(clips):
+    # Training's load only: the warning says the held-out figures will be optimistic,
+    # true only of a model trained on this dataset's train split. eval and emulate --data
+    # (training_rules off) cannot tell that from the data: a dataset the model never saw
+    # has no learnt train split, and --split all prints no val or test figure. A model
+    # trained here was warned by train (its output and train --json's warnings).
+    for split, note in _held_out_copies(clips) if config.training_rules else []:
         warnings.append(note)
         by_split.append((split, note))
     mixed = _mixed_speakers(placed)
@@ -1281,7 +1350,7 @@ def with_training_clips(dataset: AudioDataset, extra: AudioDataset) -> AudioData
     synth``'s voices next to real recordings: validation (which picks the epoch and
     the detector threshold) and test stay ``dataset``'s own speakers. ``extra``'s
     background recordings are not used (``dataset``'s are the training noise), and
-    its ``_silence_`` clips are dropped for the same reason.
+    its ``_silence_`` clips are dropped for the same reason; a note says each.
 
     Raises:
         DatasetError: ``extra`` has a label ``dataset`` lacks, or another window length.
@@ -1353,6 +1422,11 @@ def with_training_clips(dataset: AudioDataset, extra: AudioDataset) -> AudioData
         )
     if extra.noise:
         notes.append(f"{extra.source}: its {NOISE} recordings are not used for training")
+    # A _silence_/ folder is read as a list's _silence_ label is: dropped, but said (it
+    # was refused out loud before the folder was read, then dropped without a word).
+    silent = sum(1 for clip in extra.clips if clip.label == SILENCE)
+    if silent:
+        notes.append(f"{extra.source}: its {silent} {SILENCE} clip(s) are not used for training")
     return AudioDataset(
         dataset.labels,
         dataset.clips + tuple(added),

@@ -26,6 +26,7 @@ from tinyslm.audio.dataset import (
     how_labels_differ,
     label_key,
     load_audio_dataset,
+    refuse_keyword_named_unknown,
     unicode_form,
 )
 from tinyslm.audio.detector import DetectorSpec
@@ -376,7 +377,7 @@ def load_for_model(
     Raises:
         DatasetError: the data is unusable, ``split`` is unknown or has neither clips nor
             a window of background audio, or the dataset has words but none of the
-            model's keywords.
+            model's keywords, or ``_unknown_/`` clips named as one of the model's keywords.
     """
     if split not in SPLITS:
         raise DatasetError(f"unknown split {split!r}; expected {', '.join(SPLITS)}")
@@ -389,6 +390,10 @@ def load_for_model(
         training_rules=False,
         cap_unknown=split != "all",
     )
+    # The model's keywords, not the data's folders: speech_commands_dev's _unknown_/go_*
+    # clips were scored as _unknown_ for a model with the keyword go.
+    keywords = [lb for lb in manifest.labels if lb not in (SILENCE, UNKNOWN)]
+    refuse_keyword_named_unknown(data, keywords, base)
     dataset = load_audio_dataset(data, base)
     special = (SILENCE, UNKNOWN)
     words = set(dataset.labels) - set(special)

@@ -467,13 +467,16 @@ def untested_streams(dataset: AudioDataset, keyword: KeywordSpec) -> str:
     )
 
 
-def threshold_advice(streams: StreamEvaluation, untested: str = "") -> str | None:
+def threshold_advice(streams: StreamEvaluation, untested: str = "", source: str = "") -> str | None:
     """The warning for a threshold the val streams did not settle (``None``: they did).
 
-    What to add is named only where the val streams lacked it; with noise and unknown
-    words there, the model is what fired on everything or on nothing, unless the rule
-    cannot fire on them (``untested``: :func:`untested_streams`).
+    What to add is named only where the val streams lacked it, and to ``source`` (the
+    dataset whose validation split it is, where given): an --extra-train set's noise
+    never reaches the validation streams. With noise and unknown words there, the model
+    is what fired on everything or on nothing, unless the rule cannot fire on them
+    (``untested``: :func:`untested_streams`).
     """
+    to = f" to {source}" if source else ""
     missing = [
         what
         for what, seconds in (
@@ -492,7 +495,7 @@ def threshold_advice(streams: StreamEvaluation, untested: str = "") -> str | Non
             "the strictest; "
         )
         if missing:
-            return head + f"add {' and '.join(missing)}"
+            return head + f"add {' and '.join(missing)}{to}"
         return head + (
             f"the model still fires falsely on them ({had}): train longer or on more data"
         )
@@ -510,7 +513,7 @@ def threshold_advice(streams: StreamEvaluation, untested: str = "") -> str | Non
         if missing:
             return (
                 head
-                + f"add {' and '.join(missing)}, and check the false rejections"
+                + f"add {' and '.join(missing)}{to}, and check the false rejections"
                 + (f"; {untested}" if untested else "")
             )
         if untested:
@@ -526,9 +529,10 @@ def threshold_advice(streams: StreamEvaluation, untested: str = "") -> str | Non
         # Chosen where only the keyword stream's wrong keywords (or the one stream there
         # was) could reject a level: what a device hears most was never tried.
         lacking = " and ".join(missing)
+        them = "it" if len(missing) == 1 else "them"
         return (
             f"the validation streams have no {lacking}, so threshold_q {streams.threshold_q}"
-            f" was chosen without them: add {lacking} to check it there"
+            f" was chosen without {them}: add {lacking}{to} to check it there"
             + (f"; {untested}" if untested else "")
         )
     if untested:
@@ -704,7 +708,8 @@ def fit_audio(
     keyword = keyword_spec(dataset, cfg)
     model = result.model
     streams = evaluate_streams(dataset, model, keyword, log)
-    advice = threshold_advice(streams, untested_streams(dataset, keyword))
+    # Positional: tests stand in for it with ``lambda *a``.
+    advice = threshold_advice(streams, untested_streams(dataset, keyword), dataset.source)
     tested = unfired_warning(dataset, "test", keyword)
     for said in (advice, tested):
         if said is not None:
