@@ -608,6 +608,9 @@ def _drop_broken_stdout() -> None:
 RESYNC_WAIT_S = 3.0
 # ... and within this long in all, however chatty the board is.
 RESYNC_CAP_S = 15.0
+# An STM32H7's rx_error within this long after its rx_overflow is the same gap said
+# twice (a wrong byte that came while it wrote the rx_overflow): one loss.
+PAIR_S = 0.25
 # This many rx_overflows in a row with no line answered in between and the monitor gives
 # up resending, with a note: when the marker is lost in each (it sends no more), or the
 # lines resent are lost again each time (a resync's own gaps before the marker's answer
@@ -838,6 +841,7 @@ class _Resync:
         # STM32H7 says a wrong byte that came while it wrote a gap's rx_overflow right
         # after it, as rx_error, for the same gap and the same drop.
         self.last_loss: str | None = None
+        self.last_loss_at = 0.0  # when that line came (the pair comes back to back)
         self.markers = 0  # markers sent in this resync (a lost one is sent again)
         self.strikes = 0  # rx_overflows since a line was last answered
         # Of those, the ones that started a resync: each resync but the first of them
@@ -880,10 +884,12 @@ class _Resync:
         the typed line was answered), else ``""``."""
         kind = _answer_kind(line)
         overflow = kind is not None and kind[0] == "overflow"
-        before, self.last_loss = (
-            self.last_loss,
-            ((kind[1] or "rx_overflow") if kind is not None and overflow else None),
-        )
+        now = time.monotonic()
+        # The pair's two lines leave the board back to back (a few ms at 115200 baud); a
+        # loss line later than PAIR_S after another is a gap of its own.
+        before = self.last_loss if now - self.last_loss_at <= PAIR_S else None
+        self.last_loss = (kind[1] or "rx_overflow") if kind is not None and overflow else None
+        self.last_loss_at = now
         acted = kind[1] if kind is not None and kind[0] == "do" else None
         if acted is not None and len(self.known) < MAX_ACTED_INTENTS:
             self.known.add(acted)  # never the intent of an unknown_intent
@@ -1074,7 +1080,10 @@ class _Resync:
                             # one marker's answer are one burst (a board that loses every
                             # line, at a wrong baud rate, loses every marker too).
                             if self.markers >= MAX_OVERFLOW_STRIKES:
-                                self._give_up(self._again())
+                                self._give_up(
+                                    f"lost the ':info' sent to find the lines it dropped"
+                                    f" {self.markers} times with no line answered in between"
+                                )
                                 return
                             self._send_marker()  # lost with the bytes of a later overflow
                         elif self.gap_after:

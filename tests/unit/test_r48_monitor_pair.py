@@ -37,6 +37,33 @@ def _strikes(lines: list[str]) -> int:
     return strikes
 
 
+def _strikes_apart(first: str, second: str, seconds: float) -> int:
+    import time
+
+    resync = m._Resync(
+        m._Gate(),
+        lambda _data: None,
+        m._TypedFlight(),
+        None,
+        lambda _note: None,
+        lambda: 0.0,
+        lambda _exc: None,
+        lambda _exc: None,
+    )
+    resync.observe(first)
+    time.sleep(seconds)
+    resync.observe(second)
+    strikes = resync.strikes
+    resync.gate.stop.set()
+    return strikes
+
+
+def test_an_rx_error_that_comes_later_is_a_gap_of_its_own() -> None:
+    # A review found the pair taken by adjacency alone: an rx_error seconds after the
+    # rx_overflow (a marker sent between) is another gap, which may have lost the marker.
+    assert _strikes_apart(OVER, ERR, m.PAIR_S + 0.3) == 2
+
+
 def test_rx_error_right_after_rx_overflow_is_one_loss() -> None:
     assert _strikes([OVER, ERR]) == 1
     assert _strikes([OVER, ERR, OVER]) == _strikes([OVER, OVER]) == 2
