@@ -133,6 +133,13 @@ def test_speech_commands_dev_is_refused_for_a_model_with_the_keyword_go() -> Non
     manifest = replace(_manifest(), labels=labels)
     msg = _one_line(load_for_model, root, "all", manifest, lambda _line: None)
     assert f"5 clip(s) in {UNKNOWN}/ are named as the keyword 'go'" in msg, msg
+    # Only the split scored counts (a review found --split val refused for clips of the
+    # train and test splits): 2 in test, none in val.
+    msg = _one_line(load_for_model, root, "test", manifest, lambda _line: None)
+    assert f"2 clip(s) in {UNKNOWN}/ are named as the keyword 'go'" in msg, msg
+    dataset, _, _ = load_for_model(root, "val", manifest, lambda _line: None)
+    val = dataset.split("val")
+    assert val and not [c for c in val if c.source.startswith(f"{UNKNOWN}/go_")]
 
 
 def test_eval_takes_unknown_clips_named_as_other_words(tmp_path: Path) -> None:

@@ -1194,18 +1194,22 @@ def _either(words: list[str]) -> str:
 
 
 def refuse_keyword_named_unknown(
-    path: Path | str, keywords: Iterable[str], config: AudioDatasetConfig
+    path: Path | str, keywords: Iterable[str], config: AudioDatasetConfig, split: str = "all"
 ) -> None:
-    """Refuse data to check a model whose ``_unknown_/`` clips are named as one of the
-    model's ``keywords`` (eval, emulate --data): a right answer on them was scored as a
-    miss and a detection in the stream as a false accept. Refused, not warned, as a
-    keyword spelled otherwise is: every figure of such data is wrong.
+    """Refuse data to check a model whose ``_unknown_/`` clips of the ``split`` scored
+    (``all``: every clip) are named as one of the model's ``keywords`` (eval, emulate
+    --data): a right answer on them was scored as a miss and a detection in the stream as
+    a false accept. Refused, not warned, as a keyword spelled otherwise is: every figure
+    of such data is wrong. Clips of another split are not scored, so not refused.
 
     Raises:
         DatasetError: such clips (one line naming every keyword and its count).
     """
     root = Path(path)
-    _refuse_keyword_named_unknown(_scan(root, config)[0], keywords, root, scoring=True)
+    entries = _scan(root, config)[0]
+    if split != "all":
+        entries = [e for e in entries if _split_of(e, config)[1] == split]
+    _refuse_keyword_named_unknown(entries, keywords, root, scoring=True)
 
 
 def refuse_too_many_labels(dataset: AudioDataset, keywords_option: bool = True) -> None:

@@ -393,7 +393,7 @@ def load_for_model(
     # The model's keywords, not the data's folders: speech_commands_dev's _unknown_/go_*
     # clips were scored as _unknown_ for a model with the keyword go.
     keywords = [lb for lb in manifest.labels if lb not in (SILENCE, UNKNOWN)]
-    refuse_keyword_named_unknown(data, keywords, base)
+    refuse_keyword_named_unknown(data, keywords, base, split)
     dataset = load_audio_dataset(data, base)
     special = (SILENCE, UNKNOWN)
     words = set(dataset.labels) - set(special)
