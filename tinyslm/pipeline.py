@@ -638,9 +638,14 @@ def run_generate(
     check_target(target, force, protect=protect, ownership=PROJECT_OWNERSHIP)
     # Inside another model folder than --model's (that one is refused above as the model
     # being used), for the same reason as train -o: it holds only the model's own files.
-    refuse_inside_model_folder(
-        target, "-o" if out is not None else "the project folder (no -o given)"
-    )
+    if out is not None:
+        refuse_inside_model_folder(target, "-o")
+    else:
+        refuse_inside_model_folder(
+            target,
+            "the project folder (no -o given)",
+            "give -o outside it, or run generate from another folder",
+        )
 
     tree: Path | None = None
     notes: list[str] = []
@@ -837,18 +842,19 @@ class ReportRunResult:
     model_sha256: str
 
 
-def refuse_inside_model_folder(path: Path, what: str) -> None:
+def refuse_inside_model_folder(
+    path: Path, what: str, advice: str = "give a path outside it"
+) -> None:
     """Refuse an output ``path`` (``--json``, ``report -o``, train's and generate's
     ``-o`` folder) inside a model folder: one holds only the model's own files, so
     'train --force' would refuse the folder for it (and could not tell that tinyslm
-    wrote it)."""
+    wrote it). ``advice``: what to do, where no path was given."""
     # Every folder above it: 'MODEL/sub/i.json' creates sub/ in the model folder.
     for folder in Path(os.path.abspath(path)).parents:
         if (folder / MANIFEST_NAME).is_file() and (folder / MODEL_NAME).is_file():
             raise OutputError(
                 f"{what} {path} is inside the model folder {folder}, which holds only "
-                "the model's own files ('train --force' would refuse it); give a path "
-                "outside it"
+                f"the model's own files ('train --force' would refuse it); {advice}"
             )
 
 

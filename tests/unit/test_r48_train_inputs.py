@@ -79,6 +79,19 @@ def test_generate_into_another_model_folder_is_refused(model: Path, tmp_path: Pa
     assert not out.exists()
 
 
+def test_generate_without_o_inside_a_model_folder_says_to_give_o(
+    model: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A review found "give a path outside it" where no path was given.
+    other = Path(shutil.copytree(FIXTURE_MODEL, tmp_path / "other"))
+    monkeypatch.chdir(other)
+    result = CliRunner().invoke(cli, ["generate", "--board", "esp32", "--model", str(model)])
+    assert result.exit_code == 1, result.output
+    error = _one_error(result.output)
+    assert "the project folder (no -o given)" in error, error
+    assert error.endswith("give -o outside it, or run generate from another folder"), error
+
+
 def test_generate_into_the_model_being_used_keeps_its_message(model: Path) -> None:
     result = CliRunner().invoke(
         cli, ["generate", "--board", "esp32", "--model", str(model), "-o", str(model / "p")]
