@@ -52,6 +52,8 @@ MAX_DIM = 96
 # The most int8 table entries (buckets x dim) TrainConfig takes: 256 MiB (past it only an
 # out-of-memory traceback followed). A chosen dim keeps to it as to the budget.
 MAX_TABLE = 2**28
+# The narrowest embedding sizing picks on its own (MIN_DIM, then 16, 8, this).
+NARROWEST_DIM = 4
 BUCKET_LADDER: tuple[int, ...] = tuple(2**k for k in range(8, 21))  # 256 ... 1,048,576
 # (smallest budget in bytes, hidden width): a narrower hidden layer leaves
 # small budgets to the embedding table, which carries most of the accuracy.
@@ -236,7 +238,7 @@ def choose_shape(
     hiddens = [hidden] if hidden else [h for h in (256, 128, 64, 32, 16, 8) if h <= top]
     bucket_list = [buckets] if buckets else sorted(BUCKET_LADDER, reverse=True)
     for h in hiddens:
-        for min_dim in (MIN_DIM, 16, 8, 4) if dim is None else (dim,):
+        for min_dim in (MIN_DIM, 16, 8, NARROWEST_DIM) if dim is None else (dim,):
             for b in bucket_list:
                 d = dim if dim is not None else _widest_dim(b, h, num_labels, usable)
                 if dim is not None and (
@@ -267,7 +269,7 @@ def choose_shape(
     pinned = ", ".join(
         f"{k} {v}" for k, v in (("buckets", buckets), ("dim", dim), ("hidden", hidden)) if v
     )
-    smallest = Shape(buckets or BUCKET_LADDER[0], dim or 4, hidden or 8)
+    smallest = Shape(buckets or BUCKET_LADDER[0], dim or NARROWEST_DIM, hidden or 8)
     # The figures are what the checks above compare with the budgets (the model with
     # the margin kept for the converter, the arena as the firmware sizes it): the model
     # alone once read "needs about 5 KB" in a refusal of --max-model-kb 6.

@@ -24,6 +24,7 @@ from tinyslm.sizing import (
     DEFAULT_MODEL_KB,
     MAX_TABLE,
     MIN_DIM,
+    NARROWEST_DIM,
     Shape,
     SizeChoice,
     choose_shape,
@@ -332,11 +333,15 @@ def check_given_sizes(options: Mapping[str, Any]) -> None:
         click.UsageError: the options (with the given sizes) make no valid config.
     """
     buckets = options.get("buckets")
-    if buckets is not None and options.get("dim") is None and buckets > MAX_TABLE:
-        # Even a 1-wide embedding is over the table's limit: the buckets are what to change.
+    most = MAX_TABLE // NARROWEST_DIM
+    if buckets is not None and options.get("dim") is None and buckets > most:
+        # Even the narrowest embedding sizing picks is over the table's limit: the buckets
+        # are what to change (a review found 2^27 refused as over a 1 GB budget it fitted,
+        # and "at most 2^28" advised, which was refused in turn).
         raise click.UsageError(
-            f"--buckets {buckets} leaves no embedding width: buckets x dim may be at most "
-            f"2^28 = {MAX_TABLE}, so give --buckets at most {MAX_TABLE}",
+            f"--buckets {buckets} leaves the embedding under {NARROWEST_DIM} wide: buckets x"
+            f" dim may be at most 2^28 = {MAX_TABLE}, so give --buckets at most {most}"
+            " (or a --dim)",
             ctx=click.get_current_context(silent=True),
         )
     # Sizes on auto take the smallest values here: filled from TrainConfig's defaults,

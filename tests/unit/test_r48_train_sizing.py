@@ -75,9 +75,30 @@ def test_buckets_no_dim_can_follow_are_named_not_a_dim(
     assert result.exit_code == 1 and not configs
     errors = [ln for ln in result.output.splitlines() if ln.startswith("error:")]
     assert len(errors) == 1, result.output
-    assert f"--buckets {2**29} leaves no embedding width" in errors[0], errors[0]
-    assert f"give --buckets at most {MAX_TABLE}" in errors[0], errors[0]
+    assert f"--buckets {2**29} leaves the embedding under 4 wide" in errors[0], errors[0]
+    assert f"give --buckets at most {MAX_TABLE // 4} (or a --dim)" in errors[0], errors[0]
     assert " x 54" not in errors[0] and "dim =" not in errors[0], errors[0]
+
+
+@pytest.mark.parametrize("buckets", [2**27, 2**28])
+def test_buckets_over_the_narrowest_auto_dim_are_refused_as_such(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, buckets: int
+) -> None:
+    # A review found 2^27 (with a 1 GB budget) refused as "needs about 524294 KB" of a
+    # 1048576 KB budget, and 2^28, which the old advice gave, refused in turn.
+    configs, result = _train_configs(
+        tmp_path, monkeypatch, "--buckets", str(buckets), "--max-model-kb", "1048576"
+    )
+    assert result.exit_code == 1 and not configs
+    errors = [ln for ln in result.output.splitlines() if ln.startswith("error:")]
+    assert len(errors) == 1 and "leaves the embedding under 4 wide" in errors[0], result.output
+    assert f"at most {2**26}" in errors[0], errors[0]
+    # The largest the advice names trains at 4 wide.
+    configs, result = _train_configs(
+        tmp_path / "ok", monkeypatch, "--buckets", str(2**26), "--max-model-kb", "1048576"
+    )
+    assert configs, result.output  # it reached training
+    assert configs[0].features.buckets * configs[0].dim <= MAX_TABLE
 
 
 def test_the_early_check_judges_only_the_sizes_given() -> None:
