@@ -19,8 +19,9 @@ OVER = '{"error":"rx_overflow"}'
 ERR = '{"error":"rx_error","reason":"framing"}'
 
 
-def _strikes(lines: list[str]) -> int:
-    resync = m._Resync(
+def _resync() -> m._Resync:
+    """A resync fed board lines by hand: writes, notes and errors go nowhere."""
+    return m._Resync(
         m._Gate(),
         lambda _data: None,
         m._TypedFlight(),
@@ -30,6 +31,10 @@ def _strikes(lines: list[str]) -> int:
         lambda _exc: None,
         lambda _exc: None,
     )
+
+
+def _strikes(lines: list[str]) -> int:
+    resync = _resync()
     for line in lines:
         resync.observe(line)
     strikes = resync.strikes
@@ -40,16 +45,7 @@ def _strikes(lines: list[str]) -> int:
 def _strikes_apart(first: str, second: str, seconds: float) -> int:
     import time
 
-    resync = m._Resync(
-        m._Gate(),
-        lambda _data: None,
-        m._TypedFlight(),
-        None,
-        lambda _note: None,
-        lambda: 0.0,
-        lambda _exc: None,
-        lambda _exc: None,
-    )
+    resync = _resync()
     resync.observe(first)
     time.sleep(seconds)
     resync.observe(second)
