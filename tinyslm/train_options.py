@@ -338,10 +338,14 @@ def check_given_sizes(options: Mapping[str, Any]) -> None:
         # Even the narrowest embedding sizing picks is over the table's limit: the buckets
         # are what to change (a review found 2^27 refused as over a 1 GB budget it fitted,
         # and "at most 2^28" advised, which was refused in turn).
+        # A --dim helps only where some width fits (2^27 with --dim 2): past 2^28 none does.
+        narrower = (
+            f" (or a --dim of at most {MAX_TABLE // buckets})" if buckets <= MAX_TABLE else ""
+        )
         raise click.UsageError(
             f"--buckets {buckets} leaves the embedding under {NARROWEST_DIM} wide: buckets x"
             f" dim may be at most 2^28 = {MAX_TABLE}, so give --buckets at most {most}"
-            " (or a --dim)",
+            f"{narrower}",
             ctx=click.get_current_context(silent=True),
         )
     # Sizes on auto take the smallest values here: filled from TrainConfig's defaults,

@@ -76,7 +76,8 @@ def test_buckets_no_dim_can_follow_are_named_not_a_dim(
     errors = [ln for ln in result.output.splitlines() if ln.startswith("error:")]
     assert len(errors) == 1, result.output
     assert f"--buckets {2**29} leaves the embedding under 4 wide" in errors[0], errors[0]
-    assert f"give --buckets at most {MAX_TABLE // 4} (or a --dim)" in errors[0], errors[0]
+    # No --dim helps past 2^28 (a review found "(or a --dim)" advised, and --dim 1 refused).
+    assert f"give --buckets at most {MAX_TABLE // 4} (see" in errors[0], errors[0]
     assert " x 54" not in errors[0] and "dim =" not in errors[0], errors[0]
 
 
@@ -93,6 +94,13 @@ def test_buckets_over_the_narrowest_auto_dim_are_refused_as_such(
     errors = [ln for ln in result.output.splitlines() if ln.startswith("error:")]
     assert len(errors) == 1 and "leaves the embedding under 4 wide" in errors[0], result.output
     assert f"at most {2**26}" in errors[0], errors[0]
+    if buckets < MAX_TABLE:
+        assert f"(or a --dim of at most {MAX_TABLE // buckets}) (see" in errors[0], errors[0]
+        configs, result = _train_configs(
+            tmp_path / "dim", monkeypatch, "--buckets", str(buckets), "--dim", "2",
+            "--max-model-kb", "1048576",
+        )  # fmt: skip
+        assert configs, result.output  # that --dim reaches training
     # The largest the advice names trains at 4 wide.
     configs, result = _train_configs(
         tmp_path / "ok", monkeypatch, "--buckets", str(2**26), "--max-model-kb", "1048576"
