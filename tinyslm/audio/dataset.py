@@ -1472,17 +1472,11 @@ def _drop_repeats(dataset: AudioDataset, added: list[Clip]) -> tuple[list[Clip],
     recording counted twice unsaid. A set's copies of DATA's own training clips are kept,
     as DATA's own copies are."""
     earlier = dataset.clips[len(dataset.clips) - dataset.extra_clips :]
-    trained = {_clip_digest(c.samples): c for c in earlier if not _constant(c.samples)}
-    kept: list[Clip] = []
-    dropped: list[tuple[Clip, Clip]] = []
-    for clip in added:
-        first = None if _constant(clip.samples) else trained.get(_clip_digest(clip.samples))
-        if first is not None:
-            dropped.append((clip, first))
-        else:
-            kept.append(clip)
+    dropped = _copies_of(added, earlier)
     if not dropped:
         return added, None
+    repeats = {id(clip) for clip, _ in dropped}
+    kept = [clip for clip in added if id(clip) not in repeats]
     clip, first = dropped[0]
     return kept, (
         f"{len(dropped)} of its clips are recordings an earlier --extra-train set added"
@@ -1497,6 +1491,21 @@ def _clip_digest(samples: Samples) -> bytes:
 
 def _constant(samples: Samples) -> bool:
     return bool(samples.size == 0 or np.all(samples == samples.flat[0]))
+
+
+def _copies_of(clips: Iterable[Clip], originals: Iterable[Clip]) -> list[tuple[Clip, Clip]]:
+    """``(clip, the first of originals with its samples)`` for each clip of ``clips`` that
+    copies one. A constant window (a silent take, padded to the window) is every silent
+    clip: two of them are not one recording, so it is never a copy."""
+    index: dict[bytes, Clip] = {}
+    for original in originals:
+        if not _constant(original.samples):
+            index.setdefault(_clip_digest(original.samples), original)
+    return [
+        (clip, index[digest])
+        for clip in clips
+        if not _constant(clip.samples) and (digest := _clip_digest(clip.samples)) in index
+    ]
 
 
 def _same_recordings(clips: Iterable[Clip]) -> list[list[Clip]]:
@@ -1558,18 +1567,7 @@ def _refuse_held_out_copies(dataset: AudioDataset, extra: AudioDataset, added: l
     that then picked the epoch and the threshold and was scored as "test": the figures
     were training figures, with only a warning about shared speakers.
     """
-    # A constant window (a silent take, padded to the window) is every silent clip: two
-    # of them are not one recording.
-    held_out = {
-        _clip_digest(c.samples): c
-        for c in dataset.clips
-        if c.split in ("val", "test") and not _constant(c.samples)
-    }
-    copies = [
-        (c, held_out[d])
-        for c in added
-        if not _constant(c.samples) and (d := _clip_digest(c.samples)) in held_out
-    ]
+    copies = _copies_of(added, [c for c in dataset.clips if c.split in ("val", "test")])
     if copies:
         first, theirs = copies[0]
         raise DatasetError(
