@@ -366,13 +366,20 @@ def _escalations(*phrases: str) -> bytes:
     )
 
 
+@pytest.mark.parametrize(
+    "gap_line",
+    [b'{"error":"rx_overflow"}\n', b'{"error":"rx_error","reason":"framing"}\n'],
+    ids=["rx_overflow", "rx_error"],
+)
 def test_an_unknown_intent_that_can_answer_either_do_in_flight_pairs_with_neither(
-    monkeypatch: pytest.MonkeyPatch,
+    monkeypatch: pytest.MonkeyPatch, gap_line: bytes
 ) -> None:
     # ':do a' (an intent the board has, not acted on yet) is lost in an STM32 gap that
     # ended at its line end; ':do zz' (none) gets unknown_intent after the rx_overflow.
     # That answer names no ':do': either could be the one lost. Before, it was taken for
     # a's: 'a' was never acted on, 'zz' was resent, and a note said the board has no "a".
+    # The same with the loss said as rx_error (round 48's audit: the host worker's count
+    # of rx_error as a loss was untested).
     board = _Board(
         stm32=True,
         lose={":do a": 1},
@@ -380,6 +387,7 @@ def test_an_unknown_intent_that_can_answer_either_do_in_flight_pairs_with_neithe
         hold=2,
         known="a",
         out=_escalations("p1", "p2"),
+        gap_line=gap_line,
     )
     host = _Host({"p1": ":do a", "p2": ":do zz"})
     rows, _, _ = _run(monkeypatch, board, b"", escalation=host, linger=0.5)

@@ -93,31 +93,6 @@ def test_a_boot_log_does_not_answer_the_typed_line_in_flight(
     assert any("resent 1 line it dropped" in r for r in rows), rows
 
 
-def test_an_unknown_intent_after_an_rx_error_pairs_with_neither_do(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    # test_r47_monitor_resync's unknown_intent case with the loss said as rx_error: ':do a'
-    # is lost (a byte came wrong), ':do zz' gets unknown_intent after the report. That
-    # answer may be a's: both are resent, 'a' acted on, and no note says the board has
-    # no "a" (rx_error not taken for a loss, the answer was paired with 'a' for sure).
-    board = _Board(
-        stm32=True,
-        lose={":do a": 1},
-        drop_after=False,
-        hold=2,
-        known="a",
-        out=_escalations("p1", "p2"),
-        gap_line=RX_ERROR,
-    )
-    host = _Host({"p1": ":do a", "p2": ":do zz"})
-    rows, _, _ = _run(monkeypatch, board, b"", escalation=host, linger=0.5)
-    assert board.received == [":do a", ":do zz", "", ":info", ":do a", ":do zz"], rows
-    assert board.acted == ["a"]
-    assert not [r for r in rows if 'has no intent "a"' in r], rows
-    told = [r for r in rows if "has no intent" in r]
-    assert len(told) == 1 and '"zz"' in told[0], rows
-
-
 def test_the_give_up_note_names_an_rx_error(monkeypatch: pytest.MonkeyPatch) -> None:
     # The marker is never answered: the give-up note names the loss the board said.
     monkeypatch.setattr(monitor_mod, "RESYNC_WAIT_S", 0.5, raising=False)
