@@ -6,46 +6,23 @@ streaming stand in (as test_untrue_messages' keyword fit test): only fit_audio i
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 import pytest
+from test_untrue_messages import stand_in_fit
 
-import tinyslm.audio.dataset
-import tinyslm.audio.train
 from tinyslm.audio import fit
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "fixtures"))
-from kws import keyword_manifest
-from test_untrue_messages import trained_stand_in
 
 _MATERIAL = object()  # the test streams' material, as evaluate_streams gives it
 _SPEC = object()  # the streams' spec
 
 
 def _stand_ins(monkeypatch: pytest.MonkeyPatch) -> None:
-    manifest = keyword_manifest()
-    dataset = SimpleNamespace(
-        warnings=(), labels=manifest.labels, source="kws", split=lambda s: (), noise=()
+    stand_in_fit(
+        monkeypatch, spec=_SPEC, test_material=_MATERIAL, threshold_q=0, threshold_found=True
     )
-    trained = trained_stand_in(manifest)
-    streams = SimpleNamespace(
-        spec=_SPEC,
-        threshold_q=0,
-        threshold_found=True,
-        test_material=_MATERIAL,
-        figures=None,
-        val_noise_seconds=0.0,
-        val_unknown_seconds=0.0,
-    )
-    monkeypatch.setattr(tinyslm.audio.dataset, "load_audio_dataset", lambda *a: dataset)
-    monkeypatch.setattr(tinyslm.audio.train, "train_audio", lambda *a: trained)
-    monkeypatch.setattr(fit, "keyword_spec", lambda *a: manifest.features)
-    monkeypatch.setattr(fit, "evaluate_streams", lambda *a: streams)
     monkeypatch.setattr(fit, "threshold_advice", lambda *a: None)
-    monkeypatch.setattr(fit, "stream_metrics", lambda *a: {})
     monkeypatch.setattr(fit, "_report_files", lambda *a: {})
 
 

@@ -250,10 +250,18 @@ def trained_stand_in(manifest: Any) -> Any:
     )
 
 
-def test_keyword_fit_returns_every_warning_it_printed(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """Loading, training and streaming stand in: only what fit_audio warns about is real."""
+def stand_in_fit(
+    monkeypatch: pytest.MonkeyPatch,
+    *,
+    warnings: tuple[str, ...] = (),
+    spec: Any = None,
+    test_material: Any = None,
+    threshold_q: int = 127,
+    threshold_found: bool = False,
+) -> Any:
+    """Loading, training and streaming stand in for ``fit_audio`` (the committed keyword
+    fixture's labels and model): only what fit_audio itself does is real. Returns the
+    streams' stand-in (test_r48_hon_fit_progress uses it too)."""
     import sys
     from types import SimpleNamespace
 
@@ -266,7 +274,7 @@ def test_keyword_fit_returns_every_warning_it_printed(
 
     manifest = keyword_manifest()
     dataset = SimpleNamespace(
-        warnings=("a dataset finding",),
+        warnings=warnings,
         labels=manifest.labels,
         source="kws",
         split=lambda s: (),
@@ -274,10 +282,10 @@ def test_keyword_fit_returns_every_warning_it_printed(
     )
     trained = trained_stand_in(manifest)
     streams = SimpleNamespace(
-        spec=None,
-        threshold_q=127,
-        threshold_found=False,
-        test_material=None,
+        spec=spec,
+        threshold_q=threshold_q,
+        threshold_found=threshold_found,
+        test_material=test_material,
         figures=None,
         val_noise_seconds=0.0,
         val_unknown_seconds=0.0,
@@ -287,6 +295,20 @@ def test_keyword_fit_returns_every_warning_it_printed(
     monkeypatch.setattr(fit, "keyword_spec", lambda *a: manifest.features)
     monkeypatch.setattr(fit, "evaluate_streams", lambda *a: streams)
     monkeypatch.setattr(fit, "stream_metrics", lambda *a: {})
+    return streams
+
+
+def test_keyword_fit_returns_every_warning_it_printed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Loading, training and streaming stand in: only what fit_audio warns about is real."""
+    from types import SimpleNamespace
+
+    from tinyslm.audio import fit
+
+    streams = stand_in_fit(
+        monkeypatch, warnings=("a dataset finding",), threshold_q=127, threshold_found=False
+    )
     printed: list[str] = []
     fitted = fit.fit_audio(tmp_path, None, warn=printed.append, report=False)
     assert len(printed) == 2 and "false accepts at every threshold" in printed[1], printed
