@@ -16,7 +16,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeGuard
 
-from tinyslm.errors import OutputError, one_line
+from tinyslm.errors import OutputError, OutputExistsError, one_line
 from tinyslm.info import device_max_line
 from tinyslm.manifest import MANIFEST_NAME, MODEL_NAME, Manifest, sha256_hex, threshold_text
 from tinyslm.outdir import Ownership, WriteReport, check_target, real_path, write_tree
@@ -634,6 +634,14 @@ def run_generate(
     protect = {"the model being used": model_dir} if model_dir is not None else {}
     if tflm_dir is not None:
         protect["the TFLM tree being copied"] = tflm_dir
+    if out is None and model_dir is not None:
+        # The default folder is not one the user named: say which option moves it.
+        real_target, real_model = real_path(target), real_path(model_dir)
+        if real_model == real_target or real_model in real_target.parents:
+            raise OutputExistsError(
+                f"{target} (the project folder, no -o given) is inside the model being used "
+                f"({model_dir}); give -o outside it, or run generate from another folder"
+            )
     # Fail before a slow training run.
     check_target(target, force, protect=protect, ownership=PROJECT_OWNERSHIP)
     # Inside another model folder than --model's (that one is refused above as the model
