@@ -41,16 +41,18 @@ def tone(n: int = 800, amp: int = 3000, seed: int = 0) -> np.ndarray:
     return rng.integers(-amp, amp + 1, n).astype(np.int16)
 
 
-def make_folder(root: Path, words: dict[str, list[str]], noise: int = 0) -> Path:
+def make_folder(root: Path, words: dict[str, list[str]], noise: int = 0, fresh: int = 0) -> Path:
     """``words``: folder -> speaker names; one clip per speaker (two for the first).
 
     Each word's clips are its own (seeded by the word's name): the same clip under two
     labels is refused, and the same word in two folders made by two calls is the same
-    recordings (a copy, as the --extra-train refusals need).
+    recordings (a copy, as the --extra-train refusals need). ``fresh`` > 0: other
+    recordings of the words (an --extra-train set of new voices: a copy of DATA's
+    training clips is read once).
     """
     for word, speakers in words.items():
         (root / word).mkdir(parents=True)
-        base = zlib.crc32(word.encode("utf-8")) * 1000
+        base = zlib.crc32(word.encode("utf-8")) * 1000 + 7919 * fresh
         for j, spk in enumerate(speakers):
             prefix = f"w{j % 3}_" if word == UNKNOWN else ""
             write_wav(root / word / f"{prefix}{spk}_nohash_0.wav", tone(seed=base + j))
@@ -240,7 +242,9 @@ def test_a_big_unknown_folder_is_capped_over_its_words(tmp_path: Path) -> None:
     (root / UNKNOWN).mkdir()
     for word in ("bed", "cat", "dog"):
         for j, spk in enumerate(SPEAKERS):
-            write_wav(root / UNKNOWN / f"{word}_{spk}_nohash_0.wav", tone(seed=500 + j))
+            # Each word's own recordings: one take under three names is copies (a note).
+            seed = 500 + 100 * ("bed", "cat", "dog").index(word) + j
+            write_wav(root / UNKNOWN / f"{word}_{spk}_nohash_0.wav", tone(seed=seed))
     data = load_audio_dataset(root, CFG)
     assert _per_split(data, UNKNOWN) == _per_split(data, "yes")
     train = [c for c in data.clips if c.label == UNKNOWN and c.split == "train"]
@@ -502,7 +506,9 @@ def test_bad_config(kwargs: dict[str, float]) -> None:
 def test_extra_training_clips_join_train_only(tmp_path: Path) -> None:
     words = {"yes": SPEAKERS, "no": SPEAKERS}
     data = load_audio_dataset(make_folder(tmp_path / "real", words, noise=1), CFG)
-    extra_root = make_folder(tmp_path / "extra", {"yes": ["tts1", "tts2"], "no": ["tts3", "tts4"]})
+    extra_root = make_folder(
+        tmp_path / "extra", {"yes": ["tts1", "tts2"], "no": ["tts3", "tts4"]}, fresh=1
+    )
     mixed = load_training_clips(extra_root, data)
     added = mixed.clips[len(data.clips) :]
     assert mixed.clips[: len(data.clips)] == data.clips  # DATA's clips as they were
@@ -515,7 +521,9 @@ def test_extra_training_clips_join_train_only(tmp_path: Path) -> None:
     assert mixed.labels == data.labels and mixed.noise is data.noise
     assert mixed.warnings == data.warnings
     # A held-out speaker in the extra set would leak into training: said, not hidden.
-    leak = make_folder(tmp_path / "leak", {"yes": ["spk16", "tts1"], "no": ["tts2", "tts3"]})
+    leak = make_folder(
+        tmp_path / "leak", {"yes": ["spk16", "tts1"], "no": ["tts2", "tts3"]}, fresh=1
+    )
     (warning,) = load_training_clips(leak, data).warnings
     assert "1 speaker(s) also in" in warning and "(first: spk16)" in warning
 
@@ -527,7 +535,7 @@ def test_extra_training_clips_take_the_same_word_choices(tmp_path: Path) -> None
     cfg = AudioDatasetConfig(window_samples=WIN, keywords=("yes", "no"))
     data = load_audio_dataset(make_folder(tmp_path / "real", words), cfg)
     extra = make_folder(
-        tmp_path / "extra", {"yes": ["a", "b"], "no": ["c", "e"], "maybe": ["d", "f"]}
+        tmp_path / "extra", {"yes": ["a", "b"], "no": ["c", "e"], "maybe": ["d", "f"]}, fresh=1
     )
     mixed = load_training_clips(extra, data, keywords=("yes", "no"), unknown_words=("sure",))
     added = mixed.clips[len(data.clips) :]
@@ -561,8 +569,8 @@ def test_one_voice_or_one_word_is_extra_training_material(tmp_path: Path) -> Non
     data = load_audio_dataset(
         make_folder(tmp_path / "real", {"yes": SPEAKERS, "no": SPEAKERS}), CFG
     )
-    one_voice = make_folder(tmp_path / "voice", {"yes": ["me"], "no": ["me"]})
-    one_word = make_folder(tmp_path / "word", {"yes": ["a", "b"]})
+    one_voice = make_folder(tmp_path / "voice", {"yes": ["me"], "no": ["me"]}, fresh=1)
+    one_word = make_folder(tmp_path / "word", {"yes": ["a", "b"]}, fresh=1)
     for extra in (one_voice, one_word):
         mixed = load_training_clips(extra, data)
         assert len(mixed.clips) > len(data.clips), extra

@@ -46,7 +46,9 @@ def test_other_recordings_of_a_held_out_speaker_are_still_only_a_warning(
     )
     # spk16 is a val speaker; its clip here is other samples than DATA's spk16 clips
     # (make_folder seeds by folder and speaker index): another recording of that speaker.
-    leak = make_folder(tmp_path / "leak", {"yes": ["tts1", "tts2"], "no": ["tts3", "spk16"]})
+    leak = make_folder(
+        tmp_path / "leak", {"yes": ["tts1", "tts2"], "no": ["tts3", "spk16"]}, fresh=1
+    )
     data_spk16 = {c.samples.tobytes() for c in data.clips if c.speaker == "spk16"}
     mixed = load_training_clips(leak, data)
     (added,) = [c for c in mixed.clips[len(data.clips) :] if c.speaker == "spk16"]
@@ -62,7 +64,7 @@ def test_silent_takes_are_not_copies_of_each_other(tmp_path: Path) -> None:
         write_wav(real / "yes" / name, np.zeros(800, dtype=np.int16))
     data = load_audio_dataset(real, CFG)
     assert any(c.split != "train" and not c.samples.any() for c in data.clips)
-    extra = make_folder(tmp_path / "extra", {"yes": ["tts1"], "no": ["tts2"]})
+    extra = make_folder(tmp_path / "extra", {"yes": ["tts1"], "no": ["tts2"]}, fresh=1)
     write_wav(extra / "yes" / "tts9_nohash_0.wav", np.zeros(1200, dtype=np.int16))
     mixed = load_training_clips(extra, data)
     assert len(mixed.clips) == len(data.clips) + 5

@@ -289,7 +289,7 @@ def test_the_same_extra_folder_twice_is_read_once(tmp_path: Path, monkeypatch: A
 def test_an_extra_folder_twice_adds_its_clips_once(tmp_path: Path) -> None:
     """What fit_audio reads for ``--extra-train syn --extra-train ./syn``: 24 clips, not 48."""
     data = load_audio_dataset(make_folder(tmp_path / "d", {"yes": SPEAKERS, "no": SPEAKERS}), CFG)
-    extra = make_folder(tmp_path / "syn", {"yes": ["tts1", "tts2"]})
+    extra = make_folder(tmp_path / "syn", {"yes": ["tts1", "tts2"]}, fresh=1)
     kept, _ = unique_extra_train((str(extra), str(extra / ".." / "syn")))
     for path in kept:
         data = load_training_clips(path, data)

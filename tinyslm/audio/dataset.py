@@ -96,10 +96,13 @@ Rules:
 - ``--extra-train`` sets (:func:`load_training_clips`): a label that is one of
   DATA's labels, or a word ``keywords`` or ``unknown_words`` names, spelled otherwise
   (:func:`label_key`) is refused, and so are ``_unknown_/`` clips named as one of
-  DATA's keywords; a clip whose samples an earlier set already added (a folder and a
-  list of its files) is dropped with a note saying how many. The warning about speakers
-  also in DATA's validation or test split counts only speakers of
-  ``<speaker>_nohash_`` names (an unnamed clip is its own speaker).
+  DATA's keywords; a clip whose samples training already has (one of DATA's training
+  clips, one an earlier set added, as a folder and a list of its files are, or an
+  earlier clip of the same set) is dropped with a note saying how many of each. Every
+  clip of a set is training material: a list's split column places none of them (a
+  note counts the clips it puts in val or test), so it need not give every clip one.
+  The warning about speakers also in DATA's validation or test split counts only
+  speakers of ``<speaker>_nohash_`` names (an unnamed clip is its own speaker).
 - More labels than the device's detector holds (``MAX_LABELS``, 16, ``_silence_`` and
   ``_unknown_`` included) are refused by ``train`` before any feature is computed
   (:func:`refuse_too_many_labels`), saying to choose the keywords with ``keywords``.
@@ -107,7 +110,10 @@ Rules:
   another name, which a split by file can put on the other side) is kept, with a
   warning per split saying how many and naming the first pair; under training's rules
   only (``eval`` scores data the model may never have trained on, whose train split
-  it did not learn).
+  it did not learn). Copies inside one split are kept too, with a warning per split
+  saying how many and naming the first pair (training weighs such a recording, or a
+  figure counts it, once per copy); under ``eval``'s rules as well, as its figures count
+  them so.
 - Hidden names (a leading ``.``) are not data: such folders are not labels and
   such files are not clips (macOS's ``._<clip>.wav`` AppleDouble files, ``.DS_Store``).
   Nor are files that are not ``.wav``: their names are not checked.
@@ -130,7 +136,7 @@ import re
 import unicodedata
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -714,10 +720,15 @@ def _csv_rows(reader: Any, path: Path) -> Iterator[tuple[int, list[str]]]:
         yield start, row
 
 
-def _scan_list(path: Path, config: AudioDatasetConfig) -> tuple[list[_Entry], list[_Entry]]:
+def _scan_list(
+    path: Path, config: AudioDatasetConfig, extra: bool = False
+) -> tuple[list[_Entry], list[_Entry]]:
+    """The clip and background entries of a list (``extra``: an ``--extra-train`` set,
+    whose split column places nothing, so need not be whole)."""
     clips: list[_Entry] = []
     noise: list[_Entry] = []
     with_split = 0
+    unsplit_line: int | None = None  # the first clip row without a split
     listed: dict[tuple[int, int], tuple[str, int]] = {}  # a listed file: (as listed, line)
     spelled: dict[str, tuple[str, int]] = {}  # a label by label_key: as first given
     for number, rel, label, split in _list_rows(path):
@@ -762,6 +773,8 @@ def _scan_list(path: Path, config: AudioDatasetConfig) -> tuple[list[_Entry], li
             split = _SPLIT_ALIASES[split.lower()]
             # Background recordings are split in time, so their split is not counted.
             with_split += label != NOISE
+        elif label != NOISE and unsplit_line is None:
+            unsplit_line = number
         wav = path.parent / rel
         try:
             windows = "\\" in rel and (path.parent / rel.replace("\\", "/")).is_file()
@@ -800,8 +813,12 @@ def _scan_list(path: Path, config: AudioDatasetConfig) -> tuple[list[_Entry], li
         (noise if label == NOISE else clips).append(entry)
     if not clips and (config.training_rules or not noise):
         raise DatasetError(f"{path}: no clips listed")
-    if 0 < with_split < len(clips):
-        raise DatasetError(f"{path}: give a split for every clip or for none")
+    if 0 < with_split < len(clips) and not extra:
+        # Where: one empty cell in a list of thousands was a hunt.
+        raise DatasetError(
+            f"{path}: line {unsplit_line}: no split, while {with_split} of its"
+            f" {len(clips)} clips have one; give a split for every clip or for none"
+        )
     return clips, noise
 
 
@@ -1119,13 +1136,15 @@ def _silence(
     return made, warnings
 
 
-def _scan(root: Path, config: AudioDatasetConfig) -> tuple[list[_Entry], list[_Entry], list[Path]]:
+def _scan(
+    root: Path, config: AudioDatasetConfig, extra: bool = False
+) -> tuple[list[_Entry], list[_Entry], list[Path]]:
     """The clip and background entries of a folder or list (no WAV read), and the audio
     files a folder holds that are not read."""
     if root.is_dir():
         return _scan_folder(root, config)
     if root.is_file() and root.suffix.lower() in LIST_SUFFIXES:
-        return (*_scan_list(root, config), [])
+        return (*_scan_list(root, config, extra), [])
     if root.exists():
         raise DatasetError(f"{root}: expected a folder or a .csv/.jsonl list of WAV files")
     raise DatasetError(f"{root}: no such file or folder")
@@ -1248,9 +1267,21 @@ def load_audio_dataset(path: Path | str, config: AudioDatasetConfig | None = Non
     Raises:
         DatasetError: anything the module docstring lists as refused (one line).
     """
-    config = config if config is not None else AudioDatasetConfig()
-    root = Path(path)
-    entries, noise_entries, skipped = _scan(root, config)
+    return _load(Path(path), config if config is not None else AudioDatasetConfig())
+
+
+def _load(root: Path, config: AudioDatasetConfig, *, extra: bool = False) -> AudioDataset:
+    """:func:`load_audio_dataset`; ``extra``: an ``--extra-train`` set (with no val or test
+    percentage), every clip of which is training material, so a list's split column places
+    none of them (its val rows were trained on while its notes spoke of "the val
+    figures", which are DATA's), and its copies of its own clips are said where they are
+    dropped (:func:`_drop_repeats`), not as counted once per copy."""
+    entries, noise_entries, skipped = _scan(root, config, extra)
+    unsplit: list[str] = []
+    if extra:
+        unsplit = [e.source for e in entries if e.split not in (None, "train")]
+        entries = [replace(e, split=None) for e in entries]
+        noise_entries = [replace(e, split=None) for e in noise_entries]
     if config.words_must_exist:
         _check_words(entries, config, str(root))
     if config.training_rules:
@@ -1301,6 +1332,17 @@ def load_audio_dataset(path: Path | str, config: AudioDatasetConfig | None = Non
     for split, note in _held_out_copies(clips) if config.training_rules else []:
         warnings.append(note)
         by_split.append((split, note))
+    for split, note in [] if extra else _same_split_copies(clips, config.training_rules):
+        warnings.append(note)
+        by_split.append((split, note))
+    if unsplit:
+        note = (
+            f"its split column puts {len(unsplit)} clip(s) in val or test (first:"
+            f" {unsplit[0]}), which is not used: every clip of an --extra-train set joins"
+            " the training split (DATA's own splits give the figures)"
+        )
+        warnings.append(note)
+        by_split.append(("train", note))
     mixed = _mixed_speakers(placed)
     if mixed is not None:
         involved, note = mixed
@@ -1354,7 +1396,9 @@ def with_training_clips(dataset: AudioDataset, extra: AudioDataset) -> AudioData
     synth``'s voices next to real recordings: validation (which picks the epoch and
     the detector threshold) and test stay ``dataset``'s own speakers. ``extra``'s
     background recordings are not used (``dataset``'s are the training noise), and
-    its ``_silence_`` clips are dropped for the same reason; a note says each.
+    its ``_silence_`` clips are dropped for the same reason; a note says each. A clip
+    whose samples training already has (one of ``dataset``'s training clips, one an
+    earlier set added, or an earlier clip of ``extra``) is read once, with a note.
 
     Raises:
         DatasetError: ``extra`` has a label ``dataset`` lacks, or another window length.
@@ -1465,24 +1509,62 @@ def _refuse_respelled(
 
 
 def _drop_repeats(dataset: AudioDataset, added: list[Clip]) -> tuple[list[Clip], str | None]:
-    """``added`` without the clips whose samples an earlier ``--extra-train`` set already
-    added (a folder and a list of its files, or two copies of one set), and a note saying
-    how many were dropped. Same label only: another label's copy is refused first
-    (:func:`_refuse_relabelled_copies`). A repeat adds no information, only weight: its
-    recording counted twice unsaid. A set's copies of DATA's own training clips are kept,
-    as DATA's own copies are."""
-    earlier = dataset.clips[len(dataset.clips) - dataset.extra_clips :]
-    dropped = _copies_of(added, earlier)
+    """``added`` without the clips whose samples training already has: one of DATA's own
+    training clips (``--extra-train`` naming a copy of DATA's train split), one an earlier
+    ``--extra-train`` set added (a folder and a list of its files), or an earlier clip of
+    ``added`` itself; and a note saying how many, of which. Same label only: another
+    label's copy is refused first (:func:`_refuse_relabelled_copies`). A repeat adds no
+    information, only weight: its recording counted twice unsaid. DATA's own copies are
+    DATA's (its split and its figures, which ``eval`` repeats) and stay, with a note
+    (:func:`_same_split_copies`); what an extra set adds is tinyslm's doing, so a
+    recording joins training once."""
+    own = len(dataset.clips) - dataset.extra_clips
+    index: dict[bytes, tuple[str, Clip]] = {}
+    for origin, clips in (
+        ("data", [c for c in dataset.clips[:own] if c.split == "train"]),
+        ("earlier", dataset.clips[own:]),
+    ):
+        for clip in clips:
+            if not _constant(clip.samples):
+                index.setdefault(_clip_digest(clip.samples), (origin, clip))
+    kept: list[Clip] = []
+    dropped: list[tuple[str, Clip, Clip]] = []  # (origin, the repeat, what it repeats)
+    for clip in added:
+        digest = b"" if _constant(clip.samples) else _clip_digest(clip.samples)
+        found = index.get(digest) if digest else None
+        if found is None:
+            if digest:
+                index[digest] = ("itself", clip)
+            kept.append(clip)
+        else:
+            dropped.append((found[0], clip, found[1]))
     if not dropped:
-        return added, None
-    repeats = {id(clip) for clip, _ in dropped}
-    kept = [clip for clip in added if id(clip) not in repeats]
-    clip, first = dropped[0]
-    return kept, (
-        f"{len(dropped)} of its clips are recordings an earlier --extra-train set added"
-        f" (first: {clip.source} = {first.source}); each is read once (a repeat adds only"
-        " weight)"
-    )
+        return kept, None
+    return kept, _repeats_note(dropped, dataset.source)
+
+
+def _repeats_note(dropped: list[tuple[str, Clip, Clip]], data: str) -> str:
+    """The note for an ``--extra-train`` set's repeats, by where each was already read."""
+    what = {
+        "data": f"{data}'s own training clips",
+        "earlier": "recordings an earlier --extra-train set added",
+        "itself": "repeats of its own other clips",
+    }
+    counts = Counter(origin for origin, _, _ in dropped)
+    _, clip, first = dropped[0]
+    pair = f"first: {clip.source} = {first.source}"
+    if len(counts) == 1:
+        (origin,) = counts
+        head = f"{len(dropped)} of its clips are {what[origin]} ({pair})"
+    else:
+        where = {
+            "data": f"{data}'s training clips",
+            "earlier": "an earlier set",
+            "itself": "itself",
+        }
+        parts = ", ".join(f"{counts[o]} from {where[o]}" for o in what if counts[o])
+        head = f"{len(dropped)} of its clips are recordings training already has ({parts}; {pair})"
+    return f"{head}; each is read once (a repeat adds only weight)"
 
 
 def _clip_digest(samples: Samples) -> bytes:
@@ -1560,6 +1642,44 @@ def _held_out_copies(clips: list[Clip]) -> list[tuple[str, str]]:
     ]
 
 
+def _same_split_copies(clips: list[Clip], training: bool) -> list[tuple[str, str]]:
+    """``(split, warning)`` for each split holding copies of its own clips (the same
+    samples under another name, or twice in a list under two names).
+
+    Kept, and said: they are the user's data, and dropping them would move the split's
+    figures (``eval`` reads the same data and must repeat ``train``'s) and a dataset's
+    model without a word, while keeping them unsaid let one recording weigh twice in
+    training, or count twice in a figure. speech_commands_dev holds none (checked clip by
+    clip in round 49), so it loads as before. ``training``: train reads the train split
+    to fit on; ``eval`` scores whichever split it is given.
+    """
+    copies: dict[str, list[tuple[Clip, Clip]]] = defaultdict(list)
+    for group in _same_recordings(clips):
+        first: dict[str, Clip] = {}
+        for clip in group:
+            original = first.setdefault(clip.split, clip)
+            if original is not clip:
+                copies[clip.split].append((clip, original))
+
+    def effect(split: str) -> str:
+        if not training:  # eval: --split all scores this split among the others
+            return f"scoring the {split} split counts such a recording once per copy"
+        if split == "train":
+            return "training weighs such a recording once per copy"
+        return f"the {split} figures count such a recording once per copy"
+
+    return [
+        (
+            split,
+            f"{len(found)} {split} clip(s) are copies of other {split} clips (first:"
+            f" {found[0][0].source} = {found[0][1].source}); {effect(split)}: remove the"
+            " copies",
+        )
+        for split in SPLITS
+        if (found := copies.get(split))
+    ]
+
+
 def _refuse_held_out_copies(dataset: AudioDataset, extra: AudioDataset, added: list[Clip]) -> None:
     """Refuse extra training clips whose samples are a validation or test clip's.
 
@@ -1608,10 +1728,10 @@ def load_training_clips(
     )
     # Before relabelling: under --keywords a 'Yes/' folder beside DATA's 'yes' was trained
     # as _unknown_ without a word (its label gone by the time the clips are added).
-    entries = _scan(Path(path), config)[0]
+    entries = _scan(Path(path), config, extra=True)[0]
     named = {w: "--keywords" for w in keywords} | {w: "--unknown-words" for w in unknown_words}
     for entry in entries:
         if entry.word not in (UNKNOWN, SILENCE, NOISE):
             _refuse_respelled(entry.word, entry.source, dataset, named, str(path))
     _refuse_keyword_named_unknown(entries, dataset.keywords, Path(path))
-    return with_training_clips(dataset, load_audio_dataset(path, config))
+    return with_training_clips(dataset, _load(Path(path), config, extra=True))
