@@ -31,7 +31,7 @@ import time
 import unicodedata
 from collections import Counter, deque
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, BinaryIO
 
 from tinyslm.errors import ToolchainError
@@ -356,6 +356,7 @@ def _reader_thread(
     *,
     on_note: Callable[[str], None] | None = None,
     on_failed: Callable[[Exception], None] | None = None,
+    on_read: Callable[[], None] | None = None,
 ) -> threading.Thread:
     """A daemon thread (not started) handing the board's non-empty lines, ``\r\n`` or
     ``\n`` ended, decoded with replacement, to ``on_line`` until ``stop`` is set. They
@@ -368,7 +369,9 @@ def _reader_thread(
     a line end, when the port closes or ``stop`` is set, goes to ``on_note`` marked
     :data:`UNTERMINATED_MARK`. ``on_closed`` gets the error of a port that went away (a
     board unplugged); ``on_failed`` any other exception, which ends the thread (without
-    it the exception is raised in the thread, as before).
+    it the exception is raised in the thread, as before). ``on_read`` is called after
+    every read, with bytes or none, before the lines it ends are handed on: the bytes
+    of those lines came between the read before and this one.
     """
     note = on_note if on_note is not None else on_line
 
@@ -395,6 +398,8 @@ def _reader_thread(
                         note(text_of(pending) + UNTERMINATED_MARK)
                     on_closed(exc)
                     return
+                if on_read is not None:
+                    on_read()
                 if not chunk:
                     continue
                 on_bytes()
@@ -601,7 +606,11 @@ def _drop_broken_stdout() -> None:
 # again, as the burst that was lost had), and the board's info answer is not shown
 # (nobody asked for it, nor for one that comes late). An unknown_intent names no ':do':
 # when it could answer more than one in flight, none is taken for answered and all are
-# resent (harmless: the board acts on none of those it has no intent for).
+# resent (harmless: the board acts on none of those it has no intent for). A typed line
+# the monitor stopped waiting for (ANSWER_WAIT_S) is one in flight too while no answer
+# to a typed line came since (_TypedFlight): the board reports a gap where its loop
+# reaches it, so that report may cover it. A late answer is paired with the line it
+# answers, by what it says and the board's order, never with the line sent after it.
 
 # The marker's answer must come within this long without a byte from the board (which
 # may still be answering lines sent before it) ...
@@ -609,7 +618,9 @@ RESYNC_WAIT_S = 3.0
 # ... and within this long in all, however chatty the board is.
 RESYNC_CAP_S = 15.0
 # An STM32H7's rx_error within this long after its rx_overflow is the same gap said
-# twice (a wrong byte that came while it wrote the rx_overflow): one loss.
+# twice (a wrong byte that came while it wrote the rx_overflow): one loss. Timed from
+# when their bytes came (the reader's reads), not from when the reader took the lines:
+# a write holding the reader (a marker, or a send holding the gate) took longer.
 PAIR_S = 0.25
 # This many rx_overflows in a row with no line answered in between and the monitor gives
 # up resending, with a note: when the marker is lost in each (it sends no more), or the
@@ -624,6 +635,11 @@ NOTE_LINE_CHARS = 60
 # The typed lines kept in flight (answered or given up on after ANSWER_WAIT_S): a text
 # board answers each one it does not drop, so a resync must know them all.
 MAX_TYPED_IN_FLIGHT = 8
+# A typed line given up on stays one a later loss report may cover for this long at most
+# (until the board answers a typed line again): the longest the monitor waits on a board
+# that says other lines meanwhile (RESYNC_CAP_S), so that a report much later, of a gap
+# in lines typed since, does not resend lines from long before.
+GIVEN_UP_KEEP_S = RESYNC_CAP_S
 
 
 class _Gate:
@@ -655,23 +671,32 @@ class _Gate:
 @dataclass(frozen=True, eq=False)
 class _Sent:
     """A line sent to the board (as written, ``\\n`` ended), its number in send order,
-    whether the user typed it, and the host worker's entry for it (a ``:do`` line)."""
+    whether the user typed it, the host worker's entry for it (a ``:do`` line), and
+    whether the monitor stopped waiting for its answer (:data:`ANSWER_WAIT_S`)."""
 
     line: bytes
     seq: int
     typed: bool
     act: _Act | None = None
+    given_up: bool = False
 
 
 class _TypedFlight:
     """The typed lines the board has not answered yet, oldest first: typed lines go one
     at a time, each after the answer to the one before (or :data:`ANSWER_WAIT_S` without
     a byte, which lets the next one go and gives up on those waiting: see :meth:`wait`),
-    so more than one only after a resync resends several. Bounded all the same."""
+    so more than one only after a resync resends several. Bounded all the same.
+
+    A line given up on is kept apart (:data:`GIVEN_UP_KEEP_S` at most) until the board
+    answers a typed line again: the board reports a gap where its loop reaches it, after
+    answering the lines before it, so a loss report that comes before any answer after
+    a line given up on may cover it (its bytes lost while the board was busy), and the
+    resync that follows takes it for one in flight (:meth:`pending`)."""
 
     def __init__(self) -> None:
         self.cond = threading.Condition()
         self.lines: deque[_Sent] = deque(maxlen=MAX_TYPED_IN_FLIGHT)
+        self.given_up: deque[tuple[float, _Sent]] = deque(maxlen=MAX_TYPED_IN_FLIGHT)
         self.waiting = False  # the last line sent: not answered, not given up on
         self.since = 0.0  # when it went out
 
@@ -682,12 +707,43 @@ class _TypedFlight:
             self.waiting, self.since = True, time.monotonic()
             self.cond.notify_all()
 
-    def answered(self) -> None:
-        """An answer to the oldest typed line in flight came (answers come in order)."""
+    def answered(self, kind: tuple[str, str | None] | None = None) -> None:
+        """An answer (of ``kind``, :func:`_answer_kind`) to a typed line came; answers
+        come in order. One that only a line given up on can be for (by what it says: an
+        acted ':do' naming its intent) is that line's, late, and the line in flight waits
+        on; any other is the oldest line in flight's. Either way the lines given up on
+        before it can no longer be in a gap reported later (answered, or the board
+        answered a line after them, which it does after reporting a gap before it)."""
         with self.cond:
-            if self.lines:
-                self.lines.popleft()
-            self.waiting = self.waiting and bool(self.lines)
+            late = self._late(kind)
+            if late is not None:
+                for _ in range(late + 1):
+                    self.given_up.popleft()
+            else:
+                if self.lines:
+                    self.lines.popleft()
+                self.given_up.clear()
+                self.waiting = self.waiting and bool(self.lines)
+            self.cond.notify_all()
+
+    def _late(self, kind: tuple[str, str | None] | None) -> int | None:
+        """Where in ``given_up`` the line is that an answer of ``kind`` is for, when the
+        oldest line in flight cannot take it; None when that line can (or none waits)."""
+        if kind is None or not self.given_up or not self.lines:
+            return None
+        if _answers(kind, self.lines[0].line):
+            return None
+        for index, (_, sent) in enumerate(self.given_up):
+            if _answers(kind, sent.line):
+                return index
+        return None
+
+    def late(self, seq: int) -> None:
+        """The line numbered ``seq``, given up on, was answered late (a resync matched the
+        answer to it): it and those given up on before it are settled."""
+        with self.cond:
+            while self.given_up and self.given_up[0][1].seq <= seq:
+                self.given_up.popleft()
             self.cond.notify_all()
 
     def release(self) -> None:
@@ -697,16 +753,30 @@ class _TypedFlight:
             self.waiting = False
             self.cond.notify_all()
 
-    def clear(self) -> None:
-        """A resync settled every typed line in flight (answered, resent or given up)."""
+    def give_up(self) -> None:
+        """Stop waiting for the lines in flight: the next line may go (see the class)."""
         with self.cond:
+            now = time.monotonic()
+            self.given_up.extend((now, sent) for sent in self.lines)
             self.lines.clear()
             self.waiting = False
             self.cond.notify_all()
 
-    def pending(self) -> list[_Sent]:
+    def clear(self) -> None:
+        """A resync settled every typed line in flight (answered, resent or given up)."""
         with self.cond:
-            return list(self.lines)
+            self.lines.clear()
+            self.given_up.clear()
+            self.waiting = False
+            self.cond.notify_all()
+
+    def pending(self) -> list[_Sent]:
+        """The lines not answered, in send order: those given up on (marked so) that a
+        loss report can still cover, then those in flight."""
+        with self.cond:
+            kept = time.monotonic() - GIVEN_UP_KEEP_S
+            given = [replace(sent, given_up=True) for at, sent in self.given_up if at >= kept]
+            return given + list(self.lines)
 
     def has_info(self) -> bool:
         """Whether a typed ':info' waits for its answer."""
@@ -728,8 +798,9 @@ class _TypedFlight:
                     # the line of a fault's reset, a phrase to a keyword board) put the
                     # queue one answer behind the board for good: every later line waited
                     # its 2 s, and a resync resent a typed ':do' the board had answered.
-                    self.lines.clear()
-                    self.waiting = False
+                    # Kept apart, a loss report that comes before any answer still finds
+                    # it (see the class).
+                    self.give_up()  # the condition's lock is reentrant
                     return
                 self.cond.wait(timeout=0.05)
 
@@ -841,7 +912,7 @@ class _Resync:
         # STM32H7 says a wrong byte that came while it wrote a gap's rx_overflow right
         # after it, as rx_error, for the same gap and the same drop.
         self.last_loss: str | None = None
-        self.last_loss_at = 0.0  # when that line came (the pair comes back to back)
+        self.last_loss_at = 0.0  # when its bytes had come (the pair comes back to back)
         self.markers = 0  # markers sent in this resync (a lost one is sent again)
         self.strikes = 0  # rx_overflows since a line was last answered
         # Of those, the ones that started a resync: each resync but the first of them
@@ -850,6 +921,9 @@ class _Resync:
         self.rounds = 0
         self.flight: list[_Sent] = []  # the lines in flight at the rx_overflow, in order
         self.answered: set[int] = set()  # their indexes, answered since
+        # Lines given up on that an answer passed over for a later line that could take
+        # it too (see _match): a second such answer shows the first was theirs.
+        self.passed: list[int] = []
         self.cursor = 0  # answers come in order: none can be for a line before this one
         self.started = 0.0
         self.marker_at = 0.0
@@ -870,6 +944,9 @@ class _Resync:
         # gate stays shut meanwhile, and the note is said when the last one goes.
         self.queue: deque[_Sent] = deque()
         self.resent_at = 0.0  # when the last line resent went out
+        # The lines resent and not answered yet, in order: the last one resent, after
+        # those given up on (ANSWER_WAIT_S), whose answers may still come, late.
+        self.out: list[_Sent] = []
         self.told = ""  # the note said when the last line is resent
         # The lines a new rx_overflow found still in ``queue`` (never resent): resent
         # after those the new resync finds lost, or named when it gives up.
@@ -878,18 +955,23 @@ class _Resync:
         # unknown_intent answers none of their ':do' lines.
         self.known: set[str] = set()
 
-    def observe(self, line: str) -> str:
+    def observe(self, line: str, arrived: tuple[float, float] | None = None) -> str:
         """Take note of a board line: ``"marker"`` for the marker's answer (not shown),
         ``"resync"`` for a line that came during a resync (the resync decides whether
-        the typed line was answered), else ``""``."""
+        the typed line was answered), ``"late"`` for the late answer to a line resent
+        and given up on (no typed line's), else ``""``. ``arrived``: when its bytes
+        came, at the earliest and the latest (the reader's last read without them, and
+        the one that got them); default now."""
         kind = _answer_kind(line)
         overflow = kind is not None and kind[0] == "overflow"
         now = time.monotonic()
-        # The pair's two lines leave the board back to back (a few ms at 115200 baud); a
-        # loss line later than PAIR_S after another is a gap of its own.
-        before = self.last_loss if now - self.last_loss_at <= PAIR_S else None
+        early, late = arrived if arrived is not None else (now, now)
+        # The pair's two lines leave the board back to back (a few ms at 115200 baud), the
+        # rx_error right after the rx_overflow; a loss line whose bytes came later than
+        # PAIR_S after another's is a gap of its own.
+        before = self.last_loss if early - self.last_loss_at <= PAIR_S else None
         self.last_loss = (kind[1] or "rx_overflow") if kind is not None and overflow else None
-        self.last_loss_at = now
+        self.last_loss_at = late
         acted = kind[1] if kind is not None and kind[0] == "do" else None
         if acted is not None and len(self.known) < MAX_ACTED_INTENTS:
             self.known.add(acted)  # never the intent of an unknown_intent
@@ -901,6 +983,9 @@ class _Resync:
             if kind is not None and kind[0] == "info" and self.owed:
                 with self.gate.cond:
                     return self._late_marker()
+            if kind is not None and len(self.out) > 1:
+                with self.gate.cond:  # the last line resent may still be in flight
+                    return self._after_resend(kind)
             return ""
         with self.gate.cond:
             if overflow:
@@ -912,9 +997,12 @@ class _Resync:
                 self._overflow(count=not pair)
                 return "resync"
             if not self.active:  # the watcher ended it meanwhile
-                if kind is not None:
-                    self._answering()
-                return self._late_marker() if kind is not None and kind[0] == "info" else ""
+                if kind is None:
+                    return ""
+                self._answering()
+                if kind[0] == "info" and self._late_marker() == "marker":
+                    return "marker"
+                return self._after_resend(kind)
             if self.queue:
                 return self._paced(kind)
             if kind is None:
@@ -925,9 +1013,10 @@ class _Resync:
                 self.marker_lost = False  # see below
                 return "resync"
             found = self._match(kind)
-            if found is not None:
-                self.answered.add(found)
-                self.cursor = found + 1
+            if found is not None or self._realign(kind):
+                if found is not None:
+                    self.answered.add(found)
+                    self.cursor = found + 1
                 self._answering()
                 # The board answers in order and reports a gap where its loop reaches
                 # it (the STM32 after the lines before it, the ESP32 having flushed
@@ -948,16 +1037,44 @@ class _Resync:
 
     def _paced(self, kind: tuple[str, str | None] | None) -> str:
         """A board line while the lines lost are resent one at a time (gate held): an
-        answer is the last resent line's (the only line in flight: answers come in
-        order, and every line sent before the marker was settled at its answer), so
-        the next one goes. Its row and its pairing are as outside a resync (``""``)."""
+        answer is the last resent line's (answers come in order, and every line sent
+        before the marker was settled at its answer), so the next one goes, unless it
+        is the late answer to one resent before it and given up on (``"late"``). Its row
+        and its pairing are as outside a resync (``""``)."""
         if kind is None:
             return ""  # answers no line (a boot log): the resent line waits on
         if kind[0] == "info" and self._late_marker() == "marker":
             return "marker"  # a second marker's answer: it came before the resent lines'
         self._answering()
+        if self._after_resend(kind) == "late":
+            return "late"  # the line resent last is still in flight: nothing more goes
         self._resend_next()
         return ""
+
+    def _after_resend(self, kind: tuple[str, str | None]) -> str:
+        """An answer since lines were resent (gate held): ``"late"`` when it is the one
+        to a line resent and given up on (no typed line's answer but that one's: the
+        line resent after it is still in flight, and the one after that, or a typed
+        line, waits for its answer), else ``""``: the line resent last is answered."""
+        late = self._late_resent(kind)
+        if late is None:
+            self.out.clear()
+            return ""
+        if late.typed:
+            self.typed.late(late.seq)
+        return "late"
+
+    def _late_resent(self, kind: tuple[str, str | None]) -> _Sent | None:
+        """The line resent and given up on that an answer is for (the first it can be
+        for: the board answers in order), or None when it can be for none of them (the
+        last line resent's). One that either can be for is the line given up on's: its
+        answer comes first, and the last line's then lets the next one go (or the
+        answer wait does), never both."""
+        for index, sent in enumerate(self.out[:-1]):
+            if _answers(kind, sent.line):
+                del self.out[: index + 1]
+                return sent
+        return None
 
     def _resend_next(self) -> None:
         """Resend the next line lost (gate held); the last one ends the resync, with the
@@ -1000,14 +1117,39 @@ class _Resync:
         return len(candidates) > 1
 
     def _match(self, kind: tuple[str, str | None]) -> int | None:
-        """The first line in flight, from the cursor on, that this answer can be for."""
+        """The first line in flight, from the cursor on, that this answer can be for; a
+        typed line given up on only when no line in flight after it can take it, and
+        then the last such one. A line given up on had no answer while later lines went
+        and none came before the loss report, so it is in the gap, or ignored, or after
+        the gap: then so are the lines after it, which the board answers too, and the
+        answers after the gap are for the last lines (a second answer, which no line
+        left can take, says so: :meth:`_realign`)."""
+        passed: list[int] = []
         for index in range(self.cursor, len(self.flight)):
-            line = self.flight[index].line
-            if kind == ("do", None) and _do_intent(line) in self.known:
+            sent = self.flight[index]
+            if kind == ("do", None) and _do_intent(sent.line) in self.known:
                 continue
-            if _answers(kind, line):
+            if not _answers(kind, sent.line):
+                continue
+            if not sent.given_up:
+                self.passed.extend(passed)
                 return index
-        return None
+            passed.append(index)
+        if not passed:
+            return None
+        self.passed.extend(passed[:-1])
+        return passed[-1]
+
+    def _realign(self, kind: tuple[str, str | None]) -> bool:
+        """An answer that no line from the cursor on can be for, after one paired with a
+        line past others given up on: the answers were one line earlier (the board
+        answers in order), so the nearest line passed over was answered too."""
+        if kind[0] == "info" or not self.passed:
+            return False  # an info answer unpaired is the marker's
+        if not _answers(kind, self.flight[self.cursor - 1].line):
+            return False
+        self.answered.add(self.passed.pop())
+        return True
 
     def _overflow(self, *, count: bool = True) -> None:
         if count:
@@ -1023,6 +1165,7 @@ class _Resync:
         self.episode += 1
         self.active, self.gate.shut = True, True
         self.flight, self.answered, self.cursor = self._in_flight(), set(), 0
+        self.passed, self.out = [], []
         self.started, self.info_shown = time.monotonic(), False
         self.unsure = 0
         self.markers = 0
@@ -1036,7 +1179,8 @@ class _Resync:
         lines: dict[int, _Sent] = {typed.seq: typed for typed in self.typed.pending()}
         for act in self.host.in_flight() if self.host is not None else []:
             was = lines.get(act.seq)
-            lines[act.seq] = _Sent(act.line, act.seq, was is not None or act.typed, act)
+            typed = was is not None or act.typed
+            lines[act.seq] = _Sent(act.line, act.seq, typed, act, was is not None and was.given_up)
         return [lines[seq] for seq in sorted(lines)]
 
     def _send_marker(self) -> None:
@@ -1063,7 +1207,7 @@ class _Resync:
                         # a board that chatters on without answering, after the cap.
                         quiet = now - max(self.resent_at, self.last_rx())
                         if quiet >= ANSWER_WAIT_S or now - self.resent_at >= RESYNC_CAP_S:
-                            self.typed.clear()  # given up on, as a typed line is
+                            self.typed.give_up()  # as a typed line is; see _late_resent
                             self._resend_next()
                         self.gate.cond.wait(0.05)
                         continue
@@ -1153,6 +1297,7 @@ class _Resync:
 
     def _resend(self, sent: _Sent) -> None:
         seq = self.gate.number()
+        self.out.append(_Sent(sent.line, seq, sent.typed))
         if sent.typed:  # counted before it goes: the answer can be quick
             self.typed.sent(_Sent(sent.line, seq, True))
         if sent.act is not None and self.host is not None:
@@ -1317,19 +1462,29 @@ def monitor(
             else:
                 write(line)
 
+    # When the reader's last two reads returned: the bytes of the lines it hands on now
+    # came between them (the STM32H7's loss pair is timed so, see PAIR_S).
+    reads = [time.monotonic()] * 2
+
     def on_line(text: str) -> None:
-        seen = resync.observe(text)
+        seen = resync.observe(text, (reads[0], reads[1]))
         if seen == "marker":
             return  # the resync's ':info' answer: nobody asked for it
         show(shown_line(text) if raw else format_device_line(text))
         if host is not None and host.offer(text):
             return  # the board's answer to the host's ':do', not to the typed line
-        if seen == "resync":
-            return  # the resync decides whether the typed line was answered
-        if _answer_kind(text) is None:
+        if seen in ("resync", "late"):
+            # The resync decides whether the typed line was answered; a late answer is
+            # the one of a line resent and given up on (the typed flight knows it).
+            return
+        kind = _answer_kind(text)
+        if kind is None:
             typed_flight.release()  # answers no line of tinyslm's: other firmware's
         else:
-            typed_flight.answered()
+            typed_flight.answered(kind)
+
+    def on_read() -> None:
+        reads[0], reads[1] = reads[1], time.monotonic()
 
     def on_bytes() -> None:
         last_rx[0] = time.monotonic()
@@ -1342,6 +1497,7 @@ def monitor(
         on_bytes,
         on_note=notes,
         on_failed=lambda exc: fail(_unexpected_error("the reader of the board's lines", exc)),
+        on_read=on_read,
     )
     thread.start()
     typed: queue.Queue[bytes | None] = queue.Queue()
