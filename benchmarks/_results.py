@@ -170,6 +170,20 @@ def path_arg(text: str) -> Path:
     return Path(text)
 
 
+def json_arg(text: str) -> Path:
+    """``--json``'s value: a file path. One ending in a path separator names a folder:
+    pathlib drops the separator, and ``--json out/`` wrote the figures to a file named
+    ``out``. Refused with :func:`tinyslm.outdir.check_file_target`'s words, as the
+    separator is seen only here."""
+    if text.endswith(("/", os.sep)):
+        try:
+            check_file_target(text, "--json", lambda _: False)
+        except OutputError as exc:
+            # argparse names the option: "argument --json: out/ names a folder ...".
+            raise argparse.ArgumentTypeError(_message(exc).removeprefix("--json ")) from None
+    return path_arg(text)
+
+
 def missing_data(
     given: Path,
     default: Path,

@@ -1,6 +1,7 @@
 """Cortex-M7 instruction counts of the firmware, under QEMU with ``-icount shift=0``.
 
-For the demo model (``tinyslm train`` defaults on the bundled demo set) and the
+For the demo model (``tinyslm train`` defaults on the bundled demo set, sized as
+``tinyslm train`` sizes it: B=4096 D=32 H=128, token dropout 0.25) and the
 CLINC150 benchmark model (the recipe of benchmarks/clinc150.py, sized for
 ``--clinc-data`` as ``tinyslm train`` sizes it: B=8192 D=54 H=256 on CLINC150), on
 every phrase of a split (``test`` by default: in scope and out of scope), this builds
@@ -66,6 +67,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import clinc150  # noqa: E402  (benchmarks/ is on sys.path when run as a script)
 from _results import (  # noqa: E402
     Parser,
+    json_arg,
     json_target_problem,
     missing_data,
     path_arg,
@@ -79,7 +81,7 @@ from tinyslm.boards import load_board  # noqa: E402
 from tinyslm.emulate import keywords, qemu  # noqa: E402
 from tinyslm.emulate.phrases import dataset_phrases, reference_parity, run_phrases  # noqa: E402
 from tinyslm.errors import TinySlmError  # noqa: E402
-from tinyslm.manifest import load_model_dir  # noqa: E402
+from tinyslm.manifest import Manifest, load_model_dir  # noqa: E402
 from tinyslm.modality import AUDIO, TEXT  # noqa: E402
 from tinyslm.outdir import real_path  # noqa: E402
 from tinyslm.pipeline import run_generate, run_train  # noqa: E402
@@ -135,7 +137,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default=None,
         help="the text models' phrases (default: test)",
     )
-    p.add_argument("--json", type=path_arg, default=None, help="also write the figures here")
+    p.add_argument("--json", type=json_arg, default=None, help="also write the figures here")
     p.add_argument("--only", choices=("text", "keywords"), help="measure one modality only")
     p.add_argument(
         "--keyword-model",
@@ -208,6 +210,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     problem = json_target_problem(args.json, inputs, BENCHMARK)
     if problem:
         p.error(problem)
+    # Recorded in the figures: which data and settings made them.
+    args.argv = list(sys.argv[1:] if argv is None else argv)
     return args
 
 
@@ -554,6 +558,13 @@ def clinc_config(args: argparse.Namespace) -> TrainConfig | None:
     return clinc150.make_config(clinc150.parse_args(["--quiet", "--data", str(args.clinc_data)]))
 
 
+def demo_config() -> TrainConfig:
+    """The demo model's recipe: what a plain ``tinyslm train`` (and ``tinyslm generate``
+    without ``--model``) trains on the demo set. ``TrainConfig()`` was a 500 KB,
+    token-dropout-0.5 model that no user's train or generate makes."""
+    return clinc150.make_config(clinc150.parse_args(["--quiet", "--data", str(DEMO_DATA)]))
+
+
 def measure(args: argparse.Namespace) -> int:
     """Measure what the arguments ask for; print and maybe write the figures."""
     missing = tools_missing(args)
@@ -573,6 +584,9 @@ def measure(args: argparse.Namespace) -> int:
             f"25 MHz, so each figure is ticks x {qemu.INSTRUCTIONS_PER_TICK} instructions"
         ),
         "split": args.split,
+        "argv": getattr(args, "argv", None),
+        "clinc_data": str(args.clinc_data),
+        "keyword_data": str(args.keyword_data),
     }
     config = clinc_config(args)
     keywords_ok = measure_keywords(args, results) if args.only != "text" else True
@@ -584,10 +598,11 @@ def measure(args: argparse.Namespace) -> int:
         if demo_model is None:
             demo_model = Path(scratch) / "demo"
             print("training the demo model ...", flush=True)
-            run_train(DEMO_DATA, demo_model, TrainConfig())
+            run_train(DEMO_DATA, demo_model, demo_config())
         manifest, _ = load_model_dir(demo_model)
         demo = load_dataset(DEMO_DATA, seed=manifest.seed)
         results["demo"] = measure_model("demo", demo_model, dataset_phrases(demo, args.split), args)
+        results["demo"]["model"] = model_record(args.demo_model, manifest)
         print_model("demo", results["demo"])
         if args.clinc_data.is_file():
             clinc_model = args.clinc_model
@@ -601,6 +616,7 @@ def measure(args: argparse.Namespace) -> int:
             results["clinc150"] = measure_model(
                 "clinc150", clinc_model, dataset_phrases(clinc, args.split), args
             )
+            results["clinc150"]["model"] = model_record(args.clinc_model, manifest)
             print_model("clinc150", results["clinc150"])
         else:
             print(f"CLINC150 not found at {args.clinc_data}; demo model only.")
@@ -613,6 +629,15 @@ def measure(args: argparse.Namespace) -> int:
         for v in ("stock", "tinyslm")
     )
     return 0 if agree and keywords_ok else 1
+
+
+def model_record(given: Path | None, manifest: Manifest) -> dict[str, Any]:
+    """Which model a block measured: the folder given, or the recipe trained here."""
+    return {
+        "folder": None if given is None else str(given),
+        "seed": manifest.seed,
+        "config": None if given is not None else manifest.train_config,
+    }
 
 
 def _write(args: argparse.Namespace, results: dict[str, Any]) -> None:

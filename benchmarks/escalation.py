@@ -19,6 +19,11 @@ without it):
     .venv/bin/python benchmarks/escalation.py --device DIR --host DIR [--data FILE]
         [--split test] [--json OUT]
 
+The phrases are the device's split (split with its seed). A host whose seed splits a
+file without a split column otherwise, so that it trained on some of those phrases, is
+refused; data none of whose intents a model knows is refused, and a partial overlap
+warned about, as ``tinyslm eval`` does. The figures record the data, the arguments and
+both models' seeds.
 Without the dataset it says so and exits 0.
 """
 
@@ -27,6 +32,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +47,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _results import (  # noqa: E402
     SHARED_ENV,
     Parser,
+    json_arg,
     json_target_problem,
     missing_data,
     path_arg,
@@ -68,7 +75,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default="test",
         help="the split whose phrases are scored",
     )
-    p.add_argument("--json", type=path_arg, default=None, help="also write the figures here")
+    p.add_argument("--json", type=json_arg, default=None, help="also write the figures here")
     args = p.parse_args(argv)
     for problem in (
         json_target_problem(args.json, [args.data, args.device, args.host], BENCHMARK),
@@ -83,6 +90,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
             _load(folder, probe_arena=False)
         except TinySlmError as exc:
             p.error(f"{flag}: {exc}")
+    # Recorded in the figures: which data and settings made them.
+    args.argv = list(sys.argv[1:] if argv is None else argv)
     return args
 
 
@@ -117,6 +126,9 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
     dev_m, dev_model = _load(args.device)
     host_m, host_model = _load(args.host)
     _, rows = phrases_to_check(args.data, args.split, dev_m.seed)
+    refuse_host_split(args, rows, dev_m.seed, host_m.seed)
+    for flag, labels in (("--device", dev_m.labels), ("--host", host_m.labels)):
+        check_known(flag, args.data, rows, labels)
     texts = [text for text, _, _ in rows]
     oos = np.array([o for _, _, o in rows], dtype=bool)
     truth = [label for _, label, _ in rows]
@@ -145,8 +157,12 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
 
     return {
         "dataset": args.data.name,
+        # Which data and settings made the figures (the split follows the device's seed).
+        "data": str(args.data),
+        "argv": getattr(args, "argv", None),
         "split": args.split,
         "device": {
+            "seed": dev_m.seed,
             "model_sha256": dev_m.model_sha256,
             "model_bytes": dev_m.model_bytes,
             "threshold": dev_m.threshold,
@@ -156,6 +172,7 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
             "oos_recall": share(~dev_local & oos, n_oos),
         },
         "host": {
+            "seed": host_m.seed,
             "model_sha256": host_m.model_sha256,
             "model_bytes": host_m.model_bytes,
             "threshold": host_m.threshold,
@@ -173,6 +190,58 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
             "oos_recall": share(~answered & oos, n_oos),
         },
     }
+
+
+def refuse_host_split(
+    args: argparse.Namespace, rows: list[tuple[str, str, bool]], device_seed: int, host_seed: int
+) -> None:
+    """Refuse a host that trained on phrases scored here: its seed splits ``--data``
+    otherwise than the device's, whose split is scored.
+
+    On a file without a split column a host trained with another seed was scored on
+    phrases it trained on (182 of the demo set's 260 test phrases at seeds 0 and 1), its
+    figures inflated without a word.
+
+    Raises:
+        TinySlmError: some scored phrases are in the host's training split (one line).
+    """
+    from tinyslm.emulate.phrases import dataset_phrases
+    from tinyslm.text.dataset import load_dataset
+
+    if host_seed == device_seed:
+        return
+    host_data = load_dataset(args.data, seed=host_seed, for_training=False)
+    if sorted(dataset_phrases(host_data, args.split)) == sorted(rows):
+        return  # a split column fixes the split (or --split all): the seed moves nothing
+    seen = {(e.text, e.label) for e in host_data.train}
+    leaked = sum((text, label) in seen for text, label, oos in rows if not oos)
+    if leaked:
+        raise TinySlmError(
+            f"--device was trained with seed {device_seed}, --host with seed {host_seed}: "
+            f"{args.data} is split by the seed (rows without a split column), and {leaked} "
+            f"of the {args.split} phrases scored are in the host's training split; "
+            "train both with one seed"
+        )
+
+
+def check_known(
+    flag: str, data: Path, rows: list[tuple[str, str, bool]], labels: Sequence[str]
+) -> None:
+    """As ``tinyslm eval``: refuse data none of whose intents the model knows, and warn
+    (stderr) where some phrases expect an intent it lacks; both name the model's flag.
+
+    Raises:
+        TinySlmError: no in-scope intent of ``rows`` is one of ``labels``.
+    """
+    from tinyslm.emulate.phrases import check_intents_known, unknown_intents_warning
+
+    try:
+        check_intents_known(data, rows, labels)
+    except TinySlmError as exc:
+        raise TinySlmError(f"{flag}: {exc}") from None
+    said = unknown_intents_warning([label for _, label, oos in rows if not oos], labels)
+    if said is not None:
+        print(f"warning: {flag}: {said}", file=sys.stderr)
 
 
 def table(f: dict[str, Any]) -> str:

@@ -57,6 +57,7 @@ import numpy as np  # noqa: E402
 from _results import (  # noqa: E402
     SHARED_ENV,
     Parser,
+    json_arg,
     json_target_problem,
     missing_data,
     path_arg,
@@ -106,7 +107,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     d = AudioTrainConfig()
     p = Parser(description=__doc__.splitlines()[0])
     p.add_argument("--data", type=path_arg, default=DEFAULT_DATA, help="the keyword dataset")
-    p.add_argument("--json", type=path_arg, help="write the figures here (default: print only)")
+    p.add_argument("--json", type=json_arg, help="write the figures here (default: print only)")
     p.add_argument("--sizes", default="default,small", help="comma-separated model sizes")
     p.add_argument(
         "--epochs", type=int, default=d.epochs, help="at most; early stopping usually ends sooner"
@@ -399,7 +400,9 @@ def stream_figures_of(
     }
 
 
-def rows_of(name: str, f: dict[str, Any]) -> list[tuple[str, str]]:
+def rows_of(name: str, f: dict[str, Any], scored: str = "test") -> list[tuple[str, str]]:
+    """``name``'s table rows; ``scored``: the split its accuracy is on (``validation``
+    with ``--selection``, whose figures were labelled "test clips")."""
     target = TARGETS.get(name)
     aim = ""
     if target:
@@ -415,7 +418,7 @@ def rows_of(name: str, f: dict[str, Any]) -> list[tuple[str, str]]:
         (
             f"[{name}] accuracy float / int8 (TFLM)",
             f"{f['accuracy_float'] * 100:.2f}% / "
-            f"{f['accuracy_int8_tflm'] * 100:.2f}% on {f['n_test']} test clips{aim}",
+            f"{f['accuracy_int8_tflm'] * 100:.2f}% on {f['n_test']} {scored} clips{aim}",
         ),
         (f"[{name}] per class (int8)", per_class),
         (
@@ -663,7 +666,7 @@ def measure(args: argparse.Namespace, argv: list[str] | None) -> int:
                 f["streams"] = stream_figures_of(train_set, result, config)
             f["config"] = {k: v for k, v in vars(config).items() if k != "spec"}
             figures[size] = f
-            rows += rows_of(size, f)
+            rows += rows_of(size, f, "validation" if args.selection else "test")
     if args.synthetic:
         config = train_config(args, "default")
         s = synthetic_on_real(real, args, config, log)

@@ -1284,18 +1284,25 @@ def _refuse_foreign(path: Path, what: str, ours: Callable[[bytes], bool]) -> Non
         )
 
 
-def check_file_target(path: Path, what: str, ours: Callable[[bytes], bool]) -> None:
+def check_file_target(path: Path | str, what: str, ours: Callable[[bytes], bool]) -> None:
     """Refuse an output file path that cannot be written, before the work that fills it.
 
     A missing parent folder is fine (it is created); a folder at ``path``, a
     file where a parent folder must be, or an unwritable folder is not. An
     existing file is replaced only where ``ours`` recognises it as an earlier
     output of the same kind: a user's file (or a project's source, a model's
-    manifest) named by mistake is never overwritten.
+    manifest) named by mistake is never overwritten. ``path`` given as typed (a
+    ``str``) that ends in a path separator names a folder, and is refused: as a
+    ``Path`` the separator is gone, and ``--json out/`` wrote a file named ``out``.
 
     Raises:
         OutputError: one line naming ``what`` (the option) and ``path``.
     """
+    if isinstance(path, str) and path.endswith(("/", os.sep)):
+        raise OutputError(
+            f"{what} {path} names a folder (it ends in {path[-1]!r}); give a file name"
+        )
+    path = Path(path)
     absolute = Path(os.path.abspath(path))
     if absolute.is_dir():
         raise OutputError(f"{what} {path} is a folder; give a file name")

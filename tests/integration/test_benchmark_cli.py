@@ -78,7 +78,11 @@ def test_clinc150_benchmark_writes_only_the_given_path(
             ["--buckets", "1"],
             "invalid value for --buckets: 1 is not in the range 2<=x<=2147483647.",
         ),
-        ("clinc150", ["--max-model-kb", "1"], "--max-model-kb 1: at least 4"),
+        (
+            "clinc150",
+            ["--max-model-kb", "1"],
+            "invalid value for --max-model-kb: 1 is not in the range 4<=x<=1048576.",
+        ),
         (
             "speech_commands",
             ["--freq-warp", "0.5"],

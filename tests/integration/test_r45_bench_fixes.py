@@ -123,11 +123,14 @@ def _demo_copy(tmp_path: Path) -> Path:
 
 
 def _train_shape(data: Path) -> tuple[int, int, int]:
-    """What ``tinyslm train DATA`` sizes the model to (buckets, dim, hidden)."""
+    """What ``tinyslm train DATA`` sizes the model to (buckets, dim, hidden): its plan
+    counts the training split's distinct n-gram ids, which cap the default budget
+    (without them this reference was the benchmarks' own 500 KB mistake, round 49)."""
     from tinyslm.text.dataset import load_dataset
-    from tinyslm.train_options import default_options, plan_size
+    from tinyslm.train_options import default_options, distinct_ids, plan_size
 
-    shape = plan_size(default_options(), len(load_dataset(data, seed=0).labels)).shape
+    options, dataset = default_options(), load_dataset(data, seed=0)
+    shape = plan_size(options, len(dataset.labels), distinct_ids(dataset, options)).shape
     return shape.buckets, shape.dim, shape.hidden
 
 
