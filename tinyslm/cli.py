@@ -69,11 +69,16 @@ JSON_HELP = "Write the figures as JSON to this file; '-' prints them to stdout (
 
 class _FileName(click.Path):
     """click.Path refusing an empty name: Path("") is ".", so ``--json ""`` was called a
-    folder named "."."""
+    folder named "."; and a name ending in a path separator, which names a folder:
+    Path() drops the separator, and ``--json out/`` wrote a file named ``out``."""
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
         if isinstance(value, str) and not value.strip():
             self.fail("an empty file name", param, ctx)
+        if isinstance(value, str) and value.endswith(("/", os.sep)):
+            self.fail(
+                f"{value} names a folder (it ends in {value[-1]!r}); give a file name", param, ctx
+            )
         return super().convert(value, param, ctx)
 
 
