@@ -77,7 +77,7 @@ def _private_problem(folder: Path) -> str | None:
     return None
 
 
-def _probe(folder: Path) -> None:
+def probe_writable(folder: Path) -> None:
     """Raise OSError unless a file can be created in ``folder``: mkdir(exist_ok=True)
     succeeds on a read-only file system when the folder is already there."""
     fd, name = tempfile.mkstemp(prefix=".tinyslm-probe-", dir=folder)
@@ -101,7 +101,7 @@ def writable_cache_dir(*parts: str) -> Path:
     folder = cache_dir(*parts)
     try:
         folder.mkdir(parents=True, exist_ok=True)
-        _probe(folder)
+        probe_writable(folder)
         return folder
     except OSError as exc:
         reason = exc.strerror or str(exc)

