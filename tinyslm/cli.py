@@ -1334,6 +1334,16 @@ def report_command(path: Path, output: str, data: Path | None) -> None:
 
     if not output:
         raise OutputError("-o is empty: give the HTML file to write, e.g. -o report.html")
+    # '-' is stdout for --json, but the page is refused there rather than printed: it is
+    # written whole or not at all (a temporary file renamed over the target), which a
+    # pipe cannot be (an interrupted 'report -o - > r.html' leaves half a page), and it
+    # is 150 kB of HTML for a browser, not the terminal. It was written to a file named
+    # '-'. A file of that name is still reachable as -o ./-.
+    if output == "-":
+        raise OutputError(
+            "-o -: report writes the page to a file, not to stdout; give a file name, "
+            "e.g. -o report.html"
+        )
     result = run_report(path, Path(output), data=data)
     click.echo(f"wrote {result.out} (figures from {result.source})")
 

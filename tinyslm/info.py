@@ -169,7 +169,7 @@ def format_info(info: ModelInfo) -> str:
         # one_line: a path's undecodable byte as the shell shows it (\xff, not \udcff).
         ("path", f"{one_line(str(info.path))} ({where})"),
         ("modality", m.modality),
-        ("labels", _labels(m.labels)),
+        ("labels", labels_text(m.labels)),
         *modality(m.modality).summary_rows(m),
         (
             "model",
@@ -194,9 +194,10 @@ def format_info(info: ModelInfo) -> str:
     return "\n".join(f"{k.ljust(width)}  {printable(v)}" for k, v in rows)
 
 
-def _labels(labels: Sequence[str]) -> str:
-    """The labels row: joined with ', ', or as a JSON list when a label holds a comma
-    ('lights_on, lights_off' and 'media_play' read as three labels of two)."""
+def labels_text(labels: Sequence[str]) -> str:
+    """Labels as a row shows them: joined with ', ', or as a JSON list when a label holds
+    a comma ('lights_on, lights_off' and 'media_play' read as three labels of two). The
+    one rule of info's labels row, train's and info's keywords row and the report's."""
     if any("," in label for label in labels):
         return json.dumps(list(labels), ensure_ascii=False)
     return ", ".join(labels)

@@ -40,6 +40,58 @@ FORMAT_VERSION = 1
 # Confused pairs listed in the report, and phrases shown per pair.
 TOP_PAIRS = 8
 EXAMPLES_PER_PAIR = 3
+# A manifest stores its shares rounded to 5 decimals (round(x, 5)): 78 of 95 clips is
+# 0.82105, which a percentage of 2 decimals reads 82.10% (0.82105 * 100 is 82.10499...)
+# where eval, from the count itself, says 82.11%.
+STORED_DECIMALS = 5
+
+
+def _whole(value: object) -> int | None:
+    """``value`` as a count (a JSON integer, not a switch), else None."""
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def counted_share(value: object, n: object, count: object = None) -> float | None:
+    """A stored share as the count it was measured from: ``count / n``, where ``count``
+    is given, or the whole count nearest ``value * n``. So one measurement shows as one
+    number wherever it is printed (eval's, computed from the count, and the manifest's
+    rounded figure both read 82.11% for 78 of 95).
+
+    The stored ``value`` is kept (a non-number is None) when ``n`` is no count, or when
+    the count does not round to it: a manifest edited by hand, or figures of other
+    examples, are shown as they are rather than replaced by a guess.
+    """
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    total, counted = _whole(n), _whole(count)
+    if total is None or total <= 0 or not np.isfinite(value):
+        return float(value)
+    share = (counted if counted is not None else round(value * total)) / total
+    # round(x, 5) is within half a unit of the 5th decimal of x (and a hair of float error).
+    return share if abs(share - value) <= 0.5 * 10**-STORED_DECIMALS + 1e-12 else float(value)
+
+
+def counted_accuracies(metrics: Mapping[str, Any]) -> dict[str, float | None]:
+    """A manifest's ``float_accuracy`` and ``int8_accuracy`` as the counts they were
+    measured from (:func:`counted_share`): a keyword model's INT8 figure is its confusion
+    matrix's diagonal over its clips, its float one over ``n_test`` clips; a text model's
+    are over its ``n_eval`` in-scope phrases."""
+    n: object = metrics.get("n_eval", metrics.get("n_test"))
+    correct: object = None
+    confusion = metrics.get("confusion")
+    if "n_test" in metrics and isinstance(confusion, list) and confusion:
+        try:
+            m = np.asarray(confusion, dtype=np.int64)
+        except (TypeError, ValueError, OverflowError):
+            m = None
+        if m is not None and m.ndim == 2 and m.shape[0] == m.shape[1]:
+            correct, total = int(np.trace(m)), int(m.sum())
+            if total != n:  # not the clips float_accuracy counts: left out
+                correct = None
+    return {
+        "float_accuracy": counted_share(metrics.get("float_accuracy"), n),
+        "int8_accuracy": counted_share(metrics.get("int8_accuracy"), n, correct),
+    }
 
 
 @dataclass(frozen=True)

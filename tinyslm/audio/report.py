@@ -25,6 +25,7 @@ import numpy as np
 from tinyslm.audio.detector import DetectorSpec
 from tinyslm.audio.stream import no_fire_text
 from tinyslm.errors import ModelError
+from tinyslm.info import labels_text
 from tinyslm.manifest import describe_label_thresholds, sha256_hex, threshold_text
 from tinyslm.report import (
     BANNER,
@@ -40,7 +41,7 @@ from tinyslm.report import (
     svg_element,
     table_html,
 )
-from tinyslm.report_data import TensorSize, tensor_sizes
+from tinyslm.report_data import TensorSize, counted_accuracies, tensor_sizes
 
 FORMAT_VERSION = 1
 _BLUE, _ORANGE, _RED = "#1f77b4", "#ff7f0e", "#d62728"
@@ -345,11 +346,14 @@ def render_keyword_report(manifest: Any, data: KeywordReportData, boards: Sequen
         if mt.get("false_rejection_rate") is None or mt.get("keyword_false_accepts") is None
         else f"{mt['keyword_false_accepts']} in the keyword stream"
     )
+    shown = counted_accuracies(mt)
     summary = [
-        ("labels", ", ".join(manifest.labels)),
+        # A label holding a comma would read as two: the list as JSON then, as info says it.
+        ("labels", labels_text(manifest.labels)),
         ("dataset", str(mt.get("dataset", "?"))),
-        (f"float accuracy ({split} clips)", pct(mt.get("float_accuracy"))),
-        ("INT8 accuracy (TFLM)", pct(mt.get("int8_accuracy"))),
+        # From the counts behind them (the confusion matrix), as eval shows them.
+        (f"float accuracy ({split} clips)", pct(shown["float_accuracy"])),
+        ("INT8 accuracy (TFLM)", pct(shown["int8_accuracy"])),
         ("detector threshold", f"{threshold_text(manifest.threshold)} (q={manifest.threshold_q})"),
         ("own thresholds", describe_label_thresholds(manifest) or "none"),
         # As the text page says it: a manifest without the rule printed '?'.
