@@ -412,7 +412,7 @@ def cli() -> None:
 
 
 @cli.command("train")
-@click.argument("data", required=False, type=_PathName(path_type=Path))
+@click.argument("data", required=False, type=_DataName(path_type=Path))
 @click.option(
     "-o",
     "--out",
@@ -451,15 +451,17 @@ def train_command(
 
     DATA is a text intent dataset (.csv, .tsv, .jsonl, CLINC .json) or an audio keyword
     dataset (a folder in the Speech Commands layout, or a .csv/.jsonl list of WAV
-    files). Writes model.tflite, manifest.json and (unless --no-report)
+    files); left out, or 'demo' where no file or folder has that name, it is the bundled
+    demo set. Writes model.tflite, manifest.json and (unless --no-report)
     report.json and report.html (open it in a browser; 'tinyslm report' redraws it).
     """
     from tinyslm.audio.options import KEYWORD_ONLY, audio_config, refuse_keyword_options
     from tinyslm.modality import AUDIO, modality_of_data
-    from tinyslm.pipeline import check_model_target, format_train_table, run_train
+    from tinyslm.pipeline import check_model_target, format_train_table, run_train, train_data
     from tinyslm.text.dataset import check_has_rows, load_dataset
     from tinyslm.train_options import refuse_distill_options_without_distill, train_to_budget
 
+    data = train_data(data)  # 'demo': the bundled set, as eval and emulate --data take it
     check_json_target(json_out, (data,))
     if json_out is not None and not json_to_stdout(json_out):
         from tinyslm.outdir import real_path

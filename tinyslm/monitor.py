@@ -699,10 +699,15 @@ class _TypedFlight:
         self.given_up: deque[tuple[float, _Sent]] = deque(maxlen=MAX_TYPED_IN_FLIGHT)
         self.waiting = False  # the last line sent: not answered, not given up on
         self.since = 0.0  # when it went out
+        # Typed lines sent, and answers taken for one of them (in flight or given up on),
+        # for the end of a piped session (:func:`_unanswered_end`).
+        self.count = 0
+        self.credited = 0
 
     def sent(self, line: _Sent) -> None:
         """``line`` went out: the next one waits for its answer."""
         with self.cond:
+            self.count += 1
             self.lines.append(line)
             self.waiting, self.since = True, time.monotonic()
             self.cond.notify_all()
@@ -719,7 +724,12 @@ class _TypedFlight:
             if late is not None:
                 for _ in range(late + 1):
                     self.given_up.popleft()
+                self.credited += 1
             else:
+                if self.lines or self.given_up:
+                    # The oldest line in flight's; with none, a line given up on (a late
+                    # answer that only it can be for, the board answering in order).
+                    self.credited += 1
                 if self.lines:
                     self.lines.popleft()
                 self.given_up.clear()
@@ -742,6 +752,8 @@ class _TypedFlight:
         """The line numbered ``seq``, given up on, was answered late (a resync matched the
         answer to it): it and those given up on before it are settled."""
         with self.cond:
+            if any(sent.seq == seq for _, sent in self.given_up):
+                self.credited += 1
             while self.given_up and self.given_up[0][1].seq <= seq:
                 self.given_up.popleft()
             self.cond.notify_all()
@@ -1400,6 +1412,7 @@ def monitor(
     stop = threading.Event()
     closed: list[Exception] = []  # why the port went away, if it did
     last_rx = [time.monotonic()]  # when the reader last got bytes
+    heard = [False]  # whether any byte at all came from the board
     typed_flight = _TypedFlight()  # the typed lines waiting for their answers
 
     failed: list[ToolchainError] = []  # why the session must end, if it must
@@ -1488,6 +1501,7 @@ def monitor(
 
     def on_bytes() -> None:
         last_rx[0] = time.monotonic()
+        heard[0] = True
 
     thread = _reader_thread(
         conn,
@@ -1552,6 +1566,61 @@ def monitor(
         raise failed[0]
     if closed:
         raise _port_closed(name, closed[0])
+    # Typed at a terminal, the user sees what the board answered; piped in, nothing said
+    # that a board answered no line (exit 0, silent). After a resync its notes have
+    # said which lines were lost (its resends are counted there, not here).
+    if resync.episode == 0 and not _is_terminal(source):
+        end = _unanswered_end(typed_flight, heard[0], name, baud)
+        if isinstance(end, ToolchainError):
+            raise end
+        if end:
+            notes(end)
+
+
+def _is_terminal(source: BinaryIO) -> bool:
+    """Whether the typed lines come from a terminal (someone reading the answers)."""
+    try:
+        return source.isatty()
+    except (AttributeError, OSError, ValueError):  # closed, or not a file
+        return False
+
+
+def _unanswered_end(
+    flight: _TypedFlight, heard: bool, name: str, baud: int
+) -> ToolchainError | str:
+    """What the end of a piped session says of the lines the board did not answer: an
+    error when lines went out and not one byte came back, a note when some (or all) got
+    no answer while the board said other things, else nothing (``""``).
+
+    Only total silence fails the session (exit 1): a tinyslm board answers every line,
+    even a keyword board given phrases (an error line), so it is no board running a
+    tinyslm project, or none at this baud rate, or a wrong port, and a script must tell
+    it from a clean run, as ``monitor --wav`` does. A board that sent lines but answered
+    some of ours not is alive: it may be busy, restarting (its boot log), or running
+    firmware of the user's whose lines answer none of tinyslm's (the monitor serves it
+    too), so that is said and the session ends as it did.
+    """
+    with flight.cond:
+        sent, missed = flight.count, flight.count - flight.credited
+    if not sent or not missed:
+        return ""
+    if not heard:
+        return ToolchainError(
+            f"no byte came back from the board on {name} for the {_counted(sent, 'lines')}"
+            f" sent (is it running a tinyslm project's firmware at {baud} baud, not held in"
+            " its bootloader?)"
+        )
+    if missed == sent:
+        none = "the line" if sent == 1 else f"any of the {sent} lines"
+        return (
+            f"  monitor: the board did not answer {none} sent, though it sent other lines "
+            f"(is it running a tinyslm project's firmware at {baud} baud?)"
+        )
+    return (
+        f"  monitor: {missed} of the {_counted(sent, 'lines')} sent got no answer from the "
+        "board (a tinyslm project's firmware answers every line: it may have restarted, "
+        "or been busy and dropped them)"
+    )
 
 
 def _finish_host(

@@ -299,6 +299,19 @@ def check_model_target(
     return protect
 
 
+def train_data(data: Path | None) -> Path | None:
+    """train's DATA: ``demo`` is the bundled demo set, as eval, emulate --data and report
+    --data take it (:func:`tinyslm.evaluate.demo_or_path`), unless a file or folder of
+    that name is here; it is then read exactly as DATA left out (``None``), so the model
+    records the dataset ``demo`` as generate's demo model does. ``train demo`` was
+    refused as 'demo: dataset not found'."""
+    from tinyslm.evaluate import demo_or_path
+
+    if data is not None and demo_or_path(data) != data:
+        return None
+    return data
+
+
 def run_train(
     data: Path | None,
     out: Path,
@@ -316,7 +329,7 @@ def run_train(
         data: a text dataset file (CSV, JSONL, CLINC JSON) or an audio keyword
             dataset (a Speech Commands folder or a list of WAV files): the modality
             is told from the data (:func:`tinyslm.modality.modality_of_data`);
-            ``None`` uses the bundled text demo set.
+            ``None`` (or ``demo``, see :func:`train_data`) uses the bundled text demo set.
         out: output folder; gets ``model.tflite`` and ``manifest.json``.
         config: the modality's hyper-parameters (``TrainConfig`` for text,
             ``AudioTrainConfig`` for audio; ``None``: their defaults).
@@ -340,6 +353,7 @@ def run_train(
     from tinyslm.modality import modality_of_data
 
     start = time.perf_counter()
+    data = train_data(data)
     kind = modality_of_data(data)
     extras = tuple(getattr(config, "extra_train", ()) or ())
     protect = check_model_target(out, force, data, extras)
@@ -983,6 +997,7 @@ def run_emulate(config: EmulateConfig) -> EmulateResult:
         ProjectError, DatasetError, ModelError, ToolchainError: one line each.
     """
     from tinyslm.emulate.keywords import is_keyword_project
+    from tinyslm.errors import DatasetError
     from tinyslm.modality import AUDIO, TEXT, check_data_modality
 
     if config.engine not in EMULATE_ENGINES:
@@ -992,8 +1007,11 @@ def run_emulate(config: EmulateConfig) -> EmulateResult:
     # 'demo' as eval and report --data take it: one rule for the three.
     config = replace(config, data=demo_or_path(config.data))
     keywords = is_keyword_project(config.project_dir)
-    if config.data.exists():
-        check_data_modality(config.data, AUDIO if keywords else TEXT)
+    if not config.data.exists():
+        # Worded for both modalities as eval and report --data word it (the keyword loader
+        # said "no such file or folder", the text one "dataset not found").
+        raise DatasetError(f"{config.data}: dataset not found")
+    check_data_modality(config.data, AUDIO if keywords else TEXT)
     return _emulate_keywords(config) if keywords else _emulate_text(config)
 
 
@@ -1003,8 +1021,9 @@ def _emulate_keywords(config: EmulateConfig) -> EmulateResult:
         ScoreMemo,
         data_parity_error,
         format_data_result,
+        keyword_builder,
         keyword_project,
-        keyword_runner,
+        load_keyword_data,
         run_keyword_data,
     )
     from tinyslm.errors import ToolchainError
@@ -1015,12 +1034,19 @@ def _emulate_keywords(config: EmulateConfig) -> EmulateResult:
     project, manifest = keyword_project(config.project_dir)
     model = read_model_bytes(project)
     memo: ScoreMemo = {}
+    # The quick checks (tools, tree, settings), then the data, then the build: a missing,
+    # empty or unstreamable DATA was refused only after the firmware was compiled and
+    # linked (a minute for --qemu), where text --data and --wav are read first.
+    build = keyword_builder(project.root, config.engine, tflm_dir=config.tflm_dir, memo=memo)
+    loaded = load_keyword_data(config.data, manifest, config.split)
     with tempfile.TemporaryDirectory(prefix="tinyslm-emulate-") as tmp:
-        runner = keyword_runner(
-            project.root, config.engine, Path(tmp), tflm_dir=config.tflm_dir, memo=memo
-        )
         result = run_keyword_data(
-            runner, manifest, model, KeywordDataConfig(config.data, config.split), memo
+            build(Path(tmp)),
+            manifest,
+            model,
+            KeywordDataConfig(config.data, config.split),
+            memo,
+            loaded=loaded,
         )
     return EmulateResult(
         modality="audio",

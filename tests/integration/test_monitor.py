@@ -22,6 +22,12 @@ from tinyslm.monitor import (
     shown_line,
 )
 
+# The end of a piped session on loop://, which echoes the lines typed (answering none).
+LOOP_NOTE = (
+    "  monitor: the board did not answer {n} sent, though it sent other lines "
+    "(is it running a tinyslm project's firmware at 115200 baud?)"
+)
+
 INFO = (
     '{"info":{"version":"0.1.0","board":"esp32","model_sha256":"'
     + "ab" * 32
@@ -79,7 +85,9 @@ def test_escapes_in_json_strings_reach_the_terminal_escaped() -> None:
     typed = '{"keyword":"\\ud800"}\n{"intent":"x","score":"a"}\nafter\n'
     result = CliRunner().invoke(cli, ["monitor", "--port", "loop://"], input=typed)
     assert result.exit_code == 0, result.output
-    assert result.stdout.splitlines()[1:] == ['{"intent":"x","score":"a"}', "after"]
+    # loop:// echoes each line: no answer to any (round 49: the last row says so).
+    assert result.stdout.splitlines()[1:3] == ['{"intent":"x","score":"a"}', "after"]
+    assert result.stdout.splitlines()[3:] == [LOOP_NOTE.format(n="any of the 3 lines")]
 
 
 def test_monitor_forwards_lines_and_pretty_prints_answers() -> None:
@@ -150,10 +158,11 @@ def test_reader_escapes_control_bytes_and_bounds_a_line_without_newline() -> Non
 
 def test_monitor_shows_control_bytes_escaped() -> None:
     typed = "\x1b]0;owned\x07title\n"
-    for flags in ([], ["--raw"]):
+    note = LOOP_NOTE.format(n="the line")  # loop:// echoes it: no answer (round 49)
+    for flags, end in (([], [note]), (["--raw"], [])):  # --raw: notes go to stderr
         result = CliRunner().invoke(cli, ["monitor", "--port", "loop://", *flags], input=typed)
         assert result.exit_code == 0, result.output
-        assert result.stdout.splitlines() == ["\\x1b]0;owned\\x07title"]
+        assert result.stdout.splitlines() == ["\\x1b]0;owned\\x07title", *end]
 
 
 def test_monitor_bad_port() -> None:
@@ -317,8 +326,10 @@ def test_a_line_the_board_never_answers_holds_the_next_one_only_so_long(
     use_port(monkeypatch, board)
     monkeypatch.setattr(monitor_module, "ANSWER_WAIT_S", 0.3)
     start = time.monotonic()
-    monitor_module.monitor("fake", stdin=io.BytesIO(b"a\nb\nc\n"), echo=lambda _: None,
-                           linger=0.1)  # fmt: skip
+    # Not a byte back: the session fails at its end, saying so (round 49).
+    with pytest.raises(ToolchainError, match="no byte came back from the board on fake"):
+        monitor_module.monitor("fake", stdin=io.BytesIO(b"a\nb\nc\n"), echo=lambda _: None,
+                               linger=0.1)  # fmt: skip
     took = time.monotonic() - start
     assert board.lines == [b"a", b"b", b"c"]
     assert 0.6 <= took < 3.0, took

@@ -169,7 +169,9 @@ def test_cli_with_a_cp1252_output_shows_undecodable_bytes_escaped() -> None:
     proc = _cli("--port", "loop://", env={"PYTHONIOENCODING": "cp1252"})
     out, err = proc.communicate(b"a\xffb\nafter\n", timeout=60)
     assert proc.returncode == 0, err
-    assert out.decode("cp1252").splitlines() == ["a\\ufffdb", "after"]
+    # loop:// echoes the lines (round 49: the last row says that none was answered).
+    assert out.decode("cp1252").splitlines()[:2] == ["a\\ufffdb", "after"]
+    assert "did not answer any of the 2 lines sent" in out.decode("cp1252").splitlines()[2]
     assert b"Traceback" not in err
 
 

@@ -128,6 +128,8 @@ def test_qemu_uses_the_projects_own_tree(tmp_path: Path, cache_home: Path) -> No
 
     project = tmp_path / "proj"
     own = make_tree(project / "lib" / "tflm", cortex_m=True)
+    # What generate's copy adds, and build asks of lib/tflm (round 49: --qemu asks it too).
+    (own / tflm.LIBRARY_JSON).write_text("{}\n")
     assert resolve_cortex_m_tree(None, project) == own.resolve()
     cached = make_tree(tflm.default_cache_dir(), cortex_m=True)
     assert resolve_cortex_m_tree(None, project) == own.resolve()  # not the cache

@@ -683,14 +683,18 @@ def run_keyword_data(
     model: bytes,
     config: KeywordDataConfig,
     memo: ScoreMemo | None = None,
+    loaded: KeywordSplit | None = None,
 ) -> KeywordDataResult:
     """Stream ``config.split`` through ``runner`` as ``stream_figures`` does: each background
     recording on its own, the unknown clips in a row, the keyword clips in a row; score the
     device's detections and compare every stream with :func:`listen` on the same samples.
+    ``loaded``: ``config``'s data as :func:`load_keyword_data` read it (the caller read it
+    before building the runner, so that bad data is refused first); read here when None.
     """
     from tinyslm.audio.dataset import SILENCE, UNKNOWN
 
-    loaded = load_keyword_data(config.data, manifest, config.split)
+    if loaded is None:
+        loaded = load_keyword_data(config.data, manifest, config.split)
     dataset, split = loaded.dataset, loaded.split
     labels = tuple(manifest.labels)
     spec = stream_spec(manifest)
@@ -873,6 +877,26 @@ def keyword_runner(
         ModelError: the compiled model array or thresholds are not ``tinyslm.json``'s.
         ToolchainError: a missing tool or tree, or a failed build.
     """
+    return keyword_builder(project_dir, engine, tflm_dir=tflm_dir, memo=memo)(workdir)
+
+
+def keyword_builder(
+    project_dir: Path,
+    engine: str,
+    *,
+    tflm_dir: Path | None = None,
+    memo: ScoreMemo | None = None,
+) -> Callable[[Path], StreamRunner]:
+    """:func:`keyword_runner` in two steps: the checks that take a second (the project,
+    its compiled settings, the tools and the TFLM tree), done now, and the build (up to
+    minutes for ``native`` and ``qemu``), done by the function returned, given the work
+    folder. ``emulate --data`` reads its data between the two: a missing or empty DATA
+    was refused only after the whole firmware was compiled and linked.
+
+    Raises:
+        ProjectError, ModelError, ToolchainError: as :func:`keyword_runner`, the build's
+            own failures from the function returned.
+    """
     keyword_project(project_dir)
     if engine in ("native", "qemu"):
         # Their builds compile the same settings: checked as the host emulator checks them.
@@ -880,18 +904,22 @@ def keyword_runner(
     if engine == "native":
         from tinyslm.toolchain.host import build_native, resolve_host_tree
 
-        tree = resolve_host_tree(tflm_dir)
-        return native_stream_runner(build_native(project_dir, tree, workdir / "firmware"))
+        host_tree = resolve_host_tree(tflm_dir)
+        return lambda workdir: native_stream_runner(
+            build_native(project_dir, host_tree, workdir / "firmware")
+        )
     if engine == "qemu":
         from tinyslm.emulate.qemu import check_tools
         from tinyslm.toolchain.cortex_m import build_image, resolve_cortex_m_tree
 
         check_tools()
-        tree = resolve_cortex_m_tree(tflm_dir, project_dir)
-        return qemu_stream_runner(build_image(project_dir, tree, workdir / "firmware.elf"))
+        m7_tree = resolve_cortex_m_tree(tflm_dir, project_dir)
+        return lambda workdir: qemu_stream_runner(
+            build_image(project_dir, m7_tree, workdir / "firmware.elf")
+        )
     if engine != "emulator":
         raise ValueError(f"unknown engine {engine!r}")
-    return emulator_stream_runner(KeywordEmulator(project_dir, memo))
+    return lambda _workdir: emulator_stream_runner(KeywordEmulator(project_dir, memo))
 
 
 # --------------------------------------------------------------------------------------

@@ -17,8 +17,10 @@ import os
 import re
 import shlex
 import shutil
+import signal
 import subprocess
 import tempfile
+import threading
 from collections.abc import Mapping, Sequence
 from functools import partial
 from pathlib import Path
@@ -61,13 +63,77 @@ def _define_flags(defines: Mapping[str, DefineValue] | Sequence[str]) -> list[st
     return [f"-D{d}" for d in defines]
 
 
-def _run(argv: Sequence[str], what: str) -> None:
+class CompilerGroup:
+    """The compilers a build's worker threads run, stopped together from the thread that
+    waits for them (:meth:`stop`).
+
+    An interrupt (Ctrl-C, or SIGTERM/SIGHUP sent to tinyslm alone, which the CLI turns
+    into one) reaches only the main thread: the compiles running in a pool went on to
+    their end, seconds each, before tinyslm could exit, since nothing signalled them
+    (a terminal's Ctrl-C reaches them through the process group; ``kill PID`` does not).
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._live: set[subprocess.Popen[str]] = set()
+        self._stopped = False
+
+    def start(self, argv: Sequence[str]) -> subprocess.Popen[str]:
+        """Start ``argv`` (output captured), unless the group was stopped.
+
+        Raises:
+            ToolchainError: the group was stopped (the interrupt is what is said).
+            OSError: the program cannot be run.
+        """
+        with self._lock:  # a compile starting while stop() runs is stopped or never starts
+            if self._stopped:
+                raise ToolchainError("the build was interrupted")
+            proc = subprocess.Popen(
+                argv,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+                errors="replace",
+            )
+            self._live.add(proc)
+            return proc
+
+    def done(self, proc: subprocess.Popen[str]) -> None:
+        """``proc`` has been waited for."""
+        with self._lock:
+            self._live.discard(proc)
+
+    def stop(self) -> None:
+        """Stop every compiler running (and what each started: cc1, as) with SIGTERM, and
+        start no more."""
+        from tinyslm import processes
+
+        with self._lock:
+            self._stopped = True
+            for proc in self._live:
+                if proc.returncode is None:  # not reaped yet: the pid is still its own
+                    processes.signal_tree(proc.pid, signal.SIGTERM)
+
+
+def _run(argv: Sequence[str], what: str, group: CompilerGroup | None = None) -> None:
     try:
-        proc = subprocess.run(argv, capture_output=True, text=True, errors="replace", check=False)
+        proc = (group or CompilerGroup()).start(argv)
     except OSError as exc:
         raise ToolchainError(f"cannot run {argv[0]!r} for {what}: {exc}") from exc
+    try:
+        stdout, stderr = proc.communicate()
+    except BaseException:
+        # Interrupted in this thread: the compiler and its children stop with tinyslm.
+        from tinyslm import processes
+
+        processes.signal_tree(proc.pid, signal.SIGKILL)
+        proc.wait()
+        raise
+    finally:
+        if group is not None:
+            group.done(proc)
     if proc.returncode != 0:
-        tail = output_tail(proc.stderr + proc.stdout) or f"exit code {proc.returncode}"
+        tail = output_tail(stderr + stdout) or f"exit code {proc.returncode}"
         raise ToolchainError(f"{Path(argv[0]).name} failed on {what}: {tail}")
 
 
@@ -207,12 +273,14 @@ def compile_object(
     defines: Mapping[str, DefineValue] | Sequence[str] = (),
     flags: Sequence[str] = (),
     compiler: Sequence[str] | None = None,
+    group: CompilerGroup | None = None,
 ) -> Path:
     """Compile one source to the object file ``out`` (``-c``), e.g. with a cross compiler.
 
     Args:
         compiler: argv of the compiler (``["arm-none-eabi-gcc"]``); default $CC / $CXX
             by the source's suffix.
+        group: the build's :class:`CompilerGroup`, when it runs in a worker thread.
 
     Raises:
         ToolchainError: the compiler is missing or fails.
@@ -225,6 +293,6 @@ def compile_object(
     with tempfile.TemporaryDirectory(prefix=object_temp_prefix(out), dir=out.parent) as tmp:
         tmp_out = Path(tmp) / out.name
         argv += [f"-I{d}" for d in include_dirs] + _define_flags(defines) + list(flags)
-        _run([*argv, "-c", str(src), "-o", str(tmp_out)], src.name)
+        _run([*argv, "-c", str(src), "-o", str(tmp_out)], src.name, group)
         _publish(tmp_out, out)
     return out

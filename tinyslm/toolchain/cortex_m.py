@@ -80,16 +80,42 @@ def resolve_cortex_m_tree(tflm_dir: Path | None, project_dir: Path | None = None
 
     Raises:
         ToolchainError: no tree (one line saying how to get one), or a host tree.
+        ProjectError: the project's own ``lib/tflm`` is one ``tinyslm build`` refuses
+            (build's own line).
     """
     own = project_dir / "lib" / "tflm" if project_dir is not None else None
-    if tflm_dir is None and own is not None and own.is_dir():
+    from_project = tflm_dir is None and own is not None and own.is_dir()
+    if from_project:
         # An STM32H7 project carries its tree: QEMU ran the fetch cache's instead, or
         # refused for want of one, so a broken lib/tflm emulated fine and failed on pio.
         tflm_dir = own
     tree = tflm.resolve_tree(tflm_dir, target="cortex-m7")
     if tree is None:
         raise ToolchainError(tflm.missing_tree_hint("cortex-m7"))
-    return tflm.check_cortex_m_tree(tree, "--qemu")
+    tree = tflm.check_cortex_m_tree(tree, "--qemu")
+    if from_project and project_dir is not None and own is not None:
+        _refuse_what_build_refuses(project_dir, own)
+    return tree
+
+
+def _refuse_what_build_refuses(project_dir: Path, own: Path) -> None:
+    """Refuse the project's own ``lib/tflm`` when ``tinyslm build`` would, with build's
+    line: a tree without its ``library.json`` (a symlink to the tree it was generated
+    from) ran under QEMU, with defines made up in place of that file's, while build
+    refused it, so "what the board build compiles" was untrue of what QEMU ran. The
+    check is build's own (:func:`tinyslm.toolchain.tflm.installed_tree_problem`, then
+    the project checks that word the line), not a copy of it.
+
+    Raises:
+        ProjectError: build's refusal.
+    """
+    if tflm.installed_tree_problem(own) is None:
+        return
+    from tinyslm.toolchain import build
+
+    # Raises build's line (with the regenerate command) for a board that builds TFLM from
+    # lib/tflm; a board that does not (ESP32: the component) refuses nothing here.
+    build._open(project_dir)
 
 
 def _defines(tree: Path) -> tuple[str, ...]:

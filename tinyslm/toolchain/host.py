@@ -252,6 +252,8 @@ def _compile_pairs(
     """Compile each (source, object) pair whose object is not there yet, or is in
     ``rebuild`` (the link could not read it); return the objects."""
 
+    group = ccompile.CompilerGroup()
+
     def compile_one(pair: tuple[Path, Path]) -> Path:
         source, obj = pair
         if obj.is_file() and obj not in rebuild:  # objects appear atomically: one there is whole
@@ -269,11 +271,22 @@ def _compile_pairs(
                     defines=toolchain.defines,
                     flags=toolchain.cflags if is_c else toolchain.cxxflags,
                     compiler=toolchain.cc if is_c else toolchain.cxx,
+                    group=group,
                 )
         return obj
 
-    with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+    pool = ThreadPoolExecutor(max_workers=max(1, jobs))
+    try:
         return list(pool.map(compile_one, pairs))
+    except (KeyboardInterrupt, SystemExit):
+        # Ctrl-C, or SIGTERM/SIGHUP to tinyslm's pid: the pool waited for every compile
+        # running (6-18 s) before 'error: interrupted'. They are stopped now, the queued
+        # ones dropped. (A failed compile still lets the others finish into the cache.)
+        group.stop()
+        pool.shutdown(wait=True, cancel_futures=True)
+        raise
+    finally:
+        pool.shutdown(wait=True)
 
 
 # Lines of a failed link that are about a symbol or only warn, not about an object file
