@@ -397,7 +397,7 @@ def build(project_dir: Path | str, log: Log | None = None) -> BuildResult:
         ToolchainError / PioError: PlatformIO is missing, offline or failed.
         BudgetError: the image needs more flash or RAM than the board has.
     """
-    project = _open(project_dir)
+    project = open_checked(project_dir)
     flash_cap, ram_cap = _board_capacity(project.board)
     # Quoted: the command is suggested for copy-pasting, and a path may hold spaces.
     what = f"tinyslm build {shlex.quote(str(project.root))}"
@@ -429,7 +429,7 @@ def upload(project_dir: Path | str, port: str | None = None, log: Log | None = N
     Raises:
         ProjectError, ToolchainError, PioError: as :func:`build`.
     """
-    project = _open(project_dir)
+    project = open_checked(project_dir)
     # As the user ran it: quoted path, and the --port they gave.
     what = f"tinyslm flash {shlex.quote(str(project.root))}"
     if port:
@@ -444,7 +444,7 @@ def upload(project_dir: Path | str, port: str | None = None, log: Log | None = N
     return run_pio(args, project, what, log)
 
 
-def _open(project_dir: Path | str) -> Project:
+def open_checked(project_dir: Path | str) -> Project:
     """Open the project and check what PlatformIO needs before it starts."""
     from tinyslm import boards
     from tinyslm.operating_point import generate_options, trained_on_demo

@@ -115,7 +115,7 @@ def _refuse_what_build_refuses(project_dir: Path, own: Path) -> None:
 
     # Raises build's line (with the regenerate command) for a board that builds TFLM from
     # lib/tflm; a board that does not (ESP32: the component) refuses nothing here.
-    build._open(project_dir)
+    build.open_checked(project_dir)
 
 
 def _defines(tree: Path) -> tuple[str, ...]:
