@@ -67,18 +67,23 @@ def friendly_errors(func: F) -> F:
 JSON_HELP = "Write the figures as JSON to this file; '-' prints them to stdout (text to stderr)."
 
 
+def _names_folder(value: str) -> str | None:
+    """Why ``value`` names a folder, not a file (it ends in a path separator), else None:
+    Path() drops the separator, and ``--json out/`` wrote a file named ``out``."""
+    if value.endswith(("/", os.sep)):
+        return f"{value} names a folder (it ends in {value[-1]!r}); give a file name"
+    return None
+
+
 class _FileName(click.Path):
     """click.Path refusing an empty name: Path("") is ".", so ``--json ""`` was called a
-    folder named "."; and a name ending in a path separator, which names a folder:
-    Path() drops the separator, and ``--json out/`` wrote a file named ``out``."""
+    folder named "."; and a name ending in a path separator (:func:`_names_folder`)."""
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
         if isinstance(value, str) and not value.strip():
             self.fail("an empty file name", param, ctx)
-        if isinstance(value, str) and value.endswith(("/", os.sep)):
-            self.fail(
-                f"{value} names a folder (it ends in {value[-1]!r}); give a file name", param, ctx
-            )
+        if isinstance(value, str) and (folder := _names_folder(value)) is not None:
+            self.fail(folder, param, ctx)
         return super().convert(value, param, ctx)
 
 
@@ -1346,6 +1351,10 @@ def report_command(path: Path, output: str, data: Path | None) -> None:
             "-o -: report writes the page to a file, not to stdout; give a file name, "
             "e.g. -o report.html"
         )
+    # As --json's: 'report -o newdir/' wrote a file named newdir (Path() drops the '/').
+    folder = _names_folder(output)
+    if folder is not None:
+        raise OutputError(f"-o {folder}, e.g. -o {output}report.html")
     result = run_report(path, Path(output), data=data)
     click.echo(f"wrote {result.out} (figures from {result.source})")
 

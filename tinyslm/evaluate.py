@@ -363,11 +363,11 @@ def format_eval(result: EvalResult) -> str:
     from tinyslm.monitor import printable
 
     t = result.trained
-    # Train's accuracies as the counts they were measured from, as this table's own
-    # (report_data.counted_accuracies: a stored 5-decimal share can round the other way).
-    from tinyslm.report_data import counted_accuracies
+    # Train's shares as the counts they were measured from, as this table's own
+    # (report_data.counted_metrics: a stored 5-decimal share can round the other way).
+    from tinyslm.report_data import counted_metrics
 
-    t = {**t, **{k: v for k, v in counted_accuracies(t).items() if isinstance(t.get(k), float)}}
+    t = counted_metrics(t)
     # Train's figures are of its own split (test): beside another split's a bare
     # '(train: ...)' read as that split's, so the tag names it (as keyword eval does);
     # beside another dataset's, the tag names train's dataset too.

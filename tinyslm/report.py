@@ -32,7 +32,7 @@ from tinyslm.report_data import (
     WHOLE_FILE,
     ReportData,
     TensorSize,
-    counted_accuracies,
+    counted_metrics,
     counted_share,
 )
 
@@ -46,6 +46,9 @@ MAX_HEATMAP_INTENTS = 30
 # The heatmap's colour bar: its label and its ticks on the compressed (gamma 0.4) scale.
 HEATMAP_BAR_LABEL = "share of the row"
 HEATMAP_BAR_TICKS = (0.0, 0.1, 0.25, 0.5, 1.0)
+# Tick names up to this long leave the heatmap's colour bar room for its label (the
+# demo's thermostat_query is 16); longer ones grow the figure.
+HEATMAP_TICK_CHARS_FIT = 16
 ANNOTATE_HEATMAP_MAX = 20
 
 _BLUE, _ORANGE, _GREEN, _RED, _GREY = "#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#7f7f7f"
@@ -302,7 +305,14 @@ def heatmap_svg(
             )
     sub = m[np.ix_(idx, idx)]
     share = sub / np.maximum(m[idx].sum(axis=1, keepdims=True), 1)
-    size = 2.2 + 0.27 * len(idx)
+    ticks = short_labels(labels)  # all of them: distinct, numbered by their place
+    names = [ticks[int(i)] for i in idx]
+    # The tick labels (7 pt, about 0.06 in a character) take their length from the height
+    # (turned up under the axes) and from the width: past names of 16 characters the axes,
+    # and the colour bar beside them, shrank until the bar's label ran off the top (2
+    # intents of 28 characters). Shorter names keep the figure as it was.
+    longest = max((len(n) for n in names), default=0)
+    size = 2.2 + 0.27 * len(idx) + 0.06 * max(0, longest - HEATMAP_TICK_CHARS_FIT)
     fig = figure(size + 1.4, size)
     ax = fig.add_subplot()
     from matplotlib.colors import PowerNorm
@@ -310,8 +320,6 @@ def heatmap_svg(
     # A compressed scale: confusions of a few percent must stand out beside the diagonal.
     norm = PowerNorm(gamma=0.4, vmin=0.0, vmax=1.0)
     image = ax.imshow(share, cmap="Blues", norm=norm, interpolation="nearest")
-    ticks = short_labels(labels)  # all of them: distinct, numbered by their place
-    names = [ticks[int(i)] for i in idx]
     ax.set_xticks(np.arange(len(idx)), names, rotation=90, fontsize=7, parse_math=False)
     ax.set_yticks(np.arange(len(idx)), names, fontsize=7, parse_math=False)
     ax.set_xlabel("answered")
@@ -692,11 +700,12 @@ def render_report(
 
     mt = manifest.metrics
     # Shown from the counts behind them, as eval shows them (not re-rounded from 5 decimals).
-    shown = counted_accuracies(mt)
+    shown = counted_metrics(mt)
     # After generate --threshold/--label-threshold the figures measured at training's
     # threshold sit under at_trained_threshold, labelled so (as info shows them); the
     # figures at the threshold in force are the curve's point, measured here.
     view, trained = trained_view(manifest)
+    view = counted_metrics(view)
     at_now = [p for p in data.curve if p.q == manifest.threshold_q] if trained else []
     name = title or "tinyslm model report"
     trained_split = str(mt.get("eval_split", data.eval_split))
@@ -761,12 +770,12 @@ def render_report(
         ),
         (
             f"float accuracy ({trained_split})" if not tag else "float accuracy" + tag,
-            pct(shown["float_accuracy"]),
+            pct(shown.get("float_accuracy")),
         ),
         # One bracket: 'INT8 accuracy (TFLM; train, demo test split)', not two in a row.
         (
             f"INT8 accuracy (TFLM; {tag[2:]}" if tag else "INT8 accuracy (TFLM)",
-            pct(shown["int8_accuracy"]),
+            pct(shown.get("int8_accuracy")),
         ),
         ("INT8 accuracy at threshold" + trained_tag, pct(view.get("int8_accuracy_at_threshold"))),
         ("out-of-scope recall" + trained_tag, pct(view.get("oos_recall"))),

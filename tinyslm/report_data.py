@@ -71,27 +71,73 @@ def counted_share(value: object, n: object, count: object = None) -> float | Non
     return share if abs(share - value) <= 0.5 * 10**-STORED_DECIMALS + 1e-12 else float(value)
 
 
-def counted_accuracies(metrics: Mapping[str, Any]) -> dict[str, float | None]:
-    """A manifest's ``float_accuracy`` and ``int8_accuracy`` as the counts they were
-    measured from (:func:`counted_share`): a keyword model's INT8 figure is its confusion
-    matrix's diagonal over its clips, its float one over ``n_test`` clips; a text model's
-    are over its ``n_eval`` in-scope phrases."""
-    n: object = metrics.get("n_eval", metrics.get("n_test"))
-    correct: object = None
+# Each stored share (besides float and INT8 accuracy, whose count is the modality's) and
+# the count it is a share of: verify.py measures agreement and the gate over the n_eval
+# in-scope phrases and the out-of-scope recall over n_oos_eval; eval's escalation_rate is
+# 1 - local_rate; a keyword model's false rejections are of its keyword_clips; the
+# teacher's accuracy is of the n_train training phrases (text/distill.py).
+SHARE_OF = {
+    "agreement": "n_eval",
+    "int8_accuracy_at_threshold": "n_eval",
+    "local_rate": "n_eval",
+    "escalation_rate": "n_eval",
+    "oos_recall": "n_oos_eval",
+    "false_rejection_rate": "keyword_clips",
+    "teacher_train_accuracy_crossfit": "n_train",
+}
+
+
+def _number(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _correct_clips(metrics: Mapping[str, Any], n: object) -> int | None:
+    """A keyword model's right INT8 clips: its confusion matrix's diagonal, where the
+    matrix counts the ``n`` clips its accuracies are of (else None)."""
     confusion = metrics.get("confusion")
-    if "n_test" in metrics and isinstance(confusion, list) and confusion:
-        try:
-            m = np.asarray(confusion, dtype=np.int64)
-        except (TypeError, ValueError, OverflowError):
-            m = None
-        if m is not None and m.ndim == 2 and m.shape[0] == m.shape[1]:
-            correct, total = int(np.trace(m)), int(m.sum())
-            if total != n:  # not the clips float_accuracy counts: left out
-                correct = None
-    return {
-        "float_accuracy": counted_share(metrics.get("float_accuracy"), n),
-        "int8_accuracy": counted_share(metrics.get("int8_accuracy"), n, correct),
+    if "n_test" not in metrics or not isinstance(confusion, list) or not confusion:
+        return None
+    try:
+        m = np.asarray(confusion, dtype=np.int64)
+    except (TypeError, ValueError, OverflowError):
+        return None
+    if m.ndim != 2 or m.shape[0] != m.shape[1] or int(m.sum()) != n:
+        return None
+    return int(np.trace(m))
+
+
+def _counted_pair(pair: object) -> object:
+    """A keyword ``per_class`` entry ``[accuracy, clips]`` with its accuracy as the count
+    of clips it was measured from; any other entry as it is."""
+    if not (isinstance(pair, list) and len(pair) == 2 and _number(pair[0])):
+        return pair
+    return [counted_share(pair[0], pair[1]), pair[1]]
+
+
+def counted_metrics(metrics: Mapping[str, Any]) -> dict[str, Any]:
+    """``metrics`` with every stored share that has a count replaced by that count's
+    figure (:func:`counted_share`), so that one measurement shows as one number wherever
+    it is printed: float and INT8 accuracy (a keyword model's INT8 one is its confusion
+    matrix's diagonal over its ``n_test`` clips; a text model's are over ``n_eval``), the
+    shares of :data:`SHARE_OF` and each keyword label's ``per_class`` accuracy.
+
+    For printing only: what manifest.json and report.json store is never changed. A
+    non-number (null) and a share its count does not round back to stay as they are.
+    """
+    out = dict(metrics)
+    n: object = metrics.get("n_eval", metrics.get("n_test"))
+    counts: dict[str, tuple[object, object]] = {
+        "float_accuracy": (n, None),
+        "int8_accuracy": (n, _correct_clips(metrics, n)),
+        **{key: (metrics.get(of), None) for key, of in SHARE_OF.items()},
     }
+    for key, (total, correct) in counts.items():
+        if _number(metrics.get(key)):
+            out[key] = counted_share(metrics[key], total, correct)
+    per_class = metrics.get("per_class")
+    if isinstance(per_class, dict):
+        out["per_class"] = {label: _counted_pair(pair) for label, pair in per_class.items()}
+    return out
 
 
 @dataclass(frozen=True)

@@ -538,11 +538,11 @@ def format_keyword_eval(result: KeywordEvalResult) -> str:
     beside it (``(train: ...)``, as text ``eval`` prints), where the manifest has it;
     ``(train, test split: ...)`` when the split scored is not the one train measured."""
     s, t = result.stream, result.trained
-    # Train's accuracies as the counts they were measured from, as this table's own
-    # (report_data.counted_accuracies): 78 of 95 read 82.10% beside eval's 82.11%.
-    from tinyslm.report_data import counted_accuracies
+    # Train's shares as the counts they were measured from, as this table's own
+    # (report_data.counted_metrics): 78 of 95 read 82.10% beside eval's 82.11%.
+    from tinyslm.report_data import counted_metrics
 
-    t = {**t, **{k: v for k, v in counted_accuracies(t).items() if isinstance(t.get(k), float)}}
+    t = counted_metrics(t)
     clip_tag = _tag(t, "eval_split", result.split, result.other_dataset)
     stream_tag = _tag(t, "stream_split", result.split, result.other_dataset)
     recorded = t.get("per_class")

@@ -813,13 +813,13 @@ def summary_rows(m: Manifest) -> list[tuple[str, str]]:
         return all(key in mt for key in keys)
 
     from tinyslm.info import labels_text
-    from tinyslm.report_data import counted_accuracies
+    from tinyslm.report_data import counted_metrics
 
     # A keyword holding a comma would read as two: info's labels rule (a JSON list then).
     rows = [("keywords", labels_text([lb for lb in m.labels if lb not in (SILENCE, UNKNOWN)]))]
     # As the counts they were measured from: eval, from the count, says 82.11% for 78 of
-    # 95 clips where the stored 0.82105 read 82.10% (report_data.counted_accuracies).
-    counted = {**mt, **counted_accuracies(mt)}
+    # 95 clips where the stored 0.82105 read 82.10% (report_data.counted_metrics).
+    counted = counted_metrics(mt)
     if have("float_accuracy"):
         rows.append(
             (
@@ -834,7 +834,7 @@ def summary_rows(m: Manifest) -> list[tuple[str, str]]:
                 figure_text(counted["int8_accuracy"], percent=True),
             )
         )
-    weakest = weakest_label(mt.get("per_class"))
+    weakest = weakest_label(counted.get("per_class"))
     if weakest is not None:
         label, accuracy, clips = weakest
         rows.append(
@@ -855,7 +855,7 @@ def summary_rows(m: Manifest) -> list[tuple[str, str]]:
         rows.append(
             (
                 f"false rejections ({split} stream){at}",
-                f"{figure_text(mt['false_rejection_rate'], percent=True)} of"
+                f"{figure_text(counted['false_rejection_rate'], percent=True)} of"
                 f" {mt['keyword_clips']} keywords ("
                 # No rate where the rule could not fire: nor are its 0 false accepts one.
                 + (

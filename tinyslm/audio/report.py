@@ -41,7 +41,7 @@ from tinyslm.report import (
     svg_element,
     table_html,
 )
-from tinyslm.report_data import TensorSize, counted_accuracies, tensor_sizes
+from tinyslm.report_data import TensorSize, counted_metrics, tensor_sizes
 
 FORMAT_VERSION = 1
 _BLUE, _ORANGE, _RED = "#1f77b4", "#ff7f0e", "#d62728"
@@ -346,19 +346,20 @@ def render_keyword_report(manifest: Any, data: KeywordReportData, boards: Sequen
         if mt.get("false_rejection_rate") is None or mt.get("keyword_false_accepts") is None
         else f"{mt['keyword_false_accepts']} in the keyword stream"
     )
-    shown = counted_accuracies(mt)
+    # Every share from the count behind it (the confusion matrix, the clips), as eval
+    # and info show them (report_data.counted_metrics).
+    shown = counted_metrics(mt)
     summary = [
         # A label holding a comma would read as two: the list as JSON then, as info says it.
         ("labels", labels_text(manifest.labels)),
         ("dataset", str(mt.get("dataset", "?"))),
-        # From the counts behind them (the confusion matrix), as eval shows them.
-        (f"float accuracy ({split} clips)", pct(shown["float_accuracy"])),
-        ("INT8 accuracy (TFLM)", pct(shown["int8_accuracy"])),
+        (f"float accuracy ({split} clips)", pct(shown.get("float_accuracy"))),
+        ("INT8 accuracy (TFLM)", pct(shown.get("int8_accuracy"))),
         ("detector threshold", f"{threshold_text(manifest.threshold)} (q={manifest.threshold_q})"),
         ("own thresholds", describe_label_thresholds(manifest) or "none"),
         # As the text page says it: a manifest without the rule printed '?'.
         ("threshold rule", str(mt.get("threshold_rule") or "not recorded")),
-        (f"false rejections ({stream_split} stream)", pct(mt.get("false_rejection_rate"))),
+        (f"false rejections ({stream_split} stream)", pct(shown.get("false_rejection_rate"))),
         (
             f"false accepts ({stream_split} streams)",
             f"{noise_unknown}, {keyword_fa}",
@@ -414,7 +415,7 @@ def render_keyword_report(manifest: Any, data: KeywordReportData, boards: Sequen
         "<h2>Summary</h2>",
         table_html((), summary, set()),
         "<h2>Per-keyword accuracy</h2>",
-        fig_html(*_accuracy_svg(dict(mt.get("per_class", {})), split)),
+        fig_html(*_accuracy_svg(dict(shown.get("per_class", {})), split)),
         "<h2>Confusions</h2>",
         # Metrics are informational: a manifest without the matrix (checked for shape
         # when present, tinyslm.metrics) gets a note, as a model without history does.
@@ -428,7 +429,7 @@ def render_keyword_report(manifest: Any, data: KeywordReportData, boards: Sequen
                 data.curve,
                 manifest.threshold_q,
                 fa_h,
-                _or_nan(mt.get("false_rejection_rate", 0.0)),
+                _or_nan(shown.get("false_rejection_rate", 0.0)),
                 stream_split,
                 no_point,
                 _kinds_heard(mt),

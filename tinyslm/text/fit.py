@@ -414,14 +414,14 @@ def summary_rows(m: Manifest) -> list[tuple[str, str]]:
     figure a manifest lacks is left out of the table rather than failing ``info``.
     """
     from tinyslm.operating_point import trained_view
-    from tinyslm.report_data import counted_accuracies
+    from tinyslm.report_data import counted_metrics
     from tinyslm.verify import describe_rule
 
     mt, at = trained_view(m)
     split = mt.get("eval_split", "test")
-    # The accuracies as the counts they were measured from, as eval prints its own
-    # (report_data.counted_accuracies: a stored 5-decimal share can round the other way).
-    counted = {**mt, **{k: v for k, v in counted_accuracies(mt).items() if k in mt}}
+    # The shares as the counts they were measured from, as eval prints its own
+    # (report_data.counted_metrics: a stored 5-decimal share can round the other way).
+    counted = counted_metrics(mt)
     rows = [("intents", str(len(m.labels)))]
     for key, label in (
         ("float_accuracy", f"float accuracy ({split})"),
@@ -433,7 +433,7 @@ def summary_rows(m: Manifest) -> list[tuple[str, str]]:
             # A non-finite figure (NaN: nothing measured) is n/a, as JSON writes it null.
             rows.append((label, _percent(counted[key])))
     if "oos_recall" in mt:
-        oos = mt["oos_recall"]
+        oos = counted["oos_recall"]
         rows.append(
             (
                 "out-of-scope recall" + at,
