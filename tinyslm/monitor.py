@@ -610,7 +610,10 @@ def _drop_broken_stdout() -> None:
 # the monitor stopped waiting for (ANSWER_WAIT_S) is one in flight too while no answer
 # to a typed line came since (_TypedFlight): the board reports a gap where its loop
 # reaches it, so that report may cover it. A late answer is paired with the line it
-# answers, by what it says and the board's order, never with the line sent after it.
+# answers, by what it says and the board's order, and lets no other line go: one that
+# the line sent after it could take too (two phrases: a phrase's answer does not say
+# which phrase it answers) is the late one's, and that line stays in flight until a
+# second answer, or ANSWER_WAIT_S without a byte, which counts the first as its own.
 
 # The marker's answer must come within this long without a byte from the board (which
 # may still be answering lines sent before it) ...
@@ -635,10 +638,12 @@ NOTE_LINE_CHARS = 60
 # The typed lines kept in flight (answered or given up on after ANSWER_WAIT_S): a text
 # board answers each one it does not drop, so a resync must know them all.
 MAX_TYPED_IN_FLIGHT = 8
-# A typed line given up on stays one a later loss report may cover for this long at most
-# (until the board answers a typed line again): the longest the monitor waits on a board
-# that says other lines meanwhile (RESYNC_CAP_S), so that a report much later, of a gap
-# in lines typed since, does not resend lines from long before.
+# A typed line given up on stays one a later loss report may cover, and one an answer
+# may be taken for (late), for this long at most (until the board answers a typed line
+# again): the longest the monitor waits on a board that says other lines meanwhile
+# (RESYNC_CAP_S), so that a report much later, of a gap in lines typed since, does not
+# resend lines from long before, nor does an answer to a line typed by hand a minute
+# later keep that line waiting for a second answer.
 GIVEN_UP_KEEP_S = RESYNC_CAP_S
 
 
@@ -671,14 +676,16 @@ class _Gate:
 @dataclass(frozen=True, eq=False)
 class _Sent:
     """A line sent to the board (as written, ``\\n`` ended), its number in send order,
-    whether the user typed it, the host worker's entry for it (a ``:do`` line), and
-    whether the monitor stopped waiting for its answer (:data:`ANSWER_WAIT_S`)."""
+    whether the user typed it, the host worker's entry for it (a ``:do`` line), whether
+    the monitor stopped waiting for its answer (:data:`ANSWER_WAIT_S`), and whether an
+    answer that may be its own came, taken for a late one (:class:`_TypedFlight`)."""
 
     line: bytes
     seq: int
     typed: bool
     act: _Act | None = None
     given_up: bool = False
+    unsure: bool = False
 
 
 class _TypedFlight:
@@ -687,11 +694,19 @@ class _TypedFlight:
     a byte, which lets the next one go and gives up on those waiting: see :meth:`wait`),
     so more than one only after a resync resends several. Bounded all the same.
 
-    A line given up on is kept apart (:data:`GIVEN_UP_KEEP_S` at most) until the board
-    answers a typed line again: the board reports a gap where its loop reaches it, after
-    answering the lines before it, so a loss report that comes before any answer after
-    a line given up on may cover it (its bytes lost while the board was busy), and the
-    resync that follows takes it for one in flight (:meth:`pending`)."""
+    A line given up on is kept apart (:data:`GIVEN_UP_KEEP_S` at most, see there) until
+    the board answers a typed line again: the board reports a gap where its loop reaches
+    it, after answering the lines before it, so a loss report that comes before any
+    answer after a line given up on may cover it (its bytes lost while the board was
+    busy), and the resync that follows takes it for one in flight (:meth:`pending`).
+
+    An answer that both a line given up on and the oldest line in flight can take (two
+    phrases: a phrase's answer does not say which phrase it answers) is the one given
+    up on's, late, as the board answers in order, unless no second answer follows: the
+    line in flight then stays in flight, waited for (the next line does not go) and
+    one a loss report covers, until the next answer, which is its own, or until
+    :data:`ANSWER_WAIT_S` without a byte, which settles it as answered (the first
+    answer was its own: the line given up on got none), so no pairing drifts."""
 
     def __init__(self) -> None:
         self.cond = threading.Condition()
@@ -703,6 +718,9 @@ class _TypedFlight:
         # for the end of a piped session (:func:`_unanswered_end`).
         self.count = 0
         self.credited = 0
+        # The oldest line in flight may have been answered already: an answer either it
+        # or a line given up on before it could take was taken for that one's (above).
+        self.unsure = False
 
     def sent(self, line: _Sent) -> None:
         """``line`` went out: the next one waits for its answer."""
@@ -714,48 +732,67 @@ class _TypedFlight:
 
     def answered(self, kind: tuple[str, str | None] | None = None) -> None:
         """An answer (of ``kind``, :func:`_answer_kind`) to a typed line came; answers
-        come in order. One that only a line given up on can be for (by what it says: an
-        acted ':do' naming its intent) is that line's, late, and the line in flight waits
-        on; any other is the oldest line in flight's. Either way the lines given up on
-        before it can no longer be in a gap reported later (answered, or the board
+        come in order. One that a line given up on can be for is that line's, late (the
+        first such: the board answers in order), and the line in flight waits on; when
+        the oldest line in flight could take it too, that line is :attr:`unsure` (see
+        the class). Any other is the oldest line in flight's. Either way the lines given
+        up on before it can no longer be in a gap reported later (answered, or the board
         answered a line after them, which it does after reporting a gap before it)."""
         with self.cond:
+            self._expire()
             late = self._late(kind)
             if late is not None:
                 for _ in range(late + 1):
                     self.given_up.popleft()
                 self.credited += 1
+                if kind is not None and _answers(kind, self.lines[0].line):
+                    self.unsure = True
             else:
                 if self.lines or self.given_up:
                     # The oldest line in flight's; with none, a line given up on (a late
                     # answer that only it can be for, the board answering in order).
                     self.credited += 1
-                if self.lines:
-                    self.lines.popleft()
-                self.given_up.clear()
-                self.waiting = self.waiting and bool(self.lines)
+                self._settle_oldest()
             self.cond.notify_all()
 
+    def _expire(self) -> None:
+        """Forget the lines given up on longer than :data:`GIVEN_UP_KEEP_S` ago (``cond``
+        held): no longer ones a loss report covers, nor ones an answer is taken for (an
+        answer the line in flight could take would keep it waiting for nothing)."""
+        kept = time.monotonic() - GIVEN_UP_KEEP_S
+        while self.given_up and self.given_up[0][0] < kept:
+            self.given_up.popleft()
+
+    def _settle_oldest(self) -> None:
+        """The oldest line in flight is answered (``cond`` held); the lines given up on
+        before it are settled with it."""
+        if self.lines:
+            self.lines.popleft()
+        self.given_up.clear()
+        self.unsure = False
+        self.waiting = self.waiting and bool(self.lines)
+
     def _late(self, kind: tuple[str, str | None] | None) -> int | None:
-        """Where in ``given_up`` the line is that an answer of ``kind`` is for, when the
-        oldest line in flight cannot take it; None when that line can (or none waits)."""
+        """Where in ``given_up`` the line is that an answer of ``kind`` is for (the
+        first one that can take it); None when none can (or no line is in flight)."""
         if kind is None or not self.given_up or not self.lines:
-            return None
-        if _answers(kind, self.lines[0].line):
             return None
         for index, (_, sent) in enumerate(self.given_up):
             if _answers(kind, sent.line):
                 return index
         return None
 
-    def late(self, seq: int) -> None:
+    def late(self, seq: int | None, *, unsure: bool = False) -> None:
         """The line numbered ``seq``, given up on, was answered late (a resync matched the
-        answer to it): it and those given up on before it are settled."""
+        answer to it; None: a line not typed): it and those given up on before it are
+        settled. ``unsure``: the oldest line in flight could have taken that answer too
+        (see the class)."""
         with self.cond:
-            if any(sent.seq == seq for _, sent in self.given_up):
+            if seq is not None and any(sent.seq == seq for _, sent in self.given_up):
                 self.credited += 1
-            while self.given_up and self.given_up[0][1].seq <= seq:
+            while seq is not None and self.given_up and self.given_up[0][1].seq <= seq:
                 self.given_up.popleft()
+            self.unsure = self.unsure or (unsure and bool(self.lines))
             self.cond.notify_all()
 
     def release(self) -> None:
@@ -766,9 +803,15 @@ class _TypedFlight:
             self.cond.notify_all()
 
     def give_up(self) -> None:
-        """Stop waiting for the lines in flight: the next line may go (see the class)."""
+        """Stop waiting for the lines in flight: the next line may go (see the class);
+        an :attr:`unsure` one is counted as answered, the others are given up on."""
         with self.cond:
             now = time.monotonic()
+            if self.unsure:
+                # Its answer came first, taken for a line given up on that got none: the
+                # line counted as answered, given up on it would keep each next line one
+                # answer behind (each an unsure one, waiting its ANSWER_WAIT_S).
+                self._settle_oldest()
             self.given_up.extend((now, sent) for sent in self.lines)
             self.lines.clear()
             self.waiting = False
@@ -779,7 +822,7 @@ class _TypedFlight:
         with self.cond:
             self.lines.clear()
             self.given_up.clear()
-            self.waiting = False
+            self.waiting = self.unsure = False
             self.cond.notify_all()
 
     def pending(self) -> list[_Sent]:
@@ -788,7 +831,10 @@ class _TypedFlight:
         with self.cond:
             kept = time.monotonic() - GIVEN_UP_KEEP_S
             given = [replace(sent, given_up=True) for at, sent in self.given_up if at >= kept]
-            return given + list(self.lines)
+            lines = list(self.lines)
+            if self.unsure and lines:
+                lines[0] = replace(lines[0], unsure=True)
+            return given + lines
 
     def has_info(self) -> bool:
         """Whether a typed ':info' waits for its answer."""
@@ -811,7 +857,7 @@ class _TypedFlight:
                     # queue one answer behind the board for good: every later line waited
                     # its 2 s, and a resync resent a typed ':do' the board had answered.
                     # Kept apart, a loss report that comes before any answer still finds
-                    # it (see the class).
+                    # it (see the class). An unsure line is counted as answered instead.
                     self.give_up()  # the condition's lock is reentrant
                     return
                 self.cond.wait(timeout=0.05)
@@ -901,7 +947,8 @@ class _Resync:
     the lines in flight the board answers before the marker's answer, then resend the
     others in their order (see above). Called by the reader thread for every line
     (:meth:`observe`); a watcher thread gives up when the marker's answer does not come.
-    The state is guarded by the gate's lock (``active`` is only set by the reader)."""
+    The state is guarded by the gate's lock (``active`` is only set by the reader),
+    which the reader does not wait for outside a resync (see :meth:`observe`)."""
 
     def __init__(
         self,
@@ -959,6 +1006,9 @@ class _Resync:
         # The lines resent and not answered yet, in order: the last one resent, after
         # those given up on (ANSWER_WAIT_S), whose answers may still come, late.
         self.out: list[_Sent] = []
+        # The last of them may have been answered: an answer it could take was taken for
+        # a late one's (see _after_resend), so the answer wait counts it as answered.
+        self.out_unsure = False
         self.told = ""  # the note said when the last line is resent
         # The lines a new rx_overflow found still in ``queue`` (never resent): resent
         # after those the new resync finds lost, or named when it gives up.
@@ -988,16 +1038,17 @@ class _Resync:
         if acted is not None and len(self.known) < MAX_ACTED_INTENTS:
             self.known.add(acted)  # never the intent of an unknown_intent
         # Only this thread (the reader's) starts a resync, so a resync it does not see is
-        # none: the gate is then not waited for (a send may hold it while it writes).
+        # none: the gate is then not waited for (a send may hold it while it writes, and
+        # a reader held meanwhile leaves last_rx behind, so that a line whose answer sits
+        # unread is given up on). Outside a resync only this thread touches the state
+        # read here (``owed``, ``out``: the resync's writes to them end before it ends).
         if not self.active and not overflow:
             if kind is not None:
                 self._answering()  # the board answers lines again
             if kind is not None and kind[0] == "info" and self.owed:
-                with self.gate.cond:
-                    return self._late_marker()
+                return self._late_marker()
             if kind is not None and len(self.out) > 1:
-                with self.gate.cond:  # the last line resent may still be in flight
-                    return self._after_resend(kind)
+                return self._after_resend(kind)  # the last line resent may be in flight
             return ""
         with self.gate.cond:
             if overflow:
@@ -1064,16 +1115,19 @@ class _Resync:
         return ""
 
     def _after_resend(self, kind: tuple[str, str | None]) -> str:
-        """An answer since lines were resent (gate held): ``"late"`` when it is the one
-        to a line resent and given up on (no typed line's answer but that one's: the
-        line resent after it is still in flight, and the one after that, or a typed
+        """An answer since lines were resent (gate held, or the reader's outside a
+        resync, when no other thread touches them: see observe): ``"late"`` when it is
+        the one to a line resent and given up on (no typed line's answer but that one's:
+        the line resent after it is still in flight, and the one after that, or a typed
         line, waits for its answer), else ``""``: the line resent last is answered."""
         late = self._late_resent(kind)
         if late is None:
             self.out.clear()
+            self.out_unsure = False
             return ""
-        if late.typed:
-            self.typed.late(late.seq)
+        last = self.out[-1]  # still in flight: this answer may have been its own
+        self.out_unsure = self.out_unsure or _answers(kind, last.line)
+        self.typed.late(late.seq if late.typed else None, unsure=self.out_unsure and last.typed)
         return "late"
 
     def _late_resent(self, kind: tuple[str, str | None]) -> _Sent | None:
@@ -1109,8 +1163,9 @@ class _Resync:
         self.strikes = self.rounds = 0
 
     def _late_marker(self) -> str:
-        """An info answer outside a resync (gate held): a marker's owed, hidden, unless a
-        typed ':info' waits for it (then it is that one's row: the same board's info)."""
+        """An info answer outside a resync (gate held, or the reader's: see observe): a
+        marker's owed, hidden, unless a typed ':info' waits for it (then it is that
+        one's row: the same board's info)."""
         if self.owed and not self.typed.has_info():
             self.owed -= 1
             return "marker"
@@ -1177,7 +1232,7 @@ class _Resync:
         self.episode += 1
         self.active, self.gate.shut = True, True
         self.flight, self.answered, self.cursor = self._in_flight(), set(), 0
-        self.passed, self.out = [], []
+        self.passed, self.out, self.out_unsure = [], [], False
         self.started, self.info_shown = time.monotonic(), False
         self.unsure = 0
         self.markers = 0
@@ -1192,7 +1247,8 @@ class _Resync:
         for act in self.host.in_flight() if self.host is not None else []:
             was = lines.get(act.seq)
             typed = was is not None or act.typed
-            lines[act.seq] = _Sent(act.line, act.seq, typed, act, was is not None and was.given_up)
+            given_up, unsure = (was.given_up, was.unsure) if was is not None else (False, False)
+            lines[act.seq] = _Sent(act.line, act.seq, typed, act, given_up, unsure)
         return [lines[seq] for seq in sorted(lines)]
 
     def _send_marker(self) -> None:
@@ -1219,6 +1275,9 @@ class _Resync:
                         # a board that chatters on without answering, after the cap.
                         quiet = now - max(self.resent_at, self.last_rx())
                         if quiet >= ANSWER_WAIT_S or now - self.resent_at >= RESYNC_CAP_S:
+                            if self.out_unsure:  # answered (_after_resend): not late
+                                self.out.clear()
+                                self.out_unsure = False
                             self.typed.give_up()  # as a typed line is; see _late_resent
                             self._resend_next()
                         self.gate.cond.wait(0.05)
@@ -1282,13 +1341,27 @@ class _Resync:
             if lost
             else "no line needed resending"
         )
-        if lost and self.unsure:
+        doubts = []
+        if self.unsure:
             # Of those resent, this many may have got an unknown_intent: it does not name
             # the ':do' it answers, and resending one is harmless (the board acts on none).
-            what = (
-                f"resent {_counted(len(lost), 'lines')}, in order: those it dropped and "
+            doubts.append(
                 f"{min(self.unsure, len(lost))} it may have answered with an unknown_intent, "
                 "which does not say which ':do' it answers"
+            )
+        maybe = sum(1 for sent in lost if sent.unsure)
+        if maybe:
+            # Resent rather than lost unsaid (see _TypedFlight): the answer taken for a
+            # late one's may have been its own.
+            doubts.append(
+                f"{maybe} it may have answered before the loss (a phrase's answer, which "
+                "does not say which phrase it answers, came after a line it had stopped "
+                "waiting for)"
+            )
+        if lost and doubts:
+            what = (
+                f"resent {_counted(len(lost), 'lines')}, in order: those it dropped and "
+                + " and ".join(doubts)
             )
         marker = (
             "whose answer is the info row shown for the ':info' typed"

@@ -3,8 +3,9 @@
 A typed line the monitor stopped waiting for (no byte from the board for 2 s) stays one
 a later loss report can cover until the board answers a line again, so it is resent
 when the report comes first; a late answer is paired with the line it answers (by what
-it says), so it neither lets a second line go while one is in flight nor takes a line
-still in flight for answered; and the STM32H7's rx_overflow + rx_error pair is timed
+it says and the board's order; test_r49_monitor_late_pairing has the answers that cannot
+say), so it neither lets a second line go while one is in flight nor takes a line still
+in flight for answered; and the STM32H7's rx_overflow + rx_error pair is timed
 from when its bytes came, not from when the reader, held by a slow write, took them.
 """
 
@@ -244,7 +245,10 @@ def test_a_line_given_up_on_stays_coverable_only_until_an_answer_or_the_time_bou
         (b"two\n", True),
         (b"three\n", False),
     ]
-    # A phrase's answer, either's: the line in flight's, and 'two' is settled with it.
+    # A phrase's answer, either's: two's, late (the board answers in order), and 'three'
+    # waits on, still one a loss report covers, until its own answer.
+    flight.answered(("phrase", None))
+    assert [s.line for s in flight.pending()] == [b"three\n"] and flight.waiting
     flight.answered(("phrase", None))
     assert flight.pending() == [] and not flight.waiting
     # An acted ':do a' can only be the given-up ':do a' line's: 'five' waits on.

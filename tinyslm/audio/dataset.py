@@ -817,7 +817,8 @@ def _scan_list(
         # Where: one empty cell in a list of thousands was a hunt.
         raise DatasetError(
             f"{path}: line {unsplit_line}: no split, while {with_split} of its"
-            f" {len(clips)} clips have one; give a split for every clip or for none"
+            f" {len(clips)} clips {'has' if with_split == 1 else 'have'} one; give a split"
+            " for every clip or for none"
         )
     return clips, noise
 
