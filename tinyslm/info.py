@@ -1,7 +1,8 @@
 """``tinyslm info``: what a model folder or a generated project holds, and where it fits.
 
-Reads only what is already there (``manifest.json`` or the project's
-``tinyslm.json``): no TensorFlow, no TFLM run, so it answers in a moment. The
+Reads only what is already there (``manifest.json``, or the project's
+``tinyslm.json`` checked against its settings headers and ``platformio.ini``): no
+TensorFlow, no TFLM run, no compiler, so it answers in a moment. The
 board check is the one ``generate`` applies (:func:`tinyslm.emit.project.check_budget`
 on the firmware's arena, :func:`tinyslm.emit.project.arena_size_for`), so a board
 listed as fitting is one ``generate`` accepts.
@@ -142,10 +143,12 @@ def model_info(path: Path) -> ModelInfo:
 
     Raises:
         ModelError: neither, or the model folder's files are missing, edited or corrupt.
-        ProjectError: the project's ``tinyslm.json`` is malformed or holds no manifest.
+        ProjectError: the project's ``tinyslm.json`` is malformed or holds no manifest,
+            or its arena, threshold, line limit or board is not what the project's
+            headers or ``platformio.ini`` build (:func:`tinyslm.project.check_settings`).
     """
     from tinyslm.emit.project import arena_size_for
-    from tinyslm.project import load_model_or_project, recorded_arena_size
+    from tinyslm.project import check_settings, load_model_or_project, recorded_arena_size
 
     # The arena was probed when a model folder's model was trained; the hashes are checked.
     manifest, _, project = load_model_or_project(path)
@@ -153,6 +156,8 @@ def model_info(path: Path) -> ModelInfo:
         arena = arena_size_for(manifest.arena_bytes)
         return ModelInfo(path, "model folder", None, manifest, arena, board_fits(manifest, arena))
     arena = recorded_arena_size(project, manifest)
+    # The rows say what is in the firmware: its headers, not only tinyslm.json.
+    check_settings(project, manifest, arena)
     return ModelInfo(path, "project", project.board, manifest, arena, board_fits(manifest, arena))
 
 

@@ -80,8 +80,15 @@ def open_project(folder: Path | str) -> Project:
             raise ProjectError(f"{path}: {exc}") from None
     board = info.get("board")
     sha = info.get("model_sha256") or (manifest.model_sha256 if manifest else None)
+    if board is None:
+        raise ProjectError(f"{path}: missing 'board'; regenerate the project")
     if not isinstance(board, str) or not board:
-        raise ProjectError(f"{path}: missing 'board'")
+        # Present but a number, a list or empty: "missing" sent the user looking for a key
+        # that is there.
+        raise ProjectError(
+            f"{path}: 'board' {board!r} is not a board id (known boards: "
+            f"{', '.join(board_ids())}); regenerate the project"
+        )
     known = board_ids()
     if board not in known:
         # Named here, with the file: build and flash would otherwise say only "unknown
@@ -176,6 +183,95 @@ def recorded_arena_size(project: Project, manifest: Manifest) -> int:
             "regenerate the project"
         )
     return value
+
+
+SETTINGS_H = "src/tinyslm_settings.h"
+# TINYSLM_KWS_MAX_COMMAND's home: the keyword firmware's line limit, not a setting.
+KWS_APP_H = "src/tinyslm_kws_app.h"
+# The #defines the generator writes: '#define TINYSLM_ARENA_SIZE 9488' and
+# '#define TINYSLM_THRESHOLD_Q (-68)' (parenthesised: a negative level in an expression).
+_DEFINE = re.compile(r"^[ \t]*#[ \t]*define[ \t]+(TINYSLM_\w+)[ \t]+\(?(-?\d+)\)?[ \t]*$", re.M)
+
+
+def header_defines(path: Path) -> dict[str, int]:
+    """The whole-number ``#define TINYSLM_*`` values of a generated header, no compiler.
+
+    Raises:
+        ProjectError: the header is missing or unreadable.
+    """
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ProjectError(f"{path}: unreadable ({exc}); regenerate the project") from None
+    return {name: int(value) for name, value in _DEFINE.findall(text)}
+
+
+def _check_define(
+    path: Path,
+    defines: dict[str, int],
+    name: str,
+    want: int,
+    what: str,
+    why: str = "one of them was edited",
+) -> None:
+    got = defines.get(name)
+    if got is None:
+        raise ProjectError(f"{path}: no #define {name} (edited); regenerate the project")
+    if got != want:
+        raise ProjectError(
+            f"{path}: {name} {got} does not match {what} {want} ({why}; regenerate the project)"
+        )
+
+
+def check_settings(project: Project, manifest: Manifest, arena_size: int) -> None:
+    """What ``info`` says is in the firmware is what the project's headers define.
+
+    ``info`` reads ``tinyslm.json``; the firmware is built from ``src/tinyslm_settings.h``.
+    A hand edit of either made ``info`` describe an arena, a threshold or a line limit
+    the device does not have (the emulator, which reads the compiled values, refused
+    the same project). Also the board: ``platformio.ini`` builds the ``[env:...]`` of the
+    board generate was given.
+
+    Raises:
+        ProjectError: naming the file, the value and ``tinyslm.json``'s.
+    """
+    from tinyslm.boards import load_board
+    from tinyslm.info import KWS_MAX_COMMAND
+    from tinyslm.modality import TEXT
+
+    settings = project.root / SETTINGS_H
+    defines = header_defines(settings)
+    json_name = f"{PROJECT_FILE}'s"
+    _check_define(settings, defines, "TINYSLM_ARENA_SIZE", arena_size, f"{json_name} arena_size")
+    _check_define(
+        settings, defines, "TINYSLM_THRESHOLD_Q", manifest.threshold_q, f"{json_name} threshold_q"
+    )
+    if manifest.modality == TEXT:
+        _check_define(
+            settings, defines, "TINYSLM_MAX_LINE", manifest.max_line, f"{json_name} max_line"
+        )
+    else:
+        app = project.root / KWS_APP_H
+        _check_define(
+            app,
+            header_defines(app),
+            "TINYSLM_KWS_MAX_COMMAND",
+            KWS_MAX_COMMAND,
+            "the keyword firmware's line limit",
+            "the header was edited",
+        )
+    ini = project.root / PLATFORMIO_INI
+    if ini.is_file():
+        try:
+            envs = re.findall(r"^\[env:([^\]]+)\]", ini.read_text(encoding="utf-8"), re.M)
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ProjectError(f"{ini}: unreadable ({exc}); regenerate the project") from None
+        env = load_board(project.board).platformio.env
+        if env not in envs:
+            raise ProjectError(
+                f"{ini}: no [env:{env}] for {json_name} board {project.board} (it builds "
+                f"{', '.join(envs) or 'no env'}; one of them was edited); regenerate the project"
+            )
 
 
 def load_model_or_project(

@@ -812,7 +812,7 @@ def summary_rows(m: Manifest) -> list[tuple[str, str]]:
     def have(*keys: str) -> bool:
         return all(key in mt for key in keys)
 
-    from tinyslm.info import labels_text
+    from tinyslm.info import device_max_line, labels_text
     from tinyslm.report_data import counted_metrics
 
     # A keyword holding a comma would read as two: info's labels rule (a JSON list then).
@@ -851,6 +851,8 @@ def summary_rows(m: Manifest) -> list[tuple[str, str]]:
     if own is not None:
         rows.append(("own thresholds", own))
     rows.append(("streaming rule", rule_text(m.features)))
+    # As the text model's row: the longest line the firmware takes (its ':' commands).
+    rows.append(("device line limit", f"{device_max_line(m)} bytes (':' commands)"))
     if have("false_rejection_rate", "keyword_clips", "keyword_false_accepts"):
         rows.append(
             (

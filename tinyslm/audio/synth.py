@@ -1241,8 +1241,8 @@ def synthesize(
             or that comes out longer than the window even ``max_fit_speedup`` faster.
         ToolchainError: no TTS engine (or a requested one) is installed, or one fails.
         OutputError: ``out_dir`` is not empty (without ``force``), is not an earlier
-            synthetic dataset (with it), lies inside a keyword dataset, or cannot be
-            written.
+            synthetic dataset (with it), lies inside a keyword dataset or a model folder,
+            or cannot be written.
     """
     started = time.monotonic()
     config = config or SynthConfig()
@@ -1250,6 +1250,10 @@ def synthesize(
     target = Path(out_dir)
     check_target(target, force, ownership=OWNERSHIP)
     _check_not_in_a_dataset(target)
+    # A dataset inside a model folder: 'train --force' would then refuse the folder.
+    from tinyslm.pipeline import refuse_inside_model_folder
+
+    refuse_inside_model_folder(target, "-o")
     engines, voices = find_voices(config)
     jobs, unknown_words, misses, phoneme_tools = _jobs(cleaned, voices, config)
     # One task per voice: festival renders a voice's clips in one process.

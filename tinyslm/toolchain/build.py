@@ -35,7 +35,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from tinyslm.errors import BudgetError, ProjectError, ToolchainError, tail_lines
+from tinyslm.errors import BudgetError, OutputError, ProjectError, ToolchainError, tail_lines
 from tinyslm.processes import signal_tree
 from tinyslm.project import PLATFORMIO_INI, Project, open_project
 
@@ -428,7 +428,11 @@ def upload(project_dir: Path | str, port: str | None = None, log: Log | None = N
 
     Raises:
         ProjectError, ToolchainError, PioError: as :func:`build`.
+        OutputError: ``port`` would overwrite a file (``spy://...?file=``), or the board
+            is flashed through a debug probe, which ``port`` does not select.
     """
+    if port:
+        check_upload_port(open_project(project_dir).board, port)
     project = open_checked(project_dir)
     # As the user ran it: quoted path, and the --port they gave.
     what = f"tinyslm flash {shlex.quote(str(project.root))}"
@@ -442,6 +446,38 @@ def upload(project_dir: Path | str, port: str | None = None, log: Log | None = N
     if port:
         args += ["--upload-port", port]
     return run_pio(args, project, what, log)
+
+
+# PlatformIO upload protocols that flash through a debug probe with OpenOCD (or the
+# probe's own tool): platform-ststm32 builds their upload command from the probe's server
+# arguments and never reads --upload-port, so a port named the board only in our message.
+PROBE_PROTOCOLS = ("stlink", "jlink", "cmsis-dap")
+
+
+def check_upload_port(board_id: str, port: str) -> None:
+    """Refuse a ``--port`` that ``pio run -t upload`` would not use as the user means it,
+    before PlatformIO starts.
+
+    Raises:
+        OutputError: ``port`` is a ``spy://`` URL naming an existing file (the uploader
+            opens it with pyserial, which empties that file: monitor's refusal), or the
+            board's ``upload_protocol`` (its board file) is a debug probe, which flashes
+            whichever probe it finds first whatever the port.
+    """
+    from tinyslm import boards
+    from tinyslm.monitor import spy_log_problem
+
+    problem = spy_log_problem(port)
+    if problem is not None:
+        raise OutputError(problem)
+    protocol = boards.load_board(board_id).platformio.get("upload_protocol")
+    if isinstance(protocol, str) and protocol in PROBE_PROTOCOLS:
+        raise OutputError(
+            f"--port {port}: the {board_id} board is flashed through its {protocol} debug "
+            "probe (OpenOCD), which --port does not select; leave --port out with only this "
+            "board plugged in, or pick the probe by its serial number with PlatformIO's "
+            "upload_flags"
+        )
 
 
 def open_checked(project_dir: Path | str) -> Project:
