@@ -997,7 +997,6 @@ def run_emulate(config: EmulateConfig) -> EmulateResult:
         ProjectError, DatasetError, ModelError, ToolchainError: one line each.
     """
     from tinyslm.emulate.keywords import is_keyword_project
-    from tinyslm.errors import DatasetError
     from tinyslm.modality import AUDIO, TEXT, check_data_modality
 
     if config.engine not in EMULATE_ENGINES:
@@ -1007,11 +1006,10 @@ def run_emulate(config: EmulateConfig) -> EmulateResult:
     # 'demo' as eval and report --data take it: one rule for the three.
     config = replace(config, data=demo_or_path(config.data))
     keywords = is_keyword_project(config.project_dir)
-    if not config.data.exists():
-        # Worded for both modalities as eval and report --data word it (the keyword loader
-        # said "no such file or folder", the text one "dataset not found").
-        raise DatasetError(f"{config.data}: dataset not found")
-    check_data_modality(config.data, AUDIO if keywords else TEXT)
+    if config.data.exists():
+        check_data_modality(config.data, AUDIO if keywords else TEXT)
+    # A missing DATA is refused after the project's own checks (a corrupted model is named
+    # whatever --data says), worded as text's loader, eval and report --data word it.
     return _emulate_keywords(config) if keywords else _emulate_text(config)
 
 
@@ -1026,7 +1024,7 @@ def _emulate_keywords(config: EmulateConfig) -> EmulateResult:
         load_keyword_data,
         run_keyword_data,
     )
-    from tinyslm.errors import ToolchainError
+    from tinyslm.errors import DatasetError, ToolchainError
     from tinyslm.project import read_model_bytes
 
     if config.coverage:
@@ -1038,6 +1036,9 @@ def _emulate_keywords(config: EmulateConfig) -> EmulateResult:
     # empty or unstreamable DATA was refused only after the firmware was compiled and
     # linked (a minute for --qemu), where text --data and --wav are read first.
     build = keyword_builder(project.root, config.engine, tflm_dir=config.tflm_dir, memo=memo)
+    if not config.data.exists():
+        # The keyword loader said "no such file or folder"; text's "dataset not found".
+        raise DatasetError(f"{config.data}: dataset not found")
     loaded = load_keyword_data(config.data, manifest, config.split)
     with tempfile.TemporaryDirectory(prefix="tinyslm-emulate-") as tmp:
         result = run_keyword_data(
