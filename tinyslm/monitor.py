@@ -673,6 +673,29 @@ class _Gate:
         return self.sent
 
 
+def _is_command(line: bytes) -> int:
+    """1 for a ':' command (a ':' first, as both firmwares read it), which every tinyslm
+    board answers, a keyword board too; 0 for a phrase, which a keyword board does not
+    answer (its bytes go to the audio frame parser, skipped in silence)."""
+    return int(line.startswith(b":"))
+
+
+@dataclass(frozen=True)
+class _Tally:
+    """The typed lines of a piped session (since the last resync settled them, where
+    ``since_resync``), and how many got no answer; ``commands``: the ':' ones."""
+
+    sent: int
+    commands: int
+    missed: int
+    missed_commands: int
+    since_resync: bool
+
+    @property
+    def phrases(self) -> int:
+        return self.sent - self.commands
+
+
 @dataclass(frozen=True, eq=False)
 class _Sent:
     """A line sent to the board (as written, ``\\n`` ended), its number in send order,
@@ -705,8 +728,10 @@ class _TypedFlight:
     up on's, late, as the board answers in order, unless no second answer follows: the
     line in flight then stays in flight, waited for (the next line does not go) and
     one a loss report covers, until the next answer, which is its own, or until
-    :data:`ANSWER_WAIT_S` without a byte, which settles it as answered (the first
-    answer was its own: the line given up on got none), so no pairing drifts."""
+    :data:`ANSWER_WAIT_S` without a byte, or until a board line that answers none (the
+    board moved on, see :meth:`release`), either of which settles it as answered (the
+    first answer was its own: the line given up on got none), so no line the board
+    answered is ever resent."""
 
     def __init__(self) -> None:
         self.cond = threading.Condition()
@@ -715,9 +740,15 @@ class _TypedFlight:
         self.waiting = False  # the last line sent: not answered, not given up on
         self.since = 0.0  # when it went out
         # Typed lines sent, and answers taken for one of them (in flight or given up on),
-        # for the end of a piped session (:func:`_unanswered_end`).
+        # for the end of a piped session (:func:`_unanswered_end`); ':' commands apart,
+        # as every tinyslm board answers them (a keyword board answers no phrase).
         self.count = 0
         self.credited = 0
+        self.commands = 0
+        self.credited_commands = 0
+        # The same four when a resync last settled the lines in flight (:meth:`clear`):
+        # its notes said what became of the lines before, the end counts those after.
+        self.base = (0, 0, 0, 0)
         # The oldest line in flight may have been answered already: an answer either it
         # or a line given up on before it could take was taken for that one's (above).
         self.unsure = False
@@ -726,6 +757,7 @@ class _TypedFlight:
         """``line`` went out: the next one waits for its answer."""
         with self.cond:
             self.count += 1
+            self.commands += _is_command(line.line)
             self.lines.append(line)
             self.waiting, self.since = True, time.monotonic()
             self.cond.notify_all()
@@ -742,18 +774,33 @@ class _TypedFlight:
             self._expire()
             late = self._late(kind)
             if late is not None:
+                self._credit(self.given_up[late][1])
                 for _ in range(late + 1):
                     self.given_up.popleft()
-                self.credited += 1
                 if kind is not None and _answers(kind, self.lines[0].line):
                     self.unsure = True
             else:
-                if self.lines or self.given_up:
-                    # The oldest line in flight's; with none, a line given up on (a late
-                    # answer that only it can be for, the board answering in order).
-                    self.credited += 1
+                # The oldest line in flight's; with none, a line given up on (a late
+                # answer that only it can be for, the board answering in order).
+                if self.lines:
+                    self._credit(self.lines[0])
+                elif self.given_up:
+                    self._credit(self._first_taking(kind))
                 self._settle_oldest()
             self.cond.notify_all()
+
+    def _credit(self, sent: _Sent) -> None:
+        """An answer is taken for ``sent`` (``cond`` held)."""
+        self.credited += 1
+        self.credited_commands += _is_command(sent.line)
+
+    def _first_taking(self, kind: tuple[str, str | None] | None) -> _Sent:
+        """The first line given up on that an answer of ``kind`` can be for (the first
+        one given up on when none can, or ``kind`` is unknown); ``given_up`` not empty."""
+        for _, sent in self.given_up:
+            if kind is not None and _answers(kind, sent.line):
+                return sent
+        return self.given_up[0][1]
 
     def _expire(self) -> None:
         """Forget the lines given up on longer than :data:`GIVEN_UP_KEEP_S` ago (``cond``
@@ -788,8 +835,9 @@ class _TypedFlight:
         settled. ``unsure``: the oldest line in flight could have taken that answer too
         (see the class)."""
         with self.cond:
-            if seq is not None and any(sent.seq == seq for _, sent in self.given_up):
-                self.credited += 1
+            for _, sent in self.given_up:
+                if seq is not None and sent.seq == seq:
+                    self._credit(sent)
             while seq is not None and self.given_up and self.given_up[0][1].seq <= seq:
                 self.given_up.popleft()
             self.unsure = self.unsure or (unsure and bool(self.lines))
@@ -797,8 +845,19 @@ class _TypedFlight:
 
     def release(self) -> None:
         """A board line that answers no line came (other firmware's answer, a boot log):
-        the next line may go, as before, and the lines in flight stay."""
+        the next line may go, as before, and the lines in flight stay, but an
+        :attr:`unsure` one, which is settled as answered (see :meth:`give_up`)."""
         with self.cond:
+            if self.unsure:
+                # The board moved on (a log line, the user's action code printing after
+                # an answer): the first answer counts as the unsure line's own. Left in
+                # flight, the next line's answer would settle it and each later line sat
+                # one answer behind, so a loss report resent a line the board had answered
+                # (a ':do' acted on twice) and named it dropped. If that answer really was
+                # the line given up on's, the unsure line's own, still to come, settles
+                # the next line early instead: a line lost then is not resent, the lesser
+                # harm (nothing runs twice).
+                self._settle_oldest()
             self.waiting = False
             self.cond.notify_all()
 
@@ -818,8 +877,11 @@ class _TypedFlight:
             self.cond.notify_all()
 
     def clear(self) -> None:
-        """A resync settled every typed line in flight (answered, resent or given up)."""
+        """A resync settled every typed line in flight (answered, resent or given up):
+        its notes name those; the end of a piped session counts the lines sent from now
+        on (:meth:`tally`), the lines it resends included."""
         with self.cond:
+            self.base = (self.count, self.credited, self.commands, self.credited_commands)
             self.lines.clear()
             self.given_up.clear()
             self.waiting = self.unsure = False
@@ -836,21 +898,50 @@ class _TypedFlight:
                 lines[0] = replace(lines[0], unsure=True)
             return given + lines
 
+    def tally(self) -> _Tally:
+        """The typed lines sent since a resync last settled them (all, with none), and
+        how many got no answer, ':' commands apart."""
+        with self.cond:
+            count, credited, commands, credited_commands = (
+                now - then
+                for now, then in zip(
+                    (self.count, self.credited, self.commands, self.credited_commands),
+                    self.base,
+                    strict=True,
+                )
+            )
+            missed_commands = max(0, commands - credited_commands)
+            missed = max(missed_commands, count - credited)
+            return _Tally(
+                sent=count,
+                commands=commands,
+                missed=missed,
+                missed_commands=missed_commands,
+                since_resync=self.base != (0, 0, 0, 0),
+            )
+
     def has_info(self) -> bool:
         """Whether a typed ':info' waits for its answer."""
         with self.cond:
             return any(s.line.rstrip(b"\r\n") == b":info" for s in self.lines)
 
     def wait(
-        self, stop: threading.Event, last_rx: Callable[[], float], held: Callable[[], bool]
+        self,
+        stop: threading.Event,
+        last_rx: Callable[[], float],
+        held: Callable[[], bool],
+        until: float = math.inf,
     ) -> None:
         """Until the last typed line is answered, or the board has said nothing for
         :data:`ANSWER_WAIT_S` (it is busy, or ignores this kind of line), or ``stop``;
-        while ``held`` (a resync) it waits on, the resync deciding what was answered."""
+        while ``held`` (a resync) it waits on, the resync deciding what was answered.
+        ``until``: a time past which it stops waiting, outside a resync, as for
+        :data:`ANSWER_WAIT_S` (for a board that keeps sending bytes but no line)."""
         with self.cond:
             while (self.waiting or held()) and not stop.is_set():
-                idle = time.monotonic() - max(self.since, last_rx())
-                if self.waiting and not held() and idle >= ANSWER_WAIT_S:
+                now = time.monotonic()
+                idle = now - max(self.since, last_rx())
+                if self.waiting and not held() and (idle >= ANSWER_WAIT_S or now >= until):
                     # Not answered: the next line goes, and the lines waiting are given up
                     # on. Kept in flight, a line the board never answers (lost at its boot,
                     # the line of a fault's reset, a phrase to a keyword board) put the
@@ -1411,9 +1502,11 @@ class _Resync:
         )
         self.note(f"  monitor: the board lost bytes ({self.cause}) and {why}: {said}")
 
-    def abandon(self) -> None:
-        """The session ends during a resync: say which lines got no answer."""
+    def abandon(self) -> bool:
+        """The session ends during a resync: say which lines got no answer; whether it
+        was in one."""
         with self.gate.cond:
+            was = self.active
             if self.active:
                 # Resending: those not resent yet (the others were resent, one at a time).
                 resending = bool(self.queue)
@@ -1427,6 +1520,7 @@ class _Resync:
                         f"  monitor: the session ended while {doing} the lines the board "
                         f"dropped ({self.cause}); {what}: {_quoted_lines(lost)}"
                     )
+            return was
 
     def _release(self) -> None:
         with self.gate.cond:
@@ -1604,6 +1698,16 @@ def monitor(
                 send(line.rstrip(b"\r\n") + b"\n")
             except Exception as exc:  # the port went away between two reads
                 on_closed(exc)
+        # The last line's answer is waited for as every other line's (ANSWER_WAIT_S
+        # without a byte), not only the `linger` of quiet below: a board busy after
+        # answering the line before (a servo, a blink) answers it later, and the end
+        # must not count it unanswered. Capped as the settling is.
+        typed_flight.wait(
+            stop,
+            lambda: last_rx[0],
+            lambda: resync.active,
+            until=time.monotonic() + max(5.0, 5 * linger, ANSWER_WAIT_S),
+        )
 
         def settle(busy: Callable[[], bool] = lambda: False) -> None:
             # Answers still in flight: wait until the line has been quiet for `linger`
@@ -1629,7 +1733,8 @@ def monitor(
     finally:
         stop.set()
         thread.join(timeout=1.0)
-        resync.abandon()  # lines it had not resent yet are said, not dropped unsaid
+        # Lines it had not resent yet are said, not dropped unsaid.
+        abandoned = resync.abandon()
         conn.close()
         # A phrase still waiting gets its row, also when Ctrl-C or SIGTERM ends the wait
         # at the end of input: none is dropped unsaid (rows only, nothing is waited for).
@@ -1640,10 +1745,11 @@ def monitor(
     if closed:
         raise _port_closed(name, closed[0])
     # Typed at a terminal, the user sees what the board answered; piped in, nothing said
-    # that a board answered no line (exit 0, silent). After a resync its notes have
-    # said which lines were lost (its resends are counted there, not here).
-    if resync.episode == 0 and not _is_terminal(source):
-        end = _unanswered_end(typed_flight, heard[0], name, baud)
+    # that a board answered no line (exit 0, silent). A resync's notes said what became
+    # of the lines before it settled them, so the lines sent since are counted (none
+    # when the session ended during one: its note named those).
+    if not abandoned and not _is_terminal(source):
+        end = _unanswered_end(typed_flight.tally(), heard[0], name, baud)
         if isinstance(end, ToolchainError):
             raise end
         if end:
@@ -1658,41 +1764,79 @@ def _is_terminal(source: BinaryIO) -> bool:
         return False
 
 
-def _unanswered_end(
-    flight: _TypedFlight, heard: bool, name: str, baud: int
-) -> ToolchainError | str:
+def _unanswered_end(tally: _Tally, heard: bool, name: str, baud: int) -> ToolchainError | str:
     """What the end of a piped session says of the lines the board did not answer: an
-    error when lines went out and not one byte came back, a note when some (or all) got
-    no answer while the board said other things, else nothing (``""``).
+    error when lines with a ':' command among them went out and not one byte came back,
+    a note when some (or all) got no answer, else nothing (``""``).
 
-    Only total silence fails the session (exit 1): a tinyslm board answers every line,
-    even a keyword board given phrases (an error line), so it is no board running a
-    tinyslm project, or none at this baud rate, or a wrong port, and a script must tell
-    it from a clean run, as ``monitor --wav`` does. A board that sent lines but answered
-    some of ours not is alive: it may be busy, restarting (its boot log), or running
-    firmware of the user's whose lines answer none of tinyslm's (the monitor serves it
-    too), so that is said and the session ends as it did.
+    Every tinyslm board answers a ':' command, a text board every line too; a keyword
+    board answers no phrase (its bytes go to the audio frame parser, skipped in
+    silence). So only a ':' command met with total silence fails the session (exit 1):
+    it is no board running a tinyslm project, or none at this baud rate, or a wrong
+    port, and a script must tell it from a clean run, as ``monitor --wav`` does. Phrases
+    alone met with silence get a note saying both boards' rules. A board that sent
+    lines but answered some of ours not is alive: it may be busy, restarting (its boot
+    log), or running firmware of the user's whose lines answer none of tinyslm's (the
+    monitor serves it too), so that is said and the session ends as it did. After a
+    resync only the lines sent since it settled them are counted (its notes said the
+    rest).
     """
-    with flight.cond:
-        sent, missed = flight.count, flight.count - flight.credited
-    if not sent or not missed:
+    if not tally.sent or not tally.missed:
         return ""
+    since = " since the last resync (its resends included)" if tally.since_resync else ""
+    keyword = "a keyword board answers only ':' commands such as ':info'"
+    if not tally.missed_commands:  # only phrases went unanswered
+        phrases = _counted(tally.phrases, "phrases")
+        if not heard:
+            return (
+                f"  monitor: no byte came back from the board on {name} for the {phrases} "
+                f"sent ({keyword}, so pipe ':info' first to check the board; a text board "
+                f"answers every line: is it running a tinyslm project's firmware at {baud} "
+                "baud, not held in its bootloader?)"
+            )
+        if tally.missed == tally.sent:
+            none = "the phrase" if tally.sent == 1 else f"any of the {phrases}"
+            return (
+                f"  monitor: the board did not answer {none} sent{since}, "
+                f"though it sent other lines ({keyword}; a text board answers every line: "
+                f"is it running a tinyslm project's firmware at {baud} baud?)"
+            )
+        some = (
+            f"{tally.missed} of the {phrases}"
+            if tally.missed < tally.phrases
+            else "the phrase"
+            if tally.phrases == 1
+            else f"the {phrases}"
+        )
+        return (
+            f"  monitor: {some} sent{since} got no answer from the "
+            f"board ({keyword}; a text board answers every line: it may have restarted, "
+            "or been busy and dropped them)"
+        )
+    lines = _counted(tally.sent, "lines")
     if not heard:
         return ToolchainError(
-            f"no byte came back from the board on {name} for the {_counted(sent, 'lines')}"
-            f" sent (is it running a tinyslm project's firmware at {baud} baud, not held in"
-            " its bootloader?)"
+            f"no byte came back from the board on {name} for the {lines} sent (every "
+            f"tinyslm project's firmware answers a ':' command: is it running one at {baud} "
+            "baud, not held in its bootloader?)"
         )
-    if missed == sent:
-        none = "the line" if sent == 1 else f"any of the {sent} lines"
+    if tally.missed == tally.sent:
+        none = "the line" if tally.sent == 1 else f"any of the {tally.sent} lines"
         return (
-            f"  monitor: the board did not answer {none} sent, though it sent other lines "
-            f"(is it running a tinyslm project's firmware at {baud} baud?)"
+            f"  monitor: the board did not answer {none} sent{since}, though it sent other "
+            f"lines (is it running a tinyslm project's firmware at {baud} baud?)"
         )
+    commands = (
+        "a ':' command"
+        if tally.missed == 1
+        else "all ':' commands"
+        if tally.missed == tally.missed_commands
+        else f"{tally.missed_commands} of them ':' commands"
+    )
     return (
-        f"  monitor: {missed} of the {_counted(sent, 'lines')} sent got no answer from the "
-        "board (a tinyslm project's firmware answers every line: it may have restarted, "
-        "or been busy and dropped them)"
+        f"  monitor: {tally.missed} of the {lines} sent{since} got no answer from the board, "
+        f"{commands} (a tinyslm project's firmware answers every ':' command, a text "
+        "board's every line: it may have restarted, or been busy and dropped them)"
     )
 
 

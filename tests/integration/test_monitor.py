@@ -22,10 +22,11 @@ from tinyslm.monitor import (
     shown_line,
 )
 
-# The end of a piped session on loop://, which echoes the lines typed (answering none).
+# The end of a piped session on loop://, which echoes the phrases typed (answering none).
 LOOP_NOTE = (
-    "  monitor: the board did not answer {n} sent, though it sent other lines "
-    "(is it running a tinyslm project's firmware at 115200 baud?)"
+    "  monitor: the board did not answer {n} sent, though it sent other lines (a keyword "
+    "board answers only ':' commands such as ':info'; a text board answers every line: is "
+    "it running a tinyslm project's firmware at 115200 baud?)"
 )
 
 INFO = (
@@ -87,7 +88,7 @@ def test_escapes_in_json_strings_reach_the_terminal_escaped() -> None:
     assert result.exit_code == 0, result.output
     # loop:// echoes each line: no answer to any (round 49: the last row says so).
     assert result.stdout.splitlines()[1:3] == ['{"intent":"x","score":"a"}', "after"]
-    assert result.stdout.splitlines()[3:] == [LOOP_NOTE.format(n="any of the 3 lines")]
+    assert result.stdout.splitlines()[3:] == [LOOP_NOTE.format(n="any of the 3 phrases")]
 
 
 def test_monitor_forwards_lines_and_pretty_prints_answers() -> None:
@@ -158,7 +159,7 @@ def test_reader_escapes_control_bytes_and_bounds_a_line_without_newline() -> Non
 
 def test_monitor_shows_control_bytes_escaped() -> None:
     typed = "\x1b]0;owned\x07title\n"
-    note = LOOP_NOTE.format(n="the line")  # loop:// echoes it: no answer (round 49)
+    note = LOOP_NOTE.format(n="the phrase")  # loop:// echoes it: no answer (round 49)
     for flags, end in (([], [note]), (["--raw"], [])):  # --raw: notes go to stderr
         result = CliRunner().invoke(cli, ["monitor", "--port", "loop://", *flags], input=typed)
         assert result.exit_code == 0, result.output
@@ -326,10 +327,11 @@ def test_a_line_the_board_never_answers_holds_the_next_one_only_so_long(
     use_port(monkeypatch, board)
     monkeypatch.setattr(monitor_module, "ANSWER_WAIT_S", 0.3)
     start = time.monotonic()
-    # Not a byte back: the session fails at its end, saying so (round 49).
+    # Not a byte back: the session fails at its end, saying so (round 49), for lines with
+    # a ':' command among them (every tinyslm board answers one; a keyword board no phrase).
     with pytest.raises(ToolchainError, match="no byte came back from the board on fake"):
-        monitor_module.monitor("fake", stdin=io.BytesIO(b"a\nb\nc\n"), echo=lambda _: None,
+        monitor_module.monitor("fake", stdin=io.BytesIO(b"a\n:b\nc\n"), echo=lambda _: None,
                                linger=0.1)  # fmt: skip
     took = time.monotonic() - start
-    assert board.lines == [b"a", b"b", b"c"]
+    assert board.lines == [b"a", b":b", b"c"]
     assert 0.6 <= took < 3.0, took

@@ -171,7 +171,7 @@ def test_cli_with_a_cp1252_output_shows_undecodable_bytes_escaped() -> None:
     assert proc.returncode == 0, err
     # loop:// echoes the lines (round 49: the last row says that none was answered).
     assert out.decode("cp1252").splitlines()[:2] == ["a\\ufffdb", "after"]
-    assert "did not answer any of the 2 lines sent" in out.decode("cp1252").splitlines()[2]
+    assert "did not answer any of the 2 phrases sent" in out.decode("cp1252").splitlines()[2]
     assert b"Traceback" not in err
 
 
