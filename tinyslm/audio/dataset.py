@@ -135,7 +135,7 @@ import random
 import re
 import unicodedata
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -1631,12 +1631,25 @@ def _held_out_copies(clips: list[Clip]) -> list[tuple[str, str]]:
             for clip in group:
                 if clip.split != "train":
                     copies[clip.split].append((clip, trained))
+    return _split_notes(
+        copies,
+        lambda split: (
+            f"are copies of training clips ({{first}}); the {split} figures will be"
+            " optimistic: remove the copies"
+        ),
+    )
+
+
+def _split_notes(
+    copies: dict[str, list[tuple[Clip, Clip]]], what: Callable[[str], str]
+) -> list[tuple[str, str]]:
+    """``(split, note)`` for each split with copies, in split order: how many, then
+    ``what(split)`` with ``{first}`` standing for the first pair (copy = original)."""
     return [
         (
             split,
-            f"{len(found)} {split} clip(s) are copies of training clips (first:"
-            f" {found[0][0].source} = {found[0][1].source}); the {split} figures will be"
-            " optimistic: remove the copies",
+            f"{len(found)} {split} clip(s) "
+            + what(split).format(first=f"first: {found[0][0].source} = {found[0][1].source}"),
         )
         for split in SPLITS
         if (found := copies.get(split))
@@ -1669,16 +1682,12 @@ def _same_split_copies(clips: list[Clip], training: bool) -> list[tuple[str, str
             return "training weighs such a recording once per copy"
         return f"the {split} figures count such a recording once per copy"
 
-    return [
-        (
-            split,
-            f"{len(found)} {split} clip(s) are copies of other {split} clips (first:"
-            f" {found[0][0].source} = {found[0][1].source}); {effect(split)}: remove the"
-            " copies",
-        )
-        for split in SPLITS
-        if (found := copies.get(split))
-    ]
+    return _split_notes(
+        copies,
+        lambda split: (
+            f"are copies of other {split} clips ({{first}}); {effect(split)}: remove the copies"
+        ),
+    )
 
 
 def _refuse_held_out_copies(dataset: AudioDataset, extra: AudioDataset, added: list[Clip]) -> None:
