@@ -63,10 +63,11 @@ def test_a_late_answer_to_a_line_given_up_on_is_its_own_not_the_next_lines(
 
 class _Late(_Board):
     """A board that logs when lines arrive and answers leave, and answers the second
-    ':do a' it gets 0.8 s late (an action still running)."""
+    ``late`` line it gets 0.8 s late (an action still running)."""
 
-    def __init__(self, **kwargs: Any) -> None:
+    def __init__(self, late: str = ":do a", **kwargs: Any) -> None:
         self.log: list[tuple[float, str, bytes]] = []
+        self.late = late
         super().__init__(**kwargs)
 
     def write(self, data: bytes) -> int:
@@ -78,7 +79,7 @@ class _Late(_Board):
         super().answer(data)
 
     def _reply(self, line: str) -> bytes | None:
-        if line == ":do a" and self.received.count(line) == 2:
+        if line == self.late and self.received.count(line) == 2:
             time.sleep(0.8)
         return super()._reply(line)
 
@@ -177,28 +178,6 @@ def test_the_pair_is_timed_from_when_its_bytes_came(
     resync.gate.stop.set()
 
 
-class _LateTwo(_Board):
-    """A board that logs when lines arrive and answers leave, and answers the second
-    'two' it gets 0.8 s late."""
-
-    def __init__(self, **kwargs: Any) -> None:
-        self.log: list[tuple[float, str, bytes]] = []
-        super().__init__(**kwargs)
-
-    def write(self, data: bytes) -> int:
-        self.log.append((time.monotonic(), "in", data))
-        return super().write(data)
-
-    def answer(self, data: bytes) -> None:
-        self.log.append((time.monotonic(), "out", data))
-        super().answer(data)
-
-    def _reply(self, line: str) -> bytes | None:
-        if line == "two" and self.received.count(line) == 2:
-            time.sleep(0.8)
-        return super()._reply(line)
-
-
 def test_a_late_answer_after_the_last_line_resent_lets_no_typed_line_go_early(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -208,7 +187,7 @@ def test_a_late_answer_after_the_last_line_resent_lets_no_typed_line_go_early(
     # either's) came while 'three' was in flight: taken for three's, it let 'four' go
     # before three's answer.
     monkeypatch.setattr(monitor_mod, "ANSWER_WAIT_S", 0.5)
-    board = _LateTwo(lose={"two": 1}, busy={"one": 1.0, "two": 0.3})
+    board = _Late(late="two", lose={"two": 1}, busy={"one": 1.0, "two": 0.3})
     rows, _, _ = _run(monkeypatch, board, b"one\ntwo\nthree\nfour\n", linger=1.0)
     assert board.received == ["one", "two", "three", "", ":info", "two", "three", "four"]
     assert board.phrases == ["one", "two", "three", "four"], rows
