@@ -1831,7 +1831,8 @@ def _unanswered_end(tally: _Tally, heard: bool, name: str, baud: int) -> Toolcha
         if tally.missed == 1
         else "all ':' commands"
         if tally.missed == tally.missed_commands
-        else f"{tally.missed_commands} of them ':' commands"
+        else f"{tally.missed_commands} of them ':' command"
+        + ("" if tally.missed_commands == 1 else "s")
     )
     return (
         f"  monitor: {tally.missed} of the {lines} sent{since} got no answer from the board, "

@@ -189,8 +189,17 @@ SETTINGS_H = "src/tinyslm_settings.h"
 # TINYSLM_KWS_MAX_COMMAND's home: the keyword firmware's line limit, not a setting.
 KWS_APP_H = "src/tinyslm_kws_app.h"
 # The #defines the generator writes: '#define TINYSLM_ARENA_SIZE 9488' and
-# '#define TINYSLM_THRESHOLD_Q (-68)' (parenthesised: a negative level in an expression).
-_DEFINE = re.compile(r"^[ \t]*#[ \t]*define[ \t]+(TINYSLM_\w+)[ \t]+\(?(-?\d+)\)?[ \t]*$", re.M)
+# '#define TINYSLM_THRESHOLD_Q (-68)' (parenthesised: a negative level in an expression);
+# an integer suffix (4096u) or a comment after the value, which a user may add without
+# changing it, is read too (it was refused as "no #define ... (edited)").
+_DEFINE = re.compile(
+    r"^[ \t]*#[ \t]*define[ \t]+(TINYSLM_\w+)[ \t]+\(?[ \t]*(-?\d+)[uUlL]*[ \t]*\)?[ \t]*"
+    r"(?:/\*.*?\*/[ \t]*|//.*)?$",
+    re.M,
+)
+# A build flag that defines one of them in platformio.ini (-DTINYSLM_KWS_MAX_COMMAND=64):
+# the keyword header's values are #ifndef-guarded, so the flag is what the firmware has.
+_FLAG = re.compile(r"-D[ \t]*(TINYSLM_\w+)")
 
 
 def header_defines(path: Path) -> dict[str, int]:
@@ -263,9 +272,19 @@ def check_settings(project: Project, manifest: Manifest, arena_size: int) -> Non
     ini = project.root / PLATFORMIO_INI
     if ini.is_file():
         try:
-            envs = re.findall(r"^\[env:([^\]]+)\]", ini.read_text(encoding="utf-8"), re.M)
+            ini_text = ini.read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as exc:
             raise ProjectError(f"{ini}: unreadable ({exc}); regenerate the project") from None
+        checked = {"TINYSLM_ARENA_SIZE", "TINYSLM_THRESHOLD_Q", "TINYSLM_MAX_LINE"}
+        checked.add("TINYSLM_KWS_MAX_COMMAND")
+        overridden = sorted(set(_FLAG.findall(ini_text)) & checked)
+        if overridden:
+            raise ProjectError(
+                f"{ini}: a build flag defines {overridden[0]} (-D), so the firmware does not "
+                f"have what {json_name} and the headers say; remove the flag, or regenerate "
+                "the project"
+            )
+        envs = re.findall(r"^\[env:([^\]]+)\]", ini_text, re.M)
         env = load_board(project.board).platformio.env
         if env not in envs:
             raise ProjectError(

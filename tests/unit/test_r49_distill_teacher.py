@@ -353,3 +353,12 @@ def test_a_subfolder_that_cannot_be_listed_is_one_line(
     assert str(info.value) == (
         f"the teacher under {folder} cannot be read (Permission denied); {_REINSTALL}"
     )
+
+
+def test_evenly_spread_intents_are_not_said_to_have_a_most_common_one() -> None:
+    # A review: at or under 1/N on evenly spread intents the note named "the most common
+    # intent", which there is none of.
+    from tinyslm.text.fit import _meaningless_teacher
+
+    said = _meaningless_teacher(0.2, ["a", "b", "c", "d", "e"] * 4)
+    assert said is not None and "(20.00% guessing evenly among 5 intents)" in said, said

@@ -97,7 +97,7 @@ def test_an_unanswered_command_is_named_apart(monkeypatch: pytest.MonkeyPatch) -
     rows = _session(monkeypatch, _NoDo(), b":info\n:do a\nyes\n")
     assert _notes(rows) == [
         "  monitor: 2 of the 3 lines sent got no answer from the board, 1 of them ':' "
-        "commands (a tinyslm project's firmware answers every ':' command, a text board's "
+        "command (a tinyslm project's firmware answers every ':' command, a text board's "
         "every line: it may have restarted, or been busy and dropped them)"
     ], rows
 
@@ -166,3 +166,11 @@ def test_lines_unanswered_after_a_resync_are_counted_at_the_end(
         "':info'; a text board answers every line: it may have restarted, or been busy and "
         "dropped them)"
     ), said
+
+
+def test_one_unanswered_command_among_others_is_said_in_the_singular() -> None:
+    # A review: "1 of them ':' commands".
+    tally = monitor_mod._Tally(sent=5, commands=2, missed=3, missed_commands=1, since_resync=False)
+    note = monitor_mod._unanswered_end(tally, True, "fake", 115200)
+    assert isinstance(note, str) and "1 of them ':' command " in note + " ", note
+    assert "':' commands" not in note.replace("all ':' commands", ""), note

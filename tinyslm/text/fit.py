@@ -162,7 +162,7 @@ def _meaningless_teacher(accuracy: float, labels: Sequence[str]) -> str | None:
     if accuracy >= min(2 * even, (1 + even) / 2) and accuracy > most:
         return None
     chance = f"{even * 100:.2f}% guessing evenly among {kinds} intents"
-    if accuracy <= most:
+    if accuracy <= most and most > even:  # evenly spread intents have no most common one
         chance = f"{most * 100:.2f}% always answering the most common intent"
     return (
         f"the teacher's accuracy on train is {accuracy * 100:.2f}%, near chance "
