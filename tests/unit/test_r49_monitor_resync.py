@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 from test_r47_monitor_resync import _Board, _escalations, _Host, _run
+from test_r49_monitor_late_pairing import _Logged
 
 from tinyslm import monitor as monitor_mod
 
@@ -61,22 +62,13 @@ def test_a_late_answer_to_a_line_given_up_on_is_its_own_not_the_next_lines(
     assert any("resent 1 line it dropped" in r for r in rows), rows
 
 
-class _Late(_Board):
+class _Late(_Logged):
     """A board that logs when lines arrive and answers leave, and answers the second
     ``late`` line it gets 0.8 s late (an action still running)."""
 
     def __init__(self, late: str = ":do a", **kwargs: Any) -> None:
-        self.log: list[tuple[float, str, bytes]] = []
         self.late = late
         super().__init__(**kwargs)
-
-    def write(self, data: bytes) -> int:
-        self.log.append((time.monotonic(), "in", data))
-        return super().write(data)
-
-    def answer(self, data: bytes) -> None:
-        self.log.append((time.monotonic(), "out", data))
-        super().answer(data)
 
     def _reply(self, line: str) -> bytes | None:
         if line == self.late and self.received.count(line) == 2:
