@@ -12,9 +12,8 @@ import sys
 from dataclasses import replace
 from pathlib import Path
 
-from tinyslm.audio.evaluate import KeywordEvalResult, format_keyword_eval
+from tinyslm.audio.evaluate import format_keyword_eval
 from tinyslm.audio.fit import summary_rows as keyword_summary_rows
-from tinyslm.audio.stream import StreamFigures
 from tinyslm.evaluate import EvalResult, format_eval
 from tinyslm.manifest import load_model_dir
 from tinyslm.text.fit import summary_rows as text_summary_rows
@@ -22,6 +21,7 @@ from tinyslm.text.fit import summary_rows as text_summary_rows
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 sys.path.insert(0, str(FIXTURES))
 from kws import keyword_manifest  # noqa: E402
+from test_r49_counted_shares import keyword_eval  # noqa: E402
 
 # 78 of 95 on the diagonal.
 CONFUSION = [[3, 0, 0, 0, 0], [0, 17, 1, 14, 0], [2, 0, 22, 0, 0], [0, 0, 0, 36, 0], [0] * 5]
@@ -48,20 +48,7 @@ def test_text_train_and_info_rows_show_the_count() -> None:
 
 
 def test_keyword_eval_shows_trains_figure_as_its_count() -> None:
-    manifest = keyword_manifest()
-    figures = StreamFigures(
-        noise_seconds=3.0, noise_false_accepts=0, unknown_seconds=0.0,
-        unknown_false_accepts=0, keyword_seconds=0.0, keyword_clips=0, keyword_hits=0,
-        keyword_false_accepts=0, per_label=(), threshold_q=51, window=3,
-        suppression_ms=1000, stride_ms=40, noise_fires=False, unknown_fires=False,
-        keywords_fire=False,
-    )  # fmt: skip
-    result = KeywordEvalResult(
-        source="kw", split="test", model_sha256=manifest.model_sha256, model_bytes=1,
-        arena_bytes=1, threshold_q=51, clips=95, correct=78, per_label=(), unknown_words=(),
-        stream=figures,
-        trained={"dataset": "kw", **METRICS, "confusion": CONFUSION, "n_test": 95},
-    )  # fmt: skip
+    result = keyword_eval({**METRICS, "confusion": CONFUSION, "n_test": 95})
     table = format_keyword_eval(result)
     assert "95 (82.11% right, INT8 on TFLM)  (train: 82.11% of 95)" in table, table
 

@@ -155,20 +155,31 @@ def test_keyword_train_and_info_rows_show_the_label_and_stream_counts() -> None:
     assert rows["false rejections (test stream)"].startswith("82.11% of 95 keywords"), rows
 
 
-def test_keyword_eval_shows_trains_label_and_stream_figures_as_their_counts() -> None:
+def keyword_eval(
+    trained: dict[str, object],
+    per_label: tuple[tuple[str, int, int], ...] = (),
+    keyword_clips: int = 0,
+) -> KeywordEvalResult:
+    """An eval result of 95 clips, 78 right, with ``trained``'s figures beside them (its
+    keyword stream ``keyword_clips`` long, 17 hits); test_r49_counted_rows uses it too."""
     manifest = keyword_manifest()
     figures = StreamFigures(
         noise_seconds=3.0, noise_false_accepts=0, unknown_seconds=0.0,
-        unknown_false_accepts=0, keyword_seconds=60.0, keyword_clips=95, keyword_hits=17,
+        unknown_false_accepts=0, keyword_seconds=60.0 if keyword_clips else 0.0,
+        keyword_clips=keyword_clips, keyword_hits=17 if keyword_clips else 0,
         keyword_false_accepts=0, per_label=(), threshold_q=51, window=3,
         suppression_ms=1000, stride_ms=40, noise_fires=False, unknown_fires=False,
-        keywords_fire=True,
+        keywords_fire=bool(keyword_clips),
     )  # fmt: skip
-    result = KeywordEvalResult(
+    return KeywordEvalResult(
         source="kw", split="test", model_sha256=manifest.model_sha256, model_bytes=1,
-        arena_bytes=1, threshold_q=51, clips=95, correct=78, per_label=(("no", 95, 78),),
-        unknown_words=(), stream=figures, trained={"dataset": "kw", **_keyword_metrics()},
+        arena_bytes=1, threshold_q=51, clips=95, correct=78, per_label=per_label,
+        unknown_words=(), stream=figures, trained={"dataset": "kw", **trained},
     )  # fmt: skip
+
+
+def test_keyword_eval_shows_trains_label_and_stream_figures_as_their_counts() -> None:
+    result = keyword_eval(_keyword_metrics(), (("no", 95, 78),), keyword_clips=95)
     table = format_keyword_eval(result)
     assert "78/95 clips right  (train: 82.11% of 95)" in table, table
     assert "82.11% of 95 keywords in a stream" in table, table
