@@ -24,7 +24,7 @@ from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
 from tinyslm.errors import OutputError
-from tinyslm.outdir import check_file_target, finite, real_path, write_file
+from tinyslm.outdir import check_file_target, finite, names_folder, real_path, write_file
 
 
 class _HelpFormatter(argparse.RawDescriptionHelpFormatter):
@@ -171,16 +171,13 @@ def path_arg(text: str) -> Path:
 
 
 def json_arg(text: str) -> Path:
-    """``--json``'s value: a file path. One ending in a path separator names a folder:
-    pathlib drops the separator, and ``--json out/`` wrote the figures to a file named
-    ``out``. Refused with :func:`tinyslm.outdir.check_file_target`'s words, as the
-    separator is seen only here."""
-    if text.endswith(("/", os.sep)):
-        try:
-            check_file_target(text, "--json", lambda _: False)
-        except OutputError as exc:
-            # argparse names the option: "argument --json: out/ names a folder ...".
-            raise argparse.ArgumentTypeError(_message(exc).removeprefix("--json ")) from None
+    """``--json``'s value: a file path. One typed as a folder's (``out/``) is refused in
+    :func:`tinyslm.outdir.names_folder`'s words: pathlib drops the separator, and
+    ``--json out/`` wrote the figures to a file named ``out``."""
+    folder = names_folder(text)
+    if folder is not None:
+        # argparse names the option: "argument --json: out/ names a folder ...".
+        raise argparse.ArgumentTypeError(folder)
     return path_arg(text)
 
 

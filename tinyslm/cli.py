@@ -23,6 +23,7 @@ from tinyslm.audio.synth import MAX_BACKGROUND_S, RANGE_BOUNDS
 from tinyslm.boards import board_ids
 from tinyslm.cache import CACHE_RULE
 from tinyslm.errors import OutputError, TinySlmError, one_line
+from tinyslm.outdir import names_folder
 from tinyslm.train_options import FloatRange, train_options
 
 if TYPE_CHECKING:
@@ -67,22 +68,14 @@ def friendly_errors(func: F) -> F:
 JSON_HELP = "Write the figures as JSON to this file; '-' prints them to stdout (text to stderr)."
 
 
-def _names_folder(value: str) -> str | None:
-    """Why ``value`` names a folder, not a file (it ends in a path separator), else None:
-    Path() drops the separator, and ``--json out/`` wrote a file named ``out``."""
-    if value.endswith(("/", os.sep)):
-        return f"{value} names a folder (it ends in {value[-1]!r}); give a file name"
-    return None
-
-
 class _FileName(click.Path):
     """click.Path refusing an empty name: Path("") is ".", so ``--json ""`` was called a
-    folder named "."; and a name ending in a path separator (:func:`_names_folder`)."""
+    folder named "."; and a name typed as a folder's (:func:`tinyslm.outdir.names_folder`)."""
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
         if isinstance(value, str) and not value.strip():
             self.fail("an empty file name", param, ctx)
-        if isinstance(value, str) and (folder := _names_folder(value)) is not None:
+        if isinstance(value, str) and (folder := names_folder(value)) is not None:
             self.fail(folder, param, ctx)
         return super().convert(value, param, ctx)
 
@@ -1352,7 +1345,7 @@ def report_command(path: Path, output: str, data: Path | None) -> None:
             "e.g. -o report.html"
         )
     # As --json's: 'report -o newdir/' wrote a file named newdir (Path() drops the '/').
-    folder = _names_folder(output)
+    folder = names_folder(output)
     if folder is not None:
         raise OutputError(f"-o {folder}, e.g. -o {output}report.html")
     result = run_report(path, Path(output), data=data)

@@ -1277,32 +1277,39 @@ def _refuse_foreign(path: Path, what: str, ours: Callable[[bytes], bool]) -> Non
         # Not "a file tinyslm wrote": a model's manifest.json or a project's tinyslm.json
         # is one, and is refused all the same (only an earlier output of this kind is).
         kind = _OUTPUT_KINDS.get(what, f"{what} output")
-        kept = _KEPT_AS_YOURS.get(what, "one edited since tinyslm wrote it is kept as yours")
+        kept = _KEPT_AS_YOURS[what]
         raise OutputExistsError(
             f"{what} {path} exists and is not a {kind} this tinyslm may replace ({kept}); "
             "give another file name or move it away (it is never replaced)"
         )
 
 
-def check_file_target(path: Path | str, what: str, ours: Callable[[bytes], bool]) -> None:
+def names_folder(text: str) -> str | None:
+    """Why the file name ``text``, as typed, names a folder, else None: it ends in a path
+    separator or in ``.``/``..`` after one (or is ``.``/``..``). Path() drops a trailing
+    separator and ``/.``, so ``--json out/`` and ``--json out/.`` wrote a file named
+    ``out``. Checked on the text, where the separator is still seen."""
+    last = text.replace(os.sep, "/").rsplit("/", 1)[-1]
+    if text.endswith(("/", os.sep)):
+        return f"{text} names a folder (it ends in {text[-1]!r}); give a file name"
+    if last in (".", ".."):
+        return f"{text} names a folder (it ends in {last!r}); give a file name"
+    return None
+
+
+def check_file_target(path: Path, what: str, ours: Callable[[bytes], bool]) -> None:
     """Refuse an output file path that cannot be written, before the work that fills it.
 
     A missing parent folder is fine (it is created); a folder at ``path``, a
     file where a parent folder must be, or an unwritable folder is not. An
     existing file is replaced only where ``ours`` recognises it as an earlier
     output of the same kind: a user's file (or a project's source, a model's
-    manifest) named by mistake is never overwritten. ``path`` given as typed (a
-    ``str``) that ends in a path separator names a folder, and is refused: as a
-    ``Path`` the separator is gone, and ``--json out/`` wrote a file named ``out``.
+    manifest) named by mistake is never overwritten. (A name typed as a folder's,
+    ``out/``, is refused on the text: :func:`names_folder`.)
 
     Raises:
         OutputError: one line naming ``what`` (the option) and ``path``.
     """
-    if isinstance(path, str) and path.endswith(("/", os.sep)):
-        raise OutputError(
-            f"{what} {path} names a folder (it ends in {path[-1]!r}); give a file name"
-        )
-    path = Path(path)
     absolute = Path(os.path.abspath(path))
     if absolute.is_dir():
         raise OutputError(f"{what} {path} is a folder; give a file name")

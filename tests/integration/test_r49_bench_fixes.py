@@ -19,9 +19,8 @@ from typing import Any
 
 import pytest
 
-from tinyslm.errors import OutputError
 from tinyslm.manifest import load_model_dir
-from tinyslm.outdir import check_file_target
+from tinyslm.outdir import names_folder
 from tinyslm.text.dataset import demo_dataset_path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -390,12 +389,16 @@ def test_escalation_refuses_json_naming_a_folder(
     assert list(tmp_path.iterdir()) == []
 
 
-def test_check_file_target_refuses_a_typed_folder_path(tmp_path: Path) -> None:
-    """As typed (a str), a path ending in a separator names a folder; a Path cannot say."""
-    with pytest.raises(OutputError) as exc_info:
-        check_file_target(str(tmp_path / "out") + "/", "--json", lambda _: False)
-    assert str(exc_info.value) == (
-        f"--json {tmp_path / 'out'}/ names a folder (it ends in '/'); give a file name"
+def test_names_folder_reads_the_name_as_typed(tmp_path: Path) -> None:
+    """As typed, a name ending in a separator (or in '.' after one) names a folder; a Path
+    cannot say: Path() drops both, and '--json out/.' wrote a file named out."""
+    typed = str(tmp_path / "out")
+    assert names_folder(typed + "/") == (
+        f"{typed}/ names a folder (it ends in '/'); give a file name"
     )
-    check_file_target(str(tmp_path / "out.json"), "--json", lambda _: False)
-    check_file_target(tmp_path / "out.json", "--json", lambda _: False)
+    assert names_folder(typed + "/.") == (
+        f"{typed}/. names a folder (it ends in '.'); give a file name"
+    )
+    assert names_folder("..") is not None
+    assert names_folder(typed + ".json") is None
+    assert names_folder("out.") is None  # a file name ending in a dot is a file name

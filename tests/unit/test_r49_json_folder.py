@@ -42,3 +42,14 @@ def test_json_to_a_file_still_works(tmp_path: Path) -> None:
     result = CliRunner().invoke(cli, ["info", str(FIXTURE_MODEL), "--json", str(out)])
     assert result.exit_code == 0, result.output
     assert out.is_file()
+
+
+def test_json_naming_a_folder_by_its_dot_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A review: Path("out/.") is "out": --json out/. wrote a file named out.
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(cli, ["info", str(FIXTURE_MODEL), "--json", "out/."])
+    assert result.exit_code != 0, result.output
+    assert "out/. names a folder (it ends in '.'); give a file name" in result.output
+    assert not (tmp_path / "out").exists()
