@@ -197,9 +197,11 @@ _DEFINE = re.compile(
     r"(?:/\*.*?\*/[ \t]*|//.*)?$",
     re.M,
 )
-# A build flag that defines one of them in platformio.ini (-DTINYSLM_KWS_MAX_COMMAND=64):
-# the keyword header's values are #ifndef-guarded, so the flag is what the firmware has.
-_FLAG = re.compile(r"-D[ \t]*(TINYSLM_\w+)")
+# A build flag in platformio.ini (-DTINYSLM_KWS_MAX_COMMAND=64) that defines the one
+# checked macro whose #define is #ifndef-guarded (firmware/audio/tinyslm_kws_app.h): the
+# flag is then what the firmware has. The settings header's #defines are not guarded (the
+# header's value wins), and a ';' or '#' line is a comment, no flag.
+_GUARDED_FLAG = re.compile(r"^[ \t]*[^;#\s][^\n]*-D[ \t]*(TINYSLM_KWS_MAX_COMMAND)\b", re.M)
 
 
 def header_defines(path: Path) -> dict[str, int]:
@@ -275,14 +277,12 @@ def check_settings(project: Project, manifest: Manifest, arena_size: int) -> Non
             ini_text = ini.read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as exc:
             raise ProjectError(f"{ini}: unreadable ({exc}); regenerate the project") from None
-        checked = {"TINYSLM_ARENA_SIZE", "TINYSLM_THRESHOLD_Q", "TINYSLM_MAX_LINE"}
-        checked.add("TINYSLM_KWS_MAX_COMMAND")
-        overridden = sorted(set(_FLAG.findall(ini_text)) & checked)
-        if overridden:
+        overridden = _GUARDED_FLAG.search(ini_text) if manifest.modality != TEXT else None
+        if overridden is not None:
             raise ProjectError(
-                f"{ini}: a build flag defines {overridden[0]} (-D), so the firmware does not "
-                f"have what {json_name} and the headers say; remove the flag, or regenerate "
-                "the project"
+                f"{ini}: a build flag defines {overridden.group(1)} (-D), so the firmware "
+                f"does not have the line limit {KWS_APP_H} says; remove the flag, or "
+                "regenerate the project"
             )
         envs = re.findall(r"^\[env:([^\]]+)\]", ini_text, re.M)
         env = load_board(project.board).platformio.env

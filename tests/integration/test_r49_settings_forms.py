@@ -9,7 +9,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from cli_support import assert_one_error_line, run_cli
+from cli_support import run_cli
 
 
 def _copy(esp32_project: Path, tmp_path: Path) -> Path:
@@ -43,16 +43,16 @@ def test_info_reads_a_define_with_a_suffix_or_a_comment(
     assert f"{value} in the firmware" in proc.stdout, proc.stdout
 
 
-def test_info_refuses_a_build_flag_that_defines_a_checked_setting(
+def test_info_takes_a_build_flag_the_settings_header_overrides(
     esp32_project: Path, tmp_path: Path
 ) -> None:
+    # A review: the settings header's #defines are not #ifndef-guarded, so its value wins
+    # over a -D flag (gcc -E): the firmware has what info says.
     project = _copy(esp32_project, tmp_path)
     ini = project / "platformio.ini"
     ini.write_text(ini.read_text() + "build_flags = -DTINYSLM_MAX_LINE=1024\n")
     proc = run_cli("info", str(project))
-    assert_one_error_line(
-        proc, str(ini), "a build flag defines TINYSLM_MAX_LINE (-D)", "remove the flag"
-    )
+    assert proc.returncode == 0, proc.stderr
 
 
 def test_info_takes_a_build_flag_of_another_macro(esp32_project: Path, tmp_path: Path) -> None:

@@ -67,3 +67,20 @@ def test_keyword_project_line_limit_edited_refused(
     app.write_text(text.replace(old, "#define TINYSLM_KWS_MAX_COMMAND 64\n"))
     with pytest.raises(ProjectError, match=r"TINYSLM_KWS_MAX_COMMAND 64 does not match"):
         model_info(project)
+
+
+def test_keyword_project_line_limit_flag_refused(
+    keyword_project: tuple[Path, Path], tmp_path: Path
+) -> None:
+    # TINYSLM_KWS_MAX_COMMAND is #ifndef-guarded in tinyslm_kws_app.h: a -D flag in
+    # platformio.ini is what the firmware has, not the 32 info would say (a review).
+    project = _copy(keyword_project[1], tmp_path)
+    ini = project / "platformio.ini"
+    base = ini.read_text()
+    ini.write_text(base + "; build_flags = -DTINYSLM_KWS_MAX_COMMAND=64\n")
+    model_info(project)  # a comment is no flag
+    ini.write_text(base + "build_flags = -DTINYSLM_KWS_MAX_COMMAND=64\n")
+    with pytest.raises(
+        ProjectError, match=r"a build flag defines TINYSLM_KWS_MAX_COMMAND \(-D\).*remove the flag"
+    ):
+        model_info(project)
