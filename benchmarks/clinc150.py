@@ -17,11 +17,11 @@ and also reports the teacher's own test accuracy.
 
 Every default is ``tinyslm train``'s (``tinyslm.train_options.default_options``),
 sizes and token dropout included, planned by train's own planner
-(``tinyslm.train_options.train_to_budget``): buckets, dim and hidden are chosen for the
-smaller of 500 KiB (512,000 bytes) and what ``--data``'s distinct n-grams can use
-(CLINC150: 500 KiB) unless given, and token dropout follows the training phrase count
-(CLINC150: 0.5). A converted model over its budget is reported, not retrained one size
-smaller as ``tinyslm train`` retrains it.
+(``tinyslm.train_options.plan_config``, what ``train_to_budget`` trains first): buckets,
+dim and hidden are chosen for the smaller of 500 KiB (512,000 bytes) and what
+``--data``'s distinct n-grams can use (CLINC150: 500 KiB) unless given, and token
+dropout follows the training phrase count (CLINC150: 0.5). A converted model over its
+budget is reported, not retrained one size smaller as ``tinyslm train`` retrains it.
 """
 
 from __future__ import annotations
@@ -31,9 +31,8 @@ import json
 import sys
 import tempfile
 import time
-from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
@@ -59,16 +58,16 @@ from tinyslm.text.features import FeatureSpec  # noqa: E402
 from tinyslm.text.train import TrainConfig  # noqa: E402
 from tinyslm.train_options import (  # noqa: E402
     attribute_docs,
+    check_given_sizes,
     config_from_options,
     default_options,
     refuse_distill_options_without_distill,
     train_options,
-    train_to_budget,
 )
+from tinyslm.train_options import plan_config as train_plan  # noqa: E402
 
 if TYPE_CHECKING:
-    from tinyslm.pipeline import TrainRunResult
-    from tinyslm.text.dataset import Dataset
+    pass
 
 # The "benchmark" mark of its figures: a --json file is replaced only if it is its own.
 BENCHMARK = "clinc150"
@@ -163,6 +162,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         p.error(problem)
     try:
         refuse_distill_options_without_distill(options_of(args), typed)
+        # train's own check of the given sizes (a --buckets no width fits is named as
+        # train names it, not as a buckets x dim the user never gave).
+        check_given_sizes(options_of(args))
         config_from_options(options_of(args))
     except click.UsageError as exc:
         p.error(exc.format_message())
@@ -214,7 +216,7 @@ def options_of(args: argparse.Namespace) -> dict[str, object]:
 
 def make_config(args: argparse.Namespace) -> TrainConfig:
     """The training configuration these command-line options describe, planned by
-    ``tinyslm train``'s own planner (:func:`tinyslm.train_options.train_to_budget`).
+    ``tinyslm train``'s own planner (:func:`tinyslm.train_options.plan_config`).
 
     Its sizing and auto token dropout follow the data: the distinct n-gram ids cap the
     budget and the training phrase count picks the token dropout. Computed here by hand,
@@ -224,21 +226,7 @@ def make_config(args: argparse.Namespace) -> TrainConfig:
     """
     from tinyslm.text.dataset import load_dataset
 
-    return plan_config(options_of(args), lambda: load_dataset(args.data, seed=args.seed))
-
-
-def plan_config(options: dict[str, object], dataset: Callable[[], Dataset]) -> TrainConfig:
-    """The config ``tinyslm train`` trains first for ``options`` on ``dataset()``, its
-    size line printed as train prints it; nothing is trained."""
-    planned: list[TrainConfig] = []
-
-    def plan_only(config: TrainConfig, _again: bool, _accept: object) -> TrainRunResult:
-        # train_to_budget hands its run the config it would train: kept, not trained.
-        planned.append(config)
-        return cast("TrainRunResult", None)
-
-    train_to_budget(options, dataset, plan_only, print)
-    return planned[0]
+    return train_plan(options_of(args), lambda: load_dataset(args.data, seed=args.seed), print)
 
 
 def teacher_test_accuracy(data: Path, seed: int) -> float:

@@ -458,6 +458,38 @@ class _Overshoot(BudgetError):
         self.model_bytes, self.arena, self.over = model_bytes, arena, over
 
 
+def _first_plan(
+    options: Mapping[str, Any], dataset: Callable[[], Dataset], say: Log
+) -> tuple[Mapping[str, Any], TrainConfig, SizeChoice | None, Dataset | None]:
+    """The options (sequence length resolved), the config :func:`train_to_budget` trains
+    first, the size choice behind it (None where no budget applies) and the dataset
+    (None where it was not needed). The size line is said.
+
+    Raises:
+        click.UsageError: the given sizes make no valid config (before the data is read).
+    """
+    # Option combinations the dataclasses refuse are refused before the data is read.
+    check_given_sizes(options)
+    options = resolve_seq_len(options)
+    if not needs_budget(options) and options.get("token_dropout") is not None:
+        return options, config_from_options(options), None, None
+    data = dataset()
+    n_train = len(data.train)
+    if not needs_budget(options):
+        return options, config_from_options(options, n_train=n_train), None, data
+    choice = plan_size(options, len(data.labels), distinct_ids(data, options))
+    say(choice.describe())
+    return options, config_from_options(options, choice.shape, n_train), choice, data
+
+
+def plan_config(
+    options: Mapping[str, Any], dataset: Callable[[], Dataset], say: Log
+) -> TrainConfig:
+    """The config ``tinyslm train`` trains first for ``options`` on ``dataset()``, its
+    size line said as train says it; nothing is trained (the benchmarks train it)."""
+    return _first_plan(options, dataset, say)[1]
+
+
 def train_to_budget(
     options: Mapping[str, Any],
     dataset: Callable[[], Dataset],
@@ -480,22 +512,15 @@ def train_to_budget(
     """
     from tinyslm.emit.project import arena_size_for
 
-    # Option combinations the dataclasses refuse are refused before the data is read.
-    check_given_sizes(options)
-    options = resolve_seq_len(options)
+    options, config, choice, data = _first_plan(options, dataset, say)
 
     def anything(_: Manifest) -> None:
         return None
 
-    if not needs_budget(options) and options.get("token_dropout") is not None:
-        return run(config_from_options(options), False, anything)
-    data = dataset()
+    if choice is None or data is None:
+        return run(config, False, anything)
     n_train = len(data.train)
-    if not needs_budget(options):
-        return run(config_from_options(options, n_train=n_train), False, anything)
     count = len(data.labels)
-    choice = plan_size(options, count, distinct_ids(data, options))
-    say(choice.describe())
     for attempt in range(2):
 
         def fits(manifest: Manifest, planned: SizeChoice = choice) -> None:

@@ -78,6 +78,35 @@ def test_clinc150_plans_the_model_train_would_train_for_a_budget() -> None:
     assert config.token_dropout == 0.25
 
 
+def test_clinc150_plans_what_train_to_budget_trains_first() -> None:
+    """One planner: the config the benchmark takes is the one train_to_budget hands its
+    run first (a review found the benchmark faking a run to catch it)."""
+    from tinyslm.text.dataset import load_dataset
+    from tinyslm.train_options import default_options, plan_config, train_to_budget
+
+    options = default_options()
+    load = lambda: load_dataset(demo_dataset_path(), seed=0)  # noqa: E731
+    trained: list[Any] = []
+
+    def first_run(config: Any, _again: bool, _accept: Any) -> Any:
+        trained.append(config)
+
+    train_to_budget(options, load, first_run, lambda _: None)
+    assert trained == [plan_config(options, load, lambda _: None)]
+
+
+def test_clinc150_refuses_buckets_no_width_fits_as_train_does(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """It said "buckets x dim = 536870912 x 54", a dim nobody gave: train's check of the
+    given sizes names the buckets to give."""
+    line = _refused("clinc150", ["--buckets", "536870912"], capsys)
+    assert line.endswith(
+        "--buckets 536870912 leaves the embedding under 4 wide: buckets x dim may be at most "
+        "2^28 = 268435456, so give --buckets at most 67108864"
+    ), line
+
+
 # -- 2. cortex_m7's demo model is train's demo model ----------------------------------
 
 
