@@ -794,13 +794,19 @@ class _TypedFlight:
         self.credited += 1
         self.credited_commands += _is_command(sent.line)
 
+    def _taking(self, kind: tuple[str, str | None] | None) -> int | None:
+        """Where in ``given_up`` the first line is that an answer of ``kind`` can be for,
+        or None (none can, or ``kind`` is unknown)."""
+        if kind is None:
+            return None
+        return next(
+            (i for i, (_, sent) in enumerate(self.given_up) if _answers(kind, sent.line)), None
+        )
+
     def _first_taking(self, kind: tuple[str, str | None] | None) -> _Sent:
         """The first line given up on that an answer of ``kind`` can be for (the first
         one given up on when none can, or ``kind`` is unknown); ``given_up`` not empty."""
-        for _, sent in self.given_up:
-            if kind is not None and _answers(kind, sent.line):
-                return sent
-        return self.given_up[0][1]
+        return self.given_up[self._taking(kind) or 0][1]
 
     def _expire(self) -> None:
         """Forget the lines given up on longer than :data:`GIVEN_UP_KEEP_S` ago (``cond``
@@ -822,12 +828,7 @@ class _TypedFlight:
     def _late(self, kind: tuple[str, str | None] | None) -> int | None:
         """Where in ``given_up`` the line is that an answer of ``kind`` is for (the
         first one that can take it); None when none can (or no line is in flight)."""
-        if kind is None or not self.given_up or not self.lines:
-            return None
-        for index, (_, sent) in enumerate(self.given_up):
-            if _answers(kind, sent.line):
-                return index
-        return None
+        return self._taking(kind) if self.lines else None
 
     def late(self, seq: int | None, *, unsure: bool = False) -> None:
         """The line numbered ``seq``, given up on, was answered late (a resync matched the
@@ -891,8 +892,8 @@ class _TypedFlight:
         """The lines not answered, in send order: those given up on (marked so) that a
         loss report can still cover, then those in flight."""
         with self.cond:
-            kept = time.monotonic() - GIVEN_UP_KEEP_S
-            given = [replace(sent, given_up=True) for at, sent in self.given_up if at >= kept]
+            self._expire()
+            given = [replace(sent, given_up=True) for _, sent in self.given_up]
             lines = list(self.lines)
             if self.unsure and lines:
                 lines[0] = replace(lines[0], unsure=True)
@@ -1472,12 +1473,12 @@ class _Resync:
         self._resend_next()
 
     def _resend(self, sent: _Sent) -> None:
-        seq = self.gate.number()
-        self.out.append(_Sent(sent.line, seq, sent.typed))
+        resent = _Sent(sent.line, self.gate.number(), sent.typed)
+        self.out.append(resent)
         if sent.typed:  # counted before it goes: the answer can be quick
-            self.typed.sent(_Sent(sent.line, seq, True))
+            self.typed.sent(resent)
         if sent.act is not None and self.host is not None:
-            self.host.put(sent.line, self.write, typed=sent.typed, seq=seq)
+            self.host.put(sent.line, self.write, typed=sent.typed, seq=resent.seq)
         else:
             self.write(sent.line)
 
@@ -1702,11 +1703,9 @@ def monitor(
         # without a byte), not only the `linger` of quiet below: a board busy after
         # answering the line before (a servo, a blink) answers it later, and the end
         # must not count it unanswered. Capped as the settling is.
+        cap_s = max(5.0, 5 * linger)  # the end's waits, each (a board that never stops)
         typed_flight.wait(
-            stop,
-            lambda: last_rx[0],
-            lambda: resync.active,
-            until=time.monotonic() + max(5.0, 5 * linger, ANSWER_WAIT_S),
+            stop, lambda: last_rx[0], lambda: resync.active, until=time.monotonic() + cap_s
         )
 
         def settle(busy: Callable[[], bool] = lambda: False) -> None:
@@ -1716,7 +1715,7 @@ def monitor(
             # A resync after an rx_overflow is waited for (it ends by itself, bounded by
             # RESYNC_CAP_S per marker), then the answers to the lines it resent.
             since = time.monotonic()
-            cap = since + max(5.0, 5 * linger)
+            cap = since + cap_s
             while not stop.is_set() and not busy():
                 if time.monotonic() >= cap and not resync.active:
                     break

@@ -174,3 +174,16 @@ def test_one_unanswered_command_among_others_is_said_in_the_singular() -> None:
     note = monitor_mod._unanswered_end(tally, True, "fake", 115200)
     assert isinstance(note, str) and "1 of them ':' command " in note + " ", note
     assert "':' commands" not in note.replace("all ':' commands", ""), note
+
+
+def test_a_late_answer_with_nothing_in_flight_is_the_line_it_can_answer() -> None:
+    # A review: with no line in flight a late answer is credited to the first line given
+    # up on that it can answer (here ':info'), not the oldest; else the end note said a
+    # ':' command got no answer.
+    flight = monitor_mod._TypedFlight()
+    flight.sent(monitor_mod._Sent(b"hello\n", 1, True))
+    flight.give_up()
+    flight.sent(monitor_mod._Sent(b":info\n", 2, True))
+    flight.give_up()
+    flight.answered(("info", None))
+    assert flight.tally().missed_commands == 0

@@ -283,10 +283,10 @@ def _compile_pairs(
         # running (6-18 s) before 'error: interrupted'. They are stopped now, the queued
         # ones dropped. (A failed compile still lets the others finish into the cache.)
         group.stop()
-        pool.shutdown(wait=True, cancel_futures=True)
+        pool.shutdown(wait=False, cancel_futures=True)
         raise
     finally:
-        pool.shutdown(wait=True)
+        pool.shutdown(wait=True)  # the one wait: for the compilers stopped above
 
 
 # Lines of a failed link that are about a symbol or only warn, not about an object file
