@@ -362,3 +362,32 @@ def test_evenly_spread_intents_are_not_said_to_have_a_most_common_one() -> None:
 
     said = _meaningless_teacher(0.2, ["a", "b", "c", "d", "e"] * 4)
     assert said is not None and "(20.00% guessing evenly among 5 intents)" in said, said
+
+
+def test_a_cache_that_cannot_be_written_is_said_once_a_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A review: the two logits saves (and the two embeddings') each said "teacher results
+    # not cached", up to four times, where the first said it already.
+    from tinyslm.text import distill
+
+    monkeypatch.setattr(
+        distill,
+        "embed_texts",
+        lambda texts, **_: np.eye(len(texts), 4, dtype=np.float32) + 0.1,
+    )
+    blocked = tmp_path / "cache"
+    blocked.write_text("a file where the cache folder goes\n")
+    warnings: list[str] = []
+    distill.soft_targets(
+        ["a", "b", "c", "d"],
+        np.array([0, 0, 1, 1]),
+        2,
+        2.0,
+        folds=2,
+        extra_texts=["e"],
+        cache_dir=blocked,
+        warn=warnings.append,
+    )
+    said = [w for w in warnings if w.startswith("teacher results not cached")]
+    assert len(said) == 1, warnings

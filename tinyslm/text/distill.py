@@ -373,6 +373,10 @@ def _one_line(exc: Exception) -> str:
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
+# The warning of a teacher cache that cannot be written (said once a run).
+NOT_CACHED = "teacher results not cached"
+
+
 def _can_write(folder: Path, warn: Log | None) -> bool:
     """Whether a cache entry can be created in ``folder`` (made if missing); if not,
     the warning :func:`_keep_npy` would give after the work is said now, once."""
@@ -380,9 +384,24 @@ def _can_write(folder: Path, warn: Log | None) -> bool:
         folder.mkdir(parents=True, exist_ok=True)
         probe_writable(folder)
     except OSError as exc:
-        _say(warn, f"teacher results not cached ({folder}: {exc.strerror or exc})")
+        _say(warn, f"{NOT_CACHED} ({folder}: {exc.strerror or exc})")
         return False
     return True
+
+
+def _not_cached_once(warn: Log | None) -> Log:
+    """``warn`` (or stderr, as :func:`_say`) passing every warning on but a second
+    :data:`NOT_CACHED` one."""
+    said = [False]
+
+    def say(message: str) -> None:
+        if message.startswith(NOT_CACHED):
+            if said[0]:
+                return
+            said[0] = True
+        _say(warn, message)
+
+    return say
 
 
 def _say(warn: Log | None, message: str) -> None:
@@ -413,7 +432,7 @@ def _keep_npy(path: Path, array: npt.NDArray[Any], warn: Log | None) -> None:
     try:
         save_array(path, array)
     except OSError as exc:
-        _say(warn, f"teacher results not cached ({path.parent}: {exc.strerror or exc})")
+        _say(warn, f"{NOT_CACHED} ({path.parent}: {exc.strerror or exc})")
 
 
 def augment_texts(
@@ -517,6 +536,9 @@ def soft_targets(
     Raises:
         ToolchainError: the ``distill`` extra is not installed.
     """
+    # Up to four cache writes below (two embeddings, two logits): a cache that cannot be
+    # written is said once, not once each.
+    warn = _not_cached_once(warn)
     emb = embed_texts(train_texts, cache_dir=cache_dir, log=log, warn=warn)
     y = np.asarray(train_y, np.int64)
     # More folds than phrases fit as many as there are phrases (same logits, one key).
