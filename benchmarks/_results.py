@@ -64,6 +64,12 @@ class Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message}\n")
 
 
+def given_argv(argv: typing.Sequence[str] | None) -> list[str]:
+    """The arguments a script was run with (``argv``, else the command line's), for its
+    figures to record which data and settings made them."""
+    return list(sys.argv[1:] if argv is None else argv)
+
+
 # The folder of the material outside the repository (datasets, SDK trees), as the tests
 # (tests/shared_paths.py) and the README name it: the benchmarks looked only beside the
 # checkout, and skipped with exit 0 where the tests found the data.

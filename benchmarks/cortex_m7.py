@@ -67,6 +67,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import clinc150  # noqa: E402  (benchmarks/ is on sys.path when run as a script)
 from _results import (  # noqa: E402
     Parser,
+    given_argv,
     json_arg,
     json_target_problem,
     missing_data,
@@ -211,7 +212,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     if problem:
         p.error(problem)
     # Recorded in the figures: which data and settings made them.
-    args.argv = list(sys.argv[1:] if argv is None else argv)
+    args.argv = given_argv(argv)
     return args
 
 
@@ -584,7 +585,7 @@ def measure(args: argparse.Namespace) -> int:
             f"25 MHz, so each figure is ticks x {qemu.INSTRUCTIONS_PER_TICK} instructions"
         ),
         "split": args.split,
-        "argv": getattr(args, "argv", None),
+        "argv": args.argv,
         "clinc_data": str(args.clinc_data),
         "keyword_data": str(args.keyword_data),
     }

@@ -36,6 +36,7 @@ import clinc150  # noqa: E402  (benchmarks/ is on sys.path when run as a script)
 from _results import (  # noqa: E402
     SHARED_ENV,
     Parser,
+    given_argv,
     json_arg,
     json_target_problem,
     missing_data,
@@ -107,7 +108,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         if problem:
             p.error(problem)
     # Recorded in the figures: which data and settings made them.
-    args.argv = list(sys.argv[1:] if argv is None else argv)
+    args.argv = given_argv(argv)
     return args
 
 
@@ -207,7 +208,7 @@ def measure(args: argparse.Namespace) -> int:
         "dataset": str(args.data.name),
         # Which data, model and settings made the figures.
         "data": str(args.data),
-        "argv": getattr(args, "argv", None),
+        "argv": args.argv,
         "model": None if args.model is None else str(args.model),
         "seed": manifest.seed,
         "config": trained,

@@ -47,6 +47,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _results import (  # noqa: E402
     SHARED_ENV,
     Parser,
+    given_argv,
     json_arg,
     json_target_problem,
     missing_data,
@@ -91,7 +92,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         except TinySlmError as exc:
             p.error(f"{flag}: {exc}")
     # Recorded in the figures: which data and settings made them.
-    args.argv = list(sys.argv[1:] if argv is None else argv)
+    args.argv = given_argv(argv)
     return args
 
 
@@ -159,7 +160,7 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
         "dataset": args.data.name,
         # Which data and settings made the figures (the split follows the device's seed).
         "data": str(args.data),
-        "argv": getattr(args, "argv", None),
+        "argv": args.argv,
         "split": args.split,
         "device": {
             "seed": dev_m.seed,

@@ -57,6 +57,7 @@ import numpy as np  # noqa: E402
 from _results import (  # noqa: E402
     SHARED_ENV,
     Parser,
+    given_argv,
     json_arg,
     json_target_problem,
     missing_data,
@@ -633,7 +634,7 @@ def measure(args: argparse.Namespace, argv: list[str] | None) -> int:
     figures: dict[str, Any] = {
         "dataset": args.data.name,
         "labels": list(real.labels),
-        "argv": sys.argv[1:] if argv is None else list(argv),
+        "argv": given_argv(argv),
     }
     rows: list[tuple[str, str]] = []
     if args.selection:
