@@ -406,10 +406,16 @@ def plan_size(
     arena_budget = None
     if board_id is not None:
         from tinyslm.boards import load_board
+        from tinyslm.emit.text import firmware_ram
+        from tinyslm.text.dataset import MAX_LINE_LIMIT
 
         board = load_board(board_id)
         budget, source = board.model_budget_bytes, f"board {board.id}'s {board.model_flash_kb} KB"
-        arena_budget = board.arena_budget_bytes
+        # generate counts the firmware's other RAM with the arena (emit.text.ram_bytes):
+        # the arena gets what that leaves, the line buffer at its largest since the
+        # model's line limit is known only once trained.
+        others, _ = firmware_ram(board, int(options["seq_len"]), num_labels, MAX_LINE_LIMIT)
+        arena_budget = board.arena_budget_bytes - others
     if max_kb is not None and (board_id is None or max_kb * 1024 <= budget):
         budget, source = max_kb * 1024, f"--max-model-kb {max_kb}"
     elif (

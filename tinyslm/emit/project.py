@@ -102,7 +102,9 @@ def check_budget(
     """Compare the model and the arena (plus the modality's other RAM) with the board's budgets.
 
     ``extra_ram`` is what else the modality's firmware keeps in RAM and what it is
-    (a keyword project's microphone buffers and feature window), counted with the arena.
+    (``ram_bytes``: the app's state and buffers, the TFLM glue, the serial receive
+    buffers and the ESP32's UART driver heap, a keyword project's microphone buffers),
+    counted with the arena.
 
     Raises:
         BudgetError: one line with both numbers for whatever does not fit.
@@ -116,7 +118,7 @@ def check_budget(
     extra, what = extra_ram
     if arena_size + extra > board.arena_budget_bytes:
         used = (
-            f"arena {arena_size} + {what} = {arena_size + extra}"
+            f"arena {arena_size} bytes + {what} = {arena_size + extra}"
             if extra
             else f"arena {arena_size}"
         )
