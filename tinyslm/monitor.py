@@ -356,7 +356,6 @@ def _reader_thread(
     *,
     on_note: Callable[[str], None] | None = None,
     on_failed: Callable[[Exception], None] | None = None,
-    on_read: Callable[[], None] | None = None,
 ) -> threading.Thread:
     """A daemon thread (not started) handing the board's non-empty lines, ``\r\n`` or
     ``\n`` ended, decoded with replacement, to ``on_line`` until ``stop`` is set. They
@@ -369,9 +368,7 @@ def _reader_thread(
     a line end, when the port closes or ``stop`` is set, goes to ``on_note`` marked
     :data:`UNTERMINATED_MARK`. ``on_closed`` gets the error of a port that went away (a
     board unplugged); ``on_failed`` any other exception, which ends the thread (without
-    it the exception is raised in the thread, as before). ``on_read`` is called after
-    every read, with bytes or none, before the lines it ends are handed on: the bytes
-    of those lines came between the read before and this one.
+    it the exception is raised in the thread, as before).
     """
     note = on_note if on_note is not None else on_line
 
@@ -398,8 +395,6 @@ def _reader_thread(
                         note(text_of(pending) + UNTERMINATED_MARK)
                     on_closed(exc)
                     return
-                if on_read is not None:
-                    on_read()
                 if not chunk:
                     continue
                 on_bytes()
@@ -620,15 +615,12 @@ def _drop_broken_stdout() -> None:
 RESYNC_WAIT_S = 3.0
 # ... and within this long in all, however chatty the board is.
 RESYNC_CAP_S = 15.0
-# An STM32H7's rx_error within this long after its rx_overflow is the same gap said
-# twice (a wrong byte that came while it wrote the rx_overflow): one loss. Timed from
-# when their bytes came (the reader's reads), not from when the reader took the lines:
-# a write holding the reader (a marker, or a send holding the gate) took longer.
-PAIR_S = 0.25
-# This many rx_overflows in a row with no line answered in between and the monitor gives
-# up resending, with a note: when the marker is lost in each (it sends no more), or the
-# lines resent are lost again each time (a resync's own gaps before the marker's answer
-# are one loss of the lines in flight, not a repeat: those are resent).
+# This many losses in a row with no line answered in between and the monitor gives up
+# resending, with a note: when the marker is lost in each (it sends no more), or the
+# lines resent are lost again each time. A loss is a resync round: the loss lines a
+# resync sees before the marker's answer (an STM32H7's rx_error right after its
+# rx_overflow, the same gap said twice, or gaps of one burst) are one loss of the lines
+# in flight, not a repeat: those are resent.
 MAX_OVERFLOW_STRIKES = 3
 # The empty line and the marker, sent in one write.
 RESYNC_MARKER = b"\n:info\n"
@@ -1059,16 +1051,11 @@ class _Resync:
         self.active = False
         self.episode = 0  # one per resync: a watcher watches only its own
         self.cause = "rx_overflow"  # the last loss's name (rx_error: a byte came wrong)
-        # The board line before this one was a loss line (its name), else None: an
-        # STM32H7 says a wrong byte that came while it wrote a gap's rx_overflow right
-        # after it, as rx_error, for the same gap and the same drop.
-        self.last_loss: str | None = None
-        self.last_loss_at = 0.0  # when its bytes had come (the pair comes back to back)
         self.markers = 0  # markers sent in this resync (a lost one is sent again)
-        self.strikes = 0  # rx_overflows since a line was last answered
-        # Of those, the ones that started a resync: each resync but the first of them
-        # lost lines resent (gaps reported before the marker's answer, in one burst, are
-        # one loss of those lines, not a resend overrunning the board again).
+        # Resyncs started since a line was last answered: each but the first lost lines
+        # resent (loss lines before the marker's answer, an STM32H7's rx_overflow and
+        # rx_error pair or gaps of one burst, are one loss of those lines, not a resend
+        # overrunning the board again, and start no round: see _overflow).
         self.rounds = 0
         self.flight: list[_Sent] = []  # the lines in flight at the rx_overflow, in order
         self.answered: set[int] = set()  # their indexes, answered since
@@ -1109,23 +1096,13 @@ class _Resync:
         # unknown_intent answers none of their ':do' lines.
         self.known: set[str] = set()
 
-    def observe(self, line: str, arrived: tuple[float, float] | None = None) -> str:
+    def observe(self, line: str) -> str:
         """Take note of a board line: ``"marker"`` for the marker's answer (not shown),
         ``"resync"`` for a line that came during a resync (the resync decides whether
         the typed line was answered), ``"late"`` for the late answer to a line resent
-        and given up on (no typed line's), else ``""``. ``arrived``: when its bytes
-        came, at the earliest and the latest (the reader's last read without them, and
-        the one that got them); default now."""
+        and given up on (no typed line's), else ``""``."""
         kind = _answer_kind(line)
         overflow = kind is not None and kind[0] == "overflow"
-        now = time.monotonic()
-        early, late = arrived if arrived is not None else (now, now)
-        # The pair's two lines leave the board back to back (a few ms at 115200 baud), the
-        # rx_error right after the rx_overflow; a loss line whose bytes came later than
-        # PAIR_S after another's is a gap of its own.
-        before = self.last_loss if early - self.last_loss_at <= PAIR_S else None
-        self.last_loss = (kind[1] or "rx_overflow") if kind is not None and overflow else None
-        self.last_loss_at = late
         acted = kind[1] if kind is not None and kind[0] == "do" else None
         if acted is not None and len(self.known) < MAX_ACTED_INTENTS:
             self.known.add(acted)  # never the intent of an unknown_intent
@@ -1145,11 +1122,7 @@ class _Resync:
         with self.gate.cond:
             if overflow:
                 self.cause = kind[1] if kind is not None and kind[1] else "rx_overflow"
-                # rx_error right after rx_overflow: one gap (the STM32H7's pair), one loss
-                # in the count of losses in a row. It may also be a gap of its own that
-                # swallowed the marker: that is still looked after (_overflow).
-                pair = before == "rx_overflow" and self.cause == "rx_error"
-                self._overflow(count=not pair)
+                self._overflow()
                 return "resync"
             if not self.active:  # the watcher ended it meanwhile
                 if kind is None:
@@ -1252,7 +1225,7 @@ class _Resync:
 
     def _answering(self) -> None:
         """A line was answered: the losses counted so far were not in a row."""
-        self.strikes = self.rounds = 0
+        self.rounds = 0
 
     def _late_marker(self) -> str:
         """An info answer outside a resync (gate held, or the reader's: see observe): a
@@ -1310,11 +1283,12 @@ class _Resync:
         self.answered.add(self.passed.pop())
         return True
 
-    def _overflow(self, *, count: bool = True) -> None:
-        if count:
-            self.strikes += 1
+    def _overflow(self) -> None:
         if self.active and not self.queue:
-            self.marker_lost = self.gap_after = True  # the marker may be in this gap
+            # Before the marker's answer: the same loss of the lines in flight (an
+            # STM32H7's rx_error after its rx_overflow), or a gap of its own that may
+            # have swallowed the marker, which is sent again if its answer does not come.
+            self.marker_lost = self.gap_after = True
             return
         # A new resync; one cut short while resending keeps the lines it had not resent
         # yet (the line resent last is in flight, so found again).
@@ -1412,7 +1386,7 @@ class _Resync:
         return f"did not answer the ':info' sent to find the lines it dropped within {seconds:g} s"
 
     def _again(self) -> str:
-        return f"lost bytes {self.strikes} times in a row with no line answered in between"
+        return f"lost bytes {self.rounds} times in a row with no line answered in between"
 
     def _lost(self) -> list[_Sent]:
         """The lines in flight at the rx_overflow not answered since, then those a resync
@@ -1494,7 +1468,7 @@ class _Resync:
     def _give_up(self, why: str) -> None:
         lost = self._lost()
         self._settle()
-        self.strikes = self.rounds = 0  # counted afresh
+        self.rounds = 0  # counted afresh
         self._release()
         said = (
             f"gave up resending; not answered: {_quoted_lines(lost)}"
@@ -1509,17 +1483,23 @@ class _Resync:
         with self.gate.cond:
             was = self.active
             if self.active:
-                # Resending: those not resent yet (the others were resent, one at a time).
+                # Resending: those resent whose answer did not come (out: the last one
+                # resent and those given up on before it; the last not when an answer it
+                # could take came, out_unsure: that may be its own), then those not resent.
                 resending = bool(self.queue)
                 lost = list(self.queue) if resending else self._lost()
+                resent = self.out[:-1] if self.out_unsure else list(self.out)
                 self.queue.clear()
                 self._release()
+                said = [f"resent, no answer came: {_quoted_lines(resent)}"] if resent else []
                 if lost:
-                    doing = "resending" if resending else "finding"
                     what = "not resent" if resending else "not answered"
+                    said.append(f"{what}: {_quoted_lines(lost)}")
+                if said:
+                    doing = "resending" if resending else "finding"
                     self.note(
                         f"  monitor: the session ended while {doing} the lines the board "
-                        f"dropped ({self.cause}); {what}: {_quoted_lines(lost)}"
+                        f"dropped ({self.cause}); " + "; ".join(said)
                     )
             return was
 
@@ -1643,12 +1623,8 @@ def monitor(
             else:
                 write(line)
 
-    # When the reader's last two reads returned: the bytes of the lines it hands on now
-    # came between them (the STM32H7's loss pair is timed so, see PAIR_S).
-    reads = [time.monotonic()] * 2
-
     def on_line(text: str) -> None:
-        seen = resync.observe(text, (reads[0], reads[1]))
+        seen = resync.observe(text)
         if seen == "marker":
             return  # the resync's ':info' answer: nobody asked for it
         show(shown_line(text) if raw else format_device_line(text))
@@ -1664,9 +1640,6 @@ def monitor(
         else:
             typed_flight.answered(kind)
 
-    def on_read() -> None:
-        reads[0], reads[1] = reads[1], time.monotonic()
-
     def on_bytes() -> None:
         last_rx[0] = time.monotonic()
         heard[0] = True
@@ -1679,7 +1652,6 @@ def monitor(
         on_bytes,
         on_note=notes,
         on_failed=lambda exc: fail(_unexpected_error("the reader of the board's lines", exc)),
-        on_read=on_read,
     )
     thread.start()
     typed: queue.Queue[bytes | None] = queue.Queue()

@@ -255,7 +255,8 @@ def test_the_session_ending_while_resending_names_the_lines_not_resent(
 ) -> None:
     # e0e8f6e: ':do a' and ':do b' lost in two STM32 gaps; ':do a' is resent and the port
     # fails while the board acts on it. The note names ':do b', never resent, as such
-    # (before: "while finding ...; not answered" with ':do a', which had been resent).
+    # (before: "while finding ...; not answered" with ':do a', which had been resent),
+    # and (round 50) ':do a', resent, whose answer never came.
     board = _DiesWhileActing(
         stm32=True,
         lose={":do a": 1, ":do b": 1},
@@ -274,7 +275,7 @@ def test_the_session_ending_while_resending_names_the_lines_not_resent(
     notes = [r for r in rows if "session ended" in r]
     assert notes == [
         "  monitor: the session ended while resending the lines the board dropped "
-        '(rx_overflow); not resent: ":do b"'
+        '(rx_overflow); resent, no answer came: ":do a"; not resent: ":do b"'
     ], rows
 
 
