@@ -244,8 +244,8 @@ int main(int argc, char **argv) {
   if (env("TINYSLM_TEST_NO_MIC", 0) != 0) {
     mic_running = false;
     sai_on = false;
-    mic_error = "SAI init failed";
-    mic_error_say();
+    mic_error.reason = "SAI init failed";
+    error_say(mic_error);
   }
   uint8_t chunk[64];
   for (;;) {

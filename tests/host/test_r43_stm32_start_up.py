@@ -180,13 +180,24 @@ def _harness(main: str) -> str:
     functions = [clock]
     if no_serial in main:  # absent before round 43: main spun in place
         functions.append(no_serial + _block(main, no_serial) + "}")
-    # The clock's repeat (round 46): its state, what says it, and what repeats it.
+    # The clock's repeat (round 46): its state, what says it, and what repeats it. The
+    # keyword board (round 50) keeps it as one of its error lines (ErrorLine clock_error),
+    # said and repeated by the pair all of them share (error_say, error_repeat).
     declarations = re.findall(
-        r"^(?:constexpr uint32_t kErrorRepeatMs|bool clock_slow|uint32_t clock_said_ms) = .*$",
+        r"^(?:constexpr uint32_t kErrorRepeatMs|bool clock_slow|uint32_t clock_said_ms"
+        r"|ErrorLine clock_error) = .*$",
         main,
         re.M,
     )
-    for head in ("void clock_error_say() {", "void clock_error_repeat() {"):
+    line_type = "struct ErrorLine {"
+    if line_type in main:  # before its instance, after the repeat's constant
+        declarations.insert(1, line_type + _block(main, line_type) + "};")
+    for head in (
+        "void clock_error_say() {",
+        "void clock_error_repeat() {",
+        "void error_say(ErrorLine &line) {",
+        "void error_repeat(ErrorLine &line) {",
+    ):
         if head in main:
             functions.append(head + _block(main, head) + "}")
     hook = "void on_answer(const tinyslm_answer_t *answer, void *ctx) {"
@@ -195,6 +206,8 @@ def _harness(main: str) -> str:
         run_ms = "  const tinyslm_answer_t answer = {0};\n  on_answer(&answer, nullptr);"
     elif "clock_error_repeat();" in main:  # the keyword board: from the loop
         run_ms = "  clock_error_repeat();"
+    elif "error_repeat(clock_error);" in main:  # the keyword board since round 50
+        run_ms = "  error_repeat(clock_error);"
     else:  # said once, before round 46
         run_ms = ""
     body = _block(main, "int main(void) {")

@@ -38,8 +38,12 @@ def no_mic(tmp_path_factory: pytest.TempPathFactory) -> Path:
     declarations, functions = stm32_main_parts(main)
     loop = _block(main, "  uint8_t chunk[64];\n  for (;;) {")
     assert MIC_RESULT in STM32_HARNESS, "test_r42's harness changed"
-    # mic_init failed; main said so at boot (not run here), so the next is 3 s on.
-    failed = '  if (!mic_running) mic_error = "SAI init failed";\n'
+    # mic_init failed; main said so at boot (not run here: said at time 0), so the next
+    # is 3 s on.
+    failed = (
+        '  if (!mic_running) mic_error.reason = "SAI init failed";\n'
+        "  mic_error.said = !mic_running;\n"
+    )
     harness = (
         STM32_HARNESS.replace(MIC_RESULT, MIC_RESULT + failed)
         .replace("{declarations}", declarations)

@@ -16,8 +16,10 @@ their harnesses from the repeat functions alone:
   which reads the file-scope ``mic_error`` that ``main`` sets from ``mic_init``.
   test_r46_stm32_kws_mic_repeat plants ``mic_error`` itself, so a main that kept
   ``mic_init``'s result in a local of the same name (the hunk reverted) passed: the
-  global stayed null and the line was said once. Here ``main``'s own lines that start
-  the microphone run (``mic_init`` a stand-in that fails), then its loop.
+  global stayed null and the line was said once. (Round 50: ``mic_error`` is an
+  ``ErrorLine``, its ``reason`` what ``main`` sets, repeated by the loop's
+  ``error_repeat(mic_error)``.) Here ``main``'s own lines that start the microphone run
+  (``mic_init`` a stand-in that fails), then its loop.
 
 Both harnesses cut ``main.cc`` by function and statement (test_stm32_rx_ring's
 ``_block``), as the modules they extend do; the cheap checks of ``main``'s text at the
@@ -245,11 +247,12 @@ def test_main_s_failed_mic_init_is_said_at_boot_and_every_3_s(
 
 
 def test_main_keeps_mic_init_s_result_in_the_global_the_repeat_reads(tmp_path: Path) -> None:
-    """No compiler needed: ``main`` assigns the file-scope ``mic_error`` (which
-    ``mic_error_repeat`` reads), no local of that name shadows it."""
+    """No compiler needed: ``main`` assigns the file-scope ``mic_error``'s reason (which
+    the loop's ``error_repeat(mic_error)`` reads), no local of that name shadows it."""
     _, main = _kws_main(tmp_path)
-    assert re.search(r"^const char \*mic_error = nullptr;", main, re.M), "the global moved"
+    assert re.search(r"^ErrorLine mic_error = \{", main, re.M), "the global moved"
     start = _mic_start(main)
-    assert re.search(r"^\s*mic_error = mic_init\(\);", start, re.M), start
-    assert not re.search(r"\b(?:const\s+)?char\s*\*\s*mic_error\b", _block(main, MAIN_HEAD))
-    assert "mic_error == nullptr" in _block(main, "void mic_error_repeat() {")
+    assert re.search(r"^\s*mic_error\.reason = mic_init\(\);", start, re.M), start
+    assert not re.search(r"\b(?:ErrorLine|char\s*\*)\s*&?\s*mic_error\b", _block(main, MAIN_HEAD))
+    assert "error_repeat(mic_error);" in _block(main, LOOP_HEAD + "\n  for (;;) {")
+    assert "line.reason == nullptr" in _block(main, "void error_repeat(ErrorLine &line) {")
