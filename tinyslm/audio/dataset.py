@@ -20,7 +20,7 @@ Two sources:
   the list file (``\\`` separators, as a list written on Windows has them, are
   read as ``/`` where the path does not exist as written; a name that differs from
   the file's only in Unicode normalisation, NFC against macOS's NFD, finds the file
-  and keeps the list's spelling, so the same seeded split). The labels
+  and keeps the list's spelling, its speaker's too, so the same split). The labels
   ``_unknown_``, ``_silence_`` and ``_background_noise_`` mean what the folders
   above mean. A list gives a split (``train``/``val``/``test``;
   ``training``/``validation``/``testing`` too) for every clip or for none
@@ -66,7 +66,12 @@ Rules:
   the dataset carries a warning saying how many were kept. Uncapped, 28 other words
   of Speech Commands would make ``_unknown_`` 30 times a keyword: class balancing
   would then copy every keyword 30 times (memory and hours of training), and the
-  figures would be mostly ``_unknown_``'s. Clips left out are not read.
+  figures would be mostly ``_unknown_``'s. Clips left out are not read. ``_silence_``
+  clips (a ``_silence_/`` folder's) are no keyword here. An ``--extra-train`` set's
+  ``_unknown_`` clips are capped with the training split they join: counting DATA's
+  training clips and earlier sets', ``_unknown_`` there may grow to its largest keyword
+  (the set's own largest keyword halved ``tinyslm synth``'s default output, 6
+  ``_unknown_`` clips a voice against 3 of each keyword).
 - Refused with one line: an unreadable, truncated or wrongly formatted WAV (see
   :mod:`tinyslm.audio.wav`; the line names the file, and for a format refusal how many
   other files of the dataset have that format, from their headers), an empty folder or
@@ -102,7 +107,10 @@ Rules:
   clip of a set is training material: a list's split column places none of them (a
   note counts the clips it puts in val or test), so it need not give every clip one.
   The warning about speakers also in DATA's validation or test split counts only
-  speakers of ``<speaker>_nohash_`` names (an unnamed clip is its own speaker).
+  speakers of ``<speaker>_nohash_`` names (an unnamed clip is its own speaker). Its
+  background recordings and ``_silence_`` clips are not used, so not read (a note says
+  each): a short recording or a long ``_silence_`` clip there refuses nothing. Its
+  ``_unknown_`` clips are capped with the training split they join (above).
 - More labels than the device's detector holds (``MAX_LABELS``, 16, ``_silence_`` and
   ``_unknown_`` included) are refused by ``train`` before any feature is computed
   (:func:`refuse_too_many_labels`), saying to choose the keywords with ``keywords``.
@@ -137,6 +145,7 @@ import unicodedata
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, replace
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -247,6 +256,16 @@ class Clip:
     speaker: str
     source: str
     samples: Samples
+
+    @cached_property
+    def digest(self) -> bytes | None:
+        """What a copy of this recording shares: a digest of its samples, computed once
+        (the copy checks of a load and of ``--extra-train`` each read it); ``None`` for a
+        constant window, a silent take padded to the window, which is every silent clip
+        and so no recording's copy."""
+        if _constant(self.samples):
+            return None
+        return _clip_digest(self.samples)
 
 
 @dataclass(frozen=True, eq=False)
@@ -447,7 +466,8 @@ def _wavs(folder: Path, skipped: list[Path]) -> list[Path]:
     the rest as the whole label.
     """
     found = []
-    for p in sorted(_listing(folder)):
+    listing = sorted(_listing(folder))
+    for p in listing:
         if p.name.startswith("."):
             continue
         if p.is_dir() or p.suffix.lower() == ".wav":
@@ -460,6 +480,7 @@ def _wavs(folder: Path, skipped: list[Path]) -> list[Path]:
         if p.is_dir():
             raise DatasetError(
                 f"{p}: a folder inside a label folder; put its clips directly in {folder}"
+                + _one_level_down(folder, listing)
             )
         if p.suffix.lower() != ".wav":
             if p.suffix.lower() in _OTHER_AUDIO:
@@ -469,6 +490,18 @@ def _wavs(folder: Path, skipped: list[Path]) -> list[Path]:
             raise DatasetError(f"{p}: not a readable file (a broken link?)")
         found.append(p)
     return sorted(found)
+
+
+def _one_level_down(folder: Path, listing: list[Path]) -> str:
+    """The other reading of a label folder holding folders and no clip: a dataset of its
+    own, given by its parent (``data/`` holding ``speech_commands/``, or ``train/`` and
+    ``test/`` dataset folders), where flattening it into one label would be wrong. Not
+    of a special folder: ``_unknown_/bed/`` is one word's clips, no dataset."""
+    if folder.name.startswith("_"):
+        return ""
+    if any(p.suffix.lower() == ".wav" and not p.name.startswith(".") for p in listing):
+        return ""
+    return f", or, if the folders in {folder.name} are labels, give {folder} as the dataset"
 
 
 def _other_audio(files: list[Path]) -> str:
@@ -865,8 +898,12 @@ def _missing(path: Path, rel: str) -> str:
 
 
 def _split_of(entry: _Entry, config: AudioDatasetConfig) -> tuple[str, str]:
-    """(speaker, split) of a clip: given, by speaker hash, or by seeded file hash."""
-    speaker = speaker_of(entry.path)
+    """(speaker, split) of a clip: given, by speaker hash, or by seeded file hash.
+
+    The speaker as the list spells it (``source``), not as the disk does (``path``): a
+    list's NFC name of an NFD file (macOS's) was hashed in NFD here, and in NFC where the
+    file system opens either spelling, so one list split two ways."""
+    speaker = speaker_of(entry.source)
     if entry.split is not None:
         return speaker or entry.source, entry.split
     if speaker is not None:
@@ -917,7 +954,16 @@ def _unknown_word(entry: _Entry) -> str:
     return UNKNOWN
 
 
-def _cap_note(kept: str) -> str:
+def _cap_note(kept: str, trained: bool = False) -> str:
+    """The warning for ``_unknown_`` clips the cap left out (``trained``: an
+    ``--extra-train`` set's, capped with the training split it joins)."""
+    if trained:
+        return (
+            f"{UNKNOWN} would have more training clips than the largest keyword (this set's"
+            " clips with DATA's training split and any earlier --extra-train set's): kept"
+            f" {kept} (a seeded draw over its words), so that it is one class among the"
+            " keywords"
+        )
     return (
         f"{UNKNOWN} has more clips than the largest keyword: kept {kept}"
         " (a seeded draw over its words), so that it is one class among the keywords"
@@ -925,21 +971,35 @@ def _cap_note(kept: str) -> str:
 
 
 def _cap_unknown(
-    placed: list[tuple[_Entry, str, str]], config: AudioDatasetConfig
+    placed: list[tuple[_Entry, str, str]],
+    config: AudioDatasetConfig,
+    trained: Counter[str] | None = None,
 ) -> tuple[list[tuple[_Entry, str, str]], list[tuple[str, str]]]:
     """At most as many ``_unknown_`` clips per split as its largest keyword has, drawn
     in turn from each unknown word (a seeded order within each), and the splits that
     lost clips with how many were kept (``("train", "1 of 3 in train")``). A split
-    without keyword clips keeps its unknown clips."""
-    keyword_counts: Counter[tuple[str, str]] = Counter(
-        (split, e.label) for e, _, split in placed if e.label != UNKNOWN
-    )
+    without keyword clips keeps its unknown clips. ``_silence_`` clips (a ``_silence_/``
+    folder's) are no keyword: a folder of them larger than every keyword set the cap.
+
+    ``trained``: the clips per label training already has, which an ``--extra-train``
+    set's clips join: the cap is then the combined training split's, its largest keyword
+    counted with DATA's clips (and earlier sets'), less the ``_unknown_`` clips it already
+    holds. A set's own cap halved ``tinyslm synth``'s default output (6 ``_unknown_``
+    clips a voice, 3 of each keyword) however many keyword clips DATA had."""
     left_out: set[int] = set()
     dropped: list[tuple[str, str]] = []
     for split in SPLITS:
         unknown = [p for p in placed if p[0].label == UNKNOWN and p[2] == split]
-        cap = max((n for (s, _), n in keyword_counts.items() if s == split), default=0)
-        if not cap or len(unknown) <= cap:
+        keywords = Counter(e.label for e, _, s in placed if s == split)
+        held = 0  # _unknown_ clips training already has
+        if trained is not None and split == "train":
+            keywords.update(trained)
+            held = trained[UNKNOWN]
+        largest = max(
+            (n for label, n in keywords.items() if label not in (UNKNOWN, SILENCE)), default=0
+        )
+        cap = max(0, largest - held)
+        if not largest or len(unknown) <= cap:
             continue
         by_word: dict[str, list[tuple[_Entry, str, str]]] = defaultdict(list)
         for item in sorted(unknown, key=lambda p: p[0].source):
@@ -974,7 +1034,7 @@ def _mixed_speakers(placed: list[tuple[_Entry, str, str]]) -> tuple[list[str], s
     """
     splits: dict[str, set[str]] = defaultdict(set)
     for entry, speaker, split in placed:
-        if entry.split is not None and speaker_of(entry.path) is not None:
+        if entry.split is not None and speaker_of(entry.source) is not None:
             splits[speaker].add(split)
     mixed = sorted(s for s, found in splits.items() if len(found) > 1)
     if not mixed:
@@ -1271,18 +1331,32 @@ def load_audio_dataset(path: Path | str, config: AudioDatasetConfig | None = Non
     return _load(Path(path), config if config is not None else AudioDatasetConfig())
 
 
-def _load(root: Path, config: AudioDatasetConfig, *, extra: bool = False) -> AudioDataset:
+def _load(
+    root: Path,
+    config: AudioDatasetConfig,
+    *,
+    extra: bool = False,
+    trained: Counter[str] | None = None,
+) -> AudioDataset:
     """:func:`load_audio_dataset`; ``extra``: an ``--extra-train`` set (with no val or test
     percentage), every clip of which is training material, so a list's split column places
     none of them (its val rows were trained on while its notes spoke of "the val
     figures", which are DATA's), and its copies of its own clips are said where they are
-    dropped (:func:`_drop_repeats`), not as counted once per copy."""
+    dropped (:func:`_drop_repeats`), not as counted once per copy. ``trained``: the
+    training clips per label the set joins, which the ``_unknown_`` cap counts
+    (:func:`_cap_unknown`)."""
     entries, noise_entries, skipped = _scan(root, config, extra)
     unsplit: list[str] = []
+    unused: list[str] = []  # an --extra-train set's files not read, as notes
     if extra:
         unsplit = [e.source for e in entries if e.split not in (None, "train")]
         entries = [replace(e, split=None) for e in entries]
-        noise_entries = [replace(e, split=None) for e in noise_entries]
+        # Training takes neither (with_training_clips), so neither is read: a background
+        # recording shorter than the window or a long _silence_ clip refused the whole
+        # set, and minutes of noise were read for nothing.
+        unused = _unused_notes(entries, noise_entries)
+        entries = [e for e in entries if e.label != SILENCE]
+        noise_entries = []
     if config.words_must_exist:
         _check_words(entries, config, str(root))
     if config.training_rules:
@@ -1293,7 +1367,7 @@ def _load(root: Path, config: AudioDatasetConfig, *, extra: bool = False) -> Aud
     placed = [(entry, *_split_of(entry, config)) for entry in entries]
     capped: list[tuple[str, str]] = []
     if config.cap_unknown:
-        placed, capped = _cap_unknown(placed, config)
+        placed, capped = _cap_unknown(placed, config, trained)
 
     limit = config.max_clip_windows * config.window_samples
     clips: list[Clip] = []
@@ -1323,8 +1397,9 @@ def _load(root: Path, config: AudioDatasetConfig, *, extra: bool = False) -> Aud
         warnings.append(note)
         by_split += [(split, note) for split in SPLITS]
     if capped:
-        warnings.append(_cap_note(", ".join(kept for _, kept in capped)))
-        by_split += [(split, _cap_note(kept)) for split, kept in capped]
+        joined = trained is not None
+        warnings.append(_cap_note(", ".join(kept for _, kept in capped), joined))
+        by_split += [(split, _cap_note(kept, joined)) for split, kept in capped]
     # Training's load only: the warning says the held-out figures will be optimistic,
     # true only of a model trained on this dataset's train split. eval and emulate --data
     # (training_rules off) cannot tell that from the data: a dataset the model never saw
@@ -1375,6 +1450,9 @@ def _load(root: Path, config: AudioDatasetConfig, *, extra: bool = False) -> Aud
         clips.extend(silence)
         warnings.extend(line for _, line in notes)
         by_split += notes
+    for note in unused:
+        warnings.append(note)
+        by_split.append(("train", note))
     clips.sort(key=lambda c: (c.label, c.source))
     labels_present = {c.label for c in clips}
     specials = tuple(lb for lb in (SILENCE, UNKNOWN) if lb in labels_present)
@@ -1388,6 +1466,19 @@ def _load(root: Path, config: AudioDatasetConfig, *, extra: bool = False) -> Aud
         tuple(by_split),
         given,
     )
+
+
+def _unused_notes(entries: list[_Entry], noise: list[_Entry]) -> list[str]:
+    """What an ``--extra-train`` set holds that training does not take: its background
+    recordings (DATA's are the training noise) and its ``_silence_`` clips (DATA's
+    background gives the silence), said as :func:`with_training_clips` says them."""
+    notes = []
+    if noise:
+        notes.append(f"its {NOISE} recordings are not used for training")
+    silent = sum(1 for e in entries if e.label == SILENCE)
+    if silent:
+        notes.append(f"its {silent} {SILENCE} clip(s) are not used for training")
+    return notes
 
 
 def with_training_clips(dataset: AudioDataset, extra: AudioDataset) -> AudioDataset:
@@ -1410,25 +1501,9 @@ def with_training_clips(dataset: AudioDataset, extra: AudioDataset) -> AudioData
         if clip.label == SILENCE:
             continue
         if clip.label == UNKNOWN and UNKNOWN not in dataset.labels:
-            # synth writes _unknown_/ by default, so recordings of the keywords alone
-            # could not take its output: say which side to change. A word --keywords made
-            # _unknown_ is not an _unknown_/ clip: '--unknown-clips 0' would not drop it.
-            word = clip.source.split("/")[0]
-            theirs = (
-                f"its {UNKNOWN} clips have"
-                if word == UNKNOWN
-                else f"its word {word!r}, trained as {UNKNOWN} (--keywords), has"
-            )
-            drop = (
-                f"write {Path(extra.source).name} without them ('tinyslm synth --unknown-clips 0')"
-                if word == UNKNOWN
-                else "drop that --extra-train folder"
-            )
-            raise DatasetError(
-                f"{extra.source}: {theirs} no class in {dataset.source}, which"
-                f" has no {UNKNOWN}/ folder (nor a word trained as {UNKNOWN}): add {UNKNOWN}/"
-                f" clips to {dataset.source}, or {drop}"
-            )
+            # A folder's clip: its first part is the folder, so the word as written (a
+            # list's is refused by load_training_clips, which has the list's labels).
+            raise _no_unknown_class(extra.source, clip.source.split("/")[0], dataset)
         if clip.label not in dataset.labels:
             _refuse_respelled(clip.label, clip.source, dataset, {}, extra.source)
             # --keywords trains other words as _unknown_ only where DATA has that class.
@@ -1441,15 +1516,14 @@ def with_training_clips(dataset: AudioDataset, extra: AudioDataset) -> AudioData
             raise DatasetError(
                 f"{extra.source}: label {clip.label!r} is not one of {dataset.source}'s"
                 f" labels ({', '.join(dataset.labels)}): {way}, or drop that --extra-train"
-                " folder"
+                f" {_set_kind(extra.source)}"
             )
         if len(clip.samples) != window:
             raise DatasetError(
                 f"{extra.source}: clips of {len(clip.samples)} samples; {dataset.source}'s"
                 f" are {window}"
             )
-        source = f"{Path(extra.source).name}/{clip.source}"
-        added.append(Clip(clip.label, "train", clip.speaker, source, clip.samples))
+        added.append(_as_training(clip, f"{Path(extra.source).name}/{clip.source}"))
     _refuse_held_out_copies(dataset, extra, added)
     _refuse_relabelled_copies([*dataset.clips, *added], extra.source)
     notes = list(dataset.warnings) + [f"{extra.source}: {w}" for w in extra.warnings]
@@ -1485,6 +1559,51 @@ def with_training_clips(dataset: AudioDataset, extra: AudioDataset) -> AudioData
         given_splits=dataset.given_splits,
         extra_clips=dataset.extra_clips + len(added),
     )
+
+
+def _no_unknown_class(
+    where: str, word: str, dataset: AudioDataset, flag: str = "--keywords"
+) -> DatasetError:
+    """The refusal of an ``--extra-train`` set's ``_unknown_`` clips beside a ``dataset``
+    without that class: ``word`` as written (``_unknown_``, or a word ``flag`` made one).
+
+    synth writes ``_unknown_/`` by default, so recordings of the keywords alone could not
+    take its output: say which side to change. '--unknown-clips 0' drops only a synth
+    folder's ``_unknown_/`` clips: not a word --keywords made ``_unknown_``, nor a list's
+    ``_unknown_`` rows."""
+    listed = _set_kind(where) == "list"
+    if word == UNKNOWN:
+        theirs = f"its {UNKNOWN} clips have"
+        drop = (
+            f"take its {UNKNOWN} rows out of the list"
+            if listed
+            else f"write {Path(where).name} without them ('tinyslm synth --unknown-clips 0')"
+        )
+    else:
+        theirs = f"its word {word!r}, trained as {UNKNOWN} ({flag}), has"
+        drop = f"drop that --extra-train {_set_kind(where)}"
+    return DatasetError(
+        f"{where}: {theirs} no class in {dataset.source}, which has no {UNKNOWN}/ folder"
+        f" (nor a word trained as {UNKNOWN}): add {UNKNOWN}/ clips to {dataset.source}, or"
+        f" {drop}"
+    )
+
+
+def _set_kind(where: str) -> str:
+    """``list`` or ``folder``: what an ``--extra-train`` set is, for a message's advice."""
+    path = Path(where)
+    return "list" if path.suffix.lower() in LIST_SUFFIXES and not path.is_dir() else "folder"
+
+
+def _as_training(clip: Clip, source: str) -> Clip:
+    """``clip`` as a training clip named ``source``, with its digest when the set's own
+    load computed it (its copy check): the same samples, so each extra clip is hashed
+    once, not once per check (its own load's, DATA's validation and test, two labels,
+    repeats)."""
+    moved = Clip(clip.label, "train", clip.speaker, source, clip.samples)
+    if "digest" in vars(clip):
+        vars(moved)["digest"] = clip.digest  # what cached_property itself stores
+    return moved
 
 
 def _refuse_respelled(
@@ -1526,16 +1645,15 @@ def _drop_repeats(dataset: AudioDataset, added: list[Clip]) -> tuple[list[Clip],
         ("earlier", dataset.clips[own:]),
     ):
         for clip in clips:
-            if not _constant(clip.samples):
-                index.setdefault(_clip_digest(clip.samples), (origin, clip))
+            if clip.digest is not None:
+                index.setdefault(clip.digest, (origin, clip))
     kept: list[Clip] = []
     dropped: list[tuple[str, Clip, Clip]] = []  # (origin, the repeat, what it repeats)
     for clip in added:
-        digest = b"" if _constant(clip.samples) else _clip_digest(clip.samples)
-        found = index.get(digest) if digest else None
+        found = index.get(clip.digest) if clip.digest is not None else None
         if found is None:
-            if digest:
-                index[digest] = ("itself", clip)
+            if clip.digest is not None:
+                index[clip.digest] = ("itself", clip)
             kept.append(clip)
         else:
             dropped.append((found[0], clip, found[1]))
@@ -1582,13 +1700,9 @@ def _copies_of(clips: Iterable[Clip], originals: Iterable[Clip]) -> list[tuple[C
     clip: two of them are not one recording, so it is never a copy."""
     index: dict[bytes, Clip] = {}
     for original in originals:
-        if not _constant(original.samples):
-            index.setdefault(_clip_digest(original.samples), original)
-    return [
-        (clip, index[digest])
-        for clip in clips
-        if not _constant(clip.samples) and (digest := _clip_digest(clip.samples)) in index
-    ]
+        if original.digest is not None:
+            index.setdefault(original.digest, original)
+    return [(clip, index[d]) for clip in clips if (d := clip.digest) is not None and d in index]
 
 
 def _same_recordings(clips: Iterable[Clip]) -> list[list[Clip]]:
@@ -1599,8 +1713,8 @@ def _same_recordings(clips: Iterable[Clip]) -> list[list[Clip]]:
     """
     groups: dict[bytes, list[Clip]] = defaultdict(list)
     for clip in clips:
-        if not _constant(clip.samples):
-            groups[_clip_digest(clip.samples)].append(clip)
+        if clip.digest is not None:
+            groups[clip.digest].append(clip)
     return [group for group in groups.values() if len(group) > 1]
 
 
@@ -1718,7 +1832,9 @@ def load_training_clips(
 
     Every clip there is training material, so nothing of it is split off. ``keywords``
     and ``unknown_words`` relabel its words as they relabelled ``dataset``'s; it need
-    not have every word they name.
+    not have every word they name. Its ``_unknown_`` clips are capped with ``dataset``'s
+    training split (:func:`_cap_unknown`), and refused, by the word as written, where
+    ``dataset`` has no ``_unknown_`` class.
 
     Raises:
         DatasetError: as :func:`load_audio_dataset` and :func:`with_training_clips`.
@@ -1744,4 +1860,13 @@ def load_training_clips(
         if entry.word not in (UNKNOWN, SILENCE, NOISE):
             _refuse_respelled(entry.word, entry.source, dataset, named, str(path))
     _refuse_keyword_named_unknown(entries, dataset.keywords, Path(path))
-    return with_training_clips(dataset, _load(Path(path), config, extra=True))
+    unknown = sorted((e.source, e.word) for e in entries if e.label == UNKNOWN)
+    if unknown and UNKNOWN not in dataset.labels:
+        # By the label as written: a list's path named its folder ('clips') as the word,
+        # "trained as _unknown_ (--keywords)" of its own _unknown_ rows, with no --keywords.
+        word = unknown[0][1]
+        flag = "--unknown-words" if word in unknown_words else "--keywords"
+        raise _no_unknown_class(str(path), word, dataset, flag)
+    # The _unknown_ cap is the training split's, DATA's and every set's clips together.
+    trained = Counter(c.label for c in dataset.clips if c.split == "train")
+    return with_training_clips(dataset, _load(Path(path), config, extra=True, trained=trained))
