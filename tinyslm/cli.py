@@ -1633,7 +1633,7 @@ def one_word_note(word: str, out_dir: Path) -> str:
 
 @cli.group("tflm")
 def tflm_group() -> None:
-    """TensorFlow Lite Micro source trees (for lib/tflm and emulate --native)."""
+    """TensorFlow Lite Micro source trees (for lib/tflm, emulate --native and emulate --qemu)."""
 
 
 @tflm_group.command("fetch")

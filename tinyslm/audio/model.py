@@ -9,7 +9,8 @@ has both a CMSIS-NN (Cortex-M7) and an ESP-NN (ESP32) optimised kernel:
 - ``DEPTHWISE_CONV_2D``: each block's ``3 x 3``, batch norm folded, ReLU fused.
 - ``AVERAGE_POOL_2D`` over the whole feature map (not Keras'
   ``GlobalAveragePooling2D``, which converts to ``MEAN``: no CMSIS-NN kernel).
-- ``RESHAPE`` (flatten), ``FULLY_CONNECTED``, ``SOFTMAX``.
+- ``FULLY_CONNECTED``, ``SOFTMAX``: the Keras flatten's static ``RESHAPE`` is
+  folded away by the converter.
 
 The input is the front end's output as it comes: int8 ``(frames, bins)`` with
 a channel axis, ``(1, frames, bins, 1)``; the float model sees ``feature / 8``
@@ -117,10 +118,11 @@ def build_model(
 
     ``for_conversion`` builds the graph that is converted, to be given a trained
     model's weights with :func:`fold_batch_norm`: a batch of 1 (flattening is one
-    static ``RESHAPE`` instead of ``SHAPE``/``STRIDED_SLICE``/``PACK`` ops computing
-    the batch at run time), each batch norm already folded into its convolution's
-    kernel and bias, and Keras' own softmax (one ``SOFTMAX`` op). The graph that
-    trains computes the same function without TensorFlow's approximate reciprocals.
+    static ``RESHAPE``, which the converter folds away, instead of
+    ``SHAPE``/``STRIDED_SLICE``/``PACK`` ops computing the batch at run time), each
+    batch norm already folded into its convolution's kernel and bias, and Keras' own
+    softmax (one ``SOFTMAX`` op). The graph that trains computes the same function
+    without TensorFlow's approximate reciprocals.
 
     Raises:
         ModelError: the input is smaller than the first layer's kernel.
