@@ -26,6 +26,8 @@ from kws import keyword_model_dir  # noqa: E402
 _IN_SOURCE = (
     re.compile(r'\\"error\\":\\"([a-z_]+)\\"'),
     re.compile(r'(?:write_error|write_simple_error|fail_forever)\(\s*(?:[^"()]*,\s*)?"([a-z_]+)"'),
+    # The STM32H7 keyword glue's lines said again every 3 s (error_say / error_repeat).
+    re.compile(r'ErrorLine\s+\w+\s*=\s*\{\s*"([a-z_]+)"'),
 )
 _IN_README = re.compile(r'^\| `\{"error":"([a-z_]+)"', re.MULTILINE)
 
