@@ -34,7 +34,7 @@ import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
@@ -59,6 +59,9 @@ from _results import (  # noqa: E402
 )
 
 from tinyslm.errors import TinySlmError  # noqa: E402
+
+if TYPE_CHECKING:
+    from tinyslm.text.dataset import DatasetRows
 
 # The "benchmark" mark of its figures: a --json file is replaced only if it is its own.
 BENCHMARK = "escalation"
@@ -122,12 +125,16 @@ def _scores(manifest: Any, model: bytes, texts: list[str]) -> npt.NDArray[np.int
 def measure(args: argparse.Namespace) -> dict[str, Any]:
     """The figures (see the module docstring) as a JSON-ready dict."""
     from tinyslm.decision import gate_figures
-    from tinyslm.emulate.phrases import phrases_to_check
+    from tinyslm.emulate.phrases import split_phrases
+    from tinyslm.text.dataset import read_dataset
 
     dev_m, dev_model = _load(args.device)
     host_m, host_model = _load(args.host)
-    _, rows = phrases_to_check(args.data, args.split, dev_m.seed)
-    refuse_host_split(args, rows, dev_m.seed, host_m.seed)
+    # Read once, split with each model's seed: the device's split is scored, the host's
+    # is checked for the scored phrases (a host of another seed read the file twice).
+    read = read_dataset(args.data, for_training=False)
+    rows = split_phrases(args.data, read.split(seed=dev_m.seed), args.split)
+    refuse_host_split(args, rows, dev_m.seed, host_m.seed, read)
     for flag, labels in (("--device", dev_m.labels), ("--host", host_m.labels)):
         check_known(flag, args.data, rows, labels)
     texts = [text for text, _, _ in rows]
@@ -194,10 +201,15 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def refuse_host_split(
-    args: argparse.Namespace, rows: list[tuple[str, str, bool]], device_seed: int, host_seed: int
+    args: argparse.Namespace,
+    rows: list[tuple[str, str, bool]],
+    device_seed: int,
+    host_seed: int,
+    read: DatasetRows,
 ) -> None:
     """Refuse a host that trained on phrases scored here: its seed splits ``--data``
-    otherwise than the device's, whose split is scored.
+    otherwise than the device's, whose split is scored. ``read``: ``--data``'s rows
+    (:class:`tinyslm.text.dataset.DatasetRows`), split here with the host's seed.
 
     On a file without a split column a host trained with another seed was scored on
     phrases it trained on (182 of the demo set's 260 test phrases at seeds 0 and 1), its
@@ -207,11 +219,10 @@ def refuse_host_split(
         TinySlmError: some scored phrases are in the host's training split (one line).
     """
     from tinyslm.emulate.phrases import dataset_phrases
-    from tinyslm.text.dataset import load_dataset
 
     if host_seed == device_seed:
         return
-    host_data = load_dataset(args.data, seed=host_seed, for_training=False)
+    host_data = read.split(seed=host_seed)
     if sorted(dataset_phrases(host_data, args.split)) == sorted(rows):
         return  # a split column fixes the split (or --split all): the seed moves nothing
     seen = {(e.text, e.label) for e in host_data.train}

@@ -13,7 +13,9 @@ Two sources:
   ``.mp3``, ``.wave`` ...) are counted in a warning naming the first; so are
   ``.wav`` files beside the label folders (not in a label folder, so not read).
 - A list file, ``.csv`` (``path,label[,split]``, optional header row, whose columns
-  may come in any order: ``label,path``) or
+  may come in any order: ``label,path``; every row then has the fields its header names,
+  so a split cell needs a ``split`` column, though blank cells past them and a last
+  ``split`` cell left out are no split) or
   ``.jsonl`` (``{"path": ..., "label": ..., "split": ...}``, one object a line: lines
   end at CR, LF or CRLF only, as a JSON string may hold U+2028 or U+0085 raw), paths
   relative to
@@ -668,6 +670,7 @@ def _list_rows(path: Path) -> Iterable[tuple[int, str, str, str | None]]:
     reader = csv.reader(io.StringIO(text, newline=""))
     first = True
     columns: dict[str, int] | None = None  # a header in another order: column by name
+    named: list[str] | None = None  # the header's columns, in its order (None: no header)
     for number, row in _csv_rows(reader, path):
         cells = [c.strip() for c in row]
         if not any(cells):
@@ -684,22 +687,24 @@ def _list_rows(path: Path) -> Iterable[tuple[int, str, str, str | None]]:
         header, first = first, False
         if header and _is_header(cells):
             columns = _header_columns(path, number, cells)
+            named = [c.lower() for c in cells]
             continue
+        ran_on = (
+            f" (a quote opened on line {number} runs on to line {reader.line_num})"
+            if reader.line_num > number
+            else ""
+        )
+        # A row has the fields its header names, whatever the column order: under
+        # 'path,label' a third cell was taken as a split unsaid, while 'label,path'
+        # refused it. (A row of neither 2 nor 3 fields under path,label[,split] is
+        # refused below, as without a header.)
+        if named is not None and (columns is not None or len(cells) in (2, 3)):
+            cells = _header_fields(path, number, named, cells, ran_on)
         if columns is not None:
-            if len(cells) != len(columns):
-                raise DatasetError(
-                    f"{path}: line {number}: expected {len(columns)} fields as the header"
-                    f" names, got {len(cells)}"
-                )
             split_cell = cells[columns["split"]] if "split" in columns else ""
             yield number, cells[columns["path"]], cells[columns["label"]], split_cell or None
             continue
         if len(cells) not in (2, 3):
-            ran_on = (
-                f" (a quote opened on line {number} runs on to line {reader.line_num})"
-                if reader.line_num > number
-                else ""
-            )
             raise DatasetError(
                 f"{path}: line {number}: expected path,label[,split], got {len(cells)} fields"
                 + ran_on
@@ -707,6 +712,45 @@ def _list_rows(path: Path) -> Iterable[tuple[int, str, str, str | None]]:
         # A blank split cell (a trailing comma, a background row left blank) is no split:
         # it was refused as "split '' is not train, val or test".
         yield number, cells[0], cells[1], (cells[2] if len(cells) == 3 else "") or None
+
+
+def _header_fields(
+    path: Path, number: int, named: list[str], cells: list[str], ran_on: str
+) -> list[str]:
+    """``cells`` as the header ``named`` lays them out, in any column order: blank cells
+    past its columns (a trailing comma) are nothing, a split column named last may be
+    left out (no split, as a blank cell is); anything else of another width is refused.
+
+    Raises:
+        DatasetError: a cell the header has no column for, or a column without a cell.
+    """
+    width = len(named)
+    if len(cells) > width and not any(cells[width:]):
+        return cells[:width]
+    if len(cells) == width - 1 and named[-1] == "split":
+        return [*cells, ""]
+    if len(cells) != width:
+        raise _header_width_problem(path, number, named, len(cells), ran_on)
+    return cells
+
+
+def _header_width_problem(
+    path: Path, number: int, named: list[str], got: int, ran_on: str
+) -> DatasetError:
+    """The refusal of a row whose field count is not its header's (``named``), saying what
+    to change: a cell a header without a split column has no place for, or a missing one
+    (``ran_on``: a quote running on to later lines, which is then the cause)."""
+    if ran_on:
+        why = ran_on
+    elif got > len(named) and "split" not in named:
+        why = f" (add split to the header, {','.join(named)},split, or drop the extra cell)"
+    elif got < len(named) and "split" in named:
+        why = " (give an empty split cell where a clip has no split)"
+    else:
+        why = f" (give each row the header's columns, {','.join(named)})"
+    return DatasetError(
+        f"{path}: line {number}: expected {len(named)} fields as the header names, got {got}" + why
+    )
 
 
 def _is_header(cells: list[str]) -> bool:
@@ -1822,26 +1866,10 @@ def _refuse_held_out_copies(dataset: AudioDataset, extra: AudioDataset, added: l
         )
 
 
-def load_training_clips(
-    path: Path | str,
-    dataset: AudioDataset,
-    keywords: tuple[str, ...] = (),
-    unknown_words: tuple[str, ...] = (),
-) -> AudioDataset:
-    """:func:`with_training_clips` of the dataset at ``path`` (read by the same rules).
-
-    Every clip there is training material, so nothing of it is split off. ``keywords``
-    and ``unknown_words`` relabel its words as they relabelled ``dataset``'s; it need
-    not have every word they name. Its ``_unknown_`` clips are capped with ``dataset``'s
-    training split (:func:`_cap_unknown`), and refused, by the word as written, where
-    ``dataset`` has no ``_unknown_`` class.
-
-    Raises:
-        DatasetError: as :func:`load_audio_dataset` and :func:`with_training_clips`.
-    """
-    window = len(dataset.clips[0].samples)
-    config = AudioDatasetConfig(
-        window_samples=window,
+def _extra_config(keywords: tuple[str, ...], unknown_words: tuple[str, ...]) -> AudioDatasetConfig:
+    """How an ``--extra-train`` set is read: no val or test part, no silence, words named
+    that it lacks allowed."""
+    return AudioDatasetConfig(
         val_percent=0,
         test_percent=0,
         silence_percent=0,
@@ -1852,6 +1880,43 @@ def load_training_clips(
         # material (one speaker's own recordings, one synth voice, a single word).
         training_rules=False,
     )
+
+
+def extra_train_words(path: Path | str) -> frozenset[str]:
+    """The words an ``--extra-train`` set holds clips of (its folder names or list labels
+    as written; not ``_unknown_`` and the other special labels), from its listing alone:
+    no recording is read (``tinyslm train`` asks it only to name the set holding a word
+    DATA lacks, where reading every set whole let a short background recording there,
+    which training never reads, refuse the set instead).
+
+    Raises:
+        DatasetError: the set's folder or list is unusable (as :func:`load_training_clips`
+            finds it before reading a clip).
+    """
+    entries = _scan(Path(path), _extra_config((), ()), extra=True)[0]
+    return frozenset(e.word for e in entries) - {UNKNOWN, SILENCE, NOISE}
+
+
+def load_training_clips(
+    path: Path | str,
+    dataset: AudioDataset,
+    keywords: tuple[str, ...] = (),
+    unknown_words: tuple[str, ...] = (),
+    seed: int = 0,
+) -> AudioDataset:
+    """:func:`with_training_clips` of the dataset at ``path`` (read by the same rules).
+
+    Every clip there is training material, so nothing of it is split off. ``keywords``
+    and ``unknown_words`` relabel its words as they relabelled ``dataset``'s; it need
+    not have every word they name. Its ``_unknown_`` clips are capped with ``dataset``'s
+    training split (:func:`_cap_unknown`, a draw seeded by ``seed``: train's ``--seed``),
+    and refused, by the word as written, where ``dataset`` has no ``_unknown_`` class.
+
+    Raises:
+        DatasetError: as :func:`load_audio_dataset` and :func:`with_training_clips`.
+    """
+    window = len(dataset.clips[0].samples)
+    config = replace(_extra_config(keywords, unknown_words), window_samples=window, seed=seed)
     # Before relabelling: under --keywords a 'Yes/' folder beside DATA's 'yes' was trained
     # as _unknown_ without a word (its label gone by the time the clips are added).
     entries = _scan(Path(path), config, extra=True)[0]

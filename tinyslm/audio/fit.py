@@ -600,20 +600,13 @@ def unique_extra_train(paths: Sequence[str]) -> tuple[tuple[str, ...], tuple[str
     return tuple(kept.values()), tuple(notes)
 
 
-def _extra_words(extras: Sequence[str]) -> dict[str, str]:
-    """Each word of the ``--extra-train`` sets -> the first set holding it (read as training
-    material: no split, no training rules)."""
-    from tinyslm.audio.dataset import load_audio_dataset
+def _extra_words(extras: Sequence[str], word: str) -> str | None:
+    """The first ``--extra-train`` set holding clips of ``word`` (None: none does), from
+    each set's listing: no recording is read, so nothing there that training never
+    reads (a short background recording) can refuse a set before the word is named."""
+    from tinyslm.audio.dataset import extra_train_words
 
-    config = AudioDatasetConfig(
-        val_percent=0, test_percent=0, silence_percent=0,
-        words_must_exist=False, training_rules=False, cap_unknown=False,
-    )  # fmt: skip
-    words: dict[str, str] = {}
-    for extra in extras:
-        for label in load_audio_dataset(extra, config).labels:
-            words.setdefault(label, extra)
-    return words
+    return next((extra for extra in extras if word in extra_train_words(extra)), None)
 
 
 def _load_data(data: Path, words: AudioDatasetConfig, extras: Sequence[str]) -> AudioDataset:
@@ -629,7 +622,7 @@ def _load_data(data: Path, words: AudioDatasetConfig, extras: Sequence[str]) -> 
         return load_audio_dataset(data, words)
     except MissingWordError as exc:
         flag, word = exc.flag, exc.word
-        held = _extra_words(extras).get(word) if extras else None
+        held = _extra_words(extras, word)
         if held is None:
             raise
         # --keywords trains the extra set's other words as _unknown_ only where DATA has
@@ -691,7 +684,9 @@ def fit_audio(
     refuse_unfirable_rule(dataset, keyword_spec(dataset, cfg))
     for extra in cfg.extra_train:
         before = len(dataset.clips)
-        dataset = load_training_clips(extra, dataset, words.keywords, words.unknown_words)
+        dataset = load_training_clips(
+            extra, dataset, words.keywords, words.unknown_words, seed=cfg.seed
+        )
         log(f"extra training clips: {len(dataset.clips) - before} from {extra}")
     load_seconds = time.perf_counter() - start
     # Every warning printed is also returned, so ``train --json`` lists them all.

@@ -222,10 +222,19 @@ def phrases_to_check(data: Path, split: str, seed: int) -> tuple[Any, list[tuple
     from tinyslm.text.dataset import load_dataset
 
     dataset = load_dataset(data, seed=seed, for_training=False)
+    return dataset, split_phrases(data, dataset, split)
+
+
+def split_phrases(data: Path | str, dataset: Any, split: str) -> list[tuple[str, str, bool]]:
+    """``split``'s rows of a dataset read from ``data`` (:func:`dataset_phrases`).
+
+    Raises:
+        DatasetError: the split has no phrases (one line, naming ``data``).
+    """
     rows = dataset_phrases(dataset, split)
     if not rows:
         raise DatasetError(f"{data}: split {split!r} has no phrases (try --split all)")
-    return dataset, rows
+    return rows
 
 
 def check_intents_known(
