@@ -94,7 +94,10 @@ static void deliver(tinyslm_frame_parser_t *p, uint16_t len) {
     report(p, TINYSLM_FRAME_ERR_GAP, (uint32_t)(uint8_t)(seq - p->expect_seq));
   }
   p->in_stream = 1;
-  p->expect_seq = (uint8_t)(seq + 1u);
+  /* END closes the stream and the next one numbers from 0 at its START: a frame after a
+   * lost START counts its loss from there, not from this stream's last seq (an AUDIO 1
+   * said 246 frames lost after an END of seq 10). */
+  p->expect_seq = (uint8_t)(type == TINYSLM_FRAME_END ? 0u : seq + 1u);
   p->frames++;
   p->on_frame(type, seq, p->buf + TINYSLM_FRAME_HEADER, len, p->ctx);
 }

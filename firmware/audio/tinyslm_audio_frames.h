@@ -9,6 +9,9 @@
  * most TINYSLM_FRAME_MAX_PAYLOAD: int16 samples), END (empty payload: end of
  * the stream). seq counts frames modulo 256 from START; a jump is reported as
  * TINYSLM_FRAME_ERR_GAP (frames were lost) and the frame is still delivered.
+ * After an END the next frame is expected to be the next stream's START (seq 0),
+ * so a frame after a lost START reports the frames lost since it (AUDIO 1: 1).
+ * The first frame after init is not checked (nothing is known before it).
  *
  * The parser takes one byte at a time, keeps at most one frame in a fixed
  * buffer, and never fails: a frame with a bad type, length or CRC is dropped
@@ -71,7 +74,7 @@ typedef struct {
   uint32_t skipped;                     /* garbage bytes not yet reported */
   uint8_t rescanning_dropped;           /* scanning a dropped frame's bytes again */
   uint8_t expect_seq;
-  uint8_t in_stream; /* a frame was delivered since START or init: seq is checked */
+  uint8_t in_stream; /* a frame was delivered since init: seq is checked (0 after END) */
   uint32_t frames;   /* counters, for a status line */
   uint32_t errors;
 } tinyslm_frame_parser_t;

@@ -3,6 +3,11 @@
 
 #include <string.h>
 
+/* A byte below this, skipped between frames, is a stray frame's: every frame has one
+ * (its type byte, 01..03, right after the sync bytes) and a typed line none (NUL to BEL
+ * are not typed). A ':' line after one is noise, not a command (see the header). */
+#define STRAY_BELOW 0x08u
+
 static void write_simple_error(const tinyslm_kws_app_t *app, const char *code) {
   tinyslm_json_t o;
   tinyslm_json_begin(&o, app->cfg.write, app->cfg.write_ctx);
@@ -169,6 +174,7 @@ static void on_frame(uint8_t type, uint8_t seq, const uint8_t *payload, uint16_t
   (void)seq;
   app->stream_idle = 0;
   app->line_start = 1;
+  app->noise = 0; /* a whole frame: the bytes after it are not the broken one's */
   if (type == TINYSLM_FRAME_START || (type == TINYSLM_FRAME_AUDIO && !app->serial_stream)) {
     /* An AUDIO frame with no stream open lost its START (or came after a timeout):
      * it opens the stream, or its samples would mix with the microphone's. */
@@ -202,6 +208,9 @@ static void on_frame_error(tinyslm_frame_error_t err, uint32_t detail, void *ctx
   tinyslm_json_t o;
   if (err == TINYSLM_FRAME_ERR_CRC) {
     app->line_start = 1; /* the broken frame ran to its declared end: a boundary */
+    app->noise = 0;
+  } else if (err == TINYSLM_FRAME_ERR_TYPE || err == TINYSLM_FRAME_ERR_LENGTH) {
+    app->noise = 1; /* the rest of the refused frame comes as bytes outside any frame */
   }
   tinyslm_json_begin(&o, app->cfg.write, app->cfg.write_ctx);
   tinyslm_json_raw(&o, "{\"error\":\"bad_frame\",\"reason\":");
@@ -265,14 +274,84 @@ int tinyslm_kws_app_setup(tinyslm_kws_app_t *app, const tinyslm_kws_model_info_t
   return tinyslm_kws_app_init(app, &cfg);
 }
 
-static void handle_command(tinyslm_kws_app_t *app) {
+static int is_info(const tinyslm_kws_app_t *app) {
   static const char info[] = ":info";
-  if (app->command_len == sizeof(info) - 1u &&
-      memcmp(app->command, info, sizeof(info) - 1u) == 0) {
+  return app->command_len == sizeof(info) - 1u &&
+         memcmp(app->command, info, sizeof(info) - 1u) == 0;
+}
+
+static void handle_command(tinyslm_kws_app_t *app) {
+  if (is_info(app)) {
     write_info(app);
   } else {
     write_simple_error(app, "unknown_command");
   }
+}
+
+/* Ends the command line being collected without an answer: its bytes (unless an overlong
+ * command's, already answered) go to the parser, which counts them as garbage. */
+static void drop_command(tinyslm_kws_app_t *app) {
+  uint8_t i;
+  if (!app->discarding) {
+    tinyslm_frame_parser_feed(&app->parser, app->command, app->command_len);
+    for (i = 0; i < app->command_len; ++i) {
+      app->noise |= (uint8_t)(app->command[i] < STRAY_BELOW); /* as feed_between */
+    }
+  }
+  app->in_command = 0;
+  app->discarding = 0;
+  app->command_len = 0;
+}
+
+/* A byte outside any frame and command line. */
+static void feed_between(tinyslm_kws_app_t *app, uint8_t b) {
+  if (app->parser.len == 0 && (b == '\n' || b == '\r')) {
+    /* Between frames a line end ends a line. Among a stray frame's bytes it is one of
+     * them too, so the garbage count holds it (the host's resync line end is counted
+     * with the noise before it). */
+    if (app->noise) {
+      tinyslm_frame_parser_feed(&app->parser, &b, 1);
+    }
+    app->line_start = 1;
+  } else if (app->parser.len == 0 && b == ':' && app->line_start) {
+    app->in_command = 1;
+    app->command[0] = b;
+    app->command_len = 1;
+  } else {
+    /* Inside a frame (parser.len > 0) every byte is the frame's, PCM can hold any
+     * value; a ':' after skipped bytes is a lost frame's PCM. */
+    app->line_start = 0; /* a frame delivered by this byte sets it again */
+    tinyslm_frame_parser_feed(&app->parser, &b, 1);
+    if (app->parser.len == 0 && !app->line_start && b < STRAY_BELOW) {
+      /* Skipped, and no typed line holds it: a stray frame's header or PCM. */
+      app->noise = 1;
+    }
+    if (app->parser.len == 0 && (b == '\n' || b == '\r')) {
+      /* A line end that ended a broken frame candidate (a lone 0xA5 before it) is
+       * still the host's resync: the ':' after it starts a command. */
+      app->line_start = 1;
+    }
+  }
+}
+
+/* The line end b ends the command line being collected. */
+static void end_command(tinyslm_kws_app_t *app, uint8_t b) {
+  if (app->discarding) {
+    /* an overlong command, already answered with line_too_long */
+  } else if (app->noise && !is_info(app)) {
+    /* Begun among a stray frame's bytes: their PCM, not a command (:info, the host's
+     * resync, is still answered). Counted as garbage, line end included. */
+    drop_command(app);
+    feed_between(app, b);
+    return;
+  } else {
+    handle_command(app);
+    app->noise = 0; /* the host's own line: what follows is its again */
+  }
+  app->in_command = 0;
+  app->discarding = 0;
+  app->command_len = 0;
+  app->line_start = 1;
 }
 
 void tinyslm_kws_app_feed(tinyslm_kws_app_t *app, const uint8_t *data, size_t len) {
@@ -282,60 +361,32 @@ void tinyslm_kws_app_feed(tinyslm_kws_app_t *app, const uint8_t *data, size_t le
   }
   for (i = 0; i < len; ++i) {
     const uint8_t b = data[i];
-    if (app->in_command && b >= 0x80u) {
+    if (!app->in_command) {
+      feed_between(app, b);
+    } else if (b >= 0x80u) {
       /* Not a command (they are ASCII) but noise that held a ':', and b may be the
        * next frame's sync byte: the bytes go to the parser, which counts them as
        * garbage, and b starts its hunt for a frame. */
-      if (!app->discarding) {
-        tinyslm_frame_parser_feed(&app->parser, app->command, app->command_len);
-      }
-      app->in_command = 0;
-      app->discarding = 0;
-      app->command_len = 0;
-      app->line_start = 0;
-      tinyslm_frame_parser_feed(&app->parser, &b, 1);
-    } else if (app->in_command) {
-      if (b == '\n' || b == '\r') {
-        if (!app->discarding) {
-          handle_command(app);
-        }
-        app->in_command = 0;
-        app->discarding = 0;
-        app->command_len = 0;
-        app->line_start = 1;
-      } else if (app->discarding) {
-        /* the rest of an overlong command */
-      } else if (app->command_len < sizeof(app->command)) {
-        app->command[app->command_len++] = b;
-      } else {
-        tinyslm_json_t o;
-        tinyslm_json_begin(&o, app->cfg.write, app->cfg.write_ctx);
-        tinyslm_json_raw(&o, "{\"error\":\"line_too_long\",\"max\":");
-        tinyslm_json_uint(&o, (unsigned long)sizeof(app->command));
-        tinyslm_json_raw(&o, "}");
-        tinyslm_json_end_line(&o);
-        app->discarding = 1;
-      }
-    } else if (app->parser.len == 0 && (b == '\n' || b == '\r' ||
-                                          (b == ':' && app->line_start))) {
-      /* Between frames: a command starts at the start of a line, or a line ending is
-       * ignored. Inside a frame (parser.len > 0) every byte is the frame's, PCM can
-       * hold any value; a ':' after skipped bytes is a lost frame's PCM. */
-      if (b == ':') {
-        app->in_command = 1;
-        app->command[0] = b;
-        app->command_len = 1;
-      } else {
-        app->line_start = 1;
-      }
+      drop_command(app);
+      feed_between(app, b);
+    } else if (b == '\n' || b == '\r') {
+      end_command(app, b);
+    } else if (app->discarding) {
+      /* the rest of an overlong command */
+    } else if (app->command_len < sizeof(app->command)) {
+      app->command[app->command_len++] = b;
+    } else if (app->noise) {
+      /* Too long for :info, among a stray frame's bytes: garbage, not line_too_long. */
+      drop_command(app);
+      feed_between(app, b);
     } else {
-      app->line_start = 0; /* a frame delivered by this byte sets it again */
-      tinyslm_frame_parser_feed(&app->parser, &b, 1);
-      if (app->parser.len == 0 && (b == '\n' || b == '\r')) {
-        /* A line end that ended a broken frame candidate (a lone 0xA5 before it) is
-         * still the host's resync: the ':' after it starts a command. */
-        app->line_start = 1;
-      }
+      tinyslm_json_t o;
+      tinyslm_json_begin(&o, app->cfg.write, app->cfg.write_ctx);
+      tinyslm_json_raw(&o, "{\"error\":\"line_too_long\",\"max\":");
+      tinyslm_json_uint(&o, (unsigned long)sizeof(app->command));
+      tinyslm_json_raw(&o, "}");
+      tinyslm_json_end_line(&o);
+      app->discarding = 1;
     }
   }
 }
@@ -350,6 +401,7 @@ static void close_stale_stream(tinyslm_kws_app_t *app) {
   tinyslm_listen_reset(&app->listen);
   tinyslm_frame_parser_init(&app->parser, on_frame, on_frame_error, app);
   app->line_start = 1;
+  app->noise = 0;
   tinyslm_json_begin(&o, app->cfg.write, app->cfg.write_ctx);
   tinyslm_json_raw(&o, "{\"error\":\"stream_timeout\"}");
   tinyslm_json_end_line(&o);

@@ -17,7 +17,14 @@
  *     '\r' or '\n'; a ':' in bytes the parser skips (a frame whose sync byte was
  *     lost) is noise. A byte >= 0x80 (commands are ASCII, 0xA5 starts a frame)
  *     abandons a command without an answer and goes to the frame parser, so a
- *     command started by noise cannot swallow the frames after it. ":info" answers
+ *     command started by noise cannot swallow the frames after it. Once the bytes
+ *     skipped since the last frame hold one below 0x08 (a stray frame's: every
+ *     frame has its type byte, 01..03, and typed text none) or follow a frame
+ *     refused for its type or length, they are a broken frame's PCM: a line end
+ *     among them is one of them, and a ':' line after it gets no answer and is
+ *     counted with them as garbage (so the garbage count is every byte skipped),
+ *     except ":info", the host's resync, which is answered (and ends the noise, as
+ *     a whole frame or a bad crc does). ":info" answers
  *     {"info":{"version":"0.1.0","board":"esp32","modality":"keywords",
  *     "model_sha256":"<64 hex>","model_bytes":N,"arena_bytes":N,"ops":[...],
  *     "labels":N,"threshold":0.699,"keywords":["no","up","yes"],"frames":49,
@@ -26,7 +33,8 @@
  *     follows "threshold": each keyword whose level differs from threshold_q);
  *     any other command {"error":"unknown_command"}; one longer than
  *     TINYSLM_KWS_MAX_COMMAND bytes {"error":"line_too_long","max":N} once,
- *     and the rest of it is discarded. '\r' and '\n' between frames are ignored;
+ *     and the rest of it is discarded. '\r' and '\n' between frames are ignored
+ *     (among a stray frame's bytes, counted with them as above);
  *   - an inference failure: {"error":"inference_failed","code":N}, once until
  *     an inference succeeds again (a broken model would otherwise print 25
  *     lines a second).
@@ -138,6 +146,7 @@ typedef struct {
   uint8_t in_command;   /* collecting a ':' line */
   uint8_t line_start;   /* the last byte outside a frame ended a line, a frame or a command */
   uint8_t discarding;   /* an overlong command: dropping bytes up to its end */
+  uint8_t noise;        /* bytes skipped since the last frame hold a stray frame's */
   uint8_t serial_stream; /* START seen, END not yet: microphone samples are dropped */
   uint32_t stream_idle;  /* samples dropped or idled since the stream's last frame */
   uint8_t failing;      /* the last inference failed (its error line is out) */

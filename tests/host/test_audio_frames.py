@@ -133,7 +133,8 @@ class RefParser:
         self._flush()
         if frame_type != FRAME_START and self.in_stream and seq != self.expect:
             self._error(GAP, (seq - self.expect) & 0xFF)
-        self.in_stream, self.expect = True, (seq + 1) & 0xFF
+        # After END the next stream's START (seq 0) is the frame expected.
+        self.in_stream, self.expect = True, 0 if frame_type == FRAME_END else (seq + 1) & 0xFF
         self.events.append(("F", frame_type, seq, payload))
         return OK
 
