@@ -204,8 +204,9 @@ def test_a_failed_restart_is_said_every_3_s_and_tried_again(
     as often (the SAI, left BUSY_RX by the failed start, stopped first)."""
     run = _run(firmware, 10_500_000, no_host(tmp_path), monkeypatch,
                SAI_ERROR_AT_US=1_000_000, RESTART_FAILS=1)  # fmt: skip
-    # The SAI error itself lost audio: one mic_overrun.
-    assert sorted(run.texts()) == sorted([FAILED] * 4 + [OVERRUN]), run.lines
+    # The SAI error's own mic_overrun is not said: the failed restart (mic_failed) is
+    # (round 50; before, a SAI error was a "microphone audio was dropped" line).
+    assert run.texts() == [FAILED] * 4, run.lines
     said = run.at(FAILED)
     assert 1_000_000 <= said[0] <= 1_001_000
     _every_3_s(said)
@@ -220,7 +221,7 @@ def test_a_restart_that_works_again_brings_the_microphone_back(
     run = _run(firmware, 12_000_000, no_host(tmp_path), monkeypatch,
                SAI_ERROR_AT_US=1_000_000, RESTART_FAILS=1,
                RESTART_FAILS_UNTIL_US=5_000_000)  # fmt: skip
-    assert sorted(run.texts()) == sorted([FAILED] * 2 + [OVERRUN]), run.lines
+    assert run.texts() == [FAILED] * 2, run.lines
     assert run.stats["starts"] == 3
     # Before the error 15 halves, after the restart at 7 s about 78.
     assert run.stats["fed"] >= (15 + 75) * 1024, run.stats

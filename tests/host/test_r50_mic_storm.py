@@ -1,0 +1,166 @@
+"""Round 50: a STM32H7 microphone whose SAI errs again after every restart is said failed.
+
+``mic_poll`` (templates/stm32-audio/src/main.cc.j2) restarted the SAI's DMA at once
+after each SAI/DMA error, and each restart set the stall timer (``mic_seen_ms``) afresh,
+so a SAI that erred again before any half completed was never said to have failed: an
+error 10 ms after each restart gave 896 restarts in 9 s, one 100 us after 80,632, and
+the only line was ``mic_overrun`` "microphone audio was dropped" once a second, which
+the README explains as the loop falling behind the microphone (it was not). Every SAI
+error was counted into that line too.
+
+Now ``mic_seen_ms`` is when a half last completed: no half for 4 halves' time with SAI
+errors meanwhile is ``{"error":"mic_failed","reason":"SAI errors, no audio"}`` (at once,
+then every 3 s, as the other ``mic_failed`` reasons); restarts after repeated errors wait
+1, 2, 4 ... ms, at most 1 s (the first at once: a transient error costs one half); and a
+SAI error the restart got over has its own reason under ``mic_overrun``, not the loop's.
+
+stm32_kws_sim's harness with test_r47_stm32mic_failed's counters, and a storm that ends
+at a given time (``TINYSLM_TEST_STORM_UNTIL_US``).
+"""
+
+from __future__ import annotations
+
+from itertools import pairwise
+from pathlib import Path
+
+import pytest
+from kws_glue_fixture import write_kws_project
+from stm32_kws_sim import Line, build_firmware, no_host, open_stream, replace_once, run_harness
+from test_r47_stm32mic_failed import _harness
+
+from tinyslm.boards import load_board
+
+pytestmark = pytest.mark.toolchain
+
+HALF_US = 64_000
+LAST_HALF_US = 15 * HALF_US  # the last half before an error at 1 s
+STALL_US = 4 * HALF_US
+NO_AUDIO = '{"error":"mic_failed","reason":"SAI errors, no audio"}'
+SAI_ERROR = '{"error":"mic_overrun","reason":"SAI error: audio dropped, restarted"}'
+LATE = '{"error":"mic_overrun","reason":"microphone audio was dropped"}'
+TIMEOUT = '{"error":"stream_timeout"}'
+
+
+def _storm_harness() -> str:
+    """test_r47_stm32mic_failed's harness; the storm ends at STORM_UNTIL_US (0: never)."""
+    h = replace_once(
+        _harness(),
+        "  if (storm_us != 0) next_error_us = now + storm_us;",
+        "  if (storm_us != 0 && (storm_until_us == 0 || now < storm_until_us)) {\n"
+        "    next_error_us = now + storm_us;\n"
+        "  }\n"
+        "  //",
+    )
+    h = replace_once(h, "bool restart_fails;\n", "bool restart_fails;\nuint64_t storm_until_us;\n")
+    return replace_once(
+        h,
+        '  storm_us = env("TINYSLM_TEST_STORM_US", 0);\n',
+        '  storm_us = env("TINYSLM_TEST_STORM_US", 0);\n'
+        '  storm_until_us = env("TINYSLM_TEST_STORM_UNTIL_US", 0);\n',
+    )
+
+
+@pytest.fixture(scope="module")
+def firmware(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return build_firmware(tmp_path_factory, "r50_mic_storm", _storm_harness(), ("mic_poll();",))
+
+
+def _run(firmware: Path, end_us: float, stream: Path, monkeypatch: pytest.MonkeyPatch,
+         **env: int) -> tuple[list[Line], dict[str, int]]:  # fmt: skip
+    for name, value in env.items():
+        monkeypatch.setenv(f"TINYSLM_TEST_{name}", str(value))
+    written, _, stats = run_harness(firmware, end_us, stream)
+    return written, stats
+
+
+def _every_3_s(said: list[int]) -> None:
+    gaps = [b - a for a, b in pairwise(said)]
+    assert gaps and all(2_999_000 <= g <= 3_001_000 for g in gaps), gaps
+
+
+@pytest.mark.parametrize("error_us", [10_000, 100])
+def test_a_sai_that_errs_after_each_restart_is_said_failed_and_not_restarted_in_a_loop(
+    firmware: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, error_us: int
+) -> None:
+    """Errors from 1 s on, each error_us after the restart: the first error said as one
+    (the loop was not behind), then, 4 halves' time after the last half, the failure, and
+    it every 3 s; the restarts spaced out (a handful in the first second, then one a
+    second at most), not hundreds or tens of thousands."""
+    lines, stats = _run(firmware, 10_000_000, no_host(tmp_path), monkeypatch,
+                        SAI_ERROR_AT_US=1_000_000, STORM_US=error_us)  # fmt: skip
+    texts = [line.text for line in lines]
+    assert texts == [SAI_ERROR] + [NO_AUDIO] * 3, lines
+    assert 1_000_000 <= lines[0].us <= 1_001_000, lines
+    said = [line.us for line in lines if line.text == NO_AUDIO]
+    assert LAST_HALF_US + STALL_US <= said[0] <= LAST_HALF_US + STALL_US + 2_000, said
+    _every_3_s(said)
+    # 1 + 2 + ... + 512 ms: 11 restarts in about a second, then one a second.
+    assert 15 <= stats["starts"] <= 22, stats
+    assert stats["fed"] == 15 * 1024 and stats["lost"] == 0, stats
+
+
+def test_a_storm_that_ends_brings_the_microphone_back_within_a_second(
+    firmware: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Errors 10 ms after each restart from 1 s until 5 s: said failed meanwhile, then
+    the next restart (1 s apart at most by then) works, the lines stop, audio is heard."""
+    lines, stats = _run(firmware, 10_000_000, no_host(tmp_path), monkeypatch,
+                        SAI_ERROR_AT_US=1_000_000, STORM_US=10_000,
+                        STORM_UNTIL_US=5_000_000)  # fmt: skip
+    assert [line.text for line in lines] == [SAI_ERROR, NO_AUDIO, NO_AUDIO], lines
+    # Back by 6 s at the latest: 4 s of halves (64) and more reach the listening loop.
+    assert stats["fed"] >= (15 + 62) * 1024, stats
+
+
+def test_one_sai_error_restarts_at_once_and_says_so_not_that_the_loop_fell_behind(
+    firmware: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A single SAI error at 1 s: one restart at once (the next half 64 ms after it), one
+    line with the SAI error's own reason, nothing more."""
+    lines, stats = _run(firmware, 5_000_000, no_host(tmp_path), monkeypatch,
+                        SAI_ERROR_AT_US=1_000_000)  # fmt: skip
+    assert [line.text for line in lines] == [SAI_ERROR], lines
+    assert stats["starts"] == 1 and stats["lost"] == 0, stats
+    # Restarted within a pass or two of 1 s: all 4 s of halves after it but the last.
+    assert stats["fed"] >= (15 + 61) * 1024, stats
+
+
+def test_sai_errors_during_a_stream_are_not_said_after_it(
+    firmware: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A storm from 0.5 s to 2 s, inside a stream that times out at about 4.9 s: the
+    errors of that time are not said once the stream closes, nor a failure long over."""
+    lines, _ = _run(firmware, 8_000_000, open_stream(tmp_path, 1.0), monkeypatch,
+                    SAI_ERROR_AT_US=500_000, STORM_US=10_000,
+                    STORM_UNTIL_US=2_000_000)  # fmt: skip
+    assert [line.text for line in lines] == [TIMEOUT], lines
+
+
+def test_slow_passes_still_say_that_the_loop_fell_behind(
+    firmware: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Halves the loop was late for keep their reason (at most once a second)."""
+    lines, stats = _run(firmware, 5_000_000, no_host(tmp_path), monkeypatch,
+                        SLOW_FROM_US=1_000_000, SLOW_PASS_US=300_000)  # fmt: skip
+    assert lines and {line.text for line in lines} == {LATE}, lines
+    assert stats["starts"] == 0 and stats["lost"] > 0, stats
+
+
+def test_the_readme_names_the_new_reasons_and_the_firmware_prints_them(tmp_path: Path) -> None:
+    """The mic_failed row explains "SAI errors, no audio"; the SAI error's mic_overrun has
+    its own row, which does not say the loop fell behind."""
+    project = write_kws_project(load_board("stm32h7"), tmp_path / "p", without_tflm=True)
+    readme = (project / "README.md").read_text(encoding="utf-8")
+    main = (project / "src" / "main.cc").read_text(encoding="utf-8")
+    failed = [r for r in readme.splitlines() if r.startswith('| `{"error":"mic_failed"')]
+    assert len(failed) == 1 and "`SAI errors, no audio`:" in failed[0], failed
+    assert '"SAI errors, no audio"' in main
+    # One mic_overrun row (each code once), each reason said apart: the SAI error's does
+    # not say the loop fell behind.
+    rows = [r for r in readme.splitlines() if r.startswith('| `{"error":"mic_overrun"')]
+    assert len(rows) == 1, rows
+    sai = rows[0].split("`SAI error: audio dropped, restarted`:")
+    assert len(sai) == 2 and "fell behind" not in sai[1], rows
+    assert "the loop was not behind" in sai[1]
+    assert "`microphone audio was dropped`: the loop fell behind" in sai[0]
+    assert '"SAI error: audio dropped, restarted"' in main
