@@ -226,15 +226,27 @@ def json_to_stdout(json_out: Path | None) -> bool:
     return json_out is not None and str(json_out) == "-"
 
 
-def check_json_target(json_out: Path | None, protect: Sequence[Path | None] = ()) -> None:
-    """Refuse a --json file that cannot be written or names an input, before the work."""
+def check_json_target(
+    json_out: Path | None, protect: Sequence[Path | None] = (), what: str = "the input"
+) -> None:
+    """Refuse a --json file that cannot be written, names an input (``what``) or lies
+    inside an input folder, before the work. Inside a keyword dataset it would join it:
+    a ``.wav`` name in ``_background_noise_/`` made every later eval and train fail."""
     from tinyslm.outdir import check_file_target, is_json_document, real_path
 
     if json_out is None or json_to_stdout(json_out):
         return
+    json_real = real_path(json_out)
     for path in protect:
-        if path is not None and real_path(json_out) == real_path(path):
-            raise click.UsageError(f"--json names the input {path}; give another file name")
+        if path is None:
+            continue
+        if json_real == real_path(path):
+            raise click.UsageError(f"--json names {what} {path}; give another file name")
+        if real_path(path).is_dir() and real_path(path) in json_real.parents:
+            raise click.UsageError(
+                f"--json {json_out} is inside the dataset {path}, which tinyslm reads; "
+                "write it elsewhere"
+            )
     from tinyslm.pipeline import refuse_inside_model_folder
 
     refuse_inside_model_folder(json_out, "--json")
@@ -460,7 +472,7 @@ def train_command(
     from tinyslm.train_options import refuse_distill_options_without_distill, train_to_budget
 
     data = train_data(data)  # 'demo': the bundled set, as eval and emulate --data take it
-    check_json_target(json_out, (data,))
+    check_json_target(json_out, (data, *(knobs.get("extra_train") or ())))
     if json_out is not None and not json_to_stdout(json_out):
         from tinyslm.outdir import real_path
 
@@ -610,8 +622,6 @@ def emulate(
     """
     import os
 
-    from tinyslm.outdir import check_file_target, is_json_document, real_path
-
     hosted = host_model is not None or host_cmd is not None
     if hosted and (data_file is not None or wav_file is not None):
         raise click.UsageError("--host-model/--host-cmd work with --text or the interactive loop")
@@ -638,13 +648,7 @@ def emulate(
         raise click.UsageError("--coverage measures the shared-library emulator, not --native")
     if qemu and (native or coverage):
         raise click.UsageError("--qemu cannot be combined with --native or --coverage")
-    if json_out is not None and not json_to_stdout(json_out):
-        if data_file is not None and real_path(json_out) == real_path(data_file):
-            raise click.UsageError("--json names the --data file; give another file name")
-        from tinyslm.pipeline import refuse_inside_model_folder
-
-        refuse_inside_model_folder(json_out, "--json")
-        check_file_target(json_out, "--json", is_json_document)  # before the run
+    check_json_target(json_out, (data_file,), "the --data file")  # before the run
     engine = "native" if native else "qemu" if qemu else "emulator"
     if data_file is not None:
         _emulate_data(project_dir, data_file, split, engine, tflm_dir, coverage, json_out)
@@ -1235,10 +1239,13 @@ def _say_generated(result: GenerateRunResult, quiet: bool) -> None:
             )
     if report is not None and not report.created:
         # What regenerating did, file by file (as copier's update does).
+        # A starter written again (the user had deleted it) is a file added too: the
+        # summary said "0 added" of it.
+        started = [f"{path} (yours from now on)" for path in report.started]
         if not quiet:
             for label, paths in (
                 ("changed", report.changed),
-                ("added", report.added),
+                ("added", [*report.added, *started]),
                 ("removed", report.removed),
             ):
                 for path in paths:
@@ -1260,7 +1267,7 @@ def _say_generated(result: GenerateRunResult, quiet: bool) -> None:
         kept = f", kept {len(report.kept)} of yours" if report.kept else ""
         click.echo(
             f"updated {one_line(str(result.out))}{tree}: {len(report.changed)} changed, "
-            f"{len(report.added)} added, {len(report.unchanged)} unchanged, "
+            f"{len(report.added) + len(started)} added, {len(report.unchanged)} unchanged, "
             f"{len(report.removed)} removed{kept}; "
             f"board {result.board}, model {result.model_bytes} bytes, arena "
             f"{result.arena_size} bytes"
@@ -1571,6 +1578,9 @@ def synth_command(
     from tinyslm.audio.spec import KeywordSpec
     from tinyslm.audio.synth import SynthConfig, long_phrase_note, synthesize
 
+    # Given where they shape nothing, they were recorded in synth.json as if they had.
+    _refuse_unless("near_misses", unknown_clips > 0, "--unknown-clips above 0")
+    _refuse_unless("snr", noise > 0, "--noise above 0")
     config = SynthConfig(
         seed=seed,
         engines=engines,
@@ -1596,7 +1606,11 @@ def synth_command(
         f"wrote {result.out_dir}: {counts} clips;"
         f" {voices_used} voice{'' if voices_used == 1 else 's'}"
         f" ({', '.join(result.engines)}) in {result.seconds:.0f} s"
+        + (f"; kept {len(result.kept)} of yours" if result.kept else "")
     )
+    kept_note = synth_kept_note(result.kept, [label for label, _ in result.clips])
+    if kept_note:
+        click.echo(for_terminal(kept_note), err=True)
     if result.fitted:
         were = (
             "clip was longer than the window at its rate and was"
@@ -1614,6 +1628,35 @@ def synth_command(
     if len(words) == 1:
         # Not refused: one word is a fine --extra-train set for a dataset that has it.
         click.echo(for_terminal(one_word_note(words[0], result.out_dir)), err=True)
+
+
+def synth_kept_note(kept: Sequence[str], labels: Sequence[str]) -> str:
+    """What ``synth --force`` kept of the user's (they were said nowhere), naming the
+    word folders of theirs that hold no clip synthesized this time: ``train`` reads
+    each as a label that the summary's counts leave out."""
+    from tinyslm.audio.dataset import NOISE
+
+    if not kept:
+        return ""
+    shown = ", ".join(kept[:_KEPT_SHOWN])
+    if len(kept) > _KEPT_SHOWN:
+        shown += f" and {len(kept) - _KEPT_SHOWN} more"
+    note = f"note: kept {len(kept)} of yours: {shown}"
+    clips = [p for p in kept if p.count("/") == 1 and p.lower().endswith(".wav")]
+    folders = sorted({p.split("/")[0] for p in clips} - {*labels, NOISE})
+    if folders:
+        names = ", ".join(f"{f}/" for f in folders)
+        one = len(folders) == 1
+        note += (
+            f"; {names} {'is not a word' if one else 'are not words'} synthesized this time: "
+            f"'tinyslm train' reads {'it as a label' if one else 'each as a label'} of your "
+            "clips there"
+        )
+    return note
+
+
+# synth --force's note names this many of the user's files kept, then counts the rest.
+_KEPT_SHOWN = 5
 
 
 def one_word_note(word: str, out_dir: Path) -> str:

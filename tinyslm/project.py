@@ -197,6 +197,12 @@ _DEFINE = re.compile(
     r"(?:/\*.*?\*/[ \t]*|//.*)?$",
     re.M,
 )
+SETTINGS_C = "src/tinyslm_settings.c"
+# The own-level table the generator writes ('static const int8_t
+# tinyslm_label_threshold_q[TINYSLM_NUM_LABELS] = {\n  103,\n ...};'), present only where a
+# label has a threshold of its own; comments in it are dropped before its numbers are read.
+_LABEL_TABLE = re.compile(r"\btinyslm_label_threshold_q[ \t]*\[[^\]]*\][ \t]*=[ \t]*\{([^}]*)\}")
+_C_COMMENT = re.compile(r"/\*.*?\*/|//[^\n]*", re.S)
 # A build flag in platformio.ini (-DTINYSLM_KWS_MAX_COMMAND=64) that defines the one
 # checked macro whose #define is #ifndef-guarded (firmware/audio/tinyslm_kws_app.h): the
 # flag is then what the firmware has. The settings header's #defines are not guarded (the
@@ -234,14 +240,54 @@ def _check_define(
         )
 
 
+def _check_label_levels(project: Project, manifest: Manifest) -> None:
+    """The per-label table of ``src/tinyslm_settings.c`` is the manifest's own levels:
+    ``info`` prints those, and a hand-edited level was shown as the manifest's (the
+    emulator, which reads the compiled table, refused the same project)."""
+    path = project.root / SETTINGS_C
+    try:
+        text = _C_COMMENT.sub(" ", path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ProjectError(f"{path}: unreadable ({exc}); regenerate the project") from None
+    table = _LABEL_TABLE.search(text)
+    want = manifest.own_levels_q()
+    if table is None:
+        if want:
+            raise ProjectError(
+                f"{path}: no tinyslm_label_threshold_q table, but {PROJECT_FILE} gives labels "
+                "thresholds of their own (the settings were edited; regenerate the project)"
+            )
+        return
+    if not want:
+        raise ProjectError(
+            f"{path}: a tinyslm_label_threshold_q table that {PROJECT_FILE} does not have "
+            "(the settings were edited; regenerate the project, with --label-threshold for "
+            "a level of its own)"
+        )
+    got = [int(n) for n in re.findall(r"-?\d+", table.group(1))]
+    if len(got) != len(want):
+        raise ProjectError(
+            f"{path}: tinyslm_label_threshold_q has {len(got)} levels, not one for each of "
+            f"{PROJECT_FILE}'s {len(want)} labels (the settings were edited; regenerate "
+            "the project)"
+        )
+    for label, level, recorded in zip(manifest.labels, got, want, strict=True):
+        if level != recorded:
+            raise ProjectError(
+                f"{path}: threshold_q {level} of {label!r} does not match {PROJECT_FILE}'s "
+                f"{recorded} (the settings were edited; regenerate the project, with "
+                "--label-threshold for a level of its own)"
+            )
+
+
 def check_settings(project: Project, manifest: Manifest, arena_size: int) -> None:
     """What ``info`` says is in the firmware is what the project's headers define.
 
-    ``info`` reads ``tinyslm.json``; the firmware is built from ``src/tinyslm_settings.h``.
-    A hand edit of either made ``info`` describe an arena, a threshold or a line limit
-    the device does not have (the emulator, which reads the compiled values, refused
-    the same project). Also the board: ``platformio.ini`` builds the ``[env:...]`` of the
-    board generate was given.
+    ``info`` reads ``tinyslm.json``; the firmware is built from ``src/tinyslm_settings.h``
+    (and ``.c``, which holds the labels' own levels). A hand edit of either made ``info``
+    describe an arena, a threshold or a line limit the device does not have (the
+    emulator, which reads the compiled values, refused the same project). Also the
+    board: ``platformio.ini`` builds the ``[env:...]`` of the board generate was given.
 
     Raises:
         ProjectError: naming the file, the value and ``tinyslm.json``'s.
@@ -257,6 +303,7 @@ def check_settings(project: Project, manifest: Manifest, arena_size: int) -> Non
     _check_define(
         settings, defines, "TINYSLM_THRESHOLD_Q", manifest.threshold_q, f"{json_name} threshold_q"
     )
+    _check_label_levels(project, manifest)
     if manifest.modality == TEXT:
         _check_define(
             settings, defines, "TINYSLM_MAX_LINE", manifest.max_line, f"{json_name} max_line"

@@ -161,6 +161,18 @@ def _or_nan(value: float | None) -> float:
     return float("nan") if value is None else float(value)
 
 
+def _clamp_rate_axes(left: Any, right: Any, twin: Any) -> None:
+    """Keep the curve's axes to values that can happen: a flat curve (every level
+    missing every keyword, or no false accept anywhere) got matplotlib's margin around
+    the constant, ticks of 104 % false rejections and of -0.04 false accepts per hour.
+    False rejections span 0..100 %; false accepts start at 0 and reach at least 1 (the
+    lines are drawn unclipped, so a point on the frame shows whole)."""
+    left.set_ylim(0, 100)
+    right.set_ylim(0, 100)
+    left.set_xlim(0, max(left.get_xlim()[1], 1.0))
+    twin.set_ylim(0, max(twin.get_ylim()[1], 1.0))
+
+
 def _curve_svg(
     curve: Sequence[tuple[int, float, float]],
     threshold_q: int,
@@ -184,24 +196,25 @@ def _curve_svg(
     fas = [c[1] for c in curve]
     frrs = [c[2] * 100 for c in curve]
     chosen = DetectorSpec.probability_of(threshold_q)
-    left.plot(fas, frrs, color=_BLUE, marker=".", markersize=3)
+    left.plot(fas, frrs, color=_BLUE, marker=".", markersize=3, clip_on=False)
     chosen_label = f"chosen P={threshold_text(chosen)} (q={threshold_q})"
     if fa_h is not None:
-        left.plot([fa_h], [frr * 100], "o", color=_RED, label=chosen_label)
+        left.plot([fa_h], [frr * 100], "o", color=_RED, label=chosen_label, clip_on=False)
         left.legend(fontsize=8)
     sources = [*(["noise"] if noise else []), *(["unknown words"] if unknown else [])]
     left.set_xlabel(f"false accepts per hour ({', '.join([*sources, 'other keywords'])})")
     left.set_ylabel("false rejections (% of keywords)")
     left.set_xscale("symlog", linthresh=1.0)
     left.grid(alpha=0.3)
-    right.plot(ps, frrs, color=_BLUE, label="false rejections (%)")
+    right.plot(ps, frrs, color=_BLUE, label="false rejections (%)", clip_on=False)
     twin = right.twinx()
-    twin.plot(ps, fas, color=_ORANGE, label="false accepts per hour")
+    twin.plot(ps, fas, color=_ORANGE, label="false accepts per hour", clip_on=False)
     right.axvline(chosen, color=_RED, linestyle="--", linewidth=1.2)
     right.set_xlabel("detector threshold P (mean score of the averaged windows)")
     right.set_ylabel("false rejections (%)", color=_BLUE)
     twin.set_ylabel("false accepts per hour", color=_ORANGE)
     right.grid(alpha=0.3)
+    _clamp_rate_axes(left, right, twin)
     levels = sorted({c[0] for c in curve})
     # What was replayed, as report.json holds it: every 4th level (the chosen one added
     # since round 42), not 'every threshold'. The commonest gap is the grid's step.

@@ -332,6 +332,7 @@ class SynthResult:
         seconds: wall time taken.
         fitted: clips sped up to fit the window (``_unknown_`` included).
         max_fit_speed: the largest such factor (1.0: none).
+        kept: what ``force`` kept of the user's in the folder (folders end with ``/``).
     """
 
     out_dir: Path
@@ -346,6 +347,7 @@ class SynthResult:
     seconds: float = 0.0
     fitted: int = 0
     max_fit_speed: float = 1.0
+    kept: tuple[str, ...] = ()
 
 
 def long_for_the_detector(
@@ -1329,7 +1331,7 @@ def synthesize(
     files[RECORD] = (json.dumps(record, indent=1, sort_keys=True) + "\n").encode()
     # As train's: a refusal after minutes of synthesis would throw them away.
     try:
-        write_tree(
+        written = write_tree(
             dict(sorted(files.items())),
             target,
             force=force,
@@ -1354,4 +1356,5 @@ def synthesize(
         seconds=time.monotonic() - started,
         fitted=len(fits),
         max_fit_speed=max(fits, default=1.0),
+        kept=written.kept,
     )
