@@ -242,9 +242,12 @@ def check_json_target(
             continue
         if json_real == real_path(path):
             raise click.UsageError(f"--json names {what} {path}; give another file name")
-        if real_path(path).is_dir() and real_path(path) in json_real.parents:
+        folder = real_path(path)
+        if folder.is_dir() and folder in json_real.parents and (
+            json_real.parent != folder or json_real.suffix.lower() == ".wav"
+        ):
             raise click.UsageError(
-                f"--json {json_out} is inside the dataset {path}, which tinyslm reads; "
+                f"--json {json_out} would join the dataset {path}, which tinyslm reads; "
                 "write it elsewhere"
             )
     from tinyslm.pipeline import refuse_inside_model_folder

@@ -51,7 +51,7 @@ def test_eval_json_inside_the_dataset_is_refused_and_the_dataset_left_readable(
     before = _files(data)
     target = data / "_background_noise_" / "figures.wav"
     proc = run_cli("eval", str(model), str(data), "--split", "all", "--json", str(target))
-    assert_one_error_line(proc, f"--json {target} is inside the dataset {data}")
+    assert_one_error_line(proc, f"--json {target} would join the dataset {data}")
     assert _files(data) == before
     # Beside the dataset it is written as before.
     beside = tmp_path / "figures.json"
@@ -67,10 +67,10 @@ def test_train_json_inside_data_or_an_extra_train_folder_is_refused(tmp_path: Pa
     data, extra = tmp_path / "data", tmp_path / "extra"
     (data / "_background_noise_").mkdir(parents=True)
     extra.mkdir()
-    for inside, folder in ((data / "_background_noise_" / "f.wav", data), (extra / "f", extra)):
+    for inside, folder in ((data / "_background_noise_" / "f.wav", data), (extra / "f.wav", extra)):
         proc = run_cli("train", str(data), "--extra-train", str(extra), "-o",
                        str(tmp_path / "m"), "--json", str(inside))  # fmt: skip
-        assert_one_error_line(proc, f"--json {inside} is inside the dataset {folder}")
+        assert_one_error_line(proc, f"--json {inside} would join the dataset {folder}")
         assert not inside.exists() and not (tmp_path / "m").exists()
 
 
@@ -81,7 +81,7 @@ def test_emulate_json_inside_the_data_folder_is_refused(
     data = _keyword_dataset(tmp_path / "data")
     target = data / "yes" / "r.wav"
     proc = run_cli("emulate", str(esp32_project), "--data", str(data), "--json", str(target))
-    assert_one_error_line(proc, f"--json {target} is inside the dataset {data}")
+    assert_one_error_line(proc, f"--json {target} would join the dataset {data}")
     assert not target.exists()
     # The --data file itself is still named as such.
     proc = run_cli("emulate", str(esp32_project), "--data", str(data), "--json", str(data))

@@ -153,8 +153,29 @@ def test_any_column_order_takes_the_same_rows(tmp_path: Path) -> None:
         ("path,label,split", "{path},{label}"),
         ("label,path,split", "{label},{path}"),
         ("label,path", "{label},{path}"),
+        ("path,label", "{path},{label},,"),
+        ("path,label,split", "{path},{label},,"),
     ):
         assert seen(header, row) == plain, (header, row)
+
+
+def test_a_trailing_comma_after_a_split_is_the_same_row_in_every_order(tmp_path: Path) -> None:
+    """A spreadsheet's empty last column (``a.wav,yes,train,``): path,label,split refused
+    it, label,path,split took it (round 50's review)."""
+    root = make_yes_no(tmp_path / "d")
+
+    def seen(header: str, row: str) -> list[tuple[str, str, str]]:
+        return [
+            (c.source, c.label, c.split)
+            for c in load_audio_dataset(_lists(root, header, row), CFG).clips
+        ]
+
+    given = seen("path,label,split", "{path},{label},train")
+    for header, row in (
+        ("path,label,split", "{path},{label},train,"),
+        ("label,path,split", "{label},{path},train,"),
+    ):
+        assert seen(header, row) == given, (header, row)
 
 
 def test_a_missing_cell_that_is_not_a_last_split_is_refused(tmp_path: Path) -> None:

@@ -698,7 +698,11 @@ def _list_rows(path: Path) -> Iterable[tuple[int, str, str, str | None]]:
         # 'path,label' a third cell was taken as a split unsaid, while 'label,path'
         # refused it. (A row of neither 2 nor 3 fields under path,label[,split] is
         # refused below, as without a header.)
-        if named is not None and (columns is not None or len(cells) in (2, 3)):
+        if named is not None and (
+            columns is not None
+            or len(cells) in (2, 3)
+            or (len(cells) > len(named) and not any(cells[len(named) :]))
+        ):
             cells = _header_fields(path, number, named, cells, ran_on)
         if columns is not None:
             split_cell = cells[columns["split"]] if "split" in columns else ""
