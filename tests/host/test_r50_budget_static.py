@@ -221,3 +221,27 @@ def test_the_fixtures_fit_with_room(
         plan = render_project(board, manifest, model)
         extra, _ = modality(manifest.modality).ram_bytes(board, manifest)
         assert plan.arena_size + extra <= board.arena_budget_bytes
+
+
+@pytest.mark.parametrize("board_id", BOARDS)
+@pytest.mark.parametrize("which", ["text", "kws"])
+def test_every_counted_buffer_is_in_the_count_and_the_readme(
+    board_id: str,
+    which: str,
+    text_model: tuple[Manifest, bytes],
+    kws_model: tuple[Manifest, bytes],
+) -> None:
+    """Each serial buffer and the TFLM glue are parts of ram_bytes (dropping the STM32's
+    ring from the count passed every test above), and the project's README gives the
+    total beside the arena's budget (it said the budget was the arena's alone)."""
+    board = load_board(board_id)
+    manifest, model = text_model if which == "text" else kws_model
+    total, what = modality(manifest.modality).ram_bytes(board, manifest)
+    serial = (TEXT_SERIAL if which == "text" else AUDIO_SERIAL)[board.family]
+    for name, size in [*serial.parts(board.family), ("TFLM glue", TFLM_GLUE_BYTES)]:
+        assert f"{name} {size}" in what.split(" + ") or f"{name} {size}" in what, (name, what)
+    parts = [int(p.rsplit(" ", 1)[1]) for p in what.split(" + ")]
+    assert sum(parts) == total
+    files = {f.path: f.data for f in render_project(board, manifest, model).files}
+    readme = files["README.md"].decode()
+    assert f"shared with {total} bytes of the firmware's other RAM" in readme

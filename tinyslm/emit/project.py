@@ -408,7 +408,8 @@ def render_project(
         raise ModelError("manifest lists no labels")
     arena_size = arena_size_for(manifest.arena_bytes)
     kind = modality(manifest.modality)
-    check_budget(board, len(model), arena_size, kind.ram_bytes(board, manifest))
+    other_ram = kind.ram_bytes(board, manifest)
+    check_budget(board, len(model), arena_size, other_ram)
 
     copied = _firmware_sources(manifest.modality, firmware)
     outputs = template_outputs(board.family, templates, manifest.modality)
@@ -425,6 +426,8 @@ def render_project(
             )
 
     context = _context(board, manifest, model, arena_size, sources, version)
+    # The README's arena row: what else the budget check counted in the arena's budget.
+    context["other_ram_bytes"] = other_ram[0]
     sha = manifest.model_sha256
     files: dict[str, bytes] = {}
     for out_path, template in outputs.items():
