@@ -243,8 +243,10 @@ def check_json_target(
         if json_real == real_path(path):
             raise click.UsageError(f"--json names {what} {path}; give another file name")
         folder = real_path(path)
-        if folder.is_dir() and folder in json_real.parents and (
-            json_real.parent != folder or json_real.suffix.lower() == ".wav"
+        if (
+            folder.is_dir()
+            and folder in json_real.parents
+            and (json_real.parent != folder or json_real.suffix.lower() == ".wav")
         ):
             raise click.UsageError(
                 f"--json {json_out} would join the dataset {path}, which tinyslm reads; "

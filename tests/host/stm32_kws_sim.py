@@ -123,7 +123,8 @@ void deliver() {
 void interrupts() {
   if (!sai_on) return;
   if (next_error_us != 0 && now >= next_error_us) {
-    // HAL_SAI_IRQHandler on a frame sync or clock error: HAL_DMA_Abort_IT, the SAI READY.
+    // HAL_SAI_IRQHandler on an error that stops the SAI (WCKCFG, a wrong clock configuration,
+    // or a DMA transfer error): HAL_DMA_Abort_IT, the SAI READY.
     sai_on = false;
     hdma_sai.busy = false;
     hsai.State = HAL_SAI_STATE_READY;
