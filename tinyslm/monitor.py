@@ -667,8 +667,11 @@ class _Gate:
 
 def _is_command(line: bytes) -> int:
     """1 for a ':' command (a ':' first, as both firmwares read it), which every tinyslm
-    board answers, a keyword board too; 0 for a phrase, which a keyword board does not
-    answer (its bytes go to the audio frame parser, skipped in silence)."""
+    board answers, a keyword board too, save one whose line end it takes for a broken
+    audio frame's bytes (within 520 bytes after a byte below 0x08 or a refused frame,
+    docs/audio.md "Keyword app protocol"; ``:info`` is always answered); 0 for a phrase,
+    which a keyword board does not answer (its bytes go to the audio frame parser,
+    skipped in silence)."""
     return int(line.startswith(b":"))
 
 
@@ -733,7 +736,8 @@ class _TypedFlight:
         self.since = 0.0  # when it went out
         # Typed lines sent, and answers taken for one of them (in flight or given up on),
         # for the end of a piped session (:func:`_unanswered_end`); ':' commands apart,
-        # as every tinyslm board answers them (a keyword board answers no phrase).
+        # as every tinyslm board answers them (a keyword board answers no phrase, nor a
+        # command it takes for a broken audio frame's bytes: see :func:`_is_command`).
         self.count = 0
         self.credited = 0
         self.commands = 0
@@ -1808,7 +1812,9 @@ def _unanswered_end(tally: _Tally, heard: bool, name: str, baud: int) -> Toolcha
     return (
         f"  monitor: {tally.missed} of the {lines} sent{since} got no answer from the board, "
         f"{commands} (a tinyslm project's firmware answers every ':' command, a text "
-        "board's every line: it may have restarted, or been busy and dropped them)"
+        "board's every line: it may have restarted, or been busy and dropped them; a "
+        "keyword board answers only ':info' within a frame's length of a broken audio "
+        "frame's bytes)"
     )
 
 

@@ -8,6 +8,17 @@
  * are not typed). A ':' line after one is noise, not a command (see the header). */
 #define STRAY_BELOW 0x08u
 
+/* The next n bytes fed may still be a broken frame's (noise). One more than n: the count
+ * drops at the start of every byte fed, so bytes 1..n from now see it above 0. The
+ * frames header's bound on TINYSLM_FRAME_MAX_PAYLOAD keeps n + 1 <= 65535. */
+static void noise_for(tinyslm_kws_app_t *app, uint32_t n) {
+  app->noise_left = (uint16_t)(n + 1u);
+}
+
+static int is_noise(const tinyslm_kws_app_t *app) {
+  return app->noise_left != 0;
+}
+
 static void write_simple_error(const tinyslm_kws_app_t *app, const char *code) {
   tinyslm_json_t o;
   tinyslm_json_begin(&o, app->cfg.write, app->cfg.write_ctx);
@@ -174,7 +185,7 @@ static void on_frame(uint8_t type, uint8_t seq, const uint8_t *payload, uint16_t
   (void)seq;
   app->stream_idle = 0;
   app->line_start = 1;
-  app->noise = 0; /* a whole frame: the bytes after it are not the broken one's */
+  app->noise_left = 0; /* a whole frame: the bytes after it are not the broken one's */
   if (type == TINYSLM_FRAME_START || (type == TINYSLM_FRAME_AUDIO && !app->serial_stream)) {
     /* An AUDIO frame with no stream open lost its START (or came after a timeout):
      * it opens the stream, or its samples would mix with the microphone's. */
@@ -207,10 +218,15 @@ static void on_frame_error(tinyslm_frame_error_t err, uint32_t detail, void *ctx
   tinyslm_kws_app_t *app = (tinyslm_kws_app_t *)ctx;
   tinyslm_json_t o;
   if (err == TINYSLM_FRAME_ERR_CRC) {
-    app->line_start = 1; /* the broken frame ran to its declared end: a boundary */
-    app->noise = 0;
+    /* The broken frame ran to its declared end: a line boundary. If its length arrived
+     * short, the rest of it follows as bytes outside any frame: at most what it falls
+     * short of the largest frame by (parser.len is its bytes, rescan has not begun), so
+     * a full-size frame leaves no noise. */
+    app->line_start = 1;
+    noise_for(app, TINYSLM_FRAME_MAX_BYTES - (uint32_t)app->parser.len);
   } else if (err == TINYSLM_FRAME_ERR_TYPE || err == TINYSLM_FRAME_ERR_LENGTH) {
-    app->noise = 1; /* the rest of the refused frame comes as bytes outside any frame */
+    /* the rest of the refused frame comes as bytes outside any frame */
+    noise_for(app, TINYSLM_FRAME_MAX_BYTES);
   }
   tinyslm_json_begin(&o, app->cfg.write, app->cfg.write_ctx);
   tinyslm_json_raw(&o, "{\"error\":\"bad_frame\",\"reason\":");
@@ -280,6 +296,17 @@ static int is_info(const tinyslm_kws_app_t *app) {
          memcmp(app->command, info, sizeof(info) - 1u) == 0;
 }
 
+/* A byte below 0x08 in the line: no typed line holds one, a broken frame's PCM may. */
+static int has_stray(const tinyslm_kws_app_t *app) {
+  uint8_t i;
+  for (i = 0; i < app->command_len; ++i) {
+    if (app->command[i] < STRAY_BELOW) {
+      return 1;
+    }
+  }
+  return 0;
+}
+
 static void handle_command(tinyslm_kws_app_t *app) {
   if (is_info(app)) {
     write_info(app);
@@ -291,12 +318,9 @@ static void handle_command(tinyslm_kws_app_t *app) {
 /* Ends the command line being collected without an answer: its bytes (unless an overlong
  * command's, already answered) go to the parser, which counts them as garbage. */
 static void drop_command(tinyslm_kws_app_t *app) {
-  uint8_t i;
+  /* A low byte among them started the noise when it came (tinyslm_kws_app_feed). */
   if (!app->discarding) {
     tinyslm_frame_parser_feed(&app->parser, app->command, app->command_len);
-    for (i = 0; i < app->command_len; ++i) {
-      app->noise |= (uint8_t)(app->command[i] < STRAY_BELOW); /* as feed_between */
-    }
   }
   app->in_command = 0;
   app->discarding = 0;
@@ -309,7 +333,7 @@ static void feed_between(tinyslm_kws_app_t *app, uint8_t b) {
     /* Between frames a line end ends a line. Among a stray frame's bytes it is one of
      * them too, so the garbage count holds it (the host's resync line end is counted
      * with the noise before it). */
-    if (app->noise) {
+    if (is_noise(app)) {
       tinyslm_frame_parser_feed(&app->parser, &b, 1);
     }
     app->line_start = 1;
@@ -323,8 +347,10 @@ static void feed_between(tinyslm_kws_app_t *app, uint8_t b) {
     app->line_start = 0; /* a frame delivered by this byte sets it again */
     tinyslm_frame_parser_feed(&app->parser, &b, 1);
     if (app->parser.len == 0 && !app->line_start && b < STRAY_BELOW) {
-      /* Skipped, and no typed line holds it: a stray frame's header or PCM. */
-      app->noise = 1;
+      /* Skipped, and no typed line holds it: a stray frame's header or PCM. The rest of
+       * that frame is at most TINYSLM_FRAME_MAX_BYTES - 3 bytes (this is its type byte
+       * at the earliest), so the noise lapses one frame's length later. */
+      noise_for(app, TINYSLM_FRAME_MAX_BYTES);
     }
     if (app->parser.len == 0 && (b == '\n' || b == '\r')) {
       /* A line end that ended a broken frame candidate (a lone 0xA5 before it) is
@@ -338,15 +364,16 @@ static void feed_between(tinyslm_kws_app_t *app, uint8_t b) {
 static void end_command(tinyslm_kws_app_t *app, uint8_t b) {
   if (app->discarding) {
     /* an overlong command, already answered with line_too_long */
-  } else if (app->noise && !is_info(app)) {
-    /* Begun among a stray frame's bytes: their PCM, not a command (:info, the host's
-     * resync, is still answered). Counted as garbage, line end included. */
+  } else if ((is_noise(app) || has_stray(app)) && !is_info(app)) {
+    /* Among a stray frame's bytes, or holding one: their PCM, not a command (:info, the
+     * host's resync, is still answered). Counted as garbage, the line end too while the
+     * noise lasts (as every line end between frames). */
     drop_command(app);
     feed_between(app, b);
     return;
   } else {
     handle_command(app);
-    app->noise = 0; /* the host's own line: what follows is its again */
+    app->noise_left = 0; /* the host's own line: what follows is its again */
   }
   app->in_command = 0;
   app->discarding = 0;
@@ -361,6 +388,13 @@ void tinyslm_kws_app_feed(tinyslm_kws_app_t *app, const uint8_t *data, size_t le
   }
   for (i = 0; i < len; ++i) {
     const uint8_t b = data[i];
+    if (app->noise_left != 0) {
+      --app->noise_left; /* one byte further from the last stray byte or broken frame */
+    }
+    if (app->in_command && b < STRAY_BELOW) {
+      /* In a ':' line (kept or discarded): a stray frame's byte, as feed_between says. */
+      noise_for(app, TINYSLM_FRAME_MAX_BYTES);
+    }
     if (!app->in_command) {
       feed_between(app, b);
     } else if (b >= 0x80u) {
@@ -375,7 +409,7 @@ void tinyslm_kws_app_feed(tinyslm_kws_app_t *app, const uint8_t *data, size_t le
       /* the rest of an overlong command */
     } else if (app->command_len < sizeof(app->command)) {
       app->command[app->command_len++] = b;
-    } else if (app->noise) {
+    } else if (is_noise(app) || has_stray(app)) {
       /* Too long for :info, among a stray frame's bytes: garbage, not line_too_long. */
       drop_command(app);
       feed_between(app, b);
@@ -401,7 +435,7 @@ static void close_stale_stream(tinyslm_kws_app_t *app) {
   tinyslm_listen_reset(&app->listen);
   tinyslm_frame_parser_init(&app->parser, on_frame, on_frame_error, app);
   app->line_start = 1;
-  app->noise = 0;
+  app->noise_left = 0;
   tinyslm_json_begin(&o, app->cfg.write, app->cfg.write_ctx);
   tinyslm_json_raw(&o, "{\"error\":\"stream_timeout\"}");
   tinyslm_json_end_line(&o);

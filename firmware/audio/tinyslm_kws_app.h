@@ -17,14 +17,21 @@
  *     '\r' or '\n'; a ':' in bytes the parser skips (a frame whose sync byte was
  *     lost) is noise. A byte >= 0x80 (commands are ASCII, 0xA5 starts a frame)
  *     abandons a command without an answer and goes to the frame parser, so a
- *     command started by noise cannot swallow the frames after it. Once the bytes
- *     skipped since the last frame hold one below 0x08 (a stray frame's: every
- *     frame has its type byte, 01..03, and typed text none) or follow a frame
- *     refused for its type or length, they are a broken frame's PCM: a line end
- *     among them is one of them, and a ':' line after it gets no answer and is
- *     counted with them as garbage (so the garbage count is every byte skipped),
- *     except ":info", the host's resync, which is answered (and ends the noise, as
- *     a whole frame or a bad crc does). ":info" answers
+ *     command started by noise cannot swallow the frames after it.
+ *     Noise is the bytes that may still be a broken frame's: the next
+ *     TINYSLM_FRAME_MAX_BYTES (520, one whole frame) bytes after a byte below 0x08
+ *     skipped between frames or in a ':' line (a stray frame's: every frame has one,
+ *     its type byte 01..03, and typed text none) or after a frame refused for its type
+ *     or length; after a frame dropped for a bad crc, as many bytes as it falls short
+ *     of 520 (its length may have arrived short and the rest of it follow; a full-size
+ *     frame leaves none). Each such byte or frame starts the count again; a whole
+ *     frame, an answered command or a stream timeout ends the noise. A ':' line whose
+ *     line end comes in noise (an overlong one: whose byte past the limit does), or
+ *     that holds a byte below 0x08, gets no answer and is
+ *     counted as garbage (its line end while the noise lasts), except ":info", the
+ *     host's resync, which is answered (and ends the noise). So a command typed within 520 bytes after a
+ *     stray byte (a UART break reads as 0x00) is not answered, one whose line ends
+ *     later is, and ":info" always is. ":info" answers
  *     {"info":{"version":"0.1.0","board":"esp32","modality":"keywords",
  *     "model_sha256":"<64 hex>","model_bytes":N,"arena_bytes":N,"ops":[...],
  *     "labels":N,"threshold":0.699,"keywords":["no","up","yes"],"frames":49,
@@ -33,8 +40,11 @@
  *     follows "threshold": each keyword whose level differs from threshold_q);
  *     any other command {"error":"unknown_command"}; one longer than
  *     TINYSLM_KWS_MAX_COMMAND bytes {"error":"line_too_long","max":N} once,
- *     and the rest of it is discarded. '\r' and '\n' between frames are ignored
- *     (among a stray frame's bytes, counted with them as above);
+ *     and the rest of it is discarded (in noise, or holding a byte below 0x08: no
+ *     answer, its bytes counted as garbage). '\r' and '\n' between frames outside
+ *     noise are a host's line ends, ignored. So the garbage count is every byte
+ *     skipped between frames except those line ends and the ':' lines answered
+ *     (line_too_long's included);
  *   - an inference failure: {"error":"inference_failed","code":N}, once until
  *     an inference succeeds again (a broken model would otherwise print 25
  *     lines a second).
@@ -146,11 +156,12 @@ typedef struct {
   uint8_t in_command;   /* collecting a ':' line */
   uint8_t line_start;   /* the last byte outside a frame ended a line, a frame or a command */
   uint8_t discarding;   /* an overlong command: dropping bytes up to its end */
-  uint8_t noise;        /* bytes skipped since the last frame hold a stray frame's */
   uint8_t serial_stream; /* START seen, END not yet: microphone samples are dropped */
   uint32_t stream_idle;  /* samples dropped or idled since the stream's last frame */
   uint8_t failing;      /* the last inference failed (its error line is out) */
   uint8_t ready;        /* init succeeded */
+  uint16_t noise_left;  /* as a byte is handled: it and the next noise_left - 1 may be a
+                         * broken frame's (0: not noise); counts down once per byte fed */
 } tinyslm_kws_app_t;
 
 /* Checks the configuration and the model info (labels, detector, stride).
