@@ -218,12 +218,14 @@ static void on_frame_error(tinyslm_frame_error_t err, uint32_t detail, void *ctx
   tinyslm_kws_app_t *app = (tinyslm_kws_app_t *)ctx;
   tinyslm_json_t o;
   if (err == TINYSLM_FRAME_ERR_CRC) {
-    /* The broken frame ran to its declared end: a line boundary. If its length arrived
-     * short, the rest of it follows as bytes outside any frame: at most what it falls
-     * short of the largest frame by (parser.len is its bytes, rescan has not begun), so
-     * a full-size frame leaves no noise. */
+    /* The broken frame ran to its declared end: a line boundary. What follows may still
+     * be a broken frame's, a whole frame's length of it: the rest of this one if its
+     * length arrived short, or the next frame's PCM if bytes lost from this one let it
+     * swallow that frame's header (a burst that took this frame's last bytes and the
+     * next one's sync byte; the header's bytes below 0x08 were then this candidate's,
+     * never seen as stray). */
     app->line_start = 1;
-    noise_for(app, TINYSLM_FRAME_MAX_BYTES - (uint32_t)app->parser.len);
+    noise_for(app, TINYSLM_FRAME_MAX_BYTES);
   } else if (err == TINYSLM_FRAME_ERR_TYPE || err == TINYSLM_FRAME_ERR_LENGTH) {
     /* the rest of the refused frame comes as bytes outside any frame */
     noise_for(app, TINYSLM_FRAME_MAX_BYTES);

@@ -22,15 +22,15 @@
  *     TINYSLM_FRAME_MAX_BYTES (520, one whole frame) bytes after a byte below 0x08
  *     skipped between frames or in a ':' line (a stray frame's: every frame has one,
  *     its type byte 01..03, and typed text none) or after a frame refused for its type
- *     or length; after a frame dropped for a bad crc, as many bytes as it falls short
- *     of 520 (its length may have arrived short and the rest of it follow; a full-size
- *     frame leaves none). Each such byte or frame starts the count again; a whole
+ *     or length, or dropped for a bad crc (its length may have arrived short and the
+ *     rest of it follow, or it may have swallowed the header of a next frame that lost
+ *     its sync byte). Each such byte or frame starts the count again; a whole
  *     frame, an answered command or a stream timeout ends the noise. A ':' line whose
  *     line end comes in noise (an overlong one: whose byte past the limit does), or
  *     that holds a byte below 0x08, gets no answer and is
  *     counted as garbage (its line end while the noise lasts), except ":info", the
- *     host's resync, which is answered (and ends the noise). So a command typed within 520 bytes after a
- *     stray byte (a UART break reads as 0x00) is not answered, one whose line ends
+ *     host's resync, which is answered (and ends the noise). So a command typed
+ *     within 520 bytes after a stray byte or a broken frame (a UART break reads as 0x00) is not answered, one whose line ends
  *     later is, and ":info" always is. ":info" answers
  *     {"info":{"version":"0.1.0","board":"esp32","modality":"keywords",
  *     "model_sha256":"<64 hex>","model_bytes":N,"arena_bytes":N,"ops":[...],
