@@ -1359,7 +1359,7 @@ def report_command(path: Path, output: str, data: Path | None) -> None:
     # As --json's: 'report -o newdir/' wrote a file named newdir (Path() drops the '/').
     folder = names_folder(output)
     if folder is not None:
-        raise OutputError(f"-o {folder}, e.g. -o {output}report.html")
+        raise OutputError(f"-o {folder}, e.g. -o {os.path.join(output, 'report.html')}")
     result = run_report(path, Path(output), data=data)
     click.echo(f"wrote {result.out} (figures from {result.source})")
 
@@ -1647,7 +1647,10 @@ def synth_kept_note(kept: Sequence[str], labels: Sequence[str]) -> str:
     if len(kept) > _KEPT_SHOWN:
         shown += f" and {len(kept) - _KEPT_SHOWN} more"
     note = f"note: kept {len(kept)} of yours: {shown}"
-    clips = [p for p in kept if p.count("/") == 1 and p.lower().endswith(".wav")]
+    # A kept clip's word folder, or a kept folder of the user's own (``maybe/``).
+    clips = [
+        p for p in kept if (p.count("/") == 1 and (p.lower().endswith(".wav") or p.endswith("/")))
+    ]
     folders = sorted({p.split("/")[0] for p in clips} - {*labels, NOISE})
     if folders:
         names = ", ".join(f"{f}/" for f in folders)

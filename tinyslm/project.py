@@ -207,7 +207,7 @@ _C_COMMENT = re.compile(r"/\*.*?\*/|//[^\n]*", re.S)
 # checked macro whose #define is #ifndef-guarded (firmware/audio/tinyslm_kws_app.h): the
 # flag is then what the firmware has. The settings header's #defines are not guarded (the
 # header's value wins), and a ';' or '#' line is a comment, no flag.
-_GUARDED_FLAG = re.compile(r"^[ \t]*[^;#\s][^\n]*-D[ \t]*(TINYSLM_KWS_MAX_COMMAND)\b", re.M)
+_GUARDED_FLAG = re.compile(r"^(?![ \t]*[;#])[^\n]*-D[ \t]*(TINYSLM_KWS_MAX_COMMAND)\b", re.M)
 
 
 def header_defines(path: Path) -> dict[str, int]:
@@ -305,9 +305,11 @@ def check_settings(project: Project, manifest: Manifest, arena_size: int) -> Non
     )
     _check_label_levels(project, manifest)
     if manifest.modality == TEXT:
-        _check_define(
-            settings, defines, "TINYSLM_MAX_LINE", manifest.max_line, f"{json_name} max_line"
-        )
+        from tinyslm.emit.text import line_limit
+
+        # generate writes the board's limit where it is above the model's (line_limit).
+        want = line_limit(load_board(project.board), manifest.max_line)
+        _check_define(settings, defines, "TINYSLM_MAX_LINE", want, f"{json_name} max_line")
     else:
         app = project.root / KWS_APP_H
         _check_define(

@@ -14,7 +14,7 @@ from tinyslm.cli import cli
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 
 
-@pytest.mark.parametrize("name", sorted({"new/", f"new{os.sep}"}))
+@pytest.mark.parametrize("name", sorted({"new/", f"new{os.sep}", "new/."}))
 def test_report_refuses_an_output_ending_in_a_separator(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name: str
 ) -> None:
@@ -25,6 +25,6 @@ def test_report_refuses_an_output_ending_in_a_separator(
     lines = result.output.splitlines()
     assert lines == [
         f"error: -o {name} names a folder (it ends in {name[-1]!r}); give a file name, "
-        f"e.g. -o {name}report.html"
+        f"e.g. -o {os.path.join(name, 'report.html')}"
     ], result.output
     assert list(tmp_path.iterdir()) == []  # no file named 'new', nor a folder

@@ -123,6 +123,6 @@ def ram_bytes(board: Board, manifest: Manifest) -> tuple[int, str]:
             kws_app_bytes(),
         ),
         ("TFLM glue", TFLM_GLUE_BYTES),
-        *AUDIO_SERIAL[board.family].parts(board.family),
+        *AUDIO_SERIAL[board.family].parts(),
     ]
     return describe_ram(parts)

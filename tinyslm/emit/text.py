@@ -11,6 +11,12 @@ from tinyslm.manifest import Manifest
 from tinyslm.text.dataset import is_oos
 
 
+def line_limit(board: Board, max_line: int) -> int:
+    """``TINYSLM_MAX_LINE`` of a text project: the board's usual limit, raised when the
+    model's training phrases need more (``max_line``, the manifest's)."""
+    return max(board.serial.max_line, max_line)
+
+
 def template_context(board: Board, manifest: Manifest) -> dict[str, Any]:
     """``settings`` entries of ``templates/text/`` (merged into the common ones)."""
     spec = manifest.features
@@ -22,8 +28,7 @@ def template_context(board: Board, manifest: Manifest) -> dict[str, Any]:
             "bigrams": int(spec.bigrams),
             "char_trigrams": int(spec.char_trigrams),
             "hashes": spec.hashes,
-            # The board's usual limit, raised when the training phrases need more.
-            "max_line": max(board.serial.max_line, manifest.max_line),
+            "max_line": line_limit(board, manifest.max_line),
         },
         # Out-of-scope is no action: the starter names the intents a device acts on.
         "actions": action_context([x for x in manifest.labels if not is_oos(x)]),
@@ -65,9 +70,10 @@ class SerialRam:
     driver_ring: int = 0
     driver_events: int = 0
 
-    def parts(self, family: str) -> list[tuple[str, int]]:
-        """``(what, bytes)`` of each buffer, named as the budget line names them."""
-        if family != "esp32":
+    def parts(self) -> list[tuple[str, int]]:
+        """``(what, bytes)`` of each buffer, named as the budget line names them (an
+        ESP32's: the one with a driver ring)."""
+        if not self.driver_ring:
             return [("serial RX ring", self.static)]
         parts = [("serial read chunk", self.static), ("UART driver RX ring", self.driver_ring)]
         if self.driver_events:
@@ -114,12 +120,11 @@ def firmware_ram(board: Board, seq_len: int, num_labels: int, max_line: int) -> 
     before any manifest exists (``max_line``: the model's line limit, before the board's
     usual limit raises it)."""
     parts = [
-        # TINYSLM_MAX_LINE, as template_context gives it to the settings template.
-        ("line buffer", max(board.serial.max_line, max_line)),
+        ("line buffer", line_limit(board, max_line)),
         ("token ids", 4 * seq_len),
         ("scores", num_labels),
         ("app state", TEXT_APP_BYTES),
         ("TFLM glue", TFLM_GLUE_BYTES),
-        *TEXT_SERIAL[board.family].parts(board.family),
+        *TEXT_SERIAL[board.family].parts(),
     ]
     return describe_ram(parts)
