@@ -32,7 +32,6 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
@@ -65,9 +64,6 @@ from tinyslm.train_options import (  # noqa: E402
     train_options,
 )
 from tinyslm.train_options import plan_config as train_plan  # noqa: E402
-
-if TYPE_CHECKING:
-    pass
 
 # The "benchmark" mark of its figures: a --json file is replaced only if it is its own.
 BENCHMARK = "clinc150"

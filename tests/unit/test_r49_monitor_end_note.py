@@ -188,3 +188,15 @@ def test_a_late_answer_with_nothing_in_flight_is_the_line_it_can_answer() -> Non
     flight.give_up()
     flight.answered(("info", None))
     assert flight.tally().missed_commands == 0
+
+
+def test_no_end_note_when_the_session_ended_during_a_resync(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The abandon note names the lines a resync had in hand: the end note does not
+    count them again (round 50's re-read: no test held the guard)."""
+    # Without the resync, the same session ends with "no byte came back ... 2 phrases".
+    assert _notes(_session(monkeypatch, _KeywordBoard(), b"yes\nno\n"))
+    monkeypatch.setattr(monitor_mod._Resync, "abandon", lambda self: True)
+    rows = _session(monkeypatch, _KeywordBoard(), b"yes\nno\n")
+    assert _notes(rows) == [], rows
