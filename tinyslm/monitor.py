@@ -606,8 +606,9 @@ def _drop_broken_stdout() -> None:
 # to a typed line came since (_TypedFlight): the board reports a gap where its loop
 # reaches it, so that report may cover it. A late answer is paired with the line it
 # answers, by what it says and the board's order, and lets no other line go: one that
-# the line sent after it could take too (two phrases: a phrase's answer does not say
-# which phrase it answers) is the late one's, and that line stays in flight until a
+# the line sent after it could take too (two phrases: a local answer does not say
+# which phrase it answers; an escalated one echoes its phrase, which rules out the
+# lines it is not, see _answers) is the late one's, and that line stays in flight until a
 # second answer, or ANSWER_WAIT_S without a byte, which counts the first as its own.
 
 # The marker's answer must come within this long without a byte from the board (which
@@ -719,10 +720,11 @@ class _TypedFlight:
     busy), and the resync that follows takes it for one in flight (:meth:`pending`).
 
     An answer that both a line given up on and the oldest line in flight can take (two
-    phrases: a phrase's answer does not say which phrase it answers) is the one given
-    up on's, late, as the board answers in order, unless no second answer follows: the
-    line in flight then stays in flight, waited for (the next line does not go) and
-    one a loss report covers, until the next answer, which is its own, or until
+    phrases: a local answer does not say which phrase it answers, while an escalated one
+    echoes its phrase, which two different lines of valid UTF-8 cannot both be) is the
+    one given up on's, late, as the board answers in order, unless no second answer
+    follows: the line in flight then stays in flight, waited for (the next line does not
+    go) and one a loss report covers, until the next answer, which is its own, or until
     :data:`ANSWER_WAIT_S` without a byte, or until a board line that answers none (the
     board moved on, see :meth:`release`), either of which settles it as answered (the
     first answer was its own: the line given up on got none), so no line the board
@@ -954,8 +956,9 @@ class _TypedFlight:
 def _answer_kind(line: str) -> tuple[str, str | None] | None:
     """What a board line answers, as the firmware writes them: ``("overflow", None)``
     for rx_overflow, ``("do", intent)`` an acted ':do' (intent None: unknown_intent, any
-    ':do'), ``("info", None)`` ':info', ``("phrase", None)`` a phrase or another command
-    (its intent line, no_tokens, inference_failed, unknown_command), ``("long", max)``
+    ':do'), ``("info", None)`` ':info', ``("phrase", text)`` a phrase or another command
+    (its intent line, no_tokens, inference_failed, unknown_command; ``text`` the phrase
+    an escalated answer echoes, None for any other: see :func:`_answers`), ``("long", max)``
     line_too_long (a line longer than its ``max`` bytes, kept as text; None: any line
     when it names none); None for a line that answers none (a boot log, a start-up
     error repeated)."""
@@ -969,6 +972,8 @@ def _answer_kind(line: str) -> tuple[str, str | None] | None:
         route = obj.get("route")
         if route == "host":
             return ("do", obj["intent"])
+        if route == "escalate" and isinstance(obj.get("text"), str):
+            return ("phrase", obj["text"])  # the phrase, as the board received it
         return ("phrase", None) if route in ("local", "escalate") else None
     if "info" in obj:
         return ("info", None)
@@ -1003,9 +1008,23 @@ def _answers(kind: tuple[str, str | None], line: bytes) -> bool:
     if what == "info":
         return text == b":info"
     if what == "phrase":
-        return not text.startswith(b":do ") and text != b":info"
+        return not text.startswith(b":do ") and text != b":info" and _echoes(intent, text)
     # line_too_long: the board says it as the bytes pass its buffer, for a longer line.
     return what == "long" and (intent is None or len(text) > int(intent))
+
+
+def _echoes(echoed: str | None, text: bytes) -> bool:
+    """Whether an answer that echoes the phrase ``echoed`` (an escalated one's ``text``;
+    None: a local answer, which names no phrase) can be the one to the line ``text``.
+    The firmware echoes the line's bytes as JSON; a line that is not valid UTF-8 comes
+    back with each bad byte a U+FFFD, which Python's decoding need not match byte for
+    byte, so such a line can take any echo (as before: never taken for none)."""
+    if echoed is None:
+        return True
+    try:
+        return text.decode("utf-8") == echoed
+    except UnicodeDecodeError:
+        return True
 
 
 def _do_intent(line: bytes) -> str | None:
@@ -1759,48 +1778,78 @@ def _unanswered_end(tally: _Tally, heard: bool, name: str, baud: int) -> Toolcha
     if not tally.sent or not tally.missed:
         return ""
     since = " since the last resync (its resends included)" if tally.since_resync else ""
+    command = tally.missed_commands > 0  # a ':' command among the lines unanswered
+    words = _line_words(tally, baud) if command else _phrase_words(tally, baud)
+    if not heard:
+        said = (
+            f"no byte came back from the board on {name} for the {words.what} sent ({words.silent})"
+        )
+        # Only a ':' command met with silence fails the session (see above).
+        return ToolchainError(said) if command else f"  monitor: {said}"
+    if tally.missed == tally.sent:
+        return (
+            f"  monitor: the board did not answer {words.all} sent{since}, though it sent "
+            f"other lines ({words.ignored})"
+        )
+    return (
+        f"  monitor: {words.some} sent{since} got no answer from the board{words.which} "
+        f"({words.partly})"
+    )
+
+
+@dataclass(frozen=True)
+class _EndWords:
+    """The parts of the end's note that differ between phrases alone unanswered and
+    lines with a ':' command among them (:func:`_unanswered_end`): what went, ``all``
+    of it and ``some`` of it as the note names them, ``which`` of those were commands,
+    and why, in brackets, when no byte came (``silent``), when none was answered
+    (``ignored``) and when some were not (``partly``)."""
+
+    what: str
+    all: str
+    some: str
+    which: str
+    silent: str
+    ignored: str
+    partly: str
+
+
+def _phrase_words(tally: _Tally, baud: int) -> _EndWords:
+    """The end note's words when only phrases went unanswered: a keyword board answers
+    none, so both boards' rules are said."""
+    phrases = _counted(tally.phrases, "phrases")
     keyword = "a keyword board answers only ':' commands such as ':info'"
-    if not tally.missed_commands:  # only phrases went unanswered
-        phrases = _counted(tally.phrases, "phrases")
-        if not heard:
-            return (
-                f"  monitor: no byte came back from the board on {name} for the {phrases} "
-                f"sent ({keyword}, so pipe ':info' first to check the board; a text board "
-                f"answers every line: is it running a tinyslm project's firmware at {baud} "
-                "baud, not held in its bootloader?)"
-            )
-        if tally.missed == tally.sent:
-            none = "the phrase" if tally.sent == 1 else f"any of the {phrases}"
-            return (
-                f"  monitor: the board did not answer {none} sent{since}, "
-                f"though it sent other lines ({keyword}; a text board answers every line: "
-                f"is it running a tinyslm project's firmware at {baud} baud?)"
-            )
-        some = (
+    return _EndWords(
+        what=phrases,
+        all="the phrase" if tally.sent == 1 else f"any of the {phrases}",
+        some=(
             f"{tally.missed} of the {phrases}"
             if tally.missed < tally.phrases
             else "the phrase"
             if tally.phrases == 1
             else f"the {phrases}"
-        )
-        return (
-            f"  monitor: {some} sent{since} got no answer from the "
-            f"board ({keyword}; a text board answers every line: it may have restarted, "
-            "or been busy and dropped them)"
-        )
+        ),
+        which="",
+        silent=(
+            f"{keyword}, so pipe ':info' first to check the board; a text board answers "
+            f"every line: is it running a tinyslm project's firmware at {baud} baud, not "
+            "held in its bootloader?"
+        ),
+        ignored=(
+            f"{keyword}; a text board answers every line: is it running a tinyslm "
+            f"project's firmware at {baud} baud?"
+        ),
+        partly=(
+            f"{keyword}; a text board answers every line: it may have restarted, or been "
+            "busy and dropped them"
+        ),
+    )
+
+
+def _line_words(tally: _Tally, baud: int) -> _EndWords:
+    """The end note's words when a ':' command went unanswered, which every tinyslm
+    board answers."""
     lines = _counted(tally.sent, "lines")
-    if not heard:
-        return ToolchainError(
-            f"no byte came back from the board on {name} for the {lines} sent (every "
-            f"tinyslm project's firmware answers a ':' command: is it running one at {baud} "
-            "baud, not held in its bootloader?)"
-        )
-    if tally.missed == tally.sent:
-        none = "the line" if tally.sent == 1 else f"any of the {tally.sent} lines"
-        return (
-            f"  monitor: the board did not answer {none} sent{since}, though it sent other "
-            f"lines (is it running a tinyslm project's firmware at {baud} baud?)"
-        )
     commands = (
         "a ':' command"
         if tally.missed == 1
@@ -1809,12 +1858,21 @@ def _unanswered_end(tally: _Tally, heard: bool, name: str, baud: int) -> Toolcha
         else f"{tally.missed_commands} of them ':' command"
         + ("" if tally.missed_commands == 1 else "s")
     )
-    return (
-        f"  monitor: {tally.missed} of the {lines} sent{since} got no answer from the board, "
-        f"{commands} (a tinyslm project's firmware answers every ':' command, a text "
-        "board's every line: it may have restarted, or been busy and dropped them; a "
-        "keyword board answers only ':info' within a frame's length of a broken audio "
-        "frame's bytes)"
+    return _EndWords(
+        what=lines,
+        all="the line" if tally.sent == 1 else f"any of the {tally.sent} lines",
+        some=f"{tally.missed} of the {lines}",
+        which=f", {commands}",
+        silent=(
+            "every tinyslm project's firmware answers a ':' command: is it running one at "
+            f"{baud} baud, not held in its bootloader?"
+        ),
+        ignored=f"is it running a tinyslm project's firmware at {baud} baud?",
+        partly=(
+            "a tinyslm project's firmware answers every ':' command, a text board's every "
+            "line: it may have restarted, or been busy and dropped them; a keyword board "
+            "answers only ':info' within a frame's length of a broken audio frame's bytes"
+        ),
     )
 
 

@@ -12,6 +12,7 @@ marker's answer).
 from __future__ import annotations
 
 import pytest
+from monitor_resync import hand_fed_resync
 from test_r47_monitor_resync import _Board, _escalations, _Host, _run
 
 from tinyslm import monitor as m
@@ -20,25 +21,11 @@ OVER = '{"error":"rx_overflow"}'
 ERR = '{"error":"rx_error","reason":"framing"}'
 
 
-def _resync() -> m._Resync:
-    """A resync fed board lines by hand: writes, notes and errors go nowhere."""
-    return m._Resync(
-        m._Gate(),
-        lambda _data: None,
-        m._TypedFlight(),
-        None,
-        lambda _note: None,
-        lambda: 0.0,
-        lambda _exc: None,
-        lambda _exc: None,
-    )
-
-
 def _after(lines: list[str], seconds: float = 0.0) -> m._Resync:
     """A resync fed ``lines``, ``seconds`` apart; its watcher ended."""
     import time
 
-    resync = _resync()
+    resync = hand_fed_resync()
     for at, line in enumerate(lines):
         if at:
             time.sleep(seconds)

@@ -24,6 +24,7 @@ import time
 import pytest
 import serial
 from fake_serial import use_port
+from monitor_resync import hand_fed_resync
 from test_r47_monitor_resync import (
     _Board,
     _escalations,
@@ -94,20 +95,6 @@ INFO_LINE = json.dumps({"info": {"version": "0.1.0"}})
 ANSWER = json.dumps({"intent": "x", "score": 0.9, "route": "local", "us": 5})
 
 
-def _hand_fed(notes: list[str]) -> m._Resync:
-    """A resync fed board lines by hand; its notes go to ``notes``."""
-    return m._Resync(
-        m._Gate(),
-        lambda _data: None,
-        m._TypedFlight(),
-        None,
-        notes.append,
-        lambda: 0.0,
-        lambda _exc: None,
-        lambda _exc: None,
-    )
-
-
 DONE = (
     "  monitor: the board lost bytes (rx_overflow): no line needed resending (found with"
     " an empty line and ':info', whose answer is not shown)"
@@ -121,7 +108,7 @@ def test_lines_answered_between_resyncs_keep_them_from_reading_as_repeats() -> N
     # reset there, the third counted as the third resync in a row and said "lost
     # bytes 1 times in a row with no line answered in between" (a give-up), untrue.
     notes: list[str] = []
-    resync = _hand_fed(notes)
+    resync = hand_fed_resync(notes=notes.append)
     try:
         for _ in range(3):
             assert resync.observe(OVER) == "resync"
@@ -138,7 +125,7 @@ def test_a_give_up_counts_the_resyncs_in_a_row_afresh() -> None:
     # loss starts the count again: its resync is done as any first one. With the count
     # kept past the give-up, it gave up at once ("lost bytes 1 times in a row").
     notes: list[str] = []
-    resync = _hand_fed(notes)
+    resync = hand_fed_resync(notes=notes.append)
     try:
         for _ in range(4):
             assert resync.observe(OVER) == "resync"

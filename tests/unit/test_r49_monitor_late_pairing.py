@@ -17,6 +17,7 @@ import time
 from typing import Any
 
 import pytest
+from monitor_resync import hand_fed_resync
 from test_r47_monitor_resync import INFO, _Board, _run
 
 from tinyslm import monitor as monitor_mod
@@ -51,15 +52,35 @@ class _Logged(_Board):
         return next(t for t, way, d in self.log if way == "in" and d == f"{line}\n".encode())
 
 
+class _AnswersWhen(_Board):
+    """A board that answers a line in ``when`` only once the line it names has arrived:
+    a line given up on is answered late by an event, not a sleep (a board busy a fixed
+    time after 'one' put x's answer at the very end of y's answer wait, x's wait and
+    y's being that time together, so a loaded machine that woke the board late put it
+    past the end: 'y' was given up on first, and the test failed)."""
+
+    def __init__(self, when: dict[str, str], **kwargs: Any) -> None:
+        self.when = dict(when)
+        super().__init__(**kwargs)
+
+    def _reply(self, line: str) -> bytes | None:
+        after = self.when.get(line)
+        if after is not None:
+            with self.cond:
+                self.cond.wait_for(lambda: after in self.received, timeout=10.0)
+        return super()._reply(line)
+
+
 def test_a_late_phrase_answer_leaves_the_next_phrase_in_flight_for_a_loss_report(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     # 'x' is given up on while the board acts on 'one'; 'y' goes and is lost. The board
     # answers 'x' (late) and reports the loss. Before, x's answer was taken for y's: 'y'
     # was not in flight at the report, never resent, and the note said "no line needed
-    # resending".
-    monkeypatch.setattr(monitor_mod, "ANSWER_WAIT_S", 0.5)
-    board = _Board(stm32=True, drop_after=False, lose={"y": 1}, busy={"one": 1.0})
+    # resending". The board answers 'x' as 'y' arrives: a whole answer wait before y's
+    # ends, however slow the machine.
+    monkeypatch.setattr(monitor_mod, "ANSWER_WAIT_S", 1.0)
+    board = _AnswersWhen({"x": "y"}, stm32=True, drop_after=False, lose={"y": 1})
     rows, _, _ = _run(monkeypatch, board, b"one\nx\ny\n", linger=1.0)
     assert board.received == ["one", "x", "y", "", ":info", "y"], rows
     assert board.phrases == ["one", "x", "y"], rows
@@ -132,24 +153,11 @@ def test_an_answer_only_the_line_in_flight_can_take_is_its_own() -> None:
     assert flight.pending() == [] and not flight.waiting and not flight.unsure
 
 
-def _resync() -> monitor_mod._Resync:
-    return monitor_mod._Resync(
-        monitor_mod._Gate(),
-        lambda _data: None,
-        monitor_mod._TypedFlight(),
-        None,
-        lambda _note: None,
-        lambda: 0.0,
-        lambda _exc: None,
-        lambda _exc: None,
-    )
-
-
 def test_a_late_answer_after_a_resend_leaves_the_last_line_unsure() -> None:
     # 'a' resent and given up on, then 'b' resent last: a phrase's answer is a's, late,
     # or b's. With no second answer the answer wait settles 'b' as answered; before, it
     # was given up on, so the next typed line's answer was taken for b's late one.
-    resync = _resync()
+    resync = hand_fed_resync()
     sent = monitor_mod._Sent
     a, b = sent(b"a\n", 1, True), sent(b"b\n", 2, True)
     resync.typed.sent(a)
@@ -168,7 +176,7 @@ def test_the_reader_does_not_wait_for_the_gate_outside_a_resync(answer: str) -> 
     # it: held, it leaves last_rx behind, and a line whose answer sits unread is given
     # up on. Before, an answer after a resend whose first line was given up on (``out``
     # holding two lines) waited for the gate.
-    resync = _resync()
+    resync = hand_fed_resync()
     sent = monitor_mod._Sent
     resync.out = [sent(b"a\n", 1, True), sent(b"b\n", 2, True)]
     resync.owed = 1  # an info answer: a marker's, owed

@@ -10,6 +10,7 @@ from collections import deque
 from typing import Any
 
 import pytest
+from monitor_resync import hand_fed_resync
 from test_r47_monitor_resync import _Board
 
 from tinyslm import monitor as monitor_mod
@@ -71,29 +72,13 @@ def test_a_resync_settling_the_lines_forgets_that_one_was_unsure() -> None:
     assert flight.tally().missed == 1
 
 
-def _resync(
-    flight: monitor_mod._TypedFlight | None = None, written: list[bytes] | None = None
-) -> monitor_mod._Resync:
-    """A resync fed board lines by hand: writes go to ``written``, notes nowhere."""
-    return monitor_mod._Resync(
-        monitor_mod._Gate(),
-        (written if written is not None else []).append,
-        flight if flight is not None else monitor_mod._TypedFlight(),
-        None,
-        lambda _note: None,
-        lambda: 0.0,
-        lambda _exc: None,
-        lambda _exc: None,
-    )
-
-
 def test_a_new_resync_starts_with_nothing_left_from_the_last_ones_resends() -> None:
     # 374c562 #21, df16ab8 #17: a new rx_overflow starts a resync afresh: the lines
     # passed over, the lines resent and not answered and whether the last of them may
     # have been answered are the last resync's. Kept, a late answer in the new one was
     # paired with a line of the old one (an index into another flight list), and a
     # stale `out_unsure` counted a line answered that was not.
-    resync = _resync()
+    resync = hand_fed_resync()
     try:
         stale = monitor_mod._Sent(b"old\n", 1, True)
         resync.passed, resync.out, resync.out_unsure = [0], [stale, stale], True
@@ -114,7 +99,7 @@ class _HostWaiting:
 
 
 def _in_flight(flight: monitor_mod._TypedFlight, *acts: monitor_mod._Act) -> list[Any]:
-    resync = _resync(flight)
+    resync = hand_fed_resync(flight)
     resync.host = _HostWaiting(*acts)  # type: ignore[assignment]
     try:
         return resync._in_flight()
@@ -150,7 +135,7 @@ def test_a_resent_typed_line_not_answered_in_time_is_given_up_on_not_settled(
     monkeypatch.setattr(monitor_mod, "ANSWER_WAIT_S", 0.1)
     flight = monitor_mod._TypedFlight()
     written: list[bytes] = []
-    resync = _resync(flight, written)
+    resync = hand_fed_resync(flight, written=written)
     try:
         with resync.gate.cond:
             resync.active = resync.gate.shut = True

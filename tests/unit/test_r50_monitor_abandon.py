@@ -5,6 +5,8 @@ a resync cut short, so they went unsaid)."""
 
 from __future__ import annotations
 
+from monitor_resync import hand_fed_resync
+
 from tinyslm import monitor as m
 
 OVER = '{"error":"rx_overflow"}'
@@ -20,16 +22,7 @@ def _resending(lines: list[bytes], notes: list[str]) -> m._Resync:
     """A resync fed by hand that found ``lines`` (typed, in flight) dropped and has
     resent the first of them."""
     flight = m._TypedFlight()
-    resync = m._Resync(
-        m._Gate(),
-        lambda _data: None,
-        flight,
-        None,
-        notes.append,
-        lambda: 0.0,
-        lambda _exc: None,
-        lambda _exc: None,
-    )
+    resync = hand_fed_resync(flight, notes=notes.append)
     for seq, line in enumerate(lines, 1):
         flight.sent(m._Sent(line, seq, True))
     assert resync.observe(OVER) == "resync"
