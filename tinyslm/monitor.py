@@ -670,7 +670,8 @@ def _is_command(line: bytes) -> int:
     """1 for a ':' command (a ':' first, as both firmwares read it), which every tinyslm
     board answers, a keyword board too, save one whose line end it takes for a broken
     audio frame's bytes (within 520 bytes after a byte below 0x08 or a refused frame,
-    docs/audio.md "Keyword app protocol"; ``:info`` is always answered); 0 for a phrase,
+    unless spelt as a typed command: ':', a lowercase letter, printable ASCII, as
+    ``:info`` is; docs/audio.md "Keyword app protocol"); 0 for a phrase,
     which a keyword board does not answer (its bytes go to the audio frame parser,
     skipped in silence)."""
     return int(line.startswith(b":"))
@@ -1871,7 +1872,8 @@ def _line_words(tally: _Tally, baud: int) -> _EndWords:
         partly=(
             "a tinyslm project's firmware answers every ':' command, a text board's every "
             "line: it may have restarted, or been busy and dropped them; a keyword board "
-            "answers only ':info' within a frame's length of a broken audio frame's bytes"
+            "answers within a frame's length of a broken audio frame's bytes only a command "
+            "spelt as typed (':', a lowercase letter, printable ASCII), ':info' among them"
         ),
     )
 

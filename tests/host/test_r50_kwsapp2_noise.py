@@ -44,7 +44,10 @@ __all__ = ["app", "labels"]  # module fixtures, used by name below
 UNKNOWN = '{"error":"unknown_command"}'
 END_NONE = '{"end":{"frames":0,"inferences":0,"detections":0}}'
 GAP1 = '{"error":"bad_frame","reason":"frames lost","detail":1}'
-NOPE = b"\n:nope\n"
+# A ':' line answered outside noise, and not in it: round 51 answers a line spelt as a
+# typed command (':', a lowercase letter, printable ASCII) in noise too, so these noise
+# rules are pinned with a line that is not (an uppercase letter first).
+NOPE = b"\n:Nope\n"
 MAX_BYTES = MAX_PAYLOAD + OVERHEAD  # TINYSLM_FRAME_MAX_BYTES: one whole frame, 520
 
 
@@ -92,7 +95,8 @@ def _short_crc_frame(tail: bytes) -> tuple[bytes, int]:
     return bytes(frame), frame[262] | frame[263] << 8
 
 
-@pytest.mark.parametrize("tail", [b":x\x01\r", b":x\r", b"\n:nope\n", b"\n:" + b"z" * 40 + b"\n"])
+# ':X\r' (not ':x\r', which round 51 answers: spelt as a typed command, see NOPE)
+@pytest.mark.parametrize("tail", [b":x\x01\r", b":X\r", NOPE, b"\n:" + b"z" * 40 + b"\n"])
 @pytest.mark.parametrize("chunk", [1, 64])
 def test_a_short_length_frames_tail_is_garbage(
     app: Path, labels: list[str], tmp_path: Path, tail: bytes, chunk: int
@@ -129,7 +133,7 @@ def test_a_frame_whose_header_a_bad_crc_frame_swallowed_answers_nothing(
 ) -> None:
     """One burst of 6 bytes lost: frame A's last 5 and frame B's sync byte. A's
     candidate takes B's header and fails its crc at full size, so B's header bytes
-    below 0x08 are never seen as stray; a '\n:nope\n' in B's PCM was answered when a
+    below 0x08 are never seen as stray; a '\n:Nope\n' in B's PCM was answered when a
     full-size bad crc left no noise (round 50's review)."""
     a = encode_frame(FRAME_AUDIO, 1, np.full(256, 1000, "<i2").tobytes())
     pay = bytearray(b"\x10" * 512)
@@ -155,7 +159,7 @@ FULL = encode_frame(FRAME_AUDIO, 1, bytes(range(256)) * 2)  # 520 bytes, no "\n:
         # a whole frame ends the noise (\x01's would last to the ':' line's end)
         (b"\x01" + encode_frame(FRAME_START, 0) + encode_frame(FRAME_END, 1), True),
         # an answered command ends it
-        (b"\x01\n:nope\n:info\n", True),
+        (b"\x01\n:Nope\n:info\n", True),
         # a full-size frame dropped for its crc: it may have swallowed a next frame's
         # header, whose PCM follows
         (b"\x01" + _bad_crc(FULL), False),
@@ -192,7 +196,7 @@ def test_garbage_counts_line_ends_only_under_noise(
 ) -> None:
     """F6: the two line ends before the first stray byte are taken for a host's, not
     counted; every byte from the stray byte on is (line ends and a ':' line too)."""
-    data = b"AB\n\nCD\x01EF\n:nope\n" + encode_frame(FRAME_START, 0) + encode_frame(FRAME_END, 1)
+    data = b"AB\n\nCD\x01EF\n:Nope\n" + encode_frame(FRAME_START, 0) + encode_frame(FRAME_END, 1)
     out = _serial(app, labels, data, tmp_path)
     assert out == [_garbage(2 + 3 + 2 + 1 + 5 + 1), END_NONE]
 

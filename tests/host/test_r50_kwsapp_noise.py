@@ -85,12 +85,13 @@ def test_typed_text_then_a_command_is_still_answered(
 def test_after_noise_only_info_is_answered_and_it_ends_the_noise(
     app: Path, labels: list[str], tmp_path: Path
 ) -> None:
-    # \x01\x02: a stray frame's bytes; ':nope' after them is theirs (no answer), ':info'
-    # the host's resync (answered); after it the host's lines are commands again.
-    data = b"\x01\x02\n:nope\n:" + b"x" * 40 + b"\n:info\n:nope\n" + encode_frame(FRAME_END, 0)
+    # \x01\x02: a stray frame's bytes; ':Nope' after them is theirs (no answer: not spelt
+    # as a typed command, round 51, as ':nope' would be), ':info' the host's resync
+    # (answered); after it the host's lines are commands again.
+    data = b"\x01\x02\n:Nope\n:" + b"x" * 40 + b"\n:info\n:nope\n" + encode_frame(FRAME_END, 0)
     out = _serial(app, labels, data, tmp_path, 3)
     assert out[0].startswith('{"info":')
-    # the LF after the noise, ':nope', its LF, the 41-byte line and its LF: 2 + 1 + 5 +
+    # the LF after the noise, ':Nope', its LF, the 41-byte line and its LF: 2 + 1 + 5 +
     # 1 + 41 + 1 bytes, said when the END frame ends the run
     assert out[1:] == ['{"error":"unknown_command"}', _garbage(51), END_NONE]
 

@@ -243,7 +243,8 @@ def test_a_direct_mode_error_is_restarted_at_once_and_said_restarted(
     assert [line.text for line in lines] == [SAI_ERROR], lines
     assert len(starts) == 1 and 1_000_000 <= starts[0] <= 1_001_000, starts
     assert starts[0] <= lines[0].us, (starts, lines)
-    assert stats["starts"] == 1 and stats["stops"] == 0, stats
+    # The READY SAI stopped the HAL's way before the start (round 51: its FIFO flushed).
+    assert stats["starts"] == 1 and stats["stops"] == 1, stats
     assert stats["fed"] >= (15 + 61) * 1024, stats
 
 

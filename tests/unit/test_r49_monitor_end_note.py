@@ -99,7 +99,8 @@ def test_an_unanswered_command_is_named_apart(monkeypatch: pytest.MonkeyPatch) -
         "  monitor: 2 of the 3 lines sent got no answer from the board, 1 of them ':' "
         "command (a tinyslm project's firmware answers every ':' command, a text board's "
         "every line: it may have restarted, or been busy and dropped them; a keyword board "
-        "answers only ':info' within a frame's length of a broken audio frame's bytes)"
+        "answers within a frame's length of a broken audio frame's bytes only a command "
+        "spelt as typed (':', a lowercase letter, printable ASCII), ':info' among them)"
     ], rows
 
 
