@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from tinyslm.boards import Board
 from tinyslm.errors import BudgetError
 from tinyslm.manifest import Manifest, label_thresholds_json
 from tinyslm.metrics import is_number
@@ -33,6 +34,18 @@ def device_max_line(manifest: Manifest) -> int:
     return manifest.max_line if manifest.modality == TEXT else KWS_MAX_COMMAND
 
 
+def board_max_line(board: Board, manifest: Manifest) -> int:
+    """The line limit of the project ``generate`` writes for ``board``: a text project's
+    ``TINYSLM_MAX_LINE`` is the board's usual limit where that is above the model's
+    (:func:`tinyslm.emit.text.line_limit`, what the template writes); a keyword
+    firmware's is its ``:`` command line whatever the board."""
+    if manifest.modality != TEXT:
+        return KWS_MAX_COMMAND
+    from tinyslm.emit.text import line_limit
+
+    return line_limit(board, manifest.max_line)
+
+
 @dataclass(frozen=True)
 class BoardFit:
     """One board against the model.
@@ -41,6 +54,7 @@ class BoardFit:
         board: board id.
         fits: the model and the arena are within the board's budgets.
         model_budget_bytes, arena_budget_bytes: the budgets (``boards/<id>.yaml``).
+        max_line: the line limit a project for the board gets (:func:`board_max_line`).
         reason: why it does not fit ('' when it does).
     """
 
@@ -48,6 +62,7 @@ class BoardFit:
     fits: bool
     model_budget_bytes: int
     arena_budget_bytes: int
+    max_line: int
     reason: str = ""
 
 
@@ -65,6 +80,9 @@ class ModelInfo:
             says it as ``firmware_arena_bytes`` (what a device's ``:info`` calls
             ``arena_bytes``) and the measured one as ``measured_arena_bytes``.
         fits: every board, in id order.
+        project_max_line: a project's line limit as generate wrote it (its board's
+            :func:`board_max_line`); ``None`` for a model folder, whose limit is the
+            model's own (:func:`device_max_line`), which a project may raise.
     """
 
     path: Path
@@ -73,6 +91,14 @@ class ModelInfo:
     manifest: Manifest
     arena_size: int
     fits: tuple[BoardFit, ...]
+    project_max_line: int | None = None
+
+    @property
+    def max_line(self) -> int:
+        """The device's line limit: a project's, else the model's own."""
+        if self.project_max_line is not None:
+            return self.project_max_line
+        return device_max_line(self.manifest)
 
     def to_dict(self) -> dict[str, Any]:
         m = self.manifest
@@ -98,7 +124,9 @@ class ModelInfo:
             # generate --label-threshold: {label: {threshold, threshold_q}}, {} without.
             "label_thresholds": label_thresholds_json(m.label_thresholds),
             "ops": list(m.ops),
-            "max_line": device_max_line(m),
+            # A project's limit; a model folder's own, which boards[].max_line says
+            # where a project for that board raises it.
+            "max_line": self.max_line,
             "features": m.features.to_dict(),
             "train_config": m.train_config,
             "metrics": m.metrics,
@@ -108,6 +136,7 @@ class ModelInfo:
                     "fits": f.fits,
                     "model_budget_bytes": f.model_budget_bytes,
                     "arena_budget_bytes": f.arena_budget_bytes,
+                    "max_line": f.max_line,
                     "reason": f.reason,
                 }
                 for f in self.fits
@@ -125,16 +154,14 @@ def board_fits(manifest: Manifest, arena_size: int) -> tuple[BoardFit, ...]:
     kind = modality(manifest.modality)
     out = []
     for board in load_boards():
+        budgets = (board.model_budget_bytes, board.arena_budget_bytes)
+        limit = board_max_line(board, manifest)
         try:
             check_budget(board, manifest.model_bytes, arena_size, kind.ram_bytes(board, manifest))
-            out.append(BoardFit(board.id, True, board.model_budget_bytes, board.arena_budget_bytes))
+            out.append(BoardFit(board.id, True, *budgets, limit))
         except BudgetError as exc:
             reason = str(exc).split(": ", 1)[-1]
-            out.append(
-                BoardFit(
-                    board.id, False, board.model_budget_bytes, board.arena_budget_bytes, reason
-                )
-            )
+            out.append(BoardFit(board.id, False, *budgets, limit, reason))
     return tuple(out)
 
 
@@ -147,6 +174,7 @@ def model_info(path: Path) -> ModelInfo:
             or its arena, threshold, line limit or board is not what the project's
             headers or ``platformio.ini`` build (:func:`tinyslm.project.check_settings`).
     """
+    from tinyslm.boards import load_board
     from tinyslm.emit.project import arena_size_for
     from tinyslm.project import check_settings, load_model_or_project, recorded_arena_size
 
@@ -158,7 +186,9 @@ def model_info(path: Path) -> ModelInfo:
     arena = recorded_arena_size(project, manifest)
     # The rows say what is in the firmware: its headers, not only tinyslm.json.
     check_settings(project, manifest, arena)
-    return ModelInfo(path, "project", project.board, manifest, arena, board_fits(manifest, arena))
+    limit = board_max_line(load_board(project.board), manifest)
+    fits = board_fits(manifest, arena)
+    return ModelInfo(path, "project", project.board, manifest, arena, fits, limit)
 
 
 def format_info(info: ModelInfo) -> str:
@@ -175,7 +205,7 @@ def format_info(info: ModelInfo) -> str:
         ("path", f"{one_line(str(info.path))} ({where})"),
         ("modality", m.modality),
         ("labels", labels_text(m.labels)),
-        *modality(m.modality).summary_rows(m),
+        *(_with_line_limit(row, info) for row in modality(m.modality).summary_rows(m)),
         (
             "model",
             f"{m.model_bytes} bytes ({m.model_bytes / 1024:.1f} KiB), sha256 {m.model_sha256[:16]}",
@@ -197,6 +227,35 @@ def format_info(info: ModelInfo) -> str:
     # Label names (a keyword is a folder's name) and paths go to the terminal: a newline
     # or an ESC sequence in one would break the table or reprogram the terminal.
     return "\n".join(f"{k.ljust(width)}  {printable(v)}" for k, v in rows)
+
+
+# The key of the line-limit row of a modality's summary rows (train prints them too).
+LINE_LIMIT_ROW = "device line limit"
+
+
+def _with_line_limit(row: tuple[str, str], info: ModelInfo) -> tuple[str, str]:
+    """A text model's line-limit row as info knows it (:func:`line_limit_text`); any
+    other row, and a keyword firmware's, whose limit no board changes, as it is."""
+    if row[0] != LINE_LIMIT_ROW or info.manifest.modality != TEXT:
+        return row
+    return (row[0], line_limit_text(info))
+
+
+def line_limit_text(info: ModelInfo) -> str:
+    """A text device's line limit: a project's as generate wrote it (the board's usual
+    limit where above the model's), and a model folder's own with the limit of each
+    fitting board whose project generate raises it (the row said only the model's)."""
+    own = info.manifest.max_line
+    if info.project_max_line is not None:
+        raised = info.project_max_line != own
+        return f"{info.project_max_line} bytes" + (
+            f" (board {info.board}'s usual limit, above the model's {own})" if raised else ""
+        )
+    raised_on = [f"{f.board} {f.max_line}" for f in info.fits if f.fits and f.max_line != own]
+    if not raised_on:
+        return f"{own} bytes"
+    boards = ", ".join(raised_on)
+    return f"{own} bytes (the model's; a project gets its board's where higher: {boards})"
 
 
 def labels_text(labels: Sequence[str]) -> str:

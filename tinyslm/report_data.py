@@ -37,6 +37,12 @@ REPORT_HTML = "report.html"
 WHOLE_FILE = "all"
 # 1: first version; a report.json of another version is recomputed, not trusted.
 FORMAT_VERSION = 1
+# The splits a report.json is measured on: training's held-out split (test, else val,
+# else train) or a --data file measured whole.
+SPLITS = ("test", "val", "train", WHOLE_FILE)
+# The largest count a report.json may hold: the page sums the counts in numpy's int64
+# (an edited 10**30 ended in an OverflowError traceback); no split comes near it.
+MAX_COUNT = 2**53
 # Confused pairs listed in the report, and phrases shown per pair.
 TOP_PAIRS = 8
 EXAMPLES_PER_PAIR = 3
@@ -74,8 +80,9 @@ def counted_share(value: object, n: object, count: object = None) -> float | Non
 # Each stored share (besides float and INT8 accuracy, whose count is the modality's) and
 # the count it is a share of: verify.py measures agreement and the gate over the n_eval
 # in-scope phrases and the out-of-scope recall over n_oos_eval; eval's escalation_rate is
-# 1 - local_rate; a keyword model's false rejections are of its keyword_clips; the
-# teacher's accuracy is of the n_train training phrases (text/distill.py).
+# 1 - local_rate; a keyword model's false rejections are of its keyword_clips. (The
+# teacher's accuracy, of the n_train training phrases, has one reader, the report's
+# teacher row, which counts it itself: report.teacher_text.)
 SHARE_OF = {
     "agreement": "n_eval",
     "int8_accuracy_at_threshold": "n_eval",
@@ -83,7 +90,6 @@ SHARE_OF = {
     "escalation_rate": "n_eval",
     "oos_recall": "n_oos_eval",
     "false_rejection_rate": "keyword_clips",
-    "teacher_train_accuracy_crossfit": "n_train",
 }
 
 
@@ -209,14 +215,15 @@ class TensorSize:
 
     @classmethod
     def from_dict(cls, t: Mapping[str, Any]) -> TensorSize:
-        """Read back :meth:`to_dict` (KeyError, TypeError, ValueError when malformed)."""
+        """Read back :meth:`to_dict` (KeyError, TypeError, ValueError when malformed:
+        a size of 10**30 ended in numpy's OverflowError on the page)."""
         return cls(
-            str(t["layer"]),
-            str(t["op"]),
-            str(t["role"]),
-            tuple(int(s) for s in t["shape"]),
-            str(t["dtype"]),
-            int(t["bytes"]),
+            _text(t["layer"], "a tensor's layer"),
+            _text(t["op"], "a tensor's op"),
+            _text(t["role"], "a tensor's role"),
+            tuple(_count(s, "a tensor's shape") for s in _list(t["shape"], "a tensor's shape")),
+            _text(t["dtype"], "a tensor's dtype"),
+            _count(t["bytes"], "a tensor's bytes"),
         )
 
 
@@ -309,53 +316,41 @@ class ReportData:
         Raises:
             ModelError: another format version, or a field is missing or malformed.
         """
-        if d.get("format_version") != FORMAT_VERSION:
-            raise ModelError(
-                f"{source}: format_version {d.get('format_version')!r} is not {FORMAT_VERSION}"
-            )
+        version = d.get("format_version")
+        if _whole(version) != FORMAT_VERSION:
+            raise ModelError(f"{source}: format_version {version!r} is not {FORMAT_VERSION}")
+        # Each value as tinyslm writes it: str() and int() made a list of labels out of a
+        # string's letters, a count out of 1.5 or "12", and NaN shares drawn into the
+        # page ended in a traceback there (report.json is outside the content hash).
         try:
+            labels = tuple(_text(x, "a label") for x in _list(d["labels"], "labels"))
             data = cls(
-                model_sha256=str(d["model_sha256"]),
-                eval_split=str(d["eval_split"]),
-                labels=tuple(str(x) for x in d["labels"]),
-                confusion=tuple(tuple(int(v) for v in row) for row in d["confusion"]),
-                n_oos=int(d["n_oos"]),
-                pairs=tuple(
-                    ConfusedPair(
-                        str(p["true"]),
-                        str(p["predicted"]),
-                        int(p["count"]),
-                        tuple(str(e) for e in p["examples"]),
-                    )
-                    for p in d["pairs"]
+                model_sha256=_text(d["model_sha256"], "model_sha256"),
+                eval_split=_split(d["eval_split"]),
+                labels=labels,
+                confusion=tuple(
+                    tuple(_count(v, "a confusion count") for v in _list(row, "a confusion row"))
+                    for row in _list(d["confusion"], "confusion")
                 ),
-                curve=tuple(_point(c) for c in d["curve"]),
-                tensors=tuple(TensorSize.from_dict(t) for t in d["tensors"]),
-                history=tuple(
-                    {str(k): float(v) for k, v in h.items()} for h in d.get("history", [])
-                ),
+                n_oos=_count(d["n_oos"], "n_oos"),
+                pairs=tuple(_pair(p) for p in _list(d["pairs"], "pairs")),
+                curve=tuple(_point(c) for c in _list(d["curve"], "curve")),
+                tensors=tuple(TensorSize.from_dict(t) for t in _list(d["tensors"], "tensors")),
+                history=tuple(_epoch(h) for h in _list(d.get("history", []), "history")),
                 own_gate=_point(d["own_gate"]) if d.get("own_gate") is not None else None,
                 oos_top1=(
-                    tuple(int(v) for v in d["oos_top1"]) if d.get("oos_top1") is not None else None
+                    tuple(_count(v, "an oos_top1 count") for v in _list(d["oos_top1"], "oos_top1"))
+                    if d.get("oos_top1") is not None
+                    else None
                 ),
             )
+        except _Malformed as exc:
+            raise ModelError(f"{source}: malformed ({exc})") from None
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise ModelError(f"{source}: malformed ({type(exc).__name__}: {exc})") from None
-        n = len(data.labels)
-        # per_intent and the heatmap index the matrix by label: a hand-edited shape
-        # failed there, in numpy, instead of here.
-        if not n or len(data.confusion) != n or any(len(row) != n for row in data.confusion):
-            raise ModelError(
-                f"{source}: malformed (confusion must be {n} rows of {n} counts, one per label)"
-            )
-        if any(v < 0 for row in data.confusion for v in row):
-            raise ModelError(f"{source}: malformed (a confusion count is negative)")
-        if data.oos_top1 is not None and (
-            len(data.oos_top1) != n or any(v < 0 for v in data.oos_top1)
-        ):
-            raise ModelError(
-                f"{source}: malformed (oos_top1 must be {n} counts of 0 or more, one per label)"
-            )
+        why = _inconsistent(data)
+        if why is not None:
+            raise ModelError(f"{source}: malformed ({why})")
         return data
 
     @property
@@ -372,10 +367,6 @@ def _share_out(value: float | None) -> float | None:
     return None if value is None else round(value, 5)
 
 
-def _share_in(value: Any) -> float | None:
-    return None if value is None else float(value)
-
-
 def _point_dict(c: ThresholdPoint) -> dict[str, Any]:
     return {
         "q": c.q,
@@ -386,14 +377,103 @@ def _point_dict(c: ThresholdPoint) -> dict[str, Any]:
     }
 
 
-def _point(c: Mapping[str, Any]) -> ThresholdPoint:
+def _point(c: object) -> ThresholdPoint:
+    if not isinstance(c, dict):
+        raise _Malformed(f"a curve point must be a JSON object, got {c!r}")
+    q = c["q"]
+    if isinstance(q, bool) or not isinstance(q, int) or not -128 <= q <= 127:
+        raise _Malformed(f"a curve point's q must be an int8 level (-128 to 127), got {q!r}")
+    threshold = c["threshold"]
+    if not _number(threshold) or not 0 <= float(threshold) <= 1:
+        raise _Malformed(f"the threshold at q={q} must be a number in [0, 1], got {threshold!r}")
     return ThresholdPoint(
-        int(c["q"]),
-        float(c["threshold"]),
-        _share_in(c["accuracy_at_threshold"]),
-        _share_in(c["escalation_rate"]),
-        _share_in(c["oos_recall"]),
+        q,
+        float(threshold),
+        *(
+            _share(c[key], f"{key} at q={q}")
+            for key in ("accuracy_at_threshold", "escalation_rate", "oos_recall")
+        ),
     )
+
+
+class _Malformed(ValueError):
+    """A report.json value that is not what tinyslm writes; its message names it."""
+
+
+def _count(value: object, what: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_COUNT:
+        raise _Malformed(f"{what} must be a whole number from 0 to {MAX_COUNT}, got {value!r}")
+    return value
+
+
+def _share(value: object, what: str) -> float | None:
+    """A share in [0, 1], or null (nothing measured); NaN is neither."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 1:
+        raise _Malformed(f"{what} must be a share in [0, 1] or null, got {value!r}")
+    return float(value)
+
+
+def _text(value: object, what: str) -> str:
+    if not isinstance(value, str):
+        raise _Malformed(f"{what} must be a string, got {value!r}")
+    return value
+
+
+def _list(value: object, what: str) -> list[Any]:
+    if not isinstance(value, list):
+        raise _Malformed(f"{what} must be a JSON list, got {type(value).__name__}")
+    return value
+
+
+def _split(value: object) -> str:
+    if value not in SPLITS:
+        raise _Malformed(f"eval_split must be one of {', '.join(SPLITS)}, got {value!r}")
+    return str(value)
+
+
+def _pair(p: object) -> ConfusedPair:
+    if not isinstance(p, dict):
+        raise _Malformed(f"a confused pair must be a JSON object, got {p!r}")
+    return ConfusedPair(
+        _text(p["true"], "a pair's true intent"),
+        _text(p["predicted"], "a pair's predicted intent"),
+        _count(p["count"], "a pair's count"),
+        tuple(_text(e, "a pair's example") for e in _list(p["examples"], "a pair's examples")),
+    )
+
+
+def _epoch(h: object) -> dict[str, float]:
+    """One epoch of the training history: names and numbers (NaN and infinity too: a
+    diverged training logs them, and the curves leave such points out)."""
+    if not isinstance(h, dict) or not h:
+        # An epoch without a figure is none train logs (the plot warned on stderr).
+        raise _Malformed(f"a history epoch must be a JSON object of figures, got {h!r}")
+    for key, value in h.items():
+        if not _number(value):
+            raise _Malformed(f"history {key!r} must be a number, got {value!r}")
+    return {str(k): float(v) for k, v in h.items()}
+
+
+def _inconsistent(data: ReportData) -> str | None:
+    """Why ``data``'s parts cannot be drawn together (an edit), else None. Pairs are not
+    looked up by label here: a label renamed or swapped by hand is refused against the
+    manifest (:func:`text_report_page`), naming the first that differs."""
+    n = len(data.labels)
+    # per_intent and the heatmap index the matrix by label: a hand-edited shape
+    # failed there, in numpy, instead of here.
+    if not n or len(data.confusion) != n or any(len(row) != n for row in data.confusion):
+        return f"confusion must be {n} rows of {n} counts, one per label"
+    if data.oos_top1 is not None and len(data.oos_top1) != n:
+        return f"oos_top1 must be {n} counts, one per label"
+    levels = [p.q for p in data.curve]
+    if len(set(levels)) != len(levels):
+        return "the curve has two points at one level"
+    for p in data.pairs:
+        if len(p.examples) > p.count:
+            return f"pair {p.true!r} -> {p.predicted!r} shows more examples than its count"
+    return None
 
 
 def load_report_data(path: Path) -> ReportData:
@@ -648,9 +728,20 @@ def text_report_page(
                 # The sha covers the model, not the names: an edited list put one intent's
                 # figures under another's name.
                 raise ModelError(f"{stored}: {_labels_differ(recorded.labels, manifest.labels)}")
-        except ModelError:
+            if recorded.own_gate is not None and not manifest.own_levels_q():
+                # Only a project's labels' own thresholds give one: drawn from a model
+                # folder's file, the page showed a row 'at its own thresholds' the model
+                # has none of.
+                raise ModelError(
+                    f"{stored}: it holds figures at labels' own thresholds (own_gate), and "
+                    "the model has none"
+                )
+        except ModelError as exc:
             if data is None:
-                raise
+                # Said what to do, as the refusal of a folder without report.json says it.
+                raise ModelError(
+                    f"{exc}; give {_data_hint(manifest)} to measure the figures again"
+                ) from None
             # --data measures everything again; only the training curves are lost.
             recorded = None
     if data is not None:
@@ -669,18 +760,9 @@ def text_report_page(
             else f"no {REPORT_JSON} (the model was trained with --no-report, or before "
             "tinyslm wrote one)"
         )
-        from tinyslm.operating_point import DEMO_DATASET, trained_on_demo
-
-        # A model trained on the bundled demo set (generate without --model) has no file
-        # of the user's to name: "--data demo" is that set.
-        what = (
-            f"--data {DEMO_DATASET} (the bundled demo set the model was trained on)"
-            if trained_on_demo(manifest)
-            else "--data DATASET (the file the model was trained on)"
-        )
         raise ModelError(
             f"{path}: {why}: the confusion matrix and threshold curve need the held-out "
-            f"phrases; give {what} to measure them"
+            f"phrases; give {_data_hint(manifest)} to measure them"
         )
     no_history = (
         "A project does not carry the training curves: 'tinyslm report' on the model "
@@ -696,6 +778,16 @@ def text_report_page(
         measured_on=None if data is None else _shown_data(data),
     )
     return page, source
+
+
+def _data_hint(manifest: Any) -> str:
+    """The ``--data`` a refusal names: a model trained on the bundled demo set (generate
+    without --model) has no file of the user's to name, and ``--data demo`` is that set."""
+    from tinyslm.operating_point import DEMO_DATASET, trained_on_demo
+
+    if trained_on_demo(manifest):
+        return f"--data {DEMO_DATASET} (the bundled demo set the model was trained on)"
+    return "--data DATASET (the file the model was trained on)"
 
 
 def _shown_data(data: Path) -> str:
