@@ -36,9 +36,11 @@ STM32H7 keyword image's flash and RAM. Models: the committed keyword fixture (al
 and any ``--keyword-model DIR`` (e.g. a ``tinyslm train`` of speech_commands_dev).
 
 Figures are printed; ``--json PATH`` also writes them (nothing is written by
-default). The trees and datasets default to the shared folder (``$TINYSLM_SHARED_DIR``,
-else ``../shared`` beside the repository). Without the TFLM Cortex-M7 tree, QEMU or the
-Arm compiler it says so and exits 0; without CLINC150 it measures the demo model only.
+default), with ``clinc_data`` and ``keyword_data``: the dataset each measurement read,
+null for one not read (left out by ``--only``, or not found). The trees and datasets
+default to the shared folder (``$TINYSLM_SHARED_DIR``, else ``../shared`` beside the
+repository). Without the TFLM Cortex-M7 tree, QEMU or the Arm compiler it says so and
+exits 0; without CLINC150 it measures the demo model only.
 
     .venv/bin/python benchmarks/cortex_m7.py [--demo-model DIR] [--clinc-model DIR] [--json OUT]
         [--only text|keywords] [--keyword-model DIR ...] [--keyword-clips N]
@@ -138,7 +140,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default=None,
         help="the text models' phrases (default: test)",
     )
-    p.add_argument("--json", type=json_arg, default=None, help="also write the figures here")
+    p.add_argument(
+        "--json",
+        type=json_arg,
+        default=None,
+        help="also write the figures here (clinc_data, keyword_data: null where not read)",
+    )
     p.add_argument("--only", choices=("text", "keywords"), help="measure one modality only")
     p.add_argument(
         "--keyword-model",
@@ -546,6 +553,19 @@ def main(argv: list[str] | None = None) -> int:
         return 2
 
 
+def data_inputs(args: argparse.Namespace) -> dict[str, str | None]:
+    """The figures' ``clinc_data`` and ``keyword_data``: the dataset path each measurement
+    read, null for one the run did not read (left out by ``--only``, or skipped for want
+    of the file). The paths were recorded as given, so a ``--only text`` run named a
+    keyword folder it never opened, and a missing CLINC150 file it skipped."""
+    clinc = args.only != "keywords" and args.clinc_data.is_file()
+    keywords = args.only != "text" and keyword_models_skipped(args) is None
+    return {
+        "clinc_data": str(args.clinc_data) if clinc else None,
+        "keyword_data": str(args.keyword_data) if keywords else None,
+    }
+
+
 def clinc_config(args: argparse.Namespace) -> TrainConfig | None:
     """The CLINC150 model's recipe (benchmarks/clinc150.py's defaults, sized for
     ``--clinc-data`` as ``tinyslm train`` sizes it), or None when none is trained.
@@ -586,8 +606,7 @@ def measure(args: argparse.Namespace) -> int:
         ),
         "split": args.split,
         "argv": args.argv,
-        "clinc_data": str(args.clinc_data),
-        "keyword_data": str(args.keyword_data),
+        **data_inputs(args),
     }
     config = clinc_config(args)
     keywords_ok = measure_keywords(args, results) if args.only != "text" else True

@@ -280,6 +280,26 @@ def _check_label_levels(project: Project, manifest: Manifest) -> None:
             )
 
 
+def generated_line_limit(project: Project, manifest: Manifest) -> tuple[int, str]:
+    """The ``TINYSLM_MAX_LINE`` generate writes for a text project, and what to call it in
+    a message: the model's ``max_line``, or the board's usual limit where that is above it
+    (:func:`tinyslm.emit.text.line_limit`; naming that one tinyslm.json's was untrue).
+
+    Raises:
+        BoardError: the project's board is not one tinyslm knows.
+    """
+    from tinyslm.boards import load_board
+    from tinyslm.emit.text import line_limit
+
+    want = line_limit(load_board(project.board), manifest.max_line)
+    if want == manifest.max_line:
+        return want, f"{PROJECT_FILE}'s max_line"
+    return want, (
+        f"what generate writes for board {project.board} (its usual line limit, above "
+        f"{PROJECT_FILE}'s max_line {manifest.max_line}):"
+    )
+
+
 def check_settings(project: Project, manifest: Manifest, arena_size: int) -> None:
     """What ``info`` says is in the firmware is what the project's headers define.
 
@@ -305,11 +325,8 @@ def check_settings(project: Project, manifest: Manifest, arena_size: int) -> Non
     )
     _check_label_levels(project, manifest)
     if manifest.modality == TEXT:
-        from tinyslm.emit.text import line_limit
-
-        # generate writes the board's limit where it is above the model's (line_limit).
-        want = line_limit(load_board(project.board), manifest.max_line)
-        _check_define(settings, defines, "TINYSLM_MAX_LINE", want, f"{json_name} max_line")
+        want, what = generated_line_limit(project, manifest)
+        _check_define(settings, defines, "TINYSLM_MAX_LINE", want, what)
     else:
         app = project.root / KWS_APP_H
         _check_define(

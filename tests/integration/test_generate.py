@@ -622,9 +622,9 @@ def test_the_keyword_readme_regenerates_with_its_microphone_pins(tmp_path: Path)
     result = _run(*again, "--tflm-dir", str(tree), cwd=tmp_path)
     assert result.exit_code == 0, result.output
     assert _files(out) == before
-    # build's hint (which has no record of the pins) sends the user to that command.
+    # build's hint gives the same command, with the pins tinyslm.json records.
     shutil.rmtree(out / "lib" / "tflm")
-    _one_error(_run("build", str(out)), "add the --mic-pin options of the command in its README")
+    _one_error(_run("build", str(out)), f"-o {out} --force --mic-pin sd=PD6:AF6")
 
 
 def test_force_with_other_labels_says_to_check_the_users_actions(tmp_path: Path) -> None:

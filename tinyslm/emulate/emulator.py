@@ -107,10 +107,141 @@ def check_thresholds(project: Project, compiled: Sequence[int], base: int) -> No
             )
 
 
+class _CompiledFeatures(ctypes.Structure):
+    """``tinyslm_features_t`` (firmware/text/tinyslm_tokenizer.h)."""
+
+    _fields_ = (
+        ("buckets", ctypes.c_uint32),
+        ("seq_len", ctypes.c_uint32),
+        ("unigrams", ctypes.c_uint8),
+        ("bigrams", ctypes.c_uint8),
+        ("char_trigrams", ctypes.c_uint8),
+        ("hashes", ctypes.c_uint8),
+    )
+
+
+class _CompiledInfo(ctypes.Structure):
+    """The head of ``tinyslm_model_info_t`` (firmware/text/tinyslm_core.h), the fields
+    every text project has had since the first one (later ones were appended), so that
+    the exported ``tinyslm_model_info`` reads the same way from any project."""
+
+    _fields_ = (
+        ("features", _CompiledFeatures),
+        ("labels", ctypes.POINTER(ctypes.c_char_p)),
+        ("num_labels", ctypes.c_uint32),
+        ("score_scale", ctypes.c_float),
+        ("score_zero_point", ctypes.c_int32),
+        ("threshold_q", ctypes.c_int32),
+        ("threshold_milli", ctypes.c_uint32),
+    )
+
+
+# Compiled value -> (where it is set, its name there, the manifest's name for it).
+_TEXT_SETTINGS = {
+    "buckets": ("tinyslm_settings.h", "TINYSLM_BUCKETS", "buckets"),
+    "seq_len": ("tinyslm_settings.h", "TINYSLM_SEQ_LEN", "seq_len"),
+    "num_labels": ("tinyslm_settings.h", "TINYSLM_NUM_LABELS", "number of labels"),
+    "info_num_labels": ("tinyslm_settings.c", "num_labels", "number of labels"),
+    "unigrams": ("tinyslm_settings.c", "unigrams", "unigrams"),
+    "bigrams": ("tinyslm_settings.c", "bigrams", "bigrams"),
+    "char_trigrams": ("tinyslm_settings.c", "char_trigrams", "char_trigrams"),
+    "hashes": ("tinyslm_settings.c", "hashes", "hashes"),
+    "score_scale": ("tinyslm_settings.c", "score_scale", "output scale"),
+    "score_zero_point": ("tinyslm_settings.c", "score_zero_point", "output zero point"),
+    "threshold_milli": ("tinyslm_settings.c", "threshold_milli", "threshold in thousandths"),
+}
+
+
+def compiled_text_settings(lib: ctypes.CDLL, array_labels: int) -> dict[str, Any]:
+    """The tokenizer's spec, the labels, the score quantization and ``:info``'s threshold
+    as a compiled text library holds them (its exported ``tinyslm_model_info``).
+
+    ``array_labels`` is ``TINYSLM_NUM_LABELS``, the size of the names array: no more
+    names are read than it holds, whatever an edited ``.num_labels`` says.
+    """
+    info = _CompiledInfo.in_dll(lib, "tinyslm_model_info")
+    spec = info.features
+    names = min(int(info.num_labels), array_labels) if info.labels else 0
+    return {
+        "buckets": int(spec.buckets),
+        "seq_len": int(spec.seq_len),
+        "num_labels": array_labels,
+        "info_num_labels": int(info.num_labels),
+        "unigrams": int(spec.unigrams),
+        "bigrams": int(spec.bigrams),
+        "char_trigrams": int(spec.char_trigrams),
+        # A project from before the option leaves it 0, which the tokenizer takes as 1.
+        "hashes": max(1, int(spec.hashes)),
+        # Shortest text of the float32 (0.0039, not 0.0038999998942017555) for messages.
+        "score_scale": np.float32(info.score_scale),
+        "score_zero_point": int(info.score_zero_point),
+        "threshold_milli": int(info.threshold_milli),
+        "labels": [info.labels[i] or b"" for i in range(names)],
+    }
+
+
+def check_text_settings(project: Project, compiled: dict[str, Any], max_line: int) -> None:
+    """The compiled tokenizer, labels, score quantization, ``:info``'s threshold and line
+    limit are the ones generate writes for the manifest (``tinyslm.json``).
+
+    :func:`check_thresholds` covers the gate's levels; these were not checked, so an
+    edited ``TINYSLM_BUCKETS`` answered every phrase wrongly (exit 0) and an edited
+    ``TINYSLM_MAX_LINE`` refused lines the board takes. A project without a manifest
+    copy (an older one) has nothing to compare with.
+
+    Raises:
+        ModelError: naming the settings file, the value compiled and the manifest's.
+    """
+    from tinyslm.manifest import threshold_milli
+    from tinyslm.project import generated_line_limit
+    from tinyslm.text.features import FeatureSpec
+
+    manifest = project.manifest
+    if manifest is None or not isinstance(manifest.features, FeatureSpec):
+        return
+    spec, q = manifest.features, manifest.output_quant
+    want: dict[str, Any] = {
+        "buckets": spec.buckets,
+        "seq_len": spec.seq_len,
+        "num_labels": len(manifest.labels),
+        "info_num_labels": len(manifest.labels),
+        "unigrams": int(spec.unigrams),
+        "bigrams": int(spec.bigrams),
+        "char_trigrams": int(spec.char_trigrams),
+        "hashes": spec.hashes,
+        # The settings hold it as a float32 (c_float.f literal), compared as one.
+        "score_scale": np.float32(q.scale),
+        "score_zero_point": q.zero_point,
+        "threshold_milli": threshold_milli(manifest.threshold),
+    }
+    regenerate = "the settings were edited; regenerate the project"
+    for key, (file, name, theirs) in _TEXT_SETTINGS.items():
+        if compiled[key] != want[key]:
+            raise ModelError(
+                f"{project.src / file}: {name} {compiled[key]!s} does not match tinyslm.json's "
+                f"{theirs} {want[key]!s} ({regenerate})"
+            )
+    labels = [label.encode("utf-8") for label in manifest.labels]
+    for index, (got, label) in enumerate(zip(compiled["labels"], labels, strict=False)):
+        if got != label:
+            raise ModelError(
+                f"{project.src / 'tinyslm_settings.c'}: label {index} "
+                f"{got.decode('utf-8', 'replace')!r} does not match tinyslm.json's "
+                f"{label.decode('utf-8')!r} ({regenerate})"
+            )
+    line, what = generated_line_limit(project, manifest)
+    if max_line != line:
+        raise ModelError(
+            f"{project.src / 'tinyslm_settings.h'}: TINYSLM_MAX_LINE {max_line} does not "
+            f"match {what} {line} ({regenerate})"
+        )
+
+
 def check_compiled_settings(project_dir: Path | str) -> None:
     """Before a ``--native`` or ``--qemu`` run: the project's compiled settings (model
-    array, arena, thresholds) checked as the host emulator checks them, on the same
-    sources built for the host (cached).
+    array, arena, thresholds; a text project's tokenizer, labels, score quantization and
+    line limit) checked as the host emulator checks them, on the same sources built for
+    the host (cached).
 
     Those builds compile the same ``src/tinyslm_settings.{h,c}`` but read nothing back,
     so a hand-edited threshold was run at the edited level, unnamed.
@@ -255,7 +386,8 @@ class Emulator:
 
         Raises:
             ProjectError: not a tinyslm project, or sources are missing.
-            ModelError: the model array does not match ``tinyslm.json`` or TFLM refuses it.
+            ModelError: the model array or a compiled setting does not match
+                ``tinyslm.json``, or TFLM refuses the model.
             ToolchainError: the host compiler is missing or fails.
         """
         self.project = open_project(project_dir)
@@ -303,6 +435,10 @@ class Emulator:
         self.seq_len = int(lib.tinyslm_emu_seq_len())
         self.num_labels = int(lib.tinyslm_emu_num_labels())
         self.max_line = int(lib.tinyslm_emu_max_line())
+        # Before the model: an edited TINYSLM_SEQ_LEN is named, not shown as the model's
+        # tensors disagreeing with "the settings".
+        compiled = compiled_text_settings(lib, self.num_labels)
+        check_text_settings(self.project, compiled, self.max_line)
         self._model = load_compiled_model(
             self.project,
             lib,

@@ -34,10 +34,14 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from tinyslm.errors import BudgetError, OutputError, ProjectError, ToolchainError, tail_lines
 from tinyslm.processes import signal_tree
 from tinyslm.project import PLATFORMIO_INI, Project, open_project
+
+if TYPE_CHECKING:
+    from tinyslm.boards import Board
 
 TAIL_LINES = 15
 
@@ -504,20 +508,37 @@ def open_checked(project_dir: Path | str) -> Project:
             if project.manifest is not None and trained_on_demo(project.manifest)
             else ""
         )
-        # The microphone pins are not recorded outside the sources: the README has them.
-        mic = (
-            "; add the --mic-pin options of the command in its README.md"
-            if project.manifest is not None and project.manifest.modality != "text"
-            else ""
-        )
         raise ProjectError(
             f"{project.root}: {problem}, which board {board.id} builds TFLM from; get a "
             f"tree ('{tflm.fetch_command()}' on a networked machine, or add --tflm-dir PATH "
             "below) and regenerate the project from the model folder it came from (model "
-            f"sha256 {project.model_sha256[:12]}...{mic}{demo}): tinyslm generate --model "
-            f"MODEL_DIR --board {board.id} -o {shlex.quote(str(project.root))} --force{options}"
+            f"sha256 {project.model_sha256[:12]}...{demo}): tinyslm generate --model "
+            f"MODEL_DIR --board {board.id} -o {shlex.quote(str(project.root))} --force"
+            f"{recorded_mic_pin_options(project, board)}{options}"
         )
     return project
+
+
+def recorded_mic_pin_options(project: Project, board: Board) -> str:
+    """The ``--mic-pin`` options of the project README's regenerate command, from the pins
+    ``tinyslm.json`` records (``microphone_pins``): those that differ from the board file.
+
+    Without them a regenerate command moved the microphone back to the board file's pins.
+    Recorded pins the board file no longer takes (an edited tinyslm.json or board file)
+    are given as recorded, so that generate names what is wrong with them.
+    """
+    from tinyslm.boards import mic_pin_options, with_mic_pins
+    from tinyslm.errors import BoardError
+    from tinyslm.pipeline import MIC_PINS_KEY
+
+    pins = project.info.get(MIC_PINS_KEY)
+    if not isinstance(pins, dict) or not pins or board.microphone is None:
+        return ""
+    given = [f"{signal}={pin}" for signal, pin in sorted(pins.items())]
+    try:
+        return mic_pin_options(with_mic_pins(board, given))
+    except BoardError:
+        return "".join(f" --mic-pin {shlex.quote(item)}" for item in given)
 
 
 def format_usage(use: MemoryUse) -> str:

@@ -15,6 +15,7 @@ sources, like TFLM's kernels, are compiled only when the link asks for them.
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 from dataclasses import dataclass
@@ -84,6 +85,11 @@ def resolve_cortex_m_tree(tflm_dir: Path | None, project_dir: Path | None = None
             (build's own line).
     """
     own = project_dir / "lib" / "tflm" if project_dir is not None else None
+    # A dangling link or a file where the tree should be: build refuses it, and QEMU
+    # silently ran the fetch cache's tree instead (or named only that).
+    stray = own is not None and os.path.lexists(own) and not own.is_dir()
+    if tflm_dir is None and project_dir is not None and own is not None and stray:
+        _refuse_what_build_refuses(project_dir, own)
     from_project = tflm_dir is None and own is not None and own.is_dir()
     if from_project:
         # An STM32H7 project carries its tree: QEMU ran the fetch cache's instead, or

@@ -1,0 +1,107 @@
+"""Round 51: ``build``'s missing-lib/tflm line and ``emulate --qemu``'s own tree.
+
+- a keyword project's regenerate command in build's refusal carries the ``--mic-pin``
+  options tinyslm.json records (it told the user to copy them from the README, even
+  for a project without any, and printed a command that moved the microphone back);
+- ``emulate --qemu`` refuses a ``lib/tflm`` that is there but no folder (a dangling
+  link, a file) with build's line: it ran the ``tinyslm tflm fetch`` cache's tree.
+"""
+
+from __future__ import annotations
+
+import shutil
+import sys
+from pathlib import Path
+
+import pytest
+from cli_support import assert_one_error_line, run_cli
+
+from tinyslm.errors import ProjectError
+from tinyslm.pipeline import run_generate
+from tinyslm.toolchain import build, tflm
+from tinyslm.toolchain.cortex_m import resolve_cortex_m_tree
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "fixtures"))
+from kws import keyword_model_dir
+
+FIXTURE_MODEL = Path(__file__).resolve().parents[1] / "fixtures" / "model"
+
+
+def _fake_tree(root: Path) -> Path:
+    """A Cortex-M7 tree as create_tflm_tree.py makes it."""
+    for rel in (*tflm.REQUIRED_FILES, tflm.CORTEX_M_MARKER):
+        path = root / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(f"// {rel}\n", encoding="utf-8")
+    return root
+
+
+# --- build: the regenerate command with the recorded microphone pins ------------------
+
+
+@pytest.fixture(scope="module")
+def keyword_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return keyword_model_dir(tmp_path_factory.mktemp("r51_kw") / "model")
+
+
+def _keyword_project(model: Path, out: Path, *pins: str) -> Path:
+    args = ["generate", "--board", "stm32h7", "--model", str(model), "-o", str(out), "-q"]
+    made = run_cli(*args, *(x for pin in pins for x in ("--mic-pin", pin)))
+    assert made.returncode == 0, made.stderr
+    shutil.rmtree(out / "lib" / "tflm", ignore_errors=True)  # a fetch cache may have given one
+    return out
+
+
+def test_builds_regenerate_command_carries_the_recorded_mic_pins(
+    keyword_model: Path, tmp_path: Path
+) -> None:
+    project = _keyword_project(keyword_model, tmp_path / "pins", "sd=PD6:AF6")
+    readme = (project / "README.md").read_text()
+    command = next(ln for ln in readme.splitlines() if ln.startswith("tinyslm generate --model"))
+    assert command.endswith("--force --mic-pin sd=PD6:AF6"), command
+    line = assert_one_error_line(run_cli("build", str(project)), "no lib/tflm")
+    assert line.endswith(f"-o {project} --force --mic-pin sd=PD6:AF6"), line
+    assert "README" not in line
+
+
+def test_builds_regenerate_command_of_a_project_without_moved_pins(
+    keyword_model: Path, tmp_path: Path
+) -> None:
+    project = _keyword_project(keyword_model, tmp_path / "plain")
+    line = assert_one_error_line(run_cli("build", str(project)), "no lib/tflm")
+    assert line.endswith(f"-o {project} --force"), line
+    assert "--mic-pin" not in line and "README" not in line
+
+
+# --- emulate --qemu: a lib/tflm that is no folder ------------------------------------
+
+
+@pytest.fixture(scope="module")
+def stm32_project(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    base = tmp_path_factory.mktemp("r51_qemu_tree")
+    project = base / "stm32h7"
+    run_generate("stm32h7", project, model_dir=FIXTURE_MODEL, tflm_dir=_fake_tree(base / "tree"))
+    return project
+
+
+@pytest.mark.parametrize("entry", ["dangling link", "file"])
+def test_qemu_refuses_a_lib_tflm_that_is_no_folder_with_builds_line(
+    stm32_project: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, entry: str
+) -> None:
+    monkeypatch.setenv("TINYSLM_CACHE_DIR", str(tmp_path / "cache"))
+    cached = _fake_tree(tflm.default_cache_dir("cortex-m7"))  # what QEMU ran instead
+    project = tmp_path / "p"
+    shutil.copytree(stm32_project, project, ignore=shutil.ignore_patterns("tflm"))
+    own = project / "lib" / "tflm"
+    if entry == "file":
+        own.write_text("not a tree\n")
+    else:
+        own.symlink_to(tmp_path / "nowhere", target_is_directory=True)
+    with pytest.raises(ProjectError) as built:
+        build.open_checked(project)
+    assert "no lib/tflm, which board stm32h7 builds TFLM from" in str(built.value)
+    with pytest.raises(ProjectError) as emulated:
+        resolve_cortex_m_tree(None, project)
+    assert str(emulated.value) == str(built.value)
+    # An explicit --tflm-dir is the user's choice, as before.
+    assert resolve_cortex_m_tree(cached, project) == cached.resolve()
