@@ -312,9 +312,9 @@ static int has_stray(const tinyslm_kws_app_t *app) {
 /* A line a host typed, as strictly as commands are spelt: ':', a lowercase letter, then
  * printable ASCII only (0x20..0x7E), within TINYSLM_KWS_MAX_COMMAND (the caller ends it
  * at its '\r' or '\n'). Only such a line is answered in noise: a broken frame's PCM
- * rarely spells one (docs/audio.md: none in 36,052 broken frames of speech, about 3e-5 a
- * broken frame of full-scale white noise), while a command typed after a glitch is
- * answered. ":info" is one. */
+ * rarely spells one (docs/audio.md: none in 36,052 broken frames of speech, about 2e-5 a
+ * broken frame of full-scale white noise), while a command typed on a line of its own
+ * after a glitch is answered. ":info" is one. */
 static int is_well_formed(const tinyslm_kws_app_t *app) {
   uint8_t i;
   if (app->command_len < 2u || app->command[1] < 'a' || app->command[1] > 'z') {

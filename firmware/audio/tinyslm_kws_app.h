@@ -31,8 +31,10 @@
  *     one: whose byte past the limit does) unless it is spelt as a typed command: ':',
  *     a lowercase letter, then printable ASCII only (0x20..0x7E), ended by '\r' or '\n'
  *     within the limit, as ":info" (the host's resync) is. Such a line is answered (and
- *     ends the noise), so a command typed after a glitch (a UART break reads as 0x00)
- *     is answered; a broken frame's PCM rarely spells one (docs/audio.md: none in 36,052
+ *     ends the noise), so a command typed on a line of its own after a glitch (a UART
+ *     break reads as 0x00) is answered; the glitch byte makes the rest of its own line
+ *     garbage, as a command starts only after a line end, a frame or a command (send a
+ *     line end first); a broken frame's PCM rarely spells one (docs/audio.md: none in 36,052
  *     broken frames of speech, 2 in 71,874 of full-scale white noise). ":info" answers
  *     {"info":{"version":"0.1.0","board":"esp32","modality":"keywords",
  *     "model_sha256":"<64 hex>","model_bytes":N,"arena_bytes":N,"ops":[...],

@@ -148,3 +148,20 @@ def test_a_lost_frames_pcm_that_spells_no_typed_command_still_gets_no_answer(
     out = _serial(app, labels, data, tmp_path, chunk)
     assert out == [_garbage(519), '{"error":"bad_frame","reason":"frames lost","detail":1}',
                    END_NONE]  # fmt: skip
+
+
+def test_a_command_on_the_glitch_bytes_own_line_is_garbage_and_the_next_line_is_answered(
+    app: Path, labels: list[str], tmp_path: Path
+) -> None:
+    """What the docs and the generated README say (send a line end, then ``:info``): a
+    command starts only after a line end, a frame or a command, so ``:info`` typed right
+    after a stray byte is that byte's line, garbage with no answer; after a line end it
+    is answered."""
+    same_line = _serial(app, labels, b"\x00:info\r" + encode_frame(FRAME_END, 0), tmp_path)
+    assert _answers(same_line) == [END_NONE], same_line
+    (tmp_path / "next").mkdir()
+    data = b"\x00\n:info\r" + encode_frame(FRAME_END, 0)
+    after_end = _serial(app, labels, data, tmp_path / "next")
+    assert len(_answers(after_end)) == 2 and _answers(after_end)[0].startswith('{"info":'), (
+        after_end
+    )

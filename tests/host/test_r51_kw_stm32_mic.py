@@ -239,3 +239,25 @@ def test_a_start_that_keeps_failing_backs_off_to_a_second_and_is_said_every_3_s(
     said = [us for us, text in written if text == START_FAILED]
     assert [us // 1_000_000 for us in said] == [0, 3, 6, 9] and len(written) == 4, written
     assert said[-1] < tries[-1] and stats["fed"] > 0, (said, tries)
+
+
+def test_the_first_error_after_a_late_start_is_restarted_at_once(
+    start_firmware: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Thirteen refusals, the fourteenth try (about 3 s in) starts the microphone; one SAI
+    error 10 ms later is an overrun restarted at once, as after a start that worked the
+    first time. Counting the failed starts as its restarts held it 1 s and said it as
+    mic_failed ("SAI errors, no audio"); a stall watch counted from before the start
+    said that at once."""
+    _, tries, _ = _run(start_firmware, 6_000_000, tmp_path, monkeypatch, 13)
+    start = tries[-1]
+    monkeypatch.setenv("TINYSLM_TEST_SAI_ERROR_AT_US", str(start + 10_000))
+    (tmp_path / "err").mkdir()
+    written, tries2, stats = _run(start_firmware, 6_000_000, tmp_path / "err", monkeypatch, 13)
+    assert tries2[: len(tries)] == tries, (tries, tries2)
+    assert not any("mic_failed" in text for _, text in written), written
+    restarted = [us for us, text in written if "restarted" in text]
+    assert len(restarted) == 1, written
+    # The restart follows the error within a few ms (2 * 1 ms ticks and the line's bytes).
+    assert len(tries2) == len(tries) + 1 and tries2[-1] - (start + 10_000) < 5_000, tries2
+    assert stats["fed"] > 0, stats
