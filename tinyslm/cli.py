@@ -992,7 +992,11 @@ def build(project_dir: Path, json_out: Path | None) -> None:
     check_json_target(json_out)
     err = json_to_stdout(json_out)
     # PlatformIO's own output is streamed to stderr; the figures go to stdout.
-    result = build_mod.build(project_dir, log=lambda line: click.echo(line, err=True))
+    result = build_mod.build(
+        project_dir,
+        log=lambda line: click.echo(line, err=True),
+        warn=lambda message: _tell("warning", message),
+    )
     click.echo(f"built {result.project} for {result.board} in {result.seconds:.1f} s", err=err)
     for use in (result.flash, result.ram):
         if use is not None:
@@ -1014,7 +1018,12 @@ def flash(project_dir: Path, port: str | None) -> None:
     """Build and upload a generated project to a connected board (pio run -t upload)."""
     from tinyslm.toolchain import build as build_mod
 
-    build_mod.upload(project_dir, port, log=lambda line: click.echo(line, err=True))
+    build_mod.upload(
+        project_dir,
+        port,
+        log=lambda line: click.echo(line, err=True),
+        warn=lambda message: _tell("warning", message),
+    )
     click.echo(f"flashed {project_dir}; talk to it with 'tinyslm monitor'")
 
 

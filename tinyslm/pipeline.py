@@ -573,6 +573,17 @@ def dropped_choices(
     return notes
 
 
+def _stale_sdkconfig_notes(spec: Board, project: Path) -> list[str]:
+    """A note per ``sdkconfig.<env>`` (kept: the user's build configuration) holding
+    options of the new ``sdkconfig.defaults`` otherwise: ESP-IDF keeps its values, so a
+    regenerate that changed the defaults built the board with the old ones, silently."""
+    from tinyslm.toolchain.sdkconfig import ESP_IDF, describe, project_stale_options
+
+    if spec.platformio.get("framework") != ESP_IDF:
+        return []
+    return [describe(config, stale) for config, stale in project_stale_options(project)]
+
+
 def run_generate(
     board: str,
     out: Path | None = None,
@@ -832,6 +843,7 @@ def run_generate(
             "which this model's firmware calls: add it, or move the file away and generate "
             "again for a new starter"
         )
+    notes += _stale_sdkconfig_notes(spec, report.target)
     return GenerateRunResult(
         out=report.target,
         board=spec.id,

@@ -6,7 +6,9 @@ lines and sets them against the board's flash and RAM (``boards/<id>.yaml``).
 ``tinyslm flash DIR`` runs ``pio run -d DIR -t upload``.
 
 The project is checked before PlatformIO starts (a tinyslm project with a
-``platformio.ini``; ``lib/tflm`` for boards that build TFLM from source).
+``platformio.ini``; ``lib/tflm`` for boards that build TFLM from source). An ESP32
+project whose ``sdkconfig.<env>`` holds options of its ``sdkconfig.defaults`` otherwise
+gets a warning first: ESP-IDF builds with the former (:mod:`tinyslm.toolchain.sdkconfig`).
 PlatformIO downloads platforms and toolchains on first use and, offline, retries
 for about a minute before it says so; when the project's platform is not
 installed yet, the registry is tried first (a few seconds) so that a machine
@@ -36,7 +38,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from tinyslm.errors import BudgetError, OutputError, ProjectError, ToolchainError, tail_lines
+from tinyslm.errors import (
+    BudgetError,
+    OutputError,
+    ProjectError,
+    ToolchainError,
+    one_line,
+    tail_lines,
+)
 from tinyslm.processes import signal_tree
 from tinyslm.project import PLATFORMIO_INI, Project, open_project
 
@@ -371,6 +380,33 @@ def run_pio(args: Sequence[str], project: Project, what: str, log: Log | None = 
     return output
 
 
+def _warning_line(log: Log | None) -> Log | None:
+    """``log`` taking a warning as one ``warning: ...`` line (None: none)."""
+    if log is None:
+        return None
+    say = log
+
+    def warn(message: str) -> None:
+        say(f"warning: {one_line(message)}")
+
+    return warn
+
+
+def warn_stale_sdkconfig(project: Project, warn: Log | None) -> None:
+    """Say each ``sdkconfig.<env>`` of an ESP-IDF project that holds options of its
+    ``sdkconfig.defaults`` otherwise (:mod:`tinyslm.toolchain.sdkconfig`): ESP-IDF builds
+    with those values, so a regenerate (or an edit of the defaults) that changed them
+    did not reach the board. A warning, not a refusal: the user may have chosen them in
+    menuconfig; the file is neither edited nor deleted (it may hold such choices)."""
+    from tinyslm import boards
+    from tinyslm.toolchain.sdkconfig import ESP_IDF, describe, project_stale_options
+
+    if warn is None or boards.load_board(project.board).platformio.get("framework") != ESP_IDF:
+        return
+    for config, stale in project_stale_options(project.root):
+        warn(describe(config, stale))
+
+
 def parse_sizes(output: str) -> dict[str, tuple[int, int]]:
     """``{"RAM": (used, total), "Flash": (used, total)}`` from pio's size lines (last wins)."""
     sizes: dict[str, tuple[int, int]] = {}
@@ -387,13 +423,15 @@ def _board_capacity(board_id: str) -> tuple[int | None, int | None]:
     return board.flash_kb * 1024, board.ram_kb * 1024
 
 
-def build(project_dir: Path | str, log: Log | None = None) -> BuildResult:
+def build(project_dir: Path | str, log: Log | None = None, warn: Log | None = None) -> BuildResult:
     """Build the project with PlatformIO and check its size against the board.
 
     Args:
         project_dir: a generated project.
         log: a "building" line once the project is checked, then PlatformIO's
             output line by line; ``None`` is silent.
+        warn: warnings, before PlatformIO starts (:func:`warn_stale_sdkconfig`);
+            ``None`` gives them to ``log`` as ``warning: ...`` lines.
 
     Raises:
         ProjectError: not a tinyslm project, no platformio.ini, or no lib/tflm
@@ -407,6 +445,7 @@ def build(project_dir: Path | str, log: Log | None = None) -> BuildResult:
     what = f"tinyslm build {shlex.quote(str(project.root))}"
     find_pio()
     check_registry(project, what)
+    warn_stale_sdkconfig(project, warn or _warning_line(log))
     if log is not None:
         log(
             f"building {project.root} with PlatformIO (the first build downloads the platform "
@@ -427,7 +466,12 @@ def build(project_dir: Path | str, log: Log | None = None) -> BuildResult:
     return BuildResult(project.root, project.board, ram, flash, seconds, output)
 
 
-def upload(project_dir: Path | str, port: str | None = None, log: Log | None = None) -> str:
+def upload(
+    project_dir: Path | str,
+    port: str | None = None,
+    log: Log | None = None,
+    warn: Log | None = None,
+) -> str:
     """Build and upload with ``pio run -t upload``; return PlatformIO's output.
 
     Raises:
@@ -444,6 +488,7 @@ def upload(project_dir: Path | str, port: str | None = None, log: Log | None = N
         what += f" --port {shlex.quote(port)}"
     find_pio()
     check_registry(project, what)
+    warn_stale_sdkconfig(project, warn or _warning_line(log))
     if log is not None:
         log(f"building and uploading {project.root} with PlatformIO")
     args = ["run", "-d", str(project.root), "-t", "upload"]
