@@ -18,6 +18,7 @@ are printed as they come and the run ends at the board's ``{"end":...}`` answer.
 
 from __future__ import annotations
 
+import codecs
 import contextlib
 import errno
 import io
@@ -35,7 +36,7 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, BinaryIO
 
 from tinyslm.errors import ToolchainError
-from tinyslm.text.dataset import MAX_LINE_LIMIT
+from tinyslm.text.dataset import DO_PREFIX, MAX_LINE_LIMIT
 
 if TYPE_CHECKING:
     from tinyslm.escalate import Escalated, Escalation
@@ -45,15 +46,36 @@ DEFAULT_BAUD = 115200
 # The most bytes the firmware writes for one byte of a phrase it echoes in an escalation's
 # "text": "\ufffd" for a byte that is not UTF-8, "\u00XX" for a control byte.
 MAX_ESCAPED_BYTE = len("\\ufffd")
-# An escalation line's bytes besides its "text": its keys, score, route, a 10-digit "us"
-# and the intent's name (a label, escaped too), with room to spare.
-LINE_OVERHEAD_BYTES = 1024
-# The longest device line shown as one row: the longest line the firmware can write, an
-# escalation of a full TINYSLM_MAX_LINE phrase (at most MAX_LINE_LIMIT bytes) with every
-# byte escaped, so that it reaches the host worker whole (at 4096 bytes such a line was
-# cut and never forwarded). A board that never sends a newline (an ESP32 ROM booting at
-# 74880 baud read at 115200 is a stream of garbage) is cut into rows of this size, with
-# a note, instead of growing without bound in the monitor's memory.
+# The most for one byte of an intent's name: 2, a quote or backslash escaped with a
+# backslash (a label holds no control character, text.dataset refuses one; U+2028's 3
+# bytes become the 6 of its escape).
+MAX_ESCAPED_LABEL_BYTE = len('\\"')
+# The longest intent name a board can have: its ':do' line fits the largest line limit
+# (text.dataset.line_limit accepts any longer name up to that).
+MAX_LABEL_BYTES = MAX_LINE_LIMIT - len(DO_PREFIX)
+# The widest number the firmware writes for a uint32 ("us") and for a score (a uint32 of
+# thousandths, tinyslm_json_milli).
+_UINT32_MAX = 2**32 - 1
+_WIDEST_US = str(_UINT32_MAX)
+_WIDEST_SCORE = f"{_UINT32_MAX // 1000}.{_UINT32_MAX % 1000:03d}"
+# An escalation line's bytes besides its "text" (handle_text in firmware/text/
+# tinyslm_core.c, without the newline): its keys, route, the widest score and "us", and
+# the longest intent name, escaped at its worst. At 1024 ("room to spare") a 4,000-byte
+# name made a 28,649-byte line: cut, it was never forwarded and mis-paired the answers.
+LINE_OVERHEAD_BYTES = (
+    len('{"intent":"","score":,"route":"escalate","us":,"text":""}')
+    + len(_WIDEST_SCORE)
+    + len(_WIDEST_US)
+    + MAX_LABEL_BYTES * MAX_ESCAPED_LABEL_BYTE
+)
+# The longest device line shown as one row: the longest escalation the firmware can
+# write, of a full TINYSLM_MAX_LINE phrase (at most MAX_LINE_LIMIT bytes) with every byte
+# escaped under the longest intent name, so that it reaches the host worker whole (at
+# 4096 bytes such a line was cut and never forwarded). A board that never sends a
+# newline (an ESP32 ROM booting at 74880 baud read at 115200 is a stream of garbage) is
+# cut into rows of this size, with a note, instead of growing without bound in the
+# monitor's memory. (An ':info' answer naming many long intents with thresholds of their
+# own can be longer: it is cut too.)
 MAX_LINE_BYTES = MAX_LINE_LIMIT * MAX_ESCAPED_BYTE + LINE_OVERHEAD_BYTES
 # Escalated phrases waiting for the host's answer; beyond this a phrase is skipped (and
 # said so) rather than queued without bound behind a slow --host-cmd.
@@ -342,8 +364,8 @@ UNTERMINATED_MARK = "  (unterminated: no line end came after it)"
 
 def _cut_note() -> str:
     return (
-        f"(the line above is longer than {MAX_LINE_BYTES} bytes, more than any line the "
-        "firmware writes: it goes on in the next rows)"
+        f"(the line above is longer than {MAX_LINE_BYTES} bytes, more than the longest "
+        "escalation the firmware writes: it goes on in the next rows)"
     )
 
 
@@ -766,9 +788,11 @@ class _TypedFlight:
         come in order. One that a line given up on can be for is that line's, late (the
         first such: the board answers in order), and the line in flight waits on; when
         the oldest line in flight could take it too, that line is :attr:`unsure` (see
-        the class). Any other is the oldest line in flight's. Either way the lines given
-        up on before it can no longer be in a gap reported later (answered, or the board
-        answered a line after them, which it does after reporting a gap before it)."""
+        the class). Any other is the oldest line in flight's, or, escalated, the line in
+        flight it echoes (those before it got none: :meth:`_skip_unechoed`). Either way
+        the lines given up on before it can no longer be in a gap reported later
+        (answered, or the board answered a line after them, which it does after
+        reporting a gap before it)."""
         with self.cond:
             self._expire()
             late = self._late(kind)
@@ -782,11 +806,24 @@ class _TypedFlight:
                 # The oldest line in flight's; with none, a line given up on (a late
                 # answer that only it can be for, the board answering in order).
                 if self.lines:
+                    self._skip_unechoed(kind)
                     self._credit(self.lines[0])
                 elif self.given_up:
                     self._credit(self._first_taking(kind))
                 self._settle_oldest()
             self.cond.notify_all()
+
+    def _skip_unechoed(self, kind: tuple[str, str | None] | None) -> None:
+        """Drop the lines in flight before the one an escalated answer echoes (``cond``
+        held; none when it echoes none of them): the board answers in order, so they got
+        no answer (a line lost at a reset whose boot log let the next one go, see
+        :meth:`release`). Kept, the answer was taken for the first, and the line it
+        echoes stayed in flight, given up on and resent by a loss report, answered."""
+        if kind is None or kind[0] != "phrase" or kind[1] is None:
+            return
+        at = next((i for i, sent in enumerate(self.lines) if _answers(kind, sent.line)), 0)
+        for _ in range(at):
+            self.lines.popleft()
 
     def _credit(self, sent: _Sent) -> None:
         """An answer is taken for ``sent`` (``cond`` held)."""
@@ -1014,18 +1051,33 @@ def _answers(kind: tuple[str, str | None], line: bytes) -> bool:
     return what == "long" and (intent is None or len(text) > int(intent))
 
 
+def _firmware_replacement(exc: UnicodeError) -> tuple[str, int]:
+    """A codecs error handler: one U+FFFD for the byte where decoding failed, going on at
+    the next byte, as the firmware's ``tinyslm_json_escaped`` (firmware/common/
+    tinyslm_json.c) writes each byte that does not start a valid UTF-8 sequence.
+    Python's own ``"replace"`` makes one U+FFFD of a cut sequence (``E2 80``) where the
+    firmware writes two."""
+    if not isinstance(exc, UnicodeDecodeError):
+        raise exc
+    return ("\ufffd", exc.start + 1)
+
+
+# The name the decoding below uses for it (codecs' registry is process-wide: a name of
+# tinyslm's own).
+_AS_THE_FIRMWARE_ECHOES = "tinyslm-firmware-echo"
+codecs.register_error(_AS_THE_FIRMWARE_ECHOES, _firmware_replacement)
+
+
 def _echoes(echoed: str | None, text: bytes) -> bool:
     """Whether an answer that echoes the phrase ``echoed`` (an escalated one's ``text``;
     None: a local answer, which names no phrase) can be the one to the line ``text``.
-    The firmware echoes the line's bytes as JSON; a line that is not valid UTF-8 comes
-    back with each bad byte a U+FFFD, which Python's decoding need not match byte for
-    byte, so such a line can take any echo (as before: never taken for none)."""
+    The firmware echoes the line's bytes as JSON, each byte that starts no valid UTF-8
+    sequence as one U+FFFD: decoded the same way, a line that is not valid UTF-8 takes
+    only an echo it could have (before, it took any echo, even "lights on" for a
+    cp1252 "caf\\xe9", leaving the line that echo was for unsure)."""
     if echoed is None:
         return True
-    try:
-        return text.decode("utf-8") == echoed
-    except UnicodeDecodeError:
-        return True
+    return text.decode("utf-8", _AS_THE_FIRMWARE_ECHOES) == echoed
 
 
 def _do_intent(line: bytes) -> str | None:

@@ -235,8 +235,8 @@ def test_a_line_still_too_long_is_cut_with_one_note() -> None:
     lines, notes = _read_all(b"x" * (2 * MAX_LINE_BYTES + 10) + b"\nok\n")
     assert lines == ["x" * MAX_LINE_BYTES, "x" * MAX_LINE_BYTES, "x" * 10, "ok"]
     assert notes == [
-        f"(the line above is longer than {MAX_LINE_BYTES} bytes, more than any line the "
-        "firmware writes: it goes on in the next rows)"
+        f"(the line above is longer than {MAX_LINE_BYTES} bytes, more than the longest "
+        "escalation the firmware writes: it goes on in the next rows)"
     ]
 
 

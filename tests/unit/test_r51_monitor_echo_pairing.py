@@ -87,11 +87,13 @@ def test_a_local_answer_is_as_ambiguous_as_before() -> None:
     assert [s.line for s in flight.pending()] == [b"y\n"] and flight.unsure
 
 
-def test_a_line_not_valid_utf8_can_take_any_echo() -> None:
-    # The firmware echoes each bad byte as U+FFFD (E2 80: two), which Python's decoding
-    # need not match: such a line is never ruled out, as before; a valid one is.
+def test_a_line_not_valid_utf8_takes_the_echo_the_firmware_writes_for_it() -> None:
+    # The firmware echoes each byte that starts no valid sequence as U+FFFD (E2 80:
+    # two), which the monitor's decoding matches byte for byte (round 51 review): such a
+    # line takes its own echo, and no other (before, it took any echo, "other" too).
     assert monitor_mod._answers(("phrase", "\ufffd\ufffd"), b"\xe2\x80\n")
-    assert monitor_mod._answers(("phrase", "other"), b"\xff\n")
+    assert not monitor_mod._answers(("phrase", "other"), b"\xff\n")
+    assert monitor_mod._answers(("phrase", "\ufffd"), b"\xff\n")
     flight = _after_a_line_given_up(b"\xff\xfe\n")
     _answered(flight, _escalated("\ufffd\ufffd"))  # x's, late: 'y' cannot take it
     assert [(s.line, s.unsure) for s in flight.pending()] == [(b"y\n", False)]
