@@ -748,6 +748,19 @@ def _read_record(real: Path, ownership: Ownership) -> _Record | None:
         ) from None
 
 
+def tree_path_problem(path: Path) -> str | None:
+    """What is at ``path``, where a copied tree goes, when it is neither nothing nor a
+    folder (``a symbolic link to X, which is not there``, ``a file``); None otherwise.
+
+    os.rename cannot put a folder over either: the write failed on "Not a directory".
+    """
+    if path.is_symlink() and not path.exists():
+        return f"a symbolic link to {os.readlink(path)}, which is not there"
+    if os.path.lexists(path) and not path.is_dir():
+        return "a file, not a folder"
+    return None
+
+
 def _files_under(shas: Mapping[str, str], tree: str) -> dict[str, str]:
     """The entries of ``shas`` inside ``tree``; none for a tree copied before round 32
     (whose record has no ``tree_files``): that copy is replaced whole, as it was then."""
@@ -993,7 +1006,11 @@ def _update(
                 changed.append(rel)
         for tree in trees:
             dest, ours = real / tree, _files_under(recorded_tree_files, tree)
-            if dest.exists() and unrecorded:
+            stray = tree_path_problem(dest)
+            if stray is not None:
+                # A copy never makes one, so it is not tinyslm's: never replaced.
+                conflicts.append(f"{tree} ({stray}, not written by tinyslm)")
+            elif dest.exists() and unrecorded:
                 conflicts.append(f"{tree}/ (no {ownership.record} says tinyslm wrote it)")
             elif dest.exists() and record is not None and tree not in recorded_trees:
                 conflicts.append(f"{tree}/ (not written by tinyslm)")
@@ -1111,6 +1128,13 @@ def _update(
             nonlocal keep_stage
             while moved:
                 src, dst = moved[-1]
+                if os.path.lexists(src):
+                    # Not moved (a rename is atomic: one made leaves nothing at src). The
+                    # rename failed, or was never reached: what is at dst is not ours to
+                    # move (a dangling link at lib/tflm was taken into the staging folder,
+                    # failed there, and the staging folder with old/ stayed in the project).
+                    moved.pop()
+                    continue
                 try:
                     os.rename(dst, src)
                 except FileNotFoundError:

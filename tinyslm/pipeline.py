@@ -19,7 +19,15 @@ from typing import TYPE_CHECKING, Any, TypeGuard
 from tinyslm.errors import OutputError, OutputExistsError, one_line
 from tinyslm.info import device_max_line
 from tinyslm.manifest import MANIFEST_NAME, MODEL_NAME, Manifest, sha256_hex, threshold_text
-from tinyslm.outdir import Ownership, WriteReport, check_target, real_path, write_tree
+from tinyslm.outdir import (
+    STAGE_PREFIX,
+    Ownership,
+    WriteReport,
+    check_target,
+    real_path,
+    tree_path_problem,
+    write_tree,
+)
 from tinyslm.project import PROJECT_FILE
 from tinyslm.report_data import REPORT_HTML, REPORT_JSON
 from tinyslm.text.train import TrainConfig
@@ -221,6 +229,40 @@ PROJECT_OWNERSHIP = Ownership(
     keep_foreign=True,
     trees=("lib/tflm",),
 )
+
+
+def _stray_lib_tflm(target: Path, copying: bool) -> str | None:
+    """What is wrong with a project's ``lib/tflm`` that is a dangling link or a file (None
+    when it is not one): a note where no tree is copied (it is kept, as the user's).
+
+    Raises:
+        OutputExistsError: generate is to copy a TFLM tree there. The link or file is
+            not tinyslm's (a copy is a folder), so it is never replaced or deleted; the
+            write failed on "Not a directory" and left its staging folder behind.
+    """
+    lib = target / "lib" / "tflm"
+    stray = tree_path_problem(lib)
+    if stray is None:
+        return None
+    if copying:
+        raise OutputExistsError(
+            f"{lib} is {stray}, not a TFLM tree tinyslm wrote, so it is not replaced; "
+            f"remove it yourself (rm {shlex.quote(str(lib))}), then run generate again "
+            "to copy the tree there"
+        )
+    return f"{lib} is {stray}, kept as yours: remove it before generating with a TFLM tree"
+
+
+def _failed_path(exc: OSError, target: Path) -> str:
+    """`` (PATH)``: the path in the project a write failed on, when the error names one;
+    "cannot write P: Not a directory" did not say which of P's paths was in the way. A
+    path in the staging folder (removed by now) is not named: a failed rename's second
+    name is the one in the project."""
+    staging = (STAGE_PREFIX, f".{target.name}.tmp-")
+    for name in (exc.filename2, exc.filename):
+        if name and not any(part.startswith(staging) for part in Path(os.fsdecode(name)).parts):
+            return f" ({os.fsdecode(name)})"
+    return ""
 
 
 def _quiet(_: str) -> None:
@@ -686,6 +728,7 @@ def run_generate(
         from tinyslm.toolchain import tflm
 
         tree = tflm.resolve_tree(tflm_dir)
+        stray = _stray_lib_tflm(Path(target), tree is not None)
         if tree is not None:
             # The board's platformio.ini and README are written for CMSIS-NN kernels: a
             # host tree was copied in, described as one and given -DCMSIS_NN.
@@ -693,6 +736,8 @@ def run_generate(
         elif force and (target / "lib" / "tflm").is_dir():
             # Regenerating keeps the project's recorded tree (outdir's trees).
             notes.append("lib/tflm kept as it is (no new TFLM tree given)")
+        elif stray is not None:
+            notes.append(f"lib/tflm not included: {stray}; {tflm.missing_tree_hint()}")
         else:
             notes.append(f"lib/tflm not included: {tflm.missing_tree_hint()}")
 
@@ -810,7 +855,9 @@ def run_generate(
             absent_trees=() if spec.tflm.needs_tree else PROJECT_OWNERSHIP.trees,
         )
     except OSError as exc:
-        raise OutputError(f"cannot write {target}: {exc.strerror or exc}") from exc
+        raise OutputError(
+            f"cannot write {target}: {exc.strerror or exc}{_failed_path(exc, Path(target))}"
+        ) from exc
     from tinyslm.emit.actions import HOOKS, missing_hooks
 
     kept_starters = [rel for rel in plan.starter_mapping() if rel not in report.started]

@@ -67,3 +67,9 @@ def test_datasets_a_run_reads_are_recorded(tmp_path: Path) -> None:
         "clinc_data": None,
         "keyword_data": str(kws),
     }
+    # A keyword dataset that is not there is not read: null, as the --json help says.
+    absent = {**given, "keyword_data": tmp_path / "absent"}
+    assert bench.data_inputs(Namespace(only=None, **absent)) == {
+        "clinc_data": str(clinc),
+        "keyword_data": None,
+    }

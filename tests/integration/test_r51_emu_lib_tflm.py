@@ -99,7 +99,9 @@ def test_qemu_refuses_a_lib_tflm_that_is_no_folder_with_builds_line(
         own.symlink_to(tmp_path / "nowhere", target_is_directory=True)
     with pytest.raises(ProjectError) as built:
         build.open_checked(project)
-    assert "no lib/tflm, which board stm32h7 builds TFLM from" in str(built.value)
+    # Not "no lib/tflm": something is there, and the user removes it first.
+    assert "no usable lib/tflm (a " in str(built.value)
+    assert f"builds TFLM from; remove it yourself (rm {own})" in str(built.value)
     with pytest.raises(ProjectError) as emulated:
         resolve_cortex_m_tree(None, project)
     assert str(emulated.value) == str(built.value)

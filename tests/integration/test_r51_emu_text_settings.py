@@ -62,6 +62,11 @@ def _engine_args(engine: str, tmp_path: Path) -> list[str]:
          "tinyslm.json's hashes 1"),
         ("emulator", C, ".bigrams = 1,", ".bigrams = 0,", "bigrams 0 does not match "
          "tinyslm.json's bigrams 1"),
+        # Each feature flag has its own row in _TEXT_SETTINGS: one dropped went unseen.
+        ("emulator", C, ".unigrams = 1,", ".unigrams = 0,", "unigrams 0 does not match "
+         "tinyslm.json's unigrams 1"),
+        ("emulator", C, ".char_trigrams = 1,", ".char_trigrams = 0,", "char_trigrams 0 does "
+         "not match tinyslm.json's char_trigrams 1"),
         ("emulator", C, '"lights_on",', '"lights_up",', "label 5 'lights_up' does not "
          "match tinyslm.json's 'lights_on'"),
         ("emulator", C, ".score_zero_point = -128,", ".score_zero_point = -127,",

@@ -553,8 +553,16 @@ def open_checked(project_dir: Path | str) -> Project:
             if project.manifest is not None and trained_on_demo(project.manifest)
             else ""
         )
+        from tinyslm.outdir import tree_path_problem
+
+        # A link or file there is the user's: generate never replaces it, so it goes first.
+        remove = (
+            f"remove it yourself (rm {shlex.quote(str(lib))}), "
+            if tree_path_problem(lib) is not None
+            else ""
+        )
         raise ProjectError(
-            f"{project.root}: {problem}, which board {board.id} builds TFLM from; get a "
+            f"{project.root}: {problem}, which board {board.id} builds TFLM from; {remove}get a "
             f"tree ('{tflm.fetch_command()}' on a networked machine, or add --tflm-dir PATH "
             "below) and regenerate the project from the model folder it came from (model "
             f"sha256 {project.model_sha256[:12]}...{demo}): tinyslm generate --model "

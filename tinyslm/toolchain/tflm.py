@@ -35,7 +35,7 @@ from pathlib import Path
 
 from tinyslm.cache import cache_dir, cache_origin
 from tinyslm.errors import OutputExistsError, ToolchainError, output_tail
-from tinyslm.outdir import own_tree
+from tinyslm.outdir import own_tree, tree_path_problem
 
 TFLM_REPOSITORY = "tensorflow/tflite-micro"
 TFLM_COMMIT = "90b983c2b3f1480642e040bbd2ddb37b998f3424"
@@ -192,6 +192,10 @@ def installed_tree_problem(lib_dir: Path) -> str | None:
     ``tinyslm build`` checked only that the folder existed: an empty one went on to
     PlatformIO, which failed minutes later on a missing header.
     """
+    stray = tree_path_problem(lib_dir)
+    if stray is not None:
+        # Something is there: "no lib/tflm" sent the user to a regenerate that refused it.
+        return f"no usable lib/tflm ({stray})"
     if not lib_dir.is_dir():
         return "no lib/tflm"
     if not any(lib_dir.iterdir()):
