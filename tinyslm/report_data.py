@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from tinyslm.errors import DatasetError, ModelError
+from tinyslm.errors import DatasetError, ModelError, tell
 
 REPORT_JSON = "report.json"
 REPORT_HTML = "report.html"
@@ -52,7 +52,7 @@ EXAMPLES_PER_PAIR = 3
 STORED_DECIMALS = 5
 
 
-def _whole(value: object) -> int | None:
+def as_whole(value: object) -> int | None:
     """``value`` as a count (a JSON integer, not a switch), else None."""
     return value if isinstance(value, int) and not isinstance(value, bool) else None
 
@@ -69,7 +69,7 @@ def counted_share(value: object, n: object, count: object = None) -> float | Non
     """
     if isinstance(value, bool) or not isinstance(value, int | float):
         return None
-    total, counted = _whole(n), _whole(count)
+    total, counted = as_whole(n), as_whole(count)
     if total is None or total <= 0 or not np.isfinite(value):
         return float(value)
     share = (counted if counted is not None else round(value * total)) / total
@@ -221,7 +221,7 @@ class TensorSize:
             _text(t["layer"], "a tensor's layer"),
             _text(t["op"], "a tensor's op"),
             _text(t["role"], "a tensor's role"),
-            tuple(_count(s, "a tensor's shape") for s in _list(t["shape"], "a tensor's shape")),
+            tuple(_count(s, "a tensor's shape") for s in read_list(t["shape"], "a tensor's shape")),
             _text(t["dtype"], "a tensor's dtype"),
             _count(t["bytes"], "a tensor's bytes"),
         )
@@ -310,36 +310,46 @@ class ReportData:
         return (json.dumps(self.to_dict(), indent=1, sort_keys=True) + "\n").encode()
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any], source: str = "report.json") -> ReportData:
-        """Parse :meth:`to_dict` output.
+    def from_dict(
+        cls,
+        d: dict[str, Any],
+        source: str = "report.json",
+        model_labels: Sequence[str] | None = None,
+    ) -> ReportData:
+        """Parse :meth:`to_dict` output; where ``model_labels`` are given, the
+        file's must be them, checked before its parts are checked against each other, so
+        that a label renamed by hand is named as such.
 
         Raises:
-            ModelError: another format version, or a field is missing or malformed.
+            ModelError: another format version, a field is missing or malformed, its
+                parts disagree, or its labels are not ``model_labels``.
         """
         version = d.get("format_version")
-        if _whole(version) != FORMAT_VERSION:
+        if as_whole(version) != FORMAT_VERSION:
             raise ModelError(f"{source}: format_version {version!r} is not {FORMAT_VERSION}")
         # Each value as tinyslm writes it: str() and int() made a list of labels out of a
         # string's letters, a count out of 1.5 or "12", and NaN shares drawn into the
         # page ended in a traceback there (report.json is outside the content hash).
         try:
-            labels = tuple(_text(x, "a label") for x in _list(d["labels"], "labels"))
+            labels = tuple(_text(x, "a label") for x in read_list(d["labels"], "labels"))
             data = cls(
                 model_sha256=_text(d["model_sha256"], "model_sha256"),
                 eval_split=_split(d["eval_split"]),
                 labels=labels,
                 confusion=tuple(
-                    tuple(_count(v, "a confusion count") for v in _list(row, "a confusion row"))
-                    for row in _list(d["confusion"], "confusion")
+                    tuple(_count(v, "a confusion count") for v in read_list(row, "a confusion row"))
+                    for row in read_list(d["confusion"], "confusion")
                 ),
                 n_oos=_count(d["n_oos"], "n_oos"),
-                pairs=tuple(_pair(p) for p in _list(d["pairs"], "pairs")),
-                curve=tuple(_point(c) for c in _list(d["curve"], "curve")),
-                tensors=tuple(TensorSize.from_dict(t) for t in _list(d["tensors"], "tensors")),
-                history=tuple(_epoch(h) for h in _list(d.get("history", []), "history")),
+                pairs=tuple(_pair(p) for p in read_list(d["pairs"], "pairs")),
+                curve=tuple(_point(c) for c in read_list(d["curve"], "curve")),
+                tensors=tuple(TensorSize.from_dict(t) for t in read_list(d["tensors"], "tensors")),
+                history=tuple(read_epoch(h) for h in read_list(d.get("history", []), "history")),
                 own_gate=_point(d["own_gate"]) if d.get("own_gate") is not None else None,
                 oos_top1=(
-                    tuple(_count(v, "an oos_top1 count") for v in _list(d["oos_top1"], "oos_top1"))
+                    tuple(
+                        _count(v, "an oos_top1 count") for v in read_list(d["oos_top1"], "oos_top1")
+                    )
                     if d.get("oos_top1") is not None
                     else None
                 ),
@@ -348,6 +358,10 @@ class ReportData:
             raise ModelError(f"{source}: malformed ({exc})") from None
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise ModelError(f"{source}: malformed ({type(exc).__name__}: {exc})") from None
+        if model_labels is not None and data.labels != tuple(model_labels):
+            # The sha covers the model, not the names: an edited list put one intent's
+            # figures under another's name.
+            raise ModelError(f"{source}: {_labels_differ(data.labels, model_labels)}")
         why = _inconsistent(data)
         if why is not None:
             raise ModelError(f"{source}: malformed ({why})")
@@ -380,9 +394,7 @@ def _point_dict(c: ThresholdPoint) -> dict[str, Any]:
 def _point(c: object) -> ThresholdPoint:
     if not isinstance(c, dict):
         raise _Malformed(f"a curve point must be a JSON object, got {c!r}")
-    q = c["q"]
-    if isinstance(q, bool) or not isinstance(q, int) or not -128 <= q <= 127:
-        raise _Malformed(f"a curve point's q must be an int8 level (-128 to 127), got {q!r}")
+    q = read_level(c["q"], "a curve point's q")
     threshold = c["threshold"]
     if not _number(threshold) or not 0 <= float(threshold) <= 1:
         raise _Malformed(f"the threshold at q={q} must be a number in [0, 1], got {threshold!r}")
@@ -390,14 +402,26 @@ def _point(c: object) -> ThresholdPoint:
         q,
         float(threshold),
         *(
-            _share(c[key], f"{key} at q={q}")
+            read_share(c[key], f"{key} at q={q}")
             for key in ("accuracy_at_threshold", "escalation_rate", "oos_recall")
         ),
     )
 
 
 class _Malformed(ValueError):
-    """A report.json value that is not what tinyslm writes; its message names it."""
+    """A report.json value that is not what tinyslm writes (text or keyword); its message
+    names it."""
+
+
+# The readers below check one value each as tinyslm writes it; the text reader
+# (ReportData.from_dict) and the keyword one (audio.report) share them.
+
+
+def read_level(value: object, what: str) -> int:
+    """An int8 level: a JSON integer (not a switch) from -128 to 127."""
+    if isinstance(value, bool) or not isinstance(value, int) or not -128 <= value <= 127:
+        raise _Malformed(f"{what} must be an int8 level (-128 to 127), got {value!r}")
+    return value
 
 
 def _count(value: object, what: str) -> int:
@@ -406,12 +430,22 @@ def _count(value: object, what: str) -> int:
     return value
 
 
-def _share(value: object, what: str) -> float | None:
+def read_share(value: object, what: str) -> float | None:
     """A share in [0, 1], or null (nothing measured); NaN is neither."""
-    if value is None:
-        return None
+    return None if value is None else read_fraction(value, what, " or null")
+
+
+def read_fraction(value: object, what: str, or_else: str = "") -> float:
+    """A share in [0, 1] (NaN is none); ``or_else`` names what else the caller takes."""
     if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 1:
-        raise _Malformed(f"{what} must be a share in [0, 1] or null, got {value!r}")
+        raise _Malformed(f"{what} must be a share in [0, 1]{or_else}, got {value!r}")
+    return float(value)
+
+
+def read_rate(value: object, what: str) -> float:
+    """A rate (false accepts per hour): a finite number, 0 or more."""
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value < np.inf:
+        raise _Malformed(f"{what} must be a finite number of 0 or more, got {value!r}")
     return float(value)
 
 
@@ -421,7 +455,7 @@ def _text(value: object, what: str) -> str:
     return value
 
 
-def _list(value: object, what: str) -> list[Any]:
+def read_list(value: object, what: str) -> list[Any]:
     if not isinstance(value, list):
         raise _Malformed(f"{what} must be a JSON list, got {type(value).__name__}")
     return value
@@ -440,11 +474,11 @@ def _pair(p: object) -> ConfusedPair:
         _text(p["true"], "a pair's true intent"),
         _text(p["predicted"], "a pair's predicted intent"),
         _count(p["count"], "a pair's count"),
-        tuple(_text(e, "a pair's example") for e in _list(p["examples"], "a pair's examples")),
+        tuple(_text(e, "a pair's example") for e in read_list(p["examples"], "a pair's examples")),
     )
 
 
-def _epoch(h: object) -> dict[str, float]:
+def read_epoch(h: object) -> dict[str, float]:
     """One epoch of the training history: names and numbers (NaN and infinity too: a
     diverged training logs them, and the curves leave such points out)."""
     if not isinstance(h, dict) or not h:
@@ -457,9 +491,14 @@ def _epoch(h: object) -> dict[str, float]:
 
 
 def _inconsistent(data: ReportData) -> str | None:
-    """Why ``data``'s parts cannot be drawn together (an edit), else None. Pairs are not
-    looked up by label here: a label renamed or swapped by hand is refused against the
-    manifest (:func:`text_report_page`), naming the first that differs."""
+    """Why ``data``'s parts cannot be drawn together (an edit), else None.
+
+    Every file tinyslm writes agrees with itself: its out-of-scope top-1 counts sum to
+    ``n_oos`` (one per phrase), and each pair is an off-diagonal cell of the confusion
+    matrix, named by its labels, with that cell's count. The labels themselves are checked
+    against the model's first (:meth:`ReportData.from_dict`), naming the first that
+    differs: a label renamed by hand is said as that, not as a pair of no label.
+    """
     n = len(data.labels)
     # per_intent and the heatmap index the matrix by label: a hand-edited shape
     # failed there, in numpy, instead of here.
@@ -467,20 +506,32 @@ def _inconsistent(data: ReportData) -> str | None:
         return f"confusion must be {n} rows of {n} counts, one per label"
     if data.oos_top1 is not None and len(data.oos_top1) != n:
         return f"oos_top1 must be {n} counts, one per label"
+    if data.oos_top1 is not None and sum(data.oos_top1) != data.n_oos:
+        # The page says 'N of n_oos passed the gate' from the curve and n_oos: an edited
+        # n_oos of 999999 read '50000 of 999999' where 1 of 20 had.
+        return f"oos_top1 counts {sum(data.oos_top1)} out-of-scope phrases, n_oos {data.n_oos}"
     levels = [p.q for p in data.curve]
     if len(set(levels)) != len(levels):
         return "the curve has two points at one level"
+    index = {label: i for i, label in enumerate(data.labels)}
     for p in data.pairs:
+        t, q = index.get(p.true), index.get(p.predicted)
+        if t is None or q is None or t == q or data.confusion[t][q] != p.count:
+            # The table listed an intent that is no label, or a count its cell lacks.
+            return (
+                f"pair {p.true!r} -> {p.predicted!r} ({p.count}) is not an off-diagonal "
+                "cell of the confusion matrix"
+            )
         if len(p.examples) > p.count:
             return f"pair {p.true!r} -> {p.predicted!r} shows more examples than its count"
     return None
 
 
-def load_report_data(path: Path) -> ReportData:
-    """Read ``report.json``.
+def load_report_data(path: Path, model_labels: Sequence[str] | None = None) -> ReportData:
+    """Read ``report.json`` (of a model of ``model_labels``, where given).
 
     Raises:
-        ModelError: unreadable, not JSON, or malformed.
+        ModelError: unreadable, not JSON, malformed, or of other labels.
     """
     try:
         raw = json.loads(path.read_text(encoding="utf-8"))
@@ -488,7 +539,7 @@ def load_report_data(path: Path) -> ReportData:
         raise ModelError(f"{path}: unreadable: {exc}") from None
     if not isinstance(raw, dict):
         raise ModelError(f"{path}: expected a JSON object")
-    return ReportData.from_dict(raw, str(path))
+    return ReportData.from_dict(raw, str(path), model_labels)
 
 
 # Input positions of the constant tensors each op reads, and what they are.
@@ -719,15 +770,12 @@ def text_report_page(
     from tinyslm.report import render_report
 
     recorded = None
+    set_aside = None  # why a folder's report.json was not used (with --data)
     if stored is not None and stored.is_file():
         try:
-            recorded = load_report_data(stored)
+            recorded = load_report_data(stored, manifest.labels)
             if recorded.model_sha256 != manifest.model_sha256:
                 raise ModelError(f"{stored} belongs to another model (its model_sha256 differs)")
-            if recorded.labels != tuple(manifest.labels):
-                # The sha covers the model, not the names: an edited list put one intent's
-                # figures under another's name.
-                raise ModelError(f"{stored}: {_labels_differ(recorded.labels, manifest.labels)}")
             if recorded.own_gate is not None and not manifest.own_levels_q():
                 # Only a project's labels' own thresholds give one: drawn from a model
                 # folder's file, the page showed a row 'at its own thresholds' the model
@@ -742,13 +790,21 @@ def text_report_page(
                 raise ModelError(
                     f"{exc}; give {_data_hint(manifest)} to measure the figures again"
                 ) from None
-            # --data measures everything again; only the training curves are lost.
-            recorded = None
+            # --data measures everything again; only the training curves are lost, and
+            # the page and stderr say why (the page said the model was trained without
+            # them, of a report.json that holds them).
+            recorded, set_aside = None, str(exc)
     if data is not None:
         # The training curves exist only in report.json; the rest is measured again.
         history = recorded.history if recorded is not None else ()
         figures = report_data_from_dataset(model, manifest, data, history)
         source = str(data)
+        if set_aside is not None:
+            tell(
+                f"{set_aside}: set aside; every figure is measured on --data, and the page "
+                f"has no training curves (only {REPORT_JSON} keeps them)",
+                "note",
+            )
     elif recorded is not None:
         figures, source = recorded, str(stored)
     else:
@@ -768,6 +824,9 @@ def text_report_page(
         "A project does not carry the training curves: 'tinyslm report' on the model "
         "folder it was generated from draws them."
         if stored is None
+        else f"The training curves were not drawn: they are kept only in {REPORT_JSON}, "
+        f"which was set aside: {set_aside}."
+        if set_aside is not None
         else None
     )
     page = render_report(

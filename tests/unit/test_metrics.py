@@ -190,9 +190,9 @@ def test_report_json_confusion_shape(labels: list[str], confusion: Any) -> None:
     [
         ([], "expected a JSON object"),
         ("x", "expected a JSON object"),
-        ({"history": [{"loss": "x"}]}, "could not convert string to float: 'x'"),
-        ({"history": [{"val_accuracy": {}}]}, "float() argument"),
-        ({"history": [1]}, "'int' object has no attribute 'items'"),
+        ({"history": [{"loss": "x"}]}, "history 'loss' must be a number, got 'x'"),
+        ({"history": [{"val_accuracy": {}}]}, "history 'val_accuracy' must be a number, got {}"),
+        ({"history": [1]}, "a history epoch must be a JSON object of figures, got 1"),
     ],
 )
 def test_keyword_report_json_is_read_or_refused_in_one_line(

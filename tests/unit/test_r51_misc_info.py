@@ -15,7 +15,7 @@ from pathlib import Path
 
 from tinyslm.boards import load_board
 from tinyslm.emit.text import line_limit
-from tinyslm.info import format_info, model_info
+from tinyslm.info import board_fits, format_info, model_info
 from tinyslm.manifest import load_model_dir
 from tinyslm.pipeline import run_generate
 
@@ -63,3 +63,18 @@ def test_a_line_limit_no_board_raises_is_said_plainly() -> None:
     assert info.manifest.max_line == 256
     assert _row(format_info(info)) == "256 bytes"
     assert {b["max_line"] for b in info.to_dict()["boards"]} == {256}
+
+
+def test_the_row_names_only_the_boards_the_model_fits(tmp_path: Path) -> None:
+    """A board the model does not fit gets no project: its raised limit is not said (the
+    row is of 'each fitting board')."""
+    info = model_info(_short_lined_model(tmp_path))
+    esp32 = load_board("esp32")
+    # One byte over the ESP32's flash budget, within the STM32H7's.
+    big = dataclasses.replace(info.manifest, model_bytes=esp32.model_budget_bytes + 1)
+    fits = board_fits(big, info.arena_size)
+    assert {f.board: f.fits for f in fits} == {"esp32": False, "stm32h7": True}
+    text = format_info(dataclasses.replace(info, manifest=big, fits=fits))
+    assert _row(text) == (
+        "128 bytes (the model's; a project gets its board's where higher: stm32h7 256)"
+    )

@@ -96,8 +96,32 @@ EDITS: dict[str, tuple[Callable[[dict[str, Any]], None], str]] = {
     ),
     "negative n_oos": (_set("n_oos", -5), "n_oos must be a whole number from 0"),
     "a pair's examples beyond its count": (
-        lambda d: _first_pair(d).update(count=0),
+        lambda d: _first_pair(d).update(examples=["x"] * (_first_pair(d)["count"] + 1)),
         "shows more examples than its count",
+    ),
+    # A JSON true is no count (it passed int checks as 1).
+    "count as a switch": (
+        lambda d: d["confusion"][0].__setitem__(0, True),
+        "a confusion count must be a whole number from 0 to 9007199254740992, got True",
+    ),
+    # Cross-field agreement every file tinyslm writes has (review of round 51): drawn as
+    # '50000 of 999999 out-of-scope phrases passed the gate' (1 of 20 had), a table row
+    # of 999 beside a matrix cell of 7, and a row of an intent the model lacks.
+    "n_oos against oos_top1": (
+        lambda d: d.update(n_oos=999999),
+        "out-of-scope phrases, n_oos 999999",
+    ),
+    "a pair's count against its cell": (
+        lambda d: _first_pair(d).update(count=999),
+        "(999) is not an off-diagonal cell of the confusion matrix",
+    ),
+    "a pair naming no label": (
+        lambda d: _first_pair(d).update(true="no_such_intent"),
+        "pair 'no_such_intent' -> ",
+    ),
+    "a pair on the diagonal": (
+        lambda d: _first_pair(d).update(predicted=_first_pair(d)["true"]),
+        "is not an off-diagonal cell of the confusion matrix",
     ),
     "examples as a string": (
         lambda d: _first_pair(d).update(examples="abc"),

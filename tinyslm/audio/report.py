@@ -41,7 +41,17 @@ from tinyslm.report import (
     svg_element,
     table_html,
 )
-from tinyslm.report_data import TensorSize, counted_metrics, tensor_sizes
+from tinyslm.report_data import (
+    TensorSize,
+    as_whole,
+    counted_metrics,
+    read_epoch,
+    read_fraction,
+    read_level,
+    read_list,
+    read_rate,
+    tensor_sizes,
+)
 
 FORMAT_VERSION = 1
 _BLUE, _ORANGE, _RED = "#1f77b4", "#ff7f0e", "#d62728"
@@ -89,22 +99,50 @@ class KeywordReportData:
             doc = json.loads(path.read_text(encoding="utf-8"))
             if not isinstance(doc, dict):
                 raise ValueError("expected a JSON object")
-            if doc.get("modality") != "audio" or doc.get("format_version") != FORMAT_VERSION:
+            # format_version true passed '== 1'.
+            if (
+                doc.get("modality") != "audio"
+                or as_whole(doc.get("format_version")) != FORMAT_VERSION
+            ):
                 raise ValueError("not a keyword report of format 1")
             sha = doc.get("model_sha256")
             if sha is not None and not isinstance(sha, str):
                 raise ValueError("model_sha256 is not a string")
+            # Each value as train writes it, read by the text report's readers: int() and
+            # float() drew a level of 10**30 (the axis in units of 1e27), "12", 1.7 as 1,
+            # NaN or negative false-accept rates and a 700% false-rejection rate.
             return cls(
-                curve=tuple((int(q), float(fa), float(frr)) for q, fa, frr in doc["curve"]),
-                tensors=tuple(TensorSize.from_dict(t) for t in doc["tensors"]),
-                # Numbers, as the text report reads them: the plot took any JSON value.
-                history=tuple(
-                    {str(k): float(v) for k, v in h.items()} for h in doc.get("history", [])
+                curve=_curve(doc["curve"]),
+                tensors=tuple(
+                    TensorSize.from_dict(t) for t in read_list(doc["tensors"], "tensors")
                 ),
+                history=tuple(read_epoch(h) for h in read_list(doc.get("history", []), "history")),
                 model_sha256=sha,
             )
         except (OSError, ValueError, KeyError, TypeError, AttributeError, RecursionError) as exc:
             raise ModelError(f"{path}: cannot read the keyword report figures: {exc}") from None
+
+
+def _curve(value: object) -> tuple[tuple[int, float, float], ...]:
+    """report.json's curve as :func:`tinyslm.audio.fit.detection_curve` writes it: int8
+    levels, ascending and each once (the plot joins the points in file order), a finite
+    rate of 0 or more and a share (raises ValueError naming the first that is not)."""
+    points: list[tuple[int, float, float]] = []
+    for entry in read_list(value, "curve"):
+        if not isinstance(entry, list) or len(entry) != 3:
+            raise ValueError(
+                "a curve point must be [level, false accepts per hour, false-rejection rate], "
+                f"got {entry!r}"
+            )
+        q = read_level(entry[0], "a curve point's level")
+        if points and q <= points[-1][0]:
+            raise ValueError(
+                f"the curve's levels must ascend, each once: q={q} after q={points[-1][0]}"
+            )
+        fa = read_rate(entry[1], f"false accepts per hour at q={q}")
+        frr = read_fraction(entry[2], f"the false-rejection rate at q={q}")
+        points.append((q, fa, frr))
+    return tuple(points)
 
 
 def keyword_report_data(
