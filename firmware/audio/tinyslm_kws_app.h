@@ -33,9 +33,12 @@
  *     within the limit, as ":info" (the host's resync) is. Such a line is answered (and
  *     ends the noise), so a command typed on a line of its own after a glitch (a UART
  *     break reads as 0x00) is answered; the glitch byte makes the rest of its own line
- *     garbage, as a command starts only after a line end, a frame or a command (send a
- *     line end first); a broken frame's PCM rarely spells one (docs/audio.md: none in 36,052
- *     broken frames of speech, 2 in 71,874 of full-scale white noise). ":info" answers
+ *     garbage, as a command starts only at the start of a line: at boot, after a line
+ *     end, a frame (a bad-CRC one too), a command or a stream timeout (send a line end
+ *     first; a frame cut short takes the bytes after it, up to 520, until it ends or a
+ *     stream timeout ends it, so send ":info" again if no answer comes); a broken
+ *     frame's PCM rarely spells one (docs/audio.md: none in 36,052 broken frames of
+ *     speech, 2 in 71,874 of full-scale white noise). ":info" answers
  *     {"info":{"version":"0.1.0","board":"esp32","modality":"keywords",
  *     "model_sha256":"<64 hex>","model_bytes":N,"arena_bytes":N,"ops":[...],
  *     "labels":N,"threshold":0.699,"keywords":["no","up","yes"],"frames":49,

@@ -154,7 +154,7 @@ def test_a_command_on_the_glitch_bytes_own_line_is_garbage_and_the_next_line_is_
     app: Path, labels: list[str], tmp_path: Path
 ) -> None:
     """What the docs and the generated README say (send a line end, then ``:info``): a
-    command starts only after a line end, a frame or a command, so ``:info`` typed right
+    command starts only at boot or after a line end, a frame or a command, so ``:info`` typed right
     after a stray byte is that byte's line, garbage with no answer; after a line end it
     is answered."""
     same_line = _serial(app, labels, b"\x00:info\r" + encode_frame(FRAME_END, 0), tmp_path)

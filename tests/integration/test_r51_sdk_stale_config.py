@@ -114,3 +114,76 @@ def test_build_says_nothing_of_an_agreeing_or_absent_configuration(
     config.unlink()
     proc = run_cli("build", str(minimal_project))
     assert proc.returncode == 0 and "warning:" not in proc.stderr, proc.stderr
+
+
+def test_build_warns_of_a_needed_option_only_and_says_it_repeats(
+    fake_pio: Path, minimal_project: Path
+) -> None:
+    # A tuning choice made in menuconfig (a slower clock) is not warned of on every build.
+    config = _esp_idf_project(minimal_project, "esp32", TEXT_BUILD_CONFIG)
+    (minimal_project / "sdkconfig.defaults").write_text(
+        "CONFIG_ESP_DEFAULT_CPU_FREQ_MHZ=240\nCONFIG_UART_ISR_IN_IRAM=y\n"
+        "CONFIG_ESP_MAIN_TASK_STACK_SIZE=8192\n"
+    )
+    config.write_text(
+        "CONFIG_ESP_DEFAULT_CPU_FREQ_MHZ=160\nCONFIG_UART_ISR_IN_IRAM=y\n"
+        "CONFIG_ESP_MAIN_TASK_STACK_SIZE=16384\n"  # larger than needed: no fault
+    )
+    proc = run_cli("build", str(minimal_project))
+    assert proc.returncode == 0 and "warning:" not in proc.stderr, proc.stderr
+    config.write_text("CONFIG_ESP_DEFAULT_CPU_FREQ_MHZ=160\n# CONFIG_UART_ISR_IN_IRAM is not set\n")
+    proc = run_cli("build", str(minimal_project))
+    [warning] = [ln for ln in proc.stderr.splitlines() if ln.startswith("warning:")]
+    assert "CONFIG_UART_ISR_IN_IRAM unset" in warning and "CPU_FREQ" not in warning
+    assert warning.endswith("said on every build and flash until the values agree")
+
+
+def test_generate_notes_a_tuning_choice_the_build_does_not_warn_of(
+    tmp_path: Path, kws_model: Path
+) -> None:
+    out = tmp_path / "proj"
+    _generate(out, kws_model, "-q")
+    (out / "sdkconfig.esp32").write_text("CONFIG_COMPILER_OPTIMIZATION_PERF=n\n")
+    [note] = _generate(out, kws_model, "--force")
+    assert "CONFIG_COMPILER_OPTIMIZATION_PERF unset (sdkconfig.defaults: y)" in note
+
+
+def test_build_warns_once_per_file_of_each_env_pio_builds(
+    fake_pio: Path, minimal_project: Path
+) -> None:
+    config = _esp_idf_project(minimal_project, "esp32", TEXT_BUILD_CONFIG)
+    ini = minimal_project / "platformio.ini"
+    # A duplicated env (with an inline comment) is built once: one warning.
+    ini.write_text(
+        ini.read_text().replace("default_envs = esp32", "default_envs = esp32, esp32 ; x")
+    )
+    proc = run_cli("build", str(minimal_project))
+    warnings = [ln for ln in proc.stderr.splitlines() if ln.startswith("warning:")]
+    assert len(warnings) == 1 and str(config) in warnings[0], proc.stderr
+    # A multi-line default_envs: the second env's file is named too.
+    ini.write_text(
+        ini.read_text().replace(
+            "default_envs = esp32, esp32 ; x", "default_envs =\n    dev\n    esp32"
+        )
+        + "\n[env:dev]\nextends = env:esp32\n"
+    )
+    (minimal_project / "sdkconfig.dev").write_text(TEXT_BUILD_CONFIG)
+    proc = run_cli("build", str(minimal_project))
+    warnings = [ln for ln in proc.stderr.splitlines() if ln.startswith("warning:")]
+    assert [str(config) in w for w in warnings] == [False, True], proc.stderr
+    assert str(minimal_project / "sdkconfig.dev") in warnings[0]
+
+
+def test_build_reads_the_configuration_sdkconfig_path_names(
+    fake_pio: Path, minimal_project: Path
+) -> None:
+    default = _esp_idf_project(minimal_project, "esp32", "CONFIG_I2S_ISR_IRAM_SAFE=y\n")
+    custom = minimal_project / "configs" / "board.cfg"
+    custom.parent.mkdir()
+    custom.write_text(TEXT_BUILD_CONFIG)
+    ini = minimal_project / "platformio.ini"
+    ini.write_text(ini.read_text() + "board_build.esp-idf.sdkconfig_path = configs/board.cfg\n")
+    default.write_text(TEXT_BUILD_CONFIG)  # not the build's: not named
+    proc = run_cli("build", str(minimal_project))
+    [warning] = [ln for ln in proc.stderr.splitlines() if ln.startswith("warning:")]
+    assert str(custom) in warning and "delete board.cfg" in warning, proc.stderr

@@ -7,8 +7,9 @@ lines and sets them against the board's flash and RAM (``boards/<id>.yaml``).
 
 The project is checked before PlatformIO starts (a tinyslm project with a
 ``platformio.ini``; ``lib/tflm`` for boards that build TFLM from source). An ESP32
-project whose ``sdkconfig.<env>`` holds options of its ``sdkconfig.defaults`` otherwise
-gets a warning first: ESP-IDF builds with the former (:mod:`tinyslm.toolchain.sdkconfig`).
+project whose build configuration (``sdkconfig.<env>``) holds options the firmware needs
+otherwise than its ``sdkconfig.defaults`` gets a warning first: ESP-IDF builds with the
+former (:mod:`tinyslm.toolchain.sdkconfig`).
 PlatformIO downloads platforms and toolchains on first use and, offline, retries
 for about a minute before it says so; when the project's platform is not
 installed yet, the registry is tried first (a few seconds) so that a machine
@@ -393,18 +394,22 @@ def _warning_line(log: Log | None) -> Log | None:
 
 
 def warn_stale_sdkconfig(project: Project, warn: Log | None) -> None:
-    """Say each ``sdkconfig.<env>`` of an ESP-IDF project that holds options of its
-    ``sdkconfig.defaults`` otherwise (:mod:`tinyslm.toolchain.sdkconfig`): ESP-IDF builds
-    with those values, so a regenerate (or an edit of the defaults) that changed them
-    did not reach the board. A warning, not a refusal: the user may have chosen them in
-    menuconfig; the file is neither edited nor deleted (it may hold such choices)."""
+    """Say each build configuration (``sdkconfig.<env>``) of an ESP-IDF project that
+    holds options the firmware needs (:data:`tinyslm.toolchain.sdkconfig.REQUIRED`) otherwise
+    than its ``sdkconfig.defaults``: ESP-IDF builds with those values, so a regenerate (or
+    an edit of the defaults) that changed them did not reach the board. Only those: a
+    tuning choice made in menuconfig would otherwise be warned of on every run (generate's
+    note names every option once). A warning, not a refusal; the file is neither edited
+    nor deleted (it may hold the user's choices)."""
     from tinyslm import boards
-    from tinyslm.toolchain.sdkconfig import ESP_IDF, describe, project_stale_options
+    from tinyslm.toolchain.sdkconfig import ESP_IDF, describe, project_stale_options, required
 
     if warn is None or boards.load_board(project.board).platformio.get("framework") != ESP_IDF:
         return
     for config, stale in project_stale_options(project.root):
-        warn(describe(config, stale))
+        needed = required(stale)
+        if needed:
+            warn(describe(config, needed, every_run=True))
 
 
 def parse_sizes(output: str) -> dict[str, tuple[int, int]]:

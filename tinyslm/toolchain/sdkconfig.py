@@ -7,15 +7,21 @@ in the project folder, which the first build writes (and ``menuconfig`` edits). 
 one gains ``CONFIG_I2S_ISR_IRAM_SAFE=y``; a later tinyslm adds an option) is not what the
 board is built with: the old values win, without a word from ESP-IDF. tinyslm never
 edits or deletes ``sdkconfig.<env>`` (it may hold the user's own choices); generate and
-build name what differs (:func:`stale_options`, :func:`describe`).
+build name what differs (:func:`stale_options`, :func:`describe`): generate every option,
+once per regenerate; build and flash, on every run, only those the firmware needs
+(:data:`REQUIRED`, :func:`required`), so a tuning choice made in menuconfig (a slower
+clock, -Os) is not warned of again and again. The configuration of an env is the file its
+``board_build.esp-idf.sdkconfig_path`` names, else ``sdkconfig.<env>`` (:func:`pio_configs`).
 
 The module reads files only, so that build needs neither ESP-IDF nor the templates.
 """
 
 from __future__ import annotations
 
+import configparser
+import os
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -31,8 +37,30 @@ SHOWN_CHARS = 40
 # unset bool written as a comment; any other line (a comment, a malformed line) is skipped.
 _SET = re.compile(r"(CONFIG_[A-Za-z0-9_]+)=(.*)", re.ASCII)
 _UNSET = re.compile(r"# (CONFIG_[A-Za-z0-9_]+) is not set", re.ASCII)
-_INI_SECTION = re.compile(r"^\[env:([^\]]+)\]", re.MULTILINE)
-_DEFAULT_ENVS = re.compile(r"^default_envs\s*=\s*(.*)$", re.MULTILINE)
+# An env's option naming its build configuration file (espressif32's builder reads it).
+SDKCONFIG_PATH = "board_build.esp-idf.sdkconfig_path"
+
+# The options of sdkconfig.defaults (templates/esp32/sdkconfig.defaults.j2) the firmware
+# needs for correctness, each with why; any other (clock, optimisation, partitions) is
+# tuning a user may choose otherwise in menuconfig.
+REQUIRED: Mapping[str, str] = {
+    "CONFIG_ESP_MAIN_TASK_STACK_SIZE": "TFLM's set-up and every Invoke run on the main "
+    "task: a smaller stack overflows",
+    "CONFIG_BOOTLOADER_LOG_LEVEL_WARN": "the JSON protocol shares UART0 with the console: "
+    "bootloader log lines would come between its lines (a quieter level is warned of too)",
+    "CONFIG_LOG_DEFAULT_LEVEL_WARN": "the app's log lines would come between the "
+    "protocol's lines on UART0 (a quieter level is safe but is warned of too)",
+    "CONFIG_ESP_CONSOLE_UART_CUSTOM": "ESP-IDF takes the console baud only for a custom "
+    "console UART",
+    "CONFIG_ESP_CONSOLE_UART_CUSTOM_NUM_0": "the protocol is spoken on UART0",
+    "CONFIG_ESP_CONSOLE_UART_BAUDRATE": "the host speaks the protocol at the board's baud",
+    "CONFIG_UART_ISR_IN_IRAM": "held off while the flash cache is off, the UART's 128-byte "
+    "FIFO overflows",
+    "CONFIG_I2S_ISR_IRAM_SAFE": "held off while the flash cache is off, the microphone's "
+    "DMA buffers are lost without a word (keyword projects)",
+}
+# Of REQUIRED, the numbers the firmware needs at least: a larger value is no fault.
+AT_LEAST = frozenset({"CONFIG_ESP_MAIN_TASK_STACK_SIZE"})
 
 
 def parse_sdkconfig(text: str) -> dict[str, str]:
@@ -86,15 +114,73 @@ def differences(defaults_text: str, config_text: str) -> tuple[Stale, ...]:
     )
 
 
+def _ini(ini_text: str) -> configparser.ConfigParser | None:
+    """``platformio.ini`` read as PlatformIO reads it: ``;`` and ``#`` start a comment
+    (inline after a space too), a value may run over indented lines, ``${...}`` is not
+    configparser's (PlatformIO expands it itself). None for a file configparser refuses:
+    pio says what is wrong with it."""
+    parser = configparser.ConfigParser(
+        inline_comment_prefixes=("#", ";"), interpolation=None, strict=False
+    )
+    try:
+        parser.read_string(ini_text)
+    except configparser.Error:
+        return None
+    return parser
+
+
+def _multi(value: str) -> list[str]:
+    """A PlatformIO list option's items: one a line, or comma-separated."""
+    return [item.strip() for item in re.split(r"[,\n]", value) if item.strip()]
+
+
 def pio_envs(ini_text: str) -> list[str]:
-    """The envs ``pio run`` builds for a ``platformio.ini``: its ``default_envs``, else
-    every ``[env:...]`` section (build and flash run pio without ``-e``)."""
-    listed = _DEFAULT_ENVS.search(ini_text)
-    if listed is not None:
-        named = [env.strip() for env in re.split(r"[,\s]+", listed.group(1)) if env.strip()]
-        if named:
-            return named
-    return _INI_SECTION.findall(ini_text)
+    """The envs ``pio run`` builds for a ``platformio.ini``, each once: its
+    ``default_envs``, else every ``[env:...]`` section (build and flash run pio without
+    ``-e``)."""
+    parser = _ini(ini_text)
+    if parser is None:
+        return []
+    named = _multi(parser.get("platformio", "default_envs", fallback=""))
+    if not named:
+        named = [s[len("env:") :].strip() for s in parser.sections() if s.startswith("env:")]
+    return list(dict.fromkeys(env for env in named if env))  # pio builds an env once
+
+
+def _env_option(parser: configparser.ConfigParser, env: str, option: str) -> str | None:
+    """``option`` of ``[env:<env>]`` as PlatformIO resolves it: the section, the
+    sections it ``extends`` (in order, depth first), then the common ``[env]``."""
+    seen: set[str] = set()
+    todo = [f"env:{env}"]
+    while todo:
+        section = todo.pop(0)
+        if section in seen or not parser.has_section(section):
+            continue
+        seen.add(section)
+        if parser.has_option(section, option):
+            return parser.get(section, option)
+        todo[:0] = _multi(parser.get(section, "extends", fallback=""))
+    return parser.get("env", option, fallback=None) if parser.has_section("env") else None
+
+
+def pio_configs(project: Path, ini_text: str) -> list[Path]:
+    """The build configuration file of each env ``pio run`` builds, each file once:
+    ``board_build.esp-idf.sdkconfig_path`` where the env sets it (environment variables
+    expanded, relative to the project folder pio runs in, as espressif32's builder does),
+    else ``sdkconfig.<env>`` in the project. An env whose path is empty or holds
+    PlatformIO's ``${...}`` is skipped, so nothing false is said of it: tinyslm does not
+    expand that (its own platformio.ini sets no such path)."""
+    parser = _ini(ini_text)
+    if parser is None:
+        return []
+    paths: dict[Path, None] = {}
+    for env in pio_envs(ini_text):
+        custom = _env_option(parser, env, SDKCONFIG_PATH)
+        if custom is None:
+            paths[project / f"sdkconfig.{env}"] = None
+        elif custom.strip() and "${" not in custom:
+            paths[project / os.path.expandvars(custom.strip())] = None
+    return list(paths)
 
 
 def _read(path: Path) -> str | None:
@@ -104,16 +190,15 @@ def _read(path: Path) -> str | None:
         return None  # unreadable or absent: ESP-IDF's build says what is wrong with it
 
 
-def stale_options(project: Path, envs: Sequence[str]) -> list[tuple[Path, tuple[Stale, ...]]]:
-    """For each of ``envs`` whose ``sdkconfig.<env>`` exists in ``project`` and holds an
-    option of ``sdkconfig.defaults`` otherwise: that file and the options. Neither file
-    is written."""
+def stale_options(project: Path, configs: Sequence[Path]) -> list[tuple[Path, tuple[Stale, ...]]]:
+    """For each of ``configs`` (build configuration files) that exists and holds an
+    option of ``project``'s ``sdkconfig.defaults`` otherwise: that file and the options.
+    Neither file is written."""
     defaults = _read(project / DEFAULTS)
     if defaults is None:
         return []
     found = []
-    for env in envs:
-        config_path = project / f"sdkconfig.{env}"
+    for config_path in configs:
         config = _read(config_path) if config_path.is_file() else None
         stale = differences(defaults, config) if config is not None else ()
         if stale:
@@ -122,11 +207,27 @@ def stale_options(project: Path, envs: Sequence[str]) -> list[tuple[Path, tuple[
 
 
 def project_stale_options(project: Path) -> list[tuple[Path, tuple[Stale, ...]]]:
-    """:func:`stale_options` for the envs the project's ``platformio.ini`` builds (none
-    without one). Callers ask only of a board whose framework is :data:`ESP_IDF`: no other
-    build reads sdkconfig files."""
+    """:func:`stale_options` for the configuration files of the envs the project's
+    ``platformio.ini`` builds (:func:`pio_configs`; none without one). Callers ask only
+    of a board whose framework is :data:`ESP_IDF`: no other build reads sdkconfig files."""
     ini = _read(project / "platformio.ini")
-    return [] if ini is None else stale_options(project, pio_envs(ini))
+    return [] if ini is None else stale_options(project, pio_configs(project, ini))
+
+
+def _is_at_least(stale: Stale) -> bool:
+    """Whether ``stale`` is an :data:`AT_LEAST` option held at or above the default."""
+    if stale.option not in AT_LEAST:
+        return False
+    try:
+        return int(stale.config, 0) >= int(stale.defaults, 0)
+    except ValueError:
+        return False
+
+
+def required(stale: Sequence[Stale]) -> tuple[Stale, ...]:
+    """Those of ``stale`` the firmware needs (:data:`REQUIRED`), less an
+    :data:`AT_LEAST` number held larger: build and flash warn of these only."""
+    return tuple(s for s in stale if s.option in REQUIRED and not _is_at_least(s))
 
 
 def _shown(value: str) -> str:
@@ -137,9 +238,10 @@ def _shown(value: str) -> str:
     return value if len(value) <= SHOWN_CHARS else value[: SHOWN_CHARS - 3] + "..."
 
 
-def describe(config: Path, stale: Sequence[Stale]) -> str:
+def describe(config: Path, stale: Sequence[Stale], *, every_run: bool = False) -> str:
     """One line: ``config`` (its name), the options that differ with both values (the
-    first :data:`SHOWN` and a count), and what to do."""
+    first :data:`SHOWN` and a count), and what to do. ``every_run``: the line of build
+    and flash, which name only :func:`required` options and say it again each run."""
     listed = "; ".join(
         f"{s.option} {_shown(s.config)} (sdkconfig.defaults: {_shown(s.defaults)})"
         for s in stale[:SHOWN]
@@ -147,11 +249,17 @@ def describe(config: Path, stale: Sequence[Stale]) -> str:
     if len(stale) > SHOWN:
         listed += f"; and {len(stale) - SHOWN} more"
     one = len(stale) == 1
+    which = " that the firmware needs" if every_run else ""
+    tail = (
+        "; said on every build and flash until the values agree"
+        if every_run
+        else "; a value you chose there can stay"
+    )
     return (
         f"{config} (the build's configuration, which ESP-IDF keeps over {DEFAULTS}) gives "
-        f"{len(stale)} option{'' if one else 's'} of {DEFAULTS} "
+        f"{len(stale)} option{'' if one else 's'} of {DEFAULTS}{which} "
         f"{'another value' if one else 'other values'}, which the board is built with: "
         f"{listed}; to apply {DEFAULTS}, delete {config.name} (menuconfig edits in it must "
-        f"then be made again) or set {'it' if one else 'them'} with 'pio run -t menuconfig'; "
-        "a value you chose there can stay"
+        f"then be made again) or set {'it' if one else 'them'} with 'pio run -t menuconfig'"
+        f"{tail}"
     )
