@@ -751,7 +751,15 @@ class _TypedFlight:
     :data:`ANSWER_WAIT_S` without a byte, or until a board line that answers none (the
     board moved on, see :meth:`release`), either of which settles it as answered (the
     first answer was its own: the line given up on got none), so no line the board
-    answered is ever resent."""
+    answered is ever resent.
+
+    A line let go by a board line that answers none while the line before it was still
+    in flight (see :meth:`release`) is :attr:`maybe` answered once an answer is taken
+    for that one: the board may have lost that one at a reset (the line its boot log),
+    so the answer may be this one's. It waits on and is settled as an :attr:`unsure`
+    one is, except by a line that answers none: action code that prints after each
+    answer says one each time, and settled by those, each line would be taken for
+    answered one answer early, and the lines would outrun the board."""
 
     def __init__(self) -> None:
         self.cond = threading.Condition()
@@ -773,6 +781,11 @@ class _TypedFlight:
         # The oldest line in flight may have been answered already: an answer either it
         # or a line given up on before it could take was taken for that one's (above).
         self.unsure = False
+        # The same, the answer taken for a line in flight before it that a board line
+        # answering none came during (:meth:`release`); ``released``: the numbers of the
+        # lines in flight when such a line last came (at most MAX_TYPED_IN_FLIGHT).
+        self.maybe = False
+        self.released: set[int] = set()
 
     def sent(self, line: _Sent) -> None:
         """``line`` went out: the next one waits for its answer."""
@@ -805,12 +818,23 @@ class _TypedFlight:
             else:
                 # The oldest line in flight's; with none, a line given up on (a late
                 # answer that only it can be for, the board answering in order).
+                released = False
                 if self.lines:
                     self._skip_unechoed(kind)
                     self._credit(self.lines[0])
+                    released = self.lines[0].seq in self.released
                 elif self.given_up:
                     self._credit(self._first_taking(kind))
                 self._settle_oldest()
+                # Released, the line credited may have been lost at a reset whose boot
+                # log that was, and this answer the next one's: kept waiting for a second
+                # answer, that line was given up on and resent by a loss report, answered.
+                self.maybe = (
+                    released
+                    and bool(self.lines)
+                    and kind is not None
+                    and _answers(kind, self.lines[0].line)
+                )
             self.cond.notify_all()
 
     def _skip_unechoed(self, kind: tuple[str, str | None] | None) -> None:
@@ -858,7 +882,7 @@ class _TypedFlight:
         if self.lines:
             self.lines.popleft()
         self.given_up.clear()
-        self.unsure = False
+        self.unsure = self.maybe = False
         self.waiting = self.waiting and bool(self.lines)
 
     def _late(self, kind: tuple[str, str | None] | None) -> int | None:
@@ -882,9 +906,11 @@ class _TypedFlight:
 
     def release(self) -> None:
         """A board line that answers no line came (other firmware's answer, a boot log):
-        the next line may go, as before, and the lines in flight stay, but an
-        :attr:`unsure` one, which is settled as answered (see :meth:`give_up`)."""
+        the next line may go, as before, and the lines in flight stay, marked released
+        (see the class), but an :attr:`unsure` one, which is settled as answered (see
+        :meth:`give_up`); a :attr:`maybe` one stays, unsure."""
         with self.cond:
+            self.released = {sent.seq for sent in self.lines}
             if self.unsure:
                 # The board moved on (a log line, the user's action code printing after
                 # an answer): the first answer counts as the unsure line's own. Left in
@@ -903,13 +929,14 @@ class _TypedFlight:
         an :attr:`unsure` one is counted as answered, the others are given up on."""
         with self.cond:
             now = time.monotonic()
-            if self.unsure:
-                # Its answer came first, taken for a line given up on that got none: the
-                # line counted as answered, given up on it would keep each next line one
-                # answer behind (each an unsure one, waiting its ANSWER_WAIT_S).
+            if self.unsure or self.maybe:
+                # Its answer came first, taken for a line given up on (or released) that
+                # got none: the line counted as answered, given up on it would keep each
+                # next line one answer behind (each an unsure one, waiting ANSWER_WAIT_S).
                 self._settle_oldest()
             self.given_up.extend((now, sent) for sent in self.lines)
             self.lines.clear()
+            self.released.clear()
             self.waiting = False
             self.cond.notify_all()
 
@@ -921,7 +948,8 @@ class _TypedFlight:
             self.base = (self.count, self.credited, self.commands, self.credited_commands)
             self.lines.clear()
             self.given_up.clear()
-            self.waiting = self.unsure = False
+            self.released.clear()
+            self.waiting = self.unsure = self.maybe = False
             self.cond.notify_all()
 
     def pending(self) -> list[_Sent]:
@@ -931,7 +959,7 @@ class _TypedFlight:
             self._expire()
             given = [replace(sent, given_up=True) for _, sent in self.given_up]
             lines = list(self.lines)
-            if self.unsure and lines:
+            if (self.unsure or self.maybe) and lines:
                 lines[0] = replace(lines[0], unsure=True)
             return given + lines
 
@@ -1244,9 +1272,14 @@ class _Resync:
         answer is the last resent line's (answers come in order, and every line sent
         before the marker was settled at its answer), so the next one goes, unless it
         is the late answer to one resent before it and given up on (``"late"``). Its row
-        and its pairing are as outside a resync (``""``)."""
+        and its pairing are as outside a resync (``""``); a line that answers none is
+        the resync's (``"resync"``: the resent line stays in flight, see below)."""
         if kind is None:
-            return ""  # answers no line (a boot log): the resent line waits on
+            # Answers no line (a boot log): the resent line waits on, paced by the resync
+            # (its answer or the answer wait). Taken as a release of the typed lines, it
+            # made the next line resent one that may have been answered (see
+            # _TypedFlight.release), counted answered at the answer wait if it was lost.
+            return "resync"
         if kind[0] == "info" and self._late_marker() == "marker":
             return "marker"  # a second marker's answer: it came before the resent lines'
         self._answering()
@@ -1494,11 +1527,11 @@ class _Resync:
         maybe = sum(1 for sent in lost if sent.unsure)
         if maybe:
             # Resent rather than lost unsaid (see _TypedFlight): the answer taken for a
-            # late one's may have been its own.
+            # late or released one's may have been its own.
             doubts.append(
                 f"{maybe} it may have answered before the loss (a phrase's answer, which "
-                "does not say which phrase it answers, came after a line it had stopped "
-                "waiting for)"
+                "does not say which phrase it answers, was taken for the line before it, "
+                "which may have got none)"
             )
         if lost and doubts:
             what = (
