@@ -39,6 +39,7 @@ import json
 import math
 import os
 import secrets
+import shlex
 import shutil
 import stat
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -756,9 +757,80 @@ def tree_path_problem(path: Path) -> str | None:
     """
     if path.is_symlink() and not path.exists():
         return f"a symbolic link to {os.readlink(path)}, which is not there"
+    if path.is_symlink() and not path.is_dir():
+        # "a file" was said of it, and the rm advised removes only the link.
+        return f"a symbolic link to a file ({os.readlink(path)}), not a folder"
     if os.path.lexists(path) and not path.is_dir():
         return "a file, not a folder"
     return None
+
+
+@dataclass(frozen=True)
+class TreeBlock:
+    """A path a copied ``tree`` cannot be written through, and the user's (a copy never
+    makes one): the tree's own place, or a folder above it in the project (``lib``).
+
+    Attributes:
+        path: the path in the way.
+        rel: ``path`` relative to the project.
+        what: what is there, in a few words (``a file, not a folder``).
+        tree: the tree's project-relative path (``lib/tflm``).
+    """
+
+    path: Path
+    rel: str
+    what: str
+    tree: str
+
+    def why(self) -> str:
+        """Why the tree is not written there, after ``what``."""
+        if self.rel == self.tree:
+            return "not written by tinyslm, so it is not replaced"
+        if self.path.is_dir():
+            # A folder linked in: the tree would be renamed into the folder it names,
+            # outside the project (and a later --prune would delete it from there).
+            return f"so {self.tree} would be written outside the project"
+        return f"so {self.tree} cannot be written inside it"
+
+    def step(self) -> str:
+        """What the user does about it; a file is theirs, so it is moved, not removed."""
+        quoted = shlex.quote(str(self.path))
+        if not self.path.is_symlink():
+            return f"move it away yourself (mv {quoted} {shlex.quote(str(self.path) + '.mine')})"
+        if not self.path.exists():
+            return f"remove it yourself (rm {quoted})"
+        if self.rel != self.tree and self.path.is_dir():
+            return (
+                f"replace the link with a folder of the project's own (rm {quoted} removes "
+                "only the link)"
+            )
+        named = "folder" if self.path.is_dir() else "file"
+        return f"remove the link yourself (rm {quoted}; the {named} it names stays)"
+
+
+def tree_place_problem(real: Path, tree: str, *, links: bool = True) -> TreeBlock | None:
+    """The first path from the project ``real`` down to ``tree`` that is not a folder of
+    the project's own (a file, a dangling link, or with ``links`` any symbolic link);
+    None when the tree can be written (or read, without ``links``) there.
+
+    ``lib`` a file or dangling link was missed (only ``lib/tflm`` was looked at), and
+    ``lib`` linked to a folder had the tree written into that folder.
+    """
+    parts = PurePosixPath(tree).parts
+    for depth in range(1, len(parts) + 1):
+        path = real.joinpath(*parts[:depth])
+        what = tree_path_problem(path)
+        if what is None and links and path.is_symlink():
+            what = f"a symbolic link to {os.readlink(path)}"
+        if what is not None:
+            return TreeBlock(path, "/".join(parts[:depth]), what, tree)
+    return None
+
+
+def _own_folder(real: Path, tree: str) -> bool:
+    """Whether ``tree`` is a real folder in the project, reached through no link: only
+    such a tree can be tinyslm's copy (a file or link there was pruned as one)."""
+    return tree_place_problem(real, tree) is None and (real / tree).is_dir()
 
 
 def _files_under(shas: Mapping[str, str], tree: str) -> dict[str, str]:
@@ -917,9 +989,11 @@ def _foreign(real: Path, ours: set[str], trees: Iterable[str], skip: set[str]) -
         rel_root = "" if rel_root == "." else rel_root
         for d in sorted(dirnames):
             rel = f"{rel_root}/{d}" if rel_root else d
-            if rel in tree_set or rel in skip:
+            link = os.path.islink(os.path.join(root, d))
+            if (rel in tree_set and not link) or rel in skip:
                 dirnames.remove(d)
-            elif rel not in dirs_with_ours or os.path.islink(os.path.join(root, d)):
+            elif rel not in dirs_with_ours or link:
+                # A link at a tree's place is the user's too (a copy never makes one).
                 found.append(rel + "/")
                 dirnames.remove(d)
         for name in sorted(filenames):
@@ -1006,10 +1080,11 @@ def _update(
                 changed.append(rel)
         for tree in trees:
             dest, ours = real / tree, _files_under(recorded_tree_files, tree)
-            stray = tree_path_problem(dest)
-            if stray is not None:
-                # A copy never makes one, so it is not tinyslm's: never replaced.
-                conflicts.append(f"{tree} ({stray}, not written by tinyslm)")
+            block = tree_place_problem(real, tree)
+            if block is not None:
+                # A copy never makes one, so it is not tinyslm's: never replaced, and
+                # never written through (a linked lib/ put the tree outside the project).
+                conflicts.append(f"{block.rel} ({block.what}, {block.why()})")
             elif dest.exists() and unrecorded:
                 conflicts.append(f"{tree}/ (no {ownership.record} says tinyslm wrote it)")
             elif dest.exists() and record is not None and tree not in recorded_trees:
@@ -1038,7 +1113,8 @@ def _update(
         # builds TFLM as a component) is stale like a file: pruned when it is still as
         # copied, else kept and reported. Only a tree merely not copied this time (no
         # --tflm-dir) is kept as the project's, as it was.
-        dropped = sorted(t for t in absent_trees if t in recorded_trees and (real / t).exists())
+        # A file or link there is the user's (it was pruned as the tree): kept, as theirs.
+        dropped = sorted(t for t in absent_trees if t in recorded_trees and _own_folder(real, t))
         prunable_trees = [
             t
             for t in dropped
@@ -1099,7 +1175,8 @@ def _update(
         for rel in [*removed, *removed_trees]:
             put_aside(real / rel, rel)
         if ownership.record is not None:
-            kept_trees = {t for t in recorded_trees if (real / t).exists()} - {
+            # A file or link now there is not recorded as the tree (a later prune took it).
+            kept_trees = {t for t in recorded_trees if _own_folder(real, t)} - {
                 *trees,
                 *removed_trees,
             }
@@ -1121,6 +1198,15 @@ def _update(
             put_in(ownership.record)
         committed = True
     except BaseException:
+        # Only the last move listed can be one never made: each is listed just before its
+        # rename, and the first rename that raises ends the sequence. Its source still
+        # there says so (a rename is atomic), and what is at its destination is not ours
+        # to move: a dangling link at lib/tflm was taken into the staging folder, failed
+        # there, and the staging folder stayed in the project. Decided once, here: in the
+        # loop, a source a later move had filled again (put_in after put_aside) skipped
+        # the undo of that put_aside, and the replaced file stayed in the staging folder.
+        if moved and os.path.lexists(moved[-1][0]):
+            moved.pop()
 
         def put_back() -> None:
             # Each move is forgotten once undone, so that a repeat (after an interrupt
@@ -1128,13 +1214,6 @@ def _update(
             nonlocal keep_stage
             while moved:
                 src, dst = moved[-1]
-                if os.path.lexists(src):
-                    # Not moved (a rename is atomic: one made leaves nothing at src). The
-                    # rename failed, or was never reached: what is at dst is not ours to
-                    # move (a dangling link at lib/tflm was taken into the staging folder,
-                    # failed there, and the staging folder with old/ stayed in the project).
-                    moved.pop()
-                    continue
                 try:
                     os.rename(dst, src)
                 except FileNotFoundError:

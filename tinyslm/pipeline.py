@@ -6,6 +6,7 @@ written atomically to the output folder.
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import shlex
@@ -25,7 +26,7 @@ from tinyslm.outdir import (
     WriteReport,
     check_target,
     real_path,
-    tree_path_problem,
+    tree_place_problem,
     write_tree,
 )
 from tinyslm.project import PROJECT_FILE
@@ -232,25 +233,30 @@ PROJECT_OWNERSHIP = Ownership(
 
 
 def _stray_lib_tflm(target: Path, copying: bool) -> str | None:
-    """What is wrong with a project's ``lib/tflm`` that is a dangling link or a file (None
-    when it is not one): a note where no tree is copied (it is kept, as the user's).
+    """What is wrong with a project's ``lib/tflm``, or its ``lib``, that is a file or a
+    dangling link (or, ``copying``, any symbolic link); None when it is not one: a note
+    where no tree is copied (it is kept, as the user's).
 
     Raises:
-        OutputExistsError: generate is to copy a TFLM tree there. The link or file is
-            not tinyslm's (a copy is a folder), so it is never replaced or deleted; the
-            write failed on "Not a directory" and left its staging folder behind.
+        OutputExistsError: generate is to copy a TFLM tree there. The file or link is
+            not tinyslm's (a copy is a folder), so it is never replaced, deleted or
+            written through (a linked ``lib`` put the tree in the folder it names).
     """
-    lib = target / "lib" / "tflm"
-    stray = tree_path_problem(lib)
-    if stray is None:
+    block = tree_place_problem(target, "lib/tflm", links=copying)
+    if block is None:
         return None
     if copying:
+        # A link to the user's own tree was replaced by a copy: their edits to it
+        # silently stopped reaching the build.
+        why = "not a TFLM tree tinyslm wrote, so it is not replaced"
         raise OutputExistsError(
-            f"{lib} is {stray}, not a TFLM tree tinyslm wrote, so it is not replaced; "
-            f"remove it yourself (rm {shlex.quote(str(lib))}), then run generate again "
-            "to copy the tree there"
+            f"{block.path} is {block.what}, {why if block.rel == block.tree else block.why()}; "
+            f"{block.step()}, then run generate again to copy the tree there"
         )
-    return f"{lib} is {stray}, kept as yours: remove it before generating with a TFLM tree"
+    return (
+        f"{block.path} is {block.what}, kept as yours: {block.step()} before generating "
+        "with a TFLM tree"
+    )
 
 
 def _failed_path(exc: OSError, target: Path) -> str:
@@ -260,9 +266,19 @@ def _failed_path(exc: OSError, target: Path) -> str:
     name is the one in the project."""
     staging = (STAGE_PREFIX, f".{target.name}.tmp-")
     for name in (exc.filename2, exc.filename):
-        if name and not any(part.startswith(staging) for part in Path(os.fsdecode(name)).parts):
-            return f" ({os.fsdecode(name)})"
+        path = Path(os.fsdecode(name)) if name else None
+        if path is not None and not any(part.startswith(staging) for part in path.parts):
+            return f" ({_not_a_folder(path) if exc.errno == errno.ENOTDIR else path})"
     return ""
+
+
+def _not_a_folder(path: Path) -> Path:
+    """What a "Not a directory" error on ``path`` met: the first folder above it that is
+    not one (``lib`` a file, for ``lib/tflm``: the line named lib/tflm, not there)."""
+    for parent in reversed(path.parents):
+        if os.path.lexists(parent) and not parent.is_dir():
+            return parent
+    return path
 
 
 def _quiet(_: str) -> None:

@@ -85,17 +85,25 @@ def test_generate_refuses_it_naming_lib_tflm_and_changes_nothing(
     before = _snapshot(project)
     args = ["generate", "--board", "stm32h7", "--model", str(FIXTURE_MODEL), "-o", str(project)]
     proc = run_cli(*args, "--force", "--tflm-dir", str(made[1]))
-    line = assert_one_error_line(proc, f"{project / 'lib' / 'tflm'} is a ", "remove it yourself")
+    own = project / "lib" / "tflm"
+    # A file is the user's data: moved away, not removed; only a link is removed.
+    step = (
+        f"move it away yourself (mv {own} " if entry == "file" else f"remove it yourself (rm {own})"
+    )
+    line = assert_one_error_line(proc, f"{own} is a ", step)
     assert "Not a directory" not in line
     assert _snapshot(project) == before  # no .tinyslm-tmp-*, the link or file kept
 
 
 @pytest.mark.parametrize("entry", ENTRIES)
-def test_a_write_that_fails_names_the_path_and_changes_nothing(
+def test_lib_in_the_way_is_named_and_nothing_changes(
     made: tuple[Path, Path], tmp_path: Path, entry: str
 ) -> None:
-    """lib itself a dangling link or a file: the write fails (mkdir, or the tree's rename),
-    and its line named only the project ("cannot write P: Not a directory")."""
+    """lib itself a dangling link or a file: the write failed (mkdir, or the tree's
+    rename), and its line named only the project ("cannot write P: Not a directory"),
+    then lib/tflm for lib a file. generate now refuses it first, naming lib (a prefix
+    ``({lib}`` was also met by ``({lib}/tflm)``); the failed write's naming is tested in
+    test_r51_mdout_lib_tflm.py."""
     project = _stray(made, tmp_path, entry)
     lib = project / "lib"
     shutil.rmtree(lib)
@@ -106,7 +114,8 @@ def test_a_write_that_fails_names_the_path_and_changes_nothing(
     before = _snapshot(project)
     args = ["generate", "--board", "stm32h7", "--model", str(FIXTURE_MODEL), "-o", str(project)]
     proc = run_cli(*args, "--force", "--tflm-dir", str(made[1]))
-    line = assert_one_error_line(proc, f"error: cannot write {project}: ", f"({lib}")
+    line = assert_one_error_line(proc, f"error: {lib} is a ", "so lib/tflm cannot be written")
+    assert f"{lib}/tflm" not in line
     assert outdir.STAGE_PREFIX not in line
     assert _snapshot(project) == before
 
@@ -123,7 +132,9 @@ def test_without_a_tree_it_is_kept_and_the_note_names_it(
     assert proc.returncode == 0, proc.stderr
     own = project / "lib" / "tflm"
     assert f"note: lib/tflm not included: {own} is a symbolic link to " in proc.stderr
-    assert "kept as yours: remove it before generating with a TFLM tree" in proc.stderr
+    assert f"kept as yours: remove it yourself (rm {own}) before generating with a TFLM tree" in (
+        proc.stderr
+    )
     assert os.readlink(own) == str(tmp_path / "gone")
     assert not [p for p in project.iterdir() if p.name.startswith(outdir.STAGE_PREFIX)]
 
@@ -159,7 +170,7 @@ def test_a_failed_swap_leaves_the_folder_as_it_was(
     into the staging folder, failed, and so kept the staging folder in the project."""
     project = _stray(made, tmp_path, "dangling link")
     before = _snapshot(project)
-    monkeypatch.setattr(outdir, "tree_path_problem", lambda _path: None)
+    monkeypatch.setattr(outdir, "tree_place_problem", lambda *_a, **_k: None)
     with pytest.raises(NotADirectoryError):
         _write(project, made[1])
     assert _snapshot(project) == before
@@ -178,9 +189,14 @@ def test_builds_line_says_what_is_there_and_its_steps_work(
     assert f"error: {emulated.value}" == line  # emulate --qemu gives build's line
     # The steps, as printed: rm, then the command with MODEL_DIR and the --tflm-dir PATH
     # the line says to add.
-    rm = shlex.split(line.split("remove it yourself (", 1)[1].split(")", 1)[0])
-    assert rm == ["rm", str(project / "lib" / "tflm")]
-    os.unlink(rm[1])
+    own = project / "lib" / "tflm"
+    step = shlex.split(line.split(" yourself (", 1)[1].split(")", 1)[0])
+    if entry == "file":  # the user's file: moved away, kept
+        assert step == ["mv", str(own), f"{own}.mine"]
+        os.rename(own, f"{own}.mine")
+    else:
+        assert step == ["rm", str(own)]
+        os.unlink(own)
     command = shlex.split(line.split(": tinyslm ", 1)[1])
     command[command.index("MODEL_DIR")] = str(FIXTURE_MODEL)
     done = run_cli(*command, "--tflm-dir", str(made[1]))

@@ -558,14 +558,12 @@ def open_checked(project_dir: Path | str) -> Project:
             if project.manifest is not None and trained_on_demo(project.manifest)
             else ""
         )
-        from tinyslm.outdir import tree_path_problem
+        from tinyslm.outdir import tree_place_problem
 
-        # A link or file there is the user's: generate never replaces it, so it goes first.
-        remove = (
-            f"remove it yourself (rm {shlex.quote(str(lib))}), "
-            if tree_path_problem(lib) is not None
-            else ""
-        )
+        # A link or file there (or at lib) is the user's: the regenerate refuses it, so
+        # it goes first; a file is moved away, not removed.
+        block = tree_place_problem(project.root, "lib/tflm")
+        remove = f"{block.step()}, " if block is not None else ""
         raise ProjectError(
             f"{project.root}: {problem}, which board {board.id} builds TFLM from; {remove}get a "
             f"tree ('{tflm.fetch_command()}' on a networked machine, or add --tflm-dir PATH "

@@ -192,10 +192,13 @@ def installed_tree_problem(lib_dir: Path) -> str | None:
     ``tinyslm build`` checked only that the folder existed: an empty one went on to
     PlatformIO, which failed minutes later on a missing header.
     """
-    stray = tree_path_problem(lib_dir)
-    if stray is not None:
-        # Something is there: "no lib/tflm" sent the user to a regenerate that refused it.
-        return f"no usable lib/tflm ({stray})"
+    for path in (lib_dir.parent, lib_dir):
+        stray = tree_path_problem(path)
+        if stray is not None:
+            # Something is there: "no lib/tflm" sent the user to a regenerate that
+            # refused it; for lib itself a file, to one that failed naming lib/tflm.
+            where = "" if path == lib_dir else f"{path.name} is "
+            return f"no usable lib/tflm ({where}{stray})"
     if not lib_dir.is_dir():
         return "no lib/tflm"
     if not any(lib_dir.iterdir()):

@@ -1,0 +1,359 @@
+"""Round 51 mends (rev6's findings on ef13ba6): what is at ``lib/tflm``, or at ``lib``,
+when it is not a folder of the project's own.
+
+- ``generate --force --prune`` to a board with no tree deleted a file, a link to a file
+  or a live link at ``lib/tflm`` as the recorded tree ("removed lib/tflm/");
+- a live link at ``lib/tflm`` to the user's own tree was replaced by a copy;
+- ``lib`` a link to a folder had the tree written into that folder, outside the project;
+- ``lib`` a file or a dangling link was missed: generate trained the demo first, and the
+  failure and build's line named ``lib/tflm``;
+- a rollback whose undo of a put_in failed left the new file in place and the old one in
+  the staging folder;
+- a link to a file was called "a file", and a plain file's advice was ``rm``.
+"""
+
+from __future__ import annotations
+
+import errno
+import hashlib
+import json
+import os
+import shlex
+import shutil
+from pathlib import Path
+
+import pytest
+from cli_support import assert_one_error_line, run_cli
+
+from tinyslm import outdir
+from tinyslm.errors import OutputExistsError, ProjectError
+from tinyslm.pipeline import PROJECT_OWNERSHIP, _failed_path, _stray_lib_tflm, run_generate
+from tinyslm.toolchain import build, tflm
+
+FIXTURE_MODEL = Path(__file__).resolve().parents[1] / "fixtures" / "model"
+ENTRIES = ["file", "link to a file", "link to a folder"]
+
+
+def _fake_tree(root: Path) -> Path:
+    """A Cortex-M7 tree as create_tflm_tree.py makes it."""
+    for rel in (*tflm.REQUIRED_FILES, tflm.CORTEX_M_MARKER):
+        path = root / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(f"// {rel}\n", encoding="utf-8")
+    return root
+
+
+def _snapshot(folder: Path) -> dict[str, str]:
+    """Every entry under ``folder``: a file's sha256, a link's target, ``dir`` for a folder."""
+    found: dict[str, str] = {}
+    for root, dirnames, filenames in os.walk(folder):
+        for name in [*dirnames, *filenames]:
+            path = Path(root) / name
+            rel = path.relative_to(folder).as_posix()
+            if path.is_symlink():
+                found[rel] = "-> " + os.readlink(path)
+            elif path.is_dir():
+                found[rel] = "dir"
+            else:
+                found[rel] = hashlib.sha256(path.read_bytes()).hexdigest()
+    return found
+
+
+@pytest.fixture(scope="module")
+def made(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """(a stm32h7 project with a copied tree, the tree it was copied from)."""
+    base = tmp_path_factory.mktemp("r51_mdout")
+    tree = _fake_tree(base / "tree")
+    project = base / "stm32h7"
+    run_generate("stm32h7", project, model_dir=FIXTURE_MODEL, tflm_dir=tree)
+    return project, tree
+
+
+def _project(made: tuple[Path, Path], tmp_path: Path) -> Path:
+    """A copy of the project without its lib/tflm (its record still lists the tree)."""
+    project = tmp_path / "p"
+    shutil.copytree(made[0], project, ignore=shutil.ignore_patterns("tflm"))
+    return project
+
+
+def _put(path: Path, entry: str, made: tuple[Path, Path], tmp_path: Path) -> None:
+    """``entry`` at ``path``: the user's file, or a link to theirs."""
+    if entry == "file":
+        path.write_text("MY OWN NOTES, not a tree\n")
+    elif entry == "link to a file":
+        (tmp_path / "notes.txt").write_text("my notes\n")
+        path.symlink_to(tmp_path / "notes.txt")
+    else:
+        shutil.copytree(made[1], tmp_path / "user_tree")  # as the copy was: it matches
+        path.symlink_to(tmp_path / "user_tree", target_is_directory=True)
+
+
+def _record(project: Path) -> dict[str, object]:
+    doc: dict[str, object] = json.loads((project / ".tinyslm-files.json").read_text())
+    return doc
+
+
+def _write(project: Path, tree: Path | None, **kwargs: object) -> outdir.WriteReport:
+    """generate's write into ``project`` (a changed README among its files)."""
+
+    def extra(stage: Path) -> None:
+        if tree is not None:
+            shutil.copytree(tree, stage / "lib" / "tflm")
+
+    files = {"README.md": b"changed\n"}
+    return outdir.write_tree(
+        files,
+        project,
+        force=True,
+        extra=extra,
+        ownership=PROJECT_OWNERSHIP,
+        **kwargs,  # type: ignore[arg-type]
+    )
+
+
+# 1: --prune to a board with no tree took the user's entry as the recorded tree.
+@pytest.mark.parametrize("entry", ENTRIES)
+def test_prune_to_a_board_without_a_tree_keeps_what_is_at_lib_tflm(
+    made: tuple[Path, Path], tmp_path: Path, entry: str
+) -> None:
+    project = _project(made, tmp_path)
+    own = project / "lib" / "tflm"
+    _put(own, entry, made, tmp_path)
+    before = _snapshot(tmp_path / "user_tree") if entry == "link to a folder" else None
+    report = _write(project, None, prune=True, absent_trees=PROJECT_OWNERSHIP.trees)
+    assert "lib/tflm/" not in report.removed
+    assert os.path.lexists(own)
+    if entry == "file":
+        assert own.read_text() == "MY OWN NOTES, not a tree\n"
+    else:
+        assert own.is_symlink()
+    assert before is None or _snapshot(tmp_path / "user_tree") == before
+    assert "lib/tflm" not in _record(project)["trees"]  # not tinyslm's from now on
+    assert {"lib/tflm", "lib/tflm/"} & set(report.kept)  # said, as the user's
+
+
+@pytest.mark.parametrize("entry", ENTRIES)
+def test_a_run_without_a_tree_no_longer_records_it_as_tinyslms(
+    made: tuple[Path, Path], tmp_path: Path, entry: str
+) -> None:
+    """The record kept lib/tflm (and its files) while a file was there: a later --prune
+    board change then deleted the file as the tree."""
+    project = _project(made, tmp_path)
+    _put(project / "lib" / "tflm", entry, made, tmp_path)
+    _write(project, None)
+    record = _record(project)
+    assert "lib/tflm" not in record["trees"]
+    assert not [k for k in record.get("tree_files", {}) if k.startswith("lib/tflm/")]  # type: ignore[attr-defined]
+
+
+def test_the_prune_said_by_the_cli_keeps_a_file(made: tuple[Path, Path], tmp_path: Path) -> None:
+    project = _project(made, tmp_path)
+    own = project / "lib" / "tflm"
+    own.write_text("MY OWN NOTES, not a tree\n")
+    args = ["generate", "--board", "esp32", "--model", str(FIXTURE_MODEL), "-o", str(project)]
+    proc = run_cli(*args, "--force", "--prune", env={"TINYSLM_CACHE_DIR": str(tmp_path / "c")})
+    assert proc.returncode == 0, proc.stderr
+    assert "removed   lib/tflm" not in proc.stdout
+    assert own.read_text() == "MY OWN NOTES, not a tree\n"
+
+
+# 2 and 3: a link at lib/tflm, or lib itself a link to a folder, when a tree is copied.
+def _linked(made: tuple[Path, Path], tmp_path: Path, where: str) -> tuple[Path, Path]:
+    """(the project, the user's folder its ``where`` links to)."""
+    project = _project(made, tmp_path)
+    user = tmp_path / "user"
+    if where == "lib":
+        shutil.move(str(project / "lib"), user)
+        (user / "mylib").mkdir()
+        (user / "mylib" / "a.c").write_text("mine\n")
+    else:
+        shutil.copytree(made[1], user)
+    (project / where).symlink_to(user, target_is_directory=True)
+    return project, user
+
+
+@pytest.mark.parametrize("where", ["lib/tflm", "lib"])
+def test_generate_refuses_a_link_to_a_folder_and_changes_nothing(
+    made: tuple[Path, Path], tmp_path: Path, where: str
+) -> None:
+    project, user = _linked(made, tmp_path, where)
+    before, theirs = _snapshot(project), _snapshot(user)
+    args = ["generate", "--board", "stm32h7", "--model", str(FIXTURE_MODEL), "-o", str(project)]
+    proc = run_cli(*args, "--force", "--tflm-dir", str(made[1]))
+    link = project / where
+    line = assert_one_error_line(proc, f"error: {link} is a symbolic link to {user}, ")
+    if where == "lib":
+        assert "so lib/tflm would be written outside the project" in line
+        assert f"replace the link with a folder of the project's own (rm {link} removes" in line
+    else:
+        assert "not a TFLM tree tinyslm wrote, so it is not replaced" in line
+        assert f"remove the link yourself (rm {link}; the folder it names stays)" in line
+    assert _snapshot(project) == before
+    assert _snapshot(user) == theirs
+
+
+@pytest.mark.parametrize("where", ["lib/tflm", "lib"])
+def test_the_write_refuses_a_link_to_a_folder(
+    made: tuple[Path, Path], tmp_path: Path, where: str
+) -> None:
+    """The write's own check (generate refuses earlier)."""
+    project, user = _linked(made, tmp_path, where)
+    before, theirs = _snapshot(project), _snapshot(user)
+    why = "so lib/tflm would be written" if where == "lib" else "not written by tinyslm"
+    with pytest.raises(OutputExistsError, match=f"{where} \\(a symbolic link to .*{why}"):
+        _write(project, made[1])
+    assert _snapshot(project) == before
+    assert _snapshot(user) == theirs
+
+
+def test_without_a_tree_a_link_to_a_folder_is_kept(made: tuple[Path, Path], tmp_path: Path) -> None:
+    project, _ = _linked(made, tmp_path, "lib/tflm")
+    assert _stray_lib_tflm(project, copying=False) is None
+    _write(project, None)
+    assert (project / "lib" / "tflm").is_symlink()
+
+
+# 4: lib a file or a dangling link.
+def _lib(made: tuple[Path, Path], tmp_path: Path, entry: str) -> Path:
+    project = _project(made, tmp_path)
+    lib = project / "lib"
+    shutil.rmtree(lib)
+    if entry == "file":
+        lib.write_text("not a folder\n")
+    else:
+        lib.symlink_to(tmp_path / "gone", target_is_directory=True)
+    return project
+
+
+@pytest.mark.parametrize("entry", ["file", "dangling link"])
+def test_generate_refuses_lib_before_training_the_demo(
+    made: tuple[Path, Path], tmp_path: Path, entry: str
+) -> None:
+    project = _lib(made, tmp_path, entry)
+    lib, before = project / "lib", _snapshot(project)
+    args = ["generate", "--board", "stm32h7", "-o", str(project), "--force"]
+    proc = run_cli(*args, "--tflm-dir", str(made[1]))
+    line = assert_one_error_line(proc, f"error: {lib} is a ", "so lib/tflm cannot be written")
+    assert "training" not in proc.stderr + proc.stdout
+    step = "move it away yourself (mv" if entry == "file" else f"remove it yourself (rm {lib})"
+    assert step in line
+    assert _snapshot(project) == before
+
+
+@pytest.mark.parametrize("entry", ["file", "dangling link"])
+def test_a_failed_write_names_lib_not_lib_tflm(
+    made: tuple[Path, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch, entry: str
+) -> None:
+    """Past the checks (a race): the line named lib/tflm, which is not there."""
+    project = _lib(made, tmp_path, entry)
+    before = _snapshot(project)
+    monkeypatch.setattr(outdir, "tree_place_problem", lambda *_a, **_k: None, raising=False)
+    with pytest.raises(OSError) as failed:
+        _write(project, made[1])
+    assert _failed_path(failed.value, project) == f" ({project / 'lib'})"
+    assert _snapshot(project) == before
+
+
+@pytest.mark.parametrize("entry", ["file", "dangling link"])
+def test_builds_line_names_lib_and_its_steps_work(
+    made: tuple[Path, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch, entry: str
+) -> None:
+    monkeypatch.setenv("TINYSLM_CACHE_DIR", str(tmp_path / "cache"))  # no fetched tree
+    project = _lib(made, tmp_path, entry)
+    lib = project / "lib"
+    line = assert_one_error_line(run_cli("build", str(project)), "no usable lib/tflm (lib is a ")
+    step = line.split("builds TFLM from; ", 1)[1].split(", get a tree", 1)[0]
+    words = shlex.split(step.split("(", 1)[1].rstrip(")"))
+    if entry == "file":
+        assert words == ["mv", str(lib), f"{lib}.mine"]
+        os.rename(lib, f"{lib}.mine")
+    else:
+        assert words == ["rm", str(lib)]
+        os.unlink(lib)
+    command = shlex.split(line.split(": tinyslm ", 1)[1])
+    command[command.index("MODEL_DIR")] = str(FIXTURE_MODEL)
+    done = run_cli(*command, "--tflm-dir", str(made[1]))
+    assert done.returncode == 0, done.stderr
+    build.open_checked(project)
+    if entry == "file":
+        assert Path(f"{lib}.mine").read_text() == "not a folder\n"
+
+
+# 5: the rollback.
+def test_a_failed_undo_of_a_put_in_still_puts_the_old_file_back(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """README's put_aside was skipped (its source filled again by its put_in), so when
+    undoing the put_in failed, the new README stayed and the old one sat in old/."""
+    project = tmp_path / "p"
+    files = {"README.md": b"old\n", "tinyslm.json": b"{}\n"}
+    outdir.write_tree(files, project, ownership=PROJECT_OWNERSHIP)
+    rename = os.rename
+    undone: list[str] = []
+
+    def failing(src: str | Path, dst: str | Path) -> None:
+        if str(dst).endswith(f"/p/{PROJECT_OWNERSHIP.record}") and "/new/" in str(src):
+            raise OSError(errno.EIO, "Input/output error", str(src))
+        if str(src).endswith("/p/README.md") and "/new/" in str(dst) and not undone:
+            undone.append(str(src))  # the undo of README's put_in fails once
+            raise OSError(errno.EBUSY, "Device or resource busy", str(src))
+        rename(src, dst)
+
+    monkeypatch.setattr(os, "rename", failing)
+    with pytest.raises(OSError, match="Input/output error"):
+        outdir.write_tree(
+            {**files, "README.md": b"new\n"}, project, force=True, ownership=PROJECT_OWNERSHIP
+        )
+    monkeypatch.setattr(os, "rename", rename)
+    assert undone
+    assert (project / "README.md").read_bytes() == b"old\n"
+    # The staging folder stays (the new README could not be moved back into it), and
+    # holds no file of the user's: the next --force names it.
+    stages = [p for p in project.iterdir() if p.name.startswith(outdir.STAGE_PREFIX)]
+    assert [_snapshot(stage / "old") for stage in stages] == [{}]
+
+
+def test_a_failed_swap_over_a_dangling_link_still_leaves_no_staging_folder(
+    made: tuple[Path, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """ef13ba6's case, with the skip now decided once before the rollback."""
+    project = _project(made, tmp_path)
+    (project / "lib" / "tflm").symlink_to(tmp_path / "gone", target_is_directory=True)
+    before = _snapshot(project)
+    monkeypatch.setattr(outdir, "tree_path_problem", lambda _path: None)
+    monkeypatch.setattr(outdir, "tree_place_problem", lambda *_a, **_k: None, raising=False)
+    with pytest.raises(NotADirectoryError):
+        _write(project, made[1])
+    assert _snapshot(project) == before
+
+
+# 6 and 7: the words.
+def test_a_link_to_a_file_is_called_one(made: tuple[Path, Path], tmp_path: Path) -> None:
+    project = _project(made, tmp_path)
+    own = project / "lib" / "tflm"
+    _put(own, "link to a file", made, tmp_path)
+    notes = tmp_path / "notes.txt"
+    with pytest.raises(OutputExistsError) as refused:
+        _stray_lib_tflm(project, copying=True)
+    assert f"{own} is a symbolic link to a file ({notes}), not a folder, " in str(refused.value)
+    assert f"remove the link yourself (rm {own}; the file it names stays)" in str(refused.value)
+    with pytest.raises(ProjectError) as built:
+        build.open_checked(project)
+    assert f"no usable lib/tflm (a symbolic link to a file ({notes}), not a folder)" in str(
+        built.value
+    )
+
+
+def test_a_plain_file_is_moved_away_not_removed(made: tuple[Path, Path], tmp_path: Path) -> None:
+    project = _project(made, tmp_path)
+    own = project / "lib" / "tflm"
+    own.write_text("MY OWN NOTES, not a tree\n")
+    with pytest.raises(OutputExistsError) as refused:
+        _stray_lib_tflm(project, copying=True)
+    assert f"move it away yourself (mv {own} {own}.mine), then run generate" in str(refused.value)
+    assert "rm " not in str(refused.value)
+    note = _stray_lib_tflm(project, copying=False)
+    assert note == (
+        f"{own} is a file, not a folder, kept as yours: move it away yourself (mv {own} "
+        f"{own}.mine) before generating with a TFLM tree"
+    )
