@@ -838,12 +838,14 @@ class _TypedFlight:
             self.cond.notify_all()
 
     def _skip_unechoed(self, kind: tuple[str, str | None] | None) -> None:
-        """Drop the lines in flight before the one an escalated answer echoes (``cond``
-        held; none when it echoes none of them): the board answers in order, so they got
+        """Drop the lines in flight before the first one an answer of ``kind`` can be for
+        (an escalated one's echo, a ':do' answer's intent, ':info'; a local answer fits
+        any phrase, so the first; ``cond`` held; none when it fits none of them): the
+        board answers in order, so they got
         no answer (a line lost at a reset whose boot log let the next one go, see
         :meth:`release`). Kept, the answer was taken for the first, and the line it
         echoes stayed in flight, given up on and resent by a loss report, answered."""
-        if kind is None or kind[0] != "phrase" or kind[1] is None:
+        if kind is None:
             return
         at = next((i for i, sent in enumerate(self.lines) if _answers(kind, sent.line)), 0)
         for _ in range(at):
@@ -1529,7 +1531,7 @@ class _Resync:
             # Resent rather than lost unsaid (see _TypedFlight): the answer taken for a
             # late or released one's may have been its own.
             doubts.append(
-                f"{maybe} it may have answered before the loss (a phrase's answer, which "
+                f"{maybe} it may have answered before the loss (a local answer, which "
                 "does not say which phrase it answers, was taken for the line before it, "
                 "which may have got none)"
             )

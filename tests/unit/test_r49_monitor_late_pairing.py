@@ -88,6 +88,7 @@ def test_a_late_phrase_answer_leaves_the_next_phrase_in_flight_for_a_loss_report
     assert len(notes) == 1 and "no line needed resending" not in notes[0], rows
     # x's answer could have been y's: the note says 'y' may have been answered.
     assert "resent 1 line, in order: those it dropped and 1 it may have answered" in notes[0]
+    assert "(a local answer, which does not say which phrase it answers," in notes[0], notes
 
 
 def test_a_late_phrase_answer_lets_no_second_line_go(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -193,3 +193,32 @@ def test_a_line_one_byte_longer_is_cut_with_a_true_note() -> None:
         f"(the line above is longer than {monitor_mod.MAX_LINE_BYTES} bytes, more than the "
         "longest escalation the firmware writes: it goes on in the next rows)"
     ]
+
+
+class _Resets(_Logged):
+    """A board that resets as 'y' arrives: its boot log answers no line."""
+
+    def _reply(self, line: str) -> bytes | None:
+        if line == "y":
+            return b"rst:0xc (SW_CPU_RESET),boot:0x13 (SPI_FAST_FLASH_BOOT)"
+        return super()._reply(line)
+
+
+def test_a_do_answer_after_a_release_settles_its_own_line() -> None:
+    """A ':do' answer names its line as surely as an echo does: the line lost at the
+    reset before it got no answer (round 51's re-read: it was taken for that line)."""
+    flight = monitor_mod._TypedFlight()
+    flight.sent(_Sent(b"y\n", 1, True))
+    flight.release()
+    flight.sent(_Sent(b":do lights\n", 2, True))
+    flight.answered(monitor_mod._answer_kind('{"intent":"lights","route":"host"}'))
+    assert flight.pending() == [], flight.pending()
+
+
+def test_a_do_answered_after_a_reset_is_not_acted_on_twice(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(monitor_mod, "ANSWER_WAIT_S", 0.5)
+    board = _Resets(known=("lights",), stm32=True, drop_after=False, lose={"w": 1})
+    rows, notes, _ = _run(monkeypatch, board, b"one\ny\n:do lights\nw\n", linger=1.0)
+    assert board.acted == ["lights"], (board.acted, rows, notes)
