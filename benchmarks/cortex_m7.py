@@ -517,6 +517,7 @@ def measure_keywords(args: argparse.Namespace, results: dict[str, Any]) -> bool:
     if skipped:
         print(f"{skipped}.")
         return True
+    results["keyword_data"] = str(args.keyword_data)
     ok = True
     with tempfile.TemporaryDirectory(prefix="tinyslm-m7-kws-") as scratch:
         models = [(FIXTURE, keyword_model_dir(Path(scratch) / FIXTURE))]
@@ -551,19 +552,6 @@ def main(argv: list[str] | None = None) -> int:
         # toolchain is one line and exit 2, not a traceback.
         print(f"error: {exc}", file=sys.stderr)
         return 2
-
-
-def data_inputs(args: argparse.Namespace) -> dict[str, str | None]:
-    """The figures' ``clinc_data`` and ``keyword_data``: the dataset path each measurement
-    read, null for one the run did not read (left out by ``--only``, or skipped for want
-    of the file). The paths were recorded as given, so a ``--only text`` run named a
-    keyword folder it never opened, and a missing CLINC150 file it skipped."""
-    clinc = args.only != "keywords" and args.clinc_data.is_file()
-    keywords = args.only != "text" and keyword_models_skipped(args) is None
-    return {
-        "clinc_data": str(args.clinc_data) if clinc else None,
-        "keyword_data": str(args.keyword_data) if keywords else None,
-    }
 
 
 def clinc_config(args: argparse.Namespace) -> TrainConfig | None:
@@ -606,7 +594,11 @@ def measure(args: argparse.Namespace) -> int:
         ),
         "split": args.split,
         "argv": args.argv,
-        **data_inputs(args),
+        # The dataset each measurement read, set where it reads it; null for one the run
+        # did not read (left out by --only, or skipped for want of the file). Recorded as
+        # given, a --only text run named a keyword folder it never opened.
+        "clinc_data": None,
+        "keyword_data": None,
     }
     config = clinc_config(args)
     keywords_ok = measure_keywords(args, results) if args.only != "text" else True
@@ -625,6 +617,7 @@ def measure(args: argparse.Namespace) -> int:
         results["demo"]["model"] = model_record(args.demo_model, manifest)
         print_model("demo", results["demo"])
         if args.clinc_data.is_file():
+            results["clinc_data"] = str(args.clinc_data)
             clinc_model = args.clinc_model
             if clinc_model is None:
                 assert config is not None  # made above for this case

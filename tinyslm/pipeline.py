@@ -635,11 +635,9 @@ def _stale_sdkconfig_notes(spec: Board, project: Path) -> list[str]:
     """A note per ``sdkconfig.<env>`` (kept: the user's build configuration) holding
     options of the new ``sdkconfig.defaults`` otherwise: ESP-IDF keeps its values, so a
     regenerate that changed the defaults built the board with the old ones, silently."""
-    from tinyslm.toolchain.sdkconfig import ESP_IDF, describe, project_stale_options
+    from tinyslm.toolchain.sdkconfig import board_stale_options, describe
 
-    if spec.platformio.get("framework") != ESP_IDF:
-        return []
-    return [describe(config, stale) for config, stale in project_stale_options(project)]
+    return [describe(config, stale) for config, stale in board_stale_options(spec, project)]
 
 
 def run_generate(

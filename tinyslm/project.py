@@ -283,15 +283,18 @@ def _check_label_levels(project: Project, manifest: Manifest) -> None:
 def generated_line_limit(project: Project, manifest: Manifest) -> tuple[int, str]:
     """The ``TINYSLM_MAX_LINE`` generate writes for a text project, and what to call it in
     a message: the model's ``max_line``, or the board's usual limit where that is above it
-    (:func:`tinyslm.emit.text.line_limit`; naming that one tinyslm.json's was untrue).
+    (:func:`tinyslm.info.board_max_line`; naming that one tinyslm.json's was untrue).
 
     Raises:
         BoardError: the project's board is not one tinyslm knows.
     """
     from tinyslm.boards import load_board
-    from tinyslm.emit.text import line_limit
 
-    want = line_limit(load_board(project.board), manifest.max_line)
+    # info's rule, the one 'info' prints: a second copy of it here could drift from it.
+    # Imported here, as check_settings imports info: info imports the board modules.
+    from tinyslm.info import board_max_line
+
+    want = board_max_line(load_board(project.board), manifest)
     if want == manifest.max_line:
         return want, f"{PROJECT_FILE}'s max_line"
     return want, (

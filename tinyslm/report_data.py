@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import re
+import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -95,6 +96,26 @@ SHARE_OF = {
 
 def _number(value: object) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _past_double(value: object) -> bool:
+    """A JSON integer a double cannot hold (10**400): float() raises OverflowError on it."""
+    return _number(value) and isinstance(value, int) and abs(value) > sys.float_info.max
+
+
+def _shown(value: object) -> str:
+    """``value`` as a refusal names it: an integer past a double's range by its size
+    (its hundreds of digits made the one-line message a paragraph)."""
+    if _past_double(value):
+        assert isinstance(value, int)
+        # Counted exactly (a log10 rounds 10**400 - 1 up to 401 digits); text of more
+        # digits than Python converts (json.loads refuses them too) raises ValueError.
+        try:
+            digits = str(len(str(abs(value))))
+        except ValueError:
+            digits = f"over {sys.get_int_max_str_digits()}"
+        return f"an integer of {digits} digits, past a double's range"
+    return repr(value)
 
 
 def _correct_clips(metrics: Mapping[str, Any], n: object) -> int | None:
@@ -356,7 +377,7 @@ class ReportData:
             )
         except _Malformed as exc:
             raise ModelError(f"{source}: malformed ({exc})") from None
-        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        except (KeyError, TypeError, ValueError, AttributeError, OverflowError) as exc:
             raise ModelError(f"{source}: malformed ({type(exc).__name__}: {exc})") from None
         if model_labels is not None and data.labels != tuple(model_labels):
             # The sha covers the model, not the names: an edited list put one intent's
@@ -396,8 +417,11 @@ def _point(c: object) -> ThresholdPoint:
         raise _Malformed(f"a curve point must be a JSON object, got {c!r}")
     q = read_level(c["q"], "a curve point's q")
     threshold = c["threshold"]
-    if not _number(threshold) or not 0 <= float(threshold) <= 1:
-        raise _Malformed(f"the threshold at q={q} must be a number in [0, 1], got {threshold!r}")
+    # Compared as it is: float() of a 400-digit integer raised OverflowError.
+    if not _number(threshold) or not 0 <= threshold <= 1:
+        raise _Malformed(
+            f"the threshold at q={q} must be a number in [0, 1], got {_shown(threshold)}"
+        )
     return ThresholdPoint(
         q,
         float(threshold),
@@ -420,13 +444,15 @@ class _Malformed(ValueError):
 def read_level(value: object, what: str) -> int:
     """An int8 level: a JSON integer (not a switch) from -128 to 127."""
     if isinstance(value, bool) or not isinstance(value, int) or not -128 <= value <= 127:
-        raise _Malformed(f"{what} must be an int8 level (-128 to 127), got {value!r}")
+        raise _Malformed(f"{what} must be an int8 level (-128 to 127), got {_shown(value)}")
     return value
 
 
 def _count(value: object, what: str) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_COUNT:
-        raise _Malformed(f"{what} must be a whole number from 0 to {MAX_COUNT}, got {value!r}")
+        raise _Malformed(
+            f"{what} must be a whole number from 0 to {MAX_COUNT}, got {_shown(value)}"
+        )
     return value
 
 
@@ -438,14 +464,20 @@ def read_share(value: object, what: str) -> float | None:
 def read_fraction(value: object, what: str, or_else: str = "") -> float:
     """A share in [0, 1] (NaN is none); ``or_else`` names what else the caller takes."""
     if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 1:
-        raise _Malformed(f"{what} must be a share in [0, 1]{or_else}, got {value!r}")
+        raise _Malformed(f"{what} must be a share in [0, 1]{or_else}, got {_shown(value)}")
     return float(value)
 
 
 def read_rate(value: object, what: str) -> float:
     """A rate (false accepts per hour): a finite number, 0 or more."""
-    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value < np.inf:
-        raise _Malformed(f"{what} must be a finite number of 0 or more, got {value!r}")
+    # Up to a double's largest, not infinity: float() of a 400-digit integer (below
+    # infinity) raised OverflowError.
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int | float)
+        or not 0 <= value <= sys.float_info.max
+    ):
+        raise _Malformed(f"{what} must be a finite number of 0 or more, got {_shown(value)}")
     return float(value)
 
 
@@ -485,8 +517,10 @@ def read_epoch(h: object) -> dict[str, float]:
         # An epoch without a figure is none train logs (the plot warned on stderr).
         raise _Malformed(f"a history epoch must be a JSON object of figures, got {h!r}")
     for key, value in h.items():
-        if not _number(value):
-            raise _Malformed(f"history {key!r} must be a number, got {value!r}")
+        # A double (NaN and infinity too): float() of a 400-digit integer raised
+        # OverflowError.
+        if not _number(value) or _past_double(value):
+            raise _Malformed(f"history {key!r} must be a number, got {_shown(value)}")
     return {str(k): float(v) for k, v in h.items()}
 
 

@@ -123,18 +123,6 @@ def test_the_hal_flushes_the_fifo_in_dma_stop_and_not_on_an_error() -> None:
     assert "FFLUSH" not in receive
 
 
-def test_the_restart_stops_the_sai_whatever_its_state() -> None:
-    """No compiler needed: mic_restart calls HAL_SAI_DMAStop unconditionally."""
-    src_main = _block(
-        (
-            Path(__file__).resolve().parents[2] / "templates" / "stm32-audio" / "src" / "main.cc.j2"
-        ).read_text(encoding="utf-8"),
-        "void mic_restart() {",
-    )
-    assert "bool stopped = HAL_SAI_DMAStop(&hsai) == HAL_OK;" in src_main
-    assert "HAL_SAI_STATE_READY" not in src_main
-
-
 # ---------------------------------------------------------------------------------------
 # 3: a failed DMA start in mic_init is tried again.
 

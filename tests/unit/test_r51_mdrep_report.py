@@ -161,6 +161,25 @@ KEYWORD_EDITS: dict[str, tuple[Callable[[dict[str, Any]], None], str]] = {
         _point(2, 2, None),
         "the false-rejection rate at q=-120 must be a share in [0, 1], got None",
     ),
+    # Joined in file order, a shuffled curve was drawn as a zig-zag (mr2 review, F3).
+    "levels out of order": (
+        lambda d: d["curve"].insert(0, d["curve"].pop(1)),
+        "the curve's levels must ascend, each once: q=-128 after q=-124",
+    ),
+    "levels descending": (
+        lambda d: d["curve"].reverse(),
+        "the curve's levels must ascend, each once: q=120 after q=124",
+    ),
+    # An OverflowError traceback from float() (mr2 review, F1).
+    "huge false accepts": (
+        _point(1, 1, 10**400),
+        "false accepts per hour at q=-124 must be a finite number of 0 or more, "
+        "got an integer of 401 digits, past a double's range",
+    ),
+    "huge epoch figure": (
+        lambda d: d["history"][0].update(loss=10**400),
+        "history 'loss' must be a number, got an integer of 401 digits",
+    ),
     "repeated level": (
         lambda d: d["curve"].append(d["curve"][-1]),
         "the curve's levels must ascend, each once: q=124 after q=124",

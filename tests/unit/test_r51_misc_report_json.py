@@ -89,6 +89,16 @@ EDITS: dict[str, tuple[Callable[[dict[str, Any]], None], str]] = {
         lambda d: d["tensors"][0].update(bytes=10**30),
         "a tensor's bytes must be a whole number from 0 to 9007199254740992, got 10000000",
     ),
+    # An OverflowError traceback from float() (mr2 review, F1): a JSON integer past a
+    # double's range passed the number checks.
+    "huge epoch figure": (
+        lambda d: d["history"][0].update(loss=10**400),
+        "history 'loss' must be a number, got an integer of 401 digits, past a double's range",
+    ),
+    "huge threshold": (
+        lambda d: d["curve"][0].update(threshold=10**400),
+        "the threshold at q=-128 must be a number in [0, 1], got an integer of 401 digits",
+    ),
     # Drawn as figures before.
     "count as a string": (
         lambda d: d["confusion"][0].__setitem__(0, "12"),
@@ -182,3 +192,20 @@ def test_the_cli_says_it_in_one_line(measured: dict[str, Any], tmp_path: Path) -
     folder = _folder(tmp_path, doc)
     proc = run_cli("report", str(folder), "-o", str(tmp_path / "r.html"))
     assert_one_error_line(proc, "a confusion count must be a whole number", HINT)
+
+
+def test_a_renamed_label_in_a_pair_is_named_as_a_label(
+    measured: dict[str, Any], tmp_path: Path
+) -> None:
+    """The labels are checked against the model's before the parts agree: a label renamed
+    by hand was said as a pair naming no cell of the matrix (mr2 review, F2)."""
+    doc = json.loads(json.dumps(measured))
+    true = doc["pairs"][0]["true"]
+    at = doc["labels"].index(true)
+    doc["labels"][at] = true + "_x"
+    with pytest.raises(ModelError) as info:
+        run_report(_folder(tmp_path, doc), tmp_path / "r.html")
+    message = str(info.value)
+    assert "its labels are not the model's" in message, message
+    assert f"label {at + 1} is '{true}_x'" in message, message
+    assert "malformed" not in message and "cell" not in message, message

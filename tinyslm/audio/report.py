@@ -119,7 +119,15 @@ class KeywordReportData:
                 history=tuple(read_epoch(h) for h in read_list(doc.get("history", []), "history")),
                 model_sha256=sha,
             )
-        except (OSError, ValueError, KeyError, TypeError, AttributeError, RecursionError) as exc:
+        except (
+            OSError,
+            ValueError,
+            KeyError,
+            TypeError,
+            AttributeError,
+            RecursionError,
+            OverflowError,
+        ) as exc:
             raise ModelError(f"{path}: cannot read the keyword report figures: {exc}") from None
 
 

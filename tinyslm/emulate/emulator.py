@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import ctypes
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -136,6 +136,37 @@ class _CompiledInfo(ctypes.Structure):
     )
 
 
+@dataclass(frozen=True)
+class SettingDifference:
+    """A compiled setting that is not the manifest's: where it is set (``file``), its name
+    there, the manifest's name for it (``theirs``), the compiled value and the manifest's."""
+
+    key: str
+    file: str
+    name: str
+    theirs: str
+    got: Any
+    expected: Any
+
+
+def first_setting_difference(
+    table: Mapping[str, tuple[str, str, str]],
+    compiled: Mapping[str, Any],
+    want: Mapping[str, Any],
+) -> SettingDifference | None:
+    """The first of ``table``'s settings (in its order) whose compiled value is not the
+    manifest's, else None.
+
+    ``table`` maps a compiled value's key to (where it is set, its name there, the
+    manifest's name for it). Shared by the text and the keyword settings checks, which
+    each keep their own message.
+    """
+    for key, (file, name, theirs) in table.items():
+        if compiled[key] != want[key]:
+            return SettingDifference(key, file, name, theirs, compiled[key], want[key])
+    return None
+
+
 # Compiled value -> (where it is set, its name there, the manifest's name for it).
 _TEXT_SETTINGS = {
     "buckets": ("tinyslm_settings.h", "TINYSLM_BUCKETS", "buckets"),
@@ -215,12 +246,12 @@ def check_text_settings(project: Project, compiled: dict[str, Any], max_line: in
         "threshold_milli": threshold_milli(manifest.threshold),
     }
     regenerate = "the settings were edited; regenerate the project"
-    for key, (file, name, theirs) in _TEXT_SETTINGS.items():
-        if compiled[key] != want[key]:
-            raise ModelError(
-                f"{project.src / file}: {name} {compiled[key]!s} does not match tinyslm.json's "
-                f"{theirs} {want[key]!s} ({regenerate})"
-            )
+    diff = first_setting_difference(_TEXT_SETTINGS, compiled, want)
+    if diff is not None:
+        raise ModelError(
+            f"{project.src / diff.file}: {diff.name} {diff.got!s} does not match tinyslm.json's "
+            f"{diff.theirs} {diff.expected!s} ({regenerate})"
+        )
     labels = [label.encode("utf-8") for label in manifest.labels]
     for index, (got, label) in enumerate(zip(compiled["labels"], labels, strict=False)):
         if got != label:

@@ -300,6 +300,7 @@ def check_rule_settings(project: Project, compiled: dict[str, int]) -> None:
     Raises:
         ModelError: naming the settings file, the value compiled and the manifest's.
     """
+    from tinyslm.emulate.emulator import first_setting_difference
     from tinyslm.errors import ModelError
     from tinyslm.manifest import threshold_milli
 
@@ -315,25 +316,25 @@ def check_rule_settings(project: Project, compiled: dict[str, int]) -> None:
         # Labels that never fire (silence, unknown); an edited mask let _unknown_ fire.
         "non_keyword_mask": sum(1 << i for i in set(spec.non_keywords)),
     }
-    for key, (file, name, theirs) in _RULE_SETTINGS.items():
-        got, expected = compiled[key], want[key]
-        if got == expected:
-            continue
-        if key == "threshold_milli":
-            detail = (
-                f"{name} {got} does not match tinyslm.json's {theirs} {expected / 1000:.3f}"
-                f" (the settings were edited: :info would report {got / 1000:.3f} while the"
-                f" detector runs at {expected / 1000:.3f}; regenerate the project, with"
-                " --threshold for another level)"
-            )
-        else:
-            # The rule is the model's (train --stride-ms/--average); the mask is its labels'.
-            how = "" if key == "non_keyword_mask" else ", or train with another rule"
-            detail = (
-                f"{name} {got} does not match tinyslm.json's {theirs} {expected} (the settings"
-                f" were edited; regenerate the project{how})"
-            )
-        raise ModelError(f"{project.src / file}: {detail}")
+    diff = first_setting_difference(_RULE_SETTINGS, compiled, want)
+    if diff is None:
+        return
+    name, theirs, got, expected = diff.name, diff.theirs, diff.got, diff.expected
+    if diff.key == "threshold_milli":
+        detail = (
+            f"{name} {got} does not match tinyslm.json's {theirs} {expected / 1000:.3f}"
+            f" (the settings were edited: :info would report {got / 1000:.3f} while the"
+            f" detector runs at {expected / 1000:.3f}; regenerate the project, with"
+            " --threshold for another level)"
+        )
+    else:
+        # The rule is the model's (train --stride-ms/--average); the mask is its labels'.
+        how = "" if diff.key == "non_keyword_mask" else ", or train with another rule"
+        detail = (
+            f"{name} {got} does not match tinyslm.json's {theirs} {expected} (the settings"
+            f" were edited; regenerate the project{how})"
+        )
+    raise ModelError(f"{project.src / diff.file}: {detail}")
 
 
 def emulator_stream_runner(emu: KeywordEmulator) -> StreamRunner:

@@ -44,7 +44,6 @@ from tinyslm.errors import (
     OutputError,
     ProjectError,
     ToolchainError,
-    one_line,
     tail_lines,
 )
 from tinyslm.processes import signal_tree
@@ -381,18 +380,6 @@ def run_pio(args: Sequence[str], project: Project, what: str, log: Log | None = 
     return output
 
 
-def _warning_line(log: Log | None) -> Log | None:
-    """``log`` taking a warning as one ``warning: ...`` line (None: none)."""
-    if log is None:
-        return None
-    say = log
-
-    def warn(message: str) -> None:
-        say(f"warning: {one_line(message)}")
-
-    return warn
-
-
 def warn_stale_sdkconfig(project: Project, warn: Log | None) -> None:
     """Say each build configuration (``sdkconfig.<env>``) of an ESP-IDF project that
     holds options the firmware needs (:data:`tinyslm.toolchain.sdkconfig.REQUIRED`) otherwise
@@ -400,16 +387,15 @@ def warn_stale_sdkconfig(project: Project, warn: Log | None) -> None:
     an edit of the defaults) that changed them did not reach the board. Only those: a
     tuning choice made in menuconfig would otherwise be warned of on every run (generate's
     note names every option once). A warning, not a refusal; the file is neither edited
-    nor deleted (it may hold the user's choices)."""
+    nor deleted (it may hold the user's choices). ``warn`` None: nothing is said."""
     from tinyslm import boards
-    from tinyslm.toolchain.sdkconfig import ESP_IDF, describe, project_stale_options, required
+    from tinyslm.toolchain.sdkconfig import board_stale_options, describe
 
-    if warn is None or boards.load_board(project.board).platformio.get("framework") != ESP_IDF:
+    if warn is None:
         return
-    for config, stale in project_stale_options(project.root):
-        needed = required(stale)
-        if needed:
-            warn(describe(config, needed, every_run=True))
+    board = boards.load_board(project.board)
+    for config, needed in board_stale_options(board, project.root, needed=True):
+        warn(describe(config, needed, every_run=True))
 
 
 def parse_sizes(output: str) -> dict[str, tuple[int, int]]:
@@ -436,7 +422,7 @@ def build(project_dir: Path | str, log: Log | None = None, warn: Log | None = No
         log: a "building" line once the project is checked, then PlatformIO's
             output line by line; ``None`` is silent.
         warn: warnings, before PlatformIO starts (:func:`warn_stale_sdkconfig`);
-            ``None`` gives them to ``log`` as ``warning: ...`` lines.
+            ``None``: none.
 
     Raises:
         ProjectError: not a tinyslm project, no platformio.ini, or no lib/tflm
@@ -450,7 +436,7 @@ def build(project_dir: Path | str, log: Log | None = None, warn: Log | None = No
     what = f"tinyslm build {shlex.quote(str(project.root))}"
     find_pio()
     check_registry(project, what)
-    warn_stale_sdkconfig(project, warn or _warning_line(log))
+    warn_stale_sdkconfig(project, warn)
     if log is not None:
         log(
             f"building {project.root} with PlatformIO (the first build downloads the platform "
@@ -477,7 +463,8 @@ def upload(
     log: Log | None = None,
     warn: Log | None = None,
 ) -> str:
-    """Build and upload with ``pio run -t upload``; return PlatformIO's output.
+    """Build and upload with ``pio run -t upload``; return PlatformIO's output. ``log``
+    and ``warn``: as :func:`build`.
 
     Raises:
         ProjectError, ToolchainError, PioError: as :func:`build`.
@@ -493,7 +480,7 @@ def upload(
         what += f" --port {shlex.quote(port)}"
     find_pio()
     check_registry(project, what)
-    warn_stale_sdkconfig(project, warn or _warning_line(log))
+    warn_stale_sdkconfig(project, warn)
     if log is not None:
         log(f"building and uploading {project.root} with PlatformIO")
     args = ["run", "-d", str(project.root), "-t", "upload"]

@@ -10,8 +10,10 @@ edits or deletes ``sdkconfig.<env>`` (it may hold the user's own choices); gener
 build name what differs (:func:`stale_options`, :func:`describe`): generate every option,
 once per regenerate; build and flash, on every run, only those the firmware needs
 (:data:`REQUIRED`, :func:`required`), so a tuning choice made in menuconfig (a slower
-clock, -Os) is not warned of again and again. The configuration of an env is the file its
-``board_build.esp-idf.sdkconfig_path`` names, else ``sdkconfig.<env>`` (:func:`pio_configs`).
+clock, -Os, a quieter log level) is not warned of again and again. The configuration of an
+env is the file its ``board_build.esp-idf.sdkconfig_path`` names, else ``sdkconfig.<env>``
+(:func:`pio_configs`). Only an ESP-IDF board's build reads these files
+(:func:`board_stale_options`).
 
 The module reads files only, so that build needs neither ESP-IDF nor the templates.
 """
@@ -24,6 +26,10 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from tinyslm.boards import Board
 
 DEFAULTS = "sdkconfig.defaults"
 # The framework whose build reads sdkconfig files (a board file's platformio options).
@@ -47,9 +53,9 @@ REQUIRED: Mapping[str, str] = {
     "CONFIG_ESP_MAIN_TASK_STACK_SIZE": "TFLM's set-up and every Invoke run on the main "
     "task: a smaller stack overflows",
     "CONFIG_BOOTLOADER_LOG_LEVEL_WARN": "the JSON protocol shares UART0 with the console: "
-    "bootloader log lines would come between its lines (a quieter level is warned of too)",
+    "bootloader log lines would come between its lines",
     "CONFIG_LOG_DEFAULT_LEVEL_WARN": "the app's log lines would come between the "
-    "protocol's lines on UART0 (a quieter level is safe but is warned of too)",
+    "protocol's lines on UART0",
     "CONFIG_ESP_CONSOLE_UART_CUSTOM": "ESP-IDF takes the console baud only for a custom "
     "console UART",
     "CONFIG_ESP_CONSOLE_UART_CUSTOM_NUM_0": "the protocol is spoken on UART0",
@@ -61,6 +67,18 @@ REQUIRED: Mapping[str, str] = {
 }
 # Of REQUIRED, the numbers the firmware needs at least: a larger value is no fault.
 AT_LEAST = frozenset({"CONFIG_ESP_MAIN_TASK_STACK_SIZE"})
+# Of REQUIRED, the WARN members of a log level choice, each with the int kconfgen derives
+# from the choice and writes beside it: a quieter level (ERROR, NONE) puts no more lines on
+# UART0 than WARN, so it is no fault.
+LOG_LEVELS: Mapping[str, str] = {
+    "CONFIG_LOG_DEFAULT_LEVEL_WARN": "CONFIG_LOG_DEFAULT_LEVEL",
+    "CONFIG_BOOTLOADER_LOG_LEVEL_WARN": "CONFIG_BOOTLOADER_LOG_LEVEL",
+}
+# The choices' members by that int (ESP-IDF 5.3.1: components/log/Kconfig, and
+# components/bootloader/Kconfig.projbuild): NONE 0, ERROR 1, WARN 2, then INFO, DEBUG,
+# VERBOSE.
+LEVEL_NAMES = ("NONE", "ERROR", "WARN", "INFO", "DEBUG", "VERBOSE")
+WARN_LEVEL = LEVEL_NAMES.index("WARN")
 
 
 def parse_sdkconfig(text: str) -> dict[str, str]:
@@ -190,10 +208,13 @@ def _read(path: Path) -> str | None:
         return None  # unreadable or absent: ESP-IDF's build says what is wrong with it
 
 
-def stale_options(project: Path, configs: Sequence[Path]) -> list[tuple[Path, tuple[Stale, ...]]]:
+def stale_options(
+    project: Path, configs: Sequence[Path], *, needed: bool = False
+) -> list[tuple[Path, tuple[Stale, ...]]]:
     """For each of ``configs`` (build configuration files) that exists and holds an
-    option of ``project``'s ``sdkconfig.defaults`` otherwise: that file and the options.
-    Neither file is written."""
+    option of ``project``'s ``sdkconfig.defaults`` otherwise: that file and the options
+    (``needed``: only those :func:`required` keeps, judged with that file). Neither file is
+    written."""
     defaults = _read(project / DEFAULTS)
     if defaults is None:
         return []
@@ -201,17 +222,26 @@ def stale_options(project: Path, configs: Sequence[Path]) -> list[tuple[Path, tu
     for config_path in configs:
         config = _read(config_path) if config_path.is_file() else None
         stale = differences(defaults, config) if config is not None else ()
+        if needed and config is not None:
+            stale = required(stale, parse_sdkconfig(config))
         if stale:
             found.append((config_path, stale))
     return found
 
 
-def project_stale_options(project: Path) -> list[tuple[Path, tuple[Stale, ...]]]:
+def board_stale_options(
+    board: Board, project: Path, *, needed: bool = False
+) -> list[tuple[Path, tuple[Stale, ...]]]:
     """:func:`stale_options` for the configuration files of the envs the project's
-    ``platformio.ini`` builds (:func:`pio_configs`; none without one). Callers ask only
-    of a board whose framework is :data:`ESP_IDF`: no other build reads sdkconfig files."""
+    ``platformio.ini`` builds (:func:`pio_configs`; none without one), when ``board``'s
+    framework is :data:`ESP_IDF`: no other build reads sdkconfig files, so any other board
+    gives none. ``needed``: only the options :func:`required` keeps (build and flash)."""
+    if board.platformio.get("framework") != ESP_IDF:
+        return []
     ini = _read(project / "platformio.ini")
-    return [] if ini is None else stale_options(project, pio_configs(project, ini))
+    if ini is None:
+        return []
+    return stale_options(project, pio_configs(project, ini), needed=needed)
 
 
 def _is_at_least(stale: Stale) -> bool:
@@ -224,10 +254,32 @@ def _is_at_least(stale: Stale) -> bool:
         return False
 
 
-def required(stale: Sequence[Stale]) -> tuple[Stale, ...]:
+def _is_quieter(stale: Stale, config: Mapping[str, str]) -> bool:
+    """Whether ``stale`` is a :data:`LOG_LEVELS` member that ``config`` (the parsed build
+    configuration) leaves for a level below WARN: its int (``CONFIG_LOG_DEFAULT_LEVEL=1``)
+    names one, and that level's member is the one chosen. kconfiglib reads the choice, not
+    the int (it has no prompt), so a hand-edited file whose int and choice disagree is
+    judged as unsafe: warned of."""
+    level_option = LOG_LEVELS.get(stale.option)
+    level = config.get(level_option, "") if level_option is not None else ""
+    # ASCII digits only: str.isdigit takes "²", which int() refuses.
+    if not (level.isascii() and level.isdigit()) or int(level) >= WARN_LEVEL:
+        return False
+    member = stale.option[: -len("WARN")] + LEVEL_NAMES[int(level)]
+    return config.get(member) == "y"
+
+
+def required(stale: Sequence[Stale], config: Mapping[str, str] | None = None) -> tuple[Stale, ...]:
     """Those of ``stale`` the firmware needs (:data:`REQUIRED`), less an
-    :data:`AT_LEAST` number held larger: build and flash warn of these only."""
-    return tuple(s for s in stale if s.option in REQUIRED and not _is_at_least(s))
+    :data:`AT_LEAST` number held larger and a log level ``config`` (the parsed build
+    configuration they come from) holds quieter than WARN: build and flash warn of these
+    only."""
+    held = config or {}
+    return tuple(
+        s
+        for s in stale
+        if s.option in REQUIRED and not _is_at_least(s) and not _is_quieter(s, held)
+    )
 
 
 def _shown(value: str) -> str:
