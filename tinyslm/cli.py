@@ -1270,13 +1270,21 @@ def _say_generated(result: GenerateRunResult, quiet: bool) -> None:
                 "note",
                 "no longer generated, kept (remove with --force --prune): " + ", ".join(prunable),
             )
-        if report.stale_edited:
+        edited = [rel for rel in report.stale_edited if rel not in report.stale_unlisted]
+        if edited:
             # --prune keeps these too: saying "remove with --force --prune" after the
             # user had just passed both was the wrong reason.
             _tell(
                 "note",
                 "no longer generated, kept because edited since tinyslm wrote them "
-                "(remove them yourself if unneeded): " + ", ".join(report.stale_edited),
+                "(remove them yourself if unneeded): " + ", ".join(edited),
+            )
+        if report.stale_unlisted:
+            _tell(
+                "note",
+                "no longer generated, kept because the record, written before round 32, lists "
+                "none of their files, so they may hold yours (remove them yourself if "
+                "unneeded): " + ", ".join(report.stale_unlisted),
             )
         kept = f", kept {len(report.kept)} of yours" if report.kept else ""
         click.echo(

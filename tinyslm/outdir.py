@@ -118,7 +118,9 @@ class WriteReport:
         removed: generated files no longer generated, removed (``prune``).
         stale: generated files no longer generated, kept (no ``prune``, or edited).
         stale_edited: those of ``stale`` edited since tinyslm wrote them, which ``prune``
-            keeps too (so a note must not suggest it).
+            keeps too (so a note must not suggest it); ``stale_unlisted`` among them.
+        stale_unlisted: those of ``stale_edited`` that are trees whose record (from before
+            round 32) lists no files: kept because they may hold the user's, not edited.
         kept: what tinyslm did not write, kept (folders end with ``/``).
         started: starters written because nothing was at their path (the user's now).
     """
@@ -131,6 +133,7 @@ class WriteReport:
     removed: tuple[str, ...] = ()
     stale: tuple[str, ...] = ()
     stale_edited: tuple[str, ...] = ()
+    stale_unlisted: tuple[str, ...] = ()
     kept: tuple[str, ...] = field(default=())
     started: tuple[str, ...] = ()
 
@@ -765,6 +768,17 @@ def tree_path_problem(path: Path) -> str | None:
     return None
 
 
+def _free_name(path: Path, suffix: str) -> Path:
+    """The first of ``path`` + ``suffix``, then ``.1``, ``.2``, ... that nothing is at:
+    an ``mv`` to a name in use (a file moved aside before) would silently replace it."""
+    candidate = Path(f"{path}{suffix}")
+    number = 0
+    while os.path.lexists(candidate):
+        number += 1
+        candidate = Path(f"{path}{suffix}.{number}")
+    return candidate
+
+
 @dataclass(frozen=True)
 class TreeBlock:
     """A path a copied ``tree`` cannot be written through, and the user's (a copy never
@@ -787,16 +801,18 @@ class TreeBlock:
         if self.rel == self.tree:
             return "not written by tinyslm, so it is not replaced"
         if self.path.is_dir():
-            # A folder linked in: the tree would be renamed into the folder it names,
-            # outside the project (and a later --prune would delete it from there).
-            return f"so {self.tree} would be written outside the project"
+            # A folder linked in: the tree would be renamed into the folder it names (and
+            # a later --prune would delete it from there). That folder may be inside the
+            # project as well as outside, so neither is said.
+            return f"so {self.tree} would be written into the folder it names"
         return f"so {self.tree} cannot be written inside it"
 
     def step(self) -> str:
         """What the user does about it; a file is theirs, so it is moved, not removed."""
         quoted = shlex.quote(str(self.path))
         if not self.path.is_symlink():
-            return f"move it away yourself (mv {quoted} {shlex.quote(str(self.path) + '.mine')})"
+            aside = shlex.quote(str(_free_name(self.path, ".mine")))
+            return f"move it away yourself (mv {quoted} {aside})"
         if not self.path.exists():
             return f"remove it yourself (rm {quoted})"
         if self.rel != self.tree and self.path.is_dir():
@@ -827,6 +843,21 @@ def tree_place_problem(real: Path, tree: str, *, links: bool = True) -> TreeBloc
     return None
 
 
+def unrecorded_tree(real: Path, tree: str, ownership: Ownership) -> TreeBlock | None:
+    """``tree`` when it is a real folder of the project that no record lists (the user
+    made it): a regenerate refuses to replace it, even empty, so it is moved away first.
+    None otherwise; an unreadable record is left to the regenerate, which names it."""
+    if ownership.record is None or not _own_folder(real, tree):
+        return None
+    try:
+        found = _read_record(real, ownership)
+    except OutputExistsError:
+        return None
+    if found is not None and tree in found.trees:
+        return None
+    return TreeBlock(real / tree, tree, "a folder tinyslm did not write", tree)
+
+
 def _own_folder(real: Path, tree: str) -> bool:
     """Whether ``tree`` is a real folder in the project, reached through no link: only
     such a tree can be tinyslm's copy (a file or link there was pruned as one)."""
@@ -835,7 +866,7 @@ def _own_folder(real: Path, tree: str) -> bool:
 
 def _files_under(shas: Mapping[str, str], tree: str) -> dict[str, str]:
     """The entries of ``shas`` inside ``tree``; none for a tree copied before round 32
-    (whose record has no ``tree_files``): that copy is replaced whole, as it was then."""
+    (whose record has no ``tree_files``): see :func:`_tree_conflicts`."""
     return {k: v for k, v in shas.items() if k.startswith(tree + "/")}
 
 
@@ -855,8 +886,13 @@ def _tree_conflicts(
 ) -> list[str]:
     """What in the existing copy of ``tree`` is not as tinyslm wrote it: files added
     (or links, which a copy never makes) and files edited since. A file as in the ``new``
-    copy (``path -> sha256``) is none of them: replacing it loses nothing."""
+    copy (``path -> sha256``) is none of them: replacing it loses nothing.
+
+    With no ``recorded`` files (a record from before round 32 lists none) nothing shows
+    which files tinyslm wrote, so every other file counts: the copy was replaced whole,
+    and a file the user had added to it was deleted."""
     found: list[str] = []
+    unlisted = "its record, from before round 32, lists no files of the tree"
     for root, dirnames, filenames in os.walk(real / tree):
         dirnames.sort()
         for name in sorted([*filenames, *(d for d in dirnames if os.path.islink(Path(root) / d))]):
@@ -866,6 +902,8 @@ def _tree_conflicts(
                 found.append(f"{rel} (not a plain file)")
             elif new is not None and rel in new and _sha256(path) == new[rel]:
                 continue
+            elif not recorded:
+                found.append(f"{rel} (not as in the new copy, and {unlisted})")
             elif rel not in recorded:
                 found.append(f"{rel} (not written by tinyslm)")
             elif _sha256(path) != recorded[rel]:
@@ -1024,7 +1062,7 @@ def _update(
     record = found.files if found is not None else None
     unrecorded = ownership.record is not None and found is None
     recorded_trees = found.trees if found is not None else frozenset()
-    # Empty for a record from before round 32: its tree is then replaced whole, as then.
+    # Empty for a record from before round 32: see _tree_conflicts.
     recorded_tree_files = found.tree_files if found is not None else {}
     staged: list[Path] = []  # the staging folder, once named (see _new_folder)
     moved: list[tuple[Path, Path]] = []  # (from, to), undone in reverse order on failure
@@ -1089,7 +1127,9 @@ def _update(
                 conflicts.append(f"{tree}/ (no {ownership.record} says tinyslm wrote it)")
             elif dest.exists() and record is not None and tree not in recorded_trees:
                 conflicts.append(f"{tree}/ (not written by tinyslm)")
-            elif dest.exists() and ours:
+            elif dest.exists() and record is not None:
+                # Recorded: with no tree_files (before round 32) every file not as in the
+                # new copy counts, else a file the user added was deleted with the copy.
                 conflicts.extend(_tree_conflicts(real, tree, ours, new_tree_files))
         stale_all = sorted(set(record or {}) - set(files))
         removable = [
@@ -1205,8 +1245,11 @@ def _update(
         # there, and the staging folder stayed in the project. Decided once, here: in the
         # loop, a source a later move had filled again (put_in after put_aside) skipped
         # the undo of that put_aside, and the replaced file stayed in the staging folder.
-        if moved and os.path.lexists(moved[-1][0]):
-            moved.pop()
+        # So only the entry on top when the rollback began is checked, and inside the
+        # repeated put_back: a second interrupt (a closing terminal sends SIGHUP then
+        # SIGTERM) on a check made out here skipped the whole rollback, and the finally
+        # deleted old/ with the replaced files in it.
+        listed = len(moved)
 
         def put_back() -> None:
             # Each move is forgotten once undone, so that a repeat (after an interrupt
@@ -1214,6 +1257,11 @@ def _update(
             nonlocal keep_stage
             while moved:
                 src, dst = moved[-1]
+                if len(moved) == listed and os.path.lexists(src):
+                    # Never made, or already undone by an interrupted earlier pass: either
+                    # way nothing of it is left to put back.
+                    moved.pop()
+                    continue
                 try:
                     os.rename(dst, src)
                 except FileNotFoundError:
@@ -1253,6 +1301,9 @@ def _update(
         stale_edited=(
             *(rel for rel in stale if rel not in removable),
             *(t + "/" for t in stale_trees if t not in prunable_trees),
+        ),
+        stale_unlisted=tuple(
+            t + "/" for t in stale_trees if not _files_under(recorded_tree_files, t)
         ),
         kept=tuple(foreign),
         started=tuple(started),

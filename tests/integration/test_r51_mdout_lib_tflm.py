@@ -183,7 +183,7 @@ def test_generate_refuses_a_link_to_a_folder_and_changes_nothing(
     link = project / where
     line = assert_one_error_line(proc, f"error: {link} is a symbolic link to {user}, ")
     if where == "lib":
-        assert "so lib/tflm would be written outside the project" in line
+        assert "so lib/tflm would be written into the folder it names" in line
         assert f"replace the link with a folder of the project's own (rm {link} removes" in line
     else:
         assert "not a TFLM tree tinyslm wrote, so it is not replaced" in line
@@ -357,3 +357,128 @@ def test_a_plain_file_is_moved_away_not_removed(made: tuple[Path, Path], tmp_pat
         f"{own} is a file, not a folder, kept as yours: move it away yourself (mv {own} "
         f"{own}.mine) before generating with a TFLM tree"
     )
+
+
+# Round 51, mdout2 (rev7's F2 and F3).
+def test_lib_linked_to_a_folder_inside_the_project_is_not_called_outside(
+    made: tuple[Path, Path], tmp_path: Path
+) -> None:
+    """The tree would go to p/vendorlib/tflm, inside the project: "outside" was untrue."""
+    project = _project(made, tmp_path)
+    (project / "lib").rename(project / "vendorlib")
+    (project / "lib").symlink_to("vendorlib", target_is_directory=True)
+    before = _snapshot(project)
+    with pytest.raises(OutputExistsError) as refused:
+        _stray_lib_tflm(project, copying=True)
+    assert "so lib/tflm would be written into the folder it names" in str(refused.value)
+    assert "outside" not in str(refused.value)
+    with pytest.raises(OutputExistsError, match="would be written into the folder it names"):
+        _write(project, made[1])
+    assert _snapshot(project) == before
+
+
+def test_the_move_away_advice_names_a_free_destination(
+    made: tuple[Path, Path], tmp_path: Path
+) -> None:
+    """Followed verbatim, ``mv X X.mine`` replaced an X.mine moved aside before."""
+    project = _project(made, tmp_path)
+    own = project / "lib" / "tflm"
+    own.write_text("notes v2\n")
+    Path(f"{own}.mine").write_text("notes v1, kept earlier\n")
+    Path(f"{own}.mine.1").symlink_to(tmp_path / "gone")  # a dangling link is in use too
+    with pytest.raises(OutputExistsError) as refused:
+        _stray_lib_tflm(project, copying=True)
+    assert f"(mv {own} {own}.mine.2)" in str(refused.value)
+    words = shlex.split(str(refused.value).split("(mv ", 1)[1].split(")", 1)[0])
+    os.rename(own, words[1])
+    assert Path(f"{own}.mine").read_text() == "notes v1, kept earlier\n"
+    assert Path(f"{own}.mine.2").read_text() == "notes v2\n"
+
+
+def test_build_says_to_move_away_an_empty_lib_tflm_tinyslm_never_recorded(
+    made: tuple[Path, Path], tmp_path: Path
+) -> None:
+    """rev7's F5: build's advice (get a tree, regenerate) was refused by that regenerate,
+    "lib/tflm/ (not written by tinyslm)"; the move-away step now comes first."""
+    project = _project(made, tmp_path)
+    doc = _record(project)
+    doc["trees"], doc["tree_files"] = [], {}
+    (project / ".tinyslm-files.json").write_text(json.dumps(doc))
+    own = project / "lib" / "tflm"
+    own.mkdir()
+    with pytest.raises(ProjectError) as built:
+        build.open_checked(project)
+    assert f"move it away yourself (mv {own} {own}.mine), get a tree" in str(built.value)
+    os.rename(own, f"{own}.mine")  # as advised; then the regenerate goes through
+    _write(project, made[1])
+    assert (own / tflm.CORTEX_M_MARKER).is_file()
+    assert Path(f"{own}.mine").is_dir()
+
+
+def test_build_does_not_say_to_move_away_a_recorded_tree(
+    made: tuple[Path, Path], tmp_path: Path
+) -> None:
+    """A tree the record lists is tinyslm's: the regenerate replaces it, no move needed."""
+    project = _project(made, tmp_path)
+    (project / "lib" / "tflm").mkdir()
+    with pytest.raises(ProjectError) as built:
+        build.open_checked(project)
+    assert "move it away" not in str(built.value)
+    assert "(it is empty)" in str(built.value)
+
+
+def _old_record_project(made: tuple[Path, Path], tmp_path: Path) -> Path:
+    """The project with its tree, recorded as before round 32 (no ``tree_files``)."""
+    project = tmp_path / "old"
+    shutil.copytree(made[0], project)
+    doc = _record(project)
+    del doc["tree_files"]
+    (project / ".tinyslm-files.json").write_text(json.dumps(doc))
+    return project
+
+
+def test_a_file_added_to_a_tree_an_old_record_lists_no_files_of_stops_the_copy(
+    made: tuple[Path, Path], tmp_path: Path
+) -> None:
+    """rev7's F4: --force --tflm-dir deleted it ("a file you added there stops it")."""
+    project = _old_record_project(made, tmp_path)
+    mine = project / "lib" / "tflm" / "mine.cc"
+    mine.write_text("mine\n")
+    before, copied = _snapshot(project), made[0] / "lib" / "tflm"  # with its library.json
+    with pytest.raises(OutputExistsError, match=r"lib/tflm/mine\.cc \(not as in the new copy"):
+        _write(project, copied)
+    assert _snapshot(project) == before
+    mine.unlink()  # the rest is as the new copy: replaced, and listed from then on
+    _write(project, copied)
+    assert "lib/tflm/" + tflm.CORTEX_M_MARKER in _record(project)["tree_files"]  # type: ignore[operator]
+
+
+def test_prune_reports_a_tree_an_old_record_lists_no_files_of_as_unlisted(
+    made: tuple[Path, Path], tmp_path: Path
+) -> None:
+    """Kept, as before, but not because it was "edited since tinyslm wrote" it."""
+    project = _old_record_project(made, tmp_path)
+    report = _write(project, None, prune=True, absent_trees=["lib/tflm"])
+    assert report.stale_unlisted == ("lib/tflm/",)
+    assert (project / "lib" / "tflm" / tflm.CORTEX_M_MARKER).is_file()
+    edited = _project(made, tmp_path)
+    shutil.copytree(made[1], edited / "lib" / "tflm")
+    (edited / "lib" / "tflm" / "mine.cc").write_text("mine\n")
+    report = _write(edited, None, prune=True, absent_trees=["lib/tflm"])
+    assert report.stale_edited == ("lib/tflm/",)
+    assert report.stale_unlisted == ()
+
+
+def test_the_cli_says_why_a_tree_an_old_record_lists_no_files_of_is_kept(
+    made: tuple[Path, Path], tmp_path: Path
+) -> None:
+    """The prune's note names the old record as the reason, not an edit the user made."""
+    project = _old_record_project(made, tmp_path)
+    args = ["generate", "--board", "esp32", "--model", str(FIXTURE_MODEL), "-o", str(project)]
+    proc = run_cli(*args, "--force", "--prune", env={"TINYSLM_CACHE_DIR": str(tmp_path / "c")})
+    assert proc.returncode == 0, proc.stderr
+    assert "kept because the record, written before round 32, lists none of their files" in (
+        proc.stderr
+    ), proc.stderr
+    assert "kept because edited since" not in proc.stderr, proc.stderr
+    assert (project / "lib" / "tflm" / tflm.CORTEX_M_MARKER).is_file()

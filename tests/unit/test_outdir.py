@@ -371,12 +371,22 @@ def test_a_copied_tree_with_the_users_files_or_edits_is_not_replaced(tmp_path: P
     (target / ".tinyslm-files.json").write_text(json.dumps(bad))
     with pytest.raises(OutputExistsError, match=r"is unreadable \(files or tree_files"):
         write_tree(FILES, target, force=True, ownership=PROJECT, extra=tree("v3"))
-    # A record from before round 32 has no tree_files: its copy is replaced whole, as then.
+    # A record from before round 32 has no tree_files. Its copy was replaced whole, which
+    # deleted a file the user had added (README: "a file you added there stops it"): with
+    # no list, every file not as in the new copy is taken as possibly theirs (round 51).
     del record["tree_files"]
     (target / ".tinyslm-files.json").write_text(json.dumps(record))
     (lib / "extra.cc").write_text("x")
-    write_tree(FILES, target, force=True, ownership=PROJECT, extra=tree("v3"))
-    assert sorted(p.name for p in lib.iterdir()) == ["k"]
+    with pytest.raises(OutputExistsError) as refused:
+        write_tree(FILES, target, force=True, ownership=PROJECT, extra=tree("v3"))
+    assert "lib/tflm/extra.cc (not as in the new copy, and its record" in str(refused.value)
+    assert "lib/tflm/k/conv.cc (not as in the new copy" in str(refused.value)
+    assert (lib / "extra.cc").read_text() == "x"
+    # A copy as the new one is replaced (nothing of it can be lost), and listed from then.
+    (lib / "extra.cc").unlink()
+    write_tree(FILES, target, force=True, ownership=PROJECT, extra=tree("v2"))
+    record = json.loads((target / ".tinyslm-files.json").read_text())
+    assert list(record["tree_files"]) == ["lib/tflm/k/conv.cc"]
 
 
 def test_a_failure_leaves_nothing_behind(tmp_path: Path) -> None:

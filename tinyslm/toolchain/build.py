@@ -545,11 +545,15 @@ def open_checked(project_dir: Path | str) -> Project:
             if project.manifest is not None and trained_on_demo(project.manifest)
             else ""
         )
-        from tinyslm.outdir import tree_place_problem
+        from tinyslm.outdir import tree_place_problem, unrecorded_tree
+        from tinyslm.pipeline import PROJECT_OWNERSHIP
 
         # A link or file there (or at lib) is the user's: the regenerate refuses it, so
-        # it goes first; a file is moved away, not removed.
-        block = tree_place_problem(project.root, "lib/tflm")
+        # it goes first; a file is moved away, not removed. So is a folder the record
+        # does not list (one the user made, even empty): the regenerate refused it too.
+        block = tree_place_problem(project.root, "lib/tflm") or unrecorded_tree(
+            project.root, "lib/tflm", PROJECT_OWNERSHIP
+        )
         remove = f"{block.step()}, " if block is not None else ""
         raise ProjectError(
             f"{project.root}: {problem}, which board {board.id} builds TFLM from; {remove}get a "
