@@ -85,6 +85,12 @@ OPTIONAL = frozenset(
 TEXTS = ("dataset", "eval_split", "stream_split", "threshold_rule", "threshold_calibrated_on")
 
 
+# The largest count a manifest or report.json may hold: counts are summed in numpy's
+# int64 and turned into floats (an edited 10**30 ended in an OverflowError traceback);
+# no split comes near it.
+MAX_COUNT = 2**53
+
+
 def is_number(value: Any) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool)
 
@@ -94,6 +100,10 @@ def _fraction(value: Any) -> None:
         return
     if not is_number(value):
         raise TypeError(f"expected a number in [0, 1], got {value!r}")
+    if isinstance(value, int) and not 0 <= value <= 1:
+        # Before math.isfinite, which cannot take an int past a double's range (an
+        # edited 10**400 was an OverflowError traceback); named by its digits.
+        raise ValueError(f"an integer of {len(str(abs(value)))} digits is not in [0, 1]")
     if math.isfinite(value) and not 0 <= value <= 1:
         raise ValueError(f"{value!r} is not in [0, 1]")
 
@@ -101,6 +111,8 @@ def _fraction(value: Any) -> None:
 def _count(value: Any) -> None:
     if isinstance(value, bool) or not isinstance(value, int) or value < 0:
         raise TypeError(f"expected a count (an integer >= 0), got {value!r}")
+    if value > MAX_COUNT:
+        raise ValueError(f"a count of {len(str(value))} digits is past {MAX_COUNT}")
 
 
 def _null_or_count(value: Any) -> None:

@@ -30,6 +30,7 @@ import numpy as np
 import numpy.typing as npt
 
 from tinyslm.errors import DatasetError, ModelError, tell
+from tinyslm.metrics import MAX_COUNT
 
 REPORT_JSON = "report.json"
 REPORT_HTML = "report.html"
@@ -41,9 +42,6 @@ FORMAT_VERSION = 1
 # The splits a report.json is measured on: training's held-out split (test, else val,
 # else train) or a --data file measured whole.
 SPLITS = ("test", "val", "train", WHOLE_FILE)
-# The largest count a report.json may hold: the page sums the counts in numpy's int64
-# (an edited 10**30 ended in an OverflowError traceback); no split comes near it.
-MAX_COUNT = 2**53
 # Confused pairs listed in the report, and phrases shown per pair.
 TOP_PAIRS = 8
 EXAMPLES_PER_PAIR = 3
