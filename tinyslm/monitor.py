@@ -730,6 +730,37 @@ class _Sent:
     unsure: bool = False
 
 
+def _resent_what(lost: list[_Sent], unknown: int) -> str:
+    """What a loss report's note says of the ``lost`` lines it resends, ``unknown`` of
+    them perhaps answered with an unknown_intent: counts that add up to the lines
+    resent (it said "those it dropped and 1 it may have answered" of 1 line, read as 2)."""
+    doubts = []
+    if unknown:
+        # It does not name the ':do' it answers; resending one is harmless (the board
+        # acts on none).
+        doubts.append(
+            f"{unknown} it may have answered with an unknown_intent, "
+            "which does not say which ':do' it answers"
+        )
+    maybe = sum(1 for sent in lost if sent.unsure)
+    if maybe:
+        # Resent rather than lost unsaid (see _TypedFlight). The common cause is not a
+        # reset but action code that prints after each answer: its output came while the
+        # line before was in flight, so that line's answer may have been this one's.
+        doubts.append(
+            f"{maybe} it may have answered before the loss (a local answer, which does "
+            "not say which phrase it answers, was taken for the line before it, which may "
+            "have got none: that line was given up on, or a board line that answers none, "
+            "such as your code's output or a reset's boot log, came while it was in flight)"
+        )
+    resent = f"resent {_counted(len(lost), 'lines')}"
+    if not doubts:
+        return f"{resent} it dropped, in order"
+    dropped = len(lost) - min(len(lost), unknown + maybe)
+    parts = [f"{dropped} it dropped"] if dropped else []
+    return f"{resent}, in order: " + " and ".join(parts + doubts)
+
+
 class _TypedFlight:
     """The typed lines the board has not answered yet, oldest first: typed lines go one
     at a time, each after the answer to the one before (or :data:`ANSWER_WAIT_S` without
@@ -998,17 +1029,26 @@ class _TypedFlight:
         last_rx: Callable[[], float],
         held: Callable[[], bool],
         until: float = math.inf,
+        every: bool = False,
     ) -> None:
         """Until the last typed line is answered, or the board has said nothing for
         :data:`ANSWER_WAIT_S` (it is busy, or ignores this kind of line), or ``stop``;
         while ``held`` (a resync) it waits on, the resync deciding what was answered.
         ``until``: a time past which it stops waiting, outside a resync, as for
-        :data:`ANSWER_WAIT_S` (for a board that keeps sending bytes but no line)."""
+        :data:`ANSWER_WAIT_S` (for a board that keeps sending bytes but no line).
+        ``every``: until every line in flight is answered, not only the last one sent
+        (the end of input: a board line that answers none, the user's action code
+        printing after an answer, let the last line go while the one before was in
+        flight, and the session ended before its answer came)."""
         with self.cond:
-            while (self.waiting or held()) and not stop.is_set():
+            while (self.waiting or (every and self.lines) or held()) and not stop.is_set():
                 now = time.monotonic()
                 idle = now - max(self.since, last_rx())
-                if self.waiting and not held() and (idle >= ANSWER_WAIT_S or now >= until):
+                if (
+                    (self.waiting or (every and self.lines))
+                    and not held()
+                    and (idle >= ANSWER_WAIT_S or now >= until)
+                ):
                     # Not answered: the next line goes, and the lines waiting are given up
                     # on. Kept in flight, a line the board never answers (lost at its boot,
                     # the line of a fault's reset, a phrase to a keyword board) put the
@@ -1514,32 +1554,8 @@ class _Resync:
         lost = self._lost()
         self._settle()
         what = (
-            f"resent {_counted(len(lost), 'lines')} it dropped, in order"
-            if lost
-            else "no line needed resending"
+            _resent_what(lost, min(self.unsure, len(lost))) if lost else "no line needed resending"
         )
-        doubts = []
-        if self.unsure:
-            # Of those resent, this many may have got an unknown_intent: it does not name
-            # the ':do' it answers, and resending one is harmless (the board acts on none).
-            doubts.append(
-                f"{min(self.unsure, len(lost))} it may have answered with an unknown_intent, "
-                "which does not say which ':do' it answers"
-            )
-        maybe = sum(1 for sent in lost if sent.unsure)
-        if maybe:
-            # Resent rather than lost unsaid (see _TypedFlight): the answer taken for a
-            # late or released one's may have been its own.
-            doubts.append(
-                f"{maybe} it may have answered before the loss (a local answer, which "
-                "does not say which phrase it answers, was taken for the line before it, "
-                "which may have got none)"
-            )
-        if lost and doubts:
-            what = (
-                f"resent {_counted(len(lost), 'lines')}, in order: those it dropped and "
-                + " and ".join(doubts)
-            )
         marker = (
             "whose answer is the info row shown for the ':info' typed"
             if marker_shown
@@ -1788,7 +1804,11 @@ def monitor(
         # must not count it unanswered. Capped as the settling is.
         cap_s = max(5.0, 5 * linger)  # the end's waits, each (a board that never stops)
         typed_flight.wait(
-            stop, lambda: last_rx[0], lambda: resync.active, until=time.monotonic() + cap_s
+            stop,
+            lambda: last_rx[0],
+            lambda: resync.active,
+            until=time.monotonic() + cap_s,
+            every=True,
         )
 
         def settle(busy: Callable[[], bool] = lambda: False) -> None:

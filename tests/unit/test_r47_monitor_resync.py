@@ -396,7 +396,7 @@ def test_an_unknown_intent_that_can_answer_either_do_in_flight_pairs_with_neithe
     assert not [r for r in rows if 'has no intent "a"' in r], rows
     said = [r for r in rows if "monitor:" in r and "resent" in r]
     assert len(said) == 1, rows
-    assert "resent 2 lines, in order: those it dropped and 1 it may have answered" in said[0]
+    assert "resent 2 lines, in order: 1 it dropped and 1 it may have answered" in said[0]
     # The resent 'zz' gets its own unknown_intent, paired for sure: that note is true.
     told = [r for r in rows if "has no intent" in r]
     assert len(told) == 1 and '"zz"' in told[0], rows
