@@ -55,7 +55,9 @@ def test_a_late_answer_to_a_line_given_up_on_is_its_own_not_the_next_lines(
     # taken for the answer to 'three', which was then not in flight at the report and
     # never resent; ':do a' must not be resent either (the board acted on it).
     monkeypatch.setattr(monitor_mod, "ANSWER_WAIT_S", 0.5)
-    board = _Board(stm32=True, drop_after=False, lose={"three": 1}, busy={"one": 1.0}, known={"a"})
+    # The board's 0.75 s on 'one' puts the late answer halfway through three's 0.5 s wait
+    # (0.5 to 1.0 s): at 1.0 s the two met, and under load three's wait won now and then.
+    board = _Board(stm32=True, drop_after=False, lose={"three": 1}, busy={"one": 0.75}, known={"a"})
     rows, _, _ = _run(monkeypatch, board, b"one\n:do a\nthree\n", linger=1.0)
     assert board.acted == ["a"], rows
     assert board.received == ["one", ":do a", "three", "", ":info", "three"], rows
@@ -144,7 +146,8 @@ def test_a_late_answer_after_the_last_line_resent_lets_no_typed_line_go_early(
     # either's) came while 'three' was in flight: taken for three's, it let 'four' go
     # before three's answer.
     monkeypatch.setattr(monitor_mod, "ANSWER_WAIT_S", 0.5)
-    board = _Late(late="two", lose={"two": 1}, busy={"one": 1.0, "two": 0.3})
+    # 0.75 s on 'one', not 1.0: clear of the 0.5 s answer waits' ends (see above).
+    board = _Late(late="two", lose={"two": 1}, busy={"one": 0.75, "two": 0.3})
     rows, _, _ = _run(monkeypatch, board, b"one\ntwo\nthree\nfour\n", linger=1.0)
     assert board.received == ["one", "two", "three", "", ":info", "two", "three", "four"]
     assert board.phrases == ["one", "two", "three", "four"], rows
