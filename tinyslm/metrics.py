@@ -102,8 +102,8 @@ def _fraction(value: Any) -> None:
         raise TypeError(f"expected a number in [0, 1], got {value!r}")
     if isinstance(value, int) and not 0 <= value <= 1:
         # Before math.isfinite, which cannot take an int past a double's range (an
-        # edited 10**400 was an OverflowError traceback); named by its digits.
-        raise ValueError(f"an integer of {len(str(abs(value)))} digits is not in [0, 1]")
+        # edited 10**400 was an OverflowError traceback).
+        raise ValueError(f"{_int_text(value)} is not in [0, 1]")
     if math.isfinite(value) and not 0 <= value <= 1:
         raise ValueError(f"{value!r} is not in [0, 1]")
 
@@ -123,6 +123,19 @@ def _null_or_count(value: Any) -> None:
 def _number(value: Any) -> None:
     if value is not None and not is_number(value):
         raise TypeError(f"expected a number, got {value!r}")
+    if isinstance(value, int) and abs(value) > MAX_COUNT:
+        # A rate or a time the readers turn into a float (an edited 10**400 in a keyword
+        # model's noise_fa_per_hour was an OverflowError traceback in info).
+        raise ValueError(f"{_int_text(value)} is past {MAX_COUNT} either way")
+
+
+def _int_text(value: int) -> str:
+    """An integer as a message names it: whole, or by its digits past :data:`MAX_COUNT`
+    (an edited 10**400 would fill the line)."""
+    if abs(value) <= MAX_COUNT:
+        return repr(value)
+    sign = "a negative " if value < 0 else "an "
+    return f"{sign}integer of {len(str(abs(value)))} digits"
 
 
 def _text(value: Any) -> None:

@@ -735,6 +735,10 @@ def _resent_what(lost: list[_Sent], unknown: int) -> str:
     them perhaps answered with an unknown_intent: counts that add up to the lines
     resent (it said "those it dropped and 1 it may have answered" of 1 line, read as 2)."""
     doubts = []
+    maybe_lines = [sent for sent in lost if sent.unsure]
+    maybe = len(maybe_lines)
+    # A line counted in both is one line: the counts must add up to the lines resent.
+    unknown = min(unknown, len(lost) - maybe)
     if unknown:
         # It does not name the ':do' it answers; resending one is harmless (the board
         # acts on none).
@@ -742,14 +746,18 @@ def _resent_what(lost: list[_Sent], unknown: int) -> str:
             f"{unknown} it may have answered with an unknown_intent, "
             "which does not say which ':do' it answers"
         )
-    maybe = sum(1 for sent in lost if sent.unsure)
     if maybe:
         # Resent rather than lost unsaid (see _TypedFlight). The common cause is not a
         # reset but action code that prints after each answer: its output came while the
         # line before was in flight, so that line's answer may have been this one's.
+        taken = (
+            "a local answer, which does not say which phrase it answers,"
+            if not any(_is_command(sent.line) for sent in maybe_lines)
+            else "an answer that fits more than one of the lines,"
+        )
         doubts.append(
-            f"{maybe} it may have answered before the loss (a local answer, which does "
-            "not say which phrase it answers, was taken for the line before it, which may "
+            f"{maybe} it may have answered before the loss ({taken} "
+            "was taken for the line before it, which may "
             "have got none: that line was given up on, or a board line that answers none, "
             "such as your code's output or a reset's boot log, came while it was in flight)"
         )

@@ -51,3 +51,17 @@ def test_info_refuses_it_in_one_line(key: str, tmp_path: Path) -> None:
     assert proc.returncode == 1, proc.stderr
     assert proc.stderr.count("\n") == 1 and "Traceback" not in proc.stderr, proc.stderr
     assert "401 digits" in proc.stderr, proc.stderr
+
+
+def test_a_huge_rate_is_refused_too() -> None:
+    """noise_fa_per_hour is a number, not a fraction or a count: a keyword model's info
+    turned it into a float and ended in an OverflowError traceback."""
+    with pytest.raises(ValueError, match=r"an integer of 401 digits is past 9007199254740992"):
+        check_metrics({"noise_fa_per_hour": HUGE}, ["a", "b"])
+    check_metrics({"noise_fa_per_hour": 12, "noise_seconds": 40.0}, ["a", "b"])
+
+
+@pytest.mark.parametrize("value", [2, -3])
+def test_a_small_integer_out_of_range_is_named_whole(value: int) -> None:
+    with pytest.raises(ValueError, match=rf"'float_accuracy': {value} is not in \[0, 1\]$"):
+        check_metrics({"float_accuracy": value}, ["a", "b"])

@@ -161,3 +161,19 @@ def test_the_loss_notes_counts_add_up_to_the_lines_resent() -> None:
 
 def test_detection_line_is_one_that_answers_none() -> None:
     assert monitor_mod._answer_kind(DETECTION.decode().strip()) is None
+
+
+def test_a_line_counted_as_both_doubts_is_one_line_in_the_note() -> None:
+    """A ':do' left unsure and perhaps answered with an unknown_intent is one line: the
+    note said "resent 1 line, in order: 1 it may have answered with an unknown_intent ...
+    and 1 it may have answered before the loss", and blamed a local answer, which a ':do'
+    never gets."""
+    do = monitor_mod._Sent(b":do a\n", 1, True, unsure=True)
+    said = monitor_mod._resent_what([do], 1)
+    assert said.startswith("resent 1 line, in order: 1 it may have answered before the"), said
+    assert "unknown_intent" not in said and "a local answer" not in said, said
+    assert "(an answer that fits more than one of the lines, was taken" in said, said
+    phrase = monitor_mod._Sent(b"lights\n", 2, True, unsure=True)
+    assert "(a local answer, which does not say which phrase it answers, was taken" in (
+        monitor_mod._resent_what([phrase], 0)
+    )
