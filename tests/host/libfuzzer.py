@@ -23,6 +23,11 @@ from tinyslm.toolchain import ccompile
 
 RUNS = 200_000
 MAX_TIME_S = 30
+# libFuzzer's own out-of-memory bound (its default), on top of the peak the fuzzer starts
+# with: Linux carries a process's peak resident size across fork and exec into
+# getrusage, so a fuzzer started by a pytest worker grown to 2 GB (TensorFlow) read
+# "rss: 2059Mb" from its first input and stopped as out of memory.
+RSS_LIMIT_MB = 2048
 MIN_RUNS = 10_000
 FLAGS = ("-fsanitize=fuzzer,address,undefined", "-fno-sanitize-recover=all")
 _DONE = re.compile(r"Done (\d+) runs in \d+ second")
@@ -79,6 +84,9 @@ def run_libfuzzer(
             f"-max_len={max_len}",
             "-seed=1",
             "-timeout=10",
+            f"-rss_limit_mb={RSS_LIMIT_MB + _peak_rss_mb()}",
+            # A single allocation past the bound is still one (its default is the rss bound).
+            f"-malloc_limit_mb={RSS_LIMIT_MB}",
             str(corpus),
         ],
         capture_output=True,
@@ -89,6 +97,14 @@ def run_libfuzzer(
         timeout=300,
         check=False,
     )
+
+
+def _peak_rss_mb() -> int:
+    """This process's peak resident size in MB, which a child it starts inherits as its
+    own (Linux's getrusage reports ru_maxrss in KB)."""
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024 + 1
 
 
 def assert_no_finding(proc: subprocess.CompletedProcess[str], runs: int | None = None) -> int:

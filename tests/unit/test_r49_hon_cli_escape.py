@@ -31,6 +31,7 @@ def _regenerated(**report: object) -> object:
         "unchanged": (),
         "stale": (),
         "stale_edited": (),
+        "stale_unlisted": (),
         "kept": (),
     }
     fields.update(report)
@@ -125,3 +126,17 @@ def test_emulate_datas_warnings_are_escaped(
     assert run.exit_code == 0, run.output
     assert _raw(run.stderr) == [], run.stderr
     assert f"warning: {tmp_path}/c\\x9bd.csv: 1 row skipped" in run.stderr, run.stderr
+
+
+def test_the_unlisted_tree_note_is_escaped(capsys: pytest.CaptureFixture[str]) -> None:
+    """A tree an old record lists no files of is said as such, not as edited (round 51)."""
+    result = _regenerated(stale=NAMES, stale_edited=NAMES[1:], stale_unlisted=NAMES[1:])
+    _say_generated(result, quiet=True)  # type: ignore[arg-type]
+    err = capsys.readouterr().err
+    assert _raw(err) == [], err
+    assert "kept because edited since" not in err, err
+    assert (
+        "note: no longer generated, kept because the record, written before round 32, lists "
+        "none of their files, so they may hold yours (remove them yourself if unneeded): "
+        + SHOWN.split(", ", 1)[1]
+    ) in err, err
