@@ -25,6 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
+from tinyslm.emulate.emulator import CompiledFeatures, CompiledInfoHead
 from tinyslm.resources import firmware_files
 from tinyslm.text.features import FeatureSpec
 from tinyslm.toolchain import ccompile
@@ -64,26 +65,14 @@ def have_host_cc() -> bool:
 # ctypes view of the core
 
 
-class CFeatures(ctypes.Structure):
-    _fields_ = (
-        ("buckets", ctypes.c_uint32),
-        ("seq_len", ctypes.c_uint32),
-        ("unigrams", ctypes.c_uint8),
-        ("bigrams", ctypes.c_uint8),
-        ("char_trigrams", ctypes.c_uint8),
-        ("hashes", ctypes.c_uint8),
-    )
+# The features and the head of the model info are the emulator's own mirror, so that one
+# ctypes view of each C struct exists; the fields text projects added later follow.
+CFeatures = CompiledFeatures
 
 
 class CModelInfo(ctypes.Structure):
     _fields_ = (
-        ("features", CFeatures),
-        ("labels", ctypes.POINTER(ctypes.c_char_p)),
-        ("num_labels", ctypes.c_uint32),
-        ("score_scale", ctypes.c_float),
-        ("score_zero_point", ctypes.c_int32),
-        ("threshold_q", ctypes.c_int32),
-        ("threshold_milli", ctypes.c_uint32),
+        *CompiledInfoHead._fields_,
         ("model_sha256", ctypes.c_char_p),
         ("model_bytes", ctypes.c_uint32),
         ("arena_bytes", ctypes.c_uint32),

@@ -107,8 +107,10 @@ def check_thresholds(project: Project, compiled: Sequence[int], base: int) -> No
             )
 
 
-class _CompiledFeatures(ctypes.Structure):
-    """``tinyslm_features_t`` (firmware/text/tinyslm_tokenizer.h)."""
+class CompiledFeatures(ctypes.Structure):
+    """``tinyslm_features_t`` (firmware/text/tinyslm_tokenizer.h). The one ctypes mirror of
+    it: the host tests' harness (tests/host/core_harness.py) builds on it, and its size test
+    holds it to the C header."""
 
     _fields_ = (
         ("buckets", ctypes.c_uint32),
@@ -120,13 +122,15 @@ class _CompiledFeatures(ctypes.Structure):
     )
 
 
-class _CompiledInfo(ctypes.Structure):
+class CompiledInfoHead(ctypes.Structure):
     """The head of ``tinyslm_model_info_t`` (firmware/text/tinyslm_core.h), the fields
     every text project has had since the first one (later ones were appended), so that
-    the exported ``tinyslm_model_info`` reads the same way from any project."""
+    the exported ``tinyslm_model_info`` reads the same way from any project. The host tests'
+    harness appends the later fields to these, so its size test against the C header holds
+    this head to it too."""
 
     _fields_ = (
-        ("features", _CompiledFeatures),
+        ("features", CompiledFeatures),
         ("labels", ctypes.POINTER(ctypes.c_char_p)),
         ("num_labels", ctypes.c_uint32),
         ("score_scale", ctypes.c_float),
@@ -190,7 +194,7 @@ def compiled_text_settings(lib: ctypes.CDLL, array_labels: int) -> dict[str, Any
     ``array_labels`` is ``TINYSLM_NUM_LABELS``, the size of the names array: no more
     names are read than it holds, whatever an edited ``.num_labels`` says.
     """
-    info = _CompiledInfo.in_dll(lib, "tinyslm_model_info")
+    info = CompiledInfoHead.in_dll(lib, "tinyslm_model_info")
     spec = info.features
     names = min(int(info.num_labels), array_labels) if info.labels else 0
     return {
