@@ -650,8 +650,12 @@ RESYNC_MARKER = b"\n:info\n"
 # A give-up note names at most this many lines, each cut to this many characters.
 NOTE_LINES = 5
 NOTE_LINE_CHARS = 60
-# The typed lines kept in flight (answered or given up on after ANSWER_WAIT_S): a text
-# board answers each one it does not drop, so a resync must know them all.
+# The most typed lines in flight at once (each is answered, or given up on after
+# ANSWER_WAIT_S): a text board answers each one it does not drop, so a resync must know
+# them all. Board lines that answer none (a boot log, action output) let the next line
+# go while the one before is in flight; with this many in flight the next one waits
+# (_TypedFlight.wait): a deque of this length dropped the oldest without a word, and its
+# answer, when it came, was taken for the next line's, the last one's for none.
 MAX_TYPED_IN_FLIGHT = 8
 # A typed line given up on stays one a later loss report may cover, and one an answer
 # may be taken for (late), for this long at most (until the board answers a typed line
@@ -719,8 +723,9 @@ class _Tally:
 class _Sent:
     """A line sent to the board (as written, ``\\n`` ended), its number in send order,
     whether the user typed it, the host worker's entry for it (a ``:do`` line), whether
-    the monitor stopped waiting for its answer (:data:`ANSWER_WAIT_S`), and whether an
-    answer that may be its own came, taken for a late one (:class:`_TypedFlight`)."""
+    the monitor stopped waiting for its answer (:data:`ANSWER_WAIT_S`), whether an
+    answer that may be its own came, taken for a late one (:class:`_TypedFlight`), and
+    whether that answer was an escalated one, echoing its phrase (``echoed``)."""
 
     line: bytes
     seq: int
@@ -728,6 +733,7 @@ class _Sent:
     act: _Act | None = None
     given_up: bool = False
     unsure: bool = False
+    echoed: bool = False
 
 
 def _resent_what(lost: list[_Sent], unknown: int) -> str:
@@ -750,11 +756,16 @@ def _resent_what(lost: list[_Sent], unknown: int) -> str:
         # Resent rather than lost unsaid (see _TypedFlight). The common cause is not a
         # reset but action code that prints after each answer: its output came while the
         # line before was in flight, so that line's answer may have been this one's.
-        taken = (
-            "a local answer, which does not say which phrase it answers,"
-            if not any(_is_command(sent.line) for sent in maybe_lines)
-            else "an answer that fits more than one of the lines,"
-        )
+        # An escalated answer names its phrase: it fits a line before only when that
+        # was the same phrase (the note blamed a local answer for it).
+        if any(_is_command(sent.line) for sent in maybe_lines) or (
+            len({sent.echoed for sent in maybe_lines}) > 1
+        ):
+            taken = "an answer that fits more than one of the lines,"
+        elif maybe_lines[0].echoed:
+            taken = "an escalated answer echoing its phrase, also an earlier line's,"
+        else:
+            taken = "a local answer, which does not say which phrase it answers,"
         doubts.append(
             f"{maybe} it may have answered before the loss ({taken} "
             "was taken for the line before it, which may "
@@ -802,7 +813,8 @@ class _TypedFlight:
 
     def __init__(self) -> None:
         self.cond = threading.Condition()
-        self.lines: deque[_Sent] = deque(maxlen=MAX_TYPED_IN_FLIGHT)
+        # At most MAX_TYPED_IN_FLIGHT: wait() lets no more go (sent() drops none).
+        self.lines: deque[_Sent] = deque()
         self.given_up: deque[tuple[float, _Sent]] = deque(maxlen=MAX_TYPED_IN_FLIGHT)
         self.waiting = False  # the last line sent: not answered, not given up on
         self.since = 0.0  # when it went out
@@ -825,6 +837,9 @@ class _TypedFlight:
         # lines in flight when such a line last came (at most MAX_TYPED_IN_FLIGHT).
         self.maybe = False
         self.released: set[int] = set()
+        # Whether the answer that made the oldest line unsure (or maybe answered) was an
+        # escalated one (it echoes the phrase, the same as the line's), for the notes.
+        self.echoed = False
 
     def sent(self, line: _Sent) -> None:
         """``line`` went out: the next one waits for its answer."""
@@ -853,7 +868,7 @@ class _TypedFlight:
                 for _ in range(late + 1):
                     self.given_up.popleft()
                 if kind is not None and _answers(kind, self.lines[0].line):
-                    self.unsure = True
+                    self.unsure, self.echoed = True, _is_echo(kind)
             else:
                 # The oldest line in flight's; with none, a line given up on (a late
                 # answer that only it can be for, the board answering in order).
@@ -863,7 +878,17 @@ class _TypedFlight:
                     self._credit(self.lines[0])
                     released = self.lines[0].seq in self.released
                 elif self.given_up:
-                    self._credit(self._first_taking(kind))
+                    # Only those given up on before it are settled with it (they got no
+                    # answer): those after it may be answered late too. Clearing them all
+                    # counted a second late answer (an action longer than the answer
+                    # wait, two lines given up on) as none at the end of the session.
+                    taken = self._taking(kind) or 0
+                    self._credit(self.given_up[taken][1])
+                    for _ in range(taken + 1):
+                        self.given_up.popleft()
+                    self.unsure = self.maybe = self.waiting = False
+                    self.cond.notify_all()
+                    return
                 self._settle_oldest()
                 # Released, the line credited may have been lost at a reset whose boot
                 # log that was, and this answer the next one's: kept waiting for a second
@@ -874,6 +899,7 @@ class _TypedFlight:
                     and kind is not None
                     and _answers(kind, self.lines[0].line)
                 )
+                self.echoed = self.maybe and kind is not None and _is_echo(kind)
             self.cond.notify_all()
 
     def _skip_unechoed(self, kind: tuple[str, str | None] | None) -> None:
@@ -904,11 +930,6 @@ class _TypedFlight:
             (i for i, (_, sent) in enumerate(self.given_up) if _answers(kind, sent.line)), None
         )
 
-    def _first_taking(self, kind: tuple[str, str | None] | None) -> _Sent:
-        """The first line given up on that an answer of ``kind`` can be for (the first
-        one given up on when none can, or ``kind`` is unknown); ``given_up`` not empty."""
-        return self.given_up[self._taking(kind) or 0][1]
-
     def _expire(self) -> None:
         """Forget the lines given up on longer than :data:`GIVEN_UP_KEEP_S` ago (``cond``
         held): no longer ones a loss report covers, nor ones an answer is taken for (an
@@ -931,18 +952,19 @@ class _TypedFlight:
         first one that can take it); None when none can (or no line is in flight)."""
         return self._taking(kind) if self.lines else None
 
-    def late(self, seq: int | None, *, unsure: bool = False) -> None:
+    def late(self, seq: int | None, *, unsure: bool = False, echoed: bool = False) -> None:
         """The line numbered ``seq``, given up on, was answered late (a resync matched the
         answer to it; None: a line not typed): it and those given up on before it are
         settled. ``unsure``: the oldest line in flight could have taken that answer too
-        (see the class)."""
+        (see the class); ``echoed``: that answer is an escalated one."""
         with self.cond:
             for _, sent in self.given_up:
                 if seq is not None and sent.seq == seq:
                     self._credit(sent)
             while seq is not None and self.given_up and self.given_up[0][1].seq <= seq:
                 self.given_up.popleft()
-            self.unsure = self.unsure or (unsure and bool(self.lines))
+            if unsure and self.lines:
+                self.unsure, self.echoed = True, echoed
             self.cond.notify_all()
 
     def release(self) -> None:
@@ -1001,7 +1023,7 @@ class _TypedFlight:
             given = [replace(sent, given_up=True) for _, sent in self.given_up]
             lines = list(self.lines)
             if (self.unsure or self.maybe) and lines:
-                lines[0] = replace(lines[0], unsure=True)
+                lines[0] = replace(lines[0], unsure=True, echoed=self.echoed)
             return given + lines
 
     def tally(self) -> _Tally:
@@ -1026,6 +1048,10 @@ class _TypedFlight:
                 since_resync=self.base != (0, 0, 0, 0),
             )
 
+    def _full(self) -> bool:
+        """Whether as many typed lines as are tracked are in flight (``cond`` held)."""
+        return len(self.lines) >= MAX_TYPED_IN_FLIGHT
+
     def has_info(self) -> bool:
         """Whether a typed ':info' waits for its answer."""
         with self.cond:
@@ -1047,15 +1073,25 @@ class _TypedFlight:
         ``every``: until every line in flight is answered, not only the last one sent
         (the end of input: a board line that answers none, the user's action code
         printing after an answer, let the last line go while the one before was in
-        flight, and the session ended before its answer came)."""
+        flight, and the session ended before its answer came). With
+        :data:`MAX_TYPED_IN_FLIGHT` lines in flight it waits too, for an answer, or for
+        :data:`ANSWER_WAIT_S` since the last line went (then they are given up on)."""
         with self.cond:
-            while (self.waiting or (every and self.lines) or held()) and not stop.is_set():
+            while (
+                self.waiting or (every and self.lines) or self._full() or held()
+            ) and not stop.is_set():
                 now = time.monotonic()
                 idle = now - max(self.since, last_rx())
+                # With MAX_TYPED_IN_FLIGHT in flight, let go only by lines that answer
+                # none, the next line waits for an answer; a board that goes on saying
+                # such lines and answers none of them is given up on ANSWER_WAIT_S after
+                # the last line went, as one that says nothing is (else it held the next
+                # line for good).
+                full = self._full() and now - self.since >= ANSWER_WAIT_S
                 if (
-                    (self.waiting or (every and self.lines))
+                    (self.waiting or (every and self.lines) or self._full())
                     and not held()
-                    and (idle >= ANSWER_WAIT_S or now >= until)
+                    and (idle >= ANSWER_WAIT_S or now >= until or full)
                 ):
                     # Not answered: the next line goes, and the lines waiting are given up
                     # on. Kept in flight, a line the board never answers (lost at its boot,
@@ -1127,6 +1163,11 @@ def _answers(kind: tuple[str, str | None], line: bytes) -> bool:
         return not text.startswith(b":do ") and text != b":info" and _echoes(intent, text)
     # line_too_long: the board says it as the bytes pass its buffer, for a longer line.
     return what == "long" and (intent is None or len(text) > int(intent))
+
+
+def _is_echo(kind: tuple[str, str | None]) -> bool:
+    """Whether an answer of ``kind`` is an escalated one, which echoes its phrase."""
+    return kind[0] == "phrase" and kind[1] is not None
 
 
 def _firmware_replacement(exc: UnicodeError) -> tuple[str, int]:
@@ -1213,6 +1254,9 @@ class _Resync:
         self.rounds = 0
         self.flight: list[_Sent] = []  # the lines in flight at the rx_overflow, in order
         self.answered: set[int] = set()  # their indexes, answered since
+        # The answers taken for lines in flight, in the order they came: where the lines
+        # answered are is decided at the marker's answer (_answered_lines).
+        self.taken: list[tuple[str, str | None]] = []
         # Lines given up on that an answer passed over for a later line that could take
         # it too (see _match): a second such answer shows the first was theirs.
         self.passed: list[int] = []
@@ -1296,6 +1340,7 @@ class _Resync:
                 return "resync"
             found = self._match(kind)
             if found is not None or self._realign(kind):
+                self.taken.append(kind)
                 if found is not None:
                     self.answered.add(found)
                     self.cursor = found + 1
@@ -1351,7 +1396,11 @@ class _Resync:
             return ""
         last = self.out[-1]  # still in flight: this answer may have been its own
         self.out_unsure = self.out_unsure or _answers(kind, last.line)
-        self.typed.late(late.seq if late.typed else None, unsure=self.out_unsure and last.typed)
+        self.typed.late(
+            late.seq if late.typed else None,
+            unsure=self.out_unsure and last.typed,
+            echoed=_is_echo(kind),
+        )
         return "late"
 
     def _late_resent(self, kind: tuple[str, str | None]) -> _Sent | None:
@@ -1414,7 +1463,8 @@ class _Resync:
         and none came before the loss report, so it is in the gap, or ignored, or after
         the gap: then so are the lines after it, which the board answers too, and the
         answers after the gap are for the last lines (a second answer, which no line
-        left can take, says so: :meth:`_realign`)."""
+        left can take, says so: :meth:`_realign`). Paired as they come; at the marker's
+        answer the lines answered are placed from the last (:meth:`_answered_lines`)."""
         passed: list[int] = []
         for index in range(self.cursor, len(self.flight)):
             sent = self.flight[index]
@@ -1457,6 +1507,7 @@ class _Resync:
         self.episode += 1
         self.active, self.gate.shut = True, True
         self.flight, self.answered, self.cursor = self._in_flight(), set(), 0
+        self.taken = []
         self.passed, self.out, self.out_unsure = [], [], False
         self.started, self.info_shown = time.monotonic(), False
         self.unsure = 0
@@ -1473,7 +1524,8 @@ class _Resync:
             was = lines.get(act.seq)
             typed = was is not None or act.typed
             given_up, unsure = (was.given_up, was.unsure) if was is not None else (False, False)
-            lines[act.seq] = _Sent(act.line, act.seq, typed, act, given_up, unsure)
+            echoed = was is not None and was.echoed
+            lines[act.seq] = _Sent(act.line, act.seq, typed, act, given_up, unsure, echoed)
         return [lines[seq] for seq in sorted(lines)]
 
     def _send_marker(self) -> None:
@@ -1550,7 +1602,35 @@ class _Resync:
     def _lost(self) -> list[_Sent]:
         """The lines in flight at the rx_overflow not answered since, then those a resync
         cut short had not resent yet (in send order: they went after all of those)."""
-        return [s for i, s in enumerate(self.flight) if i not in self.answered] + self.unsent
+        answered = self._answered_lines()
+        return [s for i, s in enumerate(self.flight) if i not in answered] + self.unsent
+
+    def _answered_lines(self) -> set[int]:
+        """The indexes in ``flight`` of the lines answered since the loss report: the
+        last ones that can take the answers taken, in their order (else, when they
+        cannot, those :meth:`_match` paired as they came). The board answers in order,
+        and answers the lines before a gap before reporting it (the STM32; the ESP32
+        flushes them): the lines still in flight at the report were in the gap, or sent
+        after it, so the answers after it are the last lines'. Paired as they came, a
+        local answer, which fits any phrase, was taken for the first: with two phrases
+        in flight (action output let the second go), the one lost was taken for
+        answered and never resent, and the one answered was resent and acted on twice."""
+        at = len(self.flight)
+        lines: set[int] = set()
+        for kind in reversed(self.taken):
+            at = next((i for i in range(at - 1, -1, -1) if self._takes(kind, i)), -1)
+            if at < 0:
+                return self.answered
+            lines.add(at)
+        return lines
+
+    def _takes(self, kind: tuple[str, str | None], index: int) -> bool:
+        """Whether the line in flight at ``index`` can take an answer of ``kind`` (an
+        unknown_intent answers no ':do' of an intent the board acted on)."""
+        line = self.flight[index].line
+        if kind == ("do", None) and _do_intent(line) in self.known:
+            return False
+        return _answers(kind, line)
 
     def _finish(self, *, marker_shown: bool = False) -> None:
         """The marker's answer came (``marker_shown``: as the row of a typed ':info'):
