@@ -74,6 +74,11 @@ def test_extra_sets_load_as_before_with_one_digest_a_clip(
     x1, x2 = tmp_path / "x1", tmp_path / "x2"
     end = "; each is read once (a repeat adds only weight)"
     assert mixed.warnings == (
+        # Round 52: its silent takes are said (a word's clip without sound).
+        f"{x1}: 2 clip(s) of words hold no sound (every sample the same; first:"
+        " no/quiet.wav), so they are no recording of their label: a muted microphone or a"
+        " failed conversion? remove them (silence belongs in _silence_/ or"
+        " _background_noise_/)",
         f"{x1}: 2 of its clips are recordings training already has (1 from {tmp_path / 'd'}'s"
         " training clips, 1 from itself; first: x1/no/tts3_nohash_0.wav = x1/no/again.wav)" + end,
         f"{x2}: 1 of its clips are recordings an earlier --extra-train set added (first:"

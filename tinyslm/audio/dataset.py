@@ -113,6 +113,10 @@ Rules:
   background recordings and ``_silence_`` clips are not used, so not read (a note says
   each): a short recording or a long ``_silence_`` clip there refuses nothing. Its
   ``_unknown_`` clips are capped with the training split they join (above).
+- A keyword folder or list label spelling a special class as a word (``unknown``,
+  ``silence``, ``noise``, ``background_noise``: :func:`_refuse_special_keyword`) is refused
+  in training unless ``keywords`` names it; a ``<speaker>_nohash_`` name is read in any
+  case; a word's clip without sound (every sample the same) is kept with a warning.
 - More labels than the device's detector holds (``MAX_LABELS``, 16, ``_silence_`` and
   ``_unknown_`` included) are refused by ``train`` before any feature is computed
   (:func:`refuse_too_many_labels`), saying to choose the keywords with ``keywords``.
@@ -143,6 +147,7 @@ import os
 import posixpath
 import random
 import re
+import shlex
 import unicodedata
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Iterator
@@ -174,7 +179,10 @@ _SPLIT_ALIASES = {
     "test": "test",
     "testing": "test",
 }
-_NOHASH = re.compile(r"_nohash_.*$")
+# Any case: a speaker's "SPK1_NOHASH_0.wav" (a tool or file system that writes names in
+# upper case) was split one file at a time, so most speakers landed on two sides unsaid.
+# Speech Commands' own names are lower case, and split as before.
+_NOHASH = re.compile(r"_nohash_.*$", re.IGNORECASE)
 # Audio files a recorder or phone writes that tinyslm does not read: skipped, but said.
 _OTHER_AUDIO = (
     ".wave", ".m4a", ".mp3", ".mp4", ".aac", ".flac", ".ogg", ".oga", ".opus", ".wma",
@@ -342,7 +350,7 @@ def speaker_of(path: Path | str) -> str | None:
     # _unknown_ (its parent read as "..", so the word stayed in the speaker name and the
     # speaker's other clips could land on the other side of the split).
     path = Path(os.path.normpath(path))
-    if "_nohash_" not in path.name:
+    if _NOHASH.search(path.name) is None:
         return None
     name = _NOHASH.sub("", path.name)
     if path.parent.name == UNKNOWN and "_" in name:
@@ -997,7 +1005,8 @@ def _unknown_word(entry: _Entry) -> str:
     if entry.word != UNKNOWN:
         return entry.word  # a keyword folder or list label relabelled as unknown
     name = Path(entry.source).name
-    if "_nohash_" in name and name.index("_") < name.index("_nohash_"):
+    nohash = _NOHASH.search(name)
+    if nohash is not None and name.index("_") < nohash.start():
         return name.split("_", 1)[0]  # Speech Commands' flattened <word>_<speaker>_nohash_
     return UNKNOWN
 
@@ -1298,6 +1307,40 @@ def _refuse_keyword_named_unknown(
     )
 
 
+# Folder names other tools give the classes tinyslm spells _unknown_, _silence_ and
+# _background_noise_ (Edge Impulse exports "unknown" and "noise"), by label_key with
+# "-", " " and the outer "_" dropped.
+_SPECIAL_SPELLINGS = {
+    "unknown": UNKNOWN,
+    "silence": SILENCE,
+    "noise": SILENCE,
+    "background_noise": NOISE,
+    "backgroundnoise": NOISE,
+}
+
+
+def _refuse_special_keyword(
+    keywords: Iterable[str], config: AudioDatasetConfig, root: Path
+) -> None:
+    """Refuse a keyword spelled as a special class without its underscores (``unknown``,
+    ``silence``, ``noise``, ``background_noise``): it was trained as a word to detect, so
+    the device reported "unknown" for every other word and "noise" in any noise. A word
+    ``--keywords`` names is kept: that is the way to mean it."""
+    for word in sorted(keywords):
+        key = label_key(word).replace("-", "_").replace(" ", "_").strip("_")
+        special = _SPECIAL_SPELLINGS.get(key)
+        if special is None or word in config.keywords:
+            continue
+        if special == UNKNOWN:
+            fix = f"name it {UNKNOWN}, or pass --unknown-words {shlex.quote(word)}"
+        else:
+            fix = f"name it {SILENCE} (clips of silence or noise) or {NOISE} (long recordings)"
+        raise DatasetError(
+            f"{root}: label {word!r} would be trained as a keyword to detect, not as the"
+            f" {special} class; {fix} (--keywords naming {word!r} keeps it a keyword)"
+        )
+
+
 def _keyword_named_way(root: Path, words: list[str], keywords: Iterable[str]) -> str:
     """What to do with keyword-named ``_unknown_/`` clips at ``root``. A ``tinyslm synth``
     folder (``synth.json`` at its root) was written for other words: synth keeps the words
@@ -1412,6 +1455,8 @@ def _load(
         # model's (refuse_keyword_named_unknown); an --extra-train set's, DATA's.
         named_keywords = {e.label for e in entries} - {UNKNOWN, SILENCE, NOISE}
         _refuse_keyword_named_unknown(entries, named_keywords, root)
+        if not extra:
+            _refuse_special_keyword(named_keywords, config, root)
     placed = [(entry, *_split_of(entry, config)) for entry in entries]
     capped: list[tuple[str, str]] = []
     if config.cap_unknown:
@@ -1420,6 +1465,7 @@ def _load(
     limit = config.max_clip_windows * config.window_samples
     clips: list[Clip] = []
     trimmed: list[tuple[str, str]] = []  # (split, source)
+    soundless: list[tuple[str, str]] = []  # (split, source) of a word's clip without sound
     everyone = entries + noise_entries  # for a format refusal's count of the others
     for entry, speaker, split in placed:
         samples = _read(entry, everyone)
@@ -1431,6 +1477,8 @@ def _load(
             )
         if len(samples) > config.window_samples:
             trimmed.append((split, entry.source))
+        if entry.label != SILENCE and _constant(samples):
+            soundless.append((split, entry.source))
         fitted = fit_to_window(samples, config.window_samples)
         clips.append(Clip(entry.label, split, speaker, entry.source, fitted))
     given = any(entry.split is not None for entry in entries)
@@ -1485,6 +1533,12 @@ def _load(
             mine = [source for s, source in trimmed if s == split]
             if mine:
                 by_split.append((split, trim_note(mine)))
+    if soundless:
+        warnings.append(_soundless_note([source for _, source in soundless]))
+        for split in SPLITS:
+            mine = [source for s, source in soundless if s == split]
+            if mine:
+                by_split.append((split, _soundless_note(mine)))
     noise = _noise_recordings(noise_entries, config, entries)
     celled = [entry for entry in noise_entries if entry.split is not None]
     if celled:
@@ -1513,6 +1567,17 @@ def _load(
         tuple(warnings),
         tuple(by_split),
         given,
+    )
+
+
+def _soundless_note(sources: list[str]) -> str:
+    """The warning for keyword and ``_unknown_`` clips whose samples are all the same: a
+    muted microphone (an app denied it records zeros) or a failed conversion. They were
+    read as recordings of their word unsaid, and only their label's figures showed it."""
+    return (
+        f"{len(sources)} clip(s) of words hold no sound (every sample the same; first:"
+        f" {sources[0]}), so they are no recording of their label: a muted microphone or"
+        f" a failed conversion? remove them (silence belongs in {SILENCE}/ or {NOISE}/)"
     )
 
 
