@@ -205,7 +205,7 @@ def format_info(info: ModelInfo) -> str:
         ("path", f"{one_line(str(info.path))} ({where})"),
         ("modality", m.modality),
         ("labels", labels_text(m.labels)),
-        *(_with_line_limit(row, info) for row in modality(m.modality).summary_rows(m)),
+        *modality(m.modality).summary_rows(m, _line_limit(info)),
         (
             "model",
             f"{m.model_bytes} bytes ({m.model_bytes / 1024:.1f} KiB), sha256 {m.model_sha256[:16]}",
@@ -229,16 +229,11 @@ def format_info(info: ModelInfo) -> str:
     return "\n".join(f"{k.ljust(width)}  {printable(v)}" for k, v in rows)
 
 
-# The key of the line-limit row of a modality's summary rows (train prints them too).
-LINE_LIMIT_ROW = "device line limit"
-
-
-def _with_line_limit(row: tuple[str, str], info: ModelInfo) -> tuple[str, str]:
-    """A text model's line-limit row as info knows it (:func:`line_limit_text`); any
-    other row, and a keyword firmware's, whose limit no board changes, as it is."""
-    if row[0] != LINE_LIMIT_ROW or info.manifest.modality != TEXT:
-        return row
-    return (row[0], line_limit_text(info))
+def _line_limit(info: ModelInfo) -> str | None:
+    """The value of the modality's line-limit row as info knows it: a text model's
+    (:func:`line_limit_text`: a project's, or the boards' that raise it); None for a
+    keyword firmware, whose limit no board changes (the row says its own)."""
+    return line_limit_text(info) if info.manifest.modality == TEXT else None
 
 
 def line_limit_text(info: ModelInfo) -> str:

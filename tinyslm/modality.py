@@ -78,6 +78,10 @@ class ReportPage(Protocol):
     ) -> tuple[str, str]: ...
 
 
+class SummaryRows(Protocol):
+    def __call__(self, m: Manifest, line_limit: str | None = None) -> list[tuple[str, str]]: ...
+
+
 class Fit(Protocol):
     def __call__(
         self, data: Path | None, config: Any, *, log: Log, warn: Log, report: bool
@@ -96,7 +100,9 @@ class Modality:
         input_shape: the model input's shape (batch included) for a parsed spec.
         sniff: ``True`` when a dataset path holds this modality's data.
         fit: trains, converts and verifies a model on a dataset path.
-        summary_rows: its lines of ``tinyslm train``'s summary table.
+        summary_rows: its lines of ``tinyslm train``'s summary table (and ``info``'s);
+            ``line_limit``, where given, is the value of its ``device line limit`` row: info
+            knows a project's limit (or the boards'), which the manifest does not.
         template_context: its templates' values (``settings`` entries and its own keys).
         ram_bytes: RAM besides the arena its firmware needs on a board, and what it is.
         report_page: ``report.html`` from a model folder's ``report.json`` (or, for text,
@@ -110,7 +116,7 @@ class Modality:
     input_shape: Callable[[Any], tuple[int, ...]]
     sniff: Callable[[Path], bool]
     fit: Fit
-    summary_rows: Callable[[Manifest], list[tuple[str, str]]]
+    summary_rows: SummaryRows
     template_context: Callable[[Board, Manifest], dict[str, Any]]
     ram_bytes: Callable[[Board, Manifest], tuple[int, str]]
     report_page: ReportPage

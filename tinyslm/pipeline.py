@@ -635,9 +635,10 @@ def _stale_sdkconfig_notes(spec: Board, project: Path) -> list[str]:
     """A note per ``sdkconfig.<env>`` (kept: the user's build configuration) holding
     options of the new ``sdkconfig.defaults`` otherwise: ESP-IDF keeps its values, so a
     regenerate that changed the defaults built the board with the old ones, silently."""
-    from tinyslm.toolchain.sdkconfig import board_stale_options, describe
+    from tinyslm.toolchain.sdkconfig import board_stale_options, board_unchecked_configs, describe
 
-    return [describe(config, stale) for config, stale in board_stale_options(spec, project)]
+    notes = [describe(config, stale) for config, stale in board_stale_options(spec, project)]
+    return notes + board_unchecked_configs(spec, project)
 
 
 def run_generate(

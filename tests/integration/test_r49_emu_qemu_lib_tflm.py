@@ -14,32 +14,12 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from lib_tflm_fixtures import Made, made_fixture
 
 from tinyslm.cli import cli
-from tinyslm.pipeline import run_generate
-from tinyslm.toolchain import tflm
 from tinyslm.toolchain.cortex_m import resolve_cortex_m_tree
 
-FIXTURE_MODEL = Path(__file__).resolve().parents[1] / "fixtures" / "model"
-
-
-def _fake_tree(root: Path) -> Path:
-    """A Cortex-M7 tree as create_tflm_tree.py makes it (no library.json)."""
-    for rel in (*tflm.REQUIRED_FILES, tflm.CORTEX_M_MARKER):
-        path = root / rel
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(f"// {rel}\n", encoding="utf-8")
-    return root
-
-
-@pytest.fixture(scope="module")
-def generated(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    """An STM32H7 text project with its own lib/tflm, and the tree it was made from."""
-    base = tmp_path_factory.mktemp("r49_lib_tflm")
-    tree = _fake_tree(base / "tree")
-    project = base / "stm32h7"
-    run_generate("stm32h7", project, model_dir=FIXTURE_MODEL, tflm_dir=tree)
-    return project, tree
+generated = made_fixture("r49_lib_tflm")  # (the project, the tree it was made from)
 
 
 def _one_error(args: list[str]) -> str:
@@ -50,14 +30,14 @@ def _one_error(args: list[str]) -> str:
     return lines[0]
 
 
-def test_an_untouched_project_still_runs_its_own_tree(generated: tuple[Path, Path]) -> None:
+def test_an_untouched_project_still_runs_its_own_tree(generated: Made) -> None:
     project, _ = generated
     own = project / "lib" / "tflm"
     assert resolve_cortex_m_tree(None, project) == own.resolve()
 
 
 def test_qemu_refuses_a_lib_tflm_build_refuses_with_builds_line(
-    generated: tuple[Path, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    generated: Made, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from tinyslm.emulate import qemu
 

@@ -15,26 +15,14 @@ from pathlib import Path
 
 import pytest
 from cli_support import assert_one_error_line, run_cli
+from lib_tflm_fixtures import Made, fake_tree, made_fixture, stray
 
 from tinyslm.errors import ProjectError
-from tinyslm.pipeline import run_generate
 from tinyslm.toolchain import build, tflm
 from tinyslm.toolchain.cortex_m import resolve_cortex_m_tree
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "fixtures"))
 from kws import keyword_model_dir
-
-FIXTURE_MODEL = Path(__file__).resolve().parents[1] / "fixtures" / "model"
-
-
-def _fake_tree(root: Path) -> Path:
-    """A Cortex-M7 tree as create_tflm_tree.py makes it."""
-    for rel in (*tflm.REQUIRED_FILES, tflm.CORTEX_M_MARKER):
-        path = root / rel
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(f"// {rel}\n", encoding="utf-8")
-    return root
-
 
 # --- build: the regenerate command with the recorded microphone pins ------------------
 
@@ -76,27 +64,17 @@ def test_builds_regenerate_command_of_a_project_without_moved_pins(
 # --- emulate --qemu: a lib/tflm that is no folder ------------------------------------
 
 
-@pytest.fixture(scope="module")
-def stm32_project(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    base = tmp_path_factory.mktemp("r51_qemu_tree")
-    project = base / "stm32h7"
-    run_generate("stm32h7", project, model_dir=FIXTURE_MODEL, tflm_dir=_fake_tree(base / "tree"))
-    return project
+made = made_fixture("r51_qemu_tree")
 
 
 @pytest.mark.parametrize("entry", ["dangling link", "file"])
 def test_qemu_refuses_a_lib_tflm_that_is_no_folder_with_builds_line(
-    stm32_project: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, entry: str
+    made: Made, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, entry: str
 ) -> None:
     monkeypatch.setenv("TINYSLM_CACHE_DIR", str(tmp_path / "cache"))
-    cached = _fake_tree(tflm.default_cache_dir("cortex-m7"))  # what QEMU ran instead
-    project = tmp_path / "p"
-    shutil.copytree(stm32_project, project, ignore=shutil.ignore_patterns("tflm"))
+    cached = fake_tree(tflm.default_cache_dir("cortex-m7"))  # what QEMU ran instead
+    project = stray(made, tmp_path, entry)
     own = project / "lib" / "tflm"
-    if entry == "file":
-        own.write_text("not a tree\n")
-    else:
-        own.symlink_to(tmp_path / "nowhere", target_is_directory=True)
     with pytest.raises(ProjectError) as built:
         build.open_checked(project)
     # Not "no lib/tflm": something is there, and the user removes it first.

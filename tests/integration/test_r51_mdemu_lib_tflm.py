@@ -11,78 +11,39 @@
 
 from __future__ import annotations
 
-import hashlib
 import os
 import shlex
-import shutil
 from pathlib import Path
 
 import pytest
 from cli_support import assert_one_error_line, run_cli
+from lib_tflm_fixtures import (
+    FIXTURE_MODEL,
+    Made,
+    lib_in_the_way,
+    made_fixture,
+    regenerate_as_said,
+    snapshot,
+    stray,
+    take_step,
+    write,
+)
 
 from tinyslm import outdir
 from tinyslm.errors import OutputExistsError, ProjectError
-from tinyslm.pipeline import PROJECT_OWNERSHIP, run_generate
-from tinyslm.toolchain import build, tflm
+from tinyslm.toolchain import build
 from tinyslm.toolchain.cortex_m import resolve_cortex_m_tree
 
-FIXTURE_MODEL = Path(__file__).resolve().parents[1] / "fixtures" / "model"
 ENTRIES = ["dangling link", "file"]
-
-
-def _fake_tree(root: Path) -> Path:
-    """A Cortex-M7 tree as create_tflm_tree.py makes it."""
-    for rel in (*tflm.REQUIRED_FILES, tflm.CORTEX_M_MARKER):
-        path = root / rel
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(f"// {rel}\n", encoding="utf-8")
-    return root
-
-
-def _snapshot(folder: Path) -> dict[str, str]:
-    """Every entry under ``folder``: a file's sha256, a link's target, ``dir`` for a folder."""
-    found: dict[str, str] = {}
-    for root, dirnames, filenames in os.walk(folder):
-        for name in [*dirnames, *filenames]:
-            path = Path(root) / name
-            rel = path.relative_to(folder).as_posix()
-            if path.is_symlink():
-                found[rel] = "-> " + os.readlink(path)
-            elif path.is_dir():
-                found[rel] = "dir"
-            else:
-                found[rel] = hashlib.sha256(path.read_bytes()).hexdigest()
-    return found
-
-
-@pytest.fixture(scope="module")
-def made(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    """(a stm32h7 project with a copied tree, the tree it was copied from)."""
-    base = tmp_path_factory.mktemp("r51_mdemu")
-    tree = _fake_tree(base / "tree")
-    project = base / "stm32h7"
-    run_generate("stm32h7", project, model_dir=FIXTURE_MODEL, tflm_dir=tree)
-    return project, tree
-
-
-def _stray(made: tuple[Path, Path], tmp_path: Path, entry: str) -> Path:
-    """A copy of the project whose lib/tflm is ``entry``."""
-    project = tmp_path / "p"
-    shutil.copytree(made[0], project, ignore=shutil.ignore_patterns("tflm"))
-    own = project / "lib" / "tflm"
-    if entry == "file":
-        own.write_text("not a tree\n")
-    else:
-        own.symlink_to(tmp_path / "gone", target_is_directory=True)
-    return project
+made = made_fixture("r51_mdemu")
 
 
 @pytest.mark.parametrize("entry", ENTRIES)
 def test_generate_refuses_it_naming_lib_tflm_and_changes_nothing(
-    made: tuple[Path, Path], tmp_path: Path, entry: str
+    made: Made, tmp_path: Path, entry: str
 ) -> None:
-    project = _stray(made, tmp_path, entry)
-    before = _snapshot(project)
+    project = stray(made, tmp_path, entry)
+    before = snapshot(project)
     args = ["generate", "--board", "stm32h7", "--model", str(FIXTURE_MODEL), "-o", str(project)]
     proc = run_cli(*args, "--force", "--tflm-dir", str(made[1]))
     own = project / "lib" / "tflm"
@@ -92,40 +53,33 @@ def test_generate_refuses_it_naming_lib_tflm_and_changes_nothing(
     )
     line = assert_one_error_line(proc, f"{own} is a ", step)
     assert "Not a directory" not in line
-    assert _snapshot(project) == before  # no .tinyslm-tmp-*, the link or file kept
+    assert snapshot(project) == before  # no .tinyslm-tmp-*, the link or file kept
 
 
 @pytest.mark.parametrize("entry", ENTRIES)
 def test_lib_in_the_way_is_named_and_nothing_changes(
-    made: tuple[Path, Path], tmp_path: Path, entry: str
+    made: Made, tmp_path: Path, entry: str
 ) -> None:
     """lib itself a dangling link or a file: the write failed (mkdir, or the tree's
     rename), and its line named only the project ("cannot write P: Not a directory"),
     then lib/tflm for lib a file. generate now refuses it first, naming lib (a prefix
     ``({lib}`` was also met by ``({lib}/tflm)``); the failed write's naming is tested in
     test_r51_mdout_lib_tflm.py."""
-    project = _stray(made, tmp_path, entry)
+    project = lib_in_the_way(made, tmp_path, entry)
     lib = project / "lib"
-    shutil.rmtree(lib)
-    if entry == "file":
-        lib.write_text("not a folder\n")
-    else:
-        lib.symlink_to(tmp_path / "gone", target_is_directory=True)
-    before = _snapshot(project)
+    before = snapshot(project)
     args = ["generate", "--board", "stm32h7", "--model", str(FIXTURE_MODEL), "-o", str(project)]
     proc = run_cli(*args, "--force", "--tflm-dir", str(made[1]))
     line = assert_one_error_line(proc, f"error: {lib} is a ", "so lib/tflm cannot be written")
     assert f"{lib}/tflm" not in line
     assert outdir.STAGE_PREFIX not in line
-    assert _snapshot(project) == before
+    assert snapshot(project) == before
 
 
-def test_without_a_tree_it_is_kept_and_the_note_names_it(
-    made: tuple[Path, Path], tmp_path: Path
-) -> None:
+def test_without_a_tree_it_is_kept_and_the_note_names_it(made: Made, tmp_path: Path) -> None:
     """No tree to copy (no --tflm-dir, no fetched one): generate writes nothing there, so
     the link stays; the note said only that no tree was found."""
-    project = _stray(made, tmp_path, "dangling link")
+    project = stray(made, tmp_path, "dangling link")
     args = ["generate", "--board", "stm32h7", "--model", str(FIXTURE_MODEL), "-o", str(project)]
     env = {"TINYSLM_CACHE_DIR": str(tmp_path / "cache")}  # no fetched tree
     proc = run_cli(*args, "--force", env=env)
@@ -139,49 +93,37 @@ def test_without_a_tree_it_is_kept_and_the_note_names_it(
     assert not [p for p in project.iterdir() if p.name.startswith(outdir.STAGE_PREFIX)]
 
 
-def _write(project: Path, tree: Path) -> outdir.WriteReport:
-    """generate's write of ``tree`` into ``project`` (a changed README among its files)."""
-
-    def extra(stage: Path) -> None:
-        shutil.copytree(tree, stage / "lib" / "tflm")
-
-    files = {"README.md": b"changed\n"}
-    return outdir.write_tree(files, project, force=True, extra=extra, ownership=PROJECT_OWNERSHIP)
-
-
 @pytest.mark.parametrize("entry", ENTRIES)
-def test_the_write_refuses_it_as_not_tinyslms(
-    made: tuple[Path, Path], tmp_path: Path, entry: str
-) -> None:
+def test_the_write_refuses_it_as_not_tinyslms(made: Made, tmp_path: Path, entry: str) -> None:
     """The write's own check (generate refuses earlier): a file at a recorded lib/tflm
     was put aside and deleted with the staging folder, as a tree tinyslm wrote."""
-    project = _stray(made, tmp_path, entry)
-    before = _snapshot(project)
+    project = stray(made, tmp_path, entry)
+    before = snapshot(project)
     with pytest.raises(OutputExistsError, match=r"lib/tflm \(a .*not written by tinyslm"):
-        _write(project, made[1])
-    assert _snapshot(project) == before
+        write(project, made[1])
+    assert snapshot(project) == before
 
 
 def test_a_failed_swap_leaves_the_folder_as_it_was(
-    made: tuple[Path, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    made: Made, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The rollback, reached as by a link made after the checks (a race): the rename of
     the tree failed, and undoing that rename (never made) tried to move the user's link
     into the staging folder, failed, and so kept the staging folder in the project."""
-    project = _stray(made, tmp_path, "dangling link")
-    before = _snapshot(project)
+    project = stray(made, tmp_path, "dangling link")
+    before = snapshot(project)
     monkeypatch.setattr(outdir, "tree_place_problem", lambda *_a, **_k: None)
     with pytest.raises(NotADirectoryError):
-        _write(project, made[1])
-    assert _snapshot(project) == before
+        write(project, made[1])
+    assert snapshot(project) == before
 
 
 @pytest.mark.parametrize("entry", ENTRIES)
 def test_builds_line_says_what_is_there_and_its_steps_work(
-    made: tuple[Path, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch, entry: str
+    made: Made, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, entry: str
 ) -> None:
     monkeypatch.setenv("TINYSLM_CACHE_DIR", str(tmp_path / "cache"))  # no fetched tree
-    project = _stray(made, tmp_path, entry)
+    project = stray(made, tmp_path, entry)
     line = assert_one_error_line(run_cli("build", str(project)), "no usable lib/tflm (a ")
     assert "no lib/tflm" not in line
     with pytest.raises(ProjectError) as emulated:
@@ -190,17 +132,8 @@ def test_builds_line_says_what_is_there_and_its_steps_work(
     # The steps, as printed: rm, then the command with MODEL_DIR and the --tflm-dir PATH
     # the line says to add.
     own = project / "lib" / "tflm"
-    step = shlex.split(line.split(" yourself (", 1)[1].split(")", 1)[0])
-    if entry == "file":  # the user's file: moved away, kept
-        assert step == ["mv", str(own), f"{own}.mine"]
-        os.rename(own, f"{own}.mine")
-    else:
-        assert step == ["rm", str(own)]
-        os.unlink(own)
-    command = shlex.split(line.split(": tinyslm ", 1)[1])
-    command[command.index("MODEL_DIR")] = str(FIXTURE_MODEL)
-    done = run_cli(*command, "--tflm-dir", str(made[1]))
-    assert done.returncode == 0, done.stderr
+    take_step(shlex.split(line.split(" yourself (", 1)[1].split(")", 1)[0]), own, entry)
+    regenerate_as_said(line, made[1])
     build.open_checked(project)  # what build checks before PlatformIO starts
     assert resolve_cortex_m_tree(None, project) == (project / "lib" / "tflm").resolve()
 

@@ -15,7 +15,6 @@ when it is not a folder of the project's own.
 from __future__ import annotations
 
 import errno
-import hashlib
 import json
 import os
 import shlex
@@ -24,59 +23,28 @@ from pathlib import Path
 
 import pytest
 from cli_support import assert_one_error_line, run_cli
+from lib_tflm_fixtures import (
+    FIXTURE_MODEL,
+    Made,
+    lib_in_the_way,
+    made_fixture,
+    project_copy,
+    regenerate_as_said,
+    snapshot,
+    take_step,
+    write,
+)
 
 from tinyslm import outdir
 from tinyslm.errors import OutputExistsError, ProjectError
-from tinyslm.pipeline import PROJECT_OWNERSHIP, _failed_path, _stray_lib_tflm, run_generate
+from tinyslm.pipeline import PROJECT_OWNERSHIP, _failed_path, _stray_lib_tflm
 from tinyslm.toolchain import build, tflm
 
-FIXTURE_MODEL = Path(__file__).resolve().parents[1] / "fixtures" / "model"
 ENTRIES = ["file", "link to a file", "link to a folder"]
+made = made_fixture("r51_mdout")
 
 
-def _fake_tree(root: Path) -> Path:
-    """A Cortex-M7 tree as create_tflm_tree.py makes it."""
-    for rel in (*tflm.REQUIRED_FILES, tflm.CORTEX_M_MARKER):
-        path = root / rel
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(f"// {rel}\n", encoding="utf-8")
-    return root
-
-
-def _snapshot(folder: Path) -> dict[str, str]:
-    """Every entry under ``folder``: a file's sha256, a link's target, ``dir`` for a folder."""
-    found: dict[str, str] = {}
-    for root, dirnames, filenames in os.walk(folder):
-        for name in [*dirnames, *filenames]:
-            path = Path(root) / name
-            rel = path.relative_to(folder).as_posix()
-            if path.is_symlink():
-                found[rel] = "-> " + os.readlink(path)
-            elif path.is_dir():
-                found[rel] = "dir"
-            else:
-                found[rel] = hashlib.sha256(path.read_bytes()).hexdigest()
-    return found
-
-
-@pytest.fixture(scope="module")
-def made(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    """(a stm32h7 project with a copied tree, the tree it was copied from)."""
-    base = tmp_path_factory.mktemp("r51_mdout")
-    tree = _fake_tree(base / "tree")
-    project = base / "stm32h7"
-    run_generate("stm32h7", project, model_dir=FIXTURE_MODEL, tflm_dir=tree)
-    return project, tree
-
-
-def _project(made: tuple[Path, Path], tmp_path: Path) -> Path:
-    """A copy of the project without its lib/tflm (its record still lists the tree)."""
-    project = tmp_path / "p"
-    shutil.copytree(made[0], project, ignore=shutil.ignore_patterns("tflm"))
-    return project
-
-
-def _put(path: Path, entry: str, made: tuple[Path, Path], tmp_path: Path) -> None:
+def _put(path: Path, entry: str, made: Made, tmp_path: Path) -> None:
     """``entry`` at ``path``: the user's file, or a link to theirs."""
     if entry == "file":
         path.write_text("MY OWN NOTES, not a tree\n")
@@ -93,61 +61,43 @@ def _record(project: Path) -> dict[str, object]:
     return doc
 
 
-def _write(project: Path, tree: Path | None, **kwargs: object) -> outdir.WriteReport:
-    """generate's write into ``project`` (a changed README among its files)."""
-
-    def extra(stage: Path) -> None:
-        if tree is not None:
-            shutil.copytree(tree, stage / "lib" / "tflm")
-
-    files = {"README.md": b"changed\n"}
-    return outdir.write_tree(
-        files,
-        project,
-        force=True,
-        extra=extra,
-        ownership=PROJECT_OWNERSHIP,
-        **kwargs,  # type: ignore[arg-type]
-    )
-
-
 # 1: --prune to a board with no tree took the user's entry as the recorded tree.
 @pytest.mark.parametrize("entry", ENTRIES)
 def test_prune_to_a_board_without_a_tree_keeps_what_is_at_lib_tflm(
-    made: tuple[Path, Path], tmp_path: Path, entry: str
+    made: Made, tmp_path: Path, entry: str
 ) -> None:
-    project = _project(made, tmp_path)
+    project = project_copy(made, tmp_path)
     own = project / "lib" / "tflm"
     _put(own, entry, made, tmp_path)
-    before = _snapshot(tmp_path / "user_tree") if entry == "link to a folder" else None
-    report = _write(project, None, prune=True, absent_trees=PROJECT_OWNERSHIP.trees)
+    before = snapshot(tmp_path / "user_tree") if entry == "link to a folder" else None
+    report = write(project, None, prune=True, absent_trees=PROJECT_OWNERSHIP.trees)
     assert "lib/tflm/" not in report.removed
     assert os.path.lexists(own)
     if entry == "file":
         assert own.read_text() == "MY OWN NOTES, not a tree\n"
     else:
         assert own.is_symlink()
-    assert before is None or _snapshot(tmp_path / "user_tree") == before
+    assert before is None or snapshot(tmp_path / "user_tree") == before
     assert "lib/tflm" not in _record(project)["trees"]  # not tinyslm's from now on
     assert {"lib/tflm", "lib/tflm/"} & set(report.kept)  # said, as the user's
 
 
 @pytest.mark.parametrize("entry", ENTRIES)
 def test_a_run_without_a_tree_no_longer_records_it_as_tinyslms(
-    made: tuple[Path, Path], tmp_path: Path, entry: str
+    made: Made, tmp_path: Path, entry: str
 ) -> None:
     """The record kept lib/tflm (and its files) while a file was there: a later --prune
     board change then deleted the file as the tree."""
-    project = _project(made, tmp_path)
+    project = project_copy(made, tmp_path)
     _put(project / "lib" / "tflm", entry, made, tmp_path)
-    _write(project, None)
+    write(project, None)
     record = _record(project)
     assert "lib/tflm" not in record["trees"]
     assert not [k for k in record.get("tree_files", {}) if k.startswith("lib/tflm/")]  # type: ignore[attr-defined]
 
 
-def test_the_prune_said_by_the_cli_keeps_a_file(made: tuple[Path, Path], tmp_path: Path) -> None:
-    project = _project(made, tmp_path)
+def test_the_prune_said_by_the_cli_keeps_a_file(made: Made, tmp_path: Path) -> None:
+    project = project_copy(made, tmp_path)
     own = project / "lib" / "tflm"
     own.write_text("MY OWN NOTES, not a tree\n")
     args = ["generate", "--board", "esp32", "--model", str(FIXTURE_MODEL), "-o", str(project)]
@@ -158,9 +108,9 @@ def test_the_prune_said_by_the_cli_keeps_a_file(made: tuple[Path, Path], tmp_pat
 
 
 # 2 and 3: a link at lib/tflm, or lib itself a link to a folder, when a tree is copied.
-def _linked(made: tuple[Path, Path], tmp_path: Path, where: str) -> tuple[Path, Path]:
+def _linked(made: Made, tmp_path: Path, where: str) -> tuple[Path, Path]:
     """(the project, the user's folder its ``where`` links to)."""
-    project = _project(made, tmp_path)
+    project = project_copy(made, tmp_path)
     user = tmp_path / "user"
     if where == "lib":
         shutil.move(str(project / "lib"), user)
@@ -174,10 +124,10 @@ def _linked(made: tuple[Path, Path], tmp_path: Path, where: str) -> tuple[Path, 
 
 @pytest.mark.parametrize("where", ["lib/tflm", "lib"])
 def test_generate_refuses_a_link_to_a_folder_and_changes_nothing(
-    made: tuple[Path, Path], tmp_path: Path, where: str
+    made: Made, tmp_path: Path, where: str
 ) -> None:
     project, user = _linked(made, tmp_path, where)
-    before, theirs = _snapshot(project), _snapshot(user)
+    before, theirs = snapshot(project), snapshot(user)
     args = ["generate", "--board", "stm32h7", "--model", str(FIXTURE_MODEL), "-o", str(project)]
     proc = run_cli(*args, "--force", "--tflm-dir", str(made[1]))
     link = project / where
@@ -188,92 +138,70 @@ def test_generate_refuses_a_link_to_a_folder_and_changes_nothing(
     else:
         assert "not a TFLM tree tinyslm wrote, so it is not replaced" in line
         assert f"remove the link yourself (rm {link}; the folder it names stays)" in line
-    assert _snapshot(project) == before
-    assert _snapshot(user) == theirs
+    assert snapshot(project) == before
+    assert snapshot(user) == theirs
 
 
 @pytest.mark.parametrize("where", ["lib/tflm", "lib"])
-def test_the_write_refuses_a_link_to_a_folder(
-    made: tuple[Path, Path], tmp_path: Path, where: str
-) -> None:
+def test_the_write_refuses_a_link_to_a_folder(made: Made, tmp_path: Path, where: str) -> None:
     """The write's own check (generate refuses earlier)."""
     project, user = _linked(made, tmp_path, where)
-    before, theirs = _snapshot(project), _snapshot(user)
+    before, theirs = snapshot(project), snapshot(user)
     why = "so lib/tflm would be written" if where == "lib" else "not written by tinyslm"
     with pytest.raises(OutputExistsError, match=f"{where} \\(a symbolic link to .*{why}"):
-        _write(project, made[1])
-    assert _snapshot(project) == before
-    assert _snapshot(user) == theirs
+        write(project, made[1])
+    assert snapshot(project) == before
+    assert snapshot(user) == theirs
 
 
-def test_without_a_tree_a_link_to_a_folder_is_kept(made: tuple[Path, Path], tmp_path: Path) -> None:
+def test_without_a_tree_a_link_to_a_folder_is_kept(made: Made, tmp_path: Path) -> None:
     project, _ = _linked(made, tmp_path, "lib/tflm")
     assert _stray_lib_tflm(project, copying=False) is None
-    _write(project, None)
+    write(project, None)
     assert (project / "lib" / "tflm").is_symlink()
 
 
 # 4: lib a file or a dangling link.
-def _lib(made: tuple[Path, Path], tmp_path: Path, entry: str) -> Path:
-    project = _project(made, tmp_path)
-    lib = project / "lib"
-    shutil.rmtree(lib)
-    if entry == "file":
-        lib.write_text("not a folder\n")
-    else:
-        lib.symlink_to(tmp_path / "gone", target_is_directory=True)
-    return project
-
-
 @pytest.mark.parametrize("entry", ["file", "dangling link"])
 def test_generate_refuses_lib_before_training_the_demo(
-    made: tuple[Path, Path], tmp_path: Path, entry: str
+    made: Made, tmp_path: Path, entry: str
 ) -> None:
-    project = _lib(made, tmp_path, entry)
-    lib, before = project / "lib", _snapshot(project)
+    project = lib_in_the_way(made, tmp_path, entry)
+    lib, before = project / "lib", snapshot(project)
     args = ["generate", "--board", "stm32h7", "-o", str(project), "--force"]
     proc = run_cli(*args, "--tflm-dir", str(made[1]))
     line = assert_one_error_line(proc, f"error: {lib} is a ", "so lib/tflm cannot be written")
     assert "training" not in proc.stderr + proc.stdout
     step = "move it away yourself (mv" if entry == "file" else f"remove it yourself (rm {lib})"
     assert step in line
-    assert _snapshot(project) == before
+    assert snapshot(project) == before
 
 
 @pytest.mark.parametrize("entry", ["file", "dangling link"])
 def test_a_failed_write_names_lib_not_lib_tflm(
-    made: tuple[Path, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch, entry: str
+    made: Made, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, entry: str
 ) -> None:
     """Past the checks (a race): the line named lib/tflm, which is not there."""
-    project = _lib(made, tmp_path, entry)
-    before = _snapshot(project)
+    project = lib_in_the_way(made, tmp_path, entry)
+    before = snapshot(project)
     monkeypatch.setattr(outdir, "tree_place_problem", lambda *_a, **_k: None, raising=False)
     with pytest.raises(OSError) as failed:
-        _write(project, made[1])
+        write(project, made[1])
     assert _failed_path(failed.value, project) == f" ({project / 'lib'})"
-    assert _snapshot(project) == before
+    assert snapshot(project) == before
 
 
 @pytest.mark.parametrize("entry", ["file", "dangling link"])
 def test_builds_line_names_lib_and_its_steps_work(
-    made: tuple[Path, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch, entry: str
+    made: Made, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, entry: str
 ) -> None:
     monkeypatch.setenv("TINYSLM_CACHE_DIR", str(tmp_path / "cache"))  # no fetched tree
-    project = _lib(made, tmp_path, entry)
+    project = lib_in_the_way(made, tmp_path, entry)
     lib = project / "lib"
     line = assert_one_error_line(run_cli("build", str(project)), "no usable lib/tflm (lib is a ")
     step = line.split("builds TFLM from; ", 1)[1].split(", get a tree", 1)[0]
-    words = shlex.split(step.split("(", 1)[1].rstrip(")"))
-    if entry == "file":
-        assert words == ["mv", str(lib), f"{lib}.mine"]
-        os.rename(lib, f"{lib}.mine")
-    else:
-        assert words == ["rm", str(lib)]
-        os.unlink(lib)
-    command = shlex.split(line.split(": tinyslm ", 1)[1])
-    command[command.index("MODEL_DIR")] = str(FIXTURE_MODEL)
-    done = run_cli(*command, "--tflm-dir", str(made[1]))
-    assert done.returncode == 0, done.stderr
+    take_step(shlex.split(step.split("(", 1)[1].rstrip(")")), lib, entry)
+    regenerate_as_said(line, made[1])
     build.open_checked(project)
     if entry == "file":
         assert Path(f"{lib}.mine").read_text() == "not a folder\n"
@@ -310,26 +238,26 @@ def test_a_failed_undo_of_a_put_in_still_puts_the_old_file_back(
     # The staging folder stays (the new README could not be moved back into it), and
     # holds no file of the user's: the next --force names it.
     stages = [p for p in project.iterdir() if p.name.startswith(outdir.STAGE_PREFIX)]
-    assert [_snapshot(stage / "old") for stage in stages] == [{}]
+    assert [snapshot(stage / "old") for stage in stages] == [{}]
 
 
 def test_a_failed_swap_over_a_dangling_link_still_leaves_no_staging_folder(
-    made: tuple[Path, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    made: Made, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """ef13ba6's case, with the skip now decided once before the rollback."""
-    project = _project(made, tmp_path)
+    project = project_copy(made, tmp_path)
     (project / "lib" / "tflm").symlink_to(tmp_path / "gone", target_is_directory=True)
-    before = _snapshot(project)
+    before = snapshot(project)
     monkeypatch.setattr(outdir, "tree_path_problem", lambda _path: None)
     monkeypatch.setattr(outdir, "tree_place_problem", lambda *_a, **_k: None, raising=False)
     with pytest.raises(NotADirectoryError):
-        _write(project, made[1])
-    assert _snapshot(project) == before
+        write(project, made[1])
+    assert snapshot(project) == before
 
 
 # 6 and 7: the words.
-def test_a_link_to_a_file_is_called_one(made: tuple[Path, Path], tmp_path: Path) -> None:
-    project = _project(made, tmp_path)
+def test_a_link_to_a_file_is_called_one(made: Made, tmp_path: Path) -> None:
+    project = project_copy(made, tmp_path)
     own = project / "lib" / "tflm"
     _put(own, "link to a file", made, tmp_path)
     notes = tmp_path / "notes.txt"
@@ -344,8 +272,8 @@ def test_a_link_to_a_file_is_called_one(made: tuple[Path, Path], tmp_path: Path)
     )
 
 
-def test_a_plain_file_is_moved_away_not_removed(made: tuple[Path, Path], tmp_path: Path) -> None:
-    project = _project(made, tmp_path)
+def test_a_plain_file_is_moved_away_not_removed(made: Made, tmp_path: Path) -> None:
+    project = project_copy(made, tmp_path)
     own = project / "lib" / "tflm"
     own.write_text("MY OWN NOTES, not a tree\n")
     with pytest.raises(OutputExistsError) as refused:
@@ -361,27 +289,25 @@ def test_a_plain_file_is_moved_away_not_removed(made: tuple[Path, Path], tmp_pat
 
 # Round 51, mdout2 (rev7's F2 and F3).
 def test_lib_linked_to_a_folder_inside_the_project_is_not_called_outside(
-    made: tuple[Path, Path], tmp_path: Path
+    made: Made, tmp_path: Path
 ) -> None:
     """The tree would go to p/vendorlib/tflm, inside the project: "outside" was untrue."""
-    project = _project(made, tmp_path)
+    project = project_copy(made, tmp_path)
     (project / "lib").rename(project / "vendorlib")
     (project / "lib").symlink_to("vendorlib", target_is_directory=True)
-    before = _snapshot(project)
+    before = snapshot(project)
     with pytest.raises(OutputExistsError) as refused:
         _stray_lib_tflm(project, copying=True)
     assert "so lib/tflm would be written into the folder it names" in str(refused.value)
     assert "outside" not in str(refused.value)
     with pytest.raises(OutputExistsError, match="would be written into the folder it names"):
-        _write(project, made[1])
-    assert _snapshot(project) == before
+        write(project, made[1])
+    assert snapshot(project) == before
 
 
-def test_the_move_away_advice_names_a_free_destination(
-    made: tuple[Path, Path], tmp_path: Path
-) -> None:
+def test_the_move_away_advice_names_a_free_destination(made: Made, tmp_path: Path) -> None:
     """Followed verbatim, ``mv X X.mine`` replaced an X.mine moved aside before."""
-    project = _project(made, tmp_path)
+    project = project_copy(made, tmp_path)
     own = project / "lib" / "tflm"
     own.write_text("notes v2\n")
     Path(f"{own}.mine").write_text("notes v1, kept earlier\n")
@@ -396,11 +322,11 @@ def test_the_move_away_advice_names_a_free_destination(
 
 
 def test_build_says_to_move_away_an_empty_lib_tflm_tinyslm_never_recorded(
-    made: tuple[Path, Path], tmp_path: Path
+    made: Made, tmp_path: Path
 ) -> None:
     """rev7's F5: build's advice (get a tree, regenerate) was refused by that regenerate,
     "lib/tflm/ (not written by tinyslm)"; the move-away step now comes first."""
-    project = _project(made, tmp_path)
+    project = project_copy(made, tmp_path)
     doc = _record(project)
     doc["trees"], doc["tree_files"] = [], {}
     (project / ".tinyslm-files.json").write_text(json.dumps(doc))
@@ -410,16 +336,14 @@ def test_build_says_to_move_away_an_empty_lib_tflm_tinyslm_never_recorded(
         build.open_checked(project)
     assert f"move it away yourself (mv {own} {own}.mine), get a tree" in str(built.value)
     os.rename(own, f"{own}.mine")  # as advised; then the regenerate goes through
-    _write(project, made[1])
+    write(project, made[1])
     assert (own / tflm.CORTEX_M_MARKER).is_file()
     assert Path(f"{own}.mine").is_dir()
 
 
-def test_build_does_not_say_to_move_away_a_recorded_tree(
-    made: tuple[Path, Path], tmp_path: Path
-) -> None:
+def test_build_does_not_say_to_move_away_a_recorded_tree(made: Made, tmp_path: Path) -> None:
     """A tree the record lists is tinyslm's: the regenerate replaces it, no move needed."""
-    project = _project(made, tmp_path)
+    project = project_copy(made, tmp_path)
     (project / "lib" / "tflm").mkdir()
     with pytest.raises(ProjectError) as built:
         build.open_checked(project)
@@ -427,7 +351,7 @@ def test_build_does_not_say_to_move_away_a_recorded_tree(
     assert "(it is empty)" in str(built.value)
 
 
-def _old_record_project(made: tuple[Path, Path], tmp_path: Path) -> Path:
+def _old_record_project(made: Made, tmp_path: Path) -> Path:
     """The project with its tree, recorded as before round 32 (no ``tree_files``)."""
     project = tmp_path / "old"
     shutil.copytree(made[0], project)
@@ -438,39 +362,39 @@ def _old_record_project(made: tuple[Path, Path], tmp_path: Path) -> Path:
 
 
 def test_a_file_added_to_a_tree_an_old_record_lists_no_files_of_stops_the_copy(
-    made: tuple[Path, Path], tmp_path: Path
+    made: Made, tmp_path: Path
 ) -> None:
     """rev7's F4: --force --tflm-dir deleted it ("a file you added there stops it")."""
     project = _old_record_project(made, tmp_path)
     mine = project / "lib" / "tflm" / "mine.cc"
     mine.write_text("mine\n")
-    before, copied = _snapshot(project), made[0] / "lib" / "tflm"  # with its library.json
+    before, copied = snapshot(project), made[0] / "lib" / "tflm"  # with its library.json
     with pytest.raises(OutputExistsError, match=r"lib/tflm/mine\.cc \(not as in the new copy"):
-        _write(project, copied)
-    assert _snapshot(project) == before
+        write(project, copied)
+    assert snapshot(project) == before
     mine.unlink()  # the rest is as the new copy: replaced, and listed from then on
-    _write(project, copied)
+    write(project, copied)
     assert "lib/tflm/" + tflm.CORTEX_M_MARKER in _record(project)["tree_files"]  # type: ignore[operator]
 
 
 def test_prune_reports_a_tree_an_old_record_lists_no_files_of_as_unlisted(
-    made: tuple[Path, Path], tmp_path: Path
+    made: Made, tmp_path: Path
 ) -> None:
     """Kept, as before, but not because it was "edited since tinyslm wrote" it."""
     project = _old_record_project(made, tmp_path)
-    report = _write(project, None, prune=True, absent_trees=["lib/tflm"])
+    report = write(project, None, prune=True, absent_trees=["lib/tflm"])
     assert report.stale_unlisted == ("lib/tflm/",)
     assert (project / "lib" / "tflm" / tflm.CORTEX_M_MARKER).is_file()
-    edited = _project(made, tmp_path)
+    edited = project_copy(made, tmp_path)
     shutil.copytree(made[1], edited / "lib" / "tflm")
     (edited / "lib" / "tflm" / "mine.cc").write_text("mine\n")
-    report = _write(edited, None, prune=True, absent_trees=["lib/tflm"])
+    report = write(edited, None, prune=True, absent_trees=["lib/tflm"])
     assert report.stale_edited == ("lib/tflm/",)
     assert report.stale_unlisted == ()
 
 
 def test_the_cli_says_why_a_tree_an_old_record_lists_no_files_of_is_kept(
-    made: tuple[Path, Path], tmp_path: Path
+    made: Made, tmp_path: Path
 ) -> None:
     """The prune's note names the old record as the reason, not an edit the user made."""
     project = _old_record_project(made, tmp_path)

@@ -793,8 +793,9 @@ def weakest_label(per_class: Any) -> tuple[str, float, int] | None:
     return min(known, key=lambda row: row[1]) if known else None
 
 
-def summary_rows(m: Manifest) -> list[tuple[str, str]]:
-    """The keyword model's lines of ``tinyslm train``'s summary.
+def summary_rows(m: Manifest, line_limit: str | None = None) -> list[tuple[str, str]]:
+    """The keyword model's lines of ``tinyslm train``'s summary (``line_limit``: the
+    device line limit row's value, where the caller knows it; else the firmware's).
 
     Metrics are informational (the manifest's content hash leaves them out), so a
     figure a manifest lacks is left out of the table rather than failing ``info``.
@@ -847,7 +848,7 @@ def summary_rows(m: Manifest) -> list[tuple[str, str]]:
         rows.append(("own thresholds", own))
     rows.append(("streaming rule", rule_text(m.features)))
     # As the text model's row: the longest line the firmware takes (its ':' commands).
-    rows.append(("device line limit", f"{device_max_line(m)} bytes (':' commands)"))
+    rows.append(("device line limit", line_limit or f"{device_max_line(m)} bytes (':' commands)"))
     if have("false_rejection_rate", "keyword_clips", "keyword_false_accepts"):
         rows.append(
             (

@@ -414,8 +414,11 @@ def _percent(value: float) -> str:
     return f"{value * 100:.2f}%" if math.isfinite(value) else "n/a"
 
 
-def summary_rows(m: Manifest) -> list[tuple[str, str]]:
+def summary_rows(m: Manifest, line_limit: str | None = None) -> list[tuple[str, str]]:
     """The text model's lines of ``tinyslm train``'s summary.
+
+    ``line_limit``: the device line limit row's value where the caller knows more than
+    the manifest (info: a project's limit, the boards' that raise it); else the model's.
 
     Metrics are informational (the manifest's content hash leaves them out), so a
     figure a manifest lacks is left out of the table rather than failing ``info``.
@@ -460,5 +463,5 @@ def summary_rows(m: Manifest) -> list[tuple[str, str]]:
                 ),
             )
         )
-    rows.append(("device line limit", f"{m.max_line} bytes"))
+    rows.append(("device line limit", line_limit or f"{m.max_line} bytes"))
     return rows

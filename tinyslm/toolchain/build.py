@@ -389,13 +389,16 @@ def warn_stale_sdkconfig(project: Project, warn: Log | None) -> None:
     note names every option once). A warning, not a refusal; the file is neither edited
     nor deleted (it may hold the user's choices). ``warn`` None: nothing is said."""
     from tinyslm import boards
-    from tinyslm.toolchain.sdkconfig import board_stale_options, describe
+    from tinyslm.toolchain.sdkconfig import board_stale_options, board_unchecked_configs, describe
 
     if warn is None:
         return
     board = boards.load_board(project.board)
     for config, needed in board_stale_options(board, project.root, needed=True):
         warn(describe(config, needed, every_run=True))
+    # An env whose configuration file only PlatformIO can name: unchecked, said so.
+    for line in board_unchecked_configs(board, project.root):
+        warn(line)
 
 
 def parse_sizes(output: str) -> dict[str, tuple[int, int]]:

@@ -11,9 +11,10 @@ build name what differs (:func:`stale_options`, :func:`describe`): generate ever
 once per regenerate; build and flash, on every run, only those the firmware needs
 (:data:`REQUIRED`, :func:`required`), so a tuning choice made in menuconfig (a slower
 clock, -Os, a quieter log level) is not warned of again and again. The configuration of an
-env is the file its ``board_build.esp-idf.sdkconfig_path`` names, else ``sdkconfig.<env>``
-(:func:`pio_configs`). Only an ESP-IDF board's build reads these files
-(:func:`board_stale_options`).
+env is the file its ``board_build.esp-idf.sdkconfig_path`` names (PlatformIO's ``${...}``
+resolved as PlatformIO does), else ``sdkconfig.<env>`` (:func:`pio_configs`); an env whose
+file only PlatformIO can name is said to be unchecked (:func:`unchecked_configs`). Only an
+ESP-IDF board's build reads these files (:func:`board_stale_options`).
 
 The module reads files only, so that build needs neither ESP-IDF nor the templates.
 """
@@ -45,6 +46,13 @@ _SET = re.compile(r"(CONFIG_[A-Za-z0-9_]+)=(.*)", re.ASCII)
 _UNSET = re.compile(r"# (CONFIG_[A-Za-z0-9_]+) is not set", re.ASCII)
 # An env's option naming its build configuration file (espressif32's builder reads it).
 SDKCONFIG_PATH = "board_build.esp-idf.sdkconfig_path"
+# PlatformIO 6.1's interpolation (ProjectConfigBase.VARTPL_RE): ${<section>.<option>}, or a
+# built-in / build variable ${NAME}.
+_VARIABLE = re.compile(r"\$\{(?:([^.}()]+)\.)?([^}]+)\}")
+# PlatformIO's built-in variables tinyslm does not compute (PROJECT_DIR it does).
+_BUILTINS = frozenset({"PROJECT_HASH", "UNIX_TIME"})
+# Nested ${...} followed this deep at most: deeper is a value that refers to itself.
+_MAX_DEPTH = 16
 
 # The options of sdkconfig.defaults (templates/esp32/sdkconfig.defaults.j2) the firmware
 # needs for correctness, each with why; any other (clock, optimisation, partitions) is
@@ -68,8 +76,8 @@ REQUIRED: Mapping[str, str] = {
 # Of REQUIRED, the numbers the firmware needs at least: a larger value is no fault.
 AT_LEAST = frozenset({"CONFIG_ESP_MAIN_TASK_STACK_SIZE"})
 # Of REQUIRED, the WARN members of a log level choice, each with the int kconfgen derives
-# from the choice and writes beside it: a quieter level (ERROR, NONE) puts no more lines on
-# UART0 than WARN, so it is no fault.
+# from the choice and writes beside it (and, reading a file, ignores: _chosen_level): a
+# quieter level (ERROR, NONE) puts no more lines on UART0 than WARN, so it is no fault.
 LOG_LEVELS: Mapping[str, str] = {
     "CONFIG_LOG_DEFAULT_LEVEL_WARN": "CONFIG_LOG_DEFAULT_LEVEL",
     "CONFIG_BOOTLOADER_LOG_LEVEL_WARN": "CONFIG_BOOTLOADER_LOG_LEVEL",
@@ -89,10 +97,12 @@ def parse_sdkconfig(text: str) -> dict[str, str]:
     for line in text.splitlines():
         unset = _UNSET.match(line)
         if unset is not None:
+            options.pop(unset.group(1), None)
             options[unset.group(1)] = "n"
             continue
         found = _SET.match(line)
         if found is not None:
+            options.pop(found.group(1), None)  # kept where it was last set (_chosen_level)
             options[found.group(1)] = found.group(2).strip()
     return options
 
@@ -165,40 +175,134 @@ def pio_envs(ini_text: str) -> list[str]:
     return list(dict.fromkeys(env for env in named if env))  # pio builds an env once
 
 
-def _env_option(parser: configparser.ConfigParser, env: str, option: str) -> str | None:
-    """``option`` of ``[env:<env>]`` as PlatformIO resolves it: the section, the
-    sections it ``extends`` (in order, depth first), then the common ``[env]``."""
+def _option(parser: configparser.ConfigParser, section: str, option: str) -> str | None:
+    """``option`` of ``section`` as PlatformIO resolves it: the section, the sections it
+    ``extends`` (in order, depth first), then, for an ``[env:...]``, the common ``[env]``."""
     seen: set[str] = set()
-    todo = [f"env:{env}"]
+    todo = [section]
     while todo:
-        section = todo.pop(0)
-        if section in seen or not parser.has_section(section):
+        current = todo.pop(0)
+        if current in seen or not parser.has_section(current):
             continue
-        seen.add(section)
-        if parser.has_option(section, option):
-            return parser.get(section, option)
-        todo[:0] = _multi(parser.get(section, "extends", fallback=""))
-    return parser.get("env", option, fallback=None) if parser.has_section("env") else None
+        seen.add(current)
+        if parser.has_option(current, option):
+            return parser.get(current, option)
+        todo[:0] = _multi(parser.get(current, "extends", fallback=""))
+    if section.startswith("env:") and parser.has_section("env"):
+        return parser.get("env", option, fallback=None)
+    return None
 
 
-def pio_configs(project: Path, ini_text: str) -> list[Path]:
-    """The build configuration file of each env ``pio run`` builds, each file once:
-    ``board_build.esp-idf.sdkconfig_path`` where the env sets it (environment variables
-    expanded, relative to the project folder pio runs in, as espressif32's builder does),
-    else ``sdkconfig.<env>`` in the project. An env whose path is empty or holds
-    PlatformIO's ``${...}`` is skipped, so nothing false is said of it: tinyslm does not
-    expand that (its own platformio.ini sets no such path)."""
+def _env_option(parser: configparser.ConfigParser, env: str, option: str) -> str | None:
+    """``option`` of ``[env:<env>]`` as PlatformIO resolves it (:func:`_option`)."""
+    return _option(parser, f"env:{env}", option)
+
+
+class _Unresolved(Exception):
+    """A ``${...}`` of platformio.ini that only PlatformIO (or the build) can resolve."""
+
+
+def _interpolate(
+    parser: configparser.ConfigParser, section: str, value: str, project: Path, depth: int = 0
+) -> str:
+    """``value`` of ``section`` with PlatformIO's ``${...}`` resolved as PlatformIO 6.1's
+    ProjectConfig does: ``${<section>.<option>}`` (an ``[env:...]``'s through its
+    ``extends`` and ``[env]``, itself resolved), ``${this.<option>}`` and
+    ``${this.__env__}`` of ``section``, ``${sysenv.<name>}`` from this process's
+    environment (which the ``pio`` that build and flash run inherits), ``${PROJECT_DIR}``
+    (pio runs in the project folder). Any other ``${NAME}`` is left as PlatformIO leaves it
+    (espressif32's builder then expands environment variables).
+
+    Raises:
+        _Unresolved: what only PlatformIO or the build knows (an option's built-in default
+            such as ``${platformio.packages_dir}``, ``${PROJECT_HASH}``, an unset
+            variable), or a value that refers to itself.
+    """
+    if depth > _MAX_DEPTH:
+        raise _Unresolved("a ${...} that refers to itself")
+
+    def one(match: re.Match[str]) -> str:
+        where, option = match.group(1), match.group(2)
+        token = match.group(0)
+        if where is None:
+            if option == "PROJECT_DIR":
+                return str(project)
+            if option in _BUILTINS:
+                raise _Unresolved(f"{token}, which PlatformIO computes when it runs")
+            return token  # a build variable: left as PlatformIO leaves it
+        if where == "sysenv":
+            found = os.environ.get(option)
+            if found is None:
+                raise _Unresolved(f"{token}, and {option} is not set here")
+            return found
+        if where == "this":
+            if option == "__env__" and section.startswith("env:"):
+                return section[len("env:") :]
+            where = section
+        raw = _option(parser, where, option)
+        if raw is None:
+            raise _Unresolved(
+                f"{token}, which platformio.ini does not set (PlatformIO's own default)"
+            )
+        return _interpolate(parser, where, raw, project, depth + 1)
+
+    return _VARIABLE.sub(one, value)
+
+
+def _configs(project: Path, ini_text: str) -> tuple[list[Path], list[str]]:
+    """:func:`pio_configs`, and a line for each env whose configuration file is not
+    known (:func:`unchecked_configs`)."""
     parser = _ini(ini_text)
     if parser is None:
-        return []
+        return [], []
     paths: dict[Path, None] = {}
+    unchecked: list[str] = []
     for env in pio_envs(ini_text):
         custom = _env_option(parser, env, SDKCONFIG_PATH)
         if custom is None:
             paths[project / f"sdkconfig.{env}"] = None
-        elif custom.strip() and "${" not in custom:
-            paths[project / os.path.expandvars(custom.strip())] = None
-    return list(paths)
+            continue
+        try:
+            resolved = os.path.expandvars(_interpolate(parser, f"env:{env}", custom, project))
+        except _Unresolved as exc:
+            unchecked.append(_unchecked(env, str(exc)))
+            continue
+        left = _VARIABLE.search(resolved)
+        if left is not None:
+            # A ${NAME} PlatformIO leaves for the build, and no variable of that name here.
+            unchecked.append(_unchecked(env, f"{left.group(0)}, a variable not set here"))
+        elif resolved.strip():
+            paths[project / resolved.strip()] = None
+    return list(paths), unchecked
+
+
+def _unchecked(env: str, why: str) -> str:
+    """One line: env ``env``'s build configuration was not checked, and why."""
+    from tinyslm.errors import one_line
+
+    return one_line(
+        f"env {env}: its {SDKCONFIG_PATH} holds {why}: tinyslm does not know which file "
+        f"it names, so that build configuration was not checked against {DEFAULTS}"
+    )
+
+
+def pio_configs(project: Path, ini_text: str) -> list[Path]:
+    """The build configuration file of each env ``pio run`` builds, each file once:
+    ``board_build.esp-idf.sdkconfig_path`` where the env sets it (PlatformIO's ``${...}``
+    resolved as PlatformIO does, :func:`_interpolate`; then environment variables
+    expanded, relative to the project folder pio runs in, as espressif32's builder does),
+    else ``sdkconfig.<env>`` in the project. An env whose path is empty, or holds a
+    ``${...}`` only PlatformIO can resolve, is left out, so nothing false is said of it:
+    :func:`unchecked_configs` says so."""
+    return _configs(project, ini_text)[0]
+
+
+def unchecked_configs(project: Path, ini_text: str) -> list[str]:
+    """A line for each env :func:`pio_configs` leaves out for a ``${...}`` it cannot
+    resolve (``${sysenv.X}`` unset, an option's PlatformIO default such as
+    ``${platformio.packages_dir}``): its configuration is not checked, said rather than
+    left unsaid."""
+    return _configs(project, ini_text)[1]
 
 
 def _read(path: Path) -> str | None:
@@ -244,6 +348,16 @@ def board_stale_options(
     return stale_options(project, pio_configs(project, ini), needed=needed)
 
 
+def board_unchecked_configs(board: Board, project: Path) -> list[str]:
+    """:func:`unchecked_configs` of the project's ``platformio.ini``, when ``board``'s
+    framework is :data:`ESP_IDF` (as :func:`board_stale_options`): build, flash and
+    generate say these beside what :func:`board_stale_options` finds."""
+    if board.platformio.get("framework") != ESP_IDF:
+        return []
+    ini = _read(project / "platformio.ini")
+    return [] if ini is None else unchecked_configs(project, ini)
+
+
 def _is_at_least(stale: Stale) -> bool:
     """Whether ``stale`` is an :data:`AT_LEAST` option held at or above the default."""
     if stale.option not in AT_LEAST:
@@ -254,31 +368,45 @@ def _is_at_least(stale: Stale) -> bool:
         return False
 
 
-def _is_quieter(stale: Stale, config: Mapping[str, str]) -> bool:
+def _chosen_level(option: str, config: Mapping[str, str]) -> int | None:
+    """The level of the log level choice ``option`` (a :data:`LOG_LEVELS` member) is of, as
+    the build takes it from ``config`` (the parsed build configuration): the member set
+    ``y`` last (:func:`parse_sdkconfig` keeps an option where it was last set), as
+    kconfiglib selects it. Not the int written beside the members
+    (``CONFIG_LOG_DEFAULT_LEVEL=1``): it has no prompt, so kconfgen derives it from the
+    choice again and ignores the file's (checked with esp-idf-kconfig 2.5.4 on ESP-IDF
+    5.3.1's components/log/Kconfig). None where no member is set ``y``."""
+    stem = option[: -len("WARN")]
+    chosen = [
+        LEVEL_NAMES.index(name[len(stem) :])
+        for name, value in config.items()
+        if value == "y" and name.startswith(stem) and name[len(stem) :] in LEVEL_NAMES
+    ]
+    return chosen[-1] if chosen else None
+
+
+def _is_quieter(stale: Stale, config: Mapping[str, str] | None) -> bool:
     """Whether ``stale`` is a :data:`LOG_LEVELS` member that ``config`` (the parsed build
-    configuration) leaves for a level below WARN: its int (``CONFIG_LOG_DEFAULT_LEVEL=1``)
-    names one, and that level's member is the one chosen. kconfiglib reads the choice, not
-    the int (it has no prompt), so a hand-edited file whose int and choice disagree is
-    judged as unsafe: warned of."""
-    level_option = LOG_LEVELS.get(stale.option)
-    level = config.get(level_option, "") if level_option is not None else ""
-    # ASCII digits only: str.isdigit takes "²", which int() refuses.
-    if not (level.isascii() and level.isdigit()) or int(level) >= WARN_LEVEL:
+    configuration; None: not read) leaves for a level no louder than WARN, as the build
+    takes it (:func:`_chosen_level`). A configuration that sets no member leaves the
+    choice to sdkconfig.defaults, which then holds (``y``) the WARN member."""
+    if stale.option not in LOG_LEVELS or config is None:
         return False
-    member = stale.option[: -len("WARN")] + LEVEL_NAMES[int(level)]
-    return config.get(member) == "y"
+    level = _chosen_level(stale.option, config)
+    if level is None:
+        return stale.defaults == "y"
+    return level <= WARN_LEVEL
 
 
 def required(stale: Sequence[Stale], config: Mapping[str, str] | None = None) -> tuple[Stale, ...]:
     """Those of ``stale`` the firmware needs (:data:`REQUIRED`), less an
-    :data:`AT_LEAST` number held larger and a log level ``config`` (the parsed build
-    configuration they come from) holds quieter than WARN: build and flash warn of these
-    only."""
-    held = config or {}
+    :data:`AT_LEAST` number held larger and a log level the build takes from ``config``
+    (the parsed build configuration they come from; None: not read) no louder than WARN
+    (:func:`_is_quieter`): build and flash warn of these only."""
     return tuple(
         s
         for s in stale
-        if s.option in REQUIRED and not _is_at_least(s) and not _is_quieter(s, held)
+        if s.option in REQUIRED and not _is_at_least(s) and not _is_quieter(s, config)
     )
 
 
