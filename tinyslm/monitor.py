@@ -815,7 +815,12 @@ class _TypedFlight:
         self.cond = threading.Condition()
         # At most MAX_TYPED_IN_FLIGHT: wait() lets no more go (sent() drops none).
         self.lines: deque[_Sent] = deque()
-        self.given_up: deque[tuple[float, _Sent]] = deque(maxlen=MAX_TYPED_IN_FLIGHT)
+        # Lines given up on, for GIVEN_UP_KEEP_S at most (:meth:`_expire`, at each give-up
+        # too): each give-up comes ANSWER_WAIT_S after a line went at least, with at most
+        # MAX_TYPED_IN_FLIGHT in flight, so that bounds them. A deque of that length
+        # dropped a line given up on unsaid when the lines in flight were given up after
+        # it: the late answers were each taken for the line after their own.
+        self.given_up: deque[tuple[float, _Sent]] = deque()
         self.waiting = False  # the last line sent: not answered, not given up on
         self.since = 0.0  # when it went out
         # Typed lines sent, and answers taken for one of them (in flight or given up on),
@@ -963,7 +968,10 @@ class _TypedFlight:
                     self._credit(sent)
             while seq is not None and self.given_up and self.given_up[0][1].seq <= seq:
                 self.given_up.popleft()
-            if unsure and self.lines:
+            if unsure and self.lines and not self.unsure:
+                # Its cause is the answer that first fitted the line: the resync's
+                # ``unsure`` stays set, so a later late answer that does not fit it (an
+                # earlier line's echo) came with it too, and the note blamed that one.
                 self.unsure, self.echoed = True, echoed
             self.cond.notify_all()
 
@@ -992,6 +1000,7 @@ class _TypedFlight:
         an :attr:`unsure` one is counted as answered, the others are given up on."""
         with self.cond:
             now = time.monotonic()
+            self._expire()
             if self.unsure or self.maybe:
                 # Its answer came first, taken for a line given up on (or released) that
                 # got none: the line counted as answered, given up on it would keep each
