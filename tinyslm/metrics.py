@@ -141,6 +141,12 @@ def _int_text(value: int) -> str:
 def _text(value: Any) -> None:
     if not isinstance(value, str):
         raise TypeError(f"expected a string, got {value!r}")
+    # JSON can escape a lone surrogate ("\udcff": train wrote a data file's name so when
+    # it was not UTF-8); generate's tinyslm.json and the report page cannot hold one.
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError(f"{value!a} holds a lone surrogate, not UTF-8 text") from None
 
 
 def _pairs(

@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from tinyslm.errors import DatasetError, ModelError, tell
+from tinyslm.errors import DatasetError, ModelError, one_line, tell
 from tinyslm.metrics import MAX_COUNT
 
 REPORT_JSON = "report.json"
@@ -883,11 +883,13 @@ def _data_hint(manifest: Any) -> str:
 
 def _shown_data(data: Path) -> str:
     """``--data`` as the page names it: the bundled set (``--data demo``) by the name the
-    user gave, as the manifest and eval name it, not the install's absolute path."""
+    user gave, as the manifest and eval name it, not the install's absolute path. A byte
+    of the path that is not UTF-8 is shown as the shell shows it (``\\xff``): the page is
+    UTF-8, and a lone surrogate cannot be written in it."""
     from tinyslm.operating_point import DEMO_DATASET
     from tinyslm.text.dataset import demo_dataset_path
 
-    return DEMO_DATASET if data == demo_dataset_path() else str(data)
+    return DEMO_DATASET if data == demo_dataset_path() else one_line(str(data))
 
 
 def _labels_differ(theirs: Sequence[str], ours: Sequence[str]) -> str:

@@ -67,7 +67,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from tinyslm.errors import DatasetError, json_reason
+from tinyslm.errors import DatasetError, json_reason, one_line
 from tinyslm.resources import data_dir
 from tinyslm.text.features import input_words
 
@@ -220,7 +220,10 @@ def read_dataset(
     Raises:
         DatasetError: the file is missing, unreadable, malformed or holds no row.
     """
-    source = "demo" if path is None else Path(path).name
+    # The name is recorded (manifest, report, project files: UTF-8 text) and printed: a
+    # byte that is not UTF-8 (0xff held as the lone surrogate U+DCFF) or a line break
+    # in it is written as the shell shows it, '\xff', or as an escape, '\n'.
+    source = "demo" if path is None else one_line(Path(path).name)
     path = demo_dataset_path() if path is None else Path(path)
     name, suffix = str(path), _checked_suffix(path)
 
