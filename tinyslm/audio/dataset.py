@@ -160,7 +160,7 @@ import numpy as np
 import numpy.typing as npt
 
 from tinyslm.audio.wav import SAMPLE_RATE, WavFormatError, format_key, read_wav
-from tinyslm.errors import DatasetError, json_reason
+from tinyslm.errors import DatasetError, json_reason, one_line
 
 SILENCE = "_silence_"
 UNKNOWN = "_unknown_"
@@ -338,6 +338,15 @@ class AudioDataset:
         if not self.split_warnings:
             return self.warnings
         return tuple(line for split, line in self.split_warnings if split == name)
+
+
+def dataset_name(source: Path | str) -> str:
+    """The folder's or list's name as the manifest records it and ``eval`` compares it:
+    no path, resolved ('tinyslm train .' recorded ''), and a byte that is not UTF-8 (held
+    as a lone surrogate) or a line break written as the shell shows it ('\\xff'): the
+    manifest, the report page and a project's tinyslm.json are UTF-8, and a lone
+    surrogate ended training in a traceback at the report, after the whole run."""
+    return one_line(Path(source).resolve().name)
 
 
 def speaker_of(path: Path | str) -> str | None:

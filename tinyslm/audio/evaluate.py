@@ -23,6 +23,7 @@ from tinyslm.audio.dataset import (
     SILENCE,
     UNKNOWN,
     AudioDatasetConfig,
+    dataset_name,
     how_labels_differ,
     label_key,
     load_audio_dataset,
@@ -116,7 +117,7 @@ class KeywordEvalResult:
         theirs = self.trained.get("dataset")
         if not isinstance(theirs, str):
             return None
-        scored = Path(self.source).resolve().name
+        scored = dataset_name(self.source)
         if theirs != scored:
             return f"not {scored}, the dataset scored here"
         counts = []

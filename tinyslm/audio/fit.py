@@ -23,7 +23,14 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from tinyslm.audio.dataset import NOISE, SILENCE, UNKNOWN, AudioDataset, AudioDatasetConfig
+from tinyslm.audio.dataset import (
+    NOISE,
+    SILENCE,
+    UNKNOWN,
+    AudioDataset,
+    AudioDatasetConfig,
+    dataset_name,
+)
 from tinyslm.audio.detector import Detection, DetectorSpec, detect
 from tinyslm.audio.spec import KeywordSpec
 from tinyslm.audio.stream import (
@@ -59,11 +66,12 @@ _DATASET_FIELDS = ("extra_train", "keywords", "unknown_words")
 
 
 def _recorded_config(cfg: Any) -> dict[str, Any]:
-    """An ``AudioTrainConfig`` as the manifest records it: dataset choices only when given (without
-    them the manifest is as before), extra datasets by name (no paths in a manifest)."""
+    """An ``AudioTrainConfig`` as the manifest records it: dataset choices only when given
+    (without them the manifest is as before), extra datasets by name (no paths in a
+    manifest; :func:`~tinyslm.audio.dataset.dataset_name`)."""
     out = {k: v for k, v in asdict(cfg).items() if k not in _DATASET_FIELDS or v}
     if cfg.extra_train:
-        out["extra_train"] = [Path(p).name for p in cfg.extra_train]
+        out["extra_train"] = [dataset_name(p) for p in cfg.extra_train]
     return out
 
 
@@ -716,8 +724,7 @@ def fit_audio(
     metrics = {
         **_clip_metrics(result, found),
         # The folder's or list's name, as text records its file's: no path in the manifest.
-        # Resolved: 'tinyslm train .' recorded '' (eval then took the folder for another).
-        "dataset": Path(dataset.source).resolve().name,
+        "dataset": dataset_name(dataset.source),
         **stream_metrics(figures, dataset.labels),
     }
     manifest = Manifest(
