@@ -176,20 +176,22 @@ def pio_envs(ini_text: str) -> list[str]:
 
 
 def _option(parser: configparser.ConfigParser, section: str, option: str) -> str | None:
-    """``option`` of ``section`` as PlatformIO resolves it: the section, the sections it
-    ``extends`` (in order, depth first), then, for an ``[env:...]``, the common ``[env]``."""
+    """``option`` of ``section`` as PlatformIO resolves it (``ProjectConfig.walk_options``,
+    6.1.6 on): the section, then the sections it ``extends``, the last listed first (so a
+    later one overrides an earlier one), each with the sections it extends in turn before
+    the next; then, for an ``[env:...]``, the common ``[env]`` and the sections it
+    extends."""
     seen: set[str] = set()
-    todo = [section]
+    # A stack, as PlatformIO's: [env] at the bottom, an extends list pushed in its order.
+    todo = ["env", section] if section.startswith("env:") else [section]
     while todo:
-        current = todo.pop(0)
+        current = todo.pop()
         if current in seen or not parser.has_section(current):
             continue
         seen.add(current)
         if parser.has_option(current, option):
             return parser.get(current, option)
-        todo[:0] = _multi(parser.get(current, "extends", fallback=""))
-    if section.startswith("env:") and parser.has_section("env"):
-        return parser.get("env", option, fallback=None)
+        todo.extend(_multi(parser.get(current, "extends", fallback="")))
     return None
 
 
@@ -226,7 +228,8 @@ def _interpolate(
         token = match.group(0)
         if where is None:
             if option == "PROJECT_DIR":
-                return str(project)
+                # pio's working folder: absolute, as the result is joined to ``project``.
+                return str(project.absolute())
             if option in _BUILTINS:
                 raise _Unresolved(f"{token}, which PlatformIO computes when it runs")
             return token  # a build variable: left as PlatformIO leaves it
