@@ -69,6 +69,7 @@ from _results import (  # noqa: E402
 from tinyslm.audio.dataset import (  # noqa: E402
     UNKNOWN,
     AudioDataset,
+    AudioDatasetConfig,
     load_audio_dataset,
     load_training_clips,
     refuse_too_many_labels,
@@ -627,7 +628,8 @@ def refuse_unfirable_rules(dataset: AudioDataset, args: argparse.Namespace) -> N
 def measure(args: argparse.Namespace, argv: list[str] | None) -> int:
     """Train and measure every model the arguments ask for; print and maybe write them."""
     log = None if args.quiet else print
-    real = load_audio_dataset(args.data)
+    # No --keywords or --unknown-words here: a refusal names only what to change in the data.
+    real = load_audio_dataset(args.data, AudioDatasetConfig(word_options=False))
     # train's one line, before the rule check reached the detector's internal field
     # ("num_labels 17 not in 2..16"); no --keywords here, so the advice is the dataset.
     refuse_too_many_labels(real, keywords_option=False)

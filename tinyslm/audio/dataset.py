@@ -115,8 +115,11 @@ Rules:
   ``_unknown_`` clips are capped with the training split they join (above).
 - A keyword folder or list label spelling a special class as a word (``unknown``,
   ``silence``, ``noise``, ``background_noise``: :func:`_refuse_special_keyword`) is refused
-  in training unless ``keywords`` names it; a ``<speaker>_nohash_`` name is read in any
-  case; a word's clip without sound (every sample the same) is kept with a warning.
+  in training unless ``keywords`` names it or it is a word a ``tinyslm synth`` folder was
+  written for (its ``synth.json``); ``word_options=False`` (the benchmark, which takes
+  neither option) leaves those options out of the line. A ``<speaker>_nohash_`` name is
+  read in any case; a word's clip without sound (every sample the same) is kept with a
+  warning.
 - More labels than the device's detector holds (``MAX_LABELS``, 16, ``_silence_`` and
   ``_unknown_`` included) are refused by ``train`` before any feature is computed
   (:func:`refuse_too_many_labels`), saying to choose the keywords with ``keywords``.
@@ -212,6 +215,9 @@ class AudioDatasetConfig:
     keywords: tuple[str, ...] = ()
     cap_unknown: bool = True
     words_must_exist: bool = True
+    # The caller takes --keywords and --unknown-words (train); the benchmark does not, so
+    # a refusal there names only what to change in the data (refuse_too_many_labels too).
+    word_options: bool = True
 
     def __post_init__(self) -> None:
         for name in ("keywords", "unknown_words"):
@@ -1334,20 +1340,46 @@ def _refuse_special_keyword(
     """Refuse a keyword spelled as a special class without its underscores (``unknown``,
     ``silence``, ``noise``, ``background_noise``): it was trained as a word to detect, so
     the device reported "unknown" for every other word and "noise" in any noise. A word
-    ``--keywords`` names is kept: that is the way to mean it."""
+    ``--keywords`` names is kept: that is the way to mean it; so is a word a ``tinyslm
+    synth`` folder was written for (:func:`_synth_labels`): its clips are the word spoken."""
+    spoken: frozenset[str] | None = None  # read only where a special spelling is found
     for word in sorted(keywords):
         key = label_key(word).replace("-", "_").replace(" ", "_").strip("_")
         special = _SPECIAL_SPELLINGS.get(key)
         if special is None or word in config.keywords:
             continue
-        if special == UNKNOWN:
+        spoken = _synth_labels(root) if spoken is None else spoken
+        if word in spoken:
+            continue
+        if special != UNKNOWN:
+            fix = f"name it {SILENCE} (clips of silence or noise) or {NOISE} (long recordings)"
+        elif config.word_options:
             fix = f"name it {UNKNOWN}, or pass --unknown-words {shlex.quote(word)}"
         else:
-            fix = f"name it {SILENCE} (clips of silence or noise) or {NOISE} (long recordings)"
+            fix = f"name it {UNKNOWN}"
+        keep = f" (--keywords naming {word!r} keeps it a keyword)" if config.word_options else ""
         raise DatasetError(
             f"{root}: label {word!r} would be trained as a keyword to detect, not as the"
-            f" {special} class; {fix} (--keywords naming {word!r} keeps it a keyword)"
+            f" {special} class; {fix}{keep}"
         )
+
+
+def _synth_labels(root: Path) -> frozenset[str]:
+    """The keyword folders a ``tinyslm synth`` folder at ``root`` was written for (the
+    words its ``synth.json`` records): ``synth silence yes`` writes TTS speech of the word
+    "silence" to ``silence/``, which train refused as the _silence_ class, and the advice to
+    rename it to ``_silence_/`` trained that speech as silence. None for a list, another
+    folder or an unreadable record; a folder a user added there is not among them."""
+    from tinyslm.audio.synth import RECORD, label_of  # synth imports this module
+
+    try:
+        record = json.loads((root / RECORD).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return frozenset()
+    words = record.get("words") if isinstance(record, dict) else None
+    if not isinstance(words, list):
+        return frozenset()
+    return frozenset(label_of(word) for word in words if isinstance(word, str))
 
 
 def _keyword_named_way(root: Path, words: list[str], keywords: Iterable[str]) -> str:
