@@ -15,7 +15,7 @@ INI = (
     "[env]\nplatform = espressif32@6.9.0\nframework = espidf\n"
     "board_build.esp-idf.sdkconfig_path = cfg/${this.__env__}.sdkconfig\n"
     "[env:esp32]\n"
-    "[env:ci]\nboard_build.esp-idf.sdkconfig_path = ${sysenv.TINYSLM_T_UNSET}/ci.sdkconfig\n"
+    "[env:ci]\nboard_build.esp-idf.sdkconfig_path = ${platformio.packages_dir}/ci.sdkconfig\n"
 )
 
 
@@ -36,6 +36,6 @@ def test_build_warns_of_a_resolved_config_and_an_unresolved_env(
     assert str(config) in warnings[0] and "CONFIG_UART_ISR_IN_IRAM unset" in warnings[0]
     assert warnings[1].startswith(
         "warning: env ci: its board_build.esp-idf.sdkconfig_path holds "
-        "${sysenv.TINYSLM_T_UNSET}, and TINYSLM_T_UNSET is not set here"
+        "${platformio.packages_dir}, which platformio.ini does not set"
     ), warnings
     assert config.read_text() == "# CONFIG_UART_ISR_IN_IRAM is not set\n"  # never written

@@ -52,7 +52,18 @@ CASES = {
         "[platformio]\ndefault_envs = x\n",
         "B.cfg",
     ),
+    # Unset, PlatformIO reads it as empty (before: said unchecked, 'tinyslm does not know
+    # which file it names', where PlatformIO names this one).
+    "an unset ${sysenv.X} is empty": (
+        f"[env:x]\n{PATH} = ${{sysenv.TINYSLM_T_UNSET}}cfg/x.cfg\n",
+        "cfg/x.cfg",
+    ),
 }
+
+
+@pytest.fixture(autouse=True)
+def _unset(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("TINYSLM_T_UNSET", raising=False)
 
 
 @pytest.mark.parametrize(("ini", "expected"), CASES.values(), ids=list(CASES))

@@ -211,14 +211,15 @@ def _interpolate(
     ProjectConfig does: ``${<section>.<option>}`` (an ``[env:...]``'s through its
     ``extends`` and ``[env]``, itself resolved), ``${this.<option>}`` and
     ``${this.__env__}`` of ``section``, ``${sysenv.<name>}`` from this process's
-    environment (which the ``pio`` that build and flash run inherits), ``${PROJECT_DIR}``
+    environment (which the ``pio`` that build and flash run inherits; unset, empty, as
+    PlatformIO reads it), ``${PROJECT_DIR}``
     (pio runs in the project folder). Any other ``${NAME}`` is left as PlatformIO leaves it
     (espressif32's builder then expands environment variables).
 
     Raises:
         _Unresolved: what only PlatformIO or the build knows (an option's built-in default
-            such as ``${platformio.packages_dir}``, ``${PROJECT_HASH}``, an unset
-            variable), or a value that refers to itself.
+            such as ``${platformio.packages_dir}``, ``${PROJECT_HASH}``), or a value
+            that refers to itself.
     """
     if depth > _MAX_DEPTH:
         raise _Unresolved("a ${...} that refers to itself")
@@ -234,10 +235,9 @@ def _interpolate(
                 raise _Unresolved(f"{token}, which PlatformIO computes when it runs")
             return token  # a build variable: left as PlatformIO leaves it
         if where == "sysenv":
-            found = os.environ.get(option)
-            if found is None:
-                raise _Unresolved(f"{token}, and {option} is not set here")
-            return found
+            # Unset, PlatformIO reads it as empty (its handler returns os.getenv's None,
+            # which re.sub takes as ''): the build then reads the file that names.
+            return os.environ.get(option, "")
         if where == "this":
             if option == "__env__" and section.startswith("env:"):
                 return section[len("env:") :]
@@ -302,7 +302,7 @@ def pio_configs(project: Path, ini_text: str) -> list[Path]:
 
 def unchecked_configs(project: Path, ini_text: str) -> list[str]:
     """A line for each env :func:`pio_configs` leaves out for a ``${...}`` it cannot
-    resolve (``${sysenv.X}`` unset, an option's PlatformIO default such as
+    resolve (a build variable not set here, an option's PlatformIO default such as
     ``${platformio.packages_dir}``): its configuration is not checked, said rather than
     left unsaid."""
     return _configs(project, ini_text)[1]
