@@ -1568,18 +1568,15 @@ def _load(
             f" were trimmed to their loudest window (first: {sources[0]})"
         )
 
-    if trimmed:
-        warnings.append(trim_note([source for _, source in trimmed]))
-        for split in SPLITS:
-            mine = [source for s, source in trimmed if s == split]
-            if mine:
-                by_split.append((split, trim_note(mine)))
-    if soundless:
-        warnings.append(_soundless_note([source for _, source in soundless]))
-        for split in SPLITS:
-            mine = [source for s, source in soundless if s == split]
-            if mine:
-                by_split.append((split, _soundless_note(mine)))
+    # Each said once for the whole load and once for each split that holds such clips
+    # (eval prints the split it scores).
+    for placed_clips, note_of in ((trimmed, trim_note), (soundless, _soundless_note)):
+        if placed_clips:
+            warnings.append(note_of([source for _, source in placed_clips]))
+            for split in SPLITS:
+                mine = [source for s, source in placed_clips if s == split]
+                if mine:
+                    by_split.append((split, note_of(mine)))
     noise = _noise_recordings(noise_entries, config, entries)
     celled = [entry for entry in noise_entries if entry.split is not None]
     if celled:
