@@ -464,6 +464,23 @@ class _Overshoot(BudgetError):
         self.model_bytes, self.arena, self.over = model_bytes, arena, over
 
 
+def _missed(choice: SizeChoice, model_bytes: int, arena: int, over: tuple[int, int]) -> str:
+    """What of the converted model misses which budget, as the check compared them: the
+    arena as the firmware sizes it (arena_size_for), not the measured one, which can be
+    under the arena budget it missed ('arena 77188 bytes ... (arena budget 78188 bytes)')."""
+    from tinyslm.emit.project import arena_size_for
+
+    parts = []
+    if over[0] > 0:
+        parts.append(f"model {model_bytes} bytes > {choice.budget_bytes} bytes")
+    if over[1] > 0 and choice.arena_budget_bytes is not None:
+        parts.append(
+            f"arena {arena_size_for(arena)} bytes in the firmware (measured {arena}) > "
+            f"{choice.arena_budget_bytes} bytes (the arena budget less the firmware's other RAM)"
+        )
+    return f"the converted model does not fit {choice.budget_source}: " + "; ".join(parts)
+
+
 def _first_plan(
     options: Mapping[str, Any], dataset: Callable[[], Dataset], say: Log
 ) -> tuple[Mapping[str, Any], TrainConfig, SizeChoice | None, Dataset | None]:
@@ -545,35 +562,45 @@ def train_to_budget(
             break
         if choice.budget_bytes - over[0] - 1024 <= 0:
             break  # overshot by more than the whole budget: no smaller shape to try
-        # The estimate was short: ask for that much less and train once more.
-        smaller = choose_shape(
-            count,
-            int(options["seq_len"]),
-            choice.budget_bytes - over[0] - 1024,
-            arena_budget_bytes=(
-                None
-                if choice.arena_budget_bytes is None
-                else choice.arena_budget_bytes - over[1] - 1024
-            ),
-            budget_source=choice.budget_source,
-            **{k: options[k] for k in SIZE_FIELDS if options.get(k) is not None},
-        )
-        say(
-            f"the converted model ({model_bytes} bytes, arena {arena} bytes) misses "
-            f"{choice.budget_source}; retraining at {smaller.shape}"
-        )
+        # The estimate was short: ask for that much less and train once more. The arena's
+        # is taken off the planned shape's estimate, not off the budget: the shape rarely
+        # fills the arena budget (the model's bytes cap it first), so a budget less the
+        # overshoot chose the very shape that missed, trained again to miss again.
+        try:
+            smaller = choose_shape(
+                count,
+                int(options["seq_len"]),
+                choice.budget_bytes - over[0] - 1024,
+                arena_budget_bytes=(
+                    None
+                    if choice.arena_budget_bytes is None
+                    else choice.arena_budget_bytes - over[1] - 1024
+                    if over[1] == 0
+                    else min(choice.arena_budget_bytes, arena_size_for(choice.arena_bytes))
+                    - over[1]
+                    - 1024
+                ),
+                budget_source=choice.budget_source,
+                **{k: options[k] for k in SIZE_FIELDS if options.get(k) is not None},
+            )
+        except BudgetError:
+            # No shape is that much smaller: said as the miss it is, not as "no model
+            # fits" with the figures of a budget the user never gave.
+            break
+        if smaller.shape == choice.shape:
+            break  # the same shape would miss the same way
+        say(f"{_missed(choice, model_bytes, arena, over)}; retraining at {smaller.shape}")
         choice = dataclasses.replace(
             smaller,
             budget_bytes=choice.budget_bytes,
             arena_budget_bytes=choice.arena_budget_bytes,
         )
+    # The way on is whatever makes what missed smaller: sizes (the arena grows with
+    # --seq-len and --dim), not 'leave them on auto' where they were never given.
+    levers = "--buckets/--dim/--hidden" if over[0] > 0 else "--seq-len or --dim"
+    if over[0] > 0 and not choice.pinned:
+        levers = "--max-model-kb or " + levers
     raise BudgetError(
-        f"the converted model ({model_bytes} bytes, arena {arena} bytes) does not fit "
-        f"{choice.budget_source}"
-        + (
-            f" (arena budget {choice.arena_budget_bytes} bytes)"
-            if choice.arena_budget_bytes is not None
-            else ""
-        )
-        + "; give smaller --buckets/--dim/--hidden or leave them on auto"
+        f"{_missed(choice, model_bytes, arena, over)}; give a smaller {levers}"
+        + (" or leave them on auto" if choice.pinned else "")
     )

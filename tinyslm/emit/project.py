@@ -409,7 +409,17 @@ def render_project(
     arena_size = arena_size_for(manifest.arena_bytes)
     kind = modality(manifest.modality)
     other_ram = kind.ram_bytes(board, manifest)
-    check_budget(board, len(model), arena_size, other_ram)
+    try:
+        check_budget(board, len(model), arena_size, other_ram)
+    except BudgetError as err:
+        if manifest.modality == AUDIO:
+            raise
+        # A text model is sized for a budget when trained: one trained for another board
+        # (or none) only needs training again for this one; the refusal alone named no way on.
+        raise BudgetError(
+            f"{err}; train it again for this board: tinyslm train DATA --board {board.id} "
+            "sizes the model for these budgets"
+        ) from None
 
     copied = _firmware_sources(manifest.modality, firmware)
     outputs = template_outputs(board.family, templates, manifest.modality)

@@ -140,6 +140,34 @@ def _check_converged(history: Sequence[dict[str, float]], cfg: TrainConfig) -> N
     )
 
 
+def _nothing_right_locally(result: Any) -> str | None:
+    """A warning when, at the chosen threshold, no held-out phrase is answered right
+    locally (``int8 accuracy at threshold`` 0%), else ``None``.
+
+    The threshold is kept as chosen (the rule is right for its calibration phrases),
+    but a firmware engineer flashing such a model gets a board that escalates or
+    misanswers every phrase: a 3-epoch training on 12 phrases did so silently, its
+    0.00% only a row of the summary. Counted on the held-out split, as that row is.
+    """
+    gate, n, split = result.test_gate, result.n_eval, result.eval_split
+    if n == 0 or gate.accuracy_at_threshold > 0:
+        return None
+    local, right = round(gate.local_rate * n), round(gate.accuracy * n)
+    done = f"{n - local} of {n} escalated" + (f", {local} answered wrong" if local else "")
+    why = (
+        f"; the {right} it gets right all score under the threshold"
+        if right
+        else "; it gets none right even before the threshold"
+    )
+    choice = result.threshold
+    return (
+        f"no {split} phrase is answered right locally at threshold "
+        f"{threshold_text(choice.threshold)} (q={choice.threshold_q}) ({done}{why}): a board "
+        "flashed with this model answers nothing right on its own; train longer (--epochs) "
+        "or give each intent more phrases"
+    )
+
+
 def _meaningless_teacher(accuracy: float, labels: Sequence[str]) -> str | None:
     """A warning when the teacher's accuracy on train is near chance, else ``None``.
 
@@ -359,6 +387,9 @@ def fit_text(
             f"(q={choice.threshold_q}) escalates the {choice.escalated} least confident of "
             f"{choice.calibrated_on} {splits.calib_split} phrases"
         )
+    nothing = _nothing_right_locally(result)
+    if nothing is not None:
+        warn_and_keep(nothing)
     metrics = result.to_metrics()
     metrics["threshold_calibrated_on"] = splits.calib_split
     metrics["max_line_needed"] = lines.longest
