@@ -1378,7 +1378,9 @@ def report_command(path: Path, output: str, data: Path | None) -> None:
     if folder is not None:
         raise OutputError(f"-o {folder}, e.g. -o {os.path.join(output, 'report.html')}")
     result = run_report(path, Path(output), data=data)
-    click.echo(f"wrote {result.out} (figures from {result.source})")
+    # As the other "wrote" lines: a path's undecodable byte as the shell shows it (raw, it
+    # was a UnicodeEncodeError on a terminal whose stdout is strict UTF-8, the page written).
+    click.echo(f"wrote {one_line(str(result.out))} (figures from {one_line(result.source)})")
 
 
 @cli.command("info")

@@ -331,7 +331,7 @@ class Manifest:
             arena_bytes=get("arena_bytes", _int),
             ops=get("ops", strings),
             seed=get("seed", _int),
-            train_config=get("train_config", mapping, {}),
+            train_config=get("train_config", _utf8_mapping, {}),
             metrics=get("metrics", metrics, {}),
             input_quant=get("input_quant", quant, QuantParams(0.0, 0)),
             format_version=version,
@@ -400,6 +400,33 @@ def _int(value: Any) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
         raise TypeError(f"expected an integer, got {value!r}")
     return value
+
+
+def _utf8_mapping(value: Any) -> dict[str, Any]:
+    """A JSON object whose every text (keys too, at any depth) is UTF-8 text. JSON can
+    escape a lone surrogate: a keyword model trained before its --extra-train names were
+    written as the shell shows them recorded ``ex\\udcff`` for a folder ``ex\\xff``, and
+    generate's tinyslm.json (the whole manifest, UTF-8) then failed with a traceback."""
+    if not isinstance(value, dict):
+        raise TypeError("expected a JSON object")
+    _check_utf8(value, "")
+    return dict(value)
+
+
+def _check_utf8(value: Any, where: str) -> None:
+    """Refuse a lone surrogate in ``value``'s texts, naming the keys that lead to it."""
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            raise ValueError(f"{where}{value!a} holds a lone surrogate, not UTF-8 text") from None
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            _check_utf8(key, where)
+            _check_utf8(item, f"{where}{key!a}: ")
+    elif isinstance(value, list):
+        for item in value:
+            _check_utf8(item, where)
 
 
 def _str(value: Any) -> str:

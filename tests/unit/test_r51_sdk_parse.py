@@ -95,19 +95,23 @@ def test_pio_envs_of_a_file_configparser_refuses_is_empty() -> None:
     assert pio_envs("default_envs = esp32\n[env:esp32]\n") == []  # no section first
 
 
-def test_pio_configs_follow_sdkconfig_path(tmp_path: Path) -> None:
+def test_pio_configs_follow_sdkconfig_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Unset here whatever the caller's environment holds (it was ${sysenv.X}).
+    monkeypatch.delenv("TINYSLM_T_UNSET", raising=False)
     ini = (
         "[platformio]\ndefault_envs = a, b, c, d, e\n"
         "[env]\nboard_build.esp-idf.sdkconfig_path = common.cfg\n"
         "[env:a]\nboard_build.esp-idf.sdkconfig_path = cfg/a.cfg ; mine\n"
         "[env:b]\nextends = env:a\n"  # the same file as a's: named once
         "[env:c]\n"  # [env]'s
-        "[env:d]\nboard_build.esp-idf.sdkconfig_path = ${sysenv.X}/d.cfg\n"  # not expanded
+        # An unset variable is empty, as PlatformIO reads it (49ff9ce): '/d.cfg'.
+        "[env:d]\nboard_build.esp-idf.sdkconfig_path = ${sysenv.TINYSLM_T_UNSET}/d.cfg\n"
         "[env:e]\nboard_build.esp-idf.sdkconfig_path = /abs/e.cfg\n"
     )
     assert pio_configs(tmp_path, ini) == [
         tmp_path / "cfg" / "a.cfg",
         tmp_path / "common.cfg",
+        Path("/d.cfg"),
         Path("/abs/e.cfg"),
     ]
     assert pio_configs(tmp_path, "[env:esp32]\n[env:dev]\n") == [

@@ -1374,7 +1374,7 @@ def _synth_labels(root: Path) -> frozenset[str]:
 
     try:
         record = json.loads((root / RECORD).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+    except (OSError, ValueError, RecursionError):  # RecursionError: nested thousands deep
         return frozenset()
     words = record.get("words") if isinstance(record, dict) else None
     if not isinstance(words, list):

@@ -40,7 +40,7 @@ from tinyslm.audio.stream import (
     figure_text,
     measured,
 )
-from tinyslm.errors import DatasetError
+from tinyslm.errors import DatasetError, one_line
 from tinyslm.manifest import (
     LabelThreshold,
     Manifest,
@@ -160,7 +160,8 @@ class KeywordEvalResult:
         counts = s.counts()
         return {
             "modality": "audio",
-            "source": self.source,
+            # As text eval's: an undecodable byte as the shell shows it ('\xff').
+            "source": one_line(self.source),
             "split": self.split,
             "model_sha256": self.model_sha256,
             "model_bytes": self.model_bytes,
@@ -580,7 +581,7 @@ def format_keyword_eval(result: KeywordEvalResult) -> str:
         )
 
     rows = [
-        ("dataset", f"{result.source} ({_split_text(result.split)})"),
+        ("dataset", f"{one_line(result.source)} ({_split_text(result.split)})"),
         (
             "clips",
             (

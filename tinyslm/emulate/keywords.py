@@ -59,7 +59,7 @@ from tinyslm.emulate.emulator import (
     reraise_interrupt,
 )
 from tinyslm.emulate.library import cached_library, label_level_defines, project_sources
-from tinyslm.errors import DatasetError, ProjectError, ToolchainError, output_tail
+from tinyslm.errors import DatasetError, ProjectError, ToolchainError, one_line, output_tail
 from tinyslm.manifest import Manifest
 from tinyslm.modality import AUDIO
 from tinyslm.project import Project, open_project
@@ -585,7 +585,8 @@ class KeywordDataResult:
         # text says n/a, so null (not 0).
         counts = f.counts()
         return {
-            "source": self.source,
+            # As text emulate's: an undecodable byte as the shell shows it ('\xff').
+            "source": one_line(self.source),
             "split": self.split,
             "keyword_clips": f.keyword_clips,
             "keyword_hits": counts.keyword_hits,
@@ -794,7 +795,8 @@ def format_data_result(result: KeywordDataResult, engine: str) -> str:
         )
     return "\n".join(
         [
-            f"{engine}: {result.source} [{result.split}], {_count(result.streams, 'stream')}, "
+            f"{engine}: {one_line(result.source)} [{result.split}], "
+            f"{_count(result.streams, 'stream')}, "
             f"{result.stream_seconds:.0f} s of audio, threshold_q {f.threshold_q}"
             + (f" (own: {own})" if own else ""),
             f"accuracy (keyword clips detected) {detected}",

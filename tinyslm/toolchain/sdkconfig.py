@@ -162,6 +162,20 @@ def _multi(value: str) -> list[str]:
     return [item.strip() for item in re.split(r"[,\n]", value) if item.strip()]
 
 
+def _extends(value: str) -> list[str]:
+    """The sections an ``extends`` names, split as PlatformIO splits it
+    (``ProjectConfigBase.parse_multi_values``): one a line, else at ``", "``, a comma
+    with a space. ``extends = a,b`` names one section, ``a,b``, which PlatformIO finds
+    none of, so the env's own value or ``[env]``'s is built with; split at the bare
+    comma, b's file was checked, one the build does not read."""
+    found = []
+    for item in value.split("\n" if "\n" in value else ", "):
+        item = item.strip()
+        if item and not item.startswith((";", "#")):
+            found.append(re.sub(r"\s+;.*$", "", item).strip())
+    return found
+
+
 def pio_envs(ini_text: str) -> list[str]:
     """The envs ``pio run`` builds for a ``platformio.ini``, each once: its
     ``default_envs``, else every ``[env:...]`` section (build and flash run pio without
@@ -191,7 +205,7 @@ def _option(parser: configparser.ConfigParser, section: str, option: str) -> str
         seen.add(current)
         if parser.has_option(current, option):
             return parser.get(current, option)
-        todo.extend(_multi(parser.get(current, "extends", fallback="")))
+        todo.extend(_extends(parser.get(current, "extends", fallback="")))
     return None
 
 
