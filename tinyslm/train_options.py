@@ -24,6 +24,7 @@ from tinyslm.sizing import (
     DEFAULT_MODEL_KB,
     MAX_TABLE,
     MIN_DIM,
+    MODEL_MARGIN_BYTES,
     NARROWEST_DIM,
     Shape,
     SizeChoice,
@@ -560,17 +561,23 @@ def train_to_budget(
             model_bytes, arena, over = miss.model_bytes, miss.arena, miss.over
         if attempt > 0 or len(choice.pinned) == 3:
             break
-        if choice.budget_bytes - over[0] - 1024 <= 0:
+        # The estimate was short: ask for that much less and train once more. Each
+        # overshoot is taken off the planned shape's estimate, not off the budget: the
+        # shape rarely fills the arena budget (the model's bytes cap it first), nor the
+        # model's (up to buckets + hidden bytes under it, ~16 KB at 16,384 buckets), so a
+        # budget less the overshoot chose the very shape that missed, and no retry was made.
+        model_budget = (
+            choice.budget_bytes - 1024
+            if over[0] == 0
+            else min(choice.budget_bytes, choice.model_bytes + MODEL_MARGIN_BYTES) - over[0] - 1024
+        )
+        if model_budget <= 0:
             break  # overshot by more than the whole budget: no smaller shape to try
-        # The estimate was short: ask for that much less and train once more. The arena's
-        # is taken off the planned shape's estimate, not off the budget: the shape rarely
-        # fills the arena budget (the model's bytes cap it first), so a budget less the
-        # overshoot chose the very shape that missed, trained again to miss again.
         try:
             smaller = choose_shape(
                 count,
                 int(options["seq_len"]),
-                choice.budget_bytes - over[0] - 1024,
+                model_budget,
                 arena_budget_bytes=(
                     None
                     if choice.arena_budget_bytes is None
@@ -597,10 +604,14 @@ def train_to_budget(
         )
     # The way on is whatever makes what missed smaller: sizes (the arena grows with
     # --seq-len and --dim), not 'leave them on auto' where they were never given.
-    levers = "--buckets/--dim/--hidden" if over[0] > 0 else "--seq-len or --dim"
-    if over[0] > 0 and not choice.pinned:
-        levers = "--max-model-kb or " + levers
+    # Both missed: both are named (a smaller --buckets alone leaves the arena over).
+    levers = []
+    if over[0] > 0:
+        levers.append(("" if choice.pinned else "--max-model-kb or ") + "--buckets/--dim/--hidden")
+    if over[1] > 0:
+        levers.append("--seq-len or --dim")
     raise BudgetError(
-        f"{_missed(choice, model_bytes, arena, over)}; give a smaller {levers}"
+        f"{_missed(choice, model_bytes, arena, over)}; give a smaller "
+        + " and a smaller ".join(levers)
         + (" or leave them on auto" if choice.pinned else "")
     )
