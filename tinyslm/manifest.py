@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from tinyslm.errors import ModelError
-from tinyslm.metrics import check_metrics
+from tinyslm.metrics import check_metrics, refuse_lone_surrogate
 from tinyslm.modality import AUDIO, TEXT, modality
 from tinyslm.text.dataset import DEFAULT_MAX_LINE, MAX_LINE_LIMIT
 
@@ -416,10 +416,7 @@ def _utf8_mapping(value: Any) -> dict[str, Any]:
 def _check_utf8(value: Any, where: str) -> None:
     """Refuse a lone surrogate in ``value``'s texts, naming the keys that lead to it."""
     if isinstance(value, str):
-        try:
-            value.encode("utf-8")
-        except UnicodeEncodeError:
-            raise ValueError(f"{where}{value!a} holds a lone surrogate, not UTF-8 text") from None
+        refuse_lone_surrogate(value, where)
     elif isinstance(value, dict):
         for key, item in value.items():
             _check_utf8(key, where)

@@ -784,7 +784,9 @@ class _TypedFlight:
     """The typed lines the board has not answered yet, oldest first: typed lines go one
     at a time, each after the answer to the one before (or :data:`ANSWER_WAIT_S` without
     a byte, which lets the next one go and gives up on those waiting: see :meth:`wait`),
-    so more than one only after a resync resends several. Bounded all the same.
+    so more than one only when a board line that answers none lets the next one go while
+    the one before is in flight (:meth:`release`), or a resync resends several; at most
+    :data:`MAX_TYPED_IN_FLIGHT`, as :meth:`wait` then holds the next one.
 
     A line given up on is kept apart (:data:`GIVEN_UP_KEEP_S` at most, see there) until
     the board answers a typed line again: the board reports a gap where its loop reaches

@@ -99,7 +99,8 @@ def test_a_lone_surrogate_in_train_config_is_refused_in_one_line(tmp_path: Path)
     message = str(caught.value)
     assert message.endswith(
         "manifest is malformed: field 'train_config': 'extra_train': 'ex\\udcff' holds a"
-        " lone surrogate, not UTF-8 text"
+        " lone surrogate, not UTF-8 text (a file name an older tinyslm recorded raw: train"
+        " the model again)"
     )
     assert "\n" not in message
 

@@ -1324,7 +1324,7 @@ def _refuse_keyword_named_unknown(
 
 # Folder names other tools give the classes tinyslm spells _unknown_, _silence_ and
 # _background_noise_ (Edge Impulse exports "unknown" and "noise"), by label_key with
-# "-", " " and the outer "_" dropped.
+# "-" and " " read as "_" and the outer "_" dropped.
 _SPECIAL_SPELLINGS = {
     "unknown": UNKNOWN,
     "silence": SILENCE,
@@ -1368,7 +1368,7 @@ def _synth_labels(root: Path) -> frozenset[str]:
     """The keyword folders a ``tinyslm synth`` folder at ``root`` was written for (the
     words its ``synth.json`` records): ``synth silence yes`` writes TTS speech of the word
     "silence" to ``silence/``, which train refused as the _silence_ class, and the advice to
-    rename it to ``_silence_/`` trained that speech as silence. None for a list, another
+    rename it to ``_silence_/`` trained that speech as silence. Empty for a list, another
     folder or an unreadable record; a folder a user added there is not among them."""
     from tinyslm.audio.synth import RECORD, label_of  # synth imports this module
 
