@@ -86,7 +86,9 @@ def test_speech_commands_under_selection_prints_its_figures_as_validation(
     # test calls rows_of itself, so measure's call could drop it: the selection figures
     # printed "on 20 test clips" while scored on validation clips.
     bench = _load("speech_commands")
-    monkeypatch.setattr(bench, "load_audio_dataset", lambda _p: SimpleNamespace(labels=["a"]))
+    monkeypatch.setattr(
+        bench, "load_audio_dataset", lambda _p, _config=None: SimpleNamespace(labels=["a"])
+    )
     monkeypatch.setattr(bench, "refuse_too_many_labels", lambda *a, **k: None)
     monkeypatch.setattr(bench, "selection_split", lambda data: data)
     monkeypatch.setattr(bench, "train_audio", lambda *a: None)
