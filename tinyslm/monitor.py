@@ -799,11 +799,12 @@ class _TypedFlight:
     echoes its phrase, which two different lines of valid UTF-8 cannot both be) is the
     one given up on's, late, as the board answers in order, unless no second answer
     follows: the line in flight then stays in flight, waited for (the next line does not
-    go) and one a loss report covers, until the next answer, which is its own, or until
-    :data:`ANSWER_WAIT_S` without a byte, or until a board line that answers none (the
-    board moved on, see :meth:`release`), either of which settles it as answered (the
+    go, a board line that answers none notwithstanding: see :meth:`release`) and one a
+    loss report covers, until the next answer, which is its own, or until twice the
+    board's silence before the first (:meth:`_doubt`), which settles it as answered (the
     first answer was its own: the line given up on got none), so no line the board
-    answered is ever resent.
+    answered is ever resent. An answer to a line given up on that it cannot take clears
+    the doubt: the first answer was not its own either (the board answers in order).
 
     A line let go by a board line that answers none while the line before it was still
     in flight (see :meth:`release`) is :attr:`maybe` answered once an answer is taken
@@ -847,6 +848,8 @@ class _TypedFlight:
         # Whether the answer that made the oldest line unsure (or maybe answered) was an
         # escalated one (it echoes the phrase, the same as the line's), for the notes.
         self.echoed = False
+        # Until when an unsure line is waited for (:meth:`_doubt`, :meth:`wait`).
+        self.unsure_until = 0.0
 
     def sent(self, line: _Sent) -> None:
         """``line`` went out: the next one waits for its answer."""
@@ -875,7 +878,15 @@ class _TypedFlight:
                 for _ in range(late + 1):
                     self.given_up.popleft()
                 if kind is not None and _answers(kind, self.lines[0].line):
-                    self.unsure, self.echoed = True, _is_echo(kind)
+                    self.echoed = _is_echo(kind)
+                    self._doubt()
+                else:
+                    # The board answers in order: an answer to a line given up on that
+                    # the oldest line in flight cannot take says that an answer before
+                    # it, which that line could take, was not its own either. Kept, the
+                    # line was counted answered at the wait and a loss note said the
+                    # board may have answered it.
+                    self.unsure = self.maybe = False
             else:
                 # The oldest line in flight's; with none, a line given up on (a late
                 # answer that only it can be for, the board answering in order).
@@ -908,6 +919,19 @@ class _TypedFlight:
                 )
                 self.echoed = self.maybe and kind is not None and _is_echo(kind)
             self.cond.notify_all()
+
+    def _doubt(self) -> None:
+        """The oldest line in flight is :attr:`unsure` from now (``cond`` held): it is
+        waited for twice as long as the board was just silent, at least (the answer wait
+        that gave the line before it up, and since this line went), as its own answer, if
+        the one just taken was not, comes after the board's next such spell (an action
+        longer than the answer wait). Settled as answered after only the answer wait, the
+        line's own answer was taken for the next line's, and at each such spell the lines
+        got one further ahead of the board, overrunning its receive buffer."""
+        now = time.monotonic()
+        spell = ANSWER_WAIT_S + now - self.since
+        self.unsure = True
+        self.unsure_until = now + min(GIVEN_UP_KEEP_S, 2 * spell)
 
     def _skip_unechoed(self, kind: tuple[str, str | None] | None) -> None:
         """Drop the lines in flight before the first one an answer of ``kind`` can be for
@@ -970,31 +994,33 @@ class _TypedFlight:
                     self._credit(sent)
             while seq is not None and self.given_up and self.given_up[0][1].seq <= seq:
                 self.given_up.popleft()
-            if unsure and self.lines and not self.unsure:
-                # Its cause is the answer that first fitted the line: the resync's
-                # ``unsure`` stays set, so a later late answer that does not fit it (an
-                # earlier line's echo) came with it too, and the note blamed that one.
-                self.unsure, self.echoed = True, echoed
+            if unsure and self.lines:
+                self.echoed = echoed
+                self._doubt()
+            elif not unsure:
+                # An answer to a line resent before it that the line in flight cannot
+                # take: the answer before, which it could, was not its own (the board
+                # answers in order), so it is no longer one the board may have answered.
+                self.unsure = self.maybe = False
             self.cond.notify_all()
 
     def release(self) -> None:
         """A board line that answers no line came (other firmware's answer, a boot log):
         the next line may go, as before, and the lines in flight stay, marked released
-        (see the class), but an :attr:`unsure` one, which is settled as answered (see
-        :meth:`give_up`); a :attr:`maybe` one stays, unsure."""
+        (see the class), unless the oldest is :attr:`unsure`: it holds the next line until
+        its own answer or its deadline (see :meth:`wait`); a :attr:`maybe` one stays."""
         with self.cond:
             self.released = {sent.seq for sent in self.lines}
-            if self.unsure:
-                # The board moved on (a log line, the user's action code printing after
-                # an answer): the first answer counts as the unsure line's own. Left in
-                # flight, the next line's answer would settle it and each later line sat
-                # one answer behind, so a loss report resent a line the board had answered
-                # (a ':do' acted on twice) and named it dropped. If that answer really was
-                # the line given up on's, the unsure line's own, still to come, settles
-                # the next line early instead: a line lost then is not resent, the lesser
-                # harm (nothing runs twice).
-                self._settle_oldest()
-            self.waiting = False
+            # An unsure line holds the next one: it waits on for its own answer (the
+            # user's action code prints after each answer, then may be busy longer than
+            # the answer wait) until :attr:`unsure_until` (see :meth:`wait`). Settled as
+            # answered here, its own answer, still to come, was taken for the next
+            # line's, and each line went one answer further ahead of the board (20 piped
+            # lines, a 0.7 s action against a 0.5 s wait: 11 answered). Letting the next
+            # line go with it in flight instead put every later line one answer behind,
+            # so a loss report resent a ':do' the board had acted on.
+            if not self.unsure:
+                self.waiting = False
             self.cond.notify_all()
 
     def give_up(self) -> None:
@@ -1099,10 +1125,13 @@ class _TypedFlight:
                 # the last line went, as one that says nothing is (else it held the next
                 # line for good).
                 full = self._full() and now - self.since >= ANSWER_WAIT_S
+                # An unsure line is waited for until its own deadline (see _doubt), the
+                # board's lines meanwhile or not (they hold the next line: see release).
+                done = now >= self.unsure_until if self.unsure else (idle >= ANSWER_WAIT_S or full)
                 if (
                     (self.waiting or (every and self.lines) or self._full())
                     and not held()
-                    and (idle >= ANSWER_WAIT_S or now >= until or full)
+                    and (done or now >= until)
                 ):
                     # Not answered: the next line goes, and the lines waiting are given up
                     # on. Kept in flight, a line the board never answers (lost at its boot,
@@ -1406,7 +1435,10 @@ class _Resync:
             self.out_unsure = False
             return ""
         last = self.out[-1]  # still in flight: this answer may have been its own
-        self.out_unsure = self.out_unsure or _answers(kind, last.line)
+        # Only this answer can be the last line's: one before it, which the last line
+        # could take, was not its own if this one, to a line resent before it, cannot
+        # be (the board answers in order).
+        self.out_unsure = _answers(kind, last.line)
         self.typed.late(
             late.seq if late.typed else None,
             unsure=self.out_unsure and last.typed,

@@ -4,13 +4,16 @@
    eight more let go by board lines that answer none and given up on together (the new
    wait, with eight in flight): the first was dropped unsaid, so a loss report would not
    resend it, and the late answers were each taken for the line after their own, the
-   last for none: the end note counted a line the board answered as unanswered.
+   last for none: the end note counted a line the board answered as unanswered (its
+   end-to-end scenario is one case of test_r52_f2_monitor_flight.py's).
 2. The loss note's cause of a doubt. A line resent last (``c``) after two resent and
    given up on (``a``, ``b``): a local answer, late, taken for ``a`` fits ``c`` too, so
    ``c`` may be answered; then ``b``'s escalated answer, echoing ``b``, late too. The
    resync passes its doubt on with every late answer after the first, and the second
    overwrote its cause: the loss note said an escalated answer echoing ``c``'s phrase
-   was taken, when no answer echoed ``c``.
+   was taken, when no answer echoed ``c``. Since round 53 (F1) ``b``'s answer, after the
+   local one and to a line before ``c``, clears the doubt: the board answers in order,
+   so the local answer was not ``c``'s, and the note names no line it may have answered.
 """
 
 from __future__ import annotations
@@ -20,12 +23,10 @@ import time
 
 import pytest
 from monitor_resync import hand_fed_resync
-from test_r47_monitor_resync import _Board, _run
 
 from tinyslm import monitor as monitor_mod
 
 _Sent = monitor_mod._Sent
-LOG = b"log: a line that answers none\n"
 LOCAL = '{"intent":"lamp","score":0.9,"route":"local","us":5}'
 ECHO_B = '{"intent":"lamp","score":0.4,"route":"escalate","us":5,"text":"b"}'
 INFO = (
@@ -34,7 +35,7 @@ INFO = (
 )
 
 
-def test_a_later_echo_of_an_earlier_line_is_not_blamed_for_the_doubt() -> None:
+def test_a_later_echo_of_an_earlier_line_clears_the_doubt() -> None:
     flight = monitor_mod._TypedFlight()
     resent = [_Sent(b"%s\n" % p, n, True) for n, p in enumerate((b"a", b"b", b"c"), 1)]
     for sent in resent[:2]:
@@ -48,9 +49,12 @@ def test_a_later_echo_of_an_earlier_line_is_not_blamed_for_the_doubt() -> None:
     assert resync.observe(ECHO_B) == "late"
     assert resync.observe('{"error":"rx_overflow"}') == "resync"
     assert resync.observe(INFO) == "marker"
-    assert len(notes) == 1, notes
-    assert "(a local answer, which does not say which phrase it answers, was" in notes[0]
-    assert "escalated" not in notes[0], notes
+    # Before round 53: "resent 1 line, in order: 1 it may have answered before the loss
+    # (a local answer, ...)" (round 52's first fix; before it, "(an escalated answer").
+    assert notes == [
+        "  monitor: the board lost bytes (rx_overflow): resent 1 line it dropped, in order"
+        " (found with an empty line and ':info', whose answer is not shown)"
+    ], notes
 
 
 def test_a_line_given_up_on_before_eight_more_are_is_kept(
@@ -68,28 +72,3 @@ def test_a_line_given_up_on_before_eight_more_are_is_kept(
     for _ in range(monitor_mod.MAX_TYPED_IN_FLIGHT + 1):
         flight.answered(("phrase", None))  # the board answers them all, late, in order
     assert flight.tally().missed == 0 and flight.pending() == []
-
-
-class _LogsAfterTheFirst(_Board):
-    """A board busy until ``hold`` lines have arrived, which says a line answering none
-    as each line but the first arrives (a debug print of its receive code): the first
-    line is given up on, and each later one lets the next go."""
-
-    def write(self, data: bytes) -> int:
-        written = super().write(data)
-        self.answer(LOG * max(0, min(data.count(b"\n"), len(self.received) - 1)))
-        return written
-
-
-def test_a_line_given_up_on_before_eight_are_is_not_counted_unanswered(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    # p0 given up on, p1 to p8 let go by the log lines and given up on together, then
-    # the board answers all ten, in order. Before: "1 of the 10 phrases sent got no
-    # answer". The board holds its answers until the tenth line: no timing race.
-    monkeypatch.setattr(monitor_mod, "ANSWER_WAIT_S", 0.5)
-    phrases = [f"p{n}" for n in range(10)]
-    board = _LogsAfterTheFirst(hold=10)
-    rows, notes, _ = _run(monkeypatch, board, "".join(f"{p}\n" for p in phrases).encode())
-    assert board.phrases == phrases, rows + notes
-    assert not [r for r in rows + notes if "got no answer" in r], rows + notes
