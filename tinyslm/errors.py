@@ -80,6 +80,18 @@ def one_line(text: str) -> str:
     )
 
 
+def utf8_text(text: str) -> str:
+    """``text`` with each lone surrogate (a path's undecodable byte) written as
+    :func:`one_line` writes it (``\\xff``), the rest as it is: text any UTF-8 file can
+    hold, for a name read from where a lone surrogate may sit (JSON can escape one,
+    ``"\\udcff"``, as an older tinyslm recorded such a file name)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return "".join(_shown(ch) if 0xD800 <= ord(ch) <= 0xDFFF else ch for ch in text)
+    return text
+
+
 def _shown(ch: str) -> str:
     """One unprinted character as an escape. A path's undecodable byte (Python holds
     0xff as the lone surrogate U+DCFF) is shown as the byte, ``\\xff``, as the shell

@@ -15,8 +15,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tinyslm.errors import ModelError
-from tinyslm.metrics import check_metrics, refuse_lone_surrogate
+from tinyslm.errors import ModelError, utf8_text
+from tinyslm.metrics import check_metrics
 from tinyslm.modality import AUDIO, TEXT, modality
 from tinyslm.text.dataset import DEFAULT_MAX_LINE, MAX_LINE_LIMIT
 
@@ -292,7 +292,7 @@ class Manifest:
         labels = get("labels", strings)
 
         def metrics(value: Any) -> dict[str, Any]:
-            figures = mapping(value)
+            figures = _utf8_mapping(value)
             check_metrics(figures, labels)
             if kind.name == AUDIO and "n_train" in figures and "n_train_examples" not in figures:
                 # A keyword manifest from before round 41 counted the augmented copies
@@ -403,27 +403,42 @@ def _int(value: Any) -> int:
 
 
 def _utf8_mapping(value: Any) -> dict[str, Any]:
-    """A JSON object whose every text (keys too, at any depth) is UTF-8 text. JSON can
-    escape a lone surrogate: a keyword model trained before its --extra-train names were
-    written as the shell shows them recorded ``ex\\udcff`` for a folder ``ex\\xff``, and
-    generate's tinyslm.json (the whole manifest, UTF-8) then failed with a traceback."""
+    """A JSON object with its every text (keys too, at any depth) made UTF-8 text
+    (:func:`~tinyslm.errors.utf8_text`). JSON can escape a lone surrogate: a text model
+    trained with --no-report before round 52 recorded ``"dataset": "cmds\\udcff.csv"``
+    for a file ``cmds\\xff.csv``, a keyword model ``ex\\udcff`` in ``extra_train``
+    for such an --extra-train folder, and generate's tinyslm.json and the report page
+    (UTF-8) failed on it with a traceback. Only ``train_config`` and ``metrics`` hold
+    such names; both are informational, outside the content hash, so the name is read
+    as the shell shows it, as a tinyslm of now records it (``eval`` still knows the
+    dataset), and the model is taken: refusing it asked for a retraining over a name."""
     if not isinstance(value, dict):
         raise TypeError("expected a JSON object")
-    _check_utf8(value, "")
-    return dict(value)
+    out: dict[str, Any] = _utf8_texts(value)
+    return out
 
 
-def _check_utf8(value: Any, where: str) -> None:
-    """Refuse a lone surrogate in ``value``'s texts, naming the keys that lead to it."""
-    if isinstance(value, str):
-        refuse_lone_surrogate(value, where)
-    elif isinstance(value, dict):
-        for key, item in value.items():
-            _check_utf8(key, where)
-            _check_utf8(item, f"{where}{key!a}: ")
-    elif isinstance(value, list):
-        for item in value:
-            _check_utf8(item, where)
+def _utf8_texts(value: Any) -> Any:
+    """A copy of ``value`` with its texts made UTF-8 text, at any depth (JSON's str, list,
+    dict). A loop, not a recursion: JSON reads objects nested near Python's recursion
+    limit (about 1,000 deep), and a recursion of a frame or two a level ended such an
+    edited train_config in a RecursionError traceback at 500."""
+    root = [value]
+    todo: list[tuple[Any, Any]] = [(root, 0)]
+    while todo:
+        holder, key = todo.pop()
+        item = holder[key]
+        if isinstance(item, str):
+            holder[key] = utf8_text(item)
+        elif isinstance(item, dict):
+            copy = {utf8_text(str(k)): v for k, v in item.items()}
+            holder[key] = copy
+            todo.extend((copy, k) for k in copy)
+        elif isinstance(item, list):
+            items = list(item)
+            holder[key] = items
+            todo.extend((items, i) for i in range(len(items)))
+    return root[0]
 
 
 def _str(value: Any) -> str:

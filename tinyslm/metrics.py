@@ -139,25 +139,10 @@ def _int_text(value: int) -> str:
 
 
 def _text(value: Any) -> None:
+    # A lone surrogate (an older tinyslm's raw file name) is not refused here: the
+    # manifest's reader has written it as the shell shows it (manifest._utf8_mapping).
     if not isinstance(value, str):
         raise TypeError(f"expected a string, got {value!r}")
-    refuse_lone_surrogate(value)
-
-
-# Where a lone surrogate comes from, and the way on: the manifest is tinyslm's own, so
-# "malformed" alone named no way out of it (a review of round 52).
-_RAW_NAME = "not UTF-8 text (a file name an older tinyslm recorded raw: train the model again)"
-
-
-def refuse_lone_surrogate(value: str, where: str = "") -> None:
-    """Refuse ``value`` when it holds a lone surrogate, which no UTF-8 file can hold:
-    JSON can escape one ("\\udcff"), and an older tinyslm recorded a data file's
-    undecodable name so; generate's tinyslm.json and the report page then failed
-    in a traceback. ``where``: the keys that lead to it, for the message."""
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        raise ValueError(f"{where}{value!a} holds a lone surrogate, {_RAW_NAME}") from None
 
 
 def _pairs(

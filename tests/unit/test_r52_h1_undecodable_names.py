@@ -56,10 +56,10 @@ def test_report_data_named_so_draws_the_page(
     assert b"Figures: cmds\\xff.csv test split (tinyslm report --data)" in page
 
 
-def test_a_manifest_holding_such_a_name_is_refused_in_one_line(tmp_path: Path) -> None:
+def test_a_manifest_holding_such_a_name_reads_it_as_the_shell_shows_it(tmp_path: Path) -> None:
     # A model trained with --no-report before this fix recorded the name so: generate
-    # then failed writing tinyslm.json with a traceback, and info printed it.
-    from tinyslm.errors import ModelError
+    # then failed writing tinyslm.json with a traceback, and info printed it. Round 53:
+    # read as a tinyslm of now records it, not refused (test_r53_f2_raw_names).
     from tinyslm.manifest import load_model_dir
 
     model = tmp_path / "model"
@@ -68,8 +68,7 @@ def test_a_manifest_holding_such_a_name_is_refused_in_one_line(tmp_path: Path) -
     text = manifest.read_text(encoding="utf-8")
     assert '"dataset": "fixture_commands.csv"' in text
     manifest.write_text(text.replace("fixture_commands.csv", "cmds\\udcff.csv"), encoding="utf-8")
-    with pytest.raises(
-        ModelError,
-        match=r"'dataset': 'cmds\\udcff.csv' holds a lone surrogate, .*: train the model again\)$",
-    ):
-        load_model_dir(model, probe_arena=False)
+    loaded, _ = load_model_dir(model, probe_arena=False)
+    # As a tinyslm of now records that file: eval takes it for train's dataset.
+    assert loaded.metrics["dataset"] == load_dataset(_copy(tmp_path, NOT_UTF8)).source
+    assert loaded.metrics["dataset"] == "cmds\\xff.csv"
