@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from audio_clips import WIN, word_folders
 
 from tinyslm.audio.dataset import (
     NOISE,
@@ -21,7 +22,6 @@ from tinyslm.audio.dataset import (
 from tinyslm.audio.wav import write_wav
 from tinyslm.errors import DatasetError
 
-WIN = 1600  # a 0.1 s window keeps the files tiny
 CFG = AudioDatasetConfig(window_samples=WIN)
 
 
@@ -54,16 +54,6 @@ def test_upper_case_names_keep_each_speaker_on_one_side(tmp_path: Path) -> None:
     assert {c.split for c in dataset.clips} == {"train", "val", "test"}
 
 
-def _words(root: Path, *words: str) -> Path:
-    rng = np.random.default_rng(len(words))
-    for word in words:
-        (root / word).mkdir(parents=True)
-        for s in range(30):
-            clip = rng.integers(-3000, 3001, WIN).astype(np.int16)
-            write_wav(root / word / f"spk{s:02d}_nohash_0.wav", clip)
-    return root
-
-
 @pytest.mark.parametrize(
     ("folder", "special"),
     [("unknown", UNKNOWN), ("Silence", SILENCE), ("noise", SILENCE), ("background-noise", NOISE)],
@@ -72,7 +62,7 @@ def test_a_special_class_spelled_as_a_word_is_refused(
     tmp_path: Path, folder: str, special: str
 ) -> None:
     # Trained as a keyword to detect, the device said "unknown" for every other word.
-    root = _words(tmp_path, "yes", "no", folder)
+    root = word_folders(tmp_path, "yes", "no", folder)
     with pytest.raises(DatasetError) as info:
         load_audio_dataset(root, CFG)
     msg = str(info.value)
@@ -82,7 +72,7 @@ def test_a_special_class_spelled_as_a_word_is_refused(
 
 
 def test_a_special_class_spelled_as_a_word_is_kept_where_asked(tmp_path: Path) -> None:
-    root = _words(tmp_path, "yes", "no", "unknown")
+    root = word_folders(tmp_path, "yes", "no", "unknown")
     kept = load_audio_dataset(root, replace(CFG, keywords=("yes", "no", "unknown")))
     assert "unknown" in kept.labels
     relabelled = load_audio_dataset(root, replace(CFG, unknown_words=("unknown",)))
@@ -93,7 +83,7 @@ def test_a_special_class_spelled_as_a_word_is_kept_where_asked(tmp_path: Path) -
 
 
 def test_a_list_label_spelled_as_a_special_class_is_refused(tmp_path: Path) -> None:
-    root = _words(tmp_path / "data", "yes", "no", "silence")
+    root = word_folders(tmp_path / "data", "yes", "no", "silence")
     rows = [f"{p.relative_to(root)},{p.parent.name}" for p in sorted(root.rglob("*.wav"))]
     listing = root / "list.csv"
     listing.write_text("path,label\n" + "\n".join(rows) + "\n", encoding="utf-8")
@@ -104,7 +94,7 @@ def test_a_list_label_spelled_as_a_special_class_is_refused(tmp_path: Path) -> N
 def test_clips_without_sound_are_said(tmp_path: Path) -> None:
     # A muted microphone records zeros, a failed conversion one sample: both were read as
     # recordings of their word, unsaid.
-    root = _words(tmp_path, "yes", "no")
+    root = word_folders(tmp_path, "yes", "no")
     write_wav(root / "yes" / "spk03_nohash_0.wav", np.zeros(WIN, np.int16))
     write_wav(root / "no" / "spk05_nohash_0.wav", np.full(1, 7, np.int16))
     dataset = load_audio_dataset(root, CFG)

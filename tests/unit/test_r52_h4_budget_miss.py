@@ -13,49 +13,25 @@ said 'retraining at' the very shape that missed and trained it again.
 
 from __future__ import annotations
 
-import dataclasses
-from pathlib import Path
 from typing import Any
 
-import pytest
+from budget_runs import plan, run_to_budget
 
 from tinyslm.emit.project import arena_size_for
-from tinyslm.errors import BudgetError
-from tinyslm.manifest import load_model_dir
-from tinyslm.text.dataset import load_dataset
 from tinyslm.text.train import TrainConfig
-from tinyslm.train_options import default_options, distinct_ids, plan_size, train_to_budget
-
-FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "model"
+from tinyslm.train_options import default_options
 
 
 def _train(options: dict[str, Any], arenas: list[int]) -> tuple[list[TrainConfig], list[str]]:
     """train_to_budget with a fake training whose n-th model measures ``arenas[n]``."""
-    manifest, _ = load_model_dir(FIXTURE, probe_arena=False)
-    data = load_dataset(None)
-    configs: list[TrainConfig] = []
-    said: list[str] = []
-
-    def run(config: TrainConfig, again: bool, accept: Any) -> Any:
-        configs.append(config)
-        accept(dataclasses.replace(manifest, arena_bytes=arenas[len(configs) - 1]))
-        return "written"
-
-    try:
-        train_to_budget(options, lambda: data, run, said.append)
-    except BudgetError as err:
-        said.append(f"error: {err}")
-    return configs, said
-
-
-def _plan(options: dict[str, Any]) -> Any:
-    data = load_dataset(None)
-    return plan_size(options, len(data.labels), distinct_ids(data, options))
+    done = run_to_budget(options, lambda n, _: {"arena_bytes": arenas[n]})
+    error = [] if done.error is None else [f"error: {done.error}"]
+    return done.configs, done.said + error
 
 
 def test_an_arena_miss_is_said_as_compared_with_a_way_on() -> None:
     options = dict(default_options(), board="esp32")
-    budget = _plan(options).arena_budget_bytes
+    budget = plan(options).arena_budget_bytes
     measured = budget - 1000  # under the budget; with the firmware's margin, over it
     assert arena_size_for(measured) > budget
     _, said = _train(options, [measured, measured])
@@ -70,7 +46,7 @@ def test_an_arena_miss_is_said_as_compared_with_a_way_on() -> None:
 
 def test_a_retry_never_trains_the_shape_that_missed_again() -> None:
     options = dict(default_options(), board="esp32")
-    measured = _plan(options).arena_budget_bytes - 1000
+    measured = plan(options).arena_budget_bytes - 1000
     configs, said = _train(options, [measured, measured])
     # The planned shape's estimate was far under the arena budget: taking the overshoot
     # off that budget planned the same shape; it is not trained again.
@@ -80,7 +56,7 @@ def test_a_retry_never_trains_the_shape_that_missed_again() -> None:
 
 def test_a_small_arena_miss_retries_narrower_and_writes_it() -> None:
     options = dict(default_options(), board="esp32", seq_len=4096)
-    choice = _plan(options)
+    choice = plan(options)
     # A real arena a little over the estimate of a shape that fills the arena budget.
     measured = choice.arena_budget_bytes
     configs, said = _train(options, [measured, choice.arena_bytes // 2])
@@ -91,16 +67,9 @@ def test_a_small_arena_miss_retries_narrower_and_writes_it() -> None:
 
 def test_a_model_miss_names_the_model_budget_and_the_sizes_given() -> None:
     options = dict(default_options(), board="esp32", buckets=16384, dim=61, hidden=256)
-    choice = _plan(options)
-    manifest, _ = load_model_dir(FIXTURE, probe_arena=False)
-    big = dataclasses.replace(manifest, model_bytes=choice.budget_bytes + 10)
-
-    def run(config: TrainConfig, again: bool, accept: Any) -> Any:
-        accept(big)
-
-    with pytest.raises(BudgetError) as err:
-        train_to_budget(options, lambda: load_dataset(None), run, lambda _: None)
-    assert str(err.value) == (
+    choice = plan(options)
+    done = run_to_budget(options, lambda n, _: {"model_bytes": choice.budget_bytes + 10})
+    assert str(done.error) == (
         f"the converted model does not fit board esp32's 1024 KB: model "
         f"{choice.budget_bytes + 10} bytes > {choice.budget_bytes} bytes; give a smaller "
         "--buckets/--dim/--hidden or leave them on auto"

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from audio_clips import WIN, word_folders
 from shared_paths import require_tool
 
 from tinyslm.audio.dataset import SILENCE, UNKNOWN, AudioDatasetConfig, load_audio_dataset
@@ -23,19 +24,8 @@ from tinyslm.audio.synth import RECORD, SynthConfig, synthesize
 from tinyslm.audio.wav import write_wav
 from tinyslm.errors import DatasetError
 
-WIN = 1600  # a 0.1 s window keeps the files tiny
 CFG = AudioDatasetConfig(window_samples=WIN)
 BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
-
-
-def _words(root: Path, *words: str, seed: int = 0) -> Path:
-    rng = np.random.default_rng(seed)
-    for word in words:
-        (root / word).mkdir(parents=True)
-        for s in range(30):
-            clip = rng.integers(-3000, 3001, WIN).astype(np.int16)
-            write_wav(root / word / f"spk{s:02d}_nohash_0.wav", clip)
-    return root
 
 
 def test_a_synth_folder_trains_the_special_words_it_speaks_as_keywords(tmp_path: Path) -> None:
@@ -61,7 +51,7 @@ def test_a_synth_folder_trains_the_special_words_it_speaks_as_keywords(tmp_path:
 
 @pytest.mark.parametrize("record", ["{not json", '{"words": "silence"}', "[]"])
 def test_a_broken_synth_record_exempts_nothing(tmp_path: Path, record: str) -> None:
-    root = _words(tmp_path, "yes", "no", "silence")
+    root = word_folders(tmp_path, "yes", "no", "silence")
     (root / RECORD).write_text(record, encoding="utf-8")
     with pytest.raises(DatasetError, match=r"label 'silence' would be trained as a keyword"):
         load_audio_dataset(root, CFG)
@@ -74,7 +64,7 @@ def test_upper_case_unknown_names_name_their_word(tmp_path: Path) -> None:
     # ef674b4 made _unknown_word read _NOHASH_ in any case, untested: reverting that
     # hunk alone left every test passing. 'YES_SPK00_NOHASH_0.WAV' in _unknown_/ is a
     # recording of the keyword 'yes', trained as _unknown_ unsaid before.
-    root = _words(tmp_path, "yes", "no", UNKNOWN, seed=1)
+    root = word_folders(tmp_path, "yes", "no", UNKNOWN, seed=1)
     for s in range(3):
         write_wav(
             root / UNKNOWN / f"YES_SPK{s:02d}_NOHASH_0.WAV",
@@ -109,7 +99,7 @@ def test_the_benchmark_refuses_a_special_spelling_without_train_s_options(
 ) -> None:
     # Before: "... name it _unknown_, or pass --unknown-words unknown (--keywords naming
     # 'unknown' keeps it a keyword)", options the benchmark does not take (exit 2 on them).
-    root = _words(tmp_path / "d", "yes", "no", folder)
+    root = word_folders(tmp_path / "d", "yes", "no", folder)
     argv = ["--data", str(root), "--sizes", "small", "--epochs", "1", "--quiet"]
     assert _benchmark().main(argv) == 2  # type: ignore[attr-defined]
     err = capsys.readouterr().err.strip()

@@ -11,48 +11,36 @@ told only the model's sizes, not the --seq-len or --dim that shrink its arena.
 
 from __future__ import annotations
 
-import dataclasses
 from pathlib import Path
-from typing import Any
 
-import pytest
+from budget_runs import plan, run_to_budget
 
 from tinyslm.emit.project import arena_size_for
-from tinyslm.errors import BudgetError
-from tinyslm.manifest import load_model_dir
 from tinyslm.sizing import Shape, estimate_model_bytes
 from tinyslm.text.dataset import load_dataset
 from tinyslm.text.train import TrainConfig
-from tinyslm.train_options import default_options, distinct_ids, plan_size, train_to_budget
+from tinyslm.train_options import default_options
 
 REPO = Path(__file__).resolve().parents[2]
-FIXTURE = REPO / "tests" / "fixtures" / "model"
-
-
-def _plan(options: dict[str, Any]) -> Any:
-    data = load_dataset(None)
-    return plan_size(options, len(data.labels), distinct_ids(data, options))
 
 
 def test_a_small_model_miss_retries_one_size_smaller_and_writes_it() -> None:
     options = dict(default_options(), board="esp32")
     data = load_dataset(None)
-    choice = _plan(options)
+    choice = plan(options)
     # A converter that writes every shape the same bytes over its estimate: 500 over the
     # budget at the planned shape.
     excess = choice.budget_bytes + 500 - choice.model_bytes
-    manifest, _ = load_model_dir(FIXTURE, probe_arena=False)
-    trained: list[Shape] = []
-    said: list[str] = []
 
-    def run(config: TrainConfig, again: bool, accept: Any) -> Any:
-        shape = Shape(config.features.buckets, config.dim, config.hidden)
-        trained.append(shape)
-        size = estimate_model_bytes(shape, len(data.labels)) + excess
-        accept(dataclasses.replace(manifest, model_bytes=size))
-        return "written"
+    def shape(config: TrainConfig) -> Shape:
+        return Shape(config.features.buckets, config.dim, config.hidden)
 
-    assert train_to_budget(options, lambda: data, run, said.append) == "written", said
+    done = run_to_budget(
+        options,
+        lambda n, c: {"model_bytes": estimate_model_bytes(shape(c), len(data.labels)) + excess},
+    )
+    trained, said = [shape(c) for c in done.configs], done.said
+    assert done.result == "written", said
     assert len(trained) == 2 and trained[1].dim < trained[0].dim, (trained, said)
     assert said[-1] == (
         f"the converted model does not fit board esp32's 1024 KB: model "
@@ -63,18 +51,15 @@ def test_a_small_model_miss_retries_one_size_smaller_and_writes_it() -> None:
 
 def test_a_miss_of_both_budgets_names_what_shrinks_each() -> None:
     options = dict(default_options(), board="esp32", buckets=16384, dim=61, hidden=256)
-    choice = _plan(options)
-    manifest, _ = load_model_dir(FIXTURE, probe_arena=False)
-    big = dataclasses.replace(
-        manifest, model_bytes=choice.budget_bytes + 10, arena_bytes=choice.arena_budget_bytes
+    choice = plan(options)
+    done = run_to_budget(
+        options,
+        lambda n, _: {
+            "model_bytes": choice.budget_bytes + 10,
+            "arena_bytes": choice.arena_budget_bytes,
+        },
     )
-
-    def run(config: TrainConfig, again: bool, accept: Any) -> Any:
-        accept(big)
-
-    with pytest.raises(BudgetError) as err:
-        train_to_budget(options, lambda: load_dataset(None), run, lambda _: None)
-    assert str(err.value) == (
+    assert str(done.error) == (
         f"the converted model does not fit board esp32's 1024 KB: model "
         f"{choice.budget_bytes + 10} bytes > {choice.budget_bytes} bytes; arena "
         f"{arena_size_for(choice.arena_budget_bytes)} bytes in the firmware (measured "

@@ -34,7 +34,10 @@ Rules:
 - Split by speaker, never by clip. When a file is named
   ``<speaker>_nohash_<n>.wav`` the speaker is the part before ``_nohash_`` (in
   an ``_unknown_`` folder a leading ``<word>_`` is dropped, as that folder holds
-  ``<word>_<speaker>_nohash_<n>.wav``), and its split is Speech Commands' own
+  ``<word>_<speaker>_nohash_<n>.wav``: everything up to the first ``_``, so there
+  ``john_doe_nohash_0.wav`` is speaker ``doe`` and ``<word>_john_doe_nohash_0.wav`` is
+  ``john_doe``; no rule tells ``john_doe`` from ``bed_0a7c2a8d``, and reading either
+  otherwise would move Speech Commands' splits), and its split is Speech Commands' own
   ``which_set``: SHA-1 of the speaker name, modulo ``MAX_NUM_WAVS_PER_CLASS +
   1``, as a percentage; below ``val_percent`` is ``val``, below ``val_percent +
   test_percent`` is ``test``, the rest ``train``. So the same speaker lands on the
@@ -60,7 +63,9 @@ Rules:
   ``_unknown_``; ``keywords`` keeps only those as keywords and relabels every other
   word as ``_unknown_`` (a full Speech Commands download, 35 words, trained for 7). A
   word either names that has no clips is refused (``words_must_exist``; an
-  ``--extra-train`` dataset may lack some).
+  ``--extra-train`` dataset may lack some). A folder or label spelling the silence or
+  noise class as a word (``noise/``) that ``keywords`` relabels is kept with a warning
+  saying where such recordings belong (:func:`_special_words_note`).
 - ``_unknown_`` is one class among the keywords: where a split holds more
   ``_unknown_`` clips than its largest keyword (``cap_unknown``), a seeded draw keeps
   as many as that keyword has, taken in turn from each unknown word (in an
@@ -84,13 +89,13 @@ Rules:
   UTF-8 or has control characters, a label folder whose name starts or ends with white
   space, a label folder that is another label's folder (a link to it), a top-level link
   that leads nowhere (dangling or looping), a clip that is another folder's clip (a
-  symbolic or hard link), two labels (folders or list labels) that differ only in case
-  or Unicode form (:func:`label_key`), one recording (the same samples, once fitted to
-  the window) under two labels, clips of ``_unknown_/`` whose flattened ``<word>_`` name
-  is one of the keywords (by :func:`label_key`, after ``keywords`` and
-  ``unknown_words``: recordings of a keyword trained as not one; other words' names
-  are what that folder is for; checking a model, its keywords:
-  :func:`refuse_keyword_named_unknown`); in a list, a file listed twice (by the file:
+  symbolic or hard link), two labels (folders or list labels) that differ only in case,
+  Unicode form or compatibility form (:func:`label_key`: case-folded, NFKC), one
+  recording (the same samples, once fitted to the window) under two labels, clips of
+  ``_unknown_/`` whose flattened ``<word>_`` name is one of the keywords (by
+  :func:`label_key`, after ``keywords`` and ``unknown_words``: recordings of a keyword
+  trained as not one; other words' names are what that folder is for; checking a model,
+  its keywords: :func:`refuse_keyword_named_unknown`); in a list, a file listed twice (by the file:
   ``./yes/a.wav``, ``/data/yes/a.wav``, ``../data/yes/a.wav`` and a hard link to it are
   ``yes/a.wav``), a
   path naming a folder, a path or label that is not UTF-8 text, a special label other
@@ -414,11 +419,14 @@ class _Entry:
 
 
 def label_key(label: str) -> str:
-    """``label`` as two labels no model can tell apart compare: in lower case and NFC
+    """``label`` as two labels no model can tell apart compare: case-folded and in NFKC
     (``Yes`` is ``yes``; ``café`` as macOS spells it, NFD, is ``café`` in NFC: they look
-    the same). Training refuses two such labels in one dataset; ``eval`` and ``emulate
-    --data`` a data label that is the model's keyword by this key but spelled otherwise."""
-    return unicodedata.normalize("NFC", label).lower()
+    the same; ``yes`` in fullwidth letters, as a CJK input method types it, is ``yes``, and
+    ``Straße`` is ``strasse``: the same word spoken). Training refuses two such labels in
+    one dataset; ``eval`` and ``emulate --data`` a data label that is the model's keyword
+    by this key but spelled otherwise."""
+    # NFKC again after folding: folding may leave a sequence NFKC would compose.
+    return unicodedata.normalize("NFKC", unicodedata.normalize("NFKC", label).casefold())
 
 
 def how_labels_differ(label: str, other: str) -> str:
@@ -426,10 +434,24 @@ def how_labels_differ(label: str, other: str) -> str:
     NFC and NFD names look the same on screen, so the message names each one's form."""
     if label.lower() == other.lower():
         return "only in case"
-
-    nfc = unicodedata.normalize("NFC", label) == unicodedata.normalize("NFC", other)
-    what = "Unicode form" if nfc else "case and Unicode form"
-    return f"only in {what} ({unicode_form(label)} against {unicode_form(other)})"
+    nfc_label, nfc_other = (unicodedata.normalize("NFC", t) for t in (label, other))
+    if nfc_label.lower() == nfc_other.lower():
+        what = "Unicode form" if nfc_label == nfc_other else "case and Unicode form"
+        return f"only in {what} ({unicode_form(label)} against {unicode_form(other)})"
+    nfkc_label, nfkc_other = (unicodedata.normalize("NFKC", t) for t in (label, other))
+    if nfkc_label.lower() == nfkc_other.lower():
+        # 'yes' in fullwidth letters beside 'yes' (round 53: two keywords before): named so a
+        # user sees why two names that a font may draw alike or not are one word.
+        if nfkc_label == nfkc_other:
+            return (
+                "only in compatibility form (fullwidth letters, ligatures ...: both are"
+                f" {nfkc_other!r} in NFKC)"
+            )
+        return (
+            "only in case and compatibility form (fullwidth letters, ligatures ...: both are"
+            f" {label_key(other)!r} in NFKC, case-folded)"
+        )
+    return f"only in case (both are {label_key(other)!r} case-folded)"
 
 
 def unicode_form(text: str) -> str:
@@ -1334,6 +1356,45 @@ _SPECIAL_SPELLINGS = {
 }
 
 
+def _special_spelling(word: str) -> str | None:
+    """The special class ``word`` spells as a word (``Noise``: ``_silence_``), else ``None``."""
+    return _SPECIAL_SPELLINGS.get(label_key(word).replace("-", "_").replace(" ", "_").strip("_"))
+
+
+def _special_words_note(entries: list[_Entry], config: AudioDatasetConfig, root: Path) -> list[str]:
+    """Warnings for folders (or list labels) spelling the silence or noise class as a word
+    (``noise/``, ``silence/``) that ``keywords`` relabelled ``_unknown_``: refused as a
+    keyword without ``keywords`` (:func:`_refuse_special_keyword`), with it they were
+    trained as unknown *words* unsaid, and filled the ``_unknown_`` cap's draw with noise.
+    Kept, as ``keywords`` is how a user picks words from a download: the line says where
+    such recordings belong. Not of ``unknown/`` (``_unknown_`` is what it means), a word
+    ``unknown_words`` names (the user's choice) or a ``tinyslm synth`` folder's own word
+    (speech of the word)."""
+    if not config.keywords:
+        return []
+    counts = Counter(
+        e.word
+        for e in entries
+        if e.label == UNKNOWN
+        and e.word not in config.unknown_words
+        and _special_spelling(e.word) in (SILENCE, NOISE)
+    )
+    if counts:
+        spoken = _synth_labels(root)
+        counts = Counter({w: n for w, n in counts.items() if w not in spoken})
+    notes = []
+    for word, n in sorted(counts.items()):
+        what = f"label {word!r}" if root.is_file() else f"folder {word}/"
+        notes.append(
+            f"{what} ({n} clip(s)) spells the {_special_spelling(word)} class as a word;"
+            " --keywords trains it"
+            f" as {UNKNOWN} (other words): clips of silence or noise belong in {SILENCE}/,"
+            f" long recordings in {NOISE}/ (--unknown-words {shlex.quote(word)} keeps it an"
+            " unknown word without this warning)"
+        )
+    return notes
+
+
 def _refuse_special_keyword(
     keywords: Iterable[str], config: AudioDatasetConfig, root: Path
 ) -> None:
@@ -1344,8 +1405,7 @@ def _refuse_special_keyword(
     synth`` folder was written for (:func:`_synth_labels`): its clips are the word spoken."""
     spoken: frozenset[str] | None = None  # read only where a special spelling is found
     for word in sorted(keywords):
-        key = label_key(word).replace("-", "_").replace(" ", "_").strip("_")
-        special = _SPECIAL_SPELLINGS.get(key)
+        special = _special_spelling(word)
         if special is None or word in config.keywords:
             continue
         spoken = _synth_labels(root) if spoken is None else spoken
@@ -1478,6 +1538,7 @@ def _load(
     training clips per label the set joins, which the ``_unknown_`` cap counts
     (:func:`_cap_unknown`)."""
     entries, noise_entries, skipped = _scan(root, config, extra)
+    special_notes: list[str] = []  # silence or noise folders --keywords made _unknown_
     unsplit: list[str] = []
     unused: list[str] = []  # an --extra-train set's files not read, as notes
     if extra:
@@ -1498,6 +1559,7 @@ def _load(
         _refuse_keyword_named_unknown(entries, named_keywords, root)
         if not extra:
             _refuse_special_keyword(named_keywords, config, root)
+            special_notes = _special_words_note(entries, config, root)
     placed = [(entry, *_split_of(entry, config)) for entry in entries]
     capped: list[tuple[str, str]] = []
     if config.cap_unknown:
@@ -1530,7 +1592,7 @@ def _load(
     # Each finding as train says it (every split in one line) and per split (eval's).
     warnings: list[str] = []
     by_split: list[tuple[str, str]] = []
-    for note in _skipped_notes(root, skipped):
+    for note in _skipped_notes(root, skipped) + special_notes:
         warnings.append(note)
         by_split += [(split, note) for split in SPLITS]
     if capped:

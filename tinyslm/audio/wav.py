@@ -27,7 +27,8 @@ chunk. Rules:
   before the audio is complete (the next chunk starts a byte early; reading on would
   take sample bytes for chunk headers). Refused as unreadable: no RIFF/WAVE header, no
   ``fmt `` or ``data`` chunk, no samples, a second ``data`` chunk (reading one would drop
-  the other's audio unsaid). A chunk id that is not a name is shown as
+  the other's audio unsaid), a second ``fmt `` chunk (which format the samples follow is
+  not known; the second was skipped unsaid). A chunk id that is not a name is shown as
   escaped bytes.
 
 Every refusal is a one-line :class:`~tinyslm.errors.DatasetError` that starts
@@ -192,6 +193,14 @@ def parse_wav(path: Path, raw: bytes) -> Samples:
             raise _fail(path, f"truncated WAV: {_chunk(chunk_id)} cut off at byte {pos}")
         if chunk_id == b"fmt " and fmt is None:
             fmt = body
+        elif chunk_id == b"fmt ":
+            # The second was skipped unsaid: the samples were read in the first's format
+            # whichever one the writer meant (16 kHz, and 8 kHz after it, was read as 16 kHz).
+            raise _fail(
+                path,
+                f"unreadable WAV: a second 'fmt ' chunk at byte {pos} (a WAV has one; which"
+                " of the two its samples follow is not known)",
+            )
         elif chunk_id == b"data" and data is None:
             data = body
         elif chunk_id == b"data":
