@@ -34,6 +34,9 @@ READABLE_FORMATS = (1, 2, 3, 4)
 # arena_bytes is a multiple of this: the firmware's arena is alignas(16) and TFLM
 # aligns its tail allocations to 16 bytes (verify measures, emit pads, both align).
 ARENA_ALIGN = 16
+# How deep metrics and train_config may nest: tinyslm writes a few levels; the commands
+# that read a manifest recurse on them (generate and info --json failed near 450).
+MAX_NESTING = 100
 
 
 def threshold_milli(threshold: float) -> int:
@@ -320,7 +323,7 @@ class Manifest:
             return tuple(out)
 
         manifest = cls(
-            tinyslm_version=get("tinyslm_version", _str),
+            tinyslm_version=get("tinyslm_version", _utf8_str),
             model_sha256=get("model_sha256", _str),
             model_bytes=get("model_bytes", _int),
             features=get("features", features),
@@ -422,23 +425,35 @@ def _utf8_texts(value: Any) -> Any:
     """A copy of ``value`` with its texts made UTF-8 text, at any depth (JSON's str, list,
     dict). A loop, not a recursion: JSON reads objects nested near Python's recursion
     limit (about 1,000 deep), and a recursion of a frame or two a level ended such an
-    edited train_config in a RecursionError traceback at 500."""
+    edited train_config in a RecursionError traceback at 500. Deeper than
+    :data:`MAX_NESTING` is refused: what reads the manifest after it (``asdict``,
+    ``json.dumps`` with an indent) recurses, and ended one 500 deep in a RecursionError
+    traceback in generate and ``info --json``."""
     root = [value]
-    todo: list[tuple[Any, Any]] = [(root, 0)]
+    todo: list[tuple[Any, Any, int]] = [(root, 0, 0)]
     while todo:
-        holder, key = todo.pop()
+        holder, key, depth = todo.pop()
         item = holder[key]
         if isinstance(item, str):
             holder[key] = utf8_text(item)
+        elif isinstance(item, dict | list) and depth >= MAX_NESTING:
+            raise ValueError(f"nested more than {MAX_NESTING} deep, which tinyslm never writes")
         elif isinstance(item, dict):
             copy = {utf8_text(str(k)): v for k, v in item.items()}
             holder[key] = copy
-            todo.extend((copy, k) for k in copy)
+            todo.extend((copy, k, depth + 1) for k in copy)
         elif isinstance(item, list):
             items = list(item)
             holder[key] = items
-            todo.extend((items, i) for i in range(len(items)))
+            todo.extend((items, i, depth + 1) for i in range(len(items)))
     return root[0]
+
+
+def _utf8_str(value: Any) -> str:
+    """A text outside the content hash (``tinyslm_version``) made UTF-8 text, as
+    :func:`_utf8_mapping` makes ``metrics``'s: an edited ``"0.1\\udcff"`` passed the
+    hash, and generate's tinyslm.json ended in a UnicodeEncodeError traceback."""
+    return utf8_text(_str(value))
 
 
 def _str(value: Any) -> str:

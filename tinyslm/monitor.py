@@ -850,6 +850,10 @@ class _TypedFlight:
         self.echoed = False
         # Until when an unsure line is waited for (:meth:`_doubt`, :meth:`wait`).
         self.unsure_until = 0.0
+        # The unsure (or maybe answered) line :meth:`give_up` last settled uncredited,
+        # until the next line goes: its own answer, coming with no other line waiting
+        # (the end of input, its deadline cut short by the end's cap), is credited to it.
+        self.settled: _Sent | None = None
 
     def sent(self, line: _Sent) -> None:
         """``line`` went out: the next one waits for its answer."""
@@ -858,6 +862,8 @@ class _TypedFlight:
             self.commands += _is_command(line.line)
             self.lines.append(line)
             self.waiting, self.since = True, time.monotonic()
+            # From now on such an answer is taken for this line's (see give_up).
+            self.settled = None
             self.cond.notify_all()
 
     def answered(self, kind: tuple[str, str | None] | None = None) -> None:
@@ -907,6 +913,17 @@ class _TypedFlight:
                     self.unsure = self.maybe = self.waiting = False
                     self.cond.notify_all()
                     return
+                elif (
+                    self.settled is not None
+                    and kind is not None
+                    and _answers(kind, self.settled.line)
+                ):
+                    # The board answers in order and no other line waits: the answer of
+                    # the unsure line give_up settled (uncredited, as its first answer
+                    # was taken for the line before it). Dropped, the end note counted a
+                    # line the board answered, its row shown, as one that got no answer.
+                    self._credit(self.settled)
+                    self.settled = None
                 self._settle_oldest()
                 # Released, the line credited may have been lost at a reset whose boot
                 # log that was, and this answer the next one's: kept waiting for a second
@@ -1033,6 +1050,7 @@ class _TypedFlight:
                 # Its answer came first, taken for a line given up on (or released) that
                 # got none: the line counted as answered, given up on it would keep each
                 # next line one answer behind (each an unsure one, waiting ANSWER_WAIT_S).
+                self.settled = self.lines[0] if self.lines else None
                 self._settle_oldest()
             self.given_up.extend((now, sent) for sent in self.lines)
             self.lines.clear()
@@ -1050,6 +1068,7 @@ class _TypedFlight:
             self.given_up.clear()
             self.released.clear()
             self.waiting = self.unsure = self.maybe = False
+            self.settled = None
             self.cond.notify_all()
 
     def pending(self) -> list[_Sent]:
