@@ -68,6 +68,22 @@ def friendly_errors(func: F) -> F:
 JSON_HELP = "Write the figures as JSON to this file; '-' prints them to stdout (text to stderr)."
 
 
+def _path_checked(
+    path_type: click.Path, value: Any, param: click.Parameter | None, ctx: click.Context | None
+) -> Any:
+    """``click.Path.convert``, its refusal naming the path as every error of ours does.
+    click shows a path's undecodable byte as U+FFFD (``Directory '.../t\\ufffd' is a
+    file.``), which names no file the user can find: it is shown as the shell shows it
+    (``\\xff``)."""
+    try:
+        return click.Path.convert(path_type, value, param, ctx)
+    except click.BadParameter as exc:
+        shown = click.utils.format_filename(value) if isinstance(value, str) else value
+        if shown != value:
+            path_type.fail(exc.message.replace(shown, one_line(value)), param, ctx)
+        raise
+
+
 class _FileName(click.Path):
     """click.Path refusing an empty name: Path("") is ".", so ``--json ""`` was called a
     folder named "."; and a name typed as a folder's (:func:`tinyslm.outdir.names_folder`)."""
@@ -77,7 +93,7 @@ class _FileName(click.Path):
             self.fail("an empty file name", param, ctx)
         if isinstance(value, str) and (folder := names_folder(value)) is not None:
             self.fail(folder, param, ctx)
-        return super().convert(value, param, ctx)
+        return _path_checked(self, value, param, ctx)
 
 
 def for_terminal(text: str) -> str:
@@ -104,7 +120,7 @@ class _PathName(click.Path):
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
         if isinstance(value, str) and not value.strip():
             self.fail("an empty path (give '.' for the current folder)", param, ctx)
-        return super().convert(value, param, ctx)
+        return _path_checked(self, value, param, ctx)
 
 
 class _DataName(_PathName):
@@ -997,7 +1013,9 @@ def build(project_dir: Path, json_out: Path | None) -> None:
         log=lambda line: click.echo(line, err=True),
         warn=lambda message: _tell("warning", message),
     )
-    click.echo(f"built {result.project} for {result.board} in {result.seconds:.1f} s", err=err)
+    # The path as every error shows it: a raw undecodable byte was a traceback on stdout.
+    built = f"built {one_line(str(result.project))} for {result.board}"
+    click.echo(f"{built} in {result.seconds:.1f} s", err=err)
     for use in (result.flash, result.ram):
         if use is not None:
             click.echo(build_mod.format_usage(use), err=err)
@@ -1024,7 +1042,7 @@ def flash(project_dir: Path, port: str | None) -> None:
         log=lambda line: click.echo(line, err=True),
         warn=lambda message: _tell("warning", message),
     )
-    click.echo(f"flashed {project_dir}; talk to it with 'tinyslm monitor'")
+    click.echo(f"flashed {one_line(str(project_dir))}; talk to it with 'tinyslm monitor'")
 
 
 @cli.command()
@@ -1627,7 +1645,8 @@ def synth_command(
     counts = ", ".join(f"{label} {n}" for label, n in result.clips)
     voices_used = len(result.speakers)
     click.echo(
-        f"wrote {result.out_dir}: {counts} clips;"
+        # As generate's "wrote" line: a raw undecodable byte ended the run in a traceback.
+        f"wrote {one_line(str(result.out_dir))}: {counts} clips;"
         f" {voices_used} voice{'' if voices_used == 1 else 's'}"
         f" ({', '.join(result.engines)}) in {result.seconds:.0f} s"
         + (f"; kept {len(result.kept)} of yours" if result.kept else "")

@@ -92,6 +92,36 @@ def utf8_text(text: str) -> str:
     return text
 
 
+def shell_word(text: str) -> str:
+    """``text`` as one shell word a user can paste into bash or zsh, for a command an
+    error suggests: :func:`shlex.quote` where that is plain printable text; else an
+    ANSI-C quoted word (``$'/tmp/t\\xff'``) that names the very bytes. ``shlex.quote``
+    of a path with an undecodable byte or a line break gave ``'/tmp/t\\udcff'``, which
+    the error line shows as ``'/tmp/t\\xff'``: single quotes keep those four characters,
+    so the pasted command named another folder."""
+    import shlex
+
+    if text.isprintable():
+        return shlex.quote(text)
+    word = []
+    for ch in text:
+        code = ord(ch)
+        if 0xDC80 <= code <= 0xDCFF:  # a path's undecodable byte (os.fsdecode)
+            word.append(f"\\x{code - 0xDC00:02x}")
+        elif ch in "\\'":
+            word.append("\\" + ch)
+        elif ch.isprintable():
+            word.append(ch)
+        elif code < 0x80:
+            # Always two digits: bash reads at most two, so a hex digit after stays text.
+            word.append(f"\\x{code:02x}")
+        elif code <= 0xFFFF:
+            word.append(f"\\u{code:04x}")
+        else:
+            word.append(f"\\U{code:08x}")
+    return "$'" + "".join(word) + "'"
+
+
 def _shown(ch: str) -> str:
     """One unprinted character as an escape. A path's undecodable byte (Python holds
     0xff as the lone surrogate U+DCFF) is shown as the byte, ``\\xff``, as the shell

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from tinyslm.boards import Board
-from tinyslm.errors import BudgetError
+from tinyslm.errors import BudgetError, utf8_text
 from tinyslm.manifest import Manifest, label_thresholds_json
 from tinyslm.metrics import is_number
 from tinyslm.modality import TEXT
@@ -103,7 +103,9 @@ class ModelInfo:
     def to_dict(self) -> dict[str, Any]:
         m = self.manifest
         return {
-            "path": str(self.path),
+            # An undecodable byte as the shell shows it ('\xff'), as the text view shows
+            # it: JSON's "\udcff" is no text, and strict parsers refuse the document.
+            "path": utf8_text(str(self.path)),
             "kind": self.kind,
             "board": self.board,
             "modality": m.modality,

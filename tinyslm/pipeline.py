@@ -17,7 +17,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeGuard
 
-from tinyslm.errors import OutputError, OutputExistsError, one_line
+from tinyslm.errors import OutputError, OutputExistsError, one_line, utf8_text
 from tinyslm.info import device_max_line
 from tinyslm.manifest import MANIFEST_NAME, MODEL_NAME, Manifest, sha256_hex, threshold_text
 from tinyslm.outdir import (
@@ -318,8 +318,10 @@ class TrainRunResult:
         return {
             # As eval --json and info --json name it: a CI script tells the kinds apart.
             "modality": m.modality,
-            "out": str(self.out),
-            "report": None if self.report is None else str(self.report),
+            # A folder named with an undecodable byte as the shell shows it ('\xff'): JSON's
+            # "\udcff" is no text, and strict parsers (jq, JSON.parse) refuse the document.
+            "out": utf8_text(str(self.out)),
+            "report": None if self.report is None else utf8_text(str(self.report)),
             "model_sha256": m.model_sha256,
             "model_bytes": m.model_bytes,
             "arena_bytes": m.arena_bytes,
@@ -461,12 +463,14 @@ def format_train_table(result: TrainRunResult) -> str:
         - result.verify_seconds,
     )
     rows = [
-        ("output", str(result.out)),
+        # As every error shows a path ('\xff', '\n'): printing the raw name ended a run
+        # whose model was written in a UnicodeEncodeError, its --json file never written.
+        ("output", one_line(str(result.out))),
         *modality(m.modality).summary_rows(m),
         ("model bytes", f"{m.model_bytes} ({m.model_bytes / 1024:.1f} KiB)"),
         ("arena bytes", f"{m.arena_bytes} ({m.arena_bytes / 1024:.1f} KiB)"),
         ("ops", ", ".join(m.ops)),
-        ("report", "not written" if result.report is None else str(result.report)),
+        ("report", "not written" if result.report is None else one_line(str(result.report))),
         (
             "wall time",
             f"{result.total_seconds:.1f} s (load {result.load_seconds:.1f} s, train "

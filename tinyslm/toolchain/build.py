@@ -44,7 +44,9 @@ from tinyslm.errors import (
     OutputError,
     ProjectError,
     ToolchainError,
+    shell_word,
     tail_lines,
+    utf8_text,
 )
 from tinyslm.processes import signal_tree
 from tinyslm.project import PLATFORMIO_INI, Project, open_project
@@ -435,8 +437,9 @@ def build(project_dir: Path | str, log: Log | None = None, warn: Log | None = No
     """
     project = open_checked(project_dir)
     flash_cap, ram_cap = _board_capacity(project.board)
-    # Quoted: the command is suggested for copy-pasting, and a path may hold spaces.
-    what = f"tinyslm build {shlex.quote(str(project.root))}"
+    # Quoted: the command is suggested for copy-pasting, and a path may hold spaces, or
+    # bytes that are not UTF-8 (shell_word: $'...\xff').
+    what = f"tinyslm build {shell_word(str(project.root))}"
     find_pio()
     check_registry(project, what)
     warn_stale_sdkconfig(project, warn)
@@ -478,9 +481,9 @@ def upload(
         check_upload_port(open_project(project_dir).board, port)
     project = open_checked(project_dir)
     # As the user ran it: quoted path, and the --port they gave.
-    what = f"tinyslm flash {shlex.quote(str(project.root))}"
+    what = f"tinyslm flash {shell_word(str(project.root))}"
     if port:
-        what += f" --port {shlex.quote(port)}"
+        what += f" --port {shell_word(port)}"
     find_pio()
     check_registry(project, what)
     warn_stale_sdkconfig(project, warn)
@@ -563,7 +566,7 @@ def open_checked(project_dir: Path | str) -> Project:
             f"tree ('{tflm.fetch_command()}' on a networked machine, or add --tflm-dir PATH "
             "below) and regenerate the project from the model folder it came from (model "
             f"sha256 {project.model_sha256[:12]}...{demo}): tinyslm generate --model "
-            f"MODEL_DIR --board {board.id} -o {shlex.quote(str(project.root))} --force"
+            f"MODEL_DIR --board {board.id} -o {shell_word(str(project.root))} --force"
             f"{recorded_mic_pin_options(project, board)}{options}"
         )
     return project
@@ -616,7 +619,8 @@ def build_summary(result: BuildResult) -> dict[str, object]:
         }
 
     return {
-        "project": str(result.project),
+        # As every path tinyslm writes: JSON's "\udcff" is no text, and jq refuses it.
+        "project": utf8_text(str(result.project)),
         "board": result.board,
         "seconds": round(result.seconds, 3),
         "flash": use(result.flash),
