@@ -1707,9 +1707,10 @@ _KEPT_SHOWN = 5
 
 def one_word_note(word: str, out_dir: Path) -> str:
     """What a one-word synthetic dataset is good for: 'tinyslm train' refuses it alone."""
-    import shlex
+    from tinyslm.errors import shell_word
 
-    shown = shlex.quote(str(out_dir))  # copy-pasted as it is printed: a path may hold spaces
+    # Copy-pasted as it is printed: a path may hold spaces, or bytes that are not UTF-8.
+    shown = shell_word(str(out_dir))
     return (
         f"note: one word only: 'tinyslm train {shown}' refuses a dataset of one keyword "
         f"(a keyword model needs at least 2); give more words, or use it as "

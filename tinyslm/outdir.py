@@ -39,14 +39,13 @@ import json
 import math
 import os
 import secrets
-import shlex
 import shutil
 import stat
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
-from tinyslm.errors import OutputError, OutputExistsError, tell
+from tinyslm.errors import OutputError, OutputExistsError, shell_word, tell
 
 STAGE_PREFIX = ".tinyslm-tmp-"
 
@@ -809,9 +808,9 @@ class TreeBlock:
 
     def step(self) -> str:
         """What the user does about it; a file is theirs, so it is moved, not removed."""
-        quoted = shlex.quote(str(self.path))
+        quoted = shell_word(str(self.path))
         if not self.path.is_symlink():
-            aside = shlex.quote(str(_free_name(self.path, ".mine")))
+            aside = shell_word(str(_free_name(self.path, ".mine")))
             return f"move it away yourself (mv {quoted} {aside})"
         if not self.path.exists():
             return f"remove it yourself (rm {quoted})"

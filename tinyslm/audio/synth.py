@@ -75,7 +75,6 @@ import json
 import math
 import os
 import re
-import shlex
 import shutil
 import subprocess
 import tempfile
@@ -101,7 +100,13 @@ from tinyslm.audio.synth_words import (
     near_misses,
 )
 from tinyslm.audio.wav import SAMPLE_RATE, wav_bytes
-from tinyslm.errors import DatasetError, OutputError, OutputExistsError, ToolchainError
+from tinyslm.errors import (
+    DatasetError,
+    OutputError,
+    OutputExistsError,
+    ToolchainError,
+    shell_word,
+)
 from tinyslm.outdir import Ownership, check_target, real_path, write_tree
 
 ENGINES = ("espeak-ng", "flite", "festival")
@@ -1174,9 +1179,9 @@ def _check_not_in_a_dataset(target: Path) -> None:
             raise OutputExistsError(
                 f"{target} is inside the keyword dataset {folder} (its clips would become a"
                 f" folder inside a label folder); write it beside it"
-                f" (-o {shlex.quote(str(beside))}) and train with"
-                f" 'tinyslm train {shlex.quote(str(folder))} --extra-train"
-                f" {shlex.quote(str(beside))}'"
+                f" (-o {shell_word(str(beside))}) and train with"
+                f" 'tinyslm train {shell_word(str(folder))} --extra-train"
+                f" {shell_word(str(beside))}'"
             )
 
 
