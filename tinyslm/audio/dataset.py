@@ -90,7 +90,7 @@ Rules:
   space, a label folder that is another label's folder (a link to it), a top-level link
   that leads nowhere (dangling or looping), a clip that is another folder's clip (a
   symbolic or hard link), two labels (folders or list labels) that differ only in case,
-  Unicode form or compatibility form (:func:`label_key`: case-folded, NFKC), one
+  Unicode form or compatibility form (:func:`label_key`: lower case, NFKC), one
   recording (the same samples, once fitted to the window) under two labels, clips of
   ``_unknown_/`` whose flattened ``<word>_`` name is one of the keywords (by
   :func:`label_key`, after ``keywords`` and ``unknown_words``: recordings of a keyword
@@ -419,14 +419,15 @@ class _Entry:
 
 
 def label_key(label: str) -> str:
-    """``label`` as two labels no model can tell apart compare: case-folded and in NFKC
+    """``label`` as two labels no model can tell apart compare: in lower case and NFKC
     (``Yes`` is ``yes``; ``café`` as macOS spells it, NFD, is ``café`` in NFC: they look
-    the same; ``yes`` in fullwidth letters, as a CJK input method types it, is ``yes``, and
-    ``Straße`` is ``strasse``: the same word spoken). Training refuses two such labels in
-    one dataset; ``eval`` and ``emulate --data`` a data label that is the model's keyword
-    by this key but spelled otherwise."""
-    # NFKC again after folding: folding may leave a sequence NFKC would compose.
-    return unicodedata.normalize("NFKC", unicodedata.normalize("NFKC", label).casefold())
+    the same; ``yes`` in fullwidth letters, as a CJK input method types it, is ``yes``).
+    Training refuses two such labels in one dataset; ``eval`` and ``emulate --data`` a
+    data label that is the model's keyword by this key but spelled otherwise."""
+    # Lower case, not casefold(): folding spells 'ß' 'ss', which made 'Maße' (measures)
+    # and 'Masse' (mass), two words spoken apart, one label refused "only in case".
+    # NFKC again after lower(): lower case may leave a sequence NFKC would compose.
+    return unicodedata.normalize("NFKC", unicodedata.normalize("NFKC", label).lower())
 
 
 def how_labels_differ(label: str, other: str) -> str:
@@ -451,7 +452,7 @@ def how_labels_differ(label: str, other: str) -> str:
             "only in case and compatibility form (fullwidth letters, ligatures ...: both are"
             f" {label_key(other)!r} in NFKC, case-folded)"
         )
-    return f"only in case (both are {label_key(other)!r} case-folded)"
+    return f"only in case and Unicode form (both are {label_key(other)!r} in NFKC, lower case)"
 
 
 def unicode_form(text: str) -> str:
@@ -1367,9 +1368,9 @@ def _special_words_note(entries: list[_Entry], config: AudioDatasetConfig, root:
     keyword without ``keywords`` (:func:`_refuse_special_keyword`), with it they were
     trained as unknown *words* unsaid, and filled the ``_unknown_`` cap's draw with noise.
     Kept, as ``keywords`` is how a user picks words from a download: the line says where
-    such recordings belong. Not of ``unknown/`` (``_unknown_`` is what it means), a word
-    ``unknown_words`` names (the user's choice) or a ``tinyslm synth`` folder's own word
-    (speech of the word)."""
+    such recordings belong. Of DATA and of an ``--extra-train`` set. Not of ``unknown/``
+    (``_unknown_`` is what it means), a word ``unknown_words`` names (the user's choice)
+    or a ``tinyslm synth`` folder's own word (speech of the word)."""
     if not config.keywords:
         return []
     counts = Counter(
@@ -1559,7 +1560,10 @@ def _load(
         _refuse_keyword_named_unknown(entries, named_keywords, root)
         if not extra:
             _refuse_special_keyword(named_keywords, config, root)
-            special_notes = _special_words_note(entries, config, root)
+    if config.training_rules or extra:
+        # An --extra-train set's noise/ joined _unknown_ under --keywords as unsaid as
+        # DATA's did (train prints it after the set's path). Not eval's: it trains nothing.
+        special_notes = _special_words_note(entries, config, root)
     placed = [(entry, *_split_of(entry, config)) for entry in entries]
     capped: list[tuple[str, str]] = []
     if config.cap_unknown:

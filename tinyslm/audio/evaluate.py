@@ -456,10 +456,10 @@ def _refuse_respelled_keywords(data: Any, words: set[str], labels: Sequence[str]
         if keyword is None:
             continue
         how = f"the model's keyword {keyword!r} {how_labels_differ(word, keyword)}"
-        # NFC and NFD look the same: the form to write, beside the name.
-        want = f"{keyword!r}" + (
-            "" if word.lower() == keyword.lower() else f" in {unicode_form(keyword)}"
-        )
+        # NFC and NFD look the same: the form to write, beside the name; only where the
+        # forms differ ('yes' in fullwidth letters was told "rename it 'yes' in NFC", both NFC).
+        form = unicode_form(keyword)
+        want = f"{keyword!r}" + ("" if unicode_form(word) == form else f" in {form}")
         folder = Path(data) / word
         if folder.is_dir():
             raise DatasetError(f"{folder}: differs from {how}; rename it {want}")

@@ -173,9 +173,11 @@ def respelled_intents(unknown: list[str], labels: tuple[str, ...]) -> list[str]:
         theirs = model.get(label_key(label), [])
         if theirs:
             how = ", ".join(f"{m!r} {how_labels_differ(label, m)}" for m in theirs)
-            # NFC and NFD look the same: the form to write, beside the name.
+            # NFC and NFD look the same: the form to write, beside the name; only where
+            # the forms differ (not for fullwidth letters, both NFC).
             want = " or ".join(
-                f"{m!r}" + ("" if label.lower() == m.lower() else f" in {unicode_form(m)}")
+                f"{m!r}"
+                + ("" if unicode_form(label) == unicode_form(m) else f" in {unicode_form(m)}")
                 for m in theirs
             )
             out.append(f"{label!r} differs from the model's intent {how}: spell it {want}")
