@@ -80,7 +80,14 @@ def _path_checked(
     except click.BadParameter as exc:
         shown = click.utils.format_filename(value) if isinstance(value, str) else value
         if shown != value:
-            path_type.fail(exc.message.replace(shown, one_line(value)), param, ctx)
+            # click writes the name as its repr ('{filename!r}'): a name that also holds a
+            # backslash or a line break is there as '..\\..' or '..\\n..', not as itself.
+            quoted = repr(shown)
+            if quoted in exc.message:
+                message = exc.message.replace(quoted, quoted[0] + one_line(value) + quoted[-1])
+            else:
+                message = exc.message.replace(shown, one_line(value))
+            path_type.fail(message, param, ctx)
         raise
 
 
@@ -110,6 +117,14 @@ def _tell(kind: str, message: str) -> None:
     """One ``warning:`` or ``note:`` line on stderr, shown as the ``error:`` line is: its
     text may name the user's labels and files (:func:`for_terminal`)."""
     click.echo(f"{kind}: {for_terminal(message)}", err=True)
+
+
+class _OutName(click.Path):
+    """click.Path, its refusal naming the path as :func:`_path_checked` does: for report's
+    ``-o``, whose empty or folder-like name the command itself explains."""
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        return _path_checked(self, value, param, ctx)
 
 
 class _PathName(click.Path):
@@ -1350,7 +1365,7 @@ def boards_command() -> None:
     "--output",
     "--out",  # train's and synth's spelling: the same concept, either name
     # A str, not a Path: Path("") is ".", and '-o ""' was refused as the folder '.'.
-    type=click.Path(dir_okay=False),
+    type=_OutName(dir_okay=False),
     default="report.html",
     show_default=True,
     help="The HTML file to write (self-contained: open it in any browser, offline).",

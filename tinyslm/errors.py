@@ -103,22 +103,28 @@ def shell_word(text: str) -> str:
 
     if text.isprintable():
         return shlex.quote(text)
+    import os
+
     word = []
     for ch in text:
-        code = ord(ch)
-        if 0xDC80 <= code <= 0xDCFF:  # a path's undecodable byte (os.fsdecode)
-            word.append(f"\\x{code - 0xDC00:02x}")
-        elif ch in "\\'":
+        if ch in "\\'":
             word.append("\\" + ch)
         elif ch.isprintable():
             word.append(ch)
-        elif code < 0x80:
-            # Always two digits: bash reads at most two, so a hex digit after stays text.
-            word.append(f"\\x{code:02x}")
-        elif code <= 0xFFFF:
-            word.append(f"\\u{code:04x}")
         else:
-            word.append(f"\\U{code:08x}")
+            # The bytes the path holds (an undecodable one is its lone surrogate), each
+            # as \xHH: bash 5.2 in a C/POSIX locale reads \u00a0 as the text '\u00A0'
+            # (and \U000e0001 as nothing), but \xHH as that byte in any locale. Always
+            # two digits: bash reads at most two, so a hex digit after stays text.
+            try:
+                data = os.fsencode(ch)
+            except UnicodeEncodeError:  # no path holds it (a surrogate not from a byte)
+                data = b""
+            if data:
+                word.append("".join(f"\\x{byte:02x}" for byte in data))
+            else:
+                code = ord(ch)
+                word.append(f"\\u{code:04x}" if code <= 0xFFFF else f"\\U{code:08x}")
     return "$'" + "".join(word) + "'"
 
 

@@ -44,6 +44,7 @@ from tinyslm.errors import (
     OutputError,
     ProjectError,
     ToolchainError,
+    one_line,
     shell_word,
     tail_lines,
     utf8_text,
@@ -445,8 +446,10 @@ def build(project_dir: Path | str, log: Log | None = None, warn: Log | None = No
     warn_stale_sdkconfig(project, warn)
     if log is not None:
         log(
-            f"building {project.root} with PlatformIO (the first build downloads the platform "
-            "and toolchain; this can take minutes)"
+            # As every error names a path: a raw undecodable byte was '\udcff' on stderr,
+            # and a line break split the line.
+            f"building {one_line(str(project.root))} with PlatformIO (the first build "
+            "downloads the platform and toolchain; this can take minutes)"
         )
     start = time.perf_counter()
     output = run_pio(["run", "-d", str(project.root)], project, what, log)
@@ -488,7 +491,7 @@ def upload(
     check_registry(project, what)
     warn_stale_sdkconfig(project, warn)
     if log is not None:
-        log(f"building and uploading {project.root} with PlatformIO")
+        log(f"building and uploading {one_line(str(project.root))} with PlatformIO")
     args = ["run", "-d", str(project.root), "-t", "upload"]
     if port:
         args += ["--upload-port", port]
