@@ -67,7 +67,7 @@ def test_a_list_label_that_is_a_keyword_in_nfkc_is_refused(tmp_path: Path) -> No
     assert _refused(listing) == (
         f"{listing}: line 62: label '\uff39\uff25\uff33' differs from 'yes' (line 32) only in"
         " case and compatibility form (fullwidth letters, ligatures ...: both are 'yes' in"
-        " NFKC, case-folded); spell it one way"
+        " NFKC, lower case); spell it one way"
     )
 
 

@@ -427,7 +427,12 @@ def label_key(label: str) -> str:
     # Lower case, not casefold(): folding spells 'ß' 'ss', which made 'Maße' (measures)
     # and 'Masse' (mass), two words spoken apart, one label refused "only in case".
     # NFKC again after lower(): lower case may leave a sequence NFKC would compose.
-    return unicodedata.normalize("NFKC", unicodedata.normalize("NFKC", label).lower())
+    # Lower case first too, as the key before round 53 did: NFKC first spelled the
+    # lunate capital sigma (U+03F9) as a capital sigma, lower case a sigma, but its small
+    # letter (U+03F2) as a final sigma, so two labels differing only in case, refused
+    # before, became two keywords.
+    lowered = unicodedata.normalize("NFC", label).lower()
+    return unicodedata.normalize("NFKC", unicodedata.normalize("NFKC", lowered).lower())
 
 
 def how_labels_differ(label: str, other: str) -> str:
@@ -450,7 +455,7 @@ def how_labels_differ(label: str, other: str) -> str:
             )
         return (
             "only in case and compatibility form (fullwidth letters, ligatures ...: both are"
-            f" {label_key(other)!r} in NFKC, case-folded)"
+            f" {label_key(other)!r} in NFKC, lower case)"
         )
     return f"only in case and Unicode form (both are {label_key(other)!r} in NFKC, lower case)"
 
