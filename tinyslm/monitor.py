@@ -1033,9 +1033,10 @@ class _TypedFlight:
             # the answer wait) until :attr:`unsure_until` (see :meth:`wait`). Settled as
             # answered here, its own answer, still to come, was taken for the next
             # line's, and each line went one answer further ahead of the board (20 piped
-            # lines, a 0.7 s action against a 0.5 s wait: 11 answered). Letting the next
-            # line go with it in flight instead put every later line one answer behind,
-            # so a loss report resent a ':do' the board had acted on.
+            # lines, a 0.7 s action against a 0.5 s wait: 17 answered, 10 queued in the
+            # board; round 52's review saw 11 answered). Letting the next line go with it
+            # in flight instead put every later line one answer behind, so a loss report
+            # resent a ':do' the board had acted on.
             if not self.unsure:
                 self.waiting = False
             self.cond.notify_all()

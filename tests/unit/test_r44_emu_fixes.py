@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import re
 import shlex
@@ -12,6 +11,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import shell_paths
 
 from tinyslm.emulate.library import build_key
 from tinyslm.errors import ToolchainError
@@ -105,20 +105,7 @@ def test_stm32_key_takes_a_non_utf8_path(tmp_path: Path) -> None:
 def offline_project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """An ESP32 project in a folder with a space, PlatformIO's platform not installed and
     its registry unreachable."""
-    root = tmp_path / "a b" / "p'q"
-    root.mkdir(parents=True)
-    (root / "tinyslm.json").write_text(
-        json.dumps({"board": "esp32", "model_sha256": "0" * 64, "tinyslm_version": "0.1.0"})
-    )
-    (root / "platformio.ini").write_text("[env:esp32]\nplatform = espressif32@6.9.0\n")
-    bindir = tmp_path / "fakebin"
-    bindir.mkdir()
-    (bindir / "pio").write_text("#!/bin/sh\nexit 0\n")
-    (bindir / "pio").chmod(0o755)
-    monkeypatch.setenv("PATH", f"{bindir}{os.pathsep}{os.environ.get('PATH', '')}")
-    monkeypatch.setattr(build_mod, "_installed", lambda *_: False)
-    monkeypatch.setattr(build_mod, "_reachable", lambda *_: False)
-    return root
+    return shell_paths.offline_project(tmp_path / "a b" / "p'q", tmp_path, monkeypatch)
 
 
 def _suggested(message: str) -> list[str]:

@@ -40,9 +40,15 @@ class _Clock:
         return self.now
 
 
-def _unsure_flight(clock: _Clock) -> monitor_mod._TypedFlight:
-    """``x`` given up on after the answer wait (0.5 s), ``y`` sent then, and 0.2 s later
-    a local answer, taken for ``x``'s, late, that ``y`` could take too."""
+def _unsure_flight(
+    monkeypatch: pytest.MonkeyPatch,
+) -> tuple[_Clock, monitor_mod._TypedFlight]:
+    """On a fake clock, with a 0.5 s answer wait: ``x`` given up on after that wait,
+    ``y`` sent then, and 0.2 s later a local answer, taken for ``x``'s, late, that ``y``
+    could take too."""
+    monkeypatch.setattr(monitor_mod, "ANSWER_WAIT_S", 0.5)
+    clock = _Clock()
+    monkeypatch.setattr(monitor_mod, "time", clock)
     flight = monitor_mod._TypedFlight()
     flight.sent(_Sent(b"x\n", 1, True))
     clock.now += 0.5
@@ -50,7 +56,7 @@ def _unsure_flight(clock: _Clock) -> monitor_mod._TypedFlight:
     flight.sent(_Sent(b"y\n", 2, True))
     clock.now += 0.2
     flight.answered(LOCAL)
-    return flight
+    return clock, flight
 
 
 def _wait_a_while(flight: monitor_mod._TypedFlight, last_rx: Callable[[], float]) -> None:
@@ -69,10 +75,7 @@ def test_a_line_that_answers_none_does_not_settle_an_unsure_line(
 ) -> None:
     # Before: the action's line settled 'y' and let the next line go; 'y''s own answer,
     # when it came, found no line: one of the two counted unanswered.
-    monkeypatch.setattr(monitor_mod, "ANSWER_WAIT_S", 0.5)
-    clock = _Clock()
-    monkeypatch.setattr(monitor_mod, "time", clock)
-    flight = _unsure_flight(clock)
+    _, flight = _unsure_flight(monkeypatch)
     flight.release()  # the action code's line after the answer
     assert flight.waiting  # the next line does not go
     assert [(s.seq, s.given_up, s.unsure) for s in flight.pending()] == [(2, False, True)]
@@ -88,10 +91,7 @@ def test_an_unsure_line_is_waited_for_twice_the_boards_silence(
     # since 'y' went): 'y' is waited for 1.4 s from that answer; before, it was given up
     # (settled as answered) after 0.5 s without a byte, and its answer, coming after the
     # board's next such silence, was taken for the next line's.
-    monkeypatch.setattr(monitor_mod, "ANSWER_WAIT_S", 0.5)
-    clock = _Clock()
-    monkeypatch.setattr(monitor_mod, "time", clock)
-    flight = _unsure_flight(clock)
+    clock, flight = _unsure_flight(monkeypatch)
     answered_at = clock.now
     clock.now += 1.3
     _wait_a_while(flight, lambda: answered_at)  # 1.3 s without a byte

@@ -13,11 +13,12 @@ from __future__ import annotations
 
 import os
 import re
-import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+import shell_paths
+from shell_paths import bash_words
 
 from tinyslm.errors import ToolchainError, one_line, shell_word
 from tinyslm.manifest import load_model_dir
@@ -29,14 +30,6 @@ sys.path.insert(0, str(FIXTURES))
 from kws import keyword_manifest  # noqa: E402
 
 RAW = os.fsdecode(b"t\xff")  # 't\udcff'
-
-
-def _words(command: str) -> list[bytes]:
-    """``command`` as bash splits it: the bytes of each word (what a paste runs)."""
-    done = subprocess.run(
-        ["bash", "-c", f"printf '%s\\0' {command}"], capture_output=True, check=True, timeout=30
-    )
-    return done.stdout.split(b"\0")[:-1]
 
 
 @pytest.mark.parametrize(
@@ -53,7 +46,7 @@ def _words(command: str) -> list[bytes]:
 def test_shell_word_is_one_word_naming_the_very_bytes(text: str) -> None:
     word = shell_word(text)
     assert one_line(word) == word  # the error line shows it as it is
-    assert _words(word) == [os.fsencode(text)]
+    assert bash_words(word) == [os.fsencode(text)]
 
 
 def test_shell_word_is_shlex_quote_for_printable_text() -> None:
@@ -65,21 +58,8 @@ def test_shell_word_is_shlex_quote_for_printable_text() -> None:
 @pytest.fixture()
 def offline_project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """An ESP32 project in a folder ``t\\xff/p q``, PlatformIO's platform not installed
-    and its registry unreachable (as test_r44_emu_fixes' fixture)."""
-    root = tmp_path / RAW / "p q"
-    root.mkdir(parents=True)
-    (root / "tinyslm.json").write_text(
-        '{"board": "esp32", "model_sha256": "' + "0" * 64 + '", "tinyslm_version": "0.1.0"}'
-    )
-    (root / "platformio.ini").write_text("[env:esp32]\nplatform = espressif32@6.9.0\n")
-    bindir = tmp_path / "fakebin"
-    bindir.mkdir()
-    (bindir / "pio").write_text("#!/bin/sh\nexit 0\n")
-    (bindir / "pio").chmod(0o755)
-    monkeypatch.setenv("PATH", f"{bindir}{os.pathsep}{os.environ.get('PATH', '')}")
-    monkeypatch.setattr(build_mod, "_installed", lambda *_: False)
-    monkeypatch.setattr(build_mod, "_reachable", lambda *_: False)
-    return root
+    and its registry unreachable (shell_paths.offline_project)."""
+    return shell_paths.offline_project(tmp_path / RAW / "p q", tmp_path, monkeypatch)
 
 
 def _suggested(exc: pytest.ExceptionInfo[ToolchainError]) -> list[bytes]:
@@ -87,7 +67,7 @@ def _suggested(exc: pytest.ExceptionInfo[ToolchainError]) -> list[bytes]:
     message = one_line(str(exc.value))
     found = re.search(r"run '(.*)' on a networked machine", message)
     assert found is not None, message
-    return _words(found.group(1))
+    return bash_words(found.group(1))
 
 
 def test_offline_build_suggests_a_command_naming_the_project(offline_project: Path) -> None:

@@ -9,10 +9,10 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
+from shell_paths import bash_words
 
 from tinyslm.audio.synth import _check_not_in_a_dataset
 from tinyslm.cli import one_word_note
@@ -28,11 +28,7 @@ def _bash_words(text: str) -> list[bytes]:
     """The ANSI-C quoted words (``$'...'``) in ``text``, as bash reads them back."""
     words = re.findall(r"\$'(?:[^'\\]|\\.)*'", text)
     assert words, text
-    out = []
-    for word in words:
-        done = subprocess.run(["bash", "-c", f"printf %s {word}"], capture_output=True, check=True)
-        out.append(done.stdout)
-    return out
+    return [word for found in words for word in bash_words(found)]
 
 
 def test_one_word_notes_commands_name_the_folder(tmp_path: Path) -> None:
