@@ -26,10 +26,6 @@ import pytest
 
 from tinyslm.cache import CACHE_ENV
 
-# A failure report holding a lone surrogate (a test of non-UTF-8 names) is sent from an
-# xdist worker as UTF-8 text: raw, it ended the whole run in an INTERNALERROR.
-pytest_plugins = ["utf8_reports"]
-
 _made_here: list[str] = []
 
 
