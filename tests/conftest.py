@@ -1,5 +1,6 @@
 """Root conftest: puts tests/ on sys.path (for shared_paths), isolates tinyslm's cache,
-sizes the parallel run and prints the emulator figures at the end.
+sizes the parallel run, prints the emulator figures at the end and makes failure reports
+UTF-8 text (a lone surrogate in one ended an xdist run).
 
 Every stage keeps its builds under ``$TINYSLM_CACHE_DIR`` (tinyslm.cache). A test
 session never reuses the user's ``~/.cache/tinyslm``: unless TINYSLM_CACHE_DIR is
@@ -20,6 +21,7 @@ import os
 import shutil
 import sys
 import tempfile
+from collections.abc import Generator
 from typing import Any
 
 import pytest
@@ -77,3 +79,25 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
         terminalreporter.write_sep("-", "tinyslm emulator figures")
         for line in lines:
             terminalreporter.write_line(line)
+
+
+def _utf8(text: str) -> str:
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+# Tests of names that are not UTF-8 compare strings holding lone surrogates ('\udcff').
+# When one fails, its report holds them, and pytest-xdist cannot send such a report from
+# a worker ("strings must be utf-8 encodable"): the whole run ended in an INTERNALERROR
+# ("no active workers available") naming no failing test and running no other. Written
+# with backslash escapes, the failure is reported as any other. Defined here rather
+# than in a plugin module that this file loads: tests/unit/test_conftest_summary.py runs
+# this file alone in a temporary folder, where no such module can be imported.
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: Any) -> Generator[None, Any, None]:
+    outcome = yield
+    report = outcome.get_result()
+    if report.longrepr is not None:
+        text = str(report.longrepr)
+        if _utf8(text) != text:
+            report.longrepr = _utf8(text)
+    report.sections = [(name, _utf8(text)) for name, text in report.sections]
