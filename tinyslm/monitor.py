@@ -664,6 +664,18 @@ MAX_TYPED_IN_FLIGHT = 8
 # resend lines from long before, nor does an answer to a line typed by hand a minute
 # later keep that line waiting for a second answer.
 GIVEN_UP_KEEP_S = RESYNC_CAP_S
+# The answer wait doubles for each typed line given up on that the board has not
+# answered since (late or not, kept GIVEN_UP_KEEP_S at most), up to this many answer
+# waits: each such line may still be queued in a text board busy longer than the
+# answer wait (it answers in order, late), and the next one only joins it there. With
+# one line per answer wait whatever the board said, a board whose action took 4 answer
+# waits held 4 to 7 lines at once (a real board's receive buffer overflows); now a silent
+# board gets the next line after 2, 4, 8, 8 ... s, and a board that answers, late or
+# not, settles those lines and gets the plain wait again, so a slow board that answers
+# still gets every line. Bounded, so that a keyword board given phrases (it answers
+# none) still takes one each 8 s, and below GIVEN_UP_KEEP_S: the lines given up on are
+# still known when the next one is.
+ANSWER_BACKOFF_MAX = 4
 
 
 class _Gate:
@@ -826,6 +838,10 @@ class _TypedFlight:
         self.given_up: deque[tuple[float, _Sent]] = deque()
         self.waiting = False  # the last line sent: not answered, not given up on
         self.since = 0.0  # when it went out
+        # When the board last answered a typed line, or when the oldest line it owes an
+        # answer went, if later: where its silence before the next answer began
+        # (:meth:`_doubt`).
+        self.heard_at = 0.0
         # Typed lines sent, and answers taken for one of them (in flight or given up on),
         # for the end of a piped session (:func:`_unanswered_end`); ':' commands apart,
         # as every tinyslm board answers them (a keyword board answers no phrase, nor a
@@ -860,8 +876,10 @@ class _TypedFlight:
         with self.cond:
             self.count += 1
             self.commands += _is_command(line.line)
-            self.lines.append(line)
             self.waiting, self.since = True, time.monotonic()
+            if not self.lines and not self.given_up:
+                self.heard_at = self.since  # the board owed no answer until now
+            self.lines.append(line)
             # From now on such an answer is taken for this line's (see give_up).
             self.settled = None
             self.cond.notify_all()
@@ -877,6 +895,8 @@ class _TypedFlight:
         (answered, or the board answered a line after them, which it does after
         reporting a gap before it)."""
         with self.cond:
+            # The board's silence ended here, whatever the answer is taken for.
+            heard, self.heard_at = self.heard_at, time.monotonic()
             self._expire()
             late = self._late(kind)
             if late is not None:
@@ -885,7 +905,7 @@ class _TypedFlight:
                     self.given_up.popleft()
                 if kind is not None and _answers(kind, self.lines[0].line):
                     self.echoed = _is_echo(kind)
-                    self._doubt()
+                    self._doubt(heard)
                 else:
                     # The board answers in order: an answer to a line given up on that
                     # the oldest line in flight cannot take says that an answer before
@@ -937,18 +957,26 @@ class _TypedFlight:
                 self.echoed = self.maybe and kind is not None and _is_echo(kind)
             self.cond.notify_all()
 
-    def _doubt(self) -> None:
+    def _doubt(self, heard: float) -> None:
         """The oldest line in flight is :attr:`unsure` from now (``cond`` held): it is
-        waited for twice as long as the board was just silent, at least (the answer wait
-        that gave the line before it up, and since this line went), as its own answer, if
-        the one just taken was not, comes after the board's next such spell (an action
-        longer than the answer wait). Settled as answered after only the answer wait, the
-        line's own answer was taken for the next line's, and at each such spell the lines
-        got one further ahead of the board, overrunning its receive buffer."""
+        waited for twice as long as the board was just silent (since ``heard``: its
+        answer before, or when the oldest line it owed one went), times the lines given
+        up on still before it and itself, as its own answer, if the one just taken was
+        not, comes after the board's next such spell for each (an action longer than the
+        answer wait). Settled as answered after only the answer wait, the line's own
+        answer was taken for the next line's, and at each such spell the lines got one
+        further ahead of the board, overrunning its receive buffer. The silence was
+        taken to be the answer wait and the time since this line went: with the answer
+        wait grown (:data:`ANSWER_BACKOFF_MAX`) or two lines given up on before this
+        one, that fell short (a 2 s action against a 0.5 s wait: the answer still due
+        to the line given up on before it was taken for the next line's)."""
         now = time.monotonic()
-        spell = ANSWER_WAIT_S + now - self.since
+        # Never shorter than round 53's (the answer wait and since this line went): two
+        # late answers read in one chunk (a USB serial bridge's packet) put the second
+        # one's silence near 0, and the line was settled before its own answer came.
+        spell = max(now - heard, ANSWER_WAIT_S + now - self.since)
         self.unsure = True
-        self.unsure_until = now + min(GIVEN_UP_KEEP_S, 2 * spell)
+        self.unsure_until = now + min(GIVEN_UP_KEEP_S, 2 * spell * (1 + len(self.given_up)))
 
     def _skip_unechoed(self, kind: tuple[str, str | None] | None) -> None:
         """Drop the lines in flight before the first one an answer of ``kind`` can be for
@@ -1006,6 +1034,7 @@ class _TypedFlight:
         settled. ``unsure``: the oldest line in flight could have taken that answer too
         (see the class); ``echoed``: that answer is an escalated one."""
         with self.cond:
+            heard, self.heard_at = self.heard_at, time.monotonic()
             for _, sent in self.given_up:
                 if seq is not None and sent.seq == seq:
                     self._credit(sent)
@@ -1013,7 +1042,7 @@ class _TypedFlight:
                 self.given_up.popleft()
             if unsure and self.lines:
                 self.echoed = echoed
-                self._doubt()
+                self._doubt(heard)
             elif not unsure:
                 # An answer to a line resent before it that the line in flight cannot
                 # take: the answer before, which it could, was not its own (the board
@@ -1109,6 +1138,15 @@ class _TypedFlight:
         """Whether as many typed lines as are tracked are in flight (``cond`` held)."""
         return len(self.lines) >= MAX_TYPED_IN_FLIGHT
 
+    def answer_wait(self) -> float:
+        """How long the last line sent is waited for without a byte from the board
+        before it is given up on: :data:`ANSWER_WAIT_S`, doubled for each line given up
+        on that the board has not answered since (:data:`ANSWER_BACKOFF_MAX` times at
+        most; see there)."""
+        with self.cond:
+            self._expire()
+            return ANSWER_WAIT_S * min(float(2 ** len(self.given_up)), ANSWER_BACKOFF_MAX)
+
     def has_info(self) -> bool:
         """Whether a typed ':info' waits for its answer."""
         with self.cond:
@@ -1121,9 +1159,10 @@ class _TypedFlight:
         held: Callable[[], bool],
         until: float = math.inf,
         every: bool = False,
+        on_hold: Callable[[float], None] | None = None,
     ) -> None:
         """Until the last typed line is answered, or the board has said nothing for
-        :data:`ANSWER_WAIT_S` (it is busy, or ignores this kind of line), or ``stop``;
+        :meth:`answer_wait` (it is busy, or ignores this kind of line), or ``stop``;
         while ``held`` (a resync) it waits on, the resync deciding what was answered.
         ``until``: a time past which it stops waiting, outside a resync, as for
         :data:`ANSWER_WAIT_S` (for a board that keeps sending bytes but no line).
@@ -1132,7 +1171,11 @@ class _TypedFlight:
         printing after an answer, let the last line go while the one before was in
         flight, and the session ended before its answer came). With
         :data:`MAX_TYPED_IN_FLIGHT` lines in flight it waits too, for an answer, or for
-        :data:`ANSWER_WAIT_S` since the last line went (then they are given up on)."""
+        :data:`ANSWER_WAIT_S` since the last line went (then they are given up on).
+        ``on_hold``: called once, with the seconds it may still wait, when it waits longer
+        than :data:`ANSWER_WAIT_S` from its start for an :attr:`unsure` line or with the
+        answer wait grown (a terminal's user is told why the typed line does not go)."""
+        start = time.monotonic()
         with self.cond:
             while (
                 self.waiting or (every and self.lines) or self._full() or held()
@@ -1147,7 +1190,23 @@ class _TypedFlight:
                 full = self._full() and now - self.since >= ANSWER_WAIT_S
                 # An unsure line is waited for until its own deadline (see _doubt), the
                 # board's lines meanwhile or not (they hold the next line: see release).
-                done = now >= self.unsure_until if self.unsure else (idle >= ANSWER_WAIT_S or full)
+                wait_s = self.answer_wait()
+                done = now >= self.unsure_until if self.unsure else (idle >= wait_s or full)
+                if on_hold is not None and not held():
+                    # Only the holds longer than the plain answer wait, which the user
+                    # cannot tell from a board that never answers (an unsure line's is up
+                    # to GIVEN_UP_KEEP_S): a board still sending its answer's bytes only
+                    # moves the plain wait on, and is left unsaid.
+                    due = (
+                        self.unsure_until
+                        if self.unsure
+                        else max(self.since, last_rx()) + wait_s
+                        if self.waiting and wait_s > ANSWER_WAIT_S
+                        else start
+                    )
+                    if due - start > ANSWER_WAIT_S:
+                        on_hold(due - now)
+                        on_hold = None  # once per hold, not per tick
                 if (
                     (self.waiting or (every and self.lines) or self._full())
                     and not held()
@@ -1934,6 +1993,24 @@ def monitor(
     thread.start()
     typed: queue.Queue[bytes | None] = queue.Queue()
     _typing_thread(source, typed).start()
+    # A line typed at a terminal that is held longer than the answer wait is said so, once
+    # (behind an unsure line it waited up to 15 s and the prompt looked dead); on stderr,
+    # with the status line, so that output redirected to a file holds only the session.
+    # Piped lines are not typed by someone waiting for them: their pace is the end's
+    # note's business.
+    hold_note = (
+        (notes if raw or status is None else _Output(status, fail))
+        if _is_terminal(source)
+        else None
+    )
+
+    def on_hold(left_s: float) -> None:
+        if hold_note is not None:  # only passed on when there is one
+            hold_note(
+                "  monitor: holding your line until the board answers the last one "
+                f"(up to {math.ceil(left_s)} s)"
+            )
+
     try:
         while not stop.is_set():
             try:
@@ -1942,7 +2019,12 @@ def monitor(
                 continue
             if line is None:
                 break
-            typed_flight.wait(stop, lambda: last_rx[0], lambda: resync.active)
+            typed_flight.wait(
+                stop,
+                lambda: last_rx[0],
+                lambda: resync.active,
+                on_hold=on_hold if hold_note is not None else None,
+            )
             if stop.is_set():
                 break
             try:

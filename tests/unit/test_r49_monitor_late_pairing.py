@@ -239,9 +239,10 @@ def test_a_resent_line_counted_answered_after_its_wait_keeps_later_pairings_in_s
     # with bytes lost: the ESP32 flushes all three, and all three are resent. The board
     # never answers 'x'; y's answer could be x's, late, so 'w' goes after the answer
     # wait. Before, 'y' stayed one given up on, so w's answer was taken for y's late one
-    # and 'z' waited another answer wait after w's answer.
+    # and 'z' waited another answer wait after w's answer. (Since round 54 y's wait is
+    # doubled, x given up on before it: 'one' is acted on past both, 0.5 s and 1 s.)
     monkeypatch.setattr(monitor_mod, "ANSWER_WAIT_S", 0.5)
-    board = _Logged(ignore=("x",), lose={"w": 1}, busy={"one": 1.25})
+    board = _Logged(ignore=("x",), lose={"w": 1}, busy={"one": 1.75})
     rows, _, _ = _run(monkeypatch, board, b"one\nx\ny\nw\nz\n", linger=1.0)
     assert board.received == ["one", "x", "y", "w", "", ":info", "x", "y", "w", "z"], rows
     assert board.phrases == ["one", "y", "w", "z"], rows
