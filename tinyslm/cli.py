@@ -22,7 +22,14 @@ from tinyslm.audio.options import keyword_options
 from tinyslm.audio.synth import MAX_BACKGROUND_S, RANGE_BOUNDS
 from tinyslm.boards import board_ids
 from tinyslm.cache import CACHE_RULE
-from tinyslm.errors import OutputError, TinySlmError, one_line
+from tinyslm.errors import (
+    OutputError,
+    TinySlmError,
+    for_terminal,
+    one_line,
+    quoted,
+    utf8_text,
+)
 from tinyslm.outdir import names_folder
 from tinyslm.train_options import FloatRange, train_options
 
@@ -82,9 +89,8 @@ def _path_checked(
         if shown != value:
             # click writes the name as its repr ('{filename!r}'): a name that also holds a
             # backslash or a line break is there as '..\\..' or '..\\n..', not as itself.
-            quoted = repr(shown)
-            if quoted in exc.message:
-                message = exc.message.replace(quoted, quoted[0] + one_line(value) + quoted[-1])
+            if repr(shown) in exc.message:
+                message = exc.message.replace(repr(shown), quoted(value))
             else:
                 message = exc.message.replace(shown, one_line(value))
             path_type.fail(message, param, ctx)
@@ -103,20 +109,16 @@ class _FileName(click.Path):
         return _path_checked(self, value, param, ctx)
 
 
-def for_terminal(text: str) -> str:
-    """``text`` as a terminal line: as ``info`` shows label names (a newline, an ESC or
-    C1 control, a line separator or a bidi override in a label would break the line,
-    reprogram the terminal or reorder what follows), a path's undecodable byte as the
-    shell shows it (``\\xff``): :func:`one_line`, and :func:`printable`'s bidi controls."""
-    from tinyslm.monitor import printable
-
-    return printable(one_line(text))
+def _echo_err(line: str) -> None:
+    """One line of tinyslm's own on stderr, shown as the ``error:`` line is: it may name
+    the user's labels and files (:func:`~tinyslm.errors.for_terminal`). Raw, a path's
+    undecodable byte reached stderr as ``\\udcff`` and a line break in it split the line."""
+    click.echo(for_terminal(line), err=True)
 
 
 def _tell(kind: str, message: str) -> None:
-    """One ``warning:`` or ``note:`` line on stderr, shown as the ``error:`` line is: its
-    text may name the user's labels and files (:func:`for_terminal`)."""
-    click.echo(f"{kind}: {for_terminal(message)}", err=True)
+    """One ``warning:`` or ``note:`` line on stderr (:func:`_echo_err`)."""
+    _echo_err(f"{kind}: {message}")
 
 
 class _OutName(click.Path):
@@ -427,6 +429,7 @@ class OneLineErrors(click.Group):
     ) -> Any:
         if not standalone_mode:
             return super().main(args, prog_name, complete_var, False, **extra)
+        typed = list(sys.argv[1:] if args is None else args)  # as click reads them
         try:
             code = super().main(args, prog_name, complete_var, False, **extra)
         except click.UsageError as exc:
@@ -435,17 +438,30 @@ class OneLineErrors(click.Group):
                 # and exited 0); as an error line it was the whole help squashed into one.
                 click.echo(exc.ctx.get_help())
                 sys.exit(0)
-            message = " ".join(exc.format_message().split())
+            message = _click_message(exc.format_message(), typed)
             where = exc.ctx.command_path if exc.ctx is not None else "tinyslm"
-            click.echo(f"error: {message} (see '{where} --help')", err=True)
+            _echo_err(f"error: {message} (see '{where} --help')")
             sys.exit(1)
         except click.ClickException as exc:
-            click.echo(f"error: {' '.join(exc.format_message().split())}", err=True)
+            _echo_err(f"error: {_click_message(exc.format_message(), typed)}")
             sys.exit(1)
         except click.Abort:
             click.echo("error: interrupted", err=True)
             sys.exit(130)
         sys.exit(code if isinstance(code, int) else 0)
+
+
+def _click_message(message: str, typed: Sequence[str]) -> str:
+    """A click error message as one line: its line breaks as spaces, and a typed word it
+    quotes as its repr (``'x\\udcff' is not one of ...``: a byte that is not UTF-8 shown
+    as a character the word does not hold) as every error shows a name, ``'x\\xff'``."""
+    for word in typed:
+        # The word, an option's value after '=' (--board=x), or after a short option (-ox).
+        attached = word[2:] if word.startswith("-") and not word.startswith("--") else ""
+        for value in dict.fromkeys((word, word.partition("=")[2], attached)):
+            if utf8_text(value) != value:  # it holds such a byte (repr escapes the rest)
+                message = message.replace(repr(value), quoted(value))
+    return " ".join(message.split())
 
 
 @click.group(cls=OneLineErrors)
@@ -867,10 +883,9 @@ def _emulate_text(
                     show(line)
             elif emulator is not None:
                 if _stdin().isatty():
-                    click.echo(
+                    _echo_err(
                         f"tinyslm emulator: {emulator.project.board} project {project_dir}; type a "
-                        "phrase or :info, Ctrl-D to quit",
-                        err=True,
+                        "phrase or :info, Ctrl-D to quit"
                     )
                 for chunk in _stdin_chunks(_stdin()):
                     feed(emulator, chunk)
@@ -963,13 +978,12 @@ def _emulate_keywords(
                 click.echo(line)
             p = run.parity
             verdict = "identical" if p.identical else "DIFFERENT"
-            click.echo(
+            _echo_err(
                 # Two decimals, as the too-short warning below gives the length (1.4 s
                 # read as long enough beside "1.38 s ... needs 1.39 s").
                 f"{engine}: {wav_file} ({run.seconds:.2f} s): {p.device} detection"
                 f"{'' if p.device == 1 else 's'}; parity with "
-                f"verify's Python loop: {verdict} ({p.matching}/{p.reference} identical)",
-                err=True,
+                f"verify's Python loop: {verdict} ({p.matching}/{p.reference} identical)"
             )
             spec = manifest.features
             if isinstance(spec, KeywordSpec) and len(samples) < spec.shortest_detection_samples:
@@ -1108,7 +1122,7 @@ def monitor(
     """
     from tinyslm import monitor as monitor_mod
 
-    status = lambda line: click.echo(line, err=True)  # noqa: E731
+    status = _echo_err  # the port's and the recording's names
     if wav_file is not None:
         if host_model is not None or host_cmd is not None:
             raise click.UsageError("--host-model/--host-cmd answer escalated phrases, not --wav")
@@ -1761,7 +1775,7 @@ def tflm_fetch_command(target: str, cache_dir: Path | None, force: bool) -> None
     """Download the pinned tflite-micro and generate a TFLM tree (needs github.com)."""
     from tinyslm.toolchain.tflm import fetch
 
-    tree = fetch(cache_dir, target=target, force=force, log=lambda m: click.echo(m, err=True))
+    tree = fetch(cache_dir, target=target, force=force, log=_echo_err)  # names the tree
     click.echo(str(tree))
 
 

@@ -163,8 +163,30 @@ def json_reason(exc: Exception) -> str:
     return str(exc)
 
 
+def for_terminal(text: str) -> str:
+    """``text`` as one terminal line, for every line tinyslm writes on stderr: as ``info``
+    shows label names (a newline, an ESC or C1 control, a line separator or a bidi
+    override in a label would break the line, reprogram the terminal or reorder what
+    follows), a path's undecodable byte as the shell shows it (``\\xff``): :func:`one_line`,
+    and :func:`tinyslm.monitor.printable`'s bidi controls. Printed as it is, the byte
+    reached stderr as ``\\udcff`` (Python's stderr writes what it cannot encode with
+    ``backslashreplace``), a character the path does not hold."""
+    from tinyslm.monitor import printable  # here, not above: monitor imports this module
+
+    return printable(one_line(text))
+
+
+def quoted(text: str) -> str:
+    """``text`` in the quotes its ``repr`` would have, written as :func:`one_line` writes
+    it: how a message quotes a name it must set apart (click's ``{value!r}``, a WAV path
+    holding a line break). ``repr`` itself writes a path's undecodable byte as ``\\udcff``."""
+    shown = repr(text)
+    return shown[0] + one_line(text) + shown[-1]
+
+
 def tell(message: str, kind: str = "warning") -> None:
-    """One ``warning:`` (or ``note:``) line on stderr, as the CLI writes its own: for the
-    library steps that must tell the user something mid-run with no caller's log to hand
-    it to (a cache entry rebuilt, a folder another run is writing, a leftover named)."""
-    print(f"{kind}: {message}", file=sys.stderr, flush=True)
+    """One ``warning:`` (or ``note:``) line on stderr, as the CLI writes its own
+    (:func:`for_terminal`: the message may name the user's files): for the library steps
+    that must tell the user something mid-run with no caller's log to hand it to (a cache
+    entry rebuilt, a folder another run is writing, a leftover named)."""
+    print(f"{kind}: {for_terminal(message)}", file=sys.stderr, flush=True)

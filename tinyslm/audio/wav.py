@@ -28,7 +28,8 @@ chunk. Rules:
   take sample bytes for chunk headers). Refused as unreadable: no RIFF/WAVE header, no
   ``fmt `` or ``data`` chunk, no samples, a second ``data`` chunk (reading one would drop
   the other's audio unsaid), a second ``fmt `` chunk (which format the samples follow is
-  not known; the second was skipped unsaid). A chunk id that is not a name is shown as
+  not known; the second was skipped unsaid), the same ``fmt `` twice too (a WAV has one;
+  the message says they are the same). A chunk id that is not a name is shown as
   escaped bytes.
 
 Every refusal is a one-line :class:`~tinyslm.errors.DatasetError` that starts
@@ -43,7 +44,7 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
-from tinyslm.errors import DatasetError
+from tinyslm.errors import DatasetError, quoted
 
 SAMPLE_RATE = 16000
 CHANNELS = 1
@@ -70,8 +71,10 @@ class WavFormatError(DatasetError):
 
 
 def _shown(path: Path) -> str:
-    # A path with a newline or a tab (emulate --wav $'a\nb.wav') broke the line in two.
-    return str(path) if str(path).isprintable() else repr(str(path))
+    # A path with a newline or a tab (emulate --wav $'a\nb.wav') broke the line in two;
+    # quoted as its repr, but with an undecodable byte as every line shows it (\xff,
+    # where repr wrote '\udcff').
+    return str(path) if str(path).isprintable() else quoted(str(path))
 
 
 def _fail(path: Path, why: str) -> DatasetError:
@@ -196,11 +199,14 @@ def parse_wav(path: Path, raw: bytes) -> Samples:
         elif chunk_id == b"fmt ":
             # The second was skipped unsaid: the samples were read in the first's format
             # whichever one the writer meant (16 kHz, and 8 kHz after it, was read as 16 kHz).
-            raise _fail(
-                path,
-                f"unreadable WAV: a second 'fmt ' chunk at byte {pos} (a WAV has one; which"
-                " of the two its samples follow is not known)",
-            )
+            # The same bytes twice leave no doubt about the format, but the file is still not
+            # a WAV as the format defines it (one 'fmt '): refused as two 'data' chunks are,
+            # and the message says what is wrong with this file, not a doubt it does not have.
+            if body == fmt:
+                why = ", the same format twice (a WAV has one; write the file again with one)"
+            else:
+                why = " (a WAV has one; which of the two its samples follow is not known)"
+            raise _fail(path, f"unreadable WAV: a second 'fmt ' chunk at byte {pos}{why}")
         elif chunk_id == b"data" and data is None:
             data = body
         elif chunk_id == b"data":

@@ -47,6 +47,13 @@ def _loads(lib: Path) -> bool:
         reason = str(exc).removeprefix(f"{lib}: ")
         warn_unusable(lib, reason)
         return False
+    except UnicodeDecodeError as exc:
+        # ctypes decodes dlerror()'s message, which starts with the path, as strict
+        # UTF-8: a cache folder with a byte that is not (TINYSLM_CACHE_DIR=$'/tmp/c\xff')
+        # ended emulate in this traceback instead of the warning and a rebuild.
+        message = exc.object.decode("utf-8", "surrogateescape")
+        warn_unusable(lib, message.removeprefix(f"{lib}: "))
+        return False
     return True
 
 
