@@ -168,7 +168,7 @@ import numpy as np
 import numpy.typing as npt
 
 from tinyslm.audio.wav import SAMPLE_RATE, WavFormatError, format_key, read_wav
-from tinyslm.errors import DatasetError, json_reason, one_line
+from tinyslm.errors import DatasetError, json_reason, one_line, quoted
 
 SILENCE = "_silence_"
 UNKNOWN = "_unknown_"
@@ -231,13 +231,13 @@ class AudioDatasetConfig:
             special = sorted({w for w in words if w.startswith("_")})
             if special:
                 raise DatasetError(
-                    f"{_FLAGS[name]} names {special[0]!r}: a word, not a special label"
+                    f"{_FLAGS[name]} names {quoted(special[0])}: a word, not a special label"
                     f" ({UNKNOWN}, {SILENCE} and {NOISE} are the dataset's own)"
                 )
         both = sorted(set(self.keywords) & set(self.unknown_words))
         if both:
             raise DatasetError(
-                f"{both[0]!r} is in both --keywords and --unknown-words; give it in one"
+                f"{quoted(both[0])} is in both --keywords and --unknown-words; give it in one"
             )
         v, t = self.val_percent, self.test_percent
         if not (0 <= v < 100 and 0 <= t < 100 and v + t < 100):
@@ -1036,7 +1036,7 @@ def _check_words(entries: list[_Entry], config: AudioDatasetConfig, where: str) 
                 # Its own type: tinyslm.audio.fit._load_data refuses a word that only an
                 # --extra-train set has as such, by flag and word, not by the wording.
                 raise MissingWordError(
-                    f"{where}: {_FLAGS[name]} names {word!r}, which has no clips"
+                    f"{where}: {_FLAGS[name]} names {quoted(word)}, which has no clips"
                     f" (its words: {shown})",
                     flag=_FLAGS[name],
                     word=word,

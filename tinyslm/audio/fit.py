@@ -48,7 +48,7 @@ from tinyslm.audio.stream import (
     measured,
     score_keywords,
 )
-from tinyslm.errors import DatasetError
+from tinyslm.errors import DatasetError, quoted
 from tinyslm.manifest import (
     MANIFEST_NAME,
     MODEL_NAME,
@@ -646,8 +646,8 @@ def _load_data(data: Path, words: AudioDatasetConfig, extras: Sequence[str]) -> 
             f" every other word of {Path(held).name} is then trained as {UNKNOWN}"
         )
         raise DatasetError(
-            f"{data}: {flag} names {word!r}, which is only in --extra-train {held}; DATA has no"
-            f" clips of it ({way})"
+            f"{data}: {flag} names {quoted(word)}, which is only in --extra-train {held};"
+            f" DATA has no clips of it ({way})"
         ) from None
 
 

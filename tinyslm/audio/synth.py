@@ -105,6 +105,7 @@ from tinyslm.errors import (
     OutputError,
     OutputExistsError,
     ToolchainError,
+    quoted,
     shell_word,
 )
 from tinyslm.outdir import Ownership, check_target, real_path, write_tree
@@ -594,7 +595,8 @@ def find_voices(config: SynthConfig) -> tuple[tuple[str, ...], tuple[Voice, ...]
         absent = [v for v in config.voices if v not in names]
         if absent:
             raise DatasetError(
-                f"no voice {absent[0]!r} among the {len(names)} voices of {', '.join(engines)}"
+                f"no voice {quoted(absent[0])} among the {len(names)} voices of"
+                f" {', '.join(engines)}"
             )
         listed = {e: [v for v in vs if v.speaker in config.voices] for e, vs in listed.items()}
     voices: list[Voice] = []
@@ -917,12 +919,14 @@ def _check_words(words: Sequence[str]) -> tuple[str, ...]:
     for raw, word in zip(words, cleaned, strict=True):
         if not is_speakable(word) or len(word) > MAX_WORD_CHARS:
             raise DatasetError(
-                f"synth: {raw!r} is not a word to speak (letters a-z, ' and -, words separated by"
-                f" spaces, at most {MAX_WORD_CHARS} characters)"
+                f"synth: {quoted(raw)} is not a word to speak (letters a-z, ' and -, words"
+                f" separated by spaces, at most {MAX_WORD_CHARS} characters)"
             )
         label = label_of(word)
         if label in labels:
-            raise DatasetError(f"synth: {raw!r} and {labels[label]!r} give the same folder {label}")
+            raise DatasetError(
+                f"synth: {quoted(raw)} and {quoted(labels[label])} give the same folder {label}"
+            )
         labels[label] = raw
     # Two keywords that sound the same ("to", "two") are two classes no model can tell
     # apart: every clip of one is heard as the other. The listed homophones (the table
@@ -932,7 +936,7 @@ def _check_words(words: Sequence[str]) -> tuple[str, ...]:
         for b in cleaned[i + 1 :]:
             if listed_homophones(a, b):
                 raise DatasetError(
-                    f"synth: {a!r} and {b!r} sound the same, so no model can tell them "
+                    f"synth: {quoted(a)} and {quoted(b)} sound the same, so no model can tell them "
                     "apart; give one of them"
                 )
     return cleaned
