@@ -842,6 +842,9 @@ class _TypedFlight:
         # answer went, if later: where its silence before the next answer began
         # (:meth:`_doubt`).
         self.heard_at = 0.0
+        # Whether any byte at all has come from the board (monitor's reader sets it):
+        # the answer wait grows only then (:meth:`answer_wait`).
+        self.heard_any: Callable[[], bool] = lambda: True
         # Typed lines sent, and answers taken for one of them (in flight or given up on),
         # for the end of a piped session (:func:`_unanswered_end`); ':' commands apart,
         # as every tinyslm board answers them (a keyword board answers no phrase, nor a
@@ -1142,9 +1145,15 @@ class _TypedFlight:
         """How long the last line sent is waited for without a byte from the board
         before it is given up on: :data:`ANSWER_WAIT_S`, doubled for each line given up
         on that the board has not answered since (:data:`ANSWER_BACKOFF_MAX` times at
-        most; see there)."""
+        most; see there), once the board has sent any byte at all."""
         with self.cond:
             self._expire()
+            if not self.heard_any():
+                # A board that has not sent one byte is not busy on lines it queued (a
+                # text board answers before it acts): a wrong port or baud rate, or a
+                # keyword board given phrases. Grown, the wait only delayed the end's
+                # note: 100 piped lines took 800 s instead of 200 s.
+                return ANSWER_WAIT_S
             return ANSWER_WAIT_S * min(float(2 ** len(self.given_up)), ANSWER_BACKOFF_MAX)
 
     def has_info(self) -> bool:
@@ -1899,6 +1908,7 @@ def monitor(
     last_rx = [time.monotonic()]  # when the reader last got bytes
     heard = [False]  # whether any byte at all came from the board
     typed_flight = _TypedFlight()  # the typed lines waiting for their answers
+    typed_flight.heard_any = lambda: heard[0]
 
     failed: list[ToolchainError] = []  # why the session must end, if it must
 

@@ -22,12 +22,17 @@ HELD = "  monitor: holding your line until the board answers the last one (up to
 
 
 def _session(
-    monkeypatch: pytest.MonkeyPatch, stdin: io.BytesIO, *, raw: bool = False
+    monkeypatch: pytest.MonkeyPatch,
+    stdin: io.BytesIO,
+    *,
+    raw: bool = False,
+    boot: bytes = b"boot\n",
 ) -> tuple[list[str], list[str]]:
-    """(stdout rows, status rows) of ``monitor`` over a board that says nothing, with a
-    0.2 s answer wait."""
+    """(stdout rows, status rows) of ``monitor`` over a board that says ``boot`` (a boot
+    log: the answer wait grows only once the board has sent a byte) and then nothing,
+    with a 0.2 s answer wait."""
     monkeypatch.setattr(monitor_mod, "ANSWER_WAIT_S", 0.2)
-    use_port(monkeypatch, FakePort())
+    use_port(monkeypatch, FakePort(boot))
     rows: list[str] = []
     status: list[str] = []
     monitor_mod.monitor(
@@ -66,3 +71,22 @@ def test_a_line_held_behind_an_unsure_line_is_told_how_long_at_most(
     timer.cancel()
     assert held == [pytest.approx(1.4)]
     assert flight.waiting  # still held: the note does not let it go
+
+
+def test_a_board_that_never_sent_a_byte_keeps_the_plain_wait(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Not one byte from the board (a wrong port or baud rate, a keyword board given
+    # phrases): no line it queued keeps it busy, so the wait does not grow, and no line is
+    # held. With the wait grown, 100 piped lines took 800 s to reach the end's note.
+    waits: list[float] = []
+    plain = monitor_mod._TypedFlight.answer_wait
+
+    def recorded(self: monitor_mod._TypedFlight) -> float:
+        waits.append(plain(self))
+        return waits[-1]
+
+    monkeypatch.setattr(monitor_mod._TypedFlight, "answer_wait", recorded)
+    rows, status = _session(monkeypatch, _Terminal(b"a\nb\nc\nd\n"), boot=b"")
+    assert waits and set(waits) == {0.2}, sorted(set(waits))
+    assert not [r for r in rows + status if "holding" in r], rows + status
