@@ -81,23 +81,28 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
             terminalreporter.write_line(line)
 
 
-def _utf8(text: str) -> str:
-    return text.encode("utf-8", "backslashreplace").decode("utf-8")
+def _utf8(value: Any) -> Any:
+    """``value`` (a report as a worker sends it: dicts, lists, tuples, strings) with each
+    lone surrogate written as a backslash escape."""
+    if isinstance(value, str):
+        return value.encode("utf-8", "backslashreplace").decode("utf-8")
+    if isinstance(value, dict):
+        return {_utf8(k): _utf8(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value)(_utf8(v) for v in value)
+    return value
 
 
 # Tests of names that are not UTF-8 compare strings holding lone surrogates ('\udcff').
 # When one fails, its report holds them, and pytest-xdist cannot send such a report from
 # a worker ("strings must be utf-8 encodable"): the whole run ended in an INTERNALERROR
 # ("no active workers available") naming no failing test and running no other. Written
-# with backslash escapes, the failure is reported as any other. Defined here rather
-# than in a plugin module that this file loads: tests/unit/test_conftest_summary.py runs
-# this file alone in a temporary folder, where no such module can be imported.
-@pytest.hookimpl(hookwrapper=True)
-def pytest_runtest_makereport(item: pytest.Item, call: Any) -> Generator[None, Any, None]:
-    outcome = yield
-    report = outcome.get_result()
-    if report.longrepr is not None:
-        text = str(report.longrepr)
-        if _utf8(text) != text:
-            report.longrepr = _utf8(text)
-    report.sections = [(name, _utf8(text)) for name, text in report.sections]
+# with backslash escapes, the failure is reported as any other. Only the form a worker
+# sends is rewritten, every string of it: a skip's (path, line, reason) tuple, an xfail
+# reason, captured output and the failure's own line in the short summary all may hold
+# one, and a run without workers prints the report as pytest made it. Defined here
+# rather than in a plugin module that this file loads: tests/unit/test_conftest_summary.py
+# runs this file alone in a temporary folder, where no such module can be imported.
+@pytest.hookimpl(wrapper=True)
+def pytest_report_to_serializable(config: pytest.Config, report: Any) -> Generator[None, Any, Any]:
+    return _utf8((yield))

@@ -177,11 +177,21 @@ def for_terminal(text: str) -> str:
 
 
 def quoted(text: str) -> str:
-    """``text`` in the quotes its ``repr`` would have, written as :func:`one_line` writes
-    it: how a message quotes a name it must set apart (click's ``{value!r}``, a WAV path
-    holding a line break). ``repr`` itself writes a path's undecodable byte as ``\\udcff``."""
+    """``text`` as its ``repr`` writes it, but a path's undecodable byte as the shell shows
+    it (``\\xff``, not ``\\udcff``): how a message quotes a name it must set apart (click's
+    ``{value!r}``, a typed keyword, a WAV path holding a line break). Every other character
+    is written as ``repr`` writes it, so a message quoting an ordinary word is unchanged and
+    what a terminal would not show (a tab, a no-break or zero-width space, a backslash
+    against an escape) stays visible."""
     shown = repr(text)
-    return shown[0] + one_line(text) + shown[-1]
+    if text.isprintable():  # no surrogate: the usual word
+        return shown
+    quote = shown[0]
+    body = (
+        _shown(ch) if 0xDC80 <= ord(ch) <= 0xDCFF else "\\" + ch if ch == quote else repr(ch)[1:-1]
+        for ch in text
+    )
+    return quote + "".join(body) + quote
 
 
 def tell(message: str, kind: str = "warning") -> None:

@@ -13,6 +13,7 @@ from audio_clips import word_folders
 from click.testing import CliRunner
 
 from tinyslm.cli import cli
+from tinyslm.errors import quoted
 
 ODD = "x\udcff"  # the word $'x\xff' as Python holds it
 
@@ -53,3 +54,20 @@ def test_a_word_given_twice(data: Path, tmp_path: Path) -> None:
 def test_a_word_synth_cannot_speak(tmp_path: Path) -> None:
     line = _error("synth", ODD, "yes", "-o", str(tmp_path / "out"))
     assert line.startswith("error: synth: 'x\\xff' is not a word to speak ("), line
+
+
+@pytest.mark.parametrize(
+    "word",
+    ["yes", "don't", 'say "hi"', 'it\'s "x"', "a\\b", "café", "a\tb", "yes\u00a0", "yes\u200b"],
+)
+def test_an_ordinary_word_is_quoted_as_its_repr(word: str) -> None:
+    # Only a path's undecodable byte is written otherwise: a tab, a no-break or a
+    # zero-width space stay escapes (a word looking like 'yes' is not 'yes'), a backslash
+    # is doubled so that 'x\\xff' typed as text is not the byte, and no other message
+    # quoting a word changes.
+    assert quoted(word) == repr(word)
+
+
+def test_a_keyword_holding_a_zero_width_space(data: Path, tmp_path: Path) -> None:
+    line = _error("train", str(data), "--keywords", "yes\u200b", "-o", str(tmp_path / "m"))
+    assert "--keywords names 'yes\\u200b', which has no clips" in line, line

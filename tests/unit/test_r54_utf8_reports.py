@@ -18,18 +18,25 @@ ROOT_CONFTEST = Path(__file__).resolve().parents[1] / "conftest.py"
 FAILING = """
 import os
 
+import pytest
+
 def test_raw_name_compared():
     assert os.fsdecode(b"t\\xff") == "t"
 
 def test_other():
     assert True
+
+def test_raw_name_missing():
+    pytest.skip("missing " + os.fsdecode(b"x\\xff"))
 """
 
 
 def _run(pytester: pytest.Pytester, conftest: str) -> tuple[int, str]:
     pytester.makeconftest(conftest)
     pytester.makepyfile(test_raw=FAILING)
-    result = pytester.runpytest_subprocess("-p", "xdist", "-n", "2", "-p", "no:cacheprovider")
+    result = pytester.runpytest_subprocess(
+        "-p", "xdist", "-n", "2", "-p", "no:cacheprovider", "-rfEs"
+    )
     return result.ret, "\n".join(result.outlines + result.errlines)
 
 
@@ -40,8 +47,10 @@ def test_a_failure_holding_a_lone_surrogate_is_reported_as_a_failure(
     ret, out = _run(pytester, ROOT_CONFTEST.read_text(encoding="utf-8"))
     assert "INTERNALERROR" not in out, out[-2000:]
     assert ret == 1, out[-2000:]
-    assert "1 failed, 1 passed" in out, out[-2000:]
-    assert "FAILED test_raw.py::test_raw_name_compared" in out
+    assert "1 failed, 1 passed, 1 skipped" in out, out[-2000:]
+    # The short summary keeps the failure's own line and the skip's reason (-rs).
+    assert "FAILED test_raw.py::test_raw_name_compared - AssertionError: assert" in out
+    assert "missing x\\udcff" in out, out[-2000:]
     assert "\\udcff" in out  # the value, escaped
 
 
