@@ -1214,8 +1214,16 @@ class _TypedFlight:
                         else start
                     )
                     if due - start > ANSWER_WAIT_S:
-                        on_hold(due - now)
-                        on_hold = None  # once per hold, not per tick
+                        note, on_hold = on_hold, None  # once per hold, not per tick
+                        # Written with the lock let go: a stderr that blocks (a terminal
+                        # paused with Ctrl-S) held the reader thread's answers meanwhile.
+                        # The state is read again after it.
+                        self.cond.release()
+                        try:
+                            note(due - now)
+                        finally:
+                            self.cond.acquire()
+                        continue
                 if (
                     (self.waiting or (every and self.lines) or self._full())
                     and not held()

@@ -90,3 +90,26 @@ def test_a_board_that_never_sent_a_byte_keeps_the_plain_wait(
     rows, status = _session(monkeypatch, _Terminal(b"a\nb\nc\nd\n"), boot=b"")
     assert waits and set(waits) == {0.2}, sorted(set(waits))
     assert not [r for r in rows + status if "holding" in r], rows + status
+
+
+def test_the_hold_note_is_written_with_the_flight_let_go(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # A stderr that blocks (a terminal paused with Ctrl-S) must not hold the reader
+    # thread, which takes the flight's lock for each answer: the note is written without
+    # it. Before: another thread could not take the lock while the note was written.
+    clock, flight = _unsure_flight(monkeypatch)
+    free: list[bool] = []
+
+    def note(_: float) -> None:
+        other = threading.Thread(target=flight.has_info)
+        other.start()
+        other.join(timeout=2.0)
+        free.append(not other.is_alive())
+
+    stop = threading.Event()
+    timer = threading.Timer(0.3, stop.set)
+    timer.start()
+    flight.wait(stop, clock.monotonic, lambda: False, on_hold=note)
+    timer.cancel()
+    assert free == [True]
