@@ -842,9 +842,9 @@ class _TypedFlight:
         # answer went, if later: where its silence before the next answer began
         # (:meth:`_doubt`).
         self.heard_at = 0.0
-        # Whether any byte at all has come from the board (monitor's reader sets it):
-        # the answer wait grows only then (:meth:`answer_wait`).
-        self.heard_any: Callable[[], bool] = lambda: True
+        # Whether the board has answered a phrase (a text board): the answer wait grows
+        # only then (:meth:`answer_wait`).
+        self.phrase_answered = False
         # Typed lines sent, and answers taken for one of them (in flight or given up on),
         # for the end of a piped session (:func:`_unanswered_end`); ':' commands apart,
         # as every tinyslm board answers them (a keyword board answers no phrase, nor a
@@ -900,6 +900,8 @@ class _TypedFlight:
         with self.cond:
             # The board's silence ended here, whatever the answer is taken for.
             heard, self.heard_at = self.heard_at, time.monotonic()
+            if kind is None or kind[0] in ("phrase", "long"):
+                self.phrase_answered = True  # a text board (kind None: any answer)
             self._expire()
             late = self._late(kind)
             if late is not None:
@@ -1145,14 +1147,15 @@ class _TypedFlight:
         """How long the last line sent is waited for without a byte from the board
         before it is given up on: :data:`ANSWER_WAIT_S`, doubled for each line given up
         on that the board has not answered since (:data:`ANSWER_BACKOFF_MAX` times at
-        most; see there), once the board has sent any byte at all."""
+        most; see there), once the board has answered a phrase."""
         with self.cond:
             self._expire()
-            if not self.heard_any():
-                # A board that has not sent one byte is not busy on lines it queued (a
-                # text board answers before it acts): a wrong port or baud rate, or a
-                # keyword board given phrases. Grown, the wait only delayed the end's
-                # note: 100 piped lines took 800 s instead of 200 s.
+            if not self.phrase_answered:
+                # A board that has answered no phrase is not busy on phrases it queued (a
+                # text board writes its answer before it acts: firmware/text's core):
+                # a wrong port, or a keyword board, which answers ':info' and reports
+                # detections but never answers a phrase. Grown, the wait only delayed
+                # the end: 100 piped phrases took 800 s instead of 200 s.
                 return ANSWER_WAIT_S
             return ANSWER_WAIT_S * min(float(2 ** len(self.given_up)), ANSWER_BACKOFF_MAX)
 
@@ -1216,8 +1219,8 @@ class _TypedFlight:
                     if due - start > ANSWER_WAIT_S:
                         note, on_hold = on_hold, None  # once per hold, not per tick
                         # Written with the lock let go: a stderr that blocks (a terminal
-                        # paused with Ctrl-S) held the reader thread's answers meanwhile.
-                        # The state is read again after it.
+                        # paused with Ctrl-S, the board's lines going to a file) held the
+                        # reader thread's answers meanwhile. The state is read again after.
                         self.cond.release()
                         try:
                             note(due - now)
@@ -1916,7 +1919,6 @@ def monitor(
     last_rx = [time.monotonic()]  # when the reader last got bytes
     heard = [False]  # whether any byte at all came from the board
     typed_flight = _TypedFlight()  # the typed lines waiting for their answers
-    typed_flight.heard_any = lambda: heard[0]
 
     failed: list[ToolchainError] = []  # why the session must end, if it must
 

@@ -24,11 +24,14 @@ _Sent = monitor_mod._Sent
 
 
 def _on_fake_clock(monkeypatch: pytest.MonkeyPatch) -> tuple[_Clock, monitor_mod._TypedFlight]:
-    """A flight on a fake clock, with a 0.5 s answer wait."""
+    """A flight on a fake clock, with a 0.5 s answer wait, of a text board that has
+    answered a phrase before (the wait grows only then)."""
     monkeypatch.setattr(monitor_mod, "ANSWER_WAIT_S", 0.5)
     clock = _Clock()
     monkeypatch.setattr(monitor_mod, "time", clock)
-    return clock, monitor_mod._TypedFlight()
+    flight = monitor_mod._TypedFlight()
+    flight.phrase_answered = True
+    return clock, flight
 
 
 def _in_flight(flight: monitor_mod._TypedFlight) -> list[int]:

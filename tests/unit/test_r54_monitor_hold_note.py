@@ -21,18 +21,27 @@ from tinyslm import monitor as monitor_mod
 HELD = "  monitor: holding your line until the board answers the last one (up to {} s)"
 
 
+class _AnswersFirst(FakePort):
+    """A text board that answers the first phrase it gets (a local answer) and then says
+    nothing more: the answer wait grows only once a board has answered a phrase."""
+
+    def write(self, data: bytes) -> int:
+        if not self.written:
+            self.answer(b'{"intent":"on","score":0.9,"route":"local"}\n')
+        return super().write(data)
+
+
 def _session(
     monkeypatch: pytest.MonkeyPatch,
     stdin: io.BytesIO,
     *,
     raw: bool = False,
-    boot: bytes = b"boot\n",
+    port: FakePort | None = None,
 ) -> tuple[list[str], list[str]]:
-    """(stdout rows, status rows) of ``monitor`` over a board that says ``boot`` (a boot
-    log: the answer wait grows only once the board has sent a byte) and then nothing,
-    with a 0.2 s answer wait."""
+    """(stdout rows, status rows) of ``monitor`` over ``port`` (a board that answers
+    the first phrase and then nothing), with a 0.2 s answer wait."""
     monkeypatch.setattr(monitor_mod, "ANSWER_WAIT_S", 0.2)
-    use_port(monkeypatch, FakePort(boot))
+    use_port(monkeypatch, port if port is not None else _AnswersFirst())
     rows: list[str] = []
     status: list[str] = []
     monitor_mod.monitor(
@@ -45,9 +54,10 @@ def _session(
 def test_a_typed_line_held_past_the_answer_wait_gets_one_note_on_stderr(
     monkeypatch: pytest.MonkeyPatch, raw: bool
 ) -> None:
-    # 'a' given up on after 0.2 s lets 'b' go; 'c' then waits 0.4 s (one line given up
-    # on before), 'd' 0.8 s: one note each, not one per 50 ms tick. Before: none.
-    rows, status = _session(monkeypatch, _Terminal(b"a\nb\nc\nd\n"), raw=raw)
+    # 'a' answered; 'b' given up on after 0.2 s lets 'c' go, which is then waited for
+    # 0.4 s (one line given up on before) and 'd' 0.8 s, holding 'd' and 'e': one note
+    # each, not one per 50 ms tick. Before: none.
+    rows, status = _session(monkeypatch, _Terminal(b"a\nb\nc\nd\ne\n"), raw=raw)
     assert status[1:] == [HELD.format(1), HELD.format(1)], status
     assert not [r for r in rows if "holding" in r], rows
 
@@ -73,12 +83,20 @@ def test_a_line_held_behind_an_unsure_line_is_told_how_long_at_most(
     assert flight.waiting  # still held: the note does not let it go
 
 
-def test_a_board_that_never_sent_a_byte_keeps_the_plain_wait(
-    monkeypatch: pytest.MonkeyPatch,
+@pytest.mark.parametrize(
+    "said",
+    [
+        pytest.param(b"", id="silent"),
+        pytest.param(b'boot\n{"info":{"board":"esp32"}}\n', id="keyword-board"),
+    ],
+)
+def test_a_board_that_answered_no_phrase_keeps_the_plain_wait(
+    monkeypatch: pytest.MonkeyPatch, said: bytes
 ) -> None:
-    # Not one byte from the board (a wrong port or baud rate, a keyword board given
-    # phrases): no line it queued keeps it busy, so the wait does not grow, and no line is
-    # held. With the wait grown, 100 piped lines took 800 s to reach the end's note.
+    # A board that has answered no phrase is not busy on phrases it queued: a wrong port
+    # (not one byte), or a keyword board, which says a boot line, answers ':info' and
+    # reports detections but never answers a phrase. So the wait does not grow, and no
+    # line is held. Grown, 100 piped phrases took 800 s to reach the end's note.
     waits: list[float] = []
     plain = monitor_mod._TypedFlight.answer_wait
 
@@ -87,7 +105,7 @@ def test_a_board_that_never_sent_a_byte_keeps_the_plain_wait(
         return waits[-1]
 
     monkeypatch.setattr(monitor_mod._TypedFlight, "answer_wait", recorded)
-    rows, status = _session(monkeypatch, _Terminal(b"a\nb\nc\nd\n"), boot=b"")
+    rows, status = _session(monkeypatch, _Terminal(b"a\nb\nc\nd\n"), port=FakePort(said))
     assert waits and set(waits) == {0.2}, sorted(set(waits))
     assert not [r for r in rows + status if "holding" in r], rows + status
 
