@@ -28,6 +28,10 @@ def test_other():
 
 def test_raw_name_missing():
     pytest.skip("missing " + os.fsdecode(b"x\\xff"))
+
+def test_raw_name_warned():
+    import warnings
+    warnings.warn("cannot read " + os.fsdecode(b"w\\xff"))
 """
 
 
@@ -47,7 +51,8 @@ def test_a_failure_holding_a_lone_surrogate_is_reported_as_a_failure(
     ret, out = _run(pytester, ROOT_CONFTEST.read_text(encoding="utf-8"))
     assert "INTERNALERROR" not in out, out[-2000:]
     assert ret == 1, out[-2000:]
-    assert "1 failed, 1 passed, 1 skipped" in out, out[-2000:]
+    assert "1 failed, 2 passed, 1 skipped, 1 warning" in out, out[-2000:]
+    assert "cannot read w\\udcff" in out, out[-2000:]  # the warnings summary
     # The short summary keeps the failure's own line and the skip's reason (-rs).
     assert "FAILED test_raw.py::test_raw_name_compared - AssertionError: assert" in out
     assert "missing x\\udcff" in out, out[-2000:]
