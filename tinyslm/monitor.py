@@ -669,12 +669,13 @@ GIVEN_UP_KEEP_S = RESYNC_CAP_S
 # waits: each such line may still be queued in a text board busy longer than the
 # answer wait (it answers in order, late), and the next one only joins it there. With
 # one line per answer wait whatever the board said, a board whose action took 4 answer
-# waits held 4 to 7 lines at once (a real board's receive buffer overflows); now a silent
-# board gets the next line after 2, 4, 8, 8 ... s, and a board that answers, late or
-# not, settles those lines and gets the plain wait again, so a slow board that answers
-# still gets every line. Bounded, so that a keyword board given phrases (it answers
-# none) still takes one each 8 s, and below GIVEN_UP_KEEP_S: the lines given up on are
-# still known when the next one is.
+# waits held 4 to 7 lines at once (a real board's receive buffer overflows); now a text
+# board that stops answering gets the next line after 2, 4, 8, 8 ... s, and a board that
+# answers, late or not, settles those lines and gets the plain wait again, so a slow
+# board that answers still gets every line. Only once the board has answered a phrase
+# (_TypedFlight.answer_wait): a keyword board or a wrong port keeps the plain wait.
+# Bounded below GIVEN_UP_KEEP_S: the lines given up on are still known when the next
+# one is.
 ANSWER_BACKOFF_MAX = 4
 
 
