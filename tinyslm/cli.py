@@ -1776,7 +1776,14 @@ def tflm_fetch_command(target: str, cache_dir: Path | None, force: bool) -> None
     from tinyslm.toolchain.tflm import fetch
 
     tree = fetch(cache_dir, target=target, force=force, log=_echo_err)  # names the tree
-    click.echo(str(tree))
+    # stdout holds the tree's path alone, a value for scripts (--tflm-dir "$(tinyslm tflm
+    # fetch)"), so it is the path's own bytes, as pwd and mktemp print a path. The line for
+    # the eye (a byte that is not UTF-8 shown as \xff) is stderr's "TFLM tree ... at"; the
+    # "wrote ..." lines on stdout are sentences no script takes a path from, shown so too.
+    # Written as text, such a byte came out as Python had set stdout up: raw (C or POSIX
+    # locale), a UnicodeEncodeError traceback (en_US.UTF-8: strict), "\udcff"
+    # (backslashreplace) or "?" (ascii).
+    click.echo(os.fsencode(tree))
 
 
 def main() -> None:

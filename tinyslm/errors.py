@@ -10,6 +10,8 @@ from __future__ import annotations
 import sys
 from collections.abc import Sequence
 
+from tinyslm.terminal import printable
+
 # A quoted tail stays readable on one line even when a tool prints one huge line.
 TAIL_MAX_CHARS = 300
 
@@ -168,11 +170,9 @@ def for_terminal(text: str) -> str:
     shows label names (a newline, an ESC or C1 control, a line separator or a bidi
     override in a label would break the line, reprogram the terminal or reorder what
     follows), a path's undecodable byte as the shell shows it (``\\xff``): :func:`one_line`,
-    and :func:`tinyslm.monitor.printable`'s bidi controls. Printed as it is, the byte
+    and :func:`tinyslm.terminal.printable`'s bidi controls. Printed as it is, the byte
     reached stderr as ``\\udcff`` (Python's stderr writes what it cannot encode with
     ``backslashreplace``), a character the path does not hold."""
-    from tinyslm.monitor import printable  # here, not above: monitor imports this module
-
     return printable(one_line(text))
 
 

@@ -29,13 +29,16 @@ import queue
 import sys
 import threading
 import time
-import unicodedata
 from collections import Counter, deque
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, BinaryIO
 
 from tinyslm.errors import ToolchainError
+
+# Imported from here by evaluate, info, emulate.phrases and the tests: printable lives in
+# tinyslm.terminal so that errors can use it without importing this module (and numpy).
+from tinyslm.terminal import printable as printable
 from tinyslm.text.dataset import DO_PREFIX, MAX_LINE_LIMIT
 
 if TYPE_CHECKING:
@@ -80,40 +83,6 @@ MAX_LINE_BYTES = MAX_LINE_LIMIT * MAX_ESCAPED_BYTE + LINE_OVERHEAD_BYTES
 # Escalated phrases waiting for the host's answer; beyond this a phrase is skipped (and
 # said so) rather than queued without bound behind a slow --host-cmd.
 MAX_PENDING_ESCALATIONS = 16
-
-
-# Unicode's Bidi_Control characters (category Cf): marks, embeddings, overrides, isolates.
-_BIDI_CONTROLS = frozenset(
-    "\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
-)
-
-
-def printable(text: str, *, json_escapes: bool = False) -> str:
-    """``text`` with control characters other than tab written as ``\\xNN`` escapes
-    (``json_escapes``: as ``\\u00NN``, which is also a JSON string's escape, so a JSON
-    line stays JSON), and lone surrogates (a JSON ``\\ud800`` decodes to one), line and
-    paragraph separators (U+2028, U+2029) and bidi controls (U+202E...) as ``\\uNNNN``.
-
-    Device bytes go to the user's terminal: an ESC sequence from a board's boot log,
-    or garbage read at the wrong baud rate, would otherwise clear the screen or
-    reprogram the terminal. The firmware's JSON lines escape the controls below 0x20
-    but pass DEL and C1 controls (U+0080-U+009F) through: with ``json_escapes`` those
-    become their JSON escapes, as a separator or bidi control does (the same string).
-    A surrogate cannot be written as UTF-8 at all: printing one raised in the thread
-    that shows the board's lines.
-    """
-
-    def shown(ch: str) -> str:
-        kind = unicodedata.category(ch)
-        if kind == "Cc" and ch != "\t":
-            return f"\\u{ord(ch):04x}" if json_escapes else f"\\x{ord(ch):02x}"
-        # A line or paragraph separator breaks a row in some terminals, and a bidi
-        # control reorders what follows it on screen ('gnp.exe' shown as 'exe.png').
-        if kind in ("Cs", "Zl", "Zp") or ch in _BIDI_CONTROLS:
-            return f"\\u{ord(ch):04x}"
-        return ch
-
-    return "".join(shown(ch) for ch in text)
 
 
 def shown_line(line: str) -> str:

@@ -1,0 +1,43 @@
+"""Round 55: ``tinyslm tflm fetch`` prints the tree's own bytes on stdout, whatever the
+locale, so that ``--tflm-dir "$(tinyslm tflm fetch)"`` names the tree.
+
+Printed as text, a path holding a byte that is not UTF-8 came out as Python's stdout
+was set up: raw under a C or POSIX locale, a ``UnicodeEncodeError`` traceback and exit 1
+under ``en_US.UTF-8`` (a strict UTF-8 stdout), ``\\udcff`` with a ``backslashreplace``
+one, ``?`` under ASCII. Its display form (``\\xff``) is stderr's line, which
+tests/integration/test_r54_stderr_names.py checks. No network: the tree is already there.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from lib_tflm_fixtures import fake_tree
+
+REPO = Path(__file__).resolve().parents[2]
+
+# Python's stdout under each (PYTHONIOENCODING): en_US.UTF-8's strict UTF-8, one that
+# escapes what it cannot encode, and ASCII (click writes "?" there).
+STDOUTS = ["utf-8:strict", "utf-8:backslashreplace", "ascii"]
+
+
+@pytest.mark.parametrize("stdout", STDOUTS)
+def test_tflm_fetch_prints_the_trees_own_bytes(tmp_path: Path, stdout: str) -> None:
+    tree = fake_tree(tmp_path / os.fsdecode(b"t\xff"))  # a byte that is not UTF-8
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]),
+        "PYTHONIOENCODING": stdout,
+    }
+    proc = subprocess.run(
+        [sys.executable, "-m", "tinyslm", "tflm", "fetch", "--cache-dir", str(tree)],
+        env=env, capture_output=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    # Before: b'' and a traceback (exit 1); b'.../t\\udcff\n'; b'.../t?\n'.
+    assert proc.stdout == os.fsencode(tree) + b"\n"
+    assert os.path.isdir(proc.stdout[:-1])  # what a script's $(...) reads is the tree
