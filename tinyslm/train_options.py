@@ -215,17 +215,18 @@ def train_options(func: F) -> F:
             type=click.Choice(board_ids()),
             default=None,
             help="Text datasets only: size the model for this board's model (flash) and arena (RAM)"
-            " budgets (a keyword model's size is --keyword-model).",
+            " budgets, the model's budget capped by what the training data can use (a keyword"
+            " model's size is --keyword-model).",
         ),
         click.option(
             "--max-model-kb",
             type=click.IntRange(4, 2**20),  # up to 1 GiB: far beyond any board
             default=None,
-            # plan_size's rule: plain train caps the default by what the data can use.
+            # plan_size's rule: the data caps the default, or the board's budget in its place.
             show_default=(
                 f"the smaller of {DEFAULT_MODEL_KB} and what the training data can use; "
-                f"{DEFAULT_MODEL_KB} with --buckets/--dim/--hidden; the board's model budget "
-                "with --board"
+                f"{DEFAULT_MODEL_KB} with --buckets/--dim/--hidden; with --board, the board's "
+                f"model budget in place of {DEFAULT_MODEL_KB}"
             ),
             help="Text datasets only: model size budget in KB (1024 bytes) for the automatic"
             " buckets, dim and hidden (a keyword model's size is --keyword-model).",
@@ -390,12 +391,12 @@ def plan_size(
 ) -> SizeChoice:
     """The shape for these options: automatic sizes chosen, given ones checked.
 
-    The budget is ``--max-model-kb``, else ``--board``'s model budget (the
-    smaller of the two when both are given), else the smaller of
-    :data:`DEFAULT_MODEL_KB` and what the data can use
+    The budget is ``--max-model-kb`` (capped by ``--board``'s model budget when
+    both are given); else, when no size is pinned, the smaller of ``--board``'s
+    model budget (without it :data:`DEFAULT_MODEL_KB`) and what the data can use
     (:func:`tinyslm.sizing.data_budget_bytes` of ``distinct`` n-gram ids;
-    ``None``: not counted, the default alone) when no size is pinned.
-    ``--board`` also brings its arena budget.
+    ``None``: not counted, the board's or the default alone). ``--board`` also
+    brings its arena budget.
 
     Raises:
         BudgetError: sizes given by hand do not fit the budget (before training).
@@ -403,29 +404,33 @@ def plan_size(
     options = resolve_seq_len(options)
     board_id, max_kb = options.get("board"), options.get("max_model_kb")
     budget = DEFAULT_MODEL_KB * 1024
-    source = f"the default {DEFAULT_MODEL_KB} KB ({budget:,} bytes)"
-    arena_budget = None
+    # The budget nobody gave, named for the size line: the default or the board's.
+    name, cap = f"the default {DEFAULT_MODEL_KB} KB", f"default cap {DEFAULT_MODEL_KB} KB"
+    source = f"{name} ({budget:,} bytes)"
+    arena_budget, arena_source, max_buckets = None, "", None
     if board_id is not None:
         from tinyslm.boards import load_board
         from tinyslm.emit.text import firmware_ram
         from tinyslm.text.dataset import MAX_LINE_LIMIT
 
         board = load_board(board_id)
-        budget, source = board.model_budget_bytes, f"board {board.id}'s {board.model_flash_kb} KB"
+        name = f"board {board.id}'s {board.model_flash_kb} KB"
+        cap = f"board {board.id}'s cap {board.model_flash_kb} KB"
+        budget, source = board.model_budget_bytes, name
         # generate counts the firmware's other RAM with the arena (emit.text.ram_bytes):
         # the arena gets what that leaves, the line buffer at its largest since the
         # model's line limit is known only once trained.
         others, _ = firmware_ram(board, int(options["seq_len"]), num_labels, MAX_LINE_LIMIT)
-        arena_budget = board.arena_budget_bytes - others
-    if max_kb is not None and (board_id is None or max_kb * 1024 <= budget):
-        budget, source = max_kb * 1024, f"--max-model-kb {max_kb}"
-    elif (
-        board_id is None
-        and distinct is not None
-        and all(options.get(k) is None for k in SIZE_FIELDS)
-    ):
-        # Only the default is sized by the data: an explicit budget or size
-        # (--buckets/--dim/--hidden) keeps its meaning against 500 KiB.
+        arena_budget, arena_source = board.arena_budget_bytes - others, name
+    if max_kb is not None:
+        if board_id is None or max_kb * 1024 <= budget:
+            budget, source = max_kb * 1024, f"--max-model-kb {max_kb}"
+    elif distinct is not None and all(options.get(k) is None for k in SIZE_FIELDS):
+        # Only a budget nobody gave (the default, or the board's) is sized by the data;
+        # an explicit --max-model-kb or size (--buckets/--dim/--hidden) keeps its meaning
+        # against it. A board's whole budget on a small set was a table of rows no phrase
+        # reaches: the demo set got ~1 MB for the ESP32 (B16384 D61 H256) at the ~141 KiB
+        # model's test accuracy, and trained longer (docs/architecture.md).
         wanted = data_budget_bytes(distinct, num_labels)
         rule = (
             f"{distinct:,} distinct n-gram ids -> {data_buckets(distinct)} buckets at "
@@ -433,15 +438,21 @@ def plan_size(
         )
         if wanted < budget:
             budget = wanted
-            source = f"what the data can use ({rule}; default cap {DEFAULT_MODEL_KB} KB)"
+            source = f"what the data can use ({rule}; {cap})"
+            # Where a long --seq-len's arena narrows the embedding, the bytes that frees
+            # must not buy buckets past the data's, rows no phrase reaches (demo set,
+            # --board esp32 --seq-len 4096: B32768 D4 scored 94.23 %, B4096 D7 98.46 %).
+            max_buckets = data_buckets(distinct)
         else:
-            source = f"the default {DEFAULT_MODEL_KB} KB ({budget:,} bytes; {rule})"
+            source = f"{name} ({budget:,} bytes; {rule})"
     return choose_shape(
         num_labels,
         int(options["seq_len"]),
         budget,
         arena_budget_bytes=arena_budget,
         budget_source=source,
+        arena_source=arena_source,
+        max_buckets=max_buckets,
         **{k: options[k] for k in SIZE_FIELDS if options.get(k) is not None},
     )
 
@@ -479,7 +490,12 @@ def _missed(choice: SizeChoice, model_bytes: int, arena: int, over: tuple[int, i
             f"arena {arena_size_for(arena)} bytes in the firmware (measured {arena}) > "
             f"{choice.arena_budget_bytes} bytes (the arena budget less the firmware's other RAM)"
         )
-    return f"the converted model does not fit {choice.budget_source}: " + "; ".join(parts)
+    # The arena budget is the board's, whatever capped the model's (the data, or
+    # --max-model-kb): an arena miss alone names the board, not the data's bytes.
+    owner = choice.budget_source
+    if over[1] > 0 and choice.arena_source not in ("", owner):
+        owner = choice.arena_source if over[0] <= 0 else f"{owner} or {choice.arena_source}"
+    return f"the converted model does not fit {owner}: " + "; ".join(parts)
 
 
 def _first_plan(
@@ -588,6 +604,8 @@ def train_to_budget(
                     - 1024
                 ),
                 budget_source=choice.budget_source,
+                arena_source=choice.arena_source,
+                max_buckets=choice.max_buckets,
                 **{k: options[k] for k in SIZE_FIELDS if options.get(k) is not None},
             )
         except BudgetError:
