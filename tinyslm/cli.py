@@ -1782,8 +1782,12 @@ def tflm_fetch_command(target: str, cache_dir: Path | None, force: bool) -> None
     # "wrote ..." lines on stdout are sentences no script takes a path from, shown so too.
     # Written as text, such a byte came out as Python had set stdout up: raw (C or POSIX
     # locale), a UnicodeEncodeError traceback (en_US.UTF-8: strict), "\udcff"
-    # (backslashreplace) or "?" (ascii).
-    click.echo(os.fsencode(tree))
+    # (backslashreplace) or "?" (ascii). A stdout that takes text only (io.StringIO: the
+    # CLI run in-process under contextlib.redirect_stdout) has no bytes to take: click
+    # wrote bytes to it anyway (TypeError, even for an ASCII path), so it gets the str,
+    # which os.fsencode turns back into the same bytes.
+    value = os.fsencode(tree) if hasattr(sys.stdout, "buffer") else str(tree)
+    click.echo(value)
 
 
 def main() -> None:

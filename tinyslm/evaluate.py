@@ -360,7 +360,7 @@ def run_eval(
 
 def format_eval(result: EvalResult) -> str:
     """The summary ``tinyslm eval`` prints: train's figures, then the weakest intents."""
-    from tinyslm.monitor import printable
+    from tinyslm.terminal import printable
 
     t = result.trained
     # Train's shares as the counts they were measured from, as this table's own

@@ -197,7 +197,7 @@ def format_info(info: ModelInfo) -> str:
     """The table ``tinyslm info`` prints."""
     from tinyslm.errors import one_line
     from tinyslm.modality import modality
-    from tinyslm.monitor import printable
+    from tinyslm.terminal import printable
 
     m = info.manifest
     where = info.kind + (f" for board {info.board}" if info.board else "")

@@ -10,6 +10,8 @@ tests/integration/test_r54_stderr_names.py checks. No network: the tree is alrea
 
 from __future__ import annotations
 
+import contextlib
+import io
 import os
 import subprocess
 import sys
@@ -17,6 +19,8 @@ from pathlib import Path
 
 import pytest
 from lib_tflm_fixtures import fake_tree
+
+from tinyslm.cli import cli
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -41,3 +45,12 @@ def test_tflm_fetch_prints_the_trees_own_bytes(tmp_path: Path, stdout: str) -> N
     # Before: b'' and a traceback (exit 1); b'.../t\\udcff\n'; b'.../t?\n'.
     assert proc.stdout == os.fsencode(tree) + b"\n"
     assert os.path.isdir(proc.stdout[:-1])  # what a script's $(...) reads is the tree
+
+
+def test_tflm_fetch_in_process_to_a_text_only_stdout(tmp_path: Path) -> None:
+    tree = fake_tree(tmp_path / os.fsdecode(b"t\xff"))
+    shown = io.StringIO()  # no .buffer: a Python caller's own stream takes text
+    with contextlib.redirect_stdout(shown):
+        # Before: TypeError (click wrote the bytes to it), whatever the path.
+        cli.main(["tflm", "fetch", "--cache-dir", str(tree)], standalone_mode=False)
+    assert shown.getvalue() == f"{tree}\n"

@@ -400,7 +400,7 @@ TIME_UNITS = {"emulator": "us", "native": "us", "qemu": "thousand_instructions"}
 
 def format_report(report: EmulateReport, engine: str = "emulator") -> str:
     """Human-readable summary of an :class:`EmulateReport` run on ``engine``."""
-    from tinyslm.monitor import printable
+    from tinyslm.terminal import printable
 
     lines = [
         # Escaped as eval's rows are: a file name cannot reorder or program the terminal.
