@@ -11,7 +11,7 @@ from typing import Any
 
 from tinyslm.errors import BudgetError
 from tinyslm.manifest import load_model_dir
-from tinyslm.text.dataset import load_dataset
+from tinyslm.text.dataset import Dataset, load_dataset
 from tinyslm.text.train import TrainConfig
 from tinyslm.train_options import distinct_ids, plan_size, train_to_budget
 
@@ -36,12 +36,15 @@ def plan(options: dict[str, Any]) -> Any:
 
 
 def run_to_budget(
-    options: dict[str, Any], measured: Callable[[int, TrainConfig], dict[str, Any]]
+    options: dict[str, Any],
+    measured: Callable[[int, TrainConfig], dict[str, Any]],
+    data: Dataset | None = None,
 ) -> BudgetRun:
-    """``train_to_budget`` on the demo set, the n-th model trained (from 0) measuring the
-    manifest fields ``measured(n, config)`` gives (``arena_bytes``, ``model_bytes``)."""
+    """``train_to_budget`` on ``data`` (the demo set by default), the n-th model trained
+    (from 0) measuring the manifest fields ``measured(n, config)`` gives (``arena_bytes``,
+    ``model_bytes``)."""
     manifest, _ = load_model_dir(FIXTURE, probe_arena=False)
-    data = load_dataset(None)
+    dataset = load_dataset(None) if data is None else data
     configs: list[TrainConfig] = []
     said: list[str] = []
 
@@ -51,7 +54,7 @@ def run_to_budget(
         return "written"
 
     try:
-        result = train_to_budget(options, lambda: data, run, said.append)
+        result = train_to_budget(options, lambda: dataset, run, said.append)
     except BudgetError as err:
         return BudgetRun(configs, said, None, err)
     return BudgetRun(configs, said, result, None)

@@ -493,8 +493,13 @@ def _missed(choice: SizeChoice, model_bytes: int, arena: int, over: tuple[int, i
     # The arena budget is the board's, whatever capped the model's (the data, or
     # --max-model-kb): an arena miss alone names the board, not the data's bytes.
     owner = choice.budget_source
-    if over[1] > 0 and choice.arena_source not in ("", owner):
-        owner = choice.arena_source if over[0] <= 0 else f"{owner} or {choice.arena_source}"
+    if over[1] > 0 and choice.arena_source:
+        if over[0] <= 0:
+            owner = choice.arena_source
+        elif not owner.startswith(choice.arena_source):
+            # A model budget that is the board's already names it (with the rule, where
+            # the data wants more): "board esp32's 1024 KB (...) or board esp32's 1024 KB".
+            owner = f"{owner} or {choice.arena_source}"
     return f"the converted model does not fit {owner}: " + "; ".join(parts)
 
 

@@ -15,6 +15,10 @@ before round 55, 98.85 %).
 
 from __future__ import annotations
 
+import dataclasses
+import random
+import string
+
 import pytest
 from budget_runs import plan, run_to_budget
 from click.testing import CliRunner
@@ -24,7 +28,7 @@ from tinyslm.cli import cli
 from tinyslm.emit.project import arena_size_for
 from tinyslm.emit.text import firmware_ram
 from tinyslm.sizing import MIN_DIM, Shape, data_buckets, data_budget_bytes, estimate_arena_bytes
-from tinyslm.text.dataset import MAX_LINE_LIMIT, load_dataset
+from tinyslm.text.dataset import MAX_LINE_LIMIT, Example, load_dataset
 from tinyslm.train_options import default_options, distinct_ids, plan_size, resolve_seq_len
 
 CLINC150_DISTINCT_IDS = 34_722  # CLINC150's training split (tests/unit/test_default_budget.py)
@@ -127,6 +131,47 @@ def test_a_miss_names_the_data_for_the_model_and_the_board_for_the_arena() -> No
         f"the converted model does not fit {choice.budget_source} or board esp32's 1024 KB: "
         f"model {choice.budget_bytes + 10} bytes > {choice.budget_bytes} bytes; arena "
     ), done.error
+
+
+def test_an_arena_miss_beside_max_model_kb_names_the_board() -> None:
+    # --max-model-kb sets the model's budget, never the arena's: an arena miss there once
+    # read "does not fit --max-model-kb 40: arena ...".
+    options = {**default_options(), "board": "esp32", "max_model_kb": 40}
+    measured = plan(options).arena_budget_bytes
+    done = run_to_budget(options, lambda n, _: {"arena_bytes": measured})
+    assert str(done.error).startswith(
+        "the converted model does not fit board esp32's 1024 KB: arena "
+    ), done.error
+
+
+def test_a_miss_of_data_that_wants_more_than_the_board_names_the_board_once() -> None:
+    # The model budget is then the board's, its source with the data's rule: a miss of
+    # both read "does not fit board esp32's 1024 KB (...) or board esp32's 1024 KB".
+    demo = load_dataset(None)
+    rng = random.Random(0)
+    words = ["".join(rng.choices(string.ascii_lowercase, k=6)) for _ in range(6000)]
+    # 1,500 phrases of made-up words: over 16,384 distinct n-gram ids, whose 32768
+    # buckets at dim 32 want more than the ESP32's 1 MiB.
+    extra = tuple(
+        Example(" ".join(words[4 * i : 4 * i + 4]), demo.labels[i % len(demo.labels)])
+        for i in range(1500)
+    )
+    data = dataclasses.replace(demo, train=demo.train + extra)
+    options = {**default_options(), "board": "esp32"}
+    choice = plan_size(options, len(data.labels), distinct_ids(data, options))
+    assert choice.budget_source.startswith("board esp32's 1024 KB (1,048,576 bytes; ")
+    budgets = {"arena_bytes": choice.arena_budget_bytes}
+    both = run_to_budget(
+        options, lambda n, _: {**budgets, "model_bytes": choice.budget_bytes + 10}, data
+    )
+    assert str(both.error).startswith(
+        f"the converted model does not fit {choice.budget_source}: model "
+        f"{choice.budget_bytes + 10} bytes > {choice.budget_bytes} bytes; arena "
+    ), both.error
+    arena = run_to_budget(options, lambda n, _: budgets, data)
+    assert str(arena.error).startswith(
+        "the converted model does not fit board esp32's 1024 KB: arena "
+    ), arena.error
 
 
 @pytest.mark.parametrize("board_id", BOARDS)
