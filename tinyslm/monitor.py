@@ -35,10 +35,7 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, BinaryIO
 
 from tinyslm.errors import ToolchainError
-
-# Imported from here by evaluate, info, emulate.phrases and the tests: printable lives in
-# tinyslm.terminal so that errors can use it without importing this module (and numpy).
-from tinyslm.terminal import printable as printable
+from tinyslm.terminal import printable
 from tinyslm.text.dataset import DO_PREFIX, MAX_LINE_LIMIT
 
 if TYPE_CHECKING:

@@ -67,6 +67,17 @@ FAKE_PIO = textwrap.dedent(
 )
 
 
+def cli_env(env: dict[str, str] | None = None) -> dict[str, str]:
+    """The environment run_cli runs tinyslm in (this checkout first on PYTHONPATH, TF's
+    log quiet), with ``env`` on top: for a test that runs Python itself (``-c``, bytes out)."""
+    full_env = dict(os.environ)
+    full_env["PYTHONPATH"] = str(REPO) + os.pathsep + full_env.get("PYTHONPATH", "")
+    full_env.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    if env:
+        full_env.update(env)
+    return full_env
+
+
 def run_cli(
     *args: str,
     env: dict[str, str] | None = None,
@@ -77,16 +88,11 @@ def run_cli(
 ) -> subprocess.CompletedProcess[str]:
     """Run ``python -m tinyslm ARGS`` in a subprocess (as a user would); ``close_stdin``:
     with file descriptor 0 closed (a shell's ``<&-``)."""
-    full_env = dict(os.environ)
-    full_env["PYTHONPATH"] = str(REPO) + os.pathsep + full_env.get("PYTHONPATH", "")
-    full_env.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    if env:
-        full_env.update(env)
     return subprocess.run(
         [sys.executable, "-m", "tinyslm", *args],
         capture_output=True,
         text=True,
-        env=full_env,
+        env=cli_env(env),
         cwd=cwd,
         input=stdin,
         timeout=timeout,

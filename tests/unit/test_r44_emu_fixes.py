@@ -16,7 +16,8 @@ import shell_paths
 from tinyslm.emulate.library import build_key
 from tinyslm.errors import ToolchainError
 from tinyslm.escalate import Escalated, HostCommand
-from tinyslm.monitor import open_port, printable
+from tinyslm.monitor import open_port
+from tinyslm.terminal import printable
 from tinyslm.toolchain import build as build_mod
 from tinyslm.toolchain import host, stm32_image
 

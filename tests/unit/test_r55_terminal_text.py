@@ -10,22 +10,12 @@ before the line was written.
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[2]
-
-
-def _python(*args: str) -> subprocess.CompletedProcess[str]:
-    env = {
-        **os.environ,
-        "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]),
-    }
-    return subprocess.run(
-        [sys.executable, *args], env=env, capture_output=True, text=True, timeout=120, check=False
-    )
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "integration"))
+from cli_support import cli_env, run_cli
 
 
 def test_a_warning_imports_neither_monitor_nor_numpy() -> None:
@@ -34,7 +24,10 @@ def test_a_warning_imports_neither_monitor_nor_numpy() -> None:
         "import json, sys; import tinyslm.errors as e; e.tell('x \\u202e\\x1b'); "
         "print(json.dumps([m for m in ('numpy', 'tinyslm.monitor') if m in sys.modules]))"
     )
-    done = _python("-c", code)
+    done = subprocess.run(
+        [sys.executable, "-c", code], env=cli_env(), capture_output=True, text=True,
+        timeout=120, check=False,
+    )  # fmt: skip
     assert done.returncode == 0, done.stderr
     assert done.stderr == "warning: x \\u202e\\x1b\n"
     # Before: ["numpy", "tinyslm.monitor"].
@@ -43,7 +36,7 @@ def test_a_warning_imports_neither_monitor_nor_numpy() -> None:
 
 def test_a_cli_error_line_imports_no_monitor() -> None:
     # The CLI imports numpy for its own options; the error line added monitor (~20 ms).
-    done = _python("-X", "importtime", "-m", "tinyslm", "info", "/nonexistent\u202e")
+    done = run_cli("info", "/nonexistent\u202e", env={"PYTHONPROFILEIMPORTTIME": "1"})
     assert done.returncode == 1
     lines = done.stderr.splitlines()
     assert lines[-1] == "error: /nonexistent\\u202e: no such folder"

@@ -22,7 +22,8 @@ from lib_tflm_fixtures import fake_tree
 
 from tinyslm.cli import cli
 
-REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "integration"))
+from cli_support import cli_env
 
 # Python's stdout under each (PYTHONIOENCODING): en_US.UTF-8's strict UTF-8, one that
 # escapes what it cannot encode, and ASCII (click writes "?" there).
@@ -32,14 +33,10 @@ STDOUTS = ["utf-8:strict", "utf-8:backslashreplace", "ascii"]
 @pytest.mark.parametrize("stdout", STDOUTS)
 def test_tflm_fetch_prints_the_trees_own_bytes(tmp_path: Path, stdout: str) -> None:
     tree = fake_tree(tmp_path / os.fsdecode(b"t\xff"))  # a byte that is not UTF-8
-    env = {
-        **os.environ,
-        "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]),
-        "PYTHONIOENCODING": stdout,
-    }
     proc = subprocess.run(
         [sys.executable, "-m", "tinyslm", "tflm", "fetch", "--cache-dir", str(tree)],
-        env=env, capture_output=True, timeout=120, check=False,
+        env=cli_env({"PYTHONIOENCODING": stdout}), capture_output=True, timeout=120,
+        check=False,
     )  # fmt: skip
     assert proc.returncode == 0, proc.stderr
     # Before: b'' and a traceback (exit 1); b'.../t\\udcff\n'; b'.../t?\n'.
