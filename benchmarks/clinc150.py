@@ -275,6 +275,11 @@ def main(argv: list[str] | None = None) -> int:
         "in_scope_accuracy_int8_at_threshold": mt["int8_accuracy_at_threshold"],
         "float_int8_agreement": mt["agreement"],
         "oos_recall_int8": mt["oos_recall"],
+        # The val split's in-scope figures (null where the set has no val split): what a
+        # recipe or size is chosen by, the test figures above being what is reported.
+        "n_val_in_scope": mt.get("n_val"),
+        "in_scope_val_accuracy_float": mt.get("val_accuracy"),
+        "in_scope_val_accuracy_int8": mt.get("val_int8_accuracy"),
         "threshold": m.threshold,
         "threshold_q": m.threshold_q,
         "threshold_rule": mt["threshold_rule"],
@@ -316,6 +321,8 @@ def main(argv: list[str] | None = None) -> int:
         ("in-scope accuracy int8 at threshold", pct(mt["int8_accuracy_at_threshold"])),
         ("float/int8 agreement", pct(mt["agreement"])),
         ("oos recall at threshold", pct(mt["oos_recall"])),
+        ("in-scope val accuracy float", pct(mt.get("val_accuracy"))),
+        ("in-scope val accuracy int8 (TFLM)", pct(mt.get("val_int8_accuracy"))),
         ("threshold", f"{m.threshold:.3f} (q={m.threshold_q}, {mt['threshold_rule']}, on val)"),
         ("model bytes", f"{m.model_bytes} ({m.model_bytes / 1024:.1f} KiB)"),
         ("minimum arena bytes", str(m.arena_bytes)),

@@ -32,6 +32,7 @@ FRACTIONS = (
     "local_rate",
     "oos_recall",
     "val_accuracy",
+    "val_int8_accuracy",
     "false_rejection_rate",
     "teacher_train_accuracy_crossfit",
 )

@@ -89,6 +89,9 @@ SHARE_OF = {
     "escalation_rate": "n_eval",
     "oos_recall": "n_oos_eval",
     "false_rejection_rate": "keyword_clips",
+    # The val split's figures (a keyword model's float one; a text model's float and INT8).
+    "val_accuracy": "n_val",
+    "val_int8_accuracy": "n_val",
 }
 
 

@@ -258,6 +258,12 @@ class VerifyResult:
     n_eval: int
     n_oos_eval: int
     empty_input: dict[str, Any] = field(default_factory=dict)
+    # The in-scope calibration phrases' accuracy, float and INT8 on TFLM (None: no float
+    # scores given for them), and their count. train records them as the val split's
+    # figures: what a user compares sizes or settings by without touching test.
+    calib_float_accuracy: float | None = None
+    calib_int8_accuracy: float | None = None
+    n_calib: int = 0
 
     def to_metrics(self) -> dict[str, Any]:
         return {
@@ -291,6 +297,8 @@ class VerifyData:
         expected_input: the model's input as the modality defines it
             (text: :func:`tinyslm.text.features.model_input`); checked first.
         eval_split: name of the held-out split, for the record.
+        calib_float_scores: the float model's softmax scores for ``calib_ids``
+            (``None``: the calibration phrases' accuracy is not measured).
     """
 
     float_scores: npt.NDArray[np.float32]
@@ -303,6 +311,7 @@ class VerifyData:
     labels: Sequence[str]
     expected_input: TensorSpec
     eval_split: str = "test"
+    calib_float_scores: npt.NDArray[np.float32] | None = None
 
 
 def verify(
@@ -349,6 +358,10 @@ def verify(
     # All-padding ids: what an empty or punctuation-only line gives the model.
     zeros = np.zeros(data.expected_input.shape, dtype=data.expected_input.dtype)
     empty = tflm_scores(model_bytes, zeros, arena)[0]
+    calib_float = calib_int8 = None
+    if data.calib_float_scores is not None and len(data.calib_true):
+        calib_float = _top_share(data.calib_float_scores, data.calib_true)
+        calib_int8 = _top_share(int8_calib, data.calib_true)
     out_q = details.output_quant
     said = decide(empty, out_q.scale, out_q.zero_point, choice.threshold_q)
     empty_info = {
@@ -370,4 +383,12 @@ def verify(
         n_eval=len(eval_true),
         n_oos_eval=len(data.oos_eval_ids),
         empty_input=empty_info,
+        calib_float_accuracy=calib_float,
+        calib_int8_accuracy=calib_int8,
+        n_calib=len(data.calib_true),
     )
+
+
+def _top_share(scores: npt.NDArray[Any], true: npt.NDArray[np.int32]) -> float:
+    """The share of rows whose top score is their label's."""
+    return float((np.argmax(scores, axis=1) == true).sum() / len(true))

@@ -267,17 +267,23 @@ def _verify(
 
     spec = cfg.features
     eval_ids = encode([e.text for e in splits.evals], spec)
+    calib_ids = encode([e.text for e in splits.calib], spec)
     data = VerifyData(
         float_scores=predict_scores(model, eval_ids),
         eval_ids=eval_ids,
         eval_true=label_indices(dataset.labels, [e.label for e in splits.evals]),
         oos_eval_ids=encode(splits.oos_eval, spec),
-        calib_ids=encode([e.text for e in splits.calib], spec),
+        calib_ids=calib_ids,
         calib_true=label_indices(dataset.labels, [e.label for e in splits.calib]),
         oos_calib_ids=encode(splits.oos_calib, spec),
         labels=dataset.labels,
         expected_input=model_input(spec),
         eval_split=splits.eval_split,
+        # Scored only where the threshold is calibrated on val: training phrases' own
+        # accuracy is no figure to choose a model by.
+        calib_float_scores=predict_scores(model, calib_ids)
+        if splits.calib_split == "val"
+        else None,
     )
     return verify(model_bytes, data, log=say)
 
@@ -395,6 +401,12 @@ def fit_text(
     metrics["max_line_needed"] = lines.longest
     metrics["dataset"] = dataset.source
     metrics["n_train"] = len(dataset.train)
+    if result.calib_float_accuracy is not None and result.calib_int8_accuracy is not None:
+        # The val split's figures (in-scope phrases; the threshold's calibration set):
+        # what a user compares sizes and settings by without looking at test.
+        metrics["n_val"] = result.n_calib
+        metrics["val_accuracy"] = round(result.calib_float_accuracy, 5)
+        metrics["val_int8_accuracy"] = round(result.calib_int8_accuracy, 5)
     if teacher_accuracy is not None:
         from tinyslm.text.distill import effective_folds
 
@@ -479,6 +491,18 @@ def summary_rows(m: Manifest, line_limit: str | None = None) -> list[tuple[str, 
             (
                 "out-of-scope recall" + at,
                 "n/a (no out-of-scope phrases)" if oos is None else _percent(oos),
+            )
+        )
+    if isinstance(mt.get("val_int8_accuracy"), int | float):
+        # Threshold-free, so under generate --threshold too; float beside INT8 as the
+        # test rows show them. Models trained before round 56 have no such row.
+        float_val = counted.get("val_accuracy")
+        rows.append(
+            (
+                "val accuracy (float/int8)",
+                (_percent(float_val) if isinstance(float_val, int | float) else "n/a")
+                + f" / {_percent(counted['val_int8_accuracy'])}"
+                + (f" of {mt['n_val']} phrases" if isinstance(mt.get("n_val"), int) else ""),
             )
         )
     rows.append(("threshold", f"{threshold_text(m.threshold)} (q={m.threshold_q})"))

@@ -1,0 +1,120 @@
+"""A text model's validation figures (round 56): ``train`` records the val split's
+in-scope accuracy, float and INT8 on TFLM, prints it in its summary, and ``--json`` and
+``info`` carry it; a set without a val split records none (training phrases' own
+accuracy is no figure to choose a model by).
+
+Before, ``train --json`` had test figures only, so a CI script comparing sizes or
+settings could do it only on test.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import re
+from collections import defaultdict
+from pathlib import Path
+
+import numpy as np
+import pytest
+from cli_support import run_cli
+
+from tinyslm.manifest import load_model_dir
+from tinyslm.report_data import counted_metrics
+from tinyslm.text.dataset import demo_dataset_path
+from tinyslm.text.features import encode
+from tinyslm.tflm_runtime import tflm_scores
+
+pytestmark = pytest.mark.slow
+
+LABELS = ("lights_off", "lights_on", "timer_set", "weather_query")
+TINY = ["--buckets", "256", "--dim", "8", "--hidden", "8", "--seq-len", "16", "--epochs", "6"]
+ROW = "val accuracy (float/int8)"
+
+
+def _rows(splits: tuple[str, ...]) -> list[tuple[str, str, str]]:
+    """Four demo intents (20 phrases each) and 12 out-of-scope ones, each row given the
+    next split of ``splits`` in turn (so every split gets every intent)."""
+    keep: dict[str, list[str]] = defaultdict(list)
+    with demo_dataset_path().open(newline="", encoding="utf-8") as f:
+        for row in csv.DictReader(f):
+            label = row["label"]
+            cap = 12 if label == "oos" else 20
+            if (label in LABELS or label == "oos") and len(keep[label]) < cap:
+                keep[label].append(row["text"])
+    return [
+        (text, label, splits[i % len(splits)])
+        for label, texts in sorted(keep.items())
+        for i, text in enumerate(texts)
+    ]
+
+
+def _write(path: Path, rows: list[tuple[str, str, str]]) -> Path:
+    with path.open("w", newline="", encoding="utf-8") as f:
+        w = csv.writer(f)
+        w.writerow(["text", "label", "split"])
+        w.writerows(rows)
+    return path
+
+
+@pytest.fixture(scope="module")
+def with_val(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[tuple[str, str, str]]]:
+    root = tmp_path_factory.mktemp("val")
+    rows = _rows(("train", "train", "val", "test"))
+    out = root / "model"
+    data = _write(root / "set.csv", rows)
+    proc = run_cli("train", str(data), "-o", str(out), "--json", str(root / "t.json"), *TINY)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    (root / "stdout.txt").write_text(proc.stdout, encoding="utf-8")
+    return out, rows
+
+
+def test_val_figures_are_the_val_phrases_scored_on_tflm(
+    with_val: tuple[Path, list[tuple[str, str, str]]],
+) -> None:
+    out, rows = with_val
+    manifest, model = load_model_dir(out)
+    m = manifest.metrics
+    val = [(text, label) for text, label, split in rows if split == "val" and label != "oos"]
+    assert m["n_val"] == len(val) == 20
+    # INT8 on TFLM, recomputed here from the val phrases, at the model's own arena.
+    scores = tflm_scores(
+        model, encode([t for t, _ in val], manifest.features), manifest.arena_bytes
+    )
+    index = {label: i for i, label in enumerate(manifest.labels)}
+    right = int((np.argmax(scores, axis=1) == [index[lb] for _, lb in val]).sum())
+    assert m["val_int8_accuracy"] == round(right / len(val), 5)
+    # The float model's: a share of the same phrases (its Keras weights are not kept).
+    assert round(m["val_accuracy"] * len(val)) / len(val) == pytest.approx(m["val_accuracy"])
+    assert 0.0 <= m["val_accuracy"] <= 1.0
+
+
+def test_the_summary_json_and_info_show_them(
+    with_val: tuple[Path, list[tuple[str, str, str]]],
+) -> None:
+    out, _ = with_val
+    m = load_model_dir(out)[0].metrics
+    counted = counted_metrics(m)
+    shown = f"{counted['val_accuracy'] * 100:.2f}% / {counted['val_int8_accuracy'] * 100:.2f}%"
+    stdout = (out.parent / "stdout.txt").read_text(encoding="utf-8")
+    line = next(ln for ln in stdout.splitlines() if ln.startswith(ROW))
+    assert re.fullmatch(rf"{re.escape(ROW)}\s+{re.escape(shown)} of 20 phrases", line), line
+    summary = json.loads((out.parent / "t.json").read_text(encoding="utf-8"))
+    for key in ("n_val", "val_accuracy", "val_int8_accuracy"):
+        assert summary["metrics"][key] == m[key], key
+    info = run_cli("info", str(out))
+    assert info.returncode == 0, info.stderr
+    assert any(ln.startswith(ROW) and shown in ln for ln in info.stdout.splitlines()), info.stdout
+
+
+def test_no_val_split_records_no_val_figures(tmp_path: Path) -> None:
+    # Every row given train or test: the threshold is calibrated on train, whose own
+    # accuracy is not recorded as a val figure.
+    rows = _rows(("train", "train", "test"))
+    out = tmp_path / "model"
+    proc = run_cli("train", str(_write(tmp_path / "set.csv", rows)), "-o", str(out), *TINY)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    m = load_model_dir(out)[0].metrics
+    assert m["threshold_calibrated_on"] == "train"
+    assert not {"n_val", "val_accuracy", "val_int8_accuracy"} & set(m), sorted(m)
+    assert ROW not in proc.stdout
