@@ -84,9 +84,13 @@ def test_val_figures_are_the_val_phrases_scored_on_tflm(
     index = {label: i for i, label in enumerate(manifest.labels)}
     right = int((np.argmax(scores, axis=1) == [index[lb] for _, lb in val]).sum())
     assert m["val_int8_accuracy"] == round(right / len(val), 5)
-    # The float model's: a share of the same phrases (its Keras weights are not kept).
-    assert round(m["val_accuracy"] * len(val)) / len(val) == pytest.approx(m["val_accuracy"])
-    assert 0.0 <= m["val_accuracy"] <= 1.0
+    # The float model's (its Keras weights are not kept): Keras measured the same
+    # in-scope val phrases after the last epoch, which report.json's history keeps; the
+    # gate temperature folded in afterwards moves no phrase's top intent. A share of 20
+    # alone held for the float figure of the test split too.
+    history = json.loads((out / "report.json").read_text(encoding="utf-8"))["history"]
+    keras_right = round(history[-1]["val_accuracy"] * len(val))
+    assert m["val_accuracy"] == round(keras_right / len(val), 5)
 
 
 def test_the_summary_json_and_info_show_them(
@@ -117,4 +121,17 @@ def test_no_val_split_records_no_val_figures(tmp_path: Path) -> None:
     m = load_model_dir(out)[0].metrics
     assert m["threshold_calibrated_on"] == "train"
     assert not {"n_val", "val_accuracy", "val_int8_accuracy"} & set(m), sorted(m)
+    assert ROW not in proc.stdout
+
+
+def test_without_a_test_split_the_val_figures_are_shown_once(tmp_path: Path) -> None:
+    # The held-out split is val itself: its rows above already say these figures, so the
+    # summary does not repeat them (the manifest still records them).
+    rows = _rows(("train", "train", "val"))
+    out = tmp_path / "model"
+    proc = run_cli("train", str(_write(tmp_path / "set.csv", rows)), "-o", str(out), *TINY)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    m = load_model_dir(out)[0].metrics
+    assert m["eval_split"] == "val" and m["val_int8_accuracy"] == m["int8_accuracy"]
+    assert "int8 accuracy (val, TFLM)" in proc.stdout
     assert ROW not in proc.stdout

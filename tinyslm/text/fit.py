@@ -493,9 +493,10 @@ def summary_rows(m: Manifest, line_limit: str | None = None) -> list[tuple[str, 
                 "n/a (no out-of-scope phrases)" if oos is None else _percent(oos),
             )
         )
-    if isinstance(mt.get("val_int8_accuracy"), int | float):
-        # Threshold-free, so under generate --threshold too; float beside INT8 as the
-        # test rows show them. Models trained before round 56 have no such row.
+    if split != "val" and isinstance(mt.get("val_int8_accuracy"), int | float):
+        # Threshold-free, so shown under generate --threshold too; float beside INT8 as
+        # the test rows show them. A set without a test split has these figures in the
+        # rows above already. Models trained before round 56 have no such row.
         float_val = counted.get("val_accuracy")
         rows.append(
             (
