@@ -779,6 +779,21 @@ def render_report(
         ),
         ("INT8 accuracy at threshold" + trained_tag, pct(view.get("int8_accuracy_at_threshold"))),
         ("out-of-scope recall" + trained_tag, pct(view.get("oos_recall"))),
+        # Training's val split, in-scope (threshold-free): what sizes and settings are
+        # compared by. Not repeated where the trained split is val itself.
+        *(
+            (
+                (
+                    "float / INT8 accuracy (TFLM; "
+                    + (f"train, {mt.get('dataset', '?')} " if tag else "")
+                    + "val split)",
+                    f"{pct(shown.get('val_accuracy'))} / {pct(shown.get('val_int8_accuracy'))}"
+                    f" of {mt.get('n_val', '?')} phrases",
+                ),
+            )
+            if trained_split != "val" and "val_int8_accuracy" in mt
+            else ()
+        ),
         *(
             (
                 # The threshold in force, printed as its row below prints it: the curve's

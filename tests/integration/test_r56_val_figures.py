@@ -10,6 +10,7 @@ settings could do it only on test.
 from __future__ import annotations
 
 import csv
+import html
 import json
 import re
 from collections import defaultdict
@@ -30,6 +31,7 @@ pytestmark = pytest.mark.slow
 LABELS = ("lights_off", "lights_on", "timer_set", "weather_query")
 TINY = ["--buckets", "256", "--dim", "8", "--hidden", "8", "--seq-len", "16", "--epochs", "6"]
 ROW = "val accuracy (float/int8)"
+REPORT_ROW = "float / INT8 accuracy (TFLM; val split)"
 
 
 def _rows(splits: tuple[str, ...]) -> list[tuple[str, str, str]]:
@@ -109,6 +111,14 @@ def test_the_summary_json_and_info_show_them(
     info = run_cli("info", str(out))
     assert info.returncode == 0, info.stderr
     assert any(ln.startswith(ROW) and shown in ln for ln in info.stdout.splitlines()), info.stdout
+    # The report train drew: its summary table has the row, as the cells read.
+    assert f"{REPORT_ROW} | {shown} of 20 phrases" in _page_text(out / "report.html")
+
+
+def _page_text(page: Path) -> str:
+    """The page's text, each tag replaced by ' | ' and runs of them merged."""
+    text = re.sub(r"<[^>]+>", " | ", page.read_text(encoding="utf-8"))
+    return re.sub(r"\s*(\|\s*)+", " | ", html.unescape(text))
 
 
 def test_no_val_split_records_no_val_figures(tmp_path: Path) -> None:
@@ -135,3 +145,4 @@ def test_without_a_test_split_the_val_figures_are_shown_once(tmp_path: Path) -> 
     assert m["eval_split"] == "val" and m["val_int8_accuracy"] == m["int8_accuracy"]
     assert "int8 accuracy (val, TFLM)" in proc.stdout
     assert ROW not in proc.stdout
+    assert REPORT_ROW not in _page_text(out / "report.html")
