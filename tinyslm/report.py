@@ -788,7 +788,9 @@ def render_report(
                     + (f"train, {mt.get('dataset', '?')} " if tag else "")
                     + "val split)",
                     f"{pct(shown.get('val_accuracy'))} / {pct(shown.get('val_int8_accuracy'))}"
-                    f" of {mt.get('n_val', '?')} phrases",
+                    # No count where the manifest has none, as train's summary and info
+                    # print it (not 'of ? phrases').
+                    + (f" of {mt['n_val']} phrases" if isinstance(mt.get("n_val"), int) else ""),
                 ),
             )
             if trained_split != "val" and "val_int8_accuracy" in mt

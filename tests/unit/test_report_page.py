@@ -174,3 +174,21 @@ def test_model_row_names_the_ids_per_n_gram_only_when_more_than_one(
         features=dataclasses.replace(manifest.features, hashes=2),  # type: ignore[attr-defined]
     )
     assert "seq_len 32, 2 ids per n-gram, dim 8" in render_report(two, data, load_boards())
+
+
+def test_val_row_without_a_count_reads_as_info_reads_it(
+    fixture: tuple[object, bytes, ReportData],
+) -> None:
+    """A manifest with val_int8_accuracy but no n_val or val_accuracy (edited): the
+    summary row gives what it has, as train's summary and info do, not 'of ? phrases'."""
+    import dataclasses
+
+    manifest, _, data = fixture
+    row = "float / INT8 accuracy (TFLM; val split)"
+    assert row not in render_report(manifest, data, load_boards())
+    metrics = {**manifest.metrics, "val_int8_accuracy": 0.96429}  # type: ignore[attr-defined]
+    page = render_report(dataclasses.replace(manifest, metrics=metrics), data, load_boards())
+    assert f"<td>{row}</td><td>n/a / 96.43%</td>" in page
+    counted = dataclasses.replace(manifest, metrics={**metrics, "n_val": 140, "val_accuracy": 0.5})
+    page = render_report(counted, data, load_boards())
+    assert f"<td>{row}</td><td>50.00% / 96.43% of 140 phrases</td>" in page
