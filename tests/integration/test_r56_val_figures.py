@@ -121,28 +121,29 @@ def _page_text(page: Path) -> str:
     return re.sub(r"\s*(\|\s*)+", " | ", html.unescape(text))
 
 
+def _train(root: Path, splits: tuple[str, ...]) -> tuple[str, dict[str, object], Path]:
+    """Train on rows given ``splits`` in turn: the summary, the manifest's metrics and
+    the model folder."""
+    out = root / "model"
+    proc = run_cli("train", str(_write(root / "set.csv", _rows(splits))), "-o", str(out), *TINY)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    return proc.stdout, load_model_dir(out)[0].metrics, out
+
+
 def test_no_val_split_records_no_val_figures(tmp_path: Path) -> None:
     # Every row given train or test: the threshold is calibrated on train, whose own
     # accuracy is not recorded as a val figure.
-    rows = _rows(("train", "train", "test"))
-    out = tmp_path / "model"
-    proc = run_cli("train", str(_write(tmp_path / "set.csv", rows)), "-o", str(out), *TINY)
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-    m = load_model_dir(out)[0].metrics
+    stdout, m, _ = _train(tmp_path, ("train", "train", "test"))
     assert m["threshold_calibrated_on"] == "train"
     assert not {"n_val", "val_accuracy", "val_int8_accuracy"} & set(m), sorted(m)
-    assert ROW not in proc.stdout
+    assert ROW not in stdout
 
 
 def test_without_a_test_split_the_val_figures_are_shown_once(tmp_path: Path) -> None:
     # The held-out split is val itself: its rows above already say these figures, so the
     # summary does not repeat them (the manifest still records them).
-    rows = _rows(("train", "train", "val"))
-    out = tmp_path / "model"
-    proc = run_cli("train", str(_write(tmp_path / "set.csv", rows)), "-o", str(out), *TINY)
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-    m = load_model_dir(out)[0].metrics
+    stdout, m, out = _train(tmp_path, ("train", "train", "val"))
     assert m["eval_split"] == "val" and m["val_int8_accuracy"] == m["int8_accuracy"]
-    assert "int8 accuracy (val, TFLM)" in proc.stdout
-    assert ROW not in proc.stdout
+    assert "int8 accuracy (val, TFLM)" in stdout
+    assert ROW not in stdout
     assert REPORT_ROW not in _page_text(out / "report.html")
