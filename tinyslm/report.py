@@ -34,6 +34,7 @@ from tinyslm.report_data import (
     TensorSize,
     counted_metrics,
     counted_share,
+    val_figures_text,
 )
 
 # Every report page (text and keyword) opens its body with this banner: 'tinyslm report'
@@ -758,6 +759,7 @@ def render_report(
                     pct(gate.oos_recall if gate is not None else None),
                 ),
             ]
+    val_figures = val_figures_text(mt)
     summary_rows = [
         ("intents", str(len(manifest.labels))),
         *measured_rows,
@@ -780,20 +782,17 @@ def render_report(
         ("INT8 accuracy at threshold" + trained_tag, pct(view.get("int8_accuracy_at_threshold"))),
         ("out-of-scope recall" + trained_tag, pct(view.get("oos_recall"))),
         # Training's val split, in-scope (threshold-free): what sizes and settings are
-        # compared by. Not repeated where the trained split is val itself.
+        # compared by.
         *(
             (
                 (
                     "float / INT8 accuracy (TFLM; "
                     + (f"train, {mt.get('dataset', '?')} " if tag else "")
                     + "val split)",
-                    f"{pct(shown.get('val_accuracy'))} / {pct(shown.get('val_int8_accuracy'))}"
-                    # No count where the manifest has none, as train's summary and info
-                    # print it (not 'of ? phrases').
-                    + (f" of {mt['n_val']} phrases" if isinstance(mt.get("n_val"), int) else ""),
+                    val_figures,
                 ),
             )
-            if trained_split != "val" and "val_int8_accuracy" in mt
+            if val_figures is not None
             else ()
         ),
         *(

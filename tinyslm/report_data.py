@@ -19,6 +19,7 @@ What it holds:
 from __future__ import annotations
 
 import json
+import math
 import re
 import sys
 from collections.abc import Mapping, Sequence
@@ -166,6 +167,28 @@ def counted_metrics(metrics: Mapping[str, Any]) -> dict[str, Any]:
     if isinstance(per_class, dict):
         out["per_class"] = {label: _counted_pair(pair) for label, pair in per_class.items()}
     return out
+
+
+def val_figures_text(metrics: Mapping[str, Any]) -> str | None:
+    """A text model's val split figures as train's summary, ``info`` and the report show
+    them: ``95.71% / 96.43% of 140 phrases`` (in-scope accuracy, float / INT8 on TFLM,
+    from their count). ``None`` where training recorded none (no val split; a model from
+    before round 56) or where the held-out split is val itself, whose rows already show
+    them. No count where the manifest has none (hand-edited), rather than ``of ?``."""
+    if metrics.get("eval_split", "test") == "val" or not _number(metrics.get("val_int8_accuracy")):
+        return None
+    counted = counted_metrics(metrics)
+
+    def percent(value: object) -> str:
+        # Non-finite (NaN: nothing measured) or absent is n/a, as everywhere else.
+        if isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value):
+            return f"{value * 100:.2f}%"
+        return "n/a"
+
+    n = metrics.get("n_val")
+    return f"{percent(counted.get('val_accuracy'))} / {percent(counted['val_int8_accuracy'])}" + (
+        f" of {n} phrases" if isinstance(n, int) and not isinstance(n, bool) else ""
+    )
 
 
 @dataclass(frozen=True)

@@ -467,7 +467,7 @@ def summary_rows(m: Manifest, line_limit: str | None = None) -> list[tuple[str, 
     figure a manifest lacks is left out of the table rather than failing ``info``.
     """
     from tinyslm.operating_point import trained_view
-    from tinyslm.report_data import counted_metrics
+    from tinyslm.report_data import counted_metrics, val_figures_text
     from tinyslm.verify import describe_rule
 
     mt, at = trained_view(m)
@@ -493,19 +493,10 @@ def summary_rows(m: Manifest, line_limit: str | None = None) -> list[tuple[str, 
                 "n/a (no out-of-scope phrases)" if oos is None else _percent(oos),
             )
         )
-    if split != "val" and isinstance(mt.get("val_int8_accuracy"), int | float):
-        # Threshold-free, so shown under generate --threshold too; float beside INT8 as
-        # the test rows show them. A set without a test split has these figures in the
-        # rows above already. Models trained before round 56 have no such row.
-        float_val = counted.get("val_accuracy")
-        rows.append(
-            (
-                "val accuracy (float/int8)",
-                (_percent(float_val) if isinstance(float_val, int | float) else "n/a")
-                + f" / {_percent(counted['val_int8_accuracy'])}"
-                + (f" of {mt['n_val']} phrases" if isinstance(mt.get("n_val"), int) else ""),
-            )
-        )
+    # Threshold-free, so shown under generate --threshold too.
+    val = val_figures_text(mt)
+    if val is not None:
+        rows.append(("val accuracy (float/int8)", val))
     rows.append(("threshold", f"{threshold_text(m.threshold)} (q={m.threshold_q})"))
     own = describe_label_thresholds(m)
     if own is not None:
